@@ -1,0 +1,73 @@
+/* Typed instructions: the AST checked and turned into what the executor
+ * needs. Values stay unexpanded here (expansion needs the build-time
+ * environment); the executor calls bf_expand_* on them. */
+#ifndef BF_INSTR_H
+#define BF_INSTR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "builder/parse.h"
+#include "util/err.h"
+#include "util/strv.h"
+
+enum bf_kind {
+	BF_FROM, BF_RUN, BF_COPY, BF_ENV, BF_ARG, BF_WORKDIR, BF_USER, BF_LABEL,
+	BF_EXPOSE, BF_CMD, BF_ENTRYPOINT, BF_SHELL, BF_VOLUME, BF_STOPSIGNAL,
+	BF_MAINTAINER,
+};
+
+enum bf_network { BF_NET_DEFAULT, BF_NET_HOST, BF_NET_NONE };
+
+struct bf_kv {
+	char *key;
+	char *value;      /* raw (quotes kept) ; NULL for an ARG without default */
+};
+
+struct bf_instr {
+	enum bf_kind kind;
+	const struct bf_node *node;   /* line numbers, original text */
+	const char *name;             /* upper-case keyword, e.g. "COPY" */
+
+	/* FROM: image (raw word), stage name (AS x) or NULL */
+	char *image;
+	char *stage;
+
+	/* RUN, CMD, ENTRYPOINT, SHELL: json => argv is the exec form;
+	 * otherwise argv holds one element, the shell command text. */
+	bool json;
+	cn_strv argv;
+	enum bf_network network;      /* RUN --network= */
+
+	/* COPY: sources and destination (raw), --chown / --chmod (raw) or NULL */
+	cn_strv srcs;
+	char *dest;
+	char *chown;
+	char *chmod;
+
+	/* ENV, LABEL: pairs; ARG: names with optional default */
+	struct bf_kv *kvs;
+	size_t nkvs;
+
+	/* WORKDIR, USER, STOPSIGNAL, MAINTAINER: one raw value */
+	char *value;
+
+	/* EXPOSE, VOLUME: raw words */
+	cn_strv words;
+};
+
+struct bf_program {
+	struct bf_file file;          /* owns the nodes the instructions point at */
+	struct bf_instr *instrs;
+	size_t ninstrs;
+};
+
+/* Parse and check a whole Buildfile. Errors name "NAME:LINE: KEYWORD: ...":
+ * unknown instructions, instructions not supported yet (ADD, ONBUILD,
+ * HEALTHCHECK, COPY --from ...), unknown or malformed flags, wrong argument
+ * counts, an instruction before the first FROM (other than ARG). */
+int bf_program_parse(const char *name, const char *data, size_t len,
+		     struct bf_program *out, cn_err *err);
+void bf_program_free(struct bf_program *p);
+
+#endif

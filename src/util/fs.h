@@ -1,0 +1,27 @@
+/* File-system helpers: crash-safe writes, bounded reads, fd-based removal. */
+#ifndef CN_FS_H
+#define CN_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/buf.h"
+#include "util/err.h"
+
+/* write(2) until done, retrying EINTR. */
+int cn_write_all(int fd, const void *data, size_t len);
+/* fsync a directory given by dirfd + relative path ("." for dirfd itself). */
+int cn_fsync_dir_at(int dirfd, const char *path, cn_err *err);
+/* Write NAME in DIRFD atomically: temp file, fsync, rename, fsync dir. */
+int cn_write_file_atomic(int dirfd, const char *name, const void *data, size_t len,
+			 mode_t mode, cn_err *err);
+/* Read a whole regular file (no symlink following at the last component)
+ * into out, failing with EFBIG past max bytes. */
+int cn_read_file_at(int dirfd, const char *name, size_t max, cn_buf *out, cn_err *err);
+/* Remove NAME under DIRFD recursively, by fds, never crossing into another
+ * mount (a mount point found inside is an error, not a descent). Missing is ok. */
+int cn_rm_rf_at(int dirfd, const char *name, cn_err *err);
+/* mkdir -p for an absolute or relative path. */
+int cn_mkdir_p(const char *path, mode_t mode, cn_err *err);
+
+#endif
