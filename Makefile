@@ -13,10 +13,10 @@ PREFIX ?= /usr/local
 BUILD := build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 comma := ,
 
-PKGS := libarchive libzstd jansson libcrypto
+PKGS := libarchive libzstd jansson libcrypto zlib
 # Debian packages: build, tests and examples.
-DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libssl-dev
-DEB_TEST := skopeo umoci busybox-static zstd jq util-linux
+DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libssl-dev zlib1g-dev
+DEB_TEST := skopeo umoci busybox-static zstd jq runc util-linux
 DEB_ALL := $(DEB_BUILD) $(DEB_TEST)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

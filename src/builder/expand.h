@@ -4,6 +4,9 @@
 #ifndef BF_EXPAND_H
 #define BF_EXPAND_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "util/err.h"
 #include "util/strv.h"
 
@@ -15,8 +18,36 @@
 int bf_expand_word(const char *word, char escape, const cn_strv *env, char **out,
 		   cn_strv *unmatched, cn_err *err);
 
-/* Text -> words, split on unquoted whitespace after expansion (ProcessWords). */
+/* Text -> words, split on unquoted whitespace after expansion (ProcessWords);
+ * the words are appended to OUT. */
 int bf_expand_words(const char *text, char escape, const cn_strv *env, cn_strv *out,
 		    cn_err *err);
+
+/* Longest result of one expansion: past it expansion fails rather than grows. */
+#define BF_EXPAND_MAX (1u << 20)
+
+/* BuildKit's lexer modes, which the parser needs to find heredoc words. */
+#define BF_LEX_RAW_QUOTES  0x1u   /* keep quote characters in the result */
+#define BF_LEX_RAW_ESCAPES 0x2u   /* keep escape characters in the result */
+#define BF_LEX_SKIP_UNSET  0x4u   /* leave references to unset names as written */
+
+struct bf_lex_opts {
+	unsigned flags;               /* BF_LEX_* */
+	cn_strv *matched;             /* optional: names looked up and found, each once */
+	cn_strv *unmatched;           /* optional: names looked up and not found, each once */
+};
+
+/* The general form of the two above: TEXT -> *word (one string, as
+ * bf_expand_word) and/or words (split, as bf_expand_words); either output
+ * may be NULL. OPTS may be NULL (plain expansion). ENV may be NULL (empty). */
+int bf_expand(const char *text, char escape, const cn_strv *env,
+	      const struct bf_lex_opts *opts, char **word, cn_strv *words, cn_err *err);
+
+/* One UTF-8 character as Go decodes it: returns its length (>= 1 when
+ * n > 0); an invalid byte decodes alone to 0x110000 + byte, a value no real
+ * character has. */
+size_t bf_utf8_decode(const char *s, size_t n, unsigned *cp);
+/* Go's unicode.IsSpace. */
+bool bf_unicode_space(unsigned cp);
 
 #endif

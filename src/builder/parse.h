@@ -32,6 +32,8 @@ struct bf_node {
 	int column;             /* 1-based column of the keyword on start_line */
 	cn_strv flags;          /* "--chown=1:2" (quotes removed as BuildKit does) */
 	cn_strv args;           /* arguments per the line parsers (see README of the corpus) */
+	size_t *arglens;        /* byte length of each args entry: a JSON "\u0000" puts a NUL
+	                         * inside one, which strlen would not see */
 	bool json;              /* exec (JSON) form of RUN/CMD/ENTRYPOINT/SHELL/COPY/ADD/VOLUME */
 	struct bf_node *onbuild;       /* ONBUILD: the nested instruction, else NULL */
 	struct bf_heredoc *heredocs;   /* ADD/COPY/RUN heredocs, in order */

@@ -50,7 +50,16 @@ int cn_err_wrap(cn_err *err, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
-	snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+	/* Built in two steps: the result is truncated on purpose when long. */
+	size_t n = strnlen(prefix, sizeof(err->msg) - 3);
+	memcpy(err->msg, prefix, n);
+	memcpy(err->msg + n, ": ", 2);
+	n += 2;
+	size_t rest = strnlen(old, sizeof(old) - 1);
+	if (rest > sizeof(err->msg) - 1 - n)
+		rest = sizeof(err->msg) - 1 - n;
+	memcpy(err->msg + n, old, rest);
+	err->msg[n + rest] = '\0';
 	return -1;
 }
 

@@ -1,0 +1,736 @@
+#include "builder/build.h"
+#include "builder/config.h"
+#include "builder/copy.h"
+#include "builder/expand.h"
+#include "builder/instr.h"
+#include "sandbox/userdb.h"
+#include "store/image.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/mem.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+struct build {
+	struct store *st;
+	const struct bf_build_opts *o;
+	struct bf_program prog;
+	int ctx_fd;
+	json_t *cfg;
+	struct store_layer *layers;
+	size_t nlayers, cap;
+	cn_strv meta_args;      /* ARG values declared before FROM */
+	cn_strv args;           /* ARG values declared in the stage */
+	cn_strv used_args;      /* --build-arg names some ARG consumed */
+	size_t stages;
+	bool cmd_set;           /* CMD given in this stage (ENTRYPOINT resets an inherited one) */
+	size_t step, total;
+};
+
+/* Crash points for the tests that kill cairn mid-commit. */
+static void crash_point(const char *name)
+{
+	const char *at = getenv("CAIRN_TEST_CRASH_AT");
+	if (at && strcmp(at, name) == 0)
+		raise(SIGKILL);
+}
+
+static void emit(struct build *b, enum bf_event_kind kind, const char *text, const char *digest,
+		 uint64_t size)
+{
+	struct bf_event ev = { .kind = kind, .step = b->step, .total = b->total, .text = text,
+			       .digest = digest, .size = size };
+	if (b->o->on_event)
+		b->o->on_event(b->o->event_ctx, &ev);
+}
+
+static void now_rfc3339(char out[32])
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- variables ---- */
+
+/* What $VAR sees: the stage's ARGs, overridden by ENV (docker's rule). */
+static void visible_env(struct build *b, cn_strv *out)
+{
+	cn_strv env = { 0 };
+	cn_strv_copy(out, &b->args);
+	bf_config_env(b->cfg, &env);
+	for (size_t i = 0; i < env.n; i++) {
+		char *eq = strchr(env.v[i], '=');
+		*eq = '\0';
+		cn_env_set(out, env.v[i], eq + 1);
+	}
+	cn_strv_free(&env);
+}
+
+static int expand(struct build *b, const cn_strv *env, const char *word, char **out, cn_err *err)
+{
+	return bf_expand_word(word, b->prog.file.escape, env, out, NULL, err);
+}
+
+static const char *build_arg(struct build *b, const char *name)
+{
+	const char *v = cn_env_get(&b->o->build_args, name);
+	if (v && cn_env_find(&b->used_args, name, strlen(name)) < 0)
+		cn_env_set(&b->used_args, name, "");
+	return v;
+}
+
+/* ---- the root file system of the current state ---- */
+
+struct step_dir {
+	struct store_tmpdir td;
+	char *upper, *work, *merged, *empty;
+	char **lowers;
+	size_t nlowers;
+	struct sb_rootfs rootfs;
+};
+
+static void step_dir_free(struct build *b, struct step_dir *s)
+{
+	store_tmpdir_remove(b->st, &s->td);
+	for (size_t i = 0; i < s->nlowers; i++)
+		free(s->lowers[i]);
+	free(s->lowers);
+	free(s->upper);
+	free(s->work);
+	free(s->merged);
+	free(s->empty);
+	memset(s, 0, sizeof(*s));
+}
+
+static int step_dir_create(struct build *b, struct step_dir *s, cn_err *err)
+{
+	static const char *const subdirs[] = { "upper", "work", "merged", "empty" };
+	memset(s, 0, sizeof(*s));
+	if (store_tmpdir_create(b->st, "step", &s->td, err) < 0)
+		return -1;
+	for (size_t i = 0; i < CN_ARRAY_SIZE(subdirs); i++)
+		if (mkdirat(s->td.fd, subdirs[i], 0755) < 0) {
+			cn_err_sys(err, "create '%s/%s'", s->td.path, subdirs[i]);
+			step_dir_free(b, s);
+			return -1;
+		}
+	s->upper = cn_xasprintf("%s/upper", s->td.path);
+	s->work = cn_xasprintf("%s/work", s->td.path);
+	s->merged = cn_xasprintf("%s/merged", s->td.path);
+	s->empty = cn_xasprintf("%s/empty", s->td.path);
+	s->nlowers = b->nlayers;
+	s->lowers = cn_xcalloc(b->nlayers + 1, sizeof(char *));
+	for (size_t i = 0; i < b->nlayers; i++)     /* topmost first */
+		s->lowers[i] = store_snapshot_path(b->st, b->layers[b->nlayers - 1 - i].diff_id);
+	s->rootfs = (struct sb_rootfs){
+		.lowers = (const char *const *)s->lowers, .nlowers = s->nlowers, .upper = s->upper,
+		.work = s->work, .merged = s->merged, .empty = s->empty,
+	};
+	return 0;
+}
+
+static bool dir_is_empty(int dirfd)
+{
+	_cleanup_close_ int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	if (!d)
+		return false;
+	fd = -1;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			return false;
+	return true;
+}
+
+static void history(struct build *b, const char *created_by, bool empty_layer)
+{
+	char now[32];
+	now_rfc3339(now);
+	bf_config_add_history(b->cfg, now, created_by, empty_layer);
+}
+
+/* The upper dir becomes a layer blob and, renamed, the layer's snapshot. */
+static int commit_step(struct build *b, struct step_dir *s, const char *created_by, cn_err *err)
+{
+	struct layer_write_opts lo = { .compression = b->o->compression, .clamp_mtime = -1 };
+	struct layer_info info;
+	struct store_ingest in;
+	struct store_layer *l;
+	_cleanup_close_ int upper_fd = openat(s->td.fd, "upper", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (upper_fd < 0)
+		return cn_err_sys(err, "open '%s'", s->upper);
+	if (dir_is_empty(upper_fd)) {
+		history(b, created_by, true);
+		emit(b, BF_EV_NO_LAYER, NULL, NULL, 0);
+		return 0;
+	}
+	if (b->nlayers >= STORE_MAX_LAYERS)
+		return cn_err_set(err, E2BIG, "more than %d layers", STORE_MAX_LAYERS);
+	if (store_ingest_begin(b->st, &in, err) < 0)
+		return -1;
+	if (layer_write_dir(upper_fd, in.fd, &lo, &info, err) < 0) {
+		store_ingest_abort(&in);
+		return -1;
+	}
+	crash_point("ingest");
+	/* The snapshot must be on disk before anything points at it. */
+	if (syncfs(upper_fd) < 0) {
+		store_ingest_abort(&in);
+		return cn_err_sys(err, "sync '%s'", s->upper);
+	}
+	if (store_ingest_commit(&in, info.digest, err) < 0)
+		return -1;
+	crash_point("snapshot");
+	if (store_snapshot_commit(b->st, s->td.fd, "upper", info.diff_id, err) < 0)
+		return -1;
+	cn_xgrow((void **)&b->layers, &b->cap, b->nlayers + 1, sizeof(*b->layers));
+	l = &b->layers[b->nlayers++];
+	memset(l, 0, sizeof(*l));
+	memcpy(l->digest, info.digest, sizeof(l->digest));
+	memcpy(l->diff_id, info.diff_id, sizeof(l->diff_id));
+	l->size = info.size;
+	snprintf(l->media_type, sizeof(l->media_type), "%s", layer_media_type(b->o->compression));
+	bf_config_add_layer(b->cfg, info.diff_id);
+	history(b, created_by, false);
+	emit(b, BF_EV_LAYER, NULL, info.digest, info.size);
+	return 0;
+}
+
+/* ---- instructions ---- */
+
+static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
+{
+	_cleanup_free_ char *image = NULL;
+	struct store_image img;
+	int r;
+	if (b->stages++ > 0)
+		return cn_err_set(err, ENOTSUP, "multi-stage builds are not supported yet");
+	if (expand(b, &b->meta_args, in->image, &image, err) < 0)
+		return -1;
+	if (strcmp(image, "scratch") == 0) {
+		b->cfg = bf_config_new();
+		return 0;
+	}
+	r = store_image_load(b->st, image, &img, err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return cn_err_set(err, ENOENT, "image '%s' not found in the store", image);
+	for (size_t i = 0; i < img.nlayers; i++) {
+		if (!store_snapshot_exists(b->st, img.layers[i].diff_id)) {
+			cn_err_set(err, ENOENT, "image '%s': layer %s is not unpacked in the store",
+				   image, img.layers[i].diff_id);
+			store_image_free(&img);
+			return -1;
+		}
+	}
+	b->cfg = bf_config_from_base(img.config);
+	b->layers = CN_TAKE_PTR(img.layers);
+	b->nlayers = b->cap = img.nlayers;
+	store_image_free(&img);
+	return 0;
+}
+
+static int do_arg(struct build *b, const struct bf_instr *in, cn_err *err)
+{
+	cn_strv *scope = b->cfg ? &b->args : &b->meta_args;
+	_cleanup_strv_ cn_strv env = { 0 };
+	if (b->cfg)
+		visible_env(b, &env);
+	else
+		cn_strv_copy(&env, &b->meta_args);
+	for (size_t i = 0; i < in->nkvs; i++) {
+		const char *name = in->kvs[i].key;
+		const char *given = build_arg(b, name);
+		_cleanup_free_ char *def = NULL;
+		if (given) {
+			cn_env_set(scope, name, given);
+		} else if (in->kvs[i].value) {
+			if (expand(b, &env, in->kvs[i].value, &def, err) < 0)
+				return -1;
+			cn_env_set(scope, name, def);
+		} else if (b->cfg && cn_env_get(&b->meta_args, name)) {
+			/* A bare ARG in a stage takes the global value. */
+			cn_env_set(scope, name, cn_env_get(&b->meta_args, name));
+		}
+	}
+	return 0;
+}
+
+static void shell_argv(struct build *b, const struct bf_instr *in, cn_strv *argv)
+{
+	if (in->json) {
+		cn_strv_copy(argv, &in->argv);
+		return;
+	}
+	bf_config_strv(b->cfg, "Shell", argv);
+	if (argv->n == 0) {
+		cn_strv_pushdup(argv, "/bin/sh");
+		cn_strv_pushdup(argv, "-c");
+	}
+	cn_strv_pushdup(argv, in->argv.n ? in->argv.v[0] : "");
+}
+
+static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
+{
+	_cleanup_strv_ cn_strv argv = { 0 };
+	_cleanup_strv_ cn_strv env = { 0 };
+	struct step_dir s;
+	const char *wd = bf_config_string(b->cfg, "WorkingDir");
+	const char *user = bf_config_string(b->cfg, "User");
+	int status = 0, r;
+	struct sb_process proc;
+
+	shell_argv(b, in, &argv);
+	visible_env(b, &env);
+	proc = (struct sb_process){
+		.argv = cn_strv_array(&argv),
+		.env = cn_strv_array(&env),
+		.cwd = wd && *wd ? wd : "/",
+		.user = user && *user ? user : NULL,
+		.hostname = "cairn",
+		.network = in->network == BF_NET_NONE ? SB_NET_NONE
+			 : in->network == BF_NET_HOST ? SB_NET_HOST : b->o->network,
+	};
+	if (step_dir_create(b, &s, err) < 0)
+		return -1;
+	r = sb_run(&s.rootfs, &proc, &status, err);
+	if (r == 0 && status != 0)
+		r = cn_err_set(err, 0, "exit status %d", status);
+	if (r == 0)
+		r = commit_step(b, &s, in->node->original, err);
+	step_dir_free(b, &s);
+	return r;
+}
+
+struct copy_job {
+	struct bf_copy_opts opts;
+	const char *chown;
+};
+
+static int copy_in_root(int root_fd, void *arg, cn_err *err)
+{
+	struct copy_job *job = arg;
+	job->opts.root_fd = root_fd;
+	if (job->chown) {
+		struct sb_user u;
+		if (sb_user_resolve(root_fd, job->chown, &u, err) < 0)
+			return -1;
+		job->opts.chown = true;
+		job->opts.uid = u.uid;
+		/* docker: a user without a group means the same number as gid. */
+		job->opts.gid = strchr(job->chown, ':') ? u.gid : (gid_t)u.uid;
+	}
+	return bf_copy(&job->opts, err);
+}
+
+static int parse_chmod(const char *s, mode_t *out)
+{
+	char *end;
+	unsigned long v;
+	if (!*s || strlen(s) > 4)
+		return -1;
+	v = strtoul(s, &end, 8);
+	if (*end || v > 07777)
+		return -1;
+	*out = (mode_t)v;
+	return 0;
+}
+
+static int do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
+{
+	_cleanup_strv_ cn_strv env = { 0 };
+	_cleanup_strv_ cn_strv srcs = { 0 };
+	_cleanup_free_ char *dest = NULL, *chown = NULL;
+	struct copy_job job;
+	const char *wd = bf_config_string(b->cfg, "WorkingDir");
+	struct step_dir s;
+	int r;
+
+	visible_env(b, &env);
+	for (size_t i = 0; i < in->srcs.n; i++) {
+		char *x;
+		if (expand(b, &env, in->srcs.v[i], &x, err) < 0)
+			return -1;
+		cn_strv_push(&srcs, x);
+	}
+	if (expand(b, &env, in->dest, &dest, err) < 0)
+		return -1;
+	if (in->chown && expand(b, &env, in->chown, &chown, err) < 0)
+		return -1;
+	/* docker's rule: several sources need a directory destination. */
+	if (srcs.n > 1 && (!*dest || dest[strlen(dest) - 1] != '/'))
+		return cn_err_set(err, EINVAL, "with more than one source the destination must be "
+				  "a directory and end with a /");
+	memset(&job, 0, sizeof(job));
+	job.chown = chown;
+	if (in->chmod && parse_chmod(in->chmod, &job.opts.mode) < 0)
+		return cn_err_set(err, EINVAL, "invalid --chmod '%s': an octal mode is expected", in->chmod);
+	job.opts.chmod = in->chmod != NULL;
+	job.opts.ctx_fd = b->ctx_fd;
+	job.opts.srcs = (const char *const *)cn_strv_array(&srcs);
+	job.opts.nsrcs = srcs.n;
+	job.opts.dest = dest;
+	job.opts.workdir = wd && *wd ? wd : "/";
+	if (step_dir_create(b, &s, err) < 0)
+		return -1;
+	r = sb_with_rootfs(&s.rootfs, copy_in_root, &job, err);
+	if (r == 0)
+		r = commit_step(b, &s, in->node->original, err);
+	step_dir_free(b, &s);
+	return r;
+}
+
+/* "a/./b/../c//" relative to cwd -> "/a/c" */
+static char *clean_path(const char *cwd, const char *path)
+{
+	_cleanup_free_ char *joined = path[0] == '/' ? cn_xstrdup(path) : cn_xasprintf("%s/%s", cwd, path);
+	char *out = cn_xmalloc(strlen(joined) + 2);
+	size_t len = 0;
+	for (char *tok, *save = NULL, *p = joined; (tok = strtok_r(p, "/", &save)); p = NULL) {
+		if (!strcmp(tok, "."))
+			continue;
+		if (!strcmp(tok, "..")) {
+			while (len > 0 && out[--len] != '/')
+				;
+			continue;
+		}
+		out[len++] = '/';
+		memcpy(out + len, tok, strlen(tok));
+		len += strlen(tok);
+	}
+	if (len == 0)
+		out[len++] = '/';
+	out[len] = '\0';
+	return out;
+}
+
+static int open_in_root(int root_fd, const char *path, int flags)
+{
+	struct open_how how = {
+		.flags = (unsigned long long)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+}
+
+/* mkdir -p inside the root: every component resolved in it. */
+static int mkdir_in_root(int root_fd, void *arg, cn_err *err)
+{
+	const char *path = arg;
+	_cleanup_free_ char *p = cn_xstrdup(path);
+	for (char *s = p + 1; ; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+		*s = '\0';
+		int fd = open_in_root(root_fd, p, O_PATH | O_DIRECTORY);
+		if (fd < 0 && errno == ENOENT) {
+			char *slash = strrchr(p, '/');
+			*slash = '\0';
+			_cleanup_close_ int parent = open_in_root(root_fd, *p ? p : "/", O_RDONLY | O_DIRECTORY);
+			*slash = '/';
+			if (parent < 0 || mkdirat(parent, slash + 1, 0755) < 0)
+				return cn_err_sys(err, "create %s", p);
+		} else if (fd < 0) {
+			return cn_err_sys(err, "%s", p);
+		} else {
+			close(fd);
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	return 0;
+}
+
+static int do_workdir(struct build *b, const struct bf_instr *in, cn_err *err)
+{
+	_cleanup_strv_ cn_strv env = { 0 };
+	_cleanup_free_ char *value = NULL, *path = NULL;
+	const char *cur = bf_config_string(b->cfg, "WorkingDir");
+	struct step_dir s;
+	int r;
+	visible_env(b, &env);
+	if (expand(b, &env, in->value, &value, err) < 0)
+		return -1;
+	path = clean_path(cur && *cur ? cur : "/", value);
+	bf_config_set_string(b->cfg, "WorkingDir", path);
+	/* As BuildKit: the directory exists from here on (a layer if created). */
+	if (step_dir_create(b, &s, err) < 0)
+		return -1;
+	r = sb_with_rootfs(&s.rootfs, mkdir_in_root, path, err);
+	if (r == 0)
+		r = commit_step(b, &s, in->node->original, err);
+	step_dir_free(b, &s);
+	return r;
+}
+
+static int do_env_label(struct build *b, const struct bf_instr *in, cn_err *err)
+{
+	_cleanup_strv_ cn_strv env = { 0 };
+	char **keys = cn_xcalloc(in->nkvs + 1, sizeof(char *));
+	char **values = cn_xcalloc(in->nkvs + 1, sizeof(char *));
+	int r = 0;
+	visible_env(b, &env);
+	/* All values see the environment from before this instruction. */
+	for (size_t i = 0; i < in->nkvs && r == 0; i++)
+		if (expand(b, &env, in->kvs[i].key, &keys[i], err) < 0 ||
+		    expand(b, &env, in->kvs[i].value, &values[i], err) < 0)
+			r = -1;
+	for (size_t i = 0; i < in->nkvs && r == 0; i++) {
+		if (in->kind == BF_ENV) {
+			if (!*keys[i] || strchr(keys[i], '='))
+				r = cn_err_set(err, EINVAL, "invalid variable name '%s'", keys[i]);
+			else
+				bf_config_set_env(b->cfg, keys[i], values[i]);
+		} else {
+			bf_config_set_label(b->cfg, keys[i], values[i]);
+		}
+	}
+	for (size_t i = 0; i < in->nkvs; i++) {
+		free(keys[i]);
+		free(values[i]);
+	}
+	free(keys);
+	free(values);
+	return r;
+}
+
+static int check_port(const char *p, cn_err *err)
+{
+	const char *s = p;
+	unsigned long lo, hi;
+	char *end;
+	lo = strtoul(s, &end, 10);
+	hi = lo;
+	if (*end == '-')
+		hi = strtoul(end + 1, &end, 10);
+	if (end == s || (*end && *end != '/') || lo == 0 || hi > 65535 || lo > hi ||
+	    (*end == '/' && strcmp(end, "/tcp") && strcmp(end, "/udp") && strcmp(end, "/sctp")))
+		return cn_err_set(err, EINVAL, "invalid port '%s'", p);
+	return 0;
+}
+
+static int do_words(struct build *b, const struct bf_instr *in, cn_err *err)
+{
+	_cleanup_strv_ cn_strv env = { 0 };
+	visible_env(b, &env);
+	for (size_t i = 0; i < in->words.n; i++) {
+		_cleanup_free_ char *w = NULL;
+		if (expand(b, &env, in->words.v[i], &w, err) < 0)
+			return -1;
+		if (in->kind == BF_EXPOSE) {
+			_cleanup_free_ char *port = strchr(w, '/') ? cn_xstrdup(w) : cn_xasprintf("%s/tcp", w);
+			for (char *c = port; *c; c++)
+				*c = (char)tolower((unsigned char)*c);
+			if (check_port(port, err) < 0)
+				return -1;
+			bf_config_add_set_member(b->cfg, "ExposedPorts", port);
+		} else {
+			if (!*w)
+				return cn_err_set(err, EINVAL, "empty volume path");
+			bf_config_add_set_member(b->cfg, "Volumes", w);
+		}
+	}
+	return 0;
+}
+
+static bool signal_ok(const char *s)
+{
+	static const char *const names[] = {
+		"HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV",
+		"USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN",
+		"TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+	};
+	char *end;
+	long n = strtol(s, &end, 10);
+	if (*s && !*end)
+		return n > 0 && n <= 64;
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	if (strncasecmp(s, "RTMIN", 5) == 0 || strncasecmp(s, "RTMAX", 5) == 0)
+		return true;
+	for (size_t i = 0; i < CN_ARRAY_SIZE(names); i++)
+		if (strcasecmp(s, names[i]) == 0)
+			return true;
+	return false;
+}
+
+static int do_value(struct build *b, const struct bf_instr *in, cn_err *err)
+{
+	_cleanup_strv_ cn_strv env = { 0 };
+	_cleanup_free_ char *v = NULL;
+	visible_env(b, &env);
+	if (expand(b, &env, in->value, &v, err) < 0)
+		return -1;
+	switch (in->kind) {
+	case BF_USER:
+		bf_config_set_string(b->cfg, "User", v);
+		break;
+	case BF_STOPSIGNAL:
+		if (!signal_ok(v))
+			return cn_err_set(err, EINVAL, "invalid signal '%s'", v);
+		bf_config_set_string(b->cfg, "StopSignal", v);
+		break;
+	default:
+		bf_config_set_author(b->cfg, v);
+		break;
+	}
+	return 0;
+}
+
+static int do_command(struct build *b, const struct bf_instr *in, cn_err *err)
+{
+	_cleanup_strv_ cn_strv argv = { 0 };
+	(void)err;
+	switch (in->kind) {
+	case BF_SHELL:
+		bf_config_set_strv(b->cfg, "Shell", in->argv.v, in->argv.n);
+		return 0;
+	case BF_CMD:
+		b->cmd_set = true;
+		shell_argv(b, in, &argv);
+		bf_config_set_strv(b->cfg, "Cmd", argv.v, argv.n);
+		return 0;
+	default:
+		shell_argv(b, in, &argv);
+		bf_config_set_strv(b->cfg, "Entrypoint", argv.v, argv.n);
+		if (!b->cmd_set)
+			bf_config_unset(b->cfg, "Cmd");   /* docker: ENTRYPOINT resets an inherited CMD */
+		return 0;
+	}
+}
+
+static int run_instruction(struct build *b, const struct bf_instr *in, cn_err *err)
+{
+	int r;
+	if (in->kind != BF_FROM && in->kind != BF_ARG && !b->cfg)
+		return cn_err_set(err, EINVAL, "no FROM before this instruction");
+	switch (in->kind) {
+	case BF_FROM:
+		return do_from(b, in, err);
+	case BF_ARG:
+		return do_arg(b, in, err);
+	case BF_RUN:
+		return do_run(b, in, err);
+	case BF_COPY:
+		return do_copy(b, in, err);
+	case BF_WORKDIR:
+		return do_workdir(b, in, err);
+	case BF_ENV:
+	case BF_LABEL:
+		r = do_env_label(b, in, err);
+		break;
+	case BF_EXPOSE:
+	case BF_VOLUME:
+		r = do_words(b, in, err);
+		break;
+	case BF_USER:
+	case BF_STOPSIGNAL:
+	case BF_MAINTAINER:
+		r = do_value(b, in, err);
+		break;
+	case BF_CMD:
+	case BF_ENTRYPOINT:
+	case BF_SHELL:
+		r = do_command(b, in, err);
+		break;
+	default:
+		return cn_err_set(err, ENOTSUP, "not supported yet");
+	}
+	if (r == 0)
+		history(b, in->node->original, true);
+	return r;
+}
+
+static int load_program(struct build *b, cn_err *err)
+{
+	_cleanup_buf_ cn_buf text;
+	cn_buf_init(&text, BF_MAX_FILE);
+	if (cn_read_file_at(AT_FDCWD, b->o->buildfile, BF_MAX_FILE, &text, err) < 0)
+		return -1;
+	return bf_program_parse(b->o->buildfile, text.data, text.len, &b->prog, err);
+}
+
+static void warn_unused_args(struct build *b)
+{
+	for (size_t i = 0; i < b->o->build_args.n; i++) {
+		const char *kv = b->o->build_args.v[i];
+		size_t klen = strcspn(kv, "=");
+		if (cn_env_find(&b->used_args, kv, klen) < 0) {
+			_cleanup_free_ char *msg = cn_xasprintf("build argument '%.*s' was not consumed by any ARG",
+								(int)klen, kv);
+			emit(b, BF_EV_WARNING, msg, NULL, 0);
+		}
+	}
+}
+
+int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_result *res, cn_err *err)
+{
+	struct build b = { .st = st, .o = o, .ctx_fd = -1 };
+	struct store_image img;
+	char now[32];
+	int r = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (load_program(&b, err) < 0)
+		return -1;
+	b.ctx_fd = open(o->context, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (b.ctx_fd < 0) {
+		cn_err_sys(err, "build context '%s'", o->context);
+		goto out;
+	}
+	b.total = b.prog.ninstrs;
+	for (size_t i = 0; i < b.prog.ninstrs; i++) {
+		const struct bf_instr *in = &b.prog.instrs[i];
+		const char *msg;
+		b.step = i + 1;
+		emit(&b, BF_EV_STEP, in->node->original, NULL, 0);
+		if (run_instruction(&b, in, err) == 0)
+			continue;
+		/* "Buildfile:7: RUN: exit status 3"; keep an inner "COPY: ..." prefix once. */
+		msg = err->msg;
+		if (strncmp(msg, in->name, strlen(in->name)) == 0 && msg[strlen(in->name)] == ':')
+			cn_err_wrap(err, "%s:%d", o->buildfile, in->node->start_line);
+		else
+			cn_err_wrap(err, "%s:%d: %s", o->buildfile, in->node->start_line, in->name);
+		goto out;
+	}
+	warn_unused_args(&b);
+	now_rfc3339(now);
+	bf_config_set_created(b.cfg, now);
+	crash_point("image");
+	if (store_image_write(st, b.cfg, b.layers, b.nlayers, &img, err) < 0)
+		goto out;
+	memcpy(res->manifest_digest, img.manifest_digest, sizeof(res->manifest_digest));
+	res->manifest_size = img.manifest_size;
+	res->nlayers = b.nlayers;
+	r = 0;
+out:
+	if (b.ctx_fd >= 0)
+		close(b.ctx_fd);
+	json_decref(b.cfg);
+	free(b.layers);
+	cn_strv_free(&b.meta_args);
+	cn_strv_free(&b.args);
+	cn_strv_free(&b.used_args);
+	bf_program_free(&b.prog);
+	return r;
+}

@@ -1,0 +1,49 @@
+/* The executor: runs a Buildfile's instructions, one layer per changing
+ * step, and records the image in the store. */
+#ifndef BF_BUILD_H
+#define BF_BUILD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layers/layer.h"
+#include "sandbox/sandbox.h"
+#include "store/store.h"
+#include "util/err.h"
+#include "util/strv.h"
+
+enum bf_event_kind {
+	BF_EV_STEP,         /* step index/total, text: the instruction */
+	BF_EV_LAYER,        /* a layer was committed: digest, size */
+	BF_EV_NO_LAYER,     /* the step changed no file */
+	BF_EV_WARNING,      /* text */
+};
+
+struct bf_event {
+	enum bf_event_kind kind;
+	size_t step, total;
+	const char *text;
+	const char *digest;
+	uint64_t size;
+};
+
+struct bf_build_opts {
+	const char *buildfile;          /* path as the user named it (used in messages) */
+	const char *context;            /* build context directory */
+	cn_strv build_args;             /* KEY=VALUE from --build-arg */
+	enum layer_compression compression;
+	enum sb_network network;        /* RUN default: host */
+	void (*on_event)(void *ctx, const struct bf_event *ev);
+	void *event_ctx;
+};
+
+struct bf_build_result {
+	char manifest_digest[CN_DIGEST_STR_SIZE];
+	uint64_t manifest_size;
+	size_t nlayers;
+};
+
+int bf_build(struct store *st, const struct bf_build_opts *opts, struct bf_build_result *res,
+	     cn_err *err);
+
+#endif

@@ -1,0 +1,947 @@
+/* COPY with Dockerfile semantics, written against two hostile trees:
+ *
+ *  - the build context, which may hold symlinks out of it, fifos, devices
+ *    and may change while we read it: named sources are resolved with
+ *    openat2(RESOLVE_BENEATH), everything below them is walked by fd with
+ *    O_NOFOLLOW, each open is checked against the lstat that chose it, and
+ *    special files are recreated from their stat, never opened;
+ *
+ *  - the image root, whose symlinks may point anywhere: directories are
+ *    resolved with openat2(RESOLVE_IN_ROOT), final names are handled with
+ *    *at() calls that do not follow symlinks, and an existing entry is
+ *    unlinked rather than written through.
+ */
+#include "builder/copy.h"
+#include "util/buf.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/mem.h"
+#include "util/strv.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+
+/* Each level holds two fds (source and destination directory). */
+#define COPY_MAX_DEPTH 128
+#define COPY_CHUNK ((size_t)128 << 10)
+#define XATTR_BUF ((size_t)64 << 10)   /* Linux caps lists and values at 64 KiB */
+#define WH_PREFIX ".wh."
+
+struct copier {
+	const struct bf_copy_opts *o;
+	cn_err *err;
+	uid_t uid;
+	gid_t gid;
+	char *chunk;
+	char *xlist;
+	char *xval;
+};
+
+/* Messages that stand on their own: the errno is kept for callers, but no
+ * strerror text is appended. */
+static int err_plain(cn_err *err, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int err_plain(cn_err *err, int errnum, const char *fmt, ...)
+{
+	char msg[CN_ERR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cn_err_set(err, 0, "%s", msg);
+	if (err)
+		err->errnum = errnum;
+	return -1;
+}
+
+/* ---- wildcard matching (Go filepath.Match semantics, one component) ---- */
+
+static bool has_wildcard(const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' && s[1])
+			s++;
+		else if (*s == '*' || *s == '?' || *s == '[')
+			return true;
+	}
+	return false;
+}
+
+/* Length of the UTF-8 sequence at S (1 for an invalid byte, as Go does). */
+static size_t utf8_len(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = u[0] >= 0xf0 ? 4 : u[0] >= 0xe0 ? 3 : u[0] >= 0xc0 ? 2 : 1;
+	for (size_t i = 1; i < n; i++)
+		if ((u[i] & 0xc0) != 0x80)
+			return 1;
+	return n;
+}
+
+static uint32_t utf8_get(const char *s, size_t *len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	uint32_t c;
+	*len = utf8_len(s);
+	if (*len == 1)
+		return u[0];
+	c = u[0] & (0x7f >> *len);
+	for (size_t i = 1; i < *len; i++)
+		c = (c << 6) | (u[i] & 0x3f);
+	return c;
+}
+
+/* One class character at *P (escapes allowed; bare '-', ']' and the end of
+ * the pattern are malformed). */
+static bool class_char(const char **p, uint32_t *c)
+{
+	size_t n;
+	if (**p == '-' || **p == ']' || !**p)
+		return false;
+	if (**p == '\\') {
+		(*p)++;
+		if (!**p)
+			return false;
+	}
+	*c = utf8_get(*p, &n);
+	*p += n;
+	return true;
+}
+
+/* Evaluate "[...]" at P (just past '[') for character CH; *END is set past
+ * the ']'. Returns 1 match, 0 no match, -1 malformed. */
+static int match_class(const char *p, uint32_t ch, const char **end)
+{
+	bool neg = false, hit = false;
+	if (*p == '^') {
+		neg = true;
+		p++;
+	}
+	for (int n = 0; ; n++) {
+		uint32_t lo, hi;
+		if (*p == ']' && n > 0) {
+			*end = p + 1;
+			return hit != neg;
+		}
+		if (!class_char(&p, &lo))
+			return -1;
+		hi = lo;
+		if (*p == '-') {
+			p++;
+			if (!class_char(&p, &hi))
+				return -1;
+		}
+		if (lo <= ch && ch <= hi)
+			hit = true;
+	}
+}
+
+/* Syntax check, so that the matcher below never meets a bad pattern. */
+static bool pattern_valid(const char *p)
+{
+	while (*p) {
+		if (*p == '\\') {
+			if (!p[1])
+				return false;
+			p += 2;
+		} else if (*p == '[') {
+			if (match_class(p + 1, 0, &p) < 0)
+				return false;
+		} else {
+			p++;
+		}
+	}
+	return true;
+}
+
+/* Match one non-'*' element of P against S: bytes of S consumed, 0 if none. */
+static size_t match_elem(const char *p, const char *s, const char **pnext)
+{
+	size_t n;
+	if (!*s)
+		return 0;
+	if (*p == '?') {
+		*pnext = p + 1;
+		return utf8_len(s);
+	}
+	if (*p == '[') {
+		uint32_t ch = utf8_get(s, &n);
+		return match_class(p + 1, ch, pnext) == 1 ? n : 0;
+	}
+	if (*p == '\\')
+		p++;
+	*pnext = p + 1;
+	return *p == *s ? 1 : 0;
+}
+
+/* Iterative matcher with a single backtrack point (the last '*'): every
+ * other element matches exactly one character, so this is O(len^2) at worst,
+ * whatever the number of stars. */
+static bool pattern_match(const char *pat, const char *name)
+{
+	const char *p = pat, *s = name, *star_p = NULL, *star_s = NULL;
+	while (*s) {
+		const char *pn;
+		size_t n;
+		if (*p == '*') {
+			while (*p == '*')
+				p++;
+			star_p = p;
+			star_s = s;
+			continue;
+		}
+		if (*p && (n = match_elem(p, s, &pn)) > 0) {
+			p = pn;
+			s += n;
+			continue;
+		}
+		if (!star_p)
+			return false;
+		star_s += utf8_len(star_s);
+		s = star_s;
+		p = star_p;
+	}
+	while (*p == '*')
+		p++;
+	return *p == '\0';
+}
+
+/* ---- paths ---- */
+
+/* Split PATH lexically into components. Sources (ROOTED false) may not climb
+ * above the context ("..", "/.."), which is an error; a leading '/' means
+ * the context root, as in docker. Destinations (ROOTED true) are absolute,
+ * and ".." stops at "/" like filepath.Clean. */
+static int split_clean(const char *path, bool rooted, cn_strv *out)
+{
+	const char *p = path;
+	while (*p) {
+		size_t len = strcspn(p, "/");
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			if (out->n > 0) {
+				free(out->v[--out->n]);
+				out->v[out->n] = NULL;
+			} else if (!rooted) {
+				return -1;
+			}
+		} else if (len > 0 && !(len == 1 && p[0] == '.')) {
+			cn_strv_push(out, cn_xstrndup(p, len));
+		}
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	return 0;
+}
+
+/* Components 0..N-1 joined with '/', "." when empty (for openat2). */
+static char *join(char *const *comps, size_t n)
+{
+	cn_buf b;
+	cn_buf_init(&b, 0);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			cn_buf_addc(&b, '/');
+		cn_buf_adds(&b, comps[i]);
+	}
+	if (n == 0)
+		cn_buf_adds(&b, ".");
+	return cn_buf_detach(&b);
+}
+
+static char *child_path(const char *parent, const char *name)
+{
+	if (!*parent || !strcmp(parent, "."))
+		return cn_xstrdup(name);
+	return cn_xasprintf("%s/%s", parent, name);
+}
+
+static int openat2_retry(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
+{
+	struct open_how how = {
+		/* openat2 rejects O_PATH with any flag but a few. */
+		.flags = flags | O_CLOEXEC | ((flags & O_PATH) ? 0 : O_NOCTTY),
+		.resolve = resolve | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = -1;
+	/* EAGAIN: a concurrent rename raced the kernel's ".." check. */
+	for (int i = 0; i < 16; i++) {
+		fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+		if (fd >= 0 || errno != EAGAIN)
+			break;
+	}
+	return fd;
+}
+
+static int check_wh(struct copier *c, const char *name, const char *show)
+{
+	if (strncmp(name, WH_PREFIX, strlen(WH_PREFIX)) == 0)
+		return err_plain(c->err, EINVAL, "COPY: '%s': names starting with " WH_PREFIX
+				  " cannot be stored in a layer", show);
+	return 0;
+}
+
+/* ---- the build context ---- */
+
+static int ctx_error(struct copier *c, int e, const char *show)
+{
+	if (e == ENOENT || e == ENOTDIR)
+		return err_plain(c->err, ENOENT, "COPY: '%s': no such file or directory "
+				  "in the build context", show);
+	if (e == EXDEV)
+		return err_plain(c->err, EXDEV, "COPY: '%s': points outside the build context", show);
+	if (e == ELOOP)
+		return cn_err_set(c->err, ELOOP, "COPY: '%s': points outside the build context", show);
+	return cn_err_set(c->err, e, "COPY: '%s': cannot open in the build context", show);
+}
+
+/* Open PATH (context-relative, final symlink followed as docker does) with
+ * FLAGS; the fd is checked to be the object a prior O_PATH lookup saw, so a
+ * swap between the two opens is caught. */
+static int ctx_open(struct copier *c, const char *path, uint64_t flags, const struct stat *want,
+		    const char *show)
+{
+	struct stat st;
+	int fd = openat2_retry(c->o->ctx_fd, *path ? path : ".", flags, RESOLVE_BENEATH);
+	if (fd < 0)
+		return ctx_error(c, errno, show);
+	if (want && (fstat(fd, &st) < 0 || st.st_dev != want->st_dev || st.st_ino != want->st_ino ||
+		     (st.st_mode & S_IFMT) != (want->st_mode & S_IFMT))) {
+		close(fd);
+		return err_plain(c->err, EAGAIN, "COPY: '%s': changed while being copied", show);
+	}
+	return fd;
+}
+
+static int ctx_stat(struct copier *c, const char *path, struct stat *st, const char *show)
+{
+	_cleanup_close_ int fd = ctx_open(c, path, O_PATH, NULL, show);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st) < 0)
+		return cn_err_sys(c->err, "COPY: '%s': stat", show);
+	return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted names of the directory open at FD (which stays open). */
+static int read_names(int fd, cn_strv *names, const char *show, cn_err *err)
+{
+	int dfd = dup(fd);
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	if (dfd < 0)
+		return cn_err_sys(err, "COPY: '%s': dup", show);
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return cn_err_sys(err, "COPY: '%s': open directory", show);
+	}
+	rewinddir(d);
+	while ((errno = 0, de = readdir(d))) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			cn_strv_pushdup(names, de->d_name);
+	}
+	if (errno)
+		return cn_err_sys(err, "COPY: '%s': read directory", show);
+	if (names->n)
+		qsort(names->v, names->n, sizeof(char *), cmp_names);
+	return 0;
+}
+
+static char *unescape(const char *s)
+{
+	char *out = cn_xmalloc(strlen(s) + 1), *q = out;
+	for (; *s; s++) {
+		if (*s == '\\' && s[1])
+			s++;
+		*q++ = *s;
+	}
+	*q = '\0';
+	return out;
+}
+
+/* Expand components COMPS[I..N) below the context directory PREFIX ("" is
+ * the context root), appending the existing matches to OUT in walk order
+ * (names sorted within each directory). A missing directory on the way is
+ * simply no match; a symlink leading out of the context is an error. */
+static int glob_walk(struct copier *c, char *const *comps, size_t n, size_t i, const char *prefix,
+		     cn_strv *out)
+{
+	_cleanup_strv_ cn_strv names = { 0 };
+	_cleanup_close_ int fd = -1;
+
+	if (i == n) {
+		fd = openat2_retry(c->o->ctx_fd, *prefix ? prefix : ".", O_PATH, RESOLVE_BENEATH);
+		if (fd < 0)
+			return errno == ENOENT || errno == ENOTDIR ? 0 : ctx_error(c, errno, prefix);
+		cn_strv_pushdup(out, prefix);
+		return 0;
+	}
+	if (!has_wildcard(comps[i])) {
+		_cleanup_free_ char *lit = unescape(comps[i]);
+		_cleanup_free_ char *next = child_path(prefix, lit);
+		return glob_walk(c, comps, n, i + 1, next, out);
+	}
+	fd = openat2_retry(c->o->ctx_fd, *prefix ? prefix : ".", O_RDONLY | O_DIRECTORY,
+			   RESOLVE_BENEATH);
+	if (fd < 0)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : ctx_error(c, errno, prefix);
+	if (read_names(fd, &names, *prefix ? prefix : ".", c->err) < 0)
+		return -1;
+	for (size_t k = 0; k < names.n; k++) {
+		_cleanup_free_ char *next = NULL;
+		if (!pattern_match(comps[i], names.v[k]))
+			continue;
+		next = child_path(prefix, names.v[k]);
+		if (glob_walk(c, comps, n, i + 1, next, out) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Sources -> context paths (PATHS) and the names to show in errors (SHOWS).
+ * *WILD is set when any source was a pattern. */
+static int expand_sources(struct copier *c, cn_strv *paths, cn_strv *shows, bool *wild)
+{
+	for (size_t i = 0; i < c->o->nsrcs; i++) {
+		const char *src = c->o->srcs[i];
+		_cleanup_strv_ cn_strv comps = { 0 };
+		size_t before = paths->n;
+
+		if (split_clean(src, false, &comps) < 0)
+			return ctx_error(c, EXDEV, src);
+		if (!has_wildcard(src)) {
+			cn_strv_push(paths, join(comps.v, comps.n));
+			cn_strv_pushdup(shows, src);
+			continue;
+		}
+		*wild = true;
+		for (size_t k = 0; k < comps.n; k++)
+			if (!pattern_valid(comps.v[k]))
+				return err_plain(c->err, EINVAL, "COPY: '%s': malformed wildcard pattern", src);
+		if (glob_walk(c, comps.v, comps.n, 0, "", paths) < 0)
+			return -1;
+		if (paths->n == before)
+			return err_plain(c->err, ENOENT, "COPY: '%s': no source files were specified "
+					  "(no files in the build context match)", src);
+		for (size_t k = before; k < paths->n; k++)
+			cn_strv_pushdup(shows, paths->v[k]);
+	}
+	return 0;
+}
+
+/* ---- the image root ---- */
+
+static int root_open_dir(struct copier *c, const char *rel)
+{
+	return openat2_retry(c->o->root_fd, rel, O_RDONLY | O_DIRECTORY, RESOLVE_IN_ROOT);
+}
+
+static int not_dir_error(struct copier *c, const char *rel)
+{
+	return err_plain(c->err, ENOTDIR, "COPY: cannot copy to non-directory '/%s'",
+			  strcmp(rel, ".") ? rel : "");
+}
+
+/* A parent directory COPY had to create: 0755, owned like the copied files. */
+static int init_parent_dir(struct copier *c, int fd, const char *rel)
+{
+	if (fchown(fd, c->uid, c->gid) < 0)
+		return cn_err_sys(c->err, "COPY: chown '/%s'", rel);
+	if (fchmod(fd, 0755) < 0)
+		return cn_err_sys(c->err, "COPY: chmod '/%s'", rel);
+	return 0;
+}
+
+/* mkdir -p of COMPS[0..N) inside the root: every existing component is
+ * resolved from the root (its symlinks stay inside), every missing one is
+ * created 0755 with the COPY owner. Returns the directory fd. */
+static int mkdir_in_root(struct copier *c, char *const *comps, size_t n)
+{
+	_cleanup_close_ int cur = root_open_dir(c, ".");
+	if (cur < 0)
+		return cn_err_sys(c->err, "COPY: open the image root");
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *rel = join(comps, i + 1);
+		int fd = root_open_dir(c, rel);
+		if (fd < 0 && errno == ENOTDIR)
+			return not_dir_error(c, rel);
+		if (fd < 0 && errno != ENOENT)
+			return cn_err_sys(c->err, "COPY: open '/%s' in the image", rel);
+		if (fd < 0) {
+			/* Absent (or a dangling symlink, which mkdirat refuses). */
+			if (check_wh(c, comps[i], rel) < 0)
+				return -1;
+			if (mkdirat(cur, comps[i], 0700) < 0)
+				return errno == EEXIST ? not_dir_error(c, rel) :
+					cn_err_sys(c->err, "COPY: create directory '/%s'", rel);
+			fd = openat(cur, comps[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0)
+				return cn_err_sys(c->err, "COPY: open '/%s'", rel);
+			if (init_parent_dir(c, fd, rel) < 0) {
+				close(fd);
+				return -1;
+			}
+		}
+		close(cur);
+		cur = fd;
+	}
+	return CN_TAKE_FD(cur);
+}
+
+/* ---- metadata ---- */
+
+static mode_t want_mode(const struct copier *c, const struct stat *st)
+{
+	return (c->o->chmod ? c->o->mode : st->st_mode) & 07777;
+}
+
+/* chmod that never follows a symlink: fchmodat2 (Linux 6.6) does it in the
+ * kernel; glibc's fallback goes through an O_PATH fd. */
+static int chmod_nofollow(int dirfd, const char *name, mode_t mode)
+{
+	if (syscall(SYS_fchmodat2, dirfd, name, mode, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return -1;
+	return fchmodat(dirfd, name, mode, AT_SYMLINK_NOFOLLOW);
+}
+
+/* Extended attributes worth carrying into an image: user.* and file
+ * capabilities. Not user.overlay.* nor trusted.*, which overlayfs would read
+ * as whiteouts or opaque markers, nor security.selinux (a host label). */
+static bool keep_xattr(const char *name)
+{
+	if (strncmp(name, "user.", 5) == 0)
+		return strncmp(name, "user.overlay.", 13) != 0;
+	return strcmp(name, "security.capability") == 0;
+}
+
+static int copy_xattrs(struct copier *c, int sfd, int dfd, const char *show)
+{
+	ssize_t len = flistxattr(sfd, c->xlist, XATTR_BUF);
+	if (len < 0) {
+		if (errno == ENOTSUP)
+			return 0;
+		return cn_err_sys(c->err, "COPY: '%s': list extended attributes", show);
+	}
+	for (const char *name = c->xlist; name < c->xlist + len; name += strlen(name) + 1) {
+		ssize_t vlen;
+		if (!keep_xattr(name))
+			continue;
+		vlen = fgetxattr(sfd, name, c->xval, XATTR_BUF);
+		if (vlen < 0) {
+			if (errno == ENODATA)
+				continue;       /* removed since the listing */
+			return cn_err_sys(c->err, "COPY: '%s': read extended attribute %s", show, name);
+		}
+		/* A destination file system without xattr support just loses them. */
+		if (fsetxattr(dfd, name, c->xval, (size_t)vlen, 0) < 0 && errno != ENOTSUP)
+			return cn_err_sys(c->err, "COPY: '%s': set extended attribute %s", show, name);
+	}
+	return 0;
+}
+
+/* Owner, mode, xattrs, times, in that order: chown clears setuid bits and
+ * file capabilities, so it goes first, and nothing after futimens touches
+ * the mtime. */
+static int apply_meta(struct copier *c, int sfd, int dfd, const struct stat *st, const char *show)
+{
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	if (fchown(dfd, c->uid, c->gid) < 0)
+		return cn_err_sys(c->err, "COPY: '%s': chown", show);
+	if (fchmod(dfd, want_mode(c, st)) < 0)
+		return cn_err_sys(c->err, "COPY: '%s': chmod", show);
+	if (copy_xattrs(c, sfd, dfd, show) < 0)
+		return -1;
+	if (futimens(dfd, ts) < 0)
+		return cn_err_sys(c->err, "COPY: '%s': set times", show);
+	return 0;
+}
+
+/* The same for entries that cannot be opened (symlinks, special files). */
+static int apply_meta_at(struct copier *c, int ddirfd, const char *dname, const struct stat *st,
+			 const char *show)
+{
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	if (fchownat(ddirfd, dname, c->uid, c->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return cn_err_sys(c->err, "COPY: '%s': chown", show);
+	if (!S_ISLNK(st->st_mode) && chmod_nofollow(ddirfd, dname, want_mode(c, st)) < 0)
+		return cn_err_sys(c->err, "COPY: '%s': chmod", show);
+	if (utimensat(ddirfd, dname, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return cn_err_sys(c->err, "COPY: '%s': set times", show);
+	return 0;
+}
+
+/* ---- copying one entry ---- */
+
+/* Make room for a non-directory at DNAME: whatever is there (file, symlink,
+ * special file) is unlinked, never written through; a directory stays and
+ * is an error. */
+static int clear_leaf(struct copier *c, int ddirfd, const char *dname, const char *rel)
+{
+	struct stat st;
+	if (fstatat(ddirfd, dname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return cn_err_sys(c->err, "COPY: stat '/%s'", rel);
+	}
+	if (S_ISDIR(st.st_mode))
+		return err_plain(c->err, EISDIR, "COPY: cannot overwrite directory '/%s' "
+				  "with a non-directory", rel);
+	if (unlinkat(ddirfd, dname, 0) < 0 && errno != ENOENT)
+		return cn_err_sys(c->err, "COPY: remove '/%s'", rel);
+	return 0;
+}
+
+/* copy_file_range where the kernel can, read/write in chunks otherwise.
+ * Both paths advance the file offsets, so a fallback midway resumes. */
+static int copy_data(struct copier *c, int sfd, int dfd, const char *show)
+{
+	bool fast = true;
+	for (;;) {
+		ssize_t n;
+		if (fast) {
+			n = copy_file_range(sfd, NULL, dfd, NULL, (size_t)1 << 30, 0);
+			if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+				      errno == EOPNOTSUPP)) {
+				fast = false;
+				continue;
+			}
+		} else {
+			n = read(sfd, c->chunk, COPY_CHUNK);
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return cn_err_sys(c->err, "COPY: '%s': copy data", show);
+		}
+		if (n == 0)
+			return 0;
+		if (!fast && cn_write_all(dfd, c->chunk, (size_t)n) < 0)
+			return cn_err_sys(c->err, "COPY: '%s': write", show);
+	}
+}
+
+static int copy_file(struct copier *c, int sfd, const struct stat *st, int ddirfd,
+		     const char *dname, const char *rel, const char *show)
+{
+	_cleanup_close_ int dfd = -1;
+	if (clear_leaf(c, ddirfd, dname, rel) < 0)
+		return -1;
+	dfd = openat(ddirfd, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (dfd < 0)
+		return cn_err_sys(c->err, "COPY: create '/%s'", rel);
+	if (copy_data(c, sfd, dfd, show) < 0)
+		return -1;
+	return apply_meta(c, sfd, dfd, st, show);
+}
+
+/* FIFOs and devices are recreated from their stat: opening them could
+ * block forever or read without end. */
+static int copy_special(struct copier *c, const struct stat *st, int ddirfd, const char *dname,
+			const char *rel, const char *show)
+{
+	dev_t rdev = S_ISFIFO(st->st_mode) ? 0 : st->st_rdev;
+	if (clear_leaf(c, ddirfd, dname, rel) < 0)
+		return -1;
+	if (mknodat(ddirfd, dname, (st->st_mode & S_IFMT) | 0600, rdev) < 0)
+		return cn_err_sys(c->err, "COPY: create '/%s'", rel);
+	return apply_meta_at(c, ddirfd, dname, st, show);
+}
+
+/* Symlinks are copied as symlinks, their target verbatim: it is only ever
+ * interpreted inside the image. */
+static int copy_symlink(struct copier *c, int sdirfd, const char *sname, const struct stat *st,
+			int ddirfd, const char *dname, const char *rel, const char *show)
+{
+	char target[PATH_MAX];
+	ssize_t n = readlinkat(sdirfd, sname, target, sizeof(target));
+	if (n < 0)
+		return cn_err_sys(c->err, "COPY: '%s': read symlink", show);
+	if ((size_t)n >= sizeof(target))
+		return err_plain(c->err, ENAMETOOLONG, "COPY: '%s': symlink target too long", show);
+	target[n] = '\0';
+	if (clear_leaf(c, ddirfd, dname, rel) < 0)
+		return -1;
+	if (symlinkat(target, ddirfd, dname) < 0)
+		return cn_err_sys(c->err, "COPY: create symlink '/%s'", rel);
+	return apply_meta_at(c, ddirfd, dname, st, show);
+}
+
+/* The directory DNAME under DDIRFD, created (0700 until its metadata is
+ * applied) when absent. An existing symlink is followed only when it
+ * resolves, inside the root, to a directory (e.g. /lib -> usr/lib). */
+static int open_dest_dir(struct copier *c, int ddirfd, const char *dname, const char *rel,
+			 bool *created)
+{
+	struct stat st;
+	int fd;
+	*created = false;
+	if (fstatat(ddirfd, dname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT)
+			return cn_err_sys(c->err, "COPY: stat '/%s'", rel);
+		if (mkdirat(ddirfd, dname, 0700) < 0)
+			return cn_err_sys(c->err, "COPY: create directory '/%s'", rel);
+		*created = true;
+	} else if (S_ISLNK(st.st_mode)) {
+		fd = root_open_dir(c, rel);
+		if (fd < 0)
+			return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ?
+				not_dir_error(c, rel) : cn_err_sys(c->err, "COPY: open '/%s'", rel);
+		return fd;
+	} else if (!S_ISDIR(st.st_mode)) {
+		return not_dir_error(c, rel);
+	}
+	fd = openat(ddirfd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cn_err_sys(c->err, "COPY: open '/%s'", rel);
+	return fd;
+}
+
+static int copy_contents(struct copier *c, int sfd, const char *cpath, int dfd, const char *drel,
+			 int depth);
+
+/* Source directory SFD (context path CPATH) to DNAME under DDIRFD. Metadata
+ * goes only onto a directory COPY created: an existing one in the image
+ * keeps its owner and mode (as BuildKit does). */
+static int copy_dir(struct copier *c, int sfd, const struct stat *st, int ddirfd,
+		    const char *dname, const char *rel, const char *cpath, int depth)
+{
+	_cleanup_close_ int dfd = -1;
+	bool created;
+	if (depth > COPY_MAX_DEPTH)
+		return err_plain(c->err, ELOOP, "COPY: '%s': directories nested deeper than %d levels",
+				  cpath, COPY_MAX_DEPTH);
+	dfd = open_dest_dir(c, ddirfd, dname, rel, &created);
+	if (dfd < 0)
+		return -1;
+	if (copy_contents(c, sfd, cpath, dfd, rel, depth) < 0)
+		return -1;
+	return created ? apply_meta(c, sfd, dfd, st, cpath) : 0;
+}
+
+/* Open NAME under the context directory SDIRFD without following it, and
+ * check it is still what lstat saw. */
+static int open_child(struct copier *c, int sdirfd, const char *name, int flags,
+		      const struct stat *want, const char *show)
+{
+	struct stat st;
+	int fd = openat(sdirfd, name, flags | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR || errno == ENOENT))
+		return err_plain(c->err, EAGAIN, "COPY: '%s': changed while being copied", show);
+	if (fd < 0)
+		return cn_err_sys(c->err, "COPY: '%s': open", show);
+	if (fstat(fd, &st) < 0 || st.st_dev != want->st_dev || st.st_ino != want->st_ino ||
+	    (st.st_mode & S_IFMT) != (want->st_mode & S_IFMT)) {
+		close(fd);
+		return err_plain(c->err, EAGAIN, "COPY: '%s': changed while being copied", show);
+	}
+	return fd;
+}
+
+/* One entry NAME of a copied directory; nothing here follows a symlink. */
+static int copy_child(struct copier *c, int sdirfd, const char *name, const char *cpath,
+		      int ddirfd, const char *rel, int depth)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	if (fstatat(sdirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;       /* removed since readdir */
+		return cn_err_sys(c->err, "COPY: '%s': stat", cpath);
+	}
+	switch (st.st_mode & S_IFMT) {
+	case S_IFDIR:
+		fd = open_child(c, sdirfd, name, O_RDONLY | O_DIRECTORY, &st, cpath);
+		if (fd < 0)
+			return -1;
+		return copy_dir(c, fd, &st, ddirfd, name, rel, cpath, depth + 1);
+	case S_IFREG:
+		/* O_NONBLOCK: should it have become a fifo, the open cannot hang. */
+		fd = open_child(c, sdirfd, name, O_RDONLY | O_NONBLOCK, &st, cpath);
+		if (fd < 0)
+			return -1;
+		return copy_file(c, fd, &st, ddirfd, name, rel, cpath);
+	case S_IFLNK:
+		return copy_symlink(c, sdirfd, name, &st, ddirfd, name, rel, cpath);
+	case S_IFIFO:
+	case S_IFCHR:
+	case S_IFBLK:
+		return copy_special(c, &st, ddirfd, name, rel, cpath);
+	default:
+		return 0;       /* sockets have no place in a layer */
+	}
+}
+
+static int copy_contents(struct copier *c, int sfd, const char *cpath, int dfd, const char *drel,
+			 int depth)
+{
+	_cleanup_strv_ cn_strv names = { 0 };
+	if (read_names(sfd, &names, cpath, c->err) < 0)
+		return -1;
+	for (size_t k = 0; k < names.n; k++) {
+		_cleanup_free_ char *cchild = child_path(cpath, names.v[k]);
+		_cleanup_free_ char *rel = child_path(drel, names.v[k]);
+		if (check_wh(c, names.v[k], cchild) < 0 ||
+		    copy_child(c, sfd, names.v[k], cchild, dfd, rel, depth) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- top level ---- */
+
+/* One expanded source (context path PATH, written SHOW by the user). With
+ * DNAME NULL it goes into the directory DFD (root path DREL): a file under
+ * its own name, a directory's contents. Otherwise it becomes DNAME in DFD. */
+static int copy_source(struct copier *c, const char *path, const char *show, int dfd,
+		       const char *drel, const char *dname)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *rel = NULL;
+	struct stat st;
+
+	if (ctx_stat(c, path, &st, show) < 0)
+		return -1;
+	if (S_ISDIR(st.st_mode)) {
+		fd = ctx_open(c, path, O_RDONLY | O_DIRECTORY, &st, show);
+		if (fd < 0)
+			return -1;
+		if (!dname)
+			return copy_contents(c, fd, path, dfd, drel, 0);
+		rel = child_path(drel, dname);
+		return copy_dir(c, fd, &st, dfd, dname, rel, path, 0);
+	}
+	if (!dname) {
+		const char *slash = strrchr(path, '/');
+		dname = slash ? slash + 1 : path;
+		if (check_wh(c, dname, show) < 0)
+			return -1;
+	}
+	rel = child_path(drel, dname);
+	switch (st.st_mode & S_IFMT) {
+	case S_IFREG:
+		fd = ctx_open(c, path, O_RDONLY | O_NONBLOCK, &st, show);
+		if (fd < 0)
+			return -1;
+		return copy_file(c, fd, &st, dfd, dname, rel, show);
+	case S_IFIFO:
+	case S_IFCHR:
+	case S_IFBLK:
+		return copy_special(c, &st, dfd, dname, rel, show);
+	default:
+		return err_plain(c->err, EINVAL, "COPY: '%s': a socket cannot be copied", show);
+	}
+}
+
+/* A single source to a destination not written as a directory: an existing
+ * directory there (also through a symlink resolving inside the root)
+ * receives the source; otherwise the source takes that name. */
+static int copy_to_name(struct copier *c, const char *path, const char *show, const cn_strv *dc)
+{
+	_cleanup_free_ char *prel = join(dc->v, dc->n - 1), *rel = join(dc->v, dc->n);
+	_cleanup_close_ int pfd = -1, dfd = -1;
+	const char *name = dc->v[dc->n - 1];
+	struct stat st;
+
+	pfd = mkdir_in_root(c, dc->v, dc->n - 1);
+	if (pfd < 0)
+		return -1;
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode))) {
+		dfd = root_open_dir(c, rel);
+		if (dfd >= 0)
+			return copy_source(c, path, show, dfd, rel, NULL);
+		if (S_ISDIR(st.st_mode))
+			return cn_err_sys(c->err, "COPY: open '/%s'", rel);
+	}
+	if (check_wh(c, name, rel) < 0)
+		return -1;
+	return copy_source(c, path, show, pfd, prel, name);
+}
+
+/* "dir/", ".", "x/..", "": the destination is meant as a directory. */
+static bool dest_is_dir(const char *dest)
+{
+	size_t len = strlen(dest);
+	const char *last = strrchr(dest, '/');
+	last = last ? last + 1 : dest;
+	return len == 0 || dest[len - 1] == '/' || !strcmp(last, ".") || !strcmp(last, "..");
+}
+
+static int copy_all(struct copier *c)
+{
+	const struct bf_copy_opts *o = c->o;
+	const char *dest = o->dest ? o->dest : "";
+	_cleanup_strv_ cn_strv paths = { 0 }, shows = { 0 }, dc = { 0 };
+	_cleanup_free_ char *full = NULL, *drel = NULL;
+	_cleanup_close_ int dfd = -1;
+	bool wild = false;
+	struct stat st;
+
+	if (o->nsrcs == 0)
+		return err_plain(c->err, EINVAL, "COPY: no source files were specified");
+	if (expand_sources(c, &paths, &shows, &wild) < 0)
+		return -1;
+	/* Every source is resolved before anything is written. */
+	for (size_t i = 0; i < paths.n; i++)
+		if (ctx_stat(c, paths.v[i], &st, shows.v[i]) < 0)
+			return -1;
+
+	full = dest[0] == '/' ? cn_xstrdup(dest) :
+		cn_xasprintf("%s/%s", o->workdir ? o->workdir : "/", dest);
+	split_clean(full, true, &dc);
+	/* Several sources or a pattern always mean "into the directory". */
+	if (dc.n > 0 && !dest_is_dir(dest) && !wild && o->nsrcs == 1)
+		return copy_to_name(c, paths.v[0], shows.v[0], &dc);
+
+	dfd = mkdir_in_root(c, dc.v, dc.n);
+	if (dfd < 0)
+		return -1;
+	drel = join(dc.v, dc.n);
+	for (size_t i = 0; i < paths.n; i++)
+		if (copy_source(c, paths.v[i], shows.v[i], dfd, drel, NULL) < 0)
+			return -1;
+	return 0;
+}
+
+int bf_copy(const struct bf_copy_opts *o, cn_err *err)
+{
+	struct copier c = {
+		.o = o,
+		.err = err,
+		.uid = o->chown ? o->uid : 0,
+		.gid = o->chown ? o->gid : 0,
+		.chunk = cn_xmalloc(COPY_CHUNK),
+		.xlist = cn_xmalloc(XATTR_BUF),
+		.xval = cn_xmalloc(XATTR_BUF),
+	};
+	int r = copy_all(&c);
+	free(c.chunk);
+	free(c.xlist);
+	free(c.xval);
+	return r;
+}

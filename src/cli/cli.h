@@ -1,0 +1,35 @@
+/* The command line: the only place that prints to the user. */
+#ifndef CLI_H
+#define CLI_H
+
+#include "store/store.h"
+#include "util/err.h"
+
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+struct cli {
+	const char *root;       /* --root, CAIRN_ROOT, or the default */
+	const char *prog;
+};
+
+struct cli_command {
+	const char *name;
+	const char *summary;
+	int (*run)(struct cli *cli, int argc, char **argv);
+};
+
+/* Print "error: MSG" (git style, one line) and return EXIT_FAIL. */
+int cli_fail(const cn_err *err);
+/* Print "error: MSG" plus a hint to --help and return EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_open_store(struct cli *cli, struct store *st);
+void cli_human_size(unsigned long long bytes, char *out, size_t len);
+
+int cmd_build(struct cli *cli, int argc, char **argv);
+int cmd_images(struct cli *cli, int argc, char **argv);
+int cmd_inspect(struct cli *cli, int argc, char **argv);
+int cmd_rmi(struct cli *cli, int argc, char **argv);
+int cmd_parse(struct cli *cli, int argc, char **argv);
+
+#endif

@@ -1,0 +1,176 @@
+#include "builder/build.h"
+#include "cli/cli.h"
+#include "util/cleanup.h"
+#include "util/interrupt.h"
+#include "util/mem.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char build_usage[] =
+	"usage: cairn build [OPTIONS] [CONTEXT]\n"
+	"\n"
+	"Build an image from a Buildfile (Dockerfile syntax). CONTEXT defaults to '.'.\n"
+	"\n"
+	"Options:\n"
+	"  -f, --file FILE          the Buildfile (default: CONTEXT/Buildfile, then\n"
+	"                           Dockerfile, then Containerfile)\n"
+	"  -t, --tag NAME[:TAG]     tag the image (repeatable)\n"
+	"      --build-arg K[=V]    set a build argument (K alone takes it from the environment)\n"
+	"      --network MODE       RUN network: host (default) or none\n"
+	"      --compression ALG    layer compression: zstd (default) or gzip\n"
+	"  -q, --quiet              print only the image digest\n"
+	"  -h, --help               show this help\n";
+
+struct progress {
+	bool quiet;
+};
+
+static void on_event(void *ctx, const struct bf_event *ev)
+{
+	struct progress *p = ctx;
+	char size[32];
+	if (p->quiet && ev->kind != BF_EV_WARNING)
+		return;
+	switch (ev->kind) {
+	case BF_EV_STEP:
+		printf("STEP %zu/%zu: %s\n", ev->step, ev->total, ev->text);
+		break;
+	case BF_EV_LAYER:
+		cli_human_size(ev->size, size, sizeof(size));
+		printf("--> layer %.19s (%s)\n", ev->digest, size);
+		break;
+	case BF_EV_NO_LAYER:
+		break;
+	case BF_EV_WARNING:
+		fflush(stdout);
+		fprintf(stderr, "warning: %s\n", ev->text);
+		break;
+	}
+	fflush(stdout);
+}
+
+/* CONTEXT/Buildfile, then Dockerfile, then Containerfile. */
+static char *default_buildfile(const char *context)
+{
+	static const char *const names[] = { "Buildfile", "Dockerfile", "Containerfile" };
+	for (size_t i = 0; i < CN_ARRAY_SIZE(names); i++) {
+		char *p = strcmp(context, ".") == 0 ? cn_xstrdup(names[i])
+						    : cn_xasprintf("%s/%s", context, names[i]);
+		if (access(p, F_OK) == 0)
+			return p;
+		free(p);
+	}
+	return NULL;
+}
+
+int cmd_build(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "file", required_argument, NULL, 'f' },
+		{ "tag", required_argument, NULL, 't' },
+		{ "build-arg", required_argument, NULL, 'a' },
+		{ "network", required_argument, NULL, 'n' },
+		{ "compression", required_argument, NULL, 'c' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct bf_build_opts o = { .compression = LAYER_ZSTD, .network = SB_NET_HOST };
+	struct progress progress = { .quiet = false };
+	_cleanup_strv_ cn_strv tags = { 0 };
+	_cleanup_free_ char *file = NULL;
+	struct bf_build_result res;
+	struct store st;
+	cn_err err;
+	int c, rc = 0;
+
+	while ((c = getopt_long(argc, argv, "f:t:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			free(file);
+			file = cn_xstrdup(optarg);
+			break;
+		case 't': {
+			char *norm = store_ref_normalize(optarg, &err);
+			if (!norm)
+				return cli_usage_error("build", "--tag: %s", err.msg);
+			cn_strv_push(&tags, norm);
+			break;
+		}
+		case 'a':
+			if (strchr(optarg, '=')) {
+				char *eq = strchr(optarg, '=');
+				*eq = '\0';
+				cn_env_set(&o.build_args, optarg, eq + 1);
+			} else if (getenv(optarg)) {
+				cn_env_set(&o.build_args, optarg, getenv(optarg));
+			}
+			break;
+		case 'n':
+			if (strcmp(optarg, "host") == 0)
+				o.network = SB_NET_HOST;
+			else if (strcmp(optarg, "none") == 0)
+				o.network = SB_NET_NONE;
+			else
+				return cli_usage_error("build", "--network: '%s' is not host or none", optarg);
+			break;
+		case 'c':
+			if (layer_compression_parse(optarg, &o.compression) < 0)
+				return cli_usage_error("build", "--compression: '%s' is not zstd or gzip", optarg);
+			break;
+		case 'q':
+			progress.quiet = true;
+			break;
+		case 'h':
+			fputs(build_usage, stdout);
+			return 0;
+		default:
+			cn_strv_free(&o.build_args);
+			return cli_usage_error("build", "invalid option");
+		}
+	}
+	if (argc - optind > 1) {
+		cn_strv_free(&o.build_args);
+		return cli_usage_error("build", "expected one build context, got %d", argc - optind);
+	}
+	o.context = optind < argc ? argv[optind] : ".";
+	if (!file)
+		file = default_buildfile(o.context);
+	if (!file) {
+		cn_strv_free(&o.build_args);
+		fprintf(stderr, "error: no Buildfile, Dockerfile or Containerfile in '%s' (use -f)\n",
+			o.context);
+		return EXIT_FAIL;
+	}
+	o.buildfile = file;
+	o.on_event = on_event;
+	o.event_ctx = &progress;
+	if (cli_open_store(cli, &st) < 0) {
+		cn_strv_free(&o.build_args);
+		return EXIT_FAIL;
+	}
+	cn_interrupt_install();
+	if (bf_build(&st, &o, &res, &err) < 0) {
+		rc = cli_fail(&err);
+		goto out;
+	}
+	for (size_t i = 0; i < tags.n; i++) {
+		if (store_tag_set(&st, tags.v[i], res.manifest_digest, res.manifest_size, "build", &err) < 0) {
+			rc = cli_fail(&err);
+			goto out;
+		}
+		if (!progress.quiet)
+			printf("COMMIT %s\n", tags.v[i]);
+	}
+	printf("%s\n", res.manifest_digest);
+out:
+	if (cn_interrupted() && rc != 0)
+		rc = 128 + cn_interrupt_signal();
+	cn_strv_free(&o.build_args);
+	store_close(&st);
+	return rc;
+}

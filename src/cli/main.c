@@ -1,0 +1,120 @@
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_ROOT "/var/lib/cairn"
+
+static const struct cli_command commands[] = {
+	{ "build", "build an image from a Buildfile", cmd_build },
+	{ "images", "list images in the store", cmd_images },
+	{ "inspect", "show an image's manifest and config", cmd_inspect },
+	{ "rmi", "remove image tags", cmd_rmi },
+	{ "parse", "print a Buildfile's syntax tree", cmd_parse },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: cairn [--root DIR] COMMAND [ARGS]\n"
+		"\n"
+		"A layered container image builder.\n"
+		"\n"
+		"Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out,
+		"\n"
+		"Options:\n"
+		"  --root DIR   store location (also CAIRN_ROOT; default %s)\n"
+		"  -h, --help   show this help; 'cairn COMMAND --help' for a command\n",
+		DEFAULT_ROOT);
+}
+
+int cli_fail(const cn_err *err)
+{
+	fprintf(stderr, "error: %s\n", err->msg);
+	return EXIT_FAIL;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "error: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nsee 'cairn %s --help'\n", cmd ? cmd : "");
+	return EXIT_USAGE;
+}
+
+int cli_open_store(struct cli *cli, struct store *st)
+{
+	cn_err err;
+	if (store_open(cli->root, st, &err) < 0) {
+		cli_fail(&err);
+		return -1;
+	}
+	return 0;
+}
+
+void cli_human_size(unsigned long long bytes, char *out, size_t len)
+{
+	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
+	double v = (double)bytes;
+	size_t u = 0;
+	while (v >= 1000 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1000;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, len, "%llu B", bytes);
+	else
+		snprintf(out, len, "%.3g %s", v, units[u]);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "root", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli cli = { .root = getenv("CAIRN_ROOT"), .prog = "cairn" };
+	int c;
+
+	if (!cli.root || !*cli.root)
+		cli.root = DEFAULT_ROOT;
+	/* "+": stop at the command; its own options are parsed by it. */
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			cli.root = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			return cli_usage_error(NULL, "unknown option");
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[optind], commands[i].name) == 0) {
+			int sub_argc = argc - optind;
+			char **sub_argv = argv + optind;
+			optind = 0;     /* reinitialise getopt for the command */
+			return commands[i].run(&cli, sub_argc, sub_argv);
+		}
+	}
+	fprintf(stderr, "error: unknown command '%s'\nsee 'cairn --help'\n", argv[optind]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,83 @@
+#include "sandbox/overlay.h"
+#include "util/buf.h"
+#include "util/cleanup.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+static const char *const overlay_flags[][2] = {
+	{ "redirect_dir", "off" },
+	{ "metacopy", "off" },
+	{ "index", "off" },
+};
+
+/* The kernel explains a failed fsconfig in the fs context's log. */
+static int fs_error(int fsfd, cn_err *err, const char *what)
+{
+	int saved = errno;
+	char msg[512];
+	ssize_t n = read(fsfd, msg, sizeof(msg) - 1);
+	if (n > 2) {
+		msg[n] = '\0';
+		if (msg[n - 1] == '\n')
+			msg[n - 1] = '\0';
+		return cn_err_set(err, saved, "mount overlay: %s: %s", what, msg + 2);
+	}
+	errno = saved;
+	return cn_err_sys(err, "mount overlay: %s", what);
+}
+
+static int mount_legacy(const struct sb_rootfs *r, cn_err *err)
+{
+	_cleanup_buf_ cn_buf opts;
+	cn_buf_init(&opts, 0);
+	cn_buf_adds(&opts, "lowerdir=");
+	if (r->nlowers == 0)
+		cn_buf_adds(&opts, r->empty);
+	for (size_t i = 0; i < r->nlowers; i++)
+		cn_buf_addf(&opts, "%s%s", i ? ":" : "", r->lowers[i]);
+	cn_buf_addf(&opts, ",upperdir=%s,workdir=%s", r->upper, r->work);
+	for (size_t i = 0; i < CN_ARRAY_SIZE(overlay_flags); i++)
+		cn_buf_addf(&opts, ",%s=%s", overlay_flags[i][0], overlay_flags[i][1]);
+	if (opts.len >= 4096)
+		return cn_err_set(err, E2BIG, "mount overlay: %zu layers do not fit in the mount "
+				  "options of this kernel (6.8 or later lifts the limit)", r->nlowers);
+	if (mount("overlay", r->merged, "overlay", MS_NODEV, opts.data) < 0)
+		return cn_err_sys(err, "mount overlay on '%s'", r->merged);
+	return 0;
+}
+
+int sb_overlay_mount(const struct sb_rootfs *r, cn_err *err)
+{
+	_cleanup_close_ int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+	_cleanup_close_ int mfd = -1;
+	if (fsfd < 0)
+		return mount_legacy(r, err);
+	for (size_t i = 0; i < (r->nlowers ? r->nlowers : 1); i++) {
+		const char *lower = r->nlowers ? r->lowers[i] : r->empty;
+		if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", lower, 0) < 0) {
+			if (i == 0 && errno == EINVAL)
+				return mount_legacy(r, err);    /* kernel < 6.8 */
+			return fs_error(fsfd, err, lower);
+		}
+	}
+	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", r->upper, 0) < 0)
+		return fs_error(fsfd, err, r->upper);
+	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", r->work, 0) < 0)
+		return fs_error(fsfd, err, r->work);
+	for (size_t i = 0; i < CN_ARRAY_SIZE(overlay_flags); i++)
+		if (fsconfig(fsfd, FSCONFIG_SET_STRING, overlay_flags[i][0], overlay_flags[i][1], 0) < 0)
+			return fs_error(fsfd, err, overlay_flags[i][0]);
+	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return fs_error(fsfd, err, "create");
+	mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
+	if (mfd < 0)
+		return cn_err_sys(err, "mount overlay");
+	if (move_mount(mfd, "", AT_FDCWD, r->merged, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return cn_err_sys(err, "mount overlay on '%s'", r->merged);
+	return 0;
+}

@@ -1,0 +1,151 @@
+#include "store/image.h"
+#include "util/cleanup.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const layer_media_types[] = {
+	"application/vnd.oci.image.layer.v1.tar",
+	"application/vnd.oci.image.layer.v1.tar+gzip",
+	"application/vnd.oci.image.layer.v1.tar+zstd",
+	"application/vnd.docker.image.rootfs.diff.tar.gzip",
+};
+
+static bool layer_media_type_ok(const char *mt)
+{
+	for (size_t i = 0; i < CN_ARRAY_SIZE(layer_media_types); i++)
+		if (mt && strcmp(mt, layer_media_types[i]) == 0)
+			return true;
+	return false;
+}
+
+static int load_json_blob(struct store *st, const char *digest, json_t **out, cn_err *err)
+{
+	_cleanup_buf_ cn_buf b;
+	json_error_t je;
+	cn_buf_init(&b, STORE_MAX_JSON);
+	if (store_blob_get(st, digest, STORE_MAX_JSON, &b, err) < 0)
+		return -1;
+	*out = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &je);
+	if (!*out || !json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		return cn_err_set(err, EINVAL, "blob %s: not a JSON object (%s)", digest, je.text);
+	}
+	return 0;
+}
+
+/* Check the manifest and fill img->layers from it and the config's diff_ids. */
+static int parse_manifest(struct store_image *img, cn_err *err)
+{
+	json_t *m = img->manifest, *cfg = json_object_get(m, "config");
+	json_t *layers = json_object_get(m, "layers");
+	json_t *diff_ids = json_object_get(json_object_get(img->config, "rootfs"), "diff_ids");
+	const char *mt = json_string_value(json_object_get(m, "mediaType"));
+	size_t i;
+	json_t *l;
+	if (json_integer_value(json_object_get(m, "schemaVersion")) != 2 ||
+	    (mt && strcmp(mt, MT_OCI_MANIFEST) != 0 &&
+	     strcmp(mt, "application/vnd.docker.distribution.manifest.v2+json") != 0))
+		return cn_err_set(err, EINVAL, "manifest %s: not an image manifest", img->manifest_digest);
+	if (!json_is_object(cfg) || !json_is_array(layers) || !json_is_array(diff_ids))
+		return cn_err_set(err, EINVAL, "manifest %s: missing config or layers", img->manifest_digest);
+	if (json_array_size(layers) != json_array_size(diff_ids))
+		return cn_err_set(err, EINVAL, "manifest %s: %zu layers but %zu diff_ids",
+				  img->manifest_digest, json_array_size(layers), json_array_size(diff_ids));
+	if (json_array_size(layers) > STORE_MAX_LAYERS)
+		return cn_err_set(err, E2BIG, "manifest %s: more than %d layers", img->manifest_digest,
+				  STORE_MAX_LAYERS);
+	img->nlayers = json_array_size(layers);
+	img->layers = cn_xcalloc(img->nlayers, sizeof(*img->layers));
+	json_array_foreach(layers, i, l) {
+		struct store_layer *sl = &img->layers[i];
+		const char *d = json_string_value(json_object_get(l, "digest"));
+		const char *did = json_string_value(json_array_get(diff_ids, i));
+		const char *lmt = json_string_value(json_object_get(l, "mediaType"));
+		if (!cn_digest_valid(d) || !cn_digest_valid(did) || !layer_media_type_ok(lmt))
+			return cn_err_set(err, EINVAL, "manifest %s: layer %zu: bad digest or media type",
+					  img->manifest_digest, i + 1);
+		memcpy(sl->digest, d, CN_DIGEST_STR_SIZE);
+		memcpy(sl->diff_id, did, CN_DIGEST_STR_SIZE);
+		snprintf(sl->media_type, sizeof(sl->media_type), "%s", lmt);
+		sl->size = (uint64_t)json_integer_value(json_object_get(l, "size"));
+	}
+	return 0;
+}
+
+int store_image_load(struct store *st, const char *ref, struct store_image *img, cn_err *err)
+{
+	const char *cfg_digest;
+	memset(img, 0, sizeof(*img));
+	if (cn_digest_valid(ref)) {
+		if (!store_blob_exists(st, ref))
+			return 0;
+		memcpy(img->manifest_digest, ref, CN_DIGEST_STR_SIZE);
+	} else {
+		_cleanup_free_ char *norm = store_ref_normalize(ref, err);
+		int r;
+		if (!norm)
+			return -1;
+		r = store_tag_get(st, norm, img->manifest_digest, err);
+		if (r <= 0)
+			return r;
+	}
+	if (load_json_blob(st, img->manifest_digest, &img->manifest, err) < 0)
+		goto fail;
+	cfg_digest = json_string_value(json_object_get(json_object_get(img->manifest, "config"), "digest"));
+	if (!cn_digest_valid(cfg_digest)) {
+		cn_err_set(err, EINVAL, "manifest %s: invalid config digest", img->manifest_digest);
+		goto fail;
+	}
+	memcpy(img->config_digest, cfg_digest, CN_DIGEST_STR_SIZE);
+	if (load_json_blob(st, img->config_digest, &img->config, err) < 0 ||
+	    parse_manifest(img, err) < 0)
+		goto fail;
+	return 1;
+fail:
+	cn_err_wrap(err, "image '%s'", ref);
+	store_image_free(img);
+	return -1;
+}
+
+int store_image_write(struct store *st, json_t *config, const struct store_layer *layers,
+		      size_t nlayers, struct store_image *img, cn_err *err)
+{
+	_cleanup_free_ char *cfg_text = NULL, *man_text = NULL;
+	json_t *jl, *manifest;
+	memset(img, 0, sizeof(*img));
+	cfg_text = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!cfg_text)
+		return cn_err_set(err, ENOMEM, "encode image config");
+	if (store_blob_put(st, cfg_text, strlen(cfg_text), img->config_digest, err) < 0)
+		return cn_err_wrap(err, "write image config");
+	jl = json_array();
+	for (size_t i = 0; i < nlayers; i++)
+		json_array_append_new(jl, json_pack("{s:s, s:s, s:I}", "mediaType", layers[i].media_type,
+						    "digest", layers[i].digest,
+						    "size", (json_int_t)layers[i].size));
+	manifest = json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:o}", "schemaVersion", 2,
+			     "mediaType", MT_OCI_MANIFEST, "config", "mediaType", MT_OCI_CONFIG,
+			     "digest", img->config_digest, "size", (json_int_t)strlen(cfg_text),
+			     "layers", jl);
+	man_text = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(manifest);
+	if (!man_text)
+		return cn_err_set(err, ENOMEM, "encode manifest");
+	if (store_blob_put(st, man_text, strlen(man_text), img->manifest_digest, err) < 0)
+		return cn_err_wrap(err, "write manifest");
+	img->manifest_size = strlen(man_text);
+	return 0;
+}
+
+void store_image_free(struct store_image *img)
+{
+	json_decref(img->manifest);
+	json_decref(img->config);
+	free(img->layers);
+	memset(img, 0, sizeof(*img));
+}

@@ -1,0 +1,43 @@
+/* Images in the store: a manifest and a config blob (OCI media types),
+ * loaded with digest verification, or written from a config and layers. */
+#ifndef STORE_IMAGE_H
+#define STORE_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "store/store.h"
+
+#define STORE_MAX_LAYERS 500    /* overlay's limit on lower layers */
+
+#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
+
+struct store_layer {
+	char digest[CN_DIGEST_STR_SIZE];    /* compressed blob */
+	char diff_id[CN_DIGEST_STR_SIZE];   /* uncompressed tar */
+	uint64_t size;
+	char media_type[96];
+};
+
+struct store_image {
+	char manifest_digest[CN_DIGEST_STR_SIZE];
+	uint64_t manifest_size;
+	char config_digest[CN_DIGEST_STR_SIZE];
+	json_t *manifest;
+	json_t *config;                     /* the whole image config document */
+	struct store_layer *layers;
+	size_t nlayers;
+};
+
+/* REF is a tag ("name[:tag]") or a manifest digest ("sha256:..."). Returns
+ * 1 when found, 0 when not (err unset), -1 on error (corrupt, unreadable). */
+int store_image_load(struct store *st, const char *ref, struct store_image *img, cn_err *err);
+/* Write CONFIG (borrowed) and a manifest over LAYERS; fills img's digests. */
+int store_image_write(struct store *st, json_t *config, const struct store_layer *layers,
+		      size_t nlayers, struct store_image *img, cn_err *err);
+void store_image_free(struct store_image *img);
+
+#endif

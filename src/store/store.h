@@ -1,0 +1,96 @@
+/* The content-addressed store. Its root IS an OCI image layout
+ * (oci-layout, index.json, blobs/sha256/) so skopeo and umoci read it with
+ * no export step; next to it cairn keeps snapshots/<diffid-hex>/ (unpacked
+ * layers in overlay form, used directly as lower dirs) and tmp/.
+ *
+ * Crash safety: every file is written in tmp/, fsynced, renamed into place,
+ * and its directory fsynced; a blob appears under its digest only once its
+ * bytes hash to it; index.json changes only under an exclusive flock. */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "util/buf.h"
+#include "util/digest.h"
+#include "util/err.h"
+
+#define STORE_MAX_JSON (8u << 20)       /* manifests, configs, index.json */
+
+struct store {
+	char *root;         /* absolute path */
+	int root_fd;
+	int blobs_fd;       /* blobs/sha256 */
+	int snap_fd;        /* snapshots */
+	int tmp_fd;         /* tmp */
+	int lock_fd;        /* the "lock" file, flock()ed */
+};
+
+/* Open (creating if needed) the store at ROOT. Stale temp dirs left by a
+ * killed process are swept on open. */
+int store_open(const char *root, struct store *st, cn_err *err);
+void store_close(struct store *st);
+
+/* Exclusive lock of the store (index.json writers); blocks. */
+int store_lock(struct store *st, cn_err *err);
+void store_unlock(struct store *st);
+
+/* ---- temp dirs: tmp/<prefix>-XXXXXX, locked while in use ---- */
+struct store_tmpdir {
+	char *name;         /* relative to tmp/ */
+	char *path;         /* absolute */
+	int fd;             /* directory fd holding the flock */
+};
+int store_tmpdir_create(struct store *st, const char *prefix, struct store_tmpdir *td,
+			cn_err *err);
+/* Remove the directory and release the lock (safe to call twice). */
+void store_tmpdir_remove(struct store *st, struct store_tmpdir *td);
+
+/* ---- blobs ---- */
+struct store_ingest {
+	struct store *st;
+	char *name;         /* tmp/ file name */
+	int fd;
+};
+/* A fresh private file under tmp/ to stream a blob into. */
+int store_ingest_begin(struct store *st, struct store_ingest *in, cn_err *err);
+/* fsync, then publish under DIGEST (which the writer computed while
+ * writing). An existing blob with that digest is success. */
+int store_ingest_commit(struct store_ingest *in, const char *digest, cn_err *err);
+void store_ingest_abort(struct store_ingest *in);
+
+/* Write a small blob (JSON documents) and return its digest. */
+int store_blob_put(struct store *st, const void *data, size_t len,
+		   char digest[CN_DIGEST_STR_SIZE], cn_err *err);
+/* Read a blob of at most MAX bytes, verifying its digest on the way. */
+int store_blob_get(struct store *st, const char *digest, size_t max, cn_buf *out, cn_err *err);
+bool store_blob_exists(struct store *st, const char *digest);
+
+/* ---- snapshots ---- */
+bool store_snapshot_exists(struct store *st, const char *diff_id);
+/* Absolute path of snapshots/<hex> (heap string). */
+char *store_snapshot_path(struct store *st, const char *diff_id);
+/* Move directory DIRFD_PARENT/NAME to snapshots/<hex>. When the snapshot
+ * already exists (same content), the source is left for the caller to drop. */
+int store_snapshot_commit(struct store *st, int dirfd_parent, const char *name,
+			  const char *diff_id, cn_err *err);
+
+/* ---- tags (index.json) ---- */
+/* "name" -> "name:latest"; validated; heap string, NULL + err when invalid. */
+char *store_ref_normalize(const char *ref, cn_err *err);
+/* Point tag REF at the manifest. CAUSE is why (build, tag, pull...). */
+int store_tag_set(struct store *st, const char *ref, const char *manifest_digest,
+		  uint64_t manifest_size, const char *cause, cn_err *err);
+/* Manifest digest of REF; returns 1 when found, 0 when not, -1 on error. */
+int store_tag_get(struct store *st, const char *ref, char digest[CN_DIGEST_STR_SIZE],
+		  cn_err *err);
+/* Returns 1 when removed, 0 when it did not exist. */
+int store_tag_remove(struct store *st, const char *ref, cn_err *err);
+/* index.json as loaded (caller json_decref). */
+int store_index_load(struct store *st, json_t **out, cn_err *err);
+
+#endif

@@ -1,0 +1,83 @@
+#!/bin/bash
+# What a RUN step sees: its own pid/uts/ipc/mount namespaces, /proc, a
+# minimal /dev, read-only resolv.conf and hosts, docker's capabilities,
+# the image's users; and what it leaves: no stubs, no processes.
+. "$(dirname "$0")/lib.sh"
+
+build_busybox || finish
+mkdir -p "$T/sb"
+buildfile "$T/sb" <<'EOF2'
+FROM busybox
+RUN test "$(hostname)" = cairn
+RUN test "$(ls -d /proc/[0-9]* | wc -l)" -le 5
+RUN test "$(cat /proc/1/status | grep -c '^PPid:.0$')" = 1
+RUN for n in null zero full random urandom tty; do test -c /dev/$n || exit 1; done; test -d /dev/pts && test -L /dev/ptmx
+RUN test "$(df -k /dev/shm | awk 'NR==2 {print $2}')" = 65536
+RUN echo x > /dev/shm/x && test -f /dev/shm/x
+RUN test -e /etc/resolv.conf && ! sh -c 'echo x >> /etc/resolv.conf' 2>/dev/null
+RUN grep -q '^CapBnd:.00000000a80425fb$' /proc/self/status && grep -q '^CapEff:.00000000a80425fb$' /proc/self/status
+RUN grep -q '^CapInh:.0000000000000000$' /proc/self/status && grep -q '^CapAmb:.0000000000000000$' /proc/self/status
+RUN test "$(ls /proc/self/fd | tr '\n' ' ')" = "0 1 2 3 "
+RUN test "$(head -c 3 /dev/zero | wc -c)" = 3 && ! test -t 0
+RUN addgroup -g 2000 grp && adduser -D -H -u 1500 -G grp bob && addgroup bob users
+USER bob
+RUN test "$(id -u):$(id -g)" = 1500:2000 && id -G | grep -qw 100 && test "$HOME" = /home/bob
+USER 1501:2001
+RUN test "$(id -u):$(id -g)" = 1501:2001
+USER root
+RUN true
+WORKDIR /made/by/workdir
+RUN test "$(pwd)" = /made/by/workdir
+EOF2
+expect_ok "RUN steps see the sandbox they should" build -t sb:1 "$T/sb"
+grep -E '^(error|STEP)' "$T/err" "$T/out" | tail -3 | sed 's/^/#   /'
+
+cfg=$(image_config sb:1)
+check "steps that change nothing make no layer (stubs are not kept)" \
+	test "$(jq '[.history[] | select(.created_by | test("^RUN (true|test|grep|for)")) | .empty_layer] | all' <<<"$cfg")" = true
+check "the WORKDIR is created, as BuildKit does" unpack_with_umoci sb:1 "$T/sbroot"
+check "workdir exists in the image" test -d "$T/sbroot/rootfs/made/by/workdir"
+check "no /proc, /dev, /sys or /etc/resolv.conf stubs in the image" \
+	test ! -e "$T/sbroot/rootfs/proc" -a ! -e "$T/sbroot/rootfs/dev" -a ! -e "$T/sbroot/rootfs/sys" -a ! -e "$T/sbroot/rootfs/etc/resolv.conf"
+check "users added by RUN are in the image" grep -q '^bob:x:1500:2000' "$T/sbroot/rootfs/etc/passwd"
+
+# Network: host by default, none on request (loopback only).
+mkdir -p "$T/net"
+printf 'FROM busybox\nRUN ls /sys/class/net | tr "\\n" " " > /ifaces\n' | buildfile "$T/net"
+expect_ok "--network none" build -t net:none --network none "$T/net"
+unpack_with_umoci net:none "$T/netroot"
+check "--network none sees only loopback" test "$(cat "$T/netroot/rootfs/ifaces")" = "lo "
+expect_ok "default network (host)" build -t net:host "$T/net"
+unpack_with_umoci net:host "$T/netroot2"
+check "host network sees the host's interfaces" test "$(cat "$T/netroot2/rootfs/ifaces")" = "$(ls /sys/class/net | tr '\n' ' ')"
+mkdir -p "$T/net2"
+printf 'FROM busybox\nRUN --network=none ls /sys/class/net | tr "\\n" " " > /ifaces\n' | buildfile "$T/net2"
+expect_ok "RUN --network=none" build -t net:flag "$T/net2"
+unpack_with_umoci net:flag "$T/netroot3"
+check "RUN --network=none sees only loopback" test "$(cat "$T/netroot3/rootfs/ifaces")" = "lo "
+
+# A step's leftover processes die with it.
+marker=cairn-bg-$$-$RANDOM
+mkdir -p "$T/bg"
+printf 'FROM busybox\nRUN (sleep 1000 && echo %s) >/dev/null 2>&1 &\n' "$marker" | buildfile "$T/bg"
+expect_ok "a step that leaves a background process" build "$T/bg"
+check "the background process was killed when the step ended" test -z "$(pgrep -f "$marker")"
+
+# Ctrl-C stops the step and cleans up.
+marker=cairn-int-$$-$RANDOM
+mkdir -p "$T/int"
+printf 'FROM busybox\nRUN sleep 1000 && echo %s\n' "$marker" | buildfile "$T/int"
+"$CAIRN" build -t int:1 "$T/int" >"$T/int.out" 2>"$T/int.err" &
+pid=$!
+for _ in $(seq 100); do pgrep -f "$marker" >/dev/null && break; sleep 0.1; done
+kill -INT "$pid"
+wait "$pid"
+st=$?
+check "Ctrl-C: cairn exits 130" test "$st" -eq 130
+check "Ctrl-C: says it was interrupted" grep -q "interrupted" "$T/int.err"
+check "Ctrl-C: no process left" test -z "$(pgrep -f "$marker")"
+check "Ctrl-C: no mount left" no_mounts_left
+check "Ctrl-C: no temp dir left" no_tmp_left
+check "Ctrl-C: no tag" test -z "$(tag_digest int:1)"
+check "store consistent" store_is_consistent
+finish

@@ -1,0 +1,342 @@
+/* Typed instructions (bf_program_parse): every supported instruction, every
+ * error, and the parser's own limits and error locations. Errors are
+ * checked by prefix, so each asserts "FILE:LINE: KEYWORD: ...". */
+#include "builder/instr.h"
+#include "util/buf.h"
+#include "util/cleanup.h"
+#include "util/mem.h"
+#include "unit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME "Buildfile"
+
+/* TEXT must parse; the program is left in *P (freed by the caller). */
+static bool parse_ok(const char *text, struct bf_program *p, const char *what)
+{
+	cn_err err = { 0 };
+	if (bf_program_parse(NAME, text, strlen(text), p, &err) < 0) {
+		UNIT_CHECK(0, "%s (error: %s)", what, err.msg);
+		return false;
+	}
+	return true;
+}
+
+/* TEXT must fail with a message starting with WANT. */
+static void expect_err_len(const char *text, size_t len, const char *want)
+{
+	struct bf_program p;
+	cn_err err = { 0 };
+	int rc = bf_program_parse(NAME, text, len, &p, &err);
+	if (rc == 0)
+		bf_program_free(&p);
+	UNIT_CHECK(rc < 0 && strncmp(err.msg, want, strlen(want)) == 0, "error: %s", want);
+	if (rc == 0 || strncmp(err.msg, want, strlen(want)) != 0)
+		printf("#   got: %s\n", rc < 0 ? err.msg : "(success)");
+}
+
+static void expect_err(const char *text, const char *want)
+{
+	expect_err_len(text, strlen(text), want);
+}
+
+static bool streq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+/* ---- supported instructions ---- */
+
+static void test_from(void)
+{
+	struct bf_program p;
+	if (parse_ok("FROM alpine:3.19\nfrom busybox AS Build\n", &p, "FROM")) {
+		UNIT_CHECK(p.ninstrs == 2 && p.instrs[0].kind == BF_FROM &&
+			   streq(p.instrs[0].image, "alpine:3.19") && !p.instrs[0].stage &&
+			   streq(p.instrs[1].name, "FROM") && streq(p.instrs[1].image, "busybox") &&
+			   streq(p.instrs[1].stage, "build"),
+			   "FROM image, FROM image AS name (name lower-cased, keyword upper-cased)");
+		bf_program_free(&p);
+	}
+	if (parse_ok("ARG V=1\nARG a=1 b\nFROM alpine:$V\n", &p, "ARG before FROM")) {
+		const struct bf_instr *a = &p.instrs[1];
+		UNIT_CHECK(p.instrs[0].kind == BF_ARG && p.instrs[0].nkvs == 1 &&
+			   streq(p.instrs[0].kvs[0].key, "V") && streq(p.instrs[0].kvs[0].value, "1") &&
+			   a->nkvs == 2 && streq(a->kvs[0].key, "a") && streq(a->kvs[0].value, "1") &&
+			   streq(a->kvs[1].key, "b") && !a->kvs[1].value &&
+			   streq(p.instrs[2].image, "alpine:$V"),
+			   "ARG before FROM; ARG a=1 b; FROM value kept raw");
+		bf_program_free(&p);
+	}
+}
+
+static void test_run(void)
+{
+	struct bf_program p;
+	const char *text = "FROM a\n"
+			   "RUN echo hi && \\\n    ls\n"
+			   "RUN [\"/bin/sh\", \"-c\", \"x\"]\n"
+			   "RUN --network=none true\n"
+			   "RUN --network=host true\n"
+			   "RUN --network=default true\n";
+	if (!parse_ok(text, &p, "RUN"))
+		return;
+	const struct bf_instr *r = p.instrs;
+	UNIT_CHECK(r[1].kind == BF_RUN && !r[1].json && r[1].argv.n == 1 &&
+		   streq(r[1].argv.v[0], "echo hi &&     ls") && r[1].network == BF_NET_DEFAULT &&
+		   r[1].node->start_line == 2 && r[1].node->end_line == 3,
+		   "RUN shell form: one argv element, lines 2-3");
+	UNIT_CHECK(r[2].json && r[2].argv.n == 3 && streq(r[2].argv.v[0], "/bin/sh") &&
+		   streq(r[2].argv.v[2], "x"), "RUN exec form");
+	UNIT_CHECK(r[3].network == BF_NET_NONE && r[4].network == BF_NET_HOST &&
+		   r[5].network == BF_NET_DEFAULT && streq(r[3].argv.v[0], "true"),
+		   "RUN --network=none|host|default");
+	bf_program_free(&p);
+}
+
+static void test_copy(void)
+{
+	struct bf_program p;
+	if (parse_ok("FROM a\nCOPY --chown=1:2 --chmod=644 a b /dst/\nCOPY [\"x y\", \"/d\"]\n"
+		     "COPY c /e\n", &p, "COPY")) {
+		const struct bf_instr *c = &p.instrs[1];
+		UNIT_CHECK(c->kind == BF_COPY && c->srcs.n == 2 && streq(c->srcs.v[0], "a") &&
+			   streq(c->srcs.v[1], "b") && streq(c->dest, "/dst/") &&
+			   streq(c->chown, "1:2") && streq(c->chmod, "644"),
+			   "COPY --chown --chmod sources dest");
+		UNIT_CHECK(p.instrs[2].json && p.instrs[2].srcs.n == 1 &&
+			   streq(p.instrs[2].srcs.v[0], "x y") && streq(p.instrs[2].dest, "/d") &&
+			   !p.instrs[3].chown && !p.instrs[3].chmod, "COPY JSON form; no flags -> NULL");
+		bf_program_free(&p);
+	}
+}
+
+static void test_env_label(void)
+{
+	struct bf_program p;
+	if (parse_ok("FROM a\nENV A 1 2\nENV B=x C=\"y z\" D=\nLABEL a=b \"c d\"=e\n", &p, "ENV")) {
+		const struct bf_instr *e = p.instrs;
+		UNIT_CHECK(e[1].kind == BF_ENV && e[1].nkvs == 1 && streq(e[1].kvs[0].key, "A") &&
+			   streq(e[1].kvs[0].value, "1 2"), "ENV old form: key and the rest");
+		UNIT_CHECK(e[2].nkvs == 3 && streq(e[2].kvs[0].value, "x") &&
+			   streq(e[2].kvs[1].key, "C") && streq(e[2].kvs[1].value, "\"y z\"") &&
+			   streq(e[2].kvs[2].value, ""), "ENV k=v pairs, values raw");
+		UNIT_CHECK(e[3].kind == BF_LABEL && e[3].nkvs == 2 && streq(e[3].kvs[1].key, "\"c d\"") &&
+			   streq(e[3].kvs[1].value, "e"), "LABEL pairs");
+		bf_program_free(&p);
+	}
+}
+
+static void test_values(void)
+{
+	struct bf_program p;
+	const char *text = "FROM a\nWORKDIR /app\nUSER u:g\nSTOPSIGNAL SIGTERM\nMAINTAINER Me <me@x>\n"
+			   "EXPOSE 80 443/tcp\nVOLUME /a /b\nVOLUME [\"/c\"]\n";
+	if (!parse_ok(text, &p, "one-value instructions"))
+		return;
+	const struct bf_instr *v = p.instrs;
+	UNIT_CHECK(v[1].kind == BF_WORKDIR && streq(v[1].value, "/app") && v[2].kind == BF_USER &&
+		   streq(v[2].value, "u:g") && v[3].kind == BF_STOPSIGNAL &&
+		   streq(v[3].value, "SIGTERM") && v[4].kind == BF_MAINTAINER &&
+		   streq(v[4].value, "Me <me@x>"), "WORKDIR, USER, STOPSIGNAL, MAINTAINER");
+	UNIT_CHECK(v[5].kind == BF_EXPOSE && v[5].words.n == 2 && streq(v[5].words.v[1], "443/tcp"),
+		   "EXPOSE words");
+	UNIT_CHECK(v[6].kind == BF_VOLUME && v[6].words.n == 2 && streq(v[6].words.v[1], "/b") &&
+		   v[7].json && v[7].words.n == 1 && streq(v[7].words.v[0], "/c"),
+		   "VOLUME words and JSON form");
+	bf_program_free(&p);
+}
+
+static void test_commands(void)
+{
+	struct bf_program p;
+	const char *text = "FROM a\nCMD [\"x\", \"y\"]\nCMD echo $HOME\nENTRYPOINT []\n"
+			   "ENTRYPOINT [\"/e\"]\nSHELL [\"/bin/bash\", \"-c\"]\n";
+	if (!parse_ok(text, &p, "CMD, ENTRYPOINT, SHELL"))
+		return;
+	const struct bf_instr *c = p.instrs;
+	UNIT_CHECK(c[1].kind == BF_CMD && c[1].json && c[1].argv.n == 2 && !c[2].json &&
+		   streq(c[2].argv.v[0], "echo $HOME"), "CMD exec and shell forms");
+	UNIT_CHECK(c[3].kind == BF_ENTRYPOINT && c[3].json && c[3].argv.n == 0 &&
+		   streq(c[4].argv.v[0], "/e"), "ENTRYPOINT [] and exec form");
+	UNIT_CHECK(c[5].kind == BF_SHELL && c[5].argv.n == 2 && streq(c[5].argv.v[1], "-c"),
+		   "SHELL JSON form");
+	bf_program_free(&p);
+}
+
+static void test_parser_details(void)
+{
+	struct bf_program p;
+	if (parse_ok("# syntax=docker/dockerfile:1\n# escape=`\nFROM a\n  RUN a `\n  b\n", &p,
+		     "directives")) {
+		UNIT_CHECK(p.file.escape == '`' && streq(p.file.syntax, "docker/dockerfile:1") &&
+			   streq(p.instrs[1].argv.v[0], "a   b") && p.instrs[1].node->column == 3,
+			   "syntax and escape directives; column of an indented keyword");
+		bf_program_free(&p);
+	}
+	if (parse_ok("\xEF\xBB\xBF" "FROM a\r\nRUN b\r\n", &p, "BOM and CRLF")) {
+		UNIT_CHECK(streq(p.instrs[0].image, "a") && streq(p.instrs[1].argv.v[0], "b"),
+			   "BOM dropped, CRLF line endings");
+		bf_program_free(&p);
+	}
+	if (parse_ok("FROM a\nRUN a \\\n\n   b\n", &p, "empty continuation")) {
+		UNIT_CHECK(p.file.warnings.n == 1 &&
+			   streq(p.file.warnings.v[0], NAME ":3: Empty continuation line found in: RUN a    b"),
+			   "empty continuation line: one warning with its line");
+		bf_program_free(&p);
+	}
+	/* Dump quoting of what JSON and raw bytes can hold. */
+	if (parse_ok("FROM a\nCMD [\"\\u00a0\\u0007\", \"\xe2\x98\x83\"]\nRUN \xff\n", &p, "dump")) {
+		cn_buf d;
+		cn_buf_init(&d, 0);
+		bf_dump(&p.file, &d);
+		UNIT_STREQ(d.data, "(from \"a\")\n(cmd \"\\u00a0\\a\" \"\xe2\x98\x83\")\n(run \"\\xff\")\n",
+			   "dump: Go quoting of non-printable, printable and invalid UTF-8");
+		cn_buf_free(&d);
+		bf_program_free(&p);
+	}
+	/* Nesting past Go's JSON depth is not JSON: the text is shell form. */
+	{
+		cn_buf t;
+		cn_buf_init(&t, 0);
+		cn_buf_adds(&t, "FROM a\nCMD ");
+		for (int i = 0; i < 20000; i++)
+			cn_buf_addc(&t, '[');
+		for (int i = 0; i < 20000; i++)
+			cn_buf_addc(&t, ']');
+		if (parse_ok(t.data, &p, "deep JSON")) {
+			UNIT_CHECK(!p.instrs[1].json && p.instrs[1].argv.n == 1,
+				   "JSON nested 20000 deep falls back to shell form");
+			bf_program_free(&p);
+		}
+		cn_buf_free(&t);
+	}
+}
+
+/* ---- errors ---- */
+
+static void test_unsupported(void)
+{
+	expect_err("FROM a\nADD x /y\n", NAME ":2: ADD: not supported yet");
+	expect_err("FROM a\nONBUILD RUN x\n", NAME ":2: ONBUILD: not supported yet");
+	expect_err("FROM a\n\nHEALTHCHECK CMD true\n", NAME ":3: HEALTHCHECK: not supported yet");
+	expect_err("FROM a\nRUN <<EOF\necho\nEOF\n", NAME ":2: RUN: heredocs are not supported yet");
+	expect_err("FROM a\nCOPY <<EOF /x\nhi\nEOF\n", NAME ":2: COPY: heredocs are not supported yet");
+	expect_err("FROM --platform=linux/arm64 a\n", NAME ":1: FROM: flag --platform is not supported yet");
+	expect_err("FROM a\nRUN --mount=type=cache,target=/c x\n",
+		   NAME ":2: RUN: flag --mount is not supported yet");
+	expect_err("FROM a\nRUN --security=insecure x\n", NAME ":2: RUN: flag --security is not supported yet");
+	expect_err("FROM a\nCOPY --from=b /x /y\n", NAME ":2: COPY: flag --from is not supported yet");
+	expect_err("FROM a\nCOPY --link x /y\n", NAME ":2: COPY: flag --link is not supported yet");
+	expect_err("FROM a\nCOPY --parents x /y\n", NAME ":2: COPY: flag --parents is not supported yet");
+	expect_err("FROM a\nCOPY --exclude=*.o x /y\n", NAME ":2: COPY: flag --exclude is not supported yet");
+}
+
+static void test_structure_errors(void)
+{
+	expect_err("FROM a\nRUNN x\n", NAME ":2: unknown instruction 'RUNN' (did you mean 'RUN'?)");
+	expect_err("FROM a\nFORM b\n", NAME ":2: unknown instruction 'FORM' (did you mean 'FROM'?)");
+	expect_err("FROM a\nfrobnicate x\n", NAME ":2: unknown instruction 'frobnicate'");
+	expect_err("RUN x\nFROM a\n", NAME ":1: RUN: only ARG can come before the first FROM");
+	expect_err("ARG a\nARG b\n", NAME ":2: no FROM instruction");
+	expect_err("", NAME ":1: file with no instructions");
+	expect_err("# only a comment\n\n", NAME ":2: file with no instructions");
+}
+
+static void test_argument_errors(void)
+{
+	expect_err("FROM\n", NAME ":1: FROM: requires either one or three arguments");
+	expect_err("FROM a b\n", NAME ":1: FROM: requires either one or three arguments");
+	expect_err("FROM a AS 1x\n", NAME ":1: FROM: invalid name for build stage");
+	expect_err("FROM a\nRUN\n", NAME ":2: RUN: requires at least one argument");
+	expect_err("FROM a\nRUN []\n", NAME ":2: RUN: requires at least one argument");
+	expect_err("FROM a\nCMD\n", NAME ":2: CMD: requires at least one argument");
+	expect_err("FROM a\nCOPY a\n", NAME ":2: COPY: requires at least two arguments");
+	expect_err("FROM a\nCOPY\n", NAME ":2: COPY: requires at least two arguments");
+	expect_err("FROM a\nENV\n", NAME ":2: ENV: requires at least one argument");
+	expect_err("FROM a\nENV =x\n", NAME ":2: ENV: names can not be blank");
+	expect_err("FROM a\nLABEL\n", NAME ":2: LABEL: requires at least one argument");
+	expect_err("FROM a\nARG\n", NAME ":2: ARG: requires at least one argument");
+	expect_err("FROM a\nARG =1\n", NAME ":2: ARG: names can not be blank");
+	expect_err("FROM a\nWORKDIR\n", NAME ":2: WORKDIR: requires exactly one argument");
+	expect_err("FROM a\nUSER\n", NAME ":2: USER: requires exactly one argument");
+	expect_err("FROM a\nSTOPSIGNAL\n", NAME ":2: STOPSIGNAL: requires exactly one argument");
+	expect_err("FROM a\nMAINTAINER\n", NAME ":2: MAINTAINER: requires exactly one argument");
+	expect_err("FROM a\nEXPOSE\n", NAME ":2: EXPOSE: requires at least one argument");
+	expect_err("FROM a\nVOLUME\n", NAME ":2: VOLUME: requires at least one argument");
+	expect_err("FROM a\nVOLUME [\" \"]\n", NAME ":2: VOLUME: VOLUME specified can not be an empty string");
+	expect_err("FROM a\nSHELL /bin/sh -c\n", NAME ":2: SHELL: requires the arguments to be in JSON form");
+	expect_err("FROM a\nSHELL []\n", NAME ":2: SHELL: requires at least one argument");
+	expect_err("FROM a\nCMD [\"a\\u0000b\"]\n", NAME ":2: CMD: argument 1 contains a NUL character");
+	expect_err("FROM a\nCOPY [\"a\", \"b\\u0000\"]\n", NAME ":2: COPY: argument 2 contains a NUL character");
+}
+
+static void test_flag_errors(void)
+{
+	expect_err("FROM a\nRUN --foo x\n", NAME ":2: RUN: unknown flag: --foo");
+	expect_err("FROM a\nRUN --netwrk=none x\n", NAME ":2: RUN: unknown flag: --netwrk (did you mean --network?)");
+	expect_err("FROM a\nCOPY --chwn=1 a b\n", NAME ":2: COPY: unknown flag: --chwn (did you mean --chown?)");
+	expect_err("FROM a\nRUN --network=bridge x\n", NAME ":2: RUN: invalid network mode 'bridge'");
+	expect_err("FROM a\nRUN --network x\n", NAME ":2: RUN: missing a value on flag: --network");
+	expect_err("FROM a\nRUN --network=none --network=host x\n",
+		   NAME ":2: RUN: duplicate flag specified: --network");
+	expect_err("FROM a\nCOPY --chown a b\n", NAME ":2: COPY: missing a value on flag: --chown");
+	expect_err("FROM a\nWORKDIR --x=1 /w\n", NAME ":2: WORKDIR: unknown flag: --x");
+	expect_err("FROM a\nENV --x=1 a=b\n", NAME ":2: ENV: unknown flag: --x");
+}
+
+static void test_parse_errors(void)
+{
+	expect_err("FROM a\nENV PATH\n", NAME ":2: ENV must have two arguments");
+	expect_err("FROM a\nLABEL a=1 b\n", NAME ":2: Syntax error - can't find = in \"b\"");
+	expect_err("FROM a\nCMD [\"a\", 1]\n", NAME ":2: when using JSON array syntax, arrays must be");
+	expect_err("FROM a\n\nRUN <<EOF\necho\n", NAME ":3: unterminated heredoc");
+	expect_err("# escape=`\n# escape=\\\nFROM a\n", NAME ":2: only one escape parser directive");
+	expect_err("# escape=x\nFROM a\n", NAME ":1: invalid escape token 'x'");
+	expect_err_len("FROM a\nRUN a\0b\n", 14, NAME ":2: NUL byte");
+	{
+		cn_buf t;
+		cn_buf_init(&t, 0);
+		cn_buf_adds(&t, "FROM a\n\n# long\nRUN ");
+		for (int i = 0; i < BF_MAX_LINE; i++)
+			cn_buf_addc(&t, 'x');
+		expect_err(t.data, NAME ":4: line is longer than the maximum of 65535 bytes");
+		cn_buf_reset(&t);
+		cn_buf_adds(&t, "FROM a\n");
+		for (int i = 0; i < BF_MAX_INSTRUCTIONS; i++)
+			cn_buf_adds(&t, "RUN x\n");
+		expect_err(t.data, NAME ":10001: more than 10000 instructions");
+		cn_buf_reset(&t);
+		cn_buf_adds(&t, "FROM a\nRUN ");
+		for (int i = 0; i < 20; i++)
+			cn_buf_adds(&t, "ONBUILD ");
+		cn_buf_adds(&t, "RUN x\n");
+		expect_err(t.data + 11, NAME ":1: ONBUILD nested too deeply");
+		cn_buf_free(&t);
+	}
+	{
+		size_t n = BF_MAX_FILE + 1;
+		_cleanup_free_ char *big = cn_xmalloc(n);
+		memset(big, '\n', n);
+		memcpy(big, "FROM a", 6);
+		expect_err_len(big, n, NAME ": larger than the maximum");
+	}
+}
+
+int main(void)
+{
+	test_from();
+	test_run();
+	test_copy();
+	test_env_label();
+	test_values();
+	test_commands();
+	test_parser_details();
+	test_unsupported();
+	test_structure_errors();
+	test_argument_errors();
+	test_flag_errors();
+	test_parse_errors();
+	return UNIT_DONE();
+}
