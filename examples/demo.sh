@@ -19,7 +19,9 @@ install -m 0755 /bin/busybox "$here/busybox/busybox"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-skopeo copy --quiet "oci:$CAIRN_ROOT:hello:1" "oci:$tmp/oci:hello"
+# Debian 12's umoci (0.4.7) predates zstd layers: skopeo recompresses.
+skopeo copy --quiet --dest-compress --dest-compress-format gzip \
+	"oci:$CAIRN_ROOT:hello:1" "oci:$tmp/oci:hello"
 umoci unpack --image "$tmp/oci:hello" "$tmp/bundle" >/dev/null
 jq '.process.terminal = false' "$tmp/bundle/config.json" >"$tmp/config.json"
 mv "$tmp/config.json" "$tmp/bundle/config.json"

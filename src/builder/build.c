@@ -132,10 +132,17 @@ static int step_dir_create(struct build *b, struct step_dir *s, cn_err *err)
 	s->work = cn_xasprintf("%s/work", s->td.path);
 	s->merged = cn_xasprintf("%s/merged", s->td.path);
 	s->empty = cn_xasprintf("%s/empty", s->td.path);
-	s->nlowers = b->nlayers;
 	s->lowers = cn_xcalloc(b->nlayers + 1, sizeof(char *));
-	for (size_t i = 0; i < b->nlayers; i++)     /* topmost first */
-		s->lowers[i] = store_snapshot_path(b->st, b->layers[b->nlayers - 1 - i].diff_id);
+	/* Topmost first. overlayfs refuses a directory twice in one stack; a
+	 * repeated layer needs only its topmost copy, whose entries and
+	 * whiteouts cover everything the lower copy did. */
+	for (size_t i = b->nlayers; i-- > 0;) {
+		bool seen = false;
+		for (size_t j = i + 1; j < b->nlayers && !seen; j++)
+			seen = strcmp(b->layers[j].diff_id, b->layers[i].diff_id) == 0;
+		if (!seen)
+			s->lowers[s->nlowers++] = store_snapshot_path(b->st, b->layers[i].diff_id);
+	}
 	s->rootfs = (struct sb_rootfs){
 		.lowers = (const char *const *)s->lowers, .nlowers = s->nlowers, .upper = s->upper,
 		.work = s->work, .merged = s->merged, .empty = s->empty,
@@ -231,7 +238,7 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 	if (r < 0)
 		return -1;
 	if (r == 0)
-		return cn_err_set(err, ENOENT, "image '%s' not found in the store", image);
+		return cn_err_set(err, 0, "image '%s' not found in the store", image);
 	for (size_t i = 0; i < img.nlayers; i++) {
 		if (!store_snapshot_exists(b->st, img.layers[i].diff_id)) {
 			cn_err_set(err, ENOENT, "image '%s': layer %s is not unpacked in the store",

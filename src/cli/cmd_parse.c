@@ -12,7 +12,8 @@ int cmd_parse(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	_cleanup_buf_ cn_buf text, dump;
+	_cleanup_buf_ cn_buf text = { .data = NULL };
+	_cleanup_buf_ cn_buf dump = { .data = NULL };
 	struct bf_file f;
 	cn_err err;
 	int c;

@@ -309,22 +309,30 @@ static int enter_root(int root_fd, cn_err *err)
 /* ------------------------------------------------------------------ */
 /* The process: credentials, capabilities, exec. */
 
-static int drop_capabilities(uid_t uid, cn_err *err)
+/* Before the uid changes: needs CAP_SETPCAP. */
+static int drop_bounding_set(cn_err *err)
 {
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-	struct __user_cap_data_struct data[2];
 	for (int cap = 0; cap < 64; cap++) {
 		if (SB_DEFAULT_CAPS & (1ULL << cap))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
 			return cn_err_sys(err, "drop capability %d", cap);
 	}
+	return 0;
+}
+
+/* After the uid changed: root keeps the default set, others have none
+ * (setresuid to non-zero ids cleared them); nothing inheritable or ambient. */
+static int set_capabilities(uid_t uid, cn_err *err)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[2];
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	if (uid != 0)
-		return 0;       /* setuid() to non-root already cleared them */
 	memset(data, 0, sizeof(data));
-	data[0].effective = data[0].permitted = (uint32_t)SB_DEFAULT_CAPS;
-	data[1].effective = data[1].permitted = (uint32_t)(SB_DEFAULT_CAPS >> 32);
+	if (uid == 0) {
+		data[0].effective = data[0].permitted = (uint32_t)SB_DEFAULT_CAPS;
+		data[1].effective = data[1].permitted = (uint32_t)(SB_DEFAULT_CAPS >> 32);
+	}
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		return cn_err_sys(err, "set capabilities");
 	return 0;
@@ -419,8 +427,8 @@ static void __attribute__((noreturn)) run_worker(const struct sb_process *p, int
 		cn_env_set(&env, "HOME", user.home);
 	if (!cn_env_get(&env, "PATH"))
 		cn_env_set(&env, "PATH", DEFAULT_PATH);
-	if (make_cwd(p->cwd, &err) < 0 || drop_capabilities(user.uid, &err) < 0 ||
-	    become_user(&user, &err) < 0 || drop_capabilities(user.uid, &err) < 0)
+	if (make_cwd(p->cwd, &err) < 0 || drop_bounding_set(&err) < 0 ||
+	    become_user(&user, &err) < 0 || set_capabilities(user.uid, &err) < 0)
 		child_fail(errfd, &err);
 	/* No host fd may reach the process (CVE-2024-21626). */
 	syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
@@ -518,19 +526,25 @@ static void record_stubs(int dirfd, const char *prefix, struct stub_list *l)
 	}
 }
 
-/* Children were recorded after their parents: walk backwards. */
+/* A stub is ours to remove when the process left it as we made it. All
+ * are judged before any is removed: removing a child changes its parent's
+ * ctime. Children were recorded after their parents, so removal walks
+ * backwards; a directory the process put something in is not empty and stays. */
 static void remove_stubs(int dirfd, const struct stub_list *l)
 {
-	for (size_t i = l->n; i-- > 0;) {
+	bool untouched[MAX_STUBS];
+	for (size_t i = 0; i < l->n; i++) {
 		const struct stub *s = &l->items[i];
 		struct stat st;
-		if (fstatat(dirfd, s->path, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_ino != s->ino ||
-		    st.st_ctim.tv_sec != s->ctime.tv_sec || st.st_ctim.tv_nsec != s->ctime.tv_nsec)
+		untouched[i] = fstatat(dirfd, s->path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			       st.st_ino == s->ino && st.st_ctim.tv_sec == s->ctime.tv_sec &&
+			       st.st_ctim.tv_nsec == s->ctime.tv_nsec &&
+			       (s->dir || (S_ISREG(st.st_mode) && st.st_size == 0));
+	}
+	for (size_t i = l->n; i-- > 0;) {
+		if (!untouched[i])
 			continue;
-		if (s->dir)
-			unlinkat(dirfd, s->path, AT_REMOVEDIR);         /* fails if not empty: kept */
-		else if (S_ISREG(st.st_mode) && st.st_size == 0)
-			unlinkat(dirfd, s->path, 0);
+		unlinkat(dirfd, l->items[i].path, l->items[i].dir ? AT_REMOVEDIR : 0);
 	}
 }
 

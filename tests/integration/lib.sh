@@ -99,9 +99,11 @@ image_config() {
 }
 
 # Copy a tag out of the store with skopeo and unpack it with umoci.
+# Debian 12's umoci (0.4.7) predates zstd layers, so skopeo recompresses.
 unpack_with_umoci() {   # TAG DEST
 	rm -rf "$T/oci-copy" "$2"
-	skopeo copy --quiet "oci:$CAIRN_ROOT:$1" "oci:$T/oci-copy:t" &&
+	skopeo copy --quiet --dest-compress --dest-compress-format gzip \
+		"oci:$CAIRN_ROOT:$1" "oci:$T/oci-copy:t" &&
 		umoci unpack --image "$T/oci-copy:t" "$2" >/dev/null
 }
 

@@ -81,6 +81,18 @@ check "inspect of a removed image fails" test "$status" -eq 1
 mkdir -p "$T/df"
 printf 'FROM busybox\nCMD ["true"]\n' >"$T/df/Dockerfile"
 expect_ok "Dockerfile is found when there is no Buildfile" build -t df:1 "$T/df"
+# The same layer twice in one image (identical diffs): overlayfs refuses a
+# directory twice in a stack, so the stack keeps the topmost copy.
+buildfile "$T/dup" <<'EOF2'
+FROM busybox
+RUN echo a > /a && touch -d @1000 /a
+RUN echo b > /b
+RUN echo a > /a && touch -d @1000 /a
+RUN test "$(cat /a /b | tr '\n' ' ')" = "a b "
+EOF2
+expect_ok "an image with a repeated layer builds and runs on it" build -t dup:1 "$T/dup"
+check "the repeated layer is listed twice" test "$(image_config dup:1 | jq '.rootfs.diff_ids | (length - (unique | length))')" -eq 1
+
 check "store is consistent" store_is_consistent
 check "no temp dirs left" no_tmp_left
 check "no mounts left" no_mounts_left

@@ -28,8 +28,7 @@ printf 'FROM busybox\nRUN echo x > /a && sleep 1000 && echo %s\n' "$marker" | bu
 "$CAIRN" build -t crash:1 "$T/run" >"$T/out" 2>&1 &
 pid=$!
 check "the RUN step started" wait_for_process "$marker"
-kill -9 "$pid"
-wait "$pid" 2>/dev/null
+{ kill -9 "$pid"; wait "$pid"; } 2>/dev/null
 check "kill -9 during RUN: the step's processes die with cairn" gone_within "$marker"
 check "kill -9 during RUN: no mount left" no_mounts_left
 check "kill -9 during RUN: no tag created" test -z "$(tag_digest crash:1)"
@@ -40,7 +39,8 @@ check "kill -9 during RUN: store consistent" store_is_consistent
 mkdir -p "$T/commit"
 printf 'FROM busybox\nRUN head -c 3000000 /dev/urandom > /blob\n' | buildfile "$T/commit"
 for point in ingest snapshot image; do
-	CAIRN_TEST_CRASH_AT=$point "$CAIRN" build -t commit:1 "$T/commit" >/dev/null 2>&1
+	# A subshell, so that bash's "Killed" report goes to /dev/null too.
+	(CAIRN_TEST_CRASH_AT=$point "$CAIRN" build -t commit:1 "$T/commit"; exit $?) >/dev/null 2>&1
 	st=$?
 	check "killed at '$point' (status 137)" test "$st" -eq 137
 	check "killed at '$point': no tag" test -z "$(tag_digest commit:1)"
@@ -54,8 +54,7 @@ for delay in 0.3 0.6 0.9 1.2 1.5; do
 	"$CAIRN" build -t big:1 "$T/big" >/dev/null 2>&1 &
 	pid=$!
 	sleep "$delay"
-	kill -9 "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	{ kill -9 "$pid"; wait "$pid"; } 2>/dev/null
 	check "kill -9 after ${delay}s: store consistent" store_is_consistent
 	check "kill -9 after ${delay}s: no mount left" no_mounts_left
 	if [ -n "$(tag_digest big:1)" ]; then

@@ -19,7 +19,7 @@ RUN grep -q '^CapBnd:.00000000a80425fb$' /proc/self/status && grep -q '^CapEff:.
 RUN grep -q '^CapInh:.0000000000000000$' /proc/self/status && grep -q '^CapAmb:.0000000000000000$' /proc/self/status
 RUN test "$(ls /proc/self/fd | tr '\n' ' ')" = "0 1 2 3 "
 RUN test "$(head -c 3 /dev/zero | wc -c)" = 3 && ! test -t 0
-RUN addgroup -g 2000 grp && adduser -D -H -u 1500 -G grp bob && addgroup bob users
+RUN echo 'grp:x:2000:' >> /etc/group && echo 'bob:x:1500:2000::/home/bob:/bin/sh' >> /etc/passwd && sed -i 's/^users:x:100:$/users:x:100:daemon,bob/' /etc/group
 USER bob
 RUN test "$(id -u):$(id -g)" = 1500:2000 && id -G | grep -qw 100 && test "$HOME" = /home/bob
 USER 1501:2001
@@ -30,7 +30,6 @@ WORKDIR /made/by/workdir
 RUN test "$(pwd)" = /made/by/workdir
 EOF2
 expect_ok "RUN steps see the sandbox they should" build -t sb:1 "$T/sb"
-grep -E '^(error|STEP)' "$T/err" "$T/out" | tail -3 | sed 's/^/#   /'
 
 cfg=$(image_config sb:1)
 check "steps that change nothing make no layer (stubs are not kept)" \
