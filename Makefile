@@ -10,8 +10,8 @@ CC ?= gcc
 SANITIZE ?=
 PREFIX ?= /usr/local
 
-BUILD := build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 comma := ,
+BUILD := build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 
 PKGS := libarchive libzstd jansson libcrypto zlib
 # Debian packages: build, tests and examples.
