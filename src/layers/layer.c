@@ -409,6 +409,10 @@ static int read_xattrs(struct walk *w, const char *name, struct archive_entry *e
 				return -1;
 			continue;
 		}
+		/* A host's SELinux label says nothing about the image and would make
+		 * the same build differ between hosts. */
+		if (!strcmp(names[i], "security.selinux"))
+			continue;
 		n = xattr_get(path, names[i], &val);
 		if (n < 0) {
 			if (errno == ENODATA)   /* removed since the listing */
