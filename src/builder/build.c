@@ -7,6 +7,7 @@
 #include "store/image.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 #include "util/mem.h"
 
 #include <ctype.h>
@@ -22,6 +23,8 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#define HOSTS_FILE "127.0.0.1\tlocalhost cairn\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 struct build {
 	struct store *st;
@@ -39,12 +42,18 @@ struct build {
 	size_t step, total;
 };
 
-/* Crash points for the tests that kill cairn mid-commit. */
+/* Crash points for the tests that kill cairn mid-commit:
+ * CAIRN_TEST_CRASH_AT=NAME (SIGKILL) or NAME:INT (Ctrl-C) at point NAME. */
 static void crash_point(const char *name)
 {
 	const char *at = getenv("CAIRN_TEST_CRASH_AT");
-	if (at && strcmp(at, name) == 0)
+	size_t n = strlen(name);
+	if (!at || strncmp(at, name, n) != 0)
+		return;
+	if (at[n] == '\0')
 		raise(SIGKILL);
+	else if (strcmp(at + n, ":INT") == 0)
+		raise(SIGINT);
 }
 
 static void emit(struct build *b, enum bf_event_kind kind, const char *text, const char *digest,
@@ -97,7 +106,7 @@ static const char *build_arg(struct build *b, const char *name)
 
 struct step_dir {
 	struct store_tmpdir td;
-	char *upper, *work, *merged, *empty;
+	char *upper, *work, *merged, *empty, *hosts;
 	char **lowers;
 	size_t nlowers;
 	struct sb_rootfs rootfs;
@@ -113,6 +122,7 @@ static void step_dir_free(struct build *b, struct step_dir *s)
 	free(s->work);
 	free(s->merged);
 	free(s->empty);
+	free(s->hosts);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -132,6 +142,7 @@ static int step_dir_create(struct build *b, struct step_dir *s, cn_err *err)
 	s->work = cn_xasprintf("%s/work", s->td.path);
 	s->merged = cn_xasprintf("%s/merged", s->td.path);
 	s->empty = cn_xasprintf("%s/empty", s->td.path);
+	s->hosts = cn_xasprintf("%s/hosts", s->td.path);
 	s->lowers = cn_xcalloc(b->nlayers + 1, sizeof(char *));
 	/* Topmost first. overlayfs refuses a directory twice in one stack; a
 	 * repeated layer needs only its topmost copy, whose entries and
@@ -147,6 +158,14 @@ static int step_dir_create(struct build *b, struct step_dir *s, cn_err *err)
 		.lowers = (const char *const *)s->lowers, .nlowers = s->nlowers, .upper = s->upper,
 		.work = s->work, .merged = s->merged, .empty = s->empty,
 	};
+	return 0;
+}
+
+static int write_hosts(struct step_dir *s, cn_err *err)
+{
+	_cleanup_close_ int fd = openat(s->td.fd, "hosts", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 || cn_write_all(fd, HOSTS_FILE, strlen(HOSTS_FILE)) < 0)
+		return cn_err_sys(err, "write '%s'", s->hosts);
 	return 0;
 }
 
@@ -304,6 +323,8 @@ static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 	int status = 0, r;
 	struct sb_process proc;
 
+	if (in->network == BF_NET_HOST && b->o->network != SB_NET_HOST)
+		return cn_err_set(err, EPERM, "--network=host needs 'cairn build --network host'");
 	shell_argv(b, in, &argv);
 	visible_env(b, &env);
 	proc = (struct sb_process){
@@ -312,12 +333,18 @@ static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 		.cwd = wd && *wd ? wd : "/",
 		.user = user && *user ? user : NULL,
 		.hostname = "cairn",
+		.out_fd = b->o->out_fd,
+		.err_fd = b->o->err_fd,
 		.network = in->network == BF_NET_NONE ? SB_NET_NONE
 			 : in->network == BF_NET_HOST ? SB_NET_HOST : b->o->network,
 	};
 	if (step_dir_create(b, &s, err) < 0)
 		return -1;
-	r = sb_run(&s.rootfs, &proc, &status, err);
+	/* Our own hosts file: the step's hostname resolves, the host's names do not leak. */
+	proc.hosts_file = s.hosts;
+	r = write_hosts(&s, err);
+	if (r == 0)
+		r = sb_run(&s.rootfs, &proc, &status, err);
 	if (r == 0 && status != 0)
 		r = cn_err_set(err, 0, "exit status %d", status);
 	if (r == 0)
@@ -709,6 +736,10 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 		const struct bf_instr *in = &b.prog.instrs[i];
 		const char *msg;
 		b.step = i + 1;
+		if (cn_interrupted()) {
+			cn_err_set(err, EINTR, "interrupted");
+			goto out;
+		}
 		emit(&b, BF_EV_STEP, in->node->original, NULL, 0);
 		if (run_instruction(&b, in, err) == 0)
 			continue;
@@ -724,6 +755,10 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 	now_rfc3339(now);
 	bf_config_set_created(b.cfg, now);
 	crash_point("image");
+	if (cn_interrupted()) {
+		cn_err_set(err, EINTR, "interrupted");
+		goto out;
+	}
 	if (store_image_write(st, b.cfg, b.layers, b.nlayers, &img, err) < 0)
 		goto out;
 	memcpy(res->manifest_digest, img.manifest_digest, sizeof(res->manifest_digest));

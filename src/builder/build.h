@@ -33,6 +33,7 @@ struct bf_build_opts {
 	cn_strv build_args;             /* KEY=VALUE from --build-arg */
 	enum layer_compression compression;
 	enum sb_network network;        /* RUN default: host */
+	int out_fd, err_fd;             /* where RUN output goes */
 	void (*on_event)(void *ctx, const struct bf_event *ev);
 	void *event_ctx;
 };

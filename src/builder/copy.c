@@ -914,8 +914,13 @@ static int copy_all(struct copier *c)
 	full = dest[0] == '/' ? cn_xstrdup(dest) :
 		cn_xasprintf("%s/%s", o->workdir ? o->workdir : "/", dest);
 	split_clean(full, true, &dc);
-	/* Several sources or a pattern always mean "into the directory". */
-	if (dc.n > 0 && !dest_is_dir(dest) && !wild && o->nsrcs == 1)
+	/* As docker: one source (a pattern matching one file included) may be
+	 * copied to a name; several need a directory written with a final '/'. */
+	if (paths.n > 1 && !dest_is_dir(dest))
+		return err_plain(c->err, EINVAL, "COPY: %s: with more than one source file the "
+				 "destination must be a directory and end with a /",
+				 wild ? "the pattern matches several files" : "several sources");
+	if (dc.n > 0 && !dest_is_dir(dest) && paths.n == 1)
 		return copy_to_name(c, paths.v[0], shows.v[0], &dc);
 
 	dfd = mkdir_in_root(c, dc.v, dc.n);

@@ -147,6 +147,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	o.buildfile = file;
+	o.out_fd = STDOUT_FILENO;
+	o.err_fd = STDERR_FILENO;
 	o.on_event = on_event;
 	o.event_ctx = &progress;
 	if (cli_open_store(cli, &st) < 0) {
@@ -159,6 +161,11 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	for (size_t i = 0; i < tags.n; i++) {
+		if (cn_interrupted()) {
+			rc = EXIT_FAIL;
+			fprintf(stderr, "error: interrupted\n");
+			goto out;
+		}
 		if (store_tag_set(&st, tags.v[i], res.manifest_digest, res.manifest_size, "build", &err) < 0) {
 			rc = cli_fail(&err);
 			goto out;

@@ -7,6 +7,7 @@
  * to libarchive's restricted-pax writer, whose output lands in layers/sink.c
  * (diff_id, compression, digest, size). */
 #include "layers/layer.h"
+#include "util/interrupt.h"
 #include "layers/sink.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
@@ -584,6 +585,9 @@ static int walk_tree(struct walk *w)
 				return -1;
 			continue;
 		}
+		/* Ctrl-C: a big layer must not keep the user waiting. */
+		if (cn_interrupted())
+			return cn_err_set(w->err, EINTR, "interrupted");
 		name = f->names[f->next++];
 		path_set(w, f, name);
 		r = write_entry(w, name, &st);

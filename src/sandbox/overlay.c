@@ -3,8 +3,11 @@
 #include "util/cleanup.h"
 #include "util/mem.h"
 
+#include <stdio.h>
+
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -31,21 +34,37 @@ static int fs_error(int fsfd, cn_err *err, const char *what)
 	return cn_err_sys(err, "mount overlay: %s", what);
 }
 
+/* The option string is limited to a page: lower dirs that share a parent
+ * (the store's snapshots/) are named relative to it, from that directory. */
+static const char *short_lower(const char *lower, const char *parent, size_t plen)
+{
+	if (plen && strncmp(lower, parent, plen) == 0 && lower[plen] == '/' && !strchr(lower + plen + 1, '/'))
+		return lower + plen + 1;
+	return lower;
+}
+
 static int mount_legacy(const struct sb_rootfs *r, cn_err *err)
 {
 	_cleanup_buf_ cn_buf opts;
+	const char *first = r->nlowers ? r->lowers[0] : r->empty;
+	const char *slash = strrchr(first, '/');
+	size_t plen = slash ? (size_t)(slash - first) : 0;
+	_cleanup_free_ char *parent = cn_xstrndup(first, plen);
 	cn_buf_init(&opts, 0);
 	cn_buf_adds(&opts, "lowerdir=");
 	if (r->nlowers == 0)
 		cn_buf_adds(&opts, r->empty);
 	for (size_t i = 0; i < r->nlowers; i++)
-		cn_buf_addf(&opts, "%s%s", i ? ":" : "", r->lowers[i]);
+		cn_buf_addf(&opts, "%s%s", i ? ":" : "", short_lower(r->lowers[i], parent, plen));
 	cn_buf_addf(&opts, ",upperdir=%s,workdir=%s", r->upper, r->work);
 	for (size_t i = 0; i < CN_ARRAY_SIZE(overlay_flags); i++)
 		cn_buf_addf(&opts, ",%s=%s", overlay_flags[i][0], overlay_flags[i][1]);
 	if (opts.len >= 4096)
 		return cn_err_set(err, E2BIG, "mount overlay: %zu layers do not fit in the mount "
 				  "options of this kernel (6.8 or later lifts the limit)", r->nlowers);
+	/* Only this helper process's cwd changes. */
+	if (plen && chdir(parent) < 0)
+		return cn_err_sys(err, "chdir '%s'", parent);
 	if (mount("overlay", r->merged, "overlay", MS_NODEV, opts.data) < 0)
 		return cn_err_sys(err, "mount overlay on '%s'", r->merged);
 	return 0;
@@ -53,15 +72,19 @@ static int mount_legacy(const struct sb_rootfs *r, cn_err *err)
 
 int sb_overlay_mount(const struct sb_rootfs *r, cn_err *err)
 {
-	_cleanup_close_ int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+	_cleanup_close_ int fsfd = -1;
 	_cleanup_close_ int mfd = -1;
+	/* The tests exercise the path older kernels take. */
+	if (getenv("CAIRN_TEST_OVERLAY_LEGACY"))
+		return mount_legacy(r, err);
+	fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
 	if (fsfd < 0)
 		return mount_legacy(r, err);
 	for (size_t i = 0; i < (r->nlowers ? r->nlowers : 1); i++) {
 		const char *lower = r->nlowers ? r->lowers[i] : r->empty;
 		if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", lower, 0) < 0) {
 			if (i == 0 && errno == EINVAL)
-				return mount_legacy(r, err);    /* kernel < 6.8 */
+				return mount_legacy(r, err);    /* 6.5 - 6.7: no lowerdir+ */
 			return fs_error(fsfd, err, lower);
 		}
 	}
@@ -72,8 +95,15 @@ int sb_overlay_mount(const struct sb_rootfs *r, cn_err *err)
 	for (size_t i = 0; i < CN_ARRAY_SIZE(overlay_flags); i++)
 		if (fsconfig(fsfd, FSCONFIG_SET_STRING, overlay_flags[i][0], overlay_flags[i][1], 0) < 0)
 			return fs_error(fsfd, err, overlay_flags[i][0]);
-	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		/* Before 6.5 overlayfs parsed options the legacy way: every key is
+		 * accepted by fsconfig and "lowerdir+" only fails here. */
+		int saved = errno;
+		if (saved == EINVAL && mount_legacy(r, err) == 0)
+			return 0;
+		errno = saved;
 		return fs_error(fsfd, err, "create");
+	}
 	mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
 	if (mfd < 0)
 		return cn_err_sys(err, "mount overlay");

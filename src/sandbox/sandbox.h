@@ -33,7 +33,9 @@ struct sb_process {
 	const char *cwd;        /* created when missing */
 	const char *user;       /* "user[:group]", resolved in the image; NULL = root */
 	const char *hostname;
+	const char *hosts_file; /* host file bound read-only as /etc/hosts; NULL: the host's */
 	enum sb_network network;
+	int out_fd, err_fd;     /* where the process's stdout and stderr are copied */
 };
 
 /* Docker's default capability set (CHOWN, DAC_OVERRIDE, FOWNER, FSETID,
@@ -42,7 +44,8 @@ struct sb_process {
 #define SB_DEFAULT_CAPS 0x00000000a80425fbULL
 
 /* Run PROC on ROOTFS and wait for it. stdin is /dev/null; stdout and
- * stderr are inherited. Mount-point stubs the sandbox creates (/proc, /dev,
+ * stderr are pipes copied to out_fd and err_fd (never the user's terminal
+ * itself, which a build step must not read or reconfigure). Mount-point stubs the sandbox creates (/proc, /dev,
  * /sys, /etc/resolv.conf, /etc/hosts and their parents) are removed from
  * the upper dir afterwards unless the process changed them. When the main
  * process exits, everything it left behind is killed. On Ctrl-C (see

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,29 +38,58 @@ static int ensure_file(int dirfd, const char *name, const char *content, cn_err 
 	return cn_write_file_atomic(dirfd, name, content, strlen(content), 0644, err);
 }
 
-/* Under the store lock, remove every tmp/ entry whose flock nobody holds:
- * its owner died (kill -9, crash) before cleaning up. */
-static int sweep_tmp(struct store *st, cn_err *err)
+#define SWEEP_MAX 64
+
+/* Temp files of cn_write_file_atomic in the layout root (".index.json.tmp-...").
+ * They are only written under the store lock, so under it any is stale. */
+static void sweep_root_temps(struct store *st)
 {
-	_cleanup_close_ int fd = openat(st->tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_close_ int fd = openat(st->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
-	if (fd < 0 || !(d = fdopendir(fd)))
-		return cn_err_sys(err, "open '%s/tmp'", st->root);
+	if (!d)
+		return;
 	fd = -1;
-	while ((de = readdir(d))) {
-		_cleanup_close_ int efd = -1;
+	while ((de = readdir(d)))
+		if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp-"))
+			unlinkat(dirfd(d), de->d_name, 0);
+}
+
+/* Remove the tmp/ entries whose flock nobody holds: their owner died
+ * (kill -9, crash) before cleaning up. They are chosen under the store lock
+ * (keeping their flocks) and removed after it, so a big leftover does not
+ * hold up other processes. Best effort: what fails stays for the next sweep. */
+static void sweep_tmp(struct store *st)
+{
+	struct { int fd; char name[NAME_MAX + 1]; } stale[SWEEP_MAX];
+	size_t n = 0;
+	_cleanup_close_ int fd = openat(st->tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	cn_err ignored;
+	if (!d)
+		return;
+	fd = -1;
+	while (n < SWEEP_MAX && (de = readdir(d))) {
+		int efd;
 		if (de->d_name[0] == '.')
 			continue;
 		efd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 		if (efd < 0)
 			continue;
-		if (flock(efd, LOCK_EX | LOCK_NB) < 0)
-			continue;       /* in use by a live process */
-		if (cn_rm_rf_at(dirfd(d), de->d_name, err) < 0)
-			return cn_err_wrap(err, "sweep stale temporary files");
+		if (flock(efd, LOCK_EX | LOCK_NB) < 0) {
+			close(efd);     /* in use by a live process */
+			continue;
+		}
+		stale[n].fd = efd;
+		snprintf(stale[n].name, sizeof(stale[n].name), "%s", de->d_name);
+		n++;
 	}
-	return 0;
+	store_unlock(st);
+	for (size_t i = 0; i < n; i++) {
+		cn_rm_rf_at(st->tmp_fd, stale[i].name, &ignored);
+		close(stale[i].fd);
+	}
 }
 
 int store_open(const char *root, struct store *st, cn_err *err)
@@ -94,12 +124,12 @@ int store_open(const char *root, struct store *st, cn_err *err)
 	if (ensure_file(st->root_fd, "oci-layout", OCI_LAYOUT, err) < 0 ||
 	    ensure_file(st->root_fd, "index.json",
 			"{\"schemaVersion\":2,\"mediaType\":\"" INDEX_MEDIA_TYPE "\",\"manifests\":[]}",
-			err) < 0 ||
-	    sweep_tmp(st, err) < 0) {
+			err) < 0) {
 		store_unlock(st);
 		goto fail_wrap;
 	}
-	store_unlock(st);
+	sweep_root_temps(st);
+	sweep_tmp(st);          /* releases the store lock */
 	return 0;
 fail_wrap:
 	cn_err_wrap(err, "store '%s'", st->root);
@@ -224,7 +254,8 @@ int store_ingest_commit(struct store_ingest *in, const char *digest, cn_err *err
 			return -1;
 		}
 		store_ingest_abort(in);     /* same bytes are already there */
-		return 0;
+		/* ... but maybe not yet durable, if another process just put them. */
+		return cn_fsync_dir_at(st->blobs_fd, ".", err);
 	}
 	free(in->name);
 	in->name = NULL;
@@ -298,11 +329,9 @@ int store_snapshot_commit(struct store *st, int dirfd_parent, const char *name,
 {
 	if (!cn_digest_valid(diff_id))
 		return cn_err_set(err, EINVAL, "invalid diff_id '%s'", diff_id);
-	if (renameat2(dirfd_parent, name, st->snap_fd, cn_digest_hex(diff_id), RENAME_NOREPLACE) < 0) {
-		if (errno == EEXIST)
-			return 0;
+	if (renameat2(dirfd_parent, name, st->snap_fd, cn_digest_hex(diff_id), RENAME_NOREPLACE) < 0 &&
+	    errno != EEXIST)
 		return cn_err_sys(err, "publish snapshot %s", diff_id);
-	}
 	return cn_fsync_dir_at(st->snap_fd, ".", err);
 }
 

@@ -5,13 +5,33 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Long messages (deep paths) keep their head and their tail, where the
+ * cause (strerror) is, and lose the middle. */
+static void fit(cn_err *err, const char *text)
+{
+	size_t len = strlen(text), max = sizeof(err->msg) - 1;
+	if (len <= max) {
+		memcpy(err->msg, text, len + 1);
+		return;
+	}
+	size_t head = max / 2 - 2, tail = max - head - 3;
+	memcpy(err->msg, text, head);
+	memcpy(err->msg + head, "...", 3);
+	memcpy(err->msg + head + 3, text + len - tail, tail);
+	err->msg[max] = '\0';
+}
+
 static void err_vset(cn_err *err, int errnum, const char *fmt, va_list ap)
 {
-	int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	char text[4 * CN_ERR_MSG_MAX];
+	int n = vsnprintf(text, sizeof(text), fmt, ap);
 	if (n < 0)
 		n = 0;
-	if ((size_t)n < sizeof(err->msg) && errnum != 0)
-		snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s", strerror(errnum));
+	if ((size_t)n >= sizeof(text))
+		n = (int)sizeof(text) - 1;
+	if (errnum != 0)
+		snprintf(text + n, sizeof(text) - (size_t)n, ": %s", strerror(errnum));
+	fit(err, text);
 	err->errnum = errnum;
 }
 
@@ -41,25 +61,20 @@ int cn_err_sys(cn_err *err, const char *fmt, ...)
 
 int cn_err_wrap(cn_err *err, const char *fmt, ...)
 {
-	char prefix[CN_ERR_MSG_MAX];
-	char old[CN_ERR_MSG_MAX];
+	char text[3 * CN_ERR_MSG_MAX];
 	va_list ap;
+	int n;
 	if (!err)
 		return -1;
 	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	n = vsnprintf(text, CN_ERR_MSG_MAX, fmt, ap);
 	va_end(ap);
-	memcpy(old, err->msg, sizeof(old));
-	/* Built in two steps: the result is truncated on purpose when long. */
-	size_t n = strnlen(prefix, sizeof(err->msg) - 3);
-	memcpy(err->msg, prefix, n);
-	memcpy(err->msg + n, ": ", 2);
-	n += 2;
-	size_t rest = strnlen(old, sizeof(old) - 1);
-	if (rest > sizeof(err->msg) - 1 - n)
-		rest = sizeof(err->msg) - 1 - n;
-	memcpy(err->msg + n, old, rest);
-	err->msg[n + rest] = '\0';
+	if (n < 0)
+		n = 0;
+	if (n >= CN_ERR_MSG_MAX)
+		n = CN_ERR_MSG_MAX - 1;
+	snprintf(text + n, sizeof(text) - (size_t)n, ": %s", err->msg);
+	fit(err, text);
 	return -1;
 }
 

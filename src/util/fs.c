@@ -91,49 +91,120 @@ int cn_read_file_at(int dirfd, const char *name, size_t max, cn_buf *out, cn_err
 	return 0;
 }
 
-/* Removes the contents of the directory open at fd (which it closes). */
-static int rm_contents(int fd, dev_t dev, const char *path, cn_err *err)
+/* Removal keeps at most this many directories open: a hostile tree
+ * thousands of levels deep must not exhaust the fd table. Deeper levels are
+ * closed and found again through ".." (checked by device and inode). */
+#define RM_OPEN_LEVELS 16
+
+struct rm_level {
+	DIR *d;
+	char *name;     /* in the parent */
+	dev_t dev;
+	ino_t ino;
+};
+
+struct rm_walk {
+	struct rm_level *stack;
+	size_t depth, cap;
+	dev_t dev;      /* never cross into another mount */
+	cn_err *err;
+};
+
+static int rm_push(struct rm_walk *w, int fd, const char *name, const struct stat *st)
 {
-	_cleanup_closedir_ DIR *d = fdopendir(fd);
-	struct dirent *de;
+	DIR *d = fdopendir(fd);
 	if (!d) {
 		close(fd);
-		return cn_err_sys(err, "open directory '%s'", path);
+		return cn_err_sys(w->err, "open directory '%s'", name);
 	}
-	while ((errno = 0, de = readdir(d))) {
+	cn_xgrow((void **)&w->stack, &w->cap, w->depth + 1, sizeof(*w->stack));
+	w->stack[w->depth++] = (struct rm_level){ .d = d, .name = cn_xstrdup(name),
+						  .dev = st->st_dev, .ino = st->st_ino };
+	if (w->depth > RM_OPEN_LEVELS) {
+		struct rm_level *old = &w->stack[w->depth - 1 - RM_OPEN_LEVELS];
+		closedir(old->d);
+		old->d = NULL;
+	}
+	return 0;
+}
+
+/* The top level is empty now: remove it from its parent, reopening the
+ * parent through ".." if it was closed. */
+static int rm_pop(struct rm_walk *w, int top_parent)
+{
+	struct rm_level *child = &w->stack[w->depth - 1];
+	int parent_fd = top_parent;
+	if (w->depth > 1) {
+		struct rm_level *parent = &w->stack[w->depth - 2];
+		if (!parent->d) {
+			struct stat st;
+			int fd = openat(dirfd(child->d), "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fd < 0 || fstat(fd, &st) < 0 || st.st_dev != parent->dev || st.st_ino != parent->ino) {
+				if (fd >= 0)
+					close(fd);
+				return cn_err_set(w->err, EBUSY, "directory '%s' moved during removal", parent->name);
+			}
+			parent->d = fdopendir(fd);
+			if (!parent->d) {
+				close(fd);
+				return cn_err_sys(w->err, "open directory '%s'", parent->name);
+			}
+		}
+		parent_fd = dirfd(parent->d);
+	}
+	int r = 0;
+	closedir(child->d);
+	child->d = NULL;
+	if (unlinkat(parent_fd, child->name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		r = cn_err_sys(w->err, "remove directory '%s'", child->name);
+	free(child->name);
+	w->depth--;
+	return r;
+}
+
+static int rm_walk(struct rm_walk *w, int top_parent)
+{
+	while (w->depth > 0) {
+		struct rm_level *l = &w->stack[w->depth - 1];
+		struct dirent *de;
 		struct stat st;
+		errno = 0;
+		de = readdir(l->d);
+		if (!de) {
+			if (errno)
+				return cn_err_sys(w->err, "read directory '%s'", l->name);
+			if (rm_pop(w, top_parent) < 0)
+				return -1;
+			continue;
+		}
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (fstatat(dirfd(l->d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno == ENOENT)
 				continue;
-			return cn_err_sys(err, "stat '%s/%s'", path, de->d_name);
+			return cn_err_sys(w->err, "stat '%s'", de->d_name);
 		}
-		if (S_ISDIR(st.st_mode)) {
-			_cleanup_free_ char *sub = cn_xasprintf("%s/%s", path, de->d_name);
-			int cfd;
-			if (st.st_dev != dev)
-				return cn_err_set(err, EBUSY, "refusing to remove '%s': a mount point", sub);
-			cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (cfd < 0)
-				return cn_err_sys(err, "open '%s'", sub);
-			if (rm_contents(cfd, dev, sub, err) < 0)
-				return -1;
-			if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-				return cn_err_sys(err, "remove '%s'", sub);
-		} else if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT) {
-			return cn_err_sys(err, "remove '%s/%s'", path, de->d_name);
+		if (!S_ISDIR(st.st_mode)) {
+			if (unlinkat(dirfd(l->d), de->d_name, 0) < 0 && errno != ENOENT)
+				return cn_err_sys(w->err, "remove '%s'", de->d_name);
+			continue;
 		}
+		if (st.st_dev != w->dev)
+			return cn_err_set(w->err, EBUSY, "refusing to remove '%s': a mount point", de->d_name);
+		int fd = openat(dirfd(l->d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return cn_err_sys(w->err, "open '%s'", de->d_name);
+		if (rm_push(w, fd, de->d_name, &st) < 0)
+			return -1;
 	}
-	if (errno)
-		return cn_err_sys(err, "read directory '%s'", path);
 	return 0;
 }
 
 int cn_rm_rf_at(int dirfd, const char *name, cn_err *err)
 {
+	struct rm_walk w = { .err = err };
 	struct stat st;
-	int fd;
+	int fd, r;
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
 			return 0;
@@ -147,10 +218,17 @@ int cn_rm_rf_at(int dirfd, const char *name, cn_err *err)
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return cn_err_sys(err, "open '%s'", name);
-	if (rm_contents(fd, st.st_dev, name, err) < 0)
-		return -1;
-	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		return cn_err_sys(err, "remove '%s'", name);
+	w.dev = st.st_dev;
+	r = rm_push(&w, fd, name, &st) < 0 ? -1 : rm_walk(&w, dirfd);
+	while (w.depth > 0) {
+		struct rm_level *l = &w.stack[--w.depth];
+		if (l->d)
+			closedir(l->d);
+		free(l->name);
+	}
+	free(w.stack);
+	if (r < 0)
+		return cn_err_wrap(err, "remove '%s'", name);
 	return 0;
 }
 

@@ -93,6 +93,13 @@ EOF2
 expect_ok "an image with a repeated layer builds and runs on it" build -t dup:1 "$T/dup"
 check "the repeated layer is listed twice" test "$(image_config dup:1 | jq '.rootfs.diff_ids | (length - (unique | length))')" -eq 1
 
+# Kernels before 6.8 have no "lowerdir+": the option-string mount, with
+# short relative lower dir names, must build the same images.
+mkdir -p "$T/legacy"
+{ echo 'FROM busybox'; for i in $(seq 40); do echo "RUN echo $i > /layer$i"; done; echo 'RUN test "$(cat /layer1 /layer40 | tr "\n" " ")" = "1 40 "'; } >"$T/legacy/Buildfile"
+CAIRN_TEST_OVERLAY_LEGACY=1 run_cairn build -t legacy:1 "$T/legacy"
+check "45 layers through the legacy overlay mount" test "$status" -eq 0 -a "$(image_config legacy:1 | jq '.rootfs.diff_ids | length')" -eq 44
+
 check "store is consistent" store_is_consistent
 check "no temp dirs left" no_tmp_left
 check "no mounts left" no_mounts_left

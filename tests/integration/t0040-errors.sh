@@ -63,4 +63,14 @@ RUN true'
 
 run_cairn build -t err:1 "$T/ctx-failing-run"
 check "RUN output streams to the user" grep -q "about to fail" "$T/out"
+
+# A failed step that left a tree deeper than the fd limit: its temp dir is
+# still removed, and the store stays usable.
+mkdir -p "$T/deep"
+printf 'FROM busybox\nRUN i=0; while [ $i -lt 1500 ]; do mkdir d && cd d || exit 2; i=$((i+1)); done; exit 1\n' | buildfile "$T/deep"
+(ulimit -n 128; "$CAIRN" build "$T/deep" >/dev/null 2>"$T/deep.err"); st=$?
+check "deep tree: the build fails with the step's status" grep -q "RUN: exit status 1" "$T/deep.err"
+check "deep tree: temp dir removed" no_tmp_left
+(ulimit -n 128; "$CAIRN" images >/dev/null 2>&1); st=$?
+check "deep tree: the store still works" test "$st" -eq 0
 finish

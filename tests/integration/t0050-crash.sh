@@ -63,6 +63,17 @@ for delay in 0.3 0.6 0.9 1.2 1.5; do
 	fi
 done
 
+# Ctrl-C while a layer is being committed: the build stops, nothing is tagged.
+for point in ingest snapshot; do
+	(CAIRN_TEST_CRASH_AT=$point:INT "$CAIRN" build -t intr:1 "$T/commit"; exit $?) >"$T/intr.out" 2>"$T/intr.err"
+	st=$?
+	check "Ctrl-C at '$point': exit status 130" test "$st" -eq 130
+	check "Ctrl-C at '$point': says interrupted" grep -q interrupted "$T/intr.err"
+	check "Ctrl-C at '$point': no tag" test -z "$(tag_digest intr:1)"
+	check "Ctrl-C at '$point': store consistent" store_is_consistent
+	check "Ctrl-C at '$point': no temp dir left" no_tmp_left
+done
+
 expect_ok "the next build succeeds" build -t commit:1 "$T/commit"
 check "it tagged the image" test -n "$(tag_digest commit:1)"
 check "leftover temp files were swept" no_tmp_left

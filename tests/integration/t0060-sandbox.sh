@@ -19,6 +19,15 @@ RUN grep -q '^CapBnd:.00000000a80425fb$' /proc/self/status && grep -q '^CapEff:.
 RUN grep -q '^CapInh:.0000000000000000$' /proc/self/status && grep -q '^CapAmb:.0000000000000000$' /proc/self/status
 RUN test "$(ls /proc/self/fd | tr '\n' ' ')" = "0 1 2 3 "
 RUN test "$(head -c 3 /dev/zero | wc -c)" = 3 && ! test -t 0
+RUN test -p /proc/self/fd/1 && test -p /proc/self/fd/2
+RUN grep -q '^NoNewPrivs:.1$' /proc/self/status
+RUN ! sh -c 'echo cairn-test > /proc/sys/kernel/core_pattern' 2>/dev/null
+RUN ! sh -c 'echo h > /proc/sysrq-trigger' 2>/dev/null
+RUN test "$(cat /proc/kcore /proc/keys /proc/timer_list 2>/dev/null | wc -c)" = 0
+RUN test -z "$(ls /sys/firmware)"
+RUN mknod /dev/mem2 c 1 1 && ! head -c 1 /dev/mem2 >/dev/null 2>&1
+RUN mknod /tmp/zero2 c 1 5 && ! head -c 1 /tmp/zero2 >/dev/null 2>&1 && rm /tmp/zero2
+RUN grep -q '127.0.0.1.*localhost cairn' /etc/hosts
 RUN echo 'grp:x:2000:' >> /etc/group && echo 'bob:x:1500:2000::/home/bob:/bin/sh' >> /etc/passwd && sed -i 's/^users:x:100:$/users:x:100:daemon,bob/' /etc/group
 USER bob
 RUN test "$(id -u):$(id -g)" = 1500:2000 && id -G | grep -qw 100 && test "$HOME" = /home/bob
@@ -29,7 +38,9 @@ RUN true
 WORKDIR /made/by/workdir
 RUN test "$(pwd)" = /made/by/workdir
 EOF2
+core_before=$(cat /proc/sys/kernel/core_pattern)
 expect_ok "RUN steps see the sandbox they should" build -t sb:1 "$T/sb"
+check "the host's core_pattern is unchanged" test "$(cat /proc/sys/kernel/core_pattern)" = "$core_before"
 
 cfg=$(image_config sb:1)
 check "steps that change nothing make no layer (stubs are not kept)" \
@@ -54,6 +65,19 @@ printf 'FROM busybox\nRUN --network=none ls /sys/class/net | tr "\\n" " " > /ifa
 expect_ok "RUN --network=none" build -t net:flag "$T/net2"
 unpack_with_umoci net:flag "$T/netroot3"
 check "RUN --network=none sees only loopback" test "$(cat "$T/netroot3/rootfs/ifaces")" = "lo "
+
+mkdir -p "$T/net3"
+printf 'FROM busybox\nRUN --network=host true\n' | buildfile "$T/net3"
+expect_fail "RUN --network=host under --network none is refused" 1 "needs 'cairn build --network host'" build --network none "$T/net3"
+
+# The caller's umask does not shape the image (docker uses 022).
+mkdir -p "$T/umask"
+printf 'FROM busybox\nWORKDIR /wd\nRUN mkdir /made && echo x > /made/file\n' | buildfile "$T/umask"
+(umask 077; "$CAIRN" build -q -t umask:1 "$T/umask" >/dev/null 2>&1)
+unpack_with_umoci umask:1 "$T/umaskroot"
+check "umask 077 caller: RUN-made dir is 755" test "$(stat -c %a "$T/umaskroot/rootfs/made")" = 755
+check "umask 077 caller: RUN-made file is 644" test "$(stat -c %a "$T/umaskroot/rootfs/made/file")" = 644
+check "umask 077 caller: WORKDIR is 755" test "$(stat -c %a "$T/umaskroot/rootfs/wd")" = 755
 
 # A step's leftover processes die with it.
 marker=cairn-bg-$$-$RANDOM

@@ -266,13 +266,20 @@ static void test_dirs(void)
 
 static void test_wildcards(void)
 {
+	struct stat st;
 	new_root();
 	UNIT_CHECK(COPY("/w/", "*.txt") == 0, "wildcard *.txt: %s", err.msg);
 	UNIT_CHECK(exists(root_fd, "w/a.txt") && exists(root_fd, "w/b.txt") && !exists(root_fd, "w/c.md"),
 		   "wildcard *.txt: matches .txt only");
 	UNIT_CHECK(exists(root_fd, "w/.hidden.txt"), "wildcard * matches a leading dot (filepath.Match)");
-	UNIT_CHECK(COPY("/w2", "[ab].txt") == 0, "wildcard without slash is still a directory: %s", err.msg);
+	UNIT_CHECK(COPY("/w2", "[ab].txt") != 0 && err_has("must be a directory and end with a /"),
+		   "a pattern matching several files needs DEST/ (docker): %s", err.msg);
+	UNIT_CHECK(!exists(root_fd, "w2"), "nothing written on that error");
+	UNIT_CHECK(COPY("/w2/", "[ab].txt") == 0, "class [ab] into DEST/: %s", err.msg);
 	UNIT_CHECK(exists(root_fd, "w2/a.txt") && exists(root_fd, "w2/b.txt"), "class [ab] matches both");
+	UNIT_CHECK(COPY("/app.txt", "[a].txt") == 0, "a pattern matching one file to a name: %s", err.msg);
+	UNIT_CHECK(lstat_ok(root_fd, "app.txt", &st) && S_ISREG(st.st_mode),
+		   "a one-file pattern takes the destination name, as docker (COPY target/*.jar app.jar)");
 	UNIT_CHECK(COPY("/w3/", "[^a].txt", "d?r/s*/f?") == 0, "negated class and multi-component: %s",
 		   err.msg);
 	UNIT_CHECK(exists(root_fd, "w3/b.txt") && !exists(root_fd, "w3/a.txt") && exists(root_fd, "w3/f2"),

@@ -1,0 +1,22 @@
+/* Internal to the sandbox module: the steps a sandbox child takes. */
+#ifndef SB_INTERNAL_H
+#define SB_INTERNAL_H
+
+#include "sandbox/sandbox.h"
+
+/* openat2 inside ROOT_FD (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | extra). */
+int sb_open_in_root(int root_fd, const char *path, int flags, unsigned long long resolve);
+
+/* mounts.c */
+int sb_create_stubs(int root_fd, cn_err *err);
+/* /proc with masked and read-only paths, /dev, /sys, resolv.conf, hosts. */
+int sb_mount_system(int root_fd, const char *hosts_file, cn_err *err);
+int sb_loopback_up(cn_err *err);
+int sb_enter_root(int root_fd, cn_err *err);
+
+/* process.c: become pid 1 of the namespace and run PROC under it. */
+void sb_run_init(const struct sb_process *proc, int errfd) __attribute__((noreturn));
+/* Report ERR to the parent through ERRFD and exit. */
+void sb_child_fail(int errfd, const cn_err *err) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,333 @@
+/* What a sandbox child mounts: every target is resolved inside the root
+ * and mounted onto through an fd (new mount API), so an image's symlinks
+ * can neither redirect a mount to the host nor race it. */
+#include "sandbox/internal.h"
+#include "util/cleanup.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <net/if.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#define SHM_SIZE "67108864"     /* 64 MiB, as docker */
+
+/* What a process must not read or write in /proc and /sys (runc's and
+ * containerd's defaults): masked entries show up empty. */
+static const char *const masked_paths[] = {
+	"proc/acpi", "proc/asound", "proc/kcore", "proc/keys", "proc/latency_stats",
+	"proc/timer_list", "proc/timer_stats", "proc/sched_debug", "proc/scsi",
+	"sys/firmware", "sys/devices/virtual/powercap",
+};
+static const char *const readonly_paths[] = {
+	"proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger",
+};
+
+int sb_open_in_root(int root_fd, const char *path, int flags, unsigned long long resolve)
+{
+	struct open_how how = {
+		.flags = (unsigned long long)(flags | O_CLOEXEC),
+		.resolve = resolve | RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd;
+	do
+		fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+	while (fd < 0 && errno == EAGAIN);
+	return fd;
+}
+
+/* ---- stubs ---- */
+
+/* A mount point that must be a real directory (/proc, /dev, /sys): a
+ * symlink there could point a mount at the host (runc CVE-2019-19921). */
+static int ensure_mount_dir(int root_fd, const char *name, cn_err *err)
+{
+	int fd = sb_open_in_root(root_fd, name, O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (errno == ENOENT) {
+		if (mkdirat(root_fd, name, 0755) < 0)
+			return cn_err_sys(err, "create mount point /%s", name);
+		return 0;
+	}
+	if (errno == ELOOP || errno == ENOTDIR)
+		return cn_err_set(err, errno, "/%s in the image is not a directory; refusing to mount on it",
+				  name);
+	return cn_err_sys(err, "open /%s", name);
+}
+
+/* /etc/resolv.conf and /etc/hosts: created empty when missing. */
+static int ensure_file_stub(int root_fd, const char *path, cn_err *err)
+{
+	_cleanup_close_ int etc = -1;
+	int fd = sb_open_in_root(root_fd, path, O_PATH | O_NOFOLLOW, 0);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (errno != ENOENT)
+		return cn_err_sys(err, "open /%s", path);
+	etc = sb_open_in_root(root_fd, "etc", O_RDONLY | O_DIRECTORY, 0);
+	if (etc < 0 && errno == ENOENT) {
+		if (mkdirat(root_fd, "etc", 0755) < 0)
+			return cn_err_sys(err, "create /etc");
+		etc = sb_open_in_root(root_fd, "etc", O_RDONLY | O_DIRECTORY, 0);
+	}
+	if (etc < 0)
+		return cn_err_sys(err, "open /etc");
+	fd = openat(etc, strchr(path, '/') + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0644);
+	if (fd < 0)
+		return cn_err_sys(err, "create /%s", path);
+	close(fd);
+	return 0;
+}
+
+int sb_create_stubs(int root_fd, cn_err *err)
+{
+	static const char *const dirs[] = { "proc", "dev", "sys" };
+	for (size_t i = 0; i < CN_ARRAY_SIZE(dirs); i++)
+		if (ensure_mount_dir(root_fd, dirs[i], err) < 0)
+			return -1;
+	if (ensure_file_stub(root_fd, "etc/resolv.conf", err) < 0 ||
+	    ensure_file_stub(root_fd, "etc/hosts", err) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- mount helpers ---- */
+
+struct fs_opt {
+	const char *key;
+	const char *value;      /* NULL: a flag */
+};
+
+static int mount_fs_on(int target_fd, const char *fstype, const struct fs_opt *opts,
+		       size_t nopts, unsigned int attrs, cn_err *err)
+{
+	_cleanup_close_ int fsfd = fsopen(fstype, FSOPEN_CLOEXEC);
+	_cleanup_close_ int mfd = -1;
+	if (fsfd < 0)
+		return cn_err_sys(err, "mount %s", fstype);
+	for (size_t i = 0; i < nopts; i++) {
+		int r = opts[i].value
+			? fsconfig(fsfd, FSCONFIG_SET_STRING, opts[i].key, opts[i].value, 0)
+			: fsconfig(fsfd, FSCONFIG_SET_FLAG, opts[i].key, NULL, 0);
+		if (r < 0)
+			return cn_err_sys(err, "mount %s: option %s", fstype, opts[i].key);
+	}
+	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return cn_err_sys(err, "mount %s", fstype);
+	mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, attrs);
+	if (mfd < 0 || move_mount(mfd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return cn_err_sys(err, "mount %s", fstype);
+	return 0;
+}
+
+static int mount_fs_at(int root_fd, const char *path, const char *fstype, const struct fs_opt *opts,
+		       size_t nopts, unsigned int attrs, cn_err *err)
+{
+	_cleanup_close_ int fd = sb_open_in_root(root_fd, path, O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+	if (fd < 0)
+		return cn_err_sys(err, "open mount point /%s", path);
+	if (mount_fs_on(fd, fstype, opts, nopts, attrs, err) < 0)
+		return cn_err_wrap(err, "/%s", path);
+	return 0;
+}
+
+/* Bind the tree open at SOURCE_FD onto TARGET_FD with ATTRS set. */
+static int bind_fd(int source_fd, const char *source_path, int target_fd, unsigned int attrs,
+		   cn_err *err)
+{
+	_cleanup_close_ int tree = open_tree(source_fd, source_path,
+					     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	struct mount_attr attr = { .attr_set = attrs };
+	if (tree < 0)
+		return cn_err_sys(err, "bind");
+	if ((attrs && mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) ||
+	    move_mount(tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return cn_err_sys(err, "bind");
+	return 0;
+}
+
+/* A read-only bind of a host file over the image's /PATH. An image whose
+ * file is a symlink keeps its own file. */
+static int bind_host_file_ro(int root_fd, const char *path, const char *host, cn_err *err)
+{
+	_cleanup_close_ int target = sb_open_in_root(root_fd, path, O_PATH | O_NOFOLLOW, 0);
+	struct stat st;
+	if (target < 0)
+		return cn_err_sys(err, "open /%s", path);
+	if (fstat(target, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	if (access(host, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	if (bind_fd(AT_FDCWD, host, target,
+		    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err) < 0)
+		return cn_err_wrap(err, "/%s from %s", path, host);
+	return 0;
+}
+
+/* ---- /dev ---- */
+
+/* The tmpfs on /dev is nodev, so a node made by mknod inside is inert;
+ * the usable nodes are binds of the host's own. */
+static int bind_host_node(int dev_fd, const char *name, cn_err *err)
+{
+	_cleanup_free_ char *host = cn_xasprintf("/dev/%s", name);
+	_cleanup_close_ int target = -1;
+	struct stat st;
+	if (stat(host, &st) < 0 || !S_ISCHR(st.st_mode))
+		return cn_err_set(err, ENODEV, "host %s is not a character device", host);
+	target = openat(dev_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+	if (target < 0)
+		return cn_err_sys(err, "create /dev/%s", name);
+	if (bind_fd(AT_FDCWD, host, target, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err) < 0)
+		return cn_err_wrap(err, "/dev/%s", name);
+	return 0;
+}
+
+static int populate_dev(int root_fd, cn_err *err)
+{
+	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
+	static const char *const links[][2] = {
+		{ "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
+		{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+		{ "ptmx", "pts/ptmx" }, { "core", "/proc/kcore" },
+	};
+	static const struct fs_opt pts_opts[] = {
+		{ "newinstance", NULL }, { "ptmxmode", "0666" }, { "mode", "0620" }, { "gid", "5" },
+	};
+	static const struct fs_opt shm_opts[] = { { "mode", "1777" }, { "size", SHM_SIZE } };
+	static const struct fs_opt dev_opts[] = { { "mode", "755" }, { "size", "65536k" } };
+	_cleanup_close_ int dev = -1;
+
+	if (mount_fs_at(root_fd, "dev", "tmpfs", dev_opts, CN_ARRAY_SIZE(dev_opts),
+			MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV, err) < 0)
+		return -1;
+	dev = sb_open_in_root(root_fd, "dev", O_RDONLY | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+	if (dev < 0)
+		return cn_err_sys(err, "open /dev");
+	for (size_t i = 0; i < CN_ARRAY_SIZE(nodes); i++)
+		if (bind_host_node(dev, nodes[i], err) < 0)
+			return -1;
+	for (size_t i = 0; i < CN_ARRAY_SIZE(links); i++)
+		if (symlinkat(links[i][1], dev, links[i][0]) < 0)
+			return cn_err_sys(err, "create /dev/%s", links[i][0]);
+	if (mkdirat(dev, "pts", 0755) < 0 || mkdirat(dev, "shm", 01777) < 0)
+		return cn_err_sys(err, "populate /dev");
+	if (mount_fs_at(root_fd, "dev/pts", "devpts", pts_opts, CN_ARRAY_SIZE(pts_opts),
+			MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err) < 0 ||
+	    mount_fs_at(root_fd, "dev/shm", "tmpfs", shm_opts, CN_ARRAY_SIZE(shm_opts),
+			MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- /proc and /sys hardening ---- */
+
+/* Files are covered by our own /dev/null (checked to be the 1:3 device, so
+ * an image cannot swap it: CVE-2025-31133); directories by an empty
+ * read-only tmpfs. */
+static int mask_path(int root_fd, int null_fd, const char *path, cn_err *err)
+{
+	_cleanup_close_ int target = sb_open_in_root(root_fd, path, O_PATH | O_NOFOLLOW, 0);
+	struct stat st;
+	if (target < 0)
+		return errno == ENOENT ? 0 : cn_err_sys(err, "mask /%s", path);
+	if (fstat(target, &st) < 0)
+		return cn_err_sys(err, "mask /%s", path);
+	if (S_ISDIR(st.st_mode)) {
+		static const struct fs_opt opts[] = { { "size", "0" }, { "mode", "0555" } };
+		if (mount_fs_on(target, "tmpfs", opts, CN_ARRAY_SIZE(opts), MOUNT_ATTR_RDONLY, err) < 0)
+			return cn_err_wrap(err, "mask /%s", path);
+		return 0;
+	}
+	if (bind_fd(null_fd, "", target, 0, err) < 0)
+		return cn_err_wrap(err, "mask /%s", path);
+	return 0;
+}
+
+static int make_readonly(int root_fd, const char *path, cn_err *err)
+{
+	_cleanup_close_ int target = sb_open_in_root(root_fd, path, O_PATH | O_NOFOLLOW, 0);
+	if (target < 0)
+		return errno == ENOENT ? 0 : cn_err_sys(err, "open /%s", path);
+	if (bind_fd(target, "", target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+		    MOUNT_ATTR_NOEXEC, err) < 0)
+		return cn_err_wrap(err, "make /%s read-only", path);
+	return 0;
+}
+
+static int harden_proc_sys(int root_fd, cn_err *err)
+{
+	_cleanup_close_ int null_fd = sb_open_in_root(root_fd, "dev/null", O_PATH | O_NOFOLLOW, 0);
+	struct stat st;
+	if (null_fd < 0 || fstat(null_fd, &st) < 0 || !S_ISCHR(st.st_mode) ||
+	    st.st_rdev != makedev(1, 3))
+		return cn_err_set(err, EINVAL, "/dev/null is not the null device");
+	for (size_t i = 0; i < CN_ARRAY_SIZE(masked_paths); i++)
+		if (mask_path(root_fd, null_fd, masked_paths[i], err) < 0)
+			return -1;
+	for (size_t i = 0; i < CN_ARRAY_SIZE(readonly_paths); i++)
+		if (make_readonly(root_fd, readonly_paths[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+int sb_mount_system(int root_fd, const char *hosts_file, cn_err *err)
+{
+	cn_err ignored;
+	if (mount_fs_at(root_fd, "proc", "proc", NULL, 0,
+			MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err) < 0 ||
+	    populate_dev(root_fd, err) < 0)
+		return -1;
+	/* sysfs is a convenience; a kernel that refuses it does not stop a build. */
+	mount_fs_at(root_fd, "sys", "sysfs", NULL, 0,
+		    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &ignored);
+	if (harden_proc_sys(root_fd, err) < 0 ||
+	    bind_host_file_ro(root_fd, "etc/resolv.conf", "/etc/resolv.conf", err) < 0 ||
+	    bind_host_file_ro(root_fd, "etc/hosts", hosts_file ? hosts_file : "/etc/hosts", err) < 0)
+		return -1;
+	return 0;
+}
+
+int sb_loopback_up(cn_err *err)
+{
+	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr;
+	if (s < 0)
+		return cn_err_sys(err, "socket");
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, "lo", 3);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		return cn_err_sys(err, "loopback");
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		return cn_err_sys(err, "bring up loopback");
+	return 0;
+}
+
+int sb_enter_root(int root_fd, cn_err *err)
+{
+	if (fchdir(root_fd) < 0)
+		return cn_err_sys(err, "chdir to root");
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return cn_err_sys(err, "pivot_root");
+	/* The old root is stacked on "/": detach it (already private). */
+	if (umount2(".", MNT_DETACH) < 0)
+		return cn_err_sys(err, "detach old root");
+	if (chdir("/") < 0)
+		return cn_err_sys(err, "chdir /");
+	return 0;
+}

@@ -1,0 +1,206 @@
+/* The process a sandbox runs: pid 1 of the namespace, and under it the
+ * command with the image's user, docker's capabilities and a clean fd table. */
+#include "sandbox/internal.h"
+#include "sandbox/userdb.h"
+#include "util/cleanup.h"
+#include "util/mem.h"
+#include "util/strv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+void sb_child_fail(int errfd, const cn_err *err)
+{
+	ssize_t n = write(errfd, err, sizeof(*err));
+	(void)n;
+	_exit(125);
+}
+
+/* Before the uid changes: needs CAP_SETPCAP. */
+static int drop_bounding_set(cn_err *err)
+{
+	for (int cap = 0; cap < 64; cap++) {
+		if (SB_DEFAULT_CAPS & (1ULL << cap))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return cn_err_sys(err, "drop capability %d", cap);
+	}
+	return 0;
+}
+
+/* After the uid changed: root keeps the default set, others have none
+ * (setresuid to non-zero ids cleared them); nothing inheritable or ambient. */
+static int set_capabilities(uid_t uid, cn_err *err)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[2];
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	memset(data, 0, sizeof(data));
+	if (uid == 0) {
+		data[0].effective = data[0].permitted = (uint32_t)SB_DEFAULT_CAPS;
+		data[1].effective = data[1].permitted = (uint32_t)(SB_DEFAULT_CAPS >> 32);
+	}
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return cn_err_sys(err, "set capabilities");
+	/* setuid binaries cannot raise privileges again. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return cn_err_sys(err, "set no_new_privs");
+	return 0;
+}
+
+static int become_user(const struct sb_user *u, cn_err *err)
+{
+	if (setgroups(u->ngroups, u->groups) < 0)
+		return cn_err_sys(err, "setgroups");
+	if (setresgid(u->gid, u->gid, u->gid) < 0)
+		return cn_err_sys(err, "setgid %u", (unsigned)u->gid);
+	if (setresuid(u->uid, u->uid, u->uid) < 0)
+		return cn_err_sys(err, "setuid %u", (unsigned)u->uid);
+	return 0;
+}
+
+static int make_cwd(const char *cwd, cn_err *err)
+{
+	_cleanup_free_ char *p = cn_xstrdup(cwd && *cwd ? cwd : "/");
+	char *buf;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return cn_err_sys(err, "create working directory %s", p);
+		*s = '/';
+	}
+	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		return cn_err_sys(err, "create working directory %s", p);
+	if (chdir(p) < 0)
+		return cn_err_sys(err, "chdir to %s", p);
+	/* A cwd outside the root reads "(unreachable)": refuse (CVE-2024-21626). */
+	buf = getcwd(NULL, 0);
+	if (!buf || buf[0] != '/') {
+		free(buf);
+		return cn_err_set(err, EPERM, "working directory %s is outside the container", p);
+	}
+	free(buf);
+	return 0;
+}
+
+static int exec_in_path(char *const *argv, char *const *env, cn_err *err)
+{
+	const char *path = DEFAULT_PATH;
+	int saved = ENOENT;
+	if (!argv[0] || !argv[0][0])
+		return cn_err_set(err, EINVAL, "empty command");
+	if (strchr(argv[0], '/')) {
+		execve(argv[0], argv, env);
+		return cn_err_sys(err, "exec %s", argv[0]);
+	}
+	for (char *const *e = env; *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			path = *e + 5;
+	for (const char *p = path; ; ) {
+		const char *colon = strchr(p, ':');
+		size_t len = colon ? (size_t)(colon - p) : strlen(p);
+		_cleanup_free_ char *full = cn_xasprintf("%.*s/%s", (int)len, len ? p : ".", argv[0]);
+		execve(full, argv, env);
+		if (errno == EACCES)
+			saved = EACCES;
+		else if (errno != ENOENT && errno != ENOTDIR)
+			return cn_err_sys(err, "exec %s", full);
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	return cn_err_set(err, saved, "exec %s: not found in PATH %s", argv[0], path);
+}
+
+static void __attribute__((noreturn)) run_worker(const struct sb_process *p, int errfd)
+{
+	cn_err err = { 0 };
+	struct sb_user user;
+	_cleanup_strv_ cn_strv env = { 0 };
+	int null_fd, root_fd;
+
+	setsid();
+	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0) {
+		cn_err_sys(&err, "open /dev/null");
+		sb_child_fail(errfd, &err);
+	}
+	/* Root too comes from the image's passwd and group (home, groups). */
+	root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sb_user_resolve(root_fd, p->user && *p->user ? p->user : "0", &user, &err) < 0)
+		sb_child_fail(errfd, &err);
+	for (char *const *e = p->env; e && *e; e++)
+		cn_strv_pushdup(&env, *e);
+	if (!cn_env_get(&env, "HOME"))
+		cn_env_set(&env, "HOME", user.home);
+	if (!cn_env_get(&env, "PATH"))
+		cn_env_set(&env, "PATH", DEFAULT_PATH);
+	if (make_cwd(p->cwd, &err) < 0 || drop_bounding_set(&err) < 0 ||
+	    become_user(&user, &err) < 0 || set_capabilities(user.uid, &err) < 0)
+		sb_child_fail(errfd, &err);
+	/* No host fd may reach the process (CVE-2024-21626). */
+	syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
+	exec_in_path(p->argv, cn_strv_array(&env), &err);
+	sb_child_fail(errfd, &err);
+}
+
+/* pid 1 of the sandbox: forwards signals to the main process, reaps
+ * everything, and exits with the main process's status, which makes the
+ * kernel kill whatever is left in the namespace. */
+static volatile pid_t forward_to;
+
+static void forward_signal(int sig)
+{
+	if (forward_to > 0)
+		kill(forward_to, sig);
+}
+
+void sb_run_init(const struct sb_process *p, int errfd)
+{
+	static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	struct sigaction sa;
+	pid_t worker;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = forward_signal;
+	for (size_t i = 0; i < CN_ARRAY_SIZE(forwarded); i++)
+		sigaction(forwarded[i], &sa, NULL);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	worker = fork();
+	if (worker < 0) {
+		cn_err err;
+		cn_err_sys(&err, "fork");
+		sb_child_fail(errfd, &err);
+	}
+	if (worker == 0) {
+		sa.sa_handler = SIG_DFL;
+		for (size_t i = 0; i < CN_ARRAY_SIZE(forwarded); i++)
+			sigaction(forwarded[i], &sa, NULL);
+		run_worker(p, errfd);
+	}
+	forward_to = worker;
+	close(errfd);
+	for (;;) {
+		int ws;
+		pid_t r = waitpid(-1, &ws, 0);
+		if (r < 0 && errno != EINTR)
+			_exit(125);
+		if (r == worker)
+			_exit(WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
+	}
+}
