@@ -177,19 +177,20 @@ drop_buildah() {
 
 # ---- one timed build -----------------------------------------------------
 # timed NAME CMD...: runs CMD with /usr/bin/time, output to $work/NAME.log;
-# sets wall (seconds) and rss (KiB, the largest process of the tree).
+# sets wall (seconds), cpu (user + system seconds of the whole process tree,
+# RUN steps included) and rss (KiB, the largest process of the tree).
 timed() {
 	local name=$1 t0 t1; shift
 	sync
 	t0=$(date +%s%N)
-	if ! /usr/bin/time -f '%M' -o "$work/$name.time" "$@" >"$work/$name.log" 2>&1; then
+	if ! /usr/bin/time -f '%M %U %S' -o "$work/$name.time" "$@" >"$work/$name.log" 2>&1; then
 		echo "--- $name failed: $*" >&2
 		tail -30 "$work/$name.log" >&2
 		exit 1
 	fi
 	t1=$(date +%s%N)
 	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-	rss=$(tail -1 "$work/$name.time")
+	read -r rss cpu < <(tail -1 "$work/$name.time" | awk '{ printf "%d %.2f\n", $1, $2 + $3 }')
 }
 
 build_cairn() {   # CASE
@@ -251,21 +252,24 @@ log "host:    $(uname -r), $(nproc) CPUs, temp dir $work ($(stat -f -c %T "$work
 log "runs:    $RUNS timed + $WARMUP warm-up per tool and case; cases: $CASES"
 log "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; anything else running skews the times)"
 
-declare -A T R L
+declare -A T C R L
 for c in $CASES; do
 	for ((i = 1; i <= WARMUP; i++)); do
 		log "$c: warm-up $i/$WARMUP (untimed)"
 		build_cairn "$c"
 		build_buildah "$c"
 	done
-	T[cairn.$c]="" T[buildah.$c]="" R[cairn.$c]="" R[buildah.$c]=""
+	T[cairn.$c]="" T[buildah.$c]="" C[cairn.$c]="" C[buildah.$c]=""
+	R[cairn.$c]="" R[buildah.$c]=""
 	for ((i = 1; i <= RUNS; i++)); do
 		if ((i % 2)); then order="cairn buildah"; else order="buildah cairn"; fi
 		for tool in $order; do
 			"build_$tool" "$c"
 			T[$tool.$c]+="$wall "
 			R[$tool.$c]+="$rss "
-			printf '    %-9s run %d/%d: %7.3f s  %8d KiB peak RSS\n' "$tool" "$i" "$RUNS" "$wall" "$rss"
+			C[$tool.$c]+="$cpu "
+			printf '    %-9s run %d/%d: %7.3f s wall %7.2f s cpu %8d KiB peak RSS\n' \
+				"$tool" "$i" "$RUNS" "$wall" "$cpu" "$rss"
 			if [ "$i" -eq 1 ]; then
 				L[$tool.$c]=$("sizes_$tool" "$c")
 			fi
@@ -285,13 +289,14 @@ fi
 log "load:    $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo
 echo "Cold builds (fresh store holding only busybox:latest), $RUNS runs each; wall time in seconds."
+echo "cpu_s: user + system CPU seconds of the build's process tree (RUN steps included), median."
 echo "peak RSS: largest process of the build's process tree (GNU time %M), median over runs."
 echo "layers: whole image (base included); tar = uncompressed bytes, blob = compressed as stored"
 echo "(cairn: its store) or shipped (buildah: 'buildah push' to an OCI layout)."
 echo
-fmt='%-10s %-8s %9s %8s %8s %14s %9s %7s %10s  %s\n'
+fmt='%-10s %-8s %9s %8s %8s %14s %7s %9s %7s %10s  %s\n'
 # shellcheck disable=SC2059
-printf "$fmt" case tool median_s min_s max_s cairn/buildah peak_MiB layers tar_bytes blob_bytes
+printf "$fmt" case tool median_s min_s max_s cairn/buildah cpu_s peak_MiB layers tar_bytes blob_bytes
 for c in $CASES; do
 	mc=$(median <<<"${T[cairn.$c]}")
 	mb=$(median <<<"${T[buildah.$c]}")
@@ -302,7 +307,8 @@ for c in $CASES; do
 		# shellcheck disable=SC2059
 		printf "$fmt" "$c" "$tool" "$(median <<<"${T[$tool.$c]}")" \
 			"$(minv <<<"${T[$tool.$c]}")" "$(maxv <<<"${T[$tool.$c]}")" \
-			"$([ "$tool" = cairn ] && echo "$ratio" || echo -)" "$rss_mib" \
+			"$([ "$tool" = cairn ] && echo "$ratio" || echo -)" \
+			"$(median <<<"${C[$tool.$c]}")" "$rss_mib" \
 			"$n" "$tar" "$blob ($comp)"
 	done
 done
