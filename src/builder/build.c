@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -455,15 +454,6 @@ static char *clean_path(const char *cwd, const char *path)
 	return out;
 }
 
-static int open_in_root(int root_fd, const char *path, int flags)
-{
-	struct open_how how = {
-		.flags = (unsigned long long)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
-}
-
 /* mkdir -p inside the root: every component resolved in it. */
 static int mkdir_in_root(int root_fd, void *arg, cn_err *err)
 {
@@ -474,11 +464,12 @@ static int mkdir_in_root(int root_fd, void *arg, cn_err *err)
 			continue;
 		char c = *s;
 		*s = '\0';
-		int fd = open_in_root(root_fd, p, O_PATH | O_DIRECTORY);
+		int fd = cn_openat2(root_fd, p, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT);
 		if (fd < 0 && errno == ENOENT) {
 			char *slash = strrchr(p, '/');
 			*slash = '\0';
-			_cleanup_close_ int parent = open_in_root(root_fd, *p ? p : "/", O_RDONLY | O_DIRECTORY);
+			_cleanup_close_ int parent = cn_openat2(root_fd, *p ? p : "/", O_RDONLY | O_DIRECTORY,
+								  RESOLVE_IN_ROOT);
 			*slash = '/';
 			if (parent < 0 || mkdirat(parent, slash + 1, 0755) < 0)
 				return cn_err_sys(err, "create %s", p);

@@ -54,23 +54,6 @@ struct copier {
 	char *xval;
 };
 
-/* Messages that stand on their own: the errno is kept for callers, but no
- * strerror text is appended. */
-static int err_plain(cn_err *err, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int err_plain(cn_err *err, int errnum, const char *fmt, ...)
-{
-	char msg[CN_ERR_MSG_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	cn_err_set(err, 0, "%s", msg);
-	if (err)
-		err->errnum = errnum;
-	return -1;
-}
-
 /* ---- wildcard matching (Go filepath.Match semantics, one component) ---- */
 
 static bool has_wildcard(const char *s)
@@ -273,27 +256,10 @@ static char *child_path(const char *parent, const char *name)
 	return cn_xasprintf("%s/%s", parent, name);
 }
 
-static int openat2_retry(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
-{
-	struct open_how how = {
-		/* openat2 rejects O_PATH with any flag but a few. */
-		.flags = flags | O_CLOEXEC | ((flags & O_PATH) ? 0 : O_NOCTTY),
-		.resolve = resolve | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd = -1;
-	/* EAGAIN: a concurrent rename raced the kernel's ".." check. */
-	for (int i = 0; i < 16; i++) {
-		fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-		if (fd >= 0 || errno != EAGAIN)
-			break;
-	}
-	return fd;
-}
-
 static int check_wh(struct copier *c, const char *name, const char *show)
 {
 	if (strncmp(name, WH_PREFIX, strlen(WH_PREFIX)) == 0)
-		return err_plain(c->err, EINVAL, "COPY: '%s': names starting with " WH_PREFIX
+		return cn_err_plain(c->err, EINVAL, "COPY: '%s': names starting with " WH_PREFIX
 				  " cannot be stored in a layer", show);
 	return 0;
 }
@@ -303,10 +269,10 @@ static int check_wh(struct copier *c, const char *name, const char *show)
 static int ctx_error(struct copier *c, int e, const char *show)
 {
 	if (e == ENOENT || e == ENOTDIR)
-		return err_plain(c->err, ENOENT, "COPY: '%s': no such file or directory "
+		return cn_err_plain(c->err, ENOENT, "COPY: '%s': no such file or directory "
 				  "in the build context", show);
 	if (e == EXDEV)
-		return err_plain(c->err, EXDEV, "COPY: '%s': points outside the build context", show);
+		return cn_err_plain(c->err, EXDEV, "COPY: '%s': points outside the build context", show);
 	if (e == ELOOP)
 		return cn_err_set(c->err, ELOOP, "COPY: '%s': points outside the build context", show);
 	return cn_err_set(c->err, e, "COPY: '%s': cannot open in the build context", show);
@@ -319,13 +285,13 @@ static int ctx_open(struct copier *c, const char *path, uint64_t flags, const st
 		    const char *show)
 {
 	struct stat st;
-	int fd = openat2_retry(c->o->ctx_fd, *path ? path : ".", flags, RESOLVE_BENEATH);
+	int fd = cn_openat2(c->o->ctx_fd, *path ? path : ".", flags, RESOLVE_BENEATH);
 	if (fd < 0)
 		return ctx_error(c, errno, show);
 	if (want && (fstat(fd, &st) < 0 || st.st_dev != want->st_dev || st.st_ino != want->st_ino ||
 		     (st.st_mode & S_IFMT) != (want->st_mode & S_IFMT))) {
 		close(fd);
-		return err_plain(c->err, EAGAIN, "COPY: '%s': changed while being copied", show);
+		return cn_err_plain(c->err, EAGAIN, "COPY: '%s': changed while being copied", show);
 	}
 	return fd;
 }
@@ -393,7 +359,7 @@ static int glob_walk(struct copier *c, char *const *comps, size_t n, size_t i, c
 	_cleanup_close_ int fd = -1;
 
 	if (i == n) {
-		fd = openat2_retry(c->o->ctx_fd, *prefix ? prefix : ".", O_PATH, RESOLVE_BENEATH);
+		fd = cn_openat2(c->o->ctx_fd, *prefix ? prefix : ".", O_PATH, RESOLVE_BENEATH);
 		if (fd < 0)
 			return errno == ENOENT || errno == ENOTDIR ? 0 : ctx_error(c, errno, prefix);
 		cn_strv_pushdup(out, prefix);
@@ -404,7 +370,7 @@ static int glob_walk(struct copier *c, char *const *comps, size_t n, size_t i, c
 		_cleanup_free_ char *next = child_path(prefix, lit);
 		return glob_walk(c, comps, n, i + 1, next, out);
 	}
-	fd = openat2_retry(c->o->ctx_fd, *prefix ? prefix : ".", O_RDONLY | O_DIRECTORY,
+	fd = cn_openat2(c->o->ctx_fd, *prefix ? prefix : ".", O_RDONLY | O_DIRECTORY,
 			   RESOLVE_BENEATH);
 	if (fd < 0)
 		return errno == ENOENT || errno == ENOTDIR ? 0 : ctx_error(c, errno, prefix);
@@ -440,11 +406,11 @@ static int expand_sources(struct copier *c, cn_strv *paths, cn_strv *shows, bool
 		*wild = true;
 		for (size_t k = 0; k < comps.n; k++)
 			if (!pattern_valid(comps.v[k]))
-				return err_plain(c->err, EINVAL, "COPY: '%s': malformed wildcard pattern", src);
+				return cn_err_plain(c->err, EINVAL, "COPY: '%s': malformed wildcard pattern", src);
 		if (glob_walk(c, comps.v, comps.n, 0, "", paths) < 0)
 			return -1;
 		if (paths->n == before)
-			return err_plain(c->err, ENOENT, "COPY: '%s': no source files were specified "
+			return cn_err_plain(c->err, ENOENT, "COPY: '%s': no source files were specified "
 					  "(no files in the build context match)", src);
 		for (size_t k = before; k < paths->n; k++)
 			cn_strv_pushdup(shows, paths->v[k]);
@@ -456,12 +422,12 @@ static int expand_sources(struct copier *c, cn_strv *paths, cn_strv *shows, bool
 
 static int root_open_dir(struct copier *c, const char *rel)
 {
-	return openat2_retry(c->o->root_fd, rel, O_RDONLY | O_DIRECTORY, RESOLVE_IN_ROOT);
+	return cn_openat2(c->o->root_fd, rel, O_RDONLY | O_DIRECTORY, RESOLVE_IN_ROOT);
 }
 
 static int not_dir_error(struct copier *c, const char *rel)
 {
-	return err_plain(c->err, ENOTDIR, "COPY: cannot copy to non-directory '/%s'",
+	return cn_err_plain(c->err, ENOTDIR, "COPY: cannot copy to non-directory '/%s'",
 			  strcmp(rel, ".") ? rel : "");
 }
 
@@ -609,7 +575,7 @@ static int clear_leaf(struct copier *c, int ddirfd, const char *dname, const cha
 		return cn_err_sys(c->err, "COPY: stat '/%s'", rel);
 	}
 	if (S_ISDIR(st.st_mode))
-		return err_plain(c->err, EISDIR, "COPY: cannot overwrite directory '/%s' "
+		return cn_err_plain(c->err, EISDIR, "COPY: cannot overwrite directory '/%s' "
 				  "with a non-directory", rel);
 	if (unlinkat(ddirfd, dname, 0) < 0 && errno != ENOENT)
 		return cn_err_sys(c->err, "COPY: remove '/%s'", rel);
@@ -682,7 +648,7 @@ static int copy_symlink(struct copier *c, int sdirfd, const char *sname, const s
 	if (n < 0)
 		return cn_err_sys(c->err, "COPY: '%s': read symlink", show);
 	if ((size_t)n >= sizeof(target))
-		return err_plain(c->err, ENAMETOOLONG, "COPY: '%s': symlink target too long", show);
+		return cn_err_plain(c->err, ENAMETOOLONG, "COPY: '%s': symlink target too long", show);
 	target[n] = '\0';
 	if (clear_leaf(c, ddirfd, dname, rel) < 0)
 		return -1;
@@ -733,7 +699,7 @@ static int copy_dir(struct copier *c, int sfd, const struct stat *st, int ddirfd
 	_cleanup_close_ int dfd = -1;
 	bool created;
 	if (depth > COPY_MAX_DEPTH)
-		return err_plain(c->err, ELOOP, "COPY: '%s': directories nested deeper than %d levels",
+		return cn_err_plain(c->err, ELOOP, "COPY: '%s': directories nested deeper than %d levels",
 				  cpath, COPY_MAX_DEPTH);
 	dfd = open_dest_dir(c, ddirfd, dname, rel, &created);
 	if (dfd < 0)
@@ -751,13 +717,13 @@ static int open_child(struct copier *c, int sdirfd, const char *name, int flags,
 	struct stat st;
 	int fd = openat(sdirfd, name, flags | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR || errno == ENOENT))
-		return err_plain(c->err, EAGAIN, "COPY: '%s': changed while being copied", show);
+		return cn_err_plain(c->err, EAGAIN, "COPY: '%s': changed while being copied", show);
 	if (fd < 0)
 		return cn_err_sys(c->err, "COPY: '%s': open", show);
 	if (fstat(fd, &st) < 0 || st.st_dev != want->st_dev || st.st_ino != want->st_ino ||
 	    (st.st_mode & S_IFMT) != (want->st_mode & S_IFMT)) {
 		close(fd);
-		return err_plain(c->err, EAGAIN, "COPY: '%s': changed while being copied", show);
+		return cn_err_plain(c->err, EAGAIN, "COPY: '%s': changed while being copied", show);
 	}
 	return fd;
 }
@@ -853,7 +819,7 @@ static int copy_source(struct copier *c, const char *path, const char *show, int
 	case S_IFBLK:
 		return copy_special(c, &st, dfd, dname, rel, show);
 	default:
-		return err_plain(c->err, EINVAL, "COPY: '%s': a socket cannot be copied", show);
+		return cn_err_plain(c->err, EINVAL, "COPY: '%s': a socket cannot be copied", show);
 	}
 }
 
@@ -903,7 +869,7 @@ static int copy_all(struct copier *c)
 	struct stat st;
 
 	if (o->nsrcs == 0)
-		return err_plain(c->err, EINVAL, "COPY: no source files were specified");
+		return cn_err_plain(c->err, EINVAL, "COPY: no source files were specified");
 	if (expand_sources(c, &paths, &shows, &wild) < 0)
 		return -1;
 	/* Every source is resolved before anything is written. */
@@ -917,7 +883,7 @@ static int copy_all(struct copier *c)
 	/* As docker: one source (a pattern matching one file included) may be
 	 * copied to a name; several need a directory written with a final '/'. */
 	if (paths.n > 1 && !dest_is_dir(dest))
-		return err_plain(c->err, EINVAL, "COPY: %s: with more than one source file the "
+		return cn_err_plain(c->err, EINVAL, "COPY: %s: with more than one source file the "
 				 "destination must be a directory and end with a /",
 				 wild ? "the pattern matches several files" : "several sources");
 	if (dc.n > 0 && !dest_is_dir(dest) && paths.n == 1)

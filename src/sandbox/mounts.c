@@ -3,6 +3,7 @@
  * can neither redirect a mount to the host nor race it. */
 #include "sandbox/internal.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/mem.h"
 
 #include <errno.h>
@@ -33,15 +34,7 @@ static const char *const readonly_paths[] = {
 
 int sb_open_in_root(int root_fd, const char *path, int flags, unsigned long long resolve)
 {
-	struct open_how how = {
-		.flags = (unsigned long long)(flags | O_CLOEXEC),
-		.resolve = resolve | RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd;
-	do
-		fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
-	while (fd < 0 && errno == EAGAIN);
-	return fd;
+	return cn_openat2(root_fd, path, flags, resolve | RESOLVE_IN_ROOT);
 }
 
 /* ---- stubs ---- */

@@ -6,6 +6,7 @@
 #include "sandbox/userdb.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/mem.h"
 
 #include <errno.h>
@@ -40,40 +41,6 @@ struct pw_ent {
 	const char *home;
 };
 
-/* A message that stands on its own: the errno is kept for callers but no
- * strerror text is appended. */
-static int err_plain(cn_err *err, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int err_plain(cn_err *err, int errnum, const char *fmt, ...)
-{
-	char msg[CN_ERR_MSG_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	cn_err_set(err, 0, "%s", msg);
-	if (err)
-		err->errnum = errnum;
-	return -1;
-}
-
-static int open_in_root(int root_fd, const char *path, uint64_t flags)
-{
-	struct open_how how = {
-		/* openat2 rejects O_PATH with any flag but a few. */
-		.flags = flags | O_CLOEXEC | ((flags & O_PATH) ? 0 : O_NOCTTY),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd;
-	/* EAGAIN: a concurrent rename raced the ".." check; just retry. */
-	for (int i = 0; i < 16; i++) {
-		fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
-		if (fd >= 0 || errno != EAGAIN)
-			break;
-	}
-	return fd;
-}
-
 /* Read ROOT/PATH into db->data. A missing file (or a missing /etc) leaves
  * db->present false and is not an error. The file is first opened O_PATH,
  * which has no side effects even on a device, and is only opened for
@@ -86,7 +53,7 @@ static int db_load(int root_fd, const char *path, struct db *db, cn_err *err)
 
 	cn_buf_init(&db->data, DB_MAX_SIZE);
 	db->present = false;
-	pfd = open_in_root(root_fd, path, O_PATH);
+	pfd = cn_openat2(root_fd, path, O_PATH, RESOLVE_IN_ROOT);
 	if (pfd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;
@@ -95,17 +62,17 @@ static int db_load(int root_fd, const char *path, struct db *db, cn_err *err)
 	if (fstat(pfd, &st) < 0)
 		return cn_err_sys(err, "stat %s in the image", db->name);
 	if (!S_ISREG(st.st_mode))
-		return err_plain(err, EINVAL, "%s in the image is not a regular file", db->name);
+		return cn_err_plain(err, EINVAL, "%s in the image is not a regular file", db->name);
 	if ((size_t)st.st_size > DB_MAX_SIZE)
-		return err_plain(err, EFBIG, "%s in the image is larger than %zu bytes",
+		return cn_err_plain(err, EFBIG, "%s in the image is larger than %zu bytes",
 				  db->name, DB_MAX_SIZE);
-	fd = open_in_root(root_fd, path, O_RDONLY | O_NONBLOCK);
+	fd = cn_openat2(root_fd, path, O_RDONLY | O_NONBLOCK, RESOLVE_IN_ROOT);
 	if (fd < 0)
 		return cn_err_sys(err, "open %s in the image", db->name);
 	if (fstat(fd, &st2) < 0)
 		return cn_err_sys(err, "stat %s in the image", db->name);
 	if (!S_ISREG(st2.st_mode) || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino)
-		return err_plain(err, EAGAIN, "%s in the image changed while being opened", db->name);
+		return cn_err_plain(err, EAGAIN, "%s in the image changed while being opened", db->name);
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 		if (n < 0) {
@@ -117,7 +84,7 @@ static int db_load(int root_fd, const char *path, struct db *db, cn_err *err)
 			break;
 		/* The file may grow after the fstat: the buffer's max enforces the cap. */
 		if (cn_buf_add(&db->data, chunk, (size_t)n) < 0)
-			return err_plain(err, EFBIG, "%s in the image is larger than %zu bytes",
+			return cn_err_plain(err, EFBIG, "%s in the image is larger than %zu bytes",
 					  db->name, DB_MAX_SIZE);
 	}
 	db->present = true;
@@ -146,7 +113,7 @@ static int db_next(struct db_iter *it, char **f, size_t nf, cn_err *err)
 
 		it->lineno++;
 		if (len > DB_MAX_LINE)
-			return err_plain(err, E2BIG, "%s in the image: line %zu is longer than %zu bytes",
+			return cn_err_plain(err, E2BIG, "%s in the image: line %zu is longer than %zu bytes",
 					  it->db->name, it->lineno, DB_MAX_LINE);
 		it->off += len + (nl ? 1 : 0);
 		line[len] = '\0';       /* the '\n', or the buffer's own terminator */
@@ -231,7 +198,7 @@ static int add_group(struct sb_user *u, gid_t g, const char *user, cn_err *err)
 		if (u->groups[i] == g)
 			return 0;
 	if (u->ngroups == SB_MAX_GROUPS)
-		return err_plain(err, E2BIG, "'%s' is a member of more than %d groups",
+		return cn_err_plain(err, E2BIG, "'%s' is a member of more than %d groups",
 				  user, SB_MAX_GROUPS);
 	u->groups[u->ngroups++] = g;
 	return 0;
@@ -275,7 +242,7 @@ static int set_home(struct sb_user *u, const char *home, cn_err *err)
 		return 0;
 	}
 	if (len >= sizeof(u->home))
-		return err_plain(err, ENAMETOOLONG, "home directory in the image's /etc/passwd "
+		return cn_err_plain(err, ENAMETOOLONG, "home directory in the image's /etc/passwd "
 				  "is longer than %zu bytes", sizeof(u->home) - 1);
 	memcpy(u->home, home, len + 1);
 	return 0;
@@ -292,13 +259,13 @@ static int resolve_user(struct db *pw, const char *user, struct sb_user *out,
 	int r;
 
 	if (!numeric && strspn(user, "0123456789") == strlen(user))
-		return err_plain(err, ERANGE, "uid '%s' is out of range", user);
+		return cn_err_plain(err, ERANGE, "uid '%s' is out of range", user);
 	r = find_user(pw, numeric ? NULL : user, numeric ? uid : 0, &e, err);
 	if (r < 0)
 		return -1;
 	if (r == 0) {
 		if (!numeric)
-			return err_plain(err, ENOENT, "unknown user '%s' (no such entry "
+			return cn_err_plain(err, ENOENT, "unknown user '%s' (no such entry "
 					  "in the image's /etc/passwd)", user);
 		out->uid = uid;
 		out->gid = 0;
@@ -321,12 +288,12 @@ static int resolve_group(struct db *gr, const char *group, gid_t *gid, cn_err *e
 		return 0;
 	}
 	if (strspn(group, "0123456789") == strlen(group))
-		return err_plain(err, ERANGE, "gid '%s' is out of range", group);
+		return cn_err_plain(err, ERANGE, "gid '%s' is out of range", group);
 	r = find_group(gr, group, &g, err);
 	if (r < 0)
 		return -1;
 	if (r == 0)
-		return err_plain(err, ENOENT, "unknown group '%s' (no such entry "
+		return cn_err_plain(err, ENOENT, "unknown group '%s' (no such entry "
 				  "in the image's /etc/group)", group);
 	*gid = g;
 	return 0;

@@ -46,6 +46,18 @@ int cn_err_set(cn_err *err, int errnum, const char *fmt, ...)
 	return -1;
 }
 
+int cn_err_plain(cn_err *err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err)
+		return -1;
+	va_start(ap, fmt);
+	err_vset(err, 0, fmt, ap);
+	va_end(ap);
+	err->errnum = errnum;
+	return -1;
+}
+
 int cn_err_sys(cn_err *err, const char *fmt, ...)
 {
 	int saved = errno;

@@ -21,6 +21,11 @@ int cn_err_set(cn_err *err, int errnum, const char *fmt, ...)
 int cn_err_sys(cn_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* A message that stands on its own: ERRNUM is kept for callers, but no
+ * strerror text is appended. Returns -1. */
+int cn_err_plain(cn_err *err, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Prepend context: "CONTEXT: previous message". Returns -1. */
 int cn_err_wrap(cn_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -8,6 +8,10 @@
 #include "util/buf.h"
 #include "util/err.h"
 
+/* openat2(2) with O_CLOEXEC, RESOLVE_NO_MAGICLINKS and RESOLVE (e.g.
+ * RESOLVE_IN_ROOT to stay inside an image root, RESOLVE_BENEATH to refuse
+ * escaping a build context); retried on EAGAIN (a rename raced the lookup). */
+int cn_openat2(int dirfd, const char *path, int flags, unsigned long long resolve);
 /* write(2) until done, retrying EINTR. */
 int cn_write_all(int fd, const void *data, size_t len);
 /* fsync a directory given by dirfd + relative path ("." for dirfd itself). */
