@@ -38,6 +38,9 @@ struct build {
 	cn_strv used_args;      /* --build-arg names some ARG consumed */
 	size_t stages;
 	bool cmd_set;           /* CMD given in this stage (ENTRYPOINT resets an inherited one) */
+	char state[CN_DIGEST_STR_SIZE];  /* manifest of the image state so far ("" = none yet) */
+	char key[CN_DIGEST_STR_SIZE];    /* cache key of that state */
+	uint64_t state_size;             /* manifest bytes, when written by this build */
 	size_t step, total;
 };
 
@@ -55,6 +58,11 @@ static void crash_point(const char *name)
 		raise(SIGINT);
 }
 
+static int cmp_strings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static void emit(struct build *b, enum bf_event_kind kind, const char *text, const char *digest,
 		 uint64_t size)
 {
@@ -64,9 +72,11 @@ static void emit(struct build *b, enum bf_event_kind kind, const char *text, con
 		b->o->on_event(b->o->event_ctx, &ev);
 }
 
-static void now_rfc3339(char out[32])
+/* The time a step's results carry: the build's fixed timestamp when it is
+ * reproducible, else now. */
+static void now_rfc3339(const struct build *b, char out[32])
 {
-	time_t t = time(NULL);
+	time_t t = b->o->timestamp >= 0 ? (time_t)b->o->timestamp : time(NULL);
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -185,14 +195,14 @@ static bool dir_is_empty(int dirfd)
 static void history(struct build *b, const char *created_by, bool empty_layer)
 {
 	char now[32];
-	now_rfc3339(now);
+	now_rfc3339(b, now);
 	bf_config_add_history(b->cfg, now, created_by, empty_layer);
 }
 
 /* The upper dir becomes a layer blob and, renamed, the layer's snapshot. */
 static int commit_step(struct build *b, struct step_dir *s, const char *created_by, cn_err *err)
 {
-	struct layer_write_opts lo = { .compression = b->o->compression, .clamp_mtime = -1 };
+	struct layer_write_opts lo = { .compression = b->o->compression, .clamp_mtime = b->o->timestamp };
 	struct layer_info info;
 	struct store_ingest in;
 	struct store_layer *l;
@@ -237,6 +247,92 @@ static int commit_step(struct build *b, struct step_dir *s, const char *created_
 	return 0;
 }
 
+/* ---- the build cache ---- */
+
+static void hash_field(cn_sha256 *h, const char *s)
+{
+	/* Length-prefixed: no two field lists hash alike. */
+	size_t len = strlen(s);
+	cn_sha256_update(h, &len, sizeof(len));
+	cn_sha256_update(h, s, len);
+}
+
+/* The key of the state FROM gives: the base, and what shapes every layer. */
+static void root_key(struct build *b, const char *base)
+{
+	cn_sha256 h;
+	char ts[32];
+	snprintf(ts, sizeof(ts), "%lld", b->o->timestamp);
+	cn_sha256_init(&h);
+	hash_field(&h, "cairn build cache v1");
+	hash_field(&h, base);
+	hash_field(&h, layer_media_type(b->o->compression));
+	hash_field(&h, ts);
+	cn_sha256_final(&h, b->key);
+}
+
+/* A step's key: the parent key, the instruction as written (what it
+ * expands to depends only on the parent state's ENV and on the ARG values,
+ * both in the key), the build args it sees, and EXTRA (COPY's sources). */
+static void step_key(const struct build *b, const struct bf_instr *in, const char *extra,
+		     char out[CN_DIGEST_STR_SIZE])
+{
+	_cleanup_strv_ cn_strv args = { 0 };
+	cn_sha256 h;
+	cn_strv_copy(&args, &b->args);
+	if (args.n)
+		qsort(args.v, args.n, sizeof(char *), cmp_strings);
+	cn_sha256_init(&h);
+	hash_field(&h, b->key);
+	hash_field(&h, in->node->original);
+	for (size_t i = 0; i < args.n; i++)
+		hash_field(&h, args.v[i]);
+	hash_field(&h, extra ? extra : "");
+	cn_sha256_final(&h, out);
+}
+
+/* Adopt the state a cache entry names, if it is whole: a manifest and
+ * config that verify, and every layer's blob and snapshot. */
+static bool adopt_state(struct build *b, const char *manifest)
+{
+	struct store_image img;
+	cn_err ignored;
+	if (store_image_load(b->st, manifest, &img, &ignored) != 1)
+		return false;
+	for (size_t i = 0; i < img.nlayers; i++) {
+		if (!store_blob_exists(b->st, img.layers[i].digest) ||
+		    !store_snapshot_exists(b->st, img.layers[i].diff_id)) {
+			store_image_free(&img);
+			return false;
+		}
+	}
+	json_decref(b->cfg);
+	b->cfg = bf_config_from_base(img.config);
+	free(b->layers);
+	b->layers = CN_TAKE_PTR(img.layers);
+	b->nlayers = b->cap = img.nlayers;
+	memcpy(b->state, manifest, sizeof(b->state));
+	store_image_free(&img);
+	return true;
+}
+
+/* Record the state after a step as an image of its own (its parent the
+ * state before), and file it in the cache under KEY. */
+static int commit_state(struct build *b, const char *key, cn_err *err)
+{
+	struct store_image img;
+	char now[32];
+	now_rfc3339(b, now);
+	bf_config_set_created(b->cfg, now);
+	if (store_image_write(b->st, b->cfg, b->layers, b->nlayers, *b->state ? b->state : NULL,
+			      &img, err) < 0)
+		return -1;
+	memcpy(b->state, img.manifest_digest, sizeof(b->state));
+	memcpy(b->key, key, sizeof(b->key));
+	b->state_size = img.manifest_size;
+	return store_cache_put(b->st, key, b->state, err);
+}
+
 /* ---- instructions ---- */
 
 static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
@@ -250,6 +346,7 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 		return -1;
 	if (strcmp(image, "scratch") == 0) {
 		b->cfg = bf_config_new();
+		root_key(b, "scratch");
 		return 0;
 	}
 	r = store_image_load(b->st, image, &img, err);
@@ -268,6 +365,8 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 	b->cfg = bf_config_from_base(img.config);
 	b->layers = CN_TAKE_PTR(img.layers);
 	b->nlayers = b->cap = img.nlayers;
+	memcpy(b->state, img.manifest_digest, sizeof(b->state));
+	root_key(b, img.manifest_digest);
 	store_image_free(&img);
 	return 0;
 }
@@ -630,7 +729,6 @@ static int do_command(struct build *b, const struct bf_instr *in, cn_err *err)
 		bf_config_set_strv(b->cfg, "Shell", in->argv.v, in->argv.n);
 		return 0;
 	case BF_CMD:
-		b->cmd_set = true;
 		shell_argv(b, in, &argv);
 		bf_config_set_strv(b->cfg, "Cmd", argv.v, argv.n);
 		return 0;
@@ -707,11 +805,65 @@ static void warn_unused_args(struct build *b)
 	}
 }
 
+/* What besides the instruction text decides a step's result. Sets
+ * *cacheable to false for steps whose inputs cairn cannot see yet. */
+static int step_extra(struct build *b, const struct bf_instr *in, char **extra, bool *cacheable,
+		      cn_err *err)
+{
+	(void)err;
+	*extra = NULL;
+	*cacheable = true;
+	switch (in->kind) {
+	case BF_RUN:
+		*extra = cn_xstrdup(in->network == BF_NET_NONE ||
+				    (in->network == BF_NET_DEFAULT && b->o->network == SB_NET_NONE)
+				    ? "network=none" : "network=host");
+		return 0;
+	case BF_COPY:
+		*cacheable = false;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* One instruction: from the cache when its key has a whole state there,
+ * else run, then record the new state. FROM and ARG make no state. */
+static int run_step(struct build *b, const struct bf_instr *in, cn_err *err)
+{
+	char key[CN_DIGEST_STR_SIZE], manifest[CN_DIGEST_STR_SIZE];
+	_cleanup_free_ char *extra = NULL;
+	bool cacheable;
+	if (in->kind == BF_FROM || in->kind == BF_ARG || !b->cfg)
+		return run_instruction(b, in, err);
+	if (step_extra(b, in, &extra, &cacheable, err) < 0)
+		return -1;
+	step_key(b, in, extra, key);
+	if (cacheable && !b->o->no_cache && store_cache_get(b->st, key, manifest) == 1 &&
+	    adopt_state(b, manifest)) {
+		memcpy(b->key, key, sizeof(b->key));
+		b->state_size = 0;
+		emit(b, BF_EV_CACHED, NULL, manifest, 0);
+		return 0;
+	}
+	if (run_instruction(b, in, err) < 0)
+		return -1;
+	if (commit_state(b, key, err) < 0)
+		return -1;
+	/* Inputs cairn cannot see: what follows is keyed by this step's result. */
+	if (!cacheable) {
+		cn_sha256 h;
+		cn_sha256_init(&h);
+		hash_field(&h, key);
+		hash_field(&h, b->state);
+		cn_sha256_final(&h, b->key);
+	}
+	return 0;
+}
+
 int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_result *res, cn_err *err)
 {
 	struct build b = { .st = st, .o = o, .ctx_fd = -1 };
-	struct store_image img;
-	char now[32];
 	int r = -1;
 
 	memset(res, 0, sizeof(*res));
@@ -732,8 +884,11 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 			goto out;
 		}
 		emit(&b, BF_EV_STEP, in->node->original, NULL, 0);
-		if (run_instruction(&b, in, err) == 0)
+		if (run_step(&b, in, err) == 0) {
+			if (in->kind == BF_CMD)
+				b.cmd_set = true;
 			continue;
+		}
 		/* "Buildfile:7: RUN: exit status 3"; keep an inner "COPY: ..." prefix once. */
 		msg = err->msg;
 		if (strncmp(msg, in->name, strlen(in->name)) == 0 && msg[strlen(in->name)] == ':')
@@ -743,17 +898,16 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 		goto out;
 	}
 	warn_unused_args(&b);
-	now_rfc3339(now);
-	bf_config_set_created(b.cfg, now);
 	crash_point("image");
 	if (cn_interrupted()) {
 		cn_err_set(err, EINTR, "interrupted");
 		goto out;
 	}
-	if (store_image_write(st, b.cfg, b.layers, b.nlayers, &img, err) < 0)
+	/* FROM scratch and nothing else still makes an image. */
+	if (!*b.state && commit_state(&b, b.key, err) < 0)
 		goto out;
-	memcpy(res->manifest_digest, img.manifest_digest, sizeof(res->manifest_digest));
-	res->manifest_size = img.manifest_size;
+	memcpy(res->manifest_digest, b.state, sizeof(res->manifest_digest));
+	res->manifest_size = b.state_size ? b.state_size : store_blob_size(st, b.state);
 	res->nlayers = b.nlayers;
 	r = 0;
 out:

@@ -16,6 +16,7 @@ enum bf_event_kind {
 	BF_EV_STEP,         /* step index/total, text: the instruction */
 	BF_EV_LAYER,        /* a layer was committed: digest, size */
 	BF_EV_NO_LAYER,     /* the step changed no file */
+	BF_EV_CACHED,       /* the step's result came from the build cache: digest = state */
 	BF_EV_WARNING,      /* text */
 };
 
@@ -34,6 +35,8 @@ struct bf_build_opts {
 	enum layer_compression compression;
 	enum sb_network network;        /* RUN default: host */
 	int out_fd, err_fd;             /* where RUN output goes */
+	bool no_cache;                  /* run every step (results still fill the cache) */
+	long long timestamp;            /* >= 0: reproducible build at this time (SOURCE_DATE_EPOCH) */
 	void (*on_event)(void *ctx, const struct bf_event *ev);
 	void *event_ctx;
 };

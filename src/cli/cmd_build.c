@@ -4,6 +4,7 @@
 #include "util/interrupt.h"
 #include "util/mem.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,10 @@ static const char build_usage[] =
 	"      --build-arg K[=V]    set a build argument (K alone takes it from the environment)\n"
 	"      --network MODE       RUN network: host (default) or none\n"
 	"      --compression ALG    layer compression: zstd (default) or gzip\n"
+	"      --no-cache           run every step (results still fill the cache)\n"
+	"      --timestamp EPOCH    reproducible build: every time in the image is EPOCH and\n"
+	"                           newer file times are clamped to it (default:\n"
+	"                           $SOURCE_DATE_EPOCH when set)\n"
 	"  -q, --quiet              print only the image digest\n"
 	"  -h, --help               show this help\n";
 
@@ -45,12 +50,27 @@ static void on_event(void *ctx, const struct bf_event *ev)
 		break;
 	case BF_EV_NO_LAYER:
 		break;
+	case BF_EV_CACHED:
+		printf("--> CACHED %.19s\n", ev->digest);
+		break;
 	case BF_EV_WARNING:
 		fflush(stdout);
 		fprintf(stderr, "warning: %s\n", ev->text);
 		break;
 	}
 	fflush(stdout);
+}
+
+static int parse_epoch(const char *s, long long *out)
+{
+	char *end;
+	long long v;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > 253402300799LL)   /* year 9999 */
+		return -1;
+	*out = v;
+	return 0;
 }
 
 /* CONTEXT/Buildfile, then Dockerfile, then Containerfile. */
@@ -76,10 +96,13 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		{ "network", required_argument, NULL, 'n' },
 		{ "compression", required_argument, NULL, 'c' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "no-cache", no_argument, NULL, 'N' },
+		{ "timestamp", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct bf_build_opts o = { .compression = LAYER_ZSTD, .network = SB_NET_HOST };
+	struct bf_build_opts o = { .compression = LAYER_ZSTD, .network = SB_NET_HOST, .timestamp = -1 };
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	struct progress progress = { .quiet = false };
 	_cleanup_strv_ cn_strv tags = { 0 };
 	_cleanup_free_ char *file = NULL;
@@ -125,6 +148,15 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		case 'q':
 			progress.quiet = true;
 			break;
+		case 'N':
+			o.no_cache = true;
+			break;
+		case 'T':
+			if (parse_epoch(optarg, &o.timestamp) < 0) {
+				cn_strv_free(&o.build_args);
+				return cli_usage_error("build", "--timestamp: '%s' is not seconds since 1970", optarg);
+			}
+			break;
 		case 'h':
 			fputs(build_usage, stdout);
 			return 0;
@@ -132,6 +164,11 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 			cn_strv_free(&o.build_args);
 			return cli_usage_error("build", "invalid option");
 		}
+	}
+	if (o.timestamp < 0 && sde && *sde && parse_epoch(sde, &o.timestamp) < 0) {
+		cn_strv_free(&o.build_args);
+		fprintf(stderr, "error: SOURCE_DATE_EPOCH='%s' is not seconds since 1970\n", sde);
+		return EXIT_USAGE;
 	}
 	if (argc - optind > 1) {
 		cn_strv_free(&o.build_args);
@@ -156,6 +193,11 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	cn_interrupt_install();
+	/* Held until the tags are set: prune must not take what this build makes. */
+	if (store_gc_lock(&st, false, &err) < 0) {
+		rc = cli_fail(&err);
+		goto out;
+	}
 	if (bf_build(&st, &o, &res, &err) < 0) {
 		rc = cli_fail(&err);
 		goto out;

@@ -28,7 +28,7 @@ int cmd_rmi(struct cli *cli, int argc, char **argv)
 	for (int i = optind; i < argc; i++) {
 		cn_err err;
 		_cleanup_free_ char *ref = store_ref_normalize(argv[i], &err);
-		int r = ref ? store_tag_remove(&st, ref, &err) : -1;
+		int r = ref ? store_tag_remove(&st, ref, "rmi", &err) : -1;
 		if (r < 0) {
 			rc = cli_fail(&err);
 		} else if (r == 0) {

@@ -14,7 +14,14 @@ static const struct cli_command commands[] = {
 	{ "build", "build an image from a Buildfile", cmd_build },
 	{ "images", "list images in the store", cmd_images },
 	{ "inspect", "show an image's manifest and config", cmd_inspect },
+	{ "history", "show an image's history and the state after each row", cmd_history },
+	{ "tag", "point a tag at an image", cmd_tag },
+	{ "log", "show every value a tag took", cmd_log },
+	{ "rollback", "move a tag back to an earlier value or history row", cmd_rollback },
 	{ "rmi", "remove image tags", cmd_rmi },
+	{ "prune", "remove what nothing references", cmd_prune },
+	{ "df", "show the space the store uses", cmd_df },
+	{ "fsck", "verify (and repair) the store", cmd_fsck },
 	{ "parse", "print a Buildfile's syntax tree", cmd_parse },
 };
 

@@ -113,7 +113,7 @@ fail:
 }
 
 int store_image_write(struct store *st, json_t *config, const struct store_layer *layers,
-		      size_t nlayers, struct store_image *img, cn_err *err)
+		      size_t nlayers, const char *parent, struct store_image *img, cn_err *err)
 {
 	_cleanup_free_ char *cfg_text = NULL, *man_text = NULL;
 	json_t *jl, *manifest;
@@ -132,6 +132,9 @@ int store_image_write(struct store *st, json_t *config, const struct store_layer
 			     "mediaType", MT_OCI_MANIFEST, "config", "mediaType", MT_OCI_CONFIG,
 			     "digest", img->config_digest, "size", (json_int_t)strlen(cfg_text),
 			     "layers", jl);
+	if (parent)
+		json_object_set_new(manifest, "annotations",
+				    json_pack("{s:s}", STORE_PARENT_ANNOTATION, parent));
 	man_text = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(manifest);
 	if (!man_text)
@@ -139,6 +142,52 @@ int store_image_write(struct store *st, json_t *config, const struct store_layer
 	if (store_blob_put(st, man_text, strlen(man_text), img->manifest_digest, err) < 0)
 		return cn_err_wrap(err, "write manifest");
 	img->manifest_size = strlen(man_text);
+	return 0;
+}
+
+const char *store_image_parent(const struct store_image *img)
+{
+	const char *p = json_string_value(json_object_get(json_object_get(img->manifest, "annotations"),
+							  STORE_PARENT_ANNOTATION));
+	return cn_digest_valid(p) ? p : NULL;
+}
+
+size_t store_image_rows(const struct store_image *img)
+{
+	return json_array_size(json_object_get(img->config, "history"));
+}
+
+int store_image_row_states(struct store *st, const struct store_image *img,
+			   char (**out)[CN_DIGEST_STR_SIZE], size_t *nrows, cn_err *err)
+{
+	size_t rows = store_image_rows(img), below = rows;
+	char parent[CN_DIGEST_STR_SIZE];
+	const char *p = store_image_parent(img);
+	(void)err;
+	*nrows = rows;
+	*out = cn_xcalloc(rows ? rows : 1, sizeof(**out));
+	if (rows)
+		memcpy((*out)[rows - 1], img->manifest_digest, CN_DIGEST_STR_SIZE);
+	/* Each parent has fewer rows than its child: at most ROWS steps. */
+	while (p) {
+		struct store_image up;
+		size_t r;
+		memcpy(parent, p, sizeof(parent));
+		if (store_image_load(st, parent, &up, err) != 1)
+			break;          /* pruned or broken: the rows below stay unknown */
+		r = store_image_rows(&up);
+		if (r == 0 || r >= below) {
+			store_image_free(&up);
+			break;
+		}
+		memcpy((*out)[r - 1], parent, CN_DIGEST_STR_SIZE);
+		below = r;
+		p = store_image_parent(&up);
+		if (p)
+			memcpy(parent, p, sizeof(parent));
+		store_image_free(&up);
+		p = p ? parent : NULL;
+	}
 	return 0;
 }
 

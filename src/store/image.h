@@ -35,9 +35,26 @@ struct store_image {
 /* REF is a tag ("name[:tag]") or a manifest digest ("sha256:..."). Returns
  * 1 when found, 0 when not (err unset), -1 on error (corrupt, unreadable). */
 int store_image_load(struct store *st, const char *ref, struct store_image *img, cn_err *err);
-/* Write CONFIG (borrowed) and a manifest over LAYERS; fills img's digests. */
+/* Every image cairn builds records, in its manifest, the image state it was
+ * built on (the previous step's, or the base image): the chain that makes the
+ * state after every step addressable (history, rollback --to N). */
+#define STORE_PARENT_ANNOTATION "org.cairn.state.parent"
+
+/* Write CONFIG (borrowed) and a manifest over LAYERS, recording PARENT (a
+ * manifest digest, or NULL); fills img's digests. */
 int store_image_write(struct store *st, json_t *config, const struct store_layer *layers,
-		      size_t nlayers, struct store_image *img, cn_err *err);
+		      size_t nlayers, const char *parent, struct store_image *img, cn_err *err);
+/* The state this image was built on, or NULL. */
+const char *store_image_parent(const struct store_image *img);
+/* For rows 1..*nrows of IMG's history (*nrows = its length), the manifest
+ * digest of the state after that row, following the parent chain; "" where
+ * no recorded state ends at that row (inside a base image cairn did not
+ * build, or a chain cut by prune). Caller frees *out. */
+int store_image_row_states(struct store *st, const struct store_image *img,
+			   char (**out)[CN_DIGEST_STR_SIZE], size_t *nrows, cn_err *err);
+/* Number of history rows of IMG. */
+size_t store_image_rows(const struct store_image *img);
+
 void store_image_free(struct store_image *img);
 
 #endif

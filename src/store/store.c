@@ -1,6 +1,7 @@
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 #include "util/mem.h"
 
 #include <dirent.h>
@@ -96,6 +97,7 @@ int store_open(const char *root, struct store *st, cn_err *err)
 {
 	memset(st, 0, sizeof(*st));
 	st->root_fd = st->blobs_fd = st->snap_fd = st->tmp_fd = st->lock_fd = -1;
+	st->cache_fd = st->tags_fd = st->gc_fd = -1;
 	if (cn_mkdir_p(root, 0700, err) < 0)
 		return cn_err_wrap(err, "store '%s'", root);
 	st->root = realpath(root, NULL);
@@ -107,8 +109,9 @@ int store_open(const char *root, struct store *st, cn_err *err)
 		goto fail;
 	}
 	st->lock_fd = openat(st->root_fd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (st->lock_fd < 0) {
-		cn_err_sys(err, "open '%s/lock'", st->root);
+	st->gc_fd = openat(st->root_fd, "gc.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (st->lock_fd < 0 || st->gc_fd < 0) {
+		cn_err_sys(err, "open the locks of '%s'", st->root);
 		goto fail;
 	}
 	if (mkdirat(st->root_fd, "blobs", 0755) < 0 && errno != EEXIST) {
@@ -117,7 +120,9 @@ int store_open(const char *root, struct store *st, cn_err *err)
 	}
 	if (open_subdir(st->root_fd, "blobs/sha256", &st->blobs_fd, err) < 0 ||
 	    open_subdir(st->root_fd, "snapshots", &st->snap_fd, err) < 0 ||
-	    open_subdir(st->root_fd, "tmp", &st->tmp_fd, err) < 0)
+	    open_subdir(st->root_fd, "tmp", &st->tmp_fd, err) < 0 ||
+	    open_subdir(st->root_fd, "cache", &st->cache_fd, err) < 0 ||
+	    open_subdir(st->root_fd, "tags", &st->tags_fd, err) < 0)
 		goto fail_wrap;
 	if (store_lock(st, err) < 0)
 		goto fail_wrap;
@@ -140,7 +145,8 @@ fail:
 
 void store_close(struct store *st)
 {
-	int *fds[] = { &st->root_fd, &st->blobs_fd, &st->snap_fd, &st->tmp_fd, &st->lock_fd };
+	int *fds[] = { &st->root_fd, &st->blobs_fd, &st->snap_fd, &st->tmp_fd, &st->cache_fd,
+		       &st->tags_fd, &st->lock_fd, &st->gc_fd };
 	for (size_t i = 0; i < CN_ARRAY_SIZE(fds); i++) {
 		if (*fds[i] >= 0)
 			close(*fds[i]);
@@ -155,6 +161,8 @@ int store_lock(struct store *st, cn_err *err)
 	while (flock(st->lock_fd, LOCK_EX) < 0) {
 		if (errno != EINTR)
 			return cn_err_sys(err, "lock store");
+		if (cn_interrupted())
+			return cn_err_set(err, EINTR, "interrupted");
 	}
 	return 0;
 }
@@ -162,6 +170,22 @@ int store_lock(struct store *st, cn_err *err)
 void store_unlock(struct store *st)
 {
 	flock(st->lock_fd, LOCK_UN);
+}
+
+int store_gc_lock(struct store *st, bool exclusive, cn_err *err)
+{
+	while (flock(st->gc_fd, exclusive ? LOCK_EX : LOCK_SH) < 0) {
+		if (errno != EINTR)
+			return cn_err_sys(err, "lock store for garbage collection");
+		if (cn_interrupted())
+			return cn_err_set(err, EINTR, "interrupted");
+	}
+	return 0;
+}
+
+void store_gc_unlock(struct store *st)
+{
+	flock(st->gc_fd, LOCK_UN);
 }
 
 int store_tmpdir_create(struct store *st, const char *prefix, struct store_tmpdir *td,
@@ -311,6 +335,14 @@ bool store_blob_exists(struct store *st, const char *digest)
 	       faccessat(st->blobs_fd, cn_digest_hex(digest), F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+uint64_t store_blob_size(struct store *st, const char *digest)
+{
+	struct stat s;
+	if (!cn_digest_valid(digest) || fstatat(st->blobs_fd, cn_digest_hex(digest), &s, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	return (uint64_t)s.st_size;
+}
+
 bool store_snapshot_exists(struct store *st, const char *diff_id)
 {
 	struct stat s;
@@ -335,180 +367,43 @@ int store_snapshot_commit(struct store *st, int dirfd_parent, const char *name,
 	return cn_fsync_dir_at(st->snap_fd, ".", err);
 }
 
-/* ---- references and index.json ---- */
+/* ---- build cache ---- */
 
-static bool ref_char_ok(char c)
+int store_cache_get(struct store *st, const char *key, char manifest[CN_DIGEST_STR_SIZE])
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-	       c == '-' || c == '/';
-}
-
-char *store_ref_normalize(const char *ref, cn_err *err)
-{
-	const char *slash = strrchr(ref, '/');
-	const char *colon = strrchr(ref, ':');
-	const char *first_slash = strchr(ref, '/');
-	size_t namelen;
-	if (!*ref || strlen(ref) > 255 || strchr(ref, '@')) {
-		cn_err_set(err, EINVAL, "invalid image name '%s'", ref);
-		return NULL;
-	}
-	if (colon && slash && colon < slash)
-		colon = NULL;   /* host:port/name without tag */
-	namelen = colon ? (size_t)(colon - ref) : strlen(ref);
-	for (size_t i = 0; i < namelen; i++) {
-		/* The registry host (first component) may carry a port and capitals. */
-		bool in_host = first_slash && ref + i < first_slash &&
-			       (memchr(ref, '.', (size_t)(first_slash - ref)) ||
-				memchr(ref, ':', (size_t)(first_slash - ref)) ||
-				!strncmp(ref, "localhost/", 10));
-		char c = ref[i];
-		if (!(ref_char_ok(c) || (in_host && (c == ':' || (c >= 'A' && c <= 'Z'))))) {
-			cn_err_set(err, EINVAL, "invalid image name '%s': names are lower-case "
-				   "letters, digits and . _ - /", ref);
-			return NULL;
-		}
-	}
-	if (namelen == 0 || ref[0] == '/' || ref[namelen - 1] == '/' || strstr(ref, "//") ||
-	    strstr(ref, "..")) {
-		cn_err_set(err, EINVAL, "invalid image name '%s'", ref);
-		return NULL;
-	}
-	if (colon) {
-		const char *tag = colon + 1;
-		size_t tl = strlen(tag);
-		if (tl == 0 || tl > 128 || tag[0] == '.' || tag[0] == '-') {
-			cn_err_set(err, EINVAL, "invalid tag in '%s'", ref);
-			return NULL;
-		}
-		for (size_t i = 0; i < tl; i++) {
-			char c = tag[i];
-			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			      c == '_' || c == '.' || c == '-')) {
-				cn_err_set(err, EINVAL, "invalid tag in '%s'", ref);
-				return NULL;
-			}
-		}
-		return cn_xstrdup(ref);
-	}
-	return cn_xasprintf("%s:latest", ref);
-}
-
-int store_index_load(struct store *st, json_t **out, cn_err *err)
-{
-	_cleanup_buf_ cn_buf b;
-	json_error_t je;
-	json_t *idx;
-	cn_buf_init(&b, STORE_MAX_JSON);
-	if (cn_read_file_at(st->root_fd, "index.json", STORE_MAX_JSON, &b, err) < 0)
-		return -1;
-	idx = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &je);
-	if (!idx)
-		return cn_err_set(err, EINVAL, "%s/index.json:%d: %s", st->root, je.line, je.text);
-	if (!json_is_array(json_object_get(idx, "manifests"))) {
-		json_decref(idx);
-		return cn_err_set(err, EINVAL, "%s/index.json: no manifests array", st->root);
-	}
-	*out = idx;
-	return 0;
-}
-
-static const char *entry_ref(json_t *entry)
-{
-	return json_string_value(json_object_get(json_object_get(entry, "annotations"), REF_ANNOTATION));
-}
-
-static int index_save(struct store *st, json_t *idx, cn_err *err)
-{
-	_cleanup_free_ char *text = json_dumps(idx, JSON_INDENT(2) | JSON_SORT_KEYS);
-	if (!text)
-		return cn_err_set(err, ENOMEM, "encode index.json");
-	return cn_write_file_atomic(st->root_fd, "index.json", text, strlen(text), 0644, err);
-}
-
-/* Index of REF's entry in the manifests array, or -1. */
-static long index_find(json_t *manifests, const char *ref)
-{
-	size_t i;
-	json_t *e;
-	json_array_foreach(manifests, i, e) {
-		const char *r = entry_ref(e);
-		if (r && strcmp(r, ref) == 0)
-			return (long)i;
-	}
-	return -1;
-}
-
-int store_tag_set(struct store *st, const char *ref, const char *manifest_digest,
-		  uint64_t manifest_size, const char *cause, cn_err *err)
-{
-	json_t *idx = NULL, *entry, *manifests;
-	long i;
-	int r = -1;
-	(void)cause;    /* kept for the tag log */
-	if (!cn_digest_valid(manifest_digest))
-		return cn_err_set(err, EINVAL, "invalid digest '%s'", manifest_digest);
-	if (store_lock(st, err) < 0)
-		return -1;
-	if (store_index_load(st, &idx, err) < 0)
-		goto out;
-	manifests = json_object_get(idx, "manifests");
-	entry = json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType", MANIFEST_MEDIA_TYPE,
-			  "digest", manifest_digest, "size", (json_int_t)manifest_size,
-			  "annotations", REF_ANNOTATION, ref);
-	i = index_find(manifests, ref);
-	if (i >= 0)
-		json_array_set_new(manifests, (size_t)i, entry);
-	else
-		json_array_append_new(manifests, entry);
-	r = index_save(st, idx, err);
-out:
-	json_decref(idx);
-	store_unlock(st);
-	return r;
-}
-
-int store_tag_get(struct store *st, const char *ref, char digest[CN_DIGEST_STR_SIZE], cn_err *err)
-{
-	json_t *idx = NULL;
-	const char *d;
-	long i;
-	if (store_index_load(st, &idx, err) < 0)
-		return -1;
-	i = index_find(json_object_get(idx, "manifests"), ref);
-	if (i < 0) {
-		json_decref(idx);
+	char buf[CN_DIGEST_STR_SIZE + 1];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+	if (!cn_digest_valid(key))
 		return 0;
-	}
-	d = json_string_value(json_object_get(json_array_get(json_object_get(idx, "manifests"),
-							     (size_t)i), "digest"));
-	if (!cn_digest_valid(d)) {
-		json_decref(idx);
-		return cn_err_set(err, EINVAL, "%s/index.json: '%s' has an invalid digest", st->root, ref);
-	}
-	memcpy(digest, d, CN_DIGEST_STR_SIZE);
-	json_decref(idx);
+	fd = openat(st->cache_fd, cn_digest_hex(key), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < CN_DIGEST_STR_SIZE - 1)
+		return 0;
+	buf[CN_DIGEST_STR_SIZE - 1] = '\0';
+	if (!cn_digest_valid(buf) || !store_blob_exists(st, buf))
+		return 0;
+	memcpy(manifest, buf, CN_DIGEST_STR_SIZE);
 	return 1;
 }
 
-int store_tag_remove(struct store *st, const char *ref, cn_err *err)
+int store_cache_put(struct store *st, const char *key, const char *manifest, cn_err *err)
 {
-	json_t *idx = NULL;
-	long i;
-	int r = -1;
-	if (store_lock(st, err) < 0)
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int fd = -1;
+	if (!cn_digest_valid(key) || !cn_digest_valid(manifest))
+		return cn_err_set(err, EINVAL, "invalid cache entry");
+	/* No fsync: a cache entry lost in a crash is a miss, and a torn one
+	 * fails validation. The rename keeps readers from seeing half of it. */
+	tmp = cn_xasprintf(".%s.tmp-%d", cn_digest_hex(key), (int)getpid());
+	fd = openat(st->cache_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 || cn_write_all(fd, manifest, strlen(manifest)) < 0 || cn_write_all(fd, "\n", 1) < 0 ||
+	    renameat(st->cache_fd, tmp, st->cache_fd, cn_digest_hex(key)) < 0) {
+		cn_err_sys(err, "write cache entry %s", key);
+		unlinkat(st->cache_fd, tmp, 0);
 		return -1;
-	if (store_index_load(st, &idx, err) < 0)
-		goto out;
-	i = index_find(json_object_get(idx, "manifests"), ref);
-	if (i < 0) {
-		r = 0;
-		goto out;
 	}
-	json_array_remove(json_object_get(idx, "manifests"), (size_t)i);
-	r = index_save(st, idx, err) < 0 ? -1 : 1;
-out:
-	json_decref(idx);
-	store_unlock(st);
-	return r;
+	return 0;
 }

@@ -18,6 +18,7 @@
 #include "util/buf.h"
 #include "util/digest.h"
 #include "util/err.h"
+#include "util/strv.h"
 
 #define STORE_MAX_JSON (8u << 20)       /* manifests, configs, index.json */
 
@@ -27,7 +28,10 @@ struct store {
 	int blobs_fd;       /* blobs/sha256 */
 	int snap_fd;        /* snapshots */
 	int tmp_fd;         /* tmp */
+	int cache_fd;       /* cache: build cache entries and the stat cache */
+	int tags_fd;        /* tags: one log per tag */
 	int lock_fd;        /* the "lock" file, flock()ed */
+	int gc_fd;          /* "gc.lock": builds hold it shared, prune exclusive */
 };
 
 /* Open (creating if needed) the store at ROOT. Stale temp dirs left by a
@@ -38,6 +42,11 @@ void store_close(struct store *st);
 /* Exclusive lock of the store (index.json writers); blocks. */
 int store_lock(struct store *st, cn_err *err);
 void store_unlock(struct store *st);
+
+/* Builds hold the gc lock shared for their whole run, so that prune, which
+ * takes it exclusively, never removes what a running build uses. */
+int store_gc_lock(struct store *st, bool exclusive, cn_err *err);
+void store_gc_unlock(struct store *st);
 
 /* ---- temp dirs: tmp/<prefix>-XXXXXX, locked while in use ---- */
 struct store_tmpdir {
@@ -69,6 +78,8 @@ int store_blob_put(struct store *st, const void *data, size_t len,
 /* Read a blob of at most MAX bytes, verifying its digest on the way. */
 int store_blob_get(struct store *st, const char *digest, size_t max, cn_buf *out, cn_err *err);
 bool store_blob_exists(struct store *st, const char *digest);
+/* Size of a blob in bytes, 0 when missing. */
+uint64_t store_blob_size(struct store *st, const char *digest);
 
 /* ---- snapshots ---- */
 bool store_snapshot_exists(struct store *st, const char *diff_id);
@@ -79,7 +90,28 @@ char *store_snapshot_path(struct store *st, const char *diff_id);
 int store_snapshot_commit(struct store *st, int dirfd_parent, const char *name,
 			  const char *diff_id, cn_err *err);
 
-/* ---- tags (index.json) ---- */
+/* ---- build cache: cache/<key-hex> holds the manifest digest of the
+ * image state a step produced. Entries are only hints: each is checked on
+ * use, and a missing or broken one is a miss. ---- */
+/* 1 and MANIFEST filled on a usable entry, 0 otherwise. */
+int store_cache_get(struct store *st, const char *key, char manifest[CN_DIGEST_STR_SIZE]);
+int store_cache_put(struct store *st, const char *key, const char *manifest, cn_err *err);
+
+/* ---- tags (index.json) and their logs (tags/<ref>.log) ---- */
+struct store_tag_event {
+	long long time;                     /* unix seconds */
+	char digest[CN_DIGEST_STR_SIZE];    /* "" when the tag was removed */
+	char cause[16];                     /* build, tag, pull, load, rollback, rmi, fsck */
+};
+/* Every value REF took, oldest first (malformed lines skipped). */
+int store_taglog_read(struct store *st, const char *ref, struct store_tag_event **out, size_t *n,
+		      cn_err *err);
+/* Replace REF's log with EVENTS (prune's trimming). Under the store lock. */
+int store_taglog_rewrite(struct store *st, const char *ref, const struct store_tag_event *events,
+			 size_t n, cn_err *err);
+/* The refs that have a log (heap strings appended to OUT). */
+int store_taglog_refs(struct store *st, cn_strv *out, cn_err *err);
+
 /* "name" -> "name:latest"; validated; heap string, NULL + err when invalid. */
 char *store_ref_normalize(const char *ref, cn_err *err);
 /* Point tag REF at the manifest. CAUSE is why (build, tag, pull...). */
@@ -88,8 +120,8 @@ int store_tag_set(struct store *st, const char *ref, const char *manifest_digest
 /* Manifest digest of REF; returns 1 when found, 0 when not, -1 on error. */
 int store_tag_get(struct store *st, const char *ref, char digest[CN_DIGEST_STR_SIZE],
 		  cn_err *err);
-/* Returns 1 when removed, 0 when it did not exist. */
-int store_tag_remove(struct store *st, const char *ref, cn_err *err);
+/* Returns 1 when removed, 0 when it did not exist. CAUSE as above. */
+int store_tag_remove(struct store *st, const char *ref, const char *cause, cn_err *err);
 /* index.json as loaded (caller json_decref). */
 int store_index_load(struct store *st, json_t **out, cn_err *err);
 

@@ -3,6 +3,8 @@
 #include "util/mem.h"
 
 #include <dirent.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -125,6 +127,8 @@ struct rm_walk {
 	struct rm_level *stack;
 	size_t depth, cap;
 	dev_t dev;      /* never cross into another mount */
+	bool measure;   /* only add up the space used, remove nothing */
+	uint64_t bytes;
 	cn_err *err;
 };
 
@@ -135,6 +139,7 @@ static int rm_push(struct rm_walk *w, int fd, const char *name, const struct sta
 		close(fd);
 		return cn_err_sys(w->err, "open directory '%s'", name);
 	}
+	w->bytes += (uint64_t)st->st_blocks * 512;
 	cn_xgrow((void **)&w->stack, &w->cap, w->depth + 1, sizeof(*w->stack));
 	w->stack[w->depth++] = (struct rm_level){ .d = d, .name = cn_xstrdup(name),
 						  .dev = st->st_dev, .ino = st->st_ino };
@@ -173,7 +178,7 @@ static int rm_pop(struct rm_walk *w, int top_parent)
 	int r = 0;
 	closedir(child->d);
 	child->d = NULL;
-	if (unlinkat(parent_fd, child->name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+	if (!w->measure && unlinkat(parent_fd, child->name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		r = cn_err_sys(w->err, "remove directory '%s'", child->name);
 	free(child->name);
 	w->depth--;
@@ -203,12 +208,16 @@ static int rm_walk(struct rm_walk *w, int top_parent)
 			return cn_err_sys(w->err, "stat '%s'", de->d_name);
 		}
 		if (!S_ISDIR(st.st_mode)) {
-			if (unlinkat(dirfd(l->d), de->d_name, 0) < 0 && errno != ENOENT)
+			w->bytes += (uint64_t)st.st_blocks * 512;
+			if (!w->measure && unlinkat(dirfd(l->d), de->d_name, 0) < 0 && errno != ENOENT)
 				return cn_err_sys(w->err, "remove '%s'", de->d_name);
 			continue;
 		}
-		if (st.st_dev != w->dev)
+		if (st.st_dev != w->dev) {
+			if (w->measure)
+				continue;
 			return cn_err_set(w->err, EBUSY, "refusing to remove '%s': a mount point", de->d_name);
+		}
 		int fd = openat(dirfd(l->d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return cn_err_sys(w->err, "open '%s'", de->d_name);
@@ -218,9 +227,9 @@ static int rm_walk(struct rm_walk *w, int top_parent)
 	return 0;
 }
 
-int cn_rm_rf_at(int dirfd, const char *name, cn_err *err)
+static int walk_tree(int dirfd, const char *name, bool measure, uint64_t *bytes, cn_err *err)
 {
-	struct rm_walk w = { .err = err };
+	struct rm_walk w = { .err = err, .measure = measure };
 	struct stat st;
 	int fd, r;
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -229,7 +238,9 @@ int cn_rm_rf_at(int dirfd, const char *name, cn_err *err)
 		return cn_err_sys(err, "stat '%s'", name);
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		if (bytes)
+			*bytes = (uint64_t)st.st_blocks * 512;
+		if (!measure && unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
 			return cn_err_sys(err, "remove '%s'", name);
 		return 0;
 	}
@@ -245,9 +256,22 @@ int cn_rm_rf_at(int dirfd, const char *name, cn_err *err)
 		free(l->name);
 	}
 	free(w.stack);
+	if (bytes)
+		*bytes = w.bytes;
 	if (r < 0)
-		return cn_err_wrap(err, "remove '%s'", name);
+		return cn_err_wrap(err, "%s '%s'", measure ? "measure" : "remove", name);
 	return 0;
+}
+
+int cn_rm_rf_at(int dirfd, const char *name, cn_err *err)
+{
+	return walk_tree(dirfd, name, false, NULL, err);
+}
+
+int cn_du_at(int dirfd, const char *name, uint64_t *bytes, cn_err *err)
+{
+	*bytes = 0;
+	return walk_tree(dirfd, name, true, bytes, err);
 }
 
 int cn_mkdir_p(const char *path, mode_t mode, cn_err *err)

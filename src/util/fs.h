@@ -3,6 +3,7 @@
 #define CN_FS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "util/buf.h"
@@ -25,6 +26,9 @@ int cn_read_file_at(int dirfd, const char *name, size_t max, cn_buf *out, cn_err
 /* Remove NAME under DIRFD recursively, by fds, never crossing into another
  * mount (a mount point found inside is an error, not a descent). Missing is ok. */
 int cn_rm_rf_at(int dirfd, const char *name, cn_err *err);
+/* Disk space (allocated blocks) used by NAME under DIRFD, recursively,
+ * within one mount; same bounded-fd walk as cn_rm_rf_at. */
+int cn_du_at(int dirfd, const char *name, uint64_t *bytes, cn_err *err);
 /* mkdir -p for an absolute or relative path. */
 int cn_mkdir_p(const char *path, mode_t mode, cn_err *err);
 

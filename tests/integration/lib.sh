@@ -90,11 +90,13 @@ tag_digest() {
 		"$CAIRN_ROOT/index.json"
 }
 
-# The image config document of a tag.
+# The image config document of a tag, or of a manifest digest.
 image_config() {
-	local m c
-	m=$(tag_digest "$1")
-	c=$(jq -r .config.digest "$CAIRN_ROOT/blobs/sha256/${m#sha256:}")
+	image_config_of "$(tag_digest "$1")"
+}
+image_config_of() {
+	local c
+	c=$(jq -r .config.digest "$CAIRN_ROOT/blobs/sha256/${1#sha256:}")
 	cat "$CAIRN_ROOT/blobs/sha256/${c#sha256:}"
 }
 

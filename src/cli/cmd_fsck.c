@@ -1,0 +1,55 @@
+#include "cli/cli.h"
+#include "store/gc.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+static void print_problem(void *ctx, const char *problem)
+{
+	(void)ctx;
+	printf("%s\n", problem);
+}
+
+int cmd_fsck(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "repair", no_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool repair = false;
+	struct store st;
+	size_t problems = 0;
+	cn_err err;
+	int c, rc = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'r') {
+			repair = true;
+			continue;
+		}
+		if (c == 'h') {
+			printf("usage: cairn fsck [--repair]\n\n"
+			       "Re-hash every blob and check every tag's image, the tag logs and the build\n"
+			       "cache. Each problem is printed on a line; the exit status is 1 if any was\n"
+			       "found. --repair removes corrupt blobs, tags whose image is incomplete, and\n"
+			       "cache entries pointing at missing images.\n");
+			return 0;
+		}
+		return cli_usage_error("fsck", "invalid option");
+	}
+	if (optind < argc)
+		return cli_usage_error("fsck", "unexpected argument '%s'", argv[optind]);
+	if (cli_open_store(cli, &st) < 0)
+		return EXIT_FAIL;
+	if (store_fsck(&st, repair, print_problem, NULL, &problems, &err) < 0)
+		rc = cli_fail(&err);
+	else if (problems) {
+		fprintf(stderr, "error: %zu problem%s found%s\n", problems, problems == 1 ? "" : "s",
+			repair ? " (repaired what could be)" : "");
+		rc = EXIT_FAIL;
+	} else {
+		printf("store is consistent\n");
+	}
+	store_close(&st);
+	return rc;
+}

@@ -1,0 +1,219 @@
+/* fsck: every blob re-hashed (streamed), every tag's image checked whole,
+ * tag logs and cache entries checked; each problem reported in one line. */
+#include "store/gc.h"
+#include "store/image.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/mem.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct fsck {
+	struct store *st;
+	bool repair;
+	store_problem_fn report;
+	void *ctx;
+	size_t problems;
+	json_t *bad_blobs;      /* hex -> true: removed or found corrupt */
+};
+
+static void problem(struct fsck *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct fsck *f, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	f->problems++;
+	if (f->report)
+		f->report(f->ctx, msg);
+}
+
+/* sha256 of the blob file, streamed. */
+static int hash_file(int dirfd, const char *name, char out[CN_DIGEST_STR_SIZE])
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_free_ char *buf = cn_xmalloc(1 << 16);
+	cn_sha256 h;
+	ssize_t n;
+	if (fd < 0)
+		return -1;
+	cn_sha256_init(&h);
+	while ((n = read(fd, buf, 1 << 16)) > 0)
+		cn_sha256_update(&h, buf, (size_t)n);
+	if (n < 0) {
+		cn_sha256_free(&h);
+		return -1;
+	}
+	cn_sha256_final(&h, out);
+	return 0;
+}
+
+static void check_blobs(struct fsck *f)
+{
+	_cleanup_close_ int fd = openat(f->st->blobs_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	if (!d) {
+		problem(f, "blobs/sha256: cannot be read");
+		return;
+	}
+	fd = -1;
+	while ((de = readdir(d))) {
+		char want[8 + NAME_MAX + 1], got[CN_DIGEST_STR_SIZE];
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(want, sizeof(want), "sha256:%s", de->d_name);
+		if (!cn_digest_valid(want)) {
+			problem(f, "blobs/sha256/%s: not a blob name%s", de->d_name,
+				f->repair ? " (removed)" : "");
+			if (f->repair)
+				unlinkat(dirfd(d), de->d_name, 0);
+			continue;
+		}
+		if (hash_file(dirfd(d), de->d_name, got) < 0) {
+			problem(f, "blob %s: cannot be read: %s", want, strerror(errno));
+			continue;
+		}
+		if (strcmp(got, want) != 0) {
+			problem(f, "blob %s: content hashes to %s%s", want, got, f->repair ? " (removed)" : "");
+			json_object_set_new(f->bad_blobs, de->d_name, json_true());
+			if (f->repair)
+				unlinkat(dirfd(d), de->d_name, 0);
+		}
+	}
+}
+
+/* A tag's image: manifest and config load (and verify), every layer blob
+ * is there with its size, and unpacked. Returns false when incomplete. */
+static bool check_image(struct fsck *f, const char *ref, const char *digest)
+{
+	struct store_image img;
+	cn_err err;
+	bool ok = true;
+	int r = cn_digest_valid(digest) ? store_image_load(f->st, digest, &img, &err) : -1;
+	if (r != 1) {
+		problem(f, "tag '%s': image %s: %s", ref, digest ? digest : "(no digest)",
+			r == 0 ? "manifest missing" : err.msg);
+		return false;
+	}
+	for (size_t i = 0; i < img.nlayers; i++) {
+		const struct store_layer *l = &img.layers[i];
+		uint64_t size = store_blob_size(f->st, l->digest);
+		if (!store_blob_exists(f->st, l->digest) ||
+		    json_object_get(f->bad_blobs, cn_digest_hex(l->digest))) {
+			problem(f, "tag '%s': layer %s: blob missing or corrupt", ref, l->digest);
+			ok = false;
+		} else if (size != l->size) {
+			problem(f, "tag '%s': layer %s: %llu bytes, the manifest says %llu", ref, l->digest,
+				(unsigned long long)size, (unsigned long long)l->size);
+			ok = false;
+		}
+		if (!store_snapshot_exists(f->st, l->diff_id)) {
+			problem(f, "tag '%s': layer %s: no snapshot %s", ref, l->digest, l->diff_id);
+			ok = false;
+		}
+	}
+	store_image_free(&img);
+	return ok;
+}
+
+static int check_tags(struct fsck *f, cn_err *err)
+{
+	json_t *index = NULL, *e;
+	_cleanup_strv_ cn_strv broken = { 0 };
+	size_t i;
+	if (store_index_load(f->st, &index, err) < 0) {
+		problem(f, "index.json: %s", err->msg);
+		return 0;
+	}
+	json_array_foreach(json_object_get(index, "manifests"), i, e) {
+		const char *ref = json_string_value(json_object_get(json_object_get(e, "annotations"),
+								    "org.opencontainers.image.ref.name"));
+		const char *digest = json_string_value(json_object_get(e, "digest"));
+		if (!ref) {
+			problem(f, "index.json: entry %zu has no ref.name annotation", i + 1);
+			continue;
+		}
+		if (!check_image(f, ref, digest))
+			cn_strv_pushdup(&broken, ref);
+	}
+	json_decref(index);
+	for (size_t b = 0; f->repair && b < broken.n; b++) {
+		if (store_tag_remove(f->st, broken.v[b], "fsck", err) < 0)
+			return -1;
+		problem(f, "tag '%s': removed (its image is incomplete)", broken.v[b]);
+		f->problems--;  /* the removal is the repair of a problem already counted */
+	}
+	return 0;
+}
+
+static void check_logs(struct fsck *f)
+{
+	_cleanup_strv_ cn_strv refs = { 0 };
+	cn_err err;
+	if (store_taglog_refs(f->st, &refs, &err) < 0) {
+		problem(f, "tags: %s", err.msg);
+		return;
+	}
+	for (size_t i = 0; i < refs.n; i++) {
+		_cleanup_free_ struct store_tag_event *ev = NULL;
+		size_t n;
+		if (store_taglog_read(f->st, refs.v[i], &ev, &n, &err) < 0)
+			problem(f, "tag log of '%s': %s", refs.v[i], err.msg);
+	}
+}
+
+static void check_cache(struct fsck *f)
+{
+	_cleanup_close_ int fd = openat(f->st->cache_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	if (!d)
+		return;
+	fd = -1;
+	while ((de = readdir(d))) {
+		char key[8 + NAME_MAX + 1], manifest[CN_DIGEST_STR_SIZE];
+		snprintf(key, sizeof(key), "sha256:%s", de->d_name);
+		if (!cn_digest_valid(key))
+			continue;       /* the stat cache, temp files */
+		if (store_cache_get(f->st, key, manifest) == 1 &&
+		    !json_object_get(f->bad_blobs, cn_digest_hex(manifest)))
+			continue;
+		problem(f, "cache entry %s: points at a missing image%s", key, f->repair ? " (removed)" : "");
+		if (f->repair)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+}
+
+int store_fsck(struct store *st, bool repair, store_problem_fn report, void *ctx,
+	       size_t *problems, cn_err *err)
+{
+	struct fsck f = { .st = st, .repair = repair, .report = report, .ctx = ctx,
+			  .bad_blobs = json_object() };
+	int r;
+	*problems = 0;
+	/* Checking excludes prune; repairing excludes builds too. */
+	if (store_gc_lock(st, repair, err) < 0) {
+		json_decref(f.bad_blobs);
+		return -1;
+	}
+	check_blobs(&f);
+	r = check_tags(&f, err);
+	check_logs(&f);
+	check_cache(&f);
+	store_gc_unlock(st);
+	json_decref(f.bad_blobs);
+	*problems = f.problems;
+	return r;
+}

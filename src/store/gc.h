@@ -1,0 +1,54 @@
+/* Store maintenance: prune (mark and sweep), df (space accounting) and
+ * fsck (verification and repair). */
+#ifndef STORE_GC_H
+#define STORE_GC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+struct store_prune_opts {
+	bool all;               /* tag logs protect nothing (only current tags do) */
+	long keep;              /* >= 0: the last KEEP values of each tag stay protected */
+	long long older_than;   /* >= 0: log values older than this many seconds are not */
+};
+
+struct store_prune_stats {
+	size_t blobs, snapshots, cache_entries, log_entries;
+	uint64_t bytes;         /* blob bytes plus snapshot disk space freed */
+};
+
+/* Remove every blob, snapshot and cache entry that no tag, and no protected
+ * tag-log value, reaches (through manifests, configs, layers and the chain of
+ * step states). Waits for running builds (the gc lock) and holds the store lock. */
+int store_prune(struct store *st, const struct store_prune_opts *o, struct store_prune_stats *out,
+		cn_err *err);
+
+struct store_usage {
+	size_t count;
+	uint64_t bytes;
+};
+
+struct store_df {
+	struct store_usage images;      /* tags; bytes: blobs their images reach */
+	struct store_usage shared;      /* layer blobs reached by more than one tag */
+	struct store_usage snapshots;   /* unpacked layers, disk space */
+	struct store_usage cache;       /* blobs no current tag reaches (earlier values, cache) */
+	struct store_usage blobs;       /* all blobs */
+};
+
+int store_df(struct store *st, struct store_df *out, cn_err *err);
+
+/* Called once per problem found, with a one-line description. */
+typedef void (*store_problem_fn)(void *ctx, const char *problem);
+
+/* Re-hash every blob, check every tag's image (manifest, config, layers,
+ * snapshots), the tag logs and the cache. With REPAIR, drop what is broken:
+ * corrupt blobs, tags whose image is incomplete, dangling cache entries.
+ * *problems counts what was found. */
+int store_fsck(struct store *st, bool repair, store_problem_fn report, void *ctx,
+	       size_t *problems, cn_err *err);
+
+#endif

@@ -1,0 +1,343 @@
+/* Tags: index.json entries named by org.opencontainers.image.ref.name, and
+ * tags/<ref>.log, one JSON line per value a tag took (the basis of log and
+ * rollback). Both change only under the store lock: the log line first (the
+ * record of intent), then index.json. */
+#include "store/store.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MANIFEST_MEDIA_TYPE "application/vnd.oci.image.manifest.v1+json"
+#define REF_ANNOTATION "org.opencontainers.image.ref.name"
+#define TAGLOG_MAX (64u << 20)
+
+
+static bool ref_char_ok(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+	       c == '-' || c == '/';
+}
+
+char *store_ref_normalize(const char *ref, cn_err *err)
+{
+	const char *slash = strrchr(ref, '/');
+	const char *colon = strrchr(ref, ':');
+	const char *first_slash = strchr(ref, '/');
+	size_t namelen;
+	if (!*ref || strlen(ref) > 255 || strchr(ref, '@')) {
+		cn_err_set(err, EINVAL, "invalid image name '%s'", ref);
+		return NULL;
+	}
+	if (colon && slash && colon < slash)
+		colon = NULL;   /* host:port/name without tag */
+	namelen = colon ? (size_t)(colon - ref) : strlen(ref);
+	for (size_t i = 0; i < namelen; i++) {
+		/* The registry host (first component) may carry a port and capitals. */
+		bool in_host = first_slash && ref + i < first_slash &&
+			       (memchr(ref, '.', (size_t)(first_slash - ref)) ||
+				memchr(ref, ':', (size_t)(first_slash - ref)) ||
+				!strncmp(ref, "localhost/", 10));
+		char c = ref[i];
+		if (!(ref_char_ok(c) || (in_host && (c == ':' || (c >= 'A' && c <= 'Z'))))) {
+			cn_err_set(err, EINVAL, "invalid image name '%s': names are lower-case "
+				   "letters, digits and . _ - /", ref);
+			return NULL;
+		}
+	}
+	if (namelen == 0 || ref[0] == '/' || ref[namelen - 1] == '/' || strstr(ref, "//") ||
+	    strstr(ref, "..")) {
+		cn_err_set(err, EINVAL, "invalid image name '%s'", ref);
+		return NULL;
+	}
+	if (colon) {
+		const char *tag = colon + 1;
+		size_t tl = strlen(tag);
+		if (tl == 0 || tl > 128 || tag[0] == '.' || tag[0] == '-') {
+			cn_err_set(err, EINVAL, "invalid tag in '%s'", ref);
+			return NULL;
+		}
+		for (size_t i = 0; i < tl; i++) {
+			char c = tag[i];
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			      c == '_' || c == '.' || c == '-')) {
+				cn_err_set(err, EINVAL, "invalid tag in '%s'", ref);
+				return NULL;
+			}
+		}
+		return cn_xstrdup(ref);
+	}
+	return cn_xasprintf("%s:latest", ref);
+}
+
+int store_index_load(struct store *st, json_t **out, cn_err *err)
+{
+	_cleanup_buf_ cn_buf b;
+	json_error_t je;
+	json_t *idx;
+	cn_buf_init(&b, STORE_MAX_JSON);
+	if (cn_read_file_at(st->root_fd, "index.json", STORE_MAX_JSON, &b, err) < 0)
+		return -1;
+	idx = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &je);
+	if (!idx)
+		return cn_err_set(err, EINVAL, "%s/index.json:%d: %s", st->root, je.line, je.text);
+	if (!json_is_array(json_object_get(idx, "manifests"))) {
+		json_decref(idx);
+		return cn_err_set(err, EINVAL, "%s/index.json: no manifests array", st->root);
+	}
+	*out = idx;
+	return 0;
+}
+
+static const char *entry_ref(json_t *entry)
+{
+	return json_string_value(json_object_get(json_object_get(entry, "annotations"), REF_ANNOTATION));
+}
+
+static int index_save(struct store *st, json_t *idx, cn_err *err)
+{
+	_cleanup_free_ char *text = json_dumps(idx, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (!text)
+		return cn_err_set(err, ENOMEM, "encode index.json");
+	return cn_write_file_atomic(st->root_fd, "index.json", text, strlen(text), 0644, err);
+}
+
+/* Index of REF's entry in the manifests array, or -1. */
+static long index_find(json_t *manifests, const char *ref)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(manifests, i, e) {
+		const char *r = entry_ref(e);
+		if (r && strcmp(r, ref) == 0)
+			return (long)i;
+	}
+	return -1;
+}
+
+/* ---- tag logs ---- */
+
+/* A ref as a file name: [a-z0-9._-] kept, anything else %XX. */
+static char *log_name(const char *ref)
+{
+	cn_buf b;
+	cn_buf_init(&b, 0);
+	for (const char *p = ref; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')
+			cn_buf_addc(&b, (char)c);
+		else
+			cn_buf_addf(&b, "%%%02X", c);
+	}
+	cn_buf_adds(&b, ".log");
+	return cn_buf_detach(&b);
+}
+
+static char *log_ref(const char *name)
+{
+	size_t len = strlen(name);
+	cn_buf b;
+	if (len < 5 || strcmp(name + len - 4, ".log") != 0)
+		return NULL;
+	cn_buf_init(&b, 0);
+	for (size_t i = 0; i < len - 4; i++) {
+		unsigned int c;
+		if (name[i] == '%' && i + 2 < len - 4 && sscanf(name + i + 1, "%2X", &c) == 1) {
+			cn_buf_addc(&b, (char)c);
+			i += 2;
+		} else {
+			cn_buf_addc(&b, name[i]);
+		}
+	}
+	return cn_buf_detach(&b);
+}
+
+static void event_line(const struct store_tag_event *ev, cn_buf *out)
+{
+	char when[32];
+	time_t t = (time_t)ev->time;
+	struct tm tm;
+	json_t *j;
+	char *text;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	j = json_pack("{s:s, s:I, s:s, s:s}", "time", when, "unix", (json_int_t)ev->time,
+		      "digest", ev->digest, "cause", ev->cause);
+	text = json_dumps(j, JSON_COMPACT);
+	cn_buf_adds(out, text);
+	cn_buf_addc(out, '\n');
+	free(text);
+	json_decref(j);
+}
+
+static int taglog_append(struct store *st, const char *ref, const char *digest, const char *cause,
+			 cn_err *err)
+{
+	_cleanup_free_ char *name = log_name(ref);
+	_cleanup_buf_ cn_buf line;
+	_cleanup_close_ int fd = -1;
+	struct store_tag_event ev = { .time = (long long)time(NULL) };
+	snprintf(ev.digest, sizeof(ev.digest), "%s", digest);
+	snprintf(ev.cause, sizeof(ev.cause), "%s", cause);
+	cn_buf_init(&line, 0);
+	event_line(&ev, &line);
+	fd = openat(st->tags_fd, name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	/* One write: a crash leaves at most a torn last line, which readers skip. */
+	if (fd < 0 || cn_write_all(fd, line.data, line.len) < 0 || fsync(fd) < 0)
+		return cn_err_sys(err, "tag log of '%s'", ref);
+	return 0;
+}
+
+int store_taglog_read(struct store *st, const char *ref, struct store_tag_event **out, size_t *n,
+		      cn_err *err)
+{
+	_cleanup_free_ char *name = log_name(ref);
+	_cleanup_buf_ cn_buf text;
+	size_t cap = 0;
+	*out = NULL;
+	*n = 0;
+	cn_buf_init(&text, TAGLOG_MAX);
+	if (cn_read_file_at(st->tags_fd, name, TAGLOG_MAX, &text, err) < 0) {
+		if (err->errnum == ENOENT)
+			return 0;
+		return cn_err_wrap(err, "tag log of '%s'", ref);
+	}
+	for (char *line = text.data, *nl; line < text.data + text.len; line = nl + 1) {
+		struct store_tag_event ev = { 0 };
+		const char *d, *c;
+		json_t *j;
+		nl = memchr(line, '\n', (size_t)(text.data + text.len - line));
+		if (!nl)
+			break;          /* a torn last line */
+		j = json_loadb(line, (size_t)(nl - line), 0, NULL);
+		d = json_string_value(json_object_get(j, "digest"));
+		c = json_string_value(json_object_get(j, "cause"));
+		if (j && d && c && (!*d || cn_digest_valid(d))) {
+			ev.time = (long long)json_integer_value(json_object_get(j, "unix"));
+			snprintf(ev.digest, sizeof(ev.digest), "%s", d);
+			snprintf(ev.cause, sizeof(ev.cause), "%s", c);
+			cn_xgrow((void **)out, &cap, *n + 1, sizeof(**out));
+			(*out)[(*n)++] = ev;
+		}
+		json_decref(j);
+	}
+	return 0;
+}
+
+int store_taglog_rewrite(struct store *st, const char *ref, const struct store_tag_event *events,
+			 size_t n, cn_err *err)
+{
+	_cleanup_free_ char *name = log_name(ref);
+	_cleanup_buf_ cn_buf text;
+	if (n == 0) {
+		if (unlinkat(st->tags_fd, name, 0) < 0 && errno != ENOENT)
+			return cn_err_sys(err, "remove tag log of '%s'", ref);
+		return 0;
+	}
+	cn_buf_init(&text, 0);
+	for (size_t i = 0; i < n; i++)
+		event_line(&events[i], &text);
+	return cn_write_file_atomic(st->tags_fd, name, text.data, text.len, 0644, err);
+}
+
+int store_taglog_refs(struct store *st, cn_strv *out, cn_err *err)
+{
+	_cleanup_close_ int fd = openat(st->tags_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	if (!d)
+		return cn_err_sys(err, "open '%s/tags'", st->root);
+	fd = -1;
+	while ((de = readdir(d))) {
+		char *ref = de->d_name[0] == '.' ? NULL : log_ref(de->d_name);
+		if (ref)
+			cn_strv_push(out, ref);
+	}
+	return 0;
+}
+
+int store_tag_set(struct store *st, const char *ref, const char *manifest_digest,
+		  uint64_t manifest_size, const char *cause, cn_err *err)
+{
+	json_t *idx = NULL, *entry, *manifests;
+	long i;
+	int r = -1;
+	if (!cn_digest_valid(manifest_digest))
+		return cn_err_set(err, EINVAL, "invalid digest '%s'", manifest_digest);
+	if (store_lock(st, err) < 0)
+		return -1;
+	if (store_index_load(st, &idx, err) < 0 ||
+	    taglog_append(st, ref, manifest_digest, cause, err) < 0)
+		goto out;
+	manifests = json_object_get(idx, "manifests");
+	entry = json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType", MANIFEST_MEDIA_TYPE,
+			  "digest", manifest_digest, "size", (json_int_t)manifest_size,
+			  "annotations", REF_ANNOTATION, ref);
+	i = index_find(manifests, ref);
+	if (i >= 0)
+		json_array_set_new(manifests, (size_t)i, entry);
+	else
+		json_array_append_new(manifests, entry);
+	r = index_save(st, idx, err);
+out:
+	json_decref(idx);
+	store_unlock(st);
+	return r;
+}
+
+int store_tag_get(struct store *st, const char *ref, char digest[CN_DIGEST_STR_SIZE], cn_err *err)
+{
+	json_t *idx = NULL;
+	const char *d;
+	long i;
+	if (store_index_load(st, &idx, err) < 0)
+		return -1;
+	i = index_find(json_object_get(idx, "manifests"), ref);
+	if (i < 0) {
+		json_decref(idx);
+		return 0;
+	}
+	d = json_string_value(json_object_get(json_array_get(json_object_get(idx, "manifests"),
+							     (size_t)i), "digest"));
+	if (!cn_digest_valid(d)) {
+		json_decref(idx);
+		return cn_err_set(err, EINVAL, "%s/index.json: '%s' has an invalid digest", st->root, ref);
+	}
+	memcpy(digest, d, CN_DIGEST_STR_SIZE);
+	json_decref(idx);
+	return 1;
+}
+
+int store_tag_remove(struct store *st, const char *ref, const char *cause, cn_err *err)
+{
+	json_t *idx = NULL;
+	long i;
+	int r = -1;
+	if (store_lock(st, err) < 0)
+		return -1;
+	if (store_index_load(st, &idx, err) < 0)
+		goto out;
+	i = index_find(json_object_get(idx, "manifests"), ref);
+	if (i < 0) {
+		r = 0;
+		goto out;
+	}
+	if (taglog_append(st, ref, "", cause, err) < 0) {
+		r = -1;
+		goto out;
+	}
+	json_array_remove(json_object_get(idx, "manifests"), (size_t)i);
+	r = index_save(st, idx, err) < 0 ? -1 : 1;
+out:
+	json_decref(idx);
+	store_unlock(st);
+	return r;
+}

@@ -1,0 +1,75 @@
+#!/bin/bash
+# prune (mark and sweep, tag logs protecting their values), df, fsck.
+. "$(dirname "$0")/lib.sh"
+
+build_busybox || finish
+store_bytes() { du -sb "$CAIRN_ROOT" | cut -f1; }
+base_bytes=$(store_bytes)
+
+ctx=$T/big
+mkdir -p "$ctx"
+printf 'FROM busybox\nRUN head -c 3000000 /dev/urandom > /blob\nCMD ["true"]\n' | buildfile "$ctx"
+expect_ok "build an image with a 3 MB layer" build -t big:1 "$ctx"
+big_bytes=$(store_bytes)
+check "the store grew by the layer (blob and snapshot)" test $((big_bytes - base_bytes)) -gt 5000000
+
+run_cairn df
+check "df lists images" grep -qE '^Images +2 ' "$T/out"
+check "df lists snapshots" grep -qE '^Snapshots ' "$T/out"
+
+expect_ok "fsck passes on a healthy store" fsck
+check "fsck says so" grep -q "store is consistent" "$T/out"
+
+expect_ok "rmi" rmi big:1
+expect_ok "prune after rmi" prune
+check "plain prune keeps what the tag log still protects" test "$(store_bytes)" -gt $((big_bytes - 100000))
+expect_ok "so rollback can bring the tag back" rollback big:1
+expect_ok "rmi again" rmi big:1
+expect_ok "prune --all" prune --all
+check "prune --all reports the freed space" grep -qE 'removed [1-9][0-9]* blobs, [1-9][0-9]* snapshots' "$T/out"
+check "prune --all after rmi frees the space" test "$(store_bytes)" -lt $((base_bytes + 200000))
+expect_fail "the pruned tag's log is gone with it" 1 "no earlier value" rollback big:1
+expect_ok "the base image still builds on" build -t small:1 "$T/big"
+expect_ok "fsck still passes" fsck
+
+# --keep N: only the last N values of a tag stay protected.
+mkdir -p "$T/k"
+for i in 1 2 3; do
+	printf 'FROM busybox\nRUN echo %s > /v\n' "$i" | buildfile "$T/k"
+	"$CAIRN" build -q -t keep:1 "$T/k" >/dev/null 2>&1
+done
+expect_ok "prune --keep 1" prune --keep 1
+check "--keep 1 trims the log to the current value" test "$("$CAIRN" log keep:1 | tail -n +2 | wc -l)" -eq 1
+expect_fail "nothing older to roll back to" 1 "no earlier value" rollback keep:1
+
+# fsck catches one flipped byte in a blob and names it.
+m=$(tag_digest small:1)
+layer=$(jq -r '.layers[-1].digest' "$CAIRN_ROOT/blobs/sha256/${m#sha256:}")
+f=$CAIRN_ROOT/blobs/sha256/${layer#sha256:}
+chmod u+w "$f"
+printf '\x00' | dd of="$f" bs=1 seek=20 conv=notrunc status=none
+printf '\x01' | dd of="$f" bs=1 seek=21 conv=notrunc status=none
+expect_fail "fsck finds the flipped byte" 1 "problem" fsck
+check "fsck names the blob" grep -q "blob $layer: content hashes to" "$T/out"
+check "fsck names the tag whose image it breaks" grep -q "tag 'small:1'" "$T/out"
+run_cairn fsck --repair
+check "fsck --repair exits 1 (it found problems)" test "$status" -eq 1
+check "--repair removed the corrupt blob" test ! -e "$f"
+check "--repair removed the broken tag" test -z "$(tag_digest small:1)"
+expect_ok "after repair fsck passes" fsck
+expect_ok "and the image builds again" build -t small:1 "$T/big"
+
+# prune waits for a running build and never takes what it uses.
+printf 'FROM busybox\nRUN sleep 2 && head -c 100000 /dev/urandom > /x\nCMD ["true"]\n' | buildfile "$T/slow"
+"$CAIRN" build -q -t slow:1 "$T/slow" >"$T/slow.out" 2>&1 &
+pid=$!
+sleep 0.5
+run_cairn prune --all
+wait "$pid"
+check "the concurrent build succeeded" test $? -eq 0
+check "prune ran too" test "$status" -eq 0
+unpack_with_umoci slow:1 "$T/slowroot"
+check "the build's image is whole after prune" test -f "$T/slowroot/rootfs/x"
+expect_ok "fsck after all that" fsck
+check "store consistent" store_is_consistent
+finish
