@@ -208,6 +208,21 @@ build_buildah() { # CASE
 		-t "bench-$1:latest" -f "$bf" "$(dirname "$bf")"
 }
 
+# The same build again on the store the cold build left: nothing changed,
+# so every step should come from the tool's cache.
+rebuild_cairn() {   # CASE
+	local bf; bf=$(case_buildfile "$1")
+	timed "cairn-$1-cached" "$CAIRN" --root "$cstore" build -t "bench-$1:latest" -f "$bf" "$(dirname "$bf")"
+}
+
+rebuild_buildah() { # CASE
+	local bf; bf=$(case_buildfile "$1")
+	timed "buildah-$1-cached" buildah --root "$broot/root" --runroot "$broot/runroot" \
+		--storage-driver overlay bud --layers --pull=never --network host \
+		--isolation "$ISOLATION" --signature-policy "$work/policy.json" \
+		-t "bench-$1:latest" -f "$bf" "$(dirname "$bf")"
+}
+
 # ---- layer sizes ---------------------------------------------------------
 # layer_sizes OCI-DIR REF -> "COUNT TAR-BYTES BLOB-BYTES COMPRESSION":
 # compressed blob sizes from the manifest, tar bytes by decompressing.
@@ -252,7 +267,7 @@ log "host:    $(uname -r), $(nproc) CPUs, temp dir $work ($(stat -f -c %T "$work
 log "runs:    $RUNS timed + $WARMUP warm-up per tool and case; cases: $CASES"
 log "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; anything else running skews the times)"
 
-declare -A T C R L
+declare -A T C R L W
 for c in $CASES; do
 	for ((i = 1; i <= WARMUP; i++)); do
 		log "$c: warm-up $i/$WARMUP (untimed)"
@@ -261,6 +276,7 @@ for c in $CASES; do
 	done
 	T[cairn.$c]="" T[buildah.$c]="" C[cairn.$c]="" C[buildah.$c]=""
 	R[cairn.$c]="" R[buildah.$c]=""
+	W[cairn.$c]="" W[buildah.$c]=""
 	for ((i = 1; i <= RUNS; i++)); do
 		if ((i % 2)); then order="cairn buildah"; else order="buildah cairn"; fi
 		for tool in $order; do
@@ -273,6 +289,9 @@ for c in $CASES; do
 			if [ "$i" -eq 1 ]; then
 				L[$tool.$c]=$("sizes_$tool" "$c")
 			fi
+			"rebuild_$tool" "$c"
+			W[$tool.$c]+="$wall "
+			printf '    %-9s run %d/%d: %7.3f s wall (cached rebuild)\n' "$tool" "$i" "$RUNS" "$wall"
 		done
 	done
 	drop_buildah
@@ -310,5 +329,21 @@ for c in $CASES; do
 			"$([ "$tool" = cairn ] && echo "$ratio" || echo -)" \
 			"$(median <<<"${C[$tool.$c]}")" "$rss_mib" \
 			"$n" "$tar" "$blob ($comp)"
+	done
+done
+
+echo
+echo "Cached rebuilds (the same build again, nothing changed), $RUNS runs each; wall time in seconds."
+fmt2='%-10s %-8s %9s %8s %8s %14s\n'
+# shellcheck disable=SC2059
+printf "$fmt2" case tool median_s min_s max_s cairn/buildah
+for c in $CASES; do
+	mc=$(median <<<"${W[cairn.$c]}")
+	mb=$(median <<<"${W[buildah.$c]}")
+	ratio=$(awk -v a="$mc" -v b="$mb" 'BEGIN { printf "%.2f", a / b }')
+	for tool in cairn buildah; do
+		# shellcheck disable=SC2059
+		printf "$fmt2" "$c" "$tool" "$(median <<<"${W[$tool.$c]}")" "$(minv <<<"${W[$tool.$c]}")" \
+			"$(maxv <<<"${W[$tool.$c]}")" "$([ "$tool" = cairn ] && echo "$ratio" || echo -)"
 	done
 done

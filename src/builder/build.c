@@ -1,6 +1,7 @@
 #include "builder/build.h"
 #include "builder/config.h"
 #include "builder/copy.h"
+#include "builder/statcache.h"
 #include "builder/expand.h"
 #include "builder/instr.h"
 #include "sandbox/userdb.h"
@@ -41,6 +42,8 @@ struct build {
 	char state[CN_DIGEST_STR_SIZE];  /* manifest of the image state so far ("" = none yet) */
 	char key[CN_DIGEST_STR_SIZE];    /* cache key of that state */
 	uint64_t state_size;             /* manifest bytes, when written by this build */
+	struct bf_statcache *sc;         /* context file digests, kept across builds */
+	char *ctx_path;                  /* absolute, the stat cache's keys */
 	size_t step, total;
 };
 
@@ -485,6 +488,18 @@ static int parse_chmod(const char *s, mode_t *out)
 	return 0;
 }
 
+static int expand_sources(struct build *b, const struct bf_instr *in, const cn_strv *env,
+			  cn_strv *srcs, cn_err *err)
+{
+	for (size_t i = 0; i < in->srcs.n; i++) {
+		char *x;
+		if (expand(b, env, in->srcs.v[i], &x, err) < 0)
+			return -1;
+		cn_strv_push(srcs, x);
+	}
+	return 0;
+}
+
 static int do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 {
 	_cleanup_strv_ cn_strv env = { 0 };
@@ -496,12 +511,8 @@ static int do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 	int r;
 
 	visible_env(b, &env);
-	for (size_t i = 0; i < in->srcs.n; i++) {
-		char *x;
-		if (expand(b, &env, in->srcs.v[i], &x, err) < 0)
-			return -1;
-		cn_strv_push(&srcs, x);
-	}
+	if (expand_sources(b, in, &env, &srcs, err) < 0)
+		return -1;
 	if (expand(b, &env, in->dest, &dest, err) < 0)
 		return -1;
 	if (in->chown && expand(b, &env, in->chown, &chown, err) < 0)
@@ -810,7 +821,6 @@ static void warn_unused_args(struct build *b)
 static int step_extra(struct build *b, const struct bf_instr *in, char **extra, bool *cacheable,
 		      cn_err *err)
 {
-	(void)err;
 	*extra = NULL;
 	*cacheable = true;
 	switch (in->kind) {
@@ -819,9 +829,23 @@ static int step_extra(struct build *b, const struct bf_instr *in, char **extra, 
 				    (in->network == BF_NET_DEFAULT && b->o->network == SB_NET_NONE)
 				    ? "network=none" : "network=host");
 		return 0;
-	case BF_COPY:
-		*cacheable = false;
+	case BF_COPY: {
+		/* The sources' content and modes (not their times): a digest the
+		 * stat cache makes cheap when the files did not change. */
+		_cleanup_strv_ cn_strv env = { 0 };
+		_cleanup_strv_ cn_strv srcs = { 0 };
+		struct bf_copy_opts co = { .ctx_fd = b->ctx_fd, .root_fd = -1 };
+		char digest[CN_DIGEST_STR_SIZE];
+		visible_env(b, &env);
+		if (expand_sources(b, in, &env, &srcs, err) < 0)
+			return -1;
+		co.srcs = (const char *const *)cn_strv_array(&srcs);
+		co.nsrcs = srcs.n;
+		if (bf_copy_digest(&co, b->ctx_path, b->sc, digest, err) < 0)
+			return -1;
+		*extra = cn_xasprintf("sources=%s", digest);
 		return 0;
+	}
 	default:
 		return 0;
 	}
@@ -874,6 +898,14 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 		cn_err_sys(err, "build context '%s'", o->context);
 		goto out;
 	}
+	b.ctx_path = realpath(o->context, NULL);
+	if (!b.ctx_path) {
+		cn_err_sys(err, "build context '%s'", o->context);
+		goto out;
+	}
+	/* Only a cache: unreadable means empty. */
+	if (bf_statcache_load(st->cache_fd, "stat", &b.sc, err) < 0)
+		b.sc = bf_statcache_new();
 	b.total = b.prog.ninstrs;
 	for (size_t i = 0; i < b.prog.ninstrs; i++) {
 		const struct bf_instr *in = &b.prog.instrs[i];
@@ -911,6 +943,12 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 	res->nlayers = b.nlayers;
 	r = 0;
 out:
+	if (b.sc) {
+		cn_err ignored;
+		bf_statcache_save(b.sc, st->cache_fd, "stat", &ignored);
+		bf_statcache_free(b.sc);
+	}
+	free(b.ctx_path);
 	if (b.ctx_fd >= 0)
 		close(b.ctx_fd);
 	json_decref(b.cfg);

@@ -10,8 +10,14 @@
  *    resolved with openat2(RESOLVE_IN_ROOT), final names are handled with
  *    *at() calls that do not follow symlinks, and an existing entry is
  *    unlinked rather than written through.
+ *
+ * The walk over the context (expansion, resolution, order, refusals) is
+ * written once and drives a "sink": bf_copy's writes entries into the root,
+ * bf_copy_digest's hashes them for the build cache, so the two cannot
+ * disagree on what a COPY takes from the context.
  */
 #include "builder/copy.h"
+#include "builder/statcache.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -44,14 +50,63 @@
 #define XATTR_BUF ((size_t)64 << 10)   /* Linux caps lists and values at 64 KiB */
 #define WH_PREFIX ".wh."
 
+struct copier;
+
+/* Where the entries of a walk go. bf_copy: an open directory of the image
+ * root and its root-relative path. bf_copy_digest: no fd (-1) and the path
+ * relative to the source root ("" for the root itself). */
+struct dest {
+	int fd;
+	const char *rel;
+};
+
+/* What is done with each entry the walk over the context finds. The walk
+ * itself (source expansion, which names in which order, what is refused,
+ * how each entry is opened and checked, what is never opened) is one and
+ * the same for bf_copy and bf_copy_digest; only the sink differs. REL is
+ * the entry's path as placed (D->rel + name), CPATH its path in the
+ * context, SHOW its name in errors. */
+struct sink {
+	/* Directory SFD becomes DNAME in D and receives the entries that
+	 * follow: *DFD is set to where they go (or -1), *CREATED to whether it
+	 * is new. */
+	int (*dir_begin)(struct copier *c, int sfd, const struct stat *st, const struct dest *d,
+			 const char *dname, const char *rel, const char *show, int *dfd, bool *created);
+	/* ...and all its entries are in. May be NULL. */
+	int (*dir_end)(struct copier *c, int sfd, const struct stat *st, int dfd, bool created,
+		       const char *show);
+	/* A directory source whose entries go straight into D. May be NULL. */
+	int (*contents)(struct copier *c, int sfd, const struct stat *st, const struct dest *d,
+			const char *show);
+	/* A regular file, open at SFD. */
+	int (*file)(struct copier *c, int sfd, const struct stat *st, const struct dest *d,
+		    const char *dname, const char *rel, const char *cpath, const char *show);
+	/* A symlink NAME in the context directory SDIRFD (inside a copied
+	 * directory: a named source is followed). */
+	int (*symlink)(struct copier *c, int sdirfd, const char *name, const struct stat *st,
+		       const struct dest *d, const char *rel, const char *show);
+	/* A FIFO or a device, never opened. */
+	int (*special)(struct copier *c, const struct stat *st, const struct dest *d,
+		       const char *dname, const char *rel, const char *show);
+	/* Refuse a .wh. base name for a file source placed under its own name
+	 * (where it is placed depends on the destination, which digests do not
+	 * know). */
+	bool check_top_name;
+};
+
 struct copier {
 	const struct bf_copy_opts *o;
+	const struct sink *sink;
 	cn_err *err;
 	uid_t uid;
 	gid_t gid;
 	char *chunk;
 	char *xlist;
 	char *xval;
+	/* bf_copy_digest */
+	cn_sha256 h;
+	struct bf_statcache *sc;
+	const char *ctx_path;
 };
 
 /* ---- wildcard matching (Go filepath.Match semantics, one component) ---- */
@@ -561,7 +616,7 @@ static int apply_meta_at(struct copier *c, int ddirfd, const char *dname, const 
 	return 0;
 }
 
-/* ---- copying one entry ---- */
+/* ---- copying one entry (the bf_copy sink) ---- */
 
 /* Make room for a non-directory at DNAME: whatever is there (file, symlink,
  * special file) is unlinked, never written through; a directory stays and
@@ -611,13 +666,14 @@ static int copy_data(struct copier *c, int sfd, int dfd, const char *show)
 	}
 }
 
-static int copy_file(struct copier *c, int sfd, const struct stat *st, int ddirfd,
-		     const char *dname, const char *rel, const char *show)
+static int copy_file(struct copier *c, int sfd, const struct stat *st, const struct dest *d,
+		     const char *dname, const char *rel, const char *cpath, const char *show)
 {
 	_cleanup_close_ int dfd = -1;
-	if (clear_leaf(c, ddirfd, dname, rel) < 0)
+	(void)cpath;
+	if (clear_leaf(c, d->fd, dname, rel) < 0)
 		return -1;
-	dfd = openat(ddirfd, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	dfd = openat(d->fd, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (dfd < 0)
 		return cn_err_sys(c->err, "COPY: create '/%s'", rel);
 	if (copy_data(c, sfd, dfd, show) < 0)
@@ -627,44 +683,56 @@ static int copy_file(struct copier *c, int sfd, const struct stat *st, int ddirf
 
 /* FIFOs and devices are recreated from their stat: opening them could
  * block forever or read without end. */
-static int copy_special(struct copier *c, const struct stat *st, int ddirfd, const char *dname,
-			const char *rel, const char *show)
+static int copy_special(struct copier *c, const struct stat *st, const struct dest *d,
+			const char *dname, const char *rel, const char *show)
 {
 	dev_t rdev = S_ISFIFO(st->st_mode) ? 0 : st->st_rdev;
-	if (clear_leaf(c, ddirfd, dname, rel) < 0)
+	if (clear_leaf(c, d->fd, dname, rel) < 0)
 		return -1;
-	if (mknodat(ddirfd, dname, (st->st_mode & S_IFMT) | 0600, rdev) < 0)
+	if (mknodat(d->fd, dname, (st->st_mode & S_IFMT) | 0600, rdev) < 0)
 		return cn_err_sys(c->err, "COPY: create '/%s'", rel);
-	return apply_meta_at(c, ddirfd, dname, st, show);
+	return apply_meta_at(c, d->fd, dname, st, show);
+}
+
+/* The target of the symlink NAME in SDIRFD, verbatim. */
+static int read_target(struct copier *c, int sdirfd, const char *name, char target[PATH_MAX],
+		       const char *show)
+{
+	ssize_t n = readlinkat(sdirfd, name, target, PATH_MAX);
+	if (n < 0)
+		return cn_err_sys(c->err, "COPY: '%s': read symlink", show);
+	if ((size_t)n >= PATH_MAX)
+		return cn_err_plain(c->err, ENAMETOOLONG, "COPY: '%s': symlink target too long", show);
+	target[n] = '\0';
+	return 0;
 }
 
 /* Symlinks are copied as symlinks, their target verbatim: it is only ever
  * interpreted inside the image. */
-static int copy_symlink(struct copier *c, int sdirfd, const char *sname, const struct stat *st,
-			int ddirfd, const char *dname, const char *rel, const char *show)
+static int copy_symlink(struct copier *c, int sdirfd, const char *name, const struct stat *st,
+			const struct dest *d, const char *rel, const char *show)
 {
 	char target[PATH_MAX];
-	ssize_t n = readlinkat(sdirfd, sname, target, sizeof(target));
-	if (n < 0)
-		return cn_err_sys(c->err, "COPY: '%s': read symlink", show);
-	if ((size_t)n >= sizeof(target))
-		return cn_err_plain(c->err, ENAMETOOLONG, "COPY: '%s': symlink target too long", show);
-	target[n] = '\0';
-	if (clear_leaf(c, ddirfd, dname, rel) < 0)
+	if (read_target(c, sdirfd, name, target, show) < 0)
 		return -1;
-	if (symlinkat(target, ddirfd, dname) < 0)
+	if (clear_leaf(c, d->fd, name, rel) < 0)
+		return -1;
+	if (symlinkat(target, d->fd, name) < 0)
 		return cn_err_sys(c->err, "COPY: create symlink '/%s'", rel);
-	return apply_meta_at(c, ddirfd, dname, st, show);
+	return apply_meta_at(c, d->fd, name, st, show);
 }
 
-/* The directory DNAME under DDIRFD, created (0700 until its metadata is
+/* The directory DNAME under D, created (0700 until its metadata is
  * applied) when absent. An existing symlink is followed only when it
  * resolves, inside the root, to a directory (e.g. /lib -> usr/lib). */
-static int open_dest_dir(struct copier *c, int ddirfd, const char *dname, const char *rel,
-			 bool *created)
+static int open_dest_dir(struct copier *c, int sfd, const struct stat *sst, const struct dest *d,
+			 const char *dname, const char *rel, const char *show, int *dfd, bool *created)
 {
 	struct stat st;
-	int fd;
+	int ddirfd = d->fd;
+	(void)sfd;
+	(void)sst;
+	(void)show;
 	*created = false;
 	if (fstatat(ddirfd, dname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT)
@@ -673,40 +741,56 @@ static int open_dest_dir(struct copier *c, int ddirfd, const char *dname, const 
 			return cn_err_sys(c->err, "COPY: create directory '/%s'", rel);
 		*created = true;
 	} else if (S_ISLNK(st.st_mode)) {
-		fd = root_open_dir(c, rel);
-		if (fd < 0)
+		*dfd = root_open_dir(c, rel);
+		if (*dfd < 0)
 			return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ?
 				not_dir_error(c, rel) : cn_err_sys(c->err, "COPY: open '/%s'", rel);
-		return fd;
+		return 0;
 	} else if (!S_ISDIR(st.st_mode)) {
 		return not_dir_error(c, rel);
 	}
-	fd = openat(ddirfd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	*dfd = openat(ddirfd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*dfd < 0)
 		return cn_err_sys(c->err, "COPY: open '/%s'", rel);
-	return fd;
+	return 0;
 }
 
-static int copy_contents(struct copier *c, int sfd, const char *cpath, int dfd, const char *drel,
+/* Metadata goes only onto a directory COPY created: an existing one in the
+ * image keeps its owner and mode (as BuildKit does). */
+static int close_dest_dir(struct copier *c, int sfd, const struct stat *st, int dfd, bool created,
+			  const char *show)
+{
+	return created ? apply_meta(c, sfd, dfd, st, show) : 0;
+}
+
+static const struct sink copy_sink = {
+	.dir_begin = open_dest_dir,
+	.dir_end = close_dest_dir,
+	.file = copy_file,
+	.symlink = copy_symlink,
+	.special = copy_special,
+	.check_top_name = true,
+};
+
+/* ---- the walk over the context (shared by bf_copy and bf_copy_digest) ---- */
+
+static int walk_contents(struct copier *c, int sfd, const char *cpath, const struct dest *d,
 			 int depth);
 
-/* Source directory SFD (context path CPATH) to DNAME under DDIRFD. Metadata
- * goes only onto a directory COPY created: an existing one in the image
- * keeps its owner and mode (as BuildKit does). */
-static int copy_dir(struct copier *c, int sfd, const struct stat *st, int ddirfd,
+/* Source directory SFD (context path CPATH) becomes DNAME in D. */
+static int walk_dir(struct copier *c, int sfd, const struct stat *st, const struct dest *d,
 		    const char *dname, const char *rel, const char *cpath, int depth)
 {
 	_cleanup_close_ int dfd = -1;
-	bool created;
+	bool created = false;
 	if (depth > COPY_MAX_DEPTH)
 		return cn_err_plain(c->err, ELOOP, "COPY: '%s': directories nested deeper than %d levels",
 				  cpath, COPY_MAX_DEPTH);
-	dfd = open_dest_dir(c, ddirfd, dname, rel, &created);
-	if (dfd < 0)
+	if (c->sink->dir_begin(c, sfd, st, d, dname, rel, cpath, &dfd, &created) < 0)
 		return -1;
-	if (copy_contents(c, sfd, cpath, dfd, rel, depth) < 0)
+	if (walk_contents(c, sfd, cpath, &(struct dest){ .fd = dfd, .rel = rel }, depth) < 0)
 		return -1;
-	return created ? apply_meta(c, sfd, dfd, st, cpath) : 0;
+	return c->sink->dir_end ? c->sink->dir_end(c, sfd, st, dfd, created, cpath) : 0;
 }
 
 /* Open NAME under the context directory SDIRFD without following it, and
@@ -729,8 +813,8 @@ static int open_child(struct copier *c, int sdirfd, const char *name, int flags,
 }
 
 /* One entry NAME of a copied directory; nothing here follows a symlink. */
-static int copy_child(struct copier *c, int sdirfd, const char *name, const char *cpath,
-		      int ddirfd, const char *rel, int depth)
+static int walk_child(struct copier *c, int sdirfd, const char *name, const char *cpath,
+		      const struct dest *d, const char *rel, int depth)
 {
 	_cleanup_close_ int fd = -1;
 	struct stat st;
@@ -744,25 +828,27 @@ static int copy_child(struct copier *c, int sdirfd, const char *name, const char
 		fd = open_child(c, sdirfd, name, O_RDONLY | O_DIRECTORY, &st, cpath);
 		if (fd < 0)
 			return -1;
-		return copy_dir(c, fd, &st, ddirfd, name, rel, cpath, depth + 1);
+		return walk_dir(c, fd, &st, d, name, rel, cpath, depth + 1);
 	case S_IFREG:
 		/* O_NONBLOCK: should it have become a fifo, the open cannot hang. */
 		fd = open_child(c, sdirfd, name, O_RDONLY | O_NONBLOCK, &st, cpath);
 		if (fd < 0)
 			return -1;
-		return copy_file(c, fd, &st, ddirfd, name, rel, cpath);
+		return c->sink->file(c, fd, &st, d, name, rel, cpath, cpath);
 	case S_IFLNK:
-		return copy_symlink(c, sdirfd, name, &st, ddirfd, name, rel, cpath);
+		return c->sink->symlink(c, sdirfd, name, &st, d, rel, cpath);
 	case S_IFIFO:
 	case S_IFCHR:
 	case S_IFBLK:
-		return copy_special(c, &st, ddirfd, name, rel, cpath);
+		return c->sink->special(c, &st, d, name, rel, cpath);
 	default:
 		return 0;       /* sockets have no place in a layer */
 	}
 }
 
-static int copy_contents(struct copier *c, int sfd, const char *cpath, int dfd, const char *drel,
+/* The entries of the directory SFD (context path CPATH) into D, sorted
+ * bytewise. */
+static int walk_contents(struct copier *c, int sfd, const char *cpath, const struct dest *d,
 			 int depth)
 {
 	_cleanup_strv_ cn_strv names = { 0 };
@@ -770,21 +856,19 @@ static int copy_contents(struct copier *c, int sfd, const char *cpath, int dfd, 
 		return -1;
 	for (size_t k = 0; k < names.n; k++) {
 		_cleanup_free_ char *cchild = child_path(cpath, names.v[k]);
-		_cleanup_free_ char *rel = child_path(drel, names.v[k]);
+		_cleanup_free_ char *rel = child_path(d->rel, names.v[k]);
 		if (check_wh(c, names.v[k], cchild) < 0 ||
-		    copy_child(c, sfd, names.v[k], cchild, dfd, rel, depth) < 0)
+		    walk_child(c, sfd, names.v[k], cchild, d, rel, depth) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* ---- top level ---- */
-
 /* One expanded source (context path PATH, written SHOW by the user). With
- * DNAME NULL it goes into the directory DFD (root path DREL): a file under
- * its own name, a directory's contents. Otherwise it becomes DNAME in DFD. */
-static int copy_source(struct copier *c, const char *path, const char *show, int dfd,
-		       const char *drel, const char *dname)
+ * DNAME NULL it goes into D: a file under its own name, a directory's
+ * contents. Otherwise it becomes DNAME in D. */
+static int walk_source(struct copier *c, const char *path, const char *show, const struct dest *d,
+		       const char *dname)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *rel = NULL;
@@ -796,32 +880,53 @@ static int copy_source(struct copier *c, const char *path, const char *show, int
 		fd = ctx_open(c, path, O_RDONLY | O_DIRECTORY, &st, show);
 		if (fd < 0)
 			return -1;
-		if (!dname)
-			return copy_contents(c, fd, path, dfd, drel, 0);
-		rel = child_path(drel, dname);
-		return copy_dir(c, fd, &st, dfd, dname, rel, path, 0);
+		if (!dname) {
+			if (c->sink->contents && c->sink->contents(c, fd, &st, d, show) < 0)
+				return -1;
+			return walk_contents(c, fd, path, d, 0);
+		}
+		rel = child_path(d->rel, dname);
+		return walk_dir(c, fd, &st, d, dname, rel, path, 0);
 	}
 	if (!dname) {
 		const char *slash = strrchr(path, '/');
 		dname = slash ? slash + 1 : path;
-		if (check_wh(c, dname, show) < 0)
+		if (c->sink->check_top_name && check_wh(c, dname, show) < 0)
 			return -1;
 	}
-	rel = child_path(drel, dname);
+	rel = child_path(d->rel, dname);
 	switch (st.st_mode & S_IFMT) {
 	case S_IFREG:
 		fd = ctx_open(c, path, O_RDONLY | O_NONBLOCK, &st, show);
 		if (fd < 0)
 			return -1;
-		return copy_file(c, fd, &st, dfd, dname, rel, show);
+		return c->sink->file(c, fd, &st, d, dname, rel, path, show);
 	case S_IFIFO:
 	case S_IFCHR:
 	case S_IFBLK:
-		return copy_special(c, &st, dfd, dname, rel, show);
+		return c->sink->special(c, &st, d, dname, rel, show);
 	default:
 		return cn_err_plain(c->err, EINVAL, "COPY: '%s': a socket cannot be copied", show);
 	}
 }
+
+/* Sources -> context paths (PATHS) and the names to show in errors (SHOWS),
+ * every one resolved before anything is done with any. *WILD is set when
+ * any source was a pattern. */
+static int resolve_sources(struct copier *c, cn_strv *paths, cn_strv *shows, bool *wild)
+{
+	struct stat st;
+	if (c->o->nsrcs == 0)
+		return cn_err_plain(c->err, EINVAL, "COPY: no source files were specified");
+	if (expand_sources(c, paths, shows, wild) < 0)
+		return -1;
+	for (size_t i = 0; i < paths->n; i++)
+		if (ctx_stat(c, paths->v[i], &st, shows->v[i]) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- bf_copy ---- */
 
 /* A single source to a destination not written as a directory: an existing
  * directory there (also through a symlink resolving inside the root)
@@ -840,13 +945,13 @@ static int copy_to_name(struct copier *c, const char *path, const char *show, co
 	    (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode))) {
 		dfd = root_open_dir(c, rel);
 		if (dfd >= 0)
-			return copy_source(c, path, show, dfd, rel, NULL);
+			return walk_source(c, path, show, &(struct dest){ .fd = dfd, .rel = rel }, NULL);
 		if (S_ISDIR(st.st_mode))
 			return cn_err_sys(c->err, "COPY: open '/%s'", rel);
 	}
 	if (check_wh(c, name, rel) < 0)
 		return -1;
-	return copy_source(c, path, show, pfd, prel, name);
+	return walk_source(c, path, show, &(struct dest){ .fd = pfd, .rel = prel }, name);
 }
 
 /* "dir/", ".", "x/..", "": the destination is meant as a directory. */
@@ -866,17 +971,9 @@ static int copy_all(struct copier *c)
 	_cleanup_free_ char *full = NULL, *drel = NULL;
 	_cleanup_close_ int dfd = -1;
 	bool wild = false;
-	struct stat st;
 
-	if (o->nsrcs == 0)
-		return cn_err_plain(c->err, EINVAL, "COPY: no source files were specified");
-	if (expand_sources(c, &paths, &shows, &wild) < 0)
+	if (resolve_sources(c, &paths, &shows, &wild) < 0)
 		return -1;
-	/* Every source is resolved before anything is written. */
-	for (size_t i = 0; i < paths.n; i++)
-		if (ctx_stat(c, paths.v[i], &st, shows.v[i]) < 0)
-			return -1;
-
 	full = dest[0] == '/' ? cn_xstrdup(dest) :
 		cn_xasprintf("%s/%s", o->workdir ? o->workdir : "/", dest);
 	split_clean(full, true, &dc);
@@ -894,7 +991,8 @@ static int copy_all(struct copier *c)
 		return -1;
 	drel = join(dc.v, dc.n);
 	for (size_t i = 0; i < paths.n; i++)
-		if (copy_source(c, paths.v[i], shows.v[i], dfd, drel, NULL) < 0)
+		if (walk_source(c, paths.v[i], shows.v[i], &(struct dest){ .fd = dfd, .rel = drel },
+				NULL) < 0)
 			return -1;
 	return 0;
 }
@@ -903,6 +1001,7 @@ int bf_copy(const struct bf_copy_opts *o, cn_err *err)
 {
 	struct copier c = {
 		.o = o,
+		.sink = &copy_sink,
 		.err = err,
 		.uid = o->chown ? o->uid : 0,
 		.gid = o->chown ? o->gid : 0,
@@ -912,6 +1011,202 @@ int bf_copy(const struct bf_copy_opts *o, cn_err *err)
 	};
 	int r = copy_all(&c);
 	free(c.chunk);
+	free(c.xlist);
+	free(c.xval);
+	return r;
+}
+
+/* ---- bf_copy_digest (the digest sink) ---- */
+
+/* Bumped whenever the records below change meaning. */
+#define DIGEST_VERSION "cairn COPY sources v1"
+
+static void h_u64(struct copier *c, uint64_t v)
+{
+	unsigned char b[8];
+	for (int i = 0; i < 8; i++, v >>= 8)
+		b[i] = (unsigned char)v;
+	cn_sha256_update(&c->h, b, sizeof(b));
+}
+
+static void h_bytes(struct copier *c, const void *p, size_t len)
+{
+	h_u64(c, len);
+	cn_sha256_update(&c->h, p, len);
+}
+
+static void h_str(struct copier *c, const char *s)
+{
+	h_bytes(c, s, strlen(s));
+}
+
+static void h_tag(struct copier *c, char tag)
+{
+	cn_sha256_update(&c->h, &tag, 1);
+}
+
+/* Every record starts with a tag byte naming its kind, which fixes the
+ * fields that follow; variable-length fields carry their length first. An
+ * entry: tag, placed path, permission bits (07777), then per kind:
+ *   'd' directory        -             'f' regular file   size, content digest
+ *   'l' symlink          target        'p' fifo           -
+ *   'c', 'b' device      major, minor
+ * followed (directories and files) by one 'x' record (name, value) per
+ * extended attribute bf_copy carries over, in name order. 's' (index)
+ * starts each expanded source. */
+static void h_entry(struct copier *c, char tag, const char *rel, const struct stat *st)
+{
+	h_tag(c, tag);
+	h_str(c, rel);
+	h_u64(c, (uint64_t)(st->st_mode & 07777));
+}
+
+static int cmp_xnames(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int h_xattrs(struct copier *c, int fd, const char *show)
+{
+	_cleanup_free_ char **names = NULL;
+	size_t n = 0, cap = 0;
+	ssize_t len = flistxattr(fd, c->xlist, XATTR_BUF);
+	if (len < 0) {
+		if (errno == ENOTSUP)
+			return 0;
+		return cn_err_sys(c->err, "COPY: '%s': list extended attributes", show);
+	}
+	for (char *name = c->xlist; name < c->xlist + len; name += strlen(name) + 1) {
+		if (!keep_xattr(name))
+			continue;
+		cn_xgrow((void **)&names, &cap, n + 1, sizeof(*names));
+		names[n++] = name;
+	}
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_xnames);
+	for (size_t i = 0; i < n; i++) {
+		ssize_t vlen = fgetxattr(fd, names[i], c->xval, XATTR_BUF);
+		if (vlen < 0) {
+			if (errno == ENODATA)
+				continue;       /* removed since the listing */
+			return cn_err_sys(c->err, "COPY: '%s': read extended attribute %s", show,
+					  names[i]);
+		}
+		h_tag(c, 'x');
+		h_str(c, names[i]);
+		h_bytes(c, c->xval, (size_t)vlen);
+	}
+	return 0;
+}
+
+static int digest_dir(struct copier *c, int sfd, const struct stat *st, const struct dest *d,
+		      const char *dname, const char *rel, const char *show, int *dfd, bool *created)
+{
+	(void)d;
+	(void)dname;
+	*dfd = -1;
+	*created = true;
+	h_entry(c, 'd', rel, st);
+	return h_xattrs(c, sfd, show);
+}
+
+/* The source directory itself: its mode and xattrs are what a directory
+ * COPY creates from it gets. */
+static int digest_root(struct copier *c, int sfd, const struct stat *st, const struct dest *d,
+		       const char *show)
+{
+	h_entry(c, 'd', d->rel, st);
+	return h_xattrs(c, sfd, show);
+}
+
+static int digest_file(struct copier *c, int sfd, const struct stat *st, const struct dest *d,
+		       const char *dname, const char *rel, const char *cpath, const char *show)
+{
+	_cleanup_free_ char *key = cn_xasprintf("%s/%s", c->ctx_path, cpath);
+	char md[CN_DIGEST_STR_SIZE];
+	(void)d;
+	(void)dname;
+	if (bf_statcache_file_digest(c->sc, sfd, key, md, c->err) < 0)
+		return cn_err_wrap(c->err, "COPY: '%s'", show);
+	h_entry(c, 'f', rel, st);
+	h_u64(c, (uint64_t)st->st_size);
+	h_str(c, md);
+	return h_xattrs(c, sfd, show);
+}
+
+static int digest_symlink(struct copier *c, int sdirfd, const char *name, const struct stat *st,
+			  const struct dest *d, const char *rel, const char *show)
+{
+	char target[PATH_MAX];
+	(void)d;
+	if (read_target(c, sdirfd, name, target, show) < 0)
+		return -1;
+	h_entry(c, 'l', rel, st);
+	h_str(c, target);
+	return 0;
+}
+
+static int digest_special(struct copier *c, const struct stat *st, const struct dest *d,
+			  const char *dname, const char *rel, const char *show)
+{
+	(void)d;
+	(void)dname;
+	(void)show;
+	if (S_ISFIFO(st->st_mode)) {
+		h_entry(c, 'p', rel, st);
+		return 0;
+	}
+	h_entry(c, S_ISCHR(st->st_mode) ? 'c' : 'b', rel, st);
+	h_u64(c, major(st->st_rdev));
+	h_u64(c, minor(st->st_rdev));
+	return 0;
+}
+
+static const struct sink digest_sink = {
+	.dir_begin = digest_dir,
+	.contents = digest_root,
+	.file = digest_file,
+	.symlink = digest_symlink,
+	.special = digest_special,
+	.check_top_name = false,
+};
+
+int bf_copy_digest(const struct bf_copy_opts *o, const char *ctx_path, struct bf_statcache *sc,
+		   char out[CN_DIGEST_STR_SIZE], cn_err *err)
+{
+	_cleanup_strv_ cn_strv paths = { 0 }, shows = { 0 };
+	struct bf_statcache *own = NULL;
+	struct copier c = {
+		.o = o,
+		.sink = &digest_sink,
+		.err = err,
+		.xlist = cn_xmalloc(XATTR_BUF),
+		.xval = cn_xmalloc(XATTR_BUF),
+		.sc = sc,
+		.ctx_path = ctx_path,
+	};
+	bool wild = false;
+	int r = 0;
+
+	/* Without a path there is no key to cache under: a private cache. */
+	if (!sc || !ctx_path) {
+		c.sc = own = bf_statcache_new();
+		c.ctx_path = ctx_path ? ctx_path : "";
+	}
+	cn_sha256_init(&c.h);
+	h_str(&c, DIGEST_VERSION);
+	if (resolve_sources(&c, &paths, &shows, &wild) < 0)
+		r = -1;
+	for (size_t i = 0; r == 0 && i < paths.n; i++) {
+		h_tag(&c, 's');
+		h_u64(&c, i);
+		r = walk_source(&c, paths.v[i], shows.v[i], &(struct dest){ .fd = -1, .rel = "" }, NULL);
+	}
+	if (r == 0)
+		cn_sha256_final(&c.h, out);
+	else
+		cn_sha256_free(&c.h);
+	bf_statcache_free(own);
 	free(c.xlist);
 	free(c.xval);
 	return r;

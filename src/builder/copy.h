@@ -9,7 +9,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "util/digest.h"
 #include "util/err.h"
+
+struct bf_statcache;
 
 struct bf_copy_opts {
 	int ctx_fd;                 /* build context root (directory fd) */
@@ -28,5 +31,29 @@ struct bf_copy_opts {
 /* Errors read like "COPY: 'x': no such file in the build context" or
  * "COPY: 'x': points outside the build context". */
 int bf_copy(const struct bf_copy_opts *o, cn_err *err);
+
+/* A digest of what bf_copy would copy from the context, for the build
+ * cache: the sources are expanded, resolved and walked exactly as bf_copy
+ * does (same order, same errors for a missing source, one outside the
+ * context, a pattern with no match, a .wh. name in a copied directory), and
+ * every entry it would copy is hashed: its path as placed (relative to the
+ * source: a file source by its base name, a directory source by its
+ * contents, the directory itself as ""), type, permission bits, size and
+ * content digest of regular files, symlink targets, device numbers, and the
+ * xattrs bf_copy carries over (user.* but user.overlay.*, and
+ * security.capability). Not hashed: times, owners, other xattrs, the
+ * destination and --chown/--chmod (the instruction's text). Only O->ctx_fd,
+ * O->srcs and O->nsrcs are used.
+ *
+ * File contents go through the stat cache SC under CTX_PATH + "/" + the
+ * path in the context (CTX_PATH: the context's absolute path), so unchanged
+ * files are not read again; with SC or CTX_PATH NULL every file is read.
+ * FIFOs and devices are never opened.
+ *
+ * Unlike bf_copy, a file source whose own base name starts with .wh. is not
+ * refused here: bf_copy refuses it only when it keeps that name, which
+ * depends on the destination. */
+int bf_copy_digest(const struct bf_copy_opts *o, const char *ctx_path, struct bf_statcache *sc,
+		   char out[CN_DIGEST_STR_SIZE], cn_err *err);
 
 #endif

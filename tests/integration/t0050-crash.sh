@@ -40,7 +40,7 @@ mkdir -p "$T/commit"
 printf 'FROM busybox\nRUN head -c 3000000 /dev/urandom > /blob\n' | buildfile "$T/commit"
 for point in ingest snapshot image; do
 	# A subshell, so that bash's "Killed" report goes to /dev/null too.
-	(CAIRN_TEST_CRASH_AT=$point "$CAIRN" build -t commit:1 "$T/commit"; exit $?) >/dev/null 2>&1
+	(CAIRN_TEST_CRASH_AT=$point "$CAIRN" build --no-cache -t commit:1 "$T/commit"; exit $?) >/dev/null 2>&1
 	st=$?
 	check "killed at '$point' (status 137)" test "$st" -eq 137
 	check "killed at '$point': no tag" test -z "$(tag_digest commit:1)"
@@ -65,7 +65,7 @@ done
 
 # Ctrl-C while a layer is being committed: the build stops, nothing is tagged.
 for point in ingest snapshot; do
-	(CAIRN_TEST_CRASH_AT=$point:INT "$CAIRN" build -t intr:1 "$T/commit"; exit $?) >"$T/intr.out" 2>"$T/intr.err"
+	(CAIRN_TEST_CRASH_AT=$point:INT "$CAIRN" build --no-cache -t intr:1 "$T/commit"; exit $?) >"$T/intr.out" 2>"$T/intr.err"
 	st=$?
 	check "Ctrl-C at '$point': exit status 130" test "$st" -eq 130
 	check "Ctrl-C at '$point': says interrupted" grep -q interrupted "$T/intr.err"

@@ -1,0 +1,62 @@
+/* A persistent stat cache, as git's index keeps one: (path, size, mtime,
+ * ctime, inode, device) -> sha256 of the content, so that the digest of an
+ * unchanged file is known without reading it again.
+ *
+ * An entry is used only when all five stat fields match. A file whose mtime
+ * or ctime lies within BF_STATCACHE_RACY_NS of the current time (either
+ * side) is hashed
+ * but not recorded (git's "racy" rule: a modification in the same clock tick
+ * would leave every field unchanged), nor is one that changed while it was
+ * read. The file on disk is only a cache: a missing, truncated or corrupt
+ * one loads as an empty cache, and concurrent savers simply race (the last
+ * rename wins). */
+#ifndef BF_STATCACHE_H
+#define BF_STATCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/digest.h"
+#include "util/err.h"
+
+/* At most this many entries (the most recently used) are written. */
+#define BF_STATCACHE_MAX_SAVED 200000
+/* Bounds on what is read back (a larger file is treated as corrupt) and on
+ * what a session records in memory. */
+#define BF_STATCACHE_MAX_ENTRIES 1000000
+#define BF_STATCACHE_MAX_FILE ((size_t)256 << 20)
+/* Longest key recorded; longer keys are hashed every time. */
+#define BF_STATCACHE_MAX_KEY 65535
+#define BF_STATCACHE_RACY_NS 2000000000LL
+
+struct bf_statcache;
+
+/* An empty cache not tied to any file. */
+struct bf_statcache *bf_statcache_new(void);
+
+/* Load the cache from NAME under DIRFD. A missing file, or one that is not a
+ * regular file, too big, truncated or corrupt, gives an empty cache (which a
+ * later save replaces). Only an error reading it (EIO, EACCES, ...) fails. */
+int bf_statcache_load(int dirfd, const char *name, struct bf_statcache **out, cn_err *err);
+
+/* Digest ("sha256:<hex>") of the content of FD, an open regular file, known
+ * in SC (not NULL) as KEY_PATH (an absolute path). The cached digest is returned
+ * without reading when size, mtime, ctime, inode and device all match;
+ * otherwise the file is read from offset 0 in 64 KiB chunks (the fd's offset
+ * is not used) and the result recorded unless the file is racy. */
+int bf_statcache_file_digest(struct bf_statcache *sc, int fd, const char *key_path,
+			     char out[CN_DIGEST_STR_SIZE], cn_err *err);
+
+/* Write the cache to NAME under DIRFD if anything changed since the load
+ * (temp file and rename; no fsync). Keeps the BF_STATCACHE_MAX_SAVED most
+ * recently used entries. */
+int bf_statcache_save(struct bf_statcache *sc, int dirfd, const char *name, cn_err *err);
+
+void bf_statcache_free(struct bf_statcache *sc);
+
+/* For tests and statistics: content bytes hashed so far by this cache, and
+ * the number of live entries. */
+uint64_t bf_statcache_bytes_hashed(const struct bf_statcache *sc);
+size_t bf_statcache_count(const struct bf_statcache *sc);
+
+#endif

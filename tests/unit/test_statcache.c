@@ -1,0 +1,554 @@
+/* The stat cache: hits without reading, persistence, the racy rule, what a
+ * damaged cache file loads as, and the bound on what is saved. */
+#include "builder/statcache.h"
+#include "util/cleanup.h"
+#include "util/digest.h"
+#include "util/fs.h"
+#include "util/mem.h"
+#include "unit.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BIG ((size_t)20 << 20)
+
+static char base[] = "/tmp/cairn-statcache-XXXXXX";
+static int base_fd = -1, cache_fd = -1;
+static cn_err err;
+
+/* ---- fixtures ---- */
+
+static void fail(const char *what)
+{
+	printf("# fixture: %s: %s\n", what, strerror(errno));
+	exit(2);
+}
+
+static void put(const char *path, const void *data, size_t len)
+{
+	int fd = openat(base_fd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || cn_write_all(fd, data, len) < 0)
+		fail(path);
+	close(fd);
+}
+
+static void put_big(const char *path)
+{
+	char *data = cn_xmalloc(BIG);
+	uint32_t x = 777;
+	for (size_t i = 0; i < BIG; i++) {
+		x = x * 1103515245u + 12345u;
+		data[i] = (char)(x >> 16);
+	}
+	put(path, data, BIG);
+	free(data);
+}
+
+static char *abs_path(const char *rel)
+{
+	return cn_xasprintf("%s/%s", base, rel);
+}
+
+static int open_ro(const char *path)
+{
+	int fd = openat(base_fd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail(path);
+	return fd;
+}
+
+/* Digest of base/PATH through SC under its absolute path; how many bytes
+ * that read goes to *HASHED. */
+static int digest(struct bf_statcache *sc, const char *path, char out[CN_DIGEST_STR_SIZE],
+		  uint64_t *hashed)
+{
+	_cleanup_free_ char *key = abs_path(path);
+	_cleanup_close_ int fd = open_ro(path);
+	uint64_t before = bf_statcache_bytes_hashed(sc);
+	int r;
+	cn_err_clear(&err);
+	r = bf_statcache_file_digest(sc, fd, key, out, &err);
+	if (hashed)
+		*hashed = bf_statcache_bytes_hashed(sc) - before;
+	return r;
+}
+
+/* The digest computed without any cache. */
+static void fresh_digest(const char *path, char out[CN_DIGEST_STR_SIZE])
+{
+	struct bf_statcache *sc = bf_statcache_new();
+	if (digest(sc, path, out, NULL) < 0)
+		fail(path);
+	bf_statcache_free(sc);
+}
+
+/* Wait until files written before now are out of the racy window. */
+static void settle(void)
+{
+	struct timespec ts = { 2, 300000000 };
+	nanosleep(&ts, NULL);
+}
+
+static struct bf_statcache *load(void)
+{
+	struct bf_statcache *sc = NULL;
+	cn_err_clear(&err);
+	if (bf_statcache_load(cache_fd, "stat", &sc, &err) < 0) {
+		printf("# load failed: %s\n", err.msg);
+		return bf_statcache_new();
+	}
+	return sc;
+}
+
+static ino_t inode_of(int dirfd, const char *name)
+{
+	struct stat st;
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? st.st_ino : 0;
+}
+
+static size_t count_entries(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	size_t n = 0;
+	if (!d)
+		return (size_t)-1;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Read the cache file, change it with EDIT, write it back. */
+static void mangle(void (*edit)(cn_buf *b))
+{
+	cn_buf b;
+	cn_buf_init(&b, 0);
+	if (cn_read_file_at(cache_fd, "stat", (size_t)1 << 30, &b, NULL) < 0)
+		fail("read cache");
+	edit(&b);
+	{
+		int fd = openat(cache_fd, "stat", O_WRONLY | O_TRUNC | O_CLOEXEC);
+		if (fd < 0 || cn_write_all(fd, b.data, b.len) < 0)
+			fail("write cache");
+		close(fd);
+	}
+	cn_buf_free(&b);
+}
+
+static size_t saved_len;
+static cn_buf saved;
+
+static void edit_restore(cn_buf *b)
+{
+	cn_buf_reset(b);
+	cn_buf_add(b, saved.data, saved_len);
+}
+static void edit_truncate_half(cn_buf *b) { b->len /= 2; }
+static void edit_truncate_one(cn_buf *b) { b->len -= 1; }
+static void edit_header_only(cn_buf *b) { b->len = 16; }
+static void edit_empty(cn_buf *b) { b->len = 0; }
+static void edit_flip_middle(cn_buf *b) { b->data[b->len / 2] ^= 0x01; }
+static void edit_flip_key(cn_buf *b) { b->data[16 + 88] ^= 0x20; }   /* first key byte */
+static void edit_magic(cn_buf *b) { b->data[0] = 'X'; }
+static void edit_version(cn_buf *b) { b->data[8] = 2; }
+static void edit_count(cn_buf *b) { b->data[12] = (char)0xff; b->data[13] = (char)0xff; b->data[14] = 0x0f; }
+static void edit_append(cn_buf *b) { cn_buf_adds(b, "trailing garbage"); }
+static void edit_garbage(cn_buf *b)
+{
+	for (size_t i = 0; i < b->len; i++)
+		b->data[i] = (char)(i * 7 + 3);
+}
+
+/* A cache file written here, field by field, to check that the loader
+ * validates more than the checksum. */
+struct craft_entry {
+	const char *key;
+	uint32_t key_len;       /* 0: strlen(key) */
+	uint32_t flags;
+};
+
+static void le(cn_buf *b, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++, v >>= 8)
+		cn_buf_addc(b, (char)(v & 0xff));
+}
+
+static void craft(uint32_t count, const struct craft_entry *e, size_t n)
+{
+	char sum[CN_DIGEST_STR_SIZE];
+	cn_buf b;
+	int fd;
+	cn_buf_init(&b, 0);
+	cn_buf_add(&b, "cairnsc", 8);
+	le(&b, 1, 4);
+	le(&b, count, 4);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = e[i].key_len ? e[i].key_len : strlen(e[i].key);
+		le(&b, len, 4);
+		le(&b, e[i].flags, 4);
+		for (int k = 0; k < 6; k++)
+			le(&b, 1000 + (uint64_t)k, 8);
+		for (int k = 0; k < 32; k++)
+			cn_buf_addc(&b, (char)k);
+		cn_buf_add(&b, e[i].key, len);
+	}
+	cn_sha256_oneshot(b.data, b.len, sum);
+	for (int i = 0; i < 32; i++) {
+		unsigned v;
+		sscanf(sum + 7 + 2 * i, "%2x", &v);
+		cn_buf_addc(&b, (char)v);
+	}
+	fd = openat(cache_fd, "stat", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || cn_write_all(fd, b.data, b.len) < 0)
+		fail("craft");
+	close(fd);
+	cn_buf_free(&b);
+}
+
+static void test_crafted(void)
+{
+	static const struct craft_entry two[] = { { "/a", 0, 0 }, { "/b", 0, 0 } };
+	static const struct craft_entry dup[] = { { "/a", 0, 0 }, { "/a", 0, 0 } };
+	static const struct craft_entry nul[] = { { "/a\0b", 4, 0 } };
+	static const struct craft_entry flags[] = { { "/a", 0, 1 } };
+	static const struct craft_entry empty_key[] = { { "", 0, 0 } };
+	static const struct {
+		uint32_t count;
+		const struct craft_entry *e;
+		size_t n;
+		size_t want;
+		const char *what;
+	} cases[] = {
+		{ 2, two, 2, 2, "well-formed file with 2 entries loads them" },
+		{ 0, NULL, 0, 0, "well-formed empty cache" },
+		{ 1, two, 2, 0, "count smaller than the entries: empty" },
+		{ 3, two, 2, 0, "count larger than the entries: empty" },
+		{ 2, dup, 2, 0, "a key twice: empty" },
+		{ 1, nul, 1, 0, "a NUL in a key: empty" },
+		{ 1, flags, 1, 0, "unknown flags: empty" },
+		{ 1, empty_key, 1, 0, "an empty key: empty" },
+	};
+	for (size_t i = 0; i < CN_ARRAY_SIZE(cases); i++) {
+		struct bf_statcache *sc;
+		craft(cases[i].count, cases[i].e, cases[i].n);
+		sc = load();
+		UNIT_CHECK(bf_statcache_count(sc) == cases[i].want, "crafted: %s (%zu)", cases[i].what,
+			   bf_statcache_count(sc));
+		bf_statcache_free(sc);
+	}
+	unlinkat(cache_fd, "stat", 0);
+}
+
+/* ---- cases ---- */
+
+static void test_basic(void)
+{
+	char d[CN_DIGEST_STR_SIZE], want[CN_DIGEST_STR_SIZE];
+	struct bf_statcache *sc = bf_statcache_new();
+	uint64_t n;
+	int fd;
+
+	cn_sha256_oneshot("hello\n", 6, want);
+	UNIT_CHECK(digest(sc, "small", d, &n) == 0, "digest of a small file: %s", err.msg);
+	UNIT_STREQ(d, want, "it is the sha256 of the content");
+	UNIT_CHECK(n == 6, "it read the 6 bytes (%llu)", (unsigned long long)n);
+
+	fd = open_ro("small");
+	lseek(fd, 3, SEEK_SET);
+	cn_err_clear(&err);
+	{
+		_cleanup_free_ char *key = abs_path("small-offset");
+		UNIT_CHECK(bf_statcache_file_digest(sc, fd, key, d, &err) == 0 && !strcmp(d, want),
+			   "the fd's offset is not used: %s", err.msg);
+	}
+	close(fd);
+
+	/* Times far from now (ns since 1970 overflow 64 bits past 2262). */
+	{
+		struct timespec far[2] = { { 13569465600, 5 }, { 13569465600, 5 } };   /* 2400 */
+		struct timespec old[2] = { { -2208988800, 7 }, { -2208988800, 7 } };   /* 1900 */
+		uint64_t n1, n2;
+		cn_sha256_oneshot("far", 3, want);
+		for (int i = 0; i < 2; i++) {
+			put("far", "far", 3);
+			utimensat(base_fd, "far", i ? old : far, 0);
+			UNIT_CHECK(digest(sc, "far", d, &n1) == 0 && !strcmp(d, want) && n1 == 3 &&
+				   digest(sc, "far", d, &n2) == 0 && n2 == 3,
+				   "mtime in %s: hashed, not recorded while its ctime is racy", i ? "1900" : "2400");
+		}
+	}
+
+	fd = openat(base_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cn_err_clear(&err);
+	UNIT_CHECK(bf_statcache_file_digest(sc, fd, "/dir", d, &err) < 0 && err.errnum == EINVAL,
+		   "a directory fd is refused: %s", err.msg);
+	close(fd);
+	bf_statcache_free(sc);
+}
+
+static void test_hits(void)
+{
+	char d1[CN_DIGEST_STR_SIZE], d2[CN_DIGEST_STR_SIZE], d3[CN_DIGEST_STR_SIZE];
+	char want[CN_DIGEST_STR_SIZE];
+	struct bf_statcache *sc = bf_statcache_new();
+	struct timespec keep[2];
+	struct stat st;
+	uint64_t n;
+	ino_t ino;
+	int fd;
+
+	UNIT_CHECK(digest(sc, "big", d1, &n) == 0 && n == BIG, "20 MB file: first digest reads it all");
+	UNIT_CHECK(bf_statcache_count(sc) == 1, "…and records it");
+	UNIT_CHECK(digest(sc, "big", d2, &n) == 0 && n == 0 && !strcmp(d1, d2),
+		   "second digest of the unchanged file reads 0 bytes (%llu)", (unsigned long long)n);
+
+	UNIT_CHECK(bf_statcache_save(sc, cache_fd, "stat", &err) == 0, "save: %s", err.msg);
+	UNIT_CHECK(count_entries(cache_fd) == 1, "save leaves no temp file behind");
+	ino = inode_of(cache_fd, "stat");
+	UNIT_CHECK(digest(sc, "big", d2, &n) == 0 && n == 0, "a hit after the save");
+	UNIT_CHECK(bf_statcache_save(sc, cache_fd, "stat", &err) == 0 && inode_of(cache_fd, "stat") == ino,
+		   "nothing changed: the file is not rewritten");
+	bf_statcache_free(sc);
+
+	sc = load();
+	UNIT_CHECK(bf_statcache_count(sc) == 1, "load: 1 entry");
+	UNIT_CHECK(digest(sc, "big", d2, &n) == 0 && n == 0 && !strcmp(d1, d2),
+		   "after save + load the unchanged file still reads 0 bytes");
+	UNIT_CHECK(bf_statcache_save(sc, cache_fd, "stat", &err) == 0 && inode_of(cache_fd, "stat") == ino,
+		   "a session of hits only does not rewrite the file");
+
+	/* Same size, mtime put back: only the ctime tells. */
+	fstatat(base_fd, "big", &st, 0);
+	keep[0] = st.st_atim;
+	keep[1] = st.st_mtim;
+	fd = openat(base_fd, "big", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || pwrite(fd, "\xff\xfe", 2, (off_t)BIG / 2) != 2)
+		fail("modify big");
+	futimens(fd, keep);
+	close(fd);
+	fresh_digest("big", want);
+	UNIT_CHECK(digest(sc, "big", d3, &n) == 0 && n == BIG && strcmp(d3, d1) && !strcmp(d3, want),
+		   "content changed (same size, mtime restored): re-hashed, new digest");
+	UNIT_CHECK(bf_statcache_count(sc) == 0, "…not recorded (its ctime is racy), old entry dropped");
+	UNIT_CHECK(digest(sc, "big", d3, &n) == 0 && n == BIG, "…so it is hashed again");
+
+	/* A file with the same key but another inode. */
+	UNIT_CHECK(digest(sc, "small", d2, &n) == 0, "small");
+	{
+		_cleanup_free_ char *key = abs_path("small");
+		_cleanup_close_ int other = open_ro("other");
+		uint64_t before = bf_statcache_bytes_hashed(sc);
+		char od[CN_DIGEST_STR_SIZE];
+		fresh_digest("other", want);
+		UNIT_CHECK(bf_statcache_file_digest(sc, other, key, od, &err) == 0 && !strcmp(od, want) &&
+			   bf_statcache_bytes_hashed(sc) > before,
+			   "same key, another file: not taken from the cache");
+	}
+	/* The same file under another key. */
+	UNIT_CHECK(digest(sc, "small-link", d2, &n) == 0 && n == 6, "another key is another entry");
+	UNIT_CHECK(bf_statcache_save(sc, cache_fd, "stat", &err) == 0 && inode_of(cache_fd, "stat") != ino,
+		   "changes: the file is rewritten (%s)", err.msg);
+	bf_statcache_free(sc);
+}
+
+static void test_racy(void)
+{
+	char d[CN_DIGEST_STR_SIZE];
+	struct bf_statcache *sc = load();
+	size_t before = bf_statcache_count(sc);
+	uint64_t n;
+
+	put("fresh", "just written", 12);
+	UNIT_CHECK(digest(sc, "fresh", d, &n) == 0 && n == 12, "a just-written file is hashed");
+	UNIT_CHECK(bf_statcache_count(sc) == before, "…but not recorded (racy)");
+	UNIT_CHECK(digest(sc, "fresh", d, &n) == 0 && n == 12, "…so the next digest reads it again");
+	settle();
+	UNIT_CHECK(digest(sc, "fresh", d, &n) == 0 && n == 12 && bf_statcache_count(sc) == before + 1,
+		   "2 s later it is recorded");
+	UNIT_CHECK(digest(sc, "fresh", d, &n) == 0 && n == 0, "…and then hits");
+	UNIT_CHECK(digest(sc, "far", d, &n) == 0 && n == 3 && digest(sc, "far", d, &n) == 0 && n == 0,
+		   "a file with an mtime in 1900 is recorded and hits once its ctime settled");
+	UNIT_CHECK(digest(sc, "big", d, &n) == 0 && n == BIG, "the changed 20 MB file, now settled, is hashed");
+	UNIT_CHECK(digest(sc, "big", d, &n) == 0 && n == 0, "…recorded, then hits");
+	UNIT_CHECK(bf_statcache_save(sc, cache_fd, "stat", &err) == 0, "save: %s", err.msg);
+	bf_statcache_free(sc);
+}
+
+static void check_damaged(void (*edit)(cn_buf *b), const char *what)
+{
+	struct bf_statcache *sc = NULL;
+	char d[CN_DIGEST_STR_SIZE];
+	uint64_t n;
+	int r;
+
+	mangle(edit_restore);
+	mangle(edit);
+	cn_err_clear(&err);
+	r = bf_statcache_load(cache_fd, "stat", &sc, &err);
+	UNIT_CHECK(r == 0 && sc && bf_statcache_count(sc) == 0, "%s: loads as an empty cache (%s)", what,
+		   err.msg);
+	if (!sc)
+		return;
+	UNIT_CHECK(digest(sc, "big", d, &n) == 0 && n == BIG, "%s: files are hashed again", what);
+	bf_statcache_free(sc);
+}
+
+static void test_damaged(void)
+{
+	struct bf_statcache *sc;
+	int fd;
+
+	cn_buf_init(&saved, 0);
+	if (cn_read_file_at(cache_fd, "stat", (size_t)1 << 30, &saved, NULL) < 0)
+		fail("read cache");
+	saved_len = saved.len;
+	sc = load();
+	UNIT_CHECK(bf_statcache_count(sc) >= 3, "the intact cache loads (%zu entries)", bf_statcache_count(sc));
+	bf_statcache_free(sc);
+
+	check_damaged(edit_empty, "empty file");
+	check_damaged(edit_header_only, "header only");
+	check_damaged(edit_truncate_half, "truncated to half");
+	check_damaged(edit_truncate_one, "one byte short");
+	check_damaged(edit_append, "trailing bytes");
+	check_damaged(edit_flip_middle, "one bit flipped");
+	check_damaged(edit_flip_key, "a key changed");
+	check_damaged(edit_magic, "bad magic");
+	check_damaged(edit_version, "unknown version");
+	check_damaged(edit_count, "entry count too large");
+	check_damaged(edit_garbage, "garbage");
+
+	/* A damaged file is replaced by the next save. */
+	sc = load();
+	{
+		char d[CN_DIGEST_STR_SIZE];
+		UNIT_CHECK(digest(sc, "small", d, NULL) == 0 &&
+			   bf_statcache_save(sc, cache_fd, "stat", &err) == 0, "save over garbage: %s", err.msg);
+	}
+	bf_statcache_free(sc);
+	sc = load();
+	UNIT_CHECK(bf_statcache_count(sc) == 1, "…which then loads with its one entry");
+	bf_statcache_free(sc);
+
+	/* Too big: never read (a sparse file, so this costs nothing). */
+	fd = openat(cache_fd, "stat", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, (off_t)BF_STATCACHE_MAX_FILE + 1) < 0)
+		fail("grow cache");
+	close(fd);
+	sc = load();
+	UNIT_CHECK(bf_statcache_count(sc) == 0, "a file over %zu MiB loads as empty", BF_STATCACHE_MAX_FILE >> 20);
+	bf_statcache_free(sc);
+
+	/* Not a regular file. */
+	unlinkat(cache_fd, "stat", 0);
+	sc = load();
+	UNIT_CHECK(sc && bf_statcache_count(sc) == 0, "a missing file loads as empty: %s", err.msg);
+	bf_statcache_free(sc);
+	symlinkat("/etc/passwd", cache_fd, "stat");
+	sc = load();
+	UNIT_CHECK(sc && bf_statcache_count(sc) == 0, "a symlink is not followed: empty");
+	{
+		char d[CN_DIGEST_STR_SIZE];
+		struct stat st;
+		UNIT_CHECK(digest(sc, "small", d, NULL) == 0 && bf_statcache_save(sc, cache_fd, "stat", &err) == 0 &&
+			   fstatat(cache_fd, "stat", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode),
+			   "…and is replaced by the save, not written through: %s", err.msg);
+	}
+	bf_statcache_free(sc);
+	unlinkat(cache_fd, "stat", 0);
+	mkfifoat(cache_fd, "stat", 0600);
+	alarm(10);
+	sc = load();
+	alarm(0);
+	UNIT_CHECK(sc && bf_statcache_count(sc) == 0, "a fifo is not read: empty");
+	bf_statcache_free(sc);
+	unlinkat(cache_fd, "stat", 0);
+	cn_buf_free(&saved);
+}
+
+/* At most BF_STATCACHE_MAX_SAVED entries are saved: the most recently used. */
+static void test_cap(void)
+{
+	const size_t total = BF_STATCACHE_MAX_SAVED + 5;
+	struct bf_statcache *sc = bf_statcache_new();
+	char d[CN_DIGEST_STR_SIZE];
+	int fd = open_ro("one");
+	bool ok = true;
+
+	for (size_t i = 0; i < total && ok; i++) {
+		char key[64];
+		snprintf(key, sizeof(key), "/cap/%zu", i);
+		ok = bf_statcache_file_digest(sc, fd, key, d, &err) == 0;
+	}
+	UNIT_CHECK(ok && bf_statcache_count(sc) == total, "%zu keys recorded in memory", total);
+	{
+		uint64_t before = bf_statcache_bytes_hashed(sc);
+		bf_statcache_file_digest(sc, fd, "/cap/0", d, &err);     /* used again: now recent */
+		UNIT_CHECK(bf_statcache_bytes_hashed(sc) == before, "lookups among 200k keys hit");
+	}
+	UNIT_CHECK(bf_statcache_save(sc, cache_fd, "stat", &err) == 0, "save: %s", err.msg);
+	bf_statcache_free(sc);
+
+	sc = load();
+	UNIT_CHECK(bf_statcache_count(sc) == BF_STATCACHE_MAX_SAVED, "saved and loaded back: %zu entries",
+		   bf_statcache_count(sc));
+	{
+		static const struct { const char *key; bool hit; } probes[] = {
+			{ "/cap/0", true }, { "/cap/1", false }, { "/cap/5", false },
+			{ "/cap/6", true }, { "/cap/200004", true },
+		};
+		for (size_t i = 0; i < CN_ARRAY_SIZE(probes); i++) {
+			uint64_t before = bf_statcache_bytes_hashed(sc);
+			bf_statcache_file_digest(sc, fd, probes[i].key, d, &err);
+			UNIT_CHECK((bf_statcache_bytes_hashed(sc) == before) == probes[i].hit,
+				   "%s %s", probes[i].key, probes[i].hit ? "kept" :
+				   "evicted (least recently used)");
+		}
+	}
+	bf_statcache_free(sc);
+	close(fd);
+	unlinkat(cache_fd, "stat", 0);
+}
+
+int main(void)
+{
+	if (!mkdtemp(base)) {
+		printf("not ok - mkdtemp\n");
+		return 1;
+	}
+	base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mkdirat(base_fd, "cache", 0700) < 0)
+		fail("mkdir cache");
+	cache_fd = openat(base_fd, "cache", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	put("small", "hello\n", 6);
+	put("other", "other!\n", 7);
+	put("one", "1", 1);
+	put_big("big");
+	if (linkat(base_fd, "small", base_fd, "small-link", 0) < 0)
+		fail("link");
+	settle();
+
+	test_basic();
+	test_hits();
+	test_racy();
+	test_damaged();
+	test_crafted();
+	test_cap();
+
+	close(cache_fd);
+	close(base_fd);
+	cn_rm_rf_at(AT_FDCWD, base, NULL);
+	return UNIT_DONE();
+}
