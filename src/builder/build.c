@@ -44,6 +44,7 @@ struct build {
 	uint64_t state_size;             /* manifest bytes, when written by this build */
 	struct bf_statcache *sc;         /* context file digests, kept across builds */
 	char *ctx_path;                  /* absolute, the stat cache's keys */
+	char copy_fp[CN_DIGEST_STR_SIZE];/* COPY: its sources' fingerprint when keyed */
 	size_t step, total;
 };
 
@@ -267,8 +268,10 @@ static void root_key(struct build *b, const char *base)
 	char ts[32];
 	snprintf(ts, sizeof(ts), "%lld", b->o->timestamp);
 	cn_sha256_init(&h);
-	hash_field(&h, "cairn build cache v1");
+	char esc[2] = { b->prog.file.escape, '\0' };
+	hash_field(&h, "cairn build cache v2");
 	hash_field(&h, base);
+	hash_field(&h, esc);    /* how every instruction's text is read */
 	hash_field(&h, layer_media_type(b->o->compression));
 	hash_field(&h, ts);
 	cn_sha256_final(&h, b->key);
@@ -320,7 +323,7 @@ static bool adopt_state(struct build *b, const char *manifest)
 }
 
 /* Record the state after a step as an image of its own (its parent the
- * state before), and file it in the cache under KEY. */
+ * state before), and file it in the cache under KEY (unless NULL). */
 static int commit_state(struct build *b, const char *key, cn_err *err)
 {
 	struct store_image img;
@@ -331,8 +334,10 @@ static int commit_state(struct build *b, const char *key, cn_err *err)
 			      &img, err) < 0)
 		return -1;
 	memcpy(b->state, img.manifest_digest, sizeof(b->state));
-	memcpy(b->key, key, sizeof(b->key));
 	b->state_size = img.manifest_size;
+	if (!key)
+		return 0;
+	memcpy(b->key, key, sizeof(b->key));
 	return store_cache_put(b->st, key, b->state, err);
 }
 
@@ -816,6 +821,34 @@ static void warn_unused_args(struct build *b)
 	}
 }
 
+/* The sources' content and modes (not their times): a digest the stat
+ * cache makes cheap when the files did not change, and their fingerprint. */
+static int copy_sources_digest(struct build *b, const struct bf_instr *in,
+			       char digest[CN_DIGEST_STR_SIZE], char fp[CN_DIGEST_STR_SIZE], cn_err *err)
+{
+	_cleanup_strv_ cn_strv env = { 0 };
+	_cleanup_strv_ cn_strv srcs = { 0 };
+	struct bf_copy_opts co = { .ctx_fd = b->ctx_fd, .root_fd = -1 };
+	visible_env(b, &env);
+	if (expand_sources(b, in, &env, &srcs, err) < 0)
+		return -1;
+	co.srcs = (const char *const *)cn_strv_array(&srcs);
+	co.nsrcs = srcs.n;
+	return bf_copy_digest(&co, b->ctx_path, b->sc, digest, fp, err);
+}
+
+/* A result may be filed under the key computed before the step only if
+ * the inputs the key saw are what the step used: for COPY, the sources must
+ * not have been touched meanwhile (else the layer may hold other content). */
+static bool inputs_held(struct build *b, const struct bf_instr *in)
+{
+	char digest[CN_DIGEST_STR_SIZE], fp[CN_DIGEST_STR_SIZE];
+	cn_err ignored;
+	if (in->kind != BF_COPY)
+		return true;
+	return copy_sources_digest(b, in, digest, fp, &ignored) == 0 && strcmp(fp, b->copy_fp) == 0;
+}
+
 /* What besides the instruction text decides a step's result. Sets
  * *cacheable to false for steps whose inputs cairn cannot see yet. */
 static int step_extra(struct build *b, const struct bf_instr *in, char **extra, bool *cacheable,
@@ -830,18 +863,8 @@ static int step_extra(struct build *b, const struct bf_instr *in, char **extra, 
 				    ? "network=none" : "network=host");
 		return 0;
 	case BF_COPY: {
-		/* The sources' content and modes (not their times): a digest the
-		 * stat cache makes cheap when the files did not change. */
-		_cleanup_strv_ cn_strv env = { 0 };
-		_cleanup_strv_ cn_strv srcs = { 0 };
-		struct bf_copy_opts co = { .ctx_fd = b->ctx_fd, .root_fd = -1 };
 		char digest[CN_DIGEST_STR_SIZE];
-		visible_env(b, &env);
-		if (expand_sources(b, in, &env, &srcs, err) < 0)
-			return -1;
-		co.srcs = (const char *const *)cn_strv_array(&srcs);
-		co.nsrcs = srcs.n;
-		if (bf_copy_digest(&co, b->ctx_path, b->sc, digest, err) < 0)
+		if (copy_sources_digest(b, in, digest, b->copy_fp, err) < 0)
 			return -1;
 		*extra = cn_xasprintf("sources=%s", digest);
 		return 0;
@@ -872,7 +895,12 @@ static int run_step(struct build *b, const struct bf_instr *in, cn_err *err)
 	}
 	if (run_instruction(b, in, err) < 0)
 		return -1;
-	if (commit_state(b, key, err) < 0)
+	if (cacheable && !inputs_held(b, in)) {
+		emit(b, BF_EV_WARNING, "the COPY sources changed while they were copied: "
+		     "this step's result is not cached", NULL, 0);
+		cacheable = false;
+	}
+	if (commit_state(b, cacheable ? key : NULL, err) < 0)
 		return -1;
 	/* Inputs cairn cannot see: what follows is keyed by this step's result. */
 	if (!cacheable) {

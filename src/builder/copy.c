@@ -105,6 +105,7 @@ struct copier {
 	char *xval;
 	/* bf_copy_digest */
 	cn_sha256 h;
+	cn_sha256 fp;           /* bf_copy_digest: identity of every entry (inode, times) */
 	struct bf_statcache *sc;
 	const char *ctx_path;
 };
@@ -1054,11 +1055,25 @@ static void h_tag(struct copier *c, char tag)
  * followed (directories and files) by one 'x' record (name, value) per
  * extended attribute bf_copy carries over, in name order. 's' (index)
  * starts each expanded source. */
+static void fp_u64(struct copier *c, uint64_t v)
+{
+	cn_sha256_update(&c->fp, &v, sizeof(v));
+}
+
 static void h_entry(struct copier *c, char tag, const char *rel, const struct stat *st)
 {
 	h_tag(c, tag);
 	h_str(c, rel);
 	h_u64(c, (uint64_t)(st->st_mode & 07777));
+	/* The fingerprint changes whenever any entry is touched at all (a
+	 * rename or write changes the inode at a path or its ctime), so equal
+	 * fingerprints before and after a COPY prove it copied these entries. */
+	cn_sha256_update(&c->fp, rel, strlen(rel) + 1);
+	fp_u64(c, (uint64_t)st->st_dev);
+	fp_u64(c, (uint64_t)st->st_ino);
+	fp_u64(c, (uint64_t)st->st_ctim.tv_sec);
+	fp_u64(c, (uint64_t)st->st_ctim.tv_nsec);
+	fp_u64(c, (uint64_t)st->st_size);
 }
 
 static int cmp_xnames(const void *a, const void *b)
@@ -1172,7 +1187,7 @@ static const struct sink digest_sink = {
 };
 
 int bf_copy_digest(const struct bf_copy_opts *o, const char *ctx_path, struct bf_statcache *sc,
-		   char out[CN_DIGEST_STR_SIZE], cn_err *err)
+		   char out[CN_DIGEST_STR_SIZE], char fingerprint[CN_DIGEST_STR_SIZE], cn_err *err)
 {
 	_cleanup_strv_ cn_strv paths = { 0 }, shows = { 0 };
 	struct bf_statcache *own = NULL;
@@ -1194,6 +1209,7 @@ int bf_copy_digest(const struct bf_copy_opts *o, const char *ctx_path, struct bf
 		c.ctx_path = ctx_path ? ctx_path : "";
 	}
 	cn_sha256_init(&c.h);
+	cn_sha256_init(&c.fp);
 	h_str(&c, DIGEST_VERSION);
 	if (resolve_sources(&c, &paths, &shows, &wild) < 0)
 		r = -1;
@@ -1202,10 +1218,13 @@ int bf_copy_digest(const struct bf_copy_opts *o, const char *ctx_path, struct bf
 		h_u64(&c, i);
 		r = walk_source(&c, paths.v[i], shows.v[i], &(struct dest){ .fd = -1, .rel = "" }, NULL);
 	}
-	if (r == 0)
+	if (r == 0) {
 		cn_sha256_final(&c.h, out);
-	else
-		cn_sha256_free(&c.h);
+		if (fingerprint)
+			cn_sha256_final(&c.fp, fingerprint);
+	}
+	cn_sha256_free(&c.h);
+	cn_sha256_free(&c.fp);
 	bf_statcache_free(own);
 	free(c.xlist);
 	free(c.xval);

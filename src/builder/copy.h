@@ -52,8 +52,12 @@ int bf_copy(const struct bf_copy_opts *o, cn_err *err);
  *
  * Unlike bf_copy, a file source whose own base name starts with .wh. is not
  * refused here: bf_copy refuses it only when it keeps that name, which
- * depends on the destination. */
+ * depends on the destination.
+ *
+ * FINGERPRINT (may be NULL) receives a hash of every entry's identity
+ * (device, inode, ctime, size): equal fingerprints before and after a copy
+ * show that the copy read these very entries, unchanged. */
 int bf_copy_digest(const struct bf_copy_opts *o, const char *ctx_path, struct bf_statcache *sc,
-		   char out[CN_DIGEST_STR_SIZE], cn_err *err);
+		   char out[CN_DIGEST_STR_SIZE], char fingerprint[CN_DIGEST_STR_SIZE], cn_err *err);
 
 #endif

@@ -43,7 +43,7 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 		return cli_usage_error("log", "%s", err.msg);
 	if (cli_open_store(cli, &st) < 0)
 		return EXIT_FAIL;
-	if (store_taglog_read(&st, ref, &ev, &n, &err) < 0 || store_tag_get(&st, ref, current, &err) < 0) {
+	if (store_taglog_read(&st, ref, &ev, &n, NULL, &err) < 0 || store_tag_get(&st, ref, current, &err) < 0) {
 		rc = cli_fail(&err);
 		goto out;
 	}

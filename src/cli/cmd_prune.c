@@ -90,6 +90,11 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 		cli_human_size(s.bytes, size, sizeof(size));
 		printf("removed %zu blobs, %zu snapshots, %zu cache entries, %zu tag-log entries; freed %s\n",
 		       s.blobs, s.snapshots, s.cache_entries, s.log_entries, size);
+		if (s.failures) {
+			fprintf(stderr, "error: %zu entries could not be removed (see 'cairn fsck')\n",
+				s.failures);
+			rc = EXIT_FAIL;
+		}
 	}
 	store_close(&st);
 	return rc;

@@ -18,6 +18,8 @@ static const char *previous_value(const struct store_tag_event *ev, size_t n, co
 	return NULL;
 }
 
+/* Up to 6 digits is a row; a digest prefix needs 7 or more characters
+ * (or "sha256:"), so the two never overlap. */
 static bool is_row_number(const char *s)
 {
 	size_t len = strlen(s);
@@ -37,7 +39,7 @@ static int match_digest(const char *want, const struct store_tag_event *ev, size
 	const char *hex = strncmp(want, "sha256:", 7) == 0 ? want + 7 : want;
 	size_t len = strlen(hex);
 	const char *found = NULL;
-	if (len < 4 || len > 64)
+	if (len < 7 || len > 64)
 		return -1;
 	for (size_t i = 0; i < n + rows; i++) {
 		const char *d = i < n ? ev[i].digest : states[i - n];
@@ -80,7 +82,8 @@ int cmd_rollback(struct cli *cli, int argc, char **argv)
 			printf("usage: cairn rollback IMAGE [--to ROW|DIGEST]\n\n"
 			       "Move the tag IMAGE back: to its previous value (a second rollback undoes\n"
 			       "the first), to the state after history row ROW (see 'cairn history'), or to\n"
-			       "DIGEST, one of its earlier values. Only the reference moves; it is logged.\n");
+			       "DIGEST (at least 7 characters), one of its earlier values or states. Only\n"
+			       "the reference moves; it is logged.\n");
 			return 0;
 		}
 		return cli_usage_error("rollback", "invalid option");
@@ -92,7 +95,13 @@ int cmd_rollback(struct cli *cli, int argc, char **argv)
 		return cli_usage_error("rollback", "%s", err.msg);
 	if (cli_open_store(cli, &st) < 0)
 		return EXIT_FAIL;
-	if (store_taglog_read(&st, ref, &ev, &n, &err) < 0 || store_tag_get(&st, ref, current, &err) < 0) {
+	/* Shared gc lock: prune cannot remove the image between the check and the tag. */
+	if (store_gc_lock(&st, false, &err) < 0) {
+		cli_fail(&err);
+		store_close(&st);
+		return EXIT_FAIL;
+	}
+	if (store_taglog_read(&st, ref, &ev, &n, NULL, &err) < 0 || store_tag_get(&st, ref, current, &err) < 0) {
 		cli_fail(&err);
 		goto out;
 	}

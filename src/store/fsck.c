@@ -168,9 +168,18 @@ static void check_logs(struct fsck *f)
 	}
 	for (size_t i = 0; i < refs.n; i++) {
 		_cleanup_free_ struct store_tag_event *ev = NULL;
-		size_t n;
-		if (store_taglog_read(f->st, refs.v[i], &ev, &n, &err) < 0)
+		size_t n, skipped = 0;
+		if (store_taglog_read(f->st, refs.v[i], &ev, &n, &skipped, &err) < 0)
 			problem(f, "tag log of '%s': %s", refs.v[i], err.msg);
+		else if (skipped) {
+			problem(f, "tag log of '%s': %zu unreadable line%s%s", refs.v[i], skipped,
+				skipped == 1 ? "" : "s", f->repair ? " (dropped)" : "");
+			if (f->repair && (store_lock(f->st, &err) < 0 ||
+					  store_taglog_rewrite(f->st, refs.v[i], ev, n, &err) < 0))
+				problem(f, "tag log of '%s': %s", refs.v[i], err.msg);
+			if (f->repair)
+				store_unlock(f->st);
+		}
 	}
 }
 

@@ -44,23 +44,29 @@ static void mark(json_t *set, const char *digest)
 	json_object_set_new(set, cn_digest_hex(digest), json_true());
 }
 
-/* An image and every state in its chain. A manifest that does not load is
- * still kept (fsck's business, not prune's). */
-static void mark_image(struct store *st, struct marks *m, const char *manifest)
+/* An image and every state in its chain. An image that cannot be read
+ * stops prune (with ERR set): what it references cannot be known, so nothing
+ * may be deleted; fsck --repair is the way out. A missing one (pruned
+ * earlier, a cut chain) just ends the walk. */
+static int mark_image(struct store *st, struct marks *m, const char *manifest, cn_err *err)
 {
 	char cur[CN_DIGEST_STR_SIZE];
 	if (!cn_digest_valid(manifest))
-		return;
+		return 0;
 	memcpy(cur, manifest, sizeof(cur));
 	for (;;) {
 		struct store_image img;
 		const char *parent;
-		cn_err ignored;
+		int r;
 		if (marked(m->blobs, cur))
-			return;
+			return 0;
 		mark(m->blobs, cur);
-		if (store_image_load(st, cur, &img, &ignored) != 1)
-			return;
+		r = store_image_load(st, cur, &img, err);
+		if (r < 0)
+			return cn_err_wrap(err, "prune stopped, nothing removed ('cairn fsck --repair' can "
+					   "drop the broken image)");
+		if (r == 0)
+			return 0;
 		mark(m->blobs, img.config_digest);
 		for (size_t i = 0; i < img.nlayers; i++) {
 			mark(m->blobs, img.layers[i].digest);
@@ -71,7 +77,7 @@ static void mark_image(struct store *st, struct marks *m, const char *manifest)
 			memcpy(cur, parent, sizeof(cur));
 		store_image_free(&img);
 		if (!parent)
-			return;
+			return 0;
 	}
 }
 
@@ -82,7 +88,8 @@ static int mark_tags(struct store *st, struct marks *m, json_t **index, cn_err *
 	if (store_index_load(st, index, err) < 0)
 		return -1;
 	json_array_foreach(json_object_get(*index, "manifests"), i, e)
-		mark_image(st, m, json_string_value(json_object_get(e, "digest")));
+		if (mark_image(st, m, json_string_value(json_object_get(e, "digest")), err) < 0)
+			return -1;
 	return 0;
 }
 
@@ -113,7 +120,7 @@ static int mark_logs(struct store *st, struct marks *m, json_t *index, const str
 		_cleanup_free_ struct store_tag_event *ev = NULL;
 		size_t n = 0, kept = 0;
 		bool tagged = has_tag(index, refs.v[r]);
-		if (store_taglog_read(st, refs.v[r], &ev, &n, err) < 0)
+		if (store_taglog_read(st, refs.v[r], &ev, &n, NULL, err) < 0)
 			return -1;
 		for (size_t i = 0; i < n; i++) {
 			bool last = i == n - 1;
@@ -122,8 +129,8 @@ static int mark_logs(struct store *st, struct marks *m, json_t *index, const str
 			if (last && tagged)
 				keep = true;
 			if (keep) {
-				if (*ev[i].digest)
-					mark_image(st, m, ev[i].digest);
+				if (*ev[i].digest && mark_image(st, m, ev[i].digest, err) < 0)
+					return -1;
 				ev[kept++] = ev[i];
 			}
 		}
@@ -178,6 +185,8 @@ static void sweep_blob(struct store *st, int dirfd, const char *name, void *ctx)
 	if (unlinkat(dirfd, name, 0) == 0) {
 		s->out->blobs++;
 		s->out->bytes += (uint64_t)sb.st_size;
+	} else {
+		s->out->failures++;
 	}
 }
 
@@ -187,16 +196,17 @@ static void sweep_snapshot(struct store *st, int dirfd, const char *name, void *
 	char digest[CN_DIGEST_STR_SIZE + 8];
 	uint64_t bytes = 0;
 	cn_err ignored;
-	(void)st;
+	(void)dirfd;
 	if (!hex64(name))
 		return;
 	snprintf(digest, sizeof(digest), "sha256:%s", name);
 	if (marked(s->m->snapshots, digest))
 		return;
-	cn_du_at(dirfd, name, &bytes, &ignored);
-	if (cn_rm_rf_at(dirfd, name, &ignored) == 0) {
+	if (store_snapshot_remove(st, digest, &bytes, &ignored) == 0) {
 		s->out->snapshots++;
 		s->out->bytes += bytes;
+	} else {
+		s->out->failures++;
 	}
 }
 
@@ -205,12 +215,28 @@ static void sweep_cache(struct store *st, int dirfd, const char *name, void *ctx
 	struct sweep *s = ctx;
 	char key[CN_DIGEST_STR_SIZE + 8], manifest[CN_DIGEST_STR_SIZE];
 	if (!hex64(name))
-		return;
+		return;         /* "stat"; temp files go in sweep_cache_temps */
 	snprintf(key, sizeof(key), "sha256:%s", name);
 	if (store_cache_get(st, key, manifest) == 1 && marked(s->m->blobs, manifest))
 		return;
 	if (unlinkat(dirfd, name, 0) == 0)
 		s->out->cache_entries++;
+	else
+		s->out->failures++;
+}
+
+/* Temp files a killed build left in cache/: no build runs during prune. */
+static void sweep_cache_temps(struct store *st)
+{
+	_cleanup_close_ int fd = openat(st->cache_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	if (!d)
+		return;
+	fd = -1;
+	while ((de = readdir(d)))
+		if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp"))
+			unlinkat(dirfd(d), de->d_name, 0);
 }
 
 int store_prune(struct store *st, const struct store_prune_opts *o, struct store_prune_stats *out,
@@ -235,6 +261,7 @@ int store_prune(struct store *st, const struct store_prune_opts *o, struct store
 	    each_entry(st->blobs_fd, "blobs", st, sweep_blob, &s, err) < 0 ||
 	    each_entry(st->snap_fd, "snapshots", st, sweep_snapshot, &s, err) < 0)
 		goto out;
+	sweep_cache_temps(st);
 	r = cn_fsync_dir_at(st->blobs_fd, ".", err);
 out:
 	json_decref(index);
@@ -302,8 +329,11 @@ int store_df(struct store *st, struct store_df *out, cn_err *err)
 		struct store_image img;
 		cn_err ignored;
 		out->images.count++;
-		mark_image(st, &c.tagged, d);
-		if (!cn_digest_valid(d) || store_image_load(st, d, &img, &ignored) != 1)
+		/* Two tags on one image share nothing: count each image once. */
+		if (!cn_digest_valid(d) || marked(c.tagged.blobs, d))
+			continue;
+		mark_image(st, &c.tagged, d, &ignored);
+		if (store_image_load(st, d, &img, &ignored) != 1)
 			continue;
 		for (size_t l = 0; l < img.nlayers; l++) {
 			const char *hex = cn_digest_hex(img.layers[l].digest);

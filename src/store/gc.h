@@ -17,6 +17,7 @@ struct store_prune_opts {
 
 struct store_prune_stats {
 	size_t blobs, snapshots, cache_entries, log_entries;
+	size_t failures;        /* entries that could not be removed */
 	uint64_t bytes;         /* blob bytes plus snapshot disk space freed */
 };
 

@@ -188,29 +188,22 @@ void store_gc_unlock(struct store *st)
 	flock(st->gc_fd, LOCK_UN);
 }
 
-int store_tmpdir_create(struct store *st, const char *prefix, struct store_tmpdir *td,
-			cn_err *err)
+int store_tmpdir_create_locked(struct store *st, const char *prefix, struct store_tmpdir *td,
+			       cn_err *err)
 {
 	memset(td, 0, sizeof(*td));
 	td->fd = -1;
 	td->path = cn_xasprintf("%s/tmp/%s-XXXXXX", st->root, prefix);
-	/* Created and locked under the store lock, so a concurrent sweep never
-	 * sees it unlocked. */
-	if (store_lock(st, err) < 0)
-		goto fail;
 	if (!mkdtemp(td->path)) {
 		cn_err_sys(err, "create temporary directory in '%s/tmp'", st->root);
-		store_unlock(st);
 		goto fail;
 	}
 	td->fd = open(td->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (td->fd < 0 || flock(td->fd, LOCK_EX | LOCK_NB) < 0) {
 		cn_err_sys(err, "lock '%s'", td->path);
 		rmdir(td->path);
-		store_unlock(st);
 		goto fail;
 	}
-	store_unlock(st);
 	td->name = cn_xstrdup(strrchr(td->path, '/') + 1);
 	return 0;
 fail:
@@ -220,6 +213,40 @@ fail:
 	free(td->path);
 	td->path = NULL;
 	return -1;
+}
+
+int store_tmpdir_create(struct store *st, const char *prefix, struct store_tmpdir *td,
+			cn_err *err)
+{
+	int r;
+	/* Created and locked under the store lock, so a concurrent sweep never
+	 * sees it unlocked. */
+	if (store_lock(st, err) < 0)
+		return -1;
+	r = store_tmpdir_create_locked(st, prefix, td, err);
+	store_unlock(st);
+	return r;
+}
+
+int store_snapshot_remove(struct store *st, const char *diff_id, uint64_t *bytes, cn_err *err)
+{
+	struct store_tmpdir td;
+	cn_err ignored;
+	*bytes = 0;
+	if (!cn_digest_valid(diff_id))
+		return cn_err_set(err, EINVAL, "invalid diff_id '%s'", diff_id);
+	/* Moved out in one rename into a locked temp dir, then deleted: a
+	 * snapshot is never seen half-deleted (an interrupted delete is swept). */
+	if (store_tmpdir_create_locked(st, "rm", &td, err) < 0)
+		return -1;
+	if (renameat(st->snap_fd, cn_digest_hex(diff_id), td.fd, "snapshot") < 0) {
+		cn_err_sys(err, "remove snapshot %s", diff_id);
+		store_tmpdir_remove(st, &td);
+		return -1;
+	}
+	cn_du_at(td.fd, "snapshot", bytes, &ignored);
+	store_tmpdir_remove(st, &td);
+	return 0;
 }
 
 void store_tmpdir_remove(struct store *st, struct store_tmpdir *td)

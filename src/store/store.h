@@ -56,6 +56,9 @@ struct store_tmpdir {
 };
 int store_tmpdir_create(struct store *st, const char *prefix, struct store_tmpdir *td,
 			cn_err *err);
+/* The same, for a caller that holds the store lock already. */
+int store_tmpdir_create_locked(struct store *st, const char *prefix, struct store_tmpdir *td,
+			       cn_err *err);
 /* Remove the directory and release the lock (safe to call twice). */
 void store_tmpdir_remove(struct store *st, struct store_tmpdir *td);
 
@@ -85,6 +88,9 @@ uint64_t store_blob_size(struct store *st, const char *digest);
 bool store_snapshot_exists(struct store *st, const char *diff_id);
 /* Absolute path of snapshots/<hex> (heap string). */
 char *store_snapshot_path(struct store *st, const char *diff_id);
+/* Remove snapshots/<hex> atomically (caller holds the store lock); *bytes
+ * gets the disk space it used. */
+int store_snapshot_remove(struct store *st, const char *diff_id, uint64_t *bytes, cn_err *err);
 /* Move directory DIRFD_PARENT/NAME to snapshots/<hex>. When the snapshot
  * already exists (same content), the source is left for the caller to drop. */
 int store_snapshot_commit(struct store *st, int dirfd_parent, const char *name,
@@ -103,9 +109,10 @@ struct store_tag_event {
 	char digest[CN_DIGEST_STR_SIZE];    /* "" when the tag was removed */
 	char cause[16];                     /* build, tag, pull, load, rollback, rmi, fsck */
 };
-/* Every value REF took, oldest first (malformed lines skipped). */
+/* Every value REF took, oldest first; malformed lines are skipped and
+ * counted in *skipped (may be NULL). */
 int store_taglog_read(struct store *st, const char *ref, struct store_tag_event **out, size_t *n,
-		      cn_err *err);
+		      size_t *skipped, cn_err *err);
 /* Replace REF's log with EVENTS (prune's trimming). Under the store lock. */
 int store_taglog_rewrite(struct store *st, const char *ref, const struct store_tag_event *events,
 			 size_t n, cn_err *err);

@@ -189,21 +189,30 @@ static int taglog_append(struct store *st, const char *ref, const char *digest, 
 	snprintf(ev.cause, sizeof(ev.cause), "%s", cause);
 	cn_buf_init(&line, 0);
 	event_line(&ev, &line);
-	fd = openat(st->tags_fd, name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-	/* One write: a crash leaves at most a torn last line, which readers skip. */
-	if (fd < 0 || cn_write_all(fd, line.data, line.len) < 0 || fsync(fd) < 0)
+	fd = openat(st->tags_fd, name, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return cn_err_sys(err, "tag log of '%s'", ref);
+	/* A crash can leave a torn last line (readers skip it): end it first,
+	 * so this entry does not merge into it. One write per entry. */
+	off_t end = lseek(fd, 0, SEEK_END);
+	char last = '\n';
+	if (end > 0 && pread(fd, &last, 1, end - 1) == 1 && last != '\n' && cn_write_all(fd, "\n", 1) < 0)
+		return cn_err_sys(err, "tag log of '%s'", ref);
+	if (cn_write_all(fd, line.data, line.len) < 0 || fsync(fd) < 0)
 		return cn_err_sys(err, "tag log of '%s'", ref);
 	return 0;
 }
 
 int store_taglog_read(struct store *st, const char *ref, struct store_tag_event **out, size_t *n,
-		      cn_err *err)
+		      size_t *skipped, cn_err *err)
 {
 	_cleanup_free_ char *name = log_name(ref);
 	_cleanup_buf_ cn_buf text;
 	size_t cap = 0;
 	*out = NULL;
 	*n = 0;
+	if (skipped)
+		*skipped = 0;
 	cn_buf_init(&text, TAGLOG_MAX);
 	if (cn_read_file_at(st->tags_fd, name, TAGLOG_MAX, &text, err) < 0) {
 		if (err->errnum == ENOENT)
@@ -215,8 +224,11 @@ int store_taglog_read(struct store *st, const char *ref, struct store_tag_event 
 		const char *d, *c;
 		json_t *j;
 		nl = memchr(line, '\n', (size_t)(text.data + text.len - line));
-		if (!nl)
-			break;          /* a torn last line */
+		if (!nl) {
+			if (skipped)
+				(*skipped)++;   /* a torn last line */
+			break;
+		}
 		j = json_loadb(line, (size_t)(nl - line), 0, NULL);
 		d = json_string_value(json_object_get(j, "digest"));
 		c = json_string_value(json_object_get(j, "cause"));
@@ -226,6 +238,8 @@ int store_taglog_read(struct store *st, const char *ref, struct store_tag_event 
 			snprintf(ev.cause, sizeof(ev.cause), "%s", c);
 			cn_xgrow((void **)out, &cap, *n + 1, sizeof(**out));
 			(*out)[(*n)++] = ev;
+		} else if (skipped) {
+			(*skipped)++;
 		}
 		json_decref(j);
 	}
@@ -274,19 +288,30 @@ int store_tag_set(struct store *st, const char *ref, const char *manifest_digest
 		return cn_err_set(err, EINVAL, "invalid digest '%s'", manifest_digest);
 	if (store_lock(st, err) < 0)
 		return -1;
-	if (store_index_load(st, &idx, err) < 0 ||
-	    taglog_append(st, ref, manifest_digest, cause, err) < 0)
+	/* Checked under the lock that prune and fsck --repair also take. */
+	if (!store_blob_exists(st, manifest_digest)) {
+		cn_err_set(err, ENOENT, "image %s is not in the store", manifest_digest);
+		goto out;
+	}
+	if (store_index_load(st, &idx, err) < 0)
 		goto out;
 	manifests = json_object_get(idx, "manifests");
 	entry = json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType", MANIFEST_MEDIA_TYPE,
 			  "digest", manifest_digest, "size", (json_int_t)manifest_size,
 			  "annotations", REF_ANNOTATION, ref);
 	i = index_find(manifests, ref);
+	if (i >= 0 && !strcmp(json_string_value(json_object_get(json_array_get(manifests, (size_t)i),
+								 "digest")) ?: "", manifest_digest)) {
+		json_decref(entry);
+		r = 0;          /* unchanged: nothing to write or log */
+		goto out;
+	}
 	if (i >= 0)
 		json_array_set_new(manifests, (size_t)i, entry);
 	else
 		json_array_append_new(manifests, entry);
-	r = index_save(st, idx, err);
+	/* index.json first: a log line never records a value the tag did not take. */
+	r = index_save(st, idx, err) < 0 || taglog_append(st, ref, manifest_digest, cause, err) < 0 ? -1 : 0;
 out:
 	json_decref(idx);
 	store_unlock(st);
@@ -330,12 +355,8 @@ int store_tag_remove(struct store *st, const char *ref, const char *cause, cn_er
 		r = 0;
 		goto out;
 	}
-	if (taglog_append(st, ref, "", cause, err) < 0) {
-		r = -1;
-		goto out;
-	}
 	json_array_remove(json_object_get(idx, "manifests"), (size_t)i);
-	r = index_save(st, idx, err) < 0 ? -1 : 1;
+	r = index_save(st, idx, err) < 0 || taglog_append(st, ref, "", cause, err) < 0 ? -1 : 1;
 out:
 	json_decref(idx);
 	store_unlock(st);

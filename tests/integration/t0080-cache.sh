@@ -55,6 +55,16 @@ rm -rf "$CAIRN_ROOT/snapshots/$snap"
 expect_ok "rebuild after a snapshot disappeared" build -t app:4 "$ctx"
 check "the step that made it runs again" grep -q '^ran-step-7' "$T/out"
 check "the steps before it do not" test -z "$(grep -E '^ran-step-[35]' "$T/out")"
+# The escape directive changes how every line reads: it is part of the key.
+mkdir -p "$T/esc"
+printf 'FROM busybox\nENV A=x\nENV B=\\$A\nRUN echo "B=$B" > /b\n' | buildfile "$T/esc"
+expect_ok "build with the default escape" build -t esc:1 "$T/esc"
+{ echo '# escape=`'; cat "$T/esc/Buildfile"; } >"$T/esc/Buildfile.2" && mv "$T/esc/Buildfile.2" "$T/esc/Buildfile"
+expect_ok "the same lines under '# escape=\`'" build -t esc:2 "$T/esc"
+check "a different escape character is not a cache hit" test -z "$(grep -- '--> CACHED' "$T/out")"
+unpack_with_umoci esc:1 "$T/esc1"; unpack_with_umoci esc:2 "$T/esc2"
+check "and the results differ as they should" test "$(cat "$T/esc1/rootfs/b")" = 'B=$A' -a "$(cat "$T/esc2/rootfs/b")" = 'B=\x'
+
 # COPY sources: their time does not matter, their content does.
 expect_ok "build before touching" build -t app:t1 "$ctx"
 before=$(tag_digest app:t1)

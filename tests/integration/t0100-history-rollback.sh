@@ -72,6 +72,20 @@ expect_ok "tag by digest" tag "$v2" other:1
 check "tag by digest" test "$(tag_digest other:1)" = "$v2"
 expect_fail "tag of a missing image" 1 "not found" tag nosuch:1 x:1
 
+# A rebuild that gives the same image does not add a log entry.
+n_before=$("$CAIRN" log app:latest | wc -l)
+expect_ok "re-tag with the current value" tag app:latest app:latest
+check "an unchanged value is not logged again" test "$("$CAIRN" log app:latest | wc -l)" -eq "$n_before"
+
+# A torn last line (a crash mid-append) does not swallow the next entry.
+printf '{"time":"2026-01-01T00:00:00Z","unix":1,"dig' >>"$CAIRN_ROOT/tags/torn%3A1.log"
+expect_ok "tag after a torn log line" tag "$v1" torn:1
+check "the new entry is in the log" grep -q "${v1:0:19} tag" <("$CAIRN" log torn:1)
+expect_fail "fsck finds a problem" 1 "1 problem found" fsck
+check "fsck names the unreadable log line" grep -q "tag log of 'torn:1': 1 unreadable line" "$T/out"
+run_cairn fsck --repair
+expect_ok "fsck --repair dropped it" fsck
+
 expect_ok "rmi" rmi other:1
 expect_ok "rollback after rmi restores the tag" rollback other:1
 check "the tag is back" test "$(tag_digest other:1)" = "$v2"

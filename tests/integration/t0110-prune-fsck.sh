@@ -42,6 +42,18 @@ expect_ok "prune --keep 1" prune --keep 1
 check "--keep 1 trims the log to the current value" test "$("$CAIRN" log keep:1 | tail -n +2 | wc -l)" -eq 1
 expect_fail "nothing older to roll back to" 1 "no earlier value" rollback keep:1
 
+# An image prune cannot read stops it: nothing it references is known.
+c=$(jq -r .config.digest "$CAIRN_ROOT/blobs/sha256/$(tag_digest small:1 | cut -d: -f2)")
+cf=$CAIRN_ROOT/blobs/sha256/${c#sha256:}
+cp -p "$cf" "$T/config.saved"
+chmod u+w "$cf"
+printf ' ' >>"$cf"
+nblobs=$(ls "$CAIRN_ROOT/blobs/sha256" | wc -l)
+expect_fail "prune with a tagged image's config corrupt stops" 1 "prune stopped, nothing removed" prune --all
+check "and removed nothing" test "$(ls "$CAIRN_ROOT/blobs/sha256" | wc -l)" -eq "$nblobs"
+cp -p "$T/config.saved" "$cf"
+expect_ok "with the config restored, fsck passes" fsck
+
 # fsck catches one flipped byte in a blob and names it.
 m=$(tag_digest small:1)
 layer=$(jq -r '.layers[-1].digest' "$CAIRN_ROOT/blobs/sha256/${m#sha256:}")

@@ -137,7 +137,7 @@ static int vdigest(int fd, const char *path, struct bf_statcache *cache, char ou
 		srcs[o.nsrcs++] = s;
 	cn_err_clear(&err);
 	snprintf(out, CN_DIGEST_STR_SIZE, "(none)");
-	return bf_copy_digest(&o, path, cache, out, &err);
+	return bf_copy_digest(&o, path, cache, out, NULL, &err);
 }
 
 static int digest_in(int fd, const char *path, char out[CN_DIGEST_STR_SIZE], ...)
@@ -221,7 +221,7 @@ static void test_stable(void)
 		char d3[CN_DIGEST_STR_SIZE];
 		const char *srcs[] = { "app", "big.bin" };
 		struct bf_copy_opts o = { .ctx_fd = ctx_fd, .root_fd = -1, .srcs = srcs, .nsrcs = 2 };
-		UNIT_CHECK(bf_copy_digest(&o, NULL, NULL, d3, &err) == 0 && !strcmp(d3, d1),
+		UNIT_CHECK(bf_copy_digest(&o, NULL, NULL, d3, NULL, &err) == 0 && !strcmp(d3, d1),
 			   "without a stat cache: the same digest (%s)", err.msg);
 	}
 }
@@ -475,7 +475,7 @@ static void test_errors(void)
 	cn_rm_rf_at(ctx_fd, "deep", NULL);
 	{
 		struct bf_copy_opts o = { .ctx_fd = ctx_fd, .root_fd = -1 };
-		UNIT_CHECK(bf_copy_digest(&o, ctx_path, sc, d, &err) < 0 && strstr(err.msg, "no source files"),
+		UNIT_CHECK(bf_copy_digest(&o, ctx_path, sc, d, NULL, &err) < 0 && strstr(err.msg, "no source files"),
 			   "no sources: %s", err.msg);
 	}
 	UNIT_CHECK(DIGEST(d, "a.txt", "nope") < 0 && strstr(err.msg, "'nope'"),
