@@ -26,22 +26,31 @@
 
 #define HOSTS_FILE "127.0.0.1\tlocalhost cairn\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
+/* A build stage: from one FROM to the next. */
+struct stage {
+	char *name;             /* FROM ... AS name (lower-case), or NULL */
+	size_t first, end;      /* its instructions: [first, end) */
+	bool needed;            /* the target depends on it */
+	json_t *cfg;
+	struct store_layer *layers;
+	size_t nlayers, cap;
+	cn_strv args;           /* ARG values declared in the stage */
+	bool cmd_set;           /* CMD given in this stage (ENTRYPOINT resets an inherited one) */
+	char state[CN_DIGEST_STR_SIZE];  /* manifest of the image state so far ("" = none yet) */
+	char key[CN_DIGEST_STR_SIZE];    /* cache key of that state */
+	uint64_t state_size;             /* manifest bytes, when written by this build */
+};
+
 struct build {
 	struct store *st;
 	const struct bf_build_opts *o;
 	struct bf_program prog;
 	int ctx_fd;
-	json_t *cfg;
-	struct store_layer *layers;
-	size_t nlayers, cap;
-	cn_strv meta_args;      /* ARG values declared before FROM */
-	cn_strv args;           /* ARG values declared in the stage */
+	struct stage *stages;
+	size_t nstages;
+	struct stage *cur;      /* the stage being built */
+	cn_strv meta_args;      /* ARG values declared before FROM (and the platform args) */
 	cn_strv used_args;      /* --build-arg names some ARG consumed */
-	size_t stages;
-	bool cmd_set;           /* CMD given in this stage (ENTRYPOINT resets an inherited one) */
-	char state[CN_DIGEST_STR_SIZE];  /* manifest of the image state so far ("" = none yet) */
-	char key[CN_DIGEST_STR_SIZE];    /* cache key of that state */
-	uint64_t state_size;             /* manifest bytes, when written by this build */
 	struct bf_statcache *sc;         /* context file digests, kept across builds */
 	char *ctx_path;                  /* absolute, the stat cache's keys */
 	char copy_fp[CN_DIGEST_STR_SIZE];/* COPY: its sources' fingerprint when keyed */
@@ -92,8 +101,8 @@ static void now_rfc3339(const struct build *b, char out[32])
 static void visible_env(struct build *b, cn_strv *out)
 {
 	cn_strv env = { 0 };
-	cn_strv_copy(out, &b->args);
-	bf_config_env(b->cfg, &env);
+	cn_strv_copy(out, &b->cur->args);
+	bf_config_env(b->cur->cfg, &env);
 	for (size_t i = 0; i < env.n; i++) {
 		char *eq = strchr(env.v[i], '=');
 		*eq = '\0';
@@ -139,9 +148,27 @@ static void step_dir_free(struct build *b, struct step_dir *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* Snapshot paths of LAYERS for an overlay stack, topmost first. overlayfs
+ * refuses a directory twice in one stack; a repeated layer needs only its
+ * topmost copy, whose entries and whiteouts cover everything the lower copy
+ * did. */
+static char **lower_paths(struct build *b, const struct store_layer *layers, size_t n, size_t *out_n)
+{
+	char **lowers = cn_xcalloc(n + 1, sizeof(char *));
+	*out_n = 0;
+	for (size_t i = n; i-- > 0;) {
+		bool seen = false;
+		for (size_t j = i + 1; j < n && !seen; j++)
+			seen = strcmp(layers[j].diff_id, layers[i].diff_id) == 0;
+		if (!seen)
+			lowers[(*out_n)++] = store_snapshot_path(b->st, layers[i].diff_id);
+	}
+	return lowers;
+}
+
 static int step_dir_create(struct build *b, struct step_dir *s, cn_err *err)
 {
-	static const char *const subdirs[] = { "upper", "work", "merged", "empty" };
+	static const char *const subdirs[] = { "upper", "work", "merged", "empty", "src" };
 	memset(s, 0, sizeof(*s));
 	if (store_tmpdir_create(b->st, "step", &s->td, err) < 0)
 		return -1;
@@ -156,17 +183,7 @@ static int step_dir_create(struct build *b, struct step_dir *s, cn_err *err)
 	s->merged = cn_xasprintf("%s/merged", s->td.path);
 	s->empty = cn_xasprintf("%s/empty", s->td.path);
 	s->hosts = cn_xasprintf("%s/hosts", s->td.path);
-	s->lowers = cn_xcalloc(b->nlayers + 1, sizeof(char *));
-	/* Topmost first. overlayfs refuses a directory twice in one stack; a
-	 * repeated layer needs only its topmost copy, whose entries and
-	 * whiteouts cover everything the lower copy did. */
-	for (size_t i = b->nlayers; i-- > 0;) {
-		bool seen = false;
-		for (size_t j = i + 1; j < b->nlayers && !seen; j++)
-			seen = strcmp(b->layers[j].diff_id, b->layers[i].diff_id) == 0;
-		if (!seen)
-			s->lowers[s->nlowers++] = store_snapshot_path(b->st, b->layers[i].diff_id);
-	}
+	s->lowers = lower_paths(b, b->cur->layers, b->cur->nlayers, &s->nlowers);
 	s->rootfs = (struct sb_rootfs){
 		.lowers = (const char *const *)s->lowers, .nlowers = s->nlowers, .upper = s->upper,
 		.work = s->work, .merged = s->merged, .empty = s->empty,
@@ -200,7 +217,7 @@ static void history(struct build *b, const char *created_by, bool empty_layer)
 {
 	char now[32];
 	now_rfc3339(b, now);
-	bf_config_add_history(b->cfg, now, created_by, empty_layer);
+	bf_config_add_history(b->cur->cfg, now, created_by, empty_layer);
 }
 
 /* The upper dir becomes a layer blob and, renamed, the layer's snapshot. */
@@ -219,7 +236,7 @@ static int commit_step(struct build *b, struct step_dir *s, const char *created_
 		emit(b, BF_EV_NO_LAYER, NULL, NULL, 0);
 		return 0;
 	}
-	if (b->nlayers >= STORE_MAX_LAYERS)
+	if (b->cur->nlayers >= STORE_MAX_LAYERS)
 		return cn_err_set(err, E2BIG, "more than %d layers", STORE_MAX_LAYERS);
 	if (store_ingest_begin(b->st, &in, err) < 0)
 		return -1;
@@ -238,14 +255,14 @@ static int commit_step(struct build *b, struct step_dir *s, const char *created_
 	crash_point("snapshot");
 	if (store_snapshot_commit(b->st, s->td.fd, "upper", info.diff_id, err) < 0)
 		return -1;
-	cn_xgrow((void **)&b->layers, &b->cap, b->nlayers + 1, sizeof(*b->layers));
-	l = &b->layers[b->nlayers++];
+	cn_xgrow((void **)&b->cur->layers, &b->cur->cap, b->cur->nlayers + 1, sizeof(*b->cur->layers));
+	l = &b->cur->layers[b->cur->nlayers++];
 	memset(l, 0, sizeof(*l));
 	memcpy(l->digest, info.digest, sizeof(l->digest));
 	memcpy(l->diff_id, info.diff_id, sizeof(l->diff_id));
 	l->size = info.size;
 	snprintf(l->media_type, sizeof(l->media_type), "%s", layer_media_type(b->o->compression));
-	bf_config_add_layer(b->cfg, info.diff_id);
+	bf_config_add_layer(b->cur->cfg, info.diff_id);
 	history(b, created_by, false);
 	emit(b, BF_EV_LAYER, NULL, info.digest, info.size);
 	return 0;
@@ -274,7 +291,7 @@ static void root_key(struct build *b, const char *base)
 	hash_field(&h, esc);    /* how every instruction's text is read */
 	hash_field(&h, layer_media_type(b->o->compression));
 	hash_field(&h, ts);
-	cn_sha256_final(&h, b->key);
+	cn_sha256_final(&h, b->cur->key);
 }
 
 /* A step's key: the parent key, the instruction as written (what it
@@ -285,11 +302,11 @@ static void step_key(const struct build *b, const struct bf_instr *in, const cha
 {
 	_cleanup_strv_ cn_strv args = { 0 };
 	cn_sha256 h;
-	cn_strv_copy(&args, &b->args);
+	cn_strv_copy(&args, &b->cur->args);
 	if (args.n)
 		qsort(args.v, args.n, sizeof(char *), cmp_strings);
 	cn_sha256_init(&h);
-	hash_field(&h, b->key);
+	hash_field(&h, b->cur->key);
 	hash_field(&h, in->node->original);
 	for (size_t i = 0; i < args.n; i++)
 		hash_field(&h, args.v[i]);
@@ -312,12 +329,12 @@ static bool adopt_state(struct build *b, const char *manifest)
 			return false;
 		}
 	}
-	json_decref(b->cfg);
-	b->cfg = bf_config_from_base(img.config);
-	free(b->layers);
-	b->layers = CN_TAKE_PTR(img.layers);
-	b->nlayers = b->cap = img.nlayers;
-	memcpy(b->state, manifest, sizeof(b->state));
+	json_decref(b->cur->cfg);
+	b->cur->cfg = bf_config_from_base(img.config);
+	free(b->cur->layers);
+	b->cur->layers = CN_TAKE_PTR(img.layers);
+	b->cur->nlayers = b->cur->cap = img.nlayers;
+	memcpy(b->cur->state, manifest, sizeof(b->cur->state));
 	store_image_free(&img);
 	return true;
 }
@@ -329,31 +346,56 @@ static int commit_state(struct build *b, const char *key, cn_err *err)
 	struct store_image img;
 	char now[32];
 	now_rfc3339(b, now);
-	bf_config_set_created(b->cfg, now);
-	if (store_image_write(b->st, b->cfg, b->layers, b->nlayers, *b->state ? b->state : NULL,
+	bf_config_set_created(b->cur->cfg, now);
+	if (store_image_write(b->st, b->cur->cfg, b->cur->layers, b->cur->nlayers, *b->cur->state ? b->cur->state : NULL,
 			      &img, err) < 0)
 		return -1;
-	memcpy(b->state, img.manifest_digest, sizeof(b->state));
-	b->state_size = img.manifest_size;
+	memcpy(b->cur->state, img.manifest_digest, sizeof(b->cur->state));
+	b->cur->state_size = img.manifest_size;
 	if (!key)
 		return 0;
-	memcpy(b->key, key, sizeof(b->key));
-	return store_cache_put(b->st, key, b->state, err);
+	memcpy(b->cur->key, key, sizeof(b->cur->key));
+	return store_cache_put(b->st, key, b->cur->state, err);
 }
 
 /* ---- instructions ---- */
 
+/* An earlier stage named NAME (a name, or an index as COPY --from takes). */
+static struct stage *find_stage(struct build *b, const char *name, bool by_index)
+{
+	size_t cur = (size_t)(b->cur - b->stages);
+	char *end;
+	unsigned long idx = strtoul(name, &end, 10);
+	if (by_index && *name && !*end)
+		return idx < cur ? &b->stages[idx] : NULL;
+	for (size_t i = 0; i < cur; i++)
+		if (b->stages[i].name && strcasecmp(b->stages[i].name, name) == 0)
+			return &b->stages[i];
+	return NULL;
+}
+
+/* FROM: scratch, an earlier stage, or an image in the store. */
 static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 {
 	_cleanup_free_ char *image = NULL;
 	struct store_image img;
+	struct stage *base;
 	int r;
-	if (b->stages++ > 0)
-		return cn_err_set(err, ENOTSUP, "multi-stage builds are not supported yet");
 	if (expand(b, &b->meta_args, in->image, &image, err) < 0)
 		return -1;
+	base = find_stage(b, image, false);
+	if (base) {
+		/* The stage's result, and its key: the cache chains through. */
+		b->cur->cfg = bf_config_from_base(base->cfg);
+		b->cur->layers = cn_xcalloc(base->nlayers + 1, sizeof(*b->cur->layers));
+		memcpy(b->cur->layers, base->layers, base->nlayers * sizeof(*base->layers));
+		b->cur->nlayers = b->cur->cap = base->nlayers;
+		memcpy(b->cur->state, base->state, sizeof(b->cur->state));
+		memcpy(b->cur->key, base->key, sizeof(b->cur->key));
+		return 0;
+	}
 	if (strcmp(image, "scratch") == 0) {
-		b->cfg = bf_config_new();
+		b->cur->cfg = bf_config_new();
 		root_key(b, "scratch");
 		return 0;
 	}
@@ -370,10 +412,10 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 			return -1;
 		}
 	}
-	b->cfg = bf_config_from_base(img.config);
-	b->layers = CN_TAKE_PTR(img.layers);
-	b->nlayers = b->cap = img.nlayers;
-	memcpy(b->state, img.manifest_digest, sizeof(b->state));
+	b->cur->cfg = bf_config_from_base(img.config);
+	b->cur->layers = CN_TAKE_PTR(img.layers);
+	b->cur->nlayers = b->cur->cap = img.nlayers;
+	memcpy(b->cur->state, img.manifest_digest, sizeof(b->cur->state));
 	root_key(b, img.manifest_digest);
 	store_image_free(&img);
 	return 0;
@@ -381,9 +423,9 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 
 static int do_arg(struct build *b, const struct bf_instr *in, cn_err *err)
 {
-	cn_strv *scope = b->cfg ? &b->args : &b->meta_args;
+	cn_strv *scope = b->cur ? &b->cur->args : &b->meta_args;
 	_cleanup_strv_ cn_strv env = { 0 };
-	if (b->cfg)
+	if (b->cur)
 		visible_env(b, &env);
 	else
 		cn_strv_copy(&env, &b->meta_args);
@@ -397,7 +439,7 @@ static int do_arg(struct build *b, const struct bf_instr *in, cn_err *err)
 			if (expand(b, &env, in->kvs[i].value, &def, err) < 0)
 				return -1;
 			cn_env_set(scope, name, def);
-		} else if (b->cfg && cn_env_get(&b->meta_args, name)) {
+		} else if (b->cur && cn_env_get(&b->meta_args, name)) {
 			/* A bare ARG in a stage takes the global value. */
 			cn_env_set(scope, name, cn_env_get(&b->meta_args, name));
 		}
@@ -411,7 +453,7 @@ static void shell_argv(struct build *b, const struct bf_instr *in, cn_strv *argv
 		cn_strv_copy(argv, &in->argv);
 		return;
 	}
-	bf_config_strv(b->cfg, "Shell", argv);
+	bf_config_strv(b->cur->cfg, "Shell", argv);
 	if (argv->n == 0) {
 		cn_strv_pushdup(argv, "/bin/sh");
 		cn_strv_pushdup(argv, "-c");
@@ -424,8 +466,8 @@ static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 	_cleanup_strv_ cn_strv argv = { 0 };
 	_cleanup_strv_ cn_strv env = { 0 };
 	struct step_dir s;
-	const char *wd = bf_config_string(b->cfg, "WorkingDir");
-	const char *user = bf_config_string(b->cfg, "User");
+	const char *wd = bf_config_string(b->cur->cfg, "WorkingDir");
+	const char *user = bf_config_string(b->cur->cfg, "User");
 	int status = 0, r;
 	struct sb_process proc;
 
@@ -464,10 +506,14 @@ struct copy_job {
 	const char *chown;
 };
 
-static int copy_in_root(int root_fd, void *arg, cn_err *err)
+static int copy_in_root(int root_fd, int src_fd, void *arg, cn_err *err)
 {
 	struct copy_job *job = arg;
 	job->opts.root_fd = root_fd;
+	if (src_fd >= 0) {
+		job->opts.ctx_fd = src_fd;
+		job->opts.src_is_root = true;
+	}
 	if (job->chown) {
 		struct sb_user u;
 		if (sb_user_resolve(root_fd, job->chown, &u, err) < 0)
@@ -505,13 +551,47 @@ static int expand_sources(struct build *b, const struct bf_instr *in, const cn_s
 	return 0;
 }
 
+/* What COPY --from names: an earlier stage (by name or index) or an image
+ * in the store. Fills LAYERS/N (borrowed from the stage, or owned by IMG)
+ * and STATE, the digest that identifies the source for the cache. */
+static int copy_from_source(struct build *b, const struct bf_instr *in, struct store_image *img,
+			    const struct store_layer **layers, size_t *n, char state[CN_DIGEST_STR_SIZE],
+			    cn_err *err)
+{
+	_cleanup_strv_ cn_strv env = { 0 };
+	_cleanup_free_ char *from = NULL;
+	struct stage *st;
+	int r;
+	memset(img, 0, sizeof(*img));
+	visible_env(b, &env);
+	if (expand(b, &env, in->from, &from, err) < 0)
+		return -1;
+	st = find_stage(b, from, true);
+	if (st) {
+		*layers = st->layers;
+		*n = st->nlayers;
+		memcpy(state, st->state, CN_DIGEST_STR_SIZE);
+		return 0;
+	}
+	r = store_image_load(b->st, from, img, err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return cn_err_set(err, 0, "--from=%s: no earlier stage or image in the store has that name",
+				  from);
+	*layers = img->layers;
+	*n = img->nlayers;
+	memcpy(state, img->manifest_digest, CN_DIGEST_STR_SIZE);
+	return 0;
+}
+
 static int do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 {
 	_cleanup_strv_ cn_strv env = { 0 };
 	_cleanup_strv_ cn_strv srcs = { 0 };
 	_cleanup_free_ char *dest = NULL, *chown = NULL;
 	struct copy_job job;
-	const char *wd = bf_config_string(b->cfg, "WorkingDir");
+	const char *wd = bf_config_string(b->cur->cfg, "WorkingDir");
 	struct step_dir s;
 	int r;
 
@@ -538,7 +618,31 @@ static int do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 	job.opts.workdir = wd && *wd ? wd : "/";
 	if (step_dir_create(b, &s, err) < 0)
 		return -1;
-	r = sb_with_rootfs(&s.rootfs, copy_in_root, &job, err);
+	if (in->from) {
+		/* The source stage or image, mounted read-only beside the root. */
+		struct store_image img;
+		const struct store_layer *layers;
+		size_t n, nlowers = 0;
+		char state[CN_DIGEST_STR_SIZE];
+		char **lowers = NULL;
+		_cleanup_free_ char *src = cn_xasprintf("%s/src", s.td.path);
+		struct sb_rootfs from;
+		r = copy_from_source(b, in, &img, &layers, &n, state, err);
+		if (r == 0 && n == 0)
+			r = cn_err_set(err, 0, "--from=%s: the source has no files", in->from);
+		if (r == 0) {
+			lowers = lower_paths(b, layers, n, &nlowers);
+			from = (struct sb_rootfs){ .lowers = (const char *const *)lowers, .nlowers = nlowers,
+						   .merged = src, .empty = s.empty };
+			r = sb_with_rootfs(&s.rootfs, &from, copy_in_root, &job, err);
+		}
+		for (size_t i = 0; i < nlowers; i++)
+			free(lowers[i]);
+		free(lowers);
+		store_image_free(&img);
+	} else {
+		r = sb_with_rootfs(&s.rootfs, NULL, copy_in_root, &job, err);
+	}
 	if (r == 0)
 		r = commit_step(b, &s, in->node->original, err);
 	step_dir_free(b, &s);
@@ -570,8 +674,9 @@ static char *clean_path(const char *cwd, const char *path)
 }
 
 /* mkdir -p inside the root: every component resolved in it. */
-static int mkdir_in_root(int root_fd, void *arg, cn_err *err)
+static int mkdir_in_root(int root_fd, int unused_fd, void *arg, cn_err *err)
 {
+	(void)unused_fd;
 	const char *path = arg;
 	_cleanup_free_ char *p = cn_xstrdup(path);
 	for (char *s = p + 1; ; s++) {
@@ -604,18 +709,18 @@ static int do_workdir(struct build *b, const struct bf_instr *in, cn_err *err)
 {
 	_cleanup_strv_ cn_strv env = { 0 };
 	_cleanup_free_ char *value = NULL, *path = NULL;
-	const char *cur = bf_config_string(b->cfg, "WorkingDir");
+	const char *cur = bf_config_string(b->cur->cfg, "WorkingDir");
 	struct step_dir s;
 	int r;
 	visible_env(b, &env);
 	if (expand(b, &env, in->value, &value, err) < 0)
 		return -1;
 	path = clean_path(cur && *cur ? cur : "/", value);
-	bf_config_set_string(b->cfg, "WorkingDir", path);
+	bf_config_set_string(b->cur->cfg, "WorkingDir", path);
 	/* As BuildKit: the directory exists from here on (a layer if created). */
 	if (step_dir_create(b, &s, err) < 0)
 		return -1;
-	r = sb_with_rootfs(&s.rootfs, mkdir_in_root, path, err);
+	r = sb_with_rootfs(&s.rootfs, NULL, mkdir_in_root, path, err);
 	if (r == 0)
 		r = commit_step(b, &s, in->node->original, err);
 	step_dir_free(b, &s);
@@ -639,9 +744,9 @@ static int do_env_label(struct build *b, const struct bf_instr *in, cn_err *err)
 			if (!*keys[i] || strchr(keys[i], '='))
 				r = cn_err_set(err, EINVAL, "invalid variable name '%s'", keys[i]);
 			else
-				bf_config_set_env(b->cfg, keys[i], values[i]);
+				bf_config_set_env(b->cur->cfg, keys[i], values[i]);
 		} else {
-			bf_config_set_label(b->cfg, keys[i], values[i]);
+			bf_config_set_label(b->cur->cfg, keys[i], values[i]);
 		}
 	}
 	for (size_t i = 0; i < in->nkvs; i++) {
@@ -682,11 +787,11 @@ static int do_words(struct build *b, const struct bf_instr *in, cn_err *err)
 				*c = (char)tolower((unsigned char)*c);
 			if (check_port(port, err) < 0)
 				return -1;
-			bf_config_add_set_member(b->cfg, "ExposedPorts", port);
+			bf_config_add_set_member(b->cur->cfg, "ExposedPorts", port);
 		} else {
 			if (!*w)
 				return cn_err_set(err, EINVAL, "empty volume path");
-			bf_config_add_set_member(b->cfg, "Volumes", w);
+			bf_config_add_set_member(b->cur->cfg, "Volumes", w);
 		}
 	}
 	return 0;
@@ -722,15 +827,15 @@ static int do_value(struct build *b, const struct bf_instr *in, cn_err *err)
 		return -1;
 	switch (in->kind) {
 	case BF_USER:
-		bf_config_set_string(b->cfg, "User", v);
+		bf_config_set_string(b->cur->cfg, "User", v);
 		break;
 	case BF_STOPSIGNAL:
 		if (!signal_ok(v))
 			return cn_err_set(err, EINVAL, "invalid signal '%s'", v);
-		bf_config_set_string(b->cfg, "StopSignal", v);
+		bf_config_set_string(b->cur->cfg, "StopSignal", v);
 		break;
 	default:
-		bf_config_set_author(b->cfg, v);
+		bf_config_set_author(b->cur->cfg, v);
 		break;
 	}
 	return 0;
@@ -742,17 +847,17 @@ static int do_command(struct build *b, const struct bf_instr *in, cn_err *err)
 	(void)err;
 	switch (in->kind) {
 	case BF_SHELL:
-		bf_config_set_strv(b->cfg, "Shell", in->argv.v, in->argv.n);
+		bf_config_set_strv(b->cur->cfg, "Shell", in->argv.v, in->argv.n);
 		return 0;
 	case BF_CMD:
 		shell_argv(b, in, &argv);
-		bf_config_set_strv(b->cfg, "Cmd", argv.v, argv.n);
+		bf_config_set_strv(b->cur->cfg, "Cmd", argv.v, argv.n);
 		return 0;
 	default:
 		shell_argv(b, in, &argv);
-		bf_config_set_strv(b->cfg, "Entrypoint", argv.v, argv.n);
-		if (!b->cmd_set)
-			bf_config_unset(b->cfg, "Cmd");   /* docker: ENTRYPOINT resets an inherited CMD */
+		bf_config_set_strv(b->cur->cfg, "Entrypoint", argv.v, argv.n);
+		if (!b->cur->cmd_set)
+			bf_config_unset(b->cur->cfg, "Cmd");   /* docker: ENTRYPOINT resets an inherited CMD */
 		return 0;
 	}
 }
@@ -760,7 +865,7 @@ static int do_command(struct build *b, const struct bf_instr *in, cn_err *err)
 static int run_instruction(struct build *b, const struct bf_instr *in, cn_err *err)
 {
 	int r;
-	if (in->kind != BF_FROM && in->kind != BF_ARG && !b->cfg)
+	if (in->kind != BF_FROM && in->kind != BF_ARG && !b->cur)
 		return cn_err_set(err, EINVAL, "no FROM before this instruction");
 	switch (in->kind) {
 	case BF_FROM:
@@ -844,7 +949,7 @@ static bool inputs_held(struct build *b, const struct bf_instr *in)
 {
 	char digest[CN_DIGEST_STR_SIZE], fp[CN_DIGEST_STR_SIZE];
 	cn_err ignored;
-	if (in->kind != BF_COPY)
+	if (in->kind != BF_COPY || in->from)
 		return true;
 	return copy_sources_digest(b, in, digest, fp, &ignored) == 0 && strcmp(fp, b->copy_fp) == 0;
 }
@@ -864,6 +969,18 @@ static int step_extra(struct build *b, const struct bf_instr *in, char **extra, 
 		return 0;
 	case BF_COPY: {
 		char digest[CN_DIGEST_STR_SIZE];
+		if (in->from) {
+			/* A stage's or image's state fixes all of its files. */
+			struct store_image img;
+			const struct store_layer *layers;
+			size_t n;
+			int r = copy_from_source(b, in, &img, &layers, &n, digest, err);
+			store_image_free(&img);
+			if (r < 0)
+				return -1;
+			*extra = cn_xasprintf("from=%s", digest);
+			return 0;
+		}
 		if (copy_sources_digest(b, in, digest, b->copy_fp, err) < 0)
 			return -1;
 		*extra = cn_xasprintf("sources=%s", digest);
@@ -881,15 +998,15 @@ static int run_step(struct build *b, const struct bf_instr *in, cn_err *err)
 	char key[CN_DIGEST_STR_SIZE], manifest[CN_DIGEST_STR_SIZE];
 	_cleanup_free_ char *extra = NULL;
 	bool cacheable;
-	if (in->kind == BF_FROM || in->kind == BF_ARG || !b->cfg)
+	if (in->kind == BF_FROM || in->kind == BF_ARG || !b->cur)
 		return run_instruction(b, in, err);
 	if (step_extra(b, in, &extra, &cacheable, err) < 0)
 		return -1;
 	step_key(b, in, extra, key);
 	if (cacheable && !b->o->no_cache && store_cache_get(b->st, key, manifest) == 1 &&
 	    adopt_state(b, manifest)) {
-		memcpy(b->key, key, sizeof(b->key));
-		b->state_size = 0;
+		memcpy(b->cur->key, key, sizeof(b->cur->key));
+		b->cur->state_size = 0;
 		emit(b, BF_EV_CACHED, NULL, manifest, 0);
 		return 0;
 	}
@@ -907,15 +1024,108 @@ static int run_step(struct build *b, const struct bf_instr *in, cn_err *err)
 		cn_sha256 h;
 		cn_sha256_init(&h);
 		hash_field(&h, key);
-		hash_field(&h, b->state);
-		cn_sha256_final(&h, b->key);
+		hash_field(&h, b->cur->state);
+		cn_sha256_final(&h, b->cur->key);
 	}
 	return 0;
+}
+
+/* The platform ARGs BuildKit predefines, in the global scope (a stage
+ * sees one after declaring it with a bare ARG). */
+static void platform_args(struct build *b)
+{
+	const char *arch = bf_config_architecture();
+	_cleanup_free_ char *platform = cn_xasprintf("linux/%s", arch);
+	static const char *const prefixes[] = { "TARGET", "BUILD" };
+	for (size_t i = 0; i < CN_ARRAY_SIZE(prefixes); i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "%sPLATFORM", prefixes[i]);
+		cn_env_set(&b->meta_args, name, platform);
+		snprintf(name, sizeof(name), "%sOS", prefixes[i]);
+		cn_env_set(&b->meta_args, name, "linux");
+		snprintf(name, sizeof(name), "%sARCH", prefixes[i]);
+		cn_env_set(&b->meta_args, name, arch);
+		snprintf(name, sizeof(name), "%sVARIANT", prefixes[i]);
+		cn_env_set(&b->meta_args, name, "");
+	}
+}
+
+/* Stages from the FROM lines; which ones the target needs (its FROM chain
+ * and COPY --from sources, transitively), as BuildKit skips the rest. Stage
+ * references are read with the global ARGs, which are known by now. */
+static int plan_stages(struct build *b, cn_err *err)
+{
+	size_t target;
+	for (size_t i = 0; i < b->prog.ninstrs; i++) {
+		const struct bf_instr *in = &b->prog.instrs[i];
+		if (in->kind != BF_FROM)
+			continue;
+		if (b->nstages)
+			b->stages[b->nstages - 1].end = i;
+		b->stages = cn_xrealloc(b->stages, (b->nstages + 1) * sizeof(*b->stages));
+		memset(&b->stages[b->nstages], 0, sizeof(*b->stages));
+		b->stages[b->nstages].name = in->stage;
+		b->stages[b->nstages].first = i;
+		b->stages[b->nstages].end = b->prog.ninstrs;
+		b->nstages++;
+	}
+	target = b->nstages - 1;
+	if (b->o->target) {
+		for (target = 0; target < b->nstages; target++)
+			if (b->stages[target].name && !strcasecmp(b->stages[target].name, b->o->target))
+				break;
+		if (target == b->nstages)
+			return cn_err_set(err, 0, "--target: no build stage named '%s'", b->o->target);
+	}
+	b->stages[target].needed = true;
+	/* Later stages only depend on earlier ones: one backward pass. */
+	for (size_t k = target + 1; k-- > 0;) {
+		struct stage *st = &b->stages[k];
+		if (!st->needed)
+			continue;
+		for (size_t i = st->first; i < st->end; i++) {
+			const struct bf_instr *in = &b->prog.instrs[i];
+			const char *raw = in->kind == BF_FROM ? in->image : in->kind == BF_COPY ? in->from : NULL;
+			_cleanup_free_ char *ref = NULL;
+			cn_err ignored;
+			if (!raw || bf_expand_word(raw, b->prog.file.escape, &b->meta_args, &ref, NULL, &ignored) < 0)
+				continue;
+			b->cur = st;
+			struct stage *dep = find_stage(b, ref, in->kind == BF_COPY);
+			b->cur = NULL;
+			if (dep)
+				dep->needed = true;
+		}
+	}
+	b->nstages = target + 1;        /* stages after the target never run */
+	return 0;
+}
+
+static int run_one(struct build *b, size_t i, cn_err *err)
+{
+	const struct bf_instr *in = &b->prog.instrs[i];
+	const char *msg;
+	b->step = i + 1;
+	if (cn_interrupted())
+		return cn_err_set(err, EINTR, "interrupted");
+	emit(b, BF_EV_STEP, in->node->original, NULL, 0);
+	if (run_step(b, in, err) == 0) {
+		if (in->kind == BF_CMD)
+			b->cur->cmd_set = true;
+		return 0;
+	}
+	/* "Buildfile:7: RUN: exit status 3"; keep an inner "COPY: ..." prefix once. */
+	msg = err->msg;
+	if (strncmp(msg, in->name, strlen(in->name)) == 0 && msg[strlen(in->name)] == ':')
+		return cn_err_wrap(err, "%s:%d", b->o->buildfile, in->node->start_line);
+	return cn_err_wrap(err, "%s:%d: %s", b->o->buildfile, in->node->start_line, in->name);
 }
 
 int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_result *res, cn_err *err)
 {
 	struct build b = { .st = st, .o = o, .ctx_fd = -1 };
+	struct stage *last;
+	size_t i;
 	int r = -1;
 
 	memset(res, 0, sizeof(*res));
@@ -935,28 +1145,23 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 	if (bf_statcache_load(st->cache_fd, "stat", &b.sc, err) < 0)
 		b.sc = bf_statcache_new();
 	b.total = b.prog.ninstrs;
-	for (size_t i = 0; i < b.prog.ninstrs; i++) {
-		const struct bf_instr *in = &b.prog.instrs[i];
-		const char *msg;
-		b.step = i + 1;
-		if (cn_interrupted()) {
-			cn_err_set(err, EINTR, "interrupted");
+	platform_args(&b);
+	/* The global ARGs first: stage references may use them. */
+	for (i = 0; i < b.prog.ninstrs && b.prog.instrs[i].kind != BF_FROM; i++)
+		if (run_one(&b, i, err) < 0)
 			goto out;
-		}
-		emit(&b, BF_EV_STEP, in->node->original, NULL, 0);
-		if (run_step(&b, in, err) == 0) {
-			if (in->kind == BF_CMD)
-				b.cmd_set = true;
-			continue;
-		}
-		/* "Buildfile:7: RUN: exit status 3"; keep an inner "COPY: ..." prefix once. */
-		msg = err->msg;
-		if (strncmp(msg, in->name, strlen(in->name)) == 0 && msg[strlen(in->name)] == ':')
-			cn_err_wrap(err, "%s:%d", o->buildfile, in->node->start_line);
-		else
-			cn_err_wrap(err, "%s:%d: %s", o->buildfile, in->node->start_line, in->name);
+	if (plan_stages(&b, err) < 0)
 		goto out;
+	for (size_t k = 0; k < b.nstages; k++) {
+		b.cur = &b.stages[k];
+		if (!b.cur->needed)
+			continue;
+		for (i = b.cur->first; i < b.cur->end; i++)
+			if (run_one(&b, i, err) < 0)
+				goto out;
 	}
+	last = &b.stages[b.nstages - 1];
+	b.cur = last;
 	warn_unused_args(&b);
 	crash_point("image");
 	if (cn_interrupted()) {
@@ -964,11 +1169,11 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 		goto out;
 	}
 	/* FROM scratch and nothing else still makes an image. */
-	if (!*b.state && commit_state(&b, b.key, err) < 0)
+	if (!*last->state && commit_state(&b, last->key, err) < 0)
 		goto out;
-	memcpy(res->manifest_digest, b.state, sizeof(res->manifest_digest));
-	res->manifest_size = b.state_size ? b.state_size : store_blob_size(st, b.state);
-	res->nlayers = b.nlayers;
+	memcpy(res->manifest_digest, last->state, sizeof(res->manifest_digest));
+	res->manifest_size = last->state_size ? last->state_size : store_blob_size(st, last->state);
+	res->nlayers = last->nlayers;
 	r = 0;
 out:
 	if (b.sc) {
@@ -979,10 +1184,13 @@ out:
 	free(b.ctx_path);
 	if (b.ctx_fd >= 0)
 		close(b.ctx_fd);
-	json_decref(b.cfg);
-	free(b.layers);
+	for (size_t k = 0; k < b.nstages; k++) {
+		json_decref(b.stages[k].cfg);
+		free(b.stages[k].layers);
+		cn_strv_free(&b.stages[k].args);
+	}
+	free(b.stages);
 	cn_strv_free(&b.meta_args);
-	cn_strv_free(&b.args);
 	cn_strv_free(&b.used_args);
 	bf_program_free(&b.prog);
 	return r;

@@ -7,7 +7,7 @@
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* Go's GOARCH names, which OCI uses. */
-static const char *host_architecture(void)
+const char *bf_config_architecture(void)
 {
 	static const char *const map[][2] = {
 		{ "x86_64", "amd64" }, { "aarch64", "arm64" }, { "i686", "386" },
@@ -53,7 +53,7 @@ static void ensure_skeleton(json_t *cfg)
 	if (!json_is_string(json_object_get(cfg, "os")))
 		json_object_set_new(cfg, "os", json_string("linux"));
 	if (!json_is_string(json_object_get(cfg, "architecture")))
-		json_object_set_new(cfg, "architecture", json_string(host_architecture()));
+		json_object_set_new(cfg, "architecture", json_string(bf_config_architecture()));
 }
 
 json_t *bf_config_new(void)

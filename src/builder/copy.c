@@ -110,6 +110,14 @@ struct copier {
 	const char *ctx_path;
 };
 
+/* Sources in a build context must not leave it (an error); in an image
+ * (COPY --from) they are resolved as if it were the root, symlinks too. */
+static unsigned long long src_resolve(const struct copier *c)
+{
+	return c->o->src_is_root ? RESOLVE_IN_ROOT : RESOLVE_BENEATH;
+}
+
+
 /* ---- wildcard matching (Go filepath.Match semantics, one component) ---- */
 
 static bool has_wildcard(const char *s)
@@ -341,7 +349,7 @@ static int ctx_open(struct copier *c, const char *path, uint64_t flags, const st
 		    const char *show)
 {
 	struct stat st;
-	int fd = cn_openat2(c->o->ctx_fd, *path ? path : ".", flags, RESOLVE_BENEATH);
+	int fd = cn_openat2(c->o->ctx_fd, *path ? path : ".", flags, src_resolve(c));
 	if (fd < 0)
 		return ctx_error(c, errno, show);
 	if (want && (fstat(fd, &st) < 0 || st.st_dev != want->st_dev || st.st_ino != want->st_ino ||
@@ -415,7 +423,7 @@ static int glob_walk(struct copier *c, char *const *comps, size_t n, size_t i, c
 	_cleanup_close_ int fd = -1;
 
 	if (i == n) {
-		fd = cn_openat2(c->o->ctx_fd, *prefix ? prefix : ".", O_PATH, RESOLVE_BENEATH);
+		fd = cn_openat2(c->o->ctx_fd, *prefix ? prefix : ".", O_PATH, src_resolve(c));
 		if (fd < 0)
 			return errno == ENOENT || errno == ENOTDIR ? 0 : ctx_error(c, errno, prefix);
 		cn_strv_pushdup(out, prefix);
@@ -427,7 +435,7 @@ static int glob_walk(struct copier *c, char *const *comps, size_t n, size_t i, c
 		return glob_walk(c, comps, n, i + 1, next, out);
 	}
 	fd = cn_openat2(c->o->ctx_fd, *prefix ? prefix : ".", O_RDONLY | O_DIRECTORY,
-			   RESOLVE_BENEATH);
+			   src_resolve(c));
 	if (fd < 0)
 		return errno == ENOENT || errno == ENOTDIR ? 0 : ctx_error(c, errno, prefix);
 	if (read_names(fd, &names, *prefix ? prefix : ".", c->err) < 0)

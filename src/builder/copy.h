@@ -16,6 +16,7 @@ struct bf_statcache;
 
 struct bf_copy_opts {
 	int ctx_fd;                 /* build context root (directory fd) */
+	bool src_is_root;           /* ctx_fd is an image root (COPY --from): resolve in it */
 	int root_fd;                /* destination root file system (directory fd) */
 	const char *const *srcs;    /* expanded sources, relative to the context; may hold globs */
 	size_t nsrcs;

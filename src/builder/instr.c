@@ -97,7 +97,7 @@ static const struct flagspec run_flags[] = {
 	{ "security", F_STRING, false }, { "device", F_STRINGS, false },
 };
 static const struct flagspec copy_flags[] = {
-	{ "chown", F_STRING, true }, { "chmod", F_STRING, true }, { "from", F_STRING, false },
+	{ "chown", F_STRING, true }, { "chmod", F_STRING, true }, { "from", F_STRING, true },
 	{ "link", F_BOOL, false }, { "exclude", F_STRINGS, false }, { "parents", F_BOOL, false },
 };
 
@@ -288,6 +288,9 @@ static int do_copy(const struct ictx *c, struct bf_instr *in)
 	in->dest = cn_xstrdup(a->v[a->n - 1]);
 	in->chown = v[0] ? cn_xstrdup(v[0]) : NULL;
 	in->chmod = v[1] ? cn_xstrdup(v[1]) : NULL;
+	if (v[2] && !*v[2])
+		return ierr(c, "--from needs a stage name, a stage index or an image");
+	in->from = v[2] ? cn_xstrdup(v[2]) : NULL;
 	return 0;
 }
 
@@ -417,6 +420,7 @@ static void instr_free(struct bf_instr *in)
 {
 	free(in->image);
 	free(in->stage);
+	free(in->from);
 	cn_strv_free(&in->argv);
 	cn_strv_free(&in->srcs);
 	free(in->dest);

@@ -44,6 +44,7 @@ struct bf_instr {
 	char *dest;
 	char *chown;
 	char *chmod;
+	char *from;                   /* --from: a stage name or index, or an image (raw) */
 
 	/* ENV, LABEL: pairs; ARG: names with optional default */
 	struct bf_kv *kvs;

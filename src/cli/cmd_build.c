@@ -24,6 +24,7 @@ static const char build_usage[] =
 	"      --network MODE       RUN network: host (default) or none\n"
 	"      --compression ALG    layer compression: zstd (default) or gzip\n"
 	"      --no-cache           run every step (results still fill the cache)\n"
+	"      --target STAGE       build up to the stage named STAGE (FROM ... AS STAGE)\n"
 	"      --timestamp EPOCH    reproducible build: every time in the image is EPOCH and\n"
 	"                           newer file times are clamped to it (default:\n"
 	"                           $SOURCE_DATE_EPOCH when set)\n"
@@ -97,6 +98,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		{ "compression", required_argument, NULL, 'c' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "no-cache", no_argument, NULL, 'N' },
+		{ "target", required_argument, NULL, 'G' },
 		{ "timestamp", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -150,6 +152,9 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 			break;
 		case 'N':
 			o.no_cache = true;
+			break;
+		case 'G':
+			o.target = optarg;
 			break;
 		case 'T':
 			if (parse_epoch(optarg, &o.timestamp) < 0) {

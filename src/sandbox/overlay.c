@@ -34,6 +34,13 @@ static int fs_error(int fsfd, cn_err *err, const char *what)
 	return cn_err_sys(err, "mount overlay: %s", what);
 }
 
+/* A read-only stack (no upper dir) needs two lower dirs: an empty one is
+ * put at the bottom when the image has fewer layers. */
+static size_t min_lowers(const struct sb_rootfs *r)
+{
+	return r->upper ? 1 : 2;
+}
+
 /* The option string is limited to a page: lower dirs that share a parent
  * (the store's snapshots/) are named relative to it, from that directory. */
 static const char *short_lower(const char *lower, const char *parent, size_t plen)
@@ -52,12 +59,13 @@ static int mount_legacy(const struct sb_rootfs *r, cn_err *err)
 	_cleanup_free_ char *parent = cn_xstrndup(first, plen);
 	cn_buf_init(&opts, 0);
 	cn_buf_adds(&opts, "lowerdir=");
-	if (r->nlowers == 0)
-		cn_buf_adds(&opts, r->empty);
 	for (size_t i = 0; i < r->nlowers; i++)
 		cn_buf_addf(&opts, "%s%s", i ? ":" : "", short_lower(r->lowers[i], parent, plen));
-	cn_buf_addf(&opts, ",upperdir=%s,workdir=%s", r->upper, r->work);
-	for (size_t i = 0; i < CN_ARRAY_SIZE(overlay_flags); i++)
+	if (r->nlowers < min_lowers(r))
+		cn_buf_addf(&opts, "%s%s", r->nlowers ? ":" : "", r->empty);
+	if (r->upper)
+		cn_buf_addf(&opts, ",upperdir=%s,workdir=%s", r->upper, r->work);
+	for (size_t i = 0; r->upper && i < CN_ARRAY_SIZE(overlay_flags); i++)
 		cn_buf_addf(&opts, ",%s=%s", overlay_flags[i][0], overlay_flags[i][1]);
 	if (opts.len >= 4096)
 		return cn_err_set(err, E2BIG, "mount overlay: %zu layers do not fit in the mount "
@@ -65,7 +73,7 @@ static int mount_legacy(const struct sb_rootfs *r, cn_err *err)
 	/* Only this helper process's cwd changes. */
 	if (plen && chdir(parent) < 0)
 		return cn_err_sys(err, "chdir '%s'", parent);
-	if (mount("overlay", r->merged, "overlay", MS_NODEV, opts.data) < 0)
+	if (mount("overlay", r->merged, "overlay", MS_NODEV | (r->upper ? 0 : MS_RDONLY), opts.data) < 0)
 		return cn_err_sys(err, "mount overlay on '%s'", r->merged);
 	return 0;
 }
@@ -80,19 +88,20 @@ int sb_overlay_mount(const struct sb_rootfs *r, cn_err *err)
 	fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
 	if (fsfd < 0)
 		return mount_legacy(r, err);
-	for (size_t i = 0; i < (r->nlowers ? r->nlowers : 1); i++) {
-		const char *lower = r->nlowers ? r->lowers[i] : r->empty;
+	size_t n = r->nlowers < min_lowers(r) ? r->nlowers + 1 : r->nlowers;
+	for (size_t i = 0; i < n; i++) {
+		const char *lower = i < r->nlowers ? r->lowers[i] : r->empty;
 		if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", lower, 0) < 0) {
 			if (i == 0 && errno == EINVAL)
 				return mount_legacy(r, err);    /* 6.5 - 6.7: no lowerdir+ */
 			return fs_error(fsfd, err, lower);
 		}
 	}
-	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", r->upper, 0) < 0)
+	if (r->upper && fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", r->upper, 0) < 0)
 		return fs_error(fsfd, err, r->upper);
-	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", r->work, 0) < 0)
+	if (r->upper && fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", r->work, 0) < 0)
 		return fs_error(fsfd, err, r->work);
-	for (size_t i = 0; i < CN_ARRAY_SIZE(overlay_flags); i++)
+	for (size_t i = 0; r->upper && i < CN_ARRAY_SIZE(overlay_flags); i++)
 		if (fsconfig(fsfd, FSCONFIG_SET_STRING, overlay_flags[i][0], overlay_flags[i][1], 0) < 0)
 			return fs_error(fsfd, err, overlay_flags[i][0]);
 	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
@@ -104,7 +113,7 @@ int sb_overlay_mount(const struct sb_rootfs *r, cn_err *err)
 		errno = saved;
 		return fs_error(fsfd, err, "create");
 	}
-	mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
+	mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV | (r->upper ? 0 : MOUNT_ATTR_RDONLY));
 	if (mfd < 0)
 		return cn_err_sys(err, "mount overlay");
 	if (move_mount(mfd, "", AT_FDCWD, r->merged, MOVE_MOUNT_F_EMPTY_PATH) < 0)

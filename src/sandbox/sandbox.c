@@ -378,7 +378,8 @@ out:
 	return r;
 }
 
-int sb_with_rootfs(const struct sb_rootfs *rootfs, sb_rootfs_fn fn, void *arg, cn_err *err)
+int sb_with_rootfs(const struct sb_rootfs *rootfs, const struct sb_rootfs *extra, sb_rootfs_fn fn,
+		   void *arg, cn_err *err)
 {
 	struct wait_ctx w = { .pidfd = -1 };
 	int errp[2];
@@ -396,9 +397,17 @@ int sb_with_rootfs(const struct sb_rootfs *rootfs, sb_rootfs_fn fn, void *arg, c
 	}
 	if (pid == 0) {
 		cn_err cerr = { 0 };
-		int root_fd = -1;
+		int root_fd = -1, extra_fd = -1;
 		close(errp[0]);
-		if (mount_root(rootfs, &root_fd, &cerr) < 0 || fn(root_fd, arg, &cerr) < 0)
+		if (mount_root(rootfs, &root_fd, &cerr) < 0)
+			sb_child_fail(errp[1], &cerr);
+		if (extra && sb_overlay_mount(extra, &cerr) < 0)
+			sb_child_fail(errp[1], &cerr);
+		if (extra && (extra_fd = open(extra->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			cn_err_sys(&cerr, "open '%s'", extra->merged);
+			sb_child_fail(errp[1], &cerr);
+		}
+		if (fn(root_fd, extra_fd, arg, &cerr) < 0)
 			sb_child_fail(errp[1], &cerr);
 		_exit(0);
 	}

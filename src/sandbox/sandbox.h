@@ -12,7 +12,8 @@
 #include "util/err.h"
 
 /* An overlay root: lower dirs topmost first (may be empty), an upper and a
- * work dir on the same file system, and an empty dir to mount on. */
+ * work dir on the same file system (upper NULL: a read-only view), an
+ * empty dir to mount on, and another empty dir used as a filler layer. */
 struct sb_rootfs {
 	const char *const *lowers;
 	size_t nlowers;
@@ -55,8 +56,11 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, int *s
 	   cn_err *err);
 
 /* Call FN in a child process in its own mount namespace, with ROOTFS
- * mounted and open at root_fd. FN's error comes back to the caller. */
-typedef int (*sb_rootfs_fn)(int root_fd, void *arg, cn_err *err);
-int sb_with_rootfs(const struct sb_rootfs *rootfs, sb_rootfs_fn fn, void *arg, cn_err *err);
+ * mounted and open at root_fd, and EXTRA (if not NULL; typically read-only,
+ * e.g. the stage COPY --from reads) open at extra_fd (else -1). FN's error
+ * comes back to the caller. */
+typedef int (*sb_rootfs_fn)(int root_fd, int extra_fd, void *arg, cn_err *err);
+int sb_with_rootfs(const struct sb_rootfs *rootfs, const struct sb_rootfs *extra, sb_rootfs_fn fn,
+		   void *arg, cn_err *err);
 
 #endif

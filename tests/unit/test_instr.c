@@ -227,7 +227,7 @@ static void test_unsupported(void)
 	expect_err("FROM a\nRUN --mount=type=cache,target=/c x\n",
 		   NAME ":2: RUN: flag --mount is not supported yet");
 	expect_err("FROM a\nRUN --security=insecure x\n", NAME ":2: RUN: flag --security is not supported yet");
-	expect_err("FROM a\nCOPY --from=b /x /y\n", NAME ":2: COPY: flag --from is not supported yet");
+	expect_err("FROM a\nCOPY --from= /x /y\n", NAME ":2: COPY: --from needs a stage name, a stage index or an image");
 	expect_err("FROM a\nCOPY --link x /y\n", NAME ":2: COPY: flag --link is not supported yet");
 	expect_err("FROM a\nCOPY --parents x /y\n", NAME ":2: COPY: flag --parents is not supported yet");
 	expect_err("FROM a\nCOPY --exclude=*.o x /y\n", NAME ":2: COPY: flag --exclude is not supported yet");
