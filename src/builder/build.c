@@ -308,6 +308,14 @@ static void step_key(const struct build *b, const struct bf_instr *in, const cha
 	cn_sha256_init(&h);
 	hash_field(&h, b->cur->key);
 	hash_field(&h, in->node->original);
+	/* Heredoc bodies are not in the line itself. */
+	for (size_t i = 0; i < in->node->nheredocs; i++) {
+		const struct bf_heredoc *hd = &in->node->heredocs[i];
+		hash_field(&h, hd->name);
+		hash_field(&h, hd->content);
+		hash_field(&h, hd->expand ? "expand" : "raw");
+		hash_field(&h, hd->chomp ? "chomp" : "keep");
+	}
 	for (size_t i = 0; i < args.n; i++)
 		hash_field(&h, args.v[i]);
 	hash_field(&h, extra ? extra : "");
@@ -447,6 +455,71 @@ static int do_arg(struct build *b, const struct bf_instr *in, cn_err *err)
 	return 0;
 }
 
+/* A heredoc body, with leading tabs removed from every line for <<-. */
+static char *heredoc_body(const struct bf_heredoc *hd)
+{
+	cn_buf b;
+	bool line_start = true;
+	cn_buf_init(&b, 0);
+	for (const char *p = hd->content; *p; p++) {
+		if (hd->chomp && line_start && *p == '\t')
+			continue;
+		line_start = *p == '\n';
+		cn_buf_addc(&b, *p);
+	}
+	return cn_buf_detach(&b);
+}
+
+/* True when a RUN line is nothing but heredoc markers ("RUN <<EOF"). */
+static bool only_heredoc_markers(const char *text)
+{
+	for (const char *p = text; *p;) {
+		p += strspn(p, " \t");
+		if (!*p)
+			break;
+		p += strspn(p, "0123456789");
+		if (strncmp(p, "<<", 2) != 0)
+			return false;
+		p += strcspn(p, " \t");
+	}
+	return true;
+}
+
+/* The shell command of a RUN with heredocs. "RUN <<EOF" alone runs the body
+ * (with its #! interpreter, fed through a file descriptor, when it has one);
+ * otherwise the heredocs follow the line and the shell reads them itself,
+ * quoting and <<- included. */
+static void heredoc_command(const struct bf_instr *in, cn_buf *cmd)
+{
+	const struct bf_node *nd = in->node;
+	if (nd->nheredocs == 1 && only_heredoc_markers(in->argv.v[0])) {
+		_cleanup_free_ char *body = heredoc_body(&nd->heredocs[0]);
+		if (strncmp(body, "#!", 2) == 0) {
+			size_t len = strcspn(body + 2, "\n");
+			/* A delimiter the body does not contain. */
+			char delim[32];
+			unsigned n = 0;
+			do
+				snprintf(delim, sizeof(delim), "CAIRN_SCRIPT_%u", n++);
+			while (strstr(body, delim));
+			cn_buf_addf(cmd, "exec %.*s /dev/fd/3 3<<'%s'\n%s%s%s\n", (int)len, body + 2, delim,
+				    body, body[strlen(body) - 1] == '\n' ? "" : "\n", delim);
+		} else {
+			cn_buf_adds(cmd, body);
+		}
+		return;
+	}
+	cn_buf_adds(cmd, in->argv.v[0]);
+	cn_buf_addc(cmd, '\n');
+	for (size_t i = 0; i < nd->nheredocs; i++) {
+		const char *c = nd->heredocs[i].content;
+		cn_buf_adds(cmd, c);
+		if (*c && c[strlen(c) - 1] != '\n')
+			cn_buf_addc(cmd, '\n');
+		cn_buf_addf(cmd, "%s\n", nd->heredocs[i].name);
+	}
+}
+
 static void shell_argv(struct build *b, const struct bf_instr *in, cn_strv *argv)
 {
 	if (in->json) {
@@ -457,6 +530,13 @@ static void shell_argv(struct build *b, const struct bf_instr *in, cn_strv *argv
 	if (argv->n == 0) {
 		cn_strv_pushdup(argv, "/bin/sh");
 		cn_strv_pushdup(argv, "-c");
+	}
+	if (in->kind == BF_RUN && in->node->nheredocs) {
+		cn_buf cmd;
+		cn_buf_init(&cmd, 0);
+		heredoc_command(in, &cmd);
+		cn_strv_push(argv, cn_buf_detach(&cmd));
+		return;
 	}
 	cn_strv_pushdup(argv, in->argv.n ? in->argv.v[0] : "");
 }
@@ -551,6 +631,40 @@ static int expand_sources(struct build *b, const struct bf_instr *in, const cn_s
 	return 0;
 }
 
+/* COPY <<NAME: the body (variables expanded unless the delimiter was
+ * quoted; quotes kept, as BuildKit) becomes the file NAME, mode 0644. */
+static int write_heredocs(struct build *b, const struct bf_instr *in, const cn_strv *env,
+			  struct step_dir *s, cn_strv *names, cn_err *err)
+{
+	_cleanup_close_ int dir = -1;
+	if (mkdirat(s->td.fd, "heredocs", 0755) < 0 ||
+	    (dir = openat(s->td.fd, "heredocs", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return cn_err_sys(err, "create heredoc files");
+	for (size_t i = 0; i < in->node->nheredocs; i++) {
+		const struct bf_heredoc *hd = &in->node->heredocs[i];
+		_cleanup_free_ char *body = heredoc_body(hd), *text = NULL;
+		struct bf_lex_opts lex = { .flags = BF_LEX_RAW_QUOTES | BF_LEX_RAW_ESCAPES };
+		_cleanup_close_ int fd = -1;
+		if (!*hd->name || strchr(hd->name, '/') || !strcmp(hd->name, ".") || !strcmp(hd->name, ".."))
+			return cn_err_set(err, EINVAL, "heredoc name '%s' cannot be a file name", hd->name);
+		if (hd->expand) {
+			if (bf_expand(body, b->prog.file.escape, env, &lex, &text, NULL, err) < 0)
+				return -1;
+		} else {
+			text = CN_TAKE_PTR(body);
+		}
+		fd = openat(dir, hd->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0 || cn_write_all(fd, text, strlen(text)) < 0 || fchmod(fd, 0644) < 0)
+			return cn_err_sys(err, "write heredoc '%s'", hd->name);
+		if (b->o->timestamp >= 0) {
+			struct timespec t[2] = { { .tv_sec = b->o->timestamp }, { .tv_sec = b->o->timestamp } };
+			futimens(fd, t);
+		}
+		cn_strv_pushdup(names, hd->name);
+	}
+	return 0;
+}
+
 /* What COPY --from names: an earlier stage (by name or index) or an image
  * in the store. Fills LAYERS/N (borrowed from the stage, or owned by IMG)
  * and STATE, the digest that identifies the source for the cache. */
@@ -612,6 +726,27 @@ static int do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 		return cn_err_set(err, EINVAL, "invalid --chmod '%s': an octal mode is expected", in->chmod);
 	job.opts.chmod = in->chmod != NULL;
 	job.opts.ctx_fd = b->ctx_fd;
+	if (in->node->nheredocs) {
+		/* The heredocs are the sources: files of their own in the step dir. */
+		if (step_dir_create(b, &s, err) < 0)
+			return -1;
+		cn_strv_free(&srcs);
+		r = write_heredocs(b, in, &env, &s, &srcs, err);
+		if (r == 0) {
+			_cleanup_close_ int hd_fd = openat(s.td.fd, "heredocs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			job.opts.ctx_fd = hd_fd;
+			job.opts.srcs = (const char *const *)cn_strv_array(&srcs);
+			job.opts.nsrcs = srcs.n;
+			job.opts.dest = dest;
+			job.opts.workdir = wd && *wd ? wd : "/";
+			r = hd_fd < 0 ? cn_err_sys(err, "open heredocs") :
+				sb_with_rootfs(&s.rootfs, NULL, copy_in_root, &job, err);
+		}
+		if (r == 0)
+			r = commit_step(b, &s, in->node->original, err);
+		step_dir_free(b, &s);
+		return r;
+	}
 	job.opts.srcs = (const char *const *)cn_strv_array(&srcs);
 	job.opts.nsrcs = srcs.n;
 	job.opts.dest = dest;
@@ -949,7 +1084,7 @@ static bool inputs_held(struct build *b, const struct bf_instr *in)
 {
 	char digest[CN_DIGEST_STR_SIZE], fp[CN_DIGEST_STR_SIZE];
 	cn_err ignored;
-	if (in->kind != BF_COPY || in->from)
+	if (in->kind != BF_COPY || in->from || in->node->nheredocs)
 		return true;
 	return copy_sources_digest(b, in, digest, fp, &ignored) == 0 && strcmp(fp, b->copy_fp) == 0;
 }
@@ -969,6 +1104,8 @@ static int step_extra(struct build *b, const struct bf_instr *in, char **extra, 
 		return 0;
 	case BF_COPY: {
 		char digest[CN_DIGEST_STR_SIZE];
+		if (in->node->nheredocs)
+			return 0;       /* the bodies are in the key already */
 		if (in->from) {
 			/* A stage's or image's state fixes all of its files. */
 			struct store_image img;

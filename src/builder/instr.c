@@ -250,8 +250,6 @@ static int do_run(const struct ictx *c, struct bf_instr *in)
 		in->network = BF_NET_HOST;
 	else
 		return ierr(c, "invalid network mode '%s' (default, none or host)", v[0]);
-	if (c->nd->nheredocs)
-		return ierr(c, "heredocs are not supported yet");
 	return command_line(c, in, false);
 }
 
@@ -278,8 +276,17 @@ static int do_copy(const struct ictx *c, struct bf_instr *in)
 
 	if (parse_flags(c, copy_flags, CN_ARRAY_SIZE(copy_flags), v) < 0)
 		return -1;
-	if (c->nd->nheredocs)
-		return ierr(c, "heredocs are not supported yet");
+	/* Heredoc sources are the files; mixing them with context paths is not
+	 * supported yet. */
+	if (c->nd->nheredocs) {
+		size_t marks = 0;
+		for (size_t i = 0; i + 1 < a->n; i++)
+			marks += strncmp(a->v[i], "<<", 2) == 0;
+		if (marks != a->n - 1 || marks != c->nd->nheredocs)
+			return ierr(c, "heredocs mixed with other sources are not supported yet");
+		if (v[2])
+			return ierr(c, "heredocs cannot be copied --from another stage");
+	}
 	if (need_args(c, 2) < 0 || check_nul(c) < 0)
 		return -1;
 	in->json = c->nd->json;

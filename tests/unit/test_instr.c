@@ -221,8 +221,10 @@ static void test_unsupported(void)
 	expect_err("FROM a\nADD x /y\n", NAME ":2: ADD: not supported yet");
 	expect_err("FROM a\nONBUILD RUN x\n", NAME ":2: ONBUILD: not supported yet");
 	expect_err("FROM a\n\nHEALTHCHECK CMD true\n", NAME ":3: HEALTHCHECK: not supported yet");
-	expect_err("FROM a\nRUN <<EOF\necho\nEOF\n", NAME ":2: RUN: heredocs are not supported yet");
-	expect_err("FROM a\nCOPY <<EOF /x\nhi\nEOF\n", NAME ":2: COPY: heredocs are not supported yet");
+	expect_err("FROM a\nCOPY <<EOF file /x\nhi\nEOF\n",
+		   NAME ":2: COPY: heredocs mixed with other sources are not supported yet");
+	expect_err("FROM a\nCOPY --from=b <<EOF /x\nhi\nEOF\n",
+		   NAME ":2: COPY: heredocs cannot be copied --from another stage");
 	expect_err("FROM --platform=linux/arm64 a\n", NAME ":1: FROM: flag --platform is not supported yet");
 	expect_err("FROM a\nRUN --mount=type=cache,target=/c x\n",
 		   NAME ":2: RUN: flag --mount is not supported yet");
