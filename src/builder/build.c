@@ -997,6 +997,29 @@ static int do_command(struct build *b, const struct bf_instr *in, cn_err *err)
 	}
 }
 
+/* HEALTHCHECK: docker's config.Healthcheck (durations in nanoseconds). */
+static void set_healthcheck(struct build *b, const struct bf_instr *in)
+{
+	json_t *hc = json_object(), *test = json_array();
+	const struct { const char *key; long long v; } nums[] = {
+		{ "Interval", in->hc_interval }, { "Timeout", in->hc_timeout },
+		{ "StartPeriod", in->hc_start_period }, { "StartInterval", in->hc_start_interval },
+		{ "Retries", in->hc_retries },
+	};
+	if (!strcmp(in->value, "NONE")) {
+		json_array_append_new(test, json_string("NONE"));
+	} else {
+		json_array_append_new(test, json_string(in->json ? "CMD" : "CMD-SHELL"));
+		for (size_t i = 0; i < in->argv.n; i++)
+			json_array_append_new(test, json_string(in->argv.v[i]));
+	}
+	json_object_set_new(hc, "Test", test);
+	for (size_t i = 0; i < CN_ARRAY_SIZE(nums); i++)
+		if (nums[i].v >= 0)
+			json_object_set_new(hc, nums[i].key, json_integer(nums[i].v));
+	bf_config_set_json(b->cur->cfg, "Healthcheck", hc);
+}
+
 static int run_instruction(struct build *b, const struct bf_instr *in, cn_err *err)
 {
 	int r;
@@ -1030,6 +1053,14 @@ static int run_instruction(struct build *b, const struct bf_instr *in, cn_err *e
 	case BF_ENTRYPOINT:
 	case BF_SHELL:
 		r = do_command(b, in, err);
+		break;
+	case BF_HEALTHCHECK:
+		set_healthcheck(b, in);
+		r = 0;
+		break;
+	case BF_ONBUILD:
+		bf_config_append(b->cur->cfg, "OnBuild", in->value);
+		r = 0;
 		break;
 	default:
 		return cn_err_set(err, ENOTSUP, "not supported yet");
@@ -1128,6 +1159,51 @@ static int step_extra(struct build *b, const struct bf_instr *in, char **extra, 
 	}
 }
 
+static int run_step(struct build *b, const struct bf_instr *in, cn_err *err);
+
+/* ONBUILD triggers of the base run right after FROM, each as an
+ * instruction of this build (cached, shown, under the same sandbox), and are
+ * not inherited further. */
+static int run_triggers(struct build *b, cn_err *err)
+{
+	json_t *triggers = json_deep_copy(json_object_get(json_object_get(b->cur->cfg, "config"), "OnBuild"));
+	size_t i;
+	json_t *t;
+	int r = 0;
+	if (!json_array_size(triggers)) {
+		json_decref(triggers);
+		return 0;
+	}
+	bf_config_unset(b->cur->cfg, "OnBuild");
+	json_array_foreach(triggers, i, t) {
+		const char *text = json_string_value(t);
+		_cleanup_free_ char *src = text ? cn_xasprintf("FROM scratch\n%s\n", text) : NULL;
+		struct bf_program prog;
+		if (!src) {
+			r = cn_err_set(err, EINVAL, "ONBUILD trigger %zu of the base image is not a string", i + 1);
+			break;
+		}
+		if (bf_program_parse("ONBUILD trigger", src, strlen(src), &prog, err) < 0) {
+			r = -1;
+			break;
+		}
+		if (prog.ninstrs != 2 || prog.instrs[1].kind == BF_FROM || prog.instrs[1].kind == BF_ONBUILD) {
+			r = cn_err_set(err, EINVAL, "ONBUILD trigger '%s' is not one instruction", text);
+		} else {
+			_cleanup_free_ char *shown = cn_xasprintf("ONBUILD %s", text);
+			emit(b, BF_EV_STEP, shown, NULL, 0);
+			r = run_step(b, &prog.instrs[1], err);
+			if (r < 0)
+				cn_err_wrap(err, "ONBUILD trigger '%s'", text);
+		}
+		bf_program_free(&prog);
+		if (r < 0)
+			break;
+	}
+	json_decref(triggers);
+	return r;
+}
+
 /* One instruction: from the cache when its key has a whole state there,
  * else run, then record the new state. FROM and ARG make no state. */
 static int run_step(struct build *b, const struct bf_instr *in, cn_err *err)
@@ -1135,7 +1211,9 @@ static int run_step(struct build *b, const struct bf_instr *in, cn_err *err)
 	char key[CN_DIGEST_STR_SIZE], manifest[CN_DIGEST_STR_SIZE];
 	_cleanup_free_ char *extra = NULL;
 	bool cacheable;
-	if (in->kind == BF_FROM || in->kind == BF_ARG || !b->cur)
+	if (in->kind == BF_FROM)
+		return run_instruction(b, in, err) < 0 ? -1 : run_triggers(b, err);
+	if (in->kind == BF_ARG || !b->cur)
 		return run_instruction(b, in, err);
 	if (step_extra(b, in, &extra, &cacheable, err) < 0)
 		return -1;

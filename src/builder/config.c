@@ -147,6 +147,16 @@ void bf_config_set_author(json_t *cfg, const char *author)
 	json_object_set_new(cfg, "author", json_string(author));
 }
 
+void bf_config_set_json(json_t *cfg, const char *key, json_t *value)
+{
+	json_object_set_new(section(cfg), key, value);
+}
+
+void bf_config_append(json_t *cfg, const char *key, const char *s)
+{
+	json_array_append_new(ensure_member(section(cfg), key, json_array), json_string(s));
+}
+
 void bf_config_add_layer(json_t *cfg, const char *diff_id)
 {
 	json_array_append_new(json_object_get(json_object_get(cfg, "rootfs"), "diff_ids"),

@@ -31,6 +31,10 @@ void bf_config_unset(json_t *cfg, const char *key);
 void bf_config_add_set_member(json_t *cfg, const char *key, const char *name);
 void bf_config_set_label(json_t *cfg, const char *key, const char *value);
 void bf_config_set_author(json_t *cfg, const char *author);
+/* config.KEY = VALUE (stolen), e.g. Healthcheck. */
+void bf_config_set_json(json_t *cfg, const char *key, json_t *value);
+/* Append S to the string array config.KEY (OnBuild). */
+void bf_config_append(json_t *cfg, const char *key, const char *s);
 
 void bf_config_add_layer(json_t *cfg, const char *diff_id);
 void bf_config_add_history(json_t *cfg, const char *created, const char *created_by, bool empty_layer);

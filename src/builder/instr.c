@@ -96,6 +96,11 @@ static const struct flagspec run_flags[] = {
 	{ "network", F_STRING, true }, { "mount", F_STRINGS, false },
 	{ "security", F_STRING, false }, { "device", F_STRINGS, false },
 };
+static const struct flagspec healthcheck_flags[] = {
+	{ "interval", F_STRING, true }, { "timeout", F_STRING, true },
+	{ "start-period", F_STRING, true }, { "start-interval", F_STRING, true },
+	{ "retries", F_STRING, true },
+};
 static const struct flagspec copy_flags[] = {
 	{ "chown", F_STRING, true }, { "chmod", F_STRING, true }, { "from", F_STRING, true },
 	{ "link", F_BOOL, false }, { "exclude", F_STRINGS, false }, { "parents", F_BOOL, false },
@@ -378,6 +383,101 @@ static int do_volume(const struct ictx *c, struct bf_instr *in)
 	return 0;
 }
 
+/* A Go duration ("30s", "1m30s", "1.5s", "500ms") in nanoseconds. */
+static int parse_duration(const char *s, long long *out)
+{
+	static const struct { const char *unit; double ns; } units[] = {
+		{ "ns", 1 }, { "us", 1e3 }, { "\xc2\xb5s", 1e3 }, { "ms", 1e6 }, { "s", 1e9 },
+		{ "m", 60e9 }, { "h", 3600e9 },
+	};
+	double total = 0;
+	if (!*s)
+		return -1;
+	if (!strcmp(s, "0")) {
+		*out = 0;
+		return 0;
+	}
+	while (*s) {
+		char *end;
+		double v = strtod(s, &end);
+		size_t best = 0, best_len = 0;
+		if (end == s || v < 0 || *s == '-' || *s == '+')
+			return -1;
+		for (size_t i = 0; i < CN_ARRAY_SIZE(units); i++) {
+			size_t l = strlen(units[i].unit);
+			if (!strncmp(end, units[i].unit, l) && l > best_len) {
+				best = i;
+				best_len = l;
+			}
+		}
+		if (!best_len)
+			return -1;
+		total += v * units[best].ns;
+		s = end + best_len;
+	}
+	if (total > 9.2e18)
+		return -1;
+	*out = (long long)total;
+	return 0;
+}
+
+static int do_healthcheck(const struct ictx *c, struct bf_instr *in)
+{
+	const char *v[CN_ARRAY_SIZE(healthcheck_flags)] = { 0 };
+	long long *durations[] = { &in->hc_interval, &in->hc_timeout, &in->hc_start_period,
+				   &in->hc_start_interval };
+	const cn_strv *a = &c->nd->args;
+	in->hc_interval = in->hc_timeout = in->hc_start_period = in->hc_start_interval = -1;
+	in->hc_retries = -1;
+	if (parse_flags(c, healthcheck_flags, CN_ARRAY_SIZE(healthcheck_flags), v) < 0)
+		return -1;
+	if (a->n == 0)
+		return ierr(c, "requires CMD or NONE");
+	if (!strcasecmp(a->v[0], "NONE")) {
+		if (a->n > 1)
+			return ierr(c, "NONE takes no arguments");
+		if (c->nd->flags.n)
+			return ierr(c, "options cannot be given with NONE");
+		in->value = cn_xstrdup("NONE");
+		return 0;
+	}
+	if (strcasecmp(a->v[0], "CMD") != 0)
+		return ierr(c, "unknown type '%s' (CMD or NONE)", a->v[0]);
+	if (a->n < 2)
+		return ierr(c, "CMD needs a command");
+	for (size_t i = 0; i < CN_ARRAY_SIZE(durations); i++) {
+		if (!v[i])
+			continue;
+		if (parse_duration(v[i], durations[i]) < 0 || (*durations[i] != 0 && *durations[i] < 1000000))
+			return ierr(c, "--%s: '%s' is not a duration of at least 1ms (like 30s, 1m30s)",
+				    healthcheck_flags[i].name, v[i]);
+	}
+	if (v[4]) {
+		char *end;
+		in->hc_retries = strtoll(v[4], &end, 10);
+		if (*end || end == v[4] || in->hc_retries < 0)
+			return ierr(c, "--retries: '%s' is not a count", v[4]);
+	}
+	in->value = cn_xstrdup("CMD");
+	in->json = c->nd->json;
+	for (size_t i = 1; i < a->n; i++)
+		cn_strv_pushdup(&in->argv, a->v[i]);
+	return 0;
+}
+
+static int do_onbuild(const struct ictx *c, struct bf_instr *in)
+{
+	const struct bf_node *t = c->nd->onbuild;
+	if (no_flags(c) < 0)
+		return -1;
+	if (!t)
+		return ierr(c, "requires an instruction to run later");
+	if (!strcmp(t->keyword, "onbuild") || !strcmp(t->keyword, "from") || !strcmp(t->keyword, "maintainer"))
+		return ierr(c, "%s cannot be an ONBUILD trigger", t->keyword);
+	in->value = cn_xstrdup(t->original);
+	return 0;
+}
+
 typedef int (*instr_fn)(const struct ictx *c, struct bf_instr *in);
 
 static const struct {
@@ -401,10 +501,10 @@ static const struct {
 	{ "volume", "VOLUME", BF_VOLUME, do_volume },
 	{ "stopsignal", "STOPSIGNAL", BF_STOPSIGNAL, do_value },
 	{ "maintainer", "MAINTAINER", BF_MAINTAINER, do_value },
+	{ "healthcheck", "HEALTHCHECK", BF_HEALTHCHECK, do_healthcheck },
+	{ "onbuild", "ONBUILD", BF_ONBUILD, do_onbuild },
 	/* kind is unused for these: they are rejected first */
 	{ "add", "ADD", 0, NULL },
-	{ "onbuild", "ONBUILD", 0, NULL },
-	{ "healthcheck", "HEALTHCHECK", 0, NULL },
 };
 
 static int unknown_instruction(const char *name, const struct bf_node *nd, cn_err *err)

@@ -14,7 +14,7 @@
 enum bf_kind {
 	BF_FROM, BF_RUN, BF_COPY, BF_ENV, BF_ARG, BF_WORKDIR, BF_USER, BF_LABEL,
 	BF_EXPOSE, BF_CMD, BF_ENTRYPOINT, BF_SHELL, BF_VOLUME, BF_STOPSIGNAL,
-	BF_MAINTAINER,
+	BF_MAINTAINER, BF_HEALTHCHECK, BF_ONBUILD,
 };
 
 enum bf_network { BF_NET_DEFAULT, BF_NET_HOST, BF_NET_NONE };
@@ -55,6 +55,12 @@ struct bf_instr {
 
 	/* EXPOSE, VOLUME: raw words */
 	cn_strv words;
+
+	/* HEALTHCHECK: value "CMD" (argv, json as for CMD) or "NONE"; durations
+	 * in nanoseconds and retries, -1 when not given. ONBUILD: value is the
+	 * trigger instruction as written. */
+	long long hc_interval, hc_timeout, hc_start_period, hc_start_interval;
+	long long hc_retries;
 };
 
 struct bf_program {

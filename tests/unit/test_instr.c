@@ -219,8 +219,12 @@ static void test_parser_details(void)
 static void test_unsupported(void)
 {
 	expect_err("FROM a\nADD x /y\n", NAME ":2: ADD: not supported yet");
-	expect_err("FROM a\nONBUILD RUN x\n", NAME ":2: ONBUILD: not supported yet");
-	expect_err("FROM a\n\nHEALTHCHECK CMD true\n", NAME ":3: HEALTHCHECK: not supported yet");
+	expect_err("FROM a\nONBUILD FROM x\n", NAME ":2: ONBUILD: from cannot be an ONBUILD trigger");
+	expect_err("FROM a\nONBUILD\n", NAME ":2: ONBUILD: requires an instruction to run later");
+	expect_err("FROM a\n\nHEALTHCHECK --interval=5x CMD true\n",
+		   NAME ":3: HEALTHCHECK: --interval: '5x' is not a duration of at least 1ms (like 30s, 1m30s)");
+	expect_err("FROM a\nHEALTHCHECK --retries=2 NONE\n", NAME ":2: HEALTHCHECK: options cannot be given with NONE");
+	expect_err("FROM a\nHEALTHCHECK PING x\n", NAME ":2: HEALTHCHECK: unknown type 'PING' (CMD or NONE)");
 	expect_err("FROM a\nCOPY <<EOF file /x\nhi\nEOF\n",
 		   NAME ":2: COPY: heredocs mixed with other sources are not supported yet");
 	expect_err("FROM a\nCOPY --from=b <<EOF /x\nhi\nEOF\n",
