@@ -35,6 +35,7 @@ struct stage {
 	struct store_layer *layers;
 	size_t nlayers, cap;
 	cn_strv args;           /* ARG values declared in the stage */
+	cn_strv declared;       /* ARG names declared in the stage, with or without a value */
 	bool cmd_set;           /* CMD given in this stage (ENTRYPOINT resets an inherited one) */
 	char state[CN_DIGEST_STR_SIZE];  /* manifest of the image state so far ("" = none yet) */
 	char key[CN_DIGEST_STR_SIZE];    /* cache key of that state */
@@ -51,6 +52,8 @@ struct build {
 	struct stage *cur;      /* the stage being built */
 	cn_strv meta_args;      /* ARG values declared before FROM (and the platform args) */
 	cn_strv used_args;      /* --build-arg names some ARG consumed */
+	cn_strv declared;       /* global ARG names ("NAME=") */
+	cn_strv warned;         /* names already warned about */
 	struct bf_statcache *sc;         /* context file digests, kept across builds */
 	char *ctx_path;                  /* absolute, the stat cache's keys */
 	char copy_fp[CN_DIGEST_STR_SIZE];/* COPY: its sources' fingerprint when keyed */
@@ -111,9 +114,25 @@ static void visible_env(struct build *b, cn_strv *out)
 	cn_strv_free(&env);
 }
 
+/* Expansion, warning once per name about variables that no ARG or ENV
+ * declares (BuildKit's UndefinedVar): usually a typo. */
 static int expand(struct build *b, const cn_strv *env, const char *word, char **out, cn_err *err)
 {
-	return bf_expand_word(word, b->prog.file.escape, env, out, NULL, err);
+	_cleanup_strv_ cn_strv unmatched = { 0 };
+	int r = bf_expand_word(word, b->prog.file.escape, env, out, &unmatched, err);
+	for (size_t i = 0; r == 0 && i < unmatched.n; i++) {
+		const char *name = unmatched.v[i];
+		const struct bf_instr *in = b->step ? &b->prog.instrs[b->step - 1] : NULL;
+		if ((b->cur && cn_env_find(&b->cur->declared, name, strlen(name)) >= 0) ||
+		    cn_env_find(&b->declared, name, strlen(name)) >= 0 ||
+		    cn_env_find(&b->warned, name, strlen(name)) >= 0)
+			continue;
+		cn_env_set(&b->warned, name, "");
+		_cleanup_free_ char *msg = cn_xasprintf("%s:%d: UndefinedVar: usage of undefined variable '$%s'",
+							b->o->buildfile, in ? in->node->start_line : 0, name);
+		emit(b, BF_EV_WARNING, msg, NULL, 0);
+	}
+	return r;
 }
 
 static const char *build_arg(struct build *b, const char *name)
@@ -440,6 +459,7 @@ static int do_arg(struct build *b, const struct bf_instr *in, cn_err *err)
 	for (size_t i = 0; i < in->nkvs; i++) {
 		const char *name = in->kvs[i].key;
 		const char *given = build_arg(b, name);
+		cn_env_set(b->cur ? &b->cur->declared : &b->declared, name, "");
 		_cleanup_free_ char *def = NULL;
 		if (given) {
 			cn_env_set(scope, name, given);
@@ -1263,6 +1283,11 @@ static void platform_args(struct build *b)
 		snprintf(name, sizeof(name), "%sVARIANT", prefixes[i]);
 		cn_env_set(&b->meta_args, name, "");
 	}
+	/* Known names: using one undeclared is not a typo worth a warning. */
+	for (size_t i = 0; i < b->meta_args.n; i++) {
+		_cleanup_free_ char *name = cn_xstrndup(b->meta_args.v[i], strcspn(b->meta_args.v[i], "="));
+		cn_env_set(&b->declared, name, "");
+	}
 }
 
 /* Stages from the FROM lines; which ones the target needs (its FROM chain
@@ -1403,7 +1428,10 @@ out:
 		json_decref(b.stages[k].cfg);
 		free(b.stages[k].layers);
 		cn_strv_free(&b.stages[k].args);
+		cn_strv_free(&b.stages[k].declared);
 	}
+	cn_strv_free(&b.declared);
+	cn_strv_free(&b.warned);
 	free(b.stages);
 	cn_strv_free(&b.meta_args);
 	cn_strv_free(&b.used_args);

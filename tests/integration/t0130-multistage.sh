@@ -51,6 +51,12 @@ expect_ok "rebuild" build -t ms:app "$ctx"
 check "a multi-stage rebuild is all cached" test "$(grep -c -- '--> CACHED' "$T/out")" -eq "$(grep -cE '^STEP [0-9]+/[0-9]+: (RUN|COPY)' "$T/out")"
 printf 'FROM busybox\nCOPY --from=later /x /x\nFROM busybox AS later\nCOPY --from=0 /bin/busybox /bb\n' | buildfile "$T/bad"
 expect_fail "COPY --from a later stage" 1 "Buildfile:2: COPY: --from=later: no earlier stage or image" build "$T/bad"
+# A variable nothing declares is probably a typo: warned about, once.
+printf 'FROM busybox\nARG DECLARED\nENV A=$DECLARED B=$UNDECLRED\nWORKDIR /x/$UNDECLRED/$TARGETARCH\n' | buildfile "$T/uv"
+expect_ok "a build using an undeclared variable" build -q "$T/uv"
+check "UndefinedVar names the file, line and variable, once" test "$(grep -c "Buildfile:3: UndefinedVar: usage of undefined variable '\$UNDECLRED'" "$T/err")" -eq 1
+check "no warning for declared ARGs (even without a value) or platform ARGs" test "$(grep -c UndefinedVar "$T/err")" -eq 1
+
 check "store consistent" store_is_consistent
 check "no mounts left" no_mounts_left
 finish
