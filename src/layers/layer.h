@@ -1,6 +1,8 @@
 /* Layers: an overlay upper directory -> an OCI layer tar stream, compressed,
  * with diff_id (uncompressed sha256) and digest (compressed sha256) computed
- * in the same single pass. Nothing is held in memory beyond small buffers. */
+ * in the same single pass (layer.c, sink.c); and back: a layer blob from
+ * outside -> a directory, treating the blob as hostile (extract.c). Nothing
+ * is held in memory beyond small buffers. */
 #ifndef LAYER_H
 #define LAYER_H
 
@@ -37,6 +39,78 @@ struct layer_info {
  * whose name starts with ".wh." is refused (a layer cannot carry it). */
 int layer_write_dir(int dirfd, int out_fd, const struct layer_write_opts *opts,
 		    struct layer_info *info, cn_err *err);
+
+/* ---- reading layers from outside (layers/extract.c) ----------------------- */
+
+/* Defaults for the caps (0 in the options). */
+#define LAYER_EXTRACT_MAX_BYTES ((uint64_t)64 << 30)          /* 64 GiB */
+#define LAYER_EXTRACT_MAX_ENTRIES ((uint64_t)10 * 1000 * 1000)
+/* Fixed caps: an entry's name, link name or symlink target (bytes, without
+ * the NUL), and all the headers of one entry together (pax records, GNU
+ * long names, a GNU sparse map). */
+#define LAYER_EXTRACT_MAX_PATH 4095
+#define LAYER_EXTRACT_MAX_HEADER ((uint64_t)2 << 20)
+
+struct layer_extract_opts {
+	/* true, the snapshot form (an overlay lower dir): ".wh.NAME" becomes a
+	 * 0/0 character device NAME, ".wh..wh..opq" sets
+	 * trusted.overlay.opaque=y on its directory. TARGET must be empty.
+	 * false, the ADD form (a plain tree, TARGET may hold files already):
+	 * whiteouts delete what TARGET held before this extraction. */
+	bool overlay_whiteouts;
+	uint64_t max_bytes;     /* cap on the uncompressed tar and on the sum of file sizes; 0: default */
+	uint64_t max_entries;   /* cap on tar entries; 0: default */
+	bool numeric_owner;     /* ignored: owners are always numeric (no NSS, no uname/gname) */
+};
+
+struct layer_extract_result {
+	char diff_id[CN_DIGEST_STR_SIZE];   /* sha256 of the uncompressed tar */
+	char digest[CN_DIGEST_STR_SIZE];    /* sha256 of the blob as read, to its end */
+	uint64_t size;                      /* bytes read from IN_FD */
+	uint64_t uncompressed;              /* bytes of tar */
+	uint64_t entries;                   /* tar entries (whiteouts and markers included) */
+};
+
+/* Read a layer blob from IN_FD to its end (gzip, zstd or plain tar, detected
+ * from its first bytes; concatenated gzip members / zstd frames are one
+ * stream; after the last one only zero bytes may follow, and after the tar's
+ * end-of-archive blocks only zero bytes), hashing the blob (digest) and the
+ * tar (diff_id) in the same single pass, and create its entries under the
+ * directory TARGET_FD. The blob is hostile input:
+ *  - nothing is ever created, changed or removed outside TARGET_FD: every
+ *    entry's parent is resolved with openat2(RESOLVE_IN_ROOT|RESOLVE_NO_XDEV)
+ *    (absolute names and symlinks are confined to TARGET_FD), the last
+ *    component is handled with *at() calls that do not follow it, hardlink
+ *    targets are resolved the same way and linked without following;
+ *  - a name whose ".." climbs above the root is refused; so is a non-directory
+ *    entry for the root itself (a directory entry for it is ignored);
+ *  - a hardlink or non-file entry carrying data, a hardlink to a directory or
+ *    to a whiteout, a 0/0 character device that is not a ".wh." entry, a
+ *    whiteout naming "", "." or "..", a ".wh." directory component, a
+ *    whiteout that is not a regular file are refused;
+ *  - trusted.overlay.*, user.overlay.* and security.selinux xattrs are
+ *    dropped; uname/gname are ignored; hardlink entries get no metadata of
+ *    their own; nothing is chmod/chown/utimes'd through a symlink;
+ *  - setuid/setgid bits and block/character devices are kept as in the tar
+ *    (safe only because the store is 0700 and containers mount it nodev);
+ *  - an existing directory meeting a directory entry is kept (its metadata
+ *    updated), anything else existing is replaced, and a parent component
+ *    that does not resolve to a directory is replaced by one (in the
+ *    snapshot form a directory replacing something is made opaque: what
+ *    lower layers had there is gone);
+ *  - directory times are set at the end, after their contents.
+ * On failure TARGET_FD is left partly changed: the caller must extract into
+ * something it throws away on failure and keeps only on success: for a
+ * snapshot, a fresh private temp directory renamed to snapshots/<diffid>
+ * after digest, size and diff_id were compared with what was expected; for
+ * ADD, a step's overlay whose upper dir is discarded if the step fails.
+ * Mount points inside TARGET_FD are never crossed, changed or replaced.
+ * Nothing is fsynced. Errors name the entry: `layer: entry "NAME": ...`.
+ * Memory: small buffers, plus per directory its path and times (capped at
+ * 256 MiB) and, in the ADD form, about 30 bytes per entry.
+ * OPTS may be NULL (snapshot form, default caps); RES may be NULL. */
+int layer_extract(int in_fd, int target_fd, const struct layer_extract_opts *opts,
+		  struct layer_extract_result *res, cn_err *err);
 
 const char *layer_media_type(enum layer_compression c);
 /* "zstd" | "gzip" -> enum; -1 if unknown. */
