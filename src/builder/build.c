@@ -1,6 +1,7 @@
 #include "builder/build.h"
 #include "builder/config.h"
 #include "builder/copy.h"
+#include "builder/ignore.h"
 #include "builder/statcache.h"
 #include "builder/expand.h"
 #include "builder/instr.h"
@@ -56,6 +57,7 @@ struct build {
 	cn_strv warned;         /* names already warned about */
 	struct bf_statcache *sc;         /* context file digests, kept across builds */
 	char *ctx_path;                  /* absolute, the stat cache's keys */
+	struct bf_ignore *ignore;        /* the context's ignore file (NULL: none) */
 	char copy_fp[CN_DIGEST_STR_SIZE];/* COPY: its sources' fingerprint when keyed */
 	size_t step, total;
 };
@@ -771,6 +773,7 @@ static int do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 	job.opts.nsrcs = srcs.n;
 	job.opts.dest = dest;
 	job.opts.workdir = wd && *wd ? wd : "/";
+	job.opts.ignore = in->from ? NULL : b->ignore;  /* filters the build context only */
 	if (step_dir_create(b, &s, err) < 0)
 		return -1;
 	if (in->from) {
@@ -1119,7 +1122,7 @@ static int copy_sources_digest(struct build *b, const struct bf_instr *in,
 {
 	_cleanup_strv_ cn_strv env = { 0 };
 	_cleanup_strv_ cn_strv srcs = { 0 };
-	struct bf_copy_opts co = { .ctx_fd = b->ctx_fd, .root_fd = -1 };
+	struct bf_copy_opts co = { .ctx_fd = b->ctx_fd, .root_fd = -1, .ignore = b->ignore };
 	visible_env(b, &env);
 	if (expand_sources(b, in, &env, &srcs, err) < 0)
 		return -1;
@@ -1381,6 +1384,9 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 		cn_err_sys(err, "build context '%s'", o->context);
 		goto out;
 	}
+	/* F.dockerignore, CONTEXT/.buildignore or CONTEXT/.dockerignore. */
+	if (bf_ignore_load(o->buildfile, b.ctx_fd, o->context, &b.ignore, err) < 0)
+		goto out;
 	/* Only a cache: unreadable means empty. */
 	if (bf_statcache_load(st->cache_fd, "stat", &b.sc, err) < 0)
 		b.sc = bf_statcache_new();
@@ -1422,6 +1428,7 @@ out:
 		bf_statcache_free(b.sc);
 	}
 	free(b.ctx_path);
+	bf_ignore_free(b.ignore);
 	if (b.ctx_fd >= 0)
 		close(b.ctx_fd);
 	for (size_t k = 0; k < b.nstages; k++) {

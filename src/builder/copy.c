@@ -14,9 +14,11 @@
  * The walk over the context (expansion, resolution, order, refusals) is
  * written once and drives a "sink": bf_copy's writes entries into the root,
  * bf_copy_digest's hashes them for the build cache, so the two cannot
- * disagree on what a COPY takes from the context.
+ * disagree on what a COPY takes from the context. The ignore file filters
+ * that same walk, so both leave out the same entries.
  */
 #include "builder/copy.h"
+#include "builder/ignore.h"
 #include "builder/statcache.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
@@ -46,6 +48,7 @@
 
 /* Each level holds two fds (source and destination directory). */
 #define COPY_MAX_DEPTH 128
+#define MAX_SYMLINKS 40         /* as the kernel's path resolution */
 #define COPY_CHUNK ((size_t)128 << 10)
 #define XATTR_BUF ((size_t)64 << 10)   /* Linux caps lists and values at 64 KiB */
 #define WH_PREFIX ".wh."
@@ -98,6 +101,11 @@ struct copier {
 	const struct bf_copy_opts *o;
 	const struct sink *sink;
 	cn_err *err;
+	/* The ignore file (NULL: none, or no patterns). A walk keeps, per
+	 * directory, the bf_ignore state of NIGN bytes its entries are decided
+	 * from. */
+	const struct bf_ignore *ig;
+	size_t nign;
 	uid_t uid;
 	gid_t gid;
 	char *chunk;
@@ -412,6 +420,181 @@ static char *unescape(const char *s)
 	return out;
 }
 
+/* ---- the ignore file ---- */
+
+/* PATH (context-relative) with every symlink in it resolved as
+ * openat2(RESOLVE_BENEATH) resolves it, as a clean context path: the path
+ * the ignore file is matched against (docker filters the context by real
+ * paths, then follows links in what is left). A link out of the context
+ * is the usual error; from a missing component on, the rest is kept as
+ * written (opening it reports the missing file). Returns 1 (and no path)
+ * when the way goes through a symlink the ignore file excludes: docker
+ * would not have sent it. */
+static int ctx_resolve(struct copier *c, const char *path, char **real, const char *show)
+{
+	_cleanup_strv_ cn_strv done = { 0 }, todo = { 0 };
+	int links = 0;
+
+	/* TODO holds the components still to resolve, last one first. */
+	for (const char *e = path + strlen(path); e > path;) {
+		const char *b = e;
+		while (b > path && b[-1] != '/')
+			b--;
+		if (b < e)
+			cn_strv_push(&todo, cn_xstrndup(b, (size_t)(e - b)));
+		e = b > path ? b - 1 : b;
+	}
+	while (todo.n > 0) {
+		_cleanup_free_ char *name = todo.v[--todo.n];
+		_cleanup_free_ char *cur = NULL;
+		_cleanup_close_ int fd = -1;
+		char target[PATH_MAX];
+		struct stat st;
+		ssize_t len;
+
+		todo.v[todo.n] = NULL;
+		if (!strcmp(name, "."))
+			continue;
+		if (!strcmp(name, "..")) {
+			if (done.n == 0)
+				return ctx_error(c, EXDEV, show);
+			free(done.v[--done.n]);
+			done.v[done.n] = NULL;
+			continue;
+		}
+		cn_strv_pushdup(&done, name);
+		cur = join(done.v, done.n);
+		fd = cn_openat2(c->o->ctx_fd, cur, O_PATH | O_NOFOLLOW,
+				RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+		if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
+			/* Missing: the rest as written. */
+			while (todo.n > 0) {
+				char *rest = todo.v[--todo.n];
+				todo.v[todo.n] = NULL;
+				if (!strcmp(rest, "..") && done.n > 0) {
+					free(done.v[--done.n]);
+					done.v[done.n] = NULL;
+				} else if (strcmp(rest, ".") && strcmp(rest, "..")) {
+					cn_strv_pushdup(&done, rest);
+				}
+				free(rest);
+			}
+			break;
+		}
+		if (fd < 0 || fstat(fd, &st) < 0)
+			return ctx_error(c, errno, show);
+		if (!S_ISLNK(st.st_mode))
+			continue;
+		if (c->ig) {
+			_cleanup_free_ unsigned char *state = cn_xmalloc(c->nign);
+			if (bf_ignore_path(c->ig, cur, state))
+				return 1;
+		}
+		free(done.v[--done.n]);
+		done.v[done.n] = NULL;
+		if (++links > MAX_SYMLINKS)
+			return ctx_error(c, ELOOP, show);
+		len = readlinkat(fd, "", target, sizeof(target) - 1);
+		if (len < 0)
+			return cn_err_sys(c->err, "COPY: '%s': read symlink", show);
+		target[len] = '\0';
+		if (target[0] == '/')
+			return ctx_error(c, EXDEV, show);
+		for (char *e = target + len; e > target;) {
+			char *b = e;
+			while (b > target && b[-1] != '/')
+				b--;
+			if (b < e)
+				cn_strv_push(&todo, cn_xstrndup(b, (size_t)(e - b)));
+			e = b > target ? b - 1 : b;
+		}
+	}
+	*real = join(done.v, done.n);
+	return 0;
+}
+
+/* Does the excluded directory open at FD (context path CPATH, ignore
+ * state STATE) hold an entry the ignore file lets through, at any depth?
+ * Only directories are opened; directories nothing can be re-included
+ * from are not entered. Returns 1, 0, or -1 on error. */
+static int has_visible(struct copier *c, int fd, const char *cpath, const unsigned char *state,
+		       int depth)
+{
+	_cleanup_strv_ cn_strv names = { 0 };
+	_cleanup_free_ unsigned char *cstate = cn_xmalloc(c->nign);
+	if (depth > COPY_MAX_DEPTH)
+		return 1;       /* let the walk report it */
+	if (read_names(fd, &names, cpath, c->err) < 0)
+		return -1;
+	for (size_t k = 0; k < names.n; k++) {
+		_cleanup_free_ char *cchild = child_path(cpath, names.v[k]);
+		_cleanup_close_ int cfd = -1;
+		struct stat st;
+		int r;
+		if (!bf_ignore_child(c->ig, cchild, state, cstate))
+			return 1;
+		if (!bf_ignore_may_reinclude(c->ig, cchild, cstate) ||
+		    fstatat(fd, names.v[k], &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		cfd = openat(fd, names.v[k], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cfd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP))
+			continue;       /* changed since: the walk will see */
+		if (cfd < 0)
+			return cn_err_sys(c->err, "COPY: '%s': open", cchild);
+		r = has_visible(c, cfd, cchild, cstate, depth + 1);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Is the entry NAME of the context directory SDIRFD (context path CPATH)
+ * there for COPY, given its directory's ignore state PARENT (NULL: the
+ * context root)? STATE receives its own. An excluded directory is there
+ * when it holds an entry that is (docker sends it as that entry's
+ * parent). Returns 1, 0, or -1 on error. */
+static int child_visible(struct copier *c, int sdirfd, const char *name, const char *cpath,
+			 const unsigned char *parent, unsigned char *state)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	if (!bf_ignore_child(c->ig, cpath, parent, state))
+		return 1;
+	/* Checked first: no stat at all for what nothing can re-include. */
+	if (!bf_ignore_may_reinclude(c->ig, cpath, state))
+		return 0;
+	if (fstatat(sdirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	fd = openat(sdirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP))
+		return 0;
+	if (fd < 0)
+		return cn_err_sys(c->err, "COPY: '%s': open", cpath);
+	return has_visible(c, fd, cpath, state, 0);
+}
+
+/* The same for a source at the resolved context path REAL. */
+static int source_visible(struct copier *c, const char *real)
+{
+	_cleanup_free_ unsigned char *state = cn_xmalloc(c->nign);
+	_cleanup_close_ int fd = -1;
+	if (!bf_ignore_path(c->ig, real, state))
+		return 1;
+	if (!bf_ignore_may_reinclude(c->ig, real, state))
+		return 0;
+	fd = cn_openat2(c->o->ctx_fd, real, O_RDONLY | O_DIRECTORY, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+	if (fd < 0)
+		return 0;
+	return has_visible(c, fd, real, state, 0);
+}
+
+static int excluded_error(struct copier *c, const char *show)
+{
+	const char *name = strrchr(bf_ignore_name(c->ig), '/');
+	return cn_err_plain(c->err, ENOENT, "COPY: '%s': no such file or directory in the build "
+			    "context (excluded by %s)", show, name ? name + 1 : bf_ignore_name(c->ig));
+}
+
 /* Expand components COMPS[I..N) below the context directory PREFIX ("" is
  * the context root), appending the existing matches to OUT in walk order
  * (names sorted within each directory). A missing directory on the way is
@@ -445,39 +628,79 @@ static int glob_walk(struct copier *c, char *const *comps, size_t n, size_t i, c
 		if (!pattern_match(comps[i], names.v[k]))
 			continue;
 		next = child_path(prefix, names.v[k]);
+		/* A directory excluded whole is not expanded into. */
+		if (c->ig && i + 1 < n) {
+			_cleanup_free_ unsigned char *state = cn_xmalloc(c->nign);
+			_cleanup_free_ char *real = NULL;
+			int r = ctx_resolve(c, next, &real, next);
+			if (r < 0)
+				return -1;
+			if (r > 0 || (bf_ignore_path(c->ig, real, state) &&
+				      !bf_ignore_may_reinclude(c->ig, real, state)))
+				continue;
+		}
 		if (glob_walk(c, comps, n, i + 1, next, out) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* Sources -> context paths (PATHS) and the names to show in errors (SHOWS).
- * *WILD is set when any source was a pattern. */
-static int expand_sources(struct copier *c, cn_strv *paths, cn_strv *shows, bool *wild)
+/* Sources -> context paths (PATHS), the same with symlinks resolved
+ * (REALS: what the ignore file is matched against and what is opened;
+ * without an ignore file, PATHS again) and the names to show in errors
+ * (SHOWS). Sources the ignore file excludes are left out of pattern
+ * matches and an error when named. *WILD is set when any source was a
+ * pattern. */
+static int expand_sources(struct copier *c, cn_strv *paths, cn_strv *reals, cn_strv *shows,
+			  bool *wild)
 {
 	for (size_t i = 0; i < c->o->nsrcs; i++) {
 		const char *src = c->o->srcs[i];
-		_cleanup_strv_ cn_strv comps = { 0 };
+		_cleanup_strv_ cn_strv comps = { 0 }, found = { 0 };
 		size_t before = paths->n;
 
 		if (split_clean(src, false, &comps) < 0)
 			return ctx_error(c, EXDEV, src);
 		if (!has_wildcard(src)) {
-			cn_strv_push(paths, join(comps.v, comps.n));
-			cn_strv_pushdup(shows, src);
-			continue;
+			cn_strv_push(&found, join(comps.v, comps.n));
+		} else {
+			*wild = true;
+			for (size_t k = 0; k < comps.n; k++)
+				if (!pattern_valid(comps.v[k]))
+					return cn_err_plain(c->err, EINVAL, "COPY: '%s': malformed "
+							  "wildcard pattern", src);
+			if (glob_walk(c, comps.v, comps.n, 0, "", &found) < 0)
+				return -1;
 		}
-		*wild = true;
-		for (size_t k = 0; k < comps.n; k++)
-			if (!pattern_valid(comps.v[k]))
-				return cn_err_plain(c->err, EINVAL, "COPY: '%s': malformed wildcard pattern", src);
-		if (glob_walk(c, comps.v, comps.n, 0, "", paths) < 0)
-			return -1;
-		if (paths->n == before)
+		for (size_t k = 0; k < found.n; k++) {
+			char *real = NULL;
+			const char *show = has_wildcard(src) ? found.v[k] : src;
+			int vis = 1;
+			if (c->ig) {
+				int r = ctx_resolve(c, found.v[k], &real, show);
+				if (r < 0)
+					return -1;
+				vis = r > 0 ? 0 : source_visible(c, real);
+			}
+			if (vis < 0) {
+				free(real);
+				return -1;
+			}
+			if (vis == 0 && !has_wildcard(src)) {
+				free(real);
+				return excluded_error(c, src);
+			}
+			if (vis == 0) {
+				free(real);
+				continue;       /* not in the context docker would send */
+			}
+			cn_strv_pushdup(paths, found.v[k]);
+			cn_strv_push(reals, real ? real : cn_xstrdup(found.v[k]));
+			cn_strv_pushdup(shows, show);
+		}
+		if (has_wildcard(src) && paths->n == before)
 			return cn_err_plain(c->err, ENOENT, "COPY: '%s': no source files were specified "
 					  "(no files in the build context match)", src);
-		for (size_t k = before; k < paths->n; k++)
-			cn_strv_pushdup(shows, paths->v[k]);
 	}
 	return 0;
 }
@@ -784,11 +1007,13 @@ static const struct sink copy_sink = {
 /* ---- the walk over the context (shared by bf_copy and bf_copy_digest) ---- */
 
 static int walk_contents(struct copier *c, int sfd, const char *cpath, const struct dest *d,
-			 int depth);
+			 int depth, const unsigned char *state);
 
-/* Source directory SFD (context path CPATH) becomes DNAME in D. */
+/* Source directory SFD (context path CPATH, ignore state STATE) becomes
+ * DNAME in D. */
 static int walk_dir(struct copier *c, int sfd, const struct stat *st, const struct dest *d,
-		    const char *dname, const char *rel, const char *cpath, int depth)
+		    const char *dname, const char *rel, const char *cpath, int depth,
+		    const unsigned char *state)
 {
 	_cleanup_close_ int dfd = -1;
 	bool created = false;
@@ -797,7 +1022,7 @@ static int walk_dir(struct copier *c, int sfd, const struct stat *st, const stru
 				  cpath, COPY_MAX_DEPTH);
 	if (c->sink->dir_begin(c, sfd, st, d, dname, rel, cpath, &dfd, &created) < 0)
 		return -1;
-	if (walk_contents(c, sfd, cpath, &(struct dest){ .fd = dfd, .rel = rel }, depth) < 0)
+	if (walk_contents(c, sfd, cpath, &(struct dest){ .fd = dfd, .rel = rel }, depth, state) < 0)
 		return -1;
 	return c->sink->dir_end ? c->sink->dir_end(c, sfd, st, dfd, created, cpath) : 0;
 }
@@ -821,9 +1046,10 @@ static int open_child(struct copier *c, int sdirfd, const char *name, int flags,
 	return fd;
 }
 
-/* One entry NAME of a copied directory; nothing here follows a symlink. */
+/* One entry NAME of a copied directory (ignore state STATE); nothing here
+ * follows a symlink. */
 static int walk_child(struct copier *c, int sdirfd, const char *name, const char *cpath,
-		      const struct dest *d, const char *rel, int depth)
+		      const struct dest *d, const char *rel, int depth, const unsigned char *state)
 {
 	_cleanup_close_ int fd = -1;
 	struct stat st;
@@ -837,7 +1063,7 @@ static int walk_child(struct copier *c, int sdirfd, const char *name, const char
 		fd = open_child(c, sdirfd, name, O_RDONLY | O_DIRECTORY, &st, cpath);
 		if (fd < 0)
 			return -1;
-		return walk_dir(c, fd, &st, d, name, rel, cpath, depth + 1);
+		return walk_dir(c, fd, &st, d, name, rel, cpath, depth + 1, state);
 	case S_IFREG:
 		/* O_NONBLOCK: should it have become a fifo, the open cannot hang. */
 		fd = open_child(c, sdirfd, name, O_RDONLY | O_NONBLOCK, &st, cpath);
@@ -855,47 +1081,60 @@ static int walk_child(struct copier *c, int sdirfd, const char *name, const char
 	}
 }
 
-/* The entries of the directory SFD (context path CPATH) into D, sorted
- * bytewise. */
+/* The entries of the directory SFD (context path CPATH, ignore state
+ * STATE) into D, sorted bytewise, but those the ignore file leaves out. */
 static int walk_contents(struct copier *c, int sfd, const char *cpath, const struct dest *d,
-			 int depth)
+			 int depth, const unsigned char *state)
 {
 	_cleanup_strv_ cn_strv names = { 0 };
+	_cleanup_free_ unsigned char *cstate = c->ig ? cn_xmalloc(c->nign) : NULL;
 	if (read_names(sfd, &names, cpath, c->err) < 0)
 		return -1;
 	for (size_t k = 0; k < names.n; k++) {
 		_cleanup_free_ char *cchild = child_path(cpath, names.v[k]);
-		_cleanup_free_ char *rel = child_path(d->rel, names.v[k]);
+		_cleanup_free_ char *rel = NULL;
+		int vis = c->ig ? child_visible(c, sfd, names.v[k], cchild, state, cstate) : 1;
+		if (vis < 0)
+			return -1;
+		if (vis == 0)
+			continue;
+		rel = child_path(d->rel, names.v[k]);
 		if (check_wh(c, names.v[k], cchild) < 0 ||
-		    walk_child(c, sfd, names.v[k], cchild, d, rel, depth) < 0)
+		    walk_child(c, sfd, names.v[k], cchild, d, rel, depth, cstate) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* One expanded source (context path PATH, written SHOW by the user). With
- * DNAME NULL it goes into D: a file under its own name, a directory's
- * contents. Otherwise it becomes DNAME in D. */
-static int walk_source(struct copier *c, const char *path, const char *show, const struct dest *d,
-		       const char *dname)
+/* One expanded source (context path PATH, REAL with its symlinks
+ * resolved, written SHOW by the user). With DNAME NULL it goes into D: a
+ * file under its own name (PATH's), a directory's contents. Otherwise it
+ * becomes DNAME in D. */
+static int walk_source(struct copier *c, const char *path, const char *real, const char *show,
+		       const struct dest *d, const char *dname)
 {
+	_cleanup_free_ unsigned char *state = NULL;
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *rel = NULL;
 	struct stat st;
 
-	if (ctx_stat(c, path, &st, show) < 0)
+	if (ctx_stat(c, real, &st, show) < 0)
 		return -1;
 	if (S_ISDIR(st.st_mode)) {
-		fd = ctx_open(c, path, O_RDONLY | O_DIRECTORY, &st, show);
+		fd = ctx_open(c, real, O_RDONLY | O_DIRECTORY, &st, show);
 		if (fd < 0)
 			return -1;
+		if (c->ig) {
+			state = cn_xmalloc(c->nign);
+			bf_ignore_path(c->ig, real, state);
+		}
 		if (!dname) {
 			if (c->sink->contents && c->sink->contents(c, fd, &st, d, show) < 0)
 				return -1;
-			return walk_contents(c, fd, path, d, 0);
+			return walk_contents(c, fd, real, d, 0, state);
 		}
 		rel = child_path(d->rel, dname);
-		return walk_dir(c, fd, &st, d, dname, rel, path, 0);
+		return walk_dir(c, fd, &st, d, dname, rel, real, 0, state);
 	}
 	if (!dname) {
 		const char *slash = strrchr(path, '/');
@@ -906,10 +1145,10 @@ static int walk_source(struct copier *c, const char *path, const char *show, con
 	rel = child_path(d->rel, dname);
 	switch (st.st_mode & S_IFMT) {
 	case S_IFREG:
-		fd = ctx_open(c, path, O_RDONLY | O_NONBLOCK, &st, show);
+		fd = ctx_open(c, real, O_RDONLY | O_NONBLOCK, &st, show);
 		if (fd < 0)
 			return -1;
-		return c->sink->file(c, fd, &st, d, dname, rel, path, show);
+		return c->sink->file(c, fd, &st, d, dname, rel, real, show);
 	case S_IFIFO:
 	case S_IFCHR:
 	case S_IFBLK:
@@ -919,18 +1158,19 @@ static int walk_source(struct copier *c, const char *path, const char *show, con
 	}
 }
 
-/* Sources -> context paths (PATHS) and the names to show in errors (SHOWS),
- * every one resolved before anything is done with any. *WILD is set when
- * any source was a pattern. */
-static int resolve_sources(struct copier *c, cn_strv *paths, cn_strv *shows, bool *wild)
+/* Sources -> context paths (PATHS, REALS: see expand_sources) and the
+ * names to show in errors (SHOWS), every one resolved before anything is
+ * done with any. *WILD is set when any source was a pattern. */
+static int resolve_sources(struct copier *c, cn_strv *paths, cn_strv *reals, cn_strv *shows,
+			   bool *wild)
 {
 	struct stat st;
 	if (c->o->nsrcs == 0)
 		return cn_err_plain(c->err, EINVAL, "COPY: no source files were specified");
-	if (expand_sources(c, paths, shows, wild) < 0)
+	if (expand_sources(c, paths, reals, shows, wild) < 0)
 		return -1;
 	for (size_t i = 0; i < paths->n; i++)
-		if (ctx_stat(c, paths->v[i], &st, shows->v[i]) < 0)
+		if (ctx_stat(c, reals->v[i], &st, shows->v[i]) < 0)
 			return -1;
 	return 0;
 }
@@ -940,7 +1180,8 @@ static int resolve_sources(struct copier *c, cn_strv *paths, cn_strv *shows, boo
 /* A single source to a destination not written as a directory: an existing
  * directory there (also through a symlink resolving inside the root)
  * receives the source; otherwise the source takes that name. */
-static int copy_to_name(struct copier *c, const char *path, const char *show, const cn_strv *dc)
+static int copy_to_name(struct copier *c, const char *path, const char *real, const char *show,
+			const cn_strv *dc)
 {
 	_cleanup_free_ char *prel = join(dc->v, dc->n - 1), *rel = join(dc->v, dc->n);
 	_cleanup_close_ int pfd = -1, dfd = -1;
@@ -954,13 +1195,14 @@ static int copy_to_name(struct copier *c, const char *path, const char *show, co
 	    (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode))) {
 		dfd = root_open_dir(c, rel);
 		if (dfd >= 0)
-			return walk_source(c, path, show, &(struct dest){ .fd = dfd, .rel = rel }, NULL);
+			return walk_source(c, path, real, show, &(struct dest){ .fd = dfd, .rel = rel },
+					   NULL);
 		if (S_ISDIR(st.st_mode))
 			return cn_err_sys(c->err, "COPY: open '/%s'", rel);
 	}
 	if (check_wh(c, name, rel) < 0)
 		return -1;
-	return walk_source(c, path, show, &(struct dest){ .fd = pfd, .rel = prel }, name);
+	return walk_source(c, path, real, show, &(struct dest){ .fd = pfd, .rel = prel }, name);
 }
 
 /* "dir/", ".", "x/..", "": the destination is meant as a directory. */
@@ -976,12 +1218,12 @@ static int copy_all(struct copier *c)
 {
 	const struct bf_copy_opts *o = c->o;
 	const char *dest = o->dest ? o->dest : "";
-	_cleanup_strv_ cn_strv paths = { 0 }, shows = { 0 }, dc = { 0 };
+	_cleanup_strv_ cn_strv paths = { 0 }, reals = { 0 }, shows = { 0 }, dc = { 0 };
 	_cleanup_free_ char *full = NULL, *drel = NULL;
 	_cleanup_close_ int dfd = -1;
 	bool wild = false;
 
-	if (resolve_sources(c, &paths, &shows, &wild) < 0)
+	if (resolve_sources(c, &paths, &reals, &shows, &wild) < 0)
 		return -1;
 	full = dest[0] == '/' ? cn_xstrdup(dest) :
 		cn_xasprintf("%s/%s", o->workdir ? o->workdir : "/", dest);
@@ -993,15 +1235,15 @@ static int copy_all(struct copier *c)
 				 "destination must be a directory and end with a /",
 				 wild ? "the pattern matches several files" : "several sources");
 	if (dc.n > 0 && !dest_is_dir(dest) && paths.n == 1)
-		return copy_to_name(c, paths.v[0], shows.v[0], &dc);
+		return copy_to_name(c, paths.v[0], reals.v[0], shows.v[0], &dc);
 
 	dfd = mkdir_in_root(c, dc.v, dc.n);
 	if (dfd < 0)
 		return -1;
 	drel = join(dc.v, dc.n);
 	for (size_t i = 0; i < paths.n; i++)
-		if (walk_source(c, paths.v[i], shows.v[i], &(struct dest){ .fd = dfd, .rel = drel },
-				NULL) < 0)
+		if (walk_source(c, paths.v[i], reals.v[i], shows.v[i],
+				&(struct dest){ .fd = dfd, .rel = drel }, NULL) < 0)
 			return -1;
 	return 0;
 }
@@ -1012,6 +1254,8 @@ int bf_copy(const struct bf_copy_opts *o, cn_err *err)
 		.o = o,
 		.sink = &copy_sink,
 		.err = err,
+		.ig = !o->src_is_root && bf_ignore_count(o->ignore) ? o->ignore : NULL,
+		.nign = bf_ignore_count(o->ignore),
 		.uid = o->chown ? o->uid : 0,
 		.gid = o->chown ? o->gid : 0,
 		.chunk = cn_xmalloc(COPY_CHUNK),
@@ -1197,12 +1441,14 @@ static const struct sink digest_sink = {
 int bf_copy_digest(const struct bf_copy_opts *o, const char *ctx_path, struct bf_statcache *sc,
 		   char out[CN_DIGEST_STR_SIZE], char fingerprint[CN_DIGEST_STR_SIZE], cn_err *err)
 {
-	_cleanup_strv_ cn_strv paths = { 0 }, shows = { 0 };
+	_cleanup_strv_ cn_strv paths = { 0 }, reals = { 0 }, shows = { 0 };
 	struct bf_statcache *own = NULL;
 	struct copier c = {
 		.o = o,
 		.sink = &digest_sink,
 		.err = err,
+		.ig = !o->src_is_root && bf_ignore_count(o->ignore) ? o->ignore : NULL,
+		.nign = bf_ignore_count(o->ignore),
 		.xlist = cn_xmalloc(XATTR_BUF),
 		.xval = cn_xmalloc(XATTR_BUF),
 		.sc = sc,
@@ -1219,12 +1465,13 @@ int bf_copy_digest(const struct bf_copy_opts *o, const char *ctx_path, struct bf
 	cn_sha256_init(&c.h);
 	cn_sha256_init(&c.fp);
 	h_str(&c, DIGEST_VERSION);
-	if (resolve_sources(&c, &paths, &shows, &wild) < 0)
+	if (resolve_sources(&c, &paths, &reals, &shows, &wild) < 0)
 		r = -1;
 	for (size_t i = 0; r == 0 && i < paths.n; i++) {
 		h_tag(&c, 's');
 		h_u64(&c, i);
-		r = walk_source(&c, paths.v[i], shows.v[i], &(struct dest){ .fd = -1, .rel = "" }, NULL);
+		r = walk_source(&c, paths.v[i], reals.v[i], shows.v[i],
+				&(struct dest){ .fd = -1, .rel = "" }, NULL);
 	}
 	if (r == 0) {
 		cn_sha256_final(&c.h, out);

@@ -12,6 +12,7 @@
 #include "util/digest.h"
 #include "util/err.h"
 
+struct bf_ignore;
 struct bf_statcache;
 
 struct bf_copy_opts {
@@ -27,10 +28,21 @@ struct bf_copy_opts {
 	gid_t gid;
 	bool chmod;                 /* apply mode to every copied file and dir */
 	mode_t mode;
+	const struct bf_ignore *ignore; /* context paths COPY does not see; NULL = none */
 };
 
 /* Errors read like "COPY: 'x': no such file in the build context" or
- * "COPY: 'x': points outside the build context". */
+ * "COPY: 'x': points outside the build context".
+ *
+ * With O->ignore, the context is what docker would send: an entry the
+ * ignore file excludes is skipped by wildcards and directory walks, never
+ * opened nor read, and a directory excluded as a whole is not entered
+ * (one that an exception may re-include entries of is, and is copied only
+ * if one is). A source named explicitly that is excluded is not found
+ * (BuildKit's behaviour): "COPY: 'x': no such file or directory in the
+ * build context (excluded by .dockerignore)". Paths are matched relative
+ * to the context root after symlinks in the source names are resolved, so
+ * a link does not reach an excluded entry either. */
 int bf_copy(const struct bf_copy_opts *o, cn_err *err);
 
 /* A digest of what bf_copy would copy from the context, for the build
@@ -44,7 +56,8 @@ int bf_copy(const struct bf_copy_opts *o, cn_err *err);
  * xattrs bf_copy carries over (user.* but user.overlay.*, and
  * security.capability). Not hashed: times, owners, other xattrs, the
  * destination and --chown/--chmod (the instruction's text). Only O->ctx_fd,
- * O->srcs and O->nsrcs are used.
+ * O->srcs, O->nsrcs and O->ignore are used (ignored entries are not
+ * hashed, so editing them changes nothing).
  *
  * File contents go through the stat cache SC under CTX_PATH + "/" + the
  * path in the context (CTX_PATH: the context's absolute path), so unchanged
