@@ -606,7 +606,76 @@ static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 struct copy_job {
 	struct bf_copy_opts opts;
 	const char *chown;
+	bool add;               /* ADD: local archives are unpacked into DEST */
+	const char *dest_abs;   /* ADD: DEST as an absolute path in the image */
 };
+
+/* ADD unpacks a local tar (plain, gzip or zstd); bzip2 and xz are refused
+ * rather than copied as files, which docker would not do. Returns 1 for an
+ * archive, 0 for any other source, -1 on error; *fd is the open file. */
+static int add_archive(const struct copy_job *job, const char *src, int *fd, cn_err *err)
+{
+	unsigned char head[512];
+	struct stat st;
+	ssize_t n;
+	*fd = -1;
+	if (strpbrk(src, "*?[") || (job->opts.ignore && bf_ignore_match(job->opts.ignore, src)))
+		return 0;       /* patterns and excluded names: COPY's rules and errors */
+	*fd = cn_openat2(job->opts.ctx_fd, *src == '/' ? src + 1 : src, O_RDONLY | O_NONBLOCK,
+			 RESOLVE_BENEATH);
+	if (*fd < 0 || fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode))
+		goto not_archive;
+	n = pread(*fd, head, sizeof(head), 0);
+	if (n >= 3 && !memcmp(head, "BZh", 3))
+		return cn_err_set(err, ENOTSUP, "'%s': bzip2 archives are not supported yet", src);
+	if (n >= 6 && !memcmp(head, "\xfd" "7zXZ\0", 6))
+		return cn_err_set(err, ENOTSUP, "'%s': xz archives are not supported yet", src);
+	if ((n >= 2 && head[0] == 0x1f && head[1] == 0x8b) ||
+	    (n >= 4 && !memcmp(head, "\x28\xb5\x2f\xfd", 4)) ||
+	    (n >= 262 && !memcmp(head + 257, "ustar", 5)))
+		return 1;
+not_archive:
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	return 0;
+}
+
+static int mkdir_in_root(int root_fd, int unused_fd, void *arg, cn_err *err);
+
+/* ADD: archives unpacked into DEST (a directory), the rest copied as COPY. */
+static int add_in_root(int root_fd, struct copy_job *job, cn_err *err)
+{
+	_cleanup_strv_ cn_strv rest = { 0 };
+	for (size_t i = 0; i < job->opts.nsrcs; i++) {
+		const char *src = job->opts.srcs[i];
+		_cleanup_close_ int in = -1, dest = -1;
+		struct layer_extract_opts xo = { .overlay_whiteouts = false };
+		int r = add_archive(job, src, &in, err);
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			cn_strv_pushdup(&rest, src);
+			continue;
+		}
+		if (job->chown || job->opts.chmod)
+			return cn_err_set(err, ENOTSUP, "'%s': --chown and --chmod on an archive are not "
+					  "supported yet", src);
+		_cleanup_free_ char *dir = cn_xstrdup(job->dest_abs);
+		if (mkdir_in_root(root_fd, -1, dir, err) < 0)
+			return -1;
+		dest = cn_openat2(root_fd, job->dest_abs, O_RDONLY | O_DIRECTORY, RESOLVE_IN_ROOT);
+		if (dest < 0)
+			return cn_err_sys(err, "'%s'", job->dest_abs);
+		if (layer_extract(in, dest, &xo, NULL, err) < 0)
+			return cn_err_wrap(err, "'%s'", src);
+	}
+	if (rest.n == 0)
+		return 0;
+	job->opts.srcs = (const char *const *)cn_strv_array(&rest);
+	job->opts.nsrcs = rest.n;
+	return bf_copy(&job->opts, err);
+}
 
 static int copy_in_root(int root_fd, int src_fd, void *arg, cn_err *err)
 {
@@ -625,6 +694,8 @@ static int copy_in_root(int root_fd, int src_fd, void *arg, cn_err *err)
 		/* docker: a user without a group means the same number as gid. */
 		job->opts.gid = strchr(job->chown, ':') ? u.gid : (gid_t)u.uid;
 	}
+	if (job->add)
+		return add_in_root(root_fd, job, err);
 	return bf_copy(&job->opts, err);
 }
 
@@ -721,11 +792,13 @@ static int copy_from_source(struct build *b, const struct bf_instr *in, struct s
 	return 0;
 }
 
+static char *clean_path(const char *cwd, const char *path);
+
 static int do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 {
 	_cleanup_strv_ cn_strv env = { 0 };
 	_cleanup_strv_ cn_strv srcs = { 0 };
-	_cleanup_free_ char *dest = NULL, *chown = NULL;
+	_cleanup_free_ char *dest = NULL, *chown = NULL, *dest_abs = NULL;
 	struct copy_job job;
 	const char *wd = bf_config_string(b->cur->cfg, "WorkingDir");
 	struct step_dir s;
@@ -774,6 +847,9 @@ static int do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 	job.opts.dest = dest;
 	job.opts.workdir = wd && *wd ? wd : "/";
 	job.opts.ignore = in->from ? NULL : b->ignore;  /* filters the build context only */
+	job.add = in->kind == BF_ADD;
+	dest_abs = clean_path(job.opts.workdir, dest);
+	job.dest_abs = dest_abs;
 	if (step_dir_create(b, &s, err) < 0)
 		return -1;
 	if (in->from) {
@@ -1056,6 +1132,7 @@ static int run_instruction(struct build *b, const struct bf_instr *in, cn_err *e
 	case BF_RUN:
 		return do_run(b, in, err);
 	case BF_COPY:
+	case BF_ADD:
 		return do_copy(b, in, err);
 	case BF_WORKDIR:
 		return do_workdir(b, in, err);
@@ -1138,7 +1215,7 @@ static bool inputs_held(struct build *b, const struct bf_instr *in)
 {
 	char digest[CN_DIGEST_STR_SIZE], fp[CN_DIGEST_STR_SIZE];
 	cn_err ignored;
-	if (in->kind != BF_COPY || in->from || in->node->nheredocs)
+	if ((in->kind != BF_COPY && in->kind != BF_ADD) || in->from || in->node->nheredocs)
 		return true;
 	return copy_sources_digest(b, in, digest, fp, &ignored) == 0 && strcmp(fp, b->copy_fp) == 0;
 }
@@ -1156,7 +1233,8 @@ static int step_extra(struct build *b, const struct bf_instr *in, char **extra, 
 				    (in->network == BF_NET_DEFAULT && b->o->network == SB_NET_NONE)
 				    ? "network=none" : "network=host");
 		return 0;
-	case BF_COPY: {
+	case BF_COPY:
+	case BF_ADD: {
 		char digest[CN_DIGEST_STR_SIZE];
 		if (in->node->nheredocs)
 			return 0;       /* the bodies are in the key already */

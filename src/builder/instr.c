@@ -101,6 +101,10 @@ static const struct flagspec healthcheck_flags[] = {
 	{ "start-period", F_STRING, true }, { "start-interval", F_STRING, true },
 	{ "retries", F_STRING, true },
 };
+static const struct flagspec add_flags[] = {
+	{ "chown", F_STRING, true }, { "chmod", F_STRING, true }, { "checksum", F_STRING, false },
+	{ "keep-git-dir", F_BOOL, false }, { "link", F_BOOL, false }, { "exclude", F_STRINGS, false },
+};
 static const struct flagspec copy_flags[] = {
 	{ "chown", F_STRING, true }, { "chmod", F_STRING, true }, { "from", F_STRING, true },
 	{ "link", F_BOOL, false }, { "exclude", F_STRINGS, false }, { "parents", F_BOOL, false },
@@ -306,6 +310,29 @@ static int do_copy(const struct ictx *c, struct bf_instr *in)
 	return 0;
 }
 
+/* ADD: COPY's sources and flags, plus archives; URLs are not fetched yet. */
+static int do_add(const struct ictx *c, struct bf_instr *in)
+{
+	const char *v[CN_ARRAY_SIZE(add_flags)] = { 0 };
+	const cn_strv *a = &c->nd->args;
+	if (parse_flags(c, add_flags, CN_ARRAY_SIZE(add_flags), v) < 0)
+		return -1;
+	if (c->nd->nheredocs)
+		return ierr(c, "heredocs are not supported yet with ADD (use COPY)");
+	if (need_args(c, 2) < 0 || check_nul(c) < 0)
+		return -1;
+	for (size_t i = 0; i + 1 < a->n; i++) {
+		if (strstr(a->v[i], "://") || !strncmp(a->v[i], "git@", 4))
+			return ierr(c, "'%s': sources from URLs and git are not supported yet", a->v[i]);
+		cn_strv_pushdup(&in->srcs, a->v[i]);
+	}
+	in->json = c->nd->json;
+	in->dest = cn_xstrdup(a->v[a->n - 1]);
+	in->chown = v[0] ? cn_xstrdup(v[0]) : NULL;
+	in->chmod = v[1] ? cn_xstrdup(v[1]) : NULL;
+	return 0;
+}
+
 static void add_kv(struct bf_instr *in, const char *key, size_t klen, const char *value)
 {
 	in->kvs = cn_xrealloc(in->kvs, (in->nkvs + 1) * sizeof(*in->kvs));
@@ -503,8 +530,7 @@ static const struct {
 	{ "maintainer", "MAINTAINER", BF_MAINTAINER, do_value },
 	{ "healthcheck", "HEALTHCHECK", BF_HEALTHCHECK, do_healthcheck },
 	{ "onbuild", "ONBUILD", BF_ONBUILD, do_onbuild },
-	/* kind is unused for these: they are rejected first */
-	{ "add", "ADD", 0, NULL },
+	{ "add", "ADD", BF_ADD, do_add },
 };
 
 static int unknown_instruction(const char *name, const struct bf_node *nd, cn_err *err)

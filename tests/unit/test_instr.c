@@ -218,7 +218,7 @@ static void test_parser_details(void)
 
 static void test_unsupported(void)
 {
-	expect_err("FROM a\nADD x /y\n", NAME ":2: ADD: not supported yet");
+	expect_err("FROM a\nADD http://example.com/x /x\n", NAME ":2: ADD: 'http://example.com/x': sources from URLs and git are not supported yet");
 	expect_err("FROM a\nONBUILD FROM x\n", NAME ":2: ONBUILD: from cannot be an ONBUILD trigger");
 	expect_err("FROM a\nONBUILD\n", NAME ":2: ONBUILD: requires an instruction to run later");
 	expect_err("FROM a\n\nHEALTHCHECK --interval=5x CMD true\n",
