@@ -413,6 +413,8 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 	if (expand(b, &b->meta_args, in->image, &image, err) < 0)
 		return -1;
 	base = find_stage(b, image, false);
+	if (base && !base->cfg)
+		return cn_err_set(err, 0, "stage '%s' was not built", image);
 	if (base) {
 		/* The stage's result, and its key: the cache chains through. */
 		b->cur->cfg = bf_config_from_base(base->cfg);
@@ -643,19 +645,26 @@ not_archive:
 
 static int mkdir_in_root(int root_fd, int unused_fd, void *arg, cn_err *err);
 
-/* ADD: archives unpacked into DEST (a directory), the rest copied as COPY. */
+/* ADD: sources in the order written (a later one overwrites an earlier
+ * one, as in docker): archives unpacked into DEST (a directory), the others
+ * copied as COPY copies them. With several sources DEST ends in '/', so
+ * copying them one by one means the same as copying them together. */
 static int add_in_root(int root_fd, struct copy_job *job, cn_err *err)
 {
-	_cleanup_strv_ cn_strv rest = { 0 };
-	for (size_t i = 0; i < job->opts.nsrcs; i++) {
-		const char *src = job->opts.srcs[i];
+	const char *const *srcs = job->opts.srcs;
+	size_t nsrcs = job->opts.nsrcs;
+	for (size_t i = 0; i < nsrcs; i++) {
+		const char *src = srcs[i];
 		_cleanup_close_ int in = -1, dest = -1;
 		struct layer_extract_opts xo = { .overlay_whiteouts = false };
 		int r = add_archive(job, src, &in, err);
 		if (r < 0)
 			return -1;
 		if (r == 0) {
-			cn_strv_pushdup(&rest, src);
+			job->opts.srcs = &srcs[i];
+			job->opts.nsrcs = 1;
+			if (bf_copy(&job->opts, err) < 0)
+				return -1;
 			continue;
 		}
 		if (job->chown || job->opts.chmod)
@@ -670,11 +679,7 @@ static int add_in_root(int root_fd, struct copy_job *job, cn_err *err)
 		if (layer_extract(in, dest, &xo, NULL, err) < 0)
 			return cn_err_wrap(err, "'%s'", src);
 	}
-	if (rest.n == 0)
-		return 0;
-	job->opts.srcs = (const char *const *)cn_strv_array(&rest);
-	job->opts.nsrcs = rest.n;
-	return bf_copy(&job->opts, err);
+	return 0;
 }
 
 static int copy_in_root(int root_fd, int src_fd, void *arg, cn_err *err)
@@ -774,6 +779,9 @@ static int copy_from_source(struct build *b, const struct bf_instr *in, struct s
 	if (expand(b, &env, in->from, &from, err) < 0)
 		return -1;
 	st = find_stage(b, from, true);
+	if (st && !st->needed)
+		return cn_err_set(err, 0, "--from=%s: that stage was skipped (cairn could not tell it "
+				  "was needed)", from);
 	if (st) {
 		*layers = st->layers;
 		*n = st->nlayers;
@@ -1275,6 +1283,8 @@ static int run_triggers(struct build *b, cn_err *err)
 		json_decref(triggers);
 		return 0;
 	}
+	char before[CN_DIGEST_STR_SIZE];
+	memcpy(before, b->cur->state, sizeof(before));
 	bf_config_unset(b->cur->cfg, "OnBuild");
 	json_array_foreach(triggers, i, t) {
 		const char *text = json_string_value(t);
@@ -1302,6 +1312,16 @@ static int run_triggers(struct build *b, cn_err *err)
 			break;
 	}
 	json_decref(triggers);
+	/* Triggers that made no state (ARGs) must still not be inherited. */
+	if (r == 0 && strcmp(before, b->cur->state) == 0) {
+		char key[CN_DIGEST_STR_SIZE];
+		cn_sha256 h;
+		cn_sha256_init(&h);
+		hash_field(&h, b->cur->key);
+		hash_field(&h, "ONBUILD consumed");
+		cn_sha256_final(&h, key);
+		r = commit_state(b, key, err);
+	}
 	return r;
 }
 
@@ -1399,6 +1419,27 @@ static int plan_stages(struct build *b, cn_err *err)
 			return cn_err_set(err, 0, "--target: no build stage named '%s'", b->o->target);
 	}
 	b->stages[target].needed = true;
+	/* References this plan cannot read for sure (a variable a stage may set
+	 * itself, ONBUILD triggers that may COPY --from a stage): every stage
+	 * before the target is kept. */
+	for (size_t i = 0; i < b->prog.ninstrs && i < b->stages[target].end; i++) {
+		const struct bf_instr *in = &b->prog.instrs[i];
+		bool unsure = in->kind == BF_ONBUILD || (in->kind == BF_COPY && in->from && strchr(in->from, '$'));
+		if (in->kind == BF_FROM && !strchr(in->image, '$')) {
+			struct store_image img;
+			cn_err ignored;
+			if (store_image_load(b->st, in->image, &img, &ignored) == 1) {
+				unsure |= json_array_size(json_object_get(json_object_get(img.config, "config"),
+									  "OnBuild")) > 0;
+				store_image_free(&img);
+			}
+		}
+		if (unsure) {
+			for (size_t k = 0; k <= target; k++)
+				b->stages[k].needed = true;
+			break;
+		}
+	}
 	/* Later stages only depend on earlier ones: one backward pass. */
 	for (size_t k = target + 1; k-- > 0;) {
 		struct stage *st = &b->stages[k];
@@ -1435,8 +1476,11 @@ static int run_one(struct build *b, size_t i, cn_err *err)
 			b->cur->cmd_set = true;
 		return 0;
 	}
-	/* "Buildfile:7: RUN: exit status 3"; keep an inner "COPY: ..." prefix once. */
+	/* "Buildfile:7: RUN: exit status 3"; keep an inner "COPY: ..." prefix once
+	 * (ADD's share COPY's code, so theirs say COPY: name the instruction). */
 	msg = err->msg;
+	if (in->kind == BF_ADD && strncmp(msg, "COPY: ", 6) == 0)
+		memmove(err->msg, msg + 6, strlen(msg + 6) + 1);
 	if (strncmp(msg, in->name, strlen(in->name)) == 0 && msg[strlen(in->name)] == ':')
 		return cn_err_wrap(err, "%s:%d", b->o->buildfile, in->node->start_line);
 	return cn_err_wrap(err, "%s:%d: %s", b->o->buildfile, in->node->start_line, in->name);

@@ -501,6 +501,8 @@ static int do_onbuild(const struct ictx *c, struct bf_instr *in)
 		return ierr(c, "requires an instruction to run later");
 	if (!strcmp(t->keyword, "onbuild") || !strcmp(t->keyword, "from") || !strcmp(t->keyword, "maintainer"))
 		return ierr(c, "%s cannot be an ONBUILD trigger", t->keyword);
+	if (t->nheredocs || c->nd->nheredocs)
+		return ierr(c, "heredocs in ONBUILD triggers are not supported yet");
 	in->value = cn_xstrdup(t->original);
 	return 0;
 }

@@ -30,6 +30,19 @@ check "ADD steps are cached" test "$(grep -c -- '--> CACHED' "$T/out")" -eq 2
 expect_ok "rebuild after the archive changed" build -t add:2 "$ctx"
 check "the ADD of the changed archive (and what follows) reruns" test "$(grep -c -- '--> CACHED' "$T/out")" -eq 0
 
+# Sources in the order written: a later one overwrites an earlier one.
+mkdir -p "$T/order/t"
+echo from-tar >"$T/order/t/notes.txt"
+(cd "$T/order/t" && tar -cf ../a.tar notes.txt)
+echo from-file >"$T/order/notes.txt"
+printf 'FROM busybox\nADD notes.txt a.tar /d/\nADD a.tar notes.txt /e/\n' | buildfile "$T/order"
+expect_ok "ADD a file and an archive holding the same name" build -t order:1 "$T/order"
+unpack_with_umoci order:1 "$T/o"
+check "the archive written last wins" test "$(cat "$T/o/rootfs/d/notes.txt")" = from-tar
+check "the file written last wins" test "$(cat "$T/o/rootfs/e/notes.txt")" = from-file
+printf 'FROM busybox\nADD missing.txt /x\n' | buildfile "$T/order"
+expect_fail "ADD errors name ADD once" 1 "Buildfile:2: ADD: 'missing.txt': no such file" build "$T/order"
+
 # A hostile archive: names climbing out, a symlink then a write through it.
 python3 - "$T/evil" <<'PY'
 import io, sys, tarfile
