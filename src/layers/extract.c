@@ -46,6 +46,7 @@
  * entries and recurses into TOUCHED directories. That is exactly "the
  * marker applies before this layer's entries" whatever its position. */
 #include "layers/layer.h"
+#include "layers/sink.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -1393,26 +1394,10 @@ static int extract_all(struct ex *x)
 	return apply_dir_times(x);
 }
 
-/* libarchive converts names through the thread's locale; under C.UTF-8
- * UTF-8 names pass unchanged (as in layer.c's writer). */
-static locale_t pin_utf8_locale(locale_t *pinned)
-{
-	*pinned = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-	return *pinned ? uselocale(*pinned) : (locale_t)0;
-}
-
-static void unpin_locale(locale_t old, locale_t pinned)
-{
-	if (!pinned)
-		return;
-	uselocale(old);
-	freelocale(pinned);
-}
-
 int layer_extract(int in_fd, int target_fd, const struct layer_extract_opts *opts,
 		  struct layer_extract_result *res, cn_err *err)
 {
-	locale_t pinned, old = pin_utf8_locale(&pinned);
+	locale_t pinned, old = layer_pin_utf8_locale(&pinned);
 	struct ex x;
 	struct stat st;
 	int rc = -1;
@@ -1472,6 +1457,6 @@ out:
 	cn_buf_free(&x.cached_path);
 	if (x.cached_fd >= 0)
 		close(x.cached_fd);
-	unpin_locale(old, pinned);
+	layer_unpin_locale(old, pinned);
 	return rc;
 }

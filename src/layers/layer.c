@@ -621,29 +621,10 @@ static void walk_free(struct walk *w, bool failed)
 	cn_buf_free(&w->path);
 }
 
-/* libarchive turns names into pax UTF-8 through the calling thread's locale:
- * under "C" a UTF-8 name would get "hdrcharset=BINARY", under Latin-1 its
- * bytes would be re-encoded. Pin this thread to C.UTF-8 while writing, so
- * the layer depends on the tree alone. Returns the locale to restore, or 0
- * if C.UTF-8 is unavailable (then the process locale applies). */
-static locale_t pin_utf8_locale(locale_t *pinned)
-{
-	*pinned = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-	return *pinned ? uselocale(*pinned) : (locale_t)0;
-}
-
-static void unpin_locale(locale_t old, locale_t pinned)
-{
-	if (!pinned)
-		return;
-	uselocale(old);
-	freelocale(pinned);
-}
-
 int layer_write_dir(int dirfd, int out_fd, const struct layer_write_opts *opts,
 		    struct layer_info *info, cn_err *err)
 {
-	locale_t pinned, old = pin_utf8_locale(&pinned);
+	locale_t pinned, old = layer_pin_utf8_locale(&pinned);
 	struct walk w;
 	int rc = -1;
 
@@ -670,7 +651,7 @@ int layer_write_dir(int dirfd, int out_fd, const struct layer_write_opts *opts,
 	rc = 0;
 out:
 	walk_free(&w, rc < 0);
-	unpin_locale(old, pinned);
+	layer_unpin_locale(old, pinned);
 	return rc;
 }
 

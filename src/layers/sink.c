@@ -3,6 +3,7 @@
 #include "util/mem.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,4 +153,18 @@ void layer_sink_free(struct layer_sink *s)
 	cn_sha256_free(&s->digest);
 	free(s->out);
 	s->out = NULL;
+}
+
+locale_t layer_pin_utf8_locale(locale_t *pinned)
+{
+	*pinned = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	return *pinned ? uselocale(*pinned) : (locale_t)0;
+}
+
+void layer_unpin_locale(locale_t old, locale_t pinned)
+{
+	if (!pinned)
+		return;
+	uselocale(old);
+	freelocale(pinned);
 }

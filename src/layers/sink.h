@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <locale.h>
 #include <stdint.h>
 /* next_in as const: the tar bytes we feed are read-only. */
 #define ZLIB_CONST
@@ -40,5 +41,13 @@ int layer_sink_write(struct layer_sink *s, const void *data, size_t len, cn_err 
 int layer_sink_finish(struct layer_sink *s, struct layer_info *info, cn_err *err);
 /* Safe after open (failed or not), after finish, and on a zeroed sink. */
 void layer_sink_free(struct layer_sink *s);
+
+/* libarchive turns names into pax UTF-8 through the calling thread's locale:
+ * under "C" a UTF-8 name would get "hdrcharset=BINARY", under Latin-1 its
+ * bytes would be re-encoded. Both the writer and the reader pin the thread to
+ * C.UTF-8 while they run, so layers depend on their content alone. Returns
+ * the locale to restore, or 0 if C.UTF-8 is unavailable. */
+locale_t layer_pin_utf8_locale(locale_t *pinned);
+void layer_unpin_locale(locale_t old, locale_t pinned);
 
 #endif

@@ -225,20 +225,6 @@ static void sweep_cache(struct store *st, int dirfd, const char *name, void *ctx
 		s->out->failures++;
 }
 
-/* Temp files a killed build left in cache/: no build runs during prune. */
-static void sweep_cache_temps(struct store *st)
-{
-	_cleanup_close_ int fd = openat(st->cache_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-	if (!d)
-		return;
-	fd = -1;
-	while ((de = readdir(d)))
-		if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp"))
-			unlinkat(dirfd(d), de->d_name, 0);
-}
-
 int store_prune(struct store *st, const struct store_prune_opts *o, struct store_prune_stats *out,
 		cn_err *err)
 {
@@ -261,7 +247,7 @@ int store_prune(struct store *st, const struct store_prune_opts *o, struct store
 	    each_entry(st->blobs_fd, "blobs", st, sweep_blob, &s, err) < 0 ||
 	    each_entry(st->snap_fd, "snapshots", st, sweep_snapshot, &s, err) < 0)
 		goto out;
-	sweep_cache_temps(st);
+	store_remove_dot_temps(st->cache_fd);     /* no build runs during prune */
 	r = cn_fsync_dir_at(st->blobs_fd, ".", err);
 out:
 	json_decref(index);

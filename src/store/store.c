@@ -41,18 +41,16 @@ static int ensure_file(int dirfd, const char *name, const char *content, cn_err 
 
 #define SWEEP_MAX 64
 
-/* Temp files of cn_write_file_atomic in the layout root (".index.json.tmp-...").
- * They are only written under the store lock, so under it any is stale. */
-static void sweep_root_temps(struct store *st)
+void store_remove_dot_temps(int dir_fd)
 {
-	_cleanup_close_ int fd = openat(st->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 	if (!d)
 		return;
 	fd = -1;
 	while ((de = readdir(d)))
-		if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp-"))
+		if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp"))
 			unlinkat(dirfd(d), de->d_name, 0);
 }
 
@@ -133,7 +131,9 @@ int store_open(const char *root, struct store *st, cn_err *err)
 		store_unlock(st);
 		goto fail_wrap;
 	}
-	sweep_root_temps(st);
+	/* cn_write_file_atomic's temps (".index.json.tmp-..."): only written
+	 * under the store lock, so under it any is stale. */
+	store_remove_dot_temps(st->root_fd);
 	sweep_tmp(st);          /* releases the store lock */
 	return 0;
 fail_wrap:

@@ -48,6 +48,10 @@ void store_unlock(struct store *st);
 int store_gc_lock(struct store *st, bool exclusive, cn_err *err);
 void store_gc_unlock(struct store *st);
 
+/* Remove the ".NAME.tmp..." files a killed writer left in DIR_FD; only
+ * when no writer of that directory can be running. */
+void store_remove_dot_temps(int dir_fd);
+
 /* ---- temp dirs: tmp/<prefix>-XXXXXX, locked while in use ---- */
 struct store_tmpdir {
 	char *name;         /* relative to tmp/ */
