@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -565,6 +566,133 @@ static void shell_argv(struct build *b, const struct bf_instr *in, cn_strv *argv
 	cn_strv_pushdup(argv, in->argv.n ? in->argv.v[0] : "");
 }
 
+/* RUN --mount: the options as BuildKit spells them, each checked against a
+ * list (no option string reaches a mount call: CVE-2024-9407's lesson). */
+struct run_mounts {
+	struct sb_mount m[16];
+	char *strings[64];
+	size_t n, nstrings;
+	int locks[16];          /* sharing=locked: flocked cache dirs */
+	size_t nlocks;
+};
+
+static const char *keep(struct run_mounts *rm, char *s)
+{
+	if (rm->nstrings < CN_ARRAY_SIZE(rm->strings))
+		rm->strings[rm->nstrings++] = s;
+	return s;
+}
+
+static void run_mounts_free(struct run_mounts *rm)
+{
+	for (size_t i = 0; i < rm->nstrings; i++)
+		free(rm->strings[i]);
+	for (size_t i = 0; i < rm->nlocks; i++)
+		close(rm->locks[i]);
+	memset(rm, 0, sizeof(*rm));
+}
+
+/* A cache mount's directory: the store's mounts/<sha256(id)>, so an id can
+ * never name a path (CVE-2024-9675); made with MODE and UID:GID. */
+static int cache_dir(struct build *b, const char *id, mode_t mode, uid_t uid, gid_t gid,
+		     bool locked, struct run_mounts *rm, const char **path, cn_err *err)
+{
+	char digest[CN_DIGEST_STR_SIZE];
+	_cleanup_close_ int dir = -1;
+	cn_sha256_oneshot(id, strlen(id), digest);
+	if (mkdirat(b->st->root_fd, "mounts", 0700) < 0 && errno != EEXIST)
+		return cn_err_sys(err, "create '%s/mounts'", b->st->root);
+	*path = keep(rm, cn_xasprintf("%s/mounts/%s", b->st->root, cn_digest_hex(digest)));
+	if (mkdir(*path, mode) == 0 && (chown(*path, uid, gid) < 0 || chmod(*path, mode) < 0))
+		return cn_err_sys(err, "prepare cache mount '%s'", id);
+	if (!locked)
+		return 0;
+	dir = open(*path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0 || flock(dir, LOCK_EX) < 0 || rm->nlocks == CN_ARRAY_SIZE(rm->locks))
+		return cn_err_sys(err, "lock cache mount '%s'", id);
+	rm->locks[rm->nlocks++] = CN_TAKE_FD(dir);
+	return 0;
+}
+
+static int parse_mount(struct build *b, const char *spec, struct run_mounts *rm, cn_err *err)
+{
+	_cleanup_free_ char *copy = cn_xstrdup(spec);
+	const char *type = "bind", *target = NULL, *id = NULL, *sharing = "shared", *size = NULL;
+	unsigned long mode = 0755, uid = 0, gid = 0;
+	bool required = false;
+	struct sb_mount *m;
+	char *save = NULL;
+	if (rm->n == CN_ARRAY_SIZE(rm->m))
+		return cn_err_plain(err, E2BIG, "too many --mount flags");
+	for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		const char *v = eq ? eq + 1 : "true";
+		if (eq)
+			*eq = '\0';
+		if (!strcmp(kv, "type"))
+			type = v;
+		else if (!strcmp(kv, "target") || !strcmp(kv, "dst") || !strcmp(kv, "destination"))
+			target = v;
+		else if (!strcmp(kv, "id"))
+			id = v;
+		else if (!strcmp(kv, "sharing"))
+			sharing = v;
+		else if (!strcmp(kv, "size"))
+			size = v;
+		else if (!strcmp(kv, "required"))
+			required = !strcmp(v, "true");
+		else if (!strcmp(kv, "mode") || !strcmp(kv, "uid") || !strcmp(kv, "gid")) {
+			char *end;
+			unsigned long n = strtoul(v, &end, !strcmp(kv, "mode") ? 8 : 10);
+			if (*end || end == v)
+				return cn_err_plain(err, EINVAL, "--mount: %s=%s is not a number", kv, v);
+			*(kv[0] == 'm' ? &mode : kv[0] == 'u' ? &uid : &gid) = n;
+		} else
+			return cn_err_plain(err, ENOTSUP, "--mount: option '%s' is not supported yet", kv);
+	}
+	m = &rm->m[rm->n];
+	memset(m, 0, sizeof(*m));
+	if (strcmp(type, "secret") && strcmp(type, "cache") && strcmp(type, "tmpfs"))
+		return cn_err_set(err, 0, "--mount=type=%s is not supported yet", type);
+	if (!strcmp(type, "secret")) {
+		const char *src;
+		struct stat st;
+		if (!id || !*id)
+			return cn_err_plain(err, EINVAL, "--mount=type=secret needs an id");
+		src = cn_env_get(&b->o->secrets, id);
+		if (!src || stat(src, &st) < 0 || !S_ISREG(st.st_mode)) {
+			if (required || (src && *src))
+				return cn_err_plain(err, ENOENT, "secret '%s' was not given (cairn build --secret "
+						  "id=%s,src=FILE) or is not a regular file", id, id);
+			return 0;   /* an optional secret that is absent: no mount */
+		}
+		m->kind = SB_MOUNT_BIND_FILE_RO;
+		m->source = keep(rm, cn_xstrdup(src));
+		m->target = keep(rm, target ? cn_xstrdup(target) : cn_xasprintf("/run/secrets/%s", id));
+	} else if (!target || target[0] != '/') {
+		return cn_err_plain(err, EINVAL, "--mount=type=%s needs an absolute target", type);
+	} else if (!strcmp(type, "cache")) {
+		if (strcmp(sharing, "shared") && strcmp(sharing, "locked"))
+			return cn_err_plain(err, ENOTSUP, "--mount: sharing=%s is not supported yet", sharing);
+		m->kind = SB_MOUNT_BIND;
+		m->target = keep(rm, cn_xstrdup(target));
+		if (cache_dir(b, id ? id : target, (mode_t)mode & 07777, (uid_t)uid, (gid_t)gid,
+			      !strcmp(sharing, "locked"), rm, &m->source, err) < 0)
+			return -1;
+	} else if (!strcmp(type, "tmpfs")) {
+		char *end;
+		m->kind = SB_MOUNT_TMPFS;
+		m->target = keep(rm, cn_xstrdup(target));
+		m->size = size ? strtoull(size, &end, 10) : 0;
+		if (size && (*end || end == size))
+			return cn_err_plain(err, EINVAL, "--mount: size=%s is not a number of bytes", size);
+	} else {
+		return cn_err_plain(err, ENOTSUP, "--mount=type=%s is not supported yet", type);
+	}
+	rm->n++;
+	return 0;
+}
+
 static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 {
 	_cleanup_strv_ cn_strv argv = { 0 };
@@ -577,9 +705,18 @@ static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 
 	if (in->network == BF_NET_HOST && b->o->network != SB_NET_HOST)
 		return cn_err_set(err, EPERM, "--network=host needs 'cairn build --network host'");
+	struct run_mounts rm;
+	memset(&rm, 0, sizeof(rm));
+	for (size_t i = 0; i < in->mounts.n; i++)
+		if (parse_mount(b, in->mounts.v[i], &rm, err) < 0) {
+			run_mounts_free(&rm);
+			return -1;
+		}
 	shell_argv(b, in, &argv);
 	visible_env(b, &env);
 	proc = (struct sb_process){
+		.mounts = rm.m,
+		.nmounts = rm.n,
 		.argv = cn_strv_array(&argv),
 		.env = cn_strv_array(&env),
 		.cwd = wd && *wd ? wd : "/",
@@ -590,13 +727,16 @@ static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 		.network = in->network == BF_NET_NONE ? SB_NET_NONE
 			 : in->network == BF_NET_HOST ? SB_NET_HOST : b->o->network,
 	};
-	if (step_dir_create(b, &s, err) < 0)
+	if (step_dir_create(b, &s, err) < 0) {
+		run_mounts_free(&rm);
 		return -1;
+	}
 	/* Our own hosts file: the step's hostname resolves, the host's names do not leak. */
 	proc.hosts_file = s.hosts;
 	r = write_hosts(&s, err);
 	if (r == 0)
 		r = sb_run(&s.rootfs, &proc, &status, err);
+	run_mounts_free(&rm);   /* unlocks locked cache mounts */
 	if (r == 0 && status != 0)
 		r = cn_err_set(err, 0, "exit status %d", status);
 	if (r == 0)

@@ -93,7 +93,7 @@ static const struct flagspec from_flags[] = {
 	{ "platform", F_STRING, false },
 };
 static const struct flagspec run_flags[] = {
-	{ "network", F_STRING, true }, { "mount", F_STRINGS, false },
+	{ "network", F_STRING, true }, { "mount", F_STRINGS, true },
 	{ "security", F_STRING, false }, { "device", F_STRINGS, false },
 };
 static const struct flagspec healthcheck_flags[] = {
@@ -259,6 +259,9 @@ static int do_run(const struct ictx *c, struct bf_instr *in)
 		in->network = BF_NET_HOST;
 	else
 		return ierr(c, "invalid network mode '%s' (default, none or host)", v[0]);
+	for (size_t i = 0; i < c->nd->flags.n; i++)
+		if (!strncmp(c->nd->flags.v[i], "--mount=", 8))
+			cn_strv_pushdup(&in->mounts, c->nd->flags.v[i] + 8);
 	return command_line(c, in, false);
 }
 
@@ -556,6 +559,7 @@ static void instr_free(struct bf_instr *in)
 	free(in->image);
 	free(in->stage);
 	free(in->from);
+	cn_strv_free(&in->mounts);
 	cn_strv_free(&in->argv);
 	cn_strv_free(&in->srcs);
 	free(in->dest);

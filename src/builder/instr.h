@@ -38,6 +38,7 @@ struct bf_instr {
 	bool json;
 	cn_strv argv;
 	enum bf_network network;      /* RUN --network= */
+	cn_strv mounts;               /* RUN --mount= values, raw ("type=cache,target=/x") */
 
 	/* COPY: sources and destination (raw), --chown / --chmod (raw) or NULL */
 	cn_strv srcs;

@@ -25,6 +25,8 @@ static const char build_usage[] =
 	"      --compression ALG    layer compression: zstd (default) or gzip\n"
 	"      --no-cache           run every step (results still fill the cache)\n"
 	"      --target STAGE       build up to the stage named STAGE (FROM ... AS STAGE)\n"
+	"      --secret id=ID,src=FILE  a secret for RUN --mount=type=secret,id=ID (never\n"
+	"                           stored in the image, its history or the cache)\n"
 	"      --timestamp EPOCH    reproducible build: every time in the image is EPOCH and\n"
 	"                           newer file times are clamped to it (default:\n"
 	"                           $SOURCE_DATE_EPOCH when set)\n"
@@ -99,6 +101,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "no-cache", no_argument, NULL, 'N' },
 		{ "target", required_argument, NULL, 'G' },
+		{ "secret", required_argument, NULL, 'S' },
 		{ "timestamp", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -107,6 +110,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	struct progress progress = { .quiet = false };
 	_cleanup_strv_ cn_strv tags = { 0 };
+	_cleanup_strv_ cn_strv secrets = { 0 };    /* o.secrets borrows it */
 	_cleanup_free_ char *file = NULL;
 	struct bf_build_result res;
 	struct store st;
@@ -156,6 +160,25 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		case 'G':
 			o.target = optarg;
 			break;
+		case 'S': {
+			/* id=ID,src=FILE (source= too, as docker) */
+			_cleanup_free_ char *copy = cn_xstrdup(optarg);
+			char *save = NULL, *id = NULL, *src = NULL;
+			for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+				if (!strncmp(kv, "id=", 3))
+					id = kv + 3;
+				else if (!strncmp(kv, "src=", 4))
+					src = kv + 4;
+				else if (!strncmp(kv, "source=", 7))
+					src = kv + 7;
+				else
+					return cli_usage_error("build", "--secret: unknown option '%s' (id=ID,src=FILE)", kv);
+			}
+			if (!id || !*id || !src || !*src)
+				return cli_usage_error("build", "--secret needs id=ID,src=FILE");
+			cn_env_set(&secrets, id, src);
+			break;
+		}
 		case 'T':
 			if (parse_epoch(optarg, &o.timestamp) < 0) {
 				cn_strv_free(&o.build_args);
@@ -189,6 +212,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	o.buildfile = file;
+	o.secrets = secrets;
 	o.out_fd = STDOUT_FILENO;
 	o.err_fd = STDERR_FILENO;
 	o.on_event = on_event;

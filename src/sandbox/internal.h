@@ -12,6 +12,10 @@ int sb_create_stubs(int root_fd, cn_err *err);
 /* /proc with masked and read-only paths, /dev, /sys, resolv.conf, hosts. */
 int sb_mount_system(int root_fd, const char *hosts_file, cn_err *err);
 int sb_loopback_up(cn_err *err);
+/* RUN --mount targets: created as stubs before the parent records them... */
+int sb_create_mount_targets(int root_fd, const struct sb_mount *m, size_t n, cn_err *err);
+/* ...and mounted on after /proc and /dev. */
+int sb_mount_extra(int root_fd, const struct sb_mount *m, size_t n, cn_err *err);
 int sb_enter_root(int root_fd, cn_err *err);
 
 /* process.c: become pid 1 of the namespace and run PROC under it. */

@@ -7,6 +7,8 @@
 #include "util/mem.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <net/if.h>
@@ -292,6 +294,82 @@ int sb_mount_system(int root_fd, const char *hosts_file, cn_err *err)
 	    bind_host_file_ro(root_fd, "etc/resolv.conf", "/etc/resolv.conf", err) < 0 ||
 	    bind_host_file_ro(root_fd, "etc/hosts", hosts_file ? hosts_file : "/etc/hosts", err) < 0)
 		return -1;
+	return 0;
+}
+
+/* mkdir -p of PATH inside the root, every prefix resolved in it (image
+ * symlinks stay inside); with FILE, the last component is an empty file. */
+static int make_target(int root_fd, const char *path, bool file, cn_err *err)
+{
+	_cleanup_free_ char *p = cn_xstrdup(path);
+	if (p[0] != '/' || strstr(p, "/../") || strstr(p, "/./") || !strcmp(p + strlen(p) - 2, "/.") ||
+	    (strlen(p) >= 3 && !strcmp(p + strlen(p) - 3, "/..")))
+		return cn_err_set(err, EINVAL, "mount target '%s' must be a clean absolute path", path);
+	for (char *s = p + 1; ; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+		bool last = c == '\0' || s[1] == '\0';
+		*s = '\0';
+		int fd = cn_openat2(root_fd, p, O_PATH, RESOLVE_IN_ROOT);
+		if (fd >= 0) {
+			close(fd);
+		} else if (errno == ENOENT) {
+			char *slash = strrchr(p, '/');
+			*slash = '\0';
+			_cleanup_close_ int parent = cn_openat2(root_fd, *p ? p : "/", O_RDONLY | O_DIRECTORY,
+								RESOLVE_IN_ROOT);
+			*slash = '/';
+			if (parent < 0)
+				return cn_err_sys(err, "mount point %s", path);
+			if (last && file) {
+				int f = openat(parent, slash + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+					       0600);
+				if (f < 0)
+					return cn_err_sys(err, "create mount point %s", path);
+				close(f);
+			} else if (mkdirat(parent, slash + 1, 0755) < 0) {
+				return cn_err_sys(err, "create mount point %s", path);
+			}
+		} else {
+			return cn_err_sys(err, "mount point %s", path);
+		}
+		*s = c;
+		if (last)
+			return 0;
+	}
+}
+
+int sb_create_mount_targets(int root_fd, const struct sb_mount *m, size_t n, cn_err *err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (make_target(root_fd, m[i].target, m[i].kind == SB_MOUNT_BIND_FILE_RO, err) < 0)
+			return -1;
+	return 0;
+}
+
+int sb_mount_extra(int root_fd, const struct sb_mount *m, size_t n, cn_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *rel = m[i].target[0] == '/' ? m[i].target + 1 : m[i].target;
+		_cleanup_close_ int target = sb_open_in_root(root_fd, rel, O_PATH | O_NOFOLLOW, 0);
+		if (target < 0)
+			return cn_err_sys(err, "mount point %s", m[i].target);
+		if (m[i].kind == SB_MOUNT_TMPFS) {
+			char size[32];
+			struct fs_opt opts[] = { { "size", size }, { "mode", "1777" } };
+			snprintf(size, sizeof(size), "%llu", m[i].size ? m[i].size : 64ULL << 20);
+			if (mount_fs_on(target, "tmpfs", opts, CN_ARRAY_SIZE(opts),
+					MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err) < 0)
+				return cn_err_wrap(err, "%s", m[i].target);
+		} else {
+			unsigned int attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+			if (m[i].kind == SB_MOUNT_BIND_FILE_RO)
+				attrs |= MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC;
+			if (bind_fd(AT_FDCWD, m[i].source, target, attrs, err) < 0)
+				return cn_err_wrap(err, "%s", m[i].target);
+		}
+	}
 	return 0;
 }
 

@@ -22,7 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MAX_STUBS 32
+#define MAX_STUBS 64
 
 /* ------------------------------------------------------------------ */
 /* Children and their errors */
@@ -264,14 +264,17 @@ static void __attribute__((noreturn)) sandbox_child(const struct sb_rootfs *root
 		cn_err_sys(&err, "redirect output");
 		sb_child_fail(errfd, &err);
 	}
-	if (mount_root(rootfs, &root_fd, &err) < 0 || sb_create_stubs(root_fd, &err) < 0)
+	if (mount_root(rootfs, &root_fd, &err) < 0 || sb_create_stubs(root_fd, &err) < 0 ||
+	    sb_create_mount_targets(root_fd, proc->mounts, proc->nmounts, &err) < 0)
 		sb_child_fail(errfd, &err);
 	/* The parent records the stubs, then lets us go (EOF: it died). */
 	if (write(ready_fd, "r", 1) != 1 || read(go_fd, &go, 1) != 1)
 		_exit(125);
 	close(ready_fd);
 	close(go_fd);
-	if (sb_mount_system(root_fd, proc->hosts_file, &err) < 0 || sb_enter_root(root_fd, &err) < 0)
+	if (sb_mount_system(root_fd, proc->hosts_file, &err) < 0 ||
+	    sb_mount_extra(root_fd, proc->mounts, proc->nmounts, &err) < 0 ||
+	    sb_enter_root(root_fd, &err) < 0)
 		sb_child_fail(errfd, &err);
 	close(root_fd);
 	if (proc->hostname && sethostname(proc->hostname, strlen(proc->hostname)) < 0) {

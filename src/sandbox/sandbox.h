@@ -28,6 +28,21 @@ enum sb_network {
 	SB_NET_NONE,            /* a fresh namespace with only loopback */
 };
 
+/* Extra mounts for a process (RUN --mount). Targets are created in the
+ * root when missing (and removed again unless the process used them). */
+enum sb_mount_kind {
+	SB_MOUNT_TMPFS,         /* an empty tmpfs of SIZE bytes (0: 64 MiB) */
+	SB_MOUNT_BIND,          /* the host directory SOURCE, read-write */
+	SB_MOUNT_BIND_FILE_RO,  /* the host file SOURCE, read-only (secrets) */
+};
+
+struct sb_mount {
+	enum sb_mount_kind kind;
+	const char *source;
+	const char *target;     /* absolute, inside the root */
+	unsigned long long size;
+};
+
 struct sb_process {
 	char *const *argv;
 	char *const *env;       /* KEY=VALUE; PATH here is used to find argv[0] */
@@ -37,6 +52,8 @@ struct sb_process {
 	const char *hosts_file; /* host file bound read-only as /etc/hosts; NULL: the host's */
 	enum sb_network network;
 	int out_fd, err_fd;     /* where the process's stdout and stderr are copied */
+	const struct sb_mount *mounts;
+	size_t nmounts;
 };
 
 /* Docker's default capability set (CHOWN, DAC_OVERRIDE, FOWNER, FSETID,

@@ -52,8 +52,8 @@ RUN echo about to fail; exit 3
 RUN echo never'
 bad_build missing-base "Buildfile:1: FROM: image 'nosuch:1' not found" 'FROM nosuch:1
 RUN true'
-bad_build unsupported "Buildfile:2: RUN: flag --mount is not supported yet" 'FROM busybox
-RUN --mount=type=cache,target=/x true'
+bad_build unsupported "Buildfile:2: RUN: --mount=type=ssh is not supported yet" 'FROM busybox
+RUN --mount=type=ssh true'
 bad_build bad-exec "Buildfile:2: RUN:" 'FROM busybox
 RUN ["/no/such/binary"]'
 setup='mkdir rootfs && ln -s / rootfs/proc'

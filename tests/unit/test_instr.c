@@ -230,8 +230,7 @@ static void test_unsupported(void)
 	expect_err("FROM a\nCOPY --from=b <<EOF /x\nhi\nEOF\n",
 		   NAME ":2: COPY: heredocs cannot be copied --from another stage");
 	expect_err("FROM --platform=linux/arm64 a\n", NAME ":1: FROM: flag --platform is not supported yet");
-	expect_err("FROM a\nRUN --mount=type=cache,target=/c x\n",
-		   NAME ":2: RUN: flag --mount is not supported yet");
+	expect_err("FROM a\nRUN --device=/dev/x x\n", NAME ":2: RUN: flag --device is not supported yet");
 	expect_err("FROM a\nRUN --security=insecure x\n", NAME ":2: RUN: flag --security is not supported yet");
 	expect_err("FROM a\nCOPY --from= /x /y\n", NAME ":2: COPY: --from needs a stage name, a stage index or an image");
 	expect_err("FROM a\nCOPY --link x /y\n", NAME ":2: COPY: flag --link is not supported yet");
