@@ -24,6 +24,9 @@ int cli_fail(const cn_err *err);
 /* Print "error: MSG" plus a hint to --help and return EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_open_store(struct cli *cli, struct store *st);
+/* The same, holding the gc lock shared: prune cannot remove an image
+ * between a command's check of it and the tag it sets. */
+int cli_open_store_for_tagging(struct cli *cli, struct store *st);
 void cli_human_size(unsigned long long bytes, char *out, size_t len);
 
 int cmd_build(struct cli *cli, int argc, char **argv);

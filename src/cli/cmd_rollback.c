@@ -93,14 +93,8 @@ int cmd_rollback(struct cli *cli, int argc, char **argv)
 	ref = store_ref_normalize(argv[optind], &err);
 	if (!ref)
 		return cli_usage_error("rollback", "%s", err.msg);
-	if (cli_open_store(cli, &st) < 0)
+	if (cli_open_store_for_tagging(cli, &st) < 0)
 		return EXIT_FAIL;
-	/* Shared gc lock: prune cannot remove the image between the check and the tag. */
-	if (store_gc_lock(&st, false, &err) < 0) {
-		cli_fail(&err);
-		store_close(&st);
-		return EXIT_FAIL;
-	}
 	if (store_taglog_read(&st, ref, &ev, &n, NULL, &err) < 0 || store_tag_get(&st, ref, current, &err) < 0) {
 		cli_fail(&err);
 		goto out;

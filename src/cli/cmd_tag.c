@@ -30,14 +30,8 @@ int cmd_tag(struct cli *cli, int argc, char **argv)
 	dst = store_ref_normalize(argv[optind + 1], &err);
 	if (!dst)
 		return cli_usage_error("tag", "%s", err.msg);
-	if (cli_open_store(cli, &st) < 0)
+	if (cli_open_store_for_tagging(cli, &st) < 0)
 		return EXIT_FAIL;
-	/* Shared gc lock: prune cannot remove the image between the check and the tag. */
-	if (store_gc_lock(&st, false, &err) < 0) {
-		cli_fail(&err);
-		store_close(&st);
-		return EXIT_FAIL;
-	}
 	r = store_image_load(&st, argv[optind], &img, &err);
 	if (r == 0) {
 		fprintf(stderr, "error: image '%s' not found\n", argv[optind]);

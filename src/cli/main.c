@@ -70,6 +70,19 @@ int cli_open_store(struct cli *cli, struct store *st)
 	return 0;
 }
 
+int cli_open_store_for_tagging(struct cli *cli, struct store *st)
+{
+	cn_err err;
+	if (cli_open_store(cli, st) < 0)
+		return -1;
+	if (store_gc_lock(st, false, &err) < 0) {
+		cli_fail(&err);
+		store_close(st);
+		return -1;
+	}
+	return 0;
+}
+
 void cli_human_size(unsigned long long bytes, char *out, size_t len)
 {
 	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
