@@ -338,16 +338,22 @@ static int check_wh(struct copier *c, const char *name, const char *show)
 
 /* ---- the build context ---- */
 
+/* Where sources are read from, for messages. */
+static const char *src_name(const struct copier *c)
+{
+	return c->o->src_is_root ? "the source stage or image" : "the build context";
+}
+
 static int ctx_error(struct copier *c, int e, const char *show)
 {
 	if (e == ENOENT || e == ENOTDIR)
-		return cn_err_plain(c->err, ENOENT, "COPY: '%s': no such file or directory "
-				  "in the build context", show);
+		return cn_err_plain(c->err, ENOENT, "COPY: '%s': no such file or directory in %s", show,
+				    src_name(c));
 	if (e == EXDEV)
-		return cn_err_plain(c->err, EXDEV, "COPY: '%s': points outside the build context", show);
+		return cn_err_plain(c->err, EXDEV, "COPY: '%s': points outside %s", show, src_name(c));
 	if (e == ELOOP)
-		return cn_err_set(c->err, ELOOP, "COPY: '%s': points outside the build context", show);
-	return cn_err_set(c->err, e, "COPY: '%s': cannot open in the build context", show);
+		return cn_err_set(c->err, ELOOP, "COPY: '%s': points outside %s", show, src_name(c));
+	return cn_err_set(c->err, e, "COPY: '%s': cannot open in %s", show, src_name(c));
 }
 
 /* Open PATH (context-relative, final symlink followed as docker does) with
@@ -700,7 +706,7 @@ static int expand_sources(struct copier *c, cn_strv *paths, cn_strv *reals, cn_s
 		}
 		if (has_wildcard(src) && paths->n == before)
 			return cn_err_plain(c->err, ENOENT, "COPY: '%s': no source files were specified "
-					  "(no files in the build context match)", src);
+					  "(no files in %s match)", src, src_name(c));
 	}
 	return 0;
 }

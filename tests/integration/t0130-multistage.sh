@@ -51,6 +51,9 @@ expect_ok "rebuild" build -t ms:app "$ctx"
 check "a multi-stage rebuild is all cached" test "$(grep -c -- '--> CACHED' "$T/out")" -eq "$(grep -cE '^STEP [0-9]+/[0-9]+: (RUN|COPY)' "$T/out")"
 printf 'FROM busybox\nCOPY --from=later /x /x\nFROM busybox AS later\nCOPY --from=0 /bin/busybox /bb\n' | buildfile "$T/bad"
 expect_fail "COPY --from a later stage" 1 "Buildfile:2: COPY: --from=later: no earlier stage or image" build "$T/bad"
+printf 'FROM busybox AS a\nFROM busybox\nCOPY --from=a /no/such /x\n' | buildfile "$T/nosrc"
+expect_fail "a missing --from source names the stage, not the context" 1 "Buildfile:3: COPY: '/no/such': no such file or directory in the source stage or image" build "$T/nosrc"
+
 # --from through a variable the stage sets itself: the stage is not skipped.
 printf 'FROM busybox AS a\nRUN echo a > /f\nFROM busybox\nARG S=a\nCOPY --from=$S /f /f\nRUN test "$(cat /f)" = a\n' | buildfile "$T/var"
 expect_ok "COPY --from=\$S with S set in the stage" build "$T/var"
