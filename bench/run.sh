@@ -16,7 +16,7 @@
 #   CAIRN                    cairn binary (default: build/cairn)
 #   BENCH_RUNS               timed runs per tool and case (default 5)
 #   BENCH_WARMUP             untimed warm-up builds per tool and case (default 1)
-#   BENCH_CASES              space-separated subset of: hello manyfiles
+#   BENCH_CASES              space-separated subset of: hello manyfiles parallel
 #   BENCH_TMPDIR             where the temp dir goes (default /var/tmp)
 #   BENCH_BUILDAH_ISOLATION  buildah --isolation (default oci; chroot also works)
 set -euo pipefail
@@ -27,7 +27,7 @@ repo=$(cd "$here/.." && pwd)
 CAIRN=${CAIRN:-$repo/build/cairn}
 RUNS=${BENCH_RUNS:-5}
 WARMUP=${BENCH_WARMUP:-1}
-CASES=${BENCH_CASES:-hello manyfiles}
+CASES=${BENCH_CASES:-hello manyfiles parallel}
 ISOLATION=${BENCH_BUILDAH_ISOLATION:-oci}
 
 log() { printf '==> %s\n' "$*"; }
@@ -44,11 +44,12 @@ case_buildfile() {
 	case $1 in
 	hello) echo "$repo/examples/hello/Buildfile" ;;
 	manyfiles) echo "$here/cases/manyfiles/Buildfile" ;;
+	parallel) echo "$here/cases/parallel/Buildfile" ;;
 	*) return 1 ;;
 	esac
 }
 for c in $CASES; do
-	case_buildfile "$c" >/dev/null || die "unknown case '$c' (known: hello manyfiles)"
+	case_buildfile "$c" >/dev/null || die "unknown case '$c' (known: hello manyfiles parallel)"
 done
 
 # ---- packages (Debian) ---------------------------------------------------

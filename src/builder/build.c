@@ -18,6 +18,9 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <sys/prctl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +36,8 @@ struct stage {
 	char *name;             /* FROM ... AS name (lower-case), or NULL */
 	size_t first, end;      /* its instructions: [first, end) */
 	bool needed;            /* the target depends on it */
+	bool *deps;             /* deps[j]: reads stage j (FROM or COPY --from) */
+	bool done;
 	json_t *cfg;
 	struct store_layer *layers;
 	size_t nlayers, cap;
@@ -52,6 +57,7 @@ struct build {
 	struct stage *stages;
 	size_t nstages;
 	struct stage *cur;      /* the stage being built */
+	bool sequential;        /* stage references not fully known: one at a time */
 	cn_strv meta_args;      /* ARG values declared before FROM (and the platform args) */
 	cn_strv used_args;      /* --build-arg names some ARG consumed */
 	cn_strv declared;       /* global ARG names ("NAME=") */
@@ -1577,6 +1583,7 @@ static int plan_stages(struct build *b, cn_err *err)
 		if (unsure) {
 			for (size_t k = 0; k <= target; k++)
 				b->stages[k].needed = true;
+			b->sequential = true;
 			break;
 		}
 	}
@@ -1595,8 +1602,12 @@ static int plan_stages(struct build *b, cn_err *err)
 			b->cur = st;
 			struct stage *dep = find_stage(b, ref, in->kind == BF_COPY);
 			b->cur = NULL;
-			if (dep)
+			if (dep) {
 				dep->needed = true;
+				if (!st->deps)
+					st->deps = cn_xcalloc(b->nstages, sizeof(bool));
+				st->deps[dep - b->stages] = true;
+			}
 		}
 	}
 	b->nstages = target + 1;        /* stages after the target never run */
@@ -1609,7 +1620,7 @@ static int run_one(struct build *b, size_t i, cn_err *err)
 	const char *msg;
 	b->step = i + 1;
 	if (cn_interrupted())
-		return cn_err_set(err, EINTR, "interrupted");
+		return cn_err_plain(err, EINTR, "interrupted");
 	emit(b, BF_EV_STEP, in->node->original, NULL, 0);
 	if (run_step(b, in, err) == 0) {
 		if (in->kind == BF_CMD)
@@ -1624,6 +1635,194 @@ static int run_one(struct build *b, size_t i, cn_err *err)
 	if (strncmp(msg, in->name, strlen(in->name)) == 0 && msg[strlen(in->name)] == ':')
 		return cn_err_wrap(err, "%s:%d", b->o->buildfile, in->node->start_line);
 	return cn_err_wrap(err, "%s:%d: %s", b->o->buildfile, in->node->start_line, in->name);
+}
+
+static int run_stage(struct build *b, struct stage *st, cn_err *err)
+{
+	b->cur = st;
+	for (size_t i = st->first; i < st->end; i++)
+		if (run_one(b, i, err) < 0)
+			return -1;
+	st->done = true;
+	return 0;
+}
+
+static bool deps_done(const struct build *b, const struct stage *st)
+{
+	for (size_t j = 0; st->deps && j < b->nstages; j++)
+		if (st->deps[j] && !b->stages[j].done)
+			return false;
+	return true;
+}
+
+/* A stage built in a child process: its output comes through OUT (lines
+ * prefixed with the stage's name), its result (state and key, or an error)
+ * through RES. */
+struct worker {
+	pid_t pid;
+	size_t stage;
+	int out, res;
+	cn_buf line;
+};
+
+struct worker_result {
+	int ok;
+	char state[CN_DIGEST_STR_SIZE];
+	char key[CN_DIGEST_STR_SIZE];
+	cn_err err;
+};
+
+static int start_worker(struct build *b, size_t k, struct worker *w, cn_err *err)
+{
+	int out[2], res[2];
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(res, O_CLOEXEC) < 0)
+		return cn_err_sys(err, "pipe");
+	fflush(stdout);
+	fflush(stderr);
+	w->pid = fork();
+	if (w->pid < 0)
+		return cn_err_sys(err, "fork");
+	if (w->pid == 0) {
+		struct worker_result r = { 0 };
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		dup2(out[1], STDOUT_FILENO);
+		dup2(out[1], STDERR_FILENO);
+		r.ok = run_stage(b, &b->stages[k], &r.err) == 0;
+		memcpy(r.state, b->stages[k].state, sizeof(r.state));
+		memcpy(r.key, b->stages[k].key, sizeof(r.key));
+		fflush(stdout);
+		fflush(stderr);
+		if (write(res[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
+			_exit(2);
+		_exit(r.ok ? 0 : 1);
+	}
+	close(out[1]);
+	close(res[1]);
+	w->stage = k;
+	w->out = out[0];
+	w->res = res[0];
+	cn_buf_init(&w->line, 0);
+	return 0;
+}
+
+/* Copy complete lines of a worker's output, prefixed "[stage] ". */
+static void relay_worker(struct build *b, struct worker *w, bool flush)
+{
+	const struct stage *st = &b->stages[w->stage];
+	char buf[8192], *nl;
+	ssize_t n = flush ? 0 : read(w->out, buf, sizeof(buf));
+	if (n > 0)
+		cn_buf_add(&w->line, buf, (size_t)n);
+	if (n == 0 && !flush && w->out >= 0) {
+		close(w->out);
+		w->out = -1;
+	}
+	while ((nl = memchr(w->line.data, '\n', w->line.len)) || ((flush || w->out < 0) && w->line.len)) {
+		size_t len = nl ? (size_t)(nl - w->line.data) + 1 : w->line.len;
+		_cleanup_free_ char *prefix = st->name ? cn_xasprintf("[%s] ", st->name)
+						       : cn_xasprintf("[stage %zu] ", w->stage);
+		(void)cn_write_all(b->o->out_fd, prefix, strlen(prefix));
+		(void)cn_write_all(b->o->out_fd, w->line.data, len);
+		if (!nl)
+			(void)cn_write_all(b->o->out_fd, "\n", 1);
+		memmove(w->line.data, w->line.data + len, w->line.len - len + 1);
+		w->line.len -= len;
+	}
+}
+
+/* The stages before the last, independent ones side by side (at most
+ * o->jobs at a time, each in a process of its own); the last in this
+ * process once all are done. Results travel as image states. */
+static int run_stages_parallel(struct build *b, cn_err *err)
+{
+	struct worker *ws = cn_xcalloc(b->o->jobs, sizeof(*ws));
+	size_t running = 0, last = b->nstages - 1;
+	int r = 0;
+	for (;;) {
+		/* Start what can start. */
+		for (size_t k = 0; r == 0 && k < last && running < b->o->jobs && !cn_interrupted(); k++) {
+			struct stage *st = &b->stages[k];
+			bool busy = false;
+			for (size_t i = 0; i < running; i++)
+				busy |= ws[i].stage == k;
+			if (!st->needed || st->done || busy || !deps_done(b, st))
+				continue;
+			/* ARGs a child consumes count as consumed here too. */
+			for (size_t i = st->first; i < st->end; i++)
+				for (size_t a = 0; b->prog.instrs[i].kind == BF_ARG && a < b->prog.instrs[i].nkvs; a++)
+					if (cn_env_get(&b->o->build_args, b->prog.instrs[i].kvs[a].key))
+						cn_env_set(&b->used_args, b->prog.instrs[i].kvs[a].key, "");
+			if (start_worker(b, k, &ws[running], err) < 0) {
+				r = -1;
+				break;
+			}
+			running++;
+		}
+		if (running == 0)
+			break;
+		struct pollfd pfd[2 * 64];
+		size_t np = 0;
+		for (size_t i = 0; i < running && np + 2 <= CN_ARRAY_SIZE(pfd); i++) {
+			if (ws[i].out >= 0)
+				pfd[np++] = (struct pollfd){ .fd = ws[i].out, .events = POLLIN };
+			pfd[np++] = (struct pollfd){ .fd = ws[i].res, .events = POLLIN };
+		}
+		if (poll(pfd, np, 200) < 0 && errno != EINTR) {
+			r = cn_err_sys(err, "poll");
+			break;
+		}
+		for (size_t i = 0; i < running; i++) {
+			struct worker *w = &ws[i];
+			struct pollfd *po = NULL, *pr = NULL;
+			for (size_t p = 0; p < np; p++) {
+				if (pfd[p].fd == w->out)
+					po = &pfd[p];
+				if (pfd[p].fd == w->res)
+					pr = &pfd[p];
+			}
+			if (po && po->revents)
+				relay_worker(b, w, false);
+			if (!pr || !pr->revents || w->out >= 0)
+				continue;       /* its output first, to the end */
+			struct worker_result res;
+			ssize_t n = read(w->res, &res, sizeof(res));
+			int ws_status;
+			waitpid(w->pid, &ws_status, 0);
+			relay_worker(b, w, true);
+			close(w->res);
+			cn_buf_free(&w->line);
+			if (r == 0 && (n != (ssize_t)sizeof(res) || !res.ok)) {
+				if (n == (ssize_t)sizeof(res)) {
+					res.err.msg[sizeof(res.err.msg) - 1] = '\0';
+					*err = res.err;
+				} else {
+					cn_err_set(err, 0, "stage %zu: the build process died", w->stage);
+				}
+				r = -1;
+			} else if (r == 0) {
+				struct stage *st = &b->stages[w->stage];
+				b->cur = st;
+				if (*res.state && !adopt_state(b, res.state)) {
+					r = cn_err_set(err, 0, "stage %zu: its result %s is not whole", w->stage, res.state);
+				} else if (!*res.state) {
+					st->cfg = bf_config_new();      /* FROM scratch and nothing else */
+				}
+				memcpy(st->key, res.key, sizeof(st->key));
+				st->done = true;
+			}
+			ws[i--] = ws[--running];
+		}
+		if (r < 0 || cn_interrupted()) {
+			for (size_t i = 0; i < running; i++)
+				kill(ws[i].pid, SIGINT);
+		}
+	}
+	free(ws);
+	if (r == 0 && cn_interrupted())
+		r = cn_err_plain(err, EINTR, "interrupted");
+	if (r == 0)
+		r = run_stage(b, &b->stages[last], err);
+	return r;
 }
 
 int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_result *res, cn_err *err)
@@ -1660,12 +1859,12 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 			goto out;
 	if (plan_stages(&b, err) < 0)
 		goto out;
-	for (size_t k = 0; k < b.nstages; k++) {
-		b.cur = &b.stages[k];
-		if (!b.cur->needed)
-			continue;
-		for (i = b.cur->first; i < b.cur->end; i++)
-			if (run_one(&b, i, err) < 0)
+	if (o->jobs > 1 && !b.sequential && b.nstages > 2) {
+		if (run_stages_parallel(&b, err) < 0)
+			goto out;
+	} else {
+		for (size_t k = 0; k < b.nstages; k++)
+			if (b.stages[k].needed && run_stage(&b, &b.stages[k], err) < 0)
 				goto out;
 	}
 	last = &b.stages[b.nstages - 1];
@@ -1673,7 +1872,7 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 	warn_unused_args(&b);
 	crash_point("image");
 	if (cn_interrupted()) {
-		cn_err_set(err, EINTR, "interrupted");
+		cn_err_plain(err, EINTR, "interrupted");
 		goto out;
 	}
 	/* FROM scratch and nothing else still makes an image. */
@@ -1698,6 +1897,7 @@ out:
 		free(b.stages[k].layers);
 		cn_strv_free(&b.stages[k].args);
 		cn_strv_free(&b.stages[k].declared);
+		free(b.stages[k].deps);
 	}
 	cn_strv_free(&b.declared);
 	cn_strv_free(&b.warned);

@@ -37,6 +37,7 @@ struct bf_build_opts {
 	int out_fd, err_fd;             /* where RUN output goes */
 	bool no_cache;                  /* run every step (results still fill the cache) */
 	const char *target;             /* build up to this stage (default: the last) */
+	size_t jobs;                    /* independent stages built at once (>= 1) */
 	cn_strv secrets;                /* ID=PATH for RUN --mount=type=secret (--secret) */
 	long long timestamp;            /* >= 0: reproducible build at this time (SOURCE_DATE_EPOCH) */
 	void (*on_event)(void *ctx, const struct bf_event *ev);

@@ -25,6 +25,8 @@ static const char build_usage[] =
 	"      --compression ALG    layer compression: zstd (default) or gzip\n"
 	"      --no-cache           run every step (results still fill the cache)\n"
 	"      --target STAGE       build up to the stage named STAGE (FROM ... AS STAGE)\n"
+	"  -j, --jobs N             build up to N independent stages at once (default:\n"
+	"                           the number of CPUs; their output is prefixed [stage])\n"
 	"      --secret id=ID,src=FILE  a secret for RUN --mount=type=secret,id=ID (never\n"
 	"                           stored in the image, its history or the cache)\n"
 	"      --timestamp EPOCH    reproducible build: every time in the image is EPOCH and\n"
@@ -101,6 +103,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "no-cache", no_argument, NULL, 'N' },
 		{ "target", required_argument, NULL, 'G' },
+		{ "jobs", required_argument, NULL, 'j' },
 		{ "secret", required_argument, NULL, 'S' },
 		{ "timestamp", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
@@ -117,7 +120,9 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	cn_err err;
 	int c, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "f:t:qh", opts, NULL)) != -1) {
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	o.jobs = ncpu > 0 ? (size_t)ncpu : 1;
+	while ((c = getopt_long(argc, argv, "f:t:j:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			free(file);
@@ -160,6 +165,16 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		case 'G':
 			o.target = optarg;
 			break;
+		case 'j': {
+			char *end;
+			unsigned long j = strtoul(optarg, &end, 10);
+			if (*end || end == optarg || j < 1 || j > 64) {
+				cn_strv_free(&o.build_args);
+				return cli_usage_error("build", "--jobs: '%s' is not a number from 1 to 64", optarg);
+			}
+			o.jobs = j;
+			break;
+		}
 		case 'S': {
 			/* id=ID,src=FILE (source= too, as docker) */
 			_cleanup_free_ char *copy = cn_xstrdup(optarg);

@@ -1363,7 +1363,7 @@ static int extract_all(struct ex *x)
 	for (;;) {
 		int r;
 		if (cn_interrupted())
-			return cn_err_set(x->err, EINTR, "interrupted");
+			return cn_err_plain(x->err, EINTR, "interrupted");
 		x->src.header_end = x->src.plain + LAYER_EXTRACT_MAX_HEADER;
 		r = archive_read_next_header(x->ar, &e);
 		x->src.header_end = 0;

@@ -587,7 +587,7 @@ static int walk_tree(struct walk *w)
 		}
 		/* Ctrl-C: a big layer must not keep the user waiting. */
 		if (cn_interrupted())
-			return cn_err_set(w->err, EINTR, "interrupted");
+			return cn_err_plain(w->err, EINTR, "interrupted");
 		name = f->names[f->next++];
 		path_set(w, f, name);
 		r = write_entry(w, name, &st);

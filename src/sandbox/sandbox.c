@@ -320,7 +320,7 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, int *s
 	block_signals(&w);
 	if (cn_interrupted()) {
 		sigprocmask(SIG_SETMASK, &w.old_mask, NULL);
-		cn_err_set(err, EINTR, "interrupted");
+		cn_err_plain(err, EINTR, "interrupted");
 		goto out;
 	}
 	pid = clone_ns(&w, flags, err);
@@ -363,7 +363,7 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, int *s
 		goto cleanup_stubs;
 	}
 	if (w.interrupted) {
-		cn_err_set(err, EINTR, "interrupted");
+		cn_err_plain(err, EINTR, "interrupted");
 		goto cleanup_stubs;
 	}
 	if (read_child_error(errp[0], err) < 0)
@@ -420,7 +420,7 @@ int sb_with_rootfs(const struct sb_rootfs *rootfs, const struct sb_rootfs *extra
 	if (finish_child(&w, &ws) < 0 || r < 0) {
 		r = cn_err_sys(err, "wait");
 	} else if (w.interrupted) {
-		r = cn_err_set(err, EINTR, "interrupted");
+		r = cn_err_plain(err, EINTR, "interrupted");
 	} else if (read_child_error(errp[0], err) < 0) {
 		r = -1;
 	} else if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {

@@ -162,7 +162,7 @@ int store_lock(struct store *st, cn_err *err)
 		if (errno != EINTR)
 			return cn_err_sys(err, "lock store");
 		if (cn_interrupted())
-			return cn_err_set(err, EINTR, "interrupted");
+			return cn_err_plain(err, EINTR, "interrupted");
 	}
 	return 0;
 }
@@ -178,7 +178,7 @@ int store_gc_lock(struct store *st, bool exclusive, cn_err *err)
 		if (errno != EINTR)
 			return cn_err_sys(err, "lock store for garbage collection");
 		if (cn_interrupted())
-			return cn_err_set(err, EINTR, "interrupted");
+			return cn_err_plain(err, EINTR, "interrupted");
 	}
 	return 0;
 }
