@@ -114,6 +114,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	struct progress progress = { .quiet = false };
 	_cleanup_strv_ cn_strv tags = { 0 };
 	_cleanup_strv_ cn_strv secrets = { 0 };    /* o.secrets borrows it */
+	_cleanup_strv_ cn_strv build_args = { 0 }; /* o.build_args borrows it */
 	_cleanup_free_ char *file = NULL;
 	struct bf_build_result res;
 	struct store st;
@@ -139,9 +140,9 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 			if (strchr(optarg, '=')) {
 				char *eq = strchr(optarg, '=');
 				*eq = '\0';
-				cn_env_set(&o.build_args, optarg, eq + 1);
+				cn_env_set(&build_args, optarg, eq + 1);
 			} else if (getenv(optarg)) {
-				cn_env_set(&o.build_args, optarg, getenv(optarg));
+				cn_env_set(&build_args, optarg, getenv(optarg));
 			}
 			break;
 		case 'n':
@@ -168,10 +169,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		case 'j': {
 			char *end;
 			unsigned long j = strtoul(optarg, &end, 10);
-			if (*end || end == optarg || j < 1 || j > 64) {
-				cn_strv_free(&o.build_args);
+			if (*end || end == optarg || j < 1 || j > 64)
 				return cli_usage_error("build", "--jobs: '%s' is not a number from 1 to 64", optarg);
-			}
 			o.jobs = j;
 			break;
 		}
@@ -195,47 +194,39 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 			break;
 		}
 		case 'T':
-			if (parse_epoch(optarg, &o.timestamp) < 0) {
-				cn_strv_free(&o.build_args);
+			if (parse_epoch(optarg, &o.timestamp) < 0)
 				return cli_usage_error("build", "--timestamp: '%s' is not seconds since 1970", optarg);
-			}
 			break;
 		case 'h':
 			fputs(build_usage, stdout);
 			return 0;
 		default:
-			cn_strv_free(&o.build_args);
 			return cli_usage_error("build", "invalid option");
 		}
 	}
 	if (o.timestamp < 0 && sde && *sde && parse_epoch(sde, &o.timestamp) < 0) {
-		cn_strv_free(&o.build_args);
 		fprintf(stderr, "error: SOURCE_DATE_EPOCH='%s' is not seconds since 1970\n", sde);
 		return EXIT_USAGE;
 	}
-	if (argc - optind > 1) {
-		cn_strv_free(&o.build_args);
+	if (argc - optind > 1)
 		return cli_usage_error("build", "expected one build context, got %d", argc - optind);
-	}
 	o.context = optind < argc ? argv[optind] : ".";
 	if (!file)
 		file = default_buildfile(o.context);
 	if (!file) {
-		cn_strv_free(&o.build_args);
 		fprintf(stderr, "error: no Buildfile, Dockerfile or Containerfile in '%s' (use -f)\n",
 			o.context);
 		return EXIT_FAIL;
 	}
 	o.buildfile = file;
 	o.secrets = secrets;
+	o.build_args = build_args;
 	o.out_fd = STDOUT_FILENO;
 	o.err_fd = STDERR_FILENO;
 	o.on_event = on_event;
 	o.event_ctx = &progress;
-	if (cli_open_store(cli, &st) < 0) {
-		cn_strv_free(&o.build_args);
+	if (cli_open_store(cli, &st) < 0)
 		return EXIT_FAIL;
-	}
 	cn_interrupt_install();
 	/* Held until the tags are set: prune must not take what this build makes. */
 	if (store_gc_lock(&st, false, &err) < 0) {
@@ -263,7 +254,6 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 out:
 	if (cn_interrupted() && rc != 0)
 		rc = 128 + cn_interrupt_signal();
-	cn_strv_free(&o.build_args);
 	store_close(&st);
 	return rc;
 }
