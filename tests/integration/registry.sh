@@ -1,0 +1,85 @@
+# A real registry for tests (sourced after lib.sh): Debian's docker-registry
+# (the CNCF distribution registry) on a random loopback port, with TLS from a
+# test CA and htpasswd users, or bearer tokens from tests/integration/tokend.py.
+# Sets REG (host:port), REG_CERTS (a --cert-dir holding the CA), REG_LOG.
+
+REG_USER=tester REG_PASS=s3cret-pass
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# make_ca DIR: a CA and a server certificate for 127.0.0.1 and localhost.
+make_ca() {
+	local d=$1
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=cairn test CA" \
+		-keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null &&
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+		-keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null &&
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$d/ext" &&
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+		-days 2 -extfile "$d/ext" -out "$d/server.crt" 2>/dev/null
+}
+
+# start_registry AUTH: AUTH is htpasswd, none, or token (then TOKEN_REALM
+# must name the token server and $T/pki/token.crt its signing certificate).
+start_registry() {
+	local auth=$1 port
+	REG_DIR=$T/registry
+	mkdir -p "$REG_DIR/data"
+	[ -f "$T/pki/ca.crt" ] || make_ca "$T/pki" || return 1
+	REG_CERTS=$T/certs
+	mkdir -p "$REG_CERTS"
+	cp "$T/pki/ca.crt" "$REG_CERTS/ca.crt"
+	htpasswd -Bbn "$REG_USER" "$REG_PASS" >"$REG_DIR/htpasswd" 2>/dev/null
+	port=$(free_port)
+	REG=127.0.0.1:$port
+	{
+		cat <<-YAML
+		version: 0.1
+		log:
+		  level: info
+		  fields:
+		    service: registry
+		storage:
+		  filesystem:
+		    rootdirectory: $REG_DIR/data
+		  delete:
+		    enabled: true
+		http:
+		  addr: $REG
+		  secret: cairn-test-secret
+		  tls:
+		    certificate: $T/pki/server.crt
+		    key: $T/pki/server.key
+		YAML
+		case $auth in
+		htpasswd) printf 'auth:\n  htpasswd:\n    realm: cairn-test\n    path: %s\n' "$REG_DIR/htpasswd" ;;
+		token) printf 'auth:\n  token:\n    realm: %s\n    service: cairn-test-registry\n    issuer: cairn-test-issuer\n    rootcertbundle: %s\n' \
+			"$TOKEN_REALM" "$T/pki/token.crt" ;;
+		esac
+	} >"$REG_DIR/config.yml"
+	REG_LOG=$REG_DIR/log
+	docker-registry serve "$REG_DIR/config.yml" >"$REG_LOG" 2>&1 &
+	REG_PID=$!
+	for _ in $(seq 100); do
+		if curl -s -o /dev/null --cacert "$T/pki/ca.crt" "https://$REG/v2/"; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "registry did not start:"; tail -20 "$REG_LOG"
+	return 1
+}
+
+stop_registry() {
+	[ -n "${REG_PID:-}" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
+	REG_PID=
+}
+
+# Requests the registry logged (its access log lines), e.g.
+# reg_requests PUT /blobs/uploads/  ->  a count.
+reg_requests() {
+	grep -cE "\"$1 [^\" ]*$2[^\" ]* HTTP/[0-9.]+\" " "$REG_LOG" || true
+}
