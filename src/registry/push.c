@@ -121,7 +121,7 @@ static int upload_blob(struct reg_conn *k, struct push_pool *p, const struct pus
 			if (resp.status != 202)
 				reg_status_error(&rq, &resp, err);
 			else
-				cn_err_set(err, EPROTO, "PATCH %s: no Location in the answer", location);
+				cn_err_plain(err, EPROTO, "PATCH %s: no Location in the answer", location);
 			reg_resp_free(&resp);
 			return -1;
 		}
@@ -285,14 +285,14 @@ int reg_push(struct store *st, const char *local, const char *remote, const stru
 	cn_buf_init(&man, REG_MAX_MANIFEST);
 	r = store_image_load(st, local, &img, err);
 	if (r <= 0)
-		return r == 0 ? cn_err_set(err, ENOENT, "image '%s' not found in the store", local) : -1;
+		return r == 0 ? cn_err_plain(err, ENOENT, "image '%s' not found in the store", local) : -1;
 	r = -1;
 	if (reg_ref_parse(remote ? remote : local, &ref, err) < 0) {
 		store_image_free(&img);
 		return -1;
 	}
 	if (!ref.tag) {
-		cn_err_set(err, EINVAL, "push %s: name a tag to push to (a digest alone cannot be pushed to)",
+		cn_err_plain(err, EINVAL, "push %s: name a tag to push to (a digest alone cannot be pushed to)",
 			   remote ? remote : local);
 		goto out_ref;
 	}
@@ -384,7 +384,7 @@ int reg_login_check(const char *registry, const struct reg_opts *o, cn_err *err)
 	struct reg_ref ref;
 	struct reg_client c;
 	if (strchr(registry, '/'))
-		return cn_err_set(err, EINVAL, "'%s': name a registry (HOST[:PORT]), not a repository", registry);
+		return cn_err_plain(err, EINVAL, "'%s': name a registry (HOST[:PORT]), not a repository", registry);
 	if (reg_ref_parse(fake, &ref, err) < 0)
 		return -1;
 	/* A registry name without '.' or ':' ("myregistry") is taken as is. */

@@ -76,10 +76,10 @@ int reg_ref_parse(const char *s, struct reg_ref *ref, cn_err *err)
 	size_t dlen = 0;
 	memset(ref, 0, sizeof(*ref));
 	if (!*s || strlen(s) > 512)
-		return cn_err_set(err, EINVAL, "invalid reference '%s'", s);
+		return cn_err_plain(err, EINVAL, "invalid reference '%s'", s);
 	if (at) {
 		if (!cn_digest_valid(at + 1))
-			return cn_err_set(err, EINVAL, "invalid reference '%s': bad digest "
+			return cn_err_plain(err, EINVAL, "invalid reference '%s': bad digest "
 					  "(want sha256: and 64 lower-case hex digits)", s);
 		ref->digest = cn_xstrdup(at + 1);
 	}
@@ -90,14 +90,14 @@ int reg_ref_parse(const char *s, struct reg_ref *ref, cn_err *err)
 	if (colon) {
 		ref->tag = cn_xstrndup(colon + 1, (size_t)(name_end - colon - 1));
 		if (!tag_ok(ref->tag)) {
-			cn_err_set(err, EINVAL, "invalid reference '%s': bad tag '%s'", s, ref->tag);
+			cn_err_plain(err, EINVAL, "invalid reference '%s': bad tag '%s'", s, ref->tag);
 			goto fail;
 		}
 		name_end = colon;
 	}
 	name = cn_xstrndup(s, (size_t)(name_end - s));
 	if (strlen(name) > REF_MAX_NAME) {
-		cn_err_set(err, EINVAL, "invalid reference '%s': name longer than %d bytes", s, REF_MAX_NAME);
+		cn_err_plain(err, EINVAL, "invalid reference '%s': name longer than %d bytes", s, REF_MAX_NAME);
 		goto fail;
 	}
 	slash = strchr(name, '/');
@@ -105,7 +105,7 @@ int reg_ref_parse(const char *s, struct reg_ref *ref, cn_err *err)
 		      strncmp(name, "localhost/", 10) == 0)) {
 		dlen = (size_t)(slash - name);
 		if (!domain_ok(name, dlen)) {
-			cn_err_set(err, EINVAL, "invalid reference '%s': bad registry '%.*s'", s, (int)dlen, name);
+			cn_err_plain(err, EINVAL, "invalid reference '%s': bad registry '%.*s'", s, (int)dlen, name);
 			goto fail;
 		}
 		ref->domain = cn_xstrndup(name, dlen);
@@ -123,7 +123,7 @@ int reg_ref_parse(const char *s, struct reg_ref *ref, cn_err *err)
 			bool upper = false;
 			for (const char *p = c; p < e; p++)
 				upper |= (*p >= 'A' && *p <= 'Z');
-			cn_err_set(err, EINVAL, "invalid reference '%s': %s", s,
+			cn_err_plain(err, EINVAL, "invalid reference '%s': %s", s,
 				   upper ? "repository names must be lower-case"
 					 : "bad repository name (components are lower-case letters, "
 					   "digits and separators . _ __ -)");
@@ -131,7 +131,7 @@ int reg_ref_parse(const char *s, struct reg_ref *ref, cn_err *err)
 		}
 		c = *e ? e + 1 : e;
 		if (*e && !*c) {
-			cn_err_set(err, EINVAL, "invalid reference '%s': trailing '/'", s);
+			cn_err_plain(err, EINVAL, "invalid reference '%s': trailing '/'", s);
 			goto fail;
 		}
 	}

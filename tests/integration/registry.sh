@@ -83,3 +83,33 @@ stop_registry() {
 reg_requests() {
 	grep -cE "\"$1 [^\" ]*$2[^\" ]* HTTP/[0-9.]+\" " "$REG_LOG" || true
 }
+
+# start_token_server SCHEME: the token issuer (tokend.py) over https (or
+# http), with a signing certificate for the registry's rootcertbundle. Sets
+# TOKEN_REALM and TOKEN_LOG; call before start_registry token.
+start_token_server() {
+	local scheme=${1:-https} port tls_cert=- tls_key=-
+	[ -f "$T/pki/ca.crt" ] || make_ca "$T/pki" || return 1
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=cairn test token signer" \
+		-keyout "$T/pki/token.key" -out "$T/pki/token.crt" 2>/dev/null || return 1
+	port=$(free_port)
+	TOKEN_LOG=$T/token.log
+	: >"$TOKEN_LOG"
+	if [ "$scheme" = https ]; then tls_cert=$T/pki/server.crt tls_key=$T/pki/server.key; fi
+	python3 "$TESTS_DIR/integration/tokend.py" "$port" "$T/pki/token.key" "$T/pki/token.crt" \
+		"$tls_cert" "$tls_key" "$REG_USER" "$REG_PASS" "$TOKEN_LOG" cairn-test-issuer \
+		>"$T/tokend.out" 2>&1 &
+	TOKEN_PID=$!
+	TOKEN_REALM=$scheme://127.0.0.1:$port/token
+	for _ in $(seq 100); do
+		curl -s -o /dev/null --cacert "$T/pki/ca.crt" "$TOKEN_REALM" && return 0
+		sleep 0.1
+	done
+	echo "token server did not start:"; cat "$T/tokend.out"
+	return 1
+}
+
+stop_token_server() {
+	[ -n "${TOKEN_PID:-}" ] && kill "$TOKEN_PID" 2>/dev/null && wait "$TOKEN_PID" 2>/dev/null
+	TOKEN_PID=
+}
