@@ -9,10 +9,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A layer from outside may expand to at most this: 512 MiB, or 100 times
+ * its compressed size when that is more (a decompression bomb stops
+ * there instead of filling the disk; real layers rarely pass 10x). */
+#define MIN_EXPANSION ((uint64_t)512 << 20)
+#define MAX_RATIO 100
+
+static uint64_t expansion_cap(uint64_t blob_size)
+{
+	uint64_t cap = blob_size > LAYER_EXTRACT_MAX_BYTES / MAX_RATIO ? LAYER_EXTRACT_MAX_BYTES
+								   : blob_size * MAX_RATIO;
+	return cap < MIN_EXPANSION ? MIN_EXPANSION : cap;
+}
+
 int xfer_snapshot_layer(struct store *st, const struct store_layer *layer, cn_err *err)
 {
 	struct store_tmpdir td;
 	struct layer_extract_result res;
+	struct layer_extract_opts xo = { .overlay_whiteouts = true };
 	_cleanup_close_ int blob_fd = -1, root_fd = -1;
 	int r = -1;
 
@@ -28,7 +42,8 @@ int xfer_snapshot_layer(struct store *st, const struct store_layer *layer, cn_er
 		cn_err_sys(err, "create '%s/root'", td.path);
 		goto out;
 	}
-	if (layer_extract(blob_fd, root_fd, NULL, &res, err) < 0)
+	xo.max_bytes = expansion_cap(store_blob_size(st, layer->digest));
+	if (layer_extract(blob_fd, root_fd, &xo, &res, err) < 0)
 		goto out;
 	if (strcmp(res.digest, layer->digest) != 0) {
 		cn_err_plain(err, EIO, "blob content hashes to %s", res.digest);

@@ -61,7 +61,8 @@ start_registry() {
 		esac
 	} >"$REG_DIR/config.yml"
 	REG_LOG=$REG_DIR/log
-	docker-registry serve "$REG_DIR/config.yml" >"$REG_LOG" 2>&1 &
+	# Its own REGISTRY_* variables would override the config (REGISTRY_AUTH_FILE!).
+	env $(env | grep -o "^REGISTRY_[A-Z_]*" | sed "s/^/-u /") docker-registry serve "$REG_DIR/config.yml" >"$REG_LOG" 2>&1 &
 	REG_PID=$!
 	for _ in $(seq 100); do
 		if curl -s -o /dev/null --cacert "$T/pki/ca.crt" "https://$REG/v2/"; then
