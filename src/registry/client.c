@@ -362,10 +362,10 @@ static int backoff(int attempt, long retry_after, cn_err *err)
 {
 	long ms = 500L << (attempt > 6 ? 6 : attempt);
 	struct timespec ts;
-	if (retry_after > 0)
-		ms = (retry_after > 30 ? 30 : retry_after) * 1000L;
 	if (getenv("CAIRN_TEST_FAST_RETRY"))
 		ms = 10;
+	if (retry_after > 0)
+		ms = (retry_after > 30 ? 30 : retry_after) * 1000L;
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (ms % 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)

@@ -22,7 +22,8 @@ make_ca() {
 		-days 2 -extfile "$d/ext" -out "$d/server.crt" 2>/dev/null
 }
 
-# start_registry AUTH: AUTH is htpasswd, none, or token (then TOKEN_REALM
+# start_registry AUTH: AUTH is htpasswd, none, or token; REG_TLS=0 serves
+# plain http (then TOKEN_REALM
 # must name the token server and $T/pki/token.crt its signing certificate).
 start_registry() {
 	local auth=$1 port
@@ -50,10 +51,8 @@ start_registry() {
 		http:
 		  addr: $REG
 		  secret: cairn-test-secret
-		  tls:
-		    certificate: $T/pki/server.crt
-		    key: $T/pki/server.key
 		YAML
+		[ "${REG_TLS:-1}" = 1 ] && printf '  tls:\n    certificate: %s\n    key: %s\n' "$T/pki/server.crt" "$T/pki/server.key"
 		case $auth in
 		htpasswd) printf 'auth:\n  htpasswd:\n    realm: cairn-test\n    path: %s\n' "$REG_DIR/htpasswd" ;;
 		token) printf 'auth:\n  token:\n    realm: %s\n    service: cairn-test-registry\n    issuer: cairn-test-issuer\n    rootcertbundle: %s\n' \
@@ -65,7 +64,8 @@ start_registry() {
 	env $(env | grep -o "^REGISTRY_[A-Z_]*" | sed "s/^/-u /") docker-registry serve "$REG_DIR/config.yml" >"$REG_LOG" 2>&1 &
 	REG_PID=$!
 	for _ in $(seq 100); do
-		if curl -s -o /dev/null --cacert "$T/pki/ca.crt" "https://$REG/v2/"; then
+		if curl -s -o /dev/null --cacert "$T/pki/ca.crt" "https://$REG/v2/" ||
+			{ [ "${REG_TLS:-1}" = 0 ] && curl -s -o /dev/null "http://$REG/v2/"; }; then
 			return 0
 		fi
 		sleep 0.1
@@ -113,4 +113,30 @@ start_token_server() {
 stop_token_server() {
 	[ -n "${TOKEN_PID:-}" ] && kill "$TOKEN_PID" 2>/dev/null && wait "$TOKEN_PID" 2>/dev/null
 	TOKEN_PID=
+}
+
+# start_proxy MODE [tls]: tests/integration/proxy.py in front of $REG (a
+# REG_TLS=0 registry), demanding $REG_USER:$REG_PASS. Sets PROXY, PROXY_LOG.
+start_proxy() {
+	local mode=$1 port tlsargs=()
+	port=$(free_port)
+	PROXY=127.0.0.1:$port
+	PROXY_LOG=$T/proxy-$mode.log
+	: >"$PROXY_LOG"
+	[ "${2:-}" = tls ] && tlsargs=("$T/pki/server.crt" "$T/pki/server.key")
+	python3 "$TESTS_DIR/integration/proxy.py" "$port" "$mode" "http://$REG" "$REG_USER" "$REG_PASS" \
+		"$PROXY_LOG" "${tlsargs[@]}" >"$T/proxy.out" 2>&1 &
+	PROXY_PID=$!
+	for _ in $(seq 100); do
+		curl -s -o /dev/null -k "http://$PROXY/v2/" && return 0
+		curl -s -o /dev/null -k "https://$PROXY/v2/" && return 0
+		sleep 0.1
+	done
+	echo "proxy did not start:"; cat "$T/proxy.out"
+	return 1
+}
+
+stop_proxy() {
+	[ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null && wait "$PROXY_PID" 2>/dev/null
+	PROXY_PID=
 }
