@@ -107,6 +107,22 @@ export CAIRN_ROOT=$T/store5
 expect_ok "pull the large image" pull -q "${TLS[@]}" "${CREDS[@]}" "$REG/team/app:1"
 check "same digest after the round trip" test "$(tag_digest "$REG/team/app:1")" = "$(CAIRN_ROOT=$T/store tag_digest app:1)"
 
+export CAIRN_ROOT=$T/store8
+"$CAIRN" pull -q "${TLS[@]}" "${CREDS[@]}" "$REG/team/app:1" >/dev/null 2>"$T/err" &
+pid=$!
+sleep 0.3
+kill -INT "$pid" 2>/dev/null
+wait "$pid"
+st=$?
+if [ "$st" -eq 130 ]; then
+	check "Ctrl-C during a pull: nothing is tagged" test -z "$(tag_digest "$REG/team/app:1")"
+else
+	check "the pull finished before Ctrl-C: it is whole" test "$st" -eq 0 -a -n "$(tag_digest "$REG/team/app:1")"
+fi
+expect_ok "fsck after an interrupted pull" fsck
+expect_ok "the pull again" pull -q "${TLS[@]}" "${CREDS[@]}" "$REG/team/app:1"
+check "... completes the image" test "$(tag_digest "$REG/team/app:1")" = "$(CAIRN_ROOT=$T/store tag_digest app:1)"
+
 # ---- images made by other tools ----
 rm -rf "$T/um" "$T/umb"
 if umoci init --layout "$T/um" && umoci new --image "$T/um:t" &&
