@@ -117,6 +117,10 @@ int reg_ref_parse(const char *s, struct reg_ref *ref, cn_err *err)
 		else
 			ref->path = cn_xstrdup(name);
 	}
+	if (!*ref->path) {
+		cn_err_plain(err, EINVAL, "invalid reference '%s': no repository name", s);
+		goto fail;
+	}
 	for (const char *c = ref->path; *c;) {
 		const char *e = strchrnul(c, '/');
 		if (!component_ok(c, (size_t)(e - c))) {
