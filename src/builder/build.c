@@ -948,6 +948,10 @@ static int copy_from_source(struct build *b, const struct bf_instr *in, struct s
 		memcpy(state, st->state, CN_DIGEST_STR_SIZE);
 		return 0;
 	}
+	for (size_t i = 0; i < b->nstages; i++)
+		if (b->stages[i].name && strcasecmp(b->stages[i].name, from) == 0)
+			return cn_err_set(err, 0, "--from=%s: no earlier stage or image has that name "
+					  "(the stage '%s' comes later)", from, from);
 	r = load_image(b, from, img, err);
 	if (r < 0)
 		return -1;
