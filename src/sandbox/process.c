@@ -1,6 +1,7 @@
 /* The process a sandbox runs: pid 1 of the namespace, and under it the
  * command with the image's user, docker's capabilities and a clean fd table. */
 #include "sandbox/internal.h"
+#include "sandbox/seccomp.h"
 #include "sandbox/userdb.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
@@ -128,7 +129,7 @@ static int exec_in_path(char *const *argv, char *const *env, cn_err *err)
 	return cn_err_set(err, saved, "exec %s: not found in PATH %s", argv[0], path);
 }
 
-static void __attribute__((noreturn)) run_worker(const struct sb_process *p, int errfd)
+static void __attribute__((noreturn)) run_worker(const struct sb_process *p, void *filter, int errfd)
 {
 	cn_err err = { 0 };
 	struct sb_user user;
@@ -156,6 +157,9 @@ static void __attribute__((noreturn)) run_worker(const struct sb_process *p, int
 		sb_child_fail(errfd, &err);
 	/* No host fd may reach the process (CVE-2024-21626). */
 	syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
+	/* Last: nothing cairn does after this needs a refused call. */
+	if (sb_seccomp_load(filter, &err) < 0)
+		sb_child_fail(errfd, &err);
 	exec_in_path(p->argv, cn_strv_array(&env), &err);
 	sb_child_fail(errfd, &err);
 }
@@ -175,7 +179,11 @@ void sb_run_init(const struct sb_process *p, int errfd)
 {
 	static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 	struct sigaction sa;
+	void *filter = NULL;
+	cn_err err;
 	pid_t worker;
+	if (sb_seccomp_build(&filter, &err) < 0)
+		sb_child_fail(errfd, &err);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = forward_signal;
 	for (size_t i = 0; i < CN_ARRAY_SIZE(forwarded); i++)
@@ -183,7 +191,6 @@ void sb_run_init(const struct sb_process *p, int errfd)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	worker = fork();
 	if (worker < 0) {
-		cn_err err;
 		cn_err_sys(&err, "fork");
 		sb_child_fail(errfd, &err);
 	}
@@ -191,9 +198,14 @@ void sb_run_init(const struct sb_process *p, int errfd)
 		sa.sa_handler = SIG_DFL;
 		for (size_t i = 0; i < CN_ARRAY_SIZE(forwarded); i++)
 			sigaction(forwarded[i], &sa, NULL);
-		run_worker(p, errfd);
+		run_worker(p, filter, errfd);
 	}
 	forward_to = worker;
+	/* pid 1 is filtered too: the container can signal it, nothing more. */
+	if (sb_seccomp_load(filter, &err) < 0) {
+		kill(worker, SIGKILL);
+		sb_child_fail(errfd, &err);
+	}
 	close(errfd);
 	for (;;) {
 		int ws;
