@@ -13,6 +13,7 @@
 
 static const struct cli_command commands[] = {
 	{ "build", "build an image from a Buildfile", cmd_build },
+	{ "run", "run a command in a container from an image", cmd_run },
 	{ "images", "list images in the store", cmd_images },
 	{ "inspect", "show an image's manifest and config", cmd_inspect },
 	{ "history", "show an image's history and the state after each row", cmd_history },
