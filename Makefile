@@ -5,6 +5,7 @@
 #   make check SANITIZE=address,undefined
 #   make demo        build the example images and run hello's command
 #   make bench       cairn vs buildah, side by side
+#   make debian-base the debian:12 base image (debootstrap once, then cached)
 
 CC ?= gcc
 SANITIZE ?=
@@ -16,7 +17,7 @@ BUILD := build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 PKGS := libarchive libzstd jansson libcrypto zlib
 # Debian packages: build, tests and examples.
 DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libssl-dev zlib1g-dev
-DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3
+DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 debootstrap
 DEB_ALL := $(DEB_BUILD) $(DEB_TEST)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -82,10 +83,13 @@ demo: deps all
 bench: deps all
 	CAIRN=$(abspath $(BUILD)/cairn) bench/run.sh
 
+debian-base: all
+	CAIRN=$(abspath $(BUILD)/cairn) examples/debian/build.sh
+
 install: all
 	install -D -m 0755 $(BUILD)/cairn $(DESTDIR)$(PREFIX)/bin/cairn
 
 clean:
 	rm -rf build build-*
 
-.PHONY: all deps lint check units demo bench install clean
+.PHONY: all deps lint check units demo bench debian-base install clean
