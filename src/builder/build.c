@@ -1078,6 +1078,8 @@ static int mkdir_in_root(int root_fd, int unused_fd, void *arg, cn_err *err)
 	if (owned && sb_user_resolve(root_fd, job->user, &u, err) < 0)
 		return -1;
 	_cleanup_free_ char *p = cn_xstrdup(job->path);
+	int hops = 0;
+restart:
 	for (char *s = p + 1; ; s++) {
 		if (*s != '/' && *s != '\0')
 			continue;
@@ -1086,12 +1088,31 @@ static int mkdir_in_root(int root_fd, int unused_fd, void *arg, cn_err *err)
 		int fd = cn_openat2(root_fd, p, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT);
 		if (fd < 0 && errno == ENOENT) {
 			char *slash = strrchr(p, '/');
+			char target[4096];
+			ssize_t n;
 			*slash = '\0';
 			_cleanup_close_ int parent = cn_openat2(root_fd, *p ? p : "/", O_RDONLY | O_DIRECTORY,
 								  RESOLVE_IN_ROOT);
 			*slash = '/';
-			if (parent < 0 || mkdirat(parent, slash + 1, 0755) < 0)
+			if (parent < 0)
 				return cn_err_sys(err, "create %s", p);
+			if (mkdirat(parent, slash + 1, 0755) < 0) {
+				int e = errno;
+				n = e == EEXIST ? readlinkat(parent, slash + 1, target, sizeof(target) - 1) : -1;
+				if (n <= 0)
+					return cn_err_set(err, e, "create %s", p);
+				if (++hops > 40)
+					return cn_err_set(err, ELOOP, "create %s", p);
+				/* A dangling symlink: as docker, create its target (inside
+				 * the root) and go on from there. */
+				target[n] = '\0';
+				*s = c;
+				char *np = target[0] == '/' ? cn_xasprintf("%s%s", target, s) :
+					cn_xasprintf("%.*s/%s%s", (int)(slash - p), p, target, s);
+				free(p);
+				p = np;
+				goto restart;
+			}
 			if (owned && fchownat(parent, slash + 1, u.uid, u.gid, AT_SYMLINK_NOFOLLOW) < 0)
 				return cn_err_sys(err, "chown %s", p);
 		} else if (fd < 0) {

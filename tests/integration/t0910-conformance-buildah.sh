@@ -522,8 +522,14 @@ logged "workdir-symlink: step numbering" "STEP 3/6: RUN ln -sf "
 rootfs wds1
 check "workdir-symlink: /tempest stays a symlink, notareal.conf is 0664" \
 	test "$(readlink "$R/tempest")" = /var/lib/tempest -a "$(stat -c %A "$R/etc/notareal.conf")" = -rw-rw-r--
-differs "workdir-symlink: Dockerfile-2, Dockerfile-3 (WORKDIR through a dangling link)" \
-	"cairn fails: 'WORKDIR: create /tempest: File exists' (buildah and BuildKit create the link's target)"
+builds "workdir-symlink: Dockerfile-2 (WORKDIR through a dangling link)" "$B/workdir-symlink" -f Dockerfile-2 -t wds2
+rootfs wds2
+check "workdir-symlink: the link stays, its target was created and holds Dockerfile-2" \
+	test "$(readlink "$R/tempest")" = /var/lib/tempest -a -f "$R/var/lib/tempest/Dockerfile-2"
+builds "workdir-symlink: Dockerfile-3 (WORKDIR below a dangling link)" "$B/workdir-symlink" -f Dockerfile-3 -t wds3
+rootfs wds3
+check "workdir-symlink: Dockerfile-3 in /tempest and /tempest/lowerdir" \
+	test -f "$R/var/lib/tempest/Dockerfile-3" -a -f "$R/var/lib/tempest/lowerdir/Dockerfile-3"
 differs "workdir-user" "needs adduser (alpine's; Debian's busybox-static has none)"
 
 check "store consistent" store_is_consistent

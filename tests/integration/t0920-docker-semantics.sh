@@ -202,6 +202,24 @@ check "ENTRYPOINT shell form is SHELL + text, and clears the inherited CMD" \
 	test "$(cfg '[.config.Entrypoint, .config.Cmd]')" = "[[\"/bin/sh\",\"-c\",\"exec /bin/sh -c 'echo \\\"\$0\\\"'\"],null]"
 check "build args are not stored as environment" test "$(cfg '[.config.Env[] | select(startswith("B=") or . == "A=1")]')" = '[]'
 
+# WORKDIR through symlinks whose targets are missing: docker creates the
+# targets, inside the image; a loop is an error.
+esc=$(mktemp -u /tmp/cairn-workdir-escape.XXXXXX)
+buildfile "$T/wd" <<EOF
+FROM busybox
+RUN mkdir /top && ln -s ../made/rel /top/rel && ln -s /made/abs /abs && ln -s /../../..$esc /esc
+WORKDIR /top/rel/sub
+WORKDIR /abs
+WORKDIR /esc
+EOF
+expect_ok "WORKDIR through dangling symlinks" build -t wd:1 "$T/wd"
+unpack_with_umoci wd:1 "$T/wdu"
+check "their targets are created, the links kept" \
+	test -d "$T/wdu/rootfs/made/rel/sub" -a -d "$T/wdu/rootfs/made/abs" -a -L "$T/wdu/rootfs/abs" -a -L "$T/wdu/rootfs/top/rel"
+check "a link climbing out with .. stays in the image" test ! -e "$esc" -a -d "$T/wdu/rootfs$esc"
+printf 'FROM busybox\nRUN ln -s /loop /loop\nWORKDIR /loop/x\n' | buildfile "$T/wdloop"
+expect_fail "a symlink loop in WORKDIR is an error" 1 "Buildfile:3: WORKDIR" build "$T/wdloop"
+
 # Hardlinks in the build context: docker keeps them within one COPY.
 mkdir -p "$T/hl/h"
 echo same >"$T/hl/h/one"
