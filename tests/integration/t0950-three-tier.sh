@@ -1,11 +1,11 @@
 #!/bin/bash
 # examples/three-tier end to end (PostgreSQL, two Node.js apps, nginx; each a
 # detached container): slow, since it builds Debian images with apt-get
-# (about 2 minutes on a fresh store), so only with CAIRN_SLOW_TESTS=1.
+# (2m43s here on a fresh store), so only with CAIRN_SLOW_TESTS=1.
 . "$(dirname "$0")/lib.sh"
 
 if [ "${CAIRN_SLOW_TESTS:-}" != 1 ]; then
-	skip "three-tier example" "slow (Debian base + apt-get, ~2 min): set CAIRN_SLOW_TESTS=1"
+	skip "three-tier example" "slow (Debian base + apt-get, ~3 min): set CAIRN_SLOW_TESTS=1"
 	finish
 fi
 if CAIRN=$CAIRN "$REPO_DIR/examples/three-tier/run.sh" >"$T/tt.out" 2>&1; then
