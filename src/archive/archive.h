@@ -76,8 +76,8 @@ struct arc_load_result {
 	size_t nimages;
 };
 /* Caps on a loaded archive (hostile input). */
-#define ARC_LOAD_MAX_ENTRIES 100000
-#define ARC_LOAD_MAX_BYTES ((uint64_t)256 << 30)     /* all entries together */
+#define ARC_LOAD_MAX_ENTRIES 20000
+#define ARC_LOAD_MAX_BYTES ((uint64_t)64 << 30)      /* all entries' data together */
 #define ARC_LOAD_MAX_JSON ((size_t)8 << 20)           /* index.json, manifest.json, ... */
 
 /* Read the archive from IN_FD (NAME is used in messages): an OCI layout
