@@ -163,8 +163,11 @@ static json_t *docker_entry(const struct save_image *si)
 {
 	_cleanup_free_ char *cfg = cn_xasprintf("blobs/sha256/%s", cn_digest_hex(si->img.config_digest));
 	json_t *tags = json_array(), *layers = json_array();
-	for (size_t i = 0; i < si->tags.n; i++)
-		json_array_append_new(tags, json_string(si->tags.v[i]));
+	/* Full names: podman reads a short "app:1" as localhost/app:1. */
+	for (size_t i = 0; i < si->tags.n; i++) {
+		_cleanup_free_ char *full = docker_full_name(si->tags.v[i]);
+		json_array_append_new(tags, json_string(full));
+	}
 	for (size_t i = 0; i < si->img.nlayers; i++) {
 		_cleanup_free_ char *p = cn_xasprintf("blobs/sha256/%s",
 						      cn_digest_hex(si->img.layers[i].digest));
