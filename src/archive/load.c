@@ -648,6 +648,28 @@ out:
 	return rc;
 }
 
+/* Unpack each layer of the image (xfer_import then finds the snapshots),
+ * so that an error names the archive entry the layer came from. */
+static int unpack_layers(struct loader *l, const char *manifest)
+{
+	struct store_image img;
+	int r = store_image_load(l->st, manifest, &img, l->err);
+	if (r <= 0)
+		return r < 0 ? -1 : cn_err_set(l->err, ENOENT, "manifest %s is missing", manifest);
+	for (size_t i = 0; i < img.nlayers && r > 0; i++) {
+		const char *entry = "?";
+		for (size_t k = 0; k < l->n; k++)
+			if (!l->m[k].alias && !strcmp(l->m[k].digest, img.layers[i].digest))
+				entry = l->m[k].name;
+		if (xfer_snapshot_layer(l->st, &img.layers[i], l->err) < 0) {
+			cn_err_wrap(l->err, "entry \"%s\"", entry);
+			r = -1;
+		}
+	}
+	store_image_free(&img);
+	return r < 0 ? -1 : 0;
+}
+
 int arc_load(struct store *st, int in_fd, const char *name, const char *cause,
 	     struct arc_load_result *res, cn_err *err)
 {
@@ -679,7 +701,8 @@ int arc_load(struct store *st, int in_fd, const char *name, const char *cause,
 	}
 	/* Everything verified and unpacked before the first tag moves. */
 	for (size_t i = 0; i < imgs.n; i++)
-		if (xfer_import(st, imgs.v[i].manifest, NULL, cause, err) < 0) {
+		if (unpack_layers(&l, imgs.v[i].manifest) < 0 ||
+		    xfer_import(st, imgs.v[i].manifest, NULL, cause, err) < 0) {
 			cn_err_wrap(err, "archive '%s'", name);
 			goto out;
 		}
