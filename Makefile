@@ -16,7 +16,7 @@ BUILD := build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 PKGS := libarchive libzstd jansson libcrypto zlib
 # Debian packages: build, tests and examples.
 DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libssl-dev zlib1g-dev
-DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3
+DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 podman xz-utils
 DEB_ALL := $(DEB_BUILD) $(DEB_TEST)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

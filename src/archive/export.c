@@ -133,8 +133,8 @@ static int export_dir(struct store *st, const struct store_image *img, enum arc_
 		goto fail;
 	/* The top stays 0700 (mkdtemp): setuid files and devices in the image
 	 * are out of reach of other host users, as runc and umoci advise. */
-	if (fsync(fd) < 0) {
-		cn_err_sys(err, "fsync '%s'", tmp);
+	if (syncfs(fd) < 0) {
+		cn_err_sys(err, "sync '%s'", tmp);
 		goto fail;
 	}
 	if (rename(tmp, dest) < 0) {

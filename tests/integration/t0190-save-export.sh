@@ -61,6 +61,10 @@ check "umoci's rootfs has the file" test "$(cat "$T/um/rootfs/srv/data/hello.txt
 
 "$CAIRN" save app:1 | tar -tf - >"$T/stdout.list" 2>"$T/err"
 check "save with no -o writes the tar to a pipe" grep -qx manifest.json "$T/stdout.list"
+script -qec "'$CAIRN' save app:1" /dev/null >"$T/tty.out" 2>&1
+check "save refuses to write the tar to a terminal" grep -q "refusing to write an archive to a terminal" "$T/tty.out"
+script -qec "'$CAIRN' load" /dev/null >"$T/tty.out" 2>&1
+check "load refuses to read a terminal" grep -q "refusing to read an archive from a terminal" "$T/tty.out"
 expect_fail "save of a missing image fails" 1 "image 'nope:1' not found" save -o "$T/nope.tar" nope:1
 check "and leaves no file behind" sh -c "! ls -A '$T' | grep -q nope"
 
