@@ -410,6 +410,20 @@ static struct stage *find_stage(struct build *b, const char *name, bool by_index
 	return NULL;
 }
 
+/* An image by name, or NAME@DIGEST, from the store; pulled when missing
+ * (if the caller gave a puller). 1 found, 0 not, -1 error. */
+static int load_image(struct build *b, const char *name, struct store_image *img, cn_err *err)
+{
+	const char *at = strchr(name, '@');
+	const char *key = at ? at + 1 : name;
+	int r = store_image_load(b->st, key, img, err);
+	if (r != 0 || !b->o->pull)
+		return r;
+	if (b->o->pull(b->o->pull_ctx, b->st, name, err) < 0)
+		return cn_err_wrap(err, "image '%s' is not in the store, and pulling it failed", name);
+	return store_image_load(b->st, key, img, err);
+}
+
 /* FROM: scratch, an earlier stage, or an image in the store. */
 static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 {
@@ -437,7 +451,7 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 		root_key(b, "scratch");
 		return 0;
 	}
-	r = store_image_load(b->st, image, &img, err);
+	r = load_image(b, image, &img, err);
 	if (r < 0)
 		return -1;
 	if (r == 0)
@@ -934,7 +948,7 @@ static int copy_from_source(struct build *b, const struct bf_instr *in, struct s
 		memcpy(state, st->state, CN_DIGEST_STR_SIZE);
 		return 0;
 	}
-	r = store_image_load(b->st, from, img, err);
+	r = load_image(b, from, img, err);
 	if (r < 0)
 		return -1;
 	if (r == 0)

@@ -9,10 +9,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A layer from outside may expand to at most this: 512 MiB, or 100 times
+ * its compressed size when that is more (a decompression bomb stops
+ * there instead of filling the disk; real layers rarely pass 10x). */
+#define MIN_EXPANSION ((uint64_t)512 << 20)
+#define MAX_RATIO 100
+
+static uint64_t expansion_cap(uint64_t blob_size)
+{
+	uint64_t cap = blob_size > LAYER_EXTRACT_MAX_BYTES / MAX_RATIO ? LAYER_EXTRACT_MAX_BYTES
+								   : blob_size * MAX_RATIO;
+	return cap < MIN_EXPANSION ? MIN_EXPANSION : cap;
+}
+
 int xfer_snapshot_layer(struct store *st, const struct store_layer *layer, cn_err *err)
 {
 	struct store_tmpdir td;
 	struct layer_extract_result res;
+	struct layer_extract_opts xo = { .overlay_whiteouts = true };
 	_cleanup_close_ int blob_fd = -1, root_fd = -1;
 	int r = -1;
 
@@ -28,14 +42,15 @@ int xfer_snapshot_layer(struct store *st, const struct store_layer *layer, cn_er
 		cn_err_sys(err, "create '%s/root'", td.path);
 		goto out;
 	}
-	if (layer_extract(blob_fd, root_fd, NULL, &res, err) < 0)
+	xo.max_bytes = expansion_cap(store_blob_size(st, layer->digest));
+	if (layer_extract(blob_fd, root_fd, &xo, &res, err) < 0)
 		goto out;
 	if (strcmp(res.digest, layer->digest) != 0) {
-		cn_err_set(err, EIO, "blob content hashes to %s", res.digest);
+		cn_err_plain(err, EIO, "blob content hashes to %s", res.digest);
 		goto out;
 	}
 	if (strcmp(res.diff_id, layer->diff_id) != 0) {
-		cn_err_set(err, EIO, "uncompressed content hashes to %s, but the image config "
+		cn_err_plain(err, EIO, "uncompressed content hashes to %s, but the image config "
 			   "says %s", res.diff_id, layer->diff_id);
 		goto out;
 	}
@@ -56,7 +71,7 @@ int xfer_import(struct store *st, const char *manifest_digest, const char *ref, 
 	struct store_image img;
 	int r = store_image_load(st, manifest_digest, &img, err);
 	if (r == 0)
-		return cn_err_set(err, ENOENT, "manifest %s is not in the store", manifest_digest);
+		return cn_err_plain(err, ENOENT, "manifest %s is not in the store", manifest_digest);
 	if (r < 0)
 		return -1;
 	r = -1;
@@ -64,11 +79,11 @@ int xfer_import(struct store *st, const char *manifest_digest, const char *ref, 
 		const struct store_layer *l = &img.layers[i];
 		uint64_t have = store_blob_size(st, l->digest);
 		if (!store_blob_exists(st, l->digest)) {
-			cn_err_set(err, ENOENT, "layer %zu (%s) is missing", i + 1, l->digest);
+			cn_err_plain(err, ENOENT, "layer %zu (%s) is missing", i + 1, l->digest);
 			goto out;
 		}
 		if (have != l->size) {
-			cn_err_set(err, EIO, "layer %zu (%s): %llu bytes, the manifest says %llu", i + 1,
+			cn_err_plain(err, EIO, "layer %zu (%s): %llu bytes, the manifest says %llu", i + 1,
 				   l->digest, (unsigned long long)have, (unsigned long long)l->size);
 			goto out;
 		}

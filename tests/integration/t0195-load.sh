@@ -110,6 +110,32 @@ docker_archive(f"{out}/layer-whiteout.tar", tb, tb)
 tb = layer([("f", b"x" * 1000)])
 zb = subprocess.run(["zstd", "-q", "--long=31", "-c"], input=tb, stdout=subprocess.PIPE, check=True).stdout
 docker_archive(f"{out}/layer-zstd-window.tar", zb, tb)
+
+# A zstd bomb: 600 MiB of zeros in a few hundred KiB, streamed (never in memory).
+class Zeros:
+    def __init__(self, n): self.n = n
+    def read(self, k=-1):
+        k = self.n if k < 0 else min(k, self.n); self.n -= k; return b"\0" * k
+class Tee:
+    def __init__(self, f): self.f, self.h = f, hashlib.sha256()
+    def write(self, b): self.h.update(b); return self.f.write(b)
+z = subprocess.Popen(["zstd", "-q", "-1", "-c"], stdin=subprocess.PIPE, stdout=open(f"{out}/bomb.zst", "wb"))
+tee = Tee(z.stdin)
+with tarfile.open(fileobj=tee, mode="w|") as t:
+    i = tarfile.TarInfo("zeros"); i.size = 600 << 20; t.addfile(i, Zeros(i.size))
+z.stdin.close(); z.wait()
+bomb = open(f"{out}/bomb.zst", "rb").read()
+cfg_diff = tee.h.hexdigest()
+docker_archive(f"{out}/layer-zstd-bomb.tar", bomb, b"")
+# the config must carry the real diff_id: rewrite it
+import shutil
+with tarfile.open(f"{out}/layer-zstd-bomb.tar") as src, tarfile.open(f"{out}/bomb2.tar", "w") as dst:
+    for m in src.getmembers():
+        data = src.extractfile(m).read()
+        if m.name == "config.json":
+            c = json.loads(data); c["rootfs"]["diff_ids"] = ["sha256:" + cfg_diff]; data = json.dumps(c).encode()
+        add(dst, m.name, data)
+shutil.move(f"{out}/bomb2.tar", f"{out}/layer-zstd-bomb.tar")
 PY
 h=$T/h
 expect_fail "an entry climbing out with .. is refused, naming it" 1 "/dots\": '..' refused" load -i "$h/dots.tar"
@@ -127,6 +153,8 @@ check "/etc/shadow's link count is unchanged" test "$(stat -c %h /etc/shadow)" =
 expect_fail "a whiteout escaping its directory is refused" 1 "etc/.wh.." load -i "$h/layer-whiteout.tar"
 expect_fail "a zstd layer asking for a 2 GiB window is refused" 1 "layer" load -i "$h/layer-zstd-window.tar"
 check "(the window message)" grep -qi "window\|memory\|frame" "$T/err"
+expect_fail "a zstd bomb (600 MiB of zeros in $(($(stat -c %s "$h/bomb.zst") / 1024)) KiB) is refused" 1 "exceed the size limit" load -i "$h/layer-zstd-bomb.tar"
+check "(naming the layer's entry)" grep -q 'entry "layer.tar": layer sha256:.*entry "zeros"' "$T/err"
 check "nothing was written outside the store" test -z "$(ls -A "$canary")"
 rm -rf "$canary"
 check "no tag changed" cmp -s "$T/index.before" "$CAIRN_ROOT/index.json"
