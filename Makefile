@@ -14,9 +14,10 @@ PREFIX ?= /usr/local
 comma := ,
 BUILD := build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 
-PKGS := libarchive libzstd jansson libcrypto libssl zlib libcurl
+PKGS := libarchive libzstd jansson libcrypto libssl zlib libcurl libseccomp
 # Debian packages: build, tests and examples.
-DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libssl-dev zlib1g-dev libcurl4-openssl-dev
+DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libssl-dev zlib1g-dev \
+	libcurl4-openssl-dev libseccomp-dev
 DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 \
 	docker-registry apache2-utils openssl curl python3-cryptography podman xz-utils
 DEB_ALL := $(DEB_BUILD) $(DEB_TEST)

@@ -720,7 +720,9 @@ static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 	struct step_dir s;
 	const char *wd = bf_config_string(b->cur->cfg, "WorkingDir");
 	const char *user = bf_config_string(b->cur->cfg, "User");
-	int status = 0, r;
+	struct sb_exit ex = { 0 };
+	char cgroup_id[64];
+	int r;
 	struct sb_process proc;
 
 	if (in->network == BF_NET_HOST && b->o->network != SB_NET_HOST)
@@ -746,6 +748,8 @@ static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 		.err_fd = b->o->err_fd,
 		.network = in->network == BF_NET_NONE ? SB_NET_NONE
 			 : in->network == BF_NET_HOST ? SB_NET_HOST : b->o->network,
+		.limits = b->o->limits,
+		.cgroup_id = cgroup_id,
 	};
 	if (step_dir_create(b, &s, err) < 0) {
 		run_mounts_free(&rm);
@@ -753,12 +757,17 @@ static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 	}
 	/* Our own hosts file: the step's hostname resolves, the host's names do not leak. */
 	proc.hosts_file = s.hosts;
+	/* The step dir's name is unique in the store, the pid among stores. */
+	snprintf(cgroup_id, sizeof(cgroup_id), "%d-%s", (int)getpid(), s.td.name);
 	r = write_hosts(&s, err);
 	if (r == 0)
-		r = sb_run(&s.rootfs, &proc, &status, err);
+		r = sb_run(&s.rootfs, &proc, &ex, err);
 	run_mounts_free(&rm);   /* unlocks locked cache mounts */
-	if (r == 0 && status != 0)
-		r = cn_err_set(err, 0, "exit status %d", status);
+	if (r == 0 && ex.oom_killed)
+		r = cn_err_set(err, 0, "out of memory: a process was killed at the --memory limit (exit status %d)",
+			       ex.status);
+	else if (r == 0 && ex.status != 0)
+		r = cn_err_set(err, 0, "exit status %d", ex.status);
 	if (r == 0)
 		r = commit_step(b, &s, in->node->original, err);
 	step_dir_free(b, &s);
@@ -948,6 +957,10 @@ static int copy_from_source(struct build *b, const struct bf_instr *in, struct s
 		memcpy(state, st->state, CN_DIGEST_STR_SIZE);
 		return 0;
 	}
+	for (size_t i = 0; i < b->nstages; i++)
+		if (b->stages[i].name && strcasecmp(b->stages[i].name, from) == 0)
+			return cn_err_set(err, 0, "--from=%s: no earlier stage or image has that name "
+					  "(the stage '%s' comes later)", from, from);
 	r = load_image(b, from, img, err);
 	if (r < 0)
 		return -1;

@@ -30,6 +30,10 @@ static const char build_usage[] =
 	"                           the number of CPUs; their output is prefixed [stage])\n"
 	"      --secret id=ID,src=FILE  a secret for RUN --mount=type=secret,id=ID (never\n"
 	"                           stored in the image, its history or the cache)\n"
+	"      --memory N           memory limit for RUN steps (docker's units: b, k, m, g;\n"
+	"                           no swap); a step killed at the limit exits 137\n"
+	"      --cpus N.N           CPU limit for RUN steps (e.g. 0.5)\n"
+	"      --pids-limit N       process limit for RUN steps\n"
 	"      --timestamp EPOCH    reproducible build: every time in the image is EPOCH and\n"
 	"                           newer file times are clamped to it (default:\n"
 	"                           $SOURCE_DATE_EPOCH when set)\n"
@@ -142,12 +146,16 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		{ "secret", required_argument, NULL, 'S' },
 		{ "timestamp", required_argument, NULL, 'T' },
 		CLI_REGISTRY_OPTIONS,
+		{ "memory", required_argument, NULL, 'M' },
+		{ "cpus", required_argument, NULL, 'C' },
+		{ "pids-limit", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bf_build_opts o = { .compression = LAYER_ZSTD, .network = SB_NET_HOST, .timestamp = -1 };
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	struct progress progress = { .quiet = false };
+	struct sb_limits limits = { 0 };
 	_cleanup_strv_ cn_strv tags = { 0 };
 	_cleanup_strv_ cn_strv secrets = { 0 };    /* o.secrets borrows it */
 	_cleanup_strv_ cn_strv build_args = { 0 }; /* o.build_args borrows it */
@@ -241,6 +249,13 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 			if (parse_epoch(optarg, &o.timestamp) < 0)
 				return cli_usage_error("build", "--timestamp: '%s' is not seconds since 1970", optarg);
 			break;
+		case 'M':
+		case 'C':
+		case 'P':
+			if (cli_parse_limit(c, optarg, &limits) < 0)
+				return cli_usage_error("build", "--%s: '%s' is not a valid limit",
+						       c == 'M' ? "memory" : c == 'C' ? "cpus" : "pids-limit", optarg);
+			break;
 		case 'h':
 			fputs(build_usage, stdout);
 			return 0;
@@ -263,6 +278,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	o.buildfile = file;
+	o.limits = sb_limits_any(&limits) ? &limits : NULL;
 	o.secrets = secrets;
 	o.build_args = build_args;
 	o.out_fd = STDOUT_FILENO;

@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "sandbox/cgroup.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -12,6 +13,7 @@
 
 static const struct cli_command commands[] = {
 	{ "build", "build an image from a Buildfile", cmd_build },
+	{ "run", "run a command in a container from an image", cmd_run },
 	{ "images", "list images in the store", cmd_images },
 	{ "inspect", "show an image's manifest and config", cmd_inspect },
 	{ "history", "show an image's history and the state after each row", cmd_history },
@@ -103,6 +105,25 @@ void cli_human_size(unsigned long long bytes, char *out, size_t len)
 		snprintf(out, len, "%llu B", bytes);
 	else
 		snprintf(out, len, "%.3g %s", v, units[u]);
+}
+
+int cli_parse_limit(int opt, const char *arg, struct sb_limits *limits)
+{
+	char *end;
+	long long n;
+	switch (opt) {
+	case 'M':
+		return sb_parse_memory(arg, &limits->memory);
+	case 'C':
+		return sb_parse_cpus(arg, &limits->cpus_milli);
+	default:
+		errno = 0;
+		n = strtoll(arg, &end, 10);
+		if (errno || end == arg || *end || n < 1)
+			return -1;
+		limits->pids = n;
+		return 0;
+	}
 }
 
 int main(int argc, char **argv)
