@@ -21,7 +21,7 @@ PKGS := libarchive libzstd jansson libcrypto libssl zlib libcurl libseccomp
 DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libssl-dev zlib1g-dev \
 	libcurl4-openssl-dev libseccomp-dev
 DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 \
-	docker-registry apache2-utils openssl curl python3-cryptography debootstrap
+	docker-registry apache2-utils openssl curl python3-cryptography debootstrap podman xz-utils
 DEB_ALL := $(DEB_BUILD) $(DEB_TEST)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

@@ -32,6 +32,9 @@ static const struct cli_command commands[] = {
 	{ "prune", "remove what nothing references", cmd_prune },
 	{ "df", "show the space the store uses", cmd_df },
 	{ "fsck", "verify (and repair) the store", cmd_fsck },
+	{ "save", "write images to a tar (OCI layout + docker archive)", cmd_save },
+	{ "load", "read images from an OCI or docker archive", cmd_load },
+	{ "export", "write an image as a rootfs, bundle or archive", cmd_export },
 	{ "parse", "print a Buildfile's syntax tree", cmd_parse },
 };
 
