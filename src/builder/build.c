@@ -62,6 +62,7 @@ struct build {
 	cn_strv used_args;      /* --build-arg names some ARG consumed */
 	cn_strv declared;       /* global ARG names ("NAME=") */
 	cn_strv warned;         /* names already warned about */
+	bool positioned;        /* the error already names FILE:LINE:COLUMN */
 	struct bf_statcache *sc;         /* context file digests, kept across builds */
 	char *ctx_path;                  /* absolute, the stat cache's keys */
 	struct bf_ignore *ignore;        /* the context's ignore file (NULL: none) */
@@ -129,9 +130,15 @@ static int expand(struct build *b, const cn_strv *env, const char *word, char **
 {
 	_cleanup_strv_ cn_strv unmatched = { 0 };
 	int r = bf_expand_word(word, b->prog.file.escape, env, out, &unmatched, err);
+	const struct bf_instr *in = b->step ? &b->prog.instrs[b->step - 1] : NULL;
+	if (r < 0 && in && !b->positioned) {
+		/* A syntax error in the word: its place in the Buildfile. */
+		b->positioned = true;
+		return cn_err_wrap(err, "%s:%d:%d: %s: '%s'", b->o->buildfile, in->node->start_line,
+				   bf_node_column(in->node, word), in->name, word);
+	}
 	for (size_t i = 0; r == 0 && i < unmatched.n; i++) {
 		const char *name = unmatched.v[i];
-		const struct bf_instr *in = b->step ? &b->prog.instrs[b->step - 1] : NULL;
 		if ((b->cur && cn_env_find(&b->cur->declared, name, strlen(name)) >= 0) ||
 		    cn_env_find(&b->declared, name, strlen(name)) >= 0 ||
 		    cn_env_find(&b->warned, name, strlen(name)) >= 0)
@@ -410,6 +417,24 @@ static struct stage *find_stage(struct build *b, const char *name, bool by_index
 	return NULL;
 }
 
+/* FROM --platform: only this host's platform can be built (no emulation,
+ * no pulling of other architectures' images). */
+static int check_platform(struct build *b, const struct bf_instr *in, cn_err *err)
+{
+	_cleanup_free_ char *value = NULL;
+	const char *host = cn_env_get(&b->meta_args, "BUILDPLATFORM");
+	if (expand(b, &b->meta_args, in->platform, &value, err) < 0)
+		return -1;
+	if (host && (!strcmp(value, host) || (!strncmp(value, host, strlen(host)) &&
+					       value[strlen(host)] == '/' && !strchr(value + strlen(host) + 1, '/'))))
+		return 0;
+	b->positioned = true;
+	return cn_err_set(err, ENOTSUP, "%s:%d:%d: FROM: --platform=%s: only this host's platform %s "
+			  "can be built (expected --platform=%s or $BUILDPLATFORM; no emulation)",
+			  b->o->buildfile, in->node->start_line, bf_node_column(in->node, "--platform"),
+			  value, host ? host : "?", host ? host : "?");
+}
+
 /* FROM: scratch, an earlier stage, or an image in the store. */
 static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 {
@@ -418,6 +443,8 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 	struct stage *base;
 	int r;
 	if (expand(b, &b->meta_args, in->image, &image, err) < 0)
+		return -1;
+	if (in->platform && check_platform(b, in, err) < 0)
 		return -1;
 	base = find_stage(b, image, false);
 	if (base && !base->cfg)
@@ -1627,6 +1654,8 @@ static int run_one(struct build *b, size_t i, cn_err *err)
 			b->cur->cmd_set = true;
 		return 0;
 	}
+	if (b->positioned)
+		return -1;
 	/* "Buildfile:7: RUN: exit status 3"; keep an inner "COPY: ..." prefix once
 	 * (ADD's share COPY's code, so theirs say COPY: name the instruction). */
 	msg = err->msg;

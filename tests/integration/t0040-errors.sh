@@ -29,9 +29,9 @@ bad_build() {
 	setup=
 }
 
-bad_build syntax "Buildfile:2: ENV" 'FROM busybox
+bad_build syntax "Buildfile:2:1: ENV: must have two arguments (expected ENV KEY=VALUE" 'FROM busybox
 ENV ONLYNAME'
-bad_build unknown-instruction "Buildfile:3: unknown instruction 'RUNN'" 'FROM busybox
+bad_build unknown-instruction "Buildfile:3:1: unknown instruction 'RUNN'" 'FROM busybox
 RUN true
 RUNN echo hi'
 bad_build missing-source "Buildfile:2: COPY: 'nope.txt'" 'FROM busybox
