@@ -781,6 +781,7 @@ static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 struct copy_job {
 	struct bf_copy_opts opts;
 	const char *chown;
+	bool users_in_extra;    /* COPY --link: the root is empty; names are looked up in the image */
 	bool add;               /* ADD: local archives are unpacked into DEST */
 	const char *dest_abs;   /* ADD: DEST as an absolute path in the image */
 };
@@ -859,13 +860,13 @@ static int copy_in_root(int root_fd, int src_fd, void *arg, cn_err *err)
 {
 	struct copy_job *job = arg;
 	job->opts.root_fd = root_fd;
-	if (src_fd >= 0) {
+	if (src_fd >= 0 && !job->users_in_extra) {
 		job->opts.ctx_fd = src_fd;
 		job->opts.src_is_root = true;
 	}
 	if (job->chown) {
 		struct sb_user u;
-		if (sb_user_resolve(root_fd, job->chown, &u, err) < 0)
+		if (sb_user_resolve(job->users_in_extra ? src_fd : root_fd, job->chown, &u, err) < 0)
 			return -1;
 		job->opts.chown = true;
 		job->opts.uid = u.uid;
@@ -975,8 +976,42 @@ static int copy_from_source(struct build *b, const struct bf_instr *in, struct s
 
 static char *clean_path(const char *cwd, const char *path);
 
+/* COPY/ADD --exclude: the patterns, expanded, as an ignore-file matcher
+ * (*OUT NULL when there are none). */
+static int exclude_matcher(struct build *b, const struct bf_instr *in, const cn_strv *env,
+			   struct bf_ignore **out, cn_err *err)
+{
+	cn_buf text;
+	*out = NULL;
+	if (!in->excludes.n)
+		return 0;
+	cn_buf_init(&text, 0);
+	for (size_t i = 0; i < in->excludes.n; i++) {
+		_cleanup_free_ char *x = NULL;
+		if (expand(b, env, in->excludes.v[i], &x, err) < 0) {
+			cn_buf_free(&text);
+			return -1;
+		}
+		if (strchr(x, '\n')) {
+			cn_buf_free(&text);
+			return cn_err_set(err, EINVAL, "--exclude='%s': a pattern cannot hold a line break", x);
+		}
+		cn_buf_adds(&text, x);
+		cn_buf_addc(&text, '\n');
+	}
+	*out = bf_ignore_parse("--exclude", text.data, text.len, err);
+	cn_buf_free(&text);
+	return *out ? 0 : -1;
+}
+
+static void ignore_freep(struct bf_ignore **ig)
+{
+	bf_ignore_free(*ig);
+}
+
 static int do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 {
+	__attribute__((cleanup(ignore_freep))) struct bf_ignore *exclude = NULL;
 	_cleanup_strv_ cn_strv env = { 0 };
 	_cleanup_strv_ cn_strv srcs = { 0 };
 	_cleanup_free_ char *dest = NULL, *chown = NULL, *dest_abs = NULL;
@@ -1002,6 +1037,10 @@ static int do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 		return cn_err_set(err, EINVAL, "invalid --chmod '%s': an octal mode is expected", in->chmod);
 	job.opts.chmod = in->chmod != NULL;
 	job.opts.ctx_fd = b->ctx_fd;
+	job.opts.parents = in->parents;
+	if (exclude_matcher(b, in, &env, &exclude, err) < 0)
+		return -1;
+	job.opts.exclude = exclude;
 	if (in->node->nheredocs) {
 		/* The heredocs are the sources: files of their own in the step dir. */
 		if (step_dir_create(b, &s, err) < 0)
@@ -1031,8 +1070,16 @@ static int do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 	job.add = in->kind == BF_ADD;
 	dest_abs = clean_path(job.opts.workdir, dest);
 	job.dest_abs = dest_abs;
+	if (in->link && in->from && chown && strspn(chown, "0123456789:") != strlen(chown))
+		return cn_err_set(err, ENOTSUP, "--link with --from and --chown=%s: user and group "
+				  "names cannot be looked up there (use numbers)", chown);
 	if (step_dir_create(b, &s, err) < 0)
 		return -1;
+	/* --link: the layer is made on an empty root, as BuildKit does, so it
+	 * depends on nothing below it; names for --chown come from the image. */
+	struct sb_rootfs below = s.rootfs;
+	if (in->link)
+		s.rootfs.nlowers = 0;
 	if (in->from) {
 		/* The source stage or image, mounted read-only beside the root. */
 		struct store_image img;
@@ -1055,6 +1102,12 @@ static int do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 			free(lowers[i]);
 		free(lowers);
 		store_image_free(&img);
+	} else if (in->link && chown) {
+		_cleanup_free_ char *merged = cn_xasprintf("%s/src", s.td.path);
+		below.upper = NULL;
+		below.merged = merged;
+		job.users_in_extra = true;
+		r = sb_with_rootfs(&s.rootfs, &below, copy_in_root, &job, err);
 	} else {
 		r = sb_with_rootfs(&s.rootfs, NULL, copy_in_root, &job, err);
 	}
@@ -1380,10 +1433,13 @@ static int copy_sources_digest(struct build *b, const struct bf_instr *in,
 {
 	_cleanup_strv_ cn_strv env = { 0 };
 	_cleanup_strv_ cn_strv srcs = { 0 };
-	struct bf_copy_opts co = { .ctx_fd = b->ctx_fd, .root_fd = -1, .ignore = b->ignore };
+	__attribute__((cleanup(ignore_freep))) struct bf_ignore *exclude = NULL;
+	struct bf_copy_opts co = { .ctx_fd = b->ctx_fd, .root_fd = -1, .ignore = b->ignore,
+				   .parents = in->parents };
 	visible_env(b, &env);
-	if (expand_sources(b, in, &env, &srcs, err) < 0)
+	if (expand_sources(b, in, &env, &srcs, err) < 0 || exclude_matcher(b, in, &env, &exclude, err) < 0)
 		return -1;
+	co.exclude = exclude;
 	co.srcs = (const char *const *)cn_strv_array(&srcs);
 	co.nsrcs = srcs.n;
 	return bf_copy_digest(&co, b->ctx_path, b->sc, digest, fp, err);
