@@ -13,9 +13,9 @@ PREFIX ?= /usr/local
 comma := ,
 BUILD := build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 
-PKGS := libarchive libzstd jansson libcrypto zlib
+PKGS := libarchive libzstd jansson libcrypto zlib libcurl
 # Debian packages: build, tests and examples.
-DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libssl-dev zlib1g-dev
+DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libssl-dev zlib1g-dev libcurl4-openssl-dev
 DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3
 DEB_ALL := $(DEB_BUILD) $(DEB_TEST)
 

@@ -4,6 +4,7 @@
 #include "builder/ignore.h"
 #include "builder/statcache.h"
 #include "builder/expand.h"
+#include "builder/fetch.h"
 #include "builder/instr.h"
 #include "sandbox/userdb.h"
 #include "store/image.h"
@@ -67,6 +68,11 @@ struct build {
 	char *ctx_path;                  /* absolute, the stat cache's keys */
 	struct bf_ignore *ignore;        /* the context's ignore file (NULL: none) */
 	char copy_fp[CN_DIGEST_STR_SIZE];/* COPY: its sources' fingerprint when keyed */
+	/* ADD URL: the current step's downloads, tmp/fetch-XXXXXX/<index>/<name>;
+	 * fetched.v[i] is source i's file ("" when not a URL or not yet fetched). */
+	struct store_tmpdir fetch_td;
+	cn_strv fetched;
+	cn_strv fetch_digests;           /* sha256 of each download */
 	size_t step, total;
 };
 
@@ -783,12 +789,14 @@ struct copy_job {
 	const char *chown;
 	bool users_in_extra;    /* COPY --link: the root is empty; names are looked up in the image */
 	bool add;               /* ADD: local archives are unpacked into DEST */
+	char *const *fetched;   /* ADD: per source, its download under fetch_fd ("" for none) */
+	int fetch_fd;
 	const char *dest_abs;   /* ADD: DEST as an absolute path in the image */
 };
 
-/* ADD unpacks a local tar (plain, gzip or zstd); bzip2 and xz are refused
- * rather than copied as files, which docker would not do. Returns 1 for an
- * archive, 0 for any other source, -1 on error; *fd is the open file. */
+/* ADD unpacks a local tar (plain, gzip, zstd, bzip2 or xz, told by its
+ * first bytes). Returns 1 for an archive, 0 for any other source, -1 on
+ * error; *fd is the open file. */
 static int add_archive(const struct copy_job *job, const char *src, int *fd, cn_err *err)
 {
 	unsigned char head[512];
@@ -802,11 +810,9 @@ static int add_archive(const struct copy_job *job, const char *src, int *fd, cn_
 	if (*fd < 0 || fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode))
 		goto not_archive;
 	n = pread(*fd, head, sizeof(head), 0);
-	if (n >= 3 && !memcmp(head, "BZh", 3))
-		return cn_err_set(err, ENOTSUP, "'%s': bzip2 archives are not supported yet", src);
-	if (n >= 6 && !memcmp(head, "\xfd" "7zXZ\0", 6))
-		return cn_err_set(err, ENOTSUP, "'%s': xz archives are not supported yet", src);
-	if ((n >= 2 && head[0] == 0x1f && head[1] == 0x8b) ||
+	(void)err;
+	if ((n >= 3 && !memcmp(head, "BZh", 3)) || (n >= 6 && !memcmp(head, "\xfd" "7zXZ\0", 6)) ||
+	    (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) ||
 	    (n >= 4 && !memcmp(head, "\x28\xb5\x2f\xfd", 4)) ||
 	    (n >= 262 && !memcmp(head + 257, "ustar", 5)))
 		return 1;
@@ -830,8 +836,23 @@ static int add_in_root(int root_fd, struct copy_job *job, cn_err *err)
 	for (size_t i = 0; i < nsrcs; i++) {
 		const char *src = srcs[i];
 		_cleanup_close_ int in = -1, dest = -1;
-		struct layer_extract_opts xo = { .overlay_whiteouts = false };
-		int r = add_archive(job, src, &in, err);
+		struct layer_extract_opts xo = { .overlay_whiteouts = false, .bzip2_xz = true };
+		int r;
+		if (job->fetched && *job->fetched[i]) {
+			/* A download: copied as a file (docker does not unpack it). */
+			struct bf_copy_opts o = job->opts;
+			const char *one[1] = { job->fetched[i] };
+			o.ctx_fd = job->fetch_fd;
+			o.src_is_root = false;
+			o.ignore = NULL;
+			o.exclude = NULL;
+			o.srcs = one;
+			o.nsrcs = 1;
+			if (bf_copy(&o, err) < 0)
+				return cn_err_wrap(err, "'%s'", src);
+			continue;
+		}
+		r = add_archive(job, src, &in, err);
 		if (r < 0)
 			return -1;
 		if (r == 0) {
@@ -976,6 +997,68 @@ static int copy_from_source(struct build *b, const struct bf_instr *in, struct s
 
 static char *clean_path(const char *cwd, const char *path);
 
+/* A file name as a COPY source: wildcard characters escaped. */
+static char *escape_glob(const char *name)
+{
+	cn_buf out;
+	cn_buf_init(&out, 0);
+	for (; *name; name++) {
+		if (strchr("*?[\\", *name))
+			cn_buf_addc(&out, '\\');
+		cn_buf_addc(&out, *name);
+	}
+	return cn_buf_detach(&out);
+}
+
+/* ADD: download the URL sources not fetched yet for this step (the cache
+ * key may have needed them already), verifying --checksum. */
+static int fetch_urls(struct build *b, const struct bf_instr *in, const cn_strv *srcs, cn_err *err)
+{
+	bool any = false;
+	for (size_t i = 0; i < srcs->n; i++)
+		any |= bf_is_url(srcs->v[i]);
+	if (!any)
+		return 0;
+	if (!b->fetch_td.path && store_tmpdir_create(b->st, "fetch", &b->fetch_td, err) < 0)
+		return -1;
+	while (b->fetched.n < srcs->n) {
+		cn_strv_pushdup(&b->fetched, "");
+		cn_strv_pushdup(&b->fetch_digests, "");
+	}
+	for (size_t i = 0; i < srcs->n; i++) {
+		_cleanup_free_ char *name = NULL, *sub = NULL, *path = NULL;
+		_cleanup_close_ int dir = -1;
+		struct bf_fetch_result res;
+		if (!bf_is_url(srcs->v[i]) || *b->fetched.v[i])
+			continue;
+		name = bf_url_file_name(srcs->v[i]);
+		sub = cn_xasprintf("%zu", i);
+		if (mkdirat(b->fetch_td.fd, sub, 0755) < 0 ||
+		    (dir = openat(b->fetch_td.fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			return cn_err_sys(err, "create '%s/%s'", b->fetch_td.path, sub);
+		if (!name)
+			name = cn_xstrdup("unnamed");
+		if (bf_fetch(srcs->v[i], dir, name, in->checksum, &res, err) < 0)
+			return -1;
+		path = escape_glob(name);
+		free(b->fetched.v[i]);
+		b->fetched.v[i] = cn_xasprintf("%s/%s", sub, path);
+		free(b->fetch_digests.v[i]);
+		b->fetch_digests.v[i] = cn_xstrdup(res.digest);
+	}
+	return 0;
+}
+
+/* Downloads are the step's alone. */
+static void fetch_done(struct build *b)
+{
+	if (b->fetch_td.path)
+		store_tmpdir_remove(b->st, &b->fetch_td);
+	memset(&b->fetch_td, 0, sizeof(b->fetch_td));
+	cn_strv_free(&b->fetched);
+	cn_strv_free(&b->fetch_digests);
+}
+
 /* COPY/ADD --exclude: the patterns, expanded, as an ignore-file matcher
  * (*OUT NULL when there are none). */
 static int exclude_matcher(struct build *b, const struct bf_instr *in, const cn_strv *env,
@@ -1068,6 +1151,18 @@ static int do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 	job.opts.workdir = wd && *wd ? wd : "/";
 	job.opts.ignore = in->from ? NULL : b->ignore;  /* filters the build context only */
 	job.add = in->kind == BF_ADD;
+	for (size_t i = 0; job.add && i < srcs.n; i++) {
+		_cleanup_free_ char *name = bf_is_url(srcs.v[i]) ? bf_url_file_name(srcs.v[i]) : NULL;
+		if (bf_is_url(srcs.v[i]) && !name && (!*dest || dest[strlen(dest) - 1] == '/'))
+			return cn_err_set(err, EINVAL, "'%s': the URL names no file (expected DEST to be "
+					  "a file name, not a directory)", srcs.v[i]);
+	}
+	if (job.add && fetch_urls(b, in, &srcs, err) < 0)
+		return -1;
+	if (b->fetched.n) {
+		job.fetched = b->fetched.v;
+		job.fetch_fd = b->fetch_td.fd;
+	}
 	dest_abs = clean_path(job.opts.workdir, dest);
 	job.dest_abs = dest_abs;
 	if (in->link && in->from && chown && strspn(chown, "0123456789:") != strlen(chown))
@@ -1439,6 +1534,18 @@ static int copy_sources_digest(struct build *b, const struct bf_instr *in,
 	visible_env(b, &env);
 	if (expand_sources(b, in, &env, &srcs, err) < 0 || exclude_matcher(b, in, &env, &exclude, err) < 0)
 		return -1;
+	/* URLs are keyed by step_extra. */
+	for (size_t i = srcs.n; i-- > 0;)
+		if (bf_is_url(srcs.v[i])) {
+			free(srcs.v[i]);
+			memmove(&srcs.v[i], &srcs.v[i + 1], (srcs.n - i) * sizeof(char *));
+			srcs.n--;
+		}
+	if (!srcs.n) {
+		cn_sha256_oneshot("", 0, digest);
+		cn_sha256_oneshot("", 0, fp);
+		return 0;
+	}
 	co.exclude = exclude;
 	co.srcs = (const char *const *)cn_strv_array(&srcs);
 	co.nsrcs = srcs.n;
@@ -1455,6 +1562,37 @@ static bool inputs_held(struct build *b, const struct bf_instr *in)
 	if ((in->kind != BF_COPY && in->kind != BF_ADD) || in->from || in->node->nheredocs)
 		return true;
 	return copy_sources_digest(b, in, digest, fp, &ignored) == 0 && strcmp(fp, b->copy_fp) == 0;
+}
+
+/* ADD URL: the URL and its --checksum, else what it serves now (it is
+ * fetched for the key, as docker re-fetches to decide). */
+static int url_extra(struct build *b, const struct bf_instr *in, char **extra, cn_err *err)
+{
+	_cleanup_strv_ cn_strv env = { 0 }, srcs = { 0 };
+	cn_buf x;
+	bool any = false;
+	visible_env(b, &env);
+	if (expand_sources(b, in, &env, &srcs, err) < 0)
+		return -1;
+	for (size_t i = 0; i < srcs.n; i++)
+		any |= bf_is_url(srcs.v[i]);
+	if (!any)
+		return 0;
+	if (!in->checksum && fetch_urls(b, in, &srcs, err) < 0)
+		return -1;
+	cn_buf_init(&x, 0);
+	cn_buf_adds(&x, *extra);
+	for (size_t i = 0; i < srcs.n; i++) {
+		if (!bf_is_url(srcs.v[i]))
+			continue;
+		if (in->checksum)
+			cn_buf_addf(&x, " url=%s checksum=%s", srcs.v[i], in->checksum);
+		else
+			cn_buf_addf(&x, " url=%s content=%s", srcs.v[i], b->fetch_digests.v[i]);
+	}
+	free(*extra);
+	*extra = cn_buf_detach(&x);
+	return 0;
 }
 
 /* What besides the instruction text decides a step's result. Sets
@@ -1490,6 +1628,8 @@ static int step_extra(struct build *b, const struct bf_instr *in, char **extra, 
 		if (copy_sources_digest(b, in, digest, b->copy_fp, err) < 0)
 			return -1;
 		*extra = cn_xasprintf("sources=%s", digest);
+		if (in->kind == BF_ADD)
+			return url_extra(b, in, extra, err);
 		return 0;
 	}
 	default:
@@ -1554,9 +1694,18 @@ static int run_triggers(struct build *b, cn_err *err)
 	return r;
 }
 
+static int run_step_inner(struct build *b, const struct bf_instr *in, cn_err *err);
+
 /* One instruction: from the cache when its key has a whole state there,
  * else run, then record the new state. FROM and ARG make no state. */
 static int run_step(struct build *b, const struct bf_instr *in, cn_err *err)
+{
+	int r = run_step_inner(b, in, err);
+	fetch_done(b);
+	return r;
+}
+
+static int run_step_inner(struct build *b, const struct bf_instr *in, cn_err *err)
 {
 	char key[CN_DIGEST_STR_SIZE], manifest[CN_DIGEST_STR_SIZE];
 	_cleanup_free_ char *extra = NULL;
