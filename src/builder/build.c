@@ -653,83 +653,243 @@ static int cache_dir(struct build *b, const char *id, mode_t mode, uid_t uid, gi
 	return 0;
 }
 
-static int parse_mount(struct build *b, const char *spec, struct run_mounts *rm, cn_err *err)
+/* One --mount value, its options checked against a list. The strings
+ * point into COPY (the caller's). */
+struct mount_spec {
+	char *copy;
+	const char *type, *target, *id, *sharing, *size, *source, *from;
+	unsigned long mode, uid, gid;
+	bool required, rw;
+};
+
+static int bool_option(const char *kv, const char *v, bool *out, cn_err *err)
 {
-	_cleanup_free_ char *copy = cn_xstrdup(spec);
-	const char *type = "bind", *target = NULL, *id = NULL, *sharing = "shared", *size = NULL;
-	unsigned long mode = 0755, uid = 0, gid = 0;
-	bool required = false;
-	struct sb_mount *m;
+	if (!strcmp(v, "true"))
+		*out = true;
+	else if (!strcmp(v, "false"))
+		*out = false;
+	else
+		return cn_err_plain(err, EINVAL, "--mount: %s=%s: expected true or false", kv, v);
+	return 0;
+}
+
+static int mount_spec_parse(const char *spec, struct mount_spec *ms, cn_err *err)
+{
 	char *save = NULL;
-	if (rm->n == CN_ARRAY_SIZE(rm->m))
-		return cn_err_plain(err, E2BIG, "too many --mount flags");
-	for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+	memset(ms, 0, sizeof(*ms));
+	ms->copy = cn_xstrdup(spec);
+	ms->type = "bind";
+	ms->sharing = "shared";
+	ms->mode = 0755;
+	for (char *kv = strtok_r(ms->copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(kv, '=');
 		const char *v = eq ? eq + 1 : "true";
+		bool ro = false;
 		if (eq)
 			*eq = '\0';
 		if (!strcmp(kv, "type"))
-			type = v;
+			ms->type = v;
 		else if (!strcmp(kv, "target") || !strcmp(kv, "dst") || !strcmp(kv, "destination"))
-			target = v;
+			ms->target = v;
+		else if (!strcmp(kv, "source") || !strcmp(kv, "src"))
+			ms->source = v;
+		else if (!strcmp(kv, "from"))
+			ms->from = v;
 		else if (!strcmp(kv, "id"))
-			id = v;
+			ms->id = v;
 		else if (!strcmp(kv, "sharing"))
-			sharing = v;
+			ms->sharing = v;
 		else if (!strcmp(kv, "size"))
-			size = v;
-		else if (!strcmp(kv, "required"))
-			required = !strcmp(v, "true");
-		else if (!strcmp(kv, "mode") || !strcmp(kv, "uid") || !strcmp(kv, "gid")) {
+			ms->size = v;
+		else if (!strcmp(kv, "required")) {
+			if (bool_option(kv, v, &ms->required, err) < 0)
+				return -1;
+		} else if (!strcmp(kv, "rw") || !strcmp(kv, "readwrite")) {
+			if (bool_option(kv, v, &ms->rw, err) < 0)
+				return -1;
+		} else if (!strcmp(kv, "ro") || !strcmp(kv, "readonly")) {
+			if (bool_option(kv, v, &ro, err) < 0)
+				return -1;
+			ms->rw = !ro;
+		} else if (!strcmp(kv, "mode") || !strcmp(kv, "uid") || !strcmp(kv, "gid")) {
 			char *end;
 			unsigned long n = strtoul(v, &end, !strcmp(kv, "mode") ? 8 : 10);
 			if (*end || end == v)
 				return cn_err_plain(err, EINVAL, "--mount: %s=%s is not a number", kv, v);
-			*(kv[0] == 'm' ? &mode : kv[0] == 'u' ? &uid : &gid) = n;
+			*(kv[0] == 'm' ? &ms->mode : kv[0] == 'u' ? &ms->uid : &ms->gid) = n;
 		} else
 			return cn_err_plain(err, ENOTSUP, "--mount: option '%s' is not supported yet", kv);
 	}
+	if (!strcmp(ms->type, "ssh"))
+		return cn_err_plain(err, ENOTSUP, "--mount=type=ssh is not supported: cairn cannot forward "
+				    "an SSH agent (use a --secret for a key, or fetch before the build)");
+	if (strcmp(ms->type, "secret") && strcmp(ms->type, "cache") && strcmp(ms->type, "tmpfs") &&
+	    strcmp(ms->type, "bind"))
+		return cn_err_set(err, 0, "--mount=type=%s is not supported yet", ms->type);
+	if ((ms->source || ms->from) && strcmp(ms->type, "bind"))
+		return cn_err_plain(err, ENOTSUP, "--mount=type=%s: source= and from= are not supported yet "
+				    "(only with type=bind)", ms->type);
+	if (ms->from && !*ms->from)
+		return cn_err_plain(err, EINVAL, "--mount: from= needs a stage or an image");
+	return 0;
+}
+
+/* The bind source as a COPY source: "/" and "" are the root, and
+ * wildcard characters are literal. */
+static char *bind_source(const struct mount_spec *ms)
+{
+	const char *src = ms->source ? ms->source : "/";
+	cn_buf out;
+	cn_buf_init(&out, 0);
+	while (*src == '/')
+		src++;
+	if (!*src)
+		cn_buf_addc(&out, '.');
+	for (; *src; src++) {
+		if (strchr("*?[\\", *src))
+			cn_buf_addc(&out, '\\');
+		cn_buf_addc(&out, *src);
+	}
+	return cn_buf_detach(&out);
+}
+
+static int stage_or_image(struct build *b, const char *from, struct store_image *img,
+			  const struct store_layer **layers, size_t *n, char state[CN_DIGEST_STR_SIZE],
+			  cn_err *err);
+
+struct bind_job {
+	struct bf_copy_opts opts;
+};
+
+static int bind_copy_in(int unused_root, int src_fd, void *arg, cn_err *err)
+{
+	struct bind_job *job = arg;
+	(void)unused_root;
+	job->opts.ctx_fd = src_fd;
+	job->opts.src_is_root = true;
+	return bf_copy(&job->opts, err);
+}
+
+/* RUN --mount=type=bind: a private copy of the source (the build context,
+ * with the ignore file applied, or a stage's or image's root) in the step
+ * dir, so that the step sees exactly what its cache key hashed, can never
+ * reach past the source, and (rw) writes into something thrown away. */
+static int bind_prepare(struct build *b, const struct mount_spec *ms, struct step_dir *s, size_t idx,
+			char **path, cn_err *err)
+{
+	_cleanup_free_ char *src = bind_source(ms), *sub = cn_xasprintf("bind-%zu", idx);
+	_cleanup_close_ int dir = -1;
+	const char *one[1] = { src };
+	struct bind_job job = { .opts = { .srcs = one, .nsrcs = 1, .dest = "/content", .workdir = "/" } };
+	int r;
+	if (mkdirat(s->td.fd, sub, 0755) < 0 ||
+	    (dir = openat(s->td.fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return cn_err_sys(err, "create '%s/%s'", s->td.path, sub);
+	job.opts.root_fd = dir;
+	if (!ms->from) {
+		job.opts.ctx_fd = b->ctx_fd;
+		job.opts.ignore = b->ignore;
+		r = bf_copy(&job.opts, err);
+	} else {
+		struct store_image img;
+		const struct store_layer *layers;
+		size_t n, nlowers = 0;
+		char state[CN_DIGEST_STR_SIZE];
+		char **lowers = NULL;
+		_cleanup_free_ char *merged = cn_xasprintf("%s/src", s->td.path);
+		struct sb_rootfs from;
+		r = stage_or_image(b, ms->from, &img, &layers, &n, state, err);
+		if (r == 0) {
+			lowers = lower_paths(b, layers, n, &nlowers);
+			from = (struct sb_rootfs){ .lowers = (const char *const *)lowers, .nlowers = nlowers,
+						   .merged = merged, .empty = s->empty };
+			r = sb_with_rootfs(&s->rootfs, &from, bind_copy_in, &job, err);
+		}
+		for (size_t i = 0; i < nlowers; i++)
+			free(lowers[i]);
+		free(lowers);
+		store_image_free(&img);
+	}
+	if (r < 0) {
+		/* COPY's words, said of the mount. */
+		if (!strncmp(err->msg, "COPY: ", 6))
+			memmove(err->msg, err->msg + 6, strlen(err->msg + 6) + 1);
+		return cn_err_wrap(err, "--mount=type=bind,source=%s", ms->source ? ms->source : "/");
+	}
+	*path = cn_xasprintf("%s/%s/content", s->td.path, sub);
+	return 0;
+}
+
+static int parse_mount(struct build *b, const char *spec, struct run_mounts *rm, struct step_dir *s,
+		       cn_err *err)
+{
+	struct mount_spec ms;
+	struct sb_mount *m;
+	int r = -1;
+	if (rm->n == CN_ARRAY_SIZE(rm->m))
+		return cn_err_plain(err, E2BIG, "too many --mount flags");
+	if (mount_spec_parse(spec, &ms, err) < 0)
+		goto out;
 	m = &rm->m[rm->n];
 	memset(m, 0, sizeof(*m));
-	if (strcmp(type, "secret") && strcmp(type, "cache") && strcmp(type, "tmpfs"))
-		return cn_err_set(err, 0, "--mount=type=%s is not supported yet", type);
-	if (!strcmp(type, "secret")) {
+	if (!strcmp(ms.type, "secret")) {
 		const char *src;
 		struct stat st;
-		if (!id || !*id)
-			return cn_err_plain(err, EINVAL, "--mount=type=secret needs an id");
-		src = cn_env_get(&b->o->secrets, id);
+		if (!ms.id || !*ms.id) {
+			r = cn_err_plain(err, EINVAL, "--mount=type=secret needs an id");
+			goto out;
+		}
+		src = cn_env_get(&b->o->secrets, ms.id);
 		if (!src || stat(src, &st) < 0 || !S_ISREG(st.st_mode)) {
-			if (required || (src && *src))
-				return cn_err_plain(err, ENOENT, "secret '%s' was not given (cairn build --secret "
-						  "id=%s,src=FILE) or is not a regular file", id, id);
-			return 0;   /* an optional secret that is absent: no mount */
+			if (ms.required || (src && *src))
+				r = cn_err_plain(err, ENOENT, "secret '%s' was not given (cairn build --secret "
+						 "id=%s,src=FILE) or is not a regular file", ms.id, ms.id);
+			else
+				r = 0;   /* an optional secret that is absent: no mount */
+			goto out;
 		}
 		m->kind = SB_MOUNT_BIND_FILE_RO;
 		m->source = keep(rm, cn_xstrdup(src));
-		m->target = keep(rm, target ? cn_xstrdup(target) : cn_xasprintf("/run/secrets/%s", id));
-	} else if (!target || target[0] != '/') {
-		return cn_err_plain(err, EINVAL, "--mount=type=%s needs an absolute target", type);
-	} else if (!strcmp(type, "cache")) {
-		if (strcmp(sharing, "shared") && strcmp(sharing, "locked"))
-			return cn_err_plain(err, ENOTSUP, "--mount: sharing=%s is not supported yet", sharing);
+		m->target = keep(rm, ms.target ? cn_xstrdup(ms.target) : cn_xasprintf("/run/secrets/%s", ms.id));
+	} else if (!ms.target || ms.target[0] != '/') {
+		r = cn_err_plain(err, EINVAL, "--mount=type=%s needs an absolute target", ms.type);
+		goto out;
+	} else if (!strcmp(ms.type, "cache")) {
+		if (strcmp(ms.sharing, "shared") && strcmp(ms.sharing, "locked")) {
+			r = cn_err_plain(err, ENOTSUP, "--mount: sharing=%s is not supported yet", ms.sharing);
+			goto out;
+		}
 		m->kind = SB_MOUNT_BIND;
-		m->target = keep(rm, cn_xstrdup(target));
-		if (cache_dir(b, id ? id : target, (mode_t)mode & 07777, (uid_t)uid, (gid_t)gid,
-			      !strcmp(sharing, "locked"), rm, &m->source, err) < 0)
-			return -1;
-	} else if (!strcmp(type, "tmpfs")) {
+		m->target = keep(rm, cn_xstrdup(ms.target));
+		if (cache_dir(b, ms.id ? ms.id : ms.target, (mode_t)ms.mode & 07777, (uid_t)ms.uid, (gid_t)ms.gid,
+			      !strcmp(ms.sharing, "locked"), rm, &m->source, err) < 0)
+			goto out;
+	} else if (!strcmp(ms.type, "tmpfs")) {
 		char *end;
 		m->kind = SB_MOUNT_TMPFS;
-		m->target = keep(rm, cn_xstrdup(target));
-		m->size = size ? strtoull(size, &end, 10) : 0;
-		if (size && (*end || end == size))
-			return cn_err_plain(err, EINVAL, "--mount: size=%s is not a number of bytes", size);
+		m->target = keep(rm, cn_xstrdup(ms.target));
+		m->size = ms.size ? strtoull(ms.size, &end, 10) : 0;
+		if (ms.size && (*end || end == ms.size)) {
+			r = cn_err_plain(err, EINVAL, "--mount: size=%s is not a number of bytes", ms.size);
+			goto out;
+		}
 	} else {
-		return cn_err_plain(err, ENOTSUP, "--mount=type=%s is not supported yet", type);
+		char *path = NULL;
+		if (!strcmp(ms.target, "/")) {
+			r = cn_err_plain(err, EINVAL, "--mount=type=bind: the target cannot be /");
+			goto out;
+		}
+		if (bind_prepare(b, &ms, s, rm->n, &path, err) < 0)
+			goto out;
+		m->kind = ms.rw ? SB_MOUNT_BIND : SB_MOUNT_BIND_RO;
+		m->source = keep(rm, path);
+		m->target = keep(rm, cn_xstrdup(ms.target));
 	}
 	rm->n++;
-	return 0;
+	r = 0;
+out:
+	free(ms.copy);
+	return r;
 }
 
 static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
@@ -739,18 +899,17 @@ static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 	struct step_dir s;
 	const char *wd = bf_config_string(b->cur->cfg, "WorkingDir");
 	const char *user = bf_config_string(b->cur->cfg, "User");
-	int status = 0, r;
+	int status = 0, r = 0;
 	struct sb_process proc;
+	struct run_mounts rm;
 
 	if (in->network == BF_NET_HOST && b->o->network != SB_NET_HOST)
 		return cn_err_set(err, EPERM, "--network=host needs 'cairn build --network host'");
-	struct run_mounts rm;
+	if (step_dir_create(b, &s, err) < 0)
+		return -1;
 	memset(&rm, 0, sizeof(rm));
-	for (size_t i = 0; i < in->mounts.n; i++)
-		if (parse_mount(b, in->mounts.v[i], &rm, err) < 0) {
-			run_mounts_free(&rm);
-			return -1;
-		}
+	for (size_t i = 0; r == 0 && i < in->mounts.n; i++)
+		r = parse_mount(b, in->mounts.v[i], &rm, &s, err);
 	shell_argv(b, in, &argv);
 	visible_env(b, &env);
 	proc = (struct sb_process){
@@ -766,13 +925,10 @@ static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 		.network = in->network == BF_NET_NONE ? SB_NET_NONE
 			 : in->network == BF_NET_HOST ? SB_NET_HOST : b->o->network,
 	};
-	if (step_dir_create(b, &s, err) < 0) {
-		run_mounts_free(&rm);
-		return -1;
-	}
 	/* Our own hosts file: the step's hostname resolves, the host's names do not leak. */
 	proc.hosts_file = s.hosts;
-	r = write_hosts(&s, err);
+	if (r == 0)
+		r = write_hosts(&s, err);
 	if (r == 0)
 		r = sb_run(&s.rootfs, &proc, &status, err);
 	run_mounts_free(&rm);   /* unlocks locked cache mounts */
@@ -967,12 +1123,21 @@ static int copy_from_source(struct build *b, const struct bf_instr *in, struct s
 {
 	_cleanup_strv_ cn_strv env = { 0 };
 	_cleanup_free_ char *from = NULL;
-	struct stage *st;
-	int r;
 	memset(img, 0, sizeof(*img));
 	visible_env(b, &env);
 	if (expand(b, &env, in->from, &from, err) < 0)
 		return -1;
+	return stage_or_image(b, from, img, layers, n, state, err);
+}
+
+/* An earlier stage (by name or index) or an image in the store, by FROM. */
+static int stage_or_image(struct build *b, const char *from, struct store_image *img,
+			  const struct store_layer **layers, size_t *n, char state[CN_DIGEST_STR_SIZE],
+			  cn_err *err)
+{
+	struct stage *st;
+	int r;
+	memset(img, 0, sizeof(*img));
 	st = find_stage(b, from, true);
 	if (st && !st->needed)
 		return cn_err_set(err, 0, "--from=%s: that stage was skipped (cairn could not tell it "
@@ -1552,6 +1717,9 @@ static int copy_sources_digest(struct build *b, const struct bf_instr *in,
 	return bf_copy_digest(&co, b->ctx_path, b->sc, digest, fp, err);
 }
 
+static int binds_extra(struct build *b, const struct bf_instr *in, char **extra,
+		       char fp[CN_DIGEST_STR_SIZE], cn_err *err);
+
 /* A result may be filed under the key computed before the step only if
  * the inputs the key saw are what the step used: for COPY, the sources must
  * not have been touched meanwhile (else the layer may hold other content). */
@@ -1559,9 +1727,67 @@ static bool inputs_held(struct build *b, const struct bf_instr *in)
 {
 	char digest[CN_DIGEST_STR_SIZE], fp[CN_DIGEST_STR_SIZE];
 	cn_err ignored;
+	if (in->kind == BF_RUN)
+		return !in->mounts.n || (binds_extra(b, in, NULL, fp, &ignored) == 0 && strcmp(fp, b->copy_fp) == 0);
 	if ((in->kind != BF_COPY && in->kind != BF_ADD) || in->from || in->node->nheredocs)
 		return true;
 	return copy_sources_digest(b, in, digest, fp, &ignored) == 0 && strcmp(fp, b->copy_fp) == 0;
+}
+
+/* RUN --mount=type=bind: what each source holds, hashed by the same walk
+ * that copies it (the context's through the stat cache and the ignore
+ * file; a stage or image by its state); FP gets the context sources'
+ * fingerprint. */
+static int binds_extra(struct build *b, const struct bf_instr *in, char **extra,
+		       char fp[CN_DIGEST_STR_SIZE], cn_err *err)
+{
+	cn_sha256 all;
+	cn_buf x;
+	int r = 0;
+	cn_sha256_init(&all);
+	cn_buf_init(&x, 0);
+	if (extra)
+		cn_buf_adds(&x, *extra);
+	for (size_t i = 0; r == 0 && i < in->mounts.n; i++) {
+		struct mount_spec ms;
+		char digest[CN_DIGEST_STR_SIZE], one_fp[CN_DIGEST_STR_SIZE];
+		r = mount_spec_parse(in->mounts.v[i], &ms, err);
+		if (r == 0 && !strcmp(ms.type, "bind") && ms.from) {
+			struct store_image img;
+			const struct store_layer *layers;
+			size_t n;
+			r = stage_or_image(b, ms.from, &img, &layers, &n, digest, err);
+			store_image_free(&img);
+			if (r == 0)
+				cn_buf_addf(&x, " bind%zu=from:%s", i, digest);
+		} else if (r == 0 && !strcmp(ms.type, "bind")) {
+			_cleanup_free_ char *src = bind_source(&ms);
+			const char *one[1] = { src };
+			struct bf_copy_opts co = { .ctx_fd = b->ctx_fd, .root_fd = -1, .ignore = b->ignore,
+						   .srcs = one, .nsrcs = 1 };
+			r = bf_copy_digest(&co, b->ctx_path, b->sc, digest, one_fp, err);
+			if (r < 0) {
+				if (!strncmp(err->msg, "COPY: ", 6))
+					memmove(err->msg, err->msg + 6, strlen(err->msg + 6) + 1);
+				cn_err_wrap(err, "--mount=type=bind,source=%s", ms.source ? ms.source : "/");
+			} else {
+				cn_buf_addf(&x, " bind%zu=%s", i, digest);
+				cn_sha256_update(&all, one_fp, strlen(one_fp));
+			}
+		}
+		free(ms.copy);
+	}
+	if (r == 0) {
+		cn_sha256_final(&all, fp);
+		if (extra) {
+			free(*extra);
+			*extra = cn_buf_detach(&x);
+		}
+	} else {
+		cn_sha256_free(&all);
+	}
+	cn_buf_free(&x);
+	return r;
 }
 
 /* ADD URL: the URL and its --checksum, else what it serves now (it is
@@ -1607,7 +1833,7 @@ static int step_extra(struct build *b, const struct bf_instr *in, char **extra, 
 		*extra = cn_xstrdup(in->network == BF_NET_NONE ||
 				    (in->network == BF_NET_DEFAULT && b->o->network == SB_NET_NONE)
 				    ? "network=none" : "network=host");
-		return 0;
+		return binds_extra(b, in, extra, b->copy_fp, err);
 	case BF_COPY:
 	case BF_ADD: {
 		char digest[CN_DIGEST_STR_SIZE];
@@ -1829,6 +2055,22 @@ static int plan_stages(struct build *b, cn_err *err)
 			const char *raw = in->kind == BF_FROM ? in->image : in->kind == BF_COPY ? in->from : NULL;
 			_cleanup_free_ char *ref = NULL;
 			cn_err ignored;
+			for (size_t m = 0; in->kind == BF_RUN && m < in->mounts.n; m++) {
+				struct mount_spec ms;
+				struct stage *dep = NULL;
+				if (mount_spec_parse(in->mounts.v[m], &ms, &ignored) == 0 && ms.from) {
+					b->cur = st;
+					dep = find_stage(b, ms.from, true);
+					b->cur = NULL;
+				}
+				free(ms.copy);
+				if (dep) {
+					dep->needed = true;
+					if (!st->deps)
+						st->deps = cn_xcalloc(b->nstages, sizeof(bool));
+					st->deps[dep - b->stages] = true;
+				}
+			}
 			if (!raw || bf_expand_word(raw, b->prog.file.escape, &b->meta_args, &ref, NULL, &ignored) < 0)
 				continue;
 			b->cur = st;

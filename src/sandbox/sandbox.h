@@ -29,11 +29,13 @@ enum sb_network {
 };
 
 /* Extra mounts for a process (RUN --mount). Targets are created in the
- * root when missing (and removed again unless the process used them). */
+ * root when missing (and removed again unless the process used them): a
+ * file for a bind whose source is not a directory, else a directory. */
 enum sb_mount_kind {
 	SB_MOUNT_TMPFS,         /* an empty tmpfs of SIZE bytes (0: 64 MiB) */
 	SB_MOUNT_BIND,          /* the host directory SOURCE, read-write */
 	SB_MOUNT_BIND_FILE_RO,  /* the host file SOURCE, read-only (secrets) */
+	SB_MOUNT_BIND_RO,       /* the host directory or file SOURCE, read-only (RUN --mount=type=bind) */
 };
 
 struct sb_mount {

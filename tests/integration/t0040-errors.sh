@@ -52,7 +52,7 @@ RUN echo about to fail; exit 3
 RUN echo never'
 bad_build missing-base "Buildfile:1: FROM: image 'nosuch:1' not found" 'FROM nosuch:1
 RUN true'
-bad_build unsupported "Buildfile:2: RUN: --mount=type=ssh is not supported yet" 'FROM busybox
+bad_build unsupported "Buildfile:2: RUN: --mount=type=ssh is not supported: cairn cannot forward an SSH agent" 'FROM busybox
 RUN --mount=type=ssh true'
 bad_build bad-exec "Buildfile:2: RUN:" 'FROM busybox
 RUN ["/no/such/binary"]'
