@@ -101,8 +101,10 @@ int bf_node_column(const struct bf_node *nd, const char *token)
 {
 	const char *at;
 	/* original is the line from its keyword on; joined lines shift columns. */
+	size_t kw = nd->original ? strcspn(nd->original, " \t\v\f\r") : 0;
+	/* Searched after the keyword: a short word could match inside it. */
 	if (!token || !*token || nd->start_line != nd->end_line || !nd->original ||
-	    !(at = strstr(nd->original, token)))
+	    !(at = strstr(nd->original + kw, token)))
 		return nd->column;
 	return nd->column + (int)(at - nd->original);
 }
