@@ -64,6 +64,7 @@ struct build {
 	cn_strv declared;       /* global ARG names ("NAME=") */
 	cn_strv warned;         /* names already warned about */
 	bool positioned;        /* the error already names FILE:LINE:COLUMN */
+	bool in_trigger;        /* running an ONBUILD trigger */
 	struct bf_statcache *sc;         /* context file digests, kept across builds */
 	char *ctx_path;                  /* absolute, the stat cache's keys */
 	struct bf_ignore *ignore;        /* the context's ignore file (NULL: none) */
@@ -137,7 +138,7 @@ static int expand(struct build *b, const cn_strv *env, const char *word, char **
 	_cleanup_strv_ cn_strv unmatched = { 0 };
 	int r = bf_expand_word(word, b->prog.file.escape, env, out, &unmatched, err);
 	const struct bf_instr *in = b->step ? &b->prog.instrs[b->step - 1] : NULL;
-	if (r < 0 && in && !b->positioned) {
+	if (r < 0 && in && !b->positioned && !b->in_trigger) {
 		/* A syntax error in the word: its place in the Buildfile. */
 		b->positioned = true;
 		return cn_err_wrap(err, "%s:%d:%d: %s: '%s'", b->o->buildfile, in->node->start_line,
@@ -1898,7 +1899,10 @@ static int run_triggers(struct build *b, cn_err *err)
 		} else {
 			_cleanup_free_ char *shown = cn_xasprintf("ONBUILD %s", text);
 			emit(b, BF_EV_STEP, shown, NULL, 0);
+			/* The trigger is not on a Buildfile line: no column for it. */
+			b->in_trigger = true;
 			r = run_step(b, &prog.instrs[1], err);
+			b->in_trigger = false;
 			if (r < 0)
 				cn_err_wrap(err, "ONBUILD trigger '%s'", text);
 		}
