@@ -48,6 +48,8 @@ class H(http.server.SimpleHTTPRequestHandler):
             self.send_response(302); self.send_header("Location", "/file.txt"); self.end_headers(); return
         if self.path == "/loop":
             self.send_response(302); self.send_header("Location", "/loop"); self.end_headers(); return
+        if self.path == "/to-file":
+            self.send_response(302); self.send_header("Location", "file:///etc/passwd"); self.end_headers(); return
         if self.path == "/to-ftp":
             self.send_response(302); self.send_header("Location", "ftp://127.0.0.1/x"); self.end_headers(); return
         return super().do_GET()
@@ -114,6 +116,7 @@ bad "a checksum mismatch" "Buildfile:2: ADD: '$url/file.txt': checksum mismatch:
 bad "HTTP 404" "Buildfile:2: ADD: '$url/nope': HTTP status 404" "ADD $url/nope /x"
 bad "a redirect loop is cut short" "Buildfile:2: ADD: '$url/loop': Maximum (10) redirects followed" "ADD $url/loop /x"
 bad "a redirect to another protocol is refused" "Buildfile:2: ADD: '$url/to-ftp':" "ADD $url/to-ftp /x"
+bad "a redirect to file:// is refused" "Buildfile:2: ADD: '$url/to-file':" "ADD $url/to-file /x"
 bad "a URL with no file name to a directory" "Buildfile:2: ADD: '$url/': the URL names no file" "ADD $url/ /x/"
 bad "git sources" "Buildfile:2:5: ADD: 'https://example.com/repo.git': git sources are not supported" "ADD https://example.com/repo.git /src"
 

@@ -74,6 +74,17 @@ bad "type=ssh says plainly it is not supported" "Buildfile:2: RUN: --mount=type=
 	'RUN --mount=type=ssh true'
 bad "a bad option" "Buildfile:2: RUN: --mount: rw=maybe: expected true or false" \
 	'RUN --mount=type=bind,target=/x,rw=maybe true'
+# CVE-2024-1753: a bind source is never a host path, rw or not.
+mkdir -p "$T/cve"
+cat >"$T/cve/Buildfile" <<'EOF'
+FROM busybox AS base
+RUN ln -s / /rootdir
+FROM busybox
+RUN --mount=type=bind,source=/,target=/h,rw touch /h/BIND_BREAKOUT
+RUN --mount=type=bind,from=base,source=/rootdir,target=/h,rw touch /h/cairn-bind-breakout
+EOF
+expect_ok "rw binds of / and of a stage's symlink to /" build "$T/cve"
+check "no write reached the host (CVE-2024-1753)" test ! -e /BIND_BREAKOUT -a ! -e /cairn-bind-breakout -a ! -e "$T/cve/BIND_BREAKOUT"
 check "nothing outside was changed" test "$(cat "$T/outside.txt")" = outside
 check "store consistent" store_is_consistent
 check "no mounts left" no_mounts_left
