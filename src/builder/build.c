@@ -1363,7 +1363,7 @@ static int do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 			free(lowers[i]);
 		free(lowers);
 		store_image_free(&img);
-	} else if (in->link && chown) {
+	} else if (in->link && chown && below.nlowers > 0) {
 		_cleanup_free_ char *merged = cn_xasprintf("%s/src", s.td.path);
 		below.upper = NULL;
 		below.merged = merged;

@@ -77,6 +77,8 @@ check "--link: the file, owned by the names from the image" test "$(stat -c %U:%
 check "--link: the same tree as without" diff -r "$T/l1/rootfs" "$T/l2/rootfs"
 layer=$(jq -r '.layers[-2].digest' "$CAIRN_ROOT/blobs/sha256/$(tag_digest link:1 | cut -d: -f2)")
 check "--link: its layer holds only the new paths" test "$(zstd -dc "$CAIRN_ROOT/blobs/sha256/${layer#sha256:}" | tar -t | sort | tr '\n' ' ')" = "etc/ etc/app/ etc/app/f.txt "
+printf 'FROM scratch\nCOPY --link --chown=5:6 f.txt /x/\n' >"$T/link/Buildfile"
+expect_ok "COPY --link --chown on scratch" build -t link:2 "$T/link"
 check "store consistent" store_is_consistent
 check "no mounts left" no_mounts_left
 finish
