@@ -800,6 +800,8 @@ static int bind_prepare(struct build *b, const struct mount_spec *ms, struct ste
 		_cleanup_free_ char *merged = cn_xasprintf("%s/src", s->td.path);
 		struct sb_rootfs from;
 		r = stage_or_image(b, ms->from, &img, &layers, &n, state, err);
+		if (r == 0 && n == 0)
+			r = cn_err_set(err, 0, "from=%s: the source has no files", ms->from);
 		if (r == 0) {
 			lowers = lower_paths(b, layers, n, &nlowers);
 			from = (struct sb_rootfs){ .lowers = (const char *const *)lowers, .nlowers = nlowers,
