@@ -5,6 +5,7 @@
 #   make check SANITIZE=address,undefined
 #   make demo        build the example images and run hello's command
 #   make bench       cairn vs buildah, side by side
+#   make bench-registry  push/pull vs skopeo copy, against a local registry
 
 CC ?= gcc
 SANITIZE ?=
@@ -13,10 +14,12 @@ PREFIX ?= /usr/local
 comma := ,
 BUILD := build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 
-PKGS := libarchive libzstd jansson libcrypto zlib libcurl
+PKGS := libarchive libzstd jansson libcrypto libssl zlib libcurl libseccomp
 # Debian packages: build, tests and examples.
-DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libssl-dev zlib1g-dev libcurl4-openssl-dev
-DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3
+DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libssl-dev zlib1g-dev \
+	libcurl4-openssl-dev libseccomp-dev
+DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 \
+	docker-registry apache2-utils openssl curl python3-cryptography
 DEB_ALL := $(DEB_BUILD) $(DEB_TEST)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -25,7 +28,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Isrc \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 ifneq ($(SANITIZE),)
 CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
@@ -82,10 +85,13 @@ demo: deps all
 bench: deps all
 	CAIRN=$(abspath $(BUILD)/cairn) bench/run.sh
 
+bench-registry: deps all
+	CAIRN=$(abspath $(BUILD)/cairn) bench/registry.sh
+
 install: all
 	install -D -m 0755 $(BUILD)/cairn $(DESTDIR)$(PREFIX)/bin/cairn
 
 clean:
 	rm -rf build build-*
 
-.PHONY: all deps lint check units demo bench install clean
+.PHONY: all deps lint check units demo bench bench-registry install clean

@@ -442,6 +442,20 @@ static int check_platform(struct build *b, const struct bf_instr *in, cn_err *er
 			  value, host ? host : "?", host ? host : "?");
 }
 
+/* An image by name, or NAME@DIGEST, from the store; pulled when missing
+ * (if the caller gave a puller). 1 found, 0 not, -1 error. */
+static int load_image(struct build *b, const char *name, struct store_image *img, cn_err *err)
+{
+	const char *at = strchr(name, '@');
+	const char *key = at ? at + 1 : name;
+	int r = store_image_load(b->st, key, img, err);
+	if (r != 0 || !b->o->pull)
+		return r;
+	if (b->o->pull(b->o->pull_ctx, b->st, name, err) < 0)
+		return cn_err_wrap(err, "image '%s' is not in the store, and pulling it failed", name);
+	return store_image_load(b->st, key, img, err);
+}
+
 /* FROM: scratch, an earlier stage, or an image in the store. */
 static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 {
@@ -471,7 +485,7 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 		root_key(b, "scratch");
 		return 0;
 	}
-	r = store_image_load(b->st, image, &img, err);
+	r = load_image(b, image, &img, err);
 	if (r < 0)
 		return -1;
 	if (r == 0)
@@ -884,7 +898,8 @@ static int parse_mount(struct build *b, const char *spec, struct run_mounts *rm,
 		}
 		if (bind_prepare(b, &ms, s, rm->n, &path, err) < 0)
 			goto out;
-		m->kind = ms.rw ? SB_MOUNT_BIND : SB_MOUNT_BIND_RO;
+		m->kind = SB_MOUNT_BIND;
+		m->readonly = !ms.rw;
 		m->source = keep(rm, path);
 		m->target = keep(rm, cn_xstrdup(ms.target));
 	}
@@ -902,7 +917,9 @@ static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 	struct step_dir s;
 	const char *wd = bf_config_string(b->cur->cfg, "WorkingDir");
 	const char *user = bf_config_string(b->cur->cfg, "User");
-	int status = 0, r = 0;
+	struct sb_exit ex = { 0 };
+	char cgroup_id[64];
+	int r = 0;
 	struct sb_process proc;
 	struct run_mounts rm;
 
@@ -927,16 +944,23 @@ static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 		.err_fd = b->o->err_fd,
 		.network = in->network == BF_NET_NONE ? SB_NET_NONE
 			 : in->network == BF_NET_HOST ? SB_NET_HOST : b->o->network,
+		.limits = b->o->limits,
+		.cgroup_id = cgroup_id,
 	};
 	/* Our own hosts file: the step's hostname resolves, the host's names do not leak. */
 	proc.hosts_file = s.hosts;
+	/* The step dir's name is unique in the store, the pid among stores. */
+	snprintf(cgroup_id, sizeof(cgroup_id), "%d-%s", (int)getpid(), s.td.name);
 	if (r == 0)
 		r = write_hosts(&s, err);
 	if (r == 0)
-		r = sb_run(&s.rootfs, &proc, &status, err);
+		r = sb_run(&s.rootfs, &proc, &ex, err);
 	run_mounts_free(&rm);   /* unlocks locked cache mounts */
-	if (r == 0 && status != 0)
-		r = cn_err_set(err, 0, "exit status %d", status);
+	if (r == 0 && ex.oom_killed)
+		r = cn_err_set(err, 0, "out of memory: a process was killed at the --memory limit (exit status %d)",
+			       ex.status);
+	else if (r == 0 && ex.status != 0)
+		r = cn_err_set(err, 0, "exit status %d", ex.status);
 	if (r == 0)
 		r = commit_step(b, &s, in->node->original, err);
 	step_dir_free(b, &s);
@@ -1151,7 +1175,11 @@ static int stage_or_image(struct build *b, const char *from, struct store_image 
 		memcpy(state, st->state, CN_DIGEST_STR_SIZE);
 		return 0;
 	}
-	r = store_image_load(b->st, from, img, err);
+	for (size_t i = 0; i < b->nstages; i++)
+		if (b->stages[i].name && strcasecmp(b->stages[i].name, from) == 0)
+			return cn_err_set(err, 0, "--from=%s: no earlier stage or image has that name "
+					  "(the stage '%s' comes later)", from, from);
+	r = load_image(b, from, img, err);
 	if (r < 0)
 		return -1;
 	if (r == 0)

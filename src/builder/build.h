@@ -40,8 +40,13 @@ struct bf_build_opts {
 	size_t jobs;                    /* independent stages built at once (>= 1) */
 	cn_strv secrets;                /* ID=PATH for RUN --mount=type=secret (--secret) */
 	long long timestamp;            /* >= 0: reproducible build at this time (SOURCE_DATE_EPOCH) */
+	const struct sb_limits *limits; /* cgroup limits for every RUN step (NULL: none) */
 	void (*on_event)(void *ctx, const struct bf_event *ev);
 	void *event_ctx;
+	/* FROM an image the store lacks: fetch it (a registry pull) and tag
+	 * it as named; NULL: such a FROM fails. */
+	int (*pull)(void *ctx, struct store *st, const char *image, cn_err *err);
+	void *pull_ctx;
 };
 
 struct bf_build_result {

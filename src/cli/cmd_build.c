@@ -1,5 +1,6 @@
 #include "builder/build.h"
 #include "cli/cli.h"
+#include "cli/registry_opts.h"
 #include "util/cleanup.h"
 #include "util/interrupt.h"
 #include "util/mem.h"
@@ -29,11 +30,18 @@ static const char build_usage[] =
 	"                           the number of CPUs; their output is prefixed [stage])\n"
 	"      --secret id=ID,src=FILE  a secret for RUN --mount=type=secret,id=ID (never\n"
 	"                           stored in the image, its history or the cache)\n"
+	"      --memory N           memory limit for RUN steps (docker's units: b, k, m, g;\n"
+	"                           no swap); a step killed at the limit exits 137\n"
+	"      --cpus N.N           CPU limit for RUN steps (e.g. 0.5)\n"
+	"      --pids-limit N       process limit for RUN steps\n"
 	"      --timestamp EPOCH    reproducible build: every time in the image is EPOCH and\n"
 	"                           newer file times are clamped to it (default:\n"
 	"                           $SOURCE_DATE_EPOCH when set)\n"
 	"  -q, --quiet              print only the image digest\n"
-	"  -h, --help               show this help\n";
+	"  -h, --help               show this help\n"
+	"\n"
+	"A FROM (or COPY --from) image missing from the store is pulled; for that:\n"
+	CLI_REGISTRY_USAGE;
 
 struct progress {
 	bool quiet;
@@ -64,6 +72,37 @@ static void on_event(void *ctx, const struct bf_event *ev)
 		break;
 	}
 	fflush(stdout);
+}
+
+struct puller {
+	struct cli_registry reg;
+	bool quiet;
+};
+
+static int pull_base(void *ctx, struct store *st, const char *image, cn_err *err)
+{
+	struct puller *p = ctx;
+	struct reg_result res;
+	static bool curl_ready;
+	if (!curl_ready && reg_global_init(err) < 0)
+		return -1;
+	curl_ready = true;
+	if (!p->quiet) {
+		printf("pulling %s\n", image);
+		fflush(stdout);
+	}
+	if (reg_pull(st, image, &p->reg.o, &res, err) < 0) {
+		cli_registry_progress_end(&p->reg);
+		return -1;
+	}
+	cli_registry_progress_end(&p->reg);
+	reg_result_free(&res);
+	return 0;
+}
+
+static void puller_free(struct puller *p)
+{
+	cli_registry_free(&p->reg);
 }
 
 static int parse_epoch(const char *s, long long *out)
@@ -106,24 +145,37 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "secret", required_argument, NULL, 'S' },
 		{ "timestamp", required_argument, NULL, 'T' },
+		CLI_REGISTRY_OPTIONS,
+		{ "memory", required_argument, NULL, 'M' },
+		{ "cpus", required_argument, NULL, 'C' },
+		{ "pids-limit", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bf_build_opts o = { .compression = LAYER_ZSTD, .network = SB_NET_HOST, .timestamp = -1 };
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	struct progress progress = { .quiet = false };
+	struct sb_limits limits = { 0 };
 	_cleanup_strv_ cn_strv tags = { 0 };
 	_cleanup_strv_ cn_strv secrets = { 0 };    /* o.secrets borrows it */
 	_cleanup_strv_ cn_strv build_args = { 0 }; /* o.build_args borrows it */
 	_cleanup_free_ char *file = NULL;
 	struct bf_build_result res;
+	struct puller puller __attribute__((cleanup(puller_free)));
 	struct store st;
 	cn_err err;
 	int c, rc = 0;
 
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	o.jobs = ncpu > 0 ? (size_t)ncpu : 1;
+	cli_registry_init(&puller.reg, false);
+	puller.quiet = false;
 	while ((c = getopt_long(argc, argv, "f:t:j:qh", opts, NULL)) != -1) {
+		int r = cli_registry_opt(&puller.reg, "build", c, optarg);
+		if (r < 0)
+			return EXIT_USAGE;
+		if (r > 0)
+			continue;
 		switch (c) {
 		case 'f':
 			free(file);
@@ -197,6 +249,13 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 			if (parse_epoch(optarg, &o.timestamp) < 0)
 				return cli_usage_error("build", "--timestamp: '%s' is not seconds since 1970", optarg);
 			break;
+		case 'M':
+		case 'C':
+		case 'P':
+			if (cli_parse_limit(c, optarg, &limits) < 0)
+				return cli_usage_error("build", "--%s: '%s' is not a valid limit",
+						       c == 'M' ? "memory" : c == 'C' ? "cpus" : "pids-limit", optarg);
+			break;
 		case 'h':
 			fputs(build_usage, stdout);
 			return 0;
@@ -219,12 +278,16 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	o.buildfile = file;
+	o.limits = sb_limits_any(&limits) ? &limits : NULL;
 	o.secrets = secrets;
 	o.build_args = build_args;
 	o.out_fd = STDOUT_FILENO;
 	o.err_fd = STDERR_FILENO;
 	o.on_event = on_event;
 	o.event_ctx = &progress;
+	puller.quiet = puller.reg.quiet = progress.quiet;
+	o.pull = pull_base;
+	o.pull_ctx = &puller;
 	if (cli_open_store(cli, &st) < 0)
 		return EXIT_FAIL;
 	cn_interrupt_install();

@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "sandbox/cgroup.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -12,6 +13,7 @@
 
 static const struct cli_command commands[] = {
 	{ "build", "build an image from a Buildfile", cmd_build },
+	{ "run", "run a command in a container from an image", cmd_run },
 	{ "images", "list images in the store", cmd_images },
 	{ "inspect", "show an image's manifest and config", cmd_inspect },
 	{ "history", "show an image's history and the state after each row", cmd_history },
@@ -19,6 +21,10 @@ static const struct cli_command commands[] = {
 	{ "log", "show every value a tag took", cmd_log },
 	{ "rollback", "move a tag back to an earlier value or history row", cmd_rollback },
 	{ "rmi", "remove image tags", cmd_rmi },
+	{ "push", "push an image to a registry", cmd_push },
+	{ "pull", "pull an image from a registry", cmd_pull },
+	{ "login", "record credentials for a registry", cmd_login },
+	{ "logout", "forget a registry's credentials", cmd_logout },
 	{ "prune", "remove what nothing references", cmd_prune },
 	{ "df", "show the space the store uses", cmd_df },
 	{ "fsck", "verify (and repair) the store", cmd_fsck },
@@ -96,6 +102,25 @@ void cli_human_size(unsigned long long bytes, char *out, size_t len)
 		snprintf(out, len, "%llu B", bytes);
 	else
 		snprintf(out, len, "%.3g %s", v, units[u]);
+}
+
+int cli_parse_limit(int opt, const char *arg, struct sb_limits *limits)
+{
+	char *end;
+	long long n;
+	switch (opt) {
+	case 'M':
+		return sb_parse_memory(arg, &limits->memory);
+	case 'C':
+		return sb_parse_cpus(arg, &limits->cpus_milli);
+	default:
+		errno = 0;
+		n = strtoll(arg, &end, 10);
+		if (errno || end == arg || *end || n < 1)
+			return -1;
+		limits->pids = n;
+		return 0;
+	}
 }
 
 int main(int argc, char **argv)

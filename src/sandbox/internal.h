@@ -4,6 +4,8 @@
 
 #include "sandbox/sandbox.h"
 
+#include <sys/ioctl.h>
+
 /* openat2 inside ROOT_FD (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | extra). */
 int sb_open_in_root(int root_fd, const char *path, int flags, unsigned long long resolve);
 
@@ -19,7 +21,14 @@ int sb_mount_extra(int root_fd, const struct sb_mount *m, size_t n, cn_err *err)
 int sb_enter_root(int root_fd, cn_err *err);
 
 /* process.c: become pid 1 of the namespace and run PROC under it. */
-void sb_run_init(const struct sb_process *proc, int errfd) __attribute__((noreturn));
+struct sb_init_io {
+	int stdin_fd;           /* the process's stdin (a pipe), -1: /dev/null */
+	int pty_sock;           /* tty: the pty master is sent here, else -1 */
+	struct winsize ws;      /* tty: its first size, if have_ws */
+	bool have_ws;
+};
+void sb_run_init(const struct sb_process *proc, const struct sb_init_io *io, int errfd)
+	__attribute__((noreturn));
 /* Report ERR to the parent through ERRFD and exit. */
 void sb_child_fail(int errfd, const cn_err *err) __attribute__((noreturn));
 

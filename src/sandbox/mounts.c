@@ -344,9 +344,10 @@ int sb_create_mount_targets(int root_fd, const struct sb_mount *m, size_t n, cn_
 {
 	for (size_t i = 0; i < n; i++) {
 		struct stat st;
+		/* A bound file needs a file to mount on, a directory a directory. */
 		bool file = m[i].kind == SB_MOUNT_BIND_FILE_RO ||
-			    ((m[i].kind == SB_MOUNT_BIND || m[i].kind == SB_MOUNT_BIND_RO) &&
-			     stat(m[i].source, &st) == 0 && !S_ISDIR(st.st_mode));
+			    (m[i].kind == SB_MOUNT_BIND && stat(m[i].source, &st) == 0 &&
+			     !S_ISDIR(st.st_mode));
 		if (make_target(root_fd, m[i].target, file, err) < 0)
 			return -1;
 	}
@@ -371,7 +372,7 @@ int sb_mount_extra(int root_fd, const struct sb_mount *m, size_t n, cn_err *err)
 			unsigned int attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 			if (m[i].kind == SB_MOUNT_BIND_FILE_RO)
 				attrs |= MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC;
-			if (m[i].kind == SB_MOUNT_BIND_RO)
+			if (m[i].readonly)
 				attrs |= MOUNT_ATTR_RDONLY;
 			if (bind_fd(AT_FDCWD, m[i].source, target, attrs, err) < 0)
 				return cn_err_wrap(err, "%s", m[i].target);

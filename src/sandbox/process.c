@@ -1,6 +1,7 @@
 /* The process a sandbox runs: pid 1 of the namespace, and under it the
  * command with the image's user, docker's capabilities and a clean fd table. */
 #include "sandbox/internal.h"
+#include "sandbox/seccomp.h"
 #include "sandbox/userdb.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
@@ -15,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -128,18 +131,39 @@ static int exec_in_path(char *const *argv, char *const *env, cn_err *err)
 	return cn_err_set(err, saved, "exec %s: not found in PATH %s", argv[0], path);
 }
 
-static void __attribute__((noreturn)) run_worker(const struct sb_process *p, int errfd)
+/* The pty's slave as the controlling terminal and stdin, stdout, stderr. */
+static int attach_tty(const char *slave, cn_err *err)
+{
+	_cleanup_close_ int fd = open(slave, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return cn_err_sys(err, "open %s", slave);
+	if (ioctl(fd, TIOCSCTTY, 0) < 0)
+		return cn_err_sys(err, "make %s the controlling terminal", slave);
+	for (int i = 0; i < 3; i++)
+		if (dup2(fd, i) < 0)
+			return cn_err_sys(err, "dup2 %s", slave);
+	return 0;
+}
+
+static void __attribute__((noreturn)) run_worker(const struct sb_process *p,
+						 const struct sb_init_io *io, const char *slave,
+						 void *filter, int errfd)
 {
 	cn_err err = { 0 };
 	struct sb_user user;
 	_cleanup_strv_ cn_strv env = { 0 };
-	int null_fd, root_fd;
+	int in_fd, root_fd;
 
 	setsid();
-	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0) {
-		cn_err_sys(&err, "open /dev/null");
-		sb_child_fail(errfd, &err);
+	if (slave) {
+		if (attach_tty(slave, &err) < 0)
+			sb_child_fail(errfd, &err);
+	} else {
+		in_fd = io->stdin_fd >= 0 ? io->stdin_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (in_fd < 0 || dup2(in_fd, STDIN_FILENO) < 0) {
+			cn_err_sys(&err, "set up stdin");
+			sb_child_fail(errfd, &err);
+		}
 	}
 	/* Root too comes from the image's passwd and group (home, groups). */
 	root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -151,13 +175,49 @@ static void __attribute__((noreturn)) run_worker(const struct sb_process *p, int
 		cn_env_set(&env, "HOME", user.home);
 	if (!cn_env_get(&env, "PATH"))
 		cn_env_set(&env, "PATH", DEFAULT_PATH);
+	/* The terminal belongs to the process's user, as docker does. */
+	if (slave && fchown(STDIN_FILENO, user.uid, (gid_t)-1) < 0) {
+		cn_err_sys(&err, "chown %s", slave);
+		sb_child_fail(errfd, &err);
+	}
 	if (make_cwd(p->cwd, &err) < 0 || drop_bounding_set(&err) < 0 ||
 	    become_user(&user, &err) < 0 || set_capabilities(user.uid, &err) < 0)
 		sb_child_fail(errfd, &err);
 	/* No host fd may reach the process (CVE-2024-21626). */
 	syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
+	/* Last: nothing cairn does after this needs a refused call. */
+	if (sb_seccomp_load(filter, &err) < 0)
+		sb_child_fail(errfd, &err);
 	exec_in_path(p->argv, cn_strv_array(&env), &err);
 	sb_child_fail(errfd, &err);
+}
+
+/* tty: a pty from the sandbox's own devpts; the master goes to the parent,
+ * the slave's name to the worker. */
+static int make_pty(const struct sb_init_io *io, char *slave, size_t len, cn_err *err)
+{
+	_cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	char byte = 'p';
+	char ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+			      .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *cm;
+	memset(ctl, 0, sizeof(ctl));
+	if (master < 0 || unlockpt(master) < 0 || ptsname_r(master, slave, len) != 0)
+		return cn_err_sys(err, "allocate a pty");
+	if (io->have_ws)
+		ioctl(master, TIOCSWINSZ, &io->ws);
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm)
+		return cn_err_set(err, EINVAL, "pass the pty on");
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof(int));
+	if (sendmsg(io->pty_sock, &msg, MSG_NOSIGNAL) != 1)
+		return cn_err_sys(err, "pass the pty on");
+	return 0;
 }
 
 /* pid 1 of the sandbox: forwards signals to the main process, reaps
@@ -171,30 +231,59 @@ static void forward_signal(int sig)
 		kill(forward_to, sig);
 }
 
-void sb_run_init(const struct sb_process *p, int errfd)
+/* Every signal a stop request may use goes on to the process; not the
+ * ones about pid 1 itself. */
+static bool forwarded(int sig)
 {
-	static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	switch (sig) {
+	case SIGKILL: case SIGSTOP: case SIGCHLD: case SIGSEGV: case SIGBUS: case SIGILL:
+	case SIGFPE: case SIGTRAP: case SIGABRT: case SIGSYS: case SIGPIPE:
+		return false;
+	default:
+		return true;
+	}
+}
+
+void sb_run_init(const struct sb_process *p, const struct sb_init_io *io, int errfd)
+{
 	struct sigaction sa;
+	void *filter = NULL;
+	char slave[64];
+	cn_err err;
 	pid_t worker;
+	if (sb_seccomp_build(&filter, &err) < 0)
+		sb_child_fail(errfd, &err);
+	if (p->tty && make_pty(io, slave, sizeof(slave), &err) < 0)
+		sb_child_fail(errfd, &err);
+	if (io->pty_sock >= 0)
+		close(io->pty_sock);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = forward_signal;
-	for (size_t i = 0; i < CN_ARRAY_SIZE(forwarded); i++)
-		sigaction(forwarded[i], &sa, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (forwarded(sig))
+			sigaction(sig, &sa, NULL);     /* glibc's own RT signals: EINVAL, fine */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	worker = fork();
 	if (worker < 0) {
-		cn_err err;
 		cn_err_sys(&err, "fork");
 		sb_child_fail(errfd, &err);
 	}
 	if (worker == 0) {
 		sa.sa_handler = SIG_DFL;
-		for (size_t i = 0; i < CN_ARRAY_SIZE(forwarded); i++)
-			sigaction(forwarded[i], &sa, NULL);
-		run_worker(p, errfd);
+		for (int sig = 1; sig < NSIG; sig++)
+			if (forwarded(sig))
+				sigaction(sig, &sa, NULL);
+		run_worker(p, io, p->tty ? slave : NULL, filter, errfd);
 	}
 	forward_to = worker;
+	/* pid 1 is filtered too: the container can signal it, nothing more. */
+	if (sb_seccomp_load(filter, &err) < 0) {
+		kill(worker, SIGKILL);
+		sb_child_fail(errfd, &err);
+	}
 	close(errfd);
+	if (io->stdin_fd >= 0)
+		close(io->stdin_fd);
 	for (;;) {
 		int ws;
 		pid_t r = waitpid(-1, &ws, 0);

@@ -16,10 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_STUBS 64
@@ -48,16 +52,29 @@ struct wait_ctx {
 	sigset_t old_mask;
 	pid_t pid;
 	int pidfd;
-	bool interrupted;
+	bool interrupted;       /* SB_STOP_KILL: killed on Ctrl-C */
+	int stop_signal;        /* see struct sb_process */
+	unsigned stop_timeout;
+	int handled;            /* interrupts acted on */
+	bool stopping;
+	struct timespec deadline;
+	/* cairn run: stdin into the container, a pty, window size changes */
+	int in_from, in_to;     /* user's stdin -> pipe or pty master; -1 when done */
+	bool in_close_at_eof;   /* a pipe: the process sees EOF too */
+	char *in_buf;
+	size_t in_len, in_off;
+	int winch_fd, size_fd, master;
 };
 
-static void block_signals(struct wait_ctx *w)
+static void block_signals(struct wait_ctx *w, bool winch)
 {
 	sigset_t block;
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGHUP);
+	if (winch)
+		sigaddset(&block, SIGWINCH);
 	sigprocmask(SIG_BLOCK, &block, &w->old_mask);
 }
 
@@ -96,7 +113,7 @@ static void relay_once(struct relay *r)
 	ssize_t n = read(r->from, buf, sizeof(buf));
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
-	if (n <= 0) {
+	if (n <= 0) {   /* EOF, or EIO from a pty master whose slave is gone */
 		close(r->from);
 		r->from = -1;
 		return;
@@ -105,18 +122,102 @@ static void relay_once(struct relay *r)
 	(void)cn_write_all(r->to, buf, (size_t)n);
 }
 
+static void input_done(struct wait_ctx *w)
+{
+	if (w->in_close_at_eof && w->in_to >= 0)
+		close(w->in_to);
+	w->in_to = w->in_from = -1;
+}
+
+/* The user's stdin into the container: read when the buffer is empty,
+ * write (non-blocking) when the other side takes it. */
+static void input_step(struct wait_ctx *w, short revents, bool writable)
+{
+	if (!writable && (revents & (POLLIN | POLLHUP | POLLERR))) {
+		ssize_t n = read(w->in_from, w->in_buf, 65536);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			return;
+		if (n <= 0) {
+			input_done(w);
+			return;
+		}
+		w->in_len = (size_t)n;
+		w->in_off = 0;
+	} else if (writable) {
+		ssize_t n = write(w->in_to, w->in_buf + w->in_off, w->in_len - w->in_off);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			return;
+		if (n < 0) {    /* the process closed its stdin or is gone */
+			input_done(w);
+			return;
+		}
+		w->in_off += (size_t)n;
+		if (w->in_off == w->in_len)
+			w->in_len = w->in_off = 0;
+	}
+}
+
+static void resize_pty(struct wait_ctx *w)
+{
+	struct signalfd_siginfo si;
+	struct winsize ws;
+	while (read(w->winch_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		;
+	if (w->master >= 0 && ioctl(w->size_fd, TIOCGWINSZ, &ws) == 0)
+		ioctl(w->master, TIOCSWINSZ, &ws);
+}
+
+static long long ms_until(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (t->tv_sec - now.tv_sec) * 1000LL + (t->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* Ctrl-C, SIGTERM, cairn stop: kill at once (RUN steps), or the stop
+ * signal first and SIGKILL after the timeout or a second request. */
+static void handle_stop(struct wait_ctx *w)
+{
+	int n = cn_interrupt_count();
+	if (n > w->handled) {
+		if (w->stop_signal == SB_STOP_KILL) {
+			w->interrupted = true;
+			kill(w->pid, SIGKILL);
+		} else if (w->handled == 0) {
+			int sig = w->stop_signal == SB_STOP_FORWARD ? cn_interrupt_signal() : w->stop_signal;
+			kill(w->pid, sig);
+			clock_gettime(CLOCK_MONOTONIC, &w->deadline);
+			w->deadline.tv_sec += w->stop_timeout;
+			w->stopping = true;
+		} else {
+			kill(w->pid, SIGKILL);
+			w->stopping = false;
+		}
+		w->handled = n;
+	}
+	if (w->stopping && ms_until(&w->deadline) <= 0) {
+		kill(w->pid, SIGKILL);
+		w->stopping = false;
+	}
+}
+
 /* Wait until FD (if >= 0) is readable, or every relay is at EOF and the
- * child has exited (FD < 0). Ctrl-C kills the child. Returns 1 when FD is
- * readable, 0 when the child is gone, -1 on error. */
+ * child has exited (FD < 0). Returns 1 when FD is readable, 0 when the
+ * child is gone, -1 on error. */
 static int wait_events(struct wait_ctx *w, int fd, struct relay *relays, size_t nrelays)
 {
 	bool exited = false;
 	for (;;) {
-		struct pollfd p[4];
+		struct pollfd p[8];
 		nfds_t n = 0;
-		if (cn_interrupted() && !w->interrupted) {
-			w->interrupted = true;
-			kill(w->pid, SIGKILL);
+		struct timespec tmo, *tp = NULL;
+		handle_stop(w);
+		if (w->stopping) {
+			long long ms = ms_until(&w->deadline);
+			if (ms < 0)
+				ms = 0;
+			tmo = (struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+			tp = &tmo;
 		}
 		if (fd >= 0)
 			p[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
@@ -125,9 +226,20 @@ static int wait_events(struct wait_ctx *w, int fd, struct relay *relays, size_t 
 		for (size_t i = 0; i < nrelays; i++)
 			if (relays[i].from >= 0)
 				p[n++] = (struct pollfd){ .fd = relays[i].from, .events = POLLIN };
-		if (n == 0)
-			return 0;
-		if (ppoll(p, n, NULL, &w->old_mask) < 0) {
+		/* Input only while the process runs: after that nobody reads it. */
+		if (w->in_from >= 0 && w->in_to >= 0 && !exited && fd < 0)
+			p[n++] = w->in_len ? (struct pollfd){ .fd = w->in_to, .events = POLLOUT }
+					   : (struct pollfd){ .fd = w->in_from, .events = POLLIN };
+		if (w->winch_fd >= 0)
+			p[n++] = (struct pollfd){ .fd = w->winch_fd, .events = POLLIN };
+		if (exited && fd < 0) {
+			bool open = false;
+			for (size_t i = 0; i < nrelays; i++)
+				open |= relays[i].from >= 0;
+			if (!open)
+				return 0;
+		}
+		if (ppoll(p, n, tp, &w->old_mask) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
@@ -139,6 +251,18 @@ static int wait_events(struct wait_ctx *w, int fd, struct relay *relays, size_t 
 				return 1;
 			if (p[i].fd == w->pidfd) {
 				exited = true;
+				continue;
+			}
+			if (p[i].fd == w->winch_fd) {
+				resize_pty(w);
+				continue;
+			}
+			if (p[i].fd == w->in_from && w->in_len == 0) {
+				input_step(w, p[i].revents, false);
+				continue;
+			}
+			if (p[i].fd == w->in_to && w->in_len) {
+				input_step(w, p[i].revents, true);
 				continue;
 			}
 			for (size_t j = 0; j < nrelays; j++)
@@ -251,39 +375,60 @@ static int mount_root(const struct sb_rootfs *rootfs, int *root_fd, cn_err *err)
 	return 0;
 }
 
+/* The child's ends of the parent's pipes and sockets. */
+struct child_fds {
+	int out, err, ready, go, errp;
+	struct sb_init_io io;
+};
+
 static void __attribute__((noreturn)) sandbox_child(const struct sb_rootfs *rootfs,
-						    const struct sb_process *proc, int out_fd,
-						    int err_fd, int ready_fd, int go_fd, int errfd)
+						    const struct sb_process *proc,
+						    struct child_fds *c)
 {
 	cn_err err = { 0 };
 	int root_fd = -1;
 	char go;
 
 	setpgid(0, 0);
-	if (dup2(out_fd, STDOUT_FILENO) < 0 || dup2(err_fd, STDERR_FILENO) < 0) {
+	if (dup2(c->out, STDOUT_FILENO) < 0 || dup2(c->err, STDERR_FILENO) < 0) {
 		cn_err_sys(&err, "redirect output");
-		sb_child_fail(errfd, &err);
+		sb_child_fail(c->errp, &err);
 	}
 	if (mount_root(rootfs, &root_fd, &err) < 0 || sb_create_stubs(root_fd, &err) < 0 ||
 	    sb_create_mount_targets(root_fd, proc->mounts, proc->nmounts, &err) < 0)
-		sb_child_fail(errfd, &err);
-	/* The parent records the stubs, then lets us go (EOF: it died). */
-	if (write(ready_fd, "r", 1) != 1 || read(go_fd, &go, 1) != 1)
+		sb_child_fail(c->errp, &err);
+	/* The parent records the stubs and moves us into the cgroup, then lets
+	 * us go (EOF: it died). */
+	if (write(c->ready, "r", 1) != 1 || read(c->go, &go, 1) != 1)
 		_exit(125);
-	close(ready_fd);
-	close(go_fd);
+	close(c->ready);
+	close(c->go);
+	/* Our cgroup, whichever it is now, becomes the namespace's root. */
+	if (unshare(CLONE_NEWCGROUP) < 0) {
+		cn_err_sys(&err, "create the cgroup namespace");
+		sb_child_fail(c->errp, &err);
+	}
 	if (sb_mount_system(root_fd, proc->hosts_file, &err) < 0 ||
-	    sb_mount_extra(root_fd, proc->mounts, proc->nmounts, &err) < 0 ||
-	    sb_enter_root(root_fd, &err) < 0)
-		sb_child_fail(errfd, &err);
+	    sb_mount_extra(root_fd, proc->mounts, proc->nmounts, &err) < 0)
+		sb_child_fail(c->errp, &err);
+	if (proc->read_only) {
+		/* Only the overlay root: /dev, /dev/shm and the mounts keep their modes. */
+		struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+		if (mount_setattr(root_fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+			cn_err_sys(&err, "make the root read-only");
+			sb_child_fail(c->errp, &err);
+		}
+	}
+	if (sb_enter_root(root_fd, &err) < 0)
+		sb_child_fail(c->errp, &err);
 	close(root_fd);
 	if (proc->hostname && sethostname(proc->hostname, strlen(proc->hostname)) < 0) {
 		cn_err_sys(&err, "sethostname");
-		sb_child_fail(errfd, &err);
+		sb_child_fail(c->errp, &err);
 	}
-	if (proc->network == SB_NET_NONE && sb_loopback_up(&err) < 0)
-		sb_child_fail(errfd, &err);
-	sb_run_init(proc, errfd);
+	if (proc->network != SB_NET_HOST && sb_loopback_up(&err) < 0)
+		sb_child_fail(c->errp, &err);
+	sb_run_init(proc, &c->io, c->errp);
 }
 
 static void close_pair(int p[2])
@@ -294,31 +439,71 @@ static void close_pair(int p[2])
 	p[0] = p[1] = -1;
 }
 
-int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, int *status, cn_err *err)
+/* The pty master the sandbox's pid 1 sends (SCM_RIGHTS); -1 if none came. */
+static int recv_fd(int sock)
+{
+	char byte;
+	char ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+			      .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *cm;
+	int fd;
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) <= 0)
+		return -1;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+	    cm->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+	return fd;
+}
+
+int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct sb_exit *ex,
+	   cn_err *err)
 {
 	int ready[2] = { -1, -1 }, go[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	int out[2] = { -1, -1 }, errout[2] = { -1, -1 };
+	int out[2] = { -1, -1 }, errout[2] = { -1, -1 }, in[2] = { -1, -1 }, pty[2] = { -1, -1 };
 	unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
 	struct stub_list stubs = { .n = 0 };
-	struct wait_ctx w = { .pidfd = -1 };
-	struct relay relays[2];
+	struct wait_ctx w = { .pidfd = -1, .in_from = -1, .in_to = -1, .winch_fd = -1,
+			      .size_fd = -1, .master = -1, .stop_signal = proc->stop_signal,
+			      .stop_timeout = proc->stop_timeout };
+	struct relay relays[3];
+	struct sb_cgroup cg = { .ndirs = 0 };
+	struct child_fds cf;
 	_cleanup_close_ int upper_fd = -1;
+	_cleanup_free_ char *in_buf = NULL;
 	int ws = 0, r = -1, ev;
 	char c;
 	pid_t pid;
 
-	if (proc->network == SB_NET_NONE)
+	memset(ex, 0, sizeof(*ex));
+	memset(&cf, 0, sizeof(cf));
+	if (proc->network != SB_NET_HOST)
 		flags |= CLONE_NEWNET;
 	upper_fd = open(rootfs->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (upper_fd < 0)
 		return cn_err_sys(err, "open '%s'", rootfs->upper);
 	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
-	    pipe2(out, O_CLOEXEC) < 0 || pipe2(errout, O_CLOEXEC) < 0) {
+	    pipe2(out, O_CLOEXEC) < 0 || pipe2(errout, O_CLOEXEC) < 0 ||
+	    (proc->interactive && !proc->tty && pipe2(in, O_CLOEXEC) < 0) ||
+	    (proc->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pty) < 0)) {
 		cn_err_sys(err, "pipe");
 		goto out;
 	}
-	block_signals(&w);
-	if (cn_interrupted()) {
+	cf.io.stdin_fd = in[0];
+	cf.io.pty_sock = pty[1];
+	if (proc->tty) {
+		/* The terminal the size follows: the user's stdin, else stdout. */
+		w.size_fd = proc->interactive && isatty(proc->in_fd) ? proc->in_fd : proc->out_fd;
+		cf.io.have_ws = ioctl(w.size_fd, TIOCGWINSZ, &cf.io.ws) == 0;
+	}
+	if (sb_limits_any(proc->limits) &&
+	    sb_cgroup_create(proc->limits, proc->cgroup_id, &cg, err) < 0)
+		goto out;
+	block_signals(&w, proc->tty);
+	if (cn_interrupted() && proc->stop_signal == SB_STOP_KILL) {
 		sigprocmask(SIG_SETMASK, &w.old_mask, NULL);
 		cn_err_plain(err, EINTR, "interrupted");
 		goto out;
@@ -334,7 +519,16 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, int *s
 		close(errp[0]);
 		close(out[0]);
 		close(errout[0]);
-		sandbox_child(rootfs, proc, out[1], errout[1], ready[1], go[0], errp[1]);
+		if (in[1] >= 0)
+			close(in[1]);
+		if (pty[0] >= 0)
+			close(pty[0]);
+		cf.out = out[1];
+		cf.err = errout[1];
+		cf.ready = ready[1];
+		cf.go = go[0];
+		cf.errp = errp[1];
+		sandbox_child(rootfs, proc, &cf);
 	}
 	close(ready[1]);
 	close(go[0]);
@@ -342,22 +536,65 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, int *s
 	close(out[1]);
 	close(errout[1]);
 	ready[1] = go[0] = errp[1] = out[1] = errout[1] = -1;
+	if (in[0] >= 0) {
+		close(in[0]);
+		in[0] = -1;
+	}
+	if (pty[1] >= 0) {
+		close(pty[1]);
+		pty[1] = -1;
+	}
 	relays[0] = (struct relay){ .from = out[0], .to = proc->out_fd };
 	relays[1] = (struct relay){ .from = errout[0], .to = proc->err_fd };
+	relays[2] = (struct relay){ .from = -1, .to = proc->out_fd };
 	out[0] = errout[0] = -1;
 
 	ev = wait_events(&w, ready[0], relays, 2);
 	if (ev == 1 && read(ready[0], &c, 1) == 1) {
 		record_stubs(upper_fd, "", &stubs);
+		if (cg.ndirs && sb_cgroup_enter(&cg, pid, err) < 0) {
+			kill(pid, SIGKILL);
+			finish_child(&w, &ws);
+			goto cleanup_stubs;
+		}
 		if (write(go[1], "g", 1) != 1)
 			kill(pid, SIGKILL);
 	}
 	close_pair(go);
+	if (ev == 1 && proc->tty && (ev = wait_events(&w, pty[0], relays, 2)) == 1) {
+		w.master = recv_fd(pty[0]);
+		if (w.master >= 0) {
+			relays[2].from = fcntl(w.master, F_DUPFD_CLOEXEC, 3);
+			fcntl(w.master, F_SETFL, fcntl(w.master, F_GETFL) | O_NONBLOCK);
+		}
+	}
+	if (proc->interactive && (in[1] >= 0 || w.master >= 0)) {
+		in_buf = cn_xmalloc(65536);
+		w.in_buf = in_buf;
+		w.in_from = proc->in_fd;
+		w.in_to = proc->tty ? w.master : in[1];
+		w.in_close_at_eof = !proc->tty;
+		if (!proc->tty)
+			fcntl(in[1], F_SETFL, fcntl(in[1], F_GETFL) | O_NONBLOCK);
+		in[1] = -1;     /* w owns it now */
+	}
+	if (proc->tty) {
+		sigset_t winch;
+		sigemptyset(&winch);
+		sigaddset(&winch, SIGWINCH);
+		w.winch_fd = signalfd(-1, &winch, SFD_CLOEXEC | SFD_NONBLOCK);
+	}
 	if (ev >= 0)
-		ev = wait_events(&w, -1, relays, 2);
-	for (size_t i = 0; i < 2; i++)
+		ev = wait_events(&w, -1, relays, 3);
+	for (size_t i = 0; i < 3; i++)
 		if (relays[i].from >= 0)
 			close(relays[i].from);
+	if (w.in_close_at_eof && w.in_to >= 0)
+		close(w.in_to);
+	if (w.master >= 0)
+		close(w.master);
+	if (w.winch_fd >= 0)
+		close(w.winch_fd);
 	if (finish_child(&w, &ws) < 0 || ev < 0) {
 		cn_err_sys(err, "wait for the sandbox");
 		goto cleanup_stubs;
@@ -368,30 +605,38 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, int *s
 	}
 	if (read_child_error(errp[0], err) < 0)
 		goto cleanup_stubs;
-	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	ex->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	if (cg.ndirs && sb_cgroup_oom_killed(&cg)) {
+		ex->oom_killed = true;
+		ex->status = 137;
+	}
 	r = 0;
 cleanup_stubs:
 	remove_stubs(upper_fd, &stubs);
 out:
+	sb_cgroup_destroy(&cg);
 	close_pair(ready);
 	close_pair(go);
 	close_pair(errp);
 	close_pair(out);
 	close_pair(errout);
+	close_pair(in);
+	close_pair(pty);
 	return r;
 }
 
 int sb_with_rootfs(const struct sb_rootfs *rootfs, const struct sb_rootfs *extra, sb_rootfs_fn fn,
 		   void *arg, cn_err *err)
 {
-	struct wait_ctx w = { .pidfd = -1 };
+	struct wait_ctx w = { .pidfd = -1, .in_from = -1, .in_to = -1, .winch_fd = -1,
+			      .size_fd = -1, .master = -1 };
 	int errp[2];
 	int ws = 0, r;
 	pid_t pid;
 
 	if (pipe2(errp, O_CLOEXEC) < 0)
 		return cn_err_sys(err, "pipe");
-	block_signals(&w);
+	block_signals(&w, false);
 	pid = clone_ns(&w, CLONE_NEWNS, err);
 	if (pid < 0) {
 		sigprocmask(SIG_SETMASK, &w.old_mask, NULL);

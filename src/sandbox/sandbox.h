@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "sandbox/cgroup.h"
 #include "util/err.h"
 
 /* An overlay root: lower dirs topmost first (may be empty), an upper and a
@@ -26,16 +27,15 @@ struct sb_rootfs {
 enum sb_network {
 	SB_NET_HOST,            /* share the host's network namespace */
 	SB_NET_NONE,            /* a fresh namespace with only loopback */
+	SB_NET_PRIVATE,         /* the same for now: no interface but loopback */
 };
 
 /* Extra mounts for a process (RUN --mount). Targets are created in the
- * root when missing (and removed again unless the process used them): a
- * file for a bind whose source is not a directory, else a directory. */
+ * root when missing (and removed again unless the process used them). */
 enum sb_mount_kind {
 	SB_MOUNT_TMPFS,         /* an empty tmpfs of SIZE bytes (0: 64 MiB) */
-	SB_MOUNT_BIND,          /* the host directory SOURCE, read-write */
+	SB_MOUNT_BIND,          /* the host directory or file SOURCE (read-only with readonly) */
 	SB_MOUNT_BIND_FILE_RO,  /* the host file SOURCE, read-only (secrets) */
-	SB_MOUNT_BIND_RO,       /* the host directory or file SOURCE, read-only (RUN --mount=type=bind) */
 };
 
 struct sb_mount {
@@ -43,7 +43,12 @@ struct sb_mount {
 	const char *source;
 	const char *target;     /* absolute, inside the root */
 	unsigned long long size;
+	bool readonly;
 };
+
+/* What to do when cairn is asked to stop (Ctrl-C, SIGTERM, cairn stop). */
+#define SB_STOP_KILL 0          /* kill at once and fail with EINTR (RUN steps) */
+#define SB_STOP_FORWARD (-1)    /* pass the signal cairn got on, then as a signal number */
 
 struct sb_process {
 	char *const *argv;
@@ -56,6 +61,23 @@ struct sb_process {
 	int out_fd, err_fd;     /* where the process's stdout and stderr are copied */
 	const struct sb_mount *mounts;
 	size_t nmounts;
+	/* cairn run */
+	bool interactive;       /* in_fd is copied to the process's stdin (else /dev/null) */
+	int in_fd;
+	bool tty;               /* a pty from the sandbox's devpts as stdin/out/err, its
+	                         * size following in_fd's (or out_fd's) terminal on SIGWINCH */
+	bool read_only;         /* the root is mounted read-only */
+	int stop_signal;        /* SB_STOP_KILL, SB_STOP_FORWARD or a signal: on the first
+	                         * Ctrl-C, that signal; SIGKILL after stop_timeout s or the
+	                         * second Ctrl-C; the process's status is returned */
+	unsigned stop_timeout;
+	const struct sb_limits *limits;  /* a cgroup with these limits (NULL: none) */
+	const char *cgroup_id;  /* its name (unique; required with limits) */
+};
+
+struct sb_exit {
+	int status;             /* exit code, or 128+N when killed by signal N */
+	bool oom_killed;        /* the kernel's OOM killer acted (status is then 137) */
 };
 
 /* Docker's default capability set (CHOWN, DAC_OVERRIDE, FOWNER, FSETID,
@@ -63,15 +85,15 @@ struct sb_process {
  * MKNOD, AUDIT_WRITE, SETFCAP). */
 #define SB_DEFAULT_CAPS 0x00000000a80425fbULL
 
-/* Run PROC on ROOTFS and wait for it. stdin is /dev/null; stdout and
- * stderr are pipes copied to out_fd and err_fd (never the user's terminal
- * itself, which a build step must not read or reconfigure). Mount-point stubs the sandbox creates (/proc, /dev,
+/* Run PROC on ROOTFS and wait for it. stdin is /dev/null or a pipe from
+ * in_fd; stdout and stderr are pipes copied to out_fd and err_fd (never the
+ * user's terminal itself, which a container must not reach or reconfigure). Mount-point stubs the sandbox creates (/proc, /dev,
  * /sys, /etc/resolv.conf, /etc/hosts and their parents) are removed from
  * the upper dir afterwards unless the process changed them. When the main
  * process exits, everything it left behind is killed. On Ctrl-C (see
  * util/interrupt.h) the whole tree is killed and -1 returned with EINTR.
- * *status is the exit code, or 128+N when killed by signal N. */
-int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, int *status,
+ * With limits, the process runs in a cgroup that is removed afterwards. */
+int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct sb_exit *ex,
 	   cn_err *err);
 
 /* Call FN in a child process in its own mount namespace, with ROOTFS

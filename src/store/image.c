@@ -12,7 +12,22 @@ static const char *const layer_media_types[] = {
 	"application/vnd.oci.image.layer.v1.tar+gzip",
 	"application/vnd.oci.image.layer.v1.tar+zstd",
 	"application/vnd.docker.image.rootfs.diff.tar.gzip",
+	"application/vnd.docker.image.rootfs.diff.tar.zstd",
+	"application/vnd.docker.image.rootfs.diff.tar",
 };
+
+/* Docker schema2 layer types as their OCI equivalents (same bytes), so
+ * that images built on a pulled docker image carry OCI types only. */
+static const char *oci_layer_media_type(const char *mt)
+{
+	if (strcmp(mt, "application/vnd.docker.image.rootfs.diff.tar.gzip") == 0)
+		return "application/vnd.oci.image.layer.v1.tar+gzip";
+	if (strcmp(mt, "application/vnd.docker.image.rootfs.diff.tar.zstd") == 0)
+		return "application/vnd.oci.image.layer.v1.tar+zstd";
+	if (strcmp(mt, "application/vnd.docker.image.rootfs.diff.tar") == 0)
+		return "application/vnd.oci.image.layer.v1.tar";
+	return mt;
+}
 
 static bool layer_media_type_ok(const char *mt)
 {
@@ -71,7 +86,7 @@ static int parse_manifest(struct store_image *img, cn_err *err)
 					  img->manifest_digest, i + 1);
 		memcpy(sl->digest, d, CN_DIGEST_STR_SIZE);
 		memcpy(sl->diff_id, did, CN_DIGEST_STR_SIZE);
-		snprintf(sl->media_type, sizeof(sl->media_type), "%s", lmt);
+		snprintf(sl->media_type, sizeof(sl->media_type), "%s", oci_layer_media_type(lmt));
 		sl->size = (uint64_t)json_integer_value(json_object_get(l, "size"));
 	}
 	return 0;

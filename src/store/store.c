@@ -356,6 +356,17 @@ int store_blob_get(struct store *st, const char *digest, size_t max, cn_buf *out
 	return 0;
 }
 
+int store_blob_open(struct store *st, const char *digest, cn_err *err)
+{
+	int fd;
+	if (!cn_digest_valid(digest))
+		return cn_err_set(err, EINVAL, "invalid digest '%s'", digest);
+	fd = openat(st->blobs_fd, cn_digest_hex(digest), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cn_err_sys(err, "open blob %s", digest);
+	return fd;
+}
+
 bool store_blob_exists(struct store *st, const char *digest)
 {
 	return cn_digest_valid(digest) &&

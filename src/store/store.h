@@ -85,6 +85,8 @@ int store_blob_put(struct store *st, const void *data, size_t len,
 /* Read a blob of at most MAX bytes, verifying its digest on the way. */
 int store_blob_get(struct store *st, const char *digest, size_t max, cn_buf *out, cn_err *err);
 bool store_blob_exists(struct store *st, const char *digest);
+/* A read-only fd on the blob (its content is NOT verified by opening). */
+int store_blob_open(struct store *st, const char *digest, cn_err *err);
 /* Size of a blob in bytes, 0 when missing. */
 uint64_t store_blob_size(struct store *st, const char *digest);
 

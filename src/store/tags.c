@@ -278,6 +278,27 @@ int store_taglog_refs(struct store *st, cn_strv *out, cn_err *err)
 	return 0;
 }
 
+/* The index entry's media type is the manifest's own: OCI for what cairn
+ * writes, Docker schema2 for some pulled or loaded images. */
+static const char *manifest_media_type(struct store *st, const char *digest)
+{
+	static const char docker[] = "application/vnd.docker.distribution.manifest.v2+json";
+	_cleanup_buf_ cn_buf b;
+	cn_err ignored;
+	bool is_docker;
+	cn_buf_init(&b, STORE_MAX_JSON);
+	if (store_blob_get(st, digest, STORE_MAX_JSON, &b, &ignored) < 0)
+		return MANIFEST_MEDIA_TYPE;
+	is_docker = memmem(b.data, b.len, docker, sizeof(docker) - 1) != NULL;
+	if (is_docker) {
+		json_t *m = json_loadb(b.data, b.len, 0, NULL);
+		const char *mt = json_string_value(json_object_get(m, "mediaType"));
+		is_docker = mt && strcmp(mt, docker) == 0;
+		json_decref(m);
+	}
+	return is_docker ? docker : MANIFEST_MEDIA_TYPE;
+}
+
 int store_tag_set(struct store *st, const char *ref, const char *manifest_digest,
 		  uint64_t manifest_size, const char *cause, cn_err *err)
 {
@@ -296,7 +317,7 @@ int store_tag_set(struct store *st, const char *ref, const char *manifest_digest
 	if (store_index_load(st, &idx, err) < 0)
 		goto out;
 	manifests = json_object_get(idx, "manifests");
-	entry = json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType", MANIFEST_MEDIA_TYPE,
+	entry = json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType", manifest_media_type(st, manifest_digest),
 			  "digest", manifest_digest, "size", (json_int_t)manifest_size,
 			  "annotations", REF_ANNOTATION, ref);
 	i = index_find(manifests, ref);

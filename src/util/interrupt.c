@@ -4,10 +4,13 @@
 #include <string.h>
 
 static volatile sig_atomic_t caught;
+static volatile sig_atomic_t count;
 
 static void on_signal(int sig)
 {
 	caught = sig;
+	if (count < 1000)
+		count++;
 }
 
 void cn_interrupt_install(void)
@@ -29,4 +32,9 @@ bool cn_interrupted(void)
 int cn_interrupt_signal(void)
 {
 	return caught;
+}
+
+int cn_interrupt_count(void)
+{
+	return count;
 }

@@ -12,5 +12,7 @@ void cn_interrupt_install(void);
 bool cn_interrupted(void);
 /* The signal that arrived, 0 if none. */
 int cn_interrupt_signal(void);
+/* How many such signals arrived (a second Ctrl-C means "now"). */
+int cn_interrupt_count(void);
 
 #endif

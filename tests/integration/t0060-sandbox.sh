@@ -21,6 +21,12 @@ RUN test "$(ls /proc/self/fd | tr '\n' ' ')" = "0 1 2 3 "
 RUN test "$(head -c 3 /dev/zero | wc -c)" = 3 && ! test -t 0
 RUN test -p /proc/self/fd/1 && test -p /proc/self/fd/2
 RUN grep -q '^NoNewPrivs:.1$' /proc/self/status
+RUN grep -q '^Seccomp:.2$' /proc/self/status && grep -q '^Seccomp:.2$' /proc/1/status
+RUN ! mount -t tmpfs none /mnt 2>/dev/null && ! umount /proc 2>/dev/null && ! unshare -U true 2>/dev/null && ! unshare -n true 2>/dev/null
+RUN ! sh -c 'echo x > /sys/kernel/uevent_helper' 2>/dev/null && ! touch /sys/x 2>/dev/null
+RUN ! sh -c 'echo x > /proc/sys/kernel/hostname' 2>/dev/null && test "$(hostname)" = cairn
+RUN grep -q '^0::/$' /proc/self/cgroup && ! grep -qv ':/$' /proc/self/cgroup
+RUN test "$(awk '$2 == "/dev/shm" {print $3}' /proc/mounts)" = tmpfs && test "$(awk '$2 == "/dev/pts" {print $3}' /proc/mounts)" = devpts && test -c /dev/pts/ptmx
 RUN ! sh -c 'echo cairn-test > /proc/sys/kernel/core_pattern' 2>/dev/null
 RUN ! sh -c 'echo h > /proc/sysrq-trigger' 2>/dev/null
 RUN test "$(cat /proc/kcore /proc/keys /proc/timer_list 2>/dev/null | wc -c)" = 0
@@ -39,8 +45,22 @@ WORKDIR /made/by/workdir
 RUN test "$(pwd)" = /made/by/workdir
 EOF2
 core_before=$(cat /proc/sys/kernel/core_pattern)
+host_before=$(hostname)
+mounts_before=$(wc -l </proc/self/mountinfo)
 expect_ok "RUN steps see the sandbox they should" build -t sb:1 "$T/sb"
 check "the host's core_pattern is unchanged" test "$(cat /proc/sys/kernel/core_pattern)" = "$core_before"
+check "the host's hostname is unchanged" test "$(hostname)" = "$host_before"
+check "no mount left in the host's namespace" test "$(wc -l </proc/self/mountinfo)" = "$mounts_before"
+check "no mount under the test dir" no_mounts_left
+
+# An image whose /dev or /proc is a symlink is refused (CVE-2019-19921 class).
+for d in dev proc; do
+	mkdir -p "$T/link-$d/root"
+	ln -s /tmp "$T/link-$d/root/$d"
+	printf 'FROM busybox\nCOPY root/ /\nRUN true\n' | buildfile "$T/link-$d"
+	expect_fail "RUN on an image whose /$d is a symlink is refused" 1 "/$d in the image is not a directory; refusing to mount on it" build "$T/link-$d"
+done
+check "nothing was mounted on the host's /tmp" no_mounts_left
 
 cfg=$(image_config sb:1)
 check "steps that change nothing make no layer (stubs are not kept)" \
@@ -65,6 +85,14 @@ printf 'FROM busybox\nRUN --network=none ls /sys/class/net | tr "\\n" " " > /ifa
 expect_ok "RUN --network=none" build -t net:flag "$T/net2"
 unpack_with_umoci net:flag "$T/netroot3"
 check "RUN --network=none sees only loopback" test "$(cat "$T/netroot3/rootfs/ifaces")" = "lo "
+
+# Its own cgroup namespace, not the host's.
+mkdir -p "$T/cgns"
+printf 'FROM busybox\nRUN readlink /proc/self/ns/cgroup > /cgns\n' | buildfile "$T/cgns"
+expect_ok "a step records its cgroup namespace" build -t cgns:1 "$T/cgns"
+unpack_with_umoci cgns:1 "$T/cgnsroot"
+check "a RUN step has a cgroup namespace of its own" \
+	test -s "$T/cgnsroot/rootfs/cgns" -a "$(cat "$T/cgnsroot/rootfs/cgns")" != "$(readlink /proc/self/ns/cgroup)"
 
 mkdir -p "$T/net3"
 printf 'FROM busybox\nRUN --network=host true\n' | buildfile "$T/net3"

@@ -1,0 +1,131 @@
+#include "cli/registry_opts.h"
+
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One line per blob as it finishes; on a terminal, a running total with
+ * the rate, redrawn at most ten times a second. */
+static void progress(void *ctx, const struct reg_progress *p)
+{
+	struct cli_registry *r = ctx;
+	char size[32], rate[32];
+	double t = now_s();
+	if (r->quiet)
+		return;
+	switch (p->phase) {
+	case REG_BLOB_START:
+		return;
+	case REG_BLOB_BYTES: {
+		/* Blobs move in parallel: the total is the sum of the latest
+		 * count of each (a small table of the ones in flight). */
+		size_t i, slot = CLI_REGISTRY_SLOTS;
+		uint64_t total = r->finished_bytes;
+		for (i = 0; i < CLI_REGISTRY_SLOTS; i++) {
+			if (strcmp(r->slot_digest[i], p->digest) == 0)
+				slot = i;
+			else if (slot == CLI_REGISTRY_SLOTS && !r->slot_digest[i][0])
+				slot = i;
+		}
+		if (slot < CLI_REGISTRY_SLOTS) {
+			snprintf(r->slot_digest[slot], sizeof(r->slot_digest[slot]), "%s", p->digest);
+			r->slot_bytes[slot] = p->done;
+		}
+		for (i = 0; i < CLI_REGISTRY_SLOTS; i++)
+			total += r->slot_digest[i][0] ? r->slot_bytes[i] : 0;
+		if (!r->tty || t - r->last_draw < 0.1)
+			return;
+		r->last_draw = t;
+		cli_human_size(total, size, sizeof(size));
+		cli_human_size((unsigned long long)((double)total / (t - r->started > 0.001 ? t - r->started : 0.001)),
+			       rate, sizeof(rate));
+		fprintf(stderr, "\r\033[K  %s  %s/s", size, rate);
+		return;
+	}
+	case REG_BLOB_DONE:
+		for (size_t i = 0; i < CLI_REGISTRY_SLOTS; i++) {
+			if (strcmp(r->slot_digest[i], p->digest) == 0) {
+				r->slot_digest[i][0] = '\0';
+				r->finished_bytes += p->total;
+			}
+		}
+		cli_human_size(p->total, size, sizeof(size));
+		fprintf(stderr, "%sblob %.19s  %s  done\n", r->tty ? "\r\033[K" : "", p->digest, size);
+		return;
+	case REG_BLOB_EXISTS:
+		fprintf(stderr, "%sblob %.19s  already there\n", r->tty ? "\r\033[K" : "", p->digest);
+		return;
+	case REG_BLOB_MOUNTED:
+		fprintf(stderr, "%sblob %.19s  mounted from another repository\n", r->tty ? "\r\033[K" : "",
+			p->digest);
+		return;
+	case REG_MANIFEST:
+		fprintf(stderr, "%smanifest %.19s  done\n", r->tty ? "\r\033[K" : "", p->digest);
+		return;
+	}
+}
+
+void cli_registry_init(struct cli_registry *r, bool quiet)
+{
+	memset(r, 0, sizeof(*r));
+	r->o.tls_verify = true;
+	r->o.progress = progress;
+	r->o.progress_ctx = r;
+	r->quiet = quiet;
+	r->tty = isatty(STDERR_FILENO);
+	r->started = now_s();
+}
+
+void cli_registry_free(struct cli_registry *r)
+{
+	reg_creds_free(&r->creds);
+}
+
+void cli_registry_progress_end(struct cli_registry *r)
+{
+	if (r->tty && !r->quiet)
+		fprintf(stderr, "\r\033[K");
+}
+
+int cli_registry_opt(struct cli_registry *r, const char *cmd, int c, const char *arg)
+{
+	cn_err err;
+	switch (c) {
+	case CLI_OPT_CREDS:
+		reg_creds_free(&r->creds);
+		if (reg_creds_parse(arg, &r->creds, &err) < 0) {
+			cli_usage_error(cmd, "--creds: %s", err.msg);
+			return -1;
+		}
+		r->o.creds = &r->creds;
+		return 1;
+	case CLI_OPT_CERT_DIR:
+		r->o.cert_dir = arg;
+		return 1;
+	case CLI_OPT_TLS_VERIFY:
+		if (!arg || strcmp(arg, "true") == 0) {
+			r->o.tls_verify = true;
+		} else if (strcmp(arg, "false") == 0) {
+			r->o.tls_verify = false;
+		} else {
+			cli_usage_error(cmd, "--tls-verify: '%s' is not true or false", arg);
+			return -1;
+		}
+		return 1;
+	case CLI_OPT_PLATFORM:
+		r->o.platform = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}

@@ -1,0 +1,51 @@
+/* Options shared by push, pull, login and build (--creds, --cert-dir,
+ * --tls-verify, --platform) and the transfer progress display. */
+#ifndef CLI_REGISTRY_OPTS_H
+#define CLI_REGISTRY_OPTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "registry/registry.h"
+
+enum {
+	CLI_OPT_CREDS = 0x1000,
+	CLI_OPT_CERT_DIR,
+	CLI_OPT_TLS_VERIFY,
+	CLI_OPT_PLATFORM,
+};
+
+#define CLI_REGISTRY_OPTIONS \
+	{ "creds", required_argument, NULL, CLI_OPT_CREDS }, \
+	{ "cert-dir", required_argument, NULL, CLI_OPT_CERT_DIR }, \
+	{ "tls-verify", optional_argument, NULL, CLI_OPT_TLS_VERIFY }, \
+	{ "platform", required_argument, NULL, CLI_OPT_PLATFORM }
+
+#define CLI_REGISTRY_USAGE \
+	"      --creds USER:PASS    registry credentials (default: cairn login's, then\n" \
+	"                           ~/.docker/config.json)\n" \
+	"      --cert-dir DIR       trust every DIR/*.crt as a CA for the registry (also\n" \
+	"                           /etc/containers/certs.d/HOST:PORT/*.crt)\n" \
+	"      --tls-verify=false   do not verify TLS, and allow plain http\n"
+
+#define CLI_REGISTRY_SLOTS 16
+
+struct cli_registry {
+	struct reg_creds creds;
+	struct reg_opts o;
+	bool quiet, tty;
+	char slot_digest[CLI_REGISTRY_SLOTS][72];  /* blobs in flight */
+	uint64_t slot_bytes[CLI_REGISTRY_SLOTS];
+	uint64_t finished_bytes;
+	double started, last_draw;
+};
+
+void cli_registry_init(struct cli_registry *r, bool quiet);
+void cli_registry_free(struct cli_registry *r);
+/* Handle option C (one of CLI_OPT_*): 1 handled, 0 not ours, -1 bad value
+ * (message printed, for command CMD). */
+int cli_registry_opt(struct cli_registry *r, const char *cmd, int c, const char *arg);
+/* End the progress line, if one was drawn. */
+void cli_registry_progress_end(struct cli_registry *r);
+
+#endif

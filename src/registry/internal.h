@@ -1,0 +1,90 @@
+/* The registry client's HTTP layer, shared by push.c and pull.c. */
+#ifndef REG_INTERNAL_H
+#define REG_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "registry/ref.h"
+#include "registry/registry.h"
+#include "util/buf.h"
+#include "util/strv.h"
+
+#define REG_MAX_MANIFEST (4u << 20)     /* manifests, indexes, configs, tokens */
+
+/* One registry repository and the credentials for it; shared by the
+ * transfer threads (each has its own reg_conn). */
+struct reg_client {
+	char *base;                 /* "https://host:port" */
+	char *host;                 /* "host:port" as in URLs */
+	bool tls_verify;
+	char *cert_dir;
+	struct reg_creds creds;     /* user NULL: anonymous */
+	cn_strv scopes;             /* token scopes: "repository:NAME:pull,push" */
+	pthread_mutex_t mu;         /* guards the fields below */
+	char *auth_header;          /* "Authorization: ..." or NULL */
+	unsigned auth_gen;          /* bumped on every change of auth_header */
+	const struct reg_opts *opts;
+	pthread_mutex_t progress_mu;
+};
+
+struct reg_conn {
+	struct reg_client *c;
+	void *curl;                 /* CURL * */
+};
+
+/* Receives a response body (2xx only); returns 0 or -1 with its own error. */
+typedef int (*reg_sink_fn)(void *ctx, const void *data, size_t len);
+
+struct reg_req {
+	const char *method;         /* GET HEAD PUT PATCH POST DELETE */
+	const char *url;            /* "/v2/..." (under base) or absolute */
+	const char *const *headers; /* NULL-terminated, may be NULL */
+	const void *body;           /* request body in memory ... */
+	size_t body_len;
+	int body_fd;                /* ... or from an fd at body_off (when > 0 with body_fd_len) */
+	uint64_t body_off, body_fd_len;
+	bool has_fd_body;
+	cn_buf *out;                /* 2xx body into here (bounded), or */
+	reg_sink_fn sink;           /* streamed to SINK, */
+	int (*sink_reset)(void *ctx);   /* which starts over on a retry */
+	void *sink_ctx;
+	bool follow;                /* follow redirects (blob storage) */
+	bool retry;                 /* safe to send again (GET, HEAD, manifest PUT) */
+};
+
+struct reg_resp {
+	long status;
+	char *location;             /* absolute URL */
+	char *content_type;
+	char *www_authenticate;
+	char *range;
+	long retry_after;
+	cn_buf err_body;            /* body of a non-2xx response (bounded) */
+	cn_err sink_err;
+	bool sink_failed;
+};
+
+void reg_resp_free(struct reg_resp *r);
+
+/* Connect to REF's registry (ping /v2/, https unless allowed otherwise,
+ * authenticate for SCOPES). */
+int reg_client_open(struct reg_client *c, const struct reg_ref *ref, const struct reg_opts *o,
+		    const char *const *scopes, cn_err *err);
+void reg_client_close(struct reg_client *c);
+int reg_conn_open(struct reg_conn *k, struct reg_client *c, cn_err *err);
+void reg_conn_close(struct reg_conn *k);
+
+/* One request, with authentication, redirects (never https -> http; no
+ * credentials to another host) and retries (5xx, 429, resets) handled.
+ * 0 with resp->status set (the caller judges it), -1 on transport errors. */
+int reg_do(struct reg_conn *k, const struct reg_req *rq, struct reg_resp *resp, cn_err *err);
+
+/* "METHOD URL: 404 NAME_UNKNOWN: repository name not known" */
+int reg_status_error(const struct reg_req *rq, const struct reg_resp *resp, cn_err *err);
+
+void reg_report(struct reg_client *c, enum reg_phase phase, const char *digest, uint64_t done,
+		uint64_t total);
+
+#endif

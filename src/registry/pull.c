@@ -1,0 +1,501 @@
+#include "registry/internal.h"
+
+#include "store/image.h"
+#include "transfer/import.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+
+static const char *const accept_manifests[] = {
+	"Accept: " MT_OCI_MANIFEST,
+	"Accept: " MT_DOCKER_MANIFEST,
+	"Accept: " MT_OCI_INDEX,
+	"Accept: " MT_DOCKER_LIST,
+	NULL,
+};
+
+void reg_result_free(struct reg_result *r)
+{
+	free(r->local);
+	r->local = NULL;
+}
+
+/* ---- manifests ---- */
+
+/* GET /v2/NAME/manifests/REFERENCE into BODY; its digest must be WANT
+ * when WANT is given. DIGEST gets the computed digest. */
+static int get_manifest(struct reg_conn *k, const char *name, const char *reference, const char *want,
+			cn_buf *body, char **media_type, char digest[CN_DIGEST_STR_SIZE], cn_err *err)
+{
+	_cleanup_free_ char *url = cn_xasprintf("/v2/%s/manifests/%s", name, reference);
+	struct reg_req rq = { .method = "GET", .url = url, .headers = accept_manifests, .out = body,
+			      .retry = true };
+	struct reg_resp resp;
+	json_t *doc;
+	const char *mt;
+	int r = -1;
+	if (reg_do(k, &rq, &resp, err) < 0)
+		goto out;
+	if (resp.status != 200) {
+		reg_status_error(&rq, &resp, err);
+		if (resp.status == 404)
+			cn_err_plain(err, ENOENT, "%s:%s: manifest unknown to registry %s", name, reference,
+				   k->c->host);
+		goto out;
+	}
+	/* Never Docker-Content-Digest: the bytes are what is verified. */
+	cn_sha256_oneshot(body->data, body->len, digest);
+	if (want && strcmp(want, digest) != 0) {
+		cn_err_plain(err, EIO, "manifest %s: content hashes to %s", want, digest);
+		goto out;
+	}
+	doc = json_loadb(body->data, body->len, 0, NULL);
+	mt = json_string_value(json_object_get(doc, "mediaType"));
+	if (!mt && resp.content_type)
+		mt = resp.content_type;
+	*media_type = mt ? cn_xstrndup(mt, strcspn(mt, "; ")) : NULL;
+	if (!doc || !json_is_object(doc)) {
+		cn_err_plain(err, EPROTO, "%s:%s: the manifest is not a JSON object", name, reference);
+	} else if (json_integer_value(json_object_get(doc, "schemaVersion")) == 1) {
+		cn_err_plain(err, EPROTO, "%s:%s: Docker schema 1 manifests are not supported", name, reference);
+	} else if (!*media_type) {
+		/* OCI manifests may omit mediaType; an index has "manifests". */
+		*media_type = cn_xstrdup(json_object_get(doc, "manifests") ? MT_OCI_INDEX : MT_OCI_MANIFEST);
+		r = 0;
+	} else {
+		r = 0;
+	}
+	json_decref(doc);
+out:
+	reg_resp_free(&resp);
+	return r;
+}
+
+static void host_platform(char *os, size_t oslen, char *arch, size_t archlen)
+{
+	struct utsname u;
+	const char *a = "amd64";
+	snprintf(os, oslen, "linux");
+	if (uname(&u) == 0) {
+		if (strcmp(u.machine, "aarch64") == 0)
+			a = "arm64";
+		else if (strncmp(u.machine, "arm", 3) == 0)
+			a = "arm";
+		else if (strcmp(u.machine, "i686") == 0 || strcmp(u.machine, "i386") == 0)
+			a = "386";
+		else if (strcmp(u.machine, "x86_64") != 0)
+			a = u.machine;
+	}
+	snprintf(arch, archlen, "%s", a);
+}
+
+/* The index entry for the wanted platform ("os/arch[/variant]"). */
+static int pick_platform(const char *platform, json_t *index, const char *name, char out[CN_DIGEST_STR_SIZE],
+			 cn_err *err)
+{
+	char os[72], arch[72], variant[32] = "";
+	json_t *m;
+	size_t i;
+	_cleanup_buf_ cn_buf seen;
+	cn_buf_init(&seen, 4096);
+	if (platform) {
+		int n = sscanf(platform, "%71[^/]/%71[^/]/%31s", os, arch, variant);
+		if (n < 2)
+			return cn_err_plain(err, EINVAL, "invalid platform '%s' (want OS/ARCH[/VARIANT])", platform);
+	} else {
+		host_platform(os, sizeof(os), arch, sizeof(arch));
+	}
+	json_array_foreach(json_object_get(index, "manifests"), i, m) {
+		json_t *p = json_object_get(m, "platform");
+		const char *mos = json_string_value(json_object_get(p, "os"));
+		const char *march = json_string_value(json_object_get(p, "architecture"));
+		const char *mvar = json_string_value(json_object_get(p, "variant"));
+		const char *d = json_string_value(json_object_get(m, "digest"));
+		if (!mos || !march)
+			continue;
+		cn_buf_addf(&seen, "%s%s/%s%s%s", seen.len ? ", " : "", mos, march, mvar ? "/" : "",
+			    mvar ? mvar : "");
+		if (strcmp(mos, os) != 0 || strcmp(march, arch) != 0 ||
+		    (*variant && (!mvar || strcmp(mvar, variant) != 0)))
+			continue;
+		if (!cn_digest_valid(d))
+			return cn_err_plain(err, EPROTO, "%s: index entry for %s/%s has a bad digest", name, os, arch);
+		memcpy(out, d, CN_DIGEST_STR_SIZE);
+		return 0;
+	}
+	return cn_err_plain(err, ENOENT, "%s: no image for %s/%s%s%s in the index (it has: %s)", name, os, arch,
+			  *variant ? "/" : "", variant, seen.len ? seen.data : "nothing");
+}
+
+/* ---- blobs ---- */
+
+struct blob_job {
+	char digest[CN_DIGEST_STR_SIZE];
+	char diff_id[CN_DIGEST_STR_SIZE];
+	char media_type[96];
+	uint64_t size;
+};
+
+struct download {
+	struct reg_client *c;
+	const struct blob_job *job;
+	int fd;
+	cn_sha256 h;
+	uint64_t n, reported;
+	cn_err err;
+};
+
+static int download_sink(void *ctx, const void *data, size_t len)
+{
+	struct download *d = ctx;
+	if (d->n + len > d->job->size)
+		return cn_err_plain(&d->err, EIO, "blob %s: the registry sent more than the %llu bytes "
+				  "the manifest declares", d->job->digest, (unsigned long long)d->job->size);
+	if (cn_write_all(d->fd, data, len) < 0)
+		return cn_err_sys(&d->err, "write blob %s", d->job->digest);
+	cn_sha256_update(&d->h, data, len);
+	d->n += len;
+	if (d->n - d->reported >= (1u << 20) || d->n == d->job->size) {
+		d->reported = d->n;
+		reg_report(d->c, REG_BLOB_BYTES, d->job->digest, d->n, d->job->size);
+	}
+	return 0;
+}
+
+static int download_reset(void *ctx)
+{
+	struct download *d = ctx;
+	if (d->n == 0)
+		return 0;
+	if (ftruncate(d->fd, 0) < 0 || lseek(d->fd, 0, SEEK_SET) < 0)
+		return -1;
+	cn_sha256_free(&d->h);
+	cn_sha256_init(&d->h);
+	d->n = d->reported = 0;
+	return 0;
+}
+
+static int fetch_blob(struct reg_conn *k, struct store *st, const char *name, const struct blob_job *job,
+		      cn_err *err)
+{
+	_cleanup_free_ char *url = cn_xasprintf("/v2/%s/blobs/%s", name, job->digest);
+	struct download d = { .c = k->c, .job = job };
+	struct reg_req rq = { .method = "GET", .url = url, .sink = download_sink, .sink_reset = download_reset,
+			      .sink_ctx = &d, .follow = true, .retry = true };
+	struct reg_resp resp;
+	struct store_ingest in;
+	char got[CN_DIGEST_STR_SIZE];
+	int r = -1;
+
+	if (store_ingest_begin(st, &in, err) < 0)
+		return -1;
+	d.fd = in.fd;
+	cn_sha256_init(&d.h);
+	reg_report(k->c, REG_BLOB_START, job->digest, 0, job->size);
+	if (reg_do(k, &rq, &resp, err) < 0) {
+		if (resp.sink_failed)
+			*err = d.err;
+		goto out;
+	}
+	if (resp.status != 200) {
+		reg_status_error(&rq, &resp, err);
+		goto out;
+	}
+	cn_sha256_final(&d.h, got);
+	if (strcmp(got, job->digest) != 0) {
+		cn_err_plain(err, EIO, "blob %s: content hashes to %s (corrupt in the registry or in transit)",
+			   job->digest, got);
+		goto out;
+	}
+	if (d.n != job->size) {
+		cn_err_plain(err, EIO, "blob %s: %llu bytes, the manifest declares %llu", job->digest,
+			   (unsigned long long)d.n, (unsigned long long)job->size);
+		goto out;
+	}
+	r = store_ingest_commit(&in, job->digest, err);
+	in.fd = -1;
+	in.name = NULL;
+out:
+	cn_sha256_free(&d.h);
+	if (r < 0)
+		store_ingest_abort(&in);
+	reg_resp_free(&resp);
+	return r;
+}
+
+/* A small blob (the config) into memory, verified. */
+static int fetch_small_blob(struct reg_conn *k, const char *name, const char *digest, cn_buf *out,
+			    cn_err *err)
+{
+	_cleanup_free_ char *url = cn_xasprintf("/v2/%s/blobs/%s", name, digest);
+	struct reg_req rq = { .method = "GET", .url = url, .out = out, .follow = true, .retry = true };
+	struct reg_resp resp;
+	char got[CN_DIGEST_STR_SIZE];
+	int r = -1;
+	if (reg_do(k, &rq, &resp, err) < 0)
+		goto out;
+	if (resp.status != 200) {
+		reg_status_error(&rq, &resp, err);
+		goto out;
+	}
+	cn_sha256_oneshot(out->data, out->len, got);
+	if (strcmp(got, digest) != 0) {
+		cn_err_plain(err, EIO, "blob %s: content hashes to %s", digest, got);
+		goto out;
+	}
+	r = 0;
+out:
+	reg_resp_free(&resp);
+	return r;
+}
+
+/* ---- the worker pool ---- */
+
+struct pool {
+	struct reg_client *c;
+	struct store *st;
+	const char *name;
+	struct blob_job *jobs;
+	size_t njobs, next;
+	pthread_mutex_t mu;
+	bool failed;
+	cn_err err;
+	unsigned done_blobs;
+	uint64_t bytes;
+};
+
+static int run_job(struct pool *p, struct reg_conn *k, const struct blob_job *job, cn_err *err)
+{
+	struct store_layer l = { .size = job->size };
+	memcpy(l.digest, job->digest, sizeof(l.digest));
+	memcpy(l.diff_id, job->diff_id, sizeof(l.diff_id));
+	snprintf(l.media_type, sizeof(l.media_type), "%s", job->media_type);
+	if (store_blob_exists(p->st, job->digest) && store_blob_size(p->st, job->digest) == job->size) {
+		reg_report(p->c, REG_BLOB_EXISTS, job->digest, job->size, job->size);
+	} else {
+		if (fetch_blob(k, p->st, p->name, job, err) < 0)
+			return -1;
+		pthread_mutex_lock(&p->mu);
+		p->done_blobs++;
+		p->bytes += job->size;
+		pthread_mutex_unlock(&p->mu);
+	}
+	/* Unpacked as it arrives, while other layers still download. */
+	if (xfer_snapshot_layer(p->st, &l, err) < 0)
+		return -1;
+	reg_report(p->c, REG_BLOB_DONE, job->digest, job->size, job->size);
+	return 0;
+}
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+	struct reg_conn k;
+	cn_err err;
+	if (reg_conn_open(&k, p->c, &err) < 0)
+		goto fail;
+	for (;;) {
+		struct blob_job *job;
+		pthread_mutex_lock(&p->mu);
+		if (p->failed || p->next >= p->njobs) {
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		job = &p->jobs[p->next++];
+		pthread_mutex_unlock(&p->mu);
+		if (run_job(p, &k, job, &err) < 0) {
+			reg_conn_close(&k);
+			goto fail;
+		}
+	}
+	reg_conn_close(&k);
+	return NULL;
+fail:
+	pthread_mutex_lock(&p->mu);
+	if (!p->failed) {
+		p->failed = true;
+		p->err = err;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static int run_pool(struct pool *p, unsigned jobs, cn_err *err)
+{
+	pthread_t tids[16];
+	unsigned n = jobs ? jobs : 3, started = 0;
+	if (n > 16)
+		n = 16;
+	if (n > p->njobs)
+		n = (unsigned)p->njobs;
+	pthread_mutex_init(&p->mu, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		if (pthread_create(&tids[i], NULL, worker, p) != 0)
+			break;
+		started++;
+	}
+	if (started == 0 && p->njobs)
+		worker(p);      /* no threads: do it here */
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	pthread_mutex_destroy(&p->mu);
+	if (p->failed) {
+		*err = p->err;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- pull ---- */
+
+static bool config_media_type_ok(const char *mt)
+{
+	return mt && (strcmp(mt, MT_OCI_CONFIG) == 0 || strcmp(mt, MT_DOCKER_CONFIG) == 0);
+}
+
+/* Fill JOBS from a manifest and its config (already verified). */
+static int plan_layers(json_t *manifest, json_t *config, const char *what, struct blob_job **jobs,
+		       size_t *njobs, cn_err *err)
+{
+	json_t *layers = json_object_get(manifest, "layers"), *l;
+	json_t *diff_ids = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
+	size_t i;
+	if (!json_is_array(layers) || !json_is_array(diff_ids) ||
+	    json_array_size(layers) != json_array_size(diff_ids))
+		return cn_err_plain(err, EPROTO, "%s: the manifest's layers and the config's diff_ids "
+				  "do not match", what);
+	if (json_array_size(layers) > STORE_MAX_LAYERS)
+		return cn_err_plain(err, E2BIG, "%s: more than %d layers", what, STORE_MAX_LAYERS);
+	*njobs = json_array_size(layers);
+	*jobs = cn_xcalloc(*njobs ? *njobs : 1, sizeof(**jobs));
+	json_array_foreach(layers, i, l) {
+		struct blob_job *j = &(*jobs)[i];
+		const char *d = json_string_value(json_object_get(l, "digest"));
+		const char *did = json_string_value(json_array_get(diff_ids, i));
+		const char *mt = json_string_value(json_object_get(l, "mediaType"));
+		json_t *size = json_object_get(l, "size");
+		if (!cn_digest_valid(d) || !cn_digest_valid(did))
+			return cn_err_plain(err, EPROTO, "%s: layer %zu: bad digest (only sha256 is supported)",
+					  what, i + 1);
+		if (!json_is_integer(size) || json_integer_value(size) < 0)
+			return cn_err_plain(err, EPROTO, "%s: layer %zu: bad size", what, i + 1);
+		if (!mt || (strstr(mt, ".tar") == NULL))
+			return cn_err_plain(err, EPROTO, "%s: layer %zu: unsupported media type '%s'", what,
+					  i + 1, mt ? mt : "");
+		memcpy(j->digest, d, CN_DIGEST_STR_SIZE);
+		memcpy(j->diff_id, did, CN_DIGEST_STR_SIZE);
+		snprintf(j->media_type, sizeof(j->media_type), "%s", mt);
+		j->size = (uint64_t)json_integer_value(size);
+	}
+	return 0;
+}
+
+int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, struct reg_result *res,
+	     cn_err *err)
+{
+	struct reg_ref ref;
+	struct reg_client c;
+	struct reg_conn k = { 0 };
+	_cleanup_free_ char *scope = NULL, *mt = NULL;
+	_cleanup_free_ struct blob_job *jobs = NULL;
+	_cleanup_buf_ cn_buf body, cfg;
+	char digest[CN_DIGEST_STR_SIZE], cfg_digest_put[CN_DIGEST_STR_SIZE], stored[CN_DIGEST_STR_SIZE];
+	const char *scopes[2];
+	json_t *manifest = NULL, *config = NULL;
+	const char *cfg_digest, *cfg_mt;
+	size_t njobs = 0;
+	struct pool pool;
+	int r = -1;
+
+	memset(res, 0, sizeof(*res));
+	cn_buf_init(&body, REG_MAX_MANIFEST);
+	cn_buf_init(&cfg, REG_MAX_MANIFEST);
+	if (reg_ref_parse(remote, &ref, err) < 0)
+		return -1;
+	scope = cn_xasprintf("repository:%s:pull", ref.path);
+	scopes[0] = scope;
+	scopes[1] = NULL;
+	if (reg_client_open(&c, &ref, o, scopes, err) < 0) {
+		reg_ref_free(&ref);
+		return cn_err_wrap(err, "pull %s", remote);
+	}
+	if (reg_conn_open(&k, &c, err) < 0)
+		goto out;
+	if (get_manifest(&k, ref.path, reg_ref_reference(&ref), ref.digest, &body, &mt, digest, err) < 0)
+		goto out;
+	if (strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0) {
+		char child[CN_DIGEST_STR_SIZE];
+		json_t *index = json_loadb(body.data, body.len, 0, NULL);
+		int pr = pick_platform(o->platform, index, remote, child, err);
+		json_decref(index);
+		free(mt);
+		mt = NULL;
+		if (pr < 0 || get_manifest(&k, ref.path, child, child, &body, &mt, digest, err) < 0)
+			goto out;
+	}
+	if (strcmp(mt, MT_OCI_MANIFEST) != 0 && strcmp(mt, MT_DOCKER_MANIFEST) != 0) {
+		cn_err_plain(err, EPROTO, "unsupported manifest type '%s'", mt);
+		goto out;
+	}
+	manifest = json_loadb(body.data, body.len, 0, NULL);
+	cfg_digest = json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
+	cfg_mt = json_string_value(json_object_get(json_object_get(manifest, "config"), "mediaType"));
+	if (!cn_digest_valid(cfg_digest) || !config_media_type_ok(cfg_mt)) {
+		cn_err_plain(err, EPROTO, "manifest %s: bad or unsupported config (%s)", digest,
+			   cfg_mt ? cfg_mt : "no media type");
+		goto out;
+	}
+	if (fetch_small_blob(&k, ref.path, cfg_digest, &cfg, err) < 0)
+		goto out;
+	config = json_loadb(cfg.data, cfg.len, 0, NULL);
+	if (!json_is_object(config)) {
+		cn_err_plain(err, EPROTO, "config %s is not a JSON object", cfg_digest);
+		goto out;
+	}
+	if (plan_layers(manifest, config, digest, &jobs, &njobs, err) < 0)
+		goto out;
+	reg_conn_close(&k);
+	memset(&pool, 0, sizeof(pool));
+	pool.c = &c;
+	pool.st = st;
+	pool.name = ref.path;
+	pool.jobs = jobs;
+	pool.njobs = njobs;
+	if (run_pool(&pool, o->jobs, err) < 0)
+		goto out;
+	res->blobs_sent = pool.done_blobs;
+	res->blobs_skipped = (unsigned)njobs - pool.done_blobs;
+	res->bytes = pool.bytes;
+	/* Config and manifest last: the image exists only once its layers do. */
+	if (store_blob_put(st, cfg.data, cfg.len, cfg_digest_put, err) < 0 ||
+	    store_blob_put(st, body.data, body.len, stored, err) < 0)
+		goto out;
+	reg_report(&c, REG_MANIFEST, digest, body.len, body.len);
+	if (xfer_import(st, digest, ref.local, "pull", err) < 0)
+		goto out;
+	memcpy(res->manifest_digest, digest, sizeof(res->manifest_digest));
+	res->local = ref.local ? cn_xstrdup(ref.local) : NULL;
+	r = 0;
+out:
+	reg_conn_close(&k);
+	json_decref(manifest);
+	json_decref(config);
+	reg_client_close(&c);
+	if (r < 0)
+		cn_err_wrap(err, "pull %s", remote);
+	reg_ref_free(&ref);
+	return r;
+}

@@ -1,0 +1,70 @@
+/* Per-container cgroups with memory, pids and cpu limits, for cgroup v1
+ * (one hierarchy per controller, as on hybrid systems) and v2 (unified).
+ *
+ * v1: the cgroup is made under the one cairn runs in, per controller
+ * (CONTROLLER/<own path>/cairn/<id>), so a container stays inside whatever
+ * limits its caller has. v2: /sys/fs/cgroup/cairn/<id> (the layout docker's
+ * cgroupfs driver uses), since a v2 cgroup holding processes (cairn's own)
+ * cannot give controllers to children. */
+#ifndef SB_CGROUP_H
+#define SB_CGROUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/err.h"
+
+struct sb_limits {
+	unsigned long long memory;      /* bytes; 0: no limit (swap is limited to none) */
+	unsigned long cpus_milli;       /* CPUs x 1000; 0: no limit */
+	long long pids;                 /* max processes; 0: no limit */
+};
+
+static inline bool sb_limits_any(const struct sb_limits *l)
+{
+	return l && (l->memory || l->cpus_milli || l->pids);
+}
+
+/* docker's units: a number with an optional b, k, m or g (powers of 1024). */
+int sb_parse_memory(const char *s, unsigned long long *bytes);
+/* "1", "0.5", "2.25": up to three decimals. */
+int sb_parse_cpus(const char *s, unsigned long *milli);
+
+enum sb_cgroup_version { SB_CGROUP_V1 = 1, SB_CGROUP_V2 = 2 };
+
+/* One file write a limit needs; v1 CONTROLLER names the hierarchy, v2 ignores it. */
+struct sb_cgroup_setting {
+	const char *controller;         /* memory, pids, cpu */
+	const char *file;
+	char value[48];
+	bool optional;                  /* skipped when the file does not exist (memsw, swap.max) */
+};
+/* The writes LIMITS take, in order. Returns their number (at most MAX stored). */
+size_t sb_cgroup_settings(enum sb_cgroup_version v, const struct sb_limits *limits,
+			  struct sb_cgroup_setting *out, size_t max);
+/* From /proc/self/cgroup TEXT: the path of CONTROLLER's hierarchy (v1), or of
+ * the unified one ("0::") when CONTROLLER is NULL. Heap string or NULL. */
+char *sb_cgroup_own_path(const char *text, const char *controller);
+/* The "oom_kill N" count in memory.oom_control (v1) or memory.events (v2). */
+long long sb_cgroup_parse_oom_kills(const char *text);
+
+struct sb_cgroup {
+	enum sb_cgroup_version version;
+	char *dirs[3];                  /* v1: one per controller used; v2: dirs[0] */
+	const char *controllers[3];     /* v1: the controller of dirs[i] */
+	size_t ndirs;
+	char *memory_dir;               /* where the OOM count is read (a dirs[] entry) */
+};
+
+/* Create the cgroup named ID with LIMITS applied. */
+int sb_cgroup_create(const struct sb_limits *limits, const char *id, struct sb_cgroup *cg,
+		     cn_err *err);
+/* Move PID (and the children it makes later) into the cgroup. */
+int sb_cgroup_enter(const struct sb_cgroup *cg, pid_t pid, cn_err *err);
+/* Whether the kernel's OOM killer killed a process in it. */
+bool sb_cgroup_oom_killed(const struct sb_cgroup *cg);
+/* Kill what is left in it, remove it (and cairn/ when empty). Safe to call twice. */
+void sb_cgroup_destroy(struct sb_cgroup *cg);
+
+#endif

@@ -1,0 +1,27 @@
+/* The sandbox's default seccomp filter (libseccomp): docker's default
+ * profile as a deny list for x86_64 and i386 (x32 is refused), blocked
+ * calls failing with EPERM. */
+#ifndef SB_SECCOMP_H
+#define SB_SECCOMP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+/* Build the filter (an opaque libseccomp context) to load later. */
+int sb_seccomp_build(void **filter, cn_err *err);
+/* Load it into the calling thread; it is inherited across fork and exec. */
+int sb_seccomp_load(void *filter, cn_err *err);
+void sb_seccomp_free(void *filter);
+
+/* [lo, hi] as aligned blocks (value & mask == block value), the form a
+ * seccomp argument comparison can test one at a time. Returns the number of
+ * blocks (only the first MAX are stored). */
+struct sb_seccomp_block {
+	uint32_t mask;
+	uint32_t value;
+};
+size_t sb_seccomp_range_blocks(uint32_t lo, uint32_t hi, struct sb_seccomp_block *out, size_t max);
+
+#endif

@@ -1,0 +1,23 @@
+/* Images that come from outside the store (a registry, an archive): the
+ * step from "blobs ingested into the store" to "an image that can be run
+ * and built on". Layer blobs are hostile input: each is unpacked with
+ * layers/extract.c into a private temp dir and published as a snapshot
+ * only when its blob digest and diff_id are the ones the image names. */
+#ifndef XFER_IMPORT_H
+#define XFER_IMPORT_H
+
+#include "store/image.h"
+#include "store/store.h"
+#include "util/err.h"
+
+/* Make sure LAYER (its blob in the store) has a snapshot. */
+int xfer_snapshot_layer(struct store *st, const struct store_layer *layer, cn_err *err);
+
+/* The image whose manifest blob MANIFEST_DIGEST is in the store, with its
+ * config and layer blobs (OCI or Docker schema2 media types): verify them,
+ * unpack every layer lacking a snapshot, then, when REF is not NULL, tag
+ * REF (with CAUSE: "pull", "load"). On error nothing is tagged. */
+int xfer_import(struct store *st, const char *manifest_digest, const char *ref, const char *cause,
+		cn_err *err);
+
+#endif
