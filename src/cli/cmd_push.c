@@ -2,8 +2,8 @@
 #include "cli/registry_opts.h"
 #include "util/interrupt.h"
 
-#include <getopt.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 
 static const char push_usage[] =
@@ -21,38 +21,17 @@ static const char push_usage[] =
 
 int cmd_push(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CLI_REGISTRY_OPTIONS,
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct cli_registry reg;
 	struct reg_result res;
 	struct store st;
 	cn_err err;
-	int c, rc = 0;
-	bool quiet = false;
+	int rc = 0;
 
 	cli_registry_init(&reg, false);
-	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-		int r = cli_registry_opt(&reg, "push", c, optarg);
-		if (r < 0)
-			goto usage;
-		if (r > 0)
-			continue;
-		switch (c) {
-		case 'q':
-			quiet = reg.quiet = true;
-			break;
-		case 'h':
-			fputs(push_usage, stdout);
-			cli_registry_free(&reg);
-			return 0;
-		default:
-			cli_usage_error("push", "invalid option");
-			goto usage;
-		}
+	rc = cli_registry_parse(&reg, "push", push_usage, argc, argv);
+	if (rc != 0) {
+		cli_registry_free(&reg);
+		return rc < 0 ? EXIT_USAGE : 0;
 	}
 	if (argc - optind < 1 || argc - optind > 2) {
 		cli_usage_error("push", "expected IMAGE [DESTINATION]");
@@ -70,7 +49,7 @@ int cmd_push(struct cli *cli, int argc, char **argv)
 			rc = 128 + cn_interrupt_signal();
 	} else {
 		cli_registry_progress_end(&reg);
-		if (!quiet)
+		if (!reg.quiet)
 			fprintf(stderr, "pushed: %u blobs sent, %u already there, %u mounted\n", res.blobs_sent,
 				res.blobs_skipped, res.blobs_mounted);
 		printf("%s\n", res.manifest_digest);

@@ -2,6 +2,7 @@
 
 #include "cli/cli.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -128,4 +129,35 @@ int cli_registry_opt(struct cli_registry *r, const char *cmd, int c, const char 
 	default:
 		return 0;
 	}
+}
+
+int cli_registry_parse(struct cli_registry *r, const char *cmd, const char *usage, int argc,
+		       char **argv)
+{
+	static const struct option opts[] = {
+		CLI_REGISTRY_OPTIONS,
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+		int handled = cli_registry_opt(r, cmd, c, optarg);
+		if (handled < 0)
+			return -1;
+		if (handled > 0)
+			continue;
+		switch (c) {
+		case 'q':
+			r->quiet = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 1;
+		default:
+			cli_usage_error(cmd, "invalid option");
+			return -1;
+		}
+	}
+	return 0;
 }

@@ -45,6 +45,10 @@ void cli_registry_free(struct cli_registry *r);
 /* Handle option C (one of CLI_OPT_*): 1 handled, 0 not ours, -1 bad value
  * (message printed, for command CMD). */
 int cli_registry_opt(struct cli_registry *r, const char *cmd, int c, const char *arg);
+/* The options of push and pull: the registry ones, -q and -h. 0: parsed
+ * (operands from optind), 1: help printed, -1: usage error printed. */
+int cli_registry_parse(struct cli_registry *r, const char *cmd, const char *usage, int argc,
+		       char **argv);
 /* End the progress line, if one was drawn. */
 void cli_registry_progress_end(struct cli_registry *r);
 

@@ -84,6 +84,12 @@ int reg_do(struct reg_conn *k, const struct reg_req *rq, struct reg_resp *resp, 
 /* "METHOD URL: 404 NAME_UNKNOWN: repository name not known" */
 int reg_status_error(const struct reg_req *rq, const struct reg_resp *resp, cn_err *err);
 
+/* Run FN(conn, I, CTX) for every I below N on up to JOBS threads (0: 3),
+ * each with a connection of its own; the first error stops the others
+ * from starting new tasks and is returned. */
+typedef int (*reg_task_fn)(struct reg_conn *k, size_t i, void *ctx, cn_err *err);
+int reg_pool_run(struct reg_client *c, size_t n, unsigned jobs, reg_task_fn fn, void *ctx, cn_err *err);
+
 void reg_report(struct reg_client *c, enum reg_phase phase, const char *digest, uint64_t done,
 		uint64_t total);
 

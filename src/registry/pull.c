@@ -262,100 +262,36 @@ out:
 	return r;
 }
 
-/* ---- the worker pool ---- */
+/* ---- layers, in parallel ---- */
 
-struct pool {
-	struct reg_client *c;
+struct pull_ctx {
 	struct store *st;
 	const char *name;
 	struct blob_job *jobs;
-	size_t njobs, next;
-	pthread_mutex_t mu;
-	bool failed;
-	cn_err err;
-	unsigned done_blobs;
-	uint64_t bytes;
+	unsigned fetched;       /* atomic */
+	uint64_t bytes;         /* atomic */
 };
 
-static int run_job(struct pool *p, struct reg_conn *k, const struct blob_job *job, cn_err *err)
+static int pull_layer(struct reg_conn *k, size_t i, void *arg, cn_err *err)
 {
+	struct pull_ctx *p = arg;
+	const struct blob_job *job = &p->jobs[i];
 	struct store_layer l = { .size = job->size };
 	memcpy(l.digest, job->digest, sizeof(l.digest));
 	memcpy(l.diff_id, job->diff_id, sizeof(l.diff_id));
 	snprintf(l.media_type, sizeof(l.media_type), "%s", job->media_type);
 	if (store_blob_exists(p->st, job->digest) && store_blob_size(p->st, job->digest) == job->size) {
-		reg_report(p->c, REG_BLOB_EXISTS, job->digest, job->size, job->size);
+		reg_report(k->c, REG_BLOB_EXISTS, job->digest, job->size, job->size);
 	} else {
 		if (fetch_blob(k, p->st, p->name, job, err) < 0)
 			return -1;
-		pthread_mutex_lock(&p->mu);
-		p->done_blobs++;
-		p->bytes += job->size;
-		pthread_mutex_unlock(&p->mu);
+		__atomic_add_fetch(&p->fetched, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&p->bytes, job->size, __ATOMIC_RELAXED);
 	}
 	/* Unpacked as it arrives, while other layers still download. */
 	if (xfer_snapshot_layer(p->st, &l, err) < 0)
 		return -1;
-	reg_report(p->c, REG_BLOB_DONE, job->digest, job->size, job->size);
-	return 0;
-}
-
-static void *worker(void *arg)
-{
-	struct pool *p = arg;
-	struct reg_conn k;
-	cn_err err;
-	if (reg_conn_open(&k, p->c, &err) < 0)
-		goto fail;
-	for (;;) {
-		struct blob_job *job;
-		pthread_mutex_lock(&p->mu);
-		if (p->failed || p->next >= p->njobs) {
-			pthread_mutex_unlock(&p->mu);
-			break;
-		}
-		job = &p->jobs[p->next++];
-		pthread_mutex_unlock(&p->mu);
-		if (run_job(p, &k, job, &err) < 0) {
-			reg_conn_close(&k);
-			goto fail;
-		}
-	}
-	reg_conn_close(&k);
-	return NULL;
-fail:
-	pthread_mutex_lock(&p->mu);
-	if (!p->failed) {
-		p->failed = true;
-		p->err = err;
-	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
-}
-
-static int run_pool(struct pool *p, unsigned jobs, cn_err *err)
-{
-	pthread_t tids[16];
-	unsigned n = jobs ? jobs : 3, started = 0;
-	if (n > 16)
-		n = 16;
-	if (n > p->njobs)
-		n = (unsigned)p->njobs;
-	pthread_mutex_init(&p->mu, NULL);
-	for (unsigned i = 0; i < n; i++) {
-		if (pthread_create(&tids[i], NULL, worker, p) != 0)
-			break;
-		started++;
-	}
-	if (started == 0 && p->njobs)
-		worker(p);      /* no threads: do it here */
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(tids[i], NULL);
-	pthread_mutex_destroy(&p->mu);
-	if (p->failed) {
-		*err = p->err;
-		return -1;
-	}
+	reg_report(k->c, REG_BLOB_DONE, job->digest, job->size, job->size);
 	return 0;
 }
 
@@ -417,7 +353,7 @@ int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, str
 	json_t *manifest = NULL, *config = NULL;
 	const char *cfg_digest, *cfg_mt;
 	size_t njobs = 0;
-	struct pool pool;
+	struct pull_ctx pc;
 	int r = -1;
 
 	memset(res, 0, sizeof(*res));
@@ -468,17 +404,12 @@ int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, str
 	if (plan_layers(manifest, config, digest, &jobs, &njobs, err) < 0)
 		goto out;
 	reg_conn_close(&k);
-	memset(&pool, 0, sizeof(pool));
-	pool.c = &c;
-	pool.st = st;
-	pool.name = ref.path;
-	pool.jobs = jobs;
-	pool.njobs = njobs;
-	if (run_pool(&pool, o->jobs, err) < 0)
+	pc = (struct pull_ctx){ .st = st, .name = ref.path, .jobs = jobs };
+	if (reg_pool_run(&c, njobs, o->jobs, pull_layer, &pc, err) < 0)
 		goto out;
-	res->blobs_sent = pool.done_blobs;
-	res->blobs_skipped = (unsigned)njobs - pool.done_blobs;
-	res->bytes = pool.bytes;
+	res->blobs_sent = pc.fetched;
+	res->blobs_skipped = (unsigned)njobs - pc.fetched;
+	res->bytes = pc.bytes;
 	/* Config and manifest last: the image exists only once its layers do. */
 	if (store_blob_put(st, cfg.data, cfg.len, cfg_digest_put, err) < 0 ||
 	    store_blob_put(st, body.data, body.len, stored, err) < 0)

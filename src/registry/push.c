@@ -22,17 +22,12 @@ struct push_blob {
 	char mount_from[256];       /* a repository on the same registry that has it, or "" */
 };
 
-struct push_pool {
-	struct reg_client *c;
+struct push_ctx {
 	struct store *st;
 	const char *name;
 	struct push_blob *blobs;
-	size_t n, next;
-	pthread_mutex_t mu;
-	bool failed;
-	cn_err err;
-	unsigned sent, skipped, mounted;
-	uint64_t bytes;
+	unsigned sent, skipped, mounted;        /* atomic */
+	uint64_t bytes;                         /* atomic */
 };
 
 static char *with_query(const char *url, const char *key, const char *value)
@@ -90,7 +85,7 @@ out:
 	return r;
 }
 
-static int upload_blob(struct reg_conn *k, struct push_pool *p, const struct push_blob *b, cn_err *err)
+static int upload_blob(struct reg_conn *k, struct push_ctx *p, const struct push_blob *b, cn_err *err)
 {
 	static const char *const octets[] = { "Content-Type: application/octet-stream", NULL };
 	_cleanup_free_ char *location = NULL;
@@ -152,16 +147,16 @@ static int upload_blob(struct reg_conn *k, struct push_pool *p, const struct pus
 	return 0;
 }
 
-static int push_one(struct reg_conn *k, struct push_pool *p, const struct push_blob *b, cn_err *err)
+static int push_blob(struct reg_conn *k, size_t i, void *arg, cn_err *err)
 {
+	struct push_ctx *p = arg;
+	const struct push_blob *b = &p->blobs[i];
 	int r = blob_exists(k, p->name, b->digest, err);
 	if (r < 0)
 		return -1;
 	if (r == 1) {
 		reg_report(k->c, REG_BLOB_EXISTS, b->digest, b->size, b->size);
-		pthread_mutex_lock(&p->mu);
-		p->skipped++;
-		pthread_mutex_unlock(&p->mu);
+		__atomic_add_fetch(&p->skipped, 1, __ATOMIC_RELAXED);
 		return 0;
 	}
 	/* An interrupted upload session cannot be resumed portably: start over. */
@@ -175,49 +170,14 @@ static int push_one(struct reg_conn *k, struct push_pool *p, const struct push_b
 			return cn_err_wrap(err, "blob %s", b->digest);
 		}
 	}
-	pthread_mutex_lock(&p->mu);
 	if (r == 1) {
-		p->mounted++;
+		__atomic_add_fetch(&p->mounted, 1, __ATOMIC_RELAXED);
 	} else {
-		p->sent++;
-		p->bytes += b->size;
+		__atomic_add_fetch(&p->sent, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&p->bytes, b->size, __ATOMIC_RELAXED);
 	}
-	pthread_mutex_unlock(&p->mu);
 	reg_report(k->c, r == 1 ? REG_BLOB_MOUNTED : REG_BLOB_DONE, b->digest, b->size, b->size);
 	return 0;
-}
-
-static void *push_worker(void *arg)
-{
-	struct push_pool *p = arg;
-	struct reg_conn k;
-	cn_err err;
-	if (reg_conn_open(&k, p->c, &err) < 0)
-		goto fail;
-	for (;;) {
-		struct push_blob *b;
-		pthread_mutex_lock(&p->mu);
-		if (p->failed || p->next >= p->n) {
-			pthread_mutex_unlock(&p->mu);
-			break;
-		}
-		b = &p->blobs[p->next++];
-		pthread_mutex_unlock(&p->mu);
-		if (push_one(&k, p, b, &err) < 0) {
-			reg_conn_close(&k);
-			goto fail;
-		}
-	}
-	reg_conn_close(&k);
-	return NULL;
-fail:
-	pthread_mutex_lock(&p->mu);
-	if (!p->failed) {
-		p->failed = true;
-		p->err = err;
-	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
 }
 
 /* Repositories on the same registry that the store has tags for and whose
@@ -270,13 +230,11 @@ int reg_push(struct store *st, const char *local, const char *remote, const stru
 	struct reg_ref ref;
 	struct reg_client c;
 	struct reg_conn k = { 0 };
-	struct push_pool pool;
+	struct push_ctx pc;
 	_cleanup_strv_ cn_strv scopes = { 0 }, repos = { 0 };
 	_cleanup_free_ struct push_blob *blobs = NULL;
 	_cleanup_buf_ cn_buf man;
 	_cleanup_free_ char *url = NULL, *ctype = NULL;
-	pthread_t tids[16];
-	unsigned nthreads, started = 0;
 	const char *mt;
 	size_t n;
 	int r = -1;
@@ -313,34 +271,13 @@ int reg_push(struct store *st, const char *local, const char *remote, const stru
 	if (reg_client_open(&c, &ref, o, (const char *const *)cn_strv_array(&scopes), err) < 0)
 		goto out_ref;
 
-	memset(&pool, 0, sizeof(pool));
-	pool.c = &c;
-	pool.st = st;
-	pool.name = ref.path;
-	pool.blobs = blobs;
-	pool.n = n;
-	pthread_mutex_init(&pool.mu, NULL);
-	nthreads = o->jobs ? o->jobs : 3;
-	if (nthreads > 16)
-		nthreads = 16;
-	if (nthreads > n)
-		nthreads = (unsigned)n;
-	for (unsigned i = 0; i < nthreads; i++)
-		if (pthread_create(&tids[i], NULL, push_worker, &pool) == 0)
-			started++;
-	if (!started)
-		push_worker(&pool);
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(tids[i], NULL);
-	pthread_mutex_destroy(&pool.mu);
-	if (pool.failed) {
-		*err = pool.err;
+	pc = (struct push_ctx){ .st = st, .name = ref.path, .blobs = blobs };
+	if (reg_pool_run(&c, n, o->jobs, push_blob, &pc, err) < 0)
 		goto out;
-	}
-	res->blobs_sent = pool.sent;
-	res->blobs_skipped = pool.skipped;
-	res->blobs_mounted = pool.mounted;
-	res->bytes = pool.bytes;
+	res->blobs_sent = pc.sent;
+	res->blobs_skipped = pc.skipped;
+	res->blobs_mounted = pc.mounted;
+	res->bytes = pc.bytes;
 
 	/* The manifest last, byte for byte as stored: its digest stays. */
 	mt = json_string_value(json_object_get(img.manifest, "mediaType"));
