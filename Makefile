@@ -6,6 +6,7 @@
 #   make demo        build the example images and run hello's command
 #   make bench       cairn vs buildah, side by side
 #   make bench-registry  push/pull vs skopeo copy, against a local registry
+#   make debian-base the debian:12 base image (debootstrap once, then cached)
 
 CC ?= gcc
 SANITIZE ?=
@@ -19,7 +20,7 @@ PKGS := libarchive libzstd jansson libcrypto libssl zlib libcurl libseccomp
 DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libssl-dev zlib1g-dev \
 	libcurl4-openssl-dev libseccomp-dev
 DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 \
-	docker-registry apache2-utils openssl curl python3-cryptography
+	docker-registry apache2-utils openssl curl python3-cryptography debootstrap
 DEB_ALL := $(DEB_BUILD) $(DEB_TEST)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -88,10 +89,13 @@ bench: deps all
 bench-registry: deps all
 	CAIRN=$(abspath $(BUILD)/cairn) bench/registry.sh
 
+debian-base: all
+	CAIRN=$(abspath $(BUILD)/cairn) examples/debian/build.sh
+
 install: all
 	install -D -m 0755 $(BUILD)/cairn $(DESTDIR)$(PREFIX)/bin/cairn
 
 clean:
 	rm -rf build build-*
 
-.PHONY: all deps lint check units demo bench bench-registry install clean
+.PHONY: all deps lint check units demo bench bench-registry debian-base install clean

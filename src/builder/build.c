@@ -1006,6 +1006,11 @@ not_archive:
 	return 0;
 }
 
+struct mkdir_job {
+	const char *path;
+	const char *user;       /* owner of created directories: NULL or "" for root */
+};
+
 static int mkdir_in_root(int root_fd, int unused_fd, void *arg, cn_err *err);
 
 /* ADD: sources in the order written (a later one overwrites an earlier
@@ -1048,8 +1053,8 @@ static int add_in_root(int root_fd, struct copy_job *job, cn_err *err)
 		if (job->chown || job->opts.chmod)
 			return cn_err_set(err, ENOTSUP, "'%s': --chown and --chmod on an archive are not "
 					  "supported yet", src);
-		_cleanup_free_ char *dir = cn_xstrdup(job->dest_abs);
-		if (mkdir_in_root(root_fd, -1, dir, err) < 0)
+		struct mkdir_job mj = { job->dest_abs, NULL };
+		if (mkdir_in_root(root_fd, -1, &mj, err) < 0)
 			return -1;
 		dest = cn_openat2(root_fd, job->dest_abs, O_RDONLY | O_DIRECTORY, RESOLVE_IN_ROOT);
 		if (dest < 0)
@@ -1432,12 +1437,20 @@ static char *clean_path(const char *cwd, const char *path)
 	return out;
 }
 
-/* mkdir -p inside the root: every component resolved in it. */
+/* mkdir -p inside the root: every component resolved in it. The
+ * directories it creates belong to JOB->user (WORKDIR passes the USER in
+ * effect, as BuildKit does, so that user can write in its WORKDIR). */
 static int mkdir_in_root(int root_fd, int unused_fd, void *arg, cn_err *err)
 {
 	(void)unused_fd;
-	const char *path = arg;
-	_cleanup_free_ char *p = cn_xstrdup(path);
+	const struct mkdir_job *job = arg;
+	bool owned = job->user && *job->user;
+	struct sb_user u;
+	if (owned && sb_user_resolve(root_fd, job->user, &u, err) < 0)
+		return -1;
+	_cleanup_free_ char *p = cn_xstrdup(job->path);
+	int hops = 0;
+restart:
 	for (char *s = p + 1; ; s++) {
 		if (*s != '/' && *s != '\0')
 			continue;
@@ -1446,12 +1459,33 @@ static int mkdir_in_root(int root_fd, int unused_fd, void *arg, cn_err *err)
 		int fd = cn_openat2(root_fd, p, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT);
 		if (fd < 0 && errno == ENOENT) {
 			char *slash = strrchr(p, '/');
+			char target[4096];
+			ssize_t n;
 			*slash = '\0';
 			_cleanup_close_ int parent = cn_openat2(root_fd, *p ? p : "/", O_RDONLY | O_DIRECTORY,
 								  RESOLVE_IN_ROOT);
 			*slash = '/';
-			if (parent < 0 || mkdirat(parent, slash + 1, 0755) < 0)
+			if (parent < 0)
 				return cn_err_sys(err, "create %s", p);
+			if (mkdirat(parent, slash + 1, 0755) < 0) {
+				int e = errno;
+				n = e == EEXIST ? readlinkat(parent, slash + 1, target, sizeof(target) - 1) : -1;
+				if (n <= 0)
+					return cn_err_set(err, e, "create %s", p);
+				if (++hops > 40)
+					return cn_err_set(err, ELOOP, "create %s", p);
+				/* A dangling symlink: as docker, create its target (inside
+				 * the root) and go on from there. */
+				target[n] = '\0';
+				*s = c;
+				char *np = target[0] == '/' ? cn_xasprintf("%s%s", target, s) :
+					cn_xasprintf("%.*s/%s%s", (int)(slash - p), p, target, s);
+				free(p);
+				p = np;
+				goto restart;
+			}
+			if (owned && fchownat(parent, slash + 1, u.uid, u.gid, AT_SYMLINK_NOFOLLOW) < 0)
+				return cn_err_sys(err, "chown %s", p);
 		} else if (fd < 0) {
 			return cn_err_sys(err, "%s", p);
 		} else {
@@ -1479,7 +1513,8 @@ static int do_workdir(struct build *b, const struct bf_instr *in, cn_err *err)
 	/* As BuildKit: the directory exists from here on (a layer if created). */
 	if (step_dir_create(b, &s, err) < 0)
 		return -1;
-	r = sb_with_rootfs(&s.rootfs, NULL, mkdir_in_root, path, err);
+	struct mkdir_job job = { path, bf_config_string(b->cur->cfg, "User") };
+	r = sb_with_rootfs(&s.rootfs, NULL, mkdir_in_root, &job, err);
 	if (r == 0)
 		r = commit_step(b, &s, in->node->original, err);
 	step_dir_free(b, &s);

@@ -1276,6 +1276,16 @@ static int copy_to_name(struct copier *c, const char *path, const char *real, co
 		if (S_ISDIR(st.st_mode))
 			return cn_err_sys(c->err, "COPY: open '/%s'", rel);
 	}
+	/* As BuildKit: a directory copied to a new name becomes a new 0755
+	 * directory owned like the copy; only what it holds keeps its metadata. */
+	if (ctx_stat(c, real, &st, show) < 0)
+		return -1;
+	if (S_ISDIR(st.st_mode)) {
+		dfd = mkdir_in_root(c, dc->v, dc->n);
+		if (dfd < 0)
+			return -1;
+		return walk_source(c, path, real, show, &(struct dest){ .fd = dfd, .rel = rel }, NULL);
+	}
 	if (check_wh(c, name, rel) < 0)
 		return -1;
 	return walk_source(c, path, real, show, &(struct dest){ .fd = pfd, .rel = prel }, name);

@@ -234,8 +234,10 @@ static void test_dirs(void)
 	UNIT_STREQ(slurp(root_fd, "new/f1"), "F1", "dir: contents copied, not the dir itself");
 	UNIT_CHECK(!exists(root_fd, "new/dir"), "dir: no extra level");
 	UNIT_STREQ(slurp(root_fd, "new/sub/subsub/deep.txt"), "DEEP", "nested dirs");
-	UNIT_CHECK(lstat_ok(root_fd, "new", &st) && (st.st_mode & 07777) == 0750,
-		   "new dest dir takes the source dir's mode");
+	/* BuildKit makes the destination itself (MkdirAll 0755) and copies the
+	 * contents into it without overwriting its metadata. */
+	UNIT_CHECK(lstat_ok(root_fd, "new", &st) && (st.st_mode & 07777) == 0755,
+		   "new dest dir is 0755, not the source dir's mode");
 	UNIT_CHECK(lstat_ok(root_fd, "new/sub", &st) && (st.st_mode & 07777) == 0700 &&
 		   st.st_mtim.tv_sec == 1234567890 && st.st_mtim.tv_nsec == 987654321,
 		   "subdir mode and nanosecond mtime kept");
@@ -328,8 +330,8 @@ static void test_workdir_and_owner(void)
 	UNIT_CHECK(copy_(&r, "dir", NULL) == 0, "--chmod: %s", err.msg);
 	UNIT_CHECK(lstat_ok(root_fd, "cm/f1", &st) && (st.st_mode & 07777) == 0640 &&
 		   lstat_ok(root_fd, "cm/sub", &st) && (st.st_mode & 07777) == 0640 &&
-		   lstat_ok(root_fd, "cm", &st) && (st.st_mode & 07777) == 0640,
-		   "--chmod 0640 applied to files and dirs");
+		   lstat_ok(root_fd, "cm", &st) && (st.st_mode & 07777) == 0755,
+		   "--chmod 0640 applied to files and dirs, not to the new dest dir");
 	UNIT_CHECK(lstat_ok(root_fd, "cm/rel-link", &st) && S_ISLNK(st.st_mode), "--chmod leaves symlinks");
 }
 
@@ -564,7 +566,8 @@ static void test_big_files(void)
 }
 
 /* After a racing copy, PATH (never followed: the copied symlink points to
- * the host's /etc) is absent, a symlink, or a dir holding just ok.txt. */
+ * the host's /etc) is absent, a symlink, or a dir holding just ok.txt (or
+ * nothing: the destination a refused copy had already created). */
 static bool race_clean(int dirfd, const char *path)
 {
 	struct stat st;
@@ -575,7 +578,8 @@ static bool race_clean(int dirfd, const char *path)
 	if (!S_ISDIR(st.st_mode))
 		return false;
 	fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	ok = fd >= 0 && count_entries(fd, ".") == 1 && exists(fd, "ok.txt");
+	ok = fd >= 0 && (count_entries(fd, ".") == 0 ||
+			 (count_entries(fd, ".") == 1 && exists(fd, "ok.txt")));
 	if (fd >= 0)
 		close(fd);
 	return ok;
