@@ -7,6 +7,7 @@
 #   make bench       cairn vs buildah, side by side
 #   make bench-registry  push/pull vs skopeo copy, against a local registry
 #   make debian-base the debian:12 base image (debootstrap once, then cached)
+#   make three-tier  examples/three-tier: postgres, two node apps, nginx (detached containers)
 
 CC ?= gcc
 SANITIZE ?=
@@ -20,7 +21,7 @@ PKGS := libarchive libzstd jansson libcrypto libssl zlib libcurl libseccomp
 DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libssl-dev zlib1g-dev \
 	libcurl4-openssl-dev libseccomp-dev
 DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 \
-	docker-registry apache2-utils openssl curl python3-cryptography debootstrap
+	docker-registry apache2-utils openssl curl python3-cryptography debootstrap podman xz-utils
 DEB_ALL := $(DEB_BUILD) $(DEB_TEST)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -92,10 +93,13 @@ bench-registry: deps all
 debian-base: all
 	CAIRN=$(abspath $(BUILD)/cairn) examples/debian/build.sh
 
+three-tier: all
+	CAIRN=$(abspath $(BUILD)/cairn) examples/three-tier/run.sh
+
 install: all
 	install -D -m 0755 $(BUILD)/cairn $(DESTDIR)$(PREFIX)/bin/cairn
 
 clean:
 	rm -rf build build-*
 
-.PHONY: all deps lint check units demo bench bench-registry debian-base install clean
+.PHONY: all deps lint check units demo bench bench-registry debian-base three-tier install clean

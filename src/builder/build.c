@@ -452,7 +452,9 @@ static int load_image(struct build *b, const char *name, struct store_image *img
 	if (r != 0 || !b->o->pull)
 		return r;
 	if (b->o->pull(b->o->pull_ctx, b->st, name, err) < 0)
-		return cn_err_wrap(err, "image '%s' not found: it is not in the store, and pulling it failed", name);
+		/* A name that is no reference at all says so alone. */
+		return err->errnum == EINVAL ? -1 : cn_err_wrap(err, "image '%s' is not in the store, "
+								 "and pulling it failed", name);
 	return store_image_load(b->st, key, img, err);
 }
 

@@ -28,6 +28,8 @@ int cli_open_store(struct cli *cli, struct store *st);
  * between a command's check of it and the tag it sets. */
 int cli_open_store_for_tagging(struct cli *cli, struct store *st);
 void cli_human_size(unsigned long long bytes, char *out, size_t len);
+/* SECS as docker words it: "3 seconds", "About a minute", "2 hours". */
+void cli_human_duration(long long secs, char *out, size_t len);
 /* --memory ('M'), --cpus ('C'), --pids-limit ('P') into LIMITS; -1 if invalid. */
 struct sb_limits;
 int cli_parse_limit(int opt, const char *arg, struct sb_limits *limits);
@@ -44,10 +46,17 @@ int cmd_tag(struct cli *cli, int argc, char **argv);
 int cmd_prune(struct cli *cli, int argc, char **argv);
 int cmd_df(struct cli *cli, int argc, char **argv);
 int cmd_fsck(struct cli *cli, int argc, char **argv);
+int cmd_save(struct cli *cli, int argc, char **argv);
+int cmd_load(struct cli *cli, int argc, char **argv);
+int cmd_export(struct cli *cli, int argc, char **argv);
 int cmd_push(struct cli *cli, int argc, char **argv);
 int cmd_pull(struct cli *cli, int argc, char **argv);
 int cmd_login(struct cli *cli, int argc, char **argv);
 int cmd_logout(struct cli *cli, int argc, char **argv);
 int cmd_run(struct cli *cli, int argc, char **argv);
+int cmd_ps(struct cli *cli, int argc, char **argv);
+int cmd_logs(struct cli *cli, int argc, char **argv);
+int cmd_stop(struct cli *cli, int argc, char **argv);
+int cmd_rm(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "container/container.h"
 #include "store/gc.h"
 
 #include <errno.h>
@@ -43,7 +44,8 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct store_prune_opts o = { .all = false, .keep = -1, .older_than = -1 };
+	struct store_prune_opts o = { .all = false, .keep = -1, .older_than = -1,
+				      .roots = ctr_image_roots };
 	struct store_prune_stats s;
 	struct store st;
 	char size[32];
@@ -74,7 +76,8 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 			       "  -a, --all                only current tags protect anything\n"
 			       "      --keep N             only the last N values of each tag do\n"
 			       "      --older-than DUR     values older than DUR (90m, 12h, 30d) do not\n"
-			       "Waits for running builds.\n");
+			       "Waits for running builds; keeps the images of detached containers\n"
+			       "until they exit.\n");
 			return 0;
 		default:
 			return cli_usage_error("prune", "invalid option");

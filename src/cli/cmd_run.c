@@ -1,6 +1,7 @@
 /* cairn run: an image's command in the sandbox RUN steps use, on an
  * ephemeral upper dir that is thrown away afterwards. */
 #include "cli/cli.h"
+#include "container/container.h"
 #include "sandbox/sandbox.h"
 #include "store/image.h"
 #include "util/cleanup.h"
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EXIT_RUN_FAIL 125       /* docker's: cairn itself failed */
@@ -30,7 +32,9 @@ static const char run_usage[] =
 	"Changes to the container's files are discarded when it ends.\n"
 	"\n"
 	"Options:\n"
-	"      --rm                 accepted for docker compatibility (always the case)\n"
+	"  -d, --detach             run in the background and print the container's id\n"
+	"      --rm                 with -d: remove the container's state when it exits\n"
+	"                           (without -d nothing is kept anyway)\n"
 	"      --name NAME          the container's name (also its default hostname)\n"
 	"  -i, --interactive        pass stdin to the container\n"
 	"  -t, --tty                allocate a pseudo-terminal\n"
@@ -50,7 +54,7 @@ static const char run_usage[] =
 
 struct run_opts {
 	const char *name, *workdir, *user, *hostname;
-	bool interactive, tty, read_only;
+	bool interactive, tty, read_only, detach, rm;
 	enum sb_network network;
 	struct sb_limits limits;
 	unsigned stop_timeout;
@@ -225,6 +229,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option opts[] = {
 		{ "rm", no_argument, NULL, 'R' },
+		{ "detach", no_argument, NULL, 'd' },
 		{ "name", required_argument, NULL, 'N' },
 		{ "interactive", no_argument, NULL, 'i' },
 		{ "tty", no_argument, NULL, 't' },
@@ -247,9 +252,13 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	char *end;
 	int c;
 	/* "+": options end at IMAGE; what follows is the command's. */
-	while ((c = getopt_long(argc, argv, "+ite:w:u:v:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+dite:w:u:v:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'R':
+			o->rm = true;
+			break;
+		case 'd':
+			o->detach = true;
 			break;
 		case 'N':
 			o->name = optarg;
@@ -319,6 +328,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	}
 	if (optind >= argc)
 		return cli_usage_error("run", "expected an image");
+	if (o->detach && o->interactive)
+		return cli_usage_error("run", "-d with -i: attaching to a detached container is not supported");
 	return 0;
 }
 
@@ -354,6 +365,187 @@ static int fail_status(const cn_err *err)
 	if (!strncmp(err->msg, "exec ", 5) && err->errnum == EACCES)
 		return 126;
 	return EXIT_RUN_FAIL;
+}
+
+/* What a detached container runs, as cmd_run worked it out. */
+struct run_spec {
+	struct run_opts *opts;
+	const char *ref;
+	cn_strv *cmd, *env;
+	const char *workdir, *user;
+	int stop_signal;
+	const struct sb_mount *mounts;
+};
+
+struct supervisor {
+	struct store *st;
+	struct ctr_state *cs;
+	int report_fd;          /* to the waiting cairn run; -1 once told */
+};
+
+/* The process exec'd: it is running, and cairn run -d may return. */
+static void supervisor_started(void *ctx, pid_t init_pid)
+{
+	struct supervisor *s = ctx;
+	cn_err err;
+	s->cs->status = CTR_RUNNING;
+	s->cs->init_pid = init_pid;
+	s->cs->started = (long long)time(NULL);
+	if (ctr_proc_start_time(init_pid, &s->cs->init_start) < 0 || ctr_save(s->st, s->cs, &err) < 0) {
+		/* Unrecordable, so unstoppable: better not to run at all. */
+		kill(init_pid, SIGKILL);
+		return;
+	}
+	ctr_report_start(s->report_fd, NULL);
+	close(s->report_fd);
+	s->report_fd = -1;
+}
+
+/* The supervisor's life: run the container with its output in the log,
+ * record how it ended, clean up, and exit. Never returns. */
+static void __attribute__((noreturn)) supervise(struct store *st, const struct store_image *img,
+						const struct run_spec *spec, struct ctr_state *cs,
+						int report_fd)
+{
+	struct run_opts *o = spec->opts;
+	struct supervisor sup = { .st = st, .cs = cs, .report_fd = report_fd };
+	struct run_dir dir = { .td = { .fd = -1 } };
+	_cleanup_free_ char *log = ctr_log_path(st, cs);
+	_cleanup_free_ char *cgroup_id = cn_xasprintf("ctr-%.*s", CTR_SHORT_ID_LEN, cs->id);
+	_cleanup_close_ int log_fd = -1;
+	struct sb_exit ex = { 0 };
+	char hostbuf[256];
+	cn_err err;
+	int r = -1;
+
+	/* The state names this process from now on; the image is in it, so
+	 * prune keeps it without the gc lock the caller took. */
+	store_gc_unlock(st);
+	cs->supervisor_pid = getpid();
+	if (ctr_proc_start_time(cs->supervisor_pid, &cs->supervisor_start) < 0) {
+		cn_err_plain(&err, ESRCH, "read the supervisor's start time");
+		goto failed;
+	}
+	if (ctr_save(st, cs, &err) < 0)
+		goto failed;
+	log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (log_fd < 0) {
+		cn_err_sys(&err, "open '%s'", log);
+		goto failed;
+	}
+	if (!o->hostname) {
+		if (o->network == SB_NET_HOST && gethostname(hostbuf, sizeof(hostbuf)) == 0)
+			o->hostname = hostbuf;
+		else
+			o->hostname = o->name ? o->name : cs->name;
+	}
+	if (run_dir_create(st, img, o->hostname, &dir, &err) < 0)
+		goto failed;
+	{
+		struct sb_rootfs rootfs = {
+			.lowers = (const char *const *)dir.lowers.v, .nlowers = dir.lowers.n,
+			.upper = dir.upper, .work = dir.work, .merged = dir.merged, .empty = dir.empty,
+		};
+		struct sb_process proc = {
+			.argv = cn_strv_array(spec->cmd),
+			.env = cn_strv_array(spec->env),
+			.cwd = spec->workdir ? spec->workdir : "/",
+			.user = spec->user,
+			.hostname = o->hostname,
+			.hosts_file = dir.hosts,
+			.network = o->network,
+			.out_fd = log_fd,
+			.err_fd = log_fd,
+			.mounts = spec->mounts,
+			.nmounts = o->volumes.n,
+			.in_fd = -1,
+			.tty = o->tty,
+			.read_only = o->read_only,
+			.stop_signal = spec->stop_signal,
+			.stop_timeout = o->stop_timeout,
+			.limits = sb_limits_any(&o->limits) ? &o->limits : NULL,
+			.cgroup_id = cgroup_id,
+			.on_start = supervisor_started,
+			.on_start_ctx = &sup,
+		};
+		/* SIGTERM to the supervisor stops the container, as Ctrl-C does cairn run. */
+		cn_interrupt_install();
+		r = sb_run(&rootfs, &proc, &ex, &err);
+	}
+	run_dir_free(st, &dir);
+	if (sup.report_fd >= 0) {
+		/* It never ran: nothing to keep, the caller says why. */
+		if (r == 0)
+			cn_err_plain(&err, ECHILD, "the container ended before its process started "
+				     "(exit status %d)", ex.status);
+		goto failed;
+	}
+	cs->status = CTR_EXITED;
+	cs->finished = (long long)time(NULL);
+	cs->exit_code = r < 0 ? EXIT_RUN_FAIL : ex.status;
+	cs->oom_killed = r == 0 && ex.oom_killed;
+	if (r < 0)
+		(void)cn_write_all(log_fd, "cairn: ", 7), (void)cn_write_all(log_fd, err.msg, strlen(err.msg)),
+			(void)cn_write_all(log_fd, "\n", 1);
+	if (cs->auto_remove)
+		ctr_remove(st, cs, &err);
+	else
+		ctr_save(st, cs, &err);
+	_exit(0);
+failed:
+	ctr_report_start(sup.report_fd, &err);
+	ctr_remove(st, cs, &err);
+	_exit(1);
+}
+
+/* cairn run -d: record the container, hand it to a supervisor, and return
+ * once its process runs (printing the id) or failed to start. */
+static int run_detached(struct store *st, const struct store_image *img, const struct run_spec *spec)
+{
+	struct run_opts *o = spec->opts;
+	struct ctr_state cs = {
+		.name = o->name ? cn_xstrdup(o->name) : NULL,
+		.image = cn_xstrdup(spec->ref),
+		.created = (long long)time(NULL),
+		.status = CTR_CREATED,
+		.supervisor_pid = getpid(),
+		.stop_signal = spec->stop_signal > 0 ? spec->stop_signal : SIGTERM,
+		.stop_timeout = o->stop_timeout,
+		.auto_remove = o->rm,
+	};
+	cn_err err;
+	int fd = -1, r, rc = EXIT_RUN_FAIL;
+
+	memcpy(cs.image_digest, img->manifest_digest, sizeof(cs.image_digest));
+	cn_strv_copy(&cs.command, spec->cmd);
+	if (ctr_proc_start_time(cs.supervisor_pid, &cs.supervisor_start) < 0) {
+		fprintf(stderr, "error: cannot read this process's start time from /proc\n");
+		goto out;
+	}
+	if (ctr_create(st, &cs, &err) < 0) {
+		cli_fail(&err);
+		goto out;
+	}
+	fflush(NULL);   /* nothing buffered may be written twice */
+	r = ctr_spawn_supervisor(&fd, &err);
+	if (r < 0) {
+		cli_fail(&err);
+		ctr_remove(st, &cs, &err);
+		goto out;
+	}
+	if (r == 0)
+		supervise(st, img, spec, &cs, fd);
+	if (ctr_await_start(fd, &err) < 0) {
+		cli_fail(&err);
+		rc = fail_status(&err);
+	} else {
+		printf("%s\n", cs.id);
+		rc = 0;
+	}
+	close(fd);
+out:
+	ctr_state_free(&cs);
+	return rc;
 }
 
 int cmd_run(struct cli *cli, int argc, char **argv)
@@ -432,6 +624,12 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	}
 	workdir = o.workdir ? o.workdir : config_string(cfg, "WorkingDir");
 	user = o.user ? o.user : config_string(cfg, "User");
+	if (o.detach) {
+		struct run_spec spec = { .opts = &o, .ref = ref, .cmd = &cmd, .env = &env, .workdir = workdir,
+					 .user = user, .stop_signal = stop_signal, .mounts = mounts };
+		rc = run_detached(&st, &img, &spec);
+		goto free_image;
+	}
 	{
 		unsigned char rnd[6];
 		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);

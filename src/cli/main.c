@@ -14,6 +14,10 @@
 static const struct cli_command commands[] = {
 	{ "build", "build an image from a Buildfile", cmd_build },
 	{ "run", "run a command in a container from an image", cmd_run },
+	{ "ps", "list detached containers", cmd_ps },
+	{ "logs", "show a detached container's output", cmd_logs },
+	{ "stop", "stop detached containers", cmd_stop },
+	{ "rm", "remove detached containers", cmd_rm },
 	{ "images", "list images in the store", cmd_images },
 	{ "inspect", "show an image's manifest and config", cmd_inspect },
 	{ "history", "show an image's history and the state after each row", cmd_history },
@@ -28,6 +32,9 @@ static const struct cli_command commands[] = {
 	{ "prune", "remove what nothing references", cmd_prune },
 	{ "df", "show the space the store uses", cmd_df },
 	{ "fsck", "verify (and repair) the store", cmd_fsck },
+	{ "save", "write images to a tar (OCI layout + docker archive)", cmd_save },
+	{ "load", "read images from an OCI or docker archive", cmd_load },
+	{ "export", "write an image as a rootfs, bundle or archive", cmd_export },
 	{ "parse", "print a Buildfile's syntax tree", cmd_parse },
 };
 

@@ -662,6 +662,8 @@ const char *layer_media_type(enum layer_compression c)
 		return "application/vnd.oci.image.layer.v1.tar+zstd";
 	case LAYER_GZIP:
 		return "application/vnd.oci.image.layer.v1.tar+gzip";
+	case LAYER_NONE:
+		return "application/vnd.oci.image.layer.v1.tar";
 	}
 	return NULL;
 }

@@ -15,6 +15,7 @@
 enum layer_compression {
 	LAYER_ZSTD,
 	LAYER_GZIP,
+	LAYER_NONE,     /* a plain tar (exports); digest == diff_id */
 };
 
 struct layer_write_opts {

@@ -99,6 +99,8 @@ int layer_sink_open(struct layer_sink *s, enum layer_compression comp, int out_f
 		return zstd_open(s, err);
 	case LAYER_GZIP:
 		return gzip_open(s, err);
+	case LAYER_NONE:
+		return 0;
 	}
 	return cn_err_set(err, EINVAL, "layer: unknown compression %d", (int)comp);
 }
@@ -107,6 +109,8 @@ int layer_sink_write(struct layer_sink *s, const void *data, size_t len, cn_err 
 {
 	const unsigned char *p = data;
 	cn_sha256_update(&s->diff_id, data, len);
+	if (s->comp == LAYER_NONE)
+		return sink_emit(s, data, len, err);
 	if (s->comp == LAYER_ZSTD) {
 		ZSTD_inBuffer in = { data, len, 0 };
 		return len ? zstd_run(s, &in, ZSTD_e_continue, err) : 0;
@@ -130,7 +134,7 @@ int layer_sink_finish(struct layer_sink *s, struct layer_info *info, cn_err *err
 		ZSTD_inBuffer in = { NULL, 0, 0 };
 		if (zstd_run(s, &in, ZSTD_e_end, err) < 0)
 			return -1;
-	} else {
+	} else if (s->comp == LAYER_GZIP) {
 		s->zs.next_in = NULL;
 		s->zs.avail_in = 0;
 		if (gzip_run(s, Z_FINISH, err) < 0)

@@ -568,6 +568,13 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 			fcntl(w.master, F_SETFL, fcntl(w.master, F_GETFL) | O_NONBLOCK);
 		}
 	}
+	/* errp reaches EOF when the process exec'd: every copy is close-on-exec
+	 * and pid 1 closes its own; data instead is the error of a failed setup. */
+	if (ev == 1 && proc->on_start && (ev = wait_events(&w, errp[0], relays, 3)) == 1) {
+		int pending = 0;
+		if (ioctl(errp[0], FIONREAD, &pending) == 0 && pending == 0)
+			proc->on_start(proc->on_start_ctx, pid);
+	}
 	if (proc->interactive && (in[1] >= 0 || w.master >= 0)) {
 		in_buf = cn_xmalloc(65536);
 		w.in_buf = in_buf;

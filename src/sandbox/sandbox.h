@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "sandbox/cgroup.h"
 #include "util/err.h"
@@ -73,6 +74,10 @@ struct sb_process {
 	unsigned stop_timeout;
 	const struct sb_limits *limits;  /* a cgroup with these limits (NULL: none) */
 	const char *cgroup_id;  /* its name (unique; required with limits) */
+	/* cairn run -d: called once the process has exec'd (not when setting it
+	 * up failed), with the host pid of the sandbox's pid 1 */
+	void (*on_start)(void *ctx, pid_t init_pid);
+	void *on_start_ctx;
 };
 
 struct sb_exit {

@@ -242,6 +242,15 @@ int store_prune(struct store *st, const struct store_prune_opts *o, struct store
 	marks_init(&m);
 	if (mark_tags(st, &m, &index, err) < 0 || mark_logs(st, &m, index, o, out, err) < 0)
 		goto out;
+	if (o->roots) {
+		cn_strv roots = { 0 };
+		int rr = o->roots(st, &roots, err);
+		for (size_t i = 0; rr == 0 && i < roots.n; i++)
+			rr = mark_image(st, &m, roots.v[i], err);
+		cn_strv_free(&roots);
+		if (rr < 0)
+			goto out;
+	}
 	/* The cache entries go first: none may point at a blob being removed. */
 	if (each_entry(st->cache_fd, "cache", st, sweep_cache, &s, err) < 0 ||
 	    each_entry(st->blobs_fd, "blobs", st, sweep_blob, &s, err) < 0 ||

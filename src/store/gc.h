@@ -13,6 +13,9 @@ struct store_prune_opts {
 	bool all;               /* tag logs protect nothing (only current tags do) */
 	long keep;              /* >= 0: the last KEEP values of each tag stay protected */
 	long long older_than;   /* >= 0: log values older than this many seconds are not */
+	/* More roots (manifest digests; the images of running containers),
+	 * asked for under the gc lock; NULL: none */
+	int (*roots)(struct store *st, cn_strv *digests, cn_err *err);
 };
 
 struct store_prune_stats {

@@ -50,7 +50,7 @@ bad_build failing-run "Buildfile:3: RUN: exit status 3" 'FROM busybox
 RUN true
 RUN echo about to fail; exit 3
 RUN echo never'
-bad_build missing-base "Buildfile:1: FROM: image 'nosuch:1' not found: it is not in the store, and pulling it failed" 'FROM nosuch:1
+bad_build missing-base "Buildfile:1: FROM: image 'nosuch:1' is not in the store, and pulling it failed" 'FROM nosuch:1
 RUN true'
 bad_build unsupported "Buildfile:2: RUN: --mount=type=ssh is not supported: cairn cannot forward an SSH agent" 'FROM busybox
 RUN --mount=type=ssh true'

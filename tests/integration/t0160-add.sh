@@ -1,7 +1,7 @@
 #!/bin/bash
 # ADD: local tar archives (plain, gzip, zstd) are unpacked into DEST, other
 # sources are copied as COPY copies them; a hostile archive cannot write
-# outside the image. (bzip2, xz and URLs: t0320.)
+# outside the image. (bzip2, xz and URLs: t0620.)
 . "$(dirname "$0")/lib.sh"
 
 build_busybox || finish

@@ -163,7 +163,7 @@ builds "base-with-arg: Containerfile2 with CUSTOM_TARGET=first" "$B/base-with-ar
 logged "base-with-arg: the stage named by the ARG is the base" "This is built for first"
 builds "base-with-arg: Containerfile2 with CUSTOM_TARGET=second" "$B/base-with-arg" -f Containerfile2 --build-arg CUSTOM_TARGET=second
 logged "base-with-arg: ... second" "This is built for second"
-refuses "base-with-arg: Containerfilebad (FROM platform-) is refused" "'platform-' not found" "$B/base-with-arg" -f Containerfilebad
+refuses "base-with-arg: Containerfilebad (FROM platform-) is refused" "invalid reference 'platform-'" "$B/base-with-arg" -f Containerfilebad
 differs "base-with-arg: --build-arg-file" "buildah-only flag"
 
 # build-arg

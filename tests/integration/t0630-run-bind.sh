@@ -68,7 +68,7 @@ bad "a symlink out of the context is refused" "Buildfile:2: RUN: --mount=type=bi
 	'RUN --mount=type=bind,source=link-out,target=/o cat /o'
 bad "a missing source" "Buildfile:2: RUN: --mount=type=bind,source=nope: 'nope': no such file or directory in the build context" \
 	'RUN --mount=type=bind,source=nope,target=/o true'
-bad "from= an unknown stage or image" "Buildfile:2: RUN: image 'nosuch' not found: it is not in the store" \
+bad "from= an unknown stage or image" "Buildfile:2: RUN: image 'nosuch' is not in the store, and pulling it failed" \
 	'RUN --mount=type=bind,from=nosuch,target=/o true'
 bad "type=ssh says plainly it is not supported" "Buildfile:2: RUN: --mount=type=ssh is not supported: cairn cannot forward an SSH agent" \
 	'RUN --mount=type=ssh true'

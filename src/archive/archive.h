@@ -1,0 +1,95 @@
+/* Image archives and exports: `save` (one tar that is both an OCI image
+ * layout and a docker-load archive), `export` (a rootfs directory or tar, an
+ * OCI runtime bundle, an archive of one image) and `load` (OCI or docker
+ * archives, hostile input, into the store). Blobs are streamed, never held in
+ * memory; outputs appear under their name only when complete. */
+#ifndef ARC_ARCHIVE_H
+#define ARC_ARCHIVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "store/image.h"
+#include "store/store.h"
+#include "util/err.h"
+#include "util/strv.h"
+
+/* ---- outputs: a file written as a temp sibling and renamed when complete,
+ * or stdout ("-"), which must not be a terminal ---- */
+struct arc_out {
+	int fd;
+	char *path;         /* NULL for stdout */
+	char *tmp;          /* the temp sibling being written */
+};
+int arc_out_open(const char *dest, struct arc_out *o, cn_err *err);
+/* fsync and rename into place (stdout: nothing to do). */
+int arc_out_commit(struct arc_out *o, cn_err *err);
+/* Remove the temp file; safe after commit and twice. */
+void arc_out_abort(struct arc_out *o);
+
+/* ---- save (save.c) ---- */
+/* Write the images REFS (tags or manifest digests) as one tar to OUT_FD:
+ * oci-layout, index.json (one entry per tag: org.opencontainers.image.ref.name
+ * = NAME:TAG, io.containerd.image.name = the docker-style full name),
+ * blobs/sha256/<hex> (each blob once, re-hashed while written) and docker's
+ * manifest.json (Config, RepoTags, Layers naming the same blob paths). */
+int arc_save(struct store *st, char *const *refs, size_t nrefs, int out_fd, cn_err *err);
+
+/* ---- export (export.c, bundle.c) ---- */
+enum arc_format {
+	ARC_ROOTFS,             /* a directory: the layers applied in order */
+	ARC_ROOTFS_TAR,         /* the same directory as one uncompressed tar */
+	ARC_BUNDLE,             /* DEST/rootfs + DEST/config.json (OCI runtime spec) */
+	ARC_OCI_ARCHIVE,        /* the save format, one image */
+	ARC_DOCKER_ARCHIVE,     /* the same tar (it is both) */
+};
+/* -1 when unknown. */
+int arc_format_parse(const char *s, enum arc_format *out);
+
+/* Apply IMG's layer blobs in order to the directory DIRFD (whiteouts
+ * delete, owners and modes kept), each read with the hostile-input layer
+ * reader and checked against its digest and diff_id. */
+int arc_rootfs_apply(struct store *st, const struct store_image *img, int dirfd, cn_err *err);
+
+/* Export image REF in FORMAT to DEST (a path; "-" = stdout for the tar
+ * formats). Directories are built in a temp sibling and renamed to DEST,
+ * which must not exist or be an empty directory. */
+int arc_export(struct store *st, const char *ref, enum arc_format format, const char *dest,
+	       cn_err *err);
+
+/* The OCI runtime config.json for IMG whose rootfs is open at ROOTFS_FD
+ * (USER is resolved from its /etc/passwd and /etc/group). HOSTNAME is the
+ * container's hostname. */
+json_t *arc_bundle_config(const struct store_image *img, int rootfs_fd, const char *hostname,
+			  cn_err *err);
+
+/* ---- load (load.c) ---- */
+struct arc_load_image {
+	char manifest_digest[CN_DIGEST_STR_SIZE];
+	cn_strv tags;       /* normalized refs tagged (may be empty) */
+};
+struct arc_load_result {
+	struct arc_load_image *images;
+	size_t nimages;
+};
+/* Caps on a loaded archive (hostile input). */
+#define ARC_LOAD_MAX_ENTRIES 20000
+#define ARC_LOAD_MAX_BYTES ((uint64_t)64 << 30)      /* all entries' data together */
+#define ARC_LOAD_MAX_JSON ((size_t)8 << 20)           /* index.json, manifest.json, ... */
+
+/* Read the archive from IN_FD (NAME is used in messages): an OCI layout
+ * (oci-layout, index.json, blobs/sha256/) or a docker archive (manifest.json
+ * naming Config and Layers paths: `docker save` with blobs/ or the legacy
+ * <id>/layer.tar), plain or gzip/zstd/xz/bzip2. Every entry is streamed
+ * into a private temp file in the store while hashed (never created by its
+ * name); blobs are checked against their names' digests; each image is
+ * imported (snapshots made, diff_ids checked) and tagged. CAUSE goes to the
+ * tag log. On error nothing is tagged. */
+int arc_load(struct store *st, int in_fd, const char *name, const char *cause,
+	     struct arc_load_result *res, cn_err *err);
+void arc_load_result_free(struct arc_load_result *res);
+
+#endif

@@ -1,0 +1,149 @@
+/* config.json of an OCI runtime bundle, from the image config: what `runc
+ * run` needs, with the defaults docker gives a container (its 14
+ * capabilities, masked and read-only /proc paths, no new privileges). */
+#include "archive/archive.h"
+#include "sandbox/userdb.h"
+#include "util/cleanup.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define BUNDLE_OCI_VERSION "1.0.2"
+#define BUNDLE_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+static const char *const default_caps[] = {
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+};
+
+static const char *const masked_paths[] = {
+	"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+	"/sys/firmware", "/sys/devices/virtual/powercap",
+};
+
+static const char *const readonly_paths[] = {
+	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+};
+
+static json_t *str_array(const char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* Append the strings of the image config's array FIELD to OUT. */
+static int append_strings(json_t *cfg, const char *field, json_t *out, cn_err *err)
+{
+	json_t *a = json_object_get(cfg, field), *v;
+	size_t i;
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a))
+		return cn_err_set(err, EINVAL, "image config: %s is not an array", field);
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v))
+			return cn_err_set(err, EINVAL, "image config: %s[%zu] is not a string", field, i);
+		json_array_append(out, v);
+	}
+	return 0;
+}
+
+static json_t *mount(const char *dest, const char *type, const char *source, const char *const *opts,
+		     size_t nopts)
+{
+	return json_pack("{s:s, s:s, s:s, s:o}", "destination", dest, "type", type, "source", source,
+			 "options", str_array(opts, nopts));
+}
+
+static json_t *mounts(void)
+{
+	static const char *const proc[] = { "nosuid", "noexec", "nodev" };
+	static const char *const dev[] = { "nosuid", "strictatime", "mode=755", "size=65536k" };
+	static const char *const pts[] = { "nosuid", "noexec", "newinstance", "ptmxmode=0666",
+					   "mode=0620", "gid=5" };
+	static const char *const shm[] = { "nosuid", "noexec", "nodev", "mode=1777", "size=65536k" };
+	static const char *const mq[] = { "nosuid", "noexec", "nodev" };
+	static const char *const sys[] = { "nosuid", "noexec", "nodev", "ro" };
+	static const char *const cg[] = { "nosuid", "noexec", "nodev", "relatime", "ro" };
+	return json_pack("[o, o, o, o, o, o, o]",
+			 mount("/proc", "proc", "proc", proc, CN_ARRAY_SIZE(proc)),
+			 mount("/dev", "tmpfs", "tmpfs", dev, CN_ARRAY_SIZE(dev)),
+			 mount("/dev/pts", "devpts", "devpts", pts, CN_ARRAY_SIZE(pts)),
+			 mount("/dev/shm", "tmpfs", "shm", shm, CN_ARRAY_SIZE(shm)),
+			 mount("/dev/mqueue", "mqueue", "mqueue", mq, CN_ARRAY_SIZE(mq)),
+			 mount("/sys", "sysfs", "sysfs", sys, CN_ARRAY_SIZE(sys)),
+			 mount("/sys/fs/cgroup", "cgroup", "cgroup", cg, CN_ARRAY_SIZE(cg)));
+}
+
+static json_t *process(const struct sb_user *u, json_t *args, json_t *env,
+		       const char *cwd)
+{
+	json_t *caps = str_array(default_caps, CN_ARRAY_SIZE(default_caps)), *gids = json_array();
+	for (size_t i = 0; i < u->ngroups; i++)
+		json_array_append_new(gids, json_integer(u->groups[i]));
+	return json_pack("{s:b, s:{s:I, s:I, s:o}, s:o, s:o, s:s, s:{s:O, s:O, s:o}, "
+			 "s:[{s:s, s:i, s:i}], s:b}",
+			 "terminal", 0,
+			 "user", "uid", (json_int_t)u->uid, "gid", (json_int_t)u->gid,
+			 "additionalGids", gids,
+			 "args", args, "env", env, "cwd", cwd,
+			 "capabilities", "bounding", caps, "effective", caps, "permitted", caps,
+			 "rlimits", "type", "RLIMIT_NOFILE", "hard", 1024, "soft", 1024,
+			 "noNewPrivileges", 1);
+}
+
+json_t *arc_bundle_config(const struct store_image *img, int rootfs_fd, const char *hostname,
+			  cn_err *err)
+{
+	json_t *cfg = json_object_get(img->config, "config");
+	json_t *args = json_array(), *env = json_array(), *proc, *out, *v;
+	const char *user = json_string_value(json_object_get(cfg, "User"));
+	const char *cwd = json_string_value(json_object_get(cfg, "WorkingDir"));
+	bool has_path = false;
+	struct sb_user u;
+	size_t i;
+
+	if (append_strings(cfg, "Entrypoint", args, err) < 0 ||
+	    append_strings(cfg, "Cmd", args, err) < 0 || append_strings(cfg, "Env", env, err) < 0)
+		goto fail;
+	if (json_array_size(args) == 0) {
+		cn_err_plain(err, EINVAL, "image has no Entrypoint or Cmd: a bundle needs a command");
+		goto fail;
+	}
+	json_array_foreach(env, i, v)
+		has_path |= strncmp(json_string_value(v), "PATH=", 5) == 0;
+	if (!has_path)
+		json_array_append_new(env, json_string(BUNDLE_DEFAULT_PATH));
+	if (!cwd || !*cwd)
+		cwd = "/";
+	if (cwd[0] != '/') {
+		cn_err_plain(err, EINVAL, "image config: WorkingDir '%s' is not absolute", cwd);
+		goto fail;
+	}
+	if (sb_user_resolve(rootfs_fd, user && *user ? user : "0", &u, err) < 0) {
+		cn_err_wrap(err, "image config: User");
+		goto fail;
+	}
+	proc = process(&u, args, env, cwd);
+	out = json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:{s:[{s:s}, {s:s}, {s:s}, {s:s}, {s:s}], "
+			"s:o, s:o}}",
+			"ociVersion", BUNDLE_OCI_VERSION, "process", proc,
+			"root", "path", "rootfs", "readonly", 0,
+			"hostname", hostname, "mounts", mounts(),
+			"linux", "namespaces", "type", "pid", "type", "network", "type", "ipc",
+			"type", "uts", "type", "mount",
+			"maskedPaths", str_array(masked_paths, CN_ARRAY_SIZE(masked_paths)),
+			"readonlyPaths", str_array(readonly_paths, CN_ARRAY_SIZE(readonly_paths)));
+	if (!out)
+		cn_err_set(err, ENOMEM, "config.json: cannot build");
+	return out;
+fail:
+	json_decref(args);
+	json_decref(env);
+	return NULL;
+}

@@ -1,0 +1,210 @@
+/* `export`: an image as a rootfs directory or tar, an OCI runtime bundle, or
+ * an archive. The rootfs is made by applying the layer blobs in order with
+ * the hostile-input reader (ADD form: whiteouts delete), never by copying
+ * snapshots, so what is exported is exactly what the blobs say. */
+#include "archive/archive.h"
+#include "layers/layer.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int arc_format_parse(const char *s, enum arc_format *out)
+{
+	static const struct { const char *name; enum arc_format f; } formats[] = {
+		{ "rootfs", ARC_ROOTFS },
+		{ "rootfs-tar", ARC_ROOTFS_TAR },
+		{ "bundle", ARC_BUNDLE },
+		{ "oci-archive", ARC_OCI_ARCHIVE },
+		{ "docker-archive", ARC_DOCKER_ARCHIVE },
+	};
+	for (size_t i = 0; s && i < CN_ARRAY_SIZE(formats); i++) {
+		if (strcmp(s, formats[i].name) == 0) {
+			*out = formats[i].f;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int arc_rootfs_apply(struct store *st, const struct store_image *img, int dirfd, cn_err *err)
+{
+	const struct layer_extract_opts opts = { .overlay_whiteouts = false };
+	for (size_t i = 0; i < img->nlayers; i++) {
+		const struct store_layer *l = &img->layers[i];
+		struct layer_extract_result res;
+		_cleanup_close_ int fd = openat(st->blobs_fd, cn_digest_hex(l->digest),
+						O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return cn_err_sys(err, "layer %zu (%s)", i + 1, l->digest);
+		if (layer_extract(fd, dirfd, &opts, &res, err) < 0)
+			return cn_err_wrap(err, "layer %zu (%s)", i + 1, l->digest);
+		if (strcmp(res.digest, l->digest) != 0 || strcmp(res.diff_id, l->diff_id) != 0)
+			return cn_err_set(err, EIO, "layer %zu (%s): content does not match its digest "
+					  "or diff_id (see cairn fsck)", i + 1, l->digest);
+	}
+	return 0;
+}
+
+/* DEST must be absent or an empty directory (which the rename replaces). */
+static int check_dest_dir(const char *dest, cn_err *err)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	struct stat sb;
+	if (lstat(dest, &sb) < 0)
+		return errno == ENOENT ? 0 : cn_err_sys(err, "'%s'", dest);
+	if (!S_ISDIR(sb.st_mode))
+		return cn_err_plain(err, EEXIST, "'%s' exists and is not a directory", dest);
+	d = opendir(dest);
+	if (!d)
+		return cn_err_sys(err, "'%s'", dest);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, ".."))
+			return cn_err_plain(err, ENOTEMPTY, "'%s' exists and is not empty", dest);
+	return 0;
+}
+
+/* A private (0700) temp directory next to DEST: heap path, NULL on error. */
+static char *temp_sibling_dir(const char *dest, cn_err *err)
+{
+	_cleanup_free_ char *copy = cn_xstrdup(dest);
+	const char *slash = strrchr(dest, '/');
+	char *tmp = cn_xasprintf("%s/.%s.tmp-XXXXXX", dirname(copy), slash ? slash + 1 : dest);
+	if (!mkdtemp(tmp)) {
+		cn_err_sys(err, "create a temporary directory next to '%s'", dest);
+		free(tmp);
+		return NULL;
+	}
+	return tmp;
+}
+
+static int write_bundle(struct store *st, const struct store_image *img, int dir_fd, cn_err *err)
+{
+	_cleanup_close_ int rootfs = -1;
+	_cleanup_free_ char *text = NULL;
+	char hostname[13];
+	json_t *cfg;
+	if (mkdirat(dir_fd, "rootfs", 0755) < 0)
+		return cn_err_sys(err, "create rootfs");
+	rootfs = openat(dir_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (rootfs < 0)
+		return cn_err_sys(err, "open rootfs");
+	if (arc_rootfs_apply(st, img, rootfs, err) < 0)
+		return -1;
+	/* Like docker's container ids: the first 12 hex digits. */
+	snprintf(hostname, sizeof(hostname), "%s", cn_digest_hex(img->manifest_digest));
+	cfg = arc_bundle_config(img, rootfs, hostname, err);
+	if (!cfg)
+		return -1;
+	text = json_dumps(cfg, JSON_INDENT(2));
+	json_decref(cfg);
+	if (!text)
+		return cn_err_set(err, ENOMEM, "config.json: cannot serialize");
+	return cn_write_file_atomic(dir_fd, "config.json", text, strlen(text), 0644, err);
+}
+
+/* rootfs and bundle: built in a temp sibling, renamed to DEST when complete. */
+static int export_dir(struct store *st, const struct store_image *img, enum arc_format format,
+		      const char *dest, cn_err *err)
+{
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int fd = -1;
+	cn_err ignored;
+	if (check_dest_dir(dest, err) < 0)
+		return -1;
+	tmp = temp_sibling_dir(dest, err);
+	if (!tmp)
+		return -1;
+	fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		cn_err_sys(err, "open '%s'", tmp);
+		goto fail;
+	}
+	if ((format == ARC_BUNDLE ? write_bundle(st, img, fd, err) : arc_rootfs_apply(st, img, fd, err)) < 0)
+		goto fail;
+	/* The top stays 0700 (mkdtemp): setuid files and devices in the image
+	 * are out of reach of other host users, as runc and umoci advise. */
+	if (syncfs(fd) < 0) {
+		cn_err_sys(err, "sync '%s'", tmp);
+		goto fail;
+	}
+	if (rename(tmp, dest) < 0) {
+		cn_err_sys(err, "rename '%s' to '%s'", tmp, dest);
+		goto fail;
+	}
+	return 0;
+fail:
+	cn_rm_rf_at(AT_FDCWD, tmp, &ignored);
+	return -1;
+}
+
+static int export_rootfs_tar(struct store *st, const struct store_image *img, const char *dest,
+			     cn_err *err)
+{
+	const struct layer_write_opts wopts = { .compression = LAYER_NONE, .clamp_mtime = -1 };
+	struct store_tmpdir td = { 0 };
+	struct layer_info info;
+	struct arc_out out = { .fd = -1 };
+	_cleanup_close_ int root = -1;
+	int rc = -1;
+	/* The tree is built in the store's tmp/ (swept if we are killed). */
+	if (store_tmpdir_create(st, "export", &td, err) < 0)
+		return -1;
+	if (mkdirat(td.fd, "rootfs", 0755) < 0 ||
+	    (root = openat(td.fd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		cn_err_sys(err, "create '%s/rootfs'", td.path);
+		goto out;
+	}
+	if (arc_rootfs_apply(st, img, root, err) < 0 || arc_out_open(dest, &out, err) < 0)
+		goto out;
+	if (layer_write_dir(root, out.fd, &wopts, &info, err) < 0 || arc_out_commit(&out, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	arc_out_abort(&out);
+	store_tmpdir_remove(st, &td);
+	return rc;
+}
+
+int arc_export(struct store *st, const char *ref, enum arc_format format, const char *dest,
+	       cn_err *err)
+{
+	struct store_image img;
+	struct arc_out out;
+	char *refs[] = { (char *)(uintptr_t)ref };
+	int r = store_image_load(st, ref, &img, err);
+	if (r == 0)
+		return cn_err_plain(err, ENOENT, "image '%s' not found", ref);
+	if (r < 0)
+		return -1;
+	switch (format) {
+	case ARC_ROOTFS:
+	case ARC_BUNDLE:
+		r = export_dir(st, &img, format, dest, err);
+		break;
+	case ARC_ROOTFS_TAR:
+		r = export_rootfs_tar(st, &img, dest, err);
+		break;
+	case ARC_OCI_ARCHIVE:
+	case ARC_DOCKER_ARCHIVE:
+		r = arc_out_open(dest, &out, err);
+		if (r == 0) {
+			r = arc_save(st, refs, 1, out.fd, err);
+			if (r == 0)
+				r = arc_out_commit(&out, err);
+			arc_out_abort(&out);
+		}
+		break;
+	}
+	store_image_free(&img);
+	return r;
+}

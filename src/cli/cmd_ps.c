@@ -1,0 +1,187 @@
+/* cairn ps: detached containers, as docker ps shows them. */
+#include "cli/cli.h"
+#include "container/container.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char ps_usage[] =
+	"usage: cairn ps [-a] [-q]\n"
+	"\n"
+	"List running containers (started with 'cairn run -d').\n"
+	"\n"
+	"Options:\n"
+	"  -a, --all     exited containers too\n"
+	"  -q, --quiet   only the ids\n"
+	"  -h, --help    show this help\n";
+
+/* docker's wording: "3 seconds", "About a minute", "2 hours". */
+void cli_human_duration(long long secs, char *out, size_t len)
+{
+	if (secs < 1)
+		snprintf(out, len, "Less than a second");
+	else if (secs == 1)
+		snprintf(out, len, "1 second");
+	else if (secs < 60)
+		snprintf(out, len, "%lld seconds", secs);
+	else if (secs < 120)
+		snprintf(out, len, "About a minute");
+	else if (secs < 3600)
+		snprintf(out, len, "%lld minutes", secs / 60);
+	else if (secs < 7200)
+		snprintf(out, len, "About an hour");
+	else if (secs < 48 * 3600)
+		snprintf(out, len, "%lld hours", secs / 3600);
+	else if (secs < 14 * 86400)
+		snprintf(out, len, "%lld days", secs / 86400);
+	else if (secs < 60 * 86400)
+		snprintf(out, len, "%lld weeks", secs / (7 * 86400));
+	else
+		snprintf(out, len, "%lld months", secs / (30 * 86400));
+}
+
+static void status_text(const struct ctr_state *s, long long now, char *out, size_t len)
+{
+	char d[64];
+	switch (ctr_effective_status(s)) {
+	case CTR_CREATED:
+		snprintf(out, len, "Created");
+		break;
+	case CTR_RUNNING:
+		cli_human_duration(now - s->started, d, sizeof(d));
+		snprintf(out, len, "Up %s", d);
+		break;
+	case CTR_EXITED:
+		if (s->status != CTR_EXITED) {
+			/* The supervisor was killed: the kernel killed the container
+			 * with it, and nobody saw the status. */
+			snprintf(out, len, "Exited (unknown: supervisor gone)");
+		} else {
+			cli_human_duration(now - s->finished, d, sizeof(d));
+			snprintf(out, len, "Exited (%d)%s %s ago", s->exit_code, s->oom_killed ? " OOM" : "", d);
+		}
+		break;
+	}
+}
+
+/* "sh -c 'sleep 1'" quoted and cut at 20 characters, as docker does. */
+static char *command_text(const struct ctr_state *s)
+{
+	cn_buf b;
+	char *t;
+	cn_buf_init(&b, 0);
+	cn_buf_addc(&b, '"');
+	for (size_t i = 0; i < s->command.n; i++) {
+		if (i)
+			cn_buf_addc(&b, ' ');
+		cn_buf_adds(&b, s->command.v[i]);
+	}
+	if (b.len > 21) {
+		b.len = 20;
+		b.data[b.len] = '\0';
+		cn_buf_adds(&b, "\xe2\x80\xa6");    /* … */
+	}
+	cn_buf_addc(&b, '"');
+	t = cn_buf_detach(&b);
+	return t;
+}
+
+/* Display width: UTF-8 continuation bytes take no column. */
+static size_t width(const char *s)
+{
+	size_t w = 0;
+	for (; *s; s++)
+		w += ((unsigned char)*s & 0xc0) != 0x80;
+	return w;
+}
+
+int cmd_ps(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	enum { ID, IMAGE, COMMAND, CREATED, STATUS, NAMES, NCOL };
+	static const char *const heads[NCOL] = { "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES" };
+	bool all = false, quiet = false;
+	struct ctr_state *list;
+	struct store st;
+	size_t n, w[NCOL], rows = 0;
+	char *(*cells)[NCOL];
+	long long now = (long long)time(NULL);
+	cn_err err;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "aqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			all = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			fputs(ps_usage, stdout);
+			return 0;
+		default:
+			return cli_usage_error("ps", "invalid option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("ps", "unexpected argument '%s'", argv[optind]);
+	if (cli_open_store(cli, &st) < 0)
+		return EXIT_FAIL;
+	if (ctr_list(&st, &list, &n, &err) < 0) {
+		store_close(&st);
+		return cli_fail(&err);
+	}
+	store_close(&st);
+	cells = cn_xcalloc(n + 1, sizeof(*cells));
+	for (size_t i = 0; i < NCOL; i++) {
+		cells[0][i] = cn_xstrdup(heads[i]);
+		w[i] = width(heads[i]);
+	}
+	rows = 1;
+	for (size_t i = 0; i < n; i++) {
+		const struct ctr_state *s = &list[i];
+		char status[96], created[64];
+		if (!all && ctr_effective_status(s) == CTR_EXITED)
+			continue;
+		if (quiet) {
+			printf("%.*s\n", CTR_SHORT_ID_LEN, s->id);
+			continue;
+		}
+		status_text(s, now, status, sizeof(status));
+		cli_human_duration(now - s->created, created, sizeof(created));
+		cells[rows][ID] = cn_xstrndup(s->id, CTR_SHORT_ID_LEN);
+		cells[rows][IMAGE] = cn_xstrdup(s->image);
+		cells[rows][COMMAND] = command_text(s);
+		cells[rows][CREATED] = cn_xasprintf("%s ago", created);
+		cells[rows][STATUS] = cn_xstrdup(status);
+		cells[rows][NAMES] = cn_xstrdup(s->name);
+		for (size_t k = 0; k < NCOL; k++)
+			if (width(cells[rows][k]) > w[k])
+				w[k] = width(cells[rows][k]);
+		rows++;
+	}
+	for (size_t r = 0; r < rows && !quiet; r++)
+		for (size_t k = 0; k < NCOL; k++) {
+			if (k + 1 == NCOL)
+				printf("%s\n", cells[r][k]);
+			else
+				printf("%s%*s", cells[r][k], (int)(w[k] - width(cells[r][k]) + 3), "");
+		}
+	for (size_t r = 0; r < rows; r++)
+		for (size_t k = 0; k < NCOL; k++)
+			free(cells[r][k]);
+	free(cells);
+	ctr_list_free(list, n);
+	return 0;
+}

@@ -1,0 +1,96 @@
+/* Detached containers (cairn run -d): their state under the store, the
+ * supervisor process that owns each one, and stopping them.
+ *
+ * containers/<id>/config.json holds what ps shows; it is rewritten
+ * atomically by the supervisor when the process starts and when it ends.
+ * containers/lock is flock()ed to create or remove a container, so that
+ * names stay unique. A container is alive while its supervisor is: the
+ * supervisor's pid and start time (clock ticks after boot, from
+ * /proc/PID/stat) are recorded, so a recycled pid is not mistaken for it. */
+#ifndef CTR_CONTAINER_H
+#define CTR_CONTAINER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "store/store.h"
+#include "util/digest.h"
+#include "util/err.h"
+#include "util/strv.h"
+
+#define CTR_ID_LEN 64
+#define CTR_SHORT_ID_LEN 12
+
+enum ctr_status {
+	CTR_CREATED,            /* the supervisor is setting it up */
+	CTR_RUNNING,            /* the process exec'd */
+	CTR_EXITED,             /* exit_code is valid */
+};
+
+struct ctr_state {
+	char id[CTR_ID_LEN + 1];
+	char *name;
+	char *image;                            /* as the user named it */
+	char image_digest[CN_DIGEST_STR_SIZE];  /* its manifest: prune keeps it */
+	cn_strv command;
+	long long created, started, finished;   /* unix seconds; 0: not yet */
+	enum ctr_status status;
+	int exit_code;
+	bool oom_killed;
+	pid_t supervisor_pid, init_pid;         /* init: the sandbox's pid 1 */
+	unsigned long long supervisor_start, init_start;
+	int stop_signal;
+	unsigned stop_timeout;
+	bool auto_remove;                       /* --rm */
+};
+
+void ctr_state_free(struct ctr_state *s);
+
+/* A fresh random id; NAME (NULL: the short id) must be unused. Creates
+ * containers/<id>/ with S's config.json. */
+int ctr_create(struct store *st, struct ctr_state *s, cn_err *err);
+/* Rewrite S's config.json. */
+int ctr_save(struct store *st, const struct ctr_state *s, cn_err *err);
+/* By name, full id or unique id prefix: 1 found, 0 not, -1 error. */
+int ctr_lookup(struct store *st, const char *what, struct ctr_state *s, cn_err *err);
+/* Every container, newest first. */
+int ctr_list(struct store *st, struct ctr_state **out, size_t *n, cn_err *err);
+void ctr_list_free(struct ctr_state *list, size_t n);
+/* Remove the state (and log) of a container that is not alive. */
+int ctr_remove(struct store *st, const struct ctr_state *s, cn_err *err);
+/* containers/<id>/log (heap string). */
+char *ctr_log_path(struct store *st, const struct ctr_state *s);
+
+/* Start time of PID in clock ticks after boot; -1 when there is none. */
+int ctr_proc_start_time(pid_t pid, unsigned long long *out);
+/* Whether the supervisor still runs (not exited, and the pid is its own). */
+bool ctr_alive(const struct ctr_state *s);
+/* The status to show: a container whose supervisor vanished (kill -9)
+ * without recording an exit is exited, with exit_code -1. */
+enum ctr_status ctr_effective_status(const struct ctr_state *s);
+
+/* Manifest digests of the images of containers not known to have exited
+ * (for prune). */
+int ctr_image_roots(struct store *st, cn_strv *out, cn_err *err);
+
+/* Send SIG to the container's pid 1 (which forwards it to the process);
+ * 0 sent, 1 when it is not running, -1 error. */
+int ctr_signal(const struct ctr_state *s, int sig, cn_err *err);
+/* Wait up to TIMEOUT_MS (< 0: no limit) for the supervisor to exit:
+ * 1 exited, 0 still running. */
+int ctr_wait(const struct ctr_state *s, long timeout_ms);
+/* cairn stop: the stop signal, SIGKILL after TIMEOUT seconds, then wait for
+ * the supervisor to record the exit and clean up. */
+int ctr_stop(const struct ctr_state *s, unsigned timeout, cn_err *err);
+
+/* Become a supervisor: double fork, new session, stdio on /dev/null, cwd /,
+ * and no fd of the caller's that is not close-on-exec. Returns 1 in the
+ * caller with *fd the read end of a status pipe, 0 in the supervisor with
+ * *fd its write end, -1 on error. The supervisor reports with
+ * ctr_report_start (ERR NULL: started), the caller reads it with
+ * ctr_await_start (EOF without a report is an error). */
+int ctr_spawn_supervisor(int *fd, cn_err *err);
+void ctr_report_start(int fd, const cn_err *err);
+int ctr_await_start(int fd, cn_err *err);
+
+#endif

@@ -1,0 +1,109 @@
+/* Container records: creation, names, lookup by name / id / prefix,
+ * liveness by pid and start time, prune's roots. */
+#include "container/container.h"
+#include "util/fs.h"
+#include "util/mem.h"
+#include "unit.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void make(struct store *st, const char *name, struct ctr_state *s, int *rc)
+{
+	cn_err err;
+	*s = (struct ctr_state){ .name = name ? cn_xstrdup(name) : NULL, .image = cn_xstrdup("img:1"),
+				 .created = (long long)time(NULL), .status = CTR_CREATED,
+				 .supervisor_pid = getpid(), .stop_signal = SIGTERM, .stop_timeout = 10 };
+	snprintf(s->image_digest, sizeof(s->image_digest), "sha256:%064d", 1);
+	cn_strv_pushdup(&s->command, "sh");
+	ctr_proc_start_time(getpid(), &s->supervisor_start);
+	*rc = ctr_create(st, s, &err);
+	if (*rc < 0)
+		printf("# %s\n", err.msg);
+}
+
+int main(void)
+{
+	char tmpl[] = "/tmp/cairn-unit-ctr.XXXXXX";
+	struct ctr_state a, b, c, got;
+	struct store st;
+	cn_strv roots = { 0 };
+	unsigned long long t;
+	cn_err err;
+	int rc;
+	pid_t child;
+
+	if (!mkdtemp(tmpl) || store_open(tmpl, &st, &err) < 0) {
+		printf("not ok - store: %s\n", err.msg);
+		return 1;
+	}
+	make(&st, "web", &a, &rc);
+	UNIT_CHECK(rc == 0 && strlen(a.id) == CTR_ID_LEN, "a container gets a 64-hex id");
+	make(&st, "web", &b, &rc);
+	UNIT_CHECK(rc < 0, "a name in use is refused");
+	ctr_state_free(&b);
+	make(&st, NULL, &c, &rc);
+	UNIT_CHECK(rc == 0 && strlen(c.name) == CTR_SHORT_ID_LEN && !strncmp(c.name, c.id, 12),
+		   "without a name, the short id is the name");
+
+	UNIT_CHECK(ctr_lookup(&st, "web", &got, &err) == 1 && !strcmp(got.id, a.id), "lookup by name");
+	ctr_state_free(&got);
+	UNIT_CHECK(ctr_lookup(&st, a.id, &got, &err) == 1 && !strcmp(got.name, "web"), "lookup by full id");
+	ctr_state_free(&got);
+	{
+		char prefix[CTR_ID_LEN + 1];
+		size_t n = 1;
+		/* The shortest prefix of a's id that c's does not share. */
+		while (!strncmp(a.id, c.id, n))
+			n++;
+		snprintf(prefix, sizeof(prefix), "%.*s", (int)n, a.id);
+		UNIT_CHECK(ctr_lookup(&st, prefix, &got, &err) == 1 && !strcmp(got.id, a.id),
+			   "lookup by a unique id prefix");
+		ctr_state_free(&got);
+	}
+	UNIT_CHECK(ctr_lookup(&st, "nope", &got, &err) == 0, "an unknown name is not found");
+	UNIT_CHECK(ctr_lookup(&st, "", &got, &err) == 0, "an empty name matches nothing");
+
+	/* Liveness: this process is alive; a reaped child's pid is not. */
+	UNIT_CHECK(ctr_alive(&a), "a record naming a live process is alive");
+	UNIT_CHECK(ctr_proc_start_time(getpid(), &t) == 0 && t == a.supervisor_start, "start time is stable");
+	a.supervisor_start++;
+	UNIT_CHECK(!ctr_alive(&a) && ctr_effective_status(&a) == CTR_EXITED,
+		   "the same pid with another start time is not the supervisor (stale: exited)");
+	a.supervisor_start--;
+	child = fork();
+	if (child == 0)
+		_exit(0);
+	ctr_proc_start_time(child, &t);
+	waitpid(child, NULL, 0);
+	b = a;
+	b.supervisor_pid = child;
+	b.supervisor_start = t;
+	UNIT_CHECK(!ctr_alive(&b), "an exited supervisor is not alive");
+	UNIT_CHECK(ctr_signal(&b, SIGTERM, &err) == 1, "signalling a dead container does nothing");
+	UNIT_CHECK(ctr_wait(&b, 0) == 1, "waiting for a dead one returns at once");
+
+	/* Prune's roots: containers not exited. */
+	UNIT_CHECK(ctr_image_roots(&st, &roots, &err) == 0 && roots.n == 2, "two running containers, two roots");
+	cn_strv_free(&roots);
+	c.status = CTR_EXITED;
+	UNIT_CHECK(ctr_save(&st, &c, &err) == 0, "save a record");
+	UNIT_CHECK(ctr_image_roots(&st, &roots, &err) == 0 && roots.n == 1, "an exited one is no root");
+	cn_strv_free(&roots);
+	UNIT_CHECK(ctr_remove(&st, &c, &err) == 0 && ctr_lookup(&st, c.name, &got, &err) == 0, "remove");
+
+	ctr_state_free(&a);
+	ctr_state_free(&c);
+	{
+		cn_err ignored;
+		int fd = open("/tmp", O_RDONLY | O_DIRECTORY);
+		store_close(&st);
+		cn_rm_rf_at(fd, strrchr(tmpl, '/') + 1, &ignored);
+		close(fd);
+	}
+	return UNIT_DONE();
+}
