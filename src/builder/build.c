@@ -4,6 +4,7 @@
 #include "builder/ignore.h"
 #include "builder/statcache.h"
 #include "builder/expand.h"
+#include "builder/fetch.h"
 #include "builder/instr.h"
 #include "sandbox/userdb.h"
 #include "store/image.h"
@@ -62,10 +63,17 @@ struct build {
 	cn_strv used_args;      /* --build-arg names some ARG consumed */
 	cn_strv declared;       /* global ARG names ("NAME=") */
 	cn_strv warned;         /* names already warned about */
+	bool positioned;        /* the error already names FILE:LINE:COLUMN */
+	bool in_trigger;        /* running an ONBUILD trigger */
 	struct bf_statcache *sc;         /* context file digests, kept across builds */
 	char *ctx_path;                  /* absolute, the stat cache's keys */
 	struct bf_ignore *ignore;        /* the context's ignore file (NULL: none) */
 	char copy_fp[CN_DIGEST_STR_SIZE];/* COPY: its sources' fingerprint when keyed */
+	/* ADD URL: the current step's downloads, tmp/fetch-XXXXXX/<index>/<name>;
+	 * fetched.v[i] is source i's file ("" when not a URL or not yet fetched). */
+	struct store_tmpdir fetch_td;
+	cn_strv fetched;
+	cn_strv fetch_digests;           /* sha256 of each download */
 	size_t step, total;
 };
 
@@ -129,9 +137,15 @@ static int expand(struct build *b, const cn_strv *env, const char *word, char **
 {
 	_cleanup_strv_ cn_strv unmatched = { 0 };
 	int r = bf_expand_word(word, b->prog.file.escape, env, out, &unmatched, err);
+	const struct bf_instr *in = b->step ? &b->prog.instrs[b->step - 1] : NULL;
+	if (r < 0 && in && !b->positioned && !b->in_trigger) {
+		/* A syntax error in the word: its place in the Buildfile. */
+		b->positioned = true;
+		return cn_err_wrap(err, "%s:%d:%d: %s: '%s'", b->o->buildfile, in->node->start_line,
+				   bf_node_column(in->node, word), in->name, word);
+	}
 	for (size_t i = 0; r == 0 && i < unmatched.n; i++) {
 		const char *name = unmatched.v[i];
-		const struct bf_instr *in = b->step ? &b->prog.instrs[b->step - 1] : NULL;
 		if ((b->cur && cn_env_find(&b->cur->declared, name, strlen(name)) >= 0) ||
 		    cn_env_find(&b->declared, name, strlen(name)) >= 0 ||
 		    cn_env_find(&b->warned, name, strlen(name)) >= 0)
@@ -410,6 +424,24 @@ static struct stage *find_stage(struct build *b, const char *name, bool by_index
 	return NULL;
 }
 
+/* FROM --platform: only this host's platform can be built (no emulation,
+ * no pulling of other architectures' images). */
+static int check_platform(struct build *b, const struct bf_instr *in, cn_err *err)
+{
+	_cleanup_free_ char *value = NULL;
+	const char *host = cn_env_get(&b->meta_args, "BUILDPLATFORM");
+	if (expand(b, &b->meta_args, in->platform, &value, err) < 0)
+		return -1;
+	if (host && (!strcmp(value, host) || (!strncmp(value, host, strlen(host)) &&
+					       value[strlen(host)] == '/' && !strchr(value + strlen(host) + 1, '/'))))
+		return 0;
+	b->positioned = true;
+	return cn_err_set(err, ENOTSUP, "%s:%d:%d: FROM: --platform=%s: only this host's platform %s "
+			  "can be built (expected --platform=%s or $BUILDPLATFORM; no emulation)",
+			  b->o->buildfile, in->node->start_line, bf_node_column(in->node, "--platform"),
+			  value, host ? host : "?", host ? host : "?");
+}
+
 /* An image by name, or NAME@DIGEST, from the store; pulled when missing
  * (if the caller gave a puller). 1 found, 0 not, -1 error. */
 static int load_image(struct build *b, const char *name, struct store_image *img, cn_err *err)
@@ -434,6 +466,8 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 	struct stage *base;
 	int r;
 	if (expand(b, &b->meta_args, in->image, &image, err) < 0)
+		return -1;
+	if (in->platform && check_platform(b, in, err) < 0)
 		return -1;
 	base = find_stage(b, image, false);
 	if (base && !base->cfg)
@@ -636,83 +670,246 @@ static int cache_dir(struct build *b, const char *id, mode_t mode, uid_t uid, gi
 	return 0;
 }
 
-static int parse_mount(struct build *b, const char *spec, struct run_mounts *rm, cn_err *err)
+/* One --mount value, its options checked against a list. The strings
+ * point into COPY (the caller's). */
+struct mount_spec {
+	char *copy;
+	const char *type, *target, *id, *sharing, *size, *source, *from;
+	unsigned long mode, uid, gid;
+	bool required, rw;
+};
+
+static int bool_option(const char *kv, const char *v, bool *out, cn_err *err)
 {
-	_cleanup_free_ char *copy = cn_xstrdup(spec);
-	const char *type = "bind", *target = NULL, *id = NULL, *sharing = "shared", *size = NULL;
-	unsigned long mode = 0755, uid = 0, gid = 0;
-	bool required = false;
-	struct sb_mount *m;
+	if (!strcmp(v, "true"))
+		*out = true;
+	else if (!strcmp(v, "false"))
+		*out = false;
+	else
+		return cn_err_plain(err, EINVAL, "--mount: %s=%s: expected true or false", kv, v);
+	return 0;
+}
+
+static int mount_spec_parse(const char *spec, struct mount_spec *ms, cn_err *err)
+{
 	char *save = NULL;
-	if (rm->n == CN_ARRAY_SIZE(rm->m))
-		return cn_err_plain(err, E2BIG, "too many --mount flags");
-	for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+	memset(ms, 0, sizeof(*ms));
+	ms->copy = cn_xstrdup(spec);
+	ms->type = "bind";
+	ms->sharing = "shared";
+	ms->mode = 0755;
+	for (char *kv = strtok_r(ms->copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(kv, '=');
 		const char *v = eq ? eq + 1 : "true";
+		bool ro = false;
 		if (eq)
 			*eq = '\0';
 		if (!strcmp(kv, "type"))
-			type = v;
+			ms->type = v;
 		else if (!strcmp(kv, "target") || !strcmp(kv, "dst") || !strcmp(kv, "destination"))
-			target = v;
+			ms->target = v;
+		else if (!strcmp(kv, "source") || !strcmp(kv, "src"))
+			ms->source = v;
+		else if (!strcmp(kv, "from"))
+			ms->from = v;
 		else if (!strcmp(kv, "id"))
-			id = v;
+			ms->id = v;
 		else if (!strcmp(kv, "sharing"))
-			sharing = v;
+			ms->sharing = v;
 		else if (!strcmp(kv, "size"))
-			size = v;
-		else if (!strcmp(kv, "required"))
-			required = !strcmp(v, "true");
-		else if (!strcmp(kv, "mode") || !strcmp(kv, "uid") || !strcmp(kv, "gid")) {
+			ms->size = v;
+		else if (!strcmp(kv, "required")) {
+			if (bool_option(kv, v, &ms->required, err) < 0)
+				return -1;
+		} else if (!strcmp(kv, "rw") || !strcmp(kv, "readwrite")) {
+			if (bool_option(kv, v, &ms->rw, err) < 0)
+				return -1;
+		} else if (!strcmp(kv, "ro") || !strcmp(kv, "readonly")) {
+			if (bool_option(kv, v, &ro, err) < 0)
+				return -1;
+			ms->rw = !ro;
+		} else if (!strcmp(kv, "mode") || !strcmp(kv, "uid") || !strcmp(kv, "gid")) {
 			char *end;
 			unsigned long n = strtoul(v, &end, !strcmp(kv, "mode") ? 8 : 10);
 			if (*end || end == v)
 				return cn_err_plain(err, EINVAL, "--mount: %s=%s is not a number", kv, v);
-			*(kv[0] == 'm' ? &mode : kv[0] == 'u' ? &uid : &gid) = n;
+			*(kv[0] == 'm' ? &ms->mode : kv[0] == 'u' ? &ms->uid : &ms->gid) = n;
 		} else
 			return cn_err_plain(err, ENOTSUP, "--mount: option '%s' is not supported yet", kv);
 	}
+	if (!strcmp(ms->type, "ssh"))
+		return cn_err_plain(err, ENOTSUP, "--mount=type=ssh is not supported: cairn cannot forward "
+				    "an SSH agent (use a --secret for a key, or fetch before the build)");
+	if (strcmp(ms->type, "secret") && strcmp(ms->type, "cache") && strcmp(ms->type, "tmpfs") &&
+	    strcmp(ms->type, "bind"))
+		return cn_err_set(err, 0, "--mount=type=%s is not supported yet", ms->type);
+	if ((ms->source || ms->from) && strcmp(ms->type, "bind"))
+		return cn_err_plain(err, ENOTSUP, "--mount=type=%s: source= and from= are not supported yet "
+				    "(only with type=bind)", ms->type);
+	if (ms->from && !*ms->from)
+		return cn_err_plain(err, EINVAL, "--mount: from= needs a stage or an image");
+	return 0;
+}
+
+/* The bind source as a COPY source: "/" and "" are the root, and
+ * wildcard characters are literal. */
+static char *bind_source(const struct mount_spec *ms)
+{
+	const char *src = ms->source ? ms->source : "/";
+	cn_buf out;
+	cn_buf_init(&out, 0);
+	while (*src == '/')
+		src++;
+	if (!*src)
+		cn_buf_addc(&out, '.');
+	for (; *src; src++) {
+		if (strchr("*?[\\", *src))
+			cn_buf_addc(&out, '\\');
+		cn_buf_addc(&out, *src);
+	}
+	return cn_buf_detach(&out);
+}
+
+static int stage_or_image(struct build *b, const char *from, struct store_image *img,
+			  const struct store_layer **layers, size_t *n, char state[CN_DIGEST_STR_SIZE],
+			  cn_err *err);
+
+struct bind_job {
+	struct bf_copy_opts opts;
+};
+
+static int bind_copy_in(int unused_root, int src_fd, void *arg, cn_err *err)
+{
+	struct bind_job *job = arg;
+	(void)unused_root;
+	job->opts.ctx_fd = src_fd;
+	job->opts.src_is_root = true;
+	return bf_copy(&job->opts, err);
+}
+
+/* RUN --mount=type=bind: a private copy of the source (the build context,
+ * with the ignore file applied, or a stage's or image's root) in the step
+ * dir, so that the step sees exactly what its cache key hashed, can never
+ * reach past the source, and (rw) writes into something thrown away. */
+static int bind_prepare(struct build *b, const struct mount_spec *ms, struct step_dir *s, size_t idx,
+			char **path, cn_err *err)
+{
+	_cleanup_free_ char *src = bind_source(ms), *sub = cn_xasprintf("bind-%zu", idx);
+	_cleanup_close_ int dir = -1;
+	const char *one[1] = { src };
+	struct bind_job job = { .opts = { .srcs = one, .nsrcs = 1, .dest = "/content", .workdir = "/" } };
+	int r;
+	if (mkdirat(s->td.fd, sub, 0755) < 0 ||
+	    (dir = openat(s->td.fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return cn_err_sys(err, "create '%s/%s'", s->td.path, sub);
+	job.opts.root_fd = dir;
+	if (!ms->from) {
+		job.opts.ctx_fd = b->ctx_fd;
+		job.opts.ignore = b->ignore;
+		r = bf_copy(&job.opts, err);
+	} else {
+		struct store_image img;
+		const struct store_layer *layers;
+		size_t n, nlowers = 0;
+		char state[CN_DIGEST_STR_SIZE];
+		char **lowers = NULL;
+		_cleanup_free_ char *merged = cn_xasprintf("%s/src", s->td.path);
+		struct sb_rootfs from;
+		r = stage_or_image(b, ms->from, &img, &layers, &n, state, err);
+		if (r == 0 && n == 0)
+			r = cn_err_set(err, 0, "from=%s: the source has no files", ms->from);
+		if (r == 0) {
+			lowers = lower_paths(b, layers, n, &nlowers);
+			from = (struct sb_rootfs){ .lowers = (const char *const *)lowers, .nlowers = nlowers,
+						   .merged = merged, .empty = s->empty };
+			r = sb_with_rootfs(&s->rootfs, &from, bind_copy_in, &job, err);
+		}
+		for (size_t i = 0; i < nlowers; i++)
+			free(lowers[i]);
+		free(lowers);
+		store_image_free(&img);
+	}
+	if (r < 0) {
+		/* COPY's words, said of the mount. */
+		if (!strncmp(err->msg, "COPY: ", 6))
+			memmove(err->msg, err->msg + 6, strlen(err->msg + 6) + 1);
+		return cn_err_wrap(err, "--mount=type=bind,source=%s", ms->source ? ms->source : "/");
+	}
+	*path = cn_xasprintf("%s/%s/content", s->td.path, sub);
+	return 0;
+}
+
+static int parse_mount(struct build *b, const char *spec, struct run_mounts *rm, struct step_dir *s,
+		       cn_err *err)
+{
+	struct mount_spec ms;
+	struct sb_mount *m;
+	int r = -1;
+	if (rm->n == CN_ARRAY_SIZE(rm->m))
+		return cn_err_plain(err, E2BIG, "too many --mount flags");
+	if (mount_spec_parse(spec, &ms, err) < 0)
+		goto out;
 	m = &rm->m[rm->n];
 	memset(m, 0, sizeof(*m));
-	if (strcmp(type, "secret") && strcmp(type, "cache") && strcmp(type, "tmpfs"))
-		return cn_err_set(err, 0, "--mount=type=%s is not supported yet", type);
-	if (!strcmp(type, "secret")) {
+	if (!strcmp(ms.type, "secret")) {
 		const char *src;
 		struct stat st;
-		if (!id || !*id)
-			return cn_err_plain(err, EINVAL, "--mount=type=secret needs an id");
-		src = cn_env_get(&b->o->secrets, id);
+		if (!ms.id || !*ms.id) {
+			r = cn_err_plain(err, EINVAL, "--mount=type=secret needs an id");
+			goto out;
+		}
+		src = cn_env_get(&b->o->secrets, ms.id);
 		if (!src || stat(src, &st) < 0 || !S_ISREG(st.st_mode)) {
-			if (required || (src && *src))
-				return cn_err_plain(err, ENOENT, "secret '%s' was not given (cairn build --secret "
-						  "id=%s,src=FILE) or is not a regular file", id, id);
-			return 0;   /* an optional secret that is absent: no mount */
+			if (ms.required || (src && *src))
+				r = cn_err_plain(err, ENOENT, "secret '%s' was not given (cairn build --secret "
+						 "id=%s,src=FILE) or is not a regular file", ms.id, ms.id);
+			else
+				r = 0;   /* an optional secret that is absent: no mount */
+			goto out;
 		}
 		m->kind = SB_MOUNT_BIND_FILE_RO;
 		m->source = keep(rm, cn_xstrdup(src));
-		m->target = keep(rm, target ? cn_xstrdup(target) : cn_xasprintf("/run/secrets/%s", id));
-	} else if (!target || target[0] != '/') {
-		return cn_err_plain(err, EINVAL, "--mount=type=%s needs an absolute target", type);
-	} else if (!strcmp(type, "cache")) {
-		if (strcmp(sharing, "shared") && strcmp(sharing, "locked"))
-			return cn_err_plain(err, ENOTSUP, "--mount: sharing=%s is not supported yet", sharing);
+		m->target = keep(rm, ms.target ? cn_xstrdup(ms.target) : cn_xasprintf("/run/secrets/%s", ms.id));
+	} else if (!ms.target || ms.target[0] != '/') {
+		r = cn_err_plain(err, EINVAL, "--mount=type=%s needs an absolute target", ms.type);
+		goto out;
+	} else if (!strcmp(ms.type, "cache")) {
+		if (strcmp(ms.sharing, "shared") && strcmp(ms.sharing, "locked")) {
+			r = cn_err_plain(err, ENOTSUP, "--mount: sharing=%s is not supported yet", ms.sharing);
+			goto out;
+		}
 		m->kind = SB_MOUNT_BIND;
-		m->target = keep(rm, cn_xstrdup(target));
-		if (cache_dir(b, id ? id : target, (mode_t)mode & 07777, (uid_t)uid, (gid_t)gid,
-			      !strcmp(sharing, "locked"), rm, &m->source, err) < 0)
-			return -1;
-	} else if (!strcmp(type, "tmpfs")) {
+		m->target = keep(rm, cn_xstrdup(ms.target));
+		if (cache_dir(b, ms.id ? ms.id : ms.target, (mode_t)ms.mode & 07777, (uid_t)ms.uid, (gid_t)ms.gid,
+			      !strcmp(ms.sharing, "locked"), rm, &m->source, err) < 0)
+			goto out;
+	} else if (!strcmp(ms.type, "tmpfs")) {
 		char *end;
 		m->kind = SB_MOUNT_TMPFS;
-		m->target = keep(rm, cn_xstrdup(target));
-		m->size = size ? strtoull(size, &end, 10) : 0;
-		if (size && (*end || end == size))
-			return cn_err_plain(err, EINVAL, "--mount: size=%s is not a number of bytes", size);
+		m->target = keep(rm, cn_xstrdup(ms.target));
+		m->size = ms.size ? strtoull(ms.size, &end, 10) : 0;
+		if (ms.size && (*end || end == ms.size)) {
+			r = cn_err_plain(err, EINVAL, "--mount: size=%s is not a number of bytes", ms.size);
+			goto out;
+		}
 	} else {
-		return cn_err_plain(err, ENOTSUP, "--mount=type=%s is not supported yet", type);
+		char *path = NULL;
+		if (!strcmp(ms.target, "/")) {
+			r = cn_err_plain(err, EINVAL, "--mount=type=bind: the target cannot be /");
+			goto out;
+		}
+		if (bind_prepare(b, &ms, s, rm->n, &path, err) < 0)
+			goto out;
+		m->kind = SB_MOUNT_BIND;
+		m->readonly = !ms.rw;
+		m->source = keep(rm, path);
+		m->target = keep(rm, cn_xstrdup(ms.target));
 	}
 	rm->n++;
-	return 0;
+	r = 0;
+out:
+	free(ms.copy);
+	return r;
 }
 
 static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
@@ -724,18 +921,17 @@ static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 	const char *user = bf_config_string(b->cur->cfg, "User");
 	struct sb_exit ex = { 0 };
 	char cgroup_id[64];
-	int r;
+	int r = 0;
 	struct sb_process proc;
+	struct run_mounts rm;
 
 	if (in->network == BF_NET_HOST && b->o->network != SB_NET_HOST)
 		return cn_err_set(err, EPERM, "--network=host needs 'cairn build --network host'");
-	struct run_mounts rm;
+	if (step_dir_create(b, &s, err) < 0)
+		return -1;
 	memset(&rm, 0, sizeof(rm));
-	for (size_t i = 0; i < in->mounts.n; i++)
-		if (parse_mount(b, in->mounts.v[i], &rm, err) < 0) {
-			run_mounts_free(&rm);
-			return -1;
-		}
+	for (size_t i = 0; r == 0 && i < in->mounts.n; i++)
+		r = parse_mount(b, in->mounts.v[i], &rm, &s, err);
 	shell_argv(b, in, &argv);
 	visible_env(b, &env);
 	proc = (struct sb_process){
@@ -753,15 +949,12 @@ static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 		.limits = b->o->limits,
 		.cgroup_id = cgroup_id,
 	};
-	if (step_dir_create(b, &s, err) < 0) {
-		run_mounts_free(&rm);
-		return -1;
-	}
 	/* Our own hosts file: the step's hostname resolves, the host's names do not leak. */
 	proc.hosts_file = s.hosts;
 	/* The step dir's name is unique in the store, the pid among stores. */
 	snprintf(cgroup_id, sizeof(cgroup_id), "%d-%s", (int)getpid(), s.td.name);
-	r = write_hosts(&s, err);
+	if (r == 0)
+		r = write_hosts(&s, err);
 	if (r == 0)
 		r = sb_run(&s.rootfs, &proc, &ex, err);
 	run_mounts_free(&rm);   /* unlocks locked cache mounts */
@@ -779,13 +972,16 @@ static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 struct copy_job {
 	struct bf_copy_opts opts;
 	const char *chown;
+	bool users_in_extra;    /* COPY --link: the root is empty; names are looked up in the image */
 	bool add;               /* ADD: local archives are unpacked into DEST */
+	char *const *fetched;   /* ADD: per source, its download under fetch_fd ("" for none) */
+	int fetch_fd;
 	const char *dest_abs;   /* ADD: DEST as an absolute path in the image */
 };
 
-/* ADD unpacks a local tar (plain, gzip or zstd); bzip2 and xz are refused
- * rather than copied as files, which docker would not do. Returns 1 for an
- * archive, 0 for any other source, -1 on error; *fd is the open file. */
+/* ADD unpacks a local tar (plain, gzip, zstd, bzip2 or xz, told by its
+ * first bytes). Returns 1 for an archive, 0 for any other source, -1 on
+ * error; *fd is the open file. */
 static int add_archive(const struct copy_job *job, const char *src, int *fd, cn_err *err)
 {
 	unsigned char head[512];
@@ -799,11 +995,9 @@ static int add_archive(const struct copy_job *job, const char *src, int *fd, cn_
 	if (*fd < 0 || fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode))
 		goto not_archive;
 	n = pread(*fd, head, sizeof(head), 0);
-	if (n >= 3 && !memcmp(head, "BZh", 3))
-		return cn_err_set(err, ENOTSUP, "'%s': bzip2 archives are not supported yet", src);
-	if (n >= 6 && !memcmp(head, "\xfd" "7zXZ\0", 6))
-		return cn_err_set(err, ENOTSUP, "'%s': xz archives are not supported yet", src);
-	if ((n >= 2 && head[0] == 0x1f && head[1] == 0x8b) ||
+	(void)err;
+	if ((n >= 3 && !memcmp(head, "BZh", 3)) || (n >= 6 && !memcmp(head, "\xfd" "7zXZ\0", 6)) ||
+	    (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) ||
 	    (n >= 4 && !memcmp(head, "\x28\xb5\x2f\xfd", 4)) ||
 	    (n >= 262 && !memcmp(head + 257, "ustar", 5)))
 		return 1;
@@ -832,8 +1026,23 @@ static int add_in_root(int root_fd, struct copy_job *job, cn_err *err)
 	for (size_t i = 0; i < nsrcs; i++) {
 		const char *src = srcs[i];
 		_cleanup_close_ int in = -1, dest = -1;
-		struct layer_extract_opts xo = { .overlay_whiteouts = false };
-		int r = add_archive(job, src, &in, err);
+		struct layer_extract_opts xo = { .overlay_whiteouts = false, .bzip2_xz = true };
+		int r;
+		if (job->fetched && *job->fetched[i]) {
+			/* A download: copied as a file (docker does not unpack it). */
+			struct bf_copy_opts o = job->opts;
+			const char *one[1] = { job->fetched[i] };
+			o.ctx_fd = job->fetch_fd;
+			o.src_is_root = false;
+			o.ignore = NULL;
+			o.exclude = NULL;
+			o.srcs = one;
+			o.nsrcs = 1;
+			if (bf_copy(&o, err) < 0)
+				return cn_err_wrap(err, "'%s'", src);
+			continue;
+		}
+		r = add_archive(job, src, &in, err);
 		if (r < 0)
 			return -1;
 		if (r == 0) {
@@ -862,13 +1071,13 @@ static int copy_in_root(int root_fd, int src_fd, void *arg, cn_err *err)
 {
 	struct copy_job *job = arg;
 	job->opts.root_fd = root_fd;
-	if (src_fd >= 0) {
+	if (src_fd >= 0 && !job->users_in_extra) {
 		job->opts.ctx_fd = src_fd;
 		job->opts.src_is_root = true;
 	}
 	if (job->chown) {
 		struct sb_user u;
-		if (sb_user_resolve(root_fd, job->chown, &u, err) < 0)
+		if (sb_user_resolve(job->users_in_extra ? src_fd : root_fd, job->chown, &u, err) < 0)
 			return -1;
 		job->opts.chown = true;
 		job->opts.uid = u.uid;
@@ -948,12 +1157,21 @@ static int copy_from_source(struct build *b, const struct bf_instr *in, struct s
 {
 	_cleanup_strv_ cn_strv env = { 0 };
 	_cleanup_free_ char *from = NULL;
-	struct stage *st;
-	int r;
 	memset(img, 0, sizeof(*img));
 	visible_env(b, &env);
 	if (expand(b, &env, in->from, &from, err) < 0)
 		return -1;
+	return stage_or_image(b, from, img, layers, n, state, err);
+}
+
+/* An earlier stage (by name or index) or an image in the store, by FROM. */
+static int stage_or_image(struct build *b, const char *from, struct store_image *img,
+			  const struct store_layer **layers, size_t *n, char state[CN_DIGEST_STR_SIZE],
+			  cn_err *err)
+{
+	struct stage *st;
+	int r;
+	memset(img, 0, sizeof(*img));
 	st = find_stage(b, from, true);
 	if (st && !st->needed)
 		return cn_err_set(err, 0, "--from=%s: that stage was skipped (cairn could not tell it "
@@ -982,8 +1200,104 @@ static int copy_from_source(struct build *b, const struct bf_instr *in, struct s
 
 static char *clean_path(const char *cwd, const char *path);
 
+/* A file name as a COPY source: wildcard characters escaped. */
+static char *escape_glob(const char *name)
+{
+	cn_buf out;
+	cn_buf_init(&out, 0);
+	for (; *name; name++) {
+		if (strchr("*?[\\", *name))
+			cn_buf_addc(&out, '\\');
+		cn_buf_addc(&out, *name);
+	}
+	return cn_buf_detach(&out);
+}
+
+/* ADD: download the URL sources not fetched yet for this step (the cache
+ * key may have needed them already), verifying --checksum. */
+static int fetch_urls(struct build *b, const struct bf_instr *in, const cn_strv *srcs, cn_err *err)
+{
+	bool any = false;
+	for (size_t i = 0; i < srcs->n; i++)
+		any |= bf_is_url(srcs->v[i]);
+	if (!any)
+		return 0;
+	if (!b->fetch_td.path && store_tmpdir_create(b->st, "fetch", &b->fetch_td, err) < 0)
+		return -1;
+	while (b->fetched.n < srcs->n) {
+		cn_strv_pushdup(&b->fetched, "");
+		cn_strv_pushdup(&b->fetch_digests, "");
+	}
+	for (size_t i = 0; i < srcs->n; i++) {
+		_cleanup_free_ char *name = NULL, *sub = NULL, *path = NULL;
+		_cleanup_close_ int dir = -1;
+		struct bf_fetch_result res;
+		if (!bf_is_url(srcs->v[i]) || *b->fetched.v[i])
+			continue;
+		name = bf_url_file_name(srcs->v[i]);
+		sub = cn_xasprintf("%zu", i);
+		if (mkdirat(b->fetch_td.fd, sub, 0755) < 0 ||
+		    (dir = openat(b->fetch_td.fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			return cn_err_sys(err, "create '%s/%s'", b->fetch_td.path, sub);
+		if (!name)
+			name = cn_xstrdup("unnamed");
+		if (bf_fetch(srcs->v[i], dir, name, in->checksum, &res, err) < 0)
+			return -1;
+		path = escape_glob(name);
+		free(b->fetched.v[i]);
+		b->fetched.v[i] = cn_xasprintf("%s/%s", sub, path);
+		free(b->fetch_digests.v[i]);
+		b->fetch_digests.v[i] = cn_xstrdup(res.digest);
+	}
+	return 0;
+}
+
+/* Downloads are the step's alone. */
+static void fetch_done(struct build *b)
+{
+	if (b->fetch_td.path)
+		store_tmpdir_remove(b->st, &b->fetch_td);
+	memset(&b->fetch_td, 0, sizeof(b->fetch_td));
+	cn_strv_free(&b->fetched);
+	cn_strv_free(&b->fetch_digests);
+}
+
+/* COPY/ADD --exclude: the patterns, expanded, as an ignore-file matcher
+ * (*OUT NULL when there are none). */
+static int exclude_matcher(struct build *b, const struct bf_instr *in, const cn_strv *env,
+			   struct bf_ignore **out, cn_err *err)
+{
+	cn_buf text;
+	*out = NULL;
+	if (!in->excludes.n)
+		return 0;
+	cn_buf_init(&text, 0);
+	for (size_t i = 0; i < in->excludes.n; i++) {
+		_cleanup_free_ char *x = NULL;
+		if (expand(b, env, in->excludes.v[i], &x, err) < 0) {
+			cn_buf_free(&text);
+			return -1;
+		}
+		if (strchr(x, '\n')) {
+			cn_buf_free(&text);
+			return cn_err_set(err, EINVAL, "--exclude='%s': a pattern cannot hold a line break", x);
+		}
+		cn_buf_adds(&text, x);
+		cn_buf_addc(&text, '\n');
+	}
+	*out = bf_ignore_parse("--exclude", text.data, text.len, err);
+	cn_buf_free(&text);
+	return *out ? 0 : -1;
+}
+
+static void ignore_freep(struct bf_ignore **ig)
+{
+	bf_ignore_free(*ig);
+}
+
 static int do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 {
+	__attribute__((cleanup(ignore_freep))) struct bf_ignore *exclude = NULL;
 	_cleanup_strv_ cn_strv env = { 0 };
 	_cleanup_strv_ cn_strv srcs = { 0 };
 	_cleanup_free_ char *dest = NULL, *chown = NULL, *dest_abs = NULL;
@@ -1009,6 +1323,10 @@ static int do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 		return cn_err_set(err, EINVAL, "invalid --chmod '%s': an octal mode is expected", in->chmod);
 	job.opts.chmod = in->chmod != NULL;
 	job.opts.ctx_fd = b->ctx_fd;
+	job.opts.parents = in->parents;
+	if (exclude_matcher(b, in, &env, &exclude, err) < 0)
+		return -1;
+	job.opts.exclude = exclude;
 	if (in->node->nheredocs) {
 		/* The heredocs are the sources: files of their own in the step dir. */
 		if (step_dir_create(b, &s, err) < 0)
@@ -1036,10 +1354,30 @@ static int do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 	job.opts.workdir = wd && *wd ? wd : "/";
 	job.opts.ignore = in->from ? NULL : b->ignore;  /* filters the build context only */
 	job.add = in->kind == BF_ADD;
+	for (size_t i = 0; job.add && i < srcs.n; i++) {
+		_cleanup_free_ char *name = bf_is_url(srcs.v[i]) ? bf_url_file_name(srcs.v[i]) : NULL;
+		if (bf_is_url(srcs.v[i]) && !name && (!*dest || dest[strlen(dest) - 1] == '/'))
+			return cn_err_set(err, EINVAL, "'%s': the URL names no file (expected DEST to be "
+					  "a file name, not a directory)", srcs.v[i]);
+	}
+	if (job.add && fetch_urls(b, in, &srcs, err) < 0)
+		return -1;
+	if (b->fetched.n) {
+		job.fetched = b->fetched.v;
+		job.fetch_fd = b->fetch_td.fd;
+	}
 	dest_abs = clean_path(job.opts.workdir, dest);
 	job.dest_abs = dest_abs;
+	if (in->link && in->from && chown && strspn(chown, "0123456789:") != strlen(chown))
+		return cn_err_set(err, ENOTSUP, "--link with --from and --chown=%s: user and group "
+				  "names cannot be looked up there (use numbers)", chown);
 	if (step_dir_create(b, &s, err) < 0)
 		return -1;
+	/* --link: the layer is made on an empty root, as BuildKit does, so it
+	 * depends on nothing below it; names for --chown come from the image. */
+	struct sb_rootfs below = s.rootfs;
+	if (in->link)
+		s.rootfs.nlowers = 0;
 	if (in->from) {
 		/* The source stage or image, mounted read-only beside the root. */
 		struct store_image img;
@@ -1062,6 +1400,12 @@ static int do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 			free(lowers[i]);
 		free(lowers);
 		store_image_free(&img);
+	} else if (in->link && chown && below.nlowers > 0) {
+		_cleanup_free_ char *merged = cn_xasprintf("%s/src", s.td.path);
+		below.upper = NULL;
+		below.merged = merged;
+		job.users_in_extra = true;
+		r = sb_with_rootfs(&s.rootfs, &below, copy_in_root, &job, err);
 	} else {
 		r = sb_with_rootfs(&s.rootfs, NULL, copy_in_root, &job, err);
 	}
@@ -1417,14 +1761,32 @@ static int copy_sources_digest(struct build *b, const struct bf_instr *in,
 {
 	_cleanup_strv_ cn_strv env = { 0 };
 	_cleanup_strv_ cn_strv srcs = { 0 };
-	struct bf_copy_opts co = { .ctx_fd = b->ctx_fd, .root_fd = -1, .ignore = b->ignore };
+	__attribute__((cleanup(ignore_freep))) struct bf_ignore *exclude = NULL;
+	struct bf_copy_opts co = { .ctx_fd = b->ctx_fd, .root_fd = -1, .ignore = b->ignore,
+				   .parents = in->parents };
 	visible_env(b, &env);
-	if (expand_sources(b, in, &env, &srcs, err) < 0)
+	if (expand_sources(b, in, &env, &srcs, err) < 0 || exclude_matcher(b, in, &env, &exclude, err) < 0)
 		return -1;
+	/* URLs are keyed by step_extra. */
+	for (size_t i = srcs.n; i-- > 0;)
+		if (bf_is_url(srcs.v[i])) {
+			free(srcs.v[i]);
+			memmove(&srcs.v[i], &srcs.v[i + 1], (srcs.n - i) * sizeof(char *));
+			srcs.n--;
+		}
+	if (!srcs.n) {
+		cn_sha256_oneshot("", 0, digest);
+		cn_sha256_oneshot("", 0, fp);
+		return 0;
+	}
+	co.exclude = exclude;
 	co.srcs = (const char *const *)cn_strv_array(&srcs);
 	co.nsrcs = srcs.n;
 	return bf_copy_digest(&co, b->ctx_path, b->sc, digest, fp, err);
 }
+
+static int binds_extra(struct build *b, const struct bf_instr *in, char **extra,
+		       char fp[CN_DIGEST_STR_SIZE], cn_err *err);
 
 /* A result may be filed under the key computed before the step only if
  * the inputs the key saw are what the step used: for COPY, the sources must
@@ -1433,9 +1795,98 @@ static bool inputs_held(struct build *b, const struct bf_instr *in)
 {
 	char digest[CN_DIGEST_STR_SIZE], fp[CN_DIGEST_STR_SIZE];
 	cn_err ignored;
+	if (in->kind == BF_RUN)
+		return !in->mounts.n || (binds_extra(b, in, NULL, fp, &ignored) == 0 && strcmp(fp, b->copy_fp) == 0);
 	if ((in->kind != BF_COPY && in->kind != BF_ADD) || in->from || in->node->nheredocs)
 		return true;
 	return copy_sources_digest(b, in, digest, fp, &ignored) == 0 && strcmp(fp, b->copy_fp) == 0;
+}
+
+/* RUN --mount=type=bind: what each source holds, hashed by the same walk
+ * that copies it (the context's through the stat cache and the ignore
+ * file; a stage or image by its state); FP gets the context sources'
+ * fingerprint. */
+static int binds_extra(struct build *b, const struct bf_instr *in, char **extra,
+		       char fp[CN_DIGEST_STR_SIZE], cn_err *err)
+{
+	cn_sha256 all;
+	cn_buf x;
+	int r = 0;
+	cn_sha256_init(&all);
+	cn_buf_init(&x, 0);
+	if (extra)
+		cn_buf_adds(&x, *extra);
+	for (size_t i = 0; r == 0 && i < in->mounts.n; i++) {
+		struct mount_spec ms;
+		char digest[CN_DIGEST_STR_SIZE], one_fp[CN_DIGEST_STR_SIZE];
+		r = mount_spec_parse(in->mounts.v[i], &ms, err);
+		if (r == 0 && !strcmp(ms.type, "bind") && ms.from) {
+			struct store_image img;
+			const struct store_layer *layers;
+			size_t n;
+			r = stage_or_image(b, ms.from, &img, &layers, &n, digest, err);
+			store_image_free(&img);
+			if (r == 0)
+				cn_buf_addf(&x, " bind%zu=from:%s", i, digest);
+		} else if (r == 0 && !strcmp(ms.type, "bind")) {
+			_cleanup_free_ char *src = bind_source(&ms);
+			const char *one[1] = { src };
+			struct bf_copy_opts co = { .ctx_fd = b->ctx_fd, .root_fd = -1, .ignore = b->ignore,
+						   .srcs = one, .nsrcs = 1 };
+			r = bf_copy_digest(&co, b->ctx_path, b->sc, digest, one_fp, err);
+			if (r < 0) {
+				if (!strncmp(err->msg, "COPY: ", 6))
+					memmove(err->msg, err->msg + 6, strlen(err->msg + 6) + 1);
+				cn_err_wrap(err, "--mount=type=bind,source=%s", ms.source ? ms.source : "/");
+			} else {
+				cn_buf_addf(&x, " bind%zu=%s", i, digest);
+				cn_sha256_update(&all, one_fp, strlen(one_fp));
+			}
+		}
+		free(ms.copy);
+	}
+	if (r == 0) {
+		cn_sha256_final(&all, fp);
+		if (extra) {
+			free(*extra);
+			*extra = cn_buf_detach(&x);
+		}
+	} else {
+		cn_sha256_free(&all);
+	}
+	cn_buf_free(&x);
+	return r;
+}
+
+/* ADD URL: the URL and its --checksum, else what it serves now (it is
+ * fetched for the key, as docker re-fetches to decide). */
+static int url_extra(struct build *b, const struct bf_instr *in, char **extra, cn_err *err)
+{
+	_cleanup_strv_ cn_strv env = { 0 }, srcs = { 0 };
+	cn_buf x;
+	bool any = false;
+	visible_env(b, &env);
+	if (expand_sources(b, in, &env, &srcs, err) < 0)
+		return -1;
+	for (size_t i = 0; i < srcs.n; i++)
+		any |= bf_is_url(srcs.v[i]);
+	if (!any)
+		return 0;
+	if (!in->checksum && fetch_urls(b, in, &srcs, err) < 0)
+		return -1;
+	cn_buf_init(&x, 0);
+	cn_buf_adds(&x, *extra);
+	for (size_t i = 0; i < srcs.n; i++) {
+		if (!bf_is_url(srcs.v[i]))
+			continue;
+		if (in->checksum)
+			cn_buf_addf(&x, " url=%s checksum=%s", srcs.v[i], in->checksum);
+		else
+			cn_buf_addf(&x, " url=%s content=%s", srcs.v[i], b->fetch_digests.v[i]);
+	}
+	free(*extra);
+	*extra = cn_buf_detach(&x);
+	return 0;
 }
 
 /* What besides the instruction text decides a step's result. Sets
@@ -1450,7 +1901,7 @@ static int step_extra(struct build *b, const struct bf_instr *in, char **extra, 
 		*extra = cn_xstrdup(in->network == BF_NET_NONE ||
 				    (in->network == BF_NET_DEFAULT && b->o->network == SB_NET_NONE)
 				    ? "network=none" : "network=host");
-		return 0;
+		return binds_extra(b, in, extra, b->copy_fp, err);
 	case BF_COPY:
 	case BF_ADD: {
 		char digest[CN_DIGEST_STR_SIZE];
@@ -1471,6 +1922,8 @@ static int step_extra(struct build *b, const struct bf_instr *in, char **extra, 
 		if (copy_sources_digest(b, in, digest, b->copy_fp, err) < 0)
 			return -1;
 		*extra = cn_xasprintf("sources=%s", digest);
+		if (in->kind == BF_ADD)
+			return url_extra(b, in, extra, err);
 		return 0;
 	}
 	default:
@@ -1513,7 +1966,10 @@ static int run_triggers(struct build *b, cn_err *err)
 		} else {
 			_cleanup_free_ char *shown = cn_xasprintf("ONBUILD %s", text);
 			emit(b, BF_EV_STEP, shown, NULL, 0);
+			/* The trigger is not on a Buildfile line: no column for it. */
+			b->in_trigger = true;
 			r = run_step(b, &prog.instrs[1], err);
+			b->in_trigger = false;
 			if (r < 0)
 				cn_err_wrap(err, "ONBUILD trigger '%s'", text);
 		}
@@ -1535,9 +1991,18 @@ static int run_triggers(struct build *b, cn_err *err)
 	return r;
 }
 
+static int run_step_inner(struct build *b, const struct bf_instr *in, cn_err *err);
+
 /* One instruction: from the cache when its key has a whole state there,
  * else run, then record the new state. FROM and ARG make no state. */
 static int run_step(struct build *b, const struct bf_instr *in, cn_err *err)
+{
+	int r = run_step_inner(b, in, err);
+	fetch_done(b);
+	return r;
+}
+
+static int run_step_inner(struct build *b, const struct bf_instr *in, cn_err *err)
 {
 	char key[CN_DIGEST_STR_SIZE], manifest[CN_DIGEST_STR_SIZE];
 	_cleanup_free_ char *extra = NULL;
@@ -1661,6 +2126,22 @@ static int plan_stages(struct build *b, cn_err *err)
 			const char *raw = in->kind == BF_FROM ? in->image : in->kind == BF_COPY ? in->from : NULL;
 			_cleanup_free_ char *ref = NULL;
 			cn_err ignored;
+			for (size_t m = 0; in->kind == BF_RUN && m < in->mounts.n; m++) {
+				struct mount_spec ms;
+				struct stage *dep = NULL;
+				if (mount_spec_parse(in->mounts.v[m], &ms, &ignored) == 0 && ms.from) {
+					b->cur = st;
+					dep = find_stage(b, ms.from, true);
+					b->cur = NULL;
+				}
+				free(ms.copy);
+				if (dep) {
+					dep->needed = true;
+					if (!st->deps)
+						st->deps = cn_xcalloc(b->nstages, sizeof(bool));
+					st->deps[dep - b->stages] = true;
+				}
+			}
 			if (!raw || bf_expand_word(raw, b->prog.file.escape, &b->meta_args, &ref, NULL, &ignored) < 0)
 				continue;
 			b->cur = st;
@@ -1691,6 +2172,8 @@ static int run_one(struct build *b, size_t i, cn_err *err)
 			b->cur->cmd_set = true;
 		return 0;
 	}
+	if (b->positioned)
+		return -1;
 	/* "Buildfile:7: RUN: exit status 3"; keep an inner "COPY: ..." prefix once
 	 * (ADD's share COPY's code, so theirs say COPY: name the instruction). */
 	msg = err->msg;

@@ -106,6 +106,13 @@ struct copier {
 	 * from. */
 	const struct bf_ignore *ig;
 	size_t nign;
+	/* --exclude: patterns matched against paths relative to the source
+	 * being walked (SRC_BASE: its resolved context path), NULL: none. */
+	const struct bf_ignore *ex;
+	const char *src_base;
+	/* --parents: per expanded source, the directory (relative to DEST)
+	 * it is placed in. */
+	cn_strv places;
 	uid_t uid;
 	gid_t gid;
 	char *chunk;
@@ -651,6 +658,31 @@ static int glob_walk(struct copier *c, char *const *comps, size_t n, size_t i, c
 	return 0;
 }
 
+/* PATH without its first N components. */
+static const char *skip_components(const char *path, size_t n)
+{
+	while (n-- > 0 && *path) {
+		const char *slash = strchr(path, '/');
+		path = slash ? slash + 1 : path + strlen(path);
+	}
+	return path;
+}
+
+/* COPY --parents: how many leading components of SRC are not kept: those
+ * before the root marker "/./" (BuildKit's), else none. */
+static size_t parents_root(const char *src)
+{
+	const char *mark = strstr(src, "/./");
+	_cleanup_strv_ cn_strv comps = { 0 };
+	_cleanup_free_ char *prefix = NULL;
+	if (!mark)
+		return 0;
+	prefix = cn_xstrndup(src, (size_t)(mark - src));
+	if (split_clean(prefix, false, &comps) < 0)
+		return 0;
+	return comps.n;
+}
+
 /* Sources -> context paths (PATHS), the same with symlinks resolved
  * (REALS: what the ignore file is matched against and what is opened;
  * without an ignore file, PATHS again) and the names to show in errors
@@ -678,10 +710,23 @@ static int expand_sources(struct copier *c, cn_strv *paths, cn_strv *reals, cn_s
 			if (glob_walk(c, comps.v, comps.n, 0, "", &found) < 0)
 				return -1;
 		}
+		size_t lit = 0, strip = 0;
+		while (lit < comps.n && !has_wildcard(comps.v[lit]))
+			lit++;
+		if (c->o->parents)
+			strip = parents_root(src);
 		for (size_t k = 0; k < found.n; k++) {
 			char *real = NULL;
 			const char *show = has_wildcard(src) ? found.v[k] : src;
 			int vis = 1;
+			/* --exclude filters what a pattern matched, relative to where it
+			 * was expanded (a named source is never excluded). */
+			if (c->ex && has_wildcard(src)) {
+				const char *rel = skip_components(found.v[k], lit);
+				_cleanup_free_ unsigned char *xs = cn_xmalloc(bf_ignore_count(c->ex));
+				if (bf_ignore_path(c->ex, rel, xs) && !bf_ignore_may_reinclude(c->ex, rel, xs))
+					continue;
+			}
 			if (c->ig) {
 				int r = ctx_resolve(c, found.v[k], &real, show);
 				if (r < 0)
@@ -703,6 +748,12 @@ static int expand_sources(struct copier *c, cn_strv *paths, cn_strv *reals, cn_s
 			cn_strv_pushdup(paths, found.v[k]);
 			cn_strv_push(reals, real ? real : cn_xstrdup(found.v[k]));
 			cn_strv_pushdup(shows, show);
+			if (c->o->parents) {
+				/* The path below the root marker, but its last component. */
+				const char *from = skip_components(found.v[k], strip);
+				const char *slash = strrchr(from, '/');
+				cn_strv_push(&c->places, slash ? cn_xstrndup(from, (size_t)(slash - from)) : cn_xstrdup(""));
+			}
 		}
 		if (has_wildcard(src) && paths->n == before)
 			return cn_err_plain(c->err, ENOENT, "COPY: '%s': no source files were specified "
@@ -1087,6 +1138,24 @@ static int walk_child(struct copier *c, int sdirfd, const char *name, const char
 	}
 }
 
+/* --exclude: is the entry NAME of SDIRFD (context path CPATH) left out?
+ * Matched relative to the source being walked. A directory an exception
+ * may re-include from is walked, its entries decided one by one. */
+static bool excluded_entry(struct copier *c, int sdirfd, const char *name, const char *cpath)
+{
+	_cleanup_free_ unsigned char *xs = cn_xmalloc(bf_ignore_count(c->ex));
+	size_t blen = c->src_base ? strlen(c->src_base) : 0;
+	const char *rel = cpath;
+	struct stat st;
+	if (blen && strcmp(c->src_base, ".") && !strncmp(cpath, c->src_base, blen) && cpath[blen] == '/')
+		rel = cpath + blen + 1;
+	if (!bf_ignore_path(c->ex, rel, xs))
+		return false;
+	if (!bf_ignore_may_reinclude(c->ex, rel, xs))
+		return true;
+	return fstatat(sdirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode);
+}
+
 /* The entries of the directory SFD (context path CPATH, ignore state
  * STATE) into D, sorted bytewise, but those the ignore file leaves out. */
 static int walk_contents(struct copier *c, int sfd, const char *cpath, const struct dest *d,
@@ -1102,7 +1171,7 @@ static int walk_contents(struct copier *c, int sfd, const char *cpath, const str
 		int vis = c->ig ? child_visible(c, sfd, names.v[k], cchild, state, cstate) : 1;
 		if (vis < 0)
 			return -1;
-		if (vis == 0)
+		if (vis == 0 || (c->ex && excluded_entry(c, sfd, names.v[k], cchild)))
 			continue;
 		rel = child_path(d->rel, names.v[k]);
 		if (check_wh(c, names.v[k], cchild) < 0 ||
@@ -1126,6 +1195,7 @@ static int walk_source(struct copier *c, const char *path, const char *real, con
 
 	if (ctx_stat(c, real, &st, show) < 0)
 		return -1;
+	c->src_base = real;
 	if (S_ISDIR(st.st_mode)) {
 		fd = ctx_open(c, real, O_RDONLY | O_DIRECTORY, &st, show);
 		if (fd < 0)
@@ -1230,6 +1300,34 @@ static bool dest_is_dir(const char *dest)
 	return len == 0 || dest[len - 1] == '/' || !strcmp(last, ".") || !strcmp(last, "..");
 }
 
+/* The last component of PATH ("" for the context root). */
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : strcmp(path, ".") ? path : "";
+}
+
+/* --parents: the source becomes DEST/PLACE/its-name, PLACE's directories
+ * made as COPY makes missing parents. */
+static int place_source(struct copier *c, const cn_strv *dc, const char *path, const char *real,
+			const char *show, const char *place)
+{
+	_cleanup_strv_ cn_strv comps = { 0 };
+	_cleanup_free_ char *rel = NULL;
+	_cleanup_close_ int fd = -1;
+	const char *name = base_name(path);
+	for (size_t i = 0; i < dc->n; i++)
+		cn_strv_pushdup(&comps, dc->v[i]);
+	split_clean(place, true, &comps);
+	fd = mkdir_in_root(c, comps.v, comps.n);
+	if (fd < 0)
+		return -1;
+	rel = join(comps.v, comps.n);
+	if (*name && check_wh(c, name, show) < 0)
+		return -1;
+	return walk_source(c, path, real, show, &(struct dest){ .fd = fd, .rel = rel }, *name ? name : NULL);
+}
+
 static int copy_all(struct copier *c)
 {
 	const struct bf_copy_opts *o = c->o;
@@ -1250,17 +1348,20 @@ static int copy_all(struct copier *c)
 		return cn_err_plain(c->err, EINVAL, "COPY: %s: with more than one source file the "
 				 "destination must be a directory and end with a /",
 				 wild ? "the pattern matches several files" : "several sources");
-	if (dc.n > 0 && !dest_is_dir(dest) && paths.n == 1)
+	if (dc.n > 0 && !dest_is_dir(dest) && paths.n == 1 && !o->parents)
 		return copy_to_name(c, paths.v[0], reals.v[0], shows.v[0], &dc);
 
 	dfd = mkdir_in_root(c, dc.v, dc.n);
 	if (dfd < 0)
 		return -1;
 	drel = join(dc.v, dc.n);
-	for (size_t i = 0; i < paths.n; i++)
-		if (walk_source(c, paths.v[i], reals.v[i], shows.v[i],
-				&(struct dest){ .fd = dfd, .rel = drel }, NULL) < 0)
+	for (size_t i = 0; i < paths.n; i++) {
+		if (o->parents && place_source(c, &dc, paths.v[i], reals.v[i], shows.v[i], c->places.v[i]) < 0)
 			return -1;
+		if (!o->parents && walk_source(c, paths.v[i], reals.v[i], shows.v[i],
+					       &(struct dest){ .fd = dfd, .rel = drel }, NULL) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -1277,8 +1378,10 @@ int bf_copy(const struct bf_copy_opts *o, cn_err *err)
 		.chunk = cn_xmalloc(COPY_CHUNK),
 		.xlist = cn_xmalloc(XATTR_BUF),
 		.xval = cn_xmalloc(XATTR_BUF),
+		.ex = bf_ignore_count(o->exclude) ? o->exclude : NULL,
 	};
 	int r = copy_all(&c);
+	cn_strv_free(&c.places);
 	free(c.chunk);
 	free(c.xlist);
 	free(c.xval);
@@ -1469,6 +1572,7 @@ int bf_copy_digest(const struct bf_copy_opts *o, const char *ctx_path, struct bf
 		.xval = cn_xmalloc(XATTR_BUF),
 		.sc = sc,
 		.ctx_path = ctx_path,
+		.ex = bf_ignore_count(o->exclude) ? o->exclude : NULL,
 	};
 	bool wild = false;
 	int r = 0;
@@ -1484,11 +1588,18 @@ int bf_copy_digest(const struct bf_copy_opts *o, const char *ctx_path, struct bf
 	if (resolve_sources(&c, &paths, &reals, &shows, &wild) < 0)
 		r = -1;
 	for (size_t i = 0; r == 0 && i < paths.n; i++) {
+		const char *name = base_name(paths.v[i]);
 		h_tag(&c, 's');
 		h_u64(&c, i);
-		r = walk_source(&c, paths.v[i], reals.v[i], shows.v[i],
-				&(struct dest){ .fd = -1, .rel = "" }, NULL);
+		/* --parents: each source as placed, under its kept parents. */
+		if (o->parents)
+			r = walk_source(&c, paths.v[i], reals.v[i], shows.v[i],
+					&(struct dest){ .fd = -1, .rel = c.places.v[i] }, *name ? name : NULL);
+		else
+			r = walk_source(&c, paths.v[i], reals.v[i], shows.v[i],
+					&(struct dest){ .fd = -1, .rel = "" }, NULL);
 	}
+	cn_strv_free(&c.places);
 	if (r == 0) {
 		cn_sha256_final(&c.h, out);
 		if (fingerprint)

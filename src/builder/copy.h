@@ -29,6 +29,13 @@ struct bf_copy_opts {
 	bool chmod;                 /* apply mode to every copied file and dir */
 	mode_t mode;
 	const struct bf_ignore *ignore; /* context paths COPY does not see; NULL = none */
+	/* --exclude: patterns (ignore-file syntax) matched against the entries
+	 * of each source relative to that source, and against what a wildcard
+	 * matched relative to where it was expanded; NULL = none. */
+	const struct bf_ignore *exclude;
+	/* --parents: each source keeps its path (relative to the context, or
+	 * to a "/./" marker in the source) below DEST, a directory. */
+	bool parents;
 };
 
 /* Errors read like "COPY: 'x': no such file in the build context" or

@@ -17,20 +17,43 @@ struct ictx {
 	const char *name;              /* file name for messages */
 	const struct bf_node *nd;
 	const char *kw;                /* upper-case keyword */
+	const char *usage;             /* what the instruction expects, for messages */
 	cn_err *err;
 };
 
+static int ierr_at(const struct ictx *c, const char *token, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static int ierr(const struct ictx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* "NAME:LINE: KEYWORD: message" */
-static int ierr(const struct ictx *c, const char *fmt, ...)
+static int ierr_v(const struct ictx *c, const char *token, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+/* "NAME:LINE:COLUMN: KEYWORD: message". The column is TOKEN's when it can
+ * be found on the instruction's only line, else the keyword's. */
+static int ierr_v(const struct ictx *c, const char *token, const char *fmt, va_list ap)
 {
 	char msg[CN_ERR_MSG_MAX];
+	int col = bf_node_column(c->nd, token);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	return cn_err_set(c->err, 0, "%s:%d:%d: %s: %s", c->name, c->nd->start_line, col, c->kw, msg);
+}
+
+static int ierr(const struct ictx *c, const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	ierr_v(c, NULL, fmt, ap);
 	va_end(ap);
-	return cn_err_set(c->err, 0, "%s:%d: %s: %s", c->name, c->nd->start_line, c->kw, msg);
+	return -1;
+}
+
+static int ierr_at(const struct ictx *c, const char *token, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	ierr_v(c, token, fmt, ap);
+	va_end(ap);
+	return -1;
 }
 
 /* ---- "did you mean" ---- */
@@ -90,7 +113,7 @@ struct flagspec {
 };
 
 static const struct flagspec from_flags[] = {
-	{ "platform", F_STRING, false },
+	{ "platform", F_STRING, true },
 };
 static const struct flagspec run_flags[] = {
 	{ "network", F_STRING, true }, { "mount", F_STRINGS, true },
@@ -102,13 +125,28 @@ static const struct flagspec healthcheck_flags[] = {
 	{ "retries", F_STRING, true },
 };
 static const struct flagspec add_flags[] = {
-	{ "chown", F_STRING, true }, { "chmod", F_STRING, true }, { "checksum", F_STRING, false },
-	{ "keep-git-dir", F_BOOL, false }, { "link", F_BOOL, false }, { "exclude", F_STRINGS, false },
+	{ "chown", F_STRING, true }, { "chmod", F_STRING, true }, { "checksum", F_STRING, true },
+	{ "keep-git-dir", F_BOOL, false }, { "link", F_BOOL, true }, { "exclude", F_STRINGS, true },
 };
 static const struct flagspec copy_flags[] = {
 	{ "chown", F_STRING, true }, { "chmod", F_STRING, true }, { "from", F_STRING, true },
-	{ "link", F_BOOL, false }, { "exclude", F_STRINGS, false }, { "parents", F_BOOL, false },
+	{ "link", F_BOOL, true }, { "exclude", F_STRINGS, true }, { "parents", F_BOOL, true },
 };
+
+/* "--a, --b or --c": the flags SPEC allows, for messages. */
+static void flag_names(const struct flagspec *spec, size_t nspec, char *out, size_t cap)
+{
+	size_t len = 0;
+	out[0] = '\0';
+	size_t n = 0, last = 0;
+	for (size_t k = 0; k < nspec; k++)
+		if (spec[k].supported)
+			last = k;
+	for (size_t k = 0; k < nspec && len < cap; k++)
+		if (spec[k].supported)
+			len += (size_t)snprintf(out + len, cap - len, "%s--%s", !n++ ? "" : k == last ? " or " : ", ",
+						spec[k].name);
+}
 
 /* Checks the node's flags against SPEC; VALUES[i] receives the value of
  * spec[i] (borrowed from the node) when given. */
@@ -118,6 +156,7 @@ static int parse_flags(const struct ictx *c, const struct flagspec *spec, size_t
 	for (size_t i = 0; i < c->nd->flags.n; i++) {
 		const char *f = c->nd->flags.v[i], *eq = strchr(f, '=');
 		size_t nlen = eq ? (size_t)(eq - f) : strlen(f);
+		_cleanup_free_ char *tok = cn_xstrndup(f, nlen);
 		const struct flagspec *s = NULL;
 		size_t k;
 
@@ -128,30 +167,36 @@ static int parse_flags(const struct ictx *c, const struct flagspec *spec, size_t
 			const char *names[8];
 			_cleanup_free_ char *bare = cn_xstrndup(f + 2, nlen - 2);
 			const char *hint;
+			char allowed[256];
 			for (k = 0; k < nspec; k++)
 				names[k] = spec[k].name;
 			hint = suggest(bare, names, nspec);
 			if (hint)
-				return ierr(c, "unknown flag: %.*s (did you mean --%s?)", (int)nlen, f, hint);
-			return ierr(c, "unknown flag: %.*s", (int)nlen, f);
+				return ierr_at(c, tok, "unknown flag: %s (did you mean --%s?)", tok, hint);
+			if (!nspec)
+				return ierr_at(c, tok, "unknown flag: %s (expected no flags: %s)", tok, c->usage);
+			flag_names(spec, nspec, allowed, sizeof(allowed));
+			return ierr_at(c, tok, "unknown flag: %s (expected %s)", tok, allowed);
 		}
 		k = (size_t)(s - spec);
 		if (!s->supported)
-			return ierr(c, "flag --%s is not supported yet", s->name);
+			return ierr_at(c, tok, "flag --%s is not supported yet", s->name);
 		if (values[k] && s->type != F_STRINGS)
-			return ierr(c, "duplicate flag specified: --%s", s->name);
+			return ierr_at(c, f, "duplicate flag specified: --%s (expected it once)", s->name);
 		if (s->type == F_BOOL) {
 			if (eq && !eq[1])
-				return ierr(c, "missing a value on flag: --%s", s->name);
+				return ierr_at(c, tok, "missing a value on flag: --%s (expected --%s or --%s=true|false)",
+					       s->name, s->name, s->name);
 			if (!eq || !strcasecmp(eq + 1, "true"))
 				values[k] = "true";
 			else if (!strcasecmp(eq + 1, "false"))
 				values[k] = "false";
 			else
-				return ierr(c, "expecting boolean value for flag --%s, not: %s", s->name, eq + 1);
+				return ierr_at(c, tok, "expecting boolean value for flag --%s, not: %s", s->name, eq + 1);
 		} else {
 			if (!eq)
-				return ierr(c, "missing a value on flag: --%s", s->name);
+				return ierr_at(c, tok, "missing a value on flag: --%s (expected --%s=VALUE)", s->name,
+					       s->name);
 			values[k] = eq + 1;
 		}
 	}
@@ -171,7 +216,7 @@ static int check_nul(const struct ictx *c)
 {
 	for (size_t i = 0; i < c->nd->args.n; i++)
 		if (strlen(c->nd->args.v[i]) != c->nd->arglens[i])
-			return ierr(c, "argument %zu contains a NUL character", i + 1);
+			return ierr(c, "argument %zu contains a NUL character (expected text without \\u0000)", i + 1);
 	return 0;
 }
 
@@ -180,14 +225,15 @@ static int need_args(const struct ictx *c, size_t min)
 	if (c->nd->args.n >= min)
 		return 0;
 	if (min == 1)
-		return ierr(c, "requires at least one argument");
-	return ierr(c, "requires at least two arguments");
+		return ierr(c, "requires at least one argument (expected: %s)", c->usage);
+	return ierr(c, "requires at least two arguments (expected: %s)", c->usage);
 }
 
 static int exactly_one(const struct ictx *c)
 {
 	if (c->nd->args.n != 1)
-		return ierr(c, "requires exactly one argument");
+		return ierr_at(c, c->nd->args.n > 1 ? c->nd->args.v[1] : NULL,
+			       "requires exactly one argument (expected: %s)", c->usage);
 	return 0;
 }
 
@@ -201,7 +247,7 @@ static int command_line(const struct ictx *c, struct bf_instr *in, bool empty_js
 		if (check_nul(c) < 0)
 			return -1;
 		if (!nd->args.n && !empty_json_ok)
-			return ierr(c, "requires at least one argument");
+			return ierr(c, "requires at least one argument (expected: %s)", c->usage);
 		cn_strv_copy(&in->argv, &nd->args);
 		return 0;
 	}
@@ -236,11 +282,15 @@ static int do_from(const struct ictx *c, struct bf_instr *in)
 			if (*p >= 'A' && *p <= 'Z')
 				*p = (char)(*p + 32);
 		if (!valid_stage_name(in->stage))
-			return ierr(c, "invalid name for build stage: '%s', name can't start with a "
-				    "number or contain symbols", a->v[2]);
+			return ierr_at(c, a->v[2], "invalid name for build stage: '%s', name can't start with a "
+				       "number or contain symbols (expected [a-z][a-z0-9-_.]*)", a->v[2]);
 	} else if (a->n != 1) {
-		return ierr(c, "requires either one or three arguments (FROM image [AS name])");
+		return ierr_at(c, a->n > 1 ? a->v[1] : NULL, "requires either one or three arguments "
+			       "(expected: %s)", c->usage);
 	}
+	if (platform && !*platform)
+		return ierr_at(c, "--platform", "--platform needs a value (expected --platform=linux/ARCH or $BUILDPLATFORM)");
+	in->platform = platform ? cn_xstrdup(platform) : NULL;
 	in->image = cn_xstrdup(a->v[0]);
 	return 0;
 }
@@ -258,7 +308,7 @@ static int do_run(const struct ictx *c, struct bf_instr *in)
 	else if (!strcmp(v[0], "host"))
 		in->network = BF_NET_HOST;
 	else
-		return ierr(c, "invalid network mode '%s' (default, none or host)", v[0]);
+		return ierr_at(c, "--network", "invalid network mode '%s' (expected default, none or host)", v[0]);
 	for (size_t i = 0; i < c->nd->flags.n; i++)
 		if (!strncmp(c->nd->flags.v[i], "--mount=", 8))
 			cn_strv_pushdup(&in->mounts, c->nd->flags.v[i] + 8);
@@ -277,8 +327,30 @@ static int do_shell(const struct ictx *c, struct bf_instr *in)
 	if (no_flags(c) < 0)
 		return -1;
 	if (!c->nd->json && c->nd->args.n)
-		return ierr(c, "requires the arguments to be in JSON form, e.g. SHELL [\"/bin/sh\", \"-c\"]");
+		return ierr(c, "requires the arguments to be in JSON form (expected: SHELL [\"/bin/sh\", \"-c\"])");
 	return command_line(c, in, false);
+}
+
+/* --exclude=PATTERN (repeatable): the patterns, raw (expanded at build time). */
+static int copy_excludes(const struct ictx *c, struct bf_instr *in)
+{
+	for (size_t i = 0; i < c->nd->flags.n; i++) {
+		const char *f = c->nd->flags.v[i];
+		if (strncmp(f, "--exclude=", 10) != 0)
+			continue;
+		if (!f[10])
+			return ierr_at(c, f, "--exclude needs a pattern (expected --exclude=PATTERN)");
+		cn_strv_pushdup(&in->excludes, f + 10);
+	}
+	return 0;
+}
+
+/* Sources ADD cannot take: git repositories. */
+static bool git_source(const char *s)
+{
+	size_t n = strlen(s);
+	return !strncmp(s, "git@", 4) || !strncmp(s, "git://", 6) || !strncmp(s, "ssh://", 6) ||
+	       (strstr(s, "://") && n > 4 && (!strcmp(s + n - 4, ".git") || strstr(s, ".git#")));
 }
 
 static int do_copy(const struct ictx *c, struct bf_instr *in)
@@ -295,9 +367,10 @@ static int do_copy(const struct ictx *c, struct bf_instr *in)
 		for (size_t i = 0; i + 1 < a->n; i++)
 			marks += strncmp(a->v[i], "<<", 2) == 0;
 		if (marks != a->n - 1 || marks != c->nd->nheredocs)
-			return ierr(c, "heredocs mixed with other sources are not supported yet");
+			return ierr(c, "heredocs mixed with other sources are not supported yet "
+				    "(expected only <<NAME sources)");
 		if (v[2])
-			return ierr(c, "heredocs cannot be copied --from another stage");
+			return ierr_at(c, "--from", "heredocs cannot be copied --from another stage");
 	}
 	if (need_args(c, 2) < 0 || check_nul(c) < 0)
 		return -1;
@@ -308,9 +381,11 @@ static int do_copy(const struct ictx *c, struct bf_instr *in)
 	in->chown = v[0] ? cn_xstrdup(v[0]) : NULL;
 	in->chmod = v[1] ? cn_xstrdup(v[1]) : NULL;
 	if (v[2] && !*v[2])
-		return ierr(c, "--from needs a stage name, a stage index or an image");
+		return ierr_at(c, "--from", "--from needs a stage name, a stage index or an image");
 	in->from = v[2] ? cn_xstrdup(v[2]) : NULL;
-	return 0;
+	in->link = v[3] && !strcmp(v[3], "true");
+	in->parents = v[5] && !strcmp(v[5], "true");
+	return copy_excludes(c, in);
 }
 
 /* ADD: COPY's sources and flags, plus archives; URLs are not fetched yet. */
@@ -318,22 +393,38 @@ static int do_add(const struct ictx *c, struct bf_instr *in)
 {
 	const char *v[CN_ARRAY_SIZE(add_flags)] = { 0 };
 	const cn_strv *a = &c->nd->args;
+	size_t nurls = 0;
 	if (parse_flags(c, add_flags, CN_ARRAY_SIZE(add_flags), v) < 0)
 		return -1;
 	if (c->nd->nheredocs)
-		return ierr(c, "heredocs are not supported yet with ADD (use COPY)");
+		return ierr(c, "heredocs are not supported yet with ADD (expected files or URLs; use COPY <<EOF)");
 	if (need_args(c, 2) < 0 || check_nul(c) < 0)
 		return -1;
 	for (size_t i = 0; i + 1 < a->n; i++) {
-		if (strstr(a->v[i], "://") || !strncmp(a->v[i], "git@", 4))
-			return ierr(c, "'%s': sources from URLs and git are not supported yet", a->v[i]);
+		if (git_source(a->v[i]))
+			return ierr_at(c, a->v[i], "'%s': git sources are not supported (expected a file, "
+				       "an http(s) URL or an archive)", a->v[i]);
+		if (strstr(a->v[i], "://") && strncmp(a->v[i], "http://", 7) && strncmp(a->v[i], "https://", 8))
+			return ierr_at(c, a->v[i], "'%s': only http:// and https:// URLs can be fetched", a->v[i]);
+		nurls += strstr(a->v[i], "://") != NULL;
 		cn_strv_pushdup(&in->srcs, a->v[i]);
+	}
+	if (v[2]) {
+		size_t hex = strlen(v[2]) - 7;
+		if (strncmp(v[2], "sha256:", 7) || hex != 64 || strspn(v[2] + 7, "0123456789abcdef") != 64)
+			return ierr_at(c, "--checksum", "--checksum=%s: expected sha256: and 64 lower-case hex digits",
+				       v[2]);
+		if (a->n != 2 || nurls != 1)
+			return ierr_at(c, "--checksum", "--checksum needs exactly one source, a URL "
+				       "(expected: ADD --checksum=sha256:HEX URL DEST)");
+		in->checksum = cn_xstrdup(v[2]);
 	}
 	in->json = c->nd->json;
 	in->dest = cn_xstrdup(a->v[a->n - 1]);
 	in->chown = v[0] ? cn_xstrdup(v[0]) : NULL;
 	in->chmod = v[1] ? cn_xstrdup(v[1]) : NULL;
-	return 0;
+	in->link = v[4] && !strcmp(v[4], "true");
+	return copy_excludes(c, in);
 }
 
 static void add_kv(struct bf_instr *in, const char *key, size_t klen, const char *value)
@@ -353,7 +444,7 @@ static int do_kvs(const struct ictx *c, struct bf_instr *in)
 		return -1;
 	for (size_t i = 0; i + 2 < a->n; i += 3) {
 		if (!*a->v[i])
-			return ierr(c, "names can not be blank");
+			return ierr(c, "names can not be blank (expected: %s)", c->usage);
 		add_kv(in, a->v[i], strlen(a->v[i]), a->v[i + 1]);
 	}
 	return 0;
@@ -369,7 +460,7 @@ static int do_arg(const struct ictx *c, struct bf_instr *in)
 		const char *eq = strchr(a->v[i], '=');
 		size_t klen = eq ? (size_t)(eq - a->v[i]) : strlen(a->v[i]);
 		if (!klen)
-			return ierr(c, "names can not be blank");
+			return ierr(c, "names can not be blank (expected: %s)", c->usage);
 		add_kv(in, a->v[i], klen, eq ? eq + 1 : NULL);
 	}
 	return 0;
@@ -407,7 +498,7 @@ static int do_volume(const struct ictx *c, struct bf_instr *in)
 		while (n && strchr(" \t\n\v\f\r", *s))
 			s++, n--;
 		if (!n)
-			return ierr(c, "VOLUME specified can not be an empty string");
+			return ierr(c, "VOLUME specified can not be an empty string (expected: %s)", c->usage);
 		cn_strv_push(&in->words, cn_xstrndup(s, n));
 	}
 	return 0;
@@ -462,31 +553,32 @@ static int do_healthcheck(const struct ictx *c, struct bf_instr *in)
 	if (parse_flags(c, healthcheck_flags, CN_ARRAY_SIZE(healthcheck_flags), v) < 0)
 		return -1;
 	if (a->n == 0)
-		return ierr(c, "requires CMD or NONE");
+		return ierr(c, "requires CMD or NONE (expected: %s)", c->usage);
 	if (!strcasecmp(a->v[0], "NONE")) {
 		if (a->n > 1)
-			return ierr(c, "NONE takes no arguments");
+			return ierr_at(c, a->v[1], "NONE takes no arguments (expected: HEALTHCHECK NONE)");
 		if (c->nd->flags.n)
-			return ierr(c, "options cannot be given with NONE");
+			return ierr_at(c, c->nd->flags.v[0], "options cannot be given with NONE "
+				       "(expected: HEALTHCHECK NONE)");
 		in->value = cn_xstrdup("NONE");
 		return 0;
 	}
 	if (strcasecmp(a->v[0], "CMD") != 0)
-		return ierr(c, "unknown type '%s' (CMD or NONE)", a->v[0]);
+		return ierr_at(c, a->v[0], "unknown type '%s' (expected CMD or NONE)", a->v[0]);
 	if (a->n < 2)
-		return ierr(c, "CMD needs a command");
+		return ierr_at(c, a->v[0], "CMD needs a command (expected: %s)", c->usage);
 	for (size_t i = 0; i < CN_ARRAY_SIZE(durations); i++) {
 		if (!v[i])
 			continue;
 		if (parse_duration(v[i], durations[i]) < 0 || (*durations[i] != 0 && *durations[i] < 1000000))
-			return ierr(c, "--%s: '%s' is not a duration of at least 1ms (like 30s, 1m30s)",
-				    healthcheck_flags[i].name, v[i]);
+			return ierr_at(c, v[i], "--%s: '%s' is not a duration of at least 1ms (expected "
+				       "a duration like 30s, 1m30s)", healthcheck_flags[i].name, v[i]);
 	}
 	if (v[4]) {
 		char *end;
 		in->hc_retries = strtoll(v[4], &end, 10);
 		if (*end || end == v[4] || in->hc_retries < 0)
-			return ierr(c, "--retries: '%s' is not a count", v[4]);
+			return ierr_at(c, v[4], "--retries: '%s' is not a count (expected a number >= 0)", v[4]);
 	}
 	in->value = cn_xstrdup("CMD");
 	in->json = c->nd->json;
@@ -501,9 +593,10 @@ static int do_onbuild(const struct ictx *c, struct bf_instr *in)
 	if (no_flags(c) < 0)
 		return -1;
 	if (!t)
-		return ierr(c, "requires an instruction to run later");
+		return ierr(c, "requires an instruction to run later (expected: %s)", c->usage);
 	if (!strcmp(t->keyword, "onbuild") || !strcmp(t->keyword, "from") || !strcmp(t->keyword, "maintainer"))
-		return ierr(c, "%s cannot be an ONBUILD trigger", t->keyword);
+		return ierr_at(c, NULL, "%s cannot be an ONBUILD trigger (expected any instruction but "
+			       "FROM, MAINTAINER and ONBUILD)", t->keyword);
 	if (t->nheredocs || c->nd->nheredocs)
 		return ierr(c, "heredocs in ONBUILD triggers are not supported yet");
 	in->value = cn_xstrdup(t->original);
@@ -517,25 +610,31 @@ static const struct {
 	const char *name;
 	enum bf_kind kind;
 	instr_fn fn;               /* NULL: known, not supported yet */
+	const char *usage;         /* the syntax, for messages */
 } table[] = {
-	{ "from", "FROM", BF_FROM, do_from },
-	{ "run", "RUN", BF_RUN, do_run },
-	{ "copy", "COPY", BF_COPY, do_copy },
-	{ "env", "ENV", BF_ENV, do_kvs },
-	{ "arg", "ARG", BF_ARG, do_arg },
-	{ "workdir", "WORKDIR", BF_WORKDIR, do_value },
-	{ "user", "USER", BF_USER, do_value },
-	{ "label", "LABEL", BF_LABEL, do_kvs },
-	{ "expose", "EXPOSE", BF_EXPOSE, do_expose },
-	{ "cmd", "CMD", BF_CMD, do_cmd },
-	{ "entrypoint", "ENTRYPOINT", BF_ENTRYPOINT, do_cmd },
-	{ "shell", "SHELL", BF_SHELL, do_shell },
-	{ "volume", "VOLUME", BF_VOLUME, do_volume },
-	{ "stopsignal", "STOPSIGNAL", BF_STOPSIGNAL, do_value },
-	{ "maintainer", "MAINTAINER", BF_MAINTAINER, do_value },
-	{ "healthcheck", "HEALTHCHECK", BF_HEALTHCHECK, do_healthcheck },
-	{ "onbuild", "ONBUILD", BF_ONBUILD, do_onbuild },
-	{ "add", "ADD", BF_ADD, do_add },
+	{ "from", "FROM", BF_FROM, do_from, "FROM [--platform=PLATFORM] IMAGE [AS NAME]" },
+	{ "run", "RUN", BF_RUN, do_run, "RUN [--mount=...] [--network=...] COMMAND" },
+	{ "copy", "COPY", BF_COPY, do_copy, "COPY [--from=...] [--chown=...] [--chmod=...] [--link] "
+	  "[--parents] [--exclude=PATTERN] SRC... DEST" },
+	{ "env", "ENV", BF_ENV, do_kvs, "ENV KEY=VALUE..." },
+	{ "arg", "ARG", BF_ARG, do_arg, "ARG NAME[=DEFAULT]..." },
+	{ "workdir", "WORKDIR", BF_WORKDIR, do_value, "WORKDIR PATH" },
+	{ "user", "USER", BF_USER, do_value, "USER USER[:GROUP]" },
+	{ "label", "LABEL", BF_LABEL, do_kvs, "LABEL KEY=VALUE..." },
+	{ "expose", "EXPOSE", BF_EXPOSE, do_expose, "EXPOSE PORT[/PROTOCOL]..." },
+	{ "cmd", "CMD", BF_CMD, do_cmd, "CMD [\"EXECUTABLE\", \"ARG\"...] or CMD COMMAND" },
+	{ "entrypoint", "ENTRYPOINT", BF_ENTRYPOINT, do_cmd,
+	  "ENTRYPOINT [\"EXECUTABLE\", \"ARG\"...] or ENTRYPOINT COMMAND" },
+	{ "shell", "SHELL", BF_SHELL, do_shell, "SHELL [\"EXECUTABLE\", \"ARG\"...]" },
+	{ "volume", "VOLUME", BF_VOLUME, do_volume, "VOLUME PATH..." },
+	{ "stopsignal", "STOPSIGNAL", BF_STOPSIGNAL, do_value, "STOPSIGNAL SIGNAL" },
+	{ "maintainer", "MAINTAINER", BF_MAINTAINER, do_value, "MAINTAINER NAME" },
+	{ "healthcheck", "HEALTHCHECK", BF_HEALTHCHECK, do_healthcheck,
+	  "HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D] [--start-interval=D] "
+	  "[--retries=N] CMD COMMAND, or HEALTHCHECK NONE" },
+	{ "onbuild", "ONBUILD", BF_ONBUILD, do_onbuild, "ONBUILD INSTRUCTION" },
+	{ "add", "ADD", BF_ADD, do_add, "ADD [--chown=...] [--chmod=...] [--checksum=sha256:HEX] [--link] "
+	  "[--exclude=PATTERN] SRC... DEST" },
 };
 
 static int unknown_instruction(const char *name, const struct bf_node *nd, cn_err *err)
@@ -549,9 +648,12 @@ static int unknown_instruction(const char *name, const struct bf_node *nd, cn_er
 		names[i] = table[i].name;
 	hint = suggest(word, names, CN_ARRAY_SIZE(table));
 	if (hint)
-		return cn_err_set(err, 0, "%s:%d: unknown instruction '%.64s' (did you mean '%s'?)",
-				  name, nd->start_line, word, hint);
-	return cn_err_set(err, 0, "%s:%d: unknown instruction '%.64s'", name, nd->start_line, word);
+		return cn_err_set(err, 0, "%s:%d:%d: unknown instruction '%.64s' (did you mean '%s'?)",
+				  name, nd->start_line, nd->column, word, hint);
+	return cn_err_set(err, 0, "%s:%d:%d: unknown instruction '%.64s' (expected one of FROM, RUN, "
+			  "COPY, ADD, ENV, ARG, WORKDIR, USER, LABEL, EXPOSE, CMD, ENTRYPOINT, SHELL, "
+			  "VOLUME, STOPSIGNAL, HEALTHCHECK, ONBUILD, MAINTAINER)", name, nd->start_line,
+			  nd->column, word);
 }
 
 static void instr_free(struct bf_instr *in)
@@ -559,6 +661,9 @@ static void instr_free(struct bf_instr *in)
 	free(in->image);
 	free(in->stage);
 	free(in->from);
+	free(in->platform);
+	free(in->checksum);
+	cn_strv_free(&in->excludes);
 	cn_strv_free(&in->mounts);
 	cn_strv_free(&in->argv);
 	cn_strv_free(&in->srcs);
@@ -587,10 +692,11 @@ static int convert(const char *name, const struct bf_node *nd, bool seen_from, s
 	if (i == CN_ARRAY_SIZE(table))
 		return unknown_instruction(name, nd, err);
 	c.kw = table[i].name;
+	c.usage = table[i].usage;
 	if (!table[i].fn)
 		return ierr(&c, "not supported yet");
 	if (!seen_from && table[i].kind != BF_FROM && table[i].kind != BF_ARG)
-		return ierr(&c, "only ARG can come before the first FROM");
+		return ierr(&c, "only ARG can come before the first FROM (expected FROM here)");
 	in->kind = table[i].kind;
 	in->node = nd;
 	in->name = table[i].name;
@@ -611,8 +717,8 @@ static int convert_all(const char *name, struct bf_program *p, cn_err *err)
 	}
 	if (!seen_from) {
 		const struct bf_node *last = &p->file.nodes[p->file.nnodes - 1];
-		return cn_err_set(err, 0, "%s:%d: no FROM instruction: a build file needs at least "
-				  "one FROM", name, last->end_line);
+		return cn_err_set(err, 0, "%s:%d:%d: no FROM instruction (expected at least one FROM "
+				  "after the global ARGs)", name, last->end_line, last->column);
 	}
 	return 0;
 }

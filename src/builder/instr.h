@@ -46,6 +46,11 @@ struct bf_instr {
 	char *chown;
 	char *chmod;
 	char *from;                   /* --from: a stage name or index, or an image (raw) */
+	bool link;                    /* COPY/ADD --link */
+	bool parents;                 /* COPY --parents */
+	cn_strv excludes;             /* COPY/ADD --exclude patterns (raw) */
+	char *checksum;               /* ADD --checksum=sha256:HEX */
+	char *platform;               /* FROM --platform (raw) */
 
 	/* ENV, LABEL: pairs; ARG: names with optional default */
 	struct bf_kv *kvs;
@@ -70,7 +75,8 @@ struct bf_program {
 	size_t ninstrs;
 };
 
-/* Parse and check a whole Buildfile. Errors name "NAME:LINE: KEYWORD: ...":
+/* Parse and check a whole Buildfile. Errors name "NAME:LINE:COLUMN: KEYWORD:
+ * ... (expected ...)":
  * unknown instructions, instructions not supported yet (ADD, ONBUILD,
  * HEALTHCHECK, COPY --from ...), unknown or malformed flags, wrong argument
  * counts, an instruction before the first FROM (other than ARG). */

@@ -7,6 +7,7 @@
 #include "util/cleanup.h"
 #include "util/mem.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -82,17 +83,30 @@ static void trim_space(const char **s, size_t *n)
 
 /* ---- errors ---- */
 
-static int perr(struct parser *p, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static int perr(struct parser *p, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-static int perr(struct parser *p, int line, const char *fmt, ...)
+/* "NAME:LINE:COLUMN: message" */
+static int perr(struct parser *p, int line, int col, const char *fmt, ...)
 {
 	char msg[CN_ERR_MSG_MAX];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return cn_err_set(p->err, 0, "%s:%d: %s", p->name, line, msg);
+	return cn_err_set(p->err, 0, "%s:%d:%d: %s", p->name, line, col, msg);
+}
+
+int bf_node_column(const struct bf_node *nd, const char *token)
+{
+	const char *at;
+	/* original is the line from its keyword on; joined lines shift columns. */
+	size_t kw = nd->original ? strcspn(nd->original, " \t\v\f\r") : 0;
+	/* Searched after the keyword: a short word could match inside it. */
+	if (!token || !*token || nd->start_line != nd->end_line || !nd->original ||
+	    !(at = strstr(nd->original + kw, token)))
+		return nd->column;
+	return nd->column + (int)(at - nd->original);
 }
 
 /* ---- Go's strconv.Quote, for the dump and for messages ---- */
@@ -180,7 +194,8 @@ static int next_line(struct parser *p, struct pline *l)
 	p->lineno++;
 	n = nl ? (size_t)(nl - s) : avail;
 	if (n > BF_MAX_LINE)
-		return perr(p, p->lineno, "line is longer than the maximum of %d bytes", BF_MAX_LINE);
+		return perr(p, p->lineno, BF_MAX_LINE + 1, "line is longer than the maximum of %d bytes "
+			    "(expected shorter lines; continue with the escape character)", BF_MAX_LINE);
 	/* A UTF-8 byte order mark is dropped from the first line. */
 	if (p->lineno == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
 		s += 3, n -= 3, l->full -= 3;
@@ -205,12 +220,13 @@ static int set_directive(struct parser *p, const char *key, const char *val, siz
 	unsigned bit = !strcmp(key, "syntax") ? DIR_SYNTAX : !strcmp(key, "escape") ? DIR_ESCAPE :
 		       DIR_CHECK;
 	if (p->seen & bit)
-		return perr(p, p->lineno, "only one %s parser directive can be used", key);
+		return perr(p, p->lineno, 1, "only one %s parser directive can be used (expected it once, "
+			    "at the top)", key);
 	p->seen |= bit;
 	if (bit == DIR_ESCAPE) {
 		if (vlen != 1 || (val[0] != '`' && val[0] != '\\'))
-			return perr(p, p->lineno, "invalid escape token '%.*s' does not match ` or \\",
-				    (int)vlen, val);
+			return perr(p, p->lineno, 1, "invalid escape token '%.*s' does not match ` or \\ "
+				    "(expected # escape=` or # escape=\\)", (int)vlen, val);
 		p->escape = val[0];
 	} else if (bit == DIR_SYNTAX) {
 		p->f->syntax = cn_xstrndup(val, vlen);
@@ -582,7 +598,7 @@ static int json_or(struct parser *p, const char *s, size_t n, struct bf_node *nd
 	int r = json_array(s, n, nd);
 	if (r < 0)
 		return cn_err_set(p->err, 0, "when using JSON array syntax, arrays must be "
-				  "comprised of strings only");
+				  "comprised of strings only (expected [\"a\", \"b\"])");
 	if (r > 0) {
 		nd->json = true;
 		return 0;
@@ -687,7 +703,8 @@ static int parse_name_val(struct parser *p, const char *s, size_t n, struct bf_n
 		while (k < n && !is_blank(s[k]))
 			k++;
 		if (k == n)
-			return cn_err_set(p->err, 0, "%s must have two arguments", what);
+			return cn_err_set(p->err, 0, "must have two arguments (expected %s KEY=VALUE or "
+					  "%s KEY VALUE)", what, what);
 		for (j = k; j < n && is_blank(s[j]);)
 			j++;
 		node_arg(nd, s, k);
@@ -700,7 +717,7 @@ static int parse_name_val(struct parser *p, const char *s, size_t n, struct bf_n
 		if (!eq) {
 			_cleanup_free_ char *q = quoted(words.v[i]);
 			return cn_err_set(p->err, 0, "Syntax error - can't find = in %s. Must be of "
-					  "the form: name=value", q);
+					  "the form: name=value (expected %s KEY=VALUE...)", q, what);
 		}
 		node_arg(nd, words.v[i], (size_t)(eq - words.v[i]));
 		node_arg(nd, eq + 1, strlen(eq + 1));
@@ -745,7 +762,7 @@ static int parse_onbuild(struct parser *p, const char *s, size_t n, struct bf_no
 	if (n == 0)
 		return 0;
 	if (depth >= ONBUILD_MAX_DEPTH)
-		return cn_err_set(p->err, 0, "ONBUILD nested too deeply");
+		return cn_err_set(p->err, 0, "ONBUILD nested too deeply (expected ONBUILD INSTRUCTION)");
 	nd->onbuild = cn_xcalloc(1, sizeof(*nd->onbuild));
 	nd->onbuild->start_line = nd->start_line;
 	nd->onbuild->end_line = nd->end_line;
@@ -933,7 +950,8 @@ static bool can_have_heredoc(const struct bf_node *nd)
 
 /* The lines after the instruction up to the terminator (tabs before it
  * ignored for <<-) are the body. */
-static int read_heredoc_body(struct parser *p, struct bf_heredoc *hd, int start)
+static int read_heredoc_body(struct parser *p, struct bf_heredoc *hd, int start, int col,
+			     const char *kw)
 {
 	cn_buf body;
 	struct pline l;
@@ -955,7 +973,16 @@ static int read_heredoc_body(struct parser *p, struct bf_heredoc *hd, int start)
 	cn_buf_free(&body);
 	if (r < 0)
 		return -1;
-	return perr(p, start, "unterminated heredoc");
+	return perr(p, start, col, "%s: unterminated heredoc (expected a line '%s' ending it)", kw, hd->name);
+}
+
+/* The keyword as users write it in messages: "RUN". */
+static void keyword_upper(const struct bf_node *nd, char *out, size_t cap)
+{
+	size_t i = 0;
+	for (; nd->keyword && nd->keyword[i] && i + 1 < cap; i++)
+		out[i] = (char)toupper((unsigned char)nd->keyword[i]);
+	out[i] = '\0';
 }
 
 static int read_heredocs(struct parser *p, const char *line, struct bf_node *nd)
@@ -973,13 +1000,17 @@ static int read_heredocs(struct parser *p, const char *line, struct bf_node *nd)
 	for (size_t i = 0; i < words.n; i++) {
 		struct bf_heredoc hd = { 0 };
 		int r = heredoc_word(p, words.v[i], &hd);
+		char kw[16];
+		keyword_upper(nd, kw, sizeof(kw));
 		if (r < 0)
-			return cn_err_wrap(p->err, "%s:%d", p->name, nd->start_line);
+			return cn_err_wrap(p->err, "%s:%d:%d: %s", p->name, nd->start_line,
+					   bf_node_column(nd, "<<"), kw);
 		if (r == 0)
 			continue;
 		nd->heredocs = cn_xrealloc(nd->heredocs, (nd->nheredocs + 1) * sizeof(*nd->heredocs));
 		nd->heredocs[nd->nheredocs++] = hd;
-		if (read_heredoc_body(p, &nd->heredocs[nd->nheredocs - 1], nd->start_line) < 0)
+		if (read_heredoc_body(p, &nd->heredocs[nd->nheredocs - 1], nd->start_line,
+				      bf_node_column(nd, "<<"), kw) < 0)
 			return -1;
 	}
 	return 0;
@@ -1044,7 +1075,8 @@ static int instruction(struct parser *p, const struct pline *l, size_t lead)
 	bool cont;
 
 	if (p->f->nnodes >= BF_MAX_INSTRUCTIONS)
-		return perr(p, start, "more than %d instructions", BF_MAX_INSTRUCTIONS);
+		return perr(p, start, (int)lead + 1, "more than %d instructions (expected at most that many)",
+			    BF_MAX_INSTRUCTIONS);
 	cn_buf_init(&line, 0);
 	cn_buf_add(&line, l->s + lead, continuation(l->s + lead, l->n - lead, p->escape, &cont));
 	if (cont && read_continuation(p, &line, &empty_at) < 0)
@@ -1057,8 +1089,14 @@ static int instruction(struct parser *p, const struct pline *l, size_t lead)
 	nd->start_line = start;
 	nd->end_line = p->lineno;
 	nd->column = (int)lead + 1;
-	if (node_from_line(p, line.data, line.len, nd, 0) < 0)
-		return cn_err_wrap(p->err, "%s:%d", p->name, start);
+	if (node_from_line(p, line.data, line.len, nd, 0) < 0) {
+		char kw[16];
+		size_t klen = strcspn(line.data, " \t\v\f\r");
+		snprintf(kw, sizeof(kw), "%.*s", (int)(klen < 15 ? klen : 15), line.data);
+		for (char *k = kw; *k; k++)
+			*k = (char)toupper((unsigned char)*k);
+		return cn_err_wrap(p->err, "%s:%d:%d: %s", p->name, start, nd->column, kw);
+	}
 	if (read_heredocs(p, line.data, nd) < 0)
 		return -1;
 	nd->end_line = p->lineno;
@@ -1073,15 +1111,17 @@ static int parse_all(struct parser *p)
 	int r;
 
 	if (p->len > BF_MAX_FILE)
-		return cn_err_set(p->err, 0, "%s: larger than the maximum of %u bytes", p->name,
+		return cn_err_set(p->err, 0, "%s:1:1: larger than the maximum of %u bytes", p->name,
 				  BF_MAX_FILE);
 	/* Nodes hold C strings: a NUL byte in the text would cut them short. */
 	const char *nul = p->len ? memchr(p->data, '\0', p->len) : NULL;
 	if (nul) {
-		int line = 1;
-		for (const char *c = p->data; c < nul; c++)
+		int line = 1, col = 1;
+		for (const char *c = p->data; c < nul; c++) {
+			col = *c == '\n' ? 1 : col + 1;
 			line += *c == '\n';
-		return perr(p, line, "NUL byte in the file");
+		}
+		return perr(p, line, col, "NUL byte in the file (expected text)");
 	}
 	while ((r = next_line(p, &l)) != 0) {
 		size_t lead;
@@ -1097,7 +1137,7 @@ static int parse_all(struct parser *p)
 			return -1;
 	}
 	if (p->f->nnodes == 0)
-		return perr(p, p->lineno ? p->lineno : 1, "file with no instructions");
+		return perr(p, p->lineno ? p->lineno : 1, 1, "file with no instructions (expected at least FROM)");
 	return 0;
 }
 

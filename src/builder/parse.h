@@ -53,6 +53,10 @@ struct bf_file {
 int bf_parse(const char *name, const char *data, size_t len, struct bf_file *out, cn_err *err);
 void bf_file_free(struct bf_file *f);
 
+/* The 1-based column of TOKEN in the instruction ND when it is on the
+ * instruction's only line, else the keyword's column. */
+int bf_node_column(const struct bf_node *nd, const char *token);
+
 /* The conformance dump: one "(keyword [flags] args...)\n" line per node. */
 void bf_dump(const struct bf_file *f, cn_buf *out);
 

@@ -93,7 +93,7 @@
 
 /* ---- the input stream ------------------------------------------------------ */
 
-enum ex_codec { EX_PLAIN, EX_GZIP, EX_ZSTD };
+enum ex_codec { EX_PLAIN, EX_GZIP, EX_ZSTD, EX_FILTER };
 
 struct ex_src {
 	int fd;
@@ -108,6 +108,7 @@ struct ex_src {
 	z_stream zs;
 	bool zs_live;
 	ZSTD_DCtx *zd;
+	struct archive *flt;    /* EX_FILTER: libarchive's bzip2/xz decoder, raw format */
 	cn_sha256 digest;       /* raw bytes */
 	cn_sha256 diff_id;      /* tar bytes (compressed input only; else = digest) */
 	uint64_t raw, plain;    /* bytes read, bytes of tar produced */
@@ -273,6 +274,56 @@ static ssize_t zstd_produce(struct ex_src *s, const unsigned char **outp)
 	}
 }
 
+/* EX_FILTER: libarchive reads the raw bytes through this callback. */
+static la_ssize_t flt_read_cb(struct archive *ar, void *ud, const void **buf)
+{
+	struct ex_src *s = ud;
+	ssize_t n;
+	(void)ar;
+	if (s->in_pos < s->in_len) {    /* what detection read */
+		*buf = s->in + s->in_pos;
+		n = (ssize_t)(s->in_len - s->in_pos);
+		s->in_pos = s->in_len;
+		return n;
+	}
+	n = raw_read(s, s->in, EX_BUF);
+	if (n < 0) {
+		archive_set_error(ar, s->err.errnum ? s->err.errnum : EIO, "%s", s->err.msg);
+		return -1;
+	}
+	*buf = s->in;
+	return n;
+}
+
+static ssize_t filter_produce(struct ex_src *s, const unsigned char **outp)
+{
+	la_ssize_t n = archive_read_data(s->flt, s->out, EX_BUF);
+	if (n < 0)
+		return s->failed ? -1 : src_fail(s, archive_errno(s->flt) > 0 ? archive_errno(s->flt) : 0,
+						 "%s", archive_error_string(s->flt));
+	*outp = s->out;
+	return n;
+}
+
+/* bzip2 or xz through libarchive's own decoders (ADD's archives only). */
+static int filter_open(struct ex_src *s, const char *name)
+{
+	struct archive_entry *e;
+	s->codec = EX_FILTER;
+	s->flt = archive_read_new();
+	if (!s->flt)
+		return src_fail(s, ENOMEM, "%s", name);
+	/* ARCHIVE_WARN would mean an external program: never. */
+	if (archive_read_support_filter_bzip2(s->flt) != ARCHIVE_OK ||
+	    archive_read_support_filter_xz(s->flt) != ARCHIVE_OK ||
+	    archive_read_support_format_raw(s->flt) != ARCHIVE_OK)
+		return src_fail(s, ENOTSUP, "%s decompression is not available in this libarchive", name);
+	if (archive_read_open(s->flt, s, NULL, flt_read_cb, NULL) != ARCHIVE_OK ||
+	    archive_read_next_header(s->flt, &e) != ARCHIVE_OK)
+		return s->failed ? -1 : src_fail(s, 0, "%s: %s", name, archive_error_string(s->flt));
+	return 0;
+}
+
 static ssize_t plain_produce(struct ex_src *s, const unsigned char **outp)
 {
 	ssize_t n;
@@ -304,6 +355,9 @@ static ssize_t src_read(struct ex_src *s, const void **buf)
 		break;
 	case EX_ZSTD:
 		n = zstd_produce(s, &p);
+		break;
+	case EX_FILTER:
+		n = filter_produce(s, &p);
 		break;
 	default:
 		n = plain_produce(s, &p);
@@ -339,7 +393,7 @@ static la_ssize_t ar_read_cb(struct archive *ar, void *ud, const void **buf)
 }
 
 /* Read the first bytes and pick the decoder. */
-static int src_open(struct ex_src *s, int fd, uint64_t max_plain)
+static int src_open(struct ex_src *s, int fd, uint64_t max_plain, bool filters)
 {
 	static const unsigned char zstd_magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
 	static const unsigned char skippable[3] = { 0x2a, 0x4d, 0x18 };
@@ -380,9 +434,15 @@ static int src_open(struct ex_src *s, int fd, uint64_t max_plain)
 		if (ZSTD_isError(r))
 			return src_fail(s, 0, "zstd: %s", ZSTD_getErrorName(r));
 	} else if (s->in_len >= 3 && !memcmp(m, "BZh", 3)) {
-		return src_fail(s, 0, "bzip2-compressed layers are not supported");
+		if (!filters)
+			return src_fail(s, 0, "bzip2-compressed layers are not supported");
+		s->out = cn_xmalloc(EX_BUF);
+		return filter_open(s, "bzip2");
 	} else if (s->in_len >= sizeof(xz_magic) && !memcmp(m, xz_magic, sizeof(xz_magic))) {
-		return src_fail(s, 0, "xz-compressed layers are not supported");
+		if (!filters)
+			return src_fail(s, 0, "xz-compressed layers are not supported");
+		s->out = cn_xmalloc(EX_BUF);
+		return filter_open(s, "xz");
 	} else {
 		s->codec = EX_PLAIN;
 	}
@@ -398,6 +458,9 @@ static void src_free(struct ex_src *s)
 	s->zs_live = false;
 	ZSTD_freeDCtx(s->zd);       /* accepts NULL */
 	s->zd = NULL;
+	if (s->flt)
+		archive_read_free(s->flt);
+	s->flt = NULL;
 	cn_sha256_free(&s->digest);
 	cn_sha256_free(&s->diff_id);
 	free(s->in);
@@ -1427,7 +1490,7 @@ int layer_extract(int in_fd, int target_fd, const struct layer_extract_opts *opt
 	}
 	x.root_dev = st.st_dev;
 	x.root_ino = st.st_ino;
-	if (src_open(&x.src, in_fd, x.max_bytes) < 0) {
+	if (src_open(&x.src, in_fd, x.max_bytes, opts && opts->bzip2_xz) < 0) {
 		cn_err_plain(err, x.src.err.errnum, "layer: %s", x.src.err.msg);
 		goto out;
 	}

@@ -62,6 +62,10 @@ struct layer_extract_opts {
 	uint64_t max_bytes;     /* cap on the uncompressed tar and on the sum of file sizes; 0: default */
 	uint64_t max_entries;   /* cap on tar entries; 0: default */
 	bool numeric_owner;     /* ignored: owners are always numeric (no NSS, no uname/gname) */
+	/* ADD: also bzip2 and xz (libarchive's decoders). The blob's digest
+	 * covers what the decoder read; bytes after the compressed stream are
+	 * not checked. Layers never set this. */
+	bool bzip2_xz;
 };
 
 struct layer_extract_result {

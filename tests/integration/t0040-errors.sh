@@ -29,9 +29,9 @@ bad_build() {
 	setup=
 }
 
-bad_build syntax "Buildfile:2: ENV" 'FROM busybox
+bad_build syntax "Buildfile:2:1: ENV: must have two arguments (expected ENV KEY=VALUE" 'FROM busybox
 ENV ONLYNAME'
-bad_build unknown-instruction "Buildfile:3: unknown instruction 'RUNN'" 'FROM busybox
+bad_build unknown-instruction "Buildfile:3:1: unknown instruction 'RUNN'" 'FROM busybox
 RUN true
 RUNN echo hi'
 bad_build missing-source "Buildfile:2: COPY: 'nope.txt'" 'FROM busybox
@@ -52,7 +52,7 @@ RUN echo about to fail; exit 3
 RUN echo never'
 bad_build missing-base "Buildfile:1: FROM: image 'nosuch:1' is not in the store, and pulling it failed" 'FROM nosuch:1
 RUN true'
-bad_build unsupported "Buildfile:2: RUN: --mount=type=ssh is not supported yet" 'FROM busybox
+bad_build unsupported "Buildfile:2: RUN: --mount=type=ssh is not supported: cairn cannot forward an SSH agent" 'FROM busybox
 RUN --mount=type=ssh true'
 bad_build bad-exec "Buildfile:2: RUN:" 'FROM busybox
 RUN ["/no/such/binary"]'

@@ -42,7 +42,7 @@ printf 'FROM argbase:1\n' | buildfile "$T/argchild"
 expect_ok "build FROM it" build -t argchild:1 "$T/argchild"
 check "the child does not carry the ARG trigger" test "$(image_config argchild:1 | jq -c '.config.OnBuild // []')" = '[]'
 printf 'FROM busybox\nONBUILD RUN <<EOF\necho hi\nEOF\n' | buildfile "$T/argbase"
-expect_fail "a heredoc in a trigger is refused up front" 1 "Buildfile:2: ONBUILD: heredocs in ONBUILD triggers are not supported yet" build "$T/argbase"
+expect_fail "a heredoc in a trigger is refused up front" 1 "Buildfile:2:1: ONBUILD: heredocs in ONBUILD triggers are not supported yet" build "$T/argbase"
 
 rm "$T/child/note.txt"
 expect_fail "a failing trigger names itself" 1 "Buildfile:1: FROM: ONBUILD trigger 'COPY note.txt /note.txt'" build -t child:2 "$T/child"

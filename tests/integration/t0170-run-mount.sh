@@ -32,8 +32,6 @@ check "the secret's content is in no blob of the store" test -z "$(grep -rl "s3c
 
 printf 'FROM busybox\nRUN --mount=type=secret,id=needed,required=true true\n' | buildfile "$T/req"
 expect_fail "a required secret that was not given" 1 "Buildfile:2: RUN: secret 'needed' was not given" build "$T/req"
-printf 'FROM busybox\nRUN --mount=type=bind,target=/x true\n' | buildfile "$T/bind"
-expect_fail "bind mounts say they are not supported yet" 1 "Buildfile:2: RUN: --mount=type=bind is not supported yet" build "$T/bind"
 printf 'FROM busybox\nRUN --mount=type=cache,target=/x,bind-propagation=rshared true\n' | buildfile "$T/opt"
 expect_fail "unknown mount options are refused, never passed on" 1 "option 'bind-propagation' is not supported yet" build "$T/opt"
 check "store consistent" store_is_consistent

@@ -1,6 +1,6 @@
 /* Typed instructions (bf_program_parse): every supported instruction, every
  * error, and the parser's own limits and error locations. Errors are
- * checked by prefix, so each asserts "FILE:LINE: KEYWORD: ...". */
+ * checked by prefix, so each asserts "FILE:LINE:COLUMN: KEYWORD: ...". */
 #include "builder/instr.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
@@ -112,6 +112,23 @@ static void test_copy(void)
 	}
 }
 
+static void test_copy_flags(void)
+{
+	struct bf_program p;
+	if (parse_ok("FROM --platform=$BUILDPLATFORM a\nCOPY --link --parents --exclude=*.o --exclude=x/ a b /d/\n"
+		     "ADD --checksum=sha256:" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+		     " https://example.com/f.tar /f\nADD --link=false --exclude=*.md x /y\n", &p, "COPY/ADD flags")) {
+		const struct bf_instr *c = &p.instrs[1], *a = &p.instrs[2], *a2 = &p.instrs[3];
+		UNIT_CHECK(streq(p.instrs[0].platform, "$BUILDPLATFORM"), "FROM --platform kept raw");
+		UNIT_CHECK(c->link && c->parents && c->excludes.n == 2 && streq(c->excludes.v[0], "*.o") &&
+			   streq(c->excludes.v[1], "x/"), "COPY --link --parents --exclude (repeated)");
+		UNIT_CHECK(streq(a->checksum, "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef") &&
+			   a->srcs.n == 1 && streq(a->srcs.v[0], "https://example.com/f.tar"), "ADD --checksum URL");
+		UNIT_CHECK(!a2->link && a2->excludes.n == 1, "ADD --link=false --exclude");
+		bf_program_free(&p);
+	}
+}
+
 static void test_env_label(void)
 {
 	struct bf_program p;
@@ -218,106 +235,111 @@ static void test_parser_details(void)
 
 static void test_unsupported(void)
 {
-	expect_err("FROM a\nADD http://example.com/x /x\n", NAME ":2: ADD: 'http://example.com/x': sources from URLs and git are not supported yet");
-	expect_err("FROM a\nONBUILD FROM x\n", NAME ":2: ONBUILD: from cannot be an ONBUILD trigger");
-	expect_err("FROM a\nONBUILD\n", NAME ":2: ONBUILD: requires an instruction to run later");
+	expect_err("FROM a\nADD git@github.com:x/y.git /x\n", NAME ":2:5: ADD: 'git@github.com:x/y.git': git sources are not supported");
+	expect_err("FROM a\nADD https://example.com/r.git /x\n", NAME ":2:5: ADD: 'https://example.com/r.git': git sources are not supported");
+	expect_err("FROM a\nADD ftp://example.com/x /x\n", NAME ":2:5: ADD: 'ftp://example.com/x': only http:// and https:// URLs can be fetched");
+	expect_err("FROM a\nADD --checksum=md5:00 https://e.com/x /x\n", NAME ":2:5: ADD: --checksum=md5:00: expected sha256:");
+	expect_err("FROM a\nADD --checksum=sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa f /x\n", NAME ":2:5: ADD: --checksum needs exactly one source, a URL");
+	expect_err("FROM a\nADD --keep-git-dir x /x\n", NAME ":2:5: ADD: flag --keep-git-dir is not supported yet");
+	expect_err("FROM a\nONBUILD FROM x\n", NAME ":2:1: ONBUILD: from cannot be an ONBUILD trigger (expected any instruction but FROM, MAINTAINER and ONBUILD)");
+	expect_err("FROM a\nONBUILD\n", NAME ":2:1: ONBUILD: requires an instruction to run later (expected: ONBUILD INSTRUCTION)");
 	expect_err("FROM a\n\nHEALTHCHECK --interval=5x CMD true\n",
-		   NAME ":3: HEALTHCHECK: --interval: '5x' is not a duration of at least 1ms (like 30s, 1m30s)");
-	expect_err("FROM a\nHEALTHCHECK --retries=2 NONE\n", NAME ":2: HEALTHCHECK: options cannot be given with NONE");
-	expect_err("FROM a\nHEALTHCHECK PING x\n", NAME ":2: HEALTHCHECK: unknown type 'PING' (CMD or NONE)");
+		   NAME ":3:24: HEALTHCHECK: --interval: '5x' is not a duration of at least 1ms (expected a duration like 30s, 1m30s)");
+	expect_err("FROM a\nHEALTHCHECK --retries=2 NONE\n", NAME ":2:13: HEALTHCHECK: options cannot be given with NONE (expected: HEALTHCHECK NONE)");
+	expect_err("FROM a\nHEALTHCHECK PING x\n", NAME ":2:13: HEALTHCHECK: unknown type 'PING' (expected CMD or NONE)");
 	expect_err("FROM a\nCOPY <<EOF file /x\nhi\nEOF\n",
-		   NAME ":2: COPY: heredocs mixed with other sources are not supported yet");
+		   NAME ":2:1: COPY: heredocs mixed with other sources are not supported yet (expected only <<NAME sources)");
 	expect_err("FROM a\nCOPY --from=b <<EOF /x\nhi\nEOF\n",
-		   NAME ":2: COPY: heredocs cannot be copied --from another stage");
-	expect_err("FROM --platform=linux/arm64 a\n", NAME ":1: FROM: flag --platform is not supported yet");
-	expect_err("FROM a\nRUN --device=/dev/x x\n", NAME ":2: RUN: flag --device is not supported yet");
-	expect_err("FROM a\nRUN --security=insecure x\n", NAME ":2: RUN: flag --security is not supported yet");
-	expect_err("FROM a\nCOPY --from= /x /y\n", NAME ":2: COPY: --from needs a stage name, a stage index or an image");
-	expect_err("FROM a\nCOPY --link x /y\n", NAME ":2: COPY: flag --link is not supported yet");
-	expect_err("FROM a\nCOPY --parents x /y\n", NAME ":2: COPY: flag --parents is not supported yet");
-	expect_err("FROM a\nCOPY --exclude=*.o x /y\n", NAME ":2: COPY: flag --exclude is not supported yet");
+		   NAME ":2:1: COPY: heredocs cannot be copied --from another stage");
+	expect_err("FROM --platform= a\n", NAME ":1:6: FROM: --platform needs a value");
+	expect_err("FROM a\nRUN --device=/dev/x x\n", NAME ":2:5: RUN: flag --device is not supported yet");
+	expect_err("FROM a\nRUN --security=insecure x\n", NAME ":2:5: RUN: flag --security is not supported yet");
+	expect_err("FROM a\nCOPY --from= /x /y\n", NAME ":2:6: COPY: --from needs a stage name, a stage index or an image");
+	expect_err("FROM a\nCOPY --exclude= x /y\n", NAME ":2:6: COPY: --exclude needs a pattern (expected --exclude=PATTERN)");
+	expect_err("FROM a\nCOPY --link=maybe x /y\n", NAME ":2:6: COPY: expecting boolean value for flag --link, not: maybe");
+	expect_err("FROM a\nRUN --mount=type=bind \\\n  --netwrk=none x\n", NAME ":2:1: RUN: unknown flag: --netwrk (did you mean --network?)");
 }
 
 static void test_structure_errors(void)
 {
-	expect_err("FROM a\nRUNN x\n", NAME ":2: unknown instruction 'RUNN' (did you mean 'RUN'?)");
-	expect_err("FROM a\nFORM b\n", NAME ":2: unknown instruction 'FORM' (did you mean 'FROM'?)");
-	expect_err("FROM a\nfrobnicate x\n", NAME ":2: unknown instruction 'frobnicate'");
-	expect_err("RUN x\nFROM a\n", NAME ":1: RUN: only ARG can come before the first FROM");
-	expect_err("ARG a\nARG b\n", NAME ":2: no FROM instruction");
-	expect_err("", NAME ":1: file with no instructions");
-	expect_err("# only a comment\n\n", NAME ":2: file with no instructions");
+	expect_err("FROM a\nRUNN x\n", NAME ":2:1: unknown instruction 'RUNN' (did you mean 'RUN'?)");
+	expect_err("FROM a\nFORM b\n", NAME ":2:1: unknown instruction 'FORM' (did you mean 'FROM'?)");
+	expect_err("FROM a\nfrobnicate x\n", NAME ":2:1: unknown instruction 'frobnicate' (expected one of FROM, RUN, COPY, ADD, ENV, ARG, WORKDIR, USER, LABEL, EXPOSE, CMD, ENTRYPOINT, SHELL, VOLUME, STOPSIGNAL, HEALTHCHECK, ONBUILD, MAINTAINER)");
+	expect_err("RUN x\nFROM a\n", NAME ":1:1: RUN: only ARG can come before the first FROM (expected FROM here)");
+	expect_err("ARG a\nARG b\n", NAME ":2:1: no FROM instruction (expected at least one FROM after the global ARGs)");
+	expect_err("", NAME ":1:1: file with no instructions (expected at least FROM)");
+	expect_err("# only a comment\n\n", NAME ":2:1: file with no instructions (expected at least FROM)");
 }
 
 static void test_argument_errors(void)
 {
-	expect_err("FROM\n", NAME ":1: FROM: requires either one or three arguments");
-	expect_err("FROM a b\n", NAME ":1: FROM: requires either one or three arguments");
-	expect_err("FROM a AS 1x\n", NAME ":1: FROM: invalid name for build stage");
-	expect_err("FROM a\nRUN\n", NAME ":2: RUN: requires at least one argument");
-	expect_err("FROM a\nRUN []\n", NAME ":2: RUN: requires at least one argument");
-	expect_err("FROM a\nCMD\n", NAME ":2: CMD: requires at least one argument");
-	expect_err("FROM a\nCOPY a\n", NAME ":2: COPY: requires at least two arguments");
-	expect_err("FROM a\nCOPY\n", NAME ":2: COPY: requires at least two arguments");
-	expect_err("FROM a\nENV\n", NAME ":2: ENV: requires at least one argument");
-	expect_err("FROM a\nENV =x\n", NAME ":2: ENV: names can not be blank");
-	expect_err("FROM a\nLABEL\n", NAME ":2: LABEL: requires at least one argument");
-	expect_err("FROM a\nARG\n", NAME ":2: ARG: requires at least one argument");
-	expect_err("FROM a\nARG =1\n", NAME ":2: ARG: names can not be blank");
-	expect_err("FROM a\nWORKDIR\n", NAME ":2: WORKDIR: requires exactly one argument");
-	expect_err("FROM a\nUSER\n", NAME ":2: USER: requires exactly one argument");
-	expect_err("FROM a\nSTOPSIGNAL\n", NAME ":2: STOPSIGNAL: requires exactly one argument");
-	expect_err("FROM a\nMAINTAINER\n", NAME ":2: MAINTAINER: requires exactly one argument");
-	expect_err("FROM a\nEXPOSE\n", NAME ":2: EXPOSE: requires at least one argument");
-	expect_err("FROM a\nVOLUME\n", NAME ":2: VOLUME: requires at least one argument");
-	expect_err("FROM a\nVOLUME [\" \"]\n", NAME ":2: VOLUME: VOLUME specified can not be an empty string");
-	expect_err("FROM a\nSHELL /bin/sh -c\n", NAME ":2: SHELL: requires the arguments to be in JSON form");
-	expect_err("FROM a\nSHELL []\n", NAME ":2: SHELL: requires at least one argument");
-	expect_err("FROM a\nCMD [\"a\\u0000b\"]\n", NAME ":2: CMD: argument 1 contains a NUL character");
-	expect_err("FROM a\nCOPY [\"a\", \"b\\u0000\"]\n", NAME ":2: COPY: argument 2 contains a NUL character");
+	expect_err("FROM\n", NAME ":1:1: FROM: requires either one or three arguments (expected: FROM [--platform=PLATFORM] IMAGE [AS NAME])");
+	expect_err("FROM a b\n", NAME ":1:8: FROM: requires either one or three arguments (expected: FROM [--platform=PLATFORM] IMAGE [AS NAME])");
+	expect_err("FROM a AS 1x\n", NAME ":1:11: FROM: invalid name for build stage: '1x', name can't start with a number or contain symbols (expected [a-z][a-z0-9-_.]*)");
+	expect_err("FROM a\nRUN\n", NAME ":2:1: RUN: requires at least one argument (expected: RUN [--mount=...] [--network=...] COMMAND)");
+	expect_err("FROM a\nRUN []\n", NAME ":2:1: RUN: requires at least one argument (expected: RUN [--mount=...] [--network=...] COMMAND)");
+	expect_err("FROM a\nCMD\n", NAME ":2:1: CMD: requires at least one argument (expected: CMD [\"EXECUTABLE\", \"ARG\"...] or CMD COMMAND)");
+	expect_err("FROM a\nCOPY a\n", NAME ":2:1: COPY: requires at least two arguments (expected: COPY [--from=...] [--chown=...] [--chmod=...] [--link] [--parents] [--exclude=PATTERN] SRC... DEST)");
+	expect_err("FROM a\nCOPY\n", NAME ":2:1: COPY: requires at least two arguments (expected: COPY [--from=...] [--chown=...] [--chmod=...] [--link] [--parents] [--exclude=PATTERN] SRC... DEST)");
+	expect_err("FROM a\nENV\n", NAME ":2:1: ENV: requires at least one argument (expected: ENV KEY=VALUE...)");
+	expect_err("FROM a\nENV =x\n", NAME ":2:1: ENV: names can not be blank (expected: ENV KEY=VALUE...)");
+	expect_err("FROM a\nLABEL\n", NAME ":2:1: LABEL: requires at least one argument (expected: LABEL KEY=VALUE...)");
+	expect_err("FROM a\nARG\n", NAME ":2:1: ARG: requires at least one argument (expected: ARG NAME[=DEFAULT]...)");
+	expect_err("FROM a\nARG =1\n", NAME ":2:1: ARG: names can not be blank (expected: ARG NAME[=DEFAULT]...)");
+	expect_err("FROM a\nWORKDIR\n", NAME ":2:1: WORKDIR: requires exactly one argument (expected: WORKDIR PATH)");
+	expect_err("FROM a\nUSER\n", NAME ":2:1: USER: requires exactly one argument (expected: USER USER[:GROUP])");
+	expect_err("FROM a\nSTOPSIGNAL\n", NAME ":2:1: STOPSIGNAL: requires exactly one argument (expected: STOPSIGNAL SIGNAL)");
+	expect_err("FROM a\nMAINTAINER\n", NAME ":2:1: MAINTAINER: requires exactly one argument (expected: MAINTAINER NAME)");
+	expect_err("FROM a\nEXPOSE\n", NAME ":2:1: EXPOSE: requires at least one argument (expected: EXPOSE PORT[/PROTOCOL]...)");
+	expect_err("FROM a\nVOLUME\n", NAME ":2:1: VOLUME: requires at least one argument (expected: VOLUME PATH...)");
+	expect_err("FROM a\nVOLUME [\" \"]\n", NAME ":2:1: VOLUME: VOLUME specified can not be an empty string (expected: VOLUME PATH...)");
+	expect_err("FROM a\nSHELL /bin/sh -c\n", NAME ":2:1: SHELL: requires the arguments to be in JSON form (expected: SHELL [\"/bin/sh\", \"-c\"])");
+	expect_err("FROM a\nSHELL []\n", NAME ":2:1: SHELL: requires at least one argument (expected: SHELL [\"EXECUTABLE\", \"ARG\"...])");
+	expect_err("FROM a\nCMD [\"a\\u0000b\"]\n", NAME ":2:1: CMD: argument 1 contains a NUL character (expected text without \\u0000)");
+	expect_err("FROM a\nCOPY [\"a\", \"b\\u0000\"]\n", NAME ":2:1: COPY: argument 2 contains a NUL character (expected text without \\u0000)");
 }
 
 static void test_flag_errors(void)
 {
-	expect_err("FROM a\nRUN --foo x\n", NAME ":2: RUN: unknown flag: --foo");
-	expect_err("FROM a\nRUN --netwrk=none x\n", NAME ":2: RUN: unknown flag: --netwrk (did you mean --network?)");
-	expect_err("FROM a\nCOPY --chwn=1 a b\n", NAME ":2: COPY: unknown flag: --chwn (did you mean --chown?)");
-	expect_err("FROM a\nRUN --network=bridge x\n", NAME ":2: RUN: invalid network mode 'bridge'");
-	expect_err("FROM a\nRUN --network x\n", NAME ":2: RUN: missing a value on flag: --network");
+	expect_err("FROM a\nRUN --foo x\n", NAME ":2:5: RUN: unknown flag: --foo (expected --network or --mount)");
+	expect_err("FROM a\nRUN --netwrk=none x\n", NAME ":2:5: RUN: unknown flag: --netwrk (did you mean --network?)");
+	expect_err("FROM a\nCOPY --chwn=1 a b\n", NAME ":2:6: COPY: unknown flag: --chwn (did you mean --chown?)");
+	expect_err("FROM a\nRUN --network=bridge x\n", NAME ":2:5: RUN: invalid network mode 'bridge' (expected default, none or host)");
+	expect_err("FROM a\nRUN --network x\n", NAME ":2:5: RUN: missing a value on flag: --network (expected --network=VALUE)");
 	expect_err("FROM a\nRUN --network=none --network=host x\n",
-		   NAME ":2: RUN: duplicate flag specified: --network");
-	expect_err("FROM a\nCOPY --chown a b\n", NAME ":2: COPY: missing a value on flag: --chown");
-	expect_err("FROM a\nWORKDIR --x=1 /w\n", NAME ":2: WORKDIR: unknown flag: --x");
-	expect_err("FROM a\nENV --x=1 a=b\n", NAME ":2: ENV: unknown flag: --x");
+		   NAME ":2:20: RUN: duplicate flag specified: --network (expected it once)");
+	expect_err("FROM a\nCOPY --chown a b\n", NAME ":2:6: COPY: missing a value on flag: --chown (expected --chown=VALUE)");
+	expect_err("FROM a\nWORKDIR --x=1 /w\n", NAME ":2:9: WORKDIR: unknown flag: --x (expected no flags: WORKDIR PATH)");
+	expect_err("FROM a\nENV --x=1 a=b\n", NAME ":2:5: ENV: unknown flag: --x (expected no flags: ENV KEY=VALUE...)");
 }
 
 static void test_parse_errors(void)
 {
-	expect_err("FROM a\nENV PATH\n", NAME ":2: ENV must have two arguments");
-	expect_err("FROM a\nLABEL a=1 b\n", NAME ":2: Syntax error - can't find = in \"b\"");
-	expect_err("FROM a\nCMD [\"a\", 1]\n", NAME ":2: when using JSON array syntax, arrays must be");
-	expect_err("FROM a\n\nRUN <<EOF\necho\n", NAME ":3: unterminated heredoc");
-	expect_err("# escape=`\n# escape=\\\nFROM a\n", NAME ":2: only one escape parser directive");
-	expect_err("# escape=x\nFROM a\n", NAME ":1: invalid escape token 'x'");
-	expect_err_len("FROM a\nRUN a\0b\n", 14, NAME ":2: NUL byte");
+	expect_err("FROM a\nENV PATH\n", NAME ":2:1: ENV: must have two arguments (expected ENV KEY=VALUE or ENV KEY VALUE)");
+	expect_err("FROM a\nLABEL a=1 b\n", NAME ":2:1: LABEL: Syntax error - can't find = in \"b\". Must be of the form: name=value (expected LABEL KEY=VALUE...)");
+	expect_err("FROM a\nCMD [\"a\", 1]\n", NAME ":2:1: CMD: when using JSON array syntax, arrays must be comprised of strings only (expected [\"a\", \"b\"])");
+	expect_err("FROM a\n\nRUN <<EOF\necho\n", NAME ":3:5: RUN: unterminated heredoc (expected a line 'EOF' ending it)");
+	expect_err("# escape=`\n# escape=\\\nFROM a\n", NAME ":2:1: only one escape parser directive can be used (expected it once, at the top)");
+	expect_err("# escape=x\nFROM a\n", NAME ":1:1: invalid escape token 'x' does not match ` or \\ (expected # escape=` or # escape=\\)");
+	expect_err_len("FROM a\nRUN a\0b\n", 14, NAME ":2:6: NUL byte in the file (expected text)");
 	{
 		cn_buf t;
 		cn_buf_init(&t, 0);
 		cn_buf_adds(&t, "FROM a\n\n# long\nRUN ");
 		for (int i = 0; i < BF_MAX_LINE; i++)
 			cn_buf_addc(&t, 'x');
-		expect_err(t.data, NAME ":4: line is longer than the maximum of 65535 bytes");
+		expect_err(t.data, NAME ":4:65536: line is longer than the maximum of 65535 bytes (expected shorter lines; continue with the escape character)");
 		cn_buf_reset(&t);
 		cn_buf_adds(&t, "FROM a\n");
 		for (int i = 0; i < BF_MAX_INSTRUCTIONS; i++)
 			cn_buf_adds(&t, "RUN x\n");
-		expect_err(t.data, NAME ":10001: more than 10000 instructions");
+		expect_err(t.data, NAME ":10001:1: more than 10000 instructions (expected at most that many)");
 		cn_buf_reset(&t);
 		cn_buf_adds(&t, "FROM a\nRUN ");
 		for (int i = 0; i < 20; i++)
 			cn_buf_adds(&t, "ONBUILD ");
 		cn_buf_adds(&t, "RUN x\n");
-		expect_err(t.data + 11, NAME ":1: ONBUILD nested too deeply");
+		expect_err(t.data + 11, NAME ":1:1: ONBUILD: ONBUILD nested too deeply (expected ONBUILD INSTRUCTION)");
 		cn_buf_free(&t);
 	}
 	{
@@ -325,7 +347,7 @@ static void test_parse_errors(void)
 		_cleanup_free_ char *big = cn_xmalloc(n);
 		memset(big, '\n', n);
 		memcpy(big, "FROM a", 6);
-		expect_err_len(big, n, NAME ": larger than the maximum");
+		expect_err_len(big, n, NAME ":1:1: larger than the maximum of 16777216 bytes");
 	}
 }
 
@@ -334,6 +356,7 @@ int main(void)
 	test_from();
 	test_run();
 	test_copy();
+	test_copy_flags();
 	test_env_label();
 	test_values();
 	test_commands();

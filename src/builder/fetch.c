@@ -1,0 +1,181 @@
+/* ADD URL with libcurl: the body goes straight to a file while it is
+ * hashed; nothing about the server is trusted (size capped, redirects
+ * limited to http(s), TLS verified, Ctrl-C honoured between chunks). */
+#include "builder/fetch.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/interrupt.h"
+#include "util/mem.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+bool bf_is_url(const char *src)
+{
+	return !strncmp(src, "http://", 7) || !strncmp(src, "https://", 8);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *bf_url_file_name(const char *url)
+{
+	const char *p = strstr(url, "://"), *end, *base;
+	char *out, *q;
+	if (!p)
+		return NULL;
+	p += 3;
+	p += strcspn(p, "/?#");                 /* past the host */
+	end = p + strcspn(p, "?#");             /* the path */
+	base = end;
+	while (base > p && base[-1] != '/')
+		base--;
+	if (base == end)
+		return NULL;
+	out = q = cn_xmalloc((size_t)(end - base) + 1);
+	for (const char *s = base; s < end; s++) {
+		if (*s == '%' && s + 2 < end && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
+			*q++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+			s += 2;
+		} else {
+			*q++ = *s;
+		}
+	}
+	*q = '\0';
+	if ((size_t)(q - out) != strlen(out) || strchr(out, '/') || !strcmp(out, ".") || !strcmp(out, "..")) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+struct sink {
+	int fd;
+	cn_sha256 h;
+	uint64_t size;
+	int werr;               /* errno of a failed write */
+	bool too_big;
+};
+
+static size_t on_data(char *data, size_t size, size_t n, void *ud)
+{
+	struct sink *s = ud;
+	size_t len = size * n;
+	if (s->size + len > BF_FETCH_MAX_BYTES) {
+		s->too_big = true;
+		return 0;
+	}
+	if (cn_write_all(s->fd, data, len) < 0) {
+		s->werr = errno;
+		return 0;
+	}
+	cn_sha256_update(&s->h, data, len);
+	s->size += len;
+	return len;
+}
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)ud, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return cn_interrupted() ? 1 : 0;
+}
+
+/* One transfer; the error says why, without the URL (the caller adds it). */
+static int transfer(const char *url, struct sink *s, struct bf_fetch_result *res, cn_err *err)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	CURL *c = curl_easy_init();
+	CURLcode rc;
+	long status = 0;
+	curl_off_t ft = -1;
+	int r = 0;
+	if (!c)
+		return cn_err_set(err, ENOMEM, "libcurl");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, (long)BF_FETCH_MAX_REDIRECTS);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "cairn");
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	/* A server that stalls for a minute is given up on. */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)BF_FETCH_MAX_BYTES);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(c, CURLINFO_FILETIME_T, &ft);
+		res->has_mtime = ft >= 0;
+		res->mtime = (time_t)ft;
+	} else if (rc == CURLE_HTTP_RETURNED_ERROR) {
+		r = cn_err_plain(err, EIO, "HTTP status %ld", status);
+	} else if (rc == CURLE_ABORTED_BY_CALLBACK) {
+		r = cn_err_plain(err, EINTR, "interrupted");
+	} else if (s->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+		r = cn_err_plain(err, EFBIG, "larger than %llu bytes", (unsigned long long)BF_FETCH_MAX_BYTES);
+	} else if (s->werr) {
+		r = cn_err_set(err, s->werr, "write the download");
+	} else {
+		r = cn_err_plain(err, EIO, "%s", *errbuf ? errbuf : curl_easy_strerror(rc));
+	}
+	curl_easy_cleanup(c);
+	return r;
+}
+
+int bf_fetch(const char *url, int dir_fd, const char *name, const char *checksum,
+	     struct bf_fetch_result *res, cn_err *err)
+{
+	struct sink s = { .fd = -1 };
+	int r;
+	memset(res, 0, sizeof(*res));
+	s.fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (s.fd < 0)
+		return cn_err_sys(err, "'%s': create the download file", url);
+	cn_sha256_init(&s.h);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		r = cn_err_set(err, ENOMEM, "libcurl initialisation");
+	} else {
+		r = transfer(url, &s, res, err);
+		curl_global_cleanup();
+	}
+	cn_sha256_final(&s.h, res->digest);
+	res->size = s.size;
+	if (r == 0 && checksum && strcmp(checksum, res->digest) != 0)
+		r = cn_err_plain(err, EINVAL, "checksum mismatch: expected %s, got %s", checksum, res->digest);
+	if (r == 0 && res->has_mtime) {
+		struct timespec t[2] = { { .tv_sec = res->mtime }, { .tv_sec = res->mtime } };
+		if (futimens(s.fd, t) < 0)
+			r = cn_err_sys(err, "set the download's time");
+	}
+	if (r == 0 && fchmod(s.fd, 0600) < 0)
+		r = cn_err_sys(err, "chmod the download");
+	close(s.fd);
+	if (r < 0) {
+		unlinkat(dir_fd, name, 0);
+		return cn_err_wrap(err, "'%s'", url);
+	}
+	return 0;
+}
