@@ -2,8 +2,8 @@
 # make bench-registry: cairn push/pull vs skopeo copy of the same image
 # (BENCH_MB, default 500 MB of random data in 5 layers) against Debian's
 # docker-registry on a loopback port (plain http, no auth: both tools are
-# told --tls-verify=false). Each timed run uses a fresh repository (push) or
-# a fresh destination (pull); medians of BENCH_RUNS (default 3) and the
+# told --tls-verify=false). Each timed push goes to a fresh, empty registry;
+# each pull to a fresh destination; medians of BENCH_RUNS (default 3) and the
 # cairn/skopeo ratio are printed. cairn pull also unpacks every layer into
 # the store (what a build needs); skopeo only writes the blobs.
 set -euo pipefail
@@ -28,16 +28,26 @@ cleanup() { [ -n "$regpid" ] && kill "$regpid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 reg=127.0.0.1:$port
-cat >"$work/config.yml" <<EOF
+# A fresh, empty registry (new storage) for every push, so that no tool
+# finds a blob there already (skopeo remembers where it saw blobs and would
+# mount them).
+n_reg=0
+fresh_registry() {
+	[ -n "$regpid" ] && kill "$regpid" 2>/dev/null && wait "$regpid" 2>/dev/null || true
+	n_reg=$((n_reg + 1))
+	cat >"$work/config.yml" <<EOF
 version: 0.1
 log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $work/registry}}
+storage: {filesystem: {rootdirectory: $work/registry-$n_reg}}
 http: {addr: $reg}
 EOF
-env $(env | grep -o "^REGISTRY_[A-Z_]*" | sed "s/^/-u /") docker-registry serve "$work/config.yml" >"$work/registry.log" 2>&1 &
-regpid=$!
-for _ in $(seq 100); do curl -s -o /dev/null "http://$reg/v2/" && break; sleep 0.1; done
-
+	rm -rf "$work/registry-$((n_reg - 1))"
+	env $(env | grep -o "^REGISTRY_[A-Z_]*" | sed "s/^/-u /") docker-registry serve "$work/config.yml" \
+		>"$work/registry.log" 2>&1 &
+	regpid=$!
+	for _ in $(seq 100); do curl -s -o /dev/null "http://$reg/v2/" && return 0; sleep 0.1; done
+	die "the registry did not start"
+}
 echo "==> building a ${MB} MB image (5 layers of random data)"
 mkdir -p "$work/ctx"
 { echo "FROM scratch"; for i in 1 2 3 4 5; do
@@ -54,11 +64,13 @@ timed() {
 median() { cut -d' ' -f"$2" "$work/$1" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 for i in $(seq "$RUNS"); do
-	timed cairn-push "$CAIRN" --root "$store" push -q --tls-verify=false big:1 "$reg/c$i/big:1"
-	timed skopeo-push skopeo copy -q --dest-tls-verify=false "oci:$store:big:1" "docker://$reg/s$i/big:1"
+	fresh_registry
+	timed skopeo-push skopeo copy -q --dest-tls-verify=false "oci:$store:big:1" "docker://$reg/s/big:1"
+	fresh_registry
+	timed cairn-push "$CAIRN" --root "$store" push -q --tls-verify=false big:1 "$reg/c/big:1"
 	rm -rf "$work/pull-store" "$work/pull-oci"
-	timed cairn-pull "$CAIRN" --root "$work/pull-store" pull -q --tls-verify=false "$reg/c1/big:1"
-	timed skopeo-pull skopeo copy -q --src-tls-verify=false "docker://$reg/c1/big:1" "oci:$work/pull-oci:big"
+	timed cairn-pull "$CAIRN" --root "$work/pull-store" pull -q --tls-verify=false "$reg/c/big:1"
+	timed skopeo-pull skopeo copy -q --src-tls-verify=false "docker://$reg/c/big:1" "oci:$work/pull-oci:big"
 done
 printf '\n%-6s %10s %10s %7s   %12s %12s\n' op cairn skopeo ratio "cairn RSS" "skopeo RSS"
 for op in push pull; do
