@@ -1,6 +1,5 @@
 /* cairn rm: forget exited containers (with -f, kill running ones first). */
-#include "cli/cli.h"
-#include "container/container.h"
+#include "cli/containers.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -17,8 +16,9 @@ static const char rm_usage[] =
 	"  -f, --force   kill (SIGKILL) a running container first\n"
 	"  -h, --help    show this help\n";
 
-static int remove_one(struct store *st, struct ctr_state *s, bool force, const char *arg, cn_err *err)
+static int remove_one(struct store *st, struct ctr_state *s, const char *arg, void *ctx, cn_err *err)
 {
+	bool force = *(bool *)ctx;
 	if (ctr_effective_status(s) != CTR_EXITED) {
 		if (!force)
 			return cn_err_plain(err, EBUSY, "container %s is running: stop it first, or use 'cairn rm -f'",
@@ -40,9 +40,8 @@ int cmd_rm(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct store st;
 	bool force = false;
-	int c, rc = 0;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
 		switch (c) {
@@ -58,25 +57,5 @@ int cmd_rm(struct cli *cli, int argc, char **argv)
 	}
 	if (optind >= argc)
 		return cli_usage_error("rm", "expected at least one container");
-	if (cli_open_store(cli, &st) < 0)
-		return EXIT_FAIL;
-	for (int i = optind; i < argc; i++) {
-		struct ctr_state s = { .name = NULL };
-		cn_err err;
-		int r = ctr_lookup(&st, argv[i], &s, &err);
-		if (r == 0) {
-			fprintf(stderr, "error: no such container: %s\n", argv[i]);
-			rc = EXIT_FAIL;
-			continue;
-		}
-		if (r < 0 || remove_one(&st, &s, force, argv[i], &err) < 0) {
-			cli_fail(&err);
-			rc = EXIT_FAIL;
-		} else {
-			printf("%s\n", argv[i]);
-		}
-		ctr_state_free(&s);
-	}
-	store_close(&st);
-	return rc;
+	return cli_each_container(cli, argv + optind, argc - optind, remove_one, &force);
 }

@@ -1,6 +1,5 @@
 /* cairn stop: the stop signal, then SIGKILL after a timeout, as docker stop. */
-#include "cli/cli.h"
-#include "container/container.h"
+#include "cli/containers.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -18,6 +17,13 @@ static const char stop_usage[] =
 	"                 --stop-timeout, 10 unless given)\n"
 	"  -h, --help     show this help\n";
 
+static int stop_one(struct store *st, struct ctr_state *s, const char *arg, void *ctx, cn_err *err)
+{
+	long timeout = *(long *)ctx;
+	(void)st, (void)arg;
+	return ctr_stop(s, timeout >= 0 ? (unsigned)timeout : s->stop_timeout, err);
+}
+
 int cmd_stop(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -26,10 +32,9 @@ int cmd_stop(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct store st;
 	long timeout = -1;
 	char *end;
-	int c, rc = 0;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -47,26 +52,5 @@ int cmd_stop(struct cli *cli, int argc, char **argv)
 	}
 	if (optind >= argc)
 		return cli_usage_error("stop", "expected at least one container");
-	if (cli_open_store(cli, &st) < 0)
-		return EXIT_FAIL;
-	for (int i = optind; i < argc; i++) {
-		struct ctr_state s = { .name = NULL };
-		cn_err err;
-		int r = ctr_lookup(&st, argv[i], &s, &err);
-		if (r == 0) {
-			fprintf(stderr, "error: no such container: %s\n", argv[i]);
-			rc = EXIT_FAIL;
-			continue;
-		}
-		if (r < 0 || ctr_stop(&s, timeout >= 0 ? (unsigned)timeout : s.stop_timeout, &err) < 0) {
-			cli_fail(&err);
-			rc = EXIT_FAIL;
-		} else {
-			printf("%s\n", argv[i]);
-			fflush(stdout);
-		}
-		ctr_state_free(&s);
-	}
-	store_close(&st);
-	return rc;
+	return cli_each_container(cli, argv + optind, argc - optind, stop_one, &timeout);
 }
