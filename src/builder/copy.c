@@ -1292,7 +1292,7 @@ static int copy_to_name(struct copier *c, const char *path, const char *real, co
 }
 
 /* "dir/", ".", "x/..", "": the destination is meant as a directory. */
-static bool dest_is_dir(const char *dest)
+bool bf_copy_dest_is_dir(const char *dest)
 {
 	size_t len = strlen(dest);
 	const char *last = strrchr(dest, '/');
@@ -1344,11 +1344,11 @@ static int copy_all(struct copier *c)
 	split_clean(full, true, &dc);
 	/* As docker: one source (a pattern matching one file included) may be
 	 * copied to a name; several need a directory written with a final '/'. */
-	if (paths.n > 1 && !dest_is_dir(dest))
+	if (paths.n > 1 && !bf_copy_dest_is_dir(dest))
 		return cn_err_plain(c->err, EINVAL, "COPY: %s: with more than one source file the "
 				 "destination must be a directory and end with a /",
 				 wild ? "the pattern matches several files" : "several sources");
-	if (dc.n > 0 && !dest_is_dir(dest) && paths.n == 1 && !o->parents)
+	if (dc.n > 0 && !bf_copy_dest_is_dir(dest) && paths.n == 1 && !o->parents)
 		return copy_to_name(c, paths.v[0], reals.v[0], shows.v[0], &dc);
 
 	dfd = mkdir_in_root(c, dc.v, dc.n);
