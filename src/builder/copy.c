@@ -785,29 +785,81 @@ static int init_parent_dir(struct copier *c, int fd, const char *rel)
 	return 0;
 }
 
+static int read_target(struct copier *c, int sdirfd, const char *name, char target[PATH_MAX],
+		       const char *show);
+
+/* A dangling symlink at COMPS[I] (in the directory CUR) is followed as
+ * BuildKit resolves a destination in the root, its target created: COMPS
+ * becomes the link's target (absolute: from the root; relative: after
+ * COMPS[0..I)) followed by COMPS[I+1..). 1: replaced, 0: not a symlink. */
+static int follow_dangling(struct copier *c, int cur, cn_strv *comps, size_t i, int *hops)
+{
+	char target[PATH_MAX];
+	cn_strv next = { 0 };
+	struct stat st;
+	const char *p;
+	if (fstatat(cur, comps->v[i], &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode))
+		return 0;
+	if (++*hops > MAX_SYMLINKS)
+		return cn_err_plain(c->err, ELOOP, "COPY: '/%s': too many levels of symbolic links",
+				  comps->v[i]);
+	if (read_target(c, cur, comps->v[i], target, comps->v[i]) < 0)
+		return -1;
+	for (size_t k = 0; target[0] != '/' && k < i; k++)
+		cn_strv_pushdup(&next, comps->v[k]);
+	/* "..": kept for openat2, whose RESOLVE_IN_ROOT applies it physically
+	 * and never above the root. */
+	for (p = target; *p;) {
+		size_t len = strcspn(p, "/");
+		if (len > 0 && !(len == 1 && p[0] == '.'))
+			cn_strv_push(&next, cn_xstrndup(p, len));
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	for (size_t k = i + 1; k < comps->n; k++)
+		cn_strv_pushdup(&next, comps->v[k]);
+	cn_strv_free(comps);
+	*comps = next;
+	return 1;
+}
+
 /* mkdir -p of COMPS[0..N) inside the root: every existing component is
  * resolved from the root (its symlinks stay inside), every missing one is
- * created 0755 with the COPY owner. Returns the directory fd. */
-static int mkdir_in_root(struct copier *c, char *const *comps, size_t n)
+ * created 0755 with the COPY owner, and a dangling symlink has its target
+ * created (inside the root) as docker does. Returns the directory fd. */
+static int mkdir_in_root(struct copier *c, char *const *comps_in, size_t n)
 {
-	_cleanup_close_ int cur = root_open_dir(c, ".");
+	_cleanup_strv_ cn_strv comps = { 0 };
+	_cleanup_close_ int cur = -1;
+	int hops = 0;
+	for (size_t i = 0; i < n; i++)
+		cn_strv_pushdup(&comps, comps_in[i]);
+restart:
+	if (cur >= 0)
+		close(cur);
+	cur = root_open_dir(c, ".");
 	if (cur < 0)
 		return cn_err_sys(c->err, "COPY: open the image root");
-	for (size_t i = 0; i < n; i++) {
-		_cleanup_free_ char *rel = join(comps, i + 1);
+	for (size_t i = 0; i < comps.n; i++) {
+		_cleanup_free_ char *rel = join(comps.v, i + 1);
 		int fd = root_open_dir(c, rel);
 		if (fd < 0 && errno == ENOTDIR)
 			return not_dir_error(c, rel);
 		if (fd < 0 && errno != ENOENT)
 			return cn_err_sys(c->err, "COPY: open '/%s' in the image", rel);
 		if (fd < 0) {
-			/* Absent (or a dangling symlink, which mkdirat refuses). */
-			if (check_wh(c, comps[i], rel) < 0)
+			int r = follow_dangling(c, cur, &comps, i, &hops);
+			if (r < 0)
 				return -1;
-			if (mkdirat(cur, comps[i], 0700) < 0)
+			if (r > 0)
+				goto restart;
+			if (check_wh(c, comps.v[i], rel) < 0)
+				return -1;
+			if (mkdirat(cur, comps.v[i], 0700) < 0)
 				return errno == EEXIST ? not_dir_error(c, rel) :
 					cn_err_sys(c->err, "COPY: create directory '/%s'", rel);
-			fd = openat(cur, comps[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			fd = openat(cur, comps.v[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0)
 				return cn_err_sys(c->err, "COPY: open '/%s'", rel);
 			if (init_parent_dir(c, fd, rel) < 0) {
