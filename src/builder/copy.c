@@ -115,6 +115,15 @@ struct copier {
 	cn_strv places;
 	uid_t uid;
 	gid_t gid;
+	/* Hard links among the copied files stay hard links (as BuildKit
+	 * keeps them): per source inode with several links, where its first
+	 * copy went (REL, and the copy's inode, checked before linking). */
+	struct hardlink {
+		dev_t sdev, ddev;
+		ino_t sino, dino;
+		char *rel;
+	} *links;
+	size_t nlinks, links_cap;
 	char *chunk;
 	char *xlist;
 	char *xval;
@@ -749,10 +758,10 @@ static int expand_sources(struct copier *c, cn_strv *paths, cn_strv *reals, cn_s
 			cn_strv_push(reals, real ? real : cn_xstrdup(found.v[k]));
 			cn_strv_pushdup(shows, show);
 			if (c->o->parents) {
-				/* The path below the root marker, but its last component. */
+				/* The path below the root marker ("" for a directory
+				 * that is the marker itself: its contents go to DEST). */
 				const char *from = skip_components(found.v[k], strip);
-				const char *slash = strrchr(from, '/');
-				cn_strv_push(&c->places, slash ? cn_xstrndup(from, (size_t)(slash - from)) : cn_xstrdup(""));
+				cn_strv_pushdup(&c->places, strcmp(from, ".") ? from : "");
 			}
 		}
 		if (has_wildcard(src) && paths->n == before)
@@ -1007,19 +1016,76 @@ static int copy_data(struct copier *c, int sfd, int dfd, const char *show)
 	}
 }
 
+/* An earlier copied file with the same source inode as ST, or NULL. */
+static const struct hardlink *hardlink_find(const struct copier *c, const struct stat *st)
+{
+	if (st->st_nlink < 2)
+		return NULL;
+	for (size_t i = 0; i < c->nlinks; i++)
+		if (c->links[i].sdev == st->st_dev && c->links[i].sino == st->st_ino)
+			return &c->links[i];
+	return NULL;
+}
+
+static void hardlink_add(struct copier *c, const struct stat *st, const char *rel, const struct stat *dst)
+{
+	if (st->st_nlink < 2)
+		return;
+	if (c->nlinks == c->links_cap) {
+		c->links_cap = c->links_cap ? 2 * c->links_cap : 16;
+		c->links = cn_xrealloc(c->links, c->links_cap * sizeof(*c->links));
+	}
+	c->links[c->nlinks++] = (struct hardlink){ .sdev = st->st_dev, .sino = st->st_ino,
+						   .ddev = dst ? dst->st_dev : 0, .dino = dst ? dst->st_ino : 0,
+						   .rel = cn_xstrdup(rel) };
+}
+
+static void hardlinks_free(struct copier *c)
+{
+	for (size_t i = 0; i < c->nlinks; i++)
+		free(c->links[i].rel);
+	free(c->links);
+}
+
+/* DNAME becomes a hard link to the first copy H, found again inside the
+ * root and checked to be the inode made then. 1: linked, 0: that copy is
+ * gone or replaced (the caller copies instead). */
+static int link_copy(struct copier *c, const struct hardlink *h, const struct dest *d, const char *dname,
+		     const char *rel)
+{
+	_cleanup_close_ int fd = cn_openat2(c->o->root_fd, h->rel, O_PATH | O_NOFOLLOW, RESOLVE_IN_ROOT);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_dev != h->ddev || st.st_ino != h->dino)
+		return 0;
+	if (linkat(fd, "", d->fd, dname, AT_EMPTY_PATH) < 0)
+		return cn_err_sys(c->err, "COPY: link '/%s' to '/%s'", rel, h->rel);
+	return 1;
+}
+
 static int copy_file(struct copier *c, int sfd, const struct stat *st, const struct dest *d,
 		     const char *dname, const char *rel, const char *cpath, const char *show)
 {
 	_cleanup_close_ int dfd = -1;
+	const struct hardlink *h = hardlink_find(c, st);
+	struct stat dst;
 	(void)cpath;
 	if (clear_leaf(c, d->fd, dname, rel) < 0)
 		return -1;
+	if (h) {
+		int r = link_copy(c, h, d, dname, rel);
+		if (r != 0)
+			return r < 0 ? -1 : 0;
+	}
 	dfd = openat(d->fd, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (dfd < 0)
 		return cn_err_sys(c->err, "COPY: create '/%s'", rel);
 	if (copy_data(c, sfd, dfd, show) < 0)
 		return -1;
-	return apply_meta(c, sfd, dfd, st, show);
+	if (apply_meta(c, sfd, dfd, st, show) < 0)
+		return -1;
+	if (!h && fstat(dfd, &dst) == 0)
+		hardlink_add(c, st, rel, &dst);
+	return 0;
 }
 
 /* FIFOs and devices are recreated from their stat: opening them could
@@ -1352,25 +1418,28 @@ bool bf_copy_dest_is_dir(const char *dest)
 	return len == 0 || dest[len - 1] == '/' || !strcmp(last, ".") || !strcmp(last, "..");
 }
 
-/* The last component of PATH ("" for the context root). */
-static const char *base_name(const char *path)
+/* --parents: PLACE (the source's path below the root marker) split into
+ * the directories kept above it (*DIR, allocated) and its own name ("": a
+ * directory whose contents go there). */
+static const char *place_split(const char *place, char **dir)
 {
-	const char *slash = strrchr(path, '/');
-	return slash ? slash + 1 : strcmp(path, ".") ? path : "";
+	const char *slash = strrchr(place, '/');
+	*dir = slash ? cn_xstrndup(place, (size_t)(slash - place)) : cn_xstrdup("");
+	return slash ? slash + 1 : place;
 }
 
-/* --parents: the source becomes DEST/PLACE/its-name, PLACE's directories
- * made as COPY makes missing parents. */
+/* --parents: the source becomes DEST/PLACE, PLACE's directories made as
+ * COPY makes missing parents. */
 static int place_source(struct copier *c, const cn_strv *dc, const char *path, const char *real,
 			const char *show, const char *place)
 {
 	_cleanup_strv_ cn_strv comps = { 0 };
-	_cleanup_free_ char *rel = NULL;
+	_cleanup_free_ char *rel = NULL, *dir = NULL;
 	_cleanup_close_ int fd = -1;
-	const char *name = base_name(path);
+	const char *name = place_split(place, &dir);
 	for (size_t i = 0; i < dc->n; i++)
 		cn_strv_pushdup(&comps, dc->v[i]);
-	split_clean(place, true, &comps);
+	split_clean(dir, true, &comps);
 	fd = mkdir_in_root(c, comps.v, comps.n);
 	if (fd < 0)
 		return -1;
@@ -1434,6 +1503,7 @@ int bf_copy(const struct bf_copy_opts *o, cn_err *err)
 	};
 	int r = copy_all(&c);
 	cn_strv_free(&c.places);
+	hardlinks_free(&c);
 	free(c.chunk);
 	free(c.xlist);
 	free(c.xval);
@@ -1562,8 +1632,16 @@ static int digest_file(struct copier *c, int sfd, const struct stat *st, const s
 {
 	_cleanup_free_ char *key = cn_xasprintf("%s/%s", c->ctx_path, cpath);
 	char md[CN_DIGEST_STR_SIZE];
+	const struct hardlink *h = hardlink_find(c, st);
 	(void)d;
 	(void)dname;
+	if (h) {
+		/* A hard link to a file copied before: what it links to. */
+		h_entry(c, 'l', rel, st);
+		h_str(c, h->rel);
+		return 0;
+	}
+	hardlink_add(c, st, rel, NULL);
 	if (bf_statcache_file_digest(c->sc, sfd, key, md, c->err) < 0)
 		return cn_err_wrap(c->err, "COPY: '%s'", show);
 	h_entry(c, 'f', rel, st);
@@ -1640,18 +1718,20 @@ int bf_copy_digest(const struct bf_copy_opts *o, const char *ctx_path, struct bf
 	if (resolve_sources(&c, &paths, &reals, &shows, &wild) < 0)
 		r = -1;
 	for (size_t i = 0; r == 0 && i < paths.n; i++) {
-		const char *name = base_name(paths.v[i]);
 		h_tag(&c, 's');
 		h_u64(&c, i);
 		/* --parents: each source as placed, under its kept parents. */
-		if (o->parents)
+		if (o->parents) {
+			_cleanup_free_ char *dir = NULL;
+			const char *name = place_split(c.places.v[i], &dir);
 			r = walk_source(&c, paths.v[i], reals.v[i], shows.v[i],
-					&(struct dest){ .fd = -1, .rel = c.places.v[i] }, *name ? name : NULL);
-		else
+					&(struct dest){ .fd = -1, .rel = dir }, *name ? name : NULL);
+		} else
 			r = walk_source(&c, paths.v[i], reals.v[i], shows.v[i],
 					&(struct dest){ .fd = -1, .rel = "" }, NULL);
 	}
 	cn_strv_free(&c.places);
+	hardlinks_free(&c);
 	if (r == 0) {
 		cn_sha256_final(&c.h, out);
 		if (fingerprint)
