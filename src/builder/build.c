@@ -992,8 +992,11 @@ static int parse_mount(struct build *b, const char *spec, struct run_mounts *rm,
 		m->target = target;
 		if (ms.from && cache_from_dir(b, &ms, s, rm->n, target, rm, &m->source, err) < 0)
 			goto out;
-		if (!ms.from && cache_dir(b, ms.id ? ms.id : ms.target[0] == '/' ? ms.target : target, (mode_t)ms.mode & 07777, (uid_t)ms.uid,
-					  (gid_t)ms.gid, rm, &m->source, err) < 0)
+		/* The id defaults to the target as written (the cache of an
+		 * absolute target keeps its id); a relative one, joined. */
+		if (!ms.from && cache_dir(b, ms.id ? ms.id : ms.target[0] == '/' ? ms.target : target,
+					  (mode_t)ms.mode & 07777, (uid_t)ms.uid, (gid_t)ms.gid, rm, &m->source,
+					  err) < 0)
 			goto out;
 		if (!strcmp(ms.sharing, "locked") && lock_cache_dir(rm, m->source, ms.id ? ms.id : target, err) < 0)
 			goto out;
