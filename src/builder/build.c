@@ -622,6 +622,8 @@ static void shell_argv(struct build *b, const struct bf_instr *in, cn_strv *argv
 	cn_strv_pushdup(argv, in->argv.n ? in->argv.v[0] : "");
 }
 
+static char *clean_path(const char *cwd, const char *path);
+
 /* RUN --mount: the options as BuildKit spells them, each checked against a
  * list (no option string reaches a mount call: CVE-2024-9407's lesson). */
 struct run_mounts {
@@ -651,19 +653,22 @@ static void run_mounts_free(struct run_mounts *rm)
 /* A cache mount's directory: the store's mounts/<sha256(id)>, so an id can
  * never name a path (CVE-2024-9675); made with MODE and UID:GID. */
 static int cache_dir(struct build *b, const char *id, mode_t mode, uid_t uid, gid_t gid,
-		     bool locked, struct run_mounts *rm, const char **path, cn_err *err)
+		     struct run_mounts *rm, const char **path, cn_err *err)
 {
 	char digest[CN_DIGEST_STR_SIZE];
-	_cleanup_close_ int dir = -1;
 	cn_sha256_oneshot(id, strlen(id), digest);
 	if (mkdirat(b->st->root_fd, "mounts", 0700) < 0 && errno != EEXIST)
 		return cn_err_sys(err, "create '%s/mounts'", b->st->root);
 	*path = keep(rm, cn_xasprintf("%s/mounts/%s", b->st->root, cn_digest_hex(digest)));
 	if (mkdir(*path, mode) == 0 && (chown(*path, uid, gid) < 0 || chmod(*path, mode) < 0))
 		return cn_err_sys(err, "prepare cache mount '%s'", id);
-	if (!locked)
-		return 0;
-	dir = open(*path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return 0;
+}
+
+/* sharing=locked: the cache dir flocked until the step is done. */
+static int lock_cache_dir(struct run_mounts *rm, const char *path, const char *id, cn_err *err)
+{
+	_cleanup_close_ int dir = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dir < 0 || flock(dir, LOCK_EX) < 0 || rm->nlocks == CN_ARRAY_SIZE(rm->locks))
 		return cn_err_sys(err, "lock cache mount '%s'", id);
 	rm->locks[rm->nlocks++] = CN_TAKE_FD(dir);
@@ -671,13 +676,20 @@ static int cache_dir(struct build *b, const char *id, mode_t mode, uid_t uid, gi
 }
 
 /* One --mount value, its options checked against a list. The strings
- * point into COPY (the caller's). */
+ * point into COPY or OWNED (expanded values); mount_spec_free frees both. */
 struct mount_spec {
 	char *copy;
+	cn_strv owned;
 	const char *type, *target, *id, *sharing, *size, *source, *from;
 	unsigned long mode, uid, gid;
 	bool required, rw;
 };
+
+static void mount_spec_free(struct mount_spec *ms)
+{
+	free(ms->copy);
+	cn_strv_free(&ms->owned);
+}
 
 static int bool_option(const char *kv, const char *v, bool *out, cn_err *err)
 {
@@ -690,20 +702,36 @@ static int bool_option(const char *kv, const char *v, bool *out, cn_err *err)
 	return 0;
 }
 
-static int mount_spec_parse(const char *spec, struct mount_spec *ms, cn_err *err)
+/* SPEC's values are expanded with the step's ARGs and ENV as BuildKit
+ * does, when B is given (the stage planner reads them unexpanded); from=
+ * is never expanded, as in BuildKit (an alias stage does that). */
+static int mount_spec_parse(struct build *b, const char *spec, struct mount_spec *ms, cn_err *err)
 {
+	_cleanup_strv_ cn_strv env = { 0 };
 	char *save = NULL;
 	memset(ms, 0, sizeof(*ms));
 	ms->copy = cn_xstrdup(spec);
 	ms->type = "bind";
 	ms->sharing = "shared";
 	ms->mode = 0755;
+	if (b)
+		visible_env(b, &env);
 	for (char *kv = strtok_r(ms->copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(kv, '=');
 		const char *v = eq ? eq + 1 : "true";
 		bool ro = false;
 		if (eq)
 			*eq = '\0';
+		if (eq && !strcmp(kv, "from") && strchr(v, '$'))
+			return cn_err_plain(err, EINVAL, "--mount: from=%s: from= does not expand variables "
+					    "(name a stage 'FROM %s AS NAME' and use from=NAME)", v, v);
+		if (eq && b && strcmp(kv, "from")) {
+			char *x;
+			if (expand(b, &env, v, &x, err) < 0)
+				return cn_err_wrap(err, "--mount: %s", kv);
+			cn_strv_push(&ms->owned, x);
+			v = x;
+		}
 		if (!strcmp(kv, "type"))
 			ms->type = v;
 		else if (!strcmp(kv, "target") || !strcmp(kv, "dst") || !strcmp(kv, "destination"))
@@ -743,9 +771,15 @@ static int mount_spec_parse(const char *spec, struct mount_spec *ms, cn_err *err
 	if (strcmp(ms->type, "secret") && strcmp(ms->type, "cache") && strcmp(ms->type, "tmpfs") &&
 	    strcmp(ms->type, "bind"))
 		return cn_err_set(err, 0, "--mount=type=%s is not supported yet", ms->type);
-	if ((ms->source || ms->from) && strcmp(ms->type, "bind"))
+	if (!strcmp(ms->type, "secret") && ms->from)
+		return cn_err_plain(err, EINVAL, "--mount=type=secret: a secret mount has no from=");
+	if ((ms->source || ms->from) && strcmp(ms->type, "bind") && strcmp(ms->type, "cache") &&
+	    strcmp(ms->type, "secret"))
 		return cn_err_plain(err, ENOTSUP, "--mount=type=%s: source= and from= are not supported yet "
-				    "(only with type=bind)", ms->type);
+				    "(only with type=bind or cache)", ms->type);
+	if (ms->source && !ms->from && !strcmp(ms->type, "cache"))
+		return cn_err_plain(err, ENOTSUP, "--mount=type=cache: source= without from= is not "
+				    "supported yet");
 	if (ms->from && !*ms->from)
 		return cn_err_plain(err, EINVAL, "--mount: from= needs a stage or an image");
 	return 0;
@@ -833,45 +867,121 @@ static int bind_prepare(struct build *b, const struct mount_spec *ms, struct ste
 		/* COPY's words, said of the mount. */
 		if (!strncmp(err->msg, "COPY: ", 6))
 			memmove(err->msg, err->msg + 6, strlen(err->msg + 6) + 1);
-		return cn_err_wrap(err, "--mount=type=bind,source=%s", ms->source ? ms->source : "/");
+		return cn_err_wrap(err, "--mount=type=%s,source=%s", ms->type, ms->source ? ms->source : "/");
 	}
 	*path = cn_xasprintf("%s/%s/content", s->td.path, sub);
+	return 0;
+}
+
+/* --mount=type=secret: the file to bind, from --secret id=ID,src=FILE,
+ * or (env=VAR) VAR's value written to a private file in the step dir, mode
+ * 0400 in the store's 0700 tree, unlinked once the step ran (do_run).
+ * *PATH NULL: the secret was not given. */
+static int secret_file(struct build *b, const char *id, struct step_dir *s, size_t idx,
+		       struct run_mounts *rm, const char **path, cn_err *err)
+{
+	const char *var = cn_env_get(&b->o->secret_envs, id);
+	const char *src = cn_env_get(&b->o->secrets, id);
+	_cleanup_free_ char *name = NULL;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	const char *value;
+	*path = NULL;
+	if (src && !*src)
+		src = NULL;
+	if (var && !*var)
+		var = NULL;
+	if (!var) {
+		if (src && stat(src, &st) == 0 && S_ISREG(st.st_mode))
+			*path = keep(rm, cn_xstrdup(src));
+		else if (src)
+			return cn_err_plain(err, ENOENT, "secret '%s': '%s' is not a regular file", id, src);
+		return 0;
+	}
+	value = getenv(var);
+	if (!value)
+		return 0;
+	name = cn_xasprintf("secret-%zu", idx);
+	fd = openat(s->td.fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
+	if (fd < 0 || cn_write_all(fd, value, strlen(value)) < 0)
+		return cn_err_sys(err, "secret '%s': write its file in '%s'", id, s->td.path);
+	*path = keep(rm, cn_xasprintf("%s/%s", s->td.path, name));
+	return 0;
+}
+
+/* A cache mount with from=: its first use starts from a copy of the
+ * stage's or image's SOURCE (made in the step dir, then renamed into
+ * mounts/, so a concurrent build sees it whole or not at all); later uses
+ * find it there. Keyed by id, source and the from state, as BuildKit keys
+ * such a cache by id and base. */
+static int cache_from_dir(struct build *b, const struct mount_spec *ms, struct step_dir *s, size_t idx,
+			  const char *target, struct run_mounts *rm, const char **path, cn_err *err)
+{
+	struct store_image img;
+	const struct store_layer *layers;
+	size_t n;
+	char state[CN_DIGEST_STR_SIZE], digest[CN_DIGEST_STR_SIZE];
+	_cleanup_free_ char *key = NULL, *tmp = NULL;
+	struct stat st;
+	int r = stage_or_image(b, ms->from, &img, &layers, &n, state, err);
+	store_image_free(&img);
+	if (r < 0)
+		return -1;
+	key = cn_xasprintf("%s\n%s\n%s", ms->id ? ms->id : target, state, ms->source ? ms->source : "/");
+	cn_sha256_oneshot(key, strlen(key), digest);
+	if (mkdirat(b->st->root_fd, "mounts", 0700) < 0 && errno != EEXIST)
+		return cn_err_sys(err, "create '%s/mounts'", b->st->root);
+	*path = keep(rm, cn_xasprintf("%s/mounts/%s", b->st->root, cn_digest_hex(digest)));
+	if (lstat(*path, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	if (bind_prepare(b, ms, s, idx, &tmp, err) < 0)
+		return -1;
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, *path, RENAME_NOREPLACE) < 0 && errno != EEXIST)
+		return cn_err_sys(err, "create cache mount '%s'", ms->id ? ms->id : target);
 	return 0;
 }
 
 static int parse_mount(struct build *b, const char *spec, struct run_mounts *rm, struct step_dir *s,
 		       cn_err *err)
 {
+	const char *wd = bf_config_string(b->cur->cfg, "WorkingDir");
 	struct mount_spec ms;
 	struct sb_mount *m;
+	const char *target = NULL;
 	int r = -1;
 	if (rm->n == CN_ARRAY_SIZE(rm->m))
 		return cn_err_plain(err, E2BIG, "too many --mount flags");
-	if (mount_spec_parse(spec, &ms, err) < 0)
+	if (mount_spec_parse(b, spec, &ms, err) < 0)
 		goto out;
 	m = &rm->m[rm->n];
 	memset(m, 0, sizeof(*m));
+	/* A relative target is under the WORKDIR, as BuildKit joins it. */
+	if (ms.target && *ms.target)
+		target = keep(rm, clean_path(wd && *wd ? wd : "/", ms.target));
 	if (!strcmp(ms.type, "secret")) {
+		/* BuildKit: the id is id=, else source=, else the target's base name. */
+		const char *id = ms.id && *ms.id ? ms.id : ms.source && *ms.source ? ms.source :
+			target && strcmp(target, "/") ? strrchr(target, '/') + 1 : NULL;
 		const char *src;
-		struct stat st;
-		if (!ms.id || !*ms.id) {
+		if (!id) {
 			r = cn_err_plain(err, EINVAL, "--mount=type=secret needs an id");
 			goto out;
 		}
-		src = cn_env_get(&b->o->secrets, ms.id);
-		if (!src || stat(src, &st) < 0 || !S_ISREG(st.st_mode)) {
-			if (ms.required || (src && *src))
+		if (secret_file(b, id, s, rm->n, rm, &src, err) < 0)
+			goto out;
+		if (!src) {
+			if (ms.required)
 				r = cn_err_plain(err, ENOENT, "secret '%s' was not given (cairn build --secret "
-						 "id=%s,src=FILE) or is not a regular file", ms.id, ms.id);
+						 "id=%s,src=FILE or id=%s,env=VAR)", id, id, id);
 			else
 				r = 0;   /* an optional secret that is absent: no mount */
 			goto out;
 		}
 		m->kind = SB_MOUNT_BIND_FILE_RO;
-		m->source = keep(rm, cn_xstrdup(src));
-		m->target = keep(rm, ms.target ? cn_xstrdup(ms.target) : cn_xasprintf("/run/secrets/%s", ms.id));
-	} else if (!ms.target || ms.target[0] != '/') {
-		r = cn_err_plain(err, EINVAL, "--mount=type=%s needs an absolute target", ms.type);
+		m->source = src;
+		m->target = target ? target : keep(rm, cn_xasprintf("/run/secrets/%s", id));
+	} else if (!target) {
+		r = cn_err_plain(err, EINVAL, "--mount=type=%s needs a target", ms.type);
 		goto out;
 	} else if (!strcmp(ms.type, "cache")) {
 		if (strcmp(ms.sharing, "shared") && strcmp(ms.sharing, "locked")) {
@@ -879,14 +989,21 @@ static int parse_mount(struct build *b, const char *spec, struct run_mounts *rm,
 			goto out;
 		}
 		m->kind = SB_MOUNT_BIND;
-		m->target = keep(rm, cn_xstrdup(ms.target));
-		if (cache_dir(b, ms.id ? ms.id : ms.target, (mode_t)ms.mode & 07777, (uid_t)ms.uid, (gid_t)ms.gid,
-			      !strcmp(ms.sharing, "locked"), rm, &m->source, err) < 0)
+		m->target = target;
+		if (ms.from && cache_from_dir(b, &ms, s, rm->n, target, rm, &m->source, err) < 0)
+			goto out;
+		/* The id defaults to the target as written (the cache of an
+		 * absolute target keeps its id); a relative one, joined. */
+		if (!ms.from && cache_dir(b, ms.id ? ms.id : ms.target[0] == '/' ? ms.target : target,
+					  (mode_t)ms.mode & 07777, (uid_t)ms.uid, (gid_t)ms.gid, rm, &m->source,
+					  err) < 0)
+			goto out;
+		if (!strcmp(ms.sharing, "locked") && lock_cache_dir(rm, m->source, ms.id ? ms.id : target, err) < 0)
 			goto out;
 	} else if (!strcmp(ms.type, "tmpfs")) {
 		char *end;
 		m->kind = SB_MOUNT_TMPFS;
-		m->target = keep(rm, cn_xstrdup(ms.target));
+		m->target = target;
 		m->size = ms.size ? strtoull(ms.size, &end, 10) : 0;
 		if (ms.size && (*end || end == ms.size)) {
 			r = cn_err_plain(err, EINVAL, "--mount: size=%s is not a number of bytes", ms.size);
@@ -894,7 +1011,7 @@ static int parse_mount(struct build *b, const char *spec, struct run_mounts *rm,
 		}
 	} else {
 		char *path = NULL;
-		if (!strcmp(ms.target, "/")) {
+		if (!strcmp(target, "/")) {
 			r = cn_err_plain(err, EINVAL, "--mount=type=bind: the target cannot be /");
 			goto out;
 		}
@@ -903,12 +1020,12 @@ static int parse_mount(struct build *b, const char *spec, struct run_mounts *rm,
 		m->kind = SB_MOUNT_BIND;
 		m->readonly = !ms.rw;
 		m->source = keep(rm, path);
-		m->target = keep(rm, cn_xstrdup(ms.target));
+		m->target = target;
 	}
 	rm->n++;
 	r = 0;
 out:
-	free(ms.copy);
+	mount_spec_free(&ms);
 	return r;
 }
 
@@ -957,6 +1074,12 @@ static int do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 		r = write_hosts(&s, err);
 	if (r == 0)
 		r = sb_run(&s.rootfs, &proc, &ex, err);
+	/* env= secrets: their files go as soon as the step is done. */
+	for (size_t i = 0; i < rm.n; i++) {
+		_cleanup_free_ char *name = cn_xasprintf("secret-%zu", i);
+		if (unlinkat(s.td.fd, name, 0) < 0 && errno != ENOENT && r == 0)
+			r = cn_err_sys(err, "remove the secret file '%s/%s'", s.td.path, name);
+	}
 	run_mounts_free(&rm);   /* unlocks locked cache mounts */
 	if (r == 0 && ex.oom_killed)
 		r = cn_err_set(err, 0, "out of memory: a process was killed at the --memory limit (exit status %d)",
@@ -1198,8 +1321,6 @@ static int stage_or_image(struct build *b, const char *from, struct store_image 
 	return 0;
 }
 
-static char *clean_path(const char *cwd, const char *path);
-
 /* A file name as a COPY source: wildcard characters escaped. */
 static char *escape_glob(const char *name)
 {
@@ -1314,7 +1435,7 @@ static int do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 	if (in->chown && expand(b, &env, in->chown, &chown, err) < 0)
 		return -1;
 	/* docker's rule: several sources need a directory destination. */
-	if (srcs.n > 1 && (!*dest || dest[strlen(dest) - 1] != '/'))
+	if (srcs.n > 1 && !bf_copy_dest_is_dir(dest))
 		return cn_err_set(err, EINVAL, "with more than one source the destination must be "
 				  "a directory and end with a /");
 	memset(&job, 0, sizeof(job));
@@ -1819,15 +1940,15 @@ static int binds_extra(struct build *b, const struct bf_instr *in, char **extra,
 	for (size_t i = 0; r == 0 && i < in->mounts.n; i++) {
 		struct mount_spec ms;
 		char digest[CN_DIGEST_STR_SIZE], one_fp[CN_DIGEST_STR_SIZE];
-		r = mount_spec_parse(in->mounts.v[i], &ms, err);
-		if (r == 0 && !strcmp(ms.type, "bind") && ms.from) {
+		r = mount_spec_parse(b, in->mounts.v[i], &ms, err);
+		if (r == 0 && ms.from && (!strcmp(ms.type, "bind") || !strcmp(ms.type, "cache"))) {
 			struct store_image img;
 			const struct store_layer *layers;
 			size_t n;
 			r = stage_or_image(b, ms.from, &img, &layers, &n, digest, err);
 			store_image_free(&img);
 			if (r == 0)
-				cn_buf_addf(&x, " bind%zu=from:%s", i, digest);
+				cn_buf_addf(&x, " %s%zu=from:%s", ms.type, i, digest);
 		} else if (r == 0 && !strcmp(ms.type, "bind")) {
 			_cleanup_free_ char *src = bind_source(&ms);
 			const char *one[1] = { src };
@@ -1843,7 +1964,7 @@ static int binds_extra(struct build *b, const struct bf_instr *in, char **extra,
 				cn_sha256_update(&all, one_fp, strlen(one_fp));
 			}
 		}
-		free(ms.copy);
+		mount_spec_free(&ms);
 	}
 	if (r == 0) {
 		cn_sha256_final(&all, fp);
@@ -2129,12 +2250,12 @@ static int plan_stages(struct build *b, cn_err *err)
 			for (size_t m = 0; in->kind == BF_RUN && m < in->mounts.n; m++) {
 				struct mount_spec ms;
 				struct stage *dep = NULL;
-				if (mount_spec_parse(in->mounts.v[m], &ms, &ignored) == 0 && ms.from) {
+				if (mount_spec_parse(NULL, in->mounts.v[m], &ms, &ignored) == 0 && ms.from) {
 					b->cur = st;
 					dep = find_stage(b, ms.from, true);
 					b->cur = NULL;
 				}
-				free(ms.copy);
+				mount_spec_free(&ms);
 				if (dep) {
 					dep->needed = true;
 					if (!st->deps)

@@ -39,6 +39,8 @@ struct bf_build_opts {
 	const char *target;             /* build up to this stage (default: the last) */
 	size_t jobs;                    /* independent stages built at once (>= 1) */
 	cn_strv secrets;                /* ID=PATH for RUN --mount=type=secret (--secret) */
+	cn_strv secret_envs;            /* ID=VAR: the secret is $VAR's value (--secret id=ID,env=VAR);
+					 * an empty PATH or VAR: not from there */
 	long long timestamp;            /* >= 0: reproducible build at this time (SOURCE_DATE_EPOCH) */
 	const struct sb_limits *limits; /* cgroup limits for every RUN step (NULL: none) */
 	void (*on_event)(void *ctx, const struct bf_event *ev);

@@ -115,6 +115,15 @@ struct copier {
 	cn_strv places;
 	uid_t uid;
 	gid_t gid;
+	/* Hard links among the copied files stay hard links (as BuildKit
+	 * keeps them): per source inode with several links, where its first
+	 * copy went (REL, and the copy's inode, checked before linking). */
+	struct hardlink {
+		dev_t sdev, ddev;
+		ino_t sino, dino;
+		char *rel;
+	} *links;
+	size_t nlinks, links_cap;
 	char *chunk;
 	char *xlist;
 	char *xval;
@@ -749,10 +758,10 @@ static int expand_sources(struct copier *c, cn_strv *paths, cn_strv *reals, cn_s
 			cn_strv_push(reals, real ? real : cn_xstrdup(found.v[k]));
 			cn_strv_pushdup(shows, show);
 			if (c->o->parents) {
-				/* The path below the root marker, but its last component. */
+				/* The path below the root marker ("" for a directory
+				 * that is the marker itself: its contents go to DEST). */
 				const char *from = skip_components(found.v[k], strip);
-				const char *slash = strrchr(from, '/');
-				cn_strv_push(&c->places, slash ? cn_xstrndup(from, (size_t)(slash - from)) : cn_xstrdup(""));
+				cn_strv_pushdup(&c->places, strcmp(from, ".") ? from : "");
 			}
 		}
 		if (has_wildcard(src) && paths->n == before)
@@ -785,29 +794,81 @@ static int init_parent_dir(struct copier *c, int fd, const char *rel)
 	return 0;
 }
 
+static int read_target(struct copier *c, int sdirfd, const char *name, char target[PATH_MAX],
+		       const char *show);
+
+/* A dangling symlink at COMPS[I] (in the directory CUR) is followed as
+ * BuildKit resolves a destination in the root, its target created: COMPS
+ * becomes the link's target (absolute: from the root; relative: after
+ * COMPS[0..I)) followed by COMPS[I+1..). 1: replaced, 0: not a symlink. */
+static int follow_dangling(struct copier *c, int cur, cn_strv *comps, size_t i, int *hops)
+{
+	char target[PATH_MAX];
+	cn_strv next = { 0 };
+	struct stat st;
+	const char *p;
+	if (fstatat(cur, comps->v[i], &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode))
+		return 0;
+	if (++*hops > MAX_SYMLINKS)
+		return cn_err_plain(c->err, ELOOP, "COPY: '/%s': too many levels of symbolic links",
+				  comps->v[i]);
+	if (read_target(c, cur, comps->v[i], target, comps->v[i]) < 0)
+		return -1;
+	for (size_t k = 0; target[0] != '/' && k < i; k++)
+		cn_strv_pushdup(&next, comps->v[k]);
+	/* "..": kept for openat2, whose RESOLVE_IN_ROOT applies it physically
+	 * and never above the root. */
+	for (p = target; *p;) {
+		size_t len = strcspn(p, "/");
+		if (len > 0 && !(len == 1 && p[0] == '.'))
+			cn_strv_push(&next, cn_xstrndup(p, len));
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	for (size_t k = i + 1; k < comps->n; k++)
+		cn_strv_pushdup(&next, comps->v[k]);
+	cn_strv_free(comps);
+	*comps = next;
+	return 1;
+}
+
 /* mkdir -p of COMPS[0..N) inside the root: every existing component is
  * resolved from the root (its symlinks stay inside), every missing one is
- * created 0755 with the COPY owner. Returns the directory fd. */
-static int mkdir_in_root(struct copier *c, char *const *comps, size_t n)
+ * created 0755 with the COPY owner, and a dangling symlink has its target
+ * created (inside the root) as docker does. Returns the directory fd. */
+static int mkdir_in_root(struct copier *c, char *const *comps_in, size_t n)
 {
-	_cleanup_close_ int cur = root_open_dir(c, ".");
+	_cleanup_strv_ cn_strv comps = { 0 };
+	_cleanup_close_ int cur = -1;
+	int hops = 0;
+	for (size_t i = 0; i < n; i++)
+		cn_strv_pushdup(&comps, comps_in[i]);
+restart:
+	if (cur >= 0)
+		close(cur);
+	cur = root_open_dir(c, ".");
 	if (cur < 0)
 		return cn_err_sys(c->err, "COPY: open the image root");
-	for (size_t i = 0; i < n; i++) {
-		_cleanup_free_ char *rel = join(comps, i + 1);
+	for (size_t i = 0; i < comps.n; i++) {
+		_cleanup_free_ char *rel = join(comps.v, i + 1);
 		int fd = root_open_dir(c, rel);
 		if (fd < 0 && errno == ENOTDIR)
 			return not_dir_error(c, rel);
 		if (fd < 0 && errno != ENOENT)
 			return cn_err_sys(c->err, "COPY: open '/%s' in the image", rel);
 		if (fd < 0) {
-			/* Absent (or a dangling symlink, which mkdirat refuses). */
-			if (check_wh(c, comps[i], rel) < 0)
+			int r = follow_dangling(c, cur, &comps, i, &hops);
+			if (r < 0)
 				return -1;
-			if (mkdirat(cur, comps[i], 0700) < 0)
+			if (r > 0)
+				goto restart;
+			if (check_wh(c, comps.v[i], rel) < 0)
+				return -1;
+			if (mkdirat(cur, comps.v[i], 0700) < 0)
 				return errno == EEXIST ? not_dir_error(c, rel) :
 					cn_err_sys(c->err, "COPY: create directory '/%s'", rel);
-			fd = openat(cur, comps[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			fd = openat(cur, comps.v[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0)
 				return cn_err_sys(c->err, "COPY: open '/%s'", rel);
 			if (init_parent_dir(c, fd, rel) < 0) {
@@ -955,19 +1016,76 @@ static int copy_data(struct copier *c, int sfd, int dfd, const char *show)
 	}
 }
 
+/* An earlier copied file with the same source inode as ST, or NULL. */
+static const struct hardlink *hardlink_find(const struct copier *c, const struct stat *st)
+{
+	if (st->st_nlink < 2)
+		return NULL;
+	for (size_t i = 0; i < c->nlinks; i++)
+		if (c->links[i].sdev == st->st_dev && c->links[i].sino == st->st_ino)
+			return &c->links[i];
+	return NULL;
+}
+
+static void hardlink_add(struct copier *c, const struct stat *st, const char *rel, const struct stat *dst)
+{
+	if (st->st_nlink < 2)
+		return;
+	if (c->nlinks == c->links_cap) {
+		c->links_cap = c->links_cap ? 2 * c->links_cap : 16;
+		c->links = cn_xrealloc(c->links, c->links_cap * sizeof(*c->links));
+	}
+	c->links[c->nlinks++] = (struct hardlink){ .sdev = st->st_dev, .sino = st->st_ino,
+						   .ddev = dst ? dst->st_dev : 0, .dino = dst ? dst->st_ino : 0,
+						   .rel = cn_xstrdup(rel) };
+}
+
+static void hardlinks_free(struct copier *c)
+{
+	for (size_t i = 0; i < c->nlinks; i++)
+		free(c->links[i].rel);
+	free(c->links);
+}
+
+/* DNAME becomes a hard link to the first copy H, found again inside the
+ * root and checked to be the inode made then. 1: linked, 0: that copy is
+ * gone or replaced (the caller copies instead). */
+static int link_copy(struct copier *c, const struct hardlink *h, const struct dest *d, const char *dname,
+		     const char *rel)
+{
+	_cleanup_close_ int fd = cn_openat2(c->o->root_fd, h->rel, O_PATH | O_NOFOLLOW, RESOLVE_IN_ROOT);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_dev != h->ddev || st.st_ino != h->dino)
+		return 0;
+	if (linkat(fd, "", d->fd, dname, AT_EMPTY_PATH) < 0)
+		return cn_err_sys(c->err, "COPY: link '/%s' to '/%s'", rel, h->rel);
+	return 1;
+}
+
 static int copy_file(struct copier *c, int sfd, const struct stat *st, const struct dest *d,
 		     const char *dname, const char *rel, const char *cpath, const char *show)
 {
 	_cleanup_close_ int dfd = -1;
+	const struct hardlink *h = hardlink_find(c, st);
+	struct stat dst;
 	(void)cpath;
 	if (clear_leaf(c, d->fd, dname, rel) < 0)
 		return -1;
+	if (h) {
+		int r = link_copy(c, h, d, dname, rel);
+		if (r != 0)
+			return r < 0 ? -1 : 0;
+	}
 	dfd = openat(d->fd, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (dfd < 0)
 		return cn_err_sys(c->err, "COPY: create '/%s'", rel);
 	if (copy_data(c, sfd, dfd, show) < 0)
 		return -1;
-	return apply_meta(c, sfd, dfd, st, show);
+	if (apply_meta(c, sfd, dfd, st, show) < 0)
+		return -1;
+	if (!h && fstat(dfd, &dst) == 0)
+		hardlink_add(c, st, rel, &dst);
+	return 0;
 }
 
 /* FIFOs and devices are recreated from their stat: opening them could
@@ -1292,7 +1410,7 @@ static int copy_to_name(struct copier *c, const char *path, const char *real, co
 }
 
 /* "dir/", ".", "x/..", "": the destination is meant as a directory. */
-static bool dest_is_dir(const char *dest)
+bool bf_copy_dest_is_dir(const char *dest)
 {
 	size_t len = strlen(dest);
 	const char *last = strrchr(dest, '/');
@@ -1300,25 +1418,28 @@ static bool dest_is_dir(const char *dest)
 	return len == 0 || dest[len - 1] == '/' || !strcmp(last, ".") || !strcmp(last, "..");
 }
 
-/* The last component of PATH ("" for the context root). */
-static const char *base_name(const char *path)
+/* --parents: PLACE (the source's path below the root marker) split into
+ * the directories kept above it (*DIR, allocated) and its own name ("": a
+ * directory whose contents go there). */
+static const char *place_split(const char *place, char **dir)
 {
-	const char *slash = strrchr(path, '/');
-	return slash ? slash + 1 : strcmp(path, ".") ? path : "";
+	const char *slash = strrchr(place, '/');
+	*dir = slash ? cn_xstrndup(place, (size_t)(slash - place)) : cn_xstrdup("");
+	return slash ? slash + 1 : place;
 }
 
-/* --parents: the source becomes DEST/PLACE/its-name, PLACE's directories
- * made as COPY makes missing parents. */
+/* --parents: the source becomes DEST/PLACE, PLACE's directories made as
+ * COPY makes missing parents. */
 static int place_source(struct copier *c, const cn_strv *dc, const char *path, const char *real,
 			const char *show, const char *place)
 {
 	_cleanup_strv_ cn_strv comps = { 0 };
-	_cleanup_free_ char *rel = NULL;
+	_cleanup_free_ char *rel = NULL, *dir = NULL;
 	_cleanup_close_ int fd = -1;
-	const char *name = base_name(path);
+	const char *name = place_split(place, &dir);
 	for (size_t i = 0; i < dc->n; i++)
 		cn_strv_pushdup(&comps, dc->v[i]);
-	split_clean(place, true, &comps);
+	split_clean(dir, true, &comps);
 	fd = mkdir_in_root(c, comps.v, comps.n);
 	if (fd < 0)
 		return -1;
@@ -1344,11 +1465,11 @@ static int copy_all(struct copier *c)
 	split_clean(full, true, &dc);
 	/* As docker: one source (a pattern matching one file included) may be
 	 * copied to a name; several need a directory written with a final '/'. */
-	if (paths.n > 1 && !dest_is_dir(dest))
+	if (paths.n > 1 && !bf_copy_dest_is_dir(dest))
 		return cn_err_plain(c->err, EINVAL, "COPY: %s: with more than one source file the "
 				 "destination must be a directory and end with a /",
 				 wild ? "the pattern matches several files" : "several sources");
-	if (dc.n > 0 && !dest_is_dir(dest) && paths.n == 1 && !o->parents)
+	if (dc.n > 0 && !bf_copy_dest_is_dir(dest) && paths.n == 1 && !o->parents)
 		return copy_to_name(c, paths.v[0], reals.v[0], shows.v[0], &dc);
 
 	dfd = mkdir_in_root(c, dc.v, dc.n);
@@ -1382,6 +1503,7 @@ int bf_copy(const struct bf_copy_opts *o, cn_err *err)
 	};
 	int r = copy_all(&c);
 	cn_strv_free(&c.places);
+	hardlinks_free(&c);
 	free(c.chunk);
 	free(c.xlist);
 	free(c.xval);
@@ -1510,8 +1632,16 @@ static int digest_file(struct copier *c, int sfd, const struct stat *st, const s
 {
 	_cleanup_free_ char *key = cn_xasprintf("%s/%s", c->ctx_path, cpath);
 	char md[CN_DIGEST_STR_SIZE];
+	const struct hardlink *h = hardlink_find(c, st);
 	(void)d;
 	(void)dname;
+	if (h) {
+		/* A hard link to a file copied before: what it links to. */
+		h_entry(c, 'l', rel, st);
+		h_str(c, h->rel);
+		return 0;
+	}
+	hardlink_add(c, st, rel, NULL);
 	if (bf_statcache_file_digest(c->sc, sfd, key, md, c->err) < 0)
 		return cn_err_wrap(c->err, "COPY: '%s'", show);
 	h_entry(c, 'f', rel, st);
@@ -1588,18 +1718,20 @@ int bf_copy_digest(const struct bf_copy_opts *o, const char *ctx_path, struct bf
 	if (resolve_sources(&c, &paths, &reals, &shows, &wild) < 0)
 		r = -1;
 	for (size_t i = 0; r == 0 && i < paths.n; i++) {
-		const char *name = base_name(paths.v[i]);
 		h_tag(&c, 's');
 		h_u64(&c, i);
 		/* --parents: each source as placed, under its kept parents. */
-		if (o->parents)
+		if (o->parents) {
+			_cleanup_free_ char *dir = NULL;
+			const char *name = place_split(c.places.v[i], &dir);
 			r = walk_source(&c, paths.v[i], reals.v[i], shows.v[i],
-					&(struct dest){ .fd = -1, .rel = c.places.v[i] }, *name ? name : NULL);
-		else
+					&(struct dest){ .fd = -1, .rel = dir }, *name ? name : NULL);
+		} else
 			r = walk_source(&c, paths.v[i], reals.v[i], shows.v[i],
 					&(struct dest){ .fd = -1, .rel = "" }, NULL);
 	}
 	cn_strv_free(&c.places);
+	hardlinks_free(&c);
 	if (r == 0) {
 		cn_sha256_final(&c.h, out);
 		if (fingerprint)

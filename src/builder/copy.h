@@ -52,6 +52,10 @@ struct bf_copy_opts {
  * a link does not reach an excluded entry either. */
 int bf_copy(const struct bf_copy_opts *o, cn_err *err);
 
+/* DEST is written as a directory: "dir/", ".", "x/.." or "" (BuildKit adds
+ * the '/' to "." itself). */
+bool bf_copy_dest_is_dir(const char *dest);
+
 /* A digest of what bf_copy would copy from the context, for the build
  * cache: the sources are expanded, resolved and walked exactly as bf_copy
  * does (same order, same errors for a missing source, one outside the

@@ -31,6 +31,8 @@ static const char build_usage[] =
 	"                           the number of CPUs; their output is prefixed [stage])\n"
 	"      --secret id=ID,src=FILE  a secret for RUN --mount=type=secret,id=ID (never\n"
 	"                           stored in the image, its history or the cache)\n"
+	"      --secret id=ID,env=VAR   the same, its value from the variable VAR (id=ID\n"
+	"                           alone: the variable ID if set, else the file ID)\n"
 	"      --memory N           memory limit for RUN steps (docker's units: b, k, m, g;\n"
 	"                           no swap); a step killed at the limit exits 137\n"
 	"      --cpus N.N           CPU limit for RUN steps (e.g. 0.5)\n"
@@ -163,6 +165,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	struct sb_limits limits = { 0 };
 	_cleanup_strv_ cn_strv tags = { 0 };
 	_cleanup_strv_ cn_strv secrets = { 0 };    /* o.secrets borrows it */
+	_cleanup_strv_ cn_strv secret_envs = { 0 };    /* o.secret_envs borrows it */
 	_cleanup_strv_ cn_strv build_args = { 0 }; /* o.build_args borrows it */
 	_cleanup_free_ char *file = NULL;
 	struct bf_build_result res;
@@ -232,9 +235,11 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 			break;
 		}
 		case 'S': {
-			/* id=ID,src=FILE (source= too, as docker) */
+			/* id=ID,src=FILE | id=ID,env=VAR, as docker: source= too,
+			 * type=file|env, and id alone names a variable if one is set,
+			 * else a file. Only the name of a variable reaches argv. */
 			_cleanup_free_ char *copy = cn_xstrdup(optarg);
-			char *save = NULL, *id = NULL, *src = NULL;
+			char *save = NULL, *id = NULL, *src = NULL, *var = NULL, *type = NULL;
 			for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
 				if (!strncmp(kv, "id=", 3))
 					id = kv + 3;
@@ -242,12 +247,40 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 					src = kv + 4;
 				else if (!strncmp(kv, "source=", 7))
 					src = kv + 7;
+				else if (!strncmp(kv, "env=", 4))
+					var = kv + 4;
+				else if (!strncmp(kv, "type=", 5))
+					type = kv + 5;
 				else
-					return cli_usage_error("build", "--secret: unknown option '%s' (id=ID,src=FILE)", kv);
+					return cli_usage_error("build", "--secret: unknown option '%s' "
+							       "(id=ID,src=FILE or id=ID,env=VAR)", kv);
 			}
-			if (!id || !*id || !src || !*src)
-				return cli_usage_error("build", "--secret needs id=ID,src=FILE");
-			cn_env_set(&secrets, id, src);
+			if (type && strcmp(type, "file") && strcmp(type, "env"))
+				return cli_usage_error("build", "--secret: type=%s: expected file or env", type);
+			if ((src && var) || (type && ((!strcmp(type, "env") && src) || (!strcmp(type, "file") && var))))
+				return cli_usage_error("build", "--secret: a secret comes from a file or a variable, "
+						       "not both");
+			if (!id && src && !var)
+				id = strrchr(src, '/') ? strrchr(src, '/') + 1 : src;
+			if (!id && var)
+				id = var;
+			if (!id || !*id)
+				return cli_usage_error("build", "--secret needs id=ID,src=FILE or id=ID,env=VAR");
+			if (!src && !var) {
+				if (type ? !strcmp(type, "env") : getenv(id) != NULL)
+					var = id;
+				else
+					src = id;
+			}
+			if ((src && !*src) || (var && !*var))
+				return cli_usage_error("build", "--secret: an empty src= or env=");
+			if (var) {
+				cn_env_set(&secret_envs, id, var);
+				cn_env_set(&secrets, id, "");   /* the last --secret for an id wins */
+			} else {
+				cn_env_set(&secrets, id, src);
+				cn_env_set(&secret_envs, id, "");
+			}
 			break;
 		}
 		case 'T':
@@ -285,6 +318,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	o.buildfile = file;
 	o.limits = sb_limits_any(&limits) ? &limits : NULL;
 	o.secrets = secrets;
+	o.secret_envs = secret_envs;
 	o.build_args = build_args;
 	o.out_fd = STDOUT_FILENO;
 	o.err_fd = STDERR_FILENO;
