@@ -328,7 +328,10 @@ static void root_key(struct build *b, const char *base)
 	snprintf(ts, sizeof(ts), "%lld", b->o->timestamp);
 	cn_sha256_init(&h);
 	char esc[2] = { b->prog.file.escape, '\0' };
-	hash_field(&h, "cairn build cache v2");
+	/* Bumped whenever a step's result changes for the same inputs (v3:
+	 * COPY's new-directory modes, --parents markers, hard links), so old
+	 * entries are never reused. */
+	hash_field(&h, "cairn build cache v3");
 	hash_field(&h, base);
 	hash_field(&h, esc);    /* how every instruction's text is read */
 	hash_field(&h, layer_media_type(b->o->compression));
