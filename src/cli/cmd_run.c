@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "container/container.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/userns.h"
 #include "store/image.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -46,6 +47,8 @@ static const char run_usage[] =
 	"      --network MODE       host (default), none, or private (loopback only)\n"
 	"      --hostname NAME      the container's hostname\n"
 	"      --read-only          mount the root file system read-only\n"
+	"      --userns MODE        host (default), or auto: a user namespace mapping\n"
+	"                           root's range from /etc/subuid and /etc/subgid\n"
 	"      --memory N           memory limit (b, k, m, g; no swap)\n"
 	"      --cpus N.N           CPU limit\n"
 	"      --pids-limit N       process limit\n"
@@ -54,7 +57,8 @@ static const char run_usage[] =
 
 struct run_opts {
 	const char *name, *workdir, *user, *hostname;
-	bool interactive, tty, read_only, detach, rm;
+	bool interactive, tty, read_only, detach, rm, userns;
+	struct sb_idmap idmap;  /* --userns=auto */
 	enum sb_network network;
 	struct sb_limits limits;
 	unsigned stop_timeout;
@@ -241,6 +245,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "network", required_argument, NULL, 'n' },
 		{ "hostname", required_argument, NULL, 'H' },
 		{ "read-only", no_argument, NULL, 'r' },
+		{ "userns", required_argument, NULL, 'U' },
 		{ "memory", required_argument, NULL, 'M' },
 		{ "cpus", required_argument, NULL, 'C' },
 		{ "pids-limit", required_argument, NULL, 'P' },
@@ -305,6 +310,14 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		case 'r':
 			o->read_only = true;
 			break;
+		case 'U':
+			if (!strcmp(optarg, "host"))
+				o->userns = false;
+			else if (!strcmp(optarg, "auto"))
+				o->userns = true;
+			else
+				return cli_usage_error("run", "--userns: '%s' is not host or auto", optarg);
+			break;
 		case 'M':
 		case 'C':
 		case 'P':
@@ -330,6 +343,10 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		return cli_usage_error("run", "expected an image");
 	if (o->detach && o->interactive)
 		return cli_usage_error("run", "-d with -i: attaching to a detached container is not supported");
+	if (o->userns && sb_idmap_load(&o->idmap, &err) < 0) {
+		cli_fail(&err);
+		return EXIT_USAGE;
+	}
 	return 0;
 }
 
@@ -465,6 +482,7 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct s
 			.stop_timeout = o->stop_timeout,
 			.limits = sb_limits_any(&o->limits) ? &o->limits : NULL,
 			.cgroup_id = cgroup_id,
+			.idmap = o->userns ? &o->idmap : NULL,
 			.on_start = supervisor_started,
 			.on_start_ctx = &sup,
 		};
@@ -676,6 +694,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 			.stop_timeout = o.stop_timeout,
 			.limits = sb_limits_any(&o.limits) ? &o.limits : NULL,
 			.cgroup_id = cgroup_id,
+			.idmap = o.userns ? &o.idmap : NULL,
 		};
 		/* A container that stops reading its stdin must not kill cairn. */
 		signal(SIGPIPE, SIG_IGN);

@@ -1,6 +1,7 @@
 /* Creating sandboxes and waiting for them: the parent's side. */
 #include "sandbox/internal.h"
 #include "sandbox/overlay.h"
+#include "sandbox/userns.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
@@ -363,10 +364,12 @@ static void remove_stubs(int dirfd, const struct stub_list *l)
 
 /* ------------------------------------------------------------------ */
 
-static int mount_root(const struct sb_rootfs *rootfs, int *root_fd, cn_err *err)
+static int mount_root(const struct sb_rootfs *rootfs, int userns_fd, int *root_fd, cn_err *err)
 {
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return cn_err_sys(err, "make mounts private");
+	if (userns_fd >= 0 && sb_userns_idmap_lowers(rootfs, userns_fd, err) < 0)
+		return -1;
 	if (sb_overlay_mount(rootfs, err) < 0)
 		return -1;
 	*root_fd = open(rootfs->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -378,6 +381,7 @@ static int mount_root(const struct sb_rootfs *rootfs, int *root_fd, cn_err *err)
 /* The child's ends of the parent's pipes and sockets. */
 struct child_fds {
 	int out, err, ready, go, errp;
+	int userns;             /* --userns=auto: joined last, else -1 */
 	struct sb_init_io io;
 };
 
@@ -394,7 +398,7 @@ static void __attribute__((noreturn)) sandbox_child(const struct sb_rootfs *root
 		cn_err_sys(&err, "redirect output");
 		sb_child_fail(c->errp, &err);
 	}
-	if (mount_root(rootfs, &root_fd, &err) < 0 || sb_create_stubs(root_fd, &err) < 0 ||
+	if (mount_root(rootfs, c->userns, &root_fd, &err) < 0 || sb_create_stubs(root_fd, &err) < 0 ||
 	    sb_create_mount_targets(root_fd, proc->mounts, proc->nmounts, &err) < 0)
 		sb_child_fail(c->errp, &err);
 	/* The parent records the stubs and moves us into the cgroup, then lets
@@ -428,6 +432,13 @@ static void __attribute__((noreturn)) sandbox_child(const struct sb_rootfs *root
 	}
 	if (proc->network != SB_NET_HOST && sb_loopback_up(&err) < 0)
 		sb_child_fail(c->errp, &err);
+	/* Last: the namespaces above stay owned by the host's user namespace,
+	 * so the container cannot undo its mounts, hostname or network. */
+	if (c->userns >= 0) {
+		if (sb_userns_enter(c->userns, &err) < 0)
+			sb_child_fail(c->errp, &err);
+		close(c->userns);
+	}
 	sb_run_init(proc, &c->io, c->errp);
 }
 
@@ -473,6 +484,7 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 	struct sb_cgroup cg = { .ndirs = 0 };
 	struct child_fds cf;
 	_cleanup_close_ int upper_fd = -1;
+	_cleanup_close_ int userns_fd = -1;
 	_cleanup_free_ char *in_buf = NULL;
 	int ws = 0, r = -1, ev;
 	char c;
@@ -485,6 +497,17 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 	upper_fd = open(rootfs->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (upper_fd < 0)
 		return cn_err_sys(err, "open '%s'", rootfs->upper);
+	if (proc->idmap) {
+		/* The container's root owns its upper dir: it may write to /. */
+		if (fchown(upper_fd, (uid_t)proc->idmap->uid_start, (gid_t)proc->idmap->gid_start) < 0)
+			return cn_err_sys(err, "chown '%s'", rootfs->upper);
+		if (chown(rootfs->work, (uid_t)proc->idmap->uid_start, (gid_t)proc->idmap->gid_start) < 0)
+			return cn_err_sys(err, "chown '%s'", rootfs->work);
+		userns_fd = sb_userns_open(proc->idmap, err);
+		if (userns_fd < 0)
+			return -1;
+	}
+	cf.userns = userns_fd;
 	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
 	    pipe2(out, O_CLOEXEC) < 0 || pipe2(errout, O_CLOEXEC) < 0 ||
 	    (proc->interactive && !proc->tty && pipe2(in, O_CLOEXEC) < 0) ||
@@ -654,7 +677,7 @@ int sb_with_rootfs(const struct sb_rootfs *rootfs, const struct sb_rootfs *extra
 		cn_err cerr = { 0 };
 		int root_fd = -1, extra_fd = -1;
 		close(errp[0]);
-		if (mount_root(rootfs, &root_fd, &cerr) < 0)
+		if (mount_root(rootfs, -1, &root_fd, &cerr) < 0)
 			sb_child_fail(errp[1], &cerr);
 		if (extra && sb_overlay_mount(extra, &cerr) < 0)
 			sb_child_fail(errp[1], &cerr);

@@ -74,10 +74,17 @@ struct sb_process {
 	unsigned stop_timeout;
 	const struct sb_limits *limits;  /* a cgroup with these limits (NULL: none) */
 	const char *cgroup_id;  /* its name (unique; required with limits) */
+	const struct sb_idmap *idmap;  /* a user namespace with this mapping (NULL: none) */
 	/* cairn run -d: called once the process has exec'd (not when setting it
 	 * up failed), with the host pid of the sandbox's pid 1 */
 	void (*on_start)(void *ctx, pid_t init_pid);
 	void *on_start_ctx;
+};
+
+/* --userns=auto: container ids 0..count-1 are host ids start.. */
+struct sb_idmap {
+	unsigned long uid_start, uid_count;
+	unsigned long gid_start, gid_count;
 };
 
 struct sb_exit {
