@@ -430,14 +430,20 @@ static void __attribute__((noreturn)) sandbox_child(const struct sb_rootfs *root
 		cn_err_sys(&err, "sethostname");
 		sb_child_fail(c->errp, &err);
 	}
-	if (proc->network != SB_NET_HOST && sb_loopback_up(&err) < 0)
+	if (proc->network != SB_NET_HOST && c->userns < 0 && sb_loopback_up(&err) < 0)
 		sb_child_fail(c->errp, &err);
 	/* Last: the namespaces above stay owned by the host's user namespace,
-	 * so the container cannot undo its mounts, hostname or network. */
+	 * so the container cannot undo its mounts or hostname. A network of
+	 * its own is created after, owned by its user namespace as with docker
+	 * (CAP_NET_RAW then works there: ping). */
 	if (c->userns >= 0) {
 		if (sb_userns_enter(c->userns, &err) < 0)
 			sb_child_fail(c->errp, &err);
 		close(c->userns);
+		if (proc->network != SB_NET_HOST &&
+		    (unshare(CLONE_NEWNET) < 0 ? cn_err_sys(&err, "create the network namespace")
+					       : sb_loopback_up(&err)) < 0)
+			sb_child_fail(c->errp, &err);
 	}
 	sb_run_init(proc, &c->io, c->errp);
 }
@@ -492,8 +498,8 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 
 	memset(ex, 0, sizeof(*ex));
 	memset(&cf, 0, sizeof(cf));
-	if (proc->network != SB_NET_HOST)
-		flags |= CLONE_NEWNET;
+	if (proc->network != SB_NET_HOST && !proc->idmap)
+		flags |= CLONE_NEWNET;  /* with a user namespace: created in it */
 	upper_fd = open(rootfs->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (upper_fd < 0)
 		return cn_err_sys(err, "open '%s'", rootfs->upper);

@@ -55,6 +55,8 @@ check "-v: host root's files are 65534 (nobody) inside and readable" \
 check "...and root inside cannot write there" test "$status" -ne 0 -a ! -e "$T/vol/out"
 run_cairn run --userns=auto busybox grep CapEff /proc/self/status
 check "capabilities stay docker's 14" grep -q '00000000a80425fb' "$T/out"
+run_cairn run --userns=auto --network=none busybox ping -c1 -W5 127.0.0.1
+check "--network=none: a network of its own where root's NET_RAW works (ping)" test "$status" -eq 0
 run_cairn run -d --userns=auto busybox sh -c 'id -u; stat -c %u /bin/busybox'
 id=$(cat "$T/out")
 for _ in $(seq 100); do
