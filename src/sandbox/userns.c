@@ -38,13 +38,14 @@ static int read_range(const char *path, const char *what, unsigned long *start,
 			p = line + 2;
 		else
 			continue;
+		line[strcspn(line, "\n")] = '\0';
 		errno = 0;
 		s = strtoull(p, &end, 10);
 		if (end == p || *end != ':' || errno)
 			return cn_err_set(err, EINVAL, "'%s': bad %s line for root: %s", path, what, line);
 		p = end + 1;
 		c = strtoull(p, &end, 10);
-		if (end == p || (*end && *end != '\n') || errno || c == 0 || s == 0 ||
+		if (end == p || *end || errno || c == 0 || s == 0 ||
 		    s + c > 0xffffffffULL)
 			return cn_err_set(err, EINVAL, "'%s': bad %s range for root: %s", path, what, line);
 		*start = (unsigned long)s;
