@@ -1,10 +1,7 @@
 #include "cli/cli.h"
 #include "cli/registry_opts.h"
-#include "util/interrupt.h"
 
 #include <stdio.h>
-#include <unistd.h>
-#include <string.h>
 
 static const char push_usage[] =
 	"usage: cairn push [OPTIONS] IMAGE [DESTINATION]\n"
@@ -19,46 +16,22 @@ static const char push_usage[] =
 	"  -q, --quiet              print only the manifest digest\n"
 	"  -h, --help               show this help\n";
 
+static int push(struct store *st, char **ops, int n, struct cli_registry *r, cn_err *err)
+{
+	struct reg_result res;
+	if (reg_push(st, ops[0], n == 2 ? ops[1] : NULL, &r->o, &res, err) < 0)
+		return -1;
+	cli_registry_progress_end(r);
+	if (!r->quiet)
+		fprintf(stderr, "pushed: %u blobs sent, %u already there, %u mounted\n", res.blobs_sent,
+			res.blobs_skipped, res.blobs_mounted);
+	printf("%s\n", res.manifest_digest);
+	reg_result_free(&res);
+	return 0;
+}
+
 int cmd_push(struct cli *cli, int argc, char **argv)
 {
-	struct cli_registry reg;
-	struct reg_result res;
-	struct store st;
-	cn_err err;
-	int rc = 0;
-
-	cli_registry_init(&reg, false);
-	rc = cli_registry_parse(&reg, "push", push_usage, argc, argv);
-	if (rc != 0) {
-		cli_registry_free(&reg);
-		return rc < 0 ? EXIT_USAGE : 0;
-	}
-	if (argc - optind < 1 || argc - optind > 2) {
-		cli_usage_error("push", "expected IMAGE [DESTINATION]");
-		goto usage;
-	}
-	if (reg_global_init(&err) < 0 || cli_open_store(cli, &st) < 0) {
-		cli_registry_free(&reg);
-		return EXIT_FAIL;
-	}
-	cn_interrupt_install();
-	if (reg_push(&st, argv[optind], argc - optind == 2 ? argv[optind + 1] : NULL, &reg.o, &res, &err) < 0) {
-		cli_registry_progress_end(&reg);
-		rc = cli_fail(&err);
-		if (cn_interrupted())
-			rc = 128 + cn_interrupt_signal();
-	} else {
-		cli_registry_progress_end(&reg);
-		if (!reg.quiet)
-			fprintf(stderr, "pushed: %u blobs sent, %u already there, %u mounted\n", res.blobs_sent,
-				res.blobs_skipped, res.blobs_mounted);
-		printf("%s\n", res.manifest_digest);
-		reg_result_free(&res);
-	}
-	store_close(&st);
-	cli_registry_free(&reg);
-	return rc;
-usage:
-	cli_registry_free(&reg);
-	return EXIT_USAGE;
+	return cli_registry_command(cli, "push", push_usage, "expected IMAGE [DESTINATION]", 1, 2, false,
+				    argc, argv, push);
 }

@@ -1,6 +1,7 @@
 #include "cli/registry_opts.h"
 
 #include "cli/cli.h"
+#include "util/interrupt.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -160,4 +161,44 @@ int cli_registry_parse(struct cli_registry *r, const char *cmd, const char *usag
 		}
 	}
 	return 0;
+}
+
+int cli_registry_command(struct cli *cli, const char *cmd, const char *usage, const char *operands,
+			 int min, int max, bool tagging, int argc, char **argv, cli_transfer_fn op)
+{
+	struct cli_registry reg;
+	struct store st;
+	cn_err err;
+	int rc, n;
+
+	cli_registry_init(&reg, false);
+	rc = cli_registry_parse(&reg, cmd, usage, argc, argv);
+	n = argc - optind;
+	if (rc == 0 && (n < min || n > max)) {
+		cli_usage_error(cmd, "%s", operands);
+		rc = -1;
+	}
+	if (rc != 0) {
+		cli_registry_free(&reg);
+		return rc < 0 ? EXIT_USAGE : 0;
+	}
+	if (reg_global_init(&err) < 0) {
+		cli_registry_free(&reg);
+		return cli_fail(&err);
+	}
+	if ((tagging ? cli_open_store_for_tagging(cli, &st) : cli_open_store(cli, &st)) < 0) {
+		cli_registry_free(&reg);
+		return EXIT_FAIL;
+	}
+	cn_interrupt_install();
+	rc = op(&st, argv + optind, n, &reg, &err);
+	if (rc < 0) {
+		cli_registry_progress_end(&reg);
+		rc = cli_fail(&err);
+		if (cn_interrupted())
+			rc = 128 + cn_interrupt_signal();
+	}
+	store_close(&st);
+	cli_registry_free(&reg);
+	return rc;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cli/cli.h"
 #include "registry/registry.h"
 
 enum {
@@ -49,6 +50,16 @@ int cli_registry_opt(struct cli_registry *r, const char *cmd, int c, const char 
  * (operands from optind), 1: help printed, -1: usage error printed. */
 int cli_registry_parse(struct cli_registry *r, const char *cmd, const char *usage, int argc,
 		       char **argv);
+/* A transfer (push, pull) on operands OPS[0..N); on success it prints its
+ * own result. */
+typedef int (*cli_transfer_fn)(struct store *st, char **ops, int n, struct cli_registry *r,
+			       cn_err *err);
+
+/* The whole of push and pull: options, MIN..MAX operands (else OPERANDS is
+ * the usage error), the store (held for tagging when TAGGING), Ctrl-C, the
+ * error. Returns the exit status. */
+int cli_registry_command(struct cli *cli, const char *cmd, const char *usage, const char *operands,
+			 int min, int max, bool tagging, int argc, char **argv, cli_transfer_fn op);
 /* End the progress line, if one was drawn. */
 void cli_registry_progress_end(struct cli_registry *r);
 

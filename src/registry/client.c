@@ -607,7 +607,6 @@ int reg_do(struct reg_conn *k, const struct reg_req *rq, struct reg_resp *resp, 
 	memset(resp, 0, sizeof(*resp));
 	cn_buf_init(&resp->err_body, ERR_BODY_MAX);
 	url = rq->url[0] == '/' ? cn_xasprintf("%s%s", c->base, rq->url) : cn_xstrdup(rq->url);
-	collect_cas(c, c->host, &cas);
 	for (;;) {
 		CURLcode rc;
 		free(auth);
@@ -624,7 +623,7 @@ int reg_do(struct reg_conn *k, const struct reg_req *rq, struct reg_resp *resp, 
 		resp->location = NULL;
 		if (rq->sink_reset && rq->sink_reset(rq->sink_ctx) < 0)
 			return cn_err_sys(err, "restart download");
-		rc = exchange_once(k, rq, method, url, auth, resp, &cas, errbuf);
+		rc = exchange_once(k, rq, method, url, auth, resp, same_host ? &c->cas : &cas, errbuf);
 		if (auth)
 			explicit_bzero(auth, strlen(auth));
 		if (resp->sink_failed) {
@@ -724,11 +723,9 @@ static int ping(struct reg_conn *k, long *status, CURLcode *rc, char *errbuf)
 {
 	struct reg_req rq = { .method = "GET", .url = "/v2/" };
 	struct reg_resp resp = { 0 };
-	_cleanup_strv_ cn_strv cas = { 0 };
 	_cleanup_free_ char *url = cn_xasprintf("%s/v2/", k->c->base);
 	cn_buf_init(&resp.err_body, ERR_BODY_MAX);
-	collect_cas(k->c, k->c->host, &cas);
-	*rc = exchange_once(k, &rq, "GET", url, NULL, &resp, &cas, errbuf);
+	*rc = exchange_once(k, &rq, "GET", url, NULL, &resp, &k->c->cas, errbuf);
 	*status = resp.status;
 	reg_resp_free(&resp);
 	return *rc == CURLE_OK ? 0 : -1;
@@ -760,6 +757,7 @@ int reg_client_open(struct reg_client *c, const struct reg_ref *ref, const struc
 		return -1;
 	}
 	c->base = cn_xasprintf("https://%s", c->host);
+	collect_cas(c, c->host, &c->cas);
 	if (reg_conn_open(&k, c, err) < 0) {
 		reg_client_close(c);
 		return -1;
@@ -813,6 +811,7 @@ void reg_client_close(struct reg_client *c)
 	free(c->cert_dir);
 	reg_creds_free(&c->creds);
 	cn_strv_free(&c->scopes);
+	cn_strv_free(&c->cas);
 	if (c->auth_header)
 		explicit_bzero(c->auth_header, strlen(c->auth_header));
 	free(c->auth_header);

@@ -20,6 +20,7 @@ struct reg_client {
 	char *host;                 /* "host:port" as in URLs */
 	bool tls_verify;
 	char *cert_dir;
+	cn_strv cas;                /* extra CA files for host (certs.d, --cert-dir), read once */
 	struct reg_creds creds;     /* user NULL: anonymous */
 	cn_strv scopes;             /* token scopes: "repository:NAME:pull,push" */
 	pthread_mutex_t mu;         /* guards the fields below */
