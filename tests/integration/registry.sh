@@ -5,6 +5,26 @@
 
 REG_USER=tester REG_PASS=s3cret-pass
 
+# wait_up NAME LOG URL...: until one URL answers (10 s), else show LOG.
+wait_up() {
+	local name=$1 log=$2 u; shift 2
+	for _ in $(seq 100); do
+		for u in "$@"; do
+			curl -s -o /dev/null --cacert "$T/pki/ca.crt" "$u" && return 0
+		done
+		sleep 0.1
+	done
+	echo "$name did not start:"; tail -20 "$log"
+	return 1
+}
+
+# stop_pid VAR: stop the process whose pid is in $VAR, and forget it.
+stop_pid() {
+	local pid=${!1:-}
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	printf -v "$1" '%s' ''
+}
+
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -63,20 +83,11 @@ start_registry() {
 	# Its own REGISTRY_* variables would override the config (REGISTRY_AUTH_FILE!).
 	env $(env | grep -o "^REGISTRY_[A-Z_]*" | sed "s/^/-u /") docker-registry serve "$REG_DIR/config.yml" >"$REG_LOG" 2>&1 &
 	REG_PID=$!
-	for _ in $(seq 100); do
-		if curl -s -o /dev/null --cacert "$T/pki/ca.crt" "https://$REG/v2/" ||
-			{ [ "${REG_TLS:-1}" = 0 ] && curl -s -o /dev/null "http://$REG/v2/"; }; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo "registry did not start:"; tail -20 "$REG_LOG"
-	return 1
+	wait_up registry "$REG_LOG" "https://$REG/v2/" "http://$REG/v2/"
 }
 
 stop_registry() {
-	[ -n "${REG_PID:-}" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
-	REG_PID=
+	stop_pid REG_PID
 }
 
 # Requests the registry logged (its access log lines), e.g.
@@ -102,18 +113,10 @@ start_token_server() {
 		>"$T/tokend.out" 2>&1 &
 	TOKEN_PID=$!
 	TOKEN_REALM=$scheme://127.0.0.1:$port/token
-	for _ in $(seq 100); do
-		curl -s -o /dev/null --cacert "$T/pki/ca.crt" "$TOKEN_REALM" && return 0
-		sleep 0.1
-	done
-	echo "token server did not start:"; cat "$T/tokend.out"
-	return 1
+	wait_up "token server" "$T/tokend.out" "$TOKEN_REALM"
 }
 
-stop_token_server() {
-	[ -n "${TOKEN_PID:-}" ] && kill "$TOKEN_PID" 2>/dev/null && wait "$TOKEN_PID" 2>/dev/null
-	TOKEN_PID=
-}
+stop_token_server() { stop_pid TOKEN_PID; }
 
 # start_proxy MODE [tls]: tests/integration/proxy.py in front of $REG (a
 # REG_TLS=0 registry), demanding $REG_USER:$REG_PASS. Sets PROXY, PROXY_LOG.
@@ -127,16 +130,7 @@ start_proxy() {
 	python3 "$TESTS_DIR/integration/proxy.py" "$port" "$mode" "http://$REG" "$REG_USER" "$REG_PASS" \
 		"$PROXY_LOG" "${tlsargs[@]}" >"$T/proxy.out" 2>&1 &
 	PROXY_PID=$!
-	for _ in $(seq 100); do
-		curl -s -o /dev/null -k "http://$PROXY/v2/" && return 0
-		curl -s -o /dev/null -k "https://$PROXY/v2/" && return 0
-		sleep 0.1
-	done
-	echo "proxy did not start:"; cat "$T/proxy.out"
-	return 1
+	wait_up proxy "$T/proxy.out" "http://$PROXY/v2/" "https://$PROXY/v2/"
 }
 
-stop_proxy() {
-	[ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null && wait "$PROXY_PID" 2>/dev/null
-	PROXY_PID=
-}
+stop_proxy() { stop_pid PROXY_PID; }
