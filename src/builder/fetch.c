@@ -19,21 +19,11 @@ bool bf_is_url(const char *src)
 	return !strncmp(src, "http://", 7) || !strncmp(src, "https://", 8);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 char *bf_url_file_name(const char *url)
 {
 	const char *p = strstr(url, "://"), *end, *base;
-	char *out, *q;
+	char *dec, *out;
+	int n = 0;
 	if (!p)
 		return NULL;
 	p += 3;
@@ -44,20 +34,13 @@ char *bf_url_file_name(const char *url)
 		base--;
 	if (base == end)
 		return NULL;
-	out = q = cn_xmalloc((size_t)(end - base) + 1);
-	for (const char *s = base; s < end; s++) {
-		if (*s == '%' && s + 2 < end && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-			*q++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
-			s += 2;
-		} else {
-			*q++ = *s;
-		}
-	}
-	*q = '\0';
-	if ((size_t)(q - out) != strlen(out) || strchr(out, '/') || !strcmp(out, ".") || !strcmp(out, "..")) {
-		free(out);
+	dec = curl_easy_unescape(NULL, base, (int)(end - base), &n);
+	if (!dec)
 		return NULL;
-	}
+	/* A decoded NUL or '/' would name something else; "." and ".." nothing. */
+	out = (size_t)n == strlen(dec) && !strchr(dec, '/') && strcmp(dec, ".") && strcmp(dec, "..")
+		      ? cn_xstrdup(dec) : NULL;
+	curl_free(dec);
 	return out;
 }
 
