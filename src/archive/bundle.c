@@ -2,7 +2,7 @@
  * run` needs, with the defaults docker gives a container (its 14
  * capabilities, masked and read-only /proc paths, no new privileges). */
 #include "archive/archive.h"
-#include "sandbox/userdb.h"
+#include "util/userdb.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
 
@@ -80,7 +80,7 @@ static json_t *mounts(void)
 			 mount("/sys/fs/cgroup", "cgroup", "cgroup", cg, CN_ARRAY_SIZE(cg)));
 }
 
-static json_t *process(const struct sb_user *u, json_t *args, json_t *env,
+static json_t *process(const struct cn_user *u, json_t *args, json_t *env,
 		       const char *cwd)
 {
 	json_t *caps = str_array(default_caps, CN_ARRAY_SIZE(default_caps)), *gids = json_array();
@@ -105,7 +105,7 @@ json_t *arc_bundle_config(const struct store_image *img, int rootfs_fd, const ch
 	const char *user = json_string_value(json_object_get(cfg, "User"));
 	const char *cwd = json_string_value(json_object_get(cfg, "WorkingDir"));
 	bool has_path = false;
-	struct sb_user u;
+	struct cn_user u;
 	size_t i;
 
 	if (append_strings(cfg, "Entrypoint", args, err) < 0 ||
@@ -125,7 +125,7 @@ json_t *arc_bundle_config(const struct store_image *img, int rootfs_fd, const ch
 		cn_err_plain(err, EINVAL, "image config: WorkingDir '%s' is not absolute", cwd);
 		goto fail;
 	}
-	if (sb_user_resolve(rootfs_fd, user && *user ? user : "0", &u, err) < 0) {
+	if (cn_user_resolve(rootfs_fd, user && *user ? user : "0", &u, err) < 0) {
 		cn_err_wrap(err, "image config: User");
 		goto fail;
 	}

@@ -2,7 +2,7 @@
  * command with the image's user, docker's capabilities and a clean fd table. */
 #include "sandbox/internal.h"
 #include "sandbox/seccomp.h"
-#include "sandbox/userdb.h"
+#include "util/userdb.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
 #include "util/strv.h"
@@ -65,7 +65,7 @@ static int set_capabilities(uid_t uid, cn_err *err)
 	return 0;
 }
 
-static int become_user(const struct sb_user *u, cn_err *err)
+static int become_user(const struct cn_user *u, cn_err *err)
 {
 	if (setgroups(u->ngroups, u->groups) < 0)
 		return cn_err_sys(err, "setgroups");
@@ -150,7 +150,7 @@ static void __attribute__((noreturn)) run_worker(const struct sb_process *p,
 						 void *filter, int errfd)
 {
 	cn_err err = { 0 };
-	struct sb_user user;
+	struct cn_user user;
 	_cleanup_strv_ cn_strv env = { 0 };
 	int in_fd, root_fd;
 
@@ -167,7 +167,7 @@ static void __attribute__((noreturn)) run_worker(const struct sb_process *p,
 	}
 	/* Root too comes from the image's passwd and group (home, groups). */
 	root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sb_user_resolve(root_fd, p->user && *p->user ? p->user : "0", &user, &err) < 0)
+	if (cn_user_resolve(root_fd, p->user && *p->user ? p->user : "0", &user, &err) < 0)
 		sb_child_fail(errfd, &err);
 	for (char *const *e = p->env; e && *e; e++)
 		cn_strv_pushdup(&env, *e);
