@@ -1,7 +1,7 @@
 /* config.json of an OCI runtime bundle, from the image config: what `runc
  * run` needs, with the defaults docker gives a container (its 14
  * capabilities, masked and read-only /proc paths, no new privileges). */
-#include "archive/archive.h"
+#include "archive/imgarchive.h"
 #include "util/userdb.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
