@@ -1,9 +1,9 @@
 /* cn_user_resolve against crafted image roots: names, numbers, groups,
  * and databases that try to reach the host or never end. */
-#include "util/userdb.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/userdb.h"
 #include "unit.h"
 
 #include <errno.h>
