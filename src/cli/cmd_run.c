@@ -9,9 +9,9 @@
 #include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/mem.h"
+#include "util/signal.h"
 #include "util/strv.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -65,40 +65,6 @@ struct run_opts {
 	cn_strv env;            /* -e and --env-file, in order */
 	cn_strv volumes;        /* SRC:DST[:ro] */
 };
-
-/* "SIGTERM", "TERM", "15", "SIGRTMIN+3": a signal number, or -1. */
-static int parse_signal(const char *s)
-{
-	char *end;
-	long n;
-	if (!s || !*s)
-		return -1;
-	if (isdigit((unsigned char)*s)) {
-		n = strtol(s, &end, 10);
-		return *end || n < 1 || n >= NSIG ? -1 : (int)n;
-	}
-	if (!strncasecmp(s, "SIG", 3))
-		s += 3;
-	if (!strncasecmp(s, "RTMIN", 5) || !strncasecmp(s, "RTMAX", 5)) {
-		bool min = !strncasecmp(s, "RTMIN", 5);
-		n = 0;
-		if (s[5] == '+' || s[5] == '-') {
-			n = strtol(s + 6, &end, 10);
-			if (*end || (min ? s[5] != '+' : s[5] != '-'))
-				return -1;
-		} else if (s[5]) {
-			return -1;
-		}
-		n = min ? SIGRTMIN + n : SIGRTMAX - n;
-		return n < SIGRTMIN || n > SIGRTMAX ? -1 : (int)n;
-	}
-	for (int i = 1; i < SIGRTMIN; i++) {
-		const char *abbrev = sigabbrev_np(i);
-		if (abbrev && !strcasecmp(abbrev, s))
-			return i;
-	}
-	return -1;
-}
 
 /* KEY=VALUE, or KEY alone for cairn's own value (dropped when unset). */
 static void add_env(cn_strv *env, const char *kv)
@@ -636,7 +602,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	for (size_t i = 0; i < o.env.n; i++)
 		add_env(&env, o.env.v[i]);
 	stop = config_string(cfg, "StopSignal");
-	if (stop && (stop_signal = parse_signal(stop)) < 0) {
+	if (stop && (stop_signal = cn_signal_parse(stop)) < 0) {
 		fprintf(stderr, "error: image '%s' has an unknown StopSignal '%s'\n", ref, stop);
 		goto free_image;
 	}
