@@ -39,20 +39,23 @@ static char *joined(const cn_strv *v)
 	return s;
 }
 
+#define JOINED_EQ(v, want, ...) do {                                      \
+	char *joined_ = joined(v);                                        \
+	UNIT_STREQ(joined_, want, __VA_ARGS__);                           \
+	free(joined_);                                                    \
+} while (0)
+
 static void test_spec(void)
 {
 	struct ctr_overrides none = { 0 };
 	struct ctr_spec s;
 	cn_err err;
-	char *j;
 	json_t *img = image("{\"Entrypoint\":[\"/bin/ep\"],\"Cmd\":[\"a\",\"b\"],\"Env\":[\"A=1\",\"B=2\"],"
 			    "\"WorkingDir\":\"/w\",\"User\":\"app\",\"StopSignal\":\"SIGUSR1\"}");
 
 	UNIT_CHECK(ctr_spec_from_image(img, "i:1", &none, &s, &err) == 0, "a spec from an image");
-	UNIT_STREQ(j = joined(&s.argv), "/bin/ep|a|b", "Entrypoint then Cmd");
-	free(j);
-	UNIT_STREQ(j = joined(&s.env), "A=1|B=2", "the image's Env");
-	free(j);
+	JOINED_EQ(&s.argv, "/bin/ep|a|b", "Entrypoint then Cmd");
+	JOINED_EQ(&s.env, "A=1|B=2", "the image's Env");
 	UNIT_STREQ(s.cwd, "/w", "WorkingDir");
 	UNIT_STREQ(s.user, "app", "User");
 	UNIT_CHECK(s.stop_signal == SIGUSR1, "StopSignal by name");
@@ -65,10 +68,8 @@ static void test_spec(void)
 		cn_strv_pushdup(&env, "B=3");
 		cn_strv_pushdup(&env, "C=x=y");
 		UNIT_CHECK(ctr_spec_from_image(img, "i:1", &o, &s, &err) == 0, "a spec with overrides");
-		UNIT_STREQ(j = joined(&s.argv), "/bin/ep|x|y", "arguments replace Cmd, not Entrypoint");
-		free(j);
-		UNIT_STREQ(j = joined(&s.env), "A=1|B=3|C=x=y", "-e replaces in place and appends");
-		free(j);
+		JOINED_EQ(&s.argv, "/bin/ep|x|y", "arguments replace Cmd, not Entrypoint");
+		JOINED_EQ(&s.env, "A=1|B=3|C=x=y", "-e replaces in place and appends");
 		UNIT_STREQ(s.cwd, "/o", "-w wins");
 		UNIT_STREQ(s.user, "0:0", "-u wins");
 		ctr_spec_free(&s);
