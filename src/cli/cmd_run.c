@@ -1,5 +1,7 @@
 /* cairn run: an image's command in the sandbox RUN steps use, on an
- * ephemeral upper dir that is thrown away afterwards. */
+ * ephemeral upper dir that is thrown away afterwards. This is the front
+ * end: options, the terminal and what is printed; the runtime (root file
+ * system, process spec, supervision) is container/run.h's. */
 #include "cli/cli.h"
 #include "container/run.h"
 #include "container/spec.h"
