@@ -654,29 +654,3 @@ out:
 	layer_unpin_locale(old, pinned);
 	return rc;
 }
-
-const char *layer_media_type(enum layer_compression c)
-{
-	switch (c) {
-	case LAYER_ZSTD:
-		return "application/vnd.oci.image.layer.v1.tar+zstd";
-	case LAYER_GZIP:
-		return "application/vnd.oci.image.layer.v1.tar+gzip";
-	case LAYER_NONE:
-		return "application/vnd.oci.image.layer.v1.tar";
-	}
-	return NULL;
-}
-
-int layer_compression_parse(const char *s, enum layer_compression *out)
-{
-	if (s && !strcmp(s, "zstd")) {
-		*out = LAYER_ZSTD;
-		return 0;
-	}
-	if (s && !strcmp(s, "gzip")) {
-		*out = LAYER_GZIP;
-		return 0;
-	}
-	return -1;
-}

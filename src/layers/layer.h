@@ -1,7 +1,7 @@
 /* Layers: an overlay upper directory -> an OCI layer tar stream, compressed,
  * with diff_id (uncompressed sha256) and digest (compressed sha256) computed
  * in the same single pass (layer.c, sink.c); and back: a layer blob from
- * outside -> a directory, treating the blob as hostile (extract.c). Nothing
+ * outside -> a directory, treating the blob as hostile (extract*.c). Nothing
  * is held in memory beyond small buffers. */
 #ifndef LAYER_H
 #define LAYER_H
@@ -41,7 +41,7 @@ struct layer_info {
 int layer_write_dir(int dirfd, int out_fd, const struct layer_write_opts *opts,
 		    struct layer_info *info, cn_err *err);
 
-/* ---- reading layers from outside (layers/extract.c) ----------------------- */
+/* ---- reading layers from outside (layers/extract*.c) ---------------------- */
 
 /* Defaults for the caps (0 in the options). */
 #define LAYER_EXTRACT_MAX_BYTES ((uint64_t)64 << 30)          /* 64 GiB */
