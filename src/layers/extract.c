@@ -18,9 +18,11 @@
  * The last parent fd is reused for the next entry with the same parent
  * until anything is removed (creating names cannot change what an existing
  * path resolves to; removing or replacing can). Mount points inside the
- * target are never crossed (RESOLVE_NO_XDEV), changed or replaced. */
+ * target are never crossed (RESOLVE_NO_XDEV), changed or replaced.
+ * Xattrs are set as layers/xattr.h decides. */
 #include "layers/extract_internal.h"
 #include "layers/sink.h"
+#include "layers/xattr.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -301,12 +303,6 @@ static int entry_owner(struct ex *x, struct archive_entry *e, uid_t *uid, gid_t 
 	return 0;
 }
 
-static bool dropped_xattr(const char *name)
-{
-	return !strncmp(name, "trusted.overlay.", 16) || !strncmp(name, "user.overlay.", 13) ||
-	       !strcmp(name, "security.selinux");
-}
-
 /* The tar's xattrs onto FD, or onto NAME in DIRFD (not followed). */
 static int set_xattrs(struct ex *x, struct archive_entry *e, int fd, int dirfd, const char *name)
 {
@@ -321,7 +317,7 @@ static int set_xattrs(struct ex *x, struct archive_entry *e, int fd, int dirfd, 
 		snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name);
 	while (archive_entry_xattr_next(e, &key, &val, &len) == ARCHIVE_OK) {
 		int r;
-		if (!key || dropped_xattr(key))
+		if (!key || !layer_xattr_keep(key))
 			continue;
 		r = fd >= 0 ? fsetxattr(fd, key, val, len, 0) : lsetxattr(path, key, val, len, 0);
 		if (r < 0) {

@@ -7,6 +7,7 @@
  * xattrs, mounts); mount-based parts are skipped where mounting fails.
  * CAIRN_BENCH=1 also measures throughput. */
 #include "layers/layer.h"
+#include "layers/xattr.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/digest.h"
@@ -135,9 +136,8 @@ static bool skip_xattr(const struct lister *l, const char *name)
 {
 	if (l->flags & L_CANARY)
 		return false;
-	if (!strncmp(name, "trusted.overlay.", 16))
-		return strcmp(name, "trusted.overlay.opaque") != 0;
-	return !strncmp(name, "user.overlay.", 13) || !strcmp(name, "security.selinux");
+	/* What layers carry (layers/xattr.h), and the opaque marks. */
+	return !layer_xattr_keep(name) && strcmp(name, "trusted.overlay.opaque") != 0;
 }
 
 static void list_xattrs(struct lister *l, int dfd, const char *name)
