@@ -145,7 +145,7 @@ static int pick_platform(const char *platform, json_t *index, const char *name, 
 struct blob_job {
 	char digest[CN_DIGEST_STR_SIZE];
 	char diff_id[CN_DIGEST_STR_SIZE];
-	char media_type[96];
+	char media_type[sizeof(((struct store_layer *)0)->media_type)];   /* checked to fit */
 	uint64_t size;
 };
 
@@ -279,7 +279,7 @@ static int pull_layer(struct reg_conn *k, size_t i, void *arg, cn_err *err)
 	struct store_layer l = { .size = job->size };
 	memcpy(l.digest, job->digest, sizeof(l.digest));
 	memcpy(l.diff_id, job->diff_id, sizeof(l.diff_id));
-	snprintf(l.media_type, sizeof(l.media_type), "%s", job->media_type);
+	memcpy(l.media_type, job->media_type, sizeof(l.media_type));
 	if (store_blob_exists(p->st, job->digest) && store_blob_size(p->st, job->digest) == job->size) {
 		reg_report(k->c, REG_BLOB_EXISTS, job->digest, job->size, job->size);
 	} else {
@@ -331,9 +331,14 @@ static int plan_layers(json_t *manifest, json_t *config, const char *what, struc
 		if (!mt || (strstr(mt, ".tar") == NULL))
 			return cn_err_plain(err, EPROTO, "%s: layer %zu: unsupported media type '%s'", what,
 					  i + 1, mt ? mt : "");
+		/* The store keeps it in a fixed field; every type it supports fits. */
+		if (strlen(mt) >= sizeof(j->media_type))
+			return cn_err_plain(err, EPROTO, "%s: layer %zu: media type longer than %zu bytes "
+					  "(unsupported: '%.*s...')", what, i + 1, sizeof(j->media_type) - 1,
+					  60, mt);
 		memcpy(j->digest, d, CN_DIGEST_STR_SIZE);
 		memcpy(j->diff_id, did, CN_DIGEST_STR_SIZE);
-		snprintf(j->media_type, sizeof(j->media_type), "%s", mt);
+		memcpy(j->media_type, mt, strlen(mt) + 1);
 		j->size = (uint64_t)json_integer_value(size);
 	}
 	return 0;
