@@ -5,13 +5,13 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/platform.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
@@ -84,24 +84,6 @@ out:
 	return r;
 }
 
-static void host_platform(char *os, size_t oslen, char *arch, size_t archlen)
-{
-	struct utsname u;
-	const char *a = "amd64";
-	snprintf(os, oslen, "linux");
-	if (uname(&u) == 0) {
-		if (strcmp(u.machine, "aarch64") == 0)
-			a = "arm64";
-		else if (strncmp(u.machine, "arm", 3) == 0)
-			a = "arm";
-		else if (strcmp(u.machine, "i686") == 0 || strcmp(u.machine, "i386") == 0)
-			a = "386";
-		else if (strcmp(u.machine, "x86_64") != 0)
-			a = u.machine;
-	}
-	snprintf(arch, archlen, "%s", a);
-}
-
 /* The index entry for the wanted platform ("os/arch[/variant]"). */
 static int pick_platform(const char *platform, json_t *index, const char *name, char out[CN_DIGEST_STR_SIZE],
 			 cn_err *err)
@@ -116,7 +98,14 @@ static int pick_platform(const char *platform, json_t *index, const char *name, 
 		if (n < 2)
 			return cn_err_plain(err, EINVAL, "invalid platform '%s' (want OS/ARCH[/VARIANT])", platform);
 	} else {
-		host_platform(os, sizeof(os), arch, sizeof(arch));
+		const char *hos, *harch, *hvar;
+		cn_platform_host(&hos, &harch, &hvar);
+		snprintf(os, sizeof(os), "%s", hos);
+		snprintf(arch, sizeof(arch), "%s", harch);
+		/* Only arm's variants tell images apart (a v6 host cannot run
+		 * v7 code); arm64 indexes mostly name none. */
+		if (strcmp(harch, "arm") == 0)
+			snprintf(variant, sizeof(variant), "%s", hvar);
 	}
 	json_array_foreach(json_object_get(index, "manifests"), i, m) {
 		json_t *p = json_object_get(m, "platform");
