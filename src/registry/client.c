@@ -674,7 +674,7 @@ static int ping(struct reg_conn *k, long *status, CURLcode *rc, char *errbuf)
 	return *rc == CURLE_OK ? 0 : -1;
 }
 
-int reg_client_open(struct reg_client *c, const struct reg_ref *ref, const struct reg_opts *o,
+int reg_client_open(struct reg_client *c, const struct cn_ref *ref, const struct reg_opts *o,
 		    const char *const *scopes, cn_err *err)
 {
 	struct reg_conn k;

@@ -336,7 +336,7 @@ static int plan_layers(json_t *manifest, json_t *config, const char *what, struc
 int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, struct reg_result *res,
 	     cn_err *err)
 {
-	struct reg_ref ref;
+	struct cn_ref ref;
 	struct reg_client c;
 	struct reg_conn k = { 0 };
 	_cleanup_free_ char *scope = NULL, *mt = NULL;
@@ -353,13 +353,13 @@ int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, str
 	memset(res, 0, sizeof(*res));
 	cn_buf_init(&body, REG_MAX_MANIFEST);
 	cn_buf_init(&cfg, REG_MAX_MANIFEST);
-	if (reg_ref_parse(remote, &ref, err) < 0)
+	if (cn_ref_parse(remote, &ref, err) < 0)
 		return -1;
 	scope = cn_xasprintf("repository:%s:pull", ref.path);
 	scopes[0] = scope;
 	scopes[1] = NULL;
 	if (reg_client_open(&c, &ref, o, scopes, err) < 0) {
-		reg_ref_free(&ref);
+		cn_ref_free(&ref);
 		return cn_err_wrap(err, "pull %s", remote);
 	}
 	if (reg_conn_open(&k, &c, err) < 0)
@@ -421,6 +421,6 @@ out:
 	reg_client_close(&c);
 	if (r < 0)
 		cn_err_wrap(err, "pull %s", remote);
-	reg_ref_free(&ref);
+	cn_ref_free(&ref);
 	return r;
 }
