@@ -40,12 +40,8 @@ int copy_split_clean(const char *path, bool rooted, cn_strv *out)
 	if (rooted) {
 		_cleanup_free_ char *abs = cn_xasprintf("/%s", path);
 		clean = cn_path_clean(abs);
-	} else {
-		while (*path == '/')
-			path++;
-		clean = cn_path_clean(path);
-		if (!strcmp(clean, "..") || !strncmp(clean, "../", 3))
-			return -1;
+	} else if (!(clean = cn_path_clean_rel(path))) {
+		return -1;
 	}
 	cn_path_split(clean, out);
 	return 0;
@@ -147,20 +143,26 @@ static int read_names(int fd, cn_strv *names, const char *show, cn_err *err)
  * written (opening it reports the missing file). Returns 1 (and no path)
  * when the way goes through a symlink the ignore file excludes: docker
  * would not have sent it. */
-static int ctx_resolve(struct copier *c, const char *path, char **real, const char *show)
+/* The components of PATH onto the stack TODO, last one first (so the
+ * first is popped first). */
+static void push_reversed(cn_strv *todo, const char *path)
 {
-	_cleanup_strv_ cn_strv done = { 0 }, todo = { 0 };
-	int links = 0;
-
-	/* TODO holds the components still to resolve, last one first. */
 	for (const char *e = path + strlen(path); e > path;) {
 		const char *b = e;
 		while (b > path && b[-1] != '/')
 			b--;
 		if (b < e)
-			cn_strv_push(&todo, cn_xstrndup(b, (size_t)(e - b)));
+			cn_strv_push(todo, cn_xstrndup(b, (size_t)(e - b)));
 		e = b > path ? b - 1 : b;
 	}
+}
+
+static int ctx_resolve(struct copier *c, const char *path, char **real, const char *show)
+{
+	_cleanup_strv_ cn_strv done = { 0 }, todo = { 0 };
+	int links = 0;
+
+	push_reversed(&todo, path);
 	while (todo.n > 0) {
 		_cleanup_free_ char *name = todo.v[--todo.n];
 		_cleanup_free_ char *cur = NULL;
@@ -217,14 +219,7 @@ static int ctx_resolve(struct copier *c, const char *path, char **real, const ch
 		target[len] = '\0';
 		if (target[0] == '/')
 			return ctx_error(c, EXDEV, show);
-		for (char *e = target + len; e > target;) {
-			char *b = e;
-			while (b > target && b[-1] != '/')
-				b--;
-			if (b < e)
-				cn_strv_push(&todo, cn_xstrndup(b, (size_t)(e - b)));
-			e = b > target ? b - 1 : b;
-		}
+		push_reversed(&todo, target);
 	}
 	*real = cn_path_join_all(done.v, done.n);
 	return 0;

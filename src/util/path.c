@@ -4,6 +4,7 @@
 #include "util/mem.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 char *cn_path_clean_n(const char *path, size_t n)
@@ -52,6 +53,20 @@ char *cn_path_clean_n(const char *path, size_t n)
 char *cn_path_clean(const char *path)
 {
 	return cn_path_clean_n(path, strlen(path));
+}
+
+char *cn_path_clean_rel(const char *path)
+{
+	char *clean;
+	while (*path == '/')
+		path++;
+	clean = cn_path_clean(path);
+	/* Once a ".." climbs above the start, Clean keeps it in front. */
+	if (!strcmp(clean, "..") || !strncmp(clean, "../", 3)) {
+		free(clean);
+		return NULL;
+	}
+	return clean;
 }
 
 char *cn_path_join(const char *dir, const char *name)

@@ -14,6 +14,11 @@
 char *cn_path_clean_n(const char *path, size_t n);
 char *cn_path_clean(const char *path);
 
+/* PATH as a clean path relative to a root (a context, a layer): leading
+ * '/'s dropped, then cleaned; "." for the root itself. NULL when a ".."
+ * would climb above the root (on the way or at the end). */
+char *cn_path_clean_rel(const char *path);
+
 /* NAME below the directory DIR: "DIR/NAME", or NAME alone when DIR is ""
  * or "." (the walks' root). Nothing is cleaned. Returns a new string. */
 char *cn_path_join(const char *dir, const char *name);

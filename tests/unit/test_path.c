@@ -37,6 +37,21 @@ static void test_clean(void)
 	}
 }
 
+static void test_clean_rel(void)
+{
+	static const char *const t[][2] = {
+		{ "a/b", "a/b" }, { "/a/b/", "a/b" }, { "//a", "a" }, { "", "." }, { "/", "." },
+		{ "a/..", "." }, { "a/../b", "b" }, { "..", NULL }, { "/..", NULL }, { "a/../..", NULL },
+		{ "a/../../b", NULL }, { "../a/..", NULL }, { "..a", "..a" },
+	};
+	for (size_t i = 0; i < CN_ARRAY_SIZE(t); i++) {
+		char *c = cn_path_clean_rel(t[i][0]);
+		UNIT_CHECK(t[i][1] ? c && !strcmp(c, t[i][1]) : !c, "clean_rel(\"%s\") -> %s (got %s)",
+			   t[i][0], t[i][1] ? t[i][1] : "NULL", c ? c : "NULL");
+		free(c);
+	}
+}
+
 static void test_split_join(void)
 {
 	_cleanup_strv_ cn_strv v = { 0 };
@@ -64,6 +79,7 @@ static void test_split_join(void)
 int main(void)
 {
 	test_clean();
+	test_clean_rel();
 	test_split_join();
 	return UNIT_DONE();
 }
