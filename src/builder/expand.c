@@ -10,6 +10,7 @@
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
+#include "util/utf8.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,60 +41,6 @@ struct words {
 	cn_strv *out;
 	bool in_word;
 };
-
-/* ---- UTF-8 and white space, as Go sees them ---- */
-
-size_t bf_utf8_decode(const char *s, size_t n, unsigned *cp)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	unsigned v, min;
-	size_t need;
-
-	if (n == 0) {
-		*cp = 0x110000;
-		return 0;
-	}
-	if (u[0] < 0x80) {
-		*cp = u[0];
-		return 1;
-	}
-	if (u[0] >= 0xC2 && u[0] <= 0xDF) {
-		need = 1, v = u[0] & 0x1Fu, min = 0x80;
-	} else if (u[0] >= 0xE0 && u[0] <= 0xEF) {
-		need = 2, v = u[0] & 0x0Fu, min = 0x800;
-	} else if (u[0] >= 0xF0 && u[0] <= 0xF4) {
-		need = 3, v = u[0] & 0x07u, min = 0x10000;
-	} else {
-		goto bad;
-	}
-	if (n <= need)
-		goto bad;
-	for (size_t i = 1; i <= need; i++) {
-		if ((u[i] & 0xC0) != 0x80)
-			goto bad;
-		v = v << 6 | (u[i] & 0x3Fu);
-	}
-	/* Overlong forms, surrogates and values past U+10FFFF are invalid. */
-	if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-		goto bad;
-	*cp = v;
-	return need + 1;
-bad:
-	*cp = 0x110000u + u[0];
-	return 1;
-}
-
-bool bf_unicode_space(unsigned cp)
-{
-	switch (cp) {
-	case '\t': case '\n': case '\v': case '\f': case '\r': case ' ':
-	case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029:
-	case 0x202F: case 0x205F: case 0x3000:
-		return true;
-	default:
-		return cp >= 0x2000 && cp <= 0x200A;
-	}
-}
 
 /* ---- small helpers ---- */
 
@@ -144,9 +91,9 @@ static int words_text(struct lex *lx, struct words *w, const char *p, size_t n)
 	if (!w)
 		return 0;
 	for (size_t i = 0; i < n;) {
-		unsigned cp;
-		size_t k = bf_utf8_decode(p + i, n - i, &cp);
-		if (!bf_unicode_space(cp)) {
+		uint32_t cp;
+		size_t k = cn_utf8_decode_mark(p + i, n - i, &cp);
+		if (!cn_unicode_is_space(cp)) {
 			if (words_raw(lx, w, p + i, k) < 0)
 				return -1;
 		} else if (w->in_word && w->buf.len) {
@@ -203,12 +150,12 @@ enum glob_kind { G_LIT, G_ANY, G_STAR };
 
 struct gtok {
 	enum glob_kind kind;
-	unsigned cp;
+	uint32_t cp;
 };
 
 /* Decoded characters of a string, with byte offsets (off[n] = length). */
 struct runes {
-	unsigned *cp;
+	uint32_t *cp;
 	size_t *off;
 	size_t n;
 };
@@ -220,7 +167,7 @@ static void runes_decode(const char *s, size_t len, struct runes *r)
 	r->n = 0;
 	for (size_t i = 0; i < len;) {
 		r->off[r->n] = i;
-		i += bf_utf8_decode(s + i, len - i, &r->cp[r->n]);
+		i += cn_utf8_decode_mark(s + i, len - i, &r->cp[r->n]);
 		r->n++;
 	}
 	r->off[r->n] = len;
@@ -240,8 +187,8 @@ static int glob_compile(struct lex *lx, const char *pat, size_t n, struct gtok *
 	size_t m = 0;
 
 	for (size_t i = 0; i < n;) {
-		unsigned cp;
-		i += bf_utf8_decode(pat + i, n - i, &cp);
+		uint32_t cp;
+		i += cn_utf8_decode_mark(pat + i, n - i, &cp);
 		if (cp == '*' || cp == '?') {
 			t[m++] = (struct gtok){ cp == '*' ? G_STAR : G_ANY, 0 };
 			continue;
@@ -255,7 +202,7 @@ static int glob_compile(struct lex *lx, const char *pat, size_t n, struct gtok *
 				return cn_err_set(lx->err, 0, "invalid pattern (%.*s) in substitution: "
 						  "escape at end", (int)n, pat);
 			}
-			k = bf_utf8_decode(pat + i, n - i, &cp);
+			k = cn_utf8_decode_mark(pat + i, n - i, &cp);
 			if (cp != '*' && cp != '?' && cp != '\\') {
 				free(t);
 				return cn_err_set(lx->err, 0, "invalid pattern (%.*s) in substitution: "
@@ -281,7 +228,7 @@ static void thread_set(size_t *st, size_t j, size_t start)
  * not match a newline (as in BuildKit, which uses a regexp '.').
  * Each state keeps the earliest start that reaches it: a later start can
  * only do what an earlier one can. Returns 1 found, 0 not, -1 over budget. */
-static int glob_find(struct lex *lx, const struct gtok *t, size_t m, const unsigned *cp, size_t n,
+static int glob_find(struct lex *lx, const struct gtok *t, size_t m, const uint32_t *cp, size_t n,
 		     bool anchored, bool shortest, size_t *ms, size_t *me)
 {
 	_cleanup_free_ size_t *mem = cn_xmalloc(2 * (m + 1) * sizeof(size_t));
@@ -357,7 +304,7 @@ static int trim_value(struct lex *lx, const char *value, const char *pat, size_t
 			t[m - 1 - i] = x;
 		}
 		for (size_t i = 0; i < r.n / 2; i++) {
-			unsigned x = r.cp[i];
+			uint32_t x = r.cp[i];
 			r.cp[i] = r.cp[r.n - 1 - i];
 			r.cp[r.n - 1 - i] = x;
 		}
@@ -454,7 +401,7 @@ static int process_double_quote(struct lex *lx, cn_buf *out)
 	for (;;) {
 		int c = peek(lx);
 		const char *p = lx->s + lx->pos;
-		unsigned cp;
+		uint32_t cp;
 		size_t k;
 
 		if (c == LEX_EOF)
@@ -469,7 +416,7 @@ static int process_double_quote(struct lex *lx, cn_buf *out)
 				return -1;
 			continue;
 		}
-		k = bf_utf8_decode(p, lx->n - lx->pos, &cp);
+		k = cn_utf8_decode_mark(p, lx->n - lx->pos, &cp);
 		lx->pos += k;
 		if (cp == (unsigned char)lx->esc) {
 			c = peek(lx);
@@ -533,8 +480,8 @@ static int dollar_modifier(struct lex *lx, const char *name, size_t nlen, int c,
 
 	chs[chl++] = (char)c;
 	if (null_unset && peek(lx) != LEX_EOF) {
-		unsigned cp;
-		size_t k = bf_utf8_decode(lx->s + lx->pos, lx->n - lx->pos, &cp);
+		uint32_t cp;
+		size_t k = cn_utf8_decode_mark(lx->s + lx->pos, lx->n - lx->pos, &cp);
 		memcpy(chs + chl, lx->s + lx->pos, k);
 		chl += k;
 		lx->pos += k;
@@ -632,8 +579,8 @@ static int dollar_braced(struct lex *lx, cn_buf *out)
 	case ':': case '+': case '-': case '?': case '#': case '%':
 		return dollar_modifier(lx, name, nlen, c, out);
 	default: {
-		unsigned cp;
-		size_t k = bf_utf8_decode(lx->s + lx->pos - 1, lx->n - lx->pos + 1, &cp);
+		uint32_t cp;
+		size_t k = cn_utf8_decode_mark(lx->s + lx->pos - 1, lx->n - lx->pos + 1, &cp);
 		return cn_err_set(lx->err, 0, "unsupported modifier (%.*s) in substitution",
 				  (int)k, lx->s + lx->pos - 1);
 	}
@@ -682,7 +629,7 @@ static int process_loop(struct lex *lx, int stop, cn_buf *res, struct words *w)
 	while (lx->pos < lx->n) {
 		int c = peek(lx);
 		const char *p = lx->s + lx->pos;
-		unsigned cp;
+		uint32_t cp;
 		size_t k;
 
 		if (stop != LEX_EOF && c == stop) {
@@ -694,7 +641,7 @@ static int process_loop(struct lex *lx, int stop, cn_buf *res, struct words *w)
 				return -1;
 			continue;
 		}
-		k = bf_utf8_decode(p, lx->n - lx->pos, &cp);
+		k = cn_utf8_decode_mark(p, lx->n - lx->pos, &cp);
 		lx->pos += k;
 		if (cp == (unsigned char)lx->esc) {
 			/* The escape makes the next character literal; a lone
@@ -704,7 +651,7 @@ static int process_loop(struct lex *lx, int stop, cn_buf *res, struct words *w)
 			if (lx->pos >= lx->n)
 				break;
 			p = lx->s + lx->pos;
-			k = bf_utf8_decode(p, lx->n - lx->pos, &cp);
+			k = cn_utf8_decode_mark(p, lx->n - lx->pos, &cp);
 			lx->pos += k;
 			if (words_raw(lx, w, p, k) < 0)
 				return -1;

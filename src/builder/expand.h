@@ -6,8 +6,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/err.h"
+#include "util/utf8.h"
 #include "util/strv.h"
 
 /* One word -> one string: quotes removed, escapes processed, $V, ${V},
@@ -43,11 +45,20 @@ struct bf_lex_opts {
 int bf_expand(const char *text, char escape, const cn_strv *env,
 	      const struct bf_lex_opts *opts, char **word, cn_strv *words, cn_err *err);
 
-/* One UTF-8 character as Go decodes it: returns its length (>= 1 when
- * n > 0); an invalid byte decodes alone to 0x110000 + byte, a value no real
- * character has. */
-size_t bf_utf8_decode(const char *s, size_t n, unsigned *cp);
-/* Go's unicode.IsSpace. */
-bool bf_unicode_space(unsigned cp);
+/* Older names of util/utf8.h's cn_utf8_decode_mark and cn_unicode_is_space
+ * (an invalid byte decodes alone to 0x110000 + byte), kept until every
+ * caller uses those. */
+static inline size_t bf_utf8_decode(const char *s, size_t n, unsigned *cp)
+{
+	uint32_t c;
+	size_t k = cn_utf8_decode_mark(s, n, &c);
+	*cp = c;
+	return k;
+}
+
+static inline bool bf_unicode_space(unsigned cp)
+{
+	return cn_unicode_is_space(cp);
+}
 
 #endif

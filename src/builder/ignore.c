@@ -10,25 +10,28 @@
  *   SUFFIX  a leading "**" + literal text   the path ends with the text (so
  *                                           "**.txt" matches "a/b.txt"), or
  *                                           "**" + "/x" matches "x" itself
- *   GLOB    anything else                   tokens run through a small NFA:
- *           '*' any run of non-'/' runes, '?' one non-'/' rune, "[...]" one
- *           rune of the class (which may be '/'), a "**" (with the '/' that
- *           follows it) any string ending in '/' or nothing, a final "**"
- *           anything; "**" spans never cross a newline (docker's regexp '.').
+ *   GLOB    anything else                   builder/glob.h with BF_GLOB_IGNORE
+ *           (patternmatcher's regexps): '*' any run of non-'/' characters,
+ *           '?' one non-'/' character, "[...]" one character of the class
+ *           (which may be '/'), a "**" (with the '/' that follows it) any
+ *           string ending in '/' or nothing, a final "**" anything; "**"
+ *           spans never cross a newline (docker's regexp '.').
  *
  * Matching is linear in the path for every pattern (no backtracking), and
  * a walk keeps one byte per pattern per directory level, so deciding an
  * entry costs one match per pattern, however deep it is. */
 #include "builder/ignore.h"
+#include "builder/glob.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/path.h"
+#include "util/utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,14 +39,6 @@
 #include <unistd.h>
 
 enum kind { K_EXACT, K_PREFIX, K_SUFFIX, K_GLOB };
-enum tok_type { T_LIT, T_STAR, T_QUEST, T_CLASS, T_DSTAR_MID, T_DSTAR_END };
-
-struct tok {
-	unsigned char type;
-	unsigned char len;      /* T_LIT: bytes of one rune */
-	char lit[4];
-	uint32_t off;           /* T_CLASS: offset of the text after '[' */
-};
 
 struct pattern {
 	char *text;             /* cleaned, without the '!' */
@@ -52,8 +47,7 @@ struct pattern {
 	enum kind kind;
 	const char *arg;        /* K_PREFIX, K_SUFFIX: the literal part */
 	size_t arglen;
-	struct tok *toks;       /* K_GLOB */
-	size_t ntoks;
+	struct bf_glob glob;    /* K_GLOB */
 };
 
 struct bf_ignore {
@@ -61,133 +55,6 @@ struct bf_ignore {
 	struct pattern *p;
 	size_t n;
 };
-
-/* ---- UTF-8, white space ---- */
-
-/* Length of the UTF-8 sequence at S (at most AVAIL bytes); 1 for an
- * invalid byte, as Go decodes it. *INVALID tells which. */
-static size_t utf8_dec(const char *s, size_t avail, uint32_t *cp, bool *invalid)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t n;
-	uint32_t c;
-	*invalid = false;
-	if (u[0] < 0x80) {
-		*cp = u[0];
-		return 1;
-	}
-	n = u[0] >= 0xf0 && u[0] < 0xf5 ? 4 : u[0] >= 0xe0 ? 3 : u[0] >= 0xc2 ? 2 : 0;
-	if (n == 0 || n > avail)
-		goto bad;
-	c = u[0] & (0x7f >> n);
-	for (size_t i = 1; i < n; i++) {
-		if ((u[i] & 0xc0) != 0x80)
-			goto bad;
-		c = (c << 6) | (u[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and values past U+10FFFF are invalid. */
-	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		goto bad;
-	*cp = c;
-	return n;
-bad:
-	*cp = 0xfffd;
-	*invalid = true;
-	return 1;
-}
-
-static size_t rune_len(const char *s, size_t avail)
-{
-	uint32_t cp;
-	bool bad;
-	return utf8_dec(s, avail, &cp, &bad);
-}
-
-/* Go's unicode.IsSpace. */
-static bool is_space_cp(uint32_t c)
-{
-	switch (c) {
-	case '\t': case '\n': case '\v': case '\f': case '\r': case ' ':
-	case 0x85: case 0xa0: case 0x1680: case 0x2028: case 0x2029: case 0x202f:
-	case 0x205f: case 0x3000:
-		return true;
-	default:
-		return c >= 0x2000 && c <= 0x200a;
-	}
-}
-
-/* strings.TrimSpace on S[0..*LEN): returns the new start, updates *LEN. */
-static const char *trim_space(const char *s, size_t *len)
-{
-	uint32_t cp;
-	bool bad;
-	size_t n;
-	while (*len > 0 && (n = utf8_dec(s, *len, &cp, &bad)) && !bad && is_space_cp(cp)) {
-		s += n;
-		*len -= n;
-	}
-	while (*len > 0) {
-		bool found = false;
-		for (size_t k = 1; k <= 3 && k <= *len && !found; k++) {
-			n = utf8_dec(s + *len - k, k, &cp, &bad);
-			if (n == k && !bad && is_space_cp(cp)) {
-				*len -= k;
-				found = true;
-			}
-		}
-		if (!found)
-			break;
-	}
-	return s;
-}
-
-/* ---- Go's filepath.Clean (Unix) ---- */
-
-static char *go_clean(const char *path, size_t n)
-{
-	char *out = cn_xmalloc(n + 2);
-	bool rooted = n > 0 && path[0] == '/';
-	size_t r = 0, w = 0, dotdot = 0;
-	if (n == 0) {
-		out[0] = '.';
-		out[1] = '\0';
-		return out;
-	}
-	if (rooted) {
-		out[w++] = '/';
-		r = dotdot = 1;
-	}
-	while (r < n) {
-		if (path[r] == '/') {
-			r++;
-		} else if (path[r] == '.' && (r + 1 == n || path[r + 1] == '/')) {
-			r++;
-		} else if (path[r] == '.' && path[r + 1] == '.' && (r + 2 == n || path[r + 2] == '/')) {
-			r += 2;
-			if (w > dotdot) {
-				w--;
-				while (w > dotdot && out[w] != '/')
-					w--;
-			} else if (!rooted) {
-				if (w > 0)
-					out[w++] = '/';
-				out[w++] = '.';
-				out[w++] = '.';
-				dotdot = w;
-			}
-		} else {
-			if ((rooted && w != 1) || (!rooted && w != 0))
-				out[w++] = '/';
-			while (r < n && path[r] != '/')
-				out[w++] = path[r++];
-		}
-	}
-	if (w == 0)
-		out[w++] = '.';
-	out[w] = '\0';
-	return out;
-}
 
 /* ---- ignorefile.ReadAll ---- */
 
@@ -221,17 +88,17 @@ static int read_lines(const char *name, const char *text, size_t len, cn_strv *p
 		}
 		if (n > 0 && s[0] == '#')
 			continue;
-		s = trim_space(s, &n);
+		s = cn_utf8_trim_space(s, &n);
 		if (n == 0)
 			continue;
 		invert = s[0] == '!';
 		if (invert) {
 			s++;
 			n--;
-			s = trim_space(s, &n);
+			s = cn_utf8_trim_space(s, &n);
 		}
 		if (n > 0) {
-			clean = go_clean(s, n);
+			clean = cn_path_clean_n(s, n);
 			if (clean[0] == '/' && clean[1])
 				memmove(clean, clean + 1, strlen(clean));
 		}
@@ -257,81 +124,6 @@ int bf_ignore_readall(const char *name, const char *text, size_t len, cn_strv *p
 	return read_lines(name, text, len, patterns, NULL, err);
 }
 
-/* ---- pattern syntax (filepath.Match's rules) ---- */
-
-/* One class character at P[*I] (escapes allowed; a bare '-' or ']', the
- * end of the pattern, an invalid UTF-8 byte are malformed, and so is a
- * class that ends right after it). */
-static const char *class_char(const char *p, size_t n, size_t *i, uint32_t *c)
-{
-	bool bad;
-	if (*i >= n || p[*i] == '-' || p[*i] == ']')
-		return "malformed character class";
-	if (p[*i] == '\\' && ++*i >= n)
-		return "character class ends with a backslash";
-	*i += utf8_dec(p + *i, n - *i, c, &bad);
-	if (bad)
-		return "invalid UTF-8 in a character class";
-	if (*i >= n)
-		return "unterminated character class";
-	return NULL;
-}
-
-/* Parses the class at P[*I] (just past '['), moving *I past its ']'. With
- * CH given, *HIT tells whether the class holds it. Returns an error text
- * for a malformed class (docker also refuses a range whose ends are in
- * the wrong order, like "[z-a]"). */
-static const char *parse_class(const char *p, size_t n, size_t *i, const uint32_t *ch, bool *hit)
-{
-	bool neg = false, in = false;
-	if (*i < n && p[*i] == '^') {
-		neg = true;
-		++*i;
-	}
-	for (int nrange = 0; ; nrange++) {
-		uint32_t lo, hi;
-		const char *e;
-		if (*i < n && p[*i] == ']' && nrange > 0) {
-			++*i;
-			break;
-		}
-		if ((e = class_char(p, n, i, &lo)))
-			return e;
-		hi = lo;
-		if (p[*i] == '-') {
-			++*i;
-			if ((e = class_char(p, n, i, &hi)))
-				return e;
-			if (hi < lo)
-				return "character range out of order";
-		}
-		if (ch && lo <= *ch && *ch <= hi)
-			in = true;
-	}
-	if (hit)
-		*hit = in != neg;
-	return NULL;
-}
-
-static const char *check_syntax(const char *p, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		if (p[i] == '\\') {
-			if (i + 1 >= n)
-				return "pattern ends with a backslash";
-			i += 1 + rune_len(p + i + 1, n - i - 1);
-		} else if (p[i] == '[') {
-			const char *e;
-			i++;
-			if ((e = parse_class(p, n, &i, NULL, NULL)))
-				return e;
-		} else {
-			i++;
-		}
-	}
-	return NULL;
-}
-
 static bool has_meta(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -340,26 +132,11 @@ static bool has_meta(const char *s, size_t n)
 	return false;
 }
 
-static void add_tok(struct pattern *pt, size_t *cap, struct tok t)
-{
-	cn_xgrow((void **)&pt->toks, cap, pt->ntoks + 1, sizeof(*pt->toks));
-	pt->toks[pt->ntoks++] = t;
-}
-
-static void add_lit(struct pattern *pt, size_t *cap, const char *s, size_t avail, size_t *i)
-{
-	struct tok t = { .type = T_LIT };
-	t.len = (unsigned char)rune_len(s + *i, avail - *i);
-	memcpy(t.lit, s + *i, t.len);
-	*i += t.len;
-	add_tok(pt, cap, t);
-}
-
-/* Classify (see the top of the file) and tokenize a checked pattern. */
-static void compile(struct pattern *pt)
+/* Classify (see the top of the file) a pattern whose glob is compiled. */
+static void classify(struct pattern *pt)
 {
 	const char *p = pt->text;
-	size_t n = pt->len, cap = 0;
+	size_t n = pt->len;
 
 	if (n >= 2 && p[0] == '*' && p[1] == '*' && !has_meta(p + 2, n - 2)) {
 		pt->kind = K_SUFFIX;
@@ -378,122 +155,9 @@ static void compile(struct pattern *pt)
 		return;
 	}
 	pt->kind = K_GLOB;
-	for (size_t i = 0; i < n;) {
-		if (p[i] == '*' && i + 1 < n && p[i + 1] == '*') {
-			i += 2;
-			if (i < n && p[i] == '/')
-				i++;
-			add_tok(pt, &cap, (struct tok){ .type = i == n ? T_DSTAR_END : T_DSTAR_MID });
-		} else if (p[i] == '*') {
-			i++;
-			add_tok(pt, &cap, (struct tok){ .type = T_STAR });
-		} else if (p[i] == '?') {
-			i++;
-			add_tok(pt, &cap, (struct tok){ .type = T_QUEST });
-		} else if (p[i] == '\\') {
-			i++;
-			add_lit(pt, &cap, p, n, &i);
-		} else if (p[i] == '[') {
-			struct tok t = { .type = T_CLASS, .off = (uint32_t)(i + 1) };
-			i++;
-			parse_class(p, n, &i, NULL, NULL);
-			add_tok(pt, &cap, t);
-		} else {
-			add_lit(pt, &cap, p, n, &i);
-		}
-	}
 }
 
 /* ---- the matcher ---- */
-
-static bool eps(const struct tok *t)
-{
-	return t->type == T_STAR || t->type == T_DSTAR_MID || t->type == T_DSTAR_END;
-}
-
-/* NFA states: AT (1) = about to match token i; IN (2) = inside the
- * "anything ending in '/'" of a T_DSTAR_MID, which is left only through a
- * '/' (only its entry may skip it). */
-#define AT 1
-#define IN 2
-
-static void closure(const struct pattern *pt, unsigned char *set)
-{
-	for (size_t i = 0; i < pt->ntoks; i++)
-		if ((set[i] & AT) && eps(&pt->toks[i]))
-			set[i + 1] |= AT;
-}
-
-/* Runs the pattern's NFA over S[0..LEN). Returns whether it accepts;
- * with VIABLE, whether it could still accept a longer string instead. */
-static bool nfa_run(const struct pattern *pt, const char *s, size_t len, bool viable)
-{
-	unsigned char a[BF_IGNORE_MAX_LINE + 2], b[BF_IGNORE_MAX_LINE + 2];
-	unsigned char *cur = a, *next = b, *tmp;
-	size_t nt = pt->ntoks;
-
-	memset(cur, 0, nt + 1);
-	cur[0] = AT;
-	closure(pt, cur);
-	for (size_t pos = 0; pos < len;) {
-		uint32_t r;
-		bool bad, any = false;
-		size_t rl = utf8_dec(s + pos, len - pos, &r, &bad);
-		memset(next, 0, nt + 1);
-		for (size_t i = 0; i < nt; i++) {
-			const struct tok *t = &pt->toks[i];
-			bool hit;
-			size_t ci;
-			if (!cur[i])
-				continue;
-			switch (t->type) {
-			case T_LIT:
-				if (t->len == rl && memcmp(t->lit, s + pos, rl) == 0)
-					next[i + 1] |= AT;
-				break;
-			case T_STAR:
-				if (r != '/')
-					next[i] |= AT;
-				break;
-			case T_QUEST:
-				if (r != '/')
-					next[i + 1] |= AT;
-				break;
-			case T_CLASS:
-				ci = t->off;
-				parse_class(pt->text, pt->len, &ci, &r, &hit);
-				if (hit)
-					next[i + 1] |= AT;
-				break;
-			case T_DSTAR_MID:
-				if (r != '\n')
-					next[i] |= IN;
-				if (r == '/')
-					next[i + 1] |= AT;
-				break;
-			default:    /* T_DSTAR_END */
-				if (r != '\n')
-					next[i] |= AT;
-				break;
-			}
-		}
-		closure(pt, next);
-		for (size_t i = 0; i <= nt && !any; i++)
-			any = next[i] != 0;
-		if (!any)
-			return false;
-		pos += rl;
-		tmp = cur;
-		cur = next;
-		next = tmp;
-	}
-	if (!viable)
-		return cur[nt] & AT;
-	for (size_t i = 0; i < nt; i++)
-		if (cur[i])
-			return true;
-	return false;
-}
 
 static bool pattern_match(const struct pattern *pt, const char *s, size_t len)
 {
@@ -509,7 +173,7 @@ static bool pattern_match(const struct pattern *pt, const char *s, size_t len)
 		return pt->arglen > 0 && pt->arg[0] == '/' && len == pt->arglen - 1 &&
 			memcmp(s, pt->arg + 1, len) == 0;
 	default:
-		return nfa_run(pt, s, len, false);
+		return bf_glob_match(&pt->glob, s, len);
 	}
 }
 
@@ -526,7 +190,7 @@ static bool pattern_may_match_below(const struct pattern *pt, const char *dir)
 	case K_SUFFIX:
 		return true;
 	default:
-		return nfa_run(pt, d, dl + 1, true);
+		return bf_glob_viable(&pt->glob, d, dl + 1);
 	}
 }
 
@@ -566,7 +230,7 @@ bool bf_ignore_path(const struct bf_ignore *ig, const char *path, unsigned char 
 
 bool bf_ignore_match(const struct bf_ignore *ig, const char *path)
 {
-	_cleanup_free_ char *clean = go_clean(path, strlen(path));
+	_cleanup_free_ char *clean = cn_path_clean(path);
 	_cleanup_free_ unsigned char *state = cn_xmalloc(ig->n + 1);
 	return bf_ignore_path(ig, clean, state);
 }
@@ -596,7 +260,7 @@ void bf_ignore_free(struct bf_ignore *ig)
 		return;
 	for (size_t i = 0; i < ig->n; i++) {
 		free(ig->p[i].text);
-		free(ig->p[i].toks);
+		bf_glob_free(&ig->p[i].glob);
 	}
 	free(ig->p);
 	free(ig->name);
@@ -628,7 +292,7 @@ struct bf_ignore *bf_ignore_parse(const char *name, const char *text, size_t len
 		/* patternmatcher.New cleans again; a '!' is part of the first
 		 * element then ("!a/../b" is "b"). */
 		size_t n = strlen(pats.v[k]);
-		const char *s = trim_space(pats.v[k], &n);
+		const char *s = cn_utf8_trim_space(pats.v[k], &n);
 		_cleanup_free_ char *clean = NULL;
 		struct pattern *pt;
 		const char *why;
@@ -636,7 +300,7 @@ struct bf_ignore *bf_ignore_parse(const char *name, const char *text, size_t len
 
 		if (n == 0)
 			continue;
-		clean = go_clean(s, n);
+		clean = cn_path_clean_n(s, n);
 		exc = clean[0] == '!';
 		if (exc && !clean[1]) {
 			cn_err_plain(err, EINVAL, "%s:%zu: '!' alone is not a pattern "
@@ -644,18 +308,19 @@ struct bf_ignore *bf_ignore_parse(const char *name, const char *text, size_t len
 			bf_ignore_free(ig);
 			return NULL;
 		}
-		why = check_syntax(clean + exc, strlen(clean + exc));
+		pt = &ig->p[ig->n];
+		why = bf_glob_compile(&pt->glob, clean + exc, strlen(clean + exc), BF_GLOB_IGNORE);
 		if (why) {
 			cn_err_plain(err, EINVAL, "%s:%zu: bad pattern '%s': %s", name, lines[k],
 				     pats.v[k], why);
 			bf_ignore_free(ig);
 			return NULL;
 		}
-		pt = &ig->p[ig->n++];
+		ig->n++;
 		pt->text = cn_xstrdup(clean + exc);
 		pt->len = strlen(pt->text);
 		pt->exception = exc;
-		compile(pt);
+		classify(pt);
 	}
 	return ig;
 }

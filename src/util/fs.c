@@ -15,6 +15,19 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452       /* Linux 6.6, the same number on every arch we build for */
+#endif
+
+int cn_chmod_nofollow(int dirfd, const char *name, mode_t mode)
+{
+	if (syscall(SYS_fchmodat2, dirfd, name, mode, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return -1;
+	return fchmodat(dirfd, name, mode, AT_SYMLINK_NOFOLLOW);
+}
+
 int cn_openat2(int dirfd, const char *path, int flags, unsigned long long resolve)
 {
 	struct open_how how = {

@@ -29,6 +29,11 @@ int cn_rm_rf_at(int dirfd, const char *name, cn_err *err);
 /* Disk space (allocated blocks) used by NAME under DIRFD, recursively,
  * within one mount; same bounded-fd walk as cn_rm_rf_at. */
 int cn_du_at(int dirfd, const char *name, uint64_t *bytes, cn_err *err);
+/* chmod of NAME in DIRFD that never follows a symlink (so never changes
+ * what a planted link points at): fchmodat2 (Linux 6.6) does it in the
+ * kernel; before it, glibc's AT_SYMLINK_NOFOLLOW goes through an O_PATH fd
+ * and /proc. Fails on a symlink itself. Sets errno. */
+int cn_chmod_nofollow(int dirfd, const char *name, mode_t mode);
 /* mkdir -p for an absolute or relative path. */
 int cn_mkdir_p(const char *path, mode_t mode, cn_err *err);
 

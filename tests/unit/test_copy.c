@@ -298,6 +298,28 @@ static void test_wildcards(void)
 		   "pattern matching a .wh. file fails: %s", err.msg);
 }
 
+/* Patterns decode names as Go's utf8.DecodeRune: an invalid or overlong
+ * sequence is one RuneError per byte, never one character. */
+static void test_wildcards_utf8(void)
+{
+	new_root();
+	dir(ctx_fd, "u8", 0755);
+	put(ctx_fd, "u8/\xc0\xaf", "OVERLONG", 0644);      /* '/' written in two bytes */
+	dir(ctx_fd, "u8b", 0755);
+	put(ctx_fd, "u8b/\xff", "FF", 0644);
+	UNIT_CHECK(COPY("/u/", "u8/?") != 0 && err_has("no source files"),
+		   "'?' does not match an overlong 2-byte sequence as one character: %s", err.msg);
+	UNIT_CHECK(!exists(root_fd, "u/\xc0\xaf"), "the overlong name is not copied by '?'");
+	UNIT_CHECK(COPY("/u/", "u8/?" "?") == 0 && exists(root_fd, "u/\xc0\xaf"),
+		   "'?" "?' matches it, one byte each: %s", err.msg);
+	UNIT_CHECK(COPY("/u/", "u8b/[\xc3\xbf]") != 0 && err_has("no source files"),
+		   "an invalid byte 0xff is not U+00FF to a class: %s", err.msg);
+	UNIT_CHECK(COPY("/u/", "u8b/[\xff]") != 0 && err_has("malformed"),
+		   "invalid UTF-8 in a class is a malformed pattern (Go): %s", err.msg);
+	cn_rm_rf_at(ctx_fd, "u8", NULL);
+	cn_rm_rf_at(ctx_fd, "u8b", NULL);
+}
+
 static void test_workdir_and_owner(void)
 {
 	struct stat st;
@@ -645,6 +667,7 @@ int main(void)
 	test_basic();
 	test_dirs();
 	test_wildcards();
+	test_wildcards_utf8();
 	test_workdir_and_owner();
 	test_special();
 	test_xattrs();

@@ -278,6 +278,17 @@ static void test_walk_api(void)
 
 /* ---- which file a build uses ---- */
 
+/* Paths are decoded as Go's regexps decode them: a byte that starts no
+ * valid sequence (0xF5..0xFF, 0xC0, 0xC1) is one character on its own. */
+static void test_utf8_paths(void)
+{
+	UNIT_CHECK(excluded("?\n", "\xf5\x80\x80") == 0,
+		   "'?' does not take F5 80 80 (no UTF-8 sequence) as one character");
+	UNIT_CHECK(excluded("?" "?" "?\n", "\xf5\x80\x80") == 1, "three '?' match its three bytes");
+	UNIT_CHECK(excluded("?\n", "\xc0\xaf") == 0, "'?' does not take an overlong '/' as one character");
+	UNIT_CHECK(excluded("?\n", "\xc3\xa9") == 1, "'?' takes a valid 2-byte character");
+}
+
 static char base[] = "/tmp/cairn-ignore-XXXXXX";
 static int base_fd = -1;
 
@@ -567,6 +578,7 @@ int main(void)
 	}
 	base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	test_syntax();
+	test_utf8_paths();
 	test_walk_api();
 	test_which_file();
 	make_context();
