@@ -1267,7 +1267,8 @@ static int write_heredocs(struct build *b, const struct bf_instr *in, const cn_s
 			return cn_err_sys(err, "write heredoc '%s'", hd->name);
 		if (b->o->timestamp >= 0) {
 			struct timespec t[2] = { { .tv_sec = b->o->timestamp }, { .tv_sec = b->o->timestamp } };
-			futimens(fd, t);
+			if (futimens(fd, t) < 0)
+				return cn_err_sys(err, "set the times of heredoc '%s'", hd->name);
 		}
 		cn_strv_pushdup(names, hd->name);
 	}
@@ -2356,11 +2357,18 @@ static int start_worker(struct build *b, size_t k, struct worker *w, cn_err *err
 	if (w->pid == 0) {
 		struct worker_result r = { 0 };
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		dup2(out[1], STDOUT_FILENO);
-		dup2(out[1], STDERR_FILENO);
-		r.ok = run_stage(b, &b->stages[k], &r.err) == 0;
+		if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(out[1], STDERR_FILENO) < 0)
+			cn_err_sys(&r.err, "stage %zu: redirect its output", k);
+		else
+			r.ok = run_stage(b, &b->stages[k], &r.err) == 0;
 		memcpy(r.state, b->stages[k].state, sizeof(r.state));
 		memcpy(r.key, b->stages[k].key, sizeof(r.key));
+		/* The files this stage hashed: saved (merged under the cache's
+		 * lock) before the process is gone, else only the parent's are. */
+		if (b->sc) {
+			cn_err ignored;
+			bf_statcache_save(b->sc, b->st->cache_fd, "stat", &ignored);
+		}
 		fflush(stdout);
 		fflush(stderr);
 		if (write(res[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
@@ -2458,7 +2466,10 @@ static int run_stages_parallel(struct build *b, cn_err *err)
 			struct worker_result res;
 			ssize_t n = read(w->res, &res, sizeof(res));
 			int ws_status;
-			waitpid(w->pid, &ws_status, 0);
+			/* The interrupt handler has no SA_RESTART: a Ctrl-C must not
+			 * leave the worker unreaped. */
+			while (waitpid(w->pid, &ws_status, 0) < 0 && errno == EINTR)
+				;
 			relay_worker(b, w, true);
 			close(w->res);
 			cn_buf_free(&w->line);
