@@ -8,6 +8,7 @@
 #include "builder/instr.h"
 #include "sandbox/userdb.h"
 #include "store/image.h"
+#include "store/mounts.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
@@ -658,11 +659,10 @@ static void run_mounts_free(struct run_mounts *rm)
 static int cache_dir(struct build *b, const char *id, mode_t mode, uid_t uid, gid_t gid,
 		     struct run_mounts *rm, const char **path, cn_err *err)
 {
-	char digest[CN_DIGEST_STR_SIZE];
-	cn_sha256_oneshot(id, strlen(id), digest);
-	if (mkdirat(b->st->root_fd, "mounts", 0700) < 0 && errno != EEXIST)
-		return cn_err_sys(err, "create '%s/mounts'", b->st->root);
-	*path = keep(rm, cn_xasprintf("%s/mounts/%s", b->st->root, cn_digest_hex(digest)));
+	char *p;
+	if (store_cache_mount_path(b->st, id, &p, err) < 0)
+		return -1;
+	*path = keep(rm, p);
 	if (mkdir(*path, mode) == 0 && (chown(*path, uid, gid) < 0 || chmod(*path, mode) < 0))
 		return cn_err_sys(err, "prepare cache mount '%s'", id);
 	return 0;
@@ -923,18 +923,18 @@ static int cache_from_dir(struct build *b, const struct mount_spec *ms, struct s
 	struct store_image img;
 	const struct store_layer *layers;
 	size_t n;
-	char state[CN_DIGEST_STR_SIZE], digest[CN_DIGEST_STR_SIZE];
+	char state[CN_DIGEST_STR_SIZE];
 	_cleanup_free_ char *key = NULL, *tmp = NULL;
+	char *p;
 	struct stat st;
 	int r = stage_or_image(b, ms->from, &img, &layers, &n, state, err);
 	store_image_free(&img);
 	if (r < 0)
 		return -1;
 	key = cn_xasprintf("%s\n%s\n%s", ms->id ? ms->id : target, state, ms->source ? ms->source : "/");
-	cn_sha256_oneshot(key, strlen(key), digest);
-	if (mkdirat(b->st->root_fd, "mounts", 0700) < 0 && errno != EEXIST)
-		return cn_err_sys(err, "create '%s/mounts'", b->st->root);
-	*path = keep(rm, cn_xasprintf("%s/mounts/%s", b->st->root, cn_digest_hex(digest)));
+	if (store_cache_mount_path(b->st, key, &p, err) < 0)
+		return -1;
+	*path = keep(rm, p);
 	if (lstat(*path, &st) == 0 && S_ISDIR(st.st_mode))
 		return 0;
 	if (bind_prepare(b, ms, s, idx, &tmp, err) < 0)

@@ -44,7 +44,7 @@ EOF
 expect_ok "a build with a cache mount" build "$T/cm"
 check "the cache mount lives in the store" test -n "$(ls -A "$CAIRN_ROOT/mounts" 2>/dev/null)"
 expect_ok "df" df
-check "df shows the cache mounts and their size" grep -qE '^Cache mounts +1 +2\.[0-9]+ MiB' "$T/out"
+check "df shows the cache mounts and their size" grep -qE '^Cache mounts +1 +2\.[0-9]+ MB' "$T/out"
 expect_ok "fsck" fsck
 check "fsck does not report the cache mount" test -z "$(grep -i mount "$T/out" "$T/err")"
 expect_ok "prune" prune
