@@ -573,8 +573,6 @@ static void warn_unused_args(struct build *b)
 	}
 }
 
-int bd_run_step(struct build *b, const struct bf_instr *in, cn_err *err);
-
 /* ONBUILD triggers of the base run right after FROM, each as an
  * instruction of this build (cached, shown, under the same sandbox), and are
  * not inherited further. */

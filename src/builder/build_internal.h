@@ -22,7 +22,6 @@
 #include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/mem.h"
-#include "builder/ignore.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -79,6 +78,7 @@ struct build {
 	size_t nmounts;
 };
 
+/* A step's overlay in its own tmp/step-XXXXXX (upper, work, merged, ...). */
 struct step_dir {
 	struct store_tmpdir td;
 	char *upper, *work, *merged, *empty, *hosts;

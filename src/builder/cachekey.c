@@ -24,8 +24,6 @@ static int cmp_strings(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* ---- the build cache ---- */
-
 void bd_hash_field(cn_sha256 *h, const char *s)
 {
 	/* Length-prefixed: no two field lists hash alike. */

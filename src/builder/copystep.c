@@ -58,8 +58,6 @@ not_archive:
 	return 0;
 }
 
-int bd_mkdir_in_root(int root_fd, int unused_fd, void *arg, cn_err *err);
-
 /* ADD: sources in the order written (a later one overwrites an earlier
  * one, as in docker): archives unpacked into DEST (a directory), the others
  * copied as COPY copies them. With several sources DEST ends in '/', so

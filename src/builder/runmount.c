@@ -19,8 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HOSTS_FILE "127.0.0.1\tlocalhost cairn\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-
 /* RUN --mount: the options as BuildKit spells them, each checked against a
  * list (no option string reaches a mount call: CVE-2024-9407's lesson). */
 struct run_mounts {
@@ -217,10 +215,6 @@ char *bd_bind_source(const struct mount_spec *ms)
 	}
 	return cn_buf_detach(&out);
 }
-
-int bd_stage_or_image(struct build *b, const char *from, struct store_image *img,
-			  const struct store_layer **layers, size_t *n, char state[CN_DIGEST_STR_SIZE],
-			  cn_err *err);
 
 struct bind_job {
 	struct bf_copy_opts opts;

@@ -19,6 +19,22 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Stage ST reads the earlier stage NAME (if it is one): that stage is
+ * needed, and ST waits for it. */
+static void depend(struct build *b, struct stage *st, const char *name, bool by_index)
+{
+	struct stage *dep;
+	b->cur = st;
+	dep = bd_find_stage(b, name, by_index);
+	b->cur = NULL;
+	if (!dep)
+		return;
+	dep->needed = true;
+	if (!st->deps)
+		st->deps = cn_xcalloc(b->nstages, sizeof(bool));
+	st->deps[dep - b->stages] = true;
+}
+
 /* Stages from the FROM lines; which ones the target needs (its FROM chain
  * and COPY --from sources, transitively), as BuildKit skips the rest. Stage
  * references are read with the global ARGs, which are known by now. */
@@ -79,32 +95,12 @@ int bd_plan_stages(struct build *b, cn_err *err)
 			const char *raw = in->kind == BF_FROM ? in->image : in->kind == BF_COPY ? in->from : NULL;
 			_cleanup_free_ char *ref = NULL;
 			cn_err ignored;
-			for (size_t m = 0; in->kind == BF_RUN && m < in->nmounts; m++) {
-				const char *from = in->mounts[m].opt[BF_MOUNT_FROM];   /* never expanded */
-				struct stage *dep = NULL;
-				if (from) {
-					b->cur = st;
-					dep = bd_find_stage(b, from, true);
-					b->cur = NULL;
-				}
-				if (dep) {
-					dep->needed = true;
-					if (!st->deps)
-						st->deps = cn_xcalloc(b->nstages, sizeof(bool));
-					st->deps[dep - b->stages] = true;
-				}
-			}
+			for (size_t m = 0; in->kind == BF_RUN && m < in->nmounts; m++)
+				if (in->mounts[m].opt[BF_MOUNT_FROM])   /* never expanded */
+					depend(b, st, in->mounts[m].opt[BF_MOUNT_FROM], true);
 			if (!raw || bf_expand_word(raw, b->prog.file.escape, &b->meta_args, &ref, NULL, &ignored) < 0)
 				continue;
-			b->cur = st;
-			struct stage *dep = bd_find_stage(b, ref, in->kind == BF_COPY);
-			b->cur = NULL;
-			if (dep) {
-				dep->needed = true;
-				if (!st->deps)
-					st->deps = cn_xcalloc(b->nstages, sizeof(bool));
-				st->deps[dep - b->stages] = true;
-			}
+			depend(b, st, ref, in->kind == BF_COPY);
 		}
 	}
 	b->nstages = target + 1;        /* stages after the target never run */

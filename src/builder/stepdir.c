@@ -21,8 +21,6 @@
 
 #define HOSTS_FILE "127.0.0.1\tlocalhost cairn\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
-/* ---- the root file system of the current state ---- */
-
 void bd_step_dir_free(struct build *b, struct step_dir *s)
 {
 	store_tmpdir_remove(b->st, &s->td);
