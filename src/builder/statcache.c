@@ -660,23 +660,22 @@ int bf_statcache_save(struct bf_statcache *sc, int dirfd, const char *name, cn_e
 {
 	const char *slash = strrchr(name, '/');
 	_cleanup_free_ char *dir = slash ? cn_xstrndup(name, (size_t)(slash - name)) : cn_xstrdup(".");
-	_cleanup_free_ char *tmp = NULL, *lock_name = NULL;
+	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int fd = -1, lock = -1;
 	struct bf_statcache *disk = NULL;
 	cn_err ignored;
 
 	if (!sc->dirty)
 		return 0;
-	/* Savers take turns (NAME.lock), each merging what the file holds by
-	 * now, so that concurrent savers add up instead of the last one
-	 * winning. */
-	lock_name = cn_xasprintf("%s.lock", name);
-	lock = openat(dirfd, lock_name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* Savers take turns (an flock of the directory holding NAME), each
+	 * merging what the file holds by now, so that concurrent savers add
+	 * up instead of the last one winning. */
+	lock = openat(dirfd, *dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (lock < 0)
-		return cn_err_sys(err, "stat cache: open '%s'", lock_name);
+		return cn_err_sys(err, "stat cache: open the directory of '%s'", name);
 	while (flock(lock, LOCK_EX) < 0)
 		if (errno != EINTR)
-			return cn_err_sys(err, "stat cache: lock '%s'", lock_name);
+			return cn_err_sys(err, "stat cache: lock the directory of '%s'", name);
 	if (bf_statcache_load(dirfd, name, &disk, &ignored) == 0) {
 		sc_merge(sc, disk);
 		bf_statcache_free(disk);

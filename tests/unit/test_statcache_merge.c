@@ -96,7 +96,6 @@ int main(void)
 	unlinkat(base_fd, "b", 0);
 	unlinkat(base_fd, "c", 0);
 	unlinkat(base_fd, "stat", 0);
-	unlinkat(base_fd, "stat.lock", 0);
 	close(base_fd);
 	rmdir(base);
 	return UNIT_DONE();
