@@ -10,6 +10,7 @@
 #   make three-tier  examples/three-tier: postgres, two node apps, nginx (detached containers)
 #   make install     PREFIX=/usr/local DESTDIR= : the binary and its man page
 #   make uninstall
+#   make man         regenerate docs/cairn.1 from the --help texts
 #   make analyze     cppcheck with .ci/cppcheck-suppressions.txt
 # Knobs: CC=clang (builds in build-clang/), WERROR=0 (packagers: warnings
 # stay warnings), CFLAGS/LDFLAGS as usual.
@@ -32,10 +33,21 @@ DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libss
 DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 \
 	docker-registry apache2-utils openssl curl python3-cryptography debootstrap podman xz-utils
 DEB_ALL := $(DEB_BUILD) $(DEB_TEST)
+# CI only (.ci/run): a second compiler and the static analyzer.
+DEB_CI := clang cppcheck
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wformat-security -Wvla -Wpointer-arith -Wundef -Wcast-qual \
 	-Wnull-dereference -Wimplicit-fallthrough
+ifneq ($(findstring clang,$(CC_NAME)),)
+# clang-only findings, kept off until fixed where they are:
+# -Wformat-nonliteral: the v*printf wrappers cn_buf_vaddf (util/buf.h) and
+#   err_vset (util/err.c) lack __attribute__((format(printf, N, 0))) (gcc
+#   exempts va_list functions, clang does not);
+# -Wmissing-field-initializers: libseccomp's SCMP_A0_32 macro (seccomp.h)
+#   leaves datum_b to zero-initialization (sandbox/seccomp.c).
+WARN += -Wno-format-nonliteral -Wno-missing-field-initializers
+endif
 ifeq ($(WERROR),1)
 WARN += -Werror
 endif
@@ -123,6 +135,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB) $(BUILD)/libcairn.a
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_LIB:.o=.d) $(UNIT_BINS:=.d)
 
+deps-ci:
+	$(MAKE) deps DEB_ALL="$(DEB_CI)"
+
 deps:
 	@missing=""; for p in $(DEB_ALL); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -144,7 +159,7 @@ CPPCHECK ?= cppcheck
 analyze:
 	$(CPPCHECK) --quiet --error-exitcode=1 --inline-suppr \
 		--enable=warning,portability,performance --std=c11 --language=c \
-		--suppressions-list=.ci/cppcheck-suppressions.txt \
+		--suppressions-list=.ci/cppcheck-suppressions.txt --include=.ci/cppcheck-macros.h \
 		-D_GNU_SOURCE -D__linux__ -Isrc -Itests/unit \
 		$(LIB_SRCS) $(CLI_SRCS) $(UNIT_SRCS) tests/unit/unit.c
 
@@ -167,6 +182,18 @@ debian-base: all
 three-tier: all
 	CAIRN=$(abspath $(BUILD)/cairn) examples/three-tier/run.sh
 
+# docs/cairn.1 is generated from the --help texts (docs/gen-man.sh) and
+# checked in; man-check fails when it no longer matches the binary.
+man: all
+	docs/gen-man.sh $(BUILD)/cairn >docs/cairn.1.tmp && mv docs/cairn.1.tmp docs/cairn.1
+
+man-check: all
+	@docs/gen-man.sh $(BUILD)/cairn | diff -u docs/cairn.1 - || \
+		{ echo "docs/cairn.1 is stale: run 'make man'" >&2; exit 1; }
+	@if command -v groff >/dev/null; then \
+		w=$$(groff -man -ww -z docs/cairn.1 2>&1); [ -z "$$w" ] || { echo "$$w" >&2; exit 1; }; \
+	fi
+
 install: all
 	install -D -m 0755 $(BUILD)/cairn $(DESTDIR)$(PREFIX)/bin/cairn
 	install -D -m 0644 docs/cairn.1 $(DESTDIR)$(MANDIR)/man1/cairn.1
@@ -177,5 +204,5 @@ uninstall:
 clean:
 	rm -rf build build-*
 
-.PHONY: all deps lint analyze check units demo bench bench-registry debian-base three-tier \
-	install uninstall clean pkg-config-check
+.PHONY: all deps deps-ci lint analyze check units demo bench bench-registry debian-base three-tier \
+	install uninstall man man-check clean pkg-config-check
