@@ -37,25 +37,11 @@ static cn_err err;
 #define link_(...) unit_symlink(__VA_ARGS__)
 #define slurp(...) unit_slurp(__VA_ARGS__)
 #define exists(...) unit_exists(__VA_ARGS__)
+#define count_entries(...) unit_count_entries(__VA_ARGS__)
 
 static bool lstat_ok(int dirfd, const char *path, struct stat *st)
 {
 	return fstatat(dirfd, path, st, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
-static size_t count_entries(int dirfd, const char *path)
-{
-	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-	size_t n = 0;
-	if (!d)
-		return (size_t)-1;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
 }
 
 /* A fresh, empty image root for each case. */

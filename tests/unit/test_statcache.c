@@ -107,21 +107,6 @@ static ino_t inode_of(int dirfd, const char *name)
 	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? st.st_ino : 0;
 }
 
-static size_t count_entries(int dirfd)
-{
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-	size_t n = 0;
-	if (!d)
-		return (size_t)-1;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* Read the cache file, change it with EDIT, write it back. */
 static void mangle(void (*edit)(cn_buf *b))
 {
@@ -307,7 +292,7 @@ static void test_hits(void)
 		   "second digest of the unchanged file reads 0 bytes (%llu)", (unsigned long long)n);
 
 	UNIT_CHECK(bf_statcache_save(sc, cache_fd, "stat", &err) == 0, "save: %s", err.msg);
-	UNIT_CHECK(count_entries(cache_fd) == 1, "save leaves no temp file behind");
+	UNIT_CHECK(unit_count_entries(cache_fd, ".") == 1, "save leaves no temp file behind");
 	ino = inode_of(cache_fd, "stat");
 	UNIT_CHECK(digest(sc, "big", d2, &n) == 0 && n == 0, "a hit after the save");
 	UNIT_CHECK(bf_statcache_save(sc, cache_fd, "stat", &err) == 0 && inode_of(cache_fd, "stat") == ino,

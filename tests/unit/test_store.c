@@ -10,7 +10,6 @@
 #include "util/mem.h"
 #include "unit.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -60,21 +59,6 @@ static void corrupt_blob(struct store *st, const char *digest)
 	if (fd < 0 || pwrite(fd, "\xff", 1, 0) != 1)
 		unit_fixture_fail("corrupt blob");
 	close(fd);
-}
-
-/* Entries of directory DIRFD, or -1. */
-static long entries(int dirfd)
-{
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-	long n = 0;
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
-	closedir(d);
-	return n;
 }
 
 /* An image of one (fake) layer, tagged REF; its digests in IMG. */
@@ -339,7 +323,7 @@ static void test_ingest_fchmod_fails(void)
 			   "a blob that cannot be made read-only is refused, with the reason (status %d)", status);
 		cn_sha256_oneshot("data", 4, d);
 		UNIT_CHECK(!store_blob_exists(&st, d), "... and not stored");
-		UNIT_CHECK(entries(st.tmp_fd) == 0, "... and nothing left in tmp/");
+		UNIT_CHECK(unit_count_entries(st.tmp_fd, ".") == 0, "... and nothing left in tmp/");
 	}
 	store_close(&st);
 }

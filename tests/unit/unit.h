@@ -58,6 +58,9 @@ void unit_symlink(int dirfd, const char *target, const char *path);
 /* Contents of a regular file of at most 4 KiB, not following a final
  * symlink, in a static buffer (valid until the next call); NULL if absent. */
 char *unit_slurp(int dirfd, const char *path);
+/* Entries of the directory DIRFD/PATH ("." and ".." not counted), or
+ * (size_t)-1 when it cannot be read. */
+size_t unit_count_entries(int dirfd, const char *path);
 /* lstat succeeds. */
 bool unit_exists(int dirfd, const char *path);
 /* The conformance corpora: $CONFORMANCE, else ../shared/conformance. */
