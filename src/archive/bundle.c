@@ -1,32 +1,17 @@
 /* config.json of an OCI runtime bundle, from the image config: what `runc
  * run` needs, with the defaults docker gives a container (its 14
  * capabilities, masked and read-only /proc paths, no new privileges). */
-#include "archive/archive.h"
-#include "sandbox/userdb.h"
+#include "archive/imgarchive.h"
+#include "sandbox/defaults.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
+#include "util/userdb.h"
 
 #include <errno.h>
 #include <string.h>
 
 #define BUNDLE_OCI_VERSION "1.0.2"
 #define BUNDLE_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-static const char *const default_caps[] = {
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-};
-
-static const char *const masked_paths[] = {
-	"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-	"/sys/firmware", "/sys/devices/virtual/powercap",
-};
-
-static const char *const readonly_paths[] = {
-	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
-};
 
 static json_t *str_array(const char *const *v, size_t n)
 {
@@ -80,10 +65,12 @@ static json_t *mounts(void)
 			 mount("/sys/fs/cgroup", "cgroup", "cgroup", cg, CN_ARRAY_SIZE(cg)));
 }
 
-static json_t *process(const struct sb_user *u, json_t *args, json_t *env,
+static json_t *process(const struct cn_user *u, json_t *args, json_t *env,
 		       const char *cwd)
 {
-	json_t *caps = str_array(default_caps, CN_ARRAY_SIZE(default_caps)), *gids = json_array();
+	json_t *caps = json_array(), *gids = json_array();
+	for (size_t i = 0; i < sb_default_ncaps; i++)
+		json_array_append_new(caps, json_string(sb_default_caps[i].name));
 	for (size_t i = 0; i < u->ngroups; i++)
 		json_array_append_new(gids, json_integer(u->groups[i]));
 	return json_pack("{s:b, s:{s:I, s:I, s:o}, s:o, s:o, s:s, s:{s:O, s:O, s:o}, "
@@ -105,7 +92,7 @@ json_t *arc_bundle_config(const struct store_image *img, int rootfs_fd, const ch
 	const char *user = json_string_value(json_object_get(cfg, "User"));
 	const char *cwd = json_string_value(json_object_get(cfg, "WorkingDir"));
 	bool has_path = false;
-	struct sb_user u;
+	struct cn_user u;
 	size_t i;
 
 	if (append_strings(cfg, "Entrypoint", args, err) < 0 ||
@@ -125,7 +112,7 @@ json_t *arc_bundle_config(const struct store_image *img, int rootfs_fd, const ch
 		cn_err_plain(err, EINVAL, "image config: WorkingDir '%s' is not absolute", cwd);
 		goto fail;
 	}
-	if (sb_user_resolve(rootfs_fd, user && *user ? user : "0", &u, err) < 0) {
+	if (cn_user_resolve(rootfs_fd, user && *user ? user : "0", &u, err) < 0) {
 		cn_err_wrap(err, "image config: User");
 		goto fail;
 	}
@@ -137,8 +124,8 @@ json_t *arc_bundle_config(const struct store_image *img, int rootfs_fd, const ch
 			"hostname", hostname, "mounts", mounts(),
 			"linux", "namespaces", "type", "pid", "type", "network", "type", "ipc",
 			"type", "uts", "type", "mount",
-			"maskedPaths", str_array(masked_paths, CN_ARRAY_SIZE(masked_paths)),
-			"readonlyPaths", str_array(readonly_paths, CN_ARRAY_SIZE(readonly_paths)));
+			"maskedPaths", str_array(sb_masked_paths, sb_nmasked_paths),
+			"readonlyPaths", str_array(sb_readonly_paths, sb_nreadonly_paths));
 	if (!out)
 		cn_err_set(err, ENOMEM, "config.json: cannot build");
 	return out;

@@ -2,7 +2,7 @@
  * an archive. The rootfs is made by applying the layer blobs in order with
  * the hostile-input reader (ADD form: whiteouts delete), never by copying
  * snapshots, so what is exported is exactly what the blobs say. */
-#include "archive/archive.h"
+#include "archive/imgarchive.h"
 #include "layers/layer.h"
 #include "util/cleanup.h"
 #include "util/fs.h"

@@ -6,7 +6,7 @@
  * (index.json, manifest.json) are read in memory, capped. Then each image is
  * checked and imported with xfer_import (layers unpacked as hostile input,
  * diff_ids checked) and, only when every image passed, tagged. */
-#include "archive/archive.h"
+#include "archive/imgarchive.h"
 #include "transfer/import.h"
 #include "util/cleanup.h"
 #include "util/digest.h"

@@ -1,4 +1,4 @@
-#include "archive/archive.h"
+#include "archive/imgarchive.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"

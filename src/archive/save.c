@@ -3,7 +3,7 @@
  * oci-archive: and containerd read; manifest.json is what `docker load` and
  * skopeo's docker-archive: read. Both name the same blob files, so each
  * layer is in the tar once. */
-#include "archive/archive.h"
+#include "archive/imgarchive.h"
 #include "util/cleanup.h"
 #include "util/digest.h"
 #include "util/mem.h"

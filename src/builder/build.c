@@ -6,7 +6,7 @@
 #include "builder/expand.h"
 #include "builder/fetch.h"
 #include "builder/instr.h"
-#include "sandbox/userdb.h"
+#include "util/userdb.h"
 #include "store/image.h"
 #include "util/cleanup.h"
 #include "util/fs.h"

@@ -1,4 +1,4 @@
-#include "archive/archive.h"
+#include "archive/imgarchive.h"
 #include "cli/cli.h"
 #include "util/cleanup.h"
 

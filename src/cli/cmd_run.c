@@ -1,30 +1,25 @@
 /* cairn run: an image's command in the sandbox RUN steps use, on an
- * ephemeral upper dir that is thrown away afterwards. */
+ * ephemeral upper dir that is thrown away afterwards. This is the front
+ * end: options, the terminal and what is printed; the runtime (root file
+ * system, process spec, supervision) is container/run.h's. */
 #include "cli/cli.h"
-#include "container/container.h"
+#include "container/run.h"
+#include "container/spec.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/userns.h"
 #include "store/image.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
-#include "util/interrupt.h"
 #include "util/mem.h"
 #include "util/strv.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
-
-#define EXIT_RUN_FAIL 125       /* docker's: cairn itself failed */
 
 static const char run_usage[] =
 	"usage: cairn run [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
@@ -66,49 +61,16 @@ struct run_opts {
 	cn_strv volumes;        /* SRC:DST[:ro] */
 };
 
-/* "SIGTERM", "TERM", "15", "SIGRTMIN+3": a signal number, or -1. */
-static int parse_signal(const char *s)
+/* -e and --env-file entries as KEY=VALUE: KEY alone takes cairn's own
+ * value, and is dropped when cairn has none. */
+static void resolve_env(const cn_strv *given, cn_strv *out)
 {
-	char *end;
-	long n;
-	if (!s || !*s)
-		return -1;
-	if (isdigit((unsigned char)*s)) {
-		n = strtol(s, &end, 10);
-		return *end || n < 1 || n >= NSIG ? -1 : (int)n;
-	}
-	if (!strncasecmp(s, "SIG", 3))
-		s += 3;
-	if (!strncasecmp(s, "RTMIN", 5) || !strncasecmp(s, "RTMAX", 5)) {
-		bool min = !strncasecmp(s, "RTMIN", 5);
-		n = 0;
-		if (s[5] == '+' || s[5] == '-') {
-			n = strtol(s + 6, &end, 10);
-			if (*end || (min ? s[5] != '+' : s[5] != '-'))
-				return -1;
-		} else if (s[5]) {
-			return -1;
-		}
-		n = min ? SIGRTMIN + n : SIGRTMAX - n;
-		return n < SIGRTMIN || n > SIGRTMAX ? -1 : (int)n;
-	}
-	for (int i = 1; i < SIGRTMIN; i++) {
-		const char *abbrev = sigabbrev_np(i);
-		if (abbrev && !strcasecmp(abbrev, s))
-			return i;
-	}
-	return -1;
-}
-
-/* KEY=VALUE, or KEY alone for cairn's own value (dropped when unset). */
-static void add_env(cn_strv *env, const char *kv)
-{
-	const char *eq = strchr(kv, '=');
-	if (eq) {
-		_cleanup_free_ char *key = cn_xstrndup(kv, (size_t)(eq - kv));
-		cn_env_set(env, key, eq + 1);
-	} else if (getenv(kv)) {
-		cn_env_set(env, kv, getenv(kv));
+	for (size_t i = 0; i < given->n; i++) {
+		const char *kv = given->v[i], *v;
+		if (strchr(kv, '='))
+			cn_strv_pushdup(out, kv);
+		else if ((v = getenv(kv)))
+			cn_strv_push(out, cn_xasprintf("%s=%s", kv, v));
 	}
 }
 
@@ -131,23 +93,6 @@ static int read_env_file(const char *path, cn_strv *out, cn_err *err)
 		cn_strv_pushdup(out, p);
 	}
 	return 0;
-}
-
-/* The image's config.KEY as a string vector (Entrypoint, Cmd, Env). */
-static void config_strv(const json_t *cfg, const char *key, cn_strv *out)
-{
-	json_t *a = json_object_get(cfg, key);
-	size_t i;
-	json_t *v;
-	json_array_foreach(a, i, v)
-		if (json_is_string(v))
-			cn_strv_pushdup(out, json_string_value(v));
-}
-
-static const char *config_string(const json_t *cfg, const char *key)
-{
-	const char *s = json_string_value(json_object_get(cfg, key));
-	return s && *s ? s : NULL;
 }
 
 /* -v SRC:DST[:ro|rw] -> a bind mount; SRC is made when missing (as docker). */
@@ -174,58 +119,6 @@ static int parse_volume(const char *spec, struct sb_mount *m, cn_strv *keep, cn_
 	cn_strv_pushdup(keep, dst);
 	*m = (struct sb_mount){ .kind = SB_MOUNT_BIND, .source = keep->v[keep->n - 2],
 				.target = keep->v[keep->n - 1], .readonly = mode && !strcmp(mode, "ro") };
-	return 0;
-}
-
-struct run_dir {
-	struct store_tmpdir td;
-	char *upper, *work, *merged, *empty, *hosts;
-	cn_strv lowers;
-};
-
-static void run_dir_free(struct store *st, struct run_dir *d)
-{
-	store_tmpdir_remove(st, &d->td);
-	free(d->upper);
-	free(d->work);
-	free(d->merged);
-	free(d->empty);
-	free(d->hosts);
-	cn_strv_free(&d->lowers);
-}
-
-static int run_dir_create(struct store *st, const struct store_image *img, const char *hostname,
-			  struct run_dir *d, cn_err *err)
-{
-	static const char *const subdirs[] = { "upper", "work", "merged", "empty" };
-	_cleanup_free_ char *hosts = cn_xasprintf("127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-						  hostname);
-	_cleanup_close_ int fd = -1;
-	if (store_tmpdir_create(st, "run", &d->td, err) < 0)
-		return -1;
-	for (size_t i = 0; i < CN_ARRAY_SIZE(subdirs); i++)
-		if (mkdirat(d->td.fd, subdirs[i], 0755) < 0)
-			return cn_err_sys(err, "create '%s/%s'", d->td.path, subdirs[i]);
-	d->upper = cn_xasprintf("%s/upper", d->td.path);
-	d->work = cn_xasprintf("%s/work", d->td.path);
-	d->merged = cn_xasprintf("%s/merged", d->td.path);
-	d->empty = cn_xasprintf("%s/empty", d->td.path);
-	d->hosts = cn_xasprintf("%s/hosts", d->td.path);
-	fd = openat(d->td.fd, "hosts", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0 || cn_write_all(fd, hosts, strlen(hosts)) < 0)
-		return cn_err_sys(err, "write '%s'", d->hosts);
-	/* Topmost first; a repeated layer once (overlayfs refuses a dir twice). */
-	for (size_t i = img->nlayers; i-- > 0;) {
-		bool seen = false;
-		for (size_t j = i + 1; j < img->nlayers && !seen; j++)
-			seen = !strcmp(img->layers[j].diff_id, img->layers[i].diff_id);
-		if (seen)
-			continue;
-		if (!store_snapshot_exists(st, img->layers[i].diff_id))
-			return cn_err_plain(err, ENOENT, "layer %s has no snapshot (run 'cairn fsck')",
-					    img->layers[i].diff_id);
-		cn_strv_push(&d->lowers, store_snapshot_path(st, img->layers[i].diff_id));
-	}
 	return 0;
 }
 
@@ -374,217 +267,21 @@ static void term_restore(struct term *t)
 	t->saved = false;
 }
 
-/* Errors of the process's exec (docker's 127 and 126) or of cairn (125). */
-static int fail_status(const cn_err *err)
-{
-	if (!strncmp(err->msg, "exec ", 5) && err->errnum == ENOENT)
-		return 127;
-	if (!strncmp(err->msg, "exec ", 5) && err->errnum == EACCES)
-		return 126;
-	return EXIT_RUN_FAIL;
-}
-
-/* What a detached container runs, as cmd_run worked it out. */
-struct run_spec {
-	struct run_opts *opts;
-	const char *ref;
-	cn_strv *cmd, *env;
-	const char *workdir, *user;
-	int stop_signal;
-	const struct sb_mount *mounts;
-};
-
-struct supervisor {
-	struct store *st;
-	struct ctr_state *cs;
-	int report_fd;          /* to the waiting cairn run; -1 once told */
-};
-
-/* The process exec'd: it is running, and cairn run -d may return. */
-static void supervisor_started(void *ctx, pid_t init_pid)
-{
-	struct supervisor *s = ctx;
-	cn_err err;
-	s->cs->status = CTR_RUNNING;
-	s->cs->init_pid = init_pid;
-	s->cs->started = (long long)time(NULL);
-	if (ctr_proc_start_time(init_pid, &s->cs->init_start) < 0 || ctr_save(s->st, s->cs, &err) < 0) {
-		/* Unrecordable, so unstoppable: better not to run at all. */
-		kill(init_pid, SIGKILL);
-		return;
-	}
-	ctr_report_start(s->report_fd, NULL);
-	close(s->report_fd);
-	s->report_fd = -1;
-}
-
-/* The supervisor's life: run the container with its output in the log,
- * record how it ended, clean up, and exit. Never returns. */
-static void __attribute__((noreturn)) supervise(struct store *st, const struct store_image *img,
-						const struct run_spec *spec, struct ctr_state *cs,
-						int report_fd)
-{
-	struct run_opts *o = spec->opts;
-	struct supervisor sup = { .st = st, .cs = cs, .report_fd = report_fd };
-	struct run_dir dir = { .td = { .fd = -1 } };
-	_cleanup_free_ char *log = ctr_log_path(st, cs);
-	_cleanup_free_ char *cgroup_id = cn_xasprintf("ctr-%.*s", CTR_SHORT_ID_LEN, cs->id);
-	_cleanup_close_ int log_fd = -1;
-	struct sb_exit ex = { 0 };
-	char hostbuf[256];
-	cn_err err;
-	int r = -1;
-
-	/* The state names this process from now on; the image is in it, so
-	 * prune keeps it without the gc lock the caller took. */
-	store_gc_unlock(st);
-	cs->supervisor_pid = getpid();
-	if (ctr_proc_start_time(cs->supervisor_pid, &cs->supervisor_start) < 0) {
-		cn_err_plain(&err, ESRCH, "read the supervisor's start time");
-		goto failed;
-	}
-	if (ctr_save(st, cs, &err) < 0)
-		goto failed;
-	log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (log_fd < 0) {
-		cn_err_sys(&err, "open '%s'", log);
-		goto failed;
-	}
-	if (!o->hostname) {
-		if (o->network == SB_NET_HOST && gethostname(hostbuf, sizeof(hostbuf)) == 0)
-			o->hostname = hostbuf;
-		else
-			o->hostname = o->name ? o->name : cs->name;
-	}
-	if (run_dir_create(st, img, o->hostname, &dir, &err) < 0)
-		goto failed;
-	{
-		struct sb_rootfs rootfs = {
-			.lowers = (const char *const *)dir.lowers.v, .nlowers = dir.lowers.n,
-			.upper = dir.upper, .work = dir.work, .merged = dir.merged, .empty = dir.empty,
-		};
-		struct sb_process proc = {
-			.argv = cn_strv_array(spec->cmd),
-			.env = cn_strv_array(spec->env),
-			.cwd = spec->workdir ? spec->workdir : "/",
-			.user = spec->user,
-			.hostname = o->hostname,
-			.hosts_file = dir.hosts,
-			.network = o->network,
-			.out_fd = log_fd,
-			.err_fd = log_fd,
-			.mounts = spec->mounts,
-			.nmounts = o->volumes.n,
-			.in_fd = -1,
-			.tty = o->tty,
-			.read_only = o->read_only,
-			.stop_signal = spec->stop_signal,
-			.stop_timeout = o->stop_timeout,
-			.limits = sb_limits_any(&o->limits) ? &o->limits : NULL,
-			.cgroup_id = cgroup_id,
-			.idmap = o->userns ? &o->idmap : NULL,
-			.on_start = supervisor_started,
-			.on_start_ctx = &sup,
-		};
-		/* SIGTERM to the supervisor stops the container, as Ctrl-C does cairn run. */
-		cn_interrupt_install();
-		r = sb_run(&rootfs, &proc, &ex, &err);
-	}
-	run_dir_free(st, &dir);
-	if (sup.report_fd >= 0) {
-		/* It never ran: nothing to keep, the caller says why. */
-		if (r == 0)
-			cn_err_plain(&err, ECHILD, "the container ended before its process started "
-				     "(exit status %d)", ex.status);
-		goto failed;
-	}
-	cs->status = CTR_EXITED;
-	cs->finished = (long long)time(NULL);
-	cs->exit_code = r < 0 ? EXIT_RUN_FAIL : ex.status;
-	cs->oom_killed = r == 0 && ex.oom_killed;
-	if (r < 0)
-		(void)cn_write_all(log_fd, "cairn: ", 7), (void)cn_write_all(log_fd, err.msg, strlen(err.msg)),
-			(void)cn_write_all(log_fd, "\n", 1);
-	if (cs->auto_remove)
-		ctr_remove(st, cs, &err);
-	else
-		ctr_save(st, cs, &err);
-	_exit(0);
-failed:
-	ctr_report_start(sup.report_fd, &err);
-	ctr_remove(st, cs, &err);
-	_exit(1);
-}
-
-/* cairn run -d: record the container, hand it to a supervisor, and return
- * once its process runs (printing the id) or failed to start. */
-static int run_detached(struct store *st, const struct store_image *img, const struct run_spec *spec)
-{
-	struct run_opts *o = spec->opts;
-	struct ctr_state cs = {
-		.name = o->name ? cn_xstrdup(o->name) : NULL,
-		.image = cn_xstrdup(spec->ref),
-		.created = (long long)time(NULL),
-		.status = CTR_CREATED,
-		.supervisor_pid = getpid(),
-		.stop_signal = spec->stop_signal > 0 ? spec->stop_signal : SIGTERM,
-		.stop_timeout = o->stop_timeout,
-		.auto_remove = o->rm,
-	};
-	cn_err err;
-	int fd = -1, r, rc = EXIT_RUN_FAIL;
-
-	memcpy(cs.image_digest, img->manifest_digest, sizeof(cs.image_digest));
-	cn_strv_copy(&cs.command, spec->cmd);
-	if (ctr_proc_start_time(cs.supervisor_pid, &cs.supervisor_start) < 0) {
-		fprintf(stderr, "error: cannot read this process's start time from /proc\n");
-		goto out;
-	}
-	if (ctr_create(st, &cs, &err) < 0) {
-		cli_fail(&err);
-		goto out;
-	}
-	fflush(NULL);   /* nothing buffered may be written twice */
-	r = ctr_spawn_supervisor(&fd, &err);
-	if (r < 0) {
-		cli_fail(&err);
-		ctr_remove(st, &cs, &err);
-		goto out;
-	}
-	if (r == 0)
-		supervise(st, img, spec, &cs, fd);
-	if (ctr_await_start(fd, &err) < 0) {
-		cli_fail(&err);
-		rc = fail_status(&err);
-	} else {
-		printf("%s\n", cs.id);
-		rc = 0;
-	}
-	close(fd);
-out:
-	ctr_state_free(&cs);
-	return rc;
-}
-
 int cmd_run(struct cli *cli, int argc, char **argv)
 {
 	struct run_opts o = { .network = SB_NET_HOST, .stop_timeout = 10 };
-	_cleanup_strv_ cn_strv cmd = { 0 };
 	_cleanup_strv_ cn_strv env = { 0 };
 	_cleanup_strv_ cn_strv keep = { 0 };
 	_cleanup_free_ struct sb_mount *mounts = NULL;
-	_cleanup_free_ char *id = NULL;
 	struct store_image img = { 0 };
-	struct run_dir dir = { .td = { .fd = -1 } };
-	struct sb_process proc;
+	struct ctr_spec spec = { 0 };
+	struct ctr_run run;
 	struct sb_exit ex = { 0 };
 	struct store st;
 	struct term term = { .saved = false };
-	const char *ref, *workdir, *user, *stop;
-	char hostbuf[256];
-	json_t *cfg;
+	const char *ref;
 	cn_err err;
-	int r, rc = EXIT_RUN_FAIL, stop_signal = SB_STOP_FORWARD;
+	int r, rc = CTR_EXIT_FAIL;
 
 	r = parse_args(argc, argv, &o);
 	if (r != 0) {
@@ -605,6 +302,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 			rc = EXIT_USAGE;
 			goto free_opts;
 		}
+	resolve_env(&o.env, &env);
 	if (cli_open_store(cli, &st) < 0)
 		goto free_opts;
 	/* Held shared while the container runs: prune keeps its layers. */
@@ -620,101 +318,47 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 			cli_fail(&err);
 		goto close_store;
 	}
-	cfg = json_object_get(img.config, "config");
-	/* Entrypoint, then the arguments given or the image's Cmd. */
-	config_strv(cfg, "Entrypoint", &cmd);
-	if (optind + 1 < argc)
-		for (int i = optind + 1; i < argc; i++)
-			cn_strv_pushdup(&cmd, argv[i]);
-	else
-		config_strv(cfg, "Cmd", &cmd);
-	if (cmd.n == 0) {
-		fprintf(stderr, "error: no command given and image '%s' has no Entrypoint or Cmd\n", ref);
-		goto free_image;
+	{
+		struct ctr_overrides ov = { .args = argv + optind + 1, .nargs = (size_t)(argc - optind - 1),
+					    .env = &env, .workdir = o.workdir, .user = o.user };
+		if (ctr_spec_from_image(img.config, ref, &ov, &spec, &err) < 0) {
+			cli_fail(&err);
+			goto free_image;
+		}
 	}
-	config_strv(cfg, "Env", &env);
-	for (size_t i = 0; i < o.env.n; i++)
-		add_env(&env, o.env.v[i]);
-	stop = config_string(cfg, "StopSignal");
-	if (stop && (stop_signal = parse_signal(stop)) < 0) {
-		fprintf(stderr, "error: image '%s' has an unknown StopSignal '%s'\n", ref, stop);
-		goto free_image;
-	}
-	workdir = o.workdir ? o.workdir : config_string(cfg, "WorkingDir");
-	user = o.user ? o.user : config_string(cfg, "User");
+	run = (struct ctr_run){
+		.ref = ref, .img = &img, .spec = &spec, .name = o.name, .hostname = o.hostname,
+		.network = o.network, .mounts = mounts, .nmounts = o.volumes.n,
+		.interactive = o.interactive, .tty = o.tty, .read_only = o.read_only, .auto_remove = o.rm,
+		.stop_timeout = o.stop_timeout, .limits = sb_limits_any(&o.limits) ? &o.limits : NULL,
+		.idmap = o.userns ? &o.idmap : NULL,
+	};
 	if (o.detach) {
-		struct run_spec spec = { .opts = &o, .ref = ref, .cmd = &cmd, .env = &env, .workdir = workdir,
-					 .user = user, .stop_signal = stop_signal, .mounts = mounts };
-		rc = run_detached(&st, &img, &spec);
-		goto free_image;
+		char id[CTR_ID_LEN + 1];
+		if (ctr_run_detached(&st, &run, id, &err) < 0) {
+			cli_fail(&err);
+			rc = ctr_fail_status(&err);
+		} else {
+			printf("%s\n", id);
+			rc = 0;
+		}
+		goto free_spec;
 	}
-	{
-		unsigned char rnd[6];
-		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd))
-			memset(rnd, 0, sizeof(rnd));
-		if (fd >= 0)
-			close(fd);
-		id = cn_xasprintf("%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
-	}
-	if (!o.hostname) {
-		/* docker's: the host's name on its network, else the container's. */
-		if (o.network == SB_NET_HOST && gethostname(hostbuf, sizeof(hostbuf)) == 0)
-			o.hostname = hostbuf;
-		else
-			o.hostname = o.name ? o.name : id;
-	}
-	if (run_dir_create(&st, &img, o.hostname, &dir, &err) < 0) {
-		cli_fail(&err);
-		goto free_dir;
-	}
-	{
-		_cleanup_free_ char *cgroup_id = cn_xasprintf("run-%d-%s", (int)getpid(), id);
-		struct sb_rootfs rootfs = {
-			.lowers = (const char *const *)dir.lowers.v, .nlowers = dir.lowers.n,
-			.upper = dir.upper, .work = dir.work, .merged = dir.merged, .empty = dir.empty,
-		};
-		proc = (struct sb_process){
-			.argv = cn_strv_array(&cmd),
-			.env = cn_strv_array(&env),
-			.cwd = workdir ? workdir : "/",
-			.user = user,
-			.hostname = o.hostname,
-			.hosts_file = dir.hosts,
-			.network = o.network,
-			.out_fd = STDOUT_FILENO,
-			.err_fd = STDERR_FILENO,
-			.mounts = mounts,
-			.nmounts = o.volumes.n,
-			.interactive = o.interactive,
-			.in_fd = STDIN_FILENO,
-			.tty = o.tty,
-			.read_only = o.read_only,
-			.stop_signal = stop_signal,
-			.stop_timeout = o.stop_timeout,
-			.limits = sb_limits_any(&o.limits) ? &o.limits : NULL,
-			.cgroup_id = cgroup_id,
-			.idmap = o.userns ? &o.idmap : NULL,
-		};
-		/* A container that stops reading its stdin must not kill cairn. */
-		signal(SIGPIPE, SIG_IGN);
-		cn_interrupt_install();
-		if (o.tty && o.interactive)
-			term_raw(&term);
-		r = sb_run(&rootfs, &proc, &ex, &err);
-		term_restore(&term);
-	}
+	if (o.tty && o.interactive)
+		term_raw(&term);
+	r = ctr_run_attached(&st, &run, &ex, &err);
+	term_restore(&term);
 	if (r < 0) {
 		cli_fail(&err);
-		rc = fail_status(&err);
+		rc = ctr_fail_status(&err);
 	} else if (ex.oom_killed) {
 		fprintf(stderr, "error: out of memory: the container was killed at its --memory limit\n");
 		rc = ex.status;
 	} else {
 		rc = ex.status;
 	}
-free_dir:
-	run_dir_free(&st, &dir);
+free_spec:
+	ctr_spec_free(&spec);
 free_image:
 	store_image_free(&img);
 close_store:

@@ -1,6 +1,7 @@
 /* What a sandbox child mounts: every target is resolved inside the root
  * and mounted onto through an fd (new mount API), so an image's symlinks
  * can neither redirect a mount to the host nor race it. */
+#include "sandbox/defaults.h"
 #include "sandbox/internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -22,17 +23,6 @@
 #include <unistd.h>
 
 #define SHM_SIZE "67108864"     /* 64 MiB, as docker */
-
-/* What a process must not read or write in /proc and /sys (runc's and
- * containerd's defaults): masked entries show up empty. */
-static const char *const masked_paths[] = {
-	"proc/acpi", "proc/asound", "proc/kcore", "proc/keys", "proc/latency_stats",
-	"proc/timer_list", "proc/timer_stats", "proc/sched_debug", "proc/scsi",
-	"sys/firmware", "sys/devices/virtual/powercap",
-};
-static const char *const readonly_paths[] = {
-	"proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger",
-};
 
 int sb_open_in_root(int root_fd, const char *path, int flags, unsigned long long resolve)
 {
@@ -271,11 +261,12 @@ static int harden_proc_sys(int root_fd, cn_err *err)
 	if (null_fd < 0 || fstat(null_fd, &st) < 0 || !S_ISCHR(st.st_mode) ||
 	    st.st_rdev != makedev(1, 3))
 		return cn_err_set(err, EINVAL, "/dev/null is not the null device");
-	for (size_t i = 0; i < CN_ARRAY_SIZE(masked_paths); i++)
-		if (mask_path(root_fd, null_fd, masked_paths[i], err) < 0)
+	/* The tables' paths are absolute; here they are relative to the root. */
+	for (size_t i = 0; i < sb_nmasked_paths; i++)
+		if (mask_path(root_fd, null_fd, sb_masked_paths[i] + 1, err) < 0)
 			return -1;
-	for (size_t i = 0; i < CN_ARRAY_SIZE(readonly_paths); i++)
-		if (make_readonly(root_fd, readonly_paths[i], err) < 0)
+	for (size_t i = 0; i < sb_nreadonly_paths; i++)
+		if (make_readonly(root_fd, sb_readonly_paths[i] + 1, err) < 0)
 			return -1;
 	return 0;
 }

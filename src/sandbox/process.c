@@ -1,11 +1,12 @@
 /* The process a sandbox runs: pid 1 of the namespace, and under it the
  * command with the image's user, docker's capabilities and a clean fd table. */
+#include "sandbox/defaults.h"
 #include "sandbox/internal.h"
 #include "sandbox/seccomp.h"
-#include "sandbox/userdb.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
 #include "util/strv.h"
+#include "util/userdb.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,8 +37,9 @@ void sb_child_fail(int errfd, const cn_err *err)
 /* Before the uid changes: needs CAP_SETPCAP. */
 static int drop_bounding_set(cn_err *err)
 {
+	uint64_t keep = sb_default_caps_mask();
 	for (int cap = 0; cap < 64; cap++) {
-		if (SB_DEFAULT_CAPS & (1ULL << cap))
+		if (keep & (1ULL << cap))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
 			return cn_err_sys(err, "drop capability %d", cap);
@@ -52,10 +54,11 @@ static int set_capabilities(uid_t uid, cn_err *err)
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct data[2];
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	uint64_t caps = sb_default_caps_mask();
 	memset(data, 0, sizeof(data));
 	if (uid == 0) {
-		data[0].effective = data[0].permitted = (uint32_t)SB_DEFAULT_CAPS;
-		data[1].effective = data[1].permitted = (uint32_t)(SB_DEFAULT_CAPS >> 32);
+		data[0].effective = data[0].permitted = (uint32_t)caps;
+		data[1].effective = data[1].permitted = (uint32_t)(caps >> 32);
 	}
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		return cn_err_sys(err, "set capabilities");
@@ -65,7 +68,7 @@ static int set_capabilities(uid_t uid, cn_err *err)
 	return 0;
 }
 
-static int become_user(const struct sb_user *u, cn_err *err)
+static int become_user(const struct cn_user *u, cn_err *err)
 {
 	if (setgroups(u->ngroups, u->groups) < 0)
 		return cn_err_sys(err, "setgroups");
@@ -150,7 +153,7 @@ static void __attribute__((noreturn)) run_worker(const struct sb_process *p,
 						 void *filter, int errfd)
 {
 	cn_err err = { 0 };
-	struct sb_user user;
+	struct cn_user user;
 	_cleanup_strv_ cn_strv env = { 0 };
 	int in_fd, root_fd;
 
@@ -167,7 +170,7 @@ static void __attribute__((noreturn)) run_worker(const struct sb_process *p,
 	}
 	/* Root too comes from the image's passwd and group (home, groups). */
 	root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sb_user_resolve(root_fd, p->user && *p->user ? p->user : "0", &user, &err) < 0)
+	if (cn_user_resolve(root_fd, p->user && *p->user ? p->user : "0", &user, &err) < 0)
 		sb_child_fail(errfd, &err);
 	for (char *const *e = p->env; e && *e; e++)
 		cn_strv_pushdup(&env, *e);

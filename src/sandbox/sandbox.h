@@ -92,11 +92,6 @@ struct sb_exit {
 	bool oom_killed;        /* the kernel's OOM killer acted (status is then 137) */
 };
 
-/* Docker's default capability set (CHOWN, DAC_OVERRIDE, FOWNER, FSETID,
- * KILL, SETGID, SETUID, SETPCAP, NET_BIND_SERVICE, NET_RAW, SYS_CHROOT,
- * MKNOD, AUDIT_WRITE, SETFCAP). */
-#define SB_DEFAULT_CAPS 0x00000000a80425fbULL
-
 /* Run PROC on ROOTFS and wait for it. stdin is /dev/null or a pipe from
  * in_fd; stdout and stderr are pipes copied to out_fd and err_fd (never the
  * user's terminal itself, which a container must not reach or reconfigure). Mount-point stubs the sandbox creates (/proc, /dev,

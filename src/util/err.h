@@ -1,35 +1,73 @@
-/* Errors as values: a message and an errno, filled by the failing function,
- * given context on the way up, and printed once by the CLI. */
+/* Errors as values: a kind for decisions, a message for people, and the
+ * errno of a failed system call. Filled by the failing function, given
+ * context on the way up (cn_err_wrap), and printed once by the CLI.
+ *
+ * Two kinds of failure are kept apart by name:
+ *   cn_err_sys / cn_err_errno  a system or library call failed: the message
+ *                              ends with strerror(errno)
+ *   cn_err_fail                anything else (bad input, a missing image, a
+ *                              registry's answer): the message stands alone
+ * Code that decides on an error tests its kind, never its text. */
 #ifndef CN_ERR_H
 #define CN_ERR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define CN_ERR_MSG_MAX 1024
 
+enum cn_err_kind {
+	CN_ERR_NONE = 0,
+	CN_ERR_SYSTEM,       /* a system or library call failed; errnum says why */
+	CN_ERR_INVALID,      /* input refused: a file, flag, layer or value is wrong */
+	CN_ERR_NOT_FOUND,    /* a named image, tag, container, file or stage is absent */
+	CN_ERR_TOO_BIG,      /* input over one of cairn's limits */
+	CN_ERR_UNSUPPORTED,  /* well-formed, but cairn does not do it */
+	CN_ERR_DENIED,       /* a registry, a credential or a policy said no */
+	CN_ERR_PROTOCOL,     /* a peer (registry, server) broke its protocol */
+	CN_ERR_INTERRUPTED,  /* stopped by Ctrl-C or a signal */
+	CN_ERR_BUSY,         /* in use, or a wait ran out */
+	CN_ERR_EXEC,         /* a container's command could not be started; errnum says why */
+};
+
 typedef struct cn_err {
-	int errnum;                 /* errno of the root cause, 0 if none */
+	enum cn_err_kind kind;
+	int errnum;                 /* errno of the root cause; for cn_err_fail, the
+	                               kind's nearest errno (for errno-style callbacks) */
 	char msg[CN_ERR_MSG_MAX];   /* one line, no trailing newline */
 } cn_err;
 
-/* Set the error; appends ": strerror(errnum)" when errnum != 0.
- * Always returns -1 so that callers can write `return cn_err_set(...)`. */
-int cn_err_set(cn_err *err, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Same as cn_err_set with errnum = errno at the time of the call. */
+/* A failed system call: errno at the time of the call, appended as
+ * ": strerror(errno)". Returns -1 so callers can `return cn_err_sys(...)`. */
 int cn_err_sys(cn_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* A message that stands on its own: ERRNUM is kept for callers, but no
- * strerror text is appended. Returns -1. */
-int cn_err_plain(cn_err *err, int errnum, const char *fmt, ...)
+/* The same with an errno the caller saved or a library returned. */
+int cn_err_errno(cn_err *err, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Prepend context: "CONTEXT: previous message". Returns -1. */
+/* A failure that is no system call's: the message stands alone. KIND must
+ * not be CN_ERR_SYSTEM (use cn_err_errno). Returns -1. */
+int cn_err_fail(cn_err *err, enum cn_err_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Prepend context: "CONTEXT: previous message". Kind and errnum stay.
+ * Returns -1. */
 int cn_err_wrap(cn_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+static inline bool cn_err_is(const cn_err *err, enum cn_err_kind kind)
+{
+	return err && err->kind == kind;
+}
+
 void cn_err_clear(cn_err *err);
+
+/* Transitional, being replaced by the three above: cn_err_set appends
+ * strerror whenever errnum != 0; cn_err_plain never does. */
+int cn_err_set(cn_err *err, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int cn_err_plain(cn_err *err, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

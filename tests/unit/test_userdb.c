@@ -1,9 +1,9 @@
-/* sb_user_resolve against crafted image roots: names, numbers, groups,
+/* cn_user_resolve against crafted image roots: names, numbers, groups,
  * and databases that try to reach the host or never end. */
-#include "sandbox/userdb.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/userdb.h"
 #include "unit.h"
 
 #include <errno.h>
@@ -57,7 +57,7 @@ static void remove_root(int fd, const char *dir)
 	cn_rm_rf_at(AT_FDCWD, dir, NULL);
 }
 
-static bool has_group(const struct sb_user *u, gid_t g)
+static bool has_group(const struct cn_user *u, gid_t g)
 {
 	for (size_t i = 0; i < u->ngroups; i++)
 		if (u->groups[i] == g)
@@ -69,59 +69,59 @@ static void test_lookups(void)
 {
 	char dir[] = "/tmp/cairn-userdb-XXXXXX";
 	int root = make_root(dir, passwd, group);
-	struct sb_user u;
+	struct cn_user u;
 	cn_err err = { 0 };
 	int r;
 
 	UNIT_CHECK(root >= 0, "lookups: make root");
-	r = sb_user_resolve(root, "app", &u, &err);
+	r = cn_user_resolve(root, "app", &u, &err);
 	UNIT_CHECK(r == 0 && u.uid == 1000 && u.gid == 1000, "name: uid/gid from passwd (CRLF line)");
 	UNIT_STREQ(u.home, "/home/app", "name: home from passwd");
 	UNIT_CHECK(u.ngroups == 4 && u.groups[0] == 1000 && has_group(&u, 10) && has_group(&u, 29) &&
 		   has_group(&u, 999) && !has_group(&u, 44),
 		   "name: primary gid then every group listing the user (not substrings)");
 
-	r = sb_user_resolve(root, "1000", &u, &err);
+	r = cn_user_resolve(root, "1000", &u, &err);
 	UNIT_CHECK(r == 0 && u.uid == 1000 && u.gid == 1000 && u.ngroups == 4,
 		   "numeric uid listed in passwd: gid and groups from the entry's name");
 
-	r = sb_user_resolve(root, "4242", &u, &err);
+	r = cn_user_resolve(root, "4242", &u, &err);
 	UNIT_CHECK(r == 0 && u.uid == 4242 && u.gid == 0 && u.ngroups == 1 && u.groups[0] == 0,
 		   "numeric uid not in passwd: gid 0");
 	UNIT_STREQ(u.home, "/", "numeric uid not in passwd: home /");
 
-	r = sb_user_resolve(root, "app:audio", &u, &err);
+	r = cn_user_resolve(root, "app:audio", &u, &err);
 	UNIT_CHECK(r == 0 && u.uid == 1000 && u.gid == 29 && u.ngroups == 1 && u.groups[0] == 29,
 		   "user:group name: gid from group, no membership lookup");
-	r = sb_user_resolve(root, "app:4321", &u, &err);
+	r = cn_user_resolve(root, "app:4321", &u, &err);
 	UNIT_CHECK(r == 0 && u.uid == 1000 && u.gid == 4321, "user:gid numeric, not in group file");
-	r = sb_user_resolve(root, "77:78", &u, &err);
+	r = cn_user_resolve(root, "77:78", &u, &err);
 	UNIT_CHECK(r == 0 && u.uid == 77 && u.gid == 78, "uid:gid both numeric");
-	r = sb_user_resolve(root, "app:", &u, &err);
+	r = cn_user_resolve(root, "app:", &u, &err);
 	UNIT_CHECK(r == 0 && u.gid == 1000 && u.ngroups == 4, "trailing ':' means no group");
 
-	r = sb_user_resolve(root, "nohome", &u, &err);
+	r = cn_user_resolve(root, "nohome", &u, &err);
 	UNIT_CHECK(r == 0 && u.uid == 1001, "entry with empty home");
 	UNIT_STREQ(u.home, "/", "empty home becomes /");
-	r = sb_user_resolve(root, "last", &u, &err);
+	r = cn_user_resolve(root, "last", &u, &err);
 	UNIT_CHECK(r == 0 && u.uid == 1002 && !strcmp(u.home, "/home/last"), "last line without newline");
-	r = sb_user_resolve(root, "", &u, &err);
+	r = cn_user_resolve(root, "", &u, &err);
 	UNIT_CHECK(r == 0 && u.uid == 0 && u.gid == 0 && !strcmp(u.home, "/root") && has_group(&u, 10),
 		   "empty spec is root");
 
-	r = sb_user_resolve(root, "nobody", &u, &err);
+	r = cn_user_resolve(root, "nobody", &u, &err);
 	UNIT_CHECK(r < 0, "unknown name fails");
 	UNIT_STREQ(err.msg, "unknown user 'nobody' (no such entry in the image's /etc/passwd)",
 		   "unknown name: message");
-	r = sb_user_resolve(root, "bad", &u, &err);
+	r = cn_user_resolve(root, "bad", &u, &err);
 	UNIT_CHECK(r < 0, "malformed passwd line is not an entry");
-	r = sb_user_resolve(root, "+nis", &u, &err);
+	r = cn_user_resolve(root, "+nis", &u, &err);
 	UNIT_CHECK(r < 0, "NIS compat line is not an entry");
-	r = sb_user_resolve(root, "app:nogroup", &u, &err);
+	r = cn_user_resolve(root, "app:nogroup", &u, &err);
 	UNIT_CHECK(r < 0 && strstr(err.msg, "unknown group 'nogroup'"), "unknown group name fails: %s", err.msg);
-	r = sb_user_resolve(root, "99999999999", &u, &err);
+	r = cn_user_resolve(root, "99999999999", &u, &err);
 	UNIT_CHECK(r < 0 && strstr(err.msg, "out of range"), "uid out of range fails: %s", err.msg);
-	r = sb_user_resolve(root, "4294967295", &u, &err);
+	r = cn_user_resolve(root, "4294967295", &u, &err);
 	UNIT_CHECK(r < 0, "uid (uid_t)-1 refused");
 	remove_root(root, dir);
 }
@@ -130,18 +130,18 @@ static void test_missing_files(void)
 {
 	char dir[] = "/tmp/cairn-userdb-XXXXXX";
 	int root = make_root(dir, NULL, NULL);
-	struct sb_user u;
+	struct cn_user u;
 	cn_err err = { 0 };
 	int r;
 
 	UNIT_CHECK(root >= 0, "missing: make root");
-	r = sb_user_resolve(root, "1234:55", &u, &err);
+	r = cn_user_resolve(root, "1234:55", &u, &err);
 	UNIT_CHECK(r == 0 && u.uid == 1234 && u.gid == 55, "no passwd/group: numeric ids work");
-	r = sb_user_resolve(root, "1234", &u, &err);
+	r = cn_user_resolve(root, "1234", &u, &err);
 	UNIT_CHECK(r == 0 && u.uid == 1234 && u.gid == 0 && u.ngroups == 1, "no passwd: numeric uid, gid 0");
-	r = sb_user_resolve(root, "app", &u, &err);
+	r = cn_user_resolve(root, "app", &u, &err);
 	UNIT_CHECK(r < 0 && strstr(err.msg, "unknown user 'app'"), "no passwd: a name fails: %s", err.msg);
-	r = sb_user_resolve(root, "0:wheel", &u, &err);
+	r = cn_user_resolve(root, "0:wheel", &u, &err);
 	UNIT_CHECK(r < 0 && strstr(err.msg, "unknown group 'wheel'"), "no group file: a group name fails");
 	remove_root(root, dir);
 
@@ -149,7 +149,7 @@ static void test_missing_files(void)
 	char dir2[] = "/tmp/cairn-userdb-XXXXXX";
 	UNIT_CHECK(mkdtemp(dir2) != NULL, "missing: make empty root");
 	root = open(dir2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	r = sb_user_resolve(root, "5", &u, &err);
+	r = cn_user_resolve(root, "5", &u, &err);
 	UNIT_CHECK(r == 0 && u.uid == 5, "no /etc: numeric uid works");
 	remove_root(root, dir2);
 }
@@ -160,25 +160,25 @@ static void test_symlinks(void)
 	char dir[] = "/tmp/cairn-userdb-XXXXXX";
 	int root = make_root(dir, NULL, NULL);
 	static const char inside[] = "inside:x:3333:3334::/in:/bin/sh\n";
-	struct sb_user u;
+	struct cn_user u;
 	cn_err err = { 0 };
 	int r;
 
 	UNIT_CHECK(root >= 0, "symlinks: make root");
 	/* etc/passwd -> /etc/passwd: the host file has root, the root's file does not exist. */
 	UNIT_CHECK(symlinkat("/etc/passwd", root, "etc/passwd") == 0, "symlinks: link passwd to /etc/passwd");
-	r = sb_user_resolve(root, "root", &u, &err);
+	r = cn_user_resolve(root, "root", &u, &err);
 	UNIT_CHECK(r < 0, "absolute symlink to the host's /etc/passwd resolves inside the root (not found)");
-	r = sb_user_resolve(root, "0", &u, &err);
+	r = cn_user_resolve(root, "0", &u, &err);
 	UNIT_CHECK(r < 0 && strstr(err.msg, "symbolic links"),
 		   "inside the root that link points to itself: a loop error, host file unread: %s", err.msg);
 
 	/* etc/passwd -> /nowhere/passwd: dangling inside the root, like a missing file. */
 	unlinkat(root, "etc/passwd", 0);
 	unit_symlink(root, "/nowhere/passwd", "etc/passwd");
-	r = sb_user_resolve(root, "0", &u, &err);
+	r = cn_user_resolve(root, "0", &u, &err);
 	UNIT_CHECK(r == 0 && u.uid == 0 && !strcmp(u.home, "/"), "dangling in-root symlink: numeric uid works");
-	r = sb_user_resolve(root, "root", &u, &err);
+	r = cn_user_resolve(root, "root", &u, &err);
 	UNIT_CHECK(r < 0 && strstr(err.msg, "unknown user"), "dangling in-root symlink: a name fails");
 
 	/* etc/passwd -> /real/passwd: read from ROOT/real/passwd. */
@@ -186,27 +186,27 @@ static void test_symlinks(void)
 	mkdirat(root, "real", 0755);
 	cn_write_file_atomic(root, "real/passwd", inside, strlen(inside), 0644, NULL);
 	unit_symlink(root, "/real/passwd", "etc/passwd");
-	r = sb_user_resolve(root, "inside", &u, &err);
+	r = cn_user_resolve(root, "inside", &u, &err);
 	UNIT_CHECK(r == 0 && u.uid == 3333 && u.gid == 3334, "absolute symlink is resolved inside the root");
 
 	/* etc/passwd -> ../../../../../real/passwd: ".." stops at the root. */
 	unlinkat(root, "etc/passwd", 0);
 	unit_symlink(root, "../../../../../real/passwd", "etc/passwd");
-	r = sb_user_resolve(root, "inside", &u, &err);
+	r = cn_user_resolve(root, "inside", &u, &err);
 	UNIT_CHECK(r == 0 && u.uid == 3333, "climbing symlink is clamped at the root");
 
 	/* /etc itself a symlink to the host's /etc. */
 	unlinkat(root, "etc/passwd", 0);
 	unlinkat(root, "etc", AT_REMOVEDIR);
 	unit_symlink(root, "/etc", "etc");
-	r = sb_user_resolve(root, "root", &u, &err);
+	r = cn_user_resolve(root, "root", &u, &err);
 	UNIT_CHECK(r < 0, "symlinked /etc does not reach the host: %s", err.msg);
 
 	/* /etc/passwd -> /proc/self/... style magic links are refused too. */
 	unlinkat(root, "etc", 0);
 	mkdirat(root, "etc", 0755);
 	unit_symlink(root, "/proc/self/root/etc/passwd", "etc/passwd");
-	r = sb_user_resolve(root, "root", &u, &err);
+	r = cn_user_resolve(root, "root", &u, &err);
 	UNIT_CHECK(r < 0, "symlink through /proc/self/root stays inside the root");
 	remove_root(root, dir);
 }
@@ -215,7 +215,7 @@ static void test_hostile_files(void)
 {
 	char dir[] = "/tmp/cairn-userdb-XXXXXX";
 	int root = make_root(dir, NULL, NULL);
-	struct sb_user u;
+	struct cn_user u;
 	cn_err err = { 0 };
 	int r, fd;
 
@@ -223,19 +223,19 @@ static void test_hostile_files(void)
 	alarm(10);      /* a hang is a failure, not a stuck test run */
 
 	UNIT_CHECK(mkfifoat(root, "etc/passwd", 0644) == 0, "hostile: make fifo passwd");
-	r = sb_user_resolve(root, "app", &u, &err);
+	r = cn_user_resolve(root, "app", &u, &err);
 	UNIT_CHECK(r < 0 && strstr(err.msg, "not a regular file"), "fifo passwd fails without hanging: %s",
 		   err.msg);
 	unlinkat(root, "etc/passwd", 0);
 
 	UNIT_CHECK(mknodat(root, "etc/passwd", S_IFCHR | 0644, makedev(1, 5)) == 0,
 		   "hostile: make /dev/zero-like passwd");
-	r = sb_user_resolve(root, "app", &u, &err);
+	r = cn_user_resolve(root, "app", &u, &err);
 	UNIT_CHECK(r < 0 && strstr(err.msg, "not a regular file"), "char device passwd fails: %s", err.msg);
 	unlinkat(root, "etc/passwd", 0);
 
 	UNIT_CHECK(mkdirat(root, "etc/passwd", 0755) == 0, "hostile: make directory passwd");
-	r = sb_user_resolve(root, "app", &u, &err);
+	r = cn_user_resolve(root, "app", &u, &err);
 	UNIT_CHECK(r < 0, "directory passwd fails");
 	unlinkat(root, "etc/passwd", AT_REMOVEDIR);
 
@@ -247,7 +247,7 @@ static void test_hostile_files(void)
 			cn_write_all(fd, line, sizeof(line) - 1);
 	}
 	close(fd);
-	r = sb_user_resolve(root, "app", &u, &err);
+	r = cn_user_resolve(root, "app", &u, &err);
 	UNIT_CHECK(r < 0 && strstr(err.msg, "larger than"), "oversized passwd fails: %s", err.msg);
 	unlinkat(root, "etc/passwd", 0);
 
@@ -259,7 +259,7 @@ static void test_hostile_files(void)
 		big[len] = '\n';
 		cn_write_file_atomic(root, "etc/passwd", big, len + 1, 0644, NULL);
 	}
-	r = sb_user_resolve(root, "app", &u, &err);
+	r = cn_user_resolve(root, "app", &u, &err);
 	UNIT_CHECK(r < 0 && strstr(err.msg, "line 1 is longer than"), "overlong line fails: %s", err.msg);
 
 	/* Oversized group file fails even though passwd is fine. */
@@ -267,21 +267,21 @@ static void test_hostile_files(void)
 	fd = openat(root, "etc/group", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	UNIT_CHECK(fd >= 0 && ftruncate(fd, (off_t)8 << 20) == 0, "hostile: sparse 8 MiB group");
 	close(fd);
-	r = sb_user_resolve(root, "app", &u, &err);
+	r = cn_user_resolve(root, "app", &u, &err);
 	UNIT_CHECK(r < 0 && strstr(err.msg, "/etc/group"), "oversized group fails: %s", err.msg);
-	r = sb_user_resolve(root, "app:12", &u, &err);
+	r = cn_user_resolve(root, "app:12", &u, &err);
 	UNIT_CHECK(r == 0 && u.gid == 12, "numeric group does not read the group file");
 
 	/* A user in more groups than fit. */
 	{
 		cn_buf b;
 		cn_buf_init(&b, 0);
-		for (int g = 0; g < SB_MAX_GROUPS + 5; g++)
+		for (int g = 0; g < CN_USER_MAX_GROUPS + 5; g++)
 			cn_buf_addf(&b, "g%d:x:%d:app\n", g, 2000 + g);
 		cn_write_file_atomic(root, "etc/group", b.data, b.len, 0644, NULL);
 		cn_buf_free(&b);
 	}
-	r = sb_user_resolve(root, "app", &u, &err);
+	r = cn_user_resolve(root, "app", &u, &err);
 	UNIT_CHECK(r < 0 && strstr(err.msg, "more than"), "too many groups fails: %s", err.msg);
 	alarm(0);
 	remove_root(root, dir);

@@ -3,7 +3,7 @@
  * (RESOLVE_IN_ROOT), so a symlinked /etc or /etc/passwd resolves within the
  * image; only regular files are read (a fifo or device would hang or never
  * end), and size and line length are capped. NSS is never involved. */
-#include "sandbox/userdb.h"
+#include "util/userdb.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -192,14 +192,14 @@ static int find_group(struct db *gr, const char *name, uint32_t *gid, cn_err *er
 	return r;
 }
 
-static int add_group(struct sb_user *u, gid_t g, const char *user, cn_err *err)
+static int add_group(struct cn_user *u, gid_t g, const char *user, cn_err *err)
 {
 	for (size_t i = 0; i < u->ngroups; i++)
 		if (u->groups[i] == g)
 			return 0;
-	if (u->ngroups == SB_MAX_GROUPS)
+	if (u->ngroups == CN_USER_MAX_GROUPS)
 		return cn_err_plain(err, E2BIG, "'%s' is a member of more than %d groups",
-				  user, SB_MAX_GROUPS);
+				  user, CN_USER_MAX_GROUPS);
 	u->groups[u->ngroups++] = g;
 	return 0;
 }
@@ -217,7 +217,7 @@ static bool list_has(char *members, const char *name)
 }
 
 /* Every group listing NAME as a member, appended after the primary gid. */
-static int add_member_groups(struct db *gr, const char *name, struct sb_user *u, cn_err *err)
+static int add_member_groups(struct db *gr, const char *name, struct cn_user *u, cn_err *err)
 {
 	struct db_iter it = { .db = gr };
 	char *f[4];
@@ -234,7 +234,7 @@ static int add_member_groups(struct db *gr, const char *name, struct sb_user *u,
 	return r;
 }
 
-static int set_home(struct sb_user *u, const char *home, cn_err *err)
+static int set_home(struct cn_user *u, const char *home, cn_err *err)
 {
 	size_t len = strlen(home);
 	if (len == 0 || home[0] != '/') {
@@ -250,7 +250,7 @@ static int set_home(struct sb_user *u, const char *home, cn_err *err)
 
 /* Resolve the user part into uid, primary gid, home and (for the group
  * lookup) the passwd name. NAME_OUT points into pw's buffer or is NULL. */
-static int resolve_user(struct db *pw, const char *user, struct sb_user *out,
+static int resolve_user(struct db *pw, const char *user, struct cn_user *out,
 			const char **name_out, cn_err *err)
 {
 	struct pw_ent e;
@@ -299,7 +299,7 @@ static int resolve_group(struct db *gr, const char *group, gid_t *gid, cn_err *e
 	return 0;
 }
 
-int sb_user_resolve(int root_fd, const char *spec, struct sb_user *out, cn_err *err)
+int cn_user_resolve(int root_fd, const char *spec, struct cn_user *out, cn_err *err)
 {
 	struct db pw = { .name = "/etc/passwd" }, gr = { .name = "/etc/group" };
 	_cleanup_free_ char *user = NULL;

@@ -2,9 +2,11 @@
  * layout and a docker-load archive), `export` (a rootfs directory or tar, an
  * OCI runtime bundle, an archive of one image) and `load` (OCI or docker
  * archives, hostile input, into the store). Blobs are streamed, never held in
- * memory; outputs appear under their name only when complete. */
-#ifndef ARC_ARCHIVE_H
-#define ARC_ARCHIVE_H
+ * memory; outputs appear under their name only when complete.
+ * Named imgarchive.h, not archive.h: that is libarchive's header, which
+ * save.c and load.c include next to this one. */
+#ifndef ARC_IMGARCHIVE_H
+#define ARC_IMGARCHIVE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,0 +1,87 @@
+#include "container/rootfs.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int ctr_rootfs_lowers(struct store *st, const struct store_layer *layers, size_t n, cn_strv *out,
+		      cn_err *err)
+{
+	for (size_t i = n; i-- > 0;) {
+		bool seen = false;
+		for (size_t j = i + 1; j < n && !seen; j++)
+			seen = !strcmp(layers[j].diff_id, layers[i].diff_id);
+		if (seen)
+			continue;
+		if (!store_snapshot_exists(st, layers[i].diff_id))
+			return cn_err_plain(err, ENOENT, "layer %s has no snapshot (run 'cairn fsck')",
+					    layers[i].diff_id);
+		cn_strv_push(out, store_snapshot_path(st, layers[i].diff_id));
+	}
+	return 0;
+}
+
+/* Its own hosts file: the container's hostname resolves, and the host's
+ * names do not leak in. */
+static int write_hosts(struct ctr_rootfs *r, const char *hostname, cn_err *err)
+{
+	_cleanup_free_ char *text = cn_xasprintf("127.0.0.1\tlocalhost %s\n"
+						 "::1\tlocalhost ip6-localhost ip6-loopback\n", hostname);
+	_cleanup_close_ int fd = openat(r->td.fd, "hosts", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	r->hosts = cn_xasprintf("%s/hosts", r->td.path);
+	if (fd < 0 || cn_write_all(fd, text, strlen(text)) < 0)
+		return cn_err_sys(err, "write '%s'", r->hosts);
+	return 0;
+}
+
+int ctr_rootfs_create(struct store *st, const struct ctr_rootfs_opts *o, struct ctr_rootfs *r,
+		      cn_err *err)
+{
+	const char *subdirs[] = { "upper", "work", "merged", "empty", o->extra_dir };
+	size_t nsub = CN_ARRAY_SIZE(subdirs) - (o->extra_dir ? 0 : 1);
+	memset(r, 0, sizeof(*r));
+	r->td.fd = -1;
+	if (store_tmpdir_create(st, o->prefix, &r->td, err) < 0)
+		return -1;
+	for (size_t i = 0; i < nsub; i++)
+		if (mkdirat(r->td.fd, subdirs[i], 0755) < 0) {
+			cn_err_sys(err, "create '%s/%s'", r->td.path, subdirs[i]);
+			goto fail;
+		}
+	r->upper = cn_xasprintf("%s/upper", r->td.path);
+	r->work = cn_xasprintf("%s/work", r->td.path);
+	r->merged = cn_xasprintf("%s/merged", r->td.path);
+	r->empty = cn_xasprintf("%s/empty", r->td.path);
+	if (o->hostname && write_hosts(r, o->hostname, err) < 0)
+		goto fail;
+	if (ctr_rootfs_lowers(st, o->layers, o->nlayers, &r->lowers, err) < 0)
+		goto fail;
+	r->sb = (struct sb_rootfs){
+		.lowers = (const char *const *)r->lowers.v, .nlowers = r->lowers.n,
+		.upper = r->upper, .work = r->work, .merged = r->merged, .empty = r->empty,
+	};
+	return 0;
+fail:
+	ctr_rootfs_free(st, r);
+	return -1;
+}
+
+void ctr_rootfs_free(struct store *st, struct ctr_rootfs *r)
+{
+	store_tmpdir_remove(st, &r->td);
+	free(r->upper);
+	free(r->work);
+	free(r->merged);
+	free(r->empty);
+	free(r->hosts);
+	cn_strv_free(&r->lowers);
+	memset(r, 0, sizeof(*r));
+	r->td.fd = -1;
+}

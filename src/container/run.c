@@ -1,0 +1,242 @@
+#include "container/rootfs.h"
+#include "container/run.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/interrupt.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HOSTNAME_MAX 256
+
+int ctr_fail_status(const cn_err *err)
+{
+	if (!strncmp(err->msg, "exec ", 5) && err->errnum == ENOENT)
+		return 127;
+	if (!strncmp(err->msg, "exec ", 5) && err->errnum == EACCES)
+		return 126;
+	return CTR_EXIT_FAIL;
+}
+
+/* docker's: the one given, else the host's name on the host's network,
+ * else the container's name, else its id. BUF holds the host's. */
+static const char *pick_hostname(const struct ctr_run *r, const char *id, char buf[HOSTNAME_MAX])
+{
+	if (r->hostname)
+		return r->hostname;
+	if (r->network == SB_NET_HOST && gethostname(buf, HOSTNAME_MAX) == 0)
+		return buf;
+	return r->name ? r->name : id;
+}
+
+static int rootfs_create(struct store *st, const struct ctr_run *r, const char *hostname,
+			 struct ctr_rootfs *fs, cn_err *err)
+{
+	struct ctr_rootfs_opts o = {
+		.prefix = "run", .layers = r->img->layers, .nlayers = r->img->nlayers, .hostname = hostname,
+	};
+	return ctr_rootfs_create(st, &o, fs, err);
+}
+
+/* What attached and detached runs share; the caller adds the fds. */
+static struct sb_process process(const struct ctr_run *r, const struct ctr_rootfs *fs,
+				 const char *hostname, const char *cgroup_id)
+{
+	return (struct sb_process){
+		.argv = cn_strv_array(&r->spec->argv),
+		.env = cn_strv_array(&r->spec->env),
+		.cwd = r->spec->cwd,
+		.user = r->spec->user,
+		.hostname = hostname,
+		.hosts_file = fs->hosts,
+		.network = r->network,
+		.mounts = r->mounts,
+		.nmounts = r->nmounts,
+		.in_fd = -1,
+		.tty = r->tty,
+		.read_only = r->read_only,
+		.stop_signal = r->spec->stop_signal,
+		.stop_timeout = r->stop_timeout,
+		.limits = r->limits,
+		.cgroup_id = cgroup_id,
+		.idmap = r->idmap,
+	};
+}
+
+int ctr_run_attached(struct store *st, const struct ctr_run *r, struct sb_exit *ex, cn_err *err)
+{
+	struct ctr_rootfs fs;
+	_cleanup_free_ char *id = NULL, *cgroup_id = NULL;
+	unsigned char rnd[6];
+	char hostbuf[HOSTNAME_MAX];
+	const char *hostname;
+	struct sb_process proc;
+	int fd, ret;
+
+	/* Names this run's cgroup and, docker's way, its default hostname. */
+	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd))
+		memset(rnd, 0, sizeof(rnd));
+	if (fd >= 0)
+		close(fd);
+	id = cn_xasprintf("%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+	hostname = pick_hostname(r, id, hostbuf);
+	if (rootfs_create(st, r, hostname, &fs, err) < 0)
+		return -1;
+	cgroup_id = cn_xasprintf("run-%d-%s", (int)getpid(), id);
+	proc = process(r, &fs, hostname, cgroup_id);
+	proc.out_fd = STDOUT_FILENO;
+	proc.err_fd = STDERR_FILENO;
+	proc.interactive = r->interactive;
+	proc.in_fd = STDIN_FILENO;
+	signal(SIGPIPE, SIG_IGN);
+	cn_interrupt_install();
+	ret = sb_run(&fs.sb, &proc, ex, err);
+	ctr_rootfs_free(st, &fs);
+	return ret;
+}
+
+/* ---- detached: the supervisor ---- */
+
+struct supervisor {
+	struct store *st;
+	struct ctr_state *cs;
+	int report_fd;          /* to the waiting cairn run; -1 once told */
+};
+
+/* The process exec'd: it is running, and cairn run -d may return. */
+static void supervisor_started(void *ctx, pid_t init_pid)
+{
+	struct supervisor *s = ctx;
+	cn_err err;
+	s->cs->status = CTR_RUNNING;
+	s->cs->init_pid = init_pid;
+	s->cs->started = (long long)time(NULL);
+	if (ctr_proc_start_time(init_pid, &s->cs->init_start) < 0 || ctr_save(s->st, s->cs, &err) < 0) {
+		/* Unrecordable, so unstoppable: better not to run at all. */
+		kill(init_pid, SIGKILL);
+		return;
+	}
+	ctr_report_start(s->report_fd, NULL);
+	close(s->report_fd);
+	s->report_fd = -1;
+}
+
+/* The supervisor's life: run the container with its output in the log,
+ * record how it ended, clean up, and exit. Never returns. */
+static void __attribute__((noreturn)) supervise(struct store *st, const struct ctr_run *r,
+						struct ctr_state *cs, int report_fd)
+{
+	struct supervisor sup = { .st = st, .cs = cs, .report_fd = report_fd };
+	struct ctr_rootfs fs = { .td = { .fd = -1 } };
+	_cleanup_free_ char *log = ctr_log_path(st, cs);
+	_cleanup_free_ char *cgroup_id = cn_xasprintf("ctr-%.*s", CTR_SHORT_ID_LEN, cs->id);
+	_cleanup_close_ int log_fd = -1;
+	struct sb_exit ex = { 0 };
+	char hostbuf[HOSTNAME_MAX];
+	const char *hostname;
+	cn_err err;
+	int ret = -1;
+
+	/* The state names this process from now on; the image is in it, so
+	 * prune keeps it without the gc lock the caller took. */
+	store_gc_unlock(st);
+	cs->supervisor_pid = getpid();
+	if (ctr_proc_start_time(cs->supervisor_pid, &cs->supervisor_start) < 0) {
+		cn_err_plain(&err, ESRCH, "read the supervisor's start time");
+		goto failed;
+	}
+	if (ctr_save(st, cs, &err) < 0)
+		goto failed;
+	log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (log_fd < 0) {
+		cn_err_sys(&err, "open '%s'", log);
+		goto failed;
+	}
+	hostname = pick_hostname(r, cs->name, hostbuf);
+	if (rootfs_create(st, r, hostname, &fs, &err) < 0)
+		goto failed;
+	{
+		struct sb_process proc = process(r, &fs, hostname, cgroup_id);
+		proc.out_fd = proc.err_fd = log_fd;
+		proc.on_start = supervisor_started;
+		proc.on_start_ctx = &sup;
+		/* SIGTERM to the supervisor stops the container, as Ctrl-C does cairn run. */
+		cn_interrupt_install();
+		ret = sb_run(&fs.sb, &proc, &ex, &err);
+	}
+	ctr_rootfs_free(st, &fs);
+	if (sup.report_fd >= 0) {
+		/* It never ran: nothing to keep, the caller says why. */
+		if (ret == 0)
+			cn_err_plain(&err, ECHILD, "the container ended before its process started "
+				     "(exit status %d)", ex.status);
+		goto failed;
+	}
+	cs->status = CTR_EXITED;
+	cs->finished = (long long)time(NULL);
+	cs->exit_code = ret < 0 ? CTR_EXIT_FAIL : ex.status;
+	cs->oom_killed = ret == 0 && ex.oom_killed;
+	if (ret < 0)
+		(void)cn_write_all(log_fd, "cairn: ", 7), (void)cn_write_all(log_fd, err.msg, strlen(err.msg)),
+			(void)cn_write_all(log_fd, "\n", 1);
+	if (cs->auto_remove)
+		ctr_remove(st, cs, &err);
+	else
+		ctr_save(st, cs, &err);
+	_exit(0);
+failed:
+	ctr_rootfs_free(st, &fs);
+	ctr_report_start(sup.report_fd, &err);
+	ctr_remove(st, cs, &err);
+	_exit(1);
+}
+
+int ctr_run_detached(struct store *st, const struct ctr_run *r, char id[CTR_ID_LEN + 1], cn_err *err)
+{
+	struct ctr_state cs = {
+		.name = r->name ? cn_xstrdup(r->name) : NULL,
+		.image = cn_xstrdup(r->ref),
+		.created = (long long)time(NULL),
+		.status = CTR_CREATED,
+		.supervisor_pid = getpid(),
+		.stop_signal = r->spec->stop_signal > 0 ? r->spec->stop_signal : SIGTERM,
+		.stop_timeout = r->stop_timeout,
+		.auto_remove = r->auto_remove,
+	};
+	cn_err ignored;
+	int fd = -1, ret = -1;
+
+	memcpy(cs.image_digest, r->img->manifest_digest, sizeof(cs.image_digest));
+	cn_strv_copy(&cs.command, &r->spec->argv);
+	if (ctr_proc_start_time(cs.supervisor_pid, &cs.supervisor_start) < 0) {
+		cn_err_plain(err, ESRCH, "cannot read this process's start time from /proc");
+		goto out;
+	}
+	if (ctr_create(st, &cs, err) < 0)
+		goto out;
+	fflush(NULL);   /* nothing buffered may be written twice */
+	switch (ctr_spawn_supervisor(&fd, err)) {
+	case -1:
+		ctr_remove(st, &cs, &ignored);
+		goto out;
+	case 0:
+		supervise(st, r, &cs, fd);
+	default:
+		break;
+	}
+	ret = ctr_await_start(fd, err);
+	if (ret == 0)
+		memcpy(id, cs.id, sizeof(cs.id));
+	close(fd);
+out:
+	ctr_state_free(&cs);
+	return ret;
+}

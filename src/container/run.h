@@ -1,0 +1,54 @@
+/* Running a container from an image: attached (cairn run, the caller
+ * waits) or detached (cairn run -d, a supervisor owns it, see
+ * container.h). Both build the root with ctr_rootfs_create, pick the
+ * hostname by one rule and run the spec in the sandbox; the CLI keeps
+ * the options, the terminal and the printing. */
+#ifndef CTR_RUN_H
+#define CTR_RUN_H
+
+#include <stdbool.h>
+
+#include "container/container.h"
+#include "container/spec.h"
+#include "sandbox/sandbox.h"
+#include "store/image.h"
+#include "store/store.h"
+#include "util/err.h"
+
+/* docker's exit status when cairn itself failed. */
+#define CTR_EXIT_FAIL 125
+
+struct ctr_run {
+	const char *ref;                    /* the image as the user named it */
+	const struct store_image *img;
+	struct ctr_spec *spec;
+	const char *name;                   /* --name, or NULL */
+	const char *hostname;               /* NULL: the host's on the host network,
+					     * else the name, else the id (docker's) */
+	enum sb_network network;
+	const struct sb_mount *mounts;
+	size_t nmounts;
+	bool interactive, tty, read_only;
+	bool auto_remove;                   /* detached: remove the state at exit */
+	unsigned stop_timeout;
+	const struct sb_limits *limits;     /* NULL: none */
+	const struct sb_idmap *idmap;       /* NULL: no user namespace */
+};
+
+/* Run R with the caller's stdin (when interactive), stdout and stderr, and
+ * wait: EX as sb_run. SIGPIPE is ignored from here on (a container that
+ * stops reading its stdin must not kill cairn); Ctrl-C stops it. */
+int ctr_run_attached(struct store *st, const struct ctr_run *r, struct sb_exit *ex, cn_err *err);
+
+/* Record the container, hand it to a supervisor and return once its
+ * process runs (ID: the new container's) or failed to start. The caller
+ * holds the store's gc lock shared; the supervisor releases its copy. */
+int ctr_run_detached(struct store *st, const struct ctr_run *r, char id[CTR_ID_LEN + 1], cn_err *err);
+
+/* The exit status for a run that failed with ERR: docker's 127 when the
+ * command was not found, 126 when it could not be executed, else
+ * CTR_EXIT_FAIL. (Matched on the sandbox's "exec " message until cn_err
+ * has kinds.) */
+int ctr_fail_status(const cn_err *err);
+
+#endif

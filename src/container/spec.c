@@ -1,0 +1,70 @@
+#include "container/spec.h"
+#include "sandbox/sandbox.h"
+#include "util/cleanup.h"
+#include "util/mem.h"
+#include "util/signal.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* The image's config.KEY as a string vector (Entrypoint, Cmd, Env). */
+static void config_strv(const json_t *cfg, const char *key, cn_strv *out)
+{
+	json_t *a = json_object_get(cfg, key);
+	size_t i;
+	json_t *v;
+	json_array_foreach(a, i, v)
+		if (json_is_string(v))
+			cn_strv_pushdup(out, json_string_value(v));
+}
+
+static const char *config_string(const json_t *cfg, const char *key)
+{
+	const char *s = json_string_value(json_object_get(cfg, key));
+	return s && *s ? s : NULL;
+}
+
+int ctr_spec_from_image(const json_t *image_config, const char *ref, const struct ctr_overrides *o,
+			struct ctr_spec *s, cn_err *err)
+{
+	const json_t *cfg = json_object_get(image_config, "config");
+	const char *stop = config_string(cfg, "StopSignal");
+	memset(s, 0, sizeof(*s));
+	s->stop_signal = SB_STOP_FORWARD;
+	config_strv(cfg, "Entrypoint", &s->argv);
+	if (o->nargs > 0)
+		for (size_t i = 0; i < o->nargs; i++)
+			cn_strv_pushdup(&s->argv, o->args[i]);
+	else
+		config_strv(cfg, "Cmd", &s->argv);
+	if (s->argv.n == 0) {
+		cn_err_plain(err, EINVAL, "no command given and image '%s' has no Entrypoint or Cmd", ref);
+		goto fail;
+	}
+	config_strv(cfg, "Env", &s->env);
+	for (size_t i = 0; o->env && i < o->env->n; i++) {
+		const char *kv = o->env->v[i], *eq = strchr(kv, '=');
+		_cleanup_free_ char *key = eq ? cn_xstrndup(kv, (size_t)(eq - kv)) : NULL;
+		if (key)
+			cn_env_set(&s->env, key, eq + 1);
+	}
+	if (stop && (s->stop_signal = cn_signal_parse(stop)) < 0) {
+		cn_err_plain(err, EINVAL, "image '%s' has an unknown StopSignal '%s'", ref, stop);
+		goto fail;
+	}
+	s->cwd = o->workdir ? o->workdir : config_string(cfg, "WorkingDir");
+	if (!s->cwd)
+		s->cwd = "/";
+	s->user = o->user ? o->user : config_string(cfg, "User");
+	return 0;
+fail:
+	ctr_spec_free(s);
+	return -1;
+}
+
+void ctr_spec_free(struct ctr_spec *s)
+{
+	cn_strv_free(&s->argv);
+	cn_strv_free(&s->env);
+	memset(s, 0, sizeof(*s));
+}

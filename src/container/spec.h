@@ -1,0 +1,38 @@
+/* What a container's process is, from its image's config and the caller's
+ * overrides, by docker's rules: Entrypoint then the arguments given or Cmd;
+ * the image's Env then the overrides; WorkingDir, User and StopSignal
+ * unless overridden. Pure: no store, no processes, so it is unit-tested. */
+#ifndef CTR_SPEC_H
+#define CTR_SPEC_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "util/err.h"
+#include "util/strv.h"
+
+struct ctr_overrides {
+	char *const *args;      /* replace Cmd when NARGS > 0 (Entrypoint stays) */
+	size_t nargs;
+	const cn_strv *env;     /* KEY=VALUE, set in order over the image's Env */
+	const char *workdir;    /* NULL: the image's WorkingDir */
+	const char *user;       /* NULL: the image's User */
+};
+
+struct ctr_spec {
+	cn_strv argv;
+	cn_strv env;
+	const char *cwd;        /* never NULL: "/" when neither names one */
+	const char *user;       /* NULL: root. Points into the config or overrides */
+	int stop_signal;        /* StopSignal's number; SB_STOP_FORWARD when unset */
+};
+
+/* IMAGE_CONFIG is the whole image config document; REF names the image in
+ * messages. An image without a command and a StopSignal that names no
+ * signal are errors. S borrows from IMAGE_CONFIG and O: keep them alive. */
+int ctr_spec_from_image(const json_t *image_config, const char *ref, const struct ctr_overrides *o,
+			struct ctr_spec *s, cn_err *err);
+void ctr_spec_free(struct ctr_spec *s);
+
+#endif
