@@ -42,7 +42,7 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 ifneq ($(findstring clang,$(CC_NAME)),)
 # clang-only findings, kept off until fixed where they are:
 # -Wformat-nonliteral: the v*printf wrappers cn_buf_vaddf (util/buf.h) and
-#   err_vset (util/err.c) lack __attribute__((format(printf, N, 0))) (gcc
+#   those in util/err.c lack __attribute__((format(printf, N, 0))) (gcc
 #   exempts va_list functions, clang does not);
 # -Wmissing-field-initializers: libseccomp's SCMP_A0_32 macro (seccomp.h)
 #   leaves datum_b to zero-initialization (sandbox/seccomp.c).
