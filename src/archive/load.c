@@ -12,12 +12,12 @@
 #include "util/digest.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/platform.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #define LOAD_CHUNK ((size_t)64 * 1024)
@@ -439,10 +439,9 @@ out:
 
 static const char *host_arch(void)
 {
-	struct utsname u;
-	if (uname(&u) == 0 && !strcmp(u.machine, "aarch64"))
-		return "arm64";
-	return "amd64";
+	const char *arch;
+	cn_platform_host(NULL, &arch, NULL);
+	return arch;
 }
 
 /* An index inside the layout: the manifest for this machine's platform. */

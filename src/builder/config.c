@@ -1,26 +1,16 @@
 #include "builder/config.h"
 #include "util/mem.h"
+#include "util/platform.h"
 
 #include <string.h>
-#include <sys/utsname.h>
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-/* Go's GOARCH names, which OCI uses. */
 const char *bf_config_architecture(void)
 {
-	static const char *const map[][2] = {
-		{ "x86_64", "amd64" }, { "aarch64", "arm64" }, { "i686", "386" },
-		{ "armv7l", "arm" }, { "ppc64le", "ppc64le" }, { "s390x", "s390x" },
-		{ "riscv64", "riscv64" },
-	};
-	static struct utsname u;
-	if (uname(&u) < 0)
-		return "amd64";
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strcmp(u.machine, map[i][0]) == 0)
-			return map[i][1];
-	return u.machine;
+	const char *arch;
+	cn_platform_host(NULL, &arch, NULL);
+	return arch;
 }
 
 static json_t *section(json_t *cfg)

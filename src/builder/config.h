@@ -9,7 +9,7 @@
 
 #include "util/strv.h"
 
-/* This host's architecture, as OCI names it (amd64, arm64, ...). */
+/* This host's architecture, as OCI names it (amd64, arm64, ...): cn_platform_host's. */
 const char *bf_config_architecture(void);
 
 /* A fresh config for FROM scratch: os/architecture of this host, a default

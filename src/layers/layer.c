@@ -9,6 +9,7 @@
 #include "layers/layer.h"
 #include "util/interrupt.h"
 #include "layers/sink.h"
+#include "layers/xattr.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
@@ -335,20 +336,6 @@ static ssize_t xattr_get(const char *path, const char *name, char **out)
 	}
 }
 
-/* The overlay's own bookkeeping (trusted.overlay.* as root, user.overlay.*
- * with userxattr): never part of the image. Returns the name after the
- * prefix, or NULL for any other xattr. */
-static const char *overlay_xattr(const char *name)
-{
-	static const char *const prefixes[] = { "trusted.overlay.", "user.overlay." };
-	for (size_t i = 0; i < CN_ARRAY_SIZE(prefixes); i++) {
-		size_t n = strlen(prefixes[i]);
-		if (!strncmp(name, prefixes[i], n))
-			return name + n;
-	}
-	return NULL;
-}
-
 /* An overlay xattr: note opacity; refuse what this layer could not express
  * (metacopy files have no data in the upper dir; redirects record renames). */
 static int overlay_attr(struct walk *w, const char *path, const char *name,
@@ -402,7 +389,7 @@ static int read_xattrs(struct walk *w, const char *name, struct archive_entry *e
 	/* libarchive writes xattrs in reverse order of adding: add them from
 	 * the end so the pax header lists them sorted. */
 	for (size_t i = count; i-- > 0;) {
-		const char *ov = overlay_xattr(names[i]);
+		const char *ov = layer_xattr_overlay(names[i]);
 		_cleanup_free_ char *val = NULL;
 		ssize_t n;
 		if (ov) {
@@ -410,9 +397,7 @@ static int read_xattrs(struct walk *w, const char *name, struct archive_entry *e
 				return -1;
 			continue;
 		}
-		/* A host's SELinux label says nothing about the image and would make
-		 * the same build differ between hosts. */
-		if (!strcmp(names[i], "security.selinux"))
+		if (!layer_xattr_keep(names[i]))
 			continue;
 		n = xattr_get(path, names[i], &val);
 		if (n < 0) {
@@ -653,30 +638,4 @@ out:
 	walk_free(&w, rc < 0);
 	layer_unpin_locale(old, pinned);
 	return rc;
-}
-
-const char *layer_media_type(enum layer_compression c)
-{
-	switch (c) {
-	case LAYER_ZSTD:
-		return "application/vnd.oci.image.layer.v1.tar+zstd";
-	case LAYER_GZIP:
-		return "application/vnd.oci.image.layer.v1.tar+gzip";
-	case LAYER_NONE:
-		return "application/vnd.oci.image.layer.v1.tar";
-	}
-	return NULL;
-}
-
-int layer_compression_parse(const char *s, enum layer_compression *out)
-{
-	if (s && !strcmp(s, "zstd")) {
-		*out = LAYER_ZSTD;
-		return 0;
-	}
-	if (s && !strcmp(s, "gzip")) {
-		*out = LAYER_GZIP;
-		return 0;
-	}
-	return -1;
 }

@@ -1,7 +1,7 @@
 /* Layers: an overlay upper directory -> an OCI layer tar stream, compressed,
  * with diff_id (uncompressed sha256) and digest (compressed sha256) computed
  * in the same single pass (layer.c, sink.c); and back: a layer blob from
- * outside -> a directory, treating the blob as hostile (extract.c). Nothing
+ * outside -> a directory, treating the blob as hostile (extract*.c). Nothing
  * is held in memory beyond small buffers. */
 #ifndef LAYER_H
 #define LAYER_H
@@ -34,14 +34,14 @@ struct layer_info {
  * devices, opaque dirs carry trusted.overlay.opaque=y) to OUT_FD as a
  * compressed tar. Entries are sorted (bytewise, parents first), whiteouts
  * become ".wh.NAME", opaque dirs get ".wh..wh..opq" as their first child,
- * trusted.overlay.* / user.overlay.* xattrs are dropped, other xattrs kept,
+ * xattrs are kept as layers/xattr.h decides (overlay ones never),
  * hardlinks inside the tree become hardlink entries, sockets are skipped,
  * uid/gid are numeric only, atime/ctime are not recorded. A file in the tree
  * whose name starts with ".wh." is refused (a layer cannot carry it). */
 int layer_write_dir(int dirfd, int out_fd, const struct layer_write_opts *opts,
 		    struct layer_info *info, cn_err *err);
 
-/* ---- reading layers from outside (layers/extract.c) ----------------------- */
+/* ---- reading layers from outside (layers/extract*.c) ---------------------- */
 
 /* Defaults for the caps (0 in the options). */
 #define LAYER_EXTRACT_MAX_BYTES ((uint64_t)64 << 30)          /* 64 GiB */
@@ -93,8 +93,8 @@ struct layer_extract_result {
  *    to a whiteout, a 0/0 character device that is not a ".wh." entry, a
  *    whiteout naming "", "." or "..", a ".wh." directory component, a
  *    whiteout that is not a regular file are refused;
- *  - trusted.overlay.*, user.overlay.* and security.selinux xattrs are
- *    dropped; uname/gname are ignored; hardlink entries get no metadata of
+ *  - xattrs are kept as layers/xattr.h decides (user.*, file capabilities,
+ *    POSIX ACLs; never trusted.*, overlay or SELinux ones); uname/gname are ignored; hardlink entries get no metadata of
  *    their own; nothing is chmod/chown/utimes'd through a symlink;
  *  - setuid/setgid bits and block/character devices are kept as in the tar
  *    (safe only because the store is 0700 and containers mount it nodev);

@@ -1,4 +1,5 @@
 #include "layers/sink.h"
+#include "layers/codec.h"
 #include "util/fs.h"
 #include "util/mem.h"
 
@@ -57,9 +58,9 @@ static int zstd_run(struct layer_sink *s, ZSTD_inBuffer *in, ZSTD_EndDirective m
 
 static int gzip_open(struct layer_sink *s, cn_err *err)
 {
-	/* windowBits 15 + 16 asks zlib for a gzip wrapper. Without
+	/* A gzip wrapper (as the reader expects, layers/codec.h). Without
 	 * deflateSetHeader, zlib writes a fixed header: no name, mtime 0. */
-	int r = deflateInit2(&s->zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+	int r = deflateInit2(&s->zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, LAYER_GZIP_WINDOW_BITS, 8,
 			     Z_DEFAULT_STRATEGY);
 	if (r != Z_OK)
 		return cn_err_set(err, r == Z_MEM_ERROR ? ENOMEM : 0, "layer: deflateInit2 failed (%d)", r);

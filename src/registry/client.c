@@ -1,10 +1,10 @@
 #include "registry/internal.h"
+#include "registry/url.h"
 
 #include "util/cleanup.h"
 #include "util/interrupt.h"
 #include "util/mem.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <curl/curl.h>
@@ -63,24 +63,6 @@ static bool is_loopback(const char *host)
 	       (n >= 4 && strncmp(host, "127.", 4) == 0) || (n == 5 && strncmp(host, "[::1]", 5) == 0);
 }
 
-/* "https://host:port/path" -> "host:port" (heap), NULL when not http(s). */
-static char *url_host(const char *url, bool *https)
-{
-	const char *p;
-	if (strncmp(url, "https://", 8) == 0) {
-		p = url + 8;
-		*https = true;
-	} else if (strncmp(url, "http://", 7) == 0) {
-		p = url + 7;
-		*https = false;
-	} else {
-		return NULL;
-	}
-	if (strchr(p, '@') && strchr(p, '@') < p + strcspn(p, "/?#"))
-		return NULL;    /* userinfo in a URL from outside: refuse */
-	return cn_xstrndup(p, strcspn(p, "/?#"));
-}
-
 /* ---- TLS: extra CAs per host, from certs.d and --cert-dir ---- */
 
 struct ca_files {
@@ -121,23 +103,6 @@ static CURLcode ssl_ctx_cb(CURL *curl, void *sslctx, void *parm)
 	return CURLE_OK;
 }
 
-/* Location may be absolute, or a path on the same host ("/v2/..."). */
-static void resolve_location(const char *url, char **loc)
-{
-	const char *host_end;
-	char *abs;
-	if (strncmp(*loc, "https://", 8) == 0 || strncmp(*loc, "http://", 7) == 0)
-		return;
-	host_end = strstr(url, "://");
-	host_end = host_end ? host_end + 3 + strcspn(host_end + 3, "/?#") : url + strlen(url);
-	if ((*loc)[0] == '/')
-		abs = cn_xasprintf("%.*s%s", (int)(host_end - url), url, *loc);
-	else
-		abs = cn_xasprintf("%.*s/%s", (int)(host_end - url), url, *loc);
-	free(*loc);
-	*loc = abs;
-}
-
 /* ---- one exchange ---- */
 
 struct exchange {
@@ -148,51 +113,32 @@ struct exchange {
 	bool sink_started;
 };
 
-static char *trim_dup(const char *s, size_t n)
+/* The first NAME header of the last response (1xx ones are not), trimmed
+ * by libcurl; heap or NULL. */
+static char *header_dup(CURL *curl, const char *name)
 {
-	while (n && isspace((unsigned char)*s)) {
-		s++;
-		n--;
-	}
-	while (n && isspace((unsigned char)s[n - 1]))
-		n--;
-	return cn_xstrndup(s, n);
+	struct curl_header *h;
+	if (curl_easy_header(curl, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+		return NULL;
+	return cn_xstrdup(h->value);
 }
 
-static size_t header_cb(char *line, size_t size, size_t n, void *arg)
+/* The headers the client uses, from the final response. A relative
+ * Location is resolved against URL, the request's own (RFC 3986); one
+ * that does not resolve is dropped, as if there were none. */
+static void read_headers(CURL *curl, const char *url, struct reg_resp *r)
 {
-	struct exchange *x = arg;
-	struct reg_resp *r = x->resp;
-	size_t len = size * n;
-	const char *colon = memchr(line, ':', len);
-	char **slot = NULL;
-	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-		/* A new response (after 100 Continue): forget the previous headers. */
-		free(r->location);
-		free(r->content_type);
-		free(r->www_authenticate);
-		free(r->range);
-		r->location = r->content_type = r->www_authenticate = r->range = NULL;
-		r->retry_after = 0;
-		return len;
-	}
-	if (!colon)
-		return len;
-#define IS(name) ((size_t)(colon - line) == sizeof(name) - 1 && strncasecmp(line, name, sizeof(name) - 1) == 0)
-	if (IS("Content-Type"))
-		slot = &r->content_type;
-	else if (IS("WWW-Authenticate"))
-		slot = &r->www_authenticate;
-	else if (IS("Range"))
-		slot = &r->range;
-	else if (IS("Location"))
-		slot = &r->location;
-	else if (IS("Retry-After"))
-		r->retry_after = strtol(colon + 1, NULL, 10);
-#undef IS
-	if (slot && !*slot)
-		*slot = trim_dup(colon + 1, len - (size_t)(colon + 1 - line));
-	return len;
+	_cleanup_free_ char *loc = header_dup(curl, "Location");
+	_cleanup_free_ char *retry = header_dup(curl, "Retry-After");
+	free(r->location);
+	free(r->content_type);
+	free(r->www_authenticate);
+	free(r->range);
+	r->content_type = header_dup(curl, "Content-Type");
+	r->www_authenticate = header_dup(curl, "WWW-Authenticate");
+	r->range = header_dup(curl, "Range");
+	r->retry_after = retry ? strtol(retry, NULL, 10) : 0;
+	r->location = loc ? reg_url_resolve(url, loc) : NULL;
 }
 
 static size_t write_cb(char *data, size_t size, size_t n, void *arg)
@@ -294,8 +240,6 @@ static CURLcode exchange_once(struct reg_conn *k, const struct reg_req *rq, cons
 		curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
 		curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, cas);
 	}
-	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &x);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x);
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
@@ -333,8 +277,7 @@ static CURLcode exchange_once(struct reg_conn *k, const struct reg_req *rq, cons
 	errbuf[0] = '\0';
 	rc = curl_easy_perform(curl);
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
-	if (resp->location)
-		resolve_location(url, &resp->location);
+	read_headers(curl, url, resp);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hl);
 	return rc;
@@ -475,7 +418,7 @@ static int fetch_token(struct reg_conn *k, const struct challenge *ch, char **he
 
 	cn_buf_init(&url, 16384);
 	cn_buf_init(&body, REG_MAX_MANIFEST);
-	rhost = ch->realm ? url_host(ch->realm, &https) : NULL;
+	rhost = ch->realm ? reg_url_host(ch->realm, &https) : NULL;
 	if (!rhost)
 		return cn_err_plain(err, EPROTO, "registry %s: bad token realm '%s'", c->host,
 				  ch->realm ? ch->realm : "");
@@ -656,7 +599,7 @@ int reg_do(struct reg_conn *k, const struct reg_req *rq, struct reg_resp *resp, 
 		    (resp->status == 301 || resp->status == 302 || resp->status == 303 ||
 		     resp->status == 307 || resp->status == 308)) {
 			bool was_https = strncmp(url, "https://", 8) == 0;
-			_cleanup_free_ char *h = url_host(resp->location, &https);
+			_cleanup_free_ char *h = reg_url_host(resp->location, &https);
 			if (++redirects > MAX_REDIRECTS)
 				return cn_err_plain(err, ELOOP, "%s %s: more than %d redirects", method, url,
 						  MAX_REDIRECTS);
@@ -731,7 +674,7 @@ static int ping(struct reg_conn *k, long *status, CURLcode *rc, char *errbuf)
 	return *rc == CURLE_OK ? 0 : -1;
 }
 
-int reg_client_open(struct reg_client *c, const struct reg_ref *ref, const struct reg_opts *o,
+int reg_client_open(struct reg_client *c, const struct cn_ref *ref, const struct reg_opts *o,
 		    const char *const *scopes, cn_err *err)
 {
 	struct reg_conn k;

@@ -71,7 +71,7 @@ void reg_resp_free(struct reg_resp *r);
 
 /* Connect to REF's registry (ping /v2/, https unless allowed otherwise,
  * authenticate for SCOPES). */
-int reg_client_open(struct reg_client *c, const struct reg_ref *ref, const struct reg_opts *o,
+int reg_client_open(struct reg_client *c, const struct cn_ref *ref, const struct reg_opts *o,
 		    const char *const *scopes, cn_err *err);
 void reg_client_close(struct reg_client *c);
 int reg_conn_open(struct reg_conn *k, struct reg_client *c, cn_err *err);

@@ -5,13 +5,13 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/platform.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
@@ -84,24 +84,6 @@ out:
 	return r;
 }
 
-static void host_platform(char *os, size_t oslen, char *arch, size_t archlen)
-{
-	struct utsname u;
-	const char *a = "amd64";
-	snprintf(os, oslen, "linux");
-	if (uname(&u) == 0) {
-		if (strcmp(u.machine, "aarch64") == 0)
-			a = "arm64";
-		else if (strncmp(u.machine, "arm", 3) == 0)
-			a = "arm";
-		else if (strcmp(u.machine, "i686") == 0 || strcmp(u.machine, "i386") == 0)
-			a = "386";
-		else if (strcmp(u.machine, "x86_64") != 0)
-			a = u.machine;
-	}
-	snprintf(arch, archlen, "%s", a);
-}
-
 /* The index entry for the wanted platform ("os/arch[/variant]"). */
 static int pick_platform(const char *platform, json_t *index, const char *name, char out[CN_DIGEST_STR_SIZE],
 			 cn_err *err)
@@ -116,7 +98,14 @@ static int pick_platform(const char *platform, json_t *index, const char *name, 
 		if (n < 2)
 			return cn_err_plain(err, EINVAL, "invalid platform '%s' (want OS/ARCH[/VARIANT])", platform);
 	} else {
-		host_platform(os, sizeof(os), arch, sizeof(arch));
+		const char *hos, *harch, *hvar;
+		cn_platform_host(&hos, &harch, &hvar);
+		snprintf(os, sizeof(os), "%s", hos);
+		snprintf(arch, sizeof(arch), "%s", harch);
+		/* Only arm's variants tell images apart (a v6 host cannot run
+		 * v7 code); arm64 indexes mostly name none. */
+		if (strcmp(harch, "arm") == 0)
+			snprintf(variant, sizeof(variant), "%s", hvar);
 	}
 	json_array_foreach(json_object_get(index, "manifests"), i, m) {
 		json_t *p = json_object_get(m, "platform");
@@ -145,7 +134,7 @@ static int pick_platform(const char *platform, json_t *index, const char *name, 
 struct blob_job {
 	char digest[CN_DIGEST_STR_SIZE];
 	char diff_id[CN_DIGEST_STR_SIZE];
-	char media_type[96];
+	char media_type[sizeof(((struct store_layer *)0)->media_type)];   /* checked to fit */
 	uint64_t size;
 };
 
@@ -279,7 +268,7 @@ static int pull_layer(struct reg_conn *k, size_t i, void *arg, cn_err *err)
 	struct store_layer l = { .size = job->size };
 	memcpy(l.digest, job->digest, sizeof(l.digest));
 	memcpy(l.diff_id, job->diff_id, sizeof(l.diff_id));
-	snprintf(l.media_type, sizeof(l.media_type), "%s", job->media_type);
+	memcpy(l.media_type, job->media_type, sizeof(l.media_type));
 	if (store_blob_exists(p->st, job->digest) && store_blob_size(p->st, job->digest) == job->size) {
 		reg_report(k->c, REG_BLOB_EXISTS, job->digest, job->size, job->size);
 	} else {
@@ -331,9 +320,14 @@ static int plan_layers(json_t *manifest, json_t *config, const char *what, struc
 		if (!mt || (strstr(mt, ".tar") == NULL))
 			return cn_err_plain(err, EPROTO, "%s: layer %zu: unsupported media type '%s'", what,
 					  i + 1, mt ? mt : "");
+		/* The store keeps it in a fixed field; every type it supports fits. */
+		if (strlen(mt) >= sizeof(j->media_type))
+			return cn_err_plain(err, EPROTO, "%s: layer %zu: media type longer than %zu bytes "
+					  "(unsupported: '%.*s...')", what, i + 1, sizeof(j->media_type) - 1,
+					  60, mt);
 		memcpy(j->digest, d, CN_DIGEST_STR_SIZE);
 		memcpy(j->diff_id, did, CN_DIGEST_STR_SIZE);
-		snprintf(j->media_type, sizeof(j->media_type), "%s", mt);
+		memcpy(j->media_type, mt, strlen(mt) + 1);
 		j->size = (uint64_t)json_integer_value(size);
 	}
 	return 0;
@@ -342,7 +336,7 @@ static int plan_layers(json_t *manifest, json_t *config, const char *what, struc
 int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, struct reg_result *res,
 	     cn_err *err)
 {
-	struct reg_ref ref;
+	struct cn_ref ref;
 	struct reg_client c;
 	struct reg_conn k = { 0 };
 	_cleanup_free_ char *scope = NULL, *mt = NULL;
@@ -359,13 +353,13 @@ int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, str
 	memset(res, 0, sizeof(*res));
 	cn_buf_init(&body, REG_MAX_MANIFEST);
 	cn_buf_init(&cfg, REG_MAX_MANIFEST);
-	if (reg_ref_parse(remote, &ref, err) < 0)
+	if (cn_ref_parse(remote, &ref, err) < 0)
 		return -1;
 	scope = cn_xasprintf("repository:%s:pull", ref.path);
 	scopes[0] = scope;
 	scopes[1] = NULL;
 	if (reg_client_open(&c, &ref, o, scopes, err) < 0) {
-		reg_ref_free(&ref);
+		cn_ref_free(&ref);
 		return cn_err_wrap(err, "pull %s", remote);
 	}
 	if (reg_conn_open(&k, &c, err) < 0)
@@ -427,6 +421,6 @@ out:
 	reg_client_close(&c);
 	if (r < 0)
 		cn_err_wrap(err, "pull %s", remote);
-	reg_ref_free(&ref);
+	cn_ref_free(&ref);
 	return r;
 }

@@ -182,7 +182,7 @@ static int push_blob(struct reg_conn *k, size_t i, void *arg, cn_err *err)
 
 /* Repositories on the same registry that the store has tags for and whose
  * image holds DIGEST: a blob can be mounted from them instead of sent. */
-static void mount_sources(struct store *st, const struct reg_ref *target, struct push_blob *blobs,
+static void mount_sources(struct store *st, const struct cn_ref *target, struct push_blob *blobs,
 			  size_t n, cn_strv *repos)
 {
 	json_t *idx = NULL, *m;
@@ -193,13 +193,13 @@ static void mount_sources(struct store *st, const struct reg_ref *target, struct
 	json_array_foreach(json_object_get(idx, "manifests"), i, m) {
 		const char *tag = json_string_value(json_object_get(json_object_get(m, "annotations"),
 								    "org.opencontainers.image.ref.name"));
-		struct reg_ref r;
+		struct cn_ref r;
 		struct store_image img;
-		if (!tag || reg_ref_parse(tag, &r, &ignored) < 0)
+		if (!tag || cn_ref_parse(tag, &r, &ignored) < 0)
 			continue;
 		if (strcmp(r.domain, target->domain) != 0 || strcmp(r.path, target->path) == 0 ||
 		    store_image_load(st, tag, &img, &ignored) != 1) {
-			reg_ref_free(&r);
+			cn_ref_free(&r);
 			continue;
 		}
 		for (size_t b = 0; b < n; b++) {
@@ -218,7 +218,7 @@ static void mount_sources(struct store *st, const struct reg_ref *target, struct
 			}
 		}
 		store_image_free(&img);
-		reg_ref_free(&r);
+		cn_ref_free(&r);
 	}
 	json_decref(idx);
 }
@@ -227,7 +227,7 @@ int reg_push(struct store *st, const char *local, const char *remote, const stru
 	     struct reg_result *res, cn_err *err)
 {
 	struct store_image img;
-	struct reg_ref ref;
+	struct cn_ref ref;
 	struct reg_client c;
 	struct reg_conn k = { 0 };
 	struct push_ctx pc;
@@ -245,7 +245,7 @@ int reg_push(struct store *st, const char *local, const char *remote, const stru
 	if (r <= 0)
 		return r == 0 ? cn_err_plain(err, ENOENT, "image '%s' not found in the store", local) : -1;
 	r = -1;
-	if (reg_ref_parse(remote ? remote : local, &ref, err) < 0) {
+	if (cn_ref_parse(remote ? remote : local, &ref, err) < 0) {
 		store_image_free(&img);
 		return -1;
 	}
@@ -310,7 +310,7 @@ out:
 out_ref:
 	if (r < 0)
 		cn_err_wrap(err, "push %s", remote ? remote : local);
-	reg_ref_free(&ref);
+	cn_ref_free(&ref);
 	store_image_free(&img);
 	return r;
 }
@@ -318,11 +318,11 @@ out_ref:
 int reg_login_check(const char *registry, const struct reg_opts *o, cn_err *err)
 {
 	_cleanup_free_ char *fake = cn_xasprintf("%s/x", registry);
-	struct reg_ref ref;
+	struct cn_ref ref;
 	struct reg_client c;
 	if (strchr(registry, '/'))
 		return cn_err_plain(err, EINVAL, "'%s': name a registry (HOST[:PORT]), not a repository", registry);
-	if (reg_ref_parse(fake, &ref, err) < 0)
+	if (cn_ref_parse(fake, &ref, err) < 0)
 		return -1;
 	/* A registry name without '.' or ':' ("myregistry") is taken as is. */
 	if (strcmp(ref.domain, "docker.io") == 0 && strcmp(registry, "docker.io") != 0) {
@@ -330,10 +330,10 @@ int reg_login_check(const char *registry, const struct reg_opts *o, cn_err *err)
 		ref.domain = cn_xstrdup(registry);
 	}
 	if (reg_client_open(&c, &ref, o, NULL, err) < 0) {
-		reg_ref_free(&ref);
+		cn_ref_free(&ref);
 		return cn_err_wrap(err, "login %s", registry);
 	}
 	reg_client_close(&c);
-	reg_ref_free(&ref);
+	cn_ref_free(&ref);
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/ref.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,61 +22,21 @@
 #define TAGLOG_MAX (64u << 20)
 
 
-static bool ref_char_ok(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-	       c == '-' || c == '/';
-}
-
+/* Docker's grammar (util/ref.h), the one the registry client uses: a
+ * name the store tags can be pushed and pulled under, and back. */
 char *store_ref_normalize(const char *ref, cn_err *err)
 {
-	const char *slash = strrchr(ref, '/');
-	const char *colon = strrchr(ref, ':');
-	const char *first_slash = strchr(ref, '/');
-	size_t namelen;
-	if (!*ref || strlen(ref) > 255 || strchr(ref, '@')) {
-		cn_err_set(err, EINVAL, "invalid image name '%s'", ref);
+	struct cn_ref r;
+	char *local;
+	if (strchr(ref, '@')) {
+		cn_err_plain(err, EINVAL, "invalid image name '%s': a digest cannot name a tag", ref);
 		return NULL;
 	}
-	if (colon && slash && colon < slash)
-		colon = NULL;   /* host:port/name without tag */
-	namelen = colon ? (size_t)(colon - ref) : strlen(ref);
-	for (size_t i = 0; i < namelen; i++) {
-		/* The registry host (first component) may carry a port and capitals. */
-		bool in_host = first_slash && ref + i < first_slash &&
-			       (memchr(ref, '.', (size_t)(first_slash - ref)) ||
-				memchr(ref, ':', (size_t)(first_slash - ref)) ||
-				!strncmp(ref, "localhost/", 10));
-		char c = ref[i];
-		if (!(ref_char_ok(c) || (in_host && (c == ':' || (c >= 'A' && c <= 'Z'))))) {
-			cn_err_set(err, EINVAL, "invalid image name '%s': names are lower-case "
-				   "letters, digits and . _ - /", ref);
-			return NULL;
-		}
-	}
-	if (namelen == 0 || ref[0] == '/' || ref[namelen - 1] == '/' || strstr(ref, "//") ||
-	    strstr(ref, "..")) {
-		cn_err_set(err, EINVAL, "invalid image name '%s'", ref);
+	if (cn_ref_parse(ref, &r, err) < 0)
 		return NULL;
-	}
-	if (colon) {
-		const char *tag = colon + 1;
-		size_t tl = strlen(tag);
-		if (tl == 0 || tl > 128 || tag[0] == '.' || tag[0] == '-') {
-			cn_err_set(err, EINVAL, "invalid tag in '%s'", ref);
-			return NULL;
-		}
-		for (size_t i = 0; i < tl; i++) {
-			char c = tag[i];
-			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			      c == '_' || c == '.' || c == '-')) {
-				cn_err_set(err, EINVAL, "invalid tag in '%s'", ref);
-				return NULL;
-			}
-		}
-		return cn_xstrdup(ref);
-	}
-	return cn_xasprintf("%s:latest", ref);
+	local = CN_TAKE_PTR(r.local);
+	cn_ref_free(&r);
+	return local;
 }
 
 int store_index_load(struct store *st, json_t **out, cn_err *err)

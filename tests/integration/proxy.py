@@ -8,12 +8,16 @@ the client (USER:PASS), and, by MODE, for blob GETs:
   redirect   answers 307 to http://localhost:PORT/storage/... (another
              host name for this proxy), which serves the blob and logs
              whether an Authorization header came with it;
-  downgrade  (run with TLS) answers 307 to an http:// URL.
+  downgrade  (run with TLS) answers 307 to an http:// URL;
+  relative   (all requests) gives upstream's Location headers as references
+             relative to the request's path, as RFC 3986 resolves them
+             ("UUID?..." for an upload under /v2/NAME/blobs/uploads/);
+  longtype   (manifest GETs) lengthens the layers' media types past 96 bytes.
 
 Every request is logged: "METHOD PATH auth=yes|no status".
 usage: proxy.py PORT MODE UPSTREAM USER PASS LOG [CERT KEY]
 """
-import base64, ssl, sys, threading, urllib.request, urllib.error
+import base64, json, ssl, sys, threading, urllib.request, urllib.error
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 port, mode, upstream, user, password, log_path = sys.argv[1:7]
@@ -43,6 +47,19 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def relative_location(self, hdrs):
+        # "/v2/n/blobs/uploads/U?q" asked from "/v2/n/blobs/uploads/" -> "U?q"
+        out = []
+        for k, v in hdrs:
+            base = self.path.split("?")[0].rsplit("/", 1)[0] + "/"
+            if k.lower() == "location" and v.startswith(upstream + "/"):
+                v = v[len(upstream):]
+            if k.lower() == "location" and v.startswith(base):
+                v = v[len(base):]
+                log("%s %s location=%s rel" % (self.command, self.path, v))
+            out.append((k, v))
+        return out
+
     def forward(self, path):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
@@ -58,6 +75,14 @@ class Handler(BaseHTTPRequestHandler):
         data = r.read()
         hdrs = [(k, v) for k, v in r.headers.items()
                 if k.lower() in ("content-type", "docker-content-digest", "location", "range")]
+        if mode == "relative":
+            hdrs = self.relative_location(hdrs)
+        if mode == "longtype" and self.command == "GET" and "/manifests/" in path:
+            doc = json.loads(data)
+            for layer in doc.get("layers", []):
+                layer["mediaType"] += "+" + "x" * 100
+            data = json.dumps(doc).encode()
+            hdrs = [(k, v) for k, v in hdrs if k.lower() != "docker-content-digest"]
         self.reply(r.status if hasattr(r, "status") else r.code, hdrs, data)
 
     def handle_any(self):

@@ -1,7 +1,12 @@
 /* Image references parse as docker parses them (its reference grammar and
- * normalisation: docker.io, library/, host:port, tags, digests). */
+ * normalisation: docker.io, library/, host:port, tags, digests), and the
+ * store names tags by the same grammar (it had one of its own, which took
+ * "a___b", "-a", "a-" and refused "[::1]:5000/app"). */
 #include "registry/ref.h"
+#include "store/store.h"
 #include "unit.h"
+
+#include <stdlib.h>
 
 #define D64 "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
@@ -29,15 +34,29 @@ static const struct ok_case ok_cases[] = {
 static const char *const bad_cases[] = {
 	"", "Alpine", "team/App", "a//b", "a/", "/a", "a:", "a:-x", "a:.x", "-a", "a-", "a..b", "a___b",
 	"a@sha256:abc", "a@md5:0123", "host:5000/", "a:b:c", "a b", "a/b:c/d",
+	"_a", "a/_b", "a/b-", "a/.b", "a.-b", "host:5000/-x",
 };
+
+/* A tag name for the store: a reference without a digest. */
+static void store_agrees(const char *in, const char *want)
+{
+	cn_err err;
+	char *got = store_ref_normalize(in, &err);
+	if (want)
+		UNIT_STREQ(got, want, "the store names '%s' %s%s%s", in, want, got ? "" : ": ",
+			   got ? "" : err.msg);
+	else
+		UNIT_CHECK(!got, "the store refuses '%s' too (%s)", in, got ? got : err.msg);
+	free(got);
+}
 
 int main(void)
 {
 	for (size_t i = 0; i < sizeof(ok_cases) / sizeof(ok_cases[0]); i++) {
 		const struct ok_case *c = &ok_cases[i];
-		struct reg_ref r;
+		struct cn_ref r;
 		cn_err err;
-		int rc = reg_ref_parse(c->in, &r, &err);
+		int rc = cn_ref_parse(c->in, &r, &err);
 		UNIT_CHECK(rc == 0, "'%s' parses%s%s", c->in, rc ? ": " : "", rc ? err.msg : "");
 		if (rc)
 			continue;
@@ -49,23 +68,28 @@ int main(void)
 			   c->in);
 		UNIT_CHECK(c->local ? r.local && !strcmp(r.local, c->local) : !r.local, "'%s': stored as %s",
 			   c->in, c->local ? c->local : "(untagged)");
-		reg_ref_free(&r);
+		cn_ref_free(&r);
 	}
 	{
-		struct reg_ref r;
+		struct cn_ref r;
 		cn_err err;
-		reg_ref_parse("alpine", &r, &err);
+		cn_ref_parse("alpine", &r, &err);
 		UNIT_STREQ(reg_ref_api_host(&r), "registry-1.docker.io", "docker.io's API host");
-		reg_ref_free(&r);
+		cn_ref_free(&r);
 	}
 	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
-		struct reg_ref r;
+		struct cn_ref r;
 		cn_err err;
-		int rc = reg_ref_parse(bad_cases[i], &r, &err);
+		int rc = cn_ref_parse(bad_cases[i], &r, &err);
 		UNIT_CHECK(rc < 0 && strstr(err.msg, "invalid reference"), "'%s' is refused (%s)", bad_cases[i],
 			   rc < 0 ? err.msg : "accepted");
 		if (rc == 0)
-			reg_ref_free(&r);
+			cn_ref_free(&r);
 	}
+	for (size_t i = 0; i < sizeof(ok_cases) / sizeof(ok_cases[0]); i++)
+		store_agrees(ok_cases[i].in, ok_cases[i].digest ? NULL : ok_cases[i].local);
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++)
+		store_agrees(bad_cases[i], NULL);
+	store_agrees("alpine@" D64, NULL);           /* a digest is not a tag */
 	return UNIT_DONE();
 }

@@ -1,0 +1,76 @@
+#include "layers/codec.h"
+
+#include <string.h>
+
+/* Magic bytes are the formats' own: gzip (RFC 1952), zstd frames and
+ * skippable frames 0x184D2A5? (RFC 8878), bzip2 "BZh", xz's stream header. */
+static const struct layer_codec codecs[] = {
+	{ LAYER_CODEC_ZSTD, "zstd", LAYER_ZSTD, "application/vnd.oci.image.layer.v1.tar+zstd",
+	  4, { 0x28, 0xb5, 0x2f, 0xfd }, { 0xff, 0xff, 0xff, 0xff } },
+	{ LAYER_CODEC_ZSTD, "zstd", LAYER_ZSTD, "application/vnd.oci.image.layer.v1.tar+zstd",
+	  4, { 0x50, 0x2a, 0x4d, 0x18 }, { 0xf0, 0xff, 0xff, 0xff } },
+	{ LAYER_CODEC_GZIP, "gzip", LAYER_GZIP, "application/vnd.oci.image.layer.v1.tar+gzip",
+	  2, { 0x1f, 0x8b }, { 0xff, 0xff } },
+	{ LAYER_CODEC_BZIP2, "bzip2", -1, NULL, 3, { 'B', 'Z', 'h' }, { 0xff, 0xff, 0xff } },
+	{ LAYER_CODEC_XZ, "xz", -1, NULL,
+	  6, { 0xfd, '7', 'z', 'X', 'Z', 0 }, { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } },
+	{ LAYER_CODEC_PLAIN, "tar", LAYER_NONE, "application/vnd.oci.image.layer.v1.tar",
+	  0, { 0 }, { 0 } },
+};
+
+static bool magic_at(const struct layer_codec *c, const unsigned char *buf, size_t len)
+{
+	if (c->magic_len == 0 || len < c->magic_len)
+		return false;
+	for (size_t i = 0; i < c->magic_len; i++)
+		if ((buf[i] & c->mask[i]) != c->magic[i])
+			return false;
+	return true;
+}
+
+const struct layer_codec *layer_codec_detect(const unsigned char *buf, size_t len)
+{
+	const struct layer_codec *plain = NULL;
+	for (size_t i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++) {
+		if (magic_at(&codecs[i], buf, len))
+			return &codecs[i];
+		if (codecs[i].id == LAYER_CODEC_PLAIN)
+			plain = &codecs[i];
+	}
+	return plain;
+}
+
+const struct layer_codec *layer_codec_of(enum layer_compression c)
+{
+	for (size_t i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++)
+		if (codecs[i].compression == (int)c)
+			return &codecs[i];
+	return NULL;
+}
+
+bool layer_codec_starts(enum layer_codec_id id, unsigned char c)
+{
+	for (size_t i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++)
+		if (codecs[i].id == id && codecs[i].magic_len &&
+		    (c & codecs[i].mask[0]) == codecs[i].magic[0])
+			return true;
+	return false;
+}
+
+const char *layer_media_type(enum layer_compression c)
+{
+	const struct layer_codec *codec = layer_codec_of(c);
+	return codec ? codec->media_type : NULL;
+}
+
+/* Only what a build may choose: a plain tar is for exports. */
+int layer_compression_parse(const char *s, enum layer_compression *out)
+{
+	for (size_t i = 0; s && i < sizeof(codecs) / sizeof(codecs[0]); i++)
+		if (codecs[i].compression >= 0 && codecs[i].compression != LAYER_NONE &&
+		    !strcmp(s, codecs[i].name)) {
+			*out = (enum layer_compression)codecs[i].compression;
+			return 0;
+		}
+	return -1;
+}
