@@ -281,7 +281,16 @@ int store_ingest_begin(struct store *st, struct store_ingest *in, cn_err *err)
 		return -1;
 	}
 	store_unlock(st);
-	fchmod(in->fd, 0444);
+	/* Blobs are read-only from birth (the store's invariant: published
+	 * bytes are never rewritten); a file that cannot be made so is not
+	 * ingested. */
+	if (fchmod(in->fd, 0444) < 0) {
+		cn_err_sys(err, "make the new blob '%s' read-only", path);
+		unlink(path);
+		close(in->fd);
+		in->fd = -1;
+		return -1;
+	}
 	in->name = cn_xstrdup(strrchr(path, '/') + 1);
 	return 0;
 }

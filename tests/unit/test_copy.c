@@ -31,72 +31,17 @@ static cn_err err;
 
 /* ---- fixtures ---- */
 
-static void put(int dirfd, const char *path, const char *data, mode_t mode)
-{
-	int fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0 || cn_write_all(fd, data, strlen(data)) < 0 || fchmod(fd, mode) < 0) {
-		printf("# fixture: cannot write %s\n", path);
-		exit(2);
-	}
-	close(fd);
-}
-
-static void dir(int dirfd, const char *path, mode_t mode)
-{
-	if (mkdirat(dirfd, path, mode) < 0 || fchmodat(dirfd, path, mode, 0) < 0) {
-		printf("# fixture: cannot mkdir %s\n", path);
-		exit(2);
-	}
-}
-
-static void link_(int dirfd, const char *target, const char *path)
-{
-	if (symlinkat(target, dirfd, path) < 0) {
-		printf("# fixture: cannot symlink %s\n", path);
-		exit(2);
-	}
-}
-
-/* Contents of a regular file (not following a final symlink), or NULL. */
-static char *slurp(int dirfd, const char *path)
-{
-	static char buf[4096];
-	int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	ssize_t n;
-	if (fd < 0)
-		return NULL;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		return NULL;
-	buf[n] = '\0';
-	return buf;
-}
+/* The shared fixtures (unit.h), under this file's short names. */
+#define put(...) unit_put(__VA_ARGS__)
+#define dir(...) unit_mkdir(__VA_ARGS__)
+#define link_(...) unit_symlink(__VA_ARGS__)
+#define slurp(...) unit_slurp(__VA_ARGS__)
+#define exists(...) unit_exists(__VA_ARGS__)
+#define count_entries(...) unit_count_entries(__VA_ARGS__)
 
 static bool lstat_ok(int dirfd, const char *path, struct stat *st)
 {
 	return fstatat(dirfd, path, st, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
-static bool exists(int dirfd, const char *path)
-{
-	struct stat st;
-	return lstat_ok(dirfd, path, &st);
-}
-
-static size_t count_entries(int dirfd, const char *path)
-{
-	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-	size_t n = 0;
-	if (!d)
-		return (size_t)-1;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
 }
 
 /* A fresh, empty image root for each case. */
