@@ -3,6 +3,7 @@
  * instructions (ENV, LABEL, WORKDIR, EXPOSE, VOLUME, USER, CMD, ...,
  * ONBUILD), and the step loop with the build cache. */
 #include "builder/build_internal.h"
+#include "util/ref.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -133,7 +134,7 @@ static int check_platform(struct build *b, const struct bf_instr *in, cn_err *er
 					       value[strlen(host)] == '/' && !strchr(value + strlen(host) + 1, '/'))))
 		return 0;
 	b->positioned = true;
-	return cn_err_set(err, ENOTSUP, "%s:%d:%d: FROM: --platform=%s: only this host's platform %s "
+	return cn_err_fail(err, CN_ERR_UNSUPPORTED, "%s:%d:%d: FROM: --platform=%s: only this host's platform %s "
 			  "can be built (expected --platform=%s or $BUILDPLATFORM; no emulation)",
 			  b->o->buildfile, in->node->start_line, bf_node_column(in->node, "--platform"),
 			  value, host ? host : "?", host ? host : "?");
@@ -145,13 +146,16 @@ int bd_load_image(struct build *b, const char *name, struct store_image *img, cn
 {
 	const char *at = strchr(name, '@');
 	const char *key = at ? at + 1 : name;
+	struct cn_ref ref;
 	int r = store_image_load(b->st, key, img, err);
 	if (r != 0 || !b->o->pull)
 		return r;
+	/* A name that is no reference at all says so alone. */
+	if (cn_ref_parse(name, &ref, err) < 0)
+		return -1;
+	cn_ref_free(&ref);
 	if (b->o->pull(b->o->pull_ctx, b->st, name, err) < 0)
-		/* A name that is no reference at all says so alone. */
-		return err->errnum == EINVAL ? -1 : cn_err_wrap(err, "image '%s' is not in the store, "
-								 "and pulling it failed", name);
+		return cn_err_wrap(err, "image '%s' is not in the store, and pulling it failed", name);
 	return store_image_load(b->st, key, img, err);
 }
 
@@ -168,7 +172,7 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 		return -1;
 	base = bd_find_stage(b, image, false);
 	if (base && !base->cfg)
-		return cn_err_set(err, 0, "stage '%s' was not built", image);
+		return cn_err_fail(err, CN_ERR_NOT_FOUND, "stage '%s' was not built", image);
 	if (base) {
 		/* The stage's result, and its key: the cache chains through. */
 		b->cur->cfg = bf_config_from_base(base->cfg);
@@ -188,10 +192,10 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 	if (r < 0)
 		return -1;
 	if (r == 0)
-		return cn_err_set(err, 0, "image '%s' not found in the store", image);
+		return cn_err_fail(err, CN_ERR_NOT_FOUND, "image '%s' not found in the store", image);
 	for (size_t i = 0; i < img.nlayers; i++) {
 		if (!store_snapshot_exists(b->st, img.layers[i].diff_id)) {
-			cn_err_set(err, ENOENT, "image '%s': layer %s is not unpacked in the store",
+			cn_err_fail(err, CN_ERR_NOT_FOUND, "image '%s': layer %s is not unpacked in the store",
 				   image, img.layers[i].diff_id);
 			store_image_free(&img);
 			return -1;
@@ -357,7 +361,7 @@ static int do_env_label(struct build *b, const struct bf_instr *in, cn_err *err)
 	for (size_t i = 0; i < in->nkvs && r == 0; i++) {
 		if (in->kind == BF_ENV) {
 			if (!*keys[i] || strchr(keys[i], '='))
-				r = cn_err_set(err, EINVAL, "invalid variable name '%s'", keys[i]);
+				r = cn_err_fail(err, CN_ERR_INVALID, "invalid variable name '%s'", keys[i]);
 			else
 				bf_config_set_env(b->cur->cfg, keys[i], values[i]);
 		} else {
@@ -384,7 +388,7 @@ static int check_port(const char *p, cn_err *err)
 		hi = strtoul(end + 1, &end, 10);
 	if (end == s || (*end && *end != '/') || lo == 0 || hi > 65535 || lo > hi ||
 	    (*end == '/' && strcmp(end, "/tcp") && strcmp(end, "/udp") && strcmp(end, "/sctp")))
-		return cn_err_set(err, EINVAL, "invalid port '%s'", p);
+		return cn_err_fail(err, CN_ERR_INVALID, "invalid port '%s'", p);
 	return 0;
 }
 
@@ -405,7 +409,7 @@ static int do_words(struct build *b, const struct bf_instr *in, cn_err *err)
 			bf_config_add_set_member(b->cur->cfg, "ExposedPorts", port);
 		} else {
 			if (!*w)
-				return cn_err_set(err, EINVAL, "empty volume path");
+				return cn_err_fail(err, CN_ERR_INVALID, "empty volume path");
 			bf_config_add_set_member(b->cur->cfg, "Volumes", w);
 		}
 	}
@@ -446,7 +450,7 @@ static int do_value(struct build *b, const struct bf_instr *in, cn_err *err)
 		break;
 	case BF_STOPSIGNAL:
 		if (!signal_ok(v))
-			return cn_err_set(err, EINVAL, "invalid signal '%s'", v);
+			return cn_err_fail(err, CN_ERR_INVALID, "invalid signal '%s'", v);
 		bf_config_set_string(b->cur->cfg, "StopSignal", v);
 		break;
 	default:
@@ -504,7 +508,7 @@ static int run_instruction(struct build *b, const struct bf_instr *in, cn_err *e
 {
 	int r;
 	if (in->kind != BF_FROM && in->kind != BF_ARG && !b->cur)
-		return cn_err_set(err, EINVAL, "no FROM before this instruction");
+		return cn_err_fail(err, CN_ERR_INVALID, "no FROM before this instruction");
 	switch (in->kind) {
 	case BF_FROM:
 		return do_from(b, in, err);
@@ -544,7 +548,7 @@ static int run_instruction(struct build *b, const struct bf_instr *in, cn_err *e
 		r = 0;
 		break;
 	default:
-		return cn_err_set(err, ENOTSUP, "not supported yet");
+		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "not supported yet");
 	}
 	if (r == 0)
 		bd_history(b, in->node->original, true);
@@ -594,7 +598,7 @@ static int run_triggers(struct build *b, cn_err *err)
 		_cleanup_free_ char *src = text ? cn_xasprintf("FROM scratch\n%s\n", text) : NULL;
 		struct bf_program prog;
 		if (!src) {
-			r = cn_err_set(err, EINVAL, "ONBUILD trigger %zu of the base image is not a string", i + 1);
+			r = cn_err_fail(err, CN_ERR_INVALID, "ONBUILD trigger %zu of the base image is not a string", i + 1);
 			break;
 		}
 		if (bf_program_parse("ONBUILD trigger", src, strlen(src), &prog, err) < 0) {
@@ -602,7 +606,7 @@ static int run_triggers(struct build *b, cn_err *err)
 			break;
 		}
 		if (prog.ninstrs != 2 || prog.instrs[1].kind == BF_FROM || prog.instrs[1].kind == BF_ONBUILD) {
-			r = cn_err_set(err, EINVAL, "ONBUILD trigger '%s' is not one instruction", text);
+			r = cn_err_fail(err, CN_ERR_INVALID, "ONBUILD trigger '%s' is not one instruction", text);
 		} else {
 			_cleanup_free_ char *shown = cn_xasprintf("ONBUILD %s", text);
 			bd_emit(b, BF_EV_STEP, shown, NULL, 0);
@@ -754,7 +758,7 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 	warn_unused_args(&b);
 	bd_crash_point("image");
 	if (cn_interrupted()) {
-		cn_err_plain(err, EINTR, "interrupted");
+		cn_err_fail(err, CN_ERR_INTERRUPTED, "interrupted");
 		goto out;
 	}
 	/* FROM scratch and nothing else still makes an image. */

@@ -230,8 +230,6 @@ static int binds_extra(struct build *b, const struct bf_instr *in, char **extra,
 						   .srcs = one, .nsrcs = 1 };
 			r = bf_copy_digest(&co, b->ctx_path, b->sc, digest, one_fp, err);
 			if (r < 0) {
-				if (!strncmp(err->msg, "COPY: ", 6))
-					memmove(err->msg, err->msg + 6, strlen(err->msg + 6) + 1);
 				cn_err_wrap(err, "--mount=type=bind,source=%s", ms.source ? ms.source : "/");
 			} else {
 				cn_buf_addf(&x, " bind%zu=%s", i, digest);

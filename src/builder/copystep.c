@@ -96,7 +96,7 @@ static int add_in_root(int root_fd, struct copy_job *job, cn_err *err)
 			continue;
 		}
 		if (job->chown || job->opts.chmod)
-			return cn_err_set(err, ENOTSUP, "'%s': --chown and --chmod on an archive are not "
+			return cn_err_fail(err, CN_ERR_UNSUPPORTED, "'%s': --chown and --chmod on an archive are not "
 					  "supported yet", src);
 		struct mkdir_job mj = { job->dest_abs, NULL };
 		if (bd_mkdir_in_root(root_fd, -1, &mj, err) < 0)
@@ -172,7 +172,7 @@ static int write_heredocs(struct build *b, const struct bf_instr *in, const cn_s
 		struct bf_lex_opts lex = { .flags = BF_LEX_RAW_QUOTES | BF_LEX_RAW_ESCAPES };
 		_cleanup_close_ int fd = -1;
 		if (!*hd->name || strchr(hd->name, '/') || !strcmp(hd->name, ".") || !strcmp(hd->name, ".."))
-			return cn_err_set(err, EINVAL, "heredoc name '%s' cannot be a file name", hd->name);
+			return cn_err_fail(err, CN_ERR_INVALID, "heredoc name '%s' cannot be a file name", hd->name);
 		if (hd->expand) {
 			if (bf_expand(body, b->prog.file.escape, env, &lex, &text, NULL, err) < 0)
 				return -1;
@@ -218,7 +218,7 @@ int bd_stage_or_image(struct build *b, const char *from, struct store_image *img
 	memset(img, 0, sizeof(*img));
 	st = bd_find_stage(b, from, true);
 	if (st && !st->needed)
-		return cn_err_set(err, 0, "--from=%s: that stage was skipped (cairn could not tell it "
+		return cn_err_fail(err, CN_ERR_NOT_FOUND, "--from=%s: that stage was skipped (cairn could not tell it "
 				  "was needed)", from);
 	if (st) {
 		*layers = st->layers;
@@ -228,13 +228,13 @@ int bd_stage_or_image(struct build *b, const char *from, struct store_image *img
 	}
 	for (size_t i = 0; i < b->nstages; i++)
 		if (b->stages[i].name && strcasecmp(b->stages[i].name, from) == 0)
-			return cn_err_set(err, 0, "--from=%s: no earlier stage or image has that name "
+			return cn_err_fail(err, CN_ERR_NOT_FOUND, "--from=%s: no earlier stage or image has that name "
 					  "(the stage '%s' comes later)", from, from);
 	r = bd_load_image(b, from, img, err);
 	if (r < 0)
 		return -1;
 	if (r == 0)
-		return cn_err_set(err, 0, "--from=%s: no earlier stage or image in the store has that name",
+		return cn_err_fail(err, CN_ERR_NOT_FOUND, "--from=%s: no earlier stage or image in the store has that name",
 				  from);
 	*layers = img->layers;
 	*n = img->nlayers;
@@ -322,7 +322,7 @@ int bd_exclude_matcher(struct build *b, const struct bf_instr *in, const cn_strv
 		}
 		if (strchr(x, '\n')) {
 			cn_buf_free(&text);
-			return cn_err_set(err, EINVAL, "--exclude='%s': a pattern cannot hold a line break", x);
+			return cn_err_fail(err, CN_ERR_INVALID, "--exclude='%s': a pattern cannot hold a line break", x);
 		}
 		cn_buf_adds(&text, x);
 		cn_buf_addc(&text, '\n');
@@ -357,12 +357,12 @@ int bd_do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 		return -1;
 	/* docker's rule: several sources need a directory destination. */
 	if (srcs.n > 1 && !bf_copy_dest_is_dir(dest))
-		return cn_err_set(err, EINVAL, "with more than one source the destination must be "
+		return cn_err_fail(err, CN_ERR_INVALID, "with more than one source the destination must be "
 				  "a directory and end with a /");
 	memset(&job, 0, sizeof(job));
 	job.chown = chown;
 	if (in->chmod && parse_chmod(in->chmod, &job.opts.mode) < 0)
-		return cn_err_set(err, EINVAL, "invalid --chmod '%s': an octal mode is expected", in->chmod);
+		return cn_err_fail(err, CN_ERR_INVALID, "invalid --chmod '%s': an octal mode is expected", in->chmod);
 	job.opts.chmod = in->chmod != NULL;
 	job.opts.ctx_fd = b->ctx_fd;
 	job.opts.parents = in->parents;
@@ -399,7 +399,7 @@ int bd_do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 	for (size_t i = 0; job.add && i < srcs.n; i++) {
 		_cleanup_free_ char *name = bf_is_url(srcs.v[i]) ? bf_url_file_name(srcs.v[i]) : NULL;
 		if (bf_is_url(srcs.v[i]) && !name && (!*dest || dest[strlen(dest) - 1] == '/'))
-			return cn_err_set(err, EINVAL, "'%s': the URL names no file (expected DEST to be "
+			return cn_err_fail(err, CN_ERR_INVALID, "'%s': the URL names no file (expected DEST to be "
 					  "a file name, not a directory)", srcs.v[i]);
 	}
 	if (job.add && bd_fetch_urls(b, in, &srcs, err) < 0)
@@ -411,7 +411,7 @@ int bd_do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 	dest_abs = bd_clean_path(job.opts.workdir, dest);
 	job.dest_abs = dest_abs;
 	if (in->link && in->from && chown && strspn(chown, "0123456789:") != strlen(chown))
-		return cn_err_set(err, ENOTSUP, "--link with --from and --chown=%s: user and group "
+		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--link with --from and --chown=%s: user and group "
 				  "names cannot be looked up there (use numbers)", chown);
 	if (bd_step_dir_create(b, &s, err) < 0)
 		return -1;
@@ -431,7 +431,7 @@ int bd_do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 		struct sb_rootfs from;
 		r = bd_copy_from_source(b, in, &img, &layers, &n, state, err);
 		if (r == 0 && n == 0)
-			r = cn_err_set(err, 0, "--from=%s: the source has no files", in->from);
+			r = cn_err_fail(err, CN_ERR_INVALID, "--from=%s: the source has no files", in->from);
 		if (r == 0) {
 			lowers = bd_lower_paths(b, layers, n, &nlowers);
 			from = (struct sb_rootfs){ .lowers = (const char *const *)lowers, .nlowers = nlowers,
@@ -515,9 +515,9 @@ restart:
 				int e = errno;
 				n = e == EEXIST ? readlinkat(parent, slash + 1, target, sizeof(target) - 1) : -1;
 				if (n <= 0)
-					return cn_err_set(err, e, "create %s", p);
+					return cn_err_errno(err, e, "create %s", p);
 				if (++hops > 40)
-					return cn_err_set(err, ELOOP, "create %s", p);
+					return cn_err_fail(err, CN_ERR_INVALID, "create %s", p);
 				/* A dangling symlink: as docker, create its target (inside
 				 * the root) and go on from there. */
 				target[n] = '\0';

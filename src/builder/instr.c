@@ -36,7 +36,7 @@ static int ierr_v(const struct ictx *c, const char *token, const char *fmt, va_l
 	char msg[CN_ERR_MSG_MAX];
 	int col = bf_node_column(c->nd, token);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	return cn_err_set(c->err, 0, "%s:%d:%d: %s: %s", c->name, c->nd->start_line, col, c->kw, msg);
+	return cn_err_fail(c->err, CN_ERR_INVALID, "%s:%d:%d: %s: %s", c->name, c->nd->start_line, col, c->kw, msg);
 }
 
 static int ierr(const struct ictx *c, const char *fmt, ...)
@@ -354,10 +354,10 @@ int bf_mount_parse(const char *spec, struct bf_mount *out, cn_err *err)
 				break;
 		if (k == CN_ARRAY_SIZE(mount_names)) {
 			bf_mount_free(out);
-			return cn_err_plain(err, ENOTSUP, "--mount: option '%s' is not supported yet", kv);
+			return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--mount: option '%s' is not supported yet", kv);
 		}
 		if (eq && mount_names[k].opt == BF_MOUNT_FROM && strchr(v, '$')) {
-			cn_err_plain(err, EINVAL, "--mount: from=%s: from= does not expand variables "
+			cn_err_fail(err, CN_ERR_INVALID, "--mount: from=%s: from= does not expand variables "
 				     "(name a stage 'FROM %s AS NAME' and use from=NAME)", v, v);
 			bf_mount_free(out);
 			return -1;
@@ -710,9 +710,9 @@ static int unknown_instruction(const char *name, const struct bf_node *nd, cn_er
 		names[i] = table[i].name;
 	hint = suggest(word, names, CN_ARRAY_SIZE(table));
 	if (hint)
-		return cn_err_set(err, 0, "%s:%d:%d: unknown instruction '%.64s' (did you mean '%s'?)",
+		return cn_err_fail(err, CN_ERR_INVALID, "%s:%d:%d: unknown instruction '%.64s' (did you mean '%s'?)",
 				  name, nd->start_line, nd->column, word, hint);
-	return cn_err_set(err, 0, "%s:%d:%d: unknown instruction '%.64s' (expected one of FROM, RUN, "
+	return cn_err_fail(err, CN_ERR_INVALID, "%s:%d:%d: unknown instruction '%.64s' (expected one of FROM, RUN, "
 			  "COPY, ADD, ENV, ARG, WORKDIR, USER, LABEL, EXPOSE, CMD, ENTRYPOINT, SHELL, "
 			  "VOLUME, STOPSIGNAL, HEALTHCHECK, ONBUILD, MAINTAINER)", name, nd->start_line,
 			  nd->column, word);
@@ -781,7 +781,7 @@ static int convert_all(const char *name, struct bf_program *p, cn_err *err)
 	}
 	if (!seen_from) {
 		const struct bf_node *last = &p->file.nodes[p->file.nnodes - 1];
-		return cn_err_set(err, 0, "%s:%d:%d: no FROM instruction (expected at least one FROM "
+		return cn_err_fail(err, CN_ERR_INVALID, "%s:%d:%d: no FROM instruction (expected at least one FROM "
 				  "after the global ARGs)", name, last->end_line, last->column);
 	}
 	return 0;

@@ -82,7 +82,7 @@ static int bool_option(const char *kv, const char *v, bool *out, cn_err *err)
 	else if (!strcmp(v, "false"))
 		*out = false;
 	else
-		return cn_err_plain(err, EINVAL, "--mount: %s=%s: expected true or false", kv, v);
+		return cn_err_fail(err, CN_ERR_INVALID, "--mount: %s=%s: expected true or false", kv, v);
 	return 0;
 }
 
@@ -136,11 +136,11 @@ static int mount_resolve(struct build *b, const cn_strv *env, const struct bf_mo
 			continue;
 		n = strtoul(v[i], &end, i == BF_MOUNT_MODE ? 8 : 10);
 		if (*end || end == v[i])
-			return cn_err_plain(err, EINVAL, "--mount: %s=%s is not a number", opt_names[i], v[i]);
+			return cn_err_fail(err, CN_ERR_INVALID, "--mount: %s=%s is not a number", opt_names[i], v[i]);
 		*(i == BF_MOUNT_MODE ? &ms->mode : i == BF_MOUNT_UID ? &ms->uid : &ms->gid) = n;
 	}
 	if (!strcmp(ms->type, "ssh"))
-		return cn_err_plain(err, ENOTSUP, "--mount=type=ssh is not supported: cairn cannot forward "
+		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--mount=type=ssh is not supported: cairn cannot forward "
 				    "an SSH agent (use a --secret for a key, or fetch before the build)");
 	if (!strcmp(ms->type, "bind"))
 		ms->kind = BD_MOUNT_BIND;
@@ -151,17 +151,17 @@ static int mount_resolve(struct build *b, const cn_strv *env, const struct bf_mo
 	else if (!strcmp(ms->type, "secret"))
 		ms->kind = BD_MOUNT_SECRET;
 	else
-		return cn_err_set(err, 0, "--mount=type=%s is not supported yet", ms->type);
+		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--mount=type=%s is not supported yet", ms->type);
 	if (ms->kind == BD_MOUNT_SECRET && ms->from)
-		return cn_err_plain(err, EINVAL, "--mount=type=secret: a secret mount has no from=");
+		return cn_err_fail(err, CN_ERR_INVALID, "--mount=type=secret: a secret mount has no from=");
 	if ((ms->source || ms->from) && ms->kind == BD_MOUNT_TMPFS)
-		return cn_err_plain(err, ENOTSUP, "--mount=type=%s: source= and from= are not supported yet "
+		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--mount=type=%s: source= and from= are not supported yet "
 				    "(only with type=bind or cache)", ms->type);
 	if (ms->source && !ms->from && ms->kind == BD_MOUNT_CACHE)
-		return cn_err_plain(err, ENOTSUP, "--mount=type=cache: source= without from= is not "
+		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--mount=type=cache: source= without from= is not "
 				    "supported yet");
 	if (ms->from && !*ms->from)
-		return cn_err_plain(err, EINVAL, "--mount: from= needs a stage or an image");
+		return cn_err_fail(err, CN_ERR_INVALID, "--mount: from= needs a stage or an image");
 	return 0;
 }
 
@@ -259,7 +259,7 @@ static int bind_prepare(struct build *b, const struct mount_spec *ms, struct ste
 		struct sb_rootfs from;
 		r = bd_stage_or_image(b, ms->from, &img, &layers, &n, state, err);
 		if (r == 0 && n == 0)
-			r = cn_err_set(err, 0, "from=%s: the source has no files", ms->from);
+			r = cn_err_fail(err, CN_ERR_INVALID, "from=%s: the source has no files", ms->from);
 		if (r == 0) {
 			lowers = bd_lower_paths(b, layers, n, &nlowers);
 			from = (struct sb_rootfs){ .lowers = (const char *const *)lowers, .nlowers = nlowers,
@@ -272,9 +272,6 @@ static int bind_prepare(struct build *b, const struct mount_spec *ms, struct ste
 		store_image_free(&img);
 	}
 	if (r < 0) {
-		/* COPY's words, said of the mount. */
-		if (!strncmp(err->msg, "COPY: ", 6))
-			memmove(err->msg, err->msg + 6, strlen(err->msg + 6) + 1);
 		return cn_err_wrap(err, "--mount=type=%s,source=%s", ms->type, ms->source ? ms->source : "/");
 	}
 	*path = cn_xasprintf("%s/%s/content", s->td.path, sub);
@@ -303,7 +300,7 @@ static int secret_file(struct build *b, const char *id, struct step_dir *s, size
 		if (src && stat(src, &st) == 0 && S_ISREG(st.st_mode))
 			*path = keep(rm, cn_xstrdup(src));
 		else if (src)
-			return cn_err_plain(err, ENOENT, "secret '%s': '%s' is not a regular file", id, src);
+			return cn_err_fail(err, CN_ERR_NOT_FOUND, "secret '%s': '%s' is not a regular file", id, src);
 		return 0;
 	}
 	value = getenv(var);
@@ -360,7 +357,7 @@ static int add_mount(struct build *b, const struct mount_spec *msp, struct run_m
 	const char *target = NULL;
 	int r = -1;
 	if (rm->n == CN_ARRAY_SIZE(rm->m))
-		return cn_err_plain(err, E2BIG, "too many --mount flags");
+		return cn_err_fail(err, CN_ERR_TOO_BIG, "too many --mount flags");
 	m = &rm->m[rm->n];
 	memset(m, 0, sizeof(*m));
 	/* A relative target is under the WORKDIR, as BuildKit joins it. */
@@ -372,14 +369,14 @@ static int add_mount(struct build *b, const struct mount_spec *msp, struct run_m
 			target && strcmp(target, "/") ? strrchr(target, '/') + 1 : NULL;
 		const char *src;
 		if (!id) {
-			r = cn_err_plain(err, EINVAL, "--mount=type=secret needs an id");
+			r = cn_err_fail(err, CN_ERR_INVALID, "--mount=type=secret needs an id");
 			goto out;
 		}
 		if (secret_file(b, id, s, rm->n, rm, &src, err) < 0)
 			goto out;
 		if (!src) {
 			if (ms.required)
-				r = cn_err_plain(err, ENOENT, "secret '%s' was not given (cairn build --secret "
+				r = cn_err_fail(err, CN_ERR_NOT_FOUND, "secret '%s' was not given (cairn build --secret "
 						 "id=%s,src=FILE or id=%s,env=VAR)", id, id, id);
 			else
 				r = 0;   /* an optional secret that is absent: no mount */
@@ -389,11 +386,11 @@ static int add_mount(struct build *b, const struct mount_spec *msp, struct run_m
 		m->source = src;
 		m->target = target ? target : keep(rm, cn_xasprintf("/run/secrets/%s", id));
 	} else if (!target) {
-		r = cn_err_plain(err, EINVAL, "--mount=type=%s needs a target", ms.type);
+		r = cn_err_fail(err, CN_ERR_INVALID, "--mount=type=%s needs a target", ms.type);
 		goto out;
 	} else if (ms.kind == BD_MOUNT_CACHE) {
 		if (strcmp(ms.sharing, "shared") && strcmp(ms.sharing, "locked")) {
-			r = cn_err_plain(err, ENOTSUP, "--mount: sharing=%s is not supported yet", ms.sharing);
+			r = cn_err_fail(err, CN_ERR_UNSUPPORTED, "--mount: sharing=%s is not supported yet", ms.sharing);
 			goto out;
 		}
 		m->kind = SB_MOUNT_BIND;
@@ -414,13 +411,13 @@ static int add_mount(struct build *b, const struct mount_spec *msp, struct run_m
 		m->target = target;
 		m->size = ms.size ? strtoull(ms.size, &end, 10) : 0;
 		if (ms.size && (*end || end == ms.size)) {
-			r = cn_err_plain(err, EINVAL, "--mount: size=%s is not a number of bytes", ms.size);
+			r = cn_err_fail(err, CN_ERR_INVALID, "--mount: size=%s is not a number of bytes", ms.size);
 			goto out;
 		}
 	} else {
 		char *path = NULL;
 		if (!strcmp(target, "/")) {
-			r = cn_err_plain(err, EINVAL, "--mount=type=bind: the target cannot be /");
+			r = cn_err_fail(err, CN_ERR_INVALID, "--mount=type=bind: the target cannot be /");
 			goto out;
 		}
 		if (bind_prepare(b, &ms, s, rm->n, &path, err) < 0)
@@ -450,7 +447,7 @@ int bd_do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 	struct run_mounts rm;
 
 	if (in->network == BF_NET_HOST && b->o->network != SB_NET_HOST)
-		return cn_err_set(err, EPERM, "--network=host needs 'cairn build --network host'");
+		return cn_err_fail(err, CN_ERR_DENIED, "--network=host needs 'cairn build --network host'");
 	if (bd_step_dir_create(b, &s, err) < 0)
 		return -1;
 	memset(&rm, 0, sizeof(rm));
@@ -489,10 +486,10 @@ int bd_do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 	}
 	run_mounts_free(&rm);   /* unlocks locked cache mounts */
 	if (r == 0 && ex.oom_killed)
-		r = cn_err_set(err, 0, "out of memory: a process was killed at the --memory limit (exit status %d)",
+		r = cn_err_fail(err, CN_ERR_FAILED, "out of memory: a process was killed at the --memory limit (exit status %d)",
 			       ex.status);
 	else if (r == 0 && ex.status != 0)
-		r = cn_err_set(err, 0, "exit status %d", ex.status);
+		r = cn_err_fail(err, CN_ERR_FAILED, "exit status %d", ex.status);
 	if (r == 0)
 		r = bd_commit_step(b, &s, in->node->original, err);
 	bd_step_dir_free(b, &s);

@@ -60,7 +60,7 @@ int bd_plan_stages(struct build *b, cn_err *err)
 			if (b->stages[target].name && !strcasecmp(b->stages[target].name, b->o->target))
 				break;
 		if (target == b->nstages)
-			return cn_err_set(err, 0, "--target: no build stage named '%s'", b->o->target);
+			return cn_err_fail(err, CN_ERR_NOT_FOUND, "--target: no build stage named '%s'", b->o->target);
 	}
 	b->stages[target].needed = true;
 	/* References this plan cannot read for sure (a variable a stage may set
@@ -110,10 +110,9 @@ int bd_plan_stages(struct build *b, cn_err *err)
 int bd_run_one(struct build *b, size_t i, cn_err *err)
 {
 	const struct bf_instr *in = &b->prog.instrs[i];
-	const char *msg;
 	b->step = i + 1;
 	if (cn_interrupted())
-		return cn_err_plain(err, EINTR, "interrupted");
+		return cn_err_fail(err, CN_ERR_INTERRUPTED, "interrupted");
 	bd_emit(b, BF_EV_STEP, in->node->original, NULL, 0);
 	if (bd_run_step(b, in, err) == 0) {
 		if (in->kind == BF_CMD)
@@ -122,13 +121,8 @@ int bd_run_one(struct build *b, size_t i, cn_err *err)
 	}
 	if (b->positioned)
 		return -1;
-	/* "Buildfile:7: RUN: exit status 3"; keep an inner "COPY: ..." prefix once
-	 * (ADD's share COPY's code, so theirs say COPY: name the instruction). */
-	msg = err->msg;
-	if (in->kind == BF_ADD && strncmp(msg, "COPY: ", 6) == 0)
-		memmove(err->msg, msg + 6, strlen(msg + 6) + 1);
-	if (strncmp(msg, in->name, strlen(in->name)) == 0 && msg[strlen(in->name)] == ':')
-		return cn_err_wrap(err, "%s:%d", b->o->buildfile, in->node->start_line);
+	/* "Buildfile:7: RUN: exit status 3": the step's own code never names
+	 * the instruction (ADD shares COPY's), this is where it is said. */
 	return cn_err_wrap(err, "%s:%d: %s", b->o->buildfile, in->node->start_line, in->name);
 }
 
@@ -301,14 +295,14 @@ int bd_run_stages_parallel(struct build *b, cn_err *err)
 					res.err.msg[sizeof(res.err.msg) - 1] = '\0';
 					*err = res.err;
 				} else {
-					cn_err_set(err, 0, "stage %zu: the build process died", w->stage);
+					cn_err_fail(err, CN_ERR_FAILED, "stage %zu: the build process died", w->stage);
 				}
 				r = -1;
 			} else if (r == 0) {
 				struct stage *st = &b->stages[w->stage];
 				b->cur = st;
 				if (*res.state && !bd_adopt_state(b, res.state)) {
-					r = cn_err_set(err, 0, "stage %zu: its result %s is not whole", w->stage, res.state);
+					r = cn_err_fail(err, CN_ERR_CORRUPT, "stage %zu: its result %s is not whole", w->stage, res.state);
 				} else if (!*res.state) {
 					st->cfg = bf_config_new();      /* FROM scratch and nothing else */
 				}
@@ -324,7 +318,7 @@ int bd_run_stages_parallel(struct build *b, cn_err *err)
 	}
 	free(ws);
 	if (r == 0 && cn_interrupted())
-		r = cn_err_plain(err, EINTR, "interrupted");
+		r = cn_err_fail(err, CN_ERR_INTERRUPTED, "interrupted");
 	if (r == 0)
 		r = bd_run_stage(b, &b->stages[last], err);
 	return r;

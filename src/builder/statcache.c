@@ -400,7 +400,7 @@ static int hash_fd(struct bf_statcache *sc, int fd, const char *key_path,
 		ssize_t n;
 		if (cn_interrupted()) {
 			cn_sha256_free(&h);
-			return cn_err_plain(err, EINTR, "'%s': interrupted", key_path);
+			return cn_err_fail(err, CN_ERR_INTERRUPTED, "'%s': interrupted", key_path);
 		}
 		n = pread(fd, sc->chunk, SC_CHUNK, off);
 		if (n < 0 && errno == EINTR)
@@ -433,7 +433,7 @@ int bf_statcache_file_digest(struct bf_statcache *sc, int fd, const char *key_pa
 	if (fstat(fd, &st) < 0)
 		return cn_err_sys(err, "stat '%s'", key_path);
 	if (!S_ISREG(st.st_mode))
-		return cn_err_plain(err, EINVAL, "'%s' is not a regular file", key_path);
+		return cn_err_fail(err, CN_ERR_INVALID, "'%s' is not a regular file", key_path);
 	if (keyed) {
 		h = sc_hash(sc, key_path, len);
 		idx = sc_find(sc, key_path, len, h);

@@ -124,7 +124,7 @@ int bd_commit_step(struct build *b, struct step_dir *s, const char *created_by, 
 		return 0;
 	}
 	if (b->cur->nlayers >= STORE_MAX_LAYERS)
-		return cn_err_set(err, E2BIG, "more than %d layers", STORE_MAX_LAYERS);
+		return cn_err_fail(err, CN_ERR_TOO_BIG, "more than %d layers", STORE_MAX_LAYERS);
 	if (store_ingest_begin(b->st, &in, err) < 0)
 		return -1;
 	if (layer_write_dir(upper_fd, in.fd, &lo, &info, err) < 0) {
