@@ -1,0 +1,203 @@
+/* transfer/import: the step from "blobs in the store" (after a pull or a
+ * load) to "an image users can run". What users notice: an image whose
+ * layer does not hold what its config says is refused and no tag moves; a
+ * missing, short or corrupt layer blob is refused the same way; a good one
+ * is unpacked and tagged. */
+#include "store/image.h"
+#include "store/store.h"
+#include "transfer/import.h"
+#include "util/cleanup.h"
+#include "util/mem.h"
+#include "unit.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MT_TAR "application/vnd.oci.image.layer.v1.tar"
+
+static char base[] = "/tmp/cairn-transfer-XXXXXX";
+static cn_err err;
+
+/* A plain tar holding app/ and app/hello.txt ("hi\n") as a blob in ST;
+ * uncompressed, so its digest is also its diff_id. */
+static void put_tar_layer(struct store *st, const char *text, struct store_layer *l)
+{
+	static char buf[16384];
+	size_t used = 0;
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_open_memory(a, buf, sizeof(buf), &used) != ARCHIVE_OK)
+		unit_fixture_fail("tar writer");
+	archive_entry_set_pathname(e, "app/");
+	archive_entry_set_filetype(e, AE_IFDIR);
+	archive_entry_set_perm(e, 0755);
+	if (archive_write_header(a, e) != ARCHIVE_OK)
+		unit_fixture_fail("tar: app/");
+	archive_entry_clear(e);
+	archive_entry_set_pathname(e, "app/hello.txt");
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, (int64_t)strlen(text));
+	if (archive_write_header(a, e) != ARCHIVE_OK ||
+	    archive_write_data(a, text, strlen(text)) != (la_ssize_t)strlen(text) ||
+	    archive_write_close(a) != ARCHIVE_OK)
+		unit_fixture_fail("tar: app/hello.txt");
+	archive_entry_free(e);
+	archive_write_free(a);
+	memset(l, 0, sizeof(*l));
+	if (store_blob_put(st, buf, used, l->digest, &err) < 0)
+		unit_fixture_fail("layer blob");
+	memcpy(l->diff_id, l->digest, sizeof(l->diff_id));
+	l->size = used;
+	snprintf(l->media_type, sizeof(l->media_type), MT_TAR);
+}
+
+/* A manifest and config over the one layer L (as a registry or an archive
+ * would hand them over); its digest in MANIFEST. Nothing is tagged. */
+static void put_image(struct store *st, const struct store_layer *l, char manifest[CN_DIGEST_STR_SIZE])
+{
+	struct store_image img;
+	json_t *config = json_pack("{s:s, s:s, s:{s:s, s:[s]}}", "architecture", "amd64", "os", "linux",
+				   "rootfs", "type", "layers", "diff_ids", l->diff_id);
+	if (!config || store_image_write(st, config, l, 1, NULL, &img, &err) < 0)
+		unit_fixture_fail("image");
+	memcpy(manifest, img.manifest_digest, CN_DIGEST_STR_SIZE);
+	json_decref(config);
+	store_image_free(&img);
+}
+
+static int import(struct store *st, const char *manifest, const char *ref)
+{
+	cn_err_clear(&err);
+	return xfer_import(st, manifest, ref, "pull", &err);
+}
+
+/* REF still names WANT (or nothing, when WANT is NULL). */
+static bool tag_is(struct store *st, const char *ref, const char *want)
+{
+	char d[CN_DIGEST_STR_SIZE];
+	int r = store_tag_get(st, ref, d, &err);
+	return want ? r == 1 && !strcmp(d, want) : r == 0;
+}
+
+static void test_good(struct store *st)
+{
+	struct store_layer l;
+	char m[CN_DIGEST_STR_SIZE];
+	_cleanup_free_ char *snap = NULL, *hello = NULL;
+	_cleanup_free_ struct store_tag_event *ev = NULL;
+	size_t n = 0;
+	int r;
+	put_tar_layer(st, "hi\n", &l);
+	put_image(st, &l, m);
+	r = import(st, m, "good:1");
+	UNIT_CHECK(r == 0, "import of a sound image: %s", r ? err.msg : "ok");
+	UNIT_CHECK(tag_is(st, "good:1", m), "it is tagged good:1");
+	UNIT_CHECK(store_snapshot_exists(st, l.diff_id), "its layer is unpacked (a snapshot under its diff_id)");
+	snap = store_snapshot_path(st, l.diff_id);
+	hello = cn_xasprintf("%s/app/hello.txt", snap);
+	UNIT_STREQ(unit_slurp(AT_FDCWD, hello), "hi\n", "the snapshot holds the layer's file");
+	UNIT_CHECK(store_taglog_read(st, "good:1", &ev, &n, NULL, &err) == 0 && n == 1 &&
+		   !strcmp(ev[0].cause, "pull"), "the tag log says why: pull");
+	r = import(st, m, "good:1");
+	UNIT_CHECK(r == 0 && tag_is(st, "good:1", m), "importing it again is harmless: %s", r ? err.msg : "ok");
+	r = import(st, m, NULL);
+	UNIT_CHECK(r == 0, "import without a ref checks and unpacks only: %s", r ? err.msg : "ok");
+}
+
+static void test_diff_id_mismatch(struct store *st)
+{
+	struct store_layer good, bad;
+	char gm[CN_DIGEST_STR_SIZE], bm[CN_DIGEST_STR_SIZE], lie[CN_DIGEST_STR_SIZE];
+	int r;
+	/* app:1 is a sound image; then a "new version" arrives whose config
+	 * claims another uncompressed content than its layer has. */
+	put_tar_layer(st, "version 1\n", &good);
+	put_image(st, &good, gm);
+	if (import(st, gm, "app:1") < 0)
+		unit_fixture_fail("app:1");
+	put_tar_layer(st, "version 2\n", &bad);
+	cn_sha256_oneshot("something else", 14, lie);
+	memcpy(bad.diff_id, lie, sizeof(bad.diff_id));
+	put_image(st, &bad, bm);
+
+	r = import(st, bm, "app:1");
+	UNIT_CHECK(r < 0, "an image whose layer diff_id does not match its uncompressed content is refused");
+	UNIT_CHECK(r < 0 && strstr(err.msg, "uncompressed content hashes to") && strstr(err.msg, lie) &&
+		   strstr(err.msg, bad.digest), "... the message names the layer and both digests: %s", err.msg);
+	UNIT_CHECK(cn_err_is(&err, CN_ERR_CORRUPT), "... as corrupt content (kind %d)", err.kind);
+	UNIT_CHECK(tag_is(st, "app:1", gm), "... and app:1 still names the previous image");
+	UNIT_CHECK(import(st, bm, "fresh:1") < 0 && tag_is(st, "fresh:1", NULL), "... and a new tag is not created");
+	UNIT_CHECK(!store_snapshot_exists(st, lie) && !store_snapshot_exists(st, bad.digest),
+		   "... and no snapshot is published for it, under either digest");
+	UNIT_CHECK(unit_count_entries(st->tmp_fd, ".") == 0, "... and nothing is left in the store's tmp/");
+}
+
+static void test_bad_blobs(struct store *st)
+{
+	struct store_layer l;
+	char m[CN_DIGEST_STR_SIZE];
+	int fd, r;
+
+	/* A manifest naming a layer blob the store does not have. */
+	put_tar_layer(st, "a real layer\n", &l);
+	cn_sha256_oneshot("absent", 6, l.digest);
+	memcpy(l.diff_id, l.digest, sizeof(l.diff_id));
+	put_image(st, &l, m);
+	r = import(st, m, "missing:1");
+	UNIT_CHECK(r < 0 && strstr(err.msg, "layer 1") && strstr(err.msg, "is missing") &&
+		   cn_err_is(&err, CN_ERR_NOT_FOUND), "a missing layer blob is refused, named: %s", err.msg);
+	UNIT_CHECK(tag_is(st, "missing:1", NULL), "... and nothing is tagged");
+
+	/* The manifest's size for the layer is not the blob's. */
+	put_tar_layer(st, "sized\n", &l);
+	l.size += 1;
+	put_image(st, &l, m);
+	r = import(st, m, "short:1");
+	UNIT_CHECK(r < 0 && strstr(err.msg, "the manifest says") && cn_err_is(&err, CN_ERR_CORRUPT),
+		   "a layer blob of another size than the manifest's is refused: %s", err.msg);
+	UNIT_CHECK(tag_is(st, "short:1", NULL), "... and nothing is tagged");
+
+	/* A layer blob damaged in the store (same size, one byte of the file's
+	 * data changed: after the two 512-byte headers). */
+	put_tar_layer(st, "damaged\n", &l);
+	put_image(st, &l, m);
+	fd = openat(st->blobs_fd, cn_digest_hex(l.digest), O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || pwrite(fd, "X", 1, 1024) != 1)
+		unit_fixture_fail("damage the blob");
+	close(fd);
+	r = import(st, m, "damaged:1");
+	UNIT_CHECK(r < 0 && strstr(err.msg, "blob content hashes to") && cn_err_is(&err, CN_ERR_CORRUPT),
+		   "a layer blob whose bytes do not hash to its digest is refused: %s", err.msg);
+	UNIT_CHECK(tag_is(st, "damaged:1", NULL) && !store_snapshot_exists(st, l.diff_id),
+		   "... and nothing is tagged or unpacked");
+
+	cn_sha256_oneshot("no manifest", 11, m);
+	r = import(st, m, "ghost:1");
+	UNIT_CHECK(r < 0 && cn_err_is(&err, CN_ERR_NOT_FOUND) && tag_is(st, "ghost:1", NULL),
+		   "a manifest that is not in the store: not found, nothing tagged: %s", err.msg);
+	UNIT_CHECK(unit_count_entries(st->tmp_fd, ".") == 0, "no refusal leaves anything in the store's tmp/");
+}
+
+int main(void)
+{
+	struct store st;
+	_cleanup_free_ char *root = NULL;
+	close(unit_tmpdir(base));
+	root = cn_xasprintf("%s/store", base);
+	if (store_open(root, &st, &err) < 0) {
+		printf("# %s\n", err.msg);
+		unit_fixture_fail("store_open");
+	}
+	test_good(&st);
+	test_diff_id_mismatch(&st);
+	test_bad_blobs(&st);
+	store_close(&st);
+	unit_rmtree(base);
+	return UNIT_DONE();
+}
