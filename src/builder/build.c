@@ -331,7 +331,7 @@ static void root_key(struct build *b, const char *base)
 	/* Bumped whenever a step's result changes for the same inputs (v3:
 	 * COPY's new-directory modes, --parents markers, hard links), so old
 	 * entries are never reused. */
-	hash_field(&h, "cairn build cache v3");
+	hash_field(&h, "cairn build cache v4");  /* v4: COPY carries POSIX ACLs */
 	hash_field(&h, base);
 	hash_field(&h, esc);    /* how every instruction's text is read */
 	hash_field(&h, layer_media_type(b->o->compression));
