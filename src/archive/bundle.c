@@ -29,10 +29,10 @@ static int append_strings(json_t *cfg, const char *field, json_t *out, cn_err *e
 	if (!a || json_is_null(a))
 		return 0;
 	if (!json_is_array(a))
-		return cn_err_set(err, EINVAL, "image config: %s is not an array", field);
+		return cn_err_fail(err, CN_ERR_INVALID, "image config: %s is not an array", field);
 	json_array_foreach(a, i, v) {
 		if (!json_is_string(v))
-			return cn_err_set(err, EINVAL, "image config: %s[%zu] is not a string", field, i);
+			return cn_err_fail(err, CN_ERR_INVALID, "image config: %s[%zu] is not a string", field, i);
 		json_array_append(out, v);
 	}
 	return 0;
@@ -99,7 +99,7 @@ json_t *arc_bundle_config(const struct store_image *img, int rootfs_fd, const ch
 	    append_strings(cfg, "Cmd", args, err) < 0 || append_strings(cfg, "Env", env, err) < 0)
 		goto fail;
 	if (json_array_size(args) == 0) {
-		cn_err_plain(err, EINVAL, "image has no Entrypoint or Cmd: a bundle needs a command");
+		cn_err_fail(err, CN_ERR_INVALID, "image has no Entrypoint or Cmd: a bundle needs a command");
 		goto fail;
 	}
 	json_array_foreach(env, i, v)
@@ -109,7 +109,7 @@ json_t *arc_bundle_config(const struct store_image *img, int rootfs_fd, const ch
 	if (!cwd || !*cwd)
 		cwd = "/";
 	if (cwd[0] != '/') {
-		cn_err_plain(err, EINVAL, "image config: WorkingDir '%s' is not absolute", cwd);
+		cn_err_fail(err, CN_ERR_INVALID, "image config: WorkingDir '%s' is not absolute", cwd);
 		goto fail;
 	}
 	if (cn_user_resolve(rootfs_fd, user && *user ? user : "0", &u, err) < 0) {
@@ -127,7 +127,7 @@ json_t *arc_bundle_config(const struct store_image *img, int rootfs_fd, const ch
 			"maskedPaths", str_array(sb_masked_paths, sb_nmasked_paths),
 			"readonlyPaths", str_array(sb_readonly_paths, sb_nreadonly_paths));
 	if (!out)
-		cn_err_set(err, ENOMEM, "config.json: cannot build");
+		cn_err_errno(err, ENOMEM, "config.json: cannot build");
 	return out;
 fail:
 	json_decref(args);

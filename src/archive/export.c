@@ -48,7 +48,7 @@ int arc_rootfs_apply(struct store *st, const struct store_image *img, int dirfd,
 		if (layer_extract(fd, dirfd, &opts, &res, err) < 0)
 			return cn_err_wrap(err, "layer %zu (%s)", i + 1, l->digest);
 		if (strcmp(res.digest, l->digest) != 0 || strcmp(res.diff_id, l->diff_id) != 0)
-			return cn_err_set(err, EIO, "layer %zu (%s): content does not match its digest "
+			return cn_err_fail(err, CN_ERR_CORRUPT, "layer %zu (%s): content does not match its digest "
 					  "or diff_id (see cairn fsck)", i + 1, l->digest);
 	}
 	return 0;
@@ -63,13 +63,13 @@ static int check_dest_dir(const char *dest, cn_err *err)
 	if (lstat(dest, &sb) < 0)
 		return errno == ENOENT ? 0 : cn_err_sys(err, "'%s'", dest);
 	if (!S_ISDIR(sb.st_mode))
-		return cn_err_plain(err, EEXIST, "'%s' exists and is not a directory", dest);
+		return cn_err_fail(err, CN_ERR_CONFLICT, "'%s' exists and is not a directory", dest);
 	d = opendir(dest);
 	if (!d)
 		return cn_err_sys(err, "'%s'", dest);
 	while ((de = readdir(d)))
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, ".."))
-			return cn_err_plain(err, ENOTEMPTY, "'%s' exists and is not empty", dest);
+			return cn_err_fail(err, CN_ERR_CONFLICT, "'%s' exists and is not empty", dest);
 	return 0;
 }
 
@@ -108,7 +108,7 @@ static int write_bundle(struct store *st, const struct store_image *img, int dir
 	text = json_dumps(cfg, JSON_INDENT(2));
 	json_decref(cfg);
 	if (!text)
-		return cn_err_set(err, ENOMEM, "config.json: cannot serialize");
+		return cn_err_errno(err, ENOMEM, "config.json: cannot serialize");
 	return cn_write_file_atomic(dir_fd, "config.json", text, strlen(text), 0644, err);
 }
 
@@ -183,7 +183,7 @@ int arc_export(struct store *st, const char *ref, enum arc_format format, const 
 	char *refs[] = { (char *)(uintptr_t)ref };
 	int r = store_image_load(st, ref, &img, err);
 	if (r == 0)
-		return cn_err_plain(err, ENOENT, "image '%s' not found", ref);
+		return cn_err_fail(err, CN_ERR_NOT_FOUND, "image '%s' not found", ref);
 	if (r < 0)
 		return -1;
 	switch (format) {

@@ -145,16 +145,16 @@ static struct member *find(struct loader *l, const char *name)
 
 static int entry_fail(struct loader *l, const char *name, const char *why)
 {
-	return cn_err_plain(l->err, EINVAL, "archive '%s': entry \"%s\": %s", l->arc, name, why);
+	return cn_err_fail(l->err, CN_ERR_INVALID, "archive '%s': entry \"%s\": %s", l->arc, name, why);
 }
 
 static int ar_fail(struct loader *l, const char *name)
 {
 	const char *msg = archive_error_string(l->ar);
 	if (name)
-		return cn_err_plain(l->err, EIO, "archive '%s': entry \"%s\": %s", l->arc, name,
+		return cn_err_fail(l->err, CN_ERR_CORRUPT, "archive '%s': entry \"%s\": %s", l->arc, name,
 				    msg ? msg : "read error");
-	return cn_err_plain(l->err, EIO, "archive '%s': %s", l->arc, msg ? msg : "read error");
+	return cn_err_fail(l->err, CN_ERR_CORRUPT, "archive '%s': %s", l->arc, msg ? msg : "read error");
 }
 
 /* Read the current entry's data into BUF (capped at its max). */
@@ -212,7 +212,7 @@ static int ingest(struct loader *l, struct member *m, int64_t declared)
 		return -1;
 	}
 	if (!strncmp(m->name, "blobs/sha256/", 13) && strcmp(m->name + 13, cn_digest_hex(m->digest)) != 0) {
-		cn_err_plain(l->err, EINVAL, "archive '%s': entry \"%s\": content hashes to %s, "
+		cn_err_fail(l->err, CN_ERR_INVALID, "archive '%s': entry \"%s\": content hashes to %s, "
 			     "not to its name", l->arc, m->name, m->digest);
 		store_ingest_abort(&in);
 		return -1;
@@ -301,7 +301,7 @@ static int read_archive(struct loader *l, int in_fd)
 	int r;
 	l->ar = archive_read_new();
 	if (!l->ar)
-		return cn_err_set(l->err, ENOMEM, "archive: cannot create a reader");
+		return cn_err_errno(l->err, ENOMEM, "archive: cannot create a reader");
 	/* Only these filters and only tar: nothing else of libarchive's
 	 * (zip, cpio, iso9660, external programs) is reachable. */
 	archive_read_support_filter_gzip(l->ar);
@@ -393,7 +393,7 @@ static int load_json_member(struct loader *l, struct member *m, const char *what
 	json_error_t je;
 	cn_buf_init(&b, ARC_LOAD_MAX_JSON);
 	if (m->size > ARC_LOAD_MAX_JSON)
-		return cn_err_plain(l->err, EFBIG, "archive '%s': %s \"%s\": larger than the limit "
+		return cn_err_fail(l->err, CN_ERR_TOO_BIG, "archive '%s': %s \"%s\": larger than the limit "
 				    "for JSON documents", l->arc, what, m->name);
 	if (store_blob_get(l->st, m->digest, ARC_LOAD_MAX_JSON, &b, l->err) < 0)
 		return cn_err_wrap(l->err, "archive '%s': %s \"%s\"", l->arc, what, m->name);
@@ -401,7 +401,7 @@ static int load_json_member(struct loader *l, struct member *m, const char *what
 	if (!*out || !json_is_object(*out)) {
 		json_decref(*out);
 		*out = NULL;
-		return cn_err_plain(l->err, EINVAL, "archive '%s': %s \"%s\": not a JSON object (%s)",
+		return cn_err_fail(l->err, CN_ERR_INVALID, "archive '%s': %s \"%s\": not a JSON object (%s)",
 				    l->arc, what, m->name, je.text);
 	}
 	return 0;
@@ -419,14 +419,14 @@ static int check_manifest_blobs(struct loader *l, struct member *mm)
 	cfg = json_string_value(json_object_get(json_object_get(man, "config"), "digest"));
 	layers = json_object_get(man, "layers");
 	if (!blob_member(l, cfg) || !json_is_array(layers)) {
-		cn_err_plain(l->err, EINVAL, "archive '%s': manifest \"%s\": its config is missing "
+		cn_err_fail(l->err, CN_ERR_INVALID, "archive '%s': manifest \"%s\": its config is missing "
 			     "from the archive or it has no layers array", l->arc, mm->name);
 		goto out;
 	}
 	json_array_foreach(layers, i, v) {
 		const char *d = json_string_value(json_object_get(v, "digest"));
 		if (!blob_member(l, d)) {
-			cn_err_plain(l->err, EINVAL, "archive '%s': manifest \"%s\": layer %zu (%s) is "
+			cn_err_fail(l->err, CN_ERR_INVALID, "archive '%s': manifest \"%s\": layer %zu (%s) is "
 				     "missing from the archive", l->arc, mm->name, i + 1, d ? d : "?");
 			goto out;
 		}
@@ -460,7 +460,7 @@ static const char *pick_platform(struct loader *l, struct member *im, json_t **k
 		    (os && arch && !strcmp(os, "linux") && !strcmp(arch, host_arch())))
 			return json_string_value(json_object_get(v, "digest"));
 	}
-	cn_err_plain(l->err, ENOENT, "archive '%s': image index \"%s\": no manifest for linux/%s",
+	cn_err_fail(l->err, CN_ERR_NOT_FOUND, "archive '%s': image index \"%s\": no manifest for linux/%s",
 		     l->arc, im->name, host_arch());
 	return NULL;
 }
@@ -473,7 +473,7 @@ static int oci_images(struct loader *l, struct images *imgs)
 	size_t i;
 	int rc = -1;
 	if (!json_is_object(idx) || !json_is_array(ms)) {
-		cn_err_plain(l->err, EINVAL, "archive '%s': entry \"index.json\": not an image index (%s)",
+		cn_err_fail(l->err, CN_ERR_INVALID, "archive '%s': entry \"index.json\": not an image index (%s)",
 			     l->arc, idx ? "no manifests array" : je.text);
 		goto out;
 	}
@@ -486,7 +486,7 @@ static int oci_images(struct loader *l, struct images *imgs)
 		struct member *mm = blob_member(l, d);
 		char *tag = NULL;
 		if (!mm) {
-			cn_err_plain(l->err, EINVAL, "archive '%s': entry \"index.json\": manifest %s is "
+			cn_err_fail(l->err, CN_ERR_INVALID, "archive '%s': entry \"index.json\": manifest %s is "
 				     "missing from the archive", l->arc, d ? d : "?");
 			goto out;
 		}
@@ -495,7 +495,7 @@ static int oci_images(struct loader *l, struct images *imgs)
 			mm = d ? blob_member(l, d) : NULL;
 			if (!mm) {
 				if (d)
-					cn_err_plain(l->err, EINVAL, "archive '%s': manifest %s is missing "
+					cn_err_fail(l->err, CN_ERR_INVALID, "archive '%s': manifest %s is missing "
 						     "from the archive", l->arc, d);
 				json_decref(sub);
 				goto out;
@@ -530,13 +530,13 @@ static struct member *docker_path(struct loader *l, const char *path, const char
 	_cleanup_free_ char *name = normalize(path, &why);
 	struct member *m;
 	if (!name) {
-		cn_err_plain(l->err, EINVAL, "archive '%s': manifest.json: %s '%s': %s", l->arc, what,
+		cn_err_fail(l->err, CN_ERR_INVALID, "archive '%s': manifest.json: %s '%s': %s", l->arc, what,
 			     path ? path : "", why);
 		return NULL;
 	}
 	m = find(l, name);
 	if (!m)
-		cn_err_plain(l->err, ENOENT, "archive '%s': manifest.json: %s '%s' is not in the archive",
+		cn_err_fail(l->err, CN_ERR_NOT_FOUND, "archive '%s': manifest.json: %s '%s' is not in the archive",
 			     l->arc, what, name);
 	return m;
 }
@@ -550,7 +550,7 @@ static const char *layer_type(struct loader *l, const struct member *m)
 		return "application/vnd.oci.image.layer.v1.tar+zstd";
 	if ((m->size >= 3 && p[0] == 'B' && p[1] == 'Z' && p[2] == 'h') ||
 	    (m->size >= 4 && p[0] == 0xfd && p[1] == '7' && p[2] == 'z' && p[3] == 'X')) {
-		cn_err_plain(l->err, EINVAL, "archive '%s': layer \"%s\": bzip2 and xz layers are not "
+		cn_err_fail(l->err, CN_ERR_INVALID, "archive '%s': layer \"%s\": bzip2 and xz layers are not "
 			     "supported", l->arc, m->name);
 		return NULL;
 	}
@@ -574,12 +574,12 @@ static int docker_image(struct loader *l, json_t *item, size_t idx, struct image
 	if (!cm || load_json_member(l, cm, "config", &cfg) < 0)
 		goto out;
 	if (!json_is_array(layers) || (tags && !json_is_null(tags) && !json_is_array(tags))) {
-		cn_err_plain(l->err, EINVAL, "archive '%s': manifest.json: image %zu: Layers or "
+		cn_err_fail(l->err, CN_ERR_INVALID, "archive '%s': manifest.json: image %zu: Layers or "
 			     "RepoTags is not an array", l->arc, idx + 1);
 		goto out;
 	}
 	if (json_array_size(layers) > STORE_MAX_LAYERS) {
-		cn_err_plain(l->err, E2BIG, "archive '%s': manifest.json: image %zu: more than %d layers",
+		cn_err_fail(l->err, CN_ERR_TOO_BIG, "archive '%s': manifest.json: image %zu: more than %d layers",
 			     l->arc, idx + 1, STORE_MAX_LAYERS);
 		goto out;
 	}
@@ -606,7 +606,7 @@ static int docker_image(struct loader *l, json_t *item, size_t idx, struct image
 		char *tag;
 		snprintf(what, sizeof(what), "manifest.json: image %zu: RepoTags", idx + 1);
 		if (!json_is_string(v)) {
-			cn_err_plain(l->err, EINVAL, "archive '%s': %s: not a string", l->arc, what);
+			cn_err_fail(l->err, CN_ERR_INVALID, "archive '%s': %s: not a string", l->arc, what);
 			goto out;
 		}
 		tag = import_ref(l, what, json_string_value(v));
@@ -628,13 +628,13 @@ static int docker_images(struct loader *l, struct images *imgs)
 	size_t i;
 	int rc = -1;
 	if (!json_is_array(doc) || json_array_size(doc) == 0) {
-		cn_err_plain(l->err, EINVAL, "archive '%s': entry \"manifest.json\": not a non-empty "
+		cn_err_fail(l->err, CN_ERR_INVALID, "archive '%s': entry \"manifest.json\": not a non-empty "
 			     "array (%s)", l->arc, doc ? "wrong type" : je.text);
 		goto out;
 	}
 	json_array_foreach(doc, i, v) {
 		if (!json_is_object(v)) {
-			cn_err_plain(l->err, EINVAL, "archive '%s': manifest.json: image %zu: not an "
+			cn_err_fail(l->err, CN_ERR_INVALID, "archive '%s': manifest.json: image %zu: not an "
 				     "object", l->arc, i + 1);
 			goto out;
 		}
@@ -654,7 +654,7 @@ static int unpack_layers(struct loader *l, const char *manifest)
 	struct store_image img;
 	int r = store_image_load(l->st, manifest, &img, l->err);
 	if (r <= 0)
-		return r < 0 ? -1 : cn_err_set(l->err, ENOENT, "manifest %s is missing", manifest);
+		return r < 0 ? -1 : cn_err_fail(l->err, CN_ERR_NOT_FOUND, "manifest %s is missing", manifest);
 	for (size_t i = 0; i < img.nlayers && r > 0; i++) {
 		const char *entry = "?";
 		for (size_t k = 0; k < l->n; k++)
@@ -690,12 +690,12 @@ int arc_load(struct store *st, int in_fd, const char *name, const char *cause,
 		if (docker_images(&l, &imgs) < 0)
 			goto out;
 	} else {
-		cn_err_plain(err, EINVAL, "archive '%s': neither index.json (OCI) nor manifest.json "
+		cn_err_fail(err, CN_ERR_INVALID, "archive '%s': neither index.json (OCI) nor manifest.json "
 			     "(docker) found: not an image archive", name);
 		goto out;
 	}
 	if (imgs.n == 0) {
-		cn_err_plain(err, EINVAL, "archive '%s': no images in it", name);
+		cn_err_fail(err, CN_ERR_INVALID, "archive '%s': no images in it", name);
 		goto out;
 	}
 	/* Everything verified and unpacked before the first tag moves. */

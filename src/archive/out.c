@@ -18,7 +18,7 @@ int arc_out_open(const char *dest, struct arc_out *o, cn_err *err)
 	if (!dest || strcmp(dest, "-") == 0) {
 		/* As docker does: binary output never goes to a terminal. */
 		if (isatty(STDOUT_FILENO))
-			return cn_err_plain(err, EINVAL,
+			return cn_err_fail(err, CN_ERR_INVALID,
 					    "refusing to write an archive to a terminal: use -o FILE or a pipe");
 		o->fd = STDOUT_FILENO;
 		return 0;

@@ -32,9 +32,10 @@ struct tarw {
 
 static int tar_fail(struct tarw *w, const char *what)
 {
-	return cn_err_set(w->err, archive_errno(w->ar) > 0 ? archive_errno(w->ar) : 0,
-			  "archive: %s: %s", what,
-			  archive_error_string(w->ar) ? archive_error_string(w->ar) : "write failed");
+	const char *msg = archive_error_string(w->ar) ? archive_error_string(w->ar) : "write failed";
+	if (archive_errno(w->ar) > 0)
+		return cn_err_errno(w->err, archive_errno(w->ar), "archive: %s: %s", what, msg);
+	return cn_err_fail(w->err, CN_ERR_SYSTEM, "archive: %s: %s", what, msg);
 }
 
 /* Fixed owner, time and modes: the same images give the same tar. */
@@ -75,7 +76,7 @@ static int tar_add_json(struct tarw *w, const char *name, json_t *doc)
 {
 	_cleanup_free_ char *text = json_dumps(doc, JSON_COMPACT);
 	if (!text)
-		return cn_err_set(w->err, ENOMEM, "archive: %s: cannot serialize", name);
+		return cn_err_errno(w->err, ENOMEM, "archive: %s: cannot serialize", name);
 	return tar_add_mem(w, name, text, strlen(text));
 }
 
@@ -99,7 +100,7 @@ static int tar_add_blob(struct tarw *w, struct store *st, const char *digest)
 	if (fd < 0 || fstat(fd, &sb) < 0)
 		return cn_err_sys(w->err, "blob %s", digest);
 	if (!S_ISREG(sb.st_mode))
-		return cn_err_set(w->err, EINVAL, "blob %s: not a regular file", digest);
+		return cn_err_fail(w->err, CN_ERR_INVALID, "blob %s: not a regular file", digest);
 	name = cn_xasprintf("blobs/sha256/%s", cn_digest_hex(digest));
 	e = new_entry(name, AE_IFREG, 0444, (int64_t)sb.st_size);
 	r = archive_write_header(w->ar, e);
@@ -115,7 +116,7 @@ static int tar_add_blob(struct tarw *w, struct store *st, const char *digest)
 		if (n <= 0) {
 			cn_sha256_free(&h);
 			return n < 0 ? cn_err_sys(w->err, "read blob %s", digest)
-				     : cn_err_set(w->err, EIO, "blob %s: shorter than its size", digest);
+				     : cn_err_fail(w->err, CN_ERR_CORRUPT, "blob %s: shorter than its size", digest);
 		}
 		cn_sha256_update(&h, buf, (size_t)n);
 		if (archive_write_data(w->ar, buf, (size_t)n) != n) {
@@ -126,7 +127,7 @@ static int tar_add_blob(struct tarw *w, struct store *st, const char *digest)
 	}
 	cn_sha256_final(&h, got);
 	if (strcmp(got, digest) != 0)
-		return cn_err_set(w->err, EIO, "blob %s in the store is corrupt (see cairn fsck)", digest);
+		return cn_err_fail(w->err, CN_ERR_CORRUPT, "blob %s in the store is corrupt (see cairn fsck)", digest);
 	cn_strv_pushdup(&w->written, digest);
 	return 0;
 }
@@ -197,7 +198,7 @@ static int collect(struct store *st, char *const *refs, size_t nrefs, struct sav
 		size_t j;
 		int r = store_image_load(st, refs[i], &img, err);
 		if (r == 0)
-			cn_err_plain(err, ENOENT, "image '%s' not found", refs[i]);
+			cn_err_fail(err, CN_ERR_NOT_FOUND, "image '%s' not found", refs[i]);
 		if (r <= 0)
 			goto fail;
 		img.manifest_size = store_blob_size(st, img.manifest_digest);
@@ -250,7 +251,7 @@ int arc_save(struct store *st, char *const *refs, size_t nrefs, int out_fd, cn_e
 
 	w.ar = archive_write_new();
 	if (!w.ar) {
-		cn_err_set(err, ENOMEM, "archive: cannot create a tar writer");
+		cn_err_errno(err, ENOMEM, "archive: cannot create a tar writer");
 		goto out;
 	}
 	/* pax only where ustar cannot say it (sizes past 8 GiB). */

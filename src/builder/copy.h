@@ -38,15 +38,15 @@ struct bf_copy_opts {
 	bool parents;
 };
 
-/* Errors read like "COPY: 'x': no such file in the build context" or
- * "COPY: 'x': points outside the build context".
+/* Errors read like "'x': no such file in the build context" or "'x':
+ * points outside the build context"; the caller names the instruction.
  *
  * With O->ignore, the context is what docker would send: an entry the
  * ignore file excludes is skipped by wildcards and directory walks, never
  * opened nor read, and a directory excluded as a whole is not entered
  * (one that an exception may re-include entries of is, and is copied only
  * if one is). A source named explicitly that is excluded is not found
- * (BuildKit's behaviour): "COPY: 'x': no such file or directory in the
+ * (BuildKit's behaviour): "'x': no such file or directory in the
  * build context (excluded by .dockerignore)". Paths are matched relative
  * to the context root after symlinks in the source names are resolved, so
  * a link does not reach an excluded entry either. */

@@ -84,7 +84,7 @@ static int h_xattrs(struct copier *c, int fd, const char *show)
 	if (len < 0) {
 		if (errno == ENOTSUP)
 			return 0;
-		return cn_err_sys(c->err, "COPY: '%s': list extended attributes", show);
+		return cn_err_sys(c->err, "'%s': list extended attributes", show);
 	}
 	for (char *name = c->xlist; name < c->xlist + len; name += strlen(name) + 1) {
 		if (!layer_xattr_keep(name))
@@ -99,7 +99,7 @@ static int h_xattrs(struct copier *c, int fd, const char *show)
 		if (vlen < 0) {
 			if (errno == ENODATA)
 				continue;       /* removed since the listing */
-			return cn_err_sys(c->err, "COPY: '%s': read extended attribute %s", show,
+			return cn_err_sys(c->err, "'%s': read extended attribute %s", show,
 					  names[i]);
 		}
 		h_tag(c, 'x');
@@ -145,7 +145,7 @@ static int digest_file(struct copier *c, int sfd, const struct stat *st, const s
 	}
 	copy_hardlink_add(c, st, rel, NULL);
 	if (bf_statcache_file_digest(c->sc, sfd, key, md, c->err) < 0)
-		return cn_err_wrap(c->err, "COPY: '%s'", show);
+		return cn_err_wrap(c->err, "'%s'", show);
 	h_entry(c, 'f', rel, st);
 	h_u64(c, (uint64_t)st->st_size);
 	h_str(c, md);

@@ -50,7 +50,7 @@ int copy_split_clean(const char *path, bool rooted, cn_strv *out)
 int copy_check_wh(struct copier *c, const char *name, const char *show)
 {
 	if (strncmp(name, WH_PREFIX, strlen(WH_PREFIX)) == 0)
-		return cn_err_plain(c->err, EINVAL, "COPY: '%s': names starting with " WH_PREFIX
+		return cn_err_fail(c->err, CN_ERR_INVALID, "'%s': names starting with " WH_PREFIX
 				  " cannot be stored in a layer", show);
 	return 0;
 }
@@ -66,13 +66,13 @@ static const char *src_name(const struct copier *c)
 static int ctx_error(struct copier *c, int e, const char *show)
 {
 	if (e == ENOENT || e == ENOTDIR)
-		return cn_err_plain(c->err, ENOENT, "COPY: '%s': no such file or directory in %s", show,
+		return cn_err_fail(c->err, CN_ERR_NOT_FOUND, "'%s': no such file or directory in %s", show,
 				    src_name(c));
 	if (e == EXDEV)
-		return cn_err_plain(c->err, EXDEV, "COPY: '%s': points outside %s", show, src_name(c));
-	if (e == ELOOP)
-		return cn_err_set(c->err, ELOOP, "COPY: '%s': points outside %s", show, src_name(c));
-	return cn_err_set(c->err, e, "COPY: '%s': cannot open in %s", show, src_name(c));
+		return cn_err_fail(c->err, CN_ERR_INVALID, "'%s': points outside %s", show, src_name(c));
+	if (e == ELOOP)     /* a loop, or a link that leaves the root: say which */
+		return cn_err_errno(c->err, ELOOP, "'%s': points outside %s", show, src_name(c));
+	return cn_err_errno(c->err, e, "'%s': cannot open in %s", show, src_name(c));
 }
 
 /* Open PATH (context-relative, final symlink followed as docker does) with
@@ -88,7 +88,7 @@ static int ctx_open(struct copier *c, const char *path, uint64_t flags, const st
 	if (want && (fstat(fd, &st) < 0 || st.st_dev != want->st_dev || st.st_ino != want->st_ino ||
 		     (st.st_mode & S_IFMT) != (want->st_mode & S_IFMT))) {
 		close(fd);
-		return cn_err_plain(c->err, EAGAIN, "COPY: '%s': changed while being copied", show);
+		return cn_err_fail(c->err, CN_ERR_BUSY, "'%s': changed while being copied", show);
 	}
 	return fd;
 }
@@ -99,7 +99,7 @@ int copy_ctx_stat(struct copier *c, const char *path, struct stat *st, const cha
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, st) < 0)
-		return cn_err_sys(c->err, "COPY: '%s': stat", show);
+		return cn_err_sys(c->err, "'%s': stat", show);
 	return 0;
 }
 
@@ -115,11 +115,11 @@ static int read_names(int fd, cn_strv *names, const char *show, cn_err *err)
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
 	if (dfd < 0)
-		return cn_err_sys(err, "COPY: '%s': dup", show);
+		return cn_err_sys(err, "'%s': dup", show);
 	d = fdopendir(dfd);
 	if (!d) {
 		close(dfd);
-		return cn_err_sys(err, "COPY: '%s': open directory", show);
+		return cn_err_sys(err, "'%s': open directory", show);
 	}
 	rewinddir(d);
 	while ((errno = 0, de = readdir(d))) {
@@ -127,7 +127,7 @@ static int read_names(int fd, cn_strv *names, const char *show, cn_err *err)
 			cn_strv_pushdup(names, de->d_name);
 	}
 	if (errno)
-		return cn_err_sys(err, "COPY: '%s': read directory", show);
+		return cn_err_sys(err, "'%s': read directory", show);
 	if (names->n)
 		qsort(names->v, names->n, sizeof(char *), cmp_names);
 	return 0;
@@ -215,7 +215,7 @@ static int ctx_resolve(struct copier *c, const char *path, char **real, const ch
 			return ctx_error(c, ELOOP, show);
 		len = readlinkat(fd, "", target, sizeof(target) - 1);
 		if (len < 0)
-			return cn_err_sys(c->err, "COPY: '%s': read symlink", show);
+			return cn_err_sys(c->err, "'%s': read symlink", show);
 		target[len] = '\0';
 		if (target[0] == '/')
 			return ctx_error(c, EXDEV, show);
@@ -252,7 +252,7 @@ static int has_visible(struct copier *c, int fd, const char *cpath, const unsign
 		if (cfd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP))
 			continue;       /* changed since: the walk will see */
 		if (cfd < 0)
-			return cn_err_sys(c->err, "COPY: '%s': open", cchild);
+			return cn_err_sys(c->err, "'%s': open", cchild);
 		r = has_visible(c, cfd, cchild, cstate, depth + 1);
 		if (r != 0)
 			return r;
@@ -281,7 +281,7 @@ static int child_visible(struct copier *c, int sdirfd, const char *name, const c
 	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP))
 		return 0;
 	if (fd < 0)
-		return cn_err_sys(c->err, "COPY: '%s': open", cpath);
+		return cn_err_sys(c->err, "'%s': open", cpath);
 	return has_visible(c, fd, cpath, state, 0);
 }
 
@@ -303,7 +303,7 @@ static int source_visible(struct copier *c, const char *real)
 static int excluded_error(struct copier *c, const char *show)
 {
 	const char *name = strrchr(bf_ignore_name(c->ig), '/');
-	return cn_err_plain(c->err, ENOENT, "COPY: '%s': no such file or directory in the build "
+	return cn_err_fail(c->err, CN_ERR_NOT_FOUND, "'%s': no such file or directory in the build "
 			    "context (excluded by %s)", show, name ? name + 1 : bf_ignore_name(c->ig));
 }
 
@@ -346,7 +346,7 @@ static int glob_walk(struct copier *c, char *const *comps, size_t n, size_t i, c
 		return glob_walk(c, comps, n, i + 1, next, out);
 	}
 	if (bf_glob_compile(&g, comps[i], strlen(comps[i]), 0))
-		return cn_err_plain(c->err, EINVAL, "COPY: '%s': malformed wildcard pattern", comps[i]);
+		return cn_err_fail(c->err, CN_ERR_INVALID, "'%s': malformed wildcard pattern", comps[i]);
 	fd = cn_openat2(c->o->ctx_fd, *prefix ? prefix : ".", O_RDONLY | O_DIRECTORY,
 			   src_resolve(c));
 	if (fd < 0)
@@ -422,7 +422,7 @@ static int expand_sources(struct copier *c, cn_strv *paths, cn_strv *reals, cn_s
 			*wild = true;
 			for (size_t k = 0; k < comps.n; k++)
 				if (!glob_valid(comps.v[k]))
-					return cn_err_plain(c->err, EINVAL, "COPY: '%s': malformed "
+					return cn_err_fail(c->err, CN_ERR_INVALID, "'%s': malformed "
 							  "wildcard pattern", src);
 			if (glob_walk(c, comps.v, comps.n, 0, "", &found) < 0)
 				return -1;
@@ -473,7 +473,7 @@ static int expand_sources(struct copier *c, cn_strv *paths, cn_strv *reals, cn_s
 			}
 		}
 		if (bf_glob_has_meta(src) && paths->n == before)
-			return cn_err_plain(c->err, ENOENT, "COPY: '%s': no source files were specified "
+			return cn_err_fail(c->err, CN_ERR_NOT_FOUND, "'%s': no source files were specified "
 					  "(no files in %s match)", src, src_name(c));
 	}
 	return 0;
@@ -521,9 +521,9 @@ int copy_read_target(struct copier *c, int sdirfd, const char *name, char target
 {
 	ssize_t n = readlinkat(sdirfd, name, target, PATH_MAX);
 	if (n < 0)
-		return cn_err_sys(c->err, "COPY: '%s': read symlink", show);
+		return cn_err_sys(c->err, "'%s': read symlink", show);
 	if ((size_t)n >= PATH_MAX)
-		return cn_err_plain(c->err, ENAMETOOLONG, "COPY: '%s': symlink target too long", show);
+		return cn_err_fail(c->err, CN_ERR_TOO_BIG, "'%s': symlink target too long", show);
 	target[n] = '\0';
 	return 0;
 }
@@ -542,7 +542,7 @@ static int walk_dir(struct copier *c, int sfd, const struct stat *st, const stru
 	_cleanup_close_ int dfd = -1;
 	bool created = false;
 	if (depth > COPY_MAX_DEPTH)
-		return cn_err_plain(c->err, ELOOP, "COPY: '%s': directories nested deeper than %d levels",
+		return cn_err_fail(c->err, CN_ERR_INVALID, "'%s': directories nested deeper than %d levels",
 				  cpath, COPY_MAX_DEPTH);
 	if (c->sink->dir_begin(c, sfd, st, d, dname, rel, cpath, &dfd, &created) < 0)
 		return -1;
@@ -559,13 +559,13 @@ static int open_child(struct copier *c, int sdirfd, const char *name, int flags,
 	struct stat st;
 	int fd = openat(sdirfd, name, flags | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR || errno == ENOENT))
-		return cn_err_plain(c->err, EAGAIN, "COPY: '%s': changed while being copied", show);
+		return cn_err_fail(c->err, CN_ERR_BUSY, "'%s': changed while being copied", show);
 	if (fd < 0)
-		return cn_err_sys(c->err, "COPY: '%s': open", show);
+		return cn_err_sys(c->err, "'%s': open", show);
 	if (fstat(fd, &st) < 0 || st.st_dev != want->st_dev || st.st_ino != want->st_ino ||
 	    (st.st_mode & S_IFMT) != (want->st_mode & S_IFMT)) {
 		close(fd);
-		return cn_err_plain(c->err, EAGAIN, "COPY: '%s': changed while being copied", show);
+		return cn_err_fail(c->err, CN_ERR_BUSY, "'%s': changed while being copied", show);
 	}
 	return fd;
 }
@@ -580,7 +580,7 @@ static int walk_child(struct copier *c, int sdirfd, const char *name, const char
 	if (fstatat(sdirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
 			return 0;       /* removed since readdir */
-		return cn_err_sys(c->err, "COPY: '%s': stat", cpath);
+		return cn_err_sys(c->err, "'%s': stat", cpath);
 	}
 	switch (st.st_mode & S_IFMT) {
 	case S_IFDIR:
@@ -694,7 +694,7 @@ int copy_walk_source(struct copier *c, const char *path, const char *real, const
 	case S_IFBLK:
 		return c->sink->special(c, &st, d, dname, rel, show);
 	default:
-		return cn_err_plain(c->err, EINVAL, "COPY: '%s': a socket cannot be copied", show);
+		return cn_err_fail(c->err, CN_ERR_INVALID, "'%s': a socket cannot be copied", show);
 	}
 }
 
@@ -705,7 +705,7 @@ int copy_resolve_sources(struct copier *c, cn_strv *paths, cn_strv *reals, cn_st
 {
 	struct stat st;
 	if (c->o->nsrcs == 0)
-		return cn_err_plain(c->err, EINVAL, "COPY: no source files were specified");
+		return cn_err_fail(c->err, CN_ERR_INVALID, "no source files were specified");
 	if (expand_sources(c, paths, reals, shows, wild) < 0)
 		return -1;
 	for (size_t i = 0; i < paths->n; i++)

@@ -30,7 +30,7 @@ static int root_open_dir(struct copier *c, const char *rel)
 
 static int not_dir_error(struct copier *c, const char *rel)
 {
-	return cn_err_plain(c->err, ENOTDIR, "COPY: cannot copy to non-directory '/%s'",
+	return cn_err_fail(c->err, CN_ERR_CONFLICT, "cannot copy to non-directory '/%s'",
 			  strcmp(rel, ".") ? rel : "");
 }
 
@@ -40,10 +40,8 @@ static int make_dirs(struct copier *c, char *const *comps, size_t n)
 {
 	_cleanup_free_ char *path = cn_path_join_all(comps, n);
 	int fd = bf_root_mkdir_p(c->o->root_fd, path, c->uid, c->gid, c->err);
-	if (fd < 0 && c->err->errnum == ENOTDIR)
-		return cn_err_wrap(c->err, "COPY: cannot copy to non-directory");
-	if (fd < 0)
-		return cn_err_wrap(c->err, "COPY");
+	if (fd < 0 && cn_err_is(c->err, CN_ERR_CONFLICT))
+		return cn_err_wrap(c->err, "cannot copy to non-directory");
 	return fd;
 }
 
@@ -60,7 +58,7 @@ static int copy_xattrs(struct copier *c, int sfd, int dfd, const char *show)
 	if (len < 0) {
 		if (errno == ENOTSUP)
 			return 0;
-		return cn_err_sys(c->err, "COPY: '%s': list extended attributes", show);
+		return cn_err_sys(c->err, "'%s': list extended attributes", show);
 	}
 	for (const char *name = c->xlist; name < c->xlist + len; name += strlen(name) + 1) {
 		ssize_t vlen;
@@ -70,11 +68,11 @@ static int copy_xattrs(struct copier *c, int sfd, int dfd, const char *show)
 		if (vlen < 0) {
 			if (errno == ENODATA)
 				continue;       /* removed since the listing */
-			return cn_err_sys(c->err, "COPY: '%s': read extended attribute %s", show, name);
+			return cn_err_sys(c->err, "'%s': read extended attribute %s", show, name);
 		}
 		/* A destination file system without xattr support just loses them. */
 		if (fsetxattr(dfd, name, c->xval, (size_t)vlen, 0) < 0 && errno != ENOTSUP)
-			return cn_err_sys(c->err, "COPY: '%s': set extended attribute %s", show, name);
+			return cn_err_sys(c->err, "'%s': set extended attribute %s", show, name);
 	}
 	return 0;
 }
@@ -87,13 +85,13 @@ static int apply_meta(struct copier *c, int sfd, int dfd, const struct stat *st,
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	if (fchown(dfd, c->uid, c->gid) < 0)
-		return cn_err_sys(c->err, "COPY: '%s': chown", show);
+		return cn_err_sys(c->err, "'%s': chown", show);
 	if (copy_xattrs(c, sfd, dfd, show) < 0)
 		return -1;
 	if (fchmod(dfd, want_mode(c, st)) < 0)
-		return cn_err_sys(c->err, "COPY: '%s': chmod", show);
+		return cn_err_sys(c->err, "'%s': chmod", show);
 	if (futimens(dfd, ts) < 0)
-		return cn_err_sys(c->err, "COPY: '%s': set times", show);
+		return cn_err_sys(c->err, "'%s': set times", show);
 	return 0;
 }
 
@@ -103,11 +101,11 @@ static int apply_meta_at(struct copier *c, int ddirfd, const char *dname, const 
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	if (fchownat(ddirfd, dname, c->uid, c->gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return cn_err_sys(c->err, "COPY: '%s': chown", show);
+		return cn_err_sys(c->err, "'%s': chown", show);
 	if (!S_ISLNK(st->st_mode) && cn_chmod_nofollow(ddirfd, dname, want_mode(c, st)) < 0)
-		return cn_err_sys(c->err, "COPY: '%s': chmod", show);
+		return cn_err_sys(c->err, "'%s': chmod", show);
 	if (utimensat(ddirfd, dname, ts, AT_SYMLINK_NOFOLLOW) < 0)
-		return cn_err_sys(c->err, "COPY: '%s': set times", show);
+		return cn_err_sys(c->err, "'%s': set times", show);
 	return 0;
 }
 
@@ -122,13 +120,13 @@ static int clear_leaf(struct copier *c, int ddirfd, const char *dname, const cha
 	if (fstatat(ddirfd, dname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
 			return 0;
-		return cn_err_sys(c->err, "COPY: stat '/%s'", rel);
+		return cn_err_sys(c->err, "stat '/%s'", rel);
 	}
 	if (S_ISDIR(st.st_mode))
-		return cn_err_plain(c->err, EISDIR, "COPY: cannot overwrite directory '/%s' "
+		return cn_err_fail(c->err, CN_ERR_CONFLICT, "cannot overwrite directory '/%s' "
 				  "with a non-directory", rel);
 	if (unlinkat(ddirfd, dname, 0) < 0 && errno != ENOENT)
-		return cn_err_sys(c->err, "COPY: remove '/%s'", rel);
+		return cn_err_sys(c->err, "remove '/%s'", rel);
 	return 0;
 }
 
@@ -152,12 +150,12 @@ static int copy_data(struct copier *c, int sfd, int dfd, const char *show)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return cn_err_sys(c->err, "COPY: '%s': copy data", show);
+			return cn_err_sys(c->err, "'%s': copy data", show);
 		}
 		if (n == 0)
 			return 0;
 		if (!fast && cn_write_all(dfd, c->chunk, (size_t)n) < 0)
-			return cn_err_sys(c->err, "COPY: '%s': write", show);
+			return cn_err_sys(c->err, "'%s': write", show);
 	}
 }
 
@@ -172,7 +170,7 @@ static int link_copy(struct copier *c, const struct hardlink *h, const struct de
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_dev != h->ddev || st.st_ino != h->dino)
 		return 0;
 	if (linkat(fd, "", d->fd, dname, AT_EMPTY_PATH) < 0)
-		return cn_err_sys(c->err, "COPY: link '/%s' to '/%s'", rel, h->rel);
+		return cn_err_sys(c->err, "link '/%s' to '/%s'", rel, h->rel);
 	return 1;
 }
 
@@ -192,7 +190,7 @@ static int copy_file(struct copier *c, int sfd, const struct stat *st, const str
 	}
 	dfd = openat(d->fd, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (dfd < 0)
-		return cn_err_sys(c->err, "COPY: create '/%s'", rel);
+		return cn_err_sys(c->err, "create '/%s'", rel);
 	if (copy_data(c, sfd, dfd, show) < 0)
 		return -1;
 	if (apply_meta(c, sfd, dfd, st, show) < 0)
@@ -211,7 +209,7 @@ static int copy_special(struct copier *c, const struct stat *st, const struct de
 	if (clear_leaf(c, d->fd, dname, rel) < 0)
 		return -1;
 	if (mknodat(d->fd, dname, (st->st_mode & S_IFMT) | 0600, rdev) < 0)
-		return cn_err_sys(c->err, "COPY: create '/%s'", rel);
+		return cn_err_sys(c->err, "create '/%s'", rel);
 	return apply_meta_at(c, d->fd, dname, st, show);
 }
 
@@ -226,7 +224,7 @@ static int copy_symlink(struct copier *c, int sdirfd, const char *name, const st
 	if (clear_leaf(c, d->fd, name, rel) < 0)
 		return -1;
 	if (symlinkat(target, d->fd, name) < 0)
-		return cn_err_sys(c->err, "COPY: create symlink '/%s'", rel);
+		return cn_err_sys(c->err, "create symlink '/%s'", rel);
 	return apply_meta_at(c, d->fd, name, st, show);
 }
 
@@ -244,22 +242,22 @@ static int open_dest_dir(struct copier *c, int sfd, const struct stat *sst, cons
 	*created = false;
 	if (fstatat(ddirfd, dname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT)
-			return cn_err_sys(c->err, "COPY: stat '/%s'", rel);
+			return cn_err_sys(c->err, "stat '/%s'", rel);
 		if (mkdirat(ddirfd, dname, 0700) < 0)
-			return cn_err_sys(c->err, "COPY: create directory '/%s'", rel);
+			return cn_err_sys(c->err, "create directory '/%s'", rel);
 		*created = true;
 	} else if (S_ISLNK(st.st_mode)) {
 		*dfd = root_open_dir(c, rel);
 		if (*dfd < 0)
 			return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ?
-				not_dir_error(c, rel) : cn_err_sys(c->err, "COPY: open '/%s'", rel);
+				not_dir_error(c, rel) : cn_err_sys(c->err, "open '/%s'", rel);
 		return 0;
 	} else if (!S_ISDIR(st.st_mode)) {
 		return not_dir_error(c, rel);
 	}
 	*dfd = openat(ddirfd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (*dfd < 0)
-		return cn_err_sys(c->err, "COPY: open '/%s'", rel);
+		return cn_err_sys(c->err, "open '/%s'", rel);
 	return 0;
 }
 
@@ -303,7 +301,7 @@ static int copy_to_name(struct copier *c, const char *path, const char *real, co
 			return copy_walk_source(c, path, real, show, &(struct dest){ .fd = dfd, .rel = rel },
 					   NULL);
 		if (S_ISDIR(st.st_mode))
-			return cn_err_sys(c->err, "COPY: open '/%s'", rel);
+			return cn_err_sys(c->err, "open '/%s'", rel);
 	}
 	/* As BuildKit: a directory copied to a new name becomes a new 0755
 	 * directory owned like the copy; only what it holds keeps its metadata. */
@@ -367,7 +365,7 @@ static int copy_all(struct copier *c)
 	/* As docker: one source (a pattern matching one file included) may be
 	 * copied to a name; several need a directory written with a final '/'. */
 	if (paths.n > 1 && !bf_copy_dest_is_dir(dest))
-		return cn_err_plain(c->err, EINVAL, "COPY: %s: with more than one source file the "
+		return cn_err_fail(c->err, CN_ERR_INVALID, "%s: with more than one source file the "
 				 "destination must be a directory and end with a /",
 				 wild ? "the pattern matches several files" : "several sources");
 	if (dc.n > 0 && !bf_copy_dest_is_dir(dest) && paths.n == 1 && !o->parents)

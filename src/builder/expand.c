@@ -52,7 +52,7 @@ static int peek(const struct lex *lx)
 static int limit_err(struct lex *lx, const char *what)
 {
 	lx->fatal = true;
-	return cn_err_set(lx->err, 0, "%s", what);
+	return cn_err_fail(lx->err, CN_ERR_INVALID, "%s", what);
 }
 
 static int add(struct lex *lx, cn_buf *b, const char *p, size_t n)
@@ -199,13 +199,13 @@ static int glob_compile(struct lex *lx, const char *pat, size_t n, struct gtok *
 				continue;
 			if (i == n) {
 				free(t);
-				return cn_err_set(lx->err, 0, "invalid pattern (%.*s) in substitution: "
+				return cn_err_fail(lx->err, CN_ERR_INVALID, "invalid pattern (%.*s) in substitution: "
 						  "escape at end", (int)n, pat);
 			}
 			k = cn_utf8_decode_mark(pat + i, n - i, &cp);
 			if (cp != '*' && cp != '?' && cp != '\\') {
 				free(t);
-				return cn_err_set(lx->err, 0, "invalid pattern (%.*s) in substitution: "
+				return cn_err_fail(lx->err, CN_ERR_INVALID, "invalid pattern (%.*s) in substitution: "
 						  "invalid escape '\\%.*s'", (int)n, pat, (int)k, pat + i);
 			}
 			i += k;
@@ -373,7 +373,7 @@ static int process_dollar(struct lex *lx, cn_buf *out);
 static int at_end_err(struct lex *lx, const char *msg)
 {
 	if (!lx->fatal && peek(lx) == LEX_EOF)
-		return cn_err_set(lx->err, 0, "%s", msg);
+		return cn_err_fail(lx->err, CN_ERR_INVALID, "%s", msg);
 	return -1;
 }
 
@@ -384,7 +384,7 @@ static int process_single_quote(struct lex *lx, cn_buf *out)
 	bool raw = lx->flags & BF_LEX_RAW_QUOTES;
 
 	if (!end)
-		return cn_err_set(lx->err, 0, "unexpected end of statement while looking for "
+		return cn_err_fail(lx->err, CN_ERR_INVALID, "unexpected end of statement while looking for "
 				  "matching single-quote");
 	lx->pos = (size_t)(end - lx->s) + 1;
 	/* Everything inside is literal, escapes included. */
@@ -405,7 +405,7 @@ static int process_double_quote(struct lex *lx, cn_buf *out)
 		size_t k;
 
 		if (c == LEX_EOF)
-			return cn_err_set(lx->err, 0, "unexpected end of statement while looking "
+			return cn_err_fail(lx->err, CN_ERR_INVALID, "unexpected end of statement while looking "
 					  "for matching double-quote");
 		if (c == '"') {
 			lx->pos++;
@@ -490,7 +490,7 @@ static int dollar_modifier(struct lex *lx, const char *name, size_t nlen, int c,
 	chs[chl] = '\0';
 	raw = op == '#' || op == '%';
 	if (null_unset && raw)
-		return cn_err_set(lx->err, 0, "unsupported modifier (%s) in substitution", chs);
+		return cn_err_fail(lx->err, CN_ERR_INVALID, "unsupported modifier (%s) in substitution", chs);
 	cn_buf_init(&word, BF_EXPAND_MAX);
 	if (process_until(lx, '}', raw, &word, NULL) < 0)
 		return at_end_err(lx, "syntax error: missing '}'");
@@ -510,7 +510,7 @@ static int dollar_modifier(struct lex *lx, const char *name, size_t nlen, int c,
 		return empty ? 0 : add(lx, out, word.data, word.len);
 	case '?':
 		if (empty)
-			return cn_err_set(lx->err, 0, "%.*s: %s", (int)nlen, name,
+			return cn_err_fail(lx->err, CN_ERR_INVALID, "%.*s: %s", (int)nlen, name,
 					  word.len ? word.data :
 					  !set ? "is not allowed to be unset" : "is not allowed to be empty");
 		return adds(lx, out, v);
@@ -520,7 +520,7 @@ static int dollar_modifier(struct lex *lx, const char *name, size_t nlen, int c,
 		return trim_value(lx, v, word.data + greedy, word.len - greedy, op == '%', greedy, out);
 	}
 	default:
-		return cn_err_set(lx->err, 0, "unsupported modifier (%s) in substitution", chs);
+		return cn_err_fail(lx->err, CN_ERR_INVALID, "unsupported modifier (%s) in substitution", chs);
 	}
 }
 
@@ -560,13 +560,13 @@ static int dollar_braced(struct lex *lx, cn_buf *out)
 	bool set;
 
 	if (c == LEX_EOF)
-		return cn_err_set(lx->err, 0, "syntax error: missing '}'");
+		return cn_err_fail(lx->err, CN_ERR_INVALID, "syntax error: missing '}'");
 	if (c == '{' || c == '}' || c == ':')
-		return cn_err_set(lx->err, 0, "syntax error: bad substitution");
+		return cn_err_fail(lx->err, CN_ERR_INVALID, "syntax error: bad substitution");
 	name = process_name(lx, &nlen);
 	c = peek(lx);
 	if (c == LEX_EOF)
-		return cn_err_set(lx->err, 0, "syntax error: missing '}'");
+		return cn_err_fail(lx->err, CN_ERR_INVALID, "syntax error: missing '}'");
 	lx->pos++;
 	switch (c) {
 	case '}':
@@ -581,7 +581,7 @@ static int dollar_braced(struct lex *lx, cn_buf *out)
 	default: {
 		uint32_t cp;
 		size_t k = cn_utf8_decode_mark(lx->s + lx->pos - 1, lx->n - lx->pos + 1, &cp);
-		return cn_err_set(lx->err, 0, "unsupported modifier (%.*s) in substitution",
+		return cn_err_fail(lx->err, CN_ERR_INVALID, "unsupported modifier (%.*s) in substitution",
 				  (int)k, lx->s + lx->pos - 1);
 	}
 	}
@@ -662,7 +662,7 @@ static int process_loop(struct lex *lx, int stop, cn_buf *res, struct words *w)
 			return -1;
 	}
 	if (stop != LEX_EOF)
-		return cn_err_set(lx->err, 0, "unexpected end of statement while looking for "
+		return cn_err_fail(lx->err, CN_ERR_INVALID, "unexpected end of statement while looking for "
 				  "matching %c", stop);
 	return 0;
 }

@@ -93,7 +93,7 @@ static int transfer(const char *url, struct sink *s, struct bf_fetch_result *res
 	curl_off_t ft = -1;
 	int r = 0;
 	if (!c)
-		return cn_err_set(err, ENOMEM, "libcurl");
+		return cn_err_errno(err, ENOMEM, "libcurl");
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -122,15 +122,15 @@ static int transfer(const char *url, struct sink *s, struct bf_fetch_result *res
 		res->has_mtime = ft >= 0;
 		res->mtime = (time_t)ft;
 	} else if (rc == CURLE_HTTP_RETURNED_ERROR) {
-		r = cn_err_plain(err, EIO, "HTTP status %ld", status);
+		r = cn_err_fail(err, CN_ERR_CORRUPT, "HTTP status %ld", status);
 	} else if (rc == CURLE_ABORTED_BY_CALLBACK) {
-		r = cn_err_plain(err, EINTR, "interrupted");
+		r = cn_err_fail(err, CN_ERR_INTERRUPTED, "interrupted");
 	} else if (s->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
-		r = cn_err_plain(err, EFBIG, "larger than %llu bytes", (unsigned long long)BF_FETCH_MAX_BYTES);
+		r = cn_err_fail(err, CN_ERR_TOO_BIG, "larger than %llu bytes", (unsigned long long)BF_FETCH_MAX_BYTES);
 	} else if (s->werr) {
-		r = cn_err_set(err, s->werr, "write the download");
+		r = cn_err_errno(err, s->werr, "write the download");
 	} else {
-		r = cn_err_plain(err, EIO, "%s", *errbuf ? errbuf : curl_easy_strerror(rc));
+		r = cn_err_fail(err, CN_ERR_CORRUPT, "%s", *errbuf ? errbuf : curl_easy_strerror(rc));
 	}
 	curl_easy_cleanup(c);
 	return r;
@@ -147,7 +147,7 @@ int bf_fetch(const char *url, int dir_fd, const char *name, const char *checksum
 		return cn_err_sys(err, "'%s': create the download file", url);
 	cn_sha256_init(&s.h);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-		r = cn_err_set(err, ENOMEM, "libcurl initialisation");
+		r = cn_err_errno(err, ENOMEM, "libcurl initialisation");
 	} else {
 		r = transfer(url, &s, res, err);
 		curl_global_cleanup();
@@ -155,7 +155,7 @@ int bf_fetch(const char *url, int dir_fd, const char *name, const char *checksum
 	cn_sha256_final(&s.h, res->digest);
 	res->size = s.size;
 	if (r == 0 && checksum && strcmp(checksum, res->digest) != 0)
-		r = cn_err_plain(err, EINVAL, "checksum mismatch: expected %s, got %s", checksum, res->digest);
+		r = cn_err_fail(err, CN_ERR_INVALID, "checksum mismatch: expected %s, got %s", checksum, res->digest);
 	if (r == 0 && res->has_mtime) {
 		struct timespec t[2] = { { .tv_sec = res->mtime }, { .tv_sec = res->mtime } };
 		if (futimens(s.fd, t) < 0)

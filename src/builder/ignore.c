@@ -65,7 +65,7 @@ static int read_lines(const char *name, const char *text, size_t len, cn_strv *p
 	const char *p = text, *end = text + len;
 
 	if (len > BF_IGNORE_MAX_FILE)
-		return cn_err_plain(err, EFBIG, "%s: larger than %zu bytes", name, BF_IGNORE_MAX_FILE);
+		return cn_err_fail(err, CN_ERR_TOO_BIG, "%s: larger than %zu bytes", name, BF_IGNORE_MAX_FILE);
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *s = p;
@@ -76,10 +76,10 @@ static int read_lines(const char *name, const char *text, size_t len, cn_strv *p
 		p = nl ? nl + 1 : end;
 		lineno++;
 		if (n > BF_IGNORE_MAX_LINE)
-			return cn_err_plain(err, EFBIG, "%s:%zu: line longer than %d bytes", name, lineno,
+			return cn_err_fail(err, CN_ERR_TOO_BIG, "%s:%zu: line longer than %d bytes", name, lineno,
 					    BF_IGNORE_MAX_LINE);
 		if (memchr(s, '\0', n))
-			return cn_err_plain(err, EINVAL, "%s:%zu: NUL byte in the line", name, lineno);
+			return cn_err_fail(err, CN_ERR_INVALID, "%s:%zu: NUL byte in the line", name, lineno);
 		if (n > 0 && s[n - 1] == '\r')
 			n--;
 		if (lineno == 1 && n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
@@ -104,7 +104,7 @@ static int read_lines(const char *name, const char *text, size_t len, cn_strv *p
 		}
 		if (count >= BF_IGNORE_MAX_PATTERNS) {
 			free(clean);
-			return cn_err_plain(err, E2BIG, "%s:%zu: more than %d patterns", name, lineno,
+			return cn_err_fail(err, CN_ERR_TOO_BIG, "%s:%zu: more than %d patterns", name, lineno,
 					    BF_IGNORE_MAX_PATTERNS);
 		}
 		cn_strv_push(patterns, cn_xasprintf("%s%s", invert ? "!" : "", clean ? clean : ""));
@@ -303,7 +303,7 @@ struct bf_ignore *bf_ignore_parse(const char *name, const char *text, size_t len
 		clean = cn_path_clean_n(s, n);
 		exc = clean[0] == '!';
 		if (exc && !clean[1]) {
-			cn_err_plain(err, EINVAL, "%s:%zu: '!' alone is not a pattern "
+			cn_err_fail(err, CN_ERR_INVALID, "%s:%zu: '!' alone is not a pattern "
 				     "(an exception needs a pattern after the '!')", name, lines[k]);
 			bf_ignore_free(ig);
 			return NULL;
@@ -311,7 +311,7 @@ struct bf_ignore *bf_ignore_parse(const char *name, const char *text, size_t len
 		pt = &ig->p[ig->n];
 		why = bf_glob_compile(&pt->glob, clean + exc, strlen(clean + exc), BF_GLOB_IGNORE);
 		if (why) {
-			cn_err_plain(err, EINVAL, "%s:%zu: bad pattern '%s': %s", name, lines[k],
+			cn_err_fail(err, CN_ERR_INVALID, "%s:%zu: bad pattern '%s': %s", name, lines[k],
 				     pats.v[k], why);
 			bf_ignore_free(ig);
 			return NULL;
@@ -335,7 +335,7 @@ static int read_fd(int fd, const char *name, cn_buf *out, cn_err *err)
 	if (fstat(fd, &st) < 0)
 		return cn_err_sys(err, "stat '%s'", name);
 	if (!S_ISREG(st.st_mode))
-		return cn_err_plain(err, EINVAL, "'%s' is not a regular file", name);
+		return cn_err_fail(err, CN_ERR_INVALID, "'%s' is not a regular file", name);
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
@@ -345,7 +345,7 @@ static int read_fd(int fd, const char *name, cn_buf *out, cn_err *err)
 		if (n == 0)
 			return 0;
 		if (out->len + (size_t)n > BF_IGNORE_MAX_FILE)
-			return cn_err_plain(err, EFBIG, "%s: larger than %zu bytes", name,
+			return cn_err_fail(err, CN_ERR_TOO_BIG, "%s: larger than %zu bytes", name,
 					    BF_IGNORE_MAX_FILE);
 		cn_buf_add(out, chunk, (size_t)n);
 	}
@@ -355,7 +355,7 @@ static int read_fd(int fd, const char *name, cn_buf *out, cn_err *err)
 static int open_error(const char *name, cn_err *err)
 {
 	if (errno == EXDEV || errno == ELOOP)
-		return cn_err_plain(err, errno, "'%s' points outside the build context", name);
+		return cn_err_fail(err, CN_ERR_INVALID, "'%s' points outside the build context", name);
 	return cn_err_sys(err, "open '%s'", name);
 }
 

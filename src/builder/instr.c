@@ -6,6 +6,7 @@
 #include "util/cleanup.h"
 #include "util/mem.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,7 +36,7 @@ static int ierr_v(const struct ictx *c, const char *token, const char *fmt, va_l
 	char msg[CN_ERR_MSG_MAX];
 	int col = bf_node_column(c->nd, token);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	return cn_err_set(c->err, 0, "%s:%d:%d: %s: %s", c->name, c->nd->start_line, col, c->kw, msg);
+	return cn_err_fail(c->err, CN_ERR_INVALID, "%s:%d:%d: %s: %s", c->name, c->nd->start_line, col, c->kw, msg);
 }
 
 static int ierr(const struct ictx *c, const char *fmt, ...)
@@ -309,10 +310,71 @@ static int do_run(const struct ictx *c, struct bf_instr *in)
 		in->network = BF_NET_HOST;
 	else
 		return ierr_at(c, "--network", "invalid network mode '%s' (expected default, none or host)", v[0]);
-	for (size_t i = 0; i < c->nd->flags.n; i++)
-		if (!strncmp(c->nd->flags.v[i], "--mount=", 8))
-			cn_strv_pushdup(&in->mounts, c->nd->flags.v[i] + 8);
-	return command_line(c, in, false);
+	if (command_line(c, in, false) < 0)
+		return -1;
+	for (size_t i = 0; i < c->nd->flags.n; i++) {
+		const char *flag = c->nd->flags.v[i];
+		cn_err e;
+		if (strncmp(flag, "--mount=", 8) != 0)
+			continue;
+		in->mounts = cn_xrealloc(in->mounts, (in->nmounts + 1) * sizeof(*in->mounts));
+		if (bf_mount_parse(flag + 8, &in->mounts[in->nmounts], &e) < 0)
+			return ierr_at(c, flag, "%s", e.msg);
+		in->nmounts++;
+	}
+	return 0;
+}
+
+/* The option names BuildKit takes, and the slot each fills. */
+static const struct {
+	const char *name;
+	enum bf_mount_opt opt;
+} mount_names[] = {
+	{ "type", BF_MOUNT_TYPE }, { "target", BF_MOUNT_TARGET }, { "dst", BF_MOUNT_TARGET },
+	{ "destination", BF_MOUNT_TARGET }, { "source", BF_MOUNT_SOURCE }, { "src", BF_MOUNT_SOURCE },
+	{ "from", BF_MOUNT_FROM }, { "id", BF_MOUNT_ID }, { "sharing", BF_MOUNT_SHARING },
+	{ "size", BF_MOUNT_SIZE }, { "mode", BF_MOUNT_MODE }, { "uid", BF_MOUNT_UID },
+	{ "gid", BF_MOUNT_GID }, { "required", BF_MOUNT_REQUIRED }, { "rw", BF_MOUNT_RW },
+	{ "readwrite", BF_MOUNT_RW }, { "ro", BF_MOUNT_RW }, { "readonly", BF_MOUNT_RW },
+};
+
+int bf_mount_parse(const char *spec, struct bf_mount *out, cn_err *err)
+{
+	_cleanup_free_ char *copy = cn_xstrdup(spec);
+	char *save = NULL;
+	memset(out, 0, sizeof(*out));
+	for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		const char *v = eq ? eq + 1 : "true";
+		size_t k;
+		if (eq)
+			*eq = '\0';
+		for (k = 0; k < CN_ARRAY_SIZE(mount_names); k++)
+			if (!strcmp(kv, mount_names[k].name))
+				break;
+		if (k == CN_ARRAY_SIZE(mount_names)) {
+			bf_mount_free(out);
+			return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--mount: option '%s' is not supported yet", kv);
+		}
+		if (eq && mount_names[k].opt == BF_MOUNT_FROM && strchr(v, '$')) {
+			cn_err_fail(err, CN_ERR_INVALID, "--mount: from=%s: from= does not expand variables "
+				     "(name a stage 'FROM %s AS NAME' and use from=NAME)", v, v);
+			bf_mount_free(out);
+			return -1;
+		}
+		free(out->opt[mount_names[k].opt]);
+		out->opt[mount_names[k].opt] = cn_xstrdup(v);
+		if (mount_names[k].opt == BF_MOUNT_RW)
+			out->rw_inverted = kv[0] == 'r' && (kv[1] == 'o' || !strcmp(kv, "readonly"));
+	}
+	return 0;
+}
+
+void bf_mount_free(struct bf_mount *m)
+{
+	for (size_t i = 0; i < BF_MOUNT_NOPTS; i++)
+		free(m->opt[i]);
+	memset(m, 0, sizeof(*m));
 }
 
 static int do_cmd(const struct ictx *c, struct bf_instr *in)
@@ -648,9 +710,9 @@ static int unknown_instruction(const char *name, const struct bf_node *nd, cn_er
 		names[i] = table[i].name;
 	hint = suggest(word, names, CN_ARRAY_SIZE(table));
 	if (hint)
-		return cn_err_set(err, 0, "%s:%d:%d: unknown instruction '%.64s' (did you mean '%s'?)",
+		return cn_err_fail(err, CN_ERR_INVALID, "%s:%d:%d: unknown instruction '%.64s' (did you mean '%s'?)",
 				  name, nd->start_line, nd->column, word, hint);
-	return cn_err_set(err, 0, "%s:%d:%d: unknown instruction '%.64s' (expected one of FROM, RUN, "
+	return cn_err_fail(err, CN_ERR_INVALID, "%s:%d:%d: unknown instruction '%.64s' (expected one of FROM, RUN, "
 			  "COPY, ADD, ENV, ARG, WORKDIR, USER, LABEL, EXPOSE, CMD, ENTRYPOINT, SHELL, "
 			  "VOLUME, STOPSIGNAL, HEALTHCHECK, ONBUILD, MAINTAINER)", name, nd->start_line,
 			  nd->column, word);
@@ -664,7 +726,9 @@ static void instr_free(struct bf_instr *in)
 	free(in->platform);
 	free(in->checksum);
 	cn_strv_free(&in->excludes);
-	cn_strv_free(&in->mounts);
+	for (size_t i = 0; i < in->nmounts; i++)
+		bf_mount_free(&in->mounts[i]);
+	free(in->mounts);
 	cn_strv_free(&in->argv);
 	cn_strv_free(&in->srcs);
 	free(in->dest);
@@ -717,7 +781,7 @@ static int convert_all(const char *name, struct bf_program *p, cn_err *err)
 	}
 	if (!seen_from) {
 		const struct bf_node *last = &p->file.nodes[p->file.nnodes - 1];
-		return cn_err_set(err, 0, "%s:%d:%d: no FROM instruction (expected at least one FROM "
+		return cn_err_fail(err, CN_ERR_INVALID, "%s:%d:%d: no FROM instruction (expected at least one FROM "
 				  "after the global ARGs)", name, last->end_line, last->column);
 	}
 	return 0;

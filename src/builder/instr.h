@@ -19,6 +19,28 @@ enum bf_kind {
 
 enum bf_network { BF_NET_DEFAULT, BF_NET_HOST, BF_NET_NONE };
 
+/* RUN --mount: the options, split and checked against the list once when
+ * the Buildfile is read. Values stay raw: the executor expands them with
+ * the step's ARG and ENV (all but from=, which BuildKit never expands) and
+ * converts them (bf_mount's users in the builder). */
+enum bf_mount_opt {
+	BF_MOUNT_TYPE, BF_MOUNT_TARGET, BF_MOUNT_SOURCE, BF_MOUNT_FROM, BF_MOUNT_ID,
+	BF_MOUNT_SHARING, BF_MOUNT_SIZE, BF_MOUNT_MODE, BF_MOUNT_UID, BF_MOUNT_GID,
+	BF_MOUNT_REQUIRED,
+	BF_MOUNT_RW,            /* rw=/readwrite=, or ro=/readonly= with rw_inverted */
+	BF_MOUNT_NOPTS,
+};
+
+struct bf_mount {
+	char *opt[BF_MOUNT_NOPTS];    /* raw value ("true" for a bare name), NULL when not given */
+	bool rw_inverted;             /* the last of rw/ro given was ro= or readonly= */
+};
+
+/* Split one --mount value ("type=cache,target=/x") into OUT. Unknown
+ * options and a from= with a variable are errors ("--mount: ..."). */
+int bf_mount_parse(const char *spec, struct bf_mount *out, cn_err *err);
+void bf_mount_free(struct bf_mount *m);
+
 struct bf_kv {
 	char *key;
 	char *value;      /* raw (quotes kept) ; NULL for an ARG without default */
@@ -38,7 +60,8 @@ struct bf_instr {
 	bool json;
 	cn_strv argv;
 	enum bf_network network;      /* RUN --network= */
-	cn_strv mounts;               /* RUN --mount= values, raw ("type=cache,target=/x") */
+	struct bf_mount *mounts;      /* RUN --mount= values, split */
+	size_t nmounts;
 
 	/* COPY: sources and destination (raw), --chown / --chmod (raw) or NULL */
 	cn_strv srcs;

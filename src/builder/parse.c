@@ -59,7 +59,7 @@ int bfp_perr(struct parser *p, int line, int col, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return cn_err_set(p->err, 0, "%s:%d:%d: %s", p->name, line, col, msg);
+	return cn_err_fail(p->err, CN_ERR_INVALID, "%s:%d:%d: %s", p->name, line, col, msg);
 }
 
 int bf_node_column(const struct bf_node *nd, const char *token)
@@ -258,7 +258,7 @@ static int json_or(struct parser *p, const char *s, size_t n, struct bf_node *nd
 {
 	int r = bfp_json_array(s, n, nd);
 	if (r < 0)
-		return cn_err_set(p->err, 0, "when using JSON array syntax, arrays must be "
+		return cn_err_fail(p->err, CN_ERR_INVALID, "when using JSON array syntax, arrays must be "
 				  "comprised of strings only (expected [\"a\", \"b\"])");
 	if (r > 0) {
 		nd->json = true;
@@ -364,7 +364,7 @@ static int parse_name_val(struct parser *p, const char *s, size_t n, struct bf_n
 		while (k < n && !is_blank(s[k]))
 			k++;
 		if (k == n)
-			return cn_err_set(p->err, 0, "must have two arguments (expected %s KEY=VALUE or "
+			return cn_err_fail(p->err, CN_ERR_INVALID, "must have two arguments (expected %s KEY=VALUE or "
 					  "%s KEY VALUE)", what, what);
 		for (j = k; j < n && is_blank(s[j]);)
 			j++;
@@ -377,7 +377,7 @@ static int parse_name_val(struct parser *p, const char *s, size_t n, struct bf_n
 		const char *eq = strchr(words.v[i], '=');
 		if (!eq) {
 			_cleanup_free_ char *q = quoted(words.v[i]);
-			return cn_err_set(p->err, 0, "Syntax error - can't find = in %s. Must be of "
+			return cn_err_fail(p->err, CN_ERR_INVALID, "Syntax error - can't find = in %s. Must be of "
 					  "the form: name=value (expected %s KEY=VALUE...)", q, what);
 		}
 		bfp_node_arg(nd, words.v[i], (size_t)(eq - words.v[i]));
@@ -423,7 +423,7 @@ static int parse_onbuild(struct parser *p, const char *s, size_t n, struct bf_no
 	if (n == 0)
 		return 0;
 	if (depth >= ONBUILD_MAX_DEPTH)
-		return cn_err_set(p->err, 0, "ONBUILD nested too deeply (expected ONBUILD INSTRUCTION)");
+		return cn_err_fail(p->err, CN_ERR_INVALID, "ONBUILD nested too deeply (expected ONBUILD INSTRUCTION)");
 	nd->onbuild = cn_xcalloc(1, sizeof(*nd->onbuild));
 	nd->onbuild->start_line = nd->start_line;
 	nd->onbuild->end_line = nd->end_line;
@@ -640,7 +640,7 @@ static int parse_all(struct parser *p)
 	int r;
 
 	if (p->len > BF_MAX_FILE)
-		return cn_err_set(p->err, 0, "%s:1:1: larger than the maximum of %u bytes", p->name,
+		return cn_err_fail(p->err, CN_ERR_INVALID, "%s:1:1: larger than the maximum of %u bytes", p->name,
 				  BF_MAX_FILE);
 	/* Nodes hold C strings: a NUL byte in the text would cut them short. */
 	const char *nul = p->len ? memchr(p->data, '\0', p->len) : NULL;

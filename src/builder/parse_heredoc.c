@@ -55,7 +55,7 @@ static int heredoc_word(struct parser *p, const char *w, struct bf_heredoc *hd)
 	if (bf_expand(rest, '\\', NULL, &o2, NULL, &raw, p->err) < 0)
 		return -1;
 	if (raw.n != 1)
-		return cn_err_set(p->err, 0, "internal lexing of heredoc produced inconsistent "
+		return cn_err_fail(p->err, CN_ERR_INVALID, "internal lexing of heredoc produced inconsistent "
 				  "results: %s", rest);
 	hd->name = CN_TAKE_PTR(plain.v[0]);
 	hd->expand = count_quotes(hd->name) == count_quotes(raw.v[0]);

@@ -33,12 +33,12 @@ static int follow_dangling(int cur, cn_strv *comps, size_t i, int *hops, const c
 	if (fstatat(cur, comps->v[i], &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode))
 		return 0;
 	if (++*hops > MAX_SYMLINKS)
-		return cn_err_plain(err, ELOOP, "'/%s': too many levels of symbolic links", rel);
+		return cn_err_fail(err, CN_ERR_INVALID, "'/%s': too many levels of symbolic links", rel);
 	n = readlinkat(cur, comps->v[i], target, sizeof(target));
 	if (n < 0)
 		return cn_err_sys(err, "'/%s': read symlink", rel);
 	if ((size_t)n >= sizeof(target))
-		return cn_err_plain(err, ENAMETOOLONG, "'/%s': symlink target too long", rel);
+		return cn_err_fail(err, CN_ERR_TOO_BIG, "'/%s': symlink target too long", rel);
 	target[n] = '\0';
 	for (size_t k = 0; target[0] != '/' && k < i; k++)
 		cn_strv_pushdup(&next, comps->v[k]);
@@ -58,10 +58,10 @@ static int make_dir(int cur, const char *name, const char *rel, uid_t uid, gid_t
 {
 	_cleanup_close_ int fd = -1;
 	if (strncmp(name, WH_PREFIX, strlen(WH_PREFIX)) == 0)
-		return cn_err_plain(err, EINVAL, "'/%s': names starting with " WH_PREFIX
+		return cn_err_fail(err, CN_ERR_INVALID, "'/%s': names starting with " WH_PREFIX
 				    " cannot be stored in a layer", rel);
 	if (mkdirat(cur, name, 0700) < 0)
-		return errno == EEXIST ? cn_err_plain(err, ENOTDIR, "'/%s' is not a directory", rel) :
+		return errno == EEXIST ? cn_err_fail(err, CN_ERR_CONFLICT, "'/%s' is not a directory", rel) :
 			cn_err_sys(err, "create directory '/%s'", rel);
 	fd = openat(cur, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
@@ -93,7 +93,7 @@ restart:
 		_cleanup_free_ char *rel = cn_path_join_all(comps.v, i + 1);
 		int fd = cn_openat2(root_fd, rel, O_RDONLY | O_DIRECTORY, RESOLVE_IN_ROOT);
 		if (fd < 0 && errno == ENOTDIR)
-			return cn_err_plain(err, ENOTDIR, "'/%s' is not a directory", rel);
+			return cn_err_fail(err, CN_ERR_CONFLICT, "'/%s' is not a directory", rel);
 		if (fd < 0 && errno != ENOENT)
 			return cn_err_sys(err, "open '/%s' in the image", rel);
 		if (fd < 0) {

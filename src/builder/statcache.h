@@ -8,8 +8,9 @@
  * but not recorded (git's "racy" rule: a modification in the same clock tick
  * would leave every field unchanged), nor is one that changed while it was
  * read. The file on disk is only a cache: a missing, truncated or corrupt
- * one loads as an empty cache, and concurrent savers simply race (the last
- * rename wins). */
+ * one loads as an empty cache. Savers take turns (an flock of NAME's
+ * directory), each merging what the file holds by then, so that concurrent
+ * builds and a build's parallel stage workers add up. */
 #ifndef BF_STATCACHE_H
 #define BF_STATCACHE_H
 
@@ -48,8 +49,9 @@ int bf_statcache_file_digest(struct bf_statcache *sc, int fd, const char *key_pa
 			     char out[CN_DIGEST_STR_SIZE], cn_err *err);
 
 /* Write the cache to NAME under DIRFD if anything changed since the load
- * (temp file and rename; no fsync). Keeps the BF_STATCACHE_MAX_SAVED most
- * recently used entries. */
+ * (temp file and rename; no fsync), under an flock of NAME's directory, merged
+ * with the entries the file holds by then that SC lacks. Keeps the
+ * BF_STATCACHE_MAX_SAVED most recently used entries. */
 int bf_statcache_save(struct bf_statcache *sc, int dirfd, const char *name, cn_err *err);
 
 void bf_statcache_free(struct bf_statcache *sc);

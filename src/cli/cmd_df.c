@@ -43,6 +43,7 @@ int cmd_df(struct cli *cli, int argc, char **argv)
 		row("Snapshots", &df.snapshots, "unpacked layers (disk space)");
 		row("Cache", &df.cache, "blobs no tag reaches: earlier values, cached steps");
 		row("All blobs", &df.blobs, "");
+		row("Cache mounts", &df.cache_mounts, "RUN --mount=type=cache directories (disk space)");
 	}
 	store_close(&st);
 	return rc;

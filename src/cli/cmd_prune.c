@@ -71,7 +71,8 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 		case 'h':
 			printf("usage: cairn prune [--all | --keep N | --older-than DURATION]\n\n"
 			       "Remove blobs, snapshots and build-cache entries that nothing references,\n"
-			       "and temporary files left by killed processes. Every value in a tag's log\n"
+			       "every RUN --mount=type=cache directory, and temporary files left by\n"
+			       "killed processes. Every value in a tag's log\n"
 			       "stays protected (rollback can return to it) unless:\n"
 			       "  -a, --all                only current tags protect anything\n"
 			       "      --keep N             only the last N values of each tag do\n"
@@ -91,8 +92,9 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 		rc = cli_fail(&err);
 	} else {
 		cli_human_size(s.bytes, size, sizeof(size));
-		printf("removed %zu blobs, %zu snapshots, %zu cache entries, %zu tag-log entries; freed %s\n",
-		       s.blobs, s.snapshots, s.cache_entries, s.log_entries, size);
+		printf("removed %zu blobs, %zu snapshots, %zu cache entries, %zu cache mounts, "
+		       "%zu tag-log entries; freed %s\n",
+		       s.blobs, s.snapshots, s.cache_entries, s.cache_mounts, s.log_entries, size);
 		if (s.failures) {
 			fprintf(stderr, "error: %zu entries could not be removed (see 'cairn fsck')\n",
 				s.failures);

@@ -21,13 +21,13 @@ static int remove_one(struct store *st, struct ctr_state *s, const char *arg, vo
 	bool force = *(bool *)ctx;
 	if (ctr_effective_status(s) != CTR_EXITED) {
 		if (!force)
-			return cn_err_plain(err, EBUSY, "container %s is running: stop it first, or use 'cairn rm -f'",
+			return cn_err_fail(err, CN_ERR_BUSY, "container %s is running: stop it first, or use 'cairn rm -f'",
 					    arg);
 		if (ctr_signal(s, SIGKILL, err) < 0)
 			return -1;
 		/* The supervisor records the end and removes the upper dir and cgroup. */
 		if (!ctr_wait(s, 30000))
-			return cn_err_plain(err, ETIMEDOUT, "container %s: its supervisor (pid %d) did not finish",
+			return cn_err_fail(err, CN_ERR_BUSY, "container %s: its supervisor (pid %d) did not finish",
 					    arg, (int)s->supervisor_pid);
 	}
 	return ctr_remove(st, s, err);

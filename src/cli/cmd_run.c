@@ -101,18 +101,18 @@ static int parse_volume(const char *spec, struct sb_mount *m, cn_strv *keep, cn_
 	_cleanup_free_ char *copy = cn_xstrdup(spec);
 	char *dst = strchr(copy, ':'), *mode;
 	if (!dst)
-		return cn_err_plain(err, EINVAL, "-v '%s': expected SRC:DST[:ro]", spec);
+		return cn_err_fail(err, CN_ERR_INVALID, "-v '%s': expected SRC:DST[:ro]", spec);
 	*dst++ = '\0';
 	mode = strchr(dst, ':');
 	if (mode)
 		*mode++ = '\0';
 	if (copy[0] != '/')
-		return cn_err_plain(err, ENOTSUP, "-v '%s': named volumes are not supported; SRC must be an absolute path",
+		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "-v '%s': named volumes are not supported; SRC must be an absolute path",
 				    spec);
 	if (dst[0] != '/')
-		return cn_err_plain(err, EINVAL, "-v '%s': DST must be an absolute path", spec);
+		return cn_err_fail(err, CN_ERR_INVALID, "-v '%s': DST must be an absolute path", spec);
 	if (mode && strcmp(mode, "ro") && strcmp(mode, "rw"))
-		return cn_err_plain(err, ENOTSUP, "-v '%s': option '%s' is not supported (ro or rw)", spec, mode);
+		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "-v '%s': option '%s' is not supported (ro or rw)", spec, mode);
 	if (access(copy, F_OK) < 0 && cn_mkdir_p(copy, 0755, err) < 0)
 		return cn_err_wrap(err, "-v '%s'", spec);
 	cn_strv_pushdup(keep, copy);

@@ -149,7 +149,7 @@ int ctr_stop(const struct ctr_state *s, unsigned timeout, cn_err *err)
 			return -1;
 	}
 	if (!ctr_wait(s, CLEANUP_MS))
-		return cn_err_plain(err, ETIMEDOUT, "container %.12s: its supervisor (pid %d) did not finish",
+		return cn_err_fail(err, CN_ERR_BUSY, "container %.12s: its supervisor (pid %d) did not finish",
 				    s->id, (int)s->supervisor_pid);
 	return 0;
 }
@@ -230,7 +230,7 @@ int ctr_await_start(int fd, cn_err *err)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return cn_err_plain(err, EIO, "the container's supervisor ended before it started the container");
+			return cn_err_fail(err, CN_ERR_CORRUPT, "the container's supervisor ended before it started the container");
 		have += (size_t)n;
 	}
 	if (got.msg[0]) {

@@ -21,7 +21,7 @@ int ctr_rootfs_lowers(struct store *st, const struct store_layer *layers, size_t
 		if (seen)
 			continue;
 		if (!store_snapshot_exists(st, layers[i].diff_id))
-			return cn_err_plain(err, ENOENT, "layer %s has no snapshot (run 'cairn fsck')",
+			return cn_err_fail(err, CN_ERR_NOT_FOUND, "layer %s has no snapshot (run 'cairn fsck')",
 					    layers[i].diff_id);
 		cn_strv_push(out, store_snapshot_path(st, layers[i].diff_id));
 	}

@@ -18,10 +18,8 @@
 
 int ctr_fail_status(const cn_err *err)
 {
-	if (!strncmp(err->msg, "exec ", 5) && err->errnum == ENOENT)
-		return 127;
-	if (!strncmp(err->msg, "exec ", 5) && err->errnum == EACCES)
-		return 126;
+	if (cn_err_is(err, CN_ERR_EXEC))
+		return err->errnum == ENOENT ? 127 : 126;
 	return CTR_EXIT_FAIL;
 }
 
@@ -150,7 +148,7 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 	store_gc_unlock(st);
 	cs->supervisor_pid = getpid();
 	if (ctr_proc_start_time(cs->supervisor_pid, &cs->supervisor_start) < 0) {
-		cn_err_plain(&err, ESRCH, "read the supervisor's start time");
+		cn_err_fail(&err, CN_ERR_NOT_FOUND, "read the supervisor's start time");
 		goto failed;
 	}
 	if (ctr_save(st, cs, &err) < 0)
@@ -176,7 +174,7 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 	if (sup.report_fd >= 0) {
 		/* It never ran: nothing to keep, the caller says why. */
 		if (ret == 0)
-			cn_err_plain(&err, ECHILD, "the container ended before its process started "
+			cn_err_fail(&err, CN_ERR_FAILED, "the container ended before its process started "
 				     "(exit status %d)", ex.status);
 		goto failed;
 	}
@@ -217,7 +215,7 @@ int ctr_run_detached(struct store *st, const struct ctr_run *r, char id[CTR_ID_L
 	memcpy(cs.image_digest, r->img->manifest_digest, sizeof(cs.image_digest));
 	cn_strv_copy(&cs.command, &r->spec->argv);
 	if (ctr_proc_start_time(cs.supervisor_pid, &cs.supervisor_start) < 0) {
-		cn_err_plain(err, ESRCH, "cannot read this process's start time from /proc");
+		cn_err_fail(err, CN_ERR_NOT_FOUND, "cannot read this process's start time from /proc");
 		goto out;
 	}
 	if (ctr_create(st, &cs, err) < 0)

@@ -38,7 +38,7 @@ int ctr_spec_from_image(const json_t *image_config, const char *ref, const struc
 	else
 		config_strv(cfg, "Cmd", &s->argv);
 	if (s->argv.n == 0) {
-		cn_err_plain(err, EINVAL, "no command given and image '%s' has no Entrypoint or Cmd", ref);
+		cn_err_fail(err, CN_ERR_INVALID, "no command given and image '%s' has no Entrypoint or Cmd", ref);
 		goto fail;
 	}
 	config_strv(cfg, "Env", &s->env);
@@ -49,7 +49,7 @@ int ctr_spec_from_image(const json_t *image_config, const char *ref, const struc
 			cn_env_set(&s->env, key, eq + 1);
 	}
 	if (stop && (s->stop_signal = cn_signal_parse(stop)) < 0) {
-		cn_err_plain(err, EINVAL, "image '%s' has an unknown StopSignal '%s'", ref, stop);
+		cn_err_fail(err, CN_ERR_INVALID, "image '%s' has an unknown StopSignal '%s'", ref, stop);
 		goto fail;
 	}
 	s->cwd = o->workdir ? o->workdir : config_string(cfg, "WorkingDir");

@@ -105,14 +105,14 @@ static int from_json(json_t *j, struct ctr_state *s, cn_err *err)
 			   "oom_killed", &oom, "supervisor", "pid", &spid, "start_time", &sstart,
 			   "init", "pid", &ipid, "start_time", &istart, "stop_signal", &sig,
 			   "stop_timeout", &timeout, "auto_remove", &rm) < 0)
-		return cn_err_plain(err, EINVAL, "%s", je.text);
+		return cn_err_fail(err, CN_ERR_INVALID, "%s", je.text);
 	if (!valid_id(id) || strlen(digest) >= sizeof(s->image_digest))
-		return cn_err_plain(err, EINVAL, "bad id or image digest");
+		return cn_err_fail(err, CN_ERR_INVALID, "bad id or image digest");
 	for (i = 0; i < CN_ARRAY_SIZE(status_names); i++)
 		if (!strcmp(status, status_names[i]))
 			break;
 	if (i == CN_ARRAY_SIZE(status_names))
-		return cn_err_plain(err, EINVAL, "unknown status '%s'", status);
+		return cn_err_fail(err, CN_ERR_INVALID, "unknown status '%s'", status);
 	s->status = (enum ctr_status)i;
 	memcpy(s->id, id, CTR_ID_LEN + 1);
 	snprintf(s->image_digest, sizeof(s->image_digest), "%s", digest);
@@ -148,7 +148,7 @@ static int load_at(int root_fd, const char *id, struct ctr_state *s, cn_err *err
 	j = json_loadb((const char *)buf.data, buf.len, 0, &je);
 	cn_buf_free(&buf);
 	if (!j)
-		return cn_err_plain(err, EINVAL, "container %.12s: %s: %s", id, STATE_FILE, je.text);
+		return cn_err_fail(err, CN_ERR_INVALID, "container %.12s: %s: %s", id, STATE_FILE, je.text);
 	r = from_json(j, s, err);
 	json_decref(j);
 	if (r < 0) {
@@ -170,7 +170,7 @@ static int save_at(int root_fd, const struct ctr_state *s, cn_err *err)
 	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!text)
-		return cn_err_plain(err, ENOMEM, "container %.12s: encode state", s->id);
+		return cn_err_errno(err, ENOMEM, "container %.12s: encode state", s->id);
 	r = cn_write_file_atomic(dir, STATE_FILE, text, strlen(text), 0600, err);
 	free(text);
 	return r;
@@ -235,7 +235,7 @@ int ctr_create(struct store *st, struct ctr_state *s, cn_err *err)
 	if (lock < 0)
 		return -1;
 	if (name_taken(root, s->name))
-		return cn_err_plain(err, EEXIST,
+		return cn_err_fail(err, CN_ERR_CONFLICT,
 				    "the container name \"%s\" is already in use; remove that container "
 				    "('cairn rm %s') or choose another name", s->name, s->name);
 	if (mkdirat(root, s->id, 0700) < 0)
@@ -306,7 +306,7 @@ int ctr_lookup(struct store *st, const char *what, struct ctr_state *s, cn_err *
 		}
 	if (hits > 1) {
 		ctr_list_free(list, n);
-		return cn_err_plain(err, EINVAL, "'%s' matches %zu containers; give more of the id", what, hits);
+		return cn_err_fail(err, CN_ERR_INVALID, "'%s' matches %zu containers; give more of the id", what, hits);
 	}
 	if (hits == 1) {
 		*s = list[hit];
@@ -323,7 +323,7 @@ int ctr_remove(struct store *st, const struct ctr_state *s, cn_err *err)
 	if (root < 0)
 		return -1;
 	if (!valid_id(s->id))
-		return cn_err_plain(err, EINVAL, "bad container id '%s'", s->id);
+		return cn_err_fail(err, CN_ERR_INVALID, "bad container id '%s'", s->id);
 	lock = lock_root(root, err);
 	if (lock < 0)
 		return -1;

@@ -69,7 +69,9 @@ int ex_fail(struct ex *x, int errnum, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	return cn_err_set(x->err, errnum, "layer: entry \"%s\": %s", x->shown, what);
+	if (!errnum)
+		return cn_err_fail(x->err, CN_ERR_INVALID, "layer: entry \"%s\": %s", x->shown, what);
+	return cn_err_errno(x->err, errnum, "layer: entry \"%s\": %s", x->shown, what);
 }
 
 /* A failure from libarchive: our own stream error if that was the cause. */
@@ -77,10 +79,9 @@ static int ar_fail(struct ex *x, const char *where)
 {
 	const char *msg;
 	if (x->src.failed)
-		return cn_err_plain(x->err, x->src.err.errnum, "layer: %s%s%s", where,
-				    *where ? ": " : "", x->src.err.msg);
+		return cn_err_cause(x->err, &x->src.err, "layer%s%s", *where ? ": " : "", where);
 	msg = archive_error_string(x->ar);
-	return cn_err_set(x->err, 0, "layer: %s%s%s", where, *where ? ": " : "",
+	return cn_err_fail(x->err, CN_ERR_SYSTEM, "layer: %s%s%s", where, *where ? ": " : "",
 			  msg ? msg : "libarchive error");
 }
 
@@ -89,8 +90,7 @@ static int ar_entry_fail(struct ex *x)
 {
 	const char *msg = archive_error_string(x->ar);
 	if (x->src.failed)
-		return cn_err_plain(x->err, x->src.err.errnum, "layer: entry \"%s\": %s", x->shown,
-				    x->src.err.msg);
+		return cn_err_cause(x->err, &x->src.err, "layer: entry \"%s\"", x->shown);
 	return ex_fail(x, 0, "%s", msg ? msg : "libarchive error");
 }
 
@@ -554,7 +554,7 @@ static int extract_entry(struct ex *x, struct archive_entry *e)
 	int dirfd;
 
 	if (!raw)
-		return cn_err_set(x->err, 0, "layer: entry #%llu: unreadable name",
+		return cn_err_fail(x->err, CN_ERR_INVALID, "layer: entry #%llu: unreadable name",
 				  (unsigned long long)x->entries);
 	set_shown(x, raw);
 	if (x->entries > x->max_entries)
@@ -648,7 +648,7 @@ static int extract_all(struct ex *x)
 
 	x->ar = archive_read_new();
 	if (!x->ar)
-		return cn_err_set(x->err, ENOMEM, "layer: libarchive");
+		return cn_err_errno(x->err, ENOMEM, "layer: libarchive");
 	/* The tar reader only (ustar, pax, GNU); no filter: we decompress. */
 	if (archive_read_support_format_tar(x->ar) != ARCHIVE_OK ||
 	    archive_read_open(x->ar, &x->src, NULL, ex_src_archive_cb, NULL) != ARCHIVE_OK)
@@ -656,7 +656,7 @@ static int extract_all(struct ex *x)
 	for (;;) {
 		int r;
 		if (cn_interrupted())
-			return cn_err_plain(x->err, EINTR, "interrupted");
+			return cn_err_fail(x->err, CN_ERR_INTERRUPTED, "interrupted");
 		x->src.header_end = x->src.plain + LAYER_EXTRACT_MAX_HEADER;
 		r = archive_read_next_header(x->ar, &e);
 		x->src.header_end = 0;
@@ -679,11 +679,11 @@ static int extract_all(struct ex *x)
 	while ((n = ex_src_read(&x->src, &junk)) > 0)
 		;
 	if (n < 0)
-		return cn_err_plain(x->err, x->src.err.errnum, "layer: %s", x->src.err.msg);
+		return cn_err_cause(x->err, &x->src.err, "layer");
 	if (x->src.plain < x->end_of_entries + 512)
-		return cn_err_set(x->err, 0, "layer: the tar has no end-of-archive blocks (truncated?)");
+		return cn_err_fail(x->err, CN_ERR_INVALID, "layer: the tar has no end-of-archive blocks (truncated?)");
 	if (x->src.plain - x->src.zero_tail > x->end_of_entries)
-		return cn_err_set(x->err, 0, "layer: data after the tar's end-of-archive blocks");
+		return cn_err_fail(x->err, CN_ERR_INVALID, "layer: data after the tar's end-of-archive blocks");
 	return apply_dir_times(x);
 }
 
@@ -715,13 +715,13 @@ int layer_extract(int in_fd, int target_fd, const struct layer_extract_opts *opt
 		goto out;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		cn_err_set(err, ENOTDIR, "layer: the target");
+		cn_err_fail(err, CN_ERR_CONFLICT, "layer: the target");
 		goto out;
 	}
 	x.root_dev = st.st_dev;
 	x.root_ino = st.st_ino;
 	if (ex_src_open(&x.src, in_fd, x.max_bytes, opts && opts->bzip2_xz) < 0) {
-		cn_err_plain(err, x.src.err.errnum, "layer: %s", x.src.err.msg);
+		cn_err_cause(err, &x.src.err, "layer");
 		goto out;
 	}
 	if (extract_all(&x) < 0)

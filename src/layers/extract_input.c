@@ -44,7 +44,9 @@ static int src_fail(struct ex_src *s, int errnum, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (!s->failed)
-		cn_err_set(&s->err, errnum, "%s", msg);
+		errnum == EINTR ? cn_err_fail(&s->err, CN_ERR_INTERRUPTED, "%s", msg)
+		: errnum ? cn_err_errno(&s->err, errnum, "%s", msg)
+		: cn_err_fail(&s->err, CN_ERR_INVALID, "%s", msg);
 	s->failed = true;
 	return -1;
 }

@@ -81,7 +81,7 @@ static int walk_ar_fail(struct walk *w, const char *what)
 		return -1;
 	}
 	msg = archive_error_string(w->ar);
-	return cn_err_set(w->err, 0, "layer: '%s': %s: %s", shown(w), what,
+	return cn_err_fail(w->err, CN_ERR_SYSTEM, "layer: '%s': %s: %s", shown(w), what,
 			  msg ? msg : "libarchive error");
 }
 
@@ -125,7 +125,7 @@ static int tar_open(struct walk *w)
 	w->ar = archive_write_new();
 	w->links = archive_entry_linkresolver_new();
 	if (!w->ar || !w->links)
-		return cn_err_set(w->err, ENOMEM, "layer: libarchive");
+		return cn_err_errno(w->err, ENOMEM, "layer: libarchive");
 	/* Restricted pax: plain ustar unless an entry needs more (xattrs, long
 	 * names, big values), and then no atime/ctime. Xattrs only as
 	 * SCHILY.xattr.*, the form Go's archive/tar, containerd and GNU tar
@@ -172,7 +172,7 @@ static int tar_marker(struct walk *w, time_t mtime)
 {
 	_cleanup_entry_ struct archive_entry *e = archive_entry_new();
 	if (!e)
-		return cn_err_set(w->err, ENOMEM, "layer: libarchive");
+		return cn_err_errno(w->err, ENOMEM, "layer: libarchive");
 	archive_entry_copy_pathname(e, w->path.data);
 	archive_entry_set_mode(e, AE_IFREG | 0644);
 	archive_entry_set_uid(e, 0);
@@ -245,7 +245,7 @@ static int push_dir(struct walk *w, int parent, const char *name, const struct s
 	if (fstat(fd, &st) < 0)
 		return walk_sys(w, "stat");
 	if (expect && (st.st_dev != expect->st_dev || st.st_ino != expect->st_ino))
-		return cn_err_set(w->err, 0, "layer: '%s': changed while being read", shown(w));
+		return cn_err_fail(w->err, CN_ERR_BUSY, "layer: '%s': changed while being read", shown(w));
 	cn_xgrow((void **)&w->stack, &w->cap, w->depth + 1, sizeof(*w->stack));
 	f = &w->stack[w->depth];
 	memset(f, 0, sizeof(*f));
@@ -281,7 +281,7 @@ static int pop_dir(struct walk *w)
 		return walk_sys(w, "open directory");
 	if (fstat(fd, &st) < 0 || st.st_dev != up->dev || st.st_ino != up->ino) {
 		close(fd);
-		return cn_err_set(w->err, 0, "layer: '%s': moved while being read", shown(w));
+		return cn_err_fail(w->err, CN_ERR_BUSY, "layer: '%s': moved while being read", shown(w));
 	}
 	close(w->cur);
 	w->cur = fd;
@@ -344,10 +344,10 @@ static int overlay_attr(struct walk *w, const char *path, const char *name,
 	_cleanup_free_ char *val = NULL;
 	ssize_t n;
 	if (!strcmp(what, "metacopy"))
-		return cn_err_set(w->err, 0, "layer: '%s': overlay metacopy file "
+		return cn_err_fail(w->err, CN_ERR_INVALID, "layer: '%s': overlay metacopy file "
 				  "(the overlay must be mounted with metacopy=off)", shown(w));
 	if (!strcmp(what, "redirect"))
-		return cn_err_set(w->err, 0, "layer: '%s': overlay redirected directory "
+		return cn_err_fail(w->err, CN_ERR_INVALID, "layer: '%s': overlay redirected directory "
 				  "(the overlay must be mounted with redirect_dir=off)", shown(w));
 	if (strcmp(what, "opaque") != 0)
 		return 0;
@@ -449,7 +449,7 @@ static int open_content(struct walk *w, const char *name, const struct stat *st)
 	}
 	if (now.st_dev != st->st_dev || now.st_ino != st->st_ino || now.st_size != st->st_size) {
 		close(fd);
-		return cn_err_set(w->err, 0, "layer: '%s': changed while being read", shown(w));
+		return cn_err_fail(w->err, CN_ERR_BUSY, "layer: '%s': changed while being read", shown(w));
 	}
 	return fd;
 }
@@ -467,7 +467,7 @@ static int copy_content(struct walk *w, int fd, off_t size)
 			return walk_sys(w, "read");
 		}
 		if (n == 0)
-			return cn_err_set(w->err, 0, "layer: '%s': shrank while being read", shown(w));
+			return cn_err_fail(w->err, CN_ERR_BUSY, "layer: '%s': shrank while being read", shown(w));
 		if (archive_write_data(w->ar, w->chunk, (size_t)n) != n)
 			return walk_ar_fail(w, "tar data");
 		left -= n;
@@ -521,7 +521,7 @@ static int write_entry(struct walk *w, const char *name, struct stat *st)
 	bool opaque = false;
 
 	if (!strncmp(name, WH_PREFIX, strlen(WH_PREFIX)))
-		return cn_err_set(w->err, 0, "layer: '%s': names starting with .wh. "
+		return cn_err_fail(w->err, CN_ERR_INVALID, "layer: '%s': names starting with .wh. "
 				  "cannot be stored in a layer", shown(w));
 	if (fstatat(w->cur, name, st, AT_SYMLINK_NOFOLLOW) < 0)
 		return walk_sys(w, "stat");
@@ -532,7 +532,7 @@ static int write_entry(struct walk *w, const char *name, struct stat *st)
 
 	e = archive_entry_new();
 	if (!e)
-		return cn_err_set(w->err, ENOMEM, "layer: libarchive");
+		return cn_err_errno(w->err, ENOMEM, "layer: libarchive");
 	if (fill_entry(w, name, st, e, &opaque) < 0)
 		return -1;
 	if (!S_ISDIR(st->st_mode)) {
@@ -572,7 +572,7 @@ static int walk_tree(struct walk *w)
 		}
 		/* Ctrl-C: a big layer must not keep the user waiting. */
 		if (cn_interrupted())
-			return cn_err_plain(w->err, EINTR, "interrupted");
+			return cn_err_fail(w->err, CN_ERR_INTERRUPTED, "interrupted");
 		name = f->names[f->next++];
 		path_set(w, f, name);
 		r = write_entry(w, name, &st);

@@ -28,14 +28,14 @@ static int zstd_open(struct layer_sink *s, cn_err *err)
 	size_t r;
 	s->zc = ZSTD_createCCtx();
 	if (!s->zc)
-		return cn_err_set(err, ENOMEM, "layer: zstd");
+		return cn_err_errno(err, ENOMEM, "layer: zstd");
 	/* Single-threaded, fixed level, no dictionary: output depends only on
 	 * the input bytes. The checksum lets readers detect corruption. */
 	r = ZSTD_CCtx_setParameter(s->zc, ZSTD_c_compressionLevel, LAYER_ZSTD_LEVEL);
 	if (!ZSTD_isError(r))
 		r = ZSTD_CCtx_setParameter(s->zc, ZSTD_c_checksumFlag, 1);
 	if (ZSTD_isError(r))
-		return cn_err_set(err, 0, "layer: zstd: %s", ZSTD_getErrorName(r));
+		return cn_err_fail(err, CN_ERR_SYSTEM, "layer: zstd: %s", ZSTD_getErrorName(r));
 	return 0;
 }
 
@@ -48,7 +48,7 @@ static int zstd_run(struct layer_sink *s, ZSTD_inBuffer *in, ZSTD_EndDirective m
 		ZSTD_outBuffer out = { s->out, LAYER_CHUNK, 0 };
 		size_t left = ZSTD_compressStream2(s->zc, &out, in, mode);
 		if (ZSTD_isError(left))
-			return cn_err_set(err, 0, "layer: zstd: %s", ZSTD_getErrorName(left));
+			return cn_err_fail(err, CN_ERR_SYSTEM, "layer: zstd: %s", ZSTD_getErrorName(left));
 		if (sink_emit(s, out.dst, out.pos, err) < 0)
 			return -1;
 		if (mode == ZSTD_e_end ? left == 0 : in->pos == in->size)
@@ -63,7 +63,8 @@ static int gzip_open(struct layer_sink *s, cn_err *err)
 	int r = deflateInit2(&s->zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, LAYER_GZIP_WINDOW_BITS, 8,
 			     Z_DEFAULT_STRATEGY);
 	if (r != Z_OK)
-		return cn_err_set(err, r == Z_MEM_ERROR ? ENOMEM : 0, "layer: deflateInit2 failed (%d)", r);
+		return r == Z_MEM_ERROR ? cn_err_errno(err, ENOMEM, "layer: deflateInit2")
+			: cn_err_fail(err, CN_ERR_SYSTEM, "layer: deflateInit2 failed (%d)", r);
 	s->zs_live = true;
 	return 0;
 }
@@ -77,7 +78,7 @@ static int gzip_run(struct layer_sink *s, int flush, cn_err *err)
 		s->zs.avail_out = (uInt)LAYER_CHUNK;
 		r = deflate(&s->zs, flush);
 		if (r == Z_STREAM_ERROR)
-			return cn_err_set(err, 0, "layer: deflate failed");
+			return cn_err_fail(err, CN_ERR_SYSTEM, "layer: deflate failed");
 		if (sink_emit(s, s->out, LAYER_CHUNK - s->zs.avail_out, err) < 0)
 			return -1;
 		if (flush == Z_FINISH ? r == Z_STREAM_END
@@ -103,7 +104,7 @@ int layer_sink_open(struct layer_sink *s, enum layer_compression comp, int out_f
 	case LAYER_NONE:
 		return 0;
 	}
-	return cn_err_set(err, EINVAL, "layer: unknown compression %d", (int)comp);
+	return cn_err_fail(err, CN_ERR_INVALID, "layer: unknown compression %d", (int)comp);
 }
 
 int layer_sink_write(struct layer_sink *s, const void *data, size_t len, cn_err *err)

@@ -22,7 +22,7 @@ int reg_creds_parse(const char *s, struct reg_creds *out, cn_err *err)
 	const char *colon = strchr(s, ':');
 	memset(out, 0, sizeof(*out));
 	if (!colon || colon == s)
-		return cn_err_plain(err, EINVAL, "credentials must be USER:PASSWORD");
+		return cn_err_fail(err, CN_ERR_INVALID, "credentials must be USER:PASSWORD");
 	out->user = cn_xstrndup(s, (size_t)(colon - s));
 	out->pass = cn_xstrdup(colon + 1);
 	return 0;
@@ -80,7 +80,7 @@ static int load_json_file(const char *path, json_t **out, cn_err *err)
 	if (!json_is_object(*out)) {
 		json_decref(*out);
 		*out = NULL;
-		return cn_err_plain(err, EINVAL, "%s:%d: not a JSON object (%s)", path, je.line, je.text);
+		return cn_err_fail(err, CN_ERR_INVALID, "%s:%d: not a JSON object (%s)", path, je.line, je.text);
 	}
 	return 0;
 }
@@ -92,16 +92,16 @@ static int decode_auth(const char *path, const char *key, const char *b64, struc
 	_cleanup_free_ unsigned char *raw = NULL;
 	int n;
 	if (len == 0 || len % 4 != 0 || len > 8192)
-		return cn_err_plain(err, EINVAL, "%s: auths \"%s\": malformed \"auth\"", path, key);
+		return cn_err_fail(err, CN_ERR_INVALID, "%s: auths \"%s\": malformed \"auth\"", path, key);
 	raw = cn_xmalloc(len / 4 * 3 + 1);
 	n = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)len);
 	if (n < 0)
-		return cn_err_plain(err, EINVAL, "%s: auths \"%s\": \"auth\" is not base64", path, key);
+		return cn_err_fail(err, CN_ERR_INVALID, "%s: auths \"%s\": \"auth\" is not base64", path, key);
 	pad = (b64[len - 1] == '=') + (b64[len - 2] == '=');
 	raw[(size_t)n - pad] = '\0';
 	if (strlen((char *)raw) != (size_t)n - pad || reg_creds_parse((char *)raw, out, err) < 0) {
 		explicit_bzero(raw, (size_t)n);
-		return cn_err_plain(err, EINVAL, "%s: auths \"%s\": \"auth\" is not base64(user:password)",
+		return cn_err_fail(err, CN_ERR_INVALID, "%s: auths \"%s\": \"auth\" is not base64(user:password)",
 				  path, key);
 	}
 	explicit_bzero(raw, (size_t)n);
@@ -150,7 +150,7 @@ static int write_auth_file(const char *path, json_t *doc, cn_err *err)
 	_cleanup_free_ char *dir = cn_xstrdup(path), *base = cn_xstrdup(path);
 	_cleanup_close_ int dfd = -1;
 	if (!text)
-		return cn_err_plain(err, ENOMEM, "encode %s", path);
+		return cn_err_errno(err, ENOMEM, "encode %s", path);
 	if (cn_mkdir_p(dirname(dir), 0700, err) < 0)
 		return -1;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

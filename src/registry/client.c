@@ -28,7 +28,7 @@ int reg_global_init(cn_err *err)
 {
 	CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (rc != CURLE_OK)
-		return cn_err_set(err, 0, "libcurl: %s", curl_easy_strerror(rc));
+		return cn_err_fail(err, CN_ERR_SYSTEM, "libcurl: %s", curl_easy_strerror(rc));
 	return 0;
 }
 
@@ -164,7 +164,7 @@ static size_t write_cb(char *data, size_t size, size_t n, void *arg)
 		return len;
 	}
 	if (rq->out && cn_buf_add(rq->out, data, len) < 0) {
-		cn_err_plain(&r->sink_err, EFBIG, "response larger than %zu bytes", rq->out->max);
+		cn_err_fail(&r->sink_err, CN_ERR_TOO_BIG, "response larger than %zu bytes", rq->out->max);
 		r->sink_failed = true;
 		return 0;
 	}
@@ -313,7 +313,7 @@ static int backoff(int attempt, long retry_after, cn_err *err)
 	ts.tv_nsec = (ms % 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		if (cn_interrupted())
-			return cn_err_plain(err, EINTR, "interrupted");
+			return cn_err_fail(err, CN_ERR_INTERRUPTED, "interrupted");
 	return 0;
 }
 
@@ -420,10 +420,10 @@ static int fetch_token(struct reg_conn *k, const struct challenge *ch, char **he
 	cn_buf_init(&body, REG_MAX_MANIFEST);
 	rhost = ch->realm ? reg_url_host(ch->realm, &https) : NULL;
 	if (!rhost)
-		return cn_err_plain(err, EPROTO, "registry %s: bad token realm '%s'", c->host,
+		return cn_err_fail(err, CN_ERR_PROTOCOL, "registry %s: bad token realm '%s'", c->host,
 				  ch->realm ? ch->realm : "");
 	if (!https && c->tls_verify && !is_loopback(rhost))
-		return cn_err_plain(err, EPROTO, "registry %s: token realm %s is not https", c->host,
+		return cn_err_fail(err, CN_ERR_PROTOCOL, "registry %s: token realm %s is not https", c->host,
 				  ch->realm);
 	cn_buf_adds(&url, ch->realm);
 	if (ch->service)
@@ -449,16 +449,16 @@ static int fetch_token(struct reg_conn *k, const struct challenge *ch, char **he
 			goto out;
 	}
 	if (rc != CURLE_OK) {
-		cn_err_plain(err, EIO, "token server %s: %s", rhost, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		cn_err_fail(err, CN_ERR_CORRUPT, "token server %s: %s", rhost, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		goto out;
 	}
 	if (resp.status == 401 || resp.status == 403) {
-		cn_err_plain(err, EACCES, "registry %s: the token server refused %s", c->host,
+		cn_err_fail(err, CN_ERR_DENIED, "registry %s: the token server refused %s", c->host,
 			   c->creds.user ? "the credentials (wrong user or password?)" : "anonymous access");
 		goto out;
 	}
 	if (resp.status != 200) {
-		cn_err_plain(err, EPROTO, "token server %s: HTTP %ld", rhost, resp.status);
+		cn_err_fail(err, CN_ERR_PROTOCOL, "token server %s: HTTP %ld", rhost, resp.status);
 		goto out;
 	}
 	doc = json_loadb(body.data, body.len, 0, NULL);
@@ -467,7 +467,7 @@ static int fetch_token(struct reg_conn *k, const struct challenge *ch, char **he
 		tok = json_string_value(json_object_get(doc, "access_token"));
 	if (!tok || !*tok || strpbrk(tok, "\r\n")) {
 		json_decref(doc);
-		cn_err_plain(err, EPROTO, "token server %s: no token in its answer", rhost);
+		cn_err_fail(err, CN_ERR_PROTOCOL, "token server %s: no token in its answer", rhost);
 		goto out;
 	}
 	*header = cn_xasprintf("Authorization: Bearer %s", tok);
@@ -495,30 +495,30 @@ static int authenticate(struct reg_conn *k, const char *www, unsigned gen, bool 
 	}
 	if (!www || parse_challenge(www, &ch) < 0) {
 		pthread_mutex_unlock(&c->mu);
-		return cn_err_plain(err, EACCES, "registry %s: 401 Unauthorized without a usable "
+		return cn_err_fail(err, CN_ERR_DENIED, "registry %s: 401 Unauthorized without a usable "
 				  "WWW-Authenticate challenge", c->host);
 	}
 	if (strcasecmp(ch.scheme, "Basic") == 0) {
 		if (!c->creds.user)
-			cn_err_plain(err, EACCES, "registry %s requires authentication: use 'cairn login %s' "
+			cn_err_fail(err, CN_ERR_DENIED, "registry %s requires authentication: use 'cairn login %s' "
 				   "or --creds USER:PASSWORD", c->host, c->host);
 		else if (retried)
-			cn_err_plain(err, EACCES, "registry %s: authentication failed (wrong user or password?)",
+			cn_err_fail(err, CN_ERR_DENIED, "registry %s: authentication failed (wrong user or password?)",
 				   c->host);
 		else if (strncmp(c->base, "https://", 8) != 0 && !is_loopback(c->host) && c->tls_verify)
-			cn_err_plain(err, EACCES, "registry %s: refusing to send a password over plain http",
+			cn_err_fail(err, CN_ERR_DENIED, "registry %s: refusing to send a password over plain http",
 				   c->host);
 		else
 			header = basic_header(&c->creds), r = 0;
 	} else if (strcasecmp(ch.scheme, "Bearer") == 0) {
 		if (retried)
-			cn_err_plain(err, EACCES, "registry %s: access denied to %s%s", c->host,
+			cn_err_fail(err, CN_ERR_DENIED, "registry %s: access denied to %s%s", c->host,
 				   c->scopes.n ? c->scopes.v[0] : "the repository",
 				   c->creds.user ? "" : " (not logged in: try 'cairn login' or --creds)");
 		else
 			r = fetch_token(k, &ch, &header, err);
 	} else {
-		cn_err_plain(err, EACCES, "registry %s: unsupported authentication scheme '%s'", c->host,
+		cn_err_fail(err, CN_ERR_DENIED, "registry %s: unsupported authentication scheme '%s'", c->host,
 			   ch.scheme);
 	}
 	if (r == 0) {
@@ -576,21 +576,21 @@ int reg_do(struct reg_conn *k, const struct reg_req *rq, struct reg_resp *resp, 
 			return cn_err_wrap(err, "%s %s", method, url);
 		}
 		if (rc == CURLE_ABORTED_BY_CALLBACK && cn_interrupted())
-			return cn_err_plain(err, EINTR, "interrupted");
+			return cn_err_fail(err, CN_ERR_INTERRUPTED, "interrupted");
 		if (rc != CURLE_OK) {
 			if (rq->retry && retryable(rc) && ++attempt < MAX_ATTEMPTS) {
 				if (backoff(attempt - 1, 0, err) < 0)
 					return -1;
 				continue;
 			}
-			return cn_err_plain(err, EIO, "%s %s: %s", method, url,
+			return cn_err_fail(err, CN_ERR_CORRUPT, "%s %s: %s", method, url,
 					  errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		}
 		if (resp->status == 401 && same_host) {
 			/* A fresh answer to the first challenge; a second 401 means
 			 * the credentials or the token's scope do not allow this. */
 			if (++auth_rounds > 3)
-				return cn_err_plain(err, EACCES, "registry %s: access denied", c->host);
+				return cn_err_fail(err, CN_ERR_DENIED, "registry %s: access denied", c->host);
 			if (authenticate(k, resp->www_authenticate, gen, auth_rounds > 1, err) < 0)
 				return -1;
 			continue;
@@ -601,12 +601,12 @@ int reg_do(struct reg_conn *k, const struct reg_req *rq, struct reg_resp *resp, 
 			bool was_https = strncmp(url, "https://", 8) == 0;
 			_cleanup_free_ char *h = reg_url_host(resp->location, &https);
 			if (++redirects > MAX_REDIRECTS)
-				return cn_err_plain(err, ELOOP, "%s %s: more than %d redirects", method, url,
+				return cn_err_fail(err, CN_ERR_INVALID, "%s %s: more than %d redirects", method, url,
 						  MAX_REDIRECTS);
 			if (!h)
-				return cn_err_plain(err, EPROTO, "%s %s: redirect to an unusable URL", method, url);
+				return cn_err_fail(err, CN_ERR_PROTOCOL, "%s %s: redirect to an unusable URL", method, url);
 			if (was_https && !https)
-				return cn_err_plain(err, EPROTO, "%s %s: refusing a redirect from https to http (%s)",
+				return cn_err_fail(err, CN_ERR_PROTOCOL, "%s %s: refusing a redirect from https to http (%s)",
 						  method, url, resp->location);
 			/* The registry's credentials never go to another host (blob storage). */
 			same_host = same_host && strcmp(h, c->host) == 0;
@@ -633,12 +633,13 @@ int reg_status_error(const struct reg_req *rq, const struct reg_resp *resp, cn_e
 	json_t *e0 = json_array_get(json_object_get(doc, "errors"), 0);
 	const char *code = json_string_value(json_object_get(e0, "code"));
 	const char *msg = json_string_value(json_object_get(e0, "message"));
-	int errnum = resp->status == 404 ? ENOENT : resp->status == 401 || resp->status == 403 ? EACCES : EPROTO;
+	enum cn_err_kind kind = resp->status == 404 ? CN_ERR_NOT_FOUND
+		: resp->status == 401 || resp->status == 403 ? CN_ERR_DENIED : CN_ERR_PROTOCOL;
 	if (code)
-		cn_err_plain(err, errnum, "%s %s: HTTP %ld %s%s%s", rq->method, rq->url, resp->status, code,
+		cn_err_fail(err, kind, "%s %s: HTTP %ld %s%s%s", rq->method, rq->url, resp->status, code,
 			   msg ? ": " : "", msg ? msg : "");
 	else
-		cn_err_plain(err, errnum, "%s %s: HTTP %ld", rq->method, rq->url, resp->status);
+		cn_err_fail(err, kind, "%s %s: HTTP %ld", rq->method, rq->url, resp->status);
 	json_decref(doc);
 	return -1;
 }
@@ -650,7 +651,7 @@ int reg_conn_open(struct reg_conn *k, struct reg_client *c, cn_err *err)
 	k->c = c;
 	k->curl = curl_easy_init();
 	if (!k->curl)
-		return cn_err_plain(err, ENOMEM, "libcurl: cannot create a handle");
+		return cn_err_errno(err, ENOMEM, "libcurl: cannot create a handle");
 	return 0;
 }
 
@@ -714,7 +715,7 @@ int reg_client_open(struct reg_client *c, const struct cn_ref *ref, const struct
 		ping(&k, &status, &rc, errbuf);
 	}
 	if (rc != CURLE_OK) {
-		cn_err_plain(err, EIO, "registry %s: %s", c->host, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		cn_err_fail(err, CN_ERR_CORRUPT, "registry %s: %s", c->host, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		if (rc == CURLE_PEER_FAILED_VERIFICATION)
 			cn_err_wrap(err, "TLS verification failed (add the registry's CA to "
 				    "/etc/containers/certs.d/%s/ or use --cert-dir)", c->host);
@@ -731,11 +732,11 @@ int reg_client_open(struct reg_client *c, const struct cn_ref *ref, const struct
 		status = resp.status;
 		reg_resp_free(&resp);
 		if (status != 200 && status != 401) {
-			cn_err_plain(err, EPROTO, "registry %s: GET /v2/ answered HTTP %ld", c->host, status);
+			cn_err_fail(err, CN_ERR_PROTOCOL, "registry %s: GET /v2/ answered HTTP %ld", c->host, status);
 			goto out;
 		}
 	} else if (status != 200) {
-		cn_err_plain(err, EPROTO, "%s does not look like a registry: GET /v2/ answered HTTP %ld",
+		cn_err_fail(err, CN_ERR_PROTOCOL, "%s does not look like a registry: GET /v2/ answered HTTP %ld",
 			   c->host, status);
 		goto out;
 	}

@@ -52,14 +52,14 @@ static int get_manifest(struct reg_conn *k, const char *name, const char *refere
 	if (resp.status != 200) {
 		reg_status_error(&rq, &resp, err);
 		if (resp.status == 404)
-			cn_err_plain(err, ENOENT, "%s:%s: manifest unknown to registry %s", name, reference,
+			cn_err_fail(err, CN_ERR_NOT_FOUND, "%s:%s: manifest unknown to registry %s", name, reference,
 				   k->c->host);
 		goto out;
 	}
 	/* Never Docker-Content-Digest: the bytes are what is verified. */
 	cn_sha256_oneshot(body->data, body->len, digest);
 	if (want && strcmp(want, digest) != 0) {
-		cn_err_plain(err, EIO, "manifest %s: content hashes to %s", want, digest);
+		cn_err_fail(err, CN_ERR_CORRUPT, "manifest %s: content hashes to %s", want, digest);
 		goto out;
 	}
 	doc = json_loadb(body->data, body->len, 0, NULL);
@@ -68,9 +68,9 @@ static int get_manifest(struct reg_conn *k, const char *name, const char *refere
 		mt = resp.content_type;
 	*media_type = mt ? cn_xstrndup(mt, strcspn(mt, "; ")) : NULL;
 	if (!doc || !json_is_object(doc)) {
-		cn_err_plain(err, EPROTO, "%s:%s: the manifest is not a JSON object", name, reference);
+		cn_err_fail(err, CN_ERR_PROTOCOL, "%s:%s: the manifest is not a JSON object", name, reference);
 	} else if (json_integer_value(json_object_get(doc, "schemaVersion")) == 1) {
-		cn_err_plain(err, EPROTO, "%s:%s: Docker schema 1 manifests are not supported", name, reference);
+		cn_err_fail(err, CN_ERR_PROTOCOL, "%s:%s: Docker schema 1 manifests are not supported", name, reference);
 	} else if (!*media_type) {
 		/* OCI manifests may omit mediaType; an index has "manifests". */
 		*media_type = cn_xstrdup(json_object_get(doc, "manifests") ? MT_OCI_INDEX : MT_OCI_MANIFEST);
@@ -96,7 +96,7 @@ static int pick_platform(const char *platform, json_t *index, const char *name, 
 	if (platform) {
 		int n = sscanf(platform, "%71[^/]/%71[^/]/%31s", os, arch, variant);
 		if (n < 2)
-			return cn_err_plain(err, EINVAL, "invalid platform '%s' (want OS/ARCH[/VARIANT])", platform);
+			return cn_err_fail(err, CN_ERR_INVALID, "invalid platform '%s' (want OS/ARCH[/VARIANT])", platform);
 	} else {
 		const char *hos, *harch, *hvar;
 		cn_platform_host(&hos, &harch, &hvar);
@@ -121,11 +121,11 @@ static int pick_platform(const char *platform, json_t *index, const char *name, 
 		    (*variant && (!mvar || strcmp(mvar, variant) != 0)))
 			continue;
 		if (!cn_digest_valid(d))
-			return cn_err_plain(err, EPROTO, "%s: index entry for %s/%s has a bad digest", name, os, arch);
+			return cn_err_fail(err, CN_ERR_PROTOCOL, "%s: index entry for %s/%s has a bad digest", name, os, arch);
 		memcpy(out, d, CN_DIGEST_STR_SIZE);
 		return 0;
 	}
-	return cn_err_plain(err, ENOENT, "%s: no image for %s/%s%s%s in the index (it has: %s)", name, os, arch,
+	return cn_err_fail(err, CN_ERR_NOT_FOUND, "%s: no image for %s/%s%s%s in the index (it has: %s)", name, os, arch,
 			  *variant ? "/" : "", variant, seen.len ? seen.data : "nothing");
 }
 
@@ -151,7 +151,7 @@ static int download_sink(void *ctx, const void *data, size_t len)
 {
 	struct download *d = ctx;
 	if (d->n + len > d->job->size)
-		return cn_err_plain(&d->err, EIO, "blob %s: the registry sent more than the %llu bytes "
+		return cn_err_fail(&d->err, CN_ERR_CORRUPT, "blob %s: the registry sent more than the %llu bytes "
 				  "the manifest declares", d->job->digest, (unsigned long long)d->job->size);
 	if (cn_write_all(d->fd, data, len) < 0)
 		return cn_err_sys(&d->err, "write blob %s", d->job->digest);
@@ -205,12 +205,12 @@ static int fetch_blob(struct reg_conn *k, struct store *st, const char *name, co
 	}
 	cn_sha256_final(&d.h, got);
 	if (strcmp(got, job->digest) != 0) {
-		cn_err_plain(err, EIO, "blob %s: content hashes to %s (corrupt in the registry or in transit)",
+		cn_err_fail(err, CN_ERR_CORRUPT, "blob %s: content hashes to %s (corrupt in the registry or in transit)",
 			   job->digest, got);
 		goto out;
 	}
 	if (d.n != job->size) {
-		cn_err_plain(err, EIO, "blob %s: %llu bytes, the manifest declares %llu", job->digest,
+		cn_err_fail(err, CN_ERR_CORRUPT, "blob %s: %llu bytes, the manifest declares %llu", job->digest,
 			   (unsigned long long)d.n, (unsigned long long)job->size);
 		goto out;
 	}
@@ -242,7 +242,7 @@ static int fetch_small_blob(struct reg_conn *k, const char *name, const char *di
 	}
 	cn_sha256_oneshot(out->data, out->len, got);
 	if (strcmp(got, digest) != 0) {
-		cn_err_plain(err, EIO, "blob %s: content hashes to %s", digest, got);
+		cn_err_fail(err, CN_ERR_CORRUPT, "blob %s: content hashes to %s", digest, got);
 		goto out;
 	}
 	r = 0;
@@ -300,10 +300,10 @@ static int plan_layers(json_t *manifest, json_t *config, const char *what, struc
 	size_t i;
 	if (!json_is_array(layers) || !json_is_array(diff_ids) ||
 	    json_array_size(layers) != json_array_size(diff_ids))
-		return cn_err_plain(err, EPROTO, "%s: the manifest's layers and the config's diff_ids "
+		return cn_err_fail(err, CN_ERR_PROTOCOL, "%s: the manifest's layers and the config's diff_ids "
 				  "do not match", what);
 	if (json_array_size(layers) > STORE_MAX_LAYERS)
-		return cn_err_plain(err, E2BIG, "%s: more than %d layers", what, STORE_MAX_LAYERS);
+		return cn_err_fail(err, CN_ERR_TOO_BIG, "%s: more than %d layers", what, STORE_MAX_LAYERS);
 	*njobs = json_array_size(layers);
 	*jobs = cn_xcalloc(*njobs ? *njobs : 1, sizeof(**jobs));
 	json_array_foreach(layers, i, l) {
@@ -313,16 +313,16 @@ static int plan_layers(json_t *manifest, json_t *config, const char *what, struc
 		const char *mt = json_string_value(json_object_get(l, "mediaType"));
 		json_t *size = json_object_get(l, "size");
 		if (!cn_digest_valid(d) || !cn_digest_valid(did))
-			return cn_err_plain(err, EPROTO, "%s: layer %zu: bad digest (only sha256 is supported)",
+			return cn_err_fail(err, CN_ERR_PROTOCOL, "%s: layer %zu: bad digest (only sha256 is supported)",
 					  what, i + 1);
 		if (!json_is_integer(size) || json_integer_value(size) < 0)
-			return cn_err_plain(err, EPROTO, "%s: layer %zu: bad size", what, i + 1);
+			return cn_err_fail(err, CN_ERR_PROTOCOL, "%s: layer %zu: bad size", what, i + 1);
 		if (!mt || (strstr(mt, ".tar") == NULL))
-			return cn_err_plain(err, EPROTO, "%s: layer %zu: unsupported media type '%s'", what,
+			return cn_err_fail(err, CN_ERR_PROTOCOL, "%s: layer %zu: unsupported media type '%s'", what,
 					  i + 1, mt ? mt : "");
 		/* The store keeps it in a fixed field; every type it supports fits. */
 		if (strlen(mt) >= sizeof(j->media_type))
-			return cn_err_plain(err, EPROTO, "%s: layer %zu: media type longer than %zu bytes "
+			return cn_err_fail(err, CN_ERR_PROTOCOL, "%s: layer %zu: media type longer than %zu bytes "
 					  "(unsupported: '%.*s...')", what, i + 1, sizeof(j->media_type) - 1,
 					  60, mt);
 		memcpy(j->digest, d, CN_DIGEST_STR_SIZE);
@@ -377,14 +377,14 @@ int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, str
 			goto out;
 	}
 	if (strcmp(mt, MT_OCI_MANIFEST) != 0 && strcmp(mt, MT_DOCKER_MANIFEST) != 0) {
-		cn_err_plain(err, EPROTO, "unsupported manifest type '%s'", mt);
+		cn_err_fail(err, CN_ERR_PROTOCOL, "unsupported manifest type '%s'", mt);
 		goto out;
 	}
 	manifest = json_loadb(body.data, body.len, 0, NULL);
 	cfg_digest = json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
 	cfg_mt = json_string_value(json_object_get(json_object_get(manifest, "config"), "mediaType"));
 	if (!cn_digest_valid(cfg_digest) || !config_media_type_ok(cfg_mt)) {
-		cn_err_plain(err, EPROTO, "manifest %s: bad or unsupported config (%s)", digest,
+		cn_err_fail(err, CN_ERR_PROTOCOL, "manifest %s: bad or unsupported config (%s)", digest,
 			   cfg_mt ? cfg_mt : "no media type");
 		goto out;
 	}
@@ -392,7 +392,7 @@ int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, str
 		goto out;
 	config = json_loadb(cfg.data, cfg.len, 0, NULL);
 	if (!json_is_object(config)) {
-		cn_err_plain(err, EPROTO, "config %s is not a JSON object", cfg_digest);
+		cn_err_fail(err, CN_ERR_PROTOCOL, "config %s is not a JSON object", cfg_digest);
 		goto out;
 	}
 	if (plan_layers(manifest, config, digest, &jobs, &njobs, err) < 0)

@@ -116,7 +116,7 @@ static int upload_blob(struct reg_conn *k, struct push_ctx *p, const struct push
 			if (resp.status != 202)
 				reg_status_error(&rq, &resp, err);
 			else
-				cn_err_plain(err, EPROTO, "PATCH %s: no Location in the answer", location);
+				cn_err_fail(err, CN_ERR_PROTOCOL, "PATCH %s: no Location in the answer", location);
 			reg_resp_free(&resp);
 			return -1;
 		}
@@ -165,7 +165,7 @@ static int push_blob(struct reg_conn *k, size_t i, void *arg, cn_err *err)
 		r = upload_blob(k, p, b, &e);
 		if (r >= 0)
 			break;
-		if (attempt >= 2 || e.errnum == EINTR || e.errnum == EACCES) {
+		if (attempt >= 2 || cn_err_is(&e, CN_ERR_INTERRUPTED) || cn_err_is(&e, CN_ERR_DENIED)) {
 			*err = e;
 			return cn_err_wrap(err, "blob %s", b->digest);
 		}
@@ -243,14 +243,14 @@ int reg_push(struct store *st, const char *local, const char *remote, const stru
 	cn_buf_init(&man, REG_MAX_MANIFEST);
 	r = store_image_load(st, local, &img, err);
 	if (r <= 0)
-		return r == 0 ? cn_err_plain(err, ENOENT, "image '%s' not found in the store", local) : -1;
+		return r == 0 ? cn_err_fail(err, CN_ERR_NOT_FOUND, "image '%s' not found in the store", local) : -1;
 	r = -1;
 	if (cn_ref_parse(remote ? remote : local, &ref, err) < 0) {
 		store_image_free(&img);
 		return -1;
 	}
 	if (!ref.tag) {
-		cn_err_plain(err, EINVAL, "push %s: name a tag to push to (a digest alone cannot be pushed to)",
+		cn_err_fail(err, CN_ERR_INVALID, "push %s: name a tag to push to (a digest alone cannot be pushed to)",
 			   remote ? remote : local);
 		goto out_ref;
 	}
@@ -321,7 +321,7 @@ int reg_login_check(const char *registry, const struct reg_opts *o, cn_err *err)
 	struct cn_ref ref;
 	struct reg_client c;
 	if (strchr(registry, '/'))
-		return cn_err_plain(err, EINVAL, "'%s': name a registry (HOST[:PORT]), not a repository", registry);
+		return cn_err_fail(err, CN_ERR_INVALID, "'%s': name a registry (HOST[:PORT]), not a repository", registry);
 	if (cn_ref_parse(fake, &ref, err) < 0)
 		return -1;
 	/* A registry name without '.' or ':' ("myregistry") is taken as is. */

@@ -220,7 +220,7 @@ static int create_v1(struct sb_cgroup *cg, const struct sb_limits *l, const char
 		_cleanup_free_ char *own = self ? sb_cgroup_own_path(self, controllers[i]) : NULL;
 		_cleanup_free_ char *parent = NULL;
 		if (!is_fs(hier, CGROUP_SUPER_MAGIC_V1))
-			return cn_err_set(err, ENOTSUP, "the %s cgroup controller is not mounted at %s",
+			return cn_err_fail(err, CN_ERR_UNSUPPORTED, "the %s cgroup controller is not mounted at %s",
 					  controllers[i], hier);
 		parent = cn_xasprintf("%s%s/cairn", hier,
 				      own && strcmp(own, "/") ? own : "");

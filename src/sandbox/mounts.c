@@ -46,7 +46,7 @@ static int ensure_mount_dir(int root_fd, const char *name, cn_err *err)
 		return 0;
 	}
 	if (errno == ELOOP || errno == ENOTDIR)
-		return cn_err_set(err, errno, "/%s in the image is not a directory; refusing to mount on it",
+		return cn_err_errno(err, errno, "/%s in the image is not a directory; refusing to mount on it",
 				  name);
 	return cn_err_sys(err, "open /%s", name);
 }
@@ -173,7 +173,7 @@ static int bind_host_node(int dev_fd, const char *name, cn_err *err)
 	_cleanup_close_ int target = -1;
 	struct stat st;
 	if (stat(host, &st) < 0 || !S_ISCHR(st.st_mode))
-		return cn_err_set(err, ENODEV, "host %s is not a character device", host);
+		return cn_err_fail(err, CN_ERR_INVALID, "host %s is not a character device", host);
 	target = openat(dev_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
 	if (target < 0)
 		return cn_err_sys(err, "create /dev/%s", name);
@@ -260,7 +260,7 @@ static int harden_proc_sys(int root_fd, cn_err *err)
 	struct stat st;
 	if (null_fd < 0 || fstat(null_fd, &st) < 0 || !S_ISCHR(st.st_mode) ||
 	    st.st_rdev != makedev(1, 3))
-		return cn_err_set(err, EINVAL, "/dev/null is not the null device");
+		return cn_err_fail(err, CN_ERR_INVALID, "/dev/null is not the null device");
 	/* The tables' paths are absolute; here they are relative to the root. */
 	for (size_t i = 0; i < sb_nmasked_paths; i++)
 		if (mask_path(root_fd, null_fd, sb_masked_paths[i] + 1, err) < 0)
@@ -295,7 +295,7 @@ static int make_target(int root_fd, const char *path, bool file, cn_err *err)
 	_cleanup_free_ char *p = cn_xstrdup(path);
 	if (p[0] != '/' || strstr(p, "/../") || strstr(p, "/./") || !strcmp(p + strlen(p) - 2, "/.") ||
 	    (strlen(p) >= 3 && !strcmp(p + strlen(p) - 3, "/..")))
-		return cn_err_set(err, EINVAL, "mount target '%s' must be a clean absolute path", path);
+		return cn_err_fail(err, CN_ERR_INVALID, "mount target '%s' must be a clean absolute path", path);
 	for (char *s = p + 1; ; s++) {
 		if (*s != '/' && *s != '\0')
 			continue;

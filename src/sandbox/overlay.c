@@ -28,7 +28,7 @@ static int fs_error(int fsfd, cn_err *err, const char *what)
 		msg[n] = '\0';
 		if (msg[n - 1] == '\n')
 			msg[n - 1] = '\0';
-		return cn_err_set(err, saved, "mount overlay: %s: %s", what, msg + 2);
+		return cn_err_errno(err, saved, "mount overlay: %s: %s", what, msg + 2);
 	}
 	errno = saved;
 	return cn_err_sys(err, "mount overlay: %s", what);
@@ -68,7 +68,7 @@ static int mount_legacy(const struct sb_rootfs *r, cn_err *err)
 	for (size_t i = 0; r->upper && i < CN_ARRAY_SIZE(overlay_flags); i++)
 		cn_buf_addf(&opts, ",%s=%s", overlay_flags[i][0], overlay_flags[i][1]);
 	if (opts.len >= 4096)
-		return cn_err_set(err, E2BIG, "mount overlay: %zu layers do not fit in the mount "
+		return cn_err_fail(err, CN_ERR_TOO_BIG, "mount overlay: %zu layers do not fit in the mount "
 				  "options of this kernel (6.8 or later lifts the limit)", r->nlowers);
 	/* Only this helper process's cwd changes. */
 	if (plen && chdir(parent) < 0)

@@ -99,10 +99,18 @@ static int make_cwd(const char *cwd, cn_err *err)
 	buf = getcwd(NULL, 0);
 	if (!buf || buf[0] != '/') {
 		free(buf);
-		return cn_err_set(err, EPERM, "working directory %s is outside the container", p);
+		return cn_err_fail(err, CN_ERR_DENIED, "working directory %s is outside the container", p);
 	}
 	free(buf);
 	return 0;
+}
+
+/* The command could not be started: the kind tells the caller to exit 126
+ * or 127 as docker does, whatever the message says. */
+static int exec_failed(cn_err *err)
+{
+	err->kind = CN_ERR_EXEC;
+	return -1;
 }
 
 static int exec_in_path(char *const *argv, char *const *env, cn_err *err)
@@ -110,10 +118,11 @@ static int exec_in_path(char *const *argv, char *const *env, cn_err *err)
 	const char *path = DEFAULT_PATH;
 	int saved = ENOENT;
 	if (!argv[0] || !argv[0][0])
-		return cn_err_set(err, EINVAL, "empty command");
+		return cn_err_fail(err, CN_ERR_INVALID, "empty command");
 	if (strchr(argv[0], '/')) {
 		execve(argv[0], argv, env);
-		return cn_err_sys(err, "exec %s", argv[0]);
+		cn_err_sys(err, "exec %s", argv[0]);
+		return exec_failed(err);
 	}
 	for (char *const *e = env; *e; e++)
 		if (strncmp(*e, "PATH=", 5) == 0)
@@ -125,13 +134,16 @@ static int exec_in_path(char *const *argv, char *const *env, cn_err *err)
 		execve(full, argv, env);
 		if (errno == EACCES)
 			saved = EACCES;
-		else if (errno != ENOENT && errno != ENOTDIR)
-			return cn_err_sys(err, "exec %s", full);
+		else if (errno != ENOENT && errno != ENOTDIR) {
+			cn_err_sys(err, "exec %s", full);
+			return exec_failed(err);
+		}
 		if (!colon)
 			break;
 		p = colon + 1;
 	}
-	return cn_err_set(err, saved, "exec %s: not found in PATH %s", argv[0], path);
+	cn_err_errno(err, saved, "exec %s: not found in PATH %s", argv[0], path);
+	return exec_failed(err);
 }
 
 /* The pty's slave as the controlling terminal and stdin, stdout, stderr. */
@@ -213,7 +225,7 @@ static int make_pty(const struct sb_init_io *io, char *slave, size_t len, cn_err
 		ioctl(master, TIOCSWINSZ, &io->ws);
 	cm = CMSG_FIRSTHDR(&msg);
 	if (!cm)
-		return cn_err_set(err, EINVAL, "pass the pty on");
+		return cn_err_fail(err, CN_ERR_INVALID, "pass the pty on");
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(int));

@@ -534,7 +534,7 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 	block_signals(&w, proc->tty);
 	if (cn_interrupted() && proc->stop_signal == SB_STOP_KILL) {
 		sigprocmask(SIG_SETMASK, &w.old_mask, NULL);
-		cn_err_plain(err, EINTR, "interrupted");
+		cn_err_fail(err, CN_ERR_INTERRUPTED, "interrupted");
 		goto out;
 	}
 	pid = clone_ns(&w, flags, err);
@@ -636,7 +636,7 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 		goto cleanup_stubs;
 	}
 	if (w.interrupted) {
-		cn_err_plain(err, EINTR, "interrupted");
+		cn_err_fail(err, CN_ERR_INTERRUPTED, "interrupted");
 		goto cleanup_stubs;
 	}
 	if (read_child_error(errp[0], err) < 0)
@@ -701,13 +701,13 @@ int sb_with_rootfs(const struct sb_rootfs *rootfs, const struct sb_rootfs *extra
 	if (finish_child(&w, &ws) < 0 || r < 0) {
 		r = cn_err_sys(err, "wait");
 	} else if (w.interrupted) {
-		r = cn_err_plain(err, EINTR, "interrupted");
+		r = cn_err_fail(err, CN_ERR_INTERRUPTED, "interrupted");
 	} else if (read_child_error(errp[0], err) < 0) {
 		r = -1;
 	} else if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
 		char what[64];
 		describe_status(ws, what, sizeof(what));
-		r = cn_err_set(err, 0, "helper process failed (%s)", what);
+		r = cn_err_fail(err, CN_ERR_INVALID, "helper process failed (%s)", what);
 	}
 	close_pair(errp);
 	return r;

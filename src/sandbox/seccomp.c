@@ -154,20 +154,20 @@ int sb_seccomp_build(void **out, cn_err *err)
 	__attribute__((cleanup(release_ctx))) scmp_filter_ctx ctx = new_ctx();
 	int r;
 	if (!ctx)
-		return cn_err_set(err, ENOMEM, "seccomp: create filter");
+		return cn_err_errno(err, ENOMEM, "seccomp: create filter");
 	if ((r = add_rules(ctx, true)) < 0)
-		return cn_err_set(err, -r, "seccomp: add rules");
+		return cn_err_errno(err, -r, "seccomp: add rules");
 #if defined(__x86_64__)
 	{
 		/* i386 programs on x86_64 get the same rules, as docker's profile does. */
 		__attribute__((cleanup(release_ctx))) scmp_filter_ctx x86 = new_ctx();
 		if (!x86)
-			return cn_err_set(err, ENOMEM, "seccomp: create filter");
+			return cn_err_errno(err, ENOMEM, "seccomp: create filter");
 		if ((r = seccomp_arch_remove(x86, SCMP_ARCH_NATIVE)) < 0 ||
 		    (r = seccomp_arch_add(x86, SCMP_ARCH_X86)) < 0 || (r = add_rules(x86, false)) < 0)
-			return cn_err_set(err, -r, "seccomp: i386 rules");
+			return cn_err_errno(err, -r, "seccomp: i386 rules");
 		if ((r = seccomp_merge(ctx, x86)) < 0)
-			return cn_err_set(err, -r, "seccomp: merge i386 rules");
+			return cn_err_errno(err, -r, "seccomp: merge i386 rules");
 		x86 = NULL;     /* merged into ctx */
 	}
 #endif
@@ -186,6 +186,6 @@ int sb_seccomp_load(void *filter, cn_err *err)
 {
 	int r = seccomp_load(filter);
 	if (r < 0)
-		return cn_err_set(err, -r, "load the seccomp filter");
+		return cn_err_errno(err, -r, "load the seccomp filter");
 	return 0;
 }

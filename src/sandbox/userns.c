@@ -25,7 +25,7 @@ static int read_range(const char *path, const char *what, unsigned long *start,
 	char line[512];
 	if (!f) {
 		if (errno == ENOENT)
-			return cn_err_set(err, ENOENT, "--userns=auto: '%s' does not exist: add the line "
+			return cn_err_fail(err, CN_ERR_NOT_FOUND, "--userns=auto: '%s' does not exist: add the line "
 					  "'root:100000:65536' to it", path);
 		return cn_err_sys(err, "open '%s'", path);
 	}
@@ -42,17 +42,17 @@ static int read_range(const char *path, const char *what, unsigned long *start,
 		errno = 0;
 		s = strtoull(p, &end, 10);
 		if (end == p || *end != ':' || errno)
-			return cn_err_set(err, EINVAL, "'%s': bad %s line for root: %s", path, what, line);
+			return cn_err_fail(err, CN_ERR_INVALID, "'%s': bad %s line for root: %s", path, what, line);
 		p = end + 1;
 		c = strtoull(p, &end, 10);
 		if (end == p || *end || errno || c == 0 || s == 0 ||
 		    s + c > 0xffffffffULL)
-			return cn_err_set(err, EINVAL, "'%s': bad %s range for root: %s", path, what, line);
+			return cn_err_fail(err, CN_ERR_INVALID, "'%s': bad %s range for root: %s", path, what, line);
 		*start = (unsigned long)s;
 		*count = (unsigned long)c;
 		return 0;
 	}
-	return cn_err_set(err, ENOENT, "--userns=auto: '%s' has no range for root: add a line "
+	return cn_err_fail(err, CN_ERR_NOT_FOUND, "--userns=auto: '%s' has no range for root: add a line "
 			  "such as 'root:100000:65536'", path);
 }
 

@@ -39,6 +39,19 @@ static void problem(struct fsck *f, const char *fmt, ...)
 		f->report(f->ctx, msg);
 }
 
+/* --repair's removal of DIRFD/NAME, as the suffix of its problem line:
+ * "" without --repair, " (removed)", or why it was not (a read-only
+ * mount, an immutable file): the line must not claim a repair that failed. */
+static const char *repair_unlink(struct fsck *f, int dirfd, const char *name, char *buf, size_t size)
+{
+	if (!f->repair)
+		return "";
+	if (unlinkat(dirfd, name, 0) == 0)
+		return " (removed)";
+	snprintf(buf, size, " (not removed: %s)", strerror(errno));
+	return buf;
+}
+
 /* sha256 of the blob file, streamed. */
 static int hash_file(int dirfd, const char *name, char out[CN_DIGEST_STR_SIZE])
 {
@@ -70,15 +83,13 @@ static void check_blobs(struct fsck *f)
 	}
 	fd = -1;
 	while ((de = readdir(d))) {
-		char want[8 + NAME_MAX + 1], got[CN_DIGEST_STR_SIZE];
+		char want[8 + NAME_MAX + 1], got[CN_DIGEST_STR_SIZE], why[128];
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		snprintf(want, sizeof(want), "sha256:%s", de->d_name);
 		if (!cn_digest_valid(want)) {
 			problem(f, "blobs/sha256/%s: not a blob name%s", de->d_name,
-				f->repair ? " (removed)" : "");
-			if (f->repair)
-				unlinkat(dirfd(d), de->d_name, 0);
+				repair_unlink(f, dirfd(d), de->d_name, why, sizeof(why)));
 			continue;
 		}
 		if (hash_file(dirfd(d), de->d_name, got) < 0) {
@@ -86,10 +97,9 @@ static void check_blobs(struct fsck *f)
 			continue;
 		}
 		if (strcmp(got, want) != 0) {
-			problem(f, "blob %s: content hashes to %s%s", want, got, f->repair ? " (removed)" : "");
 			json_object_set_new(f->bad_blobs, de->d_name, json_true());
-			if (f->repair)
-				unlinkat(dirfd(d), de->d_name, 0);
+			problem(f, "blob %s: content hashes to %s%s", want, got,
+				repair_unlink(f, dirfd(d), de->d_name, why, sizeof(why)));
 		}
 	}
 }
@@ -192,16 +202,15 @@ static void check_cache(struct fsck *f)
 		return;
 	fd = -1;
 	while ((de = readdir(d))) {
-		char key[8 + NAME_MAX + 1], manifest[CN_DIGEST_STR_SIZE];
+		char key[8 + NAME_MAX + 1], manifest[CN_DIGEST_STR_SIZE], why[128];
 		snprintf(key, sizeof(key), "sha256:%s", de->d_name);
 		if (!cn_digest_valid(key))
 			continue;       /* the stat cache, temp files */
 		if (store_cache_get(f->st, key, manifest) == 1 &&
 		    !json_object_get(f->bad_blobs, cn_digest_hex(manifest)))
 			continue;
-		problem(f, "cache entry %s: points at a missing image%s", key, f->repair ? " (removed)" : "");
-		if (f->repair)
-			unlinkat(dirfd(d), de->d_name, 0);
+		problem(f, "cache entry %s: points at a missing image%s", key,
+			repair_unlink(f, dirfd(d), de->d_name, why, sizeof(why)));
 	}
 }
 

@@ -3,6 +3,7 @@
  * garbage. Marks are jansson objects used as sets of hex digests. */
 #include "store/gc.h"
 #include "store/image.h"
+#include "store/mounts.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"
@@ -257,6 +258,13 @@ int store_prune(struct store *st, const struct store_prune_opts *o, struct store
 	    each_entry(st->snap_fd, "snapshots", st, sweep_snapshot, &s, err) < 0)
 		goto out;
 	store_remove_dot_temps(st->cache_fd);     /* no build runs during prune */
+	{
+		/* Cache mounts are only caches: all go, as docker's builder prune. */
+		uint64_t bytes = 0;
+		if (store_cache_mounts_remove(st, &out->cache_mounts, &bytes, &out->failures, err) < 0)
+			goto out;
+		out->bytes += bytes;
+	}
 	r = cn_fsync_dir_at(st->blobs_fd, ".", err);
 out:
 	json_decref(index);
@@ -338,7 +346,8 @@ int store_df(struct store *st, struct store_df *out, cn_err *err)
 		store_image_free(&img);
 	}
 	if (each_entry(st->blobs_fd, "blobs", st, df_blob, &c, err) < 0 ||
-	    each_entry(st->snap_fd, "snapshots", st, df_snapshot, &c, err) < 0)
+	    each_entry(st->snap_fd, "snapshots", st, df_snapshot, &c, err) < 0 ||
+	    store_cache_mounts_du(st, &out->cache_mounts.count, &out->cache_mounts.bytes, err) < 0)
 		goto out;
 	r = 0;
 out:

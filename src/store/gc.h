@@ -20,6 +20,7 @@ struct store_prune_opts {
 
 struct store_prune_stats {
 	size_t blobs, snapshots, cache_entries, log_entries;
+	size_t cache_mounts;    /* RUN --mount=type=cache directories removed */
 	size_t failures;        /* entries that could not be removed */
 	uint64_t bytes;         /* blob bytes plus snapshot disk space freed */
 };
@@ -41,6 +42,7 @@ struct store_df {
 	struct store_usage snapshots;   /* unpacked layers, disk space */
 	struct store_usage cache;       /* blobs no current tag reaches (earlier values, cache) */
 	struct store_usage blobs;       /* all blobs */
+	struct store_usage cache_mounts; /* RUN --mount=type=cache directories, disk space */
 };
 
 int store_df(struct store *st, struct store_df *out, cn_err *err);

@@ -48,7 +48,7 @@ static int load_json_blob(struct store *st, const char *digest, json_t **out, cn
 	if (!*out || !json_is_object(*out)) {
 		json_decref(*out);
 		*out = NULL;
-		return cn_err_set(err, EINVAL, "blob %s: not a JSON object (%s)", digest, je.text);
+		return cn_err_fail(err, CN_ERR_INVALID, "blob %s: not a JSON object (%s)", digest, je.text);
 	}
 	return 0;
 }
@@ -65,14 +65,14 @@ static int parse_manifest(struct store_image *img, cn_err *err)
 	if (json_integer_value(json_object_get(m, "schemaVersion")) != 2 ||
 	    (mt && strcmp(mt, MT_OCI_MANIFEST) != 0 &&
 	     strcmp(mt, "application/vnd.docker.distribution.manifest.v2+json") != 0))
-		return cn_err_set(err, EINVAL, "manifest %s: not an image manifest", img->manifest_digest);
+		return cn_err_fail(err, CN_ERR_INVALID, "manifest %s: not an image manifest", img->manifest_digest);
 	if (!json_is_object(cfg) || !json_is_array(layers) || !json_is_array(diff_ids))
-		return cn_err_set(err, EINVAL, "manifest %s: missing config or layers", img->manifest_digest);
+		return cn_err_fail(err, CN_ERR_INVALID, "manifest %s: missing config or layers", img->manifest_digest);
 	if (json_array_size(layers) != json_array_size(diff_ids))
-		return cn_err_set(err, EINVAL, "manifest %s: %zu layers but %zu diff_ids",
+		return cn_err_fail(err, CN_ERR_INVALID, "manifest %s: %zu layers but %zu diff_ids",
 				  img->manifest_digest, json_array_size(layers), json_array_size(diff_ids));
 	if (json_array_size(layers) > STORE_MAX_LAYERS)
-		return cn_err_set(err, E2BIG, "manifest %s: more than %d layers", img->manifest_digest,
+		return cn_err_fail(err, CN_ERR_TOO_BIG, "manifest %s: more than %d layers", img->manifest_digest,
 				  STORE_MAX_LAYERS);
 	img->nlayers = json_array_size(layers);
 	img->layers = cn_xcalloc(img->nlayers, sizeof(*img->layers));
@@ -82,7 +82,7 @@ static int parse_manifest(struct store_image *img, cn_err *err)
 		const char *did = json_string_value(json_array_get(diff_ids, i));
 		const char *lmt = json_string_value(json_object_get(l, "mediaType"));
 		if (!cn_digest_valid(d) || !cn_digest_valid(did) || !layer_media_type_ok(lmt))
-			return cn_err_set(err, EINVAL, "manifest %s: layer %zu: bad digest or media type",
+			return cn_err_fail(err, CN_ERR_INVALID, "manifest %s: layer %zu: bad digest or media type",
 					  img->manifest_digest, i + 1);
 		memcpy(sl->digest, d, CN_DIGEST_STR_SIZE);
 		memcpy(sl->diff_id, did, CN_DIGEST_STR_SIZE);
@@ -113,7 +113,7 @@ int store_image_load(struct store *st, const char *ref, struct store_image *img,
 		goto fail;
 	cfg_digest = json_string_value(json_object_get(json_object_get(img->manifest, "config"), "digest"));
 	if (!cn_digest_valid(cfg_digest)) {
-		cn_err_set(err, EINVAL, "manifest %s: invalid config digest", img->manifest_digest);
+		cn_err_fail(err, CN_ERR_INVALID, "manifest %s: invalid config digest", img->manifest_digest);
 		goto fail;
 	}
 	memcpy(img->config_digest, cfg_digest, CN_DIGEST_STR_SIZE);
@@ -135,7 +135,7 @@ int store_image_write(struct store *st, json_t *config, const struct store_layer
 	memset(img, 0, sizeof(*img));
 	cfg_text = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!cfg_text)
-		return cn_err_set(err, ENOMEM, "encode image config");
+		return cn_err_errno(err, ENOMEM, "encode image config");
 	if (store_blob_put(st, cfg_text, strlen(cfg_text), img->config_digest, err) < 0)
 		return cn_err_wrap(err, "write image config");
 	jl = json_array();
@@ -153,7 +153,7 @@ int store_image_write(struct store *st, json_t *config, const struct store_layer
 	man_text = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(manifest);
 	if (!man_text)
-		return cn_err_set(err, ENOMEM, "encode manifest");
+		return cn_err_errno(err, ENOMEM, "encode manifest");
 	if (store_blob_put(st, man_text, strlen(man_text), img->manifest_digest, err) < 0)
 		return cn_err_wrap(err, "write manifest");
 	img->manifest_size = strlen(man_text);

@@ -162,7 +162,7 @@ int store_lock(struct store *st, cn_err *err)
 		if (errno != EINTR)
 			return cn_err_sys(err, "lock store");
 		if (cn_interrupted())
-			return cn_err_plain(err, EINTR, "interrupted");
+			return cn_err_fail(err, CN_ERR_INTERRUPTED, "interrupted");
 	}
 	return 0;
 }
@@ -178,7 +178,7 @@ int store_gc_lock(struct store *st, bool exclusive, cn_err *err)
 		if (errno != EINTR)
 			return cn_err_sys(err, "lock store for garbage collection");
 		if (cn_interrupted())
-			return cn_err_plain(err, EINTR, "interrupted");
+			return cn_err_fail(err, CN_ERR_INTERRUPTED, "interrupted");
 	}
 	return 0;
 }
@@ -234,7 +234,7 @@ int store_snapshot_remove(struct store *st, const char *diff_id, uint64_t *bytes
 	cn_err ignored;
 	*bytes = 0;
 	if (!cn_digest_valid(diff_id))
-		return cn_err_set(err, EINVAL, "invalid diff_id '%s'", diff_id);
+		return cn_err_fail(err, CN_ERR_INVALID, "invalid diff_id '%s'", diff_id);
 	/* Moved out in one rename into a locked temp dir, then deleted: a
 	 * snapshot is never seen half-deleted (an interrupted delete is swept). */
 	if (store_tmpdir_create_locked(st, "rm", &td, err) < 0)
@@ -281,7 +281,16 @@ int store_ingest_begin(struct store *st, struct store_ingest *in, cn_err *err)
 		return -1;
 	}
 	store_unlock(st);
-	fchmod(in->fd, 0444);
+	/* Blobs are read-only from birth (the store's invariant: published
+	 * bytes are never rewritten); a file that cannot be made so is not
+	 * ingested. */
+	if (fchmod(in->fd, 0444) < 0) {
+		cn_err_sys(err, "make the new blob '%s' read-only", path);
+		unlink(path);
+		close(in->fd);
+		in->fd = -1;
+		return -1;
+	}
 	in->name = cn_xstrdup(strrchr(path, '/') + 1);
 	return 0;
 }
@@ -291,7 +300,7 @@ int store_ingest_commit(struct store_ingest *in, const char *digest, cn_err *err
 	struct store *st = in->st;
 	if (!cn_digest_valid(digest)) {
 		store_ingest_abort(in);
-		return cn_err_set(err, EINVAL, "invalid digest '%s'", digest);
+		return cn_err_fail(err, CN_ERR_INVALID, "invalid digest '%s'", digest);
 	}
 	if (fsync(in->fd) < 0) {
 		cn_err_sys(err, "fsync blob %s", digest);
@@ -347,12 +356,12 @@ int store_blob_get(struct store *st, const char *digest, size_t max, cn_buf *out
 {
 	char got[CN_DIGEST_STR_SIZE];
 	if (!cn_digest_valid(digest))
-		return cn_err_set(err, EINVAL, "invalid digest '%s'", digest);
+		return cn_err_fail(err, CN_ERR_INVALID, "invalid digest '%s'", digest);
 	if (cn_read_file_at(st->blobs_fd, cn_digest_hex(digest), max, out, err) < 0)
 		return cn_err_wrap(err, "blob %s", digest);
 	cn_sha256_oneshot(out->data, out->len, got);
 	if (strcmp(got, digest) != 0)
-		return cn_err_set(err, EIO, "blob %s: digest mismatch (content hashes to %s)", digest, got);
+		return cn_err_fail(err, CN_ERR_CORRUPT, "blob %s: digest mismatch (content hashes to %s)", digest, got);
 	return 0;
 }
 
@@ -360,7 +369,7 @@ int store_blob_open(struct store *st, const char *digest, cn_err *err)
 {
 	int fd;
 	if (!cn_digest_valid(digest))
-		return cn_err_set(err, EINVAL, "invalid digest '%s'", digest);
+		return cn_err_fail(err, CN_ERR_INVALID, "invalid digest '%s'", digest);
 	fd = openat(st->blobs_fd, cn_digest_hex(digest), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return cn_err_sys(err, "open blob %s", digest);
@@ -398,7 +407,7 @@ int store_snapshot_commit(struct store *st, int dirfd_parent, const char *name,
 			  const char *diff_id, cn_err *err)
 {
 	if (!cn_digest_valid(diff_id))
-		return cn_err_set(err, EINVAL, "invalid diff_id '%s'", diff_id);
+		return cn_err_fail(err, CN_ERR_INVALID, "invalid diff_id '%s'", diff_id);
 	if (renameat2(dirfd_parent, name, st->snap_fd, cn_digest_hex(diff_id), RENAME_NOREPLACE) < 0 &&
 	    errno != EEXIST)
 		return cn_err_sys(err, "publish snapshot %s", diff_id);
@@ -432,7 +441,7 @@ int store_cache_put(struct store *st, const char *key, const char *manifest, cn_
 	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int fd = -1;
 	if (!cn_digest_valid(key) || !cn_digest_valid(manifest))
-		return cn_err_set(err, EINVAL, "invalid cache entry");
+		return cn_err_fail(err, CN_ERR_INVALID, "invalid cache entry");
 	/* No fsync: a cache entry lost in a crash is a miss, and a torn one
 	 * fails validation. The rename keeps readers from seeing half of it. */
 	tmp = cn_xasprintf(".%s.tmp-%d", cn_digest_hex(key), (int)getpid());

@@ -29,7 +29,7 @@ char *store_ref_normalize(const char *ref, cn_err *err)
 	struct cn_ref r;
 	char *local;
 	if (strchr(ref, '@')) {
-		cn_err_plain(err, EINVAL, "invalid image name '%s': a digest cannot name a tag", ref);
+		cn_err_fail(err, CN_ERR_INVALID, "invalid image name '%s': a digest cannot name a tag", ref);
 		return NULL;
 	}
 	if (cn_ref_parse(ref, &r, err) < 0)
@@ -49,10 +49,10 @@ int store_index_load(struct store *st, json_t **out, cn_err *err)
 		return -1;
 	idx = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &je);
 	if (!idx)
-		return cn_err_set(err, EINVAL, "%s/index.json:%d: %s", st->root, je.line, je.text);
+		return cn_err_fail(err, CN_ERR_INVALID, "%s/index.json:%d: %s", st->root, je.line, je.text);
 	if (!json_is_array(json_object_get(idx, "manifests"))) {
 		json_decref(idx);
-		return cn_err_set(err, EINVAL, "%s/index.json: no manifests array", st->root);
+		return cn_err_fail(err, CN_ERR_INVALID, "%s/index.json: no manifests array", st->root);
 	}
 	*out = idx;
 	return 0;
@@ -67,7 +67,7 @@ static int index_save(struct store *st, json_t *idx, cn_err *err)
 {
 	_cleanup_free_ char *text = json_dumps(idx, JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (!text)
-		return cn_err_set(err, ENOMEM, "encode index.json");
+		return cn_err_errno(err, ENOMEM, "encode index.json");
 	return cn_write_file_atomic(st->root_fd, "index.json", text, strlen(text), 0644, err);
 }
 
@@ -267,12 +267,12 @@ int store_tag_set(struct store *st, const char *ref, const char *manifest_digest
 	long i;
 	int r = -1;
 	if (!cn_digest_valid(manifest_digest))
-		return cn_err_set(err, EINVAL, "invalid digest '%s'", manifest_digest);
+		return cn_err_fail(err, CN_ERR_INVALID, "invalid digest '%s'", manifest_digest);
 	if (store_lock(st, err) < 0)
 		return -1;
 	/* Checked under the lock that prune and fsck --repair also take. */
 	if (!store_blob_exists(st, manifest_digest)) {
-		cn_err_set(err, ENOENT, "image %s is not in the store", manifest_digest);
+		cn_err_fail(err, CN_ERR_NOT_FOUND, "image %s is not in the store", manifest_digest);
 		goto out;
 	}
 	if (store_index_load(st, &idx, err) < 0)
@@ -316,7 +316,7 @@ int store_tag_get(struct store *st, const char *ref, char digest[CN_DIGEST_STR_S
 							     (size_t)i), "digest"));
 	if (!cn_digest_valid(d)) {
 		json_decref(idx);
-		return cn_err_set(err, EINVAL, "%s/index.json: '%s' has an invalid digest", st->root, ref);
+		return cn_err_fail(err, CN_ERR_INVALID, "%s/index.json: '%s' has an invalid digest", st->root, ref);
 	}
 	memcpy(digest, d, CN_DIGEST_STR_SIZE);
 	json_decref(idx);

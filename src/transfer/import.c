@@ -46,11 +46,11 @@ int xfer_snapshot_layer(struct store *st, const struct store_layer *layer, cn_er
 	if (layer_extract(blob_fd, root_fd, &xo, &res, err) < 0)
 		goto out;
 	if (strcmp(res.digest, layer->digest) != 0) {
-		cn_err_plain(err, EIO, "blob content hashes to %s", res.digest);
+		cn_err_fail(err, CN_ERR_CORRUPT, "blob content hashes to %s", res.digest);
 		goto out;
 	}
 	if (strcmp(res.diff_id, layer->diff_id) != 0) {
-		cn_err_plain(err, EIO, "uncompressed content hashes to %s, but the image config "
+		cn_err_fail(err, CN_ERR_CORRUPT, "uncompressed content hashes to %s, but the image config "
 			   "says %s", res.diff_id, layer->diff_id);
 		goto out;
 	}
@@ -71,7 +71,7 @@ int xfer_import(struct store *st, const char *manifest_digest, const char *ref, 
 	struct store_image img;
 	int r = store_image_load(st, manifest_digest, &img, err);
 	if (r == 0)
-		return cn_err_plain(err, ENOENT, "manifest %s is not in the store", manifest_digest);
+		return cn_err_fail(err, CN_ERR_NOT_FOUND, "manifest %s is not in the store", manifest_digest);
 	if (r < 0)
 		return -1;
 	r = -1;
@@ -79,11 +79,11 @@ int xfer_import(struct store *st, const char *manifest_digest, const char *ref, 
 		const struct store_layer *l = &img.layers[i];
 		uint64_t have = store_blob_size(st, l->digest);
 		if (!store_blob_exists(st, l->digest)) {
-			cn_err_plain(err, ENOENT, "layer %zu (%s) is missing", i + 1, l->digest);
+			cn_err_fail(err, CN_ERR_NOT_FOUND, "layer %zu (%s) is missing", i + 1, l->digest);
 			goto out;
 		}
 		if (have != l->size) {
-			cn_err_plain(err, EIO, "layer %zu (%s): %llu bytes, the manifest says %llu", i + 1,
+			cn_err_fail(err, CN_ERR_CORRUPT, "layer %zu (%s): %llu bytes, the manifest says %llu", i + 1,
 				   l->digest, (unsigned long long)have, (unsigned long long)l->size);
 			goto out;
 		}

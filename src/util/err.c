@@ -48,8 +48,12 @@ static int kind_errno(enum cn_err_kind kind)
 	case CN_ERR_PROTOCOL: return EPROTO;
 	case CN_ERR_INTERRUPTED: return EINTR;
 	case CN_ERR_BUSY: return EBUSY;
+	case CN_ERR_CONFLICT: return EEXIST;
+	case CN_ERR_FAILED: return ECHILD;
+	case CN_ERR_CORRUPT: return EIO;
+	case CN_ERR_NETWORK: return EHOSTUNREACH;
 	case CN_ERR_NONE:
-	case CN_ERR_SYSTEM:
+	case CN_ERR_SYSTEM: return EIO;
 	case CN_ERR_INVALID:
 	case CN_ERR_EXEC:
 		break;
@@ -132,6 +136,27 @@ int cn_err_sys(cn_err *err, const char *fmt, ...)
 	va_end(ap);
 	err->kind = CN_ERR_SYSTEM;
 	errno = saved;
+	return -1;
+}
+
+int cn_err_cause(cn_err *err, const cn_err *cause, const char *fmt, ...)
+{
+	char text[2 * CN_ERR_MSG_MAX];
+	va_list ap;
+	int n;
+	if (!err)
+		return -1;
+	va_start(ap, fmt);
+	n = vsnprintf(text, CN_ERR_MSG_MAX, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if (n >= CN_ERR_MSG_MAX)
+		n = CN_ERR_MSG_MAX - 1;
+	snprintf(text + n, sizeof(text) - (size_t)n, "%s%s", n ? ": " : "", cause->msg);
+	fit(err, text);
+	err->kind = cause->kind;
+	err->errnum = cause->errnum;
 	return -1;
 }
 

@@ -28,6 +28,11 @@ enum cn_err_kind {
 	CN_ERR_INTERRUPTED,  /* stopped by Ctrl-C or a signal */
 	CN_ERR_BUSY,         /* in use, or a wait ran out */
 	CN_ERR_EXEC,         /* a container's command could not be started; errnum says why */
+	CN_ERR_CONFLICT,     /* something else is in the way: a name taken, a file where a
+	                        directory must be */
+	CN_ERR_FAILED,       /* the work itself failed: a RUN step or a process exited non-zero */
+	CN_ERR_CORRUPT,      /* content does not match its digest or declared size */
+	CN_ERR_NETWORK,      /* a connection, DNS or TLS failure talking to a server */
 };
 
 typedef struct cn_err {
@@ -46,8 +51,9 @@ int cn_err_sys(cn_err *err, const char *fmt, ...)
 int cn_err_errno(cn_err *err, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* A failure that is no system call's: the message stands alone. KIND must
- * not be CN_ERR_SYSTEM (use cn_err_errno). Returns -1. */
+/* A failure that is no system call's: the message stands alone. With
+ * CN_ERR_SYSTEM it is a library's failure that came with its own text and
+ * no errno. Returns -1. */
 int cn_err_fail(cn_err *err, enum cn_err_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -55,6 +61,12 @@ int cn_err_fail(cn_err *err, enum cn_err_kind kind, const char *fmt, ...)
  * Returns -1. */
 int cn_err_wrap(cn_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* ERR takes CAUSE's kind and errno, with context: "CONTEXT: cause's
+ * message". CAUSE may be ERR's own sibling (a stream's error handed to its
+ * reader). Returns -1. */
+int cn_err_cause(cn_err *err, const cn_err *cause, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static inline bool cn_err_is(const cn_err *err, enum cn_err_kind kind)
 {

@@ -107,7 +107,7 @@ int cn_read_file_at(int dirfd, const char *name, size_t max, cn_buf *out, cn_err
 	if (fstat(fd, &st) < 0)
 		return cn_err_sys(err, "stat '%s'", name);
 	if (!S_ISREG(st.st_mode))
-		return cn_err_set(err, EINVAL, "'%s' is not a regular file", name);
+		return cn_err_fail(err, CN_ERR_INVALID, "'%s' is not a regular file", name);
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 		if (n < 0) {
@@ -118,7 +118,7 @@ int cn_read_file_at(int dirfd, const char *name, size_t max, cn_buf *out, cn_err
 		if (n == 0)
 			break;
 		if (out->len + (size_t)n > max)
-			return cn_err_set(err, EFBIG, "'%s' is larger than %zu bytes", name, max);
+			return cn_err_fail(err, CN_ERR_TOO_BIG, "'%s' is larger than %zu bytes", name, max);
 		cn_buf_add(out, chunk, (size_t)n);
 	}
 	return 0;
@@ -178,7 +178,7 @@ static int rm_pop(struct rm_walk *w, int top_parent)
 			if (fd < 0 || fstat(fd, &st) < 0 || st.st_dev != parent->dev || st.st_ino != parent->ino) {
 				if (fd >= 0)
 					close(fd);
-				return cn_err_set(w->err, EBUSY, "directory '%s' moved during removal", parent->name);
+				return cn_err_fail(w->err, CN_ERR_BUSY, "directory '%s' moved during removal", parent->name);
 			}
 			parent->d = fdopendir(fd);
 			if (!parent->d) {
@@ -229,7 +229,7 @@ static int rm_walk(struct rm_walk *w, int top_parent)
 		if (st.st_dev != w->dev) {
 			if (w->measure)
 				continue;
-			return cn_err_set(w->err, EBUSY, "refusing to remove '%s': a mount point", de->d_name);
+			return cn_err_fail(w->err, CN_ERR_BUSY, "refusing to remove '%s': a mount point", de->d_name);
 		}
 		int fd = openat(dirfd(l->d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)

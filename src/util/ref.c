@@ -77,10 +77,10 @@ int cn_ref_parse(const char *s, struct cn_ref *ref, cn_err *err)
 	size_t dlen = 0;
 	memset(ref, 0, sizeof(*ref));
 	if (!*s || strlen(s) > 512)
-		return cn_err_plain(err, EINVAL, "invalid reference '%s'", s);
+		return cn_err_fail(err, CN_ERR_INVALID, "invalid reference '%s'", s);
 	if (at) {
 		if (!cn_digest_valid(at + 1))
-			return cn_err_plain(err, EINVAL, "invalid reference '%s': bad digest "
+			return cn_err_fail(err, CN_ERR_INVALID, "invalid reference '%s': bad digest "
 					  "(want sha256: and 64 lower-case hex digits)", s);
 		ref->digest = cn_xstrdup(at + 1);
 	}
@@ -91,14 +91,14 @@ int cn_ref_parse(const char *s, struct cn_ref *ref, cn_err *err)
 	if (colon) {
 		ref->tag = cn_xstrndup(colon + 1, (size_t)(name_end - colon - 1));
 		if (!tag_ok(ref->tag)) {
-			cn_err_plain(err, EINVAL, "invalid reference '%s': bad tag '%s'", s, ref->tag);
+			cn_err_fail(err, CN_ERR_INVALID, "invalid reference '%s': bad tag '%s'", s, ref->tag);
 			goto fail;
 		}
 		name_end = colon;
 	}
 	name = cn_xstrndup(s, (size_t)(name_end - s));
 	if (strlen(name) > REF_MAX_NAME) {
-		cn_err_plain(err, EINVAL, "invalid reference '%s': name longer than %d bytes", s, REF_MAX_NAME);
+		cn_err_fail(err, CN_ERR_INVALID, "invalid reference '%s': name longer than %d bytes", s, REF_MAX_NAME);
 		goto fail;
 	}
 	slash = strchr(name, '/');
@@ -106,7 +106,7 @@ int cn_ref_parse(const char *s, struct cn_ref *ref, cn_err *err)
 		      strncmp(name, "localhost/", 10) == 0)) {
 		dlen = (size_t)(slash - name);
 		if (!domain_ok(name, dlen)) {
-			cn_err_plain(err, EINVAL, "invalid reference '%s': bad registry '%.*s'", s, (int)dlen, name);
+			cn_err_fail(err, CN_ERR_INVALID, "invalid reference '%s': bad registry '%.*s'", s, (int)dlen, name);
 			goto fail;
 		}
 		ref->domain = cn_xstrndup(name, dlen);
@@ -119,7 +119,7 @@ int cn_ref_parse(const char *s, struct cn_ref *ref, cn_err *err)
 			ref->path = cn_xstrdup(name);
 	}
 	if (!*ref->path) {
-		cn_err_plain(err, EINVAL, "invalid reference '%s': no repository name", s);
+		cn_err_fail(err, CN_ERR_INVALID, "invalid reference '%s': no repository name", s);
 		goto fail;
 	}
 	for (const char *c = ref->path; *c;) {
@@ -128,7 +128,7 @@ int cn_ref_parse(const char *s, struct cn_ref *ref, cn_err *err)
 			bool upper = false;
 			for (const char *p = c; p < e; p++)
 				upper |= (*p >= 'A' && *p <= 'Z');
-			cn_err_plain(err, EINVAL, "invalid reference '%s': %s", s,
+			cn_err_fail(err, CN_ERR_INVALID, "invalid reference '%s': %s", s,
 				   upper ? "repository names must be lower-case"
 					 : "bad repository name (components are lower-case letters, "
 					   "digits and separators . _ __ -)");
@@ -136,7 +136,7 @@ int cn_ref_parse(const char *s, struct cn_ref *ref, cn_err *err)
 		}
 		c = *e ? e + 1 : e;
 		if (*e && !*c) {
-			cn_err_plain(err, EINVAL, "invalid reference '%s': trailing '/'", s);
+			cn_err_fail(err, CN_ERR_INVALID, "invalid reference '%s': trailing '/'", s);
 			goto fail;
 		}
 	}

@@ -62,9 +62,9 @@ static int db_load(int root_fd, const char *path, struct db *db, cn_err *err)
 	if (fstat(pfd, &st) < 0)
 		return cn_err_sys(err, "stat %s in the image", db->name);
 	if (!S_ISREG(st.st_mode))
-		return cn_err_plain(err, EINVAL, "%s in the image is not a regular file", db->name);
+		return cn_err_fail(err, CN_ERR_INVALID, "%s in the image is not a regular file", db->name);
 	if ((size_t)st.st_size > DB_MAX_SIZE)
-		return cn_err_plain(err, EFBIG, "%s in the image is larger than %zu bytes",
+		return cn_err_fail(err, CN_ERR_TOO_BIG, "%s in the image is larger than %zu bytes",
 				  db->name, DB_MAX_SIZE);
 	fd = cn_openat2(root_fd, path, O_RDONLY | O_NONBLOCK, RESOLVE_IN_ROOT);
 	if (fd < 0)
@@ -72,7 +72,7 @@ static int db_load(int root_fd, const char *path, struct db *db, cn_err *err)
 	if (fstat(fd, &st2) < 0)
 		return cn_err_sys(err, "stat %s in the image", db->name);
 	if (!S_ISREG(st2.st_mode) || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino)
-		return cn_err_plain(err, EAGAIN, "%s in the image changed while being opened", db->name);
+		return cn_err_fail(err, CN_ERR_BUSY, "%s in the image changed while being opened", db->name);
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 		if (n < 0) {
@@ -84,7 +84,7 @@ static int db_load(int root_fd, const char *path, struct db *db, cn_err *err)
 			break;
 		/* The file may grow after the fstat: the buffer's max enforces the cap. */
 		if (cn_buf_add(&db->data, chunk, (size_t)n) < 0)
-			return cn_err_plain(err, EFBIG, "%s in the image is larger than %zu bytes",
+			return cn_err_fail(err, CN_ERR_TOO_BIG, "%s in the image is larger than %zu bytes",
 					  db->name, DB_MAX_SIZE);
 	}
 	db->present = true;
@@ -113,7 +113,7 @@ static int db_next(struct db_iter *it, char **f, size_t nf, cn_err *err)
 
 		it->lineno++;
 		if (len > DB_MAX_LINE)
-			return cn_err_plain(err, E2BIG, "%s in the image: line %zu is longer than %zu bytes",
+			return cn_err_fail(err, CN_ERR_TOO_BIG, "%s in the image: line %zu is longer than %zu bytes",
 					  it->db->name, it->lineno, DB_MAX_LINE);
 		it->off += len + (nl ? 1 : 0);
 		line[len] = '\0';       /* the '\n', or the buffer's own terminator */
@@ -198,7 +198,7 @@ static int add_group(struct cn_user *u, gid_t g, const char *user, cn_err *err)
 		if (u->groups[i] == g)
 			return 0;
 	if (u->ngroups == CN_USER_MAX_GROUPS)
-		return cn_err_plain(err, E2BIG, "'%s' is a member of more than %d groups",
+		return cn_err_fail(err, CN_ERR_TOO_BIG, "'%s' is a member of more than %d groups",
 				  user, CN_USER_MAX_GROUPS);
 	u->groups[u->ngroups++] = g;
 	return 0;
@@ -242,7 +242,7 @@ static int set_home(struct cn_user *u, const char *home, cn_err *err)
 		return 0;
 	}
 	if (len >= sizeof(u->home))
-		return cn_err_plain(err, ENAMETOOLONG, "home directory in the image's /etc/passwd "
+		return cn_err_fail(err, CN_ERR_TOO_BIG, "home directory in the image's /etc/passwd "
 				  "is longer than %zu bytes", sizeof(u->home) - 1);
 	memcpy(u->home, home, len + 1);
 	return 0;
@@ -259,13 +259,13 @@ static int resolve_user(struct db *pw, const char *user, struct cn_user *out,
 	int r;
 
 	if (!numeric && strspn(user, "0123456789") == strlen(user))
-		return cn_err_plain(err, ERANGE, "uid '%s' is out of range", user);
+		return cn_err_fail(err, CN_ERR_INVALID, "uid '%s' is out of range", user);
 	r = find_user(pw, numeric ? NULL : user, numeric ? uid : 0, &e, err);
 	if (r < 0)
 		return -1;
 	if (r == 0) {
 		if (!numeric)
-			return cn_err_plain(err, ENOENT, "unknown user '%s' (no such entry "
+			return cn_err_fail(err, CN_ERR_NOT_FOUND, "unknown user '%s' (no such entry "
 					  "in the image's /etc/passwd)", user);
 		out->uid = uid;
 		out->gid = 0;
@@ -288,12 +288,12 @@ static int resolve_group(struct db *gr, const char *group, gid_t *gid, cn_err *e
 		return 0;
 	}
 	if (strspn(group, "0123456789") == strlen(group))
-		return cn_err_plain(err, ERANGE, "gid '%s' is out of range", group);
+		return cn_err_fail(err, CN_ERR_INVALID, "gid '%s' is out of range", group);
 	r = find_group(gr, group, &g, err);
 	if (r < 0)
 		return -1;
 	if (r == 0)
-		return cn_err_plain(err, ENOENT, "unknown group '%s' (no such entry "
+		return cn_err_fail(err, CN_ERR_NOT_FOUND, "unknown group '%s' (no such entry "
 				  "in the image's /etc/group)", group);
 	*gid = g;
 	return 0;

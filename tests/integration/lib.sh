@@ -84,10 +84,31 @@ build_busybox() {
 	}
 }
 
-# Manifest digest a tag points at, from index.json.
+# Manifest digest a tag points at, from index.json; empty when the tag is
+# absent. An unreadable or invalid index.json is a test failure, not an
+# absent tag: it is reported (stderr), prints a value no digest equals,
+# and fails the script at finish (tag_digest runs in $(...), where a plain
+# fail would be lost with the subshell).
 tag_digest() {
-	jq -r --arg r "$1" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $r) | .digest' \
-		"$CAIRN_ROOT/index.json"
+	local out
+	if out=$(jq -r --arg r "$1" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $r) | .digest' \
+		"$CAIRN_ROOT/index.json" 2>&1); then
+		[ -z "$out" ] || printf '%s\n' "$out"
+		return 0
+	fi
+	echo "tag_digest $1: $CAIRN_ROOT/index.json unreadable: $out" >&2
+	echo "$1" >>"$T/.tag_digest_errors"
+	echo "(index.json unreadable)"
+	return 1
+}
+
+# expect_no_tag REF: passes when index.json reads and has no tag REF (for
+# check); fails, saying which, when the tag is there or the index is not
+# readable.
+expect_no_tag() {
+	local d
+	d=$(tag_digest "$1") || return 1
+	[ -z "$d" ] || { echo "tag '$1' points at $d"; return 1; }
 }
 
 # The image config document of a tag, or of a manifest digest.
@@ -136,5 +157,8 @@ no_tmp_left() {
 }
 
 finish() {
+	if [ -s "$T/.tag_digest_errors" ]; then
+		fail "index.json was unreadable when tag_digest looked up: $(sort -u "$T/.tag_digest_errors" | tr '\n' ' ')"
+	fi
 	exit $((failures > 0))
 }

@@ -21,7 +21,7 @@ bad_build() {
 	expect_fail "$name: exit 1 and '$msg'" 1 "$msg" build -t err:1 -t "new-$name:1" "$ctx"
 	check "$name: the error is one line" test "$(wc -l <"$T/err")" -eq 1
 	check "$name: existing tag unchanged" test "$(tag_digest err:1)" = "$good_digest"
-	check "$name: no new tag" test -z "$(tag_digest "new-$name:1")"
+	check "$name: no new tag" expect_no_tag "new-$name:1"
 	check "$name: index.json untouched" cmp -s "$CAIRN_ROOT/index.json" "$T/index.before"
 	check "$name: no mount left" no_mounts_left
 	check "$name: no temp dir left" no_tmp_left

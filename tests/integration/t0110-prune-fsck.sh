@@ -67,19 +67,51 @@ check "fsck names the tag whose image it breaks" grep -q "tag 'small:1'" "$T/out
 run_cairn fsck --repair
 check "fsck --repair exits 1 (it found problems)" test "$status" -eq 1
 check "--repair removed the corrupt blob" test ! -e "$f"
-check "--repair removed the broken tag" test -z "$(tag_digest small:1)"
+check "--repair removed the broken tag" expect_no_tag small:1
 expect_ok "after repair fsck passes" fsck
 expect_ok "and the image builds again" build -t small:1 "$T/big"
 
-# prune waits for a running build and never takes what it uses.
-printf 'FROM busybox\nRUN sleep 2 && head -c 100000 /dev/urandom > /x\nCMD ["true"]\n' | buildfile "$T/slow"
+# prune waits for a running build and never takes what it uses. Builds hold
+# gc.lock shared from start to end, prune takes it exclusively. No sleeps:
+# the build's RUN step blocks until this script lets it go, prune starts
+# only once that step runs, and must be seen waiting on gc.lock (a "->"
+# waiter in /proc/locks) and still running when the build is let go.
+tok=t0110-$$
+printf 'FROM busybox\nRUN touch /%s.started && while [ ! -e /%s.go ]; do sleep 0.05; done && rm /%s.started /%s.go && head -c 100000 /dev/urandom > /x\nCMD ["true"]\n' \
+	"$tok" "$tok" "$tok" "$tok" | buildfile "$T/slow"
 "$CAIRN" build -q -t slow:1 "$T/slow" >"$T/slow.out" 2>&1 &
-pid=$!
-sleep 0.5
-run_cairn prune --all
-wait "$pid"
+build_pid=$!
+# The step's root as seen from here (it runs in its own mount namespace).
+step_root=
+for _ in $(seq 600); do
+	for r in /proc/[0-9]*/root; do
+		[ -e "$r/$tok.started" ] && { step_root=$r; break 2; }
+	done
+	kill -0 "$build_pid" 2>/dev/null || break
+	sleep 0.1
+done
+check "the build's RUN step is running" test -n "$step_root"
+gc_ino=$(stat -c %i "$CAIRN_ROOT/gc.lock")
+"$CAIRN" prune --all >"$T/prune.out" 2>"$T/prune.err" &
+prune_pid=$!
+waiting=
+for _ in $(seq 600); do
+	grep -qE "^[0-9]+: -> FLOCK .* $prune_pid [0-9a-f]+:[0-9a-f]+:$gc_ino " /proc/locks && { waiting=1; break; }
+	kill -0 "$prune_pid" 2>/dev/null || break
+	sleep 0.1
+done
+check "prune waits on gc.lock while the build runs" test -n "$waiting"
+check "prune has not finished before the build" kill -0 "$prune_pid"
+if [ -n "$step_root" ]; then
+	touch "$step_root/$tok.go"
+else
+	kill "$build_pid"   # never let go: do not wait a minute for nothing
+fi
+wait "$build_pid"
 check "the concurrent build succeeded" test $? -eq 0
-check "prune ran too" test "$status" -eq 0
+wait "$prune_pid"
+status=$?
+check "prune ran too, after it" test "$status" -eq 0
 unpack_with_umoci slow:1 "$T/slowroot"
 check "the build's image is whole after prune" test -f "$T/slowroot/rootfs/x"
 expect_ok "fsck after all that" fsck

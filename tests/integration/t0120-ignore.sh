@@ -30,6 +30,14 @@ FROM scratch
 COPY . /app/
 EOF2
 
+# FILE has each LINE (whole lines), else says which it lacks.
+has_lines() {   # FILE LINE...
+	local f=$1 l; shift
+	for l; do
+		grep -qxF -- "$l" "$f" || { echo "no line '$l' in $f"; return 1; }
+	done
+}
+
 # What COPY . put into the image, one path per line, sorted.
 copied() {   # TAG
 	unpack_with_umoci "$1" "$T/unpacked" || return 1
@@ -59,7 +67,7 @@ expect_ok "build with a .buildignore too" build -t ign:2 "$ctx"
 copied ign:2 >"$T/got"
 check ".buildignore is used: app.txt left out" test -z "$(grep -x 'app.txt' "$T/got")"
 check "... and .dockerignore is not: debug.log and secret/private.key copied" \
-	grep -qx 'secret/private.key' "$T/got" -a -n "$(grep -x 'debug.log' "$T/got")"
+	has_lines "$T/got" secret/private.key debug.log
 printf 'src\n' >"$ctx/Buildfile.dockerignore"
 expect_ok "build with a Buildfile.dockerignore too" build -t ign:3 "$ctx"
 copied ign:3 >"$T/got"

@@ -57,7 +57,7 @@ export CAIRN_ROOT=$T/store3
 expect_ok "FROM pulls a missing base image on demand" build "${TLS[@]}" "${CREDS[@]}" -t onpulled:2 "$T/onpulled"
 check "... and tags it in the store" test "$(tag_digest "$REG/team/busybox:1")" = "$local_digest"
 expect_fail "pull of a missing tag names it" 1 "manifest unknown" pull "${TLS[@]}" "${CREDS[@]}" "$REG/team/busybox:nope"
-check "nothing was tagged for it" test -z "$(tag_digest "$REG/team/busybox:nope")"
+check "nothing was tagged for it" expect_no_tag "$REG/team/busybox:nope"
 expect_ok "pull by digest" pull "${TLS[@]}" "${CREDS[@]}" "$REG/team/busybox@$local_digest"
 
 # ---- credentials ----
@@ -115,7 +115,7 @@ kill -INT "$pid" 2>/dev/null
 wait "$pid"
 st=$?
 if [ "$st" -eq 130 ]; then
-	check "Ctrl-C during a pull: nothing is tagged" test -z "$(tag_digest "$REG/team/app:1")"
+	check "Ctrl-C during a pull: nothing is tagged" expect_no_tag "$REG/team/app:1"
 else
 	check "the pull finished before Ctrl-C: it is whole" test "$st" -eq 0 -a -n "$(tag_digest "$REG/team/app:1")"
 fi

@@ -35,6 +35,6 @@ start_proxy downgrade tls || { fail "start the proxy"; finish; }
 export CAIRN_ROOT=$T/store4
 expect_fail "a redirect from https to http is refused" 1 "refusing a redirect from https to http" \
 	pull -q --cert-dir "$REG_CERTS" "${CREDS[@]}" "$PROXY/team/busybox:1"
-check "nothing was tagged" test -z "$(tag_digest "$PROXY/team/busybox:1")"
+check "nothing was tagged" expect_no_tag "$PROXY/team/busybox:1"
 check "no temp files left" no_tmp_left
 finish

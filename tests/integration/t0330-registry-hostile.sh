@@ -36,7 +36,7 @@ for c in "${cases[@]}"; do
 			fail "pull of '$tag' fails naming the entry (status $status)"
 			sed 's/^/#   /' "$T/err"
 		fi
-		check "nothing is tagged for '$tag'" test -z "$(tag_digest "$REG/hostile/$tag:1")"
+		check "nothing is tagged for '$tag'" expect_no_tag "$REG/hostile/$tag:1"
 	else
 		if [ "$status" -eq 0 ] || grep -q "entry" "$T/err"; then
 			pass "pull of '$tag' is refused or stays confined"
@@ -63,7 +63,7 @@ printf 'X' | dd of="$data" bs=1 seek=100 conv=notrunc 2>/dev/null
 export CAIRN_ROOT=$T/store2
 expect_fail "a corrupted blob fails the pull on its digest" 1 "content hashes to" \
 	pull -q --cert-dir "$REG_CERTS" "$REG/team/corrupt:1"
-check "nothing is tagged" test -z "$(tag_digest "$REG/team/corrupt:1")"
+check "nothing is tagged" expect_no_tag "$REG/team/corrupt:1"
 check "the corrupted blob is not in the store" test ! -e "$CAIRN_ROOT/blobs/sha256/${layer#sha256:}"
 expect_ok "fsck passes" fsck
 check "no temp dirs left" no_tmp_left

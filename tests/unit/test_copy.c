@@ -31,72 +31,17 @@ static cn_err err;
 
 /* ---- fixtures ---- */
 
-static void put(int dirfd, const char *path, const char *data, mode_t mode)
-{
-	int fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0 || cn_write_all(fd, data, strlen(data)) < 0 || fchmod(fd, mode) < 0) {
-		printf("# fixture: cannot write %s\n", path);
-		exit(2);
-	}
-	close(fd);
-}
-
-static void dir(int dirfd, const char *path, mode_t mode)
-{
-	if (mkdirat(dirfd, path, mode) < 0 || fchmodat(dirfd, path, mode, 0) < 0) {
-		printf("# fixture: cannot mkdir %s\n", path);
-		exit(2);
-	}
-}
-
-static void link_(int dirfd, const char *target, const char *path)
-{
-	if (symlinkat(target, dirfd, path) < 0) {
-		printf("# fixture: cannot symlink %s\n", path);
-		exit(2);
-	}
-}
-
-/* Contents of a regular file (not following a final symlink), or NULL. */
-static char *slurp(int dirfd, const char *path)
-{
-	static char buf[4096];
-	int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	ssize_t n;
-	if (fd < 0)
-		return NULL;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		return NULL;
-	buf[n] = '\0';
-	return buf;
-}
+/* The shared fixtures (unit.h), under this file's short names. */
+#define put(...) unit_put(__VA_ARGS__)
+#define dir(...) unit_mkdir(__VA_ARGS__)
+#define link_(...) unit_symlink(__VA_ARGS__)
+#define slurp(...) unit_slurp(__VA_ARGS__)
+#define exists(...) unit_exists(__VA_ARGS__)
+#define count_entries(...) unit_count_entries(__VA_ARGS__)
 
 static bool lstat_ok(int dirfd, const char *path, struct stat *st)
 {
 	return fstatat(dirfd, path, st, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
-static bool exists(int dirfd, const char *path)
-{
-	struct stat st;
-	return lstat_ok(dirfd, path, &st);
-}
-
-static size_t count_entries(int dirfd, const char *path)
-{
-	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-	size_t n = 0;
-	if (!d)
-		return (size_t)-1;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
 }
 
 /* A fresh, empty image root for each case. */
@@ -485,10 +430,10 @@ static void test_source_errors(void)
 {
 	new_root();
 	UNIT_CHECK(COPY("/x", "nope") != 0 &&
-		   !strcmp(err.msg, "COPY: 'nope': no such file or directory in the build context"),
+		   !strcmp(err.msg, "'nope': no such file or directory in the build context"),
 		   "missing source: %s", err.msg);
 	UNIT_CHECK(COPY("/x", "../x") != 0 &&
-		   !strcmp(err.msg, "COPY: '../x': points outside the build context"), "'../x': %s", err.msg);
+		   !strcmp(err.msg, "'../x': points outside the build context"), "'../x': %s", err.msg);
 	UNIT_CHECK(COPY("/x", "/../../etc/passwd") != 0 && err_has("points outside the build context"),
 		   "'/../../etc/passwd': %s", err.msg);
 	UNIT_CHECK(COPY("/x", "dir/../../x") != 0 && err_has("points outside"), "'dir/../../x': %s", err.msg);
@@ -500,7 +445,7 @@ static void test_source_errors(void)
 		   err.msg);
 	UNIT_CHECK(COPY("/x", "loop-a") != 0 && err_has("symbolic links"), "symlink loop: %s", err.msg);
 	UNIT_CHECK(COPY("/x", "whdir") != 0 &&
-		   !strcmp(err.msg, "COPY: 'whdir/.wh.y': names starting with .wh. cannot be stored in a layer"),
+		   !strcmp(err.msg, "'whdir/.wh.y': names starting with .wh. cannot be stored in a layer"),
 		   ".wh. file in a copied dir: %s", err.msg);
 	UNIT_CHECK(COPY("/", ".wh.z") != 0 && err_has(".wh."), ".wh. file named as a source: %s", err.msg);
 	UNIT_CHECK(COPY("/.wh.etc", "a.txt") != 0 && err_has(".wh."), ".wh. destination name: %s", err.msg);

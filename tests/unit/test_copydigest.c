@@ -37,31 +37,11 @@ static cn_err err;
 
 /* ---- fixtures ---- */
 
-static void fail(const char *what)
-{
-	printf("# fixture: %s: %s\n", what, strerror(errno));
-	exit(2);
-}
-
-static void put(int dirfd, const char *path, const char *data, mode_t mode)
-{
-	int fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0 || cn_write_all(fd, data, strlen(data)) < 0 || fchmod(fd, mode) < 0)
-		fail(path);
-	close(fd);
-}
-
-static void dir(int dirfd, const char *path, mode_t mode)
-{
-	if (mkdirat(dirfd, path, mode) < 0 || fchmodat(dirfd, path, mode, 0) < 0)
-		fail(path);
-}
-
-static void link_(int dirfd, const char *target, const char *path)
-{
-	if (symlinkat(target, dirfd, path) < 0)
-		fail(path);
-}
+/* The shared fixtures (unit.h), under this file's short names. */
+#define fail(...) unit_fixture_fail(__VA_ARGS__)
+#define put(...) unit_put(__VA_ARGS__)
+#define dir(...) unit_mkdir(__VA_ARGS__)
+#define link_(...) unit_symlink(__VA_ARGS__)
 
 static void set_mtime(int dirfd, const char *path, time_t sec)
 {

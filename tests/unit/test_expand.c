@@ -14,11 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static const char *corpus_dir(void)
-{
-	const char *c = getenv("CONFORMANCE");
-	return c && *c ? c : "../shared/conformance";
-}
+#define corpus_dir() unit_corpus_dir()   /* shared fixture (unit.h) */
 
 static int read_corpus_file(const char *dir, const char *name, cn_buf *out)
 {

@@ -21,11 +21,7 @@
 
 static cn_err err;
 
-static const char *corpus_dir(void)
-{
-	const char *c = getenv("CONFORMANCE");
-	return c && *c ? c : "../shared/conformance";
-}
+#define corpus_dir() unit_corpus_dir()   /* shared fixture (unit.h) */
 
 static struct bf_ignore *parse(const char *text)
 {

@@ -105,11 +105,15 @@ static void test_spec(void)
 static void test_fail_status(void)
 {
 	cn_err err;
-	cn_err_set(&err, ENOENT, "exec '%s'", "nope");
+	cn_err_errno(&err, ENOENT, "exec '%s'", "nope");
+	err.kind = CN_ERR_EXEC;
 	UNIT_CHECK(ctr_fail_status(&err) == 127, "a command not found: 127");
-	cn_err_set(&err, EACCES, "exec '%s'", "/etc");
+	cn_err_errno(&err, EACCES, "exec '%s'", "/etc");
+	err.kind = CN_ERR_EXEC;
 	UNIT_CHECK(ctr_fail_status(&err) == 126, "a command not executable: 126");
-	cn_err_set(&err, ENOENT, "open '%s'", "x");
+	cn_err_errno(&err, ENOENT, "exec '%s'", "x");
+	UNIT_CHECK(ctr_fail_status(&err) == CTR_EXIT_FAIL, "the same text from elsewhere: 125");
+	cn_err_errno(&err, ENOENT, "open '%s'", "x");
 	UNIT_CHECK(ctr_fail_status(&err) == CTR_EXIT_FAIL, "cairn's own failure: 125");
 }
 

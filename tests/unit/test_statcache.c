@@ -27,18 +27,10 @@ static cn_err err;
 
 /* ---- fixtures ---- */
 
-static void fail(const char *what)
-{
-	printf("# fixture: %s: %s\n", what, strerror(errno));
-	exit(2);
-}
-
+/* base/PATH holding LEN bytes of DATA. */
 static void put(const char *path, const void *data, size_t len)
 {
-	int fd = openat(base_fd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || cn_write_all(fd, data, len) < 0)
-		fail(path);
-	close(fd);
+	unit_put_bytes(base_fd, path, data, len, 0644);
 }
 
 static void put_big(const char *path)
@@ -62,7 +54,7 @@ static int open_ro(const char *path)
 {
 	int fd = openat(base_fd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		fail(path);
+		unit_fixture_fail(path);
 	return fd;
 }
 
@@ -87,7 +79,7 @@ static void fresh_digest(const char *path, char out[CN_DIGEST_STR_SIZE])
 {
 	struct bf_statcache *sc = bf_statcache_new();
 	if (digest(sc, path, out, NULL) < 0)
-		fail(path);
+		unit_fixture_fail(path);
 	bf_statcache_free(sc);
 }
 
@@ -115,33 +107,18 @@ static ino_t inode_of(int dirfd, const char *name)
 	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? st.st_ino : 0;
 }
 
-static size_t count_entries(int dirfd)
-{
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-	size_t n = 0;
-	if (!d)
-		return (size_t)-1;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* Read the cache file, change it with EDIT, write it back. */
 static void mangle(void (*edit)(cn_buf *b))
 {
 	cn_buf b;
 	cn_buf_init(&b, 0);
 	if (cn_read_file_at(cache_fd, "stat", (size_t)1 << 30, &b, NULL) < 0)
-		fail("read cache");
+		unit_fixture_fail("read cache");
 	edit(&b);
 	{
 		int fd = openat(cache_fd, "stat", O_WRONLY | O_TRUNC | O_CLOEXEC);
 		if (fd < 0 || cn_write_all(fd, b.data, b.len) < 0)
-			fail("write cache");
+			unit_fixture_fail("write cache");
 		close(fd);
 	}
 	cn_buf_free(&b);
@@ -212,7 +189,7 @@ static void craft(uint32_t count, const struct craft_entry *e, size_t n)
 	}
 	fd = openat(cache_fd, "stat", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || cn_write_all(fd, b.data, b.len) < 0)
-		fail("craft");
+		unit_fixture_fail("craft");
 	close(fd);
 	cn_buf_free(&b);
 }
@@ -315,7 +292,7 @@ static void test_hits(void)
 		   "second digest of the unchanged file reads 0 bytes (%llu)", (unsigned long long)n);
 
 	UNIT_CHECK(bf_statcache_save(sc, cache_fd, "stat", &err) == 0, "save: %s", err.msg);
-	UNIT_CHECK(count_entries(cache_fd) == 1, "save leaves no temp file behind");
+	UNIT_CHECK(unit_count_entries(cache_fd, ".") == 1, "save leaves no temp file behind");
 	ino = inode_of(cache_fd, "stat");
 	UNIT_CHECK(digest(sc, "big", d2, &n) == 0 && n == 0, "a hit after the save");
 	UNIT_CHECK(bf_statcache_save(sc, cache_fd, "stat", &err) == 0 && inode_of(cache_fd, "stat") == ino,
@@ -335,7 +312,7 @@ static void test_hits(void)
 	keep[1] = st.st_mtim;
 	fd = openat(base_fd, "big", O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || pwrite(fd, "\xff\xfe", 2, (off_t)BIG / 2) != 2)
-		fail("modify big");
+		unit_fixture_fail("modify big");
 	futimens(fd, keep);
 	close(fd);
 	fresh_digest("big", want);
@@ -412,7 +389,7 @@ static void test_damaged(void)
 
 	cn_buf_init(&saved, 0);
 	if (cn_read_file_at(cache_fd, "stat", (size_t)1 << 30, &saved, NULL) < 0)
-		fail("read cache");
+		unit_fixture_fail("read cache");
 	saved_len = saved.len;
 	sc = load();
 	UNIT_CHECK(bf_statcache_count(sc) >= 3, "the intact cache loads (%zu entries)", bf_statcache_count(sc));
@@ -445,7 +422,7 @@ static void test_damaged(void)
 	/* Too big: never read (a sparse file, so this costs nothing). */
 	fd = openat(cache_fd, "stat", O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || ftruncate(fd, (off_t)BF_STATCACHE_MAX_FILE + 1) < 0)
-		fail("grow cache");
+		unit_fixture_fail("grow cache");
 	close(fd);
 	sc = load();
 	UNIT_CHECK(bf_statcache_count(sc) == 0, "a file over %zu MiB loads as empty", BF_STATCACHE_MAX_FILE >> 20);
@@ -456,7 +433,7 @@ static void test_damaged(void)
 	sc = load();
 	UNIT_CHECK(sc && bf_statcache_count(sc) == 0, "a missing file loads as empty: %s", err.msg);
 	bf_statcache_free(sc);
-	symlinkat("/etc/passwd", cache_fd, "stat");
+	unit_symlink(cache_fd, "/etc/passwd", "stat");
 	sc = load();
 	UNIT_CHECK(sc && bf_statcache_count(sc) == 0, "a symlink is not followed: empty");
 	{
@@ -530,14 +507,14 @@ int main(void)
 	}
 	base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (mkdirat(base_fd, "cache", 0700) < 0)
-		fail("mkdir cache");
+		unit_fixture_fail("mkdir cache");
 	cache_fd = openat(base_fd, "cache", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	put("small", "hello\n", 6);
 	put("other", "other!\n", 7);
 	put("one", "1", 1);
 	put_big("big");
 	if (linkat(base_fd, "small", base_fd, "small-link", 0) < 0)
-		fail("link");
+		unit_fixture_fail("link");
 	settle();
 
 	test_basic();

@@ -175,7 +175,7 @@ static void test_symlinks(void)
 
 	/* etc/passwd -> /nowhere/passwd: dangling inside the root, like a missing file. */
 	unlinkat(root, "etc/passwd", 0);
-	symlinkat("/nowhere/passwd", root, "etc/passwd");
+	unit_symlink(root, "/nowhere/passwd", "etc/passwd");
 	r = cn_user_resolve(root, "0", &u, &err);
 	UNIT_CHECK(r == 0 && u.uid == 0 && !strcmp(u.home, "/"), "dangling in-root symlink: numeric uid works");
 	r = cn_user_resolve(root, "root", &u, &err);
@@ -185,27 +185,27 @@ static void test_symlinks(void)
 	unlinkat(root, "etc/passwd", 0);
 	mkdirat(root, "real", 0755);
 	cn_write_file_atomic(root, "real/passwd", inside, strlen(inside), 0644, NULL);
-	symlinkat("/real/passwd", root, "etc/passwd");
+	unit_symlink(root, "/real/passwd", "etc/passwd");
 	r = cn_user_resolve(root, "inside", &u, &err);
 	UNIT_CHECK(r == 0 && u.uid == 3333 && u.gid == 3334, "absolute symlink is resolved inside the root");
 
 	/* etc/passwd -> ../../../../../real/passwd: ".." stops at the root. */
 	unlinkat(root, "etc/passwd", 0);
-	symlinkat("../../../../../real/passwd", root, "etc/passwd");
+	unit_symlink(root, "../../../../../real/passwd", "etc/passwd");
 	r = cn_user_resolve(root, "inside", &u, &err);
 	UNIT_CHECK(r == 0 && u.uid == 3333, "climbing symlink is clamped at the root");
 
 	/* /etc itself a symlink to the host's /etc. */
 	unlinkat(root, "etc/passwd", 0);
 	unlinkat(root, "etc", AT_REMOVEDIR);
-	symlinkat("/etc", root, "etc");
+	unit_symlink(root, "/etc", "etc");
 	r = cn_user_resolve(root, "root", &u, &err);
 	UNIT_CHECK(r < 0, "symlinked /etc does not reach the host: %s", err.msg);
 
 	/* /etc/passwd -> /proc/self/... style magic links are refused too. */
 	unlinkat(root, "etc", 0);
 	mkdirat(root, "etc", 0755);
-	symlinkat("/proc/self/root/etc/passwd", root, "etc/passwd");
+	unit_symlink(root, "/proc/self/root/etc/passwd", "etc/passwd");
 	r = cn_user_resolve(root, "root", &u, &err);
 	UNIT_CHECK(r < 0, "symlink through /proc/self/root stays inside the root");
 	remove_root(root, dir);

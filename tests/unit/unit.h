@@ -3,10 +3,13 @@
 #ifndef CN_UNIT_H
 #define CN_UNIT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
 
-static int unit_failures;
+/* (unit.c includes this header for the fixtures only.) */
+static int unit_failures __attribute__((unused));
 
 #define UNIT_CHECK(cond, ...) do {                                        \
 	if (cond) {                                                       \
@@ -36,5 +39,31 @@ static int unit_failures;
 } while (0)
 
 #define UNIT_DONE() (unit_failures ? 1 : 0)
+
+/* ---- fixtures (unit.c, linked into every unit test) ----
+ * A fixture that cannot be set up is no test result: these print
+ * "# fixture: ..." and exit 2, which tests/run.sh reports as a failure. */
+__attribute__((noreturn)) void unit_fixture_fail(const char *what);
+/* A fresh directory from TMPL ("/tmp/cairn-NAME-XXXXXX", modified in place)
+ * and an O_DIRECTORY fd on it. */
+int unit_tmpdir(char *tmpl);
+/* Remove a tree made by unit_tmpdir (or any path), ignoring errors. */
+void unit_rmtree(const char *path);
+/* DIRFD/PATH: a file holding DATA, a directory, a symlink; each exactly
+ * MODE (fchmod after creation, so the umask does not interfere). */
+void unit_put(int dirfd, const char *path, const char *data, mode_t mode);
+void unit_put_bytes(int dirfd, const char *path, const void *data, size_t len, mode_t mode);
+void unit_mkdir(int dirfd, const char *path, mode_t mode);
+void unit_symlink(int dirfd, const char *target, const char *path);
+/* Contents of a regular file of at most 4 KiB, not following a final
+ * symlink, in a static buffer (valid until the next call); NULL if absent. */
+char *unit_slurp(int dirfd, const char *path);
+/* Entries of the directory DIRFD/PATH ("." and ".." not counted), or
+ * (size_t)-1 when it cannot be read. */
+size_t unit_count_entries(int dirfd, const char *path);
+/* lstat succeeds. */
+bool unit_exists(int dirfd, const char *path);
+/* The conformance corpora: $CONFORMANCE, else ../shared/conformance. */
+const char *unit_corpus_dir(void);
 
 #endif

@@ -1,0 +1,96 @@
+/* Cache keys (cachekey.c): the same inputs give the same key, across
+ * builds and versions (pinned below: a change of the key scheme must bump
+ * "cairn build cache vN"), and each input changes it; one network decision
+ * for the sandbox and the key. */
+#include "builder/build_internal.h"
+#include "unit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static struct bf_program prog;
+
+static const struct bf_instr *instr(const char *text, size_t idx)
+{
+	cn_err err = { 0 };
+	bf_program_free(&prog);
+	memset(&prog, 0, sizeof(prog));
+	if (bf_program_parse("Buildfile", text, strlen(text), &prog, &err) < 0) {
+		printf("# parse: %s\n", err.msg);
+		exit(2);
+	}
+	return &prog.instrs[idx];
+}
+
+static void key_of(struct build *b, const char *text, const char *extra, char out[CN_DIGEST_STR_SIZE])
+{
+	bd_step_key(b, instr(text, 1), extra, out);
+}
+
+int main(void)
+{
+	struct bf_build_opts o = { .timestamp = -1, .network = SB_NET_HOST };
+	struct stage st = { 0 };
+	struct build b = { .o = &o, .cur = &st };
+	char k1[CN_DIGEST_STR_SIZE], k2[CN_DIGEST_STR_SIZE], root[CN_DIGEST_STR_SIZE];
+
+	b.prog.file.escape = '\\';
+	bd_root_key(&b, "scratch");
+	memcpy(root, st.key, sizeof(root));
+	UNIT_STREQ(root, "sha256:f16a6f7015c73627ec82fcd7c6ca40ec6db6f713fb99222c0a8af41453e22490",
+		   "the root key of scratch is stable");
+	bd_root_key(&b, "scratch");
+	UNIT_STREQ(st.key, root, "the same root key twice");
+	o.timestamp = 1700000000;
+	bd_root_key(&b, "scratch");
+	UNIT_CHECK(strcmp(st.key, root) != 0, "a reproducible build's root key differs");
+	o.timestamp = -1;
+	memcpy(st.key, root, sizeof(root));
+
+	key_of(&b, "FROM scratch\nRUN echo hi\n", "network=host", k1);
+	key_of(&b, "FROM scratch\nRUN echo hi\n", "network=host", k2);
+	UNIT_STREQ(k1, k2, "the same step, the same key");
+	UNIT_STREQ(k1, "sha256:2ac521ef6a3e329fca431a682c8f2cc9ac74da3121304b161d152900cb4bdcdf",
+		   "a step key is stable across versions");
+	key_of(&b, "FROM scratch\nRUN echo ho\n", "network=host", k2);
+	UNIT_CHECK(strcmp(k1, k2) != 0, "other text, another key");
+	key_of(&b, "FROM scratch\nRUN echo hi\n", "network=none", k2);
+	UNIT_CHECK(strcmp(k1, k2) != 0, "another network, another key");
+
+	cn_env_set(&st.args, "B", "2");
+	cn_env_set(&st.args, "A", "1");
+	key_of(&b, "FROM scratch\nRUN echo hi\n", "network=host", k1);
+	cn_strv_free(&st.args);
+	cn_env_set(&st.args, "A", "1");
+	cn_env_set(&st.args, "B", "2");
+	key_of(&b, "FROM scratch\nRUN echo hi\n", "network=host", k2);
+	UNIT_STREQ(k1, k2, "build args in any order: the same key");
+	cn_env_set(&st.args, "B", "3");
+	key_of(&b, "FROM scratch\nRUN echo hi\n", "network=host", k2);
+	UNIT_CHECK(strcmp(k1, k2) != 0, "another arg value, another key");
+	cn_strv_free(&st.args);
+
+	key_of(&b, "FROM scratch\nCOPY <<EOF /f\none\nEOF\n", NULL, k1);
+	key_of(&b, "FROM scratch\nCOPY <<EOF /f\ntwo\nEOF\n", NULL, k2);
+	UNIT_CHECK(strcmp(k1, k2) != 0, "heredoc bodies are in the key");
+	key_of(&b, "FROM scratch\nCOPY a /f\n", "sources=x", k1);
+	key_of(&b, "FROM scratch\nCOPY a /f\n", "sources=y", k2);
+	UNIT_CHECK(strcmp(k1, k2) != 0, "the extra (sources) is in the key");
+	key_of(&b, "FROM scratch\nCOPY a /f\n", NULL, k1);
+	key_of(&b, "FROM scratch\nCOPY a /f\n", "", k2);
+	UNIT_STREQ(k1, k2, "no extra is an empty extra");
+
+	/* One decision for the sandbox and the key. */
+	const struct bf_instr *in = instr("FROM scratch\nRUN true\n", 1);
+	UNIT_CHECK(bd_step_network(&b, in) == SB_NET_HOST, "default: the build's network (host)");
+	o.network = SB_NET_NONE;
+	UNIT_CHECK(bd_step_network(&b, in) == SB_NET_NONE, "default: the build's network (none)");
+	in = instr("FROM scratch\nRUN --network=host true\n", 1);
+	UNIT_CHECK(bd_step_network(&b, in) == SB_NET_HOST, "--network=host");
+	in = instr("FROM scratch\nRUN --network=none true\n", 1);
+	o.network = SB_NET_HOST;
+	UNIT_CHECK(bd_step_network(&b, in) == SB_NET_NONE, "--network=none");
+
+	bf_program_free(&prog);
+	return UNIT_DONE();
+}
