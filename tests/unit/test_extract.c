@@ -1637,7 +1637,6 @@ static void test_sparse(void)
 	     ftruncate(fd, 32 << 20) == 0, "sparse file");
 	close(fd);
 	for (size_t i = 0; i < CN_ARRAY_SIZE(formats); i++) {
-		_cleanup_free_ char *blob = NULL;
 		struct layer_extract_result res;
 		struct stat st;
 		cn_err err;
