@@ -64,8 +64,8 @@ bool bf_copy_dest_is_dir(const char *dest);
  * source: a file source by its base name, a directory source by its
  * contents, the directory itself as ""), type, permission bits, size and
  * content digest of regular files, symlink targets, device numbers, and the
- * xattrs bf_copy carries over (user.* but user.overlay.*, and
- * security.capability). Not hashed: times, owners, other xattrs, the
+ * xattrs bf_copy carries over (layer_xattr_keep: user.* but user.overlay.*,
+ * security.capability, POSIX ACLs). Not hashed: times, owners, other xattrs, the
  * destination and --chown/--chmod (the instruction's text). Only O->ctx_fd,
  * O->srcs, O->nsrcs and O->ignore are used (ignored entries are not
  * hashed, so editing them changes nothing).

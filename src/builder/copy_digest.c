@@ -3,6 +3,7 @@
 #include "builder/copy_internal.h"
 #include "builder/ignore.h"
 #include "builder/statcache.h"
+#include "layers/xattr.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
 
@@ -86,7 +87,7 @@ static int h_xattrs(struct copier *c, int fd, const char *show)
 		return cn_err_sys(c->err, "'%s': list extended attributes", show);
 	}
 	for (char *name = c->xlist; name < c->xlist + len; name += strlen(name) + 1) {
-		if (!copy_keep_xattr(name))
+		if (!layer_xattr_keep(name))
 			continue;
 		cn_xgrow((void **)&names, &cap, n + 1, sizeof(*names));
 		names[n++] = name;

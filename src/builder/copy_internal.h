@@ -128,8 +128,6 @@ const char *copy_place_split(const char *place, char **dir);
 /* The target of the symlink NAME in SDIRFD, verbatim. */
 int copy_read_target(struct copier *c, int sdirfd, const char *name, char target[PATH_MAX],
 		     const char *show);
-/* Extended attributes worth carrying into an image. */
-bool copy_keep_xattr(const char *name);
 /* Hard links: an earlier copied file with the same source inode as ST, or
  * NULL; recording a first copy (DST: its inode, NULL for digests). */
 const struct hardlink *copy_hardlink_find(const struct copier *c, const struct stat *st);

@@ -480,16 +480,6 @@ static int expand_sources(struct copier *c, cn_strv *paths, cn_strv *reals, cn_s
 }
 /* ---- shared with the sinks ---- */
 
-/* Extended attributes worth carrying into an image: user.* and file
- * capabilities. Not user.overlay.* nor trusted.*, which overlayfs would read
- * as whiteouts or opaque markers, nor security.selinux (a host label). */
-bool copy_keep_xattr(const char *name)
-{
-	if (strncmp(name, "user.", 5) == 0)
-		return strncmp(name, "user.overlay.", 13) != 0;
-	return strcmp(name, "security.capability") == 0;
-}
-
 /* An earlier copied file with the same source inode as ST, or NULL. */
 const struct hardlink *copy_hardlink_find(const struct copier *c, const struct stat *st)
 {

@@ -6,6 +6,7 @@
 #include "builder/copy_internal.h"
 #include "builder/ignore.h"
 #include "builder/rootdir.h"
+#include "layers/xattr.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"
@@ -61,7 +62,7 @@ static int copy_xattrs(struct copier *c, int sfd, int dfd, const char *show)
 	}
 	for (const char *name = c->xlist; name < c->xlist + len; name += strlen(name) + 1) {
 		ssize_t vlen;
-		if (!copy_keep_xattr(name))
+		if (!layer_xattr_keep(name))
 			continue;
 		vlen = fgetxattr(sfd, name, c->xval, COPY_XATTR_BUF);
 		if (vlen < 0) {
@@ -76,18 +77,19 @@ static int copy_xattrs(struct copier *c, int sfd, int dfd, const char *show)
 	return 0;
 }
 
-/* Owner, mode, xattrs, times, in that order: chown clears setuid bits and
- * file capabilities, so it goes first, and nothing after futimens touches
- * the mtime. */
+/* Owner, xattrs, mode, times, in that order: chown clears setuid bits and
+ * file capabilities, so it goes first; a POSIX ACL (system.posix_acl_access)
+ * rewrites the group bits, so the mode comes after it and stays the one
+ * wanted (--chmod included); nothing after futimens touches the mtime. */
 static int apply_meta(struct copier *c, int sfd, int dfd, const struct stat *st, const char *show)
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	if (fchown(dfd, c->uid, c->gid) < 0)
 		return cn_err_sys(c->err, "'%s': chown", show);
-	if (fchmod(dfd, want_mode(c, st)) < 0)
-		return cn_err_sys(c->err, "'%s': chmod", show);
 	if (copy_xattrs(c, sfd, dfd, show) < 0)
 		return -1;
+	if (fchmod(dfd, want_mode(c, st)) < 0)
+		return cn_err_sys(c->err, "'%s': chmod", show);
 	if (futimens(dfd, ts) < 0)
 		return cn_err_sys(c->err, "'%s': set times", show);
 	return 0;

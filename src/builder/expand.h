@@ -6,10 +6,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 #include "util/err.h"
-#include "util/utf8.h"
 #include "util/strv.h"
 
 /* One word -> one string: quotes removed, escapes processed, $V, ${V},
@@ -44,21 +42,5 @@ struct bf_lex_opts {
  * may be NULL. OPTS may be NULL (plain expansion). ENV may be NULL (empty). */
 int bf_expand(const char *text, char escape, const cn_strv *env,
 	      const struct bf_lex_opts *opts, char **word, cn_strv *words, cn_err *err);
-
-/* Older names of util/utf8.h's cn_utf8_decode_mark and cn_unicode_is_space
- * (an invalid byte decodes alone to 0x110000 + byte), kept until every
- * caller uses those. */
-static inline size_t bf_utf8_decode(const char *s, size_t n, unsigned *cp)
-{
-	uint32_t c;
-	size_t k = cn_utf8_decode_mark(s, n, &c);
-	*cp = c;
-	return k;
-}
-
-static inline bool bf_unicode_space(unsigned cp)
-{
-	return cn_unicode_is_space(cp);
-}
 
 #endif

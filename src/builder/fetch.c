@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,26 +22,33 @@ bool bf_is_url(const char *src)
 
 char *bf_url_file_name(const char *url)
 {
-	const char *p = strstr(url, "://"), *end, *base;
-	char *dec, *out;
+	CURLU *u = curl_url();
+	char *path = NULL, *dec = NULL, *out = NULL;
+	const char *base;
 	int n = 0;
-	if (!p)
-		return NULL;
-	p += 3;
-	p += strcspn(p, "/?#");                 /* past the host */
-	end = p + strcspn(p, "?#");             /* the path */
-	base = end;
-	while (base > p && base[-1] != '/')
-		base--;
-	if (base == end)
-		return NULL;
-	dec = curl_easy_unescape(NULL, base, (int)(end - base), &n);
+
+	if (!u)
+		abort();
+	/* libcurl's parser splits off the host, query and fragment, as the
+	 * transfer itself will read the URL; the path stays encoded, so an
+	 * encoded '/' is still seen below. */
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+		goto out;
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	if (!*base)
+		goto out;
+	dec = curl_easy_unescape(NULL, base, 0, &n);
 	if (!dec)
-		return NULL;
+		goto out;
 	/* A decoded NUL or '/' would name something else; "." and ".." nothing. */
-	out = (size_t)n == strlen(dec) && !strchr(dec, '/') && strcmp(dec, ".") && strcmp(dec, "..")
-		      ? cn_xstrdup(dec) : NULL;
+	if ((size_t)n == strlen(dec) && !strchr(dec, '/') && strcmp(dec, ".") && strcmp(dec, ".."))
+		out = cn_xstrdup(dec);
+out:
 	curl_free(dec);
+	curl_free(path);
+	curl_url_cleanup(u);
 	return out;
 }
 

@@ -8,6 +8,7 @@
 #include "builder/expand.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
+#include "util/utf8.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -39,27 +40,13 @@ static size_t lead_space(const char *s, size_t n)
 {
 	size_t i = 0;
 	while (i < n) {
-		unsigned cp;
-		size_t k = bf_utf8_decode(s + i, n - i, &cp);
-		if (!bf_unicode_space(cp))
+		uint32_t cp;
+		size_t k = cn_utf8_decode_mark(s + i, n - i, &cp);
+		if (!cn_unicode_is_space(cp))
 			break;
 		i += k;
 	}
 	return i;
-}
-
-/* Go's strings.TrimSpace. */
-static void trim_space(const char **s, size_t *n)
-{
-	size_t lead = lead_space(*s, *n), end = lead;
-	for (size_t i = lead; i < *n;) {
-		unsigned cp;
-		i += bf_utf8_decode(*s + i, *n - i, &cp);
-		if (!bf_unicode_space(cp))
-			end = i;
-	}
-	*s += lead;
-	*n = end - lead;
 }
 
 /* ---- errors ---- */
@@ -308,16 +295,16 @@ static void parse_words(const char *s, size_t n, char escape, cn_strv *out)
 
 	cn_buf_init(&w, 0);
 	for (size_t pos = 0; pos < n;) {
-		unsigned cp;
-		size_t k = bf_utf8_decode(s + pos, n - pos, &cp);
+		uint32_t cp;
+		size_t k = cn_utf8_decode_mark(s + pos, n - pos, &cp);
 		if (ph == W_SPACE) {
-			if (bf_unicode_space(cp)) {
+			if (cn_unicode_is_space(cp)) {
 				pos += k;
 				continue;
 			}
 			ph = W_WORD;
 		}
-		if (ph == W_WORD && bf_unicode_space(cp)) {
+		if (ph == W_WORD && cn_unicode_is_space(cp)) {
 			if (blank_ok || w.len)
 				cn_strv_push(out, cn_buf_detach(&w));
 			ph = W_SPACE;
@@ -341,7 +328,7 @@ static void parse_words(const char *s, size_t n, char escape, cn_strv *out)
 			}
 			cn_buf_add(&w, s + pos, k);
 			pos += k;
-			k = bf_utf8_decode(s + pos, n - pos, &cp);
+			k = cn_utf8_decode_mark(s + pos, n - pos, &cp);
 		}
 		cn_buf_add(&w, s + pos, k);
 		pos += k;
@@ -538,7 +525,7 @@ static int node_from_line(struct parser *p, const char *line, size_t n, struct b
 	size_t nargs = 0;
 	line_parser fn = parse_ignore;
 
-	trim_space(&line, &n);
+	line = cn_utf8_trim_space(line, &n);
 	nd->original = cn_xstrndup(line, n);
 	while (kw < n && !is_blank(line[kw]))
 		kw++;
@@ -550,7 +537,7 @@ static int node_from_line(struct parser *p, const char *line, size_t n, struct b
 		size_t off = extract_flags(line + rest, n - rest, p->escape, &nd->flags);
 		args = line + rest + off;
 		nargs = n - rest - off;
-		trim_space(&args, &nargs);
+		args = cn_utf8_trim_space(args, &nargs);
 	}
 	for (size_t i = 0; i < CN_ARRAY_SIZE(line_parsers); i++)
 		if (strcmp(nd->keyword, line_parsers[i].keyword) == 0)

@@ -6,7 +6,9 @@
 #include "builder/expand.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
+#include "util/utf8.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* Go's unicode.IsPrint, approximated outside ASCII: controls, format
@@ -37,8 +39,8 @@ void bfp_go_quote(cn_buf *b, const char *s, size_t n)
 {
 	cn_buf_addc(b, '"');
 	for (size_t i = 0; i < n;) {
-		unsigned cp;
-		size_t k = bf_utf8_decode(s + i, n - i, &cp);
+		uint32_t cp;
+		size_t k = cn_utf8_decode_mark(s + i, n - i, &cp);
 		const char *esc = NULL;
 		switch (cp) {
 		case '\a': esc = "\\a"; break;

@@ -15,8 +15,10 @@
 #include "builder/expand.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
+#include "util/utf8.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #define JSON_MAX_DEPTH 10000      /* Go's encoding/json limit */
@@ -119,8 +121,8 @@ static const char *json_string(const char *p, const char *end, cn_buf *out)
 			p += 2;
 			continue;
 		}
-		unsigned cp;
-		size_t k = bf_utf8_decode(p, (size_t)(end - p), &cp);
+		uint32_t cp;
+		size_t k = cn_utf8_decode_mark(p, (size_t)(end - p), &cp);
 		if (out) {
 			if (cp > 0x10FFFF)
 				utf8_put(out, 0xFFFD);

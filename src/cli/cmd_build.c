@@ -1,10 +1,10 @@
 #include "builder/build.h"
 #include "cli/cli.h"
 #include "cli/registry_opts.h"
-#include "registry/ref.h"
 #include "util/cleanup.h"
 #include "util/interrupt.h"
 #include "util/mem.h"
+#include "util/ref.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -86,11 +86,11 @@ static int pull_base(void *ctx, struct store *st, const char *image, cn_err *err
 {
 	struct puller *p = ctx;
 	struct reg_result res;
-	struct reg_ref ref;
+	struct cn_ref ref;
 	static bool curl_ready;
-	if (reg_ref_parse(image, &ref, err) < 0)
+	if (cn_ref_parse(image, &ref, err) < 0)
 		return -1;
-	reg_ref_free(&ref);
+	cn_ref_free(&ref);
 	if (!curl_ready && reg_global_init(err) < 0)
 		return -1;
 	curl_ready = true;

@@ -28,6 +28,7 @@
 #include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/mem.h"
+#include "util/path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,14 +39,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-
-#ifndef SYS_fchmodat2
-#define SYS_fchmodat2 452       /* Linux 6.6, the same number on every arch we build for */
-#endif
 
 #define EX_DIR_RECORDS_MAX ((size_t)256 << 20)  /* memory for directory times */
 
@@ -98,37 +94,21 @@ static int ar_entry_fail(struct ex *x)
 	return ex_fail(x, 0, "%s", msg ? msg : "libarchive error");
 }
 
-/* NAME as a root-relative path into OUT ("" for the root), no "." or empty
- * components, ".." applied; *BASE gets where the last component starts.
- * -1 if a ".." would climb above the root. */
+/* NAME as a root-relative path into OUT ("" for the root; util/path's
+ * cleaning, the one COPY and ignore files use); *BASE gets where the last
+ * component starts. -1 if a ".." would climb above the root. */
 static int clean_path(const char *name, cn_buf *out, size_t *base)
 {
-	const char *p = name;
+	_cleanup_free_ char *clean = cn_path_clean_rel(name);
+	const char *slash;
+
+	if (!clean)
+		return -1;
 	cn_buf_reset(out);
-	*base = 0;
-	while (*p) {
-		const char *end = strchrnul(p, '/');
-		size_t len = (size_t)(end - p);
-		if (len == 0 || (len == 1 && p[0] == '.')) {
-			/* nothing */
-		} else if (len == 2 && p[0] == '.' && p[1] == '.') {
-			char *slash;
-			if (out->len == 0)
-				return -1;
-			slash = memrchr(out->data, '/', out->len);
-			out->len = slash ? (size_t)(slash - out->data) : 0;
-			out->data[out->len] = '\0';
-		} else {
-			if (out->len)
-				cn_buf_addc(out, '/');
-			cn_buf_add(out, p, len);
-		}
-		p = *end ? end + 1 : end;
-	}
-	{
-		char *slash = memrchr(out->data, '/', out->len);
-		*base = slash ? (size_t)(slash - out->data) + 1 : 0;
-	}
+	if (strcmp(clean, "."))
+		cn_buf_add(out, clean, strlen(clean));
+	slash = out->len ? memrchr(out->data, '/', out->len) : NULL;
+	*base = slash ? (size_t)(slash - out->data) + 1 : 0;
 	return 0;
 }
 
@@ -157,16 +137,6 @@ void ex_entry_times(struct archive_entry *e, struct timespec ts[2])
 	} else {
 		ts[0] = ts[1];
 	}
-}
-
-/* fchmodat that never follows a symlink (only used on what we just made). */
-static int chmod_nofollow(int dirfd, const char *name, mode_t mode)
-{
-	if (syscall(SYS_fchmodat2, dirfd, name, mode, AT_SYMLINK_NOFOLLOW) == 0)
-		return 0;
-	if (errno != ENOSYS)
-		return -1;
-	return fchmodat(dirfd, name, mode, AT_SYMLINK_NOFOLLOW);   /* glibc: O_PATH + /proc */
 }
 
 /* Remove what is at NAME in DIRFD (ST: its lstat), to replace it. */
@@ -361,7 +331,7 @@ static int meta_at(struct ex *x, struct archive_entry *e, int dirfd, const char 
 		return -1;
 	if (fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return ex_sys(x, "chown");
-	if (!is_link && chmod_nofollow(dirfd, name, archive_entry_perm(e) & 07777) < 0)
+	if (!is_link && cn_chmod_nofollow(dirfd, name, archive_entry_perm(e) & 07777) < 0)
 		return ex_sys(x, "chmod");
 	if (set_xattrs(x, e, -1, dirfd, name) < 0)
 		return -1;

@@ -359,6 +359,73 @@ static void test_xattrs(void)
 	unlinkat(ctx_fd, "x.txt", 0);
 }
 
+/* A POSIX ACL in the kernel's xattr form: a version, then sorted entries of
+ * tag, permission bits and id (little-endian). user_obj rw, user 1234 rw,
+ * group_obj r, mask rw, other r. */
+static size_t acl_value(unsigned char *v)
+{
+	static const struct { uint16_t tag, perm; uint32_t id; } ents[] = {
+		{ 0x01, 6, UINT32_MAX }, { 0x02, 6, 1234 }, { 0x04, 4, UINT32_MAX },
+		{ 0x10, 6, UINT32_MAX }, { 0x20, 4, UINT32_MAX },
+	};
+	size_t n = 0;
+	v[n++] = 2; v[n++] = 0; v[n++] = 0; v[n++] = 0;
+	for (size_t i = 0; i < CN_ARRAY_SIZE(ents); i++) {
+		v[n++] = (unsigned char)ents[i].tag; v[n++] = (unsigned char)(ents[i].tag >> 8);
+		v[n++] = (unsigned char)ents[i].perm; v[n++] = (unsigned char)(ents[i].perm >> 8);
+		for (int b = 0; b < 32; b += 8)
+			v[n++] = (unsigned char)(ents[i].id >> b);
+	}
+	return n;
+}
+
+/* COPY keeps the xattrs a pulled layer and a RUN step keep (layers/xattr.h):
+ * user.* and POSIX ACLs yes, trusted.* no; a --chmod mode survives the ACL,
+ * which would otherwise rewrite the group bits. */
+static void test_xattr_policy(void)
+{
+	_cleanup_free_ char *src = cn_xasprintf("%s/ctx/pol.txt", base);
+	_cleanup_free_ char *dst = cn_xasprintf("%s/root/pol.txt", base);
+	unsigned char acl[64], got[64];
+	size_t acl_len = acl_value(acl);
+	ssize_t sl, dl;
+	char v[16] = "";
+	struct stat st;
+
+	new_root();
+	put(ctx_fd, "pol.txt", "P", 0644);
+	if (setxattr(src, "user.bar", "b", 1, 0) < 0 || setxattr(src, "trusted.foo", "f", 1, 0) < 0) {
+		UNIT_SKIP("no user or trusted xattrs on /tmp", "xattr policy");
+		unlinkat(ctx_fd, "pol.txt", 0);
+		return;
+	}
+	UNIT_CHECK(COPY("/pol.txt", "pol.txt") == 0, "file with user.bar and trusted.foo: %s", err.msg);
+	UNIT_CHECK(getxattr(dst, "user.bar", v, sizeof(v)) == 1 && v[0] == 'b', "user.bar kept");
+	UNIT_CHECK(getxattr(dst, "trusted.foo", v, sizeof(v)) < 0 && errno == ENODATA,
+		   "trusted.foo dropped, as extraction and RUN layers drop it");
+
+	if (setxattr(src, "system.posix_acl_access", acl, acl_len, 0) < 0) {
+		UNIT_SKIP("no POSIX ACLs on /tmp", "ACLs kept");
+		unlinkat(ctx_fd, "pol.txt", 0);
+		return;
+	}
+	new_root();
+	sl = getxattr(src, "system.posix_acl_access", acl, sizeof(acl));
+	UNIT_CHECK(COPY("/pol.txt", "pol.txt") == 0, "file with an ACL: %s", err.msg);
+	dl = getxattr(dst, "system.posix_acl_access", got, sizeof(got));
+	UNIT_CHECK(sl > 0 && dl == sl && !memcmp(acl, got, (size_t)sl), "POSIX ACL kept");
+	UNIT_CHECK(stat(dst, &st) == 0 && (st.st_mode & 07777) == 0664, "mode as the source's (0%o)",
+		   st.st_mode & 07777);
+
+	new_root();
+	UNIT_CHECK(copy_(&(struct run){ .dest = "pol.txt", .chmod = true, .mode = 0640 }, "/pol.txt",
+			 NULL) == 0, "--chmod=0640 with an ACL: %s", err.msg);
+	UNIT_CHECK(stat(dst, &st) == 0 && (st.st_mode & 07777) == 0640,
+		   "--chmod wins over the ACL's mask (0%o)", st.st_mode & 07777);
+	UNIT_CHECK(getxattr(dst, "system.posix_acl_access", got, sizeof(got)) > 0, "…and the ACL stays");
+	unlinkat(ctx_fd, "pol.txt", 0);
+}
+
 static void test_source_errors(void)
 {
 	new_root();
@@ -616,6 +683,7 @@ int main(void)
 	test_workdir_and_owner();
 	test_special();
 	test_xattrs();
+	test_xattr_policy();
 	test_source_errors();
 	test_dest_escapes();
 	test_dest_errors();

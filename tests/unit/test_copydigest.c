@@ -417,6 +417,24 @@ static void test_xattrs(void)
 	setxattr(p, "trusted.cairn.test", "y", 1, 0);
 	UNIT_CHECK(DIGEST(d, "f1") == 0 && !strcmp(d, d0),
 		   "user.overlay.* and trusted.* (which bf_copy drops) do not");
+	{
+		/* user_obj rw, user 1234 r, group_obj r, mask r, other none:
+		 * the file's mode (0640) stays, and the named user is what the
+		 * mode bits cannot express, so the kernel keeps the ACL. */
+		static const unsigned char acl[] = {
+			2, 0, 0, 0,
+			1, 0, 6, 0, 0xff, 0xff, 0xff, 0xff, 2, 0, 4, 0, 0xd2, 4, 0, 0,
+			4, 0, 4, 0, 0xff, 0xff, 0xff, 0xff, 0x10, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,
+			0x20, 0, 0, 0, 0xff, 0xff, 0xff, 0xff,
+		};
+		if (setxattr(p, "system.posix_acl_access", acl, sizeof(acl), 0) < 0) {
+			UNIT_SKIP("no POSIX ACLs here", "an ACL counts");
+		} else {
+			UNIT_CHECK(DIGEST(d, "f1") == 0 && strcmp(d, d0),
+				   "a POSIX ACL (which bf_copy keeps) counts");
+			removexattr(p, "system.posix_acl_access");
+		}
+	}
 	unlinkat(ctx_fd, "f1", 0);
 
 	DIGEST(d0, "app");
