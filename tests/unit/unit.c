@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 void unit_fixture_fail(const char *what)
@@ -58,6 +59,19 @@ void unit_symlink(int dirfd, const char *target, const char *path)
 {
 	if (symlinkat(target, dirfd, path) < 0)
 		unit_fixture_fail(path);
+}
+
+void unit_mtime(int dirfd, const char *path, int64_t sec, long nsec)
+{
+	struct timespec ts[2] = { { (time_t)sec, nsec }, { (time_t)sec, nsec } };
+	if (utimensat(dirfd, path, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		unit_fixture_fail(path);
+}
+
+void unit_setxattr(const char *path, const char *name, const void *val, size_t len)
+{
+	if (lsetxattr(path, name, val, len, 0) < 0)
+		unit_fixture_fail(name);
 }
 
 char *unit_slurp(int dirfd, const char *path)

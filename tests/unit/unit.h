@@ -4,6 +4,7 @@
 #define CN_UNIT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
@@ -55,6 +56,11 @@ void unit_put(int dirfd, const char *path, const char *data, mode_t mode);
 void unit_put_bytes(int dirfd, const char *path, const void *data, size_t len, mode_t mode);
 void unit_mkdir(int dirfd, const char *path, mode_t mode);
 void unit_symlink(int dirfd, const char *target, const char *path);
+/* DIRFD/PATH's access and modification times, not following a final
+ * symlink. */
+void unit_mtime(int dirfd, const char *path, int64_t sec, long nsec);
+/* An extended attribute on PATH itself (lsetxattr: symlinks too). */
+void unit_setxattr(const char *path, const char *name, const void *val, size_t len);
 /* Contents of a regular file of at most 4 KiB, not following a final
  * symlink, in a static buffer (valid until the next call); NULL if absent. */
 char *unit_slurp(int dirfd, const char *path);
