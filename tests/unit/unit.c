@@ -55,6 +55,12 @@ void unit_mkdir(int dirfd, const char *path, mode_t mode)
 		unit_fixture_fail(path);
 }
 
+void unit_chmod(int dirfd, const char *path, mode_t mode)
+{
+	if (fchmodat(dirfd, path, mode, 0) < 0)
+		unit_fixture_fail(path);
+}
+
 void unit_symlink(int dirfd, const char *target, const char *path)
 {
 	if (symlinkat(target, dirfd, path) < 0)

@@ -51,10 +51,12 @@ int unit_tmpdir(char *tmpl);
 /* Remove a tree made by unit_tmpdir (or any path), ignoring errors. */
 void unit_rmtree(const char *path);
 /* DIRFD/PATH: a file holding DATA, a directory, a symlink; each exactly
- * MODE (fchmod after creation, so the umask does not interfere). */
+ * MODE (fchmod after creation, so the umask does not interfere); an
+ * existing entry's mode changed (unit_chmod, following symlinks). */
 void unit_put(int dirfd, const char *path, const char *data, mode_t mode);
 void unit_put_bytes(int dirfd, const char *path, const void *data, size_t len, mode_t mode);
 void unit_mkdir(int dirfd, const char *path, mode_t mode);
+void unit_chmod(int dirfd, const char *path, mode_t mode);
 void unit_symlink(int dirfd, const char *target, const char *path);
 /* DIRFD/PATH's access and modification times, not following a final
  * symlink. */
