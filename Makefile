@@ -40,13 +40,10 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wformat-security -Wvla -Wpointer-arith -Wundef -Wcast-qual \
 	-Wnull-dereference -Wimplicit-fallthrough
 ifneq ($(findstring clang,$(CC_NAME)),)
-# clang-only findings, kept off until fixed where they are:
-# -Wformat-nonliteral: the v*printf wrappers cn_buf_vaddf (util/buf.h) and
-#   those in util/err.c lack __attribute__((format(printf, N, 0))) (gcc
-#   exempts va_list functions, clang does not);
-# -Wmissing-field-initializers: libseccomp's SCMP_A0_32 macro (seccomp.h)
-#   leaves datum_b to zero-initialization (sandbox/seccomp.c).
-WARN += -Wno-format-nonliteral -Wno-missing-field-initializers
+# clang-only finding, kept off: -Wmissing-field-initializers, because
+# libseccomp's SCMP_A0_32 macro (seccomp.h) leaves datum_b to
+# zero-initialization (sandbox/seccomp.c).
+WARN += -Wno-missing-field-initializers
 endif
 ifeq ($(WERROR),1)
 WARN += -Werror

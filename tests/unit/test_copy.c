@@ -41,9 +41,7 @@ static void new_root(void)
 {
 	if (root_fd >= 0)
 		close(root_fd);
-	cn_rm_rf_at(base_fd, "root", NULL);
-	unit_mkdir(base_fd, "root", 0755);
-	root_fd = openat(base_fd, "root", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	root_fd = unit_fresh_dir(base_fd, "root", 0755);
 }
 
 struct run {
@@ -299,8 +297,7 @@ static void test_workdir_and_owner(void)
 static void test_special(void)
 {
 	struct stat st;
-	int s;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_free_ char *sock = cn_xasprintf("%s/ctx/special/sock", base);
 
 	new_root();
 	alarm(10);      /* opening the fifo would hang: fail loudly instead */
@@ -313,17 +310,13 @@ static void test_special(void)
 		   S_ISFIFO(st.st_mode), "fifo named as a source: %s", err.msg);
 
 	/* A socket in the context is skipped. */
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctx/special/sock", base);
-	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s >= 0 && bind(s, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+	if (unit_socket(sock) == 0) {
 		UNIT_CHECK(COPY("/sp2", "special") == 0 && !unit_exists(root_fd, "sp2/sock") &&
 			   unit_exists(root_fd, "sp2/fifo"), "socket skipped: %s", err.msg);
 		unlinkat(ctx_fd, "special/sock", 0);
 	} else {
 		UNIT_SKIP("cannot bind a unix socket", "socket skipped");
 	}
-	if (s >= 0)
-		close(s);
 	alarm(0);
 }
 

@@ -343,8 +343,7 @@ static void test_placement(void)
 static void test_special(void)
 {
 	char d0[CN_DIGEST_STR_SIZE], d[CN_DIGEST_STR_SIZE];
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int s;
+	_cleanup_free_ char *sock = cn_xasprintf("%s/ctx/special/sock", base);
 
 	alarm(10);      /* opening the fifo would hang: fail loudly instead */
 	UNIT_CHECK(DIGEST(d0, "special") == 0, "dir with a fifo and a device: %s", err.msg);
@@ -361,9 +360,7 @@ static void test_special(void)
 	mknodat(ctx_fd, "special/null", S_IFCHR | 0666, makedev(1, 3));
 	UNIT_CHECK(DIGEST(d, "special") == 0 && !strcmp(d, d0), "device put back: same");
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctx/special/sock", base);
-	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s >= 0 && bind(s, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+	if (unit_socket(sock) == 0) {
 		UNIT_CHECK(DIGEST(d, "special") == 0 && !strcmp(d, d0),
 			   "a socket in a copied dir is skipped, as bf_copy does");
 		const char *got = digest_err("special/sock");
@@ -373,8 +370,6 @@ static void test_special(void)
 	} else {
 		UNIT_SKIP("cannot bind a unix socket", "socket skipped");
 	}
-	if (s >= 0)
-		close(s);
 	alarm(0);
 }
 

@@ -1655,8 +1655,6 @@ static void build_source(void)
 {
 	char big[300000];
 	uint32_t x = 12345;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
 
 	for (size_t i = 0; i < sizeof(big); i++) {
 		x = x * 1103515245u + 12345u;
@@ -1721,11 +1719,8 @@ static void build_source(void)
 	unit_put(AT_FDCWD, at("src/opq/a"), "a", 0644);
 	unit_mkdir(AT_FDCWD, at("src/opq/sub"), 0750);
 	unit_setxattr(at("src/opq/sub"), "trusted.overlay.opaque", "y", 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", at("src/sock"));
-	if (!(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0))
+	if (unit_socket(at("src/sock")) < 0)
 		unit_fixture_fail("socket");
-	close(fd);
 	unit_mkdir(AT_FDCWD, at("src/tmp"), 01777);
 	unit_mkdir(AT_FDCWD, at("src/empty"), 0711);
 	unit_mtime(AT_FDCWD, at("src/empty"), OLD, 0);

@@ -364,9 +364,7 @@ static void new_root(void)
 {
 	if (root_fd >= 0)
 		close(root_fd);
-	cn_rm_rf_at(base_fd, "root", NULL);
-	unit_mkdir(base_fd, "root", 0755);
-	root_fd = openat(base_fd, "root", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	root_fd = unit_fresh_dir(base_fd, "root", 0755);
 }
 
 /* COPY srcs... dest with the ignore file TEXT; srcs end with NULL. */

@@ -45,16 +45,6 @@ static const char *at(const char *rel)
 	return path[slot];
 }
 
-static void socket_at(const char *rel)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", at(rel));
-	if (!(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0))
-		unit_fixture_fail(rel);
-	close(fd);
-}
-
 static char *big_content(void)
 {
 	char *p = cn_xmalloc(BIG_SIZE);
@@ -117,7 +107,8 @@ static void build_tree(void)
 	unit_setxattr(at("t/opq"), "trusted.overlay.opaque", "y", 1);
 	unit_put(base_fd, "t/opq/+plus", "sorts before .wh.", 0644);
 	unit_put(base_fd, "t/opq/a", "a", 0644);
-	socket_at("t/sock");
+	if (unit_socket(at("t/sock")) < 0)
+		unit_fixture_fail("t/sock");
 	unit_mkdir(base_fd, "t/tmp", 01777);
 }
 

@@ -22,11 +22,7 @@ static void new_root(void)
 {
 	if (root_fd >= 0)
 		close(root_fd);
-	cn_rm_rf_at(base_fd, "root", NULL);
-	unit_mkdir(base_fd, "root", 0755);
-	root_fd = openat(base_fd, "root", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (root_fd < 0)
-		unit_fixture_fail("root");
+	root_fd = unit_fresh_dir(base_fd, "root", 0755);
 }
 
 static int mkdir_p(const char *path, uid_t uid, gid_t gid)

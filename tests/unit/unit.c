@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -65,6 +67,36 @@ void unit_symlink(int dirfd, const char *target, const char *path)
 {
 	if (symlinkat(target, dirfd, path) < 0)
 		unit_fixture_fail(path);
+}
+
+int unit_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, r, saved;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
+}
+
+int unit_fresh_dir(int dirfd, const char *path, mode_t mode)
+{
+	int fd;
+	cn_rm_rf_at(dirfd, path, NULL);
+	unit_mkdir(dirfd, path, mode);
+	fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		unit_fixture_fail(path);
+	return fd;
 }
 
 void unit_mtime(int dirfd, const char *path, int64_t sec, long nsec)

@@ -58,6 +58,12 @@ void unit_put_bytes(int dirfd, const char *path, const void *data, size_t len, m
 void unit_mkdir(int dirfd, const char *path, mode_t mode);
 void unit_chmod(int dirfd, const char *path, mode_t mode);
 void unit_symlink(int dirfd, const char *target, const char *path);
+/* A unix socket file at PATH (bound, then closed): 0, or -1 with errno
+ * when the host refuses (the caller skips or calls unit_fixture_fail). */
+int unit_socket(const char *path);
+/* DIRFD/PATH removed if present, made again empty with MODE, and an
+ * O_DIRECTORY fd on it (a fresh image root for each case). */
+int unit_fresh_dir(int dirfd, const char *path, mode_t mode);
 /* DIRFD/PATH's access and modification times, not following a final
  * symlink. */
 void unit_mtime(int dirfd, const char *path, int64_t sec, long nsec);
