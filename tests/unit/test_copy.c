@@ -460,18 +460,7 @@ static void test_dest_errors(void)
 		   "file onto an existing dir inside a tree: %s", err.msg);
 
 	/* Depth is bounded. */
-	{
-		int fd = dup(ctx_fd);
-		for (int i = 0; i < 140 && fd >= 0; i++) {
-			int nfd;
-			mkdirat(fd, i ? "d" : "deep", 0755);
-			nfd = openat(fd, i ? "d" : "deep", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			close(fd);
-			fd = nfd;
-		}
-		if (fd >= 0)
-			close(fd);
-	}
+	close(unit_deep_dirs(ctx_fd, "deep", 139));
 	UNIT_CHECK(COPY("/deep", "deep") != 0 && err_has("deeper than"), "depth bounded: %s", err.msg);
 	cn_rm_rf_at(ctx_fd, "deep", NULL);
 }

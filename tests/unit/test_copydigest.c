@@ -417,18 +417,7 @@ static void test_errors(void)
 	char d[CN_DIGEST_STR_SIZE];
 
 	/* Depth is bounded, as in bf_copy. */
-	{
-		int fd = dup(ctx_fd);
-		for (int i = 0; i < 140 && fd >= 0; i++) {
-			int nfd;
-			mkdirat(fd, i ? "d" : "deep", 0755);
-			nfd = openat(fd, i ? "d" : "deep", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			close(fd);
-			fd = nfd;
-		}
-		if (fd >= 0)
-			close(fd);
-	}
+	close(unit_deep_dirs(ctx_fd, "deep", 139));
 	for (size_t i = 0; i < CN_ARRAY_SIZE(bad); i++) {
 		char want[CN_ERR_MSG_MAX];
 		const char *got = digest_err(bad[i]);

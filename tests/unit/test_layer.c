@@ -587,16 +587,8 @@ static void test_deep(void)
 	cn_err err = { 0 };
 	int fd, r;
 
-	unit_mkdir(base_fd, "deep", 0755);
-	fd = open(at("deep"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	for (int i = 0; i < DEEP && fd >= 0; i++) {
-		int next = -1;
-		if (mkdirat(fd, "d", 0755) == 0)
-			next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		close(fd);
-		fd = next;
-	}
-	if (!(fd >= 0 && mknodat(fd, "leaf", S_IFREG | 0644, 0) == 0))
+	fd = unit_deep_dirs(base_fd, "deep", DEEP);
+	if (mknodat(fd, "leaf", S_IFREG | 0644, 0) != 0)
 		unit_fixture_fail("deep tree");
 	close(fd);
 

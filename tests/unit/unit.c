@@ -99,6 +99,23 @@ int unit_fresh_dir(int dirfd, const char *path, mode_t mode)
 	return fd;
 }
 
+int unit_deep_dirs(int dirfd, const char *top, int levels)
+{
+	int fd;
+	unit_mkdir(dirfd, top, 0755);
+	fd = openat(dirfd, top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (int i = 0; i < levels && fd >= 0; i++) {
+		int next = -1;
+		if (mkdirat(fd, "d", 0755) == 0)
+			next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		close(fd);
+		fd = next;
+	}
+	if (fd < 0)
+		unit_fixture_fail(top);
+	return fd;
+}
+
 void unit_mtime(int dirfd, const char *path, int64_t sec, long nsec)
 {
 	struct timespec ts[2] = { { (time_t)sec, nsec }, { (time_t)sec, nsec } };

@@ -64,6 +64,10 @@ int unit_socket(const char *path);
 /* DIRFD/PATH removed if present, made again empty with MODE, and an
  * O_DIRECTORY fd on it (a fresh image root for each case). */
 int unit_fresh_dir(int dirfd, const char *path, mode_t mode);
+/* DIRFD/TOP/d/d/... with LEVELS directories "d" below TOP (all 0755), made
+ * one level at a time through fds (the path grows past PATH_MAX); an fd on
+ * the innermost one. */
+int unit_deep_dirs(int dirfd, const char *top, int levels);
 /* DIRFD/PATH's access and modification times, not following a final
  * symlink. */
 void unit_mtime(int dirfd, const char *path, int64_t sec, long nsec);
