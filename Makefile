@@ -40,13 +40,10 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wformat-security -Wvla -Wpointer-arith -Wundef -Wcast-qual \
 	-Wnull-dereference -Wimplicit-fallthrough
 ifneq ($(findstring clang,$(CC_NAME)),)
-# clang-only findings, kept off until fixed where they are:
-# -Wformat-nonliteral: the v*printf wrappers cn_buf_vaddf (util/buf.h) and
-#   those in util/err.c lack __attribute__((format(printf, N, 0))) (gcc
-#   exempts va_list functions, clang does not);
-# -Wmissing-field-initializers: libseccomp's SCMP_A0_32 macro (seccomp.h)
-#   leaves datum_b to zero-initialization (sandbox/seccomp.c).
-WARN += -Wno-format-nonliteral -Wno-missing-field-initializers
+# clang-only finding, kept off: -Wmissing-field-initializers, because
+# libseccomp's SCMP_A0_32 macro (seccomp.h) leaves datum_b to
+# zero-initialization (sandbox/seccomp.c).
+WARN += -Wno-missing-field-initializers
 endif
 ifeq ($(WERROR),1)
 WARN += -Werror
@@ -96,10 +93,9 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_LIB := $(BUILD)/tests/unit.o
-# Unit tests are not installed: FORTIFY's warn_unused_result on fixture
-# calls (symlinkat, fchmodat) is off there. (Fixtures should check;
-# unit_symlink and friends do.)
-UNIT_CFLAGS = $(CFLAGS) -Wno-unused-result -Itests/unit
+# Fixtures check their calls (unit_symlink and friends in tests/unit/unit.c),
+# so FORTIFY's warn_unused_result applies to the unit tests too.
+UNIT_CFLAGS = $(CFLAGS) -Itests/unit
 
 all: $(BUILD)/cairn
 

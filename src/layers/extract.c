@@ -50,7 +50,7 @@
 static void set_shown(struct ex *x, const char *raw)
 {
 	size_t o = 0, i;
-	for (i = 0; raw[i] && i < EX_SHOWN_MAX; i++) {
+	for (i = 0; i < EX_SHOWN_MAX && raw[i]; i++) {
 		unsigned char c = (unsigned char)raw[i];
 		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
 			x->shown[o++] = (char)c;

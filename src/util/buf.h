@@ -22,7 +22,7 @@ int cn_buf_add(cn_buf *b, const void *data, size_t len);
 int cn_buf_adds(cn_buf *b, const char *s);
 int cn_buf_addc(cn_buf *b, char c);
 int cn_buf_addf(cn_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int cn_buf_vaddf(cn_buf *b, const char *fmt, va_list ap);
+int cn_buf_vaddf(cn_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Give the heap string to the caller; the buffer is re-initialised empty. */
 char *cn_buf_detach(cn_buf *b);
 

@@ -22,6 +22,9 @@ static void fit(cn_err *err, const char *text)
 }
 
 static void err_vset(cn_err *err, int errnum, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void err_vset(cn_err *err, int errnum, const char *fmt, va_list ap)
 {
 	char text[4 * CN_ERR_MSG_MAX];
 	int n = vsnprintf(text, sizeof(text), fmt, ap);

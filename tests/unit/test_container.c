@@ -37,7 +37,8 @@ int main(void)
 	int rc;
 	pid_t child;
 
-	if (!mkdtemp(tmpl) || store_open(tmpl, &st, &err) < 0) {
+	close(unit_tmpdir(tmpl));
+	if (store_open(tmpl, &st, &err) < 0) {
 		printf("not ok - store: %s\n", err.msg);
 		return 1;
 	}

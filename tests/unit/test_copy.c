@@ -31,14 +31,6 @@ static cn_err err;
 
 /* ---- fixtures ---- */
 
-/* The shared fixtures (unit.h), under this file's short names. */
-#define put(...) unit_put(__VA_ARGS__)
-#define dir(...) unit_mkdir(__VA_ARGS__)
-#define link_(...) unit_symlink(__VA_ARGS__)
-#define slurp(...) unit_slurp(__VA_ARGS__)
-#define exists(...) unit_exists(__VA_ARGS__)
-#define count_entries(...) unit_count_entries(__VA_ARGS__)
-
 static bool lstat_ok(int dirfd, const char *path, struct stat *st)
 {
 	return fstatat(dirfd, path, st, AT_SYMLINK_NOFOLLOW) == 0;
@@ -49,9 +41,7 @@ static void new_root(void)
 {
 	if (root_fd >= 0)
 		close(root_fd);
-	cn_rm_rf_at(base_fd, "root", NULL);
-	dir(base_fd, "root", 0755);
-	root_fd = openat(base_fd, "root", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	root_fd = unit_fresh_dir(base_fd, "root", 0755);
 }
 
 struct run {
@@ -96,42 +86,44 @@ static bool err_has(const char *s)
 static void make_context(void)
 {
 	struct timespec ts[2] = { { 1000000000, 123456789 }, { 1234567890, 987654321 } };
-	dir(base_fd, "ctx", 0755);
+	unit_mkdir(base_fd, "ctx", 0755);
 	ctx_fd = openat(base_fd, "ctx", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	put(ctx_fd, "a.txt", "A", 0644);
-	put(ctx_fd, "b.txt", "B", 0600);
-	put(ctx_fd, "c.md", "C", 0644);
-	put(ctx_fd, "suid", "#!/bin/sh\n", 04755);
-	utimensat(ctx_fd, "suid", ts, 0);
-	dir(ctx_fd, "dir", 0750);
-	put(ctx_fd, "dir/f1", "F1", 0640);
-	dir(ctx_fd, "dir/sub", 0700);
-	put(ctx_fd, "dir/sub/f2", "F2", 0644);
-	dir(ctx_fd, "dir/sub/subsub", 0755);
-	put(ctx_fd, "dir/sub/subsub/deep.txt", "DEEP", 0644);
-	link_(ctx_fd, "f1", "dir/rel-link");
-	link_(ctx_fd, "/etc/passwd", "dir/abs-link");
-	utimensat(ctx_fd, "dir/sub", ts, 0);
+	unit_put(ctx_fd, "a.txt", "A", 0644);
+	unit_put(ctx_fd, "b.txt", "B", 0600);
+	unit_put(ctx_fd, "c.md", "C", 0644);
+	unit_put(ctx_fd, "suid", "#!/bin/sh\n", 04755);
+	if (utimensat(ctx_fd, "suid", ts, 0) < 0)
+		unit_fixture_fail("suid");
+	unit_mkdir(ctx_fd, "dir", 0750);
+	unit_put(ctx_fd, "dir/f1", "F1", 0640);
+	unit_mkdir(ctx_fd, "dir/sub", 0700);
+	unit_put(ctx_fd, "dir/sub/f2", "F2", 0644);
+	unit_mkdir(ctx_fd, "dir/sub/subsub", 0755);
+	unit_put(ctx_fd, "dir/sub/subsub/deep.txt", "DEEP", 0644);
+	unit_symlink(ctx_fd, "f1", "dir/rel-link");
+	unit_symlink(ctx_fd, "/etc/passwd", "dir/abs-link");
+	if (utimensat(ctx_fd, "dir/sub", ts, 0) < 0)
+		unit_fixture_fail("dir/sub");
 	/* Outward links and a loop. */
-	link_(ctx_fd, "/etc/passwd", "passwd-link");
-	link_(ctx_fd, "../../", "up-link");
-	link_(ctx_fd, "loop-b", "loop-a");
-	link_(ctx_fd, "loop-a", "loop-b");
-	link_(ctx_fd, "dir/f1", "in-link");
+	unit_symlink(ctx_fd, "/etc/passwd", "passwd-link");
+	unit_symlink(ctx_fd, "../../", "up-link");
+	unit_symlink(ctx_fd, "loop-b", "loop-a");
+	unit_symlink(ctx_fd, "loop-a", "loop-b");
+	unit_symlink(ctx_fd, "dir/f1", "in-link");
 	/* Special files. */
-	dir(ctx_fd, "special", 0755);
+	unit_mkdir(ctx_fd, "special", 0755);
 	mkfifoat(ctx_fd, "special/fifo", 0640);
 	mknodat(ctx_fd, "special/null", S_IFCHR | 0666, makedev(1, 3));
 	/* Whiteout-looking names. */
-	dir(ctx_fd, "whdir", 0755);
-	put(ctx_fd, "whdir/.wh.y", "", 0644);
-	put(ctx_fd, ".wh.z", "", 0644);
+	unit_mkdir(ctx_fd, "whdir", 0755);
+	unit_put(ctx_fd, "whdir/.wh.y", "", 0644);
+	unit_put(ctx_fd, ".wh.z", "", 0644);
 	/* A tree meeting the image's merged-/usr links. */
-	dir(ctx_fd, "tree", 0755);
-	dir(ctx_fd, "tree/lib", 0755);
-	put(ctx_fd, "tree/lib/x.so", "SO", 0644);
+	unit_mkdir(ctx_fd, "tree", 0755);
+	unit_mkdir(ctx_fd, "tree/lib", 0755);
+	unit_put(ctx_fd, "tree/lib/x.so", "SO", 0644);
 	/* Hidden file for wildcards. */
-	put(ctx_fd, ".hidden.txt", "H", 0644);
+	unit_put(ctx_fd, ".hidden.txt", "H", 0644);
 }
 
 /* ---- cases ---- */
@@ -142,31 +134,31 @@ static void test_basic(void)
 
 	new_root();
 	UNIT_CHECK(COPY("/b.txt", "a.txt") == 0, "file to file: %s", err.msg);
-	UNIT_STREQ(slurp(root_fd, "b.txt"), "A", "file to file: content");
+	UNIT_STREQ(unit_slurp(root_fd, "b.txt"), "A", "file to file: content");
 	UNIT_CHECK(lstat_ok(root_fd, "b.txt", &st) && (st.st_mode & 07777) == 0644 && st.st_uid == 0 &&
 		   st.st_gid == 0, "file to file: mode kept, owner 0:0");
 
 	UNIT_CHECK(COPY("/d/", "a.txt") == 0, "file to dir/: %s", err.msg);
-	UNIT_STREQ(slurp(root_fd, "d/a.txt"), "A", "file to dir/: lands in the directory");
+	UNIT_STREQ(unit_slurp(root_fd, "d/a.txt"), "A", "file to dir/: lands in the directory");
 	UNIT_CHECK(lstat_ok(root_fd, "d", &st) && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0755,
 		   "file to dir/: created directory is 0755");
 
-	dir(root_fd, "e", 0711);
+	unit_mkdir(root_fd, "e", 0711);
 	UNIT_CHECK(COPY("/e", "a.txt") == 0, "file to existing dir without slash: %s", err.msg);
-	UNIT_STREQ(slurp(root_fd, "e/a.txt"), "A", "file to existing dir without slash: lands inside");
+	UNIT_STREQ(unit_slurp(root_fd, "e/a.txt"), "A", "file to existing dir without slash: lands inside");
 	UNIT_CHECK(lstat_ok(root_fd, "e", &st) && (st.st_mode & 07777) == 0711,
 		   "existing directory keeps its mode");
 
-	put(root_fd, "old", "OLD", 0600);
+	unit_put(root_fd, "old", "OLD", 0600);
 	UNIT_CHECK(COPY("/old", "b.txt") == 0, "file over an existing file: %s", err.msg);
-	UNIT_STREQ(slurp(root_fd, "old"), "B", "file over an existing file: replaced");
+	UNIT_STREQ(unit_slurp(root_fd, "old"), "B", "file over an existing file: replaced");
 
 	UNIT_CHECK(COPY("/p/q/r.txt", "/a.txt") == 0, "leading / is context-relative: %s", err.msg);
-	UNIT_STREQ(slurp(root_fd, "p/q/r.txt"), "A", "missing parents created");
+	UNIT_STREQ(unit_slurp(root_fd, "p/q/r.txt"), "A", "missing parents created");
 	UNIT_CHECK(lstat_ok(root_fd, "p/q", &st) && (st.st_mode & 07777) == 0755 && st.st_uid == 0,
 		   "created parents are 0755 root-owned");
 	UNIT_CHECK(COPY("/in-link-copy", "in-link") == 0, "named in-context symlink is followed: %s", err.msg);
-	UNIT_STREQ(slurp(root_fd, "in-link-copy"), "F1", "named in-context symlink: target content");
+	UNIT_STREQ(unit_slurp(root_fd, "in-link-copy"), "F1", "named in-context symlink: target content");
 }
 
 static void test_dirs(void)
@@ -176,9 +168,9 @@ static void test_dirs(void)
 
 	new_root();
 	UNIT_CHECK(COPY("/new", "dir") == 0, "dir to new dir: %s", err.msg);
-	UNIT_STREQ(slurp(root_fd, "new/f1"), "F1", "dir: contents copied, not the dir itself");
-	UNIT_CHECK(!exists(root_fd, "new/dir"), "dir: no extra level");
-	UNIT_STREQ(slurp(root_fd, "new/sub/subsub/deep.txt"), "DEEP", "nested dirs");
+	UNIT_STREQ(unit_slurp(root_fd, "new/f1"), "F1", "dir: contents copied, not the dir itself");
+	UNIT_CHECK(!unit_exists(root_fd, "new/dir"), "dir: no extra level");
+	UNIT_STREQ(unit_slurp(root_fd, "new/sub/subsub/deep.txt"), "DEEP", "nested dirs");
 	/* BuildKit makes the destination itself (MkdirAll 0755) and copies the
 	 * contents into it without overwriting its metadata. */
 	UNIT_CHECK(lstat_ok(root_fd, "new", &st) && (st.st_mode & 07777) == 0755,
@@ -194,15 +186,15 @@ static void test_dirs(void)
 		   readlinkat(root_fd, "new/abs-link", target, sizeof(target) - 1) > 0 &&
 		   !strcmp(target, "/etc/passwd"), "absolute symlink copied verbatim, not followed");
 
-	dir(root_fd, "exist", 0701);
+	unit_mkdir(root_fd, "exist", 0701);
 	UNIT_CHECK(COPY("/exist/", "dir") == 0, "dir into existing dir: %s", err.msg);
 	UNIT_CHECK(lstat_ok(root_fd, "exist", &st) && (st.st_mode & 07777) == 0701,
 		   "dir into existing dir: its mode untouched");
-	UNIT_STREQ(slurp(root_fd, "exist/sub/f2"), "F2", "dir into existing dir: contents");
+	UNIT_STREQ(unit_slurp(root_fd, "exist/sub/f2"), "F2", "dir into existing dir: contents");
 
 	UNIT_CHECK(COPY("/m/", "a.txt", "b.txt", "dir/sub") == 0, "several sources into dir: %s", err.msg);
-	UNIT_CHECK(slurp(root_fd, "m/a.txt") && slurp(root_fd, "m/b.txt") && slurp(root_fd, "m/f2") &&
-		   exists(root_fd, "m/subsub/deep.txt"), "several sources: files by name, dir by contents");
+	UNIT_CHECK(unit_slurp(root_fd, "m/a.txt") && unit_slurp(root_fd, "m/b.txt") && unit_slurp(root_fd, "m/f2") &&
+		   unit_exists(root_fd, "m/subsub/deep.txt"), "several sources: files by name, dir by contents");
 
 	UNIT_CHECK(COPY("/s", "suid") == 0, "setuid file: %s", err.msg);
 	fstatat(ctx_fd, "suid", &src, 0);
@@ -216,20 +208,20 @@ static void test_wildcards(void)
 	struct stat st;
 	new_root();
 	UNIT_CHECK(COPY("/w/", "*.txt") == 0, "wildcard *.txt: %s", err.msg);
-	UNIT_CHECK(exists(root_fd, "w/a.txt") && exists(root_fd, "w/b.txt") && !exists(root_fd, "w/c.md"),
+	UNIT_CHECK(unit_exists(root_fd, "w/a.txt") && unit_exists(root_fd, "w/b.txt") && !unit_exists(root_fd, "w/c.md"),
 		   "wildcard *.txt: matches .txt only");
-	UNIT_CHECK(exists(root_fd, "w/.hidden.txt"), "wildcard * matches a leading dot (filepath.Match)");
+	UNIT_CHECK(unit_exists(root_fd, "w/.hidden.txt"), "wildcard * matches a leading dot (filepath.Match)");
 	UNIT_CHECK(COPY("/w2", "[ab].txt") != 0 && err_has("must be a directory and end with a /"),
 		   "a pattern matching several files needs DEST/ (docker): %s", err.msg);
-	UNIT_CHECK(!exists(root_fd, "w2"), "nothing written on that error");
+	UNIT_CHECK(!unit_exists(root_fd, "w2"), "nothing written on that error");
 	UNIT_CHECK(COPY("/w2/", "[ab].txt") == 0, "class [ab] into DEST/: %s", err.msg);
-	UNIT_CHECK(exists(root_fd, "w2/a.txt") && exists(root_fd, "w2/b.txt"), "class [ab] matches both");
+	UNIT_CHECK(unit_exists(root_fd, "w2/a.txt") && unit_exists(root_fd, "w2/b.txt"), "class [ab] matches both");
 	UNIT_CHECK(COPY("/app.txt", "[a].txt") == 0, "a pattern matching one file to a name: %s", err.msg);
 	UNIT_CHECK(lstat_ok(root_fd, "app.txt", &st) && S_ISREG(st.st_mode),
 		   "a one-file pattern takes the destination name, as docker (COPY target/*.jar app.jar)");
 	UNIT_CHECK(COPY("/w3/", "[^a].txt", "d?r/s*/f?") == 0, "negated class and multi-component: %s",
 		   err.msg);
-	UNIT_CHECK(exists(root_fd, "w3/b.txt") && !exists(root_fd, "w3/a.txt") && exists(root_fd, "w3/f2"),
+	UNIT_CHECK(unit_exists(root_fd, "w3/b.txt") && !unit_exists(root_fd, "w3/a.txt") && unit_exists(root_fd, "w3/f2"),
 		   "[^a] and d?r/s*/f? match");
 	UNIT_CHECK(COPY("/w4/", "*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b") != 0 && err_has("no source files"),
 		   "pathological pattern terminates with no match: %s", err.msg);
@@ -248,14 +240,14 @@ static void test_wildcards(void)
 static void test_wildcards_utf8(void)
 {
 	new_root();
-	dir(ctx_fd, "u8", 0755);
-	put(ctx_fd, "u8/\xc0\xaf", "OVERLONG", 0644);      /* '/' written in two bytes */
-	dir(ctx_fd, "u8b", 0755);
-	put(ctx_fd, "u8b/\xff", "FF", 0644);
+	unit_mkdir(ctx_fd, "u8", 0755);
+	unit_put(ctx_fd, "u8/\xc0\xaf", "OVERLONG", 0644);      /* '/' written in two bytes */
+	unit_mkdir(ctx_fd, "u8b", 0755);
+	unit_put(ctx_fd, "u8b/\xff", "FF", 0644);
 	UNIT_CHECK(COPY("/u/", "u8/?") != 0 && err_has("no source files"),
 		   "'?' does not match an overlong 2-byte sequence as one character: %s", err.msg);
-	UNIT_CHECK(!exists(root_fd, "u/\xc0\xaf"), "the overlong name is not copied by '?'");
-	UNIT_CHECK(COPY("/u/", "u8/?" "?") == 0 && exists(root_fd, "u/\xc0\xaf"),
+	UNIT_CHECK(!unit_exists(root_fd, "u/\xc0\xaf"), "the overlong name is not copied by '?'");
+	UNIT_CHECK(COPY("/u/", "u8/?" "?") == 0 && unit_exists(root_fd, "u/\xc0\xaf"),
 		   "'?" "?' matches it, one byte each: %s", err.msg);
 	UNIT_CHECK(COPY("/u/", "u8b/[\xc3\xbf]") != 0 && err_has("no source files"),
 		   "an invalid byte 0xff is not U+00FF to a class: %s", err.msg);
@@ -272,11 +264,11 @@ static void test_workdir_and_owner(void)
 
 	new_root();
 	UNIT_CHECK(copy_(&r, "a.txt", NULL) == 0, "relative dest with workdir: %s", err.msg);
-	UNIT_STREQ(slurp(root_fd, "app/rel/a.txt"), "A", "relative dest joins the workdir");
+	UNIT_STREQ(unit_slurp(root_fd, "app/rel/a.txt"), "A", "relative dest joins the workdir");
 	r.dest = ".";
-	UNIT_CHECK(copy_(&r, "b.txt", NULL) == 0 && exists(root_fd, "app/b.txt"), "dest '.' is the workdir");
+	UNIT_CHECK(copy_(&r, "b.txt", NULL) == 0 && unit_exists(root_fd, "app/b.txt"), "dest '.' is the workdir");
 	r.dest = "../../up.txt";
-	UNIT_CHECK(copy_(&r, "a.txt", NULL) == 0 && exists(root_fd, "up.txt"),
+	UNIT_CHECK(copy_(&r, "a.txt", NULL) == 0 && unit_exists(root_fd, "up.txt"),
 		   "dest '..' stops at the root: %s", err.msg);
 
 	r = (struct run){ .dest = "/own/x/", .chown = true, .uid = 1234, .gid = 5678 };
@@ -305,8 +297,7 @@ static void test_workdir_and_owner(void)
 static void test_special(void)
 {
 	struct stat st;
-	int s;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_free_ char *sock = cn_xasprintf("%s/ctx/special/sock", base);
 
 	new_root();
 	alarm(10);      /* opening the fifo would hang: fail loudly instead */
@@ -319,17 +310,13 @@ static void test_special(void)
 		   S_ISFIFO(st.st_mode), "fifo named as a source: %s", err.msg);
 
 	/* A socket in the context is skipped. */
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctx/special/sock", base);
-	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s >= 0 && bind(s, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		UNIT_CHECK(COPY("/sp2", "special") == 0 && !exists(root_fd, "sp2/sock") &&
-			   exists(root_fd, "sp2/fifo"), "socket skipped: %s", err.msg);
+	if (unit_socket(sock) == 0) {
+		UNIT_CHECK(COPY("/sp2", "special") == 0 && !unit_exists(root_fd, "sp2/sock") &&
+			   unit_exists(root_fd, "sp2/fifo"), "socket skipped: %s", err.msg);
 		unlinkat(ctx_fd, "special/sock", 0);
 	} else {
 		UNIT_SKIP("cannot bind a unix socket", "socket skipped");
 	}
-	if (s >= 0)
-		close(s);
 	alarm(0);
 }
 
@@ -341,7 +328,7 @@ static void test_xattrs(void)
 		UNIT_SKIP("no user xattrs on /tmp", "xattrs kept");
 		return;
 	}
-	put(ctx_fd, "x.txt", "X", 0644);
+	unit_put(ctx_fd, "x.txt", "X", 0644);
 	{
 		_cleanup_free_ char *p = cn_xasprintf("%s/ctx/x.txt", base);
 		setxattr(p, "user.keep", "yes", 3, 0);
@@ -450,10 +437,10 @@ static void test_source_errors(void)
 	UNIT_CHECK(COPY("/", ".wh.z") != 0 && err_has(".wh."), ".wh. file named as a source: %s", err.msg);
 	UNIT_CHECK(COPY("/.wh.etc", "a.txt") != 0 && err_has(".wh."), ".wh. destination name: %s", err.msg);
 	new_root();
-	UNIT_CHECK(COPY("/x/", "a.txt", "nope") != 0 && !exists(root_fd, "x"),
+	UNIT_CHECK(COPY("/x/", "a.txt", "nope") != 0 && !unit_exists(root_fd, "x"),
 		   "a bad source fails before anything is written");
 	UNIT_CHECK(COPY("/x/", "a.txt", "../b.txt") != 0 && COPY("/x/", "a.txt", "z*") != 0 &&
-		   count_entries(root_fd, ".") == 0, "root untouched by copies whose sources fail");
+		   unit_count_entries(root_fd, ".") == 0, "root untouched by copies whose sources fail");
 }
 
 /* The image's own symlinks must never lead a write out of the root. */
@@ -466,92 +453,81 @@ static void test_dest_escapes(void)
 	struct stat st;
 
 	new_root();
-	link_(root_fd, "/", "slash");
-	link_(root_fd, "../../..", "up");
-	link_(root_fd, "../canary", "rel");
-	dir(root_fd, "canary", 0755);
-	link_(root_fd, canary_abs, "abscanary");
-	dir(root_fd, "etc", 0755);
-	link_(root_fd, victim_abs, "etc/passwd");
+	unit_symlink(root_fd, "/", "slash");
+	unit_symlink(root_fd, "../../..", "up");
+	unit_symlink(root_fd, "../canary", "rel");
+	unit_mkdir(root_fd, "canary", 0755);
+	unit_symlink(root_fd, canary_abs, "abscanary");
+	unit_mkdir(root_fd, "etc", 0755);
+	unit_symlink(root_fd, victim_abs, "etc/passwd");
 
-	UNIT_CHECK(COPY(host_path, "a.txt") == 0 && exists(root_fd, host_name), "plain absolute dest");
+	UNIT_CHECK(COPY(host_path, "a.txt") == 0 && unit_exists(root_fd, host_name), "plain absolute dest");
 	unlinkat(root_fd, host_name, 0);
 	{
 		_cleanup_free_ char *d = cn_xasprintf("/slash/%s", host_name);
 		UNIT_CHECK(COPY(d, "a.txt") == 0, "dest through a link to '/': %s", err.msg);
-		UNIT_CHECK(exists(root_fd, host_name) && access(host_path, F_OK) != 0,
+		UNIT_CHECK(unit_exists(root_fd, host_name) && access(host_path, F_OK) != 0,
 			   "link to '/': file lands inside the root, not on the host");
 	}
-	UNIT_CHECK(COPY("/up/", "b.txt") == 0 && exists(root_fd, "b.txt"),
+	UNIT_CHECK(COPY("/up/", "b.txt") == 0 && unit_exists(root_fd, "b.txt"),
 		   "dest through a link to '../../..' lands at the root: %s", err.msg);
-	UNIT_CHECK(COPY("/up/deeper/", "b.txt") == 0 && exists(root_fd, "deeper/b.txt") &&
-		   !exists(base_fd, "deeper"), "missing dirs under '../../..' created inside the root");
-	UNIT_CHECK(COPY("/rel/", "a.txt") == 0 && exists(root_fd, "canary/a.txt"),
+	UNIT_CHECK(COPY("/up/deeper/", "b.txt") == 0 && unit_exists(root_fd, "deeper/b.txt") &&
+		   !unit_exists(base_fd, "deeper"), "missing dirs under '../../..' created inside the root");
+	UNIT_CHECK(COPY("/rel/", "a.txt") == 0 && unit_exists(root_fd, "canary/a.txt"),
 		   "dest through '../canary' resolves to ROOT/canary: %s", err.msg);
 	{
 		/* A link dangling in the root: its target is made inside the root
 		 * (as BuildKit resolves it), never on the host. */
 		_cleanup_free_ char *in_root = cn_xasprintf("%s/a.txt", canary_abs + 1);
 		_cleanup_free_ char *below = cn_xasprintf("%s/sub/f1", canary_abs + 1);
-		UNIT_CHECK(COPY("/abscanary/", "a.txt") == 0 && exists(root_fd, in_root),
+		UNIT_CHECK(COPY("/abscanary/", "a.txt") == 0 && unit_exists(root_fd, in_root),
 			   "dest through an absolute host path dangling in the root: created inside it: %s",
 			   err.msg);
-		UNIT_CHECK(COPY("/abscanary/sub/", "dir") == 0 && exists(root_fd, below),
+		UNIT_CHECK(COPY("/abscanary/sub/", "dir") == 0 && unit_exists(root_fd, below),
 			   "…also when creating directories below it: %s", err.msg);
 	}
 	UNIT_CHECK(COPY("/etc/passwd", "a.txt") == 0, "dest file that is a symlink to a host file: %s",
 		   err.msg);
 	UNIT_CHECK(lstat_ok(root_fd, "etc/passwd", &st) && S_ISREG(st.st_mode) &&
-		   !strcmp(slurp(root_fd, "etc/passwd"), "A"), "the symlink is replaced, not written through");
-	UNIT_STREQ(slurp(base_fd, "canary/victim"), "VICTIM", "host victim file unchanged");
-	UNIT_CHECK(count_entries(base_fd, "canary") == 1, "nothing created in the host canary dir");
+		   !strcmp(unit_slurp(root_fd, "etc/passwd"), "A"), "the symlink is replaced, not written through");
+	UNIT_STREQ(unit_slurp(base_fd, "canary/victim"), "VICTIM", "host victim file unchanged");
+	UNIT_CHECK(unit_count_entries(base_fd, "canary") == 1, "nothing created in the host canary dir");
 
 	/* A copied tree whose dirs meet image symlinks. */
 	new_root();
-	dir(root_fd, "usr", 0755);
-	dir(root_fd, "usr/lib", 0755);
-	link_(root_fd, "usr/lib", "lib");
-	link_(root_fd, canary_abs, "sub");
-	UNIT_CHECK(COPY("/lib", "dir") == 0 && exists(root_fd, "usr/lib/f1") &&
+	unit_mkdir(root_fd, "usr", 0755);
+	unit_mkdir(root_fd, "usr/lib", 0755);
+	unit_symlink(root_fd, "usr/lib", "lib");
+	unit_symlink(root_fd, canary_abs, "sub");
+	UNIT_CHECK(COPY("/lib", "dir") == 0 && unit_exists(root_fd, "usr/lib/f1") &&
 		   lstat_ok(root_fd, "lib", &st) && S_ISLNK(st.st_mode),
 		   "dir copied onto a link to a dir inside the root follows it (merged /usr): %s", err.msg);
-	UNIT_CHECK(COPY("/", "tree") == 0 && exists(root_fd, "usr/lib/x.so") &&
+	UNIT_CHECK(COPY("/", "tree") == 0 && unit_exists(root_fd, "usr/lib/x.so") &&
 		   lstat_ok(root_fd, "lib", &st) && S_ISLNK(st.st_mode),
 		   "subdir of a copied tree follows an in-root dir link: %s", err.msg);
 	UNIT_CHECK(COPY("/", "dir") != 0 && err_has("cannot copy to non-directory"),
 		   "tree dir meeting a link to a host dir fails: %s", err.msg);
-	UNIT_CHECK(count_entries(base_fd, "canary") == 1, "canary still untouched");
+	UNIT_CHECK(unit_count_entries(base_fd, "canary") == 1, "canary still untouched");
 }
 
 static void test_dest_errors(void)
 {
 	new_root();
-	put(root_fd, "file", "F", 0644);
+	unit_put(root_fd, "file", "F", 0644);
 	UNIT_CHECK(COPY("/file/x", "a.txt") != 0 && err_has("cannot copy to non-directory"),
 		   "dest component that is a file: %s", err.msg);
 	UNIT_CHECK(COPY("/file/", "a.txt") != 0 && err_has("cannot copy to non-directory"),
 		   "dest dir/ that is a file: %s", err.msg);
 	UNIT_CHECK(COPY("/file", "dir") != 0 && err_has("cannot copy to non-directory"),
 		   "dir onto a file: %s", err.msg);
-	UNIT_STREQ(slurp(root_fd, "file"), "F", "the file is untouched");
-	dir(root_fd, "d", 0755);
-	dir(root_fd, "d/f1", 0755);
+	UNIT_STREQ(unit_slurp(root_fd, "file"), "F", "the file is untouched");
+	unit_mkdir(root_fd, "d", 0755);
+	unit_mkdir(root_fd, "d/f1", 0755);
 	UNIT_CHECK(COPY("/d", "dir") != 0 && err_has("cannot overwrite directory"),
 		   "file onto an existing dir inside a tree: %s", err.msg);
 
 	/* Depth is bounded. */
-	{
-		int fd = dup(ctx_fd);
-		for (int i = 0; i < 140 && fd >= 0; i++) {
-			int nfd;
-			mkdirat(fd, i ? "d" : "deep", 0755);
-			nfd = openat(fd, i ? "d" : "deep", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			close(fd);
-			fd = nfd;
-		}
-		if (fd >= 0)
-			close(fd);
-	}
+	close(unit_deep_dirs(ctx_fd, "deep", 139));
 	UNIT_CHECK(COPY("/deep", "deep") != 0 && err_has("deeper than"), "depth bounded: %s", err.msg);
 	cn_rm_rf_at(ctx_fd, "deep", NULL);
 }
@@ -593,8 +569,8 @@ static void test_big_files(void)
 	new_root();
 	UNIT_CHECK(COPY("/big.bin", "big.bin") == 0 && same_content(ctx_fd, "big.bin", root_fd, "big.bin"),
 		   "4 MiB file copied intact: %s", err.msg);
-	if (mkdtemp(shm)) {
-		root_fd = open(shm, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (access("/dev/shm", W_OK) == 0) {
+		root_fd = unit_tmpdir(shm);
 		UNIT_CHECK(COPY("/big.bin", "big.bin") == 0 &&
 			   same_content(ctx_fd, "big.bin", root_fd, "big.bin"),
 			   "4 MiB file copied intact to another file system: %s", err.msg);
@@ -620,8 +596,8 @@ static bool race_clean(int dirfd, const char *path)
 	if (!S_ISDIR(st.st_mode))
 		return false;
 	fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	ok = fd >= 0 && (count_entries(fd, ".") == 0 ||
-			 (count_entries(fd, ".") == 1 && exists(fd, "ok.txt")));
+	ok = fd >= 0 && (unit_count_entries(fd, ".") == 0 ||
+			 (unit_count_entries(fd, ".") == 1 && unit_exists(fd, "ok.txt")));
 	if (fd >= 0)
 		close(fd);
 	return ok;
@@ -635,10 +611,10 @@ static void test_context_race(void)
 	bool leaked = false;
 	int fails = 0;
 
-	dir(ctx_fd, "race", 0755);
-	dir(ctx_fd, "race/d", 0755);
-	put(ctx_fd, "race/d/ok.txt", "OK", 0644);
-	link_(ctx_fd, "/etc", "race/swap");
+	unit_mkdir(ctx_fd, "race", 0755);
+	unit_mkdir(ctx_fd, "race/d", 0755);
+	unit_put(ctx_fd, "race/d/ok.txt", "OK", 0644);
+	unit_symlink(ctx_fd, "/etc", "race/swap");
 	pid = fork();
 	if (pid == 0) {
 		for (;;)
@@ -667,13 +643,9 @@ static void test_context_race(void)
 
 int main(void)
 {
-	if (!mkdtemp(base)) {
-		printf("not ok - mkdtemp\n");
-		return 1;
-	}
-	base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	dir(base_fd, "canary", 0755);
-	put(base_fd, "canary/victim", "VICTIM", 0644);
+	base_fd = unit_tmpdir(base);
+	unit_mkdir(base_fd, "canary", 0755);
+	unit_put(base_fd, "canary/victim", "VICTIM", 0644);
 	make_context();
 
 	test_basic();

@@ -37,19 +37,6 @@ static cn_err err;
 
 /* ---- fixtures ---- */
 
-/* The shared fixtures (unit.h), under this file's short names. */
-#define fail(...) unit_fixture_fail(__VA_ARGS__)
-#define put(...) unit_put(__VA_ARGS__)
-#define dir(...) unit_mkdir(__VA_ARGS__)
-#define link_(...) unit_symlink(__VA_ARGS__)
-
-static void set_mtime(int dirfd, const char *path, time_t sec)
-{
-	struct timespec ts[2] = { { sec, 0 }, { sec, 0 } };
-	if (utimensat(dirfd, path, ts, AT_SYMLINK_NOFOLLOW) < 0)
-		fail(path);
-}
-
 /* The same tree in both contexts; times differ (ctx2's are set to 2001). */
 static void make_tree(int fd, bool other_times)
 {
@@ -60,19 +47,19 @@ static void make_tree(int fd, bool other_times)
 	uint32_t x = 99;
 	int bfd;
 
-	put(fd, "a.txt", "A", 0644);
-	put(fd, "b.txt", "B", 0600);
-	put(fd, ".hidden.txt", "H", 0644);
-	put(fd, "c.md", "C", 0644);
-	dir(fd, "app", 0750);
-	put(fd, "app/f1", "F1", 0640);
-	dir(fd, "app/sub", 0700);
-	put(fd, "app/sub/f2", "F2", 04755);
-	link_(fd, "f1", "app/rel-link");
-	link_(fd, "/etc/passwd", "app/abs-link");
-	dir(fd, "app/empty", 0755);
-	dir(fd, "other", 0755);
-	put(fd, "other/f1", "F1", 0640);
+	unit_put(fd, "a.txt", "A", 0644);
+	unit_put(fd, "b.txt", "B", 0600);
+	unit_put(fd, ".hidden.txt", "H", 0644);
+	unit_put(fd, "c.md", "C", 0644);
+	unit_mkdir(fd, "app", 0750);
+	unit_put(fd, "app/f1", "F1", 0640);
+	unit_mkdir(fd, "app/sub", 0700);
+	unit_put(fd, "app/sub/f2", "F2", 04755);
+	unit_symlink(fd, "f1", "app/rel-link");
+	unit_symlink(fd, "/etc/passwd", "app/abs-link");
+	unit_mkdir(fd, "app/empty", 0755);
+	unit_mkdir(fd, "other", 0755);
+	unit_put(fd, "other/f1", "F1", 0640);
 	bfd = openat(fd, "big.bin", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	for (int i = 0; i < 1024 && bfd >= 0; i++) {   /* 4 MiB */
 		for (size_t k = 0; k < sizeof(block); k++) {
@@ -85,24 +72,24 @@ static void make_tree(int fd, bool other_times)
 		close(bfd);
 	if (other_times)
 		for (size_t i = 0; i < CN_ARRAY_SIZE(paths); i++)
-			set_mtime(fd, paths[i], 1000000000 + (time_t)i);
+			unit_mtime(fd, paths[i], 1000000000 + (time_t)i, 0);
 }
 
 /* What only the first context has: escapes, special files, .wh. names. */
 static void make_extras(int fd)
 {
-	link_(fd, "/etc/passwd", "passwd-link");
-	link_(fd, "../../", "up-link");
-	link_(fd, "loop-b", "loop-a");
-	link_(fd, "loop-a", "loop-b");
-	link_(fd, "app/f1", "in-link");
-	dir(fd, "special", 0755);
+	unit_symlink(fd, "/etc/passwd", "passwd-link");
+	unit_symlink(fd, "../../", "up-link");
+	unit_symlink(fd, "loop-b", "loop-a");
+	unit_symlink(fd, "loop-a", "loop-b");
+	unit_symlink(fd, "app/f1", "in-link");
+	unit_mkdir(fd, "special", 0755);
 	if (mkfifoat(fd, "special/fifo", 0640) < 0 ||
 	    mknodat(fd, "special/null", S_IFCHR | 0666, makedev(1, 3)) < 0)
-		fail("special files");
-	dir(fd, "whdir", 0755);
-	put(fd, "whdir/.wh.y", "", 0644);
-	put(fd, ".wh.z", "Z", 0644);
+		unit_fixture_fail("special files");
+	unit_mkdir(fd, "whdir", 0755);
+	unit_put(fd, "whdir/.wh.y", "", 0644);
+	unit_put(fd, ".wh.z", "Z", 0644);
 }
 
 /* ---- calls ---- */
@@ -151,7 +138,7 @@ static const char *copy_err(const char *src, const char *dest)
 	const char *srcs[1] = { src };
 	struct bf_copy_opts o = { .ctx_fd = ctx_fd, .srcs = srcs, .nsrcs = 1, .dest = dest, .workdir = "/" };
 	cn_rm_rf_at(base_fd, "root", NULL);
-	dir(base_fd, "root", 0755);
+	unit_mkdir(base_fd, "root", 0755);
 	o.root_fd = openat(base_fd, "root", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cn_err_clear(&err);
 	msg[0] = '\0';
@@ -229,33 +216,34 @@ static void test_changes(void)
 		return;
 	}
 
-	set_mtime(ctx_fd, "app/f1", 1500000000);
-	set_mtime(ctx_fd, "app/sub", 1500000000);
-	set_mtime(ctx_fd, "app", 1500000000);
+	unit_mtime(ctx_fd, "app/f1", 1500000000, 0);
+	unit_mtime(ctx_fd, "app/sub", 1500000000, 0);
+	unit_mtime(ctx_fd, "app", 1500000000, 0);
 	expect("app", "touch -m on a file and dirs", true, d0);
-	set_mtime(ctx_fd, "a.txt", 1500000000);
+	unit_mtime(ctx_fd, "a.txt", 1500000000, 0);
 	expect("a.txt", "touch -m on a file source", true, dfile);
 	if (fchownat(ctx_fd, "app/f1", 1234, 5678, 0) == 0) {
 		expect("app", "chown", true, d0);
-		fchownat(ctx_fd, "app/f1", 0, 0, 0);
+		if (fchownat(ctx_fd, "app/f1", 0, 0, 0) < 0)
+			unit_fixture_fail("chown app/f1 back");
 	}
 
-	fchmodat(ctx_fd, "app/f1", 0644, 0);
+	unit_chmod(ctx_fd, "app/f1", 0644);
 	expect("app", "chmod of a file", false, d0);
-	fchmodat(ctx_fd, "app/f1", 0640, 0);
+	unit_chmod(ctx_fd, "app/f1", 0640);
 	expect("app", "mode put back", true, d0);
-	fchmodat(ctx_fd, "app/sub/f2", 0755, 0);
+	unit_chmod(ctx_fd, "app/sub/f2", 0755);
 	expect("app", "setuid bit dropped", false, d0);
-	fchmodat(ctx_fd, "app/sub/f2", 04755, 0);
-	fchmodat(ctx_fd, "app", 0755, 0);
+	unit_chmod(ctx_fd, "app/sub/f2", 04755);
+	unit_chmod(ctx_fd, "app", 0755);
 	expect("app", "chmod of the source dir itself", false, d0);
-	fchmodat(ctx_fd, "app", 0750, 0);
-	fchmodat(ctx_fd, "app/empty", 0700, 0);
+	unit_chmod(ctx_fd, "app", 0750);
+	unit_chmod(ctx_fd, "app/empty", 0700);
 	expect("app", "chmod of an empty subdir", false, d0);
-	fchmodat(ctx_fd, "app/empty", 0755, 0);
-	fchmodat(ctx_fd, "a.txt", 0600, 0);
+	unit_chmod(ctx_fd, "app/empty", 0755);
+	unit_chmod(ctx_fd, "a.txt", 0600);
 	expect("a.txt", "chmod of a file source", false, dfile);
-	fchmodat(ctx_fd, "a.txt", 0644, 0);
+	unit_chmod(ctx_fd, "a.txt", 0644);
 	expect("app", "everything put back", true, d0);
 
 	/* One byte changed, same size, mtime restored: only the ctime moves,
@@ -271,44 +259,44 @@ static void test_changes(void)
 	keep[1] = st.st_mtim;
 	fd = openat(ctx_fd, "app/sub/f2", O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || pwrite(fd, "G", 1, 0) != 1 || futimens(fd, keep) < 0)
-		fail("modify f2");
+		unit_fixture_fail("modify f2");
 	close(fd);
 	before = hashed();
 	expect("app", "one byte changed, size and mtime as before", false, d0);
 	UNIT_CHECK(hashed() == before + 2, "…the file was read again because its ctime changed");
 	fd = openat(ctx_fd, "app/sub/f2", O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || pwrite(fd, "F", 1, 0) != 1 || futimens(fd, keep) < 0)
-		fail("restore f2");
+		unit_fixture_fail("restore f2");
 	close(fd);
 	expect("app", "content put back", true, d0);
 
 	if (renameat(ctx_fd, "app/f1", ctx_fd, "app/f1-renamed") < 0)
-		fail("rename");
+		unit_fixture_fail("rename");
 	expect("app", "a file renamed", false, d0);
 	renameat(ctx_fd, "app/f1-renamed", ctx_fd, "app/f1");
 	expect("app", "renamed back", true, d0);
 
-	put(ctx_fd, "app/sub/new", "", 0644);
+	unit_put(ctx_fd, "app/sub/new", "", 0644);
 	expect("app", "an empty file added in a subdir", false, d0);
 	unlinkat(ctx_fd, "app/sub/new", 0);
-	dir(ctx_fd, "app/newdir", 0755);
+	unit_mkdir(ctx_fd, "app/newdir", 0755);
 	expect("app", "an empty dir added", false, d0);
 	unlinkat(ctx_fd, "app/newdir", AT_REMOVEDIR);
 	expect("app", "additions removed", true, d0);
 
 	unlinkat(ctx_fd, "app/rel-link", 0);
-	link_(ctx_fd, "sub/f2", "app/rel-link");
+	unit_symlink(ctx_fd, "sub/f2", "app/rel-link");
 	expect("app", "symlink target changed", false, d0);
 	unlinkat(ctx_fd, "app/rel-link", 0);
-	link_(ctx_fd, "f1", "app/rel-link");
+	unit_symlink(ctx_fd, "f1", "app/rel-link");
 	expect("app", "symlink target put back", true, d0);
 
 	/* A symlink and a file of the same text are different entries. */
 	unlinkat(ctx_fd, "app/rel-link", 0);
-	put(ctx_fd, "app/rel-link", "f1", 0777);
+	unit_put(ctx_fd, "app/rel-link", "f1", 0777);
 	expect("app", "symlink replaced by a file holding its target", false, d0);
 	unlinkat(ctx_fd, "app/rel-link", 0);
-	link_(ctx_fd, "f1", "app/rel-link");
+	unit_symlink(ctx_fd, "f1", "app/rel-link");
 	expect("app", "symlink back", true, d0);
 }
 
@@ -355,8 +343,7 @@ static void test_placement(void)
 static void test_special(void)
 {
 	char d0[CN_DIGEST_STR_SIZE], d[CN_DIGEST_STR_SIZE];
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int s;
+	_cleanup_free_ char *sock = cn_xasprintf("%s/ctx/special/sock", base);
 
 	alarm(10);      /* opening the fifo would hang: fail loudly instead */
 	UNIT_CHECK(DIGEST(d0, "special") == 0, "dir with a fifo and a device: %s", err.msg);
@@ -373,9 +360,7 @@ static void test_special(void)
 	mknodat(ctx_fd, "special/null", S_IFCHR | 0666, makedev(1, 3));
 	UNIT_CHECK(DIGEST(d, "special") == 0 && !strcmp(d, d0), "device put back: same");
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctx/special/sock", base);
-	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s >= 0 && bind(s, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+	if (unit_socket(sock) == 0) {
 		UNIT_CHECK(DIGEST(d, "special") == 0 && !strcmp(d, d0),
 			   "a socket in a copied dir is skipped, as bf_copy does");
 		const char *got = digest_err("special/sock");
@@ -385,8 +370,6 @@ static void test_special(void)
 	} else {
 		UNIT_SKIP("cannot bind a unix socket", "socket skipped");
 	}
-	if (s >= 0)
-		close(s);
 	alarm(0);
 }
 
@@ -396,7 +379,7 @@ static void test_xattrs(void)
 	_cleanup_free_ char *dp = cn_xasprintf("%s/app", ctx_path);
 	char d0[CN_DIGEST_STR_SIZE], d[CN_DIGEST_STR_SIZE];
 
-	put(ctx_fd, "f1", "F1", 0640);
+	unit_put(ctx_fd, "f1", "F1", 0640);
 	if (setxattr(p, "user.probe", "1", 1, 0) < 0) {
 		UNIT_SKIP("no user xattrs here", "xattrs");
 		unlinkat(ctx_fd, "f1", 0);
@@ -452,18 +435,7 @@ static void test_errors(void)
 	char d[CN_DIGEST_STR_SIZE];
 
 	/* Depth is bounded, as in bf_copy. */
-	{
-		int fd = dup(ctx_fd);
-		for (int i = 0; i < 140 && fd >= 0; i++) {
-			int nfd;
-			mkdirat(fd, i ? "d" : "deep", 0755);
-			nfd = openat(fd, i ? "d" : "deep", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			close(fd);
-			fd = nfd;
-		}
-		if (fd >= 0)
-			close(fd);
-	}
+	close(unit_deep_dirs(ctx_fd, "deep", 139));
 	for (size_t i = 0; i < CN_ARRAY_SIZE(bad); i++) {
 		char want[CN_ERR_MSG_MAX];
 		const char *got = digest_err(bad[i]);
@@ -494,16 +466,16 @@ static void test_errors(void)
 static void race_tree(const char *top, bool d_dir, bool swap_dir)
 {
 	char p[64];
-	dir(ctx_fd, top, 0755);
+	unit_mkdir(ctx_fd, top, 0755);
 	for (int i = 0; i < 2; i++) {
 		const char *name = i ? "swap" : "d";
 		snprintf(p, sizeof(p), "%s/%s", top, name);
 		if (i ? swap_dir : d_dir) {
-			dir(ctx_fd, p, 0755);
+			unit_mkdir(ctx_fd, p, 0755);
 			snprintf(p, sizeof(p), "%s/%s/ok.txt", top, name);
-			put(ctx_fd, p, "OK", 0644);
+			unit_put(ctx_fd, p, "OK", 0644);
 		} else {
-			link_(ctx_fd, "/etc", p);
+			unit_symlink(ctx_fd, "/etc", p);
 		}
 	}
 }
@@ -557,15 +529,11 @@ int main(void)
 {
 	struct timespec settle = { 2, 300000000 };
 
-	if (!mkdtemp(base)) {
-		printf("not ok - mkdtemp\n");
-		return 1;
-	}
-	base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	base_fd = unit_tmpdir(base);
 	ctx_path = cn_xasprintf("%s/ctx", base);
 	ctx2_path = cn_xasprintf("%s/ctx2", base);
-	dir(base_fd, "ctx", 0755);
-	dir(base_fd, "ctx2", 0755);
+	unit_mkdir(base_fd, "ctx", 0755);
+	unit_mkdir(base_fd, "ctx2", 0755);
 	ctx_fd = openat(base_fd, "ctx", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ctx2_fd = openat(base_fd, "ctx2", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	make_tree(ctx_fd, false);

@@ -64,11 +64,7 @@ static void test_bundle_agrees(void)
 	cn_err err;
 	int root;
 
-	if (!mkdtemp(dir)) {
-		UNIT_CHECK(0, "mkdtemp");
-		return;
-	}
-	root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	root = unit_tmpdir(dir);
 	img.config = json_pack("{s:{s:[s]}}", "config", "Cmd", "/bin/true");
 	cfg = arc_bundle_config(&img, root, "h", &err);
 	UNIT_CHECK(cfg != NULL, "a bundle's config.json for a plain image");

@@ -14,8 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define corpus_dir() unit_corpus_dir()   /* shared fixture (unit.h) */
-
 static int read_corpus_file(const char *dir, const char *name, cn_buf *out)
 {
 	_cleanup_free_ char *path = cn_xasprintf("%s/shell-expansion/%s", dir, name);
@@ -288,7 +286,7 @@ static void test_limits(void)
 
 int main(void)
 {
-	const char *dir = corpus_dir();
+	const char *dir = unit_corpus_dir();
 	_cleanup_free_ char *sub = cn_xasprintf("%s/shell-expansion", dir);
 	struct stat st;
 

@@ -49,57 +49,15 @@ static const char *at(const char *rel)
 	return path[slot];
 }
 
-static void must(int ok, const char *what)
-{
-	if (!ok) {
-		printf("Bail out! setup: %s: %s\n", what, strerror(errno));
-		exit(1);
-	}
-}
-
-static void file_at(const char *path, const void *data, size_t len, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	must(fd >= 0 && cn_write_all(fd, data, len) == 0 && fchmod(fd, mode) == 0, path);
-	close(fd);
-}
-
-static void text_at(const char *path, const char *text, mode_t mode)
-{
-	file_at(path, text, strlen(text), mode);
-}
-
-static void mkdir_at(const char *path, mode_t mode)
-{
-	must(mkdir(path, mode) == 0 && chmod(path, mode) == 0, path);
-}
-
-static bool exists(const char *path)
-{
-	struct stat st;
-	return lstat(path, &st) == 0;
-}
-
 static bool is_type(const char *path, mode_t type)
 {
 	struct stat st;
 	return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == type;
 }
 
-static char *slurp(const char *path)
-{
-	cn_buf b;
-	cn_buf_init(&b, 0);
-	if (cn_read_file_at(AT_FDCWD, path, 1 << 30, &b, NULL) < 0) {
-		cn_buf_free(&b);
-		return NULL;
-	}
-	return cn_buf_detach(&b);
-}
-
 static bool content_is(const char *path, const char *want)
 {
-	_cleanup_free_ char *got = slurp(path);
+	const char *got = unit_slurp(AT_FDCWD, path);
 	return got && !strcmp(got, want);
 }
 
@@ -168,7 +126,8 @@ static void list_dir(struct lister *l, int dfd, const char *rel)
 	size_t n = 0, cap = 0;
 	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	must(fd >= 0 && (d = fdopendir(fd)) != NULL, rel);
+	if (!(fd >= 0 && (d = fdopendir(fd)) != NULL))
+		unit_fixture_fail(rel);
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
@@ -180,7 +139,8 @@ static void list_dir(struct lister *l, int dfd, const char *rel)
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *path = cn_xasprintf("%s%s%s", rel, *rel ? "/" : "", names[i]);
 		struct stat st;
-		must(fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0, path);
+		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) != 0)
+			unit_fixture_fail(path);
 		if ((l->flags & L_ROUNDTRIP) && S_ISSOCK(st.st_mode))
 			continue;       /* the writer skips sockets */
 		cn_buf_addf(&l->out, "%s %o %04o %u:%u", path, (unsigned)(st.st_mode & S_IFMT) >> 12,
@@ -190,11 +150,13 @@ static void list_dir(struct lister *l, int dfd, const char *rel)
 			char sha[CN_DIGEST_STR_SIZE];
 			cn_buf data;
 			cn_buf_init(&data, 0);
-			must(ffd >= 0, path);
+			if (ffd < 0)
+				unit_fixture_fail(path);
 			for (;;) {
 				char chunk[65536];
 				ssize_t r = read(ffd, chunk, sizeof(chunk));
-				must(r >= 0, path);
+				if (r < 0)
+					unit_fixture_fail(path);
 				if (r == 0)
 					break;
 				cn_buf_add(&data, chunk, (size_t)r);
@@ -206,7 +168,8 @@ static void list_dir(struct lister *l, int dfd, const char *rel)
 		} else if (S_ISLNK(st.st_mode)) {
 			char target[4200];
 			ssize_t r = readlinkat(dfd, names[i], target, sizeof(target) - 1);
-			must(r >= 0, path);
+			if (r < 0)
+				unit_fixture_fail(path);
 			target[r] = '\0';
 			cn_buf_addf(&l->out, " -> %s", target);
 		} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
@@ -233,7 +196,8 @@ static void list_dir(struct lister *l, int dfd, const char *rel)
 		cn_buf_addc(&l->out, '\n');
 		if (S_ISDIR(st.st_mode)) {
 			int sub = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			must(sub >= 0, path);
+			if (sub < 0)
+				unit_fixture_fail(path);
 			list_dir(l, sub, path);
 			close(sub);
 		}
@@ -248,7 +212,8 @@ static char *list_tree(const char *path, int flags)
 	struct lister l = { .flags = flags };
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cn_buf_init(&l.out, 0);
-	must(fd >= 0, path);
+	if (fd < 0)
+		unit_fixture_fail(path);
 	list_dir(&l, fd, "");
 	close(fd);
 	for (size_t i = 0; i < l.ninos; i++)
@@ -423,7 +388,8 @@ static void gz(const void *in, size_t len, cn_buf *out, int level)
 	unsigned char chunk[65536];
 	int r;
 	memset(&zs, 0, sizeof(zs));
-	must(deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK, "deflate");
+	if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		unit_fixture_fail("deflate");
 	zs.next_in = in;
 	zs.avail_in = (uInt)len;
 	do {
@@ -432,7 +398,8 @@ static void gz(const void *in, size_t len, cn_buf *out, int level)
 		r = deflate(&zs, Z_FINISH);
 		cn_buf_add(out, chunk, sizeof(chunk) - zs.avail_out);
 	} while (r == Z_OK || r == Z_BUF_ERROR);
-	must(r == Z_STREAM_END, "deflate end");
+	if (r != Z_STREAM_END)
+		unit_fixture_fail("deflate end");
 	deflateEnd(&zs);
 }
 
@@ -441,7 +408,8 @@ static void zs(const void *in, size_t len, cn_buf *out)
 	size_t cap = ZSTD_compressBound(len), n;
 	char *p = cn_xmalloc(cap);
 	n = ZSTD_compress(p, cap, in, len, 3);
-	must(!ZSTD_isError(n), "zstd");
+	if (!(!ZSTD_isError(n)))
+		unit_fixture_fail("zstd");
 	cn_buf_add(out, p, n);
 	free(p);
 }
@@ -451,7 +419,8 @@ static void zs(const void *in, size_t len, cn_buf *out)
 static int blob_fd(const void *blob, size_t len)
 {
 	int fd = memfd_create("blob", MFD_CLOEXEC);
-	must(fd >= 0 && cn_write_all(fd, blob, len) == 0 && lseek(fd, 0, SEEK_SET) == 0, "memfd");
+	if (!(fd >= 0 && cn_write_all(fd, blob, len) == 0 && lseek(fd, 0, SEEK_SET) == 0))
+		unit_fixture_fail("memfd");
 	return fd;
 }
 
@@ -459,10 +428,12 @@ static int blob_fd(const void *blob, size_t len)
 static int fresh(const char *name)
 {
 	int fd;
-	must(cn_rm_rf_at(AT_FDCWD, at(name), NULL) == 0, name);
-	mkdir_at(at(name), 0755);
+	if (cn_rm_rf_at(AT_FDCWD, at(name), NULL) != 0)
+		unit_fixture_fail(name);
+	unit_mkdir(AT_FDCWD, at(name), 0755);
 	fd = open(at(name), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	must(fd >= 0, name);
+	if (fd < 0)
+		unit_fixture_fail(name);
 	return fd;
 }
 
@@ -484,7 +455,8 @@ static int extract_into(const void *blob, size_t len, const char *target, const 
 	int tfd = xo && xo->keep ? open(at(target), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : fresh(target);
 	int bfd = blob_fd(blob, len);
 	int r;
-	must(tfd >= 0, target);
+	if (tfd < 0)
+		unit_fixture_fail(target);
 	memset(err, 0, sizeof(*err));
 	r = layer_extract(bfd, tfd, &o, res, err);
 	close(bfd);
@@ -543,13 +515,13 @@ static void test_tar_slip(void)
 		expect_fail(what, &t, &ADD, "path escapes the root", names[i]);
 		cn_buf_free(&t);
 	}
-	UNIT_CHECK(!exists(at("x")) && !exists(at("canary/pwn")), "tar-slip: nothing next to the target");
+	UNIT_CHECK(!unit_exists(AT_FDCWD, at("x")) && !unit_exists(AT_FDCWD, at("canary/pwn")), "tar-slip: nothing next to the target");
 	check_canary("tar-slip");
 
 	/* ".." that stays inside is applied by name. */
 	TAR(&t, T_FILE("a/../b", "b"), T_FILE("./c/./d/../e", "e"));
 	expect_ok("inner ..", &t, NULL);
-	UNIT_CHECK(content_is(at("t/b"), "b") && content_is(at("t/c/e"), "e") && !exists(at("t/a")),
+	UNIT_CHECK(content_is(at("t/b"), "b") && content_is(at("t/c/e"), "e") && !unit_exists(AT_FDCWD, at("t/a")),
 		   "inner ..: a/../b is b, c/./d/../e is c/e");
 	cn_buf_free(&t);
 }
@@ -566,7 +538,7 @@ static void test_absolute(void)
 	expect_ok("absolute names", &t, NULL);
 	UNIT_CHECK(content_is(at(in1), "1") && content_is(at("t/etc/passwd"), "root"),
 		   "absolute names: stored under the target (%s)", in1);
-	UNIT_CHECK(!exists(at("canary/pwn")) && !exists(at("canary/pwn2")) && !exists(at("canary/pwn3")),
+	UNIT_CHECK(!unit_exists(AT_FDCWD, at("canary/pwn")) && !unit_exists(AT_FDCWD, at("canary/pwn2")) && !unit_exists(AT_FDCWD, at("canary/pwn3")),
 		   "absolute names: nothing written at the host path");
 	check_canary("absolute names");
 	cn_buf_free(&t);
@@ -576,13 +548,15 @@ static void test_prefix_sibling(void)
 {
 	cn_buf t;
 	_cleanup_free_ char *before = NULL, *after = NULL;
-	must(cn_rm_rf_at(AT_FDCWD, at("root-evil"), NULL) == 0, "rm");
-	mkdir_at(at("root-evil"), 0755);
-	text_at(at("root-evil/x"), "evil", 0644);
+	if (cn_rm_rf_at(AT_FDCWD, at("root-evil"), NULL) != 0)
+		unit_fixture_fail("rm");
+	unit_mkdir(AT_FDCWD, at("root-evil"), 0755);
+	unit_put(AT_FDCWD, at("root-evil/x"), "evil", 0644);
 	before = list_tree(at("root-evil"), L_CANARY);
 
 	TAR(&t, T_FILE("../root-evil/x", "pwned"));
-	must(cn_rm_rf_at(AT_FDCWD, at("root"), NULL) == 0, "rm");
+	if (cn_rm_rf_at(AT_FDCWD, at("root"), NULL) != 0)
+		unit_fixture_fail("rm");
 	{
 		cn_err err;
 		struct layer_extract_result res;
@@ -652,14 +626,15 @@ static void test_symlink_override(void)
 	_cleanup_free_ char *base_abs = cn_xasprintf("%s", base);
 	cn_buf t;
 
-	must(!exists(host_x), "SymlinkOverridePath: the host has no /tmp/<unique>.escape before");
+	if (!(!unit_exists(AT_FDCWD, host_x)))
+		unit_fixture_fail("SymlinkOverridePath: the host has no /tmp/<unique>.escape before");
 	TAR(&t, T_DIR("foo/"), T_DIR("foo/tmp/"), T_FILE(tar_x, "first"),
 	    T_SYM("foo", "/"), T_FILE(tar_x, "second"),
 	    T_SYM("bar", base_abs), T_FILE("bar/canary/pwn", "no"));
 	expect_ok("SymlinkOverridePath", &t, NULL);
 	UNIT_CHECK(is_type(at("t/foo"), S_IFLNK) && content_is(at(target_x), "second"),
 		   "SymlinkOverridePath: foo -> / replaced the directory; foo/tmp/X is the target's tmp/X");
-	UNIT_CHECK(!exists(host_x), "SymlinkOverridePath: host %s not created", host_x);
+	UNIT_CHECK(!unit_exists(AT_FDCWD, host_x), "SymlinkOverridePath: host %s not created", host_x);
 	unlink(host_x);
 	UNIT_CHECK(content_is(at("t/bar/canary/pwn"), "no"), "SymlinkOverridePath: bar/canary/pwn inside");
 	check_canary("SymlinkOverridePath");
@@ -684,7 +659,7 @@ static void test_root(void)
 		tar_add(&t, &T_FILE("etc/shadow", "x"));
 		tar_end(&t);
 		expect_fail(what, &t, NULL, "refusing to replace the root directory", bad[i].name);
-		UNIT_CHECK(is_type(at("t"), S_IFDIR) && !exists(at("t/etc")),
+		UNIT_CHECK(is_type(at("t"), S_IFDIR) && !unit_exists(AT_FDCWD, at("t/etc")),
 			   "%s: the target is still a directory, nothing after", what);
 		cn_buf_free(&t);
 	}
@@ -750,7 +725,7 @@ static void test_hardlinks(void)
 		tar_add(&t, &l);
 		tar_end(&t);
 		expect_fail("hardlink with data", &t, NULL, "hardlink entry with data", "victim-link");
-		UNIT_CHECK(content_is(at("t/victim"), "orig") && !exists(at("t/victim-link")),
+		UNIT_CHECK(content_is(at("t/victim"), "orig") && !unit_exists(AT_FDCWD, at("t/victim-link")),
 			   "hardlink with data: the target keeps its content, no link");
 		cn_buf_free(&t);
 		cn_buf_free(&pax);
@@ -781,7 +756,7 @@ static void test_hardlinks(void)
 	    T_LINK("door2/escaped", "victim"), T_SYM("door2", canary_abs));
 	expect_ok("deferred hardlink", &t, NULL);
 	UNIT_CHECK(is_type(at("t/door"), S_IFLNK) && is_type(at("t/door2"), S_IFLNK) &&
-		   !exists(at("canary/escaped")), "deferred hardlink: nothing in the canary");
+		   !unit_exists(AT_FDCWD, at("canary/escaped")), "deferred hardlink: nothing in the canary");
 	check_canary("deferred hardlink");
 	cn_buf_free(&t);
 }
@@ -825,15 +800,15 @@ static void test_whiteout_symlink(void)
 	/* ADD form over an older tree: localetc -> /realetc. */
 	fd = fresh("t");
 	close(fd);
-	mkdir_at(at("t/realetc"), 0755);
-	text_at(at("t/realetc/passwd"), "p", 0644);
-	text_at(at("t/realetc/group"), "g", 0644);
-	must(symlink("/realetc", at("t/localetc")) == 0, "symlink");
-	must(symlink(canary_abs, at("t/hostetc")) == 0, "symlink");
+	unit_mkdir(AT_FDCWD, at("t/realetc"), 0755);
+	unit_put(AT_FDCWD, at("t/realetc/passwd"), "p", 0644);
+	unit_put(AT_FDCWD, at("t/realetc/group"), "g", 0644);
+	unit_symlink(AT_FDCWD, "/realetc", at("t/localetc"));
+	unit_symlink(AT_FDCWD, canary_abs, at("t/hostetc"));
 	TAR(&t, T_FILE("localetc/.wh.passwd", ""), T_FILE("hostetc/.wh.passwd", ""),
 	    T_FILE("hostetc/.wh.perm400", ""));
 	expect_ok("WhiteoutSymlinkPath (ADD)", &t, &ADD_KEEP);
-	UNIT_CHECK(!exists(at("t/realetc/passwd")) && exists(at("t/realetc/group")) &&
+	UNIT_CHECK(!unit_exists(AT_FDCWD, at("t/realetc/passwd")) && unit_exists(AT_FDCWD, at("t/realetc/group")) &&
 		   is_type(at("t/localetc"), S_IFLNK),
 		   "WhiteoutSymlinkPath (ADD): removes realetc/passwd, through the symlink, inside");
 	check_canary("WhiteoutSymlinkPath (ADD)");
@@ -854,15 +829,15 @@ static void prepare_lower(void)
 {
 	int fd = fresh("t");
 	close(fd);
-	mkdir_at(at("t/a"), 0755);
-	mkdir_at(at("t/a/b"), 0755);
-	mkdir_at(at("t/a/b/c"), 0755);
-	text_at(at("t/a/b/c/bar"), "bar", 0644);
-	text_at(at("t/a/b/old"), "old", 0644);
-	text_at(at("t/a/keep"), "keep", 0644);
-	text_at(at("t/h"), "h", 0644);
-	mkdir_at(at("t/d"), 0755);
-	text_at(at("t/d/old"), "old", 0644);
+	unit_mkdir(AT_FDCWD, at("t/a"), 0755);
+	unit_mkdir(AT_FDCWD, at("t/a/b"), 0755);
+	unit_mkdir(AT_FDCWD, at("t/a/b/c"), 0755);
+	unit_put(AT_FDCWD, at("t/a/b/c/bar"), "bar", 0644);
+	unit_put(AT_FDCWD, at("t/a/b/old"), "old", 0644);
+	unit_put(AT_FDCWD, at("t/a/keep"), "keep", 0644);
+	unit_put(AT_FDCWD, at("t/h"), "h", 0644);
+	unit_mkdir(AT_FDCWD, at("t/d"), 0755);
+	unit_put(AT_FDCWD, at("t/d/old"), "old", 0644);
 }
 
 static void test_opaque_add(void)
@@ -880,8 +855,8 @@ static void test_opaque_add(void)
 		else
 			TAR(&t, T_FILE("a/b/c/foo", "foo"), T_FILE("a/.wh..wh..opq", ""));
 		expect_ok(orders[i], &t, &ADD_KEEP);
-		UNIT_CHECK(content_is(at("t/a/b/c/foo"), "foo") && !exists(at("t/a/b/c/bar")) &&
-			   !exists(at("t/a/keep")) && !exists(at("t/a/b/old")),
+		UNIT_CHECK(content_is(at("t/a/b/c/foo"), "foo") && !unit_exists(AT_FDCWD, at("t/a/b/c/bar")) &&
+			   !unit_exists(AT_FDCWD, at("t/a/keep")) && !unit_exists(AT_FDCWD, at("t/a/b/old")),
 			   "opaque (ADD, %s): a/b/c/foo kept, older a/* gone", orders[i]);
 		cn_buf_free(&t);
 	}
@@ -892,8 +867,8 @@ static void test_opaque_add(void)
 	expect_ok("same-layer whiteouts (ADD)", &t, &ADD_KEEP);
 	UNIT_CHECK(content_is(at("t/f"), "f") && content_is(at("t/g"), "g"),
 		   "same-layer whiteouts (ADD): this layer's f and g survive their whiteouts");
-	UNIT_CHECK(!exists(at("t/h")), "same-layer whiteouts (ADD): older h removed");
-	UNIT_CHECK(content_is(at("t/d/new"), "new") && !exists(at("t/d/old")),
+	UNIT_CHECK(!unit_exists(AT_FDCWD, at("t/h")), "same-layer whiteouts (ADD): older h removed");
+	UNIT_CHECK(content_is(at("t/d/new"), "new") && !unit_exists(AT_FDCWD, at("t/d/old")),
 		   "same-layer whiteouts (ADD): .wh.d keeps this layer's d/new, removes d/old");
 	cn_buf_free(&t);
 }
@@ -936,18 +911,19 @@ static void test_opaque_snapshot(void)
 		   "snapshot: a directory replacing a same-layer file is opaque");
 
 	/* What overlayfs makes of it. */
-	mkdir_at(at("merged"), 0755);
+	unit_mkdir(AT_FDCWD, at("merged"), 0755);
 	snprintf(opts, sizeof(opts), "lowerdir=%s:%s", at("l2"), at("l1"));
 	mounted = mount("overlay", at("merged"), "overlay", MS_RDONLY, opts) == 0;
 	if (!mounted) {
 		UNIT_SKIP(strerror(errno), "opaque (snapshot): overlay mount of the two snapshots");
 	} else {
-		UNIT_CHECK(content_is(at("merged/a/b/c/foo"), "foo") && !exists(at("merged/a/b/c/bar")) &&
-			   !exists(at("merged/a/keep")) && !exists(at("merged/h")) &&
-			   content_is(at("merged/d/new"), "new") && !exists(at("merged/d/old")) &&
+		UNIT_CHECK(content_is(at("merged/a/b/c/foo"), "foo") && !unit_exists(AT_FDCWD, at("merged/a/b/c/bar")) &&
+			   !unit_exists(AT_FDCWD, at("merged/a/keep")) && !unit_exists(AT_FDCWD, at("merged/h")) &&
+			   content_is(at("merged/d/new"), "new") && !unit_exists(AT_FDCWD, at("merged/d/old")) &&
 			   content_is(at("merged/f"), "f"),
 			   "opaque (snapshot): overlayfs shows layer 2 over layer 1 as the spec says");
-		must(umount(at("merged")) == 0, "umount");
+		if (umount(at("merged")) != 0)
+			unit_fixture_fail("umount");
 	}
 	rmdir(at("merged"));
 }
@@ -1055,12 +1031,12 @@ static void test_replace(void)
 	cn_buf t;
 	int fd = fresh("t");
 	close(fd);
-	mkdir_at(at("t/dir"), 0700);
-	text_at(at("t/dir/old"), "old", 0644);
-	mkdir_at(at("t/gone"), 0755);
-	text_at(at("t/gone/x"), "x", 0644);
-	text_at(at("t/file"), "file", 0644);
-	must(symlink("/nowhere", at("t/dangling")) == 0, "symlink");
+	unit_mkdir(AT_FDCWD, at("t/dir"), 0700);
+	unit_put(AT_FDCWD, at("t/dir/old"), "old", 0644);
+	unit_mkdir(AT_FDCWD, at("t/gone"), 0755);
+	unit_put(AT_FDCWD, at("t/gone/x"), "x", 0644);
+	unit_put(AT_FDCWD, at("t/file"), "file", 0644);
+	unit_symlink(AT_FDCWD, "/nowhere", at("t/dangling"));
 	{
 		struct tent d = T_DIR("dir/");
 		d.mode = 0750;
@@ -1095,13 +1071,14 @@ static void test_mount_inside(void)
 	cn_buf t;
 	int fd = fresh("t");
 	close(fd);
-	mkdir_at(at("t/mnt"), 0755);
+	unit_mkdir(AT_FDCWD, at("t/mnt"), 0755);
 	if (mount("tmpfs", at("t/mnt"), "tmpfs", 0, "mode=0751") < 0) {
 		UNIT_SKIP(strerror(errno), "mount point inside the target");
 		return;
 	}
-	text_at(at("t/mnt/keep"), "mounted", 0644);
-	must(stat(at("t/mnt"), &before) == 0, "stat");
+	unit_put(AT_FDCWD, at("t/mnt/keep"), "mounted", 0644);
+	if (stat(at("t/mnt"), &before) != 0)
+		unit_fixture_fail("stat");
 	{
 		struct tent d = T_DIR("mnt/");
 		d.mode = 0777;
@@ -1121,17 +1098,18 @@ static void test_mount_inside(void)
 	expect_fail("whiteout of a mount point (ADD)", &t, &ADD_KEEP, "mount point", ".wh.mnt");
 	cn_buf_free(&t);
 	UNIT_CHECK(stat(at("t/mnt"), &after) == 0 && after.st_mode == before.st_mode &&
-		   after.st_dev == before.st_dev && !exists(at("t/mnt/x")) &&
+		   after.st_dev == before.st_dev && !unit_exists(AT_FDCWD, at("t/mnt/x")) &&
 		   content_is(at("t/mnt/keep"), "mounted"),
 		   "mount point inside the target: untouched");
-	must(umount(at("t/mnt")) == 0, "umount");
+	if (umount(at("t/mnt")) != 0)
+		unit_fixture_fail("umount");
 }
 
 /* ---- test 19: header bombs, measured in a child -------------------------- */
 
 static long status_kb(const char *key)
 {
-	_cleanup_free_ char *s = slurp("/proc/self/status");
+	const char *s = unit_slurp(AT_FDCWD, "/proc/self/status");
 	const char *p = s ? strstr(s, key) : NULL;
 	return p ? strtol(p + strlen(key) + 1, NULL, 10) : -1;
 }
@@ -1149,9 +1127,11 @@ static void extract_measured(const cn_buf *blob, const struct xopts *xo, struct 
 	pid_t pid;
 	int fd = fresh("t");
 	close(fd);
-	must(pipe2(p, O_CLOEXEC) == 0, "pipe");
+	if (pipe2(p, O_CLOEXEC) != 0)
+		unit_fixture_fail("pipe");
 	pid = fork();
-	must(pid >= 0, "fork");
+	if (pid < 0)
+		unit_fixture_fail("fork");
 	if (pid == 0) {
 		struct measured c;
 		struct timespec t0, t1;
@@ -1279,7 +1259,8 @@ static void test_bombs(void)
 	struct xopts cap = { .max_bytes = (uint64_t)32 << 20 };
 	cn_buf t, z;
 
-	must(zeros != NULL, "calloc");
+	if (!zeros)
+		unit_fixture_fail("calloc");
 	/* The cap on the tar stream guards what is not file content: data of
 	 * entries that are skipped (a whiteout's) and zeros after the
 	 * end-of-archive blocks, which are drained to the end of the blob. */
@@ -1384,7 +1365,7 @@ static void test_bombs(void)
 		tar_end(&t);
 		expect_quick_fail("1500 entries, cap 1000", &t, &few, "more than 1000 entries", 30.0);
 		/* ... and against a file system out of inodes. */
-		mkdir_at(at("tiny"), 0755);
+		unit_mkdir(AT_FDCWD, at("tiny"), 0755);
 		if (mount("tmpfs", at("tiny"), "tmpfs", 0, "nr_inodes=200,size=4m") < 0) {
 			UNIT_SKIP(strerror(errno), "entry bomb on a tmpfs with 200 inodes");
 		} else {
@@ -1393,7 +1374,8 @@ static void test_bombs(void)
 			int r = extract_into(t.data, t.len, "tiny/t", NULL, &res, &err);
 			UNIT_CHECK(r < 0 && err.errnum == ENOSPC && strstr(err.msg, "layer: entry \"f"),
 				   "entry bomb on a tmpfs with 200 inodes: %s", r ? err.msg : "succeeded");
-			must(umount(at("tiny")) == 0, "umount");
+			if (umount(at("tiny")) != 0)
+				unit_fixture_fail("umount");
 		}
 		rmdir(at("tiny"));
 		cn_buf_free(&t);
@@ -1417,7 +1399,8 @@ static void test_stream(void)
 	cn_err err;
 	int r;
 
-	must(zeros != NULL, "calloc");
+	if (!zeros)
+		unit_fixture_fail("calloc");
 	for (int i = 0; i < 4096; i++)
 		garbage[i] = (char)(i * 7 + 1);
 	TAR(&t, T_DIR("d/"), T_FILE("d/f", "hello"));
@@ -1521,11 +1504,13 @@ static void test_stream(void)
 		int p[2];
 		pid_t pid;
 		int tfd = fresh("t");
-		must(pipe2(p, O_CLOEXEC) == 0, "pipe");
+		if (pipe2(p, O_CLOEXEC) != 0)
+			unit_fixture_fail("pipe");
 		cn_buf_init(&blob, 0);
 		zs(t.data, t.len, &blob);
 		pid = fork();
-		must(pid >= 0, "fork");
+		if (pid < 0)
+			unit_fixture_fail("fork");
 		if (pid == 0) {
 			close(p[0]);
 			for (size_t i = 0; i < blob.len; i++)   /* one byte at a time */
@@ -1633,8 +1618,9 @@ static void test_sparse(void)
 	fd = fresh("sp");
 	close(fd);
 	fd = open(at("sp/holes"), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	must(fd >= 0 && pwrite(fd, "start", 5, 0) == 5 && pwrite(fd, "middle", 6, 8 << 20) == 6 &&
-	     ftruncate(fd, 32 << 20) == 0, "sparse file");
+	if (!(fd >= 0 && pwrite(fd, "start", 5, 0) == 5 && pwrite(fd, "middle", 6, 8 << 20) == 6 &&
+	     ftruncate(fd, 32 << 20) == 0))
+		unit_fixture_fail("sparse file");
 	close(fd);
 	for (size_t i = 0; i < CN_ARRAY_SIZE(formats); i++) {
 		struct layer_extract_result res;
@@ -1644,9 +1630,11 @@ static void test_sparse(void)
 		int r;
 		snprintf(cmd, sizeof(cmd), "tar -C '%s' --sparse --format=%s -cf '%s' holes", at("sp"),
 			 formats[i], at("sparse.tar"));
-		must(system(cmd) == 0, cmd);
+		if (system(cmd) != 0)
+			unit_fixture_fail(cmd);
 		cn_buf_init(&b, 0);
-		must(cn_read_file_at(AT_FDCWD, at("sparse.tar"), 1 << 30, &b, NULL) == 0, "read tar");
+		if (cn_read_file_at(AT_FDCWD, at("sparse.tar"), 1 << 30, &b, NULL) != 0)
+			unit_fixture_fail("read tar");
 		r = extract_into(b.data, b.len, "t", NULL, &res, &err);
 		snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s'", at("sp/holes"), at("t/holes"));
 		UNIT_CHECK(r == 0 && system(cmd) == 0 && stat(at("t/holes"), &st) == 0 &&
@@ -1662,87 +1650,82 @@ static void test_sparse(void)
 #define FUTURE ((int64_t)4102444800)
 #define OLD ((int64_t)1500000000)
 
-static void mtime_at(const char *path, int64_t sec)
-{
-	struct timespec ts[2] = { { (time_t)sec, 0 }, { (time_t)sec, 0 } };
-	must(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) == 0, path);
-}
-
-static void xattr_at(const char *path, const char *name, const void *val, size_t len)
-{
-	must(lsetxattr(path, name, val, len, 0) == 0, name);
-}
-
 /* What a RUN step's upper dir can hold (as in test_layer.c). */
 static void build_source(void)
 {
 	char big[300000];
 	uint32_t x = 12345;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
 
 	for (size_t i = 0; i < sizeof(big); i++) {
 		x = x * 1103515245u + 12345u;
 		big[i] = (char)(x >> 16);
 	}
-	mkdir_at(at("src"), 0755);
-	file_at(at("src/big"), big, sizeof(big), 0644);
-	mkdir_at(at("src/bin"), 0755);
-	text_at(at("src/bin/tool"), "#!/bin/sh\necho hi\n", 0755);
-	must(lchown(at("src/bin/tool"), 1234, 5678) == 0, "chown");
-	text_at(at("src/bin/suid"), "suid", 04755);
-	text_at(at("src/bin/sgid"), "sgid", 02755);
-	must(lchown(at("src/bin/sgid"), 0, 50) == 0 && chmod(at("src/bin/sgid"), 02755) == 0, "sgid");
-	mkdir_at(at("src/deep"), 0700);
-	mkdir_at(at("src/deep/a"), 0755);
-	mkdir_at(at("src/deep/a/b"), 0555);
-	text_at(at("src/deep/a/b/file"), "deep", 0444);
-	text_at(at("src/deep/a/b/long-nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"
+	unit_mkdir(AT_FDCWD, at("src"), 0755);
+	unit_put_bytes(AT_FDCWD, at("src/big"), big, sizeof(big), 0644);
+	unit_mkdir(AT_FDCWD, at("src/bin"), 0755);
+	unit_put(AT_FDCWD, at("src/bin/tool"), "#!/bin/sh\necho hi\n", 0755);
+	if (lchown(at("src/bin/tool"), 1234, 5678) != 0)
+		unit_fixture_fail("chown");
+	unit_put(AT_FDCWD, at("src/bin/suid"), "suid", 04755);
+	unit_put(AT_FDCWD, at("src/bin/sgid"), "sgid", 02755);
+	if (!(lchown(at("src/bin/sgid"), 0, 50) == 0 && chmod(at("src/bin/sgid"), 02755) == 0))
+		unit_fixture_fail("sgid");
+	unit_mkdir(AT_FDCWD, at("src/deep"), 0700);
+	unit_mkdir(AT_FDCWD, at("src/deep/a"), 0755);
+	unit_mkdir(AT_FDCWD, at("src/deep/a/b"), 0555);
+	unit_put(AT_FDCWD, at("src/deep/a/b/file"), "deep", 0444);
+	unit_put(AT_FDCWD, at("src/deep/a/b/long-nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"
 		   "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"),
 		"long", 0644);
-	mkdir_at(at("src/etc"), 0755);
-	text_at(at("src/etc/caf\xc3\xa9"), "utf-8 name", 0644);
-	text_at(at("src/etc/bad\xff"), "latin-1 name", 0644);
-	text_at(at("src/etc/origin-file"), "copied up", 0644);
-	xattr_at(at("src/etc/origin-file"), "trusted.overlay.origin", "\x00\xfb\x21", 3);
-	xattr_at(at("src/etc/origin-file"), "trusted.other", "1", 1);
-	text_at(at("src/etc/passwd"), "root:x:0:0::/root:/bin/sh\n", 0644);
-	must(mknod(at("src/etc/removed"), S_IFCHR | 0, makedev(0, 0)) == 0, "whiteout");
-	text_at(at("src/etc/secret"), "s3cret", 0600);
-	text_at(at("src/etc/xattr-file"), "x", 0644);
-	xattr_at(at("src/etc/xattr-file"), "user.test", "hello", 5);
-	xattr_at(at("src/etc/xattr-file"), "user.bin", "a\0b", 3);
-	xattr_at(at("src/etc/xattr-file"), "user.overlay.foo", "dropped", 7);
-	text_at(at("src/etc/cap"), "cap", 0755);
-	xattr_at(at("src/etc/cap"), "security.capability",
+	unit_mkdir(AT_FDCWD, at("src/etc"), 0755);
+	unit_put(AT_FDCWD, at("src/etc/caf\xc3\xa9"), "utf-8 name", 0644);
+	unit_put(AT_FDCWD, at("src/etc/bad\xff"), "latin-1 name", 0644);
+	unit_put(AT_FDCWD, at("src/etc/origin-file"), "copied up", 0644);
+	unit_setxattr(at("src/etc/origin-file"), "trusted.overlay.origin", "\x00\xfb\x21", 3);
+	unit_setxattr(at("src/etc/origin-file"), "trusted.other", "1", 1);
+	unit_put(AT_FDCWD, at("src/etc/passwd"), "root:x:0:0::/root:/bin/sh\n", 0644);
+	if (mknod(at("src/etc/removed"), S_IFCHR | 0, makedev(0, 0)) != 0)
+		unit_fixture_fail("whiteout");
+	unit_put(AT_FDCWD, at("src/etc/secret"), "s3cret", 0600);
+	unit_put(AT_FDCWD, at("src/etc/xattr-file"), "x", 0644);
+	unit_setxattr(at("src/etc/xattr-file"), "user.test", "hello", 5);
+	unit_setxattr(at("src/etc/xattr-file"), "user.bin", "a\0b", 3);
+	unit_setxattr(at("src/etc/xattr-file"), "user.overlay.foo", "dropped", 7);
+	unit_put(AT_FDCWD, at("src/etc/cap"), "cap", 0755);
+	unit_setxattr(at("src/etc/cap"), "security.capability",
 		 "\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 20);
-	must(link(at("src/etc/passwd"), at("src/etc/zz-link")) == 0, "link");
-	must(link(at("src/etc/passwd"), at("src/bin/passwd-link")) == 0, "link");
-	must(mkfifo(at("src/fifo"), 0640) == 0, "mkfifo");
-	text_at(at("src/future"), "future", 0644);
-	mtime_at(at("src/future"), FUTURE);
-	must(mknod(at("src/gone"), S_IFCHR | 0, makedev(0, 0)) == 0, "whiteout");
-	must(symlink("etc/passwd", at("src/link")) == 0, "symlink");
-	must(symlink("/absolute/../dangling", at("src/dangling")) == 0, "symlink");
-	must(lchown(at("src/dangling"), 7, 8) == 0, "lchown");
-	must(mknod(at("src/null"), S_IFCHR | 0666, makedev(1, 3)) == 0, "mknod");
-	must(mknod(at("src/blk"), S_IFBLK | 0600, makedev(7, 1)) == 0, "mknod");
-	text_at(at("src/old"), "old", 0644);
-	mtime_at(at("src/old"), OLD);
-	mkdir_at(at("src/opq"), 0755);
-	xattr_at(at("src/opq"), "trusted.overlay.opaque", "y", 1);
-	text_at(at("src/opq/a"), "a", 0644);
-	mkdir_at(at("src/opq/sub"), 0750);
-	xattr_at(at("src/opq/sub"), "trusted.overlay.opaque", "y", 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", at("src/sock"));
-	must(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "socket");
-	close(fd);
-	mkdir_at(at("src/tmp"), 01777);
-	mkdir_at(at("src/empty"), 0711);
-	mtime_at(at("src/empty"), OLD);
-	mtime_at(at("src/deep/a/b"), OLD + 1);
-	mtime_at(at("src/deep"), OLD + 2);
+	if (link(at("src/etc/passwd"), at("src/etc/zz-link")) != 0)
+		unit_fixture_fail("link");
+	if (link(at("src/etc/passwd"), at("src/bin/passwd-link")) != 0)
+		unit_fixture_fail("link");
+	if (mkfifo(at("src/fifo"), 0640) != 0)
+		unit_fixture_fail("mkfifo");
+	unit_put(AT_FDCWD, at("src/future"), "future", 0644);
+	unit_mtime(AT_FDCWD, at("src/future"), FUTURE, 0);
+	if (mknod(at("src/gone"), S_IFCHR | 0, makedev(0, 0)) != 0)
+		unit_fixture_fail("whiteout");
+	unit_symlink(AT_FDCWD, "etc/passwd", at("src/link"));
+	unit_symlink(AT_FDCWD, "/absolute/../dangling", at("src/dangling"));
+	if (lchown(at("src/dangling"), 7, 8) != 0)
+		unit_fixture_fail("lchown");
+	if (mknod(at("src/null"), S_IFCHR | 0666, makedev(1, 3)) != 0)
+		unit_fixture_fail("mknod");
+	if (mknod(at("src/blk"), S_IFBLK | 0600, makedev(7, 1)) != 0)
+		unit_fixture_fail("mknod");
+	unit_put(AT_FDCWD, at("src/old"), "old", 0644);
+	unit_mtime(AT_FDCWD, at("src/old"), OLD, 0);
+	unit_mkdir(AT_FDCWD, at("src/opq"), 0755);
+	unit_setxattr(at("src/opq"), "trusted.overlay.opaque", "y", 1);
+	unit_put(AT_FDCWD, at("src/opq/a"), "a", 0644);
+	unit_mkdir(AT_FDCWD, at("src/opq/sub"), 0750);
+	unit_setxattr(at("src/opq/sub"), "trusted.overlay.opaque", "y", 1);
+	if (unit_socket(at("src/sock")) < 0)
+		unit_fixture_fail("socket");
+	unit_mkdir(AT_FDCWD, at("src/tmp"), 01777);
+	unit_mkdir(AT_FDCWD, at("src/empty"), 0711);
+	unit_mtime(AT_FDCWD, at("src/empty"), OLD, 0);
+	unit_mtime(AT_FDCWD, at("src/deep/a/b"), OLD + 1, 0);
+	unit_mtime(AT_FDCWD, at("src/deep"), OLD + 2, 0);
 }
 
 /* The source listing without what ADD form does not reproduce. */
@@ -1784,11 +1767,14 @@ static void test_roundtrip(enum layer_compression c, bool add)
 	int bfd = open(at("layer.blob"), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	int tfd, r;
 
-	must(sfd >= 0 && bfd >= 0, "round trip setup");
+	if (!(sfd >= 0 && bfd >= 0))
+		unit_fixture_fail("round trip setup");
 	r = layer_write_dir(sfd, bfd, &wo, &info, &err);
-	must(r == 0, err.msg);
+	if (r != 0)
+		unit_fixture_fail(err.msg);
 	close(sfd);
-	must(lseek(bfd, 0, SEEK_SET) == 0, "lseek");
+	if (lseek(bfd, 0, SEEK_SET) != 0)
+		unit_fixture_fail("lseek");
 	tfd = fresh("rt");
 	r = layer_extract(bfd, tfd, &xo, &res, &err);
 	close(bfd);
@@ -1831,17 +1817,20 @@ static void bench_one(const char *what, enum layer_compression c, const char *ou
 	int sfd = open(at("bench"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int bfd = open(at("bench.blob"), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
-	must(layer_write_dir(sfd, bfd, &wo, &info, &err) == 0, err.msg);
+	if (layer_write_dir(sfd, bfd, &wo, &info, &err) != 0)
+		unit_fixture_fail(err.msg);
 	close(sfd);
 	for (int round = 0; round < rounds; round++) {
 		struct rusage r0, r1;
 		double t0, t1, t2, cpu;
 		int tfd = fresh(out);
-		must(lseek(bfd, 0, SEEK_SET) == 0, "lseek");
+		if (lseek(bfd, 0, SEEK_SET) != 0)
+			unit_fixture_fail("lseek");
 		sync();
 		getrusage(RUSAGE_SELF, &r0);
 		t0 = now_s();
-		must(layer_extract(bfd, tfd, NULL, &res, &err) == 0, err.msg);
+		if (layer_extract(bfd, tfd, NULL, &res, &err) != 0)
+			unit_fixture_fail(err.msg);
 		t1 = now_s();
 		getrusage(RUSAGE_SELF, &r1);
 		syncfs(tfd);
@@ -1885,18 +1874,18 @@ static void bench(void)
 	for (i = 0; i < 200; i++) {
 		char d[64];
 		snprintf(d, sizeof(d), "bench/d%03d", i);
-		mkdir_at(at(d), 0755);
+		unit_mkdir(AT_FDCWD, at(d), 0755);
 	}
 	for (i = 0; i < 20000; i++) {
 		char f[64];
 		size_t len = 1000 + (size_t)(x % 18000);       /* 1..19 KB, 10 KB on average */
 		fill(buf, len, &x);
 		snprintf(f, sizeof(f), "bench/d%03d/f%05d", i % 200, i);
-		file_at(at(f), buf, len, 0644);
+		unit_put_bytes(AT_FDCWD, at(f), buf, len, 0644);
 		total += len;
 	}
 	printf("# bench tree: 20000 files in 200 directories, %.1f MB\n", (double)total / 1e6);
-	mkdir_at(at("fast"), 0755);
+	unit_mkdir(AT_FDCWD, at("fast"), 0755);
 	fast = mount("tmpfs", at("fast"), "tmpfs", 0, "size=1g") == 0;
 	if (fast) {
 		bench_one("20k small files", LAYER_ZSTD, "fast/out", 3);
@@ -1908,14 +1897,16 @@ static void bench(void)
 		int fd = open(at("bench/big"), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 		for (i = 0; i < 200; i++) {
 			fill(buf, 1 << 20, &x);
-			must(cn_write_all(fd, buf, 1 << 20) == 0, "write");
+			if (cn_write_all(fd, buf, 1 << 20) != 0)
+				unit_fixture_fail("write");
 		}
 		close(fd);
 	}
 	if (fast) {
 		bench_one("one 210 MB file", LAYER_ZSTD, "fast/out", 2);
 		bench_one("one 210 MB file", LAYER_GZIP, "fast/out", 2);
-		must(umount(at("fast")) == 0, "umount");
+		if (umount(at("fast")) != 0)
+			unit_fixture_fail("umount");
 	}
 	bench_one("one 210 MB file", LAYER_ZSTD, "bench-out", 2);
 	fresh("bench");
@@ -1927,7 +1918,8 @@ static int count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
 	int n = 0;
-	must(d != NULL, "/proc/self/fd");
+	if (!d)
+		unit_fixture_fail("/proc/self/fd");
 	while (readdir(d))
 		n++;
 	closedir(d);
@@ -1940,14 +1932,14 @@ int main(void)
 	int fds = count_fds();
 
 	umask(022);
-	must(mkdtemp(base) != NULL, "mkdtemp");
-	mkdir_at(at("canary"), 0755);
-	text_at(at("canary/passwd"), "host passwd", 0644);
-	text_at(at("canary/perm400"), "secret", 0400);
-	mkdir_at(at("canary/sub"), 0700);
-	text_at(at("canary/sub/file"), "sub", 0644);
-	must(symlink("passwd", at("canary/link")) == 0, "symlink");
-	xattr_at(at("canary/passwd"), "user.canary", "1", 1);
+	close(unit_tmpdir(base));
+	unit_mkdir(AT_FDCWD, at("canary"), 0755);
+	unit_put(AT_FDCWD, at("canary/passwd"), "host passwd", 0644);
+	unit_put(AT_FDCWD, at("canary/perm400"), "secret", 0400);
+	unit_mkdir(AT_FDCWD, at("canary/sub"), 0700);
+	unit_put(AT_FDCWD, at("canary/sub/file"), "sub", 0644);
+	unit_symlink(AT_FDCWD, "passwd", at("canary/link"));
+	unit_setxattr(at("canary/passwd"), "user.canary", "1", 1);
 	canary_before = list_tree(at("canary"), L_CANARY);
 
 	test_tar_slip();

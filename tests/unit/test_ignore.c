@@ -21,8 +21,6 @@
 
 static cn_err err;
 
-#define corpus_dir() unit_corpus_dir()   /* shared fixture (unit.h) */
-
 static struct bf_ignore *parse(const char *text)
 {
 	cn_err_clear(&err);
@@ -288,24 +286,6 @@ static void test_utf8_paths(void)
 static char base[] = "/tmp/cairn-ignore-XXXXXX";
 static int base_fd = -1;
 
-static void put(int dirfd, const char *path, const char *data)
-{
-	int fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || cn_write_all(fd, data, strlen(data)) < 0) {
-		printf("# fixture: cannot write %s\n", path);
-		exit(2);
-	}
-	close(fd);
-}
-
-static void mkdir_(int dirfd, const char *path)
-{
-	if (mkdirat(dirfd, path, 0755) < 0) {
-		printf("# fixture: cannot mkdir %s\n", path);
-		exit(2);
-	}
-}
-
 /* The name of the ignore file a build of CTX with Buildfile BF uses and
  * whether it excludes PATH ("" and false when there is none). */
 static const char *which(const char *bf, const char *ctx, const char *path, bool *ex)
@@ -330,48 +310,48 @@ static void test_which_file(void)
 {
 	const char *n;
 	bool ex;
-	mkdir_(base_fd, "c");
-	put(base_fd, "c/Buildfile", "FROM scratch\n");
+	unit_mkdir(base_fd, "c", 0755);
+	unit_put(base_fd, "c/Buildfile", "FROM scratch\n", 0644);
 	n = which("c/Buildfile", "c", "a", &ex);
 	UNIT_STREQ(n, "", "no ignore file: none used");
-	put(base_fd, "c/.dockerignore", "a\n");
+	unit_put(base_fd, "c/.dockerignore", "a\n", 0644);
 	n = which("c/Buildfile", "c", "a", &ex);
 	UNIT_CHECK(n && !strcmp(n, "c/.dockerignore") && ex, "CONTEXT/.dockerignore is used: %s",
 		   n ? n : err.msg);
-	put(base_fd, "c/.buildignore", "b\n");
+	unit_put(base_fd, "c/.buildignore", "b\n", 0644);
 	n = which("c/Buildfile", "c", "a", &ex);
 	UNIT_CHECK(n && !strcmp(n, "c/.buildignore") && !ex, ".buildignore beats .dockerignore: %s",
 		   n ? n : err.msg);
-	put(base_fd, "c/Buildfile.dockerignore", "c\n");
+	unit_put(base_fd, "c/Buildfile.dockerignore", "c\n", 0644);
 	n = which("c/Buildfile", "c", "c", &ex);
 	UNIT_CHECK(n && !strcmp(n, "c/Buildfile.dockerignore") && ex,
 		   "Buildfile.dockerignore beats both: %s", n ? n : err.msg);
 	/* A Buildfile outside the context: its own ignore file, else the context's. */
-	mkdir_(base_fd, "elsewhere");
-	put(base_fd, "elsewhere/Dockerfile", "FROM scratch\n");
+	unit_mkdir(base_fd, "elsewhere", 0755);
+	unit_put(base_fd, "elsewhere/Dockerfile", "FROM scratch\n", 0644);
 	n = which("elsewhere/Dockerfile", "c", "a", &ex);
 	UNIT_STREQ(n, "c/.buildignore", "-f elsewhere/Dockerfile: the context's file");
-	put(base_fd, "elsewhere/Dockerfile.dockerignore", "a\n");
+	unit_put(base_fd, "elsewhere/Dockerfile.dockerignore", "a\n", 0644);
 	n = which("elsewhere/Dockerfile", "c", "a", &ex);
 	UNIT_CHECK(n && !strcmp(n, "elsewhere/Dockerfile.dockerignore") && ex,
 		   "-f elsewhere/Dockerfile: Dockerfile.dockerignore next to it: %s", n ? n : err.msg);
 	/* Errors name the file. */
-	put(base_fd, "c/Buildfile.dockerignore", "ok\n!\n");
+	unit_put(base_fd, "c/Buildfile.dockerignore", "ok\n!\n", 0644);
 	n = which("c/Buildfile", "c", "a", &ex);
 	UNIT_CHECK(!n && strstr(err.msg, "c/Buildfile.dockerignore:2: '!' alone"),
 		   "a bad pattern names the file and line: %s", err.msg);
 	unlinkat(base_fd, "c/Buildfile.dockerignore", 0);
 	unlinkat(base_fd, "c/.buildignore", 0);
-	mkdir_(base_fd, "c/.buildignore");
+	unit_mkdir(base_fd, "c/.buildignore", 0755);
 	n = which("c/Buildfile", "c", "a", &ex);
 	UNIT_CHECK(!n && strstr(err.msg, "not a regular file"), "a directory .buildignore: %s", err.msg);
 	unlinkat(base_fd, "c/.buildignore", AT_REMOVEDIR);
-	symlinkat("/etc/passwd", base_fd, "c/.buildignore");
+	unit_symlink(base_fd, "/etc/passwd", "c/.buildignore");
 	n = which("c/Buildfile", "c", "a", &ex);
 	UNIT_CHECK(!n && strstr(err.msg, "outside the build context"),
 		   "a .buildignore linking out of the context is refused: %s", err.msg);
 	unlinkat(base_fd, "c/.buildignore", 0);
-	symlinkat(".dockerignore", base_fd, "c/.buildignore");
+	unit_symlink(base_fd, ".dockerignore", "c/.buildignore");
 	n = which("c/Buildfile", "c", "a", &ex);
 	UNIT_CHECK(n && !strcmp(n, "c/.buildignore") && ex, "a .buildignore linking inside it is read");
 }
@@ -384,30 +364,7 @@ static void new_root(void)
 {
 	if (root_fd >= 0)
 		close(root_fd);
-	cn_rm_rf_at(base_fd, "root", NULL);
-	mkdir_(base_fd, "root");
-	root_fd = openat(base_fd, "root", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-}
-
-static bool exists(const char *path)
-{
-	struct stat st;
-	return fstatat(root_fd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
-static size_t count_entries(const char *path)
-{
-	_cleanup_close_ int fd = openat(root_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-	size_t n = 0;
-	if (!d)
-		return (size_t)-1;
-	fd = -1;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	return n;
+	root_fd = unit_fresh_dir(base_fd, "root", 0755);
 }
 
 /* COPY srcs... dest with the ignore file TEXT; srcs end with NULL. */
@@ -456,27 +413,27 @@ static int digest_(const char *text, char out[CN_DIGEST_STR_SIZE], ...)
 
 static void make_context(void)
 {
-	mkdir_(base_fd, "ctx");
+	unit_mkdir(base_fd, "ctx", 0755);
 	ctx_fd = openat(base_fd, "ctx", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	put(ctx_fd, "app.c", "int main;");
-	put(ctx_fd, "debug.log", "LOG");
-	put(ctx_fd, "important.log", "KEEP");
-	mkdir_(ctx_fd, "secret");
-	put(ctx_fd, "secret/key", "KEY");
-	mkdir_(ctx_fd, "secret/pub");
-	put(ctx_fd, "secret/pub/id.pub", "PUB");
-	mkdir_(ctx_fd, "src");
-	put(ctx_fd, "src/main.c", "MAIN");
-	mkdir_(ctx_fd, "src/tmp");
-	put(ctx_fd, "src/tmp/scratch", "S");
-	mkdir_(ctx_fd, "node_modules");
-	mkdir_(ctx_fd, "node_modules/dep");
-	put(ctx_fd, "node_modules/dep/index.js", "JS");
-	symlinkat("secret", ctx_fd, "secret-link");
-	symlinkat("secret/key", ctx_fd, "key-link");
-	symlinkat("src", ctx_fd, "src-link");
-	symlinkat("../app.c", ctx_fd, "secret/up-link");
-	symlinkat("app.c", ctx_fd, "app.lnk");
+	unit_put(ctx_fd, "app.c", "int main;", 0644);
+	unit_put(ctx_fd, "debug.log", "LOG", 0644);
+	unit_put(ctx_fd, "important.log", "KEEP", 0644);
+	unit_mkdir(ctx_fd, "secret", 0755);
+	unit_put(ctx_fd, "secret/key", "KEY", 0644);
+	unit_mkdir(ctx_fd, "secret/pub", 0755);
+	unit_put(ctx_fd, "secret/pub/id.pub", "PUB", 0644);
+	unit_mkdir(ctx_fd, "src", 0755);
+	unit_put(ctx_fd, "src/main.c", "MAIN", 0644);
+	unit_mkdir(ctx_fd, "src/tmp", 0755);
+	unit_put(ctx_fd, "src/tmp/scratch", "S", 0644);
+	unit_mkdir(ctx_fd, "node_modules", 0755);
+	unit_mkdir(ctx_fd, "node_modules/dep", 0755);
+	unit_put(ctx_fd, "node_modules/dep/index.js", "JS", 0644);
+	unit_symlink(ctx_fd, "secret", "secret-link");
+	unit_symlink(ctx_fd, "secret/key", "key-link");
+	unit_symlink(ctx_fd, "src", "src-link");
+	unit_symlink(ctx_fd, "../app.c", "secret/up-link");
+	unit_symlink(ctx_fd, "app.c", "app.lnk");
 }
 
 static void test_copy(void)
@@ -484,7 +441,7 @@ static void test_copy(void)
 	static const char *const ign = "*.log\n!important.log\nsecret/\n**/tmp\nnode_modules\n";
 	char d1[CN_DIGEST_STR_SIZE], d2[CN_DIGEST_STR_SIZE];
 
-	put(ctx_fd, "node_modules/.wh.refused", "");
+	unit_put(ctx_fd, "node_modules/.wh.refused", "", 0644);
 	UNIT_CHECK(COPY(NULL, "/app/", ".") != 0 && strstr(err.msg, ".wh.refused"),
 		   "without an ignore file, node_modules/.wh.refused is refused (as before): %s",
 		   err.msg);
@@ -492,12 +449,12 @@ static void test_copy(void)
 		   err.msg);
 	unlinkat(ctx_fd, "node_modules/.wh.refused", 0);
 	UNIT_CHECK(COPY(ign, "/app/", ".") == 0, "COPY . with ignores: %s", err.msg);
-	UNIT_CHECK(exists("app/app.c") && exists("app/important.log") && exists("app/src/main.c") &&
-		   exists("app/secret-link") && exists("app/src-link"), "COPY .: kept entries copied");
-	UNIT_CHECK(!exists("app/debug.log") && !exists("app/secret") && !exists("app/src/tmp") &&
-		   !exists("app/node_modules"), "COPY .: ignored entries (and their dirs) not copied");
+	UNIT_CHECK(unit_exists(root_fd, "app/app.c") && unit_exists(root_fd, "app/important.log") && unit_exists(root_fd, "app/src/main.c") &&
+		   unit_exists(root_fd, "app/secret-link") && unit_exists(root_fd, "app/src-link"), "COPY .: kept entries copied");
+	UNIT_CHECK(!unit_exists(root_fd, "app/debug.log") && !unit_exists(root_fd, "app/secret") && !unit_exists(root_fd, "app/src/tmp") &&
+		   !unit_exists(root_fd, "app/node_modules"), "COPY .: ignored entries (and their dirs) not copied");
 
-	UNIT_CHECK(COPY(ign, "/x/", "*.log") == 0 && exists("x/important.log") && !exists("x/debug.log"),
+	UNIT_CHECK(COPY(ign, "/x/", "*.log") == 0 && unit_exists(root_fd, "x/important.log") && !unit_exists(root_fd, "x/debug.log"),
 		   "a wildcard does not see ignored files: %s", err.msg);
 	UNIT_CHECK(COPY(ign, "/x/", "debug.*") != 0 && strstr(err.msg, "no source files"),
 		   "a wildcard matching only ignored files matches nothing: %s", err.msg);
@@ -508,9 +465,9 @@ static void test_copy(void)
 		   "a file in an ignored dir named as a source: %s", err.msg);
 	UNIT_CHECK(COPY(ign, "/x/", "secret") != 0 && strstr(err.msg, "excluded by .dockerignore"),
 		   "an ignored dir named as a source: %s", err.msg);
-	UNIT_CHECK(COPY(ign, "/x/", "src/*") == 0 && exists("x/main.c") && !exists("x/scratch"),
+	UNIT_CHECK(COPY(ign, "/x/", "src/*") == 0 && unit_exists(root_fd, "x/main.c") && !unit_exists(root_fd, "x/scratch"),
 		   "a wildcard does not expand into an ignored dir: %s", err.msg);
-	UNIT_CHECK(COPY(ign, "/x/", "src-link") == 0 && exists("x/main.c") && !exists("x/tmp"),
+	UNIT_CHECK(COPY(ign, "/x/", "src-link") == 0 && unit_exists(root_fd, "x/main.c") && !unit_exists(root_fd, "x/tmp"),
 		   "a symlinked source dir is filtered by its real path: %s", err.msg);
 	UNIT_CHECK(COPY(ign, "/x", "key-link") != 0 && strstr(err.msg, "excluded"),
 		   "a symlink named as a source leading to an ignored file is not followed: %s", err.msg);
@@ -520,41 +477,41 @@ static void test_copy(void)
 		   "a symlink in an ignored dir is not followed out of it: %s", err.msg);
 	UNIT_CHECK(COPY("*.lnk\n", "/x", "app.lnk") != 0 && strstr(err.msg, "excluded"),
 		   "an ignored symlink is not followed to a kept file: %s", err.msg);
-	UNIT_CHECK(COPY("*.lnk\n", "/x/", "app.*") == 0 && exists("x/app.c") && !exists("x/app.lnk"),
+	UNIT_CHECK(COPY("*.lnk\n", "/x/", "app.*") == 0 && unit_exists(root_fd, "x/app.c") && !unit_exists(root_fd, "x/app.lnk"),
 		   "... nor matched by a wildcard: %s", err.msg);
 	UNIT_CHECK(COPY(ign, "/x/", "secret-*/*") != 0 && strstr(err.msg, "no source files"),
 		   "a wildcard through a symlink into an ignored dir matches nothing: %s", err.msg);
-	UNIT_CHECK(COPY(ign, "/x", "/important.log") == 0 && exists("x"),
+	UNIT_CHECK(COPY(ign, "/x", "/important.log") == 0 && unit_exists(root_fd, "x"),
 		   "a leading / names the same context path: %s", err.msg);
-	UNIT_CHECK(COPY(ign, "/x", "./src/../important.log") == 0 && exists("x"),
+	UNIT_CHECK(COPY(ign, "/x", "./src/../important.log") == 0 && unit_exists(root_fd, "x"),
 		   "a source is cleaned before matching: %s", err.msg);
 	UNIT_CHECK(COPY(ign, "/x", "./src/../debug.log") != 0 && strstr(err.msg, "excluded"),
 		   "... also for an ignored one: %s", err.msg);
 
 	/* Exceptions inside excluded directories. */
-	UNIT_CHECK(COPY("secret\n!secret/pub\n", "/app/", ".") == 0 && exists("app/secret/pub/id.pub") &&
-		   !exists("app/secret/key"), "!secret/pub re-includes inside an excluded dir: %s", err.msg);
-	UNIT_CHECK(COPY("secret\n!secret/pub\n", "/x/", "secret") == 0 && exists("x/pub/id.pub") &&
-		   !exists("x/key"), "an excluded dir with re-included content is a source: %s", err.msg);
-	UNIT_CHECK(COPY("*\n!important.log\n", "/app/", ".") == 0 && exists("app/important.log") &&
-		   count_entries("app") == 1, "'*' then '!important.log': that file alone: %s", err.msg);
-	UNIT_CHECK(COPY("*\n!src\n", "/app/", ".") == 0 && exists("app/src/main.c") &&
-		   !exists("app/app.c") && !exists("app/secret"), "'*' then '!src': allow-list: %s", err.msg);
+	UNIT_CHECK(COPY("secret\n!secret/pub\n", "/app/", ".") == 0 && unit_exists(root_fd, "app/secret/pub/id.pub") &&
+		   !unit_exists(root_fd, "app/secret/key"), "!secret/pub re-includes inside an excluded dir: %s", err.msg);
+	UNIT_CHECK(COPY("secret\n!secret/pub\n", "/x/", "secret") == 0 && unit_exists(root_fd, "x/pub/id.pub") &&
+		   !unit_exists(root_fd, "x/key"), "an excluded dir with re-included content is a source: %s", err.msg);
+	UNIT_CHECK(COPY("*\n!important.log\n", "/app/", ".") == 0 && unit_exists(root_fd, "app/important.log") &&
+		   unit_count_entries(root_fd, "app") == 1, "'*' then '!important.log': that file alone: %s", err.msg);
+	UNIT_CHECK(COPY("*\n!src\n", "/app/", ".") == 0 && unit_exists(root_fd, "app/src/main.c") &&
+		   !unit_exists(root_fd, "app/app.c") && !unit_exists(root_fd, "app/secret"), "'*' then '!src': allow-list: %s", err.msg);
 	UNIT_CHECK(COPY("secret\n!secret/nothing\n", "/x/", "secret") != 0 &&
 		   strstr(err.msg, "excluded"), "an excluded dir whose exceptions match nothing: %s",
 		   err.msg);
-	UNIT_CHECK(COPY("**\n!**/*.pub\n", "/app/", ".") == 0 && exists("app/secret/pub/id.pub") &&
-		   !exists("app/app.c") && !exists("app/secret/key"),
+	UNIT_CHECK(COPY("**\n!**/*.pub\n", "/app/", ".") == 0 && unit_exists(root_fd, "app/secret/pub/id.pub") &&
+		   !unit_exists(root_fd, "app/app.c") && !unit_exists(root_fd, "app/secret/key"),
 		   "'**' then '!**/*.pub': only .pub files and their dirs: %s", err.msg);
 
 	/* bf_copy_digest walks the same entries. */
 	UNIT_CHECK(DIGEST(ign, d1, ".") == 0, "digest of COPY . with ignores: %s", err.msg);
-	put(ctx_fd, "debug.log", "CHANGED");
-	put(ctx_fd, "node_modules/dep/index.js", "CHANGED");
-	put(ctx_fd, "src/tmp/new", "NEW");
+	unit_put(ctx_fd, "debug.log", "CHANGED", 0644);
+	unit_put(ctx_fd, "node_modules/dep/index.js", "CHANGED", 0644);
+	unit_put(ctx_fd, "src/tmp/new", "NEW", 0644);
 	UNIT_CHECK(DIGEST(ign, d2, ".") == 0 && strcmp(d1, d2) == 0,
 		   "changing ignored files leaves the digest alone");
-	put(ctx_fd, "important.log", "CHANGED");
+	unit_put(ctx_fd, "important.log", "CHANGED", 0644);
 	UNIT_CHECK(DIGEST(ign, d2, ".") == 0 && strcmp(d1, d2) != 0, "changing a kept file changes it");
 	UNIT_CHECK(DIGEST(ign, d1, "debug.log") != 0 && strstr(err.msg, "excluded"),
 		   "the digest refuses an ignored source as COPY does: %s", err.msg);
@@ -564,15 +521,11 @@ static void test_copy(void)
 
 int main(void)
 {
-	_cleanup_free_ char *dir = cn_xasprintf("%s/dockerignore", corpus_dir());
+	_cleanup_free_ char *dir = cn_xasprintf("%s/dockerignore", unit_corpus_dir());
 	struct stat st;
 	bool corpus = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
 
-	if (!mkdtemp(base)) {
-		printf("not ok - mkdtemp\n");
-		return 1;
-	}
-	base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	base_fd = unit_tmpdir(base);
 	test_syntax();
 	test_utf8_paths();
 	test_walk_api();

@@ -32,6 +32,7 @@
 #define BIG_SIZE 300000                 /* several 64 KiB chunks, not a multiple */
 
 static char base[] = "/tmp/cairn-test-layer-XXXXXX";
+static int base_fd = -1;
 
 /* ---- building trees ------------------------------------------------------ */
 
@@ -42,51 +43,6 @@ static const char *at(const char *rel)
 	slot = (slot + 1) % 4;
 	snprintf(path[slot], sizeof(path[slot]), "%s/%s", base, rel);
 	return path[slot];
-}
-
-static void must(int ok, const char *what)
-{
-	if (!ok) {
-		printf("Bail out! setup: %s: %s\n", what, strerror(errno));
-		exit(1);
-	}
-}
-
-static void mkdir_at(const char *rel, mode_t mode)
-{
-	must(mkdir(at(rel), mode) == 0 && chmod(at(rel), mode) == 0, rel);
-}
-
-static void file_at(const char *rel, const void *data, size_t len, mode_t mode)
-{
-	int fd = open(at(rel), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	must(fd >= 0 && cn_write_all(fd, data, len) == 0 && fchmod(fd, mode) == 0, rel);
-	close(fd);
-}
-
-static void text_at(const char *rel, const char *text, mode_t mode)
-{
-	file_at(rel, text, strlen(text), mode);
-}
-
-static void mtime_at(const char *rel, int64_t sec, long nsec)
-{
-	struct timespec ts[2] = { { (time_t)sec, nsec }, { (time_t)sec, nsec } };
-	must(utimensat(AT_FDCWD, at(rel), ts, AT_SYMLINK_NOFOLLOW) == 0, rel);
-}
-
-static void xattr_at(const char *rel, const char *name, const void *val, size_t len)
-{
-	must(lsetxattr(at(rel), name, val, len, 0) == 0, name);
-}
-
-static void socket_at(const char *rel)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", at(rel));
-	must(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, rel);
-	close(fd);
 }
 
 static char *big_content(void)
@@ -108,45 +64,52 @@ static char *big_content(void)
 static void build_tree(void)
 {
 	_cleanup_free_ char *big = big_content();
-	mkdir_at("t", 0755);
-	file_at("t/big", big, BIG_SIZE, 0644);
-	mkdir_at("t/bin", 0755);
-	text_at("t/bin/tool", "#!/bin/sh\necho hi\n", 0755);
-	must(lchown(at("t/bin/tool"), 1234, 5678) == 0, "chown");
-	text_at("t/bin/suid", "suid", 04755);
-	mkdir_at("t/deep", 0755);
-	mkdir_at("t/deep/a", 0755);
-	mkdir_at("t/deep/a/b", 0755);
-	mkdir_at("t/deep/a/b/c", 0755);
-	text_at("t/deep/a/b/c/file", "deep", 0644);
-	text_at("t/deep/a/b/c/" LONG_NAME, "long", 0644);
-	mkdir_at("t/etc", 0755);
-	text_at("t/etc/caf\xc3\xa9", "utf-8 name", 0644);
-	text_at("t/etc/origin-file", "copied up", 0644);
-	xattr_at("t/etc/origin-file", "trusted.overlay.origin", "\x00\xfb\x21", 3);
-	xattr_at("t/etc/origin-file", "trusted.other", "1", 1);
-	text_at("t/etc/passwd", "root:x:0:0::/root:/bin/sh\n", 0644);
-	must(mknod(at("t/etc/removed"), S_IFCHR | 0, makedev(0, 0)) == 0, "whiteout");
-	text_at("t/etc/secret", "s3cret", 0600);
-	text_at("t/etc/xattr-file", "x", 0644);
-	xattr_at("t/etc/xattr-file", "user.test", "hello", 5);
-	xattr_at("t/etc/xattr-file", "user.bin", "a\0b", 3);
-	xattr_at("t/etc/xattr-file", "user.overlay.foo", "dropped", 7);
-	must(link(at("t/etc/passwd"), at("t/etc/zz-link")) == 0, "link");
-	must(mkfifo(at("t/fifo"), 0644) == 0, "mkfifo");
-	text_at("t/future", "future", 0644);
-	mtime_at("t/future", FUTURE, 0);
-	must(mknod(at("t/gone"), S_IFCHR | 0, makedev(0, 0)) == 0, "whiteout");
-	must(symlink("etc/passwd", at("t/link")) == 0, "symlink");
-	must(mknod(at("t/null"), S_IFCHR | 0666, makedev(1, 3)) == 0, "mknod");
-	text_at("t/old", "old", 0644);
-	mtime_at("t/old", OLD, 500000000);
-	mkdir_at("t/opq", 0755);
-	xattr_at("t/opq", "trusted.overlay.opaque", "y", 1);
-	text_at("t/opq/+plus", "sorts before .wh.", 0644);
-	text_at("t/opq/a", "a", 0644);
-	socket_at("t/sock");
-	mkdir_at("t/tmp", 01777);
+	unit_mkdir(base_fd, "t", 0755);
+	unit_put_bytes(base_fd, "t/big", big, BIG_SIZE, 0644);
+	unit_mkdir(base_fd, "t/bin", 0755);
+	unit_put(base_fd, "t/bin/tool", "#!/bin/sh\necho hi\n", 0755);
+	if (lchown(at("t/bin/tool"), 1234, 5678) != 0)
+		unit_fixture_fail("chown");
+	unit_put(base_fd, "t/bin/suid", "suid", 04755);
+	unit_mkdir(base_fd, "t/deep", 0755);
+	unit_mkdir(base_fd, "t/deep/a", 0755);
+	unit_mkdir(base_fd, "t/deep/a/b", 0755);
+	unit_mkdir(base_fd, "t/deep/a/b/c", 0755);
+	unit_put(base_fd, "t/deep/a/b/c/file", "deep", 0644);
+	unit_put(base_fd, "t/deep/a/b/c/" LONG_NAME, "long", 0644);
+	unit_mkdir(base_fd, "t/etc", 0755);
+	unit_put(base_fd, "t/etc/caf\xc3\xa9", "utf-8 name", 0644);
+	unit_put(base_fd, "t/etc/origin-file", "copied up", 0644);
+	unit_setxattr(at("t/etc/origin-file"), "trusted.overlay.origin", "\x00\xfb\x21", 3);
+	unit_setxattr(at("t/etc/origin-file"), "trusted.other", "1", 1);
+	unit_put(base_fd, "t/etc/passwd", "root:x:0:0::/root:/bin/sh\n", 0644);
+	if (mknod(at("t/etc/removed"), S_IFCHR | 0, makedev(0, 0)) != 0)
+		unit_fixture_fail("whiteout");
+	unit_put(base_fd, "t/etc/secret", "s3cret", 0600);
+	unit_put(base_fd, "t/etc/xattr-file", "x", 0644);
+	unit_setxattr(at("t/etc/xattr-file"), "user.test", "hello", 5);
+	unit_setxattr(at("t/etc/xattr-file"), "user.bin", "a\0b", 3);
+	unit_setxattr(at("t/etc/xattr-file"), "user.overlay.foo", "dropped", 7);
+	if (link(at("t/etc/passwd"), at("t/etc/zz-link")) != 0)
+		unit_fixture_fail("link");
+	if (mkfifo(at("t/fifo"), 0644) != 0)
+		unit_fixture_fail("mkfifo");
+	unit_put(base_fd, "t/future", "future", 0644);
+	unit_mtime(base_fd, "t/future", FUTURE, 0);
+	if (mknod(at("t/gone"), S_IFCHR | 0, makedev(0, 0)) != 0)
+		unit_fixture_fail("whiteout");
+	unit_symlink(base_fd, "etc/passwd", "t/link");
+	if (mknod(at("t/null"), S_IFCHR | 0666, makedev(1, 3)) != 0)
+		unit_fixture_fail("mknod");
+	unit_put(base_fd, "t/old", "old", 0644);
+	unit_mtime(base_fd, "t/old", OLD, 500000000);
+	unit_mkdir(base_fd, "t/opq", 0755);
+	unit_setxattr(at("t/opq"), "trusted.overlay.opaque", "y", 1);
+	unit_put(base_fd, "t/opq/+plus", "sorts before .wh.", 0644);
+	unit_put(base_fd, "t/opq/a", "a", 0644);
+	if (unit_socket(at("t/sock")) < 0)
+		unit_fixture_fail("t/sock");
+	unit_mkdir(base_fd, "t/tmp", 01777);
 }
 
 /* Entry names in the order they must appear. */
@@ -364,7 +327,8 @@ static int write_layer(const char *dir, const char *out, enum layer_compression 
 	_cleanup_close_ int dfd = open(at(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_close_ int ofd = open(at(out), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	struct layer_write_opts opts = { .compression = c, .clamp_mtime = clamp };
-	must(dfd >= 0 && ofd >= 0, dir);
+	if (!(dfd >= 0 && ofd >= 0))
+		unit_fixture_fail(dir);
 	return layer_write_dir(dfd, ofd, &opts, info, err);
 }
 
@@ -552,10 +516,10 @@ static void test_names_and_locale(void)
 	cn_err err = { 0 };
 	bool have_utf8 = setlocale(LC_ALL, "C.UTF-8") != NULL;
 
-	mkdir_at("names", 0755);
-	text_at("names/bad\xff", "latin-1", 0644);
-	text_at("names/caf\xc3\xa9", "utf-8", 0644);
-	text_at("names/plain", "ascii", 0644);
+	unit_mkdir(base_fd, "names", 0755);
+	unit_put(base_fd, "names/bad\xff", "latin-1", 0644);
+	unit_put(base_fd, "names/caf\xc3\xa9", "utf-8", 0644);
+	unit_put(base_fd, "names/plain", "ascii", 0644);
 	UNIT_CHECK(write_layer("names", "names-utf8.tar.zst", LAYER_ZSTD, -1, &a, &err) == 0,
 		   "names: written under %s", have_utf8 ? "C.UTF-8" : "C");
 	setlocale(LC_ALL, "C");
@@ -573,17 +537,17 @@ static void test_refused(void)
 {
 	struct layer_info info;
 	cn_err err = { 0 };
-	mkdir_at("bad", 0755);
-	mkdir_at("bad/sub", 0755);
-	text_at("bad/sub/.wh.bad", "x", 0644);
+	unit_mkdir(base_fd, "bad", 0755);
+	unit_mkdir(base_fd, "bad/sub", 0755);
+	unit_put(base_fd, "bad/sub/.wh.bad", "x", 0644);
 	UNIT_CHECK(write_layer("bad", "bad.tar.zst", LAYER_ZSTD, -1, &info, &err) < 0,
 		   "a .wh. file is refused");
 	UNIT_STREQ(err.msg, "layer: 'sub/.wh.bad': names starting with .wh. cannot be stored in a layer",
 		   "the refusal names the path");
 
-	mkdir_at("meta", 0755);
-	text_at("meta/f", "", 0644);
-	xattr_at("meta/f", "trusted.overlay.metacopy", "", 0);
+	unit_mkdir(base_fd, "meta", 0755);
+	unit_put(base_fd, "meta/f", "", 0644);
+	unit_setxattr(at("meta/f"), "trusted.overlay.metacopy", "", 0);
 	UNIT_CHECK(write_layer("meta", "meta.tar.zst", LAYER_ZSTD, -1, &info, &err) < 0 &&
 		   strstr(err.msg, "'f': overlay metacopy file"), "a metacopy file is refused: %s",
 		   err.msg);
@@ -600,7 +564,7 @@ static void test_empty(enum layer_compression c)
 	int64_t dlen;
 
 	if (c == LAYER_ZSTD)
-		mkdir_at("empty", 0755);
+		unit_mkdir(base_fd, "empty", 0755);
 	UNIT_CHECK(write_layer("empty", out, c, -1, &info, &err) == 0, "%s: written", what);
 	UNIT_CHECK(info.entries == 0 && info.size > 0, "%s: 0 entries, %llu bytes", what,
 		   (unsigned long long)info.size);
@@ -623,24 +587,20 @@ static void test_deep(void)
 	cn_err err = { 0 };
 	int fd, r;
 
-	mkdir_at("deep", 0755);
-	fd = open(at("deep"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	for (int i = 0; i < DEEP && fd >= 0; i++) {
-		int next = -1;
-		if (mkdirat(fd, "d", 0755) == 0)
-			next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		close(fd);
-		fd = next;
-	}
-	must(fd >= 0 && mknodat(fd, "leaf", S_IFREG | 0644, 0) == 0, "deep tree");
+	fd = unit_deep_dirs(base_fd, "deep", DEEP);
+	if (mknodat(fd, "leaf", S_IFREG | 0644, 0) != 0)
+		unit_fixture_fail("deep tree");
 	close(fd);
 
-	must(getrlimit(RLIMIT_NOFILE, &old) == 0, "getrlimit");
+	if (getrlimit(RLIMIT_NOFILE, &old) != 0)
+		unit_fixture_fail("getrlimit");
 	low = old;
 	low.rlim_cur = 32;
-	must(setrlimit(RLIMIT_NOFILE, &low) == 0, "setrlimit");
+	if (setrlimit(RLIMIT_NOFILE, &low) != 0)
+		unit_fixture_fail("setrlimit");
 	r = write_layer("deep", "deep.tar.zst", LAYER_ZSTD, -1, &info, &err);
-	must(setrlimit(RLIMIT_NOFILE, &old) == 0, "setrlimit");
+	if (setrlimit(RLIMIT_NOFILE, &old) != 0)
+		unit_fixture_fail("setrlimit");
 	UNIT_CHECK(r == 0 && info.entries == DEEP + 1, "deep: %d levels under 32 fds: %s", DEEP,
 		   r ? err.msg : "ok");
 	read_layer(at("deep.tar.zst"), &l);
@@ -690,24 +650,24 @@ static void test_overlay(void)
 	bool clean = true;
 	int r;
 
-	mkdir_at("ovl", 0755);
+	unit_mkdir(base_fd, "ovl", 0755);
 	/* tmpfs: the upper fs must not itself be an overlay (as /tmp may be). */
 	if (mount("tmpfs", at("ovl"), "tmpfs", 0, "mode=0755") < 0) {
 		UNIT_SKIP(strerror(errno), "overlay: mount tmpfs");
 		return;
 	}
-	mkdir_at("ovl/lower", 0755);
-	mkdir_at("ovl/upper", 0755);
-	mkdir_at("ovl/work", 0755);
-	mkdir_at("ovl/merged", 0755);
-	mkdir_at("ovl/lower/etc", 0755);
-	text_at("ovl/lower/etc/keep", "keep", 0644);
-	text_at("ovl/lower/etc/remove-me", "x", 0644);
-	text_at("ovl/lower/etc/remove-too", "x", 0644);
-	mkdir_at("ovl/lower/dir", 0755);
-	text_at("ovl/lower/dir/old1", "1", 0644);
-	text_at("ovl/lower/dir/old2", "2", 0644);
-	text_at("ovl/lower/modify", "old", 0644);
+	unit_mkdir(base_fd, "ovl/lower", 0755);
+	unit_mkdir(base_fd, "ovl/upper", 0755);
+	unit_mkdir(base_fd, "ovl/work", 0755);
+	unit_mkdir(base_fd, "ovl/merged", 0755);
+	unit_mkdir(base_fd, "ovl/lower/etc", 0755);
+	unit_put(base_fd, "ovl/lower/etc/keep", "keep", 0644);
+	unit_put(base_fd, "ovl/lower/etc/remove-me", "x", 0644);
+	unit_put(base_fd, "ovl/lower/etc/remove-too", "x", 0644);
+	unit_mkdir(base_fd, "ovl/lower/dir", 0755);
+	unit_put(base_fd, "ovl/lower/dir/old1", "1", 0644);
+	unit_put(base_fd, "ovl/lower/dir/old2", "2", 0644);
+	unit_put(base_fd, "ovl/lower/modify", "old", 0644);
 	snprintf(opts, sizeof(opts),
 		 "lowerdir=%s,upperdir=%s,workdir=%s,redirect_dir=off,metacopy=off,index=off",
 		 at("ovl/lower"), at("ovl/upper"), at("ovl/work"));
@@ -716,14 +676,18 @@ static void test_overlay(void)
 		umount2(at("ovl"), MNT_DETACH);
 		return;
 	}
-	must(unlink(at("ovl/merged/etc/remove-me")) == 0, "unlink");
-	must(unlink(at("ovl/merged/etc/remove-too")) == 0, "unlink");
-	must(cn_rm_rf_at(AT_FDCWD, at("ovl/merged/dir"), NULL) == 0, "rm -r");
-	mkdir_at("ovl/merged/dir", 0755);
-	text_at("ovl/merged/dir/new", "new", 0644);
-	text_at("ovl/merged/modify", "new", 0644);
-	text_at("ovl/merged/added", "added", 0644);
-	must(umount(at("ovl/merged")) == 0, "umount overlay");
+	if (unlink(at("ovl/merged/etc/remove-me")) != 0)
+		unit_fixture_fail("unlink");
+	if (unlink(at("ovl/merged/etc/remove-too")) != 0)
+		unit_fixture_fail("unlink");
+	if (cn_rm_rf_at(AT_FDCWD, at("ovl/merged/dir"), NULL) != 0)
+		unit_fixture_fail("rm -r");
+	unit_mkdir(base_fd, "ovl/merged/dir", 0755);
+	unit_put(base_fd, "ovl/merged/dir/new", "new", 0644);
+	unit_put(base_fd, "ovl/merged/modify", "new", 0644);
+	unit_put(base_fd, "ovl/merged/added", "added", 0644);
+	if (umount(at("ovl/merged")) != 0)
+		unit_fixture_fail("umount overlay");
 
 	r = write_layer("ovl/upper", "ovl/upper.tar.zst", LAYER_ZSTD, -1, &info, &err);
 	UNIT_CHECK(r == 0, "overlay: layer_write_dir: %s", r ? err.msg : "ok");
@@ -750,7 +714,8 @@ static void test_overlay(void)
 	gotlist_free(&l);
 	check_digests("overlay gzip", at("ovl/upper.tar.gz"), &info);
 
-	must(umount(at("ovl")) == 0, "umount tmpfs");
+	if (umount(at("ovl")) != 0)
+		unit_fixture_fail("umount tmpfs");
 }
 
 /* ---- one xattr policy for RUN layers and pulled layers --------------------- */
@@ -830,8 +795,8 @@ static void test_xattr_policy(void)
 	cn_err err = { 0 };
 	int r;
 
-	mkdir_at("xp", 0755);
-	text_at("xp/f", "x", 0644);
+	unit_mkdir(base_fd, "xp", 0755);
+	unit_put(base_fd, "xp/f", "x", 0644);
 	for (size_t i = 0; i < CN_ARRAY_SIZE(policy); i++) {
 		settable[i] = lsetxattr(at("xp/f"), policy[i].name, policy[i].val, policy[i].len, 0) == 0;
 		if (!settable[i])
@@ -841,7 +806,8 @@ static void test_xattr_policy(void)
 	want = policy_kept(settable);
 
 	r = write_layer("xp", "xp.tar", LAYER_NONE, -1, &info, &err);
-	must(r == 0, err.msg);
+	if (r != 0)
+		unit_fixture_fail(err.msg);
 	read_layer(at("xp.tar"), &l);
 	g = find(&l, "f");
 	written = policy_names_in(g ? g->xattrs : NULL, settable);
@@ -854,25 +820,28 @@ static void test_xattr_policy(void)
 		struct archive *aw = archive_write_new();
 		struct archive_entry *e = archive_entry_new();
 		int tfd;
-		must(aw && e, "libarchive");
-		must(archive_write_set_format_pax_restricted(aw) == ARCHIVE_OK &&
+		if (!(aw && e))
+			unit_fixture_fail("libarchive");
+		if (!(archive_write_set_format_pax_restricted(aw) == ARCHIVE_OK &&
 		     archive_write_set_format_option(aw, "pax", "xattrheader", "SCHILY") == ARCHIVE_OK &&
-		     archive_write_open_filename(aw, at("xp-all.tar")) == ARCHIVE_OK, "tar");
+		     archive_write_open_filename(aw, at("xp-all.tar")) == ARCHIVE_OK))
+			unit_fixture_fail("tar");
 		archive_entry_copy_pathname(e, "f");
 		archive_entry_set_mode(e, AE_IFREG | 0644);
 		archive_entry_set_size(e, 0);
 		for (size_t i = 0; i < CN_ARRAY_SIZE(policy); i++)
 			archive_entry_xattr_add_entry(e, policy[i].name, policy[i].val, policy[i].len);
-		must(archive_write_header(aw, e) == ARCHIVE_OK && archive_write_close(aw) == ARCHIVE_OK,
-		     "tar");
+		if (!(archive_write_header(aw, e) == ARCHIVE_OK && archive_write_close(aw) == ARCHIVE_OK))
+			unit_fixture_fail("tar");
 		archive_entry_free(e);
 		archive_write_free(aw);
 
-		mkdir_at("xp-out", 0755);
+		unit_mkdir(base_fd, "xp-out", 0755);
 		{
 			_cleanup_close_ int in = open(at("xp-all.tar"), O_RDONLY | O_CLOEXEC);
 			tfd = open(at("xp-out"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			must(in >= 0 && tfd >= 0, "xp-out");
+			if (!(in >= 0 && tfd >= 0))
+				unit_fixture_fail("xp-out");
 			r = layer_extract(in, tfd, NULL, NULL, &err);
 			close(tfd);
 		}
@@ -887,7 +856,7 @@ int main(void)
 	char cmd[sizeof(base) + 32];
 
 	umask(022);
-	must(mkdtemp(base) != NULL, "mkdtemp");
+	base_fd = unit_tmpdir(base);
 	build_tree();
 
 	test_tree(LAYER_ZSTD, CLAMP);

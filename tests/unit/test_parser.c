@@ -15,23 +15,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static const char *corpus_dir(void)
-{
-	const char *c = getenv("CONFORMANCE");
-	return c && *c ? c : "../shared/conformance";
-}
-
-static int read_file(const char *path, cn_buf *out, cn_err *err)
-{
-	return cn_read_file_at(AT_FDCWD, path, BF_MAX_FILE + 1, out, err);
-}
-
 /* Parses PATH; returns 0/-1 as bf_parse, or -2 if it cannot be read. */
 static int parse_path(const char *path, struct bf_file *f, cn_err *err)
 {
 	_cleanup_buf_ cn_buf text = { 0 };
 	cn_buf_init(&text, 0);
-	if (read_file(path, &text, err) < 0)
+	if (cn_read_file_at(AT_FDCWD, path, BF_MAX_FILE + 1, &text, err) < 0)
 		return -2;
 	return bf_parse("Dockerfile", text.data, text.len, f, err);
 }
@@ -73,7 +62,8 @@ static void test_dumps(const char *base)
 
 		cn_buf_init(&want, 0);
 		cn_buf_init(&got, 0);
-		if (parse_path(df, &f, &err) < 0 || read_file(rf, &want, &err) < 0) {
+		if (parse_path(df, &f, &err) < 0 ||
+		    cn_read_file_at(AT_FDCWD, rf, BF_MAX_FILE + 1, &want, &err) < 0) {
 			UNIT_CHECK(0, "testfiles/%s: %s", cases.v[i], err.msg);
 			continue;
 		}
@@ -203,7 +193,7 @@ static void test_empty_continuation(const char *base)
 
 int main(void)
 {
-	_cleanup_free_ char *base = cn_xasprintf("%s/dockerfile-parser", corpus_dir());
+	_cleanup_free_ char *base = cn_xasprintf("%s/dockerfile-parser", unit_corpus_dir());
 	struct stat st;
 
 	if (stat(base, &st) < 0 || !S_ISDIR(st.st_mode)) {

@@ -22,12 +22,7 @@ static void new_root(void)
 {
 	if (root_fd >= 0)
 		close(root_fd);
-	cn_rm_rf_at(base_fd, "root", NULL);
-	if (mkdirat(base_fd, "root", 0755) < 0 ||
-	    (root_fd = openat(base_fd, "root", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		printf("# fixture: cannot make the root\n");
-		exit(2);
-	}
+	root_fd = unit_fresh_dir(base_fd, "root", 0755);
 }
 
 static int mkdir_p(const char *path, uid_t uid, gid_t gid)
@@ -47,12 +42,6 @@ static bool is_dir(int dirfd, const char *path, mode_t mode, uid_t uid, gid_t gi
 		(st.st_mode & 07777) == mode && st.st_uid == uid && st.st_gid == gid;
 }
 
-static bool exists(int dirfd, const char *path)
-{
-	struct stat st;
-	return fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
 static void test_create(void)
 {
 	mode_t old = umask(077);
@@ -62,8 +51,7 @@ static void test_create(void)
 	UNIT_CHECK(is_dir(root_fd, "a", 0755, 1234, 5678) && is_dir(root_fd, "a/b", 0755, 1234, 5678) &&
 		   is_dir(root_fd, "a/b/c", 0755, 1234, 5678),
 		   "created directories are 0755 (whatever the umask) and owned as asked");
-	if (mkdirat(root_fd, "keep", 0700) < 0)
-		exit(2);
+	unit_mkdir(root_fd, "keep", 0700);
 	UNIT_CHECK(mkdir_p("keep/x/", 1, 1) == 0 && is_dir(root_fd, "keep", 0700, 0, 0) &&
 		   is_dir(root_fd, "keep/x", 0755, 1, 1),
 		   "an existing directory keeps its mode and owner; a relative path is from the root");
@@ -74,17 +62,17 @@ static void test_create(void)
 static void test_links(void)
 {
 	new_root();
-	if (mkdirat(base_fd, "canary", 0755) < 0 && errno != EEXIST)
-		exit(2);
-	if (symlinkat("missing/dir", root_fd, "rel") < 0 || symlinkat("/made/here", root_fd, "abs") < 0 ||
-	    symlinkat("../../../../canary/escaped", root_fd, "esc") < 0 || symlinkat("loop", root_fd, "loop") < 0)
-		exit(2);
+	unit_mkdir(base_fd, "canary", 0755);
+	unit_symlink(root_fd, "missing/dir", "rel");
+	unit_symlink(root_fd, "/made/here", "abs");
+	unit_symlink(root_fd, "../../../../canary/escaped", "esc");
+	unit_symlink(root_fd, "loop", "loop");
 	UNIT_CHECK(mkdir_p("/rel/sub", 0, 0) == 0 && is_dir(root_fd, "missing/dir/sub", 0755, 0, 0),
 		   "a dangling relative link has its target made: %s", err.msg);
 	UNIT_CHECK(mkdir_p("/abs/x", 0, 0) == 0 && is_dir(root_fd, "made/here/x", 0755, 0, 0),
 		   "a dangling absolute link is followed from the root: %s", err.msg);
 	UNIT_CHECK(mkdir_p("/esc/y", 0, 0) == 0 && is_dir(root_fd, "canary/escaped/y", 0755, 0, 0) &&
-		   !exists(base_fd, "canary/escaped"), "a link climbing out stays in the root: %s", err.msg);
+		   !unit_exists(base_fd, "canary/escaped"), "a link climbing out stays in the root: %s", err.msg);
 	UNIT_CHECK(mkdir_p("/loop/z", 0, 0) < 0 && err.errnum == ELOOP, "a link loop: %s", err.msg);
 }
 
@@ -92,7 +80,7 @@ static void test_refusals(void)
 {
 	int fd;
 	new_root();
-	UNIT_CHECK(mkdir_p("/a/.wh.x/b", 0, 0) < 0 && strstr(err.msg, ".wh.") && !exists(root_fd, "a/.wh.x"),
+	UNIT_CHECK(mkdir_p("/a/.wh.x/b", 0, 0) < 0 && strstr(err.msg, ".wh.") && !unit_exists(root_fd, "a/.wh.x"),
 		   "a .wh. name is refused (a layer cannot store it): %s", err.msg);
 	fd = openat(root_fd, "f", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	close(fd);
@@ -102,11 +90,7 @@ static void test_refusals(void)
 
 int main(void)
 {
-	if (!mkdtemp(base)) {
-		printf("not ok - mkdtemp\n");
-		return 1;
-	}
-	base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	base_fd = unit_tmpdir(base);
 	test_create();
 	test_links();
 	test_refusals();

@@ -134,7 +134,8 @@ static void test_rootfs(void)
 	ssize_t n;
 	int fd;
 
-	if (!mkdtemp(tmpl) || store_open(tmpl, &st, &err) < 0) {
+	close(unit_tmpdir(tmpl));
+	if (store_open(tmpl, &st, &err) < 0) {
 		UNIT_CHECK(0, "a store to test in");
 		return;
 	}

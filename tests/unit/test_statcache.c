@@ -27,12 +27,6 @@ static cn_err err;
 
 /* ---- fixtures ---- */
 
-/* base/PATH holding LEN bytes of DATA. */
-static void put(const char *path, const void *data, size_t len)
-{
-	unit_put_bytes(base_fd, path, data, len, 0644);
-}
-
 static void put_big(const char *path)
 {
 	char *data = cn_xmalloc(BIG);
@@ -41,7 +35,7 @@ static void put_big(const char *path)
 		x = x * 1103515245u + 12345u;
 		data[i] = (char)(x >> 16);
 	}
-	put(path, data, BIG);
+	unit_put_bytes(base_fd, path, data, BIG, 0644);
 	free(data);
 }
 
@@ -259,8 +253,9 @@ static void test_basic(void)
 		uint64_t n1, n2;
 		cn_sha256_oneshot("far", 3, want);
 		for (int i = 0; i < 2; i++) {
-			put("far", "far", 3);
-			utimensat(base_fd, "far", i ? old : far, 0);
+			unit_put_bytes(base_fd, "far", "far", 3, 0644);
+			if (utimensat(base_fd, "far", i ? old : far, 0) < 0)
+				unit_fixture_fail("far");
 			UNIT_CHECK(digest(sc, "far", d, &n1) == 0 && !strcmp(d, want) && n1 == 3 &&
 				   digest(sc, "far", d, &n2) == 0 && n2 == 3,
 				   "mtime in %s: hashed, not recorded while its ctime is racy", i ? "1900" : "2400");
@@ -347,7 +342,7 @@ static void test_racy(void)
 	size_t before = bf_statcache_count(sc);
 	uint64_t n;
 
-	put("fresh", "just written", 12);
+	unit_put_bytes(base_fd, "fresh", "just written", 12, 0644);
 	UNIT_CHECK(digest(sc, "fresh", d, &n) == 0 && n == 12, "a just-written file is hashed");
 	UNIT_CHECK(bf_statcache_count(sc) == before, "…but not recorded (racy)");
 	UNIT_CHECK(digest(sc, "fresh", d, &n) == 0 && n == 12, "…so the next digest reads it again");
@@ -501,17 +496,12 @@ static void test_cap(void)
 
 int main(void)
 {
-	if (!mkdtemp(base)) {
-		printf("not ok - mkdtemp\n");
-		return 1;
-	}
-	base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (mkdirat(base_fd, "cache", 0700) < 0)
-		unit_fixture_fail("mkdir cache");
+	base_fd = unit_tmpdir(base);
+	unit_mkdir(base_fd, "cache", 0700);
 	cache_fd = openat(base_fd, "cache", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	put("small", "hello\n", 6);
-	put("other", "other!\n", 7);
-	put("one", "1", 1);
+	unit_put_bytes(base_fd, "small", "hello\n", 6, 0644);
+	unit_put_bytes(base_fd, "other", "other!\n", 7, 0644);
+	unit_put_bytes(base_fd, "one", "1", 1, 0644);
 	put_big("big");
 	if (linkat(base_fd, "small", base_fd, "small-link", 0) < 0)
 		unit_fixture_fail("link");

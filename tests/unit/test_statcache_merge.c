@@ -20,12 +20,7 @@ static int base_fd = -1;
 static char *old_file(const char *name, const char *text)
 {
 	char *path = cn_xasprintf("%s/%s", base, name);
-	int fd = openat(base_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || cn_write_all(fd, text, strlen(text)) < 0) {
-		printf("# fixture: %s\n", path);
-		exit(2);
-	}
-	close(fd);
+	unit_put(base_fd, name, text, 0644);
 	return path;
 }
 
@@ -46,8 +41,7 @@ int main(void)
 	struct bf_statcache *a, *b, *c;
 	cn_err err;
 	char *pa, *pb, *pc;
-	if (!mkdtemp(base) || (base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return 2;
+	base_fd = unit_tmpdir(base);
 	pa = old_file("a", "one");
 	pb = old_file("b", "two");
 	pc = old_file("c", "three");

@@ -38,16 +38,12 @@ static const char group[] =
 /* A fresh image root with /etc/passwd and /etc/group (NULL = absent). */
 static int make_root(char *dir, const char *pw, const char *gr)
 {
-	int fd;
-	if (!mkdtemp(dir))
-		return -1;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || mkdirat(fd, "etc", 0755) < 0)
-		return -1;
-	if (pw && cn_write_file_atomic(fd, "etc/passwd", pw, strlen(pw), 0644, NULL) < 0)
-		return -1;
-	if (gr && cn_write_file_atomic(fd, "etc/group", gr, strlen(gr), 0644, NULL) < 0)
-		return -1;
+	int fd = unit_tmpdir(dir);
+	unit_mkdir(fd, "etc", 0755);
+	if (pw)
+		unit_put(fd, "etc/passwd", pw, 0644);
+	if (gr)
+		unit_put(fd, "etc/group", gr, 0644);
 	return fd;
 }
 
@@ -147,8 +143,7 @@ static void test_missing_files(void)
 
 	/* No /etc at all. */
 	char dir2[] = "/tmp/cairn-userdb-XXXXXX";
-	UNIT_CHECK(mkdtemp(dir2) != NULL, "missing: make empty root");
-	root = open(dir2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	root = unit_tmpdir(dir2);
 	r = cn_user_resolve(root, "5", &u, &err);
 	UNIT_CHECK(r == 0 && u.uid == 5, "no /etc: numeric uid works");
 	remove_root(root, dir2);

@@ -9,7 +9,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 void unit_fixture_fail(const char *what)
@@ -54,10 +57,76 @@ void unit_mkdir(int dirfd, const char *path, mode_t mode)
 		unit_fixture_fail(path);
 }
 
+void unit_chmod(int dirfd, const char *path, mode_t mode)
+{
+	if (fchmodat(dirfd, path, mode, 0) < 0)
+		unit_fixture_fail(path);
+}
+
 void unit_symlink(int dirfd, const char *target, const char *path)
 {
 	if (symlinkat(target, dirfd, path) < 0)
 		unit_fixture_fail(path);
+}
+
+int unit_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, r, saved;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
+}
+
+int unit_fresh_dir(int dirfd, const char *path, mode_t mode)
+{
+	int fd;
+	cn_rm_rf_at(dirfd, path, NULL);
+	unit_mkdir(dirfd, path, mode);
+	fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		unit_fixture_fail(path);
+	return fd;
+}
+
+int unit_deep_dirs(int dirfd, const char *top, int levels)
+{
+	int fd;
+	unit_mkdir(dirfd, top, 0755);
+	fd = openat(dirfd, top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (int i = 0; i < levels && fd >= 0; i++) {
+		int next = -1;
+		if (mkdirat(fd, "d", 0755) == 0)
+			next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		close(fd);
+		fd = next;
+	}
+	if (fd < 0)
+		unit_fixture_fail(top);
+	return fd;
+}
+
+void unit_mtime(int dirfd, const char *path, int64_t sec, long nsec)
+{
+	struct timespec ts[2] = { { (time_t)sec, nsec }, { (time_t)sec, nsec } };
+	if (utimensat(dirfd, path, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		unit_fixture_fail(path);
+}
+
+void unit_setxattr(const char *path, const char *name, const void *val, size_t len)
+{
+	if (lsetxattr(path, name, val, len, 0) < 0)
+		unit_fixture_fail(name);
 }
 
 char *unit_slurp(int dirfd, const char *path)

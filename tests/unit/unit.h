@@ -4,6 +4,7 @@
 #define CN_UNIT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
@@ -50,11 +51,28 @@ int unit_tmpdir(char *tmpl);
 /* Remove a tree made by unit_tmpdir (or any path), ignoring errors. */
 void unit_rmtree(const char *path);
 /* DIRFD/PATH: a file holding DATA, a directory, a symlink; each exactly
- * MODE (fchmod after creation, so the umask does not interfere). */
+ * MODE (fchmod after creation, so the umask does not interfere); an
+ * existing entry's mode changed (unit_chmod, following symlinks). */
 void unit_put(int dirfd, const char *path, const char *data, mode_t mode);
 void unit_put_bytes(int dirfd, const char *path, const void *data, size_t len, mode_t mode);
 void unit_mkdir(int dirfd, const char *path, mode_t mode);
+void unit_chmod(int dirfd, const char *path, mode_t mode);
 void unit_symlink(int dirfd, const char *target, const char *path);
+/* A unix socket file at PATH (bound, then closed): 0, or -1 with errno
+ * when the host refuses (the caller skips or calls unit_fixture_fail). */
+int unit_socket(const char *path);
+/* DIRFD/PATH removed if present, made again empty with MODE, and an
+ * O_DIRECTORY fd on it (a fresh image root for each case). */
+int unit_fresh_dir(int dirfd, const char *path, mode_t mode);
+/* DIRFD/TOP/d/d/... with LEVELS directories "d" below TOP (all 0755), made
+ * one level at a time through fds (the path grows past PATH_MAX); an fd on
+ * the innermost one. */
+int unit_deep_dirs(int dirfd, const char *top, int levels);
+/* DIRFD/PATH's access and modification times, not following a final
+ * symlink. */
+void unit_mtime(int dirfd, const char *path, int64_t sec, long nsec);
+/* An extended attribute on PATH itself (lsetxattr: symlinks too). */
+void unit_setxattr(const char *path, const char *name, const void *val, size_t len);
 /* Contents of a regular file of at most 4 KiB, not following a final
  * symlink, in a static buffer (valid until the next call); NULL if absent. */
 char *unit_slurp(int dirfd, const char *path);
