@@ -380,7 +380,7 @@ static void test_xattr_policy(void)
 	struct stat st;
 
 	new_root();
-	put(ctx_fd, "pol.txt", "P", 0644);
+	unit_put(ctx_fd, "pol.txt", "P", 0644);
 	if (setxattr(src, "user.bar", "b", 1, 0) < 0 || setxattr(src, "trusted.foo", "f", 1, 0) < 0) {
 		UNIT_SKIP("no user or trusted xattrs on /tmp", "xattr policy");
 		unlinkat(ctx_fd, "pol.txt", 0);
