@@ -327,30 +327,6 @@ struct bf_ignore *bf_ignore_parse(const char *name, const char *text, size_t len
 
 /* ---- which file ---- */
 
-/* Reads the regular file open at FD (NAME for messages). */
-static int read_fd(int fd, const char *name, cn_buf *out, cn_err *err)
-{
-	char chunk[65536];
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return cn_err_sys(err, "stat '%s'", name);
-	if (!S_ISREG(st.st_mode))
-		return cn_err_fail(err, CN_ERR_INVALID, "'%s' is not a regular file", name);
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return cn_err_sys(err, "read '%s'", name);
-		if (n == 0)
-			return 0;
-		if (out->len + (size_t)n > BF_IGNORE_MAX_FILE)
-			return cn_err_fail(err, CN_ERR_TOO_BIG, "%s: larger than %zu bytes", name,
-					    BF_IGNORE_MAX_FILE);
-		cn_buf_add(out, chunk, (size_t)n);
-	}
-}
-
 /* An open error other than "not there" stops the search. */
 static int open_error(const char *name, cn_err *err)
 {
@@ -382,7 +358,7 @@ int bf_ignore_load(const char *buildfile, int ctx_fd, const char *context,
 	}
 	if (fd < 0)
 		return errno == ENOENT || errno == ENOTDIR ? 0 : open_error(name, err);
-	if (read_fd(fd, name, &text, err) < 0)
+	if (cn_read_fd(fd, name, BF_IGNORE_MAX_FILE, &text, err) < 0)
 		return -1;
 	*out = bf_ignore_parse(name, text.data, text.len, err);
 	return *out ? 0 : -1;

@@ -100,10 +100,15 @@ int cn_write_file_atomic(int dirfd, const char *name, const void *data, size_t l
 int cn_read_file_at(int dirfd, const char *name, size_t max, cn_buf *out, cn_err *err)
 {
 	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	char chunk[65536];
-	struct stat st;
 	if (fd < 0)
 		return cn_err_sys(err, "open '%s'", name);
+	return cn_read_fd(fd, name, max, out, err);
+}
+
+int cn_read_fd(int fd, const char *name, size_t max, cn_buf *out, cn_err *err)
+{
+	char chunk[65536];
+	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return cn_err_sys(err, "stat '%s'", name);
 	if (!S_ISREG(st.st_mode))
