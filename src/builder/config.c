@@ -6,13 +6,6 @@
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-const char *bf_config_architecture(void)
-{
-	const char *arch;
-	cn_platform_host(NULL, &arch, NULL);
-	return arch;
-}
-
 static json_t *section(json_t *cfg)
 {
 	json_t *c = json_object_get(cfg, "config");
@@ -42,8 +35,11 @@ static void ensure_skeleton(json_t *cfg)
 	section(cfg);
 	if (!json_is_string(json_object_get(cfg, "os")))
 		json_object_set_new(cfg, "os", json_string("linux"));
-	if (!json_is_string(json_object_get(cfg, "architecture")))
-		json_object_set_new(cfg, "architecture", json_string(bf_config_architecture()));
+	if (!json_is_string(json_object_get(cfg, "architecture"))) {
+		const char *arch;
+		cn_platform_host(NULL, &arch, NULL);
+		json_object_set_new(cfg, "architecture", json_string(arch));
+	}
 }
 
 json_t *bf_config_new(void)
