@@ -6,30 +6,31 @@
 
 #include <stdlib.h>
 
-static void abs_is(const char *cwd, const char *path, const char *want)
-{
-	char *got = bd_abs_path(cwd, path);
-	UNIT_STREQ(got, want, "'%s' in '%s'", path, cwd ? cwd : "(null)");
-	free(got);
-}
-
 int main(void)
 {
-	abs_is("/w", "a/./b/../c//", "/w/a/c");
-	abs_is("/w", "/abs//x/", "/abs/x");
-	abs_is("/w", "", "/w");
-	abs_is("/w", ".", "/w");
-	abs_is("/w/x", "..", "/w");
-	abs_is("/", "../../..", "/");
-	abs_is("/w", "../../../etc", "/etc");
-	abs_is(NULL, "rel", "/rel");
-	abs_is("", "rel", "/rel");
-	abs_is(".", "rel", "/rel");
-	/* A relative WorkingDir from a base image still gives an absolute path. */
-	abs_is("base", "rel", "/base/rel");
-	abs_is("/a/b/", "c", "/a/b/c");
-	abs_is("/w", "//", "/");
-	abs_is("/w", "/..", "/");
-	abs_is("/w", "dir/", "/w/dir");
+	static const struct { const char *cwd, *path, *want; } cases[] = {
+		{ "/w", "a/./b/../c//", "/w/a/c" },
+		{ "/w", "/abs//x/", "/abs/x" },
+		{ "/w", "", "/w" },
+		{ "/w", ".", "/w" },
+		{ "/w/x", "..", "/w" },
+		{ "/", "../../..", "/" },
+		{ "/w", "../../../etc", "/etc" },
+		{ NULL, "rel", "/rel" },
+		{ "", "rel", "/rel" },
+		{ ".", "rel", "/rel" },
+		/* A relative WorkingDir from a base image still gives an absolute path. */
+		{ "base", "rel", "/base/rel" },
+		{ "/a/b/", "c", "/a/b/c" },
+		{ "/w", "//", "/" },
+		{ "/w", "/..", "/" },
+		{ "/w", "dir/", "/w/dir" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = bd_abs_path(cases[i].cwd, cases[i].path);
+		UNIT_STREQ(got, cases[i].want, "'%s' in '%s'", cases[i].path,
+			   cases[i].cwd ? cases[i].cwd : "(null)");
+		free(got);
+	}
 	return UNIT_DONE();
 }
