@@ -4,6 +4,9 @@
  * ONBUILD), and the step loop with the build cache. */
 #include "builder/build_internal.h"
 #include "util/ref.h"
+#include "builder/rootdir.h"
+#include "util/platform.h"
+#include "util/signal.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -323,26 +326,49 @@ void bd_shell_argv(struct build *b, const struct bf_instr *in, cn_strv *argv)
 	cn_strv_pushdup(argv, in->argv.n ? in->argv.v[0] : "");
 }
 
+/* WORKDIR's directory in the root; the ones it creates belong to the USER
+ * in effect (root when none), as BuildKit makes them, so that user can
+ * write in its WORKDIR. */
+struct workdir_job {
+	const char *path;
+	const char *user;
+};
+
+static int workdir_in_root(int root_fd, int unused_fd, void *arg, cn_err *err)
+{
+	const struct workdir_job *job = arg;
+	struct cn_user u = { 0 };
+	int fd;
+	(void)unused_fd;
+	if (job->user && *job->user && cn_user_resolve(root_fd, job->user, &u, err) < 0)
+		return -1;
+	fd = bf_root_mkdir_p(root_fd, job->path, u.uid, u.gid, err);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 static int do_workdir(struct build *b, const struct bf_instr *in, cn_err *err)
 {
 	_cleanup_strv_ cn_strv env = { 0 };
 	_cleanup_free_ char *value = NULL, *path = NULL;
 	const char *cur = bf_config_string(b->cur->cfg, "WorkingDir");
-	struct step_dir s;
+	struct ctr_rootfs fs;
 	int r;
 	bd_visible_env(b, &env);
 	if (bd_expand(b, &env, in->value, &value, err) < 0)
 		return -1;
-	path = bd_clean_path(cur && *cur ? cur : "/", value);
+	path = bd_abs_path(cur, value);
 	bf_config_set_string(b->cur->cfg, "WorkingDir", path);
 	/* As BuildKit: the directory exists from here on (a layer if created). */
-	if (bd_step_dir_create(b, &s, err) < 0)
+	if (bd_step_rootfs(b, NULL, &fs, err) < 0)
 		return -1;
-	struct mkdir_job job = { path, bf_config_string(b->cur->cfg, "User") };
-	r = sb_with_rootfs(&s.rootfs, NULL, bd_mkdir_in_root, &job, err);
+	struct workdir_job job = { path, bf_config_string(b->cur->cfg, "User") };
+	r = sb_with_rootfs(&fs.sb, NULL, workdir_in_root, &job, err);
 	if (r == 0)
-		r = bd_commit_step(b, &s, in->node->original, err);
-	bd_step_dir_free(b, &s);
+		r = bd_commit_step(b, &fs, in->node->original, err);
+	ctr_rootfs_free(b->st, &fs);
 	return r;
 }
 
@@ -416,27 +442,6 @@ static int do_words(struct build *b, const struct bf_instr *in, cn_err *err)
 	return 0;
 }
 
-static bool signal_ok(const char *s)
-{
-	static const char *const names[] = {
-		"HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV",
-		"USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN",
-		"TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
-	};
-	char *end;
-	long n = strtol(s, &end, 10);
-	if (*s && !*end)
-		return n > 0 && n <= 64;
-	if (strncasecmp(s, "SIG", 3) == 0)
-		s += 3;
-	if (strncasecmp(s, "RTMIN", 5) == 0 || strncasecmp(s, "RTMAX", 5) == 0)
-		return true;
-	for (size_t i = 0; i < CN_ARRAY_SIZE(names); i++)
-		if (strcasecmp(s, names[i]) == 0)
-			return true;
-	return false;
-}
-
 static int do_value(struct build *b, const struct bf_instr *in, cn_err *err)
 {
 	_cleanup_strv_ cn_strv env = { 0 };
@@ -449,7 +454,8 @@ static int do_value(struct build *b, const struct bf_instr *in, cn_err *err)
 		bf_config_set_string(b->cur->cfg, "User", v);
 		break;
 	case BF_STOPSIGNAL:
-		if (!signal_ok(v))
+		/* cairn run's parser: accepted exactly when a container can be stopped with it. */
+		if (cn_signal_parse(v) <= 0)
 			return cn_err_fail(err, CN_ERR_INVALID, "invalid signal '%s'", v);
 		bf_config_set_string(b->cur->cfg, "StopSignal", v);
 		break;
@@ -690,19 +696,24 @@ static int run_step_inner(struct build *b, const struct bf_instr *in, cn_err *er
  * sees one after declaring it with a bare ARG). */
 static void platform_args(struct build *b)
 {
-	const char *arch = bf_config_architecture();
-	_cleanup_free_ char *platform = cn_xasprintf("linux/%s", arch);
+	const char *os, *arch, *variant;
+	cn_platform_host(&os, &arch, &variant);
+	/* As BuildKit names it: a variant only for arm ("linux/arm/v7"); arm64's
+	 * v8 is its default and left out, as docker does. */
+	if (strcmp(arch, "arm") != 0)
+		variant = "";
+	_cleanup_free_ char *platform = cn_xasprintf("%s/%s%s%s", os, arch, *variant ? "/" : "", variant);
 	static const char *const prefixes[] = { "TARGET", "BUILD" };
 	for (size_t i = 0; i < CN_ARRAY_SIZE(prefixes); i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "%sPLATFORM", prefixes[i]);
 		cn_env_set(&b->meta_args, name, platform);
 		snprintf(name, sizeof(name), "%sOS", prefixes[i]);
-		cn_env_set(&b->meta_args, name, "linux");
+		cn_env_set(&b->meta_args, name, os);
 		snprintf(name, sizeof(name), "%sARCH", prefixes[i]);
 		cn_env_set(&b->meta_args, name, arch);
 		snprintf(name, sizeof(name), "%sVARIANT", prefixes[i]);
-		cn_env_set(&b->meta_args, name, "");
+		cn_env_set(&b->meta_args, name, variant);
 	}
 	/* Known names: using one undeclared is not a typo worth a warning. */
 	for (size_t i = 0; i < b->meta_args.n; i++) {

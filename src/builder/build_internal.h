@@ -15,6 +15,7 @@
 #include "builder/expand.h"
 #include "builder/fetch.h"
 #include "builder/instr.h"
+#include "container/rootfs.h"
 #include "util/userdb.h"
 #include "store/image.h"
 #include "store/mounts.h"
@@ -78,15 +79,6 @@ struct build {
 	size_t nmounts;
 };
 
-/* A step's overlay in its own tmp/step-XXXXXX (upper, work, merged, ...). */
-struct step_dir {
-	struct store_tmpdir td;
-	char *upper, *work, *merged, *empty, *hosts;
-	char **lowers;
-	size_t nlowers;
-	struct sb_rootfs rootfs;
-};
-
 enum bd_mount_kind { BD_MOUNT_BIND, BD_MOUNT_CACHE, BD_MOUNT_TMPFS, BD_MOUNT_SECRET };
 
 /* One --mount of the current step: the instruction's bf_mount expanded,
@@ -101,23 +93,18 @@ struct mount_spec {
 	bool required, rw;
 };
 
-struct mkdir_job {
-	const char *path;
-	const char *user;       /* owner of created directories: NULL or "" for root */
-};
-
 void bd_crash_point(const char *name);
 void bd_emit(struct build *b, enum bf_event_kind kind, const char *text, const char *digest,
 		 uint64_t size);
 void bd_now_rfc3339(const struct build *b, char out[32]);
 void bd_visible_env(struct build *b, cn_strv *out);
 int bd_expand(struct build *b, const cn_strv *env, const char *word, char **out, cn_err *err);
-void bd_step_dir_free(struct build *b, struct step_dir *s);
-char **bd_lower_paths(struct build *b, const struct store_layer *layers, size_t n, size_t *out_n);
-int bd_step_dir_create(struct build *b, struct step_dir *s, cn_err *err);
-int bd_write_hosts(struct step_dir *s, cn_err *err);
+/* A step's root in its own tmp/step-XXXXXX over the current stage's layers,
+ * with "src" for a second root (COPY --from, a bind mount's from=) and,
+ * for RUN, a hosts file naming HOSTNAME (NULL: none). */
+int bd_step_rootfs(struct build *b, const char *hostname, struct ctr_rootfs *fs, cn_err *err);
 void bd_history(struct build *b, const char *created_by, bool empty_layer);
-int bd_commit_step(struct build *b, struct step_dir *s, const char *created_by, cn_err *err);
+int bd_commit_step(struct build *b, struct ctr_rootfs *s, const char *created_by, cn_err *err);
 void bd_hash_field(cn_sha256 *h, const char *s);
 void bd_root_key(struct build *b, const char *base);
 void bd_step_key(const struct build *b, const struct bf_instr *in, const char *extra,
@@ -151,8 +138,9 @@ int bd_exclude_matcher(struct build *b, const struct bf_instr *in, const cn_strv
 			   struct bf_ignore **out, cn_err *err);
 void bd_ignore_freep(struct bf_ignore **ig);
 int bd_do_copy(struct build *b, const struct bf_instr *in, cn_err *err);
-char *bd_clean_path(const char *cwd, const char *path);
-int bd_mkdir_in_root(int root_fd, int unused_fd, void *arg, cn_err *err);
+/* PATH as an absolute, clean path in the image, a relative one from CWD
+ * (the WORKDIR; NULL or "": the root). */
+char *bd_abs_path(const char *cwd, const char *path);
 bool bd_inputs_held(struct build *b, const struct bf_instr *in);
 int bd_step_extra(struct build *b, const struct bf_instr *in, char **extra, bool *cacheable,
 		      cn_err *err);

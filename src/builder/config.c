@@ -6,13 +6,6 @@
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-const char *bf_config_architecture(void)
-{
-	const char *arch;
-	cn_platform_host(NULL, &arch, NULL);
-	return arch;
-}
-
 static json_t *section(json_t *cfg)
 {
 	json_t *c = json_object_get(cfg, "config");

@@ -9,10 +9,6 @@
 
 #include "util/strv.h"
 
-/* This host's architecture, as OCI names it (amd64, arm64, ...): cn_platform_host's.
- * Left for build.c's one caller; to go once that calls cn_platform_host. */
-const char *bf_config_architecture(void);
-
 /* A fresh config for FROM scratch: os/architecture of this host, a default
  * PATH (as BuildKit gives scratch images), empty rootfs and history. */
 json_t *bf_config_new(void);

@@ -1,6 +1,9 @@
 /* COPY and ADD steps: sources expanded, heredoc files, --from sources,
  * ADD URLs and archives, all copied inside the step's root. */
 #include "builder/build_internal.h"
+#include "builder/glob.h"
+#include "builder/rootdir.h"
+#include "util/path.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -98,12 +101,9 @@ static int add_in_root(int root_fd, struct copy_job *job, cn_err *err)
 		if (job->chown || job->opts.chmod)
 			return cn_err_fail(err, CN_ERR_UNSUPPORTED, "'%s': --chown and --chmod on an archive are not "
 					  "supported yet", src);
-		struct mkdir_job mj = { job->dest_abs, NULL };
-		if (bd_mkdir_in_root(root_fd, -1, &mj, err) < 0)
-			return -1;
-		dest = cn_openat2(root_fd, job->dest_abs, O_RDONLY | O_DIRECTORY, RESOLVE_IN_ROOT);
+		dest = bf_root_mkdir_p(root_fd, job->dest_abs, 0, 0, err);
 		if (dest < 0)
-			return cn_err_sys(err, "'%s'", job->dest_abs);
+			return -1;
 		if (layer_extract(in, dest, &xo, NULL, err) < 0)
 			return cn_err_wrap(err, "'%s'", src);
 	}
@@ -119,8 +119,8 @@ static int copy_in_root(int root_fd, int src_fd, void *arg, cn_err *err)
 		job->opts.src_is_root = true;
 	}
 	if (job->chown) {
-		struct sb_user u;
-		if (sb_user_resolve(job->users_in_extra ? src_fd : root_fd, job->chown, &u, err) < 0)
+		struct cn_user u = { 0 };
+		if (cn_user_resolve(job->users_in_extra ? src_fd : root_fd, job->chown, &u, err) < 0)
 			return -1;
 		job->opts.chown = true;
 		job->opts.uid = u.uid;
@@ -160,7 +160,7 @@ int bd_expand_sources(struct build *b, const struct bf_instr *in, const cn_strv 
 /* COPY <<NAME: the body (variables expanded unless the delimiter was
  * quoted; quotes kept, as BuildKit) becomes the file NAME, mode 0644. */
 static int write_heredocs(struct build *b, const struct bf_instr *in, const cn_strv *env,
-			  struct step_dir *s, cn_strv *names, cn_err *err)
+			  struct ctr_rootfs *s, cn_strv *names, cn_err *err)
 {
 	_cleanup_close_ int dir = -1;
 	if (mkdirat(s->td.fd, "heredocs", 0755) < 0 ||
@@ -242,19 +242,6 @@ int bd_stage_or_image(struct build *b, const char *from, struct store_image *img
 	return 0;
 }
 
-/* A file name as a COPY source: wildcard characters escaped. */
-static char *escape_glob(const char *name)
-{
-	cn_buf out;
-	cn_buf_init(&out, 0);
-	for (; *name; name++) {
-		if (strchr("*?[\\", *name))
-			cn_buf_addc(&out, '\\');
-		cn_buf_addc(&out, *name);
-	}
-	return cn_buf_detach(&out);
-}
-
 /* ADD: download the URL sources not fetched yet for this step (the cache
  * key may have needed them already), verifying --checksum. */
 int bd_fetch_urls(struct build *b, const struct bf_instr *in, const cn_strv *srcs, cn_err *err)
@@ -285,7 +272,7 @@ int bd_fetch_urls(struct build *b, const struct bf_instr *in, const cn_strv *src
 			name = cn_xstrdup("unnamed");
 		if (bf_fetch(srcs->v[i], dir, name, in->checksum, &res, err) < 0)
 			return -1;
-		path = escape_glob(name);
+		path = bf_glob_escape(name);  /* a file name as a COPY source */
 		free(b->fetched.v[i]);
 		b->fetched.v[i] = cn_xasprintf("%s/%s", sub, path);
 		free(b->fetch_digests.v[i]);
@@ -345,7 +332,7 @@ int bd_do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 	_cleanup_free_ char *dest = NULL, *chown = NULL, *dest_abs = NULL;
 	struct copy_job job;
 	const char *wd = bf_config_string(b->cur->cfg, "WorkingDir");
-	struct step_dir s;
+	struct ctr_rootfs s;
 	int r;
 
 	bd_visible_env(b, &env);
@@ -371,7 +358,7 @@ int bd_do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 	job.opts.exclude = exclude;
 	if (in->node->nheredocs) {
 		/* The heredocs are the sources: files of their own in the step dir. */
-		if (bd_step_dir_create(b, &s, err) < 0)
+		if (bd_step_rootfs(b, NULL, &s, err) < 0)
 			return -1;
 		cn_strv_free(&srcs);
 		r = write_heredocs(b, in, &env, &s, &srcs, err);
@@ -383,11 +370,11 @@ int bd_do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 			job.opts.dest = dest;
 			job.opts.workdir = wd && *wd ? wd : "/";
 			r = hd_fd < 0 ? cn_err_sys(err, "open heredocs") :
-				sb_with_rootfs(&s.rootfs, NULL, copy_in_root, &job, err);
+				sb_with_rootfs(&s.sb, NULL, copy_in_root, &job, err);
 		}
 		if (r == 0)
 			r = bd_commit_step(b, &s, in->node->original, err);
-		bd_step_dir_free(b, &s);
+		ctr_rootfs_free(b->st, &s);
 		return r;
 	}
 	job.opts.srcs = (const char *const *)cn_strv_array(&srcs);
@@ -408,136 +395,60 @@ int bd_do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 		job.fetched = b->fetched.v;
 		job.fetch_fd = b->fetch_td.fd;
 	}
-	dest_abs = bd_clean_path(job.opts.workdir, dest);
+	dest_abs = bd_abs_path(job.opts.workdir, dest);
 	job.dest_abs = dest_abs;
 	if (in->link && in->from && chown && strspn(chown, "0123456789:") != strlen(chown))
 		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--link with --from and --chown=%s: user and group "
 				  "names cannot be looked up there (use numbers)", chown);
-	if (bd_step_dir_create(b, &s, err) < 0)
+	if (bd_step_rootfs(b, NULL, &s, err) < 0)
 		return -1;
 	/* --link: the layer is made on an empty root, as BuildKit does, so it
 	 * depends on nothing below it; names for --chown come from the image. */
-	struct sb_rootfs below = s.rootfs;
+	struct sb_rootfs below = s.sb;
 	if (in->link)
-		s.rootfs.nlowers = 0;
+		s.sb.nlowers = 0;
 	if (in->from) {
 		/* The source stage or image, mounted read-only beside the root. */
 		struct store_image img;
 		const struct store_layer *layers;
-		size_t n, nlowers = 0;
+		size_t n;
 		char state[CN_DIGEST_STR_SIZE];
-		char **lowers = NULL;
+		_cleanup_strv_ cn_strv lowers = { 0 };
 		_cleanup_free_ char *src = cn_xasprintf("%s/src", s.td.path);
 		struct sb_rootfs from;
 		r = bd_copy_from_source(b, in, &img, &layers, &n, state, err);
 		if (r == 0 && n == 0)
 			r = cn_err_fail(err, CN_ERR_INVALID, "--from=%s: the source has no files", in->from);
+		if (r == 0)
+			r = ctr_rootfs_lowers(b->st, layers, n, &lowers, err);
 		if (r == 0) {
-			lowers = bd_lower_paths(b, layers, n, &nlowers);
-			from = (struct sb_rootfs){ .lowers = (const char *const *)lowers, .nlowers = nlowers,
+			from = (struct sb_rootfs){ .lowers = (const char *const *)lowers.v, .nlowers = lowers.n,
 						   .merged = src, .empty = s.empty };
-			r = sb_with_rootfs(&s.rootfs, &from, copy_in_root, &job, err);
+			r = sb_with_rootfs(&s.sb, &from, copy_in_root, &job, err);
 		}
-		for (size_t i = 0; i < nlowers; i++)
-			free(lowers[i]);
-		free(lowers);
 		store_image_free(&img);
 	} else if (in->link && chown && below.nlowers > 0) {
 		_cleanup_free_ char *merged = cn_xasprintf("%s/src", s.td.path);
 		below.upper = NULL;
 		below.merged = merged;
 		job.users_in_extra = true;
-		r = sb_with_rootfs(&s.rootfs, &below, copy_in_root, &job, err);
+		r = sb_with_rootfs(&s.sb, &below, copy_in_root, &job, err);
 	} else {
-		r = sb_with_rootfs(&s.rootfs, NULL, copy_in_root, &job, err);
+		r = sb_with_rootfs(&s.sb, NULL, copy_in_root, &job, err);
 	}
 	if (r == 0)
 		r = bd_commit_step(b, &s, in->node->original, err);
-	bd_step_dir_free(b, &s);
+	ctr_rootfs_free(b->st, &s);
 	return r;
 }
 
-/* "a/./b/../c//" relative to cwd -> "/a/c" */
-char *bd_clean_path(const char *cwd, const char *path)
+/* PATH as an absolute, clean path in the image, a relative one taken from
+ * the working directory CWD (NULL or "": the root), as BuildKit resolves a
+ * destination, a WORKDIR or a mount target: "a/./b/../c//" in /w is
+ * "/w/a/c", and ".." stops at the root. */
+char *bd_abs_path(const char *cwd, const char *path)
 {
-	_cleanup_free_ char *joined = path[0] == '/' ? cn_xstrdup(path) : cn_xasprintf("%s/%s", cwd, path);
-	char *out = cn_xmalloc(strlen(joined) + 2);
-	size_t len = 0;
-	for (char *tok, *save = NULL, *p = joined; (tok = strtok_r(p, "/", &save)); p = NULL) {
-		if (!strcmp(tok, "."))
-			continue;
-		if (!strcmp(tok, "..")) {
-			while (len > 0 && out[--len] != '/')
-				;
-			continue;
-		}
-		out[len++] = '/';
-		memcpy(out + len, tok, strlen(tok));
-		len += strlen(tok);
-	}
-	if (len == 0)
-		out[len++] = '/';
-	out[len] = '\0';
-	return out;
-}
-
-/* mkdir -p inside the root: every component resolved in it. The
- * directories it creates belong to JOB->user (WORKDIR passes the USER in
- * effect, as BuildKit does, so that user can write in its WORKDIR). */
-int bd_mkdir_in_root(int root_fd, int unused_fd, void *arg, cn_err *err)
-{
-	(void)unused_fd;
-	const struct mkdir_job *job = arg;
-	bool owned = job->user && *job->user;
-	struct sb_user u;
-	if (owned && sb_user_resolve(root_fd, job->user, &u, err) < 0)
-		return -1;
-	_cleanup_free_ char *p = cn_xstrdup(job->path);
-	int hops = 0;
-restart:
-	for (char *s = p + 1; ; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		char c = *s;
-		*s = '\0';
-		int fd = cn_openat2(root_fd, p, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT);
-		if (fd < 0 && errno == ENOENT) {
-			char *slash = strrchr(p, '/');
-			char target[4096];
-			ssize_t n;
-			*slash = '\0';
-			_cleanup_close_ int parent = cn_openat2(root_fd, *p ? p : "/", O_RDONLY | O_DIRECTORY,
-								  RESOLVE_IN_ROOT);
-			*slash = '/';
-			if (parent < 0)
-				return cn_err_sys(err, "create %s", p);
-			if (mkdirat(parent, slash + 1, 0755) < 0) {
-				int e = errno;
-				n = e == EEXIST ? readlinkat(parent, slash + 1, target, sizeof(target) - 1) : -1;
-				if (n <= 0)
-					return cn_err_errno(err, e, "create %s", p);
-				if (++hops > 40)
-					return cn_err_fail(err, CN_ERR_INVALID, "create %s", p);
-				/* A dangling symlink: as docker, create its target (inside
-				 * the root) and go on from there. */
-				target[n] = '\0';
-				*s = c;
-				char *np = target[0] == '/' ? cn_xasprintf("%s%s", target, s) :
-					cn_xasprintf("%.*s/%s%s", (int)(slash - p), p, target, s);
-				free(p);
-				p = np;
-				goto restart;
-			}
-			if (owned && fchownat(parent, slash + 1, u.uid, u.gid, AT_SYMLINK_NOFOLLOW) < 0)
-				return cn_err_sys(err, "chown %s", p);
-		} else if (fd < 0) {
-			return cn_err_sys(err, "%s", p);
-		} else {
-			close(fd);
-		}
-		*s = c;
-		if (c == '\0')
-			break;
-	}
-	return 0;
+	_cleanup_free_ char *rel = cn_path_join(*path == '/' || !cwd ? "" : cwd, path);
+	_cleanup_free_ char *abs = cn_xasprintf("/%s", rel);
+	return cn_path_clean(abs);
 }

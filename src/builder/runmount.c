@@ -1,6 +1,7 @@
 /* RUN and its --mount options: cache, bind, secret and tmpfs mounts
  * turned into typed sandbox mounts. */
 #include "builder/build_internal.h"
+#include "builder/glob.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -18,6 +19,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* What a RUN step's container calls itself (docker's builder says
+ * "buildkitsandbox"). */
+#define RUN_HOSTNAME "cairn"
 
 /* RUN --mount: the options as BuildKit spells them, each checked against a
  * list (no option string reaches a mount call: CVE-2024-9407's lesson). */
@@ -202,18 +207,8 @@ void bd_step_mounts_free(struct build *b)
 char *bd_bind_source(const struct mount_spec *ms)
 {
 	const char *src = ms->source ? ms->source : "/";
-	cn_buf out;
-	cn_buf_init(&out, 0);
-	while (*src == '/')
-		src++;
-	if (!*src)
-		cn_buf_addc(&out, '.');
-	for (; *src; src++) {
-		if (strchr("*?[\\", *src))
-			cn_buf_addc(&out, '\\');
-		cn_buf_addc(&out, *src);
-	}
-	return cn_buf_detach(&out);
+	src += strspn(src, "/");
+	return *src ? bf_glob_escape(src) : cn_xstrdup(".");
 }
 
 struct bind_job {
@@ -233,7 +228,7 @@ static int bind_copy_in(int unused_root, int src_fd, void *arg, cn_err *err)
  * with the ignore file applied, or a stage's or image's root) in the step
  * dir, so that the step sees exactly what its cache key hashed, can never
  * reach past the source, and (rw) writes into something thrown away. */
-static int bind_prepare(struct build *b, const struct mount_spec *ms, struct step_dir *s, size_t idx,
+static int bind_prepare(struct build *b, const struct mount_spec *ms, struct ctr_rootfs *s, size_t idx,
 			char **path, cn_err *err)
 {
 	_cleanup_free_ char *src = bd_bind_source(ms), *sub = cn_xasprintf("bind-%zu", idx);
@@ -252,23 +247,21 @@ static int bind_prepare(struct build *b, const struct mount_spec *ms, struct ste
 	} else {
 		struct store_image img;
 		const struct store_layer *layers;
-		size_t n, nlowers = 0;
+		size_t n;
 		char state[CN_DIGEST_STR_SIZE];
-		char **lowers = NULL;
+		_cleanup_strv_ cn_strv lowers = { 0 };
 		_cleanup_free_ char *merged = cn_xasprintf("%s/src", s->td.path);
 		struct sb_rootfs from;
 		r = bd_stage_or_image(b, ms->from, &img, &layers, &n, state, err);
 		if (r == 0 && n == 0)
 			r = cn_err_fail(err, CN_ERR_INVALID, "from=%s: the source has no files", ms->from);
+		if (r == 0)
+			r = ctr_rootfs_lowers(b->st, layers, n, &lowers, err);
 		if (r == 0) {
-			lowers = bd_lower_paths(b, layers, n, &nlowers);
-			from = (struct sb_rootfs){ .lowers = (const char *const *)lowers, .nlowers = nlowers,
+			from = (struct sb_rootfs){ .lowers = (const char *const *)lowers.v, .nlowers = lowers.n,
 						   .merged = merged, .empty = s->empty };
-			r = sb_with_rootfs(&s->rootfs, &from, bind_copy_in, &job, err);
+			r = sb_with_rootfs(&s->sb, &from, bind_copy_in, &job, err);
 		}
-		for (size_t i = 0; i < nlowers; i++)
-			free(lowers[i]);
-		free(lowers);
 		store_image_free(&img);
 	}
 	if (r < 0) {
@@ -282,7 +275,7 @@ static int bind_prepare(struct build *b, const struct mount_spec *ms, struct ste
  * or (env=VAR) VAR's value written to a private file in the step dir, mode
  * 0400 in the store's 0700 tree, unlinked once the step ran (bd_do_run).
  * *PATH NULL: the secret was not given. */
-static int secret_file(struct build *b, const char *id, struct step_dir *s, size_t idx,
+static int secret_file(struct build *b, const char *id, struct ctr_rootfs *s, size_t idx,
 		       struct run_mounts *rm, const char **path, cn_err *err)
 {
 	const char *var = cn_env_get(&b->o->secret_envs, id);
@@ -319,7 +312,7 @@ static int secret_file(struct build *b, const char *id, struct step_dir *s, size
  * mounts/, so a concurrent build sees it whole or not at all); later uses
  * find it there. Keyed by id, source and the from state, as BuildKit keys
  * such a cache by id and base. */
-static int cache_from_dir(struct build *b, const struct mount_spec *ms, struct step_dir *s, size_t idx,
+static int cache_from_dir(struct build *b, const struct mount_spec *ms, struct ctr_rootfs *s, size_t idx,
 			  const char *target, struct run_mounts *rm, const char **path, cn_err *err)
 {
 	struct store_image img;
@@ -349,7 +342,7 @@ static int cache_from_dir(struct build *b, const struct mount_spec *ms, struct s
 /* One resolved --mount as a typed sandbox mount in RM (none for an
  * optional secret that was not given). */
 static int add_mount(struct build *b, const struct mount_spec *msp, struct run_mounts *rm,
-		     struct step_dir *s, cn_err *err)
+		     struct ctr_rootfs *s, cn_err *err)
 {
 	const struct mount_spec ms = *msp;
 	const char *wd = bf_config_string(b->cur->cfg, "WorkingDir");
@@ -362,7 +355,7 @@ static int add_mount(struct build *b, const struct mount_spec *msp, struct run_m
 	memset(m, 0, sizeof(*m));
 	/* A relative target is under the WORKDIR, as BuildKit joins it. */
 	if (ms.target && *ms.target)
-		target = keep(rm, bd_clean_path(wd && *wd ? wd : "/", ms.target));
+		target = keep(rm, bd_abs_path(wd, ms.target));
 	if (ms.kind == BD_MOUNT_SECRET) {
 		/* BuildKit: the id is id=, else source=, else the target's base name. */
 		const char *id = ms.id && *ms.id ? ms.id : ms.source && *ms.source ? ms.source :
@@ -437,7 +430,7 @@ int bd_do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 {
 	_cleanup_strv_ cn_strv argv = { 0 };
 	_cleanup_strv_ cn_strv env = { 0 };
-	struct step_dir s;
+	struct ctr_rootfs s;
 	const char *wd = bf_config_string(b->cur->cfg, "WorkingDir");
 	const char *user = bf_config_string(b->cur->cfg, "User");
 	struct sb_exit ex = { 0 };
@@ -448,7 +441,9 @@ int bd_do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 
 	if (in->network == BF_NET_HOST && b->o->network != SB_NET_HOST)
 		return cn_err_fail(err, CN_ERR_DENIED, "--network=host needs 'cairn build --network host'");
-	if (bd_step_dir_create(b, &s, err) < 0)
+	/* With its own hosts file: the step's hostname resolves, the host's
+	 * names do not leak in. */
+	if (bd_step_rootfs(b, RUN_HOSTNAME, &s, err) < 0)
 		return -1;
 	memset(&rm, 0, sizeof(rm));
 	r = bd_step_mounts(b, in, err);
@@ -463,21 +458,18 @@ int bd_do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 		.env = cn_strv_array(&env),
 		.cwd = wd && *wd ? wd : "/",
 		.user = user && *user ? user : NULL,
-		.hostname = "cairn",
+		.hostname = RUN_HOSTNAME,
+		.hosts_file = s.hosts,
 		.out_fd = b->o->out_fd,
 		.err_fd = b->o->err_fd,
 		.network = bd_step_network(b, in),
 		.limits = b->o->limits,
 		.cgroup_id = cgroup_id,
 	};
-	/* Our own hosts file: the step's hostname resolves, the host's names do not leak. */
-	proc.hosts_file = s.hosts;
 	/* The step dir's name is unique in the store, the pid among stores. */
 	snprintf(cgroup_id, sizeof(cgroup_id), "%d-%s", (int)getpid(), s.td.name);
 	if (r == 0)
-		r = bd_write_hosts(&s, err);
-	if (r == 0)
-		r = sb_run(&s.rootfs, &proc, &ex, err);
+		r = sb_run(&s.sb, &proc, &ex, err);
 	/* env= secrets: their files go as soon as the step is done. */
 	for (size_t i = 0; i < rm.n; i++) {
 		_cleanup_free_ char *name = cn_xasprintf("secret-%zu", i);
@@ -492,6 +484,6 @@ int bd_do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 		r = cn_err_fail(err, CN_ERR_FAILED, "exit status %d", ex.status);
 	if (r == 0)
 		r = bd_commit_step(b, &s, in->node->original, err);
-	bd_step_dir_free(b, &s);
+	ctr_rootfs_free(b->st, &s);
 	return r;
 }

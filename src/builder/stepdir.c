@@ -1,5 +1,6 @@
-/* Step directories (a step's overlay: upper, work, merged) and the
- * commit of an upper dir as a layer. */
+/* Step directories (a step's overlay: upper, work, merged), made as cairn
+ * run makes a container's (container/rootfs.h), and the commit of an upper
+ * dir as a layer. */
 #include "builder/build_internal.h"
 
 #include <ctype.h>
@@ -19,71 +20,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HOSTS_FILE "127.0.0.1\tlocalhost cairn\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-
-void bd_step_dir_free(struct build *b, struct step_dir *s)
+int bd_step_rootfs(struct build *b, const char *hostname, struct ctr_rootfs *fs, cn_err *err)
 {
-	store_tmpdir_remove(b->st, &s->td);
-	for (size_t i = 0; i < s->nlowers; i++)
-		free(s->lowers[i]);
-	free(s->lowers);
-	free(s->upper);
-	free(s->work);
-	free(s->merged);
-	free(s->empty);
-	free(s->hosts);
-	memset(s, 0, sizeof(*s));
-}
-
-/* Snapshot paths of LAYERS for an overlay stack, topmost first. overlayfs
- * refuses a directory twice in one stack; a repeated layer needs only its
- * topmost copy, whose entries and whiteouts cover everything the lower copy
- * did. */
-char **bd_lower_paths(struct build *b, const struct store_layer *layers, size_t n, size_t *out_n)
-{
-	char **lowers = cn_xcalloc(n + 1, sizeof(char *));
-	*out_n = 0;
-	for (size_t i = n; i-- > 0;) {
-		bool seen = false;
-		for (size_t j = i + 1; j < n && !seen; j++)
-			seen = strcmp(layers[j].diff_id, layers[i].diff_id) == 0;
-		if (!seen)
-			lowers[(*out_n)++] = store_snapshot_path(b->st, layers[i].diff_id);
-	}
-	return lowers;
-}
-
-int bd_step_dir_create(struct build *b, struct step_dir *s, cn_err *err)
-{
-	static const char *const subdirs[] = { "upper", "work", "merged", "empty", "src" };
-	memset(s, 0, sizeof(*s));
-	if (store_tmpdir_create(b->st, "step", &s->td, err) < 0)
-		return -1;
-	for (size_t i = 0; i < CN_ARRAY_SIZE(subdirs); i++)
-		if (mkdirat(s->td.fd, subdirs[i], 0755) < 0) {
-			cn_err_sys(err, "create '%s/%s'", s->td.path, subdirs[i]);
-			bd_step_dir_free(b, s);
-			return -1;
-		}
-	s->upper = cn_xasprintf("%s/upper", s->td.path);
-	s->work = cn_xasprintf("%s/work", s->td.path);
-	s->merged = cn_xasprintf("%s/merged", s->td.path);
-	s->empty = cn_xasprintf("%s/empty", s->td.path);
-	s->hosts = cn_xasprintf("%s/hosts", s->td.path);
-	s->lowers = bd_lower_paths(b, b->cur->layers, b->cur->nlayers, &s->nlowers);
-	s->rootfs = (struct sb_rootfs){
-		.lowers = (const char *const *)s->lowers, .nlowers = s->nlowers, .upper = s->upper,
-		.work = s->work, .merged = s->merged, .empty = s->empty,
+	struct ctr_rootfs_opts o = {
+		.prefix = "step", .layers = b->cur->layers, .nlayers = b->cur->nlayers,
+		.extra_dir = "src", .hostname = hostname,
 	};
-	return 0;
-}
-
-int bd_write_hosts(struct step_dir *s, cn_err *err)
-{
-	_cleanup_close_ int fd = openat(s->td.fd, "hosts", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0 || cn_write_all(fd, HOSTS_FILE, strlen(HOSTS_FILE)) < 0)
-		return cn_err_sys(err, "write '%s'", s->hosts);
-	return 0;
+	return ctr_rootfs_create(b->st, &o, fs, err);
 }
 
 static bool dir_is_empty(int dirfd)
@@ -108,7 +51,7 @@ void bd_history(struct build *b, const char *created_by, bool empty_layer)
 }
 
 /* The upper dir becomes a layer blob and, renamed, the layer's snapshot. */
-int bd_commit_step(struct build *b, struct step_dir *s, const char *created_by, cn_err *err)
+int bd_commit_step(struct build *b, struct ctr_rootfs *s, const char *created_by, cn_err *err)
 {
 	struct layer_write_opts lo = { .compression = b->o->compression, .clamp_mtime = b->o->timestamp };
 	struct layer_info info;

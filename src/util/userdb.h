@@ -28,9 +28,4 @@ struct cn_user {
  * Supplementary groups are looked up only when no group was given. */
 int cn_user_resolve(int root_fd, const char *spec, struct cn_user *out, cn_err *err);
 
-/* The names it had in sandbox/, until the builder is swept to the ones
- * above (issue 15); nothing new may use them. */
-#define sb_user cn_user
-#define sb_user_resolve cn_user_resolve
-
 #endif
