@@ -122,7 +122,7 @@ static int transfer(const char *url, struct sink *s, struct bf_fetch_result *res
 		res->has_mtime = ft >= 0;
 		res->mtime = (time_t)ft;
 	} else if (rc == CURLE_HTTP_RETURNED_ERROR) {
-		r = cn_err_fail(err, CN_ERR_CORRUPT, "HTTP status %ld", status);
+		r = cn_err_fail(err, CN_ERR_PROTOCOL, "HTTP status %ld", status);
 	} else if (rc == CURLE_ABORTED_BY_CALLBACK) {
 		r = cn_err_fail(err, CN_ERR_INTERRUPTED, "interrupted");
 	} else if (s->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
@@ -130,7 +130,7 @@ static int transfer(const char *url, struct sink *s, struct bf_fetch_result *res
 	} else if (s->werr) {
 		r = cn_err_errno(err, s->werr, "write the download");
 	} else {
-		r = cn_err_fail(err, CN_ERR_CORRUPT, "%s", *errbuf ? errbuf : curl_easy_strerror(rc));
+		r = cn_err_fail(err, CN_ERR_NETWORK, "%s", *errbuf ? errbuf : curl_easy_strerror(rc));
 	}
 	curl_easy_cleanup(c);
 	return r;

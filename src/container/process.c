@@ -230,7 +230,7 @@ int ctr_await_start(int fd, cn_err *err)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return cn_err_fail(err, CN_ERR_CORRUPT, "the container's supervisor ended before it started the container");
+			return cn_err_fail(err, CN_ERR_FAILED, "the container's supervisor ended before it started the container");
 		have += (size_t)n;
 	}
 	if (got.msg[0]) {

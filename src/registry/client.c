@@ -449,7 +449,7 @@ static int fetch_token(struct reg_conn *k, const struct challenge *ch, char **he
 			goto out;
 	}
 	if (rc != CURLE_OK) {
-		cn_err_fail(err, CN_ERR_CORRUPT, "token server %s: %s", rhost, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		cn_err_fail(err, CN_ERR_NETWORK, "token server %s: %s", rhost, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		goto out;
 	}
 	if (resp.status == 401 || resp.status == 403) {
@@ -583,7 +583,7 @@ int reg_do(struct reg_conn *k, const struct reg_req *rq, struct reg_resp *resp, 
 					return -1;
 				continue;
 			}
-			return cn_err_fail(err, CN_ERR_CORRUPT, "%s %s: %s", method, url,
+			return cn_err_fail(err, CN_ERR_NETWORK, "%s %s: %s", method, url,
 					  errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		}
 		if (resp->status == 401 && same_host) {
@@ -715,7 +715,7 @@ int reg_client_open(struct reg_client *c, const struct cn_ref *ref, const struct
 		ping(&k, &status, &rc, errbuf);
 	}
 	if (rc != CURLE_OK) {
-		cn_err_fail(err, CN_ERR_CORRUPT, "registry %s: %s", c->host, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		cn_err_fail(err, CN_ERR_NETWORK, "registry %s: %s", c->host, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		if (rc == CURLE_PEER_FAILED_VERIFICATION)
 			cn_err_wrap(err, "TLS verification failed (add the registry's CA to "
 				    "/etc/containers/certs.d/%s/ or use --cert-dir)", c->host);

@@ -36,7 +36,6 @@ static void err_vset(cn_err *err, int errnum, const char *fmt, va_list ap)
 		snprintf(text + n, sizeof(text) - (size_t)n, ": %s", strerror(errnum));
 	fit(err, text);
 	err->errnum = errnum;
-	err->kind = errnum ? CN_ERR_SYSTEM : CN_ERR_INVALID;
 }
 
 /* The errno nearest to each kind, for callers that must hand an error on
@@ -64,21 +63,6 @@ static int kind_errno(enum cn_err_kind kind)
 	return EINVAL;
 }
 
-/* Transitional: the kind a constant errno stood for. */
-static enum cn_err_kind errno_kind(int errnum)
-{
-	switch (errnum) {
-	case ENOENT: return CN_ERR_NOT_FOUND;
-	case EFBIG: case E2BIG: case ENAMETOOLONG: return CN_ERR_TOO_BIG;
-	case ENOTSUP: return CN_ERR_UNSUPPORTED;
-	case EACCES: case EPERM: return CN_ERR_DENIED;
-	case EPROTO: return CN_ERR_PROTOCOL;
-	case EINTR: return CN_ERR_INTERRUPTED;
-	case EBUSY: case EAGAIN: case ETIMEDOUT: return CN_ERR_BUSY;
-	default: return CN_ERR_INVALID;
-	}
-}
-
 int cn_err_errno(cn_err *err, int errnum, const char *fmt, ...)
 {
 	va_list ap;
@@ -101,30 +85,6 @@ int cn_err_fail(cn_err *err, enum cn_err_kind kind, const char *fmt, ...)
 	va_end(ap);
 	err->kind = kind;
 	err->errnum = kind_errno(kind);
-	return -1;
-}
-
-int cn_err_set(cn_err *err, int errnum, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err)
-		return -1;
-	va_start(ap, fmt);
-	err_vset(err, errnum, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-int cn_err_plain(cn_err *err, int errnum, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err)
-		return -1;
-	va_start(ap, fmt);
-	err_vset(err, 0, fmt, ap);
-	va_end(ap);
-	err->errnum = errnum;
-	err->kind = errno_kind(errnum);
 	return -1;
 }
 

@@ -75,11 +75,4 @@ static inline bool cn_err_is(const cn_err *err, enum cn_err_kind kind)
 
 void cn_err_clear(cn_err *err);
 
-/* Transitional, being replaced by the three above: cn_err_set appends
- * strerror whenever errnum != 0; cn_err_plain never does. */
-int cn_err_set(cn_err *err, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-int cn_err_plain(cn_err *err, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 #endif
