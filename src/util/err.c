@@ -102,22 +102,31 @@ int cn_err_sys(cn_err *err, const char *fmt, ...)
 	return -1;
 }
 
-int cn_err_cause(cn_err *err, const cn_err *cause, const char *fmt, ...)
+/* ERR's message becomes "CONTEXT: TAIL" (just TAIL for an empty context).
+ * TAIL may be ERR's own message: it is copied before ERR is written. */
+static void prepend(cn_err *err, const char *tail, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void prepend(cn_err *err, const char *tail, const char *fmt, va_list ap)
 {
-	char text[2 * CN_ERR_MSG_MAX];
-	va_list ap;
-	int n;
-	if (!err)
-		return -1;
-	va_start(ap, fmt);
-	n = vsnprintf(text, CN_ERR_MSG_MAX, fmt, ap);
-	va_end(ap);
+	char text[3 * CN_ERR_MSG_MAX];
+	int n = vsnprintf(text, CN_ERR_MSG_MAX, fmt, ap);
 	if (n < 0)
 		n = 0;
 	if (n >= CN_ERR_MSG_MAX)
 		n = CN_ERR_MSG_MAX - 1;
-	snprintf(text + n, sizeof(text) - (size_t)n, "%s%s", n ? ": " : "", cause->msg);
+	snprintf(text + n, sizeof(text) - (size_t)n, "%s%s", n ? ": " : "", tail);
 	fit(err, text);
+}
+
+int cn_err_cause(cn_err *err, const cn_err *cause, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err)
+		return -1;
+	va_start(ap, fmt);
+	prepend(err, cause->msg, fmt, ap);
+	va_end(ap);
 	err->kind = cause->kind;
 	err->errnum = cause->errnum;
 	return -1;
@@ -125,20 +134,12 @@ int cn_err_cause(cn_err *err, const cn_err *cause, const char *fmt, ...)
 
 int cn_err_wrap(cn_err *err, const char *fmt, ...)
 {
-	char text[3 * CN_ERR_MSG_MAX];
 	va_list ap;
-	int n;
 	if (!err)
 		return -1;
 	va_start(ap, fmt);
-	n = vsnprintf(text, CN_ERR_MSG_MAX, fmt, ap);
+	prepend(err, err->msg, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if (n >= CN_ERR_MSG_MAX)
-		n = CN_ERR_MSG_MAX - 1;
-	snprintf(text + n, sizeof(text) - (size_t)n, ": %s", err->msg);
-	fit(err, text);
 	return -1;
 }
 
