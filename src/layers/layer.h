@@ -117,6 +117,13 @@ struct layer_extract_result {
 int layer_extract(int in_fd, int target_fd, const struct layer_extract_opts *opts,
 		  struct layer_extract_result *res, cn_err *err);
 
+/* Read a layer blob from IN_FD to its end as layer_extract does (same
+ * detection, decompression, caps and trailing-bytes rules) but create
+ * nothing: only RES's digest, diff_id, size and uncompressed are filled.
+ * For a blob whose snapshot already exists: its content must still be
+ * checked against the diff_id it claims. MAX_BYTES 0: the default cap. */
+int layer_hash(int in_fd, uint64_t max_bytes, struct layer_extract_result *res, cn_err *err);
+
 const char *layer_media_type(enum layer_compression c);
 /* "zstd" | "gzip" -> enum; -1 if unknown. */
 int layer_compression_parse(const char *s, enum layer_compression *out);

@@ -22,6 +22,18 @@ static uint64_t expansion_cap(uint64_t blob_size)
 	return cap < MIN_EXPANSION ? MIN_EXPANSION : cap;
 }
 
+/* What the blob hashed to (RES) against what the image names (LAYER). */
+static int check_hashes(const struct layer_extract_result *res, const struct store_layer *layer,
+			cn_err *err)
+{
+	if (strcmp(res->digest, layer->digest) != 0)
+		return cn_err_fail(err, CN_ERR_CORRUPT, "blob content hashes to %s", res->digest);
+	if (strcmp(res->diff_id, layer->diff_id) != 0)
+		return cn_err_fail(err, CN_ERR_CORRUPT, "uncompressed content hashes to %s, but the image "
+				   "config says %s", res->diff_id, layer->diff_id);
+	return 0;
+}
+
 int xfer_snapshot_layer(struct store *st, const struct store_layer *layer, cn_err *err)
 {
 	struct store_tmpdir td;
@@ -30,11 +42,18 @@ int xfer_snapshot_layer(struct store *st, const struct store_layer *layer, cn_er
 	_cleanup_close_ int blob_fd = -1, root_fd = -1;
 	int r = -1;
 
-	if (store_snapshot_exists(st, layer->diff_id))
-		return 0;
 	blob_fd = store_blob_open(st, layer->digest, err);
 	if (blob_fd < 0)
 		return -1;
+	xo.max_bytes = expansion_cap(store_blob_size(st, layer->digest));
+	/* A snapshot under this diff_id proves nothing about this blob: it may
+	 * come from another image. Hash the blob (no extraction) so an image
+	 * cannot borrow a snapshot its layer does not hold. */
+	if (store_snapshot_exists(st, layer->diff_id)) {
+		if (layer_hash(blob_fd, xo.max_bytes, &res, err) < 0 || check_hashes(&res, layer, err) < 0)
+			return cn_err_wrap(err, "layer %s", layer->digest);
+		return 0;
+	}
 	if (store_tmpdir_create(st, "unpack", &td, err) < 0)
 		return -1;
 	if (mkdirat(td.fd, "root", 0755) < 0 ||
@@ -42,18 +61,8 @@ int xfer_snapshot_layer(struct store *st, const struct store_layer *layer, cn_er
 		cn_err_sys(err, "create '%s/root'", td.path);
 		goto out;
 	}
-	xo.max_bytes = expansion_cap(store_blob_size(st, layer->digest));
-	if (layer_extract(blob_fd, root_fd, &xo, &res, err) < 0)
+	if (layer_extract(blob_fd, root_fd, &xo, &res, err) < 0 || check_hashes(&res, layer, err) < 0)
 		goto out;
-	if (strcmp(res.digest, layer->digest) != 0) {
-		cn_err_fail(err, CN_ERR_CORRUPT, "blob content hashes to %s", res.digest);
-		goto out;
-	}
-	if (strcmp(res.diff_id, layer->diff_id) != 0) {
-		cn_err_fail(err, CN_ERR_CORRUPT, "uncompressed content hashes to %s, but the image config "
-			   "says %s", res.diff_id, layer->diff_id);
-		goto out;
-	}
 	/* On disk before anything points at it. */
 	if (syncfs(root_fd) < 0) {
 		cn_err_sys(err, "sync '%s'", td.path);

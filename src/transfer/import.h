@@ -10,13 +10,16 @@
 #include "store/store.h"
 #include "util/err.h"
 
-/* Make sure LAYER (its blob in the store) has a snapshot. */
+/* Make sure LAYER (its blob in the store) has a snapshot. The blob is
+ * always checked against LAYER's digest and diff_id: unpacked when no
+ * snapshot exists, only hashed (streamed, nothing extracted) when one does. */
 int xfer_snapshot_layer(struct store *st, const struct store_layer *layer, cn_err *err);
 
 /* The image whose manifest blob MANIFEST_DIGEST is in the store, with its
- * config and layer blobs (OCI or Docker schema2 media types): verify them,
- * unpack every layer lacking a snapshot, then, when REF is not NULL, tag
- * REF (with CAUSE: "pull", "load"). On error nothing is tagged. */
+ * config and layer blobs (OCI or Docker schema2 media types): verify them
+ * (every layer's digest and diff_id), unpack every layer lacking a
+ * snapshot, then, when REF is not NULL, tag REF (with CAUSE: "pull",
+ * "load"). On error nothing is tagged. */
 int xfer_import(struct store *st, const char *manifest_digest, const char *ref, const char *cause,
 		cn_err *err);
 

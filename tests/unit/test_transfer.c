@@ -184,6 +184,34 @@ static void test_bad_blobs(struct store *st)
 	UNIT_CHECK(unit_count_entries(st->tmp_fd, ".") == 0, "no refusal leaves anything in the store's tmp/");
 }
 
+/* Issue 14 finding 1: a snapshot for D exists (from a sound image); an
+ * image whose config claims D but whose blob holds other content must not
+ * borrow that snapshot: the blob is hashed anyway and refused. */
+static void test_existing_snapshot_claimed(struct store *st)
+{
+	struct store_layer good, bad;
+	char gm[CN_DIGEST_STR_SIZE], bm[CN_DIGEST_STR_SIZE];
+	int r;
+	put_tar_layer(st, "trusted\n", &good);
+	put_image(st, &good, gm);
+	if (import(st, gm, "base:1") < 0 || !store_snapshot_exists(st, good.diff_id))
+		unit_fixture_fail("base:1");
+	put_tar_layer(st, "evil\n", &bad);
+	memcpy(bad.diff_id, good.diff_id, sizeof(bad.diff_id));
+	put_image(st, &bad, bm);
+
+	r = import(st, bm, "evil:1");
+	UNIT_CHECK(r < 0, "an image claiming an existing snapshot's diff_id with other content is refused");
+	UNIT_CHECK(r < 0 && strstr(err.msg, bad.digest) && strstr(err.msg, good.diff_id),
+		   "... the message names the layer and the claimed diff_id: %s", r < 0 ? err.msg : "ok");
+	UNIT_CHECK(cn_err_is(&err, CN_ERR_CORRUPT), "... as corrupt content (kind %d)", err.kind);
+	UNIT_CHECK(tag_is(st, "evil:1", NULL), "... and nothing is tagged");
+	UNIT_CHECK(import(st, gm, "base:2") == 0 && tag_is(st, "base:2", gm),
+		   "... while the sound image still imports: %s", err.msg);
+	UNIT_CHECK(import(st, bm, "evil:1") < 0 && tag_is(st, "evil:1", NULL),
+		   "... and a second attempt is refused again");
+}
+
 int main(void)
 {
 	struct store st;
@@ -197,6 +225,7 @@ int main(void)
 	test_good(&st);
 	test_diff_id_mismatch(&st);
 	test_bad_blobs(&st);
+	test_existing_snapshot_claimed(&st);
 	store_close(&st);
 	unit_rmtree(base);
 	return UNIT_DONE();

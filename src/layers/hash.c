@@ -1,0 +1,40 @@
+/* A layer blob -> its digest and diff_id without extracting anything: the
+ * same input stream layer_extract reads (extract_input.c: detection,
+ * decompression, caps, trailing-bytes rules), drained to its end. Used when
+ * a snapshot for the claimed diff_id already exists, so the blob must still
+ * be proven to be that content before an image may reference it. */
+#include "layers/extract_internal.h"
+#include "layers/layer.h"
+
+#include <string.h>
+
+int layer_hash(int in_fd, uint64_t max_bytes, struct layer_extract_result *res, cn_err *err)
+{
+	struct ex_src src;
+	const void *buf;
+	ssize_t n;
+	int rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (ex_src_open(&src, in_fd, max_bytes ? max_bytes : LAYER_EXTRACT_MAX_BYTES, false) < 0) {
+		cn_err_cause(err, &src.err, "layer");
+		goto out;
+	}
+	while ((n = ex_src_read(&src, &buf)) > 0)
+		;
+	if (n < 0) {
+		cn_err_cause(err, &src.err, "layer");
+		goto out;
+	}
+	cn_sha256_final(&src.digest, res->digest);
+	if (src.codec->id == LAYER_CODEC_PLAIN)
+		memcpy(res->diff_id, res->digest, sizeof(res->diff_id));
+	else
+		cn_sha256_final(&src.diff_id, res->diff_id);
+	res->size = src.raw;
+	res->uncompressed = src.plain;
+	rc = 0;
+out:
+	ex_src_free(&src);
+	return rc;
+}
