@@ -1,13 +1,25 @@
 #include "cli/cli.h"
+#include "layers/layer.h"
 #include "store/gc.h"
 
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 static void print_problem(void *ctx, const char *problem)
 {
 	(void)ctx;
 	printf("%s\n", problem);
+}
+
+/* fsck's diff_id hook: the blob decompressed and hashed, nothing extracted. */
+static int blob_diff_id(int fd, char out[CN_DIGEST_STR_SIZE], cn_err *err)
+{
+	struct layer_extract_result res;
+	if (layer_hash(fd, 0, &res, err) < 0)
+		return -1;
+	memcpy(out, res.diff_id, CN_DIGEST_STR_SIZE);
+	return 0;
 }
 
 int cmd_fsck(struct cli *cli, int argc, char **argv)
@@ -29,8 +41,9 @@ int cmd_fsck(struct cli *cli, int argc, char **argv)
 		}
 		if (c == 'h') {
 			printf("usage: cairn fsck [--repair]\n\n"
-			       "Re-hash every blob and check every tag's image, the tag logs and the build\n"
-			       "cache. Each problem is printed on a line; the exit status is 1 if any was\n"
+			       "Re-hash every blob and check every tag's image (each layer blob decompressed:\n"
+			       "its diff_id must be the one the image's config names), the tag logs and the\n"
+			       "build cache. Each problem is printed on a line; the exit status is 1 if any was\n"
 			       "found. --repair removes corrupt blobs, tags whose image is incomplete, and\n"
 			       "cache entries pointing at missing images.\n");
 			return 0;
@@ -41,7 +54,7 @@ int cmd_fsck(struct cli *cli, int argc, char **argv)
 		return cli_usage_error("fsck", "unexpected argument '%s'", argv[optind]);
 	if (cli_open_store(cli, &st) < 0)
 		return EXIT_FAIL;
-	if (store_fsck(&st, repair, print_problem, NULL, &problems, &err) < 0)
+	if (store_fsck_layers(&st, repair, blob_diff_id, print_problem, NULL, &problems, &err) < 0)
 		rc = cli_fail(&err);
 	else if (problems) {
 		fprintf(stderr, "error: %zu problem%s found%s\n", problems, problems == 1 ? "" : "s",

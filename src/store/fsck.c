@@ -1,5 +1,6 @@
-/* fsck: every blob re-hashed (streamed), every tag's image checked whole,
- * tag logs and cache entries checked; each problem reported in one line. */
+/* fsck: every blob re-hashed (streamed), every tag's image checked whole
+ * (with a diff_id hook, each layer blob's uncompressed content too), tag
+ * logs and cache entries checked; each problem reported in one line. */
 #include "store/gc.h"
 #include "store/image.h"
 #include "util/cleanup.h"
@@ -24,6 +25,8 @@ struct fsck {
 	void *ctx;
 	size_t problems;
 	json_t *bad_blobs;      /* hex -> true: removed or found corrupt */
+	store_diff_id_fn diff_id;
+	json_t *diff_ids;       /* layer blob hex -> its diff_id, or an error message: hashed once */
 };
 
 static void problem(struct fsck *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -104,6 +107,38 @@ static void check_blobs(struct fsck *f)
 	}
 }
 
+/* With a diff_id hook: the blob of L (present, its digest checked) holds
+ * the uncompressed content REF's config says. A blob is decompressed once
+ * per run however many images use it; the cost is one pass over it. */
+static bool layer_diff_id_ok(struct fsck *f, const char *ref, const struct store_layer *l)
+{
+	const char *hex = cn_digest_hex(l->digest);
+	const char *got;
+	if (!f->diff_id)
+		return true;
+	if (!json_object_get(f->diff_ids, hex)) {
+		char d[CN_DIGEST_STR_SIZE];
+		cn_err err;
+		_cleanup_close_ int fd = store_blob_open(f->st, l->digest, &err);
+		if (fd >= 0 && f->diff_id(fd, d, &err) == 0)
+			json_object_set_new(f->diff_ids, hex, json_pack("{s:s}", "diff_id", d));
+		else
+			json_object_set_new(f->diff_ids, hex, json_pack("{s:s}", "error", err.msg));
+	}
+	got = json_string_value(json_object_get(json_object_get(f->diff_ids, hex), "diff_id"));
+	if (!got) {
+		problem(f, "tag '%s': layer %s: cannot be read as a layer: %s", ref, l->digest,
+			json_string_value(json_object_get(json_object_get(f->diff_ids, hex), "error")));
+		return false;
+	}
+	if (strcmp(got, l->diff_id) != 0) {
+		problem(f, "tag '%s': layer %s: uncompressed content hashes to %s, but the image config "
+			"says %s", ref, l->digest, got, l->diff_id);
+		return false;
+	}
+	return true;
+}
+
 /* A tag's image: manifest and config load (and verify), every layer blob
  * is there with its size, and unpacked. Returns false when incomplete. */
 static bool check_image(struct fsck *f, const char *ref, const char *digest)
@@ -127,6 +162,8 @@ static bool check_image(struct fsck *f, const char *ref, const char *digest)
 		} else if (size != l->size) {
 			problem(f, "tag '%s': layer %s: %llu bytes, the manifest says %llu", ref, l->digest,
 				(unsigned long long)size, (unsigned long long)l->size);
+			ok = false;
+		} else if (!layer_diff_id_ok(f, ref, l)) {
 			ok = false;
 		}
 		if (!store_snapshot_exists(f->st, l->diff_id)) {
@@ -217,13 +254,20 @@ static void check_cache(struct fsck *f)
 int store_fsck(struct store *st, bool repair, store_problem_fn report, void *ctx,
 	       size_t *problems, cn_err *err)
 {
+	return store_fsck_layers(st, repair, NULL, report, ctx, problems, err);
+}
+
+int store_fsck_layers(struct store *st, bool repair, store_diff_id_fn diff_id, store_problem_fn report,
+		      void *ctx, size_t *problems, cn_err *err)
+{
 	struct fsck f = { .st = st, .repair = repair, .report = report, .ctx = ctx,
-			  .bad_blobs = json_object() };
+			  .bad_blobs = json_object(), .diff_id = diff_id, .diff_ids = json_object() };
 	int r;
 	*problems = 0;
 	/* Checking excludes prune; repairing excludes builds too. */
 	if (store_gc_lock(st, repair, err) < 0) {
 		json_decref(f.bad_blobs);
+		json_decref(f.diff_ids);
 		return -1;
 	}
 	check_blobs(&f);
@@ -232,6 +276,7 @@ int store_fsck(struct store *st, bool repair, store_problem_fn report, void *ctx
 	check_cache(&f);
 	store_gc_unlock(st);
 	json_decref(f.bad_blobs);
+	json_decref(f.diff_ids);
 	*problems = f.problems;
 	return r;
 }

@@ -57,4 +57,16 @@ typedef void (*store_problem_fn)(void *ctx, const char *problem);
 int store_fsck(struct store *st, bool repair, store_problem_fn report, void *ctx,
 	       size_t *problems, cn_err *err);
 
+/* The diff_id (sha256 of the uncompressed tar) of the layer blob open at
+ * FD, streamed; 0, or -1 with ERR. The store does not decompress layers
+ * (layers/ does), so the caller hands this in. */
+typedef int (*store_diff_id_fn)(int fd, char out[CN_DIGEST_STR_SIZE], cn_err *err);
+
+/* store_fsck, and with DIFF_ID (not NULL) each layer blob of every tagged
+ * image is also decompressed and hashed: its diff_id must be the one the
+ * image's config names (a blob shared by several images is hashed once).
+ * A mismatch makes the image incomplete, like a missing layer. */
+int store_fsck_layers(struct store *st, bool repair, store_diff_id_fn diff_id, store_problem_fn report,
+		      void *ctx, size_t *problems, cn_err *err);
+
 #endif
