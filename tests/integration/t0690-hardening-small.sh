@@ -28,4 +28,50 @@ mkdir -p "$T/dir/sub"
 expect_fail "directory Buildfile (-f) refused" 1 "'$T/dir/sub' is not a regular file" build -f "$T/dir/sub" "$T/dir"
 expect_fail "device Buildfile (-f) refused" 1 "'/dev/null' is not a regular file" build -f /dev/null "$T/dir"
 
+# perr NAME WANT TEXT: the build of TEXT fails at parse time (exit 1, one
+# line, FILE:LINE:COLUMN), before step 1 runs.
+perr() {
+	local name=$1 want=$2 text=$3 ctx=$T/p-$1
+	mkdir -p "$ctx"
+	printf '%s\n' "$text" >"$ctx/Buildfile"
+	expect_fail "$name" 1 "$want" build "$ctx"
+	check "$name: one line" test "$(wc -l <"$T/err")" -eq 1
+	check "$name: nothing ran" sh -c "! grep -q STEP1 '$T/out' '$T/err'"
+}
+perr "mount: bare target" "Buildfile:3:5: RUN: --mount: target needs a value (target=VALUE)" 'FROM scratch
+RUN echo STEP1
+RUN --mount=type=cache,target true'
+perr "mount: bare source" "Buildfile:3:5: RUN: --mount: source needs a value (source=VALUE)" 'FROM scratch
+RUN echo STEP1
+RUN --mount=type=bind,source,target=/x true'
+perr "mount: bare id" "Buildfile:3:5: RUN: --mount: id needs a value (id=VALUE)" 'FROM scratch
+RUN echo STEP1
+RUN --mount=type=cache,id,target=/x true'
+perr "mount: bad type" "Buildfile:3:5: RUN: --mount: type=nope is not supported (expected bind, cache, tmpfs, secret or ssh)" 'FROM scratch
+RUN echo STEP1
+RUN --mount=type=nope,target=/x true'
+perr "mount: bad mode" "Buildfile:3:5: RUN: --mount: mode=999x is not a number" 'FROM scratch
+RUN echo STEP1
+RUN --mount=type=cache,target=/x,mode=999x true'
+perr "mount: bad uid" "Buildfile:3:5: RUN: --mount: uid=-1 is not a number" 'FROM scratch
+RUN echo STEP1
+RUN --mount=type=cache,target=/x,uid=-1 true'
+perr "mount: bad sharing" "Buildfile:3:5: RUN: --mount: sharing=bad: expected shared, private or locked" 'FROM scratch
+RUN echo STEP1
+RUN --mount=type=cache,target=/x,sharing=bad true'
+perr "mount: bad ro" "Buildfile:3:5: RUN: --mount: ro=maybe: expected true or false" 'FROM scratch
+RUN echo STEP1
+RUN --mount=type=bind,target=/x,ro=maybe true'
+
+# Bare booleans and values with variables stay accepted at parse time.
+build_busybox || finish
+mkdir -p "$T/ok"
+cat >"$T/ok/Buildfile" <<'BF'
+FROM busybox
+ARG T=/c
+RUN --mount=type=cache,target=$T,sharing=locked,ro true
+RUN --mount=type=tmpfs,target=/t,readonly=false,required true
+BF
+expect_ok "bare booleans and variables parse" build -q "$T/ok"
+
 finish
