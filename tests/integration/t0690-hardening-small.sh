@@ -74,4 +74,38 @@ RUN --mount=type=tmpfs,target=/t,readonly=false,required true
 BF
 expect_ok "bare booleans and variables parse" build -q "$T/ok"
 
+# A redirect to another scheme (file://) is refused, naming the scheme: by
+# the registry client (manifest and blob requests) and by ADD.
+cat >"$T/redir.py" <<'PY'
+import http.server, os, sys
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+    def do_GET(self):
+        if self.path == "/v2/":
+            self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
+            self.wfile.write(b"{}"); return
+        self.send_response(302); self.send_header("Location", "file:///etc/shadow")
+        self.send_header("Content-Length", "0"); self.end_headers()
+    do_HEAD = do_GET
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(s.server_address[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+s.serve_forever()
+PY
+python3 "$T/redir.py" "$T/port" &
+redir_pid=$!
+trap 'kill $redir_pid 2>/dev/null; wait $redir_pid 2>/dev/null; cleanup_test_dir' EXIT
+for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
+port=$(cat "$T/port")
+expect_fail "registry: a redirect to file:// is refused" 1 \
+	"refusing a redirect to a file: URL (only http and https)" pull -q "127.0.0.1:$port/a/b:1"
+check "... and does not say HTTP 302/404" sh -c "! grep -q 'HTTP [34]0' '$T/err'"
+mkdir -p "$T/add"
+printf 'FROM busybox\nADD http://127.0.0.1:%s/x /x\n' "$port" >"$T/add/Buildfile"
+expect_fail "ADD: a redirect to file:// is refused" 1 \
+	"refusing a redirect to a file: URL (only http and https)" build -q "$T/add"
+
 finish
