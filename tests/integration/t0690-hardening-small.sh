@@ -28,40 +28,26 @@ mkdir -p "$T/dir/sub"
 expect_fail "directory Buildfile (-f) refused" 1 "'$T/dir/sub' is not a regular file" build -f "$T/dir/sub" "$T/dir"
 expect_fail "device Buildfile (-f) refused" 1 "'/dev/null' is not a regular file" build -f /dev/null "$T/dir"
 
-# perr NAME WANT TEXT: the build of TEXT fails at parse time (exit 1, one
-# line, FILE:LINE:COLUMN), before step 1 runs.
-perr() {
-	local name=$1 want=$2 text=$3 ctx=$T/p-$1
+# Mount errors are parse errors (exit 1, one line, FILE:LINE:COLUMN) found
+# before step 1 runs. Each row: NAME|--mount VALUE|the message after
+# "Buildfile:3:5: RUN: --mount: ".
+while IFS='|' read -r name spec want; do
+	ctx=$T/p-${name// /-}
 	mkdir -p "$ctx"
-	printf '%s\n' "$text" >"$ctx/Buildfile"
-	expect_fail "$name" 1 "$want" build "$ctx"
-	check "$name: one line" test "$(wc -l <"$T/err")" -eq 1
-	check "$name: nothing ran" sh -c "! grep -q STEP1 '$T/out' '$T/err'"
-}
-perr "mount: bare target" "Buildfile:3:5: RUN: --mount: target needs a value (target=VALUE)" 'FROM scratch
-RUN echo STEP1
-RUN --mount=type=cache,target true'
-perr "mount: bare source" "Buildfile:3:5: RUN: --mount: source needs a value (source=VALUE)" 'FROM scratch
-RUN echo STEP1
-RUN --mount=type=bind,source,target=/x true'
-perr "mount: bare id" "Buildfile:3:5: RUN: --mount: id needs a value (id=VALUE)" 'FROM scratch
-RUN echo STEP1
-RUN --mount=type=cache,id,target=/x true'
-perr "mount: bad type" "Buildfile:3:5: RUN: --mount: type=nope is not supported (expected bind, cache, tmpfs, secret or ssh)" 'FROM scratch
-RUN echo STEP1
-RUN --mount=type=nope,target=/x true'
-perr "mount: bad mode" "Buildfile:3:5: RUN: --mount: mode=999x is not a number" 'FROM scratch
-RUN echo STEP1
-RUN --mount=type=cache,target=/x,mode=999x true'
-perr "mount: bad uid" "Buildfile:3:5: RUN: --mount: uid=-1 is not a number" 'FROM scratch
-RUN echo STEP1
-RUN --mount=type=cache,target=/x,uid=-1 true'
-perr "mount: bad sharing" "Buildfile:3:5: RUN: --mount: sharing=bad: expected shared, private or locked" 'FROM scratch
-RUN echo STEP1
-RUN --mount=type=cache,target=/x,sharing=bad true'
-perr "mount: bad ro" "Buildfile:3:5: RUN: --mount: ro=maybe: expected true or false" 'FROM scratch
-RUN echo STEP1
-RUN --mount=type=bind,target=/x,ro=maybe true'
+	printf 'FROM scratch\nRUN echo STEP1\nRUN --mount=%s true\n' "$spec" >"$ctx/Buildfile"
+	expect_fail "mount: $name" 1 "Buildfile:3:5: RUN: --mount: $want" build "$ctx"
+	check "mount: $name: one line, nothing ran" \
+		sh -c "test \$(wc -l <'$T/err') -eq 1 && ! grep -q STEP1 '$T/out' '$T/err'"
+done <<'CASES'
+bare target|type=cache,target|target needs a value (target=VALUE)
+bare source|type=bind,source,target=/x|source needs a value (source=VALUE)
+bare id|type=cache,id,target=/x|id needs a value (id=VALUE)
+bad type|type=nope,target=/x|type=nope is not supported (expected bind, cache, tmpfs, secret or ssh)
+bad mode|type=cache,target=/x,mode=999x|mode=999x is not a number
+bad uid|type=cache,target=/x,uid=-1|uid=-1 is not a number
+bad sharing|type=cache,target=/x,sharing=bad|sharing=bad: expected shared, private or locked
+bad ro|type=bind,target=/x,ro=maybe|ro=maybe: expected true or false
+CASES
 
 # Bare booleans and values with variables stay accepted at parse time.
 build_busybox || finish
