@@ -2,6 +2,7 @@
  * hashed; nothing about the server is trusted (size capped, redirects
  * limited to http(s), TLS verified, Ctrl-C honoured between chunks). */
 #include "builder/fetch.h"
+#include "registry/url.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
@@ -83,6 +84,25 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 	return cn_interrupted() ? 1 : 0;
 }
 
+struct scheme {
+	const char *url;     /* owned by the curl handle */
+	size_t len;
+};
+
+/* After CURLE_UNSUPPORTED_PROTOCOL: the redirect curl refused to follow
+ * (REDIR_PROTOCOLS), when its scheme is not http or https. */
+static bool redirect_scheme(CURL *c, struct scheme *out)
+{
+	char *u = NULL;
+	if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &u) != CURLE_OK || !u)
+		u = NULL;
+	if (!u && (curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &u) != CURLE_OK || !u))
+		return false;
+	out->url = u;
+	out->len = reg_url_other_scheme(u);
+	return out->len > 0;
+}
+
 /* One transfer; the error says why, without the URL (the caller adds it). */
 static int transfer(const char *url, struct sink *s, struct bf_fetch_result *res, cn_err *err)
 {
@@ -91,6 +111,7 @@ static int transfer(const char *url, struct sink *s, struct bf_fetch_result *res
 	CURLcode rc;
 	long status = 0;
 	curl_off_t ft = -1;
+	struct scheme scheme;
 	int r = 0;
 	if (!c)
 		return cn_err_errno(err, ENOMEM, "libcurl");
@@ -123,6 +144,9 @@ static int transfer(const char *url, struct sink *s, struct bf_fetch_result *res
 		res->mtime = (time_t)ft;
 	} else if (rc == CURLE_HTTP_RETURNED_ERROR) {
 		r = cn_err_fail(err, CN_ERR_PROTOCOL, "HTTP status %ld", status);
+	} else if (rc == CURLE_UNSUPPORTED_PROTOCOL && redirect_scheme(c, &scheme)) {
+		r = cn_err_fail(err, CN_ERR_PROTOCOL, "refusing a redirect to a %.*s: URL (only http and https)",
+				(int)scheme.len, scheme.url);
 	} else if (rc == CURLE_ABORTED_BY_CALLBACK) {
 		r = cn_err_fail(err, CN_ERR_INTERRUPTED, "interrupted");
 	} else if (s->too_big || rc == CURLE_FILESIZE_EXCEEDED) {

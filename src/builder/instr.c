@@ -338,6 +338,55 @@ static const struct {
 	{ "readwrite", BF_MOUNT_RW }, { "ro", BF_MOUNT_RW }, { "readonly", BF_MOUNT_RW },
 };
 
+/* Whether V is a number for OPT: octal for mode=, decimal for uid=/gid=
+ * (no sign: strtoul would take "-1"). */
+static bool mount_number(enum bf_mount_opt opt, const char *v)
+{
+	const char *digits = opt == BF_MOUNT_MODE ? "01234567" : "0123456789";
+	return *v && strspn(v, digits) == strlen(v);
+}
+
+/* Checks the value of OPT (named KV) when it has no variable: a wrong one
+ * is a parse error, before any step runs. Values with '$' wait for the
+ * step's ARG and ENV (the executor checks them again). */
+static int mount_value(enum bf_mount_opt opt, const char *kv, const char *v, cn_err *err)
+{
+	static const char *const types[] = { "bind", "cache", "tmpfs", "secret", "ssh" };
+	static const char *const sharing[] = { "shared", "private", "locked" };
+	bool ok = false;
+	if (strchr(v, '$'))
+		return 0;
+	switch (opt) {
+	case BF_MOUNT_TYPE:
+		for (size_t i = 0; i < CN_ARRAY_SIZE(types); i++)
+			ok |= !strcmp(v, types[i]);
+		if (!ok)
+			return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--mount: type=%s is not supported "
+					   "(expected bind, cache, tmpfs, secret or ssh)", v);
+		break;
+	case BF_MOUNT_SHARING:
+		for (size_t i = 0; i < CN_ARRAY_SIZE(sharing); i++)
+			ok |= !strcmp(v, sharing[i]);
+		if (!ok)
+			return cn_err_fail(err, CN_ERR_INVALID, "--mount: sharing=%s: expected shared, private or locked", v);
+		break;
+	case BF_MOUNT_MODE:
+	case BF_MOUNT_UID:
+	case BF_MOUNT_GID:
+		if (!mount_number(opt, v))
+			return cn_err_fail(err, CN_ERR_INVALID, "--mount: %s=%s is not a number", kv, v);
+		break;
+	case BF_MOUNT_REQUIRED:
+	case BF_MOUNT_RW:
+		if (strcmp(v, "true") && strcmp(v, "false"))
+			return cn_err_fail(err, CN_ERR_INVALID, "--mount: %s=%s: expected true or false", kv, v);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
 int bf_mount_parse(const char *spec, struct bf_mount *out, cn_err *err)
 {
 	_cleanup_free_ char *copy = cn_xstrdup(spec);
@@ -355,6 +404,16 @@ int bf_mount_parse(const char *spec, struct bf_mount *out, cn_err *err)
 		if (k == CN_ARRAY_SIZE(mount_names)) {
 			bf_mount_free(out);
 			return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--mount: option '%s' is not supported yet", kv);
+		}
+		/* Only the booleans may stand bare (BuildKit's "ro", "required"). */
+		if (!eq && mount_names[k].opt != BF_MOUNT_REQUIRED && mount_names[k].opt != BF_MOUNT_RW) {
+			cn_err_fail(err, CN_ERR_INVALID, "--mount: %s needs a value (%s=VALUE)", kv, kv);
+			bf_mount_free(out);
+			return -1;
+		}
+		if (mount_value(mount_names[k].opt, kv, v, err) < 0) {
+			bf_mount_free(out);
+			return -1;
 		}
 		if (eq && mount_names[k].opt == BF_MOUNT_FROM && strchr(v, '$')) {
 			cn_err_fail(err, CN_ERR_INVALID, "--mount: from=%s: from= does not expand variables "

@@ -37,7 +37,9 @@ struct bf_mount {
 };
 
 /* Split one --mount value ("type=cache,target=/x") into OUT. Unknown
- * options and a from= with a variable are errors ("--mount: ..."). */
+ * options, a bare name that needs a value, a from= with a variable and a
+ * value without '$' that cannot be right (type=, sharing=, mode=, uid=,
+ * gid=, the booleans) are errors ("--mount: ..."). */
 int bf_mount_parse(const char *spec, struct bf_mount *out, cn_err *err);
 void bf_mount_free(struct bf_mount *m);
 

@@ -138,7 +138,8 @@ static void read_headers(CURL *curl, const char *url, struct reg_resp *r)
 	r->www_authenticate = header_dup(curl, "WWW-Authenticate");
 	r->range = header_dup(curl, "Range");
 	r->retry_after = retry ? strtol(retry, NULL, 10) : 0;
-	r->location = loc ? reg_url_resolve(url, loc) : NULL;
+	/* Another scheme is kept as given, for the refusal to name it. */
+	r->location = !loc ? NULL : reg_url_other_scheme(loc) ? cn_xstrdup(loc) : reg_url_resolve(url, loc);
 }
 
 static size_t write_cb(char *data, size_t size, size_t n, void *arg)
@@ -228,6 +229,7 @@ static CURLcode exchange_once(struct reg_conn *k, const struct reg_req *rq, cons
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
 	/* A stalled transfer (under 1 byte/s for a minute) fails and is retried. */
@@ -543,6 +545,7 @@ int reg_do(struct reg_conn *k, const struct reg_req *rq, struct reg_resp *resp, 
 	const char *method = rq->method;
 	char errbuf[CURL_ERROR_SIZE];
 	int attempt = 0, redirects = 0;
+	size_t scheme_len;
 	bool same_host = true, https = false;
 	int auth_rounds = 0;
 	unsigned gen;
@@ -595,6 +598,11 @@ int reg_do(struct reg_conn *k, const struct reg_req *rq, struct reg_resp *resp, 
 				return -1;
 			continue;
 		}
+		/* file:, ftp:, ...: refused whether or not this request follows. */
+		if (resp->location && resp->status >= 300 && resp->status < 400 &&
+		    (scheme_len = reg_url_other_scheme(resp->location)))
+			return cn_err_fail(err, CN_ERR_PROTOCOL, "%s %s: refusing a redirect to a %.*s: URL "
+					   "(only http and https)", method, url, (int)scheme_len, resp->location);
 		if (rq->follow && resp->location &&
 		    (resp->status == 301 || resp->status == 302 || resp->status == 303 ||
 		     resp->status == 307 || resp->status == 308)) {

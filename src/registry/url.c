@@ -2,10 +2,12 @@
 
 #include "util/mem.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 char *reg_url_resolve(const char *base, const char *location)
 {
@@ -55,4 +57,19 @@ out:
 	curl_free(user);
 	curl_url_cleanup(u);
 	return out;
+}
+
+size_t reg_url_other_scheme(const char *url)
+{
+	size_t n = 0;
+	/* RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":" */
+	if (!isalpha((unsigned char)url[0]))
+		return 0;
+	while (isalnum((unsigned char)url[n]) || url[n] == '+' || url[n] == '-' || url[n] == '.')
+		n++;
+	if (url[n] != ':')
+		return 0;
+	if ((n == 4 && !strncasecmp(url, "http", 4)) || (n == 5 && !strncasecmp(url, "https", 5)))
+		return 0;
+	return n;
 }

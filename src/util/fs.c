@@ -99,7 +99,9 @@ int cn_write_file_atomic(int dirfd, const char *name, const void *data, size_t l
 
 int cn_read_file_at(int dirfd, const char *name, size_t max, cn_buf *out, cn_err *err)
 {
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not wait for a writer (cn_read_fd refuses
+	 * anything but a regular file, where the flag changes nothing). */
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return cn_err_sys(err, "open '%s'", name);
 	return cn_read_fd(fd, name, max, out, err);

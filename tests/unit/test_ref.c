@@ -35,6 +35,7 @@ static const char *const bad_cases[] = {
 	"", "Alpine", "team/App", "a//b", "a/", "/a", "a:", "a:-x", "a:.x", "-a", "a-", "a..b", "a___b",
 	"a@sha256:abc", "a@md5:0123", "host:5000/", "a:b:c", "a b", "a/b:c/d",
 	"_a", "a/_b", "a/b-", "a/.b", "a.-b", "host:5000/-x",
+	"a/./b:1", "a/../b", "./a", "../a", "a/.", "a/b/.:1", "host:5000/./x", "./a/b", "a/./b",
 };
 
 /* A tag name for the store: a reference without a digest. */

@@ -56,5 +56,14 @@ int main(void)
 	host_is("ftp://auth.example/token", NULL, false);
 	host_is("file:///etc/passwd", NULL, false);
 	host_is("not a url", NULL, false);
+	/* Redirects to another scheme are refused, naming it. */
+	UNIT_CHECK(reg_url_other_scheme("file:///etc/shadow") == 4, "file: is another scheme");
+	UNIT_CHECK(reg_url_other_scheme("FTP://h/x") == 3, "FTP: is another scheme");
+	UNIT_CHECK(reg_url_other_scheme("git+ssh://h/x") == 7, "git+ssh: is another scheme");
+	UNIT_CHECK(reg_url_other_scheme("https://h/x") == 0, "https is not");
+	UNIT_CHECK(reg_url_other_scheme("HTTP://h/x") == 0, "HTTP is not");
+	UNIT_CHECK(reg_url_other_scheme("/v2/x") == 0, "a path is not");
+	UNIT_CHECK(reg_url_other_scheme("x?a=b:c") == 0, "a relative reference is not");
+	UNIT_CHECK(reg_url_other_scheme("") == 0, "empty is not");
 	return UNIT_DONE();
 }
