@@ -72,7 +72,7 @@ bad "from= an unknown stage or image" "Buildfile:2: RUN: image 'nosuch' is not i
 	'RUN --mount=type=bind,from=nosuch,target=/o true'
 bad "type=ssh says plainly it is not supported" "Buildfile:2: RUN: --mount=type=ssh is not supported: cairn cannot forward an SSH agent" \
 	'RUN --mount=type=ssh true'
-bad "a bad option" "Buildfile:2: RUN: --mount: rw=maybe: expected true or false" \
+bad "a bad option" "Buildfile:2:5: RUN: --mount: rw=maybe: expected true or false" \
 	'RUN --mount=type=bind,target=/x,rw=maybe true'
 # CVE-2024-1753: a bind source is never a host path, rw or not.
 mkdir -p "$T/cve"
