@@ -152,10 +152,8 @@ struct bf_statcache *bf_statcache_new(void)
 	mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
 	sc->mac = mac ? EVP_MAC_CTX_new(mac) : NULL;
 	EVP_MAC_free(mac);
-	if (!sc->mac || !EVP_MAC_init(sc->mac, key, sizeof(key), params)) {
-		fprintf(stderr, "cairn: OpenSSL's SIPHASH MAC is not available\n");
-		abort();
-	}
+	if (!sc->mac || !EVP_MAC_init(sc->mac, key, sizeof(key), params))
+		cn_fatal("OpenSSL's SIPHASH MAC is not available");
 	OPENSSL_cleanse(key, sizeof(key));
 	return sc;
 }

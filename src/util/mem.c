@@ -6,12 +6,18 @@
 #include <string.h>
 #include <unistd.h>
 
-static void __attribute__((noreturn)) oom(void)
+void cn_fatal(const char *what)
 {
-	static const char msg[] = "fatal: out of memory\n";
-	ssize_t r = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	ssize_t r = write(STDERR_FILENO, "fatal: ", 7);
+	r = write(STDERR_FILENO, what, strlen(what));
+	r = write(STDERR_FILENO, "\n", 1);
 	(void)r;
 	abort();
+}
+
+static void __attribute__((noreturn)) oom(void)
+{
+	cn_fatal("out of memory");
 }
 
 void *cn_xmalloc(size_t n)

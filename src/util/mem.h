@@ -14,4 +14,9 @@ char *cn_xstrdup(const char *s);
 char *cn_xstrndup(const char *s, size_t n);
 char *cn_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The process cannot go on (out of memory, a library missing a part it
+ * must have): "fatal: WHAT" on stderr, then abort. Like the allocators,
+ * for conditions no caller could recover from. */
+void cn_fatal(const char *what) __attribute__((noreturn));
+
 #endif
