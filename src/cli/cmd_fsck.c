@@ -44,8 +44,9 @@ int cmd_fsck(struct cli *cli, int argc, char **argv)
 			       "Re-hash every blob and check every tag's image (each layer blob decompressed:\n"
 			       "its diff_id must be the one the image's config names), the tag logs and the\n"
 			       "build cache. Each problem is printed on a line; the exit status is 1 if any\n"
-			       "was found. --repair removes corrupt blobs, tags whose image is incomplete, and\n"
-			       "cache entries pointing at missing images.\n");
+			       "was found. --repair removes corrupt blobs, tags whose image is incomplete (and\n"
+			       "the manifest of an image that cannot be read, so that prune frees what only it\n"
+			       "used), and cache entries pointing at missing images.\n");
 			return 0;
 		}
 		return cli_usage_error("fsck", "invalid option");

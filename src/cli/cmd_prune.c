@@ -35,6 +35,12 @@ static int parse_duration(const char *s, long long *out)
 	return -1;
 }
 
+static void report_unreadable(void *ctx, const char *problem)
+{
+	(void)ctx;
+	fprintf(stderr, "warning: skipped an image that cannot be read: %s\n", problem);
+}
+
 int cmd_prune(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -45,7 +51,7 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct store_prune_opts o = { .all = false, .keep = -1, .older_than = -1,
-				      .roots = ctr_image_roots };
+				      .roots = ctr_image_roots, .report = report_unreadable };
 	struct store_prune_stats s;
 	struct store st;
 	char size[32];
@@ -95,6 +101,11 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 		printf("removed %zu blobs, %zu snapshots, %zu cache entries, %zu cache mounts, "
 		       "%zu tag-log entries; freed %s\n",
 		       s.blobs, s.snapshots, s.cache_entries, s.cache_mounts, s.log_entries, size);
+		if (s.unreadable)
+			fprintf(stderr, "warning: %zu image%s could not be read; 'cairn fsck --repair' "
+				"removes %s, then prune frees what only %s used\n", s.unreadable,
+				s.unreadable == 1 ? "" : "s", s.unreadable == 1 ? "it" : "them",
+				s.unreadable == 1 ? "it" : "they");
 		if (s.failures) {
 			fprintf(stderr, "error: %zu entries could not be removed (see 'cairn fsck')\n",
 				s.failures);

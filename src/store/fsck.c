@@ -139,18 +139,28 @@ static bool layer_diff_id_ok(struct fsck *f, const char *ref, const struct store
 	return true;
 }
 
+enum image_state { IMAGE_OK, IMAGE_INCOMPLETE, IMAGE_UNREADABLE };
+
 /* A tag's image: manifest and config load (and verify), every layer blob
- * is there with its size, and unpacked. Returns false when incomplete. */
-static bool check_image(struct fsck *f, const char *ref, const char *digest)
+ * is there with its size, and unpacked. UNREADABLE: its manifest or config
+ * cannot be read back (oversize, corrupt, not JSON), so nothing can use it. */
+static enum image_state check_image(struct fsck *f, const char *ref, const char *digest)
 {
 	struct store_image img;
 	cn_err err;
 	bool ok = true;
-	int r = cn_digest_valid(digest) ? store_image_load(f->st, digest, &img, &err) : -1;
+	int r = -1;
+	if (cn_digest_valid(digest))
+		r = store_image_load(f->st, digest, &img, &err);
+	else
+		cn_err_fail(&err, CN_ERR_INVALID, "not a digest");
 	if (r != 1) {
 		problem(f, "tag '%s': image %s: %s", ref, digest ? digest : "(no digest)",
 			r == 0 ? "manifest missing" : err.msg);
-		return false;
+		/* A failing system call (EIO) says nothing about the content. */
+		return r == 0 || !cn_digest_valid(digest) ||
+		       (cn_err_is(&err, CN_ERR_SYSTEM) && err.errnum != ENOENT) ? IMAGE_INCOMPLETE
+										: IMAGE_UNREADABLE;
 	}
 	for (size_t i = 0; i < img.nlayers; i++) {
 		const struct store_layer *l = &img.layers[i];
@@ -172,13 +182,14 @@ static bool check_image(struct fsck *f, const char *ref, const char *digest)
 		}
 	}
 	store_image_free(&img);
-	return ok;
+	return ok ? IMAGE_OK : IMAGE_INCOMPLETE;
 }
 
 static int check_tags(struct fsck *f, cn_err *err)
 {
 	json_t *index = NULL, *e;
 	_cleanup_strv_ cn_strv broken = { 0 };
+	_cleanup_strv_ cn_strv unreadable = { 0 };     /* manifest digests */
 	size_t i;
 	if (store_index_load(f->st, &index, err) < 0) {
 		problem(f, "index.json: %s", err->msg);
@@ -192,8 +203,16 @@ static int check_tags(struct fsck *f, cn_err *err)
 			problem(f, "index.json: entry %zu has no ref.name annotation", i + 1);
 			continue;
 		}
-		if (!check_image(f, ref, digest))
+		switch (check_image(f, ref, digest)) {
+		case IMAGE_OK:
+			break;
+		case IMAGE_UNREADABLE:
+			cn_strv_pushdup(&unreadable, digest);
+			/* fall through */
+		case IMAGE_INCOMPLETE:
 			cn_strv_pushdup(&broken, ref);
+			break;
+		}
 	}
 	json_decref(index);
 	for (size_t b = 0; f->repair && b < broken.n; b++) {
@@ -201,6 +220,19 @@ static int check_tags(struct fsck *f, cn_err *err)
 			return -1;
 		problem(f, "tag '%s': removed (its image is incomplete)", broken.v[b]);
 		f->problems--;  /* the removal is the repair of a problem already counted */
+	}
+	/* An unreadable image's manifest goes too: tag logs and the cache may
+	 * still name it, and prune keeps what a readable manifest names. Once
+	 * it is gone, prune frees the config and layers only it used. */
+	for (size_t u = 0; f->repair && u < unreadable.n; u++) {
+		const char *hex = cn_digest_hex(unreadable.v[u]);
+		if (unlinkat(f->st->blobs_fd, hex, 0) == 0) {
+			json_object_set_new(f->bad_blobs, hex, json_true());
+			problem(f, "image %s: manifest removed (the image cannot be read)", unreadable.v[u]);
+			f->problems--;
+		} else if (errno != ENOENT) {       /* or removed already: two tags on it */
+			problem(f, "image %s: manifest not removed: %s", unreadable.v[u], strerror(errno));
+		}
 	}
 	return 0;
 }

@@ -45,11 +45,34 @@ static void mark(json_t *set, const char *digest)
 	json_object_set_new(set, cn_digest_hex(digest), json_true());
 }
 
-/* An image and every state in its chain. An image that cannot be read
- * stops prune (with ERR set): what it references cannot be known, so nothing
- * may be deleted; fsck --repair is the way out. A missing one (pruned
- * earlier, a cut chain) just ends the walk. */
-static int mark_image(struct store *st, struct marks *m, const char *manifest, cn_err *err)
+/* What an image's manifest names, when the manifest itself reads (its
+ * config may not): those blobs stay. */
+static void mark_manifest_blobs(struct store *st, struct marks *m, const char *manifest)
+{
+	_cleanup_buf_ cn_buf b;
+	cn_err ignored;
+	json_t *doc, *l;
+	size_t i;
+	cn_buf_init(&b, STORE_MAX_JSON);
+	if (store_blob_get(st, manifest, STORE_MAX_JSON, &b, &ignored) < 0)
+		return;
+	doc = json_loadb(b.data, b.len, 0, NULL);
+	if (cn_digest_valid(json_string_value(json_object_get(json_object_get(doc, "config"), "digest"))))
+		mark(m->blobs, json_string_value(json_object_get(json_object_get(doc, "config"), "digest")));
+	json_array_foreach(json_object_get(doc, "layers"), i, l)
+		if (cn_digest_valid(json_string_value(json_object_get(l, "digest"))))
+			mark(m->blobs, json_string_value(json_object_get(l, "digest")));
+	json_decref(doc);
+}
+
+/* An image and every state in its chain. A missing one (pruned earlier, a
+ * cut chain) ends the walk. One that cannot be read (ERR) is reported and
+ * skipped, keeping what its manifest names if that reads: one broken image
+ * must not keep prune from freeing everything else (fsck --repair drops
+ * it; see store_fsck). A failing system call (EIO, EMFILE: the image may
+ * be fine) still stops prune, with ERR set, before anything is removed. */
+static int mark_image(struct store *st, struct marks *m, const char *manifest,
+		      const struct store_prune_opts *o, size_t *unreadable, cn_err *err)
 {
 	char cur[CN_DIGEST_STR_SIZE];
 	if (!cn_digest_valid(manifest))
@@ -63,9 +86,16 @@ static int mark_image(struct store *st, struct marks *m, const char *manifest, c
 			return 0;
 		mark(m->blobs, cur);
 		r = store_image_load(st, cur, &img, err);
-		if (r < 0)
-			return cn_err_wrap(err, "prune stopped, nothing removed ('cairn fsck --repair' can "
-					   "drop the broken image)");
+		if (r < 0 && cn_err_is(err, CN_ERR_SYSTEM) && err->errnum != ENOENT)
+			return cn_err_wrap(err, "prune stopped, nothing removed");
+		if (r < 0) {
+			mark_manifest_blobs(st, m, cur);
+			if (unreadable)
+				(*unreadable)++;
+			if (o && o->report)
+				o->report(o->ctx, err->msg);
+			return 0;
+		}
 		if (r == 0)
 			return 0;
 		mark(m->blobs, img.config_digest);
@@ -82,14 +112,16 @@ static int mark_image(struct store *st, struct marks *m, const char *manifest, c
 	}
 }
 
-static int mark_tags(struct store *st, struct marks *m, json_t **index, cn_err *err)
+static int mark_tags(struct store *st, struct marks *m, json_t **index, const struct store_prune_opts *o,
+		     struct store_prune_stats *out, cn_err *err)
 {
 	size_t i;
 	json_t *e;
 	if (store_index_load(st, index, err) < 0)
 		return -1;
 	json_array_foreach(json_object_get(*index, "manifests"), i, e)
-		if (mark_image(st, m, json_string_value(json_object_get(e, "digest")), err) < 0)
+		if (mark_image(st, m, json_string_value(json_object_get(e, "digest")), o, &out->unreadable,
+			       err) < 0)
 			return -1;
 	return 0;
 }
@@ -130,7 +162,8 @@ static int mark_logs(struct store *st, struct marks *m, json_t *index, const str
 			if (last && tagged)
 				keep = true;
 			if (keep) {
-				if (*ev[i].digest && mark_image(st, m, ev[i].digest, err) < 0)
+				if (*ev[i].digest &&
+				    mark_image(st, m, ev[i].digest, o, &out->unreadable, err) < 0)
 					return -1;
 				ev[kept++] = ev[i];
 			}
@@ -241,13 +274,13 @@ int store_prune(struct store *st, const struct store_prune_opts *o, struct store
 		return -1;
 	}
 	marks_init(&m);
-	if (mark_tags(st, &m, &index, err) < 0 || mark_logs(st, &m, index, o, out, err) < 0)
+	if (mark_tags(st, &m, &index, o, out, err) < 0 || mark_logs(st, &m, index, o, out, err) < 0)
 		goto out;
 	if (o->roots) {
 		cn_strv roots = { 0 };
 		int rr = o->roots(st, &roots, err);
 		for (size_t i = 0; rr == 0 && i < roots.n; i++)
-			rr = mark_image(st, &m, roots.v[i], err);
+			rr = mark_image(st, &m, roots.v[i], o, &out->unreadable, err);
 		cn_strv_free(&roots);
 		if (rr < 0)
 			goto out;
@@ -335,7 +368,7 @@ int store_df(struct store *st, struct store_df *out, cn_err *err)
 		/* Two tags on one image share nothing: count each image once. */
 		if (!cn_digest_valid(d) || marked(c.tagged.blobs, d))
 			continue;
-		mark_image(st, &c.tagged, d, &ignored);
+		mark_image(st, &c.tagged, d, NULL, NULL, &ignored);
 		if (store_image_load(st, d, &img, &ignored) != 1)
 			continue;
 		for (size_t l = 0; l < img.nlayers; l++) {

@@ -16,18 +16,25 @@ struct store_prune_opts {
 	/* More roots (manifest digests; the images of running containers),
 	 * asked for under the gc lock; NULL: none */
 	int (*roots)(struct store *st, cn_strv *digests, cn_err *err);
+	/* Told about each image that cannot be read (one line; may be NULL).
+	 * Prune goes on without it: what only it references is removed. */
+	void (*report)(void *ctx, const char *problem);
+	void *ctx;
 };
 
 struct store_prune_stats {
 	size_t blobs, snapshots, cache_entries, log_entries;
 	size_t cache_mounts;    /* RUN --mount=type=cache directories removed */
 	size_t failures;        /* entries that could not be removed */
+	size_t unreadable;      /* images that could not be read (reported, skipped) */
 	uint64_t bytes;         /* blob bytes plus snapshot disk space freed */
 };
 
 /* Remove every blob, snapshot and cache entry that no tag, and no protected
  * tag-log value, reaches (through manifests, configs, layers and the chain of
- * step states). Waits for running builds (the gc lock) and holds the store lock. */
+ * step states). An image that cannot be read (an oversize or corrupt
+ * manifest or config) does not stop it: it is reported, the blobs its
+ * manifest names stay when the manifest reads, and the rest is swept. Waits for running builds (the gc lock) and holds the store lock. */
 int store_prune(struct store *st, const struct store_prune_opts *o, struct store_prune_stats *out,
 		cn_err *err);
 
@@ -52,7 +59,9 @@ typedef void (*store_problem_fn)(void *ctx, const char *problem);
 
 /* Re-hash every blob, check every tag's image (manifest, config, layers,
  * snapshots), the tag logs and the cache. With REPAIR, drop what is broken:
- * corrupt blobs, tags whose image is incomplete, dangling cache entries.
+ * corrupt blobs, tags whose image is incomplete, dangling cache entries, and
+ * the manifest of an image that cannot be read (so that prune frees what
+ * only it used).
  * *problems counts what was found. */
 int store_fsck(struct store *st, bool repair, store_problem_fn report, void *ctx,
 	       size_t *problems, cn_err *err);

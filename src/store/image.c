@@ -136,8 +136,9 @@ int store_image_write(struct store *st, json_t *config, const struct store_layer
 	cfg_text = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!cfg_text)
 		return cn_err_errno(err, ENOMEM, "encode image config");
-	if (store_blob_put(st, cfg_text, strlen(cfg_text), img->config_digest, err) < 0)
-		return cn_err_wrap(err, "write image config");
+	if (store_json_fits("the image config", strlen(cfg_text), STORE_MAX_JSON, err) < 0 ||
+	    store_blob_put(st, cfg_text, strlen(cfg_text), img->config_digest, err) < 0)
+		return -1;
 	jl = json_array();
 	for (size_t i = 0; i < nlayers; i++)
 		json_array_append_new(jl, json_pack("{s:s, s:s, s:I}", "mediaType", layers[i].media_type,
@@ -154,8 +155,9 @@ int store_image_write(struct store *st, json_t *config, const struct store_layer
 	json_decref(manifest);
 	if (!man_text)
 		return cn_err_errno(err, ENOMEM, "encode manifest");
-	if (store_blob_put(st, man_text, strlen(man_text), img->manifest_digest, err) < 0)
-		return cn_err_wrap(err, "write manifest");
+	if (store_json_fits("the manifest", strlen(man_text), STORE_MAX_JSON, err) < 0 ||
+	    store_blob_put(st, man_text, strlen(man_text), img->manifest_digest, err) < 0)
+		return -1;
 	img->manifest_size = strlen(man_text);
 	return 0;
 }

@@ -335,10 +335,20 @@ void store_ingest_abort(struct store_ingest *in)
 	in->name = NULL;
 }
 
+int store_json_fits(const char *what, size_t len, size_t max, cn_err *err)
+{
+	if (len <= max)
+		return 0;
+	return cn_err_fail(err, CN_ERR_TOO_BIG, "%s would be %zu bytes, more than the %zu (%zu MiB) "
+			   "cairn reads back", what, len, max, max >> 20);
+}
+
 int store_blob_put(struct store *st, const void *data, size_t len,
 		   char digest[CN_DIGEST_STR_SIZE], cn_err *err)
 {
 	struct store_ingest in;
+	if (store_json_fits("the document", len, STORE_MAX_JSON, err) < 0)
+		return -1;
 	cn_sha256_oneshot(data, len, digest);
 	if (store_blob_exists(st, digest))
 		return 0;

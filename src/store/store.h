@@ -22,6 +22,13 @@
 
 #define STORE_MAX_JSON (8u << 20)       /* manifests, configs, index.json */
 
+/* Nothing cairn writes may be larger than what it reads back: a document
+ * over its reader's cap would be stored, tagged and then unusable (inspect,
+ * run, FROM and prune would all fail on it). Every writer of a capped file
+ * calls this first: 0 when LEN fits in MAX, else -1 with a TOO_BIG error
+ * naming WHAT and both sizes. */
+int store_json_fits(const char *what, size_t len, size_t max, cn_err *err);
+
 struct store {
 	char *root;         /* absolute path */
 	int root_fd;
@@ -79,7 +86,8 @@ int store_ingest_begin(struct store *st, struct store_ingest *in, cn_err *err);
 int store_ingest_commit(struct store_ingest *in, const char *digest, cn_err *err);
 void store_ingest_abort(struct store_ingest *in);
 
-/* Write a small blob (JSON documents) and return its digest. */
+/* Write a small blob (JSON documents, at most STORE_MAX_JSON bytes: what
+ * store_blob_get's readers take back) and return its digest. */
 int store_blob_put(struct store *st, const void *data, size_t len,
 		   char digest[CN_DIGEST_STR_SIZE], cn_err *err);
 /* Read a blob of at most MAX bytes, verifying its digest on the way. */

@@ -68,6 +68,8 @@ static int index_save(struct store *st, json_t *idx, cn_err *err)
 	_cleanup_free_ char *text = json_dumps(idx, JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (!text)
 		return cn_err_errno(err, ENOMEM, "encode index.json");
+	if (store_json_fits("index.json", strlen(text), STORE_MAX_JSON, err) < 0)
+		return cn_err_wrap(err, "too many tags ('cairn rmi' some)");
 	return cn_write_file_atomic(st->root_fd, "index.json", text, strlen(text), 0644, err);
 }
 
@@ -157,6 +159,8 @@ static int taglog_append(struct store *st, const char *ref, const char *digest, 
 	 * so this entry does not merge into it. One write per entry. */
 	off_t end = lseek(fd, 0, SEEK_END);
 	char last = '\n';
+	if (end >= 0 && store_json_fits("the tag log", (size_t)end + line.len + 1, TAGLOG_MAX, err) < 0)
+		return cn_err_wrap(err, "tag '%s' ('cairn prune --keep N' trims its log)", ref);
 	if (end > 0 && pread(fd, &last, 1, end - 1) == 1 && last != '\n' && cn_write_all(fd, "\n", 1) < 0)
 		return cn_err_sys(err, "tag log of '%s'", ref);
 	if (cn_write_all(fd, line.data, line.len) < 0 || fsync(fd) < 0)
