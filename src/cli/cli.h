@@ -19,7 +19,13 @@ struct cli_command {
 	int (*run)(struct cli *cli, int argc, char **argv);
 };
 
-/* Print "error: MSG" (git style, one line) and return EXIT_FAIL. */
+/* S (from an image, a registry, a Buildfile, a container's state) made
+ * inert for a terminal (util/escape.h), for use as a printf argument: the
+ * result lives until 16 more calls (a few per printed line). NULL: "". */
+const char *cli_esc(const char *s);
+
+/* Print "error: MSG" (git style, one line, escaped: messages quote what
+ * came from outside) and return EXIT_FAIL. */
 int cli_fail(const cn_err *err);
 /* Print "error: MSG" plus a hint to --help and return EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

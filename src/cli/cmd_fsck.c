@@ -9,7 +9,7 @@
 static void print_problem(void *ctx, const char *problem)
 {
 	(void)ctx;
-	printf("%s\n", problem);
+	printf("%s\n", cli_esc(problem));
 }
 
 /* fsck's diff_id hook: the blob decompressed and hashed, nothing extracted. */

@@ -44,7 +44,7 @@ int cmd_history(struct cli *cli, int argc, char **argv)
 	r = store_image_load(&st, argv[optind], &img, &err);
 	if (r <= 0) {
 		if (r == 0)
-			fprintf(stderr, "error: image '%s' not found\n", argv[optind]);
+			fprintf(stderr, "error: image '%s' not found\n", cli_esc(argv[optind]));
 		else
 			cli_fail(&err);
 		store_close(&st);
@@ -69,7 +69,7 @@ int cmd_history(struct cli *cli, int argc, char **argv)
 			layer++;
 		}
 		printf("%-4zu %-*.*s %-20.20s %-10s %-*.*s %s\n", i + 1, w, w, state,
-		       created ? created : "-", size, w, w, digest, by ? by : "");
+		       created ? cli_esc(created) : "-", size, w, w, digest, cli_esc(by));
 	}
 	store_image_free(&img);
 	store_close(&st);

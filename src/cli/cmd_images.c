@@ -67,19 +67,21 @@ int cmd_images(struct cli *cli, int argc, char **argv)
 		if (!ref || !digest)
 			continue;
 		if (quiet) {
-			printf("%s\n", digest);
+			printf("%s\n", cli_esc(digest));
 			continue;
 		}
 		split_ref(ref, name, sizeof(name), &tag);
 		if (store_image_load(&st, digest, &img, &err) <= 0) {
-			printf("%-40s %-16s %-19.19s %-20s %s\n", name, tag, digest + 7, "-", "(unreadable)");
+			printf("%-40s %-16s %-19.19s %-20s %s\n", cli_esc(name), cli_esc(tag), cli_esc(digest + 7),
+			       "-", "(unreadable)");
 			continue;
 		}
 		for (size_t l = 0; l < img.nlayers; l++)
 			total += img.layers[l].size;
 		cli_human_size(total, size, sizeof(size));
 		created = json_string_value(json_object_get(img.config, "created"));
-		printf("%-40s %-16s %-19.12s %-20.20s %s\n", name, tag, digest + 7, created ? created : "-", size);
+		printf("%-40s %-16s %-19.12s %-20.20s %s\n", cli_esc(name), cli_esc(tag), cli_esc(digest + 7),
+		       created ? cli_esc(created) : "-", size);
 		store_image_free(&img);
 	}
 out:

@@ -37,7 +37,7 @@ int cmd_inspect(struct cli *cli, int argc, char **argv)
 			continue;
 		}
 		if (r == 0) {
-			fprintf(stderr, "error: image '%s' not found\n", argv[i]);
+			fprintf(stderr, "error: image '%s' not found\n", cli_esc(argv[i]));
 			rc = EXIT_FAIL;
 			continue;
 		}
@@ -48,7 +48,8 @@ int cmd_inspect(struct cli *cli, int argc, char **argv)
 		store_image_free(&img);
 	}
 	if (json_array_size(out) > 0) {
-		_cleanup_free_ char *text = json_dumps(out, JSON_INDENT(4) | JSON_SORT_KEYS);
+		_cleanup_free_ char *text = json_dumps(out, JSON_INDENT(4) | JSON_SORT_KEYS |
+							 JSON_ENSURE_ASCII);     /* no raw C1 controls */
 		if (text)
 			printf("%s\n", text);
 	}

@@ -61,7 +61,7 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 		gmtime_r(&t, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		printf("%-4zu %-20s %-*.*s %s%s\n", i + 1, when, full ? 71 : 19, full ? 71 : 19,
-		       *ev[i].digest ? ev[i].digest : "-", ev[i].cause, is_current ? " *" : "");
+		       *ev[i].digest ? ev[i].digest : "-", cli_esc(ev[i].cause), is_current ? " *" : "");
 	}
 out:
 	store_close(&st);

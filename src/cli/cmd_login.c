@@ -209,12 +209,12 @@ int cmd_logout(struct cli *cli, int argc, char **argv)
 	if (r < 0)
 		return cli_fail(&err);
 	if (r == 0 && !all) {
-		fprintf(stderr, "error: not logged into %s\n", argv[optind]);
+		fprintf(stderr, "error: not logged into %s\n", cli_esc(argv[optind]));
 		return EXIT_FAIL;
 	}
 	if (all)
 		printf("Removed login credentials for all registries\n");
 	else
-		printf("Removed login credentials for %s\n", argv[optind]);
+		printf("Removed login credentials for %s\n", cli_esc(argv[optind]));
 	return 0;
 }

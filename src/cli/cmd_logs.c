@@ -72,7 +72,7 @@ int cmd_logs(struct cli *cli, int argc, char **argv)
 	r = ctr_lookup(&st, argv[optind], &s, &err);
 	if (r <= 0) {
 		if (r == 0)
-			fprintf(stderr, "error: no such container: %s\n", argv[optind]);
+			fprintf(stderr, "error: no such container: %s\n", cli_esc(argv[optind]));
 		else
 			cli_fail(&err);
 		goto out;
@@ -81,7 +81,7 @@ int cmd_logs(struct cli *cli, int argc, char **argv)
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		/* The supervisor makes it first thing: none yet is nothing written. */
-		rc = errno == ENOENT ? 0 : (fprintf(stderr, "error: open '%s': %s\n", path, strerror(errno)), EXIT_FAIL);
+		rc = errno == ENOENT ? 0 : (fprintf(stderr, "error: open '%s': %s\n", cli_esc(path), strerror(errno)), EXIT_FAIL);
 		goto out;
 	}
 	if (drain(fd) < 0)
@@ -96,7 +96,7 @@ int cmd_logs(struct cli *cli, int argc, char **argv)
 	rc = 0;
 	goto out;
 write_error:
-	fprintf(stderr, "error: copy '%s': %s\n", path, strerror(errno));
+	fprintf(stderr, "error: copy '%s': %s\n", cli_esc(path), strerror(errno));
 out:
 	ctr_state_free(&s);
 	store_close(&st);

@@ -34,7 +34,7 @@ int cmd_parse(struct cli *cli, int argc, char **argv)
 	    bf_parse(argv[optind], text.data, text.len, &f, &err) < 0)
 		return cli_fail(&err);
 	for (size_t i = 0; i < f.warnings.n; i++)
-		fprintf(stderr, "warning: %s\n", f.warnings.v[i]);
+		fprintf(stderr, "warning: %s\n", cli_esc(f.warnings.v[i]));
 	bf_dump(&f, &dump);
 	fwrite(dump.data, 1, dump.len, stdout);
 	bf_file_free(&f);

@@ -38,7 +38,7 @@ static int parse_duration(const char *s, long long *out)
 static void report_unreadable(void *ctx, const char *problem)
 {
 	(void)ctx;
-	fprintf(stderr, "warning: skipped an image that cannot be read: %s\n", problem);
+	fprintf(stderr, "warning: skipped an image that cannot be read: %s\n", cli_esc(problem));
 }
 
 int cmd_prune(struct cli *cli, int argc, char **argv)

@@ -79,7 +79,7 @@ static char *command_text(const struct ctr_state *s)
 	for (size_t i = 0; i < s->command.n; i++) {
 		if (i)
 			cn_buf_addc(&b, ' ');
-		cn_buf_adds(&b, s->command.v[i]);
+		cn_buf_adds(&b, cli_esc(s->command.v[i]));     /* the image's Cmd: outside text */
 	}
 	if (b.len > 21) {
 		b.len = 20;
@@ -155,17 +155,17 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 		if (!all && ctr_effective_status(s) == CTR_EXITED)
 			continue;
 		if (quiet) {
-			printf("%.*s\n", CTR_SHORT_ID_LEN, s->id);
+			printf("%.*s\n", CTR_SHORT_ID_LEN, cli_esc(s->id));
 			continue;
 		}
 		status_text(s, now, status, sizeof(status));
 		cli_human_duration(now - s->created, created, sizeof(created));
 		cells[rows][ID] = cn_xstrndup(s->id, CTR_SHORT_ID_LEN);
-		cells[rows][IMAGE] = cn_xstrdup(s->image);
+		cells[rows][IMAGE] = cn_xstrdup(cli_esc(s->image));
 		cells[rows][COMMAND] = command_text(s);
 		cells[rows][CREATED] = cn_xasprintf("%s ago", created);
 		cells[rows][STATUS] = cn_xstrdup(status);
-		cells[rows][NAMES] = cn_xstrdup(s->name);
+		cells[rows][NAMES] = cn_xstrdup(cli_esc(s->name));
 		for (size_t k = 0; k < NCOL; k++)
 			if (width(cells[rows][k]) > w[k])
 				w[k] = width(cells[rows][k]);

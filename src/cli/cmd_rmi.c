@@ -32,10 +32,10 @@ int cmd_rmi(struct cli *cli, int argc, char **argv)
 		if (r < 0) {
 			rc = cli_fail(&err);
 		} else if (r == 0) {
-			fprintf(stderr, "error: image '%s' not found\n", argv[i]);
+			fprintf(stderr, "error: image '%s' not found\n", cli_esc(argv[i]));
 			rc = EXIT_FAIL;
 		} else {
-			printf("Untagged: %s\n", ref);
+			printf("Untagged: %s\n", cli_esc(ref));
 		}
 	}
 	store_close(&st);

@@ -120,7 +120,7 @@ int cmd_rollback(struct cli *cli, int argc, char **argv)
 	} else if (is_row_number(to)) {
 		size_t row = strtoul(to, NULL, 10);
 		if (!*current || row == 0 || row > rows) {
-			fprintf(stderr, "error: '%s' has no history row %s (it has %zu)\n", ref, to, rows);
+			fprintf(stderr, "error: '%s' has no history row %s (it has %zu)\n", ref, cli_esc(to), rows);
 			goto out;
 		}
 		if (!states[row - 1][0]) {
@@ -132,7 +132,7 @@ int cmd_rollback(struct cli *cli, int argc, char **argv)
 	} else {
 		r = match_digest(to, ev, n, states, rows, target);
 		if (r < 0) {
-			fprintf(stderr, "error: '%s' %s\n", to, r == -2 ? "matches several earlier values"
+			fprintf(stderr, "error: '%s' %s\n", cli_esc(to), r == -2 ? "matches several earlier values"
 				: "is not an earlier value or history state of this tag");
 			goto out;
 		}

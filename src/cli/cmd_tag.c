@@ -34,7 +34,7 @@ int cmd_tag(struct cli *cli, int argc, char **argv)
 		return EXIT_FAIL;
 	r = store_image_load(&st, argv[optind], &img, &err);
 	if (r == 0) {
-		fprintf(stderr, "error: image '%s' not found\n", argv[optind]);
+		fprintf(stderr, "error: image '%s' not found\n", cli_esc(argv[optind]));
 		rc = EXIT_FAIL;
 	} else if (r < 0 || store_tag_set(&st, dst, img.manifest_digest, store_blob_size(&st, img.manifest_digest),
 					  "tag", &err) < 0) {

@@ -13,7 +13,7 @@ int cli_each_container(struct cli *cli, char **names, int n, cli_container_fn fn
 		cn_err err;
 		int r = ctr_lookup(&st, names[i], &s, &err);
 		if (r == 0) {
-			fprintf(stderr, "error: no such container: %s\n", names[i]);
+			fprintf(stderr, "error: no such container: %s\n", cli_esc(names[i]));
 			rc = EXIT_FAIL;
 			continue;
 		}
@@ -21,7 +21,7 @@ int cli_each_container(struct cli *cli, char **names, int n, cli_container_fn fn
 			cli_fail(&err);
 			rc = EXIT_FAIL;
 		} else {
-			printf("%s\n", names[i]);
+			printf("%s\n", cli_esc(names[i]));
 			fflush(stdout);
 		}
 		ctr_state_free(&s);

@@ -1,5 +1,7 @@
 #include "cli/cli.h"
 #include "sandbox/cgroup.h"
+#include "util/cleanup.h"
+#include "util/escape.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -56,20 +58,31 @@ static void usage(FILE *out)
 		DEFAULT_ROOT);
 }
 
+const char *cli_esc(const char *s)
+{
+	static char *ring[16];
+	static size_t next;
+	char **slot = &ring[next++ % CN_ARRAY_SIZE(ring)];
+	free(*slot);
+	*slot = cn_escape(s, 0);
+	return *slot;
+}
+
 int cli_fail(const cn_err *err)
 {
-	fprintf(stderr, "error: %s\n", err->msg);
+	fprintf(stderr, "error: %s\n", cli_esc(err->msg));
 	return EXIT_FAIL;
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
+	_cleanup_free_ char *msg = NULL;
 	va_list ap;
-	fprintf(stderr, "error: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
 	va_end(ap);
-	fprintf(stderr, "\nsee 'cairn %s --help'\n", cmd ? cmd : "");
+	fprintf(stderr, "error: %s\nsee 'cairn %s --help'\n", cli_esc(msg ? msg : fmt), cmd ? cmd : "");
 	return EXIT_USAGE;
 }
 

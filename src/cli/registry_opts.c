@@ -62,17 +62,17 @@ static void progress(void *ctx, const struct reg_progress *p)
 			}
 		}
 		cli_human_size(p->total, size, sizeof(size));
-		fprintf(stderr, "%sblob %.19s  %s  done\n", r->tty ? "\r\033[K" : "", p->digest, size);
+		fprintf(stderr, "%sblob %.19s  %s  done\n", r->tty ? "\r\033[K" : "", cli_esc(p->digest), size);
 		return;
 	case REG_BLOB_EXISTS:
-		fprintf(stderr, "%sblob %.19s  already there\n", r->tty ? "\r\033[K" : "", p->digest);
+		fprintf(stderr, "%sblob %.19s  already there\n", r->tty ? "\r\033[K" : "", cli_esc(p->digest));
 		return;
 	case REG_BLOB_MOUNTED:
 		fprintf(stderr, "%sblob %.19s  mounted from another repository\n", r->tty ? "\r\033[K" : "",
-			p->digest);
+			cli_esc(p->digest));
 		return;
 	case REG_MANIFEST:
-		fprintf(stderr, "%smanifest %.19s  done\n", r->tty ? "\r\033[K" : "", p->digest);
+		fprintf(stderr, "%smanifest %.19s  done\n", r->tty ? "\r\033[K" : "", cli_esc(p->digest));
 		return;
 	}
 }
