@@ -12,11 +12,13 @@ static void print_problem(void *ctx, const char *problem)
 	printf("%s\n", cli_esc(problem));
 }
 
-/* fsck's diff_id hook: the blob decompressed and hashed, nothing extracted. */
-static int blob_diff_id(int fd, char out[CN_DIGEST_STR_SIZE], cn_err *err)
+/* fsck's diff_id hook: the compression checked against the media type, the
+ * blob decompressed and hashed, nothing extracted. */
+static int blob_diff_id(int fd, const char *media_type, const char *digest, char out[CN_DIGEST_STR_SIZE],
+			cn_err *err)
 {
 	struct layer_extract_result res;
-	if (layer_hash(fd, 0, &res, err) < 0)
+	if (layer_check_media_type(fd, media_type, digest, err) < 0 || layer_hash(fd, 0, &res, err) < 0)
 		return -1;
 	memcpy(out, res.diff_id, CN_DIGEST_STR_SIZE);
 	return 0;

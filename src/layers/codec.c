@@ -1,6 +1,8 @@
 #include "layers/codec.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Magic bytes are the formats' own: gzip (RFC 1952), zstd frames and
  * skippable frames 0x184D2A5? (RFC 8878), bzip2 "BZh", xz's stream header. */
@@ -73,4 +75,50 @@ int layer_compression_parse(const char *s, enum layer_compression *out)
 			return 0;
 		}
 	return -1;
+}
+
+/* The format a layer media type names: its suffix (OCI "+gzip", docker
+ * ".tar.gzip", either's plain ".tar"); NULL when it names none. */
+static const struct layer_codec *declared_codec(const char *media_type)
+{
+	size_t n = media_type ? strlen(media_type) : 0;
+	enum layer_codec_id id;
+	if (n > 5 && (!strcmp(media_type + n - 5, "+gzip") || !strcmp(media_type + n - 5, ".gzip")))
+		id = LAYER_CODEC_GZIP;
+	else if (n > 5 && (!strcmp(media_type + n - 5, "+zstd") || !strcmp(media_type + n - 5, ".zstd")))
+		id = LAYER_CODEC_ZSTD;
+	else if (n > 4 && !strcmp(media_type + n - 4, ".tar"))
+		id = LAYER_CODEC_PLAIN;
+	else
+		return NULL;
+	for (size_t i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++)
+		if (codecs[i].id == id)
+			return &codecs[i];
+	return NULL;
+}
+
+int layer_check_media_type(int fd, const char *media_type, const char *digest, cn_err *err)
+{
+	unsigned char head[LAYER_CODEC_MAGIC_MAX];
+	const struct layer_codec *want = declared_codec(media_type), *got;
+	size_t len = 0;
+	if (!want)
+		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "layer %s: media type '%s' names no layer format "
+				   "cairn reads", digest, media_type ? media_type : "");
+	while (len < sizeof(head)) {
+		ssize_t n = pread(fd, head + len, sizeof(head) - len, (off_t)len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return cn_err_sys(err, "layer %s: read", digest);
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	got = layer_codec_detect(head, len);
+	if (got->id != want->id)
+		return cn_err_fail(err, CN_ERR_CORRUPT, "layer %s: declared %s (%s), but its content is %s",
+				   digest, want->id == LAYER_CODEC_PLAIN ? "a plain tar" : want->name, media_type,
+				   got->id == LAYER_CODEC_PLAIN ? "not compressed" : got->name);
+	return 0;
 }

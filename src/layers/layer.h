@@ -125,6 +125,12 @@ int layer_extract(int in_fd, int target_fd, const struct layer_extract_opts *opt
 int layer_hash(int in_fd, uint64_t max_bytes, struct layer_extract_result *res, cn_err *err);
 
 const char *layer_media_type(enum layer_compression c);
+/* The layer blob open at FD (read with pread, the offset unchanged) is
+ * compressed as MEDIA_TYPE declares (gzip, zstd, or a plain tar, from its
+ * first bytes): 0, or -1 with an error naming DIGEST and both formats. A
+ * layer declared gzip that holds zstd would be read by cairn and refused by
+ * every other tool that pulls it. */
+int layer_check_media_type(int fd, const char *media_type, const char *digest, cn_err *err);
 /* "zstd" | "gzip" -> enum; -1 if unknown. */
 int layer_compression_parse(const char *s, enum layer_compression *out);
 

@@ -288,6 +288,20 @@ int sb_mount_system(int root_fd, const char *hosts_file, cn_err *err)
 	return 0;
 }
 
+/* NAME in PARENT could not be created (EEXIST) although resolving it found
+ * nothing: it is a symlink to something missing. Say so, naming it (PREFIX
+ * is its path in the root), rather than "File exists". */
+static int dangling_fail(int parent, const char *name, const char *prefix, const char *path, cn_err *err)
+{
+	char target[PATH_MAX];
+	ssize_t n = readlinkat(parent, name, target, sizeof(target) - 1);
+	if (n < 0)
+		return cn_err_errno(err, EEXIST, "create mount point %s", path);
+	target[n] = '\0';
+	return cn_err_fail(err, CN_ERR_CONFLICT, "mount point %s: %s is a symlink to '%s', which does not "
+			   "exist in the image", path, prefix, target);
+}
+
 /* mkdir -p of PATH inside the root, every prefix resolved in it (image
  * symlinks stay inside); with FILE, the last component is an empty file. */
 static int make_target(int root_fd, const char *path, bool file, cn_err *err)
@@ -316,10 +330,14 @@ static int make_target(int root_fd, const char *path, bool file, cn_err *err)
 			if (last && file) {
 				int f = openat(parent, slash + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 					       0600);
+				if (f < 0 && errno == EEXIST)
+					return dangling_fail(parent, slash + 1, p, path, err);
 				if (f < 0)
 					return cn_err_sys(err, "create mount point %s", path);
 				close(f);
 			} else if (mkdirat(parent, slash + 1, 0755) < 0) {
+				if (errno == EEXIST)
+					return dangling_fail(parent, slash + 1, p, path, err);
 				return cn_err_sys(err, "create mount point %s", path);
 			}
 		} else {

@@ -108,11 +108,12 @@ static void check_blobs(struct fsck *f)
 }
 
 /* With a diff_id hook: the blob of L (present, its digest checked) holds
- * the uncompressed content REF's config says. A blob is decompressed once
- * per run however many images use it; the cost is one pass over it. */
+ * the uncompressed content REF's config says, compressed as its media type
+ * says. A blob is decompressed once per run and media type however many
+ * images use it; the cost is one pass over it. */
 static bool layer_diff_id_ok(struct fsck *f, const char *ref, const struct store_layer *l)
 {
-	const char *hex = cn_digest_hex(l->digest);
+	_cleanup_free_ char *hex = cn_xasprintf("%s %s", cn_digest_hex(l->digest), l->media_type);
 	const char *got;
 	if (!f->diff_id)
 		return true;
@@ -120,7 +121,7 @@ static bool layer_diff_id_ok(struct fsck *f, const char *ref, const struct store
 		char d[CN_DIGEST_STR_SIZE];
 		cn_err err;
 		_cleanup_close_ int fd = store_blob_open(f->st, l->digest, &err);
-		if (fd >= 0 && f->diff_id(fd, d, &err) == 0)
+		if (fd >= 0 && f->diff_id(fd, l->media_type, l->digest, d, &err) == 0)
 			json_object_set_new(f->diff_ids, hex, json_pack("{s:s}", "diff_id", d));
 		else
 			json_object_set_new(f->diff_ids, hex, json_pack("{s:s}", "error", err.msg));
@@ -202,6 +203,20 @@ static int check_tags(struct fsck *f, cn_err *err)
 		if (!ref) {
 			problem(f, "index.json: entry %zu has no ref.name annotation", i + 1);
 			continue;
+		}
+		if (cn_digest_valid(digest) && store_blob_exists(f->st, digest)) {
+			uint64_t size, real = store_blob_size(f->st, digest);
+			bool ok = store_descriptor_size(e, &size);
+			if (!ok || size != real) {
+				problem(f, "tag '%s': index.json says its manifest %s is %s%lld bytes, it is %llu%s",
+					ref, digest, ok ? "" : "(not a byte count) ",
+					(long long)json_integer_value(json_object_get(e, "size")),
+					(unsigned long long)real, f->repair ? " (corrected)" : "");
+				if (f->repair && store_tag_set(f->st, ref, digest, real, "fsck", err) < 0) {
+					json_decref(index);
+					return -1;
+				}
+			}
 		}
 		switch (check_image(f, ref, digest)) {
 		case IMAGE_OK:

@@ -66,10 +66,12 @@ typedef void (*store_problem_fn)(void *ctx, const char *problem);
 int store_fsck(struct store *st, bool repair, store_problem_fn report, void *ctx,
 	       size_t *problems, cn_err *err);
 
-/* The diff_id (sha256 of the uncompressed tar) of the layer blob open at
- * FD, streamed; 0, or -1 with ERR. The store does not decompress layers
- * (layers/ does), so the caller hands this in. */
-typedef int (*store_diff_id_fn)(int fd, char out[CN_DIGEST_STR_SIZE], cn_err *err);
+/* The diff_id (sha256 of the uncompressed tar) of the layer blob DIGEST
+ * open at FD, streamed, after checking that its compression is the one
+ * MEDIA_TYPE declares; 0, or -1 with ERR. The store does not decompress
+ * layers (layers/ does), so the caller hands this in. */
+typedef int (*store_diff_id_fn)(int fd, const char *media_type, const char *digest,
+				char out[CN_DIGEST_STR_SIZE], cn_err *err);
 
 /* store_fsck, and with DIFF_ID (not NULL) each layer blob of every tagged
  * image is also decompressed and hashed: its diff_id must be the one the

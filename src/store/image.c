@@ -37,13 +37,25 @@ static bool layer_media_type_ok(const char *mt)
 	return false;
 }
 
-static int load_json_blob(struct store *st, const char *digest, json_t **out, cn_err *err)
+bool store_descriptor_size(json_t *desc, uint64_t *size)
+{
+	json_t *v = json_object_get(desc, "size");
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    (uint64_t)json_integer_value(v) > STORE_MAX_DESCRIPTOR_SIZE)
+		return false;
+	*size = (uint64_t)json_integer_value(v);
+	return true;
+}
+
+static int load_json_blob(struct store *st, const char *digest, json_t **out, size_t *len, cn_err *err)
 {
 	_cleanup_buf_ cn_buf b;
 	json_error_t je;
 	cn_buf_init(&b, STORE_MAX_JSON);
 	if (store_blob_get(st, digest, STORE_MAX_JSON, &b, err) < 0)
 		return -1;
+	if (len)
+		*len = b.len;
 	*out = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &je);
 	if (!*out || !json_is_object(*out)) {
 		json_decref(*out);
@@ -53,9 +65,11 @@ static int load_json_blob(struct store *st, const char *digest, json_t **out, cn
 	return 0;
 }
 
-/* Check the manifest and fill img->layers from it and the config's diff_ids. */
-static int parse_manifest(struct store_image *img, cn_err *err)
+/* Check the manifest and fill img->layers from it and the config's diff_ids
+ * (the config is CFG_LEN bytes: its descriptor must say so). */
+static int parse_manifest(struct store_image *img, size_t cfg_len, cn_err *err)
 {
+	uint64_t size;
 	json_t *m = img->manifest, *cfg = json_object_get(m, "config");
 	json_t *layers = json_object_get(m, "layers");
 	json_t *diff_ids = json_object_get(json_object_get(img->config, "rootfs"), "diff_ids");
@@ -68,6 +82,12 @@ static int parse_manifest(struct store_image *img, cn_err *err)
 		return cn_err_fail(err, CN_ERR_INVALID, "manifest %s: not an image manifest", img->manifest_digest);
 	if (!json_is_object(cfg) || !json_is_array(layers) || !json_is_array(diff_ids))
 		return cn_err_fail(err, CN_ERR_INVALID, "manifest %s: missing config or layers", img->manifest_digest);
+	if (!store_descriptor_size(cfg, &size))
+		return cn_err_fail(err, CN_ERR_INVALID, "manifest %s: the config's size is not a byte count",
+				  img->manifest_digest);
+	if (size != cfg_len)
+		return cn_err_fail(err, CN_ERR_CORRUPT, "manifest %s: the config is %zu bytes, the manifest says %llu",
+				  img->manifest_digest, cfg_len, (unsigned long long)size);
 	if (json_array_size(layers) != json_array_size(diff_ids))
 		return cn_err_fail(err, CN_ERR_INVALID, "manifest %s: %zu layers but %zu diff_ids",
 				  img->manifest_digest, json_array_size(layers), json_array_size(diff_ids));
@@ -84,10 +104,12 @@ static int parse_manifest(struct store_image *img, cn_err *err)
 		if (!cn_digest_valid(d) || !cn_digest_valid(did) || !layer_media_type_ok(lmt))
 			return cn_err_fail(err, CN_ERR_INVALID, "manifest %s: layer %zu: bad digest or media type",
 					  img->manifest_digest, i + 1);
+		if (!store_descriptor_size(l, &sl->size))
+			return cn_err_fail(err, CN_ERR_INVALID, "manifest %s: layer %zu: the size is not a byte count",
+					  img->manifest_digest, i + 1);
 		memcpy(sl->digest, d, CN_DIGEST_STR_SIZE);
 		memcpy(sl->diff_id, did, CN_DIGEST_STR_SIZE);
 		snprintf(sl->media_type, sizeof(sl->media_type), "%s", oci_layer_media_type(lmt));
-		sl->size = (uint64_t)json_integer_value(json_object_get(l, "size"));
 	}
 	return 0;
 }
@@ -95,6 +117,7 @@ static int parse_manifest(struct store_image *img, cn_err *err)
 int store_image_load(struct store *st, const char *ref, struct store_image *img, cn_err *err)
 {
 	const char *cfg_digest;
+	size_t cfg_len = 0;
 	memset(img, 0, sizeof(*img));
 	if (cn_digest_valid(ref)) {
 		if (!store_blob_exists(st, ref))
@@ -109,7 +132,7 @@ int store_image_load(struct store *st, const char *ref, struct store_image *img,
 		if (r <= 0)
 			return r;
 	}
-	if (load_json_blob(st, img->manifest_digest, &img->manifest, err) < 0)
+	if (load_json_blob(st, img->manifest_digest, &img->manifest, NULL, err) < 0)
 		goto fail;
 	cfg_digest = json_string_value(json_object_get(json_object_get(img->manifest, "config"), "digest"));
 	if (!cn_digest_valid(cfg_digest)) {
@@ -117,8 +140,8 @@ int store_image_load(struct store *st, const char *ref, struct store_image *img,
 		goto fail;
 	}
 	memcpy(img->config_digest, cfg_digest, CN_DIGEST_STR_SIZE);
-	if (load_json_blob(st, img->config_digest, &img->config, err) < 0 ||
-	    parse_manifest(img, err) < 0)
+	if (load_json_blob(st, img->config_digest, &img->config, &cfg_len, err) < 0 ||
+	    parse_manifest(img, cfg_len, err) < 0)
 		goto fail;
 	return 1;
 fail:

@@ -12,6 +12,9 @@
 
 #define STORE_MAX_LAYERS 500    /* overlay's limit on lower layers */
 
+/* Past this a descriptor's size is absurd (1 PiB): refused like a negative one. */
+#define STORE_MAX_DESCRIPTOR_SIZE ((uint64_t)1 << 50)
+
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
 
@@ -31,6 +34,10 @@ struct store_image {
 	struct store_layer *layers;
 	size_t nlayers;
 };
+
+/* DESC's "size": a JSON integer from 0 to STORE_MAX_DESCRIPTOR_SIZE. The one
+ * check of a descriptor's size, for every reader of manifests and indexes. */
+bool store_descriptor_size(json_t *desc, uint64_t *size);
 
 /* REF is a tag ("name[:tag]") or a manifest digest ("sha256:..."). Returns
  * 1 when found, 0 when not (err unset), -1 on error (corrupt, unreadable). */

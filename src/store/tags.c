@@ -2,6 +2,7 @@
  * tags/<ref>.log, one JSON line per value a tag took (the basis of log and
  * rollback). Both change only under the store lock: the log line first (the
  * record of intent), then index.json. */
+#include "store/image.h"
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -288,8 +289,16 @@ int store_tag_set(struct store *st, const char *ref, const char *manifest_digest
 	i = index_find(manifests, ref);
 	if (i >= 0 && !strcmp(json_string_value(json_object_get(json_array_get(manifests, (size_t)i),
 								 "digest")) ?: "", manifest_digest)) {
-		json_decref(entry);
-		r = 0;          /* unchanged: nothing to write or log */
+		json_t *old = json_array_get(manifests, (size_t)i);
+		uint64_t size;
+		bool same = store_descriptor_size(old, &size) && size == manifest_size;
+		r = 0;          /* the same value: nothing to log */
+		if (!same) {    /* but a wrong size (fsck --repair) is corrected */
+			json_array_set_new(manifests, (size_t)i, entry);
+			r = index_save(st, idx, err);
+		} else {
+			json_decref(entry);
+		}
 		goto out;
 	}
 	if (i >= 0)
