@@ -102,8 +102,8 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 		       "%zu tag-log entries; freed %s\n",
 		       s.blobs, s.snapshots, s.cache_entries, s.cache_mounts, s.log_entries, size);
 		if (s.unreadable)
-			fprintf(stderr, "warning: %zu image%s could not be read; 'cairn fsck --repair' "
-				"removes %s, then prune frees what only %s used\n", s.unreadable,
+			fprintf(stderr, "warning: %zu image%s could not be read, so no snapshot was removed; "
+				"'cairn fsck --repair' removes %s, then prune frees what only %s used\n", s.unreadable,
 				s.unreadable == 1 ? "" : "s", s.unreadable == 1 ? "it" : "them",
 				s.unreadable == 1 ? "it" : "they");
 		if (s.failures) {

@@ -285,10 +285,12 @@ int store_prune(struct store *st, const struct store_prune_opts *o, struct store
 		if (rr < 0)
 			goto out;
 	}
-	/* The cache entries go first: none may point at a blob being removed. */
+	/* The cache entries go first: none may point at a blob being removed.
+	 * An unreadable image's snapshots are unknown (its config names them):
+	 * all stay until fsck --repair has dropped it. */
 	if (each_entry(st->cache_fd, "cache", st, sweep_cache, &s, err) < 0 ||
 	    each_entry(st->blobs_fd, "blobs", st, sweep_blob, &s, err) < 0 ||
-	    each_entry(st->snap_fd, "snapshots", st, sweep_snapshot, &s, err) < 0)
+	    (!out->unreadable && each_entry(st->snap_fd, "snapshots", st, sweep_snapshot, &s, err) < 0))
 		goto out;
 	store_remove_dot_temps(st->cache_fd);     /* no build runs during prune */
 	{

@@ -34,7 +34,8 @@ struct store_prune_stats {
  * tag-log value, reaches (through manifests, configs, layers and the chain of
  * step states). An image that cannot be read (an oversize or corrupt
  * manifest or config) does not stop it: it is reported, the blobs its
- * manifest names stay when the manifest reads, and the rest is swept. Waits for running builds (the gc lock) and holds the store lock. */
+ * manifest names stay when the manifest reads, every snapshot stays (its
+ * config names them), and the other blobs are swept. Waits for running builds (the gc lock) and holds the store lock. */
 int store_prune(struct store *st, const struct store_prune_opts *o, struct store_prune_stats *out,
 		cn_err *err);
 
