@@ -3,6 +3,7 @@
 #include "net/net.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/digest.h"
 #include "util/fs.h"
 #include "util/mem.h"
 
@@ -289,8 +290,14 @@ int net_resolv_conf(char *path, size_t len, cn_strv *notes, cn_err *err)
 						       "using 8.8.8.8 and 8.8.4.4");
 		}
 	}
-	snprintf(path, len, "%s/resolv.conf", dir);
-	r = cn_write_file_atomic(AT_FDCWD, path, b.data ? b.data : "", b.len, 0644, err);
+	/* Named by content: sandboxes started under another resolv.conf (a
+	 * mount namespace's own, a file edited meanwhile) never swap files. */
+	{
+		char digest[CN_DIGEST_STR_SIZE];
+		cn_sha256_oneshot(b.data ? b.data : "", b.len, digest);
+		snprintf(path, len, "%s/resolv-%.16s.conf", dir, cn_digest_hex(digest));
+	}
+	r = access(path, F_OK) == 0 ? 0 : cn_write_file_atomic(AT_FDCWD, path, b.data ? b.data : "", b.len, 0644, err);
 	cn_buf_free(&b);
 	return r;
 }

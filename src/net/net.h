@@ -50,8 +50,8 @@ int net_prepare(const struct net_conf *c, cn_strv *notes, cn_err *err);
 /* The resolv.conf a sandbox on a bridge gets: the host's, unless its
  * nameservers are all loopback (systemd-resolved's 127.0.0.53, a local
  * dnsmasq): then systemd-resolved's upstream list, else public resolvers
- * (docker's rule), with a note. Written under NET_RUN_DIR; PATH gets its
- * name (PATH_MAX bytes). */
+ * (docker's rule), with a note. Written under NET_RUN_DIR, named by its
+ * content's digest; PATH gets its name (PATH_MAX bytes). */
 int net_resolv_conf(char *path, size_t len, cn_strv *notes, cn_err *err);
 
 /* One sandbox's place on a network. */
