@@ -134,17 +134,31 @@ int net_nl_link_del(const char *name, cn_err *err)
 	return 0;
 }
 
+/* A new object (address, route) on the link NAME: its header in BUF. */
+static struct nlmsghdr *new_on_link(char *buf, unsigned short type, const char *name, int *index,
+				    cn_err *err)
+{
+	struct nlmsghdr *nlh;
+	*index = net_nl_link_index(name);
+	if (*index == 0) {
+		cn_err_sys(err, "find the interface %s", name);
+		return NULL;
+	}
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	return nlh;
+}
+
 int net_nl_addr_add(const char *name, uint32_t addr, unsigned prefix, cn_err *err)
 {
 	char buf[NL_BUF];
-	int index = net_nl_link_index(name);
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	int index;
+	struct nlmsghdr *nlh = new_on_link(buf, RTM_NEWADDR, name, &index, err);
 	struct ifaddrmsg *ifa;
 	uint32_t be = htonl(addr), bcast = htonl(addr | (prefix ? 0xffffffffu >> prefix : 0));
-	if (index == 0)
-		return cn_err_sys(err, "find the interface %s", name);
-	nlh->nlmsg_type = RTM_NEWADDR;
-	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	if (!nlh)
+		return -1;
 	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 	ifa->ifa_family = AF_INET;
 	ifa->ifa_prefixlen = (unsigned char)prefix;
@@ -161,13 +175,11 @@ int net_nl_addr_add(const char *name, uint32_t addr, unsigned prefix, cn_err *er
 int net_nl_route_default(const char *name, uint32_t gateway, cn_err *err)
 {
 	char buf[NL_BUF];
-	int index = net_nl_link_index(name);
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	int index;
+	struct nlmsghdr *nlh = new_on_link(buf, RTM_NEWROUTE, name, &index, err);
 	struct rtmsg *rtm;
-	if (index == 0)
-		return cn_err_sys(err, "find the interface %s", name);
-	nlh->nlmsg_type = RTM_NEWROUTE;
-	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	if (!nlh)
+		return -1;
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = AF_INET;
 	rtm->rtm_table = RT_TABLE_MAIN;
