@@ -427,6 +427,9 @@ static void __attribute__((noreturn)) sandbox_child(const struct sb_rootfs *root
 		_exit(125);
 	close(c->ready);
 	close(c->go);
+	/* The parent moved our veth end in before it let us go. */
+	if (c->lease && net_lease_configure(c->lease, &err) < 0)
+		sb_child_fail(c->errp, &err);
 	/* Our cgroup, whichever it is now, becomes the namespace's root. */
 	if (unshare(CLONE_NEWCGROUP) < 0) {
 		cn_err_sys(&err, "create the cgroup namespace");
@@ -451,9 +454,7 @@ static void __attribute__((noreturn)) sandbox_child(const struct sb_rootfs *root
 		cn_err_sys(&err, "sethostname");
 		sb_child_fail(c->errp, &err);
 	}
-	/* The parent moved our veth end in before it let us go. */
-	if (c->lease ? net_lease_configure(c->lease, &err) < 0
-		     : proc->network != SB_NET_HOST && c->userns < 0 && sb_loopback_up(&err) < 0)
+	if (!c->lease && proc->network != SB_NET_HOST && c->userns < 0 && sb_loopback_up(&err) < 0)
 		sb_child_fail(c->errp, &err);
 	/* Last: the namespaces above stay owned by the host's user namespace,
 	 * so the container cannot undo its mounts or hostname. A network of
