@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -304,6 +306,31 @@ int net_resolv_conf(char *path, size_t len, cn_strv *notes, cn_err *err)
 
 /* ---- leases ---- */
 
+/* The MTU of the interface the default route leaves through, so that a
+ * sandbox behind a 1400-byte uplink (clouds, tunnels) does not depend on
+ * ICMP "fragmentation needed" reaching it; 0 when there is none. */
+static unsigned uplink_mtu(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/net/route", "re");
+	char line[512], iface[IFNAMSIZ + 1];
+	unsigned long dest, mask;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		struct ifreq ifr;
+		_cleanup_close_ int s = -1;
+		if (sscanf(line, "%16s %lx %*x %*x %*d %*d %*d %lx", iface, &dest, &mask) != 3 ||
+		    dest != 0 || mask != 0)
+			continue;
+		s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%.*s", IFNAMSIZ - 1, iface);
+		if (s >= 0 && ioctl(s, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu >= 576)
+			return (unsigned)ifr.ifr_mtu;
+	}
+	return 0;
+}
+
 int net_lease_acquire(const struct net_conf *c, struct net_lease *l, cn_err *err)
 {
 	char dir[PATH_MAX];
@@ -333,6 +360,7 @@ int net_lease_acquire(const struct net_conf *c, struct net_lease *l, cn_err *err
 		}
 		l->lock_fd = fd;
 		l->addr = a;
+		l->mtu = c->mtu ? c->mtu : uplink_mtu();
 		snprintf(l->host_if, sizeof(l->host_if), "cn%08x", a);
 		/* A veth of a run killed before its namespace died. */
 		if (net_nl_link_del(l->host_if, err) < 0) {
@@ -346,7 +374,7 @@ int net_lease_acquire(const struct net_conf *c, struct net_lease *l, cn_err *err
 
 int net_lease_attach(struct net_lease *l, pid_t pid, cn_err *err)
 {
-	if (net_nl_veth_add(l->host_if, NET_IFNAME, pid, err) < 0)
+	if (net_nl_veth_add(l->host_if, NET_IFNAME, pid, l->mtu, err) < 0)
 		return -1;
 	l->attached = true;
 	return net_nl_link_set(l->host_if, l->conf.bridge, true, err);

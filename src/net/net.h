@@ -32,6 +32,7 @@ struct net_conf {
 	char bridge[IFNAMSIZ];
 	uint32_t subnet;        /* network address, host byte order */
 	unsigned prefix;        /* 8..30 */
+	unsigned mtu;           /* of the veths; 0: the default route's interface's */
 };
 
 /* The default network: CAIRN_NET_BRIDGE and CAIRN_NET_SUBNET ("A.B.C.D/N")
@@ -59,6 +60,7 @@ struct net_lease {
 	struct net_conf conf;
 	uint32_t addr;          /* host byte order */
 	char host_if[IFNAMSIZ]; /* the host's end of the veth, named after the address */
+	unsigned mtu;           /* the veth's (0: the kernel's default) */
 	int lock_fd;            /* the lease: flocked while the sandbox lives */
 	bool attached;
 };
@@ -78,7 +80,9 @@ void net_lease_release(struct net_lease *l);
 /* ---- netlink.c: rtnetlink through libmnl (host byte order addresses) ---- */
 int net_nl_link_index(const char *name);        /* 0: no such link */
 int net_nl_bridge_add(const char *name, cn_err *err);   /* EEXIST is fine */
-int net_nl_veth_add(const char *name, const char *peer, pid_t peer_netns_pid, cn_err *err);
+/* MTU 0: the kernel's default (1500). */
+int net_nl_veth_add(const char *name, const char *peer, pid_t peer_netns_pid, unsigned mtu,
+		    cn_err *err);
 int net_nl_link_set(const char *name, const char *master, bool up, cn_err *err);
 int net_nl_link_del(const char *name, cn_err *err);     /* ENODEV is fine */
 int net_nl_addr_add(const char *name, uint32_t addr, unsigned prefix, cn_err *err);

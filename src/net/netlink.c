@@ -77,13 +77,16 @@ int net_nl_bridge_add(const char *name, cn_err *err)
 	return 0;
 }
 
-int net_nl_veth_add(const char *name, const char *peer, pid_t peer_netns_pid, cn_err *err)
+int net_nl_veth_add(const char *name, const char *peer, pid_t peer_netns_pid, unsigned mtu,
+		    cn_err *err)
 {
 	char buf[NL_BUF];
 	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
 	struct nlattr *info, *data, *pinfo;
 	struct ifinfomsg *pifm;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	if (mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
 	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -92,6 +95,8 @@ int net_nl_veth_add(const char *name, const char *peer, pid_t peer_netns_pid, cn
 	pifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*pifm));
 	pifm->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
+	if (mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
 	mnl_attr_put_u32(nlh, IFLA_NET_NS_PID, (uint32_t)peer_netns_pid);
 	mnl_attr_nest_end(nlh, pinfo);
 	mnl_attr_nest_end(nlh, data);

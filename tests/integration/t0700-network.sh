@@ -132,6 +132,12 @@ run_cairn run busybox wget -q -O - "$url"
 check "cairn run's default network does not reach the host's 127.0.0.1" test "$status" -ne 0
 run_cairn run --network bridge busybox ip -o -4 addr show eth0
 check "--network bridge is the default network" grep -q 'inet 10\.87\.' "$T/out"
+uplink=$(ip route show default 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
+if [ -n "$uplink" ]; then
+	run_cairn run busybox cat /sys/class/net/eth0/mtu
+	check "the sandbox's MTU is the uplink's ($uplink: $(cat /sys/class/net/$uplink/mtu))" \
+		test "$(cat "$T/out")" = "$(cat /sys/class/net/$uplink/mtu)"
+fi
 run_cairn run --network host busybox wget -q -O - "$url"
 check "cairn run --network host reaches it" grep -q host-secret "$T/out"
 if [ $have_uconnect = 1 ]; then
