@@ -230,7 +230,7 @@ int net_prepare(const struct net_conf *c, cn_strv *notes, cn_err *err)
 	if (flock(lock, LOCK_EX) < 0)
 		return cn_err_sys(err, "lock %s/setup.lock", NET_RUN_DIR);
 	if (bridge_setup(c, err) < 0 || nft_setup(c, err) < 0)
-		return cn_err_wrap(err, "set up the %s network", c->bridge);
+		return cn_err_wrap(err, "set up the %s network (--network host does without)", c->bridge);
 	flock(lock, LOCK_UN);
 	if (notes)
 		forward_drop_note(c, notes);
