@@ -161,10 +161,10 @@ static void forward_drop_note(const struct net_conf *c, cn_strv *notes)
 {
 	_cleanup_free_ char *rs = NULL;
 	cn_err ignored;
-	char table[128] = "", chain[128] = "";
+	char table[128] = "", chain[128] = "", *save = NULL;
 	if (nft_run("list ruleset\n", &rs, &ignored) < 0)
 		return;
-	for (char *line = strtok(rs, "\n"); line; line = strtok(NULL, "\n")) {
+	for (char *line = strtok_r(rs, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		line += strspn(line, " \t");
 		if (sscanf(line, "table %127[^{]", table) == 1)
 			continue;
@@ -254,13 +254,14 @@ static int filter_resolv(const char *file, cn_buf *out)
 {
 	cn_buf in;
 	cn_err ignored;
+	char *save = NULL;
 	int n = 0;
 	cn_buf_init(&in, RESOLV_MAX);
 	if (cn_read_file_at(AT_FDCWD, file, RESOLV_MAX, &in, &ignored) < 0 || cn_buf_addc(&in, '\0') < 0) {
 		cn_buf_free(&in);
 		return 0;
 	}
-	for (char *line = strtok(in.data, "\n"); line; line = strtok(NULL, "\n")) {
+	for (char *line = strtok_r(in.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char ns[8];
 		if (!usable_nameserver(line))
 			continue;
