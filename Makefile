@@ -26,10 +26,10 @@ comma := ,
 CC_NAME := $(notdir $(firstword $(CC)))
 BUILD := build$(if $(filter cc gcc,$(CC_NAME)),,-$(CC_NAME))$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 
-PKGS := libarchive libzstd jansson libcrypto libssl zlib libcurl libseccomp
+PKGS := libarchive libzstd jansson libcrypto libssl zlib libcurl libseccomp libnftables libmnl
 # Debian packages: build, tests and examples.
 DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libssl-dev zlib1g-dev \
-	libcurl4-openssl-dev libseccomp-dev
+	libcurl4-openssl-dev libseccomp-dev libnftables-dev libmnl-dev
 DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 \
 	docker-registry apache2-utils openssl curl python3-cryptography debootstrap podman xz-utils
 DEB_ALL := $(DEB_BUILD) $(DEB_TEST)

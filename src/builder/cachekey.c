@@ -177,6 +177,8 @@ static const char *network_name(enum sb_network n)
 		return "none";
 	case SB_NET_PRIVATE:
 		return "private";
+	case SB_NET_DEFAULT:
+		return "default";
 	default:
 		return "host";
 	}

@@ -1,5 +1,6 @@
 #include "builder/build.h"
 #include "cli/cli.h"
+#include "cli/network.h"
 #include "cli/registry_opts.h"
 #include "util/cleanup.h"
 #include "util/interrupt.h"
@@ -23,7 +24,10 @@ static const char build_usage[] =
 	"                           Dockerfile, then Containerfile)\n"
 	"  -t, --tag NAME[:TAG]     tag the image (repeatable)\n"
 	"      --build-arg K[=V]    set a build argument (K alone takes it from the environment)\n"
-	"      --network MODE       RUN network: host (default) or none\n"
+	"      --network MODE       RUN network: default (a private network namespace on\n"
+	"                           the cairn0 bridge with outbound NAT: the host's\n"
+	"                           loopback services are out of reach), host (also lets\n"
+	"                           RUN --network=host steps share the host's), or none\n"
 	"      --compression ALG    layer compression: zstd (default) or gzip\n"
 	"      --no-cache           run every step (results still fill the cache)\n"
 	"      --target STAGE       build up to the stage named STAGE (FROM ... AS STAGE)\n"
@@ -159,7 +163,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct bf_build_opts o = { .compression = LAYER_ZSTD, .network = SB_NET_HOST, .timestamp = -1 };
+	struct bf_build_opts o = { .compression = LAYER_ZSTD, .network = SB_NET_DEFAULT, .timestamp = -1 };
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	struct progress progress = { .quiet = false };
 	struct sb_limits limits = { 0 };
@@ -206,12 +210,9 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 			}
 			break;
 		case 'n':
-			if (strcmp(optarg, "host") == 0)
-				o.network = SB_NET_HOST;
-			else if (strcmp(optarg, "none") == 0)
-				o.network = SB_NET_NONE;
-			else
-				return cli_usage_error("build", "--network: '%s' is not host or none", optarg);
+			if (cli_network_parse(optarg, false, &o.network) < 0)
+				return cli_usage_error("build", "--network: '%s' is not default, host or none",
+						       optarg);
 			break;
 		case 'c':
 			if (layer_compression_parse(optarg, &o.compression) < 0)
@@ -330,6 +331,10 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	if (cli_open_store(cli, &st) < 0)
 		return EXIT_FAIL;
 	cn_interrupt_install();
+	if (cli_network_prepare(o.network, &err) < 0) {
+		rc = cli_fail(&err);
+		goto out;
+	}
 	/* Held until the tags are set: prune must not take what this build makes. */
 	if (store_gc_lock(&st, false, &err) < 0) {
 		rc = cli_fail(&err);

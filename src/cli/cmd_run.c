@@ -3,6 +3,7 @@
  * end: options, the terminal and what is printed; the runtime (root file
  * system, process spec, supervision) is container/run.h's. */
 #include "cli/cli.h"
+#include "cli/network.h"
 #include "container/run.h"
 #include "container/spec.h"
 #include "sandbox/sandbox.h"
@@ -39,7 +40,10 @@ static const char run_usage[] =
 	"  -w, --workdir DIR        working directory (created when missing)\n"
 	"  -u, --user USER[:GROUP]  user and group, names from the image's passwd/group\n"
 	"  -v, --volume SRC:DST[:ro]  bind the host path SRC (absolute) at DST\n"
-	"      --network MODE       host (default), none, or private (loopback only)\n"
+	"      --network MODE       default (also: bridge): a private network namespace on\n"
+	"                           the cairn0 bridge with outbound NAT, as docker's\n"
+	"                           bridge; host: the host's network; none or private:\n"
+	"                           loopback only\n"
 	"      --hostname NAME      the container's hostname\n"
 	"      --read-only          mount the root file system read-only\n"
 	"      --userns MODE        host (default), or auto: a user namespace mapping\n"
@@ -188,14 +192,9 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			cn_strv_pushdup(&o->volumes, optarg);
 			break;
 		case 'n':
-			if (!strcmp(optarg, "host"))
-				o->network = SB_NET_HOST;
-			else if (!strcmp(optarg, "none"))
-				o->network = SB_NET_NONE;
-			else if (!strcmp(optarg, "private"))
-				o->network = SB_NET_PRIVATE;
-			else
-				return cli_usage_error("run", "--network: '%s' is not host, none or private", optarg);
+			if (cli_network_parse(optarg, true, &o->network) < 0)
+				return cli_usage_error("run", "--network: '%s' is not default, bridge, host, none or private",
+						       optarg);
 			break;
 		case 'H':
 			o->hostname = optarg;
@@ -269,7 +268,7 @@ static void term_restore(struct term *t)
 
 int cmd_run(struct cli *cli, int argc, char **argv)
 {
-	struct run_opts o = { .network = SB_NET_HOST, .stop_timeout = 10 };
+	struct run_opts o = { .network = SB_NET_DEFAULT, .stop_timeout = 10 };
 	_cleanup_strv_ cn_strv env = { 0 };
 	_cleanup_strv_ cn_strv keep = { 0 };
 	_cleanup_free_ struct sb_mount *mounts = NULL;
@@ -303,6 +302,10 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 			goto free_opts;
 		}
 	resolve_env(&o.env, &env);
+	if (cli_network_prepare(o.network, &err) < 0) {
+		cli_fail(&err);
+		goto free_opts;
+	}
 	if (cli_open_store(cli, &st) < 0)
 		goto free_opts;
 	/* Held shared while the container runs: prune keeps its layers. */

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -382,8 +383,27 @@ static int mount_root(const struct sb_rootfs *rootfs, int userns_fd, int *root_f
 struct child_fds {
 	int out, err, ready, go, errp;
 	int userns;             /* --userns=auto: joined last, else -1 */
+	const struct net_lease *lease;  /* SB_NET_DEFAULT: configured inside, else NULL */
+	const char *resolv;     /* SB_NET_DEFAULT: bound over /etc/resolv.conf */
 	struct sb_init_io io;
 };
+
+/* A bridge's resolv.conf over the host's (bound by sb_mount_system):
+ * read-only, through fds like every other mount. */
+static int bind_resolv(int root_fd, const char *src, cn_err *err)
+{
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+					       MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
+	_cleanup_close_ int target = sb_open_in_root(root_fd, "etc/resolv.conf", O_PATH | O_NOFOLLOW, 0);
+	_cleanup_close_ int tree = -1;
+	if (target < 0)
+		return cn_err_sys(err, "open /etc/resolv.conf");
+	tree = (int)open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (tree < 0 || mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0 ||
+	    move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return cn_err_sys(err, "bind %s on /etc/resolv.conf", src);
+	return 0;
+}
 
 static void __attribute__((noreturn)) sandbox_child(const struct sb_rootfs *rootfs,
 						    const struct sb_process *proc,
@@ -407,12 +427,16 @@ static void __attribute__((noreturn)) sandbox_child(const struct sb_rootfs *root
 		_exit(125);
 	close(c->ready);
 	close(c->go);
+	/* The parent moved our veth end in before it let us go. */
+	if (c->lease && net_lease_configure(c->lease, &err) < 0)
+		sb_child_fail(c->errp, &err);
 	/* Our cgroup, whichever it is now, becomes the namespace's root. */
 	if (unshare(CLONE_NEWCGROUP) < 0) {
 		cn_err_sys(&err, "create the cgroup namespace");
 		sb_child_fail(c->errp, &err);
 	}
 	if (sb_mount_system(root_fd, proc->hosts_file, &err) < 0 ||
+	    (c->resolv && bind_resolv(root_fd, c->resolv, &err) < 0) ||
 	    sb_mount_extra(root_fd, proc->mounts, proc->nmounts, &err) < 0)
 		sb_child_fail(c->errp, &err);
 	if (proc->read_only) {
@@ -430,7 +454,7 @@ static void __attribute__((noreturn)) sandbox_child(const struct sb_rootfs *root
 		cn_err_sys(&err, "sethostname");
 		sb_child_fail(c->errp, &err);
 	}
-	if (proc->network != SB_NET_HOST && c->userns < 0 && sb_loopback_up(&err) < 0)
+	if (!c->lease && proc->network != SB_NET_HOST && c->userns < 0 && sb_loopback_up(&err) < 0)
 		sb_child_fail(c->errp, &err);
 	/* Last: the namespaces above stay owned by the host's user namespace,
 	 * so the container cannot undo its mounts or hostname. A network of
@@ -440,7 +464,7 @@ static void __attribute__((noreturn)) sandbox_child(const struct sb_rootfs *root
 		if (sb_userns_enter(c->userns, &err) < 0)
 			sb_child_fail(c->errp, &err);
 		close(c->userns);
-		if (proc->network != SB_NET_HOST &&
+		if (proc->network != SB_NET_HOST && !c->lease &&
 		    (unshare(CLONE_NEWNET) < 0 ? cn_err_sys(&err, "create the network namespace")
 					       : sb_loopback_up(&err)) < 0)
 			sb_child_fail(c->errp, &err);
@@ -476,6 +500,25 @@ static int recv_fd(int sock)
 	return fd;
 }
 
+/* SB_NET_DEFAULT: the bridge (set up again if someone removed it), the
+ * resolv.conf, and an address leased until the sandbox ends. */
+static int start_network(const struct sb_process *proc, struct net_lease *lease, char *resolv,
+			 size_t len, cn_err *err)
+{
+	struct net_conf def;
+	const struct net_conf *c = proc->net;
+	if (!c) {
+		if (net_conf_default(&def, err) < 0)
+			return -1;
+		c = &def;
+	}
+	if (net_nl_link_index(c->bridge) == 0 && net_prepare(c, NULL, err) < 0)
+		return -1;
+	if (net_resolv_conf(resolv, len, NULL, err) < 0)
+		return -1;
+	return net_lease_acquire(c, lease, err);
+}
+
 int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct sb_exit *ex,
 	   cn_err *err)
 {
@@ -492,26 +535,44 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 	_cleanup_close_ int upper_fd = -1;
 	_cleanup_close_ int userns_fd = -1;
 	_cleanup_free_ char *in_buf = NULL;
+	struct net_lease lease;
+	char resolv[PATH_MAX];
 	int ws = 0, r = -1, ev;
 	char c;
 	pid_t pid;
 
 	memset(ex, 0, sizeof(*ex));
 	memset(&cf, 0, sizeof(cf));
-	if (proc->network != SB_NET_HOST && !proc->idmap)
+	lease.lock_fd = -1;
+	/* A bridge's namespace exists at clone, for the parent to move the
+	 * veth into; with a user namespace it is then owned by the host's. */
+	if (proc->network == SB_NET_DEFAULT) {
+		flags |= CLONE_NEWNET;
+		if (start_network(proc, &lease, resolv, sizeof(resolv), err) < 0)
+			return -1;
+		cf.lease = &lease;
+		cf.resolv = resolv;
+	} else if (proc->network != SB_NET_HOST && !proc->idmap) {
 		flags |= CLONE_NEWNET;  /* with a user namespace: created in it */
+	}
 	upper_fd = open(rootfs->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (upper_fd < 0)
-		return cn_err_sys(err, "open '%s'", rootfs->upper);
+	if (upper_fd < 0) {
+		cn_err_sys(err, "open '%s'", rootfs->upper);
+		goto out;
+	}
 	if (proc->idmap) {
 		/* The container's root owns its upper dir: it may write to /. */
-		if (fchown(upper_fd, (uid_t)proc->idmap->uid_start, (gid_t)proc->idmap->gid_start) < 0)
-			return cn_err_sys(err, "chown '%s'", rootfs->upper);
-		if (chown(rootfs->work, (uid_t)proc->idmap->uid_start, (gid_t)proc->idmap->gid_start) < 0)
-			return cn_err_sys(err, "chown '%s'", rootfs->work);
+		if (fchown(upper_fd, (uid_t)proc->idmap->uid_start, (gid_t)proc->idmap->gid_start) < 0) {
+			cn_err_sys(err, "chown '%s'", rootfs->upper);
+			goto out;
+		}
+		if (chown(rootfs->work, (uid_t)proc->idmap->uid_start, (gid_t)proc->idmap->gid_start) < 0) {
+			cn_err_sys(err, "chown '%s'", rootfs->work);
+			goto out;
+		}
 		userns_fd = sb_userns_open(proc->idmap, err);
 		if (userns_fd < 0)
-			return -1;
+			goto out;
 	}
 	cf.userns = userns_fd;
 	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
@@ -581,7 +642,8 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 	ev = wait_events(&w, ready[0], relays, 2);
 	if (ev == 1 && read(ready[0], &c, 1) == 1) {
 		record_stubs(upper_fd, "", &stubs);
-		if (cg.ndirs && sb_cgroup_enter(&cg, pid, err) < 0) {
+		if ((cg.ndirs && sb_cgroup_enter(&cg, pid, err) < 0) ||
+		    (cf.lease && net_lease_attach(&lease, pid, err) < 0)) {
 			kill(pid, SIGKILL);
 			finish_child(&w, &ws);
 			goto cleanup_stubs;
@@ -651,6 +713,7 @@ cleanup_stubs:
 	remove_stubs(upper_fd, &stubs);
 out:
 	sb_cgroup_destroy(&cg);
+	net_lease_release(&lease);
 	close_pair(ready);
 	close_pair(go);
 	close_pair(errp);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "net/net.h"
 #include "sandbox/cgroup.h"
 #include "util/err.h"
 
@@ -26,9 +27,10 @@ struct sb_rootfs {
 };
 
 enum sb_network {
+	SB_NET_DEFAULT,         /* a namespace on a bridge with outbound NAT (net/net.h) */
 	SB_NET_HOST,            /* share the host's network namespace */
 	SB_NET_NONE,            /* a fresh namespace with only loopback */
-	SB_NET_PRIVATE,         /* the same for now: no interface but loopback */
+	SB_NET_PRIVATE,         /* the same (cairn run --network private) */
 };
 
 /* Extra mounts for a process (RUN --mount). Targets are created in the
@@ -59,6 +61,7 @@ struct sb_process {
 	const char *hostname;
 	const char *hosts_file; /* host file bound read-only as /etc/hosts; NULL: the host's */
 	enum sb_network network;
+	const struct net_conf *net;     /* SB_NET_DEFAULT: this bridge (NULL: cairn0) */
 	int out_fd, err_fd;     /* where the process's stdout and stderr are copied */
 	const struct sb_mount *mounts;
 	size_t nmounts;
@@ -99,7 +102,10 @@ struct sb_exit {
  * the upper dir afterwards unless the process changed them. When the main
  * process exits, everything it left behind is killed. On Ctrl-C (see
  * util/interrupt.h) the whole tree is killed and -1 returned with EINTR.
- * With limits, the process runs in a cgroup that is removed afterwards. */
+ * With limits, the process runs in a cgroup that is removed afterwards.
+ * On SB_NET_DEFAULT the process gets a leased address on the bridge (set
+ * up if missing) and the bridge's resolv.conf; the veth and the lease go
+ * when it ends. */
 int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct sb_exit *ex,
 	   cn_err *err);
 

@@ -71,15 +71,19 @@ check "no /proc, /dev, /sys or /etc/resolv.conf stubs in the image" \
 	test ! -e "$T/sbroot/rootfs/proc" -a ! -e "$T/sbroot/rootfs/dev" -a ! -e "$T/sbroot/rootfs/sys" -a ! -e "$T/sbroot/rootfs/etc/resolv.conf"
 check "users added by RUN are in the image" grep -q '^bob:x:1500:2000' "$T/sbroot/rootfs/etc/passwd"
 
-# Network: host by default, none on request (loopback only).
+# Network: a private one on the cairn0 bridge by default (t0700 has the
+# rest), host or none (loopback only) on request.
 mkdir -p "$T/net"
 printf 'FROM busybox\nRUN ls /sys/class/net | tr "\\n" " " > /ifaces\n' | buildfile "$T/net"
 expect_ok "--network none" build -t net:none --network none "$T/net"
 unpack_with_umoci net:none "$T/netroot"
 check "--network none sees only loopback" test "$(cat "$T/netroot/rootfs/ifaces")" = "lo "
-expect_ok "default network (host)" build -t net:host "$T/net"
-unpack_with_umoci net:host "$T/netroot2"
-check "host network sees the host's interfaces" test "$(cat "$T/netroot2/rootfs/ifaces")" = "$(ls /sys/class/net | tr '\n' ' ')"
+expect_ok "default network" build -t net:default "$T/net"
+unpack_with_umoci net:default "$T/netroot2"
+check "the default network has its veth and loopback" test "$(cat "$T/netroot2/rootfs/ifaces")" = "eth0 lo "
+expect_ok "--network host" build -t net:host --network host "$T/net"
+unpack_with_umoci net:host "$T/netroot4"
+check "host network sees the host's interfaces" test "$(cat "$T/netroot4/rootfs/ifaces")" = "$(ls /sys/class/net | tr '\n' ' ')"
 mkdir -p "$T/net2"
 printf 'FROM busybox\nRUN --network=none ls /sys/class/net | tr "\\n" " " > /ifaces\n' | buildfile "$T/net2"
 expect_ok "RUN --network=none" build -t net:flag "$T/net2"

@@ -91,6 +91,19 @@ int main(void)
 	o.network = SB_NET_HOST;
 	UNIT_CHECK(bd_step_network(&b, in) == SB_NET_NONE, "--network=none");
 
+	/* The default network (a bridge) has a key of its own. */
+	{
+		char *extra = NULL;
+		bool cacheable;
+		cn_err err;
+		o.network = SB_NET_DEFAULT;
+		in = instr("FROM scratch\nRUN true\n", 1);
+		UNIT_CHECK(bd_step_network(&b, in) == SB_NET_DEFAULT, "default: the build's network (default)");
+		UNIT_CHECK(bd_step_extra(&b, in, &extra, &cacheable, &err) == 0 && extra &&
+			   strcmp(extra, "network=default") == 0, "the default network is keyed as 'default'");
+		free(extra);
+	}
+
 	bf_program_free(&prog);
 	return UNIT_DONE();
 }

@@ -1,0 +1,404 @@
+/* Bridge networks: the host's side (bridge, forwarding, nftables), the
+ * resolv.conf a sandbox gets, and address leases. */
+#include "net/net.h"
+#include "util/buf.h"
+#include "util/cleanup.h"
+#include "util/digest.h"
+#include "util/fs.h"
+#include "util/mem.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <nftables/libnftables.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define NFT_TABLE "inet cairn"
+#define RESOLV_MAX (64 * 1024)
+
+/* ---- configuration ---- */
+
+int net_conf_subnet(struct net_conf *c, const char *cidr, cn_err *err)
+{
+	char ip[INET_ADDRSTRLEN];
+	const char *slash = strchr(cidr, '/');
+	struct in_addr a;
+	char *end;
+	unsigned long prefix;
+	if (!slash || (size_t)(slash - cidr) >= sizeof(ip))
+		return cn_err_fail(err, CN_ERR_INVALID, "subnet '%s' is not A.B.C.D/N", cidr);
+	memcpy(ip, cidr, (size_t)(slash - cidr));
+	ip[slash - cidr] = '\0';
+	errno = 0;
+	prefix = strtoul(slash + 1, &end, 10);
+	if (inet_pton(AF_INET, ip, &a) != 1 || *end || end == slash + 1 || prefix < 8 || prefix > 30)
+		return cn_err_fail(err, CN_ERR_INVALID, "subnet '%s' is not A.B.C.D/N with N from 8 to 30",
+				   cidr);
+	c->subnet = ntohl(a.s_addr);
+	c->prefix = (unsigned)prefix;
+	if (c->subnet & (0xffffffffu >> prefix))
+		return cn_err_fail(err, CN_ERR_INVALID, "subnet '%s' has host bits set", cidr);
+	return 0;
+}
+
+int net_conf_default(struct net_conf *c, cn_err *err)
+{
+	const char *bridge = getenv("CAIRN_NET_BRIDGE");
+	const char *subnet = getenv("CAIRN_NET_SUBNET");
+	memset(c, 0, sizeof(*c));
+	if (!bridge || !*bridge)
+		bridge = NET_DEFAULT_BRIDGE;
+	/* Names go into nft chain names and lease paths: keep them plain. */
+	if (strlen(bridge) >= IFNAMSIZ || strspn(bridge, "abcdefghijklmnopqrstuvwxyz0123456789_-") !=
+	    strlen(bridge))
+		return cn_err_fail(err, CN_ERR_INVALID,
+				   "CAIRN_NET_BRIDGE '%s' must be at most %d of [a-z0-9_-]", bridge,
+				   IFNAMSIZ - 1);
+	memcpy(c->bridge, bridge, strlen(bridge) + 1);
+	if (net_conf_subnet(c, subnet && *subnet ? subnet : NET_DEFAULT_SUBNET, err) < 0)
+		return cn_err_wrap(err, "CAIRN_NET_SUBNET");
+	return 0;
+}
+
+static uint32_t gateway(const struct net_conf *c)
+{
+	return c->subnet + 1;
+}
+
+static uint32_t broadcast(const struct net_conf *c)
+{
+	return c->subnet | (0xffffffffu >> c->prefix);
+}
+
+static void ip_str(uint32_t addr, char out[INET_ADDRSTRLEN])
+{
+	struct in_addr a = { .s_addr = htonl(addr) };
+	inet_ntop(AF_INET, &a, out, INET_ADDRSTRLEN);
+}
+
+/* ---- host side ---- */
+
+static int run_dir(const struct net_conf *c, char *path, size_t len, cn_err *err)
+{
+	if (c)
+		snprintf(path, len, "%s/%s", NET_RUN_DIR, c->bridge);
+	else
+		snprintf(path, len, "%s", NET_RUN_DIR);
+	return cn_mkdir_p(path, 0755, err);
+}
+
+/* One nft transaction; OUT (if not NULL) gets what nft printed. */
+static int nft_run(const char *cmd, char **out, cn_err *err)
+{
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	int r;
+	if (!ctx)
+		return cn_err_fail(err, CN_ERR_SYSTEM, "nftables: cannot create a context");
+	nft_ctx_buffer_output(ctx);
+	nft_ctx_buffer_error(ctx);
+	r = nft_run_cmd_from_buffer(ctx, cmd);
+	if (r != 0) {
+		const char *e = nft_ctx_get_error_buffer(ctx);
+		size_t n = e ? strcspn(e, "\n") : 0;
+		cn_err_fail(err, CN_ERR_SYSTEM, "nftables: %.*s", (int)n, n ? e : "command failed");
+	} else if (out) {
+		*out = cn_xstrdup(nft_ctx_get_output_buffer(ctx));
+	}
+	nft_ctx_free(ctx);
+	return r != 0 ? -1 : 0;
+}
+
+/* The table: base chains shared by every cairn network, one pair of
+ * chains per bridge (flushed and refilled, so a changed subnet replaces
+ * the old rules), jumped to once. Accept in our table does not override a
+ * drop in another table's chain on the same hook (see forward_drop_note). */
+static int nft_setup(const struct net_conf *c, cn_err *err)
+{
+	char net[INET_ADDRSTRLEN], cidr[32];
+	_cleanup_free_ char *base = NULL, *rules = NULL, *listed = NULL;
+	_cleanup_free_ char *fj = NULL, *nj = NULL, *all = NULL;
+	ip_str(c->subnet, net);
+	snprintf(cidr, sizeof(cidr), "%s/%u", net, c->prefix);
+	base = cn_xasprintf(
+		"add table " NFT_TABLE "\n"
+		"add chain " NFT_TABLE " forward { type filter hook forward priority filter; policy accept; }\n"
+		"add chain " NFT_TABLE " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n"
+		"add chain " NFT_TABLE " fwd-%s\n"
+		"add chain " NFT_TABLE " nat-%s\n",
+		c->bridge, c->bridge);
+	if (nft_run(base, NULL, err) < 0 ||
+	    nft_run("list table " NFT_TABLE "\n", &listed, err) < 0)
+		return -1;
+	rules = cn_xasprintf(
+		"flush chain " NFT_TABLE " fwd-%1$s\n"
+		"flush chain " NFT_TABLE " nat-%1$s\n"
+		"add rule " NFT_TABLE " fwd-%1$s ip saddr %2$s accept\n"
+		"add rule " NFT_TABLE " fwd-%1$s ip daddr %2$s ct state established,related accept\n"
+		"add rule " NFT_TABLE " nat-%1$s ip saddr %2$s ip daddr != %2$s masquerade\n",
+		c->bridge, cidr);
+	/* The jumps are added once: a second copy would run the chain twice. */
+	fj = cn_xasprintf("jump fwd-%s\n", c->bridge);
+	nj = cn_xasprintf("jump nat-%s\n", c->bridge);
+	all = cn_xasprintf("%s%s%s%s%s", rules,
+			   strstr(listed, fj) ? "" : "add rule " NFT_TABLE " forward ",
+			   strstr(listed, fj) ? "" : fj,
+			   strstr(listed, nj) ? "" : "add rule " NFT_TABLE " postrouting ",
+			   strstr(listed, nj) ? "" : nj);
+	return nft_run(all, NULL, err);
+}
+
+/* Docker's iptables sets the FORWARD policy to drop; a drop in any base
+ * chain on the forward hook wins over our accept (netavark#532). */
+static void forward_drop_note(const struct net_conf *c, cn_strv *notes)
+{
+	_cleanup_free_ char *rs = NULL;
+	cn_err ignored;
+	char table[128] = "", chain[128] = "", *save = NULL;
+	if (nft_run("list ruleset\n", &rs, &ignored) < 0)
+		return;
+	for (char *line = strtok_r(rs, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		line += strspn(line, " \t");
+		if (sscanf(line, "table %127[^{]", table) == 1)
+			continue;
+		if (sscanf(line, "chain %127s", chain) == 1)
+			continue;
+		if (strstr(line, "hook forward") && strstr(line, "policy drop") &&
+		    strncmp(table, "inet cairn", 10) != 0) {
+			char net[INET_ADDRSTRLEN];
+			size_t tl = strlen(table);
+			while (tl && table[tl - 1] == ' ')
+				table[--tl] = '\0';
+			ip_str(c->subnet, net);
+			cn_strv_push(notes, cn_xasprintf(
+				"the host's firewall drops forwarded packets (table %s, chain %s: policy drop, "
+				"as docker sets it), so the %s network cannot reach out; allow %s/%u there "
+				"(e.g. iptables -I DOCKER-USER -s %s/%u -j ACCEPT and the same with -d and "
+				"-m conntrack --ctstate ESTABLISHED,RELATED) or use --network host",
+				table, chain, c->bridge, net, c->prefix, net, c->prefix));
+			return;
+		}
+	}
+}
+
+static int bridge_setup(const struct net_conf *c, cn_err *err)
+{
+	if (net_nl_bridge_add(c->bridge, err) < 0 ||
+	    net_nl_addr_add(c->bridge, gateway(c), c->prefix, err) < 0 ||
+	    net_nl_link_set(c->bridge, NULL, true, err) < 0)
+		return -1;
+	int fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || cn_write_all(fd, "1\n", 2) < 0) {
+		cn_err_sys(err, "enable net.ipv4.ip_forward");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int need_root(const struct net_conf *c, cn_err *err)
+{
+	if (geteuid() == 0)
+		return 0;
+	return cn_err_fail(err, CN_ERR_UNSUPPORTED,
+			   "the default network (bridge %s) needs root; rootless networking through "
+			   "slirp4netns is not supported yet: use --network host or --network none",
+			   c->bridge);
+}
+
+int net_prepare(const struct net_conf *c, cn_strv *notes, cn_err *err)
+{
+	char dir[PATH_MAX], resolv[PATH_MAX];
+	_cleanup_close_ int lock = -1;
+	if (need_root(c, err) < 0)
+		return -1;
+	if (run_dir(NULL, dir, sizeof(dir), err) < 0)
+		return -1;
+	/* One preparer at a time: the nft jump check and its add go together. */
+	lock = open(NET_RUN_DIR "/setup.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lock < 0)
+		return cn_err_sys(err, "open %s/setup.lock", NET_RUN_DIR);
+	if (flock(lock, LOCK_EX) < 0)
+		return cn_err_sys(err, "lock %s/setup.lock", NET_RUN_DIR);
+	if (bridge_setup(c, err) < 0 || nft_setup(c, err) < 0)
+		return cn_err_wrap(err, "set up the %s network (--network host does without)", c->bridge);
+	flock(lock, LOCK_UN);
+	if (notes)
+		forward_drop_note(c, notes);
+	return net_resolv_conf(resolv, sizeof(resolv), notes, err);
+}
+
+/* ---- resolv.conf ---- */
+
+static bool usable_nameserver(const char *line)
+{
+	char ns[64];
+	struct in_addr a;
+	if (sscanf(line, " nameserver %63s", ns) != 1)
+		return true;    /* not a nameserver line: kept */
+	/* The sandbox has its own loopback and no IPv6 route. */
+	return inet_pton(AF_INET, ns, &a) == 1 && (ntohl(a.s_addr) >> 24) != 127;
+}
+
+/* FILE's lines minus unusable nameservers; the count of usable ones. */
+static int filter_resolv(const char *file, cn_buf *out)
+{
+	cn_buf in;
+	cn_err ignored;
+	char *save = NULL;
+	int n = 0;
+	cn_buf_init(&in, RESOLV_MAX);
+	if (cn_read_file_at(AT_FDCWD, file, RESOLV_MAX, &in, &ignored) < 0 || cn_buf_addc(&in, '\0') < 0) {
+		cn_buf_free(&in);
+		return 0;
+	}
+	for (char *line = strtok_r(in.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char ns[8];
+		if (!usable_nameserver(line))
+			continue;
+		if (sscanf(line, " nameserver%7s", ns) == 1)
+			n++;
+		cn_buf_addf(out, "%s\n", line);
+	}
+	cn_buf_free(&in);
+	return n;
+}
+
+int net_resolv_conf(char *path, size_t len, cn_strv *notes, cn_err *err)
+{
+	char dir[PATH_MAX];
+	cn_buf b;
+	int r;
+	if (run_dir(NULL, dir, sizeof(dir), err) < 0)
+		return -1;
+	cn_buf_init(&b, RESOLV_MAX * 2);
+	if (filter_resolv("/etc/resolv.conf", &b) == 0) {
+		cn_buf_reset(&b);
+		if (filter_resolv("/run/systemd/resolve/resolv.conf", &b) == 0) {
+			cn_buf_reset(&b);
+			filter_resolv("/etc/resolv.conf", &b);  /* search and options still apply */
+			cn_buf_adds(&b, "nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+			if (notes)
+				cn_strv_pushdup(notes, "the host's /etc/resolv.conf names only loopback "
+						       "nameservers, which a private network cannot reach: "
+						       "using 8.8.8.8 and 8.8.4.4");
+		}
+	}
+	/* Named by content: sandboxes started under another resolv.conf (a
+	 * mount namespace's own, a file edited meanwhile) never swap files. */
+	{
+		char digest[CN_DIGEST_STR_SIZE];
+		cn_sha256_oneshot(b.data ? b.data : "", b.len, digest);
+		snprintf(path, len, "%s/resolv-%.16s.conf", dir, cn_digest_hex(digest));
+	}
+	r = access(path, F_OK) == 0 ? 0 : cn_write_file_atomic(AT_FDCWD, path, b.data ? b.data : "", b.len, 0644, err);
+	cn_buf_free(&b);
+	return r;
+}
+
+/* ---- leases ---- */
+
+/* The MTU of the interface the default route leaves through, so that a
+ * sandbox behind a 1400-byte uplink (clouds, tunnels) does not depend on
+ * ICMP "fragmentation needed" reaching it; 0 when there is none. */
+static unsigned uplink_mtu(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/net/route", "re");
+	char line[512], iface[IFNAMSIZ + 1];
+	unsigned long dest, mask;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		struct ifreq ifr;
+		_cleanup_close_ int s = -1;
+		if (sscanf(line, "%16s %lx %*x %*x %*d %*d %*d %lx", iface, &dest, &mask) != 3 ||
+		    dest != 0 || mask != 0)
+			continue;
+		s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%.*s", IFNAMSIZ - 1, iface);
+		if (s >= 0 && ioctl(s, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu >= 576)
+			return (unsigned)ifr.ifr_mtu;
+	}
+	return 0;
+}
+
+int net_lease_acquire(const struct net_conf *c, struct net_lease *l, cn_err *err)
+{
+	char dir[PATH_MAX];
+	_cleanup_close_ int dfd = -1;
+	memset(l, 0, sizeof(*l));
+	l->lock_fd = -1;
+	l->conf = *c;
+	if (need_root(c, err) < 0 || run_dir(c, dir, sizeof(dir), err) < 0)
+		return -1;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return cn_err_sys(err, "open %s", dir);
+	/* Lease files are never removed: an unlink racing a lock would let two
+	 * sandboxes hold "the same" address through two files. */
+	for (uint32_t a = gateway(c) + 1; a < broadcast(c); a++) {
+		char name[INET_ADDRSTRLEN];
+		int fd;
+		ip_str(a, name);
+		fd = openat(dfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0)
+			return cn_err_sys(err, "open the lease %s/%s", dir, name);
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			close(fd);
+			if (errno == EWOULDBLOCK)
+				continue;
+			return cn_err_sys(err, "lock the lease %s/%s", dir, name);
+		}
+		l->lock_fd = fd;
+		l->addr = a;
+		l->mtu = c->mtu ? c->mtu : uplink_mtu();
+		snprintf(l->host_if, sizeof(l->host_if), "cn%08x", a);
+		/* A veth of a run killed before its namespace died. */
+		if (net_nl_link_del(l->host_if, err) < 0) {
+			net_lease_release(l);
+			return -1;
+		}
+		return 0;
+	}
+	return cn_err_fail(err, CN_ERR_BUSY, "no free address left in the %s network", c->bridge);
+}
+
+int net_lease_attach(struct net_lease *l, pid_t pid, cn_err *err)
+{
+	if (net_nl_veth_add(l->host_if, NET_IFNAME, pid, l->mtu, err) < 0)
+		return -1;
+	l->attached = true;
+	return net_nl_link_set(l->host_if, l->conf.bridge, true, err);
+}
+
+int net_lease_configure(const struct net_lease *l, cn_err *err)
+{
+	if (net_nl_link_set("lo", NULL, true, err) < 0 ||
+	    net_nl_addr_add(NET_IFNAME, l->addr, l->conf.prefix, err) < 0 ||
+	    net_nl_link_set(NET_IFNAME, NULL, true, err) < 0 ||
+	    net_nl_route_default(NET_IFNAME, gateway(&l->conf), err) < 0)
+		return -1;
+	return 0;
+}
+
+void net_lease_release(struct net_lease *l)
+{
+	cn_err ignored;
+	if (l->lock_fd < 0)
+		return;
+	/* Before the unlock: the next holder must find the name free. */
+	net_nl_link_del(l->host_if, &ignored);
+	close(l->lock_fd);
+	l->lock_fd = -1;
+	l->attached = false;
+}

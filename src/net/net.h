@@ -1,0 +1,91 @@
+/* Bridge networks: a host bridge with a private IPv4 subnet, outbound NAT
+ * through an nftables table of cairn's own, and one veth pair per sandbox
+ * whose address is leased under a lock (netavark's layout, done with
+ * netlink through libmnl and nft syntax through libnftables).
+ *
+ * RUN steps and `cairn run` use the default network (cairn0, 10.87.0.0/16);
+ * a compose project passes its own struct net_conf (another bridge and
+ * subnet, its own nft chains are named after the bridge) to the same calls.
+ *
+ * Lifetime: the bridge and the table stay (as docker0 does); a sandbox's
+ * veth dies with its network namespace, and the lease is an flock on a
+ * file under NET_RUN_DIR, so a killed cairn leaves nothing that the next
+ * lease of that address does not sweep. Root only: rootless networking
+ * (slirp4netns) is issue 10. */
+#ifndef NET_NET_H
+#define NET_NET_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/err.h"
+#include "util/strv.h"
+
+#define NET_DEFAULT_BRIDGE "cairn0"
+#define NET_DEFAULT_SUBNET "10.87.0.0/16"   /* podman: 10.88/16, docker: 172.17/16 */
+#define NET_RUN_DIR "/run/cairn/net"        /* leases and resolv.conf; host-wide, as the bridge */
+#define NET_IFNAME "eth0"                   /* the sandbox's end of its veth */
+
+struct net_conf {
+	char bridge[IFNAMSIZ];
+	uint32_t subnet;        /* network address, host byte order */
+	unsigned prefix;        /* 8..30 */
+	unsigned mtu;           /* of the veths; 0: the default route's interface's */
+};
+
+/* The default network: CAIRN_NET_BRIDGE and CAIRN_NET_SUBNET ("A.B.C.D/N")
+ * override the name and the subnet. */
+int net_conf_default(struct net_conf *c, cn_err *err);
+/* Parse "A.B.C.D/N" into C (host bits must be zero). */
+int net_conf_subnet(struct net_conf *c, const char *cidr, cn_err *err);
+
+/* Make the host side ready (idempotent, safe to run concurrently): the
+ * bridge with the gateway address (.1) up, net.ipv4.ip_forward on, and
+ * the table "inet cairn" with masquerade for the subnet's egress and
+ * forwarding for it. NOTES gets one line per thing the user should know
+ * (a resolver fallback, a firewall that drops forwarded packets). */
+int net_prepare(const struct net_conf *c, cn_strv *notes, cn_err *err);
+
+/* The resolv.conf a sandbox on a bridge gets: the host's, unless its
+ * nameservers are all loopback (systemd-resolved's 127.0.0.53, a local
+ * dnsmasq): then systemd-resolved's upstream list, else public resolvers
+ * (docker's rule), with a note. Written under NET_RUN_DIR, named by its
+ * content's digest; PATH gets its name (PATH_MAX bytes). */
+int net_resolv_conf(char *path, size_t len, cn_strv *notes, cn_err *err);
+
+/* One sandbox's place on a network. */
+struct net_lease {
+	struct net_conf conf;
+	uint32_t addr;          /* host byte order */
+	char host_if[IFNAMSIZ]; /* the host's end of the veth, named after the address */
+	unsigned mtu;           /* the veth's (0: the kernel's default) */
+	int lock_fd;            /* the lease: flocked while the sandbox lives */
+	bool attached;
+};
+
+/* Take a free address (the lowest whose lease file nobody locks) and
+ * remove a veth a killed run may have left under its name. */
+int net_lease_acquire(const struct net_conf *c, struct net_lease *l, cn_err *err);
+/* Create the veth pair: the host end on the bridge and up, the other end
+ * moved into PID's network namespace as NET_IFNAME. */
+int net_lease_attach(struct net_lease *l, pid_t pid, cn_err *err);
+/* Inside the sandbox's network namespace (its own process): loopback up,
+ * NET_IFNAME with the leased address and up, default route via the gateway. */
+int net_lease_configure(const struct net_lease *l, cn_err *err);
+/* Remove the host end (if the namespace's death has not) and drop the lease. */
+void net_lease_release(struct net_lease *l);
+
+/* ---- netlink.c: rtnetlink through libmnl (host byte order addresses) ---- */
+int net_nl_link_index(const char *name);        /* 0: no such link */
+int net_nl_bridge_add(const char *name, cn_err *err);   /* EEXIST is fine */
+/* MTU 0: the kernel's default (1500). */
+int net_nl_veth_add(const char *name, const char *peer, pid_t peer_netns_pid, unsigned mtu,
+		    cn_err *err);
+int net_nl_link_set(const char *name, const char *master, bool up, cn_err *err);
+int net_nl_link_del(const char *name, cn_err *err);     /* ENODEV is fine */
+int net_nl_addr_add(const char *name, uint32_t addr, unsigned prefix, cn_err *err);
+int net_nl_route_default(const char *name, uint32_t gateway, cn_err *err);
+
+#endif
