@@ -62,7 +62,7 @@ static void on_event(void *ctx, const struct bf_event *ev)
 		return;
 	switch (ev->kind) {
 	case BF_EV_STEP:
-		printf("STEP %zu/%zu: %s\n", ev->step, ev->total, ev->text);
+		printf("STEP %zu/%zu: %s\n", ev->step, ev->total, cli_esc(ev->text));
 		break;
 	case BF_EV_LAYER:
 		cli_human_size(ev->size, size, sizeof(size));
@@ -75,7 +75,7 @@ static void on_event(void *ctx, const struct bf_event *ev)
 		break;
 	case BF_EV_WARNING:
 		fflush(stdout);
-		fprintf(stderr, "warning: %s\n", ev->text);
+		fprintf(stderr, "warning: %s\n", cli_esc(ev->text));
 		break;
 	}
 	fflush(stdout);
@@ -99,7 +99,7 @@ static int pull_base(void *ctx, struct store *st, const char *image, cn_err *err
 		return -1;
 	curl_ready = true;
 	if (!p->quiet) {
-		printf("pulling %s\n", image);
+		printf("pulling %s\n", cli_esc(image));
 		fflush(stdout);
 	}
 	if (reg_pull(st, image, &p->reg.o, &res, err) < 0) {
@@ -355,7 +355,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 			goto out;
 		}
 		if (!progress.quiet)
-			printf("COMMIT %s\n", tags.v[i]);
+			printf("COMMIT %s\n", cli_esc(tags.v[i]));
 	}
 	printf("%s\n", res.manifest_digest);
 out:

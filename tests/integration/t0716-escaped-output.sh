@@ -99,4 +99,10 @@ check "ps: a header and one row" test "$(wc -l <"$T/out")" -eq 2
 
 expect_fail "an error quoting a hostile argument is escaped" 1 "x\\x1b[2J:1" history "$(printf 'x\033[2J:1')"
 check "that error is inert" inert "$T/err"
+# A Buildfile's own text (a step line, a warning) reaches the terminal escaped too.
+printf 'FROM busybox\nLABEL x="\033[2J\033]0;t\007"\nRUN true # \033[31mred\n' | buildfile "$T/escbf"
+run_cairn build -t escbf:1 "$T/escbf"
+check "build with escape bytes in its Buildfile works" test "$status" -eq 0
+check "build: the step lines are inert" inert "$T/out"
+check "build: the step line shows the escape" grep -qF 'RUN true # \x1b[31mred' "$T/out"
 finish
