@@ -1,5 +1,6 @@
 /* containers/<id>/config.json: create, read, rewrite, list, remove. */
 #include "container/container.h"
+#include "store/store.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -18,7 +19,7 @@
 #include <unistd.h>
 
 #define STATE_FILE "config.json"
-#define STATE_MAX (1u << 20)
+#define STATE_MAX (8u << 20)   /* env and argv alone may be ~2 MiB (exec's limit) */
 
 static const char *const status_names[] = { "created", "running", "exited" };
 
@@ -171,7 +172,10 @@ static int save_at(int root_fd, const struct ctr_state *s, cn_err *err)
 	json_decref(j);
 	if (!text)
 		return cn_err_errno(err, ENOMEM, "container %.12s: encode state", s->id);
-	r = cn_write_file_atomic(dir, STATE_FILE, text, strlen(text), 0600, err);
+	/* Never write a state that ctr_load would refuse to read back. */
+	r = store_json_fits("the container state", strlen(text), STATE_MAX, err);
+	if (r == 0)
+		r = cn_write_file_atomic(dir, STATE_FILE, text, strlen(text), 0600, err);
 	free(text);
 	return r;
 }
