@@ -1,6 +1,7 @@
 #include "builder/build.h"
 #include "cli/cli.h"
 #include "cli/network.h"
+#include "cli/rootless.h"
 #include "cli/registry_opts.h"
 #include "util/cleanup.h"
 #include "util/interrupt.h"
@@ -163,7 +164,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct bf_build_opts o = { .compression = LAYER_ZSTD, .network = SB_NET_DEFAULT, .timestamp = -1 };
+	struct bf_build_opts o = { .compression = LAYER_ZSTD, .network = cli_network_default(), .timestamp = -1 };
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	struct progress progress = { .quiet = false };
 	struct sb_limits limits = { 0 };
@@ -318,6 +319,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	}
 	o.buildfile = file;
 	o.limits = sb_limits_any(&limits) ? &limits : NULL;
+	if (o.limits && sb_cgroup_usable(&err) < 0)
+		return cli_fail(&err);
 	o.secrets = secrets;
 	o.secret_envs = secret_envs;
 	o.build_args = build_args;
@@ -342,6 +345,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	}
 	if (bf_build(&st, &o, &res, &err) < 0) {
 		rc = cli_fail(&err);
+		cli_rootless_note(&err);
 		goto out;
 	}
 	for (size_t i = 0; i < tags.n; i++) {

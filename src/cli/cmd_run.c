@@ -4,6 +4,8 @@
  * system, process spec, supervision) is container/run.h's. */
 #include "cli/cli.h"
 #include "cli/network.h"
+#include "cli/rootless.h"
+#include "util/rootless.h"
 #include "container/run.h"
 #include "container/spec.h"
 #include "sandbox/sandbox.h"
@@ -235,6 +237,9 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		return cli_usage_error("run", "expected an image");
 	if (o->detach && o->interactive)
 		return cli_usage_error("run", "-d with -i: attaching to a detached container is not supported");
+	if (o->userns && cn_rootless())
+		return cli_usage_error("run", "--userns=auto needs root: rootless cairn already runs every "
+				       "container in a user namespace (0 = you, 1.. = your /etc/subuid range)");
 	if (o->userns && sb_idmap_load(&o->idmap, &err) < 0) {
 		cli_fail(&err);
 		return EXIT_USAGE;
@@ -268,7 +273,7 @@ static void term_restore(struct term *t)
 
 int cmd_run(struct cli *cli, int argc, char **argv)
 {
-	struct run_opts o = { .network = SB_NET_DEFAULT, .stop_timeout = 10 };
+	struct run_opts o = { .network = cli_network_default(), .stop_timeout = 10 };
 	_cleanup_strv_ cn_strv env = { 0 };
 	_cleanup_strv_ cn_strv keep = { 0 };
 	_cleanup_free_ struct sb_mount *mounts = NULL;
@@ -302,6 +307,10 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 			goto free_opts;
 		}
 	resolve_env(&o.env, &env);
+	if (sb_limits_any(&o.limits) && sb_cgroup_usable(&err) < 0) {
+		cli_fail(&err);
+		goto free_opts;
+	}
 	if (cli_network_prepare(o.network, &err) < 0) {
 		cli_fail(&err);
 		goto free_opts;
@@ -353,6 +362,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	term_restore(&term);
 	if (r < 0) {
 		cli_fail(&err);
+		cli_rootless_note(&err);
 		rc = ctr_fail_status(&err);
 	} else if (ex.oom_killed) {
 		fprintf(stderr, "error: out of memory: the container was killed at its --memory limit\n");

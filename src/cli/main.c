@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "cli/rootless.h"
 #include "sandbox/cgroup.h"
 #include "util/cleanup.h"
 #include "util/escape.h"
@@ -10,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define DEFAULT_ROOT "/var/lib/cairn"
 
 static const struct cli_command commands[] = {
 	{ "build", "build an image from a Buildfile", cmd_build },
@@ -38,6 +37,7 @@ static const struct cli_command commands[] = {
 	{ "load", "read images from an OCI or docker archive", cmd_load },
 	{ "export", "write an image as a rootfs, bundle or archive", cmd_export },
 	{ "parse", "print a Buildfile's syntax tree", cmd_parse },
+	{ "info", "show the store, rootless or not, and what is unavailable", cmd_info },
 };
 
 static void usage(FILE *out)
@@ -53,9 +53,9 @@ static void usage(FILE *out)
 	fprintf(out,
 		"\n"
 		"Options:\n"
-		"  --root DIR   store location (also CAIRN_ROOT; default %s)\n"
-		"  -h, --help   show this help; 'cairn COMMAND --help' for a command\n",
-		DEFAULT_ROOT);
+		"  --root DIR   store location (also CAIRN_ROOT; default /var/lib/cairn, for\n"
+		"               other users $XDG_DATA_HOME/cairn or ~/.local/share/cairn)\n"
+		"  -h, --help   show this help; 'cairn COMMAND --help' for a command\n");
 }
 
 const char *cli_esc(const char *s)
@@ -154,7 +154,7 @@ int main(int argc, char **argv)
 	int c;
 
 	if (!cli.root || !*cli.root)
-		cli.root = DEFAULT_ROOT;
+		cli.root = cli_default_root();
 	/* "+": stop at the command; its own options are parsed by it. */
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (c) {
@@ -177,6 +177,8 @@ int main(int argc, char **argv)
 			int sub_argc = argc - optind;
 			char **sub_argv = argv + optind;
 			optind = 0;     /* reinitialise getopt for the command */
+			if (cli_rootless_setup(&cli, commands[i].name) < 0)
+				return EXIT_FAIL;
 			return commands[i].run(&cli, sub_argc, sub_argv);
 		}
 	}

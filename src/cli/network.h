@@ -13,6 +13,10 @@
  * and for run "private" (loopback only). -1 when NAME is none of them. */
 int cli_network_parse(const char *name, bool run_names, enum sb_network *out);
 
+/* The network when --network is not given: the bridge as root; rootless
+ * the host's (a bridge needs root; asking for it explicitly fails saying so). */
+enum sb_network cli_network_default(void);
+
 /* For SB_NET_DEFAULT as root: set up the bridge and print its notes on
  * stderr. Not root: nothing (the sandbox says why when a step needs it). */
 int cli_network_prepare(enum sb_network n, cn_err *err);

@@ -34,6 +34,7 @@
 #define WH_PREFIX_LEN 4
 #define WH_OPAQUE ".wh..wh..opq"
 #define OPAQUE_XATTR "trusted.overlay.opaque"
+#define OPAQUE_XATTR_USERNS "user.overlay.opaque"
 #define RESOLVE_FLAGS (RESOLVE_IN_ROOT | RESOLVE_NO_XDEV)
 
 /* ---- the input stream (extract_input.c) ---------------------------------- */

@@ -18,6 +18,7 @@
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
+#include "util/rootless.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -138,8 +139,10 @@ int ex_mark_ancestors(struct ex *x, int dirfd)
 
 int ex_set_opaque_fd(struct ex *x, int dirfd)
 {
-	if (fsetxattr(dirfd, OPAQUE_XATTR, "y", 1, 0) < 0)
-		return ex_sys(x, "set %s", OPAQUE_XATTR);
+	/* Rootless, overlayfs reads user.overlay.* (userxattr). */
+	const char *name = cn_userns_nested() ? OPAQUE_XATTR_USERNS : OPAQUE_XATTR;
+	if (fsetxattr(dirfd, name, "y", 1, 0) < 0)
+		return ex_sys(x, "set %s", name);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/rootless.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define AUTH_FILE_MAX (1u << 20)
@@ -37,14 +39,44 @@ void reg_creds_free(struct reg_creds *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* Rootless cairn is uid 0 in its user namespace: the user is who it was. */
+static unsigned real_uid(bool *root)
+{
+	const struct cn_rootless *r = cn_rootless();
+	*root = !r && getuid() == 0;
+	return r ? (unsigned)r->uid : (unsigned)getuid();
+}
+
+/* $XDG_CONFIG_HOME/containers/auth.json, else ~/.config/...; NULL without a home. */
+static char *config_auth_file(void)
+{
+	const char *x = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	if (x && *x == '/')
+		return cn_xasprintf("%s/containers/auth.json", x);
+	return home && *home ? cn_xasprintf("%s/.config/containers/auth.json", home) : NULL;
+}
+
 char *reg_auth_file_path(void)
 {
 	const char *env = getenv("REGISTRY_AUTH_FILE"), *xdg = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
+	char run[64];
+	bool root;
+	unsigned uid = real_uid(&root);
+	char *cfg;
 	if (env && *env)
 		return cn_xstrdup(env);
 	if (xdg && *xdg)
 		return cn_xasprintf("%s/containers/auth.json", xdg);
-	return cn_xasprintf("/run/containers/%u/auth.json", (unsigned)getuid());
+	if (root)
+		return cn_xstrdup("/run/containers/0/auth.json");
+	/* podman's runtime dir for a user without XDG_RUNTIME_DIR... */
+	snprintf(run, sizeof(run), "/run/user/%u", uid);
+	if (stat(run, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid() && !(st.st_mode & 022))
+		return cn_xasprintf("%s/containers/auth.json", run);
+	/* ...else the persistent file in the user's config. */
+	cfg = config_auth_file();
+	return cfg ? cfg : cn_xasprintf("/run/user/%u/containers/auth.json", uid);
 }
 
 /* docker's config keys are URLs ("https://index.docker.io/v1/"); podman's
@@ -128,13 +160,18 @@ static int lookup_in(const char *path, const char *domain, struct reg_creds *out
 	return r;
 }
 
+/* Read in order (podman's): the file login writes, then
+ * $XDG_CONFIG_HOME/containers/auth.json, then docker's config. A file that
+ * does not exist is skipped. */
 int reg_auth_lookup(const char *domain, struct reg_creds *out, cn_err *err)
 {
-	_cleanup_free_ char *path = reg_auth_file_path(), *docker = NULL;
+	_cleanup_free_ char *path = reg_auth_file_path(), *cfg = config_auth_file(), *docker = NULL;
 	const char *home = getenv("HOME"), *dcfg = getenv("DOCKER_CONFIG");
 	int r;
 	memset(out, 0, sizeof(*out));
 	r = lookup_in(path, domain, out, err);
+	if (r == 0 && cfg && strcmp(cfg, path) != 0)
+		r = lookup_in(cfg, domain, out, err);
 	if (r != 0)
 		return r;
 	if (dcfg && *dcfg)

@@ -1,8 +1,12 @@
-/* Registry credentials, in the files people already have: the containers
- * auth file (podman, skopeo, buildah: $REGISTRY_AUTH_FILE, else
- * $XDG_RUNTIME_DIR/containers/auth.json, else /run/containers/UID/auth.json)
- * and docker's ~/.docker/config.json (its "auths"; credential helpers are
- * not run). Both hold {"auths": {"REGISTRY": {"auth": base64("user:pass")}}}. */
+/* Registry credentials, in the files people already have, read in the
+ * order podman reads them: the containers auth file ($REGISTRY_AUTH_FILE,
+ * else $XDG_RUNTIME_DIR/containers/auth.json, else for root
+ * /run/containers/0/auth.json and for other users /run/user/UID/... when
+ * that dir is theirs, else ~/.config/containers/auth.json), then
+ * $XDG_CONFIG_HOME/containers/auth.json (~/.config/...), then docker's
+ * ~/.docker/config.json (its "auths"; credential helpers are not run). All
+ * hold {"auths": {"REGISTRY": {"auth": base64("user:pass")}}}; a file that
+ * does not exist is skipped. */
 #ifndef REG_AUTH_H
 #define REG_AUTH_H
 

@@ -1,5 +1,6 @@
 /* Per-container cgroups: create, limit, enter, read the OOM count, remove. */
 #include "sandbox/cgroup.h"
+#include "util/rootless.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -269,16 +270,33 @@ static int create_v2(struct sb_cgroup *cg, const struct sb_limits *l, const char
 	return 0;
 }
 
+enum sb_cgroup_version sb_cgroup_version(void)
+{
+	return is_fs(CGROUP_ROOT, CGROUP2_SUPER_MAGIC_V2) ? SB_CGROUP_V2 : SB_CGROUP_V1;
+}
+
+int sb_cgroup_usable(cn_err *err)
+{
+	if (!cn_rootless())
+		return 0;
+	if (sb_cgroup_version() == SB_CGROUP_V1)
+		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--memory, --cpus and --pids-limit need root "
+				  "on this host: its cgroups are v1, which delegates nothing to ordinary "
+				  "users (cgroup v2 with systemd's user@UID.service delegation could)");
+	return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--memory, --cpus and --pids-limit are not supported "
+			  "rootless yet (they need cgroup v2 controllers delegated to your user@UID.service, "
+			  "which cairn does not use yet): run as root or drop the limits");
+}
+
 int sb_cgroup_create(const struct sb_limits *limits, const char *id, struct sb_cgroup *cg,
 		     cn_err *err)
 {
 	struct sb_cgroup_setting set[8];
 	size_t n;
 	memset(cg, 0, sizeof(*cg));
-	if (is_fs(CGROUP_ROOT, CGROUP2_SUPER_MAGIC_V2))
-		cg->version = SB_CGROUP_V2;
-	else
-		cg->version = SB_CGROUP_V1;
+	if (sb_cgroup_usable(err) < 0)
+		return -1;
+	cg->version = sb_cgroup_version();
 	if ((cg->version == SB_CGROUP_V2 ? create_v2(cg, limits, id, err)
 					  : create_v1(cg, limits, id, err)) < 0)
 		goto fail;

@@ -57,6 +57,11 @@ struct sb_cgroup {
 	char *memory_dir;               /* where the OOM count is read (a dirs[] entry) */
 };
 
+enum sb_cgroup_version sb_cgroup_version(void);
+/* 0 when this process may create cgroups; rootless it may not (yet): -1
+ * and ERR saying why and what would make it work. */
+int sb_cgroup_usable(cn_err *err);
+
 /* Create the cgroup named ID with LIMITS applied. */
 int sb_cgroup_create(const struct sb_limits *limits, const char *id, struct sb_cgroup *cg,
 		     cn_err *err);

@@ -6,6 +6,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/rootless.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -211,7 +212,9 @@ static int populate_dev(int root_fd, cn_err *err)
 			return cn_err_sys(err, "create /dev/%s", links[i][0]);
 	if (mkdirat(dev, "pts", 0755) < 0 || mkdirat(dev, "shm", 01777) < 0)
 		return cn_err_sys(err, "populate /dev");
-	if (mount_fs_at(root_fd, "dev/pts", "devpts", pts_opts, CN_ARRAY_SIZE(pts_opts),
+	/* gid 5 (tty) is unmapped in a rootless namespace without a range. */
+	if (mount_fs_at(root_fd, "dev/pts", "devpts", pts_opts,
+			CN_ARRAY_SIZE(pts_opts) - (cn_rootless_single() ? 1 : 0),
 			MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err) < 0 ||
 	    mount_fs_at(root_fd, "dev/shm", "tmpfs", shm_opts, CN_ARRAY_SIZE(shm_opts),
 			MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err) < 0)
@@ -254,6 +257,20 @@ static int make_readonly(int root_fd, const char *path, cn_err *err)
 	return 0;
 }
 
+static void bind_host_sys(int root_fd)
+{
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+					       MOUNT_ATTR_NOEXEC };
+	_cleanup_close_ int target = sb_open_in_root(root_fd, "sys", O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+	_cleanup_close_ int tree = -1;
+	if (target < 0)
+		return;
+	tree = open_tree(AT_FDCWD, "/sys", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (tree < 0 || mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+		return;
+	move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+
 static int harden_proc_sys(int root_fd, cn_err *err)
 {
 	_cleanup_close_ int null_fd = sb_open_in_root(root_fd, "dev/null", O_PATH | O_NOFOLLOW, 0);
@@ -278,9 +295,14 @@ int sb_mount_system(int root_fd, const char *hosts_file, cn_err *err)
 			MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err) < 0 ||
 	    populate_dev(root_fd, err) < 0)
 		return -1;
-	/* sysfs is a convenience; a kernel that refuses it does not stop a build. */
-	mount_fs_at(root_fd, "sys", "sysfs", NULL, 0,
-		    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &ignored);
+	/* sysfs is a convenience; a kernel that refuses it does not stop a build.
+	 * Rootless on the host's network (owned by the host's user namespace)
+	 * sysfs may not be mounted: the host's is bound read-only instead, as
+	 * podman does. */
+	if (mount_fs_at(root_fd, "sys", "sysfs", NULL, 0,
+			MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+			&ignored) < 0 && cn_rootless())
+		bind_host_sys(root_fd);
 	if (harden_proc_sys(root_fd, err) < 0 ||
 	    bind_host_file_ro(root_fd, "etc/resolv.conf", "/etc/resolv.conf", err) < 0 ||
 	    bind_host_file_ro(root_fd, "etc/hosts", hosts_file ? hosts_file : "/etc/hosts", err) < 0)

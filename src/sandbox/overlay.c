@@ -2,6 +2,7 @@
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
+#include "util/rootless.h"
 
 #include <stdio.h>
 
@@ -12,8 +13,19 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+/* Keep the upper dir a complete diff. In a user namespace (rootless)
+ * overlayfs needs userxattr (its metadata in user.overlay.*: without it,
+ * removing a lower directory fails with EIO), which refuses
+ * redirect_dir=off where the kernel turns "off" into "follow"; nofollow
+ * creates no redirects either. */
 static const char *const overlay_flags[][2] = {
 	{ "redirect_dir", "off" },
+	{ "metacopy", "off" },
+	{ "index", "off" },
+};
+static const char *const overlay_flags_userns[][2] = {
+	{ "userxattr", NULL },
+	{ "redirect_dir", "nofollow" },
 	{ "metacopy", "off" },
 	{ "index", "off" },
 };
@@ -50,7 +62,7 @@ static const char *short_lower(const char *lower, const char *parent, size_t ple
 	return lower;
 }
 
-static int mount_legacy(const struct sb_rootfs *r, cn_err *err)
+static int mount_legacy(const struct sb_rootfs *r, bool userns, cn_err *err)
 {
 	_cleanup_buf_ cn_buf opts;
 	const char *first = r->nlowers ? r->lowers[0] : r->empty;
@@ -65,8 +77,14 @@ static int mount_legacy(const struct sb_rootfs *r, cn_err *err)
 		cn_buf_addf(&opts, "%s%s", r->nlowers ? ":" : "", r->empty);
 	if (r->upper)
 		cn_buf_addf(&opts, ",upperdir=%s,workdir=%s", r->upper, r->work);
-	for (size_t i = 0; r->upper && i < CN_ARRAY_SIZE(overlay_flags); i++)
-		cn_buf_addf(&opts, ",%s=%s", overlay_flags[i][0], overlay_flags[i][1]);
+	if (userns) {
+		cn_buf_adds(&opts, ",userxattr");
+		for (size_t i = 1; r->upper && i < CN_ARRAY_SIZE(overlay_flags_userns); i++)
+			cn_buf_addf(&opts, ",%s=%s", overlay_flags_userns[i][0], overlay_flags_userns[i][1]);
+	} else {
+		for (size_t i = 0; r->upper && i < CN_ARRAY_SIZE(overlay_flags); i++)
+			cn_buf_addf(&opts, ",%s=%s", overlay_flags[i][0], overlay_flags[i][1]);
+	}
 	if (opts.len >= 4096)
 		return cn_err_fail(err, CN_ERR_TOO_BIG, "mount overlay: %zu layers do not fit in the mount "
 				  "options of this kernel (6.8 or later lifts the limit)", r->nlowers);
@@ -82,18 +100,19 @@ int sb_overlay_mount(const struct sb_rootfs *r, cn_err *err)
 {
 	_cleanup_close_ int fsfd = -1;
 	_cleanup_close_ int mfd = -1;
+	bool userns = cn_userns_nested();
 	/* The tests exercise the path older kernels take. */
 	if (getenv("CAIRN_TEST_OVERLAY_LEGACY"))
-		return mount_legacy(r, err);
+		return mount_legacy(r, userns, err);
 	fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
 	if (fsfd < 0)
-		return mount_legacy(r, err);
+		return mount_legacy(r, userns, err);
 	size_t n = r->nlowers < min_lowers(r) ? r->nlowers + 1 : r->nlowers;
 	for (size_t i = 0; i < n; i++) {
 		const char *lower = i < r->nlowers ? r->lowers[i] : r->empty;
 		if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", lower, 0) < 0) {
 			if (i == 0 && errno == EINVAL)
-				return mount_legacy(r, err);    /* 6.5 - 6.7: no lowerdir+ */
+				return mount_legacy(r, userns, err);    /* 6.5 - 6.7: no lowerdir+ */
 			return fs_error(fsfd, err, lower);
 		}
 	}
@@ -101,14 +120,19 @@ int sb_overlay_mount(const struct sb_rootfs *r, cn_err *err)
 		return fs_error(fsfd, err, r->upper);
 	if (r->upper && fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", r->work, 0) < 0)
 		return fs_error(fsfd, err, r->work);
-	for (size_t i = 0; r->upper && i < CN_ARRAY_SIZE(overlay_flags); i++)
-		if (fsconfig(fsfd, FSCONFIG_SET_STRING, overlay_flags[i][0], overlay_flags[i][1], 0) < 0)
-			return fs_error(fsfd, err, overlay_flags[i][0]);
+	if (userns && fsconfig(fsfd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
+		return fs_error(fsfd, err, "userxattr");
+	for (size_t i = userns; r->upper && i < (userns ? CN_ARRAY_SIZE(overlay_flags_userns)
+							 : CN_ARRAY_SIZE(overlay_flags)); i++) {
+		const char *const *f = userns ? overlay_flags_userns[i] : overlay_flags[i];
+		if (fsconfig(fsfd, FSCONFIG_SET_STRING, f[0], f[1], 0) < 0)
+			return fs_error(fsfd, err, f[0]);
+	}
 	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
 		/* Before 6.5 overlayfs parsed options the legacy way: every key is
 		 * accepted by fsconfig and "lowerdir+" only fails here. */
 		int saved = errno;
-		if (saved == EINVAL && mount_legacy(r, err) == 0)
+		if (saved == EINVAL && mount_legacy(r, userns, err) == 0)
 			return 0;
 		errno = saved;
 		return fs_error(fsfd, err, "create");

@@ -5,6 +5,7 @@
 #include "sandbox/seccomp.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
+#include "util/rootless.h"
 #include "util/strv.h"
 #include "util/userdb.h"
 
@@ -70,12 +71,25 @@ static int set_capabilities(uid_t uid, cn_err *err)
 
 static int become_user(const struct cn_user *u, cn_err *err)
 {
-	if (setgroups(u->ngroups, u->groups) < 0)
-		return cn_err_sys(err, "setgroups");
+	/* Rootless without a range setgroups is denied, and only 0 is mapped:
+	 * nothing is lost when root's own group is all the user asks for;
+	 * anything else cannot work, and the error says how to fix that. */
+	bool single = cn_rootless_single();
+	if (setgroups(u->ngroups, u->groups) < 0) {
+		if (!single)
+			return cn_err_sys(err, "setgroups");
+		if (u->ngroups > 1 || (u->ngroups == 1 && u->groups[0] != 0))
+			return cn_err_fail(err, CN_ERR_DENIED, "supplementary groups of user %u: %s",
+					  (unsigned)u->uid, cn_rootless_single_hint());
+	}
 	if (setresgid(u->gid, u->gid, u->gid) < 0)
-		return cn_err_sys(err, "setgid %u", (unsigned)u->gid);
+		return single ? cn_err_fail(err, CN_ERR_DENIED, "group %u: %s", (unsigned)u->gid,
+					    cn_rootless_single_hint())
+			      : cn_err_sys(err, "setgid %u", (unsigned)u->gid);
 	if (setresuid(u->uid, u->uid, u->uid) < 0)
-		return cn_err_sys(err, "setuid %u", (unsigned)u->uid);
+		return single ? cn_err_fail(err, CN_ERR_DENIED, "user %u: %s", (unsigned)u->uid,
+					    cn_rootless_single_hint())
+			      : cn_err_sys(err, "setuid %u", (unsigned)u->uid);
 	return 0;
 }
 

@@ -17,51 +17,62 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* The first "root:START:COUNT" (or "0:...") line of PATH. */
-static int read_range(const char *path, const char *what, unsigned long *start,
-		      unsigned long *count, cn_err *err)
+int sb_subid_find(const char *path, const char *const *names, size_t nnames, unsigned long *start,
+		  unsigned long *count, cn_err *err)
 {
 	_cleanup_fclose_ FILE *f = fopen(path, "re");
 	char line[512];
-	if (!f) {
-		if (errno == ENOENT)
-			return cn_err_fail(err, CN_ERR_NOT_FOUND, "--userns=auto: '%s' does not exist: add the line "
-					  "'root:100000:65536' to it", path);
-		return cn_err_sys(err, "open '%s'", path);
-	}
+	if (!f)
+		return errno == ENOENT ? 0 : cn_err_sys(err, "open '%s'", path);
 	while (fgets(line, sizeof(line), f)) {
-		char *p, *end;
+		char *p = NULL, *end;
 		unsigned long long s, c;
-		if (strncmp(line, "root:", 5) == 0)
-			p = line + 5;
-		else if (strncmp(line, "0:", 2) == 0)
-			p = line + 2;
-		else
-			continue;
 		line[strcspn(line, "\n")] = '\0';
+		for (size_t i = 0; i < nnames && !p; i++) {
+			size_t n = strlen(names[i]);
+			if (strncmp(line, names[i], n) == 0 && line[n] == ':')
+				p = line + n + 1;
+		}
+		if (!p)
+			continue;
 		errno = 0;
 		s = strtoull(p, &end, 10);
 		if (end == p || *end != ':' || errno)
-			return cn_err_fail(err, CN_ERR_INVALID, "'%s': bad %s line for root: %s", path, what, line);
+			return cn_err_fail(err, CN_ERR_INVALID, "'%s': bad line: %s", path, line);
 		p = end + 1;
 		c = strtoull(p, &end, 10);
-		if (end == p || *end || errno || c == 0 || s == 0 ||
-		    s + c > 0xffffffffULL)
-			return cn_err_fail(err, CN_ERR_INVALID, "'%s': bad %s range for root: %s", path, what, line);
+		if (end == p || *end || errno || c == 0 || s == 0 || s + c > 0xffffffffULL)
+			return cn_err_fail(err, CN_ERR_INVALID, "'%s': bad range: %s", path, line);
 		*start = (unsigned long)s;
 		*count = (unsigned long)c;
-		return 0;
+		return 1;
 	}
-	return cn_err_fail(err, CN_ERR_NOT_FOUND, "--userns=auto: '%s' has no range for root: add a line "
-			  "such as 'root:100000:65536'", path);
+	return 0;
+}
+
+/* Root's first range ("root:" or "0:") in PATH. */
+static int read_range(const char *path, unsigned long *start, unsigned long *count, cn_err *err)
+{
+	static const char *const root[] = { "root", "0" };
+	int r;
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return cn_err_fail(err, CN_ERR_NOT_FOUND, "--userns=auto: '%s' does not exist: add the line "
+				  "'root:100000:65536' to it", path);
+	r = sb_subid_find(path, root, 2, start, count, err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return cn_err_fail(err, CN_ERR_NOT_FOUND, "--userns=auto: '%s' has no range for root: add a line "
+				  "such as 'root:100000:65536'", path);
+	return 0;
 }
 
 int sb_idmap_load(struct sb_idmap *m, cn_err *err)
 {
 	const char *uf = getenv("CAIRN_SUBUID_FILE");
 	const char *gf = getenv("CAIRN_SUBGID_FILE");
-	if (read_range(uf && *uf ? uf : "/etc/subuid", "subuid", &m->uid_start, &m->uid_count, err) < 0 ||
-	    read_range(gf && *gf ? gf : "/etc/subgid", "subgid", &m->gid_start, &m->gid_count, err) < 0)
+	if (read_range(uf && *uf ? uf : "/etc/subuid", &m->uid_start, &m->uid_count, err) < 0 ||
+	    read_range(gf && *gf ? gf : "/etc/subgid", &m->gid_start, &m->gid_count, err) < 0)
 		return -1;
 	return 0;
 }

@@ -5,6 +5,12 @@
 
 #include "sandbox/sandbox.h"
 
+/* The first "NAME:START:COUNT" line of PATH (subuid/subgid format) whose
+ * NAME is one of NAMES: 1 found, 0 none or no such file, -1 on a malformed
+ * line or an unreadable file. */
+int sb_subid_find(const char *path, const char *const *names, size_t nnames, unsigned long *start,
+		  unsigned long *count, cn_err *err);
+
 /* Read root's ranges from /etc/subuid and /etc/subgid (CAIRN_SUBUID_FILE
  * and CAIRN_SUBGID_FILE override the paths, for tests). */
 int sb_idmap_load(struct sb_idmap *m, cn_err *err);

@@ -1,0 +1,166 @@
+#!/bin/bash
+# Rootless cairn (issue 10): two throw-away users, one with a /etc/subuid and
+# /etc/subgid range and one without, run cairn with no capabilities and a
+# clean environment. Their stores are under ~/.local/share/cairn, RUN works
+# in a user namespace (overlay with userxattr), layers carry OCI whiteouts
+# and the image's own owners, and what cannot work says why.
+. "$(dirname "$0")/lib.sh"
+
+for tool in useradd userdel setpriv newuidmap newgidmap zstd python3; do
+	if ! command -v "$tool" >/dev/null; then
+		skip "rootless" "$tool is missing"
+		finish
+	fi
+done
+
+U1=cnrl$$a
+U2=cnrl$$b
+rootless_cleanup() {
+	for u in "$U1" "$U2"; do
+		id -u "$u" >/dev/null 2>&1 || continue
+		uid=$(id -u "$u")
+		userdel "$u" 2>/dev/null
+		sed -i "/^$u:/d" /etc/subuid /etc/subgid
+		rm -rf "/tmp/cairn-run-$uid"
+	done
+	cleanup_test_dir
+}
+trap rootless_cleanup EXIT
+
+# The users' homes are inside $T, which they must be able to traverse.
+chmod 0711 "$T"
+useradd -m -d "$T/h1" -s /bin/sh "$U1" || { fail "useradd $U1"; finish; }
+useradd -m -d "$T/h2" -s /bin/sh "$U2" || { fail "useradd $U2"; finish; }
+grep -q "^$U1:" /etc/subuid || echo "$U1:200000:65536" >>/etc/subuid
+grep -q "^$U1:" /etc/subgid || echo "$U1:200000:65536" >>/etc/subgid
+sed -i "/^$U2:/d" /etc/subuid /etc/subgid
+H1=$T/h1
+H2=$T/h2
+S1=$H1/.local/share/cairn
+install -m 0755 "$CAIRN" "$T/cairn"
+
+# as USER CMD...: no capabilities, a clean environment (EXTRA_ENV adds to it).
+as() {
+	local u=$1 h
+	shift
+	h=$(getent passwd "$u" | cut -d: -f6)
+	(cd "$h" && setpriv --reuid="$u" --regid="$u" --init-groups --inh-caps=-all \
+		env -i HOME="$h" USER="$u" LOGNAME="$u" PATH=/usr/sbin:/usr/bin:/sbin:/bin ${EXTRA_ENV:-} "$@")
+}
+# lib.sh's run_cairn (so expect_ok and expect_fail) as AS_USER when set.
+run_cairn() {
+	if [ -n "${AS_USER:-}" ]; then
+		as "$AS_USER" "$T/cairn" "$@"
+	else
+		"$CAIRN" "$@"
+	fi >"$T/out" 2>"$T/err"
+	status=$?
+}
+rl() { local u=$1; shift; AS_USER=$u run_cairn "$@"; }
+rl_ok() { local desc=$1 u=$2; shift 2; AS_USER=$u expect_ok "$desc" "$@"; }
+rl_fail() { local desc=$1 want=$2 substr=$3 u=$4; shift 4; AS_USER=$u expect_fail "$desc" "$want" "$substr" "$@"; }
+
+# Contexts every user can read.
+mkdir -p "$T/ctx/scratch" "$T/ctx/run" "$T/ctx/zero" "$T/ctx/chown"
+echo hello >"$T/ctx/scratch/a.txt"
+printf 'FROM scratch\nCOPY a.txt /a.txt\n' >"$T/ctx/scratch/Buildfile"
+cp -r "$REPO_DIR/examples/busybox" "$T/ctx/bb"
+install -m 0755 /bin/busybox "$T/ctx/bb/busybox"
+cat >"$T/ctx/run/Buildfile" <<'EOF'
+FROM busybox
+RUN mkdir -p /lower/d /keep && echo in >/lower/d/inner && echo f >/lower/f
+RUN rm /lower/f && rm -rf /lower/d && mkdir /lower/d && echo new >/lower/d/new && \
+    echo x >/keep/own && chown 1000:1000 /keep/own && cp /bin/busybox /keep/suid && \
+    chmod 4755 /keep/suid && chown 1000:1000 /keep /keep/suid && chmod 4755 /keep/suid
+EOF
+printf 'FROM busybox\nRUN echo hi >/f && chown 0:0 /f && id -u >/uid\n' >"$T/ctx/zero/Buildfile"
+printf 'FROM busybox\nRUN echo hi >/f && chown 1000:1000 /f\n' >"$T/ctx/chown/Buildfile"
+chmod -R a+rX "$T/ctx"
+
+# ---- where things live ----
+rl_ok "FROM scratch + COPY rootless" "$U1" build -t scratch:1 "$T/ctx/scratch"
+check "the store is ~/.local/share/cairn, the user's, mode 0700" \
+	test "$(stat -c '%U %a' "$S1")" = "$U1 700"
+check "the default store got the image" test -n "$(jq -r '.manifests[0].digest' "$S1/index.json")"
+rl_ok "cairn info rootless" "$U1" info
+check "info: the store, rootless, the uid range" \
+	sh -c "grep -q '^store: *$S1\$' '$T/out' && grep -q '^rootless: *yes' '$T/out' &&
+	       grep -q '^uid map: *0 -> $(id -u "$U1"), 1-65536 -> ' '$T/out'"
+check "info: the auth file is not root's" sh -c "! grep -q /run/containers '$T/out'"
+check "info: what is unavailable names slirp4netns and cgroup v1" \
+	sh -c "grep -q slirp4netns '$T/out' && grep -q 'cgroup v1' '$T/out'"
+EXTRA_ENV="XDG_DATA_HOME=$H1/data" rl_ok "XDG_DATA_HOME moves the store" "$U1" images
+check "XDG_DATA_HOME/cairn is the store" test -d "$H1/data/cairn/blobs"
+rl_ok "--root still wins" "$U1" --root "$H1/other" images
+check "--root made its store" test -d "$H1/other/blobs"
+
+# ---- RUN in the user namespace ----
+SDE="SOURCE_DATE_EPOCH=1700000000"
+EXTRA_ENV=$SDE rl_ok "examples/busybox builds rootless" "$U1" build -q -t busybox "$T/ctx/bb"
+EXTRA_ENV=$SDE rl_ok "RUN: create, delete, opaque dir, chown 1000, setuid" "$U1" build -q -t run:1 "$T/ctx/run"
+m=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "run:1") | .digest' "$S1/index.json")
+layer=$(jq -r '.layers[-1].digest' "$S1/blobs/sha256/${m#sha256:}")
+zstd -dc "$S1/blobs/sha256/${layer#sha256:}" >"$T/layer.tar" 2>/dev/null
+tar --numeric-owner -tvf "$T/layer.tar" >"$T/layer.list" 2>&1
+check "the layer's whiteouts: exactly lower/.wh.f and lower/d/.wh..wh..opq" \
+	test "$(grep -o '[^ ]*\.wh\.[^ ]*$' "$T/layer.list" | sort | tr '\n' ' ')" = "lower/.wh.f lower/d/.wh..wh..opq "
+check "the file chowned to 1000:1000 is 1000/1000 in the layer tar" \
+	grep -qE '^-rw-r--r-- 1000/1000 .* keep/own$' "$T/layer.list"
+check "the setuid file keeps its bit, owner 1000" grep -qE '^-rwsr-xr-x 1000/1000 .* keep/suid$' "$T/layer.list"
+check "no overlay xattr in the layer tar" sh -c "! grep -aq 'overlay\\.' '$T/layer.tar'"
+start=$(grep "^$U1:" /etc/subuid | cut -d: -f2)
+check "on the host the file is the range's id (start + 999)" \
+	test "$(stat -c %u "$(ls -d "$S1"/snapshots/*/keep/own | head -1)")" = $((start + 999))
+check "the store holds no trusted.* xattr" python3 -c '
+import os, sys
+for d, dirs, files in os.walk(sys.argv[1]):
+    for n in dirs + files:
+        p = os.path.join(d, n)
+        if os.path.islink(p): continue
+        if any(x.startswith("trusted.") for x in os.listxattr(p, follow_symlinks=False)): sys.exit(p)
+' "$S1"
+
+# The same inputs as root give the same image, byte for byte.
+SOURCE_DATE_EPOCH=1700000000 "$CAIRN" build -q -t busybox "$T/ctx/bb" >/dev/null 2>"$T/root.err" &&
+	SOURCE_DATE_EPOCH=1700000000 "$CAIRN" build -q -t run:1 "$T/ctx/run" >/dev/null 2>>"$T/root.err"
+check "with SOURCE_DATE_EPOCH the rootless image digest is the root build's" \
+	test "$(tag_digest run:1)" = "$m"
+
+# ---- networks, limits ----
+printf 'FROM busybox\nRUN ip link show lo >/dev/null\n' >"$T/ctx/net.bf"
+chmod a+r "$T/ctx/net.bf"
+rl_ok "RUN on the default (the host's) network" "$U1" build -q -f "$T/ctx/net.bf" "$T/ctx/zero"
+rl_ok "RUN with --network none" "$U1" build -q --no-cache --network none -f "$T/ctx/net.bf" "$T/ctx/zero"
+rl_fail "an explicit --network default fails naming slirp4netns" 1 slirp4netns \
+	"$U1" build -q --network default -f "$T/ctx/net.bf" "$T/ctx/zero"
+rl_fail "--memory is refused rootless on cgroup v1, saying why" 1 "cgroup" \
+	"$U1" build -q --memory 64m "$T/ctx/zero"
+rl_fail "run --userns=auto is refused rootless" 2 "needs root" "$U1" run --rm --userns=auto busybox true
+
+# ---- cairn run ----
+rl_ok "run --rm rootless" "$U1" run --rm busybox id -u
+check "run: root inside" test "$(cat "$T/out")" = 0
+rl_ok "run -u 1000 rootless" "$U1" run --rm -u 1000:1000 busybox id -u
+check "run: uid 1000 inside" test "$(cat "$T/out")" = 1000
+
+# ---- a user without a range ----
+rl_ok "no range: examples/busybox builds" "$U2" build -q -t busybox "$T/ctx/bb"
+check "no range: the first build warns, naming /etc/subuid" grep -q '/etc/subuid' "$T/err"
+rl_ok "no range: a build needing only uid 0 works" "$U2" build -q -t zero:1 "$T/ctx/zero"
+check "no range: the warning is said once" sh -c "! grep -q warning '$T/err'"
+rl_fail "no range: chown 1000 in RUN fails naming /etc/subuid" 1 "/etc/subuid" \
+	"$U2" build -q -t chown:1 "$T/ctx/chown"
+check "no range: the failing step is the chown" grep -q 'RUN: exit status 1' "$T/err"
+rl_fail "no range: USER 1000 in run fails naming /etc/subuid" 125 "/etc/subuid" \
+	"$U2" run --rm -u 1000 busybox true
+
+# ---- two users ----
+check "one user cannot read the other's store" sh -c "! as '$U2' ls '$S1' >/dev/null 2>&1"
+rl "$U2" --root "$S1" images
+check "nor list its images with --root" test "$status" -ne 0
+check "the other store is separate, 0700" test "$(stat -c '%U %a' "$H2/.local/share/cairn")" = "$U2 700"
+
+check "no mounts left" no_mounts_left
+check "no temp entries left" test -z "$(ls -A "$S1/tmp")"
+check "no processes of the users left" sh -c "! ps -u '$U1,$U2' -o pid= | grep -q ."
+finish
