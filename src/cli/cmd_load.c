@@ -1,5 +1,6 @@
 #include "archive/imgarchive.h"
 #include "cli/cli.h"
+#include "cli/rootless.h"
 #include "util/cleanup.h"
 
 #include <fcntl.h>
@@ -62,6 +63,7 @@ int cmd_load(struct cli *cli, int argc, char **argv)
 		return EXIT_FAIL;
 	if (arc_load(&st, fd, input, "load", &res, &err) < 0) {
 		rc = cli_fail(&err);
+		cli_rootless_note(&err);
 	} else {
 		for (size_t i = 0; i < res.nimages && !quiet; i++) {
 			for (size_t k = 0; k < res.images[i].tags.n; k++)

@@ -1,4 +1,5 @@
 #include "cli/registry_opts.h"
+#include "cli/rootless.h"
 
 #include "cli/cli.h"
 #include "util/interrupt.h"
@@ -195,6 +196,7 @@ int cli_registry_command(struct cli *cli, const char *cmd, const char *usage, co
 	if (rc < 0) {
 		cli_registry_progress_end(&reg);
 		rc = cli_fail(&err);
+		cli_rootless_note(&err);
 		if (cn_interrupted())
 			rc = 128 + cn_interrupt_signal();
 	}

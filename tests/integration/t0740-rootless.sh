@@ -5,6 +5,7 @@
 # in a user namespace (overlay with userxattr), layers carry OCI whiteouts
 # and the image's own owners, and what cannot work says why.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/registry.sh"
 
 for tool in useradd userdel setpriv newuidmap newgidmap zstd python3; do
 	if ! command -v "$tool" >/dev/null; then
@@ -23,6 +24,7 @@ rootless_cleanup() {
 		sed -i "/^$u:/d" /etc/subuid /etc/subgid
 		rm -rf "/tmp/cairn-run-$uid"
 	done
+	stop_registry
 	cleanup_test_dir
 }
 trap rootless_cleanup EXIT
@@ -75,6 +77,16 @@ RUN rm /lower/f && rm -rf /lower/d && mkdir /lower/d && echo new >/lower/d/new &
 EOF
 printf 'FROM busybox\nRUN echo hi >/f && chown 0:0 /f && id -u >/uid\n' >"$T/ctx/zero/Buildfile"
 printf 'FROM busybox\nRUN echo hi >/f && chown 1000:1000 /f\n' >"$T/ctx/chown/Buildfile"
+mkdir -p "$T/ctx/multi"
+echo hi >"$T/ctx/multi/a.txt"
+cat >"$T/ctx/multi/Buildfile" <<'EOF'
+FROM busybox AS build
+RUN mkdir /out && echo built >/out/file && chown 1000:1000 /out/file
+FROM busybox
+COPY --from=build /out/file /app/file
+COPY --chown=1000:1000 a.txt /app/a.txt
+RUN test "$(stat -c %u:%g /app/a.txt)" = 1000:1000 && test "$(stat -c %u /app/file)" = 0
+EOF
 chmod -R a+rX "$T/ctx"
 
 # ---- where things live ----
@@ -143,6 +155,20 @@ check "run: root inside" test "$(cat "$T/out")" = 0
 rl_ok "run -u 1000 rootless" "$U1" run --rm -u 1000:1000 busybox id -u
 check "run: uid 1000 inside" test "$(cat "$T/out")" = 1000
 
+# ---- the other commands ----
+rl_ok "multi-stage with COPY --from and COPY --chown rootless" "$U1" build -q -t multi:1 "$T/ctx/multi"
+rl_ok "save rootless" "$U1" save -o "$H1/multi.tar" multi:1
+rl_ok "rmi rootless" "$U1" rmi multi:1
+rl_ok "load rootless" "$U1" load -i "$H1/multi.tar"
+rl_ok "the loaded image runs" "$U1" run --rm multi:1 stat -c %u /app/a.txt
+check "with its owners" test "$(cat "$T/out")" = 1000
+rl_ok "run -d rootless" "$U1" run -d --name rl busybox sleep 60
+rl_ok "ps rootless" "$U1" ps
+check "ps lists it" grep -q ' rl$' "$T/out"
+rl_ok "stop rootless" "$U1" stop -t 1 rl
+rl_ok "rm rootless" "$U1" rm rl
+rl_ok "prune rootless" "$U1" prune
+rl_ok "fsck rootless" "$U1" fsck
 # ---- a user without a range ----
 rl_ok "no range: examples/busybox builds" "$U2" build -q -t busybox "$T/ctx/bb"
 check "no range: the first build warns, naming /etc/subuid" grep -q '/etc/subuid' "$T/err"
@@ -153,6 +179,25 @@ rl_fail "no range: chown 1000 in RUN fails naming /etc/subuid" 1 "/etc/subuid" \
 check "no range: the failing step is the chown" grep -q 'RUN: exit status 1' "$T/err"
 rl_fail "no range: USER 1000 in run fails naming /etc/subuid" 125 "/etc/subuid" \
 	"$U2" run --rm -u 1000 busybox true
+
+if command -v docker-registry >/dev/null && start_registry htpasswd; then
+	chmod -R a+rX "$REG_CERTS"
+	printf '%s\n' "$REG_PASS" >"$T/pass"
+	chmod a+r "$T/pass"
+	AS_USER=$U1 expect_ok "login rootless" login --cert-dir "$REG_CERTS" -u "$REG_USER" \
+		--password-stdin "$REG" <"$T/pass"
+	check "login wrote ~/.config/containers/auth.json" test -s "$H1/.config/containers/auth.json"
+	rl_ok "push rootless (credentials from that file)" "$U1" push --cert-dir "$REG_CERTS" run:1 "$REG/rl/run:1"
+	EXTRA_ENV="XDG_DATA_HOME=$H1/pulled" rl_ok "pull rootless" "$U1" pull --cert-dir "$REG_CERTS" "$REG/rl/run:1"
+	check "the pulled digest is the pushed one" test "$(jq -r --arg r "$REG/rl/run:1" \
+		'.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $r) | .digest' \
+		"$H1/pulled/cairn/index.json")" = "$m"
+	rl_fail "no range: pulling an image with files of uid 1000 fails naming /etc/subuid" 1 /etc/subuid \
+		"$U2" pull --cert-dir "$REG_CERTS" --creds "$REG_USER:$REG_PASS" "$REG/rl/run:1"
+else
+	skip "push and pull rootless" "no docker-registry"
+fi
+
 
 # ---- two users ----
 check "one user cannot read the other's store" sh -c "! as '$U2' ls '$S1' >/dev/null 2>&1"
