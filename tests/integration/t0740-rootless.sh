@@ -46,7 +46,7 @@ as() {
 	local u=$1 h
 	shift
 	h=$(getent passwd "$u" | cut -d: -f6)
-	(cd "$h" && setpriv --reuid="$u" --regid="$u" --init-groups --inh-caps=-all \
+	(cd "$h" && exec setpriv --reuid="$u" --regid="$u" --init-groups --inh-caps=-all \
 		env -i HOME="$h" USER="$u" LOGNAME="$u" PATH=/usr/sbin:/usr/bin:/sbin:/bin ${EXTRA_ENV:-} "$@")
 }
 # lib.sh's run_cairn (so expect_ok and expect_fail) as AS_USER when set.
@@ -167,6 +167,36 @@ rl_ok "ps rootless" "$U1" ps
 check "ps lists it" grep -q ' rl$' "$T/out"
 rl_ok "stop rootless" "$U1" stop -t 1 rl
 rl_ok "rm rootless" "$U1" rm rl
+mkdir -p "$T/ctx/mounts"
+echo s3cret >"$T/ctx/mounts/secret.txt"
+cat >"$T/ctx/mounts/Buildfile" <<'EOF'
+FROM busybox
+RUN --mount=type=cache,target=/cache echo x >>/cache/log
+RUN --mount=type=secret,id=s,target=/s grep -q s3cret /s
+RUN --mount=type=bind,target=/b test -f /b/secret.txt
+RUN --mount=type=tmpfs,target=/t touch /t/x
+EOF
+chmod -R a+rX "$T/ctx/mounts"
+rl_ok "RUN --mount cache, secret, bind and tmpfs rootless" "$U1" build -q \
+	--secret "id=s,src=$T/ctx/mounts/secret.txt" "$T/ctx/mounts"
+
+# kill -9 of a rootless build: the kernel ends its sandbox, the next command
+# sweeps its temp dir.
+printf 'FROM busybox\nRUN echo started && sleep 300\n' >"$T/ctx/zero/sleep.bf"
+chmod a+r "$T/ctx/zero/sleep.bf"
+as "$U1" "$T/cairn" build --no-cache -f "$T/ctx/zero/sleep.bf" "$T/ctx/zero" >"$T/kill.out" 2>&1 &
+kpid=$!
+for _ in $(seq 100); do grep -q started "$T/kill.out" && break; sleep 0.1; done
+# The build itself, not the shells around it: the user's oldest cairn.
+kill -9 "$(pgrep -o -u "$U1" -x cairn)"
+wait "$kpid" 2>/dev/null
+for _ in $(seq 50); do pgrep -u "$U1" >/dev/null || break; sleep 0.1; done
+check "kill -9: the step started first" grep -q started "$T/kill.out"
+check "kill -9: no process of the user is left" sh -c "! pgrep -u '$U1' >/dev/null"
+rl_ok "the next command runs" "$U1" images
+check "kill -9: nothing left in tmp after it" test -z "$(ls -A "$S1/tmp")"
+check "kill -9: no mounts left" no_mounts_left
+
 rl_ok "prune rootless" "$U1" prune
 rl_ok "fsck rootless" "$U1" fsck
 # ---- a user without a range ----
