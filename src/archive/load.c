@@ -660,7 +660,9 @@ static int unpack_layers(struct loader *l, const char *manifest)
 		for (size_t k = 0; k < l->n; k++)
 			if (!l->m[k].alias && !strcmp(l->m[k].digest, img.layers[i].digest))
 				entry = l->m[k].name;
-		if (xfer_snapshot_layer(l->st, &img.layers[i], l->err) < 0) {
+		/* The entry names the layer (its digest, in an OCI layout): the
+		 * error says it once. */
+		if (xfer_snapshot_layer_unnamed(l->st, &img.layers[i], l->err) < 0) {
 			cn_err_wrap(l->err, "entry \"%s\"", entry);
 			r = -1;
 		}

@@ -435,9 +435,12 @@ static int do_file(struct ex *x, struct archive_entry *e, int dirfd, const char 
 	_cleanup_close_ int fd = -1;
 	la_int64_t size = archive_entry_size(e);
 
-	if ((uint64_t)size > x->max_bytes - x->file_bytes)
-		return ex_fail(x, 0, "the layer's files exceed the size limit (%llu bytes)",
-				(unsigned long long)x->max_bytes);
+	if ((uint64_t)size > x->max_bytes - x->file_bytes) {
+		ex_fail(x, 0, "the layer's files exceed the size limit (%llu bytes)",
+			(unsigned long long)x->max_bytes);
+		x->err->kind = CN_ERR_TOO_BIG;  /* the caller may say how to raise it */
+		return -1;
+	}
 	x->file_bytes += (uint64_t)size;
 	for (int tries = 0;; tries++) {
 		struct stat st;

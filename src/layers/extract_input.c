@@ -280,9 +280,12 @@ ssize_t ex_src_read(struct ex_src *s, const void **buf)
 		return n;
 	}
 	s->plain += (uint64_t)n;
-	if (s->plain > s->max_plain)
-		return src_fail(s, 0, "the layer exceeds the uncompressed size limit (%llu bytes)",
-				(unsigned long long)s->max_plain);
+	if (s->plain > s->max_plain) {
+		src_fail(s, 0, "the layer exceeds the uncompressed size limit (%llu bytes)",
+			 (unsigned long long)s->max_plain);
+		s->err.kind = CN_ERR_TOO_BIG;   /* the caller may say how to raise it */
+		return -1;
+	}
 	if (s->header_end && s->plain > s->header_end)
 		return src_fail(s, 0, "an entry's headers exceed %llu bytes",
 				(unsigned long long)LAYER_EXTRACT_MAX_HEADER);
