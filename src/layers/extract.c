@@ -672,17 +672,25 @@ static int extract_all(struct ex *x)
 				 (unsigned long long)x->entries);
 			return ar_fail(x, where);
 		}
+		/* The blob may end where this entry's data does (not a sparse
+		 * one's: its stored size is not its size). */
+		x->src.may_end_at = archive_entry_sparse_count(e) ? UINT64_MAX :
+			(uint64_t)archive_filter_bytes(x->ar, 0) + (uint64_t)archive_entry_size(e);
 		if (extract_entry(x, e) < 0)
 			return -1;
 		if (archive_read_data_skip(x->ar) != ARCHIVE_OK)
 			return ar_entry_fail(x);
 		x->end_of_entries = (uint64_t)archive_filter_bytes(x->ar, 0);
+		if (!x->src.synthesized)
+			x->src.may_end_at = x->end_of_entries;  /* after its padding */
 	}
 	/* The rest of the blob, through the same hashes. */
 	while ((n = ex_src_read(&x->src, &junk)) > 0)
 		;
 	if (n < 0)
 		return cn_err_cause(x->err, &x->src.err, "layer");
+	if (x->src.synthesized)
+		return apply_dir_times(x);      /* it ended after a complete entry */
 	if (x->src.plain < x->end_of_entries + 512)
 		return cn_err_fail(x->err, CN_ERR_INVALID, "layer: the tar has no end-of-archive blocks (truncated?)");
 	if (x->src.plain - x->src.zero_tail > x->end_of_entries)
