@@ -643,10 +643,35 @@ static bool benign_warning(struct archive *ar)
 	return false;
 }
 
+/* The next header could not be read. Say what was wrong in words, with the
+ * entry before it (set in x->shown) when that entry is the cause. */
+static int header_fail(struct ex *x, bool after_link_data)
+{
+	const char *msg = archive_error_string(x->ar);
+	char where[64];
+	snprintf(where, sizeof(where), "tar header of entry #%llu", (unsigned long long)x->entries);
+	if (x->src.failed)
+		return ar_fail(x, where);
+	if (after_link_data)
+		return cn_err_fail(x->err, CN_ERR_INVALID, "layer: entry \"%s\": a hardlink whose header "
+				   "declares data: what follows it is not a tar header", x->shown);
+	/* libarchive's own caps on pax records and GNU long names and sparse
+	 * maps ("Special header too large", "Rejecting pax extended attribute
+	 * > 1MB", "Out of memory" from a sparse map). */
+	if (archive_errno(x->ar) == ENOMEM || (msg && (strstr(msg, "too large") || strstr(msg, "> 1MB")))) {
+		cn_err_fail(x->err, CN_ERR_TOO_BIG, "layer: %s%s%s%s: its headers exceed the limit (%s)", where,
+			    x->entries > 1 ? " (after \"" : "", x->entries > 1 ? x->shown : "",
+			    x->entries > 1 ? "\")" : "", msg ? msg : "no memory");
+		return -1;
+	}
+	return ar_fail(x, where);
+}
+
 static int extract_all(struct ex *x)
 {
 	struct archive_entry *e;
 	const void *junk;
+	bool link_data = false;
 	ssize_t n;
 
 	x->ar = archive_read_new();
@@ -666,12 +691,13 @@ static int extract_all(struct ex *x)
 		if (r == ARCHIVE_EOF)
 			break;
 		x->entries++;
-		if (r != ARCHIVE_OK && !(r == ARCHIVE_WARN && benign_warning(x->ar))) {
-			char where[64];
-			snprintf(where, sizeof(where), "tar header of entry #%llu",
-				 (unsigned long long)x->entries);
-			return ar_fail(x, where);
-		}
+		if (r != ARCHIVE_OK && !(r == ARCHIVE_WARN && benign_warning(x->ar)))
+			return header_fail(x, link_data);
+		/* A hardlink whose ustar header declares data: libarchive (as
+		 * Go's reader) ignores the size, so the data is read as the
+		 * next header; if that fails, this entry is why. */
+		link_data = archive_entry_hardlink(e) && archive_entry_size(e) == 0 &&
+			    archive_entry_filetype(e) == AE_IFREG;
 		/* The blob may end where this entry's data does (not a sparse
 		 * one's: its stored size is not its size). */
 		x->src.may_end_at = archive_entry_sparse_count(e) ? UINT64_MAX :

@@ -1675,6 +1675,30 @@ static void test_missing_end(void)
 	cn_buf_free(&t);
 }
 
+/* Errors that used to say "Damaged tar archive" or libarchive's words
+ * alone: they name the entry and say what is wrong. */
+static void test_header_messages(void)
+{
+	cn_buf t;
+	char body[512] = "world";
+	/* A ustar hardlink whose header declares 5 bytes, with the bytes. */
+	cn_buf_init(&t, 0);
+	tar_add(&t, &T_FILE("f", "hello"));
+	raw_header(&t, "l", '1', 0644, 5, "f", NULL);
+	cn_buf_add(&t, body, sizeof(body));
+	tar_end(&t);
+	expect_fail("a ustar hardlink carrying data", &t, NULL, "a hardlink whose header declares data", "l");
+	cn_buf_free(&t);
+	/* A pax header declaring 1 GiB. */
+	cn_buf_init(&t, 0);
+	tar_add(&t, &T_FILE("f", "hello"));
+	raw_header(&t, "PaxHeader", 'x', 0644, (uint64_t)1 << 30, NULL, NULL);
+	cn_buf_add(&t, body, sizeof(body));
+	expect_fail("a pax header declaring 1 GiB", &t, NULL, "its headers exceed the limit", NULL);
+	expect_fail("a pax header declaring 1 GiB names the entry before it", &t, NULL, "after \"f\"", NULL);
+	cn_buf_free(&t);
+}
+
 static void test_sparse(void)
 {
 	static const char *const formats[] = { "gnu", "posix" };
@@ -2034,6 +2058,7 @@ int main(void)
 	test_bombs();
 	test_stream();
 	test_missing_end();
+	test_header_messages();
 	test_sparse();
 	build_source();
 	test_roundtrip(LAYER_ZSTD, false);
