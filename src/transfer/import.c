@@ -144,6 +144,12 @@ int xfer_snapshot_layer(struct store *st, const struct store_layer *layer, cn_er
 	return xfer_snapshot_layer_unnamed(st, layer, err) < 0 ? cn_err_wrap(err, "layer %s", layer->digest) : 0;
 }
 
+void xfer_forget_blob(struct store *st, const char *digest)
+{
+	if (cn_digest_valid(digest))
+		unlinkat(st->blobs_fd, cn_digest_hex(digest), 0);
+}
+
 int xfer_import(struct store *st, const char *manifest_digest, const char *ref, const char *cause,
 		cn_err *err)
 {
