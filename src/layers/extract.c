@@ -659,7 +659,7 @@ static int header_fail(struct ex *x, bool after_link_data)
 	 * maps ("Special header too large", "Rejecting pax extended attribute
 	 * > 1MB", "Out of memory" from a sparse map). */
 	if (archive_errno(x->ar) == ENOMEM || (msg && (strstr(msg, "too large") || strstr(msg, "> 1MB")))) {
-		cn_err_fail(x->err, CN_ERR_TOO_BIG, "layer: %s%s%s%s: its headers exceed the limit (%s)", where,
+		cn_err_fail(x->err, CN_ERR_INVALID, "layer: %s%s%s%s: its headers exceed the limit (%s)", where,
 			    x->entries > 1 ? " (after \"" : "", x->entries > 1 ? x->shown : "",
 			    x->entries > 1 ? "\")" : "", msg ? msg : "no memory");
 		return -1;

@@ -19,7 +19,8 @@ before=$(outside_state)
 
 # tag : what the error must name ("" = may succeed if confined)
 cases=("dotdot:dotdot" "absolute:" "symlink:" "hardlink:shadow" "whiteout:.wh.victim"
-	"bomb:--max-layer-size")
+	"bomb:--max-layer-size" "huge-header:its headers exceed the limit"
+	"hardlink-data:a hardlink whose header declares data" "short-body:bin/busybox" "no-end:")
 for c in "${cases[@]}"; do
 	tag=${c%%:*} want=${c#*:}
 	if ! skopeo copy -q --dest-cert-dir "$REG_CERTS" "oci:$T/hostile:$tag" "docker://$REG/hostile/$tag:1" >/dev/null 2>"$T/sk.err"; then
@@ -41,6 +42,9 @@ for c in "${cases[@]}"; do
 			sed 's/^/#   /' "$T/err"
 		fi
 		check "nothing is tagged for '$tag'" expect_no_tag "$REG/hostile/$tag:1"
+		layer=$(jq -r --arg t "$tag" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' "$T/hostile/index.json")
+		layer=$(jq -r '.layers[0].digest' "$T/hostile/blobs/sha256/${layer#sha256:}")
+		check "'$tag': the refused layer's blob is not kept" test ! -e "$CAIRN_ROOT/blobs/sha256/${layer#sha256:}"
 	else
 		if [ "$status" -eq 0 ] || grep -q "entry" "$T/err"; then
 			pass "pull of '$tag' is refused or stays confined"
@@ -49,6 +53,7 @@ for c in "${cases[@]}"; do
 			sed 's/^/#   /' "$T/err"
 		fi
 	fi
+	[ "$tag" = no-end ] && check "umoci's layer ending after its last entry pulls" test "$status" -eq 0
 	check "'$tag': nothing outside the store changed" test "$(outside_state)" = "$before"
 	check "'$tag': no temp dirs left" no_tmp_left
 done
