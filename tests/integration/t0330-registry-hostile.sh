@@ -6,35 +6,22 @@
 # in the registry's storage fails the pull on its digest.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/registry.sh"
+. "$(dirname "$0")/hostile.sh"
 trap 'stop_registry; cleanup_test_dir' EXIT
 
 start_registry none || { fail "start the registry"; finish; }
-outside=$T/outside
-mkdir -p "$outside"
-echo "keep me" >"$outside/victim"
-shadow_before=$(sha256sum /etc/shadow)
-python3 "$TESTS_DIR/integration/hostile_images.py" "$T/hostile" "$outside" || { fail "make the corpus"; finish; }
-outside_state() { find "$outside" -printf '%p %y %s %m\n' | sort; cat "$outside/victim" 2>/dev/null; }
-before=$(outside_state)
-
-# tag : what the error must name ("" = may succeed if confined)
-cases=("dotdot:dotdot" "absolute:" "symlink:" "hardlink:shadow" "whiteout:.wh.victim"
-	"bomb:--max-layer-size" "huge-header:its headers exceed the limit"
-	"hardlink-data:a hardlink whose header declares data" "short-body:bin/busybox" "no-end:")
-for c in "${cases[@]}"; do
+hostile_corpus || { fail "make the corpus"; finish; }
+for c in "${hostile_cases[@]}"; do
 	tag=${c%%:*} want=${c#*:}
 	if ! skopeo copy -q --dest-cert-dir "$REG_CERTS" "oci:$T/hostile:$tag" "docker://$REG/hostile/$tag:1" >/dev/null 2>"$T/sk.err"; then
 		fail "push the '$tag' image with skopeo"
 		sed 's/^/#   /' "$T/sk.err"
 		continue
 	fi
-	# 2 GiB of zeros is a legitimate layer when the disk has room: the
-	# bomb is refused by a cap (the store's free space, or this flag).
-	extra=()
-	[ "$tag" = bomb ] && extra=(--max-layer-size 1g)
-	run_cairn pull -q "${extra[@]}" --cert-dir "$REG_CERTS" "$REG/hostile/$tag:1"
+	# shellcheck disable=SC2046
+	run_cairn pull -q $(hostile_flags "$tag") --cert-dir "$REG_CERTS" "$REG/hostile/$tag:1"
 	sed "s/^/# $tag: /" "$T/err"
-	if [ -n "$want" ]; then
+	if [ -n "$want" ] && [ "$want" != ok ]; then
 		if [ "$status" -eq 1 ] && grep -q "entry" "$T/err" && grep -qF -- "$want" "$T/err"; then
 			pass "pull of '$tag' fails naming the entry"
 		else
@@ -53,7 +40,7 @@ for c in "${cases[@]}"; do
 			sed 's/^/#   /' "$T/err"
 		fi
 	fi
-	[ "$tag" = no-end ] && check "umoci's layer ending after its last entry pulls" test "$status" -eq 0
+	[ "$want" = ok ] && check "pull of '$tag' works" test "$status" -eq 0
 	check "'$tag': nothing outside the store changed" test "$(outside_state)" = "$before"
 	check "'$tag': no temp dirs left" no_tmp_left
 done

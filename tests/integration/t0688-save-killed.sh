@@ -11,14 +11,18 @@ expect_ok "build an image with 150 MB of random data" build -q -t rnd:1 "$T/ctx"
 echo keep >"$T/dest/.notes.tmp-abcdef"     # someone else's file: not ours to remove
 
 leftover() { ls -A "$T/dest" | grep -c 'cairn-tmp' ; }
+# Wait (up to 5 s) until a save has its partial file.
+wait_partial() {
+	for _ in $(seq 1 500); do
+		[ "$(leftover)" -gt 0 ] && return
+		sleep 0.01
+	done
+}
 killed=0
 for i in 1 2 3; do
 	"$CAIRN" save -o "$T/dest/img.tar" rnd:1 &
 	pid=$!
-	for _ in $(seq 1 500); do
-		[ "$(leftover)" -gt 0 ] && break
-		sleep 0.01
-	done
+	wait_partial
 	kill -9 "$pid" 2>/dev/null && killed=$((killed + 1))
 	wait "$pid" 2>/dev/null
 	[ "$(leftover)" -gt 0 ] && break
@@ -35,10 +39,7 @@ check "a file that is not cairn's stays" test -f "$T/dest/.notes.tmp-abcdef"
 # A save in progress keeps its partial file through another save's sweep.
 "$CAIRN" save -o "$T/dest/slow.tar" rnd:1 &
 pid=$!
-for _ in $(seq 1 500); do
-	[ "$(leftover)" -gt 0 ] && break
-	sleep 0.01
-done
+wait_partial
 expect_ok "another save while one is running" save -o "$T/dest/quick.tar" rnd:1
 wait "$pid"
 check "the running save was not disturbed (exit 0, complete output)" tar -tf "$T/dest/slow.tar"

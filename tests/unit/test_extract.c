@@ -414,6 +414,24 @@ static void zs(const void *in, size_t len, cn_buf *out)
 	free(p);
 }
 
+static cn_buf *empty_buf(cn_buf *b)
+{
+	cn_buf_init(b, 0);
+	return b;
+}
+
+/* LEN bytes of tar as a blob compressed the C-th way: 0 gzip, 1 zstd, 2 plain. */
+static const char *blob_as(int c, const void *tar, size_t len, cn_buf *blob)
+{
+	if (c == 0)
+		gz(tar, len, blob, 6);
+	else if (c == 1)
+		zs(tar, len, blob);
+	else
+		cn_buf_add(blob, tar, len);
+	return c == 0 ? "gzip" : c == 1 ? "zstd" : "plain";
+}
+
 /* ---- running the extractor ------------------------------------------------- */
 
 static int blob_fd(const void *blob, size_t len)
@@ -1410,14 +1428,9 @@ static void test_stream(void)
 	sha_of(t.data, t.len, tar_sha);
 
 	for (int c = 0; c < 3; c++) {
-		const char *name = c == 0 ? "gzip" : c == 1 ? "zstd" : "plain";
+		const char *name;
 		cn_buf_init(&blob, 0);
-		if (c == 0)
-			gz(t.data, t.len, &blob, 6);
-		else if (c == 1)
-			zs(t.data, t.len, &blob);
-		else
-			cn_buf_add(&blob, t.data, t.len);
+		name = blob_as(c, t.data, t.len, &blob);
 
 		r = extract_into(blob.data, blob.len, "t", NULL, &res, &err);
 		sha_of(blob.data, blob.len, blob_sha);
@@ -1448,12 +1461,7 @@ static void test_stream(void)
 		UNIT_CHECK(r < 0, "%s cut in half: refused: %s", name, err.msg);
 		/* Without the end-of-archive blocks. */
 		cn_buf_reset(&blob);
-		if (c == 0)
-			gz(t.data, t.len - 1024, &blob, 6);
-		else if (c == 1)
-			zs(t.data, t.len - 1024, &blob);
-		else
-			cn_buf_add(&blob, t.data, t.len - 1024);
+		blob_as(c, t.data, t.len - 1024, &blob);
 		r = extract_into(blob.data, blob.len, "t", NULL, &res, &err);
 		UNIT_CHECK(r == 0 && content_is(at("t/d/f"), "hello"),
 			   "%s without end-of-archive blocks, after a complete entry: accepted: %s", name,
@@ -1639,14 +1647,7 @@ static void test_missing_end(void)
 	t.len = full - (512 - sizeof(data) % 512);     /* the data, no padding */
 	sha_of(t.data, t.len, tar_sha);
 	for (int c = 0; c < 3; c++) {
-		const char *name = c == 0 ? "gzip" : c == 1 ? "zstd" : "plain";
-		cn_buf_init(&blob, 0);
-		if (c == 0)
-			gz(t.data, t.len, &blob, 6);
-		else if (c == 1)
-			zs(t.data, t.len, &blob);
-		else
-			cn_buf_add(&blob, t.data, t.len);
+		const char *name = blob_as(c, t.data, t.len, empty_buf(&blob));
 		r = extract_into(blob.data, blob.len, "t", NULL, &res, &err);
 		UNIT_CHECK(r == 0 && !strcmp(res.diff_id, tar_sha) && res.uncompressed == t.len &&
 			   file_size_is(at("t/bin/busybox"), sizeof(data)),
@@ -1654,12 +1655,7 @@ static void test_missing_end(void)
 			   name, r ? err.msg : "ok");
 		cn_buf_reset(&blob);
 		/* One byte of the body missing. */
-		if (c == 0)
-			gz(t.data, t.len - 1, &blob, 6);
-		else if (c == 1)
-			zs(t.data, t.len - 1, &blob);
-		else
-			cn_buf_add(&blob, t.data, t.len - 1);
+		blob_as(c, t.data, t.len - 1, &blob);
 		r = extract_into(blob.data, blob.len, "t", NULL, &res, &err);
 		UNIT_CHECK(r < 0 && strstr(err.msg, "entry \"bin/busybox\""),
 			   "%s with the last entry's body one byte short: refused, naming it: %s", name,
