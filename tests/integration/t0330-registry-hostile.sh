@@ -29,9 +29,10 @@ for c in "${hostile_cases[@]}"; do
 			sed 's/^/#   /' "$T/err"
 		fi
 		check "nothing is tagged for '$tag'" expect_no_tag "$REG/hostile/$tag:1"
-		layer=$(jq -r --arg t "$tag" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' "$T/hostile/index.json")
-		layer=$(jq -r '.layers[0].digest' "$T/hostile/blobs/sha256/${layer#sha256:}")
-		check "'$tag': the refused layer's blob is not kept" test ! -e "$CAIRN_ROOT/blobs/sha256/${layer#sha256:}"
+		# (skopeo may have recompressed it: the digest is the error's)
+		layer=$(grep -o 'layer sha256:[0-9a-f]*' "$T/err" | head -1 | cut -d: -f2)
+		check "'$tag': the refused layer's blob is not kept" \
+			test -n "$layer" -a ! -e "$CAIRN_ROOT/blobs/sha256/$layer"
 	else
 		if [ "$status" -eq 0 ] || grep -q "entry" "$T/err"; then
 			pass "pull of '$tag' is refused or stays confined"
