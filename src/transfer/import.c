@@ -42,7 +42,9 @@ struct xfer_cap {
 	const char *why;
 };
 
-static void expansion_cap(struct store *st, int blob_fd, uint64_t blob_size, struct xfer_cap *cap)
+/* WRITES: the layer is to be unpacked (only then does free space matter). */
+static void expansion_cap(struct store *st, int blob_fd, uint64_t blob_size, bool writes,
+			  struct xfer_cap *cap)
 {
 	unsigned char m[LAYER_CODEC_MAGIC_MAX] = { 0 };
 	uint64_t ratio = 1, free_bytes;
@@ -62,7 +64,7 @@ static void expansion_cap(struct store *st, int blob_fd, uint64_t blob_size, str
 	cap->why = "the most its compression can expand";
 	if (cap->bytes < MIN_EXPANSION)
 		cap->bytes = MIN_EXPANSION;
-	free_bytes = store_free_bytes(st);
+	free_bytes = writes ? store_free_bytes(st) : UINT64_MAX;
 	if (free_bytes < cap->bytes) {
 		cap->bytes = free_bytes ? free_bytes : 1;
 		cap->why = "the free space in the store";
@@ -98,17 +100,19 @@ int xfer_snapshot_layer_unnamed(struct store *st, const struct store_layer *laye
 	struct layer_extract_opts xo = { .overlay_whiteouts = true };
 	struct xfer_cap cap;
 	_cleanup_close_ int blob_fd = -1, root_fd = -1;
+	bool have;
 	int r = -1;
 
 	blob_fd = store_blob_open(st, layer->digest, err);
 	if (blob_fd < 0)
 		return -1;
-	expansion_cap(st, blob_fd, store_blob_size(st, layer->digest), &cap);
+	have = store_snapshot_exists(st, layer->diff_id);
+	expansion_cap(st, blob_fd, store_blob_size(st, layer->digest), !have, &cap);
 	xo.max_bytes = cap.bytes;
 	/* A snapshot under this diff_id proves nothing about this blob: it may
 	 * come from another image. Hash the blob (no extraction) so an image
 	 * cannot borrow a snapshot its layer does not hold. */
-	if (store_snapshot_exists(st, layer->diff_id)) {
+	if (have) {
 		if (layer_hash(blob_fd, xo.max_bytes, &res, err) < 0) {
 			note_cap(err, &cap);
 			return -1;
