@@ -73,7 +73,7 @@ int cmd_load(struct cli *cli, int argc, char **argv)
 	} else {
 		for (size_t i = 0; i < res.nimages && !quiet; i++) {
 			for (size_t k = 0; k < res.images[i].tags.n; k++)
-				printf("Loaded image: %s\n", res.images[i].tags.v[k]);
+				printf("Loaded image: %s\n", cli_esc(res.images[i].tags.v[k]));
 			if (res.images[i].tags.n == 0)
 				printf("Loaded image: %s\n", res.images[i].manifest_digest);
 		}

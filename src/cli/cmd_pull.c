@@ -27,7 +27,7 @@ static int pull(struct store *st, char **ops, int n, struct cli_registry *r, cn_
 		return -1;
 	cli_registry_progress_end(r);
 	if (!r->quiet && res.local)
-		fprintf(stderr, "pulled %s\n", res.local);
+		fprintf(stderr, "pulled %s\n", cli_esc(res.local));
 	printf("%s\n", res.manifest_digest);
 	reg_result_free(&res);
 	return 0;

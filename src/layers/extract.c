@@ -25,6 +25,7 @@
 #include "layers/xattr.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/escape.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/mem.h"
@@ -49,17 +50,7 @@
 
 static void set_shown(struct ex *x, const char *raw)
 {
-	size_t o = 0, i;
-	for (i = 0; i < EX_SHOWN_MAX && raw[i]; i++) {
-		unsigned char c = (unsigned char)raw[i];
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			x->shown[o++] = (char)c;
-		else
-			o += (size_t)snprintf(x->shown + o, sizeof(x->shown) - o, "\\x%02x", c);
-	}
-	if (raw[i])
-		o += (size_t)snprintf(x->shown + o, sizeof(x->shown) - o, "...");
-	x->shown[o] = '\0';
+	cn_escape_to(x->shown, sizeof(x->shown), raw, EX_SHOWN_MAX, CN_ESCAPE_ASCII);
 }
 
 int ex_fail(struct ex *x, int errnum, const char *fmt, ...)

@@ -371,7 +371,8 @@ int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, str
 
 	memset(res, 0, sizeof(*res));
 	cn_buf_init(&body, REG_MAX_MANIFEST);
-	cn_buf_init(&cfg, REG_MAX_MANIFEST);
+	/* A config is a blob, not a manifest: as large as the store accepts. */
+	cn_buf_init(&cfg, STORE_MAX_JSON);
 	if (cn_ref_parse(remote, &ref, err) < 0)
 		return -1;
 	scope = cn_xasprintf("repository:%s:pull", ref.path);

@@ -106,6 +106,10 @@ int xfer_snapshot_layer_unnamed(struct store *st, const struct store_layer *laye
 	blob_fd = store_blob_open(st, layer->digest, err);
 	if (blob_fd < 0)
 		return -1;
+	/* Another reader trusts the media type: a zstd blob declared gzip
+	 * would import here and break there. */
+	if (layer_check_media_type(blob_fd, layer->media_type, layer->digest, err) < 0)
+		return -1;
 	have = store_snapshot_exists(st, layer->diff_id);
 	expansion_cap(st, blob_fd, store_blob_size(st, layer->digest), !have, &cap);
 	xo.max_bytes = cap.bytes;
