@@ -36,7 +36,7 @@ int cli_open_store(struct cli *cli, struct store *st);
  * between a command's check of it and the tag it sets. */
 int cli_open_store_for_tagging(struct cli *cli, struct store *st);
 void cli_human_size(unsigned long long bytes, char *out, size_t len);
-/* SECS as docker words it: "3 seconds", "About a minute", "2 hours". */
+/* SECS as docker words it: "3 seconds", "About a minute", "2 hours", "3 years". */
 void cli_human_duration(long long secs, char *out, size_t len);
 /* Docker's table layout (cli/table.c): each column as wide as its widest
  * cell plus three spaces, the last one unpadded. Cells are copied; escape
