@@ -122,7 +122,7 @@ check "-q prints nothing else" test -z "$(grep -vE '^[0-9a-f]{12}$' "$T/out")"
 check "-q --no-trunc prints full ids" bash -c '"$1" images -q --no-trunc | grep -qx "$2"' _ "$CAIRN" "$id"
 run_cairn images
 check "header as docker's" grep -qE '^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE$' "$T/out"
-check "CREATED is relative" grep -qE "^app +1 +$short +(Less than a second|[0-9]+ seconds|About a minute) ago " "$T/out"
+check "CREATED is relative" grep -qE "^app +1 +$short +(Less than a second|About a minute|About an hour|[0-9]+ [a-z]+) ago " "$T/out"
 # SIZE: the unpacked size (files and link targets), not the compressed blobs.
 diff_ids=$(image_config busybox:latest | jq -r '.rootfs.diff_ids[]' | cut -c8-)
 bytes=$(for d in $diff_ids; do find "$CAIRN_ROOT/snapshots/$d" \( -type f -o -type l \) -printf '%s\n'; done | awk '{s += $1} END {print s}')
@@ -207,7 +207,8 @@ check "prune says the space reclaimed" grep -qE '^Total reclaimed space: [0-9.]+
 check "the image is gone" test ! -e "$CAIRN_ROOT/blobs/sha256/${man#sha256:}"
 
 # ---- image and container command groups ----
-check "image ls is images" test "$("$CAIRN" image ls)" = "$("$CAIRN" images)"
+# (CREATED left out: the two runs may straddle a second.)
+check "image ls is images" test "$("$CAIRN" image ls | awk '{print $1, $2, $3}')" = "$("$CAIRN" images | awk '{print $1, $2, $3}')"
 check "image list -q is images -q" test "$("$CAIRN" image list -q)" = "$("$CAIRN" images -q)"
 check "image inspect" test "$("$CAIRN" image inspect busybox | jq -r '.[0].Digest')" = "$bb_man"
 check "image history" test "$("$CAIRN" image history -q busybox)" = "$("$CAIRN" history -q busybox)"
