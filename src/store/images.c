@@ -20,7 +20,10 @@ static void entry_add(struct store_image_list *l, size_t *cap, struct store *st,
 	e = &l->v[l->n++];
 	memset(e, 0, sizeof(*e));
 	snprintf(e->manifest, sizeof(e->manifest), "%s", manifest);
-	e->ref = ref ? cn_xstrdup(ref) : NULL;
+	/* Shown as docker shows it, also for a name stored before names were
+	 * normalized (store_ref_normalize). */
+	if (ref && !(e->ref = store_ref_normalize(ref, &ignored)))
+		e->ref = cn_xstrdup(ref);
 	e->kind = kind;
 	if (store_image_load_manifest(st, manifest, &img, &ignored) != 1) {
 		e->unreadable = true;

@@ -86,7 +86,7 @@ static int index_save(struct store *st, json_t *idx, cn_err *err)
 }
 
 /* Index of REF's entry in the manifests array, or -1. */
-static long index_find(json_t *manifests, const char *ref)
+static long index_find_exact(json_t *manifests, const char *ref)
 {
 	size_t i;
 	json_t *e;
@@ -94,6 +94,26 @@ static long index_find(json_t *manifests, const char *ref)
 		const char *r = entry_ref(e);
 		if (r && strcmp(r, ref) == 0)
 			return (long)i;
+	}
+	return -1;
+}
+
+/* REF's entry: by name, else the entry whose name normalizes to REF's (a
+ * store written before names were normalized holds "docker.io/library/x:1"). */
+static long index_find(json_t *manifests, const char *ref)
+{
+	_cleanup_free_ char *want = NULL;
+	long i = index_find_exact(manifests, ref);
+	size_t j;
+	json_t *e;
+	cn_err ignored;
+	if (i >= 0 || !(want = store_ref_normalize(ref, &ignored)))
+		return i;
+	json_array_foreach(manifests, j, e) {
+		const char *r = entry_ref(e);
+		_cleanup_free_ char *n = r ? store_ref_normalize(r, &ignored) : NULL;
+		if (n && strcmp(n, want) == 0)
+			return (long)j;
 	}
 	return -1;
 }
@@ -297,7 +317,7 @@ int store_tag_set(struct store *st, const char *ref, const char *manifest_digest
 	manifests = json_object_get(idx, "manifests");
 	/* Tags are kept in docker's familiar form ("docker.io/library/x:1" is
 	 * "x:1"); a name already in the index as given (older stores) stays. */
-	if (index_find(manifests, ref) < 0) {
+	if (index_find_exact(manifests, ref) < 0) {
 		norm = store_ref_normalize(ref, err);
 		if (!norm)
 			goto out;

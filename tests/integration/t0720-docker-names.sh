@@ -36,6 +36,15 @@ RUN echo full > /g
 EOF2
 expect_ok "FROM docker.io/library/busybox:latest uses the local busybox (no pull)" build -q -t full:1 "$T/from-full"
 check "... built on it" test "$(image_config full:1 | jq -c '.rootfs.diff_ids[0:-1]')" = "$(image_config busybox:latest | jq -c .rootfs.diff_ids)"
+# A tag stored before names were normalized answers to its docker names.
+expect_ok "tag legacy:1" tag busybox legacy:1
+jq '.manifests |= map(if .annotations["org.opencontainers.image.ref.name"] == "legacy:1"
+	then .annotations["org.opencontainers.image.ref.name"] = "docker.io/library/legacy:1" else . end)' \
+	"$CAIRN_ROOT/index.json" >"$T/index.json" && cp "$T/index.json" "$CAIRN_ROOT/index.json"
+check "an old full name answers to legacy:1" test "$(digest_of legacy:1)" = "$bb_man"
+check "... and is listed as docker shows it" grep -qE '^legacy +1 ' <("$CAIRN" images)
+expect_ok "... and rmi legacy:1 removes it" rmi legacy:1
+check "... the entry is gone" test -z "$(tag_digest docker.io/library/legacy:1)"
 expect_ok "rmi docker.io/library/app:2 removes app:2" rmi docker.io/library/app:2
 check "... printing docker's name" grep -qx 'Untagged: app:2' "$T/out"
 
