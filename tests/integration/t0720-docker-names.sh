@@ -117,6 +117,9 @@ check "their ids share 4 digits" test "${a1:7:4}" = "${a2:7:4}" -a "$a1" != "$a2
 expect_fail "an ambiguous prefix is an error naming the count" 1 "ambiguous: 2 images match" inspect "${a1:7:4}"
 expect_fail "... for run too (125: never started)" 125 "ambiguous" run --rm "${a1:7:4}"
 check "a longer prefix picks one" test "$(digest_of "${a1:7:12}")" = "$(tag_digest amb:1)"
+run_cairn history -q amb:1
+check "history of a loaded image: its id first, then <missing> (no states recorded)" \
+	test "$(head -1 "$T/out")" = "${a1:7:12}" -a "$(sed 1d "$T/out" | sort -u)" = "<missing>"
 expect_ok "rmi the two" rmi amb:1 amb:2
 
 # ---- images ----
