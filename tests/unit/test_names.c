@@ -29,23 +29,29 @@ int main(void)
 	UNIT_CHECK(store_ref_normalize("busybox@sha256:0123", &err) == NULL, "a digest names no tag");
 	UNIT_CHECK(store_ref_normalize("Busybox", &err) == NULL, "upper case is refused");
 
-	UNIT_CHECK(store_short_id("4ab6"), "4 hex digits are an id");
-	UNIT_CHECK(store_short_id("sha256:4ab6406afb51"), "sha256:PREFIX is an id");
-	UNIT_CHECK(!store_short_id("4ab"), "3 are too few");
-	UNIT_CHECK(!store_short_id("sha256:"), "sha256: alone is none");
-	UNIT_CHECK(!store_short_id("4AB6"), "upper case is no id");
-	UNIT_CHECK(!store_short_id("4ab6:latest"), "a tag is no id");
-	UNIT_CHECK(store_short_id("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
-		   "64 digits are an id");
-	UNIT_CHECK(!store_short_id("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0"),
-		   "65 are not");
+	static const struct { const char *s; bool id; const char *what; } ids[] = {
+		{ "4ab6", true, "4 hex digits are an id" },
+		{ "sha256:4ab6406afb51", true, "sha256:PREFIX is an id" },
+		{ "4ab", false, "3 are too few" },
+		{ "sha256:", false, "sha256: alone is none" },
+		{ "4AB6", false, "upper case is no id" },
+		{ "4ab6:latest", false, "a tag is no id" },
+		{ "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", true, "64 digits are an id" },
+		{ "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0", false, "65 are not" },
+	};
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		UNIT_CHECK(store_short_id(ids[i].s) == ids[i].id, "%s", ids[i].what);
 
-	UNIT_CHECK(store_parse_created("2024-01-02T03:04:05Z") == 1704164645, "RFC 3339 UTC");
-	UNIT_CHECK(store_parse_created("2024-01-02T03:04:05.123456789Z") == 1704164645, "with a fraction");
-	UNIT_CHECK(store_parse_created("2024-01-02T05:04:05+02:00") == 1704164645, "with an offset");
-	UNIT_CHECK(store_parse_created("2024-01-02T01:04:05-02:00") == 1704164645, "with a negative offset");
-	UNIT_CHECK(store_parse_created("2024-01-02 03:04:05") == 0, "no zone: unknown");
-	UNIT_CHECK(store_parse_created("2024\x1b[2J") == 0, "garbage: unknown");
-	UNIT_CHECK(store_parse_created(NULL) == 0, "absent: unknown");
+	static const struct { const char *s; long long t; const char *what; } times[] = {
+		{ "2024-01-02T03:04:05Z", 1704164645, "RFC 3339 UTC" },
+		{ "2024-01-02T03:04:05.123456789Z", 1704164645, "with a fraction" },
+		{ "2024-01-02T05:04:05+02:00", 1704164645, "with an offset" },
+		{ "2024-01-02T01:04:05-02:00", 1704164645, "with a negative offset" },
+		{ "2024-01-02 03:04:05", 0, "no zone: unknown" },
+		{ "2024\x1b[2J", 0, "garbage: unknown" },
+		{ NULL, 0, "absent: unknown" },
+	};
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
+		UNIT_CHECK(store_parse_created(times[i].s) == times[i].t, "created: %s", times[i].what);
 	return UNIT_DONE();
 }
