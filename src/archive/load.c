@@ -441,13 +441,7 @@ static void images_free(struct images *imgs)
  * ("docker.io/library/busybox:latest" -> "busybox:latest"). */
 static char *import_ref(struct loader *l, const char *where, const char *name)
 {
-	const char *s = name;
-	char *ref;
-	if (!strncmp(s, "docker.io/library/", 18))
-		s += 18;
-	else if (!strncmp(s, "docker.io/", 10))
-		s += 10;
-	ref = store_ref_normalize(s, l->err);
+	char *ref = store_ref_normalize(name, l->err);
 	if (!ref)
 		cn_err_wrap(l->err, "archive '%s': %s", l->arc, where);
 	return ref;

@@ -232,5 +232,12 @@ expect_ok "container run" container run --rm busybox echo hi
 check "... ran" test "$(cat "$T/out")" = hi
 expect_ok "image --help" image --help
 expect_fail "an unknown image command" 2 "unknown command 'cairn image frob'" image frob
+# save by id: the archive carries the image, but no tag it was not given.
+bb_id=$(jq -r .config.digest "$CAIRN_ROOT/blobs/sha256/$(tag_digest busybox:latest | cut -d: -f2)")
+expect_ok "save by short id" save -o "$T/byid.tar" "${bb_id:7:12}"
+check "save by id: no RepoTags in manifest.json" \
+	test "$(tar -xOf "$T/byid.tar" manifest.json | jq -c '.[0].RepoTags // []')" = "[]"
+check "save by id: no ref name in index.json" \
+	test "$(tar -xOf "$T/byid.tar" index.json | jq -r '[.manifests[].annotations["org.opencontainers.image.ref.name"] // empty] | length')" -eq 0
 check "store is consistent" store_is_consistent
 finish
