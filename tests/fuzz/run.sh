@@ -3,7 +3,8 @@
 # scratch copy of its seed corpus (tests/fuzz/corpus/NAME), so that what it
 # finds never lands in the tree. A crash, a leak, a timeout or an
 # out-of-memory fails the run; its input is kept under the scratch dir and
-# named in the output. Prints the executions per harness and a summary.
+# named in the output. NAME.dict, when present, is the harness's
+# dictionary. Prints the executions per harness and a summary.
 #   tests/fuzz/run.sh BUILD_DIR SECONDS [NAME...]
 set -uo pipefail
 build=${1:?build dir}
@@ -28,7 +29,9 @@ for n in "${names[@]}"; do
 	log=$scratch/$n/log
 	# -timeout: one input may take 10 s; -rss_limit_mb: 2 GiB; leaks are
 	# reported by ASan (detect_leaks is on with -fsanitize=address).
-	"$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	dict=()
+	[ -f "$here/$n.dict" ] && dict=(-dict="$here/$n.dict")
+	"$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "${dict[@]}" \
 		-artifact_prefix="$scratch/$n/crash/" "$scratch/$n/corpus" >"$log" 2>&1
 	rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
