@@ -1,8 +1,11 @@
 /* The layer extractor (layers/extract*.c) on arbitrary blobs. The first
- * byte picks the form: odd, the snapshot form (overlay whiteouts, an empty
- * target); even, the ADD form into a directory that already holds files,
- * a symlink and directories, so that whiteouts and opaque markers have
- * something to remove. The rest is the blob (tar, gzip or zstd). Each run
+ * byte's bit 0 picks the form: set, the snapshot form (overlay whiteouts,
+ * an empty target); clear, the ADD form into a directory that already
+ * holds files, a symlink and directories, so that whiteouts and opaque
+ * markers have something to remove. Bit 1: fix the checksum of every
+ * 512-byte block that has the ustar magic, so that mutated headers get
+ * past the checksum and reach the extractor. Bit 2: ADD's bzip2 and xz.
+ * The rest is the blob (tar, gzip or zstd). Each run
  * gets a fresh target inside the harness's private temp directory, removed
  * afterwards; the extractor is what keeps entries inside it. */
 #include "fuzz.h"
@@ -44,19 +47,41 @@ static void populate(int fd)
 	put(fd, "b", "b\n");
 }
 
+static void fix_checksums(uint8_t *p, size_t n)
+{
+	for (size_t off = 0; off + 512 <= n; off += 512) {
+		uint8_t *h = p + off;
+		unsigned sum = 0;
+		if (memcmp(h + 257, "ustar", 5) != 0)
+			continue;
+		memset(h + 148, ' ', 8);
+		for (size_t i = 0; i < 512; i++)
+			sum += h[i];
+		snprintf((char *)h + 148, 8, "%06o", sum & 0777777);
+		h[155] = ' ';
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct layer_extract_opts opts = { .max_bytes = 8u << 20, .max_entries = 4096 };
 	struct layer_extract_result res;
 	cn_err err;
 	int in, target;
+	uint8_t *blob;
 
 	if (size < 1)
 		return 0;
 	opts.overlay_whiteouts = data[0] & 1;
+	opts.bzip2_xz = !opts.overlay_whiteouts && (data[0] & 4);
+	blob = cn_xmalloc(size);
+	memcpy(blob, data + 1, size - 1);
+	if (data[0] & 2)
+		fix_checksums(blob, size - 1);
 	in = memfd_create("blob", MFD_CLOEXEC);
-	if (in < 0 || cn_write_all(in, data + 1, size - 1) < 0 || lseek(in, 0, SEEK_SET) != 0)
+	if (in < 0 || cn_write_all(in, blob, size - 1) < 0 || lseek(in, 0, SEEK_SET) != 0)
 		abort();
+	free(blob);
 	if (mkdirat(root_fd, "t", 0755) < 0)
 		abort();
 	target = openat(root_fd, "t", O_DIRECTORY | O_RDONLY | O_CLOEXEC);

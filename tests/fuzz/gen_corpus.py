@@ -90,7 +90,8 @@ put("archive", "oci", b"\x01" + b'{"schemaVersion":2,"manifests":[{"mediaType":"
 put("archive", "oci_nested", b"\x01" + b'{"manifests":[{"digest":"@M@","annotations":{"org.opencontainers.image.ref.name":"a/b:c"}},'
     b'{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"@C@"}]}')
 
-# ---- extract: first byte odd = snapshot form, even = ADD form; then the blob ----
+# ---- extract: first byte: bit 0 snapshot form (else ADD form), bit 1 fix header
+# checksums, bit 2 ADD's bzip2/xz; then the blob ----
 def tar(entries, fmt=tarfile.PAX_FORMAT):
     b = io.BytesIO()
     with tarfile.open(fileobj=b, mode="w", format=fmt) as t:
@@ -135,3 +136,7 @@ if shutil.which("zstd"):
     put("extract", "snap_zstd", b"\x01" + subprocess.run(["zstd", "-q", "-c"], input=wh, check=True,
                                                           stdout=subprocess.PIPE).stdout)
 put("extract", "truncated", b"\x00" + basic[:700])
+put("extract", "fix_add_whiteouts", b"\x02" + wh)
+put("extract", "fix_snap_hostile", b"\x03" + odd)
+put("extract", "fix_add_basic", b"\x02" + basic)
+put("extract", "add_bzip2", b"\x04" + __import__("bz2").compress(basic))
