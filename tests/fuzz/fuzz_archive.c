@@ -99,8 +99,8 @@ static void substitute(const char *text, size_t n, cn_buf *out)
 	const char *keys = "MCL";
 	for (size_t i = 0; i < n; i++) {
 		const char *k;
-		if (text[i] == '@' && i + 2 < n && text[i + 2] == '@' && text[i + 1] &&
-		    (k = strchr(keys, text[i + 1] & ~0x20))) {
+		if (text[i] == '@' && i + 2 < n && text[i + 2] == '@' &&
+		    (k = memchr(keys, text[i + 1] & ~0x20, 3))) {
 			const char *d = blobs[k - keys]->digest;
 			cn_buf_adds(out, (text[i + 1] & 0x20) ? cn_digest_hex(d) : d);
 			i += 2;
