@@ -27,6 +27,12 @@ for n in "${names[@]}"; do
 	mkdir -p "$scratch/$n/corpus" "$scratch/$n/crash"
 	[ -d "$here/corpus/$n" ] && cp -r "$here/corpus/$n/." "$scratch/$n/corpus/"
 	log=$scratch/$n/log
+	# The harnesses' own temp dirs (extract targets, stores) go below this
+	# one, removed even when a crash kept them from cleaning up.
+	shm=/dev/shm
+	[ -w "$shm" ] || shm=$scratch
+	FUZZ_TMPDIR=$(mktemp -d "$shm/cairn-fuzz-$n.XXXXXX")
+	export FUZZ_TMPDIR
 	# -timeout: one input may take 10 s; -rss_limit_mb: 2 GiB; leaks are
 	# reported by ASan (detect_leaks is on with -fsanitize=address).
 	dict=()
@@ -34,6 +40,7 @@ for n in "${names[@]}"; do
 	"$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "${dict[@]}" \
 		-artifact_prefix="$scratch/$n/crash/" "$scratch/$n/corpus" >"$log" 2>&1
 	rc=$?
+	rm -rf "$FUZZ_TMPDIR"
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 	execs=${execs:-0}
 	total=$((total + execs))
