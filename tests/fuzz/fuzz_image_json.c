@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (json_is_object(img.manifest) && json_is_object(img.config)) {
 		fuzz_debug("reg_plan_layers", reg_plan_layers(img.manifest, img.config, "fuzz", &jobs, &njobs, &err),
 			   &err);
-		r = store_image_parse_manifest(&img, &err);
+		r = store_image_parse_manifest(&img, strlen(ctext), &err);
 		fuzz_debug("store_image_parse_manifest", r, &err);
 		if (r == 0) {
 			(void)store_image_parent(&img);

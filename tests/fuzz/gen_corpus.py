@@ -66,19 +66,20 @@ put("auth", "creds", 'user:pa:ss\x00{"auths":{"example.com":{"username":"u","pas
 # ---- image_json: manifest NUL config NUL index ----------------------------------
 D = "sha256:" + "1" * 64
 E = "sha256:" + "2" * 64
-man = ('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":'
-       '"application/vnd.oci.image.config.v1+json","digest":"%s","size":10},"layers":[{"mediaType":'
-       '"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":5}],"annotations":'
-       '{"org.cairn.state.parent":"%s"}}' % (D, E, D))
 cfg = ('{"architecture":"amd64","os":"linux","config":{"Env":["A=1"]},"rootfs":{"type":"layers","diff_ids":["%s"]},'
        '"history":[{"created_by":"x"},{"empty_layer":true}]}' % E)
+cfg_docker = cfg.replace('"history":[{"created_by":"x"},{"empty_layer":true}]', '"history":[]')
+man = ('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":'
+       '"application/vnd.oci.image.config.v1+json","digest":"%s","size":SIZE},"layers":[{"mediaType":'
+       '"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":5}],"annotations":'
+       '{"org.cairn.state.parent":"%s"}}' % (D, E, D))
 idx = ('{"schemaVersion":2,"manifests":[{"digest":"%s","platform":{"os":"linux","architecture":"amd64"}},'
        '{"digest":"%s","platform":{"os":"linux","architecture":"arm","variant":"v7"}}]}' % (D, E))
-put("image_json", "oci", "\x00".join([man, cfg, idx]))
-put("image_json", "docker", "\x00".join([man.replace("application/vnd.oci.image.manifest.v1+json",
-                                                     "application/vnd.docker.distribution.manifest.v2+json"),
-                                         cfg.replace('"history":[{"created_by":"x"},{"empty_layer":true}]', '"history":[]'),
-                                         '{"manifests":[]}']))
+put("image_json", "oci", "\x00".join([man.replace("SIZE", str(len(cfg))), cfg, idx]))
+put("image_json", "docker", "\x00".join([man.replace("SIZE", str(len(cfg_docker))).replace(
+    "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json"),
+    cfg_docker, '{"manifests":[]}']))
+put("image_json", "size_mismatch", "\x00".join([man.replace("SIZE", "-5"), cfg, idx]))
 put("image_json", "bad", '{"schemaVersion":2,"layers":[{"size":-5}]}\x00{"rootfs":{"diff_ids":[1]}}\x00{"manifests":[{}]}')
 
 # ---- archive: first byte odd = index.json (OCI), even = manifest.json ----------
