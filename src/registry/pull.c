@@ -85,8 +85,8 @@ out:
 }
 
 /* The index entry for the wanted platform ("os/arch[/variant]"). */
-static int pick_platform(const char *platform, json_t *index, const char *name, char out[CN_DIGEST_STR_SIZE],
-			 cn_err *err)
+int reg_pick_platform(const char *platform, json_t *index, const char *name, char out[CN_DIGEST_STR_SIZE],
+		      cn_err *err)
 {
 	char os[72], arch[72], variant[32] = "";
 	json_t *m;
@@ -311,8 +311,8 @@ static bool config_media_type_ok(const char *mt)
 }
 
 /* Fill JOBS from a manifest and its config (already verified). */
-static int plan_layers(json_t *manifest, json_t *config, const char *what, struct blob_job **jobs,
-		       size_t *njobs, cn_err *err)
+int reg_plan_layers(json_t *manifest, json_t *config, const char *what, struct blob_job **jobs,
+		    size_t *njobs, cn_err *err)
 {
 	json_t *layers = json_object_get(manifest, "layers"), *l;
 	json_t *diff_ids = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
@@ -389,7 +389,7 @@ int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, str
 	if (strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0) {
 		char child[CN_DIGEST_STR_SIZE];
 		json_t *index = json_loadb(body.data, body.len, 0, NULL);
-		int pr = pick_platform(o->platform, index, remote, child, err);
+		int pr = reg_pick_platform(o->platform, index, remote, child, err);
 		json_decref(index);
 		free(mt);
 		mt = NULL;
@@ -415,7 +415,7 @@ int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, str
 		cn_err_fail(err, CN_ERR_PROTOCOL, "config %s is not a JSON object", cfg_digest);
 		goto out;
 	}
-	if (plan_layers(manifest, config, digest, &jobs, &njobs, err) < 0)
+	if (reg_plan_layers(manifest, config, digest, &jobs, &njobs, err) < 0)
 		goto out;
 	reg_conn_close(&k);
 	pc = (struct pull_ctx){ .st = st, .name = ref.path, .jobs = jobs };

@@ -1,4 +1,5 @@
 #include "store/image.h"
+#include "store/image_internal.h"
 #include "store/images.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
@@ -68,7 +69,7 @@ static int load_json_blob(struct store *st, const char *digest, json_t **out, si
 
 /* Check the manifest and fill img->layers from it and the config's diff_ids
  * (the config is CFG_LEN bytes: its descriptor must say so). */
-static int parse_manifest(struct store_image *img, size_t cfg_len, cn_err *err)
+int store_image_parse_manifest(struct store_image *img, size_t cfg_len, cn_err *err)
 {
 	uint64_t size;
 	json_t *m = img->manifest, *cfg = json_object_get(m, "config");
@@ -130,7 +131,7 @@ static int load_named(struct store *st, const char *ref, struct store_image *img
 	}
 	memcpy(img->config_digest, cfg_digest, CN_DIGEST_STR_SIZE);
 	if (load_json_blob(st, img->config_digest, &img->config, &cfg_len, err) < 0 ||
-	    parse_manifest(img, cfg_len, err) < 0)
+	    store_image_parse_manifest(img, cfg_len, err) < 0)
 		goto fail;
 	return 1;
 fail:
