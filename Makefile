@@ -12,6 +12,8 @@
 #   make uninstall
 #   make man         regenerate docs/cairn.1 from the --help texts
 #   make analyze     cppcheck with .ci/cppcheck-suppressions.txt
+#   make torture     kill -9 at random moments of build/pull/push/prune/save/load/
+#                    rollback; fsck and a follow-up build after each (TORTURE_KILLS=200)
 # Knobs: CC=clang (builds in build-clang/), WERROR=0 (packagers: warnings
 # stay warnings), CFLAGS/LDFLAGS as usual.
 
@@ -175,6 +177,9 @@ bench-registry: deps all
 debian-base: all
 	CAIRN=$(abspath $(BUILD)/cairn) examples/debian/build.sh
 
+torture: deps all
+	CAIRN=$(abspath $(BUILD)/cairn) tests/torture/run.sh
+
 three-tier: all
 	CAIRN=$(abspath $(BUILD)/cairn) examples/three-tier/run.sh
 
@@ -200,5 +205,5 @@ uninstall:
 clean:
 	rm -rf build build-*
 
-.PHONY: all deps deps-ci lint analyze check units demo bench bench-registry debian-base three-tier \
+.PHONY: all deps deps-ci lint analyze check units demo bench bench-registry debian-base three-tier torture \
 	install uninstall man man-check clean pkg-config-check
