@@ -16,6 +16,8 @@
 #                    in build-fuzz/) and run each for FUZZ_TIME seconds (default 60)
 #                    on a scratch copy of its seed corpus; fails on a crash, leak or
 #                    timeout. FUZZ=NAME runs one harness (e.g. FUZZ=extract).
+#   make torture     kill -9 at random moments of build/pull/push/prune/save/load/
+#                    rollback; fsck and a follow-up build after each (TORTURE_KILLS=200)
 # Knobs: CC=clang (builds in build-clang/), WERROR=0 (packagers: warnings
 # stay warnings), CFLAGS/LDFLAGS as usual.
 
@@ -202,6 +204,9 @@ bench-registry: deps all
 debian-base: all
 	CAIRN=$(abspath $(BUILD)/cairn) examples/debian/build.sh
 
+torture: deps all
+	CAIRN=$(abspath $(BUILD)/cairn) tests/torture/run.sh
+
 three-tier: all
 	CAIRN=$(abspath $(BUILD)/cairn) examples/three-tier/run.sh
 
@@ -227,5 +232,5 @@ uninstall:
 clean:
 	rm -rf build build-*
 
-.PHONY: all deps deps-ci lint analyze check units demo bench bench-registry debian-base three-tier \
+.PHONY: all deps deps-ci lint analyze check units demo bench bench-registry debian-base three-tier torture \
 	install uninstall man man-check clean pkg-config-check fuzz fuzz-build
