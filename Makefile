@@ -12,6 +12,12 @@
 #   make uninstall
 #   make man         regenerate docs/cairn.1 from the --help texts
 #   make analyze     cppcheck with .ci/cppcheck-suppressions.txt
+#   make fuzz        build the libFuzzer harnesses (tests/fuzz/, clang, ASan+UBSan,
+#                    in build-fuzz/) and run each for FUZZ_TIME seconds (default 60)
+#                    on a scratch copy of its seed corpus; fails on a crash, leak or
+#                    timeout. FUZZ=NAME runs one harness (e.g. FUZZ=extract).
+#   make torture     kill -9 at random moments of build/pull/push/prune/save/load/
+#                    rollback; fsck and a follow-up build after each (TORTURE_KILLS=200)
 # Knobs: CC=clang (builds in build-clang/), WERROR=0 (packagers: warnings
 # stay warnings), CFLAGS/LDFLAGS as usual.
 
@@ -33,8 +39,9 @@ DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libss
 DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 \
 	docker-registry apache2-utils openssl curl python3-cryptography debootstrap podman xz-utils
 DEB_ALL := $(DEB_BUILD) $(DEB_TEST)
-# CI only (.ci/run): a second compiler and the static analyzer.
-DEB_CI := clang cppcheck
+# CI only (.ci/run): a second compiler, the static analyzer and libFuzzer's
+# runtime (only recommended by clang, so named).
+DEB_CI := clang cppcheck libclang-rt-dev
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wformat-security -Wvla -Wpointer-arith -Wundef -Wcast-qual \
@@ -146,7 +153,7 @@ units: $(UNIT_BINS)
 # Unsafe string functions are banned (after git's banned.h); grep, since a
 # macro header would clash with the system headers' own declarations.
 lint:
-	@! grep -nE '\<(strcpy|strcat|sprintf|vsprintf|gets)\s*\(' $(LIB_SRCS) $(CLI_SRCS) || \
+	@! grep -nE '\<(strcpy|strcat|sprintf|vsprintf|gets)\s*\(' $(LIB_SRCS) $(CLI_SRCS) $(FUZZ_SRCS) || \
 		{ echo "banned function used (see above)"; exit 1; }
 
 # Static analysis (cppcheck): warnings fatal; each suppression in the file
@@ -156,8 +163,30 @@ analyze:
 	$(CPPCHECK) --quiet --error-exitcode=1 --inline-suppr \
 		--enable=warning,portability,performance --std=c11 --language=c \
 		--suppressions-list=.ci/cppcheck-suppressions.txt --include=.ci/cppcheck-macros.h \
-		-D_GNU_SOURCE -D__linux__ -Isrc -Itests/unit \
-		$(LIB_SRCS) $(CLI_SRCS) $(UNIT_SRCS) tests/unit/unit.c
+		-D_GNU_SOURCE -D__linux__ -Isrc -Itests/unit -Itests/fuzz \
+		$(LIB_SRCS) $(CLI_SRCS) $(UNIT_SRCS) tests/unit/unit.c $(FUZZ_SRCS)
+
+# Fuzzing: the library built again by clang with libFuzzer's coverage
+# (fuzzer-no-link) and ASan+UBSan in build-fuzz/, one binary per
+# tests/fuzz/fuzz_NAME.c. Not part of check (it runs for minutes).
+FUZZ_TIME ?= 60
+FUZZ_CC ?= clang
+FUZZ_BUILD := build-fuzz
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ ?=
+
+fuzz:
+	$(MAKE) fuzz-build CC=$(FUZZ_CC) BUILD=$(FUZZ_BUILD) SANITIZE=fuzzer-no-link,address,undefined
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZ)
+
+fuzz-build: $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libcairn.a
+	$(CC) $(CFLAGS) -Itests/fuzz $(DEPFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< \
+		$(FUZZ_BUILD)/libcairn.a $(LDLIBS)
+
+-include $(FUZZ_BINS:=.d)
 
 check: deps lint
 	$(MAKE) all units
@@ -174,6 +203,9 @@ bench-registry: deps all
 
 debian-base: all
 	CAIRN=$(abspath $(BUILD)/cairn) examples/debian/build.sh
+
+torture: deps all
+	CAIRN=$(abspath $(BUILD)/cairn) tests/torture/run.sh
 
 three-tier: all
 	CAIRN=$(abspath $(BUILD)/cairn) examples/three-tier/run.sh
@@ -200,5 +232,5 @@ uninstall:
 clean:
 	rm -rf build build-*
 
-.PHONY: all deps deps-ci lint analyze check units demo bench bench-registry debian-base three-tier \
-	install uninstall man man-check clean pkg-config-check
+.PHONY: all deps deps-ci lint analyze check units demo bench bench-registry debian-base three-tier torture \
+	install uninstall man man-check clean pkg-config-check fuzz fuzz-build

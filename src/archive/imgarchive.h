@@ -19,8 +19,10 @@
 #include "util/err.h"
 #include "util/strv.h"
 
-/* ---- outputs: a file written as a temp sibling and renamed when complete,
- * or stdout ("-"), which must not be a terminal ---- */
+/* ---- outputs: a file written as a temp sibling (.NAME.cairn-tmp-XXXXXX,
+ * flock()ed by its writer) and renamed when complete, or stdout ("-"),
+ * which must not be a terminal. Opening one removes the unlocked temp
+ * siblings in its directory: what a killed save or export left. ---- */
 struct arc_out {
 	int fd;
 	char *path;         /* NULL for stdout */
@@ -89,7 +91,9 @@ struct arc_load_result {
  * into a private temp file in the store while hashed (never created by its
  * name); blobs are checked against their names' digests; each image is
  * imported (snapshots made, diff_ids checked) and tagged. CAUSE goes to the
- * tag log. On error nothing is tagged. */
+ * tag log. On error nothing is tagged. An entry declaring more than the
+ * store's free space is refused before it is written; blobs the load
+ * brought in that no loaded image uses (all, on error) are removed. */
 int arc_load(struct store *st, int in_fd, const char *name, const char *cause,
 	     struct arc_load_result *res, cn_err *err);
 void arc_load_result_free(struct arc_load_result *res);

@@ -17,7 +17,10 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define LOAD_CHUNK ((size_t)64 * 1024)
@@ -29,10 +32,12 @@
 
 struct member {
 	char *name;                         /* normalized */
+	uint64_t hash;                      /* name_hash(name) */
 	char *alias;                        /* link target (normalized), or NULL */
 	char digest[CN_DIGEST_STR_SIZE];    /* of the content, for regular entries */
 	uint64_t size;
 	unsigned char magic[4];             /* first bytes: the layer's compression */
+	bool fresh;                         /* its blob was not in the store before this load */
 };
 
 struct loader {
@@ -41,6 +46,12 @@ struct loader {
 	struct archive *ar;
 	struct member *m;
 	size_t n, cap;
+	/* The members by name: open addressing, slots hold index + 1. Names
+	 * are hostile (thousands sharing a 4 KB prefix), so the hash is keyed
+	 * with a random secret: nobody can choose names that collide. */
+	uint32_t *slot;
+	size_t nslots;                      /* a power of two, or 0 */
+	unsigned char key[16];
 	cn_buf index, manifest;             /* index.json, manifest.json */
 	bool has_index, has_manifest;
 	uint64_t total;                     /* bytes of entry data read */
@@ -129,13 +140,60 @@ static char *symlink_target(const char *link_name, const char *target, const cha
 	return normalize(joined, why);
 }
 
+static uint64_t name_hash(const struct loader *l, const char *name)
+{
+	char hex[CN_DIGEST_STR_SIZE];
+	cn_sha256 h;
+	cn_sha256_init(&h);
+	cn_sha256_update(&h, l->key, sizeof(l->key));
+	cn_sha256_update(&h, name, strlen(name));
+	cn_sha256_final(&h, hex);
+	return strtoull(cn_digest_hex(hex) + 48, NULL, 16);    /* its last 64 bits */
+}
+
+static void index_put(struct loader *l, size_t idx)
+{
+	size_t mask = l->nslots - 1, i = (size_t)l->m[idx].hash & mask;
+	while (l->slot[i])
+		i = (i + 1) & mask;
+	l->slot[i] = (uint32_t)(idx + 1);
+}
+
+/* Index member IDX (the last one added), growing the table at half full. */
+static void index_add(struct loader *l, size_t idx)
+{
+	if (2 * (idx + 1) > l->nslots) {
+		free(l->slot);
+		l->nslots = l->nslots ? 2 * l->nslots : 1024;
+		l->slot = cn_xcalloc(l->nslots, sizeof(*l->slot));
+		for (size_t k = 0; k < idx; k++)
+			index_put(l, k);
+	}
+	index_put(l, idx);
+}
+
+static struct member *find_hashed(struct loader *l, const char *name, uint64_t h)
+{
+	size_t i, mask = l->nslots - 1;
+	if (!l->nslots)
+		return NULL;
+	for (i = (size_t)h & mask; l->slot[i]; i = (i + 1) & mask) {
+		struct member *m = &l->m[l->slot[i] - 1];
+		if (m->hash == h && strcmp(m->name, name) == 0)
+			return m;
+	}
+	return NULL;
+}
+
+static struct member *find_exact(struct loader *l, const char *name)
+{
+	return l->nslots ? find_hashed(l, name, name_hash(l, name)) : NULL;
+}
+
 static struct member *find(struct loader *l, const char *name)
 {
 	for (int depth = 0; depth <= LOAD_MAX_ALIAS_DEPTH; depth++) {
-		struct member *m = NULL;
-		for (size_t i = 0; i < l->n; i++)
-			if (strcmp(l->m[i].name, name) == 0)
-				m = &l->m[i];
+		struct member *m = find_exact(l, name);
 		if (!m || !m->alias)
 			return m;
 		name = m->alias;
@@ -173,11 +231,29 @@ static int read_small(struct loader *l, const char *name, cn_buf *buf)
 
 /* Stream the current entry into an ingest file, hashing it, and publish it
  * as a blob under its digest. */
+/* The bytes free in the store for unprivileged writers; UINT64_MAX when
+ * unknown (ENOSPC will tell). */
+static uint64_t store_free(struct loader *l)
+{
+	struct statvfs v;
+	if (statvfs(l->st->root, &v) < 0)
+		return UINT64_MAX;
+	return (uint64_t)v.f_bavail * v.f_frsize;
+}
+
 static int ingest(struct loader *l, struct member *m, int64_t declared)
 {
 	struct store_ingest in;
 	cn_sha256 h;
 	size_t nmagic = 0;
+	uint64_t free_bytes = store_free(l);
+	/* A compressed archive can declare far more than it weighs (a 97 KB
+	 * .tar.zst holding a 3 GB entry): refuse what cannot fit before
+	 * writing a byte of it. */
+	if ((uint64_t)declared > free_bytes)
+		return cn_err_fail(l->err, CN_ERR_TOO_BIG, "archive '%s': entry \"%s\": declares %llu bytes, "
+				   "more than the %llu bytes free in the store", l->arc, m->name,
+				   (unsigned long long)declared, (unsigned long long)free_bytes);
 	if (store_ingest_begin(l->st, &in, l->err) < 0)
 		return -1;
 	cn_sha256_init(&h);
@@ -217,21 +293,16 @@ static int ingest(struct loader *l, struct member *m, int64_t declared)
 		store_ingest_abort(&in);
 		return -1;
 	}
-	if (store_ingest_commit(&in, m->digest, l->err) < 0)
+	m->fresh = !store_blob_exists(l->st, m->digest);
+	if (store_ingest_commit(&in, m->digest, l->err) < 0) {
+		m->fresh = false;
 		return cn_err_wrap(l->err, "archive '%s': entry \"%s\"", l->arc, m->name);
+	}
 	return 0;
 fail:
 	cn_sha256_free(&h);
 	store_ingest_abort(&in);
 	return -1;
-}
-
-static struct member *find_exact(struct loader *l, const char *name)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->m[i].name, name) == 0)
-			return &l->m[i];
-	return NULL;
 }
 
 /* Legacy `docker save` files that nothing reads: <id>/VERSION, <id>/json
@@ -253,6 +324,7 @@ static int read_entry(struct loader *l, struct archive_entry *e)
 	_cleanup_free_ char *alias = NULL;
 	struct member *m;
 	int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+	uint64_t hash;
 
 	if (++l->entries > ARC_LOAD_MAX_ENTRIES)
 		return entry_fail(l, raw ? raw : "", "too many entries in the archive");
@@ -265,7 +337,8 @@ static int read_entry(struct loader *l, struct archive_entry *e)
 		return 0;       /* directories are implied; nothing is created */
 	if (size < 0 || (uint64_t)size > ARC_LOAD_MAX_BYTES - l->total)
 		return entry_fail(l, name, "declared size exceeds the archive size limit");
-	if (find_exact(l, name) || (l->has_index && !strcmp(name, "index.json")) ||
+	hash = name_hash(l, name);
+	if (find_hashed(l, name, hash) || (l->has_index && !strcmp(name, "index.json")) ||
 	    (l->has_manifest && !strcmp(name, "manifest.json")))
 		return entry_fail(l, name, "appears twice");
 	if (hardlink) {
@@ -292,6 +365,8 @@ static int read_entry(struct loader *l, struct archive_entry *e)
 	memset(m, 0, sizeof(*m));
 	m->name = CN_TAKE_PTR(name);
 	m->alias = CN_TAKE_PTR(alias);
+	m->hash = hash;
+	index_add(l, l->n - 1);
 	return m->alias ? 0 : ingest(l, m, size);
 }
 
@@ -366,13 +441,7 @@ static void images_free(struct images *imgs)
  * ("docker.io/library/busybox:latest" -> "busybox:latest"). */
 static char *import_ref(struct loader *l, const char *where, const char *name)
 {
-	const char *s = name;
-	char *ref;
-	if (!strncmp(s, "docker.io/library/", 18))
-		s += 18;
-	else if (!strncmp(s, "docker.io/", 10))
-		s += 10;
-	ref = store_ref_normalize(s, l->err);
+	char *ref = store_ref_normalize(name, l->err);
 	if (!ref)
 		cn_err_wrap(l->err, "archive '%s': %s", l->arc, where);
 	return ref;
@@ -660,7 +729,9 @@ static int unpack_layers(struct loader *l, const char *manifest)
 		for (size_t k = 0; k < l->n; k++)
 			if (!l->m[k].alias && !strcmp(l->m[k].digest, img.layers[i].digest))
 				entry = l->m[k].name;
-		if (xfer_snapshot_layer(l->st, &img.layers[i], l->err) < 0) {
+		/* The entry names the layer (its digest, in an OCI layout): the
+		 * error says it once. */
+		if (xfer_snapshot_layer_unnamed(l->st, &img.layers[i], l->err) < 0) {
 			cn_err_wrap(l->err, "entry \"%s\"", entry);
 			r = -1;
 		}
@@ -669,14 +740,48 @@ static int unpack_layers(struct loader *l, const char *manifest)
 	return r < 0 ? -1 : 0;
 }
 
+static bool strv_has(const cn_strv *v, const char *s)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (!strcmp(v->v[i], s))
+			return true;
+	return false;
+}
+
+/* Blobs this load brought into the store that no image it loaded uses (all
+ * of them when it failed: IMGS NULL) are removed: a stray or refused entry
+ * must not stay until prune. */
+static void forget_unused(struct loader *l, const struct images *imgs)
+{
+	cn_strv used = { 0 };
+	for (size_t i = 0; imgs && i < imgs->n; i++) {
+		struct store_image img;
+		cn_err e;
+		cn_strv_push(&used, cn_xstrdup(imgs->v[i].manifest));
+		if (store_image_load(l->st, imgs->v[i].manifest, &img, &e) <= 0)
+			continue;
+		cn_strv_push(&used, cn_xstrdup(img.config_digest));
+		for (size_t k = 0; k < img.nlayers; k++)
+			cn_strv_push(&used, cn_xstrdup(img.layers[k].digest));
+		store_image_free(&img);
+	}
+	for (size_t i = 0; i < l->n; i++)
+		if (l->m[i].fresh && !strv_has(&used, l->m[i].digest))
+			xfer_forget_blob(l->st, l->m[i].digest);
+	cn_strv_free(&used);
+}
+
 int arc_load(struct store *st, int in_fd, const char *name, const char *cause,
 	     struct arc_load_result *res, cn_err *err)
 {
 	struct loader l = { .st = st, .arc = name, .err = err };
 	struct images imgs = { 0 };
+	const struct images *keep = NULL;       /* NULL: nothing loaded stays */
 	int rc = -1;
 
 	memset(res, 0, sizeof(*res));
+	if (getrandom(l.key, sizeof(l.key), 0) != (ssize_t)sizeof(l.key))
+		return cn_err_sys(err, "getrandom");
 	cn_buf_init(&l.index, ARC_LOAD_MAX_JSON);
 	cn_buf_init(&l.manifest, ARC_LOAD_MAX_JSON);
 	l.chunk = cn_xmalloc(LOAD_CHUNK);
@@ -705,6 +810,7 @@ int arc_load(struct store *st, int in_fd, const char *name, const char *cause,
 			cn_err_wrap(err, "archive '%s'", name);
 			goto out;
 		}
+	keep = &imgs;   /* from the first tag on, every image's blobs stay */
 	for (size_t i = 0; i < imgs.n; i++)
 		for (size_t k = 0; k < imgs.v[i].tags.n; k++)
 			if (store_tag_set(st, imgs.v[i].tags.v[k], imgs.v[i].manifest,
@@ -719,6 +825,7 @@ int arc_load(struct store *st, int in_fd, const char *name, const char *cause,
 	res->nimages = imgs.n;
 	rc = 0;
 out:
+	forget_unused(&l, keep);
 	images_free(&imgs);
 	if (l.ar)
 		archive_read_free(l.ar);
@@ -727,6 +834,7 @@ out:
 		free(l.m[i].alias);
 	}
 	free(l.m);
+	free(l.slot);
 	free(l.chunk);
 	cn_buf_free(&l.index);
 	cn_buf_free(&l.manifest);

@@ -202,8 +202,17 @@ static int collect(struct store *st, char *const *refs, size_t nrefs, struct sav
 		if (r <= 0)
 			goto fail;
 		img.manifest_size = store_blob_size(st, img.manifest_digest);
-		if (!cn_digest_valid(refs[i]))
-			tag = store_ref_normalize(refs[i], err);
+		/* Only a name that is a tag travels as one: an image named by
+		 * its id or digest gets no RepoTags, as with docker save. */
+		if (!cn_digest_valid(refs[i])) {
+			char found[CN_DIGEST_STR_SIZE];
+			cn_err ignored;
+			tag = store_ref_normalize(refs[i], &ignored);
+			if (tag && store_tag_get(st, tag, found, &ignored) != 1) {
+				free(tag);
+				tag = NULL;
+			}
+		}
 		for (j = 0; j < n; j++)
 			if (strcmp(imgs[j].img.manifest_digest, img.manifest_digest) == 0)
 				break;

@@ -2,6 +2,8 @@
 #ifndef CLI_H
 #define CLI_H
 
+#include <stdio.h>
+
 #include "store/store.h"
 #include "util/err.h"
 
@@ -34,8 +36,24 @@ int cli_open_store(struct cli *cli, struct store *st);
  * between a command's check of it and the tag it sets. */
 int cli_open_store_for_tagging(struct cli *cli, struct store *st);
 void cli_human_size(unsigned long long bytes, char *out, size_t len);
-/* SECS as docker words it: "3 seconds", "About a minute", "2 hours". */
+/* SECS as docker words it: "3 seconds", "About a minute", "2 hours", "3 years". */
 void cli_human_duration(long long secs, char *out, size_t len);
+/* Docker's table layout (cli/table.c): each column as wide as its widest
+ * cell plus three spaces, the last one unpadded. Cells are copied; escape
+ * outside text (cli_esc) before adding it. */
+struct cli_table {
+	size_t ncols;
+	cn_strv cells;
+};
+void cli_table_init(struct cli_table *t, size_t ncols);
+/* One row: exactly ncols strings (NULL prints as ""). */
+void cli_table_add(struct cli_table *t, ...);
+void cli_table_print(struct cli_table *t, FILE *out);
+void cli_table_free(struct cli_table *t);
+/* BYTES as docker prints sizes: "0B", "4.26MB", "1.2GB" (powers of 1000). */
+void cli_docker_size(unsigned long long bytes, char *out, size_t len);
+/* WHEN (unix seconds) as docker's CREATED: "2 hours ago"; "N/A" when 0. */
+void cli_ago(long long when, long long now, char *out, size_t len);
 /* --memory ('M'), --cpus ('C'), --pids-limit ('P') into LIMITS; -1 if invalid. */
 struct sb_limits;
 int cli_parse_limit(int opt, const char *arg, struct sb_limits *limits);

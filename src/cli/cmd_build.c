@@ -1,5 +1,6 @@
 #include "builder/build.h"
 #include "cli/cli.h"
+#include "cli/layer_limit.h"
 #include "cli/network.h"
 #include "cli/rootless.h"
 #include "cli/registry_opts.h"
@@ -308,6 +309,9 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "error: SOURCE_DATE_EPOCH='%s' is not seconds since 1970\n", sde);
 		return EXIT_USAGE;
 	}
+	/* FROM pulls and loads base images: CAIRN_MAX_LAYER_SIZE applies to them. */
+	if ((rc = cli_max_layer_size("build", NULL)) != 0)
+		return rc;
 	if (argc - optind > 1)
 		return cli_usage_error("build", "expected one build context, got %d", argc - optind);
 	o.context = optind < argc ? argv[optind] : ".";

@@ -1,41 +1,89 @@
+/* cairn history: docker's columns, newest row first. IMAGE is the id of
+ * the state after the row (an image of its own), <missing> where none is
+ * recorded; --rows adds cairn's row numbers (1 = oldest), the ones
+ * 'rollback --to ROW' takes. */
 #include "cli/cli.h"
-#include "store/image.h"
+#include "store/images.h"
 #include "util/cleanup.h"
+#include "util/mem.h"
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#define CREATED_BY_WIDTH 45     /* docker truncates CREATED BY there */
+
+/* S cut to CREATED_BY_WIDTH characters ending in "…" as docker does; S
+ * is escaped text (ASCII), so bytes are characters. */
+static void truncate_text(const char *s, char *out, size_t len)
+{
+	if (strlen(s) <= CREATED_BY_WIDTH)
+		snprintf(out, len, "%s", s);
+	else
+		snprintf(out, len, "%.*s…", CREATED_BY_WIDTH - 1, s);
+}
+
+/* The id (config digest) of each row's state; "" where unknown. */
+static void state_ids(struct store *st, char (*states)[CN_DIGEST_STR_SIZE], size_t rows)
+{
+	for (size_t i = 0; i < rows; i++) {
+		struct store_image s;
+		cn_err ignored;
+		if (!states[i][0])
+			continue;
+		if (store_image_load_manifest(st, states[i], &s, &ignored) == 1) {
+			memcpy(states[i], s.config_digest, CN_DIGEST_STR_SIZE);
+			store_image_free(&s);
+		} else {
+			states[i][0] = '\0';
+		}
+	}
+}
 
 int cmd_history(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "no-trunc", no_argument, NULL, 'n' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "rows", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	_cleanup_free_ char (*states)[CN_DIGEST_STR_SIZE] = NULL;
-	bool full = false;
+	_cleanup_free_ size_t *layer_of = NULL;
+	bool full = false, quiet = false, numbered = false;
+	long long now = (long long)time(NULL);
 	struct store_image img;
+	struct cli_table t;
 	struct store st;
 	size_t rows, layer = 0, i;
-	json_t *h;
+	json_t *hist, *h;
 	cn_err err;
-	int c, r, w;
+	int c, r;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'n') {
-			full = true;
-			continue;
-		}
-		if (c == 'h') {
-			printf("usage: cairn history [--no-trunc] IMAGE\n\n"
-			       "Show an image's history, oldest row first: the state (an image of its own,\n"
-			       "usable with 'cairn rollback --to ROW'), creation time, layer size and digest\n"
-			       "(or <empty> for a step that changed no file), and the instruction.\n");
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n': full = true; break;
+		case 'q': quiet = true; break;
+		case 'r': numbered = true; break;
+		case 'h':
+			printf("usage: cairn history [--no-trunc] [-q] [--rows] IMAGE\n"
+			       "       cairn image history ...\n\n"
+			       "Show an image's history, newest row first, as docker does: IMAGE (the id of\n"
+			       "the state after the row, an image of its own; <missing> inside a base image\n"
+			       "cairn did not build), CREATED, CREATED BY (the instruction), SIZE (the\n"
+			       "layer's unpacked size) and COMMENT.\n"
+			       "      --no-trunc   full ids and instructions\n"
+			       "  -q, --quiet      print only the IMAGE column\n"
+			       "      --rows       add ROW: cairn's row number (1 = oldest), as taken by\n"
+			       "                   'cairn rollback --to ROW'\n");
 			return 0;
+		default:
+			return cli_usage_error("history", "invalid option");
 		}
-		return cli_usage_error("history", "invalid option");
 	}
 	if (argc - optind != 1)
 		return cli_usage_error("history", "expected one image");
@@ -51,26 +99,53 @@ int cmd_history(struct cli *cli, int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	store_image_row_states(&st, &img, &states, &rows, &err);
-	w = full ? 71 : 12;
-	printf("%-4s %-*s %-20s %-10s %-*s %s\n", "ROW", w, "STATE", "CREATED", "SIZE", w, "LAYER",
-	       "CREATED BY");
-	json_array_foreach(json_object_get(img.config, "history"), i, h) {
+	state_ids(&st, states, rows);
+	hist = json_object_get(img.config, "history");
+	/* Which layer each row made, counted oldest first. */
+	layer_of = cn_xcalloc(rows ? rows : 1, sizeof(*layer_of));
+	json_array_foreach(hist, i, h) {
 		bool empty = json_is_true(json_object_get(h, "empty_layer"));
-		const char *created = json_string_value(json_object_get(h, "created"));
-		const char *by = json_string_value(json_object_get(h, "created_by"));
-		const char *state = states[i][0] ? states[i] + (full ? 0 : 7) : "-";
-		char size[32], digest[CN_DIGEST_STR_SIZE];
-		if (empty || layer >= img.nlayers) {
-			snprintf(size, sizeof(size), "0 B");
-			snprintf(digest, sizeof(digest), "<empty>");
-		} else {
-			cli_human_size(img.layers[layer].size, size, sizeof(size));
-			snprintf(digest, sizeof(digest), "%s", img.layers[layer].digest + (full ? 0 : 7));
-			layer++;
-		}
-		printf("%-4zu %-*.*s %-20.20s %-10s %-*.*s %s\n", i + 1, w, w, state,
-		       created ? cli_esc(created) : "-", size, w, w, digest, cli_esc(by));
+		layer_of[i] = (empty || layer >= img.nlayers) ? SIZE_MAX : layer++;
 	}
+	cli_table_init(&t, numbered ? 6 : 5);
+	if (numbered)
+		cli_table_add(&t, "ROW", "IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT");
+	else
+		cli_table_add(&t, "IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT");
+	for (i = json_array_size(hist); i-- > 0;) {
+		h = json_array_get(hist, i);
+		const char *comment = json_string_value(json_object_get(h, "comment"));
+		const char *by = json_string_value(json_object_get(h, "created_by"));
+		char id[CN_DIGEST_STR_SIZE], created[64], size[32], row[24], cut[CREATED_BY_WIDTH + 8];
+		const char *by_text;
+		if (i < rows && states[i][0])
+			snprintf(id, sizeof(id), "%.*s", full ? CN_DIGEST_STR_SIZE : 12,
+				 full ? states[i] : states[i] + 7);
+		else
+			snprintf(id, sizeof(id), "<missing>");
+		if (quiet) {
+			printf("%s\n", id);
+			continue;
+		}
+		cli_ago(store_parse_created(json_string_value(json_object_get(h, "created"))), now, created,
+			sizeof(created));
+		cli_docker_size(layer_of[i] == SIZE_MAX ? 0
+				: store_snapshot_content_size(&st, img.layers[layer_of[i]].diff_id),
+				size, sizeof(size));
+		by_text = cli_esc(by);
+		if (!full) {
+			truncate_text(by_text, cut, sizeof(cut));
+			by_text = cut;
+		}
+		snprintf(row, sizeof(row), "%zu", i + 1);
+		if (numbered)
+			cli_table_add(&t, row, id, created, by_text, size, cli_esc(comment));
+		else
+			cli_table_add(&t, id, created, by_text, size, cli_esc(comment));
+	}
+	if (!quiet)
+		cli_table_print(&t, stdout);
+	cli_table_free(&t);
 	store_image_free(&img);
 	store_close(&st);
 	return 0;

@@ -1,10 +1,33 @@
+/* cairn images: docker's listing. IMAGE ID is the config digest, SIZE the
+ * unpacked size, CREATED relative, newest first; untagged images that are
+ * still stored (earlier values of tags) show as <none>. */
 #include "cli/cli.h"
-#include "store/image.h"
+#include "store/images.h"
 #include "util/cleanup.h"
+#include "util/mem.h"
 
+#include <fnmatch.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+struct filters {
+	cn_strv refs;           /* reference=PATTERN (any may match) */
+	cn_strv labels;         /* label=K[=V] (all must match) */
+	int dangling;           /* -1 any, 0 tagged only, 1 untagged only */
+	long long before, since; /* 0: unset */
+};
+
+struct row {
+	const struct store_image_entry *e;
+	size_t order;
+	uint64_t size;
+	json_t *labels;         /* borrowed from CONFIG */
+	json_t *config;
+	bool sized;
+};
 
 /* "name:tag" split at the tag's colon (a host:port colon comes before a '/'). */
 static void split_ref(const char *ref, char *name, size_t nlen, const char **tag)
@@ -20,72 +43,289 @@ static void split_ref(const char *ref, char *name, size_t nlen, const char **tag
 	*tag = colon + 1;
 }
 
+/* A pattern as docker's reference filter takes it: the familiar name
+ * normalized when it is one ("library/busybox" -> "busybox"; with no tag,
+ * it matches every tag of the repository), else a glob as given. */
+static char *ref_pattern(const char *arg)
+{
+	const char *slash = strrchr(arg, '/'), *colon = strrchr(arg, ':');
+	bool tagged = colon && (!slash || colon > slash);
+	cn_err ignored;
+	char *norm = strpbrk(arg, "*?[") ? NULL : store_ref_normalize(arg, &ignored);
+	if (!norm)
+		return cn_xstrdup(arg);
+	if (!tagged)
+		*strrchr(norm, ':') = '\0';
+	return norm;
+}
+
+/* docker's reference filter: a glob ('*' stops at '/') over NAME:TAG or NAME. */
+static bool ref_matches(const cn_strv *pats, const char *ref)
+{
+	char name[512];
+	const char *tag;
+	if (!pats->n)
+		return true;
+	if (!ref)
+		return false;
+	split_ref(ref, name, sizeof(name), &tag);
+	for (size_t i = 0; i < pats->n; i++)
+		if (fnmatch(pats->v[i], ref, FNM_PATHNAME) == 0 || fnmatch(pats->v[i], name, FNM_PATHNAME) == 0)
+			return true;
+	return false;
+}
+
+static bool labels_match(const cn_strv *want, json_t *labels)
+{
+	for (size_t i = 0; i < want->n; i++) {
+		const char *eq = strchr(want->v[i], '=');
+		_cleanup_free_ char *k = eq ? cn_xstrndup(want->v[i], (size_t)(eq - want->v[i]))
+					    : cn_xstrdup(want->v[i]);
+		json_t *v = json_object_get(labels, k);
+		if (!v || (eq && (!json_is_string(v) || strcmp(json_string_value(v), eq + 1) != 0)))
+			return false;
+	}
+	return true;
+}
+
+/* The creation time of the image IMG names, for before= and since=. */
+static int image_time(struct store *st, const char *key, const char *img, long long *out)
+{
+	struct store_image im;
+	cn_err err;
+	int r = store_image_load(st, img, &im, &err);
+	if (r <= 0) {
+		if (r == 0)
+			fprintf(stderr, "error: --filter %s: image '%s' not found\n", key, cli_esc(img));
+		else
+			cli_fail(&err);
+		return -1;
+	}
+	*out = store_parse_created(json_string_value(json_object_get(im.config, "created")));
+	store_image_free(&im);
+	if (!*out) {
+		fprintf(stderr, "error: --filter %s: image '%s' has no creation time\n", key, cli_esc(img));
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_filter(struct store *st, const char *f, struct filters *fl)
+{
+	const char *eq = strchr(f, '=');
+	_cleanup_free_ char *key = eq ? cn_xstrndup(f, (size_t)(eq - f)) : NULL;
+	const char *val = eq ? eq + 1 : NULL;
+	if (!key || !*val)
+		goto bad;
+	if (!strcmp(key, "reference")) {
+		cn_strv_push(&fl->refs, ref_pattern(val));
+	} else if (!strcmp(key, "label")) {
+		cn_strv_pushdup(&fl->labels, val);
+	} else if (!strcmp(key, "dangling")) {
+		if (strcmp(val, "true") && strcmp(val, "false") && strcmp(val, "1") && strcmp(val, "0"))
+			goto bad;
+		fl->dangling = !strcmp(val, "true") || !strcmp(val, "1");
+	} else if (!strcmp(key, "before")) {
+		return image_time(st, "before", val, &fl->before);
+	} else if (!strcmp(key, "since")) {
+		return image_time(st, "since", val, &fl->since);
+	} else {
+		goto bad;
+	}
+	return 0;
+bad:
+	cli_usage_error("images", "invalid filter '%s' (reference=PATTERN, dangling=true|false, "
+			"label=KEY[=VALUE], before=IMAGE, since=IMAGE)", f);
+	return -2;
+}
+
+/* Newest first; the store's order among equals. */
+static int row_cmp(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+	if (x->e->created != y->e->created)
+		return x->e->created < y->e->created ? 1 : -1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* The unpacked size, each snapshot walked once per listing. */
+static uint64_t image_size(struct store *st, const struct store_image *img, json_t *memo)
+{
+	uint64_t total = 0;
+	for (size_t i = 0; i < img->nlayers; i++) {
+		const char *d = img->layers[i].diff_id;
+		json_t *v = json_object_get(memo, d);
+		uint64_t n = v ? (uint64_t)json_integer_value(v) : store_snapshot_content_size(st, d);
+		if (!v)
+			json_object_set_new(memo, d, json_integer((json_int_t)n));
+		total += n;
+	}
+	return total;
+}
+
+static void usage(void)
+{
+	printf("usage: cairn images [OPTIONS] [REPOSITORY[:TAG]]\n"
+	       "       cairn image ls [OPTIONS] [REPOSITORY[:TAG]]\n\n"
+	       "List images, newest first. IMAGE ID is the config digest (as docker and podman\n"
+	       "show it; any unique prefix of 4 or more digits names the image everywhere),\n"
+	       "SIZE the unpacked size of its layers. Untagged images still in the store\n"
+	       "(earlier values of a tag, which rollback can return to; 'prune --all' removes\n"
+	       "them) show as <none>.\n"
+	       "  -a, --all             also list the state after each build step\n"
+	       "      --digests         show the manifest digest (DIGEST)\n"
+	       "      --no-trunc        show full image ids\n"
+	       "  -q, --quiet           print only image ids, each once\n"
+	       "  -f, --filter F        reference=PATTERN, dangling=true|false, label=KEY[=VALUE],\n"
+	       "                        before=IMAGE, since=IMAGE (repeatable)\n");
+}
+
 int cmd_images(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ "digests", no_argument, NULL, 'D' },
+		{ "no-trunc", no_argument, NULL, 'n' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "filter", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool quiet = false;
+	bool quiet = false, all = false, digests = false, full = false;
+	struct filters fl = { .dangling = -1 };
+	struct store_image_list l = { 0 };
+	_cleanup_free_ struct row *rows = NULL;
+	cn_strv filter_args = { 0 };
+	struct cli_table t;
+	json_t *memo = json_object(), *printed = json_object();
+	size_t nrows = 0;
+	long long now = (long long)time(NULL);
 	struct store st;
-	json_t *idx = NULL, *e;
-	size_t i;
 	cn_err err;
-	int c, rc = 0;
+	int c, rc = EXIT_FAIL;
 
-	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-		if (c == 'q') {
-			quiet = true;
-			continue;
+	cli_table_init(&t, 0);
+	while ((c = getopt_long(argc, argv, "aqf:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': all = true; break;
+		case 'D': digests = true; break;
+		case 'n': full = true; break;
+		case 'q': quiet = true; break;
+		case 'f': cn_strv_pushdup(&filter_args, optarg); break;
+		case 'h':
+			usage();
+			rc = 0;
+			goto out_args;
+		default:
+			rc = cli_usage_error("images", "invalid option");
+			goto out_args;
 		}
-		if (c == 'h') {
-			printf("usage: cairn images [-q]\n\nList tagged images.\n"
-			       "  -q, --quiet   print only image digests\n");
-			return 0;
+	}
+	if (argc - optind > 1) {
+		rc = cli_usage_error("images", "unexpected argument '%s'", argv[optind + 1]);
+		goto out_args;
+	}
+	if (cli_open_store(cli, &st) < 0)
+		goto out_args;
+	for (size_t i = 0; i < filter_args.n; i++) {
+		int r = parse_filter(&st, filter_args.v[i], &fl);
+		if (r < 0) {
+			rc = r == -2 ? EXIT_USAGE : EXIT_FAIL;
+			goto out;
 		}
-		return cli_usage_error("images", "invalid option");
 	}
 	if (optind < argc)
-		return cli_usage_error("images", "unexpected argument '%s'", argv[optind]);
-	if (cli_open_store(cli, &st) < 0)
-		return EXIT_FAIL;
-	if (store_index_load(&st, &idx, &err) < 0) {
-		rc = cli_fail(&err);
+		cn_strv_push(&fl.refs, ref_pattern(argv[optind]));
+	if (store_images_list(&st, all, &l, &err) < 0) {
+		cli_fail(&err);
 		goto out;
 	}
-	if (!quiet)
-		printf("%-40s %-16s %-19s %-20s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
-	json_array_foreach(json_object_get(idx, "manifests"), i, e) {
-		const char *ref = json_string_value(json_object_get(json_object_get(e, "annotations"),
-								    "org.opencontainers.image.ref.name"));
-		const char *digest = json_string_value(json_object_get(e, "digest"));
+	rows = cn_xcalloc(l.n ? l.n : 1, sizeof(*rows));
+	for (size_t i = 0; i < l.n; i++) {
+		const struct store_image_entry *e = &l.v[i];
+		struct row *r = &rows[nrows];
 		struct store_image img;
-		unsigned long long total = 0;
-		char name[256], size[32];
-		const char *tag, *created;
-		if (!ref || !digest)
+		cn_err ignored;
+		if (fl.dangling == 1 && e->ref)
 			continue;
-		if (quiet) {
-			printf("%s\n", cli_esc(digest));
+		if (fl.dangling == 0 && !e->ref)
+			continue;
+		if (!ref_matches(&fl.refs, e->ref) || (fl.before && (!e->created || e->created >= fl.before)) ||
+		    (fl.since && e->created <= fl.since))
+			continue;
+		memset(r, 0, sizeof(*r));
+		r->e = e;
+		r->order = i;
+		if (!e->unreadable && store_image_load_manifest(&st, e->manifest, &img, &ignored) == 1) {
+			if (fl.labels.n && !labels_match(&fl.labels,
+							 json_object_get(json_object_get(img.config, "config"), "Labels"))) {
+				store_image_free(&img);
+				continue;
+			}
+			if (!quiet) {
+				r->size = image_size(&st, &img, memo);
+				r->sized = true;
+			}
+			store_image_free(&img);
+		} else if (fl.labels.n) {
 			continue;
 		}
-		split_ref(ref, name, sizeof(name), &tag);
-		if (store_image_load(&st, digest, &img, &err) <= 0) {
-			printf("%-40s %-16s %-19.19s %-20s %s\n", cli_esc(name), cli_esc(tag), cli_esc(digest + 7),
-			       "-", "(unreadable)");
-			continue;
-		}
-		for (size_t l = 0; l < img.nlayers; l++)
-			total += img.layers[l].size;
-		cli_human_size(total, size, sizeof(size));
-		created = json_string_value(json_object_get(img.config, "created"));
-		printf("%-40s %-16s %-19.12s %-20.20s %s\n", cli_esc(name), cli_esc(tag), cli_esc(digest + 7),
-		       created ? cli_esc(created) : "-", size);
-		store_image_free(&img);
+		nrows++;
 	}
+	qsort(rows, nrows, sizeof(*rows), row_cmp);
+	if (quiet) {
+		for (size_t i = 0; i < nrows; i++) {
+			const char *id = rows[i].e->id;
+			if (!*id || json_object_get(printed, id))
+				continue;
+			json_object_set_new(printed, id, json_true());
+			printf("%.*s\n", full ? CN_DIGEST_STR_SIZE : 12, full ? id : id + 7);
+		}
+		rc = 0;
+		goto out;
+	}
+	cli_table_free(&t);
+	cli_table_init(&t, digests ? 6 : 5);
+	if (digests)
+		cli_table_add(&t, "REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE");
+	else
+		cli_table_add(&t, "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+	for (size_t i = 0; i < nrows; i++) {
+		const struct store_image_entry *e = rows[i].e;
+		char name[512], id[CN_DIGEST_STR_SIZE], created[64], size[32];
+		const char *tag = "<none>";
+		if (e->ref) {
+			split_ref(e->ref, name, sizeof(name), &tag);
+			snprintf(name, sizeof(name), "%s", cli_esc(name));
+			tag = cli_esc(tag);
+		} else {
+			snprintf(name, sizeof(name), "<none>");
+		}
+		if (*e->id)
+			snprintf(id, sizeof(id), "%.*s", full ? CN_DIGEST_STR_SIZE : 12, full ? e->id : e->id + 7);
+		else
+			snprintf(id, sizeof(id), "<unreadable>");
+		cli_ago(e->created, now, created, sizeof(created));
+		if (rows[i].sized)
+			cli_docker_size(rows[i].size, size, sizeof(size));
+		else
+			snprintf(size, sizeof(size), "(unreadable)");
+		if (digests)
+			cli_table_add(&t, name, tag, e->manifest, id, created, size);
+		else
+			cli_table_add(&t, name, tag, id, created, size);
+	}
+	cli_table_print(&t, stdout);
+	rc = 0;
 out:
-	json_decref(idx);
+	store_images_list_free(&l);
 	store_close(&st);
+out_args:
+	cli_table_free(&t);
+	cn_strv_free(&filter_args);
+	cn_strv_free(&fl.refs);
+	cn_strv_free(&fl.labels);
+	json_decref(memo);
+	json_decref(printed);
 	return rc;
 }

@@ -1,5 +1,6 @@
 #include "archive/imgarchive.h"
 #include "cli/cli.h"
+#include "cli/layer_limit.h"
 #include "cli/rootless.h"
 #include "util/cleanup.h"
 
@@ -14,10 +15,11 @@ int cmd_load(struct cli *cli, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "input", required_argument, NULL, 'i' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "max-layer-size", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *input = "-";
+	const char *input = "-", *max_layer = NULL;
 	_cleanup_close_ int fd = -1;
 	struct arc_load_result res;
 	struct store st;
@@ -32,13 +34,17 @@ int cmd_load(struct cli *cli, int argc, char **argv)
 		case 'q':
 			quiet = true;
 			break;
+		case 'M':
+			max_layer = optarg;
+			break;
 		case 'h':
 			printf("usage: cairn load [-i FILE]\n\n"
 			       "Read images from an OCI archive (oci-layout + index.json) or a docker\n"
 			       "archive (manifest.json, docker save / podman save), plain or compressed\n"
 			       "with gzip, zstd, xz or bzip2, and tag them as the archive names them.\n\n"
 			       "  -i, --input FILE   read FILE (default: stdin, if not a terminal)\n"
-			       "  -q, --quiet        print nothing on success\n");
+			       "  -q, --quiet        print nothing on success\n"
+			       CLI_MAX_LAYER_SIZE_USAGE);
 			return 0;
 		default:
 			return cli_usage_error("load", "invalid option");
@@ -46,6 +52,8 @@ int cmd_load(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage_error("load", "unexpected argument '%s'", argv[optind]);
+	if ((rc = cli_max_layer_size("load", max_layer)) != 0)
+		return rc;
 	if (strcmp(input, "-") == 0) {
 		if (isatty(STDIN_FILENO))
 			return cli_usage_error("load", "refusing to read an archive from a terminal: "
@@ -67,7 +75,7 @@ int cmd_load(struct cli *cli, int argc, char **argv)
 	} else {
 		for (size_t i = 0; i < res.nimages && !quiet; i++) {
 			for (size_t k = 0; k < res.images[i].tags.n; k++)
-				printf("Loaded image: %s\n", res.images[i].tags.v[k]);
+				printf("Loaded image: %s\n", cli_esc(res.images[i].tags.v[k]));
 			if (res.images[i].tags.n == 0)
 				printf("Loaded image: %s\n", res.images[i].manifest_digest);
 		}

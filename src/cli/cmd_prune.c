@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 #include "container/container.h"
 #include "store/gc.h"
+#include "store/images.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -41,6 +42,30 @@ static void report_unreadable(void *ctx, const char *problem)
 	fprintf(stderr, "warning: skipped an image that cannot be read: %s\n", cli_esc(problem));
 }
 
+/* "Deleted Images:" and a "deleted: ID" line per image (by id, each once)
+ * whose manifest is gone, as docker's image prune prints them. */
+static void report_deleted(struct store *st, const struct store_image_list *before)
+{
+	json_t *said = json_object();
+	size_t deleted = 0;
+	/* An id another surviving manifest still carries was not deleted. */
+	for (size_t i = 0; i < before->n; i++)
+		if (*before->v[i].id && store_blob_exists(st, before->v[i].manifest))
+			json_object_set_new(said, before->v[i].id, json_false());
+	for (size_t i = 0; i < before->n; i++) {
+		const struct store_image_entry *e = &before->v[i];
+		if (!*e->id || store_blob_exists(st, e->manifest) || json_object_get(said, e->id))
+			continue;
+		if (!deleted++)
+			printf("Deleted Images:\n");
+		json_object_set_new(said, e->id, json_true());
+		printf("deleted: %s\n", e->id);
+	}
+	if (deleted)
+		printf("\n");
+	json_decref(said);
+}
+
 int cmd_prune(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -53,6 +78,7 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 	struct store_prune_opts o = { .all = false, .keep = -1, .older_than = -1,
 				      .roots = ctr_image_roots, .report = report_unreadable };
 	struct store_prune_stats s;
+	struct store_image_list before;
 	struct store st;
 	char size[32];
 	cn_err err;
@@ -84,7 +110,8 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 			       "      --keep N             only the last N values of each tag do\n"
 			       "      --older-than DUR     values older than DUR (90m, 12h, 30d) do not\n"
 			       "Waits for running builds; keeps the images of detached containers\n"
-			       "until they exit.\n");
+			       "until they exit. Prints the images it deleted (by id) and the space\n"
+			       "reclaimed, as docker does. Also 'cairn image prune'.\n");
 			return 0;
 		default:
 			return cli_usage_error("prune", "invalid option");
@@ -94,12 +121,16 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 		return cli_usage_error("prune", "unexpected argument '%s'", argv[optind]);
 	if (cli_open_store(cli, &st) < 0)
 		return EXIT_FAIL;
+	/* The images before, to say which ones prune deleted (docker's list). */
+	if (store_images_list(&st, true, &before, &err) < 0)
+		memset(&before, 0, sizeof(before));
 	if (store_prune(&st, &o, &s, &err) < 0) {
 		rc = cli_fail(&err);
 	} else {
-		cli_human_size(s.bytes, size, sizeof(size));
+		report_deleted(&st, &before);
+		cli_docker_size(s.bytes, size, sizeof(size));
 		printf("removed %zu blobs, %zu snapshots, %zu cache entries, %zu cache mounts, "
-		       "%zu tag-log entries; freed %s\n",
+		       "%zu tag-log entries\nTotal reclaimed space: %s\n",
 		       s.blobs, s.snapshots, s.cache_entries, s.cache_mounts, s.log_entries, size);
 		if (s.unreadable)
 			fprintf(stderr, "warning: %zu image%s could not be read, so no snapshot was removed; "
@@ -112,6 +143,7 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 			rc = EXIT_FAIL;
 		}
 	}
+	store_images_list_free(&before);
 	store_close(&st);
 	return rc;
 }

@@ -41,8 +41,10 @@ void cli_human_duration(long long secs, char *out, size_t len)
 		snprintf(out, len, "%lld days", secs / 86400);
 	else if (secs < 60 * 86400)
 		snprintf(out, len, "%lld weeks", secs / (7 * 86400));
-	else
+	else if (secs < 2 * 365 * 86400LL)
 		snprintf(out, len, "%lld months", secs / (30 * 86400));
+	else
+		snprintf(out, len, "%lld years", secs / (365 * 86400LL));
 }
 
 static void status_text(const struct ctr_state *s, long long now, char *out, size_t len)

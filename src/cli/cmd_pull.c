@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "cli/layer_limit.h"
 #include "cli/registry_opts.h"
 
 #include <stdio.h>
@@ -14,6 +15,7 @@ static const char pull_usage[] =
 	CLI_REGISTRY_USAGE
 	"      --platform OS/ARCH   the image to take from a multi-platform index\n"
 	"                           (default: the host's, linux/amd64 here)\n"
+	CLI_MAX_LAYER_SIZE_USAGE
 	"  -q, --quiet              print only the manifest digest\n"
 	"  -h, --help               show this help\n";
 
@@ -25,7 +27,7 @@ static int pull(struct store *st, char **ops, int n, struct cli_registry *r, cn_
 		return -1;
 	cli_registry_progress_end(r);
 	if (!r->quiet && res.local)
-		fprintf(stderr, "pulled %s\n", res.local);
+		fprintf(stderr, "pulled %s\n", cli_esc(res.local));
 	printf("%s\n", res.manifest_digest);
 	reg_result_free(&res);
 	return 0;
@@ -33,6 +35,10 @@ static int pull(struct store *st, char **ops, int n, struct cli_registry *r, cn_
 
 int cmd_pull(struct cli *cli, int argc, char **argv)
 {
+	const char *max_layer;
+	int rc = cli_take_max_layer_size("pull", &argc, argv, &max_layer);
+	if (rc || (rc = cli_max_layer_size("pull", max_layer)) != 0)
+		return rc;
 	return cli_registry_command(cli, "pull", pull_usage, "expected one IMAGE", 1, 1, true, argc, argv,
 				    pull);
 }

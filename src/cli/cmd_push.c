@@ -1,14 +1,15 @@
 #include "cli/cli.h"
 #include "cli/registry_opts.h"
+#include "util/cleanup.h"
 
 #include <stdio.h>
 
 static const char push_usage[] =
 	"usage: cairn push [OPTIONS] IMAGE [DESTINATION]\n"
 	"\n"
-	"Push IMAGE (a tag or digest in the store) to a registry. DESTINATION is a\n"
-	"full reference (registry.example:5000/team/app:1); without it IMAGE's own\n"
-	"name says where. Blobs the registry has are skipped, blobs another\n"
+	"Push IMAGE (a tag, an image id or a digest in the store) to a registry.\n"
+	"DESTINATION is a full reference (registry.example:5000/team/app:1); without\n"
+	"it IMAGE, which must then be a tag, says where. Blobs the registry has are skipped, blobs another\n"
 	"repository of the same registry has are mounted, large ones go in chunks.\n"
 	"\n"
 	"Options:\n"
@@ -19,6 +20,17 @@ static const char push_usage[] =
 static int push(struct store *st, char **ops, int n, struct cli_registry *r, cn_err *err)
 {
 	struct reg_result res;
+	if (n == 1) {
+		/* An image id or digest names no repository to push to. */
+		_cleanup_free_ char *tag = store_ref_normalize(ops[0], err);
+		char digest[CN_DIGEST_STR_SIZE];
+		int found = tag ? store_tag_get(st, tag, digest, err) : 0;
+		if (found < 0)
+			return -1;
+		if (found == 0)
+			return cn_err_fail(err, CN_ERR_INVALID, "'%s' is not a tag in the store: name the "
+					   "DESTINATION to push it to", ops[0]);
+	}
 	if (reg_push(st, ops[0], n == 2 ? ops[1] : NULL, &r->o, &res, err) < 0)
 		return -1;
 	cli_registry_progress_end(r);

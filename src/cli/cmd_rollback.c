@@ -55,6 +55,37 @@ static int match_digest(const char *want, const struct store_tag_event *ev, size
 	return 0;
 }
 
+/* The same over the values' and states' image ids (config digests, what
+ * images and history show): the manifest whose id starts with WANT. */
+static int match_id(struct store *st, const char *want, const struct store_tag_event *ev, size_t n,
+		    char (*states)[CN_DIGEST_STR_SIZE], size_t rows, char out[CN_DIGEST_STR_SIZE])
+{
+	const char *hex = strncmp(want, "sha256:", 7) == 0 ? want + 7 : want;
+	size_t len = strlen(hex);
+	char id[CN_DIGEST_STR_SIZE] = "";
+	int found = -1;
+	if (len < 7 || len > 64)
+		return -1;
+	for (size_t i = 0; i < n + rows; i++) {
+		const char *d = i < n ? ev[i].digest : states[i - n];
+		struct store_image img;
+		cn_err ignored;
+		if (!*d || store_image_load_manifest(st, d, &img, &ignored) != 1)
+			continue;
+		if (strncmp(img.config_digest + 7, hex, len) == 0) {
+			if (found == 0 && strcmp(id, img.config_digest) != 0)
+				found = -2;
+			else if (found == -1) {
+				found = 0;
+				memcpy(id, img.config_digest, sizeof(id));
+				memcpy(out, d, CN_DIGEST_STR_SIZE);
+			}
+		}
+		store_image_free(&img);
+	}
+	return found;
+}
+
 int cmd_rollback(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -81,9 +112,10 @@ int cmd_rollback(struct cli *cli, int argc, char **argv)
 		if (c == 'h') {
 			printf("usage: cairn rollback IMAGE [--to ROW|DIGEST]\n\n"
 			       "Move the tag IMAGE back: to its previous value (a second rollback undoes\n"
-			       "the first), to the state after history row ROW (see 'cairn history'), or to\n"
-			       "DIGEST (at least 7 characters), one of its earlier values or states. Only\n"
-			       "the reference moves; it is logged.\n");
+			       "the first), to the state after history row ROW (1 = oldest: see 'cairn\n"
+			       "history --rows'), or to DIGEST, a manifest digest or image id (at least 7\n"
+			       "characters) of one of its earlier values or states. Only the reference\n"
+			       "moves; it is logged.\n");
 			return 0;
 		}
 		return cli_usage_error("rollback", "invalid option");
@@ -131,6 +163,8 @@ int cmd_rollback(struct cli *cli, int argc, char **argv)
 		memcpy(target, states[row - 1], sizeof(target));
 	} else {
 		r = match_digest(to, ev, n, states, rows, target);
+		if (r == -1)
+			r = match_id(&st, to, ev, n, states, rows, target);
 		if (r < 0) {
 			fprintf(stderr, "error: '%s' %s\n", cli_esc(to), r == -2 ? "matches several earlier values"
 				: "is not an earlier value or history state of this tag");

@@ -40,6 +40,47 @@ static const struct cli_command commands[] = {
 	{ "info", "show the store, rootless or not, and what is unavailable", cmd_info },
 };
 
+/* docker's management commands: "cairn image ls" is "cairn images". */
+struct alias {
+	const char *group, *name, *command;
+};
+static const struct alias aliases[] = {
+	{ "image", "ls", "images" }, { "image", "list", "images" }, { "image", "rm", "rmi" },
+	{ "image", "remove", "rmi" }, { "image", "inspect", "inspect" }, { "image", "prune", "prune" },
+	{ "image", "history", "history" }, { "image", "tag", "tag" }, { "image", "save", "save" },
+	{ "image", "load", "load" }, { "image", "pull", "pull" }, { "image", "push", "push" },
+	{ "image", "build", "build" },
+	{ "container", "ls", "ps" }, { "container", "list", "ps" }, { "container", "ps", "ps" },
+	{ "container", "rm", "rm" }, { "container", "remove", "rm" }, { "container", "stop", "stop" },
+	{ "container", "logs", "logs" }, { "container", "run", "run" },
+};
+
+static int group_usage(const char *group, FILE *out)
+{
+	fprintf(out, "usage: cairn %s COMMAND [ARGS]\n\nAs docker's '%s' commands:\n", group, group);
+	for (size_t i = 0; i < CN_ARRAY_SIZE(aliases); i++)
+		if (!strcmp(aliases[i].group, group))
+			fprintf(out, "  %-9s 'cairn %s'\n", aliases[i].name, aliases[i].command);
+	return out == stdout ? 0 : EXIT_USAGE;
+}
+
+/* ARGV[0] is "image" or "container": the command ARGV[1] stands for, or
+ * NULL after printing why not (*rc set). */
+static const char *alias_command(int argc, char **argv, int *rc)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		*rc = group_usage(argv[0], argc < 2 ? stderr : stdout);
+		return NULL;
+	}
+	for (size_t i = 0; i < CN_ARRAY_SIZE(aliases); i++)
+		if (!strcmp(aliases[i].group, argv[0]) && !strcmp(aliases[i].name, argv[1]))
+			return aliases[i].command;
+	fprintf(stderr, "error: unknown command 'cairn %s %s'\nsee 'cairn %s --help'\n", argv[0],
+		cli_esc(argv[1]), argv[0]);
+	*rc = EXIT_USAGE;
+	return NULL;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -51,6 +92,8 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out,
+		"  image     docker's 'image ls|rm|inspect|prune|history|tag|save|load|pull|push'\n"
+		"  container docker's 'container ls|ps|rm|stop|logs|run'\n"
 		"\n"
 		"Options:\n"
 		"  --root DIR   store location (also CAIRN_ROOT; default /var/lib/cairn, for\n"
@@ -151,6 +194,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli cli = { .root = getenv("CAIRN_ROOT"), .prog = "cairn" };
+	const char *name;
 	int c;
 
 	if (!cli.root || !*cli.root)
@@ -172,8 +216,16 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	name = argv[optind];
+	if (!strcmp(name, "image") || !strcmp(name, "container")) {
+		int rc = 0;
+		name = alias_command(argc - optind, argv + optind, &rc);
+		if (!name)
+			return rc;
+		optind++;
+	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		if (strcmp(argv[optind], commands[i].name) == 0) {
+		if (strcmp(name, commands[i].name) == 0) {
 			int sub_argc = argc - optind;
 			char **sub_argv = argv + optind;
 			optind = 0;     /* reinitialise getopt for the command */

@@ -25,6 +25,7 @@
 #include "layers/xattr.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/escape.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/mem.h"
@@ -49,17 +50,7 @@
 
 static void set_shown(struct ex *x, const char *raw)
 {
-	size_t o = 0, i;
-	for (i = 0; i < EX_SHOWN_MAX && raw[i]; i++) {
-		unsigned char c = (unsigned char)raw[i];
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			x->shown[o++] = (char)c;
-		else
-			o += (size_t)snprintf(x->shown + o, sizeof(x->shown) - o, "\\x%02x", c);
-	}
-	if (raw[i])
-		o += (size_t)snprintf(x->shown + o, sizeof(x->shown) - o, "...");
-	x->shown[o] = '\0';
+	cn_escape_to(x->shown, sizeof(x->shown), raw, EX_SHOWN_MAX, CN_ESCAPE_ASCII);
 }
 
 int ex_fail(struct ex *x, int errnum, const char *fmt, ...)
@@ -435,9 +426,12 @@ static int do_file(struct ex *x, struct archive_entry *e, int dirfd, const char 
 	_cleanup_close_ int fd = -1;
 	la_int64_t size = archive_entry_size(e);
 
-	if ((uint64_t)size > x->max_bytes - x->file_bytes)
-		return ex_fail(x, 0, "the layer's files exceed the size limit (%llu bytes)",
-				(unsigned long long)x->max_bytes);
+	if ((uint64_t)size > x->max_bytes - x->file_bytes) {
+		ex_fail(x, 0, "the layer's files exceed the size limit (%llu bytes)",
+			(unsigned long long)x->max_bytes);
+		x->err->kind = CN_ERR_TOO_BIG;  /* the caller may say how to raise it */
+		return -1;
+	}
 	x->file_bytes += (uint64_t)size;
 	for (int tries = 0;; tries++) {
 		struct stat st;
@@ -640,10 +634,35 @@ static bool benign_warning(struct archive *ar)
 	return false;
 }
 
+/* The next header could not be read. Say what was wrong in words, with the
+ * entry before it (set in x->shown) when that entry is the cause. */
+static int header_fail(struct ex *x, bool after_link_data)
+{
+	const char *msg = archive_error_string(x->ar);
+	char where[64];
+	snprintf(where, sizeof(where), "tar header of entry #%llu", (unsigned long long)x->entries);
+	if (x->src.failed)
+		return ar_fail(x, where);
+	if (after_link_data)
+		return cn_err_fail(x->err, CN_ERR_INVALID, "layer: entry \"%s\": a hardlink whose header "
+				   "declares data: what follows it is not a tar header", x->shown);
+	/* libarchive's own caps on pax records and GNU long names and sparse
+	 * maps ("Special header too large", "Rejecting pax extended attribute
+	 * > 1MB", "Out of memory" from a sparse map). */
+	if (archive_errno(x->ar) == ENOMEM || (msg && (strstr(msg, "too large") || strstr(msg, "> 1MB")))) {
+		cn_err_fail(x->err, CN_ERR_INVALID, "layer: %s%s%s%s: its headers exceed the limit (%s)", where,
+			    x->entries > 1 ? " (after \"" : "", x->entries > 1 ? x->shown : "",
+			    x->entries > 1 ? "\")" : "", msg ? msg : "no memory");
+		return -1;
+	}
+	return ar_fail(x, where);
+}
+
 static int extract_all(struct ex *x)
 {
 	struct archive_entry *e;
 	const void *junk;
+	bool link_data = false;
 	ssize_t n;
 
 	x->ar = archive_read_new();
@@ -663,23 +682,32 @@ static int extract_all(struct ex *x)
 		if (r == ARCHIVE_EOF)
 			break;
 		x->entries++;
-		if (r != ARCHIVE_OK && !(r == ARCHIVE_WARN && benign_warning(x->ar))) {
-			char where[64];
-			snprintf(where, sizeof(where), "tar header of entry #%llu",
-				 (unsigned long long)x->entries);
-			return ar_fail(x, where);
-		}
+		if (r != ARCHIVE_OK && !(r == ARCHIVE_WARN && benign_warning(x->ar)))
+			return header_fail(x, link_data);
+		/* A hardlink whose ustar header declares data: libarchive (as
+		 * Go's reader) ignores the size, so the data is read as the
+		 * next header; if that fails, this entry is why. */
+		link_data = archive_entry_hardlink(e) && archive_entry_size(e) == 0 &&
+			    archive_entry_filetype(e) == AE_IFREG;
+		/* The blob may end where this entry's data does (not a sparse
+		 * one's: its stored size is not its size). */
+		x->src.may_end_at = archive_entry_sparse_count(e) ? UINT64_MAX :
+			(uint64_t)archive_filter_bytes(x->ar, 0) + (uint64_t)archive_entry_size(e);
 		if (extract_entry(x, e) < 0)
 			return -1;
 		if (archive_read_data_skip(x->ar) != ARCHIVE_OK)
 			return ar_entry_fail(x);
 		x->end_of_entries = (uint64_t)archive_filter_bytes(x->ar, 0);
+		if (!x->src.synthesized)
+			x->src.may_end_at = x->end_of_entries;  /* after its padding */
 	}
 	/* The rest of the blob, through the same hashes. */
 	while ((n = ex_src_read(&x->src, &junk)) > 0)
 		;
 	if (n < 0)
 		return cn_err_cause(x->err, &x->src.err, "layer");
+	if (x->src.synthesized)
+		return apply_dir_times(x);      /* it ended after a complete entry */
 	if (x->src.plain < x->end_of_entries + 512)
 		return cn_err_fail(x->err, CN_ERR_INVALID, "layer: the tar has no end-of-archive blocks (truncated?)");
 	if (x->src.plain - x->src.zero_tail > x->end_of_entries)

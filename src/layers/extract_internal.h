@@ -59,6 +59,11 @@ struct ex_src {
 	uint64_t zero_tail;     /* how many bytes at the end of the tar so far are zero */
 	uint64_t max_plain;
 	uint64_t header_end;    /* != 0: reading a header; the tar may not pass this */
+	/* Where the tar may end without its padding and end-of-archive blocks:
+	 * the end of the current entry's data (umoci 0.4.7 writes such layers;
+	 * buildah and containers/storage accept them). UINT64_MAX: nowhere. */
+	uint64_t may_end_at;
+	bool synthesized;       /* it did: the missing blocks were made up (not hashed) */
 	bool failed;
 	cn_err err;             /* why, without the "layer: " prefix */
 };

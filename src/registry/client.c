@@ -321,12 +321,7 @@ static int backoff(int attempt, long retry_after, cn_err *err)
 
 /* ---- authentication ---- */
 
-struct challenge {
-	char scheme[16];
-	char *realm, *service, *scope;
-};
-
-static void challenge_free(struct challenge *ch)
+void reg_challenge_free(struct reg_challenge *ch)
 {
 	free(ch->realm);
 	free(ch->service);
@@ -334,7 +329,7 @@ static void challenge_free(struct challenge *ch)
 }
 
 /* `Bearer realm="https://auth",service="reg",scope="repository:x:pull"` */
-static int parse_challenge(const char *s, struct challenge *ch)
+int reg_challenge_parse(const char *s, struct reg_challenge *ch)
 {
 	size_t n = strcspn(s, " \t");
 	memset(ch, 0, sizeof(*ch));
@@ -403,7 +398,7 @@ static void url_add_param(cn_buf *u, CURL *curl, const char *key, const char *va
 
 /* The token flow: GET realm?service=..&scope=.. (with the credentials as
  * Basic auth, only over https), answer {"token"|"access_token": ...}. */
-static int fetch_token(struct reg_conn *k, const struct challenge *ch, char **header, cn_err *err)
+static int fetch_token(struct reg_conn *k, const struct reg_challenge *ch, char **header, cn_err *err)
 {
 	struct reg_client *c = k->c;
 	_cleanup_buf_ cn_buf url, body;
@@ -487,7 +482,7 @@ out:
 static int authenticate(struct reg_conn *k, const char *www, unsigned gen, bool retried, cn_err *err)
 {
 	struct reg_client *c = k->c;
-	struct challenge ch;
+	struct reg_challenge ch;
 	char *header = NULL;
 	int r = -1;
 	pthread_mutex_lock(&c->mu);
@@ -495,7 +490,7 @@ static int authenticate(struct reg_conn *k, const char *www, unsigned gen, bool 
 		pthread_mutex_unlock(&c->mu);
 		return 0;
 	}
-	if (!www || parse_challenge(www, &ch) < 0) {
+	if (!www || reg_challenge_parse(www, &ch) < 0) {
 		pthread_mutex_unlock(&c->mu);
 		return cn_err_fail(err, CN_ERR_DENIED, "registry %s: 401 Unauthorized without a usable "
 				  "WWW-Authenticate challenge", c->host);
@@ -531,7 +526,7 @@ static int authenticate(struct reg_conn *k, const char *www, unsigned gen, bool 
 		c->auth_gen++;
 	}
 	pthread_mutex_unlock(&c->mu);
-	challenge_free(&ch);
+	reg_challenge_free(&ch);
 	return r;
 }
 

@@ -6,9 +6,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "registry/ref.h"
 #include "registry/registry.h"
 #include "util/buf.h"
+#include "util/digest.h"
 #include "util/strv.h"
 
 #define REG_MAX_MANIFEST (4u << 20)     /* manifests, indexes, configs, tokens */
@@ -93,5 +96,24 @@ int reg_pool_run(struct reg_client *c, size_t n, unsigned jobs, reg_task_fn fn, 
 
 void reg_report(struct reg_client *c, enum reg_phase phase, const char *digest, uint64_t done,
 		uint64_t total);
+
+/* The parsers of what a registry sends, exposed for tests/fuzz. */
+
+/* A WWW-Authenticate challenge: `Bearer realm="...",service="...",scope="..."`
+ * (client.c). reg_challenge_parse returns -1 on a header with no scheme. */
+struct reg_challenge {
+	char scheme[16];
+	char *realm, *service, *scope;
+};
+int reg_challenge_parse(const char *s, struct reg_challenge *ch);
+void reg_challenge_free(struct reg_challenge *ch);
+
+/* pull.c: the index entry for PLATFORM ("os/arch[/variant]", NULL: this
+ * host), and the layers a manifest and its config name (*JOBS: free()). */
+struct blob_job;
+int reg_pick_platform(const char *platform, json_t *index, const char *name, char out[CN_DIGEST_STR_SIZE],
+		      cn_err *err);
+int reg_plan_layers(json_t *manifest, json_t *config, const char *what, struct blob_job **jobs,
+		    size_t *njobs, cn_err *err);
 
 #endif

@@ -85,8 +85,8 @@ out:
 }
 
 /* The index entry for the wanted platform ("os/arch[/variant]"). */
-static int pick_platform(const char *platform, json_t *index, const char *name, char out[CN_DIGEST_STR_SIZE],
-			 cn_err *err)
+int reg_pick_platform(const char *platform, json_t *index, const char *name, char out[CN_DIGEST_STR_SIZE],
+		      cn_err *err)
 {
 	char os[72], arch[72], variant[32] = "";
 	json_t *m;
@@ -258,6 +258,7 @@ struct pull_ctx {
 	const char *name;
 	struct blob_job *jobs;
 	unsigned fetched;       /* atomic */
+	unsigned kept;          /* atomic: fetched and unpacked */
 	uint64_t bytes;         /* atomic */
 };
 
@@ -266,6 +267,7 @@ static int pull_layer(struct reg_conn *k, size_t i, void *arg, cn_err *err)
 	struct pull_ctx *p = arg;
 	const struct blob_job *job = &p->jobs[i];
 	struct store_layer l = { .size = job->size };
+	bool fetched = false;
 	memcpy(l.digest, job->digest, sizeof(l.digest));
 	memcpy(l.diff_id, job->diff_id, sizeof(l.diff_id));
 	memcpy(l.media_type, job->media_type, sizeof(l.media_type));
@@ -274,17 +276,34 @@ static int pull_layer(struct reg_conn *k, size_t i, void *arg, cn_err *err)
 	} else {
 		if (fetch_blob(k, p->st, p->name, job, err) < 0)
 			return -1;
+		fetched = true;
 		__atomic_add_fetch(&p->fetched, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&p->bytes, job->size, __ATOMIC_RELAXED);
 	}
-	/* Unpacked as it arrives, while other layers still download. */
-	if (xfer_snapshot_layer(p->st, &l, err) < 0)
+	/* Unpacked as it arrives, while other layers still download. A blob
+	 * this pull brought that does not unpack is of no use to anyone. */
+	if (xfer_snapshot_layer(p->st, &l, err) < 0) {
+		if (fetched && !cn_err_is(err, CN_ERR_INTERRUPTED))
+			xfer_forget_blob(p->st, job->digest);
 		return -1;
+	}
+	if (fetched)
+		__atomic_add_fetch(&p->kept, 1, __ATOMIC_RELAXED);
 	reg_report(k->c, REG_BLOB_DONE, job->digest, job->size, job->size);
 	return 0;
 }
 
 /* ---- pull ---- */
+
+/* A failed pull keeps the layers it downloaded and unpacked (the next pull
+ * reuses them): say so, and what frees them. */
+static void note_kept(cn_err *err, unsigned kept)
+{
+	size_t len = strlen(err->msg);
+	if (kept && !cn_err_is(err, CN_ERR_INTERRUPTED))
+		snprintf(err->msg + len, sizeof(err->msg) - len, " (%u downloaded layer%s kept for the next "
+			 "pull; `cairn prune` removes %s)", kept, kept == 1 ? "" : "s", kept == 1 ? "it" : "them");
+}
 
 static bool config_media_type_ok(const char *mt)
 {
@@ -292,8 +311,8 @@ static bool config_media_type_ok(const char *mt)
 }
 
 /* Fill JOBS from a manifest and its config (already verified). */
-static int plan_layers(json_t *manifest, json_t *config, const char *what, struct blob_job **jobs,
-		       size_t *njobs, cn_err *err)
+int reg_plan_layers(json_t *manifest, json_t *config, const char *what, struct blob_job **jobs,
+		    size_t *njobs, cn_err *err)
 {
 	json_t *layers = json_object_get(manifest, "layers"), *l;
 	json_t *diff_ids = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
@@ -347,12 +366,13 @@ int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, str
 	json_t *manifest = NULL, *config = NULL;
 	const char *cfg_digest, *cfg_mt;
 	size_t njobs = 0;
-	struct pull_ctx pc;
+	struct pull_ctx pc = { 0 };
 	int r = -1;
 
 	memset(res, 0, sizeof(*res));
 	cn_buf_init(&body, REG_MAX_MANIFEST);
-	cn_buf_init(&cfg, REG_MAX_MANIFEST);
+	/* A config is a blob, not a manifest: as large as the store accepts. */
+	cn_buf_init(&cfg, STORE_MAX_JSON);
 	if (cn_ref_parse(remote, &ref, err) < 0)
 		return -1;
 	scope = cn_xasprintf("repository:%s:pull", ref.path);
@@ -369,7 +389,7 @@ int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, str
 	if (strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0) {
 		char child[CN_DIGEST_STR_SIZE];
 		json_t *index = json_loadb(body.data, body.len, 0, NULL);
-		int pr = pick_platform(o->platform, index, remote, child, err);
+		int pr = reg_pick_platform(o->platform, index, remote, child, err);
 		json_decref(index);
 		free(mt);
 		mt = NULL;
@@ -395,7 +415,7 @@ int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, str
 		cn_err_fail(err, CN_ERR_PROTOCOL, "config %s is not a JSON object", cfg_digest);
 		goto out;
 	}
-	if (plan_layers(manifest, config, digest, &jobs, &njobs, err) < 0)
+	if (reg_plan_layers(manifest, config, digest, &jobs, &njobs, err) < 0)
 		goto out;
 	reg_conn_close(&k);
 	pc = (struct pull_ctx){ .st = st, .name = ref.path, .jobs = jobs };
@@ -419,8 +439,10 @@ out:
 	json_decref(manifest);
 	json_decref(config);
 	reg_client_close(&c);
-	if (r < 0)
+	if (r < 0) {
 		cn_err_wrap(err, "pull %s", remote);
+		note_kept(err, pc.kept);
+	}
 	cn_ref_free(&ref);
 	return r;
 }

@@ -223,7 +223,7 @@ static int check_tags(struct fsck *f, cn_err *err)
 			break;
 		case IMAGE_UNREADABLE:
 			cn_strv_pushdup(&unreadable, digest);
-			/* fall through */
+			__attribute__((fallthrough));
 		case IMAGE_INCOMPLETE:
 			cn_strv_pushdup(&broken, ref);
 			break;

@@ -1,4 +1,6 @@
 #include "store/image.h"
+#include "store/image_internal.h"
+#include "store/images.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
 
@@ -67,7 +69,7 @@ static int load_json_blob(struct store *st, const char *digest, json_t **out, si
 
 /* Check the manifest and fill img->layers from it and the config's diff_ids
  * (the config is CFG_LEN bytes: its descriptor must say so). */
-static int parse_manifest(struct store_image *img, size_t cfg_len, cn_err *err)
+int store_image_parse_manifest(struct store_image *img, size_t cfg_len, cn_err *err)
 {
 	uint64_t size;
 	json_t *m = img->manifest, *cfg = json_object_get(m, "config");
@@ -114,24 +116,12 @@ static int parse_manifest(struct store_image *img, size_t cfg_len, cn_err *err)
 	return 0;
 }
 
-int store_image_load(struct store *st, const char *ref, struct store_image *img, cn_err *err)
+/* Load the manifest img->manifest_digest names, then its config. REF names
+ * the image in errors. */
+static int load_named(struct store *st, const char *ref, struct store_image *img, cn_err *err)
 {
 	const char *cfg_digest;
 	size_t cfg_len = 0;
-	memset(img, 0, sizeof(*img));
-	if (cn_digest_valid(ref)) {
-		if (!store_blob_exists(st, ref))
-			return 0;
-		memcpy(img->manifest_digest, ref, CN_DIGEST_STR_SIZE);
-	} else {
-		_cleanup_free_ char *norm = store_ref_normalize(ref, err);
-		int r;
-		if (!norm)
-			return -1;
-		r = store_tag_get(st, norm, img->manifest_digest, err);
-		if (r <= 0)
-			return r;
-	}
 	if (load_json_blob(st, img->manifest_digest, &img->manifest, NULL, err) < 0)
 		goto fail;
 	cfg_digest = json_string_value(json_object_get(json_object_get(img->manifest, "config"), "digest"));
@@ -141,13 +131,67 @@ int store_image_load(struct store *st, const char *ref, struct store_image *img,
 	}
 	memcpy(img->config_digest, cfg_digest, CN_DIGEST_STR_SIZE);
 	if (load_json_blob(st, img->config_digest, &img->config, &cfg_len, err) < 0 ||
-	    parse_manifest(img, cfg_len, err) < 0)
+	    store_image_parse_manifest(img, cfg_len, err) < 0)
 		goto fail;
 	return 1;
 fail:
 	cn_err_wrap(err, "image '%s'", ref);
 	store_image_free(img);
 	return -1;
+}
+
+int store_image_load_manifest(struct store *st, const char *digest, struct store_image *img, cn_err *err)
+{
+	memset(img, 0, sizeof(*img));
+	if (!cn_digest_valid(digest))
+		return cn_err_fail(err, CN_ERR_INVALID, "invalid manifest digest '%s'", digest);
+	if (!store_blob_exists(st, digest))
+		return 0;
+	memcpy(img->manifest_digest, digest, CN_DIGEST_STR_SIZE);
+	return load_named(st, digest, img, err);
+}
+
+/* A stored blob that is an image config (the IMAGE ID names it), not a
+ * manifest: it has rootfs and no schemaVersion. */
+static bool blob_is_config(struct store *st, const char *digest)
+{
+	json_t *j = NULL;
+	cn_err ignored;
+	bool r;
+	if (load_json_blob(st, digest, &j, NULL, &ignored) < 0)
+		return false;
+	r = json_object_get(j, "rootfs") && !json_object_get(j, "schemaVersion");
+	json_decref(j);
+	return r;
+}
+
+int store_image_load(struct store *st, const char *ref, struct store_image *img, cn_err *err)
+{
+	_cleanup_free_ char *norm = NULL;
+	int r;
+	memset(img, 0, sizeof(*img));
+	if (cn_digest_valid(ref)) {
+		if (!store_blob_exists(st, ref))
+			return 0;
+		if (!blob_is_config(st, ref)) {
+			memcpy(img->manifest_digest, ref, CN_DIGEST_STR_SIZE);
+			return load_named(st, ref, img, err);
+		}
+		r = 0;  /* an image id in full: resolved below */
+	} else {
+		norm = store_ref_normalize(ref, err);
+		if (!norm && !store_short_id(ref))
+			return -1;
+		r = norm ? store_tag_get(st, norm, img->manifest_digest, err) : 0;
+		if (r < 0)
+			return -1;
+	}
+	/* Not a tag: the image ID shown by images and history, or a prefix. */
+	if (r == 0 && store_short_id(ref))
+		r = store_image_resolve_id(st, ref, img->manifest_digest, err);
+	if (r <= 0)
+		return r;
+	return load_named(st, ref, img, err);
 }
 
 int store_image_write(struct store *st, json_t *config, const struct store_layer *layers,

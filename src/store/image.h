@@ -39,9 +39,15 @@ struct store_image {
  * check of a descriptor's size, for every reader of manifests and indexes. */
 bool store_descriptor_size(json_t *desc, uint64_t *size);
 
-/* REF is a tag ("name[:tag]") or a manifest digest ("sha256:..."). Returns
- * 1 when found, 0 when not (err unset), -1 on error (corrupt, unreadable). */
+/* The one lookup of an image by what a user types: REF is a tag
+ * ("name[:tag]", normalized as docker does, store_ref_normalize), a
+ * manifest digest ("sha256:..."), or an image id (the config digest) or a
+ * unique prefix of one, with or without "sha256:" (store/images.h; a tag
+ * of that name wins). Returns 1 when found, 0 when not (err unset), -1 on
+ * error (corrupt, unreadable, an ambiguous id). */
 int store_image_load(struct store *st, const char *ref, struct store_image *img, cn_err *err);
+/* Exactly the manifest DIGEST (no name, no id): 1, 0 when absent, -1. */
+int store_image_load_manifest(struct store *st, const char *digest, struct store_image *img, cn_err *err);
 /* Every image cairn builds records, in its manifest, the image state it was
  * built on (the previous step's, or the base image): the chain that makes the
  * state after every step addressable (history, rollback --to N). */

@@ -24,7 +24,11 @@
 
 
 /* Docker's grammar (util/ref.h), the one the registry client uses: a
- * name the store tags can be pushed and pulled under, and back. */
+ * name the store tags can be pushed and pulled under, and back. The name
+ * is kept in docker's familiar form (what `docker images` shows), so that
+ * "docker.io/library/busybox:latest", "library/busybox" and "busybox" are
+ * one tag, "docker.io/team/app" is "team/app", and a name on any other
+ * registry, "localhost/..." included, is kept whole. */
 char *store_ref_normalize(const char *ref, cn_err *err)
 {
 	struct cn_ref r;
@@ -35,7 +39,14 @@ char *store_ref_normalize(const char *ref, cn_err *err)
 	}
 	if (cn_ref_parse(ref, &r, err) < 0)
 		return NULL;
-	local = CN_TAKE_PTR(r.local);
+	if (strcmp(r.domain, "docker.io") == 0 || strcmp(r.domain, "index.docker.io") == 0) {
+		const char *path = r.path;
+		if (strncmp(path, "library/", 8) == 0 && !strchr(path + 8, '/'))
+			path += 8;
+		local = cn_xasprintf("%s:%s", path, r.tag);
+	} else {
+		local = CN_TAKE_PTR(r.local);
+	}
 	cn_ref_free(&r);
 	return local;
 }
@@ -75,7 +86,7 @@ static int index_save(struct store *st, json_t *idx, cn_err *err)
 }
 
 /* Index of REF's entry in the manifests array, or -1. */
-static long index_find(json_t *manifests, const char *ref)
+static long index_find_exact(json_t *manifests, const char *ref)
 {
 	size_t i;
 	json_t *e;
@@ -83,6 +94,26 @@ static long index_find(json_t *manifests, const char *ref)
 		const char *r = entry_ref(e);
 		if (r && strcmp(r, ref) == 0)
 			return (long)i;
+	}
+	return -1;
+}
+
+/* REF's entry: by name, else the entry whose name normalizes to REF's (a
+ * store written before names were normalized holds "docker.io/library/x:1"). */
+static long index_find(json_t *manifests, const char *ref)
+{
+	_cleanup_free_ char *want = NULL;
+	long i = index_find_exact(manifests, ref);
+	size_t j;
+	json_t *e;
+	cn_err ignored;
+	if (i >= 0 || !(want = store_ref_normalize(ref, &ignored)))
+		return i;
+	json_array_foreach(manifests, j, e) {
+		const char *r = entry_ref(e);
+		_cleanup_free_ char *n = r ? store_ref_normalize(r, &ignored) : NULL;
+		if (n && strcmp(n, want) == 0)
+			return (long)j;
 	}
 	return -1;
 }
@@ -268,6 +299,7 @@ static const char *manifest_media_type(struct store *st, const char *digest)
 int store_tag_set(struct store *st, const char *ref, const char *manifest_digest,
 		  uint64_t manifest_size, const char *cause, cn_err *err)
 {
+	_cleanup_free_ char *norm = NULL;
 	json_t *idx = NULL, *entry, *manifests;
 	long i;
 	int r = -1;
@@ -283,6 +315,14 @@ int store_tag_set(struct store *st, const char *ref, const char *manifest_digest
 	if (store_index_load(st, &idx, err) < 0)
 		goto out;
 	manifests = json_object_get(idx, "manifests");
+	/* Tags are kept in docker's familiar form ("docker.io/library/x:1" is
+	 * "x:1"); a name already in the index as given (older stores) stays. */
+	if (index_find_exact(manifests, ref) < 0) {
+		norm = store_ref_normalize(ref, err);
+		if (!norm)
+			goto out;
+		ref = norm;
+	}
 	entry = json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType", manifest_media_type(st, manifest_digest),
 			  "digest", manifest_digest, "size", (json_int_t)manifest_size,
 			  "annotations", REF_ANNOTATION, ref);

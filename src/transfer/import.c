@@ -1,5 +1,6 @@
 #include "transfer/import.h"
 
+#include "layers/codec.h"
 #include "layers/layer.h"
 #include "util/cleanup.h"
 
@@ -7,19 +8,77 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
-/* A layer from outside may expand to at most this: 512 MiB, or 100 times
- * its compressed size when that is more (a decompression bomb stops
- * there instead of filling the disk; real layers rarely pass 10x). */
+/* How far a layer from outside may expand. A cap must never refuse a
+ * legitimate image (cairn's own layers of zeros compress 30000:1), so the
+ * ratio is the most each format can expand at all: zstd 128 KiB from a
+ * 4-byte block, gzip about 1032:1, a plain tar 1:1 (512 MiB at least, for
+ * small blobs). What bounds a bomb then is the store's free space: the
+ * layer could not be unpacked anyway. --max-layer-size (or
+ * CAIRN_MAX_LAYER_SIZE) replaces the whole rule. */
 #define MIN_EXPANSION ((uint64_t)512 << 20)
-#define MAX_RATIO 100
+#define ZSTD_MAX_RATIO 32768
+#define GZIP_MAX_RATIO 1032
 
-static uint64_t expansion_cap(uint64_t blob_size)
+static uint64_t max_layer_size;
+
+void xfer_set_max_layer_size(uint64_t bytes)
 {
-	uint64_t cap = blob_size > LAYER_EXTRACT_MAX_BYTES / MAX_RATIO ? LAYER_EXTRACT_MAX_BYTES
-								   : blob_size * MAX_RATIO;
-	return cap < MIN_EXPANSION ? MIN_EXPANSION : cap;
+	max_layer_size = bytes;
+}
+
+static uint64_t store_free_bytes(struct store *st)
+{
+	struct statvfs v;
+	if (statvfs(st->root, &v) < 0)
+		return UINT64_MAX;      /* unknown: ENOSPC will tell */
+	return (uint64_t)v.f_bavail * v.f_frsize;
+}
+
+struct xfer_cap {
+	uint64_t bytes;
+	const char *why;
+};
+
+/* WRITES: the layer is to be unpacked (only then does free space matter). */
+static void expansion_cap(struct store *st, int blob_fd, uint64_t blob_size, bool writes,
+			  struct xfer_cap *cap)
+{
+	unsigned char m[LAYER_CODEC_MAGIC_MAX] = { 0 };
+	uint64_t ratio = 1, free_bytes;
+	ssize_t n;
+	memset(cap, 0, sizeof(*cap));
+	if (max_layer_size) {
+		cap->bytes = max_layer_size;
+		cap->why = "set by --max-layer-size or CAIRN_MAX_LAYER_SIZE";
+		return;
+	}
+	n = pread(blob_fd, m, sizeof(m), 0);
+	if (n > 0) {
+		enum layer_codec_id id = layer_codec_detect(m, (size_t)n)->id;
+		ratio = id == LAYER_CODEC_ZSTD ? ZSTD_MAX_RATIO : id == LAYER_CODEC_GZIP ? GZIP_MAX_RATIO : 1;
+	}
+	cap->bytes = blob_size > LAYER_EXTRACT_MAX_BYTES / ratio ? LAYER_EXTRACT_MAX_BYTES : blob_size * ratio;
+	cap->why = "the most its compression can expand";
+	if (cap->bytes < MIN_EXPANSION)
+		cap->bytes = MIN_EXPANSION;
+	free_bytes = writes ? store_free_bytes(st) : UINT64_MAX;
+	if (free_bytes < cap->bytes) {
+		cap->bytes = free_bytes ? free_bytes : 1;
+		cap->why = "the free space in the store";
+	}
+}
+
+/* A layer over its cap: say where the cap came from and how to raise it. */
+static void note_cap(cn_err *err, const struct xfer_cap *cap)
+{
+	size_t len = strlen(err->msg);
+	if (!cn_err_is(err, CN_ERR_TOO_BIG))
+		return;
+	snprintf(err->msg + len, sizeof(err->msg) - len, " (%s; raise it with --max-layer-size SIZE)",
+		 cap->why);
 }
 
 /* What the blob hashed to (RES) against what the image names (LAYER). */
@@ -34,25 +93,35 @@ static int check_hashes(const struct layer_extract_result *res, const struct sto
 	return 0;
 }
 
-int xfer_snapshot_layer(struct store *st, const struct store_layer *layer, cn_err *err)
+int xfer_snapshot_layer_unnamed(struct store *st, const struct store_layer *layer, cn_err *err)
 {
 	struct store_tmpdir td;
 	struct layer_extract_result res;
 	struct layer_extract_opts xo = { .overlay_whiteouts = true };
+	struct xfer_cap cap;
 	_cleanup_close_ int blob_fd = -1, root_fd = -1;
+	bool have;
 	int r = -1;
 
 	blob_fd = store_blob_open(st, layer->digest, err);
 	if (blob_fd < 0)
 		return -1;
-	xo.max_bytes = expansion_cap(store_blob_size(st, layer->digest));
+	/* Another reader trusts the media type: a zstd blob declared gzip
+	 * would import here and break there. */
+	if (layer_check_media_type(blob_fd, layer->media_type, layer->digest, err) < 0)
+		return -1;
+	have = store_snapshot_exists(st, layer->diff_id);
+	expansion_cap(st, blob_fd, store_blob_size(st, layer->digest), !have, &cap);
+	xo.max_bytes = cap.bytes;
 	/* A snapshot under this diff_id proves nothing about this blob: it may
 	 * come from another image. Hash the blob (no extraction) so an image
 	 * cannot borrow a snapshot its layer does not hold. */
-	if (store_snapshot_exists(st, layer->diff_id)) {
-		if (layer_hash(blob_fd, xo.max_bytes, &res, err) < 0 || check_hashes(&res, layer, err) < 0)
-			return cn_err_wrap(err, "layer %s", layer->digest);
-		return 0;
+	if (have) {
+		if (layer_hash(blob_fd, xo.max_bytes, &res, err) < 0) {
+			note_cap(err, &cap);
+			return -1;
+		}
+		return check_hashes(&res, layer, err);
 	}
 	if (store_tmpdir_create(st, "unpack", &td, err) < 0)
 		return -1;
@@ -61,7 +130,11 @@ int xfer_snapshot_layer(struct store *st, const struct store_layer *layer, cn_er
 		cn_err_sys(err, "create '%s/root'", td.path);
 		goto out;
 	}
-	if (layer_extract(blob_fd, root_fd, &xo, &res, err) < 0 || check_hashes(&res, layer, err) < 0)
+	if (layer_extract(blob_fd, root_fd, &xo, &res, err) < 0) {
+		note_cap(err, &cap);
+		goto out;
+	}
+	if (check_hashes(&res, layer, err) < 0)
 		goto out;
 	/* On disk before anything points at it. */
 	if (syncfs(root_fd) < 0) {
@@ -71,7 +144,18 @@ int xfer_snapshot_layer(struct store *st, const struct store_layer *layer, cn_er
 	r = store_snapshot_commit(st, td.fd, "root", layer->diff_id, err);
 out:
 	store_tmpdir_remove(st, &td);
-	return r < 0 ? cn_err_wrap(err, "layer %s", layer->digest) : 0;
+	return r;
+}
+
+int xfer_snapshot_layer(struct store *st, const struct store_layer *layer, cn_err *err)
+{
+	return xfer_snapshot_layer_unnamed(st, layer, err) < 0 ? cn_err_wrap(err, "layer %s", layer->digest) : 0;
+}
+
+void xfer_forget_blob(struct store *st, const char *digest)
+{
+	if (cn_digest_valid(digest))
+		unlinkat(st->blobs_fd, cn_digest_hex(digest), 0);
 }
 
 int xfer_import(struct store *st, const char *manifest_digest, const char *ref, const char *cause,

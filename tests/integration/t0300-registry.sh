@@ -42,6 +42,10 @@ expect_ok "push again" push "${TLS[@]}" "${CREDS[@]}" busybox:latest "$REG/team/
 check "a second push uploads no blob" test "$(reg_requests POST /blobs/uploads/)" = "$uploads" \
 	-a "$(reg_requests PUT /blobs/uploads/)" = "$puts"
 check "... and says so" grep -q "0 blobs sent" "$T/err"
+bb_id=$(jq -r .config.digest "$CAIRN_ROOT/blobs/sha256/${local_digest#sha256:}")
+expect_ok "push by a short image id" push "${TLS[@]}" "${CREDS[@]}" "${bb_id:7:12}" "$REG/team/byid:1"
+check "... pushes that image" test "$(skopeo inspect "${SK[@]}" "docker://$REG/team/byid:1" | jq -r .Digest)" = "$local_digest"
+expect_fail "an image id alone names no repository" 1 "name the DESTINATION" push "${TLS[@]}" "${CREDS[@]}" "${bb_id:7:12}"
 
 # ---- pull ----
 export CAIRN_ROOT=$T/store2

@@ -30,7 +30,7 @@ unpack_with_umoci s:1 "$T/u"
 check "the image has no /run/secrets and no file with the value" \
 	bash -c "test ! -e '$T/u/rootfs/run/secrets' && ! grep -rqF '$val' '$T/u/rootfs'"
 check "the value is in no config or history row" \
-	bash -c "! '$CAIRN' history s:1 | grep -qF '$val' && ! '$CAIRN' inspect s:1 | grep -qF '$val'"
+	bash -c "! '$CAIRN' history --no-trunc s:1 | grep -qF '$val' && ! '$CAIRN' inspect s:1 | grep -qF '$val'"
 check "the value is nowhere in the store (blobs, cache keys, snapshots, temp files)" \
 	test -z "$(grep -rlF "$val" "$CAIRN_ROOT" 2>/dev/null)"
 check "no temp dir is left" no_tmp_left

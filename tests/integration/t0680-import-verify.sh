@@ -50,14 +50,16 @@ tar -C "$T/layout" -cf "$T/evil.tar" .
 
 # ---- load: refused, the layer named, nothing tagged ----
 expect_fail "load of an archive whose layer does not hold the diff_id it claims is refused" 1 \
-	"layer $evil: uncompressed content hashes to" load -i "$T/evil.tar"
+	"entry \"blobs/sha256/${evil#sha256:}\": uncompressed content hashes to" load -i "$T/evil.tar"
+check "... the error names the layer's digest once (issue 14: no 430-character lines)" \
+	test "$(grep -o "${evil#sha256:}" "$T/err" | wc -l)" -eq 1
 check "... the error names the claimed diff_id" grep -qF "the image config says $top" "$T/err"
 check "... no tag evil:1" expect_no_tag evil:1
 check "... cairn images lists no new tag" bash -c '! "$1" images | grep -q evil' _ "$CAIRN"
 check "... busybox's snapshot is untouched (no bin/evil)" test ! -e "$CAIRN_ROOT/snapshots/${top#sha256:}/bin/evil"
 check "... fsck says the store is consistent" "$CAIRN" fsck
 check "... nothing left in tmp/" no_tmp_left
-expect_fail "a second load is refused the same way" 1 "layer $evil" load -i "$T/evil.tar"
+expect_fail "a second load is refused the same way" 1 "entry \"blobs/sha256/${evil#sha256:}\"" load -i "$T/evil.tar"
 check "busybox still loads from its own save (a layer whose snapshot exists is hashed, not refused)" \
 	bash -c '"$1" save -o "$2/bb.tar" busybox:latest && "$1" load -i "$2/bb.tar"' _ "$CAIRN" "$T"
 

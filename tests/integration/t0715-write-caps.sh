@@ -74,4 +74,25 @@ check "prune freed the oversize config" test ! -e "$CAIRN_ROOT/blobs/sha256/${ba
 expect_ok "the store is consistent" fsck
 check "busybox still runs" "$CAIRN" run --rm busybox true
 check "store invariants" store_is_consistent
+# A config between the registry's 4 MiB manifest limit and the store's
+# 8 MiB cap is a blob like any other: it pushes and pulls back.
+. "$TESTS_DIR/integration/registry.sh"
+mkdir -p "$T/mid"
+python3 - "$T/mid/Buildfile" <<'PY'
+import sys
+lines = ["FROM busybox", "ARG X=" + "b" * 60000] + ["ARG X=${X}${X}"] * 4
+lines += ["LABEL m%d=$X" % i for i in range(5)]
+open(sys.argv[1], "w").write("\n".join(lines) + "\n")
+PY
+expect_ok "a 5 MB config builds" build -q -t mid:1 "$T/mid"
+if start_registry none; then
+	expect_ok "it pushes" push --cert-dir "$REG_CERTS" mid:1 "$REG/mid:1"
+	"$CAIRN" rmi mid:1 >/dev/null 2>&1
+	"$CAIRN" prune -a >/dev/null 2>&1
+	expect_ok "it pulls back" pull --cert-dir "$REG_CERTS" "$REG/mid:1"
+	check "with all five labels" test "$("$CAIRN" inspect "$REG/mid:1" | jq '.[0].Config.config.Labels | length')" -eq 5
+	stop_registry
+else
+	fail "start the registry"
+fi
 finish

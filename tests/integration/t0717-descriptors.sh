@@ -63,12 +63,17 @@ mt=$(jq -r '.layers[0].mediaType' "$CAIRN_ROOT/blobs/sha256/${base#sha256:}")
 layer=$(jq -r '.layers[0].digest' "$CAIRN_ROOT/blobs/sha256/${base#sha256:}")
 if [ "$mt" = application/vnd.oci.image.layer.v1.tar+zstd ]; then
 	liar=$(plant liar:1 'm["layers"][0]["mediaType"] = "application/vnd.oci.image.layer.v1.tar+gzip"')
+	run_cairn save -o "$T/liar.tar" liar:1
+	check "save copies the lying image as it is" test "$status" -eq 0
 	expect_fail "fsck: a zstd layer declared gzip" 1 "problem" fsck
 	check "fsck names the layer and both formats" \
 		grep -qF "layer $layer: declared gzip (application/vnd.oci.image.layer.v1.tar+gzip), but its content is zstd" "$T/out"
 	"$CAIRN" fsck --repair >/dev/null 2>&1
 	check "busybox is untouched by the repair" test "$(tag_digest busybox:latest)" = "$base"
 	check "the lying tag is gone" expect_no_tag liar:1
+	expect_fail "load refuses a zstd layer declared gzip, naming it" 1 \
+		"layer $layer: declared gzip (application/vnd.oci.image.layer.v1.tar+gzip), but its content is zstd" load -i "$T/liar.tar"
+	check "load left no tag" expect_no_tag liar:1
 else
 	skip "zstd layer declared gzip" "busybox's layer is $mt"
 fi

@@ -480,7 +480,7 @@ check "multi-stage-builds: the last stage derives from builder, not the middle o
 builds "multi-stage-builds: Dockerfile.arg" "$d" -f Dockerfile.arg --build-arg SECRET=secretthings -t msarg
 rootfs msarg
 check "multi-stage-builds: an ARG does not reach the next stage" test "$(cat "$R/test_file")" = ""
-no_secret() { ! "$CAIRN" history msarg | grep -q secretthings && ! image_config msarg | grep -q secretthings; }
+no_secret() { ! "$CAIRN" history --no-trunc msarg | grep -q secretthings && ! image_config msarg | grep -q secretthings; }
 check "multi-stage-builds: the value is in no history row or config" no_secret
 builds "multi-stage-builds: Dockerfile.arg_in_stage" "$d" -f Dockerfile.arg_in_stage
 builds "multi-stage-builds: Dockerfile.arg_in_copy" "$d" -f Dockerfile.arg_in_copy
@@ -528,7 +528,7 @@ logged "secret-env: the RUN prints the secret" SOMESECRETDATA
 rootfs secret-env
 no_env_secret() {
 	! grep -rqF SOMESECRETDATA "$R" && ! image_config secret-env:latest | grep -qF SOMESECRETDATA &&
-		! "$CAIRN" history secret-env | grep -qF SOMESECRETDATA
+		! "$CAIRN" history --no-trunc secret-env | grep -qF SOMESECRETDATA
 }
 check "secret-env: the secret is in no file of the image, its config or history" no_env_secret
 d=$B/secret-relative

@@ -1,0 +1,243 @@
+/* The image list (tagged, dangling, intermediate), short ids, sizes. */
+#include "store/images.h"
+#include "util/cleanup.h"
+#include "util/mem.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static void entry_add(struct store_image_list *l, size_t *cap, struct store *st, const char *manifest,
+		      const char *ref, enum store_image_kind kind)
+{
+	struct store_image_entry *e;
+	struct store_image img;
+	cn_err ignored;
+	cn_xgrow((void **)&l->v, cap, l->n + 1, sizeof(*l->v));
+	e = &l->v[l->n++];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->manifest, sizeof(e->manifest), "%s", manifest);
+	/* Shown as docker shows it, also for a name stored before names were
+	 * normalized (store_ref_normalize). */
+	if (ref && !(e->ref = store_ref_normalize(ref, &ignored)))
+		e->ref = cn_xstrdup(ref);
+	e->kind = kind;
+	if (store_image_load_manifest(st, manifest, &img, &ignored) != 1) {
+		e->unreadable = true;
+		return;
+	}
+	memcpy(e->id, img.config_digest, CN_DIGEST_STR_SIZE);
+	e->created = store_parse_created(json_string_value(json_object_get(img.config, "created")));
+	store_image_free(&img);
+}
+
+/* Earlier values of every tag that no tag holds now and whose manifest is
+ * still stored, each once, the most recent value of a log first. */
+static int add_dangling(struct store *st, struct store_image_list *l, size_t *cap, json_t *seen, cn_err *err)
+{
+	cn_strv refs = { 0 };
+	int r = -1;
+	if (store_taglog_refs(st, &refs, err) < 0)
+		goto out;
+	for (size_t i = 0; i < refs.n; i++) {
+		_cleanup_free_ struct store_tag_event *ev = NULL;
+		size_t n = 0;
+		cn_err ignored;
+		if (store_taglog_read(st, refs.v[i], &ev, &n, NULL, &ignored) < 0)
+			continue;       /* an unreadable log hides nothing else */
+		for (size_t j = n; j-- > 0;) {
+			const char *d = ev[j].digest;
+			if (!cn_digest_valid(d) || json_object_get(seen, d) || !store_blob_exists(st, d))
+				continue;
+			json_object_set_new(seen, d, json_true());
+			entry_add(l, cap, st, d, NULL, STORE_IMAGE_DANGLING);
+		}
+	}
+	r = 0;
+out:
+	cn_strv_free(&refs);
+	return r;
+}
+
+static void add_intermediates(struct store *st, struct store_image_list *l, size_t *cap, json_t *seen)
+{
+	size_t top = l->n;
+	for (size_t i = 0; i < top; i++) {
+		_cleanup_free_ char (*states)[CN_DIGEST_STR_SIZE] = NULL;
+		struct store_image img;
+		size_t rows = 0;
+		cn_err ignored;
+		if (l->v[i].unreadable || store_image_load_manifest(st, l->v[i].manifest, &img, &ignored) != 1)
+			continue;
+		store_image_row_states(st, &img, &states, &rows, &ignored);
+		store_image_free(&img);
+		for (size_t r = rows; r-- > 0;) {
+			if (!states || !states[r][0] || json_object_get(seen, states[r]))
+				continue;
+			json_object_set_new(seen, states[r], json_true());
+			entry_add(l, cap, st, states[r], NULL, STORE_IMAGE_INTERMEDIATE);
+		}
+	}
+}
+
+int store_images_list(struct store *st, bool all, struct store_image_list *out, cn_err *err)
+{
+	json_t *idx = NULL, *seen = json_object(), *e;
+	size_t cap = 0, i;
+	int r = -1;
+	memset(out, 0, sizeof(*out));
+	if (store_index_load(st, &idx, err) < 0)
+		goto out;
+	json_array_foreach(json_object_get(idx, "manifests"), i, e) {
+		const char *ref = json_string_value(json_object_get(json_object_get(e, "annotations"),
+								    "org.opencontainers.image.ref.name"));
+		const char *d = json_string_value(json_object_get(e, "digest"));
+		if (!ref || !cn_digest_valid(d))
+			continue;
+		json_object_set_new(seen, d, json_true());
+		entry_add(out, &cap, st, d, ref, STORE_IMAGE_TAGGED);
+	}
+	if (add_dangling(st, out, &cap, seen, err) < 0)
+		goto out;
+	if (all)
+		add_intermediates(st, out, &cap, seen);
+	r = 0;
+out:
+	if (r < 0)
+		store_images_list_free(out);
+	json_decref(idx);
+	json_decref(seen);
+	return r;
+}
+
+void store_images_list_free(struct store_image_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].ref);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+bool store_short_id(const char *s)
+{
+	const char *hex = strncmp(s, "sha256:", 7) == 0 ? s + 7 : s;
+	size_t n = strspn(hex, "0123456789abcdef");
+	return hex[n] == '\0' && n >= STORE_SHORT_ID_MIN && n <= CN_DIGEST_HEX_LEN;
+}
+
+int store_image_resolve_id(struct store *st, const char *s, char manifest[CN_DIGEST_STR_SIZE], cn_err *err)
+{
+	const char *hex = strncmp(s, "sha256:", 7) == 0 ? s + 7 : s;
+	size_t len = strlen(hex), ids = 0;
+	struct store_image_list l;
+	const struct store_image_entry *best = NULL;
+	const char *first_id = NULL;
+	if (!store_short_id(s))
+		return 0;
+	if (store_images_list(st, true, &l, err) < 0)
+		return -1;
+	for (size_t i = 0; i < l.n; i++) {
+		const struct store_image_entry *e = &l.v[i];
+		if (!e->id[0] || strncmp(e->id + 7, hex, len) != 0)
+			continue;
+		/* Count distinct ids: several manifests (tags, states) may share one. */
+		if (!first_id || strcmp(first_id, e->id) != 0) {
+			bool counted = false;
+			for (size_t j = 0; j < i && !counted; j++)
+				counted = l.v[j].id[0] && strncmp(l.v[j].id + 7, hex, len) == 0 &&
+					  strcmp(l.v[j].id, e->id) == 0;
+			if (!counted)
+				ids++;
+		}
+		if (!first_id)
+			first_id = e->id;
+		if (!best || (best->kind != STORE_IMAGE_TAGGED && e->kind == STORE_IMAGE_TAGGED))
+			best = e;
+	}
+	if (ids > 1) {
+		cn_err_fail(err, CN_ERR_INVALID, "image id '%s' is ambiguous: %zu images match "
+			    "(give more digits)", s, ids);
+		store_images_list_free(&l);
+		return -1;
+	}
+	if (best)
+		memcpy(manifest, best->manifest, CN_DIGEST_STR_SIZE);
+	store_images_list_free(&l);
+	return best ? 1 : 0;
+}
+
+long long store_parse_created(const char *s)
+{
+	struct tm tm = { 0 };
+	int n = 0, oh = 0, om = 0;
+	long long t;
+	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+			 &tm.tm_min, &tm.tm_sec, &n) != 6 || n == 0)
+		return 0;
+	s += n;
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9'; s++)
+			;
+	if ((*s == '+' || *s == '-') && sscanf(s + 1, "%2d:%2d", &oh, &om) == 2) {
+		if (*s == '+')
+			oh = -oh, om = -om;
+	} else if (*s != 'Z' && *s != 'z') {
+		return 0;
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	t = (long long)timegm(&tm);
+	return t <= 0 ? 0 : t + oh * 3600LL + om * 60LL;
+}
+
+/* nftw has no context argument: the walk's state, one walk at a time. */
+static _Thread_local struct {
+	uint64_t bytes;
+	struct { dev_t dev; ino_t ino; } *seen;
+	size_t nseen, cap;
+} walk;
+
+static int count_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)path;
+	(void)ftw;
+	if (type != FTW_F && type != FTW_SL)
+		return 0;
+	if (S_ISREG(sb->st_mode) && sb->st_nlink > 1) {
+		for (size_t i = 0; i < walk.nseen; i++)
+			if (walk.seen[i].dev == sb->st_dev && walk.seen[i].ino == sb->st_ino)
+				return 0;
+		cn_xgrow((void **)&walk.seen, &walk.cap, walk.nseen + 1, sizeof(*walk.seen));
+		walk.seen[walk.nseen].dev = sb->st_dev;
+		walk.seen[walk.nseen++].ino = sb->st_ino;
+	}
+	if (S_ISREG(sb->st_mode) || S_ISLNK(sb->st_mode))
+		walk.bytes += (uint64_t)sb->st_size;
+	return 0;
+}
+
+uint64_t store_snapshot_content_size(struct store *st, const char *diff_id)
+{
+	_cleanup_free_ char *path = NULL;
+	uint64_t bytes;
+	if (!cn_digest_valid(diff_id) || !store_snapshot_exists(st, diff_id))
+		return 0;
+	path = store_snapshot_path(st, diff_id);
+	memset(&walk, 0, sizeof(walk));
+	nftw(path, count_entry, 16, FTW_PHYS | FTW_MOUNT);
+	bytes = walk.bytes;
+	free(walk.seen);
+	memset(&walk, 0, sizeof(walk));
+	return bytes;
+}
+
+uint64_t store_image_size(struct store *st, const struct store_image *img)
+{
+	uint64_t total = 0;
+	for (size_t i = 0; i < img->nlayers; i++)
+		total += store_snapshot_content_size(st, img->layers[i].diff_id);
+	return total;
+}

@@ -1,0 +1,68 @@
+/* The images in the store as a docker user sees them: each identified by
+ * its config digest (the IMAGE ID docker and podman show), tagged or not.
+ *
+ * Tagged images are index.json's entries. An untagged image is one a tag
+ * pointed at before (a value in a tag log) whose manifest is still in the
+ * store: docker's "dangling" image after a rebuild, kept here because
+ * rollback can return to it; `prune --all` removes it. The state after
+ * each build step (an image of its own, see store_image_row_states) is an
+ * intermediate image, listed only when asked for (images -a). */
+#ifndef STORE_IMAGES_H
+#define STORE_IMAGES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/image.h"
+
+/* A short id must have at least this many hex digits (docker's minimum). */
+#define STORE_SHORT_ID_MIN 4
+
+enum store_image_kind {
+	STORE_IMAGE_TAGGED,
+	STORE_IMAGE_DANGLING,       /* an earlier value of a tag, untagged now */
+	STORE_IMAGE_INTERMEDIATE,   /* a build step's state */
+};
+
+struct store_image_entry {
+	char manifest[CN_DIGEST_STR_SIZE];
+	char id[CN_DIGEST_STR_SIZE];        /* the config digest; "" when unreadable */
+	char *ref;                          /* "name:tag" (tagged only), else NULL */
+	enum store_image_kind kind;
+	long long created;                  /* unix seconds; 0 when unknown */
+	bool unreadable;                    /* manifest or config could not be read */
+};
+
+struct store_image_list {
+	struct store_image_entry *v;
+	size_t n;
+};
+
+/* Every image: the tagged ones in index.json order (one entry per tag),
+ * then the dangling ones, then with ALL the intermediate ones (each
+ * manifest once). An image that cannot be read is listed, marked. */
+int store_images_list(struct store *st, bool all, struct store_image_list *out, cn_err *err);
+void store_images_list_free(struct store_image_list *l);
+
+/* True when S looks like a short or full image id: [sha256:]HEX with 4 to
+ * 64 lower-case hex digits. */
+bool store_short_id(const char *s);
+/* The manifest of the image whose id starts with S (store_short_id form).
+ * 1 found, 0 none, -1 on error: AMBIGUOUS (CN_ERR_INVALID) when images
+ * with different ids match. A tagged image is preferred among manifests
+ * sharing one id. */
+int store_image_resolve_id(struct store *st, const char *s, char manifest[CN_DIGEST_STR_SIZE],
+			   cn_err *err);
+
+/* A config's "created" (RFC 3339) as unix seconds; 0 when absent or bad. */
+long long store_parse_created(const char *s);
+
+/* The uncompressed size of snapshot DIFF_ID as docker counts a layer: the
+ * bytes of its regular files (each inode once) and symlink targets. Walks
+ * the unpacked snapshot, never a blob. 0 when missing. */
+uint64_t store_snapshot_content_size(struct store *st, const char *diff_id);
+/* The image's uncompressed size: its layers' content sizes summed (a layer
+ * the image has twice counts twice, as docker's does). */
+uint64_t store_image_size(struct store *st, const struct store_image *img);
+
+#endif
