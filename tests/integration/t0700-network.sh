@@ -216,7 +216,10 @@ if command -v setpriv >/dev/null; then
 	printf 'FROM scratch\nRUN true\n' >"$T/rootless/ctx/Buildfile"
 	chmod -R a+rwX "$T/rootless"
 	chmod a+x "$T"
+	# Its runtime dir (the warning marker), inside $T rather than /tmp.
+	install -d -m 0700 -o 65534 -g 65534 "$T/rootless/run"
 	setpriv --reuid=65534 --regid=65534 --clear-groups env CAIRN_ROOT="$T/rootless/store" \
+		XDG_RUNTIME_DIR="$T/rootless/run" \
 		"$CAIRN" build --network default "$T/rootless/ctx" >"$T/out" 2>"$T/err"
 	check "without root the default network fails naming slirp4netns and --network host" \
 		grep -q "needs root; rootless networking through slirp4netns is not supported yet: use --network host" "$T/err"
