@@ -183,6 +183,15 @@ int store_gc_lock(struct store *st, bool exclusive, cn_err *err)
 	return 0;
 }
 
+bool store_gc_try_exclusive(struct store *st)
+{
+	int r;
+	do
+		r = flock(st->gc_fd, LOCK_EX | LOCK_NB);
+	while (r < 0 && errno == EINTR);
+	return r == 0;
+}
+
 void store_gc_unlock(struct store *st)
 {
 	flock(st->gc_fd, LOCK_UN);

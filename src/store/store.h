@@ -54,6 +54,11 @@ void store_unlock(struct store *st);
  * takes it exclusively, never removes what a running build uses. */
 int store_gc_lock(struct store *st, bool exclusive, cn_err *err);
 void store_gc_unlock(struct store *st);
+/* Turn this process's gc lock exclusive if no other command holds it,
+ * without waiting: true when it did. Only for removing blobs outside
+ * prune, at the end of a command: if it fails, the shared lock may be
+ * lost too (flock converts by unlocking first). */
+bool store_gc_try_exclusive(struct store *st);
 
 /* Remove the ".NAME.tmp..." files a killed writer left in DIR_FD; only
  * when no writer of that directory can be running. */

@@ -154,7 +154,7 @@ int xfer_snapshot_layer(struct store *st, const struct store_layer *layer, cn_er
 
 void xfer_forget_blob(struct store *st, const char *digest)
 {
-	if (cn_digest_valid(digest))
+	if (cn_digest_valid(digest) && store_gc_try_exclusive(st))
 		unlinkat(st->blobs_fd, cn_digest_hex(digest), 0);
 }
 

@@ -20,7 +20,9 @@ int xfer_snapshot_layer_unnamed(struct store *st, const struct store_layer *laye
 
 /* Remove the blob DIGEST that this command brought into the store and that
  * failed to become what the image says (a layer that would not unpack or
- * verify): nothing may reference it, and it would stay until prune. */
+ * verify): nothing may reference it, and it would stay until prune. Only
+ * when no other command holds the store (one may have found the same
+ * bytes there and be about to reference them): then prune frees it. */
 void xfer_forget_blob(struct store *st, const char *digest);
 
 /* The cap on a layer's uncompressed size, for the whole process (set once,

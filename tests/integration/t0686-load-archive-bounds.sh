@@ -86,4 +86,17 @@ PY
 S5=$T/store5
 CAIRN_ROOT=$S5 expect_fail "an archive naming a missing manifest is refused" 1 "missing" load -i "$T/broken.tar"
 check "a failed load leaves no blobs behind" test -z "$(ls -A "$S5/blobs/sha256" 2>/dev/null)"
+# While another command holds the store (here fsck's shared lock, taken
+# with flock(1)), a failed load leaves what it brought for prune: that
+# command may have found the same bytes and be about to use them.
+S6=$T/store6
+CAIRN_ROOT=$S6 "$CAIRN" images >/dev/null 2>&1
+flock -s "$S6/gc.lock" sleep 30 &
+holder=$!
+sleep 0.3
+CAIRN_ROOT=$S6 expect_fail "a failed load beside another command" 1 "missing" load -i "$T/broken.tar"
+check "it leaves its blobs while the other command runs" test -n "$(ls -A "$S6/blobs/sha256" 2>/dev/null)"
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+CAIRN_ROOT=$S6 expect_ok "prune afterwards" prune
+check "prune freed them" test -z "$(ls -A "$S6/blobs/sha256" 2>/dev/null)"
 finish

@@ -52,16 +52,20 @@ prepare() {   # OP: state the operation needs, made before the timer starts
 	esac
 }
 
-start_op() {   # OP: runs it in the background, sets pid
+start_op() {   # OP: runs cairn itself in the background (pid is cairn's
+	# own, so the kill lands on it, not on a subshell that would leave it
+	# running), sets pid
+	local args
 	case $1 in
-	build) cairn build -q --no-cache -t torture:built "$T/work" ;;
-	pull) cairn pull "${TLS[@]}" "$REG/torture:src" ;;
-	push) cairn push "${TLS[@]}" torture:push "$REG/torture:pushed-$RANDOM" ;;
-	prune) cairn prune -a ;;
-	save) cairn save -o "$T/out.tar" torture:src ;;
-	load) cairn load -q -i "$T/saved.tar" ;;
-	rollback) cairn rollback torture:rb ;;
-	esac >/dev/null 2>&1 &
+	build) args=(build -q --no-cache -t torture:built "$T/work") ;;
+	pull) args=(pull "${TLS[@]}" "$REG/torture:src") ;;
+	push) args=(push "${TLS[@]}" torture:push "$REG/torture:pushed-$RANDOM") ;;
+	prune) args=(prune -a) ;;
+	save) args=(save -o "$T/out.tar" torture:src) ;;
+	load) args=(load -q -i "$T/saved.tar") ;;
+	rollback) args=(rollback torture:rb) ;;
+	esac
+	"$CAIRN" "${args[@]}" >/dev/null 2>&1 &
 	pid=$!
 }
 
@@ -110,6 +114,12 @@ while [ "$landed" -lt "$want" ] && [ "$attempts" -lt $((want * 4)) ]; do
 	wait "$pid" 2>/dev/null; st=$?
 	# Only a kill that found the command running counts.
 	[ "$st" -eq 137 ] || continue
+	# (A step's processes die with it: allow them a moment.)
+	for _ in 1 2 3 4 5 6 7 8 9 10; do pgrep -f "^$CAIRN " >/dev/null || break; sleep 0.2; done
+	if pgrep -f "^$CAIRN " >/dev/null; then
+		echo "# a cairn process outlived the kill: the test is broken"; pgrep -af "^$CAIRN "
+		fail "torture: the kill did not land on cairn"; finish
+	fi
 	landed=$((landed + 1))
 	per_op[$op]=$(( ${per_op[$op]:-0} + 1 ))
 	problems=$(store_ok)
