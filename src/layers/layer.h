@@ -31,7 +31,8 @@ struct layer_info {
 };
 
 /* Write the tree under DIRFD (an overlay upper dir: whiteouts are 0/0 char
- * devices, opaque dirs carry trusted.overlay.opaque=y) to OUT_FD as a
+ * devices, opaque dirs carry trusted.overlay.opaque=y, or user.overlay.opaque=y
+ * in a user namespace, where overlay is mounted with userxattr) to OUT_FD as a
  * compressed tar. Entries are sorted (bytewise, parents first), whiteouts
  * become ".wh.NAME", opaque dirs get ".wh..wh..opq" as their first child,
  * xattrs are kept as layers/xattr.h decides (overlay ones never),
@@ -55,7 +56,8 @@ int layer_write_dir(int dirfd, int out_fd, const struct layer_write_opts *opts,
 struct layer_extract_opts {
 	/* true, the snapshot form (an overlay lower dir): ".wh.NAME" becomes a
 	 * 0/0 character device NAME, ".wh..wh..opq" sets
-	 * trusted.overlay.opaque=y on its directory. TARGET must be empty.
+	 * trusted.overlay.opaque=y (user.overlay.opaque=y in a user namespace)
+	 * on its directory. TARGET must be empty.
 	 * false, the ADD form (a plain tree, TARGET may hold files already):
 	 * whiteouts delete what TARGET held before this extraction. */
 	bool overlay_whiteouts;
