@@ -43,12 +43,16 @@ const char *cn_rootless_single_hint(void)
 
 bool cn_userns_nested(void)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/uid_map", "re");
+	char line[128] = "";
 	unsigned long inside, outside, count;
-	if (!f)
-		return false;
+	int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, line, sizeof(line) - 1);
+		line[n > 0 ? n : 0] = '\0';
+		close(fd);
+	}
 	/* The initial namespace maps every id to itself in one line. */
-	if (fscanf(f, "%lu %lu %lu", &inside, &outside, &count) != 3)
+	if (sscanf(line, "%lu %lu %lu", &inside, &outside, &count) != 3)
 		return false;
 	return !(inside == 0 && outside == 0 && count == 4294967295UL);
 }
