@@ -193,11 +193,15 @@ long long store_parse_created(const char *s)
 	return t <= 0 ? 0 : t + oh * 3600LL + om * 60LL;
 }
 
-/* nftw has no context argument: the walk's state, one walk at a time. */
+/* nftw has no context argument: the walk's state, one walk at a time.
+ * Files with several links are counted once: their (dev, ino, size) are
+ * collected and the repeats subtracted after one sort, so a layer of many
+ * hard links costs n log n, not n squared. */
+struct linked { dev_t dev; ino_t ino; uint64_t size; };
 static _Thread_local struct {
 	uint64_t bytes;
-	struct { dev_t dev; ino_t ino; } *seen;
-	size_t nseen, cap;
+	struct linked *linked;
+	size_t nlinked, cap;
 } walk;
 
 static int count_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
@@ -207,16 +211,20 @@ static int count_entry(const char *path, const struct stat *sb, int type, struct
 	if (type != FTW_F && type != FTW_SL)
 		return 0;
 	if (S_ISREG(sb->st_mode) && sb->st_nlink > 1) {
-		for (size_t i = 0; i < walk.nseen; i++)
-			if (walk.seen[i].dev == sb->st_dev && walk.seen[i].ino == sb->st_ino)
-				return 0;
-		cn_xgrow((void **)&walk.seen, &walk.cap, walk.nseen + 1, sizeof(*walk.seen));
-		walk.seen[walk.nseen].dev = sb->st_dev;
-		walk.seen[walk.nseen++].ino = sb->st_ino;
+		cn_xgrow((void **)&walk.linked, &walk.cap, walk.nlinked + 1, sizeof(*walk.linked));
+		walk.linked[walk.nlinked++] = (struct linked){ sb->st_dev, sb->st_ino, (uint64_t)sb->st_size };
 	}
 	if (S_ISREG(sb->st_mode) || S_ISLNK(sb->st_mode))
 		walk.bytes += (uint64_t)sb->st_size;
 	return 0;
+}
+
+static int linked_cmp(const void *a, const void *b)
+{
+	const struct linked *x = a, *y = b;
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
 uint64_t store_snapshot_content_size(struct store *st, const char *diff_id)
@@ -229,7 +237,12 @@ uint64_t store_snapshot_content_size(struct store *st, const char *diff_id)
 	memset(&walk, 0, sizeof(walk));
 	nftw(path, count_entry, 16, FTW_PHYS | FTW_MOUNT);
 	bytes = walk.bytes;
-	free(walk.seen);
+	if (walk.nlinked > 1)
+		qsort(walk.linked, walk.nlinked, sizeof(*walk.linked), linked_cmp);
+	for (size_t i = 1; i < walk.nlinked; i++)
+		if (!linked_cmp(&walk.linked[i - 1], &walk.linked[i]))
+			bytes -= walk.linked[i].size;
+	free(walk.linked);
 	memset(&walk, 0, sizeof(walk));
 	return bytes;
 }
