@@ -5,6 +5,7 @@
 #include "builder/build_internal.h"
 #include "util/ref.h"
 #include "builder/rootdir.h"
+#include "builder/buildplat.h"
 #include "util/platform.h"
 #include "util/signal.h"
 
@@ -125,24 +126,6 @@ struct stage *bd_find_stage(struct build *b, const char *name, bool by_index)
 	return NULL;
 }
 
-/* FROM --platform: only this host's platform can be built (no emulation,
- * no pulling of other architectures' images). */
-static int check_platform(struct build *b, const struct bf_instr *in, cn_err *err)
-{
-	_cleanup_free_ char *value = NULL;
-	const char *host = cn_env_get(&b->meta_args, "BUILDPLATFORM");
-	if (bd_expand(b, &b->meta_args, in->platform, &value, err) < 0)
-		return -1;
-	if (host && (!strcmp(value, host) || (!strncmp(value, host, strlen(host)) &&
-					       value[strlen(host)] == '/' && !strchr(value + strlen(host) + 1, '/'))))
-		return 0;
-	b->positioned = true;
-	return cn_err_fail(err, CN_ERR_UNSUPPORTED, "%s:%d:%d: FROM: --platform=%s: only this host's platform %s "
-			  "can be built (expected --platform=%s or $BUILDPLATFORM; no emulation)",
-			  b->o->buildfile, in->node->start_line, bf_node_column(in->node, "--platform"),
-			  value, host ? host : "?", host ? host : "?");
-}
-
 /* An image by name, or NAME@DIGEST, from the store; pulled when missing
  * (if the caller gave a puller). 1 found, 0 not, -1 error. */
 int bd_load_image(struct build *b, const char *name, struct store_image *img, cn_err *err)
@@ -166,14 +149,20 @@ int bd_load_image(struct build *b, const char *name, struct store_image *img, cn
 static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 {
 	_cleanup_free_ char *image = NULL;
+	char root[16 + CN_PLATFORM_STR], name[CN_PLATFORM_STR];
+	struct cn_platform plat;
 	struct store_image img;
 	struct stage *base;
 	int r;
 	if (bd_expand(b, &b->meta_args, in->image, &image, err) < 0)
 		return -1;
-	if (in->platform && check_platform(b, in, err) < 0)
+	if (bd_plat_of_from(b, in, &plat, err) < 0)
 		return -1;
 	base = bd_find_stage(b, image, false);
+	if (base && base->cfg)
+		bd_plat_of_config(base->cfg, &plat);    /* a stage is the platform it was built for */
+	if (bd_plat_check_stage(b, &plat, err) < 0)
+		return -1;
 	if (base && !base->cfg)
 		return cn_err_fail(err, CN_ERR_NOT_FOUND, "stage '%s' was not built", image);
 	if (base) {
@@ -188,10 +177,14 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 	}
 	if (strcmp(image, "scratch") == 0) {
 		b->cur->cfg = bf_config_new();
-		bd_root_key(b, "scratch");
+		bd_plat_set_config(b->cur->cfg, &plat);
+		/* The platform is in the key: an arm64 build never reuses an amd64 step. */
+		cn_platform_format(&plat, name);
+		snprintf(root, sizeof(root), "scratch %s", name);
+		bd_root_key(b, root);
 		return 0;
 	}
-	r = bd_load_image(b, image, &img, err);
+	r = bd_plat_load_image(b, image, &plat, &img, err);
 	if (r < 0)
 		return -1;
 	if (r == 0)
@@ -696,24 +689,24 @@ static int run_step_inner(struct build *b, const struct bf_instr *in, cn_err *er
  * sees one after declaring it with a bare ARG). */
 static void platform_args(struct build *b)
 {
-	const char *os, *arch, *variant;
-	cn_platform_host(&os, &arch, &variant);
-	/* As BuildKit names it: a variant only for arm ("linux/arm/v7"); arm64's
+	/* TARGET*: --platform's; BUILD*: this host's. In normal form, as
+	 * BuildKit names them: a variant only for arm ("linux/arm/v7"); arm64's
 	 * v8 is its default and left out, as docker does. */
-	if (strcmp(arch, "arm") != 0)
-		variant = "";
-	_cleanup_free_ char *platform = cn_xasprintf("%s/%s%s%s", os, arch, *variant ? "/" : "", variant);
+	struct cn_platform plats[2];
 	static const char *const prefixes[] = { "TARGET", "BUILD" };
+	bd_plat_target(b, &plats[0]);
+	cn_platform_host_get(&plats[1]);
 	for (size_t i = 0; i < CN_ARRAY_SIZE(prefixes); i++) {
-		char name[32];
+		char name[32], platform[CN_PLATFORM_STR];
+		cn_platform_format(&plats[i], platform);
 		snprintf(name, sizeof(name), "%sPLATFORM", prefixes[i]);
 		cn_env_set(&b->meta_args, name, platform);
 		snprintf(name, sizeof(name), "%sOS", prefixes[i]);
-		cn_env_set(&b->meta_args, name, os);
+		cn_env_set(&b->meta_args, name, plats[i].os);
 		snprintf(name, sizeof(name), "%sARCH", prefixes[i]);
-		cn_env_set(&b->meta_args, name, arch);
+		cn_env_set(&b->meta_args, name, plats[i].arch);
 		snprintf(name, sizeof(name), "%sVARIANT", prefixes[i]);
-		cn_env_set(&b->meta_args, name, variant);
+		cn_env_set(&b->meta_args, name, plats[i].variant);
 	}
 	/* Known names: using one undeclared is not a typo worth a warning. */
 	for (size_t i = 0; i < b->meta_args.n; i++) {
@@ -749,6 +742,8 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 	if (bf_statcache_load(st->cache_fd, "stat", &b.sc, err) < 0)
 		b.sc = bf_statcache_new();
 	b.total = b.prog.ninstrs;
+	if (bd_plat_check_build(&b, err) < 0)
+		goto out;
 	platform_args(&b);
 	/* The global ARGs first: stage references may use them. */
 	for (i = 0; i < b.prog.ninstrs && b.prog.instrs[i].kind != BF_FROM; i++)

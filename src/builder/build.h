@@ -49,6 +49,11 @@ struct bf_build_opts {
 	 * it as named; NULL: such a FROM fails. */
 	int (*pull)(void *ctx, struct store *st, const char *image, cn_err *err);
 	void *pull_ctx;
+	/* The same for one platform ("linux/arm64"): FROM an image the store
+	 * lacks for the stage's platform (pull_ctx too). NULL: pull is used
+	 * for a missing image, and another platform's image is an error. */
+	int (*pull_platform)(void *ctx, struct store *st, const char *image, const char *platform, cn_err *err);
+	const char *platform;           /* --platform OS/ARCH[/VARIANT]; NULL: the host's */
 };
 
 struct bf_build_result {

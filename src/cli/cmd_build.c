@@ -4,6 +4,7 @@
 #include "cli/network.h"
 #include "cli/rootless.h"
 #include "cli/registry_opts.h"
+#include "cli/build_platform.h"
 #include "util/cleanup.h"
 #include "util/interrupt.h"
 #include "util/mem.h"
@@ -47,6 +48,10 @@ static const char build_usage[] =
 	"      --timestamp EPOCH    reproducible build: every time in the image is EPOCH and\n"
 	"                           newer file times are clamped to it (default:\n"
 	"                           $SOURCE_DATE_EPOCH when set)\n"
+	"      --platform OS/ARCH[/VARIANT]  build for this platform (e.g. linux/arm64): its\n"
+	"                           base images, config and TARGET* args; RUN steps of\n"
+	"                           another architecture need a binfmt_misc emulator\n"
+	"                           (Debian: qemu-user-static)\n"
 	"  -q, --quiet              print only the image digest\n"
 	"  -h, --help               show this help\n"
 	"\n"
@@ -112,6 +117,18 @@ static int pull_base(void *ctx, struct store *st, const char *image, cn_err *err
 	cli_registry_progress_end(&p->reg);
 	reg_result_free(&res);
 	return 0;
+}
+
+/* pull_base for one platform: FROM picks that platform's image. */
+static int pull_base_platform(void *ctx, struct store *st, const char *image, const char *platform, cn_err *err)
+{
+	struct puller *p = ctx;
+	const char *saved = p->reg.o.platform;
+	int r;
+	p->reg.o.platform = platform;
+	r = pull_base(ctx, st, image, err);
+	p->reg.o.platform = saved;
+	return r;
 }
 
 static void puller_free(struct puller *p)
@@ -335,7 +352,11 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	o.event_ctx = &progress;
 	puller.quiet = puller.reg.quiet = progress.quiet;
 	o.pull = pull_base;
+	o.pull_platform = pull_base_platform;
 	o.pull_ctx = &puller;
+	/* --platform (the registry options keep it for pulls) is what is built. */
+	if ((rc = cli_build_platform("build", puller.reg.o.platform, &o.platform)) != 0)
+		return rc;
 	if (cli_open_store(cli, &st) < 0)
 		return EXIT_FAIL;
 	cn_interrupt_install();
