@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 #include "cli/layer_limit.h"
 #include "cli/registry_opts.h"
+#include "util/platform.h"
 
 #include <stdio.h>
 
@@ -13,8 +14,9 @@ static const char pull_usage[] =
 	"\n"
 	"Options:\n"
 	CLI_REGISTRY_USAGE
-	"      --platform OS/ARCH   the image to take from a multi-platform index\n"
-	"                           (default: the host's, linux/amd64 here)\n"
+	"      --platform OS/ARCH[/VARIANT]  the image to take from a multi-platform index\n"
+	"                           (default: the host's, linux/amd64 here); a\n"
+	"                           single-platform image must be that platform\n"
 	CLI_MAX_LAYER_SIZE_USAGE
 	"  -q, --quiet              print only the manifest digest\n"
 	"  -h, --help               show this help\n";
@@ -22,7 +24,11 @@ static const char pull_usage[] =
 static int pull(struct store *st, char **ops, int n, struct cli_registry *r, cn_err *err)
 {
 	struct reg_result res;
+	struct cn_platform plat;
 	(void)n;
+	/* Checked before any request: an invalid platform is never ignored. */
+	if (r->o.platform && cn_platform_parse(r->o.platform, &plat, err) < 0)
+		return -1;
 	if (reg_pull(st, ops[0], &r->o, &res, err) < 0)
 		return -1;
 	cli_registry_progress_end(r);

@@ -84,49 +84,98 @@ out:
 	return r;
 }
 
-/* The index entry for the wanted platform ("os/arch[/variant]"). */
+/* A manifest entry an image can be pulled from: not an attestation
+ * (BuildKit's, platform unknown/unknown), not an unknown media type (the
+ * image spec says to ignore those). */
+static bool pickable(json_t *m)
+{
+	const char *mt = json_string_value(json_object_get(m, "mediaType"));
+	const char *kind = json_string_value(json_object_get(json_object_get(m, "annotations"),
+							     "vnd.docker.reference.type"));
+	if (kind && !strcmp(kind, "attestation-manifest"))
+		return false;
+	return !mt || !strcmp(mt, MT_OCI_MANIFEST) || !strcmp(mt, MT_DOCKER_MANIFEST);
+}
+
+/* The index entry for the wanted platform ("os/arch[/variant]", in any
+ * spelling containerd accepts: linux/aarch64 is linux/arm64). An exact
+ * match first; else, for a want without a variant, any variant of that
+ * architecture; for arm, the newest older variant the CPU runs. */
 int reg_pick_platform(const char *platform, json_t *index, const char *name, char out[CN_DIGEST_STR_SIZE],
 		      cn_err *err)
 {
-	char os[72], arch[72], variant[32] = "";
+	struct cn_platform want, ep;
+	char wants[CN_PLATFORM_STR];
+	const char *best = NULL;
+	char best_variant[CN_PLATFORM_FIELD] = "";
+	int best_rank = 0;
 	json_t *m;
 	size_t i;
 	_cleanup_buf_ cn_buf seen;
 	cn_buf_init(&seen, 4096);
 	if (platform) {
-		int n = sscanf(platform, "%71[^/]/%71[^/]/%31s", os, arch, variant);
-		if (n < 2)
-			return cn_err_fail(err, CN_ERR_INVALID, "invalid platform '%s' (want OS/ARCH[/VARIANT])", platform);
+		if (cn_platform_parse(platform, &want, err) < 0)
+			return -1;
 	} else {
-		const char *hos, *harch, *hvar;
-		cn_platform_host(&hos, &harch, &hvar);
-		snprintf(os, sizeof(os), "%s", hos);
-		snprintf(arch, sizeof(arch), "%s", harch);
-		/* Only arm's variants tell images apart (a v6 host cannot run
-		 * v7 code); arm64 indexes mostly name none. */
-		if (strcmp(harch, "arm") == 0)
-			snprintf(variant, sizeof(variant), "%s", hvar);
+		cn_platform_host_get(&want);
 	}
+	cn_platform_format(&want, wants);
 	json_array_foreach(json_object_get(index, "manifests"), i, m) {
 		json_t *p = json_object_get(m, "platform");
 		const char *mos = json_string_value(json_object_get(p, "os"));
 		const char *march = json_string_value(json_object_get(p, "architecture"));
 		const char *mvar = json_string_value(json_object_get(p, "variant"));
 		const char *d = json_string_value(json_object_get(m, "digest"));
-		if (!mos || !march)
+		int rank;
+		if (!mos || !march || !pickable(m))
 			continue;
 		cn_buf_addf(&seen, "%s%s/%s%s%s", seen.len ? ", " : "", mos, march, mvar ? "/" : "",
 			    mvar ? mvar : "");
-		if (strcmp(mos, os) != 0 || strcmp(march, arch) != 0 ||
-		    (*variant && (!mvar || strcmp(mvar, variant) != 0)))
+		if (!cn_platform_set(&ep, mos, march, mvar) || strcmp(ep.os, want.os) || strcmp(ep.arch, want.arch))
+			continue;
+		if (!strcmp(ep.variant, want.variant))
+			rank = 3;
+		else if (!*want.variant)
+			rank = 1;
+		else if (!strcmp(want.arch, "arm") && strcmp(ep.variant, want.variant) < 0)
+			rank = 2;
+		else
+			continue;
+		if (rank < best_rank || (rank == best_rank && (rank != 2 || strcmp(ep.variant, best_variant) <= 0)))
 			continue;
 		if (!cn_digest_valid(d))
-			return cn_err_fail(err, CN_ERR_PROTOCOL, "%s: index entry for %s/%s has a bad digest", name, os, arch);
-		memcpy(out, d, CN_DIGEST_STR_SIZE);
+			return cn_err_fail(err, CN_ERR_PROTOCOL, "%s: index entry for %s has a bad digest", name, wants);
+		best = d;
+		best_rank = rank;
+		memcpy(best_variant, ep.variant, sizeof(best_variant));
+	}
+	if (best) {
+		memcpy(out, best, CN_DIGEST_STR_SIZE);
 		return 0;
 	}
-	return cn_err_fail(err, CN_ERR_NOT_FOUND, "%s: no image for %s/%s%s%s in the index (it has: %s)", name, os, arch,
-			  *variant ? "/" : "", variant, seen.len ? seen.data : "nothing");
+	return cn_err_fail(err, CN_ERR_NOT_FOUND, "%s: no image for %s in the index (it has: %s)", name, wants,
+			   seen.len ? seen.data : "nothing");
+}
+
+/* pull --platform of a single-platform image: it must be that platform
+ * (docker refuses too), never a silent other one. */
+static int check_platform(const char *platform, json_t *config, cn_err *err)
+{
+	struct cn_platform want, got;
+	char wants[CN_PLATFORM_STR], gots[CN_PLATFORM_STR];
+	const char *arch = json_string_value(json_object_get(config, "architecture"));
+	if (cn_platform_parse(platform, &want, err) < 0)
+		return -1;
+	if (!arch || !*arch)
+		return 0;       /* says nothing: cannot be the wrong one */
+	if (!cn_platform_set(&got, json_string_value(json_object_get(config, "os")) ?: "linux", arch,
+			     json_string_value(json_object_get(config, "variant"))))
+		return cn_err_fail(err, CN_ERR_PROTOCOL, "the image config names an invalid platform");
+	if (cn_platform_equal(&want, &got))
+		return 0;
+	cn_platform_format(&want, wants);
+	cn_platform_format(&got, gots);
+	return cn_err_fail(err, CN_ERR_NOT_FOUND, "the image is %s only, not %s (no multi-platform index)", gots, wants);
 }
 
 /* ---- blobs ---- */
@@ -367,6 +416,7 @@ int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, str
 	const char *cfg_digest, *cfg_mt;
 	size_t njobs = 0;
 	struct pull_ctx pc = { 0 };
+	bool from_index = false;
 	int r = -1;
 
 	memset(res, 0, sizeof(*res));
@@ -395,6 +445,7 @@ int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, str
 		mt = NULL;
 		if (pr < 0 || get_manifest(&k, ref.path, child, child, &body, &mt, digest, err) < 0)
 			goto out;
+		from_index = true;
 	}
 	if (strcmp(mt, MT_OCI_MANIFEST) != 0 && strcmp(mt, MT_DOCKER_MANIFEST) != 0) {
 		cn_err_fail(err, CN_ERR_PROTOCOL, "unsupported manifest type '%s'", mt);
@@ -415,6 +466,8 @@ int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, str
 		cn_err_fail(err, CN_ERR_PROTOCOL, "config %s is not a JSON object", cfg_digest);
 		goto out;
 	}
+	if (!from_index && o->platform && check_platform(o->platform, config, err) < 0)
+		goto out;
 	if (reg_plan_layers(manifest, config, digest, &jobs, &njobs, err) < 0)
 		goto out;
 	reg_conn_close(&k);
