@@ -51,7 +51,8 @@ static const char build_usage[] =
 	"      --platform OS/ARCH[/VARIANT]  build for this platform (e.g. linux/arm64): its\n"
 	"                           base images, config and TARGET* args; RUN steps of\n"
 	"                           another architecture need a binfmt_misc emulator\n"
-	"                           (Debian: qemu-user-static)\n"
+	"                           (Debian: qemu-user-static). A list (linux/amd64,\n"
+	"                           linux/arm64) builds each and tags an image index\n"
 	"  -q, --quiet              print only the image digest\n"
 	"  -h, --help               show this help\n"
 	"\n"
@@ -188,6 +189,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	struct progress progress = { .quiet = false };
 	struct sb_limits limits = { 0 };
 	_cleanup_strv_ cn_strv tags = { 0 };
+	_cleanup_strv_ cn_strv platforms = { 0 };  /* o.platform borrows one */
 	_cleanup_strv_ cn_strv secrets = { 0 };    /* o.secrets borrows it */
 	_cleanup_strv_ cn_strv secret_envs = { 0 };    /* o.secret_envs borrows it */
 	_cleanup_strv_ cn_strv build_args = { 0 }; /* o.build_args borrows it */
@@ -354,9 +356,12 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	o.pull = pull_base;
 	o.pull_platform = pull_base_platform;
 	o.pull_ctx = &puller;
-	/* --platform (the registry options keep it for pulls) is what is built. */
-	if ((rc = cli_build_platform("build", puller.reg.o.platform, &o.platform)) != 0)
+	/* --platform (the registry options keep it for pulls) is what is built;
+	 * a list is a multi-platform image, whose FROMs pull per platform. */
+	if ((rc = cli_build_platforms("build", puller.reg.o.platform, &platforms)) != 0)
 		return rc;
+	if (platforms.n > 1)
+		puller.reg.o.platform = NULL;
 	if (cli_open_store(cli, &st) < 0)
 		return EXIT_FAIL;
 	cn_interrupt_install();
@@ -369,7 +374,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out;
 	}
-	if (bf_build(&st, &o, &res, &err) < 0) {
+	if (cli_build_each(&st, &o, &platforms, progress.quiet, &res, &err) < 0) {
 		rc = cli_fail(&err);
 		cli_rootless_note(&err);
 		goto out;

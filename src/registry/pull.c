@@ -1,6 +1,7 @@
 #include "registry/internal.h"
 
 #include "store/image.h"
+#include "store/imgindex.h"
 #include "transfer/import.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -84,77 +85,18 @@ out:
 	return r;
 }
 
-/* A manifest entry an image can be pulled from: not an attestation
- * (BuildKit's, platform unknown/unknown), not an unknown media type (the
- * image spec says to ignore those). */
-static bool pickable(json_t *m)
-{
-	const char *mt = json_string_value(json_object_get(m, "mediaType"));
-	const char *kind = json_string_value(json_object_get(json_object_get(m, "annotations"),
-							     "vnd.docker.reference.type"));
-	if (kind && !strcmp(kind, "attestation-manifest"))
-		return false;
-	return !mt || !strcmp(mt, MT_OCI_MANIFEST) || !strcmp(mt, MT_DOCKER_MANIFEST);
-}
-
 /* The index entry for the wanted platform ("os/arch[/variant]", in any
- * spelling containerd accepts: linux/aarch64 is linux/arm64). An exact
- * match first; else, for a want without a variant, any variant of that
- * architecture; for arm, the newest older variant the CPU runs. */
+ * spelling containerd accepts: linux/aarch64 is linux/arm64); NULL: the
+ * host's. The store's rule, so that pull and FROM agree. */
 int reg_pick_platform(const char *platform, json_t *index, const char *name, char out[CN_DIGEST_STR_SIZE],
 		      cn_err *err)
 {
-	struct cn_platform want, ep;
-	char wants[CN_PLATFORM_STR];
-	const char *best = NULL;
-	char best_variant[CN_PLATFORM_FIELD] = "";
-	int best_rank = 0;
-	json_t *m;
-	size_t i;
-	_cleanup_buf_ cn_buf seen;
-	cn_buf_init(&seen, 4096);
-	if (platform) {
-		if (cn_platform_parse(platform, &want, err) < 0)
-			return -1;
-	} else {
-		cn_platform_host_get(&want);
-	}
-	cn_platform_format(&want, wants);
-	json_array_foreach(json_object_get(index, "manifests"), i, m) {
-		json_t *p = json_object_get(m, "platform");
-		const char *mos = json_string_value(json_object_get(p, "os"));
-		const char *march = json_string_value(json_object_get(p, "architecture"));
-		const char *mvar = json_string_value(json_object_get(p, "variant"));
-		const char *d = json_string_value(json_object_get(m, "digest"));
-		int rank;
-		if (!mos || !march || !pickable(m))
-			continue;
-		cn_buf_addf(&seen, "%s%s/%s%s%s", seen.len ? ", " : "", mos, march, mvar ? "/" : "",
-			    mvar ? mvar : "");
-		if (!cn_platform_set(&ep, mos, march, mvar) || strcmp(ep.os, want.os) || strcmp(ep.arch, want.arch))
-			continue;
-		if (!strcmp(ep.variant, want.variant))
-			rank = 3;
-		else if (!*want.variant)
-			rank = 1;
-		else if (!strcmp(want.arch, "arm") && strcmp(ep.variant, want.variant) < 0)
-			rank = 2;
-		else
-			continue;
-		if (rank < best_rank || (rank == best_rank && (rank != 2 || strcmp(ep.variant, best_variant) <= 0)))
-			continue;
-		if (!cn_digest_valid(d))
-			return cn_err_fail(err, CN_ERR_PROTOCOL, "%s: index entry for %s has a bad digest", name, wants);
-		best = d;
-		best_rank = rank;
-		memcpy(best_variant, ep.variant, sizeof(best_variant));
-	}
-	if (best) {
-		memcpy(out, best, CN_DIGEST_STR_SIZE);
-		return 0;
-	}
-	return cn_err_fail(err, CN_ERR_NOT_FOUND, "%s: no image for %s in the index (it has: %s)", name, wants,
-			   seen.len ? seen.data : "nothing");
+	struct cn_platform want;
+	if (platform && cn_platform_parse(platform, &want, err) < 0)
+		return -1;
+	if (store_index_select(index, platform ? &want : NULL, out, err) < 0)
+		return cn_err_wrap(err, "%s", name);
+	return 0;
 }
 
 /* pull --platform of a single-platform image: it must be that platform

@@ -54,6 +54,12 @@ void reg_result_free(struct reg_result *r);
 int reg_push(struct store *st, const char *local, const char *remote, const struct reg_opts *o,
 	     struct reg_result *res, cn_err *err);
 
+/* Push the multi-platform image DIGEST (an image index in the store) to
+ * REMOTE (a full reference with a tag): every platform's image, then the
+ * index under the tag. */
+int reg_push_index(struct store *st, const char *digest, const char *remote, const struct reg_opts *o,
+		   struct reg_result *res, cn_err *err);
+
 /* Pull REMOTE into the store and tag it under its name as given. */
 int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, struct reg_result *res,
 	     cn_err *err);

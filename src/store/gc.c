@@ -3,6 +3,7 @@
  * garbage. Marks are jansson objects used as sets of hex digests. */
 #include "store/gc.h"
 #include "store/image.h"
+#include "store/imgindex.h"
 #include "store/mounts.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -77,6 +78,17 @@ static int mark_image(struct store *st, struct marks *m, const char *manifest,
 	char cur[CN_DIGEST_STR_SIZE];
 	if (!cn_digest_valid(manifest))
 		return 0;
+	/* A multi-platform image keeps every platform's. */
+	if (!marked(m->blobs, manifest) && store_index_blob_is(st, manifest)) {
+		_cleanup_strv_ cn_strv children = { 0 };
+		mark(m->blobs, manifest);
+		if (store_index_children(st, manifest, &children, NULL, err) < 0)
+			return -1;
+		for (size_t i = 0; i < children.n; i++)
+			if (mark_image(st, m, children.v[i], o, unreadable, err) < 0)
+				return -1;
+		return 0;
+	}
 	memcpy(cur, manifest, sizeof(cur));
 	for (;;) {
 		struct store_image img;

@@ -1,4 +1,5 @@
 #include "store/image.h"
+#include "store/imgindex.h"
 #include "store/image_internal.h"
 #include "store/images.h"
 #include "util/cleanup.h"
@@ -124,6 +125,18 @@ static int load_named(struct store *st, const char *ref, struct store_image *img
 	size_t cfg_len = 0;
 	if (load_json_blob(st, img->manifest_digest, &img->manifest, NULL, err) < 0)
 		goto fail;
+	/* A multi-platform image: the host's platform's (imgindex.h). */
+	if (store_index_doc_is(img->manifest)) {
+		char child[CN_DIGEST_STR_SIZE];
+		int r = store_index_select(img->manifest, NULL, child, err);
+		json_decref(img->manifest);
+		img->manifest = NULL;
+		if (r < 0)
+			goto fail;
+		memcpy(img->manifest_digest, child, sizeof(child));
+		if (load_json_blob(st, img->manifest_digest, &img->manifest, NULL, err) < 0)
+			goto fail;
+	}
 	cfg_digest = json_string_value(json_object_get(json_object_get(img->manifest, "config"), "digest"));
 	if (!cn_digest_valid(cfg_digest)) {
 		cn_err_fail(err, CN_ERR_INVALID, "manifest %s: invalid config digest", img->manifest_digest);

@@ -3,6 +3,7 @@
  * rollback). Both change only under the store lock: the log line first (the
  * record of intent), then index.json. */
 #include "store/image.h"
+#include "store/imgindex.h"
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -286,6 +287,13 @@ static const char *manifest_media_type(struct store *st, const char *digest)
 	cn_buf_init(&b, STORE_MAX_JSON);
 	if (store_blob_get(st, digest, STORE_MAX_JSON, &b, &ignored) < 0)
 		return MANIFEST_MEDIA_TYPE;
+	if (memmem(b.data, b.len, MT_OCI_IMAGE_INDEX, sizeof(MT_OCI_IMAGE_INDEX) - 1)) {
+		json_t *m = json_loadb(b.data, b.len, 0, NULL);
+		bool index = store_index_doc_is(m);
+		json_decref(m);
+		if (index)
+			return MT_OCI_IMAGE_INDEX;      /* a multi-platform image */
+	}
 	is_docker = memmem(b.data, b.len, docker, sizeof(docker) - 1) != NULL;
 	if (is_docker) {
 		json_t *m = json_loadb(b.data, b.len, 0, NULL);

@@ -1,0 +1,93 @@
+#!/bin/bash
+# build --platform A,B builds each platform and tags an OCI image index:
+# index.json's entry is the index, images/inspect/run take the host's
+# image, prune keeps every platform's, push sends the index and its
+# manifests (skopeo inspect --raw shows both platforms), and pull
+# --platform takes one back. Where qemu-aarch64 is registered, the arm64
+# image's RUN steps ran as aarch64.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/registry.sh"
+trap 'stop_registry; cleanup_test_dir' EXIT
+
+host_arch=$(uname -m)
+case $host_arch in x86_64) host_arch=amd64 ;; aarch64) host_arch=arm64 ;; esac
+other=arm64; [ "$host_arch" = arm64 ] && other=amd64
+IDX=application/vnd.oci.image.index.v1+json
+
+buildfile "$T/ctx" <<'B'
+FROM scratch
+ARG TARGETARCH
+COPY f /f
+LABEL arch=$TARGETARCH
+B
+echo hello >"$T/ctx/f"
+
+expect_fail "an empty element in the list is refused" 2 "invalid platform list" \
+	build -q --platform "linux/amd64,,linux/arm64" "$T/ctx"
+expect_fail "a platform named twice is refused" 2 "'linux/aarch64' is named twice" \
+	build -q --platform "linux/arm64,linux/aarch64" "$T/ctx"
+expect_ok "a two-platform build" build -t multi:1 --platform "linux/$host_arch,linux/$other" "$T/ctx"
+check "each platform is built in turn" test "$(grep -c '^PLATFORM ' "$T/out")" = 2
+d=$(tag_digest multi:1)
+check "the tag is an image index in index.json" test "$(jq -r --arg r multi:1 '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $r) | .mediaType' "$CAIRN_ROOT/index.json")" = "$IDX"
+check "the last line printed is the index digest" test "$(tail -1 "$T/out")" = "$d"
+idx=$CAIRN_ROOT/blobs/sha256/${d#sha256:}
+check "the index has both platforms" test "$(jq -r '[.manifests[].platform.architecture] | sort | join(",")' "$idx")" = "$(printf '%s\n' "$host_arch" "$other" | sort | paste -sd,)"
+mo=$(jq -r --arg a "$other" '.manifests[] | select(.platform.architecture == $a) | .digest' "$idx")
+mh=$(jq -r --arg a "$host_arch" '.manifests[] | select(.platform.architecture == $a) | .digest' "$idx")
+check "the $other image says $other (config and TARGETARCH)" test "$(image_config_of "$mo" | jq -r '.architecture + " " + .config.Labels.arch')" = "$other $other"
+check "the host image says $host_arch" test "$(image_config_of "$mh" | jq -r '.architecture + " " + .config.Labels.arch')" = "$host_arch $host_arch"
+expect_ok "inspect of the tag" inspect multi:1
+check "... is the host's image" grep -q "\"architecture\": *\"$host_arch\"\|$mh" "$T/out"
+expect_ok "images lists the tag" images
+check "... once" test "$(grep -c '^multi ' "$T/out")" = 1
+expect_ok "prune" prune
+check "prune keeps both platforms' images" test -e "$CAIRN_ROOT/blobs/sha256/${mo#sha256:}" -a -e "$CAIRN_ROOT/blobs/sha256/${mh#sha256:}"
+expect_ok "the $other image is still whole" inspect "$mo"
+check "store consistent" store_is_consistent
+
+# ---- push, skopeo, pull --platform ----
+start_registry none || { fail "start the registry"; finish; }
+TLS=(--cert-dir "$REG_CERTS")
+expect_ok "push the multi-platform image" push "${TLS[@]}" multi:1 "$REG/team/multi:1"
+check "push prints the index digest" test "$(tail -1 "$T/out")" = "$d"
+skopeo inspect --raw --tls-verify=false "docker://$REG/team/multi:1" >"$T/raw" 2>"$T/raw.err"
+check "skopeo inspect --raw shows the index" test "$(jq -r .mediaType "$T/raw")" = "$IDX"
+check "... with both platforms" test "$(jq -r '[.manifests[].platform | .os + "/" + .architecture] | sort | join(",")' "$T/raw")" = "$(printf 'linux/%s\n' "$host_arch" "$other" | sort | paste -sd,)"
+check "... the same bytes as the store's" cmp -s "$T/raw" "$idx"
+export CAIRN_ROOT=$T/store2
+expect_ok "pull --platform linux/$other" pull -q "${TLS[@]}" --platform "linux/$other" "$REG/team/multi:1"
+check "... gets the $other manifest" test "$(tag_digest "$REG/team/multi:1")" = "$mo"
+expect_ok "pull (host)" pull -q "${TLS[@]}" "$REG/team/multi:1"
+check "... gets the host manifest" test "$(tag_digest "$REG/team/multi:1")" = "$mh"
+
+# ---- RUN under emulation, where qemu-aarch64 is registered ----
+export CAIRN_ROOT=$T/store
+entry=/proc/sys/fs/binfmt_misc/qemu-aarch64
+if [ "$host_arch" != amd64 ] || ! [ -r "$entry" ] || ! grep -qx enabled "$entry" || ! grep -q '^flags:.*F' "$entry"; then
+	skip "a two-platform build with RUN" "no enabled qemu-aarch64 binfmt_misc entry with the F flag"
+	finish
+fi
+bb=${CAIRN_TEST_CACHE:-/var/tmp/cairn-test-cache}/busybox-static-arm64
+if ! [ -x "$bb" ]; then
+	skip "a two-platform build with RUN" "no arm64 busybox (t0800 downloads it)"
+	finish
+fi
+mkdir -p "$T/b"
+cp "$bb" "$T/b/busybox-arm64"
+cp /bin/busybox "$T/b/busybox-amd64"
+buildfile "$T/b" <<'B'
+FROM scratch
+ARG TARGETARCH
+COPY busybox-$TARGETARCH /bin/busybox
+RUN ["/bin/busybox", "sh", "-c", "/bin/busybox uname -m > /machine"]
+B
+expect_ok "a two-platform build with RUN" build -q -t bbmulti:1 --platform linux/amd64,linux/arm64 "$T/b"
+bi=$CAIRN_ROOT/blobs/sha256/$(tag_digest bbmulti:1 | cut -d: -f2)
+for a in amd64 arm64; do
+	m=$(jq -r --arg a "$a" '.manifests[] | select(.platform.architecture == $a) | .digest' "$bi")
+	expect_ok "run the $a image" run --rm "$m" /bin/busybox cat /machine
+	want=x86_64; [ "$a" = arm64 ] && want=aarch64
+	check "its RUN ran as $want" test "$(cat "$T/out")" = "$want"
+done
+finish
