@@ -162,11 +162,11 @@ int cn_platform_can_run_at(const char *binfmt_dir, const struct cn_platform *hos
 	/* The newest entry is matched first, but any enabled one with F will
 	 * do; remember a disabled or F-less match to say what is wrong. */
 	while ((de = readdir(d))) {
-		_cleanup_buf_ cn_buf text;
 		cn_err ignored;
 		struct entry e;
 		if (de->d_name[0] == '.' || !strcmp(de->d_name, "status") || !strcmp(de->d_name, "register"))
 			continue;
+		_cleanup_buf_ cn_buf text;
 		cn_buf_init(&text, 4096);
 		if (cn_read_file_at(dfd, de->d_name, 4096, &text, &ignored) < 0 || !text.data)
 			continue;
