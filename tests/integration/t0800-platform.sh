@@ -7,9 +7,7 @@
 # picks the arm64 base (and refuses another platform's), FROM
 # --platform=$BUILDPLATFORM runs on the host, and no amd64 step is reused.
 . "$(dirname "$0")/lib.sh"
-
-host_arch=$(uname -m)
-case $host_arch in x86_64) host_arch=amd64 ;; aarch64) host_arch=arm64 ;; esac
+. "$(dirname "$0")/platform.sh"
 
 buildfile "$T/ctx" <<'B'
 FROM scratch
@@ -48,30 +46,13 @@ expect_ok "arm64 again" build -t plain:arm64b --platform linux/arm64/v8 "$T/ctx"
 check "arm64/v8 is arm64: its steps are reused" grep -q CACHED "$T/out"
 
 # ---- RUN under emulation ----
-entry=/proc/sys/fs/binfmt_misc/qemu-aarch64
-if ! [ -r "$entry" ] || ! grep -qx enabled "$entry" || ! grep -q '^flags:.*F' "$entry"; then
+if ! arm64_emulated; then
 	skip "arm64 RUN steps" "no enabled qemu-aarch64 binfmt_misc entry with the F flag (apt-get install qemu-user-static binfmt-support; update-binfmts --enable qemu-aarch64)"
 	finish
 fi
-
-# Debian's arm64 busybox-static, of the host's version, from the mirror;
-# kept across runs.
-cache=${CAIRN_TEST_CACHE:-/var/tmp/cairn-test-cache}
-bb=$cache/busybox-static-arm64
-if ! [ -x "$bb" ]; then
-	mkdir -p "$cache"
-	ver=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null)
-	ver=${ver#*:}
-	deb=$T/busybox-arm64.deb
-	if { (cd "$T" && apt-get download -qq "busybox-static:arm64" >/dev/null 2>&1 && mv busybox-static_*_arm64.deb "$deb") ||
-	     curl -fsSL -o "$deb" "http://deb.debian.org/debian/pool/main/b/busybox/busybox-static_${ver}_arm64.deb"; } &&
-	   dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./bin/busybox >"$bb.tmp" && chmod 755 "$bb.tmp"; then
-		mv "$bb.tmp" "$bb"
-	else
-		rm -f "$bb.tmp"
-		skip "arm64 RUN steps" "could not download Debian's busybox-static for arm64"
-		finish
-	fi
+if ! bb=$(arm64_busybox); then
+	skip "arm64 RUN steps" "could not download Debian's busybox-static for arm64"
+	finish
 fi
 
 mkdir -p "$T/bb64"

@@ -6,11 +6,8 @@
 # silently; an invalid platform is refused before any request.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/registry.sh"
+. "$(dirname "$0")/platform.sh"
 trap 'stop_registry; cleanup_test_dir' EXIT
-
-host_arch=$(uname -m)
-case $host_arch in x86_64) host_arch=amd64 ;; aarch64) host_arch=arm64 ;; esac
-other=arm64; [ "$host_arch" = arm64 ] && other=amd64
 
 start_registry none || { fail "start the registry"; finish; }
 TLS=(--cert-dir "$REG_CERTS")
@@ -30,25 +27,22 @@ mo=$(tag_digest "img:$other")
 rm -rf "$T/idx"
 skopeo copy -q "oci:$CAIRN_ROOT:img:host" "oci:$T/idx:h" >/dev/null &&
 	skopeo copy -q "oci:$CAIRN_ROOT:img:$other" "oci:$T/idx:o" >/dev/null
-python3 - "$T/idx" "$mh" "$mo" "$host_arch" "$other" <<'PY'
-import hashlib, json, os, sys
-d, mh, mo, ha, oa = sys.argv[1:]
-size = lambda m: os.path.getsize(os.path.join(d, "blobs/sha256", m.split(":")[1]))
-ent = lambda m, p: {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m, "size": size(m), "platform": p}
-oplat = {"os": "linux", "architecture": oa}
-if oa == "arm64":
-    oplat["variant"] = "v8"
-att = ent(mh, {"os": "unknown", "architecture": "unknown"})
-att["annotations"] = {"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": mh}
-idx = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-       "manifests": [att, ent(mo, oplat), ent(mh, {"os": "linux", "architecture": ha})]}
-raw = json.dumps(idx).encode()
-h = hashlib.sha256(raw).hexdigest()
-open(os.path.join(d, "blobs/sha256", h), "wb").write(raw)
-json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json",
-           "digest": "sha256:" + h, "size": len(raw), "annotations": {"org.opencontainers.image.ref.name": "x"}}]},
-          open(os.path.join(d, "index.json"), "w"))
-PY
+# entry DIGEST PLATFORM-JSON: an index entry for a manifest in $T/idx.
+entry() {
+	jq -nc --arg d "$1" --argjson s "$(stat -c %s "$T/idx/blobs/sha256/${1#sha256:}")" --argjson p "$2" \
+		'{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $d, size: $s, platform: $p}'
+}
+ovar=; [ "$other" = arm64 ] && ovar=',"variant":"v8"'
+att=$(entry "$mh" '{"os":"unknown","architecture":"unknown"}' |
+	jq -c --arg d "$mh" '.annotations = {"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": $d}')
+jq -nc --argjson a "$att" --argjson o "$(entry "$mo" "{\"os\":\"linux\",\"architecture\":\"$other\"$ovar}")" \
+	--argjson h "$(entry "$mh" "{\"os\":\"linux\",\"architecture\":\"$host_arch\"}")" \
+	'{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [$a, $o, $h]}' >"$T/index.tmp"
+ih=$(sha256sum "$T/index.tmp" | cut -d' ' -f1)
+mv "$T/index.tmp" "$T/idx/blobs/sha256/$ih"
+jq -nc --arg d "sha256:$ih" --argjson s "$(stat -c %s "$T/idx/blobs/sha256/$ih")" \
+	'{schemaVersion: 2, manifests: [{mediaType: "application/vnd.oci.image.index.v1+json", digest: $d, size: $s,
+	  annotations: {"org.opencontainers.image.ref.name": "x"}}]}' >"$T/idx/index.json"
 check "skopeo pushes the index" skopeo copy -q --all --dest-cert-dir "$REG_CERTS" "oci:$T/idx:x" "docker://$REG/team/multi:1"
 check "a single-platform image too" skopeo copy -q --dest-cert-dir "$REG_CERTS" "oci:$CAIRN_ROOT:img:host" "docker://$REG/team/single:1"
 

@@ -7,11 +7,8 @@
 # image's RUN steps ran as aarch64.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/registry.sh"
+. "$(dirname "$0")/platform.sh"
 trap 'stop_registry; cleanup_test_dir' EXIT
-
-host_arch=$(uname -m)
-case $host_arch in x86_64) host_arch=amd64 ;; aarch64) host_arch=arm64 ;; esac
-other=arm64; [ "$host_arch" = arm64 ] && other=amd64
 IDX=application/vnd.oci.image.index.v1+json
 
 buildfile "$T/ctx" <<'B'
@@ -63,14 +60,12 @@ check "... gets the host manifest" test "$(tag_digest "$REG/team/multi:1")" = "$
 
 # ---- RUN under emulation, where qemu-aarch64 is registered ----
 export CAIRN_ROOT=$T/store
-entry=/proc/sys/fs/binfmt_misc/qemu-aarch64
-if [ "$host_arch" != amd64 ] || ! [ -r "$entry" ] || ! grep -qx enabled "$entry" || ! grep -q '^flags:.*F' "$entry"; then
+if ! arm64_emulated; then
 	skip "a two-platform build with RUN" "no enabled qemu-aarch64 binfmt_misc entry with the F flag"
 	finish
 fi
-bb=${CAIRN_TEST_CACHE:-/var/tmp/cairn-test-cache}/busybox-static-arm64
-if ! [ -x "$bb" ]; then
-	skip "a two-platform build with RUN" "no arm64 busybox (t0800 downloads it)"
+if ! bb=$(arm64_busybox); then
+	skip "a two-platform build with RUN" "could not download Debian's busybox-static for arm64"
 	finish
 fi
 mkdir -p "$T/b"
