@@ -2,6 +2,7 @@
  * the config says, and whether RUN can execute (see buildplat.h). */
 #include "builder/build_internal.h"
 #include "builder/buildplat.h"
+#include "store/imgindex.h"
 #include "util/ref.h"
 
 #include <string.h>
@@ -87,6 +88,26 @@ static bool image_is(const struct store_image *img, const struct cn_platform *p,
 	return cn_platform_equal(got, p);
 }
 
+/* A multi-platform image in the store (a tag naming an image index): its
+ * entry for P. 1 loaded, 0 not such an image, -1 error (no entry for P
+ * is one: pulling could not give another under the same name). */
+static int load_from_index(struct build *b, const char *key, const struct cn_platform *p,
+			   struct store_image *img, cn_err *err)
+{
+	char digest[CN_DIGEST_STR_SIZE], child[CN_DIGEST_STR_SIZE];
+	cn_err ignored;
+	_cleanup_free_ char *tag = cn_digest_valid(key) ? NULL : store_ref_normalize(key, &ignored);
+	if (cn_digest_valid(key))
+		memcpy(digest, key, sizeof(digest));
+	else if (!tag || store_tag_get(b->st, tag, digest, &ignored) != 1)
+		return 0;
+	if (!store_index_blob_is(b->st, digest))
+		return 0;
+	if (store_index_pick(b->st, digest, p, child, err) < 0)
+		return cn_err_wrap(err, "image '%s'", key);
+	return store_image_load_manifest(b->st, child, img, err);
+}
+
 int bd_plat_load_image(struct build *b, const char *name, const struct cn_platform *p,
 		       struct store_image *img, cn_err *err)
 {
@@ -97,7 +118,9 @@ int bd_plat_load_image(struct build *b, const char *name, const struct cn_platfo
 	struct cn_ref ref;
 	int r;
 	cn_platform_format(p, want);
-	r = store_image_load(b->st, key, img, err);
+	r = load_from_index(b, key, p, img, err);
+	if (r == 0)
+		r = store_image_load(b->st, key, img, err);
 	if (r < 0)
 		return -1;
 	if (r == 1 && image_is(img, p, &got))

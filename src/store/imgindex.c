@@ -112,6 +112,18 @@ int store_index_select(json_t *index, const struct cn_platform *want_in, char ou
 			   seen.len ? seen.data : "nothing");
 }
 
+int store_index_pick(struct store *st, const char *digest, const struct cn_platform *want,
+		     char out[CN_DIGEST_STR_SIZE], cn_err *err)
+{
+	json_t *doc = load_doc(st, digest, err);
+	int r;
+	if (!doc)
+		return -1;
+	r = store_index_select(doc, want, out, err);
+	json_decref(doc);
+	return r;
+}
+
 int store_index_write(struct store *st, const char *const *digests, const uint64_t *sizes,
 		      const struct cn_platform *platforms, size_t n, char digest[CN_DIGEST_STR_SIZE],
 		      uint64_t *size, cn_err *err)

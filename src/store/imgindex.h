@@ -28,6 +28,10 @@ bool store_index_blob_is(struct store *st, const char *digest);
 int store_index_select(json_t *index, const struct cn_platform *want, char out[CN_DIGEST_STR_SIZE],
 		       cn_err *err);
 
+/* The entry of the index blob DIGEST for WANT (store_index_select). */
+int store_index_pick(struct store *st, const char *digest, const struct cn_platform *want,
+		     char out[CN_DIGEST_STR_SIZE], cn_err *err);
+
 /* Write an index of N manifests (DIGESTS, their SIZES and PLATFORMS):
  * its digest and size. */
 int store_index_write(struct store *st, const char *const *digests, const uint64_t *sizes,

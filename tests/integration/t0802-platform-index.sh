@@ -25,10 +25,10 @@ expect_fail "a platform named twice is refused" 2 "'linux/aarch64' is named twic
 	build -q --platform "linux/arm64,linux/aarch64" "$T/ctx"
 expect_ok "a two-platform build" build -t multi:1 --platform "linux/$host_arch,linux/$other" "$T/ctx"
 check "each platform is built in turn" test "$(grep -c '^PLATFORM ' "$T/out")" = 2
-d=$(tag_digest multi:1)
+di=$(tag_digest multi:1)
 check "the tag is an image index in index.json" test "$(jq -r --arg r multi:1 '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $r) | .mediaType' "$CAIRN_ROOT/index.json")" = "$IDX"
-check "the last line printed is the index digest" test "$(tail -1 "$T/out")" = "$d"
-idx=$CAIRN_ROOT/blobs/sha256/${d#sha256:}
+check "the last line printed is the index digest" test "$(tail -1 "$T/out")" = "$di"
+idx=$CAIRN_ROOT/blobs/sha256/${di#sha256:}
 check "the index has both platforms" test "$(jq -r '[.manifests[].platform.architecture] | sort | join(",")' "$idx")" = "$(printf '%s\n' "$host_arch" "$other" | sort | paste -sd,)"
 mo=$(jq -r --arg a "$other" '.manifests[] | select(.platform.architecture == $a) | .digest' "$idx")
 mh=$(jq -r --arg a "$host_arch" '.manifests[] | select(.platform.architecture == $a) | .digest' "$idx")
@@ -38,6 +38,13 @@ expect_ok "inspect of the tag" inspect multi:1
 check "... is the host's image" grep -q "\"architecture\": *\"$host_arch\"\|$mh" "$T/out"
 expect_ok "images lists the tag" images
 check "... once" test "$(grep -c '^multi ' "$T/out")" = 1
+printf 'FROM multi:1\nLABEL child=1\n' | buildfile "$T/from"
+expect_ok "FROM the multi-platform tag for linux/$other" build -q -t from:o --platform "linux/$other" "$T/from"
+check "... takes its $other image" test "$(image_config from:o | jq -r '.architecture + " " + .config.Labels.arch')" = "$other $other"
+expect_ok "FROM it for the host" build -q -t from:h "$T/from"
+check "... takes the host's image" test "$(image_config from:h | jq -r '.architecture + " " + .config.Labels.arch')" = "$host_arch $host_arch"
+expect_fail "FROM it for a platform it lacks names what it has" 1 "no image for linux/s390x in the index (it has: linux/" \
+	build -q --platform linux/s390x "$T/from"
 expect_ok "prune" prune
 check "prune keeps both platforms' images" test -e "$CAIRN_ROOT/blobs/sha256/${mo#sha256:}" -a -e "$CAIRN_ROOT/blobs/sha256/${mh#sha256:}"
 expect_ok "the $other image is still whole" inspect "$mo"
@@ -47,7 +54,7 @@ check "store consistent" store_is_consistent
 start_registry none || { fail "start the registry"; finish; }
 TLS=(--cert-dir "$REG_CERTS")
 expect_ok "push the multi-platform image" push "${TLS[@]}" multi:1 "$REG/team/multi:1"
-check "push prints the index digest" test "$(tail -1 "$T/out")" = "$d"
+check "push prints the index digest" test "$(tail -1 "$T/out")" = "$di"
 skopeo inspect --raw --tls-verify=false "docker://$REG/team/multi:1" >"$T/raw" 2>"$T/raw.err"
 check "skopeo inspect --raw shows the index" test "$(jq -r .mediaType "$T/raw")" = "$IDX"
 check "... with both platforms" test "$(jq -r '[.manifests[].platform | .os + "/" + .architecture] | sort | join(",")' "$T/raw")" = "$(printf 'linux/%s\n' "$host_arch" "$other" | sort | paste -sd,)"
