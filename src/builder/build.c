@@ -126,23 +126,17 @@ struct stage *bd_find_stage(struct build *b, const char *name, bool by_index)
 	return NULL;
 }
 
-/* An image by name, or NAME@DIGEST, from the store; pulled when missing
+/* An image by name, or NAME@DIGEST, from the store, for the current
+ * stage's platform (COPY --from, RUN --mount from=); pulled when missing
  * (if the caller gave a puller). 1 found, 0 not, -1 error. */
 int bd_load_image(struct build *b, const char *name, struct store_image *img, cn_err *err)
 {
-	const char *at = strchr(name, '@');
-	const char *key = at ? at + 1 : name;
-	struct cn_ref ref;
-	int r = store_image_load(b->st, key, img, err);
-	if (r != 0 || !b->o->pull)
-		return r;
-	/* A name that is no reference at all says so alone. */
-	if (cn_ref_parse(name, &ref, err) < 0)
-		return -1;
-	cn_ref_free(&ref);
-	if (b->o->pull(b->o->pull_ctx, b->st, name, err) < 0)
-		return cn_err_wrap(err, "image '%s' is not in the store, and pulling it failed", name);
-	return store_image_load(b->st, key, img, err);
+	struct cn_platform p;
+	if (b->cur && b->cur->cfg)
+		bd_plat_of_config(b->cur->cfg, &p);
+	else
+		bd_plat_target(b, &p);
+	return bd_plat_load_image(b, name, &p, img, err);
 }
 
 /* FROM: scratch, an earlier stage, or an image in the store. */

@@ -88,6 +88,25 @@ static bool image_is(const struct store_image *img, const struct cn_platform *p,
 	return cn_platform_equal(got, p);
 }
 
+/* Any platform's image NAME (NAME@DIGEST: that digest), pulled with the
+ * plain puller when missing (a build without pull_platform). */
+static int load_or_pull(struct build *b, const char *name, struct store_image *img, cn_err *err)
+{
+	const char *at = strchr(name, '@');
+	const char *key = at ? at + 1 : name;
+	struct cn_ref ref;
+	int r = store_image_load(b->st, key, img, err);
+	if (r != 0 || !b->o->pull)
+		return r;
+	/* A name that is no reference at all says so alone. */
+	if (cn_ref_parse(name, &ref, err) < 0)
+		return -1;
+	cn_ref_free(&ref);
+	if (b->o->pull(b->o->pull_ctx, b->st, name, err) < 0)
+		return cn_err_wrap(err, "image '%s' is not in the store, and pulling it failed", name);
+	return store_image_load(b->st, key, img, err);
+}
+
 /* A multi-platform image in the store (a tag naming an image index): its
  * entry for P. 1 loaded, 0 not such an image, -1 error (no entry for P
  * is one: pulling could not give another under the same name). */
@@ -116,6 +135,7 @@ int bd_plat_load_image(struct build *b, const char *name, const struct cn_platfo
 	char want[CN_PLATFORM_STR], have[CN_PLATFORM_STR];
 	struct cn_platform got;
 	struct cn_ref ref;
+	bool host;
 	int r;
 	cn_platform_format(p, want);
 	r = load_from_index(b, key, p, img, err);
@@ -126,7 +146,7 @@ int bd_plat_load_image(struct build *b, const char *name, const struct cn_platfo
 	if (r == 1 && image_is(img, p, &got))
 		return 1;
 	if (r == 0 && !b->o->pull_platform)
-		return bd_load_image(b, name, img, err);
+		return load_or_pull(b, name, img, err);
 	if (r == 1) {
 		cn_platform_format(&got, have);
 		store_image_free(img);
@@ -139,11 +159,14 @@ int bd_plat_load_image(struct build *b, const char *name, const struct cn_platfo
 	if (cn_ref_parse(name, &ref, err) < 0)
 		return -1;
 	cn_ref_free(&ref);
+	cn_platform_host_get(&got);
+	host = cn_platform_equal(&got, p);
 	if (b->o->pull_platform(b->o->pull_ctx, b->st, name, want, err) < 0) {
 		if (r == 1)
 			return cn_err_wrap(err, "image '%s' in the store is %s, not %s, and pulling it for %s failed",
 					   name, have, want, want);
-		return cn_err_wrap(err, "image '%s' is not in the store, and pulling it for %s failed", name, want);
+		return cn_err_wrap(err, "image '%s' is not in the store, and pulling it failed%s%s%s", name,
+				   host ? "" : " (for ", host ? "" : want, host ? "" : ")");
 	}
 	r = store_image_load(b->st, key, img, err);
 	if (r == 1 && !image_is(img, p, &got)) {

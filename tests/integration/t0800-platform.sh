@@ -88,6 +88,16 @@ B
 expect_fail "FROM an image of another platform names both" 1 "is linux/$host_arch, not linux/arm64" \
 	build -q --platform linux/arm64 "$T/wrong"
 
+buildfile "$T/copyfrom" <<'B'
+FROM bb64
+COPY --from=busybox /bin/busybox /host-busybox
+B
+expect_fail "COPY --from an image of another platform names both" 1 "is linux/$host_arch, not linux/arm64" \
+	build -q --platform linux/arm64 "$T/copyfrom"
+printf 'FROM bb64\nCOPY --from=bb64 /bin/busybox /b2/busybox\nRUN /b2/busybox uname -m\n' | buildfile "$T/copyfrom"
+expect_ok "COPY --from an image of the stage's platform" build --platform linux/arm64 "$T/copyfrom"
+check "... (its busybox is arm64's)" grep -qx aarch64 "$T/out"
+
 # One stage on the build host, one on the target.
 buildfile "$T/multi" <<'B'
 FROM --platform=$BUILDPLATFORM busybox AS tools
