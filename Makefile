@@ -37,7 +37,8 @@ PKGS := libarchive libzstd jansson libcrypto libssl zlib libcurl libseccomp libn
 DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libssl-dev zlib1g-dev \
 	libcurl4-openssl-dev libseccomp-dev libnftables-dev libmnl-dev
 DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 \
-	docker-registry apache2-utils openssl curl python3-cryptography debootstrap podman xz-utils
+	docker-registry apache2-utils openssl curl python3-cryptography debootstrap podman xz-utils \
+	buildah
 DEB_ALL := $(DEB_BUILD) $(DEB_TEST)
 # CI only (.ci/run): a second compiler, the static analyzer and libFuzzer's
 # runtime (only recommended by clang, so named).
