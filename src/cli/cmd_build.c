@@ -1,4 +1,5 @@
 #include "builder/build.h"
+#include "cli/build_output.h"
 #include "cli/cli.h"
 #include "cli/layer_limit.h"
 #include "cli/network.h"
@@ -47,6 +48,12 @@ static const char build_usage[] =
 	"      --timestamp EPOCH    reproducible build: every time in the image is EPOCH and\n"
 	"                           newer file times are clamped to it (default:\n"
 	"                           $SOURCE_DATE_EPOCH when set)\n"
+	"  -o, --output DEST        also write the image out, as docker buildx: DIR or\n"
+	"                           type=local,dest=DIR (its files), type=tar,dest=FILE\n"
+	"                           (the same as a tar; '-' or dest=- is stdout, the build's\n"
+	"                           own output then goes to stderr), type=oci|docker,\n"
+	"                           dest=FILE[,name=REF] (an image archive, named REF or by\n"
+	"                           the -t tags); the image is stored as without -o\n"
 	"  -q, --quiet              print only the image digest\n"
 	"  -h, --help               show this help\n"
 	"\n"
@@ -163,9 +170,11 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		{ "memory", required_argument, NULL, 'M' },
 		{ "cpus", required_argument, NULL, 'C' },
 		{ "pids-limit", required_argument, NULL, 'P' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli_build_output output __attribute__((cleanup(cli_build_output_free))) = { .stdout_fd = -1 };
 	struct bf_build_opts o = { .compression = LAYER_ZSTD, .network = cli_network_default(), .timestamp = -1 };
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	struct progress progress = { .quiet = false };
@@ -185,7 +194,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	o.jobs = ncpu > 0 ? (size_t)ncpu : 1;
 	cli_registry_init(&puller.reg, false);
 	puller.quiet = false;
-	while ((c = getopt_long(argc, argv, "f:t:j:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:t:j:o:qh", opts, NULL)) != -1) {
 		int r = cli_registry_opt(&puller.reg, "build", c, optarg);
 		if (r < 0)
 			return EXIT_USAGE;
@@ -298,6 +307,10 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 				return cli_usage_error("build", "--%s: '%s' is not a valid limit",
 						       c == 'M' ? "memory" : c == 'C' ? "cpus" : "pids-limit", optarg);
 			break;
+		case 'o':
+			if (cli_build_output_parse(&output, optarg, &err) < 0)
+				return cli_usage_error("build", "%s", err.msg);
+			break;
 		case 'h':
 			fputs(build_usage, stdout);
 			return 0;
@@ -336,6 +349,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	puller.quiet = puller.reg.quiet = progress.quiet;
 	o.pull = pull_base;
 	o.pull_ctx = &puller;
+	if (cli_build_output_prepare(&output, &err) < 0)
+		return cli_fail(&err);
 	if (cli_open_store(cli, &st) < 0)
 		return EXIT_FAIL;
 	cn_interrupt_install();
@@ -365,6 +380,10 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		}
 		if (!progress.quiet)
 			printf("COMMIT %s\n", cli_esc(tags.v[i]));
+	}
+	if (cli_build_output_write(&output, &st, res.manifest_digest, &tags, &err) < 0) {
+		rc = cli_fail(&err);
+		goto out;
 	}
 	printf("%s\n", res.manifest_digest);
 out:
