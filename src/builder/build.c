@@ -3,6 +3,7 @@
  * instructions (ENV, LABEL, WORKDIR, EXPOSE, VOLUME, USER, CMD, ...,
  * ONBUILD), and the step loop with the build cache. */
 #include "builder/build_internal.h"
+#include "builder/imgformat.h"
 #include "util/ref.h"
 #include "builder/rootdir.h"
 #include "util/platform.h"
@@ -778,6 +779,8 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 	memcpy(res->manifest_digest, last->state, sizeof(res->manifest_digest));
 	res->manifest_size = last->state_size ? last->state_size : store_blob_size(st, last->state);
 	res->nlayers = last->nlayers;
+	if (o->format == BF_FORMAT_DOCKER && bf_format_docker(&b, res, err) < 0)
+		goto out;
 	r = 0;
 out:
 	if (b.sc) {

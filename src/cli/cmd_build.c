@@ -1,4 +1,5 @@
 #include "builder/build.h"
+#include "builder/imgformat.h"
 #include "cli/build_output.h"
 #include "cli/cli.h"
 #include "cli/layer_limit.h"
@@ -54,6 +55,9 @@ static const char build_usage[] =
 	"                           own output then goes to stderr), type=oci|docker,\n"
 	"                           dest=FILE[,name=REF] (an image archive, named REF or by\n"
 	"                           the -t tags); the image is stored as without -o\n"
+	"      --format oci|docker  the image's manifest and config media types (default:\n"
+	"                           $BUILDAH_FORMAT, else oci); docker is v2 schema2 with\n"
+	"                           gzip layers unless --compression says otherwise\n"
 	"  -q, --quiet              print only the image digest\n"
 	"  -h, --help               show this help\n"
 	"\n"
@@ -171,6 +175,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		{ "cpus", required_argument, NULL, 'C' },
 		{ "pids-limit", required_argument, NULL, 'P' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -189,6 +194,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	struct store st;
 	cn_err err;
 	int c, rc = 0;
+	bool format_given = false, compression_given = false;
 
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	o.jobs = ncpu > 0 ? (size_t)ncpu : 1;
@@ -229,6 +235,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		case 'c':
 			if (layer_compression_parse(optarg, &o.compression) < 0)
 				return cli_usage_error("build", "--compression: '%s' is not zstd or gzip", optarg);
+			compression_given = true;
 			break;
 		case 'q':
 			progress.quiet = true;
@@ -307,6 +314,11 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 				return cli_usage_error("build", "--%s: '%s' is not a valid limit",
 						       c == 'M' ? "memory" : c == 'C' ? "cpus" : "pids-limit", optarg);
 			break;
+		case 'F':
+			if (bf_format_parse(optarg, "--format", &o.format, &err) < 0)
+				return cli_usage_error("build", "%s", err.msg);
+			format_given = true;
+			break;
 		case 'o':
 			if (cli_build_output_parse(&output, optarg, &err) < 0)
 				return cli_usage_error("build", "%s", err.msg);
@@ -318,6 +330,13 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 			return cli_usage_error("build", "invalid option");
 		}
 	}
+	/* As buildah: BUILDAH_FORMAT when --format is not given. A docker image
+	 * has gzip layers (schema2 has no zstd type before docker 23). */
+	if (!format_given && getenv("BUILDAH_FORMAT") && *getenv("BUILDAH_FORMAT") &&
+	    bf_format_parse(getenv("BUILDAH_FORMAT"), "BUILDAH_FORMAT", &o.format, &err) < 0)
+		return cli_usage_error("build", "%s", err.msg);
+	if (o.format == BF_FORMAT_DOCKER && !compression_given)
+		o.compression = LAYER_GZIP;
 	if (o.timestamp < 0 && sde && *sde && parse_epoch(sde, &o.timestamp) < 0) {
 		fprintf(stderr, "error: SOURCE_DATE_EPOCH='%s' is not seconds since 1970\n", sde);
 		return EXIT_USAGE;
