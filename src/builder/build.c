@@ -4,6 +4,7 @@
  * ONBUILD), and the step loop with the build cache. */
 #include "builder/build_internal.h"
 #include "builder/imgformat.h"
+#include "builder/namedctx.h"
 #include "util/ref.h"
 #include "builder/rootdir.h"
 #include "util/platform.h"
@@ -169,12 +170,22 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 	_cleanup_free_ char *image = NULL;
 	struct store_image img;
 	struct stage *base;
+	const char *named;
 	int r;
 	if (bd_expand(b, &b->meta_args, in->image, &image, err) < 0)
 		return -1;
 	if (in->platform && check_platform(b, in, err) < 0)
 		return -1;
-	base = bd_find_stage(b, image, false);
+	/* --build-context NAME=docker-image://REF: that image, not a stage. */
+	named = bd_named_ctx(b, image);
+	if (named && !bd_named_image(b, image))
+		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--build-context %s: FROM a directory is not supported "
+				  "yet (COPY --from=%s is)", image, image);
+	if (named) {
+		free(image);
+		image = cn_xstrdup(named + strlen(BF_NAMED_IMAGE_PREFIX));
+	}
+	base = named ? NULL : bd_find_stage(b, image, false);
 	if (base && !base->cfg)
 		return cn_err_fail(err, CN_ERR_NOT_FOUND, "stage '%s' was not built", image);
 	if (base) {

@@ -47,6 +47,7 @@ struct bf_build_opts {
 	long long timestamp;            /* >= 0: reproducible build at this time (SOURCE_DATE_EPOCH) */
 	const struct sb_limits *limits; /* cgroup limits for every RUN step (NULL: none) */
 	enum bf_format format;          /* --format (builder/imgformat.h) */
+	cn_strv contexts;               /* NAME=VALUE from --build-context (builder/namedctx.h) */
 	void (*on_event)(void *ctx, const struct bf_event *ev);
 	void *event_ctx;
 	/* FROM an image the store lacks: fetch it (a registry pull) and tag

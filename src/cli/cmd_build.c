@@ -1,5 +1,6 @@
 #include "builder/build.h"
 #include "builder/imgformat.h"
+#include "builder/namedctx.h"
 #include "cli/build_output.h"
 #include "cli/cli.h"
 #include "cli/layer_limit.h"
@@ -55,6 +56,10 @@ static const char build_usage[] =
 	"                           own output then goes to stderr), type=oci|docker,\n"
 	"                           dest=FILE[,name=REF] (an image archive, named REF or by\n"
 	"                           the -t tags); the image is stored as without -o\n"
+	"      --build-context NAME=DIR|NAME=docker-image://REF  FROM NAME and\n"
+	"                           COPY --from=NAME read that directory (a context of its\n"
+	"                           own, with its own .dockerignore) or image, in place of\n"
+	"                           a stage or image of that name (repeatable)\n"
 	"      --format oci|docker  the image's manifest and config media types (default:\n"
 	"                           $BUILDAH_FORMAT, else oci); docker is v2 schema2 with\n"
 	"                           gzip layers unless --compression says otherwise\n"
@@ -63,6 +68,9 @@ static const char build_usage[] =
 	"\n"
 	"A FROM (or COPY --from) image missing from the store is pulled; for that:\n"
 	CLI_REGISTRY_USAGE;
+
+/* Long options without a short form (numbers no letter takes). */
+enum { OPT_FORMAT = 0x761, OPT_BUILD_CONTEXT };
 
 struct progress {
 	bool quiet;
@@ -175,7 +183,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		{ "cpus", required_argument, NULL, 'C' },
 		{ "pids-limit", required_argument, NULL, 'P' },
 		{ "output", required_argument, NULL, 'o' },
-		{ "format", required_argument, NULL, 'F' },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "build-context", required_argument, NULL, OPT_BUILD_CONTEXT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -188,6 +197,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	_cleanup_strv_ cn_strv secrets = { 0 };    /* o.secrets borrows it */
 	_cleanup_strv_ cn_strv secret_envs = { 0 };    /* o.secret_envs borrows it */
 	_cleanup_strv_ cn_strv build_args = { 0 }; /* o.build_args borrows it */
+	_cleanup_strv_ cn_strv contexts = { 0 };   /* o.contexts borrows it */
 	_cleanup_free_ char *file = NULL;
 	struct bf_build_result res;
 	struct puller puller __attribute__((cleanup(puller_free)));
@@ -314,7 +324,12 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 				return cli_usage_error("build", "--%s: '%s' is not a valid limit",
 						       c == 'M' ? "memory" : c == 'C' ? "cpus" : "pids-limit", optarg);
 			break;
-		case 'F':
+		case OPT_BUILD_CONTEXT:
+			if (bf_named_ctx_check(optarg, &err) < 0)
+				return cli_usage_error("build", "%s", err.msg);
+			cn_strv_pushdup(&contexts, optarg);
+			break;
+		case OPT_FORMAT:
 			if (bf_format_parse(optarg, "--format", &o.format, &err) < 0)
 				return cli_usage_error("build", "%s", err.msg);
 			format_given = true;
@@ -361,6 +376,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	o.secrets = secrets;
 	o.secret_envs = secret_envs;
 	o.build_args = build_args;
+	o.contexts = contexts;
 	o.out_fd = STDOUT_FILENO;
 	o.err_fd = STDERR_FILENO;
 	o.on_event = on_event;
