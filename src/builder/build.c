@@ -179,8 +179,7 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 	/* --build-context NAME=docker-image://REF: that image, not a stage. */
 	named = bd_named_ctx(b, image);
 	if (named && !bd_named_image(b, image))
-		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--build-context %s: FROM a directory is not supported "
-				  "yet (COPY --from=%s is)", image, image);
+		return bd_from_named_dir(b, image, named, err);
 	if (named) {
 		free(image);
 		image = cn_xstrdup(named + strlen(BF_NAMED_IMAGE_PREFIX));

@@ -476,3 +476,45 @@ char *bd_abs_path(const char *cwd, const char *path)
 	_cleanup_free_ char *abs = cn_xasprintf("/%s", rel);
 	return cn_path_clean(abs);
 }
+
+int bd_from_named_dir(struct build *b, const char *name, const char *dir, cn_err *err)
+{
+	struct bd_named_dir nd __attribute__((cleanup(bd_named_dir_close))) = { .fd = -1 };
+	static const char *const all[] = { "." };
+	char digest[CN_DIGEST_STR_SIZE], fp[CN_DIGEST_STR_SIZE], key[CN_DIGEST_STR_SIZE];
+	char manifest[CN_DIGEST_STR_SIZE];
+	struct copy_job job;
+	struct ctr_rootfs s;
+	cn_sha256 h;
+	int r;
+	if (bd_named_dir_open_name(name, dir, &nd, err) < 0)
+		return -1;
+	b->cur->cfg = bf_config_new();
+	bd_root_key(b, "scratch");
+	memset(&job, 0, sizeof(job));
+	job.opts = (struct bf_copy_opts){ .ctx_fd = nd.fd, .root_fd = -1, .srcs = all, .nsrcs = 1,
+					  .dest = "/", .workdir = "/", .ignore = nd.ignore };
+	if (bf_copy_digest(&job.opts, nd.path, b->sc, digest, fp, err) < 0)
+		return cn_err_wrap(err, "--build-context %s", name);
+	cn_sha256_init(&h);
+	bd_hash_field(&h, b->cur->key);
+	bd_hash_field(&h, "FROM a --build-context directory");
+	bd_hash_field(&h, digest);
+	cn_sha256_final(&h, key);
+	if (!b->o->no_cache && store_cache_get(b->st, key, manifest) == 1 && bd_adopt_state(b, manifest)) {
+		memcpy(b->cur->key, key, sizeof(b->cur->key));
+		bd_emit(b, BF_EV_CACHED, NULL, manifest, 0);
+		return 0;
+	}
+	if (bd_step_rootfs(b, NULL, &s, err) < 0)
+		return -1;
+	r = sb_with_rootfs(&s.sb, NULL, copy_in_root, &job, err);
+	if (r == 0) {
+		_cleanup_free_ char *by = cn_xasprintf("FROM %s (a --build-context directory)", name);
+		r = bd_commit_step(b, &s, by, err);
+	}
+	ctr_rootfs_free(b->st, &s);
+	if (r < 0)
+		return cn_err_wrap(err, "--build-context %s", name);
+	return bd_commit_state(b, key, err);
+}

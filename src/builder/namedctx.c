@@ -74,7 +74,13 @@ int bd_named_dir_open(struct build *b, const struct bf_instr *in, struct bd_name
 	dir = bd_named_ctx(b, from);
 	if (!dir || bd_named_image(b, from))
 		return 0;
-	d->name = CN_TAKE_PTR(from);
+	return bd_named_dir_open_name(from, dir, d, err);
+}
+
+int bd_named_dir_open_name(const char *name, const char *dir, struct bd_named_dir *d, cn_err *err)
+{
+	memset(d, 0, sizeof(*d));
+	d->name = cn_xstrdup(name);
 	d->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	d->path = d->fd >= 0 ? realpath(dir, NULL) : NULL;
 	if (!d->path) {

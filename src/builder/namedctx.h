@@ -39,6 +39,12 @@ struct bd_named_dir {
 /* COPY --from=NAME (expanded) when NAME is a directory context: D open
  * (1), or not one (0, D->fd -1), or -1. */
 int bd_named_dir_open(struct build *b, const struct bf_instr *in, struct bd_named_dir *d, cn_err *err);
+/* The directory context NAME, which is DIR: 1, or -1. */
+int bd_named_dir_open_name(const char *name, const char *dir, struct bd_named_dir *d, cn_err *err);
+/* FROM NAME for the directory context NAME=DIR: as BuildKit, the stage
+ * starts as that directory's files on an empty root (one layer, keyed by
+ * their content). */
+int bd_from_named_dir(struct build *b, const char *name, const char *dir, cn_err *err);
 /* What IN copies from D: its sources' content digest (bf_copy_digest,
  * through the build's stat cache), for the step's key. */
 int bd_named_dir_digest(struct build *b, const struct bf_instr *in, const struct bd_named_dir *d,

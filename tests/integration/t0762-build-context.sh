@@ -1,8 +1,8 @@
 #!/bin/bash
 # build --build-context NAME=DIR|NAME=docker-image://REF, as BuildKit:
 # COPY --from=NAME reads the directory (its own ignore file, its content in
-# the cache key) or the image; FROM NAME takes the image; a named context
-# wins over a stage of that name.
+# the cache key) or the image; FROM NAME takes the image, or starts from the
+# directory's files; a named context wins over a stage of that name.
 . "$(dirname "$0")/lib.sh"
 
 build_busybox || finish
@@ -75,8 +75,20 @@ check "its base is busybox" test "$(image_config nc:4 | jq -r '.rootfs.diff_ids[
 expect_fail "NAME=VALUE expected" 2 '--build-context: "extra" is not NAME=DIR' build --build-context extra "$ctx"
 expect_fail "a URL source is refused by name" 2 'https://... sources are not supported' build --build-context x=https://example.com/a.tar.gz "$ctx"
 expect_fail "a missing directory is named" 2 "$T/nope" build --build-context "x=$T/nope" "$ctx"
+
+# FROM NAME=DIR: the stage starts as the directory's files (as BuildKit).
 printf 'FROM extra\n' | buildfile "$T/ctx4"
-expect_fail "FROM a directory context says so" 1 'FROM a directory is not supported yet' build --build-context "extra=$other" "$T/ctx4"
+expect_ok "FROM a directory context" build --build-context "extra=$other" -t nc:5 "$T/ctx4"
+rm -rf "$T/r5"
+check "unpack" unpack_with_umoci nc:5 "$T/r5"
+check "the image is the directory's files" test "$(cat "$T/r5/rootfs/a.txt") $(cat "$T/r5/rootfs/sub/d.txt")" = "two deep"
+check "... without the ones its ignore file names" test ! -e "$T/r5/rootfs/skip.txt"
+check "one layer" test "$(image_config nc:5 | jq '.rootfs.diff_ids | length')" = 1
+expect_ok "again" build --build-context "extra=$other" -t nc:5 "$T/ctx4"
+check "unchanged: cached" grep -q CACHED "$T/out"
+echo three >"$other/a.txt"
+expect_ok "a file changed" build --build-context "extra=$other" -t nc:6 "$T/ctx4"
+check "not cached" sh -c "! grep -q CACHED '$T/out'"
 check "store consistent" store_is_consistent
 check "no step dirs left" no_tmp_left
 finish
