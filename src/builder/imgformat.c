@@ -6,6 +6,7 @@
 #include "builder/imgformat.h"
 #include "builder/build_internal.h"
 
+#include <errno.h>
 #include <string.h>
 
 int bf_format_parse(const char *s, const char *what, enum bf_format *out, cn_err *err)

@@ -4,6 +4,8 @@
 # the cache key) or the image; FROM NAME takes the image, or starts from the
 # directory's files; a named context wins over a stage of that name.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/registry.sh"
+trap 'stop_registry; cleanup_test_dir' EXIT
 
 build_busybox || finish
 ctx=$T/ctx
@@ -70,6 +72,21 @@ expect_ok "FROM NAME and COPY --from=NAME with docker-image://" \
 	build --build-context base=docker-image://busybox:latest --build-context files=docker-image://srcimg:1 -t nc:4 "$T/ctx3"
 check "the RUN saw the image's file" grep -qx from-image "$T/out"
 check "its base is busybox" test "$(image_config nc:4 | jq -r '.rootfs.diff_ids[0]')" = "$(image_config busybox:latest | jq -r '.rootfs.diff_ids[0]')"
+
+# docker-image://REF missing from the store: pulled, as FROM pulls.
+if start_registry none; then
+	expect_ok "push an image" push --cert-dir "$REG_CERTS" srcimg:1 "$REG/lib/src:1"
+	expect_ok "a build naming it by docker-image://" \
+		build --cert-dir "$REG_CERTS" --build-context base=docker-image://busybox:latest \
+		--build-context "files=docker-image://$REG/lib/src:1" -t nc:7 "$T/ctx3"
+	check "it was pulled" grep -q "pulling $REG/lib/src:1" "$T/out"
+	rm -rf "$T/r7"
+	check "unpack" unpack_with_umoci nc:7 "$T/r7"
+	check "the pulled image's file was copied" test "$(cat "$T/r7/rootfs/copied.txt")" = from-image
+	stop_registry
+else
+	fail "start the registry"
+fi
 
 # Errors.
 expect_fail "NAME=VALUE expected" 2 '--build-context: "extra" is not NAME=DIR' build --build-context extra "$ctx"
