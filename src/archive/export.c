@@ -175,8 +175,30 @@ out:
 	return rc;
 }
 
+/* docker's local exporter writes into a directory that has files: the
+ * image's files are written over them, the others stay. Not atomic, as
+ * there; the layers' reader keeps every path beneath DEST. */
+static int export_dir_over(struct store *st, const struct store_image *img, const char *dest,
+			   cn_err *err)
+{
+	_cleanup_close_ int fd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cn_err_sys(err, "open '%s'", dest);
+	if (arc_rootfs_apply(st, img, fd, err) < 0)
+		return -1;
+	if (syncfs(fd) < 0)
+		return cn_err_sys(err, "sync '%s'", dest);
+	return 0;
+}
+
 int arc_export(struct store *st, const char *ref, enum arc_format format, const char *dest,
 	       cn_err *err)
+{
+	return arc_export_named(st, ref, format, dest, NULL, err);
+}
+
+int arc_export_named(struct store *st, const char *ref, enum arc_format format, const char *dest,
+		     const cn_strv *names, cn_err *err)
 {
 	struct store_image img;
 	struct arc_out out;
@@ -187,6 +209,9 @@ int arc_export(struct store *st, const char *ref, enum arc_format format, const 
 	if (r < 0)
 		return -1;
 	switch (format) {
+	case ARC_ROOTFS_OVER:
+		r = export_dir_over(st, &img, dest, err);
+		break;
 	case ARC_ROOTFS:
 	case ARC_BUNDLE:
 		r = export_dir(st, &img, format, dest, err);
@@ -198,7 +223,7 @@ int arc_export(struct store *st, const char *ref, enum arc_format format, const 
 	case ARC_DOCKER_ARCHIVE:
 		r = arc_out_open(dest, &out, err);
 		if (r == 0) {
-			r = arc_save(st, refs, 1, out.fd, err);
+			r = names ? arc_save_named(st, ref, names, out.fd, err) : arc_save(st, refs, 1, out.fd, err);
 			if (r == 0)
 				r = arc_out_commit(&out, err);
 			arc_out_abort(&out);
