@@ -95,7 +95,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		cli_fail(&err);
 		goto free_opts;
 	}
-	if (run_opts_host_gateway(&o, &err) < 0 || cli_network_prepare(o.network, &err) < 0) {
+	if (cli_step_host_gateway(&o.step, &err) < 0 || cli_network_prepare(o.network, &err) < 0) {
 		cli_fail(&err);
 		goto free_opts;
 	}
@@ -138,8 +138,8 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		.stop_timeout = o.stop_timeout, .limits = sb_limits_any(&o.limits) ? &o.limits : NULL,
 		.idmap = o.userns ? &o.idmap : NULL,
 		.security = o.security_set ? &o.security : NULL,
-		.rlimits = o.rlimits, .nrlimits = o.nrlimits, .shm_size = o.shm_size,
-		.extra_hosts = &o.add_hosts, .dns = &o.dns,
+		.rlimits = o.step.rlimits, .nrlimits = o.step.nrlimits, .shm_size = o.step.shm_size,
+		.extra_hosts = &o.step.add_hosts, .dns = &o.dns,
 		.mute_stdout = o.attach_set && !o.attach_out, .mute_stderr = o.attach_set && !o.attach_err,
 		.restart = o.restart, .restart_max = o.restart_max,
 	};

@@ -3,8 +3,8 @@
 #include "cli/cli.h"
 #include "cli/network.h"
 #include "cli/run_opts.h"
+#include "cli/step_opts.h"
 #include "container/volume.h"
-#include "net/net.h"
 #include "sandbox/options.h"
 #include "sandbox/userns.h"
 #include "util/cleanup.h"
@@ -53,15 +53,12 @@ static const char run_usage[] =
 	"      --mount SPEC         type=bind|volume|tmpfs,source=...,target=...[,readonly]\n"
 	"                           [,tmpfs-size=N][,tmpfs-mode=OCTAL]\n"
 	"      --tmpfs PATH[:OPTS]  a tmpfs at PATH (OPTS: size=N, mode=OCTAL, ro, exec)\n"
-	"      --shm-size N         the size of /dev/shm (default 64m)\n"
 	"      --network MODE       default (also: bridge): a private network namespace on\n"
 	"                           the cairn0 bridge with outbound NAT, as docker's\n"
 	"                           bridge; host: the host's network; none or private:\n"
 	"                           loopback only; rootless the default is host (a bridge\n"
 	"                           needs root)\n"
 	"      --hostname NAME      the container's hostname\n"
-	"      --add-host NAME:IP   a line in /etc/hosts (IP host-gateway: the bridge's\n"
-	"                           gateway address)\n"
 	"      --dns IP             a nameserver for /etc/resolv.conf (repeatable)\n"
 	"      --read-only          mount the root file system read-only\n"
 	"      --userns MODE        host (default), or auto: a user namespace mapping\n"
@@ -72,9 +69,7 @@ static const char run_usage[] =
 	"                           masked paths, writable /sys, the host's devices\n"
 	"      --security-opt OPT   seccomp=unconfined, no-new-privileges[=true|false]\n"
 	"                           (cairn sets it by default)\n"
-	"      --ulimit NAME=S[:H]  a resource limit (nofile, nproc, core, ...; -1:\n"
-	"                           unlimited); a hard limit above cairn's own needs\n"
-	"                           CAP_SYS_RESOURCE\n"
+	CLI_STEP_USAGE("the container")
 	"      --memory N           memory limit (b, k, m, g; no swap)\n"
 	"      --cpus N.N           CPU limit\n"
 	"      --pids-limit N       process limit\n"
@@ -179,8 +174,7 @@ static int parse_security_opt(const char *s, struct run_opts *o)
 enum {
 	OPT_RM = 256, OPT_NAME, OPT_ENV_FILE, OPT_NETWORK, OPT_HOSTNAME, OPT_READ_ONLY, OPT_USERNS,
 	OPT_MEMORY, OPT_CPUS, OPT_PIDS, OPT_STOP_TIMEOUT, OPT_ENTRYPOINT, OPT_CAP_ADD, OPT_CAP_DROP,
-	OPT_PRIVILEGED, OPT_SECURITY_OPT, OPT_ADD_HOST, OPT_DNS, OPT_ULIMIT, OPT_TMPFS, OPT_MOUNT,
-	OPT_SHM_SIZE, OPT_RESTART, OPT_PLATFORM,
+	OPT_PRIVILEGED, OPT_SECURITY_OPT, OPT_DNS, OPT_TMPFS, OPT_MOUNT, OPT_RESTART, OPT_PLATFORM,
 };
 
 static int parse_one(int c, const char *arg, struct run_opts *o)
@@ -245,16 +239,6 @@ static int parse_one(int c, const char *arg, struct run_opts *o)
 		break;
 	case OPT_PRIVILEGED: o->privileged = o->security_set = true; break;
 	case OPT_SECURITY_OPT: return parse_security_opt(arg, o);
-	case OPT_ADD_HOST: {
-		/* NAME:IP, or docker 25's NAME=IP. */
-		_cleanup_free_ char *line = cn_xstrdup(arg);
-		size_t k = strcspn(line, ":=");
-		if (!line[k] || k == 0 || !line[k + 1])
-			return usage_error("--add-host '%s': expected NAME:IP", arg);
-		line[k] = ':';
-		cn_strv_pushdup(&o->add_hosts, line);
-		break;
-	}
 	case OPT_DNS: {
 		unsigned char buf[16];
 		if (inet_pton(AF_INET, arg, buf) != 1 && inet_pton(AF_INET6, arg, buf) != 1)
@@ -262,16 +246,6 @@ static int parse_one(int c, const char *arg, struct run_opts *o)
 		cn_strv_pushdup(&o->dns, arg);
 		break;
 	}
-	case OPT_ULIMIT:
-		o->rlimits = cn_xrealloc(o->rlimits, (o->nrlimits + 1) * sizeof(*o->rlimits));
-		if (sb_ulimit_parse(arg, &o->rlimits[o->nrlimits], &err) < 0)
-			return usage_error("%s", err.msg);
-		o->nrlimits++;
-		break;
-	case OPT_SHM_SIZE:
-		if (sb_parse_memory(arg, &o->shm_size) < 0)
-			return usage_error("--shm-size: '%s' is not a size (b, k, m, g)", arg);
-		break;
 	case OPT_RESTART:
 		if (parse_restart(arg, o) < 0)
 			return usage_error("--restart: '%s' is not no, on-failure[:N], always or unless-stopped", arg);
@@ -323,10 +297,8 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		{ "cap-drop", required_argument, NULL, OPT_CAP_DROP },
 		{ "privileged", no_argument, NULL, OPT_PRIVILEGED },
 		{ "security-opt", required_argument, NULL, OPT_SECURITY_OPT },
-		{ "add-host", required_argument, NULL, OPT_ADD_HOST },
 		{ "dns", required_argument, NULL, OPT_DNS },
-		{ "ulimit", required_argument, NULL, OPT_ULIMIT },
-		{ "shm-size", required_argument, NULL, OPT_SHM_SIZE },
+		CLI_STEP_OPTIONS,
 		{ "restart", required_argument, NULL, OPT_RESTART },
 		{ "platform", required_argument, NULL, OPT_PLATFORM },
 		{ "help", no_argument, NULL, 'h' },
@@ -347,6 +319,11 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 				      : usage_error("unknown flag: %s", argv[optind - 1]);
 		if (c == ':')
 			return usage_error("flag needs an argument: %s", argv[optind - 1]);
+		if ((r = cli_step_opt("run", c, optarg, &o->step)) != 0) {
+			if (r < 0)
+				return CTR_EXIT_FAIL;
+			continue;
+		}
 		if ((r = parse_one(c, optarg, o)) != 0)
 			return r;
 	}
@@ -389,10 +366,8 @@ void run_opts_free(struct run_opts *o)
 	cn_strv_free(&o->tmpfs);
 	cn_strv_free(&o->cap_add);
 	cn_strv_free(&o->cap_drop);
-	cn_strv_free(&o->add_hosts);
 	cn_strv_free(&o->dns);
-	free(o->rlimits);
-	o->rlimits = NULL;
+	cli_step_opts_free(&o->step);
 }
 
 /* ---- mounts ---- */
@@ -573,28 +548,6 @@ int run_opts_mounts(struct store *st, const struct run_opts *o, struct sb_mount 
 fail:
 	free(m);
 	return -1;
-}
-
-int run_opts_host_gateway(struct run_opts *o, cn_err *err)
-{
-	for (size_t i = 0; i < o->add_hosts.n; i++) {
-		char *line = o->add_hosts.v[i], *ip = strchr(line, ':') + 1;
-		struct net_conf c;
-		struct in_addr a;
-		char addr[INET_ADDRSTRLEN];
-		if (strcmp(ip, "host-gateway"))
-			continue;
-		if (cn_rootless())
-			return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--add-host %s: rootless cairn has no bridge, so "
-					   "no gateway address", line);
-		if (net_conf_default(&c, err) < 0)
-			return cn_err_wrap(err, "--add-host %s", line);
-		a.s_addr = htonl(c.subnet + 1);
-		inet_ntop(AF_INET, &a, addr, sizeof(addr));
-		o->add_hosts.v[i] = cn_xasprintf("%.*s:%s", (int)(ip - 1 - line), line, addr);
-		free(line);
-	}
-	return 0;
 }
 
 int run_opts_check_platform(const char *want, const json_t *image_config, const char *ref, cn_err *err)

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "cli/step_opts.h"
 #include "container/run.h"
 #include "sandbox/sandbox.h"
 #include "store/store.h"
@@ -26,13 +27,11 @@ struct run_opts {
 	cn_strv volumes;        /* -v SRC:DST[:ro] */
 	cn_strv mounts;         /* --mount KEY=VALUE,... */
 	cn_strv tmpfs;          /* --tmpfs PATH[:OPTS] */
-	cn_strv cap_add, cap_drop, add_hosts, dns;
+	cn_strv cap_add, cap_drop, dns;
 	bool security_set;      /* --cap-*, --privileged or --security-opt given */
 	bool nnp_set;           /* --security-opt no-new-privileges given */
 	struct sb_security security;
-	struct sb_rlimit *rlimits;
-	size_t nrlimits;
-	unsigned long long shm_size;
+	struct cli_step_opts step;  /* --add-host, --ulimit, --shm-size */
 	enum ctr_restart restart;
 	unsigned restart_max;
 };
@@ -46,9 +45,6 @@ void run_opts_free(struct run_opts *o);
  * in KEEP); named volumes are made in ST. */
 int run_opts_mounts(struct store *st, const struct run_opts *o, struct sb_mount **out, size_t *n,
 		    cn_strv *keep, cn_err *err);
-
-/* --add-host NAME:host-gateway: the bridge's gateway address in its place. */
-int run_opts_host_gateway(struct run_opts *o, cn_err *err);
 
 /* --platform against the image's config: an error when they differ. */
 int run_opts_check_platform(const char *want, const json_t *image_config, const char *ref, cn_err *err);

@@ -38,9 +38,20 @@ static int write_hosts(struct ctr_rootfs *r, const char *hostname, const cn_strv
 	r->hosts = cn_xasprintf("%s/hosts", r->td.path);
 	if (fd < 0 || cn_write_all(fd, text, strlen(text)) < 0)
 		return cn_err_sys(err, "write '%s'", r->hosts);
-	/* --add-host NAME:IP (split at the first ':', so IPv6 addresses stay
-	 * whole), written as docker does: "IP<tab>NAME". */
-	for (size_t i = 0; extra && i < extra->n; i++) {
+	return extra ? ctr_rootfs_add_hosts(r, extra, err) : 0;
+}
+
+int ctr_rootfs_add_hosts(struct ctr_rootfs *r, const cn_strv *extra, cn_err *err)
+{
+	_cleanup_close_ int fd = -1;
+	if (!r->hosts)
+		return cn_err_fail(err, CN_ERR_INVALID, "--add-host: this root has no hosts file of its own");
+	fd = open(r->hosts, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return cn_err_sys(err, "open '%s'", r->hosts);
+	/* NAME:IP (split at the first ':', so IPv6 addresses stay whole),
+	 * written as docker does: "IP<tab>NAME". */
+	for (size_t i = 0; i < extra->n; i++) {
 		const char *colon = strchr(extra->v[i], ':');
 		_cleanup_free_ char *line = NULL;
 		if (!colon)

@@ -45,6 +45,8 @@ int ctr_rootfs_lowers(struct store *st, const struct store_layer *layers, size_t
  * gone (ctr_rootfs_free is still safe). */
 int ctr_rootfs_create(struct store *st, const struct ctr_rootfs_opts *o, struct ctr_rootfs *r,
 		      cn_err *err);
+/* Append --add-host lines (NAME:IP) to R's hosts file, docker's way. */
+int ctr_rootfs_add_hosts(struct ctr_rootfs *r, const cn_strv *extra, cn_err *err);
 /* Remove the directory (and whatever the upper dir holds) and free R;
  * safe twice. */
 void ctr_rootfs_free(struct store *st, struct ctr_rootfs *r);
