@@ -1,23 +1,20 @@
 /* cairn run: an image's command in the sandbox RUN steps use, on an
  * ephemeral upper dir that is thrown away afterwards. This is the front
- * end: options, the terminal and what is printed; the runtime (root file
- * system, process spec, supervision) is container/run.h's. */
+ * end: the terminal and what is printed (the options are run_opts.h's);
+ * the runtime (root file system, process spec, supervision) is
+ * container/run.h's. */
 #include "cli/cli.h"
 #include "cli/network.h"
 #include "cli/rootless.h"
 #include "cli/run_opts.h"
-#include "util/rootless.h"
 #include "container/run.h"
 #include "container/spec.h"
 #include "sandbox/sandbox.h"
-#include "sandbox/userns.h"
 #include "store/image.h"
 #include "util/cleanup.h"
-#include "util/fs.h"
 #include "util/mem.h"
 #include "util/strv.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

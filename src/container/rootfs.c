@@ -66,10 +66,11 @@ int ctr_rootfs_add_hosts(struct ctr_rootfs *r, const cn_strv *extra, cn_err *err
 /* --dns: the nameservers given, with the host's search and options lines. */
 static int write_resolv(struct ctr_rootfs *r, const cn_strv *dns, cn_err *err)
 {
-	_cleanup_fclose_ FILE *host = fopen("/etc/resolv.conf", "re");
 	_cleanup_close_ int fd = openat(r->td.fd, "resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	_cleanup_free_ char *line = NULL;
+	FILE *host;
 	size_t cap = 0;
+	int ret = 0;
 	r->resolv = cn_xasprintf("%s/resolv.conf", r->td.path);
 	if (fd < 0)
 		return cn_err_sys(err, "write '%s'", r->resolv);
@@ -78,11 +79,14 @@ static int write_resolv(struct ctr_rootfs *r, const cn_strv *dns, cn_err *err)
 		if (cn_write_all(fd, ns, strlen(ns)) < 0)
 			return cn_err_sys(err, "write '%s'", r->resolv);
 	}
-	while (host && getline(&line, &cap, host) >= 0)
+	host = fopen("/etc/resolv.conf", "re");
+	while (host && ret == 0 && getline(&line, &cap, host) >= 0)
 		if ((!strncmp(line, "search", 6) || !strncmp(line, "options", 7)) &&
 		    cn_write_all(fd, line, strlen(line)) < 0)
-			return cn_err_sys(err, "write '%s'", r->resolv);
-	return 0;
+			ret = cn_err_sys(err, "write '%s'", r->resolv);
+	if (host)
+		fclose(host);
+	return ret;
 }
 
 int ctr_rootfs_create(struct store *st, const struct ctr_rootfs_opts *o, struct ctr_rootfs *r,
