@@ -16,7 +16,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,18 +77,7 @@ static const char run_usage[] =
 	"  -h, --help               show this help\n";
 
 /* docker run's usage errors exit 125. */
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-	_cleanup_free_ char *msg = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	va_end(ap);
-	cli_usage_error("run", "%s", msg ? msg : fmt);
-	return CTR_EXIT_FAIL;
-}
+#define usage_error(...) (cli_usage_error("run", __VA_ARGS__), CTR_EXIT_FAIL)
 
 static int fail(const cn_err *err)
 {
