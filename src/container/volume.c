@@ -20,7 +20,8 @@ char *ctr_volume_path(struct store *st, const char *name, cn_err *err)
 	char *path;
 	if (!ctr_volume_name_ok(name)) {
 		cn_err_fail(err, CN_ERR_INVALID, "'%s' is not a valid volume name (letters, digits, '_', '.', "
-			    "'-'; at least two, the first a letter or digit)", name);
+			    "'-'; at least two, the first a letter or digit; a host directory is an "
+			    "absolute path)", name);
 		return NULL;
 	}
 	path = cn_xasprintf("%s/volumes/%s/_data", st->root, name);
