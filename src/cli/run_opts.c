@@ -399,6 +399,8 @@ static int parse_volume(struct store *st, const char *spec, struct sb_mount *m, 
 		m->source = keep_str(keep, copy);
 	} else if (!(m->source = volume_dir(st, copy, keep, err))) {
 		return cn_err_wrap(err, "-v '%s'", spec);
+	} else {
+		m->copy_up = true;
 	}
 	m->target = keep_str(keep, dst);
 	return 0;
@@ -430,6 +432,7 @@ static int parse_mount(struct store *st, const char *spec, struct sb_mount *m, c
 {
 	_cleanup_free_ char *copy = cn_xstrdup(spec);
 	const char *type = "volume", *src = NULL, *dst = NULL;
+	bool nocopy = false;
 	char *save = NULL;
 	*m = (struct sb_mount){ .kind = SB_MOUNT_BIND, .size = SB_TMPFS_UNSIZED, .noexec = false };
 	for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
@@ -451,7 +454,10 @@ static int parse_mount(struct store *st, const char *spec, struct sb_mount *m, c
 		} else if (!strcmp(kv, "tmpfs-mode") && v) {
 			if (parse_mode(v, &m->mode) < 0)
 				return cn_err_fail(err, CN_ERR_INVALID, "--mount '%s': tmpfs-mode=%s is not an octal mode", spec, v);
-		} else if (!strcmp(kv, "consistency") || !strcmp(kv, "volume-nocopy") ||
+		} else if (!strcmp(kv, "volume-nocopy")) {
+			if (parse_bool(v, &nocopy) < 0)
+				return cn_err_fail(err, CN_ERR_INVALID, "--mount '%s': volume-nocopy=%s is not true or false", spec, v);
+		} else if (!strcmp(kv, "consistency") ||
 			   (!strcmp(kv, "bind-propagation") && v && !strcmp(v, "rprivate"))) {
 			/* docker's defaults here (consistency is for macOS only) */
 		} else {
@@ -479,6 +485,7 @@ static int parse_mount(struct store *st, const char *spec, struct sb_mount *m, c
 					   "name it with source=NAME", spec);
 		if (!(m->source = volume_dir(st, src, keep, err)))
 			return cn_err_wrap(err, "--mount '%s'", spec);
+		m->copy_up = !nocopy;
 	} else {
 		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--mount '%s': type '%s' is not bind, volume or tmpfs", spec, type);
 	}

@@ -423,6 +423,104 @@ int sb_create_mount_targets(int root_fd, const struct sb_mount *m, size_t n, cn_
 	return 0;
 }
 
+/* ---- volume copy-up ---- */
+
+static bool dir_empty(int fd)
+{
+	_cleanup_closedir_ DIR *d = fdopendir(dup(fd));
+	struct dirent *de;
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			return false;
+	return d != NULL;
+}
+
+static int copy_file(int from, int to, const char *name, const struct stat *st, cn_err *err)
+{
+	_cleanup_close_ int in = openat(from, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int out = -1;
+	char buf[65536];
+	ssize_t n;
+	if (in < 0)
+		return cn_err_sys(err, "copy %s into the volume", name);
+	out = openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st->st_mode & 07777);
+	if (out < 0)
+		return cn_err_sys(err, "copy %s into the volume", name);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (cn_write_all(out, buf, (size_t)n) < 0)
+			return cn_err_sys(err, "copy %s into the volume", name);
+	if (n < 0)
+		return cn_err_sys(err, "copy %s into the volume", name);
+	if (fchown(out, st->st_uid, st->st_gid) < 0 || fchmod(out, st->st_mode & 07777) < 0)
+		return cn_err_sys(err, "copy %s into the volume", name);
+	return 0;
+}
+
+/* FROM (the image's directory, inside the root) into TO (the volume on
+ * the host): directories, files and symlinks with their modes and owners,
+ * every name opened relative to its parent without following links. */
+static int copy_tree(int from, int to, unsigned depth, cn_err *err)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	if (depth > 128)
+		return cn_err_fail(err, CN_ERR_INVALID, "the image's directory is too deep to copy into a volume");
+	d = fdopendir(dup(from));
+	if (!d)
+		return cn_err_sys(err, "read the image's directory");
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    fstatat(from, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			_cleanup_close_ int sub_from = -1, sub_to = -1;
+			if (mkdirat(to, de->d_name, 0700) < 0)
+				return cn_err_sys(err, "copy %s into the volume", de->d_name);
+			sub_from = openat(from, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			sub_to = openat(to, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub_from < 0 || sub_to < 0)
+				return cn_err_sys(err, "copy %s into the volume", de->d_name);
+			if (copy_tree(sub_from, sub_to, depth + 1, err) < 0)
+				return -1;
+			if (fchown(sub_to, st.st_uid, st.st_gid) < 0 || fchmod(sub_to, st.st_mode & 07777) < 0)
+				return cn_err_sys(err, "copy %s into the volume", de->d_name);
+		} else if (S_ISREG(st.st_mode)) {
+			if (copy_file(from, to, de->d_name, &st, err) < 0)
+				return -1;
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t n = readlinkat(from, de->d_name, target, sizeof(target) - 1);
+			if (n < 0)
+				return cn_err_sys(err, "copy %s into the volume", de->d_name);
+			target[n] = '\0';
+			if (symlinkat(target, to, de->d_name) < 0 ||
+			    fchownat(to, de->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+				return cn_err_sys(err, "copy %s into the volume", de->d_name);
+		}
+	}
+	return 0;
+}
+
+/* docker's copy-up: an empty volume gets what the image has at TARGET. */
+static int volume_copy_up(int root_fd, const struct sb_mount *m, cn_err *err)
+{
+	const char *rel = m->target[0] == '/' ? m->target + 1 : m->target;
+	_cleanup_close_ int from = sb_open_in_root(root_fd, rel, O_RDONLY | O_DIRECTORY, 0);
+	_cleanup_close_ int to = open(m->source, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (to < 0)
+		return cn_err_sys(err, "open volume %s", m->source);
+	if (from < 0 || !dir_empty(to))
+		return 0;       /* nothing to copy, or the volume has its own content */
+	if (copy_tree(from, to, 0, err) < 0)
+		return cn_err_wrap(err, "%s", m->target);
+	/* The volume's root takes the owner and mode of the image's directory too. */
+	if (fstat(from, &st) < 0 || fchown(to, st.st_uid, st.st_gid) < 0 || fchmod(to, st.st_mode & 07777) < 0)
+		return cn_err_sys(err, "volume %s", m->source);
+	return 0;
+}
+
 int sb_mount_extra(int root_fd, const struct sb_mount *m, size_t n, cn_err *err)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -446,6 +544,8 @@ int sb_mount_extra(int root_fd, const struct sb_mount *m, size_t n, cn_err *err)
 				attrs |= MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC;
 			if (m[i].readonly)
 				attrs |= MOUNT_ATTR_RDONLY;
+			if (m[i].copy_up && volume_copy_up(root_fd, &m[i], err) < 0)
+				return -1;
 			if (bind_fd(AT_FDCWD, m[i].source, target, attrs, err) < 0)
 				return cn_err_wrap(err, "%s", m[i].target);
 		}

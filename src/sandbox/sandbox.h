@@ -50,6 +50,8 @@ struct sb_mount {
 	bool readonly;
 	unsigned int mode;      /* tmpfs: 0 is 01777 */
 	bool noexec;            /* tmpfs: noexec (cairn run --tmpfs, as docker) */
+	bool copy_up;           /* bind of a named volume: when SOURCE is empty, what the
+	                         * image has at TARGET is copied into it first (docker) */
 };
 
 #define SB_TMPFS_UNSIZED (~0ULL)

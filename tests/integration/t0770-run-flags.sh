@@ -115,6 +115,20 @@ check "-v NAME:/path creates a named volume" test "$status" -eq 0
 run_cairn run --mount type=volume,source=vol1,target=/d busybox cat /d/x
 check "...that persists across runs (--mount type=volume)" test "$(cat "$T/out")" = persisted
 check "...kept in the store" test -f "$CAIRN_ROOT/volumes/vol1/_data/x"
+mkdir -p "$T/seed"
+buildfile "$T/seed" <<'EOF'
+FROM busybox
+RUN mkdir -p /data/sub && echo seeded > /data/sub/f && ln -s sub/f /data/link && chown -R 33:33 /data && chmod 0750 /data
+EOF
+expect_ok "an image with content at a volume's path" build -q -t seed:1 "$T/seed"
+run_cairn run -v fresh:/data seed:1 sh -c 'cat /data/link; stat -c "%u %a" /data /data/sub/f'
+check "a new volume is filled with the image's content at its path (docker's copy-up)" \
+	test "$(cat "$T/out" | tr '\n' ' ')" = "seeded 33 750 33 644 "
+run_cairn run -v fresh:/data busybox sh -c 'echo changed > /data/sub/f'
+run_cairn run -v fresh:/data seed:1 cat /data/sub/f
+check "...once: a volume with content keeps it" test "$(cat "$T/out")" = changed
+run_cairn run --mount type=volume,src=nocopy,dst=/data,volume-nocopy seed:1 ls -A /data
+check "volume-nocopy leaves the new volume empty" test "$status" -eq 0 -a ! -s "$T/out"
 expect_fail "a bad volume name" 125 "volume name" run -v 'a/b:/x' busybox true
 expect_fail "--mount without a target" 125 "--mount" run --mount type=tmpfs busybox true
 run_cairn run --shm-size 32m busybox df -k /dev/shm
