@@ -48,6 +48,12 @@ struct bf_build_opts {
 	const struct sb_limits *limits; /* cgroup limits for every RUN step (NULL: none) */
 	enum bf_format format;          /* --format (builder/imgformat.h) */
 	cn_strv contexts;               /* NAME=VALUE from --build-context (builder/namedctx.h) */
+	/* --add-host (NAME:IP), --ulimit, --shm-size for every RUN step; as
+	 * docker build, not part of the cache key */
+	const cn_strv *add_hosts;
+	const struct sb_rlimit *rlimits;
+	size_t nrlimits;
+	unsigned long long shm_size;
 	void (*on_event)(void *ctx, const struct bf_event *ev);
 	void *event_ctx;
 	/* FROM an image the store lacks: fetch it (a registry pull) and tag

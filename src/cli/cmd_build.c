@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "cli/layer_limit.h"
 #include "cli/network.h"
+#include "cli/step_opts.h"
 #include "cli/rootless.h"
 #include "cli/registry_opts.h"
 #include "util/cleanup.h"
@@ -47,6 +48,7 @@ static const char build_usage[] =
 	"                           no swap); a step killed at the limit exits 137\n"
 	"      --cpus N.N           CPU limit for RUN steps (e.g. 0.5)\n"
 	"      --pids-limit N       process limit for RUN steps\n"
+	CLI_STEP_USAGE("RUN steps")
 	"      --timestamp EPOCH    reproducible build: every time in the image is EPOCH and\n"
 	"                           newer file times are clamped to it (default:\n"
 	"                           $SOURCE_DATE_EPOCH when set)\n"
@@ -186,6 +188,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "build-context", required_argument, NULL, OPT_BUILD_CONTEXT },
+		CLI_STEP_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -194,6 +197,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	struct progress progress = { .quiet = false };
 	struct sb_limits limits = { 0 };
+	struct cli_step_opts step __attribute__((cleanup(cli_step_opts_free))) = { .nrlimits = 0 };
 	_cleanup_strv_ cn_strv tags = { 0 };
 	_cleanup_strv_ cn_strv secrets = { 0 };    /* o.secrets borrows it */
 	_cleanup_strv_ cn_strv secret_envs = { 0 };    /* o.secret_envs borrows it */
@@ -213,6 +217,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	puller.quiet = false;
 	while ((c = getopt_long(argc, argv, "f:t:j:o:qh", opts, NULL)) != -1) {
 		int r = cli_registry_opt(&puller.reg, "build", c, optarg);
+		if (r == 0)
+			r = cli_step_opt("build", c, optarg, &step);
 		if (r < 0)
 			return EXIT_USAGE;
 		if (r > 0)
@@ -374,6 +380,12 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	o.limits = sb_limits_any(&limits) ? &limits : NULL;
 	if (o.limits && sb_cgroup_usable(&err) < 0)
 		return cli_fail(&err);
+	if (cli_step_host_gateway(&step, &err) < 0)
+		return cli_fail(&err);
+	o.add_hosts = &step.add_hosts;
+	o.rlimits = step.rlimits;
+	o.nrlimits = step.nrlimits;
+	o.shm_size = step.shm_size;
 	o.secrets = secrets;
 	o.secret_envs = secret_envs;
 	o.build_args = build_args;
