@@ -335,6 +335,12 @@ static void split_fields(const char *s, size_t len, char **name, cn_strv *fields
 
 static struct pipe *parse_pipe(struct parser *p, bool in_paren, bool decl_ok, struct tok *end);
 
+/* What call() knows. */
+static const char *const functions[] = {
+	"json", "index", "join", "split", "upper", "lower", "title", "truncate", "pad", "len", "print",
+	"printf", "println", "not", "and", "or", "eq", "ne", "lt", "le", "gt", "ge",
+};
+
 static int parse_arg(struct parser *p, struct tok *t, struct arg *a)
 {
 	memset(a, 0, sizeof(*a));
@@ -364,7 +370,11 @@ static int parse_arg(struct parser *p, struct tok *t, struct arg *a)
 		}
 		a->kind = A_FUNC;
 		a->name = cn_xstrndup(p->src + t->pos, t->len);
-		return 0;
+		/* As Go: an unknown function is an error before anything runs. */
+		for (size_t i = 0; i < CN_ARRAY_SIZE(functions); i++)
+			if (!strcmp(functions[i], a->name))
+				return 0;
+		return perr(p, t->pos, CN_ERR_INVALID, "function \"%s\" not defined", a->name);
 	case T_LPAREN: {
 		struct tok end;
 		if (++p->depth > MAX_DEPTH)
