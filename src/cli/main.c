@@ -235,7 +235,8 @@ int main(int argc, char **argv)
 			int sub_argc = argc - optind;
 			char **sub_argv = argv + optind;
 			optind = 0;     /* reinitialise getopt for the command */
-			if (cli_rootless_setup(&cli, commands[i].name) < 0)
+			/* version only reports: no user namespace to enter first */
+			if (commands[i].run != cmd_version && cli_rootless_setup(&cli, commands[i].name) < 0)
 				return EXIT_FAIL;
 			return commands[i].run(&cli, sub_argc, sub_argv);
 		}

@@ -20,6 +20,14 @@ check "version --format json: jq reads it" test "$(jq -r '.Store + " " + (.Rootl
 check "... with the library versions" test "$(jq -r '.Libraries | has("zstd") and has("libarchive") and has("OpenSSL")' "$T/out")" = true
 run_cairn version -f '{{.Client.Version}}'
 check "version -f '{{.Client.Version}}' as docker's" grep -qE '^[0-9]' "$T/out"
+# An ordinary user (no user namespace needed just to report).
+if su -s /bin/sh nobody -c "test -x '$CAIRN'" 2>/dev/null; then
+	out=$(su -s /bin/sh nobody -c "CAIRN_ROOT= HOME=/nonexistent '$CAIRN' version" 2>&1)
+	check "version as nobody: rootless, its own store" \
+		bash -c '[[ $1 == *"Rootless:       yes"* && $1 == *"Store:          /nonexistent/.local/share/cairn"* ]]' _ "$out"
+else
+	skip "version as nobody" "nobody cannot run $CAIRN"
+fi
 
 # ---- history ----
 build_busybox || finish
@@ -49,6 +57,7 @@ check "history --format {{.ID}} {{.Size}}" grep -qE "^${id:7:12} [0-9.]+[kMG]?B$
 # ---- ps ----
 run_cairn run -d --name fmt-a busybox sleep 300
 a=$(cat "$T/out")
+sleep 1         # creation times are in seconds: b must be the newer for -l and -n
 run_cairn run -d --name fmt-b busybox sh -c 'echo a long command line here; sleep 300'
 b=$(cat "$T/out")
 run_cairn ps --format '{{.Names}} {{.State}} {{.Image}}'
