@@ -3,7 +3,8 @@
 #   make deps        install the Debian packages it needs (apt-get)
 #   make check       build and run every test (needs root)
 #   make check SANITIZE=address,undefined
-#   make demo        build the example images and run hello's command
+#   make demo        build the example images and run hello with cairn run
+#                    (store: build/demo-store unless CAIRN_ROOT is set)
 #   make bench       cairn vs buildah, side by side
 #   make bench-registry  push/pull vs skopeo copy, against a local registry
 #   make debian-base the debian:12 base image (debootstrap once, then cached)
@@ -193,8 +194,9 @@ check: deps lint
 	$(MAKE) all units
 	CAIRN=$(abspath $(BUILD)/cairn) UNIT_DIR=$(abspath $(BUILD)/tests) tests/run.sh
 
+# The demo's store is $(BUILD)/demo-store unless CAIRN_ROOT names one.
 demo: deps all
-	CAIRN=$(abspath $(BUILD)/cairn) examples/demo.sh
+	CAIRN=$(abspath $(BUILD)/cairn) CAIRN_ROOT="$${CAIRN_ROOT:-$(abspath $(BUILD))/demo-store}" examples/demo.sh
 
 bench: deps all
 	CAIRN=$(abspath $(BUILD)/cairn) bench/run.sh
