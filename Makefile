@@ -3,7 +3,8 @@
 #   make deps        install the Debian packages it needs (apt-get)
 #   make check       build and run every test (needs root)
 #   make check SANITIZE=address,undefined
-#   make demo        build the example images and run hello's command
+#   make demo        build the example images and run hello with cairn run
+#                    (store: build/demo-store unless CAIRN_ROOT is set)
 #   make bench       cairn vs buildah, side by side
 #   make bench-registry  push/pull vs skopeo copy, against a local registry
 #   make debian-base the debian:12 base image (debootstrap once, then cached)
@@ -38,6 +39,7 @@ DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libss
 	libcurl4-openssl-dev libseccomp-dev libnftables-dev libmnl-dev
 DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 \
 	docker-registry apache2-utils openssl curl python3-cryptography debootstrap podman xz-utils \
+	buildah \
 	qemu-user-static binfmt-support
 DEB_ALL := $(DEB_BUILD) $(DEB_TEST)
 # CI only (.ci/run): a second compiler, the static analyzer and libFuzzer's
@@ -193,8 +195,9 @@ check: deps lint
 	$(MAKE) all units
 	CAIRN=$(abspath $(BUILD)/cairn) UNIT_DIR=$(abspath $(BUILD)/tests) tests/run.sh
 
+# The demo's store is $(BUILD)/demo-store unless CAIRN_ROOT names one.
 demo: deps all
-	CAIRN=$(abspath $(BUILD)/cairn) examples/demo.sh
+	CAIRN=$(abspath $(BUILD)/cairn) CAIRN_ROOT="$${CAIRN_ROOT:-$(abspath $(BUILD))/demo-store}" examples/demo.sh
 
 bench: deps all
 	CAIRN=$(abspath $(BUILD)/cairn) bench/run.sh

@@ -8,6 +8,8 @@
 #include "util/fs.h"
 #include "util/mem.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -112,6 +114,40 @@ static int write_bundle(struct store *st, const struct store_image *img, int dir
 	return cn_write_file_atomic(dir_fd, "config.json", text, strlen(text), 0644, err);
 }
 
+/* The mode the image gives its root directory: the root entry ("./" or
+ * "/") of the last layer that has one, 0755 (docker's) when none does.
+ * Layer writers put the root first, so only each layer's first header is
+ * read (its first compressed block, not the layer). */
+static mode_t image_root_mode(struct store *st, const struct store_image *img)
+{
+	mode_t mode = 0755;
+	for (size_t i = 0; i < img->nlayers; i++) {
+		struct archive *a = archive_read_new();
+		struct archive_entry *e;
+		int fd = openat(st->blobs_fd, cn_digest_hex(img->layers[i].digest), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (!a || fd < 0) {
+			if (fd >= 0)
+				close(fd);
+			archive_read_free(a);
+			continue;
+		}
+		archive_read_support_filter_gzip(a);
+		archive_read_support_filter_zstd(a);
+		archive_read_support_format_tar(a);
+		if (archive_read_open_fd(a, fd, 64 * 1024) == ARCHIVE_OK &&
+		    archive_read_next_header(a, &e) == ARCHIVE_OK) {
+			const char *name = archive_entry_pathname(e);
+			if (name && archive_entry_filetype(e) == AE_IFDIR &&
+			    (!strcmp(name, "./") || !strcmp(name, ".") || !strcmp(name, "/")))
+				/* no setuid/setgid on a directory users traverse */
+				mode = archive_entry_perm(e) & 01777;
+		}
+		archive_read_free(a);
+		close(fd);
+	}
+	return mode;
+}
+
 /* rootfs and bundle: built in a temp sibling, renamed to DEST when complete. */
 static int export_dir(struct store *st, const struct store_image *img, enum arc_format format,
 		      const char *dest, cn_err *err)
@@ -131,8 +167,14 @@ static int export_dir(struct store *st, const struct store_image *img, enum arc_
 	}
 	if ((format == ARC_BUNDLE ? write_bundle(st, img, fd, err) : arc_rootfs_apply(st, img, fd, err)) < 0)
 		goto fail;
-	/* The top stays 0700 (mkdtemp): setuid files and devices in the image
-	 * are out of reach of other host users, as runc and umoci advise. */
+	/* A bundle's top stays 0700 (mkdtemp): setuid files and devices in the
+	 * image are out of reach of other host users, as runc and umoci advise.
+	 * A rootfs is the image's / itself (for nspawn or a disk image): it
+	 * gets the image's mode, else non-root users cannot read it. */
+	if (format == ARC_ROOTFS && fchmod(fd, image_root_mode(st, img)) < 0) {
+		cn_err_sys(err, "chmod '%s'", tmp);
+		goto fail;
+	}
 	if (syncfs(fd) < 0) {
 		cn_err_sys(err, "sync '%s'", tmp);
 		goto fail;
@@ -175,8 +217,30 @@ out:
 	return rc;
 }
 
+/* docker's local exporter writes into a directory that has files: the
+ * image's files are written over them, the others stay. Not atomic, as
+ * there; the layers' reader keeps every path beneath DEST. */
+static int export_dir_over(struct store *st, const struct store_image *img, const char *dest,
+			   cn_err *err)
+{
+	_cleanup_close_ int fd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cn_err_sys(err, "open '%s'", dest);
+	if (arc_rootfs_apply(st, img, fd, err) < 0)
+		return -1;
+	if (syncfs(fd) < 0)
+		return cn_err_sys(err, "sync '%s'", dest);
+	return 0;
+}
+
 int arc_export(struct store *st, const char *ref, enum arc_format format, const char *dest,
 	       cn_err *err)
+{
+	return arc_export_named(st, ref, format, dest, NULL, err);
+}
+
+int arc_export_named(struct store *st, const char *ref, enum arc_format format, const char *dest,
+		     const cn_strv *names, cn_err *err)
 {
 	struct store_image img;
 	struct arc_out out;
@@ -187,6 +251,9 @@ int arc_export(struct store *st, const char *ref, enum arc_format format, const 
 	if (r < 0)
 		return -1;
 	switch (format) {
+	case ARC_ROOTFS_OVER:
+		r = export_dir_over(st, &img, dest, err);
+		break;
 	case ARC_ROOTFS:
 	case ARC_BUNDLE:
 		r = export_dir(st, &img, format, dest, err);
@@ -198,7 +265,7 @@ int arc_export(struct store *st, const char *ref, enum arc_format format, const 
 	case ARC_DOCKER_ARCHIVE:
 		r = arc_out_open(dest, &out, err);
 		if (r == 0) {
-			r = arc_save(st, refs, 1, out.fd, err);
+			r = names ? arc_save_named(st, ref, names, out.fd, err) : arc_save(st, refs, 1, out.fd, err);
 			if (r == 0)
 				r = arc_out_commit(&out, err);
 			arc_out_abort(&out);

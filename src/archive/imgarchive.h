@@ -41,6 +41,9 @@ void arc_out_abort(struct arc_out *o);
  * blobs/sha256/<hex> (each blob once, re-hashed while written) and docker's
  * manifest.json (Config, RepoTags, Layers naming the same blob paths). */
 int arc_save(struct store *st, char *const *refs, size_t nrefs, int out_fd, cn_err *err);
+/* The same for the one image REF, named by NAMES (normalized refs, which
+ * need not be tags in the store; none: no name), as build --output writes it. */
+int arc_save_named(struct store *st, const char *ref, const cn_strv *names, int out_fd, cn_err *err);
 
 /* ---- export (export.c, bundle.c) ---- */
 enum arc_format {
@@ -49,6 +52,8 @@ enum arc_format {
 	ARC_BUNDLE,             /* DEST/rootfs + DEST/config.json (OCI runtime spec) */
 	ARC_OCI_ARCHIVE,        /* the save format, one image */
 	ARC_DOCKER_ARCHIVE,     /* the same tar (it is both) */
+	ARC_ROOTFS_OVER,        /* ARC_ROOTFS written into an existing directory, over
+				 * its files (build --output type=local, as docker) */
 };
 /* -1 when unknown. */
 int arc_format_parse(const char *s, enum arc_format *out);
@@ -63,6 +68,10 @@ int arc_rootfs_apply(struct store *st, const struct store_image *img, int dirfd,
  * which must not exist or be an empty directory. */
 int arc_export(struct store *st, const char *ref, enum arc_format format, const char *dest,
 	       cn_err *err);
+/* The same, the archive formats naming the image NAMES (arc_save_named;
+ * NULL: its tags, as arc_export). */
+int arc_export_named(struct store *st, const char *ref, enum arc_format format, const char *dest,
+		     const cn_strv *names, cn_err *err);
 
 /* The OCI runtime config.json for IMG whose rootfs is open at ROOTFS_FD
  * (USER is resolved from its /etc/passwd and /etc/group). HOSTNAME is the

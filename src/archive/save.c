@@ -236,7 +236,9 @@ fail:
 	return -1;
 }
 
-int arc_save(struct store *st, char *const *refs, size_t nrefs, int out_fd, cn_err *err)
+/* NAMES (when not NULL) name the one image REFS[0] in place of its tags. */
+static int save_images(struct store *st, char *const *refs, size_t nrefs, const cn_strv *names,
+		       int out_fd, cn_err *err)
 {
 	struct save_image *imgs = NULL;
 	struct tarw w = { .err = err };
@@ -246,6 +248,10 @@ int arc_save(struct store *st, char *const *refs, size_t nrefs, int out_fd, cn_e
 
 	if (collect(st, refs, nrefs, &imgs, &n, err) < 0)
 		return -1;
+	if (names && n == 1) {
+		cn_strv_free(&imgs[0].tags);
+		cn_strv_copy(&imgs[0].tags, names);
+	}
 	index = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX,
 			  "manifests");
 	docker = json_array();
@@ -298,4 +304,15 @@ out:
 	json_decref(docker);
 	save_images_free(imgs, n);
 	return rc;
+}
+
+int arc_save(struct store *st, char *const *refs, size_t nrefs, int out_fd, cn_err *err)
+{
+	return save_images(st, refs, nrefs, NULL, out_fd, err);
+}
+
+int arc_save_named(struct store *st, const char *ref, const cn_strv *names, int out_fd, cn_err *err)
+{
+	char *refs[] = { (char *)(uintptr_t)ref };
+	return save_images(st, refs, 1, names, out_fd, err);
 }

@@ -3,6 +3,8 @@
  * instructions (ENV, LABEL, WORKDIR, EXPOSE, VOLUME, USER, CMD, ...,
  * ONBUILD), and the step loop with the build cache. */
 #include "builder/build_internal.h"
+#include "builder/imgformat.h"
+#include "builder/namedctx.h"
 #include "util/ref.h"
 #include "builder/rootdir.h"
 #include "builder/buildplat.h"
@@ -147,12 +149,21 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 	struct cn_platform plat;
 	struct store_image img;
 	struct stage *base;
+	const char *named;
 	int r;
 	if (bd_expand(b, &b->meta_args, in->image, &image, err) < 0)
 		return -1;
 	if (bd_plat_of_from(b, in, &plat, err) < 0)
 		return -1;
-	base = bd_find_stage(b, image, false);
+	/* --build-context NAME=docker-image://REF: that image, not a stage. */
+	named = bd_named_ctx(b, image);
+	if (named && !bd_named_image(b, image))
+		return bd_from_named_dir(b, image, named, err);
+	if (named) {
+		free(image);
+		image = cn_xstrdup(named + strlen(BF_NAMED_IMAGE_PREFIX));
+	}
+	base = named ? NULL : bd_find_stage(b, image, false);
 	if (base && base->cfg)
 		bd_plat_of_config(base->cfg, &plat);    /* a stage is the platform it was built for */
 	if (bd_plat_check_stage(b, &plat, err) < 0)
@@ -767,6 +778,8 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 	memcpy(res->manifest_digest, last->state, sizeof(res->manifest_digest));
 	res->manifest_size = last->state_size ? last->state_size : store_blob_size(st, last->state);
 	res->nlayers = last->nlayers;
+	if (o->format == BF_FORMAT_DOCKER && bf_format_docker(&b, res, err) < 0)
+		goto out;
 	r = 0;
 out:
 	if (b.sc) {

@@ -28,6 +28,9 @@ struct bf_event {
 	uint64_t size;
 };
 
+/* build --format: the image's manifest and config media types. */
+enum bf_format { BF_FORMAT_OCI, BF_FORMAT_DOCKER };
+
 struct bf_build_opts {
 	const char *buildfile;          /* path as the user named it (used in messages) */
 	const char *context;            /* build context directory */
@@ -43,6 +46,14 @@ struct bf_build_opts {
 					 * an empty PATH or VAR: not from there */
 	long long timestamp;            /* >= 0: reproducible build at this time (SOURCE_DATE_EPOCH) */
 	const struct sb_limits *limits; /* cgroup limits for every RUN step (NULL: none) */
+	enum bf_format format;          /* --format (builder/imgformat.h) */
+	cn_strv contexts;               /* NAME=VALUE from --build-context (builder/namedctx.h) */
+	/* --add-host (NAME:IP), --ulimit, --shm-size for every RUN step; as
+	 * docker build, not part of the cache key */
+	const cn_strv *add_hosts;
+	const struct sb_rlimit *rlimits;
+	size_t nrlimits;
+	unsigned long long shm_size;
 	void (*on_event)(void *ctx, const struct bf_event *ev);
 	void *event_ctx;
 	/* FROM an image the store lacks: fetch it (a registry pull) and tag

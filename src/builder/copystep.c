@@ -2,6 +2,7 @@
  * ADD URLs and archives, all copied inside the step's root. */
 #include "builder/build_internal.h"
 #include "builder/glob.h"
+#include "builder/namedctx.h"
 #include "builder/rootdir.h"
 #include "util/path.h"
 
@@ -201,7 +202,20 @@ int bd_copy_from_source(struct build *b, const struct bf_instr *in, struct store
 {
 	_cleanup_strv_ cn_strv env = { 0 };
 	_cleanup_free_ char *from = NULL;
+	struct bd_named_dir nd;
+	int r;
 	memset(img, 0, sizeof(*img));
+	/* --build-context NAME=DIR: what is copied from it decides the key. */
+	r = bd_named_dir_open(b, in, &nd, err);
+	if (r < 0)
+		return -1;
+	if (r > 0) {
+		*layers = NULL;
+		*n = 0;
+		r = bd_named_dir_digest(b, in, &nd, state, err);
+		bd_named_dir_close(&nd);
+		return r;
+	}
 	bd_visible_env(b, &env);
 	if (bd_expand(b, &env, in->from, &from, err) < 0)
 		return -1;
@@ -214,9 +228,13 @@ int bd_stage_or_image(struct build *b, const char *from, struct store_image *img
 			  cn_err *err)
 {
 	struct stage *st;
+	const char *named = bd_named_image(b, from);   /* --build-context NAME=docker-image://REF */
 	int r;
 	memset(img, 0, sizeof(*img));
-	st = bd_find_stage(b, from, true);
+	if (!named && bd_named_ctx(b, from))
+		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--build-context %s: a directory is read by COPY --from "
+				  "only", from);
+	st = named ? NULL : bd_find_stage(b, from, true);
 	if (st && !st->needed)
 		return cn_err_fail(err, CN_ERR_NOT_FOUND, "--from=%s: that stage was skipped (cairn could not tell it "
 				  "was needed)", from);
@@ -226,11 +244,11 @@ int bd_stage_or_image(struct build *b, const char *from, struct store_image *img
 		memcpy(state, st->state, CN_DIGEST_STR_SIZE);
 		return 0;
 	}
-	for (size_t i = 0; i < b->nstages; i++)
+	for (size_t i = 0; !named && i < b->nstages; i++)
 		if (b->stages[i].name && strcasecmp(b->stages[i].name, from) == 0)
 			return cn_err_fail(err, CN_ERR_NOT_FOUND, "--from=%s: no earlier stage or image has that name "
 					  "(the stage '%s' comes later)", from, from);
-	r = bd_load_image(b, from, img, err);
+	r = bd_load_image(b, named ? named : from, img, err);
 	if (r < 0)
 		return -1;
 	if (r == 0)
@@ -333,6 +351,7 @@ int bd_do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 	struct copy_job job;
 	const char *wd = bf_config_string(b->cur->cfg, "WorkingDir");
 	struct ctr_rootfs s;
+	struct bd_named_dir nd __attribute__((cleanup(bd_named_dir_close))) = { .fd = -1 };
 	int r;
 
 	bd_visible_env(b, &env);
@@ -381,7 +400,12 @@ int bd_do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 	job.opts.nsrcs = srcs.n;
 	job.opts.dest = dest;
 	job.opts.workdir = wd && *wd ? wd : "/";
-	job.opts.ignore = in->from ? NULL : b->ignore;  /* filters the build context only */
+	/* --build-context NAME=DIR: that directory is the context, with its ignore file. */
+	if (bd_named_dir_open(b, in, &nd, err) < 0)
+		return -1;
+	if (nd.fd >= 0)
+		job.opts.ctx_fd = nd.fd;
+	job.opts.ignore = in->from ? nd.ignore : b->ignore;  /* filters the build context only */
 	job.add = in->kind == BF_ADD;
 	for (size_t i = 0; job.add && i < srcs.n; i++) {
 		_cleanup_free_ char *name = bf_is_url(srcs.v[i]) ? bf_url_file_name(srcs.v[i]) : NULL;
@@ -407,7 +431,7 @@ int bd_do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 	struct sb_rootfs below = s.sb;
 	if (in->link)
 		s.sb.nlowers = 0;
-	if (in->from) {
+	if (in->from && nd.fd < 0) {
 		/* The source stage or image, mounted read-only beside the root. */
 		struct store_image img;
 		const struct store_layer *layers;
@@ -451,4 +475,46 @@ char *bd_abs_path(const char *cwd, const char *path)
 	_cleanup_free_ char *rel = cn_path_join(*path == '/' || !cwd ? "" : cwd, path);
 	_cleanup_free_ char *abs = cn_xasprintf("/%s", rel);
 	return cn_path_clean(abs);
+}
+
+int bd_from_named_dir(struct build *b, const char *name, const char *dir, cn_err *err)
+{
+	struct bd_named_dir nd __attribute__((cleanup(bd_named_dir_close))) = { .fd = -1 };
+	static const char *const all[] = { "." };
+	char digest[CN_DIGEST_STR_SIZE], fp[CN_DIGEST_STR_SIZE], key[CN_DIGEST_STR_SIZE];
+	char manifest[CN_DIGEST_STR_SIZE];
+	struct copy_job job;
+	struct ctr_rootfs s;
+	cn_sha256 h;
+	int r;
+	if (bd_named_dir_open_name(name, dir, &nd, err) < 0)
+		return -1;
+	b->cur->cfg = bf_config_new();
+	bd_root_key(b, "scratch");
+	memset(&job, 0, sizeof(job));
+	job.opts = (struct bf_copy_opts){ .ctx_fd = nd.fd, .root_fd = -1, .srcs = all, .nsrcs = 1,
+					  .dest = "/", .workdir = "/", .ignore = nd.ignore };
+	if (bf_copy_digest(&job.opts, nd.path, b->sc, digest, fp, err) < 0)
+		return cn_err_wrap(err, "--build-context %s", name);
+	cn_sha256_init(&h);
+	bd_hash_field(&h, b->cur->key);
+	bd_hash_field(&h, "FROM a --build-context directory");
+	bd_hash_field(&h, digest);
+	cn_sha256_final(&h, key);
+	if (!b->o->no_cache && store_cache_get(b->st, key, manifest) == 1 && bd_adopt_state(b, manifest)) {
+		memcpy(b->cur->key, key, sizeof(b->cur->key));
+		bd_emit(b, BF_EV_CACHED, NULL, manifest, 0);
+		return 0;
+	}
+	if (bd_step_rootfs(b, NULL, &s, err) < 0)
+		return -1;
+	r = sb_with_rootfs(&s.sb, NULL, copy_in_root, &job, err);
+	if (r == 0) {
+		_cleanup_free_ char *by = cn_xasprintf("FROM %s (a --build-context directory)", name);
+		r = bd_commit_step(b, &s, by, err);
+	}
+	ctr_rootfs_free(b->st, &s);
+	if (r < 0)
+		return cn_err_wrap(err, "--build-context %s", name);
+	return bd_commit_state(b, key, err);
 }

@@ -445,6 +445,10 @@ int bd_do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 	 * names do not leak in. */
 	if (bd_step_rootfs(b, RUN_HOSTNAME, &s, err) < 0)
 		return -1;
+	if (b->o->add_hosts && ctr_rootfs_add_hosts(&s, b->o->add_hosts, err) < 0) {
+		ctr_rootfs_free(b->st, &s);
+		return -1;
+	}
 	memset(&rm, 0, sizeof(rm));
 	r = bd_step_mounts(b, in, err);
 	for (size_t i = 0; r == 0 && i < b->nmounts; i++)
@@ -465,6 +469,9 @@ int bd_do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 		.network = bd_step_network(b, in),
 		.limits = b->o->limits,
 		.cgroup_id = cgroup_id,
+		.rlimits = b->o->rlimits,
+		.nrlimits = b->o->nrlimits,
+		.shm_size = b->o->shm_size,
 	};
 	/* The step dir's name is unique in the store, the pid among stores. */
 	snprintf(cgroup_id, sizeof(cgroup_id), "%d-%s", (int)getpid(), s.td.name);

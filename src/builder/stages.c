@@ -1,6 +1,7 @@
 /* Stages: which ones the target needs, and building independent ones
  * side by side in worker processes. */
 #include "builder/build_internal.h"
+#include "builder/namedctx.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -100,6 +101,8 @@ int bd_plan_stages(struct build *b, cn_err *err)
 					depend(b, st, in->mounts[m].opt[BF_MOUNT_FROM], true);
 			if (!raw || bf_expand_word(raw, b->prog.file.escape, &b->meta_args, &ref, NULL, &ignored) < 0)
 				continue;
+			if (bd_named_ctx(b, ref))
+				continue;       /* --build-context NAME: not the stage */
 			depend(b, st, ref, in->kind == BF_COPY);
 		}
 	}

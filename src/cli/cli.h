@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "store/store.h"
+#include "util/gotmpl.h"
 #include "util/err.h"
 
 #define EXIT_FAIL 1
@@ -54,6 +55,18 @@ void cli_table_free(struct cli_table *t);
 void cli_docker_size(unsigned long long bytes, char *out, size_t len);
 /* WHEN (unix seconds) as docker's CREATED: "2 hours ago"; "N/A" when 0. */
 void cli_ago(long long when, long long now, char *out, size_t len);
+/* --format (cli/format.c, util/gotmpl.h): SPEC set up for CMD, a usage
+ * error printed when it does not parse (-1). */
+int cli_format_init(struct cn_fmt *f, const char *cmd, const char *spec, json_t *headers);
+/* ROW (taken) through the format; -1 after printing the error. */
+int cli_format_row(struct cn_fmt *f, json_t *row);
+/* The output, outside text escaped (cli_esc) but tabs and newlines kept. */
+void cli_format_print(struct cn_fmt *f);
+void cli_print_inert(const char *text, FILE *out);
+/* WHEN as docker's CreatedAt ("2024-01-02 15:04:05 +0000 UTC") and as
+ * RFC 3339 (inspect's times); "N/A" / Go's zero time when 0. */
+void cli_time_docker(long long when, char *out, size_t len);
+void cli_time_rfc3339(long long when, char *out, size_t len);
 /* --memory ('M'), --cpus ('C'), --pids-limit ('P') into LIMITS; -1 if invalid. */
 struct sb_limits;
 int cli_parse_limit(int opt, const char *arg, struct sb_limits *limits);
@@ -83,5 +96,8 @@ int cmd_logs(struct cli *cli, int argc, char **argv);
 int cmd_stop(struct cli *cli, int argc, char **argv);
 int cmd_rm(struct cli *cli, int argc, char **argv);
 int cmd_info(struct cli *cli, int argc, char **argv);
+int cmd_version(struct cli *cli, int argc, char **argv);
+/* "cairn version X": the first line of `cairn version`, all of --version. */
+void cli_print_version_line(void);
 
 #endif

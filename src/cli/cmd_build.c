@@ -1,7 +1,11 @@
 #include "builder/build.h"
+#include "builder/imgformat.h"
+#include "builder/namedctx.h"
+#include "cli/build_output.h"
 #include "cli/cli.h"
 #include "cli/layer_limit.h"
 #include "cli/network.h"
+#include "cli/step_opts.h"
 #include "cli/rootless.h"
 #include "cli/registry_opts.h"
 #include "cli/build_platform.h"
@@ -45,9 +49,24 @@ static const char build_usage[] =
 	"                           no swap); a step killed at the limit exits 137\n"
 	"      --cpus N.N           CPU limit for RUN steps (e.g. 0.5)\n"
 	"      --pids-limit N       process limit for RUN steps\n"
+	CLI_STEP_USAGE("RUN steps")
 	"      --timestamp EPOCH    reproducible build: every time in the image is EPOCH and\n"
 	"                           newer file times are clamped to it (default:\n"
 	"                           $SOURCE_DATE_EPOCH when set)\n"
+	"  -o, --output DEST        also write the image out, as docker buildx: DIR or\n"
+	"                           type=local,dest=DIR (its files), type=tar,dest=FILE\n"
+	"                           (the same as a tar; '-' or dest=- is stdout, the\n"
+	"                           build's own output then goes to stderr),\n"
+	"                           type=oci|docker,dest=FILE[,name=REF] (an image\n"
+	"                           archive, named REF or by the -t tags); the image is\n"
+	"                           stored as without -o\n"
+	"      --build-context NAME=DIR  FROM NAME, COPY --from=NAME read the directory\n"
+	"                           DIR (a context of its own, its own .dockerignore), or\n"
+	"                           with NAME=docker-image://REF the image REF, in place\n"
+	"                           of a stage or image of that name (repeatable)\n"
+	"      --format oci|docker  the image's manifest and config media types (default:\n"
+	"                           $BUILDAH_FORMAT, else oci); docker is v2 schema2 with\n"
+	"                           gzip layers unless --compression says otherwise\n"
 	"      --platform OS/ARCH[/VARIANT]  build for this platform (e.g. linux/arm64): its\n"
 	"                           base images, config and TARGET* args; RUN steps of\n"
 	"                           another architecture need a binfmt_misc emulator\n"
@@ -58,6 +77,9 @@ static const char build_usage[] =
 	"\n"
 	"A FROM (or COPY --from) image missing from the store is pulled; for that:\n"
 	CLI_REGISTRY_USAGE;
+
+/* Long options without a short form (numbers no letter takes). */
+enum { OPT_FORMAT = 0x761, OPT_BUILD_CONTEXT };
 
 struct progress {
 	bool quiet;
@@ -181,31 +203,41 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		{ "memory", required_argument, NULL, 'M' },
 		{ "cpus", required_argument, NULL, 'C' },
 		{ "pids-limit", required_argument, NULL, 'P' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "build-context", required_argument, NULL, OPT_BUILD_CONTEXT },
+		CLI_STEP_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli_build_output output __attribute__((cleanup(cli_build_output_free))) = { .stdout_fd = -1 };
 	struct bf_build_opts o = { .compression = LAYER_ZSTD, .network = cli_network_default(), .timestamp = -1 };
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	struct progress progress = { .quiet = false };
 	struct sb_limits limits = { 0 };
+	struct cli_step_opts step __attribute__((cleanup(cli_step_opts_free))) = { .nrlimits = 0 };
 	_cleanup_strv_ cn_strv tags = { 0 };
 	_cleanup_strv_ cn_strv platforms = { 0 };  /* o.platform borrows one */
 	_cleanup_strv_ cn_strv secrets = { 0 };    /* o.secrets borrows it */
 	_cleanup_strv_ cn_strv secret_envs = { 0 };    /* o.secret_envs borrows it */
 	_cleanup_strv_ cn_strv build_args = { 0 }; /* o.build_args borrows it */
+	_cleanup_strv_ cn_strv contexts = { 0 };   /* o.contexts borrows it */
 	_cleanup_free_ char *file = NULL;
 	struct bf_build_result res;
 	struct puller puller __attribute__((cleanup(puller_free)));
 	struct store st;
 	cn_err err;
 	int c, rc = 0;
+	bool format_given = false, compression_given = false;
 
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	o.jobs = ncpu > 0 ? (size_t)ncpu : 1;
 	cli_registry_init(&puller.reg, false);
 	puller.quiet = false;
-	while ((c = getopt_long(argc, argv, "f:t:j:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:t:j:o:qh", opts, NULL)) != -1) {
 		int r = cli_registry_opt(&puller.reg, "build", c, optarg);
+		if (r == 0)
+			r = cli_step_opt("build", c, optarg, &step);
 		if (r < 0)
 			return EXIT_USAGE;
 		if (r > 0)
@@ -239,6 +271,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		case 'c':
 			if (layer_compression_parse(optarg, &o.compression) < 0)
 				return cli_usage_error("build", "--compression: '%s' is not zstd or gzip", optarg);
+			compression_given = true;
 			break;
 		case 'q':
 			progress.quiet = true;
@@ -317,6 +350,20 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 				return cli_usage_error("build", "--%s: '%s' is not a valid limit",
 						       c == 'M' ? "memory" : c == 'C' ? "cpus" : "pids-limit", optarg);
 			break;
+		case OPT_BUILD_CONTEXT:
+			if (bf_named_ctx_check(optarg, &err) < 0)
+				return cli_usage_error("build", "%s", err.msg);
+			cn_strv_pushdup(&contexts, optarg);
+			break;
+		case OPT_FORMAT:
+			if (bf_format_parse(optarg, "--format", &o.format, &err) < 0)
+				return cli_usage_error("build", "%s", err.msg);
+			format_given = true;
+			break;
+		case 'o':
+			if (cli_build_output_parse(&output, optarg, &err) < 0)
+				return cli_usage_error("build", "%s", err.msg);
+			break;
 		case 'h':
 			fputs(build_usage, stdout);
 			return 0;
@@ -324,6 +371,13 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 			return cli_usage_error("build", "invalid option");
 		}
 	}
+	/* As buildah: BUILDAH_FORMAT when --format is not given. A docker image
+	 * has gzip layers (schema2 has no zstd type before docker 23). */
+	if (!format_given && getenv("BUILDAH_FORMAT") && *getenv("BUILDAH_FORMAT") &&
+	    bf_format_parse(getenv("BUILDAH_FORMAT"), "BUILDAH_FORMAT", &o.format, &err) < 0)
+		return cli_usage_error("build", "%s", err.msg);
+	if (o.format == BF_FORMAT_DOCKER && !compression_given)
+		o.compression = LAYER_GZIP;
 	if (o.timestamp < 0 && sde && *sde && parse_epoch(sde, &o.timestamp) < 0) {
 		fprintf(stderr, "error: SOURCE_DATE_EPOCH='%s' is not seconds since 1970\n", sde);
 		return EXIT_USAGE;
@@ -345,9 +399,16 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	o.limits = sb_limits_any(&limits) ? &limits : NULL;
 	if (o.limits && sb_cgroup_usable(&err) < 0)
 		return cli_fail(&err);
+	if (cli_step_host_gateway(&step, &err) < 0)
+		return cli_fail(&err);
+	o.add_hosts = &step.add_hosts;
+	o.rlimits = step.rlimits;
+	o.nrlimits = step.nrlimits;
+	o.shm_size = step.shm_size;
 	o.secrets = secrets;
 	o.secret_envs = secret_envs;
 	o.build_args = build_args;
+	o.contexts = contexts;
 	o.out_fd = STDOUT_FILENO;
 	o.err_fd = STDERR_FILENO;
 	o.on_event = on_event;
@@ -356,6 +417,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	o.pull = pull_base;
 	o.pull_platform = pull_base_platform;
 	o.pull_ctx = &puller;
+	if (cli_build_output_prepare(&output, &err) < 0)
+		return cli_fail(&err);
 	/* --platform (the registry options keep it for pulls) is what is built;
 	 * a list is a multi-platform image, whose FROMs pull per platform. */
 	if ((rc = cli_build_platforms("build", puller.reg.o.platform, &platforms)) != 0)
@@ -391,6 +454,10 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		}
 		if (!progress.quiet)
 			printf("COMMIT %s\n", cli_esc(tags.v[i]));
+	}
+	if (cli_build_output_write(&output, &st, res.manifest_digest, &tags, &err) < 0) {
+		rc = cli_fail(&err);
+		goto out;
 	}
 	printf("%s\n", res.manifest_digest);
 out:

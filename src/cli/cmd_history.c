@@ -16,14 +16,19 @@
 
 #define CREATED_BY_WIDTH 45     /* docker truncates CREATED BY there */
 
-/* S cut to CREATED_BY_WIDTH characters ending in "…" as docker does; S
- * is escaped text (ASCII), so bytes are characters. */
+/* S cut to CREATED_BY_WIDTH bytes ending in "…" as docker does (escaped
+ * text is ASCII, so bytes are characters there). */
 static void truncate_text(const char *s, char *out, size_t len)
 {
-	if (strlen(s) <= CREATED_BY_WIDTH)
+	int n = CREATED_BY_WIDTH - 1;
+	if (strlen(s) <= CREATED_BY_WIDTH) {
 		snprintf(out, len, "%s", s);
-	else
-		snprintf(out, len, "%.*s…", CREATED_BY_WIDTH - 1, s);
+		return;
+	}
+	/* (--format gets the raw text: never cut inside a UTF-8 sequence) */
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	snprintf(out, len, "%.*s…", n, s);
 }
 
 /* The id (config digest) of each row's state; "" where unknown. */
@@ -49,12 +54,15 @@ int cmd_history(struct cli *cli, int argc, char **argv)
 		{ "no-trunc", no_argument, NULL, 'n' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "rows", no_argument, NULL, 'r' },
+		{ "format", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	_cleanup_free_ char (*states)[CN_DIGEST_STR_SIZE] = NULL;
 	_cleanup_free_ size_t *layer_of = NULL;
 	bool full = false, quiet = false, numbered = false;
+	const char *format = NULL;
+	struct cn_fmt fmt = { 0 };
 	long long now = (long long)time(NULL);
 	struct store_image img;
 	struct cli_table t;
@@ -62,15 +70,16 @@ int cmd_history(struct cli *cli, int argc, char **argv)
 	size_t rows, layer = 0, i;
 	json_t *hist, *h;
 	cn_err err;
-	int c, r;
+	int c, r, rc = 0;
 
 	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': full = true; break;
 		case 'q': quiet = true; break;
 		case 'r': numbered = true; break;
+		case 'F': format = optarg; break;
 		case 'h':
-			printf("usage: cairn history [--no-trunc] [-q] [--rows] IMAGE\n"
+			printf("usage: cairn history [--no-trunc] [-q] [--rows] [--format F] IMAGE\n"
 			       "       cairn image history ...\n\n"
 			       "Show an image's history, newest row first, as docker does: IMAGE (the id of\n"
 			       "the state after the row, an image of its own; <missing> inside a base image\n"
@@ -78,6 +87,8 @@ int cmd_history(struct cli *cli, int argc, char **argv)
 			       "layer's unpacked size) and COMMENT.\n"
 			       "      --no-trunc   full ids and instructions\n"
 			       "  -q, --quiet      print only the IMAGE column\n"
+			       "      --format F   a Go template per row (fields ID, CreatedSince, CreatedAt,\n"
+			       "                   CreatedBy, Size, Comment), 'table TEMPLATE', or 'json'\n"
 			       "      --rows       add ROW: cairn's row number (1 = oldest), as taken by\n"
 			       "                   'cairn rollback --to ROW'\n");
 			return 0;
@@ -87,8 +98,19 @@ int cmd_history(struct cli *cli, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage_error("history", "expected one image");
-	if (cli_open_store(cli, &st) < 0)
+	if (!quiet) {
+		json_t *headers = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "ID", "IMAGE", "CreatedSince",
+					    "CREATED", "CreatedAt", "CREATED AT", "CreatedBy", "CREATED BY", "Size",
+					    "SIZE", "Comment", "COMMENT");
+		r = cli_format_init(&fmt, "history", format, headers);
+		json_decref(headers);
+		if (r < 0)
+			return EXIT_USAGE;
+	}
+	if (cli_open_store(cli, &st) < 0) {
+		cn_fmt_free(&fmt);
 		return EXIT_FAIL;
+	}
 	r = store_image_load(&st, argv[optind], &img, &err);
 	if (r <= 0) {
 		if (r == 0)
@@ -96,6 +118,7 @@ int cmd_history(struct cli *cli, int argc, char **argv)
 		else
 			cli_fail(&err);
 		store_close(&st);
+		cn_fmt_free(&fmt);
 		return EXIT_FAIL;
 	}
 	store_image_row_states(&st, &img, &states, &rows, &err);
@@ -132,6 +155,23 @@ int cmd_history(struct cli *cli, int argc, char **argv)
 		cli_docker_size(layer_of[i] == SIZE_MAX ? 0
 				: store_snapshot_content_size(&st, img.layers[layer_of[i]].diff_id),
 				size, sizeof(size));
+		if (fmt.kind != CN_FMT_DEFAULT) {
+			char at[48];
+			long long when = store_parse_created(json_string_value(json_object_get(h, "created")));
+			if (!full) {
+				truncate_text(by ? by : "", cut, sizeof(cut));
+				by = cut;
+			}
+			cli_time_docker(when, at, sizeof(at));
+			if (cli_format_row(&fmt, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "Comment",
+							   comment ? comment : "", "CreatedAt", at, "CreatedBy",
+							   by ? by : "", "CreatedSince", created, "ID", id, "Size",
+							   size)) < 0) {
+				rc = EXIT_FAIL;
+				break;
+			}
+			continue;
+		}
 		by_text = cli_esc(by);
 		if (!full) {
 			truncate_text(by_text, cut, sizeof(cut));
@@ -143,10 +183,13 @@ int cmd_history(struct cli *cli, int argc, char **argv)
 		else
 			cli_table_add(&t, id, created, by_text, size, cli_esc(comment));
 	}
-	if (!quiet)
+	if (fmt.kind != CN_FMT_DEFAULT)
+		cli_format_print(&fmt);
+	else if (!quiet)
 		cli_table_print(&t, stdout);
 	cli_table_free(&t);
+	cn_fmt_free(&fmt);
 	store_image_free(&img);
 	store_close(&st);
-	return 0;
+	return rc;
 }

@@ -174,6 +174,9 @@ static void usage(void)
 	       "them) show as <none>.\n"
 	       "  -a, --all             also list the state after each build step\n"
 	       "      --digests         show the manifest digest (DIGEST)\n"
+	       "      --format F        a Go template per image ('{{.Repository}}:{{.Tag}}'; fields\n"
+	       "                        ID, Repository, Tag, Digest, CreatedSince, CreatedAt, Size),\n"
+	       "                        'table TEMPLATE' (with a header row), or 'json' (a line each)\n"
 	       "      --no-trunc        show full image ids\n"
 	       "  -q, --quiet           print only image ids, each once\n"
 	       "  -f, --filter F        reference=PATTERN, dangling=true|false, label=KEY[=VALUE],\n"
@@ -188,10 +191,13 @@ int cmd_images(struct cli *cli, int argc, char **argv)
 		{ "no-trunc", no_argument, NULL, 'n' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "filter", required_argument, NULL, 'f' },
+		{ "format", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool quiet = false, all = false, digests = false, full = false;
+	const char *format = NULL;
+	struct cn_fmt fmt = { 0 };
 	struct filters fl = { .dangling = -1 };
 	struct store_image_list l = { 0 };
 	_cleanup_free_ struct row *rows = NULL;
@@ -212,6 +218,7 @@ int cmd_images(struct cli *cli, int argc, char **argv)
 		case 'n': full = true; break;
 		case 'q': quiet = true; break;
 		case 'f': cn_strv_pushdup(&filter_args, optarg); break;
+		case 'F': format = optarg; break;
 		case 'h':
 			usage();
 			rc = 0;
@@ -224,6 +231,19 @@ int cmd_images(struct cli *cli, int argc, char **argv)
 	if (argc - optind > 1) {
 		rc = cli_usage_error("images", "unexpected argument '%s'", argv[optind + 1]);
 		goto out_args;
+	}
+	if (!quiet) {
+		json_t *headers = json_pack(
+			"{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Containers", "CONTAINERS",
+			"CreatedAt", "CREATED AT", "CreatedSince", "CREATED", "Digest", "DIGEST", "ID", "IMAGE ID",
+			"Repository", "REPOSITORY", "SharedSize", "SHARED SIZE", "Size", "SIZE", "Tag", "TAG",
+			"UniqueSize", "UNIQUE SIZE", "VirtualSize", "VIRTUAL SIZE");
+		int r = cli_format_init(&fmt, "images", format, headers);
+		json_decref(headers);
+		if (r < 0) {
+			rc = EXIT_USAGE;
+			goto out_args;
+		}
 	}
 	if (cli_open_store(cli, &st) < 0)
 		goto out_args;
@@ -310,17 +330,39 @@ int cmd_images(struct cli *cli, int argc, char **argv)
 			cli_docker_size(rows[i].size, size, sizeof(size));
 		else
 			snprintf(size, sizeof(size), "(unreadable)");
+		if (fmt.kind != CN_FMT_DEFAULT) {
+			/* docker's fields, unescaped: the output is escaped as a whole */
+			char at[48];
+			const char *ref_tag = "<none>";
+			char repo[512];
+			if (e->ref)
+				split_ref(e->ref, repo, sizeof(repo), &ref_tag);
+			else
+				snprintf(repo, sizeof(repo), "<none>");
+			cli_time_docker(e->created, at, sizeof(at));
+			if (cli_format_row(&fmt, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+							   "Containers", "N/A", "CreatedAt", at, "CreatedSince",
+							   created, "Digest", e->manifest, "ID", id, "Repository",
+							   repo, "SharedSize", "N/A", "Size", size, "Tag", ref_tag,
+							   "UniqueSize", "N/A", "VirtualSize", size)) < 0)
+				goto out;
+			continue;
+		}
 		if (digests)
 			cli_table_add(&t, name, tag, e->manifest, id, created, size);
 		else
 			cli_table_add(&t, name, tag, id, created, size);
 	}
-	cli_table_print(&t, stdout);
+	if (fmt.kind != CN_FMT_DEFAULT)
+		cli_format_print(&fmt);
+	else
+		cli_table_print(&t, stdout);
 	rc = 0;
 out:
 	store_images_list_free(&l);
 	store_close(&st);
 out_args:
+	cn_fmt_free(&fmt);
 	cli_table_free(&t);
 	cn_strv_free(&filter_args);
 	cn_strv_free(&fl.refs);

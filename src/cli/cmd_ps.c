@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "container/container.h"
 #include "util/buf.h"
+#include "util/cleanup.h"
 #include "util/mem.h"
 
 #include <getopt.h>
@@ -11,13 +12,19 @@
 #include <time.h>
 
 static const char ps_usage[] =
-	"usage: cairn ps [-a] [-q]\n"
+	"usage: cairn ps [-a] [-q] [-n N | -l] [--no-trunc] [--format F]\n"
 	"\n"
 	"List running containers (started with 'cairn run -d').\n"
 	"\n"
 	"Options:\n"
 	"  -a, --all     exited containers too\n"
 	"  -q, --quiet   only the ids\n"
+	"  -n, --last N  the N containers created last, in any state\n"
+	"  -l, --latest  the container created last (-n 1)\n"
+	"      --no-trunc  full ids and commands\n"
+	"      --format F  a Go template per container (fields ID, Image, Command,\n"
+	"                CreatedAt, RunningFor, State, Status, Names), 'table TEMPLATE'\n"
+	"                or 'json'\n"
 	"  -h, --help    show this help\n";
 
 /* docker's wording: "3 seconds", "About a minute", "2 hours". */
@@ -72,7 +79,7 @@ static void status_text(const struct ctr_state *s, long long now, char *out, siz
 }
 
 /* "sh -c 'sleep 1'" quoted and cut at 20 characters, as docker does. */
-static char *command_text(const struct ctr_state *s)
+static char *command_text(const struct ctr_state *s, bool full)
 {
 	cn_buf b;
 	char *t;
@@ -83,7 +90,7 @@ static char *command_text(const struct ctr_state *s)
 			cn_buf_addc(&b, ' ');
 		cn_buf_adds(&b, cli_esc(s->command.v[i]));     /* the image's Cmd: outside text */
 	}
-	if (b.len > 21) {
+	if (b.len > 21 && !full) {
 		b.len = 20;
 		b.data[b.len] = '\0';
 		cn_buf_adds(&b, "\xe2\x80\xa6");    /* … */
@@ -107,27 +114,51 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "all", no_argument, NULL, 'a' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "last", required_argument, NULL, 'n' },
+		{ "latest", no_argument, NULL, 'l' },
+		{ "no-trunc", no_argument, NULL, 'N' },
+		{ "format", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	enum { ID, IMAGE, COMMAND, CREATED, STATUS, NAMES, NCOL };
 	static const char *const heads[NCOL] = { "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES" };
-	bool all = false, quiet = false;
+	static const char *const states[] = { [CTR_CREATED] = "created", [CTR_RUNNING] = "running",
+					      [CTR_EXITED] = "exited" };
+	bool all = false, quiet = false, full = false;
+	const char *format = NULL;
+	struct cn_fmt fmt;
+	long last = -1;
+	char *end;
 	struct ctr_state *list;
 	struct store st;
-	size_t n, w[NCOL], rows = 0;
+	size_t n, n_shown, w[NCOL], rows = 0;
 	char *(*cells)[NCOL];
 	long long now = (long long)time(NULL);
 	cn_err err;
-	int c;
+	int c, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "aqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "aqn:lh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			all = true;
 			break;
 		case 'q':
 			quiet = true;
+			break;
+		case 'n':
+			last = strtol(optarg, &end, 10);
+			if (end == optarg || *end || last < 0)
+				return cli_usage_error("ps", "--last: '%s' is not a count", optarg);
+			break;
+		case 'l':
+			last = 1;
+			break;
+		case 'N':
+			full = true;
+			break;
+		case 'F':
+			format = optarg;
 			break;
 		case 'h':
 			fputs(ps_usage, stdout);
@@ -138,12 +169,32 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("ps", "unexpected argument '%s'", argv[optind]);
-	if (cli_open_store(cli, &st) < 0)
+	{
+		json_t *headers = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ID",
+					    "CONTAINER ID", "Image", "IMAGE", "Command", "COMMAND", "CreatedAt",
+					    "CREATED AT", "RunningFor", "CREATED", "Ports", "PORTS", "State", "STATE",
+					    "Status", "STATUS", "Size", "SIZE", "Names", "NAMES", "Labels", "LABELS",
+					    "Networks", "NETWORKS");
+		int r = cli_format_init(&fmt, "ps", quiet ? NULL : format, headers);
+		json_decref(headers);
+		if (r < 0)
+			return EXIT_USAGE;
+	}
+	if (last >= 0)
+		all = true;             /* docker: -n shows containers in any state */
+	if (cli_open_store(cli, &st) < 0) {
+		cn_fmt_free(&fmt);
 		return EXIT_FAIL;
+	}
 	if (ctr_list(&st, &list, &n, &err) < 0) {
 		store_close(&st);
+		cn_fmt_free(&fmt);
 		return cli_fail(&err);
 	}
+	if (last >= 0 && (size_t)last < n)
+		n_shown = (size_t)last;         /* ctr_list is newest first */
+	else
+		n_shown = n;
 	store_close(&st);
 	cells = cn_xcalloc(n + 1, sizeof(*cells));
 	for (size_t i = 0; i < NCOL; i++) {
@@ -151,20 +202,36 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 		w[i] = width(heads[i]);
 	}
 	rows = 1;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n_shown; i++) {
 		const struct ctr_state *s = &list[i];
 		char status[96], created[64];
 		if (!all && ctr_effective_status(s) == CTR_EXITED)
 			continue;
 		if (quiet) {
-			printf("%.*s\n", CTR_SHORT_ID_LEN, cli_esc(s->id));
+			printf("%.*s\n", full ? CTR_ID_LEN : CTR_SHORT_ID_LEN, cli_esc(s->id));
 			continue;
 		}
 		status_text(s, now, status, sizeof(status));
 		cli_human_duration(now - s->created, created, sizeof(created));
-		cells[rows][ID] = cn_xstrndup(s->id, CTR_SHORT_ID_LEN);
+		if (fmt.kind != CN_FMT_DEFAULT) {
+			_cleanup_free_ char *cmd = command_text(s, full), *ago = cn_xasprintf("%s ago", created);
+			_cleanup_free_ char *id = cn_xstrndup(s->id, full ? CTR_ID_LEN : CTR_SHORT_ID_LEN);
+			char at[48];
+			cli_time_docker(s->created, at, sizeof(at));
+			if (cli_format_row(&fmt, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+							   "Command", cmd, "CreatedAt", at, "ID", id, "Image",
+							   s->image ? s->image : "", "Labels", "", "LocalVolumes", "0",
+							   "Names", s->name ? s->name : "", "Networks", "", "Ports", "",
+							   "RunningFor", ago, "State", states[ctr_effective_status(s)],
+							   "Status", status)) < 0) {
+				rc = EXIT_FAIL;
+				break;
+			}
+			continue;
+		}
+		cells[rows][ID] = cn_xstrndup(s->id, full ? CTR_ID_LEN : CTR_SHORT_ID_LEN);
 		cells[rows][IMAGE] = cn_xstrdup(cli_esc(s->image));
-		cells[rows][COMMAND] = command_text(s);
+		cells[rows][COMMAND] = command_text(s, full);
 		cells[rows][CREATED] = cn_xasprintf("%s ago", created);
 		cells[rows][STATUS] = cn_xstrdup(status);
 		cells[rows][NAMES] = cn_xstrdup(cli_esc(s->name));
@@ -173,7 +240,9 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 				w[k] = width(cells[rows][k]);
 		rows++;
 	}
-	for (size_t r = 0; r < rows && !quiet; r++)
+	if (fmt.kind != CN_FMT_DEFAULT)
+		cli_format_print(&fmt);
+	for (size_t r = 0; r < rows && !quiet && fmt.kind == CN_FMT_DEFAULT; r++)
 		for (size_t k = 0; k < NCOL; k++) {
 			if (k + 1 == NCOL)
 				printf("%s\n", cells[r][k]);
@@ -185,5 +254,6 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 			free(cells[r][k]);
 	free(cells);
 	ctr_list_free(list, n);
-	return 0;
+	cn_fmt_free(&fmt);
+	return rc;
 }

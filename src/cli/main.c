@@ -38,6 +38,7 @@ static const struct cli_command commands[] = {
 	{ "export", "write an image as a rootfs, bundle or archive", cmd_export },
 	{ "parse", "print a Buildfile's syntax tree", cmd_parse },
 	{ "info", "show the store, rootless or not, and what is unavailable", cmd_info },
+	{ "version", "show cairn's version, its libraries, the kernel and the store", cmd_version },
 };
 
 /* docker's management commands: "cairn image ls" is "cairn images". */
@@ -98,7 +99,8 @@ static void usage(FILE *out)
 		"Options:\n"
 		"  --root DIR   store location (also CAIRN_ROOT; default /var/lib/cairn, for\n"
 		"               other users $XDG_DATA_HOME/cairn or ~/.local/share/cairn)\n"
-		"  -h, --help   show this help; 'cairn COMMAND --help' for a command\n");
+		"  -h, --help   show this help; 'cairn COMMAND --help' for a command\n"
+		"  --version    print cairn's version ('cairn version': libraries, kernel, store)\n");
 }
 
 const char *cli_esc(const char *s)
@@ -191,6 +193,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "root", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli cli = { .root = getenv("CAIRN_ROOT"), .prog = "cairn" };
@@ -207,6 +210,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			cli_print_version_line();
 			return 0;
 		default:
 			return cli_usage_error(NULL, "unknown option");
@@ -229,7 +235,8 @@ int main(int argc, char **argv)
 			int sub_argc = argc - optind;
 			char **sub_argv = argv + optind;
 			optind = 0;     /* reinitialise getopt for the command */
-			if (cli_rootless_setup(&cli, commands[i].name) < 0)
+			/* version only reports: no user namespace to enter first */
+			if (commands[i].run != cmd_version && cli_rootless_setup(&cli, commands[i].name) < 0)
 				return EXIT_FAIL;
 			return commands[i].run(&cli, sub_argc, sub_argv);
 		}

@@ -42,6 +42,7 @@ struct ctr_state {
 	int stop_signal;
 	unsigned stop_timeout;
 	bool auto_remove;                       /* --rm */
+	unsigned restart_count;                 /* --restart: times restarted so far */
 };
 
 void ctr_state_free(struct ctr_state *s);
@@ -79,6 +80,9 @@ int ctr_signal(const struct ctr_state *s, int sig, cn_err *err);
 /* Wait up to TIMEOUT_MS (< 0: no limit) for the supervisor to exit:
  * 1 exited, 0 still running. */
 int ctr_wait(const struct ctr_state *s, long timeout_ms);
+/* Tell the supervisor not to restart the container (--restart) once its
+ * process ends: cairn stop and a SIGKILL do. */
+void ctr_no_restart(const struct ctr_state *s);
 /* cairn stop: the stop signal, SIGKILL after TIMEOUT seconds, then wait for
  * the supervisor to record the exit and clean up. */
 int ctr_stop(const struct ctr_state *s, unsigned timeout, cn_err *err);

@@ -87,9 +87,22 @@ static int pidfd_checked(pid_t pid, unsigned long long start)
 	return fd;
 }
 
+void ctr_no_restart(const struct ctr_state *s)
+{
+	_cleanup_close_ int fd = -1;
+	if (!ctr_alive(s))
+		return;
+	fd = pidfd_checked(s->supervisor_pid, s->supervisor_start);
+	if (fd >= 0)
+		syscall(SYS_pidfd_send_signal, fd, SIGUSR1, NULL, 0);
+}
+
 int ctr_signal(const struct ctr_state *s, int sig, cn_err *err)
 {
 	_cleanup_close_ int fd = -1;
+	/* A SIGKILL (rm -f) is final: no --restart after it. */
+	if (sig == SIGKILL)
+		ctr_no_restart(s);
 	if (!ctr_alive(s) || s->status != CTR_RUNNING)
 		return 1;
 	fd = pidfd_checked(s->init_pid, s->init_start);
@@ -141,7 +154,9 @@ int ctr_wait(const struct ctr_state *s, long timeout_ms)
 
 int ctr_stop(const struct ctr_state *s, unsigned timeout, cn_err *err)
 {
-	int r = ctr_signal(s, s->stop_signal > 0 ? s->stop_signal : SIGTERM, err);
+	int r;
+	ctr_no_restart(s);
+	r = ctr_signal(s, s->stop_signal > 0 ? s->stop_signal : SIGTERM, err);
 	if (r < 0)
 		return -1;
 	if (r == 0 && !ctr_wait(s, (long)timeout * 1000)) {

@@ -19,12 +19,15 @@ struct ctr_rootfs_opts {
 	const char *extra_dir;              /* one more empty subdir (the builder's
 					     * "src"), or NULL */
 	const char *hostname;               /* write hosts naming it; NULL: none */
+	const cn_strv *extra_hosts;         /* --add-host: "NAME:IP" lines for hosts */
+	const cn_strv *dns;                 /* --dns: nameservers for a resolv.conf of its own */
 };
 
 struct ctr_rootfs {
 	struct store_tmpdir td;
 	char *upper, *work, *merged, *empty;
 	char *hosts;            /* the hosts file (sb_process.hosts_file), or NULL */
+	char *resolv;           /* with dns: its resolv.conf (sb_process.resolv_file), or NULL */
 	cn_strv lowers;         /* snapshot paths, topmost first */
 	struct sb_rootfs sb;    /* for sb_run; points into the fields above */
 };
@@ -42,6 +45,8 @@ int ctr_rootfs_lowers(struct store *st, const struct store_layer *layers, size_t
  * gone (ctr_rootfs_free is still safe). */
 int ctr_rootfs_create(struct store *st, const struct ctr_rootfs_opts *o, struct ctr_rootfs *r,
 		      cn_err *err);
+/* Append --add-host lines (NAME:IP) to R's hosts file, docker's way. */
+int ctr_rootfs_add_hosts(struct ctr_rootfs *r, const cn_strv *extra, cn_err *err);
 /* Remove the directory (and whatever the upper dir holds) and free R;
  * safe twice. */
 void ctr_rootfs_free(struct store *st, struct ctr_rootfs *r);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ static int rootfs_create(struct store *st, const struct ctr_run *r, const char *
 {
 	struct ctr_rootfs_opts o = {
 		.prefix = "run", .layers = r->img->layers, .nlayers = r->img->nlayers, .hostname = hostname,
+		.extra_hosts = r->extra_hosts, .dns = r->dns,
 	};
 	return ctr_rootfs_create(st, &o, fs, err);
 }
@@ -65,6 +67,11 @@ static struct sb_process process(const struct ctr_run *r, const struct ctr_rootf
 		.limits = r->limits,
 		.cgroup_id = cgroup_id,
 		.idmap = r->idmap,
+		.security = r->security,
+		.rlimits = r->rlimits,
+		.nrlimits = r->nrlimits,
+		.shm_size = r->shm_size,
+		.resolv_file = fs->resolv,
 	};
 }
 
@@ -76,6 +83,7 @@ int ctr_run_attached(struct store *st, const struct ctr_run *r, struct sb_exit *
 	char hostbuf[HOSTNAME_MAX];
 	const char *hostname;
 	struct sb_process proc;
+	_cleanup_close_ int null_fd = -1;
 	int fd, ret;
 
 	/* Names this run's cgroup and, docker's way, its default hostname. */
@@ -92,6 +100,17 @@ int ctr_run_attached(struct store *st, const struct ctr_run *r, struct sb_exit *
 	proc = process(r, &fs, hostname, cgroup_id);
 	proc.out_fd = STDOUT_FILENO;
 	proc.err_fd = STDERR_FILENO;
+	if (r->mute_stdout || r->mute_stderr) {
+		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (null_fd < 0) {
+			ctr_rootfs_free(st, &fs);
+			return cn_err_sys(err, "open /dev/null");
+		}
+		if (r->mute_stdout)
+			proc.out_fd = null_fd;
+		if (r->mute_stderr)
+			proc.err_fd = null_fd;
+	}
 	proc.interactive = r->interactive;
 	proc.in_fd = STDIN_FILENO;
 	signal(SIGPIPE, SIG_IGN);
@@ -109,6 +128,16 @@ struct supervisor {
 	int report_fd;          /* to the waiting cairn run; -1 once told */
 };
 
+/* cairn stop and rm -f tell the supervisor (SIGUSR1, ctr_no_restart) that
+ * the container is not to be restarted. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_request(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
 /* The process exec'd: it is running, and cairn run -d may return. */
 static void supervisor_started(void *ctx, pid_t init_pid)
 {
@@ -117,18 +146,51 @@ static void supervisor_started(void *ctx, pid_t init_pid)
 	s->cs->status = CTR_RUNNING;
 	s->cs->init_pid = init_pid;
 	s->cs->started = (long long)time(NULL);
-	if (ctr_proc_start_time(init_pid, &s->cs->init_start) < 0 || ctr_save(s->st, s->cs, &err) < 0) {
-		/* Unrecordable, so unstoppable: better not to run at all. */
+	/* Unrecordable, so unstoppable: better not to run at all. A restart
+	 * that raced with cairn stop ends at once. */
+	if (ctr_proc_start_time(init_pid, &s->cs->init_start) < 0 || ctr_save(s->st, s->cs, &err) < 0 ||
+	    stop_requested) {
 		kill(init_pid, SIGKILL);
 		return;
 	}
-	ctr_report_start(s->report_fd, NULL);
-	close(s->report_fd);
-	s->report_fd = -1;
+	if (s->report_fd >= 0) {
+		ctr_report_start(s->report_fd, NULL);
+		close(s->report_fd);
+		s->report_fd = -1;
+	}
 }
 
-/* The supervisor's life: run the container with its output in the log,
- * record how it ended, clean up, and exit. Never returns. */
+/* --restart: whether the run that ended with RET and EX goes again. */
+static bool restart_due(const struct ctr_run *r, int ret, const struct sb_exit *ex, unsigned restarts)
+{
+	if (ret < 0 || stop_requested || cn_interrupted())
+		return false;
+	switch (r->restart) {
+	case CTR_RESTART_ON_FAILURE:
+		return ex->status != 0 && (r->restart_max == 0 || restarts < r->restart_max);
+	case CTR_RESTART_ALWAYS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* docker's back-off: 100 ms, doubling, at most a minute; cut short by a
+ * stop request or SIGTERM. */
+static void restart_delay(unsigned restarts)
+{
+	long long ms = 100LL << (restarts < 10 ? restarts : 10);
+	struct timespec ts;
+	if (ms > 60000)
+		ms = 60000;
+	ts = (struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+	while (!stop_requested && !cn_interrupted() && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* The supervisor's life: run the container with its output in the log
+ * (again and again with --restart), record how it ended, clean up, and
+ * exit. Never returns. */
 static void __attribute__((noreturn)) supervise(struct store *st, const struct ctr_run *r,
 						struct ctr_state *cs, int report_fd)
 {
@@ -140,9 +202,11 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 	struct sb_exit ex = { 0 };
 	char hostbuf[HOSTNAME_MAX];
 	const char *hostname;
+	unsigned restarts = 0;
 	cn_err err;
 	int ret = -1;
 
+	signal(SIGUSR1, on_stop_request);
 	/* The state names this process from now on; the image is in it, so
 	 * prune keeps it without the gc lock the caller took. */
 	store_gc_unlock(st);
@@ -159,24 +223,35 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 		goto failed;
 	}
 	hostname = pick_hostname(r, cs->name, hostbuf);
-	if (rootfs_create(st, r, hostname, &fs, &err) < 0)
-		goto failed;
-	{
-		struct sb_process proc = process(r, &fs, hostname, cgroup_id);
-		proc.out_fd = proc.err_fd = log_fd;
-		proc.on_start = supervisor_started;
-		proc.on_start_ctx = &sup;
-		/* SIGTERM to the supervisor stops the container, as Ctrl-C does cairn run. */
-		cn_interrupt_install();
-		ret = sb_run(&fs.sb, &proc, &ex, &err);
-	}
-	ctr_rootfs_free(st, &fs);
-	if (sup.report_fd >= 0) {
-		/* It never ran: nothing to keep, the caller says why. */
-		if (ret == 0)
-			cn_err_fail(&err, CN_ERR_FAILED, "the container ended before its process started "
-				     "(exit status %d)", ex.status);
-		goto failed;
+	/* SIGTERM to the supervisor stops the container, as Ctrl-C does cairn run. */
+	cn_interrupt_install();
+	for (;;) {
+		if (rootfs_create(st, r, hostname, &fs, &err) < 0) {
+			ret = -1;
+		} else {
+			struct sb_process proc = process(r, &fs, hostname, cgroup_id);
+			proc.out_fd = proc.err_fd = log_fd;
+			proc.on_start = supervisor_started;
+			proc.on_start_ctx = &sup;
+			ret = sb_run(&fs.sb, &proc, &ex, &err);
+		}
+		ctr_rootfs_free(st, &fs);
+		if (sup.report_fd >= 0) {
+			/* It never ran: nothing to keep, the caller says why. */
+			if (ret == 0)
+				cn_err_fail(&err, CN_ERR_FAILED, "the container ended before its process started "
+					     "(exit status %d)", ex.status);
+			goto failed;
+		}
+		if (!restart_due(r, ret, &ex, restarts))
+			break;
+		restarts++;
+		cs->restart_count = restarts;
+		cs->exit_code = ex.status;
+		ctr_save(st, cs, &err);
+		restart_delay(restarts - 1);
+		if (stop_requested || cn_interrupted())
+			break;
 	}
 	cs->status = CTR_EXITED;
 	cs->finished = (long long)time(NULL);

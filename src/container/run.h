@@ -18,6 +18,13 @@
 /* docker's exit status when cairn itself failed. */
 #define CTR_EXIT_FAIL 125
 
+enum ctr_restart {
+	CTR_RESTART_NO,
+	CTR_RESTART_ON_FAILURE,     /* a non-zero status, up to restart_max times */
+	CTR_RESTART_ALWAYS,         /* until cairn stop (unless-stopped: the same,
+	                             * cairn has no daemon to restart) */
+};
+
 struct ctr_run {
 	const char *ref;                    /* the image as the user named it */
 	const struct store_image *img;
@@ -33,6 +40,15 @@ struct ctr_run {
 	unsigned stop_timeout;
 	const struct sb_limits *limits;     /* NULL: none */
 	const struct sb_idmap *idmap;       /* NULL: no user namespace */
+	const struct sb_security *security; /* NULL: docker's defaults */
+	const struct sb_rlimit *rlimits;    /* --ulimit */
+	size_t nrlimits;
+	unsigned long long shm_size;        /* 0: 64 MiB */
+	const cn_strv *extra_hosts;         /* --add-host NAME:IP */
+	const cn_strv *dns;                 /* --dns */
+	bool mute_stdout, mute_stderr;      /* -a without that stream: it goes nowhere */
+	enum ctr_restart restart;           /* detached: --restart */
+	unsigned restart_max;               /* on-failure:N (0: no limit) */
 };
 
 /* Run R with the caller's stdin (when interactive), stdout and stderr, and

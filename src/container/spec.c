@@ -31,11 +31,14 @@ int ctr_spec_from_image(const json_t *image_config, const char *ref, const struc
 	const char *stop = config_string(cfg, "StopSignal");
 	memset(s, 0, sizeof(*s));
 	s->stop_signal = SB_STOP_FORWARD;
-	config_strv(cfg, "Entrypoint", &s->argv);
+	if (!o->entrypoint)
+		config_strv(cfg, "Entrypoint", &s->argv);
+	else if (*o->entrypoint)
+		cn_strv_pushdup(&s->argv, o->entrypoint);
 	if (o->nargs > 0)
 		for (size_t i = 0; i < o->nargs; i++)
 			cn_strv_pushdup(&s->argv, o->args[i]);
-	else
+	else if (!o->entrypoint || !*o->entrypoint)
 		config_strv(cfg, "Cmd", &s->argv);
 	if (s->argv.n == 0) {
 		cn_err_fail(err, CN_ERR_INVALID, "no command given and image '%s' has no Entrypoint or Cmd", ref);

@@ -18,6 +18,9 @@ struct ctr_overrides {
 	const cn_strv *env;     /* KEY=VALUE, set in order over the image's Env */
 	const char *workdir;    /* NULL: the image's WorkingDir */
 	const char *user;       /* NULL: the image's User */
+	const char *entrypoint; /* --entrypoint: replaces the image's Entrypoint, and
+	                         * its Cmd too (docker's rule); "" clears the
+	                         * Entrypoint only; NULL: the image's */
 };
 
 struct ctr_spec {

@@ -12,7 +12,7 @@ int sb_open_in_root(int root_fd, const char *path, int flags, unsigned long long
 /* mounts.c */
 int sb_create_stubs(int root_fd, cn_err *err);
 /* /proc with masked and read-only paths, /dev, /sys, resolv.conf, hosts. */
-int sb_mount_system(int root_fd, const char *hosts_file, cn_err *err);
+int sb_mount_system(int root_fd, const struct sb_process *proc, cn_err *err);
 int sb_loopback_up(cn_err *err);
 /* RUN --mount targets: created as stubs before the parent records them... */
 int sb_create_mount_targets(int root_fd, const struct sb_mount *m, size_t n, cn_err *err);

@@ -8,6 +8,7 @@
 #include "util/mem.h"
 #include "util/rootless.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,7 +24,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#define SHM_SIZE "67108864"     /* 64 MiB, as docker */
+#define SHM_SIZE (64ULL << 20)  /* as docker */
 
 int sb_open_in_root(int root_fd, const char *path, int flags, unsigned long long resolve)
 {
@@ -183,8 +184,38 @@ static int bind_host_node(int dev_fd, const char *name, cn_err *err)
 	return 0;
 }
 
-static int populate_dev(int root_fd, cn_err *err)
+/* --privileged: the host's device nodes (as docker, every one but the
+ * terminals and what /dev mounts of its own), made with mknod on a /dev
+ * that is not nodev. One level of subdirectories (net/tun, dri/...). */
+static void copy_host_devices(int dev, const char *sub)
 {
+	static const char *const skip[] = { "pts", "shm", "mqueue", "hugepages", "console", "tty",
+					    "ptmx", "core", "fd", "stdin", "stdout", "stderr" };
+	_cleanup_free_ char *host = cn_xasprintf("/dev/%s", sub);
+	_cleanup_closedir_ DIR *d = opendir(host);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		_cleanup_free_ char *rel = cn_xasprintf("%s%s%s", sub, *sub ? "/" : "", de->d_name);
+		struct stat st;
+		bool skipped = de->d_name[0] == '.';
+		for (size_t i = 0; !*sub && i < CN_ARRAY_SIZE(skip); i++)
+			skipped |= !strcmp(de->d_name, skip[i]);
+		if (skipped || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode) && !*sub) {
+			if (mkdirat(dev, rel, st.st_mode & 07777) == 0 || errno == EEXIST)
+				copy_host_devices(dev, rel);
+		} else if ((S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) &&
+			   mknodat(dev, rel, st.st_mode, st.st_rdev) == 0) {
+			if (fchownat(dev, rel, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;       /* an unmapped owner: root's, then */
+		}
+	}
+}
+
+static int populate_dev(int root_fd, const struct sb_process *proc, cn_err *err)
+{
+	bool privileged = proc->security && proc->security->privileged;
 	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
 	static const char *const links[][2] = {
 		{ "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
@@ -194,12 +225,14 @@ static int populate_dev(int root_fd, cn_err *err)
 	static const struct fs_opt pts_opts[] = {
 		{ "newinstance", NULL }, { "ptmxmode", "0666" }, { "mode", "0620" }, { "gid", "5" },
 	};
-	static const struct fs_opt shm_opts[] = { { "mode", "1777" }, { "size", SHM_SIZE } };
+	char shm_size[32];
+	const struct fs_opt shm_opts[] = { { "mode", "1777" }, { "size", shm_size } };
 	static const struct fs_opt dev_opts[] = { { "mode", "755" }, { "size", "65536k" } };
 	_cleanup_close_ int dev = -1;
 
+	snprintf(shm_size, sizeof(shm_size), "%llu", proc->shm_size ? proc->shm_size : SHM_SIZE);
 	if (mount_fs_at(root_fd, "dev", "tmpfs", dev_opts, CN_ARRAY_SIZE(dev_opts),
-			MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV, err) < 0)
+			MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | (privileged ? 0 : MOUNT_ATTR_NODEV), err) < 0)
 		return -1;
 	dev = sb_open_in_root(root_fd, "dev", O_RDONLY | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
 	if (dev < 0)
@@ -207,6 +240,8 @@ static int populate_dev(int root_fd, cn_err *err)
 	for (size_t i = 0; i < CN_ARRAY_SIZE(nodes); i++)
 		if (bind_host_node(dev, nodes[i], err) < 0)
 			return -1;
+	if (privileged)
+		copy_host_devices(dev, "");
 	for (size_t i = 0; i < CN_ARRAY_SIZE(links); i++)
 		if (symlinkat(links[i][1], dev, links[i][0]) < 0)
 			return cn_err_sys(err, "create /dev/%s", links[i][0]);
@@ -288,22 +323,25 @@ static int harden_proc_sys(int root_fd, cn_err *err)
 	return 0;
 }
 
-int sb_mount_system(int root_fd, const char *hosts_file, cn_err *err)
+int sb_mount_system(int root_fd, const struct sb_process *proc, cn_err *err)
 {
+	bool privileged = proc->security && proc->security->privileged;
+	const char *hosts_file = proc->hosts_file;
 	cn_err ignored;
 	if (mount_fs_at(root_fd, "proc", "proc", NULL, 0,
 			MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err) < 0 ||
-	    populate_dev(root_fd, err) < 0)
+	    populate_dev(root_fd, proc, err) < 0)
 		return -1;
 	/* sysfs is a convenience; a kernel that refuses it does not stop a build.
 	 * Rootless on the host's network (owned by the host's user namespace)
 	 * sysfs may not be mounted: the host's is bound read-only instead, as
 	 * podman does. */
 	if (mount_fs_at(root_fd, "sys", "sysfs", NULL, 0,
-			MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-			&ignored) < 0 && cn_rootless())
+			(privileged ? 0 : MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+			MOUNT_ATTR_NOEXEC, &ignored) < 0 && cn_rootless())
 		bind_host_sys(root_fd);
-	if (harden_proc_sys(root_fd, err) < 0 ||
+	/* --privileged: docker masks nothing and leaves /proc/sys writable. */
+	if ((!privileged && harden_proc_sys(root_fd, err) < 0) ||
 	    bind_host_file_ro(root_fd, "etc/resolv.conf", "/etc/resolv.conf", err) < 0 ||
 	    bind_host_file_ro(root_fd, "etc/hosts", hosts_file ? hosts_file : "/etc/hosts", err) < 0)
 		return -1;
@@ -385,6 +423,104 @@ int sb_create_mount_targets(int root_fd, const struct sb_mount *m, size_t n, cn_
 	return 0;
 }
 
+/* ---- volume copy-up ---- */
+
+static bool dir_empty(int fd)
+{
+	_cleanup_closedir_ DIR *d = fdopendir(dup(fd));
+	struct dirent *de;
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			return false;
+	return d != NULL;
+}
+
+static int copy_file(int from, int to, const char *name, const struct stat *st, cn_err *err)
+{
+	_cleanup_close_ int in = openat(from, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int out = -1;
+	char buf[65536];
+	ssize_t n;
+	if (in < 0)
+		return cn_err_sys(err, "copy %s into the volume", name);
+	out = openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st->st_mode & 07777);
+	if (out < 0)
+		return cn_err_sys(err, "copy %s into the volume", name);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (cn_write_all(out, buf, (size_t)n) < 0)
+			return cn_err_sys(err, "copy %s into the volume", name);
+	if (n < 0)
+		return cn_err_sys(err, "copy %s into the volume", name);
+	if (fchown(out, st->st_uid, st->st_gid) < 0 || fchmod(out, st->st_mode & 07777) < 0)
+		return cn_err_sys(err, "copy %s into the volume", name);
+	return 0;
+}
+
+/* FROM (the image's directory, inside the root) into TO (the volume on
+ * the host): directories, files and symlinks with their modes and owners,
+ * every name opened relative to its parent without following links. */
+static int copy_tree(int from, int to, unsigned depth, cn_err *err)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	if (depth > 128)
+		return cn_err_fail(err, CN_ERR_INVALID, "the image's directory is too deep to copy into a volume");
+	d = fdopendir(dup(from));
+	if (!d)
+		return cn_err_sys(err, "read the image's directory");
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    fstatat(from, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			_cleanup_close_ int sub_from = -1, sub_to = -1;
+			if (mkdirat(to, de->d_name, 0700) < 0)
+				return cn_err_sys(err, "copy %s into the volume", de->d_name);
+			sub_from = openat(from, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			sub_to = openat(to, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub_from < 0 || sub_to < 0)
+				return cn_err_sys(err, "copy %s into the volume", de->d_name);
+			if (copy_tree(sub_from, sub_to, depth + 1, err) < 0)
+				return -1;
+			if (fchown(sub_to, st.st_uid, st.st_gid) < 0 || fchmod(sub_to, st.st_mode & 07777) < 0)
+				return cn_err_sys(err, "copy %s into the volume", de->d_name);
+		} else if (S_ISREG(st.st_mode)) {
+			if (copy_file(from, to, de->d_name, &st, err) < 0)
+				return -1;
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t n = readlinkat(from, de->d_name, target, sizeof(target) - 1);
+			if (n < 0)
+				return cn_err_sys(err, "copy %s into the volume", de->d_name);
+			target[n] = '\0';
+			if (symlinkat(target, to, de->d_name) < 0 ||
+			    fchownat(to, de->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+				return cn_err_sys(err, "copy %s into the volume", de->d_name);
+		}
+	}
+	return 0;
+}
+
+/* docker's copy-up: an empty volume gets what the image has at TARGET. */
+static int volume_copy_up(int root_fd, const struct sb_mount *m, cn_err *err)
+{
+	const char *rel = m->target[0] == '/' ? m->target + 1 : m->target;
+	_cleanup_close_ int from = sb_open_in_root(root_fd, rel, O_RDONLY | O_DIRECTORY, 0);
+	_cleanup_close_ int to = open(m->source, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (to < 0)
+		return cn_err_sys(err, "open volume %s", m->source);
+	if (from < 0 || !dir_empty(to))
+		return 0;       /* nothing to copy, or the volume has its own content */
+	if (copy_tree(from, to, 0, err) < 0)
+		return cn_err_wrap(err, "%s", m->target);
+	/* The volume's root takes the owner and mode of the image's directory too. */
+	if (fstat(from, &st) < 0 || fchown(to, st.st_uid, st.st_gid) < 0 || fchmod(to, st.st_mode & 07777) < 0)
+		return cn_err_sys(err, "volume %s", m->source);
+	return 0;
+}
+
 int sb_mount_extra(int root_fd, const struct sb_mount *m, size_t n, cn_err *err)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -393,11 +529,14 @@ int sb_mount_extra(int root_fd, const struct sb_mount *m, size_t n, cn_err *err)
 		if (target < 0)
 			return cn_err_sys(err, "mount point %s", m[i].target);
 		if (m[i].kind == SB_MOUNT_TMPFS) {
-			char size[32];
-			struct fs_opt opts[] = { { "size", size }, { "mode", "1777" } };
+			char size[32], mode[16];
+			struct fs_opt opts[] = { { "mode", mode }, { "size", size } };
+			bool sized = m[i].size != SB_TMPFS_UNSIZED;
 			snprintf(size, sizeof(size), "%llu", m[i].size ? m[i].size : 64ULL << 20);
-			if (mount_fs_on(target, "tmpfs", opts, CN_ARRAY_SIZE(opts),
-					MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err) < 0)
+			snprintf(mode, sizeof(mode), "%o", m[i].mode ? m[i].mode : 01777);
+			if (mount_fs_on(target, "tmpfs", opts, CN_ARRAY_SIZE(opts) - (sized ? 0 : 1),
+					MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m[i].noexec ? MOUNT_ATTR_NOEXEC : 0) |
+					(m[i].readonly ? MOUNT_ATTR_RDONLY : 0), err) < 0)
 				return cn_err_wrap(err, "%s", m[i].target);
 		} else {
 			unsigned int attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
@@ -405,6 +544,8 @@ int sb_mount_extra(int root_fd, const struct sb_mount *m, size_t n, cn_err *err)
 				attrs |= MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC;
 			if (m[i].readonly)
 				attrs |= MOUNT_ATTR_RDONLY;
+			if (m[i].copy_up && volume_copy_up(root_fd, &m[i], err) < 0)
+				return -1;
 			if (bind_fd(AT_FDCWD, m[i].source, target, attrs, err) < 0)
 				return cn_err_wrap(err, "%s", m[i].target);
 		}

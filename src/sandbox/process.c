@@ -2,6 +2,7 @@
  * command with the image's user, docker's capabilities and a clean fd table. */
 #include "sandbox/defaults.h"
 #include "sandbox/internal.h"
+#include "sandbox/options.h"
 #include "sandbox/seccomp.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -35,10 +37,16 @@ void sb_child_fail(int errfd, const cn_err *err)
 	_exit(125);
 }
 
-/* Before the uid changes: needs CAP_SETPCAP. */
-static int drop_bounding_set(cn_err *err)
+/* The capabilities a process keeps: docker's 14 unless the caller said
+ * otherwise (--cap-add, --privileged), never more than cairn holds. */
+static uint64_t process_caps(const struct sb_process *p)
 {
-	uint64_t keep = sb_default_caps_mask();
+	return p->security ? p->security->caps & sb_caps_available() : sb_default_caps_mask();
+}
+
+/* Before the uid changes: needs CAP_SETPCAP. */
+static int drop_bounding_set(uint64_t keep, cn_err *err)
+{
 	for (int cap = 0; cap < 64; cap++) {
 		if (keep & (1ULL << cap))
 			continue;
@@ -50,12 +58,11 @@ static int drop_bounding_set(cn_err *err)
 
 /* After the uid changed: root keeps the default set, others have none
  * (setresuid to non-zero ids cleared them); nothing inheritable or ambient. */
-static int set_capabilities(uid_t uid, cn_err *err)
+static int set_capabilities(uid_t uid, uint64_t caps, bool no_new_privs, cn_err *err)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct data[2];
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	uint64_t caps = sb_default_caps_mask();
 	memset(data, 0, sizeof(data));
 	if (uid == 0) {
 		data[0].effective = data[0].permitted = (uint32_t)caps;
@@ -63,8 +70,9 @@ static int set_capabilities(uid_t uid, cn_err *err)
 	}
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		return cn_err_sys(err, "set capabilities");
-	/* setuid binaries cannot raise privileges again. */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+	/* setuid binaries cannot raise privileges again (unless the caller
+	 * lifted it: --security-opt no-new-privileges=false). */
+	if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return cn_err_sys(err, "set no_new_privs");
 	return 0;
 }
@@ -174,6 +182,26 @@ static int attach_tty(const char *slave, cn_err *err)
 	return 0;
 }
 
+/* --ulimit: before the capabilities go, so CAP_SYS_RESOURCE (if cairn has
+ * it) may raise a hard limit. */
+static int set_rlimits(const struct sb_process *p, cn_err *err)
+{
+	for (size_t i = 0; i < p->nrlimits; i++) {
+		const struct sb_rlimit *l = &p->rlimits[i];
+		struct rlimit now, want = { .rlim_cur = l->soft, .rlim_max = l->hard };
+		if (setrlimit(l->resource, &want) == 0)
+			continue;
+		if (errno == EPERM && getrlimit(l->resource, &now) == 0 && l->hard > now.rlim_max &&
+		    !(sb_caps_available() & (1ULL << CAP_SYS_RESOURCE)))
+			return cn_err_fail(err, CN_ERR_DENIED, "--ulimit %s: the hard limit %llu is above cairn's own "
+					   "(%llu), and raising it needs CAP_SYS_RESOURCE, which cairn's capability "
+					   "bounding set lacks (the host or the container cairn runs in withholds it)",
+					   l->name, l->hard, (unsigned long long)now.rlim_max);
+		return cn_err_sys(err, "--ulimit %s=%llu:%llu", l->name, l->soft, l->hard);
+	}
+	return 0;
+}
+
 static void __attribute__((noreturn)) run_worker(const struct sb_process *p,
 						 const struct sb_init_io *io, const char *slave,
 						 void *filter, int errfd)
@@ -181,6 +209,8 @@ static void __attribute__((noreturn)) run_worker(const struct sb_process *p,
 	cn_err err = { 0 };
 	struct cn_user user;
 	_cleanup_strv_ cn_strv env = { 0 };
+	uint64_t caps = process_caps(p);
+	bool nnp = !p->security || !p->security->new_privs;
 	int in_fd, root_fd;
 
 	setsid();
@@ -209,13 +239,19 @@ static void __attribute__((noreturn)) run_worker(const struct sb_process *p,
 		cn_err_sys(&err, "chown %s", slave);
 		sb_child_fail(errfd, &err);
 	}
-	if (make_cwd(p->cwd, &err) < 0 || drop_bounding_set(&err) < 0 ||
-	    become_user(&user, &err) < 0 || set_capabilities(user.uid, &err) < 0)
+	if (make_cwd(p->cwd, &err) < 0 || set_rlimits(p, &err) < 0)
+		sb_child_fail(errfd, &err);
+	/* Without no_new_privs only a holder of CAP_SYS_ADMIN may load a
+	 * filter: load it now, as runc does then (nothing below is refused). */
+	if (filter && !nnp && sb_seccomp_load(filter, false, &err) < 0)
+		sb_child_fail(errfd, &err);
+	if (drop_bounding_set(caps, &err) < 0 || become_user(&user, &err) < 0 ||
+	    set_capabilities(user.uid, caps, nnp, &err) < 0)
 		sb_child_fail(errfd, &err);
 	/* No host fd may reach the process (CVE-2024-21626). */
 	syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
 	/* Last: nothing cairn does after this needs a refused call. */
-	if (sb_seccomp_load(filter, &err) < 0)
+	if (filter && nnp && sb_seccomp_load(filter, true, &err) < 0)
 		sb_child_fail(errfd, &err);
 	exec_in_path(p->argv, cn_strv_array(&env), &err);
 	sb_child_fail(errfd, &err);
@@ -280,7 +316,8 @@ void sb_run_init(const struct sb_process *p, const struct sb_init_io *io, int er
 	char slave[64];
 	cn_err err;
 	pid_t worker;
-	if (sb_seccomp_build(&filter, &err) < 0)
+	if ((!p->security || !p->security->unconfined) &&
+	    sb_seccomp_build(&filter, process_caps(p), &err) < 0)
 		sb_child_fail(errfd, &err);
 	if (p->tty && make_pty(io, slave, sizeof(slave), &err) < 0)
 		sb_child_fail(errfd, &err);
@@ -306,7 +343,7 @@ void sb_run_init(const struct sb_process *p, const struct sb_init_io *io, int er
 	}
 	forward_to = worker;
 	/* pid 1 is filtered too: the container can signal it, nothing more. */
-	if (sb_seccomp_load(filter, &err) < 0) {
+	if (filter && sb_seccomp_load(filter, true, &err) < 0) {
 		kill(worker, SIGKILL);
 		sb_child_fail(errfd, &err);
 	}

@@ -435,8 +435,9 @@ static void __attribute__((noreturn)) sandbox_child(const struct sb_rootfs *root
 		cn_err_sys(&err, "create the cgroup namespace");
 		sb_child_fail(c->errp, &err);
 	}
-	if (sb_mount_system(root_fd, proc->hosts_file, &err) < 0 ||
-	    (c->resolv && bind_resolv(root_fd, c->resolv, &err) < 0) ||
+	if (sb_mount_system(root_fd, proc, &err) < 0 ||
+	    ((proc->resolv_file || c->resolv) &&
+	     bind_resolv(root_fd, proc->resolv_file ? proc->resolv_file : c->resolv, &err) < 0) ||
 	    sb_mount_extra(root_fd, proc->mounts, proc->nmounts, &err) < 0)
 		sb_child_fail(c->errp, &err);
 	if (proc->read_only) {

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "net/net.h"
@@ -45,8 +46,31 @@ struct sb_mount {
 	enum sb_mount_kind kind;
 	const char *source;
 	const char *target;     /* absolute, inside the root */
-	unsigned long long size;
+	unsigned long long size;  /* tmpfs: SB_TMPFS_UNSIZED for the kernel's default */
 	bool readonly;
+	unsigned int mode;      /* tmpfs: 0 is 01777 */
+	bool noexec;            /* tmpfs: noexec (cairn run --tmpfs, as docker) */
+	bool copy_up;           /* bind of a named volume: when SOURCE is empty, what the
+	                         * image has at TARGET is copied into it first (docker) */
+};
+
+#define SB_TMPFS_UNSIZED (~0ULL)
+
+/* A process's privileges (cairn run --cap-add, --cap-drop, --privileged,
+ * --security-opt); sb_process.security NULL means docker's defaults. */
+struct sb_security {
+	uint64_t caps;          /* the bounding set, root's effective and permitted set */
+	bool privileged;        /* no masked or read-only paths, sysfs and /proc/sys
+	                         * writable, the host's devices in /dev */
+	bool unconfined;        /* no seccomp filter */
+	bool new_privs;         /* no no_new_privs: setuid files raise privileges */
+};
+
+/* --ulimit: setrlimit(resource) in the process before exec. */
+struct sb_rlimit {
+	int resource;           /* RLIMIT_NOFILE, ... */
+	unsigned long long soft, hard;  /* RLIM_INFINITY: unlimited */
+	char name[16];          /* docker's name ("nofile"), for messages */
 };
 
 /* What to do when cairn is asked to stop (Ctrl-C, SIGTERM, cairn stop). */
@@ -78,6 +102,12 @@ struct sb_process {
 	const struct sb_limits *limits;  /* a cgroup with these limits (NULL: none) */
 	const char *cgroup_id;  /* its name (unique; required with limits) */
 	const struct sb_idmap *idmap;  /* a user namespace with this mapping (NULL: none) */
+	const struct sb_security *security;  /* NULL: docker's defaults */
+	const struct sb_rlimit *rlimits;     /* applied in order before exec */
+	size_t nrlimits;
+	unsigned long long shm_size;         /* /dev/shm's size in bytes; 0: 64 MiB */
+	const char *resolv_file;             /* bound as /etc/resolv.conf (--dns); NULL:
+	                                      * the network's */
 	/* cairn run -d: called once the process has exec'd (not when setting it
 	 * up failed), with the host pid of the sandbox's pid 1 */
 	void (*on_start)(void *ctx, pid_t init_pid);

@@ -7,41 +7,71 @@
 #include "util/cleanup.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <stdbool.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
 
-/* Refused outright (names the linked libseccomp does not know for an
- * architecture are skipped: that architecture has no such call). */
-static const char *const denied[] = {
-	/* mounts and the root */
-	"mount", "umount", "umount2", "pivot_root",
-	"fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
-	/* namespaces */
-	"unshare", "setns",
+/* Refused unless the process holds CAP (or CAP2), as docker's profile
+ * grants these calls to a container given that capability (--cap-add,
+ * --privileged); NONE: refused whatever it holds. Names the linked
+ * libseccomp does not know for an architecture are skipped: that
+ * architecture has no such call. */
+#define NONE (-1)
+static const struct {
+	const char *name;
+	int cap, cap2;
+} denied[] = {
+	/* mounts and the root, namespaces, the host name */
+	{ "mount", CAP_SYS_ADMIN, NONE }, { "umount", CAP_SYS_ADMIN, NONE },
+	{ "umount2", CAP_SYS_ADMIN, NONE }, { "pivot_root", CAP_SYS_ADMIN, NONE },
+	{ "fsopen", CAP_SYS_ADMIN, NONE }, { "fsconfig", CAP_SYS_ADMIN, NONE },
+	{ "fsmount", CAP_SYS_ADMIN, NONE }, { "fspick", CAP_SYS_ADMIN, NONE },
+	{ "move_mount", CAP_SYS_ADMIN, NONE }, { "open_tree", CAP_SYS_ADMIN, NONE },
+	{ "mount_setattr", CAP_SYS_ADMIN, NONE }, { "unshare", CAP_SYS_ADMIN, NONE },
+	{ "setns", CAP_SYS_ADMIN, NONE }, { "sethostname", CAP_SYS_ADMIN, NONE },
+	{ "setdomainname", CAP_SYS_ADMIN, NONE }, { "quotactl", CAP_SYS_ADMIN, NONE },
+	{ "quotactl_fd", CAP_SYS_ADMIN, NONE }, { "lookup_dcookie", CAP_SYS_ADMIN, NONE },
+	{ "fanotify_init", CAP_SYS_ADMIN, NONE }, { "name_to_handle_at", CAP_SYS_ADMIN, NONE },
+	{ "bpf", CAP_SYS_ADMIN, CAP_BPF }, { "perf_event_open", CAP_SYS_ADMIN, CAP_PERFMON },
+	{ "syslog", CAP_SYS_ADMIN, CAP_SYSLOG },
 	/* the kernel itself */
-	"kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-	"create_module", "get_kernel_syms", "query_module", "reboot", "swapon", "swapoff",
-	"acct", "syslog", "uselib", "ustat", "sysfs", "_sysctl", "nfsservctl",
-	"lookup_dcookie", "quotactl", "quotactl_fd", "vhangup", "iopl", "ioperm",
-	"vm86", "vm86old", "bpf", "perf_event_open", "userfaultfd", "fanotify_init",
-	"io_uring_setup", "io_uring_enter", "io_uring_register",
+	{ "kexec_load", CAP_SYS_BOOT, NONE }, { "kexec_file_load", CAP_SYS_BOOT, NONE },
+	{ "reboot", CAP_SYS_BOOT, NONE }, { "init_module", CAP_SYS_MODULE, NONE },
+	{ "finit_module", CAP_SYS_MODULE, NONE }, { "delete_module", CAP_SYS_MODULE, NONE },
+	{ "acct", CAP_SYS_PACCT, NONE }, { "vhangup", CAP_SYS_TTY_CONFIG, NONE },
+	{ "iopl", CAP_SYS_RAWIO, NONE }, { "ioperm", CAP_SYS_RAWIO, NONE },
+	{ "create_module", NONE, NONE }, { "get_kernel_syms", NONE, NONE },
+	{ "query_module", NONE, NONE }, { "swapon", NONE, NONE }, { "swapoff", NONE, NONE },
+	{ "uselib", NONE, NONE }, { "ustat", NONE, NONE }, { "sysfs", NONE, NONE },
+	{ "_sysctl", NONE, NONE }, { "nfsservctl", NONE, NONE }, { "vm86", NONE, NONE },
+	{ "vm86old", NONE, NONE }, { "userfaultfd", NONE, NONE },
+	{ "io_uring_setup", NONE, NONE }, { "io_uring_enter", NONE, NONE },
+	{ "io_uring_register", NONE, NONE },
 	/* keys are not namespaced */
-	"keyctl", "add_key", "request_key",
+	{ "keyctl", NONE, NONE }, { "add_key", NONE, NONE }, { "request_key", NONE, NONE },
 	/* time is not namespaced */
-	"settimeofday", "stime", "clock_settime", "clock_settime64", "adjtimex",
-	"clock_adjtime", "clock_adjtime64",
+	{ "settimeofday", CAP_SYS_TIME, NONE }, { "stime", CAP_SYS_TIME, NONE },
+	{ "clock_settime", CAP_SYS_TIME, NONE }, { "clock_settime64", CAP_SYS_TIME, NONE },
+	{ "adjtimex", CAP_SYS_TIME, NONE }, { "clock_adjtime", CAP_SYS_TIME, NONE },
+	{ "clock_adjtime64", CAP_SYS_TIME, NONE },
 	/* other processes and file handles ("shocker") */
-	"ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
-	"process_madvise", "open_by_handle_at", "name_to_handle_at",
-	/* NUMA policy (CAP_SYS_NICE in docker's profile) */
-	"get_mempolicy", "set_mempolicy", "set_mempolicy_home_node", "mbind", "move_pages",
-	"migrate_pages",
-	/* the host name is the sandbox's, set before the filter */
-	"sethostname", "setdomainname",
+	{ "ptrace", CAP_SYS_PTRACE, NONE }, { "process_vm_readv", CAP_SYS_PTRACE, NONE },
+	{ "process_vm_writev", CAP_SYS_PTRACE, NONE }, { "kcmp", CAP_SYS_PTRACE, NONE },
+	{ "pidfd_getfd", CAP_SYS_PTRACE, NONE }, { "process_madvise", CAP_SYS_PTRACE, NONE },
+	{ "open_by_handle_at", CAP_DAC_READ_SEARCH, NONE },
+	/* NUMA policy */
+	{ "get_mempolicy", CAP_SYS_NICE, NONE }, { "set_mempolicy", CAP_SYS_NICE, NONE },
+	{ "set_mempolicy_home_node", CAP_SYS_NICE, NONE }, { "mbind", CAP_SYS_NICE, NONE },
+	{ "move_pages", CAP_SYS_NICE, NONE }, { "migrate_pages", CAP_SYS_NICE, NONE },
 };
+
+static bool holds(uint64_t caps, int cap)
+{
+	return cap != NONE && (caps & (1ULL << cap));
+}
 
 /* personality(2) values docker allows: PER_LINUX, PER_LINUX_32BIT,
  * UNAME26, both, and the 0xffffffff query. */
@@ -92,7 +122,7 @@ static int deny_personality(scmp_filter_ctx ctx)
 
 /* The rules for one architecture. SOCKET_ARGS: socket(2)'s arguments are
  * readable (not behind i386's socketcall pointer). */
-static int add_rules(scmp_filter_ctx ctx, bool socket_args)
+static int add_rules(scmp_filter_ctx ctx, uint64_t caps, bool socket_args)
 {
 	static const unsigned long ns_flags[] = {
 		CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET,
@@ -100,13 +130,18 @@ static int add_rules(scmp_filter_ctx ctx, bool socket_args)
 	};
 	int r;
 	for (size_t i = 0; i < CN_ARRAY_SIZE(denied); i++) {
-		int nr = seccomp_syscall_resolve_name(denied[i]);
+		if (holds(caps, denied[i].cap) || holds(caps, denied[i].cap2))
+			continue;
+		int nr = seccomp_syscall_resolve_name(denied[i].name);
 		if (nr == __NR_SCMP_ERROR)
 			continue;
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
 		if (r < 0 && r != -EDOM)        /* EDOM: not a call on this arch */
 			return r;
 	}
+	/* docker lets CAP_SYS_ADMIN create namespaces (clone3 too). */
+	if (holds(caps, CAP_SYS_ADMIN))
+		goto personality;
 	/* clone with any namespace flag (arg 0 on x86; s390 is not handled). */
 	for (size_t i = 0; i < CN_ARRAY_SIZE(ns_flags); i++) {
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
@@ -117,6 +152,7 @@ static int add_rules(scmp_filter_ctx ctx, bool socket_args)
 	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 	if (r < 0 && r != -EDOM)
 		return r;
+personality:
 	if ((r = deny_personality(ctx)) < 0)
 		return r;
 	if (socket_args) {
@@ -149,13 +185,13 @@ static scmp_filter_ctx new_ctx(void)
 	return ctx;
 }
 
-int sb_seccomp_build(void **out, cn_err *err)
+int sb_seccomp_build(void **out, uint64_t caps, cn_err *err)
 {
 	__attribute__((cleanup(release_ctx))) scmp_filter_ctx ctx = new_ctx();
 	int r;
 	if (!ctx)
 		return cn_err_errno(err, ENOMEM, "seccomp: create filter");
-	if ((r = add_rules(ctx, true)) < 0)
+	if ((r = add_rules(ctx, caps, true)) < 0)
 		return cn_err_errno(err, -r, "seccomp: add rules");
 #if defined(__x86_64__)
 	{
@@ -164,7 +200,7 @@ int sb_seccomp_build(void **out, cn_err *err)
 		if (!x86)
 			return cn_err_errno(err, ENOMEM, "seccomp: create filter");
 		if ((r = seccomp_arch_remove(x86, SCMP_ARCH_NATIVE)) < 0 ||
-		    (r = seccomp_arch_add(x86, SCMP_ARCH_X86)) < 0 || (r = add_rules(x86, false)) < 0)
+		    (r = seccomp_arch_add(x86, SCMP_ARCH_X86)) < 0 || (r = add_rules(x86, caps, false)) < 0)
 			return cn_err_errno(err, -r, "seccomp: i386 rules");
 		if ((r = seccomp_merge(ctx, x86)) < 0)
 			return cn_err_errno(err, -r, "seccomp: merge i386 rules");
@@ -182,9 +218,12 @@ void sb_seccomp_free(void *filter)
 		seccomp_release(filter);
 }
 
-int sb_seccomp_load(void *filter, cn_err *err)
+int sb_seccomp_load(void *filter, bool no_new_privs, cn_err *err)
 {
-	int r = seccomp_load(filter);
+	/* libseccomp sets no_new_privs itself unless told not to. */
+	int r = seccomp_attr_set(filter, SCMP_FLTATR_CTL_NNP, no_new_privs ? 1 : 0);
+	if (r == 0)
+		r = seccomp_load(filter);
 	if (r < 0)
 		return cn_err_errno(err, -r, "load the seccomp filter");
 	return 0;

@@ -4,15 +4,20 @@
 #ifndef SB_SECCOMP_H
 #define SB_SECCOMP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "util/err.h"
 
-/* Build the filter (an opaque libseccomp context) to load later. */
-int sb_seccomp_build(void **filter, cn_err *err);
-/* Load it into the calling thread; it is inherited across fork and exec. */
-int sb_seccomp_load(void *filter, cn_err *err);
+/* Build the filter (an opaque libseccomp context) to load later, for a
+ * process holding CAPS (docker's profile lets a capability's calls through:
+ * CAP_SYS_ADMIN mount, unshare, ...). */
+int sb_seccomp_build(void **filter, uint64_t caps, cn_err *err);
+/* Load it into the calling thread; it is inherited across fork and exec.
+ * NO_NEW_PRIVS false: the caller holds CAP_SYS_ADMIN and wants setuid
+ * files to keep working. */
+int sb_seccomp_load(void *filter, bool no_new_privs, cn_err *err);
 void sb_seccomp_free(void *filter);
 
 /* [lo, hi] as aligned blocks (value & mask == block value), the form a

@@ -131,12 +131,17 @@ int store_index_write(struct store *st, const char *const *digests, const uint64
 	json_t *ms = json_array(), *idx;
 	_cleanup_free_ char *text = NULL;
 	for (size_t i = 0; i < n; i++) {
+		/* The manifest's own media type (build --format docker writes schema2). */
+		cn_err ignored;
+		json_t *doc = load_doc(st, digests[i], &ignored);
+		const char *mt = json_string_value(json_object_get(doc, "mediaType"));
 		json_t *p = json_pack("{s:s, s:s}", "architecture", platforms[i].arch, "os", platforms[i].os);
 		if (*platforms[i].variant)
 			json_object_set_new(p, "variant", json_string(platforms[i].variant));
-		json_array_append_new(ms, json_pack("{s:s, s:s, s:I, s:o}", "mediaType", MT_OCI_MANIFEST,
+		json_array_append_new(ms, json_pack("{s:s, s:s, s:I, s:o}", "mediaType", mt ? mt : MT_OCI_MANIFEST,
 						    "digest", digests[i], "size", (json_int_t)sizes[i],
 						    "platform", p));
+		json_decref(doc);
 	}
 	idx = json_pack("{s:i, s:s, s:o}", "schemaVersion", 2, "mediaType", MT_OCI_IMAGE_INDEX, "manifests", ms);
 	text = json_dumps(idx, JSON_COMPACT | JSON_SORT_KEYS);

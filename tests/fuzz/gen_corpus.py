@@ -141,3 +141,13 @@ put("extract", "fix_add_whiteouts", b"\x02" + wh)
 put("extract", "fix_snap_hostile", b"\x03" + odd)
 put("extract", "fix_add_basic", b"\x02" + basic)
 put("extract", "add_bzip2", b"\x04" + __import__("bz2").compress(basic))
+
+# ---- gotmpl: --format / inspect -f templates (TEMPLATE NUL [JSON]) ------------
+for i, t in enumerate(["{{.Id}}", "{{.Config.Cmd}} {{json .Config.Labels}}", "table {{.Id}}\\t{{.Size}}",
+                       "json", "{{range $k, $v := .Config.Labels}}{{$k}}={{$v}}{{end}}",
+                       "{{if eq .Size 12}}a{{else if .Ok}}b{{else}}c{{end}}",
+                       "{{index .Tags 1}} {{join .Tags \",\"}} {{printf \"%s %d\" .Id .Size}}",
+                       "{{- with .Config}}{{len .Cmd | printf \"%d\"}}{{end -}} {{/* c */}}",
+                       "{{(index .Config.Labels \"k\") | upper}} {{truncate .Id 3}} {{pad .Id 1 1}}"]):
+    put("gotmpl", "t%d" % i, t)
+put("gotmpl", "data", "{{range .}}{{.}}{{end}}\0[1,\"x\",{\"a\":[null,true]}]")

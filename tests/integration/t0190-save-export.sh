@@ -79,7 +79,7 @@ check "hardlink kept" test "$(stat -c %i "$r/srv/hard")" = "$(stat -c %i "$r/srv
 check "a file deleted in a later layer is gone" test ! -e "$r/srv/gone"
 check "a base-layer file deleted later is gone" test ! -e "$r/bin/vi" -a ! -L "$r/bin/vi"
 check "no whiteout files or devices left" test -z "$(find "$r" -name '.wh.*' -o -type c -print)"
-check "the rootfs is private (0700)" test "$(stat -c %a "$r")" = 700
+check "the rootfs has the image's / mode (0755: no root entry), not 0700" test "$(stat -c %a "$r")" = 755
 expect_fail "export into a non-empty directory is refused" 1 "exists and is not empty" export app:1 "$T/rootfs"
 mkdir "$T/empty"
 expect_ok "export into an empty directory" export --format rootfs app:1 "$T/empty"

@@ -51,7 +51,7 @@ run_cairn run -v "$T/vol:/data:ro" busybox sh -c 'echo x > /data/out2'
 check "-v ...:ro is read-only" test "$status" -ne 0 -a ! -e "$T/vol/out2"
 run_cairn run -v "$T/vol/in:/etc/infile:ro" busybox cat /etc/infile
 check "-v binds a single file" test "$(cat "$T/out")" = hostdata
-expect_fail "-v with a relative source" 2 "named volumes are not supported" run -v vol:/data busybox true
+expect_fail "-v with a relative source" 125 "not a valid volume name" run -v ./vol:/data busybox true
 run_cairn run --read-only busybox sh -c 'touch /x'
 check "--read-only: the root refuses writes" grep -q "Read-only file system" "$T/err"
 run_cairn run --read-only busybox sh -c 'echo x > /dev/shm/x && cat /dev/shm/x'

@@ -130,7 +130,7 @@ check "its sandbox is gone" dead "$init"
 # An exec failure is an error of run -d, and leaves no container.
 expect_fail "run -d of a missing command exits 127" 127 "exec no-such-command" run -d busybox no-such-command
 check "...and leaves no container" test -z "$("$CAIRN" ps -a -q)"
-expect_fail "-d with -i is refused" 2 "attaching" run -d -i busybox true
+expect_fail "-d with -i is refused" 125 "attaching" run -d -i busybox true
 
 # prune keeps the image of a running container even when untagged.
 mkdir -p "$T/keep"

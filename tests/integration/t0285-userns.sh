@@ -68,10 +68,10 @@ check "run -d --userns=auto" test "$("$CAIRN" logs "$id" | tr '\n' ' ')" = "0 0 
 
 # A missing range: a clear error naming the file and the line to add.
 printf 'someone:300000:65536\n' >"$T/subuid2"
-CAIRN_SUBUID_FILE=$T/subuid2 expect_fail "no range for root: says what to add" 2 \
+CAIRN_SUBUID_FILE=$T/subuid2 expect_fail "no range for root: says what to add" 125 \
 	"'$T/subuid2' has no range for root: add a line such as 'root:100000:65536'" \
 	run --userns=auto busybox true
-expect_fail "--userns with an unknown mode" 2 "--userns: 'x' is not host or auto" run --userns=x busybox true
+expect_fail "--userns with an unknown mode" 125 "--userns: 'x' is not host or auto" run --userns=x busybox true
 
 check "no mounts left" no_mounts_left
 check "no temp dirs left" no_tmp_left

@@ -90,7 +90,7 @@ if start_registry none; then
 	"$CAIRN" rmi mid:1 >/dev/null 2>&1
 	"$CAIRN" prune -a >/dev/null 2>&1
 	expect_ok "it pulls back" pull --cert-dir "$REG_CERTS" "$REG/mid:1"
-	check "with all five labels" test "$("$CAIRN" inspect "$REG/mid:1" | jq '.[0].Config.config.Labels | length')" -eq 5
+	check "with all five labels" test "$("$CAIRN" inspect "$REG/mid:1" | jq '.[0].Config.Labels | length')" -eq 5
 	stop_registry
 else
 	fail "start the registry"

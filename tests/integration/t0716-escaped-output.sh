@@ -83,7 +83,7 @@ run_cairn inspect hostile:1
 check "inspect exits 0" test "$status" -eq 0
 check "inspect: no escape byte" inert "$T/out"
 check "inspect: still JSON with the value intact" \
-	test "$(jq -r '.[0].Config.config.User' "$T/out")" = "$(printf '\033[31mevil\nsecond-line')"
+	test "$(jq -r '.[0].Config.User' "$T/out")" = "$(printf '\033[31mevil\nsecond-line')"
 
 run_cairn run --rm hostile:1
 check "run with a hostile User fails" test "$status" -ne 0

@@ -155,7 +155,7 @@ rl_fail "an explicit --network default fails naming slirp4netns" 1 slirp4netns \
 	"$U1" build -q --network default -f "$T/ctx/net.bf" "$T/ctx/zero"
 rl_fail "--memory is refused rootless on cgroup v1, saying why" 1 "cgroup" \
 	"$U1" build -q --memory 64m "$T/ctx/zero"
-rl_fail "run --userns=auto is refused rootless" 2 "needs root" "$U1" run --rm --userns=auto busybox true
+rl_fail "run --userns=auto is refused rootless" 125 "needs root" "$U1" run --rm --userns=auto busybox true
 
 # ---- cairn run ----
 rl_ok "run --rm rootless" "$U1" run --rm busybox id -u

@@ -75,6 +75,24 @@ static void test_spec(void)
 		ctr_spec_free(&s);
 		cn_strv_free(&env);
 	}
+	{
+		/* --entrypoint: docker drops the image's Cmd with it; "" clears it only. */
+		char *args[] = { "x" };
+		struct ctr_overrides o = { .entrypoint = "/other" };
+		UNIT_CHECK(ctr_spec_from_image(img, "i:1", &o, &s, &err) == 0, "--entrypoint");
+		JOINED_EQ(&s.argv, "/other", "--entrypoint X: X alone, no Cmd");
+		ctr_spec_free(&s);
+		o.args = args;
+		o.nargs = 1;
+		UNIT_CHECK(ctr_spec_from_image(img, "i:1", &o, &s, &err) == 0, "--entrypoint with args");
+		JOINED_EQ(&s.argv, "/other|x", "--entrypoint X ARGS");
+		ctr_spec_free(&s);
+		o.entrypoint = "";
+		o.nargs = 0;
+		UNIT_CHECK(ctr_spec_from_image(img, "i:1", &o, &s, &err) == 0, "--entrypoint \"\"");
+		JOINED_EQ(&s.argv, "a|b", "--entrypoint \"\": the image's Cmd alone");
+		ctr_spec_free(&s);
+	}
 	json_decref(img);
 
 	img = image("{\"Cmd\":[\"sh\"],\"WorkingDir\":\"\",\"User\":\"\"}");

@@ -1,0 +1,52 @@
+/* cairn run's command line: docker's flags parsed into what container/run.h
+ * takes. Every usage error names its flag and is docker's 125 ("the
+ * container never started"), as docker run's are. */
+#ifndef CLI_RUN_OPTS_H
+#define CLI_RUN_OPTS_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "cli/step_opts.h"
+#include "container/run.h"
+#include "sandbox/sandbox.h"
+#include "store/store.h"
+#include "util/err.h"
+#include "util/strv.h"
+
+struct run_opts {
+	const char *name, *workdir, *user, *hostname, *entrypoint, *platform;
+	bool interactive, tty, read_only, detach, rm, userns, privileged;
+	bool attach_set, attach_in, attach_out, attach_err;   /* -a */
+	struct sb_idmap idmap;  /* --userns=auto */
+	enum sb_network network;
+	struct sb_limits limits;
+	unsigned stop_timeout;
+	cn_strv env;            /* -e and --env-file, in order */
+	cn_strv volumes;        /* -v SRC:DST[:ro] */
+	cn_strv mounts;         /* --mount KEY=VALUE,... */
+	cn_strv tmpfs;          /* --tmpfs PATH[:OPTS] */
+	cn_strv cap_add, cap_drop, dns;
+	bool security_set;      /* --cap-*, --privileged or --security-opt given */
+	bool nnp_set;           /* --security-opt no-new-privileges given */
+	struct sb_security security;
+	struct cli_step_opts step;  /* --add-host, --ulimit, --shm-size */
+	enum ctr_restart restart;
+	unsigned restart_max;
+};
+
+/* 0: go on (optind at IMAGE); -1: --help was printed; else the exit status
+ * of a usage error (printed). */
+int run_opts_parse(int argc, char **argv, struct run_opts *o);
+void run_opts_free(struct run_opts *o);
+
+/* -v, --mount and --tmpfs as sandbox mounts (N of them in *OUT; strings kept
+ * in KEEP); named volumes are made in ST. */
+int run_opts_mounts(struct store *st, const struct run_opts *o, struct sb_mount **out, size_t *n,
+		    cn_strv *keep, cn_err *err);
+
+/* --platform against the image's config: an error when they differ. */
+int run_opts_check_platform(const char *want, const json_t *image_config, const char *ref, cn_err *err);
+
+#endif

@@ -1,0 +1,120 @@
+/* util/gotmpl: Go-template evaluation as docker's --format and inspect -f
+ * use it, and docker's table/json conventions on top. */
+#include "util/gotmpl.h"
+#include "util/cleanup.h"
+#include "unit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *data;
+
+static void check(const char *tmpl, const char *want)
+{
+	cn_err err;
+	cn_buf out;
+	struct cn_tmpl *t = cn_tmpl_parse("--format", tmpl, &err);
+	cn_buf_init(&out, 0);
+	if (!t) {
+		UNIT_STREQ(err.msg, want, "%.*s (parse)", (int)strcspn(tmpl, "\n"), tmpl);
+	} else if (cn_tmpl_exec(t, data, &out, &err) < 0) {
+		UNIT_STREQ(err.msg, want, "%s (exec)", tmpl);
+	} else {
+		UNIT_STREQ(out.data, want, "%s", tmpl);
+	}
+	cn_tmpl_free(t);
+	cn_buf_free(&out);
+}
+
+static void check_fmt(const char *spec, const char *want)
+{
+	struct cn_fmt f;
+	cn_err err;
+	json_t *headers = json_pack("{s:s, s:s}", "ID", "IMAGE ID", "Repository", "REPOSITORY");
+	json_t *rows[2];
+	_cleanup_free_ char *got = NULL;
+	rows[0] = json_pack("{s:s, s:s, s:s}", "Repository", "busybox", "Tag", "latest", "ID", "0123456789ab");
+	rows[1] = json_pack("{s:s, s:s, s:s}", "Repository", "localhost/hello", "Tag", "1", "ID", "ba9876543210");
+	if (cn_fmt_init(&f, "--format", spec, headers, &err) < 0) {
+		UNIT_STREQ(err.msg, want, "fmt %s (init)", spec);
+		goto out;
+	}
+	for (int i = 0; i < 2; i++)
+		if (cn_fmt_row(&f, rows[i], &err) < 0) {
+			UNIT_STREQ(err.msg, want, "fmt %s (row)", spec);
+			goto out;
+		}
+	got = cn_fmt_finish(&f);
+	UNIT_STREQ(got, want, "fmt %s", spec);
+out:
+	cn_fmt_free(&f);
+	json_decref(rows[0]);
+	json_decref(rows[1]);
+	json_decref(headers);
+}
+
+int main(void)
+{
+	struct cn_fmt f;
+	cn_err err;
+	data = json_loads("{\"Id\": \"sha256:abc\", \"Size\": 1234, \"Ok\": true, \"None\": null,"
+			  "\"RepoTags\": [\"a:1\", \"b:2\"], \"Empty\": [],"
+			  "\"Config\": {\"Cmd\": [\"/bin/sh\", \"-c\", \"echo hi\"], \"User\": \"nobody\","
+			  "\"Labels\": {\"b\": \"2\", \"a\": \"x y\", \"org.example/k\": \"v\"}}}",
+			  0, NULL);
+
+	check("id={{.Id}}", "id=sha256:abc");
+	check("{{.Config.User}} {{.Size}} {{.Ok}}", "nobody 1234 true");
+	check("{{.Config.Cmd}}", "[/bin/sh -c echo hi]");
+	check("{{.Config.Labels}}", "map[a:x y b:2 org.example/k:v]");
+	check("{{.Missing}} {{.None}} {{.Missing.Deeper}}", "<no value> <nil> <no value>");
+	check("{{json .Config.Labels}}", "{\"b\":\"2\",\"a\":\"x y\",\"org.example/k\":\"v\"}");
+	check("{{json .RepoTags}}|{{json .Size}}|{{json .None}}|{{json .Missing}}", "[\"a:1\",\"b:2\"]|1234|null|null");
+	check("{{index .Config.Labels \"org.example/k\"}}", "v");
+	check("{{index .RepoTags 1}}", "b:2");
+	check("{{index .RepoTags 5}}", "--format:1:3: index out of range: 5");
+	check("{{join .RepoTags \", \"}}", "a:1, b:2");
+	check("{{.Config.Cmd | json}}", "[\"/bin/sh\",\"-c\",\"echo hi\"]");
+	check("{{range .RepoTags}}[{{.}}]{{end}}", "[a:1][b:2]");
+	check("{{range $i, $t := .RepoTags}}{{$i}}={{$t}} {{end}}", "0=a:1 1=b:2 ");
+	check("{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}", "a=x y;b=2;org.example/k=v;");
+	check("{{range .Empty}}x{{else}}none{{end}}", "none");
+	check("{{if .Ok}}yes{{else}}no{{end}} {{if .Empty}}yes{{else if .Size}}size{{else}}no{{end}}", "yes size");
+	check("{{with .Config}}{{.User}}{{end}}", "nobody");
+	check("{{$u := .Config.User}}{{upper $u}}{{$.Id}}", "NOBODYsha256:abc");
+	check("{{if eq .Config.User \"nobody\"}}n{{end}}{{if ne .Size 1}}s{{end}}{{len .RepoTags}}", "ns2");
+	check("a  {{- .Ok -}}  b {{/* a comment */}}c", "atrueb c");
+	check("{{printf \"%s:%d%%\" .Config.User .Size}}", "nobody:1234%");
+	check("{{truncate .Id 6}}|{{lower \"AB\"}}|{{title \"ab cd\"}}|{{pad \"x\" 1 2}}|", "sha256|ab|Ab Cd| x  |");
+	check("{{split \"a,b\" \",\"}}", "[a b]");
+	check("{{.Id.Foo}}", "--format:1:3: can't evaluate field Foo in type string");
+	check("{{nope .Id}}", "--format:1:3: function \"nope\" not defined");
+	check("x\n{{.Id", "--format:2:6: unclosed action (no }})");
+	check("{{if .Ok}}x", "--format:1:1: {{if}} without {{end}}");
+	check("{{end}}", "--format:1:8: unexpected {{end}}");
+	check("{{template \"x\"}}", "--format:1:3: {{template}} is not supported");
+	check("{{.Id .Size}}", "--format:1:7: can't give argument to non-function");
+	check("{{}}", "--format:1:3: missing value for command");
+	check("{{\"a\\qb\"}}", "--format:1:6: unknown escape \\q in a string");
+	check("plain text", "plain text");
+
+	check_fmt("{{.Repository}}:{{.Tag}}", "busybox:latest\nlocalhost/hello:1\n");
+	check_fmt("table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}",
+		  "REPOSITORY        TAG      IMAGE ID\n"
+		  "busybox           latest   0123456789ab\n"
+		  "localhost/hello   1        ba9876543210\n");
+	check_fmt("json", "{\"Repository\":\"busybox\",\"Tag\":\"latest\",\"ID\":\"0123456789ab\"}\n"
+		  "{\"Repository\":\"localhost/hello\",\"Tag\":\"1\",\"ID\":\"ba9876543210\"}\n");
+	check_fmt("{{json .}}", "{\"Repository\":\"busybox\",\"Tag\":\"latest\",\"ID\":\"0123456789ab\"}\n"
+		  "{\"Repository\":\"localhost/hello\",\"Tag\":\"1\",\"ID\":\"ba9876543210\"}\n");
+	check_fmt("{{.Tag}}\\n", "latest\n\n1\n\n");
+	check_fmt("{{.Tag", "--format:1:7: unclosed action (no }})");
+	UNIT_CHECK(cn_fmt_init(&f, "--format", "table", NULL, &err) == 0 && f.kind == CN_FMT_DEFAULT,
+		   "\"table\" alone is the command's own table");
+	cn_fmt_free(&f);
+	UNIT_CHECK(cn_fmt_init(&f, "--format", NULL, NULL, &err) == 0 && f.kind == CN_FMT_DEFAULT,
+		   "no --format: the command's own output");
+	cn_fmt_free(&f);
+	json_decref(data);
+	return UNIT_DONE();
+}
