@@ -1,0 +1,223 @@
+/* Build progress: plain lines, a live line on a terminal, JSON lines or
+ * nothing. The live line is redrawn by a thread that only formats into a
+ * stack buffer and write()s: RUN steps clone() children while it runs, so
+ * it never holds a lock they could need (no malloc, no stdio). */
+#include "cli/progress.h"
+#include "cli/cli.h"
+#include "util/cleanup.h"
+#include "util/mem.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int cli_progress_parse(const char *s, enum cli_progress_mode *out)
+{
+	static const char *const names[] = { "auto", "plain", "tty", "quiet", "rawjson" };
+	for (size_t i = 0; i < CN_ARRAY_SIZE(names); i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum cli_progress_mode)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static double since(const struct timespec *t0)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Redraw "LINE 3.2s" over the current stderr line every 100 ms. */
+static void *ticker(void *arg)
+{
+	struct cli_progress *p = arg;
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100 * 1000 * 1000;
+		if (until.tv_nsec >= 1000 * 1000 * 1000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000 * 1000 * 1000;
+		}
+		pthread_cond_timedwait(&p->wake, &p->lock, &until);
+		if (p->stop || !*p->line)
+			continue;
+		char buf[200];
+		int n = snprintf(buf, sizeof(buf), "\r\033[K%s %.1fs", p->line, since(&p->t0));
+		if (n > 0)
+			(void)!write(STDERR_FILENO, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+void cli_progress_start(struct cli_progress *p, enum cli_progress_mode mode)
+{
+	memset(p, 0, sizeof(*p));
+	if (mode == CLI_PROGRESS_AUTO)
+		mode = isatty(STDERR_FILENO) ? CLI_PROGRESS_TTY : CLI_PROGRESS_PLAIN;
+	p->mode = mode;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->wake, NULL);
+	if (mode == CLI_PROGRESS_TTY && isatty(STDERR_FILENO))
+		p->ticking = pthread_create(&p->ticker, NULL, ticker, p) == 0;
+}
+
+void cli_progress_stop(struct cli_progress *p)
+{
+	if (p->ticking) {
+		pthread_mutex_lock(&p->lock);
+		p->stop = true;
+		pthread_cond_signal(&p->wake);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->ticker, NULL);
+		p->ticking = false;
+		(void)!write(STDERR_FILENO, "\r\033[K", 4);
+	}
+	pthread_cond_destroy(&p->wake);
+	pthread_mutex_destroy(&p->lock);
+}
+
+/* "4ab6406afb51": an id as buildah shows it after a step. */
+static const char *short_id(const char *digest, char out[16])
+{
+	const char *hex = strncmp(digest, "sha256:", 7) == 0 ? digest + 7 : digest;
+	snprintf(out, 16, "%.12s", hex);
+	return out;
+}
+
+static const char *const kind_names[] = {
+	[BF_EV_STEP] = "step", [BF_EV_LAYER] = "layer", [BF_EV_NO_LAYER] = "no-layer",
+	[BF_EV_CACHED] = "cached", [BF_EV_WARNING] = "warning", [BF_EV_DONE] = "done",
+};
+
+static void print_json(json_t *o)
+{
+	char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (text) {
+		printf("%s\n", text);
+		free(text);
+	}
+	json_decref(o);
+	fflush(stdout);
+}
+
+static void rawjson_event(const struct bf_event *ev)
+{
+	struct timespec now;
+	json_t *o = json_object();
+	clock_gettime(CLOCK_REALTIME, &now);
+	json_object_set_new(o, "kind", json_string(kind_names[ev->kind]));
+	json_object_set_new(o, "time", json_real((double)now.tv_sec + (double)now.tv_nsec / 1e9));
+	if (ev->stage)
+		json_object_set_new(o, "stage", json_string(ev->stage));
+	if (ev->kind != BF_EV_WARNING) {
+		json_object_set_new(o, "step", json_integer((json_int_t)ev->step));
+		json_object_set_new(o, "total", json_integer((json_int_t)ev->total));
+	}
+	if (ev->text)
+		json_object_set_new(o, "text", json_string(ev->text));
+	if (ev->kind == BF_EV_STEP && ev->line)
+		json_object_set_new(o, "line", json_integer(ev->line));
+	if (ev->kind == BF_EV_LAYER) {
+		json_object_set_new(o, "digest", json_string(ev->digest));
+		json_object_set_new(o, "size", json_integer((json_int_t)ev->size));
+	}
+	if ((ev->kind == BF_EV_DONE || ev->kind == BF_EV_CACHED) && ev->digest && *ev->digest)
+		json_object_set_new(o, "id", json_string(ev->digest));
+	if (ev->kind == BF_EV_DONE || ev->kind == BF_EV_CACHED)
+		json_object_set_new(o, "duration", json_real(ev->seconds));
+	print_json(o);
+}
+
+static void set_line(struct cli_progress *p, const char *text)
+{
+	pthread_mutex_lock(&p->lock);
+	snprintf(p->line, sizeof(p->line), "%s", text);
+	clock_gettime(CLOCK_MONOTONIC, &p->t0);
+	pthread_mutex_unlock(&p->lock);
+	if (!*text)
+		(void)!write(STDERR_FILENO, "\r\033[K", 4);
+}
+
+void cli_progress_event(void *ctx, const struct bf_event *ev)
+{
+	struct cli_progress *p = ctx;
+	char size[32], id[16];
+	/* A parallel stage's worker: its stdout is a pipe, shown as lines. */
+	bool live = p->ticking && !ev->parallel;
+	if (ev->kind == BF_EV_WARNING) {
+		if (live)
+			set_line(p, "");
+		fflush(stdout);
+		fprintf(stderr, "warning: %s\n", cli_esc(ev->text));
+		return;
+	}
+	if (p->mode == CLI_PROGRESS_QUIET)
+		return;
+	if (p->mode == CLI_PROGRESS_RAWJSON) {
+		rawjson_event(ev);
+		return;
+	}
+	switch (ev->kind) {
+	case BF_EV_STEP:
+		p->layer = false;
+		printf("STEP %zu/%zu: %s\n", ev->step, ev->total, cli_esc(ev->text));
+		if (live) {
+			char line[160];
+			snprintf(line, sizeof(line), "[%zu/%zu] %.120s", ev->step, ev->total, cli_esc(ev->text));
+			fflush(stdout);
+			set_line(p, line);
+		}
+		break;
+	case BF_EV_LAYER:
+		p->layer = true;
+		p->layer_size = ev->size;
+		break;
+	case BF_EV_CACHED:
+		if (live)
+			set_line(p, "");
+		printf("--> CACHED %s\n", short_id(ev->digest, id));
+		break;
+	case BF_EV_DONE:
+		if (live)
+			set_line(p, "");
+		if (p->layer) {
+			cli_human_size(p->layer_size, size, sizeof(size));
+			printf("--> layer %s (%s), DONE %.1fs\n", short_id(ev->digest, id), size, ev->seconds);
+		} else if (ev->digest && *ev->digest) {
+			printf("--> %s, DONE %.1fs\n", short_id(ev->digest, id), ev->seconds);
+		} else {
+			printf("--> DONE %.1fs\n", ev->seconds);
+		}
+		p->layer = false;
+		break;
+	case BF_EV_NO_LAYER:
+	case BF_EV_WARNING:
+		break;
+	}
+	fflush(stdout);
+}
+
+void cli_progress_image(struct cli_progress *p, const char *image_id, const char *manifest,
+			char *const *tags, size_t ntags)
+{
+	if (p->mode == CLI_PROGRESS_RAWJSON) {
+		json_t *o = json_pack("{s:s, s:s, s:s}", "kind", "image", "id", image_id, "manifest", manifest);
+		json_t *t = json_array();
+		for (size_t i = 0; i < ntags; i++)
+			json_array_append_new(t, json_string(tags[i]));
+		json_object_set_new(o, "tags", t);
+		print_json(o);
+		return;
+	}
+	for (size_t i = 0; p->mode != CLI_PROGRESS_QUIET && i < ntags; i++)
+		printf("COMMIT %s\n", cli_esc(tags[i]));
+	printf("%s\n", image_id);
+	fflush(stdout);
+}
