@@ -125,6 +125,22 @@ int bf_context_from_url(struct store *st, const char *url, struct bf_context *c,
 	return unpack(c, file, url, err);
 }
 
+int bf_read_stream(int fd, const char *name, size_t max, cn_buf *out, cn_err *err)
+{
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return cn_err_sys(err, "read %s", name);
+		if (out->len + (size_t)n > max)
+			return cn_err_fail(err, CN_ERR_TOO_BIG, "%s: more than %zu bytes", name, max);
+		cn_buf_add(out, buf, (size_t)n);
+	}
+	return 0;
+}
+
 void bf_context_free(struct store *st, struct bf_context *c)
 {
 	if (c->td.name)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "store/store.h"
+#include "util/buf.h"
 #include "util/err.h"
 
 struct bf_context {
@@ -34,5 +35,7 @@ int bf_context_from_fd(struct store *st, int fd, struct bf_context *c, cn_err *e
 /* Download URL (ADD's fetcher) and unpack it as a tar. */
 int bf_context_from_url(struct store *st, const char *url, struct bf_context *c, cn_err *err);
 void bf_context_free(struct store *st, struct bf_context *c);
+/* All of FD (a pipe or a file: -f -) into OUT, at most MAX bytes. */
+int bf_read_stream(int fd, const char *name, size_t max, cn_buf *out, cn_err *err);
 
 #endif

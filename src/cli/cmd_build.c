@@ -412,7 +412,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	if (file && !strcmp(file, "-")) {
 		if (!strcmp(o.context, "-"))
 			return cli_usage_error("build", "stdin cannot be both the Buildfile (-f -) and the context (-)");
-		if (cn_read_fd(STDIN_FILENO, "the Buildfile on stdin", 16u << 20, &stdin_file, &err) < 0)
+		if (bf_read_stream(STDIN_FILENO, "the Buildfile on stdin", 16u << 20, &stdin_file, &err) < 0)
 			return cli_fail(&err);
 		free(file);
 		file = cn_xstrdup("<stdin>");
