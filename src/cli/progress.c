@@ -110,10 +110,15 @@ static void print_json(json_t *o)
 static void rawjson_event(const struct bf_event *ev)
 {
 	struct timespec now;
+	struct tm tm;
+	char when[48];
 	json_t *o = json_object();
 	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(when, 24, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03ldZ", now.tv_nsec / 1000000);
 	json_object_set_new(o, "kind", json_string(kind_names[ev->kind]));
-	json_object_set_new(o, "time", json_real((double)now.tv_sec + (double)now.tv_nsec / 1e9));
+	json_object_set_new(o, "time", json_string(when));
 	if (ev->stage)
 		json_object_set_new(o, "stage", json_string(ev->stage));
 	if (ev->kind != BF_EV_WARNING) {
@@ -131,7 +136,7 @@ static void rawjson_event(const struct bf_event *ev)
 	if ((ev->kind == BF_EV_DONE || ev->kind == BF_EV_CACHED) && ev->digest && *ev->digest)
 		json_object_set_new(o, "id", json_string(ev->digest));
 	if (ev->kind == BF_EV_DONE || ev->kind == BF_EV_CACHED)
-		json_object_set_new(o, "duration", json_real(ev->seconds));
+		json_object_set_new(o, "duration_ms", json_integer((json_int_t)(ev->seconds * 1000 + 0.5)));
 	print_json(o);
 }
 
