@@ -61,17 +61,6 @@ void bd_emit(struct build *b, enum bf_event_kind kind, const char *text, const c
 		b->o->on_event(b->o->event_ctx, &ev);
 }
 
-void bd_number_steps(struct build *b)
-{
-	size_t n = 0, i;
-	b->stepno = cn_xcalloc(b->prog.ninstrs + 1, sizeof(*b->stepno));
-	for (i = 0; i < b->prog.ninstrs && b->prog.instrs[i].kind != BF_FROM; i++)
-		b->stepno[i] = ++n;
-	for (size_t k = 0; k < b->nstages; k++)
-		for (i = b->stages[k].first; b->stages[k].needed && i < b->stages[k].end; i++)
-			b->stepno[i] = ++n;
-	b->total = n;
-}
 
 double bd_step_seconds(const struct build *b)
 {
@@ -792,69 +781,6 @@ static void platform_args(struct build *b)
 	}
 }
 
-/* --label: set on the final config after the Buildfile's LABELs (docker's
- * order), as a state of its own, cached like a step (a rebuild with the
- * same labels gives the same image). */
-static int add_labels(struct build *b, cn_err *err)
-{
-	char key[CN_DIGEST_STR_SIZE], manifest[CN_DIGEST_STR_SIZE];
-	cn_sha256 h;
-	cn_sha256_init(&h);
-	bd_hash_field(&h, b->cur->key);
-	bd_hash_field(&h, "--label");
-	for (size_t i = 0; i < b->o->labels.n; i++)
-		bd_hash_field(&h, b->o->labels.v[i]);
-	cn_sha256_final(&h, key);
-	if (!b->o->no_cache && store_cache_get(b->st, key, manifest) == 1 && bd_adopt_state(b, manifest)) {
-		memcpy(b->cur->key, key, sizeof(b->cur->key));
-		b->cur->state_size = 0;
-		return 0;
-	}
-	for (size_t i = 0; i < b->o->labels.n; i++) {
-		_cleanup_free_ char *k = cn_xstrdup(b->o->labels.v[i]);
-		char *eq = strchr(k, '=');
-		if (eq)
-			*eq = '\0';
-		bf_config_set_label(b->cur->cfg, k, eq ? eq + 1 : "");
-	}
-	return bd_commit_state(b, key, err);
-}
-
-/* The image id, and --annotation: the final manifest again with the
- * annotations added (the state it copies stays as it was). */
-static int finish_manifest(struct build *b, struct bf_build_result *res, cn_err *err)
-{
-	struct store_image img;
-	int r = store_image_load_manifest(b->st, res->manifest_digest, &img, err);
-	if (r <= 0)
-		return r < 0 ? -1 : cn_err_fail(err, CN_ERR_CORRUPT, "the image %s is gone", res->manifest_digest);
-	memcpy(res->image_id, img.config_digest, sizeof(res->image_id));
-	if (b->o->annotations.n) {
-		json_t *ann = json_object_get(img.manifest, "annotations");
-		_cleanup_free_ char *text = NULL;
-		if (!json_is_object(ann)) {
-			ann = json_object();
-			json_object_set_new(img.manifest, "annotations", ann);
-		}
-		for (size_t i = 0; i < b->o->annotations.n; i++) {
-			_cleanup_free_ char *k = cn_xstrdup(b->o->annotations.v[i]);
-			char *eq = strchr(k, '=');
-			if (eq)
-				*eq = '\0';
-			json_object_set_new(ann, k, json_string(eq ? eq + 1 : ""));
-		}
-		text = json_dumps(img.manifest, JSON_COMPACT | JSON_SORT_KEYS);
-		if (!text)
-			r = cn_err_errno(err, ENOMEM, "encode manifest");
-		else if (store_blob_put(b->st, text, strlen(text), res->manifest_digest, err) < 0)
-			r = -1;
-		else
-			res->manifest_size = strlen(text);
-	}
-	store_image_free(&img);
-	return r < 0 ? -1 : 0;
-}
-
 int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_result *res, cn_err *err)
 {
 	struct build b = { .st = st, .o = o, .ctx_fd = -1 };
@@ -917,12 +843,12 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 	/* FROM scratch and nothing else still makes an image. */
 	if (!*last->state && bd_commit_state(&b, last->key, err) < 0)
 		goto out;
-	if (o->labels.n && add_labels(&b, err) < 0)
+	if (o->labels.n && bd_add_labels(&b, err) < 0)
 		goto out;
 	memcpy(res->manifest_digest, last->state, sizeof(res->manifest_digest));
 	res->manifest_size = last->state_size ? last->state_size : store_blob_size(st, last->state);
 	res->nlayers = last->nlayers;
-	if (finish_manifest(&b, res, err) < 0)
+	if (bd_finish_manifest(&b, res, err) < 0)
 		goto out;
 	r = 0;
 out:

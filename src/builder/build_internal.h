@@ -2,7 +2,8 @@
  * build.c (the executor loop, variables, FROM/ARG and the config
  * instructions), stages.c (stage planning and the worker pool), stepdir.c
  * (step directories and layer commit), cachekey.c (cache keys, state
- * adoption), runmount.c (RUN and its --mount), copystep.c (COPY/ADD).
+ * adoption), runmount.c (RUN and its --mount), copystep.c (COPY/ADD),
+ * finish.c (--label, --annotation).
  * Not a public API: bf_build (build.h) is. */
 #ifndef BF_BUILD_INTERNAL_H
 #define BF_BUILD_INTERNAL_H
@@ -108,6 +109,10 @@ double bd_step_seconds(const struct build *b);
 /* Number the steps that run (the global ARGs and the needed stages'
  * instructions), after bd_plan_stages. */
 void bd_number_steps(struct build *b);
+/* --label: a last state with the labels set (cached like a step). */
+int bd_add_labels(struct build *b, cn_err *err);
+/* RES's image id, and --annotation: RES's manifest rewritten with them. */
+int bd_finish_manifest(struct build *b, struct bf_build_result *res, cn_err *err);
 void bd_now_rfc3339(const struct build *b, char out[32]);
 void bd_visible_env(struct build *b, cn_strv *out);
 int bd_expand(struct build *b, const cn_strv *env, const char *word, char **out, cn_err *err);

@@ -107,6 +107,18 @@ int bd_plan_stages(struct build *b, cn_err *err)
 	return 0;
 }
 
+void bd_number_steps(struct build *b)
+{
+	size_t n = 0, i;
+	b->stepno = cn_xcalloc(b->prog.ninstrs + 1, sizeof(*b->stepno));
+	for (i = 0; i < b->prog.ninstrs && b->prog.instrs[i].kind != BF_FROM; i++)
+		b->stepno[i] = ++n;
+	for (size_t k = 0; k < b->nstages; k++)
+		for (i = b->stages[k].first; b->stages[k].needed && i < b->stages[k].end; i++)
+			b->stepno[i] = ++n;
+	b->total = n;
+}
+
 int bd_run_one(struct build *b, size_t i, cn_err *err)
 {
 	const struct bf_instr *in = &b->prog.instrs[i];

@@ -44,6 +44,9 @@ check "the labels are in the config" test "$(image_config lab:1 | jq -c .config.
 check "--label makes another image" test "$(cat "$T/out")" != "$id"
 expect_ok "the same labels again" build -q --label a.b=c --label over=cli -t lab:2 "$ctx"
 check "... give the same image (cached)" test "$(image_id lab:2)" = "$(image_id lab:1)"
+expect_ok "history of a labelled image" history lab:1
+check "... its last row has the image's id, the row below a step's" \
+	test "$(awk 'NR == 2 {print $1}' "$T/out")" = "$(image_id lab:1 | cut -c8-19)" -a "$(awk 'NR == 3 {print $1}' "$T/out")" != "<missing>"
 expect_fail "--label =v is a usage error" 2 "--label" build --label =v "$ctx"
 
 # --annotation: on the manifest.
