@@ -440,6 +440,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	/* -q: step output goes nowhere, as docker's; rawjson: stdout is JSON. */
 	o.out_fd = mode == CLI_PROGRESS_QUIET ? open("/dev/null", O_WRONLY | O_CLOEXEC)
 		   : mode == CLI_PROGRESS_RAWJSON ? STDERR_FILENO : STDOUT_FILENO;
+	if (o.out_fd < 0)
+		o.out_fd = STDERR_FILENO;       /* no /dev/null: better stderr than stdout */
 	o.err_fd = mode == CLI_PROGRESS_QUIET ? o.out_fd : STDERR_FILENO;
 	o.relay_raw = mode == CLI_PROGRESS_RAWJSON;
 	o.on_event = cli_progress_event;
