@@ -443,6 +443,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	if (o.out_fd < 0)
 		o.out_fd = STDERR_FILENO;       /* no /dev/null: better stderr than stdout */
 	o.err_fd = mode == CLI_PROGRESS_QUIET ? o.out_fd : STDERR_FILENO;
+	if (progress.ticking)
+		o.err_fd = STDOUT_FILENO;       /* the live view shows both streams, in order */
 	o.relay_raw = mode == CLI_PROGRESS_RAWJSON;
 	o.on_event = cli_progress_event;
 	o.event_ctx = &progress;
@@ -488,6 +490,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (bf_build(&st, &o, &res, &err) < 0) {
+		cli_progress_stop(&progress);   /* the error below the last line, not on it */
 		rc = cli_fail(&err);
 		cli_rootless_note(&err);
 		goto out;

@@ -1,13 +1,17 @@
 /* Build progress: plain lines, a live line on a terminal, JSON lines or
- * nothing. The live line is redrawn by a thread that only formats into a
- * stack buffer and write()s: RUN steps clone() children while it runs, so
- * it never holds a lock they could need (no malloc, no stdio). */
+ * nothing. The live line is redrawn by a thread that only formats into
+ * stack buffers and write()s: RUN steps clone() children while it runs,
+ * so it never holds a lock they could need (no malloc, no stdio). */
 #include "cli/progress.h"
 #include "cli/cli.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/mem.h"
 
+#include <fcntl.h>
 #include <jansson.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,55 +35,116 @@ static double since(const struct timespec *t0)
 	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* Redraw "LINE 3.2s" over the current stderr line every 100 ms. */
+static void restore_stdout(struct cli_progress *p);
+
+/* The live view: stdout goes through a pipe that this thread copies to the
+ * real stdout, so that it can take the status line ("[2/5] RUN ... 3.2s",
+ * on stderr, redrawn every 100 ms) away before any output and put it back
+ * after a complete line. It ends at EOF, or when idle once told to stop. */
 static void *ticker(void *arg)
 {
 	struct cli_progress *p = arg;
-	pthread_mutex_lock(&p->lock);
-	while (!p->stop) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 100 * 1000 * 1000;
-		if (until.tv_nsec >= 1000 * 1000 * 1000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000 * 1000 * 1000;
+	char buf[8192];
+	bool at_line_start = true;
+	for (;;) {
+		struct pollfd pfd = { .fd = p->pipe_r, .events = POLLIN };
+		int n = poll(&pfd, 1, 100);
+		ssize_t k = n > 0 ? read(p->pipe_r, buf, sizeof(buf)) : 0;
+		if (n > 0 && k == 0)
+			break;                  /* EOF: stdout is restored */
+		pthread_mutex_lock(&p->lock);
+		if (n == 0 && p->stop) {
+			pthread_mutex_unlock(&p->lock);
+			break;
 		}
-		pthread_cond_timedwait(&p->wake, &p->lock, &until);
-		if (p->stop || !*p->line)
-			continue;
-		char buf[200];
-		int n = snprintf(buf, sizeof(buf), "\r\033[K%s %.1fs", p->line, since(&p->t0));
-		if (n > 0)
-			(void)!write(STDERR_FILENO, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+		if (k > 0) {
+			if (p->drawn)
+				(void)!write(STDERR_FILENO, "\r\033[K", 4);
+			p->drawn = false;
+			(void)cn_write_all(p->out_fd, buf, (size_t)k);
+			at_line_start = buf[k - 1] == '\n';
+		}
+		if (*p->line && at_line_start) {
+			char line[200];
+			int m = snprintf(line, sizeof(line), "\r\033[K%s %.1fs", p->line, since(&p->t0));
+			if (m > 0)
+				(void)!write(STDERR_FILENO, line, (size_t)m < sizeof(line) ? (size_t)m : sizeof(line) - 1);
+			p->drawn = true;
+		}
+		pthread_mutex_unlock(&p->lock);
 	}
-	pthread_mutex_unlock(&p->lock);
 	return NULL;
 }
 
 void cli_progress_start(struct cli_progress *p, enum cli_progress_mode mode)
 {
+	int fds[2];
+	sigset_t all, old;
 	memset(p, 0, sizeof(*p));
+	p->pipe_r = p->out_fd = -1;
 	if (mode == CLI_PROGRESS_AUTO)
 		mode = isatty(STDERR_FILENO) ? CLI_PROGRESS_TTY : CLI_PROGRESS_PLAIN;
 	p->mode = mode;
+	p->started = true;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->wake, NULL);
-	if (mode == CLI_PROGRESS_TTY && isatty(STDERR_FILENO))
-		p->ticking = pthread_create(&p->ticker, NULL, ticker, p) == 0;
+	if (mode != CLI_PROGRESS_TTY || !isatty(STDERR_FILENO))
+		return;
+	fflush(stdout);
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return;
+	p->out_fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (p->out_fd < 0 || dup2(fds[1], STDOUT_FILENO) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		if (p->out_fd >= 0)
+			close(p->out_fd);
+		p->out_fd = -1;
+		return;
+	}
+	close(fds[1]);
+	p->pipe_r = fds[0];
+	/* Ctrl-C is for the main thread (it polls cn_interrupted). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	p->ticking = pthread_create(&p->ticker, NULL, ticker, p) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!p->ticking)
+		restore_stdout(p);
+}
+
+static void restore_stdout(struct cli_progress *p)
+{
+	fflush(stdout);
+	if (p->out_fd >= 0) {
+		dup2(p->out_fd, STDOUT_FILENO);
+		close(p->out_fd);
+		p->out_fd = -1;
+	}
 }
 
 void cli_progress_stop(struct cli_progress *p)
 {
+	if (!p->started)
+		return;
+	p->started = false;
 	if (p->ticking) {
+		fflush(stdout);
 		pthread_mutex_lock(&p->lock);
 		p->stop = true;
-		pthread_cond_signal(&p->wake);
+		*p->line = '\0';
 		pthread_mutex_unlock(&p->lock);
+		/* The pipe's last writer goes: the thread copies what is left. */
+		if (p->out_fd >= 0)
+			dup2(p->out_fd, STDOUT_FILENO);
 		pthread_join(p->ticker, NULL);
 		p->ticking = false;
-		(void)!write(STDERR_FILENO, "\r\033[K", 4);
+		if (p->drawn)
+			(void)!write(STDERR_FILENO, "\r\033[K", 4);
 	}
-	pthread_cond_destroy(&p->wake);
+	restore_stdout(p);
+	if (p->pipe_r >= 0)
+		close(p->pipe_r);
+	p->pipe_r = -1;
 	pthread_mutex_destroy(&p->lock);
 }
 
@@ -142,12 +207,11 @@ static void rawjson_event(const struct bf_event *ev)
 
 static void set_line(struct cli_progress *p, const char *text)
 {
+	fflush(stdout);
 	pthread_mutex_lock(&p->lock);
 	snprintf(p->line, sizeof(p->line), "%s", text);
 	clock_gettime(CLOCK_MONOTONIC, &p->t0);
 	pthread_mutex_unlock(&p->lock);
-	if (!*text)
-		(void)!write(STDERR_FILENO, "\r\033[K", 4);
 }
 
 void cli_progress_event(void *ctx, const struct bf_event *ev)
@@ -157,10 +221,18 @@ void cli_progress_event(void *ctx, const struct bf_event *ev)
 	/* A parallel stage's worker: its stdout is a pipe, shown as lines. */
 	bool live = p->ticking && !ev->parallel;
 	if (ev->kind == BF_EV_WARNING) {
-		if (live)
-			set_line(p, "");
 		fflush(stdout);
+		if (live) {
+			/* Under the lock: the status line is not redrawn in its middle. */
+			pthread_mutex_lock(&p->lock);
+			if (p->drawn)
+				(void)!write(STDERR_FILENO, "\r\033[K", 4);
+			p->drawn = false;
+		}
 		fprintf(stderr, "warning: %s\n", cli_esc(ev->text));
+		fflush(stderr);
+		if (live)
+			pthread_mutex_unlock(&p->lock);
 		return;
 	}
 	if (p->mode == CLI_PROGRESS_QUIET)

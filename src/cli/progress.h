@@ -23,14 +23,17 @@ struct cli_progress {
 	enum cli_progress_mode mode;    /* never AUTO once started */
 	bool layer;                     /* the current step made a layer of LAYER_SIZE bytes */
 	uint64_t layer_size;
-	/* tty: a thread redraws the running step's line on stderr. */
+	/* tty: a thread copies stdout (a pipe now) to the real one (out_fd)
+	 * and redraws the running step's line on stderr. */
 	pthread_t ticker;
 	bool ticking;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
+	bool started;                   /* between start and stop */
+	pthread_mutex_t lock;           /* line, t0, drawn, stop */
 	bool stop;
+	bool drawn;                     /* the status line is on the screen */
 	char line[160];                 /* the running step ("" when none) */
 	struct timespec t0;
+	int pipe_r, out_fd;
 };
 
 /* "auto" | "plain" | "tty" | "quiet" | "rawjson": 0, or -1. */
@@ -43,6 +46,7 @@ void cli_progress_event(void *ctx, const struct bf_event *ev);
  * line, on stdout). TAGS as given. */
 void cli_progress_image(struct cli_progress *p, const char *image_id, const char *manifest,
 			char *const *tags, size_t ntags);
+/* Stop (the status line is gone, stdout restored); again: nothing. */
 void cli_progress_stop(struct cli_progress *p);
 
 #endif
