@@ -45,10 +45,31 @@ void bd_crash_point(const char *name)
 void bd_emit(struct build *b, enum bf_event_kind kind, const char *text, const char *digest,
 		 uint64_t size)
 {
-	struct bf_event ev = { .kind = kind, .step = b->step, .total = b->total, .text = text,
-			       .digest = digest, .size = size };
-	if (b->o->on_event)
+	char index[24];
+	size_t i = b->step ? b->step - 1 : 0;
+	struct bf_event ev = { .kind = kind, .step = b->stepno && b->step ? b->stepno[i] : b->step,
+			       .total = b->total, .text = text, .digest = digest, .size = size,
+			       .parallel = b->in_worker };
+	if (b->cur) {
+		snprintf(index, sizeof(index), "%zu", (size_t)(b->cur - b->stages));
+		ev.stage = b->cur->name ? b->cur->name : index;
+	}
+	if (kind == BF_EV_STEP) {
+		clock_gettime(CLOCK_MONOTONIC, &b->step_t0);
+		ev.line = b->in_trigger || !b->step ? 0 : b->prog.instrs[i].node->start_line;
+	}
+	if (kind == BF_EV_DONE || kind == BF_EV_CACHED)
+		ev.seconds = bd_step_seconds(b);
+	if (b->o->on_event && !(b->mute && (kind == BF_EV_STEP || kind == BF_EV_DONE)))
 		b->o->on_event(b->o->event_ctx, &ev);
+}
+
+
+double bd_step_seconds(const struct build *b)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - b->step_t0.tv_sec) + (double)(now.tv_nsec - b->step_t0.tv_nsec) / 1e9;
 }
 
 /* The time a step's results carry: the build's fixed timestamp when it is
@@ -563,8 +584,13 @@ static int load_program(struct build *b, cn_err *err)
 {
 	_cleanup_buf_ cn_buf text;
 	cn_buf_init(&text, BF_MAX_FILE);
-	if (cn_read_file_at(AT_FDCWD, b->o->buildfile, BF_MAX_FILE, &text, err) < 0)
+	if (b->o->buildfile_text) {
+		if (b->o->buildfile_len > BF_MAX_FILE)
+			return cn_err_fail(err, CN_ERR_TOO_BIG, "%s: more than %u bytes", b->o->buildfile, BF_MAX_FILE);
+		cn_buf_add(&text, b->o->buildfile_text, b->o->buildfile_len);
+	} else if (cn_read_file_at(AT_FDCWD, b->o->buildfile, BF_MAX_FILE, &text, err) < 0) {
 		return -1;
+	}
 	return bf_program_parse(b->o->buildfile, text.data, text.len, &b->prog, err);
 }
 
@@ -651,23 +677,45 @@ int bd_run_step(struct build *b, const struct bf_instr *in, cn_err *err)
 	return r;
 }
 
+/* --no-cache-filter: the current stage is one of those named (by name or
+ * index, as docker takes them). */
+static bool stage_uncached(const struct build *b)
+{
+	char index[24];
+	snprintf(index, sizeof(index), "%zu", (size_t)(b->cur - b->stages));
+	for (size_t i = 0; i < b->o->no_cache_stages.n; i++) {
+		const char *s = b->o->no_cache_stages.v[i];
+		if ((b->cur->name && strcasecmp(b->cur->name, s) == 0) || strcmp(index, s) == 0)
+			return true;
+	}
+	return false;
+}
+
 static int run_step_inner(struct build *b, const struct bf_instr *in, cn_err *err)
 {
 	char key[CN_DIGEST_STR_SIZE], manifest[CN_DIGEST_STR_SIZE];
 	_cleanup_free_ char *extra = NULL;
 	bool cacheable;
-	if (in->kind == BF_FROM)
-		return run_instruction(b, in, err) < 0 ? -1 : run_triggers(b, err);
-	if (in->kind == BF_ARG || !b->cur)
-		return run_instruction(b, in, err);
+	if (in->kind == BF_FROM) {
+		if (run_instruction(b, in, err) < 0)
+			return -1;
+		bd_emit(b, BF_EV_DONE, NULL, "", 0);
+		return run_triggers(b, err);
+	}
+	if (in->kind == BF_ARG || !b->cur) {
+		if (run_instruction(b, in, err) < 0)
+			return -1;
+		bd_emit(b, BF_EV_DONE, NULL, "", 0);
+		return 0;
+	}
 	if (bd_step_extra(b, in, &extra, &cacheable, err) < 0)
 		return -1;
 	bd_step_key(b, in, extra, key);
-	if (cacheable && !b->o->no_cache && store_cache_get(b->st, key, manifest) == 1 &&
+	if (cacheable && !b->o->no_cache && !stage_uncached(b) && store_cache_get(b->st, key, manifest) == 1 &&
 	    bd_adopt_state(b, manifest)) {
 		memcpy(b->cur->key, key, sizeof(b->cur->key));
 		b->cur->state_size = 0;
-		bd_emit(b, BF_EV_CACHED, NULL, manifest, 0);
+		bd_emit(b, BF_EV_CACHED, NULL, b->cur->id, 0);
 		return 0;
 	}
 	if (run_instruction(b, in, err) < 0)
@@ -687,6 +735,7 @@ static int run_step_inner(struct build *b, const struct bf_instr *in, cn_err *er
 		bd_hash_field(&h, b->cur->state);
 		cn_sha256_final(&h, b->cur->key);
 	}
+	bd_emit(b, BF_EV_DONE, NULL, b->cur->id, 0);
 	return 0;
 }
 
@@ -750,12 +799,21 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 	if (bd_plat_check_build(&b, err) < 0)
 		goto out;
 	platform_args(&b);
-	/* The global ARGs first: stage references may use them. */
+	/* The global ARGs first: stage references may use them. Their steps
+	 * are shown once the plan has numbered the steps that run. */
+	b.mute = true;
 	for (i = 0; i < b.prog.ninstrs && b.prog.instrs[i].kind != BF_FROM; i++)
 		if (bd_run_one(&b, i, err) < 0)
 			goto out;
+	b.mute = false;
 	if (bd_plan_stages(&b, err) < 0)
 		goto out;
+	bd_number_steps(&b);
+	for (size_t k = 0; k < i; k++) {
+		b.step = k + 1;
+		bd_emit(&b, BF_EV_STEP, b.prog.instrs[k].node->original, NULL, 0);
+		bd_emit(&b, BF_EV_DONE, NULL, "", 0);
+	}
 	if (o->jobs > 1 && !b.sequential && b.nstages > 2) {
 		if (bd_run_stages_parallel(&b, err) < 0)
 			goto out;
@@ -775,9 +833,13 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 	/* FROM scratch and nothing else still makes an image. */
 	if (!*last->state && bd_commit_state(&b, last->key, err) < 0)
 		goto out;
+	if (o->labels.n && bd_add_labels(&b, err) < 0)
+		goto out;
 	memcpy(res->manifest_digest, last->state, sizeof(res->manifest_digest));
 	res->manifest_size = last->state_size ? last->state_size : store_blob_size(st, last->state);
 	res->nlayers = last->nlayers;
+	if (bd_finish_manifest(&b, res, err) < 0)
+		goto out;
 	if (o->format == BF_FORMAT_DOCKER && bf_format_docker(&b, res, err) < 0)
 		goto out;
 	r = 0;
@@ -800,6 +862,8 @@ out:
 	}
 	cn_strv_free(&b.declared);
 	cn_strv_free(&b.warned);
+	cn_strv_free(&b.pulled);
+	free(b.stepno);
 	free(b.stages);
 	cn_strv_free(&b.meta_args);
 	cn_strv_free(&b.used_args);

@@ -3,6 +3,7 @@
 #ifndef BF_BUILD_H
 #define BF_BUILD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,16 +17,30 @@ enum bf_event_kind {
 	BF_EV_STEP,         /* step index/total, text: the instruction */
 	BF_EV_LAYER,        /* a layer was committed: digest, size */
 	BF_EV_NO_LAYER,     /* the step changed no file */
-	BF_EV_CACHED,       /* the step's result came from the build cache: digest = state */
+	BF_EV_CACHED,       /* the step's result came from the build cache: digest = state id */
 	BF_EV_WARNING,      /* text */
+	BF_EV_DONE,         /* the step ran: digest = state id ("" for FROM, ARG), seconds */
 };
 
+/* STEP events number the steps that run (--target leaves some out): step
+ * is 1..total in that order, line the instruction's line in the Buildfile.
+ * A state id is the image id (config digest) of the state a step ended in. */
 struct bf_event {
 	enum bf_event_kind kind;
 	size_t step, total;
 	const char *text;
 	const char *digest;
 	uint64_t size;
+	const char *stage;      /* the stage's name, or its index as text */
+	bool parallel;          /* the stage runs beside others (jobs > 1) */
+	double seconds;         /* DONE, CACHED: how long the step took */
+	int line;               /* STEP: its line in the Buildfile (0: a trigger) */
+};
+
+enum bf_pull_policy {
+	BF_PULL_MISSING,        /* pull a FROM image the store lacks (the default) */
+	BF_PULL_ALWAYS,         /* pull every FROM image, present or not */
+	BF_PULL_NEVER,          /* never pull: a missing image fails the build */
 };
 
 /* build --format: the image's manifest and config media types. */
@@ -54,6 +69,16 @@ struct bf_build_opts {
 	const struct sb_rlimit *rlimits;
 	size_t nrlimits;
 	unsigned long long shm_size;
+	cn_strv labels;                 /* K=V (--label): set on the image's config last */
+	cn_strv annotations;            /* K=V (--annotation): on the image's manifest */
+	cn_strv no_cache_stages;        /* --no-cache-filter: these stages' steps run uncached */
+	enum bf_pull_policy pull_policy;
+	/* The Buildfile's text when it is not a file (-f -); buildfile then
+	 * only names it in messages. */
+	const char *buildfile_text;
+	size_t buildfile_len;
+	bool relay_raw;                 /* a parallel stage's stdout lines are relayed unprefixed
+					 * (its events carry the stage: --progress rawjson) */
 	void (*on_event)(void *ctx, const struct bf_event *ev);
 	void *event_ctx;
 	/* FROM an image the store lacks: fetch it (a registry pull) and tag
@@ -69,6 +94,7 @@ struct bf_build_opts {
 
 struct bf_build_result {
 	char manifest_digest[CN_DIGEST_STR_SIZE];
+	char image_id[CN_DIGEST_STR_SIZE];      /* the config digest, as docker names an image */
 	uint64_t manifest_size;
 	size_t nlayers;
 };

@@ -2,7 +2,8 @@
  * build.c (the executor loop, variables, FROM/ARG and the config
  * instructions), stages.c (stage planning and the worker pool), stepdir.c
  * (step directories and layer commit), cachekey.c (cache keys, state
- * adoption), runmount.c (RUN and its --mount), copystep.c (COPY/ADD).
+ * adoption), runmount.c (RUN and its --mount), copystep.c (COPY/ADD),
+ * finish.c (--label, --annotation).
  * Not a public API: bf_build (build.h) is. */
 #ifndef BF_BUILD_INTERNAL_H
 #define BF_BUILD_INTERNAL_H
@@ -28,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* A build stage: from one FROM to the next. */
 struct stage {
@@ -44,6 +46,7 @@ struct stage {
 	bool cmd_set;           /* CMD given in this stage (ENTRYPOINT resets an inherited one) */
 	char state[CN_DIGEST_STR_SIZE];  /* manifest of the image state so far ("" = none yet) */
 	char key[CN_DIGEST_STR_SIZE];    /* cache key of that state */
+	char id[CN_DIGEST_STR_SIZE];     /* that state's image id (config digest), for messages */
 	uint64_t state_size;             /* manifest bytes, when written by this build */
 };
 
@@ -60,6 +63,7 @@ struct build {
 	cn_strv used_args;      /* --build-arg names some ARG consumed */
 	cn_strv declared;       /* global ARG names ("NAME=") */
 	cn_strv warned;         /* names already warned about */
+	cn_strv pulled;         /* --pull=always: images pulled by this build ("NAME=") */
 	bool positioned;        /* the error already names FILE:LINE:COLUMN */
 	bool in_trigger;        /* running an ONBUILD trigger */
 	struct bf_statcache *sc;         /* context file digests, kept across builds */
@@ -72,6 +76,10 @@ struct build {
 	cn_strv fetched;
 	cn_strv fetch_digests;           /* sha256 of each download */
 	size_t step, total;
+	size_t *stepno;         /* stepno[i]: instruction i's number among the steps that run */
+	struct timespec step_t0;         /* when the current step started */
+	bool in_worker;                  /* a stage's worker process (stages run in parallel) */
+	bool mute;                       /* STEP and DONE events not shown (the global ARGs, at first) */
 	/* RUN: the current step's --mount values (bd_step_mounts); mounts_of
 	 * is the instruction they were resolved for. */
 	const struct bf_instr *mounts_of;
@@ -96,6 +104,15 @@ struct mount_spec {
 void bd_crash_point(const char *name);
 void bd_emit(struct build *b, enum bf_event_kind kind, const char *text, const char *digest,
 		 uint64_t size);
+/* Seconds since the current step started. */
+double bd_step_seconds(const struct build *b);
+/* Number the steps that run (the global ARGs and the needed stages'
+ * instructions), after bd_plan_stages. */
+void bd_number_steps(struct build *b);
+/* --label: a last state with the labels set (cached like a step). */
+int bd_add_labels(struct build *b, cn_err *err);
+/* RES's image id, and --annotation: RES's manifest rewritten with them. */
+int bd_finish_manifest(struct build *b, struct bf_build_result *res, cn_err *err);
 void bd_now_rfc3339(const struct build *b, char out[32]);
 void bd_visible_env(struct build *b, cn_strv *out);
 int bd_expand(struct build *b, const cn_strv *env, const char *word, char **out, cn_err *err);

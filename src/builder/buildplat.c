@@ -89,21 +89,31 @@ static bool image_is(const struct store_image *img, const struct cn_platform *p,
 }
 
 /* Any platform's image NAME (NAME@DIGEST: that digest), pulled with the
- * plain puller when missing (a build without pull_platform). */
+ * plain puller by --pull's policy (when missing, always or never). */
 static int load_or_pull(struct build *b, const char *name, struct store_image *img, cn_err *err)
 {
 	const char *at = strchr(name, '@');
 	const char *key = at ? at + 1 : name;
 	struct cn_ref ref;
 	int r = store_image_load(b->st, key, img, err);
-	if (r != 0 || !b->o->pull)
+	bool always = b->o->pull_policy == BF_PULL_ALWAYS && !at && r == 1;
+	if (r == 0 && b->o->pull_policy == BF_PULL_NEVER)
+		return cn_err_fail(err, CN_ERR_NOT_FOUND, "image '%s' is not in the store (--pull=never)", name);
+	if (always && cn_env_find(&b->pulled, name, strlen(name)) >= 0)
+		return 1;       /* pulled once by this build already */
+	if ((r != 0 && !always) || !b->o->pull)
 		return r;
+	if (always) {
+		store_image_free(img);
+		cn_env_set(&b->pulled, name, "");
+	}
 	/* A name that is no reference at all says so alone. */
 	if (cn_ref_parse(name, &ref, err) < 0)
 		return -1;
 	cn_ref_free(&ref);
 	if (b->o->pull(b->o->pull_ctx, b->st, name, err) < 0)
-		return cn_err_wrap(err, "image '%s' is not in the store, and pulling it failed", name);
+		return always ? cn_err_wrap(err, "pulling image '%s' failed (--pull=always)", name)
+			      : cn_err_wrap(err, "image '%s' is not in the store, and pulling it failed", name);
 	return store_image_load(b->st, key, img, err);
 }
 
@@ -138,6 +148,17 @@ int bd_plat_load_image(struct build *b, const char *name, const struct cn_platfo
 	bool host;
 	int r;
 	cn_platform_format(p, want);
+	/* --pull=always|never: that policy, with the build's own platform. */
+	if (b->o->pull_policy != BF_PULL_MISSING) {
+		r = load_or_pull(b, name, img, err);
+		if (r == 1 && !image_is(img, p, &got)) {
+			cn_platform_format(&got, have);
+			store_image_free(img);
+			return cn_err_fail(err, CN_ERR_NOT_FOUND, "image '%s' is %s, not %s (the platform this "
+					   "stage builds for)", name, have, want);
+		}
+		return r;
+	}
 	r = load_from_index(b, key, p, img, err);
 	if (r == 0)
 		r = store_image_load(b->st, key, img, err);

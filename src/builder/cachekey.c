@@ -100,6 +100,7 @@ bool bd_adopt_state(struct build *b, const char *manifest)
 	b->cur->layers = CN_TAKE_PTR(img.layers);
 	b->cur->nlayers = b->cur->cap = img.nlayers;
 	memcpy(b->cur->state, manifest, sizeof(b->cur->state));
+	memcpy(b->cur->id, img.config_digest, sizeof(b->cur->id));
 	store_image_free(&img);
 	return true;
 }
@@ -116,6 +117,7 @@ int bd_commit_state(struct build *b, const char *key, cn_err *err)
 			      &img, err) < 0)
 		return -1;
 	memcpy(b->cur->state, img.manifest_digest, sizeof(b->cur->state));
+	memcpy(b->cur->id, img.config_digest, sizeof(b->cur->id));
 	b->cur->state_size = img.manifest_size;
 	if (!key)
 		return 0;

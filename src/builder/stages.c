@@ -110,6 +110,18 @@ int bd_plan_stages(struct build *b, cn_err *err)
 	return 0;
 }
 
+void bd_number_steps(struct build *b)
+{
+	size_t n = 0, i;
+	b->stepno = cn_xcalloc(b->prog.ninstrs + 1, sizeof(*b->stepno));
+	for (i = 0; i < b->prog.ninstrs && b->prog.instrs[i].kind != BF_FROM; i++)
+		b->stepno[i] = ++n;
+	for (size_t k = 0; k < b->nstages; k++)
+		for (i = b->stages[k].first; b->stages[k].needed && i < b->stages[k].end; i++)
+			b->stepno[i] = ++n;
+	b->total = n;
+}
+
 int bd_run_one(struct build *b, size_t i, cn_err *err)
 {
 	const struct bf_instr *in = &b->prog.instrs[i];
@@ -155,6 +167,8 @@ struct worker {
 	size_t stage;
 	int out, res;
 	cn_buf line;
+	int errp;               /* its stderr, relayed to ours */
+	cn_buf eline;
 };
 
 struct worker_result {
@@ -166,8 +180,8 @@ struct worker_result {
 
 static int start_worker(struct build *b, size_t k, struct worker *w, cn_err *err)
 {
-	int out[2], res[2];
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(res, O_CLOEXEC) < 0)
+	int out[2], res[2], errp[2];
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(res, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
 		return cn_err_sys(err, "pipe");
 	fflush(stdout);
 	fflush(stderr);
@@ -177,7 +191,8 @@ static int start_worker(struct build *b, size_t k, struct worker *w, cn_err *err
 	if (w->pid == 0) {
 		struct worker_result r = { 0 };
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(out[1], STDERR_FILENO) < 0)
+		b->in_worker = true;
+		if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(errp[1], STDERR_FILENO) < 0)
 			cn_err_sys(&r.err, "stage %zu: redirect its output", k);
 		else
 			r.ok = bd_run_stage(b, &b->stages[k], &r.err) == 0;
@@ -197,41 +212,58 @@ static int start_worker(struct build *b, size_t k, struct worker *w, cn_err *err
 	}
 	close(out[1]);
 	close(res[1]);
+	close(errp[1]);
 	w->stage = k;
 	w->out = out[0];
 	w->res = res[0];
+	w->errp = errp[0];
 	cn_buf_init(&w->line, 0);
+	cn_buf_init(&w->eline, 0);
 	return 0;
 }
 
-/* Copy complete lines of a worker's output, prefixed "[stage] ". */
-static void relay_worker(struct build *b, struct worker *w, bool flush)
+/* Copy complete lines of a worker's stdout (FD, buffered in LINE) to
+ * TO, prefixed "[stage] " (unless RAW: its events name their stage). */
+static void relay_lines(struct build *b, struct worker *w, int *fd, cn_buf *line, int to, bool raw,
+			bool flush)
 {
 	const struct stage *st = &b->stages[w->stage];
 	char buf[8192], *nl;
-	ssize_t n = flush ? 0 : read(w->out, buf, sizeof(buf));
+	ssize_t n = flush || *fd < 0 ? 0 : read(*fd, buf, sizeof(buf));
 	if (n > 0)
-		cn_buf_add(&w->line, buf, (size_t)n);
-	if (n == 0 && !flush && w->out >= 0) {
-		close(w->out);
-		w->out = -1;
+		cn_buf_add(line, buf, (size_t)n);
+	if (n == 0 && !flush && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
 	}
-	while ((nl = memchr(w->line.data, '\n', w->line.len)) || ((flush || w->out < 0) && w->line.len)) {
-		size_t len = nl ? (size_t)(nl - w->line.data) + 1 : w->line.len;
+	while ((nl = memchr(line->data, '\n', line->len)) || ((flush || *fd < 0) && line->len)) {
+		size_t len = nl ? (size_t)(nl - line->data) + 1 : line->len;
 		_cleanup_free_ char *prefix = st->name ? cn_xasprintf("[%s] ", st->name)
 						       : cn_xasprintf("[stage %zu] ", w->stage);
-		(void)cn_write_all(b->o->out_fd, prefix, strlen(prefix));
-		(void)cn_write_all(b->o->out_fd, w->line.data, len);
+		if (!raw)
+			(void)cn_write_all(to, prefix, strlen(prefix));
+		(void)cn_write_all(to, line->data, len);
 		if (!nl)
-			(void)cn_write_all(b->o->out_fd, "\n", 1);
-		memmove(w->line.data, w->line.data + len, w->line.len - len + 1);
-		w->line.len -= len;
+			(void)cn_write_all(to, "\n", 1);
+		memmove(line->data, line->data + len, line->len - len + 1);
+		line->len -= len;
 	}
 }
 
-/* The stages before the last, independent ones side by side (at most
- * o->jobs at a time, each in a process of its own); the last in this
- * process once all are done. Results travel as image states. */
+static void relay_worker(struct build *b, struct worker *w, bool flush)
+{
+	relay_lines(b, w, &w->out, &w->line, STDOUT_FILENO, b->o->relay_raw, flush);
+}
+
+static void relay_worker_err(struct build *b, struct worker *w, bool flush)
+{
+	relay_lines(b, w, &w->errp, &w->eline, STDERR_FILENO, false, flush);
+}
+
+/* Independent stages side by side (at most o->jobs at a time, each in a
+ * process of its own, its lines prefixed with its name); the last one too,
+ * so that every stage's lines carry their prefix. Results travel as image
+ * states. */
 int bd_run_stages_parallel(struct build *b, cn_err *err)
 {
 	struct worker *ws = cn_xcalloc(b->o->jobs, sizeof(*ws));
@@ -239,7 +271,7 @@ int bd_run_stages_parallel(struct build *b, cn_err *err)
 	int r = 0;
 	for (;;) {
 		/* Start what can start. */
-		for (size_t k = 0; r == 0 && k < last && running < b->o->jobs && !cn_interrupted(); k++) {
+		for (size_t k = 0; r == 0 && k <= last && running < b->o->jobs && !cn_interrupted(); k++) {
 			struct stage *st = &b->stages[k];
 			bool busy = false;
 			for (size_t i = 0; i < running; i++)
@@ -259,11 +291,13 @@ int bd_run_stages_parallel(struct build *b, cn_err *err)
 		}
 		if (running == 0)
 			break;
-		struct pollfd pfd[2 * 64];
+		struct pollfd pfd[3 * 64];
 		size_t np = 0;
-		for (size_t i = 0; i < running && np + 2 <= CN_ARRAY_SIZE(pfd); i++) {
+		for (size_t i = 0; i < running && np + 3 <= CN_ARRAY_SIZE(pfd); i++) {
 			if (ws[i].out >= 0)
 				pfd[np++] = (struct pollfd){ .fd = ws[i].out, .events = POLLIN };
+			if (ws[i].errp >= 0)
+				pfd[np++] = (struct pollfd){ .fd = ws[i].errp, .events = POLLIN };
 			pfd[np++] = (struct pollfd){ .fd = ws[i].res, .events = POLLIN };
 		}
 		if (poll(pfd, np, 200) < 0 && errno != EINTR) {
@@ -272,16 +306,20 @@ int bd_run_stages_parallel(struct build *b, cn_err *err)
 		}
 		for (size_t i = 0; i < running; i++) {
 			struct worker *w = &ws[i];
-			struct pollfd *po = NULL, *pr = NULL;
+			struct pollfd *po = NULL, *pr = NULL, *pe = NULL;
 			for (size_t p = 0; p < np; p++) {
 				if (pfd[p].fd == w->out)
 					po = &pfd[p];
+				if (pfd[p].fd == w->errp)
+					pe = &pfd[p];
 				if (pfd[p].fd == w->res)
 					pr = &pfd[p];
 			}
 			if (po && po->revents)
 				relay_worker(b, w, false);
-			if (!pr || !pr->revents || w->out >= 0)
+			if (pe && pe->revents)
+				relay_worker_err(b, w, false);
+			if (!pr || !pr->revents || w->out >= 0 || w->errp >= 0)
 				continue;       /* its output first, to the end */
 			struct worker_result res;
 			ssize_t n = read(w->res, &res, sizeof(res));
@@ -291,8 +329,10 @@ int bd_run_stages_parallel(struct build *b, cn_err *err)
 			while (waitpid(w->pid, &ws_status, 0) < 0 && errno == EINTR)
 				;
 			relay_worker(b, w, true);
+			relay_worker_err(b, w, true);
 			close(w->res);
 			cn_buf_free(&w->line);
+			cn_buf_free(&w->eline);
 			if (r == 0 && (n != (ssize_t)sizeof(res) || !res.ok)) {
 				if (n == (ssize_t)sizeof(res)) {
 					res.err.msg[sizeof(res.err.msg) - 1] = '\0';
@@ -322,7 +362,7 @@ int bd_run_stages_parallel(struct build *b, cn_err *err)
 	free(ws);
 	if (r == 0 && cn_interrupted())
 		r = cn_err_fail(err, CN_ERR_INTERRUPTED, "interrupted");
-	if (r == 0)
-		r = bd_run_stage(b, &b->stages[last], err);
+	if (r == 0 && !b->stages[last].done)
+		r = cn_err_fail(err, CN_ERR_FAILED, "stage %zu was not built", last);
 	return r;
 }

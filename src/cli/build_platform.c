@@ -68,5 +68,9 @@ int cli_build_each(struct store *st, struct bf_build_opts *o, const cn_strv *pla
 	for (size_t i = 0; i < kept.n; i++)
 		digests[i] = kept.v[i];
 	memset(res, 0, sizeof(*res));
-	return store_index_write(st, digests, sizes, plats, kept.n, res->manifest_digest, &res->manifest_size, err);
+	if (store_index_write(st, digests, sizes, plats, kept.n, res->manifest_digest, &res->manifest_size, err) < 0)
+		return -1;
+	/* A multi-platform image has no one config: the index is its id, as buildx prints. */
+	memcpy(res->image_id, res->manifest_digest, sizeof(res->image_id));
+	return 0;
 }

@@ -2,7 +2,9 @@
 #include "builder/imgformat.h"
 #include "builder/namedctx.h"
 #include "cli/build_output.h"
+#include "builder/context.h"
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "cli/layer_limit.h"
 #include "cli/network.h"
 #include "cli/step_opts.h"
@@ -10,25 +12,30 @@
 #include "cli/registry_opts.h"
 #include "cli/build_platform.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/mem.h"
 #include "util/ref.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 static const char build_usage[] =
 	"usage: cairn build [OPTIONS] [CONTEXT]\n"
 	"\n"
-	"Build an image from a Buildfile (Dockerfile syntax). CONTEXT defaults to '.'.\n"
+	"Build an image from a Buildfile (Dockerfile syntax). CONTEXT defaults to '.';\n"
+	"'-' reads a tar (plain or compressed) from stdin, or a Buildfile alone (an empty\n"
+	"context); an http(s) URL of a tar is downloaded. Git contexts are not supported.\n"
 	"\n"
 	"Options:\n"
 	"  -f, --file FILE          the Buildfile (default: CONTEXT/Buildfile, then\n"
-	"                           Dockerfile, then Containerfile)\n"
+	"                           Dockerfile, then Containerfile; '-': stdin)\n"
 	"  -t, --tag NAME[:TAG]     tag the image (repeatable)\n"
 	"      --build-arg K[=V]    set a build argument (K alone takes it from the environment)\n"
 	"      --network MODE       RUN network: default (a private network namespace on\n"
@@ -67,6 +74,18 @@ static const char build_usage[] =
 	"      --format oci|docker  the image's manifest and config media types (default:\n"
 	"                           $BUILDAH_FORMAT, else oci); docker is v2 schema2 with\n"
 	"                           gzip layers unless --compression says otherwise\n"
+		"  -q, --quiet              print only the image id (sha256:...); RUN output is\n"
+	"                           discarded, warnings and errors go to stderr\n"
+	"      --progress MODE      auto (tty on a terminal, else plain), plain (a line per\n"
+	"                           event, with step times), tty (a live line for the\n"
+	"                           running step), quiet (as -q), rawjson (a JSON object\n"
+	"                           per line, see BUILDFILE.md); default $BUILDKIT_PROGRESS\n"
+	"      --iidfile FILE       write the image id to FILE\n"
+	"      --label K=V          set a label on the image (repeatable; after LABEL)\n"
+	"      --annotation K=V     set an annotation on the image's manifest (repeatable)\n"
+	"      --pull[=WHEN]        pull FROM images: missing (default), always (--pull),\n"
+	"                           never (a missing image fails the build)\n"
+	"      --no-cache-filter STAGE[,STAGE]  run these stages' steps without the cache\n"
 	"      --platform OS/ARCH[/VARIANT]  build for this platform (e.g. linux/arm64): its\n"
 	"                           base images, config and TARGET* args; RUN steps of\n"
 	"                           another architecture need a binfmt_misc emulator\n"
@@ -80,37 +99,6 @@ static const char build_usage[] =
 
 /* Long options without a short form (numbers no letter takes). */
 enum { OPT_FORMAT = 0x761, OPT_BUILD_CONTEXT };
-
-struct progress {
-	bool quiet;
-};
-
-static void on_event(void *ctx, const struct bf_event *ev)
-{
-	struct progress *p = ctx;
-	char size[32];
-	if (p->quiet && ev->kind != BF_EV_WARNING)
-		return;
-	switch (ev->kind) {
-	case BF_EV_STEP:
-		printf("STEP %zu/%zu: %s\n", ev->step, ev->total, cli_esc(ev->text));
-		break;
-	case BF_EV_LAYER:
-		cli_human_size(ev->size, size, sizeof(size));
-		printf("--> layer %.19s (%s)\n", ev->digest, size);
-		break;
-	case BF_EV_NO_LAYER:
-		break;
-	case BF_EV_CACHED:
-		printf("--> CACHED %.19s\n", ev->digest);
-		break;
-	case BF_EV_WARNING:
-		fflush(stdout);
-		fprintf(stderr, "warning: %s\n", cli_esc(ev->text));
-		break;
-	}
-	fflush(stdout);
-}
 
 struct puller {
 	struct cli_registry reg;
@@ -185,6 +173,48 @@ static char *default_buildfile(const char *context)
 	return NULL;
 }
 
+/* Long options without a letter (a range of their own: the other build
+ * flags' helpers pick letters). */
+enum {
+	OPT_IIDFILE = 0x1700, OPT_LABEL, OPT_ANNOTATION, OPT_PULL, OPT_NO_CACHE_FILTER, OPT_PROGRESS,
+};
+
+/* K=V for --label and --annotation: K not empty. */
+static int add_kv(cn_strv *sv, const char *flag, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	if (eq == arg || !*arg)
+		return cli_usage_error("build", "--%s: '%s' is not KEY=VALUE", flag, arg);
+	if (eq) {
+		_cleanup_free_ char *k = cn_xstrndup(arg, (size_t)(eq - arg));
+		cn_env_set(sv, k, eq + 1);
+	} else {
+		cn_env_set(sv, arg, "");
+	}
+	return 0;
+}
+
+/* The Buildfile of a context from stdin or a URL, read from inside it
+ * (docker takes -f there relative to the context); never through a link
+ * that leaves it. */
+static int context_buildfile(const struct bf_context *c, char **file, cn_buf *text, cn_err *err)
+{
+	static const char *const names[] = { "Buildfile", "Dockerfile", "Containerfile" };
+	_cleanup_close_ int dir = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd = -1;
+	if (dir < 0)
+		return cn_err_sys(err, "open '%s'", c->dir);
+	for (size_t i = 0; !*file && i < CN_ARRAY_SIZE(names); i++)
+		if (faccessat(dir, names[i], F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			*file = cn_xstrdup(names[i]);
+	if (!*file)
+		return cn_err_fail(err, CN_ERR_NOT_FOUND, "no Buildfile, Dockerfile or Containerfile in the context");
+	fd = cn_openat2(dir, **file == '/' ? *file + 1 : *file, O_RDONLY | O_NOCTTY | O_NONBLOCK, RESOLVE_BENEATH);
+	if (fd < 0)
+		return cn_err_sys(err, "the Buildfile '%s' in the context", *file);
+	return cn_read_fd(fd, *file, 16u << 20, text, err);
+}
+
 int cmd_build(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -207,13 +237,19 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "build-context", required_argument, NULL, OPT_BUILD_CONTEXT },
 		CLI_STEP_OPTIONS,
+		{ "iidfile", required_argument, NULL, OPT_IIDFILE },
+		{ "label", required_argument, NULL, OPT_LABEL },
+		{ "annotation", required_argument, NULL, OPT_ANNOTATION },
+		{ "pull", optional_argument, NULL, OPT_PULL },
+		{ "no-cache-filter", required_argument, NULL, OPT_NO_CACHE_FILTER },
+		{ "progress", required_argument, NULL, OPT_PROGRESS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_build_output output __attribute__((cleanup(cli_build_output_free))) = { .stdout_fd = -1 };
 	struct bf_build_opts o = { .compression = LAYER_ZSTD, .network = cli_network_default(), .timestamp = -1 };
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
-	struct progress progress = { .quiet = false };
+	struct cli_progress progress;
 	struct sb_limits limits = { 0 };
 	struct cli_step_opts step __attribute__((cleanup(cli_step_opts_free))) = { .nrlimits = 0 };
 	_cleanup_strv_ cn_strv tags = { 0 };
@@ -225,6 +261,14 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	_cleanup_free_ char *file = NULL;
 	struct bf_build_result res;
 	struct puller puller __attribute__((cleanup(puller_free)));
+	_cleanup_strv_ cn_strv labels = { 0 };     /* o.labels borrows it */
+	_cleanup_strv_ cn_strv annotations = { 0 };        /* o.annotations borrows it */
+	_cleanup_strv_ cn_strv nocache_stages = { 0 };     /* o.no_cache_stages borrows it */
+	_cleanup_buf_ cn_buf stdin_file;           /* -f - */
+	struct bf_context bctx = { .td.fd = -1 };
+	enum cli_progress_mode mode = CLI_PROGRESS_AUTO;
+	bool mode_set = false;
+	const char *iidfile = NULL;
 	struct store st;
 	cn_err err;
 	int c, rc = 0;
@@ -234,7 +278,9 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	o.jobs = ncpu > 0 ? (size_t)ncpu : 1;
 	cli_registry_init(&puller.reg, false);
 	puller.quiet = false;
-	while ((c = getopt_long(argc, argv, "f:t:j:o:qh", opts, NULL)) != -1) {
+	cn_buf_init(&stdin_file, 0);
+	opterr = 0;     /* an unknown flag is named below, once */
+	while ((c = getopt_long(argc, argv, ":f:t:j:o:qh", opts, NULL)) != -1) {
 		int r = cli_registry_opt(&puller.reg, "build", c, optarg);
 		if (r == 0)
 			r = cli_step_opt("build", c, optarg, &step);
@@ -274,8 +320,41 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 			compression_given = true;
 			break;
 		case 'q':
-			progress.quiet = true;
+			mode = CLI_PROGRESS_QUIET;
+			mode_set = true;
 			break;
+		case OPT_PROGRESS:
+			if (cli_progress_parse(optarg, &mode) < 0)
+				return cli_usage_error("build", "--progress: '%s' is not auto, plain, tty, quiet or rawjson",
+						       optarg);
+			mode_set = true;
+			break;
+		case OPT_IIDFILE:
+			iidfile = optarg;
+			break;
+		case OPT_LABEL:
+		case OPT_ANNOTATION:
+			if (add_kv(c == OPT_LABEL ? &labels : &annotations, c == OPT_LABEL ? "label" : "annotation",
+				   optarg))
+				return EXIT_USAGE;
+			break;
+		case OPT_PULL:
+			if (!optarg || !strcmp(optarg, "always") || !strcmp(optarg, "true"))
+				o.pull_policy = BF_PULL_ALWAYS;
+			else if (!strcmp(optarg, "missing") || !strcmp(optarg, "false"))
+				o.pull_policy = BF_PULL_MISSING;
+			else if (!strcmp(optarg, "never"))
+				o.pull_policy = BF_PULL_NEVER;
+			else
+				return cli_usage_error("build", "--pull: '%s' is not always, missing or never", optarg);
+			break;
+		case OPT_NO_CACHE_FILTER: {
+			_cleanup_free_ char *copy = cn_xstrdup(optarg);
+			char *save = NULL;
+			for (char *n = strtok_r(copy, ",", &save); n; n = strtok_r(NULL, ",", &save))
+				cn_strv_pushdup(&nocache_stages, n);
+			break;
+		}
 		case 'N':
 			o.no_cache = true;
 			break;
@@ -367,8 +446,14 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		case 'h':
 			fputs(build_usage, stdout);
 			return 0;
+		case ':':
+			if (optopt && optopt < 0x100)
+				return cli_usage_error("build", "flag needs an argument: -%c", optopt);
+			return cli_usage_error("build", "flag needs an argument: %s", argv[optind - 1]);
 		default:
-			return cli_usage_error("build", "invalid option");
+			if (optopt && optopt < 0x100)
+				return cli_usage_error("build", "unknown flag: -%c", optopt);
+			return cli_usage_error("build", "unknown flag: %s", argv[optind - 1]);
 		}
 	}
 	/* As buildah: BUILDAH_FORMAT when --format is not given. A docker image
@@ -378,6 +463,10 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		return cli_usage_error("build", "%s", err.msg);
 	if (o.format == BF_FORMAT_DOCKER && !compression_given)
 		o.compression = LAYER_GZIP;
+	if (!mode_set && getenv("BUILDKIT_PROGRESS") && *getenv("BUILDKIT_PROGRESS") &&
+	    cli_progress_parse(getenv("BUILDKIT_PROGRESS"), &mode) < 0)
+		return cli_usage_error("build", "BUILDKIT_PROGRESS: '%s' is not auto, plain, tty, quiet or rawjson",
+				       getenv("BUILDKIT_PROGRESS"));
 	if (o.timestamp < 0 && sde && *sde && parse_epoch(sde, &o.timestamp) < 0) {
 		fprintf(stderr, "error: SOURCE_DATE_EPOCH='%s' is not seconds since 1970\n", sde);
 		return EXIT_USAGE;
@@ -388,9 +477,25 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	if (argc - optind > 1)
 		return cli_usage_error("build", "expected one build context, got %d", argc - optind);
 	o.context = optind < argc ? argv[optind] : ".";
-	if (!file)
+	bool special = !strcmp(o.context, "-") || bf_context_is_url(o.context);
+	if (bf_context_is_git(o.context)) {
+		fprintf(stderr, "error: not supported: git context '%s' (clone it and build the directory)\n",
+			cli_esc(o.context));
+		return EXIT_FAIL;
+	}
+	if (file && !strcmp(file, "-")) {
+		if (!strcmp(o.context, "-"))
+			return cli_usage_error("build", "stdin cannot be both the Buildfile (-f -) and the context (-)");
+		if (bf_read_stream(STDIN_FILENO, "the Buildfile on stdin", 16u << 20, &stdin_file, &err) < 0)
+			return cli_fail(&err);
+		free(file);
+		file = cn_xstrdup("<stdin>");
+		o.buildfile_text = stdin_file.data;
+		o.buildfile_len = stdin_file.len;
+	}
+	if (!file && !special)
 		file = default_buildfile(o.context);
-	if (!file) {
+	if (!file && !special) {
 		fprintf(stderr, "error: no Buildfile, Dockerfile or Containerfile in '%s' (use -f)\n",
 			o.context);
 		return EXIT_FAIL;
@@ -409,25 +514,64 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	o.secret_envs = secret_envs;
 	o.build_args = build_args;
 	o.contexts = contexts;
-	o.out_fd = STDOUT_FILENO;
-	o.err_fd = STDERR_FILENO;
-	o.on_event = on_event;
-	o.event_ctx = &progress;
-	puller.quiet = puller.reg.quiet = progress.quiet;
-	o.pull = pull_base;
-	o.pull_platform = pull_base_platform;
-	o.pull_ctx = &puller;
-	if (cli_build_output_prepare(&output, &err) < 0)
-		return cli_fail(&err);
+	o.labels = labels;
+	o.annotations = annotations;
+	o.no_cache_stages = nocache_stages;
+	/* Before the live view takes stdout over: with -o - the real stdout is
+	 * kept for the archive and the build prints to stderr. */
 	/* --platform (the registry options keep it for pulls) is what is built;
 	 * a list is a multi-platform image, whose FROMs pull per platform. */
 	if ((rc = cli_build_platforms("build", puller.reg.o.platform, &platforms)) != 0)
 		return rc;
 	if (platforms.n > 1)
 		puller.reg.o.platform = NULL;
-	if (cli_open_store(cli, &st) < 0)
+	if (cli_build_output_prepare(&output, &err) < 0)
+		return cli_fail(&err);
+	cli_progress_start(&progress, mode);
+	/* -q: step output goes nowhere, as docker's; rawjson: stdout is JSON. */
+	o.out_fd = mode == CLI_PROGRESS_QUIET ? open("/dev/null", O_WRONLY | O_CLOEXEC)
+		   : mode == CLI_PROGRESS_RAWJSON ? STDERR_FILENO : STDOUT_FILENO;
+	if (o.out_fd < 0)
+		o.out_fd = STDERR_FILENO;       /* no /dev/null: better stderr than stdout */
+	o.err_fd = mode == CLI_PROGRESS_QUIET ? o.out_fd : STDERR_FILENO;
+	if (progress.ticking)
+		o.err_fd = STDOUT_FILENO;       /* the live view shows both streams, in order */
+	o.relay_raw = mode == CLI_PROGRESS_RAWJSON;
+	o.on_event = cli_progress_event;
+	o.event_ctx = &progress;
+	puller.quiet = puller.reg.quiet = mode == CLI_PROGRESS_QUIET || mode == CLI_PROGRESS_RAWJSON;
+	o.pull = pull_base;
+	o.pull_platform = pull_base_platform;
+	o.pull_ctx = &puller;
+	if (cli_open_store(cli, &st) < 0) {
+		cli_progress_stop(&progress);
+		if (o.out_fd > STDERR_FILENO)
+			close(o.out_fd);
 		return EXIT_FAIL;
+	}
 	cn_interrupt_install();
+	if (special && (!strcmp(o.context, "-") ? bf_context_from_fd(&st, STDIN_FILENO, &bctx, &err)
+						: bf_context_from_url(&st, o.context, &bctx, &err)) < 0) {
+		rc = cli_fail(&err);
+		goto out;
+	}
+	if (special && bctx.buildfile_text && !o.buildfile_text) {
+		free(file);
+		file = cn_xstrdup("<stdin>");
+		o.buildfile_text = bctx.buildfile_text;
+		o.buildfile_len = bctx.buildfile_len;
+	} else if (special && !o.buildfile_text) {
+		if (context_buildfile(&bctx, &file, &stdin_file, &err) < 0) {
+			rc = cli_fail(&err);
+			goto out;
+		}
+		o.buildfile_text = stdin_file.data;
+		o.buildfile_len = stdin_file.len;
+	}
+	if (special) {
+		o.context = bctx.dir;
+		o.buildfile = file;
+	}
 	if (cli_network_prepare(o.network, &err) < 0) {
 		rc = cli_fail(&err);
 		goto out;
@@ -437,7 +581,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out;
 	}
-	if (cli_build_each(&st, &o, &platforms, progress.quiet, &res, &err) < 0) {
+	if (cli_build_each(&st, &o, &platforms, puller.quiet, &res, &err) < 0) {
+		cli_progress_stop(&progress);   /* the error below the last line, not on it */
 		rc = cli_fail(&err);
 		cli_rootless_note(&err);
 		goto out;
@@ -452,15 +597,21 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 			rc = cli_fail(&err);
 			goto out;
 		}
-		if (!progress.quiet)
-			printf("COMMIT %s\n", cli_esc(tags.v[i]));
 	}
 	if (cli_build_output_write(&output, &st, res.manifest_digest, &tags, &err) < 0) {
 		rc = cli_fail(&err);
 		goto out;
 	}
-	printf("%s\n", res.manifest_digest);
+	if (iidfile && cn_write_file_atomic(AT_FDCWD, iidfile, res.image_id, strlen(res.image_id), 0644, &err) < 0) {
+		rc = cli_fail(&err);
+		goto out;
+	}
+	cli_progress_image(&progress, res.image_id, res.manifest_digest, tags.v, tags.n);
 out:
+	cli_progress_stop(&progress);
+	if (o.out_fd > STDERR_FILENO)
+		close(o.out_fd);
+	bf_context_free(&st, &bctx);
 	if (cn_interrupted() && rc != 0)
 		rc = 128 + cn_interrupt_signal();
 	store_close(&st);

@@ -111,6 +111,13 @@ expect_no_tag() {
 	[ -z "$d" ] || { echo "tag '$1' points at $d"; return 1; }
 }
 
+# The image id of a tag as docker prints it (`build -q`, `images --no-trunc
+# -q`): sha256: and the digest of its config.
+image_id() {
+	local m
+	m=$(tag_digest "$1") && [ -n "$m" ] && jq -r .config.digest "$CAIRN_ROOT/blobs/sha256/${m#sha256:}"
+}
+
 # The image config document of a tag, or of a manifest digest.
 image_config() {
 	image_config_of "$(tag_digest "$1")"

@@ -29,7 +29,7 @@ CMD ["echo $GREETING"]
 EOF2
 expect_ok "build the app image" build -t app:1 --build-arg VERSION=2.5 "$ctx"
 check "progress shows steps" grep -q "STEP 7/14: RUN echo" "$T/out"
-check "the last line is the manifest digest" test "$(tail -1 "$T/out")" = "$(tag_digest app:1)"
+check "the last line is the image id (the config digest)" test "$(tail -1 "$T/out")" = "$(image_id app:1)"
 
 cfg=$(image_config app:1)
 j() { jq -r "$1" <<<"$cfg"; }

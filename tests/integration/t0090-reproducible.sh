@@ -21,7 +21,8 @@ install -m 0755 /bin/busybox "$REPO_DIR/examples/busybox/busybox"
 build_in() {   # STORE COMPRESSION [extra args]
 	local store=$1 comp=$2; shift 2
 	CAIRN_ROOT=$store SOURCE_DATE_EPOCH=$epoch "$CAIRN" build -q --compression "$comp" -t busybox:latest "$REPO_DIR/examples/busybox" >/dev/null 2>&1 &&
-		CAIRN_ROOT=$store "$CAIRN" build -q --compression "$comp" "$@" -t repro:1 "$ctx" 2>/dev/null | tail -1
+		CAIRN_ROOT=$store "$CAIRN" build -q --compression "$comp" "$@" -t repro:1 "$ctx" >/dev/null 2>&1 &&
+		CAIRN_ROOT=$store tag_digest repro:1
 }
 for comp in zstd gzip; do
 	a=$(SOURCE_DATE_EPOCH=$epoch build_in "$T/a-$comp" "$comp")
