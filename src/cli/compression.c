@@ -39,6 +39,6 @@ void cli_compression_report(const struct xfer_convert_stats *s, enum layer_compr
 	if (quiet || (!s->converted && !s->reused))
 		return;
 	fprintf(stderr, "layers as %s: %u converted (%llu -> %llu bytes), %u converted before\n",
-		layer_compression_name(c), s->converted, (unsigned long long)s->bytes_in,
+		c == LAYER_NONE ? "uncompressed tar" : layer_compression_name(c), s->converted, (unsigned long long)s->bytes_in,
 		(unsigned long long)s->bytes_out, s->reused);
 }
