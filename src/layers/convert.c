@@ -35,11 +35,7 @@ int layer_convert(int in_fd, int out_fd, enum layer_compression comp, struct lay
 	}
 	if (layer_sink_finish(&sink, &res->out, err) < 0)
 		goto out;
-	cn_sha256_final(&src.digest, res->in_digest);
-	if (src.codec->id == LAYER_CODEC_PLAIN)
-		memcpy(res->in_diff_id, res->in_digest, sizeof(res->in_diff_id));
-	else
-		cn_sha256_final(&src.diff_id, res->in_diff_id);
+	ex_src_final(&src, res->in_digest, res->in_diff_id);
 	res->in_size = src.raw;
 	/* The reader passes tar bytes through unchanged (it makes none up
 	 * outside an extraction), so both sides hashed the same tar. */
