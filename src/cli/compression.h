@@ -19,8 +19,9 @@ int cli_compression_format_parse(const char *s, enum layer_compression *out);
 void cli_compression_report(const struct xfer_convert_stats *s, enum layer_compression c, bool quiet);
 
 #define CLI_COMPRESSION_FORMAT_USAGE \
-	"      --compression-format FMT  convert every layer to FMT: gzip, zstd or none\n" \
-	"                           (streamed; a conversion is remembered, so the next one\n" \
-	"                           of the same layer is free); --compression is the same\n"
+	"      --compression-format FMT\n" \
+	"                           convert every layer to FMT: gzip, zstd or none\n" \
+	"                           (streamed and remembered: converting the same layer\n" \
+	"                           again is free); --compression is the same\n"
 
 #endif
