@@ -261,9 +261,9 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	o.jobs = ncpu > 0 ? (size_t)ncpu : 1;
 	cli_registry_init(&puller.reg, false);
 	puller.quiet = false;
+	cn_buf_init(&stdin_file, 0);
 	if (cli_compression_default(&o.compression) != 0)
 		return EXIT_FAIL;
-	cn_buf_init(&stdin_file, 0);
 	opterr = 0;     /* an unknown flag is named below, once */
 	while ((c = getopt_long(argc, argv, ":f:t:j:o:qh", opts, NULL)) != -1) {
 		int r = cli_registry_opt(&puller.reg, "build", c, optarg);
