@@ -233,18 +233,33 @@ static int export_dir_over(struct store *st, const struct store_image *img, cons
 	return 0;
 }
 
+static int export_image(struct store *st, const char *ref, enum arc_format format, const char *dest,
+			const cn_strv *names, int compression, struct xfer_convert_stats *stats, cn_err *err);
+
 int arc_export(struct store *st, const char *ref, enum arc_format format, const char *dest,
 	       cn_err *err)
 {
-	return arc_export_named(st, ref, format, dest, NULL, err);
+	return export_image(st, ref, format, dest, NULL, ARC_SAVE_DOCKER, NULL, err);
 }
 
 int arc_export_named(struct store *st, const char *ref, enum arc_format format, const char *dest,
 		     const cn_strv *names, cn_err *err)
 {
+	return export_image(st, ref, format, dest, names, ARC_SAVE_DOCKER, NULL, err);
+}
+
+int arc_export_as(struct store *st, const char *ref, enum arc_format format, const char *dest,
+		  int compression, struct xfer_convert_stats *stats, cn_err *err)
+{
+	return export_image(st, ref, format, dest, NULL, compression, stats, err);
+}
+
+/* NAMES: arc_save_named's; COMPRESSION, STATS: arc_save_as's. */
+static int export_image(struct store *st, const char *ref, enum arc_format format, const char *dest,
+			const cn_strv *names, int compression, struct xfer_convert_stats *stats, cn_err *err)
+{
 	struct store_image img;
 	struct arc_out out;
-	char *refs[] = { (char *)(uintptr_t)ref };
 	int r = store_image_load(st, ref, &img, err);
 	if (r == 0)
 		return cn_err_fail(err, CN_ERR_NOT_FOUND, "image '%s' not found", ref);
@@ -265,7 +280,10 @@ int arc_export_named(struct store *st, const char *ref, enum arc_format format, 
 	case ARC_DOCKER_ARCHIVE:
 		r = arc_out_open(dest, &out, err);
 		if (r == 0) {
-			r = names ? arc_save_named(st, ref, names, out.fd, err) : arc_save(st, refs, 1, out.fd, err);
+			/* Only a docker archive must avoid zstd (imgarchive.h). */
+			if (compression == ARC_SAVE_DOCKER && format == ARC_OCI_ARCHIVE)
+				compression = ARC_SAVE_KEEP;
+			r = arc_save_one(st, ref, names, compression, stats, out.fd, err);
 			if (r == 0)
 				r = arc_out_commit(&out, err);
 			arc_out_abort(&out);

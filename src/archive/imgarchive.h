@@ -16,6 +16,7 @@
 
 #include "store/image.h"
 #include "store/store.h"
+#include "transfer/convert.h"
 #include "util/err.h"
 #include "util/strv.h"
 
@@ -44,6 +45,21 @@ int arc_save(struct store *st, char *const *refs, size_t nrefs, int out_fd, cn_e
 /* The same for the one image REF, named by NAMES (normalized refs, which
  * need not be tags in the store; none: no name), as build --output writes it. */
 int arc_save_named(struct store *st, const char *ref, const cn_strv *names, int out_fd, cn_err *err);
+/* ARC_SAVE_DOCKER: each image's layers as stored, except that an image with
+ * a zstd layer has all its layers converted to gzip: `docker load` and
+ * skopeo's docker-archive: read no zstd. arc_save does this. */
+#define ARC_SAVE_DOCKER (-1)
+/* ARC_SAVE_KEEP: every layer as stored. */
+#define ARC_SAVE_KEEP (-2)
+/* arc_save with every layer converted to COMPRESSION (an enum
+ * layer_compression, or ARC_SAVE_DOCKER) on the way out: streamed, the
+ * converted blobs remembered in the store (transfer/convert.h). STATS
+ * (may be NULL) counts the conversions. */
+int arc_save_as(struct store *st, char *const *refs, size_t nrefs, int compression,
+		struct xfer_convert_stats *stats, int out_fd, cn_err *err);
+/* arc_save_named with COMPRESSION and STATS as arc_save_as. */
+int arc_save_one(struct store *st, const char *ref, const cn_strv *names, int compression,
+		 struct xfer_convert_stats *stats, int out_fd, cn_err *err);
 
 /* ---- export (export.c, bundle.c) ---- */
 enum arc_format {
@@ -72,6 +88,11 @@ int arc_export(struct store *st, const char *ref, enum arc_format format, const 
  * NULL: its tags, as arc_export). */
 int arc_export_named(struct store *st, const char *ref, enum arc_format format, const char *dest,
 		     const cn_strv *names, cn_err *err);
+/* The same; the archive formats convert layers as arc_save_as does
+ * (ARC_SAVE_DOCKER means ARC_SAVE_KEEP for oci-archive: only a docker
+ * archive must avoid zstd). */
+int arc_export_as(struct store *st, const char *ref, enum arc_format format, const char *dest,
+		  int compression, struct xfer_convert_stats *stats, cn_err *err);
 
 /* The OCI runtime config.json for IMG whose rootfs is open at ROOTFS_FD
  * (USER is resolved from its /etc/passwd and /etc/group). HOSTNAME is the

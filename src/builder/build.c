@@ -8,6 +8,7 @@
 #include "util/ref.h"
 #include "builder/rootdir.h"
 #include "builder/buildplat.h"
+#include "transfer/convert.h"
 #include "util/platform.h"
 #include "util/signal.h"
 
@@ -222,6 +223,12 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 			store_image_free(&img);
 			return -1;
 		}
+	}
+	/* Every layer of the image in the build's compression, the base's
+	 * too (converted once, then remembered by the store). */
+	if (xfer_convert_image(b->st, &img, b->o->compression, NULL, err) < 0) {
+		store_image_free(&img);
+		return cn_err_wrap(err, "image '%s'", image);
 	}
 	b->cur->cfg = bf_config_from_base(img.config);
 	b->cur->layers = CN_TAKE_PTR(img.layers);

@@ -4,6 +4,7 @@
 #include "cli/build_output.h"
 #include "builder/context.h"
 #include "cli/cli.h"
+#include "cli/compression.h"
 #include "cli/progress.h"
 #include "cli/layer_limit.h"
 #include "cli/network.h"
@@ -43,7 +44,9 @@ static const char build_usage[] =
 	"                           loopback services are out of reach), host (also lets\n"
 	"                           RUN --network=host steps share the host's), or none;\n"
 	"                           rootless the default is host (a bridge needs root)\n"
-	"      --compression ALG    layer compression: zstd (default) or gzip\n"
+	"      --compression ALG    layer compression: gzip (default; the configuration\n"
+	"                           file's `compression` changes it) or zstd; the base\n"
+	"                           image's layers are converted to it\n"
 	"      --no-cache           run every step (results still fill the cache)\n"
 	"      --target STAGE       build up to the stage named STAGE (FROM ... AS STAGE)\n"
 	"  -j, --jobs N             build up to N independent stages at once (default:\n"
@@ -247,7 +250,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_build_output output __attribute__((cleanup(cli_build_output_free))) = { .stdout_fd = -1 };
-	struct bf_build_opts o = { .compression = LAYER_ZSTD, .network = cli_network_default(), .timestamp = -1 };
+	struct bf_build_opts o = { .compression = LAYER_GZIP, .network = cli_network_default(), .timestamp = -1 };
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	struct cli_progress progress;
 	struct sb_limits limits = { 0 };
@@ -279,6 +282,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	cli_registry_init(&puller.reg, false);
 	puller.quiet = false;
 	cn_buf_init(&stdin_file, 0);
+	if (cli_compression_default(&o.compression) != 0)
+		return EXIT_FAIL;
 	opterr = 0;     /* an unknown flag is named below, once */
 	while ((c = getopt_long(argc, argv, ":f:t:j:o:qh", opts, NULL)) != -1) {
 		int r = cli_registry_opt(&puller.reg, "build", c, optarg);

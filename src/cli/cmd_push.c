@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "cli/compression.h"
 #include "cli/registry_opts.h"
 #include "store/imgindex.h"
 #include "util/cleanup.h"
@@ -19,6 +20,7 @@ static const char push_usage[] =
 	"\n"
 	"Options:\n"
 	CLI_REGISTRY_USAGE
+	CLI_COMPRESSION_FORMAT_USAGE
 	"  -q, --quiet              print only the manifest digest\n"
 	"  -h, --help               show this help\n";
 
@@ -56,6 +58,8 @@ static int push(struct store *st, char **ops, int n, struct cli_registry *r, cn_
 	if (push_dispatch(st, ops, n, r, &res, err) < 0)
 		return -1;
 	cli_registry_progress_end(r);
+	if (r->o.convert)
+		cli_compression_report(&res.converted, r->o.compression, r->quiet);
 	if (!r->quiet)
 		fprintf(stderr, "pushed: %u blobs sent, %u already there, %u mounted\n", res.blobs_sent,
 			res.blobs_skipped, res.blobs_mounted);

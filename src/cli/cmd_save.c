@@ -1,5 +1,6 @@
 #include "archive/imgarchive.h"
 #include "cli/cli.h"
+#include "cli/compression.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -8,10 +9,15 @@ int cmd_save(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
+		{ "compression-format", required_argument, NULL, 'C' },
+		{ "compression", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *output = "-";
+	enum layer_compression comp = LAYER_GZIP;
+	struct xfer_convert_stats stats = { 0 };
+	bool convert = false;
 	struct arc_out out;
 	struct store st;
 	cn_err err;
@@ -21,12 +27,26 @@ int cmd_save(struct cli *cli, int argc, char **argv)
 		case 'o':
 			output = optarg;
 			break;
+		case 'C':
+			if (cli_compression_format_parse(optarg, &comp) < 0)
+				return cli_usage_error("save", "--compression-format: '%s' is not gzip or none", optarg);
+			/* The tar is a docker archive too: docker load reads no zstd. */
+			if (comp == LAYER_ZSTD)
+				return cli_usage_error("save", "--compression-format zstd: docker load cannot read "
+						       "zstd layers; save writes gzip or none (export --format "
+						       "oci-archive takes zstd)");
+			convert = true;
+			break;
 		case 'h':
 			printf("usage: cairn save [-o FILE] IMAGE...\n\n"
 			       "Write images (tags or manifest digests) as one tar that is an OCI image\n"
 			       "layout and a docker archive at once: podman load, docker load, skopeo's\n"
-			       "oci-archive: and docker-archive: and cairn load read it.\n\n"
-			       "  -o, --output FILE   write to FILE (default: stdout, if not a terminal)\n");
+			       "oci-archive: and docker-archive: and cairn load read it. Layers go as\n"
+			       "stored, except that an image with zstd layers is written with gzip ones\n"
+			       "(docker load reads no zstd).\n\n"
+			       "  -o, --output FILE   write to FILE (default: stdout, if not a terminal)\n"
+			       "      --compression-format FMT  convert every layer to FMT: gzip or none\n"
+			       "                      (streamed, remembered); --compression is the same\n");
 			return 0;
 		default:
 			return cli_usage_error("save", "invalid option");
@@ -40,9 +60,12 @@ int cmd_save(struct cli *cli, int argc, char **argv)
 		store_close(&st);
 		return cli_fail(&err);
 	}
-	if (arc_save(&st, argv + optind, (size_t)(argc - optind), out.fd, &err) < 0 ||
+	if (arc_save_as(&st, argv + optind, (size_t)(argc - optind), convert ? (int)comp : ARC_SAVE_DOCKER,
+			&stats, out.fd, &err) < 0 ||
 	    arc_out_commit(&out, &err) < 0)
 		rc = cli_fail(&err);
+	else if (convert)
+		cli_compression_report(&stats, comp, false);
 	arc_out_abort(&out);
 	store_close(&st);
 	return rc;

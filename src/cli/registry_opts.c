@@ -1,3 +1,4 @@
+#include "cli/compression.h"
 #include "cli/registry_opts.h"
 #include "cli/rootless.h"
 
@@ -128,6 +129,17 @@ int cli_registry_opt(struct cli_registry *r, const char *cmd, int c, const char 
 	case CLI_OPT_PLATFORM:
 		r->o.platform = arg;
 		return 1;
+	case CLI_OPT_COMPRESSION_FORMAT:
+		if (strcmp(cmd, "push") != 0) {
+			cli_usage_error(cmd, "unknown option '--compression-format' (push only)");
+			return -1;
+		}
+		if (cli_compression_format_parse(arg, &r->o.compression) < 0) {
+			cli_usage_error(cmd, "--compression-format: '%s' is not gzip, zstd or none", arg);
+			return -1;
+		}
+		r->o.convert = true;
+		return 1;
 	default:
 		return 0;
 	}
@@ -138,6 +150,8 @@ int cli_registry_parse(struct cli_registry *r, const char *cmd, const char *usag
 {
 	static const struct option opts[] = {
 		CLI_REGISTRY_OPTIONS,
+		{ "compression-format", required_argument, NULL, CLI_OPT_COMPRESSION_FORMAT },
+		{ "compression", required_argument, NULL, CLI_OPT_COMPRESSION_FORMAT },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },

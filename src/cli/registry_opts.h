@@ -14,6 +14,7 @@ enum {
 	CLI_OPT_CERT_DIR,
 	CLI_OPT_TLS_VERIFY,
 	CLI_OPT_PLATFORM,
+	CLI_OPT_COMPRESSION_FORMAT,     /* push only (cli_registry_parse) */
 };
 
 #define CLI_REGISTRY_OPTIONS \

@@ -97,6 +97,21 @@ static const struct layer_codec *declared_codec(const char *media_type)
 	return NULL;
 }
 
+int layer_media_type_compression(const char *media_type, enum layer_compression *out)
+{
+	const struct layer_codec *c = declared_codec(media_type);
+	if (!c || c->compression < 0)
+		return -1;
+	*out = (enum layer_compression)c->compression;
+	return 0;
+}
+
+const char *layer_compression_name(enum layer_compression c)
+{
+	const struct layer_codec *codec = layer_codec_of(c);
+	return c == LAYER_NONE ? "none" : codec ? codec->name : "?";
+}
+
 int layer_check_media_type(int fd, const char *media_type, const char *digest, cn_err *err)
 {
 	unsigned char head[LAYER_CODEC_MAGIC_MAX];

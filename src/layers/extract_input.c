@@ -383,3 +383,12 @@ void ex_src_free(struct ex_src *s)
 	free(s->out);
 	s->in = s->out = NULL;
 }
+
+void ex_src_final(struct ex_src *s, char digest[CN_DIGEST_STR_SIZE], char diff_id[CN_DIGEST_STR_SIZE])
+{
+	cn_sha256_final(&s->digest, digest);
+	if (s->codec->id == LAYER_CODEC_PLAIN)
+		memcpy(diff_id, digest, CN_DIGEST_STR_SIZE);
+	else
+		cn_sha256_final(&s->diff_id, diff_id);
+}

@@ -77,6 +77,9 @@ ssize_t ex_src_read(struct ex_src *s, const void **buf);
 /* ex_src_read as libarchive's read callback (UD is the ex_src). */
 la_ssize_t ex_src_archive_cb(struct archive *ar, void *ud, const void **buf);
 void ex_src_free(struct ex_src *s);
+/* After the last read: the blob's digest and its tar's diff_id (the same
+ * for a plain tar). */
+void ex_src_final(struct ex_src *s, char digest[CN_DIGEST_STR_SIZE], char diff_id[CN_DIGEST_STR_SIZE]);
 
 /* ---- inodes this extraction made or went through (ADD form) --------------- */
 

@@ -26,11 +26,7 @@ int layer_hash(int in_fd, uint64_t max_bytes, struct layer_extract_result *res, 
 		cn_err_cause(err, &src.err, "layer");
 		goto out;
 	}
-	cn_sha256_final(&src.digest, res->digest);
-	if (src.codec->id == LAYER_CODEC_PLAIN)
-		memcpy(res->diff_id, res->digest, sizeof(res->diff_id));
-	else
-		cn_sha256_final(&src.diff_id, res->diff_id);
+	ex_src_final(&src, res->digest, res->diff_id);
 	res->size = src.raw;
 	res->uncompressed = src.plain;
 	rc = 0;

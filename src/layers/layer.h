@@ -126,7 +126,24 @@ int layer_extract(int in_fd, int target_fd, const struct layer_extract_opts *opt
  * checked against the diff_id it claims. MAX_BYTES 0: the default cap. */
 int layer_hash(int in_fd, uint64_t max_bytes, struct layer_extract_result *res, cn_err *err);
 
+struct layer_convert_result {
+	struct layer_info out;                  /* the new blob (entries: 0, not counted) */
+	char in_digest[CN_DIGEST_STR_SIZE];     /* sha256 of the blob as read */
+	char in_diff_id[CN_DIGEST_STR_SIZE];    /* sha256 of its tar */
+	uint64_t in_size;                       /* bytes read */
+};
+
+/* Re-compress the layer blob IN_FD (gzip, zstd or plain tar, read to its end
+ * with layer_hash's rules) as COMP to OUT_FD, streamed: the tar bytes are
+ * unchanged (same diff_id), the blob is new. The caller compares
+ * RES->in_digest with the digest it expected. */
+int layer_convert(int in_fd, int out_fd, enum layer_compression comp, struct layer_convert_result *res,
+		  cn_err *err);
+
 const char *layer_media_type(enum layer_compression c);
+/* The compression a layer media type declares (OCI "+gzip"/"+zstd"/".tar",
+ * docker's ".tar.gzip"/".tar.zstd"/".tar"): 0, or -1 when it names none. */
+int layer_media_type_compression(const char *media_type, enum layer_compression *out);
 /* The layer blob open at FD (read with pread, the offset unchanged) is
  * compressed as MEDIA_TYPE declares (gzip, zstd, or a plain tar, from its
  * first bytes): 0, or -1 with an error naming DIGEST and both formats. A
@@ -134,6 +151,8 @@ const char *layer_media_type(enum layer_compression c);
  * every other tool that pulls it. */
 int layer_check_media_type(int fd, const char *media_type, const char *digest, cn_err *err);
 /* "zstd" | "gzip" -> enum; -1 if unknown. */
+/* The name of a compression: "zstd", "gzip", "none". */
+const char *layer_compression_name(enum layer_compression c);
 int layer_compression_parse(const char *s, enum layer_compression *out);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "registry/auth.h"
 #include "store/store.h"
+#include "transfer/convert.h"
 #include "util/digest.h"
 #include "util/err.h"
 
@@ -36,6 +37,10 @@ struct reg_opts {
 	const char *cert_dir;           /* --cert-dir: every *.crt in it is a CA */
 	const char *platform;           /* "os/arch[/variant]" to pick from an index; NULL: the host's */
 	unsigned jobs;                  /* blobs transferred at once; 0: 3 */
+	/* push: every layer converted to COMPRESSION first (transfer/convert.h:
+	 * remembered, so a second push converts nothing); false: as stored. */
+	bool convert;
+	enum layer_compression compression;
 	/* Called from transfer threads, one call at a time (serialised). */
 	void (*progress)(void *ctx, const struct reg_progress *p);
 	void *progress_ctx;
@@ -46,6 +51,7 @@ struct reg_result {
 	char *local;                    /* pull: the tag set in the store (heap; NULL for a digest) */
 	unsigned blobs_sent, blobs_skipped, blobs_mounted;
 	uint64_t bytes;
+	struct xfer_convert_stats converted;    /* push with convert */
 };
 void reg_result_free(struct reg_result *r);
 

@@ -8,6 +8,8 @@ TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO_DIR=$(cd "$TESTS_DIR/.." && pwd)
 T=$(mktemp -d /tmp/cairn-test.XXXXXX)
 export CAIRN_ROOT=$T/store
+# No configuration file of this machine's applies (util/conf.h).
+export CAIRN_CONFIG=
 failures=0
 
 cleanup_test_dir() {

@@ -55,7 +55,7 @@ run_cairn inspect app:1
 check "inspect prints the config" test "$(jq -r '.[0].Config.User' "$T/out")" = nobody
 check "inspect prints the manifest digest" test "$(jq -r '.[0].Digest' "$T/out")" = "$(tag_digest app:1)"
 check "manifest uses OCI media types" test "$(jq -r '.[0].Manifest.mediaType + " " + .[0].Manifest.config.mediaType' "$T/out")" = "application/vnd.oci.image.manifest.v1+json application/vnd.oci.image.config.v1+json"
-check "layers are zstd by default" test "$(jq -r '[.[0].Manifest.layers[].mediaType] | unique | join(",")' "$T/out")" = "application/vnd.oci.image.layer.v1.tar+zstd"
+check "layers are gzip by default (what docker before 23, umoci and LXC read)" test "$(jq -r '[.[0].Manifest.layers[].mediaType] | unique | join(",")' "$T/out")" = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 # Layers are shared: a second image on the same base adds only its own.
 before=$(ls "$CAIRN_ROOT/blobs/sha256" | wc -l)

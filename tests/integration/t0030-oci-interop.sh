@@ -53,7 +53,7 @@ check "no mount stubs leaked into the image" test ! -e "$r/etc/resolv.conf" -a !
 # The layer tar itself: OCI whiteouts, sorted entries, no overlay xattrs.
 m=$CAIRN_ROOT/blobs/sha256/$(tag_digest fs:1 | cut -d: -f2)
 last=$(jq -r '.layers[-1].digest' "$m" | cut -d: -f2)
-zstd -dc "$CAIRN_ROOT/blobs/sha256/$last" >"$T/last.tar"
+gzip -dc "$CAIRN_ROOT/blobs/sha256/$last" >"$T/last.tar"
 tar -tf "$T/last.tar" >"$T/last.list"
 check "whiteout entry for a deleted file" grep -qx '.wh.gone' "$T/last.list"
 check "whiteout entry for a base file" grep -qx 'bin/.wh.vi' "$T/last.list"

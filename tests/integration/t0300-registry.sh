@@ -142,8 +142,8 @@ if umoci init --layout "$T/um" && umoci new --image "$T/um:t" &&
 		test "$(jq -r '.manifests[0].mediaType' "$CAIRN_ROOT/index.json")" = application/vnd.docker.distribution.manifest.v2+json
 	printf 'FROM %s/other/umoci:1\nRUN ["/busybox", "sh", "-c", "echo from-umoci > /made"]\n' "$REG" | buildfile "$T/onumoci"
 	expect_ok "build FROM it" build -t onumoci:1 "$T/onumoci"
-	check "the image built on it is OCI throughout" test "$(jq -r '[.layers[].mediaType] | unique | join(",")' \
-		"$CAIRN_ROOT/blobs/sha256/$(tag_digest onumoci:1 | cut -d: -f2)")" = application/vnd.oci.image.layer.v1.tar+gzip,application/vnd.oci.image.layer.v1.tar+zstd
+	check "the image built on it is OCI and gzip throughout" test "$(jq -r '[.layers[].mediaType] | unique | join(",")' \
+		"$CAIRN_ROOT/blobs/sha256/$(tag_digest onumoci:1 | cut -d: -f2)")" = application/vnd.oci.image.layer.v1.tar+gzip
 else
 	fail "make an image with umoci and push it with skopeo"
 fi

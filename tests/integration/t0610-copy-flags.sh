@@ -76,7 +76,7 @@ unpack_with_umoci nolink:1 "$T/l2"
 check "--link: the file, owned by the names from the image" test "$(stat -c %U:%G "$T/l1/rootfs/etc/app/f.txt")" = "$(stat -c %U:%G "$T/l2/rootfs/etc/app/f.txt")" -a "$(stat -c %u:%g "$T/l1/rootfs/etc/app/f.txt")" = 1:100
 check "--link: the same tree as without" diff -r "$T/l1/rootfs" "$T/l2/rootfs"
 layer=$(jq -r '.layers[-2].digest' "$CAIRN_ROOT/blobs/sha256/$(tag_digest link:1 | cut -d: -f2)")
-check "--link: its layer holds only the new paths" test "$(zstd -dc "$CAIRN_ROOT/blobs/sha256/${layer#sha256:}" | tar -t | sort | tr '\n' ' ')" = "etc/ etc/app/ etc/app/f.txt "
+check "--link: its layer holds only the new paths" test "$(gzip -dc "$CAIRN_ROOT/blobs/sha256/${layer#sha256:}" | tar -t | sort | tr '\n' ' ')" = "etc/ etc/app/ etc/app/f.txt "
 printf 'FROM scratch\nCOPY --link --chown=5:6 f.txt /x/\n' >"$T/link/Buildfile"
 expect_ok "COPY --link --chown on scratch" build -t link:2 "$T/link"
 check "store consistent" store_is_consistent
