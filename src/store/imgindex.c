@@ -5,6 +5,7 @@
 #include "util/cleanup.h"
 #include "util/mem.h"
 
+#include <errno.h>
 #include <string.h>
 
 #define MT_DOCKER_MANIFEST_V2 "application/vnd.docker.distribution.manifest.v2+json"
@@ -147,7 +148,7 @@ int store_index_write(struct store *st, const char *const *digests, const uint64
 	text = json_dumps(idx, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(idx);
 	if (!text)
-		return cn_err_fail(err, CN_ERR_SYSTEM, "encode the image index");
+		return cn_err_errno(err, ENOMEM, "encode the image index");
 	if (store_json_fits("the image index", strlen(text), STORE_MAX_JSON, err) < 0 ||
 	    store_blob_put(st, text, strlen(text), digest, err) < 0)
 		return -1;
