@@ -103,18 +103,6 @@ int cli_build_output_prepare(struct cli_build_output *o, cn_err *err)
 	return 0;
 }
 
-/* A directory made for the output: the image's files, and "/" as an image
- * root is (0755), not the 0700 of the temporary directory it was made in. */
-static int fix_root_mode(const char *dest, cn_err *err)
-{
-	struct stat sb;
-	if (stat(dest, &sb) < 0)
-		return cn_err_sys(err, "'%s'", dest);
-	if ((sb.st_mode & 07777) == 0700 && chmod(dest, 0755) < 0)
-		return cn_err_sys(err, "chmod '%s'", dest);
-	return 0;
-}
-
 /* A directory with entries: buildx writes over it. */
 static bool has_entries(const char *dir)
 {
@@ -163,8 +151,6 @@ int cli_build_output_write(struct cli_build_output *o, struct store *st, const c
 	r = arc_export_named(st, manifest, fmt, o->dest, &names, err);
 	if (o->stdout_fd >= 0 && dup2(STDERR_FILENO, STDOUT_FILENO) < 0 && r == 0)
 		r = cn_err_sys(err, "--output: set stdout aside");
-	if (r == 0 && fmt == ARC_ROOTFS)
-		r = fix_root_mode(o->dest, err);
 	return r < 0 ? cn_err_wrap(err, "--output %s", o->dest) : 0;
 }
 

@@ -547,26 +547,23 @@ fail:
 
 int run_opts_check_platform(const char *want, const json_t *image_config, const char *ref, cn_err *err)
 {
-	_cleanup_free_ char *copy = cn_xstrdup(want);
 	const char *os = json_string_value(json_object_get(image_config, "os"));
 	const char *arch = json_string_value(json_object_get(image_config, "architecture"));
 	const char *variant = json_string_value(json_object_get(image_config, "variant"));
-	const char *warch, *wvariant;
-	char *p_arch = strchr(copy, '/'), *p_variant = NULL, vbuf[8];
-	if (p_arch) {
-		*p_arch++ = '\0';
-		if ((p_variant = strchr(p_arch, '/')))
-			*p_variant++ = '\0';
+	struct cn_platform w, have;
+	char have_str[CN_PLATFORM_STR];
+	if (cn_platform_parse(want, &w, err) < 0)
+		return cn_err_wrap(err, "--platform");
+	/* The one normal form (x86_64 = amd64, arm64 = arm64/v8...) as the
+	 * builder and pull compare platforms. */
+	if (!cn_platform_set(&have, os && *os ? os : "linux", arch ? arch : "", variant))
+		return cn_err_fail(err, CN_ERR_CORRUPT, "image '%s' names no architecture in its config", ref);
+	if (!*w.variant)
+		memcpy(have.variant, w.variant, sizeof(have.variant));   /* no variant asked: any */
+	if (!cn_platform_equal(&w, &have)) {
+		cn_platform_format(&have, have_str);
+		return cn_err_fail(err, CN_ERR_CONFLICT, "--platform %s: image '%s' is %s; cairn run does "
+				   "not pull or pick another platform's image", want, ref, have_str);
 	}
-	if (!*copy || (p_arch && !*p_arch))
-		return cn_err_fail(err, CN_ERR_INVALID, "--platform '%s': expected OS[/ARCH[/VARIANT]]", want);
-	/* x86_64, aarch64 as uname says them name the same as amd64, arm64. */
-	cn_platform_from_machine(p_arch ? p_arch : "", &warch, &wvariant, vbuf);
-	if (strcmp(copy, os ? os : "linux") ||
-	    (p_arch && strcmp(p_arch, arch ? arch : "") && strcmp(warch, arch ? arch : "")) ||
-	    (p_variant && variant && *variant && strcmp(p_variant, variant)))
-		return cn_err_fail(err, CN_ERR_CONFLICT, "--platform %s: image '%s' is %s/%s%s%s; cairn run does "
-				   "not pull or pick another platform's image", want, ref, os ? os : "?",
-				   arch ? arch : "?", variant && *variant ? "/" : "", variant ? variant : "");
 	return 0;
 }
