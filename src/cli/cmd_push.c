@@ -70,6 +70,8 @@ static int push(struct store *st, char **ops, int n, struct cli_registry *r, cn_
 
 int cmd_push(struct cli *cli, int argc, char **argv)
 {
-	return cli_registry_command(cli, "push", push_usage, "expected IMAGE [DESTINATION]", 1, 2, false,
+	/* The gc lock, shared: a --compression-format conversion writes blobs
+	 * that a concurrent prune must not take before they are sent. */
+	return cli_registry_command(cli, "push", push_usage, "expected IMAGE [DESTINATION]", 1, 2, true,
 				    argc, argv, push);
 }
