@@ -307,9 +307,11 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		}
 		case 'a':
 			if (strchr(optarg, '=')) {
-				char *eq = strchr(optarg, '=');
+				/* A copy: argv stays as typed (ps shows it). */
+				_cleanup_free_ char *name = cn_xstrdup(optarg);
+				char *eq = strchr(name, '=');
 				*eq = '\0';
-				cn_env_set(&build_args, optarg, eq + 1);
+				cn_env_set(&build_args, name, eq + 1);
 			} else if (getenv(optarg)) {
 				cn_env_set(&build_args, optarg, getenv(optarg));
 			}
