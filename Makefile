@@ -40,7 +40,7 @@ DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libss
 DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 \
 	docker-registry apache2-utils openssl curl python3-cryptography debootstrap podman xz-utils \
 	buildah \
-	qemu-user-static binfmt-support
+	qemu-user-static binfmt-support lxc
 DEB_ALL := $(DEB_BUILD) $(DEB_TEST)
 # CI only (.ci/run): a second compiler, the static analyzer and libFuzzer's
 # runtime (only recommended by clang, so named).
