@@ -10,6 +10,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -217,20 +218,74 @@ out:
 	return rc;
 }
 
+/* Moves every entry of the directory FROM into INTO (PATH names INTO in
+ * errors): a name INTO lacks is renamed in whole, two directories are
+ * merged, anything else is replaced by the rename. Nothing is followed:
+ * both sides are opened O_NOFOLLOW, relative to their parents. */
+static int merge_into(int from, int into, const char *path, unsigned depth, cn_err *err)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int dup_fd;
+	if (depth > 4096)
+		return cn_err_fail(err, CN_ERR_INVALID, "'%s': directories nested too deeply", path);
+	dup_fd = fcntl(from, F_DUPFD_CLOEXEC, 3);
+	if (dup_fd < 0 || !(d = fdopendir(dup_fd))) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return cn_err_sys(err, "read the exported tree");
+	}
+	while ((errno = 0, de = readdir(d))) {
+		struct stat fs, is;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(from, de->d_name, &fs, AT_SYMLINK_NOFOLLOW) < 0)
+			return cn_err_sys(err, "'%s'", de->d_name);
+		if (S_ISDIR(fs.st_mode) && fstatat(into, de->d_name, &is, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(is.st_mode)) {
+			_cleanup_free_ char *sub = cn_xasprintf("%s/%s", path, de->d_name);
+			_cleanup_close_ int f = openat(from, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			_cleanup_close_ int t = openat(into, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (f < 0 || t < 0)
+				return cn_err_sys(err, "open '%s'", sub);
+			/* The user's directory keeps its mode and owner. */
+			if (merge_into(f, t, sub, depth + 1, err) < 0)
+				return -1;
+			continue;
+		}
+		if (renameat(from, de->d_name, into, de->d_name) < 0)
+			return cn_err_sys(err, "write '%s/%s' over what is there", path, de->d_name);
+	}
+	if (errno)
+		return cn_err_sys(err, "read the exported tree");
+	return 0;
+}
+
 /* docker's local exporter writes into a directory that has files: the
  * image's files are written over them, the others stay. Not atomic, as
- * there; the layers' reader keeps every path beneath DEST. */
+ * there. The image's root is built apart first (a temp sibling, so the
+ * moves are renames): its whiteouts then delete only the image's own
+ * files, never the user's. */
 static int export_dir_over(struct store *st, const struct store_image *img, const char *dest,
 			   cn_err *err)
 {
+	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int fd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int tfd = -1;
+	cn_err ignored;
+	int r = -1;
 	if (fd < 0)
 		return cn_err_sys(err, "open '%s'", dest);
-	if (arc_rootfs_apply(st, img, fd, err) < 0)
+	tmp = temp_sibling_dir(dest, err);
+	if (!tmp)
 		return -1;
-	if (syncfs(fd) < 0)
-		return cn_err_sys(err, "sync '%s'", dest);
-	return 0;
+	tfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (tfd < 0)
+		cn_err_sys(err, "open '%s'", tmp);
+	else if (arc_rootfs_apply(st, img, tfd, err) == 0 && merge_into(tfd, fd, dest, 0, err) == 0)
+		r = syncfs(fd) < 0 ? cn_err_sys(err, "sync '%s'", dest) : 0;
+	cn_rm_rf_at(AT_FDCWD, tmp, &ignored);
+	return r;
 }
 
 static int export_image(struct store *st, const char *ref, enum arc_format format, const char *dest,

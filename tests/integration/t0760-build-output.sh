@@ -62,6 +62,23 @@ expect_ok "type=docker with -t and no name= names it by the tags" build -t tagge
 check "RepoTags from -t" test "$(tar -xOf "$T/d3.tar" manifest.json | jq -c '.[0].RepoTags')" = '["docker.io/library/tagged:3"]'
 check "-t still tags" test -n "$(tag_digest tagged:3)"
 
+# ---- over a directory that has files: the user's files are never deleted
+# by the image's whiteouts (only the image's final files are written) ----
+mkdir -p "$T/over/src" "$T/over/etc"
+echo mine >"$T/over/src/main.c"; echo conf >"$T/over/etc/app.conf"; echo old >"$T/over/hello.txt"
+buildfile "$T/wh" <<'EOF2'
+FROM busybox
+RUN mkdir /src && echo tmp >/src/build.o && echo img >/hello.txt
+RUN rm -rf /src
+EOF2
+expect_ok "-o DIR over a directory with files, the image deleting /src" build -o "$T/over" "$T/wh"
+check "the user's src/main.c is still there" test "$(cat "$T/over/src/main.c")" = mine
+check "... and etc/app.conf" test "$(cat "$T/over/etc/app.conf")" = conf
+check "the image's file replaced the user's of the same name" test "$(cat "$T/over/hello.txt")" = img
+check "the image's deleted file is not written" test ! -e "$T/over/src/build.o"
+check "the image's files are there (bin/busybox)" test -x "$T/over/bin/busybox"
+check "no temp dir left next to it" sh -c "! ls -A '$T' | grep -q '^\.over\.tmp'"
+
 # ---- errors ----
 expect_fail "an unknown type names itself" 2 '--output: unknown type "foo"' build -o type=foo,dest=x "$ctx"
 expect_fail "an unknown key names itself" 2 '--output: unknown key "bogus"' build -o "type=local,dest=$T/x,bogus=1" "$ctx"
