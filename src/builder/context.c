@@ -5,6 +5,7 @@
 #include "layers/layer.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 #include "util/mem.h"
 
 #include <errno.h>
@@ -73,10 +74,15 @@ int bf_context_from_fd(struct store *st, int fd, struct bf_context *c, cn_err *e
 	/* Streamed to a file: a pipe cannot be read twice (the head, the tar). */
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR && !cn_interrupted())
 				continue;
+			if (errno == EINTR)
+				return cn_err_fail(err, CN_ERR_INTERRUPTED, "interrupted");
 			return cn_err_sys(err, "read the build context from stdin");
 		}
+		if (have + (uint64_t)n > BF_FETCH_MAX_BYTES)
+			return cn_err_fail(err, CN_ERR_TOO_BIG, "the build context on stdin is larger than %llu GiB",
+					   (unsigned long long)(BF_FETCH_MAX_BYTES >> 30));
 		if (have < sizeof(head)) {
 			size_t k = (size_t)n < sizeof(head) - have ? (size_t)n : sizeof(head) - have;
 			memcpy(head + have, buf, k);
@@ -98,7 +104,7 @@ int bf_context_from_fd(struct store *st, int fd, struct bf_context *c, cn_err *e
 			return -1;
 		}
 		c->buildfile_len = text.len;
-		c->buildfile_text = text.data;  /* taken */
+		c->buildfile_text = cn_buf_detach(&text);
 		return 0;
 	}
 	if (lseek(file, 0, SEEK_SET) < 0)

@@ -13,6 +13,11 @@ mkdir -p "$ctx/sub"
 echo from-context >"$ctx/sub/file.txt"
 printf 'FROM busybox\nCOPY sub/file.txt /file.txt\nRUN cat /file.txt\n' >"$ctx/Dockerfile"
 
+# Empty stdin: an empty Buildfile, refused as such (not a crash).
+"$CAIRN" build - </dev/null >"$T/out" 2>"$T/err"
+check "build - with empty stdin: exit 1 naming the empty Buildfile" \
+	sh -c "test $? -eq 1 && grep -q 'no instructions' '$T/err'"
+
 # -f -: the Buildfile from stdin, the context a directory.
 "$CAIRN" build -t stdin-bf:1 -f - "$ctx" <"$ctx/Dockerfile" >"$T/out" 2>"$T/err"
 check "-f - builds" test $? -eq 0
