@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 int cli_progress_parse(const char *s, enum cli_progress_mode *out)
@@ -65,10 +66,18 @@ static void *ticker(void *arg)
 			at_line_start = buf[k - 1] == '\n';
 		}
 		if (*p->line && at_line_start) {
-			char line[200];
-			int m = snprintf(line, sizeof(line), "\r\033[K%s %.1fs", p->line, since(&p->t0));
-			if (m > 0)
-				(void)!write(STDERR_FILENO, line, (size_t)m < sizeof(line) ? (size_t)m : sizeof(line) - 1);
+			/* One terminal row at most: a wrapped line is not cleared by
+			 * \r and ESC[K, so every redraw would leave a copy. */
+			struct winsize ws;
+			char tail[32];
+			size_t cols = ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 ? ws.ws_col : 80;
+			int t = snprintf(tail, sizeof(tail), " %.1fs", since(&p->t0));
+			size_t room = t > 0 && (size_t)t + 1 < cols ? cols - 1 - (size_t)t : 0;
+			size_t len = strnlen(p->line, room);
+			(void)!write(STDERR_FILENO, "\r\033[K", 4);
+			(void)!write(STDERR_FILENO, p->line, len);
+			if (t > 0 && room)
+				(void)!write(STDERR_FILENO, tail, (size_t)t);
 			p->drawn = true;
 		}
 		pthread_mutex_unlock(&p->lock);
@@ -172,7 +181,8 @@ static void print_json(json_t *o)
 	fflush(stdout);
 }
 
-static void rawjson_event(const struct bf_event *ev)
+/* A rawjson object of KIND stamped with the time, in UTC, to the ms. */
+static json_t *rawjson_object(const char *kind)
 {
 	struct timespec now;
 	struct tm tm;
@@ -182,8 +192,14 @@ static void rawjson_event(const struct bf_event *ev)
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(when, 24, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03ldZ", now.tv_nsec / 1000000);
-	json_object_set_new(o, "kind", json_string(kind_names[ev->kind]));
+	json_object_set_new(o, "kind", json_string(kind));
 	json_object_set_new(o, "time", json_string(when));
+	return o;
+}
+
+static void rawjson_event(const struct bf_event *ev)
+{
+	json_t *o = rawjson_object(kind_names[ev->kind]);
 	if (ev->stage)
 		json_object_set_new(o, "stage", json_string(ev->stage));
 	if (ev->kind != BF_EV_WARNING) {
@@ -285,8 +301,10 @@ void cli_progress_image(struct cli_progress *p, const char *image_id, const char
 			char *const *tags, size_t ntags)
 {
 	if (p->mode == CLI_PROGRESS_RAWJSON) {
-		json_t *o = json_pack("{s:s, s:s, s:s}", "kind", "image", "id", image_id, "manifest", manifest);
+		json_t *o = rawjson_object("image");
 		json_t *t = json_array();
+		json_object_set_new(o, "id", json_string(image_id));
+		json_object_set_new(o, "manifest", json_string(manifest));
 		for (size_t i = 0; i < ntags; i++)
 			json_array_append_new(t, json_string(tags[i]));
 		json_object_set_new(o, "tags", t);

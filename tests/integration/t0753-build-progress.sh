@@ -37,6 +37,8 @@ check "rawjson: the last done event has the image's id" \
 check "rawjson: step events name text, line and total" \
 	test "$(jq -c 'select(.kind == "step" and .step == 3) | [.text, .line, .total]' "$T/out")" = '["RUN echo \"$GREETING\" >/g && echo step-ran",3,5]'
 check "rawjson: the last line is the image" test "$(tail -1 "$T/out" | jq -r '.kind + " " + .id + " " + .tags[0]')" = "image $(image_id p:3) p:3"
+check "rawjson: every object has kind and time (BUILDFILE.md)" \
+	test "$(jq -r 'has("kind") and (.time | type == "string" and test("Z$"))' "$T/out" | sort -u)" = true
 check "rawjson: the RUN's output is on stderr, not stdout" sh -c "grep -qx step-ran '$T/err' && ! grep -qx step-ran '$T/out'"
 check "rawjson: a layer event with its size" test "$(jq -r 'select(.kind == "layer") | .size > 0' "$T/out" | sort -u)" = true
 BUILDKIT_PROGRESS=rawjson "$CAIRN" build -t p:4 "$ctx" >"$T/env.out" 2>/dev/null
@@ -54,6 +56,16 @@ if command -v script >/dev/null; then
 	script -qec "$CAIRN build --progress tty --no-cache -t p:7 $ctx" /dev/null >"$T/tty.out" 2>&1
 	check "tty: the running step's line is redrawn with a carriage return" grep -q $'\r\033\[K\[3/5\] RUN' "$T/tty.out"
 	check "tty: the build succeeds" test -n "$(tag_digest p:7)"
+	# A step line wider than the terminal is cut to one row (a wrapped line
+	# would be left on the screen at every redraw).
+	long=$T/long
+	buildfile "$long" <<'EOF2'
+FROM busybox
+RUN sleep 1; echo this-is-a-long-command-line-that-goes-past-sixty-columns-easily-for-sure-yes-really >/dev/null
+EOF2
+	script -qec "stty cols 60; $CAIRN build --progress tty --no-cache $long" /dev/null >"$T/tty2.out" 2>&1
+	widest=$(tr '\r' '\n' <"$T/tty2.out" | grep -a '\[2/2\] RUN' | sed 's/\x1b\[K//' | awk '{ print length($0) }' | sort -n | tail -1)
+	check "tty: the live line fits a 60-column terminal (widest: ${widest:-none})" test -n "$widest" -a "${widest:-99}" -le 59
 else
 	skip "tty: the running step's line is redrawn" "no script(1)"
 fi
