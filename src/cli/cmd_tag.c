@@ -1,10 +1,22 @@
 #include "cli/cli.h"
 #include "store/image.h"
+#include "store/imgindex.h"
+#include "util/digest.h"
 #include "util/cleanup.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+/* The image index SOURCE names (a tag on one, or its digest) in INDEX. */
+static bool source_index(struct store *st, const char *source, char index[CN_DIGEST_STR_SIZE])
+{
+	cn_err ignored;
+	_cleanup_free_ char *tag = cn_digest_valid(source) ? NULL : store_ref_normalize(source, &ignored);
+	if (tag ? store_tag_get(st, tag, index, &ignored) != 1 : snprintf(index, CN_DIGEST_STR_SIZE, "%s", source) < 0)
+		return false;
+	return store_index_blob_is(st, index);
+}
 
 int cmd_tag(struct cli *cli, int argc, char **argv)
 {
@@ -15,6 +27,7 @@ int cmd_tag(struct cli *cli, int argc, char **argv)
 	_cleanup_free_ char *dst = NULL;
 	struct store_image img;
 	struct store st;
+	char index[CN_DIGEST_STR_SIZE];
 	cn_err err;
 	int c, r, rc = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -32,6 +45,14 @@ int cmd_tag(struct cli *cli, int argc, char **argv)
 		return cli_usage_error("tag", "%s", err.msg);
 	if (cli_open_store_for_tagging(cli, &st) < 0)
 		return EXIT_FAIL;
+	/* A multi-platform tag (or index digest) is tagged as the index, not
+	 * as the one platform store_image_load would pick. */
+	if (source_index(&st, argv[optind], index)) {
+		if (store_tag_set(&st, dst, index, store_blob_size(&st, index), "tag", &err) < 0)
+			rc = cli_fail(&err);
+		store_close(&st);
+		return rc;
+	}
 	r = store_image_load(&st, argv[optind], &img, &err);
 	if (r == 0) {
 		fprintf(stderr, "error: image '%s' not found\n", cli_esc(argv[optind]));

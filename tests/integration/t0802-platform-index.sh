@@ -36,6 +36,10 @@ check "the $other image says $other (config and TARGETARCH)" test "$(image_confi
 check "the host image says $host_arch" test "$(image_config_of "$mh" | jq -r '.architecture + " " + .config.Labels.arch')" = "$host_arch $host_arch"
 expect_ok "inspect of the tag" inspect multi:1
 check "... is the host's image" grep -q "\"architecture\": *\"$host_arch\"\|$mh" "$T/out"
+expect_ok "tag the multi-platform tag" tag multi:1 multicopy:1
+check "... the new tag names the index, every platform (not the host's image)" test "$(tag_digest multicopy:1)" = "$di"
+expect_ok "tag the index by its digest" tag "$di" multicopy:2
+check "... names the index too" test "$(tag_digest multicopy:2)" = "$di"
 expect_ok "images lists the tag" images
 check "... once" test "$(grep -c '^multi ' "$T/out")" = 1
 printf 'FROM multi:1\nLABEL child=1\n' | buildfile "$T/from"
