@@ -55,6 +55,13 @@ int reg_push_index(struct store *st, const char *digest, const char *remote, con
 {
 	_cleanup_strv_ cn_strv children = { 0 };
 	memset(res, 0, sizeof(*res));
+	/* Converting would give each platform a new manifest, which the stored
+	 * index does not name: refused rather than pushing an index the
+	 * registry rejects. */
+	if (o->convert)
+		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "push %s: --compression-format is not supported for a "
+				   "multi-platform image yet (push it as stored, or build it with --compression)",
+				   remote);
 	if (store_index_children(st, digest, &children, NULL, err) < 0)
 		return cn_err_wrap(err, "push %s", remote);
 	for (size_t i = 0; i < children.n; i++) {

@@ -57,6 +57,8 @@ check "store consistent" store_is_consistent
 # ---- push, skopeo, pull --platform ----
 start_registry none || { fail "start the registry"; finish; }
 TLS=(--cert-dir "$REG_CERTS")
+expect_fail "push --compression-format of a multi-platform image is refused, saying so" 1 \
+	"not supported for a multi-platform image" push "${TLS[@]}" --compression-format zstd multi:1 "$REG/team/multi:z"
 expect_ok "push the multi-platform image" push "${TLS[@]}" multi:1 "$REG/team/multi:1"
 check "push prints the index digest" test "$(tail -1 "$T/out")" = "$di"
 skopeo inspect --raw --tls-verify=false "docker://$REG/team/multi:1" >"$T/raw" 2>"$T/raw.err"
