@@ -3,6 +3,7 @@
  * logs and cache entries checked; each problem reported in one line. */
 #include "store/gc.h"
 #include "store/image.h"
+#include "store/imgindex.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"
@@ -145,12 +146,36 @@ enum image_state { IMAGE_OK, IMAGE_INCOMPLETE, IMAGE_UNREADABLE };
 /* A tag's image: manifest and config load (and verify), every layer blob
  * is there with its size, and unpacked. UNREADABLE: its manifest or config
  * cannot be read back (oversize, corrupt, not JSON), so nothing can use it. */
+static enum image_state check_image(struct fsck *f, const char *ref, const char *digest);
+
+/* A multi-platform tag: the index reads, and every platform's image is
+ * whole. A problem in one platform leaves the index INCOMPLETE (never
+ * UNREADABLE: that would remove the index the other platforms need), and
+ * an index without this host's platform is no problem at all. */
+static enum image_state check_index(struct fsck *f, const char *ref, const char *digest)
+{
+	_cleanup_strv_ cn_strv children = { 0 };
+	enum image_state state = IMAGE_OK;
+	cn_err err;
+	if (store_index_children(f->st, digest, &children, NULL, &err) < 0) {
+		problem(f, "tag '%s': image index %s: %s", ref, digest, err.msg);
+		return IMAGE_UNREADABLE;
+	}
+	/* A nested index (cairn writes none) is left alone. */
+	for (size_t i = 0; i < children.n; i++)
+		if (!store_index_blob_is(f->st, children.v[i]) && check_image(f, ref, children.v[i]) != IMAGE_OK)
+			state = IMAGE_INCOMPLETE;
+	return state;
+}
+
 static enum image_state check_image(struct fsck *f, const char *ref, const char *digest)
 {
 	struct store_image img;
 	cn_err err;
 	bool ok = true;
 	int r = -1;
+	if (cn_digest_valid(digest) && store_index_blob_is(f->st, digest))
+		return check_index(f, ref, digest);
 	if (cn_digest_valid(digest))
 		r = store_image_load(f->st, digest, &img, &err);
 	else

@@ -55,6 +55,20 @@ expect_ok "the $other image is still whole" inspect "$mo"
 check "store consistent" store_is_consistent
 
 # ---- push, skopeo, pull --platform ----
+# fsck: an index is checked platform by platform; one without this host's
+# platform is no problem, and --repair never removes a whole index.
+expect_ok "a build for two foreign platforms" build -q -t foreign:1 --platform linux/ppc64le,linux/s390x "$T/ctx"
+expect_ok "fsck: a multi-platform tag without the host's platform is consistent" fsck
+expect_ok "fsck --repair leaves it" fsck --repair
+check "... the tag is still the index" test -n "$(tag_digest foreign:1)"
+fi_child=$(jq -r '.manifests[0].digest' "$CAIRN_ROOT/blobs/sha256/$(tag_digest foreign:1 | cut -d: -f2)")
+mv "$CAIRN_ROOT/blobs/sha256/${fi_child#sha256:}" "$T/child.blob"
+run_cairn fsck
+check "fsck: a platform's missing manifest is reported on the index's tag" \
+	sh -c "test $status -eq 1 && grep -q \"^tag 'foreign:1': image $fi_child: manifest missing\" '$T/out'"
+mv "$T/child.blob" "$CAIRN_ROOT/blobs/sha256/${fi_child#sha256:}"
+expect_ok "fsck is clean again" fsck
+
 start_registry none || { fail "start the registry"; finish; }
 TLS=(--cert-dir "$REG_CERTS")
 expect_fail "push --compression-format of a multi-platform image is refused, saying so" 1 \
