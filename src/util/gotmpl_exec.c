@@ -28,6 +28,8 @@ struct exec {
 	struct var *vars;
 	size_t nvars, cap;
 	json_t *headers;        /* header mode (cn_fmt's table titles), else NULL */
+	size_t made;            /* bytes of strings functions made: capped like the output,
+				 * so variables cannot grow values without printing them */
 };
 
 static int errk(struct exec *e, size_t pos, enum cn_err_kind kind, const char *fmt, ...)
@@ -155,7 +157,7 @@ static bool truth(const json_t *v)
 static char *text_of(json_t *v)
 {
 	cn_buf b;
-	cn_buf_init(&b, 0);
+	cn_buf_init(&b, MAX_OUTPUT);
 	print_value(&b, v);
 	return cn_buf_detach(&b);
 }
@@ -289,7 +291,7 @@ static json_t *do_printf(struct exec *e, const struct arg *f, json_t **v, size_t
 		eerr(e, f->pos, "printf: the format is not a string");
 		return NULL;
 	}
-	cn_buf_init(&b, 0);
+	cn_buf_init(&b, MAX_OUTPUT);
 	for (const char *c = fmt; *c; c++) {
 		json_t *x;
 		if (*c != '%') {
@@ -376,7 +378,7 @@ static int call(struct exec *e, const struct arg *f, json_t **v, size_t n, json_
 			return -1;
 		if (!json_is_array(v[0]) && !(v[0] && json_is_null(v[0])))
 			return eerr(e, f->pos, "join: %s is not a list", v[0] ? type_name(v[0]) : "nothing");
-		cn_buf_init(&b, 0);
+		cn_buf_init(&b, MAX_OUTPUT);
 		json_array_foreach(v[0], i, x) {
 			if (i) {
 				_cleanup_free_ char *sep = text_of(v[1]);
@@ -472,7 +474,7 @@ static int call(struct exec *e, const struct arg *f, json_t **v, size_t n, json_
 	}
 	if (!strcmp(name, "print") || !strcmp(name, "println")) {
 		cn_buf b;
-		cn_buf_init(&b, 0);
+		cn_buf_init(&b, MAX_OUTPUT);
 		for (size_t i = 0; i < n; i++) {
 			/* Go's print spaces operands when neither is a string; println always. */
 			if (i && (name[5] || (!json_is_string(v[i - 1]) && !json_is_string(v[i]))))
@@ -578,6 +580,14 @@ static int eval_cmd(struct exec *e, const struct cmd *c, json_t *dot, bool have_
 	if (have_prev)
 		v[n++] = json_incref(prev);
 	r = call(e, &c->args[0], v, n, out);
+	if (r == 0 && json_is_string(*out)) {
+		e->made += json_string_length(*out);
+		if (e->made > MAX_OUTPUT) {
+			json_decref(*out);
+			*out = NULL;
+			r = errk(e, c->args[0].pos, CN_ERR_TOO_BIG, "values made over %u MiB", MAX_OUTPUT >> 20);
+		}
+	}
 out:
 	for (size_t i = 0; i < n; i++)
 		json_decref(v[i]);
@@ -672,7 +682,7 @@ static int exec_list(struct exec *e, const struct list *l, json_t *dot)
 		case N_ACTION:
 			if (!nd->pipe->ndecl) {
 				cn_buf b;
-				cn_buf_init(&b, 0);
+				cn_buf_init(&b, MAX_OUTPUT);
 				print_value(&b, v);
 				r = emit(e, nd->pos, b.data, b.len);
 				cn_buf_free(&b);

@@ -53,6 +53,38 @@ out:
 	json_decref(headers);
 }
 
+/* Values built in variables and never printed count against the same cap
+ * as the output: 16x per level would reach 256 MiB at the sixth. */
+static void check_amplification(void)
+{
+	cn_buf tmpl, out;
+	cn_err err;
+	struct cn_tmpl *t;
+	cn_buf_init(&tmpl, 0);
+	cn_buf_init(&out, 0);
+	cn_buf_adds(&tmpl, "{{$v0 := \"0123456789abcdef\"}}");
+	for (int level = 1; level <= 6; level++) {
+		cn_buf_addf(&tmpl, "{{$v%d := printf \"", level);
+		for (int i = 0; i < 16; i++)
+			cn_buf_adds(&tmpl, "%s");
+		cn_buf_adds(&tmpl, "\"");
+		for (int i = 0; i < 16; i++)
+			cn_buf_addf(&tmpl, " $v%d", level - 1);
+		cn_buf_adds(&tmpl, "}}");
+	}
+	cn_buf_adds(&tmpl, "{{len $v6}}");
+	t = cn_tmpl_parse("--format", tmpl.data, &err);
+	UNIT_CHECK(t != NULL, "amplifying template parses");
+	if (t) {
+		int r = cn_tmpl_exec(t, data, &out, &err);
+		UNIT_CHECK(r < 0 && strstr(err.msg, "over 64 MiB"), "amplified values are refused (%s)",
+			   r < 0 ? err.msg : out.data);
+	}
+	cn_tmpl_free(t);
+	cn_buf_free(&tmpl);
+	cn_buf_free(&out);
+}
+
 int main(void)
 {
 	struct cn_fmt f;
@@ -116,5 +148,6 @@ int main(void)
 		   "no --format: the command's own output");
 	cn_fmt_free(&f);
 	json_decref(data);
+	check_amplification();
 	return UNIT_DONE();
 }
