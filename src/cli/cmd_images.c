@@ -276,7 +276,7 @@ int cmd_images(struct cli *cli, int argc, char **argv)
 		memset(r, 0, sizeof(*r));
 		r->e = e;
 		r->order = i;
-		if (!e->unreadable && store_image_load_manifest(&st, e->manifest, &img, &ignored) == 1) {
+		if (!e->unreadable && store_image_entry_load(&st, e->manifest, &img, &ignored) == 1) {
 			if (fl.labels.n && !labels_match(&fl.labels,
 							 json_object_get(json_object_get(img.config, "config"), "Labels"))) {
 				store_image_free(&img);

@@ -1,5 +1,6 @@
 /* The image list (tagged, dangling, intermediate), short ids, sizes. */
 #include "store/images.h"
+#include "store/imgindex.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
 
@@ -9,6 +10,17 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+
+int store_image_entry_load(struct store *st, const char *manifest, struct store_image *img, cn_err *err)
+{
+	_cleanup_strv_ cn_strv kids = { 0 };
+	int r = store_image_load_manifest(st, manifest, img, err);
+	/* An index without this host's platform: shown by its first. */
+	if (r == 1 || !store_index_blob_is(st, manifest) ||
+	    store_index_children(st, manifest, &kids, NULL, err) < 0 || !kids.n)
+		return r;
+	return store_image_load_manifest(st, kids.v[0], img, err);
+}
 
 static void entry_add(struct store_image_list *l, size_t *cap, struct store *st, const char *manifest,
 		      const char *ref, enum store_image_kind kind)
@@ -25,7 +37,7 @@ static void entry_add(struct store_image_list *l, size_t *cap, struct store *st,
 	if (ref && !(e->ref = store_ref_normalize(ref, &ignored)))
 		e->ref = cn_xstrdup(ref);
 	e->kind = kind;
-	if (store_image_load_manifest(st, manifest, &img, &ignored) != 1) {
+	if (store_image_entry_load(st, manifest, &img, &ignored) != 1) {
 		e->unreadable = true;
 		return;
 	}
@@ -70,7 +82,7 @@ static void add_intermediates(struct store *st, struct store_image_list *l, size
 		struct store_image img;
 		size_t rows = 0;
 		cn_err ignored;
-		if (l->v[i].unreadable || store_image_load_manifest(st, l->v[i].manifest, &img, &ignored) != 1)
+		if (l->v[i].unreadable || store_image_entry_load(st, l->v[i].manifest, &img, &ignored) != 1)
 			continue;
 		store_image_row_states(st, &img, &states, &rows, &ignored);
 		store_image_free(&img);

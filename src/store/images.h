@@ -54,6 +54,10 @@ bool store_short_id(const char *s);
 int store_image_resolve_id(struct store *st, const char *s, char manifest[CN_DIGEST_STR_SIZE],
 			   cn_err *err);
 
+/* The image a listing shows for MANIFEST (store_image_load_manifest's
+ * result); for an index without this host's platform, its first
+ * platform's image. */
+int store_image_entry_load(struct store *st, const char *manifest, struct store_image *img, cn_err *err);
 /* A config's "created" (RFC 3339) as unix seconds; 0 when absent or bad. */
 long long store_parse_created(const char *s);
 

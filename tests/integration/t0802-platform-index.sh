@@ -59,6 +59,8 @@ check "store consistent" store_is_consistent
 # platform is no problem, and --repair never removes a whole index.
 expect_ok "a build for two foreign platforms" build -q -t foreign:1 --platform linux/ppc64le,linux/s390x "$T/ctx"
 expect_ok "fsck: a multi-platform tag without the host's platform is consistent" fsck
+expect_ok "images lists it" images foreign
+check "... by its first platform's image, not as unreadable" sh -c "grep -qE '^foreign +1 +[0-9a-f]{12} ' '$T/out' && ! grep -q unreadable '$T/out'"
 expect_ok "fsck --repair leaves it" fsck --repair
 check "... the tag is still the index" test -n "$(tag_digest foreign:1)"
 fi_child=$(jq -r '.manifests[0].digest' "$CAIRN_ROOT/blobs/sha256/$(tag_digest foreign:1 | cut -d: -f2)")
