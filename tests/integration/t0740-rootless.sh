@@ -194,7 +194,8 @@ printf 'FROM busybox\nRUN echo started && sleep 300\n' >"$T/ctx/zero/sleep.bf"
 chmod a+r "$T/ctx/zero/sleep.bf"
 as "$U1" "$T/cairn" build --no-cache -f "$T/ctx/zero/sleep.bf" "$T/ctx/zero" >"$T/kill.out" 2>&1 &
 kpid=$!
-for _ in $(seq 100); do grep -q started "$T/kill.out" && break; sleep 0.1; done
+# Up to a minute: a loaded machine takes a while to get there.
+for _ in $(seq 600); do grep -q started "$T/kill.out" && break; sleep 0.1; done
 # The build itself, not the shells around it: the user's oldest cairn.
 kill -9 "$(pgrep -o -u "$U1" -x cairn)"
 wait "$kpid" 2>/dev/null
