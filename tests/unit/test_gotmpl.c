@@ -147,7 +147,7 @@ int main(void)
 	UNIT_CHECK(cn_fmt_init(&f, "--format", NULL, NULL, &err) == 0 && f.kind == CN_FMT_DEFAULT,
 		   "no --format: the command's own output");
 	cn_fmt_free(&f);
-	json_decref(data);
 	check_amplification();
+	json_decref(data);
 	return UNIT_DONE();
 }
