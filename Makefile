@@ -193,7 +193,7 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libcai
 
 check: deps lint
 	$(MAKE) all units
-	CAIRN=$(abspath $(BUILD)/cairn) UNIT_DIR=$(abspath $(BUILD)/tests) tests/run.sh
+	CAIRN=$(abspath $(BUILD)/cairn) CAIRN_SANITIZE=$(SANITIZE) UNIT_DIR=$(abspath $(BUILD)/tests) tests/run.sh
 
 # The demo's store is $(BUILD)/demo-store unless CAIRN_ROOT names one.
 demo: deps all
