@@ -46,11 +46,17 @@ void bd_crash_point(const char *name)
 void bd_emit(struct build *b, enum bf_event_kind kind, const char *text, const char *digest,
 		 uint64_t size)
 {
+	bd_emit_cached(b, kind, text, digest, size, NULL);
+}
+
+void bd_emit_cached(struct build *b, enum bf_event_kind kind, const char *text, const char *digest,
+		    uint64_t size, const char *source)
+{
 	char index[24];
 	size_t i = b->step ? b->step - 1 : 0;
 	struct bf_event ev = { .kind = kind, .step = b->stepno && b->step ? b->stepno[i] : b->step,
 			       .total = b->total, .text = text, .digest = digest, .size = size,
-			       .parallel = b->in_worker };
+			       .parallel = b->in_worker, .source = source };
 	if (b->cur) {
 		snprintf(index, sizeof(index), "%zu", (size_t)(b->cur - b->stages));
 		ev.stage = b->cur->name ? b->cur->name : index;
@@ -200,6 +206,7 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 		b->cur->nlayers = b->cur->cap = base->nlayers;
 		memcpy(b->cur->state, base->state, sizeof(b->cur->state));
 		memcpy(b->cur->key, base->key, sizeof(b->cur->key));
+		b->cur->pending = base->pending;        /* fetched when a step needs them */
 		return 0;
 	}
 	if (strcmp(image, "scratch") == 0) {
@@ -700,9 +707,10 @@ static bool stage_uncached(const struct build *b)
 
 static int run_step_inner(struct build *b, const struct bf_instr *in, cn_err *err)
 {
-	char key[CN_DIGEST_STR_SIZE], manifest[CN_DIGEST_STR_SIZE];
+	char key[CN_DIGEST_STR_SIZE];
 	_cleanup_free_ char *extra = NULL;
 	bool cacheable;
+	int r;
 	if (in->kind == BF_FROM) {
 		if (run_instruction(b, in, err) < 0)
 			return -1;
@@ -718,14 +726,17 @@ static int run_step_inner(struct build *b, const struct bf_instr *in, cn_err *er
 	if (bd_step_extra(b, in, &extra, &cacheable, err) < 0)
 		return -1;
 	bd_step_key(b, in, extra, key);
-	if (cacheable && !b->o->no_cache && !stage_uncached(b) && store_cache_get(b->st, key, manifest) == 1 &&
-	    bd_adopt_state(b, manifest)) {
-		memcpy(b->cur->key, key, sizeof(b->cur->key));
-		b->cur->state_size = 0;
-		bd_emit(b, BF_EV_CACHED, NULL, b->cur->id, 0);
+	if (cacheable && !b->o->no_cache && !stage_uncached(b) && bd_cache_lookup(b, key) == 1)
 		return 0;
-	}
-	if (run_instruction(b, in, err) < 0)
+	/* A miss runs on the stage's content: the layers an imported cache
+	 * named come now, and no later step of the stage is taken from it. */
+	b->cur->import_off = true;
+	if (bd_materialize(b, b->cur, err) < 0)
+		return -1;
+	b->executing = true;
+	r = run_instruction(b, in, err);
+	b->executing = false;
+	if (r < 0)
 		return -1;
 	if (cacheable && !bd_inputs_held(b, in)) {
 		bd_emit(b, BF_EV_WARNING, "the COPY sources changed while they were copied: "
@@ -778,7 +789,7 @@ static void platform_args(struct build *b)
 
 int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_result *res, cn_err *err)
 {
-	struct build b = { .st = st, .o = o, .ctx_fd = -1 };
+	struct build b = { .st = st, .o = o, .ctx_fd = -1, .journal_fd = -1 };
 	struct stage *last;
 	size_t i;
 	int r = -1;
@@ -803,6 +814,8 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 	if (bf_statcache_load(st->cache_fd, "stat", &b.sc, err) < 0)
 		b.sc = bf_statcache_new();
 	b.total = b.prog.ninstrs;
+	if (bd_journal_open(&b, err) < 0)
+		goto out;
 	if (bd_plat_check_build(&b, err) < 0)
 		goto out;
 	platform_args(&b);
@@ -840,8 +853,12 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 	/* FROM scratch and nothing else still makes an image. */
 	if (!*last->state && bd_commit_state(&b, last->key, err) < 0)
 		goto out;
+	/* The image's layers, all of them: those imported hits named come now. */
+	if (bd_materialize(&b, last, err) < 0)
+		goto out;
 	if (o->labels.n && bd_add_labels(&b, err) < 0)
 		goto out;
+	bd_journal_collect(&b, last->state);
 	memcpy(res->manifest_digest, last->state, sizeof(res->manifest_digest));
 	res->manifest_size = last->state_size ? last->state_size : store_blob_size(st, last->state);
 	res->nlayers = last->nlayers;
@@ -860,7 +877,10 @@ out:
 	bf_ignore_free(b.ignore);
 	if (b.ctx_fd >= 0)
 		close(b.ctx_fd);
+	if (b.journal_fd >= 0)
+		close(b.journal_fd);
 	for (size_t k = 0; k < b.nstages; k++) {
+		cn_strv_free(&b.stages[k].pending_keys);
 		json_decref(b.stages[k].cfg);
 		free(b.stages[k].layers);
 		cn_strv_free(&b.stages[k].args);

@@ -9,6 +9,7 @@
 
 #include "layers/layer.h"
 #include "sandbox/sandbox.h"
+#include "store/image.h"
 #include "store/store.h"
 #include "util/err.h"
 #include "util/strv.h"
@@ -35,6 +36,7 @@ struct bf_event {
 	bool parallel;          /* the stage runs beside others (jobs > 1) */
 	double seconds;         /* DONE, CACHED: how long the step took */
 	int line;               /* STEP: its line in the Buildfile (0: a trigger) */
+	const char *source;     /* CACHED: "local", or the imported cache's name */
 };
 
 enum bf_pull_policy {
@@ -45,6 +47,38 @@ enum bf_pull_policy {
 
 /* build --format: the image's manifest and config media types. */
 enum bf_format { BF_FORMAT_OCI, BF_FORMAT_DOCKER };
+
+/* --cache-from: build caches from elsewhere (rcache/), asked when the
+ * store's own cache misses. A hit's manifest and config are put in the
+ * store by lookup; its layers only when a step needs their content
+ * (fetch_layer), so a chain of hits costs the final image's layers. */
+struct bf_cache_import {
+	/* KEY's state: 1 with its manifest digest and *SOURCE (the cache's
+	 * name, for progress), 0 when no imported cache has it. */
+	int (*lookup)(void *ctx, struct store *st, const char *key, char manifest[CN_DIGEST_STR_SIZE],
+		      const char **source);
+	/* Whether an imported cache can supply the layer blob DIGEST. */
+	bool (*has_layer)(void *ctx, const char *digest);
+	/* LAYER's blob and snapshot into the store. */
+	int (*fetch_layer)(void *ctx, struct store *st, const struct store_layer *layer, cn_err *err);
+	void *ctx;
+};
+
+/* --cache-to: a step's key and the state it ended in (every step that
+ * has a key, run or cached), for rcache/ to export. */
+struct bf_cache_record {
+	char key[CN_DIGEST_STR_SIZE];
+	char state[CN_DIGEST_STR_SIZE];
+	char stage[64];         /* the stage's name, or its index as text */
+	bool final;             /* a state the built image is made from (mode=min) */
+};
+
+struct bf_cache_records {
+	struct bf_cache_record *v;
+	size_t n;
+};
+
+void bf_cache_records_free(struct bf_cache_records *r);
 
 struct bf_build_opts {
 	const char *buildfile;          /* path as the user named it (used in messages) */
@@ -90,6 +124,8 @@ struct bf_build_opts {
 	 * for a missing image, and another platform's image is an error. */
 	int (*pull_platform)(void *ctx, struct store *st, const char *image, const char *platform, cn_err *err);
 	const char *platform;           /* --platform OS/ARCH[/VARIANT]; NULL: the host's */
+	const struct bf_cache_import *cache_from;       /* NULL: none */
+	struct bf_cache_records *cache_records;         /* not NULL: the build appends its records */
 };
 
 struct bf_build_result {

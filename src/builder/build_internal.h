@@ -48,6 +48,12 @@ struct stage {
 	char key[CN_DIGEST_STR_SIZE];    /* cache key of that state */
 	char id[CN_DIGEST_STR_SIZE];     /* that state's image id (config digest), for messages */
 	uint64_t state_size;             /* manifest bytes, when written by this build */
+	/* --cache-from: the state came from an imported cache and some of its
+	 * layers are not in the store yet (bd_materialize fetches them); the
+	 * keys of those hits ("KEY STATE") go into the store's cache then. */
+	bool pending;
+	cn_strv pending_keys;
+	bool import_off;                 /* a step of this stage ran: no more imported hits */
 };
 
 struct build {
@@ -82,6 +88,8 @@ struct build {
 	bool mute;                       /* STEP and DONE events not shown (the global ARGs, at first) */
 	/* RUN: the current step's --mount values (bd_step_mounts); mounts_of
 	 * is the instruction they were resolved for. */
+	bool executing;                  /* a step runs (not only keyed): stages it reads need content */
+	int journal_fd;                  /* --cache-to: "STAGE KEY STATE" lines (-1: none) */
 	const struct bf_instr *mounts_of;
 	struct mount_spec *mounts;
 	size_t nmounts;
@@ -104,6 +112,9 @@ struct mount_spec {
 void bd_crash_point(const char *name);
 void bd_emit(struct build *b, enum bf_event_kind kind, const char *text, const char *digest,
 		 uint64_t size);
+/* bd_emit with the CACHED event's source ("local", an imported cache). */
+void bd_emit_cached(struct build *b, enum bf_event_kind kind, const char *text, const char *digest,
+		    uint64_t size, const char *source);
 /* Seconds since the current step started. */
 double bd_step_seconds(const struct build *b);
 /* Number the steps that run (the global ARGs and the needed stages'
@@ -127,6 +138,19 @@ void bd_root_key(struct build *b, const char *base);
 void bd_step_key(const struct build *b, const struct bf_instr *in, const char *extra,
 		     char out[CN_DIGEST_STR_SIZE]);
 bool bd_adopt_state(struct build *b, const char *manifest);
+/* The store's cache, then the imported ones (--cache-from): 1 when KEY's
+ * state was adopted (the CACHED event sent), 0 on a miss. */
+int bd_cache_lookup(struct build *b, const char *key);
+/* The same, its CACHED event left to the caller (*SOURCE: where from). */
+int bd_cache_lookup_quiet(struct build *b, const char *key, const char **source);
+/* ST's layers all in the store (fetched from an imported cache if pending). */
+int bd_materialize(struct build *b, struct stage *st, cn_err *err);
+/* --cache-to: note that the current stage reached its state under KEY. */
+void bd_journal(struct build *b, const char *key);
+int bd_journal_open(struct build *b, cn_err *err);
+/* The journal's records, into o->cache_records; FINAL_STATE's chain is
+ * what mode=min exports. */
+void bd_journal_collect(struct build *b, const char *final_state);
 int bd_commit_state(struct build *b, const char *key, cn_err *err);
 struct stage *bd_find_stage(struct build *b, const char *name, bool by_index);
 int bd_load_image(struct build *b, const char *name, struct store_image *img, cn_err *err);

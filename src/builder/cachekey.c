@@ -79,32 +79,6 @@ void bd_step_key(const struct build *b, const struct bf_instr *in, const char *e
 	cn_sha256_final(&h, out);
 }
 
-/* Adopt the state a cache entry names, if it is whole: a manifest and
- * config that verify, and every layer's blob and snapshot. */
-bool bd_adopt_state(struct build *b, const char *manifest)
-{
-	struct store_image img;
-	cn_err ignored;
-	if (store_image_load(b->st, manifest, &img, &ignored) != 1)
-		return false;
-	for (size_t i = 0; i < img.nlayers; i++) {
-		if (!store_blob_exists(b->st, img.layers[i].digest) ||
-		    !store_snapshot_exists(b->st, img.layers[i].diff_id)) {
-			store_image_free(&img);
-			return false;
-		}
-	}
-	json_decref(b->cur->cfg);
-	b->cur->cfg = bf_config_from_base(img.config);
-	free(b->cur->layers);
-	b->cur->layers = CN_TAKE_PTR(img.layers);
-	b->cur->nlayers = b->cur->cap = img.nlayers;
-	memcpy(b->cur->state, manifest, sizeof(b->cur->state));
-	memcpy(b->cur->id, img.config_digest, sizeof(b->cur->id));
-	store_image_free(&img);
-	return true;
-}
-
 /* Record the state after a step as an image of its own (its parent the
  * state before), and file it in the cache under KEY (unless NULL). */
 int bd_commit_state(struct build *b, const char *key, cn_err *err)
@@ -122,6 +96,7 @@ int bd_commit_state(struct build *b, const char *key, cn_err *err)
 	if (!key)
 		return 0;
 	memcpy(b->cur->key, key, sizeof(b->cur->key));
+	bd_journal(b, key);
 	return store_cache_put(b->st, key, b->cur->state, err);
 }
 

@@ -238,6 +238,10 @@ int bd_stage_or_image(struct build *b, const char *from, struct store_image *img
 	if (st && !st->needed)
 		return cn_err_fail(err, CN_ERR_NOT_FOUND, "--from=%s: that stage was skipped (cairn could not tell it "
 				  "was needed)", from);
+	/* A step that runs reads the stage's files: fetch what an imported
+	 * cache only named (its key needed no more than the state's digest). */
+	if (st && b->executing && bd_materialize(b, st, err) < 0)
+		return cn_err_wrap(err, "--from=%s", from);
 	if (st) {
 		*layers = st->layers;
 		*n = st->nlayers;
@@ -482,7 +486,6 @@ int bd_from_named_dir(struct build *b, const char *name, const char *dir, cn_err
 	struct bd_named_dir nd __attribute__((cleanup(bd_named_dir_close))) = { .fd = -1 };
 	static const char *const all[] = { "." };
 	char digest[CN_DIGEST_STR_SIZE], fp[CN_DIGEST_STR_SIZE], key[CN_DIGEST_STR_SIZE];
-	char manifest[CN_DIGEST_STR_SIZE];
 	struct copy_job job;
 	struct ctr_rootfs s;
 	cn_sha256 h;
@@ -501,11 +504,8 @@ int bd_from_named_dir(struct build *b, const char *name, const char *dir, cn_err
 	bd_hash_field(&h, "FROM a --build-context directory");
 	bd_hash_field(&h, digest);
 	cn_sha256_final(&h, key);
-	if (!b->o->no_cache && store_cache_get(b->st, key, manifest) == 1 && bd_adopt_state(b, manifest)) {
-		memcpy(b->cur->key, key, sizeof(b->cur->key));
-		bd_emit(b, BF_EV_CACHED, NULL, manifest, 0);
+	if (!b->o->no_cache && bd_cache_lookup(b, key) == 1)
 		return 0;
-	}
 	if (bd_step_rootfs(b, NULL, &s, err) < 0)
 		return -1;
 	r = sb_with_rootfs(&s.sb, NULL, copy_in_root, &job, err);

@@ -10,7 +10,8 @@
  * same labels gives the same image). */
 int bd_add_labels(struct build *b, cn_err *err)
 {
-	char key[CN_DIGEST_STR_SIZE], manifest[CN_DIGEST_STR_SIZE];
+	char key[CN_DIGEST_STR_SIZE];
+	const char *source;
 	cn_sha256 h;
 	cn_sha256_init(&h);
 	bd_hash_field(&h, b->cur->key);
@@ -18,11 +19,8 @@ int bd_add_labels(struct build *b, cn_err *err)
 	for (size_t i = 0; i < b->o->labels.n; i++)
 		bd_hash_field(&h, b->o->labels.v[i]);
 	cn_sha256_final(&h, key);
-	if (!b->o->no_cache && store_cache_get(b->st, key, manifest) == 1 && bd_adopt_state(b, manifest)) {
-		memcpy(b->cur->key, key, sizeof(b->cur->key));
-		b->cur->state_size = 0;
-		return 0;
-	}
+	if (!b->o->no_cache && bd_cache_lookup_quiet(b, key, &source) == 1)
+		return bd_materialize(b, b->cur, err);
 	/* No history row of its own: it takes the last state's place in the
 	 * chain (a parent has fewer rows than its child: history, rollback). */
 	struct store_image last;

@@ -2,6 +2,7 @@
 #include "builder/imgformat.h"
 #include "builder/namedctx.h"
 #include "cli/build_output.h"
+#include "cli/build_cache.h"
 #include "builder/context.h"
 #include "cli/cli.h"
 #include "cli/compression.h"
@@ -74,6 +75,7 @@ static const char build_usage[] =
 	"                           DIR (a context of its own, its own .dockerignore), or\n"
 	"                           with NAME=docker-image://REF the image REF, in place\n"
 	"                           of a stage or image of that name (repeatable)\n"
+	CLI_BUILD_CACHE_USAGE
 	"      --format oci|docker  the image's manifest and config media types (default:\n"
 	"                           $BUILDAH_FORMAT, else oci); docker is v2 schema2 with\n"
 	"                           gzip layers unless --compression says otherwise\n"
@@ -180,6 +182,7 @@ static char *default_buildfile(const char *context)
  * flags' helpers pick letters). */
 enum {
 	OPT_IIDFILE = 0x1700, OPT_LABEL, OPT_ANNOTATION, OPT_PULL, OPT_NO_CACHE_FILTER, OPT_PROGRESS,
+	OPT_CACHE_FROM, OPT_CACHE_TO,
 };
 
 /* K=V for --label and --annotation: K not empty. */
@@ -246,10 +249,13 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		{ "pull", optional_argument, NULL, OPT_PULL },
 		{ "no-cache-filter", required_argument, NULL, OPT_NO_CACHE_FILTER },
 		{ "progress", required_argument, NULL, OPT_PROGRESS },
+		{ "cache-from", required_argument, NULL, OPT_CACHE_FROM },
+		{ "cache-to", required_argument, NULL, OPT_CACHE_TO },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_build_output output __attribute__((cleanup(cli_build_output_free))) = { .stdout_fd = -1 };
+	struct cli_build_cache cache __attribute__((cleanup(cli_build_cache_free))) = { .nfrom = 0 };
 	struct bf_build_opts o = { .compression = LAYER_GZIP, .network = cli_network_default(), .timestamp = -1 };
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	struct cli_progress progress;
@@ -274,7 +280,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	const char *iidfile = NULL;
 	struct store st;
 	cn_err err;
-	int c, rc = 0;
+	int c, rc = 0, built;
 	bool format_given = false, compression_given = false;
 
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -450,6 +456,11 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 			if (cli_build_output_parse(&output, optarg, &err) < 0)
 				return cli_usage_error("build", "%s", err.msg);
 			break;
+		case OPT_CACHE_FROM:
+		case OPT_CACHE_TO:
+			if ((rc = cli_build_cache_flag(&cache, c == OPT_CACHE_TO, optarg)) != 0)
+				return rc;
+			break;
 		case 'h':
 			fputs(build_usage, stdout);
 			return 0;
@@ -470,6 +481,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		return cli_usage_error("build", "%s", err.msg);
 	if (o.format == BF_FORMAT_DOCKER && !compression_given)
 		o.compression = LAYER_GZIP;
+	if ((rc = cli_build_cache_compression(&cache, compression_given, &o.compression)) != 0)
+		return rc;
 	if (!mode_set && getenv("BUILDKIT_PROGRESS") && *getenv("BUILDKIT_PROGRESS") &&
 	    cli_progress_parse(getenv("BUILDKIT_PROGRESS"), &mode) < 0)
 		return cli_usage_error("build", "BUILDKIT_PROGRESS: '%s' is not auto, plain, tty, quiet or rawjson",
@@ -588,7 +601,12 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out;
 	}
-	if (cli_build_each(&st, &o, &platforms, puller.quiet, &res, &err) < 0) {
+	cli_build_cache_prepare(&cache, &st, &puller.reg.o, &o);
+	built = cli_build_each(&st, &o, &platforms, puller.quiet, &res, &err);
+	/* An imported layer that would not come: the steps it served are built. */
+	if (built < 0 && !cn_err_is(&err, CN_ERR_INTERRUPTED) && cli_build_cache_retry(&cache, &o))
+		built = cli_build_each(&st, &o, &platforms, puller.quiet, &res, &err);
+	if (built < 0) {
 		cli_progress_stop(&progress);   /* the error below the last line, not on it */
 		rc = cli_fail(&err);
 		cli_rootless_note(&err);
@@ -610,6 +628,11 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (iidfile && cn_write_file_atomic(AT_FDCWD, iidfile, res.image_id, strlen(res.image_id), 0644, &err) < 0) {
+		rc = cli_fail(&err);
+		goto out;
+	}
+	if (cli_build_cache_finish(&cache, &st, puller.quiet, &err) < 0) {
+		cli_progress_stop(&progress);
 		rc = cli_fail(&err);
 		goto out;
 	}

@@ -216,6 +216,8 @@ static void rawjson_event(const struct bf_event *ev)
 	}
 	if ((ev->kind == BF_EV_DONE || ev->kind == BF_EV_CACHED) && ev->digest && *ev->digest)
 		json_object_set_new(o, "id", json_string(ev->digest));
+	if (ev->kind == BF_EV_CACHED)
+		json_object_set_new(o, "source", json_string(ev->source ? ev->source : "local"));
 	if (ev->kind == BF_EV_DONE || ev->kind == BF_EV_CACHED)
 		json_object_set_new(o, "duration_ms", json_integer((json_int_t)(ev->seconds * 1000 + 0.5)));
 	print_json(o);
@@ -275,7 +277,7 @@ void cli_progress_event(void *ctx, const struct bf_event *ev)
 	case BF_EV_CACHED:
 		if (live)
 			set_line(p, "");
-		printf("--> CACHED %s\n", short_id(ev->digest, id));
+		printf("--> CACHED (%s) %s\n", cli_esc(ev->source ? ev->source : "local"), short_id(ev->digest, id));
 		break;
 	case BF_EV_DONE:
 		if (live)

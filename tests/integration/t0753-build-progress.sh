@@ -21,7 +21,7 @@ check "plain: every step ends with its time" test "$(grep -cE -- '^--> .*DONE [0
 ran=$(grep -A2 '^STEP 5/5' "$T/out" | grep -oE -- '^--> layer [0-9a-f]{12}' | awk '{print $3}')
 check "plain: a step that made a layer shows a 12-hex id" test -n "$ran"
 expect_ok "the same build again" build --progress plain -t p:2 "$ctx"
-cached=$(grep -A1 '^STEP 5/5' "$T/out" | grep -oE -- '^--> CACHED [0-9a-f]{12}$' | awk '{print $3}')
+cached=$(grep -A1 '^STEP 5/5' "$T/out" | grep -oE -- '^--> CACHED \(local\) [0-9a-f]{12}$' | awk '{print $4}')
 check "cached and ran show the same id" test -n "$cached" -a "$cached" = "$ran"
 id=$(image_id p:1)
 check "... the image id of the state" test "$ran" = "$(echo "${id#sha256:}" | cut -c1-12)"
@@ -50,7 +50,7 @@ check "... one line, the id" test "$(cat "$T/out")" = "$(image_id p:5)"
 expect_fail "--progress fancy is a usage error" 2 "--progress: 'fancy'" build --progress fancy "$ctx"
 # auto with no terminal: plain.
 expect_ok "--progress auto without a terminal" build --progress auto -t p:6 "$ctx"
-check "... is plain" grep -qE -- '^--> CACHED [0-9a-f]{12}$' "$T/out"
+check "... is plain" grep -qE -- '^--> CACHED \(local\) [0-9a-f]{12}$' "$T/out"
 # tty on a terminal: a live line redrawn with \r on stderr.
 if command -v script >/dev/null; then
 	script -qec "$CAIRN build --progress tty --no-cache -t p:7 $ctx" /dev/null >"$T/tty.out" 2>&1
