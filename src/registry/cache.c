@@ -143,8 +143,9 @@ int reg_cache_get_manifest(struct reg_cache *rc, cn_buf *body, char digest[CN_DI
 	count(&rc->bytes_in, body->len);
 	reg_report(&rc->c, REG_MANIFEST, digest, body->len, body->len);
 	if (!mt || strcmp(mt, MT_OCI_MANIFEST) != 0)
-		return cn_err_fail(err, CN_ERR_PROTOCOL, "%s:%s is a %s, not an OCI image manifest", rc->ref.path,
-				  reg_ref_reference(&rc->ref), mt ? mt : "document of unknown type");
+		return cn_err_fail(err, CN_ERR_PROTOCOL, "%s%c%s is a %s, not an OCI image manifest", rc->ref.path,
+				  rc->ref.digest ? '@' : ':', reg_ref_reference(&rc->ref),
+				  mt ? mt : "document of unknown type");
 	return 1;
 }
 
@@ -213,8 +214,8 @@ static int need_push(struct reg_cache *rc, const char *what, cn_err *err)
 {
 	if (rc->push && rc->ref.tag)
 		return 0;
-	return cn_err_fail(err, CN_ERR_INVALID, "%s: the cache %s:%s was opened for reading only", what,
-			  rc->ref.path, reg_ref_reference(&rc->ref));
+	return cn_err_fail(err, CN_ERR_INVALID, "%s: the cache %s%c%s was opened for reading only", what,
+			  rc->ref.path, rc->ref.digest ? '@' : ':', reg_ref_reference(&rc->ref));
 }
 
 /* The repositories blobs are mounted from need pull access in the token
