@@ -143,7 +143,7 @@ int reg_cache_get_manifest(struct reg_cache *rc, cn_buf *body, char digest[CN_DI
 	count(&rc->bytes_in, body->len);
 	reg_report(&rc->c, REG_MANIFEST, digest, body->len, body->len);
 	if (!mt || strcmp(mt, MT_OCI_MANIFEST) != 0)
-		return cn_err_fail(err, CN_ERR_PROTOCOL, "%s%c%s is a %s, not an OCI image manifest", rc->ref.path,
+		return cn_err_fail(err, CN_ERR_PROTOCOL, "%s%c%s holds %s, not an OCI image manifest", rc->ref.path,
 				  rc->ref.digest ? '@' : ':', reg_ref_reference(&rc->ref),
 				  mt ? mt : "document of unknown type");
 	return 1;

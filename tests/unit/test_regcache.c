@@ -5,6 +5,7 @@
  * layers another repository has are mounted; the manifest comes back byte
  * for byte; a layer fetched into another store is verified and not
  * unpacked; a blob the registry lacks fails cleanly, leaving nothing. */
+#include "registry/internal.h"
 #include "registry/regcache.h"
 
 #include "store/image.h"
@@ -273,6 +274,98 @@ static void test_refusals(void)
 	reg_cache_close(rc);
 }
 
+/* An OCI image index under cache/foreign:t, PUT with the client's own
+ * requests (no cache writes anything but image manifests). */
+static void put_index(const struct reg_opts *o)
+{
+	static const char idx[] = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+				  "\"manifests\":[]}";
+	static const char *const hdrs[] = { "Content-Type: application/vnd.oci.image.index.v1+json", NULL };
+	_cleanup_free_ char *name = cn_xasprintf("%s/cache/foreign:t", reg);
+	const char *scopes[] = { "repository:cache/foreign:pull,push", NULL };
+	struct reg_req rq = { .method = "PUT", .url = "/v2/cache/foreign/manifests/t", .headers = hdrs,
+			      .body = idx, .body_len = sizeof(idx) - 1 };
+	struct reg_resp resp;
+	struct reg_client c;
+	struct reg_conn k;
+	struct cn_ref ref;
+	if (cn_ref_parse(name, &ref, &err) < 0 || reg_client_open(&c, &ref, o, scopes, &err) < 0)
+		unit_fixture_fail("client for cache/foreign");
+	if (reg_conn_open(&k, &c, &err) < 0 || reg_do(&k, &rq, &resp, &err) < 0 || resp.status != 201) {
+		printf("# %s (HTTP %ld)\n", err.msg, resp.status);
+		unit_fixture_fail("PUT cache/foreign:t");
+	}
+	reg_resp_free(&resp);
+	reg_conn_close(&k);
+	reg_client_close(&c);
+	cn_ref_free(&ref);
+}
+
+static void test_foreign(void)
+{
+	struct reg_opts o = { .tls_verify = true };
+	struct reg_cache *rc;
+	_cleanup_buf_ cn_buf body;
+	char got[CN_DIGEST_STR_SIZE];
+	int r;
+	put_index(&o);
+	cn_buf_init(&body, 0);
+	rc = open_cache("cache/foreign:t", &o, false);
+	r = reg_cache_get_manifest(rc, &body, got, &err);
+	UNIT_CHECK(r < 0 && cn_err_is(&err, CN_ERR_PROTOCOL), "an image index under the tag is refused as no cache "
+		   "manifest: %s", r < 0 ? err.msg : "accepted");
+	reg_cache_close(rc);
+}
+
+/* PICKY (picky_registry.py) refuses the cache's own config media type:
+ * the manifest goes in with the standard one, everything else kept. */
+static void test_fallback(const char *picky)
+{
+	static const char *const repos[] = { "picky/app:t", "picky/u415/app:t" };
+	struct reg_opts o = { .tls_verify = true };
+	struct store_layer l = { .size = 3, .media_type = MT_TGZ };
+	_cleanup_free_ char *man = NULL;
+	_cleanup_buf_ cn_buf body;
+	char doc_digest[CN_DIGEST_STR_SIZE], got[CN_DIGEST_STR_SIZE];
+	const char *saved = reg;
+	struct reg_cache *rc;
+	int r;
+
+	reg = picky;
+	cn_buf_init(&body, 0);
+	cn_sha256_oneshot("doc", 3, doc_digest);
+	cn_sha256_oneshot("abc", 3, l.digest);
+	man = cache_manifest(doc_digest, 3, &l, 1);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *m;
+		rc = open_cache(repos[i], &o, true);
+		r = reg_cache_put_manifest(rc, man, strlen(man), &err);
+		UNIT_CHECK(r == 0, "%s: a registry refusing the cache config type takes the manifest with the "
+			   "standard one: %s", repos[i], r < 0 ? err.msg : "ok");
+		r = reg_cache_get_manifest(rc, &body, got, &err);
+		m = r == 1 ? json_loadb(body.data, body.len, 0, NULL) : NULL;
+		UNIT_STREQ(json_string_value(json_object_get(json_object_get(m, "config"), "mediaType")), MT_OCI_CONFIG,
+			   "... config.mediaType is the OCI image config's");
+		UNIT_STREQ(json_string_value(json_object_get(json_object_get(m, "config"), "digest")), doc_digest,
+			   "... the config is still the document");
+		UNIT_STREQ(json_string_value(json_object_get(json_object_get(m, "annotations"),
+							     "org.cairn.buildcache.version")), "1",
+			   "... the annotation still marks it a cache");
+		UNIT_STREQ(json_string_value(json_object_get(json_array_get(json_object_get(m, "layers"), 0),
+							     "digest")), l.digest, "... with its layers");
+		UNIT_CHECK(reg_cache_bytes_out(rc) == body.len, "... bytes out: the manifest that went in (%llu)",
+			   (unsigned long long)reg_cache_bytes_out(rc));
+		json_decref(m);
+		reg_cache_close(rc);
+	}
+	rc = open_cache("picky/blobless:t", &o, true);
+	r = reg_cache_put_manifest(rc, man, strlen(man), &err);
+	UNIT_CHECK(r < 0 && strstr(err.msg, "MANIFEST_BLOB_UNKNOWN") && !strstr(err.msg, "again"),
+		   "a manifest refused for missing blobs is not sent again: %s", r < 0 ? err.msg : "accepted");
+	reg_cache_close(rc);
+	reg = saved;
+}
+
 int main(void)
 {
 	struct store st, st2;
@@ -294,6 +387,11 @@ int main(void)
 	}
 	test_roundtrip(&st, &st2);
 	test_refusals();
+	test_foreign();
+	if (getenv("CAIRN_TEST_PICKY_REGISTRY"))
+		test_fallback(getenv("CAIRN_TEST_PICKY_REGISTRY"));
+	else
+		UNIT_SKIP("CAIRN_TEST_PICKY_REGISTRY is not set", "put_manifest's fallback config media type");
 	store_close(&st);
 	store_close(&st2);
 	unit_rmtree(base);
