@@ -6,7 +6,7 @@
  *
  * The calls may come from several threads at once (each takes a connection
  * of its own). Buffers passed in are initialised cn_bufs; they are emptied
- * and bounded (get_manifest: REG_MAX_MANIFEST, get_blob: MAX). O is copied;
+ * and bounded (get_manifest: 4 MiB, get_blob: MAX). O is copied;
  * its progress context must outlive the cache. */
 #ifndef REG_CACHE_H
 #define REG_CACHE_H
