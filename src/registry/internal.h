@@ -10,6 +10,7 @@
 
 #include "registry/ref.h"
 #include "registry/registry.h"
+#include "store/image.h"
 #include "util/buf.h"
 #include "util/digest.h"
 #include "util/strv.h"
@@ -110,10 +111,61 @@ void reg_challenge_free(struct reg_challenge *ch);
 
 /* pull.c: the index entry for PLATFORM ("os/arch[/variant]", NULL: this
  * host), and the layers a manifest and its config name (*JOBS: free()). */
-struct blob_job;
+struct blob_job {
+	char digest[CN_DIGEST_STR_SIZE];
+	char diff_id[CN_DIGEST_STR_SIZE];
+	char media_type[sizeof(((struct store_layer *)0)->media_type)];   /* checked to fit */
+	uint64_t size;
+};
 int reg_pick_platform(const char *platform, json_t *index, const char *name, char out[CN_DIGEST_STR_SIZE],
 		      cn_err *err);
 int reg_plan_layers(json_t *manifest, json_t *config, const char *what, struct blob_job **jobs,
 		    size_t *njobs, cn_err *err);
+
+/* ---- transfers shared by push.c, pull.c and cache.c ---- */
+
+/* pull.c: GET /v2/NAME/manifests/REFERENCE into BODY; its digest must be
+ * WANT when WANT is given. DIGEST gets the computed digest, *MEDIA_TYPE
+ * (heap) the manifest's type. A 404 fails with CN_ERR_NOT_FOUND. */
+int reg_get_manifest(struct reg_conn *k, const char *name, const char *reference, const char *want,
+		     cn_buf *body, char **media_type, char digest[CN_DIGEST_STR_SIZE], cn_err *err);
+/* pull.c: JOB's blob streamed into the store, digest and size verified (not unpacked). */
+int reg_fetch_blob(struct reg_conn *k, struct store *st, const char *name, const struct blob_job *job,
+		   cn_err *err);
+/* pull.c: a small blob into OUT (bounded by OUT's max), verified. */
+int reg_fetch_small_blob(struct reg_conn *k, const char *name, const char *digest, cn_buf *out,
+			 cn_err *err);
+
+/* push.c: one blob to push, and the state of a parallel blob push. */
+struct push_blob {
+	char digest[CN_DIGEST_STR_SIZE];
+	uint64_t size;
+	char mount_from[256];       /* a repository on the same registry that has it, or "" */
+};
+
+struct push_ctx {
+	struct store *st;
+	const char *name;
+	struct push_blob *blobs;
+	unsigned sent, skipped, mounted;        /* atomic */
+	uint64_t bytes;                         /* atomic */
+};
+
+/* URL with "KEY=VALUE" (escaped) appended to its query (heap). */
+char *reg_with_query(const char *url, const char *key, const char *value);
+/* 1 when the registry has the blob in NAME, 0 when not, -1 on error. */
+int reg_blob_exists(struct reg_conn *k, const char *name, const char *digest, cn_err *err);
+/* POST an upload (trying a mount first when B->mount_from is set): 1 when
+ * mounted, 0 with *LOCATION (heap) for the upload, -1 on error. */
+int reg_start_upload(struct reg_conn *k, const char *name, const struct push_blob *b, char **location,
+		     cn_err *err);
+/* A reg_task_fn over a struct push_ctx: blob I skipped (HEAD), mounted, or
+ * sent from the store. */
+int reg_push_blob(struct reg_conn *k, size_t i, void *arg, cn_err *err);
+/* Repositories on the same registry as TARGET that the store has tags for
+ * and whose image holds a blob of BLOBS: its mount_from is set, and the
+ * repository added to REPOS (for the token's scopes). */
+void reg_mount_sources(struct store *st, const struct cn_ref *target, struct push_blob *blobs, size_t n,
+		       cn_strv *repos);
 
 #endif

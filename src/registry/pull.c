@@ -36,9 +36,7 @@ void reg_result_free(struct reg_result *r)
 
 /* ---- manifests ---- */
 
-/* GET /v2/NAME/manifests/REFERENCE into BODY; its digest must be WANT
- * when WANT is given. DIGEST gets the computed digest. */
-static int get_manifest(struct reg_conn *k, const char *name, const char *reference, const char *want,
+int reg_get_manifest(struct reg_conn *k, const char *name, const char *reference, const char *want,
 			cn_buf *body, char **media_type, char digest[CN_DIGEST_STR_SIZE], cn_err *err)
 {
 	_cleanup_free_ char *url = cn_xasprintf("/v2/%s/manifests/%s", name, reference);
@@ -122,13 +120,6 @@ static int check_platform(const char *platform, json_t *config, cn_err *err)
 
 /* ---- blobs ---- */
 
-struct blob_job {
-	char digest[CN_DIGEST_STR_SIZE];
-	char diff_id[CN_DIGEST_STR_SIZE];
-	char media_type[sizeof(((struct store_layer *)0)->media_type)];   /* checked to fit */
-	uint64_t size;
-};
-
 struct download {
 	struct reg_client *c;
 	const struct blob_job *job;
@@ -168,7 +159,7 @@ static int download_reset(void *ctx)
 	return 0;
 }
 
-static int fetch_blob(struct reg_conn *k, struct store *st, const char *name, const struct blob_job *job,
+int reg_fetch_blob(struct reg_conn *k, struct store *st, const char *name, const struct blob_job *job,
 		      cn_err *err)
 {
 	_cleanup_free_ char *url = cn_xasprintf("/v2/%s/blobs/%s", name, job->digest);
@@ -216,8 +207,7 @@ out:
 	return r;
 }
 
-/* A small blob (the config) into memory, verified. */
-static int fetch_small_blob(struct reg_conn *k, const char *name, const char *digest, cn_buf *out,
+int reg_fetch_small_blob(struct reg_conn *k, const char *name, const char *digest, cn_buf *out,
 			    cn_err *err)
 {
 	_cleanup_free_ char *url = cn_xasprintf("/v2/%s/blobs/%s", name, digest);
@@ -265,7 +255,7 @@ static int pull_layer(struct reg_conn *k, size_t i, void *arg, cn_err *err)
 	if (store_blob_exists(p->st, job->digest) && store_blob_size(p->st, job->digest) == job->size) {
 		reg_report(k->c, REG_BLOB_EXISTS, job->digest, job->size, job->size);
 	} else {
-		if (fetch_blob(k, p->st, p->name, job, err) < 0)
+		if (reg_fetch_blob(k, p->st, p->name, job, err) < 0)
 			return -1;
 		fetched = true;
 		__atomic_add_fetch(&p->fetched, 1, __ATOMIC_RELAXED);
@@ -376,7 +366,7 @@ int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, str
 	}
 	if (reg_conn_open(&k, &c, err) < 0)
 		goto out;
-	if (get_manifest(&k, ref.path, reg_ref_reference(&ref), ref.digest, &body, &mt, digest, err) < 0)
+	if (reg_get_manifest(&k, ref.path, reg_ref_reference(&ref), ref.digest, &body, &mt, digest, err) < 0)
 		goto out;
 	if (strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0) {
 		char child[CN_DIGEST_STR_SIZE];
@@ -385,7 +375,7 @@ int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, str
 		json_decref(index);
 		free(mt);
 		mt = NULL;
-		if (pr < 0 || get_manifest(&k, ref.path, child, child, &body, &mt, digest, err) < 0)
+		if (pr < 0 || reg_get_manifest(&k, ref.path, child, child, &body, &mt, digest, err) < 0)
 			goto out;
 		from_index = true;
 	}
@@ -401,7 +391,7 @@ int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, str
 			   cfg_mt ? cfg_mt : "no media type");
 		goto out;
 	}
-	if (fetch_small_blob(&k, ref.path, cfg_digest, &cfg, err) < 0)
+	if (reg_fetch_small_blob(&k, ref.path, cfg_digest, &cfg, err) < 0)
 		goto out;
 	config = json_loadb(cfg.data, cfg.len, 0, NULL);
 	if (!json_is_object(config)) {

@@ -16,21 +16,7 @@
  * so a large layer never needs one long request. */
 #define CHUNK_SIZE ((uint64_t)32 << 20)
 
-struct push_blob {
-	char digest[CN_DIGEST_STR_SIZE];
-	uint64_t size;
-	char mount_from[256];       /* a repository on the same registry that has it, or "" */
-};
-
-struct push_ctx {
-	struct store *st;
-	const char *name;
-	struct push_blob *blobs;
-	unsigned sent, skipped, mounted;        /* atomic */
-	uint64_t bytes;                         /* atomic */
-};
-
-static char *with_query(const char *url, const char *key, const char *value)
+char *reg_with_query(const char *url, const char *key, const char *value)
 {
 	char *esc = curl_easy_escape(NULL, value, 0);
 	char *out = cn_xasprintf("%s%c%s=%s", url, strchr(url, '?') ? '&' : '?', key, esc ? esc : "");
@@ -38,8 +24,7 @@ static char *with_query(const char *url, const char *key, const char *value)
 	return out;
 }
 
-/* 1 when the registry has the blob in NAME, 0 when not. */
-static int blob_exists(struct reg_conn *k, const char *name, const char *digest, cn_err *err)
+int reg_blob_exists(struct reg_conn *k, const char *name, const char *digest, cn_err *err)
 {
 	_cleanup_free_ char *url = cn_xasprintf("/v2/%s/blobs/%s", name, digest);
 	struct reg_req rq = { .method = "HEAD", .url = url, .retry = true };
@@ -54,9 +39,7 @@ static int blob_exists(struct reg_conn *k, const char *name, const char *digest,
 	return r;
 }
 
-/* POST an upload (trying a mount first when FROM is set): 1 when mounted,
- * 0 with *location for the upload. */
-static int start_upload(struct reg_conn *k, const char *name, const struct push_blob *b, char **location,
+int reg_start_upload(struct reg_conn *k, const char *name, const struct push_blob *b, char **location,
 			cn_err *err)
 {
 	_cleanup_free_ char *base = cn_xasprintf("/v2/%s/blobs/uploads/", name), *url = NULL;
@@ -64,8 +47,8 @@ static int start_upload(struct reg_conn *k, const char *name, const struct push_
 	struct reg_resp resp;
 	int r = -1;
 	if (*b->mount_from) {
-		_cleanup_free_ char *tmp = with_query(base, "mount", b->digest);
-		url = with_query(tmp, "from", b->mount_from);
+		_cleanup_free_ char *tmp = reg_with_query(base, "mount", b->digest);
+		url = reg_with_query(tmp, "from", b->mount_from);
 	} else {
 		url = cn_xstrdup(base);
 	}
@@ -94,7 +77,7 @@ static int upload_blob(struct reg_conn *k, struct push_ctx *p, const struct push
 	int r;
 	if (fd < 0)
 		return -1;
-	r = start_upload(k, p->name, b, &location, err);
+	r = reg_start_upload(k, p->name, b, &location, err);
 	if (r != 0)
 		return r;
 	reg_report(k->c, REG_BLOB_START, b->digest, 0, b->size);
@@ -127,7 +110,7 @@ static int upload_blob(struct reg_conn *k, struct push_ctx *p, const struct push
 		reg_report(k->c, REG_BLOB_BYTES, b->digest, off, b->size);
 	}
 	{
-		_cleanup_free_ char *url = with_query(location, "digest", b->digest);
+		_cleanup_free_ char *url = reg_with_query(location, "digest", b->digest);
 		struct reg_req rq = { .method = "PUT", .url = url, .headers = octets, .body_fd = fd,
 				      .body_off = off, .body_fd_len = b->size - off,
 				      .has_fd_body = b->size > off };
@@ -147,11 +130,11 @@ static int upload_blob(struct reg_conn *k, struct push_ctx *p, const struct push
 	return 0;
 }
 
-static int push_blob(struct reg_conn *k, size_t i, void *arg, cn_err *err)
+int reg_push_blob(struct reg_conn *k, size_t i, void *arg, cn_err *err)
 {
 	struct push_ctx *p = arg;
 	const struct push_blob *b = &p->blobs[i];
-	int r = blob_exists(k, p->name, b->digest, err);
+	int r = reg_blob_exists(k, p->name, b->digest, err);
 	if (r < 0)
 		return -1;
 	if (r == 1) {
@@ -180,9 +163,7 @@ static int push_blob(struct reg_conn *k, size_t i, void *arg, cn_err *err)
 	return 0;
 }
 
-/* Repositories on the same registry that the store has tags for and whose
- * image holds DIGEST: a blob can be mounted from them instead of sent. */
-static void mount_sources(struct store *st, const struct cn_ref *target, struct push_blob *blobs,
+void reg_mount_sources(struct store *st, const struct cn_ref *target, struct push_blob *blobs,
 			  size_t n, cn_strv *repos)
 {
 	json_t *idx = NULL, *m;
@@ -266,7 +247,7 @@ int reg_push(struct store *st, const char *local, const char *remote, const stru
 	}
 	memcpy(blobs[img.nlayers].digest, img.config_digest, CN_DIGEST_STR_SIZE);
 	blobs[img.nlayers].size = store_blob_size(st, img.config_digest);
-	mount_sources(st, &ref, blobs, img.nlayers, &repos);
+	reg_mount_sources(st, &ref, blobs, img.nlayers, &repos);
 	cn_strv_push(&scopes, cn_xasprintf("repository:%s:pull,push", ref.path));
 	for (size_t i = 0; i < repos.n; i++)
 		cn_strv_push(&scopes, cn_xasprintf("repository:%s:pull", repos.v[i]));
@@ -276,7 +257,7 @@ int reg_push(struct store *st, const char *local, const char *remote, const stru
 		goto out_ref;
 
 	pc = (struct push_ctx){ .st = st, .name = ref.path, .blobs = blobs };
-	if (reg_pool_run(&c, n, o->jobs, push_blob, &pc, err) < 0)
+	if (reg_pool_run(&c, n, o->jobs, reg_push_blob, &pc, err) < 0)
 		goto out;
 	res->blobs_sent = pc.sent;
 	res->blobs_skipped = pc.skipped;

@@ -2,7 +2,12 @@
  * cache manifest under a tag, its document blob, and layer blobs moved
  * between the repository and the local store as push and pull move them
  * (HEAD before upload, cross-repository mounts, parallel transfers,
- * digests verified while streaming). */
+ * digests verified while streaming).
+ *
+ * The calls may come from several threads at once (each takes a connection
+ * of its own). Buffers passed in are initialised cn_bufs; they are emptied
+ * and bounded (get_manifest: 4 MiB, get_blob: MAX). O is copied;
+ * its progress context must outlive the cache. */
 #ifndef REG_CACHE_H
 #define REG_CACHE_H
 
