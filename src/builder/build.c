@@ -859,6 +859,13 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 	if (o->labels.n && bd_add_labels(&b, err) < 0)
 		goto out;
 	bd_journal_collect(&b, last->state);
+	if (o->inline_cache) {
+		/* The cache goes in the image, a state after the last (no key:
+		 * a rebuild makes it again from the records). */
+		if (o->inline_cache(o->inline_ctx, st, o->cache_records, last->cfg, err) < 0 ||
+		    bd_commit_state(&b, NULL, err) < 0)
+			goto out;
+	}
 	memcpy(res->manifest_digest, last->state, sizeof(res->manifest_digest));
 	res->manifest_size = last->state_size ? last->state_size : store_blob_size(st, last->state);
 	res->nlayers = last->nlayers;

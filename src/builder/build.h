@@ -126,6 +126,11 @@ struct bf_build_opts {
 	const char *platform;           /* --platform OS/ARCH[/VARIANT]; NULL: the host's */
 	const struct bf_cache_import *cache_from;       /* NULL: none */
 	struct bf_cache_records *cache_records;         /* not NULL: the build appends its records */
+	/* --cache-to type=inline: put the cache of RECS (the build's records
+	 * so far) in CONFIG, the final image's config (a state of its own). */
+	int (*inline_cache)(void *ctx, struct store *st, const struct bf_cache_records *recs, json_t *config,
+			    cn_err *err);
+	void *inline_ctx;
 };
 
 struct bf_build_result {

@@ -17,9 +17,9 @@ int cli_build_cache_flag(struct cli_build_cache *c, bool to, const char *value)
 	if (rc_spec_parse(value, to, &s, &err) < 0)
 		return cli_usage_error("build", "--cache-%s: %s", to ? "to" : "from", err.msg);
 	if (to && s.type == RC_INLINE) {
+		c->inline_ = true;
 		rc_spec_free(&s);
-		return cli_usage_error("build", "--cache-to type=inline is not supported: use type=registry or "
-				       "type=local");
+		return 0;
 	}
 	*v = cn_xrealloc(*v, (*n + 1) * sizeof(**v));
 	(*v)[(*n)++] = s;
@@ -60,8 +60,10 @@ void cli_build_cache_prepare(struct cli_build_cache *c, struct store *st, const 
 		c->import = rc_import_open(st, c->from, c->nfrom, &c->ro, warn_line, NULL);
 		o->cache_from = rc_import_hooks(c->import);
 	}
-	if (c->nto)
+	if (c->nto || c->inline_)
 		o->cache_records = &c->records;
+	if (c->inline_)
+		o->inline_cache = rc_inline_attach;
 }
 
 bool cli_build_cache_retry(struct cli_build_cache *c, struct bf_build_opts *o)

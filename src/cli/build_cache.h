@@ -13,6 +13,7 @@
 struct cli_build_cache {
 	struct rc_spec *from, *to;
 	size_t nfrom, nto;
+	bool inline_;                   /* --cache-to type=inline */
 	struct rc_import *import;
 	struct bf_cache_records records;
 	struct reg_opts ro;             /* the build's registry options, without progress */
@@ -28,7 +29,9 @@ struct cli_build_cache {
 	"                           type=registry,ref=REF or type=local,dest=DIR[,tag=T],\n" \
 	"                           with mode=min (the image's steps, default) or max\n" \
 	"                           (every stage's), compression=gzip|zstd (the build's\n" \
-	"                           layer compression), ignore-error=true\n"
+	"                           layer compression), ignore-error=true; type=inline\n" \
+	"                           puts it in the image's config (read back with\n" \
+	"                           --cache-from type=registry,ref=THE_IMAGE once pushed)\n"
 
 /* --cache-from (FROM) or --cache-to VALUE; a usage error printed. */
 int cli_build_cache_flag(struct cli_build_cache *c, bool to, const char *value);

@@ -65,6 +65,44 @@ out:
 	return r;
 }
 
+int rc_records_doc(struct store *st, const struct bf_cache_records *recs, bool final_only, struct rc_doc *d,
+		   size_t *skipped, cn_err *err)
+{
+	long long now = (long long)time(NULL);
+	*skipped = 0;
+	for (size_t i = 0; i < recs->n; i++) {
+		int got;
+		if (final_only && !recs->v[i].final)
+			continue;
+		got = add_record(st, d, &recs->v[i], now, err);
+		if (got < 0)
+			return -1;
+		if (got == 0)
+			(*skipped)++;
+	}
+	return 0;
+}
+
+int rc_inline_attach(void *ctx, struct store *st, const struct bf_cache_records *recs, json_t *config,
+		     cn_err *err)
+{
+	struct rc_doc d = { 0 };
+	size_t skipped, len;
+	char *text;
+	(void)ctx;
+	if (rc_records_doc(st, recs, true, &d, &skipped, err) < 0) {
+		rc_doc_free(&d);
+		return cn_err_wrap(err, "--cache-to type=inline");
+	}
+	text = rc_doc_serialize(&d, &len);
+	rc_doc_free(&d);
+	if (!text)
+		return cn_err_fail(err, CN_ERR_SYSTEM, "--cache-to type=inline: the cache document could not be written out");
+	json_object_set_new(config, RC_INLINE_FIELD, json_stringn(text, len));
+	free(text);
+	return 0;
+}
+
 /* The OCI image manifest that carries a cache document. */
 static char *cache_manifest(const struct rc_doc *d, const char *doc_digest, size_t doc_len, size_t *len)
 {
@@ -242,21 +280,12 @@ int rc_export(struct store *st, const struct rc_spec *spec, const struct bf_cach
 	_cleanup_free_ struct store_layer *layers = NULL;
 	char written[CN_DIGEST_STR_SIZE];
 	struct timespec t0;
-	long long now = (long long)time(NULL);
 	size_t n;
 	int r = -1;
 	memset(res, 0, sizeof(*res));
 	memset(&t, 0, sizeof(t));
-	for (size_t i = 0; i < recs->n; i++) {
-		int got;
-		if (spec->mode == RC_MODE_MIN && !recs->v[i].final)
-			continue;
-		got = add_record(st, &mine, &recs->v[i], now, err);
-		if (got < 0)
-			goto out;
-		if (got == 0)
-			res->skipped++;
-	}
+	if (rc_records_doc(st, recs, spec->mode == RC_MODE_MIN, &mine, &res->skipped, err) < 0)
+		goto out;
 	if (rc_transport_open(&t, spec, ro, true, err) < 0)
 		goto out;
 	n = rc_doc_layers(&mine, &layers);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #define RC_MAX_MANIFEST (4u << 20)
+#define MT_DOCKER_IMAGE_CONFIG "application/vnd.docker.container.image.v1+json"
 
 /* Counters the build's stage workers (forked processes) share with the
  * process that reports them. */
@@ -91,7 +92,8 @@ static int transport_here(struct rc_source *s, cn_err *err)
 /* The cache manifest's config is a cairn cache document (or, from a
  * registry that refused that media type, an image config type with the
  * cache annotation): its digest and size. */
-static int doc_descriptor(const cn_buf *body, char digest[CN_DIGEST_STR_SIZE], uint64_t *size, cn_err *err)
+static int doc_descriptor(const cn_buf *body, char digest[CN_DIGEST_STR_SIZE], uint64_t *size, bool *is_image,
+			  cn_err *err)
 {
 	json_t *m = json_loadb(body->data, body->len, 0, NULL), *cfg;
 	const char *mt, *d, *mark;
@@ -108,12 +110,14 @@ static int doc_descriptor(const cn_buf *body, char digest[CN_DIGEST_STR_SIZE], u
 	cfg = json_object_get(m, "config");
 	mt = json_string_value(json_object_get(cfg, "mediaType"));
 	mark = json_string_value(json_object_get(json_object_get(m, "annotations"), "org.cairn.buildcache.version"));
-	if (!mt || (strcmp(mt, RC_DOC_MEDIA_TYPE) != 0 && !(strcmp(mt, MT_OCI_CONFIG) == 0 && mark))) {
+	/* An image: its config may carry an inline cache (type=inline). */
+	*is_image = mt && !mark && (strcmp(mt, MT_OCI_CONFIG) == 0 || strcmp(mt, MT_DOCKER_IMAGE_CONFIG) == 0);
+	if (!mt || (strcmp(mt, RC_DOC_MEDIA_TYPE) != 0 && !(strcmp(mt, MT_OCI_CONFIG) == 0 && mark) && !*is_image)) {
 		cn_err_fail(err, CN_ERR_PROTOCOL, "not a cairn build cache (its config is %s)", mt ? mt : "untyped");
 		goto out;
 	}
 	d = json_string_value(json_object_get(cfg, "digest"));
-	if (!cn_digest_valid(d) || !store_descriptor_size(cfg, size) || *size > RC_DOC_MAX) {
+	if (!cn_digest_valid(d) || !store_descriptor_size(cfg, size) || *size > (*is_image ? STORE_MAX_JSON : RC_DOC_MAX)) {
 		cn_err_fail(err, CN_ERR_PROTOCOL, "its manifest names no valid cache document");
 		goto out;
 	}
@@ -124,11 +128,31 @@ out:
 	return r;
 }
 
+/* An image config's inline cache (type=inline), in place of the config. */
+static int inline_doc(cn_buf *doc, cn_err *err)
+{
+	json_t *cfg = json_loadb(doc->data, doc->len, 0, NULL);
+	json_t *field = json_object_get(cfg, RC_INLINE_FIELD);
+	int r = -1;
+	if (!json_is_string(field)) {
+		cn_err_fail(err, CN_ERR_NOT_FOUND, "an image without an inline cache (built without --cache-to "
+			   "type=inline)");
+	} else {
+		cn_buf_reset(doc);
+		r = cn_buf_add(doc, json_string_value(field), json_string_length(field));
+		if (r < 0)
+			cn_err_fail(err, CN_ERR_TOO_BIG, "its inline cache is too large");
+	}
+	json_decref(cfg);
+	return r;
+}
+
 static int open_source(struct rc_import *im, struct rc_source *s, size_t i, cn_err *err)
 {
 	_cleanup_buf_ cn_buf body, doc;
 	char digest[CN_DIGEST_STR_SIZE], doc_digest[CN_DIGEST_STR_SIZE];
 	uint64_t doc_size;
+	bool is_image;
 	int r;
 	cn_buf_init(&body, RC_MAX_MANIFEST);
 	cn_buf_init(&doc, RC_DOC_MAX);
@@ -138,8 +162,10 @@ static int open_source(struct rc_import *im, struct rc_source *s, size_t i, cn_e
 	r = rc_transport_get_manifest(&s->t, &body, digest, err);
 	if (r == 0)
 		return cn_err_fail(err, CN_ERR_NOT_FOUND, "no cache there yet");
-	if (r < 0 || doc_descriptor(&body, doc_digest, &doc_size, err) < 0 ||
-	    rc_transport_get_blob(&s->t, doc_digest, RC_DOC_MAX, &doc, err) < 0)
+	if (r < 0 || doc_descriptor(&body, doc_digest, &doc_size, &is_image, err) < 0 ||
+	    rc_transport_get_blob(&s->t, doc_digest, is_image ? STORE_MAX_JSON : RC_DOC_MAX, &doc, err) < 0)
+		return -1;
+	if (is_image && inline_doc(&doc, err) < 0)
 		return -1;
 	if (rc_doc_parse(doc.data, doc.len, &s->doc, err) < 0)
 		return cn_err_wrap(err, "its cache document %s", doc_digest);

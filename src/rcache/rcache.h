@@ -57,6 +57,20 @@ struct rc_export_result {
 	size_t skipped;         /* records whose layers this store never had */
 };
 
+/* type=inline: the cache document is a string in the image config under
+ * this name (BuildKit's is moby.buildkit.cache.v0); --cache-from
+ * type=registry,ref=IMAGE reads it back. */
+#define RC_INLINE_FIELD "org.cairn.buildcache.v1"
+
+struct rc_doc;
+/* RECS as a cache document (FINAL_ONLY: mode=min), states read from the
+ * store; records whose layers the store lacks are counted in *SKIPPED. */
+int rc_records_doc(struct store *st, const struct bf_cache_records *recs, bool final_only, struct rc_doc *d,
+		   size_t *skipped, cn_err *err);
+/* bf_build_opts.inline_cache: the image's own cache (mode=min) into CONFIG. */
+int rc_inline_attach(void *ctx, struct store *st, const struct bf_cache_records *recs, json_t *config,
+		     cn_err *err);
+
 /* Export RECS (mode=min: the final ones) to SPEC's cache. */
 int rc_export(struct store *st, const struct rc_spec *spec, const struct bf_cache_records *recs,
 	      const struct reg_opts *ro, struct rc_export_result *res, cn_err *err);
