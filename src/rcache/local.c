@@ -163,13 +163,14 @@ int rc_local_open(const char *dir, const char *tag, const char *digest, bool wri
 	*out = NULL;
 	if (!dir || !*dir)
 		return cn_err_fail(err, CN_ERR_INVALID, "empty cache directory name");
-	if (!tag || !*tag)
+	/* A reader of a pinned manifest needs no tag; a writer always does. */
+	if ((!tag || !*tag) && (write || !digest))
 		return cn_err_fail(err, CN_ERR_INVALID, "cache directory '%s': empty tag", dir);
 	if (digest && !cn_digest_valid(digest))
 		return cn_err_fail(err, CN_ERR_INVALID, "cache directory '%s': invalid digest '%s'", dir, digest);
 	l = cn_xcalloc(1, sizeof(*l));
 	l->dir = cn_xstrdup(dir);
-	l->tag = cn_xstrdup(tag);
+	l->tag = cn_xstrdup(tag ? tag : "");
 	if (digest)
 		snprintf(l->pin, sizeof(l->pin), "%s", digest);
 	l->write = write;

@@ -189,6 +189,11 @@ static void test_round_trip(struct fixture *f, const char *dir)
 	UNIT_STREQ(got, wrote, "... with its digest");
 	UNIT_CHECK(import_manifest(dir, "other", wrote, &body, got) == 1 && body.len == len,
 		   "a pinned digest finds it whatever the tag");
+	UNIT_CHECK(import_manifest(dir, NULL, wrote, &body, got) == 1 && strcmp(got, wrote) == 0,
+		   "... or with none");
+	cn_err_clear(&err);
+	UNIT_CHECK(!open_local(dir, NULL, NULL, false) && cn_err_is(&err, CN_ERR_INVALID),
+		   "no tag and no digest is refused");
 	{
 		char none[CN_DIGEST_STR_SIZE];
 		cn_sha256_oneshot("x", 1, none);
