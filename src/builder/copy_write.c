@@ -130,33 +130,11 @@ static int clear_leaf(struct copier *c, int ddirfd, const char *dname, const cha
 	return 0;
 }
 
-/* copy_file_range where the kernel can, read/write in chunks otherwise.
- * Both paths advance the file offsets, so a fallback midway resumes. */
 static int copy_data(struct copier *c, int sfd, int dfd, const char *show)
 {
-	bool fast = true;
-	for (;;) {
-		ssize_t n;
-		if (fast) {
-			n = copy_file_range(sfd, NULL, dfd, NULL, (size_t)1 << 30, 0);
-			if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
-				      errno == EOPNOTSUPP)) {
-				fast = false;
-				continue;
-			}
-		} else {
-			n = read(sfd, c->chunk, COPY_CHUNK);
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return cn_err_sys(c->err, "'%s': copy data", show);
-		}
-		if (n == 0)
-			return 0;
-		if (!fast && cn_write_all(dfd, c->chunk, (size_t)n) < 0)
-			return cn_err_sys(c->err, "'%s': write", show);
-	}
+	if (cn_copy_fd(sfd, dfd, c->chunk, COPY_CHUNK, UINT64_MAX, NULL) < 0)
+		return cn_err_sys(c->err, "'%s': copy data", show);
+	return 0;
 }
 
 /* DNAME becomes a hard link to the first copy H, found again inside the

@@ -60,6 +60,49 @@ int cn_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+int cn_copy_fd(int sfd, int dfd, void *chunk, size_t chunk_len, uint64_t max, uint64_t *copied)
+{
+	uint64_t total = 0;
+	bool fast = true;
+	int r = 0;
+	for (;;) {
+		/* One byte past MAX, to tell "exactly MAX" from "more". */
+		uint64_t room = max - total < ((uint64_t)1 << 30) ? max - total + 1 : (uint64_t)1 << 30;
+		ssize_t n;
+		if (fast) {
+			n = copy_file_range(sfd, NULL, dfd, NULL, (size_t)room, 0);
+			if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+				      errno == EOPNOTSUPP)) {
+				fast = false;
+				continue;
+			}
+		} else {
+			n = read(sfd, chunk, room < chunk_len ? (size_t)room : chunk_len);
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -1;
+			break;
+		}
+		if (n == 0)
+			break;
+		if (!fast && cn_write_all(dfd, chunk, (size_t)n) < 0) {
+			r = -1;
+			break;
+		}
+		total += (uint64_t)n;
+		if (total > max) {
+			errno = EFBIG;
+			r = -1;
+			break;
+		}
+	}
+	if (copied)
+		*copied = total;
+	return r;
+}
+
 int cn_fsync_dir_at(int dirfd, const char *path, cn_err *err)
 {
 	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -17,6 +17,13 @@ int cn_openat2(int dirfd, const char *path, int flags, unsigned long long resolv
 int cn_write_all(int fd, const void *data, size_t len);
 /* fsync a directory given by dirfd + relative path ("." for dirfd itself). */
 int cn_fsync_dir_at(int dirfd, const char *path, cn_err *err);
+/* Copy SFD to DFD from their current offsets until SFD's end:
+ * copy_file_range where the kernel can (reflinks, no user-space copy),
+ * read/write through CHUNK (CHUNK_LEN bytes) otherwise; both advance the
+ * offsets, so a fallback midway resumes. Stops with EFBIG once more than
+ * MAX bytes were copied. *COPIED (may be NULL) gets the count. -1 with
+ * errno on failure. */
+int cn_copy_fd(int sfd, int dfd, void *chunk, size_t chunk_len, uint64_t max, uint64_t *copied);
 /* Write NAME in DIRFD atomically: temp file, fsync, rename, fsync dir. */
 int cn_write_file_atomic(int dirfd, const char *name, const void *data, size_t len,
 			 mode_t mode, cn_err *err);
