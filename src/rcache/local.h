@@ -1,7 +1,7 @@
 /* A directory in OCI image layout as a build-cache store (type=local):
  * blobs/sha256/<hex>, index.json naming the cache manifest by tag
  * (org.opencontainers.image.ref.name), oci-layout. The same operations as
- * registry/regcache.h. Writers take an flock on DIR/index.json's lock file,
+ * registry/regcache.h. Writers take an flock on DIR/.cairn-cache.lock,
  * write blobs under temp names and rename them; index.json is replaced
  * atomically, so a reader never sees a half-written cache. */
 #ifndef RC_LOCAL_H
