@@ -61,7 +61,10 @@ void rc_doc_free(struct rc_doc *d);
  * does); an existing state of that digest is kept. */
 int rc_doc_add_state(struct rc_doc *d, const void *manifest, size_t manifest_len, const void *config,
 		     size_t config_len, cn_err *err);
-/* Add or replace the record for KEY (its state must be in D). */
+/* Add or replace the record for KEY (its state must be in D). A sorted
+ * insert, O(records): gather a build's records in a new document and
+ * rc_doc_merge the older one into it, rather than thousands of adds into
+ * a large one. */
 int rc_doc_add_record(struct rc_doc *d, const char *key, const char *state, const char *stage,
 		      long long created, cn_err *err);
 const struct rc_record *rc_doc_find(const struct rc_doc *d, const char *key);
