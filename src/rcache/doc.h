@@ -18,6 +18,9 @@
 #define RC_ARTIFACT_TYPE "application/vnd.cairn.buildcache.v1"
 #define RC_DOC_MAX ((size_t)64 << 20)   /* a cache document past this is refused */
 #define RC_DOC_MAX_RECORDS 100000
+#define RC_DOC_MAX_STATES 100000
+#define RC_DOC_MAX_STAGE 256            /* bytes of a record's stage name */
+#define RC_DOC_MAX_MANIFEST ((size_t)4 << 20)   /* a state's manifest; its config: STORE_MAX_JSON */
 
 /* A cache key and the state a step reached under it. */
 struct rc_record {
@@ -37,6 +40,8 @@ struct rc_state {
 	size_t nlayers;
 };
 
+/* Records stay sorted by key and states by digest (lookups are binary
+ * searches): change a document only through the functions below. */
 struct rc_doc {
 	struct rc_record *records;
 	size_t nrecords;
@@ -56,7 +61,10 @@ void rc_doc_free(struct rc_doc *d);
  * does); an existing state of that digest is kept. */
 int rc_doc_add_state(struct rc_doc *d, const void *manifest, size_t manifest_len, const void *config,
 		     size_t config_len, cn_err *err);
-/* Add or replace the record for KEY (its state must be in D). */
+/* Add or replace the record for KEY (its state must be in D). A sorted
+ * insert, O(records): gather a build's records in a new document and
+ * rc_doc_merge the older one into it, rather than thousands of adds into
+ * a large one. */
 int rc_doc_add_record(struct rc_doc *d, const char *key, const char *state, const char *stage,
 		      long long created, cn_err *err);
 const struct rc_record *rc_doc_find(const struct rc_doc *d, const char *key);

@@ -151,3 +151,35 @@ for i, t in enumerate(["{{.Id}}", "{{.Config.Cmd}} {{json .Config.Labels}}", "ta
                        "{{(index .Config.Labels \"k\") | upper}} {{truncate .Id 3}} {{pad .Id 1 1}}"]):
     put("gotmpl", "t%d" % i, t)
 put("gotmpl", "data", "{{range .}}{{.}}{{end}}\0[1,\"x\",{\"a\":[null,true]}]")
+
+# ---- rcache: a cache document (its first line is also a --cache-to/--cache-from value)
+def rcache_doc(nstates, docker=False):
+    import hashlib, json as js
+    sha = lambda b: "sha256:" + hashlib.sha256(b.encode()).hexdigest()
+    dumps = lambda o: js.dumps(o, separators=(",", ":"), sort_keys=True)
+    states, records = [], []
+    for s in range(nstates):
+        cfg = dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
+                     "rootfs": {"type": "layers", "diff_ids": [sha("diff%d.%d" % (s, i)) for i in range(s + 1)]}})
+        lt = "application/vnd.docker.image.rootfs.diff.tar.gzip" if docker else \
+            "application/vnd.oci.image.layer.v1.tar+zstd"
+        man = dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"
+                     if docker else "application/vnd.oci.image.manifest.v1+json",
+                     "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(cfg),
+                                "size": len(cfg)},
+                     "layers": [{"mediaType": lt, "digest": sha("blob%d.%d" % (s, i)), "size": 10 + i}
+                                for i in range(s + 1)]})
+        states.append({"digest": sha(man), "manifest": man, "config": cfg})
+        records.append({"key": sha("key%d" % s), "state": sha(man), "stage": str(s % 2), "created": 1700000000 + s})
+    return dumps({"version": 1, "records": records, "states": states})
+
+
+put("rcache", "doc1", rcache_doc(1))
+put("rcache", "doc3", rcache_doc(3))
+put("rcache", "doc_docker", rcache_doc(2, docker=True))
+put("rcache", "empty", '{"records":[],"states":[],"version":1}')
+for i, v in enumerate(["reg:5000/team/app:buildcache", "type=registry,ref=localhost:5000/a/b:c,mode=max,"
+                       "compression=zstd,ignore-error=true,oci-mediatypes=true",
+                       "type=local,dest=/tmp/c,tag=v1", "type=local,src=\"/a,b\",digest=sha256:" + "0" * 64,
+                       "type=inline", "type=gha,scope=x", "type=local,\"dest=/a,\"\"b\",compression=gzip"]):
+    put("rcache", "spec%d" % i, v + "\n")
