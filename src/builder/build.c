@@ -790,6 +790,7 @@ static void platform_args(struct build *b)
 int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_result *res, cn_err *err)
 {
 	struct build b = { .st = st, .o = o, .ctx_fd = -1, .journal_fd = -1 };
+	char unlabeled[CN_DIGEST_STR_SIZE];
 	struct stage *last;
 	size_t i;
 	int r = -1;
@@ -856,9 +857,12 @@ int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_re
 	/* The image's layers, all of them: those imported hits named come now. */
 	if (bd_materialize(&b, last, err) < 0)
 		goto out;
+	/* --label's state takes the last one's place in the chain: both are
+	 * the image's for mode=min. */
+	memcpy(unlabeled, last->state, sizeof(unlabeled));
 	if (o->labels.n && bd_add_labels(&b, err) < 0)
 		goto out;
-	bd_journal_collect(&b, last->state);
+	bd_journal_collect(&b, last->state, unlabeled);
 	if (o->inline_cache) {
 		/* The cache goes in the image, a state after the last (no key:
 		 * a rebuild makes it again from the records). */

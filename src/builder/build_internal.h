@@ -148,9 +148,9 @@ int bd_materialize(struct build *b, struct stage *st, cn_err *err);
 /* --cache-to: note that the current stage reached its state under KEY. */
 void bd_journal(struct build *b, const char *key);
 int bd_journal_open(struct build *b, cn_err *err);
-/* The journal's records, into o->cache_records; FINAL_STATE's chain is
- * what mode=min exports. */
-void bd_journal_collect(struct build *b, const char *final_state);
+/* The journal's records, into o->cache_records; FINAL's chain and
+ * UNLABELED (the state before --label) are what mode=min exports. */
+void bd_journal_collect(struct build *b, const char *final, const char *unlabeled);
 int bd_commit_state(struct build *b, const char *key, cn_err *err);
 struct stage *bd_find_stage(struct build *b, const char *name, bool by_index);
 int bd_load_image(struct build *b, const char *name, struct store_image *img, cn_err *err);

@@ -161,7 +161,7 @@ static void final_chain(struct build *b, const char *state, cn_strv *out)
 	}
 }
 
-void bd_journal_collect(struct build *b, const char *final_state)
+void bd_journal_collect(struct build *b, const char *final, const char *unlabeled)
 {
 	struct bf_cache_records *out = b->o->cache_records;
 	_cleanup_strv_ cn_strv chain = { 0 };
@@ -173,7 +173,8 @@ void bd_journal_collect(struct build *b, const char *final_state)
 		return;
 	if (lseek(b->journal_fd, 0, SEEK_SET) < 0 || cn_read_fd(b->journal_fd, "cache records", 64u << 20, &text, &ignored) < 0)
 		return;
-	final_chain(b, final_state, &chain);
+	final_chain(b, final, &chain);
+	cn_strv_pushdup(&chain, unlabeled);
 	for (line = strtok_r(text.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		struct bf_cache_record r = { 0 };
 		char *key = line, *state = strchr(key, ' '), *stage;
