@@ -12,7 +12,9 @@ the client (USER:PASS), and, by MODE, for blob GETs:
   relative   (all requests) gives upstream's Location headers as references
              relative to the request's path, as RFC 3986 resolves them
              ("UUID?..." for an upload under /v2/NAME/blobs/uploads/);
-  longtype   (manifest GETs) lengthens the layers' media types past 96 bytes.
+  longtype   (manifest GETs) lengthens the layers' media types past 96 bytes;
+  error500   (all requests, once authenticated) answers 500: a registry
+             that is up but broken.
 
 Every request is logged: "METHOD PATH auth=yes|no status".
 usage: proxy.py PORT MODE UPSTREAM USER PASS LOG [CERT KEY]
@@ -94,6 +96,10 @@ class Handler(BaseHTTPRequestHandler):
         if auth != expected:
             log("%s %s auth=%s 401" % (self.command, path, "yes" if auth else "no"))
             return self.reply(401, [("WWW-Authenticate", 'Basic realm="proxy"')])
+        if mode == "error500":
+            log("%s %s 500" % (self.command, path))
+            return self.reply(500, [("Content-Type", "application/json")],
+                              b'{"errors":[{"code":"UNKNOWN","message":"internal error"}]}')
         is_blob_get = self.command == "GET" and "/blobs/sha256:" in path
         if is_blob_get and mode == "flaky":
             with lock:
