@@ -166,6 +166,9 @@ static int parse_local(struct attrs *a, bool to, struct rc_spec *s, cn_err *err)
 {
 	const char *dirkey = to ? "dest" : "src";
 	struct attr *d = get(a, dirkey), *t = get(a, "tag"), *g = get(a, "digest");
+	if (get(a, to ? "src" : "dest"))
+		return cn_err_fail(err, CN_ERR_INVALID, "%s= is for --cache-%s (--cache-%s takes %s=DIR)",
+				  to ? "src" : "dest", to ? "from" : "to", to ? "to" : "from", dirkey);
 	if (!d || !*d->val)
 		return cn_err_fail(err, CN_ERR_INVALID, "type=local needs %s=DIR", dirkey);
 	if (t && !tag_ok(t->val))

@@ -106,8 +106,10 @@ static void test_spec_bad(void)
 	check_spec_error("type=registry,ref=UPPER/x", true, "ref=UPPER/x: invalid reference");
 	check_spec_error("Bad Ref", true, "invalid reference");
 	check_spec_error("type=local", true, "type=local needs dest=DIR");
-	check_spec_error("type=local,dest=/x", false, "type=local needs src=DIR");
-	check_spec_error("type=local,src=/x", true, "type=local needs dest=DIR");
+	check_spec_error("type=local", false, "type=local needs src=DIR");
+	check_spec_error("type=local,dest=/x", false, "dest= is for --cache-to");
+	check_spec_error("type=local,src=/x", true, "src= is for --cache-from (--cache-to takes dest=DIR)");
+	check_spec_error("type=local,src=/x,dest=/y", false, "dest= is for --cache-to (--cache-from takes src=DIR)");
 	check_spec_error("type=local,dest=", true, "type=local needs dest=DIR");
 	snprintf(buf, sizeof(buf), "type=local,dest=/x,digest=%s", dig);
 	check_spec_error(buf, true, "digest= is for --cache-from");
