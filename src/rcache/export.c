@@ -209,6 +209,17 @@ static int write_merged(struct rc_transport *t, const struct rc_doc *mine, struc
 	rc_doc_filter(&merged, layer_kept, keep);
 	rc_doc_bound(&merged, RC_KEEP_PER_STAGE);
 	text = rc_doc_serialize(&merged, &len);
+	/* Past what a reader takes: fewer records per stage until it fits. */
+	for (size_t per = RC_KEEP_PER_STAGE / 2; text && len > RC_DOC_MAX && per > 0; per /= 2) {
+		free(text);
+		rc_doc_bound(&merged, per);
+		text = rc_doc_serialize(&merged, &len);
+	}
+	if (text && len > RC_DOC_MAX) {
+		cn_err_fail(err, CN_ERR_TOO_BIG, "the cache document is over %zu MiB even with one record per stage",
+			   RC_DOC_MAX >> 20);
+		goto out;
+	}
 	if (!text) {
 		cn_err_fail(err, CN_ERR_SYSTEM, "the cache document could not be written out");
 		goto out;
