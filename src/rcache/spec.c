@@ -93,21 +93,6 @@ static struct attr *get(struct attrs *a, const char *key)
 	return NULL;
 }
 
-/* A tag as the OCI distribution spec has it: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */
-static bool tag_ok(const char *t)
-{
-	size_t n = strlen(t);
-	if (n == 0 || n > 128 || t[0] == '.' || t[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = t[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-		      c == '.' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 static int parse_bool(const struct attr *at, bool *out, cn_err *err)
 {
 	if (strcmp(at->val, "true") == 0)
@@ -171,7 +156,7 @@ static int parse_local(struct attrs *a, bool to, struct rc_spec *s, cn_err *err)
 				  to ? "src" : "dest", to ? "from" : "to", to ? "to" : "from", dirkey);
 	if (!d || !*d->val)
 		return cn_err_fail(err, CN_ERR_INVALID, "type=local needs %s=DIR", dirkey);
-	if (t && !tag_ok(t->val))
+	if (t && !cn_ref_tag_valid(t->val))
 		return cn_err_fail(err, CN_ERR_INVALID, "tag=%s: not a valid tag ([A-Za-z0-9_][A-Za-z0-9_.-], "
 				  "at most 128)", t->val);
 	if (g && to)

@@ -57,7 +57,7 @@ static bool domain_ok(const char *s, size_t n)
 	return s[0] != '.' && s[0] != '-' && s[0] != ':';
 }
 
-static bool tag_ok(const char *s)
+bool cn_ref_tag_valid(const char *s)
 {
 	size_t n = strlen(s);
 	if (n == 0 || n > 128 || s[0] == '.' || s[0] == '-')
@@ -90,7 +90,7 @@ int cn_ref_parse(const char *s, struct cn_ref *ref, cn_err *err)
 	colon = memrchr(slash ? slash : s, ':', (size_t)(name_end - (slash ? slash : s)));
 	if (colon) {
 		ref->tag = cn_xstrndup(colon + 1, (size_t)(name_end - colon - 1));
-		if (!tag_ok(ref->tag)) {
+		if (!cn_ref_tag_valid(ref->tag)) {
 			cn_err_fail(err, CN_ERR_INVALID, "invalid reference '%s': bad tag '%s'", s, ref->tag);
 			goto fail;
 		}

@@ -22,6 +22,8 @@ struct cn_ref {
 
 /* 0, or -1 with "invalid reference 'S': why" (EINVAL). */
 int cn_ref_parse(const char *s, struct cn_ref *ref, cn_err *err);
+/* A tag as the distribution spec has it: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */
+bool cn_ref_tag_valid(const char *tag);
 void cn_ref_free(struct cn_ref *ref);
 
 #endif
