@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/types.h>
 
@@ -12,13 +13,14 @@
 
 /* ---- lookups: records sorted by key, states by digest ---- */
 
-/* Index of the first record whose key is not below KEY. */
-static size_t record_pos(const struct rc_doc *d, const char *key)
+/* Index of the first of N elements of SIZE bytes (sorted by the string at
+ * OFFSET in each) whose string is not below KEY. */
+static size_t lower_bound(const void *base, size_t n, size_t size, size_t offset, const char *key)
 {
-	size_t lo = 0, hi = d->nrecords;
+	size_t lo = 0, hi = n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(d->records[mid].key, key) < 0)
+		if (strcmp((const char *)base + mid * size + offset, key) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -26,17 +28,14 @@ static size_t record_pos(const struct rc_doc *d, const char *key)
 	return lo;
 }
 
+static size_t record_pos(const struct rc_doc *d, const char *key)
+{
+	return lower_bound(d->records, d->nrecords, sizeof(*d->records), offsetof(struct rc_record, key), key);
+}
+
 static size_t state_pos(const struct rc_doc *d, const char *digest)
 {
-	size_t lo = 0, hi = d->nstates;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(d->states[mid].digest, digest) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return lower_bound(d->states, d->nstates, sizeof(*d->states), offsetof(struct rc_state, digest), digest);
 }
 
 /* Index of the state DIGEST, or -1. */
