@@ -218,6 +218,11 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 		bd_root_key(b, root);
 		return 0;
 	}
+	/* All its layers in an imported cache: fetched if a step needs them. */
+	if (bd_plat_lazy_base(b, image, &plat, &img) == 1) {
+		b->cur->pending = true;
+		goto adopt;
+	}
 	r = bd_plat_load_image(b, image, &plat, &img, err);
 	if (r < 0)
 		return -1;
@@ -237,6 +242,7 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 		store_image_free(&img);
 		return cn_err_wrap(err, "image '%s'", image);
 	}
+adopt:
 	b->cur->cfg = bf_config_from_base(img.config);
 	b->cur->layers = CN_TAKE_PTR(img.layers);
 	b->cur->nlayers = b->cur->cap = img.nlayers;

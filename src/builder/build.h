@@ -123,6 +123,10 @@ struct bf_build_opts {
 	 * lacks for the stage's platform (pull_ctx too). NULL: pull is used
 	 * for a missing image, and another platform's image is an error. */
 	int (*pull_platform)(void *ctx, struct store *st, const char *image, const char *platform, cn_err *err);
+	/* With --cache-from: fetch only IMAGE's manifest (PLATFORM's, from an
+	 * index) and config into the store (pull_ctx); MANIFEST its digest. */
+	int (*resolve)(void *ctx, struct store *st, const char *image, const char *platform,
+		       char manifest[CN_DIGEST_STR_SIZE], cn_err *err);
 	const char *platform;           /* --platform OS/ARCH[/VARIANT]; NULL: the host's */
 	const struct bf_cache_import *cache_from;       /* NULL: none */
 	struct bf_cache_records *cache_records;         /* not NULL: the build appends its records */

@@ -137,6 +137,41 @@ static int load_from_index(struct build *b, const char *key, const struct cn_pla
 	return store_image_load_manifest(b->st, child, img, err);
 }
 
+int bd_plat_lazy_base(struct build *b, const char *name, const struct cn_platform *p, struct store_image *img)
+{
+	const struct bf_cache_import *im = b->o->cache_from;
+	const char *at = strchr(name, '@');
+	char want[CN_PLATFORM_STR], manifest[CN_DIGEST_STR_SIZE];
+	struct cn_platform got;
+	cn_err ignored;
+	int r;
+	memset(img, 0, sizeof(*img));
+	if (!im || !b->o->resolve || b->o->pull_policy != BF_PULL_MISSING)
+		return 0;
+	r = load_from_index(b, at ? at + 1 : name, p, img, &ignored);
+	if (r == 0)
+		r = store_image_load(b->st, at ? at + 1 : name, img, &ignored);
+	if (r != 0) {
+		if (r == 1)
+			store_image_free(img);
+		return 0;               /* in the store (or unreadable): as always */
+	}
+	cn_platform_format(p, want);
+	if (b->o->resolve(b->o->pull_ctx, b->st, name, want, manifest, &ignored) < 0 ||
+	    store_image_load_manifest(b->st, manifest, img, &ignored) != 1)
+		return 0;               /* the usual pull says what is wrong */
+	r = image_is(img, p, &got);
+	for (size_t i = 0; r && i < img->nlayers; i++) {
+		const struct store_layer *l = &img->layers[i];
+		if (store_blob_exists(b->st, l->digest) && store_snapshot_exists(b->st, l->diff_id))
+			continue;
+		r = im->has_layer(im->ctx, l->digest) && strcmp(l->media_type, layer_media_type(b->o->compression)) == 0;
+	}
+	if (!r)
+		store_image_free(img);
+	return r;
+}
+
 int bd_plat_load_image(struct build *b, const char *name, const struct cn_platform *p,
 		       struct store_image *img, cn_err *err)
 {

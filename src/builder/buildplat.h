@@ -27,6 +27,11 @@ int bd_plat_of_from(struct build *b, const struct bf_instr *in, struct cn_platfo
 int bd_plat_check_build(struct build *b, cn_err *err);
 /* The current stage, just FROMed for P: its RUN steps can run. */
 int bd_plat_check_stage(struct build *b, const struct cn_platform *p, cn_err *err);
+/* --cache-from and a base NAME the store lacks: 1 when only its manifest
+ * and config were fetched (o->resolve) because an imported cache holds
+ * every layer it lacks, in the build's compression (IMG then names layers
+ * to fetch later); 0: load it as usual (bd_plat_load_image). */
+int bd_plat_lazy_base(struct build *b, const char *name, const struct cn_platform *p, struct store_image *img);
 /* The image NAME for platform P: the store's if its config is P's, else
  * pulled for P (when the build has a puller). 1 found, 0 not, -1 error. */
 int bd_plat_load_image(struct build *b, const char *name, const struct cn_platform *p,

@@ -135,6 +135,22 @@ static int pull_base(void *ctx, struct store *st, const char *image, cn_err *err
 	return 0;
 }
 
+/* --cache-from: a base image's manifest and config alone (its layers may
+ * all come from the cache, and only if a step needs them). */
+static int resolve_base(void *ctx, struct store *st, const char *image, const char *platform,
+			char manifest[CN_DIGEST_STR_SIZE], cn_err *err)
+{
+	struct puller *p = ctx;
+	struct reg_opts ro = p->reg.o;
+	static bool curl_ready;
+	if (!curl_ready && reg_global_init(err) < 0)
+		return -1;
+	curl_ready = true;
+	ro.platform = platform;
+	ro.progress = NULL;
+	return reg_pull_manifest(st, image, &ro, manifest, err);
+}
+
 /* pull_base for one platform: FROM picks that platform's image. */
 static int pull_base_platform(void *ctx, struct store *st, const char *image, const char *platform, cn_err *err)
 {
@@ -562,6 +578,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	puller.quiet = puller.reg.quiet = mode == CLI_PROGRESS_QUIET || mode == CLI_PROGRESS_RAWJSON;
 	o.pull = pull_base;
 	o.pull_platform = pull_base_platform;
+	o.resolve = resolve_base;
 	o.pull_ctx = &puller;
 	if (cli_open_store(cli, &st) < 0) {
 		cli_progress_stop(&progress);

@@ -333,8 +333,10 @@ int reg_plan_layers(json_t *manifest, json_t *config, const char *what, struct b
 	return 0;
 }
 
-int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, struct reg_result *res,
-	     cn_err *err)
+/* Pull REMOTE; without LAYERS only its manifest and config (for a build
+ * that may take every layer from an imported cache), untagged. */
+static int pull(struct store *st, const char *remote, const struct reg_opts *o, bool layers,
+		struct reg_result *res, cn_err *err)
 {
 	struct cn_ref ref;
 	struct reg_client c;
@@ -402,6 +404,14 @@ int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, str
 		goto out;
 	if (reg_plan_layers(manifest, config, digest, &jobs, &njobs, err) < 0)
 		goto out;
+	if (!layers) {
+		if (store_blob_put(st, cfg.data, cfg.len, cfg_digest_put, err) < 0 ||
+		    store_blob_put(st, body.data, body.len, stored, err) < 0)
+			goto out;
+		memcpy(res->manifest_digest, digest, sizeof(res->manifest_digest));
+		r = 0;
+		goto out;
+	}
 	reg_conn_close(&k);
 	pc = (struct pull_ctx){ .st = st, .name = ref.path, .jobs = jobs };
 	if (reg_pool_run(&c, njobs, o->jobs, pull_layer, &pc, err) < 0)
@@ -429,5 +439,22 @@ out:
 		note_kept(err, pc.kept);
 	}
 	cn_ref_free(&ref);
+	return r;
+}
+
+int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, struct reg_result *res,
+	     cn_err *err)
+{
+	return pull(st, remote, o, true, res, err);
+}
+
+int reg_pull_manifest(struct store *st, const char *remote, const struct reg_opts *o,
+		      char digest[CN_DIGEST_STR_SIZE], cn_err *err)
+{
+	struct reg_result res;
+	int r = pull(st, remote, o, false, &res, err);
+	if (r == 0)
+		memcpy(digest, res.manifest_digest, CN_DIGEST_STR_SIZE);
+	reg_result_free(&res);
 	return r;
 }

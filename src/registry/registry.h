@@ -69,6 +69,10 @@ int reg_push_index(struct store *st, const char *digest, const char *remote, con
 /* Pull REMOTE into the store and tag it under its name as given. */
 int reg_pull(struct store *st, const char *remote, const struct reg_opts *o, struct reg_result *res,
 	     cn_err *err);
+/* Only REMOTE's manifest (o->platform's) and config into the store,
+ * verified, untagged: DIGEST names the manifest. */
+int reg_pull_manifest(struct store *st, const char *remote, const struct reg_opts *o,
+		      char digest[CN_DIGEST_STR_SIZE], cn_err *err);
 
 /* Check credentials against REGISTRY ("host[:port]") as login does. */
 int reg_login_check(const char *registry, const struct reg_opts *o, cn_err *err);

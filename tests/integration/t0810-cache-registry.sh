@@ -105,7 +105,9 @@ check "store B: no warning" test "$st" -eq 0 -a "$(warnings warning:)" -eq 0
 # did not need, no config (the document holds them).
 {
 	layers_of app:1
-	jq -r '.config.digest, .layers[].digest' "$(manifest_file "$REG/lib/busybox:1")"
+	# From the registry: with --cache-from, FROM fetches only the base's
+	# manifest and config when the cache holds its layers (not tagged in B).
+	reg_manifest lib/busybox 1 | jq -r '.config.digest, .layers[].digest'
 	echo "$doc"
 } | sort -u >"$T/allowed"
 check "store B downloaded the cache document" grep -qx "$doc" "$T/gets"
@@ -155,9 +157,18 @@ check "one export summary per --cache-to" test -n "$rmin" -a -n "$rmax" -a \
 check "mode=min records fewer steps than mode=max ($rmin < $rmax)" test "${rmin:-0}" -lt "${rmax:-0}"
 
 export CAIRN_ROOT=$T/storeC
+mark=$(reg_mark)
 expect_ok "store C: build with --cache-from the mode=max cache" \
 	build "${NT[@]}" --cache-from "type=registry,ref=$REG/team/ms:max" -t ms:1 "$ms"
 st=$status
+reg_blob_gets "$mark" >"$T/gets"
+{
+	layers_of ms:1
+	reg_manifest lib/busybox 1 | jq -r '.config.digest'
+	reg_manifest team/ms max | jq -r '.config.digest'
+} | sort -u >"$T/allowed"
+check "store C: the builder stage's own layers were not downloaded (only the image's, the base's config, the document)" \
+	test -s "$T/gets" -a -z "$(comm -23 "$T/gets" "$T/allowed")"
 check "store C: the builder stage's COPY and RUN are CACHED from it" \
 	test "$(step_result 2 | cut -d' ' -f1-3)" = "--> CACHED ($REG/team/ms:max)" -a \
 	"$(step_result 3 | cut -d' ' -f1-3)" = "--> CACHED ($REG/team/ms:max)"
