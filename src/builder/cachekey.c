@@ -42,8 +42,9 @@ void bd_root_key(struct build *b, const char *base)
 	char esc[2] = { b->prog.file.escape, '\0' };
 	/* Bumped whenever a step's result changes for the same inputs (v3:
 	 * COPY's new-directory modes, --parents markers, hard links; v4: COPY
-	 * carries POSIX ACLs), so old entries are never reused. */
-	bd_hash_field(&h, "cairn build cache v4");
+	 * carries POSIX ACLs; v5: a hard link and a symlink to one path no
+	 * longer key alike), so old entries are never reused. */
+	bd_hash_field(&h, "cairn build cache v5");
 	bd_hash_field(&h, base);
 	bd_hash_field(&h, esc);    /* how every instruction's text is read */
 	bd_hash_field(&h, layer_media_type(b->o->compression));

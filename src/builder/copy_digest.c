@@ -15,7 +15,7 @@
 #include <sys/xattr.h>
 
 /* Bumped whenever the records below change meaning. */
-#define DIGEST_VERSION "cairn COPY sources v1"
+#define DIGEST_VERSION "cairn COPY sources v2"  /* v2: hard links apart from symlinks */
 
 static void h_u64(struct copier *c, uint64_t v)
 {
@@ -138,8 +138,9 @@ static int digest_file(struct copier *c, int sfd, const struct stat *st, const s
 	(void)d;
 	(void)dname;
 	if (h) {
-		/* A hard link to a file copied before: what it links to. */
-		h_entry(c, 'l', rel, st);
+		/* A hard link to a file copied before: what it links to (a
+		 * tag of its own: a symlink to the same path is another tree). */
+		h_entry(c, 'h', rel, st);
 		h_str(c, h->rel);
 		return 0;
 	}

@@ -298,6 +298,29 @@ static void test_changes(void)
 	unlinkat(ctx_fd, "app/rel-link", 0);
 	unit_symlink(ctx_fd, "f1", "app/rel-link");
 	expect("app", "symlink back", true, d0);
+
+	/* A hard link and a symlink naming the same path (and mode) are
+	 * different trees: a shared cache would hand out the wrong one. */
+	{
+		char dsym[2][CN_DIGEST_STR_SIZE];
+		static const char *const targets[] = { "f1", "app/f1" };
+		unit_chmod(ctx_fd, "app/f1", 0777);
+		for (size_t i = 0; i < 2; i++) {
+			unlinkat(ctx_fd, "app/rel-link", 0);
+			unit_symlink(ctx_fd, targets[i], "app/rel-link");
+			if (DIGEST(dsym[i], "app") < 0)
+				unit_fixture_fail("digest with a symlink");
+		}
+		unlinkat(ctx_fd, "app/rel-link", 0);
+		if (linkat(ctx_fd, "app/f1", ctx_fd, "app/rel-link", 0) < 0)
+			unit_fixture_fail("hard link");
+		expect("app", "a hard link where a symlink to f1 was", false, dsym[0]);
+		expect("app", "a hard link where a symlink to app/f1 was", false, dsym[1]);
+		unlinkat(ctx_fd, "app/rel-link", 0);
+		unit_symlink(ctx_fd, "f1", "app/rel-link");
+		unit_chmod(ctx_fd, "app/f1", 0640);
+		expect("app", "symlink and mode put back", true, d0);
+	}
 }
 
 static void test_placement(void)
