@@ -57,9 +57,10 @@ struct bf_cache_import {
 	 * name, for progress), 0 when no imported cache has it. */
 	int (*lookup)(void *ctx, struct store *st, const char *key, char manifest[CN_DIGEST_STR_SIZE],
 		      const char **source);
-	/* Whether an imported cache can supply the layer blob DIGEST. */
+	/* Whether an imported cache names the layer blob DIGEST. */
 	bool (*has_layer)(void *ctx, const char *digest);
-	/* LAYER's blob and snapshot into the store. */
+	/* LAYER's blob and snapshot into the store, verified (digest, size,
+	 * diff_id) even when the store has blob and snapshot of those names. */
 	int (*fetch_layer)(void *ctx, struct store *st, const struct store_layer *layer, cn_err *err);
 	void *ctx;
 };

@@ -3,6 +3,7 @@
 #include "builder/build_internal.h"
 #include "builder/buildplat.h"
 #include "store/imgindex.h"
+#include "transfer/import.h"
 #include "util/ref.h"
 
 #include <string.h>
@@ -163,8 +164,12 @@ int bd_plat_lazy_base(struct build *b, const char *name, const struct cn_platfor
 	r = image_is(img, p, &got);
 	for (size_t i = 0; r && i < img->nlayers; i++) {
 		const struct store_layer *l = &img->layers[i];
-		if (store_blob_exists(b->st, l->digest) && store_snapshot_exists(b->st, l->diff_id))
+		/* One the store has under both names: checked to be that pair,
+		 * as a pull checks it (its manifest came from outside). */
+		if (store_blob_exists(b->st, l->digest) && store_snapshot_exists(b->st, l->diff_id)) {
+			r = xfer_snapshot_layer(b->st, l, &ignored) == 0;
 			continue;
+		}
 		r = im->has_layer(im->ctx, l->digest) && strcmp(l->media_type, layer_media_type(b->o->compression)) == 0;
 	}
 	if (!r)

@@ -19,11 +19,15 @@ void bf_cache_records_free(struct bf_cache_records *r)
 	r->n = 0;
 }
 
-/* Adopt the state a cache entry names, if it is whole: a manifest and
- * config that verify, and every layer's blob and snapshot, or, with
- * --cache-from, a layer an imported cache can supply (the stage is then
- * pending until bd_materialize). */
-bool bd_adopt_state(struct build *b, const char *manifest)
+/* Adopt the state MANIFEST, if it is whole: a manifest and config that
+ * verify, and every layer's blob and snapshot, or, with --cache-from, a
+ * layer an imported cache can supply. A state the store's own cache names
+ * (TRUSTED) is used as it is; another one (an imported hit, a stage
+ * worker's result) leaves the stage pending while any of its layers is one
+ * an imported cache names: bd_materialize verifies those (digest, size,
+ * diff_id) before a step or the image uses them, even when the store has
+ * a blob and a snapshot of those names (a document may pair them wrongly). */
+static bool adopt(struct build *b, const char *manifest, bool trusted)
 {
 	const struct bf_cache_import *im = b->o->cache_from;
 	struct store_image img;
@@ -32,10 +36,13 @@ bool bd_adopt_state(struct build *b, const char *manifest)
 	if (store_image_load_manifest(b->st, manifest, &img, &ignored) != 1)
 		return false;
 	for (size_t i = 0; i < img.nlayers; i++) {
+		bool named = im && im->has_layer(im->ctx, img.layers[i].digest);
 		if (store_blob_exists(b->st, img.layers[i].digest) &&
-		    store_snapshot_exists(b->st, img.layers[i].diff_id))
+		    store_snapshot_exists(b->st, img.layers[i].diff_id)) {
+			pending |= !trusted && named;
 			continue;
-		if (!im || !im->has_layer(im->ctx, img.layers[i].digest)) {
+		}
+		if (!named) {
 			store_image_free(&img);
 			return false;
 		}
@@ -53,6 +60,11 @@ bool bd_adopt_state(struct build *b, const char *manifest)
 	return true;
 }
 
+bool bd_adopt_state(struct build *b, const char *manifest)
+{
+	return adopt(b, manifest, !b->o->cache_from);
+}
+
 int bd_cache_lookup(struct build *b, const char *key)
 {
 	const char *source;
@@ -67,9 +79,9 @@ int bd_cache_lookup_quiet(struct build *b, const char *key, const char **source)
 	const struct bf_cache_import *im = b->o->cache_from;
 	char manifest[CN_DIGEST_STR_SIZE];
 	*source = "local";
-	if (store_cache_get(b->st, key, manifest) != 1 || !bd_adopt_state(b, manifest)) {
+	if (store_cache_get(b->st, key, manifest) != 1 || !adopt(b, manifest, true)) {
 		if (!im || b->cur->import_off || im->lookup(im->ctx, b->st, key, manifest, source) != 1 ||
-		    !bd_adopt_state(b, manifest))
+		    !adopt(b, manifest, false))
 			return 0;
 		/* Into the store's cache once its layers are there. */
 		cn_strv_push(&b->cur->pending_keys, cn_xasprintf("%s %s", key, manifest));
@@ -91,7 +103,10 @@ int bd_materialize(struct build *b, struct stage *st, cn_err *err)
 		return 0;
 	for (size_t i = 0; i < st->nlayers; i++) {
 		const struct store_layer *l = &st->layers[i];
-		if (store_blob_exists(b->st, l->digest) && store_snapshot_exists(b->st, l->diff_id))
+		bool named = im && im->has_layer(im->ctx, l->digest);
+		/* The store's own layers as they are; an imported cache's
+		 * fetched or, when here already, checked (fetch_layer does both). */
+		if (!named && store_blob_exists(b->st, l->digest) && store_snapshot_exists(b->st, l->diff_id))
 			continue;
 		if (!im)
 			return cn_err_fail(err, CN_ERR_NOT_FOUND, "layer %s is not in the store", l->digest);

@@ -74,6 +74,7 @@ bool cli_build_cache_retry(struct cli_build_cache *c, struct bf_build_opts *o)
 	warn_line(NULL, why.msg);
 	fprintf(stderr, "warning: building again without --cache-from\n");
 	o->cache_from = NULL;
+	c->retried = true;
 	bf_cache_records_free(&c->records);
 	return true;
 }
@@ -84,8 +85,8 @@ int cli_build_cache_finish(struct cli_build_cache *c, struct store *st, bool qui
 	for (size_t i = 0; i < rc_import_count(c->import); i++) {
 		struct rc_import_stat s;
 		rc_import_stat(c->import, i, &s);
-		if (!s.used || quiet)
-			continue;
+		if (!s.used || quiet || c->retried)
+			continue;       /* after a retry, nothing came from it */
 		cli_human_size(s.bytes, size, sizeof(size));
 		fflush(stdout);
 		fprintf(stderr, "cache import %s: %zu hit%s, %zu layer%s downloaded (%s)\n", cli_esc(s.name), s.hits,

@@ -14,6 +14,7 @@ struct cli_build_cache {
 	struct rc_spec *from, *to;
 	size_t nfrom, nto;
 	bool inline_;                   /* --cache-to type=inline */
+	bool retried;                   /* built again without the import */
 	struct rc_import *import;
 	struct bf_cache_records records;
 	struct reg_opts ro;             /* the build's registry options, without progress */

@@ -16,9 +16,11 @@
 
 #define RC_DOC_MEDIA_TYPE "application/vnd.cairn.buildcache.config.v1+json"
 #define RC_ARTIFACT_TYPE "application/vnd.cairn.buildcache.v1"
-#define RC_DOC_MAX ((size_t)64 << 20)   /* a cache document past this is refused */
-#define RC_DOC_MAX_RECORDS 100000
-#define RC_DOC_MAX_STATES 100000
+/* A cache document past this is refused: the JSON parser takes tens of
+ * times the text's size in memory (the store's bound on any JSON). */
+#define RC_DOC_MAX ((size_t)STORE_MAX_JSON)
+#define RC_DOC_MAX_RECORDS 30000    /* ~190 bytes each: well inside RC_DOC_MAX */
+#define RC_DOC_MAX_STATES 30000
 #define RC_DOC_MAX_STAGE 256            /* bytes of a record's stage name */
 #define RC_DOC_MAX_MANIFEST ((size_t)4 << 20)   /* a state's manifest; its config: STORE_MAX_JSON */
 

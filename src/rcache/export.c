@@ -127,13 +127,16 @@ static char *cache_manifest(const struct rc_doc *d, const char *doc_digest, size
 	return text;
 }
 
-/* What the cache holds now (an empty document when nothing, or nothing
- * cairn can read: that is replaced). */
+/* What the cache holds now: an empty document when there is none yet, or
+ * a cairn cache whose document does not parse (it is replaced). Anything
+ * else at the tag (an image, an index) is not overwritten, and a failure
+ * to read (network, 5xx) fails the export: writing without the records
+ * other builds put there would drop them. */
 static int read_current(struct rc_transport *t, struct rc_doc *out, char digest[CN_DIGEST_STR_SIZE], cn_err *err)
 {
 	_cleanup_buf_ cn_buf body, doc;
 	json_t *m;
-	const char *d, *mt;
+	const char *d, *mt, *mark;
 	int r;
 	memset(out, 0, sizeof(*out));
 	*digest = '\0';
@@ -141,15 +144,26 @@ static int read_current(struct rc_transport *t, struct rc_doc *out, char digest[
 	cn_buf_init(&doc, RC_DOC_MAX);
 	r = rc_transport_get_manifest(t, &body, digest, err);
 	if (r <= 0)
-		return r == 0 || cn_err_is(err, CN_ERR_PROTOCOL) || cn_err_is(err, CN_ERR_CORRUPT) ? 0 : -1;
+		return r;
 	m = json_loadb(body.data, body.len, 0, NULL);
 	d = json_string_value(json_object_get(json_object_get(m, "config"), "digest"));
 	mt = json_string_value(json_object_get(json_object_get(m, "config"), "mediaType"));
-	r = 0;
-	if (d && mt && cn_digest_valid(d) &&
-	    (strcmp(mt, RC_DOC_MEDIA_TYPE) == 0 || strcmp(mt, MT_OCI_CONFIG) == 0) &&
-	    rc_transport_get_blob(t, d, RC_DOC_MAX, &doc, err) == 0 && rc_doc_parse(doc.data, doc.len, out, err) < 0)
-		memset(out, 0, sizeof(*out));
+	mark = json_string_value(json_object_get(json_object_get(m, "annotations"), "org.cairn.buildcache.version"));
+	r = -1;
+	if (!mt || !(strcmp(mt, RC_DOC_MEDIA_TYPE) == 0 || (strcmp(mt, MT_OCI_CONFIG) == 0 && mark))) {
+		cn_err_fail(err, CN_ERR_CONFLICT, "it holds something else (config %s), not a cairn build cache: not "
+			   "overwritten", mt ? mt : "untyped");
+	} else if (!d || !cn_digest_valid(d)) {
+		r = 0;          /* a broken cache manifest: replaced */
+	} else if (rc_transport_get_blob(t, d, RC_DOC_MAX, &doc, err) == 0) {
+		cn_err ignored;
+		if (rc_doc_parse(doc.data, doc.len, out, &ignored) < 0)
+			memset(out, 0, sizeof(*out));   /* a document that does not parse: replaced */
+		r = 0;
+	} else if (cn_err_is(err, CN_ERR_CORRUPT) || cn_err_is(err, CN_ERR_NOT_FOUND) ||
+		   cn_err_is(err, CN_ERR_TOO_BIG)) {
+		r = 0;          /* its document is damaged or gone: replaced */
+	}
 	json_decref(m);
 	return r;
 }
@@ -158,6 +172,7 @@ struct keep_ctx {
 	struct rc_transport *t;
 	const struct rc_doc *mine;
 	cn_strv there, gone;
+	size_t checks;
 };
 
 /* A layer an older record names must still be in the cache (registries
@@ -174,7 +189,7 @@ static bool layer_kept(void *arg, const struct store_layer *l)
 	for (size_t i = 0; i < k->gone.n; i++)
 		if (strcmp(k->gone.v[i], l->digest) == 0)
 			return false;
-	if (rc_transport_has_blob(k->t, l->digest, &ignored) == 1) {
+	if (k->checks++ < RC_MAX_CHECKS && rc_transport_has_blob(k->t, l->digest, &ignored) == 1) {
 		cn_strv_pushdup(&k->there, l->digest);
 		return true;
 	}
@@ -204,10 +219,16 @@ static int write_merged(struct rc_transport *t, const struct rc_doc *mine, struc
 	int r = -1;
 	if (read_current(t, &cur, cur_digest, err) < 0)
 		return -1;
+	/* Other builds' records rank below this one's, whatever their clocks
+	 * (or a hostile document) say: the bound never drops ours. */
+	for (size_t i = 0; mine->nrecords && i < cur.nrecords; i++)
+		if (cur.records[i].created >= mine->records[0].created)
+			cur.records[i].created = mine->records[0].created - 1;
 	if (rc_doc_merge(&merged, mine, err) < 0 || rc_doc_merge(&merged, &cur, err) < 0)
 		goto out;
-	rc_doc_filter(&merged, layer_kept, keep);
+	/* The bound first: no blob is checked for a record about to go. */
 	rc_doc_bound(&merged, RC_KEEP_PER_STAGE);
+	rc_doc_filter(&merged, layer_kept, keep);
 	text = rc_doc_serialize(&merged, &len);
 	/* Past what a reader takes: fewer records per stage until it fits. */
 	for (size_t per = RC_KEEP_PER_STAGE / 2; text && len > RC_DOC_MAX && per > 0; per /= 2) {
@@ -297,6 +318,9 @@ int rc_export(struct store *st, const struct rc_spec *spec, const struct bf_cach
 	memset(&t, 0, sizeof(t));
 	if (rc_records_doc(st, recs, spec->mode == RC_MODE_MIN, &mine, &res->skipped, err) < 0)
 		goto out;
+	/* A stage of more steps than a cache keeps: its newest ones (all of
+	 * ours have one time: by key), so that what is written holds all of MINE. */
+	rc_doc_bound(&mine, RC_KEEP_PER_STAGE);
 	if (rc_transport_open(&t, spec, ro, true, err) < 0)
 		goto out;
 	n = rc_doc_layers(&mine, &layers);

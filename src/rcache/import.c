@@ -53,6 +53,7 @@ struct rc_import {
 	struct bf_cache_import hooks;
 	rc_warn_fn warn;
 	void *warn_ctx;
+	cn_strv verified;       /* "DIGEST DIFF_ID SIZE" of layers checked by this process */
 };
 
 static void warnf(struct rc_import *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -236,7 +237,7 @@ static bool hook_has_layer(void *ctx, const char *digest)
 {
 	struct rc_import *im = ctx;
 	for (size_t i = 0; i < im->n; i++)
-		if (im->src[i].used && rc_doc_layer(&im->src[i].doc, digest) && !strv_has(&im->src[i].missing, digest))
+		if (im->src[i].used && rc_doc_layer(&im->src[i].doc, digest))
 			return true;
 	return false;
 }
@@ -247,35 +248,51 @@ static void note_failure(struct rc_import *im, const cn_err *err)
 		im->sh->why = *err;
 }
 
+/* LAYER as a state from a cache names it: the blob fetched when the store
+ * lacks it, else its size checked; then hashed against LAYER's diff_id
+ * (and unpacked when no snapshot exists), as a pull checks what it pulls.
+ * Once per layer and process. */
 static int hook_fetch_layer(void *ctx, struct store *st, const struct store_layer *layer, cn_err *err)
 {
 	struct rc_import *im = ctx;
-	for (size_t i = 0; i < im->n; i++) {
+	bool had = store_blob_exists(st, layer->digest);
+	_cleanup_free_ char *pair = cn_xasprintf("%s %s %llu", layer->digest, layer->diff_id,
+						 (unsigned long long)layer->size);
+	if (strv_has(&im->verified, pair))
+		return 0;
+	if (had && store_blob_size(st, layer->digest) != layer->size) {
+		cn_err_fail(err, CN_ERR_CORRUPT, "layer %s: %llu bytes in the store, the cache says %llu", layer->digest,
+			   (unsigned long long)store_blob_size(st, layer->digest), (unsigned long long)layer->size);
+		note_failure(im, err);
+		return -1;
+	}
+	for (size_t i = 0; !had && i < im->n; i++) {
 		struct rc_source *s = &im->src[i];
-		bool had = store_blob_exists(st, layer->digest);
 		if (!s->used || !rc_doc_layer(&s->doc, layer->digest) || strv_has(&s->missing, layer->digest))
 			continue;
-		if (!had && (transport_here(s, err) < 0 || rc_transport_fetch_layer(&s->t, st, layer, err) < 0)) {
+		if (transport_here(s, err) < 0 || rc_transport_fetch_layer(&s->t, st, layer, err) < 0) {
 			note_failure(im, err);
 			return cn_err_wrap(err, "--cache-from %s", s->spec->name);
 		}
-		/* A layer from outside is hostile: unpacked with every check a
-		 * pulled one gets, and its diff_id verified. */
-		if (xfer_snapshot_layer(st, layer, err) < 0) {
-			if (!had && !cn_err_is(err, CN_ERR_INTERRUPTED))
-				xfer_forget_blob(st, layer->digest);
-			note_failure(im, err);
-			return cn_err_wrap(err, "--cache-from %s", s->spec->name);
-		}
-		if (!had) {
-			__atomic_add_fetch(&im->sh->c[i].layers, 1, __ATOMIC_RELAXED);
-			__atomic_add_fetch(&im->sh->c[i].bytes, layer->size, __ATOMIC_RELAXED);
-		}
-		return 0;
+		__atomic_add_fetch(&im->sh->c[i].layers, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&im->sh->c[i].bytes, layer->size, __ATOMIC_RELAXED);
+		break;
 	}
-	cn_err_fail(err, CN_ERR_NOT_FOUND, "no imported cache has layer %s", layer->digest);
-	note_failure(im, err);
-	return -1;
+	if (!store_blob_exists(st, layer->digest)) {
+		cn_err_fail(err, CN_ERR_NOT_FOUND, "no imported cache has layer %s", layer->digest);
+		note_failure(im, err);
+		return -1;
+	}
+	/* A layer from outside is hostile: unpacked with every check a pulled
+	 * one gets, or, when a snapshot exists, hashed against its diff_id. */
+	if (xfer_snapshot_layer(st, layer, err) < 0) {
+		if (!had && !cn_err_is(err, CN_ERR_INTERRUPTED))
+			xfer_forget_blob(st, layer->digest);
+		note_failure(im, err);
+		return -1;
+	}
+	cn_strv_push(&im->verified, CN_TAKE_PTR(pair));
+	return 0;
 }
 
 struct rc_import *rc_import_open(struct store *st, const struct rc_spec *specs, size_t n,
@@ -353,6 +370,7 @@ void rc_import_close(struct rc_import *im)
 		cn_strv_free(&im->src[i].present);
 		cn_strv_free(&im->src[i].missing);
 	}
+	cn_strv_free(&im->verified);
 	if (im->sh_size)
 		munmap(im->sh, im->sh_size);
 	else

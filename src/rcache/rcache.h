@@ -20,7 +20,10 @@
 #include "util/strv.h"
 
 /* Records of one stage a cache keeps, newest first (older ones go). */
-#define RC_KEEP_PER_STAGE 256
+#define RC_KEEP_PER_STAGE 128
+/* Blobs an export checks (HEAD) are still there before it keeps an
+ * older record that names them; records past that are dropped. */
+#define RC_MAX_CHECKS 2000
 
 struct rc_import;
 

@@ -629,7 +629,7 @@ static void test_doc_filter(void)
 	rc_doc_free(&d);
 }
 
-/* 100000 records: parse, find, serialize in reasonable time (a linear
+/* RC_DOC_MAX_RECORDS records: parse, find, serialize in reasonable time (a linear
  * search per lookup would take minutes under the sanitizers). */
 static void test_doc_scale(void)
 {
