@@ -75,7 +75,7 @@ for t in $TOOLS; do
 	case $t in cairn | buildah) ;; *) die "unknown tool '$t' in BENCH_TOOLS (known: cairn buildah)" ;; esac
 done
 [ -n "${TOOLS// /}" ] || die "BENCH_TOOLS is empty"
-if has "$TOOLS" cairn && ! "$CAIRN" build --help 2>&1 | grep -q -- '--cache-from'; then
+if has "$TOOLS" cairn && [[ $("$CAIRN" build --help 2>&1 || true) != *--cache-from* ]]; then
 	die "$CAIRN has no 'build --cache-to/--cache-from' (build a cairn that has them, or BENCH_TOOLS=buildah)"
 fi
 
@@ -274,12 +274,14 @@ timed() {
 	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
 }
 
-# reg_bytes -> "BYTES COUNT": blob GETs the registry served since regmark
-# (access log: "GET /v2/NAME/blobs/sha256:... HTTP/1.1" STATUS SIZE).
+# reg_bytes -> "BYTES BLOBS MANIFESTS": what the registry served since
+# regmark, manifests and blobs (access log lines
+# "GET /v2/NAME/blobs/sha256:... HTTP/1.1" STATUS SIZE ...).
 reg_bytes() {
 	sleep 0.2   # the access line is written as the response ends
-	tail -n +"$((regmark + 1))" "$reglog" | awk '$6 == "\"GET" && $7 ~ /\/blobs\/sha256:/ && ($9 == 200 || $9 == 206) {
-		b += $10; n++ } END { printf "%d %d\n", b, n }'
+	tail -n +"$((regmark + 1))" "$reglog" | awk '$6 == "\"GET" && ($9 == 200 || $9 == 206) {
+		if ($7 ~ /\/blobs\/sha256:/) { b += $10; nb++ } else if ($7 ~ /\/manifests\//) { b += $10; nm++ } }
+		END { printf "%d %d %d\n", b, nb, nm }'
 }
 
 cairn_build() {   # CASE NAME CTX [build flags...]
@@ -354,13 +356,13 @@ runner_b() {
 	# A cold build must find nothing to reuse: fresh store, new context.
 	if [ "$mode" = cold ] && grep -qE -- '--> CACHED|Using cache' "$work/$name.log"; then
 		echo "bench: warning: $t's cold build of $c reused cached steps:" >&2
-		grep -E -- '--> CACHED|Using cache' "$work/$name.log" | head -5 >&2
+		{ grep -E -- "--> CACHED|Using cache" "$work/$name.log" | head -5 >&2; } || true
 	fi
 	printf '    %-8s run %d/%d %-5s %7.3f s\n' "$t" "$i" "$RUNS" "$mode" "$wall"
 	[ "$mode" = cache ] || return 0
-	read -r bytes nblobs < <(reg_bytes)
+	read -r bytes nblobs nmanifests < <(reg_bytes)
 	B[$t.$c]+="$bytes "
-	N[$t.$c]=$nblobs
+	N[$t.$c]="$nblobs blobs, $nmanifests manifests"
 	case $t in
 	cairn)
 		# "cache import REF: N hits, N layers downloaded (SIZE)"
@@ -434,7 +436,7 @@ echo
 echo "Runner B: fresh store (base image only) and fresh context copy; $RUNS runs each, median wall seconds."
 echo "cold: no --cache-from; cache: --cache-from runner A's cache. hits: steps taken from it (cairn: its"
 echo "'cache import' line; buildah: 'Using cache' lines). downloaded: as the tool reports it; registry:"
-echo "bytes of blob GETs the registry served during the build (median), and how many blobs."
+echo "bytes of the GETs (manifests and blobs) the registry served during the build (median), and how many."
 echo
 fmt='%-10s %-8s %8s %8s %8s %5s  %-20s %s\n'
 # shellcheck disable=SC2059
@@ -450,7 +452,7 @@ for c in $CASES; do
 		mb=$(median <<<"${B[$t.$c]}" | awk '{ printf "%.0f", $1 }')
 		# shellcheck disable=SC2059
 		printf "$fmt" "$c" "$t" "$mc" "$mw" "$(awk -v a="$mc" -v b="$mw" 'BEGIN { printf "%.2fx", a / b }')" \
-			"${H[$t.$c]}" "${S[$t.$c]}" "$mb ($(human "$mb"), ${N[$t.$c]} blobs)"
+			"${H[$t.$c]}" "${S[$t.$c]}" "$mb ($(human "$mb"); ${N[$t.$c]})"
 	done
 	if [ -z "${FAIL[cairn.$c]:-}${FAIL[buildah.$c]:-}" ] && has "$TOOLS" cairn && has "$TOOLS" buildah; then
 		mc=$(median <<<"${T[cairn.$c.cache]}")
