@@ -296,6 +296,11 @@ buildah_build() { # CASE NAME CTX [build flags...]
 		-t "bench-$c:1" -f "$ctx/Buildfile" "$ctx"
 }
 
+# image_id LOGNAME -> the image ID both tools print last, without "sha256:".
+image_id() {
+	tail -1 "$work/$1.log" | sed 's/^sha256://' | grep -xE '[0-9a-f]{64}' || echo '?'
+}
+
 cache_ref() {     # TOOL CASE -> what --cache-to/--cache-from name
 	case $1 in
 	cairn) echo "$reg/bench/$2:cache" ;;
@@ -332,6 +337,8 @@ runner_a() {
 		;;
 	esac
 	TA[$t.$c]=$wall
+	IDA[$t.$c]=$(image_id "$t-$c-A")
+	SAME[$t.$c]=yes
 }
 
 # runner_b TOOL CASE MODE: a fresh store and context; MODE cold or cache.
@@ -360,9 +367,11 @@ runner_b() {
 	fi
 	printf '    %-8s run %d/%d %-5s %7.3f s\n' "$t" "$i" "$RUNS" "$mode" "$wall"
 	[ "$mode" = cache ] || return 0
+	# Taken from the cache, the image should be runner A's, bit for bit.
+	if [ "$(image_id "$name")" != "${IDA[$t.$c]}" ] || [ "${IDA[$t.$c]}" = '?' ]; then SAME[$t.$c]=no; fi
 	read -r bytes nblobs nmanifests < <(reg_bytes)
 	B[$t.$c]+="$bytes "
-	N[$t.$c]="$nblobs blobs, $nmanifests manifests"
+	N[$t.$c]="$nblobs blob$( ((nblobs == 1)) || echo s), $nmanifests manifest$( ((nmanifests == 1)) || echo s)"
 	case $t in
 	cairn)
 		# "cache import REF: N hits, N layers downloaded (SIZE)"
@@ -392,7 +401,7 @@ log "host:     $(uname -r), $(nproc) CPUs, temp dir $work"
 log "runs:     $RUNS per tool, case and mode; cases: $CASES; tools: $TOOLS"
 log "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; anything else running skews the times)"
 
-declare -A T A TA B N H S FAIL
+declare -A T A TA IDA SAME B N H S FAIL
 for c in $CASES; do
 	tools=
 	for t in $TOOLS; do
@@ -437,10 +446,11 @@ echo "Runner B: fresh store (base image only) and fresh context copy; $RUNS runs
 echo "cold: no --cache-from; cache: --cache-from runner A's cache. hits: steps taken from it (cairn: its"
 echo "'cache import' line; buildah: 'Using cache' lines). downloaded: as the tool reports it; registry:"
 echo "bytes of the GETs (manifests and blobs) the registry served during the build (median), and how many."
+echo "same: every build with --cache-from made runner A's image (same image ID)."
 echo
-fmt='%-10s %-8s %8s %8s %8s %5s  %-20s %s\n'
+fmt='%-10s %-8s %8s %8s %8s %5s %6s  %-20s %s\n'
 # shellcheck disable=SC2059
-printf "$fmt" case tool cold_s cache_s speedup hits downloaded registry
+printf "$fmt" case tool cold_s cache_s speedup hits same downloaded registry
 for c in $CASES; do
 	for t in $TOOLS; do
 		if [ -n "${FAIL[$t.$c]:-}" ]; then
@@ -452,7 +462,7 @@ for c in $CASES; do
 		mb=$(median <<<"${B[$t.$c]}" | awk '{ printf "%.0f", $1 }')
 		# shellcheck disable=SC2059
 		printf "$fmt" "$c" "$t" "$mc" "$mw" "$(awk -v a="$mc" -v b="$mw" 'BEGIN { printf "%.2fx", a / b }')" \
-			"${H[$t.$c]}" "${S[$t.$c]}" "$mb ($(human "$mb"); ${N[$t.$c]})"
+			"${H[$t.$c]}" "${SAME[$t.$c]}" "${S[$t.$c]}" "$mb ($(human "$mb"); ${N[$t.$c]})"
 	done
 	if [ -z "${FAIL[cairn.$c]:-}${FAIL[buildah.$c]:-}" ] && has "$TOOLS" cairn && has "$TOOLS" buildah; then
 		mc=$(median <<<"${T[cairn.$c.cache]}")
