@@ -374,10 +374,10 @@ runner_b() {
 	N[$t.$c]="$nblobs blob$( ((nblobs == 1)) || echo s), $nmanifests manifest$( ((nmanifests == 1)) || echo s)"
 	case $t in
 	cairn)
-		# "cache import REF: N hits, N layers downloaded (SIZE)"
+		# "cache import REF: N hits, N layers downloaded, SIZE received"
 		S[$t.$c]=$(grep -o 'cache import .*' "$work/$name.log" | sed 's/^cache import [^ ]*: //' | tail -1)
 		H[$t.$c]=$(grep -oE '^[0-9]+ hits?' <<<"${S[$t.$c]}" | grep -oE '^[0-9]+' || echo '?')
-		S[$t.$c]=$(sed -E 's/^[0-9]+ hits?, *//; s/ downloaded//' <<<"${S[$t.$c]:-?}")
+		S[$t.$c]=$(sed -E 's/^[0-9]+ hits?, *//; s/ downloaded,/,/' <<<"${S[$t.$c]:-?}")
 		;;
 	buildah)
 		H[$t.$c]=$(grep -c 'Using cache' "$work/$name.log" || true)

@@ -89,7 +89,7 @@ int cli_build_cache_finish(struct cli_build_cache *c, struct store *st, bool qui
 			continue;       /* after a retry, nothing came from it */
 		cli_human_size(s.bytes, size, sizeof(size));
 		fflush(stdout);
-		fprintf(stderr, "cache import %s: %zu hit%s, %zu layer%s downloaded (%s)\n", cli_esc(s.name), s.hits,
+		fprintf(stderr, "cache import %s: %zu hit%s, %zu layer%s downloaded, %s received\n", cli_esc(s.name), s.hits,
 			s.hits == 1 ? "" : "s", s.layers, s.layers == 1 ? "" : "s", size);
 	}
 	for (size_t i = 0; i < c->nto; i++) {

@@ -128,7 +128,7 @@ export_line_re() {   # NAME: the export summary of the cache NAME
 	echo "^cache export $(re "$1"): [0-9]+ records?, [0-9]+ layers?( uploaded \(.+\)|, .+ uploaded)\$"
 }
 import_line_re() {   # NAME HITS
-	echo "^cache import $(re "$1"): $2 hits?, [0-9]+ layers? downloaded \(.+\)\$"
+	echo "^cache import $(re "$1"): $2 hits?, [0-9]+ layers? downloaded, .+ received\$"
 }
 
 # reg_blob_puts MARK: digests of the blobs uploaded since MARK (the PUT that
