@@ -242,6 +242,8 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 		store_image_free(&img);
 		return cn_err_wrap(err, "image '%s'", image);
 	}
+	/* Loaded, or pulled and checked, as every base is. */
+	bd_trust_layers(b, img.layers, img.nlayers);
 adopt:
 	b->cur->cfg = bf_config_from_base(img.config);
 	b->cur->layers = CN_TAKE_PTR(img.layers);
@@ -904,6 +906,7 @@ out:
 		cn_strv_free(&b.stages[k].declared);
 		free(b.stages[k].deps);
 	}
+	cn_strv_free(&b.trusted);
 	cn_strv_free(&b.declared);
 	cn_strv_free(&b.warned);
 	cn_strv_free(&b.pulled);

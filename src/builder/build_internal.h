@@ -90,6 +90,10 @@ struct build {
 	 * is the instruction they were resolved for. */
 	bool executing;                  /* a step runs (not only keyed): stages it reads need content */
 	int journal_fd;                  /* --cache-to: "STAGE KEY STATE" lines (-1: none) */
+	/* --cache-from: "DIGEST DIFF_ID" of layers known to be that pair (the
+	 * store's own images, layers this build made or checked): an imported
+	 * state naming them needs no check of those. */
+	cn_strv trusted;
 	const struct bf_instr *mounts_of;
 	struct mount_spec *mounts;
 	size_t nmounts;
@@ -147,6 +151,8 @@ int bd_cache_lookup_quiet(struct build *b, const char *key, const char **source)
 int bd_materialize(struct build *b, struct stage *st, cn_err *err);
 /* --cache-to: note that the current stage reached its state under KEY. */
 void bd_journal(struct build *b, const char *key);
+/* --cache-from: LAYERS are what they say (bd_adopt_state, bd_materialize). */
+void bd_trust_layers(struct build *b, const struct store_layer *layers, size_t n);
 int bd_journal_open(struct build *b, cn_err *err);
 /* The journal's records, into o->cache_records; FINAL's chain and
  * UNLABELED (the state before --label) are what mode=min exports. */

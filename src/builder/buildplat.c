@@ -168,6 +168,8 @@ int bd_plat_lazy_base(struct build *b, const char *name, const struct cn_platfor
 		 * as a pull checks it (its manifest came from outside). */
 		if (store_blob_exists(b->st, l->digest) && store_snapshot_exists(b->st, l->diff_id)) {
 			r = xfer_snapshot_layer(b->st, l, &ignored) == 0;
+			if (r)
+				bd_trust_layers(b, l, 1);
 			continue;
 		}
 		r = im->has_layer(im->ctx, l->digest) && strcmp(l->media_type, layer_media_type(b->o->compression)) == 0;

@@ -27,6 +27,29 @@ void bf_cache_records_free(struct bf_cache_records *r)
  * an imported cache names: bd_materialize verifies those (digest, size,
  * diff_id) before a step or the image uses them, even when the store has
  * a blob and a snapshot of those names (a document may pair them wrongly). */
+static char *pair_of(const struct store_layer *l)
+{
+	return cn_xasprintf("%s %s", l->digest, l->diff_id);
+}
+
+static bool is_trusted(const struct build *b, const struct store_layer *l)
+{
+	_cleanup_free_ char *pair = pair_of(l);
+	for (size_t i = 0; i < b->trusted.n; i++)
+		if (strcmp(b->trusted.v[i], pair) == 0)
+			return true;
+	return false;
+}
+
+void bd_trust_layers(struct build *b, const struct store_layer *layers, size_t n)
+{
+	if (!b->o->cache_from)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!is_trusted(b, &layers[i]))
+			cn_strv_push(&b->trusted, pair_of(&layers[i]));
+}
+
 static bool adopt(struct build *b, const char *manifest, bool trusted)
 {
 	const struct bf_cache_import *im = b->o->cache_from;
@@ -39,7 +62,7 @@ static bool adopt(struct build *b, const char *manifest, bool trusted)
 		bool named = im && im->has_layer(im->ctx, img.layers[i].digest);
 		if (store_blob_exists(b->st, img.layers[i].digest) &&
 		    store_snapshot_exists(b->st, img.layers[i].diff_id)) {
-			pending |= !trusted && named;
+			pending |= !trusted && named && !is_trusted(b, &img.layers[i]);
 			continue;
 		}
 		if (!named) {
@@ -48,6 +71,8 @@ static bool adopt(struct build *b, const char *manifest, bool trusted)
 		}
 		pending = true;
 	}
+	if (trusted)
+		bd_trust_layers(b, img.layers, img.nlayers);
 	json_decref(b->cur->cfg);
 	b->cur->cfg = bf_config_from_base(img.config);
 	free(b->cur->layers);
@@ -106,12 +131,14 @@ int bd_materialize(struct build *b, struct stage *st, cn_err *err)
 		bool named = im && im->has_layer(im->ctx, l->digest);
 		/* The store's own layers as they are; an imported cache's
 		 * fetched or, when here already, checked (fetch_layer does both). */
-		if (!named && store_blob_exists(b->st, l->digest) && store_snapshot_exists(b->st, l->diff_id))
+		if ((!named || is_trusted(b, l)) && store_blob_exists(b->st, l->digest) &&
+		    store_snapshot_exists(b->st, l->diff_id))
 			continue;
 		if (!im)
 			return cn_err_fail(err, CN_ERR_NOT_FOUND, "layer %s is not in the store", l->digest);
 		if (im->fetch_layer(im->ctx, b->st, l, err) < 0)
 			return cn_err_wrap(err, "layer %s from the imported cache", l->digest);
+		bd_trust_layers(b, l, 1);
 	}
 	st->pending = false;
 	for (size_t i = 0; i < st->pending_keys.n; i++) {

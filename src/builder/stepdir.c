@@ -92,6 +92,7 @@ int bd_commit_step(struct build *b, struct ctr_rootfs *s, const char *created_by
 	memcpy(l->diff_id, info.diff_id, sizeof(l->diff_id));
 	l->size = info.size;
 	snprintf(l->media_type, sizeof(l->media_type), "%s", layer_media_type(b->o->compression));
+	bd_trust_layers(b, l, 1);
 	bf_config_add_layer(b->cur->cfg, info.diff_id);
 	bd_history(b, created_by, false);
 	bd_emit(b, BF_EV_LAYER, NULL, info.digest, info.size);
