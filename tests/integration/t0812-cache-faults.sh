@@ -179,6 +179,60 @@ expect_ok "a fresh store imports the secret build's cache" \
 st=$status
 check "... its steps are CACHED (they were exported)" test "$st" -eq 0 -a "$(ran RAN-SECRET)$(ran RAN-AFTER)" = 00 -a "$(cached_from "local:$T/seclc")" -eq 2
 
+# ---- a cache that pairs a layer blob with another layer's diff_id ----
+# Both layers are in the store already (the store built them): the pairing
+# the document claims must still be checked before a step or the image
+# uses it; the build then runs again without the cache.
+fresh s-pair
+pair=$T/pair
+mkdir -p "$pair/one" "$pair/two"
+printf 'FROM %s\nRUN echo A > /a\nRUN echo B > /b\n' "$BASE" >"$pair/one/Buildfile"
+printf 'FROM %s\nRUN echo A > /a\nRUN echo RAN-LIST; ls / > /listing\n' "$BASE" >"$pair/two/Buildfile"
+expect_ok "store s-pair: export a two-step build" build --cache-to "type=local,dest=$pair/lc,mode=max" -t pair:1 "$pair/one"
+python3 - "$pair/lc" <<'PY' || fail "tamper with the local cache"
+import hashlib, json, sys
+lc = sys.argv[1]
+def path(d): return f"{lc}/blobs/sha256/{d.split(':')[1]}"
+def put(b):
+    d = "sha256:" + hashlib.sha256(b).hexdigest()
+    open(path(d), "wb").write(b)
+    return d
+idx = json.load(open(f"{lc}/index.json"))
+man = json.load(open(path(idx["manifests"][0]["digest"])))
+doc = json.load(open(path(man["config"]["digest"])))
+layers = lambda s: len(json.loads(s["manifest"])["layers"])
+short = min(doc["states"], key=layers)
+long_ = max(doc["states"], key=layers)
+# The state after "RUN echo A": its last layer's blob now claims the
+# diff_id of the layer "RUN echo B" made.
+cfg = json.loads(short["config"])
+cfg["rootfs"]["diff_ids"][-1] = json.loads(long_["config"])["rootfs"]["diff_ids"][-1]
+cb = json.dumps(cfg).encode()
+m = json.loads(short["manifest"])
+m["config"].update(digest=put(cb), size=len(cb))
+mb = json.dumps(m).encode()
+old, new = short["digest"], "sha256:" + hashlib.sha256(mb).hexdigest()
+put(mb)
+short.update(digest=new, manifest=mb.decode(), config=cb.decode())
+for r in doc["records"]:
+    if r["state"] == old:
+        r["state"] = new
+db = json.dumps(doc).encode()
+man["config"].update(digest=put(db), size=len(db))
+manb = json.dumps(man).encode()
+idx["manifests"][0].update(digest=put(manb), size=len(manb))
+json.dump(idx, open(f"{lc}/index.json", "w"))
+PY
+rm -f "$CAIRN_ROOT"/cache/[0-9a-f]*
+expect_ok "a build from the tampered cache succeeds" build --cache-from "type=local,src=$pair/lc" -t victim:1 "$pair/two"
+check "... the wrong pairing was caught (a warning naming the diff_id), and it built again without the cache" \
+	grep -q "image config says" "$T/err"
+has_a_not_b() { unpack_with_umoci victim:1 "$T/uv" >/dev/null 2>&1 && test -f "$T/uv/rootfs/a" -a ! -e "$T/uv/rootfs/b"; }
+check "... its image has /a and not /b" has_a_not_b
+expect_ok "... fsck is clean" fsck
+expect_ok "a build without --cache-from afterwards" build -t victim:2 "$pair/two"
+check "... took nothing wrong from the store's cache (same image)" test "$(tag_digest victim:2)" = "$(tag_digest victim:1)"
+
 # ---- an export that fails ----
 export CAIRN_ROOT=$T/p1
 DOWN=127.0.0.1:1/team/app:c
@@ -190,7 +244,7 @@ echo not-a-dir >"$T/notadir"
 expect_fail "an export to a directory that cannot be made fails, naming it" 1 "$T/notadir" \
 	build --cache-to "type=local,dest=$T/notadir" -t one:1 "$ctx1"
 
-for s in p1 p2 s-miss; do
+for s in p1 p2 s-miss s-pair; do
 	CAIRN_ROOT=$T/$s check "store $s consistent" store_is_consistent
 done
 check "no mounts left" no_mounts_left
