@@ -233,6 +233,22 @@ if command -v docker-registry >/dev/null && start_registry htpasswd; then
 		"$H1/pulled/cairn/index.json")" = "$m"
 	rl_fail "no range: pulling an image with files of uid 1000 fails naming /etc/subuid" 1 /etc/subuid \
 		"$U2" pull --cert-dir "$REG_CERTS" --creds "$REG_USER:$REG_PASS" "$REG/rl/run:1"
+
+	# An unprivileged CI runner sharing its build cache through the registry.
+	mkdir -p "$T/ctx/rlcache"
+	printf 'FROM %s/rl/run:1\nRUN echo RAN-RL; echo rl >/rl && chown 1000:1000 /rl\n' "$REG" >"$T/ctx/rlcache/Buildfile"
+	chmod -R a+rX "$T/ctx/rlcache"
+	EXTRA_ENV="SOURCE_DATE_EPOCH=1700000000" rl_ok "rootless build exporting its cache to the registry" "$U1" \
+		build --cert-dir "$REG_CERTS" --cache-to "type=registry,ref=$REG/rl/cache:c,mode=max" -t rlc:1 "$T/ctx/rlcache"
+	check "... says what it exported" grep -q "^cache export $REG/rl/cache:c: 1 record" "$T/err"
+	rlc=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "rlc:1") | .digest' "$S1/index.json")
+	EXTRA_ENV="SOURCE_DATE_EPOCH=1700000000 XDG_DATA_HOME=$H1/fresh" rl_ok \
+		"rootless build into an empty store with --cache-from" "$U1" \
+		build --cert-dir "$REG_CERTS" --cache-from "$REG/rl/cache:c" -t rlc:1 "$T/ctx/rlcache"
+	check "... its RUN step came from the cache, unpacked in the user's namespace" \
+		sh -c "grep -q '^--> CACHED ($REG/rl/cache:c) ' '$T/out' && ! grep -q '^RAN-RL' '$T/out'"
+	check "... the same image" test -n "$rlc" -a "$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "rlc:1") | .digest' "$H1/fresh/cairn/index.json")" = "$rlc"
+	EXTRA_ENV="XDG_DATA_HOME=$H1/fresh" rl_ok "... its store is consistent" "$U1" fsck
 else
 	skip "push and pull rootless" "no docker-registry"
 fi
