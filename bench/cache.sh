@@ -168,35 +168,8 @@ curl -s -o /dev/null "http://$reg/v2/" || { tail -20 "$reglog" >&2; die "the reg
 # auth); buildah as in run.sh, plus the registry marked insecure (plain http).
 echo '{"auths": {}}' >"$work/auth.json"
 export REGISTRY_AUTH_FILE=$work/auth.json
-cat >"$work/containers.conf" <<EOF
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-[network]
-network_config_dir = "$work/networks"
-EOF
-cat >"$work/storage.conf" <<EOF
-[storage]
-driver = "overlay"
-graphroot = "$work/buildah-unused/root"
-runroot = "$work/buildah-unused/runroot"
-EOF
-cat >"$work/registries.conf" <<EOF
-unqualified-search-registries = []
-[[registry]]
-location = "$reg"
-insecure = true
-EOF
-cat >"$work/policy.json" <<'EOF'
-{ "default": [ { "type": "insecureAcceptAnything" } ] }
-EOF
-export CONTAINERS_CONF=$work/containers.conf
-export CONTAINERS_STORAGE_CONF=$work/storage.conf
-export CONTAINERS_REGISTRIES_CONF=$work/registries.conf
-export TMPDIR=$work/tmp
-mkdir -p "$TMPDIR"
-unset BUILDAH_LAYERS BUILDAH_ISOLATION BUILDAH_FORMAT BUILDAH_RUNTIME STORAGE_DRIVER STORAGE_OPTS
+. "$here/buildah-env.sh"
+buildah_env "$reg"
 
 # ---- base images ---------------------------------------------------------
 # busybox:latest (from examples/busybox, as run.sh) and, for c-hello,
@@ -221,7 +194,6 @@ fresh_cairn() {   # -> $cstore: a store holding only the base images
 }
 
 broot=
-bah() { buildah --root "$broot/root" --runroot "$broot/runroot" --storage-driver overlay "$@"; }
 drop_buildah() {
 	local m
 	[ -n "$broot" ] && [ -d "$broot" ] || return 0

@@ -102,42 +102,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---- buildah, configured by bench-owned files only -----------------------
-# runc, cgroupfs (buildah's default, systemd, needs systemd as PID 1), the
-# overlay driver; explicit registries/policy files, so that no system or
-# user setting changes what is measured and no registry is ever asked.
-cat >"$work/containers.conf" <<EOF
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-[network]
-# Not /etc/containers/networks, which buildah creates even for --network host.
-network_config_dir = "$work/networks"
-EOF
-cat >"$work/storage.conf" <<EOF
-[storage]
-driver = "overlay"
-graphroot = "$work/buildah-unused/root"
-runroot = "$work/buildah-unused/runroot"
-EOF
-cat >"$work/registries.conf" <<'EOF'
-unqualified-search-registries = []
-EOF
-cat >"$work/policy.json" <<'EOF'
-{ "default": [ { "type": "insecureAcceptAnything" } ] }
-EOF
-export CONTAINERS_CONF=$work/containers.conf
-export CONTAINERS_STORAGE_CONF=$work/storage.conf
-export CONTAINERS_REGISTRIES_CONF=$work/registries.conf
-export TMPDIR=$work/tmp
-mkdir -p "$TMPDIR"
-# Variables that would change buildah's behaviour behind our back.
-unset BUILDAH_LAYERS BUILDAH_ISOLATION BUILDAH_FORMAT BUILDAH_RUNTIME STORAGE_DRIVER STORAGE_OPTS
+. "$here/buildah-env.sh"
+buildah_env
 
 broot=   # current private storage (set by fresh_buildah)
-bah() {
-	buildah --root "$broot/root" --runroot "$broot/runroot" --storage-driver overlay "$@"
-}
 
 # ---- base image ----------------------------------------------------------
 # Built once by cairn from examples/busybox (copied, so examples/ is left as
