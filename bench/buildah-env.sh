@@ -1,4 +1,30 @@
-# Sourced by bench scripts: buildah configured by bench-owned files only,
+# Sourced by bench scripts (run.sh, cache.sh): what buildah needs around it.
+
+# System paths buildah writes for root whatever its configuration: those
+# missing now are removed again by buildah_clean_system (call this before
+# buildah first runs).
+buildah_note_system() {
+	sys_cleanup=()
+	[ -e /var/lib/containers ] || sys_cleanup+=(/var/lib/containers)
+	[ -e /run/containers ] || sys_cleanup+=(/run/containers)
+}
+buildah_clean_system() {
+	local p
+	for p in "${sys_cleanup[@]}"; do
+		case $p in
+		/var/lib/containers) rm -f "$p/cache/blob-info-cache-v1.boltdb"; rmdir "$p/cache" "$p" 2>/dev/null || true ;;
+		/run/containers) rmdir "$p/networks" "$p" 2>/dev/null || true ;;
+		esac
+	done
+}
+# The overlay mounts a failed or interrupted build left under DIR.
+unmount_under() {
+	local m
+	awk -v w="$1/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+		while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+
+# Buildah configured by bench-owned files only,
 # under $work (runc, cgroupfs: buildah's default, systemd, needs systemd as
 # PID 1; the overlay driver; explicit registries and policy files, so that
 # no system or user setting changes what is measured and no registry is
@@ -37,4 +63,11 @@ EOC
 # bah ARGS...: buildah on the current private storage ($broot).
 bah() {
 	buildah --root "$broot/root" --runroot "$broot/runroot" --storage-driver overlay "$@"
+}
+
+# Remove the private storage $broot (its mounts first).
+drop_buildah() {
+	[ -n "$broot" ] && [ -d "$broot" ] || return 0
+	unmount_under "$broot"
+	rm -rf "$broot"
 }

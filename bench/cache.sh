@@ -36,6 +36,7 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/buildah-env.sh"
 repo=$(cd "$here/.." && pwd)
 CAIRN=${CAIRN:-$repo/build/cairn}
 RUNS=${BENCH_RUNS:-3}
@@ -119,23 +120,14 @@ work=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/cairn-bench-cache.XXXXXX")
 regpid=
 # System paths buildah writes for root whatever its configuration (see
 # run.sh): removed at the end when they did not exist before.
-sys_cleanup=()
-[ -e /var/lib/containers ] || sys_cleanup+=(/var/lib/containers)
-[ -e /run/containers ] || sys_cleanup+=(/run/containers)
+buildah_note_system
 cleanup() {
-	local rc=$? m p
+	local rc=$?
 	trap - EXIT INT TERM
 	if [ -n "$regpid" ]; then { kill "$regpid"; wait "$regpid"; } 2>/dev/null || true; fi
-	for p in "${sys_cleanup[@]}"; do
-		case $p in
-		/var/lib/containers) rm -f "$p/cache/blob-info-cache-v1.boltdb"; rmdir "$p/cache" "$p" 2>/dev/null || true ;;
-		/run/containers) rmdir "$p/networks" "$p" 2>/dev/null || true ;;
-		esac
-	done
+	buildah_clean_system
 	if [ -n "${work:-}" ] && [ -d "$work" ]; then
-		# A failed or interrupted build may leave overlay mounts behind.
-		awk -v w="$work/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-			while read -r m; do umount -l "$m" 2>/dev/null || true; done
+		unmount_under "$work"
 		if [ "${BENCH_KEEP:-}" = 1 ]; then echo "bench: kept $work" >&2; else rm -rf "$work"; fi
 	fi
 	exit "$rc"
@@ -168,7 +160,6 @@ curl -s -o /dev/null "http://$reg/v2/" || { tail -20 "$reglog" >&2; die "the reg
 # auth); buildah as in run.sh, plus the registry marked insecure (plain http).
 echo '{"auths": {}}' >"$work/auth.json"
 export REGISTRY_AUTH_FILE=$work/auth.json
-. "$here/buildah-env.sh"
 buildah_env "$reg"
 
 # ---- base images ---------------------------------------------------------
@@ -194,13 +185,6 @@ fresh_cairn() {   # -> $cstore: a store holding only the base images
 }
 
 broot=
-drop_buildah() {
-	local m
-	[ -n "$broot" ] && [ -d "$broot" ] || return 0
-	awk -v w="$broot/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-		while read -r m; do umount -l "$m" 2>/dev/null || true; done
-	rm -rf "$broot"
-}
 fresh_buildah() { # CASE -> $broot: private storage holding only the case's base images
 	local id img
 	drop_buildah

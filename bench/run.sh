@@ -23,6 +23,7 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/buildah-env.sh"
 repo=$(cd "$here/.." && pwd)
 CAIRN=${CAIRN:-$repo/build/cairn}
 RUNS=${BENCH_RUNS:-5}
@@ -77,22 +78,13 @@ work=$(mktemp -d "$tmp_parent/cairn-bench.XXXXXX")
 # (/run/containers/networks, created even with --network host). When they
 # did not exist before, remove what buildah put there (rmdir: only if empty,
 # so nothing another tool created meanwhile goes).
-sys_cleanup=()
-[ -e /var/lib/containers ] || sys_cleanup+=(/var/lib/containers)
-[ -e /run/containers ] || sys_cleanup+=(/run/containers)
+buildah_note_system
 cleanup() {
-	local rc=$? m p
+	local rc=$?
 	trap - EXIT INT TERM
-	for p in "${sys_cleanup[@]}"; do
-		case $p in
-		/var/lib/containers) rm -f "$p/cache/blob-info-cache-v1.boltdb"; rmdir "$p/cache" "$p" 2>/dev/null || true ;;
-		/run/containers) rmdir "$p/networks" "$p" 2>/dev/null || true ;;
-		esac
-	done
+	buildah_clean_system
 	if [ -n "${work:-}" ] && [ -d "$work" ]; then
-		# A failed or interrupted build may leave overlay mounts behind.
-		awk -v w="$work/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-			while read -r m; do umount -l "$m" 2>/dev/null || true; done
+		unmount_under "$work"
 		rm -rf "$work"
 	fi
 	exit "$rc"
@@ -102,7 +94,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---- buildah, configured by bench-owned files only -----------------------
-. "$here/buildah-env.sh"
 buildah_env
 
 broot=   # current private storage (set by fresh_buildah)
@@ -136,13 +127,6 @@ fresh_buildah() { # -> $broot: private storage holding only busybox:latest
 	bah rmi localhost/base-store:latest >/dev/null
 }
 
-drop_buildah() {
-	local m
-	[ -n "$broot" ] && [ -d "$broot" ] || return 0
-	awk -v w="$broot/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-		while read -r m; do umount -l "$m" 2>/dev/null || true; done
-	rm -rf "$broot"
-}
 
 # ---- one timed build -----------------------------------------------------
 # timed NAME CMD...: runs CMD with /usr/bin/time, output to $work/NAME.log;
