@@ -797,7 +797,7 @@ static void platform_args(struct build *b)
 
 int bf_build(struct store *st, const struct bf_build_opts *o, struct bf_build_result *res, cn_err *err)
 {
-	struct build b = { .st = st, .o = o, .ctx_fd = -1, .journal_fd = -1 };
+	struct build b = { .st = st, .o = o, .ctx_fd = -1, .journal_fd = -1, .pending_fd = -1 };
 	char unlabeled[CN_DIGEST_STR_SIZE];
 	struct stage *last;
 	size_t i;
@@ -898,8 +898,9 @@ out:
 		close(b.ctx_fd);
 	if (b.journal_fd >= 0)
 		close(b.journal_fd);
+	if (b.pending_fd >= 0)
+		close(b.pending_fd);
 	for (size_t k = 0; k < b.nstages; k++) {
-		cn_strv_free(&b.stages[k].pending_keys);
 		json_decref(b.stages[k].cfg);
 		free(b.stages[k].layers);
 		cn_strv_free(&b.stages[k].args);

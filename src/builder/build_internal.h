@@ -49,10 +49,8 @@ struct stage {
 	char id[CN_DIGEST_STR_SIZE];     /* that state's image id (config digest), for messages */
 	uint64_t state_size;             /* manifest bytes, when written by this build */
 	/* --cache-from: the state came from an imported cache and some of its
-	 * layers are not in the store yet (bd_materialize fetches them); the
-	 * keys of those hits ("KEY STATE") go into the store's cache then. */
+	 * layers are not in the store, or not checked, yet (bd_materialize). */
 	bool pending;
-	cn_strv pending_keys;
 	bool import_off;                 /* a step of this stage ran: no more imported hits */
 };
 
@@ -90,6 +88,8 @@ struct build {
 	 * is the instruction they were resolved for. */
 	bool executing;                  /* a step runs (not only keyed): stages it reads need content */
 	int journal_fd;                  /* --cache-to: "STAGE KEY STATE" lines (-1: none) */
+	int pending_fd;                  /* --cache-from: "KEY STATE" of imported hits not yet in
+					  * the store's cache (shared with stage workers) */
 	/* --cache-from: "DIGEST DIFF_ID" of layers known to be that pair (the
 	 * store's own images, layers this build made or checked): an imported
 	 * state naming them needs no check of those. */

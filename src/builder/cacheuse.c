@@ -108,17 +108,53 @@ int bd_cache_lookup_quiet(struct build *b, const char *key, const char **source)
 		if (!im || b->cur->import_off || im->lookup(im->ctx, b->st, key, manifest, source) != 1 ||
 		    !adopt(b, manifest, false))
 			return 0;
-		/* Into the store's cache once its layers are there. */
-		cn_strv_push(&b->cur->pending_keys, cn_xasprintf("%s %s", key, manifest));
+		/* Into the store's cache once its layers are checked: now, or
+		 * when some process of this build has checked them all. */
 		if (!b->cur->pending) {
 			cn_err ignored;
 			store_cache_put(b->st, key, manifest, &ignored);
+		} else if (b->pending_fd >= 0) {
+			char line[2 * CN_DIGEST_STR_SIZE + 2];
+			int n = snprintf(line, sizeof(line), "%s %s\n", key, manifest);
+			if (n > 0 && (size_t)n < sizeof(line))
+				(void)cn_write_all(b->pending_fd, line, (size_t)n);
 		}
 	}
 	memcpy(b->cur->key, key, sizeof(b->cur->key));
 	b->cur->state_size = 0;
 	bd_journal(b, key);
 	return 1;
+}
+
+/* Imported hits whose every layer this process has now made, loaded or
+ * checked go into the store's cache (a later build takes them without
+ * --cache-from); the others wait, for this process or another one of
+ * the build (stage workers share the file). */
+static void flush_pending(struct build *b)
+{
+	_cleanup_buf_ cn_buf text;
+	cn_err ignored;
+	char *line, *save = NULL;
+	cn_buf_init(&text, 0);
+	if (b->pending_fd < 0 || lseek(b->pending_fd, 0, SEEK_SET) < 0 ||
+	    cn_read_fd(b->pending_fd, "pending cache keys", 16u << 20, &text, &ignored) < 0)
+		return;
+	for (line = strtok_r(text.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *state = strchr(line, ' ');
+		struct store_image img;
+		bool whole = true;
+		if (!state)
+			continue;
+		*state++ = '\0';
+		if (!cn_digest_valid(line) || store_image_load_manifest(b->st, state, &img, &ignored) != 1)
+			continue;
+		for (size_t i = 0; whole && i < img.nlayers; i++)
+			whole = is_trusted(b, &img.layers[i]) && store_blob_exists(b->st, img.layers[i].digest) &&
+				store_snapshot_exists(b->st, img.layers[i].diff_id);
+		if (whole)
+			store_cache_put(b->st, line, state, &ignored);
+		store_image_free(&img);
+	}
 }
 
 int bd_materialize(struct build *b, struct stage *st, cn_err *err)
@@ -141,13 +177,7 @@ int bd_materialize(struct build *b, struct stage *st, cn_err *err)
 		bd_trust_layers(b, l, 1);
 	}
 	st->pending = false;
-	for (size_t i = 0; i < st->pending_keys.n; i++) {
-		char *sp = strchr(st->pending_keys.v[i], ' ');
-		cn_err ignored;
-		*sp = '\0';
-		store_cache_put(b->st, st->pending_keys.v[i], sp + 1, &ignored);
-	}
-	cn_strv_free(&st->pending_keys);
+	flush_pending(b);
 	return 0;
 }
 
@@ -176,6 +206,12 @@ void bd_journal(struct build *b, const char *key)
 int bd_journal_open(struct build *b, cn_err *err)
 {
 	b->journal_fd = -1;
+	b->pending_fd = -1;
+	if (b->o->cache_from) {
+		b->pending_fd = memfd_create("cairn-pending-keys", MFD_CLOEXEC);
+		if (b->pending_fd < 0 || fcntl(b->pending_fd, F_SETFL, O_APPEND) < 0)
+			return cn_err_sys(err, "a file for the imported cache keys");
+	}
 	if (!b->o->cache_records)
 		return 0;
 	b->journal_fd = memfd_create("cairn-cache-records", MFD_CLOEXEC);

@@ -115,6 +115,9 @@ check "store B downloaded no blob but the base image's, the image's layers and t
 	test -s "$T/gets" -a -z "$(comm -23 "$T/gets" "$T/allowed")"
 [ -z "$(comm -23 "$T/gets" "$T/allowed")" ] || comm -23 "$T/gets" "$T/allowed" | sed 's/^/#   unexpected GET /'
 expect_ok "store B: fsck" fsck
+expect_ok "store B: the same build again, without --cache-from" build "${NT[@]}" -t app:1 "$ctxB"
+check "... every step comes from the store's own cache now (the imported hits were kept)" \
+	test "$(cached_from local)" -eq "$nsteps" -a "$(ran RAN-STEP-3)" -eq 0
 files_ok() {
 	unpack_with_umoci app:1 "$T/uB" &&
 		test "$(cat "$T/uB/rootfs/a2.txt")" = "$(printf 'alpha\nalpha')" &&
