@@ -1,6 +1,7 @@
 #!/bin/bash
 # make torture: kill -9 cairn at random moments of build, pull, push, prune,
-# save, load and rollback, and after every kill check what a user would
+# save, load, rollback and builds exporting to or importing from a shared
+# build cache (--cache-to, --cache-from), and after every kill check what a user would
 # rely on: `cairn fsck` finds nothing, every blob hashes to its name, every
 # tag points at a whole image, no mount is left, and a follow-up build
 # works. Not part of make check (it takes minutes); prints the number of
@@ -49,6 +50,9 @@ prepare() {   # OP: state the operation needs, made before the timer starts
 	load) forget torture:saved ;;
 	rollback) cairn tag torture:src torture:rb >/dev/null 2>&1
 		cairn tag torture:push torture:rb >/dev/null 2>&1 ;;
+	cacheto) ;;
+	# Nothing of the cache's in the store: every hit fetches its layers.
+	cachefrom) rm -f "$CAIRN_ROOT"/cache/[0-9a-f]*; forget torture:fromcache ;;
 	esac
 }
 
@@ -64,6 +68,9 @@ start_op() {   # OP: runs cairn itself in the background (pid is cairn's
 	save) args=(save -o "$T/out.tar" torture:src) ;;
 	load) args=(load -q -i "$T/saved.tar") ;;
 	rollback) args=(rollback torture:rb) ;;
+	cacheto) args=(build -q --no-cache "${TLS[@]}" --cache-to "type=registry,ref=$REG/torture/cache:c,mode=max"
+		-t torture:cacheto "$T/work") ;;
+	cachefrom) args=(build -q "${TLS[@]}" --cache-from "$REG/torture/cache:c" -t torture:fromcache "$T/work") ;;
 	esac
 	"$CAIRN" "${args[@]}" >/dev/null 2>&1 &
 	pid=$!
@@ -71,7 +78,7 @@ start_op() {   # OP: runs cairn itself in the background (pid is cairn's
 
 # How long each operation takes unkilled: kills land uniformly inside it.
 declare -A took_ms
-ops=(build pull push prune save load rollback)
+ops=(build pull push prune save load rollback cacheto cachefrom)
 now_ms() { date +%s%3N; }
 calibrate() {   # (its stderr, e.g. push progress, goes to a file)
 	cairn build -q -t torture:src "$T/work" >/dev/null &&
@@ -99,6 +106,13 @@ store_ok() {
 	out=$(cairn fsck 2>&1) || echo "fsck: $out"
 	store_is_consistent || true
 	out=$(cairn build -q -t torture:follow "$T/follow" 2>&1) || echo "follow-up build: $out"
+	# The shared cache a killed export was writing is still whole: an
+	# import reads it without a warning.
+	if [ "$op" = cacheto ]; then
+		out=$(cairn build -q "${TLS[@]}" --cache-from "$REG/torture/cache:c" -t torture:follow "$T/follow" 2>&1) ||
+			echo "build with --cache-from: $out"
+		grep -q '^warning: --cache-from' <<<"$out" && echo "the cache is damaged: $out"
+	fi
 }
 
 landed=0 clean=0 attempts=0 failed=0
