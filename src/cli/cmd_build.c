@@ -110,18 +110,26 @@ struct puller {
 	bool quiet;
 };
 
+/* libcurl's process-wide set-up, once, when the build first needs a registry. */
+static int registry_ready(cn_err *err)
+{
+	static bool ready;
+	if (!ready && reg_global_init(err) < 0)
+		return -1;
+	ready = true;
+	return 0;
+}
+
 static int pull_base(void *ctx, struct store *st, const char *image, cn_err *err)
 {
 	struct puller *p = ctx;
 	struct reg_result res;
 	struct cn_ref ref;
-	static bool curl_ready;
 	if (cn_ref_parse(image, &ref, err) < 0)
 		return -1;
 	cn_ref_free(&ref);
-	if (!curl_ready && reg_global_init(err) < 0)
+	if (registry_ready(err) < 0)
 		return -1;
-	curl_ready = true;
 	if (!p->quiet) {
 		printf("pulling %s\n", cli_esc(image));
 		fflush(stdout);
@@ -142,10 +150,8 @@ static int resolve_base(void *ctx, struct store *st, const char *image, const ch
 {
 	struct puller *p = ctx;
 	struct reg_opts ro = p->reg.o;
-	static bool curl_ready;
-	if (!curl_ready && reg_global_init(err) < 0)
+	if (registry_ready(err) < 0)
 		return -1;
-	curl_ready = true;
 	ro.platform = platform;
 	ro.progress = NULL;
 	return reg_pull_manifest(st, image, &ro, manifest, err);

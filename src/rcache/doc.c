@@ -610,3 +610,41 @@ void rc_doc_filter(struct rc_doc *d, bool (*keep)(void *ctx, const struct store_
 	keep_records(d, kept);
 	drop_unused_states(d);
 }
+
+#define MT_DOCKER_IMAGE_CONFIG "application/vnd.docker.container.image.v1+json"
+
+int rc_doc_descriptor(const void *manifest, size_t len, char digest[CN_DIGEST_STR_SIZE], uint64_t *size,
+		      bool *is_image, cn_err *err)
+{
+	json_t *m = json_loadb(manifest, len, 0, NULL), *cfg;
+	const char *mt, *d, *mark;
+	int r = -1;
+	if (!json_is_object(m)) {
+		cn_err_fail(err, CN_ERR_PROTOCOL, "its manifest is not JSON");
+		goto out;
+	}
+	mt = json_string_value(json_object_get(m, "mediaType"));
+	if (mt && strcmp(mt, MT_OCI_MANIFEST) != 0) {
+		cn_err_fail(err, CN_ERR_PROTOCOL, "not a cairn build cache (a %s)", mt);
+		goto out;
+	}
+	cfg = json_object_get(m, "config");
+	mt = json_string_value(json_object_get(cfg, "mediaType"));
+	mark = json_string_value(json_object_get(json_object_get(m, "annotations"), "org.cairn.buildcache.version"));
+	/* An image: its config may carry an inline cache (type=inline). */
+	*is_image = mt && !mark && (strcmp(mt, MT_OCI_CONFIG) == 0 || strcmp(mt, MT_DOCKER_IMAGE_CONFIG) == 0);
+	if (!mt || (strcmp(mt, RC_DOC_MEDIA_TYPE) != 0 && !(strcmp(mt, MT_OCI_CONFIG) == 0 && mark) && !*is_image)) {
+		cn_err_fail(err, CN_ERR_PROTOCOL, "not a cairn build cache (its config is %s)", mt ? mt : "untyped");
+		goto out;
+	}
+	d = json_string_value(json_object_get(cfg, "digest"));
+	if (!cn_digest_valid(d) || !store_descriptor_size(cfg, size) || *size > (*is_image ? STORE_MAX_JSON : RC_DOC_MAX)) {
+		cn_err_fail(err, CN_ERR_PROTOCOL, "its manifest names no valid cache document");
+		goto out;
+	}
+	memcpy(digest, d, CN_DIGEST_STR_SIZE);
+	r = 0;
+out:
+	json_decref(m);
+	return r;
+}

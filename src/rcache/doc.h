@@ -59,6 +59,14 @@ int rc_doc_parse(const void *data, size_t len, struct rc_doc *out, cn_err *err);
 char *rc_doc_serialize(const struct rc_doc *d, size_t *len);
 void rc_doc_free(struct rc_doc *d);
 
+/* MANIFEST (LEN bytes), the manifest at a cache's tag: the digest and size
+ * of the cache document its config names: a cairn cache document, or,
+ * from a registry that refused that media type, an image config type with
+ * the cache annotation. An image's own manifest sets *IS_IMAGE (its config
+ * may carry an inline cache). -1 with "not a cairn build cache (...)". */
+int rc_doc_descriptor(const void *manifest, size_t len, char digest[CN_DIGEST_STR_SIZE], uint64_t *size,
+		      bool *is_image, cn_err *err);
+
 /* Add a state from its manifest and config bytes (checked as rc_doc_parse
  * does); an existing state of that digest is kept. */
 int rc_doc_add_state(struct rc_doc *d, const void *manifest, size_t manifest_len, const void *config,

@@ -27,33 +27,30 @@ static int add_record(struct store *st, struct rc_doc *d, const struct bf_cache_
 		      cn_err *err)
 {
 	_cleanup_buf_ cn_buf man, cfg;
-	json_t *m = NULL;
+	json_t *m = NULL, *l;
 	const char *cfg_digest;
+	size_t i;
 	int r = -1;
 	cn_buf_init(&man, STORE_MAX_JSON);
 	cn_buf_init(&cfg, STORE_MAX_JSON);
 	if (!rc_doc_state(d, rec->state)) {
-		struct store_image img;
-		int got = store_image_load_manifest(st, rec->state, &img, err);
-		if (got <= 0)
-			return got == 0 ? cn_err_fail(err, CN_ERR_NOT_FOUND, "state %s is not in the store", rec->state)
-					: -1;
-		for (size_t i = 0; i < img.nlayers; i++) {
-			if (!store_blob_exists(st, img.layers[i].digest)) {
-				store_image_free(&img);
-				return 0;
-			}
-		}
-		store_image_free(&img);
 		if (store_blob_get(st, rec->state, STORE_MAX_JSON, &man, err) < 0)
 			return -1;
 		m = json_loadb(man.data, man.len, 0, NULL);
+		json_array_foreach(json_object_get(m, "layers"), i, l) {
+			const char *ld = json_string_value(json_object_get(l, "digest"));
+			if (!ld || !store_blob_exists(st, ld)) {
+				r = 0;
+				goto out;
+			}
+		}
 		cfg_digest = json_string_value(json_object_get(json_object_get(m, "config"), "digest"));
 		if (!cfg_digest || store_blob_get(st, cfg_digest, STORE_MAX_JSON, &cfg, err) < 0) {
 			if (!cfg_digest)
 				cn_err_fail(err, CN_ERR_CORRUPT, "state %s names no config", rec->state);
 			goto out;
 		}
+		/* Checked there as a reader checks it. */
 		if (rc_doc_add_state(d, man.data, man.len, cfg.data, cfg.len, err) < 0)
 			goto out;
 	}
@@ -135,8 +132,10 @@ static char *cache_manifest(const struct rc_doc *d, const char *doc_digest, size
 static int read_current(struct rc_transport *t, struct rc_doc *out, char digest[CN_DIGEST_STR_SIZE], cn_err *err)
 {
 	_cleanup_buf_ cn_buf body, doc;
-	json_t *m;
-	const char *d, *mt, *mark;
+	char doc_digest[CN_DIGEST_STR_SIZE];
+	uint64_t doc_size;
+	bool is_image;
+	cn_err why, ignored;
 	int r;
 	memset(out, 0, sizeof(*out));
 	*digest = '\0';
@@ -145,27 +144,16 @@ static int read_current(struct rc_transport *t, struct rc_doc *out, char digest[
 	r = rc_transport_get_manifest(t, &body, digest, err);
 	if (r <= 0)
 		return r;
-	m = json_loadb(body.data, body.len, 0, NULL);
-	d = json_string_value(json_object_get(json_object_get(m, "config"), "digest"));
-	mt = json_string_value(json_object_get(json_object_get(m, "config"), "mediaType"));
-	mark = json_string_value(json_object_get(json_object_get(m, "annotations"), "org.cairn.buildcache.version"));
-	r = -1;
-	if (!mt || !(strcmp(mt, RC_DOC_MEDIA_TYPE) == 0 || (strcmp(mt, MT_OCI_CONFIG) == 0 && mark))) {
-		cn_err_fail(err, CN_ERR_CONFLICT, "it holds something else (config %s), not a cairn build cache: not "
-			   "overwritten", mt ? mt : "untyped");
-	} else if (!d || !cn_digest_valid(d)) {
-		r = 0;          /* a broken cache manifest: replaced */
-	} else if (rc_transport_get_blob(t, d, RC_DOC_MAX, &doc, err) == 0) {
-		cn_err ignored;
-		if (rc_doc_parse(doc.data, doc.len, out, &ignored) < 0)
-			memset(out, 0, sizeof(*out));   /* a document that does not parse: replaced */
-		r = 0;
-	} else if (cn_err_is(err, CN_ERR_CORRUPT) || cn_err_is(err, CN_ERR_NOT_FOUND) ||
-		   cn_err_is(err, CN_ERR_TOO_BIG)) {
-		r = 0;          /* its document is damaged or gone: replaced */
-	}
-	json_decref(m);
-	return r;
+	if (rc_doc_descriptor(body.data, body.len, doc_digest, &doc_size, &is_image, &why) < 0 || is_image)
+		return cn_err_fail(err, CN_ERR_CONFLICT, "%s: not overwritten",
+				   is_image ? "it holds an image, not a cairn build cache" : why.msg);
+	if (rc_transport_get_blob(t, doc_digest, RC_DOC_MAX, &doc, err) < 0)
+		/* A document damaged or gone is replaced; a failed read is an error. */
+		return cn_err_is(err, CN_ERR_CORRUPT) || cn_err_is(err, CN_ERR_NOT_FOUND) ||
+		       cn_err_is(err, CN_ERR_TOO_BIG) ? 0 : -1;
+	if (rc_doc_parse(doc.data, doc.len, out, &ignored) < 0)
+		memset(out, 0, sizeof(*out));   /* a document that does not parse: replaced */
+	return 0;
 }
 
 struct keep_ctx {

@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #define RC_MAX_MANIFEST (4u << 20)
-#define MT_DOCKER_IMAGE_CONFIG "application/vnd.docker.container.image.v1+json"
 
 /* Counters the build's stage workers (forked processes) share with the
  * process that reports them. */
@@ -90,45 +89,6 @@ static int transport_here(struct rc_source *s, cn_err *err)
 	return 0;
 }
 
-/* The cache manifest's config is a cairn cache document (or, from a
- * registry that refused that media type, an image config type with the
- * cache annotation): its digest and size. */
-static int doc_descriptor(const cn_buf *body, char digest[CN_DIGEST_STR_SIZE], uint64_t *size, bool *is_image,
-			  cn_err *err)
-{
-	json_t *m = json_loadb(body->data, body->len, 0, NULL), *cfg;
-	const char *mt, *d, *mark;
-	int r = -1;
-	if (!json_is_object(m)) {
-		cn_err_fail(err, CN_ERR_PROTOCOL, "its manifest is not JSON");
-		goto out;
-	}
-	mt = json_string_value(json_object_get(m, "mediaType"));
-	if (mt && strcmp(mt, MT_OCI_MANIFEST) != 0) {
-		cn_err_fail(err, CN_ERR_PROTOCOL, "not a cairn build cache (a %s)", mt);
-		goto out;
-	}
-	cfg = json_object_get(m, "config");
-	mt = json_string_value(json_object_get(cfg, "mediaType"));
-	mark = json_string_value(json_object_get(json_object_get(m, "annotations"), "org.cairn.buildcache.version"));
-	/* An image: its config may carry an inline cache (type=inline). */
-	*is_image = mt && !mark && (strcmp(mt, MT_OCI_CONFIG) == 0 || strcmp(mt, MT_DOCKER_IMAGE_CONFIG) == 0);
-	if (!mt || (strcmp(mt, RC_DOC_MEDIA_TYPE) != 0 && !(strcmp(mt, MT_OCI_CONFIG) == 0 && mark) && !*is_image)) {
-		cn_err_fail(err, CN_ERR_PROTOCOL, "not a cairn build cache (its config is %s)", mt ? mt : "untyped");
-		goto out;
-	}
-	d = json_string_value(json_object_get(cfg, "digest"));
-	if (!cn_digest_valid(d) || !store_descriptor_size(cfg, size) || *size > (*is_image ? STORE_MAX_JSON : RC_DOC_MAX)) {
-		cn_err_fail(err, CN_ERR_PROTOCOL, "its manifest names no valid cache document");
-		goto out;
-	}
-	memcpy(digest, d, CN_DIGEST_STR_SIZE);
-	r = 0;
-out:
-	json_decref(m);
-	return r;
-}
-
 /* An image config's inline cache (type=inline), in place of the config. */
 static int inline_doc(cn_buf *doc, cn_err *err)
 {
@@ -163,7 +123,7 @@ static int open_source(struct rc_import *im, struct rc_source *s, size_t i, cn_e
 	r = rc_transport_get_manifest(&s->t, &body, digest, err);
 	if (r == 0)
 		return cn_err_fail(err, CN_ERR_NOT_FOUND, "no cache there yet");
-	if (r < 0 || doc_descriptor(&body, doc_digest, &doc_size, &is_image, err) < 0 ||
+	if (r < 0 || rc_doc_descriptor(body.data, body.len, doc_digest, &doc_size, &is_image, err) < 0 ||
 	    rc_transport_get_blob(&s->t, doc_digest, is_image ? STORE_MAX_JSON : RC_DOC_MAX, &doc, err) < 0)
 		return -1;
 	if (is_image && inline_doc(&doc, err) < 0)

@@ -34,7 +34,6 @@
 #define MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_INDEX "application/vnd.oci.image.index.v1+json"
 #define LOCK_NAME ".cairn-cache.lock"
-#define INDEX_TMP_PREFIX ".index.json.tmp-"      /* cn_write_file_atomic's temps */
 #define BLOB_TMP_PREFIX ".tmp-"
 /* index.json and manifests: the store's own cap on JSON documents. */
 #define LOCAL_MAX_JSON STORE_MAX_JSON
@@ -663,21 +662,6 @@ int rc_local_put_blob(struct rc_local *l, const void *data, size_t len, const ch
 	return 0;
 }
 
-/* Remove the index.json temps a killed writer left (under the lock: no
- * other writer of index.json runs). */
-static void sweep_index_temps(struct rc_local *l)
-{
-	_cleanup_close_ int fd = openat(l->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-	if (!d)
-		return;
-	fd = -1;
-	while ((de = readdir(d)))
-		if (strncmp(de->d_name, INDEX_TMP_PREFIX, strlen(INDEX_TMP_PREFIX)) == 0)
-			unlinkat(dirfd(d), de->d_name, 0);
-}
-
 /* index.json with the tag's entry(ies) replaced by one naming DIGEST;
  * other entries and fields are kept. Under the lock. */
 static int write_index(struct rc_local *l, const char *digest, size_t len, cn_err *err)
@@ -710,7 +694,9 @@ static int write_index(struct rc_local *l, const char *digest, size_t len, cn_er
 		return cn_err_errno(err, ENOMEM, "encode '%s'", show);
 	if (store_json_fits(show, strlen(text), LOCAL_MAX_JSON, err) < 0)
 		return -1;
-	sweep_index_temps(l);
+	/* index.json's temps a killed writer left (under the lock: no other
+	 * writer of index.json runs). */
+	store_remove_dot_temps(l->dir_fd);
 	return cn_write_file_atomic(l->dir_fd, "index.json", text, strlen(text), 0644, err);
 }
 
