@@ -48,17 +48,80 @@ static bool ended(int pidfd)
 	return poll(&p, 1, 0) != 0;
 }
 
+/* The first child of PID, as a pidfd that still names it; -1 if none. */
+static int first_child(pid_t pid, pid_t *child)
+{
+	char path[64], buf[256];
+	ssize_t n;
+	int fd;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	*child = (pid_t)strtol(buf, NULL, 10);
+	if (*child <= 0)
+		return -1;
+	fd = (int)syscall(SYS_pidfd_open, *child, 0);
+	if (fd < 0)
+		return -1;
+	/* Opened after it was listed: still PID's child only if it is one now. */
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	{
+		_cleanup_fclose_ FILE *f = fopen(path, "re");
+		long c;
+		bool found = false;
+		while (f && fscanf(f, "%ld", &c) == 1)
+			found |= c == *child;
+		if (!found) {
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+/* Rootless: join the sandbox's user namespace, then act through a process
+ * the kernel lets us join (*FD, *PID). pid 1 may not be one: cairn's own
+ * init is undumpable and its memory belongs to the host's user namespace,
+ * which ptrace's rules (setns checks them) keep us out of. Its first child
+ * then: in its pid namespace for good, and, the seccomp filter refusing
+ * new namespaces without CAP_SYS_ADMIN, in the others too. */
+static int join_userns_first(const struct sb_join *j, int *fd, pid_t *pid, cn_err *err)
+{
+	pid_t child;
+	int cfd;
+	*fd = j->pidfd;
+	*pid = j->pid;
+	if (sb_userns_enter(j->pidfd, err) == 0)
+		return 0;
+	if (err->errnum != EPERM || (cfd = first_child(j->pid, &child)) < 0)
+		return -1;
+	if (ended(j->pidfd) || sb_userns_enter(cfd, err) < 0) {
+		close(cfd);
+		return -1;
+	}
+	*fd = cfd;
+	*pid = child;
+	return 0;
+}
+
 /* The namespaces (user and pid aside) the sandbox does not share with us:
  * --network host shares the network one, and joining a namespace one
  * already is in is refused when it belongs to another user namespace. */
-static int ns_to_join(const struct sb_join *j, int *flags, cn_err *err)
+static int ns_to_join(pid_t pid, int pidfd, int init_pidfd, int *flags, cn_err *err)
 {
 	*flags = 0;
 	for (size_t i = 0; i < sizeof(ns_kinds) / sizeof(ns_kinds[0]); i++)
-		if (ns_kinds[i].flag != CLONE_NEWPID && !same_ns(j->pid, ns_kinds[i].name))
+		if (ns_kinds[i].flag != CLONE_NEWPID && !same_ns(pid, ns_kinds[i].name))
 			*flags |= ns_kinds[i].flag;
-	/* Read through the pid: it was that process's as long as it is alive now. */
-	if (ended(j->pidfd))
+	/* Read through the pid: it was that process's as long as it is alive now
+	 * (and pid 1's too: a child may outlive it for a moment). */
+	if (ended(pidfd) || ended(init_pidfd))
 		return cn_err_fail(err, CN_ERR_FAILED, "the container's process has ended");
 	return 0;
 }
@@ -152,8 +215,10 @@ static void close_pair(int p[2])
 	p[0] = p[1] = -1;
 }
 
-int sb_exec(const struct sb_join *j, const struct sb_process *proc, struct sb_exit *ex, cn_err *err)
+int sb_exec(const struct sb_join *j_in, const struct sb_process *proc, struct sb_exit *ex, cn_err *err)
 {
+	struct sb_join jn = *j_in;      /* pid and pidfd: the process joined through */
+	const struct sb_join *j = &jn;
 	int go[2] = { -1, -1 }, errp[2] = { -1, -1 }, out[2] = { -1, -1 }, errout[2] = { -1, -1 };
 	int in[2] = { -1, -1 }, pty[2] = { -1, -1 };
 	struct wait_ctx w = { .pidfd = -1, .in_from = -1, .in_to = -1, .winch_fd = -1,
@@ -167,15 +232,17 @@ int sb_exec(const struct sb_join *j, const struct sb_process *proc, struct sb_ex
 	memset(ex, 0, sizeof(*ex));
 	/* Rootless: the sandbox's namespaces belong to its user namespace, in
 	 * which we are root once we joined it (we own it on the host). */
-	if (j->userns == SB_USERNS_FIRST && sb_userns_enter(j->pidfd, err) < 0)
+	if (j->userns == SB_USERNS_FIRST && join_userns_first(j_in, &jn.pidfd, &jn.pid, err) < 0)
 		return -1;
-	if (ns_to_join(j, &nsflags, err) < 0)
-		return -1;
+	if (ns_to_join(j->pid, j->pidfd, j_in->pidfd, &nsflags, err) < 0)
+		goto out;
 	/* Only our children enter it; the child is then one of the sandbox's
 	 * processes from its birth on, and, like us, not dumpable: the sandbox
 	 * cannot reach its fds through /proc before it execs. */
-	if (setns(j->pidfd, CLONE_NEWPID) < 0)
-		return cn_err_sys(err, "join the container's pid namespace");
+	if (setns(j->pidfd, CLONE_NEWPID) < 0) {
+		cn_err_sys(err, "join the container's pid namespace");
+		goto out;
+	}
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
 	    pipe2(errout, O_CLOEXEC) < 0 || (proc->interactive && !proc->tty && pipe2(in, O_CLOEXEC) < 0) ||
@@ -252,5 +319,7 @@ out:
 	close_pair(errout);
 	close_pair(in);
 	close_pair(pty);
+	if (jn.pidfd != j_in->pidfd)
+		close(jn.pidfd);
 	return r;
 }
