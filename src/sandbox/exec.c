@@ -1,11 +1,16 @@
-/* cairn exec: a process joins a running sandbox. The caller joins its pid
- * namespace (so the child it forks is in it), the child joins the rest
- * through a pidfd on the sandbox's pid 1 and then becomes the process the
- * way the sandbox's own one does (sb_become_process). */
+/* cairn exec: a process joins a running sandbox. cairn exec forks a
+ * middle process that joins the sandbox's user namespace (rootless) and pid
+ * namespace and forks the process, which is thus in that pid namespace
+ * from birth, then exits: cairn exec, a subreaper, adopts the process, so
+ * it stays entirely in the host's namespaces itself (its own forks, a
+ * sanitizer's tracer, are not the sandbox's). The process joins the rest
+ * through a pidfd on the sandbox's pid 1 and becomes the command the way
+ * the sandbox's own process does (sb_become_process). */
 #include "sandbox/internal.h"
 #include "sandbox/seccomp.h"
 #include "sandbox/userns.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -173,9 +178,10 @@ static void __attribute__((noreturn)) exec_child(const struct sb_join *j, const 
 		cn_err_sys(&err, "redirect output");
 		sb_child_fail(c->errp, &err);
 	}
-	/* The parent moves us into the cgroup first (EOF: it died). */
+	/* cairn exec adopts us and moves us into the cgroup first (EOF: it died). */
 	if (read(c->go, &go, 1) != 1)
 		_exit(125);
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	/* After the cgroup: its namespace's root is the sandbox's cgroup.
 	 * Root and cwd become the sandbox's root (setns of a mount namespace). */
 	if (nsflags && setns(j->pidfd, nsflags) < 0) {
@@ -215,68 +221,92 @@ static void close_pair(int p[2])
 	p[0] = p[1] = -1;
 }
 
-int sb_exec(const struct sb_join *j_in, const struct sb_process *proc, struct sb_exit *ex, cn_err *err)
+/* The middle process: user namespace (rootless), pid namespace, fork; the
+ * process's host pid goes to cairn exec through PID_PIPE. Undumpable: the
+ * sandbox cannot reach either's fds through /proc before the exec. */
+static void __attribute__((noreturn)) exec_middle(const struct sb_join *j_in, const struct sb_process *proc,
+						  struct exec_fds *c, int pid_pipe)
 {
 	struct sb_join jn = *j_in;      /* pid and pidfd: the process joined through */
-	const struct sb_join *j = &jn;
+	cn_err err = { 0 };
+	int nsflags;
+	pid_t child;
+
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* Rootless: the sandbox's namespaces belong to its user namespace, in
+	 * which we are root once we joined it (we own it on the host). */
+	if (jn.userns == SB_USERNS_FIRST && join_userns_first(j_in, &jn.pidfd, &jn.pid, &err) < 0)
+		sb_child_fail(c->errp, &err);
+	if (ns_to_join(jn.pid, jn.pidfd, j_in->pidfd, &nsflags, &err) < 0)
+		sb_child_fail(c->errp, &err);
+	/* Only for our children. */
+	if (setns(jn.pidfd, CLONE_NEWPID) < 0) {
+		cn_err_sys(&err, "join the container's pid namespace");
+		sb_child_fail(c->errp, &err);
+	}
+	child = fork();
+	if (child < 0) {
+		/* The kernel refuses a new process in a pid namespace whose pid 1 is gone. */
+		if (errno == ENOMEM)
+			cn_err_fail(&err, CN_ERR_FAILED, "the container's process has ended");
+		else
+			cn_err_sys(&err, "fork");
+		sb_child_fail(c->errp, &err);
+	}
+	if (child == 0) {
+		close(pid_pipe);
+		exec_child(&jn, proc, nsflags, c);
+	}
+	_exit(cn_write_all(pid_pipe, &child, sizeof(child)) < 0 ? 125 : 0);
+}
+
+int sb_exec(const struct sb_join *j, const struct sb_process *proc, struct sb_exit *ex, cn_err *err)
+{
 	int go[2] = { -1, -1 }, errp[2] = { -1, -1 }, out[2] = { -1, -1 }, errout[2] = { -1, -1 };
-	int in[2] = { -1, -1 }, pty[2] = { -1, -1 };
+	int in[2] = { -1, -1 }, pty[2] = { -1, -1 }, pidp[2] = { -1, -1 };
 	struct wait_ctx w = { .pidfd = -1, .in_from = -1, .in_to = -1, .winch_fd = -1,
 			      .size_fd = -1, .master = -1, .stop_signal = proc->stop_signal,
 			      .stop_timeout = proc->stop_timeout };
 	struct relay relays[3];
 	struct exec_fds cf;
-	int nsflags, ws = 0, ev = 1, r = -1;
-	pid_t pid;
+	int ws = 0, ev = 1, r = -1;
+	pid_t mid, pid = -1;
+	ssize_t n;
 
 	memset(ex, 0, sizeof(*ex));
-	/* Rootless: the sandbox's namespaces belong to its user namespace, in
-	 * which we are root once we joined it (we own it on the host). */
-	if (j->userns == SB_USERNS_FIRST && join_userns_first(j_in, &jn.pidfd, &jn.pid, err) < 0)
-		return -1;
-	if (ns_to_join(j->pid, j->pidfd, j_in->pidfd, &nsflags, err) < 0)
-		goto out;
-	/* Only our children enter it; the child is then one of the sandbox's
-	 * processes from its birth on, and, like us, not dumpable: the sandbox
-	 * cannot reach its fds through /proc before it execs. */
-	if (setns(j->pidfd, CLONE_NEWPID) < 0) {
-		cn_err_sys(err, "join the container's pid namespace");
-		goto out;
-	}
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* The process is adopted here when the middle process exits. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		return cn_err_sys(err, "become a subreaper");
 	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
-	    pipe2(errout, O_CLOEXEC) < 0 || (proc->interactive && !proc->tty && pipe2(in, O_CLOEXEC) < 0) ||
+	    pipe2(errout, O_CLOEXEC) < 0 || pipe2(pidp, O_CLOEXEC) < 0 ||
+	    (proc->interactive && !proc->tty && pipe2(in, O_CLOEXEC) < 0) ||
 	    (proc->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pty) < 0)) {
 		cn_err_sys(err, "pipe");
 		goto out;
 	}
-	cf = (struct exec_fds){ .io = { .stdin_fd = in[0], .pty_sock = pty[1] } };
+	cf = (struct exec_fds){ .go = go[0], .errp = errp[1], .out = out[1], .err = errout[1],
+				.io = { .stdin_fd = in[0], .pty_sock = pty[1] } };
 	if (proc->tty) {
 		/* The terminal the size follows: the user's stdin, else stdout. */
 		w.size_fd = proc->interactive && isatty(proc->in_fd) ? proc->in_fd : proc->out_fd;
 		cf.io.have_ws = ioctl(w.size_fd, TIOCGWINSZ, &cf.io.ws) == 0;
 	}
 	sb_block_signals(&w, proc->tty);
-	pid = sb_clone_ns(&w, 0, err);
-	if (pid < 0) {
+	mid = sb_clone_ns(&w, 0, err);
+	if (mid < 0) {
 		sigprocmask(SIG_SETMASK, &w.old_mask, NULL);
-		/* The kernel refuses a new process in a pid namespace whose pid 1 is gone. */
-		if (err->errnum == ENOMEM)
-			cn_err_fail(err, CN_ERR_FAILED, "the container's process has ended");
 		goto out;
 	}
-	if (pid == 0) {
-		cf.go = go[0];
-		cf.errp = errp[1];
-		cf.out = out[1];
-		cf.err = errout[1];
-		exec_child(j, proc, nsflags, &cf);
+	if (mid == 0) {
+		close(pidp[0]);
+		exec_middle(j, proc, &cf, pidp[1]);
 	}
 	close(go[0]);
 	close(errp[1]);
 	close(out[1]);
 	close(errout[1]);
-	go[0] = errp[1] = out[1] = errout[1] = -1;
+	close(pidp[1]);
+	go[0] = errp[1] = out[1] = errout[1] = pidp[1] = -1;
 	if (in[0] >= 0) {
 		close(in[0]);
 		in[0] = -1;
@@ -284,6 +314,26 @@ int sb_exec(const struct sb_join *j_in, const struct sb_process *proc, struct sb
 	if (pty[1] >= 0) {
 		close(pty[1]);
 		pty[1] = -1;
+	}
+	do
+		n = read(pidp[0], &pid, sizeof(pid));
+	while (n < 0 && errno == EINTR);
+	/* Reaped: the process is ours from here on. */
+	sb_finish_child(&w, &ws);
+	if (n != (ssize_t)sizeof(pid) || pid <= 0) {
+		if (sb_read_child_error(errp[0], err) == 0)
+			cn_err_fail(err, CN_ERR_FAILED, "joining the container failed");
+		goto out;
+	}
+	sb_block_signals(&w, proc->tty);
+	w.pid = pid;
+	w.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (w.pidfd < 0) {
+		cn_err_sys(err, "pidfd_open");
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		sigprocmask(SIG_SETMASK, &w.old_mask, NULL);
+		goto out;
 	}
 	relays[0] = (struct relay){ .from = out[0], .to = proc->out_fd };
 	relays[1] = (struct relay){ .from = errout[0], .to = proc->err_fd };
@@ -319,7 +369,6 @@ out:
 	close_pair(errout);
 	close_pair(in);
 	close_pair(pty);
-	if (jn.pidfd != j_in->pidfd)
-		close(jn.pidfd);
+	close_pair(pidp);
 	return r;
 }
