@@ -22,7 +22,7 @@ struct wait_ctx {
 	int handled;            /* interrupts acted on */
 	bool stopping;
 	struct timespec deadline;
-	/* cairn run: stdin into the container, a pty, window size changes */
+	/* cairn run and exec: stdin into the container, a pty, window size changes */
 	int in_from, in_to;     /* user's stdin -> pipe or pty master; -1 when done */
 	bool in_close_at_eof;   /* a pipe: the process sees EOF too */
 	char *in_buf;
