@@ -109,6 +109,9 @@ int sb_cgroup_usable(const struct sb_limits *limits, cn_err *err);
 int sb_cgroup_prepare(const struct sb_limits *limits, cn_err *err);
 /* Rootless: the delegated directory prepared above, else NULL. */
 const char *sb_cgroup_user_base(void);
+/* Undo that set-up if this process is the last of cairn's in its leaf
+ * (else a later one will). atexit runs it; call it before _exit. */
+void sb_cgroup_release(void);
 
 /* Create the cgroup named ID with LIMITS applied. */
 int sb_cgroup_create(const struct sb_limits *limits, const char *id, struct sb_cgroup *cg,

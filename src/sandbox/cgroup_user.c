@@ -287,7 +287,7 @@ static bool others_in(const char *dir, int *n, long *one)
  * need the controllers): cairn/ when empty, the controllers we enabled,
  * then back to OWN and the leaf removed. A step that fails leaves the rest
  * (a container still running); systemd removes the lot with the unit. */
-static void release(void)
+void sb_cgroup_release(void)
 {
 	_cleanup_free_ char *parent = NULL;
 	cn_err ignored;
@@ -301,8 +301,13 @@ static void release(void)
 	if (user_cg.added[0] &&
 	    sb_cgroup_write(user_cg.base, "cgroup.subtree_control", user_cg.added, false, &ignored) < 0)
 		return;
-	if (move_self(user_cg.base, &ignored) == 0)
-		rmdir(user_cg.leaf);
+	if (move_self(user_cg.base, &ignored) < 0)
+		return;
+	rmdir(user_cg.leaf);
+	/* Done: no cgroup may be made below OWN by this process any more. */
+	free(user_cg.leaf);
+	free(user_cg.base);
+	user_cg.leaf = user_cg.base = NULL;
 }
 
 int sb_cgroup_prepare(const struct sb_limits *l, cn_err *err)
@@ -352,7 +357,7 @@ int sb_cgroup_prepare(const struct sb_limits *l, cn_err *err)
 	user_cg.base = base;
 	user_cg.leaf = leaf;
 	base = leaf = NULL;
-	atexit(release);
+	atexit(sb_cgroup_release);
 	return 0;
 }
 
