@@ -88,7 +88,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		goto free_opts;
 	}
 	resolve_env(&o.env, &env);
-	if (sb_limits_any(&o.limits) && sb_cgroup_usable(&err) < 0) {
+	if (sb_limits_any(&o.limits) && sb_cgroup_prepare(&o.limits, &err) < 0) {
 		cli_fail(&err);
 		goto free_opts;
 	}

@@ -1,5 +1,6 @@
 #include "container/rootfs.h"
 #include "container/run.h"
+#include "sandbox/cgroup.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
@@ -264,11 +265,13 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 		ctr_remove(st, cs, &err);
 	else
 		ctr_save(st, cs, &err);
+	sb_cgroup_release();    /* _exit runs no atexit handler */
 	_exit(0);
 failed:
 	ctr_rootfs_free(st, &fs);
 	ctr_report_start(sup.report_fd, &err);
 	ctr_remove(st, cs, &err);
+	sb_cgroup_release();
 	_exit(1);
 }
 

@@ -9,6 +9,12 @@
 /* openat2 inside ROOT_FD (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | extra). */
 int sb_open_in_root(int root_fd, const char *path, int flags, unsigned long long resolve);
 
+/* cgroup.c: write VALUE to DIR/FILE (OPTIONAL: a missing file is fine),
+ * and read a small file (NULL when it cannot be read). */
+int sb_cgroup_write(const char *dir, const char *file, const char *value, bool optional,
+		    cn_err *err);
+char *sb_cgroup_read(const char *path);
+
 /* mounts.c */
 int sb_create_stubs(int root_fd, cn_err *err);
 /* /proc with masked and read-only paths, /dev, /sys, resolv.conf, hosts. */

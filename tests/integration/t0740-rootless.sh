@@ -6,6 +6,7 @@
 # and the image's own owners, and what cannot work says why.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/registry.sh"
+. "$(dirname "$0")/rootless.sh"
 
 for tool in useradd userdel setpriv newuidmap newgidmap zstd python3; do
 	if ! command -v "$tool" >/dev/null; then
@@ -45,27 +46,6 @@ H2=$T/h2
 S1=$H1/.local/share/cairn
 install -m 0755 "$CAIRN" "$T/cairn"
 
-# as USER CMD...: no capabilities, a clean environment (EXTRA_ENV adds to it).
-as() {
-	local u=$1 h
-	shift
-	h=$(getent passwd "$u" | cut -d: -f6)
-	(cd "$h" && exec setpriv --reuid="$u" --regid="$u" --init-groups --inh-caps=-all \
-		env -i HOME="$h" USER="$u" LOGNAME="$u" PATH=/usr/sbin:/usr/bin:/sbin:/bin ${EXTRA_ENV:-} "$@")
-}
-# lib.sh's run_cairn (so expect_ok and expect_fail) as AS_USER when set.
-run_cairn() {
-	if [ -n "${AS_USER:-}" ]; then
-		as "$AS_USER" "$T/cairn" "$@"
-	else
-		"$CAIRN" "$@"
-	fi >"$T/out" 2>"$T/err"
-	status=$?
-}
-rl() { local u=$1; shift; AS_USER=$u run_cairn "$@"; }
-rl_ok() { local desc=$1 u=$2; shift 2; AS_USER=$u expect_ok "$desc" "$@"; }
-rl_fail() { local desc=$1 want=$2 substr=$3 u=$4; shift 4; AS_USER=$u expect_fail "$desc" "$want" "$substr" "$@"; }
-
 # Contexts every user can read.
 mkdir -p "$T/ctx/scratch" "$T/ctx/run" "$T/ctx/zero" "$T/ctx/chown"
 echo hello >"$T/ctx/scratch/a.txt"
@@ -103,8 +83,8 @@ check "info: the store, rootless, the uid range" \
 	sh -c "grep -q '^store: *$S1\$' '$T/out' && grep -q '^rootless: *yes' '$T/out' &&
 	       grep -q '^uid map: *0 -> $(id -u "$U1"), 1-65536 -> ' '$T/out'"
 check "info: the auth file is not root's" sh -c "! grep -q /run/containers '$T/out'"
-check "info: what is unavailable names slirp4netns and cgroup v1" \
-	sh -c "grep -q slirp4netns '$T/out' && grep -q 'cgroup v1' '$T/out'"
+check "info: what is unavailable names slirp4netns and, for the limits, cgroup v1" \
+	sh -c "grep -q slirp4netns '$T/out' && grep -q 'cgroups are v1' '$T/out'"
 EXTRA_ENV="XDG_DATA_HOME=$H1/data" rl_ok "XDG_DATA_HOME moves the store" "$U1" images
 check "XDG_DATA_HOME/cairn is the store" test -d "$H1/data/cairn/blobs"
 rl_ok "--root still wins" "$U1" --root "$H1/other" images
