@@ -62,6 +62,7 @@ static struct sb_process process(const struct ctr_run *r, const struct ctr_rootf
 		.in_fd = -1,
 		.tty = r->tty,
 		.read_only = r->read_only,
+		.as_pid1 = !r->init,
 		.stop_signal = r->spec->stop_signal,
 		.stop_timeout = r->stop_timeout,
 		.limits = r->limits,
