@@ -284,6 +284,7 @@ int ctr_run_detached(struct store *st, const struct ctr_run *r, char id[CTR_ID_L
 		.stop_signal = r->spec->stop_signal > 0 ? r->spec->stop_signal : SIGTERM,
 		.stop_timeout = r->stop_timeout,
 		.auto_remove = r->auto_remove,
+		.init_reaper = r->init,
 	};
 	cn_err ignored;
 	int fd = -1, ret = -1;

@@ -153,6 +153,10 @@ for mode in "" --init; do
 	wait_for "$m: logs show the process's pid ($want)" logs_have trap$n "ready $want"
 	init=$(state trap$n .init.pid)
 	check "$m: the recorded init pid is pid 1 of the container" test "$(ns_pid "$init")" = 1
+	reaper=$([ -z "$mode" ] && echo false || echo true)
+	check "$m: config.json says whether pid 1 is the reaper ($reaper)" test "$(state trap$n .init.reaper)" = $reaper
+	run_cairn inspect -f '{{.HostConfig.Init}} {{.State.Pid}}' trap$n
+	check "$m: inspect shows HostConfig.Init and State.Pid as docker" test "$(cat "$T/out")" = "$reaper $init"
 	run_cairn stop trap$n
 	check "$m: stop of a shell trapping TERM" test "$status" -eq 0
 	check "$m: ...exits with the trap's status 7" exited_with trap$n 7
