@@ -132,6 +132,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		.ref = ref, .img = &img, .spec = &spec, .name = o.name, .hostname = o.hostname,
 		.network = o.network, .mounts = mounts, .nmounts = nmounts,
 		.interactive = o.interactive, .tty = o.tty, .read_only = o.read_only, .auto_remove = o.rm,
+		.init = o.init,
 		.stop_timeout = o.stop_timeout, .limits = sb_limits_any(&o.limits) ? &o.limits : NULL,
 		.idmap = o.userns ? &o.idmap : NULL,
 		.security = o.security_set ? &o.security : NULL,

@@ -63,6 +63,7 @@ static struct sb_process process(const struct ctr_run *r, const struct ctr_rootf
 		.in_fd = -1,
 		.tty = r->tty,
 		.read_only = r->read_only,
+		.as_pid1 = !r->init,
 		.stop_signal = r->spec->stop_signal,
 		.stop_timeout = r->stop_timeout,
 		.limits = r->limits,
@@ -286,6 +287,7 @@ int ctr_run_detached(struct store *st, const struct ctr_run *r, char id[CTR_ID_L
 		.stop_signal = r->spec->stop_signal > 0 ? r->spec->stop_signal : SIGTERM,
 		.stop_timeout = r->stop_timeout,
 		.auto_remove = r->auto_remove,
+		.init_reaper = r->init,
 	};
 	cn_err ignored;
 	int fd = -1, ret = -1;

@@ -26,12 +26,14 @@ int sb_create_mount_targets(int root_fd, const struct sb_mount *m, size_t n, cn_
 int sb_mount_extra(int root_fd, const struct sb_mount *m, size_t n, cn_err *err);
 int sb_enter_root(int root_fd, cn_err *err);
 
-/* process.c: become pid 1 of the namespace and run PROC under it. */
+/* process.c: as pid 1 of the namespace, exec PROC (as_pid1) or become its
+ * reaper and run it as a child. */
 struct sb_init_io {
 	int stdin_fd;           /* the process's stdin (a pipe), -1: /dev/null */
 	int pty_sock;           /* tty: the pty master is sent here, else -1 */
 	struct winsize ws;      /* tty: its first size, if have_ws */
 	bool have_ws;
+	int parent_fd;          /* as_pid1: a pidfd on the sandbox's parent, else -1 */
 };
 void sb_run_init(const struct sb_process *proc, const struct sb_init_io *io, int errfd)
 	__attribute__((noreturn));

@@ -138,10 +138,12 @@ rl_fail "--memory is refused rootless on cgroup v1, saying why" 1 "cgroup" \
 rl_fail "run --userns=auto is refused rootless" 125 "needs root" "$U1" run --rm --userns=auto busybox true
 
 # ---- cairn run ----
-rl_ok "run --rm rootless" "$U1" run --rm busybox id -u
-check "run: root inside" test "$(cat "$T/out")" = 0
-rl_ok "run -u 1000 rootless" "$U1" run --rm -u 1000:1000 busybox id -u
-check "run: uid 1000 inside" test "$(cat "$T/out")" = 1000
+rl_ok "run --rm rootless" "$U1" run --rm busybox sh -c 'id -u; echo $$'
+check "run: root inside, the process is pid 1" test "$(tr '\n' ' ' <"$T/out")" = "0 1 "
+rl_ok "run -u 1000 rootless" "$U1" run --rm -u 1000:1000 busybox sh -c 'id -u; echo $$'
+check "run: uid 1000 inside, pid 1" test "$(tr '\n' ' ' <"$T/out")" = "1000 1 "
+rl_ok "run --init rootless" "$U1" run --rm --init busybox sh -c 'echo $$'
+check "run --init: the process is pid 2, under the reaper" test "$(cat "$T/out")" = 2
 
 # ---- the other commands ----
 rl_ok "multi-stage with COPY --from and COPY --chown rootless" "$U1" build -q -t multi:1 "$T/ctx/multi"
