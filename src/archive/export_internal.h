@@ -80,5 +80,9 @@ char *arc_vm_launcher(const struct store_image *img, const struct arc_process *p
  * ROOT_FD or on this machine), and an /init that loads them, mounts
  * /dev/vda and switch_roots into it. Written to OUT_FD as a gzip newc cpio. */
 int arc_modloader_write(struct store *st, const char *kernel, int root_fd, int out_fd, cn_err *err);
+/* The modules a kernel module (DATA, SIZE: an ELF64 object of this
+ * machine's byte order; outside input) says it depends on: the names in
+ * its .modinfo "depends=" strings, '-' as '_', appended to OUT. */
+int arc_modinfo_depends(const unsigned char *data, size_t size, cn_strv *out, cn_err *err);
 
 #endif
