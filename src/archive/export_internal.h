@@ -79,7 +79,7 @@ char *arc_vm_launcher(const struct store_image *img, const struct arc_process *p
  * with what they depend on (found next to the kernel, in the image under
  * ROOT_FD or on this machine), and an /init that loads them, mounts
  * /dev/vda and switch_roots into it. Written to OUT_FD as a gzip newc cpio. */
-int arc_modloader_write(struct store *st, const char *kernel, int root_fd, int out_fd, cn_err *err);
+int arc_modloader_write(const char *kernel, int root_fd, int out_fd, cn_err *err);
 /* The modules a kernel module (DATA, SIZE: an ELF64 object of this
  * machine's byte order; outside input) says it depends on: the names in
  * its .modinfo "depends=" strings, '-' as '_', appended to OUT. */

@@ -416,7 +416,7 @@ static char *modloader_init(const struct kmods *m)
 	return cn_buf_detach(&b);
 }
 
-int arc_modloader_write(struct store *st, const char *kernel, int root_fd, int out_fd, cn_err *err)
+int arc_modloader_write(const char *kernel, int root_fd, int out_fd, cn_err *err)
 {
 	static const char *const dirs[] = { "bin", "dev", "proc", "sys", "newroot", "lib", "lib/modules" };
 	static const struct { const char *name; bool required; } roots[] = {
@@ -430,7 +430,6 @@ int arc_modloader_write(struct store *st, const char *kernel, int root_fd, int o
 	const char *base = basename(kcopy), *version;
 	size_t nx = 0;
 	int rc = -1;
-	(void)st;
 
 	cn_buf_init(&busybox, KMOD_MAX_FILE);
 	if (strncmp(base, "vmlinuz-", 8) != 0 || !base[8])

@@ -338,7 +338,7 @@ int arc_export_disk(struct store *st, const struct store_image *img, const char 
 		ipath = arc_disk_sibling(dest, ".initrd");
 		if (arc_out_open(kpath, &kout, err) < 0 || copy_kernel(opts->kernel, &kout, err) < 0 ||
 		    arc_out_open(ipath, &iout, err) < 0 ||
-		    arc_modloader_write(st, opts->kernel, root, iout.fd, err) < 0)
+		    arc_modloader_write(opts->kernel, root, iout.fd, err) < 0)
 			goto out;
 	}
 	rootpath = cn_xasprintf("%s/rootfs", td.path);

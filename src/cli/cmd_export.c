@@ -104,22 +104,24 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 			       "                  an /init that runs the image's command is added when\n"
 			       "                  the image has none\n"
 			       "  disk            DEST is a raw ext4 image (made by mke2fs -d, e2fsprogs),\n"
-			       "                  with the same /init, for a VM's virtio disk\n"
+			       "                  for a VM's virtio disk, with the same /init unless\n"
+			       "                  the image has /sbin/init\n"
 			       "A directory DEST must not exist or be empty; it is made in a temporary\n"
 			       "sibling and renamed when complete.\n"
 			       "The archives carry the layers as stored, except that a docker-archive\n"
 			       "gets gzip for zstd ones (docker load reads no zstd), unless:\n"
 			       "      --compression-format FMT  every layer converted to FMT: gzip, zstd\n"
 			       "                  (oci-archive only) or none; streamed and remembered\n"
+			       "Options of the formats for other runtimes:\n"
 			       "      --network MODE  lxc: none (default: loopback only), host, bridge\n"
 			       "                  or bridge:NAME (a veth on NAME, default lxcbr0)\n"
 			       "      --size N    disk: free space beyond the files (b, k, m, g; default 64m)\n"
-			       "      --kernel PATH  disk: also DEST.vmlinuz (a copy of PATH, a\n"
-			       "                  vmlinuz-VERSION) and DEST.initrd, which loads the\n"
-			       "                  virtio and ext4 modules (found next to PATH, in the\n"
-			       "                  image or in /lib/modules/VERSION) with this machine's\n"
-			       "                  static busybox, mounts /dev/vda and starts its\n"
-			       "                  /sbin/init, else /init\n");
+			       "      --kernel PATH  disk: also write BASE.vmlinuz, a copy of PATH (named\n"
+			       "                  vmlinuz-VERSION), and BASE.initrd (BASE: DEST without\n"
+			       "                  .img), which loads the virtio and ext4 modules (found\n"
+			       "                  next to PATH, in the image or in /lib/modules/VERSION)\n"
+			       "                  with this machine's static busybox, mounts /dev/vda\n"
+			       "                  and starts its /sbin/init, else /init\n");
 			return 0;
 		default:
 			return cli_usage_error("export", "invalid option");
