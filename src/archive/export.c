@@ -215,18 +215,32 @@ int arc_rootfs_tmp(struct store *st, const struct store_image *img, struct store
 }
 
 static int export_rootfs_tar(struct store *st, const struct store_image *img, const char *dest,
-			     cn_err *err)
+			     enum arc_tar_compression comp, cn_err *err)
 {
-	const struct layer_write_opts wopts = { .compression = LAYER_NONE, .clamp_mtime = -1 };
+	static const enum layer_compression layer_comp[] = {
+		[ARC_TAR_NONE] = LAYER_NONE, [ARC_TAR_GZIP] = LAYER_GZIP, [ARC_TAR_ZSTD] = LAYER_ZSTD,
+	};
+	struct layer_write_opts wopts = { .compression = LAYER_NONE, .clamp_mtime = -1 };
 	struct store_tmpdir td = { 0 };
 	struct layer_info info;
 	struct arc_out out = { .fd = -1 };
+	_cleanup_free_ char *path = NULL;
 	_cleanup_close_ int root = -1;
 	int rc = -1;
 	/* The tree is built in the store's tmp/ (swept if we are killed). */
 	if (arc_rootfs_tmp(st, img, &td, &root, err) < 0 || arc_out_open(dest, &out, err) < 0)
 		goto out;
-	if (layer_write_dir(root, out.fd, &wopts, &info, err) < 0 || arc_out_commit(&out, err) < 0)
+	/* The layer writer has no xz: libarchive's tree writer has. */
+	if (comp == ARC_TAR_XZ) {
+		path = cn_xasprintf("%s/rootfs", td.path);
+		if (arc_tree_write(path, ARC_TREE_TAR_XZ, NULL, 0, out.fd, err) < 0)
+			goto out;
+	} else {
+		wopts.compression = layer_comp[comp];
+		if (layer_write_dir(root, out.fd, &wopts, &info, err) < 0)
+			goto out;
+	}
+	if (arc_out_commit(&out, err) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -356,7 +370,7 @@ static int export_image(struct store *st, const char *ref, enum arc_format forma
 		r = export_dir(st, &img, format, dest, err);
 		break;
 	case ARC_ROOTFS_TAR:
-		r = export_rootfs_tar(st, &img, dest, err);
+		r = export_rootfs_tar(st, &img, dest, opts ? opts->tar : ARC_TAR_NONE, err);
 		break;
 	case ARC_LXC:
 		r = arc_export_lxc(st, &img, ref, dest, opts ? opts : &defaults, err);

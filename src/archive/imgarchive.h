@@ -82,7 +82,16 @@ enum arc_network {
 	ARC_NET_HOST,           /* the host's network (LXC: none) */
 	ARC_NET_BRIDGE,         /* a veth on a bridge */
 };
+/* rootfs-tar's compression: none, gzip, zstd (as layers are written) or xz
+ * (libarchive: the LXC and OpenVZ tarball habit). */
+enum arc_tar_compression {
+	ARC_TAR_NONE,
+	ARC_TAR_GZIP,
+	ARC_TAR_ZSTD,
+	ARC_TAR_XZ,
+};
 struct arc_export_opts {
+	enum arc_tar_compression tar;   /* rootfs-tar */
 	enum arc_network network;       /* lxc */
 	const char *bridge;             /* ARC_NET_BRIDGE: its name (NULL: lxcbr0) */
 	uint64_t headroom;              /* disk: free bytes beyond the content */

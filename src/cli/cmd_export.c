@@ -57,6 +57,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 	struct xfer_convert_stats stats = { 0 };
 	struct arc_export_opts xo = { .headroom = ARC_DISK_HEADROOM };
 	bool convert = false, net_set = false, size_set = false;
+	const char *comp_arg = NULL;
 	unsigned long long size;
 	struct store st;
 	cn_err err;
@@ -68,9 +69,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 				return cli_usage_error("export", "unknown format '%s'", optarg);
 			break;
 		case 'C':
-			if (cli_compression_format_parse(optarg, &comp) < 0)
-				return cli_usage_error("export", "--compression-format: '%s' is not gzip, zstd or none",
-						       optarg);
+			comp_arg = optarg;
 			convert = true;
 			break;
 		case OPT_NETWORK:
@@ -92,7 +91,9 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 			printf("usage: cairn export [--format FORMAT] IMAGE DEST\n\n"
 			       "Write an image for other tools. FORMAT is one of:\n"
 			       "  rootfs          DEST is a directory: the layers applied in order (default)\n"
-			       "  rootfs-tar      the same tree as one uncompressed tar (DEST '-': stdout)\n"
+			       "  rootfs-tar      the same tree as one tar (DEST '-': stdout), uncompressed\n"
+			       "                  unless --compression-format gzip, zstd or xz says\n"
+			       "                  (xz: the rootfs tarballs of LXC and OpenVZ)\n"
 			       "  bundle          DEST/rootfs + DEST/config.json, an OCI runtime bundle\n"
 			       "                  for runc run / crun run\n"
 			       "  oci-archive     the 'cairn save' tar of this one image (DEST '-': stdout)\n"
@@ -129,8 +130,24 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		return cli_usage_error("export", "expected IMAGE and DEST");
+	if (convert && format == ARC_ROOTFS_TAR) {
+		/* The tar itself, not layers: xz too (LXC, OpenVZ). */
+		static const char *const names[] = { [ARC_TAR_NONE] = "none", [ARC_TAR_GZIP] = "gzip",
+						     [ARC_TAR_ZSTD] = "zstd", [ARC_TAR_XZ] = "xz" };
+		size_t i = 0;
+		while (i < sizeof(names) / sizeof(names[0]) && strcmp(comp_arg, names[i]) != 0)
+			i++;
+		if (i == sizeof(names) / sizeof(names[0]))
+			return cli_usage_error("export", "--compression-format: '%s' is not gzip, zstd, xz or none",
+					       comp_arg);
+		xo.tar = (enum arc_tar_compression)i;
+		convert = false;
+	} else if (convert && cli_compression_format_parse(comp_arg, &comp) < 0) {
+		return cli_usage_error("export", "--compression-format: '%s' is not gzip, zstd or none", comp_arg);
+	}
 	if (convert && format != ARC_OCI_ARCHIVE && format != ARC_DOCKER_ARCHIVE)
-		return cli_usage_error("export", "--compression-format applies to oci-archive and docker-archive");
+		return cli_usage_error("export", "--compression-format applies to oci-archive, docker-archive "
+				       "and rootfs-tar");
 	if (convert && comp == LAYER_ZSTD && format == ARC_DOCKER_ARCHIVE)
 		return cli_usage_error("export", "--compression-format zstd: docker load cannot read zstd "
 				       "layers (--format oci-archive takes them)");

@@ -19,15 +19,16 @@ d = sys.argv[1]
 os.makedirs(d)
 buf = io.BytesIO()
 with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-    def add(name, typ, mode, data=b"", uid=0, gid=0, link="", major=0, minor=0):
+    def add(name, typ, mode, data=b"", uid=0, gid=0, link="", major=0, minor=0, xattrs=None):
         i = tarfile.TarInfo(name)
         i.type, i.mode, i.uid, i.gid, i.size, i.mtime = typ, mode, uid, gid, len(data), 1700000000
         i.linkname, i.devmajor, i.devminor = link, major, minor
+        i.pax_headers = {"SCHILY.xattr." + k: v for k, v in (xattrs or {}).items()}
         t.addfile(i, io.BytesIO(data) if data else None)
     add("dev", tarfile.DIRTYPE, 0o755)
     add("dev/null", tarfile.CHRTYPE, 0o666, major=1, minor=3)
     add("bin", tarfile.DIRTYPE, 0o755)
-    add("bin/tool", tarfile.REGTYPE, 0o4750, b"#!tool\n", uid=1234, gid=5678)
+    add("bin/tool", tarfile.REGTYPE, 0o4750, b"#!tool\n", uid=1234, gid=5678, xattrs={"user.cairn": "kept"})
     add("bin/tool-link", tarfile.LNKTYPE, 0o4750, link="bin/tool", uid=1234, gid=5678)
     add("init", tarfile.REGTYPE, 0o755, b"#!/own/init\n")
 layer = buf.getvalue()
@@ -76,6 +77,34 @@ expect_ok "export --format lxc of the same image" export --format lxc nodes:1 "$
 tar --numeric-owner -tvJf "$T/nodes-lxc/rootfs.tar.xz" >"$T/nodes-tar.list" 2>&1
 check "rootfs.tar.xz keeps the device node" grep -qE '^crw-rw-rw- 0/0 +1,3 .* \./dev/null$' "$T/nodes-tar.list"
 check "... and the hardlink" grep -qE '^hrwsr-x--- 1234/5678 .* \./bin/tool(-link)? link to \./bin/tool(-link)?$' "$T/nodes-tar.list"
+
+# ---- rootfs-tar, compressed (LXC and OpenVZ take xz rootfs tarballs)
+tar_members() {   # FILE: name mode uid gid type rdev link user.cairn-xattr, one member a line
+	python3 - "$1" <<'PY'
+import subprocess, sys, tarfile, io
+f = sys.argv[1]
+data = open(f, "rb").read()
+if data[:4] == b"\x28\xb5\x2f\xfd":
+    data = subprocess.run(["zstd", "-dc"], input=data, capture_output=True, check=True).stdout
+with tarfile.open(fileobj=io.BytesIO(data)) as t:
+    for m in t.getmembers():
+        print(m.name.lstrip("./") or ".", "%o" % m.mode, m.uid, m.gid, m.type.decode(), "%d:%d" % (m.devmajor, m.devminor),
+              m.linkname.lstrip("./") or "-", m.pax_headers.get("SCHILY.xattr.user.cairn", "-"))
+PY
+}
+for c in xz zstd gzip none; do
+	expect_ok "export --format rootfs-tar --compression-format $c" \
+		export --format rootfs-tar --compression-format $c nodes:1 "$T/nodes-$c.tar"
+	tar_members "$T/nodes-$c.tar" >"$T/nodes-$c.list" 2>&1
+	check "... keeps the device node" grep -q '^dev/null 666 0 0 3 1:3 - -$' "$T/nodes-$c.list"
+	check "... keeps owner, setuid mode and the user xattr" grep -qE '^bin/tool(-link)? 4750 1234 5678 0 0:0 - kept$' "$T/nodes-$c.list"
+	check "... and the hardlink" grep -qE '^bin/tool(-link)? 4750 1234 5678 1 0:0 bin/tool(-link)? ' "$T/nodes-$c.list"
+done
+check "xz is xz" test "$(head -c 6 "$T/nodes-xz.tar" | od -An -tx1 | tr -d ' ')" = fd377a585a00
+expect_fail "rootfs-tar takes no other compression" 2 "is not gzip, zstd, xz or none" \
+	export --format rootfs-tar --compression-format bzip2 nodes:1 "$T/nodes-bz.tar"
+expect_fail "xz is for rootfs-tar only" 2 "is not gzip, zstd or none" \
+	export --format oci-archive --compression-format xz nodes:1 "$T/nodes-oci.tar"
 
 # ---- the busybox image the VMs boot: its command prints a marker
 buildfile "$T/vm" <<'EOF'
