@@ -41,7 +41,10 @@ DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libss
 DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 \
 	docker-registry apache2-utils openssl curl python3-cryptography debootstrap podman xz-utils \
 	buildah \
-	qemu-user-static binfmt-support lxc
+	qemu-user-static binfmt-support lxc lxc-templates
+# Installed without their recommends (qemu's would bring a GUI): the
+# runtimes the exports for other runtimes are tested with (t084*).
+DEB_LEAN := qemu-system-x86 systemd-container e2fsprogs
 DEB_ALL := $(DEB_BUILD) $(DEB_TEST)
 # CI only (.ci/run): a second compiler, the static analyzer and libFuzzer's
 # runtime (only recommended by clang, so named).
@@ -143,13 +146,19 @@ $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB) $(BUILD)/libcairn.a
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_LIB:.o=.d) $(UNIT_BINS:=.d)
 
 deps-ci:
-	$(MAKE) deps DEB_ALL="$(DEB_CI)"
+	$(MAKE) deps DEB_ALL="$(DEB_CI)" DEB_LEAN=
 
 deps:
 	@missing=""; for p in $(DEB_ALL); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	lean=""; for p in $(DEB_LEAN); do dpkg -s $$p >/dev/null 2>&1 || lean="$$lean $$p"; done; \
+	if [ -n "$$missing$$lean" ]; then apt-get update -qq; fi; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi; \
+	if [ -n "$$lean" ]; then \
+		echo "installing (no recommends):$$lean"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$lean; \
 	fi
 
 units: $(UNIT_BINS)

@@ -1,7 +1,7 @@
 /* config.json of an OCI runtime bundle, from the image config: what `runc
  * run` needs, with the defaults docker gives a container (its 14
  * capabilities, masked and read-only /proc paths, no new privileges). */
-#include "archive/imgarchive.h"
+#include "archive/export_internal.h"
 #include "sandbox/defaults.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
@@ -19,23 +19,6 @@ static json_t *str_array(const char *const *v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(a, json_string(v[i]));
 	return a;
-}
-
-/* Append the strings of the image config's array FIELD to OUT. */
-static int append_strings(json_t *cfg, const char *field, json_t *out, cn_err *err)
-{
-	json_t *a = json_object_get(cfg, field), *v;
-	size_t i;
-	if (!a || json_is_null(a))
-		return 0;
-	if (!json_is_array(a))
-		return cn_err_fail(err, CN_ERR_INVALID, "image config: %s is not an array", field);
-	json_array_foreach(a, i, v) {
-		if (!json_is_string(v))
-			return cn_err_fail(err, CN_ERR_INVALID, "image config: %s[%zu] is not a string", field, i);
-		json_array_append(out, v);
-	}
-	return 0;
 }
 
 static json_t *mount(const char *dest, const char *type, const char *source, const char *const *opts,
@@ -84,39 +67,70 @@ static json_t *process(const struct cn_user *u, json_t *args, json_t *env,
 			 "noNewPrivileges", 1);
 }
 
+/* Append the strings of the image config's array FIELD to OUT. */
+static int push_strings(json_t *cfg, const char *field, cn_strv *out, cn_err *err)
+{
+	json_t *a = json_object_get(cfg, field), *v;
+	size_t i;
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a))
+		return cn_err_fail(err, CN_ERR_INVALID, "image config: %s is not an array", field);
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v))
+			return cn_err_fail(err, CN_ERR_INVALID, "image config: %s[%zu] is not a string", field, i);
+		cn_strv_pushdup(out, json_string_value(v));
+	}
+	return 0;
+}
+
+int arc_image_process(const struct store_image *img, struct arc_process *p, cn_err *err)
+{
+	json_t *cfg = json_object_get(img->config, "config");
+	const char *user = json_string_value(json_object_get(cfg, "User"));
+	const char *cwd = json_string_value(json_object_get(cfg, "WorkingDir"));
+	*p = (struct arc_process){ .user = user ? user : "", .cwd = cwd && *cwd ? cwd : "/" };
+	if (push_strings(cfg, "Entrypoint", &p->args, err) < 0 || push_strings(cfg, "Cmd", &p->args, err) < 0 ||
+	    push_strings(cfg, "Env", &p->env, err) < 0)
+		goto fail;
+	if (!cn_env_get(&p->env, "PATH"))
+		cn_strv_pushdup(&p->env, BUNDLE_DEFAULT_PATH);
+	if (p->cwd[0] != '/') {
+		cn_err_fail(err, CN_ERR_INVALID, "image config: WorkingDir '%s' is not absolute", p->cwd);
+		goto fail;
+	}
+	return 0;
+fail:
+	arc_process_free(p);
+	return -1;
+}
+
+void arc_process_free(struct arc_process *p)
+{
+	cn_strv_free(&p->args);
+	cn_strv_free(&p->env);
+}
+
 json_t *arc_bundle_config(const struct store_image *img, int rootfs_fd, const char *hostname,
 			  cn_err *err)
 {
-	json_t *cfg = json_object_get(img->config, "config");
-	json_t *args = json_array(), *env = json_array(), *proc, *out, *v;
-	const char *user = json_string_value(json_object_get(cfg, "User"));
-	const char *cwd = json_string_value(json_object_get(cfg, "WorkingDir"));
-	bool has_path = false;
+	struct arc_process p;
+	json_t *args, *env, *proc, *out;
 	struct cn_user u;
-	size_t i;
 
-	if (append_strings(cfg, "Entrypoint", args, err) < 0 ||
-	    append_strings(cfg, "Cmd", args, err) < 0 || append_strings(cfg, "Env", env, err) < 0)
-		goto fail;
-	if (json_array_size(args) == 0) {
+	if (arc_image_process(img, &p, err) < 0)
+		return NULL;
+	if (p.args.n == 0) {
 		cn_err_fail(err, CN_ERR_INVALID, "image has no Entrypoint or Cmd: a bundle needs a command");
 		goto fail;
 	}
-	json_array_foreach(env, i, v)
-		has_path |= strncmp(json_string_value(v), "PATH=", 5) == 0;
-	if (!has_path)
-		json_array_append_new(env, json_string(BUNDLE_DEFAULT_PATH));
-	if (!cwd || !*cwd)
-		cwd = "/";
-	if (cwd[0] != '/') {
-		cn_err_fail(err, CN_ERR_INVALID, "image config: WorkingDir '%s' is not absolute", cwd);
-		goto fail;
-	}
-	if (cn_user_resolve(rootfs_fd, user && *user ? user : "0", &u, err) < 0) {
+	if (cn_user_resolve(rootfs_fd, *p.user ? p.user : "0", &u, err) < 0) {
 		cn_err_wrap(err, "image config: User");
 		goto fail;
 	}
-	proc = process(&u, args, env, cwd);
+	args = str_array((const char *const *)p.args.v, p.args.n);
+	env = str_array((const char *const *)p.env.v, p.env.n);
+	proc = process(&u, args, env, p.cwd);
 	out = json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:{s:[{s:s}, {s:s}, {s:s}, {s:s}, {s:s}], "
 			"s:o, s:o}}",
 			"ociVersion", BUNDLE_OCI_VERSION, "process", proc,
@@ -128,9 +142,9 @@ json_t *arc_bundle_config(const struct store_image *img, int rootfs_fd, const ch
 			"readonlyPaths", str_array(sb_readonly_paths, sb_nreadonly_paths));
 	if (!out)
 		cn_err_errno(err, ENOMEM, "config.json: cannot build");
+	arc_process_free(&p);
 	return out;
 fail:
-	json_decref(args);
-	json_decref(env);
+	arc_process_free(&p);
 	return NULL;
 }
