@@ -38,7 +38,7 @@ PKGS := libarchive libzstd jansson libcrypto libssl zlib libcurl libseccomp libn
 # Debian packages: build, tests and examples.
 DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libssl-dev zlib1g-dev \
 	libcurl4-openssl-dev libseccomp-dev libnftables-dev libmnl-dev
-DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 \
+DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 uidmap libcap2-bin \
 	docker-registry apache2-utils openssl curl python3-cryptography debootstrap podman xz-utils \
 	buildah \
 	qemu-user-static binfmt-support lxc
