@@ -1,14 +1,14 @@
 #!/bin/bash
 # Rootless cairn (issue 10), the rest of its acceptance list: images built
 # rootless are the root build's (unpacked by umoci: owners, modes, content,
-# xattrs, symlinks; configs); the hostile corpus stays confined rootless
-# (load, ADD, pull); the README's tour works as written for an ordinary
-# user. t0740 has the rest (rootless.sh: the users).
+# xattrs, symlinks; configs), with and without SOURCE_DATE_EPOCH; the
+# hostile corpus stays confined rootless (load, ADD, pull). t0740 has the
+# rest, t0743 the README's tour (rootless.sh: the users).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/registry.sh"
 . "$(dirname "$0")/hostile.sh"
 . "$(dirname "$0")/rootless.sh"
-rootless_need useradd userdel setpriv newuidmap newgidmap python3 skopeo umoci
+rootless_need useradd userdel setpriv newuidmap newgidmap python3 skopeo umoci setcap
 
 U=cnra$$
 START=400000
@@ -51,8 +51,8 @@ chmod -R a+rX "$T/ctx"
 uid=$(id -u "$U")
 
 # ---- the same images as root --------------------------------------------
-# save NAME: the root build's and the user's saved archive, unpacked by
-# umoci as root (so owners are kept) into $T/um/{root,rl}-NAME.
+# A `cairn save` archive's image unpacked by umoci as root (so owners are
+# kept): skopeo makes the layout (Debian's umoci reads no oci-archive).
 unpack_saved() {   # ARCHIVE REF DEST
 	rm -rf "$T/oci-tmp" "$3"
 	skopeo copy -q --dest-compress --dest-compress-format gzip "oci-archive:$1:$2" "oci:$T/oci-tmp:t" &&
@@ -67,7 +67,8 @@ config_of() {
 	[ -n "${3:-}" ] && f="$f | del(.rootfs.diff_ids)"
 	jq -S "$f" "$1/blobs/sha256/${c#sha256:}"
 }
-# compare LABEL REF [--no-mtime]: the root store's REF and the user's.
+# compare LABEL REF [--no-mtime]: the root store's REF and the user's,
+# each saved and unpacked into $T/um/{root,rl}-LABEL and listed (.list).
 compare() {
 	local label=$1 ref=$2 mt=${3:-} n=${1//[ \/]/-}
 	mkdir -p "$T/um"
@@ -89,7 +90,7 @@ compare() {
 	check "$label: the rootless rootfs is the root one (owners, modes, content, xattrs, links${mt:+; not mtimes})" \
 		diff -u "$T/um/root-$n.list" "$T/um/rl-$n.list"
 	check "$label: the image configs are equal (timestamps${mt:+ and layer digests} aside)" \
-		diff -u <(config_of "$CAIRN_ROOT" "$ref" $mt) <(config_of "$S" "$ref" $mt)
+		diff -u <(config_of "$CAIRN_ROOT" "$ref" "$mt") <(config_of "$S" "$ref" "$mt")
 }
 both_build() {   # DESC ARGS...: the same build as root and rootless
 	local desc=$1; shift
@@ -154,6 +155,21 @@ else
 	fail "umoci unpack --rootless of the user's save"
 	sed 's/^/#   /' "$T/um.err" | tail -10
 fi
+
+# A bundle the user exports runs with the user's runc, the image's owners
+# in place (its config.json maps ids as cairn's namespace does).
+if command -v runc >/dev/null; then
+	install -d -m 0700 -o "$U" -g "$U" "$T/run-$U"
+	rl_ok "export --format bundle rootless" "$U" export --format bundle run:1 "$H/bundle"
+	EXTRA_ENV="XDG_RUNTIME_DIR=$T/run-$U" as "$U" sh -c "cd '$H/bundle' &&
+		jq '.process.args = [\"stat\", \"-c\", \"%n %u:%g %a\", \"/keep/own\", \"/keep/suid\", \"/bin/busybox\"]' \
+		config.json >c.json && mv c.json config.json && runc run rl$$" >"$T/out" 2>"$T/err" </dev/null
+	check "runc runs it rootless: the image's owners and modes inside" test "$(cat "$T/out")" = \
+		"$(printf '/keep/own 1000:1000 644\n/keep/suid 1000:1000 4755\n/bin/busybox 0:0 755')"
+	sed 's/^/#   /' "$T/err" | tail -5
+else
+	skip "runc run of a rootless bundle" "runc is missing"
+fi
 rl_ok "fsck of the user's store" "$U" fsck
 
 # ---- the hostile corpus, rootless ---------------------------------------
@@ -198,6 +214,7 @@ else
 fi
 canary_tmp=$(mktemp -d /tmp/cairn-rl-canary.XXXXXX)
 for where in home tmp; do
+	# shellcheck disable=SC2034 # (read by hostile.sh)
 	if [ "$where" = home ]; then HOSTILE_OUTSIDE=$H/canary; else HOSTILE_OUTSIDE=$canary_tmp/outside; fi
 	HOSTILE_LAYOUT=$T/hostile-$where hostile_corpus "$T/arc-$where" || { fail "make the corpus ($where)"; continue; }
 	chown -R "$U:" "$outside"
