@@ -8,6 +8,7 @@
 #   make bench       cairn vs buildah, side by side
 #   make bench-registry  push/pull vs skopeo copy, against a local registry
 #   make bench-cache build cache shared through a local registry, cairn vs buildah
+#   make bench-rootless  root cairn vs rootless cairn vs rootless buildah
 #   make debian-base the debian:12 base image (debootstrap once, then cached)
 #   make three-tier  examples/three-tier: postgres, two node apps, nginx (detached containers)
 #   make install     PREFIX=/usr/local DESTDIR= : the binary and its man page
@@ -38,7 +39,7 @@ PKGS := libarchive libzstd jansson libcrypto libssl zlib libcurl libseccomp libn
 # Debian packages: build, tests and examples.
 DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libssl-dev zlib1g-dev \
 	libcurl4-openssl-dev libseccomp-dev libnftables-dev libmnl-dev
-DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 \
+DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 uidmap libcap2-bin \
 	docker-registry apache2-utils openssl curl python3-cryptography debootstrap podman xz-utils \
 	buildah \
 	qemu-user-static binfmt-support lxc lxc-templates
@@ -218,6 +219,9 @@ bench-registry: deps all
 bench-cache: deps all
 	CAIRN=$(abspath $(BUILD)/cairn) bench/cache.sh
 
+bench-rootless: deps all
+	CAIRN=$(abspath $(BUILD)/cairn) bench/rootless.sh
+
 debian-base: all
 	CAIRN=$(abspath $(BUILD)/cairn) examples/debian/build.sh
 
@@ -249,5 +253,5 @@ uninstall:
 clean:
 	rm -rf build build-*
 
-.PHONY: all deps deps-ci lint analyze check units demo bench bench-registry bench-cache debian-base three-tier torture \
+.PHONY: all deps deps-ci lint analyze check units demo bench bench-registry bench-cache bench-rootless debian-base three-tier torture \
 	install uninstall man man-check clean pkg-config-check fuzz fuzz-build

@@ -7,71 +7,18 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/registry.sh"
 . "$(dirname "$0")/rootless.sh"
-
-for tool in useradd userdel setpriv newuidmap newgidmap zstd python3; do
-	if ! command -v "$tool" >/dev/null; then
-		skip "rootless" "$tool is missing"
-		finish
-	fi
-done
+rootless_need useradd userdel setpriv newuidmap newgidmap zstd python3
 
 U1=cnrl$$a
 U2=cnrl$$b
-rootless_cleanup() {
-	for u in "$U1" "$U2"; do
-		id -u "$u" >/dev/null 2>&1 || continue
-		uid=$(id -u "$u")
-		userdel "$u" 2>/dev/null
-		sed -i "/^$u:/d" /etc/subuid /etc/subgid
-		rm -rf "/tmp/cairn-run-$uid"
-	done
-	stop_registry
-	cleanup_test_dir
-}
-trap rootless_cleanup EXIT
-
-# The users' homes are inside $T, which they must be able to traverse.
-chmod 0711 "$T"
-useradd -m -d "$T/h1" -s /bin/sh "$U1" || { fail "useradd $U1"; finish; }
-useradd -m -d "$T/h2" -s /bin/sh "$U2" || { fail "useradd $U2"; finish; }
-grep -q "^$U1:" /etc/subuid || echo "$U1:200000:65536" >>/etc/subuid
-grep -q "^$U1:" /etc/subgid || echo "$U1:200000:65536" >>/etc/subgid
-sed -i "/^$U2:/d" /etc/subuid /etc/subgid
-if ! as_probe=$(setpriv --reuid="$U1" --regid="$U1" --init-groups --inh-caps=-all unshare -r true 2>&1); then
-	skip "rootless" "no unprivileged user namespaces here: $as_probe"
-	finish
-fi
-H1=$T/h1
-H2=$T/h2
+rootless_extra_cleanup() { stop_registry; }
+rootless_user "$U1" 200000
+rootless_user "$U2"
+rootless_probe "$U1"
+H1=$T/home-$U1
+H2=$T/home-$U2
 S1=$H1/.local/share/cairn
-install -m 0755 "$CAIRN" "$T/cairn"
-
-# Contexts every user can read.
-mkdir -p "$T/ctx/scratch" "$T/ctx/run" "$T/ctx/zero" "$T/ctx/chown"
-echo hello >"$T/ctx/scratch/a.txt"
-printf 'FROM scratch\nCOPY a.txt /a.txt\n' >"$T/ctx/scratch/Buildfile"
-cp -r "$REPO_DIR/examples/busybox" "$T/ctx/bb"
-install -m 0755 /bin/busybox "$T/ctx/bb/busybox"
-cat >"$T/ctx/run/Buildfile" <<'EOF'
-FROM busybox
-RUN mkdir -p /lower/d /keep && echo in >/lower/d/inner && echo f >/lower/f
-RUN rm /lower/f && rm -rf /lower/d && mkdir /lower/d && echo new >/lower/d/new && \
-    echo x >/keep/own && chown 1000:1000 /keep/own && cp /bin/busybox /keep/suid && \
-    chmod 4755 /keep/suid && chown 1000:1000 /keep /keep/suid && chmod 4755 /keep/suid
-EOF
-printf 'FROM busybox\nRUN echo hi >/f && chown 0:0 /f && id -u >/uid\n' >"$T/ctx/zero/Buildfile"
-printf 'FROM busybox\nRUN echo hi >/f && chown 1000:1000 /f\n' >"$T/ctx/chown/Buildfile"
-mkdir -p "$T/ctx/multi"
-echo hi >"$T/ctx/multi/a.txt"
-cat >"$T/ctx/multi/Buildfile" <<'EOF'
-FROM busybox AS build
-RUN mkdir /out && echo built >/out/file && chown 1000:1000 /out/file
-FROM busybox
-COPY --from=build /out/file /app/file
-COPY --chown=1000:1000 a.txt /app/a.txt
-RUN test "$(stat -c %u:%g /app/a.txt)" = 1000:1000 && test "$(stat -c %u /app/file)" = 0
-EOF
-chmod -R a+rX "$T/ctx"
+rootless_contexts
 
 # ---- where things live ----
 rl_ok "FROM scratch + COPY rootless" "$U1" build -t scratch:1 "$T/ctx/scratch"
@@ -178,11 +125,14 @@ as "$U1" "$T/cairn" build --no-cache -f "$T/ctx/zero/sleep.bf" "$T/ctx/zero" >"$
 kpid=$!
 # Up to a minute: a loaded machine takes a while to get there.
 for _ in $(seq 600); do grep -q started "$T/kill.out" && break; sleep 0.1; done
-# The build itself, not the shells around it: the user's oldest cairn.
-kill -9 "$(pgrep -o -u "$U1" -x cairn)"
+# The build itself, not the shells around it, nor a detached container's
+# supervisor still on its way out: the oldest cairn with this command line.
+kill -9 "$(pgrep -o -u "$U1" -f "^$T/cairn build --no-cache -f $T/ctx/zero/sleep.bf")"
 wait "$kpid" 2>/dev/null
+kstatus=$?
 for _ in $(seq 50); do pgrep -u "$U1" >/dev/null || break; sleep 0.1; done
 check "kill -9: the step started first" grep -q started "$T/kill.out"
+check "kill -9: the build died of it (status 137), not at the step's end" test "$kstatus" -eq 137
 check "kill -9: no process of the user is left" sh -c "! pgrep -u '$U1' >/dev/null"
 rl_ok "the next command runs" "$U1" images
 check "kill -9: nothing left in tmp after it" test -z "$(ls -A "$S1/tmp")"
