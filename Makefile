@@ -8,6 +8,7 @@
 #   make bench       cairn vs buildah, side by side
 #   make bench-registry  push/pull vs skopeo copy, against a local registry
 #   make bench-cache build cache shared through a local registry, cairn vs buildah
+#   make bench-rootless  root cairn vs rootless cairn vs rootless buildah
 #   make debian-base the debian:12 base image (debootstrap once, then cached)
 #   make three-tier  examples/three-tier: postgres, two node apps, nginx (detached containers)
 #   make install     PREFIX=/usr/local DESTDIR= : the binary and its man page
@@ -38,10 +39,13 @@ PKGS := libarchive libzstd jansson libcrypto libssl zlib libcurl libseccomp libn
 # Debian packages: build, tests and examples.
 DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libssl-dev zlib1g-dev \
 	libcurl4-openssl-dev libseccomp-dev libnftables-dev libmnl-dev
-DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 \
+DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 uidmap libcap2-bin \
 	docker-registry apache2-utils openssl curl python3-cryptography debootstrap podman xz-utils \
 	buildah \
-	qemu-user-static binfmt-support lxc
+	qemu-user-static binfmt-support lxc lxc-templates
+# Installed without their recommends (qemu's would bring a GUI): the
+# runtimes the exports for other runtimes are tested with (t084*).
+DEB_LEAN := qemu-system-x86 systemd-container e2fsprogs
 DEB_ALL := $(DEB_BUILD) $(DEB_TEST)
 # CI only (.ci/run): a second compiler, the static analyzer and libFuzzer's
 # runtime (only recommended by clang, so named).
@@ -143,13 +147,19 @@ $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB) $(BUILD)/libcairn.a
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_LIB:.o=.d) $(UNIT_BINS:=.d)
 
 deps-ci:
-	$(MAKE) deps DEB_ALL="$(DEB_CI)"
+	$(MAKE) deps DEB_ALL="$(DEB_CI)" DEB_LEAN=
 
 deps:
 	@missing=""; for p in $(DEB_ALL); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	lean=""; for p in $(DEB_LEAN); do dpkg -s $$p >/dev/null 2>&1 || lean="$$lean $$p"; done; \
+	if [ -n "$$missing$$lean" ]; then apt-get update -qq; fi; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi; \
+	if [ -n "$$lean" ]; then \
+		echo "installing (no recommends):$$lean"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$lean; \
 	fi
 
 units: $(UNIT_BINS)
@@ -209,6 +219,9 @@ bench-registry: deps all
 bench-cache: deps all
 	CAIRN=$(abspath $(BUILD)/cairn) bench/cache.sh
 
+bench-rootless: deps all
+	CAIRN=$(abspath $(BUILD)/cairn) bench/rootless.sh
+
 debian-base: all
 	CAIRN=$(abspath $(BUILD)/cairn) examples/debian/build.sh
 
@@ -240,5 +253,5 @@ uninstall:
 clean:
 	rm -rf build build-*
 
-.PHONY: all deps deps-ci lint analyze check units demo bench bench-registry bench-cache debian-base three-tier torture \
+.PHONY: all deps deps-ci lint analyze check units demo bench bench-registry bench-cache bench-rootless debian-base three-tier torture \
 	install uninstall man man-check clean pkg-config-check fuzz fuzz-build

@@ -2,7 +2,7 @@
  * an archive. The rootfs is made by applying the layer blobs in order with
  * the hostile-input reader (ADD form: whiteouts delete), never by copying
  * snapshots, so what is exported is exactly what the blobs say. */
-#include "archive/imgarchive.h"
+#include "archive/export_internal.h"
 #include "layers/layer.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -28,6 +28,9 @@ int arc_format_parse(const char *s, enum arc_format *out)
 		{ "bundle", ARC_BUNDLE },
 		{ "oci-archive", ARC_OCI_ARCHIVE },
 		{ "docker-archive", ARC_DOCKER_ARCHIVE },
+		{ "lxc", ARC_LXC },
+		{ "initramfs", ARC_INITRAMFS },
+		{ "disk", ARC_DISK },
 	};
 	for (size_t i = 0; s && i < CN_ARRAY_SIZE(formats); i++) {
 		if (strcmp(s, formats[i].name) == 0) {
@@ -58,7 +61,7 @@ int arc_rootfs_apply(struct store *st, const struct store_image *img, int dirfd,
 }
 
 /* DEST must be absent or an empty directory (which the rename replaces). */
-static int check_dest_dir(const char *dest, cn_err *err)
+int arc_check_dest_dir(const char *dest, cn_err *err)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
@@ -77,7 +80,7 @@ static int check_dest_dir(const char *dest, cn_err *err)
 }
 
 /* A private (0700) temp directory next to DEST: heap path, NULL on error. */
-static char *temp_sibling_dir(const char *dest, cn_err *err)
+char *arc_temp_sibling_dir(const char *dest, cn_err *err)
 {
 	_cleanup_free_ char *copy = cn_xstrdup(dest);
 	const char *slash = strrchr(dest, '/');
@@ -156,9 +159,9 @@ static int export_dir(struct store *st, const struct store_image *img, enum arc_
 	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int fd = -1;
 	cn_err ignored;
-	if (check_dest_dir(dest, err) < 0)
+	if (arc_check_dest_dir(dest, err) < 0)
 		return -1;
-	tmp = temp_sibling_dir(dest, err);
+	tmp = arc_temp_sibling_dir(dest, err);
 	if (!tmp)
 		return -1;
 	fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -176,40 +179,68 @@ static int export_dir(struct store *st, const struct store_image *img, enum arc_
 		cn_err_sys(err, "chmod '%s'", tmp);
 		goto fail;
 	}
-	if (syncfs(fd) < 0) {
-		cn_err_sys(err, "sync '%s'", tmp);
-		goto fail;
-	}
-	if (rename(tmp, dest) < 0) {
-		cn_err_sys(err, "rename '%s' to '%s'", tmp, dest);
-		goto fail;
-	}
-	return 0;
+	return arc_dir_commit(tmp, fd, dest, err);
 fail:
 	cn_rm_rf_at(AT_FDCWD, tmp, &ignored);
 	return -1;
 }
 
-static int export_rootfs_tar(struct store *st, const struct store_image *img, const char *dest,
-			     cn_err *err)
+int arc_dir_commit(const char *tmp, int fd, const char *dest, cn_err *err)
 {
-	const struct layer_write_opts wopts = { .compression = LAYER_NONE, .clamp_mtime = -1 };
+	cn_err ignored;
+	if (syncfs(fd) < 0)
+		cn_err_sys(err, "sync '%s'", tmp);
+	else if (rename(tmp, dest) < 0)
+		cn_err_sys(err, "rename '%s' to '%s'", tmp, dest);
+	else
+		return 0;
+	cn_rm_rf_at(AT_FDCWD, tmp, &ignored);
+	return -1;
+}
+
+int arc_rootfs_tmp(struct store *st, const struct store_image *img, struct store_tmpdir *td,
+		   int *root_fd, cn_err *err)
+{
+	*root_fd = -1;
+	if (store_tmpdir_create(st, "export", td, err) < 0)
+		return -1;
+	if (mkdirat(td->fd, "rootfs", 0755) < 0 ||
+	    (*root_fd = openat(td->fd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return cn_err_sys(err, "create '%s/rootfs'", td->path);
+	if (arc_rootfs_apply(st, img, *root_fd, err) < 0)
+		return -1;
+	if (fchmod(*root_fd, image_root_mode(st, img)) < 0)
+		return cn_err_sys(err, "chmod '%s/rootfs'", td->path);
+	return 0;
+}
+
+static int export_rootfs_tar(struct store *st, const struct store_image *img, const char *dest,
+			     enum arc_tar_compression comp, cn_err *err)
+{
+	static const enum layer_compression layer_comp[] = {
+		[ARC_TAR_NONE] = LAYER_NONE, [ARC_TAR_GZIP] = LAYER_GZIP, [ARC_TAR_ZSTD] = LAYER_ZSTD,
+	};
+	struct layer_write_opts wopts = { .compression = LAYER_NONE, .clamp_mtime = -1 };
 	struct store_tmpdir td = { 0 };
 	struct layer_info info;
 	struct arc_out out = { .fd = -1 };
+	_cleanup_free_ char *path = NULL;
 	_cleanup_close_ int root = -1;
 	int rc = -1;
 	/* The tree is built in the store's tmp/ (swept if we are killed). */
-	if (store_tmpdir_create(st, "export", &td, err) < 0)
-		return -1;
-	if (mkdirat(td.fd, "rootfs", 0755) < 0 ||
-	    (root = openat(td.fd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		cn_err_sys(err, "create '%s/rootfs'", td.path);
+	if (arc_rootfs_tmp(st, img, &td, &root, err) < 0 || arc_out_open(dest, &out, err) < 0)
 		goto out;
+	/* The layer writer has no xz: libarchive's tree writer has. */
+	if (comp == ARC_TAR_XZ) {
+		path = cn_xasprintf("%s/rootfs", td.path);
+		if (arc_tree_write(path, ARC_TREE_TAR_XZ, NULL, 0, out.fd, err) < 0)
+			goto out;
+	} else {
+		wopts.compression = layer_comp[comp];
+		if (layer_write_dir(root, out.fd, &wopts, &info, err) < 0)
+			goto out;
 	}
-	if (arc_rootfs_apply(st, img, root, err) < 0 || arc_out_open(dest, &out, err) < 0)
-		goto out;
-	if (layer_write_dir(root, out.fd, &wopts, &info, err) < 0 || arc_out_commit(&out, err) < 0)
+	if (arc_out_commit(&out, err) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -276,7 +307,7 @@ static int export_dir_over(struct store *st, const struct store_image *img, cons
 	int r = -1;
 	if (fd < 0)
 		return cn_err_sys(err, "open '%s'", dest);
-	tmp = temp_sibling_dir(dest, err);
+	tmp = arc_temp_sibling_dir(dest, err);
 	if (!tmp)
 		return -1;
 	tfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -289,30 +320,40 @@ static int export_dir_over(struct store *st, const struct store_image *img, cons
 }
 
 static int export_image(struct store *st, const char *ref, enum arc_format format, const char *dest,
-			const cn_strv *names, int compression, struct xfer_convert_stats *stats, cn_err *err);
+			const cn_strv *names, int compression, struct xfer_convert_stats *stats,
+			const struct arc_export_opts *opts, cn_err *err);
 
 int arc_export(struct store *st, const char *ref, enum arc_format format, const char *dest,
 	       cn_err *err)
 {
-	return export_image(st, ref, format, dest, NULL, ARC_SAVE_DOCKER, NULL, err);
+	return export_image(st, ref, format, dest, NULL, ARC_SAVE_DOCKER, NULL, NULL, err);
 }
 
 int arc_export_named(struct store *st, const char *ref, enum arc_format format, const char *dest,
 		     const cn_strv *names, cn_err *err)
 {
-	return export_image(st, ref, format, dest, names, ARC_SAVE_DOCKER, NULL, err);
+	return export_image(st, ref, format, dest, names, ARC_SAVE_DOCKER, NULL, NULL, err);
 }
 
 int arc_export_as(struct store *st, const char *ref, enum arc_format format, const char *dest,
 		  int compression, struct xfer_convert_stats *stats, cn_err *err)
 {
-	return export_image(st, ref, format, dest, NULL, compression, stats, err);
+	return export_image(st, ref, format, dest, NULL, compression, stats, NULL, err);
+}
+
+int arc_export_with(struct store *st, const char *ref, enum arc_format format, const char *dest,
+		    int compression, struct xfer_convert_stats *stats, const struct arc_export_opts *opts,
+		    cn_err *err)
+{
+	return export_image(st, ref, format, dest, NULL, compression, stats, opts, err);
 }
 
 /* NAMES: arc_save_named's; COMPRESSION, STATS: arc_save_as's. */
 static int export_image(struct store *st, const char *ref, enum arc_format format, const char *dest,
-			const cn_strv *names, int compression, struct xfer_convert_stats *stats, cn_err *err)
+			const cn_strv *names, int compression, struct xfer_convert_stats *stats,
+			const struct arc_export_opts *opts, cn_err *err)
 {
+	static const struct arc_export_opts defaults = { .headroom = ARC_DISK_HEADROOM };
 	struct store_image img;
 	struct arc_out out;
 	int r = store_image_load(st, ref, &img, err);
@@ -329,7 +370,16 @@ static int export_image(struct store *st, const char *ref, enum arc_format forma
 		r = export_dir(st, &img, format, dest, err);
 		break;
 	case ARC_ROOTFS_TAR:
-		r = export_rootfs_tar(st, &img, dest, err);
+		r = export_rootfs_tar(st, &img, dest, opts ? opts->tar : ARC_TAR_NONE, err);
+		break;
+	case ARC_LXC:
+		r = arc_export_lxc(st, &img, ref, dest, opts ? opts : &defaults, err);
+		break;
+	case ARC_INITRAMFS:
+		r = arc_export_initramfs(st, &img, dest, err);
+		break;
+	case ARC_DISK:
+		r = arc_export_disk(st, &img, dest, opts ? opts : &defaults, err);
 		break;
 	case ARC_OCI_ARCHIVE:
 	case ARC_DOCKER_ARCHIVE:

@@ -70,7 +70,35 @@ enum arc_format {
 	ARC_DOCKER_ARCHIVE,     /* the same tar (it is both) */
 	ARC_ROOTFS_OVER,        /* ARC_ROOTFS written into an existing directory, over
 				 * its files (build --output type=local, as docker) */
+	ARC_LXC,                /* DEST/rootfs.tar.xz + DEST/meta.tar.xz: LXC's image
+				 * format (lxc-create -t local) */
+	ARC_INITRAMFS,          /* a gzip newc cpio a kernel boots (-initrd) */
+	ARC_DISK,               /* a raw ext4 image (mke2fs -d) */
 };
+
+/* What the formats for other runtimes take beyond a destination. */
+enum arc_network {
+	ARC_NET_NONE,           /* loopback only (LXC: lxc.net.0.type = empty) */
+	ARC_NET_HOST,           /* the host's network (LXC: none) */
+	ARC_NET_BRIDGE,         /* a veth on a bridge */
+};
+/* rootfs-tar's compression: none, gzip, zstd (as layers are written) or xz
+ * (libarchive: the LXC and OpenVZ tarball habit). */
+enum arc_tar_compression {
+	ARC_TAR_NONE,
+	ARC_TAR_GZIP,
+	ARC_TAR_ZSTD,
+	ARC_TAR_XZ,
+};
+struct arc_export_opts {
+	enum arc_tar_compression tar;   /* rootfs-tar */
+	enum arc_network network;       /* lxc */
+	const char *bridge;             /* ARC_NET_BRIDGE: its name (NULL: lxcbr0) */
+	uint64_t headroom;              /* disk: free bytes beyond the content */
+	const char *kernel;             /* disk: copy this kernel and a module-loading
+					 * initramfs next to DEST (NULL: none) */
+};
+#define ARC_DISK_HEADROOM ((uint64_t)64 << 20)
 /* -1 when unknown. */
 int arc_format_parse(const char *s, enum arc_format *out);
 
@@ -93,6 +121,15 @@ int arc_export_named(struct store *st, const char *ref, enum arc_format format, 
  * archive must avoid zstd). */
 int arc_export_as(struct store *st, const char *ref, enum arc_format format, const char *dest,
 		  int compression, struct xfer_convert_stats *stats, cn_err *err);
+
+/* The same for every format, with the options of the formats for other
+ * runtimes (OPTS NULL: the defaults). */
+int arc_export_with(struct store *st, const char *ref, enum arc_format format, const char *dest,
+		    int compression, struct xfer_convert_stats *stats, const struct arc_export_opts *opts,
+		    cn_err *err);
+/* Where a disk export with a kernel puts the kernel and its initramfs:
+ * DEST without ".img", then ".vmlinuz" / ".initrd" (heap strings). */
+char *arc_disk_sibling(const char *dest, const char *suffix);
 
 /* The OCI runtime config.json for IMG whose rootfs is open at ROOTFS_FD
  * (USER is resolved from its /etc/passwd and /etc/group). HOSTNAME is the

@@ -11,6 +11,7 @@
 #include "util/fs.h"
 #include "util/mem.h"
 #include "util/path.h"
+#include "util/rootless.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,8 +72,20 @@ static int copy_xattrs(struct copier *c, int sfd, int dfd, const char *show)
 			return cn_err_sys(c->err, "'%s': read extended attribute %s", show, name);
 		}
 		/* A destination file system without xattr support just loses them. */
-		if (fsetxattr(dfd, name, c->xval, (size_t)vlen, 0) < 0 && errno != ENOTSUP)
-			return cn_err_sys(c->err, "'%s': set extended attribute %s", show, name);
+		if (fsetxattr(dfd, name, c->xval, (size_t)vlen, 0) == 0 || errno == ENOTSUP)
+			continue;
+		/* Rootless, the kernel reads a context file's ACL entry naming a
+		 * host id outside our map as id -1, which it then refuses to set:
+		 * the id cannot be carried over, and dropping the entry would
+		 * change who may read the file. */
+		if (errno == EINVAL && cn_rootless() && !strncmp(name, "system.posix_acl_", 17))
+			return cn_err_fail(c->err, CN_ERR_UNSUPPORTED,
+					   "'%s': its POSIX ACL (%s) names a user or group id that rootless "
+					   "cairn cannot map (only your own id and your /etc/subuid and "
+					   "/etc/subgid ranges are); remove those entries (setfacl -x) or "
+					   "build as root",
+					   show, name);
+		return cn_err_sys(c->err, "'%s': set extended attribute %s", show, name);
 	}
 	return 0;
 }

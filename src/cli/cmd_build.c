@@ -544,7 +544,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	}
 	o.buildfile = file;
 	o.limits = sb_limits_any(&limits) ? &limits : NULL;
-	if (o.limits && sb_cgroup_usable(&err) < 0)
+	if (o.limits && sb_cgroup_prepare(o.limits, &err) < 0)
 		return cli_fail(&err);
 	if (cli_step_host_gateway(&step, &err) < 0)
 		return cli_fail(&err);

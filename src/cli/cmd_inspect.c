@@ -99,12 +99,14 @@ static json_t *container_json(struct store *st, const struct ctr_state *s)
 	cli_time_rfc3339(s->created, created, sizeof(created));
 	cli_time_rfc3339(s->started, started, sizeof(started));
 	cli_time_rfc3339(s->finished, finished, sizeof(finished));
-	o = json_pack("{s:s, s:s, s:s, s:o, s:{s:s, s:b, s:b, s:i, s:b, s:i, s:s, s:s}, s:s, s:s, s:{s:s, s:o}}",
+	o = json_pack("{s:s, s:s, s:s, s:o, s:{s:s, s:b, s:b, s:i, s:b, s:i, s:s, s:s}, s:s, s:s, s:{s:s, s:o},"
+		      " s:{s:b}}",
 		      "Id", s->id, "Created", created, "Path", s->command.n ? s->command.v[0] : "", "Args", args,
 		      "State", "Status", status[eff], "Running", eff == CTR_RUNNING, "Paused", 0, "Pid",
 		      eff == CTR_RUNNING ? (int)s->init_pid : 0, "OOMKilled", s->oom_killed, "ExitCode",
 		      s->exit_code, "StartedAt", started, "FinishedAt", finished, "Image", image_id, "Name",
-		      s->name ? s->name : "", "Config", "Image", s->image ? s->image : "", "Cmd", cmd);
+		      s->name ? s->name : "", "Config", "Image", s->image ? s->image : "", "Cmd", cmd,
+		      "HostConfig", "Init", s->init_reaper);
 	if (o && s->name) {
 		/* docker's Name has a leading slash */
 		_cleanup_free_ char *n = cn_xasprintf("/%s", s->name);

@@ -51,7 +51,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		goto free_opts;
 	}
 	run_opts_resolve_env(&o.env, &env);
-	if (sb_limits_any(&o.limits) && sb_cgroup_usable(&err) < 0) {
+	if (sb_limits_any(&o.limits) && sb_cgroup_prepare(&o.limits, &err) < 0) {
 		cli_fail(&err);
 		goto free_opts;
 	}
@@ -95,6 +95,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		.ref = ref, .img = &img, .spec = &spec, .name = o.name, .hostname = o.hostname,
 		.network = o.network, .mounts = mounts, .nmounts = nmounts,
 		.interactive = o.interactive, .tty = o.tty, .read_only = o.read_only, .auto_remove = o.rm,
+		.init = o.init,
 		.stop_timeout = o.stop_timeout, .limits = sb_limits_any(&o.limits) ? &o.limits : NULL,
 		.idmap = o.userns ? &o.idmap : NULL,
 		.security = o.security_set ? &o.security : NULL,

@@ -125,6 +125,14 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 	struct cn_rootless r;
 	bool rootless = getuid() != 0;
 	enum sb_cgroup_version cgv = sb_cgroup_version();
+	static const struct {
+		const char *flag;
+		struct sb_limits l;
+	} limit[] = {
+		{ "--memory", { .memory = 1 } }, { "--cpus", { .cpus_milli = 1 } }, { "--pids-limit", { .pids = 1 } },
+	};
+	cn_err limit_err[CN_ARRAY_SIZE(limit)];
+	_cleanup_free_ char *cgdir = NULL;
 	cn_err err;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -158,15 +166,33 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 		       "user.overlay.*)\n", "overlay:");
 	}
 	printf("%-13s v%d%s\n", "cgroups:", (int)cgv, cgv == SB_CGROUP_V1 ? " (hybrid or legacy)" : "");
+	if (rootless) {
+		/* Each limit on its own: a host may delegate memory and pids, not cpu. */
+		bool any = false;
+		for (size_t i = 0; i < CN_ARRAY_SIZE(limit); i++) {
+			_cleanup_free_ char *dir = NULL;
+			limit_err[i].msg[0] = '\0';
+			if (sb_cgroup_user_check(&limit[i].l, (unsigned)getuid(), &dir, &limit_err[i]) < 0)
+				continue;
+			if (!any)
+				printf("%-13s", "limits:");
+			printf(" %s", limit[i].flag);
+			if (!cgdir)
+				cgdir = cn_xstrdup(dir);
+			any = true;
+		}
+		if (any)
+			printf(" (in %s, delegated to you)\n", cli_esc(cgdir));
+	}
 	printf("%-13s %s\n", "network:", rootless ? "RUN and run share the host's network by default; "
 	       "none works" : "default: a private network on the cairn0 bridge; host and none work");
 	if (!rootless)
 		return 0;
 	printf("unavailable:\n");
 	printf("  --network default|bridge: a bridge needs root (slirp4netns is not supported yet)\n");
-	printf("  --memory, --cpus, --pids-limit: %s\n", cgv == SB_CGROUP_V1
-	       ? "cgroup v1 delegates nothing to ordinary users"
-	       : "rootless cgroup v2 delegation is not used yet");
+	for (size_t i = 0; i < CN_ARRAY_SIZE(limit); i++)
+		if (limit_err[i].msg[0] && (i == 0 || strcmp(limit_err[i].msg, limit_err[i - 1].msg)))
+			printf("  %s\n", cli_esc(limit_err[i].msg));
 	printf("  run --userns=auto: needs root (rootless already uses a user namespace)\n");
 	if (!r.uid_count)
 		printf("  ids other than 0 (chown, USER, images owning files by other ids): add a range "

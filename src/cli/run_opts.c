@@ -8,6 +8,7 @@
 #include "sandbox/options.h"
 #include "sandbox/userns.h"
 #include "util/cleanup.h"
+#include "util/conf.h"
 #include "util/fs.h"
 #include "util/mem.h"
 #include "util/platform.h"
@@ -73,6 +74,10 @@ static const char run_usage[] =
 	"      --cpus N.N           CPU limit\n"
 	"      --pids-limit N       process limit\n"
 	"      --stop-timeout N     seconds between the stop signal and SIGKILL (default 10)\n"
+	"      --init[=BOOL]        a small reaper as pid 1 that forwards signals to the\n"
+	"                           command and reaps zombies; without it the command\n"
+	"                           itself is pid 1, as in docker (default: cairn.conf's\n"
+	"                           init, else false)\n"
 	"      --platform OS/ARCH   the image must be of this platform\n"
 	"  -h, --help               show this help\n";
 
@@ -174,7 +179,41 @@ enum {
 	OPT_RM = 256, OPT_NAME, OPT_ENV_FILE, OPT_NETWORK, OPT_HOSTNAME, OPT_READ_ONLY, OPT_USERNS,
 	OPT_MEMORY, OPT_CPUS, OPT_PIDS, OPT_STOP_TIMEOUT, OPT_ENTRYPOINT, OPT_CAP_ADD, OPT_CAP_DROP,
 	OPT_PRIVILEGED, OPT_SECURITY_OPT, OPT_DNS, OPT_TMPFS, OPT_MOUNT, OPT_RESTART, OPT_PLATFORM,
+	OPT_INIT,
 };
+
+/* "true" / "false" (no value: true), as docker's boolean flags take them. */
+static int parse_bool(const char *v, bool *out)
+{
+	if (!v || !strcmp(v, "true") || !strcmp(v, "1"))
+		*out = true;
+	else if (!strcmp(v, "false") || !strcmp(v, "0"))
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+/* cairn.conf's init = true|false: --init's default (docker's daemon "init"). */
+static int init_default(bool *out)
+{
+	struct cn_conf conf;
+	const char *v, *where = NULL;
+	cn_err err;
+	int rc = 0;
+	*out = false;
+	if (cn_conf_load(&conf, &err) < 0) {
+		cn_conf_free(&conf);
+		return fail(&err);
+	}
+	v = cn_conf_get(&conf, "init", &where);
+	if (v && parse_bool(v, out) < 0) {
+		cn_err_fail(&err, CN_ERR_INVALID, "%s: init '%s' is not true or false", where, v);
+		rc = fail(&err);
+	}
+	cn_conf_free(&conf);
+	return rc;
+}
 
 static int parse_one(int c, const char *arg, struct run_opts *o)
 {
@@ -250,6 +289,11 @@ static int parse_one(int c, const char *arg, struct run_opts *o)
 			return usage_error("--restart: '%s' is not no, on-failure[:N], always or unless-stopped", arg);
 		break;
 	case OPT_PLATFORM: o->platform = arg; break;
+	case OPT_INIT:
+		if (parse_bool(arg, &o->init) < 0)
+			return usage_error("--init: '%s' is not true or false", arg);
+		o->init_set = true;
+		break;
 	case 'a':
 		if (!strcasecmp(arg, "stdin"))
 			o->attach_in = true;
@@ -300,6 +344,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		CLI_STEP_OPTIONS,
 		{ "restart", required_argument, NULL, OPT_RESTART },
 		{ "platform", required_argument, NULL, OPT_PLATFORM },
+		{ "init", optional_argument, NULL, OPT_INIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -328,6 +373,8 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 	}
 	if (optind >= argc)
 		return usage_error("expected an image");
+	if (!o->init_set && (r = init_default(&o->init)) != 0)
+		return r;
 	if (o->detach && o->interactive)
 		return usage_error("-d with -i: attaching to a detached container is not supported");
 	if (o->detach && o->attach_set)
@@ -414,17 +461,6 @@ static int parse_volume(struct store *st, const char *spec, struct sb_mount *m, 
 		m->copy_up = true;
 	}
 	m->target = keep_str(keep, dst);
-	return 0;
-}
-
-static int parse_bool(const char *v, bool *out)
-{
-	if (!v || !strcmp(v, "true") || !strcmp(v, "1"))
-		*out = true;
-	else if (!strcmp(v, "false") || !strcmp(v, "0"))
-		*out = false;
-	else
-		return -1;
 	return 0;
 }
 

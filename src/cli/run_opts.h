@@ -18,6 +18,7 @@
 struct run_opts {
 	const char *name, *workdir, *user, *hostname, *entrypoint, *platform;
 	bool interactive, tty, read_only, detach, rm, userns, privileged;
+	bool init, init_set;    /* --init[=BOOL]; unset: cairn.conf's init, else false */
 	bool attach_set, attach_in, attach_out, attach_err;   /* -a */
 	struct sb_idmap idmap;  /* --userns=auto */
 	enum sb_network network;

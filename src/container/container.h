@@ -53,8 +53,11 @@ struct ctr_state {
 	enum ctr_status status;
 	int exit_code;
 	bool oom_killed;
-	pid_t supervisor_pid, init_pid;         /* init: the sandbox's pid 1 */
+	pid_t supervisor_pid, init_pid;         /* init: the sandbox's pid 1 (host pid) */
 	unsigned long long supervisor_start, init_start;
+	bool init_reaper;                       /* --init: pid 1 is cairn's reaper, the
+	                                         * process its child; else pid 1 is the
+	                                         * process itself */
 	int stop_signal;
 	unsigned stop_timeout;
 	bool auto_remove;                       /* --rm */
@@ -91,8 +94,8 @@ enum ctr_status ctr_effective_status(const struct ctr_state *s);
  * (for prune). */
 int ctr_image_roots(struct store *st, cn_strv *out, cn_err *err);
 
-/* Send SIG to the container's pid 1 (which forwards it to the process);
- * 0 sent, 1 when it is not running, -1 error. */
+/* Send SIG to the container's pid 1 (the process, or with --init the
+ * reaper, which forwards it); 0 sent, 1 when it is not running, -1 error. */
 int ctr_signal(const struct ctr_state *s, int sig, cn_err *err);
 /* Wait up to TIMEOUT_MS (< 0: no limit) for the supervisor to exit:
  * 1 exited, 0 still running. */

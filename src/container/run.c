@@ -1,5 +1,6 @@
 #include "container/rootfs.h"
 #include "container/run.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/defaults.h"
 #include "sandbox/options.h"
 #include "util/cleanup.h"
@@ -65,6 +66,7 @@ static struct sb_process process(const struct ctr_run *r, const struct ctr_rootf
 		.in_fd = -1,
 		.tty = r->tty,
 		.read_only = r->read_only,
+		.as_pid1 = !r->init,
 		.stop_signal = r->spec->stop_signal,
 		.stop_timeout = r->stop_timeout,
 		.limits = r->limits,
@@ -271,11 +273,13 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 		ctr_remove(st, cs, &err);
 	else
 		ctr_save(st, cs, &err);
+	sb_cgroup_release();    /* _exit runs no atexit handler */
 	_exit(0);
 failed:
 	ctr_rootfs_free(st, &fs);
 	ctr_report_start(sup.report_fd, &err);
 	ctr_remove(st, cs, &err);
+	sb_cgroup_release();
 	_exit(1);
 }
 
@@ -311,6 +315,7 @@ int ctr_run_detached(struct store *st, const struct ctr_run *r, char id[CTR_ID_L
 		.stop_signal = r->spec->stop_signal > 0 ? r->spec->stop_signal : SIGTERM,
 		.stop_timeout = r->stop_timeout,
 		.auto_remove = r->auto_remove,
+		.init_reaper = r->init,
 	};
 	cn_err ignored;
 	int fd = -1, ret = -1;

@@ -37,6 +37,8 @@ struct ctr_run {
 	size_t nmounts;
 	bool interactive, tty, read_only;
 	bool auto_remove;                   /* detached: remove the state at exit */
+	bool init;                          /* --init: cairn's reaper is pid 1 (else the
+					     * image's process is, as in docker) */
 	unsigned stop_timeout;
 	const struct sb_limits *limits;     /* NULL: none */
 	const struct sb_idmap *idmap;       /* NULL: no user namespace */

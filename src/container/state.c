@@ -164,7 +164,7 @@ static json_t *to_json(const struct ctr_state *s)
 {
 	json_t *cmd = strv_json(&s->command), *j;
 	j = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:s, s:i, s:b,"
-			 " s:{s:i, s:I}, s:{s:i, s:I}, s:i, s:I, s:b, s:i}",
+			 " s:{s:i, s:I}, s:{s:i, s:I, s:b}, s:i, s:I, s:b, s:i}",
 			 "id", s->id, "name", s->name, "image", s->image,
 			 "image_digest", s->image_digest, "command", cmd,
 			 "created", (json_int_t)s->created, "started", (json_int_t)s->started,
@@ -173,7 +173,7 @@ static json_t *to_json(const struct ctr_state *s)
 			 "supervisor", "pid", (int)s->supervisor_pid, "start_time",
 			 (json_int_t)s->supervisor_start,
 			 "init", "pid", (int)s->init_pid, "start_time", (json_int_t)s->init_start,
-			 "stop_signal", s->stop_signal, "stop_timeout", (json_int_t)s->stop_timeout,
+			 "reaper", s->init_reaper, "stop_signal", s->stop_signal, "stop_timeout", (json_int_t)s->stop_timeout,
 			 "auto_remove", s->auto_remove, "restart_count", (int)s->restart_count);
 	if (j && s->exec.recorded)
 		json_object_set_new(j, "exec", exec_json(&s->exec));
@@ -185,19 +185,20 @@ static int from_json(json_t *j, struct ctr_state *s, cn_err *err)
 	const char *id = NULL, *name = NULL, *image = NULL, *digest = NULL, *status = NULL;
 	json_t *cmd = NULL, *exec = NULL, *v;
 	json_int_t created = 0, started = 0, finished = 0, sstart = 0, istart = 0, timeout = 0;
-	int exit_code = 0, spid = 0, ipid = 0, sig = 0, oom = 0, rm = 0, restarts = 0;
+	int exit_code = 0, spid = 0, ipid = 0, sig = 0, oom = 0, rm = 0, restarts = 0, reaper = 0;
 	json_error_t je;
 	size_t i;
 	memset(s, 0, sizeof(*s));
 	if (json_unpack_ex(j, &je, 0,
 			   "{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:s, s:i, s:b,"
-			   " s:{s:i, s:I}, s:{s:i, s:I}, s:i, s:I, s:b, s?i, s?o}",
+			   " s:{s:i, s:I}, s:{s:i, s:I, s?b}, s:i, s:I, s:b, s?i, s?o}",
 			   "id", &id, "name", &name, "image", &image, "image_digest", &digest,
 			   "command", &cmd, "created", &created, "started", &started,
 			   "finished", &finished, "status", &status, "exit_code", &exit_code,
 			   "oom_killed", &oom, "supervisor", "pid", &spid, "start_time", &sstart,
-			   "init", "pid", &ipid, "start_time", &istart, "stop_signal", &sig,
-			   "stop_timeout", &timeout, "auto_remove", &rm, "restart_count", &restarts, "exec", &exec) < 0)
+			   "init", "pid", &ipid, "start_time", &istart, "reaper", &reaper, "stop_signal", &sig,
+			   "stop_timeout", &timeout, "auto_remove", &rm, "restart_count", &restarts,
+			   "exec", &exec) < 0)
 		return cn_err_fail(err, CN_ERR_INVALID, "%s", je.text);
 	if (!valid_id(id) || strlen(digest) >= sizeof(s->image_digest))
 		return cn_err_fail(err, CN_ERR_INVALID, "bad id or image digest");
@@ -223,6 +224,7 @@ static int from_json(json_t *j, struct ctr_state *s, cn_err *err)
 	s->supervisor_start = (unsigned long long)sstart;
 	s->init_pid = ipid;
 	s->init_start = (unsigned long long)istart;
+	s->init_reaper = reaper;
 	s->stop_signal = sig;
 	s->stop_timeout = (unsigned)timeout;
 	s->auto_remove = rm;

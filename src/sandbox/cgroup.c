@@ -1,5 +1,6 @@
 /* Per-container cgroups: create, limit, enter, read the OOM count, remove. */
 #include "sandbox/cgroup.h"
+#include "sandbox/internal.h"
 #include "util/rootless.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
@@ -164,8 +165,8 @@ long long sb_cgroup_parse_oom_kills(const char *text)
 
 /* ---- the file system ---- */
 
-static int write_file(const char *dir, const char *file, const char *value, bool optional,
-		      cn_err *err)
+int sb_cgroup_write(const char *dir, const char *file, const char *value, bool optional,
+		    cn_err *err)
 {
 	_cleanup_free_ char *path = cn_xasprintf("%s/%s", dir, file);
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -176,7 +177,7 @@ static int write_file(const char *dir, const char *file, const char *value, bool
 	return 0;
 }
 
-static char *read_small(const char *path)
+char *sb_cgroup_read(const char *path)
 {
 	cn_buf b;
 	cn_err ignored;
@@ -213,7 +214,7 @@ static int create_v1(struct sb_cgroup *cg, const struct sb_limits *l, const char
 {
 	static const char *const controllers[] = { "memory", "pids", "cpu" };
 	const bool wanted[] = { l->memory != 0, l->pids != 0, l->cpus_milli != 0 };
-	_cleanup_free_ char *self = read_small("/proc/self/cgroup");
+	_cleanup_free_ char *self = sb_cgroup_read("/proc/self/cgroup");
 	for (size_t i = 0; i < CN_ARRAY_SIZE(controllers); i++) {
 		if (!wanted[i])
 			continue;
@@ -238,8 +239,13 @@ static int create_v1(struct sb_cgroup *cg, const struct sb_limits *l, const char
 	return 0;
 }
 
-static int create_v2(struct sb_cgroup *cg, const struct sb_limits *l, const char *id, cn_err *err)
+/* BASE/cairn/<id>: BASE is the root (which may hold processes) or,
+ * rootless, the delegated cgroup cairn moved out of (cgroup_user.c);
+ * cairn/ holds none, so it may pass the controllers on. */
+static int create_v2(struct sb_cgroup *cg, const struct sb_limits *l, const char *id,
+		     const char *base, cn_err *err)
 {
+	_cleanup_free_ char *parent = cn_xasprintf("%s/cairn", base);
 	char controllers[64] = "";
 	size_t off = 0;
 	if (l->memory)
@@ -250,15 +256,14 @@ static int create_v2(struct sb_cgroup *cg, const struct sb_limits *l, const char
 		off += (size_t)snprintf(controllers + off, sizeof(controllers) - off, "+cpu ");
 	if (off)
 		controllers[off - 1] = '\0';
-	/* The root may hold processes; cairn/ holds none, so it may pass them on. */
-	if (write_file(CGROUP_ROOT, "cgroup.subtree_control", controllers, false, err) < 0)
+	if (sb_cgroup_write(base, "cgroup.subtree_control", controllers, false, err) < 0)
 		return cn_err_wrap(err, "enable cgroup controllers");
-	cg->dirs[0] = cn_xasprintf(CGROUP_ROOT "/cairn/%s", id);
+	cg->dirs[0] = cn_xasprintf("%s/%s", parent, id);
 	cg->ndirs = 1;
 	for (int tries = 0; tries < 10; tries++) {
-		if (make_dirs(CGROUP_ROOT "/cairn", cg->dirs[0], err) < 0)
+		if (make_dirs(parent, cg->dirs[0], err) < 0)
 			return -1;
-		if (write_file(CGROUP_ROOT "/cairn", "cgroup.subtree_control", controllers, false, err) == 0)
+		if (sb_cgroup_write(parent, "cgroup.subtree_control", controllers, false, err) == 0)
 			break;
 		/* A child made before the controllers were enabled: enable, then retry. */
 		rmdir(cg->dirs[0]);
@@ -275,30 +280,28 @@ enum sb_cgroup_version sb_cgroup_version(void)
 	return is_fs(CGROUP_ROOT, CGROUP2_SUPER_MAGIC_V2) ? SB_CGROUP_V2 : SB_CGROUP_V1;
 }
 
-int sb_cgroup_usable(cn_err *err)
-{
-	if (!cn_rootless())
-		return 0;
-	if (sb_cgroup_version() == SB_CGROUP_V1)
-		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--memory, --cpus and --pids-limit need root "
-				  "on this host: its cgroups are v1, which delegates nothing to ordinary "
-				  "users (cgroup v2 with systemd's user@UID.service delegation could)");
-	return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--memory, --cpus and --pids-limit are not supported "
-			  "rootless yet (they need cgroup v2 controllers delegated to your user@UID.service, "
-			  "which cairn does not use yet): run as root or drop the limits");
-}
-
 int sb_cgroup_create(const struct sb_limits *limits, const char *id, struct sb_cgroup *cg,
 		     cn_err *err)
 {
 	struct sb_cgroup_setting set[8];
 	size_t n;
+	int r;
 	memset(cg, 0, sizeof(*cg));
-	if (sb_cgroup_usable(err) < 0)
-		return -1;
-	cg->version = sb_cgroup_version();
-	if ((cg->version == SB_CGROUP_V2 ? create_v2(cg, limits, id, err)
-					  : create_v1(cg, limits, id, err)) < 0)
+	if (cn_rootless()) {
+		/* Only below the cgroup the command's sb_cgroup_prepare set up:
+		 * a forked worker cannot move cairn out of its cgroup. */
+		if (!sb_cgroup_user_base())
+			return sb_cgroup_usable(limits, err) < 0 ? -1
+				: cn_err_fail(err, CN_ERR_UNSUPPORTED, "rootless cgroups were not "
+					      "set up before the command started");
+		cg->version = SB_CGROUP_V2;
+		r = create_v2(cg, limits, id, sb_cgroup_user_base(), err);
+	} else {
+		cg->version = sb_cgroup_version();
+		r = cg->version == SB_CGROUP_V2 ? create_v2(cg, limits, id, CGROUP_ROOT, err)
+						: create_v1(cg, limits, id, err);
+	}
+	if (r < 0)
 		goto fail;
 	n = sb_cgroup_settings(cg->version, limits, set, CN_ARRAY_SIZE(set));
 	for (size_t i = 0; i < n && i < CN_ARRAY_SIZE(set); i++) {
@@ -307,7 +310,7 @@ int sb_cgroup_create(const struct sb_limits *limits, const char *id, struct sb_c
 			for (size_t j = 0; j < cg->ndirs; j++)
 				if (!strcmp(cg->controllers[j], set[i].controller))
 					dir = cg->dirs[j];
-		if (write_file(dir, set[i].file, set[i].value, set[i].optional, err) < 0)
+		if (sb_cgroup_write(dir, set[i].file, set[i].value, set[i].optional, err) < 0)
 			goto fail;
 	}
 	return 0;
@@ -321,7 +324,7 @@ int sb_cgroup_enter(const struct sb_cgroup *cg, pid_t pid, cn_err *err)
 	char buf[32];
 	snprintf(buf, sizeof(buf), "%d", (int)pid);
 	for (size_t i = 0; i < cg->ndirs; i++)
-		if (write_file(cg->dirs[i], "cgroup.procs", buf, false, err) < 0)
+		if (sb_cgroup_write(cg->dirs[i], "cgroup.procs", buf, false, err) < 0)
 			return cn_err_wrap(err, "move the container into its cgroup");
 	return 0;
 }
@@ -334,7 +337,7 @@ bool sb_cgroup_oom_killed(const struct sb_cgroup *cg)
 		return false;
 	path = cn_xasprintf("%s/%s", cg->memory_dir,
 			    cg->version == SB_CGROUP_V2 ? "memory.events" : "memory.oom_control");
-	text = read_small(path);
+	text = sb_cgroup_read(path);
 	return text && sb_cgroup_parse_oom_kills(text) > 0;
 }
 
@@ -342,7 +345,7 @@ bool sb_cgroup_oom_killed(const struct sb_cgroup *cg)
 static int kill_all(const char *dir)
 {
 	_cleanup_free_ char *path = cn_xasprintf("%s/cgroup.procs", dir);
-	_cleanup_free_ char *text = read_small(path);
+	_cleanup_free_ char *text = sb_cgroup_read(path);
 	int n = 0;
 	for (char *p = text; p && *p;) {
 		char *end;
@@ -367,7 +370,7 @@ void sb_cgroup_destroy(struct sb_cgroup *cg)
 		/* v2 (5.14+) kills the whole cgroup at once; else one by one. */
 		if (cg->version == SB_CGROUP_V2) {
 			cn_err ignored;
-			write_file(cg->dirs[i], "cgroup.kill", "1", true, &ignored);
+			sb_cgroup_write(cg->dirs[i], "cgroup.kill", "1", true, &ignored);
 		}
 		/* Processes take a moment to leave after SIGKILL: wait up to ~5 s. */
 		for (int tries = 0; tries < 500; tries++) {

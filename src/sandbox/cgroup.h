@@ -5,7 +5,8 @@
  * (CONTROLLER/<own path>/cairn/<id>), so a container stays inside whatever
  * limits its caller has. v2: /sys/fs/cgroup/cairn/<id> (the layout docker's
  * cgroupfs driver uses), since a v2 cgroup holding processes (cairn's own)
- * cannot give controllers to children. */
+ * cannot give controllers to children; rootless v2: OWN/cairn/<id> in the
+ * cgroup delegated to the user (see below). */
 #ifndef SB_CGROUP_H
 #define SB_CGROUP_H
 
@@ -58,9 +59,59 @@ struct sb_cgroup {
 };
 
 enum sb_cgroup_version sb_cgroup_version(void);
-/* 0 when this process may create cgroups; rootless it may not (yet): -1
- * and ERR saying why and what would make it work. */
-int sb_cgroup_usable(cn_err *err);
+
+/* ---- rootless (cgroup_user.c): a cgroup v2 delegated to the user ----
+ * An ordinary user may only make cgroups below a cgroup v2 directory that
+ * is delegated to it: systemd's Delegate=yes chowns the directory, its
+ * cgroup.procs and cgroup.subtree_control to the user, and the controllers
+ * the parent passes down are listed in its cgroup.controllers. cairn then
+ * works below its own cgroup OWN (OWN/cairn/<id>, as the v1 layout does).
+ * Decisions are pure functions of the texts read, for the unit tests. */
+
+/* The directory of this process's cgroup v2: the "0::" path of
+ * /proc/self/cgroup SELF below the cgroup2 mount in /proc/self/mountinfo
+ * MOUNTINFO whose root holds it (/sys/fs/cgroup; /sys/fs/cgroup/unified on
+ * hybrid hosts). Heap string, or NULL when there is none. */
+char *sb_cgroup2_dir(const char *mountinfo, const char *self);
+/* Whether MOUNTINFO mounts a cgroup v1 hierarchy with CONTROLLER: a
+ * controller is in one hierarchy only, so v2 cannot have it then. */
+bool sb_cgroup_v1_bound(const char *mountinfo, const char *controller);
+/* Whether LIST (cgroup.controllers, cgroup.subtree_control: names
+ * separated by white space) names NAME. */
+bool sb_cgroup_list_has(const char *list, const char *name);
+
+/* What decides whether limits can work rootless. */
+struct sb_cgroup_facts {
+	const char *mountinfo;          /* /proc/self/mountinfo */
+	const char *dir;                /* sb_cgroup2_dir's answer; NULL: none */
+	const char *controllers;        /* DIR/cgroup.controllers; NULL: unreadable */
+	bool dir_writable;              /* the user may create cgroups in DIR */
+	bool procs_writable;            /* ...move processes (DIR/cgroup.procs) */
+	bool subtree_writable;          /* ...enable controllers (DIR/cgroup.subtree_control) */
+	unsigned uid;                   /* the user's uid on the host, for the hints */
+};
+/* 0 when LIMITS can work rootless with F, else -1 and ERR saying why and
+ * what would make it work. */
+int sb_cgroup_user_verdict(const struct sb_cgroup_facts *f, const struct sb_limits *limits,
+			   cn_err *err);
+/* The verdict on this host for the user UID (from inside or outside its user
+ * namespace: the kernel's access checks, not owners, decide); on success
+ * *DIR (may be NULL) gets the delegated directory, a heap string. */
+int sb_cgroup_user_check(const struct sb_limits *limits, unsigned uid, char **dir, cn_err *err);
+
+/* 0 when this process may create cgroups for LIMITS: always as root;
+ * rootless when sb_cgroup_user_check agrees, else -1 and ERR. */
+int sb_cgroup_usable(const struct sb_limits *limits, cn_err *err);
+/* Called once by the command before it forks anything, when limits are
+ * asked for: sb_cgroup_usable, and rootless, the set-up that a cgroup v2
+ * needs before children can get controllers (see cgroup_user.c); undone
+ * at exit by the last process of cairn's own. */
+int sb_cgroup_prepare(const struct sb_limits *limits, cn_err *err);
+/* Rootless: the delegated directory prepared above, else NULL. */
+const char *sb_cgroup_user_base(void);
+/* Undo that set-up if this process is the last of cairn's in its leaf
+ * (else a later one will). atexit runs it; call it before _exit. */
+void sb_cgroup_release(void);
 
 /* Create the cgroup named ID with LIMITS applied. */
 int sb_cgroup_create(const struct sb_limits *limits, const char *id, struct sb_cgroup *cg,

@@ -210,7 +210,7 @@ static void __attribute__((noreturn)) exec_child(const struct sb_join *j, const 
 	if ((!proc->security || !proc->security->unconfined) &&
 	    sb_seccomp_build(&filter, sb_process_caps(proc), &err) < 0)
 		sb_child_fail(c->errp, &err);
-	sb_become_process(proc, proc->tty ? slave : NULL, filter, c->errp);
+	sb_become_process(proc, proc->tty ? slave : NULL, filter, -1, c->errp);
 }
 
 static void close_pair(int p[2])

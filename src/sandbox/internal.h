@@ -20,6 +20,7 @@ struct wait_ctx {
 	int stop_signal;        /* see struct sb_process */
 	unsigned stop_timeout;
 	int handled;            /* interrupts acted on */
+	bool before_exec;       /* a stop signal waits until the process exec'd */
 	bool stopping;
 	struct timespec deadline;
 	/* cairn run and exec: stdin into the container, a pty, window size changes */
@@ -59,6 +60,12 @@ int sb_recv_fd(int sock);
 /* openat2 inside ROOT_FD (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | extra). */
 int sb_open_in_root(int root_fd, const char *path, int flags, unsigned long long resolve);
 
+/* cgroup.c: write VALUE to DIR/FILE (OPTIONAL: a missing file is fine),
+ * and read a small file (NULL when it cannot be read). */
+int sb_cgroup_write(const char *dir, const char *file, const char *value, bool optional,
+		    cn_err *err);
+char *sb_cgroup_read(const char *path);
+
 /* mounts.c */
 int sb_create_stubs(int root_fd, cn_err *err);
 /* /proc with masked and read-only paths, /dev, /sys, resolv.conf, hosts. */
@@ -70,12 +77,14 @@ int sb_create_mount_targets(int root_fd, const struct sb_mount *m, size_t n, cn_
 int sb_mount_extra(int root_fd, const struct sb_mount *m, size_t n, cn_err *err);
 int sb_enter_root(int root_fd, cn_err *err);
 
-/* process.c: become pid 1 of the namespace and run PROC under it. */
+/* process.c: as pid 1 of the namespace, exec PROC (as_pid1) or become its
+ * reaper and run it as a child. */
 struct sb_init_io {
 	int stdin_fd;           /* the process's stdin (a pipe), -1: /dev/null */
 	int pty_sock;           /* tty: the pty master is sent here, else -1 */
 	struct winsize ws;      /* tty: its first size, if have_ws */
 	bool have_ws;
+	int parent_fd;          /* as_pid1: a pidfd on the sandbox's parent, else -1 */
 };
 void sb_run_init(const struct sb_process *proc, const struct sb_init_io *io, int errfd)
 	__attribute__((noreturn));
@@ -91,9 +100,11 @@ int sb_attach_tty(const char *slave, cn_err *err);
  * the sandbox's root: the user from the root's passwd, env, working dir,
  * rlimits, bounding set, ids, capabilities, no_new_privs and FILTER (a
  * seccomp filter; NULL: none), in that order, then exec. SLAVE: the tty's
- * name, chowned to the user. Errors go to ERRFD. */
-void sb_become_process(const struct sb_process *p, const char *slave, void *filter, int errfd)
-	__attribute__((noreturn));
+ * name, chowned to the user. PARENT_FD (-1: none): a pidfd on the parent,
+ * whose death kills the process (the parent-death signal, set again after
+ * the change of user cleared it). Errors go to ERRFD. */
+void sb_become_process(const struct sb_process *p, const char *slave, void *filter, int parent_fd,
+		       int errfd) __attribute__((noreturn));
 /* Report ERR to the parent through ERRFD and exit. */
 void sb_child_fail(int errfd, const cn_err *err) __attribute__((noreturn));
 

@@ -1,5 +1,6 @@
-/* The process a sandbox runs: pid 1 of the namespace, and under it the
- * command with the image's user, docker's capabilities and a clean fd table. */
+/* The process a sandbox runs, with the image's user, docker's capabilities
+ * and a clean fd table: pid 1 of the namespace itself (cairn run), or the
+ * child of cairn's reaper as pid 1 (RUN steps, run --init). */
 #include "sandbox/defaults.h"
 #include "sandbox/internal.h"
 #include "sandbox/options.h"
@@ -14,6 +15,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -202,6 +204,32 @@ static int set_rlimits(const struct sb_process *p, cn_err *err)
 	return 0;
 }
 
+/* A process starts as docker's do: every signal at its default action
+ * (cairn ignores SIGPIPE, the reaper handles the ones it forwards) and
+ * none blocked. */
+static void default_signals(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);      /* SIGKILL, SIGSTOP, glibc's own: EINVAL, fine */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* As pid 1 the process dies with cairn, as the reaper does: the
+ * parent-death signal set at clone went with the change of user, so it is
+ * set again, and a parent that died in between is noticed on its pidfd. */
+static void die_with_parent(int parent_fd)
+{
+	struct pollfd pf = { .fd = parent_fd, .events = POLLIN };
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (poll(&pf, 1, 0) != 0)
+		_exit(125);
+}
+
 static void __attribute__((noreturn)) run_worker(const struct sb_process *p,
 						 const struct sb_init_io *io, const char *slave,
 						 void *filter, int errfd)
@@ -209,7 +237,8 @@ static void __attribute__((noreturn)) run_worker(const struct sb_process *p,
 	cn_err err = { 0 };
 	int in_fd;
 
-	setsid();
+	default_signals();
+	setsid();       /* as pid 1: already the session's leader (EPERM) */
 	if (slave) {
 		if (sb_attach_tty(slave, &err) < 0)
 			sb_child_fail(errfd, &err);
@@ -220,10 +249,11 @@ static void __attribute__((noreturn)) run_worker(const struct sb_process *p,
 			sb_child_fail(errfd, &err);
 		}
 	}
-	sb_become_process(p, slave, filter, errfd);
+	sb_become_process(p, slave, filter, io->parent_fd, errfd);
 }
 
-void sb_become_process(const struct sb_process *p, const char *slave, void *filter, int errfd)
+void sb_become_process(const struct sb_process *p, const char *slave, void *filter, int parent_fd,
+		       int errfd)
 {
 	cn_err err = { 0 };
 	struct cn_user user;
@@ -256,6 +286,8 @@ void sb_become_process(const struct sb_process *p, const char *slave, void *filt
 	if (drop_bounding_set(caps, &err) < 0 || become_user(&user, &err) < 0 ||
 	    set_capabilities(user.uid, caps, nnp, &err) < 0)
 		sb_child_fail(errfd, &err);
+	if (parent_fd >= 0)
+		die_with_parent(parent_fd);
 	/* No host fd may reach the process (CVE-2024-21626). */
 	syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
 	/* Last: nothing cairn does after this needs a refused call. */
@@ -293,9 +325,10 @@ int sb_make_pty(const struct sb_init_io *io, char *slave, size_t len, cn_err *er
 	return 0;
 }
 
-/* pid 1 of the sandbox: forwards signals to the main process, reaps
- * everything, and exits with the main process's status, which makes the
- * kernel kill whatever is left in the namespace. */
+/* cairn's reaper as pid 1 of the sandbox (RUN steps, run --init): forwards
+ * signals to the main process, reaps everything, and exits with the main
+ * process's status, which makes the kernel kill whatever is left in the
+ * namespace. */
 static volatile pid_t forward_to;
 
 static void forward_signal(int sig)
@@ -331,6 +364,10 @@ void sb_run_init(const struct sb_process *p, const struct sb_init_io *io, int er
 		sb_child_fail(errfd, &err);
 	if (io->pty_sock >= 0)
 		close(io->pty_sock);
+	/* The process itself is pid 1: no reaper, no fork. Signals reach it
+	 * from outside (cairn stop) only where it has a handler, as in docker. */
+	if (p->as_pid1)
+		run_worker(p, io, p->tty ? slave : NULL, filter, errfd);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = forward_signal;
 	for (int sig = 1; sig < NSIG; sig++)
@@ -342,22 +379,17 @@ void sb_run_init(const struct sb_process *p, const struct sb_init_io *io, int er
 		cn_err_sys(&err, "fork");
 		sb_child_fail(errfd, &err);
 	}
-	if (worker == 0) {
-		sa.sa_handler = SIG_DFL;
-		for (int sig = 1; sig < NSIG; sig++)
-			if (forwarded(sig))
-				sigaction(sig, &sa, NULL);
+	if (worker == 0)
 		run_worker(p, io, p->tty ? slave : NULL, filter, errfd);
-	}
 	forward_to = worker;
 	/* pid 1 is filtered too: the container can signal it, nothing more. */
 	if (filter && sb_seccomp_load(filter, true, &err) < 0) {
 		kill(worker, SIGKILL);
 		sb_child_fail(errfd, &err);
 	}
-	close(errfd);
-	if (io->stdin_fd >= 0)
-		close(io->stdin_fd);
+	/* The reaper only waits: none of cairn's fds (the store, its locks, the
+	 * log) stays open in the container's pid 1. */
+	syscall(SYS_close_range, 3U, ~0U, 0U);
 	for (;;) {
 		int ws;
 		pid_t r = waitpid(-1, &ws, 0);

@@ -159,6 +159,13 @@ static void handle_stop(struct wait_ctx *w)
 		if (w->stop_signal == SB_STOP_KILL) {
 			w->interrupted = true;
 			kill(w->pid, SIGKILL);
+		} else if (w->before_exec) {
+			/* Until then pid 1 is cairn's set-up code, which would ignore
+			 * it as a pid 1 without a handler does: it goes once the
+			 * process runs. A second request kills at once. */
+			if (n < 2)
+				return;
+			kill(w->pid, SIGKILL);
 		} else if (w->handled == 0) {
 			int sig = w->stop_signal == SB_STOP_FORWARD ? cn_interrupt_signal() : w->stop_signal;
 			kill(w->pid, sig);
@@ -422,7 +429,13 @@ static void __attribute__((noreturn)) sandbox_child(const struct sb_rootfs *root
 	int root_fd = -1;
 	char go;
 
-	setpgid(0, 0);
+	/* Apart from the caller's terminal and its Ctrl-C. The process as
+	 * pid 1 leads a session of its own, for its pty (the reaper's child
+	 * makes one itself). */
+	if (proc->as_pid1)
+		setsid();
+	else
+		setpgid(0, 0);
 	if (dup2(c->out, STDOUT_FILENO) < 0 || dup2(c->err, STDERR_FILENO) < 0) {
 		cn_err_sys(&err, "redirect output");
 		sb_child_fail(c->errp, &err);
@@ -544,6 +557,7 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 	struct child_fds cf;
 	_cleanup_close_ int upper_fd = -1;
 	_cleanup_close_ int userns_fd = -1;
+	_cleanup_close_ int self_fd = -1;
 	struct net_lease lease;
 	char resolv[PATH_MAX];
 	int ws = 0, r = -1, ev;
@@ -593,6 +607,16 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 	}
 	cf.io.stdin_fd = in[0];
 	cf.io.pty_sock = pty[1];
+	cf.io.parent_fd = -1;
+	if (proc->as_pid1) {
+		self_fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+		if (self_fd < 0) {
+			cn_err_sys(err, "pidfd_open");
+			goto out;
+		}
+		cf.io.parent_fd = self_fd;
+	}
+	w.before_exec = proc->stop_signal != SB_STOP_KILL;
 	if (proc->tty) {
 		/* The terminal the size follows: the user's stdin, else stdout. */
 		w.size_fd = proc->interactive && isatty(proc->in_fd) ? proc->in_fd : proc->out_fd;
@@ -669,11 +693,16 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 		}
 	}
 	/* errp reaches EOF when the process exec'd: every copy is close-on-exec
-	 * and pid 1 closes its own; data instead is the error of a failed setup. */
-	if (ev == 1 && proc->on_start && (ev = sb_wait_events(&w, errp[0], relays, 3)) == 1) {
+	 * and the reaper closes its own; data instead is the error of a failed
+	 * setup. */
+	if (ev == 1 && (proc->on_start || w.before_exec) &&
+	    (ev = sb_wait_events(&w, errp[0], relays, 3)) == 1) {
 		int pending = 0;
-		if (ioctl(errp[0], FIONREAD, &pending) == 0 && pending == 0)
-			proc->on_start(proc->on_start_ctx, pid, cg.ndirs ? &cg : NULL);
+		if (ioctl(errp[0], FIONREAD, &pending) == 0 && pending == 0) {
+			w.before_exec = false;
+			if (proc->on_start)
+				proc->on_start(proc->on_start_ctx, pid, cg.ndirs ? &cg : NULL);
+		}
 	}
 	ev = sb_relay_to_end(&w, proc, &in[1], relays, 3, ev);
 	if (sb_finish_child(&w, &ws) < 0 || ev < 0) {

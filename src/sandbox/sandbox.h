@@ -95,9 +95,16 @@ struct sb_process {
 	bool tty;               /* a pty from the sandbox's devpts as stdin/out/err, its
 	                         * size following in_fd's (or out_fd's) terminal on SIGWINCH */
 	bool read_only;         /* the root is mounted read-only */
+	bool as_pid1;           /* the process itself is pid 1 of its pid namespace, as
+	                         * in docker (cairn run): the set-up code execs it. Else
+	                         * cairn's reaper is pid 1 and the process its child
+	                         * (RUN steps, run --init): the reaper forwards signals,
+	                         * reaps orphans and exits with the process's status. */
 	int stop_signal;        /* SB_STOP_KILL, SB_STOP_FORWARD or a signal: on the first
-	                         * Ctrl-C, that signal; SIGKILL after stop_timeout s or the
-	                         * second Ctrl-C; the process's status is returned */
+	                         * Ctrl-C, that signal (sent once the process exec'd);
+	                         * SIGKILL after stop_timeout s or the second Ctrl-C; the
+	                         * process's status is returned. As pid 1 the process
+	                         * gets only the signals it has a handler for. */
 	unsigned stop_timeout;
 	const struct sb_limits *limits;  /* a cgroup with these limits (NULL: none) */
 	const char *cgroup_id;  /* its name (unique; required with limits) */
@@ -109,7 +116,8 @@ struct sb_process {
 	const char *resolv_file;             /* bound as /etc/resolv.conf (--dns); NULL:
 	                                      * the network's */
 	/* cairn run -d: called once the process has exec'd (not when setting it
-	 * up failed), with the host pid of the sandbox's pid 1 and its cgroup
+	 * up failed), with the host pid of the sandbox's pid 1 (the process
+	 * itself with as_pid1, else cairn's reaper, its parent) and its cgroup
 	 * (NULL: none) */
 	void (*on_start)(void *ctx, pid_t init_pid, const struct sb_cgroup *cg);
 	void *on_start_ctx;

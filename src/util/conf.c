@@ -16,6 +16,8 @@
 /* The keys cairn knows; anything else is refused (see conf.h). */
 static const char *const known_keys[] = {
 	"compression",          /* build's layer compression: gzip | zstd */
+	"init",                 /* run's --init by default: true | false (docker's
+	                         * daemon.json "init") */
 };
 
 #define CONF_MAX_LINE 4096

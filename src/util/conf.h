@@ -1,5 +1,5 @@
 /* cairn's configuration file: persistent defaults for options (today the
- * layer compression of builds). Files, read in order, later values winning:
+ * layer compression of builds and run's --init). Files, read in order, later values winning:
  *   /etc/cairn/cairn.conf
  *   $XDG_CONFIG_HOME/cairn/cairn.conf (default ~/.config/cairn/cairn.conf)
  * or, when CAIRN_CONFIG is set, that one file instead of both (empty: none),

@@ -183,3 +183,31 @@ for i, v in enumerate(["reg:5000/team/app:buildcache", "type=registry,ref=localh
                        "type=local,dest=/tmp/c,tag=v1", "type=local,src=\"/a,b\",digest=sha256:" + "0" * 64,
                        "type=inline", "type=gha,scope=x", "type=local,\"dest=/a,\"\"b\",compression=gzip"]):
     put("rcache", "spec%d" % i, v + "\n")
+
+
+# ---- modinfo: kernel modules (ELF64 objects) for the disk export's loader ----
+def elf_module(modinfo, little=True):
+    """A minimal ELF64 relocatable object: sections null, .shstrtab, .modinfo."""
+    import struct
+    e = "<" if little else ">"
+    shstr = b"\0.shstrtab\0.modinfo\0"
+    body_off = 64
+    shstr_off, mi_off = body_off, body_off + len(shstr)
+    sh_off = (mi_off + len(modinfo) + 7) & ~7
+    data = bytearray(sh_off + 3 * 64)
+    ident = b"\x7fELF" + bytes([2, 1 if little else 2, 1, 0]) + b"\0" * 8
+    struct.pack_into(e + "16sHHIQQQIHHHHHH", data, 0, ident, 1, 62, 1, 0, 0, sh_off, 0, 64, 0, 0, 64, 3, 1)
+    data[shstr_off:shstr_off + len(shstr)] = shstr
+    data[mi_off:mi_off + len(modinfo)] = modinfo
+    for i, (name, off, size) in enumerate([(0, 0, 0), (1, shstr_off, len(shstr)), (11, mi_off, len(modinfo))]):
+        struct.pack_into(e + "IIQQQQIIQQ", data, sh_off + 64 * i, name, 3 if i == 1 else (1 if i else 0), 0, 0,
+                         off, size, 0, 0, 1, 0)
+    return bytes(data)
+
+
+put("modinfo", "virtio_pci", elf_module(b"license=GPL\0depends=virtio_pci_modern_dev,virtio,virtio_ring\0"
+                                        b"name=virtio_pci\0vermagic=6.1.0-57-amd64 SMP mod_unload\0"))
+put("modinfo", "ext4", elf_module(b"alias=fs-ext4\0depends=mbcache,jbd2,crc16\0intree=Y\0name=ext4\0"))
+put("modinfo", "nodeps", elf_module(b"depends=\0name=crc16\0"))
+put("modinfo", "dashes", elf_module(b"depends=crc32c-generic,,a-b\0"))
+put("modinfo", "bigendian", elf_module(b"depends=x\0", little=False))

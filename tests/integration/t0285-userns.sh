@@ -28,22 +28,29 @@ check "root inside writes to / and chowns in the range" \
 run_cairn run --userns=auto busybox test -e /new
 check "...into the discarded upper dir" test "$status" -eq 1
 
-# Seen from the host, the container's processes run as the mapped uid.
+# Seen from the host, the container's processes run as the mapped uid: the
+# process itself as pid 1, or cairn's reaper as pid 1 (--init) and the process.
 marker=$((700000 + RANDOM))
-"$CAIRN" run --userns=auto busybox sleep "$marker" >"$T/bg.out" 2>&1 &
-bg=$!
-pid=
-for _ in $(seq 100); do
-	pid=$(pgrep -x -f "sleep $marker" | head -1)
-	[ -n "$pid" ] && break
-	sleep 0.1
+for mode in "" --init; do
+	"$CAIRN" run $mode --userns=auto busybox sleep "$marker" >"$T/bg.out" 2>&1 &
+	bg=$!
+	pid=
+	for _ in $(seq 100); do
+		pid=$(pgrep -x -f "sleep $marker" | head -1)
+		[ -n "$pid" ] && break
+		sleep 0.1
+	done
+	check "${mode:-pid 1}: the container's process runs as uid and gid $base on the host" \
+		sh -c "grep -qE '^Uid:\s+$base\s+$base\s+$base\s+$base$' /proc/$pid/status &&
+		       grep -qE '^Gid:\s+$base\s+$base\s+$base\s+$base$' /proc/$pid/status"
+	if [ -z "$mode" ]; then
+		check "...and it is the container's pid 1" sh -c "grep -qE '^NSpid:\s+$pid\s+1$' /proc/$pid/status"
+	else
+		check "...and its pid 1 too" sh -c "grep -qE '^Uid:\s+$base\s' /proc/\$(awk '/^PPid:/ {print \$2}' /proc/$pid/status)/status"
+	fi
+	[ -n "$pid" ] && kill -KILL "$pid"
+	wait "$bg"
 done
-check "the container's process runs as uid and gid $base on the host" \
-	sh -c "grep -qE '^Uid:\s+$base\s+$base\s+$base\s+$base$' /proc/$pid/status &&
-	       grep -qE '^Gid:\s+$base\s+$base\s+$base\s+$base$' /proc/$pid/status"
-check "...and its pid 1 too" sh -c "grep -qE '^Uid:\s+$base\s' /proc/\$(awk '/^PPid:/ {print \$2}' /proc/$pid/status)/status"
-[ -n "$pid" ] && kill -KILL "$pid"
-wait "$bg"
 
 # A host directory owned by real root: nobody's inside, not writable.
 mkdir -p "$T/vol"

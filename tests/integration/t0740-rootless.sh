@@ -6,92 +6,19 @@
 # and the image's own owners, and what cannot work says why.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/registry.sh"
-
-for tool in useradd userdel setpriv newuidmap newgidmap zstd python3; do
-	if ! command -v "$tool" >/dev/null; then
-		skip "rootless" "$tool is missing"
-		finish
-	fi
-done
+. "$(dirname "$0")/rootless.sh"
+rootless_need useradd userdel setpriv newuidmap newgidmap zstd python3
 
 U1=cnrl$$a
 U2=cnrl$$b
-rootless_cleanup() {
-	for u in "$U1" "$U2"; do
-		id -u "$u" >/dev/null 2>&1 || continue
-		uid=$(id -u "$u")
-		userdel "$u" 2>/dev/null
-		sed -i "/^$u:/d" /etc/subuid /etc/subgid
-		rm -rf "/tmp/cairn-run-$uid"
-	done
-	stop_registry
-	cleanup_test_dir
-}
-trap rootless_cleanup EXIT
-
-# The users' homes are inside $T, which they must be able to traverse.
-chmod 0711 "$T"
-useradd -m -d "$T/h1" -s /bin/sh "$U1" || { fail "useradd $U1"; finish; }
-useradd -m -d "$T/h2" -s /bin/sh "$U2" || { fail "useradd $U2"; finish; }
-grep -q "^$U1:" /etc/subuid || echo "$U1:200000:65536" >>/etc/subuid
-grep -q "^$U1:" /etc/subgid || echo "$U1:200000:65536" >>/etc/subgid
-sed -i "/^$U2:/d" /etc/subuid /etc/subgid
-if ! as_probe=$(setpriv --reuid="$U1" --regid="$U1" --init-groups --inh-caps=-all unshare -r true 2>&1); then
-	skip "rootless" "no unprivileged user namespaces here: $as_probe"
-	finish
-fi
-H1=$T/h1
-H2=$T/h2
+rootless_extra_cleanup() { stop_registry; }
+rootless_user "$U1" 200000
+rootless_user "$U2"
+rootless_probe "$U1"
+H1=$T/home-$U1
+H2=$T/home-$U2
 S1=$H1/.local/share/cairn
-install -m 0755 "$CAIRN" "$T/cairn"
-
-# as USER CMD...: no capabilities, a clean environment (EXTRA_ENV adds to it).
-as() {
-	local u=$1 h
-	shift
-	h=$(getent passwd "$u" | cut -d: -f6)
-	(cd "$h" && exec setpriv --reuid="$u" --regid="$u" --init-groups --inh-caps=-all \
-		env -i HOME="$h" USER="$u" LOGNAME="$u" PATH=/usr/sbin:/usr/bin:/sbin:/bin ${EXTRA_ENV:-} "$@")
-}
-# lib.sh's run_cairn (so expect_ok and expect_fail) as AS_USER when set.
-run_cairn() {
-	if [ -n "${AS_USER:-}" ]; then
-		as "$AS_USER" "$T/cairn" "$@"
-	else
-		"$CAIRN" "$@"
-	fi >"$T/out" 2>"$T/err"
-	status=$?
-}
-rl() { local u=$1; shift; AS_USER=$u run_cairn "$@"; }
-rl_ok() { local desc=$1 u=$2; shift 2; AS_USER=$u expect_ok "$desc" "$@"; }
-rl_fail() { local desc=$1 want=$2 substr=$3 u=$4; shift 4; AS_USER=$u expect_fail "$desc" "$want" "$substr" "$@"; }
-
-# Contexts every user can read.
-mkdir -p "$T/ctx/scratch" "$T/ctx/run" "$T/ctx/zero" "$T/ctx/chown"
-echo hello >"$T/ctx/scratch/a.txt"
-printf 'FROM scratch\nCOPY a.txt /a.txt\n' >"$T/ctx/scratch/Buildfile"
-cp -r "$REPO_DIR/examples/busybox" "$T/ctx/bb"
-install -m 0755 /bin/busybox "$T/ctx/bb/busybox"
-cat >"$T/ctx/run/Buildfile" <<'EOF'
-FROM busybox
-RUN mkdir -p /lower/d /keep && echo in >/lower/d/inner && echo f >/lower/f
-RUN rm /lower/f && rm -rf /lower/d && mkdir /lower/d && echo new >/lower/d/new && \
-    echo x >/keep/own && chown 1000:1000 /keep/own && cp /bin/busybox /keep/suid && \
-    chmod 4755 /keep/suid && chown 1000:1000 /keep /keep/suid && chmod 4755 /keep/suid
-EOF
-printf 'FROM busybox\nRUN echo hi >/f && chown 0:0 /f && id -u >/uid\n' >"$T/ctx/zero/Buildfile"
-printf 'FROM busybox\nRUN echo hi >/f && chown 1000:1000 /f\n' >"$T/ctx/chown/Buildfile"
-mkdir -p "$T/ctx/multi"
-echo hi >"$T/ctx/multi/a.txt"
-cat >"$T/ctx/multi/Buildfile" <<'EOF'
-FROM busybox AS build
-RUN mkdir /out && echo built >/out/file && chown 1000:1000 /out/file
-FROM busybox
-COPY --from=build /out/file /app/file
-COPY --chown=1000:1000 a.txt /app/a.txt
-RUN test "$(stat -c %u:%g /app/a.txt)" = 1000:1000 && test "$(stat -c %u /app/file)" = 0
-EOF
-chmod -R a+rX "$T/ctx"
+rootless_contexts
 
 # ---- where things live ----
 rl_ok "FROM scratch + COPY rootless" "$U1" build -t scratch:1 "$T/ctx/scratch"
@@ -103,8 +30,8 @@ check "info: the store, rootless, the uid range" \
 	sh -c "grep -q '^store: *$S1\$' '$T/out' && grep -q '^rootless: *yes' '$T/out' &&
 	       grep -q '^uid map: *0 -> $(id -u "$U1"), 1-65536 -> ' '$T/out'"
 check "info: the auth file is not root's" sh -c "! grep -q /run/containers '$T/out'"
-check "info: what is unavailable names slirp4netns and cgroup v1" \
-	sh -c "grep -q slirp4netns '$T/out' && grep -q 'cgroup v1' '$T/out'"
+check "info: what is unavailable names slirp4netns and, for the limits, cgroup v1" \
+	sh -c "grep -q slirp4netns '$T/out' && grep -q 'cgroups are v1' '$T/out'"
 EXTRA_ENV="XDG_DATA_HOME=$H1/data" rl_ok "XDG_DATA_HOME moves the store" "$U1" images
 check "XDG_DATA_HOME/cairn is the store" test -d "$H1/data/cairn/blobs"
 rl_ok "--root still wins" "$U1" --root "$H1/other" images
@@ -158,10 +85,12 @@ rl_fail "--memory is refused rootless on cgroup v1, saying why" 1 "cgroup" \
 rl_fail "run --userns=auto is refused rootless" 125 "needs root" "$U1" run --rm --userns=auto busybox true
 
 # ---- cairn run ----
-rl_ok "run --rm rootless" "$U1" run --rm busybox id -u
-check "run: root inside" test "$(cat "$T/out")" = 0
-rl_ok "run -u 1000 rootless" "$U1" run --rm -u 1000:1000 busybox id -u
-check "run: uid 1000 inside" test "$(cat "$T/out")" = 1000
+rl_ok "run --rm rootless" "$U1" run --rm busybox sh -c 'id -u; echo $$'
+check "run: root inside, the process is pid 1" test "$(tr '\n' ' ' <"$T/out")" = "0 1 "
+rl_ok "run -u 1000 rootless" "$U1" run --rm -u 1000:1000 busybox sh -c 'id -u; echo $$'
+check "run: uid 1000 inside, pid 1" test "$(tr '\n' ' ' <"$T/out")" = "1000 1 "
+rl_ok "run --init rootless" "$U1" run --rm --init busybox sh -c 'echo $$'
+check "run --init: the process is pid 2, under the reaper" test "$(cat "$T/out")" = 2
 
 # ---- the other commands ----
 rl_ok "multi-stage with COPY --from and COPY --chown rootless" "$U1" build -q -t multi:1 "$T/ctx/multi"
@@ -196,11 +125,14 @@ as "$U1" "$T/cairn" build --no-cache -f "$T/ctx/zero/sleep.bf" "$T/ctx/zero" >"$
 kpid=$!
 # Up to a minute: a loaded machine takes a while to get there.
 for _ in $(seq 600); do grep -q started "$T/kill.out" && break; sleep 0.1; done
-# The build itself, not the shells around it: the user's oldest cairn.
-kill -9 "$(pgrep -o -u "$U1" -x cairn)"
+# The build itself, not the shells around it, nor a detached container's
+# supervisor still on its way out: the oldest cairn with this command line.
+kill -9 "$(pgrep -o -u "$U1" -f "^$T/cairn build --no-cache -f $T/ctx/zero/sleep.bf")"
 wait "$kpid" 2>/dev/null
+kstatus=$?
 for _ in $(seq 50); do pgrep -u "$U1" >/dev/null || break; sleep 0.1; done
 check "kill -9: the step started first" grep -q started "$T/kill.out"
+check "kill -9: the build died of it (status 137), not at the step's end" test "$kstatus" -eq 137
 check "kill -9: no process of the user is left" sh -c "! pgrep -u '$U1' >/dev/null"
 rl_ok "the next command runs" "$U1" images
 check "kill -9: nothing left in tmp after it" test -z "$(ls -A "$S1/tmp")"

@@ -3,7 +3,8 @@
  * archive), `load` of hostile archives (refused, the entry named, the store
  * left as it was), `export --format rootfs` (files and modes) and the
  * bundle's config.json (the image's command, environment and directory,
- * docker's default capabilities). Stores and images are made through the
+ * docker's default capabilities; rootless, the user namespace's mapping).
+ * Stores and images are made through the
  * store API, without the CLI. */
 #include "archive/imgarchive.h"
 #include "layers/layer.h"
@@ -12,6 +13,7 @@
 #include "util/cleanup.h"
 #include "util/mem.h"
 #include "util/platform.h"
+#include "util/rootless.h"
 #include "unit.h"
 
 #include <archive.h>
@@ -510,6 +512,72 @@ static void test_bundle(struct store *st)
 	json_decref(cfg);
 }
 
+static bool devpts_has_gid5(json_t *cfg)
+{
+	json_t *m, *o;
+	size_t i, j;
+	json_array_foreach(json_object_get(cfg, "mounts"), i, m) {
+		if (strcmp(json_string_value(json_object_get(m, "destination")) ?: "", "/dev/pts"))
+			continue;
+		json_array_foreach(json_object_get(m, "options"), j, o)
+			if (!strcmp(json_string_value(o), "gid=5"))
+				return true;
+	}
+	return false;
+}
+
+/* A rootless user's bundle (last: rootless cannot be switched off again). */
+static void test_bundle_rootless(struct store *st)
+{
+	struct cn_rootless rl = { .uid = 1234, .gid = 1235, .uid_start = 200000, .uid_count = 65536,
+				  .gid_start = 300000, .gid_count = 65536 };
+	_cleanup_free_ char *dest = cn_xasprintf("%s/bundle-rl", base);
+	_cleanup_free_ char *path = cn_xasprintf("%s/bundle-rl/config.json", base);
+	_cleanup_free_ char *dest1 = cn_xasprintf("%s/bundle-rl1", base);
+	_cleanup_free_ char *path1 = cn_xasprintf("%s/bundle-rl1/config.json", base);
+	json_t *cfg, *lx, *ns, *v, *want;
+	bool user_ns = false;
+	size_t i;
+	int r;
+
+	cn_rootless_set(&rl);
+	r = arc_export(st, "app:1", ARC_BUNDLE, dest, &err);
+	UNIT_CHECK(r == 0, "rootless export --format bundle: %s", r ? err.msg : "ok");
+	cfg = json_load_file(path, 0, NULL);
+	lx = json_object_get(cfg, "linux");
+	ns = json_object_get(lx, "namespaces");
+	json_array_foreach(ns, i, v)
+		user_ns |= !strcmp(json_string_value(json_object_get(v, "type")) ?: "", "user");
+	UNIT_CHECK(user_ns && json_array_size(ns) == 6, "rootless: a user namespace besides the other five");
+	want = json_pack("[{s:i, s:i, s:i}, {s:i, s:i, s:i}]", "containerID", 0, "hostID", 1234, "size", 1,
+			 "containerID", 1, "hostID", 200000, "size", 65536);
+	UNIT_CHECK(json_equal(json_object_get(lx, "uidMappings"), want),
+		   "rootless: uidMappings 0 = the user, 1.. = its range");
+	json_decref(want);
+	want = json_pack("[{s:i, s:i, s:i}, {s:i, s:i, s:i}]", "containerID", 0, "hostID", 1235, "size", 1,
+			 "containerID", 1, "hostID", 300000, "size", 65536);
+	UNIT_CHECK(json_equal(json_object_get(lx, "gidMappings"), want),
+		   "rootless: gidMappings 0 = the user's group, 1.. = its range");
+	json_decref(want);
+	UNIT_CHECK(json_array_size(json_object_get(json_object_get(json_object_get(cfg, "process"), "user"),
+						   "additionalGids")) == 0,
+		   "rootless: no additionalGids (rootless runc refuses them)");
+	UNIT_CHECK(devpts_has_gid5(cfg), "rootless with a gid range: devpts keeps gid=5");
+	json_decref(cfg);
+
+	rl.uid_count = rl.gid_count = 0;
+	cn_rootless_set(&rl);
+	r = arc_export(st, "app:1", ARC_BUNDLE, dest1, &err);
+	UNIT_CHECK(r == 0, "rootless export without a range: %s", r ? err.msg : "ok");
+	cfg = json_load_file(path1, 0, NULL);
+	lx = json_object_get(cfg, "linux");
+	UNIT_CHECK(json_array_size(json_object_get(lx, "uidMappings")) == 1 &&
+		   json_array_size(json_object_get(lx, "gidMappings")) == 1,
+		   "rootless without a range: only the user's own ids are mapped");
+	UNIT_CHECK(!devpts_has_gid5(cfg), "rootless without a gid range: devpts has no gid=5");
+	json_decref(cfg);
+}
+
 int main(void)
 {
 	struct store st;
@@ -521,6 +589,7 @@ int main(void)
 	test_hostile();
 	test_export_rootfs(&st);
 	test_bundle(&st);
+	test_bundle_rootless(&st);
 	store_image_free(&img);
 	store_close(&st);
 	close(base_fd);
