@@ -157,13 +157,15 @@ static void close_all_but(const int *keep, size_t n)
 
 struct exec_fds {
 	int go, errp, out, err;
+	int parent;             /* a pidfd on cairn exec, the process's parent once adopted */
 	struct sb_init_io io;   /* stdin_fd, pty_sock and the terminal's size */
 };
 
 static void __attribute__((noreturn)) exec_child(const struct sb_join *j, const struct sb_process *proc,
 						 int nsflags, struct exec_fds *c)
 {
-	int keep[] = { c->go, c->errp, c->out, c->err, c->io.stdin_fd, c->io.pty_sock, j->pidfd };
+	int keep[] = { c->go, c->errp, c->out, c->err, c->io.stdin_fd, c->io.pty_sock, j->pidfd,
+		       c->parent };
 	struct sigaction sa = { .sa_handler = SIG_DFL };
 	void *filter = NULL;
 	char slave[64], go;
@@ -210,7 +212,7 @@ static void __attribute__((noreturn)) exec_child(const struct sb_join *j, const 
 	if ((!proc->security || !proc->security->unconfined) &&
 	    sb_seccomp_build(&filter, sb_process_caps(proc), &err) < 0)
 		sb_child_fail(c->errp, &err);
-	sb_become_process(proc, proc->tty ? slave : NULL, filter, -1, c->errp);
+	sb_become_process(proc, proc->tty ? slave : NULL, filter, c->parent, c->errp);
 }
 
 static void close_pair(int p[2])
@@ -269,6 +271,7 @@ int sb_exec(const struct sb_join *j, const struct sb_process *proc, struct sb_ex
 			      .stop_timeout = proc->stop_timeout };
 	struct relay relays[3];
 	struct exec_fds cf;
+	_cleanup_close_ int self_fd = -1;
 	int ws = 0, ev = 1, r = -1;
 	pid_t mid, pid = -1;
 	ssize_t n;
@@ -284,8 +287,15 @@ int sb_exec(const struct sb_join *j, const struct sb_process *proc, struct sb_ex
 		cn_err_sys(err, "pipe");
 		goto out;
 	}
+	/* The process dies with cairn exec, its parent once adopted. */
+	self_fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (self_fd < 0) {
+		cn_err_sys(err, "pidfd_open");
+		goto out;
+	}
 	cf = (struct exec_fds){ .go = go[0], .errp = errp[1], .out = out[1], .err = errout[1],
-				.io = { .stdin_fd = in[0], .pty_sock = pty[1] } };
+				.parent = self_fd,
+				.io = { .stdin_fd = in[0], .pty_sock = pty[1], .parent_fd = -1 } };
 	if (proc->tty) {
 		/* The terminal the size follows: the user's stdin, else stdout. */
 		w.size_fd = proc->interactive && isatty(proc->in_fd) ? proc->in_fd : proc->out_fd;
