@@ -91,22 +91,26 @@ static int first_child(pid_t pid, pid_t *child)
 }
 
 /* Rootless: join the sandbox's user namespace, then act through a process
- * the kernel lets us join (*FD, *PID). pid 1 may not be one: cairn's own
- * init is undumpable and its memory belongs to the host's user namespace,
- * which ptrace's rules (setns checks them) keep us out of. Its first child
- * then: in its pid namespace for good, and, the seccomp filter refusing
- * new namespaces without CAP_SYS_ADMIN, in the others too. */
+ * the kernel lets us join (*FD, *PID). That is pid 1 when it is the
+ * process itself, but not cairn's reaper (run --init): it is undumpable and
+ * its memory belongs to the host's user namespace, which ptrace's rules
+ * (setns checks them) keep us out of. Its first child then, the process:
+ * in its pid namespace for good, and, the seccomp filter refusing new
+ * namespaces without CAP_SYS_ADMIN, in the others too. */
 static int join_userns_first(const struct sb_join *j, int *fd, pid_t *pid, cn_err *err)
 {
 	pid_t child;
 	int cfd;
 	*fd = j->pidfd;
 	*pid = j->pid;
-	if (sb_userns_enter(j->pidfd, err) == 0)
-		return 0;
-	if (err->errnum != EPERM || (cfd = first_child(j->pid, &child)) < 0)
-		return -1;
-	if (ended(j->pidfd) || sb_userns_enter(cfd, err) < 0) {
+	if (!j->reaper)
+		return sb_userns_enter(j->pidfd, err);
+	if ((cfd = first_child(j->pid, &child)) < 0 || ended(j->pidfd)) {
+		if (cfd >= 0)
+			close(cfd);
+		return cn_err_fail(err, CN_ERR_FAILED, "the container's process has ended");
+	}
+	if (sb_userns_enter(cfd, err) < 0) {
 		close(cfd);
 		return -1;
 	}

@@ -159,6 +159,8 @@ struct sb_join {
 	pid_t pid;              /* the sandbox's pid 1, as this process sees it */
 	int pidfd;              /* a pidfd on it (setns joins through it) */
 	enum sb_userns_join userns;
+	bool reaper;            /* pid 1 is cairn's reaper (run --init), the process its
+	                         * first child; else pid 1 is the process itself */
 	const struct sb_cgroup *cgroup;  /* the sandbox's cgroup (NULL: none) */
 };
 
@@ -168,8 +170,8 @@ struct sb_join {
  * seccomp filter and rlimits (security NULL: docker's defaults, as sb_run).
  * Uses argv, env, cwd, user, out_fd, err_fd, interactive, in_fd, tty,
  * stop_signal, stop_timeout, security, rlimits; stdio as sb_run's. The
- * caller joins J's pid namespace (and, SB_USERNS_FIRST, its user
- * namespace) for good: it must not fork anything else afterwards. A setup
+ * caller stays in its own namespaces (a middle process joins them and
+ * forks the process; the caller becomes a subreaper to adopt it). A setup
  * error (the command not found or not executable: CN_ERR_EXEC) returns -1,
  * as does a sandbox that ended meanwhile. */
 int sb_exec(const struct sb_join *j, const struct sb_process *proc, struct sb_exit *ex, cn_err *err);

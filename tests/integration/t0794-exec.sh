@@ -4,7 +4,10 @@
 # command's exit status (127 not found, 126 not executable), -e, -u, -w,
 # -i and -t work, and it can do no more than the container's own process
 # (same bounding set, seccomp filter, no_new_privs, cgroup, user namespace).
-# A stopped container is refused; rootless exec works.
+# Without --init ps shows the image's process as pid 1; with --init it is
+# cairn's reaper's child, and exec gets the process's capabilities, not the
+# reaper's. A stopped container is refused; rootless exec works, joining
+# through pid 1 or, under --init, through the reaper's child.
 . "$(dirname "$0")/lib.sh"
 
 U=cnex$$
@@ -18,7 +21,7 @@ kill_containers() {
 exec_cleanup() {
 	kill_containers
 	if id -u "$U" >/dev/null 2>&1; then
-		[ -x "$T/cairn" ] && as "$U" "$T/cairn" rm -f rl >/dev/null 2>&1
+		[ -x "$T/cairn" ] && as "$U" "$T/cairn" rm -f rl rli >/dev/null 2>&1
 		userdel "$U" 2>/dev/null
 		sed -i "/^$U:/d" /etc/subuid /etc/subgid
 	fi
@@ -35,8 +38,8 @@ state() {   # NAME FIELD: a field of the container's config.json
 	done
 	return 1
 }
-# The host pid of the container's process running `sleep MARKER` (pid 1's
-# child today; pid 1 itself once the image's process is pid 1).
+# The host pid of the container's process running `sleep MARKER`: pid 1
+# itself, or with --init the child of cairn's reaper.
 proc_of() {
 	local init
 	init=$(state "$1" .init.pid)
@@ -70,9 +73,11 @@ expect_ok "exec ps" exec box ps -o pid,args
 check "ps lists the container's sleep" grep -q "sleep $marker" "$T/out"
 check "...and its own ps" grep -q "ps -o pid,args" "$T/out"
 n=$(tail -n +2 "$T/out" | wc -l)
-check "...and nothing else: 2 or 3 processes (sleep, ps; cairn's init as pid 1)" test "$n" -ge 2 -a "$n" -le 3
+check "...and nothing else: 2 processes (sleep, ps)" test "$n" -eq 2
 check "...no host process (this test's shell)" sh -c "! grep -q t0794 '$T/out'"
-check "...pid 1 is the container's" sh -c "awk '\$1 == 1' '$T/out' | grep -q ."
+check "...pid 1 is the image's process (no --init)" \
+	test "$(awk '$1 == 1 { $1 = ""; print substr($0, 2) }' "$T/out")" = "sleep $marker"
+check "...recorded as no reaper" test "$(state box .init.reaper)" = false
 run_cairn exec box sh -c 'exit 5'
 check "exit status 5 from sh -c 'exit 5'" test "$status" -eq 5
 expect_fail "a missing command: 127" 127 "not found" exec box nosuchcommand
@@ -171,6 +176,49 @@ check "the exec'd process is in the container's pids cgroup" \
 check "...the container's pid namespace" test "$(readlink "/proc/${p:-0}/ns/pid")" = "$(readlink "/proc/$init/ns/pid")"
 check "...and mount namespace" test "$(readlink "/proc/${p:-0}/ns/mnt")" = "$(readlink "/proc/$init/ns/mnt")"
 [ -n "${p:-}" ] && kill "$p"
+# The change of user clears the parent-death signal: set again, so a
+# kill -9 of cairn exec still ends its process.
+"$CAIRN" exec -u 1000 weak sleep "$((marker + 3))" >/dev/null 2>&1 &
+execpid=$!
+for _ in $(seq 100); do
+	p=$(pgrep -x -f "sleep $((marker + 3))") && break
+	sleep 0.1
+done
+check "exec -u 1000 sleep in the background: running as uid 1000" \
+	test -n "${p:-}" -a "$(stat -c %u "/proc/${p:-0}" 2>/dev/null)" = 1000
+kill -9 "$execpid"
+wait "$execpid" 2>/dev/null
+for _ in $(seq 100); do
+	pgrep -x -f "sleep $((marker + 3))" >/dev/null || break
+	sleep 0.1
+done
+check "...a kill -9 of cairn exec ends it" sh -c "! pgrep -x -f 'sleep $((marker + 3))'"
+
+# ---- --init: cairn's reaper is pid 1, the process pid 2 ----
+run_cairn run -d --init --name reaped --cap-drop ALL --cap-add CHOWN app sleep "$marker"
+check "run -d --init" test "$status" -eq 0
+check "...recorded as a reaper" test "$(state reaped .init.reaper)" = true
+expect_ok "exec ps into it" exec reaped ps -o pid,args
+check "...the image's process is pid 2" \
+	test "$(awk '$1 == 2 { $1 = ""; print substr($0, 2) }' "$T/out")" = "sleep $marker"
+check "...pid 1 is cairn's reaper" sh -c "awk '\$1 == 1' '$T/out' | grep -q 'cairn run -d --init'"
+check "...3 processes (the reaper, sleep, ps)" test "$(tail -n +2 "$T/out" | wc -l)" -eq 3
+sleeper=$(proc_of reaped "$marker")
+init=$(state reaped .init.pid)
+check "...the host's sleep is the reaper's child" test -n "$sleeper" -a "$sleeper" != "$init"
+expect_ok "exec reads its status under --init" exec reaped cat /proc/self/status
+for f in CapBnd CapEff CapPrm NoNewPrivs Seccomp; do
+	check "$f equals the process's, not the reaper's" \
+		test "$(grep "^$f:" "$T/out")" = "$(grep "^$f:" "/proc/$sleeper/status")"
+done
+check "...the reaper's bounding set is cairn's, wider" \
+	test "$(grep "^CapBnd:" "/proc/$init/status")" != "$(grep "^CapBnd:" "$T/out")"
+expect_ok "exec -u 1000 under --init" exec -u 1000 reaped id -u
+check "...uid 1000" test "$(cat "$T/out")" = 1000
+run_cairn exec reaped sh -c 'exit 7'
+check "...exit status 7" test "$status" -eq 7
+expect_ok "stop reaped" stop -t 1 reaped
+expect_fail "exec into it stopped" 1 "container reaped is not running" exec reaped true
 
 # ---- not running ----
 expect_ok "stop box" stop -t 1 box
@@ -214,6 +262,8 @@ rootless_exec() {
 	check "...root inside" test "$(head -1 "$T/out")" = 0
 	check "...ps lists the container's sleep and not the host's processes" \
 		sh -c "grep -q 'sleep $marker' '$T/out' && ! grep -q t0794 '$T/out'"
+	check "...pid 1 is the image's process, joined directly" \
+		test "$(awk '$1 == 1 { $1 = ""; print substr($0, 2) }' "$T/out")" = "sleep $marker"
 	AS_USER=$U run_cairn exec rl sh -c 'exit 5'
 	check "rootless: exit status 5" test "$status" -eq 5
 	AS_USER=$U expect_ok "rootless: exec -u 1000" exec -u 1000 rl id -u
@@ -226,6 +276,24 @@ rootless_exec() {
 		test "$(grep "^CapBnd:" "$T/out")" = "$(grep "^CapBnd:" "/proc/${sleeper:-0}/status")"
 	AS_USER=$U expect_ok "rootless: stop" stop -t 1 rl
 	AS_USER=$U expect_fail "rootless: exec into the stopped one" 1 "container rl is not running" exec rl true
+	# --init: the reaper is undumpable (the user may not join through it);
+	# exec joins through its child, the process.
+	AS_USER=$U expect_ok "rootless: run -d --init" run -d --init --name rli busybox sleep "$((marker + 2))"
+	AS_USER=$U expect_ok "rootless --init: exec" exec rli sh -c 'id -u; ps -o pid,args'
+	check "...root inside" test "$(head -1 "$T/out")" = 0
+	check "...the image's process is pid 2" \
+		test "$(awk '$1 == 2 { $1 = ""; print substr($0, 2) }' "$T/out")" = "sleep $((marker + 2))"
+	AS_USER=$U run_cairn exec rli sh -c 'exit 5'
+	check "rootless --init: exit status 5" test "$status" -eq 5
+	AS_USER=$U expect_ok "rootless --init: exec -u 1000" exec -u 1000 rli id -u
+	check "...uid 1000" test "$(cat "$T/out")" = 1000
+	AS_USER=$U expect_ok "rootless --init: exec reads its status" exec rli cat /proc/self/status
+	sleeper=$(pgrep -u "$U" -x -f "sleep $((marker + 2))" | head -1)
+	check "rootless --init: CapBnd and CapEff equal the process's, not the reaper's" \
+		test "$(grep -E "^Cap(Bnd|Eff):" "$T/out")" = "$(grep -E "^Cap(Bnd|Eff):" "/proc/${sleeper:-0}/status")"
+	AS_USER=$U run_cairn exec rli mount -t tmpfs none /mnt
+	check "rootless --init: mount is refused" test "$status" -ne 0
+	AS_USER=$U expect_ok "rootless --init: stop" stop -t 1 rli
 }
 as() {
 	local u=$1 h
