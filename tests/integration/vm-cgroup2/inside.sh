@@ -220,6 +220,13 @@ if [ "$status" = 137 ] && grep -qF "out of memory" "$W/err"; then
 else
 	fail "systemd-run --user --scope -p Delegate=yes cairn run --memory 32m (status $status)"; show "$W/err"
 fi
+r asuser systemd-run --user -q -p Delegate=yes --wait --pipe -- \
+	cairn run --rm --memory 32m busybox dd if=/dev/zero of=/dev/null bs=64M count=1
+if [ "$status" = 137 ] && grep -qF "out of memory" "$W/err"; then
+	pass "from a user service (systemd-run --user -p Delegate=yes --wait --pipe): OOM-killed, 137"
+else
+	fail "from a user service with Delegate=yes (status $status)"; show "$W/err"
+fi
 start=$(date +%s)
 asuser systemd-run --user --scope -q -p Delegate=yes -- "$D/inside.sh" user
 note "the user's checks took $(($(date +%s) - start)) s"
