@@ -99,6 +99,11 @@ COPY --from=a /a /a
 COPY --from=b /b /b
 RUN cat /a /b
 EOF
+# t0741, to run as written on a cgroup v2 host.
+mkdir -p "$td/repo/tests/integration" "$td/repo/examples"
+cp "$TESTS_DIR"/integration/{lib.sh,rootless.sh,t0741-rootless-cgroup.sh} "$td/repo/tests/integration/"
+cp -r "$REPO_DIR/examples/busybox" "$td/repo/examples/"
+rm -f "$td/repo/examples/busybox/busybox"
 chmod -R a+rX "$td"
 check "make the test disk (mke2fs -d)" "$(command -v mke2fs || echo /usr/sbin/mke2fs)" -q -F -t ext4 -d "$td" "$T/test.img" 64M
 
