@@ -7,6 +7,7 @@
 #include "cli/network.h"
 #include "cli/rootless.h"
 #include "cli/run_opts.h"
+#include "cli/term.h"
 #include "container/run.h"
 #include "container/spec.h"
 #include "sandbox/sandbox.h"
@@ -19,45 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
-
-/* -e and --env-file entries as KEY=VALUE: KEY alone takes cairn's own
- * value, and is dropped when cairn has none. */
-static void resolve_env(const cn_strv *given, cn_strv *out)
-{
-	for (size_t i = 0; i < given->n; i++) {
-		const char *kv = given->v[i], *v;
-		if (strchr(kv, '='))
-			cn_strv_pushdup(out, kv);
-		else if ((v = getenv(kv)))
-			cn_strv_push(out, cn_xasprintf("%s=%s", kv, v));
-	}
-}
-
-/* The user's terminal in raw mode while a -it container owns it. */
-struct term {
-	bool saved;
-	struct termios old;
-};
-
-static void term_raw(struct term *t)
-{
-	struct termios raw;
-	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &t->old) < 0)
-		return;
-	raw = t->old;
-	cfmakeraw(&raw);
-	if (tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) == 0)
-		t->saved = true;
-}
-
-static void term_restore(struct term *t)
-{
-	if (t->saved)
-		tcsetattr(STDIN_FILENO, TCSADRAIN, &t->old);
-	t->saved = false;
-}
 
 int cmd_run(struct cli *cli, int argc, char **argv)
 {
@@ -71,7 +34,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	struct ctr_run run;
 	struct sb_exit ex = { 0 };
 	struct store st;
-	struct term term = { .saved = false };
+	struct cli_term term = { .saved = false };
 	const char *ref;
 	cn_err err;
 	int r, rc = CTR_EXIT_FAIL;
@@ -87,7 +50,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		cli_usage_error("run", "--name: '%s' may only hold letters, digits, '_', '.' and '-'", o.name);
 		goto free_opts;
 	}
-	resolve_env(&o.env, &env);
+	run_opts_resolve_env(&o.env, &env);
 	if (sb_limits_any(&o.limits) && sb_cgroup_prepare(&o.limits, &err) < 0) {
 		cli_fail(&err);
 		goto free_opts;
@@ -153,9 +116,9 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		goto free_spec;
 	}
 	if (o.tty && o.interactive)
-		term_raw(&term);
+		cli_term_raw(&term);
 	r = ctr_run_attached(&st, &run, &ex, &err);
-	term_restore(&term);
+	cli_term_restore(&term);
 	if (r < 0) {
 		cli_fail(&err);
 		cli_rootless_note(&err);

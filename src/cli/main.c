@@ -15,6 +15,7 @@
 static const struct cli_command commands[] = {
 	{ "build", "build an image from a Buildfile", cmd_build },
 	{ "run", "run a command in a container from an image", cmd_run },
+	{ "exec", "run a command in a running detached container", cmd_exec },
 	{ "ps", "list detached containers", cmd_ps },
 	{ "logs", "show a detached container's output", cmd_logs },
 	{ "stop", "stop detached containers", cmd_stop },
@@ -53,7 +54,7 @@ static const struct alias aliases[] = {
 	{ "image", "build", "build" },
 	{ "container", "ls", "ps" }, { "container", "list", "ps" }, { "container", "ps", "ps" },
 	{ "container", "rm", "rm" }, { "container", "remove", "rm" }, { "container", "stop", "stop" },
-	{ "container", "logs", "logs" }, { "container", "run", "run" },
+	{ "container", "logs", "logs" }, { "container", "run", "run" }, { "container", "exec", "exec" },
 };
 
 static int group_usage(const char *group, FILE *out)
@@ -94,7 +95,7 @@ static void usage(FILE *out)
 		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out,
 		"  image     docker's 'image ls|rm|inspect|prune|history|tag|save|load|pull|push'\n"
-		"  container docker's 'container ls|ps|rm|stop|logs|run'\n"
+		"  container docker's 'container ls|ps|rm|stop|logs|run|exec'\n"
 		"\n"
 		"Options:\n"
 		"  --root DIR   store location (also CAIRN_ROOT; default /var/lib/cairn, for\n"

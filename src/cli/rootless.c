@@ -80,6 +80,14 @@ int cli_rootless_setup(struct cli *cli, const char *cmd)
 	}
 	if (getuid() == 0 || !needs_userns(cmd))
 		return 0;
+	if (!strcmp(cmd, "exec")) {
+		/* exec joins the container's user namespace (sandbox/exec.c): no
+		 * other, which could not reach it, may be entered first. */
+		if (sb_rootless_probe(&r, &err) < 0)
+			return cli_fail(&err), -1;
+		cn_rootless_set(&r);
+		return 0;
+	}
 	if (sb_rootless_probe(&r, &err) < 0 || sb_rootless_enter(&r, &err) < 0) {
 		cli_fail(&err);
 		return -1;

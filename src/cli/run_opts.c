@@ -90,7 +90,18 @@ static int fail(const cn_err *err)
 	return CTR_EXIT_FAIL;
 }
 
-static int read_env_file(const char *path, cn_strv *out, cn_err *err)
+void run_opts_resolve_env(const cn_strv *given, cn_strv *out)
+{
+	for (size_t i = 0; i < given->n; i++) {
+		const char *kv = given->v[i], *v;
+		if (strchr(kv, '='))
+			cn_strv_pushdup(out, kv);
+		else if ((v = getenv(kv)))
+			cn_strv_push(out, cn_xasprintf("%s=%s", kv, v));
+	}
+}
+
+int run_opts_read_env_file(const char *path, cn_strv *out, cn_err *err)
 {
 	_cleanup_fclose_ FILE *f = fopen(path, "re");
 	_cleanup_free_ char *line = NULL;
@@ -216,7 +227,7 @@ static int parse_one(int c, const char *arg, struct run_opts *o)
 	case 't': o->tty = true; break;
 	case 'e': cn_strv_pushdup(&o->env, arg); break;
 	case OPT_ENV_FILE:
-		if (read_env_file(arg, &o->env, &err) < 0)
+		if (run_opts_read_env_file(arg, &o->env, &err) < 0)
 			return fail(&err);
 		break;
 	case 'w':

@@ -42,6 +42,12 @@ struct run_opts {
 int run_opts_parse(int argc, char **argv, struct run_opts *o);
 void run_opts_free(struct run_opts *o);
 
+/* --env-file FILE's K=V lines (blank and # lines skipped) onto OUT. */
+int run_opts_read_env_file(const char *path, cn_strv *out, cn_err *err);
+/* -e and --env-file entries as KEY=VALUE: KEY alone takes cairn's own
+ * value, and is dropped when cairn has none. */
+void run_opts_resolve_env(const cn_strv *given, cn_strv *out);
+
 /* -v, --mount and --tmpfs as sandbox mounts (N of them in *OUT; strings kept
  * in KEEP); named volumes are made in ST. */
 int run_opts_mounts(struct store *st, const struct run_opts *o, struct sb_mount **out, size_t *n,

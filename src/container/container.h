@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "sandbox/sandbox.h"
 #include "store/store.h"
 #include "util/digest.h"
 #include "util/err.h"
@@ -25,6 +26,21 @@ enum ctr_status {
 	CTR_CREATED,            /* the supervisor is setting it up */
 	CTR_RUNNING,            /* the process exec'd */
 	CTR_EXITED,             /* exit_code is valid */
+};
+
+/* What cairn exec gives a process and cannot read back from the running
+ * container: recorded by run -d (recorded false: a state from a cairn
+ * without exec). */
+struct ctr_exec_conf {
+	bool recorded;
+	cn_strv env;                            /* the image's Env, then run's -e */
+	char *user;                             /* NULL: root */
+	char *workdir;
+	struct sb_security security;            /* as applied: caps within cairn's own */
+	enum sb_userns_join userns;
+	cn_strv cgroup_dirs;                    /* the container's cgroup (empty: none) */
+	struct sb_rlimit *rlimits;              /* --ulimit */
+	size_t nrlimits;
 };
 
 struct ctr_state {
@@ -46,6 +62,7 @@ struct ctr_state {
 	unsigned stop_timeout;
 	bool auto_remove;                       /* --rm */
 	unsigned restart_count;                 /* --restart: times restarted so far */
+	struct ctr_exec_conf exec;
 };
 
 void ctr_state_free(struct ctr_state *s);
@@ -89,6 +106,24 @@ void ctr_no_restart(const struct ctr_state *s);
 /* cairn stop: the stop signal, SIGKILL after TIMEOUT seconds, then wait for
  * the supervisor to record the exit and clean up. */
 int ctr_stop(const struct ctr_state *s, unsigned timeout, cn_err *err);
+
+/* A pidfd on the container's pid 1 (the host pid of its pid namespace's
+ * first process) while it is the process recorded; -1 otherwise. */
+int ctr_init_pidfd(const struct ctr_state *s);
+
+/* cairn exec: a command in a running container. */
+struct ctr_exec {
+	char *const *argv;
+	const cn_strv *env;             /* KEY=VALUE over the container's env */
+	const char *user, *workdir;     /* NULL: the container's */
+	bool interactive, tty;
+};
+/* Run E in S with the caller's stdin (interactive), stdout and stderr and
+ * wait: EX as sb_exec. 1 when S is not running (nothing printed), -1 on
+ * error: a container started by an older cairn is CN_ERR_UNSUPPORTED, the
+ * command's failure to start (sb_exec) is in ERR. The caller must not
+ * fork afterwards (sb_exec). */
+int ctr_exec(const struct ctr_state *s, const struct ctr_exec *e, struct sb_exit *ex, cn_err *err);
 
 /* Become a supervisor: double fork, new session, stdio on /dev/null, cwd /,
  * and no fd of the caller's that is not close-on-exec. Returns 1 in the

@@ -87,6 +87,13 @@ static int pidfd_checked(pid_t pid, unsigned long long start)
 	return fd;
 }
 
+int ctr_init_pidfd(const struct ctr_state *s)
+{
+	if (!ctr_alive(s) || s->status != CTR_RUNNING)
+		return -1;
+	return pidfd_checked(s->init_pid, s->init_start);
+}
+
 void ctr_no_restart(const struct ctr_state *s)
 {
 	_cleanup_close_ int fd = -1;

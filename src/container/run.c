@@ -1,10 +1,13 @@
 #include "container/rootfs.h"
 #include "container/run.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/defaults.h"
+#include "sandbox/options.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/mem.h"
+#include "util/rootless.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -141,10 +144,14 @@ static void on_stop_request(int sig)
 }
 
 /* The process exec'd: it is running, and cairn run -d may return. */
-static void supervisor_started(void *ctx, pid_t init_pid)
+static void supervisor_started(void *ctx, pid_t init_pid, const struct sb_cgroup *cg)
 {
 	struct supervisor *s = ctx;
 	cn_err err;
+	/* cairn exec joins it (each --restart makes it anew). */
+	cn_strv_free(&s->cs->exec.cgroup_dirs);
+	for (size_t i = 0; cg && i < cg->ndirs; i++)
+		cn_strv_pushdup(&s->cs->exec.cgroup_dirs, cg->dirs[i]);
 	s->cs->status = CTR_RUNNING;
 	s->cs->init_pid = init_pid;
 	s->cs->started = (long long)time(NULL);
@@ -276,6 +283,27 @@ failed:
 	_exit(1);
 }
 
+/* What cairn exec needs to give its process no more than R's has. */
+static void record_exec_conf(const struct ctr_run *r, struct ctr_exec_conf *e)
+{
+	e->recorded = true;
+	cn_strv_copy(&e->env, &r->spec->env);
+	e->user = r->spec->user ? cn_xstrdup(r->spec->user) : NULL;
+	e->workdir = cn_xstrdup(r->spec->cwd ? r->spec->cwd : "/");
+	if (r->security) {
+		e->security = *r->security;
+		e->security.caps &= sb_caps_available();
+	} else {
+		e->security = (struct sb_security){ .caps = sb_default_caps_mask() };
+	}
+	e->userns = r->idmap ? SB_USERNS_LAST : cn_rootless() ? SB_USERNS_FIRST : SB_USERNS_SAME;
+	if (r->nrlimits) {
+		e->rlimits = cn_xcalloc(r->nrlimits, sizeof(*e->rlimits));
+		memcpy(e->rlimits, r->rlimits, r->nrlimits * sizeof(*e->rlimits));
+		e->nrlimits = r->nrlimits;
+	}
+}
+
 int ctr_run_detached(struct store *st, const struct ctr_run *r, char id[CTR_ID_LEN + 1], cn_err *err)
 {
 	struct ctr_state cs = {
@@ -294,6 +322,7 @@ int ctr_run_detached(struct store *st, const struct ctr_run *r, char id[CTR_ID_L
 
 	memcpy(cs.image_digest, r->img->manifest_digest, sizeof(cs.image_digest));
 	cn_strv_copy(&cs.command, &r->spec->argv);
+	record_exec_conf(r, &cs.exec);
 	if (ctr_proc_start_time(cs.supervisor_pid, &cs.supervisor_start) < 0) {
 		cn_err_fail(err, CN_ERR_NOT_FOUND, "cannot read this process's start time from /proc");
 		goto out;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,11 +24,22 @@
 
 static const char *const status_names[] = { "created", "running", "exited" };
 
+static void exec_conf_free(struct ctr_exec_conf *e)
+{
+	cn_strv_free(&e->env);
+	cn_strv_free(&e->cgroup_dirs);
+	free(e->user);
+	free(e->workdir);
+	free(e->rlimits);
+	memset(e, 0, sizeof(*e));
+}
+
 void ctr_state_free(struct ctr_state *s)
 {
 	free(s->name);
 	free(s->image);
 	cn_strv_free(&s->command);
+	exec_conf_free(&s->exec);
 	s->name = s->image = NULL;
 }
 
@@ -69,12 +81,89 @@ static bool valid_id(const char *s)
 	return true;
 }
 
+static const char *const userns_names[] = { "host", "rootless", "auto" };
+
+static json_t *strv_json(const cn_strv *v)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < v->n; i++)
+		json_array_append_new(a, json_string(v->v[i]));
+	return a;
+}
+
+/* RLIM_INFINITY does not fit a JSON integer: -1. */
+static json_int_t rlim_json(unsigned long long v)
+{
+	return v == (unsigned long long)RLIM_INFINITY ? -1 : (json_int_t)v;
+}
+
+static json_t *exec_json(const struct ctr_exec_conf *e)
+{
+	json_t *rl = json_array();
+	for (size_t i = 0; i < e->nrlimits; i++)
+		json_array_append_new(rl, json_pack("{s:s, s:i, s:I, s:I}", "name", e->rlimits[i].name,
+						    "resource", e->rlimits[i].resource,
+						    "soft", rlim_json(e->rlimits[i].soft),
+						    "hard", rlim_json(e->rlimits[i].hard)));
+	return json_pack("{s:o, s:s*, s:s, s:I, s:b, s:b, s:b, s:s, s:o, s:o}", "env", strv_json(&e->env),
+			 "user", e->user, "workdir", e->workdir ? e->workdir : "/",
+			 "caps", (json_int_t)e->security.caps, "privileged", e->security.privileged,
+			 "seccomp_unconfined", e->security.unconfined, "new_privs", e->security.new_privs,
+			 "userns", userns_names[e->userns], "cgroup", strv_json(&e->cgroup_dirs),
+			 "rlimits", rl);
+}
+
+static int exec_from_json(json_t *j, struct ctr_exec_conf *e, cn_err *err)
+{
+	const char *user = NULL, *workdir = NULL, *userns = NULL;
+	json_t *env = NULL, *cg = NULL, *rl = NULL, *v;
+	json_int_t caps = 0;
+	int priv = 0, unconfined = 0, new_privs = 0;
+	json_error_t je;
+	size_t i;
+	if (json_unpack_ex(j, &je, 0, "{s:o, s?s, s:s, s:I, s:b, s:b, s:b, s:s, s:o, s:o}", "env", &env,
+			   "user", &user, "workdir", &workdir, "caps", &caps, "privileged", &priv,
+			   "seccomp_unconfined", &unconfined, "new_privs", &new_privs, "userns", &userns,
+			   "cgroup", &cg, "rlimits", &rl) < 0)
+		return cn_err_fail(err, CN_ERR_INVALID, "exec: %s", je.text);
+	for (i = 0; i < CN_ARRAY_SIZE(userns_names); i++)
+		if (!strcmp(userns, userns_names[i]))
+			break;
+	if (i == CN_ARRAY_SIZE(userns_names) || !json_is_array(env) || !json_is_array(cg) ||
+	    !json_is_array(rl) || json_array_size(cg) > CN_ARRAY_SIZE(((struct sb_cgroup *)0)->dirs))
+		return cn_err_fail(err, CN_ERR_INVALID, "exec: bad userns, env, cgroup or rlimits");
+	e->userns = (enum sb_userns_join)i;
+	json_array_foreach(env, i, v)
+		if (json_is_string(v))
+			cn_strv_pushdup(&e->env, json_string_value(v));
+	json_array_foreach(cg, i, v)
+		if (json_is_string(v))
+			cn_strv_pushdup(&e->cgroup_dirs, json_string_value(v));
+	e->rlimits = cn_xcalloc(json_array_size(rl) + 1, sizeof(*e->rlimits));
+	json_array_foreach(rl, i, v) {
+		struct sb_rlimit *r = &e->rlimits[e->nrlimits];
+		const char *name;
+		json_int_t soft, hard;
+		if (json_unpack(v, "{s:s, s:i, s:I, s:I}", "name", &name, "resource", &r->resource,
+				"soft", &soft, "hard", &hard) < 0)
+			return cn_err_fail(err, CN_ERR_INVALID, "exec: bad rlimit");
+		snprintf(r->name, sizeof(r->name), "%s", name);
+		r->soft = soft < 0 ? (unsigned long long)RLIM_INFINITY : (unsigned long long)soft;
+		r->hard = hard < 0 ? (unsigned long long)RLIM_INFINITY : (unsigned long long)hard;
+		e->nrlimits++;
+	}
+	e->user = user ? cn_xstrdup(user) : NULL;
+	e->workdir = cn_xstrdup(workdir);
+	e->security = (struct sb_security){ .caps = (uint64_t)caps, .privileged = priv,
+					    .unconfined = unconfined, .new_privs = new_privs };
+	e->recorded = true;
+	return 0;
+}
+
 static json_t *to_json(const struct ctr_state *s)
 {
-	json_t *cmd = json_array();
-	for (size_t i = 0; i < s->command.n; i++)
-		json_array_append_new(cmd, json_string(s->command.v[i]));
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:s, s:i, s:b,"
+	json_t *cmd = strv_json(&s->command), *j;
+	j = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:s, s:i, s:b,"
 			 " s:{s:i, s:I}, s:{s:i, s:I, s:b}, s:i, s:I, s:b, s:i}",
 			 "id", s->id, "name", s->name, "image", s->image,
 			 "image_digest", s->image_digest, "command", cmd,
@@ -86,12 +175,15 @@ static json_t *to_json(const struct ctr_state *s)
 			 "init", "pid", (int)s->init_pid, "start_time", (json_int_t)s->init_start,
 			 "reaper", s->init_reaper, "stop_signal", s->stop_signal, "stop_timeout", (json_int_t)s->stop_timeout,
 			 "auto_remove", s->auto_remove, "restart_count", (int)s->restart_count);
+	if (j && s->exec.recorded)
+		json_object_set_new(j, "exec", exec_json(&s->exec));
+	return j;
 }
 
 static int from_json(json_t *j, struct ctr_state *s, cn_err *err)
 {
 	const char *id = NULL, *name = NULL, *image = NULL, *digest = NULL, *status = NULL;
-	json_t *cmd = NULL, *v;
+	json_t *cmd = NULL, *exec = NULL, *v;
 	json_int_t created = 0, started = 0, finished = 0, sstart = 0, istart = 0, timeout = 0;
 	int exit_code = 0, spid = 0, ipid = 0, sig = 0, oom = 0, rm = 0, restarts = 0, reaper = 0;
 	json_error_t je;
@@ -99,13 +191,14 @@ static int from_json(json_t *j, struct ctr_state *s, cn_err *err)
 	memset(s, 0, sizeof(*s));
 	if (json_unpack_ex(j, &je, 0,
 			   "{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:s, s:i, s:b,"
-			   " s:{s:i, s:I}, s:{s:i, s:I, s?b}, s:i, s:I, s:b, s?i}",
+			   " s:{s:i, s:I}, s:{s:i, s:I, s?b}, s:i, s:I, s:b, s?i, s?o}",
 			   "id", &id, "name", &name, "image", &image, "image_digest", &digest,
 			   "command", &cmd, "created", &created, "started", &started,
 			   "finished", &finished, "status", &status, "exit_code", &exit_code,
 			   "oom_killed", &oom, "supervisor", "pid", &spid, "start_time", &sstart,
 			   "init", "pid", &ipid, "start_time", &istart, "reaper", &reaper, "stop_signal", &sig,
-			   "stop_timeout", &timeout, "auto_remove", &rm, "restart_count", &restarts) < 0)
+			   "stop_timeout", &timeout, "auto_remove", &rm, "restart_count", &restarts,
+			   "exec", &exec) < 0)
 		return cn_err_fail(err, CN_ERR_INVALID, "%s", je.text);
 	if (!valid_id(id) || strlen(digest) >= sizeof(s->image_digest))
 		return cn_err_fail(err, CN_ERR_INVALID, "bad id or image digest");
@@ -136,6 +229,8 @@ static int from_json(json_t *j, struct ctr_state *s, cn_err *err)
 	s->stop_timeout = (unsigned)timeout;
 	s->auto_remove = rm;
 	s->restart_count = restarts < 0 ? 0 : (unsigned)restarts;
+	if (exec && exec_from_json(exec, &s->exec, err) < 0)
+		return -1;
 	return 0;
 }
 

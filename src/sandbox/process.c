@@ -41,7 +41,7 @@ void sb_child_fail(int errfd, const cn_err *err)
 
 /* The capabilities a process keeps: docker's 14 unless the caller said
  * otherwise (--cap-add, --privileged), never more than cairn holds. */
-static uint64_t process_caps(const struct sb_process *p)
+uint64_t sb_process_caps(const struct sb_process *p)
 {
 	return p->security ? p->security->caps & sb_caps_available() : sb_default_caps_mask();
 }
@@ -171,7 +171,7 @@ static int exec_in_path(char *const *argv, char *const *env, cn_err *err)
 }
 
 /* The pty's slave as the controlling terminal and stdin, stdout, stderr. */
-static int attach_tty(const char *slave, cn_err *err)
+int sb_attach_tty(const char *slave, cn_err *err)
 {
 	_cleanup_close_ int fd = open(slave, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
@@ -235,16 +235,12 @@ static void __attribute__((noreturn)) run_worker(const struct sb_process *p,
 						 void *filter, int errfd)
 {
 	cn_err err = { 0 };
-	struct cn_user user;
-	_cleanup_strv_ cn_strv env = { 0 };
-	uint64_t caps = process_caps(p);
-	bool nnp = !p->security || !p->security->new_privs;
-	int in_fd, root_fd;
+	int in_fd;
 
 	default_signals();
 	setsid();       /* as pid 1: already the session's leader (EPERM) */
 	if (slave) {
-		if (attach_tty(slave, &err) < 0)
+		if (sb_attach_tty(slave, &err) < 0)
 			sb_child_fail(errfd, &err);
 	} else {
 		in_fd = io->stdin_fd >= 0 ? io->stdin_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -253,6 +249,19 @@ static void __attribute__((noreturn)) run_worker(const struct sb_process *p,
 			sb_child_fail(errfd, &err);
 		}
 	}
+	sb_become_process(p, slave, filter, io->parent_fd, errfd);
+}
+
+void sb_become_process(const struct sb_process *p, const char *slave, void *filter, int parent_fd,
+		       int errfd)
+{
+	cn_err err = { 0 };
+	struct cn_user user;
+	_cleanup_strv_ cn_strv env = { 0 };
+	uint64_t caps = sb_process_caps(p);
+	bool nnp = !p->security || !p->security->new_privs;
+	int root_fd;
+
 	/* Root too comes from the image's passwd and group (home, groups). */
 	root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cn_user_resolve(root_fd, p->user && *p->user ? p->user : "0", &user, &err) < 0)
@@ -277,8 +286,8 @@ static void __attribute__((noreturn)) run_worker(const struct sb_process *p,
 	if (drop_bounding_set(caps, &err) < 0 || become_user(&user, &err) < 0 ||
 	    set_capabilities(user.uid, caps, nnp, &err) < 0)
 		sb_child_fail(errfd, &err);
-	if (io->parent_fd >= 0)
-		die_with_parent(io->parent_fd);
+	if (parent_fd >= 0)
+		die_with_parent(parent_fd);
 	/* No host fd may reach the process (CVE-2024-21626). */
 	syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
 	/* Last: nothing cairn does after this needs a refused call. */
@@ -290,7 +299,7 @@ static void __attribute__((noreturn)) run_worker(const struct sb_process *p,
 
 /* tty: a pty from the sandbox's own devpts; the master goes to the parent,
  * the slave's name to the worker. */
-static int make_pty(const struct sb_init_io *io, char *slave, size_t len, cn_err *err)
+int sb_make_pty(const struct sb_init_io *io, char *slave, size_t len, cn_err *err)
 {
 	_cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	char byte = 'p';
@@ -349,9 +358,9 @@ void sb_run_init(const struct sb_process *p, const struct sb_init_io *io, int er
 	cn_err err;
 	pid_t worker;
 	if ((!p->security || !p->security->unconfined) &&
-	    sb_seccomp_build(&filter, process_caps(p), &err) < 0)
+	    sb_seccomp_build(&filter, sb_process_caps(p), &err) < 0)
 		sb_child_fail(errfd, &err);
-	if (p->tty && make_pty(io, slave, sizeof(slave), &err) < 0)
+	if (p->tty && sb_make_pty(io, slave, sizeof(slave), &err) < 0)
 		sb_child_fail(errfd, &err);
 	if (io->pty_sock >= 0)
 		close(io->pty_sock);

@@ -33,7 +33,7 @@
 /* ------------------------------------------------------------------ */
 /* Children and their errors */
 
-static int read_child_error(int fd, cn_err *err)
+int sb_read_child_error(int fd, cn_err *err)
 {
 	cn_err got;
 	ssize_t n;
@@ -47,29 +47,7 @@ static int read_child_error(int fd, cn_err *err)
 	return -1;
 }
 
-/* The signals Ctrl-C handling cares about are blocked in the parent while
- * it waits, and let through only inside ppoll(): none can slip in between
- * a check of the flag and the wait. Children start with the old mask. */
-struct wait_ctx {
-	sigset_t old_mask;
-	pid_t pid;
-	int pidfd;
-	bool interrupted;       /* SB_STOP_KILL: killed on Ctrl-C */
-	int stop_signal;        /* see struct sb_process */
-	unsigned stop_timeout;
-	int handled;            /* interrupts acted on */
-	bool before_exec;       /* a stop signal waits until the process exec'd */
-	bool stopping;
-	struct timespec deadline;
-	/* cairn run: stdin into the container, a pty, window size changes */
-	int in_from, in_to;     /* user's stdin -> pipe or pty master; -1 when done */
-	bool in_close_at_eof;   /* a pipe: the process sees EOF too */
-	char *in_buf;
-	size_t in_len, in_off;
-	int winch_fd, size_fd, master;
-};
-
-static void block_signals(struct wait_ctx *w, bool winch)
+void sb_block_signals(struct wait_ctx *w, bool winch)
 {
 	sigset_t block;
 	sigemptyset(&block);
@@ -81,7 +59,7 @@ static void block_signals(struct wait_ctx *w, bool winch)
 	sigprocmask(SIG_BLOCK, &block, &w->old_mask);
 }
 
-static pid_t clone_ns(struct wait_ctx *w, unsigned long flags, cn_err *err)
+pid_t sb_clone_ns(struct wait_ctx *w, unsigned long flags, cn_err *err)
 {
 	/* Raw clone with no new stack behaves like fork() but can create the
 	 * pid namespace for the child itself (unshare would need another fork). */
@@ -104,11 +82,6 @@ static pid_t clone_ns(struct wait_ctx *w, unsigned long flags, cn_err *err)
 	}
 	return pid;
 }
-
-struct relay {
-	int from;       /* read end, -1 when closed */
-	int to;
-};
 
 static void relay_once(struct relay *r)
 {
@@ -214,7 +187,7 @@ static void handle_stop(struct wait_ctx *w)
 /* Wait until FD (if >= 0) is readable, or every relay is at EOF and the
  * child has exited (FD < 0). Returns 1 when FD is readable, 0 when the
  * child is gone, -1 on error. */
-static int wait_events(struct wait_ctx *w, int fd, struct relay *relays, size_t nrelays)
+int sb_wait_events(struct wait_ctx *w, int fd, struct relay *relays, size_t nrelays)
 {
 	bool exited = false;
 	for (;;) {
@@ -285,7 +258,7 @@ static int wait_events(struct wait_ctx *w, int fd, struct relay *relays, size_t 
 }
 
 /* Reap the child and restore the signal mask. */
-static int finish_child(struct wait_ctx *w, int *wstatus)
+int sb_finish_child(struct wait_ctx *w, int *wstatus)
 {
 	pid_t r;
 	do
@@ -294,6 +267,41 @@ static int finish_child(struct wait_ctx *w, int *wstatus)
 	close(w->pidfd);
 	sigprocmask(SIG_SETMASK, &w->old_mask, NULL);
 	return r == w->pid ? 0 : -1;
+}
+
+int sb_relay_to_end(struct wait_ctx *w, const struct sb_process *proc, int *in_pipe,
+		    struct relay *relays, size_t nrelays, int ev)
+{
+	_cleanup_free_ char *in_buf = NULL;
+	if (proc->interactive && (*in_pipe >= 0 || w->master >= 0)) {
+		in_buf = cn_xmalloc(65536);
+		w->in_buf = in_buf;
+		w->in_from = proc->in_fd;
+		w->in_to = proc->tty ? w->master : *in_pipe;
+		w->in_close_at_eof = !proc->tty;
+		if (!proc->tty)
+			fcntl(*in_pipe, F_SETFL, fcntl(*in_pipe, F_GETFL) | O_NONBLOCK);
+		*in_pipe = -1;  /* w owns it now */
+	}
+	if (proc->tty) {
+		sigset_t winch;
+		sigemptyset(&winch);
+		sigaddset(&winch, SIGWINCH);
+		w->winch_fd = signalfd(-1, &winch, SFD_CLOEXEC | SFD_NONBLOCK);
+	}
+	if (ev >= 0)
+		ev = sb_wait_events(w, -1, relays, nrelays);
+	for (size_t i = 0; i < nrelays; i++)
+		if (relays[i].from >= 0)
+			close(relays[i].from);
+	if (w->in_close_at_eof && w->in_to >= 0)
+		close(w->in_to);
+	if (w->master >= 0)
+		close(w->master);
+	if (w->winch_fd >= 0)
+		close(w->winch_fd);
+	w->in_to = w->master = w->winch_fd = -1;
+	return ev;
 }
 
 static void describe_status(int ws, char *out, size_t len)
@@ -496,7 +504,7 @@ static void close_pair(int p[2])
 }
 
 /* The pty master the sandbox's pid 1 sends (SCM_RIGHTS); -1 if none came. */
-static int recv_fd(int sock)
+int sb_recv_fd(int sock)
 {
 	char byte;
 	char ctl[CMSG_SPACE(sizeof(int))];
@@ -550,7 +558,6 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 	_cleanup_close_ int upper_fd = -1;
 	_cleanup_close_ int userns_fd = -1;
 	_cleanup_close_ int self_fd = -1;
-	_cleanup_free_ char *in_buf = NULL;
 	struct net_lease lease;
 	char resolv[PATH_MAX];
 	int ws = 0, r = -1, ev;
@@ -618,13 +625,13 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 	if (sb_limits_any(proc->limits) &&
 	    sb_cgroup_create(proc->limits, proc->cgroup_id, &cg, err) < 0)
 		goto out;
-	block_signals(&w, proc->tty);
+	sb_block_signals(&w, proc->tty);
 	if (cn_interrupted() && proc->stop_signal == SB_STOP_KILL) {
 		sigprocmask(SIG_SETMASK, &w.old_mask, NULL);
 		cn_err_fail(err, CN_ERR_INTERRUPTED, "interrupted");
 		goto out;
 	}
-	pid = clone_ns(&w, flags, err);
+	pid = sb_clone_ns(&w, flags, err);
 	if (pid < 0) {
 		sigprocmask(SIG_SETMASK, &w.old_mask, NULL);
 		goto out;
@@ -665,21 +672,21 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 	relays[2] = (struct relay){ .from = -1, .to = proc->out_fd };
 	out[0] = errout[0] = -1;
 
-	ev = wait_events(&w, ready[0], relays, 2);
+	ev = sb_wait_events(&w, ready[0], relays, 2);
 	if (ev == 1 && read(ready[0], &c, 1) == 1) {
 		record_stubs(upper_fd, "", &stubs);
 		if ((cg.ndirs && sb_cgroup_enter(&cg, pid, err) < 0) ||
 		    (cf.lease && net_lease_attach(&lease, pid, err) < 0)) {
 			kill(pid, SIGKILL);
-			finish_child(&w, &ws);
+			sb_finish_child(&w, &ws);
 			goto cleanup_stubs;
 		}
 		if (write(go[1], "g", 1) != 1)
 			kill(pid, SIGKILL);
 	}
 	close_pair(go);
-	if (ev == 1 && proc->tty && (ev = wait_events(&w, pty[0], relays, 2)) == 1) {
-		w.master = recv_fd(pty[0]);
+	if (ev == 1 && proc->tty && (ev = sb_wait_events(&w, pty[0], relays, 2)) == 1) {
+		w.master = sb_recv_fd(pty[0]);
 		if (w.master >= 0) {
 			relays[2].from = fcntl(w.master, F_DUPFD_CLOEXEC, 3);
 			fcntl(w.master, F_SETFL, fcntl(w.master, F_GETFL) | O_NONBLOCK);
@@ -689,42 +696,16 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 	 * and the reaper closes its own; data instead is the error of a failed
 	 * setup. */
 	if (ev == 1 && (proc->on_start || w.before_exec) &&
-	    (ev = wait_events(&w, errp[0], relays, 3)) == 1) {
+	    (ev = sb_wait_events(&w, errp[0], relays, 3)) == 1) {
 		int pending = 0;
 		if (ioctl(errp[0], FIONREAD, &pending) == 0 && pending == 0) {
 			w.before_exec = false;
 			if (proc->on_start)
-				proc->on_start(proc->on_start_ctx, pid);
+				proc->on_start(proc->on_start_ctx, pid, cg.ndirs ? &cg : NULL);
 		}
 	}
-	if (proc->interactive && (in[1] >= 0 || w.master >= 0)) {
-		in_buf = cn_xmalloc(65536);
-		w.in_buf = in_buf;
-		w.in_from = proc->in_fd;
-		w.in_to = proc->tty ? w.master : in[1];
-		w.in_close_at_eof = !proc->tty;
-		if (!proc->tty)
-			fcntl(in[1], F_SETFL, fcntl(in[1], F_GETFL) | O_NONBLOCK);
-		in[1] = -1;     /* w owns it now */
-	}
-	if (proc->tty) {
-		sigset_t winch;
-		sigemptyset(&winch);
-		sigaddset(&winch, SIGWINCH);
-		w.winch_fd = signalfd(-1, &winch, SFD_CLOEXEC | SFD_NONBLOCK);
-	}
-	if (ev >= 0)
-		ev = wait_events(&w, -1, relays, 3);
-	for (size_t i = 0; i < 3; i++)
-		if (relays[i].from >= 0)
-			close(relays[i].from);
-	if (w.in_close_at_eof && w.in_to >= 0)
-		close(w.in_to);
-	if (w.master >= 0)
-		close(w.master);
-	if (w.winch_fd >= 0)
-		close(w.winch_fd);
-	if (finish_child(&w, &ws) < 0 || ev < 0) {
+	ev = sb_relay_to_end(&w, proc, &in[1], relays, 3, ev);
+	if (sb_finish_child(&w, &ws) < 0 || ev < 0) {
 		cn_err_sys(err, "wait for the sandbox");
 		goto cleanup_stubs;
 	}
@@ -732,7 +713,7 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 		cn_err_fail(err, CN_ERR_INTERRUPTED, "interrupted");
 		goto cleanup_stubs;
 	}
-	if (read_child_error(errp[0], err) < 0)
+	if (sb_read_child_error(errp[0], err) < 0)
 		goto cleanup_stubs;
 	ex->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 	if (cg.ndirs && sb_cgroup_oom_killed(&cg)) {
@@ -766,8 +747,8 @@ int sb_with_rootfs(const struct sb_rootfs *rootfs, const struct sb_rootfs *extra
 
 	if (pipe2(errp, O_CLOEXEC) < 0)
 		return cn_err_sys(err, "pipe");
-	block_signals(&w, false);
-	pid = clone_ns(&w, CLONE_NEWNS, err);
+	sb_block_signals(&w, false);
+	pid = sb_clone_ns(&w, CLONE_NEWNS, err);
 	if (pid < 0) {
 		sigprocmask(SIG_SETMASK, &w.old_mask, NULL);
 		close_pair(errp);
@@ -791,12 +772,12 @@ int sb_with_rootfs(const struct sb_rootfs *rootfs, const struct sb_rootfs *extra
 	}
 	close(errp[1]);
 	errp[1] = -1;
-	r = wait_events(&w, -1, NULL, 0);
-	if (finish_child(&w, &ws) < 0 || r < 0) {
+	r = sb_wait_events(&w, -1, NULL, 0);
+	if (sb_finish_child(&w, &ws) < 0 || r < 0) {
 		r = cn_err_sys(err, "wait");
 	} else if (w.interrupted) {
 		r = cn_err_fail(err, CN_ERR_INTERRUPTED, "interrupted");
-	} else if (read_child_error(errp[0], err) < 0) {
+	} else if (sb_read_child_error(errp[0], err) < 0) {
 		r = -1;
 	} else if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
 		char what[64];

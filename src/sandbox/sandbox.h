@@ -116,9 +116,10 @@ struct sb_process {
 	const char *resolv_file;             /* bound as /etc/resolv.conf (--dns); NULL:
 	                                      * the network's */
 	/* cairn run -d: called once the process has exec'd (not when setting it
-	 * up failed), with the host pid of the sandbox's pid 1: the process
-	 * itself with as_pid1, else cairn's reaper (its parent) */
-	void (*on_start)(void *ctx, pid_t init_pid);
+	 * up failed), with the host pid of the sandbox's pid 1 (the process
+	 * itself with as_pid1, else cairn's reaper, its parent) and its cgroup
+	 * (NULL: none) */
+	void (*on_start)(void *ctx, pid_t init_pid, const struct sb_cgroup *cg);
 	void *on_start_ctx;
 };
 
@@ -146,6 +147,34 @@ struct sb_exit {
  * when it ends. */
 int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct sb_exit *ex,
 	   cn_err *err);
+
+/* cairn exec: how to join a running sandbox's user namespace. */
+enum sb_userns_join {
+	SB_USERNS_SAME,         /* it is the caller's */
+	SB_USERNS_FIRST,        /* rootless: it owns the sandbox's other namespaces */
+	SB_USERNS_LAST,         /* --userns=auto: the host's owns the others */
+};
+
+struct sb_join {
+	pid_t pid;              /* the sandbox's pid 1, as this process sees it */
+	int pidfd;              /* a pidfd on it (setns joins through it) */
+	enum sb_userns_join userns;
+	bool reaper;            /* pid 1 is cairn's reaper (run --init), the process its
+	                         * first child; else pid 1 is the process itself */
+	const struct sb_cgroup *cgroup;  /* the sandbox's cgroup (NULL: none) */
+};
+
+/* Run PROC in the running sandbox J names, with what its own process has:
+ * its namespaces (pid too: PROC's process is in it), cgroup, root and
+ * devpts, and PROC's user, bounding set, capabilities, no_new_privs,
+ * seccomp filter and rlimits (security NULL: docker's defaults, as sb_run).
+ * Uses argv, env, cwd, user, out_fd, err_fd, interactive, in_fd, tty,
+ * stop_signal, stop_timeout, security, rlimits; stdio as sb_run's. The
+ * caller stays in its own namespaces (a middle process joins them and
+ * forks the process; the caller becomes a subreaper to adopt it). A setup
+ * error (the command not found or not executable: CN_ERR_EXEC) returns -1,
+ * as does a sandbox that ended meanwhile. */
+int sb_exec(const struct sb_join *j, const struct sb_process *proc, struct sb_exit *ex, cn_err *err);
 
 /* Call FN in a child process in its own mount namespace, with ROOTFS
  * mounted and open at root_fd, and EXTRA (if not NULL; typically read-only,

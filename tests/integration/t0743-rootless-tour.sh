@@ -54,6 +54,7 @@ declare -A how=(
 	# a terminal for -it (script), and a shell that exits
 	["cairn run --rm -it busybox sh"]="echo exit | script -qec 'cairn run --rm -it busybox sh' /dev/null"
 	["cairn run -d --name web IMAGE"]="cairn run -d --name web busybox sleep 60"
+	["cairn exec -it web sh"]="echo exit | script -qec 'cairn exec -it web sh' /dev/null"
 	["cairn ps [-a] [-q] [-n N|-l] [--no-trunc] / logs [-f] web / stop [-t N] web / rm [-f] web"]="cairn ps && cairn ps -a -q -n 1 --no-trunc && cairn ps -l && cairn logs web && cairn stop -t 1 web && cairn rm web"
 	["skopeo inspect oci:/var/lib/cairn:hello:1"]="skopeo inspect oci:\$HOME/.local/share/cairn:hello:1"
 	["cairn export --format rootfs hello:1 DIR"]="cairn export --format rootfs hello:1 DIR"
@@ -68,6 +69,7 @@ declare -A want=(
 	["cairn history --rows hello:1"]='USER nobody'
 	["cairn info"]='^rootless: *yes'
 	["cairn run --rm -it busybox sh"]='#'
+	["cairn exec -it web sh"]='#'
 	["cairn export --format bundle hello:1 B && cd B && runc run demo"]='^running as nobody'
 	["cairn run --rm busybox id"]='^uid=0\(root\) gid=0\(root\)'
 )

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -95,6 +96,38 @@ int main(void)
 	UNIT_CHECK(ctr_save(&st, &c, &err) == 0, "save a record");
 	UNIT_CHECK(ctr_image_roots(&st, &roots, &err) == 0 && roots.n == 1, "an exited one is no root");
 	cn_strv_free(&roots);
+
+	/* What cairn exec needs comes back as recorded; a record without it
+	 * (an older cairn's) reads as not recorded. */
+	UNIT_CHECK(ctr_lookup(&st, c.name, &got, &err) == 1 && !got.exec.recorded,
+		   "a state without exec settings: not recorded");
+	ctr_state_free(&got);
+	c.exec.recorded = true;
+	cn_strv_pushdup(&c.exec.env, "A=1");
+	cn_strv_pushdup(&c.exec.env, "B=two words");
+	c.exec.user = cn_xstrdup("1000:1000");
+	c.exec.workdir = cn_xstrdup("/srv");
+	c.exec.security = (struct sb_security){ .caps = 0xa80425fbULL, .unconfined = true };
+	c.exec.userns = SB_USERNS_LAST;
+	cn_strv_pushdup(&c.exec.cgroup_dirs, "/sys/fs/cgroup/pids/cairn/ctr-x");
+	c.exec.rlimits = cn_xcalloc(2, sizeof(*c.exec.rlimits));
+	c.exec.rlimits[0] = (struct sb_rlimit){ .resource = 7, .soft = 10, .hard = ~0ULL, .name = "nofile" };
+	c.exec.nrlimits = 1;
+	UNIT_CHECK(ctr_save(&st, &c, &err) == 0, "save exec settings");
+	UNIT_CHECK(ctr_lookup(&st, c.name, &got, &err) == 1 && got.exec.recorded && got.exec.env.n == 2 &&
+		   !strcmp(got.exec.env.v[1], "B=two words") && !strcmp(got.exec.user, "1000:1000") &&
+		   !strcmp(got.exec.workdir, "/srv") && got.exec.security.caps == 0xa80425fbULL &&
+		   got.exec.security.unconfined && !got.exec.security.new_privs &&
+		   got.exec.userns == SB_USERNS_LAST && got.exec.cgroup_dirs.n == 1 && got.exec.nrlimits == 1 &&
+		   got.exec.rlimits[0].soft == 10 && got.exec.rlimits[0].hard == ~0ULL &&
+		   !strcmp(got.exec.rlimits[0].name, "nofile"),
+		   "exec settings read back as saved (unlimited too)");
+	ctr_state_free(&got);
+	free(c.exec.user);
+	c.exec.user = NULL;
+	UNIT_CHECK(ctr_save(&st, &c, &err) == 0 && ctr_lookup(&st, c.name, &got, &err) == 1 &&
+		   got.exec.recorded && !got.exec.user, "no user: root, read back as none");
+	ctr_state_free(&got);
 	UNIT_CHECK(ctr_remove(&st, &c, &err) == 0 && ctr_lookup(&st, c.name, &got, &err) == 0, "remove");
 
 	ctr_state_free(&a);
