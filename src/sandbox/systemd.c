@@ -35,9 +35,15 @@ static bool user_mounts_at(const struct sb_process *proc, const char *path)
 	return false;
 }
 
+/* A tmpfs on /PATH, made when the image has none (busybox has no /run). */
 static int tmpfs_at(int root_fd, const char *path, const char *mode, cn_err *err)
 {
 	const struct sb_fs_opt opts[] = { { "mode", mode } };
+	int fd = sb_open_in_root(root_fd, path, O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+	if (fd >= 0)
+		close(fd);
+	else if (errno == ENOENT && mkdirat(root_fd, path, 0755) < 0)
+		return cn_err_sys(err, "create /%s", path);
 	return sb_mount_fs_at(root_fd, path, "tmpfs", opts, 1, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
 }
 
@@ -50,7 +56,7 @@ static int mount_tmpfs(int root_fd, const struct sb_process *proc, cn_err *err)
 		if (tmpfs_at(root_fd, "run", "755", err) < 0)
 			return -1;
 		run = sb_open_in_root(root_fd, "run", O_RDONLY | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
-		if (run < 0 || mkdirat(run, "lock", 01777) < 0)
+		if (run < 0 || mkdirat(run, "lock", 0755) < 0)
 			return cn_err_sys(err, "create /run/lock");
 		if (tmpfs_at(root_fd, "run/lock", "1777", err) < 0)
 			return -1;
