@@ -26,6 +26,7 @@ shopt -s inherit_errexit
 
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/buildah-env.sh"
+. "$here/timed.sh"
 repo=$(cd "$here/.." && pwd)
 CAIRN=${CAIRN:-$repo/build/cairn}
 RUNS=${BENCH_RUNS:-5}
@@ -133,21 +134,6 @@ fresh_buildah() {
 		bah rmi localhost/rl-base:latest >/dev/null
 }
 
-# ---- one timed build --------------------------------------------------------
-# timed NAME CMD...: sets wall (s), cpu (user + sys of the tree, s), rss (KiB)
-timed() {
-	local name=$1 t0 t1; shift
-	sync
-	t0=$(date +%s%N)
-	if ! /usr/bin/time -f '%M %U %S' -o "$work/$name.time" "$@" >"$work/$name.log" 2>&1; then
-		echo "--- $name failed: $*" >&2
-		tail -30 "$work/$name.log" >&2
-		return 1
-	fi
-	t1=$(date +%s%N)
-	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-	read -r rss cpu < <(tail -1 "$work/$name.time" | awk '{ printf "%d %.2f\n", $1, $2 + $3 }')
-}
 build_root() {
 	rm -rf "$work/root-store"
 	cp -a "$work/root-base" "$work/root-store"

@@ -24,6 +24,7 @@ shopt -s inherit_errexit
 
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/buildah-env.sh"
+. "$here/timed.sh"
 repo=$(cd "$here/.." && pwd)
 CAIRN=${CAIRN:-$repo/build/cairn}
 RUNS=${BENCH_RUNS:-5}
@@ -127,24 +128,6 @@ fresh_buildah() { # -> $broot: private storage holding only busybox:latest
 	bah rmi localhost/base-store:latest >/dev/null
 }
 
-
-# ---- one timed build -----------------------------------------------------
-# timed NAME CMD...: runs CMD with /usr/bin/time, output to $work/NAME.log;
-# sets wall (seconds), cpu (user + system seconds of the whole process tree,
-# RUN steps included) and rss (KiB, the largest process of the tree).
-timed() {
-	local name=$1 t0 t1; shift
-	sync
-	t0=$(date +%s%N)
-	if ! /usr/bin/time -f '%M %U %S' -o "$work/$name.time" "$@" >"$work/$name.log" 2>&1; then
-		echo "--- $name failed: $*" >&2
-		tail -30 "$work/$name.log" >&2
-		exit 1
-	fi
-	t1=$(date +%s%N)
-	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-	read -r rss cpu < <(tail -1 "$work/$name.time" | awk '{ printf "%d %.2f\n", $1, $2 + $3 }')
-}
 
 build_cairn() {   # CASE
 	local bf; bf=$(case_buildfile "$1")

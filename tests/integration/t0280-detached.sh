@@ -2,37 +2,10 @@
 # Detached containers: cairn run -d, ps, logs, stop, rm; stop signals, name
 # conflicts, --rm, a supervisor killed with -9, prune, and nothing left.
 . "$(dirname "$0")/lib.sh"
-
-# Whatever a failing check leaves running must not outlive the test.
-kill_containers() {
-	local d
-	for d in "$CAIRN_ROOT"/containers/*/; do
-		[ -f "$d/config.json" ] || continue
-		"$CAIRN" rm -f "$(jq -r .id "$d/config.json")" >/dev/null 2>&1
-	done
-}
-trap 'kill_containers; cleanup_test_dir' EXIT
+. "$(dirname "$0")/containers.sh"
 
 build_busybox || finish
 marker=$((700000 + RANDOM))
-
-# wait_for DESC CMD...: up to 10 s for CMD to succeed (a bound, not a timing check).
-wait_for() {
-	local desc=$1 i; shift
-	for i in $(seq 100); do
-		"$@" >/dev/null 2>&1 && { pass "$desc"; return 0; }
-		sleep 0.1
-	done
-	fail "$desc"
-}
-state() {   # NAME FIELD: a field of the container's config.json
-	local d
-	for d in "$CAIRN_ROOT"/containers/*/config.json; do
-		[ "$(jq -r .name "$d")" = "$1" ] && jq -r "$2" "$d" && return 0
-	done
-	return 1
-}
-logs_have() { "$CAIRN" logs "$1" | grep -q "$2"; }
 ps_line() { "$CAIRN" ps "${@:2}" | grep " $1\$"; }
 
 # Two containers started from a script: run -d returns with the id.

@@ -1,0 +1,19 @@
+# Sourced by the bench scripts (run.sh, rootless.sh): one timed command.
+
+# timed NAME CMD...: runs CMD with /usr/bin/time, output to $work/NAME.log;
+# sets wall (seconds), cpu (user + system seconds of the whole process tree,
+# RUN steps included) and rss (KiB, the largest process of the tree).
+# Returns 1 (after showing the log's tail) when CMD fails.
+timed() {
+	local name=$1 t0 t1; shift
+	sync
+	t0=$(date +%s%N)
+	if ! /usr/bin/time -f '%M %U %S' -o "$work/$name.time" "$@" >"$work/$name.log" 2>&1; then
+		echo "--- $name failed: $*" >&2
+		tail -30 "$work/$name.log" >&2
+		return 1
+	fi
+	t1=$(date +%s%N)
+	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+	read -r rss cpu < <(tail -1 "$work/$name.time" | awk '{ printf "%d %.2f\n", $1, $2 + $3 }')
+}
