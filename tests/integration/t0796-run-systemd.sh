@@ -5,15 +5,7 @@
 # /dev/console; SIGRTMIN+3 as stop signal unless the image sets one), and
 # when the mode applies. Debian booting systemd: t0951 (slow).
 . "$(dirname "$0")/lib.sh"
-
-kill_containers() {
-	local d
-	for d in "$CAIRN_ROOT"/containers/*/; do
-		[ -f "$d/config.json" ] || continue
-		"$CAIRN" rm -f "$(jq -r .id "$d/config.json")" >/dev/null 2>&1
-	done
-}
-trap 'kill_containers; cleanup_test_dir' EXIT
+. "$(dirname "$0")/containers.sh"
 
 build_busybox || finish
 # The console is a pty: lines end in \r\n.
@@ -100,8 +92,7 @@ id=$("$CAIRN" run -d --systemd=always --name sd busybox sh -c \
 	"trap 'echo halted by 37; exit 0' 37; echo up; while :; do sleep $marker & wait; done" 2>"$T/err")
 check "run -d --systemd=always" test -n "$id"
 for _ in $(seq 100); do pgrep -f "^sleep $marker" >/dev/null && break; sleep 0.1; done
-check "...records SIGRTMIN+3 (37) as its stop signal" \
-	test "$(jq -r .stop_signal "$CAIRN_ROOT/containers/$id/config.json")" = 37
+check "...records SIGRTMIN+3 (37) as its stop signal" test "$(state sd .stop_signal)" = 37
 run_cairn stop -t 30 sd
 check "cairn stop sends it: the process's trap ran and it exited 0" \
 	test "$status" -eq 0 -a "$("$CAIRN" inspect -f '{{.State.ExitCode}}' sd)" = 0
