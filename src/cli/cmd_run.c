@@ -130,8 +130,10 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 			goto free_image;
 		}
 	}
-	/* podman's rule, decided on the command the image and arguments give. */
-	if (ctr_systemd_wanted(o.systemd, &spec.argv)) {
+	/* podman's rule, decided on the command the image and arguments give.
+	 * Where the mode cannot work (no cgroup of the container's own to
+	 * give), only an explicit --systemd is an error. */
+	if (ctr_systemd_wanted(o.systemd, &spec.argv) && (o.systemd_set || !(o.userns || cn_rootless()))) {
 		if (o.init && o.init_set) {
 			cli_usage_error("run", "--init with --systemd: the init system is pid 1 itself "
 					"(use --systemd=false for cairn's reaper)");

@@ -87,7 +87,8 @@ static const char run_usage[] =
 	"                           container=cairn in its environment, /etc/machine-id\n"
 	"                           filled when empty, a pty as /dev/console, and\n"
 	"                           SIGRTMIN+3 (halt) as stop signal unless the image sets\n"
-	"                           one (podman's flag; root only)\n"
+	"                           one (podman's flag; root only: rootless or with\n"
+	"                           --userns=auto the default runs the command plainly)\n"
 	"      --platform OS/ARCH   the image must be of this platform\n"
 	"  -h, --help               show this help\n";
 
@@ -302,6 +303,7 @@ static int parse_one(int c, const char *arg, struct run_opts *o)
 			o->systemd = CTR_SYSTEMD_ALWAYS;
 		else
 			return usage_error("--systemd: '%s' is not true, false or always", arg);
+		o->systemd_set = true;
 		break;
 	case 'a':
 		if (!strcasecmp(arg, "stdin"))

@@ -82,6 +82,13 @@ expect_fail "--systemd=maybe is a usage error" 125 "--systemd: 'maybe' is not tr
 	run --systemd=maybe busybox true
 expect_fail "--init with an init system is a usage error" 125 "--init with --systemd" \
 	run --init --systemd=always busybox true
+# --userns=auto (and rootless) cannot give the container a cgroup of its
+# own: an explicit --systemd says so, the default runs an init plainly.
+printf 'root:%d:65536\n' $(((RANDOM % 1000 + 100) * 65536)) >"$T/subid"
+CAIRN_SUBUID_FILE=$T/subid CAIRN_SUBGID_FILE=$T/subid expect_fail "--systemd=always --userns=auto is refused" \
+	125 "--userns=auto is not supported with it" run --systemd=always --userns=auto busybox true
+CAIRN_SUBUID_FILE=$T/subid CAIRN_SUBGID_FILE=$T/subid run_cairn run --userns=auto probe:1 /usr/local/sbin/init
+check "--userns=auto with the default: an init command runs plainly" grep -qx "pid=1 container=unset" <(out)
 printf 'init = true\n' >"$T/cairn.conf"
 CAIRN_CONFIG=$T/cairn.conf run_cairn run --systemd=always busybox sh -c 'echo $$'
 check "cairn.conf's init = true gives way: the init system is pid 1" test "$(out)" = 1
