@@ -11,6 +11,7 @@
 #   make bench-rootless  root cairn vs rootless cairn vs rootless buildah
 #   make debian-base the debian:12 base image (debootstrap once, then cached)
 #   make three-tier  examples/three-tier: postgres, two node apps, nginx (detached containers)
+#   make os-container examples/debian-systemd: Debian booting systemd (run --systemd), nginx a unit
 #   make install     PREFIX=/usr/local DESTDIR= : the binary and its man page
 #   make uninstall
 #   make man         regenerate docs/cairn.1 from the --help texts
@@ -231,6 +232,9 @@ torture: deps all
 three-tier: all
 	CAIRN=$(abspath $(BUILD)/cairn) examples/three-tier/run.sh
 
+os-container: all
+	CAIRN=$(abspath $(BUILD)/cairn) examples/debian-systemd/run.sh
+
 # docs/cairn.1 is generated from the --help texts (docs/gen-man.sh) and
 # checked in; man-check fails when it no longer matches the binary.
 man: all
@@ -253,5 +257,5 @@ uninstall:
 clean:
 	rm -rf build build-*
 
-.PHONY: all deps deps-ci lint analyze check units demo bench bench-registry bench-cache bench-rootless debian-base three-tier torture \
+.PHONY: all deps deps-ci lint analyze check units demo bench bench-registry bench-cache bench-rootless debian-base three-tier os-container torture \
 	install uninstall man man-check clean pkg-config-check fuzz fuzz-build

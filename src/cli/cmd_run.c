@@ -12,6 +12,7 @@
 #include "container/spec.h"
 #include "sandbox/sandbox.h"
 #include "store/image.h"
+#include "util/rootless.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
 #include "util/strv.h"
@@ -38,6 +39,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	const char *ref;
 	cn_err err;
 	int r, rc = CTR_EXIT_FAIL;
+	bool systemd = false;
 
 	r = run_opts_parse(argc, argv, &o);
 	if (r != 0) {
@@ -91,11 +93,29 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 			goto free_image;
 		}
 	}
+	/* podman's rule, decided on the command the image and arguments give.
+	 * Where the mode cannot work (no cgroup of the container's own to
+	 * give), only an explicit --systemd is an error. */
+	if (ctr_systemd_wanted(o.systemd, &spec.argv) && (o.systemd_set || !(o.userns || cn_rootless()))) {
+		if (o.init && o.init_set) {
+			cli_usage_error("run", "--init with --systemd: the init system is pid 1 itself "
+					"(use --systemd=false for cairn's reaper)");
+			goto free_spec;
+		}
+		if (o.userns || cn_rootless()) {
+			cli_usage_error("run", "--systemd: an OS container needs root and a cgroup of its own; "
+					"%s", o.userns ? "--userns=auto is not supported with it"
+						      : "rootless cairn cannot give it one (use --systemd=false)");
+			goto free_spec;
+		}
+		o.init = false;
+		systemd = true;
+	}
 	run = (struct ctr_run){
 		.ref = ref, .img = &img, .spec = &spec, .name = o.name, .hostname = o.hostname,
 		.network = o.network, .mounts = mounts, .nmounts = nmounts,
 		.interactive = o.interactive, .tty = o.tty, .read_only = o.read_only, .auto_remove = o.rm,
-		.init = o.init,
+		.init = o.init, .systemd = systemd,
 		.stop_timeout = o.stop_timeout, .limits = sb_limits_any(&o.limits) ? &o.limits : NULL,
 		.idmap = o.userns ? &o.idmap : NULL,
 		.security = o.security_set ? &o.security : NULL,

@@ -78,6 +78,17 @@ static const char run_usage[] =
 	"                           command and reaps zombies; without it the command\n"
 	"                           itself is pid 1, as in docker (default: cairn.conf's\n"
 	"                           init, else false)\n"
+	"      --systemd MODE       true (default): when the command is systemd or\n"
+	"                           /sbin/init (also /usr/sbin/init, /usr/local/sbin/init)\n"
+	"                           run it as an OS container's init; always: whatever\n"
+	"                           the command; false: never. In that mode the command is\n"
+	"                           pid 1 (no --init) with tmpfs on /run, /run/lock and\n"
+	"                           /tmp, its own writable cgroup at /sys/fs/cgroup,\n"
+	"                           container=cairn in its environment, /etc/machine-id\n"
+	"                           filled when empty, a pty as /dev/console, and\n"
+	"                           SIGRTMIN+3 (halt) as stop signal unless the image sets\n"
+	"                           one (podman's flag; root only: rootless or with\n"
+	"                           --userns=auto the default runs the command plainly)\n"
 	"      --platform OS/ARCH   the image must be of this platform\n"
 	"  -h, --help               show this help\n";
 
@@ -179,7 +190,7 @@ enum {
 	OPT_RM = 256, OPT_NAME, OPT_ENV_FILE, OPT_NETWORK, OPT_HOSTNAME, OPT_READ_ONLY, OPT_USERNS,
 	OPT_MEMORY, OPT_CPUS, OPT_PIDS, OPT_STOP_TIMEOUT, OPT_ENTRYPOINT, OPT_CAP_ADD, OPT_CAP_DROP,
 	OPT_PRIVILEGED, OPT_SECURITY_OPT, OPT_DNS, OPT_TMPFS, OPT_MOUNT, OPT_RESTART, OPT_PLATFORM,
-	OPT_INIT,
+	OPT_INIT, OPT_SYSTEMD,
 };
 
 /* "true" / "false" (no value: true), as docker's boolean flags take them. */
@@ -294,6 +305,17 @@ static int parse_one(int c, const char *arg, struct run_opts *o)
 			return usage_error("--init: '%s' is not true or false", arg);
 		o->init_set = true;
 		break;
+	case OPT_SYSTEMD:
+		if (!strcmp(arg, "true"))
+			o->systemd = CTR_SYSTEMD_TRUE;
+		else if (!strcmp(arg, "false"))
+			o->systemd = CTR_SYSTEMD_FALSE;
+		else if (!strcmp(arg, "always"))
+			o->systemd = CTR_SYSTEMD_ALWAYS;
+		else
+			return usage_error("--systemd: '%s' is not true, false or always", arg);
+		o->systemd_set = true;
+		break;
 	case 'a':
 		if (!strcasecmp(arg, "stdin"))
 			o->attach_in = true;
@@ -345,6 +367,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		{ "restart", required_argument, NULL, OPT_RESTART },
 		{ "platform", required_argument, NULL, OPT_PLATFORM },
 		{ "init", optional_argument, NULL, OPT_INIT },
+		{ "systemd", required_argument, NULL, OPT_SYSTEMD },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};

@@ -10,6 +10,7 @@
 
 #include "cli/step_opts.h"
 #include "container/run.h"
+#include "container/spec.h"
 #include "sandbox/sandbox.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -19,6 +20,8 @@ struct run_opts {
 	const char *name, *workdir, *user, *hostname, *entrypoint, *platform;
 	bool interactive, tty, read_only, detach, rm, userns, privileged;
 	bool init, init_set;    /* --init[=BOOL]; unset: cairn.conf's init, else false */
+	enum ctr_systemd systemd;   /* --systemd (default true: for systemd or an init) */
+	bool systemd_set;           /* ...given on the command line */
 	bool attach_set, attach_in, attach_out, attach_err;   /* -a */
 	struct sb_idmap idmap;  /* --userns=auto */
 	enum sb_network network;

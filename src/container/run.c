@@ -49,6 +49,34 @@ static int rootfs_create(struct store *st, const struct ctr_run *r, const char *
 	return ctr_rootfs_create(st, &o, fs, err);
 }
 
+/* --systemd: the spec an init system gets, with a fresh machine id as
+ * container_uuid (systemd's name for it), unless the caller set one. */
+static void systemd_spec(const struct ctr_run *r)
+{
+	unsigned char rnd[16];
+	char id[33];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd)) {
+		/* Unique enough for one host without urandom: time and pid. */
+		unsigned long long t = (unsigned long long)time(NULL);
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			rnd[i] = (unsigned char)((i < 8 ? t >> (8 * i) : (unsigned long long)getpid() >> (8 * (i - 8))) ^ 0x5a);
+	}
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+	ctr_spec_systemd(r->spec, id);
+}
+
+/* container_uuid when it can be a machine id (32 hex digits), else NULL:
+ * systemd then makes one of its own. */
+static const char *machine_id(const struct ctr_run *r)
+{
+	const char *v = r->systemd ? cn_env_get(&r->spec->env, "container_uuid") : NULL;
+	return v && strlen(v) == 32 && strspn(v, "0123456789abcdef") == 32 ? v : NULL;
+}
+
 /* What attached and detached runs share; the caller adds the fds. */
 static struct sb_process process(const struct ctr_run *r, const struct ctr_rootfs *fs,
 				 const char *hostname, const char *cgroup_id)
@@ -64,9 +92,11 @@ static struct sb_process process(const struct ctr_run *r, const struct ctr_rootf
 		.mounts = r->mounts,
 		.nmounts = r->nmounts,
 		.in_fd = -1,
-		.tty = r->tty,
+		.tty = r->tty || r->systemd,    /* the console is a pty */
+		.systemd = r->systemd,
+		.machine_id = machine_id(r),
 		.read_only = r->read_only,
-		.as_pid1 = !r->init,
+		.as_pid1 = !r->init || r->systemd,
 		.stop_signal = r->spec->stop_signal,
 		.stop_timeout = r->stop_timeout,
 		.limits = r->limits,
@@ -91,6 +121,8 @@ int ctr_run_attached(struct store *st, const struct ctr_run *r, struct sb_exit *
 	_cleanup_close_ int null_fd = -1;
 	int fd, ret;
 
+	if (r->systemd)
+		systemd_spec(r);
 	/* Names this run's cgroup and, docker's way, its default hostname. */
 	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd))
@@ -306,7 +338,13 @@ static void record_exec_conf(const struct ctr_run *r, struct ctr_exec_conf *e)
 
 int ctr_run_detached(struct store *st, const struct ctr_run *r, char id[CTR_ID_LEN + 1], cn_err *err)
 {
-	struct ctr_state cs = {
+	struct ctr_state cs;
+	cn_err ignored;
+	int fd = -1, ret = -1;
+
+	if (r->systemd)
+		systemd_spec(r);    /* first: it sets the stop signal recorded below */
+	cs = (struct ctr_state){
 		.name = r->name ? cn_xstrdup(r->name) : NULL,
 		.image = cn_xstrdup(r->ref),
 		.created = (long long)time(NULL),
@@ -315,10 +353,8 @@ int ctr_run_detached(struct store *st, const struct ctr_run *r, char id[CTR_ID_L
 		.stop_signal = r->spec->stop_signal > 0 ? r->spec->stop_signal : SIGTERM,
 		.stop_timeout = r->stop_timeout,
 		.auto_remove = r->auto_remove,
-		.init_reaper = r->init,
+		.init_reaper = r->init && !r->systemd,
 	};
-	cn_err ignored;
-	int fd = -1, ret = -1;
 
 	memcpy(cs.image_digest, r->img->manifest_digest, sizeof(cs.image_digest));
 	cn_strv_copy(&cs.command, &r->spec->argv);

@@ -39,6 +39,10 @@ struct ctr_run {
 	bool auto_remove;                   /* detached: remove the state at exit */
 	bool init;                          /* --init: cairn's reaper is pid 1 (else the
 					     * image's process is, as in docker) */
+	bool systemd;                       /* --systemd chose init-system mode (see
+					     * ctr_systemd_wanted): the spec gets
+					     * ctr_spec_systemd, the sandbox an init's
+					     * cgroups, tmpfs, console and machine id */
 	unsigned stop_timeout;
 	const struct sb_limits *limits;     /* NULL: none */
 	const struct sb_idmap *idmap;       /* NULL: no user namespace */

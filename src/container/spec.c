@@ -71,3 +71,29 @@ void ctr_spec_free(struct ctr_spec *s)
 	cn_strv_free(&s->env);
 	memset(s, 0, sizeof(*s));
 }
+
+bool ctr_systemd_wanted(enum ctr_systemd mode, const cn_strv *argv)
+{
+	static const char *const inits[] = { "/sbin/init", "/usr/sbin/init", "/usr/local/sbin/init" };
+	const char *cmd, *base;
+	if (mode != CTR_SYSTEMD_TRUE)
+		return mode == CTR_SYSTEMD_ALWAYS;
+	if (argv->n == 0)
+		return false;
+	cmd = argv->v[0];
+	for (size_t i = 0; i < CN_ARRAY_SIZE(inits); i++)
+		if (!strcmp(cmd, inits[i]))
+			return true;
+	base = strrchr(cmd, '/');
+	return !strcmp(base ? base + 1 : cmd, "systemd");
+}
+
+void ctr_spec_systemd(struct ctr_spec *s, const char *machine_id)
+{
+	if (!cn_env_get(&s->env, "container"))
+		cn_env_set(&s->env, "container", "cairn");
+	if (!cn_env_get(&s->env, "container_uuid"))
+		cn_env_set(&s->env, "container_uuid", machine_id);
+	if (s->stop_signal == SB_STOP_FORWARD)
+		s->stop_signal = CTR_SYSTEMD_STOP_SIGNAL;
+}

@@ -5,6 +5,7 @@
 #ifndef CTR_SPEC_H
 #define CTR_SPEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -30,6 +31,26 @@ struct ctr_spec {
 	const char *user;       /* NULL: root. Points into the config or overrides */
 	int stop_signal;        /* StopSignal's number; SB_STOP_FORWARD when unset */
 };
+
+/* cairn run --systemd, as podman defines it. */
+enum ctr_systemd {
+	CTR_SYSTEMD_TRUE,       /* when the command is systemd or an init (the default) */
+	CTR_SYSTEMD_FALSE,      /* never */
+	CTR_SYSTEMD_ALWAYS,     /* whatever the command */
+};
+
+/* SIGRTMIN+3, systemd's "halt", as glibc (and docker's table) number it;
+ * not computed from this libc's SIGRTMIN, which musl puts elsewhere. */
+#define CTR_SYSTEMD_STOP_SIGNAL 37
+
+/* Whether MODE runs ARGV as an init system: always, or with true when
+ * argv[0] is /sbin/init, /usr/sbin/init, /usr/local/sbin/init or any path
+ * whose last component is systemd (podman's list). */
+bool ctr_systemd_wanted(enum ctr_systemd mode, const cn_strv *argv);
+/* An init system's spec: container=cairn and container_uuid=MACHINE_ID in
+ * its environment unless they are set; SIGRTMIN+3 as its stop signal
+ * unless the image names one. */
+void ctr_spec_systemd(struct ctr_spec *s, const char *machine_id);
 
 /* IMAGE_CONFIG is the whole image config document; REF names the image in
  * messages. An image without a command and a StopSignal that names no

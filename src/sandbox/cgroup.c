@@ -8,6 +8,7 @@
 #include "util/mem.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -275,6 +276,47 @@ static int create_v2(struct sb_cgroup *cg, const struct sb_limits *l, const char
 	return 0;
 }
 
+/* HIER/<own>/cairn/<id> for the v1 hierarchy named NAME in /proc/self/cgroup
+ * (NULL: the unified one), appended to CG. */
+static int add_hierarchy(struct sb_cgroup *cg, const char *hier, const char *name, long magic,
+			 const char *id, cn_err *err)
+{
+	_cleanup_free_ char *self = sb_cgroup_read("/proc/self/cgroup");
+	_cleanup_free_ char *own = self ? sb_cgroup_own_path(self, name) : NULL;
+	_cleanup_free_ char *parent = NULL;
+	if (!is_fs(hier, magic))
+		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "the %s cgroup hierarchy is not mounted at %s; "
+				   "systemd in a container needs it", name ? name : "unified", hier);
+	if (cg->ndirs >= CN_ARRAY_SIZE(cg->dirs))
+		return cn_err_fail(err, CN_ERR_INVALID, "too many cgroup hierarchies");
+	parent = cn_xasprintf("%s%s/cairn", hier, own && strcmp(own, "/") ? own : "");
+	cg->dirs[cg->ndirs] = cn_xasprintf("%s/%s", parent, id);
+	if (make_dirs(parent, cg->dirs[cg->ndirs], err) < 0) {
+		free(cg->dirs[cg->ndirs]);
+		cg->dirs[cg->ndirs] = NULL;
+		return -1;
+	}
+	cg->controllers[cg->ndirs++] = name ? name : "unified";
+	return 0;
+}
+
+int sb_cgroup_add_init(struct sb_cgroup *cg, const char *id, cn_err *err)
+{
+	static const struct sb_limits none = { 0 };
+	if (cn_rootless())
+		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "an init system's cgroups need root");
+	if (!cg->ndirs)
+		cg->version = sb_cgroup_version();
+	if (cg->version == SB_CGROUP_V2)
+		return cg->ndirs ? 0 : create_v2(cg, &none, id, CGROUP_ROOT, err);
+	if (add_hierarchy(cg, CGROUP_ROOT "/systemd", "name=systemd", CGROUP_SUPER_MAGIC_V1, id, err) < 0)
+		return -1;
+	/* A hybrid host's: systemd 252 tracks its units there too. */
+	if (is_fs(CGROUP_ROOT "/unified", CGROUP2_SUPER_MAGIC_V2))
+		return add_hierarchy(cg, CGROUP_ROOT "/unified", NULL, CGROUP2_SUPER_MAGIC_V2, id, err);
+	return 0;
+}
+
 enum sb_cgroup_version sb_cgroup_version(void)
 {
 	return is_fs(CGROUP_ROOT, CGROUP2_SUPER_MAGIC_V2) ? SB_CGROUP_V2 : SB_CGROUP_V1;
@@ -363,6 +405,28 @@ static int kill_all(const char *dir)
 	return n;
 }
 
+/* DIR and the cgroups below it (an init system in the container makes
+ * its own), deepest first; what still runs in them is killed. 0 when DIR
+ * is gone, else -1 with errno (EBUSY: try again). */
+static int remove_tree(const char *dir, unsigned depth)
+{
+	_cleanup_closedir_ DIR *d = depth < 32 ? opendir(dir) : NULL;
+	struct dirent *de;
+	int e;
+	while (d && (de = readdir(d)))
+		if (de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			_cleanup_free_ char *sub = cn_xasprintf("%s/%s", dir, de->d_name);
+			remove_tree(sub, depth + 1);
+		}
+	if (rmdir(dir) == 0 || errno == ENOENT)
+		return 0;
+	e = errno;
+	if (e == EBUSY)
+		kill_all(dir);
+	errno = e;
+	return -1;
+}
+
 void sb_cgroup_destroy(struct sb_cgroup *cg)
 {
 	for (size_t i = 0; i < cg->ndirs; i++) {
@@ -374,11 +438,8 @@ void sb_cgroup_destroy(struct sb_cgroup *cg)
 		}
 		/* Processes take a moment to leave after SIGKILL: wait up to ~5 s. */
 		for (int tries = 0; tries < 500; tries++) {
-			if (rmdir(cg->dirs[i]) == 0 || errno == ENOENT)
+			if (remove_tree(cg->dirs[i], 0) == 0 || errno != EBUSY)
 				break;
-			if (errno != EBUSY)
-				break;
-			kill_all(cg->dirs[i]);
 			nanosleep(&pause, NULL);
 		}
 		/* cairn/ itself when no other container uses it. */

@@ -52,8 +52,9 @@ long long sb_cgroup_parse_oom_kills(const char *text);
 
 struct sb_cgroup {
 	enum sb_cgroup_version version;
-	char *dirs[3];                  /* v1: one per controller used; v2: dirs[0] */
-	const char *controllers[3];     /* v1: the controller of dirs[i] */
+	char *dirs[5];                  /* v1: one per controller or hierarchy used;
+	                                 * v2: dirs[0] */
+	const char *controllers[5];     /* v1: the controller of dirs[i] */
 	size_t ndirs;
 	char *memory_dir;               /* where the OOM count is read (a dirs[] entry) */
 };
@@ -116,11 +117,18 @@ void sb_cgroup_release(void);
 /* Create the cgroup named ID with LIMITS applied. */
 int sb_cgroup_create(const struct sb_limits *limits, const char *id, struct sb_cgroup *cg,
 		     cn_err *err);
+/* cairn run --systemd: add to CG (made by sb_cgroup_create, or zeroed) the
+ * cgroups an init system in the container writes to, named ID. v1: in the
+ * name=systemd hierarchy and, on a hybrid host, the unified one (below
+ * cairn's own, as the limits' are); v2: the container's own cgroup (made
+ * here when no limits made one). Root only. */
+int sb_cgroup_add_init(struct sb_cgroup *cg, const char *id, cn_err *err);
 /* Move PID (and the children it makes later) into the cgroup. */
 int sb_cgroup_enter(const struct sb_cgroup *cg, pid_t pid, cn_err *err);
 /* Whether the kernel's OOM killer killed a process in it. */
 bool sb_cgroup_oom_killed(const struct sb_cgroup *cg);
-/* Kill what is left in it, remove it (and cairn/ when empty). Safe to call twice. */
+/* Kill what is left in it, remove it with the cgroups made below it (an
+ * init system's), and cairn/ when empty. Safe to call twice. */
 void sb_cgroup_destroy(struct sb_cgroup *cg);
 
 #endif

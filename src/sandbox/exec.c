@@ -271,7 +271,7 @@ int sb_exec(const struct sb_join *j, const struct sb_process *proc, struct sb_ex
 	int go[2] = { -1, -1 }, errp[2] = { -1, -1 }, out[2] = { -1, -1 }, errout[2] = { -1, -1 };
 	int in[2] = { -1, -1 }, pty[2] = { -1, -1 }, pidp[2] = { -1, -1 };
 	struct wait_ctx w = { .pidfd = -1, .in_from = -1, .in_to = -1, .winch_fd = -1,
-			      .size_fd = -1, .master = -1, .stop_signal = proc->stop_signal,
+			      .size_fd = -1, .master = -1, .peer = -1, .stop_signal = proc->stop_signal,
 			      .stop_timeout = proc->stop_timeout };
 	struct relay relays[3];
 	struct exec_fds cf;

@@ -29,6 +29,8 @@ struct wait_ctx {
 	char *in_buf;
 	size_t in_len, in_off;
 	int winch_fd, size_fd, master;
+	int peer;               /* --systemd: the console's slave, held open until the
+	                         * process exits (see sb_run); else -1 */
 };
 
 struct relay {
@@ -67,6 +69,18 @@ int sb_cgroup_write(const char *dir, const char *file, const char *value, bool o
 char *sb_cgroup_read(const char *path);
 
 /* mounts.c */
+struct sb_fs_opt {
+	const char *key;
+	const char *value;      /* NULL: a flag */
+};
+/* A new FSTYPE mount with OPTS and ATTRS (MOUNT_ATTR_*) on TARGET_FD, or on
+ * PATH inside ROOT_FD (a directory, no symlinks). */
+int sb_mount_fs_on(int target_fd, const char *fstype, const struct sb_fs_opt *opts, size_t nopts,
+		   unsigned int attrs, cn_err *err);
+int sb_mount_fs_at(int root_fd, const char *path, const char *fstype, const struct sb_fs_opt *opts,
+		   size_t nopts, unsigned int attrs, cn_err *err);
+/* Bind the tree open at SOURCE_FD (+ SOURCE_PATH) onto TARGET_FD with ATTRS set. */
+int sb_bind_fd(int source_fd, const char *source_path, int target_fd, unsigned int attrs, cn_err *err);
 int sb_create_stubs(int root_fd, cn_err *err);
 /* /proc with masked and read-only paths, /dev, /sys, resolv.conf, hosts. */
 int sb_mount_system(int root_fd, const struct sb_process *proc, cn_err *err);
@@ -76,6 +90,13 @@ int sb_create_mount_targets(int root_fd, const struct sb_mount *m, size_t n, cn_
 /* ...and mounted on after /proc and /dev. */
 int sb_mount_extra(int root_fd, const struct sb_mount *m, size_t n, cn_err *err);
 int sb_enter_root(int root_fd, cn_err *err);
+
+/* systemd.c (sb_process.systemd): tmpfs on /run, /run/lock and /tmp, the
+ * container's cgroups at /sys/fs/cgroup, /etc/machine-id; after
+ * sb_mount_system, in the cgroup namespace. */
+int sb_systemd_mounts(int root_fd, const struct sb_process *proc, cn_err *err);
+/* In the new root: the pty SLAVE (a path) bound on /dev/console. */
+int sb_systemd_console(const char *slave, cn_err *err);
 
 /* process.c: as pid 1 of the namespace, exec PROC (as_pid1) or become its
  * reaper and run it as a child. */

@@ -94,13 +94,8 @@ int sb_create_stubs(int root_fd, cn_err *err)
 
 /* ---- mount helpers ---- */
 
-struct fs_opt {
-	const char *key;
-	const char *value;      /* NULL: a flag */
-};
-
-static int mount_fs_on(int target_fd, const char *fstype, const struct fs_opt *opts,
-		       size_t nopts, unsigned int attrs, cn_err *err)
+int sb_mount_fs_on(int target_fd, const char *fstype, const struct sb_fs_opt *opts,
+		   size_t nopts, unsigned int attrs, cn_err *err)
 {
 	_cleanup_close_ int fsfd = fsopen(fstype, FSOPEN_CLOEXEC);
 	_cleanup_close_ int mfd = -1;
@@ -121,20 +116,19 @@ static int mount_fs_on(int target_fd, const char *fstype, const struct fs_opt *o
 	return 0;
 }
 
-static int mount_fs_at(int root_fd, const char *path, const char *fstype, const struct fs_opt *opts,
-		       size_t nopts, unsigned int attrs, cn_err *err)
+int sb_mount_fs_at(int root_fd, const char *path, const char *fstype, const struct sb_fs_opt *opts,
+		   size_t nopts, unsigned int attrs, cn_err *err)
 {
 	_cleanup_close_ int fd = sb_open_in_root(root_fd, path, O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
 	if (fd < 0)
 		return cn_err_sys(err, "open mount point /%s", path);
-	if (mount_fs_on(fd, fstype, opts, nopts, attrs, err) < 0)
+	if (sb_mount_fs_on(fd, fstype, opts, nopts, attrs, err) < 0)
 		return cn_err_wrap(err, "/%s", path);
 	return 0;
 }
 
-/* Bind the tree open at SOURCE_FD onto TARGET_FD with ATTRS set. */
-static int bind_fd(int source_fd, const char *source_path, int target_fd, unsigned int attrs,
-		   cn_err *err)
+int sb_bind_fd(int source_fd, const char *source_path, int target_fd, unsigned int attrs,
+	       cn_err *err)
 {
 	_cleanup_close_ int tree = open_tree(source_fd, source_path,
 					     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
@@ -159,7 +153,7 @@ static int bind_host_file_ro(int root_fd, const char *path, const char *host, cn
 		return 0;
 	if (access(host, F_OK) < 0 && errno == ENOENT)
 		return 0;
-	if (bind_fd(AT_FDCWD, host, target,
+	if (sb_bind_fd(AT_FDCWD, host, target,
 		    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err) < 0)
 		return cn_err_wrap(err, "/%s from %s", path, host);
 	return 0;
@@ -179,7 +173,7 @@ static int bind_host_node(int dev_fd, const char *name, cn_err *err)
 	target = openat(dev_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
 	if (target < 0)
 		return cn_err_sys(err, "create /dev/%s", name);
-	if (bind_fd(AT_FDCWD, host, target, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err) < 0)
+	if (sb_bind_fd(AT_FDCWD, host, target, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err) < 0)
 		return cn_err_wrap(err, "/dev/%s", name);
 	return 0;
 }
@@ -222,16 +216,16 @@ static int populate_dev(int root_fd, const struct sb_process *proc, cn_err *err)
 		{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
 		{ "ptmx", "pts/ptmx" }, { "core", "/proc/kcore" },
 	};
-	static const struct fs_opt pts_opts[] = {
+	static const struct sb_fs_opt pts_opts[] = {
 		{ "newinstance", NULL }, { "ptmxmode", "0666" }, { "mode", "0620" }, { "gid", "5" },
 	};
 	char shm_size[32];
-	const struct fs_opt shm_opts[] = { { "mode", "1777" }, { "size", shm_size } };
-	static const struct fs_opt dev_opts[] = { { "mode", "755" }, { "size", "65536k" } };
+	const struct sb_fs_opt shm_opts[] = { { "mode", "1777" }, { "size", shm_size } };
+	static const struct sb_fs_opt dev_opts[] = { { "mode", "755" }, { "size", "65536k" } };
 	_cleanup_close_ int dev = -1;
 
 	snprintf(shm_size, sizeof(shm_size), "%llu", proc->shm_size ? proc->shm_size : SHM_SIZE);
-	if (mount_fs_at(root_fd, "dev", "tmpfs", dev_opts, CN_ARRAY_SIZE(dev_opts),
+	if (sb_mount_fs_at(root_fd, "dev", "tmpfs", dev_opts, CN_ARRAY_SIZE(dev_opts),
 			MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | (privileged ? 0 : MOUNT_ATTR_NODEV), err) < 0)
 		return -1;
 	dev = sb_open_in_root(root_fd, "dev", O_RDONLY | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
@@ -248,10 +242,10 @@ static int populate_dev(int root_fd, const struct sb_process *proc, cn_err *err)
 	if (mkdirat(dev, "pts", 0755) < 0 || mkdirat(dev, "shm", 01777) < 0)
 		return cn_err_sys(err, "populate /dev");
 	/* gid 5 (tty) is unmapped in a rootless namespace without a range. */
-	if (mount_fs_at(root_fd, "dev/pts", "devpts", pts_opts,
+	if (sb_mount_fs_at(root_fd, "dev/pts", "devpts", pts_opts,
 			CN_ARRAY_SIZE(pts_opts) - (cn_rootless_single() ? 1 : 0),
 			MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err) < 0 ||
-	    mount_fs_at(root_fd, "dev/shm", "tmpfs", shm_opts, CN_ARRAY_SIZE(shm_opts),
+	    sb_mount_fs_at(root_fd, "dev/shm", "tmpfs", shm_opts, CN_ARRAY_SIZE(shm_opts),
 			MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err) < 0)
 		return -1;
 	return 0;
@@ -271,12 +265,12 @@ static int mask_path(int root_fd, int null_fd, const char *path, cn_err *err)
 	if (fstat(target, &st) < 0)
 		return cn_err_sys(err, "mask /%s", path);
 	if (S_ISDIR(st.st_mode)) {
-		static const struct fs_opt opts[] = { { "size", "0" }, { "mode", "0555" } };
-		if (mount_fs_on(target, "tmpfs", opts, CN_ARRAY_SIZE(opts), MOUNT_ATTR_RDONLY, err) < 0)
+		static const struct sb_fs_opt opts[] = { { "size", "0" }, { "mode", "0555" } };
+		if (sb_mount_fs_on(target, "tmpfs", opts, CN_ARRAY_SIZE(opts), MOUNT_ATTR_RDONLY, err) < 0)
 			return cn_err_wrap(err, "mask /%s", path);
 		return 0;
 	}
-	if (bind_fd(null_fd, "", target, 0, err) < 0)
+	if (sb_bind_fd(null_fd, "", target, 0, err) < 0)
 		return cn_err_wrap(err, "mask /%s", path);
 	return 0;
 }
@@ -286,7 +280,7 @@ static int make_readonly(int root_fd, const char *path, cn_err *err)
 	_cleanup_close_ int target = sb_open_in_root(root_fd, path, O_PATH | O_NOFOLLOW, 0);
 	if (target < 0)
 		return errno == ENOENT ? 0 : cn_err_sys(err, "open /%s", path);
-	if (bind_fd(target, "", target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+	if (sb_bind_fd(target, "", target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
 		    MOUNT_ATTR_NOEXEC, err) < 0)
 		return cn_err_wrap(err, "make /%s read-only", path);
 	return 0;
@@ -328,7 +322,7 @@ int sb_mount_system(int root_fd, const struct sb_process *proc, cn_err *err)
 	bool privileged = proc->security && proc->security->privileged;
 	const char *hosts_file = proc->hosts_file;
 	cn_err ignored;
-	if (mount_fs_at(root_fd, "proc", "proc", NULL, 0,
+	if (sb_mount_fs_at(root_fd, "proc", "proc", NULL, 0,
 			MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err) < 0 ||
 	    populate_dev(root_fd, proc, err) < 0)
 		return -1;
@@ -336,7 +330,7 @@ int sb_mount_system(int root_fd, const struct sb_process *proc, cn_err *err)
 	 * Rootless on the host's network (owned by the host's user namespace)
 	 * sysfs may not be mounted: the host's is bound read-only instead, as
 	 * podman does. */
-	if (mount_fs_at(root_fd, "sys", "sysfs", NULL, 0,
+	if (sb_mount_fs_at(root_fd, "sys", "sysfs", NULL, 0,
 			(privileged ? 0 : MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
 			MOUNT_ATTR_NOEXEC, &ignored) < 0 && cn_rootless())
 		bind_host_sys(root_fd);
@@ -530,11 +524,11 @@ int sb_mount_extra(int root_fd, const struct sb_mount *m, size_t n, cn_err *err)
 			return cn_err_sys(err, "mount point %s", m[i].target);
 		if (m[i].kind == SB_MOUNT_TMPFS) {
 			char size[32], mode[16];
-			struct fs_opt opts[] = { { "mode", mode }, { "size", size } };
+			struct sb_fs_opt opts[] = { { "mode", mode }, { "size", size } };
 			bool sized = m[i].size != SB_TMPFS_UNSIZED;
 			snprintf(size, sizeof(size), "%llu", m[i].size ? m[i].size : 64ULL << 20);
 			snprintf(mode, sizeof(mode), "%o", m[i].mode ? m[i].mode : 01777);
-			if (mount_fs_on(target, "tmpfs", opts, CN_ARRAY_SIZE(opts) - (sized ? 0 : 1),
+			if (sb_mount_fs_on(target, "tmpfs", opts, CN_ARRAY_SIZE(opts) - (sized ? 0 : 1),
 					MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m[i].noexec ? MOUNT_ATTR_NOEXEC : 0) |
 					(m[i].readonly ? MOUNT_ATTR_RDONLY : 0), err) < 0)
 				return cn_err_wrap(err, "%s", m[i].target);
@@ -546,7 +540,7 @@ int sb_mount_extra(int root_fd, const struct sb_mount *m, size_t n, cn_err *err)
 				attrs |= MOUNT_ATTR_RDONLY;
 			if (m[i].copy_up && volume_copy_up(root_fd, &m[i], err) < 0)
 				return -1;
-			if (bind_fd(AT_FDCWD, m[i].source, target, attrs, err) < 0)
+			if (sb_bind_fd(AT_FDCWD, m[i].source, target, attrs, err) < 0)
 				return cn_err_wrap(err, "%s", m[i].target);
 		}
 	}

@@ -362,6 +362,8 @@ void sb_run_init(const struct sb_process *p, const struct sb_init_io *io, int er
 		sb_child_fail(errfd, &err);
 	if (p->tty && sb_make_pty(io, slave, sizeof(slave), &err) < 0)
 		sb_child_fail(errfd, &err);
+	if (p->systemd && p->tty && sb_systemd_console(slave, &err) < 0)
+		sb_child_fail(errfd, &err);
 	if (io->pty_sock >= 0)
 		close(io->pty_sock);
 	/* The process itself is pid 1: no reaper, no fork. Signals reach it

@@ -234,6 +234,9 @@ int sb_wait_events(struct wait_ctx *w, int fd, struct relay *relays, size_t nrel
 				return 1;
 			if (p[i].fd == w->pidfd) {
 				exited = true;
+				if (w->peer >= 0)       /* now the master may see EOF */
+					close(w->peer);
+				w->peer = -1;
 				continue;
 			}
 			if (p[i].fd == w->winch_fd) {
@@ -298,9 +301,11 @@ int sb_relay_to_end(struct wait_ctx *w, const struct sb_process *proc, int *in_p
 		close(w->in_to);
 	if (w->master >= 0)
 		close(w->master);
+	if (w->peer >= 0)
+		close(w->peer);
 	if (w->winch_fd >= 0)
 		close(w->winch_fd);
-	w->in_to = w->master = w->winch_fd = -1;
+	w->in_to = w->master = w->peer = w->winch_fd = -1;
 	return ev;
 }
 
@@ -458,6 +463,7 @@ static void __attribute__((noreturn)) sandbox_child(const struct sb_rootfs *root
 		sb_child_fail(c->errp, &err);
 	}
 	if (sb_mount_system(root_fd, proc, &err) < 0 ||
+	    (proc->systemd && sb_systemd_mounts(root_fd, proc, &err) < 0) ||
 	    ((proc->resolv_file || c->resolv) &&
 	     bind_resolv(root_fd, proc->resolv_file ? proc->resolv_file : c->resolv, &err) < 0) ||
 	    sb_mount_extra(root_fd, proc->mounts, proc->nmounts, &err) < 0)
@@ -550,7 +556,7 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 	unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
 	struct stub_list stubs = { .n = 0 };
 	struct wait_ctx w = { .pidfd = -1, .in_from = -1, .in_to = -1, .winch_fd = -1,
-			      .size_fd = -1, .master = -1, .stop_signal = proc->stop_signal,
+			      .size_fd = -1, .master = -1, .peer = -1, .stop_signal = proc->stop_signal,
 			      .stop_timeout = proc->stop_timeout };
 	struct relay relays[3];
 	struct sb_cgroup cg = { .ndirs = 0 };
@@ -622,8 +628,8 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 		w.size_fd = proc->interactive && isatty(proc->in_fd) ? proc->in_fd : proc->out_fd;
 		cf.io.have_ws = ioctl(w.size_fd, TIOCGWINSZ, &cf.io.ws) == 0;
 	}
-	if (sb_limits_any(proc->limits) &&
-	    sb_cgroup_create(proc->limits, proc->cgroup_id, &cg, err) < 0)
+	if ((sb_limits_any(proc->limits) && sb_cgroup_create(proc->limits, proc->cgroup_id, &cg, err) < 0) ||
+	    (proc->systemd && sb_cgroup_add_init(&cg, proc->cgroup_id, err) < 0))
 		goto out;
 	sb_block_signals(&w, proc->tty);
 	if (cn_interrupted() && proc->stop_signal == SB_STOP_KILL) {
@@ -687,6 +693,11 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 	close_pair(go);
 	if (ev == 1 && proc->tty && (ev = sb_wait_events(&w, pty[0], relays, 2)) == 1) {
 		w.master = sb_recv_fd(pty[0]);
+		/* systemd opens and closes /dev/console (and hangs it up) as it
+		 * goes: with no slave open, the master would read EIO, which ends
+		 * the relay for good. A slave of our own keeps it open. */
+		if (w.master >= 0 && proc->systemd)
+			w.peer = ioctl(w.master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 		if (w.master >= 0) {
 			relays[2].from = fcntl(w.master, F_DUPFD_CLOEXEC, 3);
 			fcntl(w.master, F_SETFL, fcntl(w.master, F_GETFL) | O_NONBLOCK);
@@ -740,7 +751,7 @@ int sb_with_rootfs(const struct sb_rootfs *rootfs, const struct sb_rootfs *extra
 		   void *arg, cn_err *err)
 {
 	struct wait_ctx w = { .pidfd = -1, .in_from = -1, .in_to = -1, .winch_fd = -1,
-			      .size_fd = -1, .master = -1 };
+			      .size_fd = -1, .master = -1, .peer = -1 };
 	int errp[2];
 	int ws = 0, r;
 	pid_t pid;

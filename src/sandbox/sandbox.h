@@ -115,6 +115,13 @@ struct sb_process {
 	unsigned long long shm_size;         /* /dev/shm's size in bytes; 0: 64 MiB */
 	const char *resolv_file;             /* bound as /etc/resolv.conf (--dns); NULL:
 	                                      * the network's */
+	/* cairn run --systemd: an init system as pid 1 (with as_pid1 and tty).
+	 * Its own writable cgroups (named by cgroup_id) at /sys/fs/cgroup,
+	 * tmpfs on /run, /run/lock and /tmp unless mounts cover them, the pty
+	 * as /dev/console, and MACHINE_ID (32 hex digits) in /etc/machine-id
+	 * when the image's is empty or missing. */
+	bool systemd;
+	const char *machine_id;
 	/* cairn run -d: called once the process has exec'd (not when setting it
 	 * up failed), with the host pid of the sandbox's pid 1 (the process
 	 * itself with as_pid1, else cairn's reaper, its parent) and its cgroup

@@ -4,6 +4,7 @@
 #include "container/rootfs.h"
 #include "container/run.h"
 #include "container/spec.h"
+#include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"
 #include "unit.h"
@@ -209,9 +210,57 @@ static void test_rootfs(void)
 	cn_rm_rf_at(AT_FDCWD, tmpl, &err);
 }
 
+/* --systemd: podman's rule for when a command is an init system, and what
+ * its spec gets. */
+static void test_systemd(void)
+{
+	static const struct { const char *cmd; bool init; } cases[] = {
+		{ "/sbin/init", true }, { "/usr/sbin/init", true }, { "/usr/local/sbin/init", true },
+		{ "/lib/systemd/systemd", true }, { "systemd", true }, { "/usr/lib/systemd/systemd", true },
+		{ "init", false }, { "/opt/init", false }, { "/bin/sh", false }, { "systemd-nspawn", false },
+		{ "/sbin/init2", false }, { "/usr/bin/systemdx", false },
+	};
+	_cleanup_strv_ cn_strv empty = { 0 };
+	json_t *img = image("{\"Cmd\":[\"/sbin/init\"],\"Env\":[\"PATH=/bin\"]}");
+	struct ctr_overrides none = { 0 };
+	struct ctr_spec s;
+	cn_err err;
+	for (size_t i = 0; i < CN_ARRAY_SIZE(cases); i++) {
+		_cleanup_strv_ cn_strv argv = { 0 };
+		cn_strv_pushdup(&argv, cases[i].cmd);
+		cn_strv_pushdup(&argv, "--arg");
+		UNIT_CHECK(ctr_systemd_wanted(CTR_SYSTEMD_TRUE, &argv) == cases[i].init,
+			   "--systemd=true: %s %s an init system", cases[i].cmd, cases[i].init ? "is" : "is not");
+		UNIT_CHECK(ctr_systemd_wanted(CTR_SYSTEMD_ALWAYS, &argv), "--systemd=always: %s too", cases[i].cmd);
+		UNIT_CHECK(!ctr_systemd_wanted(CTR_SYSTEMD_FALSE, &argv), "--systemd=false: %s never", cases[i].cmd);
+	}
+	UNIT_CHECK(!ctr_systemd_wanted(CTR_SYSTEMD_TRUE, &empty), "no command: not an init system");
+
+	UNIT_CHECK(ctr_spec_from_image(img, "i:1", &none, &s, &err) == 0, "an init image's spec");
+	ctr_spec_systemd(&s, "0123456789abcdef0123456789abcdef");
+	JOINED_EQ(&s.env, "PATH=/bin|container=cairn|container_uuid=0123456789abcdef0123456789abcdef",
+		  "container=cairn and container_uuid are added");
+	UNIT_CHECK(s.stop_signal == CTR_SYSTEMD_STOP_SIGNAL && CTR_SYSTEMD_STOP_SIGNAL == 37,
+		   "no StopSignal: SIGRTMIN+3 (37)");
+	ctr_spec_systemd(&s, "ffffffffffffffffffffffffffffffff");
+	JOINED_EQ(&s.env, "PATH=/bin|container=cairn|container_uuid=0123456789abcdef0123456789abcdef",
+		  "twice (a --restart): nothing changes");
+	ctr_spec_free(&s);
+	json_decref(img);
+
+	img = image("{\"Cmd\":[\"/sbin/init\"],\"Env\":[\"container=lxc\"],\"StopSignal\":\"SIGUSR1\"}");
+	UNIT_CHECK(ctr_spec_from_image(img, "i:1", &none, &s, &err) == 0, "an image with container= and StopSignal");
+	ctr_spec_systemd(&s, "0123456789abcdef0123456789abcdef");
+	JOINED_EQ(&s.env, "container=lxc|container_uuid=0123456789abcdef0123456789abcdef", "its container= stays");
+	UNIT_CHECK(s.stop_signal == SIGUSR1, "its StopSignal stays");
+	ctr_spec_free(&s);
+	json_decref(img);
+}
+
 int main(void)
 {
 	test_spec();
+	test_systemd();
 	test_fail_status();
 	test_rootfs();
 	return UNIT_DONE();
