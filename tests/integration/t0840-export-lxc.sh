@@ -74,6 +74,36 @@ expect_fail "... which an LXC config cannot hold: refused, saying why" 1 "has bo
 check "nothing is left at the destination" test ! -e "$T/lxc-quotes"
 check "no temp dirs left in the store" no_tmp_left
 
+# An Env entry without '=': lxc.environment = NAME would copy NAME from
+# the environment of whoever runs lxc-execute/lxc-start into the container.
+python3 - "$T/bareenv" <<'PY'
+import hashlib, io, json, os, sys, tarfile
+d = sys.argv[1]
+os.makedirs(d)
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+    i = tarfile.TarInfo("bin")
+    i.type, i.mode = tarfile.DIRTYPE, 0o755
+    t.addfile(i)
+    data = open("/bin/busybox", "rb").read()
+    i = tarfile.TarInfo("bin/busybox")
+    i.mode, i.size = 0o755, len(data)
+    t.addfile(i, io.BytesIO(data))
+layer = buf.getvalue()
+open(os.path.join(d, "layer.tar"), "wb").write(layer)
+cfg = {"architecture": "amd64", "os": "linux",
+       "config": {"Env": ["PATH=/bin", "SECRET_TOKEN"], "Cmd": ["/bin/busybox", "env"]},
+       "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}}
+open(os.path.join(d, "config.json"), "w").write(json.dumps(cfg))
+open(os.path.join(d, "manifest.json"), "w").write(json.dumps(
+    [{"Config": "config.json", "RepoTags": ["bareenv:1"], "Layers": ["layer.tar"]}]))
+PY
+tar -C "$T/bareenv" -cf "$T/bareenv.tar" manifest.json config.json layer.tar
+expect_ok "load an image whose Env has an entry without '=' (SECRET_TOKEN)" load -i "$T/bareenv.tar"
+SECRET_TOKEN=leaked expect_fail "... its lxc export is refused, naming the entry" 1 \
+	"Env[1] 'SECRET_TOKEN' is not NAME=VALUE" export --format lxc bareenv:1 "$T/lxc-bareenv"
+check "nothing is left at the destination" test ! -e "$T/lxc-bareenv"
+
 # lxc-create -t oci reads cairn's store as an OCI layout (skopeo, umoci, jq).
 if ! command -v lxc-create >/dev/null || [ ! -x /usr/share/lxc/templates/lxc-oci ] ||
 	! command -v skopeo >/dev/null || ! command -v umoci >/dev/null || ! command -v jq >/dev/null; then

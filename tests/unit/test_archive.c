@@ -578,6 +578,58 @@ static void test_bundle_rootless(struct store *st)
 	json_decref(cfg);
 }
 
+/* An image whose Env has ENTRY, which is not NAME=VALUE (it has a
+ * /bin/sh, so the VM exports get as far as its process too). */
+static void make_env_image(struct store *st, const char *ref, const char *entry)
+{
+	_cleanup_free_ char *t = cn_xasprintf("%s/envtree-XXXXXX", base);
+	int d = unit_tmpdir(t);
+	struct store_layer l;
+	struct store_image img = { 0 };
+	const char *arch;
+	json_t *config;
+	unit_mkdir(d, "bin", 0755);
+	unit_put(d, "bin/sh", "#!/bin/sh\n", 0755);
+	l = put_layer(st, d);
+	close(d);
+	cn_platform_host(NULL, &arch, NULL);
+	config = json_pack("{s:s, s:s, s:{s:[s], s:[s, s]}, s:{s:s, s:[s]}}", "architecture", arch, "os", "linux",
+			   "config", "Cmd", "/bin/sh", "Env", "PATH=/bin", entry,
+			   "rootfs", "type", "layers", "diff_ids", l.diff_id);
+	if (!config || store_image_write(st, config, &l, 1, NULL, &img, &err) < 0 ||
+	    store_tag_set(st, ref, img.manifest_digest, img.manifest_size, "build", &err) < 0) {
+		printf("# %s\n", err.msg);
+		unit_fixture_fail("env image");
+	}
+	json_decref(config);
+	store_image_free(&img);
+}
+
+/* An Env entry without '=' (LXC would copy that variable from the
+ * caller's environment) or with an empty name: every export that writes
+ * the image's process refuses it, naming the entry; nothing is left. */
+static void test_bad_env(struct store *st)
+{
+	static const struct { enum arc_format f; const char *name; } formats[] = {
+		{ ARC_BUNDLE, "bundle" }, { ARC_LXC, "lxc" }, { ARC_INITRAMFS, "initramfs" },
+	};
+	static const char *const entries[] = { "SECRET_TOKEN", "=value" };
+	for (size_t e = 0; e < CN_ARRAY_SIZE(entries); e++) {
+		_cleanup_free_ char *ref = cn_xasprintf("badenv:%zu", e);
+		make_env_image(st, ref, entries[e]);
+		for (size_t i = 0; i < CN_ARRAY_SIZE(formats); i++) {
+			_cleanup_free_ char *dest = cn_xasprintf("%s/badenv-%zu-%s", base, e, formats[i].name);
+			int r;
+			cn_err_clear(&err);
+			r = arc_export(st, ref, formats[i].f, dest, &err);
+			UNIT_CHECK(r < 0 && strstr(err.msg, entries[e]) && strstr(err.msg, "NAME=VALUE"),
+				   "export --format %s of an image with Env '%s' is refused, naming it: %s",
+				   formats[i].name, entries[e], r < 0 ? err.msg : "exported");
+			UNIT_CHECK(access(dest, F_OK) < 0, "... and nothing is at the destination");
+		}
+	}
+}
+
 int main(void)
 {
 	struct store st;
@@ -589,6 +641,7 @@ int main(void)
 	test_hostile();
 	test_export_rootfs(&st);
 	test_bundle(&st);
+	test_bad_env(&st);
 	test_bundle_rootless(&st);
 	store_image_free(&img);
 	store_close(&st);
