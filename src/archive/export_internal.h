@@ -19,6 +19,11 @@
  * mode is the image's root mode. */
 int arc_rootfs_tmp(struct store *st, const struct store_image *img, struct store_tmpdir *td,
 		   int *root_fd, cn_err *err);
+/* Whether PATH exists in the tree at ROOT_FD, resolved inside it
+ * (RESOLVE_IN_ROOT: the image's absolute symlinks stay in the tree, never
+ * the host's); FOLLOW: a symlink as the last component counts only when
+ * its target exists. */
+bool arc_root_has(int root_fd, const char *path, bool follow);
 /* DEST must be absent or an empty directory. */
 int arc_check_dest_dir(const char *dest, cn_err *err);
 /* A private (0700) temp directory next to DEST: heap path, NULL on error. */

@@ -125,12 +125,6 @@ static bool is_dir_at(int dirfd, const char *name)
 	return fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode);
 }
 
-static bool exists_at(int dirfd, const char *name)
-{
-	struct stat sb;
-	return fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
 static int write_archive(int dirfd, const char *name, const char *root, const struct arc_tree_extra *x,
 			 size_t nx, cn_err *err)
 {
@@ -175,15 +169,15 @@ int arc_export_lxc(struct store *st, const struct store_image *img, const char *
 		goto out;
 	/* The name the container gets, where the image says none (as lxc-oci
 	 * writes them): the template replaces LXC_NAME in the files listed. */
-	if (!exists_at(root, "etc"))
+	if (!arc_root_has(root, "etc", false))
 		rx[nrx++] = (struct arc_tree_extra){ .path = "etc", .mode = S_IFDIR | 0755 };
 	if (nrx || is_dir_at(root, "etc")) {
-		if (!exists_at(root, "etc/hostname")) {
+		if (!arc_root_has(root, "etc/hostname", false)) {
 			rx[nrx++] = (struct arc_tree_extra){ .path = "etc/hostname", .mode = S_IFREG | 0644,
 							     .data = hostname, .len = strlen(hostname) };
 			cn_buf_adds(&templates, "/etc/hostname\n");
 		}
-		if (!exists_at(root, "etc/hosts")) {
+		if (!arc_root_has(root, "etc/hosts", false)) {
 			rx[nrx++] = (struct arc_tree_extra){ .path = "etc/hosts", .mode = S_IFREG | 0644,
 							     .data = hosts, .len = strlen(hosts) };
 			cn_buf_adds(&templates, "/etc/hosts\n");

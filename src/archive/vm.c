@@ -83,21 +83,15 @@ char *arc_vm_launcher(const struct store_image *img, const struct arc_process *p
 	return cn_buf_detach(&b);
 }
 
-static bool exists_at(int dirfd, const char *name)
-{
-	struct stat sb;
-	return fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
 /* The launcher for IMG when the tree at ROOT has no /init (NULL and no
  * error when it has one); it needs the image's /bin/sh. */
 static int launcher_for(const struct store_image *img, int root, char **out, cn_err *err)
 {
 	struct arc_process p;
 	*out = NULL;
-	if (exists_at(root, "init"))
+	if (arc_root_has(root, "init", true))
 		return 0;
-	if (!exists_at(root, "bin/sh"))
+	if (!arc_root_has(root, "bin/sh", true))
 		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "the image has no /init, and no /bin/sh to run "
 				   "one that starts its command: give the image an /init");
 	if (arc_image_process(img, &p, err) < 0)
@@ -122,15 +116,15 @@ int arc_export_initramfs(struct store *st, const struct store_image *img, const 
 		goto out;
 	/* The kernel opens /dev/console for the first process's stdio; the
 	 * mount points the launcher mounts on. */
-	has_dev = exists_at(root, "dev");
+	has_dev = arc_root_has(root, "dev", false);
 	if (!has_dev)
 		x[nx++] = (struct arc_tree_extra){ .path = "dev", .mode = S_IFDIR | 0755 };
-	if (!exists_at(root, "dev/console"))
+	if (!arc_root_has(root, "dev/console", false))
 		x[nx++] = (struct arc_tree_extra){ .path = "dev/console", .mode = S_IFCHR | 0600,
 						   .rdev = makedev(5, 1) };
-	if (!exists_at(root, "proc"))
+	if (!arc_root_has(root, "proc", false))
 		x[nx++] = (struct arc_tree_extra){ .path = "proc", .mode = S_IFDIR | 0555 };
-	if (!exists_at(root, "sys"))
+	if (!arc_root_has(root, "sys", false))
 		x[nx++] = (struct arc_tree_extra){ .path = "sys", .mode = S_IFDIR | 0555 };
 	if (init)
 		x[nx++] = (struct arc_tree_extra){ .path = "init", .mode = S_IFREG | 0755, .data = init,
@@ -321,14 +315,14 @@ int arc_export_disk(struct store *st, const struct store_image *img, const char 
 	if (arc_rootfs_tmp(st, img, &td, &root, err) < 0)
 		goto out;
 	/* An OS image boots its /sbin/init; others get the launcher. */
-	if (!exists_at(root, "sbin/init") && launcher_for(img, root, &init, err) < 0)
+	if (!arc_root_has(root, "sbin/init", true) && launcher_for(img, root, &init, err) < 0)
 		goto out;
 	if (init && cn_write_file_atomic(root, "init", init, strlen(init), 0755, err) < 0)
 		goto out;
 	/* Mount points: the module loader moves its /dev there. */
 	for (size_t i = 0; i < 3; i++) {
 		static const char *const dirs[] = { "dev", "proc", "sys" };
-		if (!exists_at(root, dirs[i]) && mkdirat(root, dirs[i], 0755) < 0) {
+		if (!arc_root_has(root, dirs[i], false) && mkdirat(root, dirs[i], 0755) < 0) {
 			cn_err_sys(err, "create /%s in the image's tree", dirs[i]);
 			goto out;
 		}

@@ -130,6 +130,45 @@ expect_ok "build an image with one file" build -q -t noinit:1 "$T/noinit"
 expect_fail "an image with neither /init nor /bin/sh is refused, saying why" 1 "no /init, and no /bin/sh" \
 	export --format initramfs noinit:1 "$T/x.cpio.gz"
 
+# The image's absolute symlinks resolve inside its tree, never on the host
+# (which has /usr/bin/sh): bin -> /usr/bin with no shell in usr/bin.
+symlinked_image() {   # DIR TAG WITH-SH
+	python3 - "$@" <<'PY'
+import hashlib, io, json, os, sys, tarfile
+d, tag, with_sh = sys.argv[1], sys.argv[2], sys.argv[3] == "yes"
+os.makedirs(d)
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+    def add(name, typ, mode, data=b"", link=""):
+        i = tarfile.TarInfo(name)
+        i.type, i.mode, i.size, i.linkname = typ, mode, len(data), link
+        t.addfile(i, io.BytesIO(data) if data else None)
+    add("usr", tarfile.DIRTYPE, 0o755)
+    add("usr/bin", tarfile.DIRTYPE, 0o755)
+    add("bin", tarfile.SYMTYPE, 0o777, link="/usr/bin")
+    if with_sh:
+        add("usr/bin/sh", tarfile.REGTYPE, 0o755, b"#!image-sh\n")
+layer = buf.getvalue()
+open(os.path.join(d, "layer.tar"), "wb").write(layer)
+cfg = {"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
+       "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}}
+open(os.path.join(d, "config.json"), "w").write(json.dumps(cfg))
+open(os.path.join(d, "manifest.json"), "w").write(json.dumps(
+    [{"Config": "config.json", "RepoTags": [tag], "Layers": ["layer.tar"]}]))
+PY
+	tar -C "$1" -cf "$1.tar" manifest.json config.json layer.tar
+}
+symlinked_image "$T/binlink" binlink:1 no
+expect_ok "load an image whose bin is a symlink to /usr/bin, with no shell there" load -i "$T/binlink.tar"
+expect_fail "... it is refused for having no /bin/sh (the host's /usr/bin/sh is not the image's)" 1 \
+	"no /init, and no /bin/sh" export --format initramfs binlink:1 "$T/binlink.cpio.gz"
+symlinked_image "$T/binlink-sh" binlink:2 yes
+expect_ok "load the same with usr/bin/sh" load -i "$T/binlink-sh.tar"
+expect_ok "... its /bin/sh is found through its own absolute symlink" \
+	export --format initramfs binlink:2 "$T/binlink-sh.cpio.gz"
+cpio_list "$T/binlink-sh.cpio.gz" >"$T/binlink-sh.list" 2>&1
+check "... and it gets the /init launcher" grep -q '^init 100755 0 0 1 ' "$T/binlink-sh.list"
+
 # ---- disk
 if ! command -v mke2fs >/dev/null && [ ! -x /usr/sbin/mke2fs ] && [ ! -x /sbin/mke2fs ]; then
 	skip "export --format disk" "mke2fs (Debian package e2fsprogs) is not installed"
