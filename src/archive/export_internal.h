@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "archive/imgarchive.h"
+#include "util/buf.h"
 #include "util/strv.h"
 
 /* ---- export.c ---- */
@@ -72,6 +73,8 @@ int arc_image_process(const struct store_image *img, struct arc_process *p, cn_e
 void arc_process_free(struct arc_process *p);
 
 /* ---- vm.c ---- */
+/* S as one sh word onto B: in single quotes, each ' as '\''. */
+void arc_sh_quote(cn_buf *b, const char *s);
 /* The /init shell script that starts P as a VM's first process (mounts
  * /proc, /sys and /dev when it can, the image's env and workdir, the
  * image's command; arguments given to it replace Cmd as `run` does). Heap

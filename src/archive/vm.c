@@ -31,8 +31,7 @@ char *arc_disk_sibling(const char *dest, const char *suffix)
 	return cn_xasprintf("%.*s%s", (int)n, dest, suffix);
 }
 
-/* S as one sh word: in single quotes, each ' as '\''. */
-static void sh_quote(cn_buf *b, const char *s)
+void arc_sh_quote(cn_buf *b, const char *s)
 {
 	cn_buf_addc(b, '\'');
 	for (; *s; s++) {
@@ -63,20 +62,20 @@ char *arc_vm_launcher(const struct store_image *img, const struct arc_process *p
 			"[ -d /dev ] && [ ! -e /dev/null ] && mount -t devtmpfs devtmpfs /dev 2>/dev/null\n");
 	for (size_t i = 0; i < p->env.n; i++) {
 		cn_buf_adds(&b, "export ");
-		sh_quote(&b, p->env.v[i]);
+		arc_sh_quote(&b, p->env.v[i]);
 		cn_buf_addc(&b, '\n');
 	}
 	cn_buf_adds(&b, "cd ");
-	sh_quote(&b, p->cwd);
+	arc_sh_quote(&b, p->cwd);
 	cn_buf_adds(&b, " || exit 1\nif [ $# -gt 0 ]; then set --");
 	for (size_t i = 0; i < nentry && i < p->args.n; i++) {
 		cn_buf_addc(&b, ' ');
-		sh_quote(&b, p->args.v[i]);
+		arc_sh_quote(&b, p->args.v[i]);
 	}
 	cn_buf_adds(&b, " \"$@\"; else set --");
 	for (size_t i = 0; i < p->args.n; i++) {
 		cn_buf_addc(&b, ' ');
-		sh_quote(&b, p->args.v[i]);
+		arc_sh_quote(&b, p->args.v[i]);
 	}
 	/* No command at all: a shell on the console, as lxc-oci does. */
 	cn_buf_adds(&b, p->args.n ? "; fi\nexec \"$@\"\n" : " /bin/sh; fi\nexec \"$@\"\n");
