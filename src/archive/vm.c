@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <spawn.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -302,6 +303,25 @@ static int copy_kernel(const char *kernel, struct arc_out *o, cn_err *err)
 	return 0;
 }
 
+/* /sbin/init -> /init: a kernel that mounts the disk itself (no cairn
+ * initrd) tries init=, /sbin/init, /etc/init, /bin/init and /bin/sh, never
+ * /init. /sbin is resolved inside the root (an image's sbin -> /usr/sbin
+ * is its own); a dangling /sbin/init is replaced. */
+static int link_sbin_init(int root, cn_err *err)
+{
+	_cleanup_close_ int sbin = cn_openat2(root, "sbin", O_RDONLY | O_DIRECTORY, RESOLVE_IN_ROOT);
+	if (sbin < 0 && errno == ENOENT && !arc_root_has(root, "sbin", false)) {
+		if (mkdirat(root, "sbin", 0755) < 0)
+			return cn_err_sys(err, "create /sbin in the image's tree");
+		sbin = cn_openat2(root, "sbin", O_RDONLY | O_DIRECTORY, RESOLVE_IN_ROOT);
+	}
+	if (sbin < 0)
+		return cn_err_sys(err, "open /sbin in the image's tree");
+	if ((unlinkat(sbin, "init", 0) < 0 && errno != ENOENT) || symlinkat("/init", sbin, "init") < 0)
+		return cn_err_sys(err, "link /sbin/init to /init in the image's tree");
+	return 0;
+}
+
 int arc_export_disk(struct store *st, const struct store_image *img, const char *dest,
 		    const struct arc_export_opts *opts, cn_err *err)
 {
@@ -313,10 +333,12 @@ int arc_export_disk(struct store *st, const struct store_image *img, const char 
 
 	if (arc_rootfs_tmp(st, img, &td, &root, err) < 0)
 		goto out;
-	/* An OS image boots its /sbin/init; others get the launcher. */
-	if (!arc_root_has(root, "sbin/init", true) && launcher_for(img, root, &init, err) < 0)
-		goto out;
-	if (init && cn_write_file_atomic(root, "init", init, strlen(init), 0755, err) < 0)
+	/* An OS image boots its /sbin/init; others get the launcher as /init
+	 * (unless they have one) and /sbin/init. */
+	if (!arc_root_has(root, "sbin/init", true) &&
+	    (launcher_for(img, root, &init, err) < 0 ||
+	     (init && cn_write_file_atomic(root, "init", init, strlen(init), 0755, err) < 0) ||
+	     link_sbin_init(root, err) < 0))
 		goto out;
 	/* Mount points: the module loader moves its /dev there. */
 	for (size_t i = 0; i < 3; i++) {

@@ -131,7 +131,8 @@ expect_fail "an image with neither /init nor /bin/sh is refused, saying why" 1 "
 	export --format initramfs noinit:1 "$T/x.cpio.gz"
 
 # The image's absolute symlinks resolve inside its tree, never on the host
-# (which has /usr/bin/sh): bin -> /usr/bin with no shell in usr/bin.
+# (which has /usr/bin/sh): bin -> /usr/bin with no shell in usr/bin;
+# sbin -> /usr/sbin, where a disk export adds init.
 symlinked_image() {   # DIR TAG WITH-SH
 	python3 - "$@" <<'PY'
 import hashlib, io, json, os, sys, tarfile
@@ -146,6 +147,8 @@ with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
     add("usr", tarfile.DIRTYPE, 0o755)
     add("usr/bin", tarfile.DIRTYPE, 0o755)
     add("bin", tarfile.SYMTYPE, 0o777, link="/usr/bin")
+    add("usr/sbin", tarfile.DIRTYPE, 0o755)
+    add("sbin", tarfile.SYMTYPE, 0o777, link="/usr/sbin")
     if with_sh:
         add("usr/bin/sh", tarfile.REGTYPE, 0o755, b"#!image-sh\n")
 layer = buf.getvalue()
@@ -178,6 +181,9 @@ expect_ok "export --format disk --size 16m" export --format disk --size 16m vmte
 check "the disk is a clean ext4 file system (e2fsck -fn)" e2fsck -fn "$T/vm.img"
 free=$(dumpe2fs -h "$T/vm.img" 2>/dev/null | awk -F: '/^Free blocks/ {f=$2} /^Block size/ {b=$2} END {print f*b}')
 check "it has at least the 16 MiB of free space asked for (has $free bytes)" test "$free" -ge $((16 << 20))
+debugfs -R 'stat /sbin/init' "$T/vm.img" >"$T/dbg" 2>&1
+check "the disk's /sbin/init links to the added /init (a kernel mounting it without an initrd runs /sbin/init)" \
+	sh -c "grep -q 'Type: symlink' '$T/dbg' && grep -q 'Fast link dest: \"/init\"' '$T/dbg'"
 check "... and not much more (under 64 MiB)" test "$free" -lt $((64 << 20))
 expect_ok "export the image with the device node as a disk" export --format disk nodes:1 "$T/nodes.img"
 debugfs -R 'stat /dev/null' "$T/nodes.img" >"$T/dbg" 2>&1
@@ -185,6 +191,15 @@ check "the disk keeps the device node" grep -q 'Type: character special' "$T/dbg
 debugfs -R 'stat /bin/tool' "$T/nodes.img" >"$T/dbg" 2>&1
 check "the disk keeps owner, mode and links" \
 	sh -c "grep -q 'User:  1234   Group:  5678' '$T/dbg' && grep -q 'Mode:  04750' '$T/dbg' && grep -q 'Links: 2' '$T/dbg'"
+debugfs -R 'stat /sbin/init' "$T/nodes.img" >"$T/dbg" 2>&1
+check "... an image with its own /init and no /sbin/init gets /sbin/init -> /init too" \
+	sh -c "grep -q 'Type: symlink' '$T/dbg' && grep -q 'Fast link dest: \"/init\"' '$T/dbg'"
+host_sbin_init=$(ls -ld /usr/sbin/init 2>&1)
+expect_ok "export the image whose sbin is a symlink to /usr/sbin as a disk" export --format disk binlink:2 "$T/binlink.img"
+debugfs -R 'stat /usr/sbin/init' "$T/binlink.img" >"$T/dbg" 2>&1
+check "... /sbin/init is made in the image's own usr/sbin" \
+	sh -c "grep -q 'Type: symlink' '$T/dbg' && grep -q 'Fast link dest: \"/init\"' '$T/dbg'"
+check "... and the host's /usr/sbin/init is untouched" test "$(ls -ld /usr/sbin/init 2>&1)" = "$host_sbin_init"
 expect_fail "--kernel must be a vmlinuz-VERSION" 1 "not named vmlinuz-VERSION" \
 	export --format disk --kernel "$T/vm.img" vmtest:1 "$T/vm2.img"
 check "nothing is left of a failed disk export" sh -c "! ls -A '$T' | grep -q 'vm2'"
