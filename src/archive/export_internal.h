@@ -58,7 +58,8 @@ struct arc_tree_extra {
 /* Write the tree at ROOT (NULL: none; a path: the store's private temp dir, not
  * crossing mounts, symlinks not followed) and then EXTRA to OUT_FD:
  * numeric owners, modes, times, devices, symlinks, hardlinks (as the
- * format links them) and, in tar, xattrs and ACLs. */
+ * format links them) and, in tar, ACLs and the xattrs layers keep
+ * (layer_xattr_keep). */
 int arc_tree_write(const char *root, enum arc_tree_format format, const struct arc_tree_extra *extra,
 		   size_t nextra, int out_fd, cn_err *err);
 
