@@ -89,6 +89,21 @@ static int push_strings(json_t *cfg, const char *field, cn_strv *out, cn_err *er
 	return 0;
 }
 
+/* An Env entry must be NAME=VALUE: LXC reads a bare NAME in
+ * lxc.environment as "copy NAME from the caller's environment" (a hostile
+ * image could read the user's), runc refuses one, and the VM launcher's
+ * `export NAME` would keep whatever the kernel passed. */
+static int check_env(const cn_strv *env, cn_err *err)
+{
+	for (size_t i = 0; i < env->n; i++) {
+		const char *eq = strchr(env->v[i], '=');
+		if (!eq || eq == env->v[i])
+			return cn_err_fail(err, CN_ERR_INVALID, "image config: Env[%zu] '%s' is not NAME=VALUE%s",
+					   i, env->v[i], eq ? " (empty name)" : "");
+	}
+	return 0;
+}
+
 int arc_image_process(const struct store_image *img, struct arc_process *p, cn_err *err)
 {
 	json_t *cfg = json_object_get(img->config, "config");
@@ -96,7 +111,7 @@ int arc_image_process(const struct store_image *img, struct arc_process *p, cn_e
 	const char *cwd = json_string_value(json_object_get(cfg, "WorkingDir"));
 	*p = (struct arc_process){ .user = user ? user : "", .cwd = cwd && *cwd ? cwd : "/" };
 	if (push_strings(cfg, "Entrypoint", &p->args, err) < 0 || push_strings(cfg, "Cmd", &p->args, err) < 0 ||
-	    push_strings(cfg, "Env", &p->env, err) < 0)
+	    push_strings(cfg, "Env", &p->env, err) < 0 || check_env(&p->env, err) < 0)
 		goto fail;
 	if (!cn_env_get(&p->env, "PATH"))
 		cn_strv_pushdup(&p->env, BUNDLE_DEFAULT_PATH);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +197,15 @@ int arc_dir_commit(const char *tmp, int fd, const char *dest, cn_err *err)
 		return 0;
 	cn_rm_rf_at(AT_FDCWD, tmp, &ignored);
 	return -1;
+}
+
+bool arc_root_has(int root_fd, const char *path, bool follow)
+{
+	int fd = cn_openat2(root_fd, path, O_PATH | (follow ? 0 : O_NOFOLLOW), RESOLVE_IN_ROOT);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
 }
 
 int arc_rootfs_tmp(struct store *st, const struct store_image *img, struct store_tmpdir *td,

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "archive/imgarchive.h"
+#include "util/buf.h"
 #include "util/strv.h"
 
 /* ---- export.c ---- */
@@ -19,6 +20,11 @@
  * mode is the image's root mode. */
 int arc_rootfs_tmp(struct store *st, const struct store_image *img, struct store_tmpdir *td,
 		   int *root_fd, cn_err *err);
+/* Whether PATH exists in the tree at ROOT_FD, resolved inside it
+ * (RESOLVE_IN_ROOT: the image's absolute symlinks stay in the tree, never
+ * the host's); FOLLOW: a symlink as the last component counts only when
+ * its target exists. */
+bool arc_root_has(int root_fd, const char *path, bool follow);
 /* DEST must be absent or an empty directory. */
 int arc_check_dest_dir(const char *dest, cn_err *err);
 /* A private (0700) temp directory next to DEST: heap path, NULL on error. */
@@ -52,7 +58,8 @@ struct arc_tree_extra {
 /* Write the tree at ROOT (NULL: none; a path: the store's private temp dir, not
  * crossing mounts, symlinks not followed) and then EXTRA to OUT_FD:
  * numeric owners, modes, times, devices, symlinks, hardlinks (as the
- * format links them) and, in tar, xattrs and ACLs. */
+ * format links them) and, in tar, ACLs and the xattrs layers keep
+ * (layer_xattr_keep). */
 int arc_tree_write(const char *root, enum arc_tree_format format, const struct arc_tree_extra *extra,
 		   size_t nextra, int out_fd, cn_err *err);
 
@@ -67,6 +74,8 @@ int arc_image_process(const struct store_image *img, struct arc_process *p, cn_e
 void arc_process_free(struct arc_process *p);
 
 /* ---- vm.c ---- */
+/* S as one sh word onto B: in single quotes, each ' as '\''. */
+void arc_sh_quote(cn_buf *b, const char *s);
 /* The /init shell script that starts P as a VM's first process (mounts
  * /proc, /sys and /dev when it can, the image's env and workdir, the
  * image's command; arguments given to it replace Cmd as `run` does). Heap

@@ -48,6 +48,36 @@ static int cmd_value(const cn_strv *args, cn_buf *out, cn_err *err)
 	return 0;
 }
 
+/* lxc.init.cmd (lxc-start) is split at spaces only, with no quotes: the
+ * words go there as they are when none is empty or holds a blank or a
+ * quote; otherwise it names LXC_INIT, a launcher the export writes into
+ * the rootfs that execs the command (the image's /bin/sh runs it). */
+#define LXC_INIT "/.cairn-init"
+
+static bool plain_words(const cn_strv *args)
+{
+	for (size_t i = 0; i < args->n; i++)
+		if (!*args->v[i] || strpbrk(args->v[i], " \t'\""))
+			return false;
+	return true;
+}
+
+static char *init_script(const struct store_image *img, const cn_strv *args)
+{
+	_cleanup_buf_ cn_buf b;
+	cn_buf_init(&b, 0);
+	cn_buf_addf(&b, "#!/bin/sh\n"
+		    "# Image %s's command for lxc-start (lxc.init.cmd, which LXC splits at\n"
+		    "# spaces without quotes), written by cairn export --format lxc.\nexec",
+		    img->manifest_digest);
+	for (size_t i = 0; i < args->n; i++) {
+		cn_buf_addc(&b, ' ');
+		arc_sh_quote(&b, args->v[i]);
+	}
+	cn_buf_addc(&b, '\n');
+	return cn_buf_detach(&b);
+}
+
 /* LXC's names for the OCI architectures it runs (lxc.arch). */
 static const char *lxc_arch(const char *oci)
 {
@@ -67,8 +97,9 @@ static bool plain_signal(const char *s)
 	return s && *s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-") == strlen(s);
 }
 
+/* INIT_CMD: lxc.init.cmd's value (NULL: none). */
 static char *lxc_config(const struct store_image *img, const struct arc_process *p, const struct cn_user *u,
-			const struct arc_export_opts *opts, cn_err *err)
+			const char *init_cmd, const struct arc_export_opts *opts, cn_err *err)
 {
 	_cleanup_buf_ cn_buf b;
 	json_t *cfg = json_object_get(img->config, "config");
@@ -103,8 +134,10 @@ static char *lxc_config(const struct store_image *img, const struct arc_process 
 		if (cmd_value(&p->args, &cmd, err) < 0)
 			return NULL;
 		/* lxc-execute runs it under its init; lxc-start as pid 1. */
-		cn_buf_addf(&b, "lxc.execute.cmd = %s\nlxc.init.cmd = %s\n", cmd.data, cmd.data);
+		cn_buf_addf(&b, "lxc.execute.cmd = %s\n", cmd.data);
 	}
+	if (init_cmd)
+		cn_buf_addf(&b, "lxc.init.cmd = %s\n", init_cmd);
 	cn_buf_addf(&b, "lxc.init.uid = %u\nlxc.init.gid = %u\n", (unsigned)u->uid, (unsigned)u->gid);
 	if (check_value("WorkingDir", p->cwd, err) < 0)
 		return NULL;
@@ -123,12 +156,6 @@ static bool is_dir_at(int dirfd, const char *name)
 {
 	struct stat sb;
 	return fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode);
-}
-
-static bool exists_at(int dirfd, const char *name)
-{
-	struct stat sb;
-	return fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 static int write_archive(int dirfd, const char *name, const char *root, const struct arc_tree_extra *x,
@@ -153,15 +180,17 @@ int arc_export_lxc(struct store *st, const struct store_image *img, const char *
 	struct store_tmpdir td = { 0 };
 	struct arc_process p = { 0 };
 	struct cn_user u;
-	struct arc_tree_extra rx[3], mx[3];
+	struct arc_tree_extra rx[4], mx[3];
 	size_t nrx = 0, nmx = 0;
 	_cleanup_free_ char *tmp = NULL, *rootpath = NULL, *config = NULL, *message = NULL;
-	_cleanup_buf_ cn_buf templates;
+	_cleanup_free_ char *init_cmd = NULL, *script = NULL;
+	_cleanup_buf_ cn_buf templates, words;
 	_cleanup_close_ int root = -1, fd = -1;
 	cn_err ignored;
 	int rc = -1;
 
 	cn_buf_init(&templates, 0);
+	cn_buf_init(&words, 0);
 	if (arc_check_dest_dir(dest, err) < 0 || arc_image_process(img, &p, err) < 0)
 		return -1;
 	if (arc_rootfs_tmp(st, img, &td, &root, err) < 0)
@@ -170,28 +199,47 @@ int arc_export_lxc(struct store *st, const struct store_image *img, const char *
 		cn_err_wrap(err, "image config: User");
 		goto out;
 	}
-	config = lxc_config(img, &p, &u, opts, err);
+	if (p.args.n && plain_words(&p.args)) {
+		cn_buf_adds(&words, p.args.v[0]);
+		for (size_t i = 1; i < p.args.n; i++)
+			cn_buf_addf(&words, " %s", p.args.v[i]);
+		init_cmd = cn_buf_detach(&words);
+	} else if (p.args.n && arc_root_has(root, "bin/sh", true)) {
+		if (arc_root_has(root, LXC_INIT + 1, false)) {
+			cn_err_fail(err, CN_ERR_UNSUPPORTED, "lxc: the image has " LXC_INIT ", where the export "
+				    "puts the launcher lxc-start runs");
+			goto out;
+		}
+		script = init_script(img, &p.args);
+		init_cmd = cn_xstrdup(LXC_INIT);
+	}
+	config = lxc_config(img, &p, &u, init_cmd, opts, err);
 	if (!config)
 		goto out;
 	/* The name the container gets, where the image says none (as lxc-oci
 	 * writes them): the template replaces LXC_NAME in the files listed. */
-	if (!exists_at(root, "etc"))
+	if (!arc_root_has(root, "etc", false))
 		rx[nrx++] = (struct arc_tree_extra){ .path = "etc", .mode = S_IFDIR | 0755 };
 	if (nrx || is_dir_at(root, "etc")) {
-		if (!exists_at(root, "etc/hostname")) {
+		if (!arc_root_has(root, "etc/hostname", false)) {
 			rx[nrx++] = (struct arc_tree_extra){ .path = "etc/hostname", .mode = S_IFREG | 0644,
 							     .data = hostname, .len = strlen(hostname) };
 			cn_buf_adds(&templates, "/etc/hostname\n");
 		}
-		if (!exists_at(root, "etc/hosts")) {
+		if (!arc_root_has(root, "etc/hosts", false)) {
 			rx[nrx++] = (struct arc_tree_extra){ .path = "etc/hosts", .mode = S_IFREG | 0644,
 							     .data = hosts, .len = strlen(hosts) };
 			cn_buf_adds(&templates, "/etc/hosts\n");
 		}
 	}
+	if (script)
+		rx[nrx++] = (struct arc_tree_extra){ .path = LXC_INIT + 1, .mode = S_IFREG | 0755, .data = script,
+						     .len = strlen(script) };
 	message = cn_xasprintf("cairn image %s (%s).\n%s", strpbrk(ref, "\n\r") ? "" : ref, img->manifest_digest,
-			       p.args.n ? "lxc-execute -n NAME runs its command; lxc-start -n NAME starts it as pid 1.\n"
-					: "It has no command: lxc-execute -n NAME -- CMD.\n");
+			       !p.args.n ? "It has no command: lxc-execute -n NAME -- CMD.\n" :
+			       init_cmd ? "lxc-execute -n NAME runs its command; lxc-start -n NAME starts it as pid 1.\n"
+					: "lxc-execute -n NAME runs its command; lxc-start -n NAME -- CMD (the image "
+					  "has no /bin/sh to start its command as pid 1).\n");
 	mx[nmx++] = (struct arc_tree_extra){ .path = "config", .mode = S_IFREG | 0644, .data = config,
 					     .len = strlen(config) };
 	mx[nmx++] = (struct arc_tree_extra){ .path = "templates", .mode = S_IFREG | 0644, .data = templates.data,

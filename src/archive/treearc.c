@@ -4,8 +4,10 @@
  * system), links hardlinks as each format wants (the linkresolver: tar
  * writes later links without data, newc gives the data to the last) and
  * writes the archive; file data is read here from each entry's path, so
- * an entry the resolver held back is read when it is written. */
+ * an entry the resolver held back is read when it is written. Xattrs are
+ * filtered as layers filter them (layers/xattr.h). */
 #include "archive/export_internal.h"
+#include "layers/xattr.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
 
@@ -114,6 +116,30 @@ static int linkify_write(struct tree *t, struct archive_entry *e)
 	return r;
 }
 
+/* Only the xattrs an image carries (layer_xattr_keep, as layers are
+ * written): not the host's trusted.* or security.* labels on the tree. */
+static int keep_xattrs(struct tree *t, struct archive_entry *e)
+{
+	struct archive_entry *kept;
+	const char *name;
+	const void *val;
+	size_t len;
+	if (archive_entry_xattr_reset(e) == 0)
+		return 0;
+	kept = archive_entry_new();
+	if (!kept)
+		return cn_err_errno(t->err, ENOMEM, "libarchive");
+	while (archive_entry_xattr_next(e, &name, &val, &len) == ARCHIVE_OK)
+		if (name && layer_xattr_keep(name))
+			archive_entry_xattr_add_entry(kept, name, val, len);
+	archive_entry_xattr_clear(e);
+	archive_entry_xattr_reset(kept);
+	while (archive_entry_xattr_next(kept, &name, &val, &len) == ARCHIVE_OK)
+		archive_entry_xattr_add_entry(e, name, val, len);
+	archive_entry_free(kept);
+	return 0;
+}
+
 /* NAME relative to the root as the format names it: "./x" in tar, "x" in
  * cpio; the root itself is "." in both. */
 static char *entry_name(const struct tree *t, const char *rel)
@@ -171,6 +197,10 @@ static int walk(struct tree *t, const char *root)
 		archive_entry_unset_atime(e);
 		archive_entry_unset_ctime(e);
 		archive_entry_unset_birthtime(e);
+		if (keep_xattrs(t, e) < 0) {
+			archive_entry_free(e);
+			return -1;
+		}
 		if (linkify_write(t, e) < 0)
 			return -1;
 	}

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <spawn.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,8 +32,7 @@ char *arc_disk_sibling(const char *dest, const char *suffix)
 	return cn_xasprintf("%.*s%s", (int)n, dest, suffix);
 }
 
-/* S as one sh word: in single quotes, each ' as '\''. */
-static void sh_quote(cn_buf *b, const char *s)
+void arc_sh_quote(cn_buf *b, const char *s)
 {
 	cn_buf_addc(b, '\'');
 	for (; *s; s++) {
@@ -63,30 +63,24 @@ char *arc_vm_launcher(const struct store_image *img, const struct arc_process *p
 			"[ -d /dev ] && [ ! -e /dev/null ] && mount -t devtmpfs devtmpfs /dev 2>/dev/null\n");
 	for (size_t i = 0; i < p->env.n; i++) {
 		cn_buf_adds(&b, "export ");
-		sh_quote(&b, p->env.v[i]);
+		arc_sh_quote(&b, p->env.v[i]);
 		cn_buf_addc(&b, '\n');
 	}
 	cn_buf_adds(&b, "cd ");
-	sh_quote(&b, p->cwd);
+	arc_sh_quote(&b, p->cwd);
 	cn_buf_adds(&b, " || exit 1\nif [ $# -gt 0 ]; then set --");
 	for (size_t i = 0; i < nentry && i < p->args.n; i++) {
 		cn_buf_addc(&b, ' ');
-		sh_quote(&b, p->args.v[i]);
+		arc_sh_quote(&b, p->args.v[i]);
 	}
 	cn_buf_adds(&b, " \"$@\"; else set --");
 	for (size_t i = 0; i < p->args.n; i++) {
 		cn_buf_addc(&b, ' ');
-		sh_quote(&b, p->args.v[i]);
+		arc_sh_quote(&b, p->args.v[i]);
 	}
 	/* No command at all: a shell on the console, as lxc-oci does. */
 	cn_buf_adds(&b, p->args.n ? "; fi\nexec \"$@\"\n" : " /bin/sh; fi\nexec \"$@\"\n");
 	return cn_buf_detach(&b);
-}
-
-static bool exists_at(int dirfd, const char *name)
-{
-	struct stat sb;
-	return fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /* The launcher for IMG when the tree at ROOT has no /init (NULL and no
@@ -95,9 +89,9 @@ static int launcher_for(const struct store_image *img, int root, char **out, cn_
 {
 	struct arc_process p;
 	*out = NULL;
-	if (exists_at(root, "init"))
+	if (arc_root_has(root, "init", true))
 		return 0;
-	if (!exists_at(root, "bin/sh"))
+	if (!arc_root_has(root, "bin/sh", true))
 		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "the image has no /init, and no /bin/sh to run "
 				   "one that starts its command: give the image an /init");
 	if (arc_image_process(img, &p, err) < 0)
@@ -122,15 +116,15 @@ int arc_export_initramfs(struct store *st, const struct store_image *img, const 
 		goto out;
 	/* The kernel opens /dev/console for the first process's stdio; the
 	 * mount points the launcher mounts on. */
-	has_dev = exists_at(root, "dev");
+	has_dev = arc_root_has(root, "dev", false);
 	if (!has_dev)
 		x[nx++] = (struct arc_tree_extra){ .path = "dev", .mode = S_IFDIR | 0755 };
-	if (!exists_at(root, "dev/console"))
+	if (!arc_root_has(root, "dev/console", false))
 		x[nx++] = (struct arc_tree_extra){ .path = "dev/console", .mode = S_IFCHR | 0600,
 						   .rdev = makedev(5, 1) };
-	if (!exists_at(root, "proc"))
+	if (!arc_root_has(root, "proc", false))
 		x[nx++] = (struct arc_tree_extra){ .path = "proc", .mode = S_IFDIR | 0555 };
-	if (!exists_at(root, "sys"))
+	if (!arc_root_has(root, "sys", false))
 		x[nx++] = (struct arc_tree_extra){ .path = "sys", .mode = S_IFDIR | 0555 };
 	if (init)
 		x[nx++] = (struct arc_tree_extra){ .path = "init", .mode = S_IFREG | 0755, .data = init,
@@ -309,6 +303,25 @@ static int copy_kernel(const char *kernel, struct arc_out *o, cn_err *err)
 	return 0;
 }
 
+/* /sbin/init -> /init: a kernel that mounts the disk itself (no cairn
+ * initrd) tries init=, /sbin/init, /etc/init, /bin/init and /bin/sh, never
+ * /init. /sbin is resolved inside the root (an image's sbin -> /usr/sbin
+ * is its own); a dangling /sbin/init is replaced. */
+static int link_sbin_init(int root, cn_err *err)
+{
+	_cleanup_close_ int sbin = cn_openat2(root, "sbin", O_RDONLY | O_DIRECTORY, RESOLVE_IN_ROOT);
+	if (sbin < 0 && errno == ENOENT && !arc_root_has(root, "sbin", false)) {
+		if (mkdirat(root, "sbin", 0755) < 0)
+			return cn_err_sys(err, "create /sbin in the image's tree");
+		sbin = cn_openat2(root, "sbin", O_RDONLY | O_DIRECTORY, RESOLVE_IN_ROOT);
+	}
+	if (sbin < 0)
+		return cn_err_sys(err, "open /sbin in the image's tree");
+	if ((unlinkat(sbin, "init", 0) < 0 && errno != ENOENT) || symlinkat("/init", sbin, "init") < 0)
+		return cn_err_sys(err, "link /sbin/init to /init in the image's tree");
+	return 0;
+}
+
 int arc_export_disk(struct store *st, const struct store_image *img, const char *dest,
 		    const struct arc_export_opts *opts, cn_err *err)
 {
@@ -320,15 +333,17 @@ int arc_export_disk(struct store *st, const struct store_image *img, const char 
 
 	if (arc_rootfs_tmp(st, img, &td, &root, err) < 0)
 		goto out;
-	/* An OS image boots its /sbin/init; others get the launcher. */
-	if (!exists_at(root, "sbin/init") && launcher_for(img, root, &init, err) < 0)
-		goto out;
-	if (init && cn_write_file_atomic(root, "init", init, strlen(init), 0755, err) < 0)
+	/* An OS image boots its /sbin/init; others get the launcher as /init
+	 * (unless they have one) and /sbin/init. */
+	if (!arc_root_has(root, "sbin/init", true) &&
+	    (launcher_for(img, root, &init, err) < 0 ||
+	     (init && cn_write_file_atomic(root, "init", init, strlen(init), 0755, err) < 0) ||
+	     link_sbin_init(root, err) < 0))
 		goto out;
 	/* Mount points: the module loader moves its /dev there. */
 	for (size_t i = 0; i < 3; i++) {
 		static const char *const dirs[] = { "dev", "proc", "sys" };
-		if (!exists_at(root, dirs[i]) && mkdirat(root, dirs[i], 0755) < 0) {
+		if (!arc_root_has(root, dirs[i], false) && mkdirat(root, dirs[i], 0755) < 0) {
 			cn_err_sys(err, "create /%s in the image's tree", dirs[i]);
 			goto out;
 		}

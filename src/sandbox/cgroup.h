@@ -81,6 +81,11 @@ bool sb_cgroup_v1_bound(const char *mountinfo, const char *controller);
  * separated by white space) names NAME. */
 bool sb_cgroup_list_has(const char *list, const char *name);
 
+/* How many pids cgroup.procs text PROCS lists that are neither SELF nor
+ * among the NGONE pids in GONE (processes already in their exit); *ONE
+ * gets one of them. */
+int sb_cgroup_others(const char *procs, long self, const long *gone, size_t ngone, long *one);
+
 /* What decides whether limits can work rootless. */
 struct sb_cgroup_facts {
 	const char *mountinfo;          /* /proc/self/mountinfo */

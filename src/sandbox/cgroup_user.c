@@ -18,10 +18,13 @@
 #include "util/mem.h"
 #include "util/rootless.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -263,38 +266,97 @@ static int move_self(const char *dir, cn_err *err)
 	return sb_cgroup_write(dir, "cgroup.procs", pid, false, err);
 }
 
-/* Whether DIR/cgroup.procs lists a process other than this one; *N gets
- * their number and *ONE one of them. */
-static bool others_in(const char *dir, int *n, long *one)
+int sb_cgroup_others(const char *procs, long self, const long *gone, size_t ngone, long *one)
+{
+	int n = 0;
+	for (const char *p = procs; p && *p;) {
+		char *end;
+		long pid = strtol(p, &end, 10);
+		bool left = false;
+		if (end == p)
+			break;
+		p = end;
+		for (size_t i = 0; i < ngone && !left; i++)
+			left = gone[i] == pid;
+		if (pid > 0 && pid != self && !left) {
+			*one = pid;
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Whether DIR/cgroup.procs lists a process other than this one and those
+ * in GONE; *N gets their number and *ONE one of them. */
+static bool others_in(const char *dir, const long *gone, size_t ngone, int *n, long *one)
 {
 	_cleanup_free_ char *path = cn_xasprintf("%s/cgroup.procs", dir);
 	_cleanup_free_ char *text = sb_cgroup_read(path);
-	*n = 0;
-	for (char *p = text, *end; p && *p; p = end) {
-		long pid = strtol(p, &end, 10);
-		if (end == p)
-			break;
-		if (pid > 0 && pid != (long)getpid()) {
-			*one = pid;
-			(*n)++;
-		}
-	}
+	*n = sb_cgroup_others(text, (long)getpid(), gone, ngone, one);
 	return *n > 0;
+}
+
+#define GONE "gone-"
+
+/* The pids of the leaf's GONE<pid> marks (empty child cgroups): processes
+ * that passed their release, not last then, and are exiting. */
+static size_t read_gone(int leaf_fd, long *gone, size_t max)
+{
+	int fd = fcntl(leaf_fd, F_DUPFD_CLOEXEC, 3);
+	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	size_t n = 0;
+	if (!d && fd >= 0)
+		close(fd);
+	while (d && n < max && (de = readdir(d))) {
+		char *end;
+		long pid;
+		if (strncmp(de->d_name, GONE, strlen(GONE)))
+			continue;
+		pid = strtol(de->d_name + strlen(GONE), &end, 10);
+		if (pid > 0 && !*end)
+			gone[n++] = pid;
+	}
+	return n;
 }
 
 /* At exit, by the last cairn process in the leaf (children forked after the
  * move, like stage workers or a run -d supervisor, share it and may still
  * need the controllers): cairn/ when empty, the controllers we enabled,
  * then back to OWN and the leaf removed. A step that fails leaves the rest
- * (a container still running); systemd removes the lot with the unit. */
+ * (a container still running); systemd removes the lot with the unit.
+ * Two processes of the leaf exiting at once (run -d and a supervisor whose
+ * container ended) would each see the other and both skip: the check is
+ * made under a lock on the leaf, and one that is not last leaves a mark
+ * (an empty child cgroup GONE<pid>) so that the next one does not count
+ * it; the last waits briefly for those to finish exiting. */
 void sb_cgroup_release(void)
 {
 	_cleanup_free_ char *parent = NULL;
+	_cleanup_close_ int lfd = -1;
+	long gone[64] = { 0 }, one;
+	size_t ngone;
 	cn_err ignored;
 	int n;
-	long one;
-	if (!user_cg.leaf || others_in(user_cg.leaf, &n, &one))
+	if (!user_cg.leaf)
 		return;
+	lfd = open(user_cg.leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lfd < 0)
+		return;
+	while (flock(lfd, LOCK_EX) < 0 && errno == EINTR)
+		;
+	ngone = read_gone(lfd, gone, CN_ARRAY_SIZE(gone));
+	if (others_in(user_cg.leaf, gone, ngone, &n, &one)) {
+		char mark[32];
+		snprintf(mark, sizeof(mark), GONE "%d", (int)getpid());
+		mkdirat(lfd, mark, 0755);
+		return;         /* closing LFD unlocks */
+	}
+	for (size_t i = 0; i < ngone; i++) {
+		char mark[32];
+		snprintf(mark, sizeof(mark), GONE "%ld", gone[i]);
+		unlinkat(lfd, mark, AT_REMOVEDIR);
+	}
 	parent = cn_xasprintf("%s/cairn", user_cg.base);
 	if (rmdir(parent) < 0 && errno != ENOENT)
 		return;
@@ -303,7 +365,9 @@ void sb_cgroup_release(void)
 		return;
 	if (move_self(user_cg.base, &ignored) < 0)
 		return;
-	rmdir(user_cg.leaf);
+	/* Those that left marks are in exit: the leaf empties in moments. */
+	for (int i = 0; i < 200 && rmdir(user_cg.leaf) < 0 && errno == EBUSY; i++)
+		usleep(5000);
 	/* Done: no cgroup may be made below OWN by this process any more. */
 	free(user_cg.leaf);
 	free(user_cg.base);
@@ -342,7 +406,7 @@ int sb_cgroup_prepare(const struct sb_limits *l, cn_err *err)
 	if (sb_cgroup_write(base, "cgroup.subtree_control", enable, false, err) < 0) {
 		int e = err->errnum;
 		cn_err ignored;
-		bool busy = e == EBUSY && others_in(base, &n, &one);
+		bool busy = e == EBUSY && others_in(base, NULL, 0, &n, &one);
 		if (move_self(base, &ignored) == 0)
 			rmdir(leaf);
 		if (busy)

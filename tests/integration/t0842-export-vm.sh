@@ -130,6 +130,48 @@ expect_ok "build an image with one file" build -q -t noinit:1 "$T/noinit"
 expect_fail "an image with neither /init nor /bin/sh is refused, saying why" 1 "no /init, and no /bin/sh" \
 	export --format initramfs noinit:1 "$T/x.cpio.gz"
 
+# The image's absolute symlinks resolve inside its tree, never on the host
+# (which has /usr/bin/sh): bin -> /usr/bin with no shell in usr/bin;
+# sbin -> /usr/sbin, where a disk export adds init.
+symlinked_image() {   # DIR TAG WITH-SH
+	python3 - "$@" <<'PY'
+import hashlib, io, json, os, sys, tarfile
+d, tag, with_sh = sys.argv[1], sys.argv[2], sys.argv[3] == "yes"
+os.makedirs(d)
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+    def add(name, typ, mode, data=b"", link=""):
+        i = tarfile.TarInfo(name)
+        i.type, i.mode, i.size, i.linkname = typ, mode, len(data), link
+        t.addfile(i, io.BytesIO(data) if data else None)
+    add("usr", tarfile.DIRTYPE, 0o755)
+    add("usr/bin", tarfile.DIRTYPE, 0o755)
+    add("bin", tarfile.SYMTYPE, 0o777, link="/usr/bin")
+    add("usr/sbin", tarfile.DIRTYPE, 0o755)
+    add("sbin", tarfile.SYMTYPE, 0o777, link="/usr/sbin")
+    if with_sh:
+        add("usr/bin/sh", tarfile.REGTYPE, 0o755, b"#!image-sh\n")
+layer = buf.getvalue()
+open(os.path.join(d, "layer.tar"), "wb").write(layer)
+cfg = {"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
+       "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}}
+open(os.path.join(d, "config.json"), "w").write(json.dumps(cfg))
+open(os.path.join(d, "manifest.json"), "w").write(json.dumps(
+    [{"Config": "config.json", "RepoTags": [tag], "Layers": ["layer.tar"]}]))
+PY
+	tar -C "$1" -cf "$1.tar" manifest.json config.json layer.tar
+}
+symlinked_image "$T/binlink" binlink:1 no
+expect_ok "load an image whose bin is a symlink to /usr/bin, with no shell there" load -i "$T/binlink.tar"
+expect_fail "... it is refused for having no /bin/sh (the host's /usr/bin/sh is not the image's)" 1 \
+	"no /init, and no /bin/sh" export --format initramfs binlink:1 "$T/binlink.cpio.gz"
+symlinked_image "$T/binlink-sh" binlink:2 yes
+expect_ok "load the same with usr/bin/sh" load -i "$T/binlink-sh.tar"
+expect_ok "... its /bin/sh is found through its own absolute symlink" \
+	export --format initramfs binlink:2 "$T/binlink-sh.cpio.gz"
+cpio_list "$T/binlink-sh.cpio.gz" >"$T/binlink-sh.list" 2>&1
+check "... and it gets the /init launcher" grep -q '^init 100755 0 0 1 ' "$T/binlink-sh.list"
+
 # ---- disk
 if ! command -v mke2fs >/dev/null && [ ! -x /usr/sbin/mke2fs ] && [ ! -x /sbin/mke2fs ]; then
 	skip "export --format disk" "mke2fs (Debian package e2fsprogs) is not installed"
@@ -139,6 +181,9 @@ expect_ok "export --format disk --size 16m" export --format disk --size 16m vmte
 check "the disk is a clean ext4 file system (e2fsck -fn)" e2fsck -fn "$T/vm.img"
 free=$(dumpe2fs -h "$T/vm.img" 2>/dev/null | awk -F: '/^Free blocks/ {f=$2} /^Block size/ {b=$2} END {print f*b}')
 check "it has at least the 16 MiB of free space asked for (has $free bytes)" test "$free" -ge $((16 << 20))
+debugfs -R 'stat /sbin/init' "$T/vm.img" >"$T/dbg" 2>&1
+check "the disk's /sbin/init links to the added /init (a kernel mounting it without an initrd runs /sbin/init)" \
+	sh -c "grep -q 'Type: symlink' '$T/dbg' && grep -q 'Fast link dest: \"/init\"' '$T/dbg'"
 check "... and not much more (under 64 MiB)" test "$free" -lt $((64 << 20))
 expect_ok "export the image with the device node as a disk" export --format disk nodes:1 "$T/nodes.img"
 debugfs -R 'stat /dev/null' "$T/nodes.img" >"$T/dbg" 2>&1
@@ -146,6 +191,15 @@ check "the disk keeps the device node" grep -q 'Type: character special' "$T/dbg
 debugfs -R 'stat /bin/tool' "$T/nodes.img" >"$T/dbg" 2>&1
 check "the disk keeps owner, mode and links" \
 	sh -c "grep -q 'User:  1234   Group:  5678' '$T/dbg' && grep -q 'Mode:  04750' '$T/dbg' && grep -q 'Links: 2' '$T/dbg'"
+debugfs -R 'stat /sbin/init' "$T/nodes.img" >"$T/dbg" 2>&1
+check "... an image with its own /init and no /sbin/init gets /sbin/init -> /init too" \
+	sh -c "grep -q 'Type: symlink' '$T/dbg' && grep -q 'Fast link dest: \"/init\"' '$T/dbg'"
+host_sbin_init=$(ls -ld /usr/sbin/init 2>&1)
+expect_ok "export the image whose sbin is a symlink to /usr/sbin as a disk" export --format disk binlink:2 "$T/binlink.img"
+debugfs -R 'stat /usr/sbin/init' "$T/binlink.img" >"$T/dbg" 2>&1
+check "... /sbin/init is made in the image's own usr/sbin" \
+	sh -c "grep -q 'Type: symlink' '$T/dbg' && grep -q 'Fast link dest: \"/init\"' '$T/dbg'"
+check "... and the host's /usr/sbin/init is untouched" test "$(ls -ld /usr/sbin/init 2>&1)" = "$host_sbin_init"
 expect_fail "--kernel must be a vmlinuz-VERSION" 1 "not named vmlinuz-VERSION" \
 	export --format disk --kernel "$T/vm.img" vmtest:1 "$T/vm2.img"
 check "nothing is left of a failed disk export" sh -c "! ls -A '$T' | grep -q 'vm2'"

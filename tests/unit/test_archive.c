@@ -6,10 +6,12 @@
  * docker's default capabilities; rootless, the user namespace's mapping).
  * Stores and images are made through the
  * store API, without the CLI. */
+#include "archive/export_internal.h"
 #include "archive/imgarchive.h"
 #include "layers/layer.h"
 #include "sandbox/defaults.h"
 #include "store/gc.h"
+#include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
 #include "util/platform.h"
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static char base[] = "/tmp/cairn-archive-XXXXXX";
@@ -578,6 +581,126 @@ static void test_bundle_rootless(struct store *st)
 	json_decref(cfg);
 }
 
+/* The xattr names of the entry ending in "/f" (or "f") in the archive at
+ * PATH, in order, each followed by ';'. */
+static char *tar_xattrs(const char *path)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	_cleanup_buf_ cn_buf b;
+	cn_buf_init(&b, 0);
+	archive_read_support_format_all(a);
+	archive_read_support_filter_all(a);
+	if (archive_read_open_filename(a, path, 16384) != ARCHIVE_OK)
+		unit_fixture_fail(path);
+	while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+		const char *n = archive_entry_pathname(e), *key;
+		const void *val;
+		size_t len;
+		if (strcmp(n, "f") && strcmp(n, "./f"))
+			continue;
+		archive_entry_xattr_reset(e);
+		while (archive_entry_xattr_next(e, &key, &val, &len) == ARCHIVE_OK)
+			cn_buf_addf(&b, "%s;", key);
+	}
+	archive_read_free(a);
+	return cn_buf_detach(&b);
+}
+
+/* The xz tree archive (LXC's rootfs.tar.xz, rootfs-tar xz) keeps the
+ * xattrs a layer keeps (layer_xattr_keep), and no others: a host's
+ * trusted.* or security.selinux on the export's tree stays out of both. */
+static void test_tree_xattrs(void)
+{
+	const struct layer_write_opts o = { .compression = LAYER_GZIP, .clamp_mtime = -1 };
+	_cleanup_free_ char *tree = cn_xasprintf("%s/xtree", base);
+	_cleanup_free_ char *xz = cn_xasprintf("%s/xtree.tar.xz", base);
+	_cleanup_free_ char *gz = cn_xasprintf("%s/xtree.tar.gz", base);
+	_cleanup_free_ char *fpath = cn_xasprintf("%s/xtree/f", base);
+	_cleanup_free_ char *got_xz = NULL, *got_gz = NULL;
+	_cleanup_close_ int dfd = -1, xfd = -1, gfd = -1;
+	struct layer_info info;
+	bool trusted, selinux;
+	int r;
+
+	unit_mkdir(base_fd, "xtree", 0755);
+	unit_put(base_fd, "xtree/f", "x", 0644);
+	if (setxattr(fpath, "user.kept", "k", 1, 0) < 0)
+		unit_fixture_fail("setxattr user.kept");
+	trusted = setxattr(fpath, "trusted.cairn", "t", 1, 0) == 0;
+	selinux = setxattr(fpath, "security.selinux", "s", 1, 0) == 0;
+	if (!trusted && !selinux) {
+		UNIT_SKIP("neither trusted.* nor security.selinux can be set here", "the xz tree archive drops the xattrs layers drop");
+		return;
+	}
+	printf("# set on f: user.kept%s%s\n", trusted ? ", trusted.cairn" : "", selinux ? ", security.selinux" : "");
+	dfd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	xfd = open(xz, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	gfd = open(gz, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (dfd < 0 || xfd < 0 || gfd < 0)
+		unit_fixture_fail("xtree files");
+	r = arc_tree_write(tree, ARC_TREE_TAR_XZ, NULL, 0, xfd, &err);
+	UNIT_CHECK(r == 0, "the tree as a tar.xz: %s", r ? err.msg : "ok");
+	r = layer_write_dir(dfd, gfd, &o, &info, &err);
+	UNIT_CHECK(r == 0, "the tree as a gzip layer: %s", r ? err.msg : "ok");
+	got_xz = tar_xattrs(xz);
+	got_gz = tar_xattrs(gz);
+	UNIT_STREQ(got_gz, "user.kept;", "the gzip layer keeps user.kept only");
+	UNIT_STREQ(got_xz, "user.kept;", "the tar.xz keeps user.kept only, as the gzip layer");
+}
+
+/* An image whose Env has ENTRY, which is not NAME=VALUE (it has a
+ * /bin/sh, so the VM exports get as far as its process too). */
+static void make_env_image(struct store *st, const char *ref, const char *entry)
+{
+	_cleanup_free_ char *t = cn_xasprintf("%s/envtree-XXXXXX", base);
+	int d = unit_tmpdir(t);
+	struct store_layer l;
+	struct store_image img = { 0 };
+	const char *arch;
+	json_t *config;
+	unit_mkdir(d, "bin", 0755);
+	unit_put(d, "bin/sh", "#!/bin/sh\n", 0755);
+	l = put_layer(st, d);
+	close(d);
+	cn_platform_host(NULL, &arch, NULL);
+	config = json_pack("{s:s, s:s, s:{s:[s], s:[s, s]}, s:{s:s, s:[s]}}", "architecture", arch, "os", "linux",
+			   "config", "Cmd", "/bin/sh", "Env", "PATH=/bin", entry,
+			   "rootfs", "type", "layers", "diff_ids", l.diff_id);
+	if (!config || store_image_write(st, config, &l, 1, NULL, &img, &err) < 0 ||
+	    store_tag_set(st, ref, img.manifest_digest, img.manifest_size, "build", &err) < 0) {
+		printf("# %s\n", err.msg);
+		unit_fixture_fail("env image");
+	}
+	json_decref(config);
+	store_image_free(&img);
+}
+
+/* An Env entry without '=' (LXC would copy that variable from the
+ * caller's environment) or with an empty name: every export that writes
+ * the image's process refuses it, naming the entry; nothing is left. */
+static void test_bad_env(struct store *st)
+{
+	static const struct { enum arc_format f; const char *name; } formats[] = {
+		{ ARC_BUNDLE, "bundle" }, { ARC_LXC, "lxc" }, { ARC_INITRAMFS, "initramfs" },
+	};
+	static const char *const entries[] = { "SECRET_TOKEN", "=value" };
+	for (size_t e = 0; e < CN_ARRAY_SIZE(entries); e++) {
+		_cleanup_free_ char *ref = cn_xasprintf("badenv:%zu", e);
+		make_env_image(st, ref, entries[e]);
+		for (size_t i = 0; i < CN_ARRAY_SIZE(formats); i++) {
+			_cleanup_free_ char *dest = cn_xasprintf("%s/badenv-%zu-%s", base, e, formats[i].name);
+			int r;
+			cn_err_clear(&err);
+			r = arc_export(st, ref, formats[i].f, dest, &err);
+			UNIT_CHECK(r < 0 && strstr(err.msg, entries[e]) && strstr(err.msg, "NAME=VALUE"),
+				   "export --format %s of an image with Env '%s' is refused, naming it: %s",
+				   formats[i].name, entries[e], r < 0 ? err.msg : "exported");
+			UNIT_CHECK(access(dest, F_OK) < 0, "... and nothing is at the destination");
+		}
+	}
+}
+
 int main(void)
 {
 	struct store st;
@@ -589,6 +712,8 @@ int main(void)
 	test_hostile();
 	test_export_rootfs(&st);
 	test_bundle(&st);
+	test_bad_env(&st);
+	test_tree_xattrs();
 	test_bundle_rootless(&st);
 	store_image_free(&img);
 	store_close(&st);

@@ -187,11 +187,31 @@ static void test_verdict(void)
 	UNIT_CHECK(HAS(m, "under no cgroup2 mount"), "cgroup v2 not visible: said so: %s", m);
 }
 
+/* Who the last process of cairn's leaf waits for: the pids of
+ * cgroup.procs but itself and those that left a mark (already exiting). */
+static void test_others(void)
+{
+	const long gone[] = { 200, 300 };
+	long one = 0;
+	UNIT_CHECK(sb_cgroup_others("100\n", 100, NULL, 0, &one) == 0, "only itself: no others");
+	UNIT_CHECK(sb_cgroup_others("100\n200\n", 100, NULL, 0, &one) == 1 && one == 200,
+		   "another pid is another (%ld)", one);
+	UNIT_CHECK(sb_cgroup_others("100\n200\n", 100, gone, 2, &one) == 0,
+		   "run -d and its supervisor exiting at once: the one that left a mark is not counted, "
+		   "so the other is last");
+	one = 0;
+	UNIT_CHECK(sb_cgroup_others("200\n100\n400\n300\n", 100, gone, 2, &one) == 1 && one == 400,
+		   "a pid without a mark still counts (%ld)", one);
+	UNIT_CHECK(sb_cgroup_others("", 100, gone, 2, &one) == 0 && sb_cgroup_others(NULL, 100, NULL, 0, &one) == 0,
+		   "empty or unread: none");
+}
+
 int main(void)
 {
 	test_dir();
 	test_v1_bound();
 	test_list();
 	test_verdict();
+	test_others();
 	return UNIT_DONE();
 }
