@@ -5,10 +5,10 @@
 # its units) answers in the container's network namespace, 'systemctl
 # poweroff' ends nspawn with status 0; SIGTERM to nspawn halts it too.
 # Neither leaves a process, a mount or a cgroup: nspawn runs in a cgroup of
-# the test's own (without systemd as pid 1 nothing removes the 'payload'
-# and 'supervisor' cgroups nspawn makes below its own), removed after.
+# the test's own (nspawn.sh), removed after.
 # Slow (the Debian base and apt-get), so only with CAIRN_SLOW_TESTS=1.
 . "$(dirname "$0")/lib.sh"
+. "$TESTS_DIR/integration/nspawn.sh"
 
 if [ "${CAIRN_SLOW_TESTS:-}" != 1 ]; then
 	skip "debian-systemd under systemd-nspawn -b" "slow (Debian base + apt-get, ~1 min): set CAIRN_SLOW_TESTS=1"
@@ -21,48 +21,6 @@ for tool in systemd-nspawn nsenter pgrep curl; do
 	fi
 done
 
-# The hierarchies nspawn puts its cgroups in: the unified one (at
-# /sys/fs/cgroup/unified on a hybrid host, /sys/fs/cgroup on a v2 one)
-# and systemd's named v1 one on a hybrid or legacy host.
-cg_roots=()
-if [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
-	cg_roots+=(/sys/fs/cgroup/unified)
-elif [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
-	cg_roots+=(/sys/fs/cgroup)
-fi
-if [ "$(stat -fc %T /sys/fs/cgroup/systemd 2>/dev/null)" = cgroupfs ]; then
-	cg_roots+=(/sys/fs/cgroup/systemd)
-fi
-cg=$(basename "$T")
-
-# cg_pids: the processes left in the test's cgroups (all started by it).
-cg_pids() {
-	local r
-	for r in "${cg_roots[@]}"; do
-		[ -d "$r/$cg" ] && find "$r/$cg" -name cgroup.procs -exec cat {} +
-	done | sort -u
-}
-# cg_kill: kills what is left after a failure.
-cg_kill() {
-	local i
-	for ((i = 0; i < 50; i++)); do
-		[ -z "$(cg_pids)" ] && break
-		kill -KILL $(cg_pids) 2>/dev/null
-		sleep 0.1
-	done
-}
-# cg_remove: removes the cgroups (after cg_kill).
-cg_remove() {
-	local r
-	cg_kill
-	for r in "${cg_roots[@]}"; do
-		[ -d "$r/$cg" ] && find "$r/$cg" -depth -type d -exec rmdir {} +
-	done
-	for r in "${cg_roots[@]}"; do
-		[ ! -d "$r/$cg" ] || return 1
-	done
-}
-trap 'cg_remove; cleanup_test_dir' EXIT
 
 if ! "$CAIRN" inspect debian:12 >/dev/null 2>&1; then
 	if ! CAIRN=$CAIRN "$REPO_DIR/examples/debian/build.sh" >"$T/base.out" 2>&1; then
@@ -83,7 +41,7 @@ check "README.md's 'Run it elsewhere' shows the same systemd-nspawn -b line" \
 # One shell, as a reader would type the lines, started in the test's
 # cgroups so that nspawn's are made below them.
 {
-	echo "for r in ${cg_roots[*]}; do mkdir \"\$r/$cg\" && echo \$\$ >\"\$r/$cg/cgroup.procs\" || exit 99; done"
+	nspawn_cg_script
 	echo "cairn() { \"$CAIRN\" \"\$@\"; }"
 	cat "$T/lines"
 } >"$T/boot.sh"
@@ -103,13 +61,13 @@ check "nginx, a unit, answered in the container's network" grep -q "hello from n
 check "systemd filled the empty machine-id" grep -q "Initializing machine ID" "$T/nspawn/os-root.log"
 check "systemctl poweroff powered the container off" grep -q "Powering off" "$T/nspawn/os-root.log"
 check "and nspawn said so" grep -q "Container os-root has been shut down" "$T/nspawn/os-root.log"
-check "no process left in nspawn's cgroups" test -z "$(cg_pids)"
+check "no process left in nspawn's cgroups" test -z "$(nspawn_cg_pids)"
 check "no mount left" no_mounts_left
-cg_kill   # (after a failure, before the second boot)
+nspawn_cg_kill   # (after a failure, before the second boot)
 
 # SIGTERM to nspawn: it sends SIGRTMIN+3 to the container's pid 1, a halt.
 (
-	for r in "${cg_roots[@]}"; do echo $BASHPID >"$r/$cg/cgroup.procs"; done
+	nspawn_cg_enter $BASHPID || exit 99
 	cd "$T/nspawn" || exit 99
 	systemd-nspawn -b -D os-root --register=no --keep-unit --private-network --console=read-only \
 		>term.log 2>&1 </dev/null &
@@ -131,8 +89,8 @@ cg_kill   # (after a failure, before the second boot)
 rc=$?
 check "SIGTERM to nspawn halted it (status $rc, want 0)" test $rc -eq 0
 check "systemd halted" grep -q "Halting system" "$T/nspawn/term.log"
-check "no process left after the halt" test -z "$(cg_pids)"
-check "nspawn's cgroups (payload, supervisor), empty, removed after" cg_remove
+check "no process left after the halt" test -z "$(nspawn_cg_pids)"
+check "nspawn's cgroups (payload, supervisor), empty, removed after" nspawn_cg_remove
 check "no mount left" no_mounts_left
 check "no temp dir left" no_tmp_left
 check "store consistent" store_is_consistent
