@@ -1,14 +1,17 @@
 #!/bin/bash
 # README's "Run it elsewhere": every line of its block is run as written, in
 # order, in one scratch directory, on examples/hello built as hello:1. So
-# that the test leaves nothing outside its own directory, three commands
-# are shell functions that add one option: podman gets a private storage
-# (--root/--runroot), lxc-create and lxc-execute a container path (-P).
+# that the test leaves nothing outside its own directory, four commands
+# are shell functions that add one option or step: podman gets a private
+# storage (--root/--runroot), lxc-create and lxc-execute a container path
+# (-P), systemd-nspawn runs in the test's cgroup (nspawn.sh; the cgroups it
+# makes are removed after).
 # docker runs only where a daemon answers and has no hello:1 of its own (its
 # copy is removed after). qemu gets $KERNEL (kernel.sh) when /boot has no
 # kernel with modules. A line whose runtime is absent is skipped, saying so.
 . "$(dirname "$0")/lib.sh"
 . "$TESTS_DIR/integration/kernel.sh"
+. "$TESTS_DIR/integration/nspawn.sh"
 
 build_busybox || finish
 expect_ok "build examples/hello as hello:1" build -q -t hello:1 "$REPO_DIR/examples/hello"
@@ -34,6 +37,7 @@ cairn() { "$CAIRN" "\$@"; }
 podman() { command podman --root "$T/podman/root" --runroot "$T/podman/run" --storage-driver vfs "\$@"; }
 lxc-create() { command lxc-create -P "$T/lxc" "\$@"; }
 lxc-execute() { command lxc-execute -P "$T/lxc" "\$@" </dev/null; }
+systemd-nspawn() { ( $(nspawn_cg_script '$BASHPID'); exec systemd-nspawn "\$@" ) }
 PRE
 mkdir -p "$T/elsewhere"
 n=0
@@ -73,4 +77,6 @@ done <"$T/lines"
 if $docker_ok; then
 	docker rmi hello:1 >/dev/null 2>&1
 fi
+check "no process left in systemd-nspawn's cgroups" test -z "$(nspawn_cg_pids)"
+check "its cgroups (payload, supervisor), empty, removed after" nspawn_cg_remove
 finish
