@@ -52,7 +52,8 @@ static int cmd_value(const cn_strv *args, cn_buf *out, cn_err *err)
  * words go there as they are when none is empty or holds a blank or a
  * quote; otherwise it names LXC_INIT, a launcher the export writes into
  * the rootfs that execs the command (the image's /bin/sh runs it). */
-#define LXC_INIT "/.cairn-init"
+#define LXC_INIT_NAME ".cairn-init"    /* relative to the root */
+#define LXC_INIT "/" LXC_INIT_NAME
 
 static bool plain_words(const cn_strv *args)
 {
@@ -205,7 +206,7 @@ int arc_export_lxc(struct store *st, const struct store_image *img, const char *
 			cn_buf_addf(&words, " %s", p.args.v[i]);
 		init_cmd = cn_buf_detach(&words);
 	} else if (p.args.n && arc_root_has(root, "bin/sh", true)) {
-		if (arc_root_has(root, LXC_INIT + 1, false)) {
+		if (arc_root_has(root, LXC_INIT_NAME, false)) {
 			cn_err_fail(err, CN_ERR_UNSUPPORTED, "lxc: the image has " LXC_INIT ", where the export "
 				    "puts the launcher lxc-start runs");
 			goto out;
@@ -233,7 +234,7 @@ int arc_export_lxc(struct store *st, const struct store_image *img, const char *
 		}
 	}
 	if (script)
-		rx[nrx++] = (struct arc_tree_extra){ .path = LXC_INIT + 1, .mode = S_IFREG | 0755, .data = script,
+		rx[nrx++] = (struct arc_tree_extra){ .path = LXC_INIT_NAME, .mode = S_IFREG | 0755, .data = script,
 						     .len = strlen(script) };
 	message = cn_xasprintf("cairn image %s (%s).\n%s", strpbrk(ref, "\n\r") ? "" : ref, img->manifest_digest,
 			       !p.args.n ? "It has no command: lxc-execute -n NAME -- CMD.\n" :
