@@ -371,6 +371,42 @@ int sb_cgroup_enter(const struct sb_cgroup *cg, pid_t pid, cn_err *err)
 	return 0;
 }
 
+char *sb_cgroup_exec_leaf(const char *dir, const char *mountinfo, const char *init_cgroup)
+{
+	char *leaf = sb_cgroup2_dir(mountinfo, init_cgroup);
+	size_t n = strlen(dir);
+	if (leaf && !strncmp(leaf, dir, n) && leaf[n] == '/')
+		return leaf;
+	free(leaf);
+	return NULL;
+}
+
+int sb_cgroup_join(const struct sb_cgroup *cg, pid_t pid, pid_t init_pid, cn_err *err)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	for (size_t i = 0; i < cg->ndirs; i++) {
+		_cleanup_free_ char *path = NULL, *self = NULL, *mountinfo = NULL, *leaf = NULL;
+		if (sb_cgroup_write(cg->dirs[i], "cgroup.procs", buf, false, err) == 0)
+			continue;
+		if (errno != EBUSY)
+			return cn_err_wrap(err, "move the process into the container's cgroup");
+		/* v2: an init system enabled controllers for the cgroups it made
+		 * below the container's, which may then hold no process itself
+		 * (runc and crun do the same). */
+		path = cn_xasprintf("/proc/%d/cgroup", (int)init_pid);
+		self = sb_cgroup_read(path);
+		mountinfo = sb_cgroup_read("/proc/self/mountinfo");
+		leaf = self && mountinfo ? sb_cgroup_exec_leaf(cg->dirs[i], mountinfo, self) : NULL;
+		if (!leaf)
+			return cn_err_wrap(err, "move the process into the container's cgroup (its pid 1's "
+					   "cgroup is not below %s)", cg->dirs[i]);
+		if (sb_cgroup_write(leaf, "cgroup.procs", buf, false, err) < 0)
+			return cn_err_wrap(err, "move the process into its pid 1's cgroup");
+	}
+	return 0;
+}
+
 bool sb_cgroup_oom_killed(const struct sb_cgroup *cg)
 {
 	_cleanup_free_ char *path = NULL;

@@ -130,6 +130,15 @@ int sb_cgroup_create(const struct sb_limits *limits, const char *id, struct sb_c
 int sb_cgroup_add_init(struct sb_cgroup *cg, const char *id, cn_err *err);
 /* Move PID (and the children it makes later) into the cgroup. */
 int sb_cgroup_enter(const struct sb_cgroup *cg, pid_t pid, cn_err *err);
+/* cairn exec: move PID into the container's cgroup CG, as sb_cgroup_enter;
+ * where a cgroup v2 one refuses (EBUSY: an init system in it enabled
+ * controllers for its children, so it may hold no process), into the
+ * cgroup of the container's pid 1, INIT_PID, when that is below it. */
+int sb_cgroup_join(const struct sb_cgroup *cg, pid_t pid, pid_t init_pid, cn_err *err);
+/* That fallback's directory: the cgroup v2 dir of /proc/PID/cgroup text
+ * INIT_CGROUP, per MOUNTINFO (as sb_cgroup2_dir), when it is strictly
+ * below DIR. Heap string or NULL. */
+char *sb_cgroup_exec_leaf(const char *dir, const char *mountinfo, const char *init_cgroup);
 /* Whether the kernel's OOM killer killed a process in it. */
 bool sb_cgroup_oom_killed(const struct sb_cgroup *cg);
 /* Kill what is left in it, remove it with the cgroups made below it (an

@@ -353,7 +353,7 @@ int sb_exec(const struct sb_join *j, const struct sb_process *proc, struct sb_ex
 	relays[1] = (struct relay){ .from = errout[0], .to = proc->err_fd };
 	relays[2] = (struct relay){ .from = -1, .to = proc->out_fd };
 	out[0] = errout[0] = -1;
-	if ((j->cgroup && sb_cgroup_enter(j->cgroup, pid, err) < 0) || write(go[1], "g", 1) != 1) {
+	if ((j->cgroup && sb_cgroup_join(j->cgroup, pid, j->pid, err) < 0) || write(go[1], "g", 1) != 1) {
 		kill(pid, SIGKILL);
 		sb_relay_to_end(&w, proc, &in[1], relays, 2, -1);
 		sb_finish_child(&w, &ws);

@@ -1,9 +1,12 @@
 /* The rootless cgroup decisions (sandbox/cgroup_user.c, cgroup.c): any
  * bytes as /proc/self/mountinfo, /proc/self/cgroup and cgroup.controllers
- * (NUL-separated), after one byte choosing the writability and the limits.
+ * (NUL-separated), after one byte choosing the writability and the limits;
+ * cairn exec's fallback cgroup from the same mountinfo and cgroup text.
  * A directory is found only for an absolute 0:: path; a verdict passes only
  * for a delegated directory, else says why. */
 #include "fuzz.h"
+
+#include <string.h>
 
 #include "sandbox/cgroup.h"
 #include "util/cleanup.h"
@@ -24,6 +27,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int r;
 	if (dir && (!own || own[0] != '/'))
 		abort();
+	/* cairn exec's fallback: only ever strictly below the container's. */
+	{
+		static const char ctr[] = "/sys/fs/cgroup/cairn/ctr-1";
+		char *leaf = sb_cgroup_exec_leaf(ctr, mountinfo, self);
+		if (leaf && (strncmp(leaf, ctr, sizeof(ctr) - 1) || leaf[sizeof(ctr) - 1] != '/'))
+			abort();
+		free(leaf);
+	}
 	for (size_t i = 0; i < CN_ARRAY_SIZE(names); i++) {
 		(void)sb_cgroup_v1_bound(mountinfo, names[i]);
 		(void)sb_cgroup_list_has(controllers, names[i]);

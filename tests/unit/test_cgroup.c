@@ -109,6 +109,32 @@ static void test_oom(void)
 		   "no oom_kill line: none");
 }
 
+static void test_exec_leaf(void)
+{
+	static const char unified[] =
+		"22 1 0:21 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate\n";
+	static const char hybrid[] =
+		"25 22 0:22 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755\n"
+		"26 25 0:23 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw\n";
+	const char *ctr = "/sys/fs/cgroup/cairn/ctr-0123456789ab";
+	_cleanup_free_ char *scope = sb_cgroup_exec_leaf(ctr, unified, "0::/cairn/ctr-0123456789ab/init.scope\n");
+	_cleanup_free_ char *deep = sb_cgroup_exec_leaf(ctr, unified, "0::/cairn/ctr-0123456789ab/a/b\n");
+	_cleanup_free_ char *same = sb_cgroup_exec_leaf(ctr, unified, "0::/cairn/ctr-0123456789ab\n");
+	_cleanup_free_ char *other = sb_cgroup_exec_leaf(ctr, unified, "0::/system.slice/x.service\n");
+	_cleanup_free_ char *prefix = sb_cgroup_exec_leaf(ctr, unified, "0::/cairn/ctr-0123456789abc/init.scope\n");
+	_cleanup_free_ char *hyb = sb_cgroup_exec_leaf("/sys/fs/cgroup/unified/cairn/ctr-1", hybrid,
+							"1:name=systemd:/cairn/ctr-1/init.scope\n"
+							"0::/cairn/ctr-1/init.scope\n");
+	_cleanup_free_ char *none = sb_cgroup_exec_leaf(ctr, hybrid, "1:name=systemd:/cairn/ctr-0123456789ab/x\n");
+	UNIT_STREQ(scope, "/sys/fs/cgroup/cairn/ctr-0123456789ab/init.scope", "pid 1 in init.scope below it");
+	UNIT_STREQ(deep, "/sys/fs/cgroup/cairn/ctr-0123456789ab/a/b", "any depth below it");
+	UNIT_CHECK(same == NULL, "pid 1 in the container's cgroup itself: nothing else to try");
+	UNIT_CHECK(other == NULL, "pid 1 moved out of the container's cgroup: refused");
+	UNIT_CHECK(prefix == NULL, "a sibling whose name starts with the container's: refused");
+	UNIT_STREQ(hyb, "/sys/fs/cgroup/unified/cairn/ctr-1/init.scope", "a hybrid host's unified hierarchy");
+	UNIT_CHECK(none == NULL, "no cgroup v2 line: none");
+}
+
 int main(void)
 {
 	test_memory();
@@ -116,5 +142,6 @@ int main(void)
 	test_settings();
 	test_own_path();
 	test_oom();
+	test_exec_leaf();
 	return UNIT_DONE();
 }

@@ -6,7 +6,11 @@
 #   inside.sh            as root: the host facts, the refusal outside a
 #                        delegated cgroup, then "inside.sh user" as the user
 #                        in `systemd-run --user --scope -p Delegate=yes`,
-#                        then root's own limits on cgroup v2
+#                        then root's own limits on cgroup v2, then
+#                        run --systemd on v2 (systemd_part: busybox's view
+#                        of its cgroup2 mount, the VM's systemd booted as
+#                        a container's pid 1); only that part when the
+#                        test disk has a file "only" holding "systemd"
 #   inside.sh user       as the user, in that scope
 set -u
 D=/mnt/t
@@ -167,6 +171,156 @@ user_part() {
 	check "... and nothing is left in it" test -z "$(left)"
 }
 
+# ---- as root: cairn run --systemd on cgroup v2, the container's own
+# cgroup2 mount (busybox), then the VM's own systemd booted in a container.
+
+# sd_tree DIR: an OS tree of hard links to this system's files: systemd,
+# /usr/bin, /usr/sbin, the libraries systemd's programs link, /etc.
+sd_tree() {
+	local sd=$1 l
+	mkdir -p "$sd/usr/lib" "$sd/usr/lib64" "$sd/usr/share" "$sd/var/log" "$sd/var/tmp" "$sd/var/lib" \
+		"$sd/root" "$sd/proc" "$sd/sys" "$sd/dev" "$sd/run" "$sd/tmp" || return 1
+	for l in bin sbin lib lib64; do ln -s usr/$l "$sd/$l" || return 1; done
+	cp -al /usr/bin /usr/sbin "$sd/usr/" &&
+		cp -al /usr/lib/systemd /usr/lib/tmpfiles.d /usr/lib/sysusers.d /usr/lib/os-release \
+			/usr/lib/dbus-1.0 "$sd/usr/lib/" &&
+		cp -al /usr/share/dbus-1 "$sd/usr/share/" &&
+		cp -a /etc "$sd/" || return 1
+	# The libraries systemd's programs and a shell's link, as hard links
+	# in their real directories (/lib is /usr/lib here). ldd runs two at a
+	# time: each file is two execs, slow under TCG.
+	{ find /usr/lib/systemd /usr/lib/dbus-1.0 -maxdepth 1 -type f -perm -u+x
+	  ls /usr/bin/systemctl /usr/bin/journalctl /usr/bin/dbus-daemon /usr/bin/bash /usr/bin/ls \
+		/usr/bin/mount /usr/bin/login /usr/sbin/agetty; } | xargs -P2 -n20 ldd 2>/dev/null |
+		awk '$2 == "=>" && $3 ~ /^\// { l = $3 } $1 ~ /^\// && $1 !~ /:$/ { l = $1 }
+			l { sub(/^\/lib/, "/usr/lib", l); print l; l = "" }' | sort -u >"$sd.libs"
+	xargs cp -lL --parents -t "$sd/" <"$sd.libs" || return 1
+	rm -f "$sd.libs"
+}
+# ctr_cg NAME: the host's directory of a detached container's cgroup.
+ctr_cg() {
+	local id
+	id=$(cairn inspect -f '{{.Id}}' "$1" 2>/dev/null) || return 1
+	echo "/sys/fs/cgroup/cairn/ctr-${id:0:12}"
+}
+systemd_part() {
+	local probe sd ctx start secs cg pid1 begin
+	begin=$(date +%s)
+	# What an init system looks at; the console is a pty (\r\n).
+	probe='echo "container=$container"; echo "self $(cat /proc/self/cgroup)"
+		for m in /run /run/lock /tmp /sys/fs/cgroup; do
+			echo "$m $(awk -v m=$m '"'"'$2 == m { print $3 }'"'"' /proc/mounts | tail -1)"
+		done
+		for d in system.slice user.slice init.scope cairn; do [ -e /sys/fs/cgroup/$d ] && echo "sees $d"; done
+		echo "procs $(wc -l </sys/fs/cgroup/cgroup.procs)"
+		mkdir /sys/fs/cgroup/unit && echo $$ >/sys/fs/cgroup/unit/cgroup.procs &&
+			echo "moved $(cat /proc/self/cgroup)"
+		echo $$ >/sys/fs/cgroup/../cgroup.procs 2>/dev/null && echo "escaped"
+		echo end'
+	c run --rm --network host --systemd=always busybox sh -c "$probe"
+	tr -d '\r' <"$W/out" >"$W/probe"
+	show "$W/probe"
+	check "run --rm --systemd=always on cgroup v2: busybox runs (status $status)" test "$status" = 0
+	check "... container=cairn" grep -qx "container=cairn" "$W/probe"
+	check "... its /proc/self/cgroup is 0::/ (the namespace's root is its own cgroup)" \
+		grep -qx "self 0::/" "$W/probe"
+	check "... /sys/fs/cgroup is a cgroup2 mount" grep -qx "/sys/fs/cgroup cgroup2" "$W/probe"
+	for m in /run /run/lock /tmp; do
+		check "... $m is a tmpfs" grep -qx "$m tmpfs" "$W/probe"
+	done
+	check "... it sees none of the host's cgroups (no system.slice, user.slice, init.scope, cairn)" \
+		sh -c "! grep -q '^sees' '$W/probe'"
+	check "... and only its own processes in its cgroup" grep -qx "procs [12]" "$W/probe"
+	check "... it makes a child cgroup and moves itself into it (0::/unit)" grep -qx "moved 0::/unit" "$W/probe"
+	check "... and /sys/fs/cgroup/.. is no way out (read-only /sys)" sh -c "! grep -qx escaped '$W/probe' && grep -qx end '$W/probe'"
+	check "... after it, /sys/fs/cgroup/cairn holds nothing of it (gone)" test ! -e /sys/fs/cgroup/cairn
+
+	# The host's view while it runs: cairn/ctr-<id>, what it made below.
+	c run -d --name cgv2 --network host --systemd=always busybox sh -c \
+		'mkdir /sys/fs/cgroup/unit && echo $$ >/sys/fs/cgroup/unit/cgroup.procs && exec sleep 600'
+	cg=$(ctr_cg cgv2)
+	# (cgroup files have no size: grep, not test -s.)
+	for _ in $(seq 100); do grep -q . "$cg/unit/cgroup.procs" 2>/dev/null && break; sleep 0.1; done
+	check "run -d --systemd=always: the host sees its child cgroup in $cg/unit" grep -q . "$cg/unit/cgroup.procs"
+	c stop -t 5 cgv2
+	check "... stop: its cgroup and what it made below are removed (status $status)" \
+		sh -c "test $status = 0 && test ! -e '$cg'"
+	cairn rm cgv2 >/dev/null 2>&1
+
+	# ---- the VM's own systemd as a container's pid 1: an image FROM
+	# scratch that COPYs a tree of hard links to the VM's files (sd_tree).
+	start=$(date +%s)
+	ctx=$W/sdctx
+	sd=$ctx/root
+	sd_tree "$sd"
+	check "a tree of the VM's systemd, /usr/bin, /usr/sbin, the libraries and /etc" test -x "$sd/usr/lib/systemd/systemd"
+	# Not this VM's test unit; nothing for hardware or the kernel; the
+	# runtime gives the machine id.
+	rm -f "$sd/etc/systemd/system/cairn-vmtest.service" "$sd"/etc/systemd/system/*.wants/cairn-vmtest.service
+	for u in systemd-udevd.service systemd-udevd-control.socket systemd-udevd-kernel.socket \
+		systemd-modules-load.service sys-kernel-config.mount sys-kernel-debug.mount \
+		sys-kernel-tracing.mount systemd-remount-fs.service getty.target; do
+		ln -sf /dev/null "$sd/etc/systemd/system/$u"
+	done
+	: >"$sd/etc/machine-id"
+	printf 'FROM scratch\nCOPY root/ /\nCMD ["/sbin/init"]\n' >"$ctx/Buildfile"
+	note "the image's tree: $(du -sh "$sd" | cut -f1) (hard links), made in $(($(date +%s) - start)) s"
+	start=$(date +%s)
+	c build -q --network host --compression zstd -t vmsd "$ctx"
+	secs=$(($(date +%s) - start))
+	check "an image of the VM's systemd (FROM scratch, COPY of its tree) builds in $secs s (status $status)" \
+		test "$status" = 0
+	[ "$status" = 0 ] || { show "$W/err"; return; }
+
+	start=$(date +%s)
+	c run -d --name sd --network host --memory 512m vmsd
+	check "run -d vmsd (CMD /sbin/init: --systemd's default), --memory 512m (status $status)" test "$status" = 0
+	cg=$(ctr_cg sd)
+	# Until its manager listens, systemctl cannot connect: again then.
+	while [ $(($(date +%s) - start)) -lt 240 ]; do
+		timeout 240 cairn exec sd systemctl is-system-running --wait >"$W/out" 2>"$W/err"
+		grep -q . "$W/out" && break
+		sleep 2
+	done
+	secs=$(($(date +%s) - start))
+	note "is-system-running: $(cat "$W/out") after $secs s"
+	check "cairn exec sd systemctl is-system-running --wait: running or degraded ($secs s under TCG)" \
+		grep -qxE 'running|degraded' "$W/out"
+	if ! grep -qx running "$W/out"; then
+		cairn exec sd systemctl --failed --no-legend --plain >"$W/out" 2>&1
+		show "$W/out"
+		show "$W/err"
+	fi
+	pid1=$(cairn inspect -f '{{.State.Pid}}' sd 2>/dev/null)
+	note "its cgroup: $cg: $(cd "$cg" 2>/dev/null && find . -mindepth 1 -maxdepth 1 -type d | tr '\n' ' ')"
+	check "systemd runs its units in the container's cgroup: init.scope and system.slice below $cg" \
+		test -d "$cg/init.scope" -a -d "$cg/system.slice"
+	check "... pid 1 is in its init.scope, seen from the host" \
+		grep -qx "0::/cairn/${cg##*/}/init.scope" "/proc/$pid1/cgroup"
+	check "... the journal runs as a unit of its" test -d "$cg/system.slice/systemd-journald.service"
+	# With --memory, systemd passes the controller on to its units: the
+	# container's cgroup may then hold no process, and exec goes to pid 1's.
+	note "$cg/cgroup.subtree_control: $(cat "$cg/cgroup.subtree_control")"
+	c exec sd cat /proc/self/cgroup
+	check "cairn exec joins pid 1's init.scope (the container's cgroup is busy with memory enabled below it)" \
+		sh -c "grep -qw memory '$cg/cgroup.subtree_control' && test $status = 0 && grep -qx 0::/init.scope '$W/out'"
+	show "$W/err"
+	c exec sd systemctl show -p ControlGroup --value init.scope
+	check "inside, systemd's own cgroup is /init.scope: its root is the container's cgroup" \
+		grep -qx /init.scope "$W/out"
+	start=$(date +%s)
+	c stop -t 120 sd
+	secs=$(($(date +%s) - start))
+	check "cairn stop sd: systemd halts (status $status, $secs s)" test "$status" = 0
+	check "... exit code 0, not killed" test "$(cairn inspect -f '{{.State.ExitCode}}' sd)" = 0
+	cairn logs sd 2>&1 | tr -d '\r' | tail -4 >"$W/out"
+	show "$W/out"
+	c rm sd
+	check "... its cgroup, with everything systemd made below it, is removed; /sys/fs/cgroup/cairn too" \
+		sh -c "test ! -e '$cg' && test ! -e /sys/fs/cgroup/cairn"
+	note "the --systemd checks took $(($(date +%s) - begin)) s"
+}
+
 if [ "${1:-}" = user ]; then
 	user_part
 	exit 0
@@ -177,6 +331,14 @@ note "up $(cut -d' ' -f1 /proc/uptime) s when the test unit started; $(uname -r)
 install -m 0755 "$D/cairn" /usr/local/bin/cairn
 check "systemd is pid 1" test "$(cat /proc/1/comm)" = systemd
 check "/sys/fs/cgroup is cgroup v2 (unified)" test "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs
+# t0744 with CAIRN_VM_ONLY=systemd: that part alone, to work on it.
+if [ "$(cat "$D/only" 2>/dev/null)" = systemd ]; then
+	r cairn build -q --network host -t busybox "$D/ctx/bb"
+	r_ok "root: busybox builds"
+	systemd_part
+	echo "vm: done"
+	exit 0
+fi
 for _ in $(seq 600); do
 	[ "$(systemctl is-active user@$UID_.service)" = active ] && [ -S /run/user/$UID_/systemd/private ] && break
 	sleep 0.2
@@ -254,5 +416,6 @@ c run --rm --network host --pids-limit 7 --cpus 0.5 busybox sh -c 'for i in $(se
 check "root: run --rm --pids-limit 7 on cgroup v2: a fork is refused" \
 	sh -c "test $status = 2 && grep -q \"can't fork\" '$W/err'"
 check "root: /sys/fs/cgroup/cairn is removed after" test ! -e /sys/fs/cgroup/cairn
+systemd_part
 note "the test unit ends at $(cut -d' ' -f1 /proc/uptime) s of uptime"
 echo "vm: done"
