@@ -35,7 +35,8 @@ static const char exec_usage[] =
 	"      --env-file FILE      read K=V lines from FILE\n"
 	"  -u, --user USER[:GROUP]  user and group, names from the container's passwd/group\n"
 	"                           (default: the container's user)\n"
-	"  -w, --workdir DIR        working directory, absolute (default: the container's)\n"
+	"  -w, --workdir DIR        working directory, absolute and existing (default:\n"
+	"                           the container's)\n"
 	"  -h, --help               show this help\n";
 
 /* docker's flag errors exit 125. */

@@ -48,6 +48,7 @@ int ctr_exec(const struct ctr_state *s, const struct ctr_exec *e, struct sb_exit
 		.argv = e->argv,
 		.env = cn_strv_array(&env),
 		.cwd = e->workdir ? e->workdir : c->workdir,
+		.cwd_must_exist = true,
 		.user = e->user ? e->user : c->user,
 		.out_fd = STDOUT_FILENO,
 		.err_fd = STDERR_FILENO,

@@ -80,7 +80,8 @@ struct sb_rlimit {
 struct sb_process {
 	char *const *argv;
 	char *const *env;       /* KEY=VALUE; PATH here is used to find argv[0] */
-	const char *cwd;        /* created when missing */
+	const char *cwd;        /* created when missing, unless cwd_must_exist */
+	bool cwd_must_exist;    /* exec: a missing cwd is an error, as in docker exec */
 	const char *user;       /* "user[:group]", resolved in the image; NULL = root */
 	const char *hostname;
 	const char *hosts_file; /* host file bound read-only as /etc/hosts; NULL: the host's */
@@ -175,7 +176,7 @@ struct sb_join {
  * its namespaces (pid too: PROC's process is in it), cgroup, root and
  * devpts, and PROC's user, bounding set, capabilities, no_new_privs,
  * seccomp filter and rlimits (security NULL: docker's defaults, as sb_run).
- * Uses argv, env, cwd, user, out_fd, err_fd, interactive, in_fd, tty,
+ * Uses argv, env, cwd (cwd_must_exist), user, out_fd, err_fd, interactive, in_fd, tty,
  * stop_signal, stop_timeout, security, rlimits; stdio as sb_run's. The
  * caller stays in its own namespaces (a middle process joins them and
  * forks the process; the caller becomes a subreaper to adopt it). A setup

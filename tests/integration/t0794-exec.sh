@@ -103,6 +103,43 @@ check "the workdir defaults to the container's" test "$(cat "$T/out")" = /srv
 expect_ok "exec -w" exec -w /srv/data box pwd
 check "...-w sets it" test "$(cat "$T/out")" = /srv/data
 expect_fail "-w must be absolute" 125 "absolute" exec -w rel box pwd
+# docker exec does not create a missing working directory (runc: "chdir to
+# cwd ... no such file or directory", 126): a root exec creating one where
+# the container's symlinks say would write where the container chooses.
+expect_fail "-w to a missing directory fails as docker's (126)" 126 "chdir to cwd /srv/made/y" \
+	exec -w /srv/made/y box true
+expect_ok "...and creates nothing" exec box sh -c 'test ! -e /srv/made && echo absent'
+check "...(/srv/made is absent)" test "$(cat "$T/out")" = absent
+
+# No process with the host's root may ever be in the container's pid
+# namespace: the container could reach the host through /proc/N/root
+# while exec sets up. strace delays every write (the middle process's
+# pid, cairn exec's "go") to hold exec in its setup meanwhile.
+if command -v strace >/dev/null && command -v pgrep >/dev/null; then
+	init=$(state box .init.pid)
+	croot=$(stat -L -c %d:%i "/proc/$init/root")
+	strace -f -qq -o /dev/null -e trace=write -e inject=write:delay_enter=500000 \
+		"$CAIRN" exec box true >/dev/null 2>&1 &
+	sp=$!
+	seen="" hostroot=""
+	while kill -0 "$sp" 2>/dev/null; do
+		for p in $(pgrep --ns "$init" --nslist pid .); do
+			[ "$p" = "$init" ] && continue
+			r=$(stat -L -c %d:%i "/proc/$p/root" 2>/dev/null) || continue
+			seen=1
+			case "$r $hostroot " in
+			"$croot "*|*" $p("*) ;;
+			*) hostroot="$hostroot $p($(cat "/proc/$p/comm" 2>/dev/null))" ;;
+			esac
+		done
+	done
+	wait "$sp"
+	check "exec under strace (writes delayed) ran" test "$?" -eq 0
+	check "...its process was seen in the container's pid namespace during setup" test -n "$seen"
+	check "...never with the host's root:${hostroot:- none}" test -z "$hostroot"
+else
+	skip "no host root in the container during exec setup" "strace or pgrep is missing"
+fi
 expect_ok "exec id" exec box id -u
 check "the user defaults to the container's (root)" test "$(cat "$T/out")" = 0
 expect_ok "exec -u 1000" exec -u 1000 box sh -c 'id -u; echo $HOME'
