@@ -173,16 +173,14 @@ static void __attribute__((noreturn)) exec_child(const struct sb_join *j, const 
 {
 	int keep[] = { c->go, c->errp, c->out, c->err, c->io.stdin_fd, c->io.pty_sock, j->pidfd,
 		       c->parent };
-	struct sigaction sa = { .sa_handler = SIG_DFL };
 	void *filter = NULL;
 	char slave[64], go;
 	cn_err err = { 0 };
 	int in_fd;
 
 	close_all_but(keep, sizeof(keep) / sizeof(keep[0]));
-	/* SIGPIPE ignored by cairn must not reach the command. */
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &sa, NULL);
+	/* SIGPIPE ignored by cairn, a mask from exec's caller: not the command's. */
+	sb_default_signals();
 	if (dup2(c->out, STDOUT_FILENO) < 0 || dup2(c->err, STDERR_FILENO) < 0) {
 		cn_err_sys(&err, "redirect output");
 		sb_child_fail(c->errp, &err);
@@ -236,6 +234,20 @@ static void __attribute__((noreturn)) exec_middle(const struct sb_join *j_in, co
 	int nsflags;
 	pid_t child;
 
+	/* The container's OOM score, inherited by the fork: through the host's
+	 * /proc, while dumpable (else root owns the file). Lowering it needs
+	 * CAP_SYS_RESOURCE: without, exec's caller's higher one stays, never a
+	 * lower one than the container's. */
+	if (j_in->has_oom_score_adj) {
+		char v[16];
+		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+		snprintf(v, sizeof(v), "%d", j_in->oom_score_adj);
+		if (fd < 0 || (cn_write_all(fd, v, strlen(v)) < 0 && errno != EACCES)) {
+			cn_err_sys(&err, "set oom_score_adj %s", v);
+			sb_child_fail(c->errp, &err);
+		}
+		close(fd);
+	}
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* Rootless: the sandbox's namespaces belong to its user namespace, in
 	 * which we are root once we joined it (we own it on the host). */

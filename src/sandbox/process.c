@@ -208,7 +208,9 @@ int sb_attach_tty(const char *slave, cn_err *err)
 }
 
 /* --ulimit: before the capabilities go, so CAP_SYS_RESOURCE (if cairn has
- * it) may raise a hard limit. */
+ * it) may raise a hard limit. A base limit (exec: what the container's
+ * process inherited) this process may not raise to stays at its own hard
+ * limit: less than the container's, never more. */
 static int set_rlimits(const struct sb_process *p, cn_err *err)
 {
 	for (size_t i = 0; i < p->nrlimits; i++) {
@@ -216,6 +218,12 @@ static int set_rlimits(const struct sb_process *p, cn_err *err)
 		struct rlimit now, want = { .rlim_cur = l->soft, .rlim_max = l->hard };
 		if (setrlimit(l->resource, &want) == 0)
 			continue;
+		if (l->base && errno == EPERM && getrlimit(l->resource, &now) == 0 && l->hard > now.rlim_max) {
+			want.rlim_max = now.rlim_max;
+			want.rlim_cur = l->soft < now.rlim_max ? l->soft : now.rlim_max;
+			if (setrlimit(l->resource, &want) == 0)
+				continue;
+		}
 		if (errno == EPERM && getrlimit(l->resource, &now) == 0 && l->hard > now.rlim_max &&
 		    !(sb_caps_available() & (1ULL << CAP_SYS_RESOURCE)))
 			return cn_err_fail(err, CN_ERR_DENIED, "--ulimit %s: the hard limit %llu is above cairn's own "
@@ -230,7 +238,7 @@ static int set_rlimits(const struct sb_process *p, cn_err *err)
 /* A process starts as docker's do: every signal at its default action
  * (cairn ignores SIGPIPE, the reaper handles the ones it forwards) and
  * none blocked. */
-static void default_signals(void)
+void sb_default_signals(void)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -260,7 +268,7 @@ static void __attribute__((noreturn)) run_worker(const struct sb_process *p,
 	cn_err err = { 0 };
 	int in_fd;
 
-	default_signals();
+	sb_default_signals();
 	setsid();       /* as pid 1: already the session's leader (EPERM) */
 	if (slave) {
 		if (sb_attach_tty(slave, &err) < 0)

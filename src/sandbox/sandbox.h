@@ -71,6 +71,9 @@ struct sb_rlimit {
 	int resource;           /* RLIMIT_NOFILE, ... */
 	unsigned long long soft, hard;  /* RLIM_INFINITY: unlimited */
 	char name[16];          /* docker's name ("nofile"), for messages */
+	bool base;              /* not --ulimit but what the sandbox's process inherited
+	                         * (exec gives its process the container's): at most
+	                         * what the process applying it may set */
 };
 
 /* What to do when cairn is asked to stop (Ctrl-C, SIGTERM, cairn stop). */
@@ -170,6 +173,8 @@ struct sb_join {
 	bool reaper;            /* pid 1 is cairn's reaper (run --init), the process its
 	                         * first child; else pid 1 is the process itself */
 	const struct sb_cgroup *cgroup;  /* the sandbox's cgroup (NULL: none) */
+	bool has_oom_score_adj;          /* the sandbox's process's, given to PROC's */
+	int oom_score_adj;
 };
 
 /* Run PROC in the running sandbox J names, with what its own process has:

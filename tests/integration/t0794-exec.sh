@@ -257,6 +257,32 @@ check "...exit status 7" test "$status" -eq 7
 expect_ok "stop reaped" stop -t 1 reaped
 expect_fail "exec into it stopped" 1 "container reaped is not running" exec reaped true
 
+# ---- what a process inherits: the container's, not exec's caller's ----
+if env --block-signal=TERM true 2>/dev/null; then
+	env --block-signal=TERM,INT "$CAIRN" exec weak grep SigBlk /proc/self/status >"$T/out" 2>"$T/err"
+	check "a caller blocking TERM and INT: the exec'd process blocks nothing" \
+		test "$(cat "$T/out")" = "$(printf 'SigBlk:\t0000000000000000')"
+else
+	skip "the signal mask" "env has no --block-signal"
+fi
+if command -v prlimit >/dev/null; then
+	adj=$(cat /proc/self/oom_score_adj)
+	want=$((adj == 123 ? 124 : 123))
+	(echo "$want" >/proc/self/oom_score_adj &&
+		exec prlimit --msgqueue=123456:234567 "$CAIRN" run -d --name lim --ulimit nofile=300:400 \
+		app sleep "$marker") >/dev/null 2>&1
+	expect_ok "exec into a container run with other limits and OOM score than exec's" \
+		exec -u 1000 lim sh -c 'ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj;
+			grep "Max msgqueue size" /proc/self/limits | tr -s " "'
+	check "...run's --ulimit nofile=300:400" test "$(sed -n 1,2p "$T/out" | tr '\n' ' ')" = "300 400 "
+	check "...run's OOM score adjustment ($want, exec's is $adj)" test "$(sed -n 3p "$T/out")" = "$want"
+	check "...and its other limits (msgqueue 123456:234567)" \
+		test "$(sed -n 4p "$T/out")" = "Max msgqueue size 123456 234567 bytes "
+	"$CAIRN" rm -f lim >/dev/null 2>&1
+else
+	skip "the container's limits and OOM score" "prlimit is missing"
+fi
+
 # ---- not running ----
 expect_ok "stop box" stop -t 1 box
 expect_fail "exec into a stopped container" 1 "container box is not running" exec box true
