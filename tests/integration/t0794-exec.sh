@@ -98,6 +98,9 @@ check "...passed" test "$(cat "$T/out")" = passed
 printf 'FROMFILE=f1\n# comment\n' >"$T/envfile"
 expect_ok "exec --env-file" exec --env-file "$T/envfile" box sh -c 'echo $FROMFILE'
 check "...read" test "$(cat "$T/out")" = f1
+expect_ok "exec -e A --env-file F (F sets A too)" exec -e FROMFILE=from-e --env-file "$T/envfile" box \
+	sh -c 'echo $FROMFILE'
+check "...-e wins, even given before it (docker)" test "$(cat "$T/out")" = from-e
 expect_ok "exec pwd" exec box pwd
 check "the workdir defaults to the container's" test "$(cat "$T/out")" = /srv
 expect_ok "exec -w" exec -w /srv/data box pwd
