@@ -295,7 +295,7 @@ int sb_exec(const struct sb_join *j, const struct sb_process *proc, struct sb_ex
 	struct relay relays[3];
 	struct exec_fds cf;
 	_cleanup_close_ int self_fd = -1;
-	int ws = 0, ev = 1, r = -1;
+	int ws = 0, ev = 1, r = -1, cg_r;
 	pid_t mid, pid = -1;
 	ssize_t n;
 
@@ -372,7 +372,11 @@ int sb_exec(const struct sb_join *j, const struct sb_process *proc, struct sb_ex
 	relays[1] = (struct relay){ .from = errout[0], .to = proc->err_fd };
 	relays[2] = (struct relay){ .from = -1, .to = proc->out_fd };
 	out[0] = errout[0] = -1;
-	if ((j->cgroup && sb_cgroup_enter(j->cgroup, pid, err) < 0) || write(go[1], "g", 1) != 1) {
+	/* Never without it: refused, exec fails (rootless: saying why). */
+	cg_r = j->cgroup ? sb_cgroup_enter(j->cgroup, pid, err) : 0;
+	if (cg_r < 0 && j->userns == SB_USERNS_FIRST)
+		sb_cgroup_user_exec_denied(err);
+	if (cg_r < 0 || write(go[1], "g", 1) != 1) {
 		kill(pid, SIGKILL);
 		sb_relay_to_end(&w, proc, &in[1], relays, 2, -1);
 		sb_finish_child(&w, &ws);
