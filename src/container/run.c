@@ -318,7 +318,7 @@ failed:
 /* What cairn exec needs to give its process no more than R's has. */
 static void record_exec_conf(const struct ctr_run *r, struct ctr_exec_conf *e)
 {
-	_cleanup_fclose_ FILE *oom = NULL;
+	FILE *oom;
 	e->recorded = true;
 	cn_strv_copy(&e->env, &r->spec->env);
 	e->user = r->spec->user ? cn_xstrdup(r->spec->user) : NULL;
@@ -338,7 +338,10 @@ static void record_exec_conf(const struct ctr_run *r, struct ctr_exec_conf *e)
 		memcpy(e->rlimits + e->nrlimits, r->rlimits, r->nrlimits * sizeof(*e->rlimits));
 	e->nrlimits += r->nrlimits;
 	oom = fopen("/proc/self/oom_score_adj", "re");
-	e->has_oom_score_adj = oom && fscanf(oom, "%d", &e->oom_score_adj) == 1;
+	if (oom) {
+		e->has_oom_score_adj = fscanf(oom, "%d", &e->oom_score_adj) == 1;
+		fclose(oom);
+	}
 }
 
 int ctr_run_detached(struct store *st, const struct ctr_run *r, char id[CTR_ID_LEN + 1], cn_err *err)
