@@ -32,10 +32,11 @@ static const char exec_usage[] =
 	"  -i, --interactive        pass stdin to the command\n"
 	"  -t, --tty                allocate a pseudo-terminal from the container's /dev/pts\n"
 	"  -e, --env K=V            set an environment variable (K alone: from cairn's)\n"
-	"      --env-file FILE      read K=V lines from FILE\n"
+	"      --env-file FILE      read K=V lines from FILE (-e wins, as in docker)\n"
 	"  -u, --user USER[:GROUP]  user and group, names from the container's passwd/group\n"
 	"                           (default: the container's user)\n"
-	"  -w, --workdir DIR        working directory, absolute (default: the container's)\n"
+	"  -w, --workdir DIR        working directory, absolute and existing (default:\n"
+	"                           the container's)\n"
 	"  -h, --help               show this help\n";
 
 /* docker's flag errors exit 125. */
@@ -46,7 +47,8 @@ enum { OPT_ENV_FILE = 256 };
 struct exec_opts {
 	bool interactive, tty;
 	const char *user, *workdir;
-	cn_strv env;
+	cn_strv env;            /* --env-file's lines, then -e's (after parsing) */
+	cn_strv env_file;
 };
 
 /* 0: go on (optind at CONTAINER); -1: --help was printed; else a status. */
@@ -72,7 +74,7 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 		case 't': o->tty = true; break;
 		case 'e': cn_strv_pushdup(&o->env, optarg); break;
 		case OPT_ENV_FILE:
-			if (run_opts_read_env_file(optarg, &o->env, &err) < 0) {
+			if (run_opts_read_env_file(optarg, &o->env_file, &err) < 0) {
 				cli_fail(&err);
 				return CTR_EXIT_FAIL;
 			}
@@ -93,6 +95,7 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 				      : usage_error("unknown flag: %s", argv[optind - 1]);
 		}
 	}
+	run_opts_env_files_first(&o->env, &o->env_file);
 	if (argc - optind < 2)
 		return usage_error("expected a container and a command");
 	return 0;
@@ -114,6 +117,7 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
 	r = parse(argc, argv, &o);
 	if (r != 0) {
 		cn_strv_free(&o.env);
+		cn_strv_free(&o.env_file);
 		return r < 0 ? 0 : r;
 	}
 	name = argv[optind];

@@ -43,7 +43,7 @@ static const char run_usage[] =
 	"  -a, --attach STREAM      stdin, stdout or stderr (repeatable): only these are\n"
 	"                           connected (default: stdout and stderr)\n"
 	"  -e, --env K=V            set an environment variable (K alone: from cairn's)\n"
-	"      --env-file FILE      read K=V lines from FILE\n"
+	"      --env-file FILE      read K=V lines from FILE (-e wins, as in docker)\n"
 	"      --entrypoint CMD     run CMD instead of the image's entrypoint (its CMD is\n"
 	"                           then not used); \"\" clears the entrypoint\n"
 	"  -w, --workdir DIR        working directory (created when missing)\n"
@@ -110,6 +110,15 @@ void run_opts_resolve_env(const cn_strv *given, cn_strv *out)
 		else if ((v = getenv(kv)))
 			cn_strv_push(out, cn_xasprintf("%s=%s", kv, v));
 	}
+}
+
+void run_opts_env_files_first(cn_strv *env, cn_strv *from_files)
+{
+	for (size_t i = 0; i < env->n; i++)
+		cn_strv_pushdup(from_files, env->v[i]);
+	cn_strv_free(env);
+	*env = *from_files;
+	*from_files = (cn_strv){ 0 };
 }
 
 int run_opts_read_env_file(const char *path, cn_strv *out, cn_err *err)
@@ -238,7 +247,7 @@ static int parse_one(int c, const char *arg, struct run_opts *o)
 	case 't': o->tty = true; break;
 	case 'e': cn_strv_pushdup(&o->env, arg); break;
 	case OPT_ENV_FILE:
-		if (run_opts_read_env_file(arg, &o->env, &err) < 0)
+		if (run_opts_read_env_file(arg, &o->env_file, &err) < 0)
 			return fail(&err);
 		break;
 	case 'w':
@@ -394,6 +403,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		if ((r = parse_one(c, optarg, o)) != 0)
 			return r;
 	}
+	run_opts_env_files_first(&o->env, &o->env_file);
 	if (optind >= argc)
 		return usage_error("expected an image");
 	if (!o->init_set && (r = init_default(&o->init)) != 0)
@@ -430,6 +440,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 void run_opts_free(struct run_opts *o)
 {
 	cn_strv_free(&o->env);
+	cn_strv_free(&o->env_file);
 	cn_strv_free(&o->volumes);
 	cn_strv_free(&o->mounts);
 	cn_strv_free(&o->tmpfs);

@@ -27,7 +27,8 @@ struct run_opts {
 	enum sb_network network;
 	struct sb_limits limits;
 	unsigned stop_timeout;
-	cn_strv env;            /* -e and --env-file, in order */
+	cn_strv env;            /* --env-file's lines, then -e's (after parsing) */
+	cn_strv env_file;       /* --env-file's lines while parsing */
 	cn_strv volumes;        /* -v SRC:DST[:ro] */
 	cn_strv mounts;         /* --mount KEY=VALUE,... */
 	cn_strv tmpfs;          /* --tmpfs PATH[:OPTS] */
@@ -47,6 +48,9 @@ void run_opts_free(struct run_opts *o);
 
 /* --env-file FILE's K=V lines (blank and # lines skipped) onto OUT. */
 int run_opts_read_env_file(const char *path, cn_strv *out, cn_err *err);
+/* docker's order, whatever the command line's: the --env-file lines in
+ * FROM_FILES (taken) go before the -e entries in *ENV, which thus win. */
+void run_opts_env_files_first(cn_strv *env, cn_strv *from_files);
 /* -e and --env-file entries as KEY=VALUE: KEY alone takes cairn's own
  * value, and is dropped when cairn has none. */
 void run_opts_resolve_env(const cn_strv *given, cn_strv *out);

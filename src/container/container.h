@@ -39,8 +39,11 @@ struct ctr_exec_conf {
 	struct sb_security security;            /* as applied: caps within cairn's own */
 	enum sb_userns_join userns;
 	cn_strv cgroup_dirs;                    /* the container's cgroup (empty: none) */
-	struct sb_rlimit *rlimits;              /* --ulimit */
+	struct sb_rlimit *rlimits;              /* what run's process inherited (base),
+	                                         * then --ulimit */
 	size_t nrlimits;
+	bool has_oom_score_adj;                 /* false: a record without it */
+	int oom_score_adj;                      /* run's process's, inherited */
 };
 
 struct ctr_state {

@@ -48,6 +48,7 @@ int ctr_exec(const struct ctr_state *s, const struct ctr_exec *e, struct sb_exit
 		.argv = e->argv,
 		.env = cn_strv_array(&env),
 		.cwd = e->workdir ? e->workdir : c->workdir,
+		.cwd_must_exist = true,
 		.user = e->user ? e->user : c->user,
 		.out_fd = STDOUT_FILENO,
 		.err_fd = STDERR_FILENO,
@@ -62,7 +63,8 @@ int ctr_exec(const struct ctr_state *s, const struct ctr_exec *e, struct sb_exit
 		.nrlimits = c->nrlimits,
 	};
 	join = (struct sb_join){ .pid = s->init_pid, .pidfd = pidfd, .userns = c->userns,
-				 .reaper = s->init_reaper, .cgroup = cg.ndirs ? &cg : NULL };
+				 .reaper = s->init_reaper, .cgroup = cg.ndirs ? &cg : NULL,
+				 .has_oom_score_adj = c->has_oom_score_adj, .oom_score_adj = c->oom_score_adj };
 	/* A command that stops reading its stdin must not kill cairn. */
 	signal(SIGPIPE, SIG_IGN);
 	cn_interrupt_install();

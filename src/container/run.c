@@ -318,6 +318,7 @@ failed:
 /* What cairn exec needs to give its process no more than R's has. */
 static void record_exec_conf(const struct ctr_run *r, struct ctr_exec_conf *e)
 {
+	FILE *oom;
 	e->recorded = true;
 	cn_strv_copy(&e->env, &r->spec->env);
 	e->user = r->spec->user ? cn_xstrdup(r->spec->user) : NULL;
@@ -329,10 +330,17 @@ static void record_exec_conf(const struct ctr_run *r, struct ctr_exec_conf *e)
 		e->security = (struct sb_security){ .caps = sb_default_caps_mask() };
 	}
 	e->userns = r->idmap ? SB_USERNS_LAST : cn_rootless() ? SB_USERNS_FIRST : SB_USERNS_SAME;
-	if (r->nrlimits) {
-		e->rlimits = cn_xcalloc(r->nrlimits, sizeof(*e->rlimits));
-		memcpy(e->rlimits, r->rlimits, r->nrlimits * sizeof(*e->rlimits));
-		e->nrlimits = r->nrlimits;
+	/* The process inherits this process's limits and OOM score (the
+	 * supervisor's are the same): exec's caller's may differ. */
+	e->rlimits = cn_xcalloc(SB_RLIMITS_MAX + r->nrlimits, sizeof(*e->rlimits));
+	e->nrlimits = sb_rlimits_own(e->rlimits);
+	if (r->nrlimits)
+		memcpy(e->rlimits + e->nrlimits, r->rlimits, r->nrlimits * sizeof(*e->rlimits));
+	e->nrlimits += r->nrlimits;
+	oom = fopen("/proc/self/oom_score_adj", "re");
+	if (oom) {
+		e->has_oom_score_adj = fscanf(oom, "%d", &e->oom_score_adj) == 1;
+		fclose(oom);
 	}
 }
 

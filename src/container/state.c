@@ -99,24 +99,28 @@ static json_int_t rlim_json(unsigned long long v)
 
 static json_t *exec_json(const struct ctr_exec_conf *e)
 {
-	json_t *rl = json_array();
+	json_t *rl = json_array(), *j;
 	for (size_t i = 0; i < e->nrlimits; i++)
-		json_array_append_new(rl, json_pack("{s:s, s:i, s:I, s:I}", "name", e->rlimits[i].name,
+		json_array_append_new(rl, json_pack("{s:s, s:i, s:I, s:I, s:b}", "name", e->rlimits[i].name,
 						    "resource", e->rlimits[i].resource,
 						    "soft", rlim_json(e->rlimits[i].soft),
-						    "hard", rlim_json(e->rlimits[i].hard)));
-	return json_pack("{s:o, s:s*, s:s, s:I, s:b, s:b, s:b, s:s, s:o, s:o}", "env", strv_json(&e->env),
+						    "hard", rlim_json(e->rlimits[i].hard),
+						    "base", e->rlimits[i].base));
+	j = json_pack("{s:o, s:s*, s:s, s:I, s:b, s:b, s:b, s:s, s:o, s:o}", "env", strv_json(&e->env),
 			 "user", e->user, "workdir", e->workdir ? e->workdir : "/",
 			 "caps", (json_int_t)e->security.caps, "privileged", e->security.privileged,
 			 "seccomp_unconfined", e->security.unconfined, "new_privs", e->security.new_privs,
 			 "userns", userns_names[e->userns], "cgroup", strv_json(&e->cgroup_dirs),
 			 "rlimits", rl);
+	if (j && e->has_oom_score_adj)
+		json_object_set_new(j, "oom_score_adj", json_integer(e->oom_score_adj));
+	return j;
 }
 
 static int exec_from_json(json_t *j, struct ctr_exec_conf *e, cn_err *err)
 {
 	const char *user = NULL, *workdir = NULL, *userns = NULL;
-	json_t *env = NULL, *cg = NULL, *rl = NULL, *v;
+	json_t *env = NULL, *cg = NULL, *rl = NULL, *oom = NULL, *v;
 	json_int_t caps = 0;
 	int priv = 0, unconfined = 0, new_privs = 0;
 	json_error_t je;
@@ -144,9 +148,11 @@ static int exec_from_json(json_t *j, struct ctr_exec_conf *e, cn_err *err)
 		struct sb_rlimit *r = &e->rlimits[e->nrlimits];
 		const char *name;
 		json_int_t soft, hard;
-		if (json_unpack(v, "{s:s, s:i, s:I, s:I}", "name", &name, "resource", &r->resource,
-				"soft", &soft, "hard", &hard) < 0)
+		int base = 0;
+		if (json_unpack(v, "{s:s, s:i, s:I, s:I, s?b}", "name", &name, "resource", &r->resource,
+				"soft", &soft, "hard", &hard, "base", &base) < 0)
 			return cn_err_fail(err, CN_ERR_INVALID, "exec: bad rlimit");
+		r->base = base;
 		snprintf(r->name, sizeof(r->name), "%s", name);
 		r->soft = soft < 0 ? (unsigned long long)RLIM_INFINITY : (unsigned long long)soft;
 		r->hard = hard < 0 ? (unsigned long long)RLIM_INFINITY : (unsigned long long)hard;
@@ -156,6 +162,12 @@ static int exec_from_json(json_t *j, struct ctr_exec_conf *e, cn_err *err)
 	e->workdir = cn_xstrdup(workdir);
 	e->security = (struct sb_security){ .caps = (uint64_t)caps, .privileged = priv,
 					    .unconfined = unconfined, .new_privs = new_privs };
+	/* Absent from an older cairn's record: the caller's. */
+	oom = json_object_get(j, "oom_score_adj");
+	if (json_is_integer(oom)) {
+		e->oom_score_adj = (int)json_integer_value(oom);
+		e->has_oom_score_adj = true;
+	}
 	e->recorded = true;
 	return 0;
 }

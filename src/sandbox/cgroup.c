@@ -196,6 +196,14 @@ static bool is_fs(const char *path, long magic)
 	return statfs(path, &sf) == 0 && (long)sf.f_type == magic;
 }
 
+/* v1: a new cgroup inherits notify_on_release from its parent, and so do
+ * those a container makes in its own (--systemd): 0, so that a legacy
+ * host's release agent never runs for them. */
+static int no_release_notify(const char *dir, cn_err *err)
+{
+	return sb_cgroup_write(dir, "notify_on_release", "0", true, err);
+}
+
 /* mkdir PARENT (may exist) then PARENT/ID; a concurrent cairn removing an
  * empty PARENT in between makes the second fail with ENOENT: try again. */
 static int make_dirs(const char *parent, const char *dir, cn_err *err)
@@ -229,6 +237,12 @@ static int create_v1(struct sb_cgroup *cg, const struct sb_limits *l, const char
 				      own && strcmp(own, "/") ? own : "");
 		cg->dirs[cg->ndirs] = cn_xasprintf("%s/%s", parent, id);
 		if (make_dirs(parent, cg->dirs[cg->ndirs], err) < 0) {
+			free(cg->dirs[cg->ndirs]);
+			cg->dirs[cg->ndirs] = NULL;
+			return -1;
+		}
+		if (no_release_notify(cg->dirs[cg->ndirs], err) < 0) {
+			rmdir(cg->dirs[cg->ndirs]);
 			free(cg->dirs[cg->ndirs]);
 			cg->dirs[cg->ndirs] = NULL;
 			return -1;
@@ -291,7 +305,9 @@ static int add_hierarchy(struct sb_cgroup *cg, const char *hier, const char *nam
 		return cn_err_fail(err, CN_ERR_INVALID, "too many cgroup hierarchies");
 	parent = cn_xasprintf("%s%s/cairn", hier, own && strcmp(own, "/") ? own : "");
 	cg->dirs[cg->ndirs] = cn_xasprintf("%s/%s", parent, id);
-	if (make_dirs(parent, cg->dirs[cg->ndirs], err) < 0) {
+	if (make_dirs(parent, cg->dirs[cg->ndirs], err) < 0 ||
+	    (magic == CGROUP_SUPER_MAGIC_V1 && no_release_notify(cg->dirs[cg->ndirs], err) < 0)) {
+		rmdir(cg->dirs[cg->ndirs]);
 		free(cg->dirs[cg->ndirs]);
 		cg->dirs[cg->ndirs] = NULL;
 		return -1;
@@ -419,48 +435,120 @@ bool sb_cgroup_oom_killed(const struct sb_cgroup *cg)
 	return text && sb_cgroup_parse_oom_kills(text) > 0;
 }
 
-/* SIGKILL everything in DIR; returns how many were listed. */
-static int kill_all(const char *dir)
+/* SIGKILL everything in the cgroup open at DIRFD. */
+static void kill_all_at(int dirfd)
 {
-	_cleanup_free_ char *path = cn_xasprintf("%s/cgroup.procs", dir);
-	_cleanup_free_ char *text = sb_cgroup_read(path);
-	int n = 0;
-	for (char *p = text; p && *p;) {
-		char *end;
-		long pid = strtol(p, &end, 10);
-		if (end == p)
-			break;
-		if (pid > 0) {
-			kill((pid_t)pid, SIGKILL);
-			n++;
+	_cleanup_close_ int fd = openat(dirfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	cn_buf b;
+	cn_err ignored;
+	cn_buf_init(&b, 1 << 20);
+	if (fd >= 0 && cn_read_fd(fd, "cgroup.procs", 1 << 20, &b, &ignored) == 0) {
+		char *text = cn_buf_detach(&b);
+		for (char *p = text; p && *p;) {
+			char *end;
+			long pid = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			if (pid > 0)
+				kill((pid_t)pid, SIGKILL);
+			p = end;
+			while (*p == '\n')
+				p++;
 		}
-		p = end;
-		while (*p == '\n')
-			p++;
+		free(text);
+		return;
 	}
-	return n;
+	cn_buf_free(&b);
 }
 
-/* DIR and the cgroups below it (an init system in the container makes
- * its own), deepest first; what still runs in them is killed. 0 when DIR
- * is gone, else -1 with errno (EBUSY: try again). */
-static int remove_tree(const char *dir, unsigned depth)
+/* The name of the subdirectory after the first SKIP ones of the
+ * directory open at FD, in readdir order; false when there is none. */
+static bool nth_subdir(int fd, size_t skip, char name[NAME_MAX + 1])
 {
-	_cleanup_closedir_ DIR *d = depth < 32 ? opendir(dir) : NULL;
+	int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_closedir_ DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
 	struct dirent *de;
-	int e;
-	while (d && (de = readdir(d)))
-		if (de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-			_cleanup_free_ char *sub = cn_xasprintf("%s/%s", dir, de->d_name);
-			remove_tree(sub, depth + 1);
+	if (!d) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return false;
+	}
+	while ((de = readdir(d)))
+		if (de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    skip-- == 0) {
+			snprintf(name, NAME_MAX + 1, "%s", de->d_name);
+			return true;
 		}
-	if (rmdir(dir) == 0 || errno == ENOENT)
-		return 0;
-	e = errno;
-	if (e == EBUSY)
-		kill_all(dir);
+	return false;
+}
+
+struct level {
+	char *name;     /* in the parent's directory */
+	size_t skip;    /* subdirectories found busy in it this pass */
+};
+
+/* DIR and the cgroups below it (an init system in the container makes
+ * its own, as deep as it likes), deepest first; what still runs in them
+ * is killed. By fds, one open at a time: a cgroup only moves within its
+ * parent (v1's rename), so ".." leads back up, and no depth or path
+ * length limits the walk (the names below are kept in memory). A busy
+ * cgroup is skipped for the others. 0 when DIR is gone, else -1 with
+ * errno (EBUSY: try again). */
+static int remove_tree(const char *dir)
+{
+	size_t depth = 1, cap = 16;
+	struct level *stack = NULL;
+	char name[NAME_MAX + 1];
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW), e = 0;
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	stack = cn_xcalloc(cap, sizeof(*stack));
+	while (e == 0) {
+		struct level *l = &stack[depth - 1];
+		int next;
+		if (nth_subdir(fd, l->skip, name)) {
+			next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+			/* Gone meanwhile: look again; else leave it. */
+			if (next < 0) {
+				l->skip += errno != ENOENT;
+				continue;
+			}
+			if (depth == cap) {
+				cap *= 2;
+				stack = cn_xrealloc(stack, cap * sizeof(*stack));
+			}
+			stack[depth++] = (struct level){ .name = cn_xstrdup(name) };
+		} else if (depth == 1) {
+			break;
+		} else {
+			/* A leaf now: out of its parent, killing what runs in it. */
+			next = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (next < 0) {
+				e = errno;
+				continue;
+			}
+			if (unlinkat(next, l->name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+				if (errno == EBUSY)
+					kill_all_at(fd);
+				stack[depth - 2].skip++;
+			}
+			free(l->name);
+			depth--;
+		}
+		close(fd);
+		fd = next;
+	}
+	for (size_t i = 1; i < depth; i++)
+		free(stack[i].name);
+	free(stack);
+	if (e == 0 && rmdir(dir) < 0 && errno != ENOENT) {
+		e = errno;
+		if (e == EBUSY)
+			kill_all_at(fd);
+	}
+	close(fd);
 	errno = e;
-	return -1;
+	return e ? -1 : 0;
 }
 
 void sb_cgroup_destroy(struct sb_cgroup *cg)
@@ -474,7 +562,7 @@ void sb_cgroup_destroy(struct sb_cgroup *cg)
 		}
 		/* Processes take a moment to leave after SIGKILL: wait up to ~5 s. */
 		for (int tries = 0; tries < 500; tries++) {
-			if (remove_tree(cg->dirs[i], 0) == 0 || errno != EBUSY)
+			if (remove_tree(cg->dirs[i]) == 0 || errno != EBUSY)
 				break;
 			nanosleep(&pause, NULL);
 		}

@@ -113,6 +113,13 @@ int sb_cgroup_usable(const struct sb_limits *limits, cn_err *err);
  * needs before children can get controllers (see cgroup_user.c); undone
  * at exit by the last process of cairn's own. */
 int sb_cgroup_prepare(const struct sb_limits *limits, cn_err *err);
+/* Rootless cairn exec: ERR, from sb_cgroup_enter refusing to move the
+ * process into the container's cgroup (EACCES, EPERM), made to say why
+ * and what to do: cgroup v2 moves a process only for who may write the
+ * common ancestor of both cgroups, which an exec run from another
+ * delegated cgroup than the container's cairn run is not. Any other error
+ * is left as it is. Never skips the cgroup: exec fails. */
+void sb_cgroup_user_exec_denied(cn_err *err);
 /* Rootless: the delegated directory prepared above, else NULL. */
 const char *sb_cgroup_user_base(void);
 /* Undo that set-up if this process is the last of cairn's in its leaf

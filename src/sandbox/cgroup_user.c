@@ -254,6 +254,18 @@ static struct {
 	char added[64];         /* "-memory -pids": the controllers we enabled in OWN */
 } user_cg;
 
+void sb_cgroup_user_exec_denied(cn_err *err)
+{
+	cn_err cause = *err;
+	if (err->errnum != EACCES && err->errnum != EPERM)
+		return;
+	cn_err_fail(err, CN_ERR_DENIED, "%s: rootless, cgroup v2 lets a process into the container's "
+		    "cgroup only from a cgroup that shares a delegated ancestor with it, and this "
+		    "cairn exec runs in another one; run it the way the container was run, e.g. "
+		    "`systemd-run --user --scope -p Delegate=yes cairn exec ...` if cairn run was",
+		    cause.msg);
+}
+
 const char *sb_cgroup_user_base(void)
 {
 	return user_cg.base;

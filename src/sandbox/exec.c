@@ -1,10 +1,13 @@
 /* cairn exec: a process joins a running sandbox. cairn exec forks a
- * middle process that joins the sandbox's user namespace (rootless) and pid
- * namespace and forks the process, which is thus in that pid namespace
- * from birth, then exits: cairn exec, a subreaper, adopts the process, so
- * it stays entirely in the host's namespaces itself (its own forks, a
- * sanitizer's tracer, are not the sandbox's). The process joins the rest
- * through a pidfd on the sandbox's pid 1 and becomes the command the way
+ * middle process that joins the sandbox's user namespace (rootless), its
+ * mount, uts, ipc, net and cgroup namespaces and its pid namespace, and
+ * forks the process, which is thus in that pid namespace from birth, with
+ * the sandbox's root from birth too (the sandbox sees it in /proc: a root
+ * of the host's there would be a way out through /proc/N/root), then
+ * exits: cairn exec, a subreaper, adopts the process, so it stays
+ * entirely in the host's namespaces itself (its own forks, a sanitizer's
+ * tracer, are not the sandbox's). The namespaces are joined through a
+ * pidfd on the sandbox's pid 1; the process becomes the command the way
  * the sandbox's own process does (sb_become_process). */
 #include "sandbox/internal.h"
 #include "sandbox/seccomp.h"
@@ -166,20 +169,18 @@ struct exec_fds {
 };
 
 static void __attribute__((noreturn)) exec_child(const struct sb_join *j, const struct sb_process *proc,
-						 int nsflags, struct exec_fds *c)
+						 struct exec_fds *c)
 {
 	int keep[] = { c->go, c->errp, c->out, c->err, c->io.stdin_fd, c->io.pty_sock, j->pidfd,
 		       c->parent };
-	struct sigaction sa = { .sa_handler = SIG_DFL };
 	void *filter = NULL;
 	char slave[64], go;
 	cn_err err = { 0 };
 	int in_fd;
 
 	close_all_but(keep, sizeof(keep) / sizeof(keep[0]));
-	/* SIGPIPE ignored by cairn must not reach the command. */
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &sa, NULL);
+	/* SIGPIPE ignored by cairn, a mask from exec's caller: not the command's. */
+	sb_default_signals();
 	if (dup2(c->out, STDOUT_FILENO) < 0 || dup2(c->err, STDERR_FILENO) < 0) {
 		cn_err_sys(&err, "redirect output");
 		sb_child_fail(c->errp, &err);
@@ -188,12 +189,6 @@ static void __attribute__((noreturn)) exec_child(const struct sb_join *j, const 
 	if (read(c->go, &go, 1) != 1)
 		_exit(125);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	/* After the cgroup: its namespace's root is the sandbox's cgroup.
-	 * Root and cwd become the sandbox's root (setns of a mount namespace). */
-	if (nsflags && setns(j->pidfd, nsflags) < 0) {
-		cn_err_sys(&err, "join the container's namespaces");
-		sb_child_fail(c->errp, &err);
-	}
 	if (j->userns == SB_USERNS_LAST && sb_userns_enter(j->pidfd, &err) < 0)
 		sb_child_fail(c->errp, &err);
 	close(j->pidfd);
@@ -207,7 +202,7 @@ static void __attribute__((noreturn)) exec_child(const struct sb_join *j, const 
 		if (sb_attach_tty(slave, &err) < 0)
 			sb_child_fail(c->errp, &err);
 	} else {
-		in_fd = c->io.stdin_fd >= 0 ? c->io.stdin_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
+		in_fd = c->io.stdin_fd >= 0 ? c->io.stdin_fd : sb_open_dev_null();
 		if (in_fd < 0 || dup2(in_fd, STDIN_FILENO) < 0) {
 			cn_err_sys(&err, "set up stdin");
 			sb_child_fail(c->errp, &err);
@@ -227,9 +222,10 @@ static void close_pair(int p[2])
 	p[0] = p[1] = -1;
 }
 
-/* The middle process: user namespace (rootless), pid namespace, fork; the
- * process's host pid goes to cairn exec through PID_PIPE. Undumpable: the
- * sandbox cannot reach either's fds through /proc before the exec. */
+/* The middle process: user namespace (rootless), the others, pid
+ * namespace, fork; the process's host pid goes to cairn exec through
+ * PID_PIPE. Undumpable: the sandbox cannot reach either's fds through
+ * /proc before the exec. */
 static void __attribute__((noreturn)) exec_middle(const struct sb_join *j_in, const struct sb_process *proc,
 						  struct exec_fds *c, int pid_pipe)
 {
@@ -238,6 +234,20 @@ static void __attribute__((noreturn)) exec_middle(const struct sb_join *j_in, co
 	int nsflags;
 	pid_t child;
 
+	/* The container's OOM score, inherited by the fork: through the host's
+	 * /proc, while dumpable (else root owns the file). Lowering it needs
+	 * CAP_SYS_RESOURCE: without, exec's caller's higher one stays, never a
+	 * lower one than the container's. */
+	if (j_in->has_oom_score_adj) {
+		char v[16];
+		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+		snprintf(v, sizeof(v), "%d", j_in->oom_score_adj);
+		if (fd < 0 || (cn_write_all(fd, v, strlen(v)) < 0 && errno != EACCES)) {
+			cn_err_sys(&err, "set oom_score_adj %s", v);
+			sb_child_fail(c->errp, &err);
+		}
+		close(fd);
+	}
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* Rootless: the sandbox's namespaces belong to its user namespace, in
 	 * which we are root once we joined it (we own it on the host). */
@@ -245,6 +255,15 @@ static void __attribute__((noreturn)) exec_middle(const struct sb_join *j_in, co
 		sb_child_fail(c->errp, &err);
 	if (ns_to_join(jn.pid, jn.pidfd, j_in->pidfd, &nsflags, &err) < 0)
 		sb_child_fail(c->errp, &err);
+	/* Before the fork: root and cwd become the sandbox's (setns of a mount
+	 * namespace), so no process with the host's appears in its pid
+	 * namespace. The cgroup namespace's root is fixed when it was made:
+	 * joining it before cairn exec moves the process into the cgroup
+	 * changes nothing. */
+	if (nsflags && setns(jn.pidfd, nsflags) < 0) {
+		cn_err_sys(&err, "join the container's namespaces");
+		sb_child_fail(c->errp, &err);
+	}
 	/* Only for our children. */
 	if (setns(jn.pidfd, CLONE_NEWPID) < 0) {
 		cn_err_sys(&err, "join the container's pid namespace");
@@ -261,7 +280,7 @@ static void __attribute__((noreturn)) exec_middle(const struct sb_join *j_in, co
 	}
 	if (child == 0) {
 		close(pid_pipe);
-		exec_child(&jn, proc, nsflags, c);
+		exec_child(&jn, proc, c);
 	}
 	_exit(cn_write_all(pid_pipe, &child, sizeof(child)) < 0 ? 125 : 0);
 }
@@ -276,7 +295,7 @@ int sb_exec(const struct sb_join *j, const struct sb_process *proc, struct sb_ex
 	struct relay relays[3];
 	struct exec_fds cf;
 	_cleanup_close_ int self_fd = -1;
-	int ws = 0, ev = 1, r = -1;
+	int ws = 0, ev = 1, r = -1, cg_r;
 	pid_t mid, pid = -1;
 	ssize_t n;
 
@@ -353,7 +372,11 @@ int sb_exec(const struct sb_join *j, const struct sb_process *proc, struct sb_ex
 	relays[1] = (struct relay){ .from = errout[0], .to = proc->err_fd };
 	relays[2] = (struct relay){ .from = -1, .to = proc->out_fd };
 	out[0] = errout[0] = -1;
-	if ((j->cgroup && sb_cgroup_join(j->cgroup, pid, j->pid, err) < 0) || write(go[1], "g", 1) != 1) {
+	/* Never without it: refused, exec fails (rootless: saying why). */
+	cg_r = j->cgroup ? sb_cgroup_join(j->cgroup, pid, j->pid, err) : 0;
+	if (cg_r < 0 && j->userns == SB_USERNS_FIRST)
+		sb_cgroup_user_exec_denied(err);
+	if (cg_r < 0 || write(go[1], "g", 1) != 1) {
 		kill(pid, SIGKILL);
 		sb_relay_to_end(&w, proc, &in[1], relays, 2, -1);
 		sb_finish_child(&w, &ws);

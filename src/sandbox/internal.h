@@ -115,6 +115,11 @@ uint64_t sb_process_caps(const struct sb_process *p);
 /* tty: a pty from the devpts /dev/ptmx is on; the master is sent over
  * IO's pty_sock, the slave's name returned in SLAVE. */
 int sb_make_pty(const struct sb_init_io *io, char *slave, size_t len, cn_err *err);
+/* Every signal at its default action and none blocked, as docker's
+ * processes start (cairn ignores SIGPIPE, a caller may block any). */
+void sb_default_signals(void);
+/* /dev/null of the sandbox's root ("/" now), opened inside it. */
+int sb_open_dev_null(void);
 /* The pty SLAVE as the controlling terminal and stdin, stdout, stderr. */
 int sb_attach_tty(const char *slave, cn_err *err);
 /* In the process that becomes PROC's command, its stdio in place and "/"

@@ -147,3 +147,18 @@ int sb_ulimit_parse(const char *s, struct sb_rlimit *out, cn_err *err)
 		return cn_err_fail(err, CN_ERR_INVALID, "--ulimit '%s': the soft limit is above the hard one", s);
 	return 0;
 }
+
+size_t sb_rlimits_own(struct sb_rlimit *out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < CN_ARRAY_SIZE(rlimits) && n < SB_RLIMITS_MAX; i++) {
+		struct rlimit l;
+		if (getrlimit(rlimits[i].resource, &l) < 0)
+			continue;
+		out[n] = (struct sb_rlimit){ .resource = rlimits[i].resource, .soft = l.rlim_cur,
+					     .hard = l.rlim_max, .base = true };
+		snprintf(out[n].name, sizeof(out[n].name), "%s", rlimits[i].name);
+		n++;
+	}
+	return n;
+}

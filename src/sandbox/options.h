@@ -28,5 +28,9 @@ int sb_caps_compute(const cn_strv *add, const cn_strv *drop, uint64_t *caps, cn_
 
 /* "nofile=SOFT[:HARD]" (HARD defaults to SOFT; -1 or "unlimited": none). */
 int sb_ulimit_parse(const char *s, struct sb_rlimit *out, cn_err *err);
+/* This process's own limits, every one --ulimit names (base: true), into
+ * OUT (SB_RLIMITS_MAX of them); returns how many. */
+#define SB_RLIMITS_MAX 16
+size_t sb_rlimits_own(struct sb_rlimit *out);
 
 #endif

@@ -6,6 +6,7 @@
 #include "sandbox/options.h"
 #include "sandbox/seccomp.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/mem.h"
 #include "util/rootless.h"
 #include "util/strv.h"
@@ -15,6 +16,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -103,11 +105,15 @@ static int become_user(const struct cn_user *u, cn_err *err)
 	return 0;
 }
 
-static int make_cwd(const char *cwd, cn_err *err)
+/* run: the working directory is made when missing, as runc does for
+ * docker run. exec (MUST_EXIST): never; docker exec fails ("chdir to cwd
+ * ... no such file or directory"), and a root exec making directories
+ * where the container's symlinks lead would write where it chooses. */
+static int make_cwd(const char *cwd, bool must_exist, cn_err *err)
 {
 	_cleanup_free_ char *p = cn_xstrdup(cwd && *cwd ? cwd : "/");
 	char *buf;
-	for (char *s = p + 1; *s; s++) {
+	for (char *s = p + 1; *s && !must_exist; s++) {
 		if (*s != '/')
 			continue;
 		*s = '\0';
@@ -115,10 +121,10 @@ static int make_cwd(const char *cwd, cn_err *err)
 			return cn_err_sys(err, "create working directory %s", p);
 		*s = '/';
 	}
-	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+	if (!must_exist && mkdir(p, 0755) < 0 && errno != EEXIST)
 		return cn_err_sys(err, "create working directory %s", p);
 	if (chdir(p) < 0)
-		return cn_err_sys(err, "chdir to %s", p);
+		return cn_err_sys(err, "chdir to cwd %s", p);
 	/* A cwd outside the root reads "(unreachable)": refuse (CVE-2024-21626). */
 	buf = getcwd(NULL, 0);
 	if (!buf || buf[0] != '/') {
@@ -127,6 +133,22 @@ static int make_cwd(const char *cwd, cn_err *err)
 	}
 	free(buf);
 	return 0;
+}
+
+/* PATH in the sandbox's root ("/" now), opened as its own process would
+ * but never through a magic link (/proc/N/root, /proc/N/fd/M) out of it:
+ * cairn still holds capabilities the container's process does not. */
+static int open_in_own_root(const char *path, int flags)
+{
+	_cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -1;
+	return cn_openat2(root, path, flags, RESOLVE_IN_ROOT);
+}
+
+int sb_open_dev_null(void)
+{
+	return open_in_own_root("/dev/null", O_RDONLY);
 }
 
 /* The command could not be started: the kind tells the caller to exit 126
@@ -173,7 +195,8 @@ static int exec_in_path(char *const *argv, char *const *env, cn_err *err)
 /* The pty's slave as the controlling terminal and stdin, stdout, stderr. */
 int sb_attach_tty(const char *slave, cn_err *err)
 {
-	_cleanup_close_ int fd = open(slave, O_RDWR | O_CLOEXEC);
+	/* O_NOCTTY (cn_openat2's): TIOCSCTTY below makes it the terminal. */
+	_cleanup_close_ int fd = open_in_own_root(slave, O_RDWR);
 	if (fd < 0)
 		return cn_err_sys(err, "open %s", slave);
 	if (ioctl(fd, TIOCSCTTY, 0) < 0)
@@ -185,7 +208,9 @@ int sb_attach_tty(const char *slave, cn_err *err)
 }
 
 /* --ulimit: before the capabilities go, so CAP_SYS_RESOURCE (if cairn has
- * it) may raise a hard limit. */
+ * it) may raise a hard limit. A base limit (exec: what the container's
+ * process inherited) this process may not raise to stays at its own hard
+ * limit: less than the container's, never more. */
 static int set_rlimits(const struct sb_process *p, cn_err *err)
 {
 	for (size_t i = 0; i < p->nrlimits; i++) {
@@ -193,6 +218,12 @@ static int set_rlimits(const struct sb_process *p, cn_err *err)
 		struct rlimit now, want = { .rlim_cur = l->soft, .rlim_max = l->hard };
 		if (setrlimit(l->resource, &want) == 0)
 			continue;
+		if (l->base && errno == EPERM && getrlimit(l->resource, &now) == 0 && l->hard > now.rlim_max) {
+			want.rlim_max = now.rlim_max;
+			want.rlim_cur = l->soft < now.rlim_max ? l->soft : now.rlim_max;
+			if (setrlimit(l->resource, &want) == 0)
+				continue;
+		}
 		if (errno == EPERM && getrlimit(l->resource, &now) == 0 && l->hard > now.rlim_max &&
 		    !(sb_caps_available() & (1ULL << CAP_SYS_RESOURCE)))
 			return cn_err_fail(err, CN_ERR_DENIED, "--ulimit %s: the hard limit %llu is above cairn's own "
@@ -207,7 +238,7 @@ static int set_rlimits(const struct sb_process *p, cn_err *err)
 /* A process starts as docker's do: every signal at its default action
  * (cairn ignores SIGPIPE, the reaper handles the ones it forwards) and
  * none blocked. */
-static void default_signals(void)
+void sb_default_signals(void)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -237,13 +268,13 @@ static void __attribute__((noreturn)) run_worker(const struct sb_process *p,
 	cn_err err = { 0 };
 	int in_fd;
 
-	default_signals();
+	sb_default_signals();
 	setsid();       /* as pid 1: already the session's leader (EPERM) */
 	if (slave) {
 		if (sb_attach_tty(slave, &err) < 0)
 			sb_child_fail(errfd, &err);
 	} else {
-		in_fd = io->stdin_fd >= 0 ? io->stdin_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
+		in_fd = io->stdin_fd >= 0 ? io->stdin_fd : sb_open_dev_null();
 		if (in_fd < 0 || dup2(in_fd, STDIN_FILENO) < 0) {
 			cn_err_sys(&err, "set up stdin");
 			sb_child_fail(errfd, &err);
@@ -277,7 +308,7 @@ void sb_become_process(const struct sb_process *p, const char *slave, void *filt
 		cn_err_sys(&err, "chown %s", slave);
 		sb_child_fail(errfd, &err);
 	}
-	if (make_cwd(p->cwd, &err) < 0 || set_rlimits(p, &err) < 0)
+	if (make_cwd(p->cwd, p->cwd_must_exist, &err) < 0 || set_rlimits(p, &err) < 0)
 		sb_child_fail(errfd, &err);
 	/* Without no_new_privs only a holder of CAP_SYS_ADMIN may load a
 	 * filter: load it now, as runc does then (nothing below is refused). */
@@ -301,7 +332,7 @@ void sb_become_process(const struct sb_process *p, const char *slave, void *filt
  * the slave's name to the worker. */
 int sb_make_pty(const struct sb_init_io *io, char *slave, size_t len, cn_err *err)
 {
-	_cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	_cleanup_close_ int master = open_in_own_root("/dev/ptmx", O_RDWR | O_NOCTTY);
 	char byte = 'p';
 	char ctl[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };

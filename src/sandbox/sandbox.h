@@ -71,6 +71,9 @@ struct sb_rlimit {
 	int resource;           /* RLIMIT_NOFILE, ... */
 	unsigned long long soft, hard;  /* RLIM_INFINITY: unlimited */
 	char name[16];          /* docker's name ("nofile"), for messages */
+	bool base;              /* not --ulimit but what the sandbox's process inherited
+	                         * (exec gives its process the container's): at most
+	                         * what the process applying it may set */
 };
 
 /* What to do when cairn is asked to stop (Ctrl-C, SIGTERM, cairn stop). */
@@ -80,7 +83,8 @@ struct sb_rlimit {
 struct sb_process {
 	char *const *argv;
 	char *const *env;       /* KEY=VALUE; PATH here is used to find argv[0] */
-	const char *cwd;        /* created when missing */
+	const char *cwd;        /* created when missing, unless cwd_must_exist */
+	bool cwd_must_exist;    /* exec: a missing cwd is an error, as in docker exec */
 	const char *user;       /* "user[:group]", resolved in the image; NULL = root */
 	const char *hostname;
 	const char *hosts_file; /* host file bound read-only as /etc/hosts; NULL: the host's */
@@ -169,13 +173,15 @@ struct sb_join {
 	bool reaper;            /* pid 1 is cairn's reaper (run --init), the process its
 	                         * first child; else pid 1 is the process itself */
 	const struct sb_cgroup *cgroup;  /* the sandbox's cgroup (NULL: none) */
+	bool has_oom_score_adj;          /* the sandbox's process's, given to PROC's */
+	int oom_score_adj;
 };
 
 /* Run PROC in the running sandbox J names, with what its own process has:
  * its namespaces (pid too: PROC's process is in it), cgroup, root and
  * devpts, and PROC's user, bounding set, capabilities, no_new_privs,
  * seccomp filter and rlimits (security NULL: docker's defaults, as sb_run).
- * Uses argv, env, cwd, user, out_fd, err_fd, interactive, in_fd, tty,
+ * Uses argv, env, cwd (cwd_must_exist), user, out_fd, err_fd, interactive, in_fd, tty,
  * stop_signal, stop_timeout, security, rlimits; stdio as sb_run's. The
  * caller stays in its own namespaces (a middle process joins them and
  * forks the process; the caller becomes a subreaper to adopt it). A setup

@@ -33,6 +33,10 @@ check "arguments replace Cmd" test "$(cat "$T/out")" = "hello world 1234 /srv ar
 printf 'WHO=file\n# comment\n\nEXTRA=1\n' >"$T/envfile"
 run_cairn run -e GREETING=hi --env-file "$T/envfile" -u 0 -w /tmp/new/dir cfg:1
 check "-e, --env-file, -u, -w override the image" test "$(cat "$T/out")" = "hi file 0 /tmp/new/dir arg0 default"
+printf 'GREETING=from-file\n' >"$T/envfile2"
+run_cairn run -e GREETING=from-e --env-file "$T/envfile2" -u 0 -w /srv cfg:1
+check "-e wins over --env-file, even given before it (docker)" \
+	test "$(cat "$T/out")" = "from-e world 0 /srv arg0 default"
 FROM_HOST=yes run_cairn run -e FROM_HOST busybox sh -c 'echo $FROM_HOST'
 check "-e NAME takes cairn's value" test "$(cat "$T/out")" = yes
 run_cairn run -u 1500:1600 busybox id

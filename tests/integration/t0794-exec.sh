@@ -98,11 +98,53 @@ check "...passed" test "$(cat "$T/out")" = passed
 printf 'FROMFILE=f1\n# comment\n' >"$T/envfile"
 expect_ok "exec --env-file" exec --env-file "$T/envfile" box sh -c 'echo $FROMFILE'
 check "...read" test "$(cat "$T/out")" = f1
+expect_ok "exec -e A --env-file F (F sets A too)" exec -e FROMFILE=from-e --env-file "$T/envfile" box \
+	sh -c 'echo $FROMFILE'
+check "...-e wins, even given before it (docker)" test "$(cat "$T/out")" = from-e
 expect_ok "exec pwd" exec box pwd
 check "the workdir defaults to the container's" test "$(cat "$T/out")" = /srv
 expect_ok "exec -w" exec -w /srv/data box pwd
 check "...-w sets it" test "$(cat "$T/out")" = /srv/data
 expect_fail "-w must be absolute" 125 "absolute" exec -w rel box pwd
+# docker exec does not create a missing working directory (runc: "chdir to
+# cwd ... no such file or directory", 126): a root exec creating one where
+# the container's symlinks say would write where the container chooses.
+expect_fail "-w to a missing directory fails as docker's (126)" 126 "chdir to cwd /srv/made/y" \
+	exec -w /srv/made/y box true
+expect_ok "...and creates nothing" exec box sh -c 'test ! -e /srv/made && echo absent'
+check "...(/srv/made is absent)" test "$(cat "$T/out")" = absent
+
+# No process with the host's root may ever be in the container's pid
+# namespace: the container could reach the host through /proc/N/root
+# while exec sets up. strace delays every write (the middle process's
+# pid, cairn exec's "go") to hold exec in its setup meanwhile.
+if command -v strace >/dev/null && command -v pgrep >/dev/null; then
+	init=$(state box .init.pid)
+	croot=$(stat -L -c %d:%i "/proc/$init/root")
+	# (An ASan build's LeakSanitizer cannot run under ptrace.)
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+		strace -f -qq -o /dev/null -e trace=write -e inject=write:delay_enter=500000 \
+		"$CAIRN" exec box true >/dev/null 2>&1 &
+	sp=$!
+	seen="" hostroot=""
+	while kill -0 "$sp" 2>/dev/null; do
+		for p in $(pgrep --ns "$init" --nslist pid .); do
+			[ "$p" = "$init" ] && continue
+			r=$(stat -L -c %d:%i "/proc/$p/root" 2>/dev/null) || continue
+			seen=1
+			case "$r $hostroot " in
+			"$croot "*|*" $p("*) ;;
+			*) hostroot="$hostroot $p($(cat "/proc/$p/comm" 2>/dev/null))" ;;
+			esac
+		done
+	done
+	wait "$sp"
+	check "exec under strace (writes delayed) ran" test "$?" -eq 0
+	check "...its process was seen in the container's pid namespace during setup" test -n "$seen"
+	check "...never with the host's root:${hostroot:- none}" test -z "$hostroot"
+else
+	skip "no host root in the container during exec setup" "strace or pgrep is missing"
+fi
 expect_ok "exec id" exec box id -u
 check "the user defaults to the container's (root)" test "$(cat "$T/out")" = 0
 expect_ok "exec -u 1000" exec -u 1000 box sh -c 'id -u; echo $HOME'
@@ -219,6 +261,32 @@ run_cairn exec reaped sh -c 'exit 7'
 check "...exit status 7" test "$status" -eq 7
 expect_ok "stop reaped" stop -t 1 reaped
 expect_fail "exec into it stopped" 1 "container reaped is not running" exec reaped true
+
+# ---- what a process inherits: the container's, not exec's caller's ----
+if env --block-signal=TERM true 2>/dev/null; then
+	env --block-signal=TERM,INT "$CAIRN" exec weak grep SigBlk /proc/self/status >"$T/out" 2>"$T/err"
+	check "a caller blocking TERM and INT: the exec'd process blocks nothing" \
+		test "$(cat "$T/out")" = "$(printf 'SigBlk:\t0000000000000000')"
+else
+	skip "the signal mask" "env has no --block-signal"
+fi
+if command -v prlimit >/dev/null; then
+	adj=$(cat /proc/self/oom_score_adj)
+	want=$((adj == 123 ? 124 : 123))
+	(echo "$want" >/proc/self/oom_score_adj &&
+		exec prlimit --msgqueue=123456:234567 "$CAIRN" run -d --name lim --ulimit nofile=300:400 \
+		app sleep "$marker") >/dev/null 2>&1
+	expect_ok "exec into a container run with other limits and OOM score than exec's" \
+		exec -u 1000 lim sh -c 'ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj;
+			grep "Max msgqueue size" /proc/self/limits | tr -s " "'
+	check "...run's --ulimit nofile=300:400" test "$(sed -n 1,2p "$T/out" | tr '\n' ' ')" = "300 400 "
+	check "...run's OOM score adjustment ($want, exec's is $adj)" test "$(sed -n 3p "$T/out")" = "$want"
+	check "...and its other limits (msgqueue 123456:234567)" \
+		test "$(sed -n 4p "$T/out")" = "Max msgqueue size 123456 234567 bytes "
+	"$CAIRN" rm -f lim >/dev/null 2>&1
+else
+	skip "the container's limits and OOM score" "prlimit is missing"
+fi
 
 # ---- not running ----
 expect_ok "stop box" stop -t 1 box

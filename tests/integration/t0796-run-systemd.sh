@@ -94,17 +94,48 @@ CAIRN_CONFIG=$T/cairn.conf run_cairn run --systemd=always busybox sh -c 'echo $$
 check "cairn.conf's init = true gives way: the init system is pid 1" test "$(out)" = 1
 
 # Stop: SIGRTMIN+3 (37, systemd's halt) unless the image names a signal.
+# The container nests 40 cgroups in its own (all removed with it). On v1
+# cairn runs from a cgroup of this test's with notify_on_release set, as a
+# legacy host's may be: the container's must not notify (a host's release
+# agent would run for every cgroup it empties).
 marker=$((700000 + RANDOM))
-id=$("$CAIRN" run -d --systemd=always --name sd busybox sh -c \
-	"trap 'echo halted by 37; exit 0' 37; echo up; while :; do sleep $marker & wait; done" 2>"$T/err")
+deep=$(printf 'd/%.0s' $(seq 40))
+tcg=""
+if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then
+	incg=/sys/fs/cgroup
+else
+	incg=/sys/fs/cgroup/systemd
+	tcg=/sys/fs/cgroup/systemd/cairn-t0796-$$
+	mkdir "$tcg" && echo 1 >"$tcg/notify_on_release" &&
+		trap 'kill_containers; rmdir "$tcg/cairn" "$tcg" 2>/dev/null; cleanup_test_dir' EXIT
+fi
+id=$( (if [ -n "$tcg" ]; then echo "$BASHPID" >"$tcg/cgroup.procs"; fi
+	exec "$CAIRN" run -d --systemd=always --name sd busybox sh -c \
+	"mkdir -p $incg/$deep; trap 'echo halted by 37; exit 0' 37; echo up; while :; do sleep $marker & wait; done") 2>"$T/err")
 check "run -d --systemd=always" test -n "$id"
 for _ in $(seq 100); do pgrep -f "^sleep $marker" >/dev/null && break; sleep 0.1; done
 check "...records SIGRTMIN+3 (37) as its stop signal" test "$(state sd .stop_signal)" = 37
+cgs=$(state sd '.exec.cgroup[]')
+own=$(grep -m1 -E '/(systemd/.*)?cairn/ctr-' <<<"$cgs" | grep -v /unified/)
+check "...its cgroups are recorded" test -n "$cgs" -a -n "$own"
+check "...the container nested 40 cgroups in its own" test -d "$own/$deep"
+if [ -n "$tcg" ]; then
+	check "...cgroup v1: cairn's own cgroup is its test cgroup (notify_on_release 1)" \
+		test "${own#$tcg/}" != "$own" -a "$(cat "$tcg/notify_on_release")" = 1
+	check "...its cgroups do not notify on release, nor do the container's own" \
+		test "$(cat "$own/notify_on_release" "$own/d/notify_on_release" "$own/$deep/notify_on_release" |
+			tr -d '\n')" = 000
+fi
 run_cairn stop -t 30 sd
 check "cairn stop sends it: the process's trap ran and it exited 0" \
 	test "$status" -eq 0 -a "$("$CAIRN" inspect -f '{{.State.ExitCode}}' sd)" = 0
 check "...as the console log shows" grep -q "halted by 37" <("$CAIRN" logs sd | tr -d '\r')
-check "...and its cgroups are gone" test -z "$(find /sys/fs/cgroup -maxdepth 4 -type d -name "ctr-${id:0:12}" 2>/dev/null)"
+left=""
+for cg in $cgs; do
+	[ -e "$cg" ] && left="$left $cg"
+done
+check "...and its cgroups recorded in its state are gone (the 40 nested ones too):${left:- none}" \
+	test -n "$cgs" -a -z "$left"
 printf 'FROM busybox\nSTOPSIGNAL SIGUSR1\n' | buildfile "$T/usr1"
 expect_ok "an image with STOPSIGNAL SIGUSR1" build -q -t usr1:1 "$T/usr1"
 id=$("$CAIRN" run -d --systemd=always usr1:1 sleep 1000)

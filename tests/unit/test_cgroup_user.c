@@ -5,6 +5,7 @@
 #include "util/cleanup.h"
 #include "unit.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,6 +207,22 @@ static void test_others(void)
 		   "empty or unread: none");
 }
 
+/* A rootless exec refused the container's cgroup: the message says how. */
+static void test_exec_denied(void)
+{
+	cn_err err;
+	cn_err_errno(&err, EACCES, "move the container into its cgroup: write 42 to /x/cgroup.procs");
+	sb_cgroup_user_exec_denied(&err);
+	UNIT_CHECK(cn_err_is(&err, CN_ERR_DENIED), "denied");
+	UNIT_CHECK(strstr(err.msg, "write 42 to /x/cgroup.procs") != NULL, "...the refused write kept");
+	UNIT_CHECK(strstr(err.msg, "systemd-run --user --scope -p Delegate=yes cairn exec") != NULL,
+		   "...and how to run exec instead");
+	cn_err_errno(&err, ENOENT, "move the container into its cgroup: gone");
+	sb_cgroup_user_exec_denied(&err);
+	UNIT_CHECK(cn_err_is(&err, CN_ERR_SYSTEM) && !strstr(err.msg, "systemd-run"),
+		   "another error is left as it is");
+}
+
 int main(void)
 {
 	test_dir();
@@ -213,5 +230,6 @@ int main(void)
 	test_list();
 	test_verdict();
 	test_others();
+	test_exec_denied();
 	return UNIT_DONE();
 }

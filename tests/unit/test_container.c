@@ -112,15 +112,21 @@ int main(void)
 	cn_strv_pushdup(&c.exec.cgroup_dirs, "/sys/fs/cgroup/pids/cairn/ctr-x");
 	c.exec.rlimits = cn_xcalloc(2, sizeof(*c.exec.rlimits));
 	c.exec.rlimits[0] = (struct sb_rlimit){ .resource = 7, .soft = 10, .hard = ~0ULL, .name = "nofile" };
-	c.exec.nrlimits = 1;
+	c.exec.rlimits[1] = (struct sb_rlimit){ .resource = 4, .soft = 0, .hard = 5, .name = "core",
+						.base = true };
+	c.exec.nrlimits = 2;
+	c.exec.has_oom_score_adj = true;
+	c.exec.oom_score_adj = -17;
 	UNIT_CHECK(ctr_save(&st, &c, &err) == 0, "save exec settings");
 	UNIT_CHECK(ctr_lookup(&st, c.name, &got, &err) == 1 && got.exec.recorded && got.exec.env.n == 2 &&
 		   !strcmp(got.exec.env.v[1], "B=two words") && !strcmp(got.exec.user, "1000:1000") &&
 		   !strcmp(got.exec.workdir, "/srv") && got.exec.security.caps == 0xa80425fbULL &&
 		   got.exec.security.unconfined && !got.exec.security.new_privs &&
-		   got.exec.userns == SB_USERNS_LAST && got.exec.cgroup_dirs.n == 1 && got.exec.nrlimits == 1 &&
+		   got.exec.userns == SB_USERNS_LAST && got.exec.cgroup_dirs.n == 1 && got.exec.nrlimits == 2 &&
 		   got.exec.rlimits[0].soft == 10 && got.exec.rlimits[0].hard == ~0ULL &&
-		   !strcmp(got.exec.rlimits[0].name, "nofile"),
+		   !strcmp(got.exec.rlimits[0].name, "nofile") && !got.exec.rlimits[0].base &&
+		   got.exec.rlimits[1].base && got.exec.rlimits[1].hard == 5 &&
+		   got.exec.has_oom_score_adj && got.exec.oom_score_adj == -17,
 		   "exec settings read back as saved (unlimited too)");
 	ctr_state_free(&got);
 	free(c.exec.user);

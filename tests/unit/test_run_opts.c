@@ -66,6 +66,22 @@ static void test_ulimit(void)
 	UNIT_CHECK(sb_ulimit_parse("nofile=1:", &l, &err) < 0, "empty hard");
 }
 
+/* exec gives its process the limits run's had: all 16, as getrlimit says. */
+static void test_rlimits_own(void)
+{
+	struct sb_rlimit own[SB_RLIMITS_MAX];
+	struct rlimit nofile;
+	size_t n = sb_rlimits_own(own);
+	bool found = false;
+	UNIT_CHECK(n == SB_RLIMITS_MAX, "every limit --ulimit names");
+	getrlimit(RLIMIT_NOFILE, &nofile);
+	for (size_t i = 0; i < n; i++)
+		if (own[i].resource == RLIMIT_NOFILE)
+			found = own[i].base && own[i].soft == nofile.rlim_cur && own[i].hard == nofile.rlim_max &&
+				!strcmp(own[i].name, "nofile");
+	UNIT_CHECK(found, "nofile: this process's, marked base");
+}
+
 static void test_volume_names(void)
 {
 	UNIT_CHECK(ctr_volume_name_ok("vol1") && ctr_volume_name_ok("a_b.c-d"), "docker's names");
@@ -78,6 +94,7 @@ int main(void)
 {
 	test_caps();
 	test_ulimit();
+	test_rlimits_own();
 	test_volume_names();
 	return UNIT_DONE();
 }
