@@ -323,8 +323,19 @@ int sb_cgroup_add_init(struct sb_cgroup *cg, const char *id, cn_err *err)
 		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "an init system's cgroups need root");
 	if (!cg->ndirs)
 		cg->version = sb_cgroup_version();
+	if (cg->version == SB_CGROUP_V2 && cg->ndirs) {
+		/* The limits are on the cgroup that becomes the container's
+		 * namespace root, whose files only nsdelegate keeps it from
+		 * writing (systemd mounts cgroup2 with it). */
+		_cleanup_free_ char *mounts = sb_cgroup_read("/proc/self/mountinfo");
+		if (!mounts || !sb_cgroup2_nsdelegate(mounts, CGROUP_ROOT))
+			return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--systemd with --memory, --cpus or "
+					  "--pids-limit needs " CGROUP_ROOT " mounted with nsdelegate (as "
+					  "systemd does): without it the container could raise its own limits");
+		return 0;
+	}
 	if (cg->version == SB_CGROUP_V2)
-		return cg->ndirs ? 0 : create_v2(cg, &none, id, CGROUP_ROOT, err);
+		return create_v2(cg, &none, id, CGROUP_ROOT, err);
 	if (add_hierarchy(cg, CGROUP_ROOT "/systemd", "name=systemd", CGROUP_SUPER_MAGIC_V1, id, err) < 0)
 		return -1;
 	/* A hybrid host's: systemd 252 tracks its units there too. */

@@ -77,6 +77,9 @@ char *sb_cgroup2_dir(const char *mountinfo, const char *self);
 /* Whether MOUNTINFO mounts a cgroup v1 hierarchy with CONTROLLER: a
  * controller is in one hierarchy only, so v2 cannot have it then. */
 bool sb_cgroup_v1_bound(const char *mountinfo, const char *controller);
+/* Whether the cgroup2 mount at POINT in MOUNTINFO has nsdelegate, without
+ * which a cgroup namespace's root may be written from inside it. */
+bool sb_cgroup2_nsdelegate(const char *mountinfo, const char *point);
 /* Whether LIST (cgroup.controllers, cgroup.subtree_control: names
  * separated by white space) names NAME. */
 bool sb_cgroup_list_has(const char *list, const char *name);

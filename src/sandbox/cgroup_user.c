@@ -178,6 +178,20 @@ static bool has_cgroup2(const char *mountinfo)
 	return found;
 }
 
+bool sb_cgroup2_nsdelegate(const char *mountinfo, const char *point)
+{
+	const char *p = mountinfo;
+	char *line;
+	bool found = false;
+	while (!found && (line = next_line(&p))) {
+		char *root, *pt, *type, *super;
+		found = mount_fields(line, &root, &pt, &type, &super) == 0 && !strcmp(type, "cgroup2") &&
+			!strcmp(pt, point) && comma_list_has(super, "nsdelegate");
+		free(line);
+	}
+	return found;
+}
+
 #define LIMIT_FLAGS "--memory, --cpus and --pids-limit"
 
 int sb_cgroup_user_verdict(const struct sb_cgroup_facts *f, const struct sb_limits *l, cn_err *err)

@@ -35,6 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		free(leaf);
 	}
+	(void)sb_cgroup2_nsdelegate(mountinfo, "/sys/fs/cgroup");
 	for (size_t i = 0; i < CN_ARRAY_SIZE(names); i++) {
 		(void)sb_cgroup_v1_bound(mountinfo, names[i]);
 		(void)sb_cgroup_list_has(controllers, names[i]);

@@ -97,6 +97,17 @@ static void test_list(void)
 	UNIT_CHECK(sb_cgroup_list_has(" \tpids\t", "pids"), "any white space");
 }
 
+static void test_nsdelegate(void)
+{
+	UNIT_CHECK(sb_cgroup2_nsdelegate(v2_mounts, "/sys/fs/cgroup"), "systemd's mount has nsdelegate");
+	UNIT_CHECK(!sb_cgroup2_nsdelegate(hybrid_mounts, "/sys/fs/cgroup/unified"), "this host's unified has not");
+	UNIT_CHECK(!sb_cgroup2_nsdelegate(v2_mounts, "/sys/fs/cgroup/unified"), "only the mount at the point asked");
+	UNIT_CHECK(!sb_cgroup2_nsdelegate("29 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegatex\n",
+					  "/sys/fs/cgroup"), "whole option names only");
+	UNIT_CHECK(!sb_cgroup2_nsdelegate("29 23 0:26 / /sys/fs/cgroup rw - cgroup cgroup rw,nsdelegate\n",
+					  "/sys/fs/cgroup"), "a v1 mount does not count");
+}
+
 static const char own[] = "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/run-r1.scope";
 
 /* The verdict's message, "" when the limits can work. */
@@ -228,6 +239,7 @@ int main(void)
 	test_dir();
 	test_v1_bound();
 	test_list();
+	test_nsdelegate();
 	test_verdict();
 	test_others();
 	test_exec_denied();
