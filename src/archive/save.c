@@ -208,7 +208,7 @@ static int collect(struct store *st, char *const *refs, size_t nrefs, int compre
 			if (want == ARC_SAVE_DOCKER)
 				want = xfer_image_has(&img, LAYER_ZSTD) ? LAYER_GZIP : ARC_SAVE_KEEP;
 			if (want >= 0 &&
-			    xfer_convert_image(st, &img, (enum layer_compression)want, stats, err) < 0) {
+			    xfer_convert_image(st, &img, (enum layer_compression)want, 0, stats, err) < 0) {
 				store_image_free(&img);
 				cn_err_wrap(err, "image '%s'", refs[i]);
 				goto fail;
