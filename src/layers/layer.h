@@ -23,6 +23,11 @@ enum layer_compression {
  * workers: fixed here, the same input gives the same blob on any machine.
  * Changing it changes every zstd layer's digest. */
 #define LAYER_ZSTD_JOB_SIZE ((size_t)4 << 20)
+/* Compression levels: zstd's default, and the highest each format takes
+ * (0 in the options: the format's default; zlib's is 6). */
+#define LAYER_ZSTD_LEVEL 3
+#define LAYER_ZSTD_LEVEL_MAX 22
+#define LAYER_GZIP_LEVEL_MAX 9
 
 struct layer_write_opts {
 	enum layer_compression compression;

@@ -24,10 +24,6 @@
 /* Size of every fixed buffer in layers/ (compressor output, file reads). */
 #define LAYER_CHUNK ((size_t)64 * 1024)
 
-#define LAYER_ZSTD_LEVEL 3
-/* Levels --compression-level accepts (0 in the options: the default). */
-#define LAYER_ZSTD_LEVEL_MAX 22
-#define LAYER_GZIP_LEVEL_MAX 9
 
 struct layer_sink {
 	enum layer_compression comp;
