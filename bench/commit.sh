@@ -94,3 +94,4 @@ for name in "${order[@]}"; do
 	awk -v n="$name" -v m="$m" -v mn="$mn" -v b="$tar_bytes" -v s="$sz" -v r="$ref" \
 		'BEGIN { printf "%-14s %9.3f %7.3f %8.0f %12.1f %7.2f\n", n, m, mn, b / m / 1e6, s / 1048576, r / m }'
 done
+for name in "${order[@]}"; do echo "# $name: $(cut -d' ' -f1 "$work/$name.times" | tr '\n' ' ')"; done
