@@ -5,6 +5,8 @@
 # than several zstd jobs. --compression-level changes the blobs, not the
 # content (diff_ids), keys the cache, and is range-checked.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/registry.sh"
+trap 'stop_registry; cleanup_test_dir' EXIT
 
 epoch=1700000000
 ctx=$T/mt
@@ -83,6 +85,19 @@ check "export rootfs-tar: level 12 is smaller than level 1" \
 	test "$(stat -c %s "$T/r12.tar.zst")" -lt "$(stat -c %s "$T/r1.tar.zst")"
 check "export rootfs-tar: both hold the same tar" \
 	test "$(zstd -dc "$T/r1.tar.zst" | sha256sum)" = "$(zstd -dc "$T/r12.tar.zst" | sha256sum)"
+# push: the level of the conversion, remembered apart from other levels.
+if start_registry none; then
+	expect_ok "push --compression-format gzip --compression-level 1" \
+		push --cert-dir "$REG_CERTS" --compression-format gzip --compression-level 1 mt:1 "$REG/lv/mt:1"
+	skopeo inspect --raw --cert-dir "$REG_CERTS" "docker://$REG/lv/mt:1" >"$T/remote.json" 2>"$T/sk.err"
+	check "the pushed layers are save --compression-level 1's (the same level-1 conversions)" \
+		test "$(jq -r '[.layers[].digest | sub("sha256:"; "blobs/sha256/")] | join(",")' "$T/remote.json")" = \
+		"$(layers_of "$T/s1.tar")"
+	expect_fail "push: gzip level 10 is refused" 2 "gzip takes 1-9" \
+		push --cert-dir "$REG_CERTS" --compression-format gzip --compression-level 10 mt:1 "$REG/lv/mt:2"
+else
+	fail "start the registry"
+fi
 expect_fail "export rootfs (nothing compressed) refuses a level" 2 "applies to" \
 	export --compression-level 3 mt:1 "$T/dir"
 expect_fail "export oci-archive without a format refuses a level" 2 "applies to" \
