@@ -6,6 +6,7 @@
 #   make demo        build the example images and run hello with cairn run
 #                    (store: build/demo-store unless CAIRN_ROOT is set)
 #   make bench       cairn vs buildah, side by side
+#   make bench-commit    a 1 GiB layer commit vs tar | zstd -T2 and tar | pigz
 #   make bench-registry  push/pull vs skopeo copy, against a local registry
 #   make bench-cache build cache shared through a local registry, cairn vs buildah
 #   make bench-rootless  root cairn vs rootless cairn vs rootless buildah
@@ -214,6 +215,14 @@ demo: deps all
 bench: deps all
 	CAIRN=$(abspath $(BUILD)/cairn) bench/run.sh
 
+# A layer commit of a 1 GiB tree: cairn's writer vs tar | zstd -T2 / pigz.
+bench-commit: $(BUILD)/bench/commit
+	COMMIT_PROBE=$(abspath $(BUILD)/bench/commit) bench/commit.sh
+
+$(BUILD)/bench/commit: bench/tools/commit.c $(BUILD)/libcairn.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcairn.a $(LDLIBS)
+
 bench-registry: deps all
 	CAIRN=$(abspath $(BUILD)/cairn) bench/registry.sh
 
@@ -257,5 +266,5 @@ uninstall:
 clean:
 	rm -rf build build-*
 
-.PHONY: all deps deps-ci lint analyze check units demo bench bench-registry bench-cache bench-rootless debian-base three-tier os-container torture \
+.PHONY: all deps deps-ci lint analyze check units demo bench bench-commit bench-registry bench-cache bench-rootless debian-base three-tier os-container torture \
 	install uninstall man man-check clean pkg-config-check fuzz fuzz-build

@@ -67,6 +67,10 @@ the store location, when \fB\-\-root\fR is not given
 .TP
 .B SOURCE_DATE_EPOCH
 the default of \fBcairn build \-\-timestamp\fR (reproducible builds)
+.TP
+.B CAIRN_ZSTD_WORKERS
+threads compressing zstd layers (1\-64; default: the CPUs, at most 4); the
+layers are the same bytes whatever the number
 .SH FILES
 .TP
 .I /var/lib/cairn

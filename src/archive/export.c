@@ -225,7 +225,7 @@ int arc_rootfs_tmp(struct store *st, const struct store_image *img, struct store
 }
 
 static int export_rootfs_tar(struct store *st, const struct store_image *img, const char *dest,
-			     enum arc_tar_compression comp, cn_err *err)
+			     enum arc_tar_compression comp, int level, cn_err *err)
 {
 	static const enum layer_compression layer_comp[] = {
 		[ARC_TAR_NONE] = LAYER_NONE, [ARC_TAR_GZIP] = LAYER_GZIP, [ARC_TAR_ZSTD] = LAYER_ZSTD,
@@ -247,6 +247,7 @@ static int export_rootfs_tar(struct store *st, const struct store_image *img, co
 			goto out;
 	} else {
 		wopts.compression = layer_comp[comp];
+		wopts.level = level;
 		if (layer_write_dir(root, out.fd, &wopts, &info, err) < 0)
 			goto out;
 	}
@@ -380,7 +381,7 @@ static int export_image(struct store *st, const char *ref, enum arc_format forma
 		r = export_dir(st, &img, format, dest, err);
 		break;
 	case ARC_ROOTFS_TAR:
-		r = export_rootfs_tar(st, &img, dest, opts ? opts->tar : ARC_TAR_NONE, err);
+		r = export_rootfs_tar(st, &img, dest, opts ? opts->tar : ARC_TAR_NONE, opts ? opts->level : 0, err);
 		break;
 	case ARC_LXC:
 		r = arc_export_lxc(st, &img, ref, dest, opts ? opts : &defaults, err);
@@ -398,7 +399,7 @@ static int export_image(struct store *st, const char *ref, enum arc_format forma
 			/* Only a docker archive must avoid zstd (imgarchive.h). */
 			if (compression == ARC_SAVE_DOCKER && format == ARC_OCI_ARCHIVE)
 				compression = ARC_SAVE_KEEP;
-			r = arc_save_one(st, ref, names, compression, stats, out.fd, err);
+			r = arc_save_one(st, ref, names, compression, opts ? opts->level : 0, stats, out.fd, err);
 			if (r == 0)
 				r = arc_out_commit(&out, err);
 			arc_out_abort(&out);

@@ -53,12 +53,13 @@ int arc_save_named(struct store *st, const char *ref, const cn_strv *names, int 
 #define ARC_SAVE_KEEP (-2)
 /* arc_save with every layer converted to COMPRESSION (an enum
  * layer_compression, or ARC_SAVE_DOCKER) on the way out: streamed, the
- * converted blobs remembered in the store (transfer/convert.h). STATS
- * (may be NULL) counts the conversions. */
-int arc_save_as(struct store *st, char *const *refs, size_t nrefs, int compression,
+ * converted blobs remembered in the store (transfer/convert.h), at LEVEL
+ * (0: the default; layer_level_check). STATS (may be NULL) counts the
+ * conversions. */
+int arc_save_as(struct store *st, char *const *refs, size_t nrefs, int compression, int level,
 		struct xfer_convert_stats *stats, int out_fd, cn_err *err);
 /* arc_save_named with COMPRESSION and STATS as arc_save_as. */
-int arc_save_one(struct store *st, const char *ref, const cn_strv *names, int compression,
+int arc_save_one(struct store *st, const char *ref, const cn_strv *names, int compression, int level,
 		 struct xfer_convert_stats *stats, int out_fd, cn_err *err);
 
 /* ---- export (export.c, bundle.c) ---- */
@@ -92,6 +93,8 @@ enum arc_tar_compression {
 };
 struct arc_export_opts {
 	enum arc_tar_compression tar;   /* rootfs-tar */
+	int level;                      /* rootfs-tar (gzip, zstd) and the archives'
+					 * conversions: 0, the default */
 	enum arc_network network;       /* lxc */
 	const char *bridge;             /* ARC_NET_BRIDGE: its name (NULL: lxcbr0) */
 	uint64_t headroom;              /* disk: free bytes beyond the content */

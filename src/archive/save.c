@@ -188,7 +188,7 @@ static void save_images_free(struct save_image *imgs, size_t n)
 }
 
 /* Load each ref; one entry per distinct manifest, with the tags naming it. */
-static int collect(struct store *st, char *const *refs, size_t nrefs, int compression,
+static int collect(struct store *st, char *const *refs, size_t nrefs, int compression, int level,
 		   struct xfer_convert_stats *stats, struct save_image **out, size_t *nout, cn_err *err)
 {
 	struct save_image *imgs = cn_xcalloc(nrefs ? nrefs : 1, sizeof(*imgs));
@@ -208,7 +208,7 @@ static int collect(struct store *st, char *const *refs, size_t nrefs, int compre
 			if (want == ARC_SAVE_DOCKER)
 				want = xfer_image_has(&img, LAYER_ZSTD) ? LAYER_GZIP : ARC_SAVE_KEEP;
 			if (want >= 0 &&
-			    xfer_convert_image(st, &img, (enum layer_compression)want, stats, err) < 0) {
+			    xfer_convert_image(st, &img, (enum layer_compression)want, level, stats, err) < 0) {
 				store_image_free(&img);
 				cn_err_wrap(err, "image '%s'", refs[i]);
 				goto fail;
@@ -251,7 +251,7 @@ fail:
 
 /* NAMES (when not NULL) name the one image REFS[0] in place of its tags. */
 static int save_images(struct store *st, char *const *refs, size_t nrefs, const cn_strv *names,
-		       int compression, struct xfer_convert_stats *stats, int out_fd, cn_err *err)
+		       int compression, int level, struct xfer_convert_stats *stats, int out_fd, cn_err *err)
 {
 	struct save_image *imgs = NULL;
 	struct tarw w = { .err = err };
@@ -259,7 +259,7 @@ static int save_images(struct store *st, char *const *refs, size_t nrefs, const 
 	size_t n = 0;
 	int rc = -1;
 
-	if (collect(st, refs, nrefs, compression, stats, &imgs, &n, err) < 0)
+	if (collect(st, refs, nrefs, compression, level, stats, &imgs, &n, err) < 0)
 		return -1;
 	if (names && n == 1) {
 		cn_strv_free(&imgs[0].tags);
@@ -321,23 +321,23 @@ out:
 
 int arc_save(struct store *st, char *const *refs, size_t nrefs, int out_fd, cn_err *err)
 {
-	return save_images(st, refs, nrefs, NULL, ARC_SAVE_DOCKER, NULL, out_fd, err);
+	return save_images(st, refs, nrefs, NULL, ARC_SAVE_DOCKER, 0, NULL, out_fd, err);
 }
 
-int arc_save_as(struct store *st, char *const *refs, size_t nrefs, int compression,
+int arc_save_as(struct store *st, char *const *refs, size_t nrefs, int compression, int level,
 		struct xfer_convert_stats *stats, int out_fd, cn_err *err)
 {
-	return save_images(st, refs, nrefs, NULL, compression, stats, out_fd, err);
+	return save_images(st, refs, nrefs, NULL, compression, level, stats, out_fd, err);
 }
 
 int arc_save_named(struct store *st, const char *ref, const cn_strv *names, int out_fd, cn_err *err)
 {
-	return arc_save_one(st, ref, names, ARC_SAVE_DOCKER, NULL, out_fd, err);
+	return arc_save_one(st, ref, names, ARC_SAVE_DOCKER, 0, NULL, out_fd, err);
 }
 
-int arc_save_one(struct store *st, const char *ref, const cn_strv *names, int compression,
+int arc_save_one(struct store *st, const char *ref, const cn_strv *names, int compression, int level,
 		 struct xfer_convert_stats *stats, int out_fd, cn_err *err)
 {
 	char *refs[] = { (char *)(uintptr_t)ref };
-	return save_images(st, refs, 1, names, compression, stats, out_fd, err);
+	return save_images(st, refs, 1, names, compression, level, stats, out_fd, err);
 }

@@ -238,7 +238,7 @@ static int do_from(struct build *b, const struct bf_instr *in, cn_err *err)
 	}
 	/* Every layer of the image in the build's compression, the base's
 	 * too (converted once, then remembered by the store). */
-	if (xfer_convert_image(b->st, &img, b->o->compression, NULL, err) < 0) {
+	if (xfer_convert_image(b->st, &img, b->o->compression, b->o->compression_level, NULL, err) < 0) {
 		store_image_free(&img);
 		return cn_err_wrap(err, "image '%s'", image);
 	}

@@ -86,6 +86,7 @@ struct bf_build_opts {
 	const char *context;            /* build context directory */
 	cn_strv build_args;             /* KEY=VALUE from --build-arg */
 	enum layer_compression compression;
+	int compression_level;          /* 0: the compression's default */
 	enum sb_network network;        /* RUN default: SB_NET_DEFAULT (a bridge) */
 	int out_fd, err_fd;             /* where RUN output goes */
 	bool no_cache;                  /* run every step (results still fill the cache) */

@@ -48,6 +48,18 @@ void bd_root_key(struct build *b, const char *base)
 	bd_hash_field(&h, base);
 	bd_hash_field(&h, esc);    /* how every instruction's text is read */
 	bd_hash_field(&h, layer_media_type(b->o->compression));
+	/* Keys stay what they were for gzip at its default level; zstd layers
+	 * are multithreaded-format blobs since, and a level changes the bytes. */
+	if (b->o->compression == LAYER_ZSTD) {
+		char zs[32];
+		snprintf(zs, sizeof(zs), "zstd jobs %zu", (size_t)LAYER_ZSTD_JOB_SIZE);
+		bd_hash_field(&h, zs);
+	}
+	if (b->o->compression_level) {
+		char lv[32];
+		snprintf(lv, sizeof(lv), "level %d", b->o->compression_level);
+		bd_hash_field(&h, lv);
+	}
 	bd_hash_field(&h, ts);
 	cn_sha256_final(&h, b->cur->key);
 }

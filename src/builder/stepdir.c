@@ -53,7 +53,8 @@ void bd_history(struct build *b, const char *created_by, bool empty_layer)
 /* The upper dir becomes a layer blob and, renamed, the layer's snapshot. */
 int bd_commit_step(struct build *b, struct ctr_rootfs *s, const char *created_by, cn_err *err)
 {
-	struct layer_write_opts lo = { .compression = b->o->compression, .clamp_mtime = b->o->timestamp };
+	struct layer_write_opts lo = { .compression = b->o->compression, .level = b->o->compression_level,
+				       .clamp_mtime = b->o->timestamp };
 	struct layer_info info;
 	struct store_ingest in;
 	struct store_layer *l;

@@ -48,6 +48,8 @@ static const char build_usage[] =
 	"      --compression ALG    layer compression: gzip (default; the configuration\n"
 	"                           file's `compression` changes it) or zstd; the base\n"
 	"                           image's layers are converted to it\n"
+	"      --compression-level N  of the layers written: gzip 1-9 (default 6), zstd\n"
+	"                           1-22 (default 3); part of the cache key\n"
 	"      --no-cache           run every step (results still fill the cache)\n"
 	"      --target STAGE       build up to the stage named STAGE (FROM ... AS STAGE)\n"
 	"  -j, --jobs N             build up to N independent stages at once (default:\n"
@@ -204,7 +206,7 @@ static char *default_buildfile(const char *context)
  * flags' helpers pick letters). */
 enum {
 	OPT_IIDFILE = 0x1700, OPT_LABEL, OPT_ANNOTATION, OPT_PULL, OPT_NO_CACHE_FILTER, OPT_PROGRESS,
-	OPT_CACHE_FROM, OPT_CACHE_TO,
+	OPT_CACHE_FROM, OPT_CACHE_TO, OPT_COMPRESSION_LEVEL,
 };
 
 /* K=V for --label and --annotation: K not empty. */
@@ -251,6 +253,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		{ "build-arg", required_argument, NULL, 'a' },
 		{ "network", required_argument, NULL, 'n' },
 		{ "compression", required_argument, NULL, 'c' },
+		{ "compression-level", required_argument, NULL, OPT_COMPRESSION_LEVEL },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "no-cache", no_argument, NULL, 'N' },
 		{ "target", required_argument, NULL, 'G' },
@@ -353,6 +356,10 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 			if (layer_compression_parse(optarg, &o.compression) < 0)
 				return cli_usage_error("build", "--compression: '%s' is not zstd or gzip", optarg);
 			compression_given = true;
+			break;
+		case OPT_COMPRESSION_LEVEL:
+			if (cli_compression_level_parse("build", optarg, &o.compression_level) < 0)
+				return EXIT_USAGE;
 			break;
 		case 'q':
 			mode = CLI_PROGRESS_QUIET;
@@ -505,6 +512,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		o.compression = LAYER_GZIP;
 	if ((rc = cli_build_cache_compression(&cache, compression_given, &o.compression)) != 0)
 		return rc;
+	if (cli_compression_level_check("build", o.compression, o.compression_level) < 0)
+		return EXIT_USAGE;
 	if (!mode_set && getenv("BUILDKIT_PROGRESS") && *getenv("BUILDKIT_PROGRESS") &&
 	    cli_progress_parse(getenv("BUILDKIT_PROGRESS"), &mode) < 0)
 		return cli_usage_error("build", "BUILDKIT_PROGRESS: '%s' is not auto, plain, tty, quiet or rawjson",

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_NETWORK = 256, OPT_SIZE, OPT_KERNEL };
+enum { OPT_NETWORK = 256, OPT_SIZE, OPT_KERNEL, OPT_LEVEL };
 
 /* --network for lxc: docker's names for what LXC calls empty, none, veth. */
 static int parse_network(const char *s, struct arc_export_opts *o)
@@ -46,6 +46,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "compression-format", required_argument, NULL, 'C' },
 		{ "compression", required_argument, NULL, 'C' },
+		{ "compression-level", required_argument, NULL, OPT_LEVEL },
 		{ "network", required_argument, NULL, OPT_NETWORK },
 		{ "size", required_argument, NULL, OPT_SIZE },
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -71,6 +72,10 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 		case 'C':
 			comp_arg = optarg;
 			convert = true;
+			break;
+		case OPT_LEVEL:
+			if (cli_compression_level_parse("export", optarg, &xo.level) < 0)
+				return EXIT_USAGE;
 			break;
 		case OPT_NETWORK:
 			if (parse_network(optarg, &xo) < 0)
@@ -115,6 +120,9 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 			       "gets gzip for zstd ones (docker load reads no zstd), unless:\n"
 			       "      --compression-format FMT  every layer converted to FMT: gzip, zstd\n"
 			       "                  (oci-archive only) or none; streamed and remembered\n"
+			       "      --compression-level N  of what is compressed (rootfs-tar, the\n"
+			       "                  layers converted): gzip 1-9 (default 6), zstd 1-22\n"
+			       "                  (default 3)\n"
 			       "Options of the formats for other runtimes:\n"
 			       "      --network MODE  lxc: none (default: loopback only), host, bridge\n"
 			       "                  or bridge:NAME (a veth on NAME, default lxcbr0)\n"
@@ -153,6 +161,19 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 	if (convert && comp == LAYER_ZSTD && format == ARC_DOCKER_ARCHIVE)
 		return cli_usage_error("export", "--compression-format zstd: docker load cannot read zstd "
 				       "layers (--format oci-archive takes them)");
+	if (xo.level) {
+		/* A level for what gets compressed: the tar, or converted layers. */
+		bool tar = format == ARC_ROOTFS_TAR;
+		if (tar && xo.tar != ARC_TAR_GZIP && xo.tar != ARC_TAR_ZSTD)
+			return cli_usage_error("export", "--compression-level: rootfs-tar takes one with "
+					       "--compression-format gzip or zstd");
+		if (!tar && format != ARC_DOCKER_ARCHIVE && !(format == ARC_OCI_ARCHIVE && convert))
+			return cli_usage_error("export", "--compression-level applies to rootfs-tar, "
+					       "docker-archive and oci-archive with --compression-format");
+		if (cli_compression_level_check("export", tar ? (xo.tar == ARC_TAR_GZIP ? LAYER_GZIP : LAYER_ZSTD)
+						: convert ? comp : LAYER_GZIP, xo.level) < 0)
+			return EXIT_USAGE;
+	}
 	if (net_set && format != ARC_LXC)
 		return cli_usage_error("export", "--network applies to --format lxc");
 	if ((size_set || xo.kernel) && format != ARC_DISK)

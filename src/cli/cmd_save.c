@@ -11,6 +11,7 @@ int cmd_save(struct cli *cli, int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "compression-format", required_argument, NULL, 'C' },
 		{ "compression", required_argument, NULL, 'C' },
+		{ "compression-level", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -18,6 +19,7 @@ int cmd_save(struct cli *cli, int argc, char **argv)
 	enum layer_compression comp = LAYER_GZIP;
 	struct xfer_convert_stats stats = { 0 };
 	bool convert = false;
+	int level = 0;
 	struct arc_out out;
 	struct store st;
 	cn_err err;
@@ -37,6 +39,10 @@ int cmd_save(struct cli *cli, int argc, char **argv)
 						       "oci-archive takes zstd)");
 			convert = true;
 			break;
+		case 'L':
+			if (cli_compression_level_parse("save", optarg, &level) < 0)
+				return EXIT_USAGE;
+			break;
 		case 'h':
 			printf("usage: cairn save [-o FILE] IMAGE...\n\n"
 			       "Write images (tags or manifest digests) as one tar that is an OCI image\n"
@@ -46,7 +52,9 @@ int cmd_save(struct cli *cli, int argc, char **argv)
 			       "(docker load reads no zstd).\n\n"
 			       "  -o, --output FILE   write to FILE (default: stdout, if not a terminal)\n"
 			       "      --compression-format FMT  convert every layer to FMT: gzip or none\n"
-			       "                      (streamed, remembered); --compression is the same\n");
+			       "                      (streamed, remembered); --compression is the same\n"
+			       "      --compression-level N  of the layers converted (gzip for zstd ones\n"
+			       "                      unless --compression-format): gzip 1-9 (default 6)\n");
 			return 0;
 		default:
 			return cli_usage_error("save", "invalid option");
@@ -54,6 +62,8 @@ int cmd_save(struct cli *cli, int argc, char **argv)
 	}
 	if (optind >= argc)
 		return cli_usage_error("save", "expected at least one image");
+	if (level && cli_compression_level_check("save", convert ? comp : LAYER_GZIP, level) < 0)
+		return EXIT_USAGE;
 	if (cli_open_store_for_tagging(cli, &st) < 0)
 		return EXIT_FAIL;
 	if (arc_out_open(output, &out, &err) < 0) {
@@ -61,7 +71,7 @@ int cmd_save(struct cli *cli, int argc, char **argv)
 		return cli_fail(&err);
 	}
 	if (arc_save_as(&st, argv + optind, (size_t)(argc - optind), convert ? (int)comp : ARC_SAVE_DOCKER,
-			&stats, out.fd, &err) < 0 ||
+			level, &stats, out.fd, &err) < 0 ||
 	    arc_out_commit(&out, &err) < 0)
 		rc = cli_fail(&err);
 	else if (convert)

@@ -3,6 +3,7 @@
 #include "util/conf.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int cli_compression_default(enum layer_compression *out)
@@ -32,6 +33,30 @@ int cli_compression_format_parse(const char *s, enum layer_compression *out)
 		return 0;
 	}
 	return layer_compression_parse(s, out);
+}
+
+int cli_compression_level_parse(const char *cmd, const char *s, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || v < 1 || v > LAYER_ZSTD_LEVEL_MAX) {
+		cli_usage_error(cmd, "--compression-level: '%s' is not a level (gzip 1-9, zstd 1-22)", s);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+int cli_compression_level_check(const char *cmd, enum layer_compression c, int level)
+{
+	if (layer_level_check(c, level) == 0)
+		return 0;
+	if (c == LAYER_NONE)
+		cli_usage_error(cmd, "--compression-level: an uncompressed tar has no level");
+	else
+		cli_usage_error(cmd, "--compression-level %d: %s takes 1-%d", level, layer_compression_name(c),
+				c == LAYER_GZIP ? LAYER_GZIP_LEVEL_MAX : LAYER_ZSTD_LEVEL_MAX);
+	return -1;
 }
 
 void cli_compression_report(const struct xfer_convert_stats *s, enum layer_compression c, bool quiet)

@@ -140,6 +140,12 @@ int cli_registry_opt(struct cli_registry *r, const char *cmd, int c, const char 
 		}
 		r->o.convert = true;
 		return 1;
+	case CLI_OPT_COMPRESSION_LEVEL:
+		if (strcmp(cmd, "push") != 0) {
+			cli_usage_error(cmd, "unknown option '--compression-level' (push only)");
+			return -1;
+		}
+		return cli_compression_level_parse(cmd, arg, &r->o.compression_level) < 0 ? -1 : 1;
 	default:
 		return 0;
 	}
@@ -152,6 +158,7 @@ int cli_registry_parse(struct cli_registry *r, const char *cmd, const char *usag
 		CLI_REGISTRY_OPTIONS,
 		{ "compression-format", required_argument, NULL, CLI_OPT_COMPRESSION_FORMAT },
 		{ "compression", required_argument, NULL, CLI_OPT_COMPRESSION_FORMAT },
+		{ "compression-level", required_argument, NULL, CLI_OPT_COMPRESSION_LEVEL },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -175,6 +182,15 @@ int cli_registry_parse(struct cli_registry *r, const char *cmd, const char *usag
 			return -1;
 		}
 	}
+	/* As podman: a level is for what gets compressed; without a format
+	 * nothing is, the layers go as stored. */
+	if (r->o.compression_level && !r->o.convert) {
+		cli_usage_error(cmd, "--compression-level needs --compression-format (without it the "
+				"layers are pushed as stored)");
+		return -1;
+	}
+	if (r->o.compression_level && cli_compression_level_check(cmd, r->o.compression, r->o.compression_level) < 0)
+		return -1;
 	return 0;
 }
 

@@ -15,6 +15,7 @@ enum {
 	CLI_OPT_TLS_VERIFY,
 	CLI_OPT_PLATFORM,
 	CLI_OPT_COMPRESSION_FORMAT,     /* push only (cli_registry_parse) */
+	CLI_OPT_COMPRESSION_LEVEL,      /* push only */
 };
 
 #define CLI_REGISTRY_OPTIONS \

@@ -9,8 +9,8 @@
 
 #include <string.h>
 
-int layer_convert(int in_fd, int out_fd, enum layer_compression comp, struct layer_convert_result *res,
-		  cn_err *err)
+int layer_convert(int in_fd, int out_fd, enum layer_compression comp, int level,
+		  struct layer_convert_result *res, cn_err *err)
 {
 	struct ex_src src;
 	struct layer_sink sink;
@@ -24,7 +24,7 @@ int layer_convert(int in_fd, int out_fd, enum layer_compression comp, struct lay
 		cn_err_cause(err, &src.err, "layer");
 		goto out;
 	}
-	if (layer_sink_open(&sink, comp, out_fd, err) < 0)
+	if (layer_sink_open(&sink, comp, level, out_fd, err) < 0)
 		goto out;
 	while ((n = ex_src_read(&src, &buf)) > 0)
 		if (layer_sink_write(&sink, buf, (size_t)n, err) < 0)

@@ -621,7 +621,7 @@ int layer_write_dir(int dirfd, int out_fd, const struct layer_write_opts *opts,
 	w.clamp = opts ? opts->clamp_mtime : -1;
 	w.chunk = cn_xmalloc(LAYER_CHUNK);
 
-	if (layer_sink_open(&w.sink, opts ? opts->compression : LAYER_ZSTD, out_fd, err) < 0 ||
+	if (layer_sink_open(&w.sink, opts ? opts->compression : LAYER_ZSTD, opts ? opts->level : 0, out_fd, err) < 0 ||
 	    tar_open(&w) < 0 ||
 	    push_dir(&w, dirfd, ".", NULL) < 0 ||
 	    walk_tree(&w) < 0)

@@ -18,8 +18,20 @@ enum layer_compression {
 	LAYER_NONE,     /* a plain tar (exports); digest == diff_id */
 };
 
+/* zstd's job size when it compresses on worker threads. Multithreaded
+ * zstd output depends on the level and the job size, not on the number of
+ * workers: fixed here, the same input gives the same blob on any machine.
+ * Changing it changes every zstd layer's digest. */
+#define LAYER_ZSTD_JOB_SIZE ((size_t)4 << 20)
+/* Compression levels: zstd's default, and the highest each format takes
+ * (0 in the options: the format's default; zlib's is 6). */
+#define LAYER_ZSTD_LEVEL 3
+#define LAYER_ZSTD_LEVEL_MAX 22
+#define LAYER_GZIP_LEVEL_MAX 9
+
 struct layer_write_opts {
 	enum layer_compression compression;
+	int level;              /* 0: the compression's default; see layer_level_check */
 	int64_t clamp_mtime;    /* >= 0: every mtime later than this is set to it; -1: off */
 };
 
@@ -137,8 +149,8 @@ struct layer_convert_result {
  * with layer_hash's rules) as COMP to OUT_FD, streamed: the tar bytes are
  * unchanged (same diff_id), the blob is new. The caller compares
  * RES->in_digest with the digest it expected. */
-int layer_convert(int in_fd, int out_fd, enum layer_compression comp, struct layer_convert_result *res,
-		  cn_err *err);
+int layer_convert(int in_fd, int out_fd, enum layer_compression comp, int level,
+		  struct layer_convert_result *res, cn_err *err);
 
 const char *layer_media_type(enum layer_compression c);
 /* The compression a layer media type declares (OCI "+gzip"/"+zstd"/".tar",
@@ -154,5 +166,8 @@ int layer_check_media_type(int fd, const char *media_type, const char *digest, c
 /* The name of a compression: "zstd", "gzip", "none". */
 const char *layer_compression_name(enum layer_compression c);
 int layer_compression_parse(const char *s, enum layer_compression *out);
+/* A compression level for C: 0 (the default: zstd 3, gzip 6), zstd 1-22,
+ * gzip 1-9. Returns 0, or -1 when out of range (none for a plain tar). */
+int layer_level_check(enum layer_compression c, int level);
 
 #endif

@@ -4,38 +4,71 @@
 #include "util/mem.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <locale.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#define LAYER_ZSTD_LEVEL 3
-
-/* Compressed bytes: hash, count and write them. */
-static int sink_emit(struct layer_sink *s, const void *data, size_t len, cn_err *err)
+/* A full (or, at the end, the last) output buffer goes to the hashing
+ * thread: digest, size, write. */
+static int out_flush(struct layer_sink *s, cn_err *err)
 {
-	if (len == 0)
+	int e;
+	if (s->out_len == 0)
 		return 0;
-	cn_sha256_update(&s->digest, data, len);
-	s->size += len;
-	if (cn_write_all(s->out_fd, data, len) < 0)
-		return cn_err_sys(err, "layer: write");
-	return 0;
+	e = hp_put(&s->hp, s->out, s->out_len, HP_OUT);
+	s->out = hp_get(&s->hp);
+	s->out_len = 0;
+	return e ? cn_err_errno(err, e, "layer: write") : 0;
 }
 
-static int zstd_open(struct layer_sink *s, cn_err *err)
+int layer_zstd_workers(void)
+{
+	const char *v = getenv("CAIRN_ZSTD_WORKERS");
+	long n;
+	if (v && *v) {
+		char *end;
+		n = strtol(v, &end, 10);
+		if (!*end && n >= 1 && n <= 64)
+			return (int)n;
+	}
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 4 ? 4 : (int)n;
+}
+
+static int zstd_open(struct layer_sink *s, int level, cn_err *err)
 {
 	size_t r;
+	sigset_t all, old;
+	ZSTD_inBuffer in = { NULL, 0, 0 };
+	ZSTD_outBuffer out = { s->out, HP_BUF, 0 };
 	s->zc = ZSTD_createCCtx();
 	if (!s->zc)
 		return cn_err_errno(err, ENOMEM, "layer: zstd");
-	/* Single-threaded, fixed level, no dictionary: output depends only on
-	 * the input bytes. The checksum lets readers detect corruption. */
-	r = ZSTD_CCtx_setParameter(s->zc, ZSTD_c_compressionLevel, LAYER_ZSTD_LEVEL);
+	/* Fixed level and job size, no dictionary, always in the multithreaded
+	 * format (even with one worker: zstd's single-threaded output differs):
+	 * the output depends on the input bytes alone. The checksum lets
+	 * readers detect corruption. */
+	r = ZSTD_CCtx_setParameter(s->zc, ZSTD_c_compressionLevel, level ? level : LAYER_ZSTD_LEVEL);
 	if (!ZSTD_isError(r))
 		r = ZSTD_CCtx_setParameter(s->zc, ZSTD_c_checksumFlag, 1);
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setParameter(s->zc, ZSTD_c_nbWorkers, layer_zstd_workers());
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setParameter(s->zc, ZSTD_c_jobSize, (int)LAYER_ZSTD_JOB_SIZE);
 	if (ZSTD_isError(r))
 		return cn_err_fail(err, CN_ERR_SYSTEM, "layer: zstd: %s", ZSTD_getErrorName(r));
+	/* The first call starts the workers: signals stay with this thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	r = ZSTD_compressStream2(s->zc, &out, &in, ZSTD_e_continue);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ZSTD_isError(r))
+		return cn_err_fail(err, CN_ERR_SYSTEM, "layer: zstd: %s", ZSTD_getErrorName(r));
+	s->out_len = out.pos;
 	return 0;
 }
 
@@ -45,23 +78,24 @@ static int zstd_run(struct layer_sink *s, ZSTD_inBuffer *in, ZSTD_EndDirective m
 		    cn_err *err)
 {
 	for (;;) {
-		ZSTD_outBuffer out = { s->out, LAYER_CHUNK, 0 };
+		ZSTD_outBuffer out = { s->out, HP_BUF, s->out_len };
 		size_t left = ZSTD_compressStream2(s->zc, &out, in, mode);
 		if (ZSTD_isError(left))
 			return cn_err_fail(err, CN_ERR_SYSTEM, "layer: zstd: %s", ZSTD_getErrorName(left));
-		if (sink_emit(s, out.dst, out.pos, err) < 0)
+		s->out_len = out.pos;
+		if (s->out_len == HP_BUF && out_flush(s, err) < 0)
 			return -1;
 		if (mode == ZSTD_e_end ? left == 0 : in->pos == in->size)
 			return 0;
 	}
 }
 
-static int gzip_open(struct layer_sink *s, cn_err *err)
+static int gzip_open(struct layer_sink *s, int level, cn_err *err)
 {
 	/* A gzip wrapper (as the reader expects, layers/codec.h). Without
 	 * deflateSetHeader, zlib writes a fixed header: no name, mtime 0. */
-	int r = deflateInit2(&s->zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, LAYER_GZIP_WINDOW_BITS, 8,
-			     Z_DEFAULT_STRATEGY);
+	int r = deflateInit2(&s->zs, level ? level : Z_DEFAULT_COMPRESSION, Z_DEFLATED,
+			     LAYER_GZIP_WINDOW_BITS, 8, Z_DEFAULT_STRATEGY);
 	if (r != Z_OK)
 		return r == Z_MEM_ERROR ? cn_err_errno(err, ENOMEM, "layer: deflateInit2")
 			: cn_err_fail(err, CN_ERR_SYSTEM, "layer: deflateInit2 failed (%d)", r);
@@ -74,12 +108,13 @@ static int gzip_run(struct layer_sink *s, int flush, cn_err *err)
 {
 	for (;;) {
 		int r;
-		s->zs.next_out = s->out;
-		s->zs.avail_out = (uInt)LAYER_CHUNK;
+		s->zs.next_out = s->out + s->out_len;
+		s->zs.avail_out = (uInt)(HP_BUF - s->out_len);
 		r = deflate(&s->zs, flush);
 		if (r == Z_STREAM_ERROR)
 			return cn_err_fail(err, CN_ERR_SYSTEM, "layer: deflate failed");
-		if (sink_emit(s, s->out, LAYER_CHUNK - s->zs.avail_out, err) < 0)
+		s->out_len = HP_BUF - s->zs.avail_out;
+		if (s->out_len == HP_BUF && out_flush(s, err) < 0)
 			return -1;
 		if (flush == Z_FINISH ? r == Z_STREAM_END
 				      : s->zs.avail_in == 0 && s->zs.avail_out != 0)
@@ -87,51 +122,79 @@ static int gzip_run(struct layer_sink *s, int flush, cn_err *err)
 	}
 }
 
-int layer_sink_open(struct layer_sink *s, enum layer_compression comp, int out_fd,
+int layer_sink_open(struct layer_sink *s, enum layer_compression comp, int level, int out_fd,
 		    cn_err *err)
 {
 	memset(s, 0, sizeof(*s));
 	s->comp = comp;
-	s->out_fd = out_fd;
-	s->out = cn_xmalloc(LAYER_CHUNK);
-	cn_sha256_init(&s->diff_id);
-	cn_sha256_init(&s->digest);
+	if (hp_start(&s->hp, out_fd, err) < 0)
+		return -1;
+	s->raw = hp_get(&s->hp);
+	s->out = hp_get(&s->hp);
+	if (layer_level_check(comp, level) < 0)
+		return cn_err_fail(err, CN_ERR_INVALID, "layer: %s compression level %d is out of range",
+			   layer_compression_name(comp), level);
 	switch (comp) {
 	case LAYER_ZSTD:
-		return zstd_open(s, err);
+		return zstd_open(s, level, err);
 	case LAYER_GZIP:
-		return gzip_open(s, err);
+		return gzip_open(s, level, err);
 	case LAYER_NONE:
 		return 0;
 	}
 	return cn_err_fail(err, CN_ERR_INVALID, "layer: unknown compression %d", (int)comp);
 }
 
+int layer_level_check(enum layer_compression c, int level)
+{
+	int max = c == LAYER_ZSTD ? LAYER_ZSTD_LEVEL_MAX : c == LAYER_GZIP ? LAYER_GZIP_LEVEL_MAX : 0;
+	return level >= 0 && level <= max ? 0 : -1;
+}
+
+/* The gathered uncompressed bytes: compressed, then handed to the hashing
+ * thread (diff_id; for a plain tar also the blob). */
+static int raw_flush(struct layer_sink *s, cn_err *err)
+{
+	int e;
+	if (s->raw_len == 0)
+		return 0;
+	if (s->comp == LAYER_ZSTD) {
+		ZSTD_inBuffer in = { s->raw, s->raw_len, 0 };
+		if (zstd_run(s, &in, ZSTD_e_continue, err) < 0)
+			return -1;
+	} else if (s->comp == LAYER_GZIP) {
+		s->zs.next_in = s->raw;
+		s->zs.avail_in = (uInt)s->raw_len;
+		if (gzip_run(s, Z_NO_FLUSH, err) < 0)
+			return -1;
+	}
+	e = hp_put(&s->hp, s->raw, s->raw_len, s->comp == LAYER_NONE ? HP_RAW | HP_OUT : HP_RAW);
+	s->raw = hp_get(&s->hp);
+	s->raw_len = 0;
+	return e ? cn_err_errno(err, e, "layer: write") : 0;
+}
+
 int layer_sink_write(struct layer_sink *s, const void *data, size_t len, cn_err *err)
 {
 	const unsigned char *p = data;
-	cn_sha256_update(&s->diff_id, data, len);
-	if (s->comp == LAYER_NONE)
-		return sink_emit(s, data, len, err);
-	if (s->comp == LAYER_ZSTD) {
-		ZSTD_inBuffer in = { data, len, 0 };
-		return len ? zstd_run(s, &in, ZSTD_e_continue, err) : 0;
-	}
-	/* zlib counts in uInt: feed very large writes in slices. */
 	while (len > 0) {
-		size_t n = len < UINT_MAX ? len : UINT_MAX;
-		s->zs.next_in = p;
-		s->zs.avail_in = (uInt)n;
-		if (gzip_run(s, Z_NO_FLUSH, err) < 0)
-			return -1;
+		size_t n = HP_BUF - s->raw_len;
+		if (n > len)
+			n = len;
+		memcpy(s->raw + s->raw_len, p, n);
+		s->raw_len += n;
 		p += n;
 		len -= n;
+		if (s->raw_len == HP_BUF && raw_flush(s, err) < 0)
+			return -1;
 	}
 	return 0;
 }
 
 int layer_sink_finish(struct layer_sink *s, struct layer_info *info, cn_err *err)
 {
+	if (raw_flush(s, err) < 0)
+		return -1;
 	if (s->comp == LAYER_ZSTD) {
 		ZSTD_inBuffer in = { NULL, 0, 0 };
 		if (zstd_run(s, &in, ZSTD_e_end, err) < 0)
@@ -142,23 +205,20 @@ int layer_sink_finish(struct layer_sink *s, struct layer_info *info, cn_err *err
 		if (gzip_run(s, Z_FINISH, err) < 0)
 			return -1;
 	}
-	cn_sha256_final(&s->diff_id, info->diff_id);
-	cn_sha256_final(&s->digest, info->digest);
-	info->size = s->size;
-	return 0;
+	if (out_flush(s, err) < 0)
+		return -1;
+	return hp_finish(&s->hp, info->diff_id, info->digest, &info->size, err);
 }
 
 void layer_sink_free(struct layer_sink *s)
 {
-	ZSTD_freeCCtx(s->zc);   /* accepts NULL */
+	ZSTD_freeCCtx(s->zc);   /* accepts NULL; joins zstd's workers */
 	s->zc = NULL;
 	if (s->zs_live)
 		deflateEnd(&s->zs);
 	s->zs_live = false;
-	cn_sha256_free(&s->diff_id);
-	cn_sha256_free(&s->digest);
-	free(s->out);
-	s->out = NULL;
+	hp_free(&s->hp);        /* frees raw and out: they are its buffers */
+	s->raw = s->out = NULL;
 }
 
 locale_t layer_pin_utf8_locale(locale_t *pinned)

@@ -1,7 +1,9 @@
 /* Internal to layers/: the byte sink behind the tar writer. Uncompressed tar
  * bytes go in; it hashes them (diff_id), compresses them (zstd or gzip, with
  * fixed parameters so the same input always gives the same blob), hashes and
- * counts the compressed bytes (digest, size) and writes them to an fd. */
+ * counts the compressed bytes (digest, size) and writes them to an fd.
+ * zstd compresses on worker threads (libzstd's own), the hashing and the
+ * writes run on one more (hashpipe.c); the caller's thread copies. */
 #ifndef LAYER_SINK_H
 #define LAYER_SINK_H
 
@@ -14,6 +16,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "layers/hashpipe.h"
 #include "layers/layer.h"
 #include "util/digest.h"
 #include "util/err.h"
@@ -21,20 +24,26 @@
 /* Size of every fixed buffer in layers/ (compressor output, file reads). */
 #define LAYER_CHUNK ((size_t)64 * 1024)
 
+
 struct layer_sink {
 	enum layer_compression comp;
-	int out_fd;
 	ZSTD_CCtx *zc;
 	z_stream zs;
 	bool zs_live;           /* deflateInit2 succeeded: deflateEnd owed */
-	cn_sha256 diff_id;      /* over the uncompressed tar */
-	cn_sha256 digest;       /* over the compressed blob */
-	uint64_t size;          /* compressed bytes written */
-	unsigned char *out;     /* LAYER_CHUNK bytes of compressor output */
+	struct hashpipe hp;     /* diff_id, digest, size, writes */
+	unsigned char *raw;     /* HP_BUF: uncompressed bytes gathered */
+	size_t raw_len;
+	unsigned char *out;     /* HP_BUF: compressor output gathered */
+	size_t out_len;
 };
 
-int layer_sink_open(struct layer_sink *s, enum layer_compression comp, int out_fd,
+/* LEVEL: 0 for the format's default (zstd 3, gzip zlib's 6), else 1 to
+ * LAYER_ZSTD_LEVEL_MAX / LAYER_GZIP_LEVEL_MAX. */
+int layer_sink_open(struct layer_sink *s, enum layer_compression comp, int level, int out_fd,
 		    cn_err *err);
+/* zstd worker threads: CAIRN_ZSTD_WORKERS (1-64) if set, else the online
+ * CPUs, at most 4 (memory: about 3 jobs per worker). */
+int layer_zstd_workers(void);
 /* Feed uncompressed bytes. */
 int layer_sink_write(struct layer_sink *s, const void *data, size_t len, cn_err *err);
 /* Flush the compressor's end of stream and fill diff_id, digest and size. */

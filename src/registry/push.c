@@ -226,7 +226,7 @@ int reg_push(struct store *st, const char *local, const char *remote, const stru
 	if (r <= 0)
 		return r == 0 ? cn_err_fail(err, CN_ERR_NOT_FOUND, "image '%s' not found in the store", local) : -1;
 	r = -1;
-	if (o->convert && xfer_convert_image(st, &img, o->compression, &res->converted, err) < 0) {
+	if (o->convert && xfer_convert_image(st, &img, o->compression, o->compression_level, &res->converted, err) < 0) {
 		store_image_free(&img);
 		return cn_err_wrap(err, "push %s", remote ? remote : local);
 	}

@@ -41,6 +41,7 @@ struct reg_opts {
 	 * remembered, so a second push converts nothing); false: as stored. */
 	bool convert;
 	enum layer_compression compression;
+	int compression_level;          /* of the conversion; 0: the default */
 	/* Called from transfer threads, one call at a time (serialised). */
 	void (*progress)(void *ctx, const struct reg_progress *p);
 	void *progress_ctx;

@@ -9,10 +9,13 @@
 #include <unistd.h>
 
 /* The cache key of "BLOB as COMP". Versioned apart from the build's keys. */
-static void conversion_key(const char *blob, enum layer_compression comp, char key[CN_DIGEST_STR_SIZE])
+/* The default level keeps the key it had before levels could be chosen. */
+static void conversion_key(const char *blob, enum layer_compression comp, int level, char key[CN_DIGEST_STR_SIZE])
 {
-	_cleanup_free_ char *s = cn_xasprintf("cairn layer conversion v1\n%s\n%s", blob,
-					      layer_compression_name(comp));
+	_cleanup_free_ char *s = level ? cn_xasprintf("cairn layer conversion v1\n%s\n%s\nlevel %d", blob,
+						      layer_compression_name(comp), level)
+				       : cn_xasprintf("cairn layer conversion v1\n%s\n%s", blob,
+						      layer_compression_name(comp));
 	cn_sha256_oneshot(s, strlen(s), key);
 }
 
@@ -35,7 +38,7 @@ static void describe(struct store_layer *out, const struct store_layer *src, con
 }
 
 int xfer_convert_layer(struct store *st, const struct store_layer *layer, enum layer_compression comp,
-		       struct store_layer *out, struct xfer_convert_stats *stats, cn_err *err)
+		       int level, struct store_layer *out, struct xfer_convert_stats *stats, cn_err *err)
 {
 	enum layer_compression have;
 	char key[CN_DIGEST_STR_SIZE], done[CN_DIGEST_STR_SIZE];
@@ -49,7 +52,7 @@ int xfer_convert_layer(struct store *st, const struct store_layer *layer, enum l
 		describe(out, layer, layer->digest, layer->size, comp);
 		return 0;
 	}
-	conversion_key(layer->digest, comp, key);
+	conversion_key(layer->digest, comp, level, key);
 	if (store_cache_get(st, key, done) == 1) {
 		describe(out, layer, done, store_blob_size(st, done), comp);
 		if (stats)
@@ -61,7 +64,7 @@ int xfer_convert_layer(struct store *st, const struct store_layer *layer, enum l
 		return -1;
 	if (store_ingest_begin(st, &in, err) < 0)
 		return -1;
-	if (layer_convert(fd, in.fd, comp, &res, err) < 0)
+	if (layer_convert(fd, in.fd, comp, level, &res, err) < 0)
 		goto fail;
 	if (strcmp(res.in_digest, layer->digest) != 0 || strcmp(res.in_diff_id, layer->diff_id) != 0) {
 		cn_err_fail(err, CN_ERR_CORRUPT, "blob %s in the store is not the layer it should be "
@@ -121,7 +124,7 @@ static json_t *converted_manifest(const struct store_image *img, const struct st
 }
 
 int xfer_convert_image(struct store *st, struct store_image *img, enum layer_compression comp,
-		       struct xfer_convert_stats *stats, cn_err *err)
+		       int level, struct xfer_convert_stats *stats, cn_err *err)
 {
 	_cleanup_free_ struct store_layer *layers = cn_xcalloc(img->nlayers ? img->nlayers : 1, sizeof(*layers));
 	_cleanup_free_ char *text = NULL;
@@ -132,7 +135,7 @@ int xfer_convert_image(struct store *st, struct store_image *img, enum layer_com
 	int r;
 
 	for (size_t i = 0; i < img->nlayers; i++) {
-		if (xfer_convert_layer(st, &img->layers[i], comp, &layers[i], stats, err) < 0)
+		if (xfer_convert_layer(st, &img->layers[i], comp, level, &layers[i], stats, err) < 0)
 			return -1;
 		changed |= strcmp(layers[i].digest, img->layers[i].digest) != 0 ||
 			   strcmp(layers[i].media_type, img->layers[i].media_type) != 0;

@@ -24,18 +24,19 @@ struct xfer_convert_stats {
 	uint64_t bytes_in, bytes_out;   /* of the layers converted now */
 };
 
-/* LAYER (a blob in the store) as COMP: itself when it already is, else the
+/* LAYER (a blob in the store) as COMP at LEVEL (0: COMP's default; a
+ * layer already in COMP is kept whatever its level): itself when it already is, else the
  * remembered or a new conversion, checked against LAYER's digest and
  * diff_id while read. *OUT gets its descriptor (OCI media type). */
 int xfer_convert_layer(struct store *st, const struct store_layer *layer, enum layer_compression comp,
-		       struct store_layer *out, struct xfer_convert_stats *stats, cn_err *err);
+		       int level, struct store_layer *out, struct xfer_convert_stats *stats, cn_err *err);
 
 /* IMG with every layer in COMP: when one is not, the converted layers go
  * into a new OCI manifest in the store (same config blob, same annotations)
  * and IMG is replaced by that image; otherwise IMG is left as it is.
  * STATS may be NULL. */
 int xfer_convert_image(struct store *st, struct store_image *img, enum layer_compression comp,
-		       struct xfer_convert_stats *stats, cn_err *err);
+		       int level, struct xfer_convert_stats *stats, cn_err *err);
 
 /* Whether some layer of IMG is COMP. */
 bool xfer_image_has(const struct store_image *img, enum layer_compression comp);

@@ -37,8 +37,13 @@ int main(void)
 	b.prog.file.escape = '\\';
 	bd_root_key(&b, "scratch");
 	memcpy(root, st.key, sizeof(root));
-	UNIT_STREQ(root, "sha256:c5d197e5bd950e7500f4f8e4afe20cd5f8690e8a1d4199e5951f5158cf43044d",
+	/* (zstd: changed when zstd layers became multithreaded-format blobs) */
+	UNIT_STREQ(root, "sha256:c1be44ec8a5781984ea50d6b9a831e9c04c321735a90d8cdde57c70c0eb0a1be",
 		   "the root key of scratch is stable (cache v5): the same on every machine");
+	o.compression_level = 19;
+	bd_root_key(&b, "scratch");
+	UNIT_CHECK(strcmp(st.key, root) != 0, "another compression level, another root key");
+	o.compression_level = 0;
 	bd_root_key(&b, "scratch");
 	UNIT_STREQ(st.key, root, "the same root key twice");
 	o.timestamp = 1700000000;
@@ -50,7 +55,7 @@ int main(void)
 	key_of(&b, "FROM scratch\nRUN echo hi\n", "network=host", k1);
 	key_of(&b, "FROM scratch\nRUN echo hi\n", "network=host", k2);
 	UNIT_STREQ(k1, k2, "the same step, the same key");
-	UNIT_STREQ(k1, "sha256:d153a6bd69e63db300055f0d71439b47c54301ab084bdfa5bceb95f92849db3a",
+	UNIT_STREQ(k1, "sha256:8d13ff4c8510126f696129cbbe07ed2a5f2e1199389ded143cd32e8b6244bd3e",
 		   "a step key is stable across versions");
 	key_of(&b, "FROM scratch\nRUN echo ho\n", "network=host", k2);
 	UNIT_CHECK(strcmp(k1, k2) != 0, "other text, another key");

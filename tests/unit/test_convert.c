@@ -51,7 +51,7 @@ int main(void)
 			snprintf(in_name, sizeof(in_name), "w%zu", i);
 			in = openat(dir, in_name, O_RDONLY | O_CLOEXEC);
 			out = tmpfile_in(dir, "out");
-			UNIT_CHECK(layer_convert(in, out, all[j], &res, &err) == 0 &&
+			UNIT_CHECK(layer_convert(in, out, all[j], 0, &res, &err) == 0 &&
 				   !strcmp(res.in_digest, made[i].digest) && !strcmp(res.in_diff_id, made[i].diff_id) &&
 				   !strcmp(res.out.diff_id, made[j].diff_id) && !strcmp(res.out.digest, made[j].digest) &&
 				   res.out.size == made[j].size,
@@ -69,7 +69,7 @@ int main(void)
 		c ^= 0x55;
 		UNIT_CHECK(pwrite(in, &c, 1, sb.st_size / 2) == 1, "write");
 		lseek(in, 0, SEEK_SET);
-		UNIT_CHECK(layer_convert(in, out, LAYER_ZSTD, &res, &err) < 0 ||
+		UNIT_CHECK(layer_convert(in, out, LAYER_ZSTD, 0, &res, &err) < 0 ||
 			   strcmp(res.in_digest, made[1].digest) != 0,
 			   "a damaged blob is refused or shows another digest");
 	}
