@@ -9,35 +9,22 @@
 # reaper's. A stopped container is refused; rootless exec works, joining
 # through pid 1 or, under --init, through the reaper's child.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/containers.sh"
+. "$(dirname "$0")/rootless.sh"
 
 U=cnex$$
-kill_containers() {
-	local d
-	for d in "$CAIRN_ROOT"/containers/*/; do
-		[ -f "$d/config.json" ] || continue
-		"$CAIRN" rm -f "$(jq -r .id "$d/config.json")" >/dev/null 2>&1
-	done
-}
+# The user's containers go first, while the user still exists.
+rootless_extra_cleanup() { kill_containers; }
 exec_cleanup() {
-	kill_containers
 	if id -u "$U" >/dev/null 2>&1; then
-		[ -x "$T/cairn" ] && as "$U" "$T/cairn" rm -f rl rli >/dev/null 2>&1
-		userdel "$U" 2>/dev/null
-		sed -i "/^$U:/d" /etc/subuid /etc/subgid
+		as "$U" "$T/cairn" rm -f rl rli >/dev/null 2>&1
 	fi
-	cleanup_test_dir
+	rootless_cleanup
 }
 trap exec_cleanup EXIT
 
 build_busybox || finish
 marker=$((800000 + RANDOM))
-state() {   # NAME FIELD: a field of the container's config.json
-	local d
-	for d in "$CAIRN_ROOT"/containers/*/config.json; do
-		[ "$(jq -r .name "$d")" = "$1" ] && jq -r "$2" "$d" && return 0
-	done
-	return 1
-}
 # The host pid of the container's process running `sleep MARKER`: pid 1
 # itself, or with --init the child of cairn's reaper.
 proc_of() {
@@ -309,19 +296,9 @@ kill_containers
 
 # ---- rootless ----
 rootless_exec() {
-	for tool in useradd userdel setpriv newuidmap newgidmap; do
-		command -v "$tool" >/dev/null || { skip "rootless exec" "$tool is missing"; return; }
-	done
-	chmod 0711 "$T"
-	useradd -m -d "$T/home" -s /bin/sh "$U" || { fail "useradd $U"; return; }
-	# useradd may have given it a range; else one of ours (removed at the end).
-	grep -q "^$U:" /etc/subuid || echo "$U:$((base + 131072)):65536" >>/etc/subuid
-	grep -q "^$U:" /etc/subgid || echo "$U:$((base + 131072)):65536" >>/etc/subgid
-	if ! setpriv --reuid="$U" --regid="$U" --init-groups --inh-caps=-all unshare -r true 2>/dev/null; then
-		skip "rootless exec" "no unprivileged user namespaces here"
-		return
-	fi
-	install -m 0755 "$CAIRN" "$T/cairn"
+	rootless_need useradd userdel setpriv newuidmap newgidmap
+	rootless_user "$U" "$((base + 131072))"
+	rootless_probe "$U"
 	cp -r "$REPO_DIR/examples/busybox" "$T/bb"
 	chmod -R a+rX "$T/bb"
 	AS_USER=$U expect_ok "rootless: build busybox" build -q -t busybox "$T/bb"
@@ -362,21 +339,6 @@ rootless_exec() {
 	AS_USER=$U run_cairn exec rli mount -t tmpfs none /mnt
 	check "rootless --init: mount is refused" test "$status" -ne 0
 	AS_USER=$U expect_ok "rootless --init: stop" stop -t 1 rli
-}
-as() {
-	local u=$1 h
-	shift
-	h=$(getent passwd "$u" | cut -d: -f6)
-	(cd "$h" && exec setpriv --reuid="$u" --regid="$u" --init-groups --inh-caps=-all \
-		env -i HOME="$h" USER="$u" LOGNAME="$u" PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@")
-}
-run_cairn() {
-	if [ -n "${AS_USER:-}" ]; then
-		as "$AS_USER" "$T/cairn" "$@"
-	else
-		"$CAIRN" "$@"
-	fi >"$T/out" 2>"$T/err"
-	status=$?
 }
 rootless_exec
 
