@@ -50,8 +50,8 @@ add() { order+=("$1"); cmd[$1]=$2; }
 for c in $CASES; do
 	case $c in
 	zstd)
-		add "cairn-zstd3" "$PROBE $tree $work/blob zstd"
-		add "cairn-zstd1" "$PROBE $tree $work/blob zstd 1"
+		add "cairn-zstd3" "CAIRN_ZSTD_WORKERS=2 $PROBE $tree $work/blob zstd"
+		add "cairn-zstd1" "CAIRN_ZSTD_WORKERS=2 $PROBE $tree $work/blob zstd 1"
 		[ -n "${COMMIT_BEFORE:-}" ] && add "before-zstd3" "$COMMIT_BEFORE $tree $work/blob zstd"
 		add "ref-zstd1-T2" "tar -C $tree -c . | zstd -q -1 -T2 | tee $work/ref | sha256sum"
 		add "ref-zstd3-T2" "tar -C $tree -c . | zstd -q -3 -T2 | tee $work/ref | sha256sum"

@@ -1,6 +1,6 @@
 /* bench-commit's probe: one layer commit as cairn does it (layers/
  * layer_write_dir: walk, tar, compress, both sha256, write), of DIR to OUT,
- * timed. Prints "seconds tar_bytes blob_bytes digest". */
+ * timed. Prints "seconds blob_bytes digest". */
 #include "layers/layer.h"
 
 #include <fcntl.h>

@@ -54,8 +54,11 @@ int hp_start(struct hashpipe *p, int out_fd, cn_err *err)
 		p->bufs[i] = p->free_[p->nfree++] = cn_xmalloc(HP_BUF);
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
-	/* Signals stay with the thread that handles them (util/interrupt). */
+	/* Signals stay with the thread that handles them (util/interrupt);
+	 * SIGPIPE, which the kernel sends to the writing thread, ends the
+	 * process as before the writes moved here (`cairn export - | head`). */
 	sigfillset(&all);
+	sigdelset(&all, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	r = pthread_create(&p->tid, NULL, hp_main, p);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -18,10 +18,11 @@ enum layer_compression {
 	LAYER_NONE,     /* a plain tar (exports); digest == diff_id */
 };
 
-/* zstd's job size when it compresses on worker threads. Multithreaded
- * zstd output depends on the level and the job size, not on the number of
- * workers: fixed here, the same input gives the same blob on any machine.
- * Changing it changes every zstd layer's digest. */
+/* zstd's job size when it compresses on worker threads (zstd raises it to
+ * the window's overlap from level 17). Multithreaded zstd output depends
+ * on the level and the job size, not on the number of workers: fixed
+ * here, the same input gives the same blob on any machine with the same
+ * libzstd version. Changing it changes every zstd layer's digest. */
 #define LAYER_ZSTD_JOB_SIZE ((size_t)4 << 20)
 /* Compression levels: zstd's default, and the highest each format takes
  * (0 in the options: the format's default; zlib's is 6). */

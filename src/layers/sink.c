@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <locale.h>
 #include <limits.h>
@@ -28,6 +29,7 @@ static int out_flush(struct layer_sink *s, cn_err *err)
 int layer_zstd_workers(void)
 {
 	const char *v = getenv("CAIRN_ZSTD_WORKERS");
+	cpu_set_t cpus;
 	long n;
 	if (v && *v) {
 		char *end;
@@ -35,8 +37,20 @@ int layer_zstd_workers(void)
 		if (!*end && n >= 1 && n <= 64)
 			return (int)n;
 	}
-	n = sysconf(_SC_NPROCESSORS_ONLN);
+	/* The CPUs this process may run on (a container's or taskset's). */
+	n = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : sysconf(_SC_NPROCESSORS_ONLN);
 	return n < 1 ? 1 : n > 4 ? 4 : (int)n;
+}
+
+/* From level 17 zstd's jobs grow to its window (up to 128 MiB at 22) and
+ * each worker holds a context of 80-650 MiB: fewer workers there keep
+ * memory and the wait on Ctrl-C bounded. The blob does not change: the
+ * output depends on the level and job size, not on the worker count. */
+static int workers_for_level(int level)
+{
+	int n = layer_zstd_workers();
+	int most = level >= 20 ? 1 : level >= 17 ? 2 : n;
+	return n < most ? n : most;
 }
 
 static int zstd_open(struct layer_sink *s, int level, cn_err *err)
@@ -56,7 +70,8 @@ static int zstd_open(struct layer_sink *s, int level, cn_err *err)
 	if (!ZSTD_isError(r))
 		r = ZSTD_CCtx_setParameter(s->zc, ZSTD_c_checksumFlag, 1);
 	if (!ZSTD_isError(r))
-		r = ZSTD_CCtx_setParameter(s->zc, ZSTD_c_nbWorkers, layer_zstd_workers());
+		r = ZSTD_CCtx_setParameter(s->zc, ZSTD_c_nbWorkers,
+					   workers_for_level(level ? level : LAYER_ZSTD_LEVEL));
 	if (!ZSTD_isError(r))
 		r = ZSTD_CCtx_setParameter(s->zc, ZSTD_c_jobSize, (int)LAYER_ZSTD_JOB_SIZE);
 	if (ZSTD_isError(r))

@@ -21,7 +21,8 @@
 #include "util/digest.h"
 #include "util/err.h"
 
-/* Size of every fixed buffer in layers/ (compressor output, file reads). */
+/* Size of the fixed buffers in layers/ that are not the hashing thread's
+ * (file reads, the tar block staging); those are HP_BUF (hashpipe.h). */
 #define LAYER_CHUNK ((size_t)64 * 1024)
 
 

@@ -40,6 +40,11 @@ int main(void)
 	/* (zstd: changed when zstd layers became multithreaded-format blobs) */
 	UNIT_STREQ(root, "sha256:c1be44ec8a5781984ea50d6b9a831e9c04c321735a90d8cdde57c70c0eb0a1be",
 		   "the root key of scratch is stable (cache v5): the same on every machine");
+	o.compression = LAYER_GZIP;
+	bd_root_key(&b, "scratch");
+	UNIT_STREQ(st.key, "sha256:20baa4187781ad2ffa92a3c677d92ae68929bc47ae5c629ce28ec8eca29e1fcf",
+		   "gzip's root key is what it was before zstd went multithreaded");
+	o.compression = LAYER_ZSTD;
 	o.compression_level = 19;
 	bd_root_key(&b, "scratch");
 	UNIT_CHECK(strcmp(st.key, root) != 0, "another compression level, another root key");
