@@ -38,6 +38,7 @@ static const struct cli_command commands[] = {
 	{ "load", "read images from an OCI or docker archive", cmd_load },
 	{ "export", "write an image as a rootfs, bundle or archive", cmd_export },
 	{ "parse", "print a Buildfile's syntax tree", cmd_parse },
+	{ "compose", "build and run multi-container projects (compose.yaml)", cmd_compose },
 	{ "info", "show the store, rootless or not, and what is unavailable", cmd_info },
 	{ "version", "show cairn's version, its libraries, the kernel and the store", cmd_version },
 };

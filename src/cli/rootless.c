@@ -34,7 +34,9 @@ const char *cli_default_root(void)
 /* Commands that never touch the store or run anything. */
 static bool needs_userns(const char *cmd)
 {
-	static const char *const outside[] = { "parse", "login", "logout", "info" };
+	/* compose only reads the store itself; its cairn children (build,
+	 * run, exec, ...) each enter the namespace they need. */
+	static const char *const outside[] = { "parse", "login", "logout", "info", "compose" };
 	for (size_t i = 0; i < CN_ARRAY_SIZE(outside); i++)
 		if (!strcmp(cmd, outside[i]))
 			return false;
