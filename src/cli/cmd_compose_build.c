@@ -282,6 +282,8 @@ int cc_build(struct cc *c, const bool *sel, bool missing_only, long jobs, bool n
 			for (long k = 0; k < jobs && !j; k++)
 				if (!run[k].pid)
 					j = &run[k];
+			if (!j)
+				break;
 			*j = (struct job){ .node = (size_t)next };
 			if (build_argv(c, s, no_cache, pull, &argv, &j->inline_path) < 0 ||
 			    (j->pid = cc_spawn_piped(c, &argv, &j->fd)) < 0) {
