@@ -1,0 +1,186 @@
+#!/bin/bash
+# cairn compose (issue 13) with busybox images: the build graph (a service
+# FROM another's image waits for it, independent ones build at the same
+# time, a step they share is built once), up in depends_on order
+# (service_healthy waits, service_completed_successfully's exit status,
+# docker compose's errors), a restart policy, services reaching each other
+# by name on the project's network, ps/logs/exec/run/stop/start, and down
+# (-v) removing containers, the network and named volumes.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/containers.sh"
+
+P=$T/proj
+# cairn's arguments for the project, and for other files as project cmptx.
+CP=(compose -f "$P/compose.yaml" -p cmpt)
+cx() { local f=$1; shift; echo compose -f "$f" -p cmptx "$@"; }
+compose_cleanup() {
+	[ -f "$P/compose.yaml" ] && "$CAIRN" "${CP[@]}" down -v --remove-orphans -t 1 >/dev/null 2>&1
+	for f in "$T"/*.yaml; do
+		[ -f "$f" ] && "$CAIRN" compose -f "$f" -p cmptx down -v --remove-orphans -t 1 >/dev/null 2>&1
+	done
+	kill_containers
+	cleanup_test_dir
+}
+trap compose_cleanup EXIT
+
+build_busybox || finish
+if [ "$(id -u)" -ne 0 ]; then
+	skip "compose with networks" "needs root"
+	finish
+fi
+have_network() { "$CAIRN" network ls 2>/dev/null | grep -q "$1"; }
+have_volume() { "$CAIRN" volume ls 2>/dev/null | grep -q "$1"; }
+
+# ---- the build graph ----
+# base and solo are independent: each waits (at most 60 s) for the other's
+# mark in a shared cache mount, which only works when they run at the
+# same time. app is FROM base's image. All three share a first step.
+mkdir -p "$P/base" "$P/app" "$P/solo"
+for d in base solo; do
+	cat >"$P/$d/Dockerfile" <<EOF
+FROM busybox
+RUN cat /proc/sys/kernel/random/uuid >/stamp && echo shared-step-ran
+RUN --mount=type=cache,id=cmpt-rendezvous,target=/r sh -c 'touch /r/$d; other=\$( [ $d = base ] && echo solo || echo base ); i=0; while [ ! -e /r/\$other ]; do sleep 0.1; i=\$((i+1)); [ \$i -lt 600 ] || exit 7; done; echo $d >/built-by'
+EOF
+done
+cat >"$P/app/Dockerfile" <<'EOF'
+ARG BASE=cmpt-base
+FROM ${BASE}
+RUN cat /built-by >/from-base
+CMD ["sh", "-c", "echo app-started; sleep 300"]
+EOF
+cat >"$P/compose.yaml" <<'EOF'
+services:
+  app:
+    build: ./app
+    depends_on:
+      db:
+        condition: service_healthy
+  base:
+    build: ./base
+    command: ["true"]
+    profiles: [tools]
+  solo:
+    build: ./solo
+    image: cmpt-solo:v1
+    command: ["true"]
+    profiles: [tools]
+  db:
+    image: busybox
+    command: ["sh", "-c", "mkdir -p /www && echo db-page >/www/index.html && sleep 2 && touch /tmp/ready && httpd -f -p 80 -h /www"]
+    healthcheck:
+      test: ["CMD", "test", "-e", "/tmp/ready"]
+      interval: 1s
+      retries: 30
+    volumes:
+      - data:/data
+  client:
+    image: busybox
+    command: ["sleep", "300"]
+    depends_on: [db]
+  crash:
+    image: busybox
+    restart: on-failure:2
+    command: ["sh", "-c", "echo crashing; exit 1"]
+    profiles: [crash]
+volumes:
+  data:
+EOF
+run_cairn "${CP[@]}" config --services
+check "config --services lists the default services" test "$(sort "$T/out" | tr '\n' ' ')" = "app client db "
+"$CAIRN" "${CP[@]}" --profile tools build >"$T/build.out" 2>&1
+status=$?
+check "compose build of three services" test "$status" -eq 0
+[ "$status" -eq 0 ] || sed 's/^/#   /' "$T/build.out" | tail -30
+check "independent builds ran at the same time (each saw the other's mark)" \
+	test "$("$CAIRN" run --rm cmpt-base cat /built-by)$("$CAIRN" run --rm cmpt-solo:v1 cat /built-by)" = basesolo
+check "the image FROM another service's waited for it" \
+	test "$("$CAIRN" run --rm cmpt-app cat /from-base 2>&1)" = base
+base_commit=$(grep -n '^base *| COMMIT' "$T/build.out" | cut -d: -f1)
+app_from=$(grep -n '^app *| STEP 1' "$T/build.out" | cut -d: -f1)
+check "...its build began after base's commit" test "${base_commit:-999}" -lt "${app_from:-0}"
+check "each line is prefixed by its service" grep -q '^solo *| ' "$T/build.out"
+check "the shared first step was built once" \
+	test "$("$CAIRN" run --rm cmpt-base cat /stamp)" = "$("$CAIRN" run --rm cmpt-solo:v1 cat /stamp)"
+check "...its output shows once" test "$(grep -c '| shared-step-ran$' "$T/build.out")" -eq 1
+
+# ---- up: networks, volumes, depends_on ----
+"$CAIRN" "${CP[@]}" up -d >"$T/up.out" 2>&1
+status=$?
+check "up -d" test "$status" -eq 0
+[ "$status" -eq 0 ] || sed 's/^/#   /' "$T/up.out" | tail -20
+healthy=$(grep -n 'cmpt-db-1  Healthy' "$T/up.out" | cut -d: -f1)
+started=$(grep -n 'cmpt-app-1  Started' "$T/up.out" | cut -d: -f1)
+check "service_healthy: app started after db was healthy" test "${healthy:-999}" -lt "${started:-0}"
+run_cairn "${CP[@]}" ps
+check "ps shows db healthy" grep -q 'cmpt-db-1 .*Up .*(healthy)' "$T/out"
+check "ps lists the three services" test "$(grep -c '^cmpt-' "$T/out")" -eq 3
+check "the network was created" have_network cmpt_default
+check "the named volume was created" have_volume cmpt_data
+logs_prefixed() { "$CAIRN" "${CP[@]}" logs app | grep -q '^cmpt-app-1 *| app-started'; }
+wait_for "logs are prefixed by the container" logs_prefixed
+expect_ok "exec in a service's container" "${CP[@]}" exec -T app cat /from-base
+check "...prints what the container has" test "$(cat "$T/out")" = base
+expect_ok "a service reaches another by its name" "${CP[@]}" exec -T client wget -q -O- http://db/
+check "...and gets its page" test "$(cat "$T/out")" = db-page
+expect_ok "run --rm a one-off container" "${CP[@]}" run --rm -T client echo one-off
+check "...with its output" grep -q one-off "$T/out"
+run_cairn "${CP[@]}" up -d
+check "up -d again keeps unchanged containers running" grep -q 'cmpt-app-1  Running' "$T/err"
+
+# ---- restart policy ----
+expect_ok "up a crashing service with restart: on-failure:2" \
+	"${CP[@]}" --profile crash up crash
+check "...it ran three times (two restarts)" test "$(grep -c 'crashing' "$T/out")" -eq 3
+
+# ---- errors ----
+cat >"$T/bad.yaml" <<'EOF'
+services:
+  nohc:
+    image: busybox
+    command: ["sleep", "300"]
+  needs-health:
+    image: busybox
+    command: ["true"]
+    depends_on:
+      nohc:
+        condition: service_healthy
+  fails:
+    image: busybox
+    command: ["sh", "-c", "exit 3"]
+  after-fail:
+    image: busybox
+    command: ["true"]
+    depends_on:
+      fails:
+        condition: service_completed_successfully
+EOF
+expect_fail "service_healthy on a service without a check" 1 "container cmptx-nohc-1 has no healthcheck configured" \
+	$(cx "$T/bad.yaml" up -d needs-health)
+expect_fail "service_completed_successfully on a failure" 1 "service \"fails\" didn't complete successfully: exit 3" \
+	$(cx "$T/bad.yaml" up -d after-fail)
+expect_fail "an unknown service is named" 1 "no such service: nope" $(cx "$T/bad.yaml" up -d nope)
+"$CAIRN" $(cx "$T/bad.yaml" down -t 1) >/dev/null 2>&1
+cat >"$T/cycle.yaml" <<'EOF'
+services:
+  a: {image: busybox, depends_on: [b]}
+  b: {image: busybox, depends_on: [a]}
+EOF
+expect_fail "a dependency cycle is named" 1 "a -> b -> a" $(cx "$T/cycle.yaml" up -d)
+
+# ---- stop, start, down ----
+expect_ok "stop" "${CP[@]}" stop -t 1
+run_cairn "${CP[@]}" ps
+check "...nothing runs" test "$(grep -c '^cmpt-' "$T/out")" -eq 0
+expect_ok "start" "${CP[@]}" start
+run_cairn "${CP[@]}" ps
+check "...they run again" test "$(grep -c '^cmpt-.* Up ' "$T/out")" -eq 3
+expect_ok "down (the crash service is an orphan without its profile)" "${CP[@]}" down -t 1 --remove-orphans
+run_cairn ps -a
+check "...removed the containers" test "$(grep -c 'cmpt-' "$T/out")" -eq 0
+check "...and the network" sh -c "! '$CAIRN' network ls | grep -q cmpt_default"
+check "...but not the volume" have_volume cmpt_data
+expect_ok "down -v" "${CP[@]}" down -v
+check "...removed the named volume" sh -c "! '$CAIRN' volume ls | grep -q cmpt_data"
+check "no mounts left" no_mounts_left
+finish
