@@ -337,12 +337,13 @@ static void seek_tail(int fd, long tail)
 	lseek(fd, 0, SEEK_SET);
 }
 
-int cc_logs(struct cc *c, const bool *sel, bool follow, long tail, bool prefix)
+int cc_logs(struct cc *c, const bool *sel, bool follow, long tail, bool prefix, bool up)
 {
 	struct ctr_state *list;
 	_cleanup_free_ struct follow *fs = NULL;
 	size_t n, nf = 0;
 	struct store st;
+	bool stopping = false;
 	int rc = 0;
 	if (cc_containers(c, &list, &n, false) < 0)
 		return EXIT_FAIL;
@@ -398,8 +399,18 @@ int cc_logs(struct cc *c, const bool *sel, bool follow, long tail, bool prefix)
 			}
 			open_ones++;
 		}
-		if (!open_ones || cn_interrupted())
+		if (!open_ones)
 			break;
+		if (cn_interrupted() && (!up || stopping || cn_interrupt_count() > 1))
+			break;
+		if (cn_interrupted() && !stopping) {
+			/* docker compose's way: stop them, showing what they print */
+			fprintf(stderr, "Gracefully stopping... (press Ctrl+C again to force)\n");
+			stopping = true;
+			if (cc_stop(c, sel, -1) != 0)
+				rc = EXIT_FAIL;
+			continue;
+		}
 		usleep(200 * 1000);
 	}
 	for (size_t i = 0; i < nf; i++) {
@@ -441,7 +452,7 @@ int cc_cmd_logs(struct cc *c, int argc, char **argv)
 	}
 	if (cc_select(c, argv + optind, argc - optind, false, sel) < 0)
 		return EXIT_FAIL;
-	return cc_logs(c, sel, follow, tail, prefix);
+	return cc_logs(c, sel, follow, tail, prefix, false);
 }
 
 int cc_cmd_exec(struct cc *c, int argc, char **argv)

@@ -608,12 +608,9 @@ int cc_cmd_up(struct cc *c, int argc, char **argv)
 		return rc;
 	if (wait)
 		return wait_all(c, sel) < 0 ? EXIT_FAIL : 0;
-	rc = cc_logs(c, sel, true, -1, true);
-	if (cn_interrupted()) {
-		fprintf(stderr, "Gracefully stopping... (press Ctrl+C again to force)\n");
-		rc = cc_stop(c, sel, -1);
-	}
-	return rc;
+	rc = cc_logs(c, sel, true, -1, true, true);
+	/* Ctrl-C: stopped, as docker compose exits then */
+	return rc ? rc : cn_interrupted() ? 130 : 0;
 }
 
 int cc_cmd_start(struct cc *c, int argc, char **argv)

@@ -87,8 +87,9 @@ int cc_cmd_stop(struct cc *c, int argc, char **argv);
 /* Stop (in reverse depends_on order) the running containers of the
  * services SEL marks (NULL: every container of the project). */
 int cc_stop(struct cc *c, const bool *sel, long timeout);
-/* Follow the logs of the containers of the services SEL marks, prefixed,
- * until they all end or Ctrl-C (cmd_compose_logs.c). */
-int cc_logs(struct cc *c, const bool *sel, bool follow, long tail, bool prefix);
+/* Print the logs of the containers of the services SEL marks (prefixed
+ * "NAME | "); FOLLOW: until they all end, or Ctrl-C, which with UP (an
+ * attached `up`) stops them and prints what they still write. */
+int cc_logs(struct cc *c, const bool *sel, bool follow, long tail, bool prefix, bool up);
 
 #endif
