@@ -241,12 +241,18 @@ int cc_build(struct cc *c, const bool *sel, bool missing_only, long jobs, bool n
 	for (size_t i = 0; i < n; i++) {
 		const struct cmp_service *s = &c->p.services[i];
 		_cleanup_free_ char *image = cc_image_name(c, s);
+		bool dup = false;
 		cmp_graph_name(&g, i, s->name);
 		keys[i] = cmp_image_key(image);
 		state[i] = CMP_NODE_SKIP;
 		if (!sel[i] || !s->build)
 			continue;
 		if (missing_only && image_present(c, image))
+			continue;
+		/* Services sharing an image (replicas of one build) build it once. */
+		for (size_t k = 0; k < i && !dup; k++)
+			dup = state[k] == CMP_NODE_PENDING && keys[k] && keys[i] && !strcmp(keys[k], keys[i]);
+		if (dup)
 			continue;
 		state[i] = CMP_NODE_PENDING;
 		if (strlen(s->name) > width)
