@@ -3,9 +3,8 @@
  * service's image waits for that build; the others run side by side, at
  * most --jobs at once, each a `cairn build` child whose output lines are
  * prefixed with the service's name (one display for all of them). */
-#include "builder/expand.h"
-#include "builder/instr.h"
 #include "cli/compose_cmd.h"
+#include "compose/buildrefs.h"
 #include "store/image.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
@@ -43,67 +42,20 @@ static char *buildfile_path(const struct cmp_build *b)
 	return NULL;
 }
 
-/* The images the Buildfile of B reads (FROM, COPY --from that is no
- * stage), expanded with its leading ARGs and the build args; appended to
- * OUT as image keys. Best effort: a Buildfile that does not parse is
- * `cairn build`'s to report. */
+/* The images the Buildfile of B reads, as image keys (buildrefs.h); a
+ * Buildfile that cannot be read or parsed adds none: `cairn build` says
+ * why when it runs. */
 static void buildfile_images(const struct cmp_build *b, cn_strv *out)
 {
 	_cleanup_free_ char *path = buildfile_path(b);
-	_cleanup_strv_ cn_strv args = { 0 }, stages = { 0 };
-	struct bf_program prog = { 0 };
 	cn_buf text;
 	cn_err err;
-	bool seen_from = false;
 	if (!path)
 		return;
 	cn_buf_init(&text, 0);
-	if (cn_read_file_at(AT_FDCWD, path, 16u << 20, &text, &err) < 0 ||
-	    bf_program_parse(path, text.data, text.len, &prog, &err) < 0) {
-		cn_buf_free(&text);
-		return;
-	}
+	if (cn_read_file_at(AT_FDCWD, path, 16u << 20, &text, &err) == 0)
+		(void)cmp_buildfile_images(path, text.data, text.len, &b->args, out, &err);
 	cn_buf_free(&text);
-	for (size_t i = 0; i < prog.ninstrs; i++) {
-		const struct bf_instr *in = &prog.instrs[i];
-		const char *ref = NULL;
-		_cleanup_free_ char *word = NULL;
-		if (in->kind == BF_ARG && !seen_from) {
-			for (size_t k = 0; k < in->nkvs; k++) {
-				char *v = NULL;
-				const char *given = cn_env_get(&b->args, in->kvs[k].key);
-				if (given)
-					cn_env_set(&args, in->kvs[k].key, given);
-				else if (in->kvs[k].value && bf_expand_word(in->kvs[k].value, prog.file.escape, &args, &v,
-									    NULL, &err) == 0)
-					cn_env_set(&args, in->kvs[k].key, v);
-				free(v);
-			}
-			continue;
-		}
-		if (in->kind == BF_FROM) {
-			seen_from = true;
-			ref = in->image;
-		} else if ((in->kind == BF_COPY || in->kind == BF_ADD) && in->from) {
-			ref = in->from;
-		}
-		if (!ref || bf_expand_word(ref, prog.file.escape, &args, &word, NULL, &err) < 0)
-			goto stage_name;
-		{
-			bool stage = !strcmp(word, "scratch");
-			for (size_t k = 0; k < stages.n && !stage; k++)
-				stage = !strcasecmp(stages.v[k], word);
-			if (!stage && strspn(word, "0123456789") != strlen(word)) {
-				char *key = cmp_image_key(word);
-				if (key)
-					cn_strv_push(out, key);
-			}
-		}
-stage_name:
-		if (in->kind == BF_FROM && in->stage)
-			cn_strv_pushdup(&stages, in->stage);
-	}
-	bf_program_free(&prog);
 }
 
 static void push2(cn_strv *argv, const char *flag, const char *v)

@@ -1,4 +1,5 @@
 /* The order compose builds and starts services in (compose/graph.h). */
+#include "compose/buildrefs.h"
 #include "compose/graph.h"
 #include "unit.h"
 #include "util/mem.h"
@@ -141,8 +142,57 @@ static void test_image_key(void)
 	UNIT_CHECK(cmp_image_key("Not Valid") == NULL, "an invalid reference has no key");
 }
 
+/* The images a Buildfile reads, as "a b" of image keys, or the error. */
+static char *refs(const char *text, const char *arg)
+{
+	cn_strv args = { 0 }, out = { 0 };
+	cn_err err;
+	char *s;
+	if (arg)
+		cn_strv_pushdup(&args, arg);
+	if (cmp_buildfile_images("Buildfile", text, strlen(text), &args, &out, &err) < 0) {
+		s = cn_xasprintf("error: %s", err.msg);
+	} else {
+		s = cn_xstrdup("");
+		for (size_t i = 0; i < out.n; i++) {
+			char *t = cn_xasprintf("%s%s%s", s, i ? " " : "", out.v[i]);
+			free(s);
+			s = t;
+		}
+	}
+	cn_strv_free(&args);
+	cn_strv_free(&out);
+	return s;
+}
+
+static void test_buildfile_images(void)
+{
+	static const struct {
+		const char *text, *arg, *want;
+	} cases[] = {
+		{ "FROM proj-base\nRUN true\n", NULL, "docker.io/library/proj-base:latest" },
+		{ "ARG BASE=proj-base:1\nFROM ${BASE}\n", NULL, "docker.io/library/proj-base:1" },
+		{ "ARG BASE=proj-base:1\nFROM ${BASE}\n", "BASE=other", "docker.io/library/other:latest" },
+		{ "FROM busybox AS build\nRUN true\nFROM build\nCOPY --from=build /a /a\n", NULL,
+		  "docker.io/library/busybox:latest" },                                /* stages are no images */
+		{ "FROM scratch\nCOPY --from=0 /a /a\nCOPY --from=tools:2 /t /t\n", NULL,
+		  "docker.io/library/tools:2" },
+		{ "FROM localhost:5000/team/app\n", NULL, "localhost:5000/team/app:latest" },
+		{ "FROM\n", NULL, "error: " },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = refs(cases[i].text, cases[i].arg);
+		if (!strcmp(cases[i].want, "error: "))
+			UNIT_CHECK(!strncmp(got, "error: Buildfile:1", 18), "a Buildfile that does not parse: %s", got);
+		else
+			UNIT_STREQ(got, cases[i].want, "images of case %zu", i);
+		free(got);
+	}
+}
+
 int main(void)
 {
+	test_buildfile_images();
 	test_order();
 	test_closure();
 	test_schedule();
