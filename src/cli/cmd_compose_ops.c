@@ -226,6 +226,12 @@ static char *command_text(const struct ctr_state *s)
 	return u;
 }
 
+static int by_name(const void *a, const void *b)
+{
+	const struct ctr_state *x = a, *y = b;
+	return strcmp(x->name ? x->name : "", y->name ? y->name : "");
+}
+
 int cc_cmd_ps(struct cc *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -252,9 +258,10 @@ int cc_cmd_ps(struct cc *c, int argc, char **argv)
 		return EXIT_FAIL;
 	if (cc_containers(c, &list, &n, true) < 0)
 		return EXIT_FAIL;
+	qsort(list, n, sizeof(*list), by_name);  /* as docker compose ps */
 	cli_table_init(&t, 6);
 	cli_table_add(&t, "NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS");
-	for (size_t k = n; k-- > 0;) {         /* oldest first: the order they started in */
+	for (size_t k = 0; k < n; k++) {
 		const struct ctr_state *s = &list[k];
 		long svc = service_of(c, s);
 		char status[96], created[64];

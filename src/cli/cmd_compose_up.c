@@ -551,11 +551,15 @@ static int wait_all(struct cc *c, const bool *sel)
 			if (r <= 0)
 				return -1;
 			st = ctr_effective_status(&s);
-			ok = st == CTR_RUNNING && (!s.health || !strcmp(s.health, "healthy"));
+			/* a one-shot service that ended well is done, as compose's --wait */
+			ok = (st == CTR_RUNNING && (!s.health || !strcmp(s.health, "healthy"))) ||
+			     (st == CTR_EXITED && s.status == CTR_EXITED && s.exit_code == 0);
 			bad = st == CTR_EXITED || (s.health && !strcmp(s.health, "unhealthy"));
 			ctr_state_free(&s);
-			if (ok)
+			if (ok) {
+				fprintf(stderr, " Container %s  %s\n", cli_esc(name), st == CTR_EXITED ? "Exited" : "Healthy");
 				break;
+			}
 			if (bad) {
 				fprintf(stderr, "error: container %s is %s\n", cli_esc(name),
 					st == CTR_EXITED ? "exited" : "unhealthy");
@@ -565,7 +569,6 @@ static int wait_all(struct cc *c, const bool *sel)
 				return -1;
 			usleep(200 * 1000);
 		}
-		fprintf(stderr, " Container %s  Healthy\n", cli_esc(name));
 	}
 	return 0;
 }
