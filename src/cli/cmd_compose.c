@@ -34,7 +34,7 @@ static const char compose_usage[] =
 	"\n"
 	"Options:\n"
 	"  -f, --file FILE          a compose file (repeatable: later files merge into\n"
-	"                           earlier ones; '-': stdin is not supported)\n"
+	"                           earlier ones)\n"
 	"  -p, --project-name NAME  the project's name (default: COMPOSE_PROJECT_NAME,\n"
 	"                           the file's name:, or the directory's name)\n"
 	"      --project-directory DIR  the working directory (default: the first\n"

@@ -2,7 +2,8 @@
 # cairn compose as a user (issue 13): every service gets the host's network
 # (one warning says so, once), depends_on still orders the start, the
 # services reach each other on localhost, and down removes what up made.
-# (Health checks of rootless containers are the supervisor's: t0797.)
+# compose build as the user too. (Health checks of rootless containers are
+# the supervisor's: t0797.)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/containers.sh"
 . "$(dirname "$0")/rootless.sh"
@@ -23,19 +24,21 @@ rootless_contexts
 rl_ok "build busybox as the user" "$U" build -q -t busybox "$T/ctx/bb"
 
 port=$((20000 + RANDOM % 20000))
-mkdir -p "$T/proj"
+mkdir -p "$T/proj/web"
+printf 'FROM busybox\nRUN mkdir -p /www && echo rootless-page >/www/index.html\n' >"$T/proj/web/Buildfile"
 cat >"$T/proj/compose.yaml" <<EOF
 name: rlproj
 services:
   web:
-    image: busybox
-    command: ["sh", "-c", "mkdir -p /www && echo rootless-page >/www/index.html && httpd -f -p $port -h /www"]
+    build: ./web
+    command: ["httpd", "-f", "-p", "$port", "-h", "/www"]
   client:
     image: busybox
     command: ["sleep", "300"]
     depends_on: [web]
 EOF
 chmod -R a+rX "$T/proj"
+rl_ok "compose build as the user" "$U" compose -f "$T/proj/compose.yaml" build
 rl_ok "compose up -d as the user" "$U" compose -f "$T/proj/compose.yaml" up -d
 check "one warning says the services use the host's network" \
 	test "$(grep -c 'rootless: every service uses the host' "$T/err")" -eq 1
