@@ -403,9 +403,11 @@ static int converge(struct cc *c, const struct cmp_service *svc, bool recreate, 
 		}
 		if (only_existing && st != CTR_EXITED)
 			return 0;
-		/* A cairn container does not start twice: its state goes and the
+		/* A cairn container does not start twice: it is stopped as `stop`
+		 * would (its stop signal, then its timeout), its state goes and the
 		 * service runs afresh from its image. */
-		if (simple(c, "rm", "-f", name, CC_QUIET) != 0)
+		if ((st != CTR_EXITED && simple(c, "stop", name, NULL, CC_QUIET) != 0) ||
+		    simple(c, "rm", "-f", name, CC_QUIET) != 0)
 			return -1;
 		if (!same)
 			done = "Recreated";
