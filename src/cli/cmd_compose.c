@@ -68,6 +68,9 @@ static const char compose_usage[] =
 	"  start [SERVICE...]          start stopped containers again (a cairn\n"
 	"                              container starts afresh from its image)\n"
 	"  restart [-t N] [SERVICE...] stop, then start\n"
+	"  rm [-s] [SERVICE...]        remove stopped containers (-s: stop them first)\n"
+	"  pull [SERVICE...]           pull the images of services without build:\n"
+	"  push [SERVICE...]           push the images services build\n"
 	"  config [--services | --volumes | --networks | --images]\n"
 	"        the resolved model as JSON (which is YAML), or the names\n";
 
@@ -561,6 +564,7 @@ static const struct {
 	{ "build", cc_cmd_build }, { "up", cc_cmd_up }, { "down", cc_cmd_down }, { "ps", cc_cmd_ps },
 	{ "logs", cc_cmd_logs }, { "exec", cc_cmd_exec }, { "run", cc_cmd_run }, { "stop", cc_cmd_stop },
 	{ "start", cc_cmd_start }, { "restart", cc_cmd_restart }, { "config", cmd_config },
+	{ "pull", cc_cmd_pull }, { "push", cc_cmd_push }, { "rm", cc_cmd_rm },
 };
 
 int cmd_compose(struct cli *cli, int argc, char **argv)

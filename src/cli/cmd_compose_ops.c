@@ -537,3 +537,79 @@ int cc_cmd_exec(struct cc *c, int argc, char **argv)
 		cn_strv_pushdup(&full, argv[i]);
 	return cc_exec(c, &full);
 }
+
+/* pull: the images of services without a build: section; push: the
+ * images services build. */
+static int each_image(struct cc *c, int argc, char **argv, const char *verb)
+{
+	_cleanup_free_ bool *sel = cn_xcalloc(c->p.nservices + 1, sizeof(*sel));
+	bool push = !strcmp(verb, "push");
+	int rc = 0;
+	if (argc > 1 && argv[1][0] == '-')
+		return cli_usage_error("compose", "%s: invalid option '%s'", verb, argv[1]);
+	if (cc_select(c, argv + 1, argc - 1, false, sel) < 0)
+		return EXIT_FAIL;
+	for (size_t i = 0; i < c->p.nservices; i++) {
+		const struct cmp_service *s = &c->p.services[i];
+		_cleanup_free_ char *image = NULL;
+		if (!sel[i] || (push ? !s->build : !s->image || s->build))
+			continue;
+		image = cc_image_name(c, s);
+		fprintf(stderr, " Service %s  %s %s\n", cli_esc(s->name), push ? "Pushing" : "Pulling", cli_esc(image));
+		if (child(c, (const char *const[]){ verb, image, NULL }, CC_QUIET) != 0) {
+			fprintf(stderr, "error: service %s: %s %s failed\n", cli_esc(s->name), verb, cli_esc(image));
+			rc = EXIT_FAIL;
+		}
+	}
+	return rc;
+}
+
+int cc_cmd_pull(struct cc *c, int argc, char **argv)
+{
+	return each_image(c, argc, argv, "pull");
+}
+
+int cc_cmd_push(struct cc *c, int argc, char **argv)
+{
+	return each_image(c, argc, argv, "push");
+}
+
+/* rm: the stopped containers of the services (-s: stop them first). */
+int cc_cmd_rm(struct cc *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "stop", no_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	_cleanup_free_ bool *sel = cn_xcalloc(c->p.nservices + 1, sizeof(*sel));
+	struct ctr_state *list;
+	bool stop = false;
+	size_t n;
+	int ch, rc = 0;
+	while ((ch = getopt_long(argc, argv, "+fs", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': break;        /* cairn never asks */
+		case 's': stop = true; break;
+		default: return cli_usage_error("compose", "rm: invalid option");
+		}
+	}
+	if (cc_select(c, argv + optind, argc - optind, false, sel) < 0)
+		return EXIT_FAIL;
+	if (stop && cc_stop(c, sel, -1) != 0)
+		return EXIT_FAIL;
+	if (cc_containers(c, &list, &n, false) < 0)
+		return EXIT_FAIL;
+	for (size_t i = 0; i < n; i++) {
+		long svc = service_of(c, &list[i]);
+		if (svc < 0 || !sel[svc] || ctr_effective_status(&list[i]) != CTR_EXITED)
+			continue;
+		if (child(c, (const char *const[]){ "rm", list[i].name, NULL }, CC_QUIET) != 0) {
+			rc = EXIT_FAIL;
+			continue;
+		}
+		fprintf(stderr, " Container %s  Removed\n", cli_esc(list[i].name));
+	}
+	ctr_list_free(list, n);
+	return rc;
+}

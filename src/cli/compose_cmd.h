@@ -84,6 +84,9 @@ int cc_cmd_ps(struct cc *c, int argc, char **argv);
 int cc_cmd_logs(struct cc *c, int argc, char **argv);
 int cc_cmd_exec(struct cc *c, int argc, char **argv);
 int cc_cmd_stop(struct cc *c, int argc, char **argv);
+int cc_cmd_pull(struct cc *c, int argc, char **argv);
+int cc_cmd_push(struct cc *c, int argc, char **argv);
+int cc_cmd_rm(struct cc *c, int argc, char **argv);
 /* Stop (in reverse depends_on order) the running containers of the
  * services SEL marks (NULL: every container of the project). */
 int cc_stop(struct cc *c, const bool *sel, long timeout);
