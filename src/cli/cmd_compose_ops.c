@@ -259,8 +259,8 @@ int cc_cmd_ps(struct cc *c, int argc, char **argv)
 	if (cc_containers(c, &list, &n, true) < 0)
 		return EXIT_FAIL;
 	qsort(list, n, sizeof(*list), by_name);  /* as docker compose ps */
-	cli_table_init(&t, 6);
-	cli_table_add(&t, "NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS");
+	cli_table_init(&t, 7);
+	cli_table_add(&t, "NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS");
 	for (size_t k = 0; k < n; k++) {
 		const struct ctr_state *s = &list[k];
 		long svc = service_of(c, s);
@@ -276,12 +276,17 @@ int cc_cmd_ps(struct cc *c, int argc, char **argv)
 			continue;
 		}
 		_cleanup_free_ char *cmd = command_text(s);
-		_cleanup_free_ char *ago = NULL;
+		_cleanup_free_ char *ago = NULL, *ports = cn_xstrdup("");
+		for (size_t p = 0; p < s->net.ports.n; p++) {     /* "0.0.0.0:8080->80/tcp" */
+			char *u = cn_xasprintf("%s%s%s", ports, p ? ", " : "", s->net.ports.v[p]);
+			free(ports);
+			ports = u;
+		}
 		cli_human_duration((long long)time(NULL) - s->created, created, sizeof(created));
 		ago = cn_xasprintf("%s ago", created);
 		cc_status_text(s, status, sizeof(status));
 		cli_table_add(&t, cli_esc(s->name), cli_esc(s->image), cli_esc(cmd),
-			      cli_esc(cc_label(s, CC_LABEL_SERVICE)), ago, status);
+			      cli_esc(cc_label(s, CC_LABEL_SERVICE)), ago, status, cli_esc(ports));
 	}
 	if (!quiet && !services)
 		cli_table_print(&t, stdout);
