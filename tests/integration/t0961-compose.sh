@@ -31,6 +31,9 @@ fi
 have_network() { "$CAIRN" network ls 2>/dev/null | grep -q "$1"; }
 have_volume() { "$CAIRN" volume ls 2>/dev/null | grep -q "$1"; }
 
+# the host port db's page is published on (interpolated by compose)
+export CMPT_PORT=$((20000 + RANDOM % 20000))
+
 # ---- the build graph ----
 # base and solo are independent: each waits (at most 60 s) for the other's
 # mark in a shared cache mount, which only works when they run at the
@@ -74,6 +77,8 @@ services:
       retries: 30
     volumes:
       - data:/data
+    ports:
+      - "127.0.0.1:${CMPT_PORT:-18080}:80"
   client:
     image: busybox
     command: ["sleep", "300"]
@@ -115,6 +120,9 @@ check "service_healthy: app started after db was healthy" test "${healthy:-999}"
 run_cairn "${CP[@]}" ps
 check "ps shows db healthy" grep -q 'cmpt-db-1 .*Up .*(healthy)' "$T/out"
 check "ps lists the three services" test "$(grep -c '^cmpt-' "$T/out")" -eq 3
+check "ps shows db's published port" grep -q "cmpt-db-1 .*127.0.0.1:$CMPT_PORT->80/tcp" "$T/out"
+check "the published port answers on the host's 127.0.0.1" \
+	test "$(curl -fsS "http://127.0.0.1:$CMPT_PORT/" 2>&1)" = db-page
 check "the network was created" have_network cmpt_default
 check "the named volume was created" have_volume cmpt_data
 logs_prefixed() { "$CAIRN" "${CP[@]}" logs app | grep -q '^cmpt-app-1 *| app-started'; }
