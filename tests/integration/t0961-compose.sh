@@ -5,7 +5,8 @@
 # (service_healthy waits, service_completed_successfully's exit status,
 # docker compose's errors), a restart policy, services reaching each other
 # by name on the project's network, ps/logs/exec/run/stop/start, and down
-# (-v) removing containers, the network and named volumes.
+# (-v) removing containers, the network (bridge, veths, nftables rules)
+# and named volumes.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/containers.sh"
 
@@ -124,6 +125,9 @@ check "ps shows db's published port" grep -q "cmpt-db-1 .*127.0.0.1:$CMPT_PORT->
 check "the published port answers on the host's 127.0.0.1" \
 	test "$(curl -fsS "http://127.0.0.1:$CMPT_PORT/" 2>&1)" = db-page
 check "the network was created" have_network cmpt_default
+bridge=$("$CAIRN" network inspect cmpt_default | jq -r '.[0].Options["com.docker.network.bridge.name"]')
+subnet=$("$CAIRN" network inspect cmpt_default | jq -r '.[0].IPAM.Config[0].Subnet')
+check "...with its bridge" ip link show "$bridge"
 check "the named volume was created" have_volume cmpt_data
 logs_prefixed() { "$CAIRN" "${CP[@]}" logs app | grep -q '^cmpt-app-1 *| app-started'; }
 wait_for "logs are prefixed by the container" logs_prefixed
@@ -187,6 +191,9 @@ expect_ok "down (the crash service is an orphan without its profile)" "${CP[@]}"
 run_cairn ps -a
 check "...removed the containers" test "$(grep -c 'cmpt-' "$T/out")" -eq 0
 check "...and the network" sh -c "! '$CAIRN' network ls | grep -q cmpt_default"
+check "...its bridge and veths" sh -c "! ip -o link show | grep -q '$bridge'"
+check "...and its nftables rules" sh -c "! nft -s list ruleset 2>/dev/null | grep -qF -e '$bridge' -e '${subnet%/*}'"
+check "...and the port's" sh -c "! nft -s list ruleset 2>/dev/null | grep -qw '$CMPT_PORT'"
 check "...but not the volume" have_volume cmpt_data
 expect_ok "down -v" "${CP[@]}" down -v
 check "...removed the named volume" sh -c "! '$CAIRN' volume ls | grep -q cmpt_data"
