@@ -4,7 +4,8 @@
 # time, a step they share is built once), up in depends_on order
 # (service_healthy waits, service_completed_successfully's exit status,
 # docker compose's errors), a restart policy, services reaching each other
-# by name on the project's network, ps/logs/exec/run/stop/start, and down
+# by name on the project's network (and another project not reaching
+# them), a published port, ps/logs/exec/run/stop/start, and down
 # (-v) removing containers, the network (bridge, veths, nftables rules)
 # and named volumes.
 . "$(dirname "$0")/lib.sh"
@@ -135,6 +136,19 @@ expect_ok "exec in a service's container" "${CP[@]}" exec -T app cat /from-base
 check "...prints what the container has" test "$(cat "$T/out")" = base
 expect_ok "a service reaches another by its name" "${CP[@]}" exec -T client wget -q -O- http://db/
 check "...and gets its page" test "$(cat "$T/out")" = db-page
+db_ip=$(state cmpt-db-1 .net.ip)
+cat >"$T/other.yaml" <<'EOF'
+services:
+  probe:
+    image: busybox
+    command: ["true"]
+EOF
+expect_ok "the same probe from the project reaches db's address" \
+	"${CP[@]}" run --rm -T client sh -c "timeout 5 wget -q -O- http://$db_ip/"
+run_cairn $(cx "$T/other.yaml" run --rm -T probe sh -c "timeout 5 wget -q -O- http://$db_ip/")
+check "another project cannot reach the services (db at ${db_ip:-?})" \
+	test -n "$db_ip" -a "$status" -ne 0 -a "$(cat "$T/out")" != db-page
+"$CAIRN" $(cx "$T/other.yaml" down) >/dev/null 2>&1
 expect_ok "run --rm a one-off container" "${CP[@]}" run --rm -T client echo one-off
 check "...with its output" grep -q one-off "$T/out"
 run_cairn "${CP[@]}" up -d
