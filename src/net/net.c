@@ -124,7 +124,7 @@ static int nft_run(const char *cmd, char **out, cn_err *err)
 }
 
 /* Whether CHAIN of our table has a rule holding NEEDLE. */
-static bool chain_has(const char *chain, const char *needle)
+bool net_nft_chain_has(const char *chain, const char *needle)
 {
 	_cleanup_free_ char *cmd = cn_xasprintf("list chain " NFT_TABLE " %s\n", chain), *out = NULL;
 	cn_err ignored;
@@ -136,13 +136,11 @@ static bool chain_has(const char *chain, const char *needle)
  * the old rules), jumped to once. Only drops: the base chains accept, and
  * an accept in one bridge's chain would end the walk before another
  * bridge's drop (and would not override another table's drop anyway, see
- * forward_drop_note). Published ports: prerouting and output jump to
- * "hostports" for local destinations; each container's chain hangs from
- * it (ports.c). */
+ * forward_drop_note). Published ports have chains of their own (ports.c). */
 static int nft_setup(const struct net_conf *c, cn_err *err)
 {
 	char net[INET_ADDRSTRLEN], cidr[32];
-	const char *br = c->bridge, *hp = "fib daddr type local jump hostports";
+	const char *br = c->bridge;
 	_cleanup_free_ char *fj = cn_xasprintf("jump fwd-%s", br), *nj = cn_xasprintf("jump nat-%s", br);
 	_cleanup_buf_ cn_buf b = { 0 };
 	net_ip_str(c->subnet, net);
@@ -151,9 +149,6 @@ static int nft_setup(const struct net_conf *c, cn_err *err)
 	cn_buf_addf(&b, "add table " NFT_TABLE "\n"
 		    "add chain " NFT_TABLE " forward { type filter hook forward priority filter; policy accept; }\n"
 		    "add chain " NFT_TABLE " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n"
-		    "add chain " NFT_TABLE " prerouting { type nat hook prerouting priority -100; policy accept; }\n"
-		    "add chain " NFT_TABLE " output { type nat hook output priority -100; policy accept; }\n"
-		    "add chain " NFT_TABLE " hostports\n"
 		    "add chain " NFT_TABLE " fwd-%1$s\n"
 		    "add chain " NFT_TABLE " nat-%1$s\n", br);
 	if (nft_run(b.data, NULL, err) < 0)
@@ -174,14 +169,10 @@ static int nft_setup(const struct net_conf *c, cn_err *err)
 		cn_buf_addf(&b, "add rule " NFT_TABLE " nat-%s ip saddr %s ip daddr != %s masquerade\n", br, cidr,
 			    cidr);
 	/* The jumps are added once: a second copy would run the chain twice. */
-	if (!chain_has("forward", fj))
+	if (!net_nft_chain_has("forward", fj))
 		cn_buf_addf(&b, "add rule " NFT_TABLE " forward %s\n", fj);
-	if (!chain_has("postrouting", nj))
+	if (!net_nft_chain_has("postrouting", nj))
 		cn_buf_addf(&b, "add rule " NFT_TABLE " postrouting %s\n", nj);
-	if (!chain_has("prerouting", hp))
-		cn_buf_addf(&b, "add rule " NFT_TABLE " prerouting %s\n", hp);
-	if (!chain_has("output", hp))
-		cn_buf_addf(&b, "add rule " NFT_TABLE " output %s\n", hp);
 	return nft_run(b.data, NULL, err);
 }
 
@@ -255,6 +246,22 @@ static int need_root(const struct net_conf *c, cn_err *err)
 			   c->bridge);
 }
 
+int net_setup_lock(cn_err *err)
+{
+	char dir[PATH_MAX];
+	int fd;
+	if (run_dir(NULL, dir, sizeof(dir), err) < 0)
+		return -1;
+	fd = open(NET_RUN_DIR "/setup.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return cn_err_sys(err, "open %s/setup.lock", NET_RUN_DIR);
+	if (flock(fd, LOCK_EX) < 0) {
+		close(fd);
+		return cn_err_sys(err, "lock %s/setup.lock", NET_RUN_DIR);
+	}
+	return fd;
+}
+
 int net_prepare(const struct net_conf *c, cn_strv *notes, cn_err *err)
 {
 	char dir[PATH_MAX], resolv[PATH_MAX];
@@ -264,11 +271,8 @@ int net_prepare(const struct net_conf *c, cn_strv *notes, cn_err *err)
 	if (run_dir(NULL, dir, sizeof(dir), err) < 0)
 		return -1;
 	/* One preparer at a time: the nft jump check and its add go together. */
-	lock = open(NET_RUN_DIR "/setup.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (lock < 0)
-		return cn_err_sys(err, "open %s/setup.lock", NET_RUN_DIR);
-	if (flock(lock, LOCK_EX) < 0)
-		return cn_err_sys(err, "lock %s/setup.lock", NET_RUN_DIR);
+	if ((lock = net_setup_lock(err)) < 0)
+		return -1;
 	if (bridge_setup(c, err) < 0 || nft_setup(c, err) < 0)
 		return cn_err_wrap(err, "set up the %s network (--network host does without)", c->bridge);
 	flock(lock, LOCK_UN);
@@ -286,17 +290,21 @@ int net_teardown(const struct net_conf *c, cn_err *err)
 	_cleanup_close_ int lock = -1;
 	if (need_root(c, err) < 0 || run_dir(NULL, dir, sizeof(dir), err) < 0)
 		return -1;
-	lock = open(NET_RUN_DIR "/setup.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (lock < 0 || flock(lock, LOCK_EX) < 0)
-		return cn_err_sys(err, "lock %s/setup.lock", NET_RUN_DIR);
+	if ((lock = net_setup_lock(err)) < 0)
+		return -1;
 	/* fwd-BR and nat-BR are whole names: "fwd-cn-1" must not take "fwd-cn-12". */
 	if (net_nft_drop_chains(ports, true, err) < 0 || net_nft_drop_chains(fwd, false, err) < 0 ||
 	    net_nft_drop_chains(nat, false, err) < 0)
 		return cn_err_wrap(err, "remove the nftables rules of %s", c->bridge);
 	/* The table goes with the last bridge (nft list ruleset as before). */
-	if (nft_run("list table " NFT_TABLE "\n", &rest, err) == 0 && !strstr(rest, "chain fwd-") &&
-	    nft_run("delete table " NFT_TABLE "\n", NULL, err) < 0)
-		return -1;
+	if (nft_run("list table " NFT_TABLE "\n", &rest, err) == 0) {
+		if (!strstr(rest, "chain fwd-")) {
+			if (nft_run("delete table " NFT_TABLE "\n", NULL, err) < 0)
+				return -1;
+		} else if (net_ports_unused(rest, err) < 0) {
+			return -1;
+		}
+	}
 	if (net_nl_link_del(c->bridge, err) < 0)
 		return -1;
 	snprintf(dir, sizeof(dir), "%s/%s", NET_RUN_DIR, c->bridge);

@@ -50,10 +50,12 @@ int net_conf_subnet(struct net_conf *c, const char *cidr, cn_err *err);
  * route_localnet on the bridge (published ports answer on 127.0.0.1), and
  * the table "inet cairn": masquerade for the subnet's egress (none when
  * internal), forwarding into the subnet from elsewhere dropped (other
- * bridges cannot reach it) except for published ports, and the nat
- * chains published ports hang from (prerouting and output). NOTES gets one line per thing the user should know
+ * bridges cannot reach it) except for published ports. NOTES gets one line per thing the user should know
  * (a resolver fallback, a firewall that drops forwarded packets). */
 int net_prepare(const struct net_conf *c, cn_strv *notes, cn_err *err);
+
+/* The host-wide lock of the nft table's layout (an fd to close). */
+int net_setup_lock(cn_err *err);
 
 /* Undo net_prepare for one bridge: its chains (and its containers' port
  * chains), the bridge itself and its lease directory; the table too when
@@ -129,6 +131,12 @@ int net_ports_remove(const struct net_lease *l, cn_err *err);
 /* nft: delete the chain NAME (every chain named NAME* when PREFIX) and
  * every jump to it, in one transaction; no table or no chain: nothing. */
 int net_nft_drop_chains(const char *name, bool prefix, cn_err *err);
+/* Drop the chains published ports hang from (hostports, and the nat
+ * prerouting and output hooks) when LISTED (the table, as nft lists it)
+ * has no container's port chain left. */
+int net_ports_unused(const char *listed, cn_err *err);
+/* Whether CHAIN of the table "inet cairn" has a rule holding NEEDLE. */
+bool net_nft_chain_has(const char *chain, const char *needle);
 /* One nft transaction; OUT (if not NULL) gets what nft printed, with
  * rule handles when HANDLES. */
 int net_nft_run(const char *cmd, bool handles, char **out, cn_err *err);

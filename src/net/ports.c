@@ -192,25 +192,65 @@ static void chain_name(const struct net_lease *l, char *out, size_t len)
 	snprintf(out, len, "p-%s-%08x", l->conf.bridge, l->addr);
 }
 
-int net_ports_remove(const struct net_lease *l, cn_err *err)
+int net_ports_unused(const char *listed, cn_err *err)
+{
+	if (strstr(listed, "chain p-") || !strstr(listed, "chain hostports"))
+		return 0;
+	if (net_nft_drop_chains("hostports", false, err) < 0 || net_nft_drop_chains("prerouting", false, err) < 0 ||
+	    net_nft_drop_chains("output", false, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* Drop L's chain (when SWEEP_ALL, the hooks with the last one); the
+ * caller holds the setup lock. */
+static int remove_locked(const struct net_lease *l, bool sweep, cn_err *err)
 {
 	char chain[64];
+	_cleanup_free_ char *listed = NULL;
+	cn_err ignored;
 	chain_name(l, chain, sizeof(chain));
-	return net_nft_drop_chains(chain, false, err);
+	if (net_nft_drop_chains(chain, false, err) < 0)
+		return -1;
+	if (!sweep || net_nft_run("list table " NFT_TABLE "\n", false, &listed, &ignored) < 0)
+		return 0;
+	return net_ports_unused(listed, err);
+}
+
+int net_ports_remove(const struct net_lease *l, cn_err *err)
+{
+	_cleanup_close_ int lock = net_setup_lock(err);
+	if (lock < 0)
+		return -1;
+	return remove_locked(l, true, err);
 }
 
 int net_ports_add(const struct net_lease *l, const struct net_port *p, size_t n, cn_err *err)
 {
 	char chain[64], cip[INET_ADDRSTRLEN], hip[INET_ADDRSTRLEN];
 	_cleanup_buf_ cn_buf b = { 0 };
+	const char *hp = "fib daddr type local jump hostports";
+	_cleanup_close_ int lock = net_setup_lock(err);
+	if (lock < 0)
+		return -1;
 	chain_name(l, chain, sizeof(chain));
 	/* A killed run's chain for this address goes first. */
-	if (net_ports_remove(l, err) < 0)
+	if (remove_locked(l, !n, err) < 0)
 		return -1;
 	if (!n)
 		return 0;
 	net_ip_str(l->addr, cip);
 	cn_buf_init(&b, 0);
+	/* The hooks: local destinations (the host's own clients through
+	 * output, 127.0.0.1 included) go through hostports. */
+	cn_buf_addf(&b, "add table " NFT_TABLE "\n"
+		    "add chain " NFT_TABLE " prerouting { type nat hook prerouting priority -100; policy accept; }\n"
+		    "add chain " NFT_TABLE " output { type nat hook output priority -100; policy accept; }\n"
+		    "add chain " NFT_TABLE " hostports\n");
+	if (!net_nft_chain_has("prerouting", hp))
+		cn_buf_addf(&b, "add rule " NFT_TABLE " prerouting %s\n", hp);
+	if (!net_nft_chain_has("output", hp))
+		cn_buf_addf(&b, "add rule " NFT_TABLE " output %s\n", hp);
 	cn_buf_addf(&b, "add chain " NFT_TABLE " %s\n", chain);
 	for (size_t i = 0; i < n; i++)
 		for (unsigned k = 0; k < p[i].count; k++) {

@@ -1,0 +1,141 @@
+#!/bin/bash
+# Named networks: cairn network create|ls|inspect|rm|prune; containers on
+# one reach each other by name, hostname and alias (an /etc/hosts kept
+# current in place), another network cannot reach them, published ports
+# answer on the host's 127.0.0.1, and removing the containers and the
+# networks leaves the host's links and nftables ruleset as they were.
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" != 0 ] || ! command -v nft >/dev/null; then
+	skip "named networks" "needs root and nft"
+	finish
+fi
+build_busybox || finish
+
+# Names and subnets of this test only: other tests may run at the same time.
+A=t0960a-$$ B=t0960b-$$ C=t0960c-$$ D=t0960d-$$
+WEB=t0960-web-$$ DB=t0960-db-$$
+SUB_A=10.89.196.0/24 SUB_B=10.89.197.0/24
+P1=$((20000 + RANDOM % 10000)) P2=$((30000 + RANDOM % 10000))
+
+cleanup() {
+	"$CAIRN" rm -f "$WEB" "$DB" >/dev/null 2>&1
+	"$CAIRN" network rm "$A" "$B" "$C" "$D" >/dev/null 2>&1
+	cleanup_test_dir
+}
+trap cleanup EXIT
+
+# Other tests' containers come and go on the default network (cairn0):
+# its veths and its own two chains (which every cairn rewrites) are left
+# out of the comparison.
+links() { ip -o link | grep -v 'master cairn0' | awk -F': ' '{print $2}' | sed 's/@.*//' | sort; }
+rules() { nft list ruleset | awk '/^\tchain (fwd|nat)-cairn0 \{/ {skip = 1} !skip {print} skip && /^\t\}/ {skip = 0}'; }
+links >"$T/links.before"
+rules >"$T/rules.before"
+
+expect_ok "network create with a subnet and a label" network create --subnet $SUB_A --label t0960=$$ "$A"
+id_a=$(cat "$T/out")
+expect_ok "network create a second network" network create --subnet $SUB_B "$B"
+expect_ok "network create --internal" network create --internal --subnet 10.89.198.0/24 "$C"
+expect_ok "network create picks a free /24 of 10.89.0.0/16" network create "$D"
+run_cairn network inspect "$D"
+if grep -Eq '"Subnet": "10\.89\.[0-9]+\.0/24"' "$T/out"; then pass "the picked subnet is a /24 of 10.89.0.0/16"; else fail "picked subnet"; cat "$T/out" | sed 's/^/#   /'; fi
+expect_fail "a taken name is refused" 1 "already exists" network create "$A"
+expect_fail "an overlapping subnet is refused" 1 "overlaps network" network create --subnet 10.89.196.128/25 t0960x-$$
+expect_fail "a reserved name is refused" 1 "not a valid network name" network create host
+
+run_cairn network ls
+if grep -q "$A" "$T/out" && grep -q "$B" "$T/out" && grep -q "10.89.196.0/24" "$T/out"; then
+	pass "network ls lists them with their subnets"
+else
+	fail "network ls"; sed 's/^/#   /' "$T/out"
+fi
+run_cairn network ls -q --filter label=t0960=$$
+if [ "$(cat "$T/out")" = "${id_a:0:12}" ]; then pass "network ls -q --filter label=K=V"; else fail "ls --filter: $(cat "$T/out")"; fi
+run_cairn network inspect "$A"
+if jq -e --arg n "$A" '.[0].Name == $n and .[0].IPAM.Config[0].Subnet == "10.89.196.0/24" and .[0].IPAM.Config[0].Gateway == "10.89.196.1" and .[0].Labels.t0960 != null and .[0].Driver == "bridge"' "$T/out" >/dev/null; then
+	pass "network inspect prints docker's JSON"
+else
+	fail "network inspect"; sed 's/^/#   /' "$T/out"
+fi
+
+expect_fail "--network with an unknown network" 125 "not found" run --rm --network t0960-nonesuch-$$ busybox true
+expect_fail "--network-alias needs a created network" 125 "needs --network NAME" run --rm --network-alias x busybox true
+expect_fail "-p with a bad spec" 125 "-p '80:x'" run --rm -p 80:x --network "$A" busybox true
+
+# A web server (by name and alias) and a second member (by name and hostname).
+expect_ok "run -d --network --network-alias -p" run -d --name "$WEB" --network "$A" --network-alias www \
+	-p 127.0.0.1:$P1:80 -p $P2:80 busybox sh -c 'mkdir /w && echo hello-web >/w/index.html && exec httpd -f -p 80 -h /w'
+expect_ok "a second member with a hostname" run -d --name "$DB" --hostname dbhost --network "$A" busybox sleep 300
+
+# httpd may take a moment to listen.
+served() { for _ in $(seq 50); do "$@" >"$T/served" 2>/dev/null && grep -q hello-web "$T/served" && return 0; sleep 0.1; done; return 1; }
+
+check "a member reaches another by its container name" served "$CAIRN" run --rm --network "$A" busybox wget -q -O - "http://$WEB/"
+check "... and by its --network-alias" served "$CAIRN" run --rm --network "$A" busybox wget -q -O - http://www/
+check "... and pings one by name" "$CAIRN" run --rm --network "$A" busybox ping -c 1 -W 2 "$DB"
+check "... and by its hostname" "$CAIRN" run --rm --network "$A" busybox ping -c 1 -W 2 dbhost
+
+# The web server's hosts file was written before the db joined, and the
+# short-lived members above have come and gone: it is kept current in place.
+run_cairn exec "$WEB" cat /etc/hosts
+if grep -q "$DB dbhost" "$T/out" && grep -q "$WEB www" "$T/out" && [ "$(grep -c '^10\.89\.196\.' "$T/out")" = 2 ]; then
+	pass "a running member's /etc/hosts follows members joining and leaving"
+else
+	fail "hosts of $WEB"; sed 's/^/#   /' "$T/out"
+fi
+run_cairn run --rm --network "$A" busybox cat /etc/hosts
+if grep -q "127.0.0.1	localhost" "$T/out"; then pass "localhost stays above the members"; else fail "localhost line"; sed 's/^/#   /' "$T/out"; fi
+
+web_ip=$(jq -r --arg n "$WEB" '.[0].Containers[$n].IPv4Address' <("$CAIRN" network inspect "$A") | cut -d/ -f1)
+case $web_ip in 10.89.196.*) pass "network inspect lists the members' addresses" ;; *) fail "member address '$web_ip'" ;; esac
+
+check "the same address answers from the same network" "$CAIRN" run --rm --network "$A" busybox ping -c 1 -W 2 "$web_ip"
+run_cairn run --rm --network "$B" busybox ping -c 1 -W 2 "$web_ip"
+if [ "$status" != 0 ]; then pass "another network cannot reach a member"; else fail "$B reached $web_ip"; fi
+run_cairn run --rm --network "$B" busybox ping -c 1 -W 2 "$WEB"
+if [ "$status" != 0 ] && grep -q "bad address" "$T/err" "$T/out"; then
+	pass "another network does not resolve the members' names"
+else
+	fail "$B resolved $WEB (status $status)"; sed 's/^/#   /' "$T/out" "$T/err"
+fi
+run_cairn run --rm --network "$C" busybox ping -c 1 -W 2 "$web_ip"
+if [ "$status" != 0 ]; then pass "an internal network cannot reach out"; else fail "$C reached $web_ip"; fi
+
+check "-p 127.0.0.1:PORT:80 answers on the host's 127.0.0.1" served wget -q -O - "http://127.0.0.1:$P1/"
+check "-p PORT:80 answers on the host's 127.0.0.1" served wget -q -O - "http://127.0.0.1:$P2/"
+run_cairn ps
+if grep -q "127.0.0.1:$P1->80/tcp, 0.0.0.0:$P2->80/tcp" "$T/out" && grep -q PORTS "$T/out"; then
+	pass "ps shows the published ports"
+else
+	fail "ps PORTS"; sed 's/^/#   /' "$T/out"
+fi
+run_cairn ps --format '{{.Networks}}'
+if grep -qx "$A" "$T/out"; then pass "ps --format {{.Networks}}"; else fail "ps Networks"; sed 's/^/#   /' "$T/out"; fi
+
+expect_fail "network rm is refused while containers use it" 1 "in use by containers" network rm "$A"
+grep -q "$WEB" "$T/err" && pass "... naming them" || fail "rm names the containers: $(cat "$T/err")"
+
+expect_ok "rm -f the containers" rm -f "$WEB" "$DB"
+run_cairn run --rm --network none busybox true
+check "the published ports are gone with the container" sh -c "! wget -q -T 2 -O - http://127.0.0.1:$P2/"
+expect_ok "network rm" network rm "$A" "$B" "$C"
+run_cairn network prune -f
+if grep -q "$D" "$T/out"; then pass "network prune removes the unused network"; else fail "prune: $(cat "$T/out")"; fi
+run_cairn network ls -q
+if [ ! -s "$T/out" ]; then pass "no network is left"; else fail "left: $(cat "$T/out")"; fi
+
+links >"$T/links.after"
+rules >"$T/rules.after"
+if diff -u "$T/links.before" "$T/links.after" >"$T/links.diff"; then
+	pass "ip link is as before (no bridge, no veth left)"
+else
+	fail "links differ"; sed 's/^/#   /' "$T/links.diff"
+fi
+if diff -u "$T/rules.before" "$T/rules.after" >"$T/rules.diff"; then
+	pass "nft list ruleset is as before"
+else
+	fail "ruleset differs"; sed 's/^/#   /' "$T/rules.diff"
+fi
+check "no mounts left" no_mounts_left
+finish
