@@ -10,10 +10,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -225,6 +228,78 @@ int net_ports_remove(const struct net_lease *l, cn_err *err)
 	return remove_locked(l, true, err);
 }
 
+/* Whether the lease behind a port chain "p-BRIDGE-ADDRHEX" is held. */
+static bool chain_owner_alive(const char *chain)
+{
+	const char *dash = strrchr(chain, '-');
+	char ip[INET_ADDRSTRLEN], path[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	if (!dash || dash - chain < 3)
+		return false;
+	net_ip_str((uint32_t)strtoul(dash + 1, NULL, 16), ip);
+	snprintf(path, sizeof(path), "%s/%.*s/%s", NET_RUN_DIR, (int)(dash - chain - 2), chain + 2, ip);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* Our shared lock would be refused while its holder keeps it. */
+	return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+}
+
+/* Whether the rule LINE of another container publishes a port of P. */
+static const struct net_port *taken(const char *line, const struct net_port *p, size_t n, unsigned *port)
+{
+	const char *d = strstr(line, "dport ");
+	char ip[INET_ADDRSTRLEN] = "";
+	struct in_addr a;
+	uint32_t their_ip = 0;
+	bool udp;
+	if (!d || d - line < 4)
+		return NULL;
+	udp = !strncmp(d - 4, "udp ", 4);
+	*port = (unsigned)strtoul(d + 6, NULL, 10);
+	if (sscanf(line, "ip daddr %15s", ip) == 1 && inet_pton(AF_INET, ip, &a) == 1)
+		their_ip = ntohl(a.s_addr);
+	for (size_t i = 0; i < n; i++)
+		if (p[i].udp == udp && *port >= p[i].host_port && *port < (unsigned)p[i].host_port + p[i].count &&
+		    (!p[i].host_ip || !their_ip || p[i].host_ip == their_ip))
+			return &p[i];
+	return NULL;
+}
+
+/* docker's "port is already allocated": P against the live containers'
+ * chains; the chains of dead ones (a kill -9) are swept on the way. The
+ * caller holds the setup lock. */
+static int check_taken(const char *mine, const struct net_port *p, size_t n, cn_err *err)
+{
+	_cleanup_free_ char *listed = NULL;
+	_cleanup_strv_ cn_strv dead = { 0 };
+	char chain[256] = "", *save = NULL;
+	bool other = false;
+	cn_err ignored;
+	int r = 0;
+	if (net_nft_run("list table " NFT_TABLE "\n", false, &listed, &ignored) < 0)
+		return 0;
+	for (char *line = strtok_r(listed, "\n", &save); line && r == 0; line = strtok_r(NULL, "\n", &save)) {
+		unsigned port;
+		const struct net_port *hit;
+		line += strspn(line, " \t");
+		if (sscanf(line, "chain %255s", chain) == 1) {
+			other = !strncmp(chain, "p-", 2) && strcmp(chain, mine);
+			if (other && !chain_owner_alive(chain)) {
+				cn_strv_pushdup(&dead, chain);
+				other = false;
+			}
+			continue;
+		}
+		if (other && (hit = taken(line, p, n, &port))) {
+			_cleanup_free_ char *s = net_port_str(hit);
+			r = cn_err_fail(err, CN_ERR_CONFLICT, "-p %s: port %u/%s is already published by another "
+					"container (nft chain %s)", s, port, hit->udp ? "udp" : "tcp", chain);
+		}
+	}
+	for (size_t i = 0; i < dead.n; i++)
+		net_nft_drop_chains(dead.v[i], false, &ignored);
+	return r;
+}
+
 int net_ports_add(const struct net_lease *l, const struct net_port *p, size_t n, cn_err *err)
 {
 	char chain[64], cip[INET_ADDRSTRLEN], hip[INET_ADDRSTRLEN];
@@ -239,6 +314,8 @@ int net_ports_add(const struct net_lease *l, const struct net_port *p, size_t n,
 		return -1;
 	if (!n)
 		return 0;
+	if (check_taken(chain, p, n, err) < 0)
+		return -1;
 	net_ip_str(l->addr, cip);
 	cn_buf_init(&b, 0);
 	/* The hooks: local destinations (the host's own clients through

@@ -25,11 +25,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Other tests' containers come and go on the default network (cairn0):
-# its veths and its own two chains (which every cairn rewrites) are left
-# out of the comparison.
-links() { ip -o link | grep -v 'master cairn0' | awk -F': ' '{print $2}' | sed 's/@.*//' | sort; }
-rules() { nft list ruleset | awk '/^\tchain (fwd|nat)-cairn0 \{/ {skip = 1} !skip {print} skip && /^\t\}/ {skip = 0}'; }
+# Other tests' containers and networks come and go at the same time (on
+# cairn0 and on their own bridges): the comparison of the whole is made
+# without any bridge's links and chains, and this test's own bridges,
+# veths, subnets and chains must be gone entirely.
+links() { ip -o link | grep -v ' master ' | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -v '^cn-' | sort; }
+rules() {
+	nft list ruleset | awk '
+		/^\tchain ((fwd|nat|p)-|hostports|prerouting|output)/ {skip = 1}
+		!skip && !/jump ((fwd|nat|p)-|hostports)/ {print}
+		skip && /^\t\}/ {skip = 0}'
+}
 links >"$T/links.before"
 rules >"$T/rules.before"
 
@@ -40,6 +46,9 @@ expect_ok "network create --internal" network create --internal --subnet 10.89.1
 expect_ok "network create picks a free /24 of 10.89.0.0/16" network create "$D"
 run_cairn network inspect "$D"
 if grep -Eq '"Subnet": "10\.89\.[0-9]+\.0/24"' "$T/out"; then pass "the picked subnet is a /24 of 10.89.0.0/16"; else fail "picked subnet"; cat "$T/out" | sed 's/^/#   /'; fi
+bridge_of() { "$CAIRN" network inspect "$1" | jq -r '.[0].Options["com.docker.network.bridge.name"]'; }
+br_a=$(bridge_of "$A") br_b=$(bridge_of "$B") br_c=$(bridge_of "$C")
+case "$br_a $br_b $br_c" in cn-????????\ cn-????????\ cn-????????) pass "bridges are named cn- and 8 hex digits" ;; *) fail "bridge names: $br_a $br_b $br_c" ;; esac
 expect_fail "a taken name is refused" 1 "already exists" network create "$A"
 expect_fail "an overlapping subnet is refused" 1 "overlaps network" network create --subnet 10.89.196.128/25 t0960x-$$
 expect_fail "a reserved name is refused" 1 "not a valid network name" network create host
@@ -99,11 +108,22 @@ if [ "$status" != 0 ] && grep -q "bad address" "$T/err" "$T/out"; then
 else
 	fail "$B resolved $WEB (status $status)"; sed 's/^/#   /' "$T/out" "$T/err"
 fi
-run_cairn run --rm --network "$C" busybox ping -c 1 -W 2 "$web_ip"
-if [ "$status" != 0 ]; then pass "an internal network cannot reach out"; else fail "$C reached $web_ip"; fi
+
+# A published port is the host's: another network reaches it through its
+# own gateway (a host address), an internal network does not get out to it.
+check "another network reaches a published port through the host" served "$CAIRN" run --rm --network "$B" \
+	busybox wget -q -O - "http://10.89.197.1:$P2/"
+run_cairn run --rm --network "$C" busybox sh -c "echo 'GET / HTTP/1.0' | nc -w 3 10.89.198.1 $P2"
+if [ "$status" != 0 ] && ! grep -q hello-web "$T/out"; then
+	pass "an internal network cannot reach out"
+else
+	fail "$C reached the published port (status $status)"; sed 's/^/#   /' "$T/out"
+fi
 
 check "-p 127.0.0.1:PORT:80 answers on the host's 127.0.0.1" served wget -q -O - "http://127.0.0.1:$P1/"
 check "-p PORT:80 answers on the host's 127.0.0.1" served wget -q -O - "http://127.0.0.1:$P2/"
+expect_fail "a port another container publishes is refused" 125 "already published" \
+	run --rm --network "$B" -p $P2:80 busybox true
 run_cairn ps
 if grep -q "127.0.0.1:$P1->80/tcp, 0.0.0.0:$P2->80/tcp" "$T/out" && grep -q PORTS "$T/out"; then
 	pass "ps shows the published ports"
@@ -128,14 +148,25 @@ if [ ! -s "$T/out" ]; then pass "no network is left"; else fail "left: $(cat "$T
 links >"$T/links.after"
 rules >"$T/rules.after"
 if diff -u "$T/links.before" "$T/links.after" >"$T/links.diff"; then
-	pass "ip link is as before (no bridge, no veth left)"
+	pass "ip link is as before"
 else
 	fail "links differ"; sed 's/^/#   /' "$T/links.diff"
+fi
+mine="$br_a|$br_b|$br_c|cn0a59c[456]|10\.89\.19[678]\."
+if ! ip -o link | grep -Eq "$mine"; then
+	pass "no bridge and no veth of these networks is left"
+else
+	fail "links left"; ip -o link | grep -E "$mine" | sed 's/^/#   /'
 fi
 if diff -u "$T/rules.before" "$T/rules.after" >"$T/rules.diff"; then
 	pass "nft list ruleset is as before"
 else
 	fail "ruleset differs"; sed 's/^/#   /' "$T/rules.diff"
+fi
+if ! nft list ruleset | grep -Eq "$mine|p-($br_a|$br_b|$br_c)"; then
+	pass "no nft chain or rule of these networks is left"
+else
+	fail "rules left"; nft list ruleset | grep -E "$mine" | sed 's/^/#   /'
 fi
 check "no mounts left" no_mounts_left
 finish
