@@ -267,10 +267,11 @@ static int set_labels(json_t *labels, const cn_strv *given, cn_err *err)
 	for (size_t i = 0; given && i < given->n; i++) {
 		const char *kv = given->v[i], *eq = strchr(kv, '=');
 		_cleanup_free_ char *k = eq ? cn_xstrndup(kv, (size_t)(eq - kv)) : cn_xstrdup(kv);
-		if (!*k || !json_is_string(json_string(k)))
+		if (!*k)
 			return cn_err_fail(err, CN_ERR_INVALID, "--label '%s': expected KEY=VALUE", kv);
-		json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
-		if (!json_is_string(json_object_get(labels, k)))
+		/* jansson refuses keys and values that are not UTF-8 (set_new
+		 * takes the value even then). */
+		if (json_object_set_new(labels, k, json_string(eq ? eq + 1 : "")) < 0)
 			return cn_err_fail(err, CN_ERR_INVALID, "--label '%s': not UTF-8", kv);
 	}
 	return 0;
