@@ -162,7 +162,11 @@ static int nft_setup(const struct net_conf *c, cn_err *err)
 		    "add rule " NFT_TABLE " fwd-%1$s oifname \"%1$s\" ct state established,related return\n"
 		    "add rule " NFT_TABLE " fwd-%1$s oifname \"%1$s\" ct status dnat return\n"
 		    "add rule " NFT_TABLE " fwd-%1$s oifname \"%1$s\" iifname != \"%1$s\" drop\n"
-		    "add rule " NFT_TABLE " nat-%1$s oifname \"%1$s\" ip saddr 127.0.0.0/8 masquerade\n", br);
+		    "add rule " NFT_TABLE " nat-%1$s oifname \"%1$s\" ip saddr 127.0.0.0/8 masquerade\n"
+		    /* Hairpin: a member reaching a port its own network publishes
+		     * must get the answer back through the host, not straight
+		     * from the server, which it would not recognize. */
+		    "add rule " NFT_TABLE " nat-%1$s oifname \"%1$s\" iifname \"%1$s\" ct status dnat masquerade\n", br);
 	if (c->internal)
 		cn_buf_addf(&b, "add rule " NFT_TABLE " fwd-%1$s iifname \"%1$s\" oifname != \"%1$s\" drop\n", br);
 	else

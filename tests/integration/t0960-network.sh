@@ -14,12 +14,12 @@ build_busybox || finish
 
 # Names and subnets of this test only: other tests may run at the same time.
 A=t0960a-$$ B=t0960b-$$ C=t0960c-$$ D=t0960d-$$
-WEB=t0960-web-$$ DB=t0960-db-$$
+WEB=t0960-web-$$ DB=t0960-db-$$ KILLED=t0960-killed-$$
 SUB_A=10.89.196.0/24 SUB_B=10.89.197.0/24
-P1=$((20000 + RANDOM % 10000)) P2=$((30000 + RANDOM % 10000))
+P1=$((20000 + RANDOM % 10000)) P2=$((30000 + RANDOM % 10000)) P3=$((40000 + RANDOM % 10000))
 
 cleanup() {
-	"$CAIRN" rm -f "$WEB" "$DB" >/dev/null 2>&1
+	"$CAIRN" rm -f "$WEB" "$DB" "$KILLED" >/dev/null 2>&1
 	"$CAIRN" network rm "$A" "$B" "$C" "$D" >/dev/null 2>&1
 	cleanup_test_dir
 }
@@ -113,6 +113,8 @@ fi
 # own gateway (a host address), an internal network does not get out to it.
 check "another network reaches a published port through the host" served "$CAIRN" run --rm --network "$B" \
 	busybox wget -q -O - "http://10.89.197.1:$P2/"
+check "a member reaches a port its own network publishes (hairpin)" served "$CAIRN" run --rm --network "$A" \
+	busybox wget -q -O - "http://10.89.196.1:$P2/"
 run_cairn run --rm --network "$C" busybox sh -c "echo 'GET / HTTP/1.0' | nc -w 3 10.89.198.1 $P2"
 if [ "$status" != 0 ] && ! grep -q hello-web "$T/out"; then
 	pass "an internal network cannot reach out"
@@ -132,6 +134,18 @@ else
 fi
 run_cairn ps --format '{{.Networks}}'
 if grep -qx "$A" "$T/out"; then pass "ps --format {{.Networks}}"; else fail "ps Networks"; sed 's/^/#   /' "$T/out"; fi
+
+# A supervisor killed with -9 leaves its port chain: the next lease of the
+# address (the lowest free one on that network) replaces it.
+expect_ok "a container publishing a port on another network" run -d --name "$KILLED" --network "$B" \
+	-p 127.0.0.1:$P3:80 busybox sleep 300
+sup=$(jq -r .supervisor.pid "$CAIRN_ROOT/containers/$(cat "$T/out")/config.json")
+kill -9 "$sup"
+for _ in $(seq 100); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done
+if nft list ruleset | grep -q "dport $P3 "; then pass "a killed container's port rule stays"; else fail "no stale rule to sweep"; fi
+expect_ok "the next container on that network" run --rm --network "$B" busybox true
+if ! nft list ruleset | grep -q "dport $P3 "; then pass "...sweeps it"; else fail "stale port rule left"; fi
+"$CAIRN" rm -f "$KILLED" >/dev/null 2>&1
 
 expect_fail "network rm is refused while containers use it" 1 "in use by containers" network rm "$A"
 grep -q "$WEB" "$T/err" && pass "... naming them" || fail "rm names the containers: $(cat "$T/err")"
