@@ -353,8 +353,8 @@ int net_def_remove(const char *root, const struct net_def *d, cn_err *err)
 		return cn_err_fail(err, CN_ERR_BUSY, "network %s is in use by container%s %s", d->name,
 				   members.n > 1 ? "s" : "", names.data);
 	}
-	/* Only a network that was used has a bridge and chains to remove. */
-	if (net_nl_link_index(d->conf.bridge) && net_teardown(&d->conf, err) < 0)
+	/* Whatever of it exists (none of it when it was never used). */
+	if (net_teardown(&d->conf, err) < 0)
 		return cn_err_wrap(err, "network %s", d->name);
 	if (unlinkat(dfd, file, 0) < 0 && errno != ENOENT)
 		return cn_err_sys(err, "remove %s/networks/%s", root, file);
