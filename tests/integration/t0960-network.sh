@@ -33,7 +33,7 @@ links() { ip -o link | grep -v ' master ' | awk -F': ' '{print $2}' | sed 's/@.*
 rules() {
 	nft list ruleset | awk '
 		/^\tchain ((fwd|nat|p)-|hostports|prerouting|output)/ {skip = 1}
-		!skip && !/jump ((fwd|nat|p)-|hostports)/ {print}
+		!skip && NF && !/jump ((fwd|nat|p)-|hostports)/ {print}
 		skip && /^\t\}/ {skip = 0}'
 }
 links >"$T/links.before"
