@@ -239,6 +239,31 @@ static int bridge_setup(const struct net_conf *c, cn_err *err)
 	return sysctl_set("/proc/sys/net/ipv4/ip_forward", err) < 0 ? -1 : sysctl_set(path, err);
 }
 
+bool net_subnets_overlap(uint32_t a, unsigned pa, uint32_t b, unsigned pb)
+{
+	unsigned p = pa < pb ? pa : pb;
+	uint32_t mask = p ? 0xffffffffu << (32 - p) : 0;
+	return (a & mask) == (b & mask);
+}
+
+bool net_route_overlap(const struct net_conf *c, char iface[IFNAMSIZ + 1])
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/net/route", "re");
+	char line[512];
+	unsigned long dest, mask;
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%16s %lx %*x %*x %*d %*d %*d %lx", iface, &dest, &mask) != 3 || mask == 0)
+			continue;
+		/* The kernel prints the words in network byte order. */
+		if (net_subnets_overlap(ntohl((uint32_t)dest), (unsigned)__builtin_popcountl(mask), c->subnet,
+					c->prefix))
+			return true;
+	}
+	return false;
+}
+
 static int need_root(const struct net_conf *c, cn_err *err)
 {
 	/* Rootless cairn is root in its own user namespace: geteuid() says 0. */
@@ -268,7 +293,7 @@ int net_setup_lock(cn_err *err)
 
 int net_prepare(const struct net_conf *c, cn_strv *notes, cn_err *err)
 {
-	char dir[PATH_MAX], resolv[PATH_MAX];
+	char dir[PATH_MAX], resolv[PATH_MAX], iface[IFNAMSIZ + 1];
 	_cleanup_close_ int lock = -1;
 	if (need_root(c, err) < 0)
 		return -1;
@@ -277,6 +302,15 @@ int net_prepare(const struct net_conf *c, cn_strv *notes, cn_err *err)
 	/* One preparer at a time: the nft jump check and its add go together. */
 	if ((lock = net_setup_lock(err)) < 0)
 		return -1;
+	/* A bridge on a subnet the host routes elsewhere (a LAN, a VPN,
+	 * another store's network on the same /24) would take its traffic. */
+	if (net_nl_link_index(c->bridge) == 0 && net_route_overlap(c, iface)) {
+		char net[INET_ADDRSTRLEN];
+		net_ip_str(c->subnet, net);
+		return cn_err_fail(err, CN_ERR_CONFLICT, "the %s network's subnet %s/%u overlaps a route of the "
+				   "host through %s: not creating the bridge (remove and create the network "
+				   "again, or give another subnet)", c->bridge, net, c->prefix, iface);
+	}
 	if (bridge_setup(c, err) < 0 || nft_setup(c, err) < 0)
 		return cn_err_wrap(err, "set up the %s network (--network host does without)", c->bridge);
 	flock(lock, LOCK_UN);

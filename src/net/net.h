@@ -91,6 +91,12 @@ int net_lease_configure(const struct net_lease *l, cn_err *err);
 /* Remove the host end (if the namespace's death has not) and drop the lease. */
 void net_lease_release(struct net_lease *l);
 
+/* Whether A/PA and B/PB share addresses. */
+bool net_subnets_overlap(uint32_t a, unsigned pa, uint32_t b, unsigned pb);
+/* Whether a route of the host (not the default one) covers part of C's
+ * subnet; IFACE gets its interface. */
+bool net_route_overlap(const struct net_conf *c, char iface[IFNAMSIZ + 1]);
+
 /* "A.B.C.D" of a host-order address. */
 void net_ip_str(uint32_t addr, char out[INET_ADDRSTRLEN]);
 

@@ -207,30 +207,7 @@ int net_def_load(const char *root, const char *what, struct net_def *d, cn_err *
 
 static bool overlaps(uint32_t a, unsigned pa, uint32_t b, unsigned pb)
 {
-	unsigned p = pa < pb ? pa : pb;
-	uint32_t mask = p ? 0xffffffffu << (32 - p) : 0;
-	return (a & mask) == (b & mask);
-}
-
-/* A route of the host's that C's subnet would shadow (its interface in
- * IFACE), so that a network never takes the host's own traffic. */
-static bool route_overlap(const struct net_conf *c, char iface[IFNAMSIZ + 1])
-{
-	_cleanup_fclose_ FILE *f = fopen("/proc/net/route", "re");
-	char line[512];
-	unsigned long dest, mask;
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned prefix;
-		if (sscanf(line, "%16s %lx %*x %*x %*d %*d %*d %lx", iface, &dest, &mask) != 3 || mask == 0)
-			continue;
-		prefix = (unsigned)__builtin_popcountl(mask);
-		/* /proc/net/route is in network byte order (as read on this host). */
-		if (overlaps(ntohl((uint32_t)dest), prefix, c->subnet, c->prefix))
-			return true;
-	}
-	return false;
+	return net_subnets_overlap(a, pa, b, pb);
 }
 
 /* Whether C's subnet is free: no other network's, no route's. */
@@ -242,7 +219,7 @@ static int subnet_free(const struct net_conf *c, const struct net_def *list, siz
 		if (overlaps(list[i].conf.subnet, list[i].conf.prefix, c->subnet, c->prefix))
 			return say ? cn_err_fail(err, CN_ERR_CONFLICT, "subnet %s/%u overlaps network '%s'", net,
 						 c->prefix, list[i].name) : 0;
-	if (route_overlap(c, iface))
+	if (net_route_overlap(c, iface))
 		return say ? cn_err_fail(err, CN_ERR_CONFLICT, "subnet %s/%u overlaps a route of the host "
 					 "(through %s)", net, c->prefix, iface) : 0;
 	return 1;

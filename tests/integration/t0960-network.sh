@@ -21,6 +21,7 @@ P1=$((20000 + RANDOM % 10000)) P2=$((30000 + RANDOM % 10000)) P3=$((40000 + RAND
 cleanup() {
 	"$CAIRN" rm -f "$WEB" "$DB" "$KILLED" >/dev/null 2>&1
 	"$CAIRN" network rm "$A" "$B" "$C" "$D" >/dev/null 2>&1
+	"$CAIRN" --root "$T/store2" network rm "$A" >/dev/null 2>&1
 	cleanup_test_dir
 }
 trap cleanup EXIT
@@ -41,6 +42,9 @@ rules >"$T/rules.before"
 
 expect_ok "network create with a subnet and a label" network create --subnet $SUB_A --label t0960=$$ "$A"
 id_a=$(cat "$T/out")
+# Another store (another user of cairn on this host) knows nothing of A:
+# its network on the same subnet is refused once A's bridge routes it.
+expect_ok "another store's network on the same subnet, while unused" --root "$T/store2" network create --subnet $SUB_A "$A"
 expect_ok "network create a second network" network create --subnet $SUB_B "$B"
 expect_ok "network create --internal" network create --internal --subnet 10.89.198.0/24 "$C"
 expect_ok "network create picks a free /24 of 10.89.0.0/16" network create "$D"
@@ -95,6 +99,12 @@ else
 fi
 run_cairn run --rm --network "$A" busybox cat /etc/hosts
 if grep -q "127.0.0.1	localhost" "$T/out"; then pass "localhost stays above the members"; else fail "localhost line"; sed 's/^/#   /' "$T/out"; fi
+
+expect_fail "...cannot be used while the first one's bridge routes the subnet" 125 "overlaps a route of the host through $br_a" \
+	--root "$T/store2" run --rm --network "$A" busybox true
+expect_ok "...and it is removed without touching the first" --root "$T/store2" network rm "$A"
+expect_fail "...and none can be created there" 1 "overlaps a route of the host (through $br_a)" \
+	--root "$T/store2" network create --subnet 10.89.196.0/25 t0960y-$$
 
 web_ip=$(jq -r --arg n "$WEB" '.[0].Containers[$n].IPv4Address' <("$CAIRN" network inspect "$A") | cut -d/ -f1)
 case $web_ip in 10.89.196.*) pass "network inspect lists the members' addresses" ;; *) fail "member address '$web_ip'" ;; esac
