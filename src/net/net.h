@@ -4,10 +4,13 @@
  * netlink through libmnl and nft syntax through libnftables).
  *
  * RUN steps and `cairn run` use the default network (cairn0, 10.87.0.0/16);
- * a compose project passes its own struct net_conf (another bridge and
- * subnet, its own nft chains are named after the bridge) to the same calls.
+ * a named network (netdef.h: cairn network create, compose) passes its own
+ * struct net_conf (another bridge and subnet, its own nft chains named
+ * after the bridge) to the same calls, and adds names (hosts.c).
+ * Published ports (ports.c) work on either.
  *
- * Lifetime: the bridge and the table stay (as docker0 does); a sandbox's
+ * Lifetime: the default bridge and the table stay (as docker0 does), a
+ * named network's go with `network rm` (net_teardown); a sandbox's
  * veth dies with its network namespace, and the lease is an flock on a
  * file under NET_RUN_DIR, so a killed cairn leaves nothing that the next
  * lease of that address does not sweep. Root only: rootless networking
