@@ -72,6 +72,7 @@ struct sb_limits;
 int cli_parse_limit(int opt, const char *arg, struct sb_limits *limits);
 
 int cmd_build(struct cli *cli, int argc, char **argv);
+int cmd_network(struct cli *cli, int argc, char **argv);
 int cmd_images(struct cli *cli, int argc, char **argv);
 int cmd_inspect(struct cli *cli, int argc, char **argv);
 int cmd_rmi(struct cli *cli, int argc, char **argv);

@@ -100,6 +100,16 @@ static char *command_text(const struct ctr_state *s, bool full)
 	return t;
 }
 
+/* docker's PORTS: "0.0.0.0:8080->80/tcp, ..." while it runs. */
+static char *ports_text(const struct ctr_state *s)
+{
+	cn_buf b;
+	cn_buf_init(&b, 0);
+	for (size_t i = 0; ctr_effective_status(s) != CTR_EXITED && i < s->net.ports.n; i++)
+		cn_buf_addf(&b, "%s%s", i ? ", " : "", s->net.ports.v[i]);
+	return cn_buf_detach(&b);
+}
+
 /* Display width: UTF-8 continuation bytes take no column. */
 static size_t width(const char *s)
 {
@@ -121,8 +131,9 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	enum { ID, IMAGE, COMMAND, CREATED, STATUS, NAMES, NCOL };
-	static const char *const heads[NCOL] = { "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES" };
+	enum { ID, IMAGE, COMMAND, CREATED, STATUS, PORTS, NAMES, NCOL };
+	static const char *const heads[NCOL] = { "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS",
+						  "NAMES" };
 	static const char *const states[] = { [CTR_CREATED] = "created", [CTR_RUNNING] = "running",
 					      [CTR_EXITED] = "exited" };
 	bool all = false, quiet = false, full = false;
@@ -215,13 +226,15 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 		cli_human_duration(now - s->created, created, sizeof(created));
 		if (fmt.kind != CN_FMT_DEFAULT) {
 			_cleanup_free_ char *cmd = command_text(s, full), *ago = cn_xasprintf("%s ago", created);
+			_cleanup_free_ char *ports = ports_text(s);
 			_cleanup_free_ char *id = cn_xstrndup(s->id, full ? CTR_ID_LEN : CTR_SHORT_ID_LEN);
 			char at[48];
 			cli_time_docker(s->created, at, sizeof(at));
 			if (cli_format_row(&fmt, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
 							   "Command", cmd, "CreatedAt", at, "ID", id, "Image",
 							   s->image ? s->image : "", "Labels", "", "LocalVolumes", "0",
-							   "Names", s->name ? s->name : "", "Networks", "", "Ports", "",
+							   "Names", s->name ? s->name : "", "Networks",
+							   s->net.network ? s->net.network : "", "Ports", ports,
 							   "RunningFor", ago, "State", states[ctr_effective_status(s)],
 							   "Status", status)) < 0) {
 				rc = EXIT_FAIL;
@@ -234,6 +247,7 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 		cells[rows][COMMAND] = command_text(s, full);
 		cells[rows][CREATED] = cn_xasprintf("%s ago", created);
 		cells[rows][STATUS] = cn_xstrdup(status);
+		cells[rows][PORTS] = ports_text(s);
 		cells[rows][NAMES] = cn_xstrdup(cli_esc(s->name));
 		for (size_t k = 0; k < NCOL; k++)
 			if (width(cells[rows][k]) > w[k])

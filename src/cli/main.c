@@ -32,6 +32,7 @@ static const struct cli_command commands[] = {
 	{ "login", "record credentials for a registry", cmd_login },
 	{ "logout", "forget a registry's credentials", cmd_logout },
 	{ "prune", "remove what nothing references", cmd_prune },
+	{ "network", "create, list, inspect and remove networks", cmd_network },
 	{ "df", "show the space the store uses", cmd_df },
 	{ "fsck", "verify (and repair) the store", cmd_fsck },
 	{ "save", "write images to a tar (OCI layout + docker archive)", cmd_save },

@@ -5,6 +5,7 @@
 #include "cli/run_opts.h"
 #include "cli/step_opts.h"
 #include "container/volume.h"
+#include "net/netdef.h"
 #include "sandbox/options.h"
 #include "sandbox/userns.h"
 #include "util/cleanup.h"
@@ -58,6 +59,17 @@ static const char run_usage[] =
 	"                           bridge; host: the host's network; none or private:\n"
 	"                           loopback only; rootless the default is host (a bridge\n"
 	"                           needs root)\n"
+	"      --network NAME       a network made by 'cairn network create': its members\n"
+	"                           reach each other by name (container name, hostname,\n"
+	"                           --network-alias) through /etc/hosts, other networks\n"
+	"                           cannot reach them (root only)\n"
+	"      --network-alias NAME another name of the container on its --network NAME\n"
+	"                           (repeatable)\n"
+	"  -p, --publish [IP:][HOST[-END]:]CTR[-END][/tcp|udp]  forward the host's port HOST\n"
+	"                           (on IP; default every address, 127.0.0.1 included)\n"
+	"                           to the container's port CTR (repeatable); no HOST: a\n"
+	"                           free port, shown by 'cairn ps'; ignored on the host's\n"
+	"                           network\n"
 	"      --hostname NAME      the container's hostname\n"
 	"      --dns IP             a nameserver for /etc/resolv.conf (repeatable)\n"
 	"      --read-only          mount the root file system read-only\n"
@@ -199,7 +211,7 @@ enum {
 	OPT_RM = 256, OPT_NAME, OPT_ENV_FILE, OPT_NETWORK, OPT_HOSTNAME, OPT_READ_ONLY, OPT_USERNS,
 	OPT_MEMORY, OPT_CPUS, OPT_PIDS, OPT_STOP_TIMEOUT, OPT_ENTRYPOINT, OPT_CAP_ADD, OPT_CAP_DROP,
 	OPT_PRIVILEGED, OPT_SECURITY_OPT, OPT_DNS, OPT_TMPFS, OPT_MOUNT, OPT_RESTART, OPT_PLATFORM,
-	OPT_INIT, OPT_SYSTEMD,
+	OPT_INIT, OPT_SYSTEMD, OPT_NETWORK_ALIAS,
 };
 
 /* "true" / "false" (no value: true), as docker's boolean flags take them. */
@@ -260,9 +272,22 @@ static int parse_one(int c, const char *arg, struct run_opts *o)
 	case OPT_MOUNT: cn_strv_pushdup(&o->mounts, arg); break;
 	case OPT_TMPFS: cn_strv_pushdup(&o->tmpfs, arg); break;
 	case OPT_NETWORK:
-		if (cli_network_parse(arg, true, &o->network) < 0)
-			return usage_error("--network: '%s' is not default, bridge, host, none or private", arg);
+		o->network_arg = arg;
+		o->network_name = NULL;
+		if (cli_network_parse(arg, true, &o->network) < 0) {
+			if (!net_def_name_ok(arg))
+				return usage_error("--network: '%s' is not default, bridge, host, none, private or "
+						   "a network's name", arg);
+			o->network = SB_NET_DEFAULT;
+			o->network_name = arg;
+		}
 		break;
+	case OPT_NETWORK_ALIAS:
+		if (!net_def_name_ok(arg))
+			return usage_error("--network-alias: '%s' is not a valid name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)", arg);
+		cn_strv_pushdup(&o->aliases, arg);
+		break;
+	case 'p': cn_strv_pushdup(&o->publish, arg); break;
 	case OPT_HOSTNAME: o->hostname = arg; break;
 	case OPT_READ_ONLY: o->read_only = true; break;
 	case OPT_USERNS:
@@ -359,6 +384,9 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		{ "mount", required_argument, NULL, OPT_MOUNT },
 		{ "tmpfs", required_argument, NULL, OPT_TMPFS },
 		{ "network", required_argument, NULL, OPT_NETWORK },
+		{ "net", required_argument, NULL, OPT_NETWORK },
+		{ "network-alias", required_argument, NULL, OPT_NETWORK_ALIAS },
+		{ "publish", required_argument, NULL, 'p' },
 		{ "hostname", required_argument, NULL, OPT_HOSTNAME },
 		{ "read-only", no_argument, NULL, OPT_READ_ONLY },
 		{ "userns", required_argument, NULL, OPT_USERNS },
@@ -385,7 +413,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 	opterr = 0;     /* the messages below name the flag, docker's way */
 	/* "+": options end at IMAGE; what follows is the command's. ":": a
 	 * missing argument is told apart from an unknown flag. */
-	while ((c = getopt_long(argc, argv, "+:dita:e:w:u:v:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:dita:e:w:u:v:p:h", opts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(run_usage, stdout);
 			return -1;
@@ -418,6 +446,8 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		return usage_error("--restart and --rm conflict");
 	if (o->attach_in)
 		o->interactive = true;
+	if (o->aliases.n && !o->network_name)
+		return usage_error("--network-alias needs --network NAME: aliases are names on a created network");
 	if (o->userns && cn_rootless())
 		return usage_error("--userns=auto needs root: rootless cairn already runs every "
 				   "container in a user namespace (0 = you, 1.. = your /etc/subuid range)");
@@ -447,6 +477,8 @@ void run_opts_free(struct run_opts *o)
 	cn_strv_free(&o->cap_add);
 	cn_strv_free(&o->cap_drop);
 	cn_strv_free(&o->dns);
+	cn_strv_free(&o->aliases);
+	cn_strv_free(&o->publish);
 	cli_step_opts_free(&o->step);
 }
 

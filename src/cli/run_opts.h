@@ -25,6 +25,10 @@ struct run_opts {
 	bool attach_set, attach_in, attach_out, attach_err;   /* -a */
 	struct sb_idmap idmap;  /* --userns=auto */
 	enum sb_network network;
+	const char *network_arg;    /* --network as given (NULL: the default) */
+	const char *network_name;   /* --network NAME of a created network, else NULL */
+	cn_strv aliases;            /* --network-alias */
+	cn_strv publish;            /* -p */
 	struct sb_limits limits;
 	unsigned stop_timeout;
 	cn_strv env;            /* --env-file's lines, then -e's (after parsing) */

@@ -46,6 +46,13 @@ struct ctr_exec_conf {
 	int oom_score_adj;                      /* run's process's, inherited */
 };
 
+/* cairn run's network, for ps and network rm (network NULL: not recorded). */
+struct ctr_net_state {
+	char *network;                          /* "bridge", a created network's name, "host"... */
+	char *ip;                               /* its address there (NULL: none) */
+	cn_strv ports;                          /* -p as docker shows them: "0.0.0.0:8080->80/tcp" */
+};
+
 struct ctr_state {
 	char id[CTR_ID_LEN + 1];
 	char *name;
@@ -66,6 +73,7 @@ struct ctr_state {
 	bool auto_remove;                       /* --rm */
 	unsigned restart_count;                 /* --restart: times restarted so far */
 	struct ctr_exec_conf exec;
+	struct ctr_net_state net;
 };
 
 void ctr_state_free(struct ctr_state *s);

@@ -77,6 +77,70 @@ static const char *machine_id(const struct ctr_run *r)
 	return v && strlen(v) == 32 && strspn(v, "0123456789abcdef") == 32 ? v : NULL;
 }
 
+/* ---- the network: a lease held while the container runs (across
+ * --restart), its published ports, and on a named network its names ---- */
+
+struct run_net {
+	struct net_lease lease;
+	bool on;                /* SB_NET_DEFAULT: the lease is taken */
+};
+
+static int net_start(const struct ctr_run *r, struct run_net *n, cn_err *err)
+{
+	struct net_conf def;
+	const struct net_conf *c = r->net;
+	n->lease.lock_fd = -1;
+	n->on = false;
+	if (r->network != SB_NET_DEFAULT)
+		return 0;
+	if (!c) {
+		if (net_conf_default(&def, err) < 0)
+			return -1;
+		c = &def;
+	}
+	/* Someone removed the bridge since the caller prepared it. */
+	if (net_nl_link_index(c->bridge) == 0 && net_prepare(c, NULL, err) < 0)
+		return -1;
+	if (net_lease_acquire(c, &n->lease, err) < 0)
+		return -1;
+	n->on = true;
+	/* Also sweeps the ports a killed run left on this address. */
+	if (net_ports_add(&n->lease, r->ports, r->nports, err) < 0) {
+		net_lease_release(&n->lease);
+		n->on = false;
+		return -1;
+	}
+	return 0;
+}
+
+/* Before each run of the process: the names in the members' hosts files
+ * (HOSTS is this run's file), no veth left from the previous run. */
+static int net_join(const struct ctr_run *r, struct run_net *n, const char *hosts, const char *name,
+		    const char *hostname, cn_err *err)
+{
+	_cleanup_strv_ cn_strv names = { 0 };
+	if (!n->on)
+		return 0;
+	net_nl_link_del(n->lease.host_if, err);
+	cn_strv_pushdup(&names, name);
+	cn_strv_pushdup(&names, hostname);
+	for (size_t i = 0; r->aliases && i < r->aliases->n; i++)
+		cn_strv_pushdup(&names, r->aliases->v[i]);
+	return hosts ? net_member_join(&n->lease, hosts, &names, err) : 0;
+}
+
+static void net_stop(const struct ctr_run *r, struct run_net *n)
+{
+	cn_err ignored;
+	if (!n->on)
+		return;
+	net_member_leave(&n->lease);
+	if (r->nports)
+		net_ports_remove(&n->lease, &ignored);
+	net_lease_release(&n->lease);
+	n->on = false;
+}
+
 /* What attached and detached runs share; the caller adds the fds. */
 static struct sb_process process(const struct ctr_run *r, const struct ctr_rootfs *fs,
 				 const char *hostname, const char *cgroup_id)
@@ -89,6 +153,7 @@ static struct sb_process process(const struct ctr_run *r, const struct ctr_rootf
 		.hostname = hostname,
 		.hosts_file = fs->hosts,
 		.network = r->network,
+		.net = r->net,
 		.mounts = r->mounts,
 		.nmounts = r->nmounts,
 		.in_fd = -1,
@@ -118,6 +183,7 @@ int ctr_run_attached(struct store *st, const struct ctr_run *r, struct sb_exit *
 	char hostbuf[HOSTNAME_MAX];
 	const char *hostname;
 	struct sb_process proc;
+	struct run_net net;
 	_cleanup_close_ int null_fd = -1;
 	int fd, ret;
 
@@ -133,13 +199,20 @@ int ctr_run_attached(struct store *st, const struct ctr_run *r, struct sb_exit *
 	hostname = pick_hostname(r, id, hostbuf);
 	if (rootfs_create(st, r, hostname, &fs, err) < 0)
 		return -1;
+	if (net_start(r, &net, err) < 0 || net_join(r, &net, fs.hosts, r->name ? r->name : id, hostname, err) < 0) {
+		net_stop(r, &net);
+		ctr_rootfs_free(st, &fs);
+		return -1;
+	}
 	cgroup_id = cn_xasprintf("run-%d-%s", (int)getpid(), id);
 	proc = process(r, &fs, hostname, cgroup_id);
+	proc.lease = net.on ? &net.lease : NULL;
 	proc.out_fd = STDOUT_FILENO;
 	proc.err_fd = STDERR_FILENO;
 	if (r->mute_stdout || r->mute_stderr) {
 		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		if (null_fd < 0) {
+			net_stop(r, &net);
 			ctr_rootfs_free(st, &fs);
 			return cn_err_sys(err, "open /dev/null");
 		}
@@ -153,6 +226,7 @@ int ctr_run_attached(struct store *st, const struct ctr_run *r, struct sb_exit *
 	signal(SIGPIPE, SIG_IGN);
 	cn_interrupt_install();
 	ret = sb_run(&fs.sb, &proc, ex, err);
+	net_stop(r, &net);
 	ctr_rootfs_free(st, &fs);
 	return ret;
 }
@@ -241,6 +315,7 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 	_cleanup_free_ char *cgroup_id = cn_xasprintf("ctr-%.*s", CTR_SHORT_ID_LEN, cs->id);
 	_cleanup_close_ int log_fd = -1;
 	struct sb_exit ex = { 0 };
+	struct run_net net = { .lease = { .lock_fd = -1 } };
 	char hostbuf[HOSTNAME_MAX];
 	const char *hostname;
 	unsigned restarts = 0;
@@ -264,18 +339,28 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 		goto failed;
 	}
 	hostname = pick_hostname(r, cs->name, hostbuf);
+	if (net_start(r, &net, &err) < 0)
+		goto failed;
+	if (net.on) {
+		char ip[INET_ADDRSTRLEN];
+		net_ip_str(net.lease.addr, ip);
+		cs->net.ip = cn_xstrdup(ip);
+	}
 	/* SIGTERM to the supervisor stops the container, as Ctrl-C does cairn run. */
 	cn_interrupt_install();
 	for (;;) {
-		if (rootfs_create(st, r, hostname, &fs, &err) < 0) {
+		if (rootfs_create(st, r, hostname, &fs, &err) < 0 ||
+		    net_join(r, &net, fs.hosts, cs->name, hostname, &err) < 0) {
 			ret = -1;
 		} else {
 			struct sb_process proc = process(r, &fs, hostname, cgroup_id);
+			proc.lease = net.on ? &net.lease : NULL;
 			proc.out_fd = proc.err_fd = log_fd;
 			proc.on_start = supervisor_started;
 			proc.on_start_ctx = &sup;
 			ret = sb_run(&fs.sb, &proc, &ex, &err);
 		}
+		net_member_leave(&net.lease);
 		ctr_rootfs_free(st, &fs);
 		if (sup.report_fd >= 0) {
 			/* It never ran: nothing to keep, the caller says why. */
@@ -294,6 +379,7 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 		if (stop_requested || cn_interrupted())
 			break;
 	}
+	net_stop(r, &net);
 	cs->status = CTR_EXITED;
 	cs->finished = (long long)time(NULL);
 	cs->exit_code = ret < 0 ? CTR_EXIT_FAIL : ex.status;
@@ -308,6 +394,7 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 	sb_cgroup_release();    /* _exit runs no atexit handler */
 	_exit(0);
 failed:
+	net_stop(r, &net);
 	ctr_rootfs_free(st, &fs);
 	ctr_report_start(sup.report_fd, &err);
 	ctr_remove(st, cs, &err);
@@ -365,6 +452,9 @@ int ctr_run_detached(struct store *st, const struct ctr_run *r, char id[CTR_ID_L
 	};
 
 	memcpy(cs.image_digest, r->img->manifest_digest, sizeof(cs.image_digest));
+	cs.net.network = r->network_name ? cn_xstrdup(r->network_name) : NULL;
+	for (size_t i = 0; i < r->nports; i++)
+		cn_strv_push(&cs.net.ports, net_port_str(&r->ports[i]));
 	cn_strv_copy(&cs.command, &r->spec->argv);
 	record_exec_conf(r, &cs.exec);
 	if (ctr_proc_start_time(cs.supervisor_pid, &cs.supervisor_start) < 0) {

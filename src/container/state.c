@@ -40,6 +40,10 @@ void ctr_state_free(struct ctr_state *s)
 	free(s->image);
 	cn_strv_free(&s->command);
 	exec_conf_free(&s->exec);
+	free(s->net.network);
+	free(s->net.ip);
+	cn_strv_free(&s->net.ports);
+	s->net = (struct ctr_net_state){ 0 };
 	s->name = s->image = NULL;
 }
 
@@ -172,6 +176,25 @@ static int exec_from_json(json_t *j, struct ctr_exec_conf *e, cn_err *err)
 	return 0;
 }
 
+static json_t *net_json(const struct ctr_net_state *n)
+{
+	return json_pack("{s:s, s:s*, s:o}", "network", n->network, "ip", n->ip, "ports", strv_json(&n->ports));
+}
+
+static void net_from_json(json_t *j, struct ctr_net_state *n)
+{
+	const char *network = NULL, *ip = NULL;
+	json_t *ports = NULL, *v;
+	size_t i;
+	if (!j || json_unpack(j, "{s:s, s?s, s?o}", "network", &network, "ip", &ip, "ports", &ports) < 0)
+		return;         /* a state from a cairn without it */
+	n->network = cn_xstrdup(network);
+	n->ip = ip ? cn_xstrdup(ip) : NULL;
+	json_array_foreach(ports, i, v)
+		if (json_is_string(v))
+			cn_strv_pushdup(&n->ports, json_string_value(v));
+}
+
 static json_t *to_json(const struct ctr_state *s)
 {
 	json_t *cmd = strv_json(&s->command), *j;
@@ -189,6 +212,8 @@ static json_t *to_json(const struct ctr_state *s)
 			 "auto_remove", s->auto_remove, "restart_count", (int)s->restart_count);
 	if (j && s->exec.recorded)
 		json_object_set_new(j, "exec", exec_json(&s->exec));
+	if (j && s->net.network)
+		json_object_set_new(j, "net", net_json(&s->net));
 	return j;
 }
 
@@ -243,6 +268,7 @@ static int from_json(json_t *j, struct ctr_state *s, cn_err *err)
 	s->restart_count = restarts < 0 ? 0 : (unsigned)restarts;
 	if (exec && exec_from_json(exec, &s->exec, err) < 0)
 		return -1;
+	net_from_json(json_object_get(j, "net"), &s->net);
 	return 0;
 }
 
