@@ -142,7 +142,8 @@ static bool test_valid(const cn_strv *t)
 int ctr_health_resolve(const json_t *image_config, const struct ctr_health_flags *f,
 		       struct ctr_health_conf *out, cn_err *err)
 {
-	const json_t *hc = image_config ? json_object_get(image_config, "Healthcheck") : NULL;
+	const json_t *cfg = image_config ? json_object_get(image_config, "config") : NULL;
+	const json_t *hc = cfg ? json_object_get(cfg, "Healthcheck") : NULL;
 	struct ctr_health_conf user = { .retries = 0 };
 	memset(out, 0, sizeof(*out));
 	if (hc && !json_is_null(hc) && ctr_health_conf_from_json(hc, out, err) < 0)
@@ -204,7 +205,7 @@ static long long time_ns_parse(const char *s)
 	return (long long)timegm(&tm) * NS + frac;
 }
 
-static json_t *health_json(const struct ctr_state *s)
+json_t *ctr_health_json(const struct ctr_state *s)
 {
 	json_t *log = json_array();
 	for (size_t i = 0; i < s->health_nlog; i++) {
@@ -266,7 +267,7 @@ static int health_save(struct store *st, const struct ctr_state *s, cn_err *err)
 	int r;
 	if (fd < 0)
 		return cn_err_sys(err, "container %.12s", s->id);
-	j = health_json(s);
+	j = ctr_health_json(s);
 	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!text)

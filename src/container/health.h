@@ -37,11 +37,13 @@ bool ctr_health_flags_any(const struct ctr_health_flags *f);
 /* --health-cmd STR: CMD-SHELL STR, unless STR is a JSON array of strings:
  * ["CMD", ARG...], ["CMD-SHELL", COMMAND] or ["NONE"] (compose's test). */
 int ctr_health_parse_cmd(const char *s, cn_strv *test, cn_err *err);
-/* The check a container gets: F over IMAGE_CONFIG's Healthcheck (either
+/* The check a container gets: F over IMAGE_CONFIG's config.Healthcheck (either
  * may be NULL). OUT's test is left empty when there is none (NONE). */
 int ctr_health_resolve(const json_t *image_config, const struct ctr_health_flags *f,
 		       struct ctr_health_conf *out, cn_err *err);
 
+/* S's health as docker's State.Health ({"Status", "FailingStreak", "Log"}). */
+json_t *ctr_health_json(const struct ctr_state *s);
 /* Read containers/<id>/health.json (ROOT_FD: containers/) into S, whose
  * healthcheck is set: "starting" while nothing was recorded. */
 void ctr_health_load(int root_fd, struct ctr_state *s);
