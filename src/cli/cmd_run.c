@@ -95,7 +95,8 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 			goto free_image;
 		}
 	}
-	if (ctr_health_resolve(img.config, &o.rh.health, &health, &err) < 0) {
+	/* Only a supervisor runs checks: an attached run ignores them. */
+	if (o.detach && ctr_health_resolve(img.config, &o.rh.health, &health, &err) < 0) {
 		cli_fail(&err);
 		goto free_spec;
 	}

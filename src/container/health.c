@@ -7,6 +7,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -195,14 +196,18 @@ static void time_ns_text(long long ns, char *out, size_t len)
 static long long time_ns_parse(const char *s)
 {
 	struct tm tm = { 0 };
-	long long frac = 0;
+	long long frac = 0, t;
 	int n = 0;
 	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%9lldZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
 			 &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &frac, &n) < 7)
 		return 0;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
-	return (long long)timegm(&tm) * NS + frac;
+	t = timegm(&tm);
+	/* A damaged file: no time rather than an overflow. */
+	if (t < 0 || t > 9000000000LL || frac < 0 || frac >= NS)
+		return 0;
+	return (long long)t * NS + frac;
 }
 
 json_t *ctr_health_json(const struct ctr_state *s)
@@ -211,11 +216,11 @@ json_t *ctr_health_json(const struct ctr_state *s)
 	for (size_t i = 0; i < s->health_nlog; i++) {
 		const struct ctr_health_result *r = &s->health_log[i];
 		char start[48], end[48];
-		json_t *out = json_string(r->output ? r->output : "");
+		json_t *out = json_string(r->output ? r->output : "");   /* valid_text made it UTF-8 */
 		time_ns_text(r->start_ns, start, sizeof(start));
 		time_ns_text(r->end_ns, end, sizeof(end));
-		if (!out)       /* not UTF-8: kept as docker would show it, lossy */
-			out = json_stringn_nocheck(r->output, strlen(r->output));
+		if (!out)
+			out = json_string("");
 		json_array_append_new(log, json_pack("{s:s, s:s, s:i, s:o}", "Start", start, "End", end,
 						     "ExitCode", r->exit_code, "Output", out));
 	}
@@ -311,6 +316,24 @@ static void duration_text(long long ns, char *out, size_t len)
 		snprintf(out, len, "%gms", (double)ns / 1e6);
 }
 
+/* Output as JSON can hold it, as Go's encoding/json makes it: an invalid
+ * byte (or a NUL, which would end the C string) becomes U+FFFD. */
+static char *valid_text(const char *s, size_t n)
+{
+	cn_buf b;
+	cn_buf_init(&b, 0);
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		size_t len = cn_utf8_decode(s + i, n - i, &cp);
+		if (cn_utf8_invalid(cp, len) || s[i] == '\0')
+			cn_buf_adds(&b, "\xef\xbf\xbd");
+		else
+			cn_buf_add(&b, s + i, len);
+		i += len;
+	}
+	return cn_buf_detach(&b);
+}
+
 /* The checking process: the test as cairn exec would run it, its output
  * (stdout and stderr) into OUT_FD; exits with its status. */
 static void __attribute__((noreturn)) check_child(const struct ctr_state *s, int out_fd)
@@ -344,7 +367,7 @@ static void probe(const struct ctr_state *s, struct ctr_health_result *res)
 {
 	long long timeout = s->healthcheck.timeout_ns ? s->healthcheck.timeout_ns : CTR_HEALTH_TIMEOUT_NS;
 	long long deadline;
-	char out[CTR_HEALTH_OUTPUT_MAX + 1], chunk[4096];
+	char out[CTR_HEALTH_OUTPUT_MAX], chunk[4096];
 	size_t have = 0;
 	bool timed_out = false;
 	int p[2], ws = 0;
@@ -409,8 +432,7 @@ static void probe(const struct ctr_state *s, struct ctr_health_result *res)
 		res->output = cn_xasprintf("Health check exceeded timeout (%s)", d);
 		return;
 	}
-	out[have] = '\0';
-	res->output = cn_xstrdup(out);
+	res->output = valid_text(out, have);
 	res->exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
 }
 

@@ -149,5 +149,22 @@ int main(void)
 	cn_fmt_free(&f);
 	check_amplification();
 	json_decref(data);
+	/* docker's {{.Label "k"}}: a method through the "Label()" object */
+	data = json_loads("{\"Labels\": \"a=1\", \"Label()\": {\"a\": \"1\"}, \"In\": {\"Label()\": {\"b\": \"2\"}}}",
+			  0, NULL);
+	check("{{.Label \"a\"}}|{{.Label \"zz\"}}|{{.In.Label \"b\"}}", "1||2");
+	check("{{.Labels \"a\"}}", "--format:1:11: can't give argument to non-function");
+	check("{{.Label 3}}", "--format:1:10: wrong type for value; expected string");
+	{
+		char *got;
+		UNIT_CHECK(cn_fmt_init(&f, "--format", "json", NULL, &err) == 0 &&
+			   cn_fmt_row(&f, data, &err) == 0, "json row with a method");
+		got = cn_fmt_finish(&f);
+		UNIT_STREQ(got, "{\"Labels\":\"a=1\",\"In\":{\"Label()\":{\"b\":\"2\"}}}\n",
+			   "json rows leave the top-level methods out");
+		free(got);
+		cn_fmt_free(&f);
+	}
+	json_decref(data);
 	return UNIT_DONE();
 }
