@@ -9,6 +9,17 @@
 # label=, name=, status=, health=; --format {{.Labels}} and {{.Label "k"}}.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/containers.sh"
+. "$(dirname "$0")/rootless.sh"
+
+U=cnhc$$
+rootless_extra_cleanup() { kill_containers; }
+health_cleanup() {
+	if id -u "$U" >/dev/null 2>&1; then
+		as "$U" "$T/cairn" rm -f rlh >/dev/null 2>&1
+	fi
+	rootless_cleanup
+}
+trap health_cleanup EXIT
 
 build_busybox || finish
 health() { "$CAIRN" inspect --type container -f '{{.State.Health.Status}}' "$1"; }
@@ -135,14 +146,42 @@ expect_fail "an unknown health value is refused" 2 "Unrecognised filter value fo
 	ps --filter health=sick
 
 # ---- the monitor ends with the container ----
+sup=$(state flip .supervisor.pid)
+pids="$sup $(pgrep -P "$sup" | tr '\n' ' ')"
+check "the supervisor has a child besides the container (the monitor)" test "$(pgrep -P "$sup" | wc -l)" -ge 2
 expect_ok "stop a container with a check" stop -t 1 flip
 run_cairn ps -a --filter name=flip --format '{{.Status}}'
 check "...it exited, no health shown" grep -q '^Exited' "$T/out"
 id=$("$CAIRN" ps -aq --no-trunc --filter name=flip)
-check "...no process of cairn's is left for it (supervisor, health monitor)" \
-	sh -c "! pgrep -f -- '--name fli[p] ' >/dev/null"
+left=""
+for p in $pids; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
+check "...no process of cairn's is left for it (supervisor, health monitor: $pids)" test -z "$left"
 expect_ok "rm it" rm flip
 check "...its state directory is gone" test ! -e "$CAIRN_ROOT/containers/$id"
 
 kill_containers
+
+# ---- rootless: the supervisor's check joins the user's container ----
+rootless_health() {
+	local base=$(((RANDOM % 1000 + 100) * 65536))
+	rootless_need useradd userdel setpriv newuidmap newgidmap
+	rootless_user "$U" "$base"
+	rootless_probe "$U"
+	cp -r "$REPO_DIR/examples/busybox" "$T/bb"
+	chmod -R a+rX "$T/bb"
+	AS_USER=$U expect_ok "rootless: build busybox" build -q -t busybox "$T/bb"
+	AS_USER=$U expect_ok "rootless: run -d with a check" run -d --name rlh \
+		--health-cmd 'test "$(id -u)" = 0 && test -e /tmp/up' --health-interval 200ms busybox sleep 600
+	rl_health_is() { AS_USER=$U run_cairn inspect --type container -f '{{.State.Health.Status}}' rlh &&
+		[ "$(cat "$T/out")" = "$1" ]; }
+	wait_for "rootless: unhealthy while the file is missing" rl_health_is unhealthy
+	AS_USER=$U run_cairn exec rlh touch /tmp/up
+	wait_for "rootless: healthy once it is there (run as root in the container)" rl_health_is healthy
+	rl_health_is healthy ||
+		{ AS_USER=$U run_cairn inspect --type container -f '{{range .State.Health.Log}}{{.ExitCode}} {{.Output}}{{end}}' rlh
+		  sed 's/^/#   /' "$T/out" | tail -5; }
+	AS_USER=$U expect_ok "rootless: stop" stop -t 1 rlh
+}
+rootless_health
+
 finish
