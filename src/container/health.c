@@ -537,12 +537,14 @@ static void __attribute__((noreturn)) monitor(struct store *st, const char *id)
 	}
 }
 
-pid_t ctr_health_monitor_start(struct store *st, const struct ctr_state *s)
+pid_t ctr_health_monitor_start(struct store *st, const struct ctr_state *s, int close_fd)
 {
 	pid_t parent = getpid(), pid = fork();
 	sigset_t none;
 	if (pid != 0)
 		return pid;
+	if (close_fd >= 0)
+		close(close_fd);
 	/* Ends with the supervisor, and with it the check it runs. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != parent)

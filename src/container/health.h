@@ -50,9 +50,10 @@ void ctr_health_load(int root_fd, struct ctr_state *s);
 
 /* The supervisor's monitor for S (its check recorded): a child process
  * that runs the check while the container runs, restarting its count at
- * each (re)start; -1 when it could not be forked. Stop it (SIGKILL and
- * reap) before the state is removed. */
-pid_t ctr_health_monitor_start(struct store *st, const struct ctr_state *s);
+ * each (re)start; -1 when it could not be forked. CLOSE_FD (-1: none) is
+ * closed in it (the pipe to the waiting cairn run -d). Stop it (SIGKILL
+ * and reap) before the state is removed. */
+pid_t ctr_health_monitor_start(struct store *st, const struct ctr_state *s, int close_fd);
 void ctr_health_monitor_stop(pid_t pid);
 
 #endif

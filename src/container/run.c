@@ -270,7 +270,7 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 	cn_interrupt_install();
 	/* The check runs beside the container, from its first start on. */
 	if (cs->healthcheck.test.n)
-		monitor = ctr_health_monitor_start(st, cs);
+		monitor = ctr_health_monitor_start(st, cs, sup.report_fd);
 	for (;;) {
 		if (rootfs_create(st, r, hostname, &fs, &err) < 0) {
 			ret = -1;
