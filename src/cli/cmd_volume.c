@@ -308,8 +308,7 @@ static int volume_inspect(struct cli *cli, int argc, char **argv)
 		struct cn_fmt fmt;
 		size_t i;
 		json_t *v;
-		_cleanup_free_ char *spec = cn_xasprintf("%s", format);
-		if (cli_format_init(&fmt, "volume inspect", spec, NULL) < 0) {
+		if (cli_format_init(&fmt, "volume inspect", format, NULL) < 0) {
 			json_decref(out);
 			return EXIT_USAGE;
 		}

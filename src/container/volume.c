@@ -72,7 +72,7 @@ static int open_volumes(struct store *st, cn_err *err)
 int ctr_volume_create(struct store *st, const char *name, const cn_strv *labels, cn_err *err)
 {
 	_cleanup_close_ int dir = -1, vol = -1;
-	json_t *meta, *lab = json_object();
+	json_t *meta, *lab;
 	char *text;
 	int r;
 	if (!ctr_volume_name_ok(name))
@@ -89,6 +89,7 @@ int ctr_volume_create(struct store *st, const char *name, const cn_strv *labels,
 	vol = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (vol < 0 || (mkdirat(vol, "_data", 0755) < 0 && errno != EEXIST))
 		return cn_err_sys(err, "create volume '%s'", name);
+	lab = json_object();
 	for (size_t i = 0; labels && i < labels->n; i++) {
 		const char *eq = strchr(labels->v[i], '=');
 		_cleanup_free_ char *k = cn_xstrndup(labels->v[i], eq ? (size_t)(eq - labels->v[i]) : strlen(labels->v[i]));
