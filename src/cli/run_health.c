@@ -47,9 +47,8 @@ int cli_run_health_opt(int c, const char *arg, struct cli_run_health *o)
 	}
 }
 
-int cli_run_health_check(const struct cli_run_health *o, bool detach)
+int cli_run_health_check(const struct cli_run_health *o)
 {
-	(void)detach;   /* without -d the check is recorded nowhere: docker runs it, cairn has no one to */
 	if (o->health.none && ctr_health_flags_any(&o->health))
 		return usage_error("--no-healthcheck conflicts with --health-* options");
 	return 0;

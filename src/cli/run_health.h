@@ -56,8 +56,9 @@ struct cli_run_health {
  * (printed, naming the flag). */
 int cli_run_health_opt(int c, const char *arg, struct cli_run_health *o);
 /* After parsing: --no-healthcheck with another --health-* flag is an error
- * (printed), as docker's; DETACH: the checks need a supervisor. */
-int cli_run_health_check(const struct cli_run_health *o, bool detach);
+ * (printed), as docker's. (Without -d the flags are accepted and unused: no
+ * supervisor runs checks for an attached run.) */
+int cli_run_health_check(const struct cli_run_health *o);
 void cli_run_health_free(struct cli_run_health *o);
 
 #endif

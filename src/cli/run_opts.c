@@ -419,7 +419,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		return usage_error("--restart needs -d: only a detached container has a supervisor to restart it");
 	if (o->restart != CTR_RESTART_NO && o->rm)
 		return usage_error("--restart and --rm conflict");
-	if (cli_run_health_check(&o->rh, o->detach) < 0)
+	if (cli_run_health_check(&o->rh) < 0)
 		return CTR_EXIT_FAIL;
 	if (o->attach_in)
 		o->interactive = true;
