@@ -4,7 +4,8 @@
  * and `{{.Field}}` always agree).
  *
  * Supported: text; {{.}}, {{.A.B}}, {{$}}, {{$v.A}}; string, raw-string,
- * number and true/false/nil literals; pipelines with |; parentheses;
+ * number and true/false/nil literals; pipelines with |; parentheses,
+ * with fields after them ({{(index .Log 0).Output}});
  * {{if}}/{{else if}}/{{else}}/{{end}}, {{range}} (with $v or $k, $v :=),
  * {{with}}, {{$x := ...}}; trim markers {{- and -}}; comments. Functions:
  * json, index, join, split, upper, lower, title, truncate, pad, len,

@@ -245,7 +245,9 @@ static int eval_arg(struct exec *e, const struct arg *a, json_t *dot, json_t **o
 		*out = json_incref(a->lit);
 		return 0;
 	case A_PIPE:
-		return eval_pipe(e, a->sub, dot, out);
+		if (eval_pipe(e, a->sub, dot, out) < 0)
+			return -1;
+		return walk(e, a->pos, out, &a->fields);
 	case A_FUNC:
 	default:
 		return eerr(e, a->pos, "%s is a function, not a value (write (%s ...))", a->name, a->name);

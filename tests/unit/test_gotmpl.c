@@ -90,7 +90,7 @@ int main(void)
 	struct cn_fmt f;
 	cn_err err;
 	data = json_loads("{\"Id\": \"sha256:abc\", \"Size\": 1234, \"Ok\": true, \"None\": null,"
-			  "\"RepoTags\": [\"a:1\", \"b:2\"], \"Empty\": [],"
+			  "\"RepoTags\": [\"a:1\", \"b:2\"], \"Empty\": [], \"Items\": [{\"Name\": \"aa\"}, {\"Name\": \"b\"}],"
 			  "\"Config\": {\"Cmd\": [\"/bin/sh\", \"-c\", \"echo hi\"], \"User\": \"nobody\","
 			  "\"Labels\": {\"b\": \"2\", \"a\": \"x y\", \"org.example/k\": \"v\"}}}",
 			  0, NULL);
@@ -104,6 +104,8 @@ int main(void)
 	check("{{json .RepoTags}}|{{json .Size}}|{{json .None}}|{{json .Missing}}", "[\"a:1\",\"b:2\"]|1234|null|null");
 	check("{{index .Config.Labels \"org.example/k\"}}", "v");
 	check("{{index .RepoTags 1}}", "b:2");
+	check("{{(index .Items 1).Name}}|{{len (index .Items 0).Name}}|{{(.Config).User}}", "b|2|nobody");
+	check("{{(index .RepoTags 0).Name}}", "--format:1:3: can't evaluate field Name in type string");
 	check("{{index .RepoTags 5}}", "--format:1:3: index out of range: 5");
 	check("{{join .RepoTags \", \"}}", "a:1, b:2");
 	check("{{.Config.Cmd | json}}", "[\"/bin/sh\",\"-c\",\"echo hi\"]");
