@@ -550,13 +550,14 @@ static int eval_method(struct exec *e, const struct cmd *c, json_t *dot, json_t 
 	const struct arg *f = &c->args[0];
 	_cleanup_free_ char *key = cn_xasprintf("%s()", f->fields.v[f->fields.n - 1]);
 	cn_strv recv = { .v = f->fields.v, .n = f->fields.n - 1 };
-	json_t *v = json_incref(dot), *m, *arg = NULL;
+	json_t *v, *m, *arg = NULL;
 	int r;
 	*out = NULL;
 	if (e->headers) {
 		*out = header_of(e, f);
 		return 0;
 	}
+	v = json_incref(dot);
 	if (walk(e, f->pos, &v, &recv) < 0)
 		return -1;
 	m = json_object_get(v, key);
