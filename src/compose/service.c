@@ -635,7 +635,7 @@ static int restart_policy(struct cmp_ctx *c, const char *path, const struct cmp_
 	    strcmp(*out, "on-failure") == 0)
 		return 0;
 	if (strncmp(*out, "on-failure:", 11) == 0 && port_range((*out) + 11, strlen(*out + 11)) &&
-	    !strchr(*out, '-'))
+	    !strchr(*out + 11, '-'))
 		return 0;
 	return cmp_type_error(c, path, n, "no, always, on-failure[:N] or unless-stopped");
 }

@@ -145,7 +145,9 @@ int cmp_parse_duration(const char *s, long long *ns)
 	}
 	if (total > 9.2e18)
 		return -1;
-	*ns = (long long)llround(neg ? -total : total);
+	*ns = (long long)(total + 0.5);
+	if (neg)
+		*ns = -*ns;
 	return 0;
 }
 
