@@ -549,6 +549,9 @@ int cmp_yaml_parse(const char *file, const char *data, size_t len, struct cmp_no
 	while (b.depth > 0) {
 		b.depth--;
 		free(b.stack[b.depth].anchor);
+		/* A key still waiting for its value is no pair yet. */
+		if (b.stack[b.depth].node->kind == CMP_MAP && b.stack[b.depth].raw % 2)
+			cmp_node_free(b.stack[b.depth].node->kids[b.stack[b.depth].raw - 1]);
 		cmp_node_free(b.stack[b.depth].node);
 	}
 	free(b.stack);

@@ -116,7 +116,7 @@ static char *load(const struct load *l)
 	_cleanup_free_ char *dir = NULL;
 	char name[64];
 	const char *paths[3] = { 0 };
-	_cleanup_free_ char *pbuf[3] = { 0 };
+	char *pbuf[3] = { 0 };
 	char *envp[8] = { 0 };
 	struct cmp_project p;
 	struct cmp_load_opts o = { 0 };
@@ -154,6 +154,8 @@ static char *load(const struct load *l)
 		out = dump(&p);
 		cmp_project_free(&p);
 	}
+	for (size_t i = 0; i < 3; i++)
+		free(pbuf[i]);
 	return out;
 }
 
