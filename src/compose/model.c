@@ -144,23 +144,29 @@ static int project_name(const struct cmp_load_opts *o, struct cmp_project *p, st
 		p->name = cn_xstrdup(env);
 		return 0;
 	}
-	for (size_t i = ntrees; i-- > 0 && !p->name;) {
+	for (size_t i = ntrees; i-- > 0;) {
 		const struct cmp_node *n = cmp_map_get(trees[i], "name");
 		_cleanup_free_ char *v = NULL;
 		_cleanup_strv_ cn_strv unset = { 0 };
+		char *name;
 		if (!n || n->kind != CMP_SCALAR || cmp_is_null(n))
 			continue;
 		if (cmp_interp_str(n->str, &lk, &v, &unset, err) < 0)
 			return cn_err_wrap(err, "%s:%u:%u", n->pos.file, n->pos.line, n->pos.col);
-		p->name = cmp_project_name_normalize(v);
-		if (!*p->name)
+		for (size_t j = 0; warnings && j < unset.n; j++)
+			cn_strv_push(warnings, cn_xasprintf("%s:%u: the \"%s\" variable is not set, defaulting to a "
+							    "blank string", n->pos.file, n->pos.line, unset.v[j]));
+		name = cmp_project_name_normalize(v);
+		p->name = name;
+		if (!*name)
 			return cn_err_fail(err, CN_ERR_INVALID, "%s:%u:%u: project name must not be empty",
 					   n->pos.file, n->pos.line, n->pos.col);
-		(void)warnings;
+		return 0;
 	}
-	if (!p->name) {
-		p->name = cmp_project_name_normalize(base_of(p->workdir));
-		if (!*p->name)
+	{
+		char *name = cmp_project_name_normalize(base_of(p->workdir));
+		p->name = name;
+		if (!*name)
 			return cn_err_fail(err, CN_ERR_INVALID, "project name must not be empty (from the directory "
 					   "%s: give one with -p or name:)", p->workdir);
 	}
@@ -405,11 +411,12 @@ int cmp_project_load(const struct cmp_load_opts *o, struct cmp_project *p, cn_st
 	_cleanup_strv_ cn_strv active = { 0 };
 	struct cmp_node **trees = NULL, *root = NULL;
 	struct cmp_lookup lk;
-	struct cmp_ctx c = { p, warnings, err, NULL };
+	struct cmp_ctx c;
 	size_t ntrees = 0;
 	int rc = -1;
 
 	memset(p, 0, sizeof(*p));
+	c = (struct cmp_ctx){ p, warnings, err, NULL };
 	if (!cwd)
 		return -1;
 	for (char *const *e = o->environ; e && *e; e++)

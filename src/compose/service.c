@@ -149,9 +149,10 @@ static int convert_build(struct cmp_ctx *c, const char *sname, const struct cmp_
 		if (r < 0)
 			return -1;
 	}
-	if (!ctx)
-		ctx = cn_xstrdup(".");
-	b->context = is_url(ctx) ? CN_TAKE_PTR(ctx) : cmp_abspath(c->p->workdir, ctx, &c->p->env);
+	{
+		const char *cs = ctx ? ctx : ".";
+		b->context = is_url(cs) ? cn_xstrdup(cs) : cmp_abspath(c->p->workdir, cs, &c->p->env);
+	}
 	return 0;
 }
 

@@ -118,7 +118,7 @@ static char *load(const struct load *l)
 	const char *paths[3] = { 0 };
 	char *pbuf[3] = { 0 };
 	char *envp[8] = { 0 };
-	struct cmp_project p;
+	struct cmp_project p = { 0 };
 	struct cmp_load_opts o = { 0 };
 	size_t nf = 0;
 	char *out = NULL;
