@@ -63,6 +63,10 @@ static inline struct cmp_node *cmp_map_val(const struct cmp_node *m, size_t i)
  * cmp_map_index gives its pair index or -1. */
 struct cmp_node *cmp_map_get(const struct cmp_node *map, const char *key);
 long cmp_map_index(const struct cmp_node *map, const char *key);
+/* MAP's pair indexes sorted by key, for lookups in big mappings
+ * (cmp_map_find_sorted over the first N: the first pair with KEY, or -1). */
+size_t *cmp_map_sort(const struct cmp_node *map);
+long cmp_map_find_sorted(const struct cmp_node *map, const size_t *sorted, size_t n, const char *key);
 /* "a mapping", "a list", "a string", "null": for wrong-type messages. */
 const char *cmp_node_what(const struct cmp_node *n);
 static inline bool cmp_is_null(const struct cmp_node *n)
@@ -88,14 +92,19 @@ const char *cmp_env_lookup(void *env, const char *name, size_t len);
 
 /* ---- envfile.c: .env and env_file: ---- */
 
-/* Parse dotenv TEXT (NAME for messages) into ENV (KEY=VALUE, set in
- * place). Unquoted and double-quoted values interpolate against what the
- * file set so far, then LK (may be NULL). A bare KEY takes LK's value when
- * it has one, else is removed from ENV. RAW: lines are KEY=VALUE as
- * written. */
+/* Parse dotenv TEXT (NAME for messages), appending KEY=VALUE entries to
+ * ENV (cmp_env_settle then lets later ones win). Unquoted and
+ * double-quoted values interpolate against what the file set so far, then
+ * LK (may be NULL). A bare KEY takes LK's value when it has one, else is
+ * skipped. RAW: lines are KEY=VALUE as written. */
 int cmp_envfile_parse(const char *name, const char *text, size_t len, bool raw,
 		      const struct cmp_lookup *lk, cn_strv *env, cn_err *err);
 int cmp_envfile_read(const char *path, bool raw, const struct cmp_lookup *lk, cn_strv *env, cn_err *err);
+
+/* ENV's entries in order, later ones for a key replacing earlier ones
+ * (at the first one's place), a bare KEY removing it: O(n log n), for
+ * environments of any size. */
+void cmp_env_settle(cn_strv *env);
 
 /* ---- merge.c: -f a -f b ---- */
 

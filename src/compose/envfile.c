@@ -3,7 +3,7 @@
  * inline comment after an unquoted value needs a space before #; single
  * quotes are literal, double quotes take \n \t \r \\ \" \$ and interpolate,
  * as unquoted values do; quoted values may span lines; a bare VAR takes
- * the environment's value or is dropped. format: raw takes KEY=VALUE
+ * the environment's value or is skipped (compose-go's dotenv). format: raw takes KEY=VALUE
  * lines as written. */
 #include "compose/compose_internal.h"
 #include "util/cleanup.h"
@@ -21,23 +21,17 @@ struct chain {
 	const struct cmp_lookup *next;
 };
 
+/* The file's latest entry for NAME (an unset one hides the environment's),
+ * else LK's value. */
 static const char *chain_get(void *ctx, const char *name, size_t len)
 {
 	const struct chain *c = ctx;
-	long i = cn_env_find(c->env, name, len);
-	if (i >= 0)
-		return c->env->v[i] + len + 1;
+	for (size_t i = c->env->n; i-- > 0;) {
+		const char *e = c->env->v[i];
+		if (strncmp(e, name, len) == 0 && (e[len] == '=' || !e[len]))
+			return e[len] ? e + len + 1 : NULL;
+	}
 	return c->next ? c->next->get(c->next->ctx, name, len) : NULL;
-}
-
-static void env_unset(cn_strv *env, const char *key)
-{
-	long i = cn_env_find(env, key, strlen(key));
-	if (i < 0)
-		return;
-	free(env->v[i]);
-	memmove(&env->v[i], &env->v[i + 1], (env->n - (size_t)i) * sizeof(*env->v));
-	env->n--;
 }
 
 static bool key_ok(const char *k, size_t n)
@@ -95,13 +89,10 @@ static int parse_raw(const char *name, const char *text, size_t len, cn_strv *en
 		if (le > p && le[-1] == '\r')
 			le--;
 		if (le > p && *p != '#') {
-			_cleanup_free_ char *key = NULL, *val = NULL;
 			eq = memchr(p, '=', (size_t)(le - p));
 			if (!eq || !key_ok(p, (size_t)(eq - p)))
 				return cn_err_fail(err, CN_ERR_INVALID, "%s:%zu: not a KEY=VALUE line", name, line);
-			key = cn_xstrndup(p, (size_t)(eq - p));
-			val = cn_xstrndup(eq + 1, (size_t)(le - eq - 1));
-			cn_env_set(env, key, val);
+			cn_strv_push(env, cn_xstrndup(p, (size_t)(le - p)));
 		}
 		p = nl ? nl + 1 : end;
 	}
@@ -156,10 +147,11 @@ int cmp_envfile_parse(const char *name, const char *text, size_t len, bool raw,
 			if (p < end && *p == '#')
 				while (p < end && *p != '\n')
 					p++;
-			if (v)
-				cn_env_set(env, key, v);
-			else
-				env_unset(env, key);
+			if (v) {
+				char *e = cn_xasprintf("%s=%s", key, v);
+				cn_strv_pushdup(&local, e);
+				cn_strv_push(env, e);
+			}
 			continue;
 		}
 		p++;
@@ -195,8 +187,11 @@ int cmp_envfile_parse(const char *name, const char *text, size_t len, bool raw,
 		} else {
 			val = cn_xstrdup(b.data);
 		}
-		cn_env_set(&local, key, val);
-		cn_env_set(env, key, val);
+		{
+			char *e = cn_xasprintf("%s=%s", key, val);
+			cn_strv_pushdup(&local, e);
+			cn_strv_push(env, e);
+		}
 	}
 	return 0;
 }

@@ -171,8 +171,14 @@ const char *cmp_env_lookup(void *env, const char *name, size_t len)
 	return i < 0 ? NULL : e->v[i] + len + 1;
 }
 
+/* Each message once; past a few hundred the rest are left out (the
+ * check is linear, and nobody reads more). */
 static void warn_once(cn_strv *warnings, char *msg)
 {
+	if (warnings->n >= 500) {
+		free(msg);
+		return;
+	}
 	for (size_t i = 0; i < warnings->n; i++)
 		if (strcmp(warnings->v[i], msg) == 0) {
 			free(msg);

@@ -77,6 +77,49 @@ static const char *const set_lists[] = {
 	"services.*.build.tags",
 };
 
+/* Remove the pairs marked in DROP (one flag per pair). */
+static void map_compact(struct cmp_node *map, const bool *drop)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < map->n; i++) {
+		if (drop[i]) {
+			cmp_node_free(map->kids[2 * i]);
+			cmp_node_free(map->kids[2 * i + 1]);
+			continue;
+		}
+		map->kids[2 * w] = map->kids[2 * i];
+		map->kids[2 * w + 1] = map->kids[2 * i + 1];
+		w++;
+	}
+	map->n = w;
+}
+
+/* Duplicate keys (a list form naming a variable twice): the last value
+ * at the first one's place. */
+static void map_dedupe(struct cmp_node *map)
+{
+	_cleanup_free_ size_t *idx = cmp_map_sort(map);
+	_cleanup_free_ bool *drop = cn_xcalloc(map->n + 1, sizeof(*drop));
+	bool any = false;
+	for (size_t g = 0; g < map->n;) {
+		size_t e = g + 1;
+		while (e < map->n && strcmp(cmp_map_key(map, idx[e])->str, cmp_map_key(map, idx[g])->str) == 0)
+			e++;
+		if (e - g > 1) {
+			struct cmp_node **first = &map->kids[2 * idx[g] + 1], **last = &map->kids[2 * idx[e - 1] + 1];
+			struct cmp_node *t = *first;
+			*first = *last;
+			*last = t;
+			for (size_t k = g + 1; k < e; k++)
+				drop[idx[k]] = true;
+			any = true;
+		}
+		g = e;
+	}
+	if (any)
+		map_compact(map, drop);
+}
+
 /* A list form turned into a mapping (items that are no strings stay a
  * list: the conversion names them). */
 static void list_to_map(struct cmp_node **n, char sep)
@@ -93,7 +136,6 @@ static void list_to_map(struct cmp_node **n, char sep)
 		const struct cmp_node *it = seq->kids[i];
 		const char *s = sep ? strchr(it->str, sep) : NULL;
 		struct cmp_node *k, *v;
-		long dup;
 		if (sep == ':' && !s)
 			s = strchr(it->str, '=');
 		if (s) {
@@ -107,11 +149,9 @@ static void list_to_map(struct cmp_node **n, char sep)
 			v->str = cn_xstrdup("");
 			v->flags = CMP_F_NULL;
 		}
-		dup = cmp_map_index(map, k->str);
-		if (dup >= 0)
-			cmp_node_remove(map, (size_t)dup);
 		cmp_map_push(map, k, v);
 	}
+	map_dedupe(map);
 	cmp_node_free(seq);
 	*n = map;
 }
@@ -233,15 +273,22 @@ static void normalize(struct cmp_node **n, const char *const *path, size_t depth
 		scalar_to_list(n);
 }
 
+/* OVER's keys are distinct (yaml.c refuses duplicates), so the index of
+ * BASE's keys made before the loop stays right while new pairs are
+ * appended; removals (!reset) wait for the end. */
 static void merge_maps(struct cmp_node *base, struct cmp_node *over, const char **path, size_t depth)
 {
+	_cleanup_free_ size_t *idx = cmp_map_sort(base);
+	_cleanup_free_ bool *drop = cn_xcalloc(base->n + over->n + 1, sizeof(*drop));
+	size_t nbase = base->n;
+	bool any = false;
 	for (size_t i = 0; i < over->n; i++) {
 		struct cmp_node *k = cmp_map_key(over, i), *v = cmp_map_val(over, i);
-		long at = cmp_map_index(base, k->str);
+		long at = nbase ? cmp_map_find_sorted(base, idx, nbase, k->str) : -1;
 		over->kids[2 * i] = over->kids[2 * i + 1] = NULL;
 		if (v->flags & CMP_F_RESET) {
 			if (at >= 0)
-				cmp_node_remove(base, (size_t)at);
+				drop[at] = any = true;
 			cmp_node_free(k);
 			cmp_node_free(v);
 			continue;
@@ -257,6 +304,8 @@ static void merge_maps(struct cmp_node *base, struct cmp_node *over, const char 
 	}
 	over->n = 0;
 	cmp_node_free(over);
+	if (any)
+		map_compact(base, drop);
 }
 
 static void merge_at(struct cmp_node **base, struct cmp_node *over, const char **path, size_t depth)

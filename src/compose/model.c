@@ -81,6 +81,23 @@ static int discover(const char *start, cn_strv *files, cn_strv *warnings, cn_err
 			   "compose.yml, docker-compose.yml, docker-compose.yaml in %s or a parent directory", start);
 }
 
+/* COMPOSE_FILE: the files separated by COMPOSE_PATH_SEPARATOR (default
+ * ':'), relative ones against DIR. */
+static void compose_file_var(const cn_strv *env, const char *dir, cn_strv *files)
+{
+	const char *v = cn_env_get(env, "COMPOSE_FILE"), *sep = cn_env_get(env, "COMPOSE_PATH_SEPARATOR");
+	char s = sep && *sep ? *sep : ':';
+	while (*v) {
+		const char *e = strchr(v, s);
+		size_t n = e ? (size_t)(e - v) : strlen(v);
+		if (n) {
+			_cleanup_free_ char *one = cn_xstrndup(v, n);
+			cn_strv_push(files, cmp_abspath(dir, one, env));
+		}
+		v += n + (e ? 1 : 0);
+	}
+}
+
 static char *dirname_of(const char *path)
 {
 	const char *slash = strrchr(path, '/');
@@ -108,10 +125,13 @@ static int read_dotenv(const struct cmp_load_opts *o, const char *workdir, const
 		return 0;
 	if (cmp_envfile_read(path, false, &lk, &dot, err) < 0)
 		return cn_err_wrap(err, "env file");
-	for (size_t i = 0; i < dot.n; i++) {
-		const char *eq = strchr(dot.v[i], '=');
-		if (eq && cn_env_find(env, dot.v[i], (size_t)(eq - dot.v[i])) < 0)
-			cn_strv_pushdup(env, dot.v[i]);
+	/* Shell, .env, shell again: the shell's values win, in their places. */
+	{
+		size_t nshell = env->n;
+		cn_strv_copy(env, &dot);
+		for (size_t i = 0; i < nshell; i++)
+			cn_strv_pushdup(env, env->v[i]);
+		cmp_env_settle(env);
 	}
 	return 0;
 }
@@ -302,19 +322,30 @@ static int convert_services(struct cmp_ctx *c, const struct cmp_node *svcs, cons
 }
 
 /* References between parts: depends_on, networks; "default" made when used. */
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static int check_refs(struct cmp_ctx *c, const struct cmp_node *svcs)
 {
 	struct cmp_project *p = c->p;
 	bool need_default = false;
+	/* Sorted names: projects with very many services stay fast. */
+	_cleanup_free_ char **names = cn_xmalloc((p->nservices + 1) * sizeof(*names));
+	for (size_t i = 0; i < p->nservices; i++)
+		names[i] = p->services[i].name;
+	qsort(names, p->nservices, sizeof(*names), name_cmp);
 	for (size_t i = 0; i < p->nservices; i++) {
 		struct cmp_service *s = &p->services[i];
 		for (size_t j = 0; j < s->ndepends; j++) {
 			const struct cmp_depends *d = &s->depends_on[j];
-			if (cmp_service_find(p, d->service))
+			const char *key = d->service;
+			if (bsearch(&key, names, p->nservices, sizeof(*names), name_cmp))
 				continue;
 			if (!d->required)
 				continue;
-			if (cmp_map_get(svcs, d->service))
+			if (cmp_map_index(svcs, d->service) >= 0)
 				return cn_err_fail(c->err, CN_ERR_INVALID, "%s:%u:%u: service \"%s\" depends on "
 						   "service \"%s\", which is disabled by its profiles", d->pos.file,
 						   d->pos.line, d->pos.col, s->name, d->service);
@@ -427,6 +458,8 @@ int cmp_project_load(const struct cmp_load_opts *o, struct cmp_project *p, cn_st
 	if (o->nfiles) {
 		for (size_t i = 0; i < o->nfiles; i++)
 			cn_strv_push(&p->files, cmp_abspath(cwd, o->files[i], &p->env));
+	} else if (cn_env_get(&p->env, "COMPOSE_FILE") && *cn_env_get(&p->env, "COMPOSE_FILE")) {
+		compose_file_var(&p->env, start ? start : cwd, &p->files);
 	} else if (discover(start ? start : cwd, &p->files, warnings, err) < 0) {
 		goto out;
 	}

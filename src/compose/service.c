@@ -18,7 +18,7 @@ static const char *const ignored_keys[] = {
 	"mac_address", "dns_search", "dns_opt", "isolation", "runtime", "scale", "configs", "attach",
 	"cpu_shares", "cpu_quota", "cpu_period", "cpuset", "mem_reservation", "memswap_limit", "develop",
 	"post_start", "pre_stop", "storage_opt", "blkio_config", "device_cgroup_rules", "gpus",
-	"volumes_from", "extends", "label_file", "models", "provider", "use_api_socket",
+	"volumes_from", "label_file", "models", "provider", "use_api_socket",
 };
 
 static bool is_ignored(const char *key)
@@ -219,14 +219,13 @@ static int environment(struct cmp_ctx *c, const char *path, const struct cmp_nod
 	if (cmp_get_kv(c, path, n, '=', true, &kv) < 0)
 		return -1;
 	for (size_t i = 0; i < kv.n; i++) {
-		char *eq = strchr(kv.v[i], '=');
-		if (eq) {
-			*eq = '\0';
-			cn_env_set(env, kv.v[i], eq + 1);
+		if (strchr(kv.v[i], '=')) {
+			cn_strv_push(env, kv.v[i]);
+			kv.v[i] = NULL;
 		} else {
 			const char *v = cn_env_get(&c->p->env, kv.v[i]);
 			if (v)
-				cn_env_set(env, kv.v[i], v);
+				cn_strv_push(env, cn_xasprintf("%s=%s", kv.v[i], v));
 		}
 	}
 	return 0;
@@ -747,6 +746,9 @@ static int service_key(struct cmp_ctx *c, struct cmp_service *s, const struct cm
 		return cmp_get_str(c, kp, v, &s->platform);
 	if (strcmp(key, "secrets") == 0)
 		return service_secrets(c, kp, v, s);
+	if (strcmp(key, "extends") == 0)
+		return cn_err_fail(c->err, CN_ERR_UNSUPPORTED, "%s:%u:%u: %s: not supported by cairn (merge files "
+				   "with -f, or use anchors and <<)", k->pos.file, k->pos.line, k->pos.col, kp);
 	if (strcmp(key, "environment") == 0 || strcmp(key, "env_file") == 0 || strncmp(key, "x-", 2) == 0)
 		return 0;       /* environment: below, in order */
 	if (is_ignored(key))
@@ -785,6 +787,7 @@ int cmp_service_convert(struct cmp_ctx *c, const char *name, const struct cmp_no
 		if (env_files(c, kp, cmp_map_get(n, "env_file"), &s->environment) < 0 ||
 		    environment(c, ep, cmp_map_get(n, "environment"), &s->environment) < 0)
 			return -1;
+		cmp_env_settle(&s->environment);
 	}
 	if (!s->image && !s->build)
 		return cmp_fail(c, key, "%s: a service needs an image: or a build:", path);

@@ -335,3 +335,55 @@ char *cmp_abspath(const char *dir, const char *s, const cn_strv *env)
 	}
 	return cn_path_clean(joined);
 }
+
+static size_t key_len(const char *e)
+{
+	const char *eq = strchr(e, '=');
+	return eq ? (size_t)(eq - e) : strlen(e);
+}
+
+static int env_cmp(const void *a, const void *b, void *ctx)
+{
+	char *const *v = ctx;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	size_t li = key_len(v[i]), lj = key_len(v[j]);
+	int c = memcmp(v[i], v[j], li < lj ? li : lj);
+	if (!c)
+		c = li < lj ? -1 : li > lj;
+	return c ? c : (i < j ? -1 : i > j);
+}
+
+void cmp_env_settle(cn_strv *env)
+{
+	size_t n = env->n, w = 0;
+	_cleanup_free_ size_t *idx = NULL;
+	_cleanup_free_ char **out = NULL;
+	if (n == 0)
+		return;
+	idx = cn_xmalloc(n * sizeof(*idx));
+	out = cn_xcalloc(n, sizeof(*out));
+	for (size_t i = 0; i < n; i++)
+		idx[i] = i;
+	qsort_r(idx, n, sizeof(*idx), env_cmp, env->v);
+	for (size_t g = 0; g < n;) {
+		size_t e = g + 1, first = idx[g], last;
+		size_t kl = key_len(env->v[first]);
+		while (e < n && key_len(env->v[idx[e]]) == kl && memcmp(env->v[idx[e]], env->v[first], kl) == 0)
+			e++;
+		last = idx[e - 1];
+		if (strchr(env->v[last], '=')) {
+			out[first] = env->v[last];
+			env->v[last] = NULL;
+		}
+		for (size_t k = g; k < e; k++) {
+			free(env->v[idx[k]]);
+			env->v[idx[k]] = NULL;
+		}
+		g = e;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (out[i])
+			env->v[w++] = out[i];
+	env->n = w;
+	env->v[w] = NULL;
+}

@@ -145,6 +145,38 @@ struct cmp_node *cmp_map_get(const struct cmp_node *map, const char *key)
 	return i < 0 ? NULL : cmp_map_val(map, (size_t)i);
 }
 
+static int sorted_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct cmp_node *m = ctx;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = strcmp(cmp_map_key(m, i)->str, cmp_map_key(m, j)->str);
+	return c ? c : (i < j ? -1 : i > j);
+}
+
+size_t *cmp_map_sort(const struct cmp_node *map)
+{
+	size_t *idx = cn_xmalloc((map->n + 1) * sizeof(*idx));
+	for (size_t i = 0; i < map->n; i++)
+		idx[i] = i;
+	qsort_r(idx, map->n, sizeof(*idx), sorted_cmp, (void *)(uintptr_t)map);
+	return idx;
+}
+
+long cmp_map_find_sorted(const struct cmp_node *map, const size_t *sorted, size_t n, const char *key)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(cmp_map_key(map, sorted[mid])->str, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < n && strcmp(cmp_map_key(map, sorted[lo])->str, key) == 0)
+		return (long)sorted[lo];
+	return -1;
+}
+
 const char *cmp_node_what(const struct cmp_node *n)
 {
 	if (cmp_is_null(n))

@@ -339,6 +339,9 @@ static void test_envfiles(void)
 			"raw.env", "R1='kept \"as is' # too\n" } },
 	       WANT("env=[E1=plain value|E2=single $SHELLV #|E3=double\tsh\nplain value|E4=a#b|SHELLV=sh|"
 		    "OVER=env|E5=multi\nline|E6=|R1='kept \"as is' # too]"));
+	expect("a variable named twice: the last value, in the first place", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    env_file: d.env\n    environment: [A=1, B=2, A=3]\n"),
+		.extra = { "d.env", "B=0\nC=c\nC=d\n" } }, WANT("env=[B=2|C=d|A=3]"));
 	expect_err("a missing env_file", &(struct load){ FILES(
 		"services:\n  a:\n    image: x\n    env_file: nope.env\n") }, CN_ERR_SYSTEM,
 		"compose.yaml:4:15: env_file");
@@ -398,6 +401,10 @@ static void test_merge(void)
 		.extra = { "compose.yaml", "services: {a: {image: x}}\n",
 			   "compose.override.yml", "services: {a: {image: y}}\n" } },
 	       WANT(" files=2\nsvc a image=y"));
+	expect("COMPOSE_FILE names the files", &(struct load){ .discover = true, ENV("COMPOSE_FILE=one.yml,two.yml",
+		"COMPOSE_PATH_SEPARATOR=,"), .extra = { "one.yml", "services: {a: {image: x}}\n",
+			   "two.yml", "services: {a: {user: u}}\n" } },
+	       WANT(" files=2\nsvc a image=x user=u"));
 	expect_err("discovery finds nothing", &(struct load){ .discover = true, .dir = "empty" },
 		   CN_ERR_NOT_FOUND, "no configuration file provided");
 }
@@ -481,6 +488,9 @@ static void test_errors(void)
 		"compose.yaml:4:15: services.a.volumes: service refers to undefined volume ghost");
 	expect_err("neither image nor build", &(struct load){ FILES("services:\n  a:\n    user: x\n") },
 		   CN_ERR_INVALID, "compose.yaml:2:3: services.a: a service needs an image: or a build:");
+	expect_err("extends", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    extends: {service: b}\n  b: {image: y}\n") }, CN_ERR_UNSUPPORTED,
+		"compose.yaml:4:5: services.a.extends: not supported by cairn");
 	expect_err("network_mode with networks", &(struct load){ FILES(
 		"services:\n  a: {image: x, network_mode: host, networks: [default]}\n") }, CN_ERR_INVALID,
 		"network_mode and networks cannot be combined");
@@ -598,21 +608,36 @@ static void test_values(void)
 	}
 }
 
-/* A 10 MB file loads (a service with ~200,000 labels); past the 32 MiB
- * limit it is refused, saying so. */
+/* A 10 MB file loads (a service with ~180,000 variables), also merged
+ * with a second one naming the same variables (nothing quadratic on the
+ * way); past the 32 MiB limit a file is refused, saying so. */
 static void test_big(void)
 {
-	cn_buf b;
-	_cleanup_free_ char *got = NULL;
+	cn_buf b, b2;
+	_cleanup_free_ char *got = NULL, *got2 = NULL;
+	int n = 0;
 	cn_buf_init(&b, 0);
-	cn_buf_adds(&b, "services:\n  big:\n    image: x\n    labels:\n");
-	for (int i = 0; b.len < 10u * 1000 * 1000; i++)
-		cn_buf_addf(&b, "      com.example.label-%07d: \"a value of some length to fill the file\"\n", i);
+	cn_buf_init(&b2, 0);
+	cn_buf_adds(&b, "services:\n  big:\n    image: x\n    environment:\n");
+	cn_buf_adds(&b2, "services:\n  big:\n    environment:\n");
+	for (; b.len < 10u * 1000 * 1000; n++) {
+		cn_buf_addf(&b, "      - VAR_%07d=a value of some length to fill the file\n", n);
+		cn_buf_addf(&b2, "      VAR_%07d: %d\n", n, n);
+	}
 	got = load(&(struct load){ FILES(b.data) });
-	UNIT_CHECK(got && strstr(got, "com.example.label-0000000=a value") && strstr(got, "net=default"),
-		   "a %zu-byte file loads", b.len);
+	UNIT_CHECK(got && strstr(got, "env=[VAR_0000000=a value of some length to fill the file|VAR_0000001=") &&
+		   strstr(got, "net=default"), "a %zu-byte file loads", b.len);
 	if (!got)
 		printf("#   got: %s\n", err.msg);
+	{
+		_cleanup_free_ char *last = cn_xasprintf("|VAR_%07d=%d] net=default", n - 1, n - 1);
+		got2 = load(&(struct load){ FILES(b.data, b2.data) });
+		UNIT_CHECK(got2 && strstr(got2, "env=[VAR_0000000=0|VAR_0000001=1|") && strstr(got2, last),
+			   "merged with a second %zu-byte file naming the same %d variables", b2.len, n);
+		if (!got2)
+			printf("#   got: %s\n", err.msg);
+	}
+	cn_buf_free(&b2);
 	while (b.len <= CMP_YAML_MAX_BYTES)
 		cn_buf_adds(&b, "# padding padding padding padding padding padding padding padding padding\n");
 	expect_err("a file past the limit", &(struct load){ FILES(b.data) }, CN_ERR_TOO_BIG,
