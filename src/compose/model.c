@@ -229,8 +229,13 @@ static int convert_network(struct cmp_ctx *c, const struct cmp_node *k, const st
 		int r = 0;
 		if (strcmp(key, "name") == 0)
 			r = cmp_get_str(c, kp, x, &net->name);
-		else if (strcmp(key, "external") == 0)
-			r = x->kind == CMP_MAP ? 0 : cmp_get_bool(c, kp, x, &net->external);
+		else if (strcmp(key, "external") == 0 && x->kind == CMP_MAP) {
+			/* The old form, external: {name: N}. */
+			net->external = true;
+			if (cmp_map_get(x, "name") && !net->name)
+				r = cmp_get_str(c, kp, cmp_map_get(x, "name"), &net->name);
+		} else if (strcmp(key, "external") == 0)
+			r = cmp_get_bool(c, kp, x, &net->external);
 		else if (strcmp(key, "internal") == 0)
 			r = cmp_get_bool(c, kp, x, &net->internal);
 		else if (strcmp(key, "labels") == 0)
@@ -268,8 +273,13 @@ static int convert_volume(struct cmp_ctx *c, const struct cmp_node *k, const str
 		int r = 0;
 		if (strcmp(key, "name") == 0)
 			r = cmp_get_str(c, kp, x, &vol->name);
-		else if (strcmp(key, "external") == 0)
-			r = x->kind == CMP_MAP ? 0 : cmp_get_bool(c, kp, x, &vol->external);
+		else if (strcmp(key, "external") == 0 && x->kind == CMP_MAP) {
+			/* The old form, external: {name: N}. */
+			vol->external = true;
+			if (cmp_map_get(x, "name") && !vol->name)
+				r = cmp_get_str(c, kp, cmp_map_get(x, "name"), &vol->name);
+		} else if (strcmp(key, "external") == 0)
+			r = cmp_get_bool(c, kp, x, &vol->external);
 		else if (strcmp(key, "labels") == 0)
 			r = cmp_get_kv(c, kp, x, '=', false, &vol->labels);
 		else if (strcmp(key, "driver") != 0 && strcmp(key, "driver_opts") != 0 && strncmp(key, "x-", 2) != 0)
@@ -474,8 +484,7 @@ int cmp_project_load(const struct cmp_load_opts *o, struct cmp_project *p, cn_st
 		}
 	if (project_name(o, p, trees, ntrees, warnings, err) < 0)
 		goto out;
-	if (!cn_env_get(&p->env, "COMPOSE_PROJECT_NAME"))
-		cn_env_set(&p->env, "COMPOSE_PROJECT_NAME", p->name);
+	cn_env_set(&p->env, "COMPOSE_PROJECT_NAME", p->name);
 	lk = (struct cmp_lookup){ cmp_env_lookup, &p->env };
 	for (size_t i = 0; i < ntrees; i++)
 		if (cmp_interp_tree(trees[i], &lk, warnings, err) < 0)

@@ -269,11 +269,12 @@ static void test_valid(void)
 		"    ports:\n"
 		"      - {target: 80, published: \"8080\", host_ip: 127.0.0.1, protocol: udp}\n"
 		"      - {target: 81, host_ip: \"::1\"}\n"
-		"    networks: [outside]\n"
+		"    networks: [outside, old]\n"
 		"networks:\n"
-		"  outside: {external: true}\n"), .pname = "p1" },
-	       WANT("svc a image=x cmd=[] ports=[127.0.0.1:8080:80/udp|[::1]:81] net=outside\n",
-		    "net outside=outside external\n"));
+		"  outside: {external: true}\n"
+		"  old: {external: {name: legacy}}\n"), .pname = "p1", ENV("COMPOSE_PROJECT_NAME=other") },
+	       WANT("project p1 ", "svc a image=x cmd=[] ports=[127.0.0.1:8080:80/udp|[::1]:81] net=outside net=old\n",
+		    "net outside=outside external\n", "net old=legacy external\n"));
 }
 
 static void test_interpolation(void)
