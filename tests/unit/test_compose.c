@@ -392,6 +392,19 @@ static void test_merge(void)
 		    "/c:/data|/tmp/cairn-compose-", "/b:/keep] labels=[one=1|two=2] caps=[NET_ADMIN|SYS_TIME] "
 		    "net=default health=cmd test=[z] interval=-1 retries=2\n",
 		    "svc db image=pg net=default\n", "svc new image=n net=default\n"));
+	expect("the spec's port examples pass as written; !reset in one file removes the value", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    user: !reset root\n    ports:\n"
+		"      - \"3000\"\n      - \"3000-3005\"\n      - \"9090-9091:8080-8081\"\n"
+		"      - \"8000-9000:80\"\n      - \"127.0.0.1:5000-5010:5000-5010\"\n"
+		"      - \"::1:6000:6000\"\n      - \"[::1]:6001:6001\"\n      - \"6060:6060/udp\"\n") },
+	       WANT("svc a image=x ports=[3000|3000-3005|9090-9091:8080-8081|8000-9000:80|"
+		    "127.0.0.1:5000-5010:5000-5010|::1:6000:6000|[::1]:6001:6001|6060:6060/udp] net=default\n"));
+	expect("volumes merge on the target, short and long forms alike", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    volumes: [\"/h1:/data\", {type: bind, source: /h2, target: /other}]\n"
+		"    ports: [\"8080:80\"]\n",
+		"services:\n  a:\n    volumes: [{type: bind, source: /h3, target: /data, read_only: true}]\n"
+		"    ports: [{target: 80, published: \"8080\", protocol: tcp}]\n") },
+	       WANT("ports=[8080:80/tcp] vols=[/h3:/data:ro|/h2:/other] net=default"));
 	expect("a later file's build: string merges into a mapping", &(struct load){ FILES(
 		"services:\n  a:\n    build: {context: ., target: dev}\n",
 		"services:\n  a:\n    build: ./other\n") }, WANT("/other target=dev"));
