@@ -106,8 +106,20 @@ static int convert_build(struct cmp_ctx *c, const char *sname, const struct cmp_
 			r = cmp_get_str(c, kp, v, &b->dockerfile);
 		else if (strcmp(key, "dockerfile_inline") == 0)
 			r = cmp_get_str(c, kp, v, &b->dockerfile_inline);
-		else if (strcmp(key, "args") == 0)
-			r = cmp_get_kv(c, kp, v, '=', true, &b->args);
+		else if (strcmp(key, "args") == 0) {
+			/* A bare KEY takes the project's environment (shell and
+			 * .env) when it has one; else it stays bare. */
+			if ((r = cmp_get_kv(c, kp, v, '=', true, &b->args)) == 0)
+				for (size_t j = 0; j < b->args.n; j++) {
+					const char *ev = strchr(b->args.v[j], '=') ? NULL
+							 : cn_env_get(&c->p->env, b->args.v[j]);
+					if (ev) {
+						char *kvs = cn_xasprintf("%s=%s", b->args.v[j], ev);
+						free(b->args.v[j]);
+						b->args.v[j] = kvs;
+					}
+				}
+		}
 		else if (strcmp(key, "target") == 0)
 			r = cmp_get_str(c, kp, v, &b->target);
 		else if (strcmp(key, "tags") == 0)

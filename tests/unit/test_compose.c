@@ -239,7 +239,7 @@ static void test_valid(void)
 		"    build:\n"
 		"      context: ./app\n"
 		"      dockerfile: Buildfile\n"
-		"      args: {VERSION: 2, EMPTY: }\n"
+		"      args: {VERSION: 2, EMPTY: , FROMENV: }\n"
 		"      secrets: [token]\n"
 		"    volumes:\n"
 		"      - data:/var/lib/data\n"
@@ -254,8 +254,8 @@ static void test_valid(void)
 		"volumes:\n"
 		"  data:\n"
 		"secrets:\n"
-		"  token: {file: ./token.txt}\n") },
-	       WANT("project shop ", "args=[VERSION=2|EMPTY] secrets=[id=token,src=/tmp/cairn-compose-",
+		"  token: {file: ./token.txt}\n"), ENV("FROMENV=shell") },
+	       WANT("project shop ", "args=[VERSION=2|EMPTY|FROMENV=shell] secrets=[id=token,src=/tmp/cairn-compose-",
 		    "/token.txt]", "/app dockerfile=Buildfile", "vols=[shop_data:/var/lib/data|/tmp/cairn-compose-",
 		    "/conf:/etc/app:ro|/anon] tmpfs=[/run/cache:size=1048576] netmode=host\n",
 		    "/base net=default\n", "vol data=shop_data"));
