@@ -120,15 +120,15 @@ static void map_dedupe(struct cmp_node *map)
 		map_compact(map, drop);
 }
 
-/* A list form turned into a mapping (items that are no strings stay a
- * list: the conversion names them). */
+/* A list form turned into a mapping (a list with items that are no
+ * strings stays a list: the conversion names them). */
 static void list_to_map(struct cmp_node **n, char sep)
 {
 	struct cmp_node *seq = *n, *map;
 	if (seq->kind != CMP_SEQ)
 		return;
 	for (size_t i = 0; i < seq->n; i++)
-		if (seq->kids[i]->kind != CMP_SCALAR)
+		if (seq->kids[i]->kind != CMP_SCALAR || cmp_is_null(seq->kids[i]))
 			return;
 	map = cmp_node_new(CMP_MAP, seq->pos);
 	map->flags = seq->flags;
