@@ -106,6 +106,10 @@ int cmp_envfile_read(const char *path, bool raw, const struct cmp_lookup *lk, cn
  * environments of any size. */
 void cmp_env_settle(cn_strv *env);
 
+/* A user's file read whole (symlinks followed, unlike cn_read_file_at:
+ * these are the user's own files, often linked). */
+int cmp_read_file(const char *path, size_t max, cn_buf *out, cn_err *err);
+
 /* ---- merge.c: -f a -f b ---- */
 
 /* Merge OVER into *BASE (the spec's rules; OVER is consumed). */

@@ -196,11 +196,20 @@ int cmp_envfile_parse(const char *name, const char *text, size_t len, bool raw,
 	return 0;
 }
 
+int cmp_read_file(const char *path, size_t max, cn_buf *out, cn_err *err)
+{
+	/* O_NONBLOCK: a FIFO must not wait (cn_read_fd takes regular files only). */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return cn_err_sys(err, "open '%s'", path);
+	return cn_read_fd(fd, path, max, out, err);
+}
+
 int cmp_envfile_read(const char *path, bool raw, const struct cmp_lookup *lk, cn_strv *env, cn_err *err)
 {
 	_cleanup_buf_ cn_buf text = { 0 };
 	cn_buf_init(&text, 0);
-	if (cn_read_file_at(AT_FDCWD, path, ENVFILE_MAX, &text, err) < 0)
+	if (cmp_read_file(path, ENVFILE_MAX, &text, err) < 0)
 		return -1;
 	return cmp_envfile_parse(path, text.data, text.len, raw, lk, env, err);
 }

@@ -197,7 +197,7 @@ static int load_file(const char *path, struct cmp_node **root, cn_err *err)
 {
 	_cleanup_buf_ cn_buf text = { 0 };
 	cn_buf_init(&text, 0);
-	if (cn_read_file_at(AT_FDCWD, path, CMP_YAML_MAX_BYTES + 1, &text, err) < 0) {
+	if (cmp_read_file(path, CMP_YAML_MAX_BYTES + 1, &text, err) < 0) {
 		if (err->errnum == EFBIG)
 			return cn_err_fail(err, CN_ERR_TOO_BIG, "%s: over the %u MiB limit for a compose file", path,
 					   CMP_YAML_MAX_BYTES >> 20);

@@ -104,6 +104,7 @@ struct load {
 	const char *dir;                /* the case directory's name (default caseN) */
 	bool discover;                  /* no -f: the default names */
 	const char *extra[4];           /* more files: "NAME", "TEXT" pairs */
+	const char *link[2];            /* a symlink: NAME, TARGET */
 };
 
 static cn_err err;
@@ -140,6 +141,8 @@ static char *load(const struct load *l)
 		unit_put(dfd, l->extra[i], l->extra[i + 1], 0644);
 	if (l->dotenv)
 		unit_put(dfd, ".env", l->dotenv, 0644);
+	if (l->link[0])
+		unit_symlink(dfd, l->link[1], l->link[0]);
 	for (size_t i = 0; i < 6 && l->env[i]; i++)
 		envp[i] = (char *)(uintptr_t)l->env[i];
 	close(dfd);
@@ -419,6 +422,10 @@ static void test_merge(void)
 		"COMPOSE_PATH_SEPARATOR=,"), .extra = { "one.yml", "services: {a: {image: x}}\n",
 			   "two.yml", "services: {a: {user: u}}\n" } },
 	       WANT(" files=2\nsvc a image=x user=u"));
+	expect("a symlinked compose.yaml is followed", &(struct load){ .discover = true,
+		.link = { "compose.yaml", "real.yaml" }, .extra = { "real.yaml",
+			"services: {a: {image: linked}}\n" } },
+	       WANT(" files=1\nsvc a image=linked net=default"));
 	expect_err("discovery finds nothing", &(struct load){ .discover = true, .dir = "empty" },
 		   CN_ERR_NOT_FOUND, "no configuration file provided");
 }
