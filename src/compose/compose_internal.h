@@ -131,6 +131,10 @@ void cmp_warn(struct cmp_ctx *c, const struct cmp_node *at, const char *fmt, ...
 int cmp_fail(struct cmp_ctx *c, const struct cmp_node *at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int cmp_type_error(struct cmp_ctx *c, const char *path, const struct cmp_node *at, const char *want);
+/* A warning for each key of MAP that is not in KNOWN (NULL-terminated)
+ * and no x- extension. */
+void cmp_warn_unknown(struct cmp_ctx *c, const char *path, const struct cmp_node *map,
+		      const char *const *known);
 
 /* Typed getters: each refuses a wrong type naming PATH and the node. */
 int cmp_get_str(struct cmp_ctx *c, const char *path, const struct cmp_node *n, char **out);

@@ -206,7 +206,9 @@ static int env_files(struct cmp_ctx *c, const char *path, const struct cmp_node 
 		bool required = true, raw = false;
 		_cleanup_free_ char *file = NULL;
 		if (it->kind == CMP_MAP) {
+			static const char *const known[] = { "path", "required", "format", NULL };
 			const struct cmp_node *req = cmp_map_get(it, "required"), *fmt = cmp_map_get(it, "format");
+			cmp_warn_unknown(c, path, it, known);
 			pn = cmp_map_get(it, "path");
 			if (req && cmp_get_bool(c, path, req, &required) < 0)
 				return -1;
@@ -308,6 +310,9 @@ static int volume_long(struct cmp_ctx *c, const char *path, const struct cmp_nod
 	_cleanup_free_ char *type = NULL, *source = NULL, *target = NULL, *src = NULL;
 	bool ro = false;
 	const struct cmp_node *x;
+	static const char *const known[] = { "type", "source", "target", "read_only", "bind", "volume", "tmpfs",
+					     "consistency", "image", NULL };
+	cmp_warn_unknown(c, path, it, known);
 	if (cmp_get_str(c, path, cmp_map_get(it, "type"), &type) < 0 ||
 	    cmp_get_str(c, path, cmp_map_get(it, "source"), &source) < 0 ||
 	    cmp_get_str(c, path, cmp_map_get(it, "target"), &target) < 0)
@@ -429,6 +434,9 @@ static int port_long(struct cmp_ctx *c, const char *path, const struct cmp_node 
 	_cleanup_free_ char *pub = NULL, *ip = NULL, *proto = NULL;
 	long long target;
 	const struct cmp_node *t = cmp_map_get(it, "target");
+	static const char *const known[] = { "target", "published", "host_ip", "protocol", "app_protocol", "mode",
+					     "name", NULL };
+	cmp_warn_unknown(c, path, it, known);
 	if (!t)
 		return cmp_fail(c, it, "%s: a port without target:", path);
 	if (cmp_get_int(c, path, t, &target) < 0 || cmp_get_str(c, path, cmp_map_get(it, "published"), &pub) < 0 ||
@@ -478,8 +486,12 @@ static int networks(struct cmp_ctx *c, const char *path, const struct cmp_node *
 		sn->key = cn_xstrdup(k->str);
 		s->nnetworks++;
 		if (!cmp_is_null(v)) {
+			static const char *const known[] = { "aliases", "ipv4_address", "ipv6_address", "priority",
+							     "gw_priority", "link_local_ips", "mac_address",
+							     "driver_opts", "interface_name", NULL };
 			if (v->kind != CMP_MAP)
 				return cmp_type_error(c, path, v, "a mapping");
+			cmp_warn_unknown(c, path, v, known);
 			if (cmp_get_strv(c, path, cmp_map_get(v, "aliases"), false, &sn->aliases) < 0)
 				return -1;
 		}
@@ -508,6 +520,10 @@ static int depends_on(struct cmp_ctx *c, const char *path, const struct cmp_node
 			continue;
 		if (v->kind != CMP_MAP)
 			return cmp_type_error(c, path, v, "a mapping");
+		{
+			static const char *const known[] = { "condition", "required", "restart", NULL };
+			cmp_warn_unknown(c, path, v, known);
+		}
 		if ((x = cmp_map_get(v, "condition")) && !cmp_is_null(x)) {
 			if (x->kind == CMP_SCALAR && strcmp(x->str, "service_started") == 0)
 				d->condition = CMP_COND_STARTED;
@@ -598,6 +614,12 @@ static int deploy(struct cmp_ctx *c, const char *path, const struct cmp_node *n,
 		return 0;
 	if (n->kind != CMP_MAP)
 		return cmp_type_error(c, path, n, "a mapping");
+	{
+		static const char *const known[] = { "mode", "replicas", "labels", "resources", "restart_policy",
+						     "placement", "update_config", "rollback_config", "endpoint_mode",
+						     NULL };
+		cmp_warn_unknown(c, path, n, known);
+	}
 	if ((x = cmp_map_get(n, "replicas"))) {
 		long long r;
 		if (cmp_get_int(c, "deploy.replicas", x, &r) < 0)

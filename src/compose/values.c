@@ -51,6 +51,21 @@ int cmp_type_error(struct cmp_ctx *c, const char *path, const struct cmp_node *a
 	return cmp_fail(c, at, "%s must be %s, not %s", path, want, cmp_node_what(at));
 }
 
+void cmp_warn_unknown(struct cmp_ctx *c, const char *path, const struct cmp_node *map,
+		      const char *const *known)
+{
+	if (!map || map->kind != CMP_MAP)
+		return;
+	for (size_t i = 0; i < map->n; i++) {
+		const struct cmp_node *k = cmp_map_key(map, i);
+		bool ok = strncmp(k->str, "x-", 2) == 0;
+		for (const char *const *kn = known; *kn && !ok; kn++)
+			ok = strcmp(*kn, k->str) == 0;
+		if (!ok)
+			cmp_warn(c, k, "%s.%s: unknown key, ignored", path, k->str);
+	}
+}
+
 int cmp_expect(struct cmp_ctx *c, const char *path, const struct cmp_node *n, enum cmp_kind kind)
 {
 	if (n && n->kind == kind && !(kind == CMP_SCALAR && cmp_is_null(n)))

@@ -543,14 +543,19 @@ static void test_unknown_keys(void)
 		"    logging: {driver: none}\n"
 		"    x-mine: ok\n"
 		"    build: {context: ., ssh: [default], colour: blue}\n"
+		"    ports: [{target: 80, publishd: \"8080\"}]\n"
+		"    depends_on: {b: {condtion: service_healthy}}\n"
+		"  b: {image: y}\n"
 		"bogus: 1\n"
 		"x-ext: fine\n") }, WANT("svc a image=x"));
 	expect_warning("version", "compose.yaml:1: the attribute `version` is obsolete");
 	expect_warning("a service key", "compose.yaml:5: services.a.imagee: unknown key, ignored");
 	expect_warning("a known unsupported key", "compose.yaml:6: services.a.logging: not supported by cairn");
 	expect_warning("a build key", "compose.yaml:8: services.a.build.colour: unknown key, ignored");
-	expect_warning("a top-level key", "compose.yaml:9: unknown top-level key \"bogus\"");
-	UNIT_CHECK(warnings.n == 6, "no warning for x- keys (%zu warnings)", warnings.n);
+	expect_warning("a long-form port's key", "compose.yaml:9: services.a.ports.publishd: unknown key, ignored");
+	expect_warning("a depends_on key", "compose.yaml:10: services.a.depends_on.condtion: unknown key, ignored");
+	expect_warning("a top-level key", "compose.yaml:12: unknown top-level key \"bogus\"");
+	UNIT_CHECK(warnings.n == 8, "no warning for x- keys (%zu warnings)", warnings.n);
 }
 
 static void test_names(void)
