@@ -298,7 +298,8 @@ static int finish_map(struct builder *b, struct cmp_node *map)
 			return -1;
 	for (size_t i = nexplicit; i < n; i++)
 		refs[i].rank = i;
-	qsort(refs, n, sizeof(*refs), pair_cmp);
+	if (n > 1)
+		qsort(refs, n, sizeof(*refs), pair_cmp);
 	keep = cn_xcalloc(n + 1, sizeof(*keep));
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0 && strcmp(refs[i].key->str, refs[i - 1].key->str) == 0) {

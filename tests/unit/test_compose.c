@@ -453,6 +453,8 @@ static void test_anchors(void)
 	       WANT("svc a image=a env=[A=1|B=2] restart=always net=default\n",
 		    "svc b image=b env=[A=1|B=2] restart=no user=nobody net=default\n",
 		    "svc c image=c env=[A=1|B=2] labels=[A=1|B=2] restart=unless-stopped net=default\n"));
+	expect("<< with an empty list merges nothing", &(struct load){ FILES(
+		"services:\n  a:\n    <<: []\n    image: x\n  b: {<<: [], image: y}\n") }, WANT("svc a image=x", "svc b image=y"));
 	expect_err("an unknown alias", &(struct load){ FILES("services:\n  a: *nope\n") }, CN_ERR_INVALID,
 		   "compose.yaml:2:6: unknown anchor \"nope\"");
 	expect_err("<< with a string", &(struct load){ FILES("services:\n  a:\n    <<: text\n") }, CN_ERR_INVALID,
