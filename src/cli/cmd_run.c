@@ -89,6 +89,8 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	struct run_opts o = { .network = cli_network_default(), .stop_timeout = 10 };
 	_cleanup_strv_ cn_strv env = { 0 };
 	_cleanup_strv_ cn_strv keep = { 0 };
+	_cleanup_strv_ cn_strv volumes = { 0 };
+	struct ctr_health_conf health = { .retries = 0 };
 	_cleanup_free_ struct sb_mount *mounts = NULL;
 	size_t nmounts = 0;
 	struct store_image img = { 0 };
@@ -132,7 +134,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		cli_fail(&err);
 		goto close_store;
 	}
-	if (run_opts_mounts(&st, &o, &mounts, &nmounts, &keep, &err) < 0) {
+	if (run_opts_mounts(&st, &o, &mounts, &nmounts, &keep, &volumes, &err) < 0) {
 		cli_fail(&err);
 		goto close_store;
 	}
@@ -158,6 +160,11 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 			cli_fail(&err);
 			goto free_image;
 		}
+	}
+	/* Only a supervisor runs checks: an attached run ignores them. */
+	if (o.detach && ctr_health_resolve(img.config, &o.rh.health, &health, &err) < 0) {
+		cli_fail(&err);
+		goto free_spec;
 	}
 	/* podman's rule, decided on the command the image and arguments give.
 	 * Where the mode cannot work (no cgroup of the container's own to
@@ -191,6 +198,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		.extra_hosts = &o.step.add_hosts, .dns = &o.dns,
 		.mute_stdout = o.attach_set && !o.attach_out, .mute_stderr = o.attach_set && !o.attach_err,
 		.restart = o.restart, .restart_max = o.restart_max,
+		.labels = &o.rh.labels, .volumes = &volumes, .health = &health,
 	};
 	if (o.detach) {
 		char id[CTR_ID_LEN + 1];
@@ -218,6 +226,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		rc = ex.status;
 	}
 free_spec:
+	ctr_health_conf_free(&health);
 	ctr_spec_free(&spec);
 free_image:
 	store_image_free(&img);

@@ -20,6 +20,7 @@ static const struct cli_command commands[] = {
 	{ "logs", "show a detached container's output", cmd_logs },
 	{ "stop", "stop detached containers", cmd_stop },
 	{ "rm", "remove detached containers", cmd_rm },
+	{ "volume", "manage named volumes (create, ls, inspect, rm, prune)", cmd_volume },
 	{ "images", "list images in the store", cmd_images },
 	{ "inspect", "show an image's manifest and config", cmd_inspect },
 	{ "history", "show an image's history and the state after each row", cmd_history },

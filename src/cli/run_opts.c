@@ -82,6 +82,7 @@ static const char run_usage[] =
 	"      --security-opt OPT   seccomp=unconfined, no-new-privileges[=true|false]\n"
 	"                           (cairn sets it by default)\n"
 	CLI_STEP_USAGE("the container")
+	CLI_RUN_HEALTH_USAGE
 	"      --memory N           memory limit (b, k, m, g; no swap)\n"
 	"      --cpus N.N           CPU limit\n"
 	"      --pids-limit N       process limit\n"
@@ -401,6 +402,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		{ "security-opt", required_argument, NULL, OPT_SECURITY_OPT },
 		{ "dns", required_argument, NULL, OPT_DNS },
 		CLI_STEP_OPTIONS,
+		CLI_RUN_HEALTH_OPTIONS,
 		{ "restart", required_argument, NULL, OPT_RESTART },
 		{ "platform", required_argument, NULL, OPT_PLATFORM },
 		{ "init", optional_argument, NULL, OPT_INIT },
@@ -413,7 +415,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 	opterr = 0;     /* the messages below name the flag, docker's way */
 	/* "+": options end at IMAGE; what follows is the command's. ":": a
 	 * missing argument is told apart from an unknown flag. */
-	while ((c = getopt_long(argc, argv, "+:dita:e:w:u:v:p:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:dita:e:w:u:v:p:hl:", opts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(run_usage, stdout);
 			return -1;
@@ -423,7 +425,8 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 				      : usage_error("unknown flag: %s", argv[optind - 1]);
 		if (c == ':')
 			return usage_error("flag needs an argument: %s", argv[optind - 1]);
-		if ((r = cli_step_opt("run", c, optarg, &o->step)) != 0) {
+		if ((r = cli_step_opt("run", c, optarg, &o->step)) != 0 ||
+		    (r = cli_run_health_opt(c == 'l' ? CLI_OPT_LABEL : c, optarg, &o->rh)) != 0) {
 			if (r < 0)
 				return CTR_EXIT_FAIL;
 			continue;
@@ -444,6 +447,8 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		return usage_error("--restart needs -d: only a detached container has a supervisor to restart it");
 	if (o->restart != CTR_RESTART_NO && o->rm)
 		return usage_error("--restart and --rm conflict");
+	if (cli_run_health_check(&o->rh) < 0)
+		return CTR_EXIT_FAIL;
 	if (o->attach_in)
 		o->interactive = true;
 	if (o->aliases.n && !o->network_name)
@@ -480,6 +485,7 @@ void run_opts_free(struct run_opts *o)
 	cn_strv_free(&o->aliases);
 	cn_strv_free(&o->publish);
 	cli_step_opts_free(&o->step);
+	cli_run_health_free(&o->rh);
 }
 
 /* ---- mounts ---- */
@@ -490,19 +496,27 @@ static const char *keep_str(cn_strv *keep, const char *s)
 	return keep->v[keep->n - 1];
 }
 
-/* A named volume's directory, kept. */
-static const char *volume_dir(struct store *st, const char *name, cn_strv *keep, cn_err *err)
+/* A named volume's directory, kept; its name goes to VOLUMES once (the
+ * state records it: volume rm refuses while the container runs). */
+static const char *volume_dir(struct store *st, const char *name, cn_strv *keep, cn_strv *volumes,
+			      cn_err *err)
 {
 	char *path = ctr_volume_path(st, name, err);
+	bool seen = false;
 	if (!path)
 		return NULL;
 	cn_strv_push(keep, path);
+	for (size_t i = 0; i < volumes->n && !seen; i++)
+		seen = !strcmp(volumes->v[i], name);
+	if (!seen)
+		cn_strv_pushdup(volumes, name);
 	return path;
 }
 
 /* -v SRC:DST[:ro|rw]: SRC absolute is a host path (made when missing, as
  * docker), else a named volume. */
-static int parse_volume(struct store *st, const char *spec, struct sb_mount *m, cn_strv *keep, cn_err *err)
+static int parse_volume(struct store *st, const char *spec, struct sb_mount *m, cn_strv *keep,
+			cn_strv *volumes, cn_err *err)
 {
 	_cleanup_free_ char *copy = cn_xstrdup(spec);
 	char *dst = strchr(copy, ':'), *mode;
@@ -521,7 +535,7 @@ static int parse_volume(struct store *st, const char *spec, struct sb_mount *m, 
 		if (access(copy, F_OK) < 0 && cn_mkdir_p(copy, 0755, err) < 0)
 			return cn_err_wrap(err, "-v '%s'", spec);
 		m->source = keep_str(keep, copy);
-	} else if (!(m->source = volume_dir(st, copy, keep, err))) {
+	} else if (!(m->source = volume_dir(st, copy, keep, volumes, err))) {
 		return cn_err_wrap(err, "-v '%s'", spec);
 	} else {
 		m->copy_up = true;
@@ -541,7 +555,8 @@ static int parse_mode(const char *v, unsigned *mode)
 }
 
 /* --mount type=bind|volume|tmpfs,source=...,target=...,... (docker's keys). */
-static int parse_mount(struct store *st, const char *spec, struct sb_mount *m, cn_strv *keep, cn_err *err)
+static int parse_mount(struct store *st, const char *spec, struct sb_mount *m, cn_strv *keep,
+		       cn_strv *volumes, cn_err *err)
 {
 	_cleanup_free_ char *copy = cn_xstrdup(spec);
 	const char *type = "volume", *src = NULL, *dst = NULL;
@@ -596,7 +611,7 @@ static int parse_mount(struct store *st, const char *spec, struct sb_mount *m, c
 		if (!src)
 			return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--mount '%s': an anonymous volume is not supported; "
 					   "name it with source=NAME", spec);
-		if (!(m->source = volume_dir(st, src, keep, err)))
+		if (!(m->source = volume_dir(st, src, keep, volumes, err)))
 			return cn_err_wrap(err, "--mount '%s'", spec);
 		m->copy_up = !nocopy;
 	} else {
@@ -637,15 +652,15 @@ static int parse_tmpfs(const char *spec, struct sb_mount *m, cn_strv *keep, cn_e
 }
 
 int run_opts_mounts(struct store *st, const struct run_opts *o, struct sb_mount **out, size_t *n,
-		    cn_strv *keep, cn_err *err)
+		    cn_strv *keep, cn_strv *volumes, cn_err *err)
 {
 	size_t total = o->volumes.n + o->mounts.n + o->tmpfs.n, k = 0;
 	struct sb_mount *m = cn_xcalloc(total + 1, sizeof(*m));
 	for (size_t i = 0; i < o->volumes.n; i++)
-		if (parse_volume(st, o->volumes.v[i], &m[k++], keep, err) < 0)
+		if (parse_volume(st, o->volumes.v[i], &m[k++], keep, volumes, err) < 0)
 			goto fail;
 	for (size_t i = 0; i < o->mounts.n; i++)
-		if (parse_mount(st, o->mounts.v[i], &m[k++], keep, err) < 0)
+		if (parse_mount(st, o->mounts.v[i], &m[k++], keep, volumes, err) < 0)
 			goto fail;
 	for (size_t i = 0; i < o->tmpfs.n; i++)
 		if (parse_tmpfs(o->tmpfs.v[i], &m[k++], keep, err) < 0)

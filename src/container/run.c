@@ -1,3 +1,4 @@
+#include "container/health.h"
 #include "container/rootfs.h"
 #include "container/run.h"
 #include "sandbox/cgroup.h"
@@ -319,6 +320,7 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 	char hostbuf[HOSTNAME_MAX];
 	const char *hostname;
 	unsigned restarts = 0;
+	pid_t monitor = -1;
 	cn_err err;
 	int ret = -1;
 
@@ -348,6 +350,9 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 	}
 	/* SIGTERM to the supervisor stops the container, as Ctrl-C does cairn run. */
 	cn_interrupt_install();
+	/* The check runs beside the container, from its first start on. */
+	if (cs->healthcheck.test.n)
+		monitor = ctr_health_monitor_start(st, cs, sup.report_fd);
 	for (;;) {
 		if (rootfs_create(st, r, hostname, &fs, &err) < 0 ||
 		    net_join(r, &net, fs.hosts, cs->name, hostname, &err) < 0) {
@@ -379,6 +384,7 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 		if (stop_requested || cn_interrupted())
 			break;
 	}
+	ctr_health_monitor_stop(monitor);
 	net_stop(r, &net);
 	cs->status = CTR_EXITED;
 	cs->finished = (long long)time(NULL);
@@ -394,6 +400,7 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 	sb_cgroup_release();    /* _exit runs no atexit handler */
 	_exit(0);
 failed:
+	ctr_health_monitor_stop(monitor);
 	net_stop(r, &net);
 	ctr_rootfs_free(st, &fs);
 	ctr_report_start(sup.report_fd, &err);
@@ -431,6 +438,33 @@ static void record_exec_conf(const struct ctr_run *r, struct ctr_exec_conf *e)
 	}
 }
 
+/* Labels (the last value of a key wins, docker's), volumes, the check. */
+static void record_extra(const struct ctr_run *r, struct ctr_state *cs)
+{
+	for (size_t i = 0; r->labels && i < r->labels->n; i++) {
+		const char *kv = r->labels->v[i], *eq = strchr(kv, '=');
+		size_t k = eq ? (size_t)(eq - kv) : strlen(kv);
+		long at = -1;
+		for (size_t j = 0; j < cs->labels.n && at < 0; j++)
+			if (!strncmp(cs->labels.v[j], kv, k) && cs->labels.v[j][k] == '=')
+				at = (long)j;
+		char *entry = eq ? cn_xstrdup(kv) : cn_xasprintf("%s=", kv);
+		if (at >= 0) {
+			free(cs->labels.v[at]);
+			cs->labels.v[at] = entry;
+		} else {
+			cn_strv_push(&cs->labels, entry);
+		}
+	}
+	for (size_t i = 0; r->volumes && i < r->volumes->n; i++)
+		cn_strv_pushdup(&cs->volumes, r->volumes->v[i]);
+	if (r->health && r->health->test.n) {
+		cs->healthcheck = *r->health;
+		cs->healthcheck.test = (cn_strv){ 0 };
+		cn_strv_copy(&cs->healthcheck.test, &r->health->test);
+	}
+}
+
 int ctr_run_detached(struct store *st, const struct ctr_run *r, char id[CTR_ID_LEN + 1], cn_err *err)
 {
 	struct ctr_state cs;
@@ -457,6 +491,7 @@ int ctr_run_detached(struct store *st, const struct ctr_run *r, char id[CTR_ID_L
 		cn_strv_push(&cs.net.ports, net_port_str(&r->ports[i]));
 	cn_strv_copy(&cs.command, &r->spec->argv);
 	record_exec_conf(r, &cs.exec);
+	record_extra(r, &cs);
 	if (ctr_proc_start_time(cs.supervisor_pid, &cs.supervisor_start) < 0) {
 		cn_err_fail(err, CN_ERR_NOT_FOUND, "cannot read this process's start time from /proc");
 		goto out;

@@ -63,6 +63,10 @@ struct ctr_run {
 	bool mute_stdout, mute_stderr;      /* -a without that stream: it goes nowhere */
 	enum ctr_restart restart;           /* detached: --restart */
 	unsigned restart_max;               /* on-failure:N (0: no limit) */
+	/* detached: recorded in the state (labels, volumes, health) */
+	const cn_strv *labels;              /* --label KEY=VALUE (NULL: none) */
+	const cn_strv *volumes;             /* the named volumes mounted (NULL: none) */
+	const struct ctr_health_conf *health;   /* NULL or no test: no check */
 };
 
 /* Run R with the caller's stdin (when interactive), stdout and stderr, and
