@@ -11,7 +11,7 @@
 #   make bench-cache build cache shared through a local registry, cairn vs buildah
 #   make bench-rootless  root cairn vs rootless cairn vs rootless buildah
 #   make debian-base the debian:12 base image (debootstrap once, then cached)
-#   make three-tier  examples/three-tier: postgres, two node apps, nginx (detached containers)
+#   make three-tier  examples/three-tier: postgres, two node apps, nginx (a compose project)
 #   make os-container examples/debian-systemd: Debian booting systemd (run --systemd), nginx a unit
 #   make install     PREFIX=/usr/local DESTDIR= : the binary and its man page
 #   make uninstall
@@ -239,7 +239,7 @@ torture: deps all
 	CAIRN=$(abspath $(BUILD)/cairn) tests/torture/run.sh
 
 three-tier: all
-	CAIRN=$(abspath $(BUILD)/cairn) examples/three-tier/run.sh
+	CAIRN=$(abspath $(BUILD)/cairn) examples/three-tier/check.sh
 
 os-container: all
 	CAIRN=$(abspath $(BUILD)/cairn) examples/debian-systemd/run.sh
