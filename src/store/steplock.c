@@ -32,7 +32,11 @@ int store_step_lock(struct store *st, const char *key, bool wait, int *out, cn_e
 	lock_name(key, name);
 	for (;;) {
 		struct stat held, now;
-		int fd = openat(st->tmp_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		int fd;
+		/* A Ctrl-C just before the wait would not interrupt it. */
+		if (wait && cn_interrupted())
+			return cn_err_fail(err, CN_ERR_INTERRUPTED, "interrupted");
+		fd = openat(st->tmp_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return cn_err_sys(err, "open the step lock %s", name);
 		while (flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) < 0) {
