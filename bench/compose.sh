@@ -14,8 +14,7 @@
 # examples/). Wall time (medians over BENCH_RUNS, with min and max), CPU
 # time and peak RSS of the whole process tree (GNU time), the steps run and
 # taken from the cache as each tool prints them, and cairn's "waiting"
-# lines (a step the other service's build was running: app1 and app2 share
-# every step). Buildah is set up as in bench/run.sh: bench-owned config
+# lines (a step another service's build was running at the same time). Buildah is set up as in bench/run.sh: bench-owned config
 # files and a private --root/--runroot, all under a temp dir removed on
 # exit (see bench/README.md). It never fails on timings; it exits non-zero
 # when a build or the setup fails.
@@ -158,8 +157,9 @@ record() {        # TOOL MODE LOGNAME
 		WAITS[$1.$2]=$(grep -c -- '--> waiting' "$work/$3.log" || true)
 		;;
 	buildah)
+		# "--> ID" ends every step, "--> Using cache ID" comes before it on a hit.
 		CACHED[$1.$2]=$(grep -c 'Using cache' "$work/$3.log" || true)
-		RUN[$1.$2]=$(grep -cE '^--> [0-9a-f]{11,12}$' "$work/$3.log" || true)
+		RUN[$1.$2]=$(($(grep -cE '^--> [0-9a-f]{11,12}$' "$work/$3.log" || true) - CACHED[$1.$2]))
 		WAITS[$1.$2]=-
 		;;
 	esac
