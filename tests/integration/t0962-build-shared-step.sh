@@ -1,7 +1,8 @@
 #!/bin/bash
 # Two builds on one store that miss the same step at the same time (as
 # `cairn compose build` runs services side by side) run it once: the second
-# waits for the first and takes its result from the cache. Deterministic:
+# waits for the first and takes its result from the cache; if the first
+# fails or is killed, the second runs it; Ctrl-C ends a wait. Deterministic:
 # the shared step holds until the test has seen the other build waiting
 # (it polls a file in a cache mount, which the test creates), so nothing
 # depends on timing.
@@ -54,7 +55,7 @@ both() {
 	touch "$(cache_dir)go"
 	st=()
 	for n in 1 2; do
-		wait "${pids[$((n - 1))]}"
+		{ wait "${pids[$((n - 1))]}"; } 2>/dev/null     # (no "Killed" line: one scenario kills)
 		st+=($?)
 	done
 }
@@ -100,6 +101,24 @@ if both interrupt_waiter; then
 	check "Ctrl-C: the waiting build says it was interrupted" grep -q interrupted "$T/c$waiter.err"
 	check "Ctrl-C: the other build succeeds" test "${st[$((2 - waiter))]}" -eq 0
 	check "Ctrl-C: no step lock left" no_tmp_left
+fi
+
+# kill -9 of the build running the step: the kernel drops its lock, and
+# the waiting build runs the step itself.
+rm -f "$(cache_dir)go"
+sed -i 's/echo third/echo fourth/' "$T/c1/Buildfile" "$T/c2/Buildfile"
+kill_holder() {
+	local w n
+	w=$(waiting)
+	n=${w##*/c}; n=${n%.out}
+	waiter=$n
+	kill -9 "${pids[$((2 - n))]}"
+}
+if both kill_holder; then
+	check "kill -9: the waiting build succeeds" test "${st[$((waiter - 1))]}" -eq 0
+	check "kill -9: it ran the step itself" test "$(grep -c '^ran-42$' "$T/c$waiter.out")" -eq 1
+	"$CAIRN" images >/dev/null 2>&1     # the next command sweeps what the killed one left
+	check "kill -9: no step lock or temp dir left" no_tmp_left
 fi
 
 # --no-cache neither looks up nor waits: it runs the step.
