@@ -38,10 +38,10 @@ comma := ,
 CC_NAME := $(notdir $(firstword $(CC)))
 BUILD := build$(if $(filter cc gcc,$(CC_NAME)),,-$(CC_NAME))$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 
-PKGS := libarchive libzstd jansson libcrypto libssl zlib libcurl libseccomp libnftables libmnl
+PKGS := libarchive libzstd jansson libcrypto libssl zlib libcurl libseccomp libnftables libmnl yaml-0.1
 # Debian packages: build, tests and examples.
 DEB_BUILD := gcc make pkg-config libarchive-dev libzstd-dev libjansson-dev libssl-dev zlib1g-dev \
-	libcurl4-openssl-dev libseccomp-dev libnftables-dev libmnl-dev
+	libcurl4-openssl-dev libseccomp-dev libnftables-dev libmnl-dev libyaml-dev
 DEB_TEST := skopeo umoci busybox-static zstd bzip2 jq runc util-linux strace python3 uidmap libcap2-bin \
 	docker-registry apache2-utils openssl curl python3-cryptography debootstrap podman xz-utils \
 	buildah \

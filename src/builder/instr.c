@@ -4,6 +4,7 @@
  * time, against the environment of that moment. */
 #include "builder/instr.h"
 #include "util/cleanup.h"
+#include "util/duration.h"
 #include "util/mem.h"
 
 #include <errno.h>
@@ -625,44 +626,6 @@ static int do_volume(const struct ictx *c, struct bf_instr *in)
 	return 0;
 }
 
-/* A Go duration ("30s", "1m30s", "1.5s", "500ms") in nanoseconds. */
-static int parse_duration(const char *s, long long *out)
-{
-	static const struct { const char *unit; double ns; } units[] = {
-		{ "ns", 1 }, { "us", 1e3 }, { "\xc2\xb5s", 1e3 }, { "ms", 1e6 }, { "s", 1e9 },
-		{ "m", 60e9 }, { "h", 3600e9 },
-	};
-	double total = 0;
-	if (!*s)
-		return -1;
-	if (!strcmp(s, "0")) {
-		*out = 0;
-		return 0;
-	}
-	while (*s) {
-		char *end;
-		double v = strtod(s, &end);
-		size_t best = 0, best_len = 0;
-		if (end == s || v < 0 || *s == '-' || *s == '+')
-			return -1;
-		for (size_t i = 0; i < CN_ARRAY_SIZE(units); i++) {
-			size_t l = strlen(units[i].unit);
-			if (!strncmp(end, units[i].unit, l) && l > best_len) {
-				best = i;
-				best_len = l;
-			}
-		}
-		if (!best_len)
-			return -1;
-		total += v * units[best].ns;
-		s = end + best_len;
-	}
-	if (total > 9.2e18)
-		return -1;
-	*out = (long long)total;
-	return 0;
-}
-
 static int do_healthcheck(const struct ictx *c, struct bf_instr *in)
 {
 	const char *v[CN_ARRAY_SIZE(healthcheck_flags)] = { 0 };
@@ -691,7 +654,7 @@ static int do_healthcheck(const struct ictx *c, struct bf_instr *in)
 	for (size_t i = 0; i < CN_ARRAY_SIZE(durations); i++) {
 		if (!v[i])
 			continue;
-		if (parse_duration(v[i], durations[i]) < 0 || (*durations[i] != 0 && *durations[i] < 1000000))
+		if (cn_duration_parse(v[i], durations[i]) < 0 || (*durations[i] != 0 && *durations[i] < 1000000))
 			return ierr_at(c, v[i], "--%s: '%s' is not a duration of at least 1ms (expected "
 				       "a duration like 30s, 1m30s)", healthcheck_flags[i].name, v[i]);
 	}

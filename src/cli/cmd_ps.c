@@ -12,7 +12,7 @@
 #include <time.h>
 
 static const char ps_usage[] =
-	"usage: cairn ps [-a] [-q] [-n N | -l] [--no-trunc] [--format F]\n"
+	"usage: cairn ps [-a] [-q] [-n N | -l] [--no-trunc] [-f FILTER]... [--format F]\n"
 	"\n"
 	"List running containers (started with 'cairn run -d').\n"
 	"\n"
@@ -22,9 +22,13 @@ static const char ps_usage[] =
 	"  -n, --last N  the N containers created last, in any state\n"
 	"  -l, --latest  the container created last (-n 1)\n"
 	"      --no-trunc  full ids and commands\n"
+	"  -f, --filter F  only containers that match: label=KEY or label=KEY=VALUE (all\n"
+	"                given must match), name=TEXT (part of the name), id=PREFIX,\n"
+	"                status=created|running|exited (implies -a), health=starting|\n"
+	"                healthy|unhealthy|none; a key given twice matches either value\n"
 	"      --format F  a Go template per container (fields ID, Image, Command,\n"
-	"                CreatedAt, RunningFor, State, Status, Names), 'table TEMPLATE'\n"
-	"                or 'json'\n"
+	"                CreatedAt, RunningFor, State, Status, Names, Labels; {{.Label\n"
+	"                \"KEY\"}} is a label's value), 'table TEMPLATE' or 'json'\n"
 	"  -h, --help    show this help\n";
 
 /* docker's wording: "3 seconds", "About a minute", "2 hours". */
@@ -63,7 +67,12 @@ static void status_text(const struct ctr_state *s, long long now, char *out, siz
 		break;
 	case CTR_RUNNING:
 		cli_human_duration(now - s->started, d, sizeof(d));
-		snprintf(out, len, "Up %s", d);
+		/* docker's: "Up 5 seconds (healthy)", "(health: starting)" */
+		if (s->health)
+			snprintf(out, len, "Up %s (%s%s)", d, strcmp(s->health, "starting") ? "" : "health: ",
+				 s->health);
+		else
+			snprintf(out, len, "Up %s", d);
 		break;
 	case CTR_EXITED:
 		if (s->status != CTR_EXITED) {
@@ -100,6 +109,132 @@ static char *command_text(const struct ctr_state *s, bool full)
 	return t;
 }
 
+/* docker's PORTS: "0.0.0.0:8080->80/tcp, ..." while it runs. */
+static char *ports_text(const struct ctr_state *s)
+{
+	cn_buf b;
+	cn_buf_init(&b, 0);
+	for (size_t i = 0; ctr_effective_status(s) != CTR_EXITED && i < s->net.ports.n; i++)
+		cn_buf_addf(&b, "%s%s", i ? ", " : "", s->net.ports.v[i]);
+	return cn_buf_detach(&b);
+}
+
+/* ---- --filter, docker's keys: the same key ORs, different keys AND;
+ * every label= must match ---- */
+
+struct ps_filter {
+	cn_strv labels, names, ids, status, health;
+};
+
+static void filter_free(struct ps_filter *f)
+{
+	cn_strv_free(&f->labels);
+	cn_strv_free(&f->names);
+	cn_strv_free(&f->ids);
+	cn_strv_free(&f->status);
+	cn_strv_free(&f->health);
+}
+
+static bool one_of(const char *v, const char *const *set)
+{
+	for (; *set; set++)
+		if (!strcmp(v, *set))
+			return true;
+	return false;
+}
+
+static int filter_add(struct ps_filter *f, const char *arg)
+{
+	static const char *const statuses[] = { "created", "restarting", "running", "removing", "paused",
+						"exited", "dead", NULL };
+	static const char *const healths[] = { "starting", "healthy", "unhealthy", "none", NULL };
+	const char *eq = strchr(arg, '='), *v = eq ? eq + 1 : NULL;
+	size_t k = eq ? (size_t)(eq - arg) : strlen(arg);
+	if (!eq)
+		return cli_usage_error("ps", "--filter: '%s' is not KEY=VALUE", arg);
+	if (k == 5 && !strncmp(arg, "label", k))
+		cn_strv_pushdup(&f->labels, v);
+	else if (k == 4 && !strncmp(arg, "name", k))
+		cn_strv_pushdup(&f->names, v);
+	else if (k == 2 && !strncmp(arg, "id", k))
+		cn_strv_pushdup(&f->ids, v);
+	else if (k == 6 && !strncmp(arg, "status", k)) {
+		if (!one_of(v, statuses))
+			return cli_usage_error("ps", "--filter: Unrecognised filter value for status: %s", v);
+		cn_strv_pushdup(&f->status, v);
+	} else if (k == 6 && !strncmp(arg, "health", k)) {
+		if (!one_of(v, healths))
+			return cli_usage_error("ps", "--filter: Unrecognised filter value for health: %s", v);
+		cn_strv_pushdup(&f->health, v);
+	} else {
+		return cli_usage_error("ps", "--filter: invalid filter '%.*s' (label, name, id, status, health)",
+				       (int)k, arg);
+	}
+	return 0;
+}
+
+static bool any_match(const cn_strv *want, const char *have, bool prefix, bool part)
+{
+	if (!want->n)
+		return true;
+	for (size_t i = 0; i < want->n; i++) {
+		if (part ? strstr(have, want->v[i]) != NULL
+			 : prefix ? !strncmp(have, want->v[i], strlen(want->v[i])) : !strcmp(have, want->v[i]))
+			return true;
+	}
+	return false;
+}
+
+static bool filter_match(const struct ps_filter *f, const struct ctr_state *s, const char *state)
+{
+	for (size_t i = 0; i < f->labels.n; i++) {
+		const char *eq = strchr(f->labels.v[i], '=');
+		_cleanup_free_ char *key = eq ? cn_xstrndup(f->labels.v[i], (size_t)(eq - f->labels.v[i]))
+					      : cn_xstrdup(f->labels.v[i]);
+		const char *v = ctr_label(s, key);
+		if (!v || (eq && strcmp(v, eq + 1)))
+			return false;
+	}
+	return any_match(&f->names, s->name ? s->name : "", false, true) &&
+	       any_match(&f->ids, s->id, true, false) && any_match(&f->status, state, false, false) &&
+	       any_match(&f->health, s->health ? s->health : "none", false, false);
+}
+
+/* Labels as docker's ps prints them: "k=v,k2=v2" (sorted here: stable). */
+static int by_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *labels_text(const struct ctr_state *s)
+{
+	_cleanup_strv_ cn_strv v = { 0 };
+	cn_buf b;
+	cn_strv_copy(&v, &s->labels);
+	if (v.n)
+		qsort(v.v, v.n, sizeof(*v.v), by_str);
+	cn_buf_init(&b, 0);
+	for (size_t i = 0; i < v.n; i++) {
+		if (i)
+			cn_buf_addc(&b, ',');
+		cn_buf_adds(&b, v.v[i]);
+	}
+	return cn_buf_detach(&b);
+}
+
+/* {{.Label "k"}}: gotmpl calls a field with an argument through "Label()". */
+static json_t *labels_json(const struct ctr_state *s)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < s->labels.n; i++) {
+		const char *eq = strchr(s->labels.v[i], '=');
+		_cleanup_free_ char *k = eq ? cn_xstrndup(s->labels.v[i], (size_t)(eq - s->labels.v[i])) : NULL;
+		if (k)
+			json_object_set_new(o, k, json_string(eq + 1));
+	}
+	return o;
+}
+
 /* Display width: UTF-8 continuation bytes take no column. */
 static size_t width(const char *s)
 {
@@ -118,14 +253,17 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 		{ "latest", no_argument, NULL, 'l' },
 		{ "no-trunc", no_argument, NULL, 'N' },
 		{ "format", required_argument, NULL, 'F' },
+		{ "filter", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	enum { ID, IMAGE, COMMAND, CREATED, STATUS, NAMES, NCOL };
-	static const char *const heads[NCOL] = { "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES" };
+	enum { ID, IMAGE, COMMAND, CREATED, STATUS, PORTS, NAMES, NCOL };
+	static const char *const heads[NCOL] = { "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS",
+						  "NAMES" };
 	static const char *const states[] = { [CTR_CREATED] = "created", [CTR_RUNNING] = "running",
 					      [CTR_EXITED] = "exited" };
 	bool all = false, quiet = false, full = false;
+	struct ps_filter filter __attribute__((cleanup(filter_free))) = { .labels = { 0 } };
 	const char *format = NULL;
 	struct cn_fmt fmt;
 	long last = -1;
@@ -138,8 +276,12 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 	cn_err err;
 	int c, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "aqn:lh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "aqn:lf:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'f':
+			if (filter_add(&filter, optarg) != 0)
+				return EXIT_USAGE;
+			break;
 		case 'a':
 			all = true;
 			break;
@@ -180,8 +322,8 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 		if (r < 0)
 			return EXIT_USAGE;
 	}
-	if (last >= 0)
-		all = true;             /* docker: -n shows containers in any state */
+	if (last >= 0 || filter.status.n)
+		all = true;             /* docker: -n and status= show containers in any state */
 	if (cli_open_store(cli, &st) < 0) {
 		cn_fmt_free(&fmt);
 		return EXIT_FAIL;
@@ -207,6 +349,8 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 		char status[96], created[64];
 		if (!all && ctr_effective_status(s) == CTR_EXITED)
 			continue;
+		if (!filter_match(&filter, s, states[ctr_effective_status(s)]))
+			continue;
 		if (quiet) {
 			printf("%.*s\n", full ? CTR_ID_LEN : CTR_SHORT_ID_LEN, cli_esc(s->id));
 			continue;
@@ -215,13 +359,17 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 		cli_human_duration(now - s->created, created, sizeof(created));
 		if (fmt.kind != CN_FMT_DEFAULT) {
 			_cleanup_free_ char *cmd = command_text(s, full), *ago = cn_xasprintf("%s ago", created);
+			_cleanup_free_ char *ports = ports_text(s);
 			_cleanup_free_ char *id = cn_xstrndup(s->id, full ? CTR_ID_LEN : CTR_SHORT_ID_LEN);
+			_cleanup_free_ char *labels = labels_text(s);
 			char at[48];
 			cli_time_docker(s->created, at, sizeof(at));
-			if (cli_format_row(&fmt, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+			if (cli_format_row(&fmt, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
 							   "Command", cmd, "CreatedAt", at, "ID", id, "Image",
-							   s->image ? s->image : "", "Labels", "", "LocalVolumes", "0",
-							   "Names", s->name ? s->name : "", "Networks", "", "Ports", "",
+							   s->image ? s->image : "", "Labels", labels, "Label()",
+							   labels_json(s), "LocalVolumes", "0",
+							   "Names", s->name ? s->name : "", "Networks",
+							   s->net.network ? s->net.network : "", "Ports", ports,
 							   "RunningFor", ago, "State", states[ctr_effective_status(s)],
 							   "Status", status)) < 0) {
 				rc = EXIT_FAIL;
@@ -234,6 +382,7 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 		cells[rows][COMMAND] = command_text(s, full);
 		cells[rows][CREATED] = cn_xasprintf("%s ago", created);
 		cells[rows][STATUS] = cn_xstrdup(status);
+		cells[rows][PORTS] = ports_text(s);
 		cells[rows][NAMES] = cn_xstrdup(cli_esc(s->name));
 		for (size_t k = 0; k < NCOL; k++)
 			if (width(cells[rows][k]) > w[k])

@@ -10,6 +10,7 @@
 #include "cli/term.h"
 #include "container/run.h"
 #include "container/spec.h"
+#include "net/netdef.h"
 #include "sandbox/sandbox.h"
 #include "store/image.h"
 #include "util/rootless.h"
@@ -23,14 +24,79 @@
 #include <string.h>
 #include <unistd.h>
 
+/* --network NAME (a created network, made ready here with its notes)
+ * and -p (parsed, free host ports picked). */
+static int run_network(struct store *st, const struct run_opts *o, struct net_def *def,
+		       struct net_port **ports, size_t *nports)
+{
+	_cleanup_strv_ cn_strv notes = { 0 };
+	cn_err err;
+	int r;
+	if (o->network_name) {
+		if (cn_rootless()) {
+			cli_usage_error("run", "--network %s: created networks need root (a bridge and nftables "
+					"rules); rootless cairn runs containers on the host's network "
+					"(--network host)", o->network_name);
+			return -1;
+		}
+		r = net_def_load(st->root, o->network_name, def, &err);
+		if (r <= 0) {
+			if (r == 0)
+				fprintf(stderr, "error: network %s not found\n", cli_esc(o->network_name));
+			else
+				cli_fail(&err);
+			return -1;
+		}
+		if (net_prepare(&def->conf, &notes, &err) < 0) {
+			cli_fail(&err);
+			return -1;
+		}
+		for (size_t i = 0; i < notes.n; i++)
+			fprintf(stderr, "warning: %s\n", notes.v[i]);
+	}
+	if (!o->publish.n)
+		return 0;
+	if (o->network != SB_NET_DEFAULT) {
+		/* docker's behaviour: the ports are the host's already. */
+		fprintf(stderr, "warning: published ports are discarded when using the %s network\n",
+			o->network == SB_NET_HOST ? "host" : "none");
+		return 0;
+	}
+	*ports = cn_xcalloc(o->publish.n, sizeof(**ports));
+	for (size_t i = 0; i < o->publish.n; i++)
+		if (net_port_parse(o->publish.v[i], &(*ports)[i], &err) < 0) {
+			cli_usage_error("run", "%s", err.msg);
+			return -1;
+		}
+	*nports = o->publish.n;
+	if (net_ports_pick(*ports, *nports, &err) < 0) {
+		cli_fail(&err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The network's name as docker records it. */
+static const char *network_name(const struct run_opts *o)
+{
+	if (o->network_name)
+		return o->network_name;
+	return o->network == SB_NET_DEFAULT ? "bridge" : o->network == SB_NET_HOST ? "host" : "none";
+}
+
 int cmd_run(struct cli *cli, int argc, char **argv)
 {
 	struct run_opts o = { .network = cli_network_default(), .stop_timeout = 10 };
 	_cleanup_strv_ cn_strv env = { 0 };
 	_cleanup_strv_ cn_strv keep = { 0 };
+	_cleanup_strv_ cn_strv volumes = { 0 };
+	struct ctr_health_conf health = { .retries = 0 };
 	_cleanup_free_ struct sb_mount *mounts = NULL;
 	size_t nmounts = 0;
 	struct store_image img = { 0 };
+	struct net_def def = { 0 };
+	_cleanup_free_ struct net_port *ports = NULL;
+	size_t nports = 0;
 	struct ctr_spec spec = { 0 };
 	struct ctr_run run;
 	struct sb_exit ex = { 0 };
@@ -57,7 +123,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		cli_fail(&err);
 		goto free_opts;
 	}
-	if (cli_step_host_gateway(&o.step, &err) < 0 || cli_network_prepare(o.network, &err) < 0) {
+	if (cli_step_host_gateway(&o.step, &err) < 0 || cli_network_prepare(o.network_name ? SB_NET_NONE : o.network, &err) < 0) {
 		cli_fail(&err);
 		goto free_opts;
 	}
@@ -68,10 +134,12 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		cli_fail(&err);
 		goto close_store;
 	}
-	if (run_opts_mounts(&st, &o, &mounts, &nmounts, &keep, &err) < 0) {
+	if (run_opts_mounts(&st, &o, &mounts, &nmounts, &keep, &volumes, &err) < 0) {
 		cli_fail(&err);
 		goto close_store;
 	}
+	if (run_network(&st, &o, &def, &ports, &nports) < 0)
+		goto close_store;
 	r = store_image_load(&st, ref, &img, &err);
 	if (r <= 0) {
 		if (r == 0)
@@ -92,6 +160,11 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 			cli_fail(&err);
 			goto free_image;
 		}
+	}
+	/* Only a supervisor runs checks: an attached run ignores them. */
+	if (o.detach && ctr_health_resolve(img.config, &o.rh.health, &health, &err) < 0) {
+		cli_fail(&err);
+		goto free_spec;
 	}
 	/* podman's rule, decided on the command the image and arguments give.
 	 * Where the mode cannot work (no cgroup of the container's own to
@@ -114,6 +187,8 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	run = (struct ctr_run){
 		.ref = ref, .img = &img, .spec = &spec, .name = o.name, .hostname = o.hostname,
 		.network = o.network, .mounts = mounts, .nmounts = nmounts,
+		.net = o.network_name ? &def.conf : NULL, .network_name = network_name(&o),
+		.aliases = &o.aliases, .ports = ports, .nports = nports,
 		.interactive = o.interactive, .tty = o.tty, .read_only = o.read_only, .auto_remove = o.rm,
 		.init = o.init, .systemd = systemd,
 		.stop_timeout = o.stop_timeout, .limits = sb_limits_any(&o.limits) ? &o.limits : NULL,
@@ -123,6 +198,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		.extra_hosts = &o.step.add_hosts, .dns = &o.dns,
 		.mute_stdout = o.attach_set && !o.attach_out, .mute_stderr = o.attach_set && !o.attach_err,
 		.restart = o.restart, .restart_max = o.restart_max,
+		.labels = &o.rh.labels, .volumes = &volumes, .health = &health,
 	};
 	if (o.detach) {
 		char id[CTR_ID_LEN + 1];
@@ -150,10 +226,12 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		rc = ex.status;
 	}
 free_spec:
+	ctr_health_conf_free(&health);
 	ctr_spec_free(&spec);
 free_image:
 	store_image_free(&img);
 close_store:
+	net_def_free(&def);
 	store_close(&st);
 free_opts:
 	run_opts_free(&o);

@@ -5,6 +5,7 @@
 #include "cli/run_opts.h"
 #include "cli/step_opts.h"
 #include "container/volume.h"
+#include "net/netdef.h"
 #include "sandbox/options.h"
 #include "sandbox/userns.h"
 #include "util/cleanup.h"
@@ -58,6 +59,17 @@ static const char run_usage[] =
 	"                           bridge; host: the host's network; none or private:\n"
 	"                           loopback only; rootless the default is host (a bridge\n"
 	"                           needs root)\n"
+	"      --network NAME       a network made by 'cairn network create': its members\n"
+	"                           reach each other by name (container name, hostname,\n"
+	"                           --network-alias) through /etc/hosts, other networks\n"
+	"                           cannot reach them (root only)\n"
+	"      --network-alias NAME another name of the container on its --network NAME\n"
+	"                           (repeatable)\n"
+	"  -p, --publish [IP:][HOST[-END]:]CTR[-END][/tcp|udp]  forward the host's port HOST\n"
+	"                           (on IP; default every address, 127.0.0.1 included)\n"
+	"                           to the container's port CTR (repeatable); no HOST: a\n"
+	"                           free port, shown by 'cairn ps'; ignored on the host's\n"
+	"                           network\n"
 	"      --hostname NAME      the container's hostname\n"
 	"      --dns IP             a nameserver for /etc/resolv.conf (repeatable)\n"
 	"      --read-only          mount the root file system read-only\n"
@@ -70,6 +82,7 @@ static const char run_usage[] =
 	"      --security-opt OPT   seccomp=unconfined, no-new-privileges[=true|false]\n"
 	"                           (cairn sets it by default)\n"
 	CLI_STEP_USAGE("the container")
+	CLI_RUN_HEALTH_USAGE
 	"      --memory N           memory limit (b, k, m, g; no swap)\n"
 	"      --cpus N.N           CPU limit\n"
 	"      --pids-limit N       process limit\n"
@@ -199,7 +212,7 @@ enum {
 	OPT_RM = 256, OPT_NAME, OPT_ENV_FILE, OPT_NETWORK, OPT_HOSTNAME, OPT_READ_ONLY, OPT_USERNS,
 	OPT_MEMORY, OPT_CPUS, OPT_PIDS, OPT_STOP_TIMEOUT, OPT_ENTRYPOINT, OPT_CAP_ADD, OPT_CAP_DROP,
 	OPT_PRIVILEGED, OPT_SECURITY_OPT, OPT_DNS, OPT_TMPFS, OPT_MOUNT, OPT_RESTART, OPT_PLATFORM,
-	OPT_INIT, OPT_SYSTEMD,
+	OPT_INIT, OPT_SYSTEMD, OPT_NETWORK_ALIAS,
 };
 
 /* "true" / "false" (no value: true), as docker's boolean flags take them. */
@@ -260,9 +273,22 @@ static int parse_one(int c, const char *arg, struct run_opts *o)
 	case OPT_MOUNT: cn_strv_pushdup(&o->mounts, arg); break;
 	case OPT_TMPFS: cn_strv_pushdup(&o->tmpfs, arg); break;
 	case OPT_NETWORK:
-		if (cli_network_parse(arg, true, &o->network) < 0)
-			return usage_error("--network: '%s' is not default, bridge, host, none or private", arg);
+		o->network_arg = arg;
+		o->network_name = NULL;
+		if (cli_network_parse(arg, true, &o->network) < 0) {
+			if (!net_def_name_ok(arg))
+				return usage_error("--network: '%s' is not default, bridge, host, none, private or "
+						   "a network's name", arg);
+			o->network = SB_NET_DEFAULT;
+			o->network_name = arg;
+		}
 		break;
+	case OPT_NETWORK_ALIAS:
+		if (!net_def_name_ok(arg))
+			return usage_error("--network-alias: '%s' is not a valid name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)", arg);
+		cn_strv_pushdup(&o->aliases, arg);
+		break;
+	case 'p': cn_strv_pushdup(&o->publish, arg); break;
 	case OPT_HOSTNAME: o->hostname = arg; break;
 	case OPT_READ_ONLY: o->read_only = true; break;
 	case OPT_USERNS:
@@ -359,6 +385,9 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		{ "mount", required_argument, NULL, OPT_MOUNT },
 		{ "tmpfs", required_argument, NULL, OPT_TMPFS },
 		{ "network", required_argument, NULL, OPT_NETWORK },
+		{ "net", required_argument, NULL, OPT_NETWORK },
+		{ "network-alias", required_argument, NULL, OPT_NETWORK_ALIAS },
+		{ "publish", required_argument, NULL, 'p' },
 		{ "hostname", required_argument, NULL, OPT_HOSTNAME },
 		{ "read-only", no_argument, NULL, OPT_READ_ONLY },
 		{ "userns", required_argument, NULL, OPT_USERNS },
@@ -373,6 +402,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		{ "security-opt", required_argument, NULL, OPT_SECURITY_OPT },
 		{ "dns", required_argument, NULL, OPT_DNS },
 		CLI_STEP_OPTIONS,
+		CLI_RUN_HEALTH_OPTIONS,
 		{ "restart", required_argument, NULL, OPT_RESTART },
 		{ "platform", required_argument, NULL, OPT_PLATFORM },
 		{ "init", optional_argument, NULL, OPT_INIT },
@@ -385,7 +415,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 	opterr = 0;     /* the messages below name the flag, docker's way */
 	/* "+": options end at IMAGE; what follows is the command's. ":": a
 	 * missing argument is told apart from an unknown flag. */
-	while ((c = getopt_long(argc, argv, "+:dita:e:w:u:v:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:dita:e:w:u:v:p:hl:", opts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(run_usage, stdout);
 			return -1;
@@ -395,7 +425,8 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 				      : usage_error("unknown flag: %s", argv[optind - 1]);
 		if (c == ':')
 			return usage_error("flag needs an argument: %s", argv[optind - 1]);
-		if ((r = cli_step_opt("run", c, optarg, &o->step)) != 0) {
+		if ((r = cli_step_opt("run", c, optarg, &o->step)) != 0 ||
+		    (r = cli_run_health_opt(c == 'l' ? CLI_OPT_LABEL : c, optarg, &o->rh)) != 0) {
 			if (r < 0)
 				return CTR_EXIT_FAIL;
 			continue;
@@ -416,8 +447,12 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		return usage_error("--restart needs -d: only a detached container has a supervisor to restart it");
 	if (o->restart != CTR_RESTART_NO && o->rm)
 		return usage_error("--restart and --rm conflict");
+	if (cli_run_health_check(&o->rh) < 0)
+		return CTR_EXIT_FAIL;
 	if (o->attach_in)
 		o->interactive = true;
+	if (o->aliases.n && !o->network_name)
+		return usage_error("--network-alias needs --network NAME: aliases are names on a created network");
 	if (o->userns && cn_rootless())
 		return usage_error("--userns=auto needs root: rootless cairn already runs every "
 				   "container in a user namespace (0 = you, 1.. = your /etc/subuid range)");
@@ -447,7 +482,10 @@ void run_opts_free(struct run_opts *o)
 	cn_strv_free(&o->cap_add);
 	cn_strv_free(&o->cap_drop);
 	cn_strv_free(&o->dns);
+	cn_strv_free(&o->aliases);
+	cn_strv_free(&o->publish);
 	cli_step_opts_free(&o->step);
+	cli_run_health_free(&o->rh);
 }
 
 /* ---- mounts ---- */
@@ -458,19 +496,27 @@ static const char *keep_str(cn_strv *keep, const char *s)
 	return keep->v[keep->n - 1];
 }
 
-/* A named volume's directory, kept. */
-static const char *volume_dir(struct store *st, const char *name, cn_strv *keep, cn_err *err)
+/* A named volume's directory, kept; its name goes to VOLUMES once (the
+ * state records it: volume rm refuses while the container runs). */
+static const char *volume_dir(struct store *st, const char *name, cn_strv *keep, cn_strv *volumes,
+			      cn_err *err)
 {
 	char *path = ctr_volume_path(st, name, err);
+	bool seen = false;
 	if (!path)
 		return NULL;
 	cn_strv_push(keep, path);
+	for (size_t i = 0; i < volumes->n && !seen; i++)
+		seen = !strcmp(volumes->v[i], name);
+	if (!seen)
+		cn_strv_pushdup(volumes, name);
 	return path;
 }
 
 /* -v SRC:DST[:ro|rw]: SRC absolute is a host path (made when missing, as
  * docker), else a named volume. */
-static int parse_volume(struct store *st, const char *spec, struct sb_mount *m, cn_strv *keep, cn_err *err)
+static int parse_volume(struct store *st, const char *spec, struct sb_mount *m, cn_strv *keep,
+			cn_strv *volumes, cn_err *err)
 {
 	_cleanup_free_ char *copy = cn_xstrdup(spec);
 	char *dst = strchr(copy, ':'), *mode;
@@ -489,7 +535,7 @@ static int parse_volume(struct store *st, const char *spec, struct sb_mount *m, 
 		if (access(copy, F_OK) < 0 && cn_mkdir_p(copy, 0755, err) < 0)
 			return cn_err_wrap(err, "-v '%s'", spec);
 		m->source = keep_str(keep, copy);
-	} else if (!(m->source = volume_dir(st, copy, keep, err))) {
+	} else if (!(m->source = volume_dir(st, copy, keep, volumes, err))) {
 		return cn_err_wrap(err, "-v '%s'", spec);
 	} else {
 		m->copy_up = true;
@@ -509,7 +555,8 @@ static int parse_mode(const char *v, unsigned *mode)
 }
 
 /* --mount type=bind|volume|tmpfs,source=...,target=...,... (docker's keys). */
-static int parse_mount(struct store *st, const char *spec, struct sb_mount *m, cn_strv *keep, cn_err *err)
+static int parse_mount(struct store *st, const char *spec, struct sb_mount *m, cn_strv *keep,
+		       cn_strv *volumes, cn_err *err)
 {
 	_cleanup_free_ char *copy = cn_xstrdup(spec);
 	const char *type = "volume", *src = NULL, *dst = NULL;
@@ -564,7 +611,7 @@ static int parse_mount(struct store *st, const char *spec, struct sb_mount *m, c
 		if (!src)
 			return cn_err_fail(err, CN_ERR_UNSUPPORTED, "--mount '%s': an anonymous volume is not supported; "
 					   "name it with source=NAME", spec);
-		if (!(m->source = volume_dir(st, src, keep, err)))
+		if (!(m->source = volume_dir(st, src, keep, volumes, err)))
 			return cn_err_wrap(err, "--mount '%s'", spec);
 		m->copy_up = !nocopy;
 	} else {
@@ -605,15 +652,15 @@ static int parse_tmpfs(const char *spec, struct sb_mount *m, cn_strv *keep, cn_e
 }
 
 int run_opts_mounts(struct store *st, const struct run_opts *o, struct sb_mount **out, size_t *n,
-		    cn_strv *keep, cn_err *err)
+		    cn_strv *keep, cn_strv *volumes, cn_err *err)
 {
 	size_t total = o->volumes.n + o->mounts.n + o->tmpfs.n, k = 0;
 	struct sb_mount *m = cn_xcalloc(total + 1, sizeof(*m));
 	for (size_t i = 0; i < o->volumes.n; i++)
-		if (parse_volume(st, o->volumes.v[i], &m[k++], keep, err) < 0)
+		if (parse_volume(st, o->volumes.v[i], &m[k++], keep, volumes, err) < 0)
 			goto fail;
 	for (size_t i = 0; i < o->mounts.n; i++)
-		if (parse_mount(st, o->mounts.v[i], &m[k++], keep, err) < 0)
+		if (parse_mount(st, o->mounts.v[i], &m[k++], keep, volumes, err) < 0)
 			goto fail;
 	for (size_t i = 0; i < o->tmpfs.n; i++)
 		if (parse_tmpfs(o->tmpfs.v[i], &m[k++], keep, err) < 0)

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "cli/run_health.h"
 #include "cli/step_opts.h"
 #include "container/run.h"
 #include "container/spec.h"
@@ -25,6 +26,10 @@ struct run_opts {
 	bool attach_set, attach_in, attach_out, attach_err;   /* -a */
 	struct sb_idmap idmap;  /* --userns=auto */
 	enum sb_network network;
+	const char *network_arg;    /* --network as given (NULL: the default) */
+	const char *network_name;   /* --network NAME of a created network, else NULL */
+	cn_strv aliases;            /* --network-alias */
+	cn_strv publish;            /* -p */
 	struct sb_limits limits;
 	unsigned stop_timeout;
 	cn_strv env;            /* --env-file's lines, then -e's (after parsing) */
@@ -39,6 +44,7 @@ struct run_opts {
 	struct cli_step_opts step;  /* --add-host, --ulimit, --shm-size */
 	enum ctr_restart restart;
 	unsigned restart_max;
+	struct cli_run_health rh;   /* --label, --health-* */
 };
 
 /* 0: go on (optind at IMAGE); -1: --help was printed; else the exit status
@@ -56,9 +62,9 @@ void run_opts_env_files_first(cn_strv *env, cn_strv *from_files);
 void run_opts_resolve_env(const cn_strv *given, cn_strv *out);
 
 /* -v, --mount and --tmpfs as sandbox mounts (N of them in *OUT; strings kept
- * in KEEP); named volumes are made in ST. */
+ * in KEEP); named volumes are made in ST, their names added to VOLUMES. */
 int run_opts_mounts(struct store *st, const struct run_opts *o, struct sb_mount **out, size_t *n,
-		    cn_strv *keep, cn_err *err);
+		    cn_strv *keep, cn_strv *volumes, cn_err *err);
 
 /* --platform against the image's config: an error when they differ. */
 int run_opts_check_platform(const char *want, const json_t *image_config, const char *ref, cn_err *err);

@@ -30,7 +30,8 @@ struct cmp_build {
 	char *dockerfile;       /* NULL: Buildfile/Dockerfile as cairn build finds it;
 	                         * else absolute, or relative to context as written */
 	char *dockerfile_inline;/* NULL unless given */
-	cn_strv args;           /* KEY=VALUE (KEY alone: from the environment) */
+	cn_strv args;           /* KEY=VALUE; a bare KEY took the project's environment
+	                         * (shell, .env), or stays bare when it has none */
 	char *target;           /* NULL: the last stage */
 	cn_strv tags;           /* extra tags besides the service's image */
 	cn_strv labels;         /* KEY=VALUE */

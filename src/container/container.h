@@ -46,6 +46,37 @@ struct ctr_exec_conf {
 	int oom_score_adj;                      /* run's process's, inherited */
 };
 
+/* cairn run's network, for ps and network rm (network NULL: not recorded). */
+struct ctr_net_state {
+	char *network;                          /* "bridge", a created network's name, "host"... */
+	char *ip;                               /* its address there (NULL: none) */
+	cn_strv ports;                          /* -p as docker shows them: "0.0.0.0:8080->80/tcp" */
+};
+
+/* ---- health checks (cairn run --health-*, the image's HEALTHCHECK) ---- */
+
+/* docker's HEALTHCHECK defaults (zero in a config means these). */
+#define CTR_HEALTH_INTERVAL_NS (30LL * 1000000000)
+#define CTR_HEALTH_TIMEOUT_NS (30LL * 1000000000)
+#define CTR_HEALTH_START_INTERVAL_NS (5LL * 1000000000)
+#define CTR_HEALTH_RETRIES 3
+#define CTR_HEALTH_LOG_MAX 5            /* results kept, as docker */
+#define CTR_HEALTH_OUTPUT_MAX 4096      /* bytes of a result's output kept */
+
+/* config.Healthcheck as docker has it: TEST empty: none (nor NONE). */
+struct ctr_health_conf {
+	cn_strv test;                   /* "CMD", ARG... or "CMD-SHELL", COMMAND */
+	long long interval_ns, timeout_ns, start_period_ns, start_interval_ns;  /* 0: default */
+	int retries;                    /* 0: default */
+};
+
+/* One check, as docker's State.Health.Log entry. */
+struct ctr_health_result {
+	long long start_ns, end_ns;     /* unix time in nanoseconds */
+	int exit_code;                  /* -1: it timed out or could not run */
+	char *output;                   /* stdout and stderr, cut at OUTPUT_MAX */
+};
+
 struct ctr_state {
 	char id[CTR_ID_LEN + 1];
 	char *name;
@@ -66,6 +97,20 @@ struct ctr_state {
 	bool auto_remove;                       /* --rm */
 	unsigned restart_count;                 /* --restart: times restarted so far */
 	struct ctr_exec_conf exec;
+	struct ctr_net_state net;
+
+	/* ---- labels and volumes (cairn run --label, -v NAME:...) ---- */
+	cn_strv labels;                         /* KEY=VALUE, one per key */
+	cn_strv volumes;                        /* the named volumes it mounts */
+
+	/* ---- health: the check (config.json), its results (health.json,
+	 * written by the supervisor while the container runs) ---- */
+	struct ctr_health_conf healthcheck;
+	char *health;                           /* NULL: no check; "starting",
+	                                         * "healthy" or "unhealthy" */
+	unsigned health_failing_streak;
+	struct ctr_health_result health_log[CTR_HEALTH_LOG_MAX];   /* oldest first */
+	size_t health_nlog;
 };
 
 void ctr_state_free(struct ctr_state *s);
@@ -75,6 +120,10 @@ void ctr_state_free(struct ctr_state *s);
 int ctr_create(struct store *st, struct ctr_state *s, cn_err *err);
 /* Rewrite S's config.json. */
 int ctr_save(struct store *st, const struct ctr_state *s, cn_err *err);
+/* The state of container ID (full id); -1 when it cannot be read. */
+int ctr_load(struct store *st, const char *id, struct ctr_state *s, cn_err *err);
+/* KEY's value in S's labels; NULL: no such label. */
+const char *ctr_label(const struct ctr_state *s, const char *key);
 /* By name, full id or unique id prefix: 1 found, 0 not, -1 error. */
 int ctr_lookup(struct store *st, const char *what, struct ctr_state *s, cn_err *err);
 /* Every container, newest first. */
@@ -120,6 +169,8 @@ struct ctr_exec {
 	const cn_strv *env;             /* KEY=VALUE over the container's env */
 	const char *user, *workdir;     /* NULL: the container's */
 	bool interactive, tty;
+	bool capture;                   /* stdout and stderr to out_fd, not the caller's */
+	int out_fd;
 };
 /* Run E in S with the caller's stdin (interactive), stdout and stderr and
  * wait: EX as sb_exec. 1 when S is not running (nothing printed), -1 on

@@ -7,8 +7,10 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Its pid 1 exited: the pidfd is readable. */
@@ -16,6 +18,18 @@ static bool ended(int pidfd)
 {
 	struct pollfd p = { .fd = pidfd, .events = POLLIN };
 	return poll(&p, 1, 0) != 0;
+}
+
+/* Whether this process is in PID's user namespace already: the supervisor
+ * of a rootless container is (it runs in rootless cairn's namespace, which
+ * the container shares), and setns into one's own fails. */
+static bool in_userns_of(pid_t pid)
+{
+	char path[64];
+	struct stat a, b;
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+	return stat(path, &a) == 0 && stat("/proc/self/ns/user", &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
 }
 
 int ctr_exec(const struct ctr_state *s, const struct ctr_exec *e, struct sb_exit *ex, cn_err *err)
@@ -50,8 +64,8 @@ int ctr_exec(const struct ctr_state *s, const struct ctr_exec *e, struct sb_exit
 		.cwd = e->workdir ? e->workdir : c->workdir,
 		.cwd_must_exist = true,
 		.user = e->user ? e->user : c->user,
-		.out_fd = STDOUT_FILENO,
-		.err_fd = STDERR_FILENO,
+		.out_fd = e->capture ? e->out_fd : STDOUT_FILENO,
+		.err_fd = e->capture ? e->out_fd : STDERR_FILENO,
 		.interactive = e->interactive,
 		.in_fd = STDIN_FILENO,
 		.tty = e->tty,
@@ -62,7 +76,9 @@ int ctr_exec(const struct ctr_state *s, const struct ctr_exec *e, struct sb_exit
 		.rlimits = c->rlimits,
 		.nrlimits = c->nrlimits,
 	};
-	join = (struct sb_join){ .pid = s->init_pid, .pidfd = pidfd, .userns = c->userns,
+	join = (struct sb_join){ .pid = s->init_pid, .pidfd = pidfd,
+				 .userns = c->userns == SB_USERNS_FIRST && in_userns_of(s->init_pid) ? SB_USERNS_SAME
+												       : c->userns,
 				 .reaper = s->init_reaper, .cgroup = cg.ndirs ? &cg : NULL,
 				 .has_oom_score_adj = c->has_oom_score_adj, .oom_score_adj = c->oom_score_adj };
 	/* A command that stops reading its stdin must not kill cairn. */

@@ -1,3 +1,4 @@
+#include "container/health.h"
 #include "container/rootfs.h"
 #include "container/run.h"
 #include "sandbox/cgroup.h"
@@ -77,6 +78,70 @@ static const char *machine_id(const struct ctr_run *r)
 	return v && strlen(v) == 32 && strspn(v, "0123456789abcdef") == 32 ? v : NULL;
 }
 
+/* ---- the network: a lease held while the container runs (across
+ * --restart), its published ports, and on a named network its names ---- */
+
+struct run_net {
+	struct net_lease lease;
+	bool on;                /* SB_NET_DEFAULT: the lease is taken */
+};
+
+static int net_start(const struct ctr_run *r, struct run_net *n, cn_err *err)
+{
+	struct net_conf def;
+	const struct net_conf *c = r->net;
+	n->lease.lock_fd = -1;
+	n->on = false;
+	if (r->network != SB_NET_DEFAULT)
+		return 0;
+	if (!c) {
+		if (net_conf_default(&def, err) < 0)
+			return -1;
+		c = &def;
+	}
+	/* Someone removed the bridge since the caller prepared it. */
+	if (net_nl_link_index(c->bridge) == 0 && net_prepare(c, NULL, err) < 0)
+		return -1;
+	if (net_lease_acquire(c, &n->lease, err) < 0)
+		return -1;
+	n->on = true;
+	/* Also sweeps the ports a killed run left on this address. */
+	if (net_ports_add(&n->lease, r->ports, r->nports, err) < 0) {
+		net_lease_release(&n->lease);
+		n->on = false;
+		return -1;
+	}
+	return 0;
+}
+
+/* Before each run of the process: the names in the members' hosts files
+ * (HOSTS is this run's file), no veth left from the previous run. */
+static int net_join(const struct ctr_run *r, struct run_net *n, const char *hosts, const char *name,
+		    const char *hostname, cn_err *err)
+{
+	_cleanup_strv_ cn_strv names = { 0 };
+	if (!n->on)
+		return 0;
+	net_nl_link_del(n->lease.host_if, err);
+	cn_strv_pushdup(&names, name);
+	cn_strv_pushdup(&names, hostname);
+	for (size_t i = 0; r->aliases && i < r->aliases->n; i++)
+		cn_strv_pushdup(&names, r->aliases->v[i]);
+	return hosts ? net_member_join(&n->lease, hosts, &names, err) : 0;
+}
+
+static void net_stop(const struct ctr_run *r, struct run_net *n)
+{
+	cn_err ignored;
+	if (!n->on)
+		return;
+	net_member_leave(&n->lease);
+	if (r->nports)
+		net_ports_remove(&n->lease, &ignored);
+	net_lease_release(&n->lease);
+	n->on = false;
+}
+
 /* What attached and detached runs share; the caller adds the fds. */
 static struct sb_process process(const struct ctr_run *r, const struct ctr_rootfs *fs,
 				 const char *hostname, const char *cgroup_id)
@@ -89,6 +154,7 @@ static struct sb_process process(const struct ctr_run *r, const struct ctr_rootf
 		.hostname = hostname,
 		.hosts_file = fs->hosts,
 		.network = r->network,
+		.net = r->net,
 		.mounts = r->mounts,
 		.nmounts = r->nmounts,
 		.in_fd = -1,
@@ -118,6 +184,7 @@ int ctr_run_attached(struct store *st, const struct ctr_run *r, struct sb_exit *
 	char hostbuf[HOSTNAME_MAX];
 	const char *hostname;
 	struct sb_process proc;
+	struct run_net net;
 	_cleanup_close_ int null_fd = -1;
 	int fd, ret;
 
@@ -133,13 +200,20 @@ int ctr_run_attached(struct store *st, const struct ctr_run *r, struct sb_exit *
 	hostname = pick_hostname(r, id, hostbuf);
 	if (rootfs_create(st, r, hostname, &fs, err) < 0)
 		return -1;
+	if (net_start(r, &net, err) < 0 || net_join(r, &net, fs.hosts, r->name ? r->name : id, hostname, err) < 0) {
+		net_stop(r, &net);
+		ctr_rootfs_free(st, &fs);
+		return -1;
+	}
 	cgroup_id = cn_xasprintf("run-%d-%s", (int)getpid(), id);
 	proc = process(r, &fs, hostname, cgroup_id);
+	proc.lease = net.on ? &net.lease : NULL;
 	proc.out_fd = STDOUT_FILENO;
 	proc.err_fd = STDERR_FILENO;
 	if (r->mute_stdout || r->mute_stderr) {
 		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		if (null_fd < 0) {
+			net_stop(r, &net);
 			ctr_rootfs_free(st, &fs);
 			return cn_err_sys(err, "open /dev/null");
 		}
@@ -153,6 +227,7 @@ int ctr_run_attached(struct store *st, const struct ctr_run *r, struct sb_exit *
 	signal(SIGPIPE, SIG_IGN);
 	cn_interrupt_install();
 	ret = sb_run(&fs.sb, &proc, ex, err);
+	net_stop(r, &net);
 	ctr_rootfs_free(st, &fs);
 	return ret;
 }
@@ -241,9 +316,11 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 	_cleanup_free_ char *cgroup_id = cn_xasprintf("ctr-%.*s", CTR_SHORT_ID_LEN, cs->id);
 	_cleanup_close_ int log_fd = -1;
 	struct sb_exit ex = { 0 };
+	struct run_net net = { .lease = { .lock_fd = -1 } };
 	char hostbuf[HOSTNAME_MAX];
 	const char *hostname;
 	unsigned restarts = 0;
+	pid_t monitor = -1;
 	cn_err err;
 	int ret = -1;
 
@@ -264,18 +341,31 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 		goto failed;
 	}
 	hostname = pick_hostname(r, cs->name, hostbuf);
+	if (net_start(r, &net, &err) < 0)
+		goto failed;
+	if (net.on) {
+		char ip[INET_ADDRSTRLEN];
+		net_ip_str(net.lease.addr, ip);
+		cs->net.ip = cn_xstrdup(ip);
+	}
 	/* SIGTERM to the supervisor stops the container, as Ctrl-C does cairn run. */
 	cn_interrupt_install();
+	/* The check runs beside the container, from its first start on. */
+	if (cs->healthcheck.test.n)
+		monitor = ctr_health_monitor_start(st, cs, sup.report_fd);
 	for (;;) {
-		if (rootfs_create(st, r, hostname, &fs, &err) < 0) {
+		if (rootfs_create(st, r, hostname, &fs, &err) < 0 ||
+		    net_join(r, &net, fs.hosts, cs->name, hostname, &err) < 0) {
 			ret = -1;
 		} else {
 			struct sb_process proc = process(r, &fs, hostname, cgroup_id);
+			proc.lease = net.on ? &net.lease : NULL;
 			proc.out_fd = proc.err_fd = log_fd;
 			proc.on_start = supervisor_started;
 			proc.on_start_ctx = &sup;
 			ret = sb_run(&fs.sb, &proc, &ex, &err);
 		}
+		net_member_leave(&net.lease);
 		ctr_rootfs_free(st, &fs);
 		if (sup.report_fd >= 0) {
 			/* It never ran: nothing to keep, the caller says why. */
@@ -294,6 +384,8 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 		if (stop_requested || cn_interrupted())
 			break;
 	}
+	ctr_health_monitor_stop(monitor);
+	net_stop(r, &net);
 	cs->status = CTR_EXITED;
 	cs->finished = (long long)time(NULL);
 	cs->exit_code = ret < 0 ? CTR_EXIT_FAIL : ex.status;
@@ -308,6 +400,8 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 	sb_cgroup_release();    /* _exit runs no atexit handler */
 	_exit(0);
 failed:
+	ctr_health_monitor_stop(monitor);
+	net_stop(r, &net);
 	ctr_rootfs_free(st, &fs);
 	ctr_report_start(sup.report_fd, &err);
 	ctr_remove(st, cs, &err);
@@ -344,6 +438,33 @@ static void record_exec_conf(const struct ctr_run *r, struct ctr_exec_conf *e)
 	}
 }
 
+/* Labels (the last value of a key wins, docker's), volumes, the check. */
+static void record_extra(const struct ctr_run *r, struct ctr_state *cs)
+{
+	for (size_t i = 0; r->labels && i < r->labels->n; i++) {
+		const char *kv = r->labels->v[i], *eq = strchr(kv, '=');
+		size_t k = eq ? (size_t)(eq - kv) : strlen(kv);
+		long at = -1;
+		for (size_t j = 0; j < cs->labels.n && at < 0; j++)
+			if (!strncmp(cs->labels.v[j], kv, k) && cs->labels.v[j][k] == '=')
+				at = (long)j;
+		char *entry = eq ? cn_xstrdup(kv) : cn_xasprintf("%s=", kv);
+		if (at >= 0) {
+			free(cs->labels.v[at]);
+			cs->labels.v[at] = entry;
+		} else {
+			cn_strv_push(&cs->labels, entry);
+		}
+	}
+	for (size_t i = 0; r->volumes && i < r->volumes->n; i++)
+		cn_strv_pushdup(&cs->volumes, r->volumes->v[i]);
+	if (r->health && r->health->test.n) {
+		cs->healthcheck = *r->health;
+		cs->healthcheck.test = (cn_strv){ 0 };
+		cn_strv_copy(&cs->healthcheck.test, &r->health->test);
+	}
+}
+
 int ctr_run_detached(struct store *st, const struct ctr_run *r, char id[CTR_ID_LEN + 1], cn_err *err)
 {
 	struct ctr_state cs;
@@ -365,8 +486,12 @@ int ctr_run_detached(struct store *st, const struct ctr_run *r, char id[CTR_ID_L
 	};
 
 	memcpy(cs.image_digest, r->img->manifest_digest, sizeof(cs.image_digest));
+	cs.net.network = r->network_name ? cn_xstrdup(r->network_name) : NULL;
+	for (size_t i = 0; i < r->nports; i++)
+		cn_strv_push(&cs.net.ports, net_port_str(&r->ports[i]));
 	cn_strv_copy(&cs.command, &r->spec->argv);
 	record_exec_conf(r, &cs.exec);
+	record_extra(r, &cs);
 	if (ctr_proc_start_time(cs.supervisor_pid, &cs.supervisor_start) < 0) {
 		cn_err_fail(err, CN_ERR_NOT_FOUND, "cannot read this process's start time from /proc");
 		goto out;

@@ -33,6 +33,14 @@ struct ctr_run {
 	const char *hostname;               /* NULL: the host's on the host network,
 					     * else the name, else the id (docker's) */
 	enum sb_network network;
+	/* SB_NET_DEFAULT: the bridge (NULL: cairn0's, see net_conf_default),
+	 * prepared by the caller (net_prepare); on a named one the container's
+	 * names (its name, hostname and ALIASES) are in every member's hosts */
+	const struct net_conf *net;
+	const char *network_name;           /* recorded: "bridge", the network's name... */
+	const cn_strv *aliases;             /* --network-alias */
+	const struct net_port *ports;       /* -p (host ports picked): DNAT while it runs */
+	size_t nports;
 	const struct sb_mount *mounts;
 	size_t nmounts;
 	bool interactive, tty, read_only;
@@ -55,6 +63,10 @@ struct ctr_run {
 	bool mute_stdout, mute_stderr;      /* -a without that stream: it goes nowhere */
 	enum ctr_restart restart;           /* detached: --restart */
 	unsigned restart_max;               /* on-failure:N (0: no limit) */
+	/* detached: recorded in the state (labels, volumes, health) */
+	const cn_strv *labels;              /* --label KEY=VALUE (NULL: none) */
+	const cn_strv *volumes;             /* the named volumes mounted (NULL: none) */
+	const struct ctr_health_conf *health;   /* NULL or no test: no check */
 };
 
 /* Run R with the caller's stdin (when interactive), stdout and stderr, and

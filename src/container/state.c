@@ -1,5 +1,6 @@
 /* containers/<id>/config.json: create, read, rewrite, list, remove. */
 #include "container/container.h"
+#include "container/health.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
@@ -40,7 +41,25 @@ void ctr_state_free(struct ctr_state *s)
 	free(s->image);
 	cn_strv_free(&s->command);
 	exec_conf_free(&s->exec);
+	free(s->net.network);
+	free(s->net.ip);
+	cn_strv_free(&s->net.ports);
+	s->net = (struct ctr_net_state){ 0 };
 	s->name = s->image = NULL;
+	/* labels, volumes, health */
+	cn_strv_free(&s->labels);
+	cn_strv_free(&s->volumes);
+	ctr_health_conf_free(&s->healthcheck);
+	ctr_health_results_free(s);
+}
+
+const char *ctr_label(const struct ctr_state *s, const char *key)
+{
+	size_t k = strlen(key);
+	for (size_t i = s->labels.n; i-- > 0;)
+		if (!strncmp(s->labels.v[i], key, k) && s->labels.v[i][k] == '=')
+			return s->labels.v[i] + k + 1;
+	return NULL;
 }
 
 /* containers/ under the store, created on first use. */
@@ -172,6 +191,59 @@ static int exec_from_json(json_t *j, struct ctr_exec_conf *e, cn_err *err)
 	return 0;
 }
 
+static json_t *net_json(const struct ctr_net_state *n)
+{
+	return json_pack("{s:s, s:s*, s:o}", "network", n->network, "ip", n->ip, "ports", strv_json(&n->ports));
+}
+
+static void net_from_json(json_t *j, struct ctr_net_state *n)
+{
+	const char *network = NULL, *ip = NULL;
+	json_t *ports = NULL, *v;
+	size_t i;
+	if (!j || json_unpack(j, "{s:s, s?s, s?o}", "network", &network, "ip", &ip, "ports", &ports) < 0)
+		return;         /* a state from a cairn without it */
+	n->network = cn_xstrdup(network);
+	n->ip = ip ? cn_xstrdup(ip) : NULL;
+	json_array_foreach(ports, i, v)
+		if (json_is_string(v))
+			cn_strv_pushdup(&n->ports, json_string_value(v));
+}
+
+/* ---- labels, volumes, the health check: absent from older states ---- */
+
+static void extra_to_json(const struct ctr_state *s, json_t *j)
+{
+	json_t *labels = json_object();
+	for (size_t i = 0; i < s->labels.n; i++) {
+		const char *eq = strchr(s->labels.v[i], '=');
+		_cleanup_free_ char *k = eq ? cn_xstrndup(s->labels.v[i], (size_t)(eq - s->labels.v[i])) : NULL;
+		if (k)
+			json_object_set_new(labels, k, json_string(eq + 1));
+	}
+	json_object_set_new(j, "labels", labels);
+	json_object_set_new(j, "volumes", strv_json(&s->volumes));
+	if (s->healthcheck.test.n)
+		json_object_set_new(j, "healthcheck", ctr_health_conf_json(&s->healthcheck));
+}
+
+static int extra_from_json(json_t *j, struct ctr_state *s, cn_err *err)
+{
+	json_t *labels = json_object_get(j, "labels"), *vols = json_object_get(j, "volumes"), *v;
+	json_t *hc = json_object_get(j, "healthcheck");
+	const char *k;
+	size_t i;
+	json_object_foreach(labels, k, v)
+		if (json_is_string(v))
+			cn_strv_push(&s->labels, cn_xasprintf("%s=%s", k, json_string_value(v)));
+	json_array_foreach(vols, i, v)
+		if (json_is_string(v))
+			cn_strv_pushdup(&s->volumes, json_string_value(v));
+	if (hc && ctr_health_conf_from_json(hc, &s->healthcheck, err) < 0)
+		return cn_err_wrap(err, "healthcheck");
+	return 0;
+}
+
 static json_t *to_json(const struct ctr_state *s)
 {
 	json_t *cmd = strv_json(&s->command), *j;
@@ -189,6 +261,10 @@ static json_t *to_json(const struct ctr_state *s)
 			 "auto_remove", s->auto_remove, "restart_count", (int)s->restart_count);
 	if (j && s->exec.recorded)
 		json_object_set_new(j, "exec", exec_json(&s->exec));
+	if (j && s->net.network)
+		json_object_set_new(j, "net", net_json(&s->net));
+	if (j)
+		extra_to_json(s, j);
 	return j;
 }
 
@@ -243,7 +319,9 @@ static int from_json(json_t *j, struct ctr_state *s, cn_err *err)
 	s->restart_count = restarts < 0 ? 0 : (unsigned)restarts;
 	if (exec && exec_from_json(exec, &s->exec, err) < 0)
 		return -1;
+	net_from_json(json_object_get(j, "net"), &s->net);
 	return 0;
+	return extra_from_json(j, s, err);
 }
 
 static int load_at(int root_fd, const char *id, struct ctr_state *s, cn_err *err)
@@ -265,6 +343,9 @@ static int load_at(int root_fd, const char *id, struct ctr_state *s, cn_err *err
 		ctr_state_free(s);
 		return cn_err_wrap(err, "container %.12s: %s", id, STATE_FILE);
 	}
+	/* The supervisor's record of the checks, beside the state. */
+	if (s->healthcheck.test.n)
+		ctr_health_load(root_fd, s);
 	return 0;
 }
 
@@ -287,6 +368,16 @@ static int save_at(int root_fd, const struct ctr_state *s, cn_err *err)
 		r = cn_write_file_atomic(dir, STATE_FILE, text, strlen(text), 0600, err);
 	free(text);
 	return r;
+}
+
+int ctr_load(struct store *st, const char *id, struct ctr_state *s, cn_err *err)
+{
+	_cleanup_close_ int root = open_root(st, err);
+	if (root < 0)
+		return -1;
+	if (!valid_id(id))
+		return cn_err_fail(err, CN_ERR_INVALID, "bad container id '%s'", id);
+	return load_at(root, id, s, err);
 }
 
 int ctr_save(struct store *st, const struct ctr_state *s, cn_err *err)

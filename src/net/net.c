@@ -79,7 +79,7 @@ static uint32_t broadcast(const struct net_conf *c)
 	return c->subnet | (0xffffffffu >> c->prefix);
 }
 
-static void ip_str(uint32_t addr, char out[INET_ADDRSTRLEN])
+void net_ip_str(uint32_t addr, char out[INET_ADDRSTRLEN])
 {
 	struct in_addr a = { .s_addr = htonl(addr) };
 	inet_ntop(AF_INET, &a, out, INET_ADDRSTRLEN);
@@ -96,13 +96,14 @@ static int run_dir(const struct net_conf *c, char *path, size_t len, cn_err *err
 	return cn_mkdir_p(path, 0755, err);
 }
 
-/* One nft transaction; OUT (if not NULL) gets what nft printed. */
-static int nft_run(const char *cmd, char **out, cn_err *err)
+int net_nft_run(const char *cmd, bool handles, char **out, cn_err *err)
 {
 	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
 	int r;
 	if (!ctx)
 		return cn_err_fail(err, CN_ERR_SYSTEM, "nftables: cannot create a context");
+	if (handles)
+		nft_ctx_output_set_flags(ctx, nft_ctx_output_get_flags(ctx) | NFT_CTX_OUTPUT_HANDLE);
 	nft_ctx_buffer_output(ctx);
 	nft_ctx_buffer_error(ctx);
 	r = nft_run_cmd_from_buffer(ctx, cmd);
@@ -117,43 +118,66 @@ static int nft_run(const char *cmd, char **out, cn_err *err)
 	return r != 0 ? -1 : 0;
 }
 
+static int nft_run(const char *cmd, char **out, cn_err *err)
+{
+	return net_nft_run(cmd, false, out, err);
+}
+
+/* Whether CHAIN of our table has a rule holding NEEDLE. */
+bool net_nft_chain_has(const char *chain, const char *needle)
+{
+	_cleanup_free_ char *cmd = cn_xasprintf("list chain " NFT_TABLE " %s\n", chain), *out = NULL;
+	cn_err ignored;
+	return nft_run(cmd, &out, &ignored) == 0 && strstr(out, needle);
+}
+
 /* The table: base chains shared by every cairn network, one pair of
  * chains per bridge (flushed and refilled, so a changed subnet replaces
- * the old rules), jumped to once. Accept in our table does not override a
- * drop in another table's chain on the same hook (see forward_drop_note). */
+ * the old rules), jumped to once. Only drops: the base chains accept, and
+ * an accept in one bridge's chain would end the walk before another
+ * bridge's drop (and would not override another table's drop anyway, see
+ * forward_drop_note). Published ports have chains of their own (ports.c). */
 static int nft_setup(const struct net_conf *c, cn_err *err)
 {
 	char net[INET_ADDRSTRLEN], cidr[32];
-	_cleanup_free_ char *base = NULL, *rules = NULL, *listed = NULL;
-	_cleanup_free_ char *fj = NULL, *nj = NULL, *all = NULL;
-	ip_str(c->subnet, net);
+	const char *br = c->bridge;
+	_cleanup_free_ char *fj = cn_xasprintf("jump fwd-%s", br), *nj = cn_xasprintf("jump nat-%s", br);
+	_cleanup_buf_ cn_buf b = { 0 };
+	net_ip_str(c->subnet, net);
 	snprintf(cidr, sizeof(cidr), "%s/%u", net, c->prefix);
-	base = cn_xasprintf(
-		"add table " NFT_TABLE "\n"
-		"add chain " NFT_TABLE " forward { type filter hook forward priority filter; policy accept; }\n"
-		"add chain " NFT_TABLE " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n"
-		"add chain " NFT_TABLE " fwd-%s\n"
-		"add chain " NFT_TABLE " nat-%s\n",
-		c->bridge, c->bridge);
-	if (nft_run(base, NULL, err) < 0 ||
-	    nft_run("list table " NFT_TABLE "\n", &listed, err) < 0)
+	cn_buf_init(&b, 64 * 1024);
+	cn_buf_addf(&b, "add table " NFT_TABLE "\n"
+		    "add chain " NFT_TABLE " forward { type filter hook forward priority filter; policy accept; }\n"
+		    "add chain " NFT_TABLE " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n"
+		    "add chain " NFT_TABLE " fwd-%1$s\n"
+		    "add chain " NFT_TABLE " nat-%1$s\n", br);
+	if (nft_run(b.data, NULL, err) < 0)
 		return -1;
-	rules = cn_xasprintf(
-		"flush chain " NFT_TABLE " fwd-%1$s\n"
-		"flush chain " NFT_TABLE " nat-%1$s\n"
-		"add rule " NFT_TABLE " fwd-%1$s ip saddr %2$s accept\n"
-		"add rule " NFT_TABLE " fwd-%1$s ip daddr %2$s ct state established,related accept\n"
-		"add rule " NFT_TABLE " nat-%1$s ip saddr %2$s ip daddr != %2$s masquerade\n",
-		c->bridge, cidr);
+	cn_buf_reset(&b);
+	/* Into the subnet from elsewhere: replies and published ports only.
+	 * Bridged traffic between members (br_netfilter) has the bridge as
+	 * both interfaces. */
+	cn_buf_addf(&b, "flush chain " NFT_TABLE " fwd-%1$s\n"
+		    "flush chain " NFT_TABLE " nat-%1$s\n"
+		    "add rule " NFT_TABLE " fwd-%1$s oifname \"%1$s\" ct state established,related return\n"
+		    "add rule " NFT_TABLE " fwd-%1$s oifname \"%1$s\" ct status dnat return\n"
+		    "add rule " NFT_TABLE " fwd-%1$s oifname \"%1$s\" iifname != \"%1$s\" drop\n"
+		    "add rule " NFT_TABLE " nat-%1$s oifname \"%1$s\" ip saddr 127.0.0.0/8 masquerade\n"
+		    /* Hairpin: a member reaching a port its own network publishes
+		     * must get the answer back through the host, not straight
+		     * from the server, which it would not recognize. */
+		    "add rule " NFT_TABLE " nat-%1$s oifname \"%1$s\" iifname \"%1$s\" ct status dnat masquerade\n", br);
+	if (c->internal)
+		cn_buf_addf(&b, "add rule " NFT_TABLE " fwd-%1$s iifname \"%1$s\" oifname != \"%1$s\" drop\n", br);
+	else
+		cn_buf_addf(&b, "add rule " NFT_TABLE " nat-%s ip saddr %s ip daddr != %s masquerade\n", br, cidr,
+			    cidr);
 	/* The jumps are added once: a second copy would run the chain twice. */
-	fj = cn_xasprintf("jump fwd-%s\n", c->bridge);
-	nj = cn_xasprintf("jump nat-%s\n", c->bridge);
-	all = cn_xasprintf("%s%s%s%s%s", rules,
-			   strstr(listed, fj) ? "" : "add rule " NFT_TABLE " forward ",
-			   strstr(listed, fj) ? "" : fj,
-			   strstr(listed, nj) ? "" : "add rule " NFT_TABLE " postrouting ",
-			   strstr(listed, nj) ? "" : nj);
-	return nft_run(all, NULL, err);
+	if (!net_nft_chain_has("forward", fj))
+		cn_buf_addf(&b, "add rule " NFT_TABLE " forward %s\n", fj);
+	if (!net_nft_chain_has("postrouting", nj))
+		cn_buf_addf(&b, "add rule " NFT_TABLE " postrouting %s\n", nj);
+	return nft_run(b.data, NULL, err);
 }
 
 /* Docker's iptables sets the FORWARD policy to drop; a drop in any base
@@ -177,7 +201,7 @@ static void forward_drop_note(const struct net_conf *c, cn_strv *notes)
 			size_t tl = strlen(table);
 			while (tl && table[tl - 1] == ' ')
 				table[--tl] = '\0';
-			ip_str(c->subnet, net);
+			net_ip_str(c->subnet, net);
 			cn_strv_push(notes, cn_xasprintf(
 				"the host's firewall drops forwarded packets (table %s, chain %s: policy drop, "
 				"as docker sets it), so the %s network cannot reach out; allow %s/%u there "
@@ -189,21 +213,55 @@ static void forward_drop_note(const struct net_conf *c, cn_strv *notes)
 	}
 }
 
-static int bridge_setup(const struct net_conf *c, cn_err *err)
+static int sysctl_set(const char *path, cn_err *err)
 {
-	if (net_nl_bridge_add(c->bridge, err) < 0 ||
-	    net_nl_addr_add(c->bridge, gateway(c), c->prefix, err) < 0 ||
-	    net_nl_link_set(c->bridge, NULL, true, err) < 0)
-		return -1;
-	int fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || cn_write_all(fd, "1\n", 2) < 0) {
-		cn_err_sys(err, "enable net.ipv4.ip_forward");
+		cn_err_sys(err, "write 1 to %s", path);
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
 	close(fd);
 	return 0;
+}
+
+static int bridge_setup(const struct net_conf *c, cn_err *err)
+{
+	char path[128];
+	if (net_nl_bridge_add(c->bridge, err) < 0 ||
+	    net_nl_addr_add(c->bridge, gateway(c), c->prefix, err) < 0 ||
+	    net_nl_link_set(c->bridge, NULL, true, err) < 0)
+		return -1;
+	/* Published ports on 127.0.0.1: the DNAT'd packet leaves through the
+	 * bridge with a loopback source (masqueraded by nat-BRIDGE). */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet", c->bridge);
+	return sysctl_set("/proc/sys/net/ipv4/ip_forward", err) < 0 ? -1 : sysctl_set(path, err);
+}
+
+bool net_subnets_overlap(uint32_t a, unsigned pa, uint32_t b, unsigned pb)
+{
+	unsigned p = pa < pb ? pa : pb;
+	uint32_t mask = p ? 0xffffffffu << (32 - p) : 0;
+	return (a & mask) == (b & mask);
+}
+
+bool net_route_overlap(const struct net_conf *c, char iface[IFNAMSIZ + 1])
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/net/route", "re");
+	char line[512];
+	unsigned long dest, mask;
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%16s %lx %*x %*x %*d %*d %*d %lx", iface, &dest, &mask) != 3 || mask == 0)
+			continue;
+		/* The kernel prints the words in network byte order. */
+		if (net_subnets_overlap(ntohl((uint32_t)dest), (unsigned)__builtin_popcountl(mask), c->subnet,
+					c->prefix))
+			return true;
+	}
+	return false;
 }
 
 static int need_root(const struct net_conf *c, cn_err *err)
@@ -217,26 +275,78 @@ static int need_root(const struct net_conf *c, cn_err *err)
 			   c->bridge);
 }
 
+int net_setup_lock(cn_err *err)
+{
+	char dir[PATH_MAX];
+	int fd;
+	if (run_dir(NULL, dir, sizeof(dir), err) < 0)
+		return -1;
+	fd = open(NET_RUN_DIR "/setup.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return cn_err_sys(err, "open %s/setup.lock", NET_RUN_DIR);
+	if (flock(fd, LOCK_EX) < 0) {
+		close(fd);
+		return cn_err_sys(err, "lock %s/setup.lock", NET_RUN_DIR);
+	}
+	return fd;
+}
+
 int net_prepare(const struct net_conf *c, cn_strv *notes, cn_err *err)
 {
-	char dir[PATH_MAX], resolv[PATH_MAX];
+	char dir[PATH_MAX], resolv[PATH_MAX], iface[IFNAMSIZ + 1];
 	_cleanup_close_ int lock = -1;
 	if (need_root(c, err) < 0)
 		return -1;
 	if (run_dir(NULL, dir, sizeof(dir), err) < 0)
 		return -1;
 	/* One preparer at a time: the nft jump check and its add go together. */
-	lock = open(NET_RUN_DIR "/setup.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (lock < 0)
-		return cn_err_sys(err, "open %s/setup.lock", NET_RUN_DIR);
-	if (flock(lock, LOCK_EX) < 0)
-		return cn_err_sys(err, "lock %s/setup.lock", NET_RUN_DIR);
+	if ((lock = net_setup_lock(err)) < 0)
+		return -1;
+	/* A bridge on a subnet the host routes elsewhere (a LAN, a VPN,
+	 * another store's network on the same /24) would take its traffic. */
+	if (net_nl_link_index(c->bridge) == 0 && net_route_overlap(c, iface)) {
+		char net[INET_ADDRSTRLEN];
+		net_ip_str(c->subnet, net);
+		return cn_err_fail(err, CN_ERR_CONFLICT, "the %s network's subnet %s/%u overlaps a route of the "
+				   "host through %s: not creating the bridge (remove and create the network "
+				   "again, or give another subnet)", c->bridge, net, c->prefix, iface);
+	}
 	if (bridge_setup(c, err) < 0 || nft_setup(c, err) < 0)
 		return cn_err_wrap(err, "set up the %s network (--network host does without)", c->bridge);
 	flock(lock, LOCK_UN);
 	if (notes)
 		forward_drop_note(c, notes);
 	return net_resolv_conf(resolv, sizeof(resolv), notes, err);
+}
+
+int net_teardown(const struct net_conf *c, cn_err *err)
+{
+	char dir[PATH_MAX];
+	_cleanup_free_ char *ports = cn_xasprintf("p-%s-", c->bridge);
+	_cleanup_free_ char *fwd = cn_xasprintf("fwd-%s", c->bridge), *nat = cn_xasprintf("nat-%s", c->bridge);
+	_cleanup_free_ char *rest = NULL;
+	_cleanup_close_ int lock = -1;
+	if (need_root(c, err) < 0 || run_dir(NULL, dir, sizeof(dir), err) < 0)
+		return -1;
+	if ((lock = net_setup_lock(err)) < 0)
+		return -1;
+	/* fwd-BR and nat-BR are whole names: "fwd-cn-1" must not take "fwd-cn-12". */
+	if (net_nft_drop_chains(ports, true, err) < 0 || net_nft_drop_chains(fwd, false, err) < 0 ||
+	    net_nft_drop_chains(nat, false, err) < 0)
+		return cn_err_wrap(err, "remove the nftables rules of %s", c->bridge);
+	/* The table goes with the last bridge (nft list ruleset as before). */
+	if (nft_run("list table " NFT_TABLE "\n", &rest, err) == 0) {
+		if (!strstr(rest, "chain fwd-")) {
+			if (nft_run("delete table " NFT_TABLE "\n", NULL, err) < 0)
+				return -1;
+		} else if (net_ports_unused(rest, err) < 0) {
+			return -1;
+		}
+	}
+	if (net_nl_link_del(c->bridge, err) < 0)
+		return -1;
+	snprintf(dir, sizeof(dir), "%s/%s", NET_RUN_DIR, c->bridge);
+	return cn_rm_rf_at(AT_FDCWD, dir, err);
 }
 
 /* ---- resolv.conf ---- */
@@ -351,7 +461,7 @@ int net_lease_acquire(const struct net_conf *c, struct net_lease *l, cn_err *err
 	for (uint32_t a = gateway(c) + 1; a < broadcast(c); a++) {
 		char name[INET_ADDRSTRLEN];
 		int fd;
-		ip_str(a, name);
+		net_ip_str(a, name);
 		fd = openat(dfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0)
 			return cn_err_sys(err, "open the lease %s/%s", dir, name);
@@ -363,6 +473,8 @@ int net_lease_acquire(const struct net_conf *c, struct net_lease *l, cn_err *err
 		}
 		l->lock_fd = fd;
 		l->addr = a;
+		/* A dead member's record (hosts.c) is not ours. */
+		(void)!ftruncate(fd, 0);
 		l->mtu = c->mtu ? c->mtu : uplink_mtu();
 		snprintf(l->host_if, sizeof(l->host_if), "cn%08x", a);
 		/* A veth of a run killed before its namespace died. */

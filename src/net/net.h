@@ -4,10 +4,13 @@
  * netlink through libmnl and nft syntax through libnftables).
  *
  * RUN steps and `cairn run` use the default network (cairn0, 10.87.0.0/16);
- * a compose project passes its own struct net_conf (another bridge and
- * subnet, its own nft chains are named after the bridge) to the same calls.
+ * a named network (netdef.h: cairn network create, compose) passes its own
+ * struct net_conf (another bridge and subnet, its own nft chains named
+ * after the bridge) to the same calls, and adds names (hosts.c).
+ * Published ports (ports.c) work on either.
  *
- * Lifetime: the bridge and the table stay (as docker0 does); a sandbox's
+ * Lifetime: the default bridge and the table stay (as docker0 does), a
+ * named network's go with `network rm` (net_teardown); a sandbox's
  * veth dies with its network namespace, and the lease is an flock on a
  * file under NET_RUN_DIR, so a killed cairn leaves nothing that the next
  * lease of that address does not sweep. Root only: rootless networking
@@ -15,6 +18,7 @@
 #ifndef NET_NET_H
 #define NET_NET_H
 
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,6 +37,9 @@ struct net_conf {
 	uint32_t subnet;        /* network address, host byte order */
 	unsigned prefix;        /* 8..30 */
 	unsigned mtu;           /* of the veths; 0: the default route's interface's */
+	bool internal;          /* no egress: forwarding out of the bridge is dropped */
+	bool named;             /* a created network: members get each other's names
+	                         * in their /etc/hosts (the default network has none) */
 };
 
 /* The default network: CAIRN_NET_BRIDGE and CAIRN_NET_SUBNET ("A.B.C.D/N")
@@ -42,11 +49,21 @@ int net_conf_default(struct net_conf *c, cn_err *err);
 int net_conf_subnet(struct net_conf *c, const char *cidr, cn_err *err);
 
 /* Make the host side ready (idempotent, safe to run concurrently): the
- * bridge with the gateway address (.1) up, net.ipv4.ip_forward on, and
- * the table "inet cairn" with masquerade for the subnet's egress and
- * forwarding for it. NOTES gets one line per thing the user should know
+ * bridge with the gateway address (.1) up, net.ipv4.ip_forward on,
+ * route_localnet on the bridge (published ports answer on 127.0.0.1), and
+ * the table "inet cairn": masquerade for the subnet's egress (none when
+ * internal), forwarding into the subnet from elsewhere dropped (other
+ * bridges cannot reach it) except for published ports. NOTES gets one line per thing the user should know
  * (a resolver fallback, a firewall that drops forwarded packets). */
 int net_prepare(const struct net_conf *c, cn_strv *notes, cn_err *err);
+
+/* The host-wide lock of the nft table's layout (an fd to close). */
+int net_setup_lock(cn_err *err);
+
+/* Undo net_prepare for one bridge: its chains (and its containers' port
+ * chains), the bridge itself and its lease directory; the table too when
+ * no bridge is left in it. For `network rm`: nothing may use it. */
+int net_teardown(const struct net_conf *c, cn_err *err);
 
 /* The resolv.conf a sandbox on a bridge gets: the host's, unless its
  * nameservers are all loopback (systemd-resolved's 127.0.0.53, a local
@@ -76,6 +93,62 @@ int net_lease_attach(struct net_lease *l, pid_t pid, cn_err *err);
 int net_lease_configure(const struct net_lease *l, cn_err *err);
 /* Remove the host end (if the namespace's death has not) and drop the lease. */
 void net_lease_release(struct net_lease *l);
+
+/* Whether A/PA and B/PB share addresses. */
+bool net_subnets_overlap(uint32_t a, unsigned pa, uint32_t b, unsigned pb);
+/* Whether a route of the host (not the default one) covers part of C's
+ * subnet; IFACE gets its interface. */
+bool net_route_overlap(const struct net_conf *c, char iface[IFNAMSIZ + 1]);
+
+/* "A.B.C.D" of a host-order address. */
+void net_ip_str(uint32_t addr, char out[INET_ADDRSTRLEN]);
+
+/* ---- hosts.c: who is on a named network, for each member's /etc/hosts ---- */
+
+/* Record L's holder as a member named NAMES (container name, hostname,
+ * aliases: the first is the main one) whose hosts file is HOSTS_FILE, and
+ * rewrite every live member's hosts file IN PLACE (truncate and write: a
+ * container's bind mount pins the inode) with one "IP names" line per
+ * member under a marker line. Only for named networks (no-op otherwise). */
+int net_member_join(struct net_lease *l, const char *hosts_file, const cn_strv *names, cn_err *err);
+/* Forget L's holder and rewrite the others' hosts files. */
+void net_member_leave(struct net_lease *l);
+/* The live members of network C, by address: "IP NAME..." each, on OUT. */
+int net_members(const struct net_conf *c, cn_strv *out, cn_err *err);
+
+/* ---- ports.c: published ports (-p), DNAT by nftables ---- */
+
+struct net_port {
+	uint32_t host_ip;       /* 0: every local address */
+	uint16_t host_port, ctr_port;   /* the first of COUNT each */
+	uint16_t count;
+	bool udp;
+};
+
+/* Parse "[IP:][HOST[-END]:]CTR[-END][/tcp|udp]" (docker's -p). A missing
+ * HOST is given the port 0: net_ports_pick replaces it. */
+int net_port_parse(const char *spec, struct net_port *p, cn_err *err);
+/* For every port without a host port: a free one (the kernel's pick). */
+int net_ports_pick(struct net_port *p, size_t n, cn_err *err);
+/* docker's "0.0.0.0:8080->80/tcp" (ranges as 8080-8081->80-81/tcp). */
+char *net_port_str(const struct net_port *p);
+/* DNAT P (N of them) to L's address: a chain of its own named after the
+ * bridge and the address (a killed run's is replaced by the next lease). */
+int net_ports_add(const struct net_lease *l, const struct net_port *p, size_t n, cn_err *err);
+/* Remove L's port chain (nothing when it has none). */
+int net_ports_remove(const struct net_lease *l, cn_err *err);
+/* nft: delete the chain NAME (every chain named NAME* when PREFIX) and
+ * every jump to it, in one transaction; no table or no chain: nothing. */
+int net_nft_drop_chains(const char *name, bool prefix, cn_err *err);
+/* Drop the chains published ports hang from (hostports, and the nat
+ * prerouting and output hooks) when LISTED (the table, as nft lists it)
+ * has no container's port chain left. */
+int net_ports_unused(const char *listed, cn_err *err);
+/* Whether CHAIN of the table "inet cairn" has a rule holding NEEDLE. */
+bool net_nft_chain_has(const char *chain, const char *needle);
+/* One nft transaction; OUT (if not NULL) gets what nft printed, with
+ * rule handles when HANDLES. */
+int net_nft_run(const char *cmd, bool handles, char **out, cn_err *err);
 
 /* ---- netlink.c: rtnetlink through libmnl (host byte order addresses) ---- */
 int net_nl_link_index(const char *name);        /* 0: no such link */

@@ -575,7 +575,13 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 	lease.lock_fd = -1;
 	/* A bridge's namespace exists at clone, for the parent to move the
 	 * veth into; with a user namespace it is then owned by the host's. */
-	if (proc->network == SB_NET_DEFAULT) {
+	if (proc->network == SB_NET_DEFAULT && proc->lease) {
+		flags |= CLONE_NEWNET;
+		if (net_resolv_conf(resolv, sizeof(resolv), NULL, err) < 0)
+			return -1;
+		cf.lease = proc->lease;
+		cf.resolv = resolv;
+	} else if (proc->network == SB_NET_DEFAULT) {
 		flags |= CLONE_NEWNET;
 		if (start_network(proc, &lease, resolv, sizeof(resolv), err) < 0)
 			return -1;
@@ -682,7 +688,7 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 	if (ev == 1 && read(ready[0], &c, 1) == 1) {
 		record_stubs(upper_fd, "", &stubs);
 		if ((cg.ndirs && sb_cgroup_enter(&cg, pid, err) < 0) ||
-		    (cf.lease && net_lease_attach(&lease, pid, err) < 0)) {
+		    (cf.lease && net_lease_attach(proc->lease ? proc->lease : &lease, pid, err) < 0)) {
 			kill(pid, SIGKILL);
 			sb_finish_child(&w, &ws);
 			goto cleanup_stubs;

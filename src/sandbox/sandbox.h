@@ -90,6 +90,9 @@ struct sb_process {
 	const char *hosts_file; /* host file bound read-only as /etc/hosts; NULL: the host's */
 	enum sb_network network;
 	const struct net_conf *net;     /* SB_NET_DEFAULT: this bridge (NULL: cairn0) */
+	struct net_lease *lease;        /* SB_NET_DEFAULT: the caller's lease (acquired and
+	                                 * released by it, on its prepared bridge); NULL:
+	                                 * sb_run leases an address on net itself */
 	int out_fd, err_fd;     /* where the process's stdout and stderr are copied */
 	const struct sb_mount *mounts;
 	size_t nmounts;

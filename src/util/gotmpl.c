@@ -320,7 +320,15 @@ static int parse_arg(struct parser *p, struct tok *t, struct arg *a)
 		a->kind = A_PIPE;
 		a->sub = parse_pipe(p, true, false, &end);
 		p->depth--;
-		return a->sub ? 0 : -1;
+		if (!a->sub)
+			return -1;
+		/* (pipeline).Field.Chain, as Go: the fields right after ")". */
+		if (p->src[p->pos] == '.' && ident_char(p->src[p->pos + 1])) {
+			struct tok f;
+			lex(p, &f);
+			split_fields(p->src + f.pos, f.len, &a->name, &a->fields);
+		}
+		return 0;
 	}
 	case T_EOF:
 		return perr(p, t->pos, CN_ERR_INVALID, "unclosed action (no }})");

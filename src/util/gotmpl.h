@@ -4,12 +4,16 @@
  * and `{{.Field}}` always agree).
  *
  * Supported: text; {{.}}, {{.A.B}}, {{$}}, {{$v.A}}; string, raw-string,
- * number and true/false/nil literals; pipelines with |; parentheses;
+ * number and true/false/nil literals; pipelines with |; parentheses,
+ * with fields after them ({{(index .Log 0).Output}});
  * {{if}}/{{else if}}/{{else}}/{{end}}, {{range}} (with $v or $k, $v :=),
  * {{with}}, {{$x := ...}}; trim markers {{- and -}}; comments. Functions:
  * json, index, join, split, upper, lower, title, truncate, pad, len,
  * print, printf (%s %v %d %q %%), println, eq, ne, lt, le, gt, ge, not,
- * and, or. Values print as Go prints them from a decoded JSON map: arrays
+ * and, or. A field called with one argument is a method, as docker's
+ * {{.Label "k"}}: the data holds an object under "Label()" that the
+ * argument indexes ("" for a missing key); "json" rows leave such keys
+ * out. Values print as Go prints them from a decoded JSON map: arrays
  * as [a b], objects as map[k:v] (sorted keys), a missing key as
  * "<no value>", null as "<nil>". Anything else (define, template, block,
  * break...) is an error naming the action and its line:column.

@@ -245,7 +245,9 @@ static int eval_arg(struct exec *e, const struct arg *a, json_t *dot, json_t **o
 		*out = json_incref(a->lit);
 		return 0;
 	case A_PIPE:
-		return eval_pipe(e, a->sub, dot, out);
+		if (eval_pipe(e, a->sub, dot, out) < 0)
+			return -1;
+		return walk(e, a->pos, out, &a->fields);
 	case A_FUNC:
 	default:
 		return eerr(e, a->pos, "%s is a function, not a value (write (%s ...))", a->name, a->name);
@@ -540,6 +542,41 @@ static int call(struct exec *e, const struct arg *f, json_t **v, size_t n, json_
 	return eerr(e, f->pos, "function \"%s\" not defined", name);
 }
 
+/* {{.A.Method "k"}}: docker's methods with one argument ({{.Label "k"}}),
+ * kept in the data as an object under "Method()" that the argument
+ * indexes ("" when it has no such key, as docker's Label). */
+static int eval_method(struct exec *e, const struct cmd *c, json_t *dot, json_t **out)
+{
+	const struct arg *f = &c->args[0];
+	_cleanup_free_ char *key = cn_xasprintf("%s()", f->fields.v[f->fields.n - 1]);
+	cn_strv recv = { .v = f->fields.v, .n = f->fields.n - 1 };
+	json_t *v, *m, *arg = NULL;
+	int r;
+	*out = NULL;
+	if (e->headers) {
+		*out = header_of(e, f);
+		return 0;
+	}
+	v = json_incref(dot);
+	if (walk(e, f->pos, &v, &recv) < 0)
+		return -1;
+	m = json_object_get(v, key);
+	if (!json_is_object(m)) {
+		json_decref(v);
+		return eerr(e, c->args[1].pos, "can't give argument to non-function");
+	}
+	r = eval_arg(e, &c->args[1], dot, &arg);
+	if (r == 0 && !json_is_string(arg))
+		r = eerr(e, c->args[1].pos, "wrong type for value; expected string");
+	if (r == 0) {
+		json_t *hit = json_object_get(m, json_string_value(arg));
+		*out = hit ? json_incref(hit) : json_string("");
+	}
+	json_decref(arg);
+	json_decref(v);
+	return r;
+}
+
 /* One command of a pipeline; PREV (borrowed, may be NULL with HAVE_PREV)
  * is the previous command's value, passed as the last argument. */
 static int eval_cmd(struct exec *e, const struct cmd *c, json_t *dot, bool have_prev, json_t *prev,
@@ -549,6 +586,8 @@ static int eval_cmd(struct exec *e, const struct cmd *c, json_t *dot, bool have_
 	size_t n = 0;
 	int r = 0;
 	*out = NULL;
+	if (c->args[0].kind == A_FIELD && c->args[0].fields.n && c->n == 2 && !have_prev)
+		return eval_method(e, c, dot, out);
 	if (c->args[0].kind != A_FUNC) {
 		if (c->n > 1 || have_prev)
 			return eerr(e, c->args[c->n > 1 ? 1 : 0].pos, "can't give argument to non-function");

@@ -76,7 +76,15 @@ int cn_fmt_init(struct cn_fmt *f, const char *name, const char *spec, json_t *he
 int cn_fmt_row(struct cn_fmt *f, json_t *row, cn_err *err)
 {
 	if (f->kind == CN_FMT_JSON) {
-		_cleanup_free_ char *s = json_dumps(row, JSON_COMPACT | JSON_ENCODE_ANY);
+		/* Methods ("Label()", see eval_method) are not data: left out. */
+		json_t *shown = json_is_object(row) ? json_object() : json_incref(row), *v;
+		const char *k;
+		if (json_is_object(row))
+			json_object_foreach(row, k, v)
+				if (strlen(k) < 2 || strcmp(k + strlen(k) - 2, "()"))
+					json_object_set(shown, k, v);
+		_cleanup_free_ char *s = json_dumps(shown, JSON_COMPACT | JSON_ENCODE_ANY);
+		json_decref(shown);
 		if (!s)
 			return cn_err_fail(err, CN_ERR_SYSTEM, "cannot write a row as JSON");
 		cn_buf_adds(&f->out, s);

@@ -22,7 +22,7 @@ struct arg {
 	enum arg_kind kind;
 	size_t pos;
 	char *name;             /* variable ("$x", "$") or function */
-	cn_strv fields;         /* .A.B after the dot or the variable */
+	cn_strv fields;         /* .A.B after the dot, the variable or ")" */
 	json_t *lit;            /* A_LIT */
 	struct pipe *sub;       /* A_PIPE */
 };

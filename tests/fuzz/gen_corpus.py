@@ -185,6 +185,19 @@ for i, v in enumerate(["reg:5000/team/app:buildcache", "type=registry,ref=localh
     put("rcache", "spec%d" % i, v + "\n")
 
 
+# ---- compose: compose.yaml NUL override.yaml NUL .env -------------------------
+put("compose", "basic", "services:\n  web:\n    image: nginx\n    ports: [\"${PORT:-80}:80\"]\n"
+    "    environment: [A=1, B]\n    depends_on: {db: {condition: service_healthy}}\n"
+    "  db:\n    image: pg\n    healthcheck: {test: [CMD, true], interval: 1s}\n"
+    "\0services:\n  web:\n    ports: !reset []\n    command: echo hi\n\0SET=1\nX='y'\n")
+put("compose", "anchors", "x-a: &a {restart: always, labels: {a: b}}\nservices:\n  s: {<<: *a, image: x,"
+    " volumes: [\"v:/d\", ./b:/c:ro, {type: tmpfs, target: /t}]}\nvolumes: {v: }\n\0\0")
+put("compose", "build", "name: ${SET}\nservices:\n  a:\n    build: {context: ., args: {X: 1}, target: t}\n"
+    "    networks: {n: {aliases: [b]}}\n    deploy: {resources: {limits: {memory: 1g}}}\n"
+    "networks: {n: {internal: true}}\n\0services:\n  a:\n    build: ./x\n    user: !override u\n"
+    "\0export A=\"q\\n$SET\"\nB=c # d\n")
+
+
 # ---- modinfo: kernel modules (ELF64 objects) for the disk export's loader ----
 def elf_module(modinfo, little=True):
     """A minimal ELF64 relocatable object: sections null, .shstrtab, .modinfo."""

@@ -18,7 +18,7 @@ id_two=$(cat "$T/out")
 check "a second one" test "$status" -eq 0 -a ${#id_two} -eq 64
 run_cairn ps
 check "ps shows both as Up" sh -c "grep -E '^${id_one:0:12} +busybox +\"sh -c echo one says…\" +.* Up .* one\$' '$T/out' && grep -q ' Up .* two\$' '$T/out'"
-check "ps has docker's columns" grep -qE '^CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +NAMES$' "$T/out"
+check "ps has docker's columns" grep -qE '^CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES$' "$T/out"
 run_cairn ps -q
 check "ps -q lists short ids" test "$(sort "$T/out")" = "$(printf '%s\n%s\n' "${id_one:0:12}" "${id_two:0:12}" | sort)"
 wait_for "logs shows the container's stdout" logs_have one "one says hi"

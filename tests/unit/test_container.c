@@ -1,12 +1,16 @@
 /* Container records: creation, names, lookup by name / id / prefix,
- * liveness by pid and start time, prune's roots. */
+ * liveness by pid and start time, prune's roots; labels, volumes, the
+ * health check and health.json read back; volumes in use. */
 #include "container/container.h"
+#include "container/volume.h"
+#include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"
 #include "unit.h"
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -134,6 +138,62 @@ int main(void)
 	UNIT_CHECK(ctr_save(&st, &c, &err) == 0 && ctr_lookup(&st, c.name, &got, &err) == 1 &&
 		   got.exec.recorded && !got.exec.user, "no user: root, read back as none");
 	ctr_state_free(&got);
+
+	/* Labels, volumes and the health check (compose reads them back). */
+	UNIT_CHECK(ctr_lookup(&st, c.name, &got, &err) == 1 && !got.labels.n && !got.health,
+		   "no labels, no check: health NULL");
+	ctr_state_free(&got);
+	cn_strv_pushdup(&c.labels, "com.docker.compose.project=demo");
+	cn_strv_pushdup(&c.labels, "empty=");
+	cn_strv_pushdup(&c.volumes, "demo_data");
+	cn_strv_pushdup(&c.healthcheck.test, "CMD-SHELL");
+	cn_strv_pushdup(&c.healthcheck.test, "pg_isready");
+	c.healthcheck.interval_ns = 1000000000;
+	c.healthcheck.retries = 5;
+	UNIT_CHECK(ctr_save(&st, &c, &err) == 0 && ctr_lookup(&st, c.name, &got, &err) == 1, "save labels");
+	UNIT_STREQ(ctr_label(&got, "com.docker.compose.project"), "demo", "a label reads back");
+	UNIT_STREQ(ctr_label(&got, "empty"), "", "an empty label reads back as \"\"");
+	UNIT_CHECK(ctr_label(&got, "com.docker.compose") == NULL, "a key prefix is no label");
+	UNIT_CHECK(got.volumes.n == 1 && !strcmp(got.volumes.v[0], "demo_data"), "volumes read back");
+	UNIT_CHECK(got.healthcheck.test.n == 2 && !strcmp(got.healthcheck.test.v[1], "pg_isready") &&
+		   got.healthcheck.interval_ns == 1000000000 && got.healthcheck.retries == 5 &&
+		   got.healthcheck.timeout_ns == 0, "the health check reads back");
+	UNIT_STREQ(got.health, "starting", "with a check and no result yet: starting");
+	ctr_state_free(&got);
+	{
+		_cleanup_free_ char *hp = cn_xasprintf("%s/containers/%s/health.json", tmpl, c.id);
+		FILE *f = fopen(hp, "we");
+		if (f) {
+			fputs("{\"Status\":\"unhealthy\",\"FailingStreak\":3,\"Log\":[{\"Start\":"
+			      "\"2026-01-02T03:04:05.000000006Z\",\"End\":\"2026-01-02T03:04:06Z\",\"ExitCode\":1,"
+			      "\"Output\":\"no\"}]}", f);
+			fclose(f);
+		}
+		UNIT_CHECK(ctr_lookup(&st, c.name, &got, &err) == 1 && got.health &&
+			   !strcmp(got.health, "unhealthy") && got.health_failing_streak == 3 &&
+			   got.health_nlog == 1 && got.health_log[0].exit_code == 1 &&
+			   !strcmp(got.health_log[0].output, "no") &&
+			   got.health_log[0].start_ns == 1767323045000000006LL,
+			   "health.json is read into the state");
+		ctr_state_free(&got);
+	}
+	{
+		/* volume rm is refused while a container that has not exited mounts it */
+		cn_strv users = { 0 };
+		c.status = CTR_RUNNING;
+		ctr_save(&st, &c, &err);
+		free(ctr_volume_path(&st, "demo_data", &err));
+		UNIT_CHECK(ctr_volume_users(&st, "demo_data", &users, &err) == 0 && users.n == 1,
+			   "a running container uses its volume");
+		cn_strv_free(&users);
+		c.status = CTR_EXITED;
+		ctr_save(&st, &c, &err);
+		UNIT_CHECK(ctr_volume_users(&st, "demo_data", &users, &err) == 0 && users.n == 0,
+			   "an exited one does not");
+		UNIT_CHECK(ctr_volume_remove(&st, "demo_data", &err) == 0, "so it can be removed");
+		UNIT_CHECK(ctr_volume_remove(&st, "demo_data", &err) < 0 && cn_err_is(&err, CN_ERR_NOT_FOUND),
+			   "twice: not found");
+	}
 	UNIT_CHECK(ctr_remove(&st, &c, &err) == 0 && ctr_lookup(&st, c.name, &got, &err) == 0, "remove");
 
 	ctr_state_free(&a);

@@ -90,7 +90,7 @@ int main(void)
 	struct cn_fmt f;
 	cn_err err;
 	data = json_loads("{\"Id\": \"sha256:abc\", \"Size\": 1234, \"Ok\": true, \"None\": null,"
-			  "\"RepoTags\": [\"a:1\", \"b:2\"], \"Empty\": [],"
+			  "\"RepoTags\": [\"a:1\", \"b:2\"], \"Empty\": [], \"Items\": [{\"Name\": \"aa\"}, {\"Name\": \"b\"}],"
 			  "\"Config\": {\"Cmd\": [\"/bin/sh\", \"-c\", \"echo hi\"], \"User\": \"nobody\","
 			  "\"Labels\": {\"b\": \"2\", \"a\": \"x y\", \"org.example/k\": \"v\"}}}",
 			  0, NULL);
@@ -104,6 +104,8 @@ int main(void)
 	check("{{json .RepoTags}}|{{json .Size}}|{{json .None}}|{{json .Missing}}", "[\"a:1\",\"b:2\"]|1234|null|null");
 	check("{{index .Config.Labels \"org.example/k\"}}", "v");
 	check("{{index .RepoTags 1}}", "b:2");
+	check("{{(index .Items 1).Name}}|{{len (index .Items 0).Name}}|{{(.Config).User}}", "b|2|nobody");
+	check("{{(index .RepoTags 0).Name}}", "--format:1:3: can't evaluate field Name in type string");
 	check("{{index .RepoTags 5}}", "--format:1:3: index out of range: 5");
 	check("{{join .RepoTags \", \"}}", "a:1, b:2");
 	check("{{.Config.Cmd | json}}", "[\"/bin/sh\",\"-c\",\"echo hi\"]");
@@ -148,6 +150,23 @@ int main(void)
 		   "no --format: the command's own output");
 	cn_fmt_free(&f);
 	check_amplification();
+	json_decref(data);
+	/* docker's {{.Label "k"}}: a method through the "Label()" object */
+	data = json_loads("{\"Labels\": \"a=1\", \"Label()\": {\"a\": \"1\"}, \"In\": {\"Label()\": {\"b\": \"2\"}}}",
+			  0, NULL);
+	check("{{.Label \"a\"}}|{{.Label \"zz\"}}|{{.In.Label \"b\"}}", "1||2");
+	check("{{.Labels \"a\"}}", "--format:1:11: can't give argument to non-function");
+	check("{{.Label 3}}", "--format:1:10: wrong type for value; expected string");
+	{
+		char *got;
+		UNIT_CHECK(cn_fmt_init(&f, "--format", "json", NULL, &err) == 0 &&
+			   cn_fmt_row(&f, data, &err) == 0, "json row with a method");
+		got = cn_fmt_finish(&f);
+		UNIT_STREQ(got, "{\"Labels\":\"a=1\",\"In\":{\"Label()\":{\"b\":\"2\"}}}\n",
+			   "json rows leave the top-level methods out");
+		free(got);
+		cn_fmt_free(&f);
+	}
 	json_decref(data);
 	return UNIT_DONE();
 }

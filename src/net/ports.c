@@ -1,0 +1,346 @@
+/* Published ports (cairn run -p): docker's syntax, and nftables DNAT from
+ * the host's addresses to a container's. Each container has a chain
+ * "p-BRIDGE-ADDRHEX" hung from the table's "hostports" chain, which the
+ * nat prerouting and output hooks jump to for local destinations (output:
+ * the host's own clients, 127.0.0.1 included; see net_prepare). */
+#include "net/net.h"
+#include "util/buf.h"
+#include "util/cleanup.h"
+#include "util/mem.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define NFT_TABLE "inet cairn"
+#define PORTS_MAX 1024          /* ports one -p may publish (a range) */
+
+/* "N" or "N-M" (1..65535, N <= M); EMPTY_OK: "" is port 0, count 1. */
+static int parse_range(const char *s, size_t len, bool empty_ok, uint16_t *first, uint16_t *count)
+{
+	char buf[16], *end, *dash;
+	unsigned long a, b;
+	if (len == 0 && empty_ok) {
+		*first = 0;
+		*count = 1;
+		return 0;
+	}
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (strspn(buf, "0123456789-") != len)
+		return -1;
+	dash = strchr(buf, '-');
+	a = strtoul(buf, &end, 10);
+	if (end == buf || (dash ? end != dash : *end != '\0'))
+		return -1;
+	b = a;
+	if (dash) {
+		b = strtoul(dash + 1, &end, 10);
+		if (end == dash + 1 || *end)
+			return -1;
+	}
+	if (a < 1 || b > 65535 || a > b || b - a + 1 > PORTS_MAX)
+		return -1;
+	*first = (uint16_t)a;
+	*count = (uint16_t)(b - a + 1);
+	return 0;
+}
+
+int net_port_parse(const char *spec, struct net_port *p, cn_err *err)
+{
+	const char *slash = strchr(spec, '/'), *end = slash ? slash : spec + strlen(spec);
+	const char *c2 = NULL, *c1 = NULL;
+	uint16_t hcount = 1;
+	memset(p, 0, sizeof(*p));
+	if (slash) {
+		if (!strcmp(slash + 1, "udp"))
+			p->udp = true;
+		else if (strcmp(slash + 1, "tcp"))
+			return cn_err_fail(err, CN_ERR_INVALID, "-p '%s': the protocol must be tcp or udp", spec);
+	}
+	/* The last ':' ends the host part, the one before it the address. */
+	for (const char *q = spec; q < end; q++)
+		if (*q == ':') {
+			c1 = c2;
+			c2 = q;
+		}
+	if (parse_range(c2 ? c2 + 1 : spec, (size_t)(end - (c2 ? c2 + 1 : spec)), false, &p->ctr_port,
+			&p->count) < 0)
+		return cn_err_fail(err, CN_ERR_INVALID, "-p '%s': expected [IP:][HOST[-END]:]CONTAINER[-END]"
+				   "[/tcp|udp] with ports from 1 to 65535", spec);
+	if (c2) {
+		const char *h = c1 ? c1 + 1 : spec;
+		if (parse_range(h, (size_t)(c2 - h), c1 != NULL, &p->host_port, &hcount) < 0)
+			return cn_err_fail(err, CN_ERR_INVALID, "-p '%s': '%.*s' is not a host port or range",
+					   spec, (int)(c2 - h), h);
+	}
+	if (c1) {
+		char ip[INET_ADDRSTRLEN];
+		struct in_addr a;
+		size_t n = (size_t)(c1 - spec);
+		if (n >= sizeof(ip))
+			return cn_err_fail(err, CN_ERR_INVALID, "-p '%s': the address is not IPv4", spec);
+		memcpy(ip, spec, n);
+		ip[n] = '\0';
+		if (inet_pton(AF_INET, ip, &a) != 1)
+			return cn_err_fail(err, CN_ERR_UNSUPPORTED, "-p '%s': '%s' is not an IPv4 address "
+					   "(IPv6 is not supported)", spec, ip);
+		p->host_ip = ntohl(a.s_addr);
+	}
+	if (p->host_port && hcount != p->count)
+		return cn_err_fail(err, CN_ERR_INVALID, "-p '%s': the host and container ranges differ in "
+				   "length", spec);
+	if (!p->host_port && p->count != 1)
+		return cn_err_fail(err, CN_ERR_UNSUPPORTED, "-p '%s': a container range needs a host range "
+				   "of the same length", spec);
+	return 0;
+}
+
+int net_ports_pick(struct net_port *p, size_t n, cn_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct sockaddr_in a = { .sin_family = AF_INET };
+		socklen_t len = sizeof(a);
+		_cleanup_close_ int s = -1;
+		if (p[i].host_port)
+			continue;
+		/* The kernel's free ephemeral port, as docker's allocator picks
+		 * from that range; nothing holds it afterwards (docker's neither). */
+		s = socket(AF_INET, (p[i].udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+		a.sin_addr.s_addr = htonl(p[i].host_ip);
+		if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+		    getsockname(s, (struct sockaddr *)&a, &len) < 0)
+			return cn_err_sys(err, "pick a free host port");
+		p[i].host_port = ntohs(a.sin_port);
+	}
+	return 0;
+}
+
+char *net_port_str(const struct net_port *p)
+{
+	char ip[INET_ADDRSTRLEN];
+	const char *proto = p->udp ? "udp" : "tcp";
+	net_ip_str(p->host_ip, ip);
+	if (p->count > 1)
+		return cn_xasprintf("%s:%u-%u->%u-%u/%s", ip, p->host_port, p->host_port + p->count - 1,
+				    p->ctr_port, p->ctr_port + p->count - 1, proto);
+	return cn_xasprintf("%s:%u->%u/%s", ip, p->host_port, p->ctr_port, proto);
+}
+
+/* The jump target of a rule line ("jump X # handle N"): its length, 0 if none. */
+static size_t jump_target(const char *line, const char **target)
+{
+	const char *j = strstr(line, "jump ");
+	if (!j)
+		j = strstr(line, "goto ");
+	if (!j)
+		return 0;
+	*target = j + 5;
+	return strcspn(*target, " \t\n");
+}
+
+static bool name_matches(const char *s, size_t len, const char *name, bool prefix)
+{
+	size_t n = strlen(name);
+	return prefix ? len >= n && !strncmp(s, name, n) : len == n && !strncmp(s, name, n);
+}
+
+int net_nft_drop_chains(const char *name, bool prefix, cn_err *err)
+{
+	_cleanup_free_ char *listed = NULL;
+	_cleanup_buf_ cn_buf rules = { 0 }, chains = { 0 };
+	char chain[256] = "", *save = NULL;
+	cn_err ignored;
+	/* No table: nothing to remove (the error is nft's "No such file"). */
+	if (net_nft_run("list table " NFT_TABLE "\n", true, &listed, &ignored) < 0)
+		return 0;
+	cn_buf_init(&rules, 0);
+	cn_buf_init(&chains, 0);
+	for (char *line = strtok_r(listed, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *t;
+		size_t tl;
+		line += strspn(line, " \t");
+		if (sscanf(line, "chain %255s", chain) == 1) {
+			if (name_matches(chain, strlen(chain), name, prefix))
+				cn_buf_addf(&chains, "flush chain " NFT_TABLE " %1$s\ndelete chain " NFT_TABLE " %1$s\n",
+					    chain);
+			continue;
+		}
+		tl = jump_target(line, &t);
+		if (tl && name_matches(t, tl, name, prefix) && !name_matches(chain, strlen(chain), name, prefix)) {
+			const char *h = strstr(line, "# handle ");
+			if (h)
+				cn_buf_addf(&rules, "delete rule " NFT_TABLE " %s handle %ld\n", chain,
+					    strtol(h + 9, NULL, 10));
+		}
+	}
+	if (!rules.len && !chains.len)
+		return 0;
+	cn_buf_adds(&rules, chains.data);
+	return net_nft_run(rules.data, false, NULL, err);
+}
+
+static void chain_name(const struct net_lease *l, char *out, size_t len)
+{
+	snprintf(out, len, "p-%s-%08x", l->conf.bridge, l->addr);
+}
+
+int net_ports_unused(const char *listed, cn_err *err)
+{
+	if (strstr(listed, "chain p-") || !strstr(listed, "chain hostports"))
+		return 0;
+	if (net_nft_drop_chains("hostports", false, err) < 0 || net_nft_drop_chains("prerouting", false, err) < 0 ||
+	    net_nft_drop_chains("output", false, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* Drop L's chain (when SWEEP_ALL, the hooks with the last one); the
+ * caller holds the setup lock. */
+static int remove_locked(const struct net_lease *l, bool sweep, cn_err *err)
+{
+	char chain[64];
+	_cleanup_free_ char *listed = NULL;
+	cn_err ignored;
+	chain_name(l, chain, sizeof(chain));
+	if (net_nft_drop_chains(chain, false, err) < 0)
+		return -1;
+	if (!sweep || net_nft_run("list table " NFT_TABLE "\n", false, &listed, &ignored) < 0)
+		return 0;
+	return net_ports_unused(listed, err);
+}
+
+int net_ports_remove(const struct net_lease *l, cn_err *err)
+{
+	_cleanup_close_ int lock = net_setup_lock(err);
+	if (lock < 0)
+		return -1;
+	return remove_locked(l, true, err);
+}
+
+/* Whether the lease behind a port chain "p-BRIDGE-ADDRHEX" is held. */
+static bool chain_owner_alive(const char *chain)
+{
+	const char *dash = strrchr(chain, '-');
+	char ip[INET_ADDRSTRLEN], path[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	if (!dash || dash - chain < 3)
+		return false;
+	net_ip_str((uint32_t)strtoul(dash + 1, NULL, 16), ip);
+	snprintf(path, sizeof(path), "%s/%.*s/%s", NET_RUN_DIR, (int)(dash - chain - 2), chain + 2, ip);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* Our shared lock would be refused while its holder keeps it. */
+	return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+}
+
+/* Whether the rule LINE of another container publishes a port of P. */
+static const struct net_port *taken(const char *line, const struct net_port *p, size_t n, unsigned *port)
+{
+	const char *d = strstr(line, "dport ");
+	char ip[INET_ADDRSTRLEN] = "";
+	struct in_addr a;
+	uint32_t their_ip = 0;
+	bool udp;
+	if (!d || d - line < 4)
+		return NULL;
+	udp = !strncmp(d - 4, "udp ", 4);
+	*port = (unsigned)strtoul(d + 6, NULL, 10);
+	if (sscanf(line, "ip daddr %15s", ip) == 1 && inet_pton(AF_INET, ip, &a) == 1)
+		their_ip = ntohl(a.s_addr);
+	for (size_t i = 0; i < n; i++)
+		if (p[i].udp == udp && *port >= p[i].host_port && *port < (unsigned)p[i].host_port + p[i].count &&
+		    (!p[i].host_ip || !their_ip || p[i].host_ip == their_ip))
+			return &p[i];
+	return NULL;
+}
+
+/* docker's "port is already allocated": P against the live containers'
+ * chains; the chains of dead ones (a kill -9) are swept on the way. The
+ * caller holds the setup lock. */
+static int check_taken(const char *mine, const struct net_port *p, size_t n, cn_err *err)
+{
+	_cleanup_free_ char *listed = NULL;
+	_cleanup_strv_ cn_strv dead = { 0 };
+	char chain[256] = "", *save = NULL;
+	bool other = false;
+	cn_err ignored;
+	int r = 0;
+	if (net_nft_run("list table " NFT_TABLE "\n", false, &listed, &ignored) < 0)
+		return 0;
+	for (char *line = strtok_r(listed, "\n", &save); line && r == 0; line = strtok_r(NULL, "\n", &save)) {
+		unsigned port;
+		const struct net_port *hit;
+		line += strspn(line, " \t");
+		if (sscanf(line, "chain %255s", chain) == 1) {
+			other = !strncmp(chain, "p-", 2) && strcmp(chain, mine);
+			if (other && !chain_owner_alive(chain)) {
+				cn_strv_pushdup(&dead, chain);
+				other = false;
+			}
+			continue;
+		}
+		if (other && (hit = taken(line, p, n, &port))) {
+			_cleanup_free_ char *s = net_port_str(hit);
+			r = cn_err_fail(err, CN_ERR_CONFLICT, "-p %s: port %u/%s is already published by another "
+					"container (nft chain %s)", s, port, hit->udp ? "udp" : "tcp", chain);
+		}
+	}
+	for (size_t i = 0; i < dead.n; i++)
+		net_nft_drop_chains(dead.v[i], false, &ignored);
+	return r;
+}
+
+int net_ports_add(const struct net_lease *l, const struct net_port *p, size_t n, cn_err *err)
+{
+	char chain[64], cip[INET_ADDRSTRLEN], hip[INET_ADDRSTRLEN];
+	_cleanup_buf_ cn_buf b = { 0 };
+	const char *hp = "fib daddr type local jump hostports";
+	_cleanup_close_ int lock = net_setup_lock(err);
+	if (lock < 0)
+		return -1;
+	chain_name(l, chain, sizeof(chain));
+	/* A killed run's chain for this address goes first. */
+	if (remove_locked(l, !n, err) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	if (check_taken(chain, p, n, err) < 0)
+		return -1;
+	net_ip_str(l->addr, cip);
+	cn_buf_init(&b, 0);
+	/* The hooks: local destinations (the host's own clients through
+	 * output, 127.0.0.1 included) go through hostports. */
+	cn_buf_addf(&b, "add table " NFT_TABLE "\n"
+		    "add chain " NFT_TABLE " prerouting { type nat hook prerouting priority -100; policy accept; }\n"
+		    "add chain " NFT_TABLE " output { type nat hook output priority -100; policy accept; }\n"
+		    "add chain " NFT_TABLE " hostports\n");
+	if (!net_nft_chain_has("prerouting", hp))
+		cn_buf_addf(&b, "add rule " NFT_TABLE " prerouting %s\n", hp);
+	if (!net_nft_chain_has("output", hp))
+		cn_buf_addf(&b, "add rule " NFT_TABLE " output %s\n", hp);
+	cn_buf_addf(&b, "add chain " NFT_TABLE " %s\n", chain);
+	for (size_t i = 0; i < n; i++)
+		for (unsigned k = 0; k < p[i].count; k++) {
+			cn_buf_addf(&b, "add rule " NFT_TABLE " %s meta nfproto ipv4 ", chain);
+			if (p[i].host_ip) {
+				net_ip_str(p[i].host_ip, hip);
+				cn_buf_addf(&b, "ip daddr %s ", hip);
+			}
+			cn_buf_addf(&b, "%s dport %u dnat ip to %s:%u\n", p[i].udp ? "udp" : "tcp",
+				    p[i].host_port + k, cip, p[i].ctr_port + k);
+		}
+	cn_buf_addf(&b, "add rule " NFT_TABLE " hostports jump %s\n", chain);
+	if (net_nft_run(b.data, false, NULL, err) < 0)
+		return cn_err_wrap(err, "publish the ports of %s", cip);
+	return 0;
+}

@@ -1,0 +1,196 @@
+#!/bin/bash
+# Named networks: cairn network create|ls|inspect|rm|prune; containers on
+# one reach each other by name, hostname and alias (an /etc/hosts kept
+# current in place), another network cannot reach them, published ports
+# answer on the host's 127.0.0.1, and removing the containers and the
+# networks leaves the host's links and nftables ruleset as they were.
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" != 0 ] || ! command -v nft >/dev/null; then
+	skip "named networks" "needs root and nft"
+	finish
+fi
+build_busybox || finish
+
+# Names and subnets of this test only: other tests may run at the same time.
+A=t0960a-$$ B=t0960b-$$ C=t0960c-$$ D=t0960d-$$
+WEB=t0960-web-$$ DB=t0960-db-$$ KILLED=t0960-killed-$$
+SUB_A=10.89.196.0/24 SUB_B=10.89.197.0/24
+P1=$((20000 + RANDOM % 10000)) P2=$((30000 + RANDOM % 10000)) P3=$((40000 + RANDOM % 10000))
+
+cleanup() {
+	"$CAIRN" rm -f "$WEB" "$DB" "$KILLED" >/dev/null 2>&1
+	"$CAIRN" network rm "$A" "$B" "$C" "$D" >/dev/null 2>&1
+	"$CAIRN" --root "$T/store2" network rm "$A" >/dev/null 2>&1
+	cleanup_test_dir
+}
+trap cleanup EXIT
+
+# Other tests' containers and networks come and go at the same time (on
+# cairn0 and on their own bridges): the comparison of the whole is made
+# without any bridge's links and chains, and this test's own bridges,
+# veths, subnets and chains must be gone entirely.
+links() { ip -o link | grep -v ' master ' | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -v '^cn-' | sort; }
+rules() {
+	nft list ruleset | awk '
+		/^\tchain ((fwd|nat|p)-|hostports|prerouting|output)/ {skip = 1}
+		!skip && NF && !/jump ((fwd|nat|p)-|hostports)/ {print}
+		skip && /^\t\}/ {skip = 0}'
+}
+links >"$T/links.before"
+rules >"$T/rules.before"
+
+expect_ok "network create with a subnet and a label" network create --subnet $SUB_A --label t0960=$$ "$A"
+id_a=$(cat "$T/out")
+# Another store (another user of cairn on this host) knows nothing of A:
+# its network on the same subnet is refused once A's bridge routes it.
+expect_ok "another store's network on the same subnet, while unused" --root "$T/store2" network create --subnet $SUB_A "$A"
+expect_ok "network create a second network" network create --subnet $SUB_B "$B"
+expect_ok "network create --internal" network create --internal --subnet 10.89.198.0/24 "$C"
+expect_ok "network create picks a free /24 of 10.89.0.0/16" network create "$D"
+run_cairn network inspect "$D"
+if grep -Eq '"Subnet": "10\.89\.[0-9]+\.0/24"' "$T/out"; then pass "the picked subnet is a /24 of 10.89.0.0/16"; else fail "picked subnet"; cat "$T/out" | sed 's/^/#   /'; fi
+bridge_of() { "$CAIRN" network inspect "$1" | jq -r '.[0].Options["com.docker.network.bridge.name"]'; }
+br_a=$(bridge_of "$A") br_b=$(bridge_of "$B") br_c=$(bridge_of "$C")
+case "$br_a $br_b $br_c" in cn-????????\ cn-????????\ cn-????????) pass "bridges are named cn- and 8 hex digits" ;; *) fail "bridge names: $br_a $br_b $br_c" ;; esac
+expect_fail "a taken name is refused" 1 "already exists" network create "$A"
+expect_fail "an overlapping subnet is refused" 1 "overlaps network" network create --subnet 10.89.196.128/25 t0960x-$$
+expect_fail "a reserved name is refused" 1 "not a valid network name" network create host
+
+run_cairn network ls
+if grep -q "$A" "$T/out" && grep -q "$B" "$T/out" && grep -q "10.89.196.0/24" "$T/out"; then
+	pass "network ls lists them with their subnets"
+else
+	fail "network ls"; sed 's/^/#   /' "$T/out"
+fi
+run_cairn network ls -q --filter label=t0960=$$
+if [ "$(cat "$T/out")" = "${id_a:0:12}" ]; then pass "network ls -q --filter label=K=V"; else fail "ls --filter: $(cat "$T/out")"; fi
+run_cairn network inspect "$A"
+if jq -e --arg n "$A" '.[0].Name == $n and .[0].IPAM.Config[0].Subnet == "10.89.196.0/24" and .[0].IPAM.Config[0].Gateway == "10.89.196.1" and .[0].Labels.t0960 != null and .[0].Driver == "bridge"' "$T/out" >/dev/null; then
+	pass "network inspect prints docker's JSON"
+else
+	fail "network inspect"; sed 's/^/#   /' "$T/out"
+fi
+
+expect_fail "--network with an unknown network" 125 "not found" run --rm --network t0960-nonesuch-$$ busybox true
+expect_fail "--network-alias needs a created network" 125 "needs --network NAME" run --rm --network-alias x busybox true
+expect_fail "-p with a bad spec" 125 "-p '80:x'" run --rm -p 80:x --network "$A" busybox true
+
+# A web server (by name and alias) and a second member (by name and hostname).
+expect_ok "run -d --network --network-alias -p" run -d --name "$WEB" --network "$A" --network-alias www \
+	-p 127.0.0.1:$P1:80 -p $P2:80 busybox sh -c 'mkdir /w && echo hello-web >/w/index.html && exec httpd -f -p 80 -h /w'
+expect_ok "a second member with a hostname" run -d --name "$DB" --hostname dbhost --network "$A" busybox sleep 300
+
+# httpd may take a moment to listen.
+served() { for _ in $(seq 50); do "$@" >"$T/served" 2>/dev/null && grep -q hello-web "$T/served" && return 0; sleep 0.1; done; return 1; }
+
+check "a member reaches another by its container name" served "$CAIRN" run --rm --network "$A" busybox wget -q -O - "http://$WEB/"
+check "... and by its --network-alias" served "$CAIRN" run --rm --network "$A" busybox wget -q -O - http://www/
+check "... and pings one by name" "$CAIRN" run --rm --network "$A" busybox ping -c 1 -W 2 "$DB"
+check "... and by its hostname" "$CAIRN" run --rm --network "$A" busybox ping -c 1 -W 2 dbhost
+
+# The web server's hosts file was written before the db joined, and the
+# short-lived members above have come and gone: it is kept current in place.
+run_cairn exec "$WEB" cat /etc/hosts
+if grep -q "$DB dbhost" "$T/out" && grep -q "$WEB www" "$T/out" && [ "$(grep -c '^10\.89\.196\.' "$T/out")" = 2 ]; then
+	pass "a running member's /etc/hosts follows members joining and leaving"
+else
+	fail "hosts of $WEB"; sed 's/^/#   /' "$T/out"
+fi
+run_cairn run --rm --network "$A" busybox cat /etc/hosts
+if grep -q "127.0.0.1	localhost" "$T/out"; then pass "localhost stays above the members"; else fail "localhost line"; sed 's/^/#   /' "$T/out"; fi
+
+expect_fail "...cannot be used while the first one's bridge routes the subnet" 125 "overlaps a route of the host through $br_a" \
+	--root "$T/store2" run --rm --network "$A" busybox true
+expect_ok "...and it is removed without touching the first" --root "$T/store2" network rm "$A"
+expect_fail "...and none can be created there" 1 "overlaps a route of the host (through $br_a)" \
+	--root "$T/store2" network create --subnet 10.89.196.0/25 t0960y-$$
+
+web_ip=$(jq -r --arg n "$WEB" '.[0].Containers[$n].IPv4Address' <("$CAIRN" network inspect "$A") | cut -d/ -f1)
+case $web_ip in 10.89.196.*) pass "network inspect lists the members' addresses" ;; *) fail "member address '$web_ip'" ;; esac
+
+check "the same address answers from the same network" "$CAIRN" run --rm --network "$A" busybox ping -c 1 -W 2 "$web_ip"
+run_cairn run --rm --network "$B" busybox ping -c 1 -W 2 "$web_ip"
+if [ "$status" != 0 ]; then pass "another network cannot reach a member"; else fail "$B reached $web_ip"; fi
+run_cairn run --rm --network "$B" busybox ping -c 1 -W 2 "$WEB"
+if [ "$status" != 0 ] && grep -q "bad address" "$T/err" "$T/out"; then
+	pass "another network does not resolve the members' names"
+else
+	fail "$B resolved $WEB (status $status)"; sed 's/^/#   /' "$T/out" "$T/err"
+fi
+
+# A published port is the host's: another network reaches it through its
+# own gateway (a host address), an internal network does not get out to it.
+check "another network reaches a published port through the host" served "$CAIRN" run --rm --network "$B" \
+	busybox wget -q -O - "http://10.89.197.1:$P2/"
+check "a member reaches a port its own network publishes (hairpin)" served "$CAIRN" run --rm --network "$A" \
+	busybox wget -q -O - "http://10.89.196.1:$P2/"
+run_cairn run --rm --network "$C" busybox sh -c "echo 'GET / HTTP/1.0' | nc -w 3 10.89.198.1 $P2"
+if [ "$status" != 0 ] && ! grep -q hello-web "$T/out"; then
+	pass "an internal network cannot reach out"
+else
+	fail "$C reached the published port (status $status)"; sed 's/^/#   /' "$T/out"
+fi
+
+check "-p 127.0.0.1:PORT:80 answers on the host's 127.0.0.1" served wget -q -O - "http://127.0.0.1:$P1/"
+check "-p PORT:80 answers on the host's 127.0.0.1" served wget -q -O - "http://127.0.0.1:$P2/"
+expect_fail "a port another container publishes is refused" 125 "already published" \
+	run --rm --network "$B" -p $P2:80 busybox true
+run_cairn ps
+if grep -q "127.0.0.1:$P1->80/tcp, 0.0.0.0:$P2->80/tcp" "$T/out" && grep -q PORTS "$T/out"; then
+	pass "ps shows the published ports"
+else
+	fail "ps PORTS"; sed 's/^/#   /' "$T/out"
+fi
+run_cairn ps --format '{{.Networks}}'
+if grep -qx "$A" "$T/out"; then pass "ps --format {{.Networks}}"; else fail "ps Networks"; sed 's/^/#   /' "$T/out"; fi
+
+# A supervisor killed with -9 leaves its port chain: the next lease of the
+# address (the lowest free one on that network) replaces it.
+expect_ok "a container publishing a port on another network" run -d --name "$KILLED" --network "$B" \
+	-p 127.0.0.1:$P3:80 busybox sleep 300
+sup=$(jq -r .supervisor.pid "$CAIRN_ROOT/containers/$(cat "$T/out")/config.json")
+kill -9 "$sup"
+for _ in $(seq 100); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done
+if nft list ruleset | grep -q "dport $P3 "; then pass "a killed container's port rule stays"; else fail "no stale rule to sweep"; fi
+expect_ok "the next container on that network" run --rm --network "$B" busybox true
+if ! nft list ruleset | grep -q "dport $P3 "; then pass "...sweeps it"; else fail "stale port rule left"; fi
+"$CAIRN" rm -f "$KILLED" >/dev/null 2>&1
+
+expect_fail "network rm is refused while containers use it" 1 "in use by containers" network rm "$A"
+grep -q "$WEB" "$T/err" && pass "... naming them" || fail "rm names the containers: $(cat "$T/err")"
+
+expect_ok "rm -f the containers" rm -f "$WEB" "$DB"
+run_cairn run --rm --network none busybox true
+check "the published ports are gone with the container" sh -c "! wget -q -T 2 -O - http://127.0.0.1:$P2/"
+expect_ok "network rm" network rm "$A" "$B" "$C"
+run_cairn network prune -f
+if grep -q "$D" "$T/out"; then pass "network prune removes the unused network"; else fail "prune: $(cat "$T/out")"; fi
+run_cairn network ls -q
+if [ ! -s "$T/out" ]; then pass "no network is left"; else fail "left: $(cat "$T/out")"; fi
+
+links >"$T/links.after"
+rules >"$T/rules.after"
+if diff -u "$T/links.before" "$T/links.after" >"$T/links.diff"; then
+	pass "ip link is as before"
+else
+	fail "links differ"; sed 's/^/#   /' "$T/links.diff"
+fi
+mine="$br_a|$br_b|$br_c|cn0a59c[456]|10\.89\.19[678]\."
+if ! ip -o link | grep -Eq "$mine"; then
+	pass "no bridge and no veth of these networks is left"
+else
+	fail "links left"; ip -o link | grep -E "$mine" | sed 's/^/#   /'
+fi
+if diff -u "$T/rules.before" "$T/rules.after" >"$T/rules.diff"; then
+	pass "nft list ruleset is as before"
+else
+	fail "ruleset differs"; sed 's/^/#   /' "$T/rules.diff"
+fi
+if ! nft list ruleset | grep -Eq "$mine|p-($br_a|$br_b|$br_c)"; then
+	pass "no nft chain or rule of these networks is left"
+else
+	fail "rules left"; nft list ruleset | grep -E "$mine" | sed 's/^/#   /'
+fi
+check "no mounts left" no_mounts_left
+finish

@@ -1,0 +1,54 @@
+/* net/ports.c: docker's -p syntax, and the docker form ps shows. */
+#include "net/net.h"
+#include "net/netdef.h"
+#include "util/cleanup.h"
+#include "unit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* SPEC parses and prints as WANT (NULL: refused with an error naming it). */
+static void check(const char *spec, const char *want)
+{
+	struct net_port p;
+	cn_err err;
+	int r = net_port_parse(spec, &p, &err);
+	if (!want) {
+		UNIT_CHECK(r < 0 && strstr(err.msg, spec), "'%s' is refused, naming it (%s)", spec,
+			   r < 0 ? err.msg : "accepted");
+		return;
+	}
+	UNIT_CHECK(r == 0, "'%s' parses (%s)", spec, r < 0 ? err.msg : "ok");
+	if (r == 0) {
+		_cleanup_free_ char *got = net_port_str(&p);
+		UNIT_STREQ(got, want, "'%s'", spec);
+	}
+}
+
+int main(void)
+{
+	struct net_port p;
+	cn_err err;
+	check("8080:80", "0.0.0.0:8080->80/tcp");
+	check("127.0.0.1:8080:80", "127.0.0.1:8080->80/tcp");
+	check("127.0.0.1:8080:80/udp", "127.0.0.1:8080->80/udp");
+	check("5000-5002:6000-6002/tcp", "0.0.0.0:5000-5002->6000-6002/tcp");
+	check("80", "0.0.0.0:0->80/tcp");           /* the host port is picked later */
+	check("127.0.0.1::53/udp", "127.0.0.1:0->53/udp");
+	check("80:x", NULL);
+	check("0:80", NULL);
+	check("80:65536", NULL);
+	check("8080:80/sctp", NULL);
+	check("5000-5001:80", NULL);                /* lengths differ */
+	check("9-8:9-8", NULL);
+	check("::1:80:80", NULL);                   /* IPv6 is not supported */
+	check("host:80:80", NULL);
+	check("", NULL);
+	check(":80", NULL);
+	UNIT_CHECK(net_port_parse("80", &p, &err) == 0 && net_ports_pick(&p, 1, &err) == 0 && p.host_port > 0,
+		   "a missing host port gets a free one");
+	UNIT_CHECK(net_def_name_ok("app_default") && net_def_name_ok("a.b-c") && !net_def_name_ok("host") &&
+		   !net_def_name_ok("-x") && !net_def_name_ok("a b") && !net_def_name_ok(""),
+		   "network names");
+	return UNIT_DONE();
+}
