@@ -320,7 +320,6 @@ static int from_json(json_t *j, struct ctr_state *s, cn_err *err)
 	if (exec && exec_from_json(exec, &s->exec, err) < 0)
 		return -1;
 	net_from_json(json_object_get(j, "net"), &s->net);
-	return 0;
 	return extra_from_json(j, s, err);
 }
 
