@@ -10,8 +10,9 @@
 #   make bench-registry  push/pull vs skopeo copy, against a local registry
 #   make bench-cache build cache shared through a local registry, cairn vs buildah
 #   make bench-rootless  root cairn vs rootless cairn vs rootless buildah
+#   make bench-compose   compose build of examples/three-tier vs buildah bud of its Buildfiles
 #   make debian-base the debian:12 base image (debootstrap once, then cached)
-#   make three-tier  examples/three-tier: postgres, two node apps, nginx (detached containers)
+#   make three-tier  examples/three-tier: postgres, two node apps, nginx (a compose project)
 #   make os-container examples/debian-systemd: Debian booting systemd (run --systemd), nginx a unit
 #   make install     PREFIX=/usr/local DESTDIR= : the binary and its man page
 #   make uninstall
@@ -232,6 +233,9 @@ bench-cache: deps all
 bench-rootless: deps all
 	CAIRN=$(abspath $(BUILD)/cairn) bench/rootless.sh
 
+bench-compose: deps all
+	CAIRN=$(abspath $(BUILD)/cairn) bench/compose.sh
+
 debian-base: all
 	CAIRN=$(abspath $(BUILD)/cairn) examples/debian/build.sh
 
@@ -239,7 +243,7 @@ torture: deps all
 	CAIRN=$(abspath $(BUILD)/cairn) tests/torture/run.sh
 
 three-tier: all
-	CAIRN=$(abspath $(BUILD)/cairn) examples/three-tier/run.sh
+	CAIRN=$(abspath $(BUILD)/cairn) examples/three-tier/check.sh
 
 os-container: all
 	CAIRN=$(abspath $(BUILD)/cairn) examples/debian-systemd/run.sh
@@ -266,5 +270,5 @@ uninstall:
 clean:
 	rm -rf build build-*
 
-.PHONY: all deps deps-ci lint analyze check units demo bench bench-commit bench-registry bench-cache bench-rootless debian-base three-tier os-container torture \
+.PHONY: all deps deps-ci lint analyze check units demo bench bench-commit bench-registry bench-cache bench-rootless bench-compose debian-base three-tier os-container torture \
 	install uninstall man man-check clean pkg-config-check fuzz fuzz-build

@@ -717,8 +717,8 @@ static int run_step_inner(struct build *b, const struct bf_instr *in, cn_err *er
 {
 	char key[CN_DIGEST_STR_SIZE];
 	_cleanup_free_ char *extra = NULL;
-	bool cacheable;
-	int r;
+	bool cacheable, lookup;
+	int r, lock_fd = -1;
 	if (in->kind == BF_FROM) {
 		if (run_instruction(b, in, err) < 0)
 			return -1;
@@ -734,24 +734,34 @@ static int run_step_inner(struct build *b, const struct bf_instr *in, cn_err *er
 	if (bd_step_extra(b, in, &extra, &cacheable, err) < 0)
 		return -1;
 	bd_step_key(b, in, extra, key);
-	if (cacheable && !b->o->no_cache && !stage_uncached(b) && bd_cache_lookup(b, key) == 1)
+	lookup = cacheable && !b->o->no_cache && !stage_uncached(b);
+	if (lookup && bd_cache_lookup(b, key) == 1)
 		return 0;
+	/* Another build may miss the same step now: one runs it, under the
+	 * step's lock; the other waits and takes the result from the cache. */
+	if (lookup) {
+		r = bd_cache_lock(b, key, &lock_fd, err);
+		if (r != 0)
+			return r < 0 ? -1 : 0;
+	}
 	/* A miss runs on the stage's content: the layers an imported cache
 	 * named come now, and no later step of the stage is taken from it. */
 	b->cur->import_off = true;
-	if (bd_materialize(b, b->cur, err) < 0)
-		return -1;
-	b->executing = true;
-	r = run_instruction(b, in, err);
-	b->executing = false;
-	if (r < 0)
-		return -1;
-	if (cacheable && !bd_inputs_held(b, in)) {
+	r = bd_materialize(b, b->cur, err);
+	if (r == 0) {
+		b->executing = true;
+		r = run_instruction(b, in, err);
+		b->executing = false;
+	}
+	if (r == 0 && cacheable && !bd_inputs_held(b, in)) {
 		bd_emit(b, BF_EV_WARNING, "the COPY sources changed while they were copied: "
 		     "this step's result is not cached", NULL, 0);
 		cacheable = false;
 	}
-	if (bd_commit_state(b, cacheable ? key : NULL, err) < 0)
+	if (r == 0)
+		r = bd_commit_state(b, cacheable ? key : NULL, err);
+	store_step_unlock(b->st, key, lock_fd);
+	if (r < 0)
 		return -1;
 	/* Inputs cairn cannot see: what follows is keyed by this step's result. */
 	if (!cacheable) {

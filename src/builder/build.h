@@ -21,6 +21,7 @@ enum bf_event_kind {
 	BF_EV_CACHED,       /* the step's result came from the build cache: digest = state id */
 	BF_EV_WARNING,      /* text */
 	BF_EV_DONE,         /* the step ran: digest = state id ("" for FROM, ARG), seconds */
+	BF_EV_WAIT,         /* another build runs this step (same cache key): text, waiting for it */
 };
 
 /* STEP events number the steps that run (--target leaves some out): step

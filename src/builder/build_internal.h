@@ -147,6 +147,12 @@ bool bd_adopt_state(struct build *b, const char *manifest);
 int bd_cache_lookup(struct build *b, const char *key);
 /* The same, its CACHED event left to the caller (*SOURCE: where from). */
 int bd_cache_lookup_quiet(struct build *b, const char *key, const char **source);
+/* After a miss of KEY: its step's lock (store_step_lock; waiting, with a
+ * WAIT event, while another build runs that step), then the cache again.
+ * 1 when that hit (the lock released, the CACHED event sent), 0 when the
+ * caller holds the lock in *FD, runs the step, files its result and calls
+ * store_step_unlock, -1 on error. */
+int bd_cache_lock(struct build *b, const char *key, int *fd, cn_err *err);
 /* ST's layers all in the store (fetched from an imported cache if pending). */
 int bd_materialize(struct build *b, struct stage *st, cn_err *err);
 /* --cache-to: note that the current stage reached its state under KEY. */

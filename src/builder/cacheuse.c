@@ -126,6 +126,25 @@ int bd_cache_lookup_quiet(struct build *b, const char *key, const char **source)
 	return 1;
 }
 
+int bd_cache_lock(struct build *b, const char *key, int *fd, cn_err *err)
+{
+	int r = store_step_lock(b->st, key, false, fd, err);
+	if (r == 0) {
+		bd_emit(b, BF_EV_WAIT, "another build is running this step", NULL, 0);
+		r = store_step_lock(b->st, key, true, fd, err);
+	}
+	if (r < 0)
+		return -1;
+	/* Its result, if the other build made it (while we waited, or
+	 * between the first lookup and the lock). */
+	if (bd_cache_lookup(b, key) == 1) {
+		store_step_unlock(b->st, key, *fd);
+		*fd = -1;
+		return 1;
+	}
+	return 0;
+}
+
 /* Imported hits whose every layer this process has now made, loaded or
  * checked go into the store's cache (a later build takes them without
  * --cache-from); the others wait, for this process or another one of

@@ -168,6 +168,7 @@ static const char *short_id(const char *digest, char out[16])
 static const char *const kind_names[] = {
 	[BF_EV_STEP] = "step", [BF_EV_LAYER] = "layer", [BF_EV_NO_LAYER] = "no-layer",
 	[BF_EV_CACHED] = "cached", [BF_EV_WARNING] = "warning", [BF_EV_DONE] = "done",
+	[BF_EV_WAIT] = "wait",
 };
 
 static void print_json(json_t *o)
@@ -278,6 +279,9 @@ void cli_progress_event(void *ctx, const struct bf_event *ev)
 		if (live)
 			set_line(p, "");
 		printf("--> CACHED (%s) %s\n", cli_esc(ev->source ? ev->source : "local"), short_id(ev->digest, id));
+		break;
+	case BF_EV_WAIT:
+		printf("--> waiting: %s\n", cli_esc(ev->text));
 		break;
 	case BF_EV_DONE:
 		if (live)

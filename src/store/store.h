@@ -122,6 +122,15 @@ int store_snapshot_commit(struct store *st, int dirfd_parent, const char *name,
 int store_cache_get(struct store *st, const char *key, char manifest[CN_DIGEST_STR_SIZE]);
 int store_cache_put(struct store *st, const char *key, const char *manifest, cn_err *err);
 
+/* ---- build step locks: tmp/steplock-<key-hex> (steplock.c) ---- */
+/* Lock the step of cache KEY, so that concurrent builds run it once (the
+ * others wait, then find its result in the cache). With WAIT, blocks
+ * (Ctrl-C ends the wait with an INTERRUPTED error); without, 0 when
+ * another process holds it. 1 and *FD (for store_step_unlock) when held. */
+int store_step_lock(struct store *st, const char *key, bool wait, int *fd, cn_err *err);
+/* Release it, after the step's result is in the cache (or it failed). */
+void store_step_unlock(struct store *st, const char *key, int fd);
+
 /* ---- tags (index.json) and their logs (tags/<ref>.log) ---- */
 struct store_tag_event {
 	long long time;                     /* unix seconds */

@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -134,6 +135,54 @@ static void test_blobs(void)
 		cn_sha256_oneshot("other", 5, m);
 		UNIT_CHECK(store_cache_get(&st, m, m) == 0, "a missing cache entry is a miss");
 	}
+	store_close(&st);
+}
+
+/* Build step locks (steplock.c): one holder per key, nothing left after
+ * it, and a file unlinked under a waiter (or left by a killed holder) is
+ * never taken for a held lock. */
+static void test_step_locks(void)
+{
+	struct store st;
+	char key[CN_DIGEST_STR_SIZE], name[80];
+	int fd = -1, fd2 = -1, stale;
+	if (open_store("steplocks", &st) < 0) {
+		UNIT_CHECK(0, "open store: %s", err.msg);
+		return;
+	}
+	cn_sha256_oneshot("step", 4, key);
+	snprintf(name, sizeof(name), "steplock-%s", cn_digest_hex(key));
+	UNIT_CHECK(store_step_lock(&st, key, true, &fd, &err) == 1 && fd >= 0, "step_lock: %s", err.msg);
+	UNIT_CHECK(unit_exists(st.tmp_fd, name), "the lock is tmp/steplock-<key-hex>");
+	UNIT_CHECK(store_step_lock(&st, key, false, &fd2, &err) == 0 && fd2 == -1,
+		   "a second holder is refused without waiting (0)");
+	/* A waiter that opened the file before the holder let go. */
+	stale = openat(st.tmp_fd, name, O_RDONLY | O_CLOEXEC);
+	store_step_unlock(&st, key, fd);
+	UNIT_CHECK(!unit_exists(st.tmp_fd, name), "unlock removes the file");
+	UNIT_CHECK(stale >= 0 && flock(stale, LOCK_EX | LOCK_NB) == 0, "the stale waiter locks the unlinked file");
+	UNIT_CHECK(store_step_lock(&st, key, false, &fd, &err) == 1,
+		   "a lock on an unlinked file does not hold the key");
+	UNIT_CHECK(store_step_lock(&st, key, false, &fd2, &err) == 0, "the new holder does");
+	store_step_unlock(&st, key, fd);
+	if (stale >= 0)
+		close(stale);
+	/* What a killed holder leaves: an unlocked file, taken as free. */
+	stale = openat(st.tmp_fd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (stale >= 0)
+		close(stale);
+	UNIT_CHECK(store_step_lock(&st, key, false, &fd, &err) == 1, "a killed holder's file is free");
+	store_step_unlock(&st, key, fd);
+	UNIT_CHECK(store_step_lock(&st, "sha256:abc", true, &fd, &err) < 0 && fd == -1,
+		   "an invalid key is refused");
+	store_close(&st);
+	/* ... and swept by the next store_open. */
+	stale = open_store("steplocks", &st) == 0 ? openat(st.tmp_fd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+	if (stale >= 0)
+		close(stale);
+	store_close(&st);
+	UNIT_CHECK(open_store("steplocks", &st) == 0 && !unit_exists(st.tmp_fd, name),
+		   "a left-over step lock goes with the tmp/ sweep");
 	store_close(&st);
 }
 
@@ -334,6 +383,7 @@ int main(void)
 	close(fd);
 	test_blobs();
 	test_tags();
+	test_step_locks();
 	test_prune_df();
 	test_fsck();
 	test_ingest_fchmod_fails();

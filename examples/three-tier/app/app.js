@@ -6,6 +6,7 @@ const { Pool } = require('pg');
 
 const instance = process.env.INSTANCE || 'app';
 const port = Number(process.env.PORT || 3000);
+const host = process.env.HOST || '0.0.0.0';   // every address: nginx comes from the network
 const pool = new Pool({ max: 4 });      // host, port, user, database from PG* variables
 
 const server = http.createServer(async (req, res) => {
@@ -23,7 +24,7 @@ const server = http.createServer(async (req, res) => {
   }
 });
 
-server.listen(port, '127.0.0.1', () => console.log(`${instance} listening on 127.0.0.1:${port}`));
+server.listen(port, host, () => console.log(`${instance} listening on ${host}:${port}`));
 
 // cairn stop sends SIGTERM (the default stop signal): finish and exit 0.
 process.on('SIGTERM', () => {

@@ -1,8 +1,9 @@
 #!/bin/sh
-# nginx.conf from the environment: listen on 127.0.0.1:$LISTEN, pass
-# requests round-robin to $BACKENDS (space-separated HOST:PORT). The master
-# runs as root; its workers switch to www-data (setgid/setuid: docker's
-# default capabilities allow it).
+# nginx.conf from the environment: listen on $LISTEN (a port, or
+# ADDRESS:PORT), pass requests round-robin to $BACKENDS (space-separated
+# HOST:PORT; names are resolved when nginx starts, from the /etc/hosts the
+# network keeps). The master runs as root; its workers switch to www-data
+# (setgid/setuid: docker's default capabilities allow it).
 set -e
 {
 	echo 'user www-data;'
@@ -18,10 +19,10 @@ set -e
 	done
 	echo '  }'
 	echo '  server {'
-	echo "    listen 127.0.0.1:$LISTEN;"
+	echo "    listen $LISTEN;"
 	echo '    location / { proxy_pass http://app; }'
 	echo '  }'
 	echo '}'
 } >/etc/nginx/nginx.conf
-echo "lb: 127.0.0.1:$LISTEN -> $BACKENDS"
+echo "lb: $LISTEN -> $BACKENDS"
 exec nginx -g 'daemon off;'
