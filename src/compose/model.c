@@ -113,11 +113,11 @@ static const char *base_of(const char *path)
 }
 
 /* .env (or --env-file): its variables join ENV where the shell has none. */
-static int read_dotenv(const struct cmp_load_opts *o, const char *workdir, const char *cwd, cn_strv *env,
+static int read_dotenv(const struct cmp_load_opts *o, const char *dir, const char *cwd, cn_strv *env,
 		       cn_err *err)
 {
 	_cleanup_free_ char *path = o->env_file ? cmp_abspath(cwd, o->env_file, env)
-						: cn_xasprintf("%s/.env", workdir);
+						: cn_xasprintf("%s/.env", dir);
 	_cleanup_strv_ cn_strv dot = { 0 };
 	struct cmp_lookup lk = { cmp_env_lookup, env };
 	struct stat st;
@@ -465,17 +465,23 @@ int cmp_project_load(const struct cmp_load_opts *o, struct cmp_project *p, cn_st
 			cn_strv_pushdup(&p->env, *e);
 	if (o->project_dir)
 		start = cmp_abspath(cwd, o->project_dir, &p->env);
-	if (o->nfiles) {
-		for (size_t i = 0; i < o->nfiles; i++)
-			cn_strv_push(&p->files, cmp_abspath(cwd, o->files[i], &p->env));
-	} else if (cn_env_get(&p->env, "COMPOSE_FILE") && *cn_env_get(&p->env, "COMPOSE_FILE")) {
-		compose_file_var(&p->env, start ? start : cwd, &p->files);
-	} else if (discover(start ? start : cwd, &p->files, warnings, err) < 0) {
-		goto out;
+	for (size_t i = 0; i < o->nfiles; i++)
+		cn_strv_push(&p->files, cmp_abspath(cwd, o->files[i], &p->env));
+	/* .env first, from the working directory as compose-go's
+	 * GetWorkingDir has it (--project-directory, the first -f file's
+	 * directory, the current one): it may set COMPOSE_FILE. */
+	{
+		_cleanup_free_ char *envdir = start ? cn_xstrdup(start) : p->files.n ? dirname_of(p->files.v[0])
+										      : cn_xstrdup(cwd);
+		if (read_dotenv(o, envdir, cwd, &p->env, err) < 0)
+			goto out;
 	}
-	p->workdir = start ? CN_TAKE_PTR(start) : dirname_of(p->files.v[0]);
-	if (read_dotenv(o, p->workdir, cwd, &p->env, err) < 0)
+	if (!p->files.n && cn_env_get(&p->env, "COMPOSE_FILE"))
+		compose_file_var(&p->env, start ? start : cwd, &p->files);
+	/* COMPOSE_FILE naming no file (":") is as unset. */
+	if (!p->files.n && discover(start ? start : cwd, &p->files, warnings, err) < 0)
 		goto out;
+	p->workdir = start ? CN_TAKE_PTR(start) : dirname_of(p->files.v[0]);
 	trees = cn_xcalloc(p->files.n, sizeof(*trees));
 	for (; ntrees < p->files.n; ntrees++)
 		if (load_file(p->files.v[ntrees], &trees[ntrees], err) < 0) {

@@ -422,6 +422,13 @@ static void test_merge(void)
 		"COMPOSE_PATH_SEPARATOR=,"), .extra = { "one.yml", "services: {a: {image: x}}\n",
 			   "two.yml", "services: {a: {user: u}}\n" } },
 	       WANT(" files=2\nsvc a image=x user=u"));
+	expect("COMPOSE_FILE naming no file (\":\") is as unset: discovery",
+	       &(struct load){ .discover = true, ENV("COMPOSE_FILE=:"),
+		.extra = { "compose.yaml", "services: {a: {image: found}}\n" } }, WANT(" files=1\nsvc a image=found"));
+	expect("COMPOSE_FILE and COMPOSE_PATH_SEPARATOR from .env", &(struct load){ .discover = true,
+		.dotenv = "COMPOSE_FILE=one.yml;two.yml\nCOMPOSE_PATH_SEPARATOR=;\n",
+		.extra = { "one.yml", "services: {a: {image: x}}\n", "two.yml", "services: {a: {user: u}}\n" } },
+	       WANT(" files=2\nsvc a image=x user=u"));
 	expect("a symlinked compose.yaml is followed", &(struct load){ .discover = true,
 		.link = { "compose.yaml", "real.yaml" }, .extra = { "real.yaml",
 			"services: {a: {image: linked}}\n" } },
