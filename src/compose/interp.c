@@ -128,17 +128,15 @@ static int expand(struct interp *in, const char *s, size_t len, cn_buf *out, int
 				cn_buf_adds(out, v);
 			i = e;
 		} else if (i + 1 < len && s[i + 1] == '{') {
+			/* As compose-go's getFirstBraceClosingIndex: every {
+			 * opens, so ${X:-{"a":1}} ends at the last brace. */
 			size_t e = i + 2;
-			int depth = 1;
-			while (e < len) {
-				if (s[e] == '$' && e + 1 < len && s[e + 1] == '{') {
+			size_t depth = 1;
+			for (; e < len; e++) {
+				if (s[e] == '{')
 					depth++;
-					e += 2;
-					continue;
-				}
-				if (s[e] == '}' && --depth == 0)
+				else if (s[e] == '}' && --depth == 0)
 					break;
-				e++;
 			}
 			if (e >= len)
 				return invalid(in);

@@ -302,6 +302,22 @@ static void test_interpolation(void)
 	       WANT("image=busybox:1.36 ", "labels=[d1=def|d2=def|d3=|d4=alt|d5=|d6=$HOME and ${X}|d7=yes|"
 		    "d8=dot shell|d9=cost $5 yesx|d10=.]"));
 	expect_warning("an unset variable", "compose.yaml:14: the \"UNSET_VAR\" variable is not set");
+	expect("curly braces in defaults and alternatives (compose-go's cases)", &(struct load){ FILES(
+		"services:\n"
+		"  a:\n"
+		"    image: x\n"
+		"    labels:\n"
+		"      - 'c1=${missing:-{\"json\":1}}'\n"
+		"      - 'c2=${missing-{\"json\":1}}'\n"
+		"      - 'c3=${JSON:-{\"json\":1}}'\n"
+		"      - 'c4=${JSON-{\"json\":1}}'\n"
+		"      - 'c5=${SET:-{\"a\":1}}'\n"
+		"      - 'c6=${UNSET:+{x}}'\n"
+		"      - 'c7=${SET:+{x}}'\n"
+		"      - 'c8=${UNSET:-{}}'\n"), ENV("JSON={\"json\":2}", "SET=value") },
+	       WANT("labels=[c1={\"json\":1}|c2={\"json\":1}|c3={\"json\":2}|c4={\"json\":2}|c5=value|c6=|c7={x}|"
+		    "c8={}]"));
+
 	expect_err("${VAR:?msg} when unset", &(struct load){ FILES(
 		"services:\n  a:\n    image: ${REQ:?give REQ}\n") }, CN_ERR_INVALID,
 		"compose.yaml:3:12: required variable REQ is missing a value: give REQ");
