@@ -317,6 +317,13 @@ static void merge_at(struct cmp_node **base, struct cmp_node *over, const char *
 		*base = over;
 		return;
 	}
+	/* A null in a later file keeps the value (compose-go's MergeYaml:
+	 * an override "db:" whose body is commented out, or networks:
+	 * [front] over front's aliases); only !reset removes. */
+	if (cmp_is_null(over)) {
+		cmp_node_free(over);
+		return;
+	}
 	normalize(base, path, depth);
 	normalize(&over, path, depth);
 	if ((*base)->kind == CMP_MAP && over->kind == CMP_MAP) {

@@ -424,6 +424,11 @@ static void test_merge(void)
 		"services:\n  a:\n    volumes: [{type: bind, source: /h3, target: /data, read_only: true}]\n"
 		"    ports: [{target: 80, published: \"8080\", protocol: tcp}]\n") },
 	       WANT("ports=[8080:80/tcp] vols=[/h3:/data:ro|/h2:/other] net=default"));
+	expect("a null in a later file keeps the value (an emptied service, networks as a list)", &(struct load){ FILES(
+		"services:\n  db:\n    image: pg\n    user: u\n  web:\n    image: w\n"
+		"    networks: {front: {aliases: [www]}}\nnetworks: {front: }\n",
+		"services:\n  db:\n  web:\n    networks: [front]\n") },
+	       WANT("svc db image=pg user=u net=default\n", "svc web image=w net=front aliases=[www]\n"));
 	expect("a later file's build: string merges into a mapping", &(struct load){ FILES(
 		"services:\n  a:\n    build: {context: ., target: dev}\n",
 		"services:\n  a:\n    build: ./other\n") }, WANT("/other target=dev"));
