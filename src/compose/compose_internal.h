@@ -117,6 +117,24 @@ void cmp_merge(struct cmp_node **base, struct cmp_node *over);
 /* Drop !reset values left after merging (or in a single file). */
 void cmp_strip_reset(struct cmp_node *n);
 
+/* ---- ports.c: the short port syntax (merge.c and service.c) ---- */
+
+struct cmp_port {
+	char ip[48];                    /* without brackets; "": any */
+	unsigned host_lo, host_hi;      /* 0: none given */
+	unsigned ctr_lo, ctr_hi;
+	char proto[8];                  /* tcp when none given */
+};
+
+/* [IP:][HOST[-END]:]CONTAINER[-END][/PROTOCOL] as docker reads it; on
+ * error, WHY says what is wrong. */
+int cmp_port_parse(const char *s, struct cmp_port *p, const char **why);
+/* N or N-M (LEN bytes at S), 1-65535. */
+int cmp_port_range(const char *s, size_t len, unsigned *lo, unsigned *hi, const char **why);
+bool cmp_ip_valid(const char *s);
+/* "ip|host|container|proto": what the merge compares. */
+char *cmp_port_key(const struct cmp_port *p);
+
 /* ---- model.c / service.c: the typed model ---- */
 
 struct cmp_ctx {
@@ -153,6 +171,9 @@ int cmp_expect(struct cmp_ctx *c, const char *path, const struct cmp_node *n, en
 /* Parsers without a node (also for tests). */
 int cmp_parse_duration(const char *s, long long *ns);
 int cmp_parse_bytes(const char *s, long long *out);
+/* DIGITS[.DIGITS] at the start of S (no sign, exponent or hex): its
+ * length, 0 when there is none. */
+size_t cmp_parse_decimal(const char *s, double *out);
 /* Split a command string as compose does (shell words, quotes). */
 int cmp_split_words(const char *s, cn_strv *out);
 /* Project names: valid as given (-p, COMPOSE_PROJECT_NAME), and the

@@ -185,27 +185,12 @@ static char *unique_key(const char *list, const struct cmp_node *it)
 	if (it->kind != CMP_SCALAR)
 		return NULL;
 	if (strcmp(list, "ports") == 0) {
-		_cleanup_free_ char *s = cn_xstrdup(it->str);
-		char *slash = strrchr(s, '/'), *c;
-		const char *proto = "tcp", *target, *pub = "", *ip = "";
-		if (slash) {
-			*slash = '\0';
-			proto = slash + 1;
-		}
-		c = strrchr(s, ':');
-		if (!c)
-			return cn_xasprintf("||%s|%s", s, proto);
-		*c = '\0';
-		target = c + 1;
-		c = strrchr(s, ':');
-		if (c && !strchr(c, ']')) {
-			*c = '\0';
-			pub = c + 1;
-			ip = s;
-		} else {
-			pub = s;
-		}
-		return cn_xasprintf("%s|%s|%s|%s", ip, pub, target, proto);
+		struct cmp_port p;
+		const char *why;
+		/* A bad one keeps its text (the check of the service names it). */
+		if (cmp_port_parse(it->str, &p, &why) < 0)
+			return cn_xstrdup(it->str);
+		return cmp_port_key(&p);
 	}
 	if (strcmp(list, "volumes") == 0) {
 		const char *c = strchr(it->str, ':');

@@ -245,8 +245,9 @@ static int convert_network(struct cmp_ctx *c, const struct cmp_node *k, const st
 				cmp_warn(c, x, "%s: cairn's networks are bridges; driver %s ignored", kp, x->str);
 		} else if (strcmp(key, "ipam") == 0) {
 			const struct cmp_node *cfg = cmp_map_get(x, "config");
+			_cleanup_free_ char *sp = cn_xasprintf("%s.config.subnet", kp);
 			if ((r = cmp_expect(c, kp, x, CMP_MAP)) == 0 && cfg && cfg->kind == CMP_SEQ && cfg->n > 0)
-				r = cmp_get_str(c, "ipam.config.subnet", cmp_map_get(cfg->kids[0], "subnet"), &net->subnet);
+				r = cmp_get_str(c, sp, cmp_map_get(cfg->kids[0], "subnet"), &net->subnet);
 		} else if (strcmp(key, "attachable") != 0 && strcmp(key, "enable_ipv6") != 0 &&
 			   strcmp(key, "driver_opts") != 0 && strncmp(key, "x-", 2) != 0)
 			cmp_warn(c, cmp_map_key(v, i), "%s: unknown key, ignored", kp);

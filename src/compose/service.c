@@ -399,33 +399,26 @@ static int service_secrets(struct cmp_ctx *c, const char *path, const struct cmp
 
 /* ---- ports ---- */
 
-static bool port_range(const char *s, size_t n)
+static bool digits_only(const char *s)
 {
-	size_t digits = 0;
-	bool dash = false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] >= '0' && s[i] <= '9')
-			digits++;
-		else if (s[i] == '-' && !dash && digits)
-			dash = true, digits = 0;
-		else
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
 			return false;
-	}
-	return digits > 0;
+	return true;
 }
 
-/* [IP:][HOST[-END]:]CTR[-END][/PROTO]: the container part checked, the
- * rest left to cairn run -p. */
+/* [IP:][HOST[-END]:]CTR[-END][/PROTO] checked (ports.c), kept as written
+ * for cairn run -p. */
 static int port_short(struct cmp_ctx *c, const char *path, const struct cmp_node *it, cn_strv *out)
 {
-	const char *s = it->str, *slash = strrchr(s, '/'), *end = slash ? slash : s + strlen(s), *colon;
-	colon = end;
-	while (colon > s && colon[-1] != ':')
-		colon--;
-	if (!port_range(colon, (size_t)(end - colon)) ||
-	    (slash && strcmp(slash, "/tcp") && strcmp(slash, "/udp") && strcmp(slash, "/sctp")))
-		return cmp_fail(c, it, "%s: invalid port \"%.64s\" ([IP:][HOST:]CONTAINER[/PROTOCOL])", path, s);
-	cn_strv_pushdup(out, s);
+	struct cmp_port p;
+	const char *why;
+	if (cmp_port_parse(it->str, &p, &why) < 0)
+		return cmp_fail(c, it, "%s: invalid port \"%.64s\" ([IP:][HOST:]CONTAINER[/PROTOCOL]): %s", path,
+				it->str, why);
+	cn_strv_pushdup(out, it->str);
 	return 0;
 }
 
@@ -445,6 +438,19 @@ static int port_long(struct cmp_ctx *c, const char *path, const struct cmp_node 
 		return -1;
 	if (target < 1 || target > 65535)
 		return cmp_fail(c, t, "%s: target %lld is no port", path, target);
+	{
+		unsigned lo, hi;
+		const char *why;
+		if (pub && *pub && cmp_port_range(pub, strlen(pub), &lo, &hi, &why) < 0)
+			return cmp_fail(c, cmp_map_get(it, "published"), "%s: invalid published port \"%.32s\": %s",
+					path, pub, why);
+		if (ip && *ip && !cmp_ip_valid(ip))
+			return cmp_fail(c, cmp_map_get(it, "host_ip"), "%s: host_ip \"%.64s\" is not an IP address",
+					path, ip);
+		if (proto && strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto, "sctp"))
+			return cmp_fail(c, cmp_map_get(it, "protocol"), "%s: protocol \"%.16s\": tcp, udp or sctp",
+					path, proto);
+	}
 	cn_strv_push(out, cn_xasprintf("%s%s%s%s%s%lld%s%s", ip ? (strchr(ip, ':') ? "[" : "") : "", ip ? ip : "",
 				       ip ? (strchr(ip, ':') ? "]:" : ":") : "", pub ? pub : "", pub ? ":" : "",
 				       target, proto ? "/" : "", proto ? proto : ""));
@@ -568,7 +574,8 @@ static int healthcheck(struct cmp_ctx *c, const char *path, const struct cmp_nod
 		else if (strcmp(key, "retries") == 0) {
 			if ((r = cmp_get_int(c, kp, v, &num)) == 0 && (num < 0 || num > 1000000))
 				r = cmp_type_error(c, kp, v, "a count from 0");
-			h->retries = (int)num;
+			if (r == 0)
+				h->retries = (int)num;
 		} else if (strcmp(key, "disable") == 0)
 			r = cmp_get_bool(c, kp, v, &h->disable);
 		else if (strcmp(key, "test") != 0 && strncmp(key, "x-", 2) != 0)
@@ -584,8 +591,11 @@ static int healthcheck(struct cmp_ctx *c, const char *path, const struct cmp_nod
 		cn_strv_pushdup(&h->test, t->str);
 		return 0;
 	}
-	if (cmp_get_strv(c, "healthcheck.test", t, false, &h->test) < 0)
-		return -1;
+	{
+		_cleanup_free_ char *tp = cn_xasprintf("%s.test", path);
+		if (cmp_get_strv(c, tp, t, false, &h->test) < 0)
+			return -1;
+	}
 	if (h->test.n == 0)
 		return cmp_fail(c, t, "%s.test: an empty list", path);
 	if (strcmp(h->test.v[0], "NONE") == 0) {
@@ -607,9 +617,25 @@ static int healthcheck(struct cmp_ctx *c, const char *path, const struct cmp_nod
 	return 0;
 }
 
+/* A positive number of CPUs, kept as written ("0.5"). */
+static int get_cpus(struct cmp_ctx *c, const char *path, const struct cmp_node *n, char **out)
+{
+	double v = 0;
+	free(*out);
+	*out = NULL;
+	if (cmp_get_str(c, path, n, out) < 0 || !*out)
+		return -1 + !*out;
+	if (cmp_parse_decimal(*out, &v) != strlen(*out) || v <= 0)
+		return cmp_type_error(c, path, n, "a positive number of CPUs (e.g. 0.5)");
+	return 0;
+}
+
 static int deploy(struct cmp_ctx *c, const char *path, const struct cmp_node *n, struct cmp_service *s)
 {
 	const struct cmp_node *res, *lim, *x;
+	_cleanup_free_ char *rp = cn_xasprintf("%s.resources", path), *lp = cn_xasprintf("%s.resources.limits", path);
+	_cleanup_free_ char *xp = NULL;
+#define SUB(base, key) (free(xp), xp = cn_xasprintf("%s.%s", (base), (key)))
 	if (cmp_is_null(n))
 		return 0;
 	if (n->kind != CMP_MAP)
@@ -622,41 +648,44 @@ static int deploy(struct cmp_ctx *c, const char *path, const struct cmp_node *n,
 	}
 	if ((x = cmp_map_get(n, "replicas"))) {
 		long long r;
-		if (cmp_get_int(c, "deploy.replicas", x, &r) < 0)
+		if (cmp_get_int(c, SUB(path, "replicas"), x, &r) < 0)
 			return -1;
 		if (r != 1)
 			cmp_warn(c, x, "%s.replicas: cairn runs one container per service; %lld ignored", path, r);
 	}
 	if ((x = cmp_map_get(n, "restart_policy")) && x->kind == CMP_MAP && !s->restart) {
 		const struct cmp_node *cond = cmp_map_get(x, "condition"), *max = cmp_map_get(x, "max_attempts");
-		const char *cs = cond && cond->kind == CMP_SCALAR ? cond->str : "any";
+		const char *cs = cond && cond->kind == CMP_SCALAR && !cmp_is_null(cond) ? cond->str : "any";
 		long long m = 0;
-		if (max && cmp_get_int(c, "deploy.restart_policy.max_attempts", max, &m) < 0)
+		if (max && cmp_get_int(c, SUB(path, "restart_policy.max_attempts"), max, &m) < 0)
 			return -1;
 		if (strcmp(cs, "none") == 0)
 			s->restart = cn_xstrdup("no");
 		else if (strcmp(cs, "on-failure") == 0)
 			s->restart = m > 0 ? cn_xasprintf("on-failure:%lld", m) : cn_xstrdup("on-failure");
-		else
+		else if (strcmp(cs, "any") == 0)
 			s->restart = cn_xstrdup("always");
+		else
+			return cmp_type_error(c, SUB(path, "restart_policy.condition"), cond, "none, on-failure or any");
 	}
 	res = cmp_map_get(n, "resources");
 	if (cmp_is_null(res))
 		return 0;
 	if (res->kind != CMP_MAP)
-		return cmp_type_error(c, "deploy.resources", res, "a mapping");
+		return cmp_type_error(c, rp, res, "a mapping");
 	lim = cmp_map_get(res, "limits");
 	if (cmp_is_null(lim))
 		return 0;
 	if (lim->kind != CMP_MAP)
-		return cmp_type_error(c, "deploy.resources.limits", lim, "a mapping");
-	if ((x = cmp_map_get(lim, "memory")) && cmp_get_bytes(c, "deploy.resources.limits.memory", x, &s->mem_limit) < 0)
+		return cmp_type_error(c, lp, lim, "a mapping");
+	if ((x = cmp_map_get(lim, "memory")) && cmp_get_bytes(c, SUB(lp, "memory"), x, &s->mem_limit) < 0)
 		return -1;
-	if ((x = cmp_map_get(lim, "cpus")) && cmp_get_str(c, "deploy.resources.limits.cpus", x, &s->cpus) < 0)
+	if ((x = cmp_map_get(lim, "cpus")) && get_cpus(c, SUB(lp, "cpus"), x, &s->cpus) < 0)
 		return -1;
-	if ((x = cmp_map_get(lim, "pids")) && cmp_get_int(c, "deploy.resources.limits.pids", x, &s->pids_limit) < 0)
+	if ((x = cmp_map_get(lim, "pids")) && cmp_get_int(c, SUB(lp, "pids"), x, &s->pids_limit) < 0)
 		return -1;
 	return 0;
+#undef SUB
 }
 
 /* ---- the service ---- */
@@ -668,8 +697,7 @@ static int restart_policy(struct cmp_ctx *c, const char *path, const struct cmp_
 	if (strcmp(*out, "no") == 0 || strcmp(*out, "always") == 0 || strcmp(*out, "unless-stopped") == 0 ||
 	    strcmp(*out, "on-failure") == 0)
 		return 0;
-	if (strncmp(*out, "on-failure:", 11) == 0 && port_range((*out) + 11, strlen(*out + 11)) &&
-	    !strchr(*out + 11, '-'))
+	if (strncmp(*out, "on-failure:", 11) == 0 && digits_only(*out + 11))
 		return 0;
 	return cmp_type_error(c, path, n, "no, always, on-failure[:N] or unless-stopped");
 }
@@ -689,6 +717,32 @@ static int network_mode(struct cmp_ctx *c, const char *path, const struct cmp_no
 		return cn_err_fail(c->err, CN_ERR_UNSUPPORTED, "%s:%u:%u: %s: \"%s\" is not supported by cairn "
 				   "(host and none are)", n->pos.file, n->pos.line, n->pos.col, path, *out);
 	return cmp_type_error(c, path, n, "host, none, bridge, service:NAME or container:NAME");
+}
+
+/* extra_hosts as NAME:IP, whichever form was written (NAME=IP, NAME:IP,
+ * a mapping; an IPv6 address may be bracketed), as compose-go reads it. */
+static int extra_hosts(struct cmp_ctx *c, const char *path, const struct cmp_node *n, cn_strv *out)
+{
+	_cleanup_strv_ cn_strv raw = { 0 };
+	if (cmp_get_kv(c, path, n, ':', false, &raw) < 0)
+		return -1;
+	cn_strv_free(out);
+	for (size_t i = 0; i < raw.n; i++) {
+		const char *e = strchr(raw.v[i], '=');
+		const char *sep = e ? e : strchr(raw.v[i], ':');
+		const char *ip;
+		size_t iplen;
+		if (!sep || sep == raw.v[i] || !sep[1]) {
+			const struct cmp_node *at = n->kind == CMP_SEQ && i < n->n ? n->kids[i] : n;
+			return cmp_fail(c, at, "%s: \"%.64s\" is not HOST:IP or HOST=IP", path, raw.v[i]);
+		}
+		ip = sep + 1;
+		iplen = strlen(ip);
+		if (ip[0] == '[' && ip[iplen - 1] == ']')
+			ip++, iplen -= 2;
+		cn_strv_push(out, cn_xasprintf("%.*s:%.*s", (int)(sep - raw.v[i]), raw.v[i], (int)iplen, ip));
+	}
+	return 0;
 }
 
 /* One key of the service; unknown ones warned about. */
@@ -765,11 +819,11 @@ static int service_key(struct cmp_ctx *c, struct cmp_service *s, const struct cm
 	if (strcmp(key, "mem_limit") == 0)
 		return cmp_get_bytes(c, kp, v, &s->mem_limit);
 	if (strcmp(key, "cpus") == 0)
-		return cmp_get_str(c, kp, v, &s->cpus);
+		return get_cpus(c, kp, v, &s->cpus);
 	if (strcmp(key, "pids_limit") == 0)
 		return cmp_get_int(c, kp, v, &s->pids_limit);
 	if (strcmp(key, "extra_hosts") == 0)
-		return cmp_get_kv(c, kp, v, ':', false, &s->extra_hosts);
+		return extra_hosts(c, kp, v, &s->extra_hosts);
 	if (strcmp(key, "dns") == 0)
 		return cmp_get_strv(c, kp, v, true, &s->dns);
 	if (strcmp(key, "labels") == 0)

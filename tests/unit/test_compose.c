@@ -64,6 +64,7 @@ static char *dump(const struct cmp_project *p)
 		dump_strv(&b, "tmpfs", &s->tmpfs);
 		dump_strv(&b, "labels", &s->labels);
 		dump_strv(&b, "caps", &s->cap_add);
+		dump_strv(&b, "hosts", &s->extra_hosts);
 		dump_str(&b, "restart", s->restart);
 		dump_str(&b, "netmode", s->network_mode);
 		dump_str(&b, "user", s->user);
@@ -604,6 +605,67 @@ static void test_errors(void)
 		"nested deeper than 128 levels");
 }
 
+/* Values compose-go refuses are refused too, naming file:line:column
+ * and the full path. */
+static void test_bad_values(void)
+{
+	static const char *const bad_ports[] = {
+		"abc:80", "99999", "0", "1.2.3.4:x:80", "8080:80:90", "80-81:90-92", "90-80", "80/tcpp",
+		"[::1:80:80", "300.1.1.1:80:80", ":", "65536:80",
+	};
+	for (size_t i = 0; i < CN_ARRAY_SIZE(bad_ports); i++) {
+		_cleanup_free_ char *yaml = cn_xasprintf("services:\n  a:\n    image: x\n    ports: [\"%s\"]\n",
+							 bad_ports[i]);
+		_cleanup_free_ char *want = cn_xasprintf("compose.yaml:4:13: services.a.ports: invalid port \"%s\"",
+							 bad_ports[i]);
+		expect_err("a bad short port", &(struct load){ FILES(yaml) }, CN_ERR_INVALID, want);
+	}
+	expect_err("a long port's published", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    ports: [{target: 80, published: web}]\n") }, CN_ERR_INVALID,
+		"compose.yaml:4:37: services.a.ports: invalid published port \"web\"");
+	expect_err("a long port's host_ip", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    ports: [{target: 80, host_ip: localhost}]\n") }, CN_ERR_INVALID,
+		"compose.yaml:4:35: services.a.ports: host_ip \"localhost\" is not an IP address");
+	expect("short and long ports merge on the same address (IPv6 bracketed or not)", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    ports: [\"[::1]:8080:80\", \"9000-9001:90-91/udp\"]\n",
+		"services:\n  a:\n    ports: [{target: 80, published: \"8080\", host_ip: \"::1\"}]\n") },
+	       WANT("ports=[[::1]:8080:80|9000-9001:90-91/udp] "));
+	expect_err("cpus: banana", &(struct load){ FILES("services:\n  a:\n    image: x\n    cpus: banana\n") },
+		   CN_ERR_INVALID, "compose.yaml:4:11: services.a.cpus must be a positive number of CPUs");
+	expect_err("deploy cpus: 0", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    deploy: {resources: {limits: {cpus: \"0\"}}}\n") }, CN_ERR_INVALID,
+		"services.a.deploy.resources.limits.cpus must be a positive number of CPUs");
+	expect_err("mem_limit in hex", &(struct load){ FILES("services:\n  a:\n    image: x\n    mem_limit: 0x10g\n") },
+		   CN_ERR_INVALID, "compose.yaml:4:16: services.a.mem_limit must be a size");
+	expect_err("deploy memory with an exponent", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    deploy: {resources: {limits: {memory: 1e9}}}\n") }, CN_ERR_INVALID,
+		"compose.yaml:4:43: services.a.deploy.resources.limits.memory must be a size");
+	expect_err("a restart_policy condition typo", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    deploy: {restart_policy: {condition: on-faliure}}\n") },
+		CN_ERR_INVALID, "compose.yaml:4:42: services.a.deploy.restart_policy.condition must be none, "
+		"on-failure or any");
+	expect("restart_policy conditions", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    deploy: {restart_policy: {condition: any}}\n"
+		"  b:\n    image: x\n    deploy: {restart_policy: {condition: on-failure, max_attempts: 3}}\n") },
+	       WANT("svc a image=x restart=always", "svc b image=x restart=on-failure:3"));
+	expect("extra_hosts as NAME:IP whichever form", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    extra_hosts: [h=1.2.3.4, \"g:5.6.7.8\", \"v6=[::1]\", \"w:::2\"]\n"
+		"  b:\n    image: x\n    extra_hosts: {m: 9.9.9.9}\n") },
+	       WANT("svc a image=x hosts=[h:1.2.3.4|g:5.6.7.8|v6:::1|w:::2]", "svc b image=x hosts=[m:9.9.9.9]"));
+	expect_err("extra_hosts without an address", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    extra_hosts: [lonely]\n") }, CN_ERR_INVALID,
+		"compose.yaml:4:19: services.a.extra_hosts: \"lonely\" is not HOST:IP or HOST=IP");
+	expect_err("healthcheck.test's path", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    healthcheck: {test: [CMD, [x]]}\n") }, CN_ERR_INVALID,
+		"services.a.healthcheck.test must be a list of strings");
+	expect_err("ipam's path", &(struct load){ FILES(
+		"services:\n  a: {image: x}\nnetworks:\n  n: {ipam: {config: [{subnet: [x]}]}}\n") }, CN_ERR_INVALID,
+		"networks.n.ipam.config.subnet must be a string");
+	expect_err("deploy.replicas' path", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    deploy: {replicas: many}\n") }, CN_ERR_INVALID,
+		"services.a.deploy.replicas must be an integer");
+}
+
 static void test_unknown_keys(void)
 {
 	expect("unknown keys are warnings naming file:line", &(struct load){ FILES(
@@ -672,6 +734,7 @@ static void test_values(void)
 	} sizes[] = {
 		{ "512m", 536870912LL }, { "1g", 1073741824LL }, { "1gb", 1073741824LL }, { "100", 100 },
 		{ "2KiB", 2048 }, { "1.5k", 1536 }, { "x", -1 }, { "-1", -1 }, { "5q", -1 },
+		{ "0x10g", -1 }, { "1e3", -1 }, { "1.", -1 }, { ".5g", -1 }, { "1.5.2m", -1 }, { "10 mb", 10485760LL },
 	};
 	static const struct {
 		const char *in, *out;
@@ -752,6 +815,7 @@ int main(void)
 	test_merge();
 	test_anchors();
 	test_errors();
+	test_bad_values();
 	test_unknown_keys();
 	test_names();
 	test_values();
