@@ -338,6 +338,89 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int idx_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct cmp_project *p = ctx;
+	return strcmp(p->services[*(const size_t *)a].name, p->services[*(const size_t *)b].name);
+}
+
+/* The index of service NAME (BY: indexes sorted by name), or -1. */
+static long service_index(const struct cmp_project *p, const size_t *by, const char *name)
+{
+	size_t lo = 0, hi = p->nservices;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = strcmp(p->services[by[mid]].name, name);
+		if (r == 0)
+			return (long)by[mid];
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* depends_on must be acyclic (compose-go's graph): a depth-first walk
+ * without recursion (a chain of many services), the cycle named as
+ * compose-go does, at the depends_on entry that closes it. */
+static int check_cycles(struct cmp_ctx *c)
+{
+	struct cmp_project *p = c->p;
+	struct frame {
+		size_t svc, next;
+	};
+	_cleanup_free_ size_t *by = cn_xmalloc((p->nservices + 1) * sizeof(*by));
+	_cleanup_free_ unsigned char *state = cn_xcalloc(p->nservices + 1, 1);     /* 0 new, 1 on the path, 2 done */
+	_cleanup_free_ struct frame *stack = cn_xmalloc((p->nservices + 1) * sizeof(*stack));
+	for (size_t i = 0; i < p->nservices; i++)
+		by[i] = i;
+	qsort_r(by, p->nservices, sizeof(*by), idx_cmp, p);
+	for (size_t root = 0; root < p->nservices; root++) {
+		size_t depth = 0;
+		if (state[root])
+			continue;
+		stack[depth++] = (struct frame){ root, 0 };
+		state[root] = 1;
+		while (depth) {
+			struct frame *f = &stack[depth - 1];
+			const struct cmp_service *s = &p->services[f->svc];
+			const struct cmp_depends *d;
+			long to;
+			if (f->next >= s->ndepends) {
+				state[f->svc] = 2;
+				depth--;
+				continue;
+			}
+			d = &s->depends_on[f->next++];
+			to = service_index(p, by, d->service);
+			if (to < 0 || state[to] == 2)
+				continue;
+			if (state[to] == 0) {
+				state[to] = 1;
+				stack[depth++] = (struct frame){ (size_t)to, 0 };
+				continue;
+			}
+			{
+				cn_buf path;
+				size_t from = depth;
+				int r;
+				while (from > 0 && stack[from - 1].svc != (size_t)to)
+					from--;
+				cn_buf_init(&path, 0);
+				for (size_t k = from ? from - 1 : 0; k < depth; k++)
+					cn_buf_addf(&path, "%s -> ", p->services[stack[k].svc].name);
+				cn_buf_adds(&path, p->services[to].name);
+				r = cn_err_fail(c->err, CN_ERR_INVALID, "%s:%u:%u: dependency cycle detected: %s",
+						d->pos.file, d->pos.line, d->pos.col, path.data);
+				cn_buf_free(&path);
+				return r;
+			}
+		}
+	}
+	return 0;
+}
+
 static int check_refs(struct cmp_ctx *c, const struct cmp_node *svcs)
 {
 	struct cmp_project *p = c->p;
@@ -374,6 +457,8 @@ static int check_refs(struct cmp_ctx *c, const struct cmp_node *svcs)
 						   s->networks[j].key);
 		}
 	}
+	if (check_cycles(c) < 0)
+		return -1;
 	if (need_default && !cmp_network_find(p, "default")) {
 		struct cmp_network *n;
 		p->networks = cn_xrealloc(p->networks, (p->nnetworks + 1) * sizeof(*p->networks));

@@ -574,6 +574,16 @@ static void test_errors(void)
 	expect_err("depends_on an undefined service", &(struct load){ FILES(
 		"services:\n  a:\n    image: x\n    depends_on: [ghost]\n") }, CN_ERR_INVALID,
 		"compose.yaml:4:18: service \"a\" depends on undefined service \"ghost\"");
+	expect_err("a depends_on cycle", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [c]\n"
+		"  c:\n    image: x\n    depends_on: {a: {condition: service_started}}\n") }, CN_ERR_INVALID,
+		"compose.yaml:10:18: dependency cycle detected: a -> b -> c -> a");
+	expect_err("a service depending on itself", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    depends_on: [a]\n") }, CN_ERR_INVALID,
+		"compose.yaml:4:18: dependency cycle detected: a -> a");
+	expect("a diamond is no cycle", &(struct load){ FILES(
+		"services:\n  a: {image: x, depends_on: [b, c]}\n  b: {image: x, depends_on: [d]}\n"
+		"  c: {image: x, depends_on: [d]}\n  d: {image: x}\n") }, WANT("svc a image=x net=default dep=b:0 dep=c:0"));
 	expect_err("an undefined network", &(struct load){ FILES(
 		"services:\n  a:\n    image: x\n    networks: [ghost]\n") }, CN_ERR_INVALID,
 		"compose.yaml:2:3: service \"a\" refers to undefined network ghost");
