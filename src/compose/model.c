@@ -214,12 +214,35 @@ static int load_file(const char *path, struct cmp_node **root, cn_err *err)
 	return 0;
 }
 
-static int convert_network(struct cmp_ctx *c, const struct cmp_node *k, const struct cmp_node *v,
-			   struct cmp_network *net)
+/* Keys networks and volumes share: name, external (also the old form
+ * external: {name: N}) and labels. True when KEY was one (*R its result). */
+static bool shared_key(struct cmp_ctx *c, const char *kp, const char *key, const struct cmp_node *x, char **name,
+		       bool *external, cn_strv *labels, int *r)
 {
-	_cleanup_free_ char *path = cn_xasprintf("networks.%s", k->str);
-	net->key = cn_xstrdup(k->str);
-	net->pos = k->pos;
+	if (strcmp(key, "name") == 0)
+		*r = cmp_get_str(c, kp, x, name);
+	else if (strcmp(key, "external") == 0 && x->kind == CMP_MAP) {
+		*external = true;
+		if (cmp_map_get(x, "name") && !*name)
+			*r = cmp_get_str(c, kp, cmp_map_get(x, "name"), name);
+	} else if (strcmp(key, "external") == 0)
+		*r = cmp_get_bool(c, kp, x, external);
+	else if (strcmp(key, "labels") == 0)
+		*r = cmp_get_kv(c, kp, x, '=', false, labels);
+	else
+		return false;
+	return true;
+}
+
+/* A top-level network or volume: its keys, each with KEY_FN for the
+ * ones its kind adds; the name <project>_<key> unless given or external. */
+typedef int (*extra_key_fn)(struct cmp_ctx *c, const char *kp, const struct cmp_node *k, const struct cmp_node *x,
+			    void *out);
+
+static int convert_entry(struct cmp_ctx *c, const char *what, const struct cmp_node *k, const struct cmp_node *v,
+			 char **name, bool *external, cn_strv *labels, extra_key_fn key_fn, void *out)
+{
+	_cleanup_free_ char *path = cn_xasprintf("%s.%s", what, k->str);
 	if (!cmp_is_null(v) && v->kind != CMP_MAP)
 		return cmp_type_error(c, path, v, "a mapping");
 	for (size_t i = 0; v && v->kind == CMP_MAP && i < v->n; i++) {
@@ -227,70 +250,65 @@ static int convert_network(struct cmp_ctx *c, const struct cmp_node *k, const st
 		const struct cmp_node *x = cmp_map_val(v, i);
 		_cleanup_free_ char *kp = cn_xasprintf("%s.%s", path, key);
 		int r = 0;
-		if (strcmp(key, "name") == 0)
-			r = cmp_get_str(c, kp, x, &net->name);
-		else if (strcmp(key, "external") == 0 && x->kind == CMP_MAP) {
-			/* The old form, external: {name: N}. */
-			net->external = true;
-			if (cmp_map_get(x, "name") && !net->name)
-				r = cmp_get_str(c, kp, cmp_map_get(x, "name"), &net->name);
-		} else if (strcmp(key, "external") == 0)
-			r = cmp_get_bool(c, kp, x, &net->external);
-		else if (strcmp(key, "internal") == 0)
-			r = cmp_get_bool(c, kp, x, &net->internal);
-		else if (strcmp(key, "labels") == 0)
-			r = cmp_get_kv(c, kp, x, '=', false, &net->labels);
-		else if (strcmp(key, "driver") == 0) {
-			if (x->kind == CMP_SCALAR && strcmp(x->str, "bridge") != 0)
-				cmp_warn(c, x, "%s: cairn's networks are bridges; driver %s ignored", kp, x->str);
-		} else if (strcmp(key, "ipam") == 0) {
-			const struct cmp_node *cfg = cmp_map_get(x, "config");
-			_cleanup_free_ char *sp = cn_xasprintf("%s.config.subnet", kp);
-			if ((r = cmp_expect(c, kp, x, CMP_MAP)) == 0 && cfg && cfg->kind == CMP_SEQ && cfg->n > 0)
-				r = cmp_get_str(c, sp, cmp_map_get(cfg->kids[0], "subnet"), &net->subnet);
-		} else if (strcmp(key, "attachable") != 0 && strcmp(key, "enable_ipv6") != 0 &&
-			   strcmp(key, "driver_opts") != 0 && strncmp(key, "x-", 2) != 0)
-			cmp_warn(c, cmp_map_key(v, i), "%s: unknown key, ignored", kp);
+		if (!shared_key(c, kp, key, x, name, external, labels, &r) && strncmp(key, "x-", 2) != 0)
+			r = key_fn(c, kp, cmp_map_key(v, i), x, out);
 		if (r < 0)
 			return -1;
 	}
-	if (!net->name)
-		net->name = net->external ? cn_xstrdup(net->key) : cn_xasprintf("%s_%s", c->p->name, net->key);
+	if (!*name)
+		*name = *external ? cn_xstrdup(k->str) : cn_xasprintf("%s_%s", c->p->name, k->str);
 	return 0;
+}
+
+static int network_key(struct cmp_ctx *c, const char *kp, const struct cmp_node *k, const struct cmp_node *x,
+		       void *out)
+{
+	struct cmp_network *net = out;
+	const char *key = k->str;
+	if (strcmp(key, "internal") == 0)
+		return cmp_get_bool(c, kp, x, &net->internal);
+	if (strcmp(key, "driver") == 0) {
+		if (x->kind == CMP_SCALAR && strcmp(x->str, "bridge") != 0)
+			cmp_warn(c, x, "%s: cairn's networks are bridges; driver %s ignored", kp, x->str);
+	} else if (strcmp(key, "ipam") == 0) {
+		const struct cmp_node *cfg = cmp_map_get(x, "config");
+		_cleanup_free_ char *sp = cn_xasprintf("%s.config.subnet", kp);
+		if (cmp_expect(c, kp, x, CMP_MAP) < 0)
+			return -1;
+		if (cfg && cfg->kind == CMP_SEQ && cfg->n > 0)
+			return cmp_get_str(c, sp, cmp_map_get(cfg->kids[0], "subnet"), &net->subnet);
+	} else if (strcmp(key, "attachable") != 0 && strcmp(key, "enable_ipv6") != 0 && strcmp(key, "driver_opts") != 0)
+		cmp_warn(c, k, "%s: unknown key, ignored", kp);
+	return 0;
+}
+
+static int volume_key(struct cmp_ctx *c, const char *kp, const struct cmp_node *k, const struct cmp_node *x,
+		      void *out)
+{
+	(void)out;
+	/* cairn's volumes are directories in its store: no drivers. */
+	if ((strcmp(k->str, "driver") == 0 && !(x->kind == CMP_SCALAR && strcmp(x->str, "local") == 0)) ||
+	    strcmp(k->str, "driver_opts") == 0)
+		cmp_warn(c, k, "%s: not supported by cairn, ignored", kp);
+	else if (strcmp(k->str, "driver") != 0)
+		cmp_warn(c, k, "%s: unknown key, ignored", kp);
+	return 0;
+}
+
+static int convert_network(struct cmp_ctx *c, const struct cmp_node *k, const struct cmp_node *v,
+			   struct cmp_network *net)
+{
+	net->key = cn_xstrdup(k->str);
+	net->pos = k->pos;
+	return convert_entry(c, "networks", k, v, &net->name, &net->external, &net->labels, network_key, net);
 }
 
 static int convert_volume(struct cmp_ctx *c, const struct cmp_node *k, const struct cmp_node *v,
 			  struct cmp_volume *vol)
 {
-	_cleanup_free_ char *path = cn_xasprintf("volumes.%s", k->str);
 	vol->key = cn_xstrdup(k->str);
 	vol->pos = k->pos;
-	if (!cmp_is_null(v) && v->kind != CMP_MAP)
-		return cmp_type_error(c, path, v, "a mapping");
-	for (size_t i = 0; v && v->kind == CMP_MAP && i < v->n; i++) {
-		const char *key = cmp_map_key(v, i)->str;
-		const struct cmp_node *x = cmp_map_val(v, i);
-		_cleanup_free_ char *kp = cn_xasprintf("%s.%s", path, key);
-		int r = 0;
-		if (strcmp(key, "name") == 0)
-			r = cmp_get_str(c, kp, x, &vol->name);
-		else if (strcmp(key, "external") == 0 && x->kind == CMP_MAP) {
-			/* The old form, external: {name: N}. */
-			vol->external = true;
-			if (cmp_map_get(x, "name") && !vol->name)
-				r = cmp_get_str(c, kp, cmp_map_get(x, "name"), &vol->name);
-		} else if (strcmp(key, "external") == 0)
-			r = cmp_get_bool(c, kp, x, &vol->external);
-		else if (strcmp(key, "labels") == 0)
-			r = cmp_get_kv(c, kp, x, '=', false, &vol->labels);
-		else if (strcmp(key, "driver") != 0 && strcmp(key, "driver_opts") != 0 && strncmp(key, "x-", 2) != 0)
-			cmp_warn(c, cmp_map_key(v, i), "%s: unknown key, ignored", kp);
-		if (r < 0)
-			return -1;
-	}
-	if (!vol->name)
-		vol->name = vol->external ? cn_xstrdup(vol->key) : cn_xasprintf("%s_%s", c->p->name, vol->key);
-	return 0;
+	return convert_entry(c, "volumes", k, v, &vol->name, &vol->external, &vol->labels, volume_key, vol);
 }
 
 /* Is a service with PROFILES on? (Without profiles always; else when

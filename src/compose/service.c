@@ -313,6 +313,11 @@ static int volume_long(struct cmp_ctx *c, const char *path, const struct cmp_nod
 	static const char *const known[] = { "type", "source", "target", "read_only", "bind", "volume", "tmpfs",
 					     "consistency", "image", NULL };
 	cmp_warn_unknown(c, path, it, known);
+	if ((x = cmp_map_get(it, "volume")) && x->kind == CMP_MAP && cmp_map_get(x, "subpath"))
+		cmp_warn(c, cmp_map_get(x, "subpath"), "%s.volume.subpath: not supported by cairn, ignored", path);
+	if ((x = cmp_map_get(it, "bind")) && x->kind == CMP_MAP && cmp_map_get(x, "create_host_path"))
+		cmp_warn(c, cmp_map_get(x, "create_host_path"), "%s.bind.create_host_path: not supported by cairn, "
+			 "ignored", path);
 	if (cmp_get_str(c, path, cmp_map_get(it, "type"), &type) < 0 ||
 	    cmp_get_str(c, path, cmp_map_get(it, "source"), &source) < 0 ||
 	    cmp_get_str(c, path, cmp_map_get(it, "target"), &target) < 0)
@@ -476,6 +481,14 @@ static int ports(struct cmp_ctx *c, const char *path, const struct cmp_node *n, 
 
 /* ---- networks, depends_on, healthcheck, deploy ---- */
 
+static bool known_key(const char *const *known, const char *key)
+{
+	for (; *known; known++)
+		if (strcmp(*known, key) == 0)
+			return true;
+	return false;
+}
+
 static int networks(struct cmp_ctx *c, const char *path, const struct cmp_node *n, struct cmp_service *s)
 {
 	if (cmp_is_null(n))
@@ -498,6 +511,13 @@ static int networks(struct cmp_ctx *c, const char *path, const struct cmp_node *
 			if (v->kind != CMP_MAP)
 				return cmp_type_error(c, path, v, "a mapping");
 			cmp_warn_unknown(c, path, v, known);
+			for (size_t j = 0; j < v->n; j++) {
+				const char *key = cmp_map_key(v, j)->str;
+				if (strcmp(key, "aliases") && strcmp(key, "priority") && strcmp(key, "gw_priority") &&
+				    strncmp(key, "x-", 2) && known_key(known, key))
+					cmp_warn(c, cmp_map_key(v, j), "%s.%s.%s: not supported by cairn, ignored", path,
+						 k->str, key);
+			}
 			if (cmp_get_strv(c, path, cmp_map_get(v, "aliases"), false, &sn->aliases) < 0)
 				return -1;
 		}

@@ -702,6 +702,34 @@ static void test_unknown_keys(void)
 	UNIT_CHECK(warnings.n == 8, "no warning for x- keys (%zu warnings)", warnings.n);
 }
 
+static void test_unsupported_warnings(void)
+{
+	expect("what cairn cannot do is a warning naming file:line", &(struct load){ FILES(
+		"services:\n"
+		"  a:\n"
+		"    image: x\n"
+		"    networks:\n"
+		"      front: {ipv4_address: 10.0.0.5, ipv6_address: \"fd00::5\", mac_address: \"02:42:ac:11:00:02\",\n"
+		"              aliases: [w]}\n"
+		"    volumes:\n"
+		"      - {type: volume, source: data, target: /d, volume: {subpath: sub}}\n"
+		"      - {type: bind, source: ./h, target: /h, bind: {create_host_path: true}}\n"
+		"networks: {front: }\n"
+		"volumes:\n"
+		"  data:\n"
+		"    driver: nfs\n"
+		"    driver_opts: {type: nfs}\n"
+		"  local: {driver: local}\n") }, WANT("net=front aliases=[w]"));
+	expect_warning("ipv4_address", "compose.yaml:5: services.a.networks.front.ipv4_address: not supported by cairn");
+	expect_warning("ipv6_address", "compose.yaml:5: services.a.networks.front.ipv6_address: not supported by cairn");
+	expect_warning("mac_address", "compose.yaml:5: services.a.networks.front.mac_address: not supported by cairn");
+	expect_warning("subpath", "compose.yaml:8: services.a.volumes.volume.subpath: not supported by cairn");
+	expect_warning("create_host_path", "compose.yaml:9: services.a.volumes.bind.create_host_path: not supported");
+	expect_warning("a volume driver", "compose.yaml:13: volumes.data.driver: not supported by cairn, ignored");
+	expect_warning("driver_opts", "compose.yaml:14: volumes.data.driver_opts: not supported by cairn, ignored");
+	UNIT_CHECK(warnings.n == 7, "driver: local is no warning (%zu warnings)", warnings.n);
+}
+
 static void test_names(void)
 {
 	static const char *const bad[] = { "-my_project", "_my_project", "www.my.project", "MY_PROJECT", "" };
@@ -827,6 +855,7 @@ int main(void)
 	test_errors();
 	test_bad_values();
 	test_unknown_keys();
+	test_unsupported_warnings();
 	test_names();
 	test_values();
 	test_big();
