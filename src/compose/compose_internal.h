@@ -87,8 +87,24 @@ struct cmp_lookup {
 int cmp_interp_str(const char *s, const struct cmp_lookup *lk, char **out, cn_strv *unset, cn_err *err);
 /* Every scalar value under N; WARNINGS gets "file:line: ..." once each. */
 int cmp_interp_tree(struct cmp_node *n, const struct cmp_lookup *lk, cn_strv *warnings, cn_err *err);
-/* A lookup over a KEY=VALUE vector. */
+/* A lookup over a KEY=VALUE vector (linear: small ones). */
 const char *cmp_env_lookup(void *env, const char *name, size_t len);
+/* An interpolated value's limit. */
+#define CMP_INTERP_MAX (1u << 20)
+
+/* An index of ENV's keys, for environments of any size: a later entry
+ * for a key wins. ENV must outlive it; cmp_envmap_add indexes entry I
+ * pushed since. cmp_envmap_get is a cmp_lookup (an entry without = is
+ * unset); cmp_envmap_find gives the entry's index or -1. */
+struct cmp_envmap {
+	const cn_strv *env;
+	size_t *slots, cap, used;
+};
+void cmp_envmap_init(struct cmp_envmap *m, const cn_strv *env);
+void cmp_envmap_add(struct cmp_envmap *m, size_t i);
+long cmp_envmap_find(const struct cmp_envmap *m, const char *name, size_t len);
+const char *cmp_envmap_get(void *map, const char *name, size_t len);
+void cmp_envmap_free(struct cmp_envmap *m);
 
 /* ---- envfile.c: .env and env_file: ---- */
 
@@ -142,6 +158,7 @@ struct cmp_ctx {
 	cn_strv *warnings;
 	cn_err *err;
 	const struct cmp_node *secrets;     /* top-level secrets: (build secrets) */
+	const struct cmp_envmap *envmap;    /* an index of p->env, or NULL */
 };
 
 void cmp_warn(struct cmp_ctx *c, const struct cmp_node *at, const char *fmt, ...)

@@ -119,11 +119,16 @@ static int read_dotenv(const struct cmp_load_opts *o, const char *dir, const cha
 	_cleanup_free_ char *path = o->env_file ? cmp_abspath(cwd, o->env_file, env)
 						: cn_xasprintf("%s/.env", dir);
 	_cleanup_strv_ cn_strv dot = { 0 };
-	struct cmp_lookup lk = { cmp_env_lookup, env };
+	struct cmp_envmap shell;
+	struct cmp_lookup lk = { cmp_envmap_get, &shell };
 	struct stat st;
+	int r;
 	if (!o->env_file && (stat(path, &st) < 0 || S_ISDIR(st.st_mode)))
 		return 0;
-	if (cmp_envfile_read(path, false, &lk, &dot, err) < 0)
+	cmp_envmap_init(&shell, env);
+	r = cmp_envfile_read(path, false, &lk, &dot, err);
+	cmp_envmap_free(&shell);
+	if (r < 0)
 		return cn_err_wrap(err, "env file");
 	/* Shell, .env, shell again: the shell's values win, in their places. */
 	{
@@ -148,7 +153,7 @@ static int name_invalid(const char *from, const char *name, cn_err *err)
 /* -p, then COMPOSE_PROJECT_NAME (validated), then the files' name: (the
  * last file's, interpolated), then the directory (both normalized). */
 static int project_name(const struct cmp_load_opts *o, struct cmp_project *p, struct cmp_node *const *trees,
-			size_t ntrees, cn_strv *warnings, cn_err *err)
+			size_t ntrees, cn_err *err)
 {
 	const char *env = cn_env_get(&p->env, "COMPOSE_PROJECT_NAME");
 	struct cmp_lookup lk = { cmp_env_lookup, &p->env };
@@ -167,15 +172,12 @@ static int project_name(const struct cmp_load_opts *o, struct cmp_project *p, st
 	for (size_t i = ntrees; i-- > 0;) {
 		const struct cmp_node *n = cmp_map_get(trees[i], "name");
 		_cleanup_free_ char *v = NULL;
-		_cleanup_strv_ cn_strv unset = { 0 };
 		char *name;
 		if (!n || n->kind != CMP_SCALAR || cmp_is_null(n))
 			continue;
-		if (cmp_interp_str(n->str, &lk, &v, &unset, err) < 0)
+		/* Unset variables: the interpolation of the tree says so. */
+		if (cmp_interp_str(n->str, &lk, &v, NULL, err) < 0)
 			return cn_err_wrap(err, "%s:%u:%u", n->pos.file, n->pos.line, n->pos.col);
-		for (size_t j = 0; warnings && j < unset.n; j++)
-			cn_strv_push(warnings, cn_xasprintf("%s:%u: the \"%s\" variable is not set, defaulting to a "
-							    "blank string", n->pos.file, n->pos.line, unset.v[j]));
 		name = cmp_project_name_normalize(v);
 		p->name = name;
 		if (!*name)
@@ -556,12 +558,13 @@ int cmp_project_load(const struct cmp_load_opts *o, struct cmp_project *p, cn_st
 	_cleanup_strv_ cn_strv active = { 0 };
 	struct cmp_node **trees = NULL, *root = NULL;
 	struct cmp_lookup lk;
+	struct cmp_envmap envmap = { 0 };
 	struct cmp_ctx c;
 	size_t ntrees = 0;
 	int rc = -1;
 
 	memset(p, 0, sizeof(*p));
-	c = (struct cmp_ctx){ p, warnings, err, NULL };
+	c = (struct cmp_ctx){ p, warnings, err, NULL, NULL };
 	if (!cwd)
 		return -1;
 	for (char *const *e = o->environ; e && *e; e++)
@@ -592,10 +595,14 @@ int cmp_project_load(const struct cmp_load_opts *o, struct cmp_project *p, cn_st
 			ntrees++;
 			goto out;
 		}
-	if (project_name(o, p, trees, ntrees, warnings, err) < 0)
+	if (project_name(o, p, trees, ntrees, err) < 0)
 		goto out;
 	cn_env_set(&p->env, "COMPOSE_PROJECT_NAME", p->name);
-	lk = (struct cmp_lookup){ cmp_env_lookup, &p->env };
+	/* p->env stays as it is from here: indexed once (a .env of 50,000
+	 * lines made each lookup a scan). */
+	cmp_envmap_init(&envmap, &p->env);
+	c.envmap = &envmap;
+	lk = (struct cmp_lookup){ cmp_envmap_get, &envmap };
 	for (size_t i = 0; i < ntrees; i++)
 		if (cmp_interp_tree(trees[i], &lk, warnings, err) < 0)
 			goto out;
@@ -607,6 +614,7 @@ int cmp_project_load(const struct cmp_load_opts *o, struct cmp_project *p, cn_st
 	active_profiles(o, &p->env, &active);
 	rc = convert_top(&c, root, &active);
 out:
+	cmp_envmap_free(&envmap);
 	for (size_t i = 0; i < ntrees; i++)
 		cmp_node_free(trees[i]);
 	free(trees);

@@ -7,6 +7,7 @@
 #include "util/mem.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,7 +193,8 @@ static void build_free(struct cmp_build *b)
 
 static int env_files(struct cmp_ctx *c, const char *path, const struct cmp_node *n, cn_strv *env)
 {
-	struct cmp_lookup lk = { cmp_env_lookup, &c->p->env };
+	struct cmp_lookup lk = c->envmap ? (struct cmp_lookup){ cmp_envmap_get, (void *)(uintptr_t)c->envmap }
+					 : (struct cmp_lookup){ cmp_env_lookup, &c->p->env };
 	const struct cmp_node *one = n;
 	size_t count = 1;
 	if (cmp_is_null(n))
@@ -237,7 +239,8 @@ static int environment(struct cmp_ctx *c, const char *path, const struct cmp_nod
 			cn_strv_push(env, kv.v[i]);
 			kv.v[i] = NULL;
 		} else {
-			const char *v = cn_env_get(&c->p->env, kv.v[i]);
+			const char *v = c->envmap ? cmp_envmap_get((void *)(uintptr_t)c->envmap, kv.v[i], strlen(kv.v[i]))
+						  : cn_env_get(&c->p->env, kv.v[i]);
 			if (v)
 				cn_strv_push(env, cn_xasprintf("%s=%s", kv.v[i], v));
 		}

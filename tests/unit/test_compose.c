@@ -371,6 +371,52 @@ static void test_envfiles(void)
 		.extra = { "bad.env", "A=1\nB=\"open\n" } }, CN_ERR_INVALID, "bad.env:2: the value has no closing \"");
 }
 
+/* .env at scale: a value doubling line after line stops at 1 MiB naming
+ * the line; 50,000 lines each naming the one before load (every lookup
+ * was a scan of what came before). */
+static void test_env_scale(void)
+{
+	cn_buf b;
+	_cleanup_free_ char *got = NULL;
+	cn_buf_init(&b, 0);
+	cn_buf_adds(&b, "V0=");
+	for (int i = 0; i < 1024; i++)
+		cn_buf_addc(&b, 'x');
+	cn_buf_adds(&b, "\n");
+	for (int i = 1; i < 30; i++)
+		cn_buf_addf(&b, "V%d=${V%d}${V%d}\n", i, i - 1, i - 1);
+	expect_err("a .env value doubling line after line", &(struct load){ FILES("services: {a: {image: x}}\n"),
+		.dotenv = b.data }, CN_ERR_TOO_BIG, "/.env:12: V11: interpolation gives a value over 1 MiB");
+	cn_buf_free(&b);
+	cn_buf_init(&b, 0);
+	cn_buf_adds(&b, "BIG=");
+	for (int i = 0; i < 600000; i++)
+		cn_buf_addc(&b, 'y');
+	cn_buf_adds(&b, "\n");
+	expect_err("a compose value over 1 MiB", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    labels: [\"l=${BIG}${BIG}\"]\n"), .dotenv = b.data },
+		   CN_ERR_TOO_BIG, "compose.yaml:4:14: interpolation gives a value over 1 MiB");
+	cn_buf_free(&b);
+	cn_buf_init(&b, 0);
+	cn_buf_adds(&b, "E0=start\n");
+	for (int i = 1; i < 50000; i++)
+		cn_buf_addf(&b, "E%d=${E%d}\n", i, i - 1);
+	got = load(&(struct load){ FILES("services:\n  a:\n    image: x\n    labels: [\"l=${E49999}\"]\n"),
+		.dotenv = b.data });
+	UNIT_CHECK(got && strstr(got, "labels=[l=start]"), "a 50,000-line .env, each line naming the one before");
+	if (!got)
+		printf("#   got: %s\n", err.msg);
+	cn_buf_free(&b);
+	expect("a project name's unset variable is one warning", &(struct load){ FILES(
+		"name: p${NOPE}\nservices: {a: {image: x}}\n") }, WANT("project p "));
+	{
+		size_t n = 0;
+		for (size_t i = 0; i < warnings.n; i++)
+			n += strstr(warnings.v[i], "\"NOPE\" variable is not set") != NULL;
+		UNIT_CHECK(n == 1, "the NOPE warning once (%zu)", n);
+	}
+}
+
 static void test_merge(void)
 {
 	expect("two files: maps merge, lists append, ports and volumes by key, command replaced, "
@@ -850,6 +896,7 @@ int main(void)
 	test_valid();
 	test_interpolation();
 	test_envfiles();
+	test_env_scale();
 	test_merge();
 	test_anchors();
 	test_errors();
