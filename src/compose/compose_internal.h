@@ -132,6 +132,9 @@ int cmp_read_file(const char *path, size_t max, cn_buf *out, cn_err *err);
 void cmp_merge(struct cmp_node **base, struct cmp_node *over);
 /* Drop !reset values left after merging (or in a single file). */
 void cmp_strip_reset(struct cmp_node *n);
+/* Repeated ports, volumes (by target), secrets and configs in a service:
+ * the last one, at the first one's place. */
+void cmp_enforce_unicity(struct cmp_node *root);
 
 /* ---- ports.c: the short port syntax (merge.c and service.c) ---- */
 

@@ -606,11 +606,14 @@ int cmp_project_load(const struct cmp_load_opts *o, struct cmp_project *p, cn_st
 	for (size_t i = 0; i < ntrees; i++)
 		if (cmp_interp_tree(trees[i], &lk, warnings, err) < 0)
 			goto out;
+	/* File by file, as compose-go: !reset applies to what came before
+	 * it (not to later files), repeated entries collapse. */
 	for (size_t i = 0; i < ntrees; i++) {
 		cmp_merge(&root, trees[i]);
 		trees[i] = NULL;
+		cmp_strip_reset(root);
+		cmp_enforce_unicity(root);
 	}
-	cmp_strip_reset(root);
 	active_profiles(o, &p->env, &active);
 	rc = convert_top(&c, root, &active);
 out:

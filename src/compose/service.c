@@ -869,6 +869,69 @@ static int service_key(struct cmp_ctx *c, struct cmp_service *s, const struct cm
 	return 0;
 }
 
+/* mem_limit, cpus and pids_limit may also be given under
+ * deploy.resources.limits: both are fine when they agree (compose-go). */
+static int check_limits(struct cmp_ctx *c, const char *path, const struct cmp_node *n)
+{
+	static const struct {
+		const char *key, *deploy;
+		int kind;                       /* 0 bytes, 1 decimal, 2 integer */
+	} pairs[] = { { "mem_limit", "memory", 0 }, { "cpus", "cpus", 1 }, { "pids_limit", "pids", 2 } };
+	const struct cmp_node *lim = cmp_map_get(cmp_map_get(cmp_map_get(n, "deploy"), "resources"), "limits");
+	for (size_t i = 0; i < CN_ARRAY_SIZE(pairs); i++) {
+		const struct cmp_node *a = cmp_map_get(n, pairs[i].key), *b = cmp_map_get(lim, pairs[i].deploy);
+		bool same;
+		if (cmp_is_null(a) || cmp_is_null(b) || a->kind != CMP_SCALAR || b->kind != CMP_SCALAR)
+			continue;
+		if (pairs[i].kind == 0) {
+			long long x = 0, y = 0;
+			same = cmp_parse_bytes(a->str, &x) == 0 && cmp_parse_bytes(b->str, &y) == 0 && x == y;
+		} else if (pairs[i].kind == 1) {
+			double x = 0, y = 0;
+			same = cmp_parse_decimal(a->str, &x) && cmp_parse_decimal(b->str, &y) && x == y;
+		} else {
+			same = strtoll(a->str, NULL, 0) == strtoll(b->str, NULL, 0);
+		}
+		if (!same)
+			return cmp_fail(c, b, "%s: can't set distinct values on '%s' and 'deploy.resources.limits.%s'",
+					path, pairs[i].key, pairs[i].deploy);
+	}
+	return 0;
+}
+
+/* The container path of a -v or --tmpfs string. */
+static char *mount_target(const char *m, bool tmpfs)
+{
+	const char *c = strchr(m, ':'), *e;
+	if (tmpfs || !c)
+		return c && tmpfs ? cn_xstrndup(m, (size_t)(c - m)) : cn_xstrdup(m);
+	e = strchr(c + 1, ':');
+	return e ? cn_xstrndup(c + 1, (size_t)(e - c - 1)) : cn_xstrdup(c + 1);
+}
+
+static int target_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Two mounts on one target (a volume and a tmpfs, a secret and a bind):
+ * docker refuses them; repeated entries of one list were merged already. */
+static int check_mounts(struct cmp_ctx *c, const char *path, const struct cmp_node *key, struct cmp_service *s)
+{
+	size_t n = s->volumes.n + s->tmpfs.n;
+	_cleanup_strv_ cn_strv t = { 0 };
+	for (size_t i = 0; i < s->volumes.n; i++)
+		cn_strv_push(&t, mount_target(s->volumes.v[i], false));
+	for (size_t i = 0; i < s->tmpfs.n; i++)
+		cn_strv_push(&t, mount_target(s->tmpfs.v[i], true));
+	if (n > 1)
+		qsort(t.v, n, sizeof(*t.v), target_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(t.v[i], t.v[i - 1]) == 0)
+			return cmp_fail(c, key, "%s: target %s already mounted", path, t.v[i]);
+	return 0;
+}
+
 int cmp_service_convert(struct cmp_ctx *c, const char *name, const struct cmp_node *key,
 			const struct cmp_node *n, struct cmp_service *s)
 {
@@ -900,6 +963,8 @@ int cmp_service_convert(struct cmp_ctx *c, const char *name, const struct cmp_no
 			return -1;
 		cmp_env_settle(&s->environment);
 	}
+	if (check_limits(c, path, n) < 0 || check_mounts(c, path, key, s) < 0)
+		return -1;
 	if (!s->image && !s->build)
 		return cmp_fail(c, key, "%s: a service needs an image: or a build:", path);
 	if (s->network_mode && s->nnetworks)

@@ -476,6 +476,34 @@ static void test_merge(void)
 		"    networks: {front: {aliases: [www]}}\nnetworks: {front: }\n",
 		"services:\n  db:\n  web:\n    networks: [front]\n") },
 	       WANT("svc db image=pg user=u net=default\n", "svc web image=w net=front aliases=[www]\n"));
+	expect("!reset in the first file does not erase the second file's value", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    ports: !reset []\n    user: !reset root\n",
+		"services:\n  a:\n    ports: [\"80:80\"]\n    user: u\n") },
+	       WANT("svc a image=x ports=[80:80] user=u net=default\n"));
+	expect("!reset in the second file removes the first's", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    ports: [\"80:80\"]\n",
+		"services:\n  a:\n    ports: !reset []\n", "services:\n  a:\n    ports: [\"90:90\"]\n") },
+	       WANT("svc a image=x ports=[90:90] net=default\n"));
+	expect("repeated ports and volume targets in one file: the last, in the first's place", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    ports: [\"80:80\", \"81:81\", \"80:80/tcp\"]\n"
+		"    volumes: [\"/h1:/data\", \"/h2:/other\", {type: bind, source: /h3, target: /data}]\n") },
+	       WANT("ports=[80:80/tcp|81:81] vols=[/h3:/data|/h2:/other] net=default\n"));
+	expect_err("a volume and a tmpfs on one target", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    volumes: [\"/h:/data\"]\n    tmpfs: [/data]\n") }, CN_ERR_INVALID,
+		"compose.yaml:2:3: services.a: target /data already mounted");
+	expect_err("mem_limit and deploy memory disagree", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    mem_limit: 512m\n    deploy: {resources: {limits: {memory: 1g}}}\n") },
+		CN_ERR_INVALID, "compose.yaml:5:43: services.a: can't set distinct values on 'mem_limit' and "
+		"'deploy.resources.limits.memory'");
+	expect_err("cpus and deploy cpus disagree", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    cpus: 1.5\n    deploy: {resources: {limits: {cpus: \"2\"}}}\n") },
+		CN_ERR_INVALID, "can't set distinct values on 'cpus' and 'deploy.resources.limits.cpus'");
+	expect_err("pids_limit and deploy pids disagree", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    pids_limit: 10\n    deploy: {resources: {limits: {pids: 20}}}\n") },
+		CN_ERR_INVALID, "can't set distinct values on 'pids_limit' and 'deploy.resources.limits.pids'");
+	expect("the same limit twice is fine", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    mem_limit: 1024m\n    cpus: 0.50\n"
+		"    deploy: {resources: {limits: {memory: 1g, cpus: \"0.5\"}}}\n") }, WANT("mem=1073741824 cpus="));
 	expect("a later file's build: string merges into a mapping", &(struct load){ FILES(
 		"services:\n  a:\n    build: {context: ., target: dev}\n",
 		"services:\n  a:\n    build: ./other\n") }, WANT("/other target=dev"));
