@@ -153,6 +153,9 @@ int cmp_port_range(const char *s, size_t len, unsigned *lo, unsigned *hi, const 
 bool cmp_ip_valid(const char *s);
 /* "ip|host|container|proto": what the merge compares. */
 char *cmp_port_key(const struct cmp_port *p);
+/* A service's ports: (short and long forms) as -p strings. */
+struct cmp_ctx;
+int cmp_service_ports(struct cmp_ctx *c, const char *path, const struct cmp_node *n, cn_strv *out);
 
 /* ---- model.c / service.c: the typed model ---- */
 

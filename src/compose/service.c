@@ -405,7 +405,7 @@ static int service_secrets(struct cmp_ctx *c, const char *path, const struct cmp
 	return 0;
 }
 
-/* ---- ports ---- */
+/* ---- small checks ---- */
 
 static bool digits_only(const char *s)
 {
@@ -415,71 +415,6 @@ static bool digits_only(const char *s)
 		if (*s < '0' || *s > '9')
 			return false;
 	return true;
-}
-
-/* [IP:][HOST[-END]:]CTR[-END][/PROTO] checked (ports.c), kept as written
- * for cairn run -p. */
-static int port_short(struct cmp_ctx *c, const char *path, const struct cmp_node *it, cn_strv *out)
-{
-	struct cmp_port p;
-	const char *why;
-	if (cmp_port_parse(it->str, &p, &why) < 0)
-		return cmp_fail(c, it, "%s: invalid port \"%.64s\" ([IP:][HOST:]CONTAINER[/PROTOCOL]): %s", path,
-				it->str, why);
-	cn_strv_pushdup(out, it->str);
-	return 0;
-}
-
-static int port_long(struct cmp_ctx *c, const char *path, const struct cmp_node *it, cn_strv *out)
-{
-	_cleanup_free_ char *pub = NULL, *ip = NULL, *proto = NULL;
-	long long target;
-	const struct cmp_node *t = cmp_map_get(it, "target");
-	static const char *const known[] = { "target", "published", "host_ip", "protocol", "app_protocol", "mode",
-					     "name", NULL };
-	cmp_warn_unknown(c, path, it, known);
-	if (!t)
-		return cmp_fail(c, it, "%s: a port without target:", path);
-	if (cmp_get_int(c, path, t, &target) < 0 || cmp_get_str(c, path, cmp_map_get(it, "published"), &pub) < 0 ||
-	    cmp_get_str(c, path, cmp_map_get(it, "host_ip"), &ip) < 0 ||
-	    cmp_get_str(c, path, cmp_map_get(it, "protocol"), &proto) < 0)
-		return -1;
-	if (target < 1 || target > 65535)
-		return cmp_fail(c, t, "%s: target %lld is no port", path, target);
-	{
-		unsigned lo, hi;
-		const char *why;
-		if (pub && *pub && cmp_port_range(pub, strlen(pub), &lo, &hi, &why) < 0)
-			return cmp_fail(c, cmp_map_get(it, "published"), "%s: invalid published port \"%.32s\": %s",
-					path, pub, why);
-		if (ip && *ip && !cmp_ip_valid(ip))
-			return cmp_fail(c, cmp_map_get(it, "host_ip"), "%s: host_ip \"%.64s\" is not an IP address",
-					path, ip);
-		if (proto && strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto, "sctp"))
-			return cmp_fail(c, cmp_map_get(it, "protocol"), "%s: protocol \"%.16s\": tcp, udp or sctp",
-					path, proto);
-	}
-	cn_strv_push(out, cn_xasprintf("%s%s%s%s%s%lld%s%s", ip ? (strchr(ip, ':') ? "[" : "") : "", ip ? ip : "",
-				       ip ? (strchr(ip, ':') ? "]:" : ":") : "", pub ? pub : "", pub ? ":" : "",
-				       target, proto ? "/" : "", proto ? proto : ""));
-	return 0;
-}
-
-static int ports(struct cmp_ctx *c, const char *path, const struct cmp_node *n, cn_strv *out)
-{
-	if (cmp_is_null(n))
-		return 0;
-	if (n->kind != CMP_SEQ)
-		return cmp_type_error(c, path, n, "a list");
-	for (size_t i = 0; i < n->n; i++) {
-		const struct cmp_node *it = n->kids[i];
-		int r = it->kind == CMP_MAP ? port_long(c, path, it, out)
-			: it->kind == CMP_SCALAR && !cmp_is_null(it) ? port_short(c, path, it, out)
-			: cmp_type_error(c, path, it, "a string or a mapping");
-		if (r < 0)
-			return -1;
-	}
-	return 0;
 }
 
 /* ---- networks, depends_on, healthcheck, deploy ---- */
@@ -828,7 +763,7 @@ static int service_key(struct cmp_ctx *c, struct cmp_service *s, const struct cm
 	if (strcmp(key, "cap_drop") == 0)
 		return cmp_get_strv(c, kp, v, false, &s->cap_drop);
 	if (strcmp(key, "ports") == 0)
-		return ports(c, kp, v, &s->ports);
+		return cmp_service_ports(c, kp, v, &s->ports);
 	if (strcmp(key, "network_mode") == 0)
 		return network_mode(c, kp, v, &s->network_mode);
 	if (strcmp(key, "networks") == 0)
