@@ -148,8 +148,14 @@ static int expand(struct interp *in, const char *s, size_t len, cn_buf *out, int
 				else if (s[e] == '}' && --depth == 0)
 					break;
 			}
-			if (e >= len)
-				return invalid(in);
+			/* Unbalanced: compose-go's pattern then ends at the last
+			 * brace (${X:-{} gives "{"). */
+			if (e >= len) {
+				const char *last = len > i + 2 ? memrchr(s + i + 2, '}', len - i - 2) : NULL;
+				if (!last)
+					return invalid(in);
+				e = (size_t)(last - s);
+			}
 			if (braced(in, s + i + 2, e - i - 2, out, nesting) < 0)
 				return -1;
 			i = e + 1;

@@ -315,9 +315,11 @@ static void test_interpolation(void)
 		"      - 'c5=${SET:-{\"a\":1}}'\n"
 		"      - 'c6=${UNSET:+{x}}'\n"
 		"      - 'c7=${SET:+{x}}'\n"
-		"      - 'c8=${UNSET:-{}}'\n"), ENV("JSON={\"json\":2}", "SET=value") },
+		"      - 'c8=${UNSET:-{}}'\n"
+		"      - 'c9=${UNSET:-{}'\n"
+		"      - 'c10=${UNSET:-{a}x'\n"), ENV("JSON={\"json\":2}", "SET=value") },
 	       WANT("labels=[c1={\"json\":1}|c2={\"json\":1}|c3={\"json\":2}|c4={\"json\":2}|c5=value|c6=|c7={x}|"
-		    "c8={}]"));
+		    "c8={}|c9={|c10={ax]"));
 
 	expect_err("${VAR:?msg} when unset", &(struct load){ FILES(
 		"services:\n  a:\n    image: ${REQ:?give REQ}\n") }, CN_ERR_INVALID,
