@@ -87,8 +87,24 @@ struct cmp_lookup {
 int cmp_interp_str(const char *s, const struct cmp_lookup *lk, char **out, cn_strv *unset, cn_err *err);
 /* Every scalar value under N; WARNINGS gets "file:line: ..." once each. */
 int cmp_interp_tree(struct cmp_node *n, const struct cmp_lookup *lk, cn_strv *warnings, cn_err *err);
-/* A lookup over a KEY=VALUE vector. */
+/* A lookup over a KEY=VALUE vector (linear: small ones). */
 const char *cmp_env_lookup(void *env, const char *name, size_t len);
+/* An interpolated value's limit. */
+#define CMP_INTERP_MAX (1u << 20)
+
+/* An index of ENV's keys, for environments of any size: a later entry
+ * for a key wins. ENV must outlive it; cmp_envmap_add indexes entry I
+ * pushed since. cmp_envmap_get is a cmp_lookup (an entry without = is
+ * unset); cmp_envmap_find gives the entry's index or -1. */
+struct cmp_envmap {
+	const cn_strv *env;
+	size_t *slots, cap, used;
+};
+void cmp_envmap_init(struct cmp_envmap *m, const cn_strv *env);
+void cmp_envmap_add(struct cmp_envmap *m, size_t i);
+long cmp_envmap_find(const struct cmp_envmap *m, const char *name, size_t len);
+const char *cmp_envmap_get(void *map, const char *name, size_t len);
+void cmp_envmap_free(struct cmp_envmap *m);
 
 /* ---- envfile.c: .env and env_file: ---- */
 
@@ -116,6 +132,30 @@ int cmp_read_file(const char *path, size_t max, cn_buf *out, cn_err *err);
 void cmp_merge(struct cmp_node **base, struct cmp_node *over);
 /* Drop !reset values left after merging (or in a single file). */
 void cmp_strip_reset(struct cmp_node *n);
+/* Repeated ports, volumes (by target), secrets and configs in a service:
+ * the last one, at the first one's place. */
+void cmp_enforce_unicity(struct cmp_node *root);
+
+/* ---- ports.c: the short port syntax (merge.c and service.c) ---- */
+
+struct cmp_port {
+	char ip[48];                    /* without brackets; "": any */
+	unsigned host_lo, host_hi;      /* 0: none given */
+	unsigned ctr_lo, ctr_hi;
+	char proto[8];                  /* tcp when none given */
+};
+
+/* [IP:][HOST[-END]:]CONTAINER[-END][/PROTOCOL] as docker reads it; on
+ * error, WHY says what is wrong. */
+int cmp_port_parse(const char *s, struct cmp_port *p, const char **why);
+/* N or N-M (LEN bytes at S), 1-65535. */
+int cmp_port_range(const char *s, size_t len, unsigned *lo, unsigned *hi, const char **why);
+bool cmp_ip_valid(const char *s);
+/* "ip|host|container|proto": what the merge compares. */
+char *cmp_port_key(const struct cmp_port *p);
+/* A service's ports: (short and long forms) as -p strings. */
+struct cmp_ctx;
+int cmp_service_ports(struct cmp_ctx *c, const char *path, const struct cmp_node *n, cn_strv *out);
 
 /* ---- model.c / service.c: the typed model ---- */
 
@@ -124,6 +164,7 @@ struct cmp_ctx {
 	cn_strv *warnings;
 	cn_err *err;
 	const struct cmp_node *secrets;     /* top-level secrets: (build secrets) */
+	const struct cmp_envmap *envmap;    /* an index of p->env, or NULL */
 };
 
 void cmp_warn(struct cmp_ctx *c, const struct cmp_node *at, const char *fmt, ...)
@@ -153,6 +194,9 @@ int cmp_expect(struct cmp_ctx *c, const char *path, const struct cmp_node *n, en
 /* Parsers without a node (also for tests). */
 int cmp_parse_duration(const char *s, long long *ns);
 int cmp_parse_bytes(const char *s, long long *out);
+/* DIGITS[.DIGITS] at the start of S (no sign, exponent or hex): its
+ * length, 0 when there is none. */
+size_t cmp_parse_decimal(const char *s, double *out);
 /* Split a command string as compose does (shell words, quotes). */
 int cmp_split_words(const char *s, cn_strv *out);
 /* Project names: valid as given (-p, COMPOSE_PROJECT_NAME), and the

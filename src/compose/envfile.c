@@ -17,7 +17,7 @@
 #define ENVFILE_MAX (16u << 20)
 
 struct chain {
-	const cn_strv *env;             /* what the file set so far */
+	struct cmp_envmap local;        /* what the file set so far */
 	const struct cmp_lookup *next;
 };
 
@@ -26,12 +26,19 @@ struct chain {
 static const char *chain_get(void *ctx, const char *name, size_t len)
 {
 	const struct chain *c = ctx;
-	for (size_t i = c->env->n; i-- > 0;) {
-		const char *e = c->env->v[i];
-		if (strncmp(e, name, len) == 0 && (e[len] == '=' || !e[len]))
-			return e[len] ? e + len + 1 : NULL;
+	long i = cmp_envmap_find(&c->local, name, len);
+	if (i >= 0) {
+		const char *e = c->local.env->v[i];
+		return e[len] ? e + len + 1 : NULL;
 	}
 	return c->next ? c->next->get(c->next->ctx, name, len) : NULL;
+}
+
+static void chain_push(struct chain *c, cn_strv *local, cn_strv *env, char *entry)
+{
+	cn_strv_pushdup(local, entry);
+	cmp_envmap_add(&c->local, local->n - 1);
+	cn_strv_push(env, entry);
 }
 
 static bool key_ok(const char *k, size_t n)
@@ -104,13 +111,15 @@ int cmp_envfile_parse(const char *name, const char *text, size_t len, bool raw,
 {
 	const char *p = text, *end = text + len;
 	_cleanup_strv_ cn_strv local = { 0 };
-	struct chain ch = { &local, lk };
+	struct chain ch = { { 0 }, lk };
 	struct cmp_lookup clk = { chain_get, &ch };
+	int rc = -1;
 
 	if (memchr(text, '\0', len))
 		return cn_err_fail(err, CN_ERR_INVALID, "%s: a NUL byte: not a text file", name);
 	if (raw)
 		return parse_raw(name, text, len, env, err);
+	cmp_envmap_init(&ch.local, &local);
 	while (p < end) {
 		const char *ks, *ke;
 		_cleanup_free_ char *key = NULL, *val = NULL;
@@ -137,9 +146,11 @@ int cmp_envfile_parse(const char *name, const char *text, size_t len, bool raw,
 		ke = p;
 		while (ke > ks && (ke[-1] == ' ' || ke[-1] == '\t'))
 			ke--;
-		if (!key_ok(ks, (size_t)(ke - ks)))
-			return cn_err_fail(err, CN_ERR_INVALID, "%s:%zu: invalid variable name \"%.*s\"", name,
-					   count_lines(text, ks), (int)(ke - ks > 64 ? 64 : ke - ks), ks);
+		if (!key_ok(ks, (size_t)(ke - ks))) {
+			cn_err_fail(err, CN_ERR_INVALID, "%s:%zu: invalid variable name \"%.*s\"", name,
+				    count_lines(text, ks), (int)(ke - ks > 64 ? 64 : ke - ks), ks);
+			goto out;
+		}
 		key = cn_xstrndup(ks, (size_t)(ke - ks));
 		if (p >= end || *p != '=') {
 			/* A bare VAR: the environment's value, or none at all. */
@@ -147,11 +158,8 @@ int cmp_envfile_parse(const char *name, const char *text, size_t len, bool raw,
 			if (p < end && *p == '#')
 				while (p < end && *p != '\n')
 					p++;
-			if (v) {
-				char *e = cn_xasprintf("%s=%s", key, v);
-				cn_strv_pushdup(&local, e);
-				cn_strv_push(env, e);
-			}
+			if (v)
+				chain_push(&ch, &local, env, cn_xasprintf("%s=%s", key, v));
 			continue;
 		}
 		p++;
@@ -161,15 +169,17 @@ int cmp_envfile_parse(const char *name, const char *text, size_t len, bool raw,
 		if (p < end && (*p == '"' || *p == '\'')) {
 			interp = *p == '"';
 			if (quoted(name, text, &p, end, &b, err) < 0)
-				return -1;
+				goto out;
 			while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
 				p++;
 			if (p < end && *p == '#')
 				while (p < end && *p != '\n')
 					p++;
-			if (p < end && *p != '\n')
-				return cn_err_fail(err, CN_ERR_INVALID, "%s:%zu: text after the closing quote of %s",
-						   name, count_lines(text, p), key);
+			if (p < end && *p != '\n') {
+				cn_err_fail(err, CN_ERR_INVALID, "%s:%zu: text after the closing quote of %s", name,
+					    count_lines(text, p), key);
+				goto out;
+			}
 		} else {
 			const char *vs = p, *ve;
 			while (p < end && *p != '\n' && !(*p == '#' && p > vs && (p[-1] == ' ' || p[-1] == '\t')))
@@ -182,18 +192,19 @@ int cmp_envfile_parse(const char *name, const char *text, size_t len, bool raw,
 				p++;
 		}
 		if (interp) {
-			if (cmp_interp_str(b.data, &clk, &val, NULL, err) < 0)
-				return cn_err_wrap(err, "%s: %s", name, key);
+			if (cmp_interp_str(b.data, &clk, &val, NULL, err) < 0) {
+				cn_err_wrap(err, "%s:%zu: %s", name, count_lines(text, ks), key);
+				goto out;
+			}
 		} else {
 			val = cn_xstrdup(b.data);
 		}
-		{
-			char *e = cn_xasprintf("%s=%s", key, val);
-			cn_strv_pushdup(&local, e);
-			cn_strv_push(env, e);
-		}
+		chain_push(&ch, &local, env, cn_xasprintf("%s=%s", key, val));
 	}
-	return 0;
+	rc = 0;
+out:
+	cmp_envmap_free(&ch.local);
+	return rc;
 }
 
 int cmp_read_file(const char *path, size_t max, cn_buf *out, cn_err *err)

@@ -8,6 +8,7 @@
 #include "util/cleanup.h"
 #include "util/mem.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,17 @@ static int invalid(struct interp *in)
 
 static int expand(struct interp *in, const char *s, size_t len, cn_buf *out, int nesting);
 
+/* V appended to OUT, refused past CMP_INTERP_MAX (a .env doubling a
+ * value line after line would otherwise take all memory). */
+static int put(struct interp *in, cn_buf *out, const char *v)
+{
+	if (out->len > CMP_INTERP_MAX || strlen(v) > CMP_INTERP_MAX - out->len)
+		return cn_err_fail(in->err, CN_ERR_TOO_BIG, "interpolation gives a value over %u MiB",
+				   CMP_INTERP_MAX >> 20);
+	cn_buf_adds(out, v);
+	return 0;
+}
+
 /* The inside of ${...} (LEN bytes at S). */
 static int braced(struct interp *in, const char *s, size_t len, cn_buf *out, int nesting)
 {
@@ -65,9 +77,7 @@ static int braced(struct interp *in, const char *s, size_t len, cn_buf *out, int
 		nl++;
 	if (nl == len) {
 		v = lookup(in, s, nl);
-		if (v)
-			cn_buf_adds(out, v);
-		return 0;
+		return v ? put(in, out, v) : 0;
 	}
 	arg = s + nl;
 	if (*arg == ':') {
@@ -84,7 +94,7 @@ static int braced(struct interp *in, const char *s, size_t len, cn_buf *out, int
 	switch (op) {
 	case '-':
 		if (v && (!colon || *v))
-			return cn_buf_adds(out, v), 0;
+			return put(in, out, v);
 		return expand(in, arg, arglen, out, nesting + 1);
 	case '+':
 		if (v && (!colon || *v))
@@ -93,7 +103,7 @@ static int braced(struct interp *in, const char *s, size_t len, cn_buf *out, int
 	default: {
 		_cleanup_buf_ cn_buf msg = { 0 };
 		if (v && (!colon || *v))
-			return cn_buf_adds(out, v), 0;
+			return put(in, out, v);
 		cn_buf_init(&msg, 0);
 		if (expand(in, arg, arglen, &msg, nesting + 1) < 0)
 			return -1;
@@ -124,24 +134,28 @@ static int expand(struct interp *in, const char *s, size_t len, cn_buf *out, int
 			while (e < len && name_char(s[e]))
 				e++;
 			v = lookup(in, s + i + 1, e - i - 1);
-			if (v)
-				cn_buf_adds(out, v);
+			if (v && put(in, out, v) < 0)
+				return -1;
 			i = e;
 		} else if (i + 1 < len && s[i + 1] == '{') {
+			/* As compose-go's getFirstBraceClosingIndex: every {
+			 * opens, so ${X:-{"a":1}} ends at the last brace. */
 			size_t e = i + 2;
-			int depth = 1;
-			while (e < len) {
-				if (s[e] == '$' && e + 1 < len && s[e + 1] == '{') {
+			size_t depth = 1;
+			for (; e < len; e++) {
+				if (s[e] == '{')
 					depth++;
-					e += 2;
-					continue;
-				}
-				if (s[e] == '}' && --depth == 0)
+				else if (s[e] == '}' && --depth == 0)
 					break;
-				e++;
 			}
-			if (e >= len)
-				return invalid(in);
+			/* Unbalanced: compose-go's pattern then ends at the last
+			 * brace (${X:-{} gives "{"). */
+			if (e >= len) {
+				const char *last = len > i + 2 ? memrchr(s + i + 2, '}', len - i - 2) : NULL;
+				if (!last)
+					return invalid(in);
+				e = (size_t)(last - s);
+			}
 			if (braced(in, s + i + 2, e - i - 2, out, nesting) < 0)
 				return -1;
 			i = e + 1;
@@ -169,6 +183,92 @@ const char *cmp_env_lookup(void *env, const char *name, size_t len)
 	const cn_strv *e = env;
 	long i = cn_env_find(e, name, len);
 	return i < 0 ? NULL : e->v[i] + len + 1;
+}
+
+/* ---- an index of an environment: a hash of the keys (FNV-1a, linear
+ * probing), slots holding entry index + 1 ---- */
+
+static size_t key_len(const char *e)
+{
+	const char *eq = strchr(e, '=');
+	return eq ? (size_t)(eq - e) : strlen(e);
+}
+
+static size_t key_hash(const char *k, size_t len)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
+	return (size_t)h;
+}
+
+static size_t *envmap_slot(const struct cmp_envmap *m, const char *k, size_t len)
+{
+	for (size_t i = key_hash(k, len) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		size_t *s = &m->slots[i];
+		const char *e;
+		if (!*s)
+			return s;
+		e = m->env->v[*s - 1];
+		if (key_len(e) == len && memcmp(e, k, len) == 0)
+			return s;
+	}
+}
+
+static void envmap_grow(struct cmp_envmap *m)
+{
+	size_t *old = m->slots, oldcap = m->cap;
+	m->cap = oldcap ? oldcap * 2 : 64;
+	m->slots = cn_xcalloc(m->cap, sizeof(*m->slots));
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i]) {
+			const char *e = m->env->v[old[i] - 1];
+			*envmap_slot(m, e, key_len(e)) = old[i];
+		}
+	free(old);
+}
+
+void cmp_envmap_add(struct cmp_envmap *m, size_t i)
+{
+	const char *e = m->env->v[i];
+	if (2 * (m->used + 1) > m->cap)
+		envmap_grow(m);
+	{
+		size_t *s = envmap_slot(m, e, key_len(e));
+		m->used += !*s;
+		*s = i + 1;
+	}
+}
+
+void cmp_envmap_init(struct cmp_envmap *m, const cn_strv *env)
+{
+	memset(m, 0, sizeof(*m));
+	m->env = env;
+	for (size_t i = 0; i < env->n; i++)
+		cmp_envmap_add(m, i);
+}
+
+long cmp_envmap_find(const struct cmp_envmap *m, const char *name, size_t len)
+{
+	size_t *s;
+	if (!m->cap)
+		return -1;
+	s = envmap_slot(m, name, len);
+	return *s ? (long)(*s - 1) : -1;
+}
+
+const char *cmp_envmap_get(void *map, const char *name, size_t len)
+{
+	const struct cmp_envmap *m = map;
+	long i = cmp_envmap_find(m, name, len);
+	const char *e = i < 0 ? NULL : m->env->v[i];
+	return e && e[len] == '=' ? e + len + 1 : NULL;
+}
+
+void cmp_envmap_free(struct cmp_envmap *m)
+{
+	free(m->slots);
+	memset(m, 0, sizeof(*m));
 }
 
 /* Each message once; past a few hundred the rest are left out (the

@@ -185,27 +185,12 @@ static char *unique_key(const char *list, const struct cmp_node *it)
 	if (it->kind != CMP_SCALAR)
 		return NULL;
 	if (strcmp(list, "ports") == 0) {
-		_cleanup_free_ char *s = cn_xstrdup(it->str);
-		char *slash = strrchr(s, '/'), *c;
-		const char *proto = "tcp", *target, *pub = "", *ip = "";
-		if (slash) {
-			*slash = '\0';
-			proto = slash + 1;
-		}
-		c = strrchr(s, ':');
-		if (!c)
-			return cn_xasprintf("||%s|%s", s, proto);
-		*c = '\0';
-		target = c + 1;
-		c = strrchr(s, ':');
-		if (c && !strchr(c, ']')) {
-			*c = '\0';
-			pub = c + 1;
-			ip = s;
-		} else {
-			pub = s;
-		}
-		return cn_xasprintf("%s|%s|%s|%s", ip, pub, target, proto);
+		struct cmp_port p;
+		const char *why;
+		/* A bad one keeps its text (the check of the service names it). */
+		if (cmp_port_parse(it->str, &p, &why) < 0)
+			return cn_xstrdup(it->str);
+		return cmp_port_key(&p);
 	}
 	if (strcmp(list, "volumes") == 0) {
 		const char *c = strchr(it->str, ':');
@@ -317,6 +302,13 @@ static void merge_at(struct cmp_node **base, struct cmp_node *over, const char *
 		*base = over;
 		return;
 	}
+	/* A null in a later file keeps the value (compose-go's MergeYaml:
+	 * an override "db:" whose body is commented out, or networks:
+	 * [front] over front's aliases); only !reset removes. */
+	if (cmp_is_null(over)) {
+		cmp_node_free(over);
+		return;
+	}
 	normalize(base, path, depth);
 	normalize(&over, path, depth);
 	if ((*base)->kind == CMP_MAP && over->kind == CMP_MAP) {
@@ -355,6 +347,75 @@ void cmp_merge(struct cmp_node **base, struct cmp_node *over)
 		return;
 	}
 	merge_at(base, over, path, 0);
+}
+
+struct keyed {
+	char *key;
+	size_t i;
+};
+
+static int keyed_cmp(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+	return c ? c : (x->i < y->i ? -1 : x->i > y->i);
+}
+
+/* One list's entries with the same unique key: the last one, at the first
+ * one's place (compose-go's EnforceUnicity). */
+static void dedupe_list(struct cmp_node *seq, const char *list)
+{
+	_cleanup_free_ struct keyed *k = cn_xcalloc(seq->n + 1, sizeof(*k));
+	_cleanup_free_ bool *drop = cn_xcalloc(seq->n + 1, sizeof(*drop));
+	size_t w = 0;
+	bool any = false;
+	for (size_t i = 0; i < seq->n; i++) {
+		k[i].key = unique_key(list, seq->kids[i]);
+		k[i].i = i;
+		if (!k[i].key)
+			k[i].key = cn_xasprintf("\x01%zu", i);       /* no key: unique */
+	}
+	qsort(k, seq->n, sizeof(*k), keyed_cmp);
+	for (size_t g = 0; g < seq->n;) {
+		size_t e = g + 1;
+		while (e < seq->n && strcmp(k[e].key, k[g].key) == 0)
+			e++;
+		if (e - g > 1) {
+			struct cmp_node *t = seq->kids[k[g].i];
+			seq->kids[k[g].i] = seq->kids[k[e - 1].i];
+			seq->kids[k[e - 1].i] = t;
+			for (size_t j = g + 1; j < e; j++)
+				drop[k[j].i] = any = true;
+		}
+		g = e;
+	}
+	for (size_t i = 0; i < seq->n; i++)
+		free(k[i].key);
+	if (!any)
+		return;
+	for (size_t i = 0; i < seq->n; i++) {
+		if (drop[i])
+			cmp_node_free(seq->kids[i]);
+		else
+			seq->kids[w++] = seq->kids[i];
+	}
+	seq->n = w;
+}
+
+void cmp_enforce_unicity(struct cmp_node *root)
+{
+	const struct cmp_node *svcs = cmp_map_get(root, "services");
+	if (!svcs || svcs->kind != CMP_MAP)
+		return;
+	for (size_t i = 0; i < svcs->n; i++) {
+		const struct cmp_node *svc = cmp_map_val(svcs, i);
+		for (size_t j = 0; svc->kind == CMP_MAP && j < CN_ARRAY_SIZE(unique_lists); j++) {
+			const char *list = strrchr(unique_lists[j], '.') + 1;
+			struct cmp_node *l = cmp_map_get(svc, list);
+			if (l && l->kind == CMP_SEQ && l->n > 1)
+				dedupe_list(l, list);
+		}
+	}
 }
 
 void cmp_strip_reset(struct cmp_node *n)

@@ -113,17 +113,22 @@ static const char *base_of(const char *path)
 }
 
 /* .env (or --env-file): its variables join ENV where the shell has none. */
-static int read_dotenv(const struct cmp_load_opts *o, const char *workdir, const char *cwd, cn_strv *env,
+static int read_dotenv(const struct cmp_load_opts *o, const char *dir, const char *cwd, cn_strv *env,
 		       cn_err *err)
 {
 	_cleanup_free_ char *path = o->env_file ? cmp_abspath(cwd, o->env_file, env)
-						: cn_xasprintf("%s/.env", workdir);
+						: cn_xasprintf("%s/.env", dir);
 	_cleanup_strv_ cn_strv dot = { 0 };
-	struct cmp_lookup lk = { cmp_env_lookup, env };
+	struct cmp_envmap shell;
+	struct cmp_lookup lk = { cmp_envmap_get, &shell };
 	struct stat st;
+	int r;
 	if (!o->env_file && (stat(path, &st) < 0 || S_ISDIR(st.st_mode)))
 		return 0;
-	if (cmp_envfile_read(path, false, &lk, &dot, err) < 0)
+	cmp_envmap_init(&shell, env);
+	r = cmp_envfile_read(path, false, &lk, &dot, err);
+	cmp_envmap_free(&shell);
+	if (r < 0)
 		return cn_err_wrap(err, "env file");
 	/* Shell, .env, shell again: the shell's values win, in their places. */
 	{
@@ -148,7 +153,7 @@ static int name_invalid(const char *from, const char *name, cn_err *err)
 /* -p, then COMPOSE_PROJECT_NAME (validated), then the files' name: (the
  * last file's, interpolated), then the directory (both normalized). */
 static int project_name(const struct cmp_load_opts *o, struct cmp_project *p, struct cmp_node *const *trees,
-			size_t ntrees, cn_strv *warnings, cn_err *err)
+			size_t ntrees, cn_err *err)
 {
 	const char *env = cn_env_get(&p->env, "COMPOSE_PROJECT_NAME");
 	struct cmp_lookup lk = { cmp_env_lookup, &p->env };
@@ -167,15 +172,12 @@ static int project_name(const struct cmp_load_opts *o, struct cmp_project *p, st
 	for (size_t i = ntrees; i-- > 0;) {
 		const struct cmp_node *n = cmp_map_get(trees[i], "name");
 		_cleanup_free_ char *v = NULL;
-		_cleanup_strv_ cn_strv unset = { 0 };
 		char *name;
 		if (!n || n->kind != CMP_SCALAR || cmp_is_null(n))
 			continue;
-		if (cmp_interp_str(n->str, &lk, &v, &unset, err) < 0)
+		/* Unset variables: the interpolation of the tree says so. */
+		if (cmp_interp_str(n->str, &lk, &v, NULL, err) < 0)
 			return cn_err_wrap(err, "%s:%u:%u", n->pos.file, n->pos.line, n->pos.col);
-		for (size_t j = 0; warnings && j < unset.n; j++)
-			cn_strv_push(warnings, cn_xasprintf("%s:%u: the \"%s\" variable is not set, defaulting to a "
-							    "blank string", n->pos.file, n->pos.line, unset.v[j]));
 		name = cmp_project_name_normalize(v);
 		p->name = name;
 		if (!*name)
@@ -214,12 +216,35 @@ static int load_file(const char *path, struct cmp_node **root, cn_err *err)
 	return 0;
 }
 
-static int convert_network(struct cmp_ctx *c, const struct cmp_node *k, const struct cmp_node *v,
-			   struct cmp_network *net)
+/* Keys networks and volumes share: name, external (also the old form
+ * external: {name: N}) and labels. True when KEY was one (*R its result). */
+static bool shared_key(struct cmp_ctx *c, const char *kp, const char *key, const struct cmp_node *x, char **name,
+		       bool *external, cn_strv *labels, int *r)
 {
-	_cleanup_free_ char *path = cn_xasprintf("networks.%s", k->str);
-	net->key = cn_xstrdup(k->str);
-	net->pos = k->pos;
+	if (strcmp(key, "name") == 0)
+		*r = cmp_get_str(c, kp, x, name);
+	else if (strcmp(key, "external") == 0 && x->kind == CMP_MAP) {
+		*external = true;
+		if (cmp_map_get(x, "name") && !*name)
+			*r = cmp_get_str(c, kp, cmp_map_get(x, "name"), name);
+	} else if (strcmp(key, "external") == 0)
+		*r = cmp_get_bool(c, kp, x, external);
+	else if (strcmp(key, "labels") == 0)
+		*r = cmp_get_kv(c, kp, x, '=', false, labels);
+	else
+		return false;
+	return true;
+}
+
+/* A top-level network or volume: its keys, each with KEY_FN for the
+ * ones its kind adds; the name <project>_<key> unless given or external. */
+typedef int (*extra_key_fn)(struct cmp_ctx *c, const char *kp, const struct cmp_node *k, const struct cmp_node *x,
+			    void *out);
+
+static int convert_entry(struct cmp_ctx *c, const char *what, const struct cmp_node *k, const struct cmp_node *v,
+			 char **name, bool *external, cn_strv *labels, extra_key_fn key_fn, void *out)
+{
+	_cleanup_free_ char *path = cn_xasprintf("%s.%s", what, k->str);
 	if (!cmp_is_null(v) && v->kind != CMP_MAP)
 		return cmp_type_error(c, path, v, "a mapping");
 	for (size_t i = 0; v && v->kind == CMP_MAP && i < v->n; i++) {
@@ -227,69 +252,65 @@ static int convert_network(struct cmp_ctx *c, const struct cmp_node *k, const st
 		const struct cmp_node *x = cmp_map_val(v, i);
 		_cleanup_free_ char *kp = cn_xasprintf("%s.%s", path, key);
 		int r = 0;
-		if (strcmp(key, "name") == 0)
-			r = cmp_get_str(c, kp, x, &net->name);
-		else if (strcmp(key, "external") == 0 && x->kind == CMP_MAP) {
-			/* The old form, external: {name: N}. */
-			net->external = true;
-			if (cmp_map_get(x, "name") && !net->name)
-				r = cmp_get_str(c, kp, cmp_map_get(x, "name"), &net->name);
-		} else if (strcmp(key, "external") == 0)
-			r = cmp_get_bool(c, kp, x, &net->external);
-		else if (strcmp(key, "internal") == 0)
-			r = cmp_get_bool(c, kp, x, &net->internal);
-		else if (strcmp(key, "labels") == 0)
-			r = cmp_get_kv(c, kp, x, '=', false, &net->labels);
-		else if (strcmp(key, "driver") == 0) {
-			if (x->kind == CMP_SCALAR && strcmp(x->str, "bridge") != 0)
-				cmp_warn(c, x, "%s: cairn's networks are bridges; driver %s ignored", kp, x->str);
-		} else if (strcmp(key, "ipam") == 0) {
-			const struct cmp_node *cfg = cmp_map_get(x, "config");
-			if ((r = cmp_expect(c, kp, x, CMP_MAP)) == 0 && cfg && cfg->kind == CMP_SEQ && cfg->n > 0)
-				r = cmp_get_str(c, "ipam.config.subnet", cmp_map_get(cfg->kids[0], "subnet"), &net->subnet);
-		} else if (strcmp(key, "attachable") != 0 && strcmp(key, "enable_ipv6") != 0 &&
-			   strcmp(key, "driver_opts") != 0 && strncmp(key, "x-", 2) != 0)
-			cmp_warn(c, cmp_map_key(v, i), "%s: unknown key, ignored", kp);
+		if (!shared_key(c, kp, key, x, name, external, labels, &r) && strncmp(key, "x-", 2) != 0)
+			r = key_fn(c, kp, cmp_map_key(v, i), x, out);
 		if (r < 0)
 			return -1;
 	}
-	if (!net->name)
-		net->name = net->external ? cn_xstrdup(net->key) : cn_xasprintf("%s_%s", c->p->name, net->key);
+	if (!*name)
+		*name = *external ? cn_xstrdup(k->str) : cn_xasprintf("%s_%s", c->p->name, k->str);
 	return 0;
+}
+
+static int network_key(struct cmp_ctx *c, const char *kp, const struct cmp_node *k, const struct cmp_node *x,
+		       void *out)
+{
+	struct cmp_network *net = out;
+	const char *key = k->str;
+	if (strcmp(key, "internal") == 0)
+		return cmp_get_bool(c, kp, x, &net->internal);
+	if (strcmp(key, "driver") == 0) {
+		if (x->kind == CMP_SCALAR && strcmp(x->str, "bridge") != 0)
+			cmp_warn(c, x, "%s: cairn's networks are bridges; driver %s ignored", kp, x->str);
+	} else if (strcmp(key, "ipam") == 0) {
+		const struct cmp_node *cfg = cmp_map_get(x, "config");
+		_cleanup_free_ char *sp = cn_xasprintf("%s.config.subnet", kp);
+		if (cmp_expect(c, kp, x, CMP_MAP) < 0)
+			return -1;
+		if (cfg && cfg->kind == CMP_SEQ && cfg->n > 0)
+			return cmp_get_str(c, sp, cmp_map_get(cfg->kids[0], "subnet"), &net->subnet);
+	} else if (strcmp(key, "attachable") != 0 && strcmp(key, "enable_ipv6") != 0 && strcmp(key, "driver_opts") != 0)
+		cmp_warn(c, k, "%s: unknown key, ignored", kp);
+	return 0;
+}
+
+static int volume_key(struct cmp_ctx *c, const char *kp, const struct cmp_node *k, const struct cmp_node *x,
+		      void *out)
+{
+	(void)out;
+	/* cairn's volumes are directories in its store: no drivers. */
+	if ((strcmp(k->str, "driver") == 0 && !(x->kind == CMP_SCALAR && strcmp(x->str, "local") == 0)) ||
+	    strcmp(k->str, "driver_opts") == 0)
+		cmp_warn(c, k, "%s: not supported by cairn, ignored", kp);
+	else if (strcmp(k->str, "driver") != 0)
+		cmp_warn(c, k, "%s: unknown key, ignored", kp);
+	return 0;
+}
+
+static int convert_network(struct cmp_ctx *c, const struct cmp_node *k, const struct cmp_node *v,
+			   struct cmp_network *net)
+{
+	net->key = cn_xstrdup(k->str);
+	net->pos = k->pos;
+	return convert_entry(c, "networks", k, v, &net->name, &net->external, &net->labels, network_key, net);
 }
 
 static int convert_volume(struct cmp_ctx *c, const struct cmp_node *k, const struct cmp_node *v,
 			  struct cmp_volume *vol)
 {
-	_cleanup_free_ char *path = cn_xasprintf("volumes.%s", k->str);
 	vol->key = cn_xstrdup(k->str);
 	vol->pos = k->pos;
-	if (!cmp_is_null(v) && v->kind != CMP_MAP)
-		return cmp_type_error(c, path, v, "a mapping");
-	for (size_t i = 0; v && v->kind == CMP_MAP && i < v->n; i++) {
-		const char *key = cmp_map_key(v, i)->str;
-		const struct cmp_node *x = cmp_map_val(v, i);
-		_cleanup_free_ char *kp = cn_xasprintf("%s.%s", path, key);
-		int r = 0;
-		if (strcmp(key, "name") == 0)
-			r = cmp_get_str(c, kp, x, &vol->name);
-		else if (strcmp(key, "external") == 0 && x->kind == CMP_MAP) {
-			/* The old form, external: {name: N}. */
-			vol->external = true;
-			if (cmp_map_get(x, "name") && !vol->name)
-				r = cmp_get_str(c, kp, cmp_map_get(x, "name"), &vol->name);
-		} else if (strcmp(key, "external") == 0)
-			r = cmp_get_bool(c, kp, x, &vol->external);
-		else if (strcmp(key, "labels") == 0)
-			r = cmp_get_kv(c, kp, x, '=', false, &vol->labels);
-		else if (strcmp(key, "driver") != 0 && strcmp(key, "driver_opts") != 0 && strncmp(key, "x-", 2) != 0)
-			cmp_warn(c, cmp_map_key(v, i), "%s: unknown key, ignored", kp);
-		if (r < 0)
-			return -1;
-	}
-	if (!vol->name)
-		vol->name = vol->external ? cn_xstrdup(vol->key) : cn_xasprintf("%s_%s", c->p->name, vol->key);
-	return 0;
+	return convert_entry(c, "volumes", k, v, &vol->name, &vol->external, &vol->labels, volume_key, vol);
 }
 
 /* Is a service with PROFILES on? (Without profiles always; else when
@@ -337,6 +358,89 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int idx_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct cmp_project *p = ctx;
+	return strcmp(p->services[*(const size_t *)a].name, p->services[*(const size_t *)b].name);
+}
+
+/* The index of service NAME (BY: indexes sorted by name), or -1. */
+static long service_index(const struct cmp_project *p, const size_t *by, const char *name)
+{
+	size_t lo = 0, hi = p->nservices;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = strcmp(p->services[by[mid]].name, name);
+		if (r == 0)
+			return (long)by[mid];
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* depends_on must be acyclic (compose-go's graph): a depth-first walk
+ * without recursion (a chain of many services), the cycle named as
+ * compose-go does, at the depends_on entry that closes it. */
+static int check_cycles(struct cmp_ctx *c)
+{
+	struct cmp_project *p = c->p;
+	struct frame {
+		size_t svc, next;
+	};
+	_cleanup_free_ size_t *by = cn_xmalloc((p->nservices + 1) * sizeof(*by));
+	_cleanup_free_ unsigned char *state = cn_xcalloc(p->nservices + 1, 1);     /* 0 new, 1 on the path, 2 done */
+	_cleanup_free_ struct frame *stack = cn_xmalloc((p->nservices + 1) * sizeof(*stack));
+	for (size_t i = 0; i < p->nservices; i++)
+		by[i] = i;
+	qsort_r(by, p->nservices, sizeof(*by), idx_cmp, p);
+	for (size_t root = 0; root < p->nservices; root++) {
+		size_t depth = 0;
+		if (state[root])
+			continue;
+		stack[depth++] = (struct frame){ root, 0 };
+		state[root] = 1;
+		while (depth) {
+			struct frame *f = &stack[depth - 1];
+			const struct cmp_service *s = &p->services[f->svc];
+			const struct cmp_depends *d;
+			long to;
+			if (f->next >= s->ndepends) {
+				state[f->svc] = 2;
+				depth--;
+				continue;
+			}
+			d = &s->depends_on[f->next++];
+			to = service_index(p, by, d->service);
+			if (to < 0 || state[to] == 2)
+				continue;
+			if (state[to] == 0) {
+				state[to] = 1;
+				stack[depth++] = (struct frame){ (size_t)to, 0 };
+				continue;
+			}
+			{
+				cn_buf path;
+				size_t from = depth;
+				int r;
+				while (from > 0 && stack[from - 1].svc != (size_t)to)
+					from--;
+				cn_buf_init(&path, 0);
+				for (size_t k = from ? from - 1 : 0; k < depth; k++)
+					cn_buf_addf(&path, "%s -> ", p->services[stack[k].svc].name);
+				cn_buf_adds(&path, p->services[to].name);
+				r = cn_err_fail(c->err, CN_ERR_INVALID, "%s:%u:%u: dependency cycle detected: %s",
+						d->pos.file, d->pos.line, d->pos.col, path.data);
+				cn_buf_free(&path);
+				return r;
+			}
+		}
+	}
+	return 0;
+}
+
 static int check_refs(struct cmp_ctx *c, const struct cmp_node *svcs)
 {
 	struct cmp_project *p = c->p;
@@ -373,6 +477,8 @@ static int check_refs(struct cmp_ctx *c, const struct cmp_node *svcs)
 						   s->networks[j].key);
 		}
 	}
+	if (check_cycles(c) < 0)
+		return -1;
 	if (need_default && !cmp_network_find(p, "default")) {
 		struct cmp_network *n;
 		p->networks = cn_xrealloc(p->networks, (p->nnetworks + 1) * sizeof(*p->networks));
@@ -452,12 +558,13 @@ int cmp_project_load(const struct cmp_load_opts *o, struct cmp_project *p, cn_st
 	_cleanup_strv_ cn_strv active = { 0 };
 	struct cmp_node **trees = NULL, *root = NULL;
 	struct cmp_lookup lk;
+	struct cmp_envmap envmap = { 0 };
 	struct cmp_ctx c;
 	size_t ntrees = 0;
 	int rc = -1;
 
 	memset(p, 0, sizeof(*p));
-	c = (struct cmp_ctx){ p, warnings, err, NULL };
+	c = (struct cmp_ctx){ p, warnings, err, NULL, NULL };
 	if (!cwd)
 		return -1;
 	for (char *const *e = o->environ; e && *e; e++)
@@ -465,38 +572,52 @@ int cmp_project_load(const struct cmp_load_opts *o, struct cmp_project *p, cn_st
 			cn_strv_pushdup(&p->env, *e);
 	if (o->project_dir)
 		start = cmp_abspath(cwd, o->project_dir, &p->env);
-	if (o->nfiles) {
-		for (size_t i = 0; i < o->nfiles; i++)
-			cn_strv_push(&p->files, cmp_abspath(cwd, o->files[i], &p->env));
-	} else if (cn_env_get(&p->env, "COMPOSE_FILE") && *cn_env_get(&p->env, "COMPOSE_FILE")) {
-		compose_file_var(&p->env, start ? start : cwd, &p->files);
-	} else if (discover(start ? start : cwd, &p->files, warnings, err) < 0) {
-		goto out;
+	for (size_t i = 0; i < o->nfiles; i++)
+		cn_strv_push(&p->files, cmp_abspath(cwd, o->files[i], &p->env));
+	/* .env first, from the working directory as compose-go's
+	 * GetWorkingDir has it (--project-directory, the first -f file's
+	 * directory, the current one): it may set COMPOSE_FILE. */
+	{
+		_cleanup_free_ char *envdir = start ? cn_xstrdup(start) : p->files.n ? dirname_of(p->files.v[0])
+										      : cn_xstrdup(cwd);
+		if (read_dotenv(o, envdir, cwd, &p->env, err) < 0)
+			goto out;
 	}
-	p->workdir = start ? CN_TAKE_PTR(start) : dirname_of(p->files.v[0]);
-	if (read_dotenv(o, p->workdir, cwd, &p->env, err) < 0)
+	if (!p->files.n && cn_env_get(&p->env, "COMPOSE_FILE"))
+		compose_file_var(&p->env, start ? start : cwd, &p->files);
+	/* COMPOSE_FILE naming no file (":") is as unset. */
+	if (!p->files.n && discover(start ? start : cwd, &p->files, warnings, err) < 0)
 		goto out;
+	p->workdir = start ? CN_TAKE_PTR(start) : dirname_of(p->files.v[0]);
 	trees = cn_xcalloc(p->files.n, sizeof(*trees));
 	for (; ntrees < p->files.n; ntrees++)
 		if (load_file(p->files.v[ntrees], &trees[ntrees], err) < 0) {
 			ntrees++;
 			goto out;
 		}
-	if (project_name(o, p, trees, ntrees, warnings, err) < 0)
+	if (project_name(o, p, trees, ntrees, err) < 0)
 		goto out;
 	cn_env_set(&p->env, "COMPOSE_PROJECT_NAME", p->name);
-	lk = (struct cmp_lookup){ cmp_env_lookup, &p->env };
+	/* p->env stays as it is from here: indexed once (a .env of 50,000
+	 * lines made each lookup a scan). */
+	cmp_envmap_init(&envmap, &p->env);
+	c.envmap = &envmap;
+	lk = (struct cmp_lookup){ cmp_envmap_get, &envmap };
 	for (size_t i = 0; i < ntrees; i++)
 		if (cmp_interp_tree(trees[i], &lk, warnings, err) < 0)
 			goto out;
+	/* File by file, as compose-go: !reset applies to what came before
+	 * it (not to later files), repeated entries collapse. */
 	for (size_t i = 0; i < ntrees; i++) {
 		cmp_merge(&root, trees[i]);
 		trees[i] = NULL;
+		cmp_strip_reset(root);
+		cmp_enforce_unicity(root);
 	}
-	cmp_strip_reset(root);
 	active_profiles(o, &p->env, &active);
 	rc = convert_top(&c, root, &active);
 out:
+	cmp_envmap_free(&envmap);
 	for (size_t i = 0; i < ntrees; i++)
 		cmp_node_free(trees[i]);
 	free(trees);

@@ -7,6 +7,7 @@
 #include "util/mem.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,7 +193,8 @@ static void build_free(struct cmp_build *b)
 
 static int env_files(struct cmp_ctx *c, const char *path, const struct cmp_node *n, cn_strv *env)
 {
-	struct cmp_lookup lk = { cmp_env_lookup, &c->p->env };
+	struct cmp_lookup lk = c->envmap ? (struct cmp_lookup){ cmp_envmap_get, (void *)(uintptr_t)c->envmap }
+					 : (struct cmp_lookup){ cmp_env_lookup, &c->p->env };
 	const struct cmp_node *one = n;
 	size_t count = 1;
 	if (cmp_is_null(n))
@@ -237,7 +239,8 @@ static int environment(struct cmp_ctx *c, const char *path, const struct cmp_nod
 			cn_strv_push(env, kv.v[i]);
 			kv.v[i] = NULL;
 		} else {
-			const char *v = cn_env_get(&c->p->env, kv.v[i]);
+			const char *v = c->envmap ? cmp_envmap_get((void *)(uintptr_t)c->envmap, kv.v[i], strlen(kv.v[i]))
+						  : cn_env_get(&c->p->env, kv.v[i]);
 			if (v)
 				cn_strv_push(env, cn_xasprintf("%s=%s", kv.v[i], v));
 		}
@@ -313,6 +316,11 @@ static int volume_long(struct cmp_ctx *c, const char *path, const struct cmp_nod
 	static const char *const known[] = { "type", "source", "target", "read_only", "bind", "volume", "tmpfs",
 					     "consistency", "image", NULL };
 	cmp_warn_unknown(c, path, it, known);
+	if ((x = cmp_map_get(it, "volume")) && x->kind == CMP_MAP && cmp_map_get(x, "subpath"))
+		cmp_warn(c, cmp_map_get(x, "subpath"), "%s.volume.subpath: not supported by cairn, ignored", path);
+	if ((x = cmp_map_get(it, "bind")) && x->kind == CMP_MAP && cmp_map_get(x, "create_host_path"))
+		cmp_warn(c, cmp_map_get(x, "create_host_path"), "%s.bind.create_host_path: not supported by cairn, "
+			 "ignored", path);
 	if (cmp_get_str(c, path, cmp_map_get(it, "type"), &type) < 0 ||
 	    cmp_get_str(c, path, cmp_map_get(it, "source"), &source) < 0 ||
 	    cmp_get_str(c, path, cmp_map_get(it, "target"), &target) < 0)
@@ -397,78 +405,27 @@ static int service_secrets(struct cmp_ctx *c, const char *path, const struct cmp
 	return 0;
 }
 
-/* ---- ports ---- */
+/* ---- small checks ---- */
 
-static bool port_range(const char *s, size_t n)
+static bool digits_only(const char *s)
 {
-	size_t digits = 0;
-	bool dash = false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] >= '0' && s[i] <= '9')
-			digits++;
-		else if (s[i] == '-' && !dash && digits)
-			dash = true, digits = 0;
-		else
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
 			return false;
-	}
-	return digits > 0;
-}
-
-/* [IP:][HOST[-END]:]CTR[-END][/PROTO]: the container part checked, the
- * rest left to cairn run -p. */
-static int port_short(struct cmp_ctx *c, const char *path, const struct cmp_node *it, cn_strv *out)
-{
-	const char *s = it->str, *slash = strrchr(s, '/'), *end = slash ? slash : s + strlen(s), *colon;
-	colon = end;
-	while (colon > s && colon[-1] != ':')
-		colon--;
-	if (!port_range(colon, (size_t)(end - colon)) ||
-	    (slash && strcmp(slash, "/tcp") && strcmp(slash, "/udp") && strcmp(slash, "/sctp")))
-		return cmp_fail(c, it, "%s: invalid port \"%.64s\" ([IP:][HOST:]CONTAINER[/PROTOCOL])", path, s);
-	cn_strv_pushdup(out, s);
-	return 0;
-}
-
-static int port_long(struct cmp_ctx *c, const char *path, const struct cmp_node *it, cn_strv *out)
-{
-	_cleanup_free_ char *pub = NULL, *ip = NULL, *proto = NULL;
-	long long target;
-	const struct cmp_node *t = cmp_map_get(it, "target");
-	static const char *const known[] = { "target", "published", "host_ip", "protocol", "app_protocol", "mode",
-					     "name", NULL };
-	cmp_warn_unknown(c, path, it, known);
-	if (!t)
-		return cmp_fail(c, it, "%s: a port without target:", path);
-	if (cmp_get_int(c, path, t, &target) < 0 || cmp_get_str(c, path, cmp_map_get(it, "published"), &pub) < 0 ||
-	    cmp_get_str(c, path, cmp_map_get(it, "host_ip"), &ip) < 0 ||
-	    cmp_get_str(c, path, cmp_map_get(it, "protocol"), &proto) < 0)
-		return -1;
-	if (target < 1 || target > 65535)
-		return cmp_fail(c, t, "%s: target %lld is no port", path, target);
-	cn_strv_push(out, cn_xasprintf("%s%s%s%s%s%lld%s%s", ip ? (strchr(ip, ':') ? "[" : "") : "", ip ? ip : "",
-				       ip ? (strchr(ip, ':') ? "]:" : ":") : "", pub ? pub : "", pub ? ":" : "",
-				       target, proto ? "/" : "", proto ? proto : ""));
-	return 0;
-}
-
-static int ports(struct cmp_ctx *c, const char *path, const struct cmp_node *n, cn_strv *out)
-{
-	if (cmp_is_null(n))
-		return 0;
-	if (n->kind != CMP_SEQ)
-		return cmp_type_error(c, path, n, "a list");
-	for (size_t i = 0; i < n->n; i++) {
-		const struct cmp_node *it = n->kids[i];
-		int r = it->kind == CMP_MAP ? port_long(c, path, it, out)
-			: it->kind == CMP_SCALAR && !cmp_is_null(it) ? port_short(c, path, it, out)
-			: cmp_type_error(c, path, it, "a string or a mapping");
-		if (r < 0)
-			return -1;
-	}
-	return 0;
+	return true;
 }
 
 /* ---- networks, depends_on, healthcheck, deploy ---- */
+
+static bool known_key(const char *const *known, const char *key)
+{
+	for (; *known; known++)
+		if (strcmp(*known, key) == 0)
+			return true;
+	return false;
+}
 
 static int networks(struct cmp_ctx *c, const char *path, const struct cmp_node *n, struct cmp_service *s)
 {
@@ -492,6 +449,13 @@ static int networks(struct cmp_ctx *c, const char *path, const struct cmp_node *
 			if (v->kind != CMP_MAP)
 				return cmp_type_error(c, path, v, "a mapping");
 			cmp_warn_unknown(c, path, v, known);
+			for (size_t j = 0; j < v->n; j++) {
+				const char *key = cmp_map_key(v, j)->str;
+				if (strcmp(key, "aliases") && strcmp(key, "priority") && strcmp(key, "gw_priority") &&
+				    strncmp(key, "x-", 2) && known_key(known, key))
+					cmp_warn(c, cmp_map_key(v, j), "%s.%s.%s: not supported by cairn, ignored", path,
+						 k->str, key);
+			}
 			if (cmp_get_strv(c, path, cmp_map_get(v, "aliases"), false, &sn->aliases) < 0)
 				return -1;
 		}
@@ -568,7 +532,8 @@ static int healthcheck(struct cmp_ctx *c, const char *path, const struct cmp_nod
 		else if (strcmp(key, "retries") == 0) {
 			if ((r = cmp_get_int(c, kp, v, &num)) == 0 && (num < 0 || num > 1000000))
 				r = cmp_type_error(c, kp, v, "a count from 0");
-			h->retries = (int)num;
+			if (r == 0)
+				h->retries = (int)num;
 		} else if (strcmp(key, "disable") == 0)
 			r = cmp_get_bool(c, kp, v, &h->disable);
 		else if (strcmp(key, "test") != 0 && strncmp(key, "x-", 2) != 0)
@@ -584,8 +549,11 @@ static int healthcheck(struct cmp_ctx *c, const char *path, const struct cmp_nod
 		cn_strv_pushdup(&h->test, t->str);
 		return 0;
 	}
-	if (cmp_get_strv(c, "healthcheck.test", t, false, &h->test) < 0)
-		return -1;
+	{
+		_cleanup_free_ char *tp = cn_xasprintf("%s.test", path);
+		if (cmp_get_strv(c, tp, t, false, &h->test) < 0)
+			return -1;
+	}
 	if (h->test.n == 0)
 		return cmp_fail(c, t, "%s.test: an empty list", path);
 	if (strcmp(h->test.v[0], "NONE") == 0) {
@@ -607,9 +575,25 @@ static int healthcheck(struct cmp_ctx *c, const char *path, const struct cmp_nod
 	return 0;
 }
 
+/* A positive number of CPUs, kept as written ("0.5"). */
+static int get_cpus(struct cmp_ctx *c, const char *path, const struct cmp_node *n, char **out)
+{
+	double v = 0;
+	free(*out);
+	*out = NULL;
+	if (cmp_get_str(c, path, n, out) < 0 || !*out)
+		return -1 + !*out;
+	if (cmp_parse_decimal(*out, &v) != strlen(*out) || v <= 0)
+		return cmp_type_error(c, path, n, "a positive number of CPUs (e.g. 0.5)");
+	return 0;
+}
+
 static int deploy(struct cmp_ctx *c, const char *path, const struct cmp_node *n, struct cmp_service *s)
 {
 	const struct cmp_node *res, *lim, *x;
+	_cleanup_free_ char *rp = cn_xasprintf("%s.resources", path), *lp = cn_xasprintf("%s.resources.limits", path);
+	_cleanup_free_ char *xp = NULL;
+#define SUB(base, key) (free(xp), xp = cn_xasprintf("%s.%s", (base), (key)))
 	if (cmp_is_null(n))
 		return 0;
 	if (n->kind != CMP_MAP)
@@ -622,41 +606,44 @@ static int deploy(struct cmp_ctx *c, const char *path, const struct cmp_node *n,
 	}
 	if ((x = cmp_map_get(n, "replicas"))) {
 		long long r;
-		if (cmp_get_int(c, "deploy.replicas", x, &r) < 0)
+		if (cmp_get_int(c, SUB(path, "replicas"), x, &r) < 0)
 			return -1;
 		if (r != 1)
 			cmp_warn(c, x, "%s.replicas: cairn runs one container per service; %lld ignored", path, r);
 	}
 	if ((x = cmp_map_get(n, "restart_policy")) && x->kind == CMP_MAP && !s->restart) {
 		const struct cmp_node *cond = cmp_map_get(x, "condition"), *max = cmp_map_get(x, "max_attempts");
-		const char *cs = cond && cond->kind == CMP_SCALAR ? cond->str : "any";
+		const char *cs = cond && cond->kind == CMP_SCALAR && !cmp_is_null(cond) ? cond->str : "any";
 		long long m = 0;
-		if (max && cmp_get_int(c, "deploy.restart_policy.max_attempts", max, &m) < 0)
+		if (max && cmp_get_int(c, SUB(path, "restart_policy.max_attempts"), max, &m) < 0)
 			return -1;
 		if (strcmp(cs, "none") == 0)
 			s->restart = cn_xstrdup("no");
 		else if (strcmp(cs, "on-failure") == 0)
 			s->restart = m > 0 ? cn_xasprintf("on-failure:%lld", m) : cn_xstrdup("on-failure");
-		else
+		else if (strcmp(cs, "any") == 0)
 			s->restart = cn_xstrdup("always");
+		else
+			return cmp_type_error(c, SUB(path, "restart_policy.condition"), cond, "none, on-failure or any");
 	}
 	res = cmp_map_get(n, "resources");
 	if (cmp_is_null(res))
 		return 0;
 	if (res->kind != CMP_MAP)
-		return cmp_type_error(c, "deploy.resources", res, "a mapping");
+		return cmp_type_error(c, rp, res, "a mapping");
 	lim = cmp_map_get(res, "limits");
 	if (cmp_is_null(lim))
 		return 0;
 	if (lim->kind != CMP_MAP)
-		return cmp_type_error(c, "deploy.resources.limits", lim, "a mapping");
-	if ((x = cmp_map_get(lim, "memory")) && cmp_get_bytes(c, "deploy.resources.limits.memory", x, &s->mem_limit) < 0)
+		return cmp_type_error(c, lp, lim, "a mapping");
+	if ((x = cmp_map_get(lim, "memory")) && cmp_get_bytes(c, SUB(lp, "memory"), x, &s->mem_limit) < 0)
 		return -1;
-	if ((x = cmp_map_get(lim, "cpus")) && cmp_get_str(c, "deploy.resources.limits.cpus", x, &s->cpus) < 0)
+	if ((x = cmp_map_get(lim, "cpus")) && get_cpus(c, SUB(lp, "cpus"), x, &s->cpus) < 0)
 		return -1;
-	if ((x = cmp_map_get(lim, "pids")) && cmp_get_int(c, "deploy.resources.limits.pids", x, &s->pids_limit) < 0)
+	if ((x = cmp_map_get(lim, "pids")) && cmp_get_int(c, SUB(lp, "pids"), x, &s->pids_limit) < 0)
 		return -1;
 	return 0;
+#undef SUB
 }
 
 /* ---- the service ---- */
@@ -668,8 +655,7 @@ static int restart_policy(struct cmp_ctx *c, const char *path, const struct cmp_
 	if (strcmp(*out, "no") == 0 || strcmp(*out, "always") == 0 || strcmp(*out, "unless-stopped") == 0 ||
 	    strcmp(*out, "on-failure") == 0)
 		return 0;
-	if (strncmp(*out, "on-failure:", 11) == 0 && port_range((*out) + 11, strlen(*out + 11)) &&
-	    !strchr(*out + 11, '-'))
+	if (strncmp(*out, "on-failure:", 11) == 0 && digits_only(*out + 11))
 		return 0;
 	return cmp_type_error(c, path, n, "no, always, on-failure[:N] or unless-stopped");
 }
@@ -689,6 +675,32 @@ static int network_mode(struct cmp_ctx *c, const char *path, const struct cmp_no
 		return cn_err_fail(c->err, CN_ERR_UNSUPPORTED, "%s:%u:%u: %s: \"%s\" is not supported by cairn "
 				   "(host and none are)", n->pos.file, n->pos.line, n->pos.col, path, *out);
 	return cmp_type_error(c, path, n, "host, none, bridge, service:NAME or container:NAME");
+}
+
+/* extra_hosts as NAME:IP, whichever form was written (NAME=IP, NAME:IP,
+ * a mapping; an IPv6 address may be bracketed), as compose-go reads it. */
+static int extra_hosts(struct cmp_ctx *c, const char *path, const struct cmp_node *n, cn_strv *out)
+{
+	_cleanup_strv_ cn_strv raw = { 0 };
+	if (cmp_get_kv(c, path, n, ':', false, &raw) < 0)
+		return -1;
+	cn_strv_free(out);
+	for (size_t i = 0; i < raw.n; i++) {
+		const char *e = strchr(raw.v[i], '=');
+		const char *sep = e ? e : strchr(raw.v[i], ':');
+		const char *ip;
+		size_t iplen;
+		if (!sep || sep == raw.v[i] || !sep[1]) {
+			const struct cmp_node *at = n->kind == CMP_SEQ && i < n->n ? n->kids[i] : n;
+			return cmp_fail(c, at, "%s: \"%.64s\" is not HOST:IP or HOST=IP", path, raw.v[i]);
+		}
+		ip = sep + 1;
+		iplen = strlen(ip);
+		if (ip[0] == '[' && ip[iplen - 1] == ']')
+			ip++, iplen -= 2;
+		cn_strv_push(out, cn_xasprintf("%.*s:%.*s", (int)(sep - raw.v[i]), raw.v[i], (int)iplen, ip));
+	}
+	return 0;
 }
 
 /* One key of the service; unknown ones warned about. */
@@ -751,7 +763,7 @@ static int service_key(struct cmp_ctx *c, struct cmp_service *s, const struct cm
 	if (strcmp(key, "cap_drop") == 0)
 		return cmp_get_strv(c, kp, v, false, &s->cap_drop);
 	if (strcmp(key, "ports") == 0)
-		return ports(c, kp, v, &s->ports);
+		return cmp_service_ports(c, kp, v, &s->ports);
 	if (strcmp(key, "network_mode") == 0)
 		return network_mode(c, kp, v, &s->network_mode);
 	if (strcmp(key, "networks") == 0)
@@ -765,11 +777,11 @@ static int service_key(struct cmp_ctx *c, struct cmp_service *s, const struct cm
 	if (strcmp(key, "mem_limit") == 0)
 		return cmp_get_bytes(c, kp, v, &s->mem_limit);
 	if (strcmp(key, "cpus") == 0)
-		return cmp_get_str(c, kp, v, &s->cpus);
+		return get_cpus(c, kp, v, &s->cpus);
 	if (strcmp(key, "pids_limit") == 0)
 		return cmp_get_int(c, kp, v, &s->pids_limit);
 	if (strcmp(key, "extra_hosts") == 0)
-		return cmp_get_kv(c, kp, v, ':', false, &s->extra_hosts);
+		return extra_hosts(c, kp, v, &s->extra_hosts);
 	if (strcmp(key, "dns") == 0)
 		return cmp_get_strv(c, kp, v, true, &s->dns);
 	if (strcmp(key, "labels") == 0)
@@ -789,6 +801,69 @@ static int service_key(struct cmp_ctx *c, struct cmp_service *s, const struct cm
 		cmp_warn(c, k, "%s: not supported by cairn, ignored", kp);
 	else
 		cmp_warn(c, k, "%s: unknown key, ignored", kp);
+	return 0;
+}
+
+/* mem_limit, cpus and pids_limit may also be given under
+ * deploy.resources.limits: both are fine when they agree (compose-go). */
+static int check_limits(struct cmp_ctx *c, const char *path, const struct cmp_node *n)
+{
+	static const struct {
+		const char *key, *deploy;
+		int kind;                       /* 0 bytes, 1 decimal, 2 integer */
+	} pairs[] = { { "mem_limit", "memory", 0 }, { "cpus", "cpus", 1 }, { "pids_limit", "pids", 2 } };
+	const struct cmp_node *lim = cmp_map_get(cmp_map_get(cmp_map_get(n, "deploy"), "resources"), "limits");
+	for (size_t i = 0; i < CN_ARRAY_SIZE(pairs); i++) {
+		const struct cmp_node *a = cmp_map_get(n, pairs[i].key), *b = cmp_map_get(lim, pairs[i].deploy);
+		bool same;
+		if (cmp_is_null(a) || cmp_is_null(b) || a->kind != CMP_SCALAR || b->kind != CMP_SCALAR)
+			continue;
+		if (pairs[i].kind == 0) {
+			long long x = 0, y = 0;
+			same = cmp_parse_bytes(a->str, &x) == 0 && cmp_parse_bytes(b->str, &y) == 0 && x == y;
+		} else if (pairs[i].kind == 1) {
+			double x = 0, y = 0;
+			same = cmp_parse_decimal(a->str, &x) && cmp_parse_decimal(b->str, &y) && x == y;
+		} else {
+			same = strtoll(a->str, NULL, 0) == strtoll(b->str, NULL, 0);
+		}
+		if (!same)
+			return cmp_fail(c, b, "%s: can't set distinct values on '%s' and 'deploy.resources.limits.%s'",
+					path, pairs[i].key, pairs[i].deploy);
+	}
+	return 0;
+}
+
+/* The container path of a -v or --tmpfs string. */
+static char *mount_target(const char *m, bool tmpfs)
+{
+	const char *c = strchr(m, ':'), *e;
+	if (tmpfs || !c)
+		return c && tmpfs ? cn_xstrndup(m, (size_t)(c - m)) : cn_xstrdup(m);
+	e = strchr(c + 1, ':');
+	return e ? cn_xstrndup(c + 1, (size_t)(e - c - 1)) : cn_xstrdup(c + 1);
+}
+
+static int target_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Two mounts on one target (a volume and a tmpfs, a secret and a bind):
+ * docker refuses them; repeated entries of one list were merged already. */
+static int check_mounts(struct cmp_ctx *c, const char *path, const struct cmp_node *key, struct cmp_service *s)
+{
+	size_t n = s->volumes.n + s->tmpfs.n;
+	_cleanup_strv_ cn_strv t = { 0 };
+	for (size_t i = 0; i < s->volumes.n; i++)
+		cn_strv_push(&t, mount_target(s->volumes.v[i], false));
+	for (size_t i = 0; i < s->tmpfs.n; i++)
+		cn_strv_push(&t, mount_target(s->tmpfs.v[i], true));
+	if (n > 1)
+		qsort(t.v, n, sizeof(*t.v), target_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(t.v[i], t.v[i - 1]) == 0)
+			return cmp_fail(c, key, "%s: target %s already mounted", path, t.v[i]);
 	return 0;
 }
 
@@ -823,6 +898,8 @@ int cmp_service_convert(struct cmp_ctx *c, const char *name, const struct cmp_no
 			return -1;
 		cmp_env_settle(&s->environment);
 	}
+	if (check_limits(c, path, n) < 0 || check_mounts(c, path, key, s) < 0)
+		return -1;
 	if (!s->image && !s->build)
 		return cmp_fail(c, key, "%s: a service needs an image: or a build:", path);
 	if (s->network_mode && s->nnetworks)

@@ -175,17 +175,36 @@ int cmp_get_duration(struct cmp_ctx *c, const char *path, const struct cmp_node 
 
 /* docker's units.RAMInBytes: a number, optionally with b k m g t p
  * (binary multiples), optionally followed by "b" or "ib". */
+size_t cmp_parse_decimal(const char *s, double *out)
+{
+	char num[64];
+	size_t n = 0;
+	while (isdigit((unsigned char)s[n]))
+		n++;
+	if (!n)
+		return 0;
+	if (s[n] == '.' && isdigit((unsigned char)s[n + 1])) {
+		n++;
+		while (isdigit((unsigned char)s[n]))
+			n++;
+	}
+	if (n >= sizeof(num))
+		return 0;
+	memcpy(num, s, n);
+	num[n] = '\0';
+	*out = strtod(num, NULL);
+	return n;
+}
+
 int cmp_parse_bytes(const char *s, long long *out)
 {
-	char *end;
+	const char *end;
 	double v;
 	double mul = 1;
-	errno = 0;
-	if (!isdigit((unsigned char)*s))
+	size_t n = cmp_parse_decimal(s, &v);
+	if (!n)
 		return -1;
-	v = strtod(s, &end);
-	if (end == s || errno || !isfinite(v))
-		return -1;
+	end = s + n;
 	if (*end == ' ')
 		end++;
 	switch (tolower((unsigned char)*end)) {

@@ -14,6 +14,9 @@
 #include <string.h>
 #include <yaml.h>
 
+/* A node an anchor points at: merge keys copy its pairs, never move them. */
+#define F_ANCHORED 0x100u
+
 struct anchor {
 	char *name;
 	struct cmp_node *node;          /* in the tree (or the graveyard) */
@@ -238,28 +241,72 @@ static bool is_merge_key(const struct cmp_node *k)
 }
 
 /* Collect the pairs a merge value contributes (a mapping, or a list of
- * mappings where earlier ones win). */
-static int merge_sources(struct builder *b, const struct cmp_node *v, struct pair_ref **refs, size_t *n,
-			 size_t *cap)
+ * mappings where earlier ones win). SRCS gets each pair's mapping and
+ * index, for moving it out. */
+struct pair_src {
+	struct cmp_node *map;
+	size_t i;
+	bool copy;                      /* an anchor points at the mapping or its list */
+};
+
+static int merge_sources(struct builder *b, struct cmp_node *v, struct pair_ref **refs, struct pair_src **srcs,
+			 size_t *n, size_t *cap, size_t *scap)
 {
-	const struct cmp_node *const *maps = &v;
+	struct cmp_node **maps = &v;
 	size_t nmaps = 1;
 	if (v->kind == CMP_SEQ) {
-		maps = (const struct cmp_node *const *)v->kids;
+		maps = v->kids;
 		nmaps = v->n;
 	}
 	for (size_t m = 0; m < nmaps; m++) {
-		const struct cmp_node *src = maps[m];
+		struct cmp_node *src = maps[m];
 		if (src->kind != CMP_MAP)
 			return cn_err_fail(b->err, CN_ERR_INVALID, "%s:%u:%u: the merge key << takes a mapping "
 					   "or a list of mappings, not %s", b->file, src->pos.line, src->pos.col,
 					   cmp_node_what(src));
 		for (size_t i = 0; i < src->n; i++) {
 			cn_xgrow((void **)refs, cap, *n + 1, sizeof(**refs));
+			cn_xgrow((void **)srcs, scap, *n + 1, sizeof(**srcs));
 			(*refs)[*n] = (struct pair_ref){ cmp_map_key(src, i), cmp_map_val(src, i), *n, false };
+			(*srcs)[*n] = (struct pair_src){ src, i, ((src->flags | v->flags) & F_ANCHORED) != 0 };
 			(*n)++;
 		}
 	}
+	return 0;
+}
+
+/* A merged pair goes into MAP: moved out of its source when no anchor
+ * points at the source (nothing else can see it), else copied (the copies
+ * were charged to the alias budget by copy_budget). */
+static void merge_pair(struct cmp_node *map, const struct pair_src *s)
+{
+	struct cmp_node **kv = &s->map->kids[2 * s->i];
+	if (!s->copy) {
+		cmp_map_push(map, kv[0], kv[1]);
+		kv[0] = kv[1] = NULL;
+		return;
+	}
+	cmp_map_push(map, cmp_node_copy(kv[0]), cmp_node_copy(kv[1]));
+}
+
+/* The nodes merge_pair will copy count against the alias budget as an
+ * alias's do: nested merge keys would otherwise copy a big mapping once
+ * per level. */
+static int copy_budget(struct builder *b, const struct cmp_node *map, const struct pair_src *srcs,
+		       const bool *keep, size_t n)
+{
+	size_t size = 0;
+	for (size_t r = 0; r < n; r++) {
+		const struct cmp_node *m = srcs[r].map;
+		if (!keep[r] || !m || !srcs[r].copy)
+			continue;
+		size += cmp_map_key(m, srcs[r].i)->size + cmp_map_val(m, srcs[r].i)->size;
+		if (size > CMP_YAML_ALIAS_NODES - b->alias_nodes)
+			return cn_err_fail(b->err, CN_ERR_TOO_BIG, "%s:%u:%u: the merge key << would expand the "
+					   "document past %u nodes (a billion-laughs document?): refused", b->file,
+					   map->pos.line, map->pos.col, CMP_YAML_ALIAS_NODES);
+	}
+	b->alias_nodes += size;
 	return 0;
 }
 
@@ -269,7 +316,8 @@ static int finish_map(struct builder *b, struct cmp_node *map)
 {
 	_cleanup_free_ struct pair_ref *refs = NULL;
 	_cleanup_free_ bool *keep = NULL;
-	size_t n = 0, cap = 0, nexplicit = 0;
+	_cleanup_free_ struct pair_src *srcs = NULL;
+	size_t n = 0, cap = 0, scap = 0, nexplicit = 0;
 	bool merges = false;
 
 	for (size_t i = 0; i < map->n; i++)
@@ -289,12 +337,15 @@ static int finish_map(struct builder *b, struct cmp_node *map)
 		if (is_merge_key(cmp_map_key(map, i)))
 			continue;
 		cn_xgrow((void **)&refs, &cap, n + 1, sizeof(*refs));
+		cn_xgrow((void **)&srcs, &scap, n + 1, sizeof(*srcs));
 		refs[n] = (struct pair_ref){ cmp_map_key(map, i), cmp_map_val(map, i), n, true };
+		srcs[n] = (struct pair_src){ NULL, 0, false };
 		n++;
 	}
 	nexplicit = n;
 	for (size_t i = 0; i < map->n; i++)
-		if (is_merge_key(cmp_map_key(map, i)) && merge_sources(b, cmp_map_val(map, i), &refs, &n, &cap) < 0)
+		if (is_merge_key(cmp_map_key(map, i)) && merge_sources(b, cmp_map_val(map, i), &refs, &srcs, &n, &cap,
+										&scap) < 0)
 			return -1;
 	for (size_t i = nexplicit; i < n; i++)
 		refs[i].rank = i;
@@ -313,8 +364,10 @@ static int finish_map(struct builder *b, struct cmp_node *map)
 	}
 	if (!merges)
 		return 0;
+	if (copy_budget(b, map, srcs, keep, n) < 0)
+		return -1;
 	/* Rebuild: explicit pairs as they were (rank order), then merged ones
-	 * kept, copied (their sources stay where anchors may point). */
+	 * kept (moved or copied, see merge_pair). */
 	{
 		struct cmp_node *old = cn_xcalloc(1, sizeof(*old));
 		size_t byrank_n = n;
@@ -332,7 +385,7 @@ static int finish_map(struct builder *b, struct cmp_node *map)
 			if (byrank[r].explicit_key)
 				cmp_map_push(map, byrank[r].key, byrank[r].val);
 			else
-				cmp_map_push(map, cmp_node_copy(byrank[r].key), cmp_node_copy(byrank[r].val));
+				merge_pair(map, &srcs[r]);
 		}
 		/* The old list: explicit pairs moved out; the rest (merge keys,
 		 * their values) to the graveyard. */
@@ -380,6 +433,7 @@ static int attach(struct builder *b, struct cmp_node *n)
 
 static void add_anchor(struct builder *b, char *name, struct cmp_node *n)
 {
+	n->flags |= F_ANCHORED;
 	cn_xgrow((void **)&b->anchors, &b->anchors_cap, b->nanchors + 1, sizeof(*b->anchors));
 	b->anchors[b->nanchors].name = name;
 	b->anchors[b->nanchors].node = n;
@@ -444,6 +498,7 @@ static int on_alias(struct builder *b, const yaml_event_t *e)
 			       "alias *%s nests deeper than %u levels", name, CMP_YAML_MAX_DEPTH);
 	b->alias_nodes += target->size;
 	copy = cmp_node_copy(target);
+	copy->flags &= ~F_ANCHORED;
 	copy->pos = mark_pos(b, e->start_mark);
 	return attach(b, copy);
 }

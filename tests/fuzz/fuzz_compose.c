@@ -82,6 +82,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cn_env_set(&env, "SET", "value");
 	if (cmp_interp_str(a, &lk, &out, NULL, &err) == 0)
 		free(out);
+	{
+		/* The short port syntax (ports.c): what it accepts is in range. */
+		struct cmp_port port;
+		const char *why;
+		if (cmp_port_parse(a, &port, &why) == 0) {
+			if (port.ctr_lo < 1 || port.ctr_hi > 65535 || port.ctr_lo > port.ctr_hi ||
+			    (port.host_lo && port.host_lo > port.host_hi) || port.host_hi > 65535)
+				abort();
+			free(cmp_port_key(&port));
+		}
+	}
 	r = cmp_envfile_parse("e.env", e, strlen(e), false, &lk, &env, &err);
 	if (r < 0 && strncmp(err.msg, "e.env", 5) != 0)
 		abort();

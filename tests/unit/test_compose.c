@@ -64,6 +64,7 @@ static char *dump(const struct cmp_project *p)
 		dump_strv(&b, "tmpfs", &s->tmpfs);
 		dump_strv(&b, "labels", &s->labels);
 		dump_strv(&b, "caps", &s->cap_add);
+		dump_strv(&b, "hosts", &s->extra_hosts);
 		dump_str(&b, "restart", s->restart);
 		dump_str(&b, "netmode", s->network_mode);
 		dump_str(&b, "user", s->user);
@@ -302,6 +303,24 @@ static void test_interpolation(void)
 	       WANT("image=busybox:1.36 ", "labels=[d1=def|d2=def|d3=|d4=alt|d5=|d6=$HOME and ${X}|d7=yes|"
 		    "d8=dot shell|d9=cost $5 yesx|d10=.]"));
 	expect_warning("an unset variable", "compose.yaml:14: the \"UNSET_VAR\" variable is not set");
+	expect("curly braces in defaults and alternatives (compose-go's cases)", &(struct load){ FILES(
+		"services:\n"
+		"  a:\n"
+		"    image: x\n"
+		"    labels:\n"
+		"      - 'c1=${missing:-{\"json\":1}}'\n"
+		"      - 'c2=${missing-{\"json\":1}}'\n"
+		"      - 'c3=${JSON:-{\"json\":1}}'\n"
+		"      - 'c4=${JSON-{\"json\":1}}'\n"
+		"      - 'c5=${SET:-{\"a\":1}}'\n"
+		"      - 'c6=${UNSET:+{x}}'\n"
+		"      - 'c7=${SET:+{x}}'\n"
+		"      - 'c8=${UNSET:-{}}'\n"
+		"      - 'c9=${UNSET:-{}'\n"
+		"      - 'c10=${UNSET:-{a}x'\n"), ENV("JSON={\"json\":2}", "SET=value") },
+	       WANT("labels=[c1={\"json\":1}|c2={\"json\":1}|c3={\"json\":2}|c4={\"json\":2}|c5=value|c6=|c7={x}|"
+		    "c8={}|c9={|c10={ax]"));
+
 	expect_err("${VAR:?msg} when unset", &(struct load){ FILES(
 		"services:\n  a:\n    image: ${REQ:?give REQ}\n") }, CN_ERR_INVALID,
 		"compose.yaml:3:12: required variable REQ is missing a value: give REQ");
@@ -352,6 +371,52 @@ static void test_envfiles(void)
 	expect_err("an unclosed quote in an env_file", &(struct load){ FILES(
 		"services:\n  a:\n    image: x\n    env_file: bad.env\n"),
 		.extra = { "bad.env", "A=1\nB=\"open\n" } }, CN_ERR_INVALID, "bad.env:2: the value has no closing \"");
+}
+
+/* .env at scale: a value doubling line after line stops at 1 MiB naming
+ * the line; 50,000 lines each naming the first load (every lookup was a
+ * scan of what came before). */
+static void test_env_scale(void)
+{
+	cn_buf b;
+	_cleanup_free_ char *got = NULL;
+	cn_buf_init(&b, 0);
+	cn_buf_adds(&b, "V0=");
+	for (int i = 0; i < 1024; i++)
+		cn_buf_addc(&b, 'x');
+	cn_buf_adds(&b, "\n");
+	for (int i = 1; i < 30; i++)
+		cn_buf_addf(&b, "V%d=${V%d}${V%d}\n", i, i - 1, i - 1);
+	expect_err("a .env value doubling line after line", &(struct load){ FILES("services: {a: {image: x}}\n"),
+		.dotenv = b.data }, CN_ERR_TOO_BIG, "/.env:12: V11: interpolation gives a value over 1 MiB");
+	cn_buf_free(&b);
+	cn_buf_init(&b, 0);
+	cn_buf_adds(&b, "BIG=");
+	for (int i = 0; i < 600000; i++)
+		cn_buf_addc(&b, 'y');
+	cn_buf_adds(&b, "\n");
+	expect_err("a compose value over 1 MiB", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    labels: [\"l=${BIG}${BIG}\"]\n"), .dotenv = b.data },
+		   CN_ERR_TOO_BIG, "compose.yaml:4:14: interpolation gives a value over 1 MiB");
+	cn_buf_free(&b);
+	cn_buf_init(&b, 0);
+	cn_buf_adds(&b, "E0=start\n");
+	for (int i = 1; i < 50000; i++)
+		cn_buf_addf(&b, "E%d=${E0}\n", i);
+	got = load(&(struct load){ FILES("services:\n  a:\n    image: x\n    labels: [\"l=${E49999}\"]\n"),
+		.dotenv = b.data });
+	UNIT_CHECK(got && strstr(got, "labels=[l=start]"), "a 50,000-line .env, each line naming the first");
+	if (!got)
+		printf("#   got: %s\n", err.msg);
+	cn_buf_free(&b);
+	expect("a project name's unset variable is one warning", &(struct load){ FILES(
+		"name: p${NOPE}\nservices: {a: {image: x}}\n") }, WANT("project p "));
+	{
+		size_t n = 0;
+		for (size_t i = 0; i < warnings.n; i++)
+			n += strstr(warnings.v[i], "\"NOPE\" variable is not set") != NULL;
+		UNIT_CHECK(n == 1, "the NOPE warning once (%zu)", n);
+	}
 }
 
 static void test_merge(void)
@@ -408,6 +473,39 @@ static void test_merge(void)
 		"services:\n  a:\n    volumes: [{type: bind, source: /h3, target: /data, read_only: true}]\n"
 		"    ports: [{target: 80, published: \"8080\", protocol: tcp}]\n") },
 	       WANT("ports=[8080:80/tcp] vols=[/h3:/data:ro|/h2:/other] net=default"));
+	expect("a null in a later file keeps the value (an emptied service, networks as a list)", &(struct load){ FILES(
+		"services:\n  db:\n    image: pg\n    user: u\n  web:\n    image: w\n"
+		"    networks: {front: {aliases: [www]}}\nnetworks: {front: }\n",
+		"services:\n  db:\n  web:\n    networks: [front]\n") },
+	       WANT("svc db image=pg user=u net=default\n", "svc web image=w net=front aliases=[www]\n"));
+	expect("!reset in the first file does not erase the second file's value", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    ports: !reset []\n    user: !reset root\n",
+		"services:\n  a:\n    ports: [\"80:80\"]\n    user: u\n") },
+	       WANT("svc a image=x ports=[80:80] user=u net=default\n"));
+	expect("!reset in the second file removes the first's", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    ports: [\"80:80\"]\n",
+		"services:\n  a:\n    ports: !reset []\n", "services:\n  a:\n    ports: [\"90:90\"]\n") },
+	       WANT("svc a image=x ports=[90:90] net=default\n"));
+	expect("repeated ports and volume targets in one file: the last, in the first's place", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    ports: [\"80:80\", \"81:81\", \"80:80/tcp\"]\n"
+		"    volumes: [\"/h1:/data\", \"/h2:/other\", {type: bind, source: /h3, target: /data}]\n") },
+	       WANT("ports=[80:80/tcp|81:81] vols=[/h3:/data|/h2:/other] net=default\n"));
+	expect_err("a volume and a tmpfs on one target", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    volumes: [\"/h:/data\"]\n    tmpfs: [/data]\n") }, CN_ERR_INVALID,
+		"compose.yaml:2:3: services.a: target /data already mounted");
+	expect_err("mem_limit and deploy memory disagree", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    mem_limit: 512m\n    deploy: {resources: {limits: {memory: 1g}}}\n") },
+		CN_ERR_INVALID, "compose.yaml:5:43: services.a: can't set distinct values on 'mem_limit' and "
+		"'deploy.resources.limits.memory'");
+	expect_err("cpus and deploy cpus disagree", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    cpus: 1.5\n    deploy: {resources: {limits: {cpus: \"2\"}}}\n") },
+		CN_ERR_INVALID, "can't set distinct values on 'cpus' and 'deploy.resources.limits.cpus'");
+	expect_err("pids_limit and deploy pids disagree", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    pids_limit: 10\n    deploy: {resources: {limits: {pids: 20}}}\n") },
+		CN_ERR_INVALID, "can't set distinct values on 'pids_limit' and 'deploy.resources.limits.pids'");
+	expect("the same limit twice is fine", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    mem_limit: 1024m\n    cpus: 0.50\n"
+		"    deploy: {resources: {limits: {memory: 1g, cpus: \"0.5\"}}}\n") }, WANT("mem=1073741824 cpus="));
 	expect("a later file's build: string merges into a mapping", &(struct load){ FILES(
 		"services:\n  a:\n    build: {context: ., target: dev}\n",
 		"services:\n  a:\n    build: ./other\n") }, WANT("/other target=dev"));
@@ -422,12 +520,60 @@ static void test_merge(void)
 		"COMPOSE_PATH_SEPARATOR=,"), .extra = { "one.yml", "services: {a: {image: x}}\n",
 			   "two.yml", "services: {a: {user: u}}\n" } },
 	       WANT(" files=2\nsvc a image=x user=u"));
+	expect("COMPOSE_FILE naming no file (\":\") is as unset: discovery",
+	       &(struct load){ .discover = true, ENV("COMPOSE_FILE=:"),
+		.extra = { "compose.yaml", "services: {a: {image: found}}\n" } }, WANT(" files=1\nsvc a image=found"));
+	expect("COMPOSE_FILE and COMPOSE_PATH_SEPARATOR from .env", &(struct load){ .discover = true,
+		.dotenv = "COMPOSE_FILE=one.yml;two.yml\nCOMPOSE_PATH_SEPARATOR=;\n",
+		.extra = { "one.yml", "services: {a: {image: x}}\n", "two.yml", "services: {a: {user: u}}\n" } },
+	       WANT(" files=2\nsvc a image=x user=u"));
 	expect("a symlinked compose.yaml is followed", &(struct load){ .discover = true,
 		.link = { "compose.yaml", "real.yaml" }, .extra = { "real.yaml",
 			"services: {a: {image: linked}}\n" } },
 	       WANT(" files=1\nsvc a image=linked net=default"));
 	expect_err("discovery finds nothing", &(struct load){ .discover = true, .dir = "empty" },
 		   CN_ERR_NOT_FOUND, "no configuration file provided");
+}
+
+/* Nested merge keys: pairs of an inline mapping move up level by level
+ * (the reviewer's 120 levels of 20,000 pairs took 646 MB when each level
+ * copied them); copies of anchored mappings count against the alias
+ * budget like aliases. */
+static void test_nested_merges(void)
+{
+	cn_buf b;
+	_cleanup_free_ char *got = NULL;
+	cn_buf_init(&b, 0);
+	cn_buf_adds(&b, "services:\n  a:\n    image: x\n    labels: ");
+	for (int i = 0; i < 120; i++)
+		cn_buf_adds(&b, "{<<: ");
+	cn_buf_adds(&b, "{");
+	for (int i = 0; i < 20000; i++)
+		cn_buf_addf(&b, "%sk%d: v", i ? ", " : "", i);
+	cn_buf_adds(&b, "}");
+	for (int i = 0; i < 120; i++)
+		cn_buf_adds(&b, ", l: x}");
+	cn_buf_adds(&b, "\n");
+	got = load(&(struct load){ FILES(b.data) });
+	UNIT_CHECK(got && strstr(got, "labels=[l=x|k0=v|k1=v|") && strstr(got, "|k19999=v]"),
+		   "120 nested inline merge keys over 20,000 pairs load");
+	if (!got)
+		printf("#   got: %s\n", err.msg);
+	cn_buf_free(&b);
+	cn_buf_init(&b, 0);
+	cn_buf_adds(&b, "services:\n  a:\n    image: x\n    labels: ");
+	for (int i = 0; i < 100; i++)
+		cn_buf_addf(&b, "{<<: &m%d ", i);
+	cn_buf_adds(&b, "{");
+	for (int i = 0; i < 1500; i++)
+		cn_buf_addf(&b, "%sk%d: v", i ? ", " : "", i);
+	cn_buf_adds(&b, "}");
+	for (int i = 0; i < 100; i++)
+		cn_buf_adds(&b, "}");
+	cn_buf_adds(&b, "\n");
+	expect_err("100 nested merge keys copying an anchored 1,500-pair mapping", &(struct load){ FILES(b.data) },
+		   CN_ERR_TOO_BIG, "the merge key << would expand the document past 200000 nodes");
+	cn_buf_free(&b);
 }
 
 static void test_anchors(void)
@@ -473,6 +619,7 @@ static void test_anchors(void)
 		"i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n"
 		"services: {a: {image: x, command: *i}}\n") }, CN_ERR_TOO_BIG,
 		"billion-laughs document?): refused");
+	test_nested_merges();
 }
 
 static void test_errors(void)
@@ -503,6 +650,16 @@ static void test_errors(void)
 	expect_err("depends_on an undefined service", &(struct load){ FILES(
 		"services:\n  a:\n    image: x\n    depends_on: [ghost]\n") }, CN_ERR_INVALID,
 		"compose.yaml:4:18: service \"a\" depends on undefined service \"ghost\"");
+	expect_err("a depends_on cycle", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [c]\n"
+		"  c:\n    image: x\n    depends_on: {a: {condition: service_started}}\n") }, CN_ERR_INVALID,
+		"compose.yaml:10:18: dependency cycle detected: a -> b -> c -> a");
+	expect_err("a service depending on itself", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    depends_on: [a]\n") }, CN_ERR_INVALID,
+		"compose.yaml:4:18: dependency cycle detected: a -> a");
+	expect("a diamond is no cycle", &(struct load){ FILES(
+		"services:\n  a: {image: x, depends_on: [b, c]}\n  b: {image: x, depends_on: [d]}\n"
+		"  c: {image: x, depends_on: [d]}\n  d: {image: x}\n") }, WANT("svc a image=x net=default dep=b:0 dep=c:0"));
 	expect_err("an undefined network", &(struct load){ FILES(
 		"services:\n  a:\n    image: x\n    networks: [ghost]\n") }, CN_ERR_INVALID,
 		"compose.yaml:2:3: service \"a\" refers to undefined network ghost");
@@ -534,6 +691,67 @@ static void test_errors(void)
 		"nested deeper than 128 levels");
 }
 
+/* Values compose-go refuses are refused too, naming file:line:column
+ * and the full path. */
+static void test_bad_values(void)
+{
+	static const char *const bad_ports[] = {
+		"abc:80", "99999", "0", "1.2.3.4:x:80", "8080:80:90", "80-81:90-92", "90-80", "80/tcpp",
+		"[::1:80:80", "300.1.1.1:80:80", ":", "65536:80",
+	};
+	for (size_t i = 0; i < CN_ARRAY_SIZE(bad_ports); i++) {
+		_cleanup_free_ char *yaml = cn_xasprintf("services:\n  a:\n    image: x\n    ports: [\"%s\"]\n",
+							 bad_ports[i]);
+		_cleanup_free_ char *want = cn_xasprintf("compose.yaml:4:13: services.a.ports: invalid port \"%s\"",
+							 bad_ports[i]);
+		expect_err("a bad short port", &(struct load){ FILES(yaml) }, CN_ERR_INVALID, want);
+	}
+	expect_err("a long port's published", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    ports: [{target: 80, published: web}]\n") }, CN_ERR_INVALID,
+		"compose.yaml:4:37: services.a.ports: invalid published port \"web\"");
+	expect_err("a long port's host_ip", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    ports: [{target: 80, host_ip: localhost}]\n") }, CN_ERR_INVALID,
+		"compose.yaml:4:35: services.a.ports: host_ip \"localhost\" is not an IP address");
+	expect("short and long ports merge on the same address (IPv6 bracketed or not)", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    ports: [\"[::1]:8080:80\", \"9000-9001:90-91/udp\"]\n",
+		"services:\n  a:\n    ports: [{target: 80, published: \"8080\", host_ip: \"::1\"}]\n") },
+	       WANT("ports=[[::1]:8080:80|9000-9001:90-91/udp] "));
+	expect_err("cpus: banana", &(struct load){ FILES("services:\n  a:\n    image: x\n    cpus: banana\n") },
+		   CN_ERR_INVALID, "compose.yaml:4:11: services.a.cpus must be a positive number of CPUs");
+	expect_err("deploy cpus: 0", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    deploy: {resources: {limits: {cpus: \"0\"}}}\n") }, CN_ERR_INVALID,
+		"services.a.deploy.resources.limits.cpus must be a positive number of CPUs");
+	expect_err("mem_limit in hex", &(struct load){ FILES("services:\n  a:\n    image: x\n    mem_limit: 0x10g\n") },
+		   CN_ERR_INVALID, "compose.yaml:4:16: services.a.mem_limit must be a size");
+	expect_err("deploy memory with an exponent", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    deploy: {resources: {limits: {memory: 1e9}}}\n") }, CN_ERR_INVALID,
+		"compose.yaml:4:43: services.a.deploy.resources.limits.memory must be a size");
+	expect_err("a restart_policy condition typo", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    deploy: {restart_policy: {condition: on-faliure}}\n") },
+		CN_ERR_INVALID, "compose.yaml:4:42: services.a.deploy.restart_policy.condition must be none, "
+		"on-failure or any");
+	expect("restart_policy conditions", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    deploy: {restart_policy: {condition: any}}\n"
+		"  b:\n    image: x\n    deploy: {restart_policy: {condition: on-failure, max_attempts: 3}}\n") },
+	       WANT("svc a image=x restart=always", "svc b image=x restart=on-failure:3"));
+	expect("extra_hosts as NAME:IP whichever form", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    extra_hosts: [h=1.2.3.4, \"g:5.6.7.8\", \"v6=[::1]\", \"w:::2\"]\n"
+		"  b:\n    image: x\n    extra_hosts: {m: 9.9.9.9}\n") },
+	       WANT("svc a image=x hosts=[h:1.2.3.4|g:5.6.7.8|v6:::1|w:::2]", "svc b image=x hosts=[m:9.9.9.9]"));
+	expect_err("extra_hosts without an address", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    extra_hosts: [lonely]\n") }, CN_ERR_INVALID,
+		"compose.yaml:4:19: services.a.extra_hosts: \"lonely\" is not HOST:IP or HOST=IP");
+	expect_err("healthcheck.test's path", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    healthcheck: {test: [CMD, [x]]}\n") }, CN_ERR_INVALID,
+		"services.a.healthcheck.test must be a list of strings");
+	expect_err("ipam's path", &(struct load){ FILES(
+		"services:\n  a: {image: x}\nnetworks:\n  n: {ipam: {config: [{subnet: [x]}]}}\n") }, CN_ERR_INVALID,
+		"networks.n.ipam.config.subnet must be a string");
+	expect_err("deploy.replicas' path", &(struct load){ FILES(
+		"services:\n  a:\n    image: x\n    deploy: {replicas: many}\n") }, CN_ERR_INVALID,
+		"services.a.deploy.replicas must be an integer");
+}
+
 static void test_unknown_keys(void)
 {
 	expect("unknown keys are warnings naming file:line", &(struct load){ FILES(
@@ -558,6 +776,34 @@ static void test_unknown_keys(void)
 	expect_warning("a depends_on key", "compose.yaml:10: services.a.depends_on.condtion: unknown key, ignored");
 	expect_warning("a top-level key", "compose.yaml:12: unknown top-level key \"bogus\"");
 	UNIT_CHECK(warnings.n == 8, "no warning for x- keys (%zu warnings)", warnings.n);
+}
+
+static void test_unsupported_warnings(void)
+{
+	expect("what cairn cannot do is a warning naming file:line", &(struct load){ FILES(
+		"services:\n"
+		"  a:\n"
+		"    image: x\n"
+		"    networks:\n"
+		"      front: {ipv4_address: 10.0.0.5, ipv6_address: \"fd00::5\", mac_address: \"02:42:ac:11:00:02\",\n"
+		"              aliases: [w]}\n"
+		"    volumes:\n"
+		"      - {type: volume, source: data, target: /d, volume: {subpath: sub}}\n"
+		"      - {type: bind, source: ./h, target: /h, bind: {create_host_path: true}}\n"
+		"networks: {front: }\n"
+		"volumes:\n"
+		"  data:\n"
+		"    driver: nfs\n"
+		"    driver_opts: {type: nfs}\n"
+		"  local: {driver: local}\n") }, WANT("net=front aliases=[w]"));
+	expect_warning("ipv4_address", "compose.yaml:5: services.a.networks.front.ipv4_address: not supported by cairn");
+	expect_warning("ipv6_address", "compose.yaml:5: services.a.networks.front.ipv6_address: not supported by cairn");
+	expect_warning("mac_address", "compose.yaml:5: services.a.networks.front.mac_address: not supported by cairn");
+	expect_warning("subpath", "compose.yaml:8: services.a.volumes.volume.subpath: not supported by cairn");
+	expect_warning("create_host_path", "compose.yaml:9: services.a.volumes.bind.create_host_path: not supported");
+	expect_warning("a volume driver", "compose.yaml:13: volumes.data.driver: not supported by cairn, ignored");
+	expect_warning("driver_opts", "compose.yaml:14: volumes.data.driver_opts: not supported by cairn, ignored");
+	UNIT_CHECK(warnings.n == 7, "driver: local is no warning (%zu warnings)", warnings.n);
 }
 
 static void test_names(void)
@@ -602,6 +848,7 @@ static void test_values(void)
 	} sizes[] = {
 		{ "512m", 536870912LL }, { "1g", 1073741824LL }, { "1gb", 1073741824LL }, { "100", 100 },
 		{ "2KiB", 2048 }, { "1.5k", 1536 }, { "x", -1 }, { "-1", -1 }, { "5q", -1 },
+		{ "0x10g", -1 }, { "1e3", -1 }, { "1.", -1 }, { ".5g", -1 }, { "1.5.2m", -1 }, { "10 mb", 10485760LL },
 	};
 	static const struct {
 		const char *in, *out;
@@ -679,10 +926,13 @@ int main(void)
 	test_valid();
 	test_interpolation();
 	test_envfiles();
+	test_env_scale();
 	test_merge();
 	test_anchors();
 	test_errors();
+	test_bad_values();
 	test_unknown_keys();
+	test_unsupported_warnings();
 	test_names();
 	test_values();
 	test_big();
