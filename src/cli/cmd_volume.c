@@ -27,11 +27,12 @@ static const char volume_usage[] =
 	"                                   name=TEXT, dangling=true|false)\n"
 	"  inspect [-f FORMAT] NAME...      show volumes as JSON (docker's fields)\n"
 	"  rm [-f] NAME...                  remove volumes and their data; refused\n"
-	"                                   while a container that has not exited\n"
-	"                                   uses one (-f: a missing one is no error)\n"
-	"  prune [-a] [-f] [--filter label=K[=V]]  remove every volume no running\n"
-	"                                   container uses (cairn has no anonymous\n"
-	"                                   volumes: -a, docker's, changes nothing)\n"
+	"                                   while a container (stopped ones too)\n"
+	"                                   references one (-f: a missing one is no\n"
+	"                                   error)\n"
+	"  prune [-a] [-f] [--filter label=K[=V]]  remove unused anonymous volumes\n"
+	"                                   (docker's; cairn has none: nothing); -a:\n"
+	"                                   every volume no container references\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help  show this help\n";
@@ -372,12 +373,13 @@ static int volume_prune(struct cli *cli, int argc, char **argv)
 	unsigned long long total = 0;
 	struct store st;
 	size_t n;
-	bool header = false;
+	bool header = false, all = false;
 	cn_err err;
 	int c, rc = 0;
 	while ((c = getopt_long(argc, argv, "+afh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'a': case 'f': break;
+		case 'a': all = true; break;
+		case 'f': break;
 		case 'F':
 			if (vfilter_add(&f, optarg, true) != 0)
 				return EXIT_USAGE;
@@ -394,7 +396,8 @@ static int volume_prune(struct cli *cli, int argc, char **argv)
 		store_close(&st);
 		return cli_fail(&err);
 	}
-	for (size_t i = 0; i < n; i++) {
+	/* docker 23's: without -a only anonymous volumes, which cairn has not. */
+	for (size_t i = 0; all && i < n; i++) {
 		_cleanup_strv_ cn_strv users = { 0 };
 		uint64_t bytes = 0;
 		_cleanup_free_ char *rel = cn_xasprintf("volumes/%s", list[i].name);

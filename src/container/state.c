@@ -1,5 +1,6 @@
 /* containers/<id>/config.json: create, read, rewrite, list, remove. */
 #include "container/container.h"
+#include "container/volume.h"
 #include "container/health.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -441,6 +442,13 @@ int ctr_create(struct store *st, struct ctr_state *s, cn_err *err)
 		return cn_err_fail(err, CN_ERR_CONFLICT,
 				    "the container name \"%s\" is already in use; remove that container "
 				    "('cairn rm %s') or choose another name", s->name, s->name);
+	/* A volume removed after run made its directory, before this lock:
+	 * made again (empty) so that the mount finds it. */
+	for (size_t i = 0; i < s->volumes.n; i++) {
+		_cleanup_free_ char *path = ctr_volume_path(st, s->volumes.v[i], err);
+		if (!path)
+			return -1;
+	}
 	if (mkdirat(root, s->id, 0700) < 0)
 		return cn_err_sys(err, "create container %.12s", s->id);
 	if (save_at(root, s, err) < 0) {
@@ -517,6 +525,12 @@ int ctr_lookup(struct store *st, const char *what, struct ctr_state *s, cn_err *
 	}
 	ctr_list_free(list, n);
 	return hits ? 1 : 0;
+}
+
+int ctr_lock(struct store *st, cn_err *err)
+{
+	_cleanup_close_ int root = open_root(st, err);
+	return root < 0 ? -1 : lock_root(root, err);
 }
 
 int ctr_remove(struct store *st, const struct ctr_state *s, cn_err *err)

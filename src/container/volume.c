@@ -210,9 +210,9 @@ int ctr_volume_users(struct store *st, const char *name, cn_strv *users, cn_err 
 	size_t n;
 	if (ctr_list(st, &list, &n, err) < 0)
 		return -1;
+	/* docker's: every container that references it, stopped ones too (a
+	 * state from a cairn without "volumes" references nothing). */
 	for (size_t i = 0; i < n; i++) {
-		if (ctr_effective_status(&list[i]) == CTR_EXITED)
-			continue;
 		for (size_t j = 0; j < list[i].volumes.n; j++)
 			if (!strcmp(list[i].volumes.v[j], name)) {
 				cn_strv_pushdup(users, list[i].name);
@@ -225,10 +225,16 @@ int ctr_volume_users(struct store *st, const char *name, cn_strv *users, cn_err 
 
 int ctr_volume_remove(struct store *st, const char *name, cn_err *err)
 {
-	_cleanup_close_ int dir = -1;
+	_cleanup_close_ int dir = -1, lock = -1;
 	_cleanup_strv_ cn_strv users = { 0 };
 	struct ctr_volume v;
-	int r = ctr_volume_get(st, name, &v, err);
+	int r;
+	/* The containers lock spans the check and the removal: run -d records
+	 * its volumes under it (ctr_create), so none starts using it between. */
+	lock = ctr_lock(st, err);
+	if (lock < 0)
+		return -1;
+	r = ctr_volume_get(st, name, &v, err);
 	if (r < 0)
 		return -1;
 	if (r == 0)

@@ -1,8 +1,10 @@
 #!/bin/bash
 # cairn volume create|ls|inspect|rm|prune (issue 13, what compose's
 # volumes and down -v need): labels, filters, docker's inspect fields; a
-# volume a running container mounts (-v or --mount) cannot be removed or
-# pruned, and can once the container exited; rm removes the data.
+# volume a container references (-v or --mount), running or stopped, cannot
+# be removed or pruned, and can once the container is removed; prune
+# without -a removes nothing (docker 23's: only anonymous volumes); rm
+# removes the data.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/containers.sh"
 
@@ -53,24 +55,38 @@ check "...its data is still there" test -s "$mp/f"
 expect_fail "...also for --mount" 1 "volume is in use - [user2]" volume rm other
 run_cairn volume ls -q --filter dangling=true
 check "ls --filter dangling=true: the unused one" test "$(cat "$T/out")" = "$anon"
-expect_ok "volume prune" volume prune -f
+expect_ok "volume prune without -a" volume prune -f
+check "...removes nothing (docker 23's: anonymous volumes only)" sh -c "! grep -qx '$anon' '$T/out'"
+run_cairn volume ls -q
+check "...all are kept" test "$(cat "$T/out" | tr '\n' ' ')" = "$anon data other "
+expect_ok "volume prune -a" volume prune -a -f
 check "...removes the unused one" grep -qx "$anon" "$T/out"
 check "...says what it reclaimed" grep -q '^Total reclaimed space: ' "$T/out"
 run_cairn volume ls -q
 check "...and keeps those in use" test "$(cat "$T/out" | tr '\n' ' ')" = "data other "
 
-# ---- after the container ----
+# ---- a stopped container still references its volumes (docker's) ----
 expect_ok "stop the user" stop -t 0 user1
-expect_ok "volume rm once its container exited" volume rm data
+run_cairn volume ls -q --filter dangling=true
+check "ls --filter dangling=true: not the stopped container's" test ! -s "$T/out"
+expect_ok "volume prune -a with the user stopped" volume prune -a -f
+check "...keeps the stopped container's data" test -s "$mp/f"
+expect_fail "volume rm of a stopped container's volume is refused" 1 \
+	"remove data: volume is in use - [user1]" volume rm data
+check "...its data is still there" test -s "$mp/f"
+
+# ---- after the container ----
+expect_ok "rm the user" rm user1
+expect_ok "volume rm once its container is removed" volume rm data
 check "...prints the name" test "$(cat "$T/out")" = data
 check "...the data is gone" test ! -e "$(dirname "$mp")"
 expect_fail "rm of a missing volume" 1 "no such volume: data" volume rm data
 expect_ok "rm -f of a missing volume is no error" volume rm -f data
 expect_ok "rm -f user2" rm -f user2
-expect_ok "prune --filter label=" volume prune --filter label=nothing=here
+expect_ok "prune -a --filter label=" volume prune -a --filter label=nothing=here
 run_cairn volume ls -q
 check "...keeps volumes without that label" test "$(cat "$T/out")" = other
-expect_ok "prune" volume prune
+expect_ok "prune -a" volume prune -a
 run_cairn volume ls -q
 check "...then nothing is left" test ! -s "$T/out"
 expect_fail "volume with no command" 2 "usage: cairn volume" volume
