@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -241,6 +242,13 @@ void ctr_health_load(int root_fd, struct ctr_state *s)
 		j = json_loadb((const char *)buf.data, buf.len, 0, NULL);
 		cn_buf_free(&buf);
 	}
+	/* The results of another run (a --restart came since): this one is
+	 * starting, with no result yet (docker's). */
+	v = json_object_get(j, "InitStart");
+	if (!json_is_integer(v) || (unsigned long long)json_integer_value(v) != s->init_start) {
+		json_decref(j);
+		j = NULL;
+	}
 	status = json_string_value(json_object_get(j, "Status"));
 	if (status && strcmp(status, "starting") && strcmp(status, "healthy") && strcmp(status, "unhealthy"))
 		status = NULL;
@@ -273,6 +281,9 @@ static int health_save(struct store *st, const struct ctr_state *s, cn_err *err)
 	if (fd < 0)
 		return cn_err_sys(err, "container %.12s", s->id);
 	j = ctr_health_json(s);
+	/* Which run the results are of (not docker's: kept out of inspect). */
+	if (j)
+		json_object_set_new(j, "InitStart", json_integer((json_int_t)s->init_start));
 	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!text)
@@ -482,11 +493,57 @@ static int running(struct store *st, const char *id, struct ctr_state *s)
 	return 1;
 }
 
+/* A pidfd of S's init, readable once it ended; -1 when it is gone already
+ * (or its pid is another process's now). */
+static int init_pidfd(const struct ctr_state *s)
+{
+	unsigned long long start;
+	int fd;
+	if (s->init_pid <= 0)
+		return -1;
+	fd = (int)syscall(SYS_pidfd_open, s->init_pid, 0);
+	if (fd < 0)
+		return -1;
+	/* Opened first, checked after: the pid cannot be reused in between. */
+	if (ctr_proc_start_time(s->init_pid, &start) < 0 || start != s->init_start) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Wait up to NS for FD's process to end: true when it has. */
+static bool init_ended(int fd, long long ns)
+{
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+	struct timespec ts = { .tv_sec = ns / NS, .tv_nsec = ns % NS };
+	int r;
+	if (fd < 0)
+		return true;
+	while ((r = ppoll(&pf, 1, &ts, NULL)) < 0 && errno == EINTR)
+		;
+	return r != 0;
+}
+
+/* Whether the run whose init FD is (pid PID) can still be checked: not
+ * ended, and its namespaces not yet dropped (an ending pid 1 drops them
+ * before its pidfd turns readable: a check then fails for no fault of the
+ * container). */
+static bool init_alive(int fd, pid_t pid)
+{
+	char path[64], link[128];
+	if (init_ended(fd, 0))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+	return readlink(path, link, sizeof(link)) > 0 && !init_ended(fd, 0);
+}
+
 static void __attribute__((noreturn)) monitor(struct store *st, const char *id)
 {
 	struct ctr_state h = { .health = NULL };     /* the record: health fields only */
 	unsigned long long run = 0;                  /* init_start of the run checked */
 	long long started_ns = 0;
+	int init = -1;                               /* that run's init (pidfd) */
 	cn_err err;
 	for (;;) {
 		struct ctr_state s;
@@ -506,29 +563,37 @@ static void __attribute__((noreturn)) monitor(struct store *st, const char *id)
 			started_ns = s.started * NS;
 			ctr_health_results_free(&h);
 			memcpy(h.id, s.id, sizeof(h.id));
+			h.init_start = run;
 			h.health = cn_xstrdup("starting");
 			health_save(st, &h, &err);
+			if (init >= 0)
+				close(init);
+			init = init_pidfd(&s);
+		}
+		if (!init_alive(init, s.init_pid)) {
+			/* Between runs (--restart's back-off): nothing to check
+			 * until the next one starts. */
+			ctr_state_free(&s);
+			sleep_ns(NS / 10);
+			continue;
 		}
 		c = &s.healthcheck;
 		wait = c->interval_ns ? c->interval_ns : CTR_HEALTH_INTERVAL_NS;
 		if (!strcmp(h.health, "starting") && now_ns() - started_ns < c->start_period_ns)
 			wait = c->start_interval_ns ? c->start_interval_ns : CTR_HEALTH_START_INTERVAL_NS;
-		sleep_ns(wait);
 		ctr_state_free(&s);
+		/* The run's end wakes it at once. */
+		if (init_ended(init, wait))
+			continue;
 		if (running(st, id, &s) <= 0)
 			continue;
-		if (s.init_start == run)
-			probe(&s, &res);
-		r = s.init_start == run;
-		ctr_state_free(&s);
-		if (!r)
-			continue;
-		/* The run checked must still be the one running. */
-		if (running(st, id, &s) <= 0) {
-			free(res.output);
+		if (s.init_start != run) {
+			ctr_state_free(&s);
 			continue;
 		}
-		if (s.init_start == run) {
+		probe(&s, &res);
+		/* A check of a run that ended meanwhile says nothing of it. */
+		if (init_alive(init, s.init_pid)) {
 			apply(&h, &s.healthcheck, started_ns, &res);
 			health_save(st, &h, &err);
 		}

@@ -117,6 +117,45 @@ case "$(ps_status hc3)" in
 *) fail "...and ps shows no health (got '$(ps_status hc3)')" ;;
 esac
 
+# ---- the health is the current run's (--restart) ----
+# A long interval once healthy: only a new run may make it "starting".
+expect_ok "run -d --restart always with a check and a long interval" \
+	run -d --name rs --restart always -v hc-rs:/v --health-cmd 'test -e /tmp/ok' \
+	--health-interval 1h --health-start-period 1h --health-start-interval 200ms busybox \
+	sh -c 'while [ ! -e /v/stop ]; do sleep 0.1; done; rm /v/stop; exit 1'
+"$CAIRN" exec rs touch /tmp/ok
+wait_for "it turns healthy" health_is rs healthy
+first=$(state rs .init.start_time)
+"$CAIRN" exec rs touch /v/stop
+new_run() { s=$(state rs .init.start_time) && [ "$s" != "$first" ] && [ "$s" != 0 ] &&
+	[ "$(state rs .status)" = running ]; }
+wait_for "it restarts" new_run
+check "after the restart it is 'starting' again at once (not the last run's healthy)" health_is rs starting
+run_cairn inspect --type container -f '{{range .State.Health.Log}}{{.ExitCode}} {{end}}' rs
+check "...with no result of the last run (its success)" sh -c "! grep -qw 0 '$T/out'"
+expect_ok "rm -f rs" rm -f rs
+expect_ok "volume rm hc-rs" volume rm hc-rs
+
+# During --restart's back-off init is dead: no check may run (and fail).
+expect_ok "run -d --restart always: a process that ends after a second, a check that succeeds" \
+	run -d --name rs2 --restart always --health-cmd true --health-interval 100ms \
+	--health-retries 1 busybox sh -c 'sleep 1; exit 1'
+bad=""
+for _ in $(seq 200); do
+	out=$("$CAIRN" inspect --type container \
+		-f '{{.State.Health.Status}}{{range .State.Health.Log}} {{.ExitCode}}{{end}}' rs2 2>/dev/null) || continue
+	out="$(state rs2 .restart_count) $out"
+	set -- $out
+	[ "$2" = unhealthy ] && bad="$bad [$out]"
+	shift 2
+	for c in "$@"; do [ "$c" = 0 ] || bad="$bad [$out]"; done
+	[ "${out%% *}" -ge 5 ] 2>/dev/null && break
+	sleep 0.1
+done
+check "...restarted 5 times" test "${out%% *}" -ge 5
+check "...never a failed check nor unhealthy through the back-offs (seen:$bad)" test -z "$bad"
+expect_ok "rm -f rs2" rm -f rs2
+
 # ---- labels and ps filters ----
 expect_ok "run -d --label a=1 -l b --label com.docker.compose.project=demo" \
 	run -d --name lab --label a=1 -l b --label com.docker.compose.project=demo busybox sleep 600
