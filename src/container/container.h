@@ -174,6 +174,8 @@ struct ctr_exec {
 	bool interactive, tty;
 	bool capture;                   /* stdout and stderr to out_fd, not the caller's */
 	int out_fd;
+	bool stop_kills_group;          /* SIGTERM/SIGINT: SIGKILL the command and every
+	                                 * process of its group (health checks' timeout) */
 };
 /* Run E in S with the caller's stdin (interactive), stdout and stderr and
  * wait: EX as sb_exec. 1 when S is not running (nothing printed), -1 on

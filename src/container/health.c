@@ -6,6 +6,7 @@
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 #include "util/mem.h"
 #include "util/utf8.h"
 
@@ -351,10 +352,12 @@ static void __attribute__((noreturn)) check_child(const struct ctr_state *s, int
 {
 	const cn_strv *t = &s->healthcheck.test;
 	char *shell[] = { "/bin/sh", "-c", NULL, NULL };
-	struct ctr_exec e = { .capture = true, .out_fd = out_fd };
+	struct ctr_exec e = { .capture = true, .out_fd = out_fd, .stop_kills_group = true };
 	struct sb_exit ex = { 0 };
 	cn_err err;
 	int r;
+	/* From the start: the timeout's SIGTERM ends the command's group. */
+	cn_interrupt_install();
 	if (!strcmp(t->v[0], "CMD-SHELL")) {
 		shell[2] = t->v[1];
 		e.argv = shell;
@@ -372,8 +375,9 @@ static void __attribute__((noreturn)) check_child(const struct ctr_state *s, int
 }
 
 /* One check of S into RES, within its timeout (docker's -1 and message
- * past it: the checking process is killed, and with it, by its parent-death
- * signal, the command in the container). */
+ * past it, with the output so far: the checking process is told to stop,
+ * and kills the command's process group in the container, so that what
+ * the command started goes too; SIGKILL if it does not end soon). */
 static void probe(const struct ctr_state *s, struct ctr_health_result *res)
 {
 	long long timeout = s->healthcheck.timeout_ns ? s->healthcheck.timeout_ns : CTR_HEALTH_TIMEOUT_NS;
@@ -431,16 +435,36 @@ static void probe(const struct ctr_state *s, struct ctr_health_result *res)
 			have += k;
 		}
 	}
+	if (timed_out) {
+		long long grace = mono_ns() + 5 * NS;
+		kill(pid, SIGTERM);
+		/* Until it ended (EOF), reading what is left (dropped). */
+		for (;;) {
+			struct pollfd pf = { .fd = p[0], .events = POLLIN };
+			long long left = grace - mono_ns();
+			int r = left > 0 ? poll(&pf, 1, (int)(left / 1000000 + 1)) : 0;
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				kill(pid, SIGKILL);
+				break;
+			}
+			ssize_t n = read(p[0], chunk, sizeof(chunk));
+			if (n == 0 || (n < 0 && errno != EINTR))
+				break;
+		}
+	}
 	close(p[0]);
-	if (timed_out)
-		kill(pid, SIGKILL);
 	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
 		;
 	res->end_ns = now_ns();
 	if (timed_out) {
 		char d[32];
+		_cleanup_free_ char *text = valid_text(out, have);
 		duration_text(timeout, d, sizeof(d));
-		res->output = cn_xasprintf("Health check exceeded timeout (%s)", d);
+		/* docker's (25+): the output so far after the message. */
+		res->output = *text ? cn_xasprintf("Health check exceeded timeout (%s): %s", d, text)
+				    : cn_xasprintf("Health check exceeded timeout (%s)", d);
 		return;
 	}
 	res->output = valid_text(out, have);

@@ -77,15 +77,18 @@ wait_for "...is healthy" health_is execform healthy
 run_cairn inspect --type container -f '{{json .Config.Healthcheck.Test}}' execform
 check "...recorded as docker's Test" test "$(cat "$T/out")" = '["CMD","test","-s","/etc/passwd"]'
 expect_ok "a check that outlives its timeout" \
-	run -d --name slow --health-cmd 'sleep 30' --health-timeout 300ms --health-interval 200ms \
-	--health-retries 1 busybox sleep 600
+	run -d --name slow --health-cmd 'echo partial-out; sleep 30; echo never' --health-timeout 300ms \
+	--health-interval 200ms --health-retries 1 busybox sleep 600
 wait_for "...fails: unhealthy" health_is slow unhealthy
+nlog_ge() { [ "$("$CAIRN" inspect --type container -f '{{len .State.Health.Log}}' "$1")" -ge "$2" ]; }
+wait_for "...(two checks done)" nlog_ge slow 2
 run_cairn inspect --type container -f '{{with index .State.Health.Log 0}}{{.ExitCode}}|{{.Output}}{{end}}' slow
-check "...with docker's -1 and 'Health check exceeded timeout (300ms)'" \
-	test "$(cat "$T/out")" = "-1|Health check exceeded timeout (300ms)"
+check "...with docker's -1 and 'Health check exceeded timeout (300ms): ' and the output so far" \
+	test "$(cat "$T/out")" = "-1|Health check exceeded timeout (300ms): partial-out"
 run_cairn exec slow ps -o args
 n=$(grep -c '^sleep 30' "$T/out")
-check "...and the timed-out commands are killed (at most the one running now)" test "$n" -le 1
+check "...and the timed-out commands are killed, what they started too (at most the one running now)" \
+	test "$n" -le 1
 expect_ok "a check printing 10000 bytes" \
 	run -d --name loud --health-cmd 'head -c 10000 /dev/zero | tr "\0" x' --health-interval 200ms \
 	busybox sleep 600
