@@ -333,10 +333,9 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 		cn_fmt_free(&fmt);
 		return cli_fail(&err);
 	}
-	if (last >= 0 && (size_t)last < n)
-		n_shown = (size_t)last;         /* ctr_list is newest first */
-	else
-		n_shown = n;
+	/* docker's: the filters first, then the N created last (ctr_list is
+	 * newest first) of what they let through. */
+	n_shown = last >= 0 ? (size_t)last : n;
 	store_close(&st);
 	cells = cn_xcalloc(n + 1, sizeof(*cells));
 	for (size_t i = 0; i < NCOL; i++) {
@@ -344,13 +343,14 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 		w[i] = width(heads[i]);
 	}
 	rows = 1;
-	for (size_t i = 0; i < n_shown; i++) {
+	for (size_t i = 0, shown = 0; i < n && shown < n_shown; i++) {
 		const struct ctr_state *s = &list[i];
 		char status[96], created[64];
 		if (!all && ctr_effective_status(s) == CTR_EXITED)
 			continue;
 		if (!filter_match(&filter, s, states[ctr_effective_status(s)]))
 			continue;
+		shown++;
 		if (quiet) {
 			printf("%.*s\n", full ? CTR_ID_LEN : CTR_SHORT_ID_LEN, cli_esc(s->id));
 			continue;

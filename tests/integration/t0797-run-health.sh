@@ -183,6 +183,10 @@ run_cairn ps --filter health=none --filter name=lab --format '{{.Names}}'
 check "ps --filter health=none (and name=)" test "$(cat "$T/out")" = lab
 run_cairn ps --filter status=exited --format '{{.Names}}'
 check "ps --filter status=exited lists exited ones without -a" test "$(cat "$T/out")" = img
+run_cairn ps -n 1 --filter name=flip --format '{{.Names}}'
+check "ps -n 1 applies the filters first (docker's)" test "$(cat "$T/out")" = flip
+run_cairn ps -l --filter label=a --format '{{.Names}}'
+check "ps -l too" test "$(cat "$T/out")" = lab
 expect_fail "an unknown filter is refused" 2 "invalid filter 'color'" ps --filter color=red
 expect_fail "an unknown health value is refused" 2 "Unrecognised filter value for health: sick" \
 	ps --filter health=sick
