@@ -6,6 +6,7 @@
 #include "util/mem.h"
 
 #include <getopt.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,8 @@ static const char ps_usage[] =
 	"  -l, --latest  the container created last (-n 1)\n"
 	"      --no-trunc  full ids and commands\n"
 	"  -f, --filter F  only containers that match: label=KEY or label=KEY=VALUE (all\n"
-	"                given must match), name=TEXT (part of the name), id=PREFIX,\n"
+	"                given must match), name=RE, id=RE (the name or id, or a\n"
+	"                regular expression found in it),\n"
 	"                status=created|running|exited (implies -a), health=starting|\n"
 	"                healthy|unhealthy|none; a key given twice matches either value\n"
 	"      --format F  a Go template per container (fields ID, Image, Command,\n"
@@ -173,13 +175,31 @@ static int filter_add(struct ps_filter *f, const char *arg)
 	return 0;
 }
 
-static bool any_match(const cn_strv *want, const char *have, bool prefix, bool part)
+static bool any_match(const cn_strv *want, const char *have)
 {
 	if (!want->n)
 		return true;
+	for (size_t i = 0; i < want->n; i++)
+		if (!strcmp(have, want->v[i]))
+			return true;
+	return false;
+}
+
+/* docker's filters.Match (name=, id=): an exact match, else each value as
+ * a regular expression found anywhere in HAVE (ERE here, RE2 there; one
+ * that does not compile matches nothing). */
+static bool any_regex(const cn_strv *want, const char *have)
+{
+	if (!want->n || any_match(want, have))
+		return true;
 	for (size_t i = 0; i < want->n; i++) {
-		if (part ? strstr(have, want->v[i]) != NULL
-			 : prefix ? !strncmp(have, want->v[i], strlen(want->v[i])) : !strcmp(have, want->v[i]))
+		regex_t re;
+		bool hit;
+		if (regcomp(&re, want->v[i], REG_EXTENDED | REG_NOSUB) != 0)
+			continue;
+		hit = regexec(&re, have, 0, NULL, 0) == 0;
+		regfree(&re);
+		if (hit)
 			return true;
 	}
 	return false;
@@ -195,9 +215,10 @@ static bool filter_match(const struct ps_filter *f, const struct ctr_state *s, c
 		if (!v || (eq && strcmp(v, eq + 1)))
 			return false;
 	}
-	return any_match(&f->names, s->name ? s->name : "", false, true) &&
-	       any_match(&f->ids, s->id, true, false) && any_match(&f->status, state, false, false) &&
-	       any_match(&f->health, s->health ? s->health : "none", false, false);
+	const char *name = s->name ? s->name : "";
+	_cleanup_free_ char *slashed = cn_xasprintf("/%s", name);      /* docker's Name */
+	return (any_regex(&f->names, name) || any_regex(&f->names, slashed)) && any_regex(&f->ids, s->id) &&
+	       any_match(&f->status, state) && any_match(&f->health, s->health ? s->health : "none");
 }
 
 /* Labels as docker's ps prints them: "k=v,k2=v2" (sorted here: stable). */

@@ -183,6 +183,15 @@ run_cairn ps --filter health=none --filter name=lab --format '{{.Names}}'
 check "ps --filter health=none (and name=)" test "$(cat "$T/out")" = lab
 run_cairn ps --filter status=exited --format '{{.Names}}'
 check "ps --filter status=exited lists exited ones without -a" test "$(cat "$T/out")" = img
+run_cairn ps --filter name='^lab$' --format '{{.Names}}'
+check "ps --filter name= is a regular expression (docker's): ^lab\$" test "$(cat "$T/out")" = lab
+run_cairn ps --filter name='^/lab$' --format '{{.Names}}'
+check "...also against docker's /NAME" test "$(cat "$T/out")" = lab
+run_cairn ps --filter name='^ab$' -q
+check "...anchored: ^ab\$ matches nothing" test ! -s "$T/out"
+labid=$("$CAIRN" ps -q --no-trunc --filter name=lab)
+run_cairn ps --filter "id=^${labid:0:6}" --filter 'id=[' --format '{{.Names}}'
+check "ps --filter id= too (one that does not compile matches nothing)" test "$(cat "$T/out")" = lab
 run_cairn ps -n 1 --filter name=flip --format '{{.Names}}'
 check "ps -n 1 applies the filters first (docker's)" test "$(cat "$T/out")" = flip
 run_cairn ps -l --filter label=a --format '{{.Names}}'
