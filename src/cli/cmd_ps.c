@@ -243,7 +243,7 @@ static char *labels_text(const struct ctr_state *s)
 	return cn_buf_detach(&b);
 }
 
-/* {{.Label "k"}}: gotmpl calls a field with an argument through "Label()". */
+/* {{.Label "k"}}: the row's method, in the side table of methods. */
 static json_t *labels_json(const struct ctr_state *s)
 {
 	json_t *o = json_object();
@@ -385,14 +385,15 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 			_cleanup_free_ char *labels = labels_text(s);
 			char at[48];
 			cli_time_docker(s->created, at, sizeof(at));
-			if (cli_format_row(&fmt, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+			if (cli_format_row_methods(&fmt, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
 							   "Command", cmd, "CreatedAt", at, "ID", id, "Image",
-							   s->image ? s->image : "", "Labels", labels, "Label()",
-							   labels_json(s), "LocalVolumes", "0",
+							   s->image ? s->image : "", "Labels", labels,
+							   "LocalVolumes", "0",
 							   "Names", s->name ? s->name : "", "Networks",
 							   s->net.network ? s->net.network : "", "Ports", ports,
 							   "RunningFor", ago, "State", states[ctr_effective_status(s)],
-							   "Status", status)) < 0) {
+							   "Status", status),
+						   json_pack("{s:o}", "Label", labels_json(s))) < 0) {
 				rc = EXIT_FAIL;
 				break;
 			}

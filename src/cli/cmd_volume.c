@@ -243,12 +243,13 @@ static int volume_ls(struct cli *cli, int argc, char **argv)
 				cn_buf_adds(&b, list[i].labels.v[k]);
 			}
 			ltext = cn_buf_detach(&b);
-			row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "Driver", "local", "Name",
+			row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "Driver", "local", "Name",
 					list[i].name, "Mountpoint", list[i].mountpoint, "Labels", ltext, "Scope",
-					"local", "Size", "N/A", "Label()", json_is_null(lab) ? json_object() : lab);
+					"local", "Size", "N/A");
 			if (json_is_null(lab))
 				json_decref(lab);
-			if (cli_format_row(&fmt, row) < 0)
+			if (cli_format_row_methods(&fmt, row, json_pack("{s:o}", "Label",
+									json_is_null(lab) ? json_object() : lab)) < 0)
 				rc = EXIT_FAIL;
 		} else {
 			cli_table_add(&t, "local", cli_esc(list[i].name));

@@ -175,6 +175,10 @@ check "--format {{.Labels}} and {{.Label \"k\"}}" test "$(cat "$T/out")" = "a=1,
 run_cairn ps --filter name=lab --format json
 check "--format json has Labels, not the method" \
 	sh -c "jq -e '.Labels == \"a=1,b=,com.docker.compose.project=demo\" and (has(\"Label()\") | not)' '$T/out'"
+run_cairn ps --filter name=lab --format '{{json .}}'
+check "...nor {{json .}}" sh -c "jq -e '.Labels == \"a=1,b=,com.docker.compose.project=demo\" and (has(\"Label()\") | not)' '$T/out'"
+run_cairn ps --filter name=lab --format '{{range $k, $v := .}}{{$k}} {{end}}'
+check "...nor {{range}} over the row" sh -c "! grep -q 'Label()' '$T/out' && grep -q 'Labels' '$T/out'"
 run_cairn inspect --type container -f '{{.Config.Labels.a}}' lab
 check "inspect shows Config.Labels" test "$(cat "$T/out")" = 1
 run_cairn ps --filter health=unhealthy --format '{{.Names}}'

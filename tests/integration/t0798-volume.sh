@@ -33,6 +33,9 @@ run_cairn volume ls -q --filter name=dat
 check "ls --filter name=" test "$(cat "$T/out")" = data
 run_cairn volume ls --format '{{.Name}} {{.Driver}} {{.Label "k"}}' --filter name=data
 check "ls --format with {{.Label \"k\"}}" test "$(cat "$T/out")" = "data local v"
+run_cairn volume ls --format '{{json .}}' --filter name=data
+check "ls --format '{{json .}}': Labels, not the method" \
+	sh -c "jq -e '.Labels == \"com.docker.compose.project=demo,k=v\" and (has(\"Label()\") | not)' '$T/out'"
 
 expect_ok "volume inspect" volume inspect data
 check "...docker's fields" jq -e '.[0] | .Name == "data" and .Driver == "local" and .Scope == "local"
