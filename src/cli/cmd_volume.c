@@ -92,6 +92,14 @@ static bool vfilter_match(const struct vfilter *f, const struct ctr_volume *v, b
 	return name_ok && (f->dangling < 0 || f->dangling == !used);
 }
 
+/* A volume whose cairn.json is damaged: listed, as having no labels. */
+static void warn_meta(const struct ctr_volume *v)
+{
+	if (v->meta_error)
+		fprintf(stderr, "warning: volume '%s': %s; taken as having no labels\n", cli_esc(v->name),
+			cli_esc(v->meta_error));
+}
+
 static json_t *labels_json(const cn_strv *labels)
 {
 	json_t *o;
@@ -224,6 +232,7 @@ static int volume_ls(struct cli *cli, int argc, char **argv)
 	cli_table_add(&t, "DRIVER", "VOLUME NAME");
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		_cleanup_strv_ cn_strv users = { 0 };
+		warn_meta(&list[i]);
 		if (f.dangling >= 0 && ctr_volume_users(&st, list[i].name, &users, &err) < 0) {
 			rc = cli_fail(&err);
 			break;
@@ -302,6 +311,7 @@ static int volume_inspect(struct cli *cli, int argc, char **argv)
 			rc = EXIT_FAIL;
 			continue;
 		}
+		warn_meta(&v);
 		json_array_append_new(out, volume_json(&v));
 		ctr_volume_free(&v);
 	}
@@ -402,6 +412,7 @@ static int volume_prune(struct cli *cli, int argc, char **argv)
 		_cleanup_strv_ cn_strv users = { 0 };
 		uint64_t bytes = 0;
 		_cleanup_free_ char *rel = cn_xasprintf("volumes/%s", list[i].name);
+		warn_meta(&list[i]);
 		if (ctr_volume_users(&st, list[i].name, &users, &err) < 0) {
 			rc = cli_fail(&err);
 			break;

@@ -53,6 +53,7 @@ void ctr_volume_free(struct ctr_volume *v)
 {
 	free(v->name);
 	free(v->mountpoint);
+	free(v->meta_error);
 	cn_strv_free(&v->labels);
 	memset(v, 0, sizeof(*v));
 }
@@ -123,12 +124,16 @@ static int load_at(struct store *st, int dir, const char *name, struct ctr_volum
 	v->name = cn_xstrdup(name);
 	v->mountpoint = cn_xasprintf("%s/volumes/%s/_data", st->root, name);
 	v->created = (long long)sb.st_mtime;
+	/* Damaged metadata (a directory, too big, not JSON): no labels, said
+	 * in meta_error, rather than every volume command failing. */
 	if (cn_read_file_at(vol, META_FILE, META_MAX, &buf, err) == 0) {
-		j = json_loadb((const char *)buf.data, buf.len, 0, NULL);
+		json_error_t je;
+		j = json_loadb((const char *)buf.data, buf.len, 0, &je);
 		cn_buf_free(&buf);
+		if (!json_is_object(j))
+			v->meta_error = cn_xasprintf("%s: %s", META_FILE, j ? "not a JSON object" : je.text);
 	} else if (err->errnum != ENOENT) {
-		ctr_volume_free(v);
-		return cn_err_wrap(err, "volume '%s'", name);
+		v->meta_error = cn_xstrdup(err->msg);
 	}
 	val = json_object_get(j, "CreatedAt");
 	if (json_is_integer(val))

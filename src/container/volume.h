@@ -26,6 +26,8 @@ struct ctr_volume {
 	char *mountpoint;               /* .../volumes/NAME/_data */
 	long long created;              /* unix seconds */
 	cn_strv labels;                 /* KEY=VALUE */
+	char *meta_error;               /* its cairn.json could not be read (why):
+	                                 * taken as no labels; NULL: fine */
 };
 void ctr_volume_free(struct ctr_volume *v);
 

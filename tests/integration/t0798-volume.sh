@@ -46,6 +46,22 @@ expect_fail "inspect of a missing volume" 1 "no such volume: nope" volume inspec
 run_cairn volume inspect -f '{{.Name}}={{.Labels.k}}' data
 check "inspect -f" test "$(cat "$T/out")" = "data=v"
 
+# ---- damaged metadata: that volume has no labels, the others are listed ----
+expect_ok "volume create dmg" volume create dmg
+expect_ok "volume create big" volume create big
+dmgdir=$(dirname "$("$CAIRN" volume inspect -f '{{.Mountpoint}}' dmg)")
+rm -f "$dmgdir/cairn.json" && mkdir "$dmgdir/cairn.json"
+bigdir=$(dirname "$("$CAIRN" volume inspect -f '{{.Mountpoint}}' big)")
+head -c 1100000 /dev/zero | tr '\0' ' ' >"$bigdir/cairn.json"
+run_cairn volume ls -q
+check "volume ls with a damaged cairn.json (a directory, one past 1 MiB) lists every volume" \
+	test "$(tr '\n' ' ' <"$T/out")" = "$anon big data dmg "
+check "...warning about each" sh -c "grep -q \"warning: volume 'dmg': .*taken as having no labels\" '$T/err' &&
+	grep -q \"warning: volume 'big': \" '$T/err'"
+run_cairn volume ls -q --filter label=k
+check "...the others' labels still filter" test "$(cat "$T/out")" = data
+expect_ok "volume rm of a damaged one" volume rm dmg big
+
 # ---- in use ----
 expect_ok "run -d -v data:/data" run -d --name user1 -v data:/data busybox sh -c 'echo kept >/data/f; sleep 600'
 wait_for "...writes into the volume" test -s "$mp/f"
