@@ -498,14 +498,16 @@ static void apply(struct ctr_state *h, const struct ctr_health_conf *c, long lon
 	memset(res, 0, sizeof(*res));
 }
 
-/* The state of ID if its container is running: 1, 0 when it is not (yet),
- * -1 when it ended or is gone. */
+/* The state of ID if its container is running: 1, 0 when it is not (yet)
+ * or its state cannot be read now (a damaged or half-written file: tried
+ * again), -1 when it ended or is gone. */
 static int running(struct store *st, const char *id, struct ctr_state *s)
 {
+	_cleanup_free_ char *dir = cn_xasprintf("containers/%s", id);
 	cn_err ignored;
 	int r = ctr_load(st, id, s, &ignored);
 	if (r < 0)
-		return -1;
+		return faccessat(st->root_fd, dir, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT ? -1 : 0;
 	if (s->status == CTR_EXITED) {
 		ctr_state_free(s);
 		return -1;
@@ -581,8 +583,9 @@ static void __attribute__((noreturn)) monitor(struct store *st, const char *id)
 			sleep_ns(NS / 10);
 			continue;
 		}
-		if (s.init_start != run) {
-			/* A (re)start: docker's health starts over. */
+		if (!h.health || s.init_start != run) {
+			/* A (re)start: docker's health starts over (the first
+			 * round too, even with a damaged start time of 0). */
 			run = s.init_start;
 			started_ns = s.started * NS;
 			ctr_health_results_free(&h);

@@ -159,6 +159,21 @@ check "...restarted 5 times" test "${out%% *}" -ge 5
 check "...never a failed check nor unhealthy through the back-offs (seen:$bad)" test -z "$bad"
 expect_ok "rm -f rs2" rm -f rs2
 
+# ---- the monitor outlives a state it cannot read for a while ----
+expect_ok "run -d with a check waiting for a file" \
+	run -d --name dmg --health-cmd 'test -e /tmp/ready' --health-interval 200ms busybox sleep 600
+dmgid=$("$CAIRN" ps -q --no-trunc --filter name='^dmg$')
+cfg="$CAIRN_ROOT/containers/$dmgid/config.json"
+cp "$cfg" "$T/dmg-config.json"
+echo '{"damaged' >"$cfg.tmp" && mv "$cfg.tmp" "$cfg"
+sleep 1         # (rounds of the monitor that cannot read the state)
+jq '.init.start_time = 0' "$T/dmg-config.json" >"$cfg.tmp" && mv "$cfg.tmp" "$cfg"
+sleep 1         # (rounds with an init start time of 0)
+cp "$T/dmg-config.json" "$cfg.tmp" && mv "$cfg.tmp" "$cfg"
+"$CAIRN" exec dmg touch /tmp/ready
+wait_for "a damaged config.json (not JSON, then init start_time 0) meanwhile: the checks go on" health_is dmg healthy
+expect_ok "rm -f dmg" rm -f dmg
+
 # ---- labels and ps filters ----
 expect_ok "run -d --label a=1 -l b --label com.docker.compose.project=demo" \
 	run -d --name lab --label a=1 -l b --label com.docker.compose.project=demo busybox sleep 600
