@@ -3,6 +3,7 @@
 #include "container/container.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/labels.h"
 #include "util/mem.h"
 
 #include <getopt.h>
@@ -207,53 +208,12 @@ static bool any_regex(const cn_strv *want, const char *have)
 
 static bool filter_match(const struct ps_filter *f, const struct ctr_state *s, const char *state)
 {
-	for (size_t i = 0; i < f->labels.n; i++) {
-		const char *eq = strchr(f->labels.v[i], '=');
-		_cleanup_free_ char *key = eq ? cn_xstrndup(f->labels.v[i], (size_t)(eq - f->labels.v[i]))
-					      : cn_xstrdup(f->labels.v[i]);
-		const char *v = ctr_label(s, key);
-		if (!v || (eq && strcmp(v, eq + 1)))
-			return false;
-	}
+	if (!cn_labels_match_all(&s->labels, &f->labels))
+		return false;
 	const char *name = s->name ? s->name : "";
 	_cleanup_free_ char *slashed = cn_xasprintf("/%s", name);      /* docker's Name */
 	return (any_regex(&f->names, name) || any_regex(&f->names, slashed)) && any_regex(&f->ids, s->id) &&
 	       any_match(&f->status, state) && any_match(&f->health, s->health ? s->health : "none");
-}
-
-/* Labels as docker's ps prints them: "k=v,k2=v2" (sorted here: stable). */
-static int by_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static char *labels_text(const struct ctr_state *s)
-{
-	_cleanup_strv_ cn_strv v = { 0 };
-	cn_buf b;
-	cn_strv_copy(&v, &s->labels);
-	if (v.n)
-		qsort(v.v, v.n, sizeof(*v.v), by_str);
-	cn_buf_init(&b, 0);
-	for (size_t i = 0; i < v.n; i++) {
-		if (i)
-			cn_buf_addc(&b, ',');
-		cn_buf_adds(&b, v.v[i]);
-	}
-	return cn_buf_detach(&b);
-}
-
-/* {{.Label "k"}}: the row's method, in the side table of methods. */
-static json_t *labels_json(const struct ctr_state *s)
-{
-	json_t *o = json_object();
-	for (size_t i = 0; i < s->labels.n; i++) {
-		const char *eq = strchr(s->labels.v[i], '=');
-		_cleanup_free_ char *k = eq ? cn_xstrndup(s->labels.v[i], (size_t)(eq - s->labels.v[i])) : NULL;
-		if (k)
-			json_object_set_new(o, k, json_string(eq + 1));
-	}
-	return o;
 }
 
 /* Display width: UTF-8 continuation bytes take no column. */
@@ -382,18 +342,19 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 			_cleanup_free_ char *cmd = command_text(s, full), *ago = cn_xasprintf("%s ago", created);
 			_cleanup_free_ char *ports = ports_text(s);
 			_cleanup_free_ char *id = cn_xstrndup(s->id, full ? CTR_ID_LEN : CTR_SHORT_ID_LEN);
-			_cleanup_free_ char *labels = labels_text(s);
+			_cleanup_free_ char *labels = cn_labels_text(&s->labels);
+			_cleanup_free_ char *nvol = cn_xasprintf("%zu", s->volumes.n);
 			char at[48];
 			cli_time_docker(s->created, at, sizeof(at));
 			if (cli_format_row_methods(&fmt, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
 							   "Command", cmd, "CreatedAt", at, "ID", id, "Image",
 							   s->image ? s->image : "", "Labels", labels,
-							   "LocalVolumes", "0",
+							   "LocalVolumes", nvol,
 							   "Names", s->name ? s->name : "", "Networks",
 							   s->net.network ? s->net.network : "", "Ports", ports,
 							   "RunningFor", ago, "State", states[ctr_effective_status(s)],
 							   "Status", status),
-						   json_pack("{s:o}", "Label", labels_json(s))) < 0) {
+						   json_pack("{s:o}", "Label", cn_labels_json(&s->labels))) < 0) {
 				rc = EXIT_FAIL;
 				break;
 			}

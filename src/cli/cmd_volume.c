@@ -5,6 +5,7 @@
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/labels.h"
 #include "util/mem.h"
 #include "util/strv.h"
 
@@ -69,24 +70,11 @@ static int vfilter_add(struct vfilter *f, const char *arg, bool only_label)
 	return 0;
 }
 
-static const char *label_of(const cn_strv *labels, const char *key, size_t klen)
-{
-	for (size_t i = 0; i < labels->n; i++)
-		if (!strncmp(labels->v[i], key, klen) && labels->v[i][klen] == '=')
-			return labels->v[i] + klen + 1;
-	return NULL;
-}
-
 static bool vfilter_match(const struct vfilter *f, const struct ctr_volume *v, bool used)
 {
 	bool name_ok = !f->names.n;
-	for (size_t i = 0; i < f->labels.n; i++) {
-		const char *eq = strchr(f->labels.v[i], '=');
-		size_t k = eq ? (size_t)(eq - f->labels.v[i]) : strlen(f->labels.v[i]);
-		const char *have = label_of(&v->labels, f->labels.v[i], k);
-		if (!have || (eq && strcmp(have, eq + 1)))
-			return false;
-	}
+	if (!cn_labels_match_all(&v->labels, &f->labels))
+		return false;
 	for (size_t i = 0; i < f->names.n && !name_ok; i++)
 		name_ok = strstr(v->name, f->names.v[i]) != NULL;
 	return name_ok && (f->dangling < 0 || f->dangling == !used);
@@ -102,17 +90,8 @@ static void warn_meta(const struct ctr_volume *v)
 
 static json_t *labels_json(const cn_strv *labels)
 {
-	json_t *o;
-	if (!labels->n)
-		return json_null();     /* docker's, for a volume made without labels */
-	o = json_object();
-	for (size_t i = 0; i < labels->n; i++) {
-		const char *eq = strchr(labels->v[i], '=');
-		_cleanup_free_ char *k = eq ? cn_xstrndup(labels->v[i], (size_t)(eq - labels->v[i])) : NULL;
-		if (k)
-			json_object_set_new(o, k, json_string(eq + 1));
-	}
-	return o;
+	/* docker's null for a volume made without labels */
+	return labels->n ? cn_labels_json(labels) : json_null();
 }
 
 static json_t *volume_json(const struct ctr_volume *v)
@@ -140,9 +119,9 @@ static int volume_create(struct cli *cli, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+d:l:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
-			if (!*optarg || *optarg == '=')
-				return usage_error("--label: '%s' has no key (expected KEY=VALUE)", optarg);
-			cn_strv_pushdup(&labels, optarg);
+			if (cn_labels_check(optarg, &err) < 0)
+				return usage_error("--label: %s", err.msg);
+			cn_labels_set(&labels, optarg);
 			break;
 		case 'd':
 			if (strcmp(optarg, "local"))
@@ -242,23 +221,12 @@ static int volume_ls(struct cli *cli, int argc, char **argv)
 		if (quiet) {
 			printf("%s\n", cli_esc(list[i].name));
 		} else if (fmt.kind != CN_FMT_DEFAULT) {
-			json_t *lab = labels_json(&list[i].labels), *row;
-			_cleanup_free_ char *ltext = NULL;
-			cn_buf b;
-			cn_buf_init(&b, 0);
-			for (size_t k = 0; k < list[i].labels.n; k++) {
-				if (k)
-					cn_buf_addc(&b, ',');
-				cn_buf_adds(&b, list[i].labels.v[k]);
-			}
-			ltext = cn_buf_detach(&b);
-			row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "Driver", "local", "Name",
-					list[i].name, "Mountpoint", list[i].mountpoint, "Labels", ltext, "Scope",
-					"local", "Size", "N/A");
-			if (json_is_null(lab))
-				json_decref(lab);
+			_cleanup_free_ char *ltext = cn_labels_text(&list[i].labels);
+			json_t *row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "Driver", "local", "Name",
+						list[i].name, "Mountpoint", list[i].mountpoint, "Labels", ltext,
+						"Scope", "local", "Size", "N/A");
 			if (cli_format_row_methods(&fmt, row, json_pack("{s:o}", "Label",
-									json_is_null(lab) ? json_object() : lab)) < 0)
+									cn_labels_json(&list[i].labels))) < 0)
 				rc = EXIT_FAIL;
 		} else {
 			cli_table_add(&t, "local", cli_esc(list[i].name));

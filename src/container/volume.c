@@ -4,6 +4,7 @@
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/labels.h"
 #include "util/mem.h"
 
 #include <dirent.h>
@@ -73,7 +74,8 @@ static int open_volumes(struct store *st, cn_err *err)
 int ctr_volume_create(struct store *st, const char *name, const cn_strv *labels, cn_err *err)
 {
 	_cleanup_close_ int dir = -1, vol = -1;
-	json_t *meta, *lab;
+	json_t *meta;
+	_cleanup_strv_ cn_strv set = { 0 };
 	char *text;
 	int r;
 	if (!ctr_volume_name_ok(name))
@@ -90,13 +92,9 @@ int ctr_volume_create(struct store *st, const char *name, const cn_strv *labels,
 	vol = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (vol < 0 || (mkdirat(vol, "_data", 0755) < 0 && errno != EEXIST))
 		return cn_err_sys(err, "create volume '%s'", name);
-	lab = json_object();
-	for (size_t i = 0; labels && i < labels->n; i++) {
-		const char *eq = strchr(labels->v[i], '=');
-		_cleanup_free_ char *k = cn_xstrndup(labels->v[i], eq ? (size_t)(eq - labels->v[i]) : strlen(labels->v[i]));
-		json_object_set_new(lab, k, json_string(eq ? eq + 1 : ""));
-	}
-	meta = json_pack("{s:I, s:o}", "CreatedAt", (json_int_t)time(NULL), "Labels", lab);
+	for (size_t i = 0; labels && i < labels->n; i++)
+		cn_labels_set(&set, labels->v[i]);
+	meta = json_pack("{s:I, s:o}", "CreatedAt", (json_int_t)time(NULL), "Labels", cn_labels_json(&set));
 	text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
 	json_decref(meta);
 	if (!text)
@@ -112,7 +110,6 @@ static int load_at(struct store *st, int dir, const char *name, struct ctr_volum
 	cn_buf buf = { 0 };
 	struct stat sb;
 	json_t *j = NULL, *val;
-	const char *k;
 	memset(v, 0, sizeof(*v));
 	if (vol < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
@@ -138,9 +135,7 @@ static int load_at(struct store *st, int dir, const char *name, struct ctr_volum
 	val = json_object_get(j, "CreatedAt");
 	if (json_is_integer(val))
 		v->created = (long long)json_integer_value(val);
-	json_object_foreach(json_object_get(j, "Labels"), k, val)
-		if (json_is_string(val))
-			cn_strv_push(&v->labels, cn_xasprintf("%s=%s", k, json_string_value(val)));
+	cn_labels_from_json(json_object_get(j, "Labels"), &v->labels);
 	json_decref(j);
 	return 1;
 }

@@ -68,6 +68,8 @@ wait_for "...writes into the volume" test -s "$mp/f"
 expect_ok "run -d --mount type=volume,source=other" \
 	run -d --name user2 --mount type=volume,source=other,target=/o busybox sleep 600
 check "the state records the volumes" test "$(state user1 '.volumes[0]')" = data
+run_cairn ps --filter name=user1 --format '{{.LocalVolumes}}'
+check "ps {{.LocalVolumes}}: the count of its volumes" test "$(cat "$T/out")" = 1
 expect_fail "volume rm of a volume in use is refused, naming the container" 1 \
 	"remove data: volume is in use - [user1]" volume rm data
 check "...its data is still there" test -s "$mp/f"
