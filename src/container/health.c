@@ -239,10 +239,9 @@ void ctr_health_load(int root_fd, struct ctr_state *s)
 	const char *status = NULL;
 	size_t i;
 	ctr_health_results_free(s);
-	if (cn_read_file_at(root_fd, path, HEALTH_MAX, &buf, &ignored) == 0) {
+	if (cn_read_file_at(root_fd, path, HEALTH_MAX, &buf, &ignored) == 0)
 		j = json_loadb((const char *)buf.data, buf.len, 0, NULL);
-		cn_buf_free(&buf);
-	}
+	cn_buf_free(&buf);      /* also what was read before a failure */
 	/* The results of another run (a --restart came since): this one is
 	 * starting, with no result yet (docker's). */
 	v = json_object_get(j, "InitStart");

@@ -129,8 +129,10 @@ static int load_at(struct store *st, int dir, const char *name, struct ctr_volum
 		cn_buf_free(&buf);
 		if (!json_is_object(j))
 			v->meta_error = cn_xasprintf("%s: %s", META_FILE, j ? "not a JSON object" : je.text);
-	} else if (err->errnum != ENOENT) {
-		v->meta_error = cn_xstrdup(err->msg);
+	} else {
+		cn_buf_free(&buf);      /* what was read before a failure */
+		if (err->errnum != ENOENT)
+			v->meta_error = cn_xstrdup(err->msg);
 	}
 	val = json_object_get(j, "CreatedAt");
 	if (json_is_integer(val))

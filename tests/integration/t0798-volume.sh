@@ -54,7 +54,7 @@ rm -f "$dmgdir/cairn.json" && mkdir "$dmgdir/cairn.json"
 bigdir=$(dirname "$("$CAIRN" volume inspect -f '{{.Mountpoint}}' big)")
 head -c 1100000 /dev/zero | tr '\0' ' ' >"$bigdir/cairn.json"
 run_cairn volume ls -q
-check "volume ls with a damaged cairn.json (a directory, one past 1 MiB) lists every volume" \
+check "volume ls with a damaged cairn.json (a directory, one past 1 MiB) lists every volume (got: $(tr '\n' ' ' <"$T/out"), status $status)" \
 	test "$(tr '\n' ' ' <"$T/out")" = "$anon big data dmg "
 check "...warning about each" sh -c "grep -q \"warning: volume 'dmg': .*taken as having no labels\" '$T/err' &&
 	grep -q \"warning: volume 'big': \" '$T/err'"
