@@ -54,8 +54,8 @@ rm -f "$dmgdir/cairn.json" && mkdir "$dmgdir/cairn.json"
 bigdir=$(dirname "$("$CAIRN" volume inspect -f '{{.Mountpoint}}' big)")
 head -c 1100000 /dev/zero | tr '\0' ' ' >"$bigdir/cairn.json"
 run_cairn volume ls -q
-check "volume ls with a damaged cairn.json (a directory, one past 1 MiB) lists every volume (got: $(tr '\n' ' ' <"$T/out"), status $status)" \
-	test "$(tr '\n' ' ' <"$T/out")" = "$anon big data dmg "
+check "volume ls with a damaged cairn.json (a directory, one past 1 MiB) lists every volume" \
+	test "$(sort "$T/out" | tr '\n' ' ')" = "$(printf '%s\n' "$anon" big data dmg | sort | tr '\n' ' ')"
 check "...warning about each" sh -c "grep -q \"warning: volume 'dmg': .*taken as having no labels\" '$T/err' &&
 	grep -q \"warning: volume 'big': \" '$T/err'"
 run_cairn volume ls -q --filter label=k
@@ -79,7 +79,7 @@ check "ls --filter dangling=true: the unused one" test "$(cat "$T/out")" = "$ano
 expect_ok "volume prune without -a" volume prune -f
 check "...removes nothing (docker 23's: anonymous volumes only)" sh -c "! grep -qx '$anon' '$T/out'"
 run_cairn volume ls -q
-check "...all are kept" test "$(cat "$T/out" | tr '\n' ' ')" = "$anon data other "
+check "...all are kept" test "$(sort "$T/out" | tr '\n' ' ')" = "$(printf '%s\n' "$anon" data other | sort | tr '\n' ' ')"
 expect_ok "volume prune -a" volume prune -a -f
 check "...removes the unused one" grep -qx "$anon" "$T/out"
 check "...says what it reclaimed" grep -q '^Total reclaimed space: ' "$T/out"
