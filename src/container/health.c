@@ -243,9 +243,10 @@ void ctr_health_load(int root_fd, struct ctr_state *s)
 		j = json_loadb((const char *)buf.data, buf.len, 0, NULL);
 	cn_buf_free(&buf);      /* also what was read before a failure */
 	/* The results of another run (a --restart came since): this one is
-	 * starting, with no result yet (docker's). */
+	 * starting, with no result yet (docker's). Without InitStart (a
+	 * monitor of an older cairn, still running) the file is taken as it is. */
 	v = json_object_get(j, "InitStart");
-	if (!json_is_integer(v) || (unsigned long long)json_integer_value(v) != s->init_start) {
+	if (v && (!json_is_integer(v) || (unsigned long long)json_integer_value(v) != s->init_start)) {
 		json_decref(j);
 		j = NULL;
 	}

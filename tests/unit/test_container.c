@@ -162,23 +162,25 @@ int main(void)
 	ctr_state_free(&got);
 	{
 		_cleanup_free_ char *hp = cn_xasprintf("%s/containers/%s/health.json", tmpl, c.id);
-		for (int run = 0; run < 2; run++) {
+		for (int run = 0; run < 3; run++) {
 			/* The results of this run (InitStart: its init's start), then
-			 * of another one (a restart the monitor has not seen yet). */
+			 * of another one (a restart the monitor has not seen yet),
+			 * then without InitStart (an older cairn's monitor): as it is. */
 			FILE *f = fopen(hp, "we");
 			if (f) {
 				fprintf(f, "{\"Status\":\"unhealthy\",\"FailingStreak\":3,\"Log\":[{\"Start\":"
 					"\"2026-01-02T03:04:05.000000006Z\",\"End\":\"2026-01-02T03:04:06Z\",\"ExitCode\":1,"
-					"\"Output\":\"no\"}],\"InitStart\":%llu}", c.init_start + (unsigned)run);
+					"\"Output\":\"no\"}]%s%llu}", run < 2 ? ",\"InitStart\":" : ",\"X\":",
+					c.init_start + (unsigned)(run == 1));
 				fclose(f);
 			}
-			if (run == 0)
+			if (run != 1)
 				UNIT_CHECK(ctr_lookup(&st, c.name, &got, &err) == 1 && got.health &&
 					   !strcmp(got.health, "unhealthy") && got.health_failing_streak == 3 &&
 					   got.health_nlog == 1 && got.health_log[0].exit_code == 1 &&
 					   !strcmp(got.health_log[0].output, "no") &&
 					   got.health_log[0].start_ns == 1767323045000000006LL,
-					   "health.json is read into the state");
+					   "health.json is read into the state (%s)", run ? "no InitStart" : "this run's");
 			else
 				UNIT_CHECK(ctr_lookup(&st, c.name, &got, &err) == 1 && got.health &&
 					   !strcmp(got.health, "starting") && got.health_failing_streak == 0 &&
