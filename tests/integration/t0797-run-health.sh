@@ -162,8 +162,9 @@ expect_ok "rm -f rs2" rm -f rs2
 # ---- the monitor outlives a state it cannot read for a while ----
 expect_ok "run -d with a check waiting for a file" \
 	run -d --name dmg --health-cmd 'test -e /tmp/ready' --health-interval 200ms busybox sleep 600
-dmgid=$("$CAIRN" ps -q --no-trunc --filter name='^dmg$')
+dmgid=$(state dmg .id)
 cfg="$CAIRN_ROOT/containers/$dmgid/config.json"
+check "...its state is there" test -n "$dmgid" -a -f "$cfg"
 cp "$cfg" "$T/dmg-config.json"
 echo '{"damaged' >"$cfg.tmp" && mv "$cfg.tmp" "$cfg"
 sleep 1         # (rounds of the monitor that cannot read the state)
