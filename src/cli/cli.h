@@ -60,6 +60,9 @@ void cli_ago(long long when, long long now, char *out, size_t len);
 int cli_format_init(struct cn_fmt *f, const char *cmd, const char *spec, json_t *headers);
 /* ROW (taken) through the format; -1 after printing the error. */
 int cli_format_row(struct cn_fmt *f, json_t *row);
+/* The same with the row's methods (both taken; NULL: none), e.g.
+ * {"Label": {"k": "v"}} for {{.Label "k"}}. */
+int cli_format_row_methods(struct cn_fmt *f, json_t *row, json_t *methods);
 /* The output, outside text escaped (cli_esc) but tabs and newlines kept. */
 void cli_format_print(struct cn_fmt *f);
 void cli_print_inert(const char *text, FILE *out);

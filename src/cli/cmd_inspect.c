@@ -8,6 +8,7 @@
 #include "container/health.h"
 #include "store/images.h"
 #include "util/cleanup.h"
+#include "util/labels.h"
 #include "util/mem.h"
 
 #include <getopt.h>
@@ -115,15 +116,9 @@ static json_t *container_json(struct store *st, const struct ctr_state *s)
 	}
 	if (o) {
 		/* labels and the health check (cairn run --label, --health-*) */
-		json_t *labels = json_object(), *state = json_object_get(o, "State");
+		json_t *state = json_object_get(o, "State");
 		json_t *config = json_object_get(o, "Config");
-		for (size_t i = 0; i < s->labels.n; i++) {
-			const char *eq = strchr(s->labels.v[i], '=');
-			_cleanup_free_ char *k = eq ? cn_xstrndup(s->labels.v[i], (size_t)(eq - s->labels.v[i])) : NULL;
-			if (k)
-				json_object_set_new(labels, k, json_string(eq + 1));
-		}
-		json_object_set_new(config, "Labels", labels);
+		json_object_set_new(config, "Labels", cn_labels_json(&s->labels));
 		if (s->healthcheck.test.n) {
 			json_object_set_new(config, "Healthcheck", ctr_health_conf_json(&s->healthcheck));
 			json_object_set_new(state, "Health", ctr_health_json(s));

@@ -3,9 +3,11 @@
 #include "container/container.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/labels.h"
 #include "util/mem.h"
 
 #include <getopt.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +25,8 @@ static const char ps_usage[] =
 	"  -l, --latest  the container created last (-n 1)\n"
 	"      --no-trunc  full ids and commands\n"
 	"  -f, --filter F  only containers that match: label=KEY or label=KEY=VALUE (all\n"
-	"                given must match), name=TEXT (part of the name), id=PREFIX,\n"
+	"                given must match), name=RE, id=RE (the name or id, or a\n"
+	"                regular expression found in it),\n"
 	"                status=created|running|exited (implies -a), health=starting|\n"
 	"                healthy|unhealthy|none; a key given twice matches either value\n"
 	"      --format F  a Go template per container (fields ID, Image, Command,\n"
@@ -173,13 +176,31 @@ static int filter_add(struct ps_filter *f, const char *arg)
 	return 0;
 }
 
-static bool any_match(const cn_strv *want, const char *have, bool prefix, bool part)
+static bool any_match(const cn_strv *want, const char *have)
 {
 	if (!want->n)
 		return true;
+	for (size_t i = 0; i < want->n; i++)
+		if (!strcmp(have, want->v[i]))
+			return true;
+	return false;
+}
+
+/* docker's filters.Match (name=, id=): an exact match, else each value as
+ * a regular expression found anywhere in HAVE (ERE here, RE2 there; one
+ * that does not compile matches nothing). */
+static bool any_regex(const cn_strv *want, const char *have)
+{
+	if (!want->n || any_match(want, have))
+		return true;
 	for (size_t i = 0; i < want->n; i++) {
-		if (part ? strstr(have, want->v[i]) != NULL
-			 : prefix ? !strncmp(have, want->v[i], strlen(want->v[i])) : !strcmp(have, want->v[i]))
+		regex_t re;
+		bool hit;
+		if (regcomp(&re, want->v[i], REG_EXTENDED | REG_NOSUB) != 0)
+			continue;
+		hit = regexec(&re, have, 0, NULL, 0) == 0;
+		regfree(&re);
+		if (hit)
 			return true;
 	}
 	return false;
@@ -187,52 +208,12 @@ static bool any_match(const cn_strv *want, const char *have, bool prefix, bool p
 
 static bool filter_match(const struct ps_filter *f, const struct ctr_state *s, const char *state)
 {
-	for (size_t i = 0; i < f->labels.n; i++) {
-		const char *eq = strchr(f->labels.v[i], '=');
-		_cleanup_free_ char *key = eq ? cn_xstrndup(f->labels.v[i], (size_t)(eq - f->labels.v[i]))
-					      : cn_xstrdup(f->labels.v[i]);
-		const char *v = ctr_label(s, key);
-		if (!v || (eq && strcmp(v, eq + 1)))
-			return false;
-	}
-	return any_match(&f->names, s->name ? s->name : "", false, true) &&
-	       any_match(&f->ids, s->id, true, false) && any_match(&f->status, state, false, false) &&
-	       any_match(&f->health, s->health ? s->health : "none", false, false);
-}
-
-/* Labels as docker's ps prints them: "k=v,k2=v2" (sorted here: stable). */
-static int by_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static char *labels_text(const struct ctr_state *s)
-{
-	_cleanup_strv_ cn_strv v = { 0 };
-	cn_buf b;
-	cn_strv_copy(&v, &s->labels);
-	if (v.n)
-		qsort(v.v, v.n, sizeof(*v.v), by_str);
-	cn_buf_init(&b, 0);
-	for (size_t i = 0; i < v.n; i++) {
-		if (i)
-			cn_buf_addc(&b, ',');
-		cn_buf_adds(&b, v.v[i]);
-	}
-	return cn_buf_detach(&b);
-}
-
-/* {{.Label "k"}}: gotmpl calls a field with an argument through "Label()". */
-static json_t *labels_json(const struct ctr_state *s)
-{
-	json_t *o = json_object();
-	for (size_t i = 0; i < s->labels.n; i++) {
-		const char *eq = strchr(s->labels.v[i], '=');
-		_cleanup_free_ char *k = eq ? cn_xstrndup(s->labels.v[i], (size_t)(eq - s->labels.v[i])) : NULL;
-		if (k)
-			json_object_set_new(o, k, json_string(eq + 1));
-	}
-	return o;
+	if (!cn_labels_match_all(&s->labels, &f->labels))
+		return false;
+	const char *name = s->name ? s->name : "";
+	_cleanup_free_ char *slashed = cn_xasprintf("/%s", name);      /* docker's Name */
+	return (any_regex(&f->names, name) || any_regex(&f->names, slashed)) && any_regex(&f->ids, s->id) &&
+	       any_match(&f->status, state) && any_match(&f->health, s->health ? s->health : "none");
 }
 
 /* Display width: UTF-8 continuation bytes take no column. */
@@ -333,10 +314,9 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 		cn_fmt_free(&fmt);
 		return cli_fail(&err);
 	}
-	if (last >= 0 && (size_t)last < n)
-		n_shown = (size_t)last;         /* ctr_list is newest first */
-	else
-		n_shown = n;
+	/* docker's: the filters first, then the N created last (ctr_list is
+	 * newest first) of what they let through. */
+	n_shown = last >= 0 ? (size_t)last : n;
 	store_close(&st);
 	cells = cn_xcalloc(n + 1, sizeof(*cells));
 	for (size_t i = 0; i < NCOL; i++) {
@@ -344,13 +324,14 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 		w[i] = width(heads[i]);
 	}
 	rows = 1;
-	for (size_t i = 0; i < n_shown; i++) {
+	for (size_t i = 0, shown = 0; i < n && shown < n_shown; i++) {
 		const struct ctr_state *s = &list[i];
 		char status[96], created[64];
 		if (!all && ctr_effective_status(s) == CTR_EXITED)
 			continue;
 		if (!filter_match(&filter, s, states[ctr_effective_status(s)]))
 			continue;
+		shown++;
 		if (quiet) {
 			printf("%.*s\n", full ? CTR_ID_LEN : CTR_SHORT_ID_LEN, cli_esc(s->id));
 			continue;
@@ -361,17 +342,19 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 			_cleanup_free_ char *cmd = command_text(s, full), *ago = cn_xasprintf("%s ago", created);
 			_cleanup_free_ char *ports = ports_text(s);
 			_cleanup_free_ char *id = cn_xstrndup(s->id, full ? CTR_ID_LEN : CTR_SHORT_ID_LEN);
-			_cleanup_free_ char *labels = labels_text(s);
+			_cleanup_free_ char *labels = cn_labels_text(&s->labels);
+			_cleanup_free_ char *nvol = cn_xasprintf("%zu", s->volumes.n);
 			char at[48];
 			cli_time_docker(s->created, at, sizeof(at));
-			if (cli_format_row(&fmt, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+			if (cli_format_row_methods(&fmt, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
 							   "Command", cmd, "CreatedAt", at, "ID", id, "Image",
-							   s->image ? s->image : "", "Labels", labels, "Label()",
-							   labels_json(s), "LocalVolumes", "0",
+							   s->image ? s->image : "", "Labels", labels,
+							   "LocalVolumes", nvol,
 							   "Names", s->name ? s->name : "", "Networks",
 							   s->net.network ? s->net.network : "", "Ports", ports,
 							   "RunningFor", ago, "State", states[ctr_effective_status(s)],
-							   "Status", status)) < 0) {
+							   "Status", status),
+						   json_pack("{s:o}", "Label", cn_labels_json(&s->labels))) < 0) {
 				rc = EXIT_FAIL;
 				break;
 			}

@@ -5,6 +5,7 @@
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/labels.h"
 #include "util/mem.h"
 #include "util/strv.h"
 
@@ -27,11 +28,12 @@ static const char volume_usage[] =
 	"                                   name=TEXT, dangling=true|false)\n"
 	"  inspect [-f FORMAT] NAME...      show volumes as JSON (docker's fields)\n"
 	"  rm [-f] NAME...                  remove volumes and their data; refused\n"
-	"                                   while a container that has not exited\n"
-	"                                   uses one (-f: a missing one is no error)\n"
-	"  prune [-a] [-f] [--filter label=K[=V]]  remove every volume no running\n"
-	"                                   container uses (cairn has no anonymous\n"
-	"                                   volumes: -a, docker's, changes nothing)\n"
+	"                                   while a container (stopped ones too)\n"
+	"                                   references one (-f: a missing one is no\n"
+	"                                   error)\n"
+	"  prune [-a] [-f] [--filter label=K[=V]]  remove unused anonymous volumes\n"
+	"                                   (docker's; cairn has none: nothing); -a:\n"
+	"                                   every volume no container references\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help  show this help\n";
@@ -68,42 +70,28 @@ static int vfilter_add(struct vfilter *f, const char *arg, bool only_label)
 	return 0;
 }
 
-static const char *label_of(const cn_strv *labels, const char *key, size_t klen)
-{
-	for (size_t i = 0; i < labels->n; i++)
-		if (!strncmp(labels->v[i], key, klen) && labels->v[i][klen] == '=')
-			return labels->v[i] + klen + 1;
-	return NULL;
-}
-
 static bool vfilter_match(const struct vfilter *f, const struct ctr_volume *v, bool used)
 {
 	bool name_ok = !f->names.n;
-	for (size_t i = 0; i < f->labels.n; i++) {
-		const char *eq = strchr(f->labels.v[i], '=');
-		size_t k = eq ? (size_t)(eq - f->labels.v[i]) : strlen(f->labels.v[i]);
-		const char *have = label_of(&v->labels, f->labels.v[i], k);
-		if (!have || (eq && strcmp(have, eq + 1)))
-			return false;
-	}
+	if (!cn_labels_match_all(&v->labels, &f->labels))
+		return false;
 	for (size_t i = 0; i < f->names.n && !name_ok; i++)
 		name_ok = strstr(v->name, f->names.v[i]) != NULL;
 	return name_ok && (f->dangling < 0 || f->dangling == !used);
 }
 
+/* A volume whose cairn.json is damaged: listed, as having no labels. */
+static void warn_meta(const struct ctr_volume *v)
+{
+	if (v->meta_error)
+		fprintf(stderr, "warning: volume '%s': %s; taken as having no labels\n", cli_esc(v->name),
+			cli_esc(v->meta_error));
+}
+
 static json_t *labels_json(const cn_strv *labels)
 {
-	json_t *o;
-	if (!labels->n)
-		return json_null();     /* docker's, for a volume made without labels */
-	o = json_object();
-	for (size_t i = 0; i < labels->n; i++) {
-		const char *eq = strchr(labels->v[i], '=');
-		_cleanup_free_ char *k = eq ? cn_xstrndup(labels->v[i], (size_t)(eq - labels->v[i])) : NULL;
-		if (k)
-			json_object_set_new(o, k, json_string(eq + 1));
-	}
-	return o;
+	/* docker's null for a volume made without labels */
+	return labels->n ? cn_labels_json(labels) : json_null();
 }
 
 static json_t *volume_json(const struct ctr_volume *v)
@@ -131,9 +119,9 @@ static int volume_create(struct cli *cli, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+d:l:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
-			if (!*optarg || *optarg == '=')
-				return usage_error("--label: '%s' has no key (expected KEY=VALUE)", optarg);
-			cn_strv_pushdup(&labels, optarg);
+			if (cn_labels_check(optarg, &err) < 0)
+				return usage_error("--label: %s", err.msg);
+			cn_labels_set(&labels, optarg);
 			break;
 		case 'd':
 			if (strcmp(optarg, "local"))
@@ -223,6 +211,7 @@ static int volume_ls(struct cli *cli, int argc, char **argv)
 	cli_table_add(&t, "DRIVER", "VOLUME NAME");
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		_cleanup_strv_ cn_strv users = { 0 };
+		warn_meta(&list[i]);
 		if (f.dangling >= 0 && ctr_volume_users(&st, list[i].name, &users, &err) < 0) {
 			rc = cli_fail(&err);
 			break;
@@ -232,22 +221,12 @@ static int volume_ls(struct cli *cli, int argc, char **argv)
 		if (quiet) {
 			printf("%s\n", cli_esc(list[i].name));
 		} else if (fmt.kind != CN_FMT_DEFAULT) {
-			json_t *lab = labels_json(&list[i].labels), *row;
-			_cleanup_free_ char *ltext = NULL;
-			cn_buf b;
-			cn_buf_init(&b, 0);
-			for (size_t k = 0; k < list[i].labels.n; k++) {
-				if (k)
-					cn_buf_addc(&b, ',');
-				cn_buf_adds(&b, list[i].labels.v[k]);
-			}
-			ltext = cn_buf_detach(&b);
-			row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "Driver", "local", "Name",
-					list[i].name, "Mountpoint", list[i].mountpoint, "Labels", ltext, "Scope",
-					"local", "Size", "N/A", "Label()", json_is_null(lab) ? json_object() : lab);
-			if (json_is_null(lab))
-				json_decref(lab);
-			if (cli_format_row(&fmt, row) < 0)
+			_cleanup_free_ char *ltext = cn_labels_text(&list[i].labels);
+			json_t *row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "Driver", "local", "Name",
+						list[i].name, "Mountpoint", list[i].mountpoint, "Labels", ltext,
+						"Scope", "local", "Size", "N/A");
+			if (cli_format_row_methods(&fmt, row, json_pack("{s:o}", "Label",
+									cn_labels_json(&list[i].labels))) < 0)
 				rc = EXIT_FAIL;
 		} else {
 			cli_table_add(&t, "local", cli_esc(list[i].name));
@@ -300,6 +279,7 @@ static int volume_inspect(struct cli *cli, int argc, char **argv)
 			rc = EXIT_FAIL;
 			continue;
 		}
+		warn_meta(&v);
 		json_array_append_new(out, volume_json(&v));
 		ctr_volume_free(&v);
 	}
@@ -372,12 +352,13 @@ static int volume_prune(struct cli *cli, int argc, char **argv)
 	unsigned long long total = 0;
 	struct store st;
 	size_t n;
-	bool header = false;
+	bool header = false, all = false;
 	cn_err err;
 	int c, rc = 0;
 	while ((c = getopt_long(argc, argv, "+afh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'a': case 'f': break;
+		case 'a': all = true; break;
+		case 'f': break;
 		case 'F':
 			if (vfilter_add(&f, optarg, true) != 0)
 				return EXIT_USAGE;
@@ -394,10 +375,12 @@ static int volume_prune(struct cli *cli, int argc, char **argv)
 		store_close(&st);
 		return cli_fail(&err);
 	}
-	for (size_t i = 0; i < n; i++) {
+	/* docker 23's: without -a only anonymous volumes, which cairn has not. */
+	for (size_t i = 0; all && i < n; i++) {
 		_cleanup_strv_ cn_strv users = { 0 };
 		uint64_t bytes = 0;
 		_cleanup_free_ char *rel = cn_xasprintf("volumes/%s", list[i].name);
+		warn_meta(&list[i]);
 		if (ctr_volume_users(&st, list[i].name, &users, &err) < 0) {
 			rc = cli_fail(&err);
 			break;

@@ -21,9 +21,15 @@ int cli_format_init(struct cn_fmt *f, const char *cmd, const char *spec, json_t 
 
 int cli_format_row(struct cn_fmt *f, json_t *row)
 {
+	return cli_format_row_methods(f, row, NULL);
+}
+
+int cli_format_row_methods(struct cn_fmt *f, json_t *row, json_t *methods)
+{
 	cn_err err;
-	int r = cn_fmt_row(f, row, &err);
+	int r = cn_fmt_row_methods(f, row, methods, &err);
 	json_decref(row);
+	json_decref(methods);
 	if (r < 0)
 		cli_fail(&err);
 	return r;

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "cli/run_health.h"
 #include "util/duration.h"
+#include "util/labels.h"
 #include "util/mem.h"
 
 #include <stdlib.h>
@@ -22,11 +23,12 @@ static int duration(const char *flag, const char *arg, long long *out)
 int cli_run_health_opt(int c, const char *arg, struct cli_run_health *o)
 {
 	struct ctr_health_flags *h = &o->health;
+	cn_err err;
 	switch (c) {
 	case CLI_OPT_LABEL:
-		if (!*arg || *arg == '=')
-			return usage_error("--label: '%s' has no key (expected KEY=VALUE)", arg);
-		cn_strv_push(&o->labels, strchr(arg, '=') ? cn_xstrdup(arg) : cn_xasprintf("%s=", arg));
+		if (cn_labels_check(arg, &err) < 0)
+			return usage_error("--label: %s", err.msg);
+		cn_labels_set(&o->labels, arg);
 		return 1;
 	case CLI_OPT_HEALTH_CMD: h->cmd = arg; return 1;
 	case CLI_OPT_HEALTH_INTERVAL: return duration("health-interval", arg, &h->interval_ns);

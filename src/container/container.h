@@ -131,6 +131,9 @@ int ctr_list(struct store *st, struct ctr_state **out, size_t *n, cn_err *err);
 void ctr_list_free(struct ctr_state *list, size_t n);
 /* Remove the state (and log) of a container that is not alive. */
 int ctr_remove(struct store *st, const struct ctr_state *s, cn_err *err);
+/* containers/lock held exclusively (the fd; close it to release): what
+ * ctr_create and ctr_remove take, for volume removal. */
+int ctr_lock(struct store *st, cn_err *err);
 /* containers/<id>/log (heap string). */
 char *ctr_log_path(struct store *st, const struct ctr_state *s);
 
@@ -171,6 +174,8 @@ struct ctr_exec {
 	bool interactive, tty;
 	bool capture;                   /* stdout and stderr to out_fd, not the caller's */
 	int out_fd;
+	bool stop_kills_group;          /* SIGTERM/SIGINT: SIGKILL the command and every
+	                                 * process of its group (health checks' timeout) */
 };
 /* Run E in S with the caller's stdin (interactive), stdout and stderr and
  * wait: EX as sb_exec. 1 when S is not running (nothing printed), -1 on

@@ -70,7 +70,7 @@ int ctr_exec(const struct ctr_state *s, const struct ctr_exec *e, struct sb_exit
 		.in_fd = STDIN_FILENO,
 		.tty = e->tty,
 		/* Ctrl-C and SIGTERM go on to the command; a second one kills it. */
-		.stop_signal = SB_STOP_FORWARD,
+		.stop_signal = e->stop_kills_group ? SB_STOP_KILL_GROUP : SB_STOP_FORWARD,
 		.stop_timeout = s->stop_timeout,
 		.security = &c->security,
 		.rlimits = c->rlimits,

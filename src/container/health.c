@@ -6,6 +6,7 @@
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 #include "util/mem.h"
 #include "util/utf8.h"
 
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -237,9 +239,16 @@ void ctr_health_load(int root_fd, struct ctr_state *s)
 	const char *status = NULL;
 	size_t i;
 	ctr_health_results_free(s);
-	if (cn_read_file_at(root_fd, path, HEALTH_MAX, &buf, &ignored) == 0) {
+	if (cn_read_file_at(root_fd, path, HEALTH_MAX, &buf, &ignored) == 0)
 		j = json_loadb((const char *)buf.data, buf.len, 0, NULL);
-		cn_buf_free(&buf);
+	cn_buf_free(&buf);      /* also what was read before a failure */
+	/* The results of another run (a --restart came since): this one is
+	 * starting, with no result yet (docker's). Without InitStart (a
+	 * monitor of an older cairn, still running) the file is taken as it is. */
+	v = json_object_get(j, "InitStart");
+	if (v && (!json_is_integer(v) || (unsigned long long)json_integer_value(v) != s->init_start)) {
+		json_decref(j);
+		j = NULL;
 	}
 	status = json_string_value(json_object_get(j, "Status"));
 	if (status && strcmp(status, "starting") && strcmp(status, "healthy") && strcmp(status, "unhealthy"))
@@ -273,6 +282,9 @@ static int health_save(struct store *st, const struct ctr_state *s, cn_err *err)
 	if (fd < 0)
 		return cn_err_sys(err, "container %.12s", s->id);
 	j = ctr_health_json(s);
+	/* Which run the results are of (not docker's: kept out of inspect). */
+	if (j)
+		json_object_set_new(j, "InitStart", json_integer((json_int_t)s->init_start));
 	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!text)
@@ -340,10 +352,12 @@ static void __attribute__((noreturn)) check_child(const struct ctr_state *s, int
 {
 	const cn_strv *t = &s->healthcheck.test;
 	char *shell[] = { "/bin/sh", "-c", NULL, NULL };
-	struct ctr_exec e = { .capture = true, .out_fd = out_fd };
+	struct ctr_exec e = { .capture = true, .out_fd = out_fd, .stop_kills_group = true };
 	struct sb_exit ex = { 0 };
 	cn_err err;
 	int r;
+	/* From the start: the timeout's SIGTERM ends the command's group. */
+	cn_interrupt_install();
 	if (!strcmp(t->v[0], "CMD-SHELL")) {
 		shell[2] = t->v[1];
 		e.argv = shell;
@@ -361,8 +375,9 @@ static void __attribute__((noreturn)) check_child(const struct ctr_state *s, int
 }
 
 /* One check of S into RES, within its timeout (docker's -1 and message
- * past it: the checking process is killed, and with it, by its parent-death
- * signal, the command in the container). */
+ * past it, with the output so far: the checking process is told to stop,
+ * and kills the command's process group in the container, so that what
+ * the command started goes too; SIGKILL if it does not end soon). */
 static void probe(const struct ctr_state *s, struct ctr_health_result *res)
 {
 	long long timeout = s->healthcheck.timeout_ns ? s->healthcheck.timeout_ns : CTR_HEALTH_TIMEOUT_NS;
@@ -420,16 +435,36 @@ static void probe(const struct ctr_state *s, struct ctr_health_result *res)
 			have += k;
 		}
 	}
+	if (timed_out) {
+		long long grace = mono_ns() + 5 * NS;
+		kill(pid, SIGTERM);
+		/* Until it ended (EOF), reading what is left (dropped). */
+		for (;;) {
+			struct pollfd pf = { .fd = p[0], .events = POLLIN };
+			long long left = grace - mono_ns();
+			int r = left > 0 ? poll(&pf, 1, (int)(left / 1000000 + 1)) : 0;
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				kill(pid, SIGKILL);
+				break;
+			}
+			ssize_t n = read(p[0], chunk, sizeof(chunk));
+			if (n == 0 || (n < 0 && errno != EINTR))
+				break;
+		}
+	}
 	close(p[0]);
-	if (timed_out)
-		kill(pid, SIGKILL);
 	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
 		;
 	res->end_ns = now_ns();
 	if (timed_out) {
 		char d[32];
+		_cleanup_free_ char *text = valid_text(out, have);
 		duration_text(timeout, d, sizeof(d));
-		res->output = cn_xasprintf("Health check exceeded timeout (%s)", d);
+		/* docker's (25+): the output so far after the message. */
+		res->output = *text ? cn_xasprintf("Health check exceeded timeout (%s): %s", d, text)
+				    : cn_xasprintf("Health check exceeded timeout (%s)", d);
 		return;
 	}
 	res->output = valid_text(out, have);
@@ -463,14 +498,16 @@ static void apply(struct ctr_state *h, const struct ctr_health_conf *c, long lon
 	memset(res, 0, sizeof(*res));
 }
 
-/* The state of ID if its container is running: 1, 0 when it is not (yet),
- * -1 when it ended or is gone. */
+/* The state of ID if its container is running: 1, 0 when it is not (yet)
+ * or its state cannot be read now (a damaged or half-written file: tried
+ * again), -1 when it ended or is gone. */
 static int running(struct store *st, const char *id, struct ctr_state *s)
 {
+	_cleanup_free_ char *dir = cn_xasprintf("containers/%s", id);
 	cn_err ignored;
 	int r = ctr_load(st, id, s, &ignored);
 	if (r < 0)
-		return -1;
+		return faccessat(st->root_fd, dir, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT ? -1 : 0;
 	if (s->status == CTR_EXITED) {
 		ctr_state_free(s);
 		return -1;
@@ -482,11 +519,57 @@ static int running(struct store *st, const char *id, struct ctr_state *s)
 	return 1;
 }
 
+/* A pidfd of S's init, readable once it ended; -1 when it is gone already
+ * (or its pid is another process's now). */
+static int init_pidfd(const struct ctr_state *s)
+{
+	unsigned long long start;
+	int fd;
+	if (s->init_pid <= 0)
+		return -1;
+	fd = (int)syscall(SYS_pidfd_open, s->init_pid, 0);
+	if (fd < 0)
+		return -1;
+	/* Opened first, checked after: the pid cannot be reused in between. */
+	if (ctr_proc_start_time(s->init_pid, &start) < 0 || start != s->init_start) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Wait up to NS for FD's process to end: true when it has. */
+static bool init_ended(int fd, long long ns)
+{
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+	struct timespec ts = { .tv_sec = ns / NS, .tv_nsec = ns % NS };
+	int r;
+	if (fd < 0)
+		return true;
+	while ((r = ppoll(&pf, 1, &ts, NULL)) < 0 && errno == EINTR)
+		;
+	return r != 0;
+}
+
+/* Whether the run whose init FD is (pid PID) can still be checked: not
+ * ended, and its namespaces not yet dropped (an ending pid 1 drops them
+ * before its pidfd turns readable: a check then fails for no fault of the
+ * container). */
+static bool init_alive(int fd, pid_t pid)
+{
+	char path[64], link[128];
+	if (init_ended(fd, 0))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+	return readlink(path, link, sizeof(link)) > 0 && !init_ended(fd, 0);
+}
+
 static void __attribute__((noreturn)) monitor(struct store *st, const char *id)
 {
 	struct ctr_state h = { .health = NULL };     /* the record: health fields only */
 	unsigned long long run = 0;                  /* init_start of the run checked */
 	long long started_ns = 0;
+	int init = -1;                               /* that run's init (pidfd) */
 	cn_err err;
 	for (;;) {
 		struct ctr_state s;
@@ -500,35 +583,44 @@ static void __attribute__((noreturn)) monitor(struct store *st, const char *id)
 			sleep_ns(NS / 10);
 			continue;
 		}
-		if (s.init_start != run) {
-			/* A (re)start: docker's health starts over. */
+		if (!h.health || s.init_start != run) {
+			/* A (re)start: docker's health starts over (the first
+			 * round too, even with a damaged start time of 0). */
 			run = s.init_start;
 			started_ns = s.started * NS;
 			ctr_health_results_free(&h);
 			memcpy(h.id, s.id, sizeof(h.id));
+			h.init_start = run;
 			h.health = cn_xstrdup("starting");
 			health_save(st, &h, &err);
+			if (init >= 0)
+				close(init);
+			init = init_pidfd(&s);
+		}
+		if (!init_alive(init, s.init_pid)) {
+			/* Between runs (--restart's back-off): nothing to check
+			 * until the next one starts. */
+			ctr_state_free(&s);
+			sleep_ns(NS / 10);
+			continue;
 		}
 		c = &s.healthcheck;
 		wait = c->interval_ns ? c->interval_ns : CTR_HEALTH_INTERVAL_NS;
 		if (!strcmp(h.health, "starting") && now_ns() - started_ns < c->start_period_ns)
 			wait = c->start_interval_ns ? c->start_interval_ns : CTR_HEALTH_START_INTERVAL_NS;
-		sleep_ns(wait);
 		ctr_state_free(&s);
+		/* The run's end wakes it at once. */
+		if (init_ended(init, wait))
+			continue;
 		if (running(st, id, &s) <= 0)
 			continue;
-		if (s.init_start == run)
-			probe(&s, &res);
-		r = s.init_start == run;
-		ctr_state_free(&s);
-		if (!r)
-			continue;
-		/* The run checked must still be the one running. */
-		if (running(st, id, &s) <= 0) {
-			free(res.output);
+		if (s.init_start != run) {
+			ctr_state_free(&s);
 			continue;
 		}
-		if (s.init_start == run) {
+		probe(&s, &res);
+		/* A check of a run that ended meanwhile says nothing of it. */
+		if (init_alive(init, s.init_pid)) {
 			apply(&h, &s.healthcheck, started_ns, &res);
 			health_save(st, &h, &err);
 		}

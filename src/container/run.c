@@ -7,6 +7,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
+#include "util/labels.h"
 #include "util/mem.h"
 #include "util/rootless.h"
 
@@ -441,21 +442,8 @@ static void record_exec_conf(const struct ctr_run *r, struct ctr_exec_conf *e)
 /* Labels (the last value of a key wins, docker's), volumes, the check. */
 static void record_extra(const struct ctr_run *r, struct ctr_state *cs)
 {
-	for (size_t i = 0; r->labels && i < r->labels->n; i++) {
-		const char *kv = r->labels->v[i], *eq = strchr(kv, '=');
-		size_t k = eq ? (size_t)(eq - kv) : strlen(kv);
-		long at = -1;
-		for (size_t j = 0; j < cs->labels.n && at < 0; j++)
-			if (!strncmp(cs->labels.v[j], kv, k) && cs->labels.v[j][k] == '=')
-				at = (long)j;
-		char *entry = eq ? cn_xstrdup(kv) : cn_xasprintf("%s=", kv);
-		if (at >= 0) {
-			free(cs->labels.v[at]);
-			cs->labels.v[at] = entry;
-		} else {
-			cn_strv_push(&cs->labels, entry);
-		}
-	}
+	for (size_t i = 0; r->labels && i < r->labels->n; i++)
+		cn_labels_set(&cs->labels, r->labels->v[i]);
 	for (size_t i = 0; r->volumes && i < r->volumes->n; i++)
 		cn_strv_pushdup(&cs->volumes, r->volumes->v[i]);
 	if (r->health && r->health->test.n) {

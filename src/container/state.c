@@ -1,10 +1,12 @@
 /* containers/<id>/config.json: create, read, rewrite, list, remove. */
 #include "container/container.h"
+#include "container/volume.h"
 #include "container/health.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/labels.h"
 #include "util/mem.h"
 
 #include <dirent.h>
@@ -55,11 +57,7 @@ void ctr_state_free(struct ctr_state *s)
 
 const char *ctr_label(const struct ctr_state *s, const char *key)
 {
-	size_t k = strlen(key);
-	for (size_t i = s->labels.n; i-- > 0;)
-		if (!strncmp(s->labels.v[i], key, k) && s->labels.v[i][k] == '=')
-			return s->labels.v[i] + k + 1;
-	return NULL;
+	return cn_labels_get(&s->labels, key);
 }
 
 /* containers/ under the store, created on first use. */
@@ -214,14 +212,7 @@ static void net_from_json(json_t *j, struct ctr_net_state *n)
 
 static void extra_to_json(const struct ctr_state *s, json_t *j)
 {
-	json_t *labels = json_object();
-	for (size_t i = 0; i < s->labels.n; i++) {
-		const char *eq = strchr(s->labels.v[i], '=');
-		_cleanup_free_ char *k = eq ? cn_xstrndup(s->labels.v[i], (size_t)(eq - s->labels.v[i])) : NULL;
-		if (k)
-			json_object_set_new(labels, k, json_string(eq + 1));
-	}
-	json_object_set_new(j, "labels", labels);
+	json_object_set_new(j, "labels", cn_labels_json(&s->labels));
 	json_object_set_new(j, "volumes", strv_json(&s->volumes));
 	if (s->healthcheck.test.n)
 		json_object_set_new(j, "healthcheck", ctr_health_conf_json(&s->healthcheck));
@@ -231,11 +222,8 @@ static int extra_from_json(json_t *j, struct ctr_state *s, cn_err *err)
 {
 	json_t *labels = json_object_get(j, "labels"), *vols = json_object_get(j, "volumes"), *v;
 	json_t *hc = json_object_get(j, "healthcheck");
-	const char *k;
 	size_t i;
-	json_object_foreach(labels, k, v)
-		if (json_is_string(v))
-			cn_strv_push(&s->labels, cn_xasprintf("%s=%s", k, json_string_value(v)));
+	cn_labels_from_json(labels, &s->labels);
 	json_array_foreach(vols, i, v)
 		if (json_is_string(v))
 			cn_strv_pushdup(&s->volumes, json_string_value(v));
@@ -441,6 +429,13 @@ int ctr_create(struct store *st, struct ctr_state *s, cn_err *err)
 		return cn_err_fail(err, CN_ERR_CONFLICT,
 				    "the container name \"%s\" is already in use; remove that container "
 				    "('cairn rm %s') or choose another name", s->name, s->name);
+	/* A volume removed after run made its directory, before this lock:
+	 * made again (empty) so that the mount finds it. */
+	for (size_t i = 0; i < s->volumes.n; i++) {
+		_cleanup_free_ char *path = ctr_volume_path(st, s->volumes.v[i], err);
+		if (!path)
+			return -1;
+	}
 	if (mkdirat(root, s->id, 0700) < 0)
 		return cn_err_sys(err, "create container %.12s", s->id);
 	if (save_at(root, s, err) < 0) {
@@ -517,6 +512,12 @@ int ctr_lookup(struct store *st, const char *what, struct ctr_state *s, cn_err *
 	}
 	ctr_list_free(list, n);
 	return hits ? 1 : 0;
+}
+
+int ctr_lock(struct store *st, cn_err *err)
+{
+	_cleanup_close_ int root = open_root(st, err);
+	return root < 0 ? -1 : lock_root(root, err);
 }
 
 int ctr_remove(struct store *st, const struct ctr_state *s, cn_err *err)

@@ -4,6 +4,7 @@
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/labels.h"
 #include "util/mem.h"
 
 #include <dirent.h>
@@ -53,6 +54,7 @@ void ctr_volume_free(struct ctr_volume *v)
 {
 	free(v->name);
 	free(v->mountpoint);
+	free(v->meta_error);
 	cn_strv_free(&v->labels);
 	memset(v, 0, sizeof(*v));
 }
@@ -72,7 +74,8 @@ static int open_volumes(struct store *st, cn_err *err)
 int ctr_volume_create(struct store *st, const char *name, const cn_strv *labels, cn_err *err)
 {
 	_cleanup_close_ int dir = -1, vol = -1;
-	json_t *meta, *lab;
+	json_t *meta;
+	_cleanup_strv_ cn_strv set = { 0 };
 	char *text;
 	int r;
 	if (!ctr_volume_name_ok(name))
@@ -89,13 +92,9 @@ int ctr_volume_create(struct store *st, const char *name, const cn_strv *labels,
 	vol = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (vol < 0 || (mkdirat(vol, "_data", 0755) < 0 && errno != EEXIST))
 		return cn_err_sys(err, "create volume '%s'", name);
-	lab = json_object();
-	for (size_t i = 0; labels && i < labels->n; i++) {
-		const char *eq = strchr(labels->v[i], '=');
-		_cleanup_free_ char *k = cn_xstrndup(labels->v[i], eq ? (size_t)(eq - labels->v[i]) : strlen(labels->v[i]));
-		json_object_set_new(lab, k, json_string(eq ? eq + 1 : ""));
-	}
-	meta = json_pack("{s:I, s:o}", "CreatedAt", (json_int_t)time(NULL), "Labels", lab);
+	for (size_t i = 0; labels && i < labels->n; i++)
+		cn_labels_set(&set, labels->v[i]);
+	meta = json_pack("{s:I, s:o}", "CreatedAt", (json_int_t)time(NULL), "Labels", cn_labels_json(&set));
 	text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
 	json_decref(meta);
 	if (!text)
@@ -111,7 +110,6 @@ static int load_at(struct store *st, int dir, const char *name, struct ctr_volum
 	cn_buf buf = { 0 };
 	struct stat sb;
 	json_t *j = NULL, *val;
-	const char *k;
 	memset(v, 0, sizeof(*v));
 	if (vol < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
@@ -123,19 +121,23 @@ static int load_at(struct store *st, int dir, const char *name, struct ctr_volum
 	v->name = cn_xstrdup(name);
 	v->mountpoint = cn_xasprintf("%s/volumes/%s/_data", st->root, name);
 	v->created = (long long)sb.st_mtime;
+	/* Damaged metadata (a directory, too big, not JSON): no labels, said
+	 * in meta_error, rather than every volume command failing. */
 	if (cn_read_file_at(vol, META_FILE, META_MAX, &buf, err) == 0) {
-		j = json_loadb((const char *)buf.data, buf.len, 0, NULL);
+		json_error_t je;
+		j = json_loadb((const char *)buf.data, buf.len, 0, &je);
 		cn_buf_free(&buf);
-	} else if (err->errnum != ENOENT) {
-		ctr_volume_free(v);
-		return cn_err_wrap(err, "volume '%s'", name);
+		if (!json_is_object(j))
+			v->meta_error = cn_xasprintf("%s: %s", META_FILE, j ? "not a JSON object" : je.text);
+	} else {
+		cn_buf_free(&buf);      /* what was read before a failure */
+		if (err->errnum != ENOENT)
+			v->meta_error = cn_xstrdup(err->msg);
 	}
 	val = json_object_get(j, "CreatedAt");
 	if (json_is_integer(val))
 		v->created = (long long)json_integer_value(val);
-	json_object_foreach(json_object_get(j, "Labels"), k, val)
-		if (json_is_string(val))
-			cn_strv_push(&v->labels, cn_xasprintf("%s=%s", k, json_string_value(val)));
+	cn_labels_from_json(json_object_get(j, "Labels"), &v->labels);
 	json_decref(j);
 	return 1;
 }
@@ -210,9 +212,9 @@ int ctr_volume_users(struct store *st, const char *name, cn_strv *users, cn_err 
 	size_t n;
 	if (ctr_list(st, &list, &n, err) < 0)
 		return -1;
+	/* docker's: every container that references it, stopped ones too (a
+	 * state from a cairn without "volumes" references nothing). */
 	for (size_t i = 0; i < n; i++) {
-		if (ctr_effective_status(&list[i]) == CTR_EXITED)
-			continue;
 		for (size_t j = 0; j < list[i].volumes.n; j++)
 			if (!strcmp(list[i].volumes.v[j], name)) {
 				cn_strv_pushdup(users, list[i].name);
@@ -225,10 +227,16 @@ int ctr_volume_users(struct store *st, const char *name, cn_strv *users, cn_err 
 
 int ctr_volume_remove(struct store *st, const char *name, cn_err *err)
 {
-	_cleanup_close_ int dir = -1;
+	_cleanup_close_ int dir = -1, lock = -1;
 	_cleanup_strv_ cn_strv users = { 0 };
 	struct ctr_volume v;
-	int r = ctr_volume_get(st, name, &v, err);
+	int r;
+	/* The containers lock spans the check and the removal: run -d records
+	 * its volumes under it (ctr_create), so none starts using it between. */
+	lock = ctr_lock(st, err);
+	if (lock < 0)
+		return -1;
+	r = ctr_volume_get(st, name, &v, err);
 	if (r < 0)
 		return -1;
 	if (r == 0)

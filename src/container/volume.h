@@ -1,11 +1,12 @@
 /* Named volumes (cairn run -v NAME:/path, --mount type=volume, cairn
  * volume), as docker's local driver keeps them: a directory
  * <store>/volumes/NAME/_data, created on first use or by volume create,
- * kept until removed (volume rm, volume prune, compose down -v). Labels
+ * kept until removed (volume rm, volume prune -a, compose down -v). Labels
  * and the creation time are in <store>/volumes/NAME/cairn.json (absent for
  * a volume run -v made: no labels, the directory's time). A volume is in
- * use while a container that has not exited mounts it: the container
- * state records the names (ctr_state.volumes). */
+ * use while a container references it, stopped ones too (docker's): the
+ * container state records the names (ctr_state.volumes; a state from a
+ * cairn without them references nothing). */
 #ifndef CTR_VOLUME_H
 #define CTR_VOLUME_H
 
@@ -25,6 +26,8 @@ struct ctr_volume {
 	char *mountpoint;               /* .../volumes/NAME/_data */
 	long long created;              /* unix seconds */
 	cn_strv labels;                 /* KEY=VALUE */
+	char *meta_error;               /* its cairn.json could not be read (why):
+	                                 * taken as no labels; NULL: fine */
 };
 void ctr_volume_free(struct ctr_volume *v);
 
@@ -36,10 +39,10 @@ int ctr_volume_get(struct store *st, const char *name, struct ctr_volume *v, cn_
 /* Every volume, by name. */
 int ctr_volume_list(struct store *st, struct ctr_volume **out, size_t *n, cn_err *err);
 void ctr_volume_list_free(struct ctr_volume *list, size_t n);
-/* Names of the containers that have not exited and mount NAME. */
+/* Names of the containers (any status) that reference NAME. */
 int ctr_volume_users(struct store *st, const char *name, cn_strv *users, cn_err *err);
 /* Remove NAME and its data: CN_ERR_BUSY naming the containers while one
- * that has not exited uses it, CN_ERR_NOT_FOUND when there is none. */
+ * references it, CN_ERR_NOT_FOUND when there is none. Holds ctr_lock. */
 int ctr_volume_remove(struct store *st, const char *name, cn_err *err);
 
 #endif

@@ -159,6 +159,12 @@ static void handle_stop(struct wait_ctx *w)
 		if (w->stop_signal == SB_STOP_KILL) {
 			w->interrupted = true;
 			kill(w->pid, SIGKILL);
+		} else if (w->stop_signal == SB_STOP_KILL_GROUP) {
+			/* Not before the process is known: -0 is our own group. */
+			if (w->pid <= 0)
+				return;
+			kill(-w->pid, SIGKILL);
+			kill(w->pid, SIGKILL);
 		} else if (w->before_exec) {
 			/* Until then pid 1 is cairn's set-up code, which would ignore
 			 * it as a pid 1 without a handler does: it goes once the

@@ -79,6 +79,8 @@ struct sb_rlimit {
 /* What to do when cairn is asked to stop (Ctrl-C, SIGTERM, cairn stop). */
 #define SB_STOP_KILL 0          /* kill at once and fail with EINTR (RUN steps) */
 #define SB_STOP_FORWARD (-1)    /* pass the signal cairn got on, then as a signal number */
+#define SB_STOP_KILL_GROUP (-2) /* SIGKILL the process's group (its session: sb_exec
+                                 * setsid()s it) at once: what it started goes too */
 
 struct sb_process {
 	char *const *argv;
@@ -107,7 +109,8 @@ struct sb_process {
 	                         * cairn's reaper is pid 1 and the process its child
 	                         * (RUN steps, run --init): the reaper forwards signals,
 	                         * reaps orphans and exits with the process's status. */
-	int stop_signal;        /* SB_STOP_KILL, SB_STOP_FORWARD or a signal: on the first
+	int stop_signal;        /* SB_STOP_KILL, SB_STOP_FORWARD, SB_STOP_KILL_GROUP
+	                         * (sb_exec only) or a signal: on the first
 	                         * Ctrl-C, that signal (sent once the process exec'd);
 	                         * SIGKILL after stop_timeout s or the second Ctrl-C; the
 	                         * process's status is returned. As pid 1 the process

@@ -3,8 +3,9 @@
 #ifndef CN_DURATION_H
 #define CN_DURATION_H
 
-/* S in nanoseconds into *OUT: 0, or -1 when S is not a duration (a sign,
- * no unit, past ~292 years). */
+/* S in nanoseconds into *OUT: 0, or -1 when S is not one in Go's syntax
+ * ([+-]?, then ([0-9]+(.[0-9]*)?|.[0-9]+) and a unit ns, us, µs, ms, s, m,
+ * h, repeated; "0" alone), is negative or past ~292 years. */
 int cn_duration_parse(const char *s, long long *out);
 
 #endif

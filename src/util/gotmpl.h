@@ -11,9 +11,11 @@
  * json, index, join, split, upper, lower, title, truncate, pad, len,
  * print, printf (%s %v %d %q %%), println, eq, ne, lt, le, gt, ge, not,
  * and, or. A field called with one argument is a method, as docker's
- * {{.Label "k"}}: the data holds an object under "Label()" that the
- * argument indexes ("" for a missing key); "json" rows leave such keys
- * out. Values print as Go prints them from a decoded JSON map: arrays
+ * {{.Label "k"}}: of the row, an object in a side table of methods
+ * ({"Label": {...}}, cn_tmpl_exec_methods, cn_fmt_row_methods) that the
+ * argument indexes ("" for a missing key), kept out of the row's fields
+ * ({{json .}}, {{range}}); elsewhere an object under "Label()" in the
+ * data ("json" rows leave such keys out). Values print as Go prints them from a decoded JSON map: arrays
  * as [a b], objects as map[k:v] (sorted keys), a missing key as
  * "<no value>", null as "<nil>". Anything else (define, template, block,
  * break...) is an error naming the action and its line:column.
@@ -40,6 +42,8 @@ struct cn_tmpl *cn_tmpl_parse(const char *name, const char *text, cn_err *err);
 /* Append T evaluated against DATA to OUT. -1 with ERR (CN_ERR_INVALID:
  * e.g. a field of a string, index out of range; CN_ERR_TOO_BIG past 64 MiB). */
 int cn_tmpl_exec(const struct cn_tmpl *t, json_t *data, cn_buf *out, cn_err *err);
+/* The same with DATA's methods in METHODS ({"Label": {"k": "v"}}; NULL: none). */
+int cn_tmpl_exec_methods(const struct cn_tmpl *t, json_t *data, json_t *methods, cn_buf *out, cn_err *err);
 void cn_tmpl_free(struct cn_tmpl *t);
 
 enum cn_fmt_kind {
@@ -61,6 +65,8 @@ struct cn_fmt {
 int cn_fmt_init(struct cn_fmt *f, const char *name, const char *spec, json_t *headers, cn_err *err);
 /* One row (not with CN_FMT_DEFAULT). */
 int cn_fmt_row(struct cn_fmt *f, json_t *row, cn_err *err);
+/* One row with its methods (cn_tmpl_exec_methods), which json rows leave out. */
+int cn_fmt_row_methods(struct cn_fmt *f, json_t *row, json_t *methods, cn_err *err);
 /* The whole output, table columns aligned as docker's tabwriter does
  * (each column as wide as its widest cell plus three spaces). Caller frees. */
 char *cn_fmt_finish(struct cn_fmt *f);

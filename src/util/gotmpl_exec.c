@@ -28,6 +28,8 @@ struct exec {
 	struct var *vars;
 	size_t nvars, cap;
 	json_t *headers;        /* header mode (cn_fmt's table titles), else NULL */
+	json_t *root;           /* the row, whose methods are in METHODS (NULL: none) */
+	json_t *methods;
 	size_t made;            /* bytes of strings functions made: capped like the output,
 				 * so variables cannot grow values without printing them */
 };
@@ -542,9 +544,10 @@ static int call(struct exec *e, const struct arg *f, json_t **v, size_t n, json_
 	return eerr(e, f->pos, "function \"%s\" not defined", name);
 }
 
-/* {{.A.Method "k"}}: docker's methods with one argument ({{.Label "k"}}),
- * kept in the data as an object under "Method()" that the argument
- * indexes ("" when it has no such key, as docker's Label). */
+/* {{.A.Method "k"}}: docker's methods with one argument ({{.Label "k"}}):
+ * of the row, an object in the side table (cn_tmpl_exec_methods), else one
+ * under "Method()" in the data, that the argument indexes ("" when it has
+ * no such key, as docker's Label). */
 static int eval_method(struct exec *e, const struct cmd *c, json_t *dot, json_t **out)
 {
 	const struct arg *f = &c->args[0];
@@ -560,7 +563,10 @@ static int eval_method(struct exec *e, const struct cmd *c, json_t *dot, json_t 
 	v = json_incref(dot);
 	if (walk(e, f->pos, &v, &recv) < 0)
 		return -1;
-	m = json_object_get(v, key);
+	if (v == e->root && e->methods)
+		m = json_object_get(e->methods, f->fields.v[f->fields.n - 1]);
+	else
+		m = json_object_get(v, key);
 	if (!json_is_object(m)) {
 		json_decref(v);
 		return eerr(e, c->args[1].pos, "can't give argument to non-function");
@@ -747,9 +753,10 @@ static int exec_list(struct exec *e, const struct list *l, json_t *dot)
 	return r;
 }
 
-int cn_tmpl_exec_headers(const struct cn_tmpl *t, json_t *data, json_t *headers, cn_buf *out, cn_err *err)
+static int exec_all(const struct cn_tmpl *t, json_t *data, json_t *methods, json_t *headers, cn_buf *out,
+		    cn_err *err)
 {
-	struct exec e = { .t = t, .out = out, .err = err, .headers = headers };
+	struct exec e = { .t = t, .out = out, .err = err, .headers = headers, .root = data, .methods = methods };
 	size_t max = out->max;
 	int r;
 	out->max = out->len + MAX_OUTPUT;
@@ -761,7 +768,17 @@ int cn_tmpl_exec_headers(const struct cn_tmpl *t, json_t *data, json_t *headers,
 	return r;
 }
 
+int cn_tmpl_exec_headers(const struct cn_tmpl *t, json_t *data, json_t *headers, cn_buf *out, cn_err *err)
+{
+	return exec_all(t, data, NULL, headers, out, err);
+}
+
 int cn_tmpl_exec(const struct cn_tmpl *t, json_t *data, cn_buf *out, cn_err *err)
 {
-	return cn_tmpl_exec_headers(t, data, NULL, out, err);
+	return exec_all(t, data, NULL, NULL, out, err);
+}
+
+int cn_tmpl_exec_methods(const struct cn_tmpl *t, json_t *data, json_t *methods, cn_buf *out, cn_err *err)
+{
+	return exec_all(t, data, methods, NULL, out, err);
 }

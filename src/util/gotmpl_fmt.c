@@ -75,6 +75,11 @@ int cn_fmt_init(struct cn_fmt *f, const char *name, const char *spec, json_t *he
 
 int cn_fmt_row(struct cn_fmt *f, json_t *row, cn_err *err)
 {
+	return cn_fmt_row_methods(f, row, NULL, err);
+}
+
+int cn_fmt_row_methods(struct cn_fmt *f, json_t *row, json_t *methods, cn_err *err)
+{
 	if (f->kind == CN_FMT_JSON) {
 		/* Methods ("Label()", see eval_method) are not data: left out. */
 		json_t *shown = json_is_object(row) ? json_object() : json_incref(row), *v;
@@ -88,7 +93,7 @@ int cn_fmt_row(struct cn_fmt *f, json_t *row, cn_err *err)
 		if (!s)
 			return cn_err_fail(err, CN_ERR_SYSTEM, "cannot write a row as JSON");
 		cn_buf_adds(&f->out, s);
-	} else if (f->t && cn_tmpl_exec(f->t, row, &f->out, err) < 0) {
+	} else if (f->t && cn_tmpl_exec_methods(f->t, row, methods, &f->out, err) < 0) {
 		return -1;
 	}
 	cn_buf_addc(&f->out, '\n');

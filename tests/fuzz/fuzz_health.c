@@ -1,6 +1,7 @@
 /* Health checks (container/health.c): what comes from outside. Input: an
  * image config JSON, a NUL, a --health-cmd value, a NUL, a duration, a NUL,
- * a health.json text. The config's Healthcheck merged with the flag either
+ * a health.json text. A duration parses only in Go's syntax, to a value
+ * >= 0. The config's Healthcheck merged with the flag either
  * fails with a message or gives a valid test; health.json (a container
  * directory's, possibly damaged) always loads to a known status and at
  * most 5 results, and its JSON form loads again. */
@@ -30,8 +31,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == 0 && c.test.n && strcmp(c.test.v[0], "CMD") && strcmp(c.test.v[0], "CMD-SHELL"))
 		abort();
 	ctr_health_conf_free(&c);
-	if (cn_duration_parse(dur, &ns) == 0 && ns < 0)
-		abort();
+	/* Go's grammar only: no space, exponent, hex, nan or inf gets through. */
+	if (cn_duration_parse(dur, &ns) == 0) {
+		const char *body = dur + (*dur == '+' || *dur == '-');
+		if (ns < 0 || strpbrk(body, "+-") || body[strspn(body, "0123456789.nsumh\xc2\xb5\xce\xbc")] ||
+		    (strcmp(body, "0") && !strpbrk(body, "smh")))
+			abort();
+	}
 
 	root = open(fuzz_tmpdir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)

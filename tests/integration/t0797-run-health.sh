@@ -77,15 +77,18 @@ wait_for "...is healthy" health_is execform healthy
 run_cairn inspect --type container -f '{{json .Config.Healthcheck.Test}}' execform
 check "...recorded as docker's Test" test "$(cat "$T/out")" = '["CMD","test","-s","/etc/passwd"]'
 expect_ok "a check that outlives its timeout" \
-	run -d --name slow --health-cmd 'sleep 30' --health-timeout 300ms --health-interval 200ms \
-	--health-retries 1 busybox sleep 600
+	run -d --name slow --health-cmd 'echo partial-out; sleep 30; echo never' --health-timeout 300ms \
+	--health-interval 200ms --health-retries 1 busybox sleep 600
 wait_for "...fails: unhealthy" health_is slow unhealthy
+nlog_ge() { [ "$("$CAIRN" inspect --type container -f '{{len .State.Health.Log}}' "$1")" -ge "$2" ]; }
+wait_for "...(two checks done)" nlog_ge slow 2
 run_cairn inspect --type container -f '{{with index .State.Health.Log 0}}{{.ExitCode}}|{{.Output}}{{end}}' slow
-check "...with docker's -1 and 'Health check exceeded timeout (300ms)'" \
-	test "$(cat "$T/out")" = "-1|Health check exceeded timeout (300ms)"
+check "...with docker's -1 and 'Health check exceeded timeout (300ms): ' and the output so far" \
+	test "$(cat "$T/out")" = "-1|Health check exceeded timeout (300ms): partial-out"
 run_cairn exec slow ps -o args
 n=$(grep -c '^sleep 30' "$T/out")
-check "...and the timed-out commands are killed (at most the one running now)" test "$n" -le 1
+check "...and the timed-out commands are killed, what they started too (at most the one running now)" \
+	test "$n" -le 1
 expect_ok "a check printing 10000 bytes" \
 	run -d --name loud --health-cmd 'head -c 10000 /dev/zero | tr "\0" x' --health-interval 200ms \
 	busybox sleep 600
@@ -117,6 +120,61 @@ case "$(ps_status hc3)" in
 *) fail "...and ps shows no health (got '$(ps_status hc3)')" ;;
 esac
 
+# ---- the health is the current run's (--restart) ----
+# A long interval once healthy: only a new run may make it "starting".
+expect_ok "run -d --restart always with a check and a long interval" \
+	run -d --name rs --restart always -v hc-rs:/v --health-cmd 'test -e /tmp/ok' \
+	--health-interval 1h --health-start-period 1h --health-start-interval 200ms busybox \
+	sh -c 'while [ ! -e /v/stop ]; do sleep 0.1; done; rm /v/stop; exit 1'
+"$CAIRN" exec rs touch /tmp/ok
+wait_for "it turns healthy" health_is rs healthy
+first=$(state rs .init.start_time)
+"$CAIRN" exec rs touch /v/stop
+new_run() { s=$(state rs .init.start_time) && [ "$s" != "$first" ] && [ "$s" != 0 ] &&
+	[ "$(state rs .status)" = running ]; }
+wait_for "it restarts" new_run
+check "after the restart it is 'starting' again at once (not the last run's healthy)" health_is rs starting
+run_cairn inspect --type container -f '{{range .State.Health.Log}}{{.ExitCode}} {{end}}' rs
+check "...with no result of the last run (its success)" sh -c "! grep -qw 0 '$T/out'"
+expect_ok "rm -f rs" rm -f rs
+expect_ok "volume rm hc-rs" volume rm hc-rs
+
+# During --restart's back-off init is dead: no check may run (and fail).
+expect_ok "run -d --restart always: a process that ends after a second, a check that succeeds" \
+	run -d --name rs2 --restart always --health-cmd true --health-interval 100ms \
+	--health-retries 1 busybox sh -c 'sleep 1; exit 1'
+bad=""
+for _ in $(seq 200); do
+	out=$("$CAIRN" inspect --type container \
+		-f '{{.State.Health.Status}}{{range .State.Health.Log}} {{.ExitCode}}{{end}}' rs2 2>/dev/null) || continue
+	out="$(state rs2 .restart_count) $out"
+	set -- $out
+	[ "$2" = unhealthy ] && bad="$bad [$out]"
+	shift 2
+	for c in "$@"; do [ "$c" = 0 ] || bad="$bad [$out]"; done
+	[ "${out%% *}" -ge 5 ] 2>/dev/null && break
+	sleep 0.1
+done
+check "...restarted 5 times" test "${out%% *}" -ge 5
+check "...never a failed check nor unhealthy through the back-offs (seen:$bad)" test -z "$bad"
+expect_ok "rm -f rs2" rm -f rs2
+
+# ---- the monitor outlives a state it cannot read for a while ----
+expect_ok "run -d with a check waiting for a file" \
+	run -d --name dmg --health-cmd 'test -e /tmp/ready' --health-interval 200ms busybox sleep 600
+dmgid=$(state dmg .id)
+cfg="$CAIRN_ROOT/containers/$dmgid/config.json"
+check "...its state is there" test -n "$dmgid" -a -f "$cfg"
+cp "$cfg" "$T/dmg-config.json"
+echo '{"damaged' >"$cfg.tmp" && mv "$cfg.tmp" "$cfg"
+sleep 1         # (rounds of the monitor that cannot read the state)
+jq '.init.start_time = 0' "$T/dmg-config.json" >"$cfg.tmp" && mv "$cfg.tmp" "$cfg"
+sleep 1         # (rounds with an init start time of 0)
+cp "$T/dmg-config.json" "$cfg.tmp" && mv "$cfg.tmp" "$cfg"
+"$CAIRN" exec dmg touch /tmp/ready
+wait_for "a damaged config.json (not JSON, then init start_time 0) meanwhile: the checks go on" health_is dmg healthy
+expect_ok "rm -f dmg" rm -f dmg
+
 # ---- labels and ps filters ----
 expect_ok "run -d --label a=1 -l b --label com.docker.compose.project=demo" \
 	run -d --name lab --label a=1 -l b --label com.docker.compose.project=demo busybox sleep 600
@@ -133,6 +191,10 @@ check "--format {{.Labels}} and {{.Label \"k\"}}" test "$(cat "$T/out")" = "a=1,
 run_cairn ps --filter name=lab --format json
 check "--format json has Labels, not the method" \
 	sh -c "jq -e '.Labels == \"a=1,b=,com.docker.compose.project=demo\" and (has(\"Label()\") | not)' '$T/out'"
+run_cairn ps --filter name=lab --format '{{json .}}'
+check "...nor {{json .}}" sh -c "jq -e '.Labels == \"a=1,b=,com.docker.compose.project=demo\" and (has(\"Label()\") | not)' '$T/out'"
+run_cairn ps --filter name=lab --format '{{range $k, $v := .}}{{$k}} {{end}}'
+check "...nor {{range}} over the row" sh -c "! grep -q 'Label()' '$T/out' && grep -q 'Labels' '$T/out'"
 run_cairn inspect --type container -f '{{.Config.Labels.a}}' lab
 check "inspect shows Config.Labels" test "$(cat "$T/out")" = 1
 run_cairn ps --filter health=unhealthy --format '{{.Names}}'
@@ -141,6 +203,19 @@ run_cairn ps --filter health=none --filter name=lab --format '{{.Names}}'
 check "ps --filter health=none (and name=)" test "$(cat "$T/out")" = lab
 run_cairn ps --filter status=exited --format '{{.Names}}'
 check "ps --filter status=exited lists exited ones without -a" test "$(cat "$T/out")" = img
+run_cairn ps --filter name='^lab$' --format '{{.Names}}'
+check "ps --filter name= is a regular expression (docker's): ^lab\$" test "$(cat "$T/out")" = lab
+run_cairn ps --filter name='^/lab$' --format '{{.Names}}'
+check "...also against docker's /NAME" test "$(cat "$T/out")" = lab
+run_cairn ps --filter name='^ab$' -q
+check "...anchored: ^ab\$ matches nothing" test ! -s "$T/out"
+labid=$("$CAIRN" ps -q --no-trunc --filter name=lab)
+run_cairn ps --filter "id=^${labid:0:6}" --filter 'id=[' --format '{{.Names}}'
+check "ps --filter id= too (one that does not compile matches nothing)" test "$(cat "$T/out")" = lab
+run_cairn ps -n 1 --filter name=flip --format '{{.Names}}'
+check "ps -n 1 applies the filters first (docker's)" test "$(cat "$T/out")" = flip
+run_cairn ps -l --filter label=a --format '{{.Names}}'
+check "ps -l too" test "$(cat "$T/out")" = lab
 expect_fail "an unknown filter is refused" 2 "invalid filter 'color'" ps --filter color=red
 expect_fail "an unknown health value is refused" 2 "Unrecognised filter value for health: sick" \
 	ps --filter health=sick

@@ -168,5 +168,29 @@ int main(void)
 		cn_fmt_free(&f);
 	}
 	json_decref(data);
+	/* The row's methods in a side table: {{.Label "k"}} works, and the
+	 * row's visible fields ({{json .}}, {{range}}) hold no method. */
+	{
+		json_t *row = json_pack("{s:s}", "Labels", "a=1");
+		json_t *methods = json_pack("{s:{s:s}}", "Label", "a", "1");
+		const char *const cases[][2] = {
+			{ "{{.Label \"a\"}}|{{.Label \"zz\"}}", "1|\n" },
+			{ "{{json .}}", "{\"Labels\":\"a=1\"}\n" },
+			{ "{{range $k, $v := .}}{{$k}};{{end}}", "Labels;\n" },
+			{ "json", "{\"Labels\":\"a=1\"}\n" },
+		};
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			char *got;
+			UNIT_CHECK(cn_fmt_init(&f, "--format", cases[i][0], NULL, &err) == 0 &&
+				   cn_fmt_row_methods(&f, row, methods, &err) == 0, "row with a side table: %s",
+				   cases[i][0]);
+			got = cn_fmt_finish(&f);
+			UNIT_STREQ(got, cases[i][1], "side-table methods: %s", cases[i][0]);
+			free(got);
+			cn_fmt_free(&f);
+		}
+		json_decref(row);
+		json_decref(methods);
+	}
 	return UNIT_DONE();
 }

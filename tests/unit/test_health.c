@@ -2,6 +2,7 @@
  * flags over the image's config.Healthcheck), --health-cmd's forms, and
  * util/duration's Go durations. */
 #include "container/health.h"
+#include "util/cleanup.h"
 #include "util/duration.h"
 #include "unit.h"
 
@@ -61,6 +62,27 @@ int main(void)
 	UNIT_CHECK(cn_duration_parse("5", &ns) < 0, "a number without a unit is refused");
 	UNIT_CHECK(cn_duration_parse("-1s", &ns) < 0, "a negative duration is refused");
 	UNIT_CHECK(cn_duration_parse("", &ns) < 0, "an empty duration is refused");
+	{
+		/* Go's time.ParseDuration grammar, nothing strtod would add. */
+		static const struct { const char *s; long long ns; } ok[] = {
+			{ "+5s", 5000000000LL }, { "-0", 0 }, { "-0s", 0 }, { ".5s", 500000000LL },
+			{ "5.s", 5000000000LL }, { "1h2m3.5s", 3723500000000LL }, { "1\xc2\xb5s", 1000 },
+			{ "1\xce\xbcs", 1000 }, { "3us", 3000 }, { "7ns", 7 }, { "0.000000001s", 1 },
+			{ "9223372036854775807ns", 9223372036854775807LL }, { "1.0000000000000000000001s", 1000000000LL },
+		};
+		static const char *const bad[] = {
+			"nans", "nan", "infs", "inf", " 5s", "5s ", "1e3s", "0x10s", "5", "s", ".s", ".", "+",
+			"-", "-5s", "5sm", "5S", "1.5.5s", "--5s", "9223372036854775808ns", "2562048h",
+			"99999999999999999999s", "5s\t", "0.5", "00",
+		};
+		for (size_t i = 0; i < CN_ARRAY_SIZE(ok); i++) {
+			ns = -1;
+			UNIT_CHECK(cn_duration_parse(ok[i].s, &ns) == 0 && ns == ok[i].ns, "duration '%s' is %lld (got %lld)",
+				   ok[i].s, ok[i].ns, ns);
+		}
+		for (size_t i = 0; i < CN_ARRAY_SIZE(bad); i++)
+			UNIT_CHECK(cn_duration_parse(bad[i], &ns) < 0, "duration '%s' is refused", bad[i]);
+	}
 
 	parse_cmd("curl -f http://localhost/", "CMD-SHELL|curl -f http://localhost/");
 	parse_cmd("[\"CMD\", \"pg_isready\", \"-U\", \"x\"]", "CMD|pg_isready|-U|x");

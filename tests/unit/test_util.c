@@ -5,6 +5,7 @@
 #include "util/cleanup.h"
 #include "util/digest.h"
 #include "util/fs.h"
+#include "util/labels.h"
 #include "util/mem.h"
 #include "util/strv.h"
 #include "unit.h"
@@ -196,6 +197,47 @@ static void test_fs(void)
 	}
 }
 
+/* util/labels: the one place labels are parsed, matched and shown. */
+static void test_labels(void)
+{
+	_cleanup_strv_ cn_strv l = { 0 }, back = { 0 }, f = { 0 };
+	char *text, *dump;
+	json_t *j;
+	cn_err err;
+	UNIT_CHECK(cn_labels_check("=x", &err) < 0 && strstr(err.msg, "'=x' has no key"), "=x has no key");
+	UNIT_CHECK(cn_labels_check("", &err) < 0, "an empty label has no key");
+	UNIT_CHECK(cn_labels_check("k", &err) == 0 && cn_labels_check("k=v=w", &err) == 0, "k, k=v=w");
+	cn_labels_set(&l, "b=2");
+	cn_labels_set(&l, "a");
+	cn_labels_set(&l, "b=3");               /* the last value wins */
+	cn_labels_set(&l, "c=x=y");
+	UNIT_CHECK(l.n == 3, "one entry per key (%zu)", l.n);
+	UNIT_STREQ(cn_labels_get(&l, "b"), "3", "the last value of b");
+	UNIT_STREQ(cn_labels_get(&l, "a"), "", "a label without a value is ''");
+	UNIT_STREQ(cn_labels_get(&l, "c"), "x=y", "a value may hold '='");
+	UNIT_CHECK(cn_labels_get(&l, "") == NULL && cn_labels_get(&l, "bb") == NULL, "missing keys");
+	text = cn_labels_text(&l);
+	UNIT_STREQ(text, "a=,b=3,c=x=y", "comma-joined, sorted");
+	free(text);
+	j = cn_labels_json(&l);
+	dump = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	UNIT_STREQ(dump, "{\"a\":\"\",\"b\":\"3\",\"c\":\"x=y\"}", "as a JSON object");
+	free(dump);
+	json_object_set_new(j, "n", json_integer(1));
+	cn_labels_from_json(j, &back);
+	UNIT_CHECK(back.n == 3 && !strcmp(cn_labels_get(&back, "c"), "x=y"), "read back (non-strings skipped)");
+	json_decref(j);
+	UNIT_CHECK(cn_labels_match(&l, "a") && cn_labels_match(&l, "a=") && cn_labels_match(&l, "b=3") &&
+		   cn_labels_match(&l, "c=x=y"), "label=K and label=K=V match");
+	UNIT_CHECK(!cn_labels_match(&l, "b=2") && !cn_labels_match(&l, "d") && !cn_labels_match(&l, "a=x"),
+		   "another value or key does not");
+	cn_strv_pushdup(&f, "a");
+	cn_strv_pushdup(&f, "b=3");
+	UNIT_CHECK(cn_labels_match_all(&l, &f), "all filters match");
+	cn_strv_pushdup(&f, "d");
+	UNIT_CHECK(!cn_labels_match_all(&l, &f), "one filter missing: no match");
+}
+
 int main(void)
 {
 	base_fd = unit_tmpdir(base);
@@ -203,6 +245,7 @@ int main(void)
 	test_strv();
 	test_digest();
 	test_fs();
+	test_labels();
 	close(base_fd);
 	unit_rmtree(base);
 	return UNIT_DONE();
