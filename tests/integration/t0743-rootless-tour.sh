@@ -37,6 +37,7 @@ else
 	skip "login, push, pull, logout" "no docker-registry"
 fi
 
+TOUR_WEB_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # README lines -> what runs (a shell line, in $H/cairn, with the user's
 # environment). Kept to the README's words where it names no real thing.
 declare -A how=(
@@ -56,6 +57,13 @@ declare -A how=(
 	["cairn run -d --name web IMAGE"]="cairn run -d --name web busybox sleep 60"
 	["cairn exec -it web sh"]="echo exit | script -qec 'cairn exec -it web sh' /dev/null"
 	["cairn ps [-a] [-q] [-n N|-l] [--no-trunc] / logs [-f] web / stop [-t N] web / rm [-f] web"]="cairn ps && cairn ps -a -q -n 1 --no-trunc && cairn ps -l && cairn logs web && cairn stop -t 1 web && cairn rm web"
+	["cairn run -d --label app=web --health-cmd 'wget -qO- localhost' --health-interval 5s IMAGE"]="cairn run -d --name tourhc --label app=web --health-cmd 'wget -qO- localhost' --health-interval 5s busybox sleep 30 && cairn ps --filter label=app=web | grep -q tourhc && cairn rm -f tourhc"
+	["cairn volume create|ls|inspect|rm|prune"]="cairn volume create tourvol && cairn volume ls | grep -q tourvol && cairn volume inspect tourvol && cairn volume rm tourvol && cairn volume prune -f"
+	# examples/compose as the user: the host's network, web on a free port
+	["cairn compose build"]="cd examples/compose && cairn compose build"
+	["cairn compose up -d"]="cd examples/compose && export WEB_PORT=$TOUR_WEB_PORT && cairn compose up -d && i=0 && until cairn compose logs probe | grep -q 'hello from cairn compose'; do i=\$((i + 1)); [ \$i -lt 30 ] || exit 1; sleep 1; done"
+	["cairn compose ps / logs -f / exec web sh / run --rm web CMD / stop / start"]="cd examples/compose && export WEB_PORT=$TOUR_WEB_PORT && cairn compose ps && cairn compose logs web && cairn compose exec -T web true && cairn compose run --rm probe true && cairn compose stop && cairn compose start"
+	["cairn compose down -v"]="cd examples/compose && WEB_PORT=$TOUR_WEB_PORT cairn compose down -v"
 	["skopeo inspect oci:/var/lib/cairn:hello:1"]="skopeo inspect oci:\$HOME/.local/share/cairn:hello:1"
 	["cairn export --format rootfs hello:1 DIR"]="cairn export --format rootfs hello:1 DIR"
 	["cairn login -u USER --password-stdin registry.example:5000"]="cairn login --cert-dir $REG_CERTS -u $REG_USER --password-stdin $REG <$T/pass"
