@@ -86,10 +86,15 @@ static json_t *to_json(const struct net_def *d)
 			 "com.docker.network.bridge.name", d->conf.bridge, "Labels", d->labels);
 }
 
-static int from_json(json_t *j, struct net_def *d, cn_err *err)
+/* The file is outside input (a damaged store, another tool): every field
+ * that reaches a path, an interface or an nft chain is checked. The bridge
+ * is derived from the id, never taken from the file alone, and the name
+ * must be the file's own. */
+static int from_json(json_t *j, const char *stem, struct net_def *d, cn_err *err)
 {
-	const char *name = NULL, *id = NULL, *created = NULL, *subnet = NULL, *bridge = NULL;
-	json_t *labels = NULL;
+	const char *name = NULL, *id = NULL, *created = NULL, *subnet = NULL, *bridge = NULL, *k;
+	json_t *labels = NULL, *v;
+	char want[IFNAMSIZ];
 	int internal = 0;
 	json_error_t je;
 	memset(d, 0, sizeof(*d));
@@ -97,12 +102,22 @@ static int from_json(json_t *j, struct net_def *d, cn_err *err)
 			   "Id", &id, "Created", &created, "IPAM", "Config", "Subnet", &subnet, "Internal",
 			   &internal, "Options", "com.docker.network.bridge.name", &bridge, "Labels", &labels) < 0)
 		return cn_err_fail(err, CN_ERR_CORRUPT, "%s", je.text);
-	if (strlen(id) != 64 || strlen(bridge) >= IFNAMSIZ || !json_is_object(labels))
-		return cn_err_fail(err, CN_ERR_CORRUPT, "bad Id, bridge name or Labels");
+	if (strlen(id) != 64 || strspn(id, "0123456789abcdef") != 64)
+		return cn_err_fail(err, CN_ERR_CORRUPT, "Id is not 64 hex digits");
+	snprintf(want, sizeof(want), "cn-%.8s", id);
+	if (strcmp(bridge, want))
+		return cn_err_fail(err, CN_ERR_CORRUPT, "bridge name is not %s", want);
+	if (!net_def_name_ok(name) || strcmp(name, stem))
+		return cn_err_fail(err, CN_ERR_CORRUPT, "Name is not the file's name");
+	if (!json_is_object(labels))
+		return cn_err_fail(err, CN_ERR_CORRUPT, "Labels is not an object");
+	json_object_foreach(labels, k, v)
+		if (!json_is_string(v))
+			return cn_err_fail(err, CN_ERR_CORRUPT, "label values must be strings");
 	if (net_conf_subnet(&d->conf, subnet, err) < 0)
 		return -1;
 	memcpy(d->id, id, 65);
-	memcpy(d->conf.bridge, bridge, strlen(bridge) + 1);
+	memcpy(d->conf.bridge, want, strlen(want) + 1);
 	d->conf.internal = internal;
 	d->conf.named = true;
 	d->name = cn_xstrdup(name);
@@ -111,19 +126,29 @@ static int from_json(json_t *j, struct net_def *d, cn_err *err)
 	return 0;
 }
 
+/* FILE's stem (FILE ends in .json) in STEM (NAME_MAX + 1 bytes). */
+static void file_stem(const char *file, char *stem)
+{
+	size_t len = strlen(file);
+	snprintf(stem, NAME_MAX + 1, "%.*s", (int)(len > 5 ? len - 5 : 0), file);
+}
+
 static int load_at(int dfd, const char *file, struct net_def *d, cn_err *err)
 {
 	_cleanup_buf_ cn_buf b = { 0 };
+	char stem[NAME_MAX + 1];
 	json_error_t je;
 	json_t *j;
 	int r;
+	memset(d, 0, sizeof(*d));
+	file_stem(file, stem);
 	cn_buf_init(&b, DEF_MAX);
 	if (cn_read_file_at(dfd, file, DEF_MAX, &b, err) < 0)
 		return -1;
 	j = json_loadb(b.data, b.len, 0, &je);
 	if (!j)
 		return cn_err_fail(err, CN_ERR_CORRUPT, "network file %s: %s", file, je.text);
-	r = from_json(j, d, err);
+	r = from_json(j, stem, d, err);
 	json_decref(j);
 	if (r < 0) {
 		net_def_free(d);
@@ -137,7 +162,9 @@ static int compare(const void *a, const void *b)
 	return strcmp(((const struct net_def *)a)->name, ((const struct net_def *)b)->name);
 }
 
-static int list_at(int dfd, struct net_def **out, size_t *n, cn_err *err)
+/* Every loadable network; a damaged file is skipped, with a line on
+ * WARNINGS (when not NULL) saying how to get rid of it. */
+static int list_at(int dfd, struct net_def **out, size_t *n, cn_strv *warnings, cn_err *err)
 {
 	_cleanup_close_ int fd = dup(dfd);
 	DIR *d;
@@ -150,14 +177,16 @@ static int list_at(int dfd, struct net_def **out, size_t *n, cn_err *err)
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
 		struct net_def one;
+		cn_err bad;
 		if (len < 6 || strcmp(de->d_name + len - 5, ".json"))
 			continue;
-		if (load_at(dfd, de->d_name, &one, err) < 0) {
-			closedir(d);
-			net_def_list_free(*out, *n);
-			*out = NULL;
-			*n = 0;
-			return -1;
+		if (load_at(dfd, de->d_name, &one, &bad) < 0) {
+			char stem[NAME_MAX + 1];
+			file_stem(de->d_name, stem);
+			if (warnings)
+				cn_strv_push(warnings, cn_xasprintf("%s: skipped%s", bad.msg, net_def_name_ok(stem) ?
+								    " ('cairn network rm' of its name removes it)" : ""));
+			continue;
 		}
 		*out = cn_xrealloc(*out, (*n + 1) * sizeof(**out));
 		(*out)[(*n)++] = one;
@@ -168,19 +197,41 @@ static int list_at(int dfd, struct net_def **out, size_t *n, cn_err *err)
 	return 0;
 }
 
-int net_def_list(const char *root, struct net_def **out, size_t *n, cn_err *err)
+int net_def_list(const char *root, struct net_def **out, size_t *n, cn_strv *warnings, cn_err *err)
 {
 	_cleanup_close_ int dfd = open_dir(root, err);
 	if (dfd < 0)
 		return -1;
-	return list_at(dfd, out, n, err);
+	return list_at(dfd, out, n, warnings, err);
+}
+
+int net_def_forget_damaged(const char *root, const char *name, cn_err *err)
+{
+	_cleanup_close_ int dfd = -1, lock = -1;
+	_cleanup_free_ char *file = NULL;
+	struct net_def d;
+	cn_err bad;
+	if (!net_def_name_ok(name))
+		return 0;
+	if ((dfd = open_dir(root, err)) < 0 || (lock = lock_dir(dfd, err)) < 0)
+		return -1;
+	file = cn_xasprintf("%s.json", name);
+	if (faccessat(dfd, file, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	if (load_at(dfd, file, &d, &bad) == 0) {
+		net_def_free(&d);
+		return 0;       /* sound after all: the caller's ordinary removal */
+	}
+	if (unlinkat(dfd, file, 0) < 0)
+		return cn_err_sys(err, "remove %s/networks/%s", root, file);
+	return 1;
 }
 
 int net_def_load(const char *root, const char *what, struct net_def *d, cn_err *err)
 {
 	struct net_def *list;
 	size_t n, found = SIZE_MAX, matches = 0;
-	if (!*what || net_def_list(root, &list, &n, err) < 0)
+	if (!*what || net_def_list(root, &list, &n, NULL, err) < 0)
 		return *what ? -1 : 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!strcmp(list[i].name, what) || !strcmp(list[i].id, what)) {
@@ -202,6 +253,18 @@ int net_def_load(const char *root, const char *what, struct net_def *d, cn_err *
 		memset(&list[found], 0, sizeof(list[found]));
 	}
 	net_def_list_free(list, n);
+	/* A damaged file of that name: say so, rather than "not found". */
+	if (!matches && net_def_name_ok(what)) {
+		_cleanup_close_ int dfd = open_dir(root, err);
+		_cleanup_free_ char *file = cn_xasprintf("%s.json", what);
+		if (dfd < 0)
+			return -1;
+		if (faccessat(dfd, file, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (load_at(dfd, file, d, err) < 0)
+				return -1;
+			net_def_free(d);        /* appeared meanwhile: not listed above */
+		}
+	}
 	return matches == 1;
 }
 
@@ -268,7 +331,8 @@ int net_def_create(const char *root, const char *name, const char *subnet, bool 
 	if (!net_def_name_ok(name))
 		return cn_err_fail(err, CN_ERR_INVALID, "'%s' is not a valid network name ([a-zA-Z0-9][a-zA-Z0-9_.-]*, "
 				   "not default, bridge, host, none or private)", name);
-	if ((dfd = open_dir(root, err)) < 0 || (lock = lock_dir(dfd, err)) < 0 || list_at(dfd, &list, &n, err) < 0)
+	if ((dfd = open_dir(root, err)) < 0 || (lock = lock_dir(dfd, err)) < 0 ||
+	    list_at(dfd, &list, &n, NULL, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(list[i].name, name)) {
@@ -359,6 +423,6 @@ bool net_def_has_label(const struct net_def *d, const char *filter)
 {
 	const char *eq = strchr(filter, '=');
 	_cleanup_free_ char *k = eq ? cn_xstrndup(filter, (size_t)(eq - filter)) : cn_xstrdup(filter);
-	json_t *v = json_object_get(d->labels, k);
-	return v && (!eq || !strcmp(json_string_value(v), eq + 1));
+	const char *v = json_string_value(json_object_get(d->labels, k));
+	return v && (!eq || !strcmp(v, eq + 1));
 }

@@ -36,8 +36,15 @@ int net_def_create(const char *root, const char *name, const char *subnet, bool 
 		   const cn_strv *labels, const char *created, struct net_def *out, cn_err *err);
 /* By name, full id or unique id prefix: 1 found, 0 not, -1 error. */
 int net_def_load(const char *root, const char *what, struct net_def *d, cn_err *err);
-/* Every network, by name. */
-int net_def_list(const char *root, struct net_def **out, size_t *n, cn_err *err);
+/* Every network, by name. A damaged file (not JSON, an Id that is not 64
+ * hex digits, a bridge that is not "cn-" and the id's first 8, a Name that
+ * is not valid or not the file's stem, a label that is not a string) is
+ * skipped with a line on WARNINGS (may be NULL) for the caller to show. */
+int net_def_list(const char *root, struct net_def **out, size_t *n, cn_strv *warnings, cn_err *err);
+/* Remove networks/NAME.json when it is damaged (nothing of it is trusted:
+ * no bridge, chain or lease directory is touched): 1 removed, 0 no such
+ * damaged file, -1 error. */
+int net_def_forget_damaged(const char *root, const char *name, cn_err *err);
 void net_def_list_free(struct net_def *list, size_t n);
 /* Tear the network down (net_teardown) and forget it. Refused, naming
  * them, while containers are on it (CN_ERR_BUSY). */
