@@ -149,6 +149,7 @@ static int nft_setup(const struct net_conf *c, cn_err *err)
 	cn_buf_addf(&b, "add table " NFT_TABLE "\n"
 		    "add chain " NFT_TABLE " forward { type filter hook forward priority filter; policy accept; }\n"
 		    "add chain " NFT_TABLE " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n"
+		    "add chain " NFT_TABLE " localnet { type filter hook prerouting priority raw; policy accept; }\n"
 		    "add chain " NFT_TABLE " fwd-%1$s\n"
 		    "add chain " NFT_TABLE " nat-%1$s\n", br);
 	if (nft_run(b.data, NULL, err) < 0)
@@ -172,6 +173,16 @@ static int nft_setup(const struct net_conf *c, cn_err *err)
 	else
 		cn_buf_addf(&b, "add rule " NFT_TABLE " nat-%s ip saddr %s ip daddr != %s masquerade\n", br, cidr,
 			    cidr);
+	/* route_localnet (bridge_setup) makes the kernel accept 127.0.0.0/8
+	 * destinations arriving on the bridges: a member sending to 127.0.0.1
+	 * through its gateway would reach the host's loopback services
+	 * (CVE-2020-8558), and the DNAT of published ports would take such
+	 * packets from anywhere (moby#41872). No packet from outside has a
+	 * loopback destination before NAT (replies to 127.0.0.1 clients are
+	 * addressed to the gateway until conntrack restores them, after the
+	 * raw priority): drop them, as kube-proxy does. */
+	if (!net_nft_chain_has("localnet", "127.0.0.0/8"))
+		cn_buf_adds(&b, "add rule " NFT_TABLE " localnet iifname != \"lo\" ip daddr 127.0.0.0/8 drop\n");
 	/* The jumps are added once: a second copy would run the chain twice. */
 	if (!net_nft_chain_has("forward", fj))
 		cn_buf_addf(&b, "add rule " NFT_TABLE " forward %s\n", fj);
@@ -234,7 +245,9 @@ static int bridge_setup(const struct net_conf *c, cn_err *err)
 	    net_nl_link_set(c->bridge, NULL, true, err) < 0)
 		return -1;
 	/* Published ports on 127.0.0.1: the DNAT'd packet leaves through the
-	 * bridge with a loopback source (masqueraded by nat-BRIDGE). */
+	 * bridge with a loopback source (masqueraded by nat-BRIDGE), and the
+	 * reply's destination is 127.0.0.1 again once un-NATed. What else it
+	 * would let in is dropped by the table's localnet chain (nft_setup). */
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet", c->bridge);
 	return sysctl_set("/proc/sys/net/ipv4/ip_forward", err) < 0 ? -1 : sysctl_set(path, err);
 }

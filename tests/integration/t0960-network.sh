@@ -23,6 +23,9 @@ cleanup() {
 	"$CAIRN" network rm "$A" "$B" "$C" "$D" >/dev/null 2>&1
 	"$CAIRN" --root "$T/store2" network rm "$A" >/dev/null 2>&1
 	ip link del "t0960x$$" >/dev/null 2>&1
+	ip netns del "t0960ns$$" >/dev/null 2>&1
+	ip link del "t0960v$$" >/dev/null 2>&1
+	[ -n "${lo_pid:-}" ] && kill "$lo_pid" 2>/dev/null
 	cleanup_test_dir
 }
 trap cleanup EXIT
@@ -34,7 +37,7 @@ trap cleanup EXIT
 links() { ip -o link | grep -v ' master ' | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -v '^cn-' | sort; }
 rules() {
 	nft list ruleset | awk '
-		/^\tchain ((fwd|nat|p)-|hostports|prerouting|output)/ {skip = 1}
+		/^\tchain ((fwd|nat|p)-|hostports|prerouting|output|localnet)/ {skip = 1}
 		!skip && NF && !/jump ((fwd|nat|p)-|hostports)/ {print}
 		skip && /^\t\}/ {skip = 0}'
 }
@@ -83,7 +86,8 @@ expect_ok "run -d --network --network-alias -p" run -d --name "$WEB" --network "
 expect_ok "a second member with a hostname" run -d --name "$DB" --hostname dbhost --network "$A" busybox sleep 300
 
 # httpd may take a moment to listen.
-served() { for _ in $(seq 50); do "$@" >"$T/served" 2>/dev/null && grep -q hello-web "$T/served" && return 0; sleep 0.1; done; return 1; }
+served_as() { local want=$1; shift; for _ in $(seq 50); do "$@" >"$T/served" 2>/dev/null && grep -q "$want" "$T/served" && return 0; sleep 0.1; done; return 1; }
+served() { served_as hello-web "$@"; }
 
 check "a member reaches another by its container name" served "$CAIRN" run --rm --network "$A" busybox wget -q -O - "http://$WEB/"
 check "... and by its --network-alias" served "$CAIRN" run --rm --network "$A" busybox wget -q -O - http://www/
@@ -132,6 +136,36 @@ if [ "$status" != 0 ] && ! grep -q hello-web "$T/out"; then
 else
 	fail "$C reached the published port (status $status)"; sed 's/^/#   /' "$T/out"
 fi
+
+# route_localnet (needed on the bridges for 127.0.0.1 publishing) must not
+# let a member, or anything else on a bridge, reach the host's loopback:
+# a throwaway namespace on B's bridge routes 127.0.0.0/8 to its gateway
+# (what a container with CAP_NET_RAW can do by hand).
+NS=t0960ns$$ VH=t0960v$$ VN=t0960w$$ P4=$((10000 + RANDOM % 10000))
+python3 -c 'import http.server, socketserver, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b"host-loopback\n")
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()' $P4 &
+lo_pid=$!
+ip netns add "$NS" && ip link add "$VH" type veth peer name "$VN" && ip link set "$VN" netns "$NS" &&
+	ip link set "$VH" master "$br_b" up &&
+	ip netns exec "$NS" sh -c "ip addr add 10.89.197.250/24 dev $VN && ip link set $VN up &&
+		sysctl -qw net.ipv4.conf.$VN.route_localnet=1 && ip route add 127.0.0.0/8 via 10.89.197.1 dev $VN"
+check "the host's loopback service answers on the host" served_as host-loopback curl -s -m 2 "http://127.0.0.1:$P4/"
+if ! ip netns exec "$NS" curl -s -m 3 "http://127.0.0.1:$P4/" | grep -q host-loopback; then
+	pass "a namespace on a bridge cannot reach a service bound to the host's 127.0.0.1"
+else
+	fail "the host's 127.0.0.1:$P4 answered through the bridge (route_localnet)"
+fi
+if ! ip netns exec "$NS" curl -s -m 3 "http://127.0.0.1:$P1/" | grep -q hello-web; then
+	pass "a port published on 127.0.0.1 is not reachable from another namespace"
+else
+	fail "127.0.0.1:$P1 answered through the bridge"
+fi
+kill $lo_pid 2>/dev/null; wait $lo_pid 2>/dev/null
+ip netns del "$NS" 2>/dev/null; ip link del "$VH" 2>/dev/null
 
 check "-p 127.0.0.1:PORT:80 answers on the host's 127.0.0.1" served wget -q -O - "http://127.0.0.1:$P1/"
 check "-p PORT:80 answers on the host's 127.0.0.1" served wget -q -O - "http://127.0.0.1:$P2/"
