@@ -237,10 +237,7 @@ static int network_prune(struct cli *cli, int argc, char **argv)
 	for (size_t i = 0; i < warnings.n; i++)
 		fprintf(stderr, "warning: %s\n", cli_esc(warnings.v[i]));
 	for (size_t i = 0; i < n; i++) {
-		_cleanup_strv_ cn_strv members = { 0 };
 		/* In use: kept, silently (docker's prune). */
-		if (net_members(&list[i].conf, &members, &err) < 0 || members.n)
-			continue;
 		if (net_def_remove(st.root, &list[i], &err) < 0) {
 			if (err.kind != CN_ERR_BUSY)
 				cli_fail(&err);

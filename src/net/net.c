@@ -304,6 +304,15 @@ int net_setup_lock(cn_err *err)
 	return fd;
 }
 
+/* A created network's definition is still there (the caller holds the
+ * setup lock, under which net_teardown removes it). */
+static int def_exists(const struct net_conf *c, cn_err *err)
+{
+	if (!c->def_file || access(c->def_file, F_OK) == 0)
+		return 0;
+	return cn_err_fail(err, CN_ERR_NOT_FOUND, "the network of bridge %s was removed", c->bridge);
+}
+
 int net_prepare(const struct net_conf *c, cn_strv *notes, cn_err *err)
 {
 	char dir[PATH_MAX], resolv[PATH_MAX], iface[IFNAMSIZ + 1];
@@ -313,7 +322,7 @@ int net_prepare(const struct net_conf *c, cn_strv *notes, cn_err *err)
 	if (run_dir(NULL, dir, sizeof(dir), err) < 0)
 		return -1;
 	/* One preparer at a time: the nft jump check and its add go together. */
-	if ((lock = net_setup_lock(err)) < 0)
+	if ((lock = net_setup_lock(err)) < 0 || def_exists(c, err) < 0)
 		return -1;
 	/* A bridge on a subnet the host routes elsewhere (a LAN, a VPN,
 	 * another store's network on the same /24) would take its traffic. */
@@ -332,7 +341,7 @@ int net_prepare(const struct net_conf *c, cn_strv *notes, cn_err *err)
 	return net_resolv_conf(resolv, sizeof(resolv), notes, err);
 }
 
-int net_teardown(const struct net_conf *c, cn_err *err)
+int net_teardown(const struct net_conf *c, cn_strv *holders, cn_err *err)
 {
 	char dir[PATH_MAX];
 	_cleanup_free_ char *ports = cn_xasprintf("p-%s-", c->bridge);
@@ -343,6 +352,10 @@ int net_teardown(const struct net_conf *c, cn_err *err)
 		return -1;
 	if ((lock = net_setup_lock(err)) < 0)
 		return -1;
+	/* Any held lease, joined or not: a lease is taken under this lock,
+	 * so none can appear until the bridge and the definition are gone. */
+	if (net_lease_holders(c, holders) > 0)
+		return cn_err_fail(err, CN_ERR_BUSY, "in use");
 	/* fwd-BR and nat-BR are whole names: "fwd-cn-1" must not take "fwd-cn-12". */
 	if (net_nft_drop_chains(ports, true, err) < 0 || net_nft_drop_chains(fwd, false, err) < 0 ||
 	    net_nft_drop_chains(nat, false, err) < 0)
@@ -359,7 +372,11 @@ int net_teardown(const struct net_conf *c, cn_err *err)
 	if (net_nl_link_del(c->bridge, err) < 0)
 		return -1;
 	snprintf(dir, sizeof(dir), "%s/%s", NET_RUN_DIR, c->bridge);
-	return cn_rm_rf_at(AT_FDCWD, dir, err);
+	if (cn_rm_rf_at(AT_FDCWD, dir, err) < 0)
+		return -1;
+	if (c->def_file && unlink(c->def_file) < 0 && errno != ENOENT)
+		return cn_err_sys(err, "remove %s", c->def_file);
+	return 0;
 }
 
 /* ---- resolv.conf ---- */
@@ -460,11 +477,26 @@ static unsigned uplink_mtu(void)
 int net_lease_acquire(const struct net_conf *c, struct net_lease *l, cn_err *err)
 {
 	char dir[PATH_MAX];
-	_cleanup_close_ int dfd = -1;
+	_cleanup_close_ int dfd = -1, setup = -1;
 	memset(l, 0, sizeof(*l));
 	l->lock_fd = -1;
 	l->conf = *c;
-	if (need_root(c, err) < 0 || run_dir(c, dir, sizeof(dir), err) < 0)
+	if (need_root(c, err) < 0)
+		return -1;
+	if (!c->named) {
+		/* Someone removed the default bridge: it comes back, as docker0. */
+		if (net_nl_link_index(c->bridge) == 0 && net_prepare(c, NULL, err) < 0)
+			return -1;
+	} else {
+		/* Against net_teardown: a network being removed is not used,
+		 * and its bridge is never made again by a run that raced. */
+		if ((setup = net_setup_lock(err)) < 0 || def_exists(c, err) < 0)
+			return -1;
+		if (net_nl_link_index(c->bridge) == 0)
+			return cn_err_fail(err, CN_ERR_NOT_FOUND, "the bridge %s of the network is gone",
+					   c->bridge);
+	}
+	if (run_dir(c, dir, sizeof(dir), err) < 0)
 		return -1;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)

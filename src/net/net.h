@@ -40,6 +40,9 @@ struct net_conf {
 	bool internal;          /* no egress: forwarding out of the bridge is dropped */
 	bool named;             /* a created network: members get each other's names
 	                         * in their /etc/hosts (the default network has none) */
+	const char *def_file;   /* a created network's definition (must outlive the
+	                         * conf's copies): net_prepare and net_lease_acquire
+	                         * fail once it is gone, net_teardown removes it */
 };
 
 /* The default network: CAIRN_NET_BRIDGE and CAIRN_NET_SUBNET ("A.B.C.D/N")
@@ -61,9 +64,12 @@ int net_prepare(const struct net_conf *c, cn_strv *notes, cn_err *err);
 int net_setup_lock(cn_err *err);
 
 /* Undo net_prepare for one bridge: its chains (and its containers' port
- * chains), the bridge itself and its lease directory; the table too when
- * no bridge is left in it. For `network rm`: nothing may use it. */
-int net_teardown(const struct net_conf *c, cn_err *err);
+ * chains), the bridge itself, its lease directory and C->def_file; the
+ * table too when no bridge is left in it. For `network rm`: refused
+ * (CN_ERR_BUSY, HOLDERS gets net_lease_holders) while a lease is held.
+ * All under the setup lock, which a created network's preparers and
+ * leases take too: none can start on a half-removed network. */
+int net_teardown(const struct net_conf *c, cn_strv *holders, cn_err *err);
 
 /* The resolv.conf a sandbox on a bridge gets: the host's, unless its
  * nameservers are all loopback (systemd-resolved's 127.0.0.53, a local
@@ -83,7 +89,9 @@ struct net_lease {
 };
 
 /* Take a free address (the lowest whose lease file nobody locks) and
- * remove a veth a killed run may have left under its name. */
+ * remove a veth a killed run may have left under its name. The default
+ * network's bridge is set up again when someone removed it; a created
+ * network's is not (CN_ERR_NOT_FOUND: the network was removed). */
 int net_lease_acquire(const struct net_conf *c, struct net_lease *l, cn_err *err);
 /* Create the veth pair: the host end on the bridge and up, the other end
  * moved into PID's network namespace as NET_IFNAME. */
@@ -115,6 +123,10 @@ int net_member_join(struct net_lease *l, const char *hosts_file, const cn_strv *
 void net_member_leave(struct net_lease *l);
 /* The live members of network C, by address: "IP NAME..." each, on OUT. */
 int net_members(const struct net_conf *c, cn_strv *out, cn_err *err);
+/* Who holds a lease of C, joined or not (a container starting, between
+ * two --restart runs, a RUN step): its main name, or "the holder of IP",
+ * one each on OUT; the count. */
+int net_lease_holders(const struct net_conf *c, cn_strv *out);
 
 /* ---- ports.c: published ports (-p), DNAT by nftables ---- */
 

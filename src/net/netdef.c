@@ -38,6 +38,7 @@ void net_def_free(struct net_def *d)
 {
 	free(d->name);
 	free(d->created);
+	free(d->file);
 	json_decref(d->labels);
 	memset(d, 0, sizeof(*d));
 }
@@ -133,7 +134,7 @@ static void file_stem(const char *file, char *stem)
 	snprintf(stem, NAME_MAX + 1, "%.*s", (int)(len > 5 ? len - 5 : 0), file);
 }
 
-static int load_at(int dfd, const char *file, struct net_def *d, cn_err *err)
+static int load_at(const char *root, int dfd, const char *file, struct net_def *d, cn_err *err)
 {
 	_cleanup_buf_ cn_buf b = { 0 };
 	char stem[NAME_MAX + 1];
@@ -154,6 +155,8 @@ static int load_at(int dfd, const char *file, struct net_def *d, cn_err *err)
 		net_def_free(d);
 		return cn_err_wrap(err, "network file %s", file);
 	}
+	d->file = cn_xasprintf("%s/networks/%s", root, file);
+	d->conf.def_file = d->file;
 	return 0;
 }
 
@@ -164,7 +167,8 @@ static int compare(const void *a, const void *b)
 
 /* Every loadable network; a damaged file is skipped, with a line on
  * WARNINGS (when not NULL) saying how to get rid of it. */
-static int list_at(int dfd, struct net_def **out, size_t *n, cn_strv *warnings, cn_err *err)
+static int list_at(const char *root, int dfd, struct net_def **out, size_t *n, cn_strv *warnings,
+		   cn_err *err)
 {
 	_cleanup_close_ int fd = dup(dfd);
 	DIR *d;
@@ -180,7 +184,7 @@ static int list_at(int dfd, struct net_def **out, size_t *n, cn_strv *warnings, 
 		cn_err bad;
 		if (len < 6 || strcmp(de->d_name + len - 5, ".json"))
 			continue;
-		if (load_at(dfd, de->d_name, &one, &bad) < 0) {
+		if (load_at(root, dfd, de->d_name, &one, &bad) < 0) {
 			char stem[NAME_MAX + 1];
 			file_stem(de->d_name, stem);
 			if (warnings)
@@ -202,7 +206,7 @@ int net_def_list(const char *root, struct net_def **out, size_t *n, cn_strv *war
 	_cleanup_close_ int dfd = open_dir(root, err);
 	if (dfd < 0)
 		return -1;
-	return list_at(dfd, out, n, warnings, err);
+	return list_at(root, dfd, out, n, warnings, err);
 }
 
 int net_def_forget_damaged(const char *root, const char *name, cn_err *err)
@@ -218,7 +222,7 @@ int net_def_forget_damaged(const char *root, const char *name, cn_err *err)
 	file = cn_xasprintf("%s.json", name);
 	if (faccessat(dfd, file, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 		return 0;
-	if (load_at(dfd, file, &d, &bad) == 0) {
+	if (load_at(root, dfd, file, &d, &bad) == 0) {
 		net_def_free(&d);
 		return 0;       /* sound after all: the caller's ordinary removal */
 	}
@@ -260,7 +264,7 @@ int net_def_load(const char *root, const char *what, struct net_def *d, cn_err *
 		if (dfd < 0)
 			return -1;
 		if (faccessat(dfd, file, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-			if (load_at(dfd, file, d, err) < 0)
+			if (load_at(root, dfd, file, d, err) < 0)
 				return -1;
 			net_def_free(d);        /* appeared meanwhile: not listed above */
 		}
@@ -332,7 +336,7 @@ int net_def_create(const char *root, const char *name, const char *subnet, bool 
 		return cn_err_fail(err, CN_ERR_INVALID, "'%s' is not a valid network name ([a-zA-Z0-9][a-zA-Z0-9_.-]*, "
 				   "not default, bridge, host, none or private)", name);
 	if ((dfd = open_dir(root, err)) < 0 || (lock = lock_dir(dfd, err)) < 0 ||
-	    list_at(dfd, &list, &n, NULL, err) < 0)
+	    list_at(root, dfd, &list, &n, NULL, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(list[i].name, name)) {
@@ -366,6 +370,8 @@ int net_def_create(const char *root, const char *name, const char *subnet, bool 
 	file = cn_xasprintf("%s.json", name);
 	if (cn_write_file_atomic(dfd, file, text, strlen(text), 0600, err) < 0)
 		goto out;
+	d.file = cn_xasprintf("%s/networks/%s", root, file);
+	d.conf.def_file = d.file;
 	*out = d;
 	memset(&d, 0, sizeof(d));
 	r = 0;
@@ -378,27 +384,23 @@ out:
 int net_def_remove(const char *root, const struct net_def *d, cn_err *err)
 {
 	_cleanup_close_ int dfd = -1, lock = -1;
-	_cleanup_strv_ cn_strv members = { 0 };
-	_cleanup_free_ char *file = cn_xasprintf("%s.json", d->name);
-	if ((dfd = open_dir(root, err)) < 0 || (lock = lock_dir(dfd, err)) < 0 ||
-	    net_members(&d->conf, &members, err) < 0)
+	_cleanup_strv_ cn_strv holders = { 0 };
+	if ((dfd = open_dir(root, err)) < 0 || (lock = lock_dir(dfd, err)) < 0)
 		return -1;
-	if (members.n) {
-		_cleanup_buf_ cn_buf names = { 0 };
-		cn_buf_init(&names, 0);
-		for (size_t i = 0; i < members.n; i++) {
-			const char *sp = strchr(members.v[i], ' ');
-			cn_buf_addf(&names, "%s%.*s", i ? ", " : "", (int)strcspn(sp ? sp + 1 : "", " "),
-				    sp ? sp + 1 : "");
+	/* Whatever of it exists (none of it when it was never used); the
+	 * check for leases and the removal of the file are made under the
+	 * lock the network's users take. */
+	if (net_teardown(&d->conf, &holders, err) < 0) {
+		if (err->kind == CN_ERR_BUSY && holders.n) {
+			_cleanup_buf_ cn_buf names = { 0 };
+			cn_buf_init(&names, 0);
+			for (size_t i = 0; i < holders.n; i++)
+				cn_buf_addf(&names, "%s%s", i ? ", " : "", holders.v[i]);
+			return cn_err_fail(err, CN_ERR_BUSY, "network %s is in use by container%s %s", d->name,
+					   holders.n > 1 ? "s" : "", names.data);
 		}
-		return cn_err_fail(err, CN_ERR_BUSY, "network %s is in use by container%s %s", d->name,
-				   members.n > 1 ? "s" : "", names.data);
-	}
-	/* Whatever of it exists (none of it when it was never used). */
-	if (net_teardown(&d->conf, err) < 0)
 		return cn_err_wrap(err, "network %s", d->name);
-	if (unlinkat(dfd, file, 0) < 0 && errno != ENOENT)
-		return cn_err_sys(err, "remove %s/networks/%s", root, file);
+	}
 	return 0;
 }
 

@@ -20,6 +20,7 @@ struct net_def {
 	char *name;
 	char id[65];
 	char *created;                  /* RFC 3339 */
+	char *file;                     /* ROOT/networks/NAME.json (conf.def_file) */
 	struct net_conf conf;           /* named, internal */
 	json_t *labels;                 /* object of strings */
 };

@@ -14,13 +14,13 @@ build_busybox || finish
 
 # Names and subnets of this test only: other tests may run at the same time.
 A=t0960a-$$ B=t0960b-$$ C=t0960c-$$ D=t0960d-$$
-WEB=t0960-web-$$ DB=t0960-db-$$ KILLED=t0960-killed-$$
+WEB=t0960-web-$$ DB=t0960-db-$$ KILLED=t0960-killed-$$ FLAP=t0960-flap-$$ E=t0960e-$$
 SUB_A=10.89.196.0/24 SUB_B=10.89.197.0/24
 P1=$((20000 + RANDOM % 10000)) P2=$((30000 + RANDOM % 10000)) P3=$((40000 + RANDOM % 10000))
 
 cleanup() {
-	"$CAIRN" rm -f "$WEB" "$DB" "$KILLED" >/dev/null 2>&1
-	"$CAIRN" network rm "$A" "$B" "$C" "$D" >/dev/null 2>&1
+	"$CAIRN" rm -f "$WEB" "$DB" "$KILLED" "$FLAP" >/dev/null 2>&1
+	"$CAIRN" network rm "$A" "$B" "$C" "$D" "$E" >/dev/null 2>&1
 	"$CAIRN" --root "$T/store2" network rm "$A" >/dev/null 2>&1
 	ip link del "t0960x$$" >/dev/null 2>&1
 	ip netns del "t0960ns$$" >/dev/null 2>&1
@@ -191,6 +191,19 @@ if nft list ruleset | grep -q "dport $P3 "; then pass "a killed container's port
 expect_ok "the next container on that network" run --rm --network "$B" busybox true
 if ! nft list ruleset | grep -q "dport $P3 "; then pass "...sweeps it"; else fail "stale port rule left"; fi
 "$CAIRN" rm -f "$KILLED" >/dev/null 2>&1
+
+# A container between two --restart runs still holds its lease: the
+# network is in use, and its next run must find its bridge.
+expect_ok "network create for a restarting container" network create --subnet 10.89.195.0/24 "$E"
+expect_ok "a container that keeps failing, restarted always" run -d --name "$FLAP" --restart always --network "$E" busybox false
+flap_id=$(cat "$T/out")
+for _ in $(seq 100); do
+	[ "$(jq -r .restart_count "$CAIRN_ROOT/containers/$flap_id/config.json" 2>/dev/null)" -ge 3 ] 2>/dev/null && break
+	sleep 0.1
+done
+expect_fail "network rm is refused between its restarts" 1 "in use by container $FLAP" network rm "$E"
+expect_ok "rm -f the restarting container" rm -f "$FLAP"
+expect_ok "...then network rm" network rm "$E"
 
 expect_fail "network rm is refused while containers use it" 1 "in use by containers" network rm "$A"
 grep -q "$WEB" "$T/err" && pass "... naming them" || fail "rm names the containers: $(cat "$T/err")"
