@@ -385,12 +385,26 @@ int net_def_remove(const char *root, const struct net_def *d, cn_err *err)
 {
 	_cleanup_close_ int dfd = -1, lock = -1;
 	_cleanup_strv_ cn_strv holders = { 0 };
+	_cleanup_free_ char *file = cn_xasprintf("%s.json", d->name);
+	struct net_def cur;
+	cn_err why;
+	int r;
 	if ((dfd = open_dir(root, err)) < 0 || (lock = lock_dir(dfd, err)) < 0)
 		return -1;
+	/* D was read before the lock: the network may have been removed and
+	 * made again under the same name since (another bridge and subnet). */
+	if (load_at(root, dfd, file, &cur, &why) < 0 || strcmp(cur.id, d->id)) {
+		if (cur.name)
+			net_def_free(&cur);
+		return cn_err_fail(err, CN_ERR_NOT_FOUND, "network %s (%.12s) was removed meanwhile", d->name,
+				   d->id);
+	}
 	/* Whatever of it exists (none of it when it was never used); the
 	 * check for leases and the removal of the file are made under the
 	 * lock the network's users take. */
-	if (net_teardown(&d->conf, &holders, err) < 0) {
+	r = net_teardown(&cur.conf, &holders, err);
+	net_def_free(&cur);
+	if (r < 0) {
 		if (err->kind == CN_ERR_BUSY && holders.n) {
 			_cleanup_buf_ cn_buf names = { 0 };
 			cn_buf_init(&names, 0);

@@ -2,10 +2,41 @@
 #include "net/net.h"
 #include "net/netdef.h"
 #include "util/cleanup.h"
+#include "util/mem.h"
 #include "unit.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* A network removed and made again under the same name while a remover
+ * held the old definition: the remover must not take the new one. */
+static void stale_remove(void)
+{
+	char root[] = "/tmp/test_ports.XXXXXX";
+	struct net_def old, cur;
+	cn_err err;
+	int r;
+	if (!mkdtemp(root)) {
+		UNIT_CHECK(0, "mkdtemp");
+		return;
+	}
+	r = net_def_create(root, "stale", "10.89.251.0/24", false, NULL, "now", &old, &err);
+	UNIT_CHECK(r == 0, "create (%s)", r ? err.msg : "ok");
+	_cleanup_free_ char *file = cn_xasprintf("%s/networks/stale.json", root);
+	unlink(file);
+	r = net_def_create(root, "stale", "10.89.252.0/24", false, NULL, "now", &cur, &err);
+	UNIT_CHECK(r == 0, "create again (%s)", r ? err.msg : "ok");
+	r = net_def_remove(root, &old, &err);
+	UNIT_CHECK(r < 0 && err.kind == CN_ERR_NOT_FOUND, "removing the old definition is refused (%s)",
+		   r < 0 ? err.msg : "removed");
+	UNIT_CHECK(access(file, F_OK) == 0, "the new definition stays");
+	net_def_free(&old);
+	net_def_free(&cur);
+	_cleanup_free_ char *cmd = cn_xasprintf("rm -rf '%s'", root);
+	UNIT_CHECK(system(cmd) == 0, "clean up");
+}
 
 /* SPEC parses and prints as WANT (NULL: refused with an error naming it). */
 static void check(const char *spec, const char *want)
@@ -50,5 +81,6 @@ int main(void)
 	UNIT_CHECK(net_def_name_ok("app_default") && net_def_name_ok("a.b-c") && !net_def_name_ok("host") &&
 		   !net_def_name_ok("-x") && !net_def_name_ok("a b") && !net_def_name_ok(""),
 		   "network names");
+	stale_remove();
 	return UNIT_DONE();
 }
