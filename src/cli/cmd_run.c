@@ -27,7 +27,7 @@
 /* --network NAME (a created network, made ready here with its notes)
  * and -p (parsed, free host ports picked). */
 static int run_network(struct store *st, const struct run_opts *o, struct net_def *def,
-		       struct net_port **ports, size_t *nports)
+		       struct net_port **ports, size_t *nports, int **held, size_t *nheld)
 {
 	_cleanup_strv_ cn_strv notes = { 0 };
 	cn_err err;
@@ -69,7 +69,9 @@ static int run_network(struct store *st, const struct run_opts *o, struct net_de
 			return -1;
 		}
 	*nports = o->publish.n;
-	if (net_ports_pick(*ports, *nports, &err) < 0) {
+	/* Held by this process and the supervisor it forks (close-on-exec:
+	 * the container has none), so no program takes them meanwhile. */
+	if (net_ports_reserve(*ports, *nports, held, nheld, &err) < 0) {
 		cli_fail(&err);
 		return -1;
 	}
@@ -96,6 +98,8 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	struct store_image img = { 0 };
 	struct net_def def = { 0 };
 	_cleanup_free_ struct net_port *ports = NULL;
+	int *held = NULL;
+	size_t nheld = 0;
 	size_t nports = 0;
 	struct ctr_spec spec = { 0 };
 	struct ctr_run run;
@@ -138,7 +142,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		cli_fail(&err);
 		goto close_store;
 	}
-	if (run_network(&st, &o, &def, &ports, &nports) < 0)
+	if (run_network(&st, &o, &def, &ports, &nports, &held, &nheld) < 0)
 		goto close_store;
 	r = store_image_load(&st, ref, &img, &err);
 	if (r <= 0) {
@@ -231,6 +235,7 @@ free_spec:
 free_image:
 	store_image_free(&img);
 close_store:
+	net_ports_release(held, nheld);
 	net_def_free(&def);
 	store_close(&st);
 free_opts:

@@ -138,10 +138,16 @@ struct net_port {
 };
 
 /* Parse "[IP:][HOST[-END]:]CTR[-END][/tcp|udp]" (docker's -p). A missing
- * HOST is given the port 0: net_ports_pick replaces it. */
+ * HOST is given the port 0: net_ports_reserve replaces it. */
 int net_port_parse(const char *spec, struct net_port *p, cn_err *err);
-/* For every port without a host port: a free one (the kernel's pick). */
-int net_ports_pick(struct net_port *p, size_t n, cn_err *err);
+/* Bind every host port of P (TCP or UDP, no SO_REUSEADDR), as docker's
+ * proxy holds them: a port some program of the host uses, one given twice,
+ * or an address that is not the host's is refused before any rule is
+ * made. A port without a host port gets a free one (the kernel's pick).
+ * FDS (close-on-exec) are to be held while the container lives, and
+ * given to net_ports_release. */
+int net_ports_reserve(struct net_port *p, size_t n, int **fds, size_t *nfds, cn_err *err);
+void net_ports_release(int *fds, size_t n);
 /* docker's "0.0.0.0:8080->80/tcp" (ranges as 8080-8081->80-81/tcp). */
 char *net_port_str(const struct net_port *p);
 /* DNAT P (N of them) to L's address: a chain of its own named after the

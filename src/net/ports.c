@@ -106,24 +106,65 @@ int net_port_parse(const char *spec, struct net_port *p, cn_err *err)
 	return 0;
 }
 
-int net_ports_pick(struct net_port *p, size_t n, cn_err *err)
+/* A socket bound to IP:PORT (PORT 0: the kernel picks), or -1 with ERR. */
+static int bind_port(const struct net_port *p, uint16_t port, uint16_t *got, cn_err *err)
 {
-	for (size_t i = 0; i < n; i++) {
-		struct sockaddr_in a = { .sin_family = AF_INET };
-		socklen_t len = sizeof(a);
-		_cleanup_close_ int s = -1;
-		if (p[i].host_port)
-			continue;
-		/* The kernel's free ephemeral port, as docker's allocator picks
-		 * from that range; nothing holds it afterwards (docker's neither). */
-		s = socket(AF_INET, (p[i].udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
-		a.sin_addr.s_addr = htonl(p[i].host_ip);
-		if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-		    getsockname(s, (struct sockaddr *)&a, &len) < 0)
-			return cn_err_sys(err, "pick a free host port");
-		p[i].host_port = ntohs(a.sin_port);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(p->host_ip) };
+	socklen_t len = sizeof(a);
+	char ip[INET_ADDRSTRLEN];
+	int s = socket(AF_INET, (p->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return cn_err_sys(err, "socket");
+	/* No SO_REUSEADDR: any other socket on the port is a conflict. */
+	if (bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(s, (struct sockaddr *)&a, &len) == 0) {
+		*got = ntohs(a.sin_port);
+		return s;
 	}
+	net_ip_str(p->host_ip, ip);
+	{
+		_cleanup_free_ char *spec = net_port_str(p);
+		int e = errno;
+		close(s);
+		errno = e;
+		if (e == EADDRINUSE)
+			return cn_err_fail(err, CN_ERR_CONFLICT, "-p %s: %s:%u/%s: address already in use (a program "
+					   "of the host listens there, or a container has already published it)",
+					   spec, ip, port, p->udp ? "udp" : "tcp");
+		if (e == EADDRNOTAVAIL)
+			return cn_err_fail(err, CN_ERR_INVALID, "-p %s: %s is not an address of this host", spec, ip);
+		return cn_err_sys(err, "-p %s: bind %s:%u/%s", spec, ip, port, p->udp ? "udp" : "tcp");
+	}
+}
+
+int net_ports_reserve(struct net_port *p, size_t n, int **fds, size_t *nfds, cn_err *err)
+{
+	*fds = NULL;
+	*nfds = 0;
+	for (size_t i = 0; i < n; i++)
+		for (unsigned k = 0; k < p[i].count; k++) {
+			/* A missing host port: the kernel's free ephemeral one, as
+			 * docker's allocator picks from that range. */
+			uint16_t want = p[i].host_port ? (uint16_t)(p[i].host_port + k) : 0, got = 0;
+			int s = bind_port(&p[i], want, &got, err);
+			if (s < 0) {
+				net_ports_release(*fds, *nfds);
+				*fds = NULL;
+				*nfds = 0;
+				return -1;
+			}
+			if (!p[i].host_port)
+				p[i].host_port = got;
+			*fds = cn_xrealloc(*fds, (*nfds + 1) * sizeof(**fds));
+			(*fds)[(*nfds)++] = s;
+		}
 	return 0;
+}
+
+void net_ports_release(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
 }
 
 char *net_port_str(const struct net_port *p)

@@ -164,6 +164,12 @@ if ! ip netns exec "$NS" curl -s -m 3 "http://127.0.0.1:$P1/" | grep -q hello-we
 else
 	fail "127.0.0.1:$P1 answered through the bridge"
 fi
+# docker's proxy binds what it publishes: a port a program of the host
+# listens on is not taken over.
+expect_fail "-p of a port a host program listens on is refused" 125 "address already in use" \
+	run --rm --network "$B" -p $P4:80 busybox true
+expect_fail "-p of an address that is not the host's is refused" 125 "not an address of this host" \
+	run --rm --network "$B" -p 192.0.2.1:$P4:80 busybox true
 kill $lo_pid 2>/dev/null; wait $lo_pid 2>/dev/null
 ip netns del "$NS" 2>/dev/null; ip link del "$VH" 2>/dev/null
 

@@ -6,6 +6,7 @@
 #include "unit.h"
 
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -76,8 +77,29 @@ int main(void)
 	check("host:80:80", NULL);
 	check("", NULL);
 	check(":80", NULL);
-	UNIT_CHECK(net_port_parse("80", &p, &err) == 0 && net_ports_pick(&p, 1, &err) == 0 && p.host_port > 0,
-		   "a missing host port gets a free one");
+	{
+		int *fds, *fds2;
+		size_t nfds, nfds2;
+		struct net_port two[2];
+		char spec[64];
+		UNIT_CHECK(net_port_parse("80", &p, &err) == 0 && net_ports_reserve(&p, 1, &fds, &nfds, &err) == 0 &&
+			   p.host_port > 0 && nfds == 1, "a missing host port gets a free one, held");
+		/* The port held above is taken for anyone else. */
+		snprintf(spec, sizeof(spec), "%u:80", p.host_port);
+		UNIT_CHECK(net_port_parse(spec, &two[0], &err) == 0 &&
+			   net_ports_reserve(two, 1, &fds2, &nfds2, &err) < 0 && strstr(err.msg, "already in use"),
+			   "a port in use on the host is refused (%s)", err.msg);
+		net_ports_release(fds, nfds);
+		UNIT_CHECK(net_ports_reserve(two, 1, &fds2, &nfds2, &err) == 0, "...and free once released");
+		net_ports_release(fds2, nfds2);
+		snprintf(spec, sizeof(spec), "127.0.0.1:%u:81", p.host_port);
+		UNIT_CHECK(net_port_parse(spec, &two[1], &err) == 0 &&
+			   net_ports_reserve(two, 2, &fds2, &nfds2, &err) < 0 && strstr(err.msg, "already in use"),
+			   "a port given twice in one run is refused (%s)", err.msg);
+		UNIT_CHECK(net_port_parse("192.0.2.1:8080:80", &p, &err) == 0 &&
+			   net_ports_reserve(&p, 1, &fds2, &nfds2, &err) < 0 && strstr(err.msg, "not an address"),
+			   "an address that is not the host's is refused (%s)", err.msg);
+	}
 	UNIT_CHECK(net_def_name_ok("app_default") && net_def_name_ok("a.b-c") && !net_def_name_ok("host") &&
 		   !net_def_name_ok("-x") && !net_def_name_ok("a b") && !net_def_name_ok(""),
 		   "network names");
