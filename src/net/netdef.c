@@ -281,7 +281,17 @@ static bool overlaps(uint32_t a, unsigned pa, uint32_t b, unsigned pb)
 static int subnet_free(const struct net_conf *c, const struct net_def *list, size_t n, bool say, cn_err *err)
 {
 	char iface[IFNAMSIZ + 1], net[INET_ADDRSTRLEN];
+	struct net_conf def;
+	cn_err ignored;
 	net_ip_str(c->subnet, net);
+	/* The default network's bridge may not exist yet: its subnet is taken
+	 * all the same (it would break every default run once made). */
+	if (net_conf_default(&def, &ignored) == 0 && overlaps(def.subnet, def.prefix, c->subnet, c->prefix)) {
+		char dnet[INET_ADDRSTRLEN];
+		net_ip_str(def.subnet, dnet);
+		return say ? cn_err_fail(err, CN_ERR_CONFLICT, "subnet %s/%u overlaps the default network "
+					 "(%s, %s/%u)", net, c->prefix, def.bridge, dnet, def.prefix) : 0;
+	}
 	for (size_t i = 0; i < n; i++)
 		if (overlaps(list[i].conf.subnet, list[i].conf.prefix, c->subnet, c->prefix))
 			return say ? cn_err_fail(err, CN_ERR_CONFLICT, "subnet %s/%u overlaps network '%s'", net,

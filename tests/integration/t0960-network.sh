@@ -20,7 +20,7 @@ P1=$((20000 + RANDOM % 10000)) P2=$((30000 + RANDOM % 10000)) P3=$((40000 + RAND
 
 cleanup() {
 	"$CAIRN" rm -f "$WEB" "$DB" "$KILLED" "$FLAP" >/dev/null 2>&1
-	"$CAIRN" network rm "$A" "$B" "$C" "$D" "$E" >/dev/null 2>&1
+	"$CAIRN" network rm "$A" "$B" "$C" "$D" "$E" "t0960z-$$" >/dev/null 2>&1
 	"$CAIRN" --root "$T/store2" network rm "$A" >/dev/null 2>&1
 	ip link del "t0960x$$" >/dev/null 2>&1
 	ip netns del "t0960ns$$" >/dev/null 2>&1
@@ -60,6 +60,11 @@ case "$br_a $br_b $br_c" in cn-????????\ cn-????????\ cn-????????) pass "bridges
 expect_fail "a taken name is refused" 1 "already exists" network create "$A"
 expect_fail "an overlapping subnet is refused" 1 "overlaps network" network create --subnet 10.89.196.128/25 t0960x-$$
 expect_fail "a reserved name is refused" 1 "not a valid network name" network create host
+# The default network's subnet is taken before its bridge exists (here a
+# default network of another name and subnet, never made).
+CAIRN_NET_BRIDGE=t0960nb CAIRN_NET_SUBNET=10.86.0.0/16 expect_fail "a subnet inside the default network's is refused" \
+	1 "overlaps the default network" network create --subnet 10.86.5.0/24 t0960z-$$
+
 
 run_cairn network ls
 if grep -q "$A" "$T/out" && grep -q "$B" "$T/out" && grep -q "10.89.196.0/24" "$T/out"; then
