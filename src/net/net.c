@@ -522,8 +522,14 @@ int net_lease_acquire(const struct net_conf *c, struct net_lease *l, cn_err *err
 		(void)!ftruncate(fd, 0);
 		l->mtu = c->mtu ? c->mtu : uplink_mtu();
 		snprintf(l->host_if, sizeof(l->host_if), "cn%08x", a);
-		/* A veth of a run killed before its namespace died. */
-		if (net_nl_link_del(l->host_if, err) < 0) {
+		/* A veth of a run killed before its namespace died, and the
+		 * port chain it published from (it would take this holder's
+		 * traffic): RUN steps come here as well as containers. */
+		if (setup >= 0) {
+			close(setup);
+			setup = -1;
+		}
+		if (net_nl_link_del(l->host_if, err) < 0 || net_ports_remove(l, err) < 0) {
 			net_lease_release(l);
 			return -1;
 		}

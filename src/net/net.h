@@ -89,7 +89,8 @@ struct net_lease {
 };
 
 /* Take a free address (the lowest whose lease file nobody locks) and
- * remove a veth a killed run may have left under its name. The default
+ * remove the veth and the port chain (ports.c) a killed run may have
+ * left under its name. The default
  * network's bridge is set up again when someone removed it; a created
  * network's is not (CN_ERR_NOT_FOUND: the network was removed). */
 int net_lease_acquire(const struct net_conf *c, struct net_lease *l, cn_err *err);

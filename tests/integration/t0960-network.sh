@@ -14,13 +14,14 @@ build_busybox || finish
 
 # Names and subnets of this test only: other tests may run at the same time.
 A=t0960a-$$ B=t0960b-$$ C=t0960c-$$ D=t0960d-$$
-WEB=t0960-web-$$ DB=t0960-db-$$ KILLED=t0960-killed-$$ FLAP=t0960-flap-$$ E=t0960e-$$
+WEB=t0960-web-$$ DB=t0960-db-$$ KILLED=t0960-killed-$$ FLAP=t0960-flap-$$ E=t0960e-$$ F=t0960f-$$ KILLED2=t0960-killed2-$$
 SUB_A=10.89.196.0/24 SUB_B=10.89.197.0/24
 P1=$((20000 + RANDOM % 10000)) P2=$((30000 + RANDOM % 10000)) P3=$((40000 + RANDOM % 10000))
 
 cleanup() {
-	"$CAIRN" rm -f "$WEB" "$DB" "$KILLED" "$FLAP" >/dev/null 2>&1
-	"$CAIRN" network rm "$A" "$B" "$C" "$D" "$E" "t0960z-$$" >/dev/null 2>&1
+	unset CAIRN_NET_BRIDGE CAIRN_NET_SUBNET
+	"$CAIRN" rm -f "$WEB" "$DB" "$KILLED" "$FLAP" "$KILLED2" >/dev/null 2>&1
+	"$CAIRN" network rm "$A" "$B" "$C" "$D" "$E" "$F" "t0960z-$$" >/dev/null 2>&1
 	"$CAIRN" --root "$T/store2" network rm "$A" >/dev/null 2>&1
 	ip link del "t0960x$$" >/dev/null 2>&1
 	ip netns del "t0960ns$$" >/dev/null 2>&1
@@ -215,6 +216,27 @@ done
 expect_fail "network rm is refused between its restarts" 1 "in use by container $FLAP" network rm "$E"
 expect_ok "rm -f the restarting container" rm -f "$FLAP"
 expect_ok "...then network rm" network rm "$E"
+
+# The same for a build's RUN step (sb_run takes its own lease). Its
+# default network is made a created network's bridge and subnet here, so
+# that the test has it to itself and network rm takes it away after.
+expect_ok "network create for the default network of a build" network create --subnet 10.89.194.0/24 "$F"
+br_f=$(bridge_of "$F")
+P5=$((10000 + RANDOM % 10000))
+export CAIRN_NET_BRIDGE=$br_f CAIRN_NET_SUBNET=10.89.194.0/24
+expect_ok "a container on that default network publishing a port" run -d --name "$KILLED2" -p 127.0.0.1:$P5:80 busybox sleep 300
+sup=$(jq -r .supervisor.pid "$CAIRN_ROOT/containers/$(cat "$T/out")/config.json")
+kill -9 "$sup"
+for _ in $(seq 100); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done
+buildfile "$T/ctx-sweep" <<EOF
+FROM busybox
+RUN echo $$ >/swept
+EOF
+expect_ok "a RUN step leasing the killed container's address" build -q -t t0960-sweep "$T/ctx-sweep"
+if ! nft list ruleset | grep -q "dport $P5 "; then pass "...sweeps its port chain"; else fail "stale port rule left by a RUN step's lease"; fi
+unset CAIRN_NET_BRIDGE CAIRN_NET_SUBNET
+"$CAIRN" rm -f "$KILLED2" >/dev/null 2>&1
+expect_ok "...and that network is removed" network rm "$F"
 
 expect_fail "network rm is refused while containers use it" 1 "in use by containers" network rm "$A"
 grep -q "$WEB" "$T/err" && pass "... naming them" || fail "rm names the containers: $(cat "$T/err")"
