@@ -163,12 +163,8 @@ static void sync_members(int dfd)
 
 static int lock_hosts(int dfd)
 {
-	int fd = openat(dfd, "hosts.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	cn_err ignored;
+	return net_lock_at(dfd, "hosts.lock", &ignored);
 }
 
 /* Whether NAME can go on a hosts line (and into a lease file). */

@@ -64,14 +64,8 @@ static int open_dir(const char *root, cn_err *err)
 
 static int lock_dir(int dfd, cn_err *err)
 {
-	int fd = openat(dfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
-		cn_err_sys(err, "lock the networks");
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
+	int fd = net_lock_at(dfd, "lock", err);
+	return fd < 0 ? cn_err_wrap(err, "lock the networks") : fd;
 }
 
 static json_t *to_json(const struct net_def *d)

@@ -5,7 +5,14 @@
 #include "util/mem.h"
 #include "unit.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +64,47 @@ static void check(const char *spec, const char *want)
 	}
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* A signal while waiting for networks/lock (a supervisor's SIGCHLD, a
+ * terminal's SIGWINCH) does not fail network create. */
+static void lock_eintr(void)
+{
+	char root[] = "/tmp/test_ports.XXXXXX";
+	int fd, ws = 0;
+	pid_t pid;
+	if (!mkdtemp(root)) {
+		UNIT_CHECK(0, "mkdtemp");
+		return;
+	}
+	_cleanup_free_ char *dir = cn_xasprintf("%s/networks", root);
+	_cleanup_free_ char *lock = cn_xasprintf("%s/networks/lock", root);
+	mkdir(dir, 0700);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	UNIT_CHECK(fd >= 0 && flock(fd, LOCK_EX) == 0, "hold the lock");
+	pid = fork();
+	if (pid == 0) {
+		struct sigaction sa = { .sa_handler = on_alarm };   /* no SA_RESTART */
+		close(fd);      /* the lock is held through the parent's file only */
+		struct itimerval it = { .it_value = { .tv_usec = 100000 } };
+		struct net_def d;
+		cn_err err;
+		sigaction(SIGALRM, &sa, NULL);
+		setitimer(ITIMER_REAL, &it, NULL);
+		_exit(net_def_create(root, "eintr", "10.89.253.0/24", false, NULL, "now", &d, &err) == 0 ? 0 : 1);
+	}
+	usleep(400000);
+	close(fd);
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	UNIT_CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "network create waits on through a signal");
+	_cleanup_free_ char *cmd = cn_xasprintf("rm -rf '%s'", root);
+	UNIT_CHECK(system(cmd) == 0, "clean up");
+}
+
 int main(void)
 {
 	struct net_port p;
@@ -104,5 +152,6 @@ int main(void)
 		   !net_def_name_ok("-x") && !net_def_name_ok("a b") && !net_def_name_ok(""),
 		   "network names");
 	stale_remove();
+	lock_eintr();
 	return UNIT_DONE();
 }
