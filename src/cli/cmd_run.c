@@ -53,6 +53,12 @@ static int run_network(struct store *st, const struct run_opts *o, struct net_de
 		}
 		for (size_t i = 0; i < notes.n; i++)
 			fprintf(stderr, "warning: %s\n", notes.v[i]);
+		/* docker publishes nothing from an internal network. */
+		if (def->conf.internal && o->publish.n) {
+			cli_usage_error("run", "-p %s: network %s is internal (no traffic in or out of it): "
+					"ports cannot be published there", o->publish.v[0], cli_esc(def->name));
+			return -1;
+		}
 	}
 	if (!o->publish.n)
 		return 0;

@@ -85,6 +85,7 @@ fi
 expect_fail "--network with an unknown network" 125 "not found" run --rm --network t0960-nonesuch-$$ busybox true
 expect_fail "--network-alias needs a created network" 125 "needs --network NAME" run --rm --network-alias x busybox true
 expect_fail "-p with a bad spec" 125 "-p '80:x'" run --rm -p 80:x --network "$A" busybox true
+expect_fail "-p on an internal network is refused" 125 "is internal" run --rm -p 80 --network "$C" busybox true
 
 # A web server (by name and alias) and a second member (by name and hostname).
 expect_ok "run -d --network --network-alias -p" run -d --name "$WEB" --network "$A" --network-alias www \
