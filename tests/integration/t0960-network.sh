@@ -100,6 +100,8 @@ check "a member reaches another by its container name" served "$CAIRN" run --rm 
 check "... and by its --network-alias" served "$CAIRN" run --rm --network "$A" busybox wget -q -O - http://www/
 check "... and pings one by name" "$CAIRN" run --rm --network "$A" busybox ping -c 1 -W 2 "$DB"
 check "... and by its hostname" "$CAIRN" run --rm --network "$A" busybox ping -c 1 -W 2 dbhost
+check "an alias may be a built-in mode's name (a compose service 'host')" "$CAIRN" run --rm --network "$A" \
+	--network-alias host busybox true
 
 # The web server's hosts file was written before the db joined, and the
 # short-lived members above have come and gone: it is kept current in place.
