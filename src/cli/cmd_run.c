@@ -84,11 +84,12 @@ static int run_network(struct store *st, const struct run_opts *o, struct net_de
 	return 0;
 }
 
-/* The network's name as docker records it. */
-static const char *network_name(const struct run_opts *o)
+/* The network's name as docker records it: a created network's own
+ * name, whether it was given by name, id or id prefix. */
+static const char *network_name(const struct run_opts *o, const struct net_def *def)
 {
 	if (o->network_name)
-		return o->network_name;
+		return def->name;
 	return o->network == SB_NET_DEFAULT ? "bridge" : o->network == SB_NET_HOST ? "host" : "none";
 }
 
@@ -197,7 +198,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	run = (struct ctr_run){
 		.ref = ref, .img = &img, .spec = &spec, .name = o.name, .hostname = o.hostname,
 		.network = o.network, .mounts = mounts, .nmounts = nmounts,
-		.net = o.network_name ? &def.conf : NULL, .network_name = network_name(&o),
+		.net = o.network_name ? &def.conf : NULL, .network_name = network_name(&o, &def),
 		.aliases = &o.aliases, .ports = ports, .nports = nports,
 		.interactive = o.interactive, .tty = o.tty, .read_only = o.read_only, .auto_remove = o.rm,
 		.init = o.init, .systemd = systemd,

@@ -90,7 +90,7 @@ expect_fail "-p on an internal network is refused" 125 "is internal" run --rm -p
 # A web server (by name and alias) and a second member (by name and hostname).
 expect_ok "run -d --network --network-alias -p" run -d --name "$WEB" --network "$A" --network-alias www \
 	-p 127.0.0.1:$P1:80 -p $P2:80 busybox sh -c 'mkdir /w && echo hello-web >/w/index.html && exec httpd -f -p 80 -h /w'
-expect_ok "a second member with a hostname" run -d --name "$DB" --hostname dbhost --network "$A" busybox sleep 300
+expect_ok "a second member with a hostname, on the network's id prefix" run -d --name "$DB" --hostname dbhost --network "${id_a:0:12}" busybox sleep 300
 
 # httpd may take a moment to listen.
 served_as() { local want=$1; shift; for _ in $(seq 50); do "$@" >"$T/served" 2>/dev/null && grep -q "$want" "$T/served" && return 0; sleep 0.1; done; return 1; }
@@ -192,8 +192,12 @@ if grep -q "127.0.0.1:$P1->80/tcp, 0.0.0.0:$P2->80/tcp" "$T/out" && grep -q PORT
 else
 	fail "ps PORTS"; sed 's/^/#   /' "$T/out"
 fi
-run_cairn ps --format '{{.Networks}}'
-if grep -qx "$A" "$T/out"; then pass "ps --format {{.Networks}}"; else fail "ps Networks"; sed 's/^/#   /' "$T/out"; fi
+run_cairn ps --format '{{.Names}} {{.Networks}}'
+if grep -qx "$WEB $A" "$T/out" && grep -qx "$DB $A" "$T/out"; then
+	pass "ps --format {{.Networks}}: the network's name, also when given by id prefix"
+else
+	fail "ps Networks"; sed 's/^/#   /' "$T/out"
+fi
 
 # A supervisor killed with -9 leaves its port chain: the next lease of the
 # address (the lowest free one on that network) replaces it.
