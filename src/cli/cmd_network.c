@@ -220,6 +220,7 @@ static int network_prune(struct cli *cli, int argc, char **argv)
 	size_t n;
 	cn_err err;
 	bool header = false;
+	int rc = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			fputs(network_usage, stdout);
@@ -237,10 +238,11 @@ static int network_prune(struct cli *cli, int argc, char **argv)
 	for (size_t i = 0; i < warnings.n; i++)
 		fprintf(stderr, "warning: %s\n", cli_esc(warnings.v[i]));
 	for (size_t i = 0; i < n; i++) {
-		/* In use: kept, silently (docker's prune). */
+		/* In use: kept, silently (docker's prune); any other failure
+		 * is the command's. */
 		if (net_def_remove(st.root, &list[i], &err) < 0) {
 			if (err.kind != CN_ERR_BUSY)
-				cli_fail(&err);
+				rc = cli_fail(&err);
 			continue;
 		}
 		if (!header)
@@ -250,7 +252,7 @@ static int network_prune(struct cli *cli, int argc, char **argv)
 	}
 	net_def_list_free(list, n);
 	store_close(&st);
-	return 0;
+	return rc;
 }
 
 int cmd_network(struct cli *cli, int argc, char **argv)

@@ -14,14 +14,15 @@ build_busybox || finish
 
 # Names and subnets of this test only: other tests may run at the same time.
 A=t0960a-$$ B=t0960b-$$ C=t0960c-$$ D=t0960d-$$
-WEB=t0960-web-$$ DB=t0960-db-$$ KILLED=t0960-killed-$$ FLAP=t0960-flap-$$ E=t0960e-$$ F=t0960f-$$ KILLED2=t0960-killed2-$$
+WEB=t0960-web-$$ DB=t0960-db-$$ KILLED=t0960-killed-$$ FLAP=t0960-flap-$$ E=t0960e-$$ F=t0960f-$$ G=t0960g-$$ KILLED2=t0960-killed2-$$
 SUB_A=10.89.196.0/24 SUB_B=10.89.197.0/24
 P1=$((20000 + RANDOM % 10000)) P2=$((30000 + RANDOM % 10000)) P3=$((40000 + RANDOM % 10000))
 
 cleanup() {
 	unset CAIRN_NET_BRIDGE CAIRN_NET_SUBNET
+	chattr -i "$CAIRN_ROOT/networks/t0960g-$$.json" 2>/dev/null
 	"$CAIRN" rm -f "$WEB" "$DB" "$KILLED" "$FLAP" "$KILLED2" >/dev/null 2>&1
-	"$CAIRN" network rm "$A" "$B" "$C" "$D" "$E" "$F" "t0960z-$$" >/dev/null 2>&1
+	"$CAIRN" network rm "$A" "$B" "$C" "$D" "$E" "$F" "$G" "t0960z-$$" >/dev/null 2>&1
 	"$CAIRN" --root "$T/store2" network rm "$A" >/dev/null 2>&1
 	ip link del "t0960x$$" >/dev/null 2>&1
 	ip netns del "t0960ns$$" >/dev/null 2>&1
@@ -254,6 +255,15 @@ check "the published ports are gone with the container" sh -c "! wget -q -T 2 -O
 expect_ok "network rm" network rm "$A" "$B" "$C"
 run_cairn network prune -f
 if grep -q "$D" "$T/out"; then pass "network prune removes the unused network"; else fail "prune: $(cat "$T/out")"; fi
+# A removal that fails (here the file cannot be unlinked) is prune's failure.
+expect_ok "network create of a network prune cannot remove" network create --subnet 10.89.193.0/24 "$G"
+if chattr +i "$CAIRN_ROOT/networks/$G.json" 2>/dev/null; then
+	expect_fail "network prune fails when a removal fails" 1 "$G.json" network prune -f
+	chattr -i "$CAIRN_ROOT/networks/$G.json"
+	expect_ok "...which network rm then removes" network rm "$G"
+else
+	skip "network prune fails when a removal fails" "no chattr +i on this file system"
+fi
 run_cairn network ls -q
 if [ ! -s "$T/out" ]; then pass "no network is left"; else fail "left: $(cat "$T/out")"; fi
 
