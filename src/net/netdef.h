@@ -32,7 +32,7 @@ bool net_def_name_ok(const char *name);
 /* Create NAME under the store ROOT: SUBNET ("A.B.C.D/N"; NULL: the first
  * /24 of NET_DEF_POOL that overlaps no network and no route of the host),
  * LABELS "K=V" (or "K": empty value). CREATED (RFC 3339) is the caller's.
- * An existing name is CN_ERR_EXISTS. */
+ * An existing name is CN_ERR_CONFLICT. */
 int net_def_create(const char *root, const char *name, const char *subnet, bool internal,
 		   const cn_strv *labels, const char *created, struct net_def *out, cn_err *err);
 /* By name, full id or unique id prefix: 1 found, 0 not, -1 error. */
