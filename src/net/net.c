@@ -22,7 +22,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define NFT_TABLE "inet cairn"
 #define RESOLV_MAX (64 * 1024)
 
 /* ---- configuration ---- */
@@ -126,7 +125,7 @@ static int nft_run(const char *cmd, char **out, cn_err *err)
 /* Whether CHAIN of our table has a rule holding NEEDLE. */
 bool net_nft_chain_has(const char *chain, const char *needle)
 {
-	_cleanup_free_ char *cmd = cn_xasprintf("list chain " NFT_TABLE " %s\n", chain), *out = NULL;
+	_cleanup_free_ char *cmd = cn_xasprintf("list chain " NET_NFT_TABLE " %s\n", chain), *out = NULL;
 	cn_err ignored;
 	return nft_run(cmd, &out, &ignored) == 0 && strstr(out, needle);
 }
@@ -146,32 +145,32 @@ static int nft_setup(const struct net_conf *c, cn_err *err)
 	net_ip_str(c->subnet, net);
 	snprintf(cidr, sizeof(cidr), "%s/%u", net, c->prefix);
 	cn_buf_init(&b, 64 * 1024);
-	cn_buf_addf(&b, "add table " NFT_TABLE "\n"
-		    "add chain " NFT_TABLE " forward { type filter hook forward priority filter; policy accept; }\n"
-		    "add chain " NFT_TABLE " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n"
-		    "add chain " NFT_TABLE " localnet { type filter hook prerouting priority raw; policy accept; }\n"
-		    "add chain " NFT_TABLE " fwd-%1$s\n"
-		    "add chain " NFT_TABLE " nat-%1$s\n", br);
+	cn_buf_addf(&b, "add table " NET_NFT_TABLE "\n"
+		    "add chain " NET_NFT_TABLE " forward { type filter hook forward priority filter; policy accept; }\n"
+		    "add chain " NET_NFT_TABLE " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n"
+		    "add chain " NET_NFT_TABLE " localnet { type filter hook prerouting priority raw; policy accept; }\n"
+		    "add chain " NET_NFT_TABLE " fwd-%1$s\n"
+		    "add chain " NET_NFT_TABLE " nat-%1$s\n", br);
 	if (nft_run(b.data, NULL, err) < 0)
 		return -1;
 	cn_buf_reset(&b);
 	/* Into the subnet from elsewhere: replies and published ports only.
 	 * Bridged traffic between members (br_netfilter) has the bridge as
 	 * both interfaces. */
-	cn_buf_addf(&b, "flush chain " NFT_TABLE " fwd-%1$s\n"
-		    "flush chain " NFT_TABLE " nat-%1$s\n"
-		    "add rule " NFT_TABLE " fwd-%1$s oifname \"%1$s\" ct state established,related return\n"
-		    "add rule " NFT_TABLE " fwd-%1$s oifname \"%1$s\" ct status dnat return\n"
-		    "add rule " NFT_TABLE " fwd-%1$s oifname \"%1$s\" iifname != \"%1$s\" drop\n"
-		    "add rule " NFT_TABLE " nat-%1$s oifname \"%1$s\" ip saddr 127.0.0.0/8 masquerade\n"
+	cn_buf_addf(&b, "flush chain " NET_NFT_TABLE " fwd-%1$s\n"
+		    "flush chain " NET_NFT_TABLE " nat-%1$s\n"
+		    "add rule " NET_NFT_TABLE " fwd-%1$s oifname \"%1$s\" ct state established,related return\n"
+		    "add rule " NET_NFT_TABLE " fwd-%1$s oifname \"%1$s\" ct status dnat return\n"
+		    "add rule " NET_NFT_TABLE " fwd-%1$s oifname \"%1$s\" iifname != \"%1$s\" drop\n"
+		    "add rule " NET_NFT_TABLE " nat-%1$s oifname \"%1$s\" ip saddr 127.0.0.0/8 masquerade\n"
 		    /* Hairpin: a member reaching a port its own network publishes
 		     * must get the answer back through the host, not straight
 		     * from the server, which it would not recognize. */
-		    "add rule " NFT_TABLE " nat-%1$s oifname \"%1$s\" iifname \"%1$s\" ct status dnat masquerade\n", br);
+		    "add rule " NET_NFT_TABLE " nat-%1$s oifname \"%1$s\" iifname \"%1$s\" ct status dnat masquerade\n", br);
 	if (c->internal)
-		cn_buf_addf(&b, "add rule " NFT_TABLE " fwd-%1$s iifname \"%1$s\" oifname != \"%1$s\" drop\n", br);
+		cn_buf_addf(&b, "add rule " NET_NFT_TABLE " fwd-%1$s iifname \"%1$s\" oifname != \"%1$s\" drop\n", br);
 	else
-		cn_buf_addf(&b, "add rule " NFT_TABLE " nat-%s ip saddr %s ip daddr != %s masquerade\n", br, cidr,
+		cn_buf_addf(&b, "add rule " NET_NFT_TABLE " nat-%s ip saddr %s ip daddr != %s masquerade\n", br, cidr,
 			    cidr);
 	/* route_localnet (bridge_setup) makes the kernel accept 127.0.0.0/8
 	 * destinations arriving on the bridges: a member sending to 127.0.0.1
@@ -182,12 +181,12 @@ static int nft_setup(const struct net_conf *c, cn_err *err)
 	 * addressed to the gateway until conntrack restores them, after the
 	 * raw priority): drop them, as kube-proxy does. */
 	if (!net_nft_chain_has("localnet", "127.0.0.0/8"))
-		cn_buf_adds(&b, "add rule " NFT_TABLE " localnet iifname != \"lo\" ip daddr 127.0.0.0/8 drop\n");
+		cn_buf_adds(&b, "add rule " NET_NFT_TABLE " localnet iifname != \"lo\" ip daddr 127.0.0.0/8 drop\n");
 	/* The jumps are added once: a second copy would run the chain twice. */
 	if (!net_nft_chain_has("forward", fj))
-		cn_buf_addf(&b, "add rule " NFT_TABLE " forward %s\n", fj);
+		cn_buf_addf(&b, "add rule " NET_NFT_TABLE " forward %s\n", fj);
 	if (!net_nft_chain_has("postrouting", nj))
-		cn_buf_addf(&b, "add rule " NFT_TABLE " postrouting %s\n", nj);
+		cn_buf_addf(&b, "add rule " NET_NFT_TABLE " postrouting %s\n", nj);
 	return nft_run(b.data, NULL, err);
 }
 
@@ -370,9 +369,9 @@ int net_teardown(const struct net_conf *c, cn_strv *holders, cn_err *err)
 	    net_nft_drop_chains(nat, false, err) < 0)
 		return cn_err_wrap(err, "remove the nftables rules of %s", c->bridge);
 	/* The table goes with the last bridge (nft list ruleset as before). */
-	if (nft_run("list table " NFT_TABLE "\n", &rest, err) == 0) {
+	if (nft_run("list table " NET_NFT_TABLE "\n", &rest, err) == 0) {
 		if (!strstr(rest, "chain fwd-")) {
-			if (nft_run("delete table " NFT_TABLE "\n", NULL, err) < 0)
+			if (nft_run("delete table " NET_NFT_TABLE "\n", NULL, err) < 0)
 				return -1;
 		} else if (net_ports_unused(rest, err) < 0) {
 			return -1;

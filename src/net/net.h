@@ -31,6 +31,7 @@
 #define NET_DEFAULT_SUBNET "10.87.0.0/16"   /* podman: 10.88/16, docker: 172.17/16 */
 #define NET_RUN_DIR "/run/cairn/net"        /* leases and resolv.conf; host-wide, as the bridge */
 #define NET_IFNAME "eth0"                   /* the sandbox's end of its veth */
+#define NET_NFT_TABLE "inet cairn"          /* every rule of cairn's (net.c, ports.c) */
 
 struct net_conf {
 	char bridge[IFNAMSIZ];
