@@ -126,8 +126,8 @@ int main(void)
 	check("", NULL);
 	check(":80", NULL);
 	{
-		int *fds, *fds2;
-		size_t nfds, nfds2;
+		int *fds = NULL, *fds2 = NULL;
+		size_t nfds = 0, nfds2 = 0;
 		struct net_port two[2];
 		char spec[64];
 		UNIT_CHECK(net_port_parse("80", &p, &err) == 0 && net_ports_reserve(&p, 1, &fds, &nfds, &err) == 0 &&
