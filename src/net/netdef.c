@@ -128,27 +128,33 @@ static void file_stem(const char *file, char *stem)
 	snprintf(stem, NAME_MAX + 1, "%.*s", (int)(len > 5 ? len - 5 : 0), file);
 }
 
+int net_def_parse(const char *text, size_t len, const char *name, struct net_def *d, cn_err *err)
+{
+	json_error_t je;
+	json_t *j;
+	int r;
+	memset(d, 0, sizeof(*d));
+	j = json_loadb(text, len, 0, &je);
+	if (!j)
+		return cn_err_fail(err, CN_ERR_CORRUPT, "%s", je.text);
+	r = from_json(j, name, d, err);
+	json_decref(j);
+	if (r < 0)
+		net_def_free(d);
+	return r;
+}
+
 static int load_at(const char *root, int dfd, const char *file, struct net_def *d, cn_err *err)
 {
 	_cleanup_buf_ cn_buf b = { 0 };
 	char stem[NAME_MAX + 1];
-	json_error_t je;
-	json_t *j;
-	int r;
 	memset(d, 0, sizeof(*d));
 	file_stem(file, stem);
 	cn_buf_init(&b, DEF_MAX);
 	if (cn_read_file_at(dfd, file, DEF_MAX, &b, err) < 0)
 		return -1;
-	j = json_loadb(b.data, b.len, 0, &je);
-	if (!j)
-		return cn_err_fail(err, CN_ERR_CORRUPT, "network file %s: %s", file, je.text);
-	r = from_json(j, stem, d, err);
-	json_decref(j);
-	if (r < 0) {
-		net_def_free(d);
+	if (net_def_parse(b.data ? b.data : "", b.len, stem, d, err) < 0)
 		return cn_err_wrap(err, "network file %s", file);
-	}
 	d->file = cn_xasprintf("%s/networks/%s", root, file);
 	d->conf.def_file = d->file;
 	return 0;

@@ -35,6 +35,9 @@ bool net_def_name_ok(const char *name);
  * An existing name is CN_ERR_CONFLICT. */
 int net_def_create(const char *root, const char *name, const char *subnet, bool internal,
 		   const cn_strv *labels, const char *created, struct net_def *out, cn_err *err);
+/* The definition TEXT (LEN bytes) of the network NAME (its file's stem),
+ * checked as net_def_list says; CN_ERR_CORRUPT when it is damaged. */
+int net_def_parse(const char *text, size_t len, const char *name, struct net_def *d, cn_err *err);
 /* By name, full id or unique id prefix: 1 found, 0 not, -1 error. */
 int net_def_load(const char *root, const char *what, struct net_def *d, cn_err *err);
 /* Every network, by name. A damaged file (not JSON, an Id that is not 64
