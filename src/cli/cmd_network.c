@@ -95,7 +95,7 @@ static int network_ls(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	_cleanup_strv_ cn_strv filters = { 0 };
+	_cleanup_strv_ cn_strv filters = { 0 }, warnings = { 0 };
 	bool quiet = false, full = false;
 	struct net_def *list;
 	struct store st;
@@ -119,11 +119,13 @@ static int network_ls(struct cli *cli, int argc, char **argv)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (cli_open_store(cli, &st) < 0)
 		return EXIT_FAIL;
-	if (net_def_list(st.root, &list, &n, &err) < 0) {
+	if (net_def_list(st.root, &list, &n, &warnings, &err) < 0) {
 		store_close(&st);
 		return cli_fail(&err);
 	}
 	store_close(&st);
+	for (size_t i = 0; i < warnings.n; i++)
+		fprintf(stderr, "warning: %s\n", cli_esc(warnings.v[i]));
 	if (!quiet)
 		printf("%-14s %-24s %-8s %-18s %s\n", "NETWORK ID", "NAME", "DRIVER", "SUBNET", "SCOPE");
 	for (size_t i = 0; i < n; i++) {
@@ -170,6 +172,20 @@ static int network_each(struct cli *cli, int argc, char **argv, bool remove)
 	for (int i = 1; i < argc; i++) {
 		struct net_def d;
 		int r = net_def_load(st.root, argv[i], &d, &err);
+		if (r < 0 && remove && err.kind == CN_ERR_CORRUPT) {
+			/* Nothing of a damaged file is trusted: only the file goes. */
+			cn_err why = err;
+			r = net_def_forget_damaged(st.root, argv[i], &err);
+			if (r > 0) {
+				fprintf(stderr, "warning: %s: removed the file only (its bridge and rules, if "
+					"any, are left as they are)\n", cli_esc(why.msg));
+				printf("%s\n", cli_esc(argv[i]));
+				continue;
+			}
+			if (r == 0)
+				err = why;
+			r = -1;
+		}
 		if (r <= 0) {
 			if (r == 0)
 				fprintf(stderr, "error: network %s not found\n", cli_esc(argv[i]));
@@ -198,11 +214,13 @@ static int network_each(struct cli *cli, int argc, char **argv, bool remove)
 
 static int network_prune(struct cli *cli, int argc, char **argv)
 {
+	_cleanup_strv_ cn_strv warnings = { 0 };
 	struct net_def *list;
 	struct store st;
 	size_t n;
 	cn_err err;
 	bool header = false;
+	int rc = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			fputs(network_usage, stdout);
@@ -213,18 +231,18 @@ static int network_prune(struct cli *cli, int argc, char **argv)
 	}
 	if (cli_open_store(cli, &st) < 0)
 		return EXIT_FAIL;
-	if (net_def_list(st.root, &list, &n, &err) < 0) {
+	if (net_def_list(st.root, &list, &n, &warnings, &err) < 0) {
 		store_close(&st);
 		return cli_fail(&err);
 	}
+	for (size_t i = 0; i < warnings.n; i++)
+		fprintf(stderr, "warning: %s\n", cli_esc(warnings.v[i]));
 	for (size_t i = 0; i < n; i++) {
-		_cleanup_strv_ cn_strv members = { 0 };
-		/* In use: kept, silently (docker's prune). */
-		if (net_members(&list[i].conf, &members, &err) < 0 || members.n)
-			continue;
+		/* In use: kept, silently (docker's prune); any other failure
+		 * is the command's. */
 		if (net_def_remove(st.root, &list[i], &err) < 0) {
 			if (err.kind != CN_ERR_BUSY)
-				cli_fail(&err);
+				rc = cli_fail(&err);
 			continue;
 		}
 		if (!header)
@@ -234,7 +252,7 @@ static int network_prune(struct cli *cli, int argc, char **argv)
 	}
 	net_def_list_free(list, n);
 	store_close(&st);
-	return 0;
+	return rc;
 }
 
 int cmd_network(struct cli *cli, int argc, char **argv)

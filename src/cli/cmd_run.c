@@ -27,7 +27,7 @@
 /* --network NAME (a created network, made ready here with its notes)
  * and -p (parsed, free host ports picked). */
 static int run_network(struct store *st, const struct run_opts *o, struct net_def *def,
-		       struct net_port **ports, size_t *nports)
+		       struct net_port **ports, size_t *nports, int **held, size_t *nheld)
 {
 	_cleanup_strv_ cn_strv notes = { 0 };
 	cn_err err;
@@ -53,6 +53,12 @@ static int run_network(struct store *st, const struct run_opts *o, struct net_de
 		}
 		for (size_t i = 0; i < notes.n; i++)
 			fprintf(stderr, "warning: %s\n", notes.v[i]);
+		/* docker publishes nothing from an internal network. */
+		if (def->conf.internal && o->publish.n) {
+			cli_usage_error("run", "-p %s: network %s is internal (no traffic in or out of it): "
+					"ports cannot be published there", o->publish.v[0], cli_esc(def->name));
+			return -1;
+		}
 	}
 	if (!o->publish.n)
 		return 0;
@@ -69,18 +75,21 @@ static int run_network(struct store *st, const struct run_opts *o, struct net_de
 			return -1;
 		}
 	*nports = o->publish.n;
-	if (net_ports_pick(*ports, *nports, &err) < 0) {
+	/* Held by this process and the supervisor it forks (close-on-exec:
+	 * the container has none), so no program takes them meanwhile. */
+	if (net_ports_reserve(*ports, *nports, held, nheld, &err) < 0) {
 		cli_fail(&err);
 		return -1;
 	}
 	return 0;
 }
 
-/* The network's name as docker records it. */
-static const char *network_name(const struct run_opts *o)
+/* The network's name as docker records it: a created network's own
+ * name, whether it was given by name, id or id prefix. */
+static const char *network_name(const struct run_opts *o, const struct net_def *def)
 {
 	if (o->network_name)
-		return o->network_name;
+		return def->name;
 	return o->network == SB_NET_DEFAULT ? "bridge" : o->network == SB_NET_HOST ? "host" : "none";
 }
 
@@ -96,6 +105,8 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	struct store_image img = { 0 };
 	struct net_def def = { 0 };
 	_cleanup_free_ struct net_port *ports = NULL;
+	int *held = NULL;
+	size_t nheld = 0;
 	size_t nports = 0;
 	struct ctr_spec spec = { 0 };
 	struct ctr_run run;
@@ -138,7 +149,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		cli_fail(&err);
 		goto close_store;
 	}
-	if (run_network(&st, &o, &def, &ports, &nports) < 0)
+	if (run_network(&st, &o, &def, &ports, &nports, &held, &nheld) < 0)
 		goto close_store;
 	r = store_image_load(&st, ref, &img, &err);
 	if (r <= 0) {
@@ -187,7 +198,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	run = (struct ctr_run){
 		.ref = ref, .img = &img, .spec = &spec, .name = o.name, .hostname = o.hostname,
 		.network = o.network, .mounts = mounts, .nmounts = nmounts,
-		.net = o.network_name ? &def.conf : NULL, .network_name = network_name(&o),
+		.net = o.network_name ? &def.conf : NULL, .network_name = network_name(&o, &def),
 		.aliases = &o.aliases, .ports = ports, .nports = nports,
 		.interactive = o.interactive, .tty = o.tty, .read_only = o.read_only, .auto_remove = o.rm,
 		.init = o.init, .systemd = systemd,
@@ -231,6 +242,7 @@ free_spec:
 free_image:
 	store_image_free(&img);
 close_store:
+	net_ports_release(held, nheld);
 	net_def_free(&def);
 	store_close(&st);
 free_opts:

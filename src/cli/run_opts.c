@@ -16,6 +16,7 @@
 #include "util/rootless.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -248,6 +249,15 @@ static int init_default(bool *out)
 	return rc;
 }
 
+/* An alias is a name on a hosts line, not a network's name: the
+ * built-in modes (a compose service called "host") are fine. */
+static bool alias_ok(const char *a)
+{
+	size_t n = strlen(a);
+	return n && n <= 253 && isalnum((unsigned char)a[0]) &&
+	       strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
 static int parse_one(int c, const char *arg, struct run_opts *o)
 {
 	cn_err err;
@@ -284,8 +294,9 @@ static int parse_one(int c, const char *arg, struct run_opts *o)
 		}
 		break;
 	case OPT_NETWORK_ALIAS:
-		if (!net_def_name_ok(arg))
-			return usage_error("--network-alias: '%s' is not a valid name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)", arg);
+		if (!alias_ok(arg))
+			return usage_error("--network-alias: '%s' is not a host name ([a-zA-Z0-9][a-zA-Z0-9_.-]*, "
+					   "at most 253)", arg);
 		cn_strv_pushdup(&o->aliases, arg);
 		break;
 	case 'p': cn_strv_pushdup(&o->publish, arg); break;

@@ -100,9 +100,8 @@ static int net_start(const struct ctr_run *r, struct run_net *n, cn_err *err)
 			return -1;
 		c = &def;
 	}
-	/* Someone removed the bridge since the caller prepared it. */
-	if (net_nl_link_index(c->bridge) == 0 && net_prepare(c, NULL, err) < 0)
-		return -1;
+	/* The default bridge is made again if someone removed it; a created
+	 * network removed since the caller prepared it is an error. */
 	if (net_lease_acquire(c, &n->lease, err) < 0)
 		return -1;
 	n->on = true;
@@ -366,7 +365,8 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 			proc.on_start_ctx = &sup;
 			ret = sb_run(&fs.sb, &proc, &ex, &err);
 		}
-		net_member_leave(&net.lease);
+		/* Still a member between two runs (docker keeps the endpoint):
+		 * the lease and its record stay until net_stop. */
 		ctr_rootfs_free(st, &fs);
 		if (sup.report_fd >= 0) {
 			/* It never ran: nothing to keep, the caller says why. */

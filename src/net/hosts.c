@@ -32,13 +32,16 @@ struct member {
 	char *names;            /* space-separated */
 };
 
-/* A lease file's member record, when its holder is alive and joined. */
-static int read_member(int dfd, const char *ip, struct member *m)
+/* A lease file's member record, when its holder is alive and joined;
+ * *HELD (if not NULL) says whether it is held, joined or not. */
+static int read_member(int dfd, const char *ip, struct member *m, bool *held)
 {
 	_cleanup_close_ int fd = openat(dfd, ip, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	_cleanup_buf_ cn_buf b = { 0 };
 	cn_err ignored;
 	char *nl;
+	if (held)
+		*held = false;
 	if (fd < 0)
 		return 0;
 	/* Taking a shared lock means nobody holds the lease: a dead member.
@@ -47,6 +50,8 @@ static int read_member(int dfd, const char *ip, struct member *m)
 		return 0;
 	if (errno != EWOULDBLOCK)
 		return 0;
+	if (held)
+		*held = true;
 	cn_buf_init(&b, LEASE_MAX);
 	if (cn_read_fd(fd, ip, LEASE_MAX, &b, &ignored) < 0 || !(nl = strchr(b.data, '\n')) || nl == b.data)
 		return 0;
@@ -64,8 +69,10 @@ static int open_dir(const struct net_conf *c)
 	return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-/* Live members of the network whose lease dir is DFD (sorted by address). */
-static size_t list_members(int dfd, struct member **out)
+/* Live members of the network whose lease dir is DFD (sorted by address);
+ * with HELD_TOO, also the held leases of no member (a container between
+ * its lease and its join, a RUN step), with no names. */
+static size_t list_members(int dfd, bool held_too, struct member **out)
 {
 	_cleanup_close_ int fd = dup(dfd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -79,8 +86,16 @@ static size_t list_members(int dfd, struct member **out)
 	while ((de = readdir(d))) {
 		struct in_addr a;
 		struct member one;
-		if (inet_pton(AF_INET, de->d_name, &a) != 1 || read_member(dfd, de->d_name, &one) <= 0)
+		bool held;
+		if (inet_pton(AF_INET, de->d_name, &a) != 1)
 			continue;
+		if (read_member(dfd, de->d_name, &one, &held) <= 0) {
+			if (!held || !held_too)
+				continue;
+			snprintf(one.ip, sizeof(one.ip), "%.15s", de->d_name);
+			one.hosts = NULL;
+			one.names = NULL;
+		}
 		m = cn_xrealloc(m, (n + 1) * sizeof(*m));
 		m[n++] = one;
 	}
@@ -135,7 +150,7 @@ static void rewrite_hosts(const char *path, const char *block)
 static void sync_members(int dfd)
 {
 	struct member *m;
-	size_t n = list_members(dfd, &m);
+	size_t n = list_members(dfd, false, &m);
 	_cleanup_buf_ cn_buf block = { 0 };
 	cn_buf_init(&block, HOSTS_MAX);
 	cn_buf_adds(&block, MARKER);
@@ -148,12 +163,8 @@ static void sync_members(int dfd)
 
 static int lock_hosts(int dfd)
 {
-	int fd = openat(dfd, "hosts.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	cn_err ignored;
+	return net_lock_at(dfd, "hosts.lock", &ignored);
 }
 
 /* Whether NAME can go on a hosts line (and into a lease file). */
@@ -209,9 +220,24 @@ int net_members(const struct net_conf *c, cn_strv *out, cn_err *err)
 	(void)err;
 	if (dfd < 0)
 		return 0;       /* never used */
-	n = list_members(dfd, &m);
+	n = list_members(dfd, false, &m);
 	for (size_t i = 0; i < n; i++)
 		cn_strv_push(out, cn_xasprintf("%s %s", m[i].ip, m[i].names));
 	free_members(m, n);
 	return 0;
+}
+
+int net_lease_holders(const struct net_conf *c, cn_strv *out)
+{
+	_cleanup_close_ int dfd = open_dir(c);
+	struct member *m;
+	size_t n;
+	if (dfd < 0)
+		return 0;
+	n = list_members(dfd, true, &m);
+	for (size_t i = 0; i < n; i++)
+		cn_strv_push(out, m[i].names ? cn_xstrndup(m[i].names, strcspn(m[i].names, " "))
+					     : cn_xasprintf("the holder of %s", m[i].ip));
+	free_members(m, n);
+	return (int)n;
 }

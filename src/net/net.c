@@ -22,7 +22,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define NFT_TABLE "inet cairn"
 #define RESOLV_MAX (64 * 1024)
 
 /* ---- configuration ---- */
@@ -126,7 +125,7 @@ static int nft_run(const char *cmd, char **out, cn_err *err)
 /* Whether CHAIN of our table has a rule holding NEEDLE. */
 bool net_nft_chain_has(const char *chain, const char *needle)
 {
-	_cleanup_free_ char *cmd = cn_xasprintf("list chain " NFT_TABLE " %s\n", chain), *out = NULL;
+	_cleanup_free_ char *cmd = cn_xasprintf("list chain " NET_NFT_TABLE " %s\n", chain), *out = NULL;
 	cn_err ignored;
 	return nft_run(cmd, &out, &ignored) == 0 && strstr(out, needle);
 }
@@ -146,37 +145,48 @@ static int nft_setup(const struct net_conf *c, cn_err *err)
 	net_ip_str(c->subnet, net);
 	snprintf(cidr, sizeof(cidr), "%s/%u", net, c->prefix);
 	cn_buf_init(&b, 64 * 1024);
-	cn_buf_addf(&b, "add table " NFT_TABLE "\n"
-		    "add chain " NFT_TABLE " forward { type filter hook forward priority filter; policy accept; }\n"
-		    "add chain " NFT_TABLE " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n"
-		    "add chain " NFT_TABLE " fwd-%1$s\n"
-		    "add chain " NFT_TABLE " nat-%1$s\n", br);
+	cn_buf_addf(&b, "add table " NET_NFT_TABLE "\n"
+		    "add chain " NET_NFT_TABLE " forward { type filter hook forward priority filter; policy accept; }\n"
+		    "add chain " NET_NFT_TABLE " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n"
+		    "add chain " NET_NFT_TABLE " localnet { type filter hook prerouting priority raw; policy accept; }\n"
+		    "add chain " NET_NFT_TABLE " fwd-%1$s\n"
+		    "add chain " NET_NFT_TABLE " nat-%1$s\n", br);
 	if (nft_run(b.data, NULL, err) < 0)
 		return -1;
 	cn_buf_reset(&b);
 	/* Into the subnet from elsewhere: replies and published ports only.
 	 * Bridged traffic between members (br_netfilter) has the bridge as
 	 * both interfaces. */
-	cn_buf_addf(&b, "flush chain " NFT_TABLE " fwd-%1$s\n"
-		    "flush chain " NFT_TABLE " nat-%1$s\n"
-		    "add rule " NFT_TABLE " fwd-%1$s oifname \"%1$s\" ct state established,related return\n"
-		    "add rule " NFT_TABLE " fwd-%1$s oifname \"%1$s\" ct status dnat return\n"
-		    "add rule " NFT_TABLE " fwd-%1$s oifname \"%1$s\" iifname != \"%1$s\" drop\n"
-		    "add rule " NFT_TABLE " nat-%1$s oifname \"%1$s\" ip saddr 127.0.0.0/8 masquerade\n"
+	cn_buf_addf(&b, "flush chain " NET_NFT_TABLE " fwd-%1$s\n"
+		    "flush chain " NET_NFT_TABLE " nat-%1$s\n"
+		    "add rule " NET_NFT_TABLE " fwd-%1$s oifname \"%1$s\" ct state established,related return\n"
+		    "add rule " NET_NFT_TABLE " fwd-%1$s oifname \"%1$s\" ct status dnat return\n"
+		    "add rule " NET_NFT_TABLE " fwd-%1$s oifname \"%1$s\" iifname != \"%1$s\" drop\n"
+		    "add rule " NET_NFT_TABLE " nat-%1$s oifname \"%1$s\" ip saddr 127.0.0.0/8 masquerade\n"
 		    /* Hairpin: a member reaching a port its own network publishes
 		     * must get the answer back through the host, not straight
 		     * from the server, which it would not recognize. */
-		    "add rule " NFT_TABLE " nat-%1$s oifname \"%1$s\" iifname \"%1$s\" ct status dnat masquerade\n", br);
+		    "add rule " NET_NFT_TABLE " nat-%1$s oifname \"%1$s\" iifname \"%1$s\" ct status dnat masquerade\n", br);
 	if (c->internal)
-		cn_buf_addf(&b, "add rule " NFT_TABLE " fwd-%1$s iifname \"%1$s\" oifname != \"%1$s\" drop\n", br);
+		cn_buf_addf(&b, "add rule " NET_NFT_TABLE " fwd-%1$s iifname \"%1$s\" oifname != \"%1$s\" drop\n", br);
 	else
-		cn_buf_addf(&b, "add rule " NFT_TABLE " nat-%s ip saddr %s ip daddr != %s masquerade\n", br, cidr,
+		cn_buf_addf(&b, "add rule " NET_NFT_TABLE " nat-%s ip saddr %s ip daddr != %s masquerade\n", br, cidr,
 			    cidr);
+	/* route_localnet (bridge_setup) makes the kernel accept 127.0.0.0/8
+	 * destinations arriving on the bridges: a member sending to 127.0.0.1
+	 * through its gateway would reach the host's loopback services
+	 * (CVE-2020-8558), and the DNAT of published ports would take such
+	 * packets from anywhere (moby#41872). No packet from outside has a
+	 * loopback destination before NAT (replies to 127.0.0.1 clients are
+	 * addressed to the gateway until conntrack restores them, after the
+	 * raw priority): drop them, as kube-proxy does. */
+	if (!net_nft_chain_has("localnet", "127.0.0.0/8"))
+		cn_buf_adds(&b, "add rule " NET_NFT_TABLE " localnet iifname != \"lo\" ip daddr 127.0.0.0/8 drop\n");
 	/* The jumps are added once: a second copy would run the chain twice. */
 	if (!net_nft_chain_has("forward", fj))
-		cn_buf_addf(&b, "add rule " NFT_TABLE " forward %s\n", fj);
+		cn_buf_addf(&b, "add rule " NET_NFT_TABLE " forward %s\n", fj);
 	if (!net_nft_chain_has("postrouting", nj))
-		cn_buf_addf(&b, "add rule " NFT_TABLE " postrouting %s\n", nj);
+		cn_buf_addf(&b, "add rule " NET_NFT_TABLE " postrouting %s\n", nj);
 	return nft_run(b.data, NULL, err);
 }
 
@@ -234,7 +244,9 @@ static int bridge_setup(const struct net_conf *c, cn_err *err)
 	    net_nl_link_set(c->bridge, NULL, true, err) < 0)
 		return -1;
 	/* Published ports on 127.0.0.1: the DNAT'd packet leaves through the
-	 * bridge with a loopback source (masqueraded by nat-BRIDGE). */
+	 * bridge with a loopback source (masqueraded by nat-BRIDGE), and the
+	 * reply's destination is 127.0.0.1 again once un-NATed. What else it
+	 * would let in is dropped by the table's localnet chain (nft_setup). */
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet", c->bridge);
 	return sysctl_set("/proc/sys/net/ipv4/ip_forward", err) < 0 ? -1 : sysctl_set(path, err);
 }
@@ -275,20 +287,38 @@ static int need_root(const struct net_conf *c, cn_err *err)
 			   c->bridge);
 }
 
+int net_lock_at(int dfd, const char *name, cn_err *err)
+{
+	int fd = openat(dfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int r;
+	if (fd < 0)
+		return cn_err_sys(err, "open the lock %s", name);
+	/* A signal (SIGCHLD of a supervisor, SIGWINCH) must not fail the wait. */
+	while ((r = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
+		;
+	if (r < 0) {
+		cn_err_sys(err, "lock %s", name);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int net_setup_lock(cn_err *err)
 {
 	char dir[PATH_MAX];
-	int fd;
 	if (run_dir(NULL, dir, sizeof(dir), err) < 0)
 		return -1;
-	fd = open(NET_RUN_DIR "/setup.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return cn_err_sys(err, "open %s/setup.lock", NET_RUN_DIR);
-	if (flock(fd, LOCK_EX) < 0) {
-		close(fd);
-		return cn_err_sys(err, "lock %s/setup.lock", NET_RUN_DIR);
-	}
-	return fd;
+	return net_lock_at(AT_FDCWD, NET_RUN_DIR "/setup.lock", err);
+}
+
+/* A created network's definition is still there (the caller holds the
+ * setup lock, under which net_teardown removes it). */
+static int def_exists(const struct net_conf *c, cn_err *err)
+{
+	if (!c->def_file || access(c->def_file, F_OK) == 0)
+		return 0;
+	return cn_err_fail(err, CN_ERR_NOT_FOUND, "the network of bridge %s was removed", c->bridge);
 }
 
 int net_prepare(const struct net_conf *c, cn_strv *notes, cn_err *err)
@@ -300,7 +330,7 @@ int net_prepare(const struct net_conf *c, cn_strv *notes, cn_err *err)
 	if (run_dir(NULL, dir, sizeof(dir), err) < 0)
 		return -1;
 	/* One preparer at a time: the nft jump check and its add go together. */
-	if ((lock = net_setup_lock(err)) < 0)
+	if ((lock = net_setup_lock(err)) < 0 || def_exists(c, err) < 0)
 		return -1;
 	/* A bridge on a subnet the host routes elsewhere (a LAN, a VPN,
 	 * another store's network on the same /24) would take its traffic. */
@@ -319,7 +349,7 @@ int net_prepare(const struct net_conf *c, cn_strv *notes, cn_err *err)
 	return net_resolv_conf(resolv, sizeof(resolv), notes, err);
 }
 
-int net_teardown(const struct net_conf *c, cn_err *err)
+int net_teardown(const struct net_conf *c, cn_strv *holders, cn_err *err)
 {
 	char dir[PATH_MAX];
 	_cleanup_free_ char *ports = cn_xasprintf("p-%s-", c->bridge);
@@ -330,14 +360,18 @@ int net_teardown(const struct net_conf *c, cn_err *err)
 		return -1;
 	if ((lock = net_setup_lock(err)) < 0)
 		return -1;
+	/* Any held lease, joined or not: a lease is taken under this lock,
+	 * so none can appear until the bridge and the definition are gone. */
+	if (net_lease_holders(c, holders) > 0)
+		return cn_err_fail(err, CN_ERR_BUSY, "in use");
 	/* fwd-BR and nat-BR are whole names: "fwd-cn-1" must not take "fwd-cn-12". */
 	if (net_nft_drop_chains(ports, true, err) < 0 || net_nft_drop_chains(fwd, false, err) < 0 ||
 	    net_nft_drop_chains(nat, false, err) < 0)
 		return cn_err_wrap(err, "remove the nftables rules of %s", c->bridge);
 	/* The table goes with the last bridge (nft list ruleset as before). */
-	if (nft_run("list table " NFT_TABLE "\n", &rest, err) == 0) {
+	if (nft_run("list table " NET_NFT_TABLE "\n", &rest, err) == 0) {
 		if (!strstr(rest, "chain fwd-")) {
-			if (nft_run("delete table " NFT_TABLE "\n", NULL, err) < 0)
+			if (nft_run("delete table " NET_NFT_TABLE "\n", NULL, err) < 0)
 				return -1;
 		} else if (net_ports_unused(rest, err) < 0) {
 			return -1;
@@ -346,7 +380,11 @@ int net_teardown(const struct net_conf *c, cn_err *err)
 	if (net_nl_link_del(c->bridge, err) < 0)
 		return -1;
 	snprintf(dir, sizeof(dir), "%s/%s", NET_RUN_DIR, c->bridge);
-	return cn_rm_rf_at(AT_FDCWD, dir, err);
+	if (cn_rm_rf_at(AT_FDCWD, dir, err) < 0)
+		return -1;
+	if (c->def_file && unlink(c->def_file) < 0 && errno != ENOENT)
+		return cn_err_sys(err, "remove %s", c->def_file);
+	return 0;
 }
 
 /* ---- resolv.conf ---- */
@@ -447,11 +485,26 @@ static unsigned uplink_mtu(void)
 int net_lease_acquire(const struct net_conf *c, struct net_lease *l, cn_err *err)
 {
 	char dir[PATH_MAX];
-	_cleanup_close_ int dfd = -1;
+	_cleanup_close_ int dfd = -1, setup = -1;
 	memset(l, 0, sizeof(*l));
 	l->lock_fd = -1;
 	l->conf = *c;
-	if (need_root(c, err) < 0 || run_dir(c, dir, sizeof(dir), err) < 0)
+	if (need_root(c, err) < 0)
+		return -1;
+	if (!c->named) {
+		/* Someone removed the default bridge: it comes back, as docker0. */
+		if (net_nl_link_index(c->bridge) == 0 && net_prepare(c, NULL, err) < 0)
+			return -1;
+	} else {
+		/* Against net_teardown: a network being removed is not used,
+		 * and its bridge is never made again by a run that raced. */
+		if ((setup = net_setup_lock(err)) < 0 || def_exists(c, err) < 0)
+			return -1;
+		if (net_nl_link_index(c->bridge) == 0)
+			return cn_err_fail(err, CN_ERR_NOT_FOUND, "the bridge %s of the network is gone",
+					   c->bridge);
+	}
+	if (run_dir(c, dir, sizeof(dir), err) < 0)
 		return -1;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
@@ -477,8 +530,14 @@ int net_lease_acquire(const struct net_conf *c, struct net_lease *l, cn_err *err
 		(void)!ftruncate(fd, 0);
 		l->mtu = c->mtu ? c->mtu : uplink_mtu();
 		snprintf(l->host_if, sizeof(l->host_if), "cn%08x", a);
-		/* A veth of a run killed before its namespace died. */
-		if (net_nl_link_del(l->host_if, err) < 0) {
+		/* A veth of a run killed before its namespace died, and the
+		 * port chain it published from (it would take this holder's
+		 * traffic): RUN steps come here as well as containers. */
+		if (setup >= 0) {
+			close(setup);
+			setup = -1;
+		}
+		if (net_nl_link_del(l->host_if, err) < 0 || net_ports_remove(l, err) < 0) {
 			net_lease_release(l);
 			return -1;
 		}

@@ -31,6 +31,7 @@
 #define NET_DEFAULT_SUBNET "10.87.0.0/16"   /* podman: 10.88/16, docker: 172.17/16 */
 #define NET_RUN_DIR "/run/cairn/net"        /* leases and resolv.conf; host-wide, as the bridge */
 #define NET_IFNAME "eth0"                   /* the sandbox's end of its veth */
+#define NET_NFT_TABLE "inet cairn"          /* every rule of cairn's (net.c, ports.c) */
 
 struct net_conf {
 	char bridge[IFNAMSIZ];
@@ -40,6 +41,9 @@ struct net_conf {
 	bool internal;          /* no egress: forwarding out of the bridge is dropped */
 	bool named;             /* a created network: members get each other's names
 	                         * in their /etc/hosts (the default network has none) */
+	const char *def_file;   /* a created network's definition (must outlive the
+	                         * conf's copies): net_prepare and net_lease_acquire
+	                         * fail once it is gone, net_teardown removes it */
 };
 
 /* The default network: CAIRN_NET_BRIDGE and CAIRN_NET_SUBNET ("A.B.C.D/N")
@@ -57,13 +61,19 @@ int net_conf_subnet(struct net_conf *c, const char *cidr, cn_err *err);
  * (a resolver fallback, a firewall that drops forwarded packets). */
 int net_prepare(const struct net_conf *c, cn_strv *notes, cn_err *err);
 
+/* NAME (relative to DFD) opened, created if need be, and flock()ed
+ * exclusively, the wait resumed after a signal: an fd to close. */
+int net_lock_at(int dfd, const char *name, cn_err *err);
 /* The host-wide lock of the nft table's layout (an fd to close). */
 int net_setup_lock(cn_err *err);
 
 /* Undo net_prepare for one bridge: its chains (and its containers' port
- * chains), the bridge itself and its lease directory; the table too when
- * no bridge is left in it. For `network rm`: nothing may use it. */
-int net_teardown(const struct net_conf *c, cn_err *err);
+ * chains), the bridge itself, its lease directory and C->def_file; the
+ * table too when no bridge is left in it. For `network rm`: refused
+ * (CN_ERR_BUSY, HOLDERS gets net_lease_holders) while a lease is held.
+ * All under the setup lock, which a created network's preparers and
+ * leases take too: none can start on a half-removed network. */
+int net_teardown(const struct net_conf *c, cn_strv *holders, cn_err *err);
 
 /* The resolv.conf a sandbox on a bridge gets: the host's, unless its
  * nameservers are all loopback (systemd-resolved's 127.0.0.53, a local
@@ -83,7 +93,10 @@ struct net_lease {
 };
 
 /* Take a free address (the lowest whose lease file nobody locks) and
- * remove a veth a killed run may have left under its name. */
+ * remove the veth and the port chain (ports.c) a killed run may have
+ * left under its name. The default
+ * network's bridge is set up again when someone removed it; a created
+ * network's is not (CN_ERR_NOT_FOUND: the network was removed). */
 int net_lease_acquire(const struct net_conf *c, struct net_lease *l, cn_err *err);
 /* Create the veth pair: the host end on the bridge and up, the other end
  * moved into PID's network namespace as NET_IFNAME. */
@@ -115,6 +128,10 @@ int net_member_join(struct net_lease *l, const char *hosts_file, const cn_strv *
 void net_member_leave(struct net_lease *l);
 /* The live members of network C, by address: "IP NAME..." each, on OUT. */
 int net_members(const struct net_conf *c, cn_strv *out, cn_err *err);
+/* Who holds a lease of C, joined or not (a container starting, between
+ * two --restart runs, a RUN step): its main name, or "the holder of IP",
+ * one each on OUT; the count. */
+int net_lease_holders(const struct net_conf *c, cn_strv *out);
 
 /* ---- ports.c: published ports (-p), DNAT by nftables ---- */
 
@@ -126,10 +143,16 @@ struct net_port {
 };
 
 /* Parse "[IP:][HOST[-END]:]CTR[-END][/tcp|udp]" (docker's -p). A missing
- * HOST is given the port 0: net_ports_pick replaces it. */
+ * HOST is given the port 0: net_ports_reserve replaces it. */
 int net_port_parse(const char *spec, struct net_port *p, cn_err *err);
-/* For every port without a host port: a free one (the kernel's pick). */
-int net_ports_pick(struct net_port *p, size_t n, cn_err *err);
+/* Bind every host port of P (TCP or UDP, no SO_REUSEADDR), as docker's
+ * proxy holds them: a port some program of the host uses, one given twice,
+ * or an address that is not the host's is refused before any rule is
+ * made. A port without a host port gets a free one (the kernel's pick).
+ * FDS (close-on-exec) are to be held while the container lives, and
+ * given to net_ports_release. */
+int net_ports_reserve(struct net_port *p, size_t n, int **fds, size_t *nfds, cn_err *err);
+void net_ports_release(int *fds, size_t n);
 /* docker's "0.0.0.0:8080->80/tcp" (ranges as 8080-8081->80-81/tcp). */
 char *net_port_str(const struct net_port *p);
 /* DNAT P (N of them) to L's address: a chain of its own named after the

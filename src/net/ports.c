@@ -20,7 +20,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define NFT_TABLE "inet cairn"
 #define PORTS_MAX 1024          /* ports one -p may publish (a range) */
 
 /* "N" or "N-M" (1..65535, N <= M); EMPTY_OK: "" is port 0, count 1. */
@@ -106,24 +105,65 @@ int net_port_parse(const char *spec, struct net_port *p, cn_err *err)
 	return 0;
 }
 
-int net_ports_pick(struct net_port *p, size_t n, cn_err *err)
+/* A socket bound to IP:PORT (PORT 0: the kernel picks), or -1 with ERR. */
+static int bind_port(const struct net_port *p, uint16_t port, uint16_t *got, cn_err *err)
 {
-	for (size_t i = 0; i < n; i++) {
-		struct sockaddr_in a = { .sin_family = AF_INET };
-		socklen_t len = sizeof(a);
-		_cleanup_close_ int s = -1;
-		if (p[i].host_port)
-			continue;
-		/* The kernel's free ephemeral port, as docker's allocator picks
-		 * from that range; nothing holds it afterwards (docker's neither). */
-		s = socket(AF_INET, (p[i].udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
-		a.sin_addr.s_addr = htonl(p[i].host_ip);
-		if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-		    getsockname(s, (struct sockaddr *)&a, &len) < 0)
-			return cn_err_sys(err, "pick a free host port");
-		p[i].host_port = ntohs(a.sin_port);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(p->host_ip) };
+	socklen_t len = sizeof(a);
+	char ip[INET_ADDRSTRLEN];
+	int s = socket(AF_INET, (p->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return cn_err_sys(err, "socket");
+	/* No SO_REUSEADDR: any other socket on the port is a conflict. */
+	if (bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(s, (struct sockaddr *)&a, &len) == 0) {
+		*got = ntohs(a.sin_port);
+		return s;
 	}
+	net_ip_str(p->host_ip, ip);
+	{
+		_cleanup_free_ char *spec = net_port_str(p);
+		int e = errno;
+		close(s);
+		errno = e;
+		if (e == EADDRINUSE)
+			return cn_err_fail(err, CN_ERR_CONFLICT, "-p %s: %s:%u/%s: address already in use (a program "
+					   "of the host listens there, or a container has already published it)",
+					   spec, ip, port, p->udp ? "udp" : "tcp");
+		if (e == EADDRNOTAVAIL)
+			return cn_err_fail(err, CN_ERR_INVALID, "-p %s: %s is not an address of this host", spec, ip);
+		return cn_err_sys(err, "-p %s: bind %s:%u/%s", spec, ip, port, p->udp ? "udp" : "tcp");
+	}
+}
+
+int net_ports_reserve(struct net_port *p, size_t n, int **fds, size_t *nfds, cn_err *err)
+{
+	*fds = NULL;
+	*nfds = 0;
+	for (size_t i = 0; i < n; i++)
+		for (unsigned k = 0; k < p[i].count; k++) {
+			/* A missing host port: the kernel's free ephemeral one, as
+			 * docker's allocator picks from that range. */
+			uint16_t want = p[i].host_port ? (uint16_t)(p[i].host_port + k) : 0, got = 0;
+			int s = bind_port(&p[i], want, &got, err);
+			if (s < 0) {
+				net_ports_release(*fds, *nfds);
+				*fds = NULL;
+				*nfds = 0;
+				return -1;
+			}
+			if (!p[i].host_port)
+				p[i].host_port = got;
+			*fds = cn_xrealloc(*fds, (*nfds + 1) * sizeof(**fds));
+			(*fds)[(*nfds)++] = s;
+		}
 	return 0;
+}
+
+void net_ports_release(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
 }
 
 char *net_port_str(const struct net_port *p)
@@ -155,39 +195,71 @@ static bool name_matches(const char *s, size_t len, const char *name, bool prefi
 	return prefix ? len >= n && !strncmp(s, name, n) : len == n && !strncmp(s, name, n);
 }
 
-int net_nft_drop_chains(const char *name, bool prefix, cn_err *err)
+/* Walk the table as nft lists it (with rule handles when HANDLES): ON_CHAIN
+ * for each chain's header, ON_RULE for each other line of it (indent
+ * stripped), until one returns nonzero (that value is returned). No
+ * table: 0, nothing walked. */
+typedef int (*chain_fn)(const char *chain, void *ctx);
+typedef int (*rule_fn)(const char *chain, const char *line, void *ctx);
+
+static int walk_table(bool handles, chain_fn on_chain, rule_fn on_rule, void *ctx)
 {
 	_cleanup_free_ char *listed = NULL;
-	_cleanup_buf_ cn_buf rules = { 0 }, chains = { 0 };
 	char chain[256] = "", *save = NULL;
 	cn_err ignored;
-	/* No table: nothing to remove (the error is nft's "No such file"). */
-	if (net_nft_run("list table " NFT_TABLE "\n", true, &listed, &ignored) < 0)
+	int r = 0;
+	/* No table: the error is nft's "No such file". */
+	if (net_nft_run("list table " NET_NFT_TABLE "\n", handles, &listed, &ignored) < 0)
 		return 0;
-	cn_buf_init(&rules, 0);
-	cn_buf_init(&chains, 0);
-	for (char *line = strtok_r(listed, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		const char *t;
-		size_t tl;
+	for (char *line = strtok_r(listed, "\n", &save); line && r == 0; line = strtok_r(NULL, "\n", &save)) {
 		line += strspn(line, " \t");
-		if (sscanf(line, "chain %255s", chain) == 1) {
-			if (name_matches(chain, strlen(chain), name, prefix))
-				cn_buf_addf(&chains, "flush chain " NFT_TABLE " %1$s\ndelete chain " NFT_TABLE " %1$s\n",
-					    chain);
-			continue;
-		}
-		tl = jump_target(line, &t);
-		if (tl && name_matches(t, tl, name, prefix) && !name_matches(chain, strlen(chain), name, prefix)) {
-			const char *h = strstr(line, "# handle ");
-			if (h)
-				cn_buf_addf(&rules, "delete rule " NFT_TABLE " %s handle %ld\n", chain,
-					    strtol(h + 9, NULL, 10));
-		}
+		if (sscanf(line, "chain %255s", chain) == 1)
+			r = on_chain(chain, ctx);
+		else if (*chain)
+			r = on_rule(chain, line, ctx);
 	}
-	if (!rules.len && !chains.len)
-		return 0;
-	cn_buf_adds(&rules, chains.data);
-	return net_nft_run(rules.data, false, NULL, err);
+	return r;
+}
+
+struct drop_ctx {
+	const char *name;
+	bool prefix;
+	cn_buf rules, chains;
+};
+
+static int drop_chain(const char *chain, void *ctx)
+{
+	struct drop_ctx *d = ctx;
+	if (name_matches(chain, strlen(chain), d->name, d->prefix))
+		cn_buf_addf(&d->chains, "flush chain " NET_NFT_TABLE " %1$s\ndelete chain " NET_NFT_TABLE " %1$s\n", chain);
+	return 0;
+}
+
+static int drop_jump(const char *chain, const char *line, void *ctx)
+{
+	struct drop_ctx *d = ctx;
+	const char *t, *h;
+	size_t tl = jump_target(line, &t);
+	if (tl && name_matches(t, tl, d->name, d->prefix) && !name_matches(chain, strlen(chain), d->name, d->prefix) &&
+	    (h = strstr(line, "# handle ")))
+		cn_buf_addf(&d->rules, "delete rule " NET_NFT_TABLE " %s handle %ld\n", chain, strtol(h + 9, NULL, 10));
+	return 0;
+}
+
+int net_nft_drop_chains(const char *name, bool prefix, cn_err *err)
+{
+	struct drop_ctx d = { .name = name, .prefix = prefix };
+	int r = 0;
+	cn_buf_init(&d.rules, 0);
+	cn_buf_init(&d.chains, 0);
+	walk_table(true, drop_chain, drop_jump, &d);
+	if (d.rules.len || d.chains.len) {
+		cn_buf_adds(&d.rules, d.chains.data);
+		r = net_nft_run(d.rules.data, false, NULL, err);
+	}
+	cn_buf_free(&d.rules);
+	cn_buf_free(&d.chains);
+	return r;
 }
 
 static void chain_name(const struct net_lease *l, char *out, size_t len)
@@ -215,7 +287,7 @@ static int remove_locked(const struct net_lease *l, bool sweep, cn_err *err)
 	chain_name(l, chain, sizeof(chain));
 	if (net_nft_drop_chains(chain, false, err) < 0)
 		return -1;
-	if (!sweep || net_nft_run("list table " NFT_TABLE "\n", false, &listed, &ignored) < 0)
+	if (!sweep || net_nft_run("list table " NET_NFT_TABLE "\n", false, &listed, &ignored) < 0)
 		return 0;
 	return net_ports_unused(listed, err);
 }
@@ -264,39 +336,52 @@ static const struct net_port *taken(const char *line, const struct net_port *p, 
 	return NULL;
 }
 
+struct taken_ctx {
+	const char *mine;
+	const struct net_port *p;
+	size_t n;
+	bool other;             /* the current chain is another live container's */
+	char chain[256];
+	cn_strv dead;
+	cn_err *err;
+};
+
+static int taken_chain(const char *chain, void *ctx)
+{
+	struct taken_ctx *t = ctx;
+	snprintf(t->chain, sizeof(t->chain), "%s", chain);
+	t->other = !strncmp(chain, "p-", 2) && strcmp(chain, t->mine);
+	if (t->other && !chain_owner_alive(chain)) {
+		cn_strv_pushdup(&t->dead, chain);
+		t->other = false;
+	}
+	return 0;
+}
+
+static int taken_rule(const char *chain, const char *line, void *ctx)
+{
+	struct taken_ctx *t = ctx;
+	const struct net_port *hit;
+	unsigned port;
+	(void)chain;
+	if (!t->other || !(hit = taken(line, t->p, t->n, &port)))
+		return 0;
+	_cleanup_free_ char *s = net_port_str(hit);
+	return cn_err_fail(t->err, CN_ERR_CONFLICT, "-p %s: port %u/%s is already published by another "
+			   "container (nft chain %s)", s, port, hit->udp ? "udp" : "tcp", t->chain);
+}
+
 /* docker's "port is already allocated": P against the live containers'
  * chains; the chains of dead ones (a kill -9) are swept on the way. The
  * caller holds the setup lock. */
 static int check_taken(const char *mine, const struct net_port *p, size_t n, cn_err *err)
 {
-	_cleanup_free_ char *listed = NULL;
-	_cleanup_strv_ cn_strv dead = { 0 };
-	char chain[256] = "", *save = NULL;
-	bool other = false;
+	struct taken_ctx t = { .mine = mine, .p = p, .n = n, .err = err };
 	cn_err ignored;
-	int r = 0;
-	if (net_nft_run("list table " NFT_TABLE "\n", false, &listed, &ignored) < 0)
-		return 0;
-	for (char *line = strtok_r(listed, "\n", &save); line && r == 0; line = strtok_r(NULL, "\n", &save)) {
-		unsigned port;
-		const struct net_port *hit;
-		line += strspn(line, " \t");
-		if (sscanf(line, "chain %255s", chain) == 1) {
-			other = !strncmp(chain, "p-", 2) && strcmp(chain, mine);
-			if (other && !chain_owner_alive(chain)) {
-				cn_strv_pushdup(&dead, chain);
-				other = false;
-			}
-			continue;
-		}
-		if (other && (hit = taken(line, p, n, &port))) {
-			_cleanup_free_ char *s = net_port_str(hit);
-			r = cn_err_fail(err, CN_ERR_CONFLICT, "-p %s: port %u/%s is already published by another "
-					"container (nft chain %s)", s, port, hit->udp ? "udp" : "tcp", chain);
-		}
-	}
-	for (size_t i = 0; i < dead.n; i++)
-		net_nft_drop_chains(dead.v[i], false, &ignored);
+	int r = walk_table(false, taken_chain, taken_rule, &t);
+	for (size_t i = 0; i < t.dead.n; i++)
+		net_nft_drop_chains(t.dead.v[i], false, &ignored);
+	cn_strv_free(&t.dead);
 	return r;
 }
 
@@ -320,18 +405,18 @@ int net_ports_add(const struct net_lease *l, const struct net_port *p, size_t n,
 	cn_buf_init(&b, 0);
 	/* The hooks: local destinations (the host's own clients through
 	 * output, 127.0.0.1 included) go through hostports. */
-	cn_buf_addf(&b, "add table " NFT_TABLE "\n"
-		    "add chain " NFT_TABLE " prerouting { type nat hook prerouting priority -100; policy accept; }\n"
-		    "add chain " NFT_TABLE " output { type nat hook output priority -100; policy accept; }\n"
-		    "add chain " NFT_TABLE " hostports\n");
+	cn_buf_addf(&b, "add table " NET_NFT_TABLE "\n"
+		    "add chain " NET_NFT_TABLE " prerouting { type nat hook prerouting priority -100; policy accept; }\n"
+		    "add chain " NET_NFT_TABLE " output { type nat hook output priority -100; policy accept; }\n"
+		    "add chain " NET_NFT_TABLE " hostports\n");
 	if (!net_nft_chain_has("prerouting", hp))
-		cn_buf_addf(&b, "add rule " NFT_TABLE " prerouting %s\n", hp);
+		cn_buf_addf(&b, "add rule " NET_NFT_TABLE " prerouting %s\n", hp);
 	if (!net_nft_chain_has("output", hp))
-		cn_buf_addf(&b, "add rule " NFT_TABLE " output %s\n", hp);
-	cn_buf_addf(&b, "add chain " NFT_TABLE " %s\n", chain);
+		cn_buf_addf(&b, "add rule " NET_NFT_TABLE " output %s\n", hp);
+	cn_buf_addf(&b, "add chain " NET_NFT_TABLE " %s\n", chain);
 	for (size_t i = 0; i < n; i++)
 		for (unsigned k = 0; k < p[i].count; k++) {
-			cn_buf_addf(&b, "add rule " NFT_TABLE " %s meta nfproto ipv4 ", chain);
+			cn_buf_addf(&b, "add rule " NET_NFT_TABLE " %s meta nfproto ipv4 ", chain);
 			if (p[i].host_ip) {
 				net_ip_str(p[i].host_ip, hip);
 				cn_buf_addf(&b, "ip daddr %s ", hip);
@@ -339,7 +424,7 @@ int net_ports_add(const struct net_lease *l, const struct net_port *p, size_t n,
 			cn_buf_addf(&b, "%s dport %u dnat ip to %s:%u\n", p[i].udp ? "udp" : "tcp",
 				    p[i].host_port + k, cip, p[i].ctr_port + k);
 		}
-	cn_buf_addf(&b, "add rule " NFT_TABLE " hostports jump %s\n", chain);
+	cn_buf_addf(&b, "add rule " NET_NFT_TABLE " hostports jump %s\n", chain);
 	if (net_nft_run(b.data, false, NULL, err) < 0)
 		return cn_err_wrap(err, "publish the ports of %s", cip);
 	return 0;

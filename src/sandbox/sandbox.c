@@ -535,8 +535,9 @@ int sb_recv_fd(int sock)
 	return fd;
 }
 
-/* SB_NET_DEFAULT: the bridge (set up again if someone removed it), the
- * resolv.conf, and an address leased until the sandbox ends. */
+/* SB_NET_DEFAULT: the resolv.conf, and an address leased until the
+ * sandbox ends (net_lease_acquire sets the default bridge up again if
+ * someone removed it). */
 static int start_network(const struct sb_process *proc, struct net_lease *lease, char *resolv,
 			 size_t len, cn_err *err)
 {
@@ -547,8 +548,6 @@ static int start_network(const struct sb_process *proc, struct net_lease *lease,
 			return -1;
 		c = &def;
 	}
-	if (net_nl_link_index(c->bridge) == 0 && net_prepare(c, NULL, err) < 0)
-		return -1;
 	if (net_resolv_conf(resolv, len, NULL, err) < 0)
 		return -1;
 	return net_lease_acquire(c, lease, err);
