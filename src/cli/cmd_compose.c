@@ -6,6 +6,7 @@
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
+#include "util/ref.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -557,6 +558,50 @@ static int cmd_config(struct cc *c, int argc, char **argv)
 
 /* ---- the command ---- */
 
+/* docker's rule for network and volume names: [a-zA-Z0-9][a-zA-Z0-9_.-]*. */
+static bool name_valid(const char *s)
+{
+	if (!s || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '_' || *s == '.' || *s == '-'))
+			return false;
+	return true;
+}
+
+/* Values of the file that become arguments of cairn's children: image
+ * references and network/volume names, refused before anything runs. */
+static int validate_project(const struct cmp_project *p)
+{
+	for (size_t i = 0; i < p->nservices; i++) {
+		const struct cmp_service *s = &p->services[i];
+		struct cn_ref ref;
+		cn_err err;
+		if (!s->image)
+			continue;
+		if (s->image[0] == '-' || cn_ref_parse(s->image, &ref, &err) < 0) {
+			fprintf(stderr, "error: service %s: image '%s' is not a valid image reference\n",
+				cli_esc(s->name), cli_esc(s->image));
+			return -1;
+		}
+		cn_ref_free(&ref);
+	}
+	for (size_t i = 0; i < p->nnetworks; i++)
+		if (!name_valid(p->networks[i].name)) {
+			fprintf(stderr, "error: networks.%s: '%s' is not a valid network name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)\n",
+				cli_esc(p->networks[i].key), cli_esc(p->networks[i].name));
+			return -1;
+		}
+	for (size_t i = 0; i < p->nvolumes; i++)
+		if (!name_valid(p->volumes[i].name)) {
+			fprintf(stderr, "error: volumes.%s: '%s' is not a valid volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)\n",
+				cli_esc(p->volumes[i].key), cli_esc(p->volumes[i].name));
+			return -1;
+		}
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(struct cc *c, int argc, char **argv);
@@ -633,6 +678,10 @@ int cmd_compose(struct cli *cli, int argc, char **argv)
 	}
 	for (size_t i = 0; i < warnings.n; i++)
 		fprintf(stderr, "warning: %s\n", cli_esc(warnings.v[i]));
+	if (validate_project(&c.p) < 0) {
+		cmp_project_free(&c.p);
+		return EXIT_FAIL;
+	}
 	for (size_t i = 0; i < c.p.nservices; i++) {
 		_cleanup_free_ char *name = cc_container_name(&c, &c.p.services[i]);
 		if (strlen(name) > c.namew)

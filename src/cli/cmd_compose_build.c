@@ -117,6 +117,7 @@ static int build_argv(struct cc *c, const struct cmp_service *svc, bool no_cache
 		cn_strv_pushdup(argv, "--no-cache");
 	if (pull || b->pull)
 		cn_strv_pushdup(argv, "--pull");
+	cn_strv_pushdup(argv, "--");
 	cn_strv_pushdup(argv, b->context ? b->context : c->p.workdir);
 	return 0;
 }

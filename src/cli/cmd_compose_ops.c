@@ -78,7 +78,7 @@ static int stop_one(struct cc *c, const struct ctr_state *s, long timeout)
 	if (ctr_effective_status(s) == CTR_EXITED)
 		return 0;
 	fprintf(stderr, " Container %s  Stopping\n", cli_esc(s->name));
-	if (child(c, (const char *const[]){ "stop", "-t", t, s->name, NULL }, CC_QUIET) != 0)
+	if (child(c, (const char *const[]){ "stop", "-t", t, "--", s->name, NULL }, CC_QUIET) != 0)
 		return -1;
 	fprintf(stderr, " Container %s  Stopped\n", cli_esc(s->name));
 	return 0;
@@ -174,7 +174,7 @@ int cc_cmd_down(struct cc *c, int argc, char **argv)
 		}
 		(void)one;
 		if (stop_one(c, &list[i], timeout) < 0 ||
-		    child(c, (const char *const[]){ "rm", "-f", list[i].name, NULL }, CC_QUIET) != 0) {
+		    child(c, (const char *const[]){ "rm", "-f", "--", list[i].name, NULL }, CC_QUIET) != 0) {
 			rc = EXIT_FAIL;
 			continue;
 		}
@@ -185,9 +185,9 @@ int cc_cmd_down(struct cc *c, int argc, char **argv)
 		return rc;
 	for (size_t i = 0; i < c->p.nnetworks && !c->rootless; i++) {
 		const struct cmp_network *net = &c->p.networks[i];
-		if (net->external || child(c, (const char *const[]){ "network", "inspect", net->name, NULL }, CC_SILENT))
+		if (net->external || child(c, (const char *const[]){ "network", "inspect", "--", net->name, NULL }, CC_SILENT))
 			continue;
-		if (child(c, (const char *const[]){ "network", "rm", net->name, NULL }, CC_QUIET) != 0) {
+		if (child(c, (const char *const[]){ "network", "rm", "--", net->name, NULL }, CC_QUIET) != 0) {
 			rc = EXIT_FAIL;
 			continue;
 		}
@@ -195,9 +195,9 @@ int cc_cmd_down(struct cc *c, int argc, char **argv)
 	}
 	for (size_t i = 0; i < c->p.nvolumes && volumes; i++) {
 		const struct cmp_volume *vol = &c->p.volumes[i];
-		if (vol->external || child(c, (const char *const[]){ "volume", "inspect", vol->name, NULL }, CC_SILENT))
+		if (vol->external || child(c, (const char *const[]){ "volume", "inspect", "--", vol->name, NULL }, CC_SILENT))
 			continue;
-		if (child(c, (const char *const[]){ "volume", "rm", vol->name, NULL }, CC_QUIET) != 0) {
+		if (child(c, (const char *const[]){ "volume", "rm", "--", vol->name, NULL }, CC_QUIET) != 0) {
 			rc = EXIT_FAIL;
 			continue;
 		}
@@ -561,7 +561,7 @@ static int each_image(struct cc *c, int argc, char **argv, const char *verb)
 			continue;
 		image = cc_image_name(c, s);
 		fprintf(stderr, " Service %s  %s %s\n", cli_esc(s->name), push ? "Pushing" : "Pulling", cli_esc(image));
-		if (child(c, (const char *const[]){ verb, image, NULL }, CC_QUIET) != 0) {
+		if (child(c, (const char *const[]){ verb, "--", image, NULL }, CC_QUIET) != 0) {
 			fprintf(stderr, "error: service %s: %s %s failed\n", cli_esc(s->name), verb, cli_esc(image));
 			rc = EXIT_FAIL;
 		}
@@ -609,7 +609,7 @@ int cc_cmd_rm(struct cc *c, int argc, char **argv)
 		long svc = service_of(c, &list[i]);
 		if (svc < 0 || !sel[svc] || ctr_effective_status(&list[i]) != CTR_EXITED)
 			continue;
-		if (child(c, (const char *const[]){ "rm", list[i].name, NULL }, CC_QUIET) != 0) {
+		if (child(c, (const char *const[]){ "rm", "--", list[i].name, NULL }, CC_QUIET) != 0) {
 			rc = EXIT_FAIL;
 			continue;
 		}

@@ -264,6 +264,8 @@ static int full_argv(struct cc *c, const struct cmp_service *svc, const char *na
 	cn_strv_push(argv, cn_xasprintf("--label=%s=%s", CC_LABEL_HASH, cn_digest_hex(hash)));
 	for (size_t i = 0; i < v.n; i++)
 		cn_strv_pushdup(argv, v.v[i]);
+	/* the image and the arguments are never taken for flags */
+	cn_strv_pushdup(argv, "--");
 	for (size_t i = 0; i < tail.n; i++)
 		cn_strv_pushdup(argv, tail.v[i]);
 	return 0;
@@ -289,15 +291,18 @@ static int lookup(struct cc *c, const char *name, struct ctr_state *s)
 	return r;
 }
 
-static int simple(struct cc *c, const char *cmd, const char *arg1, const char *arg2, enum cc_out out)
+/* `cairn CMD [SUB] [OPT] -- NAME`: NAME (from the file) is never a flag. */
+static int simple(struct cc *c, const char *cmd, const char *sub, const char *opt, const char *name, enum cc_out out)
 {
 	_cleanup_strv_ cn_strv argv = { 0 };
 	cc_argv(c, &argv);
 	cn_strv_pushdup(&argv, cmd);
-	if (arg1)
-		cn_strv_pushdup(&argv, arg1);
-	if (arg2)
-		cn_strv_pushdup(&argv, arg2);
+	if (sub)
+		cn_strv_pushdup(&argv, sub);
+	if (opt)
+		cn_strv_pushdup(&argv, opt);
+	cn_strv_pushdup(&argv, "--");
+	cn_strv_pushdup(&argv, name);
 	return cc_run(c, &argv, out, NULL);
 }
 
@@ -406,8 +411,8 @@ static int converge(struct cc *c, const struct cmp_service *svc, bool recreate, 
 		/* A cairn container does not start twice: it is stopped as `stop`
 		 * would (its stop signal, then its timeout), its state goes and the
 		 * service runs afresh from its image. */
-		if ((st != CTR_EXITED && simple(c, "stop", name, NULL, CC_QUIET) != 0) ||
-		    simple(c, "rm", "-f", name, CC_QUIET) != 0)
+		if ((st != CTR_EXITED && simple(c, "stop", NULL, NULL, name, CC_QUIET) != 0) ||
+		    simple(c, "rm", NULL, "-f", name, CC_QUIET) != 0)
 			return -1;
 		if (!same)
 			done = "Recreated";
@@ -423,7 +428,7 @@ static int converge(struct cc *c, const struct cmp_service *svc, bool recreate, 
 /* `cairn network inspect` / `volume inspect` say whether it exists. */
 static bool exists(struct cc *c, const char *kind, const char *name)
 {
-	return simple(c, kind, "inspect", name, CC_SILENT) == 0;
+	return simple(c, kind, "inspect", NULL, name, CC_SILENT) == 0;
 }
 
 static int ensure_networks(struct cc *c, const bool *sel)
@@ -455,6 +460,7 @@ static int ensure_networks(struct cc *c, const bool *sel)
 			push2(&argv, "--subnet", net->subnet);
 		if (net->internal)
 			cn_strv_pushdup(&argv, "--internal");
+		cn_strv_pushdup(&argv, "--");
 		cn_strv_pushdup(&argv, net->name);
 		if (cc_run(c, &argv, CC_QUIET, NULL) != 0)
 			return -1;
@@ -479,6 +485,7 @@ static int ensure_volumes(struct cc *c)
 		cn_strv_push(&argv, cn_xasprintf("--label=%s=%s", CC_LABEL_PROJECT, c->p.name));
 		cn_strv_push(&argv, cn_xasprintf("--label=%s=%s", CC_LABEL_VOLUME, vol->key));
 		push_each(&argv, "--label", &vol->labels);
+		cn_strv_pushdup(&argv, "--");
 		cn_strv_pushdup(&argv, vol->name);
 		if (cc_run(c, &argv, CC_QUIET, NULL) != 0)
 			return -1;
@@ -504,7 +511,7 @@ static int ensure_images(struct cc *c, const bool *sel)
 		if (digest[0])
 			continue;
 		fprintf(stderr, " Service %s  Pulling\n", cli_esc(s->name));
-		if (simple(c, "pull", s->image, NULL, CC_QUIET) != 0) {
+		if (simple(c, "pull", NULL, NULL, s->image, CC_QUIET) != 0) {
 			fprintf(stderr, "error: service %s: image %s could not be pulled\n", cli_esc(s->name),
 				cli_esc(s->image));
 			return -1;

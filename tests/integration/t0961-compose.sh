@@ -193,6 +193,32 @@ services:
   b: {image: busybox, depends_on: [a]}
 EOF
 expect_fail "a dependency cycle is named" 1 "a -> b -> a" $(cx "$T/cycle.yaml" up -d)
+# values of the file never reach cairn's children as flags
+cat >"$T/flag.yaml" <<'EOF'
+services:
+  x: {image: "--help"}
+EOF
+expect_fail "an image that reads as a flag is refused naming the service" 1 \
+	"service x: image '--help' is not a valid image reference" $(cx "$T/flag.yaml" up -d)
+cat >"$T/flagnet.yaml" <<'EOF'
+services:
+  x: {image: busybox, command: ["true"], networks: [n]}
+networks:
+  n: {name: "--help"}
+EOF
+expect_fail "a network name that reads as a flag is refused" 1 \
+	"networks.n: '--help' is not a valid network name" $(cx "$T/flagnet.yaml" up -d)
+expect_fail "...and down does not claim to remove it" 1 "not a valid network name" $(cx "$T/flagnet.yaml" down)
+cat >"$T/flagvol.yaml" <<'EOF'
+services:
+  x: {image: busybox, command: ["true"]}
+volumes:
+  v: {name: "-v"}
+EOF
+expect_fail "a volume name that reads as a flag is refused" 1 \
+	"volumes.v: '-v' is not a valid volume name" $(cx "$T/flagvol.yaml" up -d)
+expect_ok "network inspect takes -- before its names" network inspect -- cmpt_default
+expect_fail "...and refuses an unknown option" 2 "unknown option" network rm --bogus
 
 # ---- stop, start, down ----
 expect_ok "stop" "${CP[@]}" stop -t 1
