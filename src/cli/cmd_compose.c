@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,16 +85,21 @@ void cc_argv(struct cc *c, cn_strv *argv)
 	cn_strv_pushdup(argv, c->cli->root);
 }
 
-/* fork and exec ARGV with stdout on OUT_FD and stderr on ERR_FD (-1: ours). */
-static pid_t spawn(cn_strv *argv, int out_fd, int err_fd)
+/* fork and exec ARGV with stdout on OUT_FD and stderr on ERR_FD (-1: ours).
+ * PDEATH: the child gets SIGTERM when compose dies (kill -9 included). */
+static pid_t spawn(cn_strv *argv, int out_fd, int err_fd, bool pdeath)
 {
 	char **v = cn_strv_array(argv);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		fprintf(stderr, "error: fork: %s\n", strerror(errno));
 		return -1;
 	}
 	if (pid == 0) {
+		/* a parent that died before prctl: nothing would signal it */
+		if (pdeath && (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent))
+			_exit(128 + SIGTERM);
 		if (out_fd >= 0 && dup2(out_fd, STDOUT_FILENO) < 0)
 			_exit(127);
 		if (err_fd >= 0 && dup2(err_fd, STDERR_FILENO) < 0)
@@ -129,7 +135,7 @@ int cc_run(struct cc *c, cn_strv *argv, enum cc_out out, char **capture)
 	if (out == CC_QUIET && pipe2(p_err, O_CLOEXEC) < 0)
 		goto pipe_fail;
 	pid = spawn(argv, capture || out == CC_QUIET ? p_out[1] : devnull,
-		    out == CC_QUIET ? p_err[1] : devnull);
+		    out == CC_QUIET ? p_err[1] : devnull, false);
 	if (p_out[1] >= 0)
 		close(p_out[1]);
 	if (p_err[1] >= 0)
@@ -200,7 +206,7 @@ pid_t cc_spawn_piped(struct cc *c, cn_strv *argv, int *fd)
 		fprintf(stderr, "error: pipe: %s\n", strerror(errno));
 		return -1;
 	}
-	pid = spawn(argv, p[1], p[1]);
+	pid = spawn(argv, p[1], p[1], true);
 	close(p[1]);
 	if (pid < 0) {
 		close(p[0]);

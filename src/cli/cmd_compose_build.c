@@ -153,6 +153,20 @@ static long default_jobs(void)
 	return n > 0 ? n : 1;
 }
 
+/* Print J's output until its end (EOF). */
+static void job_drain(struct job *j)
+{
+	for (;;) {
+		ssize_t r = read(j->fd, j->buf + j->len, sizeof(j->buf) - j->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return;
+		j->len += (size_t)r;
+		cc_print_lines(j->prefix, j->buf, &j->len, j->len == sizeof(j->buf));
+	}
+}
+
 /* A job's output has ended: reap it and record how it went. */
 static void job_done(struct cc *c, struct job *j, enum cmp_node_state *state, int *rc)
 {
@@ -287,10 +301,20 @@ int cc_build(struct cc *c, const bool *sel, bool missing_only, long jobs, bool n
 		}
 		free(pf);
 	}
-	/* Ctrl-C reached the children too (one process group): collect them. */
+	/* Ctrl-C reaches the children too (one process group), SIGTERM or
+	 * SIGHUP to compose alone does not: pass it on, show what they still
+	 * print until their output ends, then collect them. */
+	if (cn_interrupted()) {
+		int sig = cn_interrupt_signal() ? cn_interrupt_signal() : SIGTERM;
+		for (long k = 0; k < jobs; k++)
+			if (run[k].pid)
+				kill(run[k].pid, sig);
+	}
 	for (long k = 0; k < jobs; k++)
-		if (run[k].pid)
+		if (run[k].pid) {
+			job_drain(&run[k]);
 			job_done(c, &run[k], state, &rc);
+		}
 	if (cn_interrupted()) {
 		fprintf(stderr, "error: interrupted\n");
 		rc = EXIT_FAIL;

@@ -111,6 +111,33 @@ check "the shared first step was built once" \
 	test "$("$CAIRN" run --rm cmpt-base cat /stamp)" = "$("$CAIRN" run --rm cmpt-solo:v1 cat /stamp)"
 check "...its output shows once" test "$(grep -c '| shared-step-ran$' "$T/build.out")" -eq 1
 
+# ---- signals to compose build ----
+# SIGTERM to compose alone reaches its builds; kill -9 of compose does too
+# (the parent-death signal), so no build is left running.
+mkdir -p "$T/slow"
+cat >"$T/slow/Dockerfile" <<'EOF'
+FROM busybox
+RUN echo slow-step-began; sleep 60
+EOF
+printf 'services:\n  slow:\n    build: %s\n    image: cmptx-slow\n' "$T/slow" >"$T/slow.yaml"
+gone_within() { # PID SECONDS
+	local i
+	for i in $(seq $(($2 * 10))); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+	return 1
+}
+for sig in TERM KILL; do
+	"$CAIRN" $(cx "$T/slow.yaml" build --no-cache) >"$T/slow.out" 2>&1 &
+	cpid=$!
+	for i in $(seq 300); do grep -q 'slow-step-began' "$T/slow.out" && break; sleep 0.1; done
+	kid=$(pgrep -P "$cpid" | head -1)
+	kill -$sig "$cpid"
+	check "compose build on SIG$sig: its cairn build ended too" \
+		sh -c "test -n '$kid' && for i in \$(seq 150); do kill -0 $kid 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
+	[ $sig = TERM ] && check "...and compose exited" gone_within "$cpid" 10
+	kill -KILL "$kid" "$cpid" 2>/dev/null
+	wait "$cpid" 2>/dev/null
+done
+
 # ---- up: networks, volumes, depends_on ----
 "$CAIRN" "${CP[@]}" up -d >"$T/up.out" 2>&1
 status=$?
