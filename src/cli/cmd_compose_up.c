@@ -537,8 +537,16 @@ int cc_up(struct cc *c, const bool *sel, bool recreate_all, bool no_build)
 	cn_interrupt_install();
 	for (size_t k = 0; k < c->p.nservices && !rc; k++) {
 		size_t i = order[k];
-		if (sel[i] && converge(c, &c->p.services[i], recreate_all, false) < 0)
+		if (!sel[i])
+			continue;
+		/* Ctrl-C (or SIGTERM to compose alone) between two services: no
+		 * further one starts */
+		if (cn_interrupted() || converge(c, &c->p.services[i], recreate_all, false) < 0)
 			rc = EXIT_FAIL;
+	}
+	if (cn_interrupted()) {
+		fprintf(stderr, "error: interrupted\n");
+		rc = 130;
 	}
 	return rc;
 }

@@ -247,6 +247,23 @@ expect_fail "a volume name that reads as a flag is refused" 1 \
 expect_ok "network inspect takes -- before its names" network inspect -- cmpt_default
 expect_fail "...and refuses an unknown option" 2 "unknown option" network rm --bogus
 
+# ---- Ctrl-C between two services ----
+{
+	echo 'services:'
+	for i in 1 2 3 4 5 6 7 8; do
+		printf '  s%s: {image: busybox, command: ["sleep", "300"]}\n' $i
+	done
+} >"$T/many.yaml"
+"$CAIRN" $(cx "$T/many.yaml" up -d) >"$T/many.out" 2>&1 &
+cpid=$!
+for i in $(seq 300); do grep -q 'Started' "$T/many.out" && break; sleep 0.02; done
+kill -INT "$cpid"
+wait "$cpid"
+status=$?
+check "SIGINT during up: exit 130" test "$status" -eq 130
+check "...and not every service was started" test "$(grep -c 'Started' "$T/many.out")" -lt 8
+"$CAIRN" $(cx "$T/many.yaml" down -t 0) >/dev/null 2>&1
+
 # ---- stop, start, down ----
 expect_ok "stop" "${CP[@]}" stop -t 1
 run_cairn "${CP[@]}" ps
