@@ -93,11 +93,12 @@ int cc_stop(struct cc *c, const bool *sel, long timeout)
 		return EXIT_FAIL;
 	if (sort_for_stop(c, list, n) < 0)
 		rc = EXIT_FAIL;
-	for (size_t i = 0; i < n && !rc; i++) {
+	for (size_t i = 0; i < n; i++) {
 		long svc = service_of(c, &list[i]);
 		if (sel && (svc < 0 || !sel[svc]))
 			continue;
-		if (stop_one(c, &list[i], timeout) < 0)
+		/* a second Ctrl-C while stopping: the rest at once (SIGKILL) */
+		if (stop_one(c, &list[i], cn_interrupt_count() > 1 ? 0 : timeout) < 0)
 			rc = EXIT_FAIL;
 	}
 	ctr_list_free(list, n);
@@ -413,7 +414,14 @@ int cc_logs(struct cc *c, const bool *sel, bool follow, long tail, bool prefix, 
 		}
 		if (!open_ones)
 			break;
-		if (cn_interrupted() && (!up || stopping || cn_interrupt_count() > 1))
+		if (cn_interrupted() && up && cn_interrupt_count() > 1) {
+			/* the second Ctrl-C: what still runs is killed, not left */
+			fprintf(stderr, "Killing...\n");
+			if (cc_stop(c, sel, 0) != 0)
+				rc = EXIT_FAIL;
+			break;
+		}
+		if (cn_interrupted() && (!up || stopping))
 			break;
 		if (cn_interrupted() && !stopping) {
 			/* docker compose's way: stop them, showing what they print */

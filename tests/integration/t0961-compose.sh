@@ -264,6 +264,28 @@ check "SIGINT during up: exit 130" test "$status" -eq 130
 check "...and not every service was started" test "$(grep -c 'Started' "$T/many.out")" -lt 8
 "$CAIRN" $(cx "$T/many.yaml" down -t 0) >/dev/null 2>&1
 
+# ---- a second Ctrl-C in attached up kills what still runs ----
+cat >"$T/stubborn.yaml" <<'EOF'
+services:
+  stubborn:
+    image: busybox
+    command: ["sh", "-c", "trap '' TERM; echo stubborn-up; while true; do sleep 1; done"]
+    stop_grace_period: 60s
+EOF
+setsid "$CAIRN" $(cx "$T/stubborn.yaml" up) >"$T/stub.out" 2>&1 &
+cpid=$!
+for i in $(seq 300); do grep -q 'stubborn-up' "$T/stub.out" && break; sleep 0.1; done
+kill -INT -- -"$cpid"
+sleep 1
+kill -INT -- -"$cpid"
+for i in $(seq 200); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
+run_cairn ps
+check "a second Ctrl-C in attached up: compose ended" sh -c "! kill -0 $cpid 2>/dev/null"
+check "...and its container does not run" sh -c "! grep -q 'cmptx-stubborn-1' '$T/out'"
+kill -KILL "$cpid" 2>/dev/null
+wait "$cpid" 2>/dev/null
+"$CAIRN" $(cx "$T/stubborn.yaml" down -t 0) >/dev/null 2>&1
+
 # ---- stop, start, down ----
 expect_ok "stop" "${CP[@]}" stop -t 1
 run_cairn "${CP[@]}" ps
