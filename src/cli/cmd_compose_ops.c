@@ -41,7 +41,7 @@ static int ranks(struct cc *c, size_t *rank)
 	return 0;
 }
 
-/* LIST sorted so that dependents come first (stop, down); orphans first. */
+/* LIST sorted so that dependents come first (stop, down); orphans last. */
 static int sort_for_stop(struct cc *c, struct ctr_state *list, size_t n)
 {
 	_cleanup_free_ size_t *rank = cn_xcalloc(c->p.nservices + 1, sizeof(*rank));
@@ -82,6 +82,44 @@ static int stop_one(struct cc *c, const struct ctr_state *s, long timeout)
 		return -1;
 	fprintf(stderr, " Container %s  Stopped\n", cli_esc(s->name));
 	return 0;
+}
+
+static int remove_one(struct cc *c, const struct ctr_state *s, long timeout)
+{
+	if (stop_one(c, s, timeout) < 0 ||
+	    child(c, (const char *const[]){ "rm", "-f", "--", s->name, NULL }, CC_QUIET) != 0)
+		return -1;
+	fprintf(stderr, " Container %s  Removed\n", cli_esc(s->name));
+	return 0;
+}
+
+int cc_orphans(struct cc *c, bool remove, long timeout, bool oneoff)
+{
+	_cleanup_free_ char *names = NULL;
+	struct ctr_state *list;
+	size_t n;
+	int rc = 0;
+	if (cc_containers(c, &list, &n, oneoff) < 0)
+		return EXIT_FAIL;
+	for (size_t i = 0; i < n; i++) {
+		char *t;
+		if (service_of(c, &list[i]) >= 0)
+			continue;
+		if (remove) {
+			if (remove_one(c, &list[i], timeout) < 0)
+				rc = EXIT_FAIL;
+			continue;
+		}
+		t = cn_xasprintf("%s%s%s", names ? names : "", names ? " " : "", list[i].name);
+		free(names);
+		names = t;
+	}
+	ctr_list_free(list, n);
+	if (names)
+		fprintf(stderr, "warning: Found orphan containers ([%s]) for this project. If you removed or renamed "
+				"this service in your compose file, you can run this command with the "
+				"--remove-orphans flag to clean it up.\n", cli_esc(names));
+	return rc;
 }
 
 int cc_stop(struct cc *c, const bool *sel, long timeout)
@@ -166,22 +204,13 @@ int cc_cmd_down(struct cc *c, int argc, char **argv)
 		ctr_list_free(list, n);
 		return EXIT_FAIL;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const char *one = cc_label(&list[i], CC_LABEL_ONEOFF);
-		if (service_of(c, &list[i]) < 0 && !orphans) {
-			fprintf(stderr, "warning: found orphan container %s for this project; --remove-orphans "
-					"removes it\n", cli_esc(list[i].name));
-			continue;
-		}
-		(void)one;
-		if (stop_one(c, &list[i], timeout) < 0 ||
-		    child(c, (const char *const[]){ "rm", "-f", "--", list[i].name, NULL }, CC_QUIET) != 0) {
+	for (size_t i = 0; i < n; i++)
+		if (service_of(c, &list[i]) >= 0 && remove_one(c, &list[i], timeout) < 0)
 			rc = EXIT_FAIL;
-			continue;
-		}
-		fprintf(stderr, " Container %s  Removed\n", cli_esc(list[i].name));
-	}
 	ctr_list_free(list, n);
+	/* orphans after the services (up's loop, as docker compose) */
+	if (cc_orphans(c, orphans, timeout, true) != 0)
+		rc = EXIT_FAIL;
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < c->p.nnetworks && !c->rootless; i++) {

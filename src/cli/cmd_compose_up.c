@@ -604,6 +604,7 @@ int cc_cmd_up(struct cc *c, int argc, char **argv)
 	};
 	_cleanup_free_ bool *sel = cn_xcalloc(c->p.nservices + 1, sizeof(*sel));
 	bool detach = false, build = false, no_build = false, recreate = false, wait = false, no_deps = false;
+	bool remove_orphans = false;
 	int ch, rc;
 	while ((ch = getopt_long(argc, argv, "+d", opts, NULL)) != -1) {
 		switch (ch) {
@@ -613,7 +614,7 @@ int cc_cmd_up(struct cc *c, int argc, char **argv)
 		case 'F': recreate = true; break;
 		case 'w': wait = detach = true; break;
 		case 'n': no_deps = true; break;
-		case 'o': break;        /* orphans are left alone; down removes them */
+		case 'o': remove_orphans = true; break;
 		default: return cli_usage_error("compose", "up: invalid option");
 		}
 	}
@@ -622,6 +623,9 @@ int cc_cmd_up(struct cc *c, int argc, char **argv)
 	if (cc_select(c, argv + optind, argc - optind, !no_deps, sel) < 0)
 		return EXIT_FAIL;
 	if (build && cc_build(c, sel, false, 0, false, false) != 0)
+		return EXIT_FAIL;
+	/* containers of services no longer in the file: a warning, or gone */
+	if (cc_orphans(c, remove_orphans, -1, false) != 0)
 		return EXIT_FAIL;
 	rc = cc_up(c, sel, recreate, no_build || build);
 	if (rc || (detach && !wait))

@@ -90,6 +90,10 @@ int cc_cmd_rm(struct cc *c, int argc, char **argv);
 /* Stop (in reverse depends_on order) the running containers of the
  * services SEL marks (NULL: every container of the project). */
 int cc_stop(struct cc *c, const bool *sel, long timeout);
+/* Containers of the project whose service is not in the file (ONEOFF: one-off
+ * ones too): stopped and removed when REMOVE, else named in docker compose's
+ * warning. 0, or EXIT_FAIL when one could not be removed. */
+int cc_orphans(struct cc *c, bool remove, long timeout, bool oneoff);
 /* Print the logs of the containers of the services SEL marks (prefixed
  * "NAME | "); FOLLOW: until they all end, or Ctrl-C, which with UP (an
  * attached `up`) stops them and prints what they still write. */

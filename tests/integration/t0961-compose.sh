@@ -286,6 +286,19 @@ kill -KILL "$cpid" 2>/dev/null
 wait "$cpid" 2>/dev/null
 "$CAIRN" $(cx "$T/stubborn.yaml" down -t 0) >/dev/null 2>&1
 
+# ---- orphans: up warns about them, up --remove-orphans removes them ----
+printf 'services:\n  keep: {image: busybox, command: ["sleep", "300"]}\n  gone: {image: busybox, command: ["sleep", "300"]}\n' >"$T/orph.yaml"
+printf 'services:\n  keep: {image: busybox, command: ["sleep", "300"]}\n' >"$T/orph2.yaml"
+expect_ok "up -d two services" $(cx "$T/orph.yaml" up -d)
+expect_ok "up -d without one of them" $(cx "$T/orph2.yaml" up -d)
+check "...warns about the orphan as docker compose" \
+	grep -qF 'Found orphan containers ([cmptx-gone-1]) for this project' "$T/err"
+expect_ok "up -d --remove-orphans" $(cx "$T/orph2.yaml" up -d --remove-orphans)
+check "...removed it" grep -q 'cmptx-gone-1  Removed' "$T/err"
+run_cairn ps -a
+check "...it is gone, the other runs" sh -c "! grep -q cmptx-gone-1 '$T/out' && grep -q cmptx-keep-1 '$T/out'"
+"$CAIRN" $(cx "$T/orph2.yaml" down -t 0) >/dev/null 2>&1
+
 # ---- stop, start, down ----
 expect_ok "stop" "${CP[@]}" stop -t 1
 run_cairn "${CP[@]}" ps
