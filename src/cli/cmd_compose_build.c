@@ -24,7 +24,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* The Buildfile a service's build uses, or NULL (a URL context, inline). */
+/* The Buildfile a service's build uses, or NULL (a URL context, inline:
+ * buildfile_images reads that text). */
 static char *buildfile_path(const struct cmp_build *b)
 {
 	static const char *const names[] = { "Buildfile", "Dockerfile", "Containerfile" };
@@ -50,6 +51,11 @@ static void buildfile_images(const struct cmp_build *b, cn_strv *out)
 	_cleanup_free_ char *path = buildfile_path(b);
 	cn_buf text;
 	cn_err err;
+	if (b->dockerfile_inline) {
+		(void)cmp_buildfile_images("dockerfile_inline", b->dockerfile_inline, strlen(b->dockerfile_inline),
+					   &b->args, out, &err);
+		return;
+	}
 	if (!path)
 		return;
 	cn_buf_init(&text, 0);

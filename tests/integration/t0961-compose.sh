@@ -111,6 +111,31 @@ check "the shared first step was built once" \
 	test "$("$CAIRN" run --rm cmpt-base cat /stamp)" = "$("$CAIRN" run --rm cmpt-solo:v1 cat /stamp)"
 check "...its output shows once" test "$(grep -c '| shared-step-ran$' "$T/build.out")" -eq 1
 
+# ---- dockerfile_inline takes part in the build graph ----
+mkdir -p "$T/inl"
+cat >"$T/inline.yaml" <<'EOF'
+services:
+  ibase:
+    build:
+      context: ./inl
+      dockerfile_inline: |
+        FROM busybox
+        RUN sleep 2 && echo ibase >/who
+    image: cmptx-ibase
+  iapp:
+    build:
+      context: ./inl
+      dockerfile_inline: |
+        FROM cmptx-ibase
+        RUN cat /who >/from
+    image: cmptx-iapp
+EOF
+"$CAIRN" rmi -f cmptx-ibase cmptx-iapp >/dev/null 2>&1
+expect_ok "compose build: a dockerfile_inline FROM another service's image" $(cx "$T/inline.yaml" build)
+check "...built after it" test "$("$CAIRN" run --rm cmptx-iapp cat /from 2>&1)" = ibase
+check "...and its temporary Dockerfile is gone" sh -c "! ls /tmp/cairn-compose-inline-* 2>/dev/null | grep -q ."
+"$CAIRN" rmi -f cmptx-ibase cmptx-iapp >/dev/null 2>&1
+
 # ---- signals to compose build ----
 # SIGTERM to compose alone reaches its builds; kill -9 of compose does too
 # (the parent-death signal), so no build is left running.
