@@ -266,6 +266,8 @@ int cc_build(struct cc *c, const bool *sel, bool missing_only, long jobs, bool n
 			*j = (struct job){ .node = (size_t)next };
 			if (build_argv(c, s, no_cache, pull, &argv, &j->inline_path) < 0 ||
 			    (j->pid = cc_spawn_piped(c, &argv, &j->fd)) < 0) {
+				if (j->inline_path)
+					unlink(j->inline_path);
 				free(j->inline_path);
 				j->pid = 0;
 				state[next] = CMP_NODE_FAILED;

@@ -131,9 +131,23 @@ services:
     image: cmptx-iapp
 EOF
 "$CAIRN" rmi -f cmptx-ibase cmptx-iapp >/dev/null 2>&1
+inl_before=$(ls /tmp/cairn-compose-inline-* 2>/dev/null | wc -l)
 expect_ok "compose build: a dockerfile_inline FROM another service's image" $(cx "$T/inline.yaml" build)
 check "...built after it" test "$("$CAIRN" run --rm cmptx-iapp cat /from 2>&1)" = ibase
-check "...and its temporary Dockerfile is gone" sh -c "! ls /tmp/cairn-compose-inline-* 2>/dev/null | grep -q ."
+check "...and its temporary Dockerfile is gone" \
+	test "$(ls /tmp/cairn-compose-inline-* 2>/dev/null | wc -l)" -eq "$inl_before"
+# With one free descriptor the inline Dockerfile is written but the pipe
+# to its build cannot be made: the file does not stay behind.
+before=$(ls /tmp/cairn-compose-inline-* 2>/dev/null | wc -l)
+args=($(cx "$T/inline.yaml" build ibase))
+(
+	exec >"$T/fd.out" 2>&1 </dev/null
+	for fd in $(ls /proc/$BASHPID/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done
+	ulimit -n 4
+	exec "$CAIRN" "${args[@]}"
+)
+check "a build that cannot start leaves no inline Dockerfile behind" \
+	sh -c "grep -q 'error: pipe' '$T/fd.out' && test \$(ls /tmp/cairn-compose-inline-* 2>/dev/null | wc -l) -eq $before"
 "$CAIRN" rmi -f cmptx-ibase cmptx-iapp >/dev/null 2>&1
 
 # ---- signals to compose build ----
