@@ -3,6 +3,7 @@
  * project's containers and `compose config`; the other commands are in
  * cmd_compose_{build,up,ops}.c. */
 #include "cli/compose_cmd.h"
+#include "store/image.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
@@ -286,6 +287,53 @@ char *cc_image_name(const struct cc *c, const struct cmp_service *svc)
 	if (svc->image)
 		return cn_xstrdup(svc->image);
 	return cn_xasprintf("%s-%s", c->p.name, svc->name);
+}
+
+void cc_push2(cn_strv *v, const char *flag, const char *val)
+{
+	cn_strv_pushdup(v, flag);
+	cn_strv_pushdup(v, val);
+}
+
+void cc_push_each(cn_strv *v, const char *flag, const cn_strv *vals)
+{
+	for (size_t i = 0; i < vals->n; i++)
+		cc_push2(v, flag, vals->v[i]);
+}
+
+int cc_parse_timeout(const char *arg, long *out)
+{
+	char *end;
+	*out = strtol(arg, &end, 10);
+	if (end == arg || *end || *out < 0 || *out > 86400)
+		return cli_usage_error("compose", "-t: '%s' is not a number of seconds", arg);
+	return 0;
+}
+
+void cc_image_digest(struct cc *c, const char *ref, char out[CN_DIGEST_STR_SIZE])
+{
+	struct store st;
+	struct store_image img = { 0 };
+	cn_err err;
+	out[0] = '\0';
+	if (cli_open_store(c->cli, &st) < 0)
+		return;
+	if (store_image_load(&st, ref, &img, &err) > 0) {
+		snprintf(out, CN_DIGEST_STR_SIZE, "%s", img.manifest_digest);
+		store_image_free(&img);
+	}
+	store_close(&st);
+}
+
+int cc_depends_order(struct cc *c, size_t *order)
+{
+	struct cmp_graph g;
+	cn_err err;
+	if (cc_depends_graph(c, &g, &err) < 0)
+		return cli_fail(&err), -1;
+	(void)cmp_graph_order(&g, true, order, &err);
+	cmp_graph_free(&g);
+	return 0;
 }
 
 int cc_depends_graph(struct cc *c, struct cmp_graph *g, cn_err *err)

@@ -64,18 +64,6 @@ static void buildfile_images(const struct cmp_build *b, cn_strv *out)
 	cn_buf_free(&text);
 }
 
-static void push2(cn_strv *argv, const char *flag, const char *v)
-{
-	cn_strv_pushdup(argv, flag);
-	cn_strv_pushdup(argv, v);
-}
-
-static void push_each(cn_strv *argv, const char *flag, const cn_strv *vs)
-{
-	for (size_t i = 0; i < vs->n; i++)
-		push2(argv, flag, vs->v[i]);
-}
-
 /* The `cairn build` of SVC. INLINE_PATH: where a dockerfile_inline was
  * written (set when one was). */
 static int build_argv(struct cc *c, const struct cmp_service *svc, bool no_cache, bool pull, cn_strv *argv,
@@ -86,9 +74,9 @@ static int build_argv(struct cc *c, const struct cmp_service *svc, bool no_cache
 	_cleanup_free_ char *file = NULL;
 	cc_argv(c, argv);
 	cn_strv_pushdup(argv, "build");
-	push2(argv, "--progress", "plain");
-	push2(argv, "-t", image);
-	push_each(argv, "-t", &b->tags);
+	cc_push2(argv, "--progress", "plain");
+	cc_push2(argv, "-t", image);
+	cc_push_each(argv, "-t", &b->tags);
 	if (b->dockerfile_inline) {
 		char tmpl[] = "/tmp/cairn-compose-inline-XXXXXX";
 		int fd = mkstemp(tmpl);
@@ -100,25 +88,25 @@ static int build_argv(struct cc *c, const struct cmp_service *svc, bool no_cache
 		}
 		close(fd);
 		*inline_path = cn_xstrdup(tmpl);
-		push2(argv, "-f", tmpl);
+		cc_push2(argv, "-f", tmpl);
 	} else if (b->dockerfile) {
 		file = b->dockerfile[0] == '/' || !b->context || b->context[0] != '/'
 			       ? cn_xstrdup(b->dockerfile)
 			       : cn_xasprintf("%s/%s", b->context, b->dockerfile);
-		push2(argv, "-f", file);
+		cc_push2(argv, "-f", file);
 	}
-	push_each(argv, "--build-arg", &b->args);
+	cc_push_each(argv, "--build-arg", &b->args);
 	if (b->target)
-		push2(argv, "--target", b->target);
-	push_each(argv, "--label", &b->labels);
-	push_each(argv, "--secret", &b->secrets);
-	push_each(argv, "--cache-from", &b->cache_from);
-	push_each(argv, "--cache-to", &b->cache_to);
+		cc_push2(argv, "--target", b->target);
+	cc_push_each(argv, "--label", &b->labels);
+	cc_push_each(argv, "--secret", &b->secrets);
+	cc_push_each(argv, "--cache-from", &b->cache_from);
+	cc_push_each(argv, "--cache-to", &b->cache_to);
 	if (b->network)
-		push2(argv, "--network", b->network);
-	push_each(argv, "--build-context", &b->additional_contexts);
+		cc_push2(argv, "--network", b->network);
+	cc_push_each(argv, "--build-context", &b->additional_contexts);
 	if (b->platform || svc->platform)
-		push2(argv, "--platform", b->platform ? b->platform : svc->platform);
+		cc_push2(argv, "--platform", b->platform ? b->platform : svc->platform);
 	if (no_cache || b->no_cache)
 		cn_strv_pushdup(argv, "--no-cache");
 	if (pull || b->pull)
@@ -130,17 +118,9 @@ static int build_argv(struct cc *c, const struct cmp_service *svc, bool no_cache
 
 static bool image_present(struct cc *c, const char *ref)
 {
-	struct store st;
-	struct store_image img = { 0 };
-	cn_err err;
-	int r;
-	if (cli_open_store(c->cli, &st) < 0)
-		return false;
-	r = store_image_load(&st, ref, &img, &err);
-	if (r > 0)
-		store_image_free(&img);
-	store_close(&st);
-	return r > 0;
+	char digest[CN_DIGEST_STR_SIZE];
+	cc_image_digest(c, ref, digest);
+	return digest[0] != '\0';
 }
 
 struct job {

@@ -30,12 +30,8 @@ static long service_of(const struct cc *c, const struct ctr_state *s)
 static int ranks(struct cc *c, size_t *rank)
 {
 	_cleanup_free_ size_t *order = cn_xcalloc(c->p.nservices + 1, sizeof(*order));
-	struct cmp_graph g;
-	cn_err err;
-	if (cc_depends_graph(c, &g, &err) < 0)
-		return cli_fail(&err), -1;
-	(void)cmp_graph_order(&g, true, order, &err);
-	cmp_graph_free(&g);
+	if (cc_depends_order(c, order) < 0)
+		return -1;
 	for (size_t k = 0; k < c->p.nservices; k++)
 		rank[order[k]] = k;
 	return 0;
@@ -143,15 +139,6 @@ int cc_stop(struct cc *c, const bool *sel, long timeout)
 	return rc;
 }
 
-static int parse_timeout(const char *arg, long *out)
-{
-	char *end;
-	*out = strtol(arg, &end, 10);
-	if (end == arg || *end || *out < 0 || *out > 86400)
-		return cli_usage_error("compose", "-t: '%s' is not a number of seconds", arg);
-	return 0;
-}
-
 int cc_cmd_stop(struct cc *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -164,7 +151,7 @@ int cc_cmd_stop(struct cc *c, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "+t:", opts, NULL)) != -1) {
 		if (ch != 't')
 			return cli_usage_error("compose", "stop: invalid option");
-		if (parse_timeout(optarg, &timeout))
+		if (cc_parse_timeout(optarg, &timeout))
 			return EXIT_USAGE;
 	}
 	if (cc_select(c, argv + optind, argc - optind, false, sel) < 0)
@@ -190,7 +177,7 @@ int cc_cmd_down(struct cc *c, int argc, char **argv)
 		case 'v': volumes = true; break;
 		case 'o': orphans = true; break;
 		case 't':
-			if (parse_timeout(optarg, &timeout))
+			if (cc_parse_timeout(optarg, &timeout))
 				return EXIT_USAGE;
 			break;
 		default: return cli_usage_error("compose", "down: invalid option");

@@ -339,6 +339,8 @@ check "...it is gone, the other runs" sh -c "! grep -q cmptx-gone-1 '$T/out' && 
 "$CAIRN" $(cx "$T/orph2.yaml" down -t 0) >/dev/null 2>&1
 
 # ---- stop, start, down ----
+expect_fail "restart -t takes seconds as stop and down do" 2 "-t: 'soon' is not a number of seconds" \
+	"${CP[@]}" restart -t soon
 expect_ok "stop" "${CP[@]}" stop -t 1
 run_cairn "${CP[@]}" ps
 check "...nothing runs" test "$(grep -c '^cmpt-' "$T/out")" -eq 0
