@@ -125,8 +125,10 @@ int cc_stop(struct cc *c, const bool *sel, long timeout)
 	int rc = 0;
 	if (cc_containers(c, &list, &n, false) < 0)
 		return EXIT_FAIL;
-	if (sort_for_stop(c, list, n) < 0)
-		rc = EXIT_FAIL;
+	if (sort_for_stop(c, list, n) < 0) {
+		ctr_list_free(list, n);
+		return EXIT_FAIL;
+	}
 	for (size_t i = 0; i < n; i++) {
 		long svc = service_of(c, &list[i]);
 		if (sel && (svc < 0 || !sel[svc]))
