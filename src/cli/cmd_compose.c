@@ -3,9 +3,11 @@
  * project's containers and `compose config`; the other commands are in
  * cmd_compose_{build,up,ops}.c. */
 #include "cli/compose_cmd.h"
+#include "store/image.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
+#include "util/ref.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,16 +86,21 @@ void cc_argv(struct cc *c, cn_strv *argv)
 	cn_strv_pushdup(argv, c->cli->root);
 }
 
-/* fork and exec ARGV with stdout on OUT_FD and stderr on ERR_FD (-1: ours). */
-static pid_t spawn(cn_strv *argv, int out_fd, int err_fd)
+/* fork and exec ARGV with stdout on OUT_FD and stderr on ERR_FD (-1: ours).
+ * PDEATH: the child gets SIGTERM when compose dies (kill -9 included). */
+static pid_t spawn(cn_strv *argv, int out_fd, int err_fd, bool pdeath)
 {
 	char **v = cn_strv_array(argv);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		fprintf(stderr, "error: fork: %s\n", strerror(errno));
 		return -1;
 	}
 	if (pid == 0) {
+		/* a parent that died before prctl: nothing would signal it */
+		if (pdeath && (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent))
+			_exit(128 + SIGTERM);
 		if (out_fd >= 0 && dup2(out_fd, STDOUT_FILENO) < 0)
 			_exit(127);
 		if (err_fd >= 0 && dup2(err_fd, STDERR_FILENO) < 0)
@@ -128,7 +136,7 @@ int cc_run(struct cc *c, cn_strv *argv, enum cc_out out, char **capture)
 	if (out == CC_QUIET && pipe2(p_err, O_CLOEXEC) < 0)
 		goto pipe_fail;
 	pid = spawn(argv, capture || out == CC_QUIET ? p_out[1] : devnull,
-		    out == CC_QUIET ? p_err[1] : devnull);
+		    out == CC_QUIET ? p_err[1] : devnull, false);
 	if (p_out[1] >= 0)
 		close(p_out[1]);
 	if (p_err[1] >= 0)
@@ -199,7 +207,7 @@ pid_t cc_spawn_piped(struct cc *c, cn_strv *argv, int *fd)
 		fprintf(stderr, "error: pipe: %s\n", strerror(errno));
 		return -1;
 	}
-	pid = spawn(argv, p[1], p[1]);
+	pid = spawn(argv, p[1], p[1], true);
 	close(p[1]);
 	if (pid < 0) {
 		close(p[0]);
@@ -279,6 +287,53 @@ char *cc_image_name(const struct cc *c, const struct cmp_service *svc)
 	if (svc->image)
 		return cn_xstrdup(svc->image);
 	return cn_xasprintf("%s-%s", c->p.name, svc->name);
+}
+
+void cc_push2(cn_strv *v, const char *flag, const char *val)
+{
+	cn_strv_pushdup(v, flag);
+	cn_strv_pushdup(v, val);
+}
+
+void cc_push_each(cn_strv *v, const char *flag, const cn_strv *vals)
+{
+	for (size_t i = 0; i < vals->n; i++)
+		cc_push2(v, flag, vals->v[i]);
+}
+
+int cc_parse_timeout(const char *arg, long *out)
+{
+	char *end;
+	*out = strtol(arg, &end, 10);
+	if (end == arg || *end || *out < 0 || *out > 86400)
+		return cli_usage_error("compose", "-t: '%s' is not a number of seconds", arg);
+	return 0;
+}
+
+void cc_image_digest(struct cc *c, const char *ref, char out[CN_DIGEST_STR_SIZE])
+{
+	struct store st;
+	struct store_image img = { 0 };
+	cn_err err;
+	out[0] = '\0';
+	if (cli_open_store(c->cli, &st) < 0)
+		return;
+	if (store_image_load(&st, ref, &img, &err) > 0) {
+		snprintf(out, CN_DIGEST_STR_SIZE, "%s", img.manifest_digest);
+		store_image_free(&img);
+	}
+	store_close(&st);
+}
+
+int cc_depends_order(struct cc *c, size_t *order)
+{
+	struct cmp_graph g;
+	cn_err err;
+	if (cc_depends_graph(c, &g, &err) < 0)
+		return cli_fail(&err), -1;
+	(void)cmp_graph_order(&g, true, order, &err);
+	cmp_graph_free(&g);
+	return 0;
 }
 
 int cc_depends_graph(struct cc *c, struct cmp_graph *g, cn_err *err)
@@ -557,6 +612,50 @@ static int cmd_config(struct cc *c, int argc, char **argv)
 
 /* ---- the command ---- */
 
+/* docker's rule for network and volume names: [a-zA-Z0-9][a-zA-Z0-9_.-]*. */
+static bool name_valid(const char *s)
+{
+	if (!s || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '_' || *s == '.' || *s == '-'))
+			return false;
+	return true;
+}
+
+/* Values of the file that become arguments of cairn's children: image
+ * references and network/volume names, refused before anything runs. */
+static int validate_project(const struct cmp_project *p)
+{
+	for (size_t i = 0; i < p->nservices; i++) {
+		const struct cmp_service *s = &p->services[i];
+		struct cn_ref ref;
+		cn_err err;
+		if (!s->image)
+			continue;
+		if (s->image[0] == '-' || cn_ref_parse(s->image, &ref, &err) < 0) {
+			fprintf(stderr, "error: service %s: image '%s' is not a valid image reference\n",
+				cli_esc(s->name), cli_esc(s->image));
+			return -1;
+		}
+		cn_ref_free(&ref);
+	}
+	for (size_t i = 0; i < p->nnetworks; i++)
+		if (!name_valid(p->networks[i].name)) {
+			fprintf(stderr, "error: networks.%s: '%s' is not a valid network name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)\n",
+				cli_esc(p->networks[i].key), cli_esc(p->networks[i].name));
+			return -1;
+		}
+	for (size_t i = 0; i < p->nvolumes; i++)
+		if (!name_valid(p->volumes[i].name)) {
+			fprintf(stderr, "error: volumes.%s: '%s' is not a valid volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)\n",
+				cli_esc(p->volumes[i].key), cli_esc(p->volumes[i].name));
+			return -1;
+		}
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(struct cc *c, int argc, char **argv);
@@ -633,6 +732,10 @@ int cmd_compose(struct cli *cli, int argc, char **argv)
 	}
 	for (size_t i = 0; i < warnings.n; i++)
 		fprintf(stderr, "warning: %s\n", cli_esc(warnings.v[i]));
+	if (validate_project(&c.p) < 0) {
+		cmp_project_free(&c.p);
+		return EXIT_FAIL;
+	}
 	for (size_t i = 0; i < c.p.nservices; i++) {
 		_cleanup_free_ char *name = cc_container_name(&c, &c.p.services[i]);
 		if (strlen(name) > c.namew)

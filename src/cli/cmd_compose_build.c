@@ -24,7 +24,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* The Buildfile a service's build uses, or NULL (a URL context, inline). */
+/* The Buildfile a service's build uses, or NULL (a URL context, inline:
+ * buildfile_images reads that text). */
 static char *buildfile_path(const struct cmp_build *b)
 {
 	static const char *const names[] = { "Buildfile", "Dockerfile", "Containerfile" };
@@ -50,24 +51,17 @@ static void buildfile_images(const struct cmp_build *b, cn_strv *out)
 	_cleanup_free_ char *path = buildfile_path(b);
 	cn_buf text;
 	cn_err err;
+	if (b->dockerfile_inline) {
+		(void)cmp_buildfile_images("dockerfile_inline", b->dockerfile_inline, strlen(b->dockerfile_inline),
+					   &b->args, out, &err);
+		return;
+	}
 	if (!path)
 		return;
 	cn_buf_init(&text, 0);
 	if (cn_read_file_at(AT_FDCWD, path, 16u << 20, &text, &err) == 0)
 		(void)cmp_buildfile_images(path, text.data, text.len, &b->args, out, &err);
 	cn_buf_free(&text);
-}
-
-static void push2(cn_strv *argv, const char *flag, const char *v)
-{
-	cn_strv_pushdup(argv, flag);
-	cn_strv_pushdup(argv, v);
-}
-
-static void push_each(cn_strv *argv, const char *flag, const cn_strv *vs)
-{
-	for (size_t i = 0; i < vs->n; i++)
-		push2(argv, flag, vs->v[i]);
 }
 
 /* The `cairn build` of SVC. INLINE_PATH: where a dockerfile_inline was
@@ -80,9 +74,9 @@ static int build_argv(struct cc *c, const struct cmp_service *svc, bool no_cache
 	_cleanup_free_ char *file = NULL;
 	cc_argv(c, argv);
 	cn_strv_pushdup(argv, "build");
-	push2(argv, "--progress", "plain");
-	push2(argv, "-t", image);
-	push_each(argv, "-t", &b->tags);
+	cc_push2(argv, "--progress", "plain");
+	cc_push2(argv, "-t", image);
+	cc_push_each(argv, "-t", &b->tags);
 	if (b->dockerfile_inline) {
 		char tmpl[] = "/tmp/cairn-compose-inline-XXXXXX";
 		int fd = mkstemp(tmpl);
@@ -94,46 +88,39 @@ static int build_argv(struct cc *c, const struct cmp_service *svc, bool no_cache
 		}
 		close(fd);
 		*inline_path = cn_xstrdup(tmpl);
-		push2(argv, "-f", tmpl);
+		cc_push2(argv, "-f", tmpl);
 	} else if (b->dockerfile) {
 		file = b->dockerfile[0] == '/' || !b->context || b->context[0] != '/'
 			       ? cn_xstrdup(b->dockerfile)
 			       : cn_xasprintf("%s/%s", b->context, b->dockerfile);
-		push2(argv, "-f", file);
+		cc_push2(argv, "-f", file);
 	}
-	push_each(argv, "--build-arg", &b->args);
+	cc_push_each(argv, "--build-arg", &b->args);
 	if (b->target)
-		push2(argv, "--target", b->target);
-	push_each(argv, "--label", &b->labels);
-	push_each(argv, "--secret", &b->secrets);
-	push_each(argv, "--cache-from", &b->cache_from);
-	push_each(argv, "--cache-to", &b->cache_to);
+		cc_push2(argv, "--target", b->target);
+	cc_push_each(argv, "--label", &b->labels);
+	cc_push_each(argv, "--secret", &b->secrets);
+	cc_push_each(argv, "--cache-from", &b->cache_from);
+	cc_push_each(argv, "--cache-to", &b->cache_to);
 	if (b->network)
-		push2(argv, "--network", b->network);
-	push_each(argv, "--build-context", &b->additional_contexts);
+		cc_push2(argv, "--network", b->network);
+	cc_push_each(argv, "--build-context", &b->additional_contexts);
 	if (b->platform || svc->platform)
-		push2(argv, "--platform", b->platform ? b->platform : svc->platform);
+		cc_push2(argv, "--platform", b->platform ? b->platform : svc->platform);
 	if (no_cache || b->no_cache)
 		cn_strv_pushdup(argv, "--no-cache");
 	if (pull || b->pull)
 		cn_strv_pushdup(argv, "--pull");
+	cn_strv_pushdup(argv, "--");
 	cn_strv_pushdup(argv, b->context ? b->context : c->p.workdir);
 	return 0;
 }
 
 static bool image_present(struct cc *c, const char *ref)
 {
-	struct store st;
-	struct store_image img = { 0 };
-	cn_err err;
-	int r;
-	if (cli_open_store(c->cli, &st) < 0)
-		return false;
-	r = store_image_load(&st, ref, &img, &err);
-	if (r > 0)
-		store_image_free(&img);
-	store_close(&st);
-	return r > 0;
+	char digest[CN_DIGEST_STR_SIZE];
+	cc_image_digest(c, ref, digest);
+	return digest[0] != '\0';
 }
 
 struct job {
@@ -150,6 +137,20 @@ static long default_jobs(void)
 	cpu_set_t cpus;
 	long n = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : sysconf(_SC_NPROCESSORS_ONLN);
 	return n > 0 ? n : 1;
+}
+
+/* Print J's output until its end (EOF). */
+static void job_drain(struct job *j)
+{
+	for (;;) {
+		ssize_t r = read(j->fd, j->buf + j->len, sizeof(j->buf) - j->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return;
+		j->len += (size_t)r;
+		cc_print_lines(j->prefix, j->buf, &j->len, j->len == sizeof(j->buf));
+	}
 }
 
 /* A job's output has ended: reap it and record how it went. */
@@ -245,6 +246,8 @@ int cc_build(struct cc *c, const bool *sel, bool missing_only, long jobs, bool n
 			*j = (struct job){ .node = (size_t)next };
 			if (build_argv(c, s, no_cache, pull, &argv, &j->inline_path) < 0 ||
 			    (j->pid = cc_spawn_piped(c, &argv, &j->fd)) < 0) {
+				if (j->inline_path)
+					unlink(j->inline_path);
 				free(j->inline_path);
 				j->pid = 0;
 				state[next] = CMP_NODE_FAILED;
@@ -286,10 +289,20 @@ int cc_build(struct cc *c, const bool *sel, bool missing_only, long jobs, bool n
 		}
 		free(pf);
 	}
-	/* Ctrl-C reached the children too (one process group): collect them. */
+	/* Ctrl-C reaches the children too (one process group), SIGTERM or
+	 * SIGHUP to compose alone does not: pass it on, show what they still
+	 * print until their output ends, then collect them. */
+	if (cn_interrupted()) {
+		int sig = cn_interrupt_signal() ? cn_interrupt_signal() : SIGTERM;
+		for (long k = 0; k < jobs; k++)
+			if (run[k].pid)
+				kill(run[k].pid, sig);
+	}
 	for (long k = 0; k < jobs; k++)
-		if (run[k].pid)
+		if (run[k].pid) {
+			job_drain(&run[k]);
 			job_done(c, &run[k], state, &rc);
+		}
 	if (cn_interrupted()) {
 		fprintf(stderr, "error: interrupted\n");
 		rc = EXIT_FAIL;

@@ -30,18 +30,14 @@ static long service_of(const struct cc *c, const struct ctr_state *s)
 static int ranks(struct cc *c, size_t *rank)
 {
 	_cleanup_free_ size_t *order = cn_xcalloc(c->p.nservices + 1, sizeof(*order));
-	struct cmp_graph g;
-	cn_err err;
-	if (cc_depends_graph(c, &g, &err) < 0)
-		return cli_fail(&err), -1;
-	(void)cmp_graph_order(&g, true, order, &err);
-	cmp_graph_free(&g);
+	if (cc_depends_order(c, order) < 0)
+		return -1;
 	for (size_t k = 0; k < c->p.nservices; k++)
 		rank[order[k]] = k;
 	return 0;
 }
 
-/* LIST sorted so that dependents come first (stop, down); orphans first. */
+/* LIST sorted so that dependents come first (stop, down); orphans last. */
 static int sort_for_stop(struct cc *c, struct ctr_state *list, size_t n)
 {
 	_cleanup_free_ size_t *rank = cn_xcalloc(c->p.nservices + 1, sizeof(*rank));
@@ -78,10 +74,48 @@ static int stop_one(struct cc *c, const struct ctr_state *s, long timeout)
 	if (ctr_effective_status(s) == CTR_EXITED)
 		return 0;
 	fprintf(stderr, " Container %s  Stopping\n", cli_esc(s->name));
-	if (child(c, (const char *const[]){ "stop", "-t", t, s->name, NULL }, CC_QUIET) != 0)
+	if (child(c, (const char *const[]){ "stop", "-t", t, "--", s->name, NULL }, CC_QUIET) != 0)
 		return -1;
 	fprintf(stderr, " Container %s  Stopped\n", cli_esc(s->name));
 	return 0;
+}
+
+static int remove_one(struct cc *c, const struct ctr_state *s, long timeout)
+{
+	if (stop_one(c, s, timeout) < 0 ||
+	    child(c, (const char *const[]){ "rm", "-f", "--", s->name, NULL }, CC_QUIET) != 0)
+		return -1;
+	fprintf(stderr, " Container %s  Removed\n", cli_esc(s->name));
+	return 0;
+}
+
+int cc_orphans(struct cc *c, bool remove, long timeout, bool oneoff)
+{
+	_cleanup_free_ char *names = NULL;
+	struct ctr_state *list;
+	size_t n;
+	int rc = 0;
+	if (cc_containers(c, &list, &n, oneoff) < 0)
+		return EXIT_FAIL;
+	for (size_t i = 0; i < n; i++) {
+		char *t;
+		if (service_of(c, &list[i]) >= 0)
+			continue;
+		if (remove) {
+			if (remove_one(c, &list[i], timeout) < 0)
+				rc = EXIT_FAIL;
+			continue;
+		}
+		t = cn_xasprintf("%s%s%s", names ? names : "", names ? " " : "", list[i].name);
+		free(names);
+		names = t;
+	}
+	ctr_list_free(list, n);
+	if (names)
+		fprintf(stderr, "warning: Found orphan containers ([%s]) for this project. If you removed or renamed "
+				"this service in your compose file, you can run this command with the "
+				"--remove-orphans flag to clean it up.\n", cli_esc(names));
+	return rc;
 }
 
 int cc_stop(struct cc *c, const bool *sel, long timeout)
@@ -91,26 +125,20 @@ int cc_stop(struct cc *c, const bool *sel, long timeout)
 	int rc = 0;
 	if (cc_containers(c, &list, &n, false) < 0)
 		return EXIT_FAIL;
-	if (sort_for_stop(c, list, n) < 0)
-		rc = EXIT_FAIL;
-	for (size_t i = 0; i < n && !rc; i++) {
+	if (sort_for_stop(c, list, n) < 0) {
+		ctr_list_free(list, n);
+		return EXIT_FAIL;
+	}
+	for (size_t i = 0; i < n; i++) {
 		long svc = service_of(c, &list[i]);
 		if (sel && (svc < 0 || !sel[svc]))
 			continue;
-		if (stop_one(c, &list[i], timeout) < 0)
+		/* a second Ctrl-C while stopping: the rest at once (SIGKILL) */
+		if (stop_one(c, &list[i], cn_interrupt_count() > 1 ? 0 : timeout) < 0)
 			rc = EXIT_FAIL;
 	}
 	ctr_list_free(list, n);
 	return rc;
-}
-
-static int parse_timeout(const char *arg, long *out)
-{
-	char *end;
-	*out = strtol(arg, &end, 10);
-	if (end == arg || *end || *out < 0 || *out > 86400)
-		return cli_usage_error("compose", "-t: '%s' is not a number of seconds", arg);
-	return 0;
 }
 
 int cc_cmd_stop(struct cc *c, int argc, char **argv)
@@ -125,7 +153,7 @@ int cc_cmd_stop(struct cc *c, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "+t:", opts, NULL)) != -1) {
 		if (ch != 't')
 			return cli_usage_error("compose", "stop: invalid option");
-		if (parse_timeout(optarg, &timeout))
+		if (cc_parse_timeout(optarg, &timeout))
 			return EXIT_USAGE;
 	}
 	if (cc_select(c, argv + optind, argc - optind, false, sel) < 0)
@@ -151,7 +179,7 @@ int cc_cmd_down(struct cc *c, int argc, char **argv)
 		case 'v': volumes = true; break;
 		case 'o': orphans = true; break;
 		case 't':
-			if (parse_timeout(optarg, &timeout))
+			if (cc_parse_timeout(optarg, &timeout))
 				return EXIT_USAGE;
 			break;
 		default: return cli_usage_error("compose", "down: invalid option");
@@ -165,29 +193,20 @@ int cc_cmd_down(struct cc *c, int argc, char **argv)
 		ctr_list_free(list, n);
 		return EXIT_FAIL;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const char *one = cc_label(&list[i], CC_LABEL_ONEOFF);
-		if (service_of(c, &list[i]) < 0 && !orphans) {
-			fprintf(stderr, "warning: found orphan container %s for this project; --remove-orphans "
-					"removes it\n", cli_esc(list[i].name));
-			continue;
-		}
-		(void)one;
-		if (stop_one(c, &list[i], timeout) < 0 ||
-		    child(c, (const char *const[]){ "rm", "-f", list[i].name, NULL }, CC_QUIET) != 0) {
+	for (size_t i = 0; i < n; i++)
+		if (service_of(c, &list[i]) >= 0 && remove_one(c, &list[i], timeout) < 0)
 			rc = EXIT_FAIL;
-			continue;
-		}
-		fprintf(stderr, " Container %s  Removed\n", cli_esc(list[i].name));
-	}
 	ctr_list_free(list, n);
+	/* orphans after the services (up's loop, as docker compose) */
+	if (cc_orphans(c, orphans, timeout, true) != 0)
+		rc = EXIT_FAIL;
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < c->p.nnetworks && !c->rootless; i++) {
 		const struct cmp_network *net = &c->p.networks[i];
-		if (net->external || child(c, (const char *const[]){ "network", "inspect", net->name, NULL }, CC_SILENT))
+		if (net->external || child(c, (const char *const[]){ "network", "inspect", "--", net->name, NULL }, CC_SILENT))
 			continue;
-		if (child(c, (const char *const[]){ "network", "rm", net->name, NULL }, CC_QUIET) != 0) {
+		if (child(c, (const char *const[]){ "network", "rm", "--", net->name, NULL }, CC_QUIET) != 0) {
 			rc = EXIT_FAIL;
 			continue;
 		}
@@ -195,9 +214,9 @@ int cc_cmd_down(struct cc *c, int argc, char **argv)
 	}
 	for (size_t i = 0; i < c->p.nvolumes && volumes; i++) {
 		const struct cmp_volume *vol = &c->p.volumes[i];
-		if (vol->external || child(c, (const char *const[]){ "volume", "inspect", vol->name, NULL }, CC_SILENT))
+		if (vol->external || child(c, (const char *const[]){ "volume", "inspect", "--", vol->name, NULL }, CC_SILENT))
 			continue;
-		if (child(c, (const char *const[]){ "volume", "rm", vol->name, NULL }, CC_QUIET) != 0) {
+		if (child(c, (const char *const[]){ "volume", "rm", "--", vol->name, NULL }, CC_QUIET) != 0) {
 			rc = EXIT_FAIL;
 			continue;
 		}
@@ -413,7 +432,14 @@ int cc_logs(struct cc *c, const bool *sel, bool follow, long tail, bool prefix, 
 		}
 		if (!open_ones)
 			break;
-		if (cn_interrupted() && (!up || stopping || cn_interrupt_count() > 1))
+		if (cn_interrupted() && up && cn_interrupt_count() > 1) {
+			/* the second Ctrl-C: what still runs is killed, not left */
+			fprintf(stderr, "Killing...\n");
+			if (cc_stop(c, sel, 0) != 0)
+				rc = EXIT_FAIL;
+			break;
+		}
+		if (cn_interrupted() && (!up || stopping))
 			break;
 		if (cn_interrupted() && !stopping) {
 			/* docker compose's way: stop them, showing what they print */
@@ -561,7 +587,7 @@ static int each_image(struct cc *c, int argc, char **argv, const char *verb)
 			continue;
 		image = cc_image_name(c, s);
 		fprintf(stderr, " Service %s  %s %s\n", cli_esc(s->name), push ? "Pushing" : "Pulling", cli_esc(image));
-		if (child(c, (const char *const[]){ verb, image, NULL }, CC_QUIET) != 0) {
+		if (child(c, (const char *const[]){ verb, "--", image, NULL }, CC_QUIET) != 0) {
 			fprintf(stderr, "error: service %s: %s %s failed\n", cli_esc(s->name), verb, cli_esc(image));
 			rc = EXIT_FAIL;
 		}
@@ -609,7 +635,7 @@ int cc_cmd_rm(struct cc *c, int argc, char **argv)
 		long svc = service_of(c, &list[i]);
 		if (svc < 0 || !sel[svc] || ctr_effective_status(&list[i]) != CTR_EXITED)
 			continue;
-		if (child(c, (const char *const[]){ "rm", list[i].name, NULL }, CC_QUIET) != 0) {
+		if (child(c, (const char *const[]){ "rm", "--", list[i].name, NULL }, CC_QUIET) != 0) {
 			rc = EXIT_FAIL;
 			continue;
 		}

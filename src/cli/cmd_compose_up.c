@@ -19,18 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static void push2(cn_strv *v, const char *flag, const char *val)
-{
-	cn_strv_pushdup(v, flag);
-	cn_strv_pushdup(v, val);
-}
-
-static void push_each(cn_strv *v, const char *flag, const cn_strv *vals)
-{
-	for (size_t i = 0; i < vals->n; i++)
-		push2(v, flag, vals->v[i]);
-}
-
 /* NS as --health-* durations read: "30s", "1500ms". */
 static void push_duration(cn_strv *v, const char *flag, long long ns)
 {
@@ -57,7 +45,7 @@ static void push_health(cn_strv *v, const struct cmp_health *h)
 	}
 	if (h->test.n) {
 		if (h->shell) {
-			push2(v, "--health-cmd", h->test.v[0]);
+			cc_push2(v, "--health-cmd", h->test.v[0]);
 		} else {
 			json_t *a = json_array();
 			char *s;
@@ -66,7 +54,7 @@ static void push_health(cn_strv *v, const struct cmp_health *h)
 				json_array_append_new(a, json_string(h->test.v[i]));
 			s = json_dumps(a, JSON_COMPACT);
 			json_decref(a);
-			push2(v, "--health-cmd", s ? s : "[]");
+			cc_push2(v, "--health-cmd", s ? s : "[]");
 			free(s);
 		}
 	}
@@ -101,11 +89,11 @@ static int push_network(struct cc *c, const struct cmp_service *svc, bool ports,
 	}
 	if (c->rootless && (!mode || !strcmp(mode, "host") || !strcmp(mode, "bridge"))) {
 		warn_rootless(c);
-		push2(v, "--network", "host");
+		cc_push2(v, "--network", "host");
 		return 0;
 	}
 	if (mode && strcmp(mode, "bridge")) {
-		push2(v, "--network", mode);
+		cc_push2(v, "--network", mode);
 		return 0;
 	}
 	if (svc->nnetworks) {
@@ -119,12 +107,12 @@ static int push_network(struct cc *c, const struct cmp_service *svc, bool ports,
 		if (svc->nnetworks > 1)
 			fprintf(stderr, "warning: service %s: only its first network (%s) is joined: a cairn "
 					"container has one network\n", cli_esc(svc->name), cli_esc(sn->key));
-		push2(v, "--network", net->name);
-		push2(v, "--network-alias", svc->name);
-		push_each(v, "--network-alias", &sn->aliases);
+		cc_push2(v, "--network", net->name);
+		cc_push2(v, "--network-alias", svc->name);
+		cc_push_each(v, "--network-alias", &sn->aliases);
 	}
 	if (ports)
-		push_each(v, "-p", &svc->ports);
+		cc_push_each(v, "-p", &svc->ports);
 	return 0;
 }
 
@@ -145,36 +133,36 @@ static int run_args(struct cc *c, const struct cmp_service *svc, const struct ru
 	if (push_network(c, svc, ov->ports, v) < 0)
 		return -1;
 	if (svc->hostname)
-		push2(v, "--hostname", svc->hostname);
-	push_each(v, "-e", &svc->environment);
+		cc_push2(v, "--hostname", svc->hostname);
+	cc_push_each(v, "-e", &svc->environment);
 	if (ov->env)
-		push_each(v, "-e", ov->env);
+		cc_push_each(v, "-e", ov->env);
 	if (ov->user || svc->user)
-		push2(v, "-u", ov->user ? ov->user : svc->user);
+		cc_push2(v, "-u", ov->user ? ov->user : svc->user);
 	if (ov->workdir || svc->working_dir)
-		push2(v, "-w", ov->workdir ? ov->workdir : svc->working_dir);
-	push_each(v, "-v", &svc->volumes);
-	push_each(v, "--mount", &svc->mounts);
-	push_each(v, "--tmpfs", &svc->tmpfs);
+		cc_push2(v, "-w", ov->workdir ? ov->workdir : svc->working_dir);
+	cc_push_each(v, "-v", &svc->volumes);
+	cc_push_each(v, "--mount", &svc->mounts);
+	cc_push_each(v, "--tmpfs", &svc->tmpfs);
 	if (svc->read_only)
 		cn_strv_pushdup(v, "--read-only");
 	if (svc->init)
 		cn_strv_pushdup(v, "--init");
 	if (svc->privileged)
 		cn_strv_pushdup(v, "--privileged");
-	push_each(v, "--cap-add", &svc->cap_add);
-	push_each(v, "--cap-drop", &svc->cap_drop);
+	cc_push_each(v, "--cap-add", &svc->cap_add);
+	cc_push_each(v, "--cap-drop", &svc->cap_drop);
 	if (svc->mem_limit)
 		cn_strv_push(v, cn_xasprintf("--memory=%lld", svc->mem_limit));
 	if (svc->cpus)
-		push2(v, "--cpus", svc->cpus);
+		cc_push2(v, "--cpus", svc->cpus);
 	if (svc->pids_limit)
 		cn_strv_push(v, cn_xasprintf("--pids-limit=%lld", svc->pids_limit));
-	push_each(v, "--add-host", &svc->extra_hosts);
-	push_each(v, "--dns", &svc->dns);
-	push_each(v, "--label", &svc->labels);
+	cc_push_each(v, "--add-host", &svc->extra_hosts);
+	cc_push_each(v, "--dns", &svc->dns);
+	cc_push_each(v, "--label", &svc->labels);
 	if (svc->restart && !ov->oneoff)
-		push2(v, "--restart", svc->restart);
+		cc_push2(v, "--restart", svc->restart);
 	if (svc->stop_grace_period_ns >= 0)
 		cn_strv_push(v, cn_xasprintf("--stop-timeout=%lld", (svc->stop_grace_period_ns + 999999999LL) / 1000000000LL));
 	if (svc->stop_signal)
@@ -182,7 +170,7 @@ static int run_args(struct cc *c, const struct cmp_service *svc, const struct ru
 				"(or SIGTERM) stops it\n", cli_esc(svc->name));
 	push_health(v, &svc->health);
 	if (svc->platform)
-		push2(v, "--platform", svc->platform);
+		cc_push2(v, "--platform", svc->platform);
 	/* The entrypoint: cairn run's --entrypoint is one word (docker's); the
 	 * rest of a list goes before the command, which then replaces the
 	 * image's CMD as compose does. */
@@ -194,7 +182,7 @@ static int run_args(struct cc *c, const struct cmp_service *svc, const struct ru
 			ep = &one;
 		}
 		if (ov->entrypoint || svc->has_entrypoint)
-			push2(v, "--entrypoint", ep->n ? ep->v[0] : "");
+			cc_push2(v, "--entrypoint", ep->n ? ep->v[0] : "");
 		cn_strv_pushdup(tail, image);
 		for (size_t i = 1; i < ep->n && (ov->entrypoint || svc->has_entrypoint); i++)
 			cn_strv_pushdup(tail, ep->v[i]);
@@ -207,22 +195,6 @@ static int run_args(struct cc *c, const struct cmp_service *svc, const struct ru
 		for (size_t i = 0; i < svc->command.n; i++)
 			cn_strv_pushdup(tail, svc->command.v[i]);
 	return 0;
-}
-
-/* The manifest digest of REF in the store ("" when absent). */
-static void image_digest(struct cc *c, const char *ref, char out[CN_DIGEST_STR_SIZE])
-{
-	struct store st;
-	struct store_image img = { 0 };
-	cn_err err;
-	out[0] = '\0';
-	if (cli_open_store(c->cli, &st) < 0)
-		return;
-	if (store_image_load(&st, ref, &img, &err) > 0) {
-		snprintf(out, CN_DIGEST_STR_SIZE, "%s", img.manifest_digest);
-		store_image_free(&img);
-	}
-	store_close(&st);
 }
 
 /* sha256 over the options, image and arguments and the image's digest. */
@@ -248,7 +220,7 @@ static int full_argv(struct cc *c, const struct cmp_service *svc, const char *na
 	char digest[CN_DIGEST_STR_SIZE];
 	if (run_args(c, svc, ov, &v, &tail) < 0)
 		return -1;
-	image_digest(c, tail.v[0], digest);
+	cc_image_digest(c, tail.v[0], digest);
 	config_hash(&v, &tail, digest, hash);
 	cc_argv(c, argv);
 	cn_strv_pushdup(argv, "run");
@@ -256,7 +228,7 @@ static int full_argv(struct cc *c, const struct cmp_service *svc, const char *na
 		cn_strv_pushdup(argv, "-d");
 	if (rm)
 		cn_strv_pushdup(argv, "--rm");
-	push2(argv, "--name", name);
+	cc_push2(argv, "--name", name);
 	cn_strv_push(argv, cn_xasprintf("--label=%s=%s", CC_LABEL_PROJECT, c->p.name));
 	cn_strv_push(argv, cn_xasprintf("--label=%s=%s", CC_LABEL_SERVICE, svc->name));
 	cn_strv_push(argv, cn_xasprintf("--label=%s=1", CC_LABEL_NUMBER));
@@ -264,6 +236,8 @@ static int full_argv(struct cc *c, const struct cmp_service *svc, const char *na
 	cn_strv_push(argv, cn_xasprintf("--label=%s=%s", CC_LABEL_HASH, cn_digest_hex(hash)));
 	for (size_t i = 0; i < v.n; i++)
 		cn_strv_pushdup(argv, v.v[i]);
+	/* the image and the arguments are never taken for flags */
+	cn_strv_pushdup(argv, "--");
 	for (size_t i = 0; i < tail.n; i++)
 		cn_strv_pushdup(argv, tail.v[i]);
 	return 0;
@@ -289,15 +263,18 @@ static int lookup(struct cc *c, const char *name, struct ctr_state *s)
 	return r;
 }
 
-static int simple(struct cc *c, const char *cmd, const char *arg1, const char *arg2, enum cc_out out)
+/* `cairn CMD [SUB] [OPT] -- NAME`: NAME (from the file) is never a flag. */
+static int simple(struct cc *c, const char *cmd, const char *sub, const char *opt, const char *name, enum cc_out out)
 {
 	_cleanup_strv_ cn_strv argv = { 0 };
 	cc_argv(c, &argv);
 	cn_strv_pushdup(&argv, cmd);
-	if (arg1)
-		cn_strv_pushdup(&argv, arg1);
-	if (arg2)
-		cn_strv_pushdup(&argv, arg2);
+	if (sub)
+		cn_strv_pushdup(&argv, sub);
+	if (opt)
+		cn_strv_pushdup(&argv, opt);
+	cn_strv_pushdup(&argv, "--");
+	cn_strv_pushdup(&argv, name);
 	return cc_run(c, &argv, out, NULL);
 }
 
@@ -406,8 +383,8 @@ static int converge(struct cc *c, const struct cmp_service *svc, bool recreate, 
 		/* A cairn container does not start twice: it is stopped as `stop`
 		 * would (its stop signal, then its timeout), its state goes and the
 		 * service runs afresh from its image. */
-		if ((st != CTR_EXITED && simple(c, "stop", name, NULL, CC_QUIET) != 0) ||
-		    simple(c, "rm", "-f", name, CC_QUIET) != 0)
+		if ((st != CTR_EXITED && simple(c, "stop", NULL, NULL, name, CC_QUIET) != 0) ||
+		    simple(c, "rm", NULL, "-f", name, CC_QUIET) != 0)
 			return -1;
 		if (!same)
 			done = "Recreated";
@@ -423,7 +400,7 @@ static int converge(struct cc *c, const struct cmp_service *svc, bool recreate, 
 /* `cairn network inspect` / `volume inspect` say whether it exists. */
 static bool exists(struct cc *c, const char *kind, const char *name)
 {
-	return simple(c, kind, "inspect", name, CC_SILENT) == 0;
+	return simple(c, kind, "inspect", NULL, name, CC_SILENT) == 0;
 }
 
 static int ensure_networks(struct cc *c, const bool *sel)
@@ -447,14 +424,15 @@ static int ensure_networks(struct cc *c, const bool *sel)
 			return -1;
 		}
 		cc_argv(c, &argv);
-		push2(&argv, "network", "create");
+		cc_push2(&argv, "network", "create");
 		cn_strv_push(&argv, cn_xasprintf("--label=%s=%s", CC_LABEL_PROJECT, c->p.name));
 		cn_strv_push(&argv, cn_xasprintf("--label=%s=%s", CC_LABEL_NETWORK, net->key));
-		push_each(&argv, "--label", &net->labels);
+		cc_push_each(&argv, "--label", &net->labels);
 		if (net->subnet)
-			push2(&argv, "--subnet", net->subnet);
+			cc_push2(&argv, "--subnet", net->subnet);
 		if (net->internal)
 			cn_strv_pushdup(&argv, "--internal");
+		cn_strv_pushdup(&argv, "--");
 		cn_strv_pushdup(&argv, net->name);
 		if (cc_run(c, &argv, CC_QUIET, NULL) != 0)
 			return -1;
@@ -475,10 +453,11 @@ static int ensure_volumes(struct cc *c)
 			return -1;
 		}
 		cc_argv(c, &argv);
-		push2(&argv, "volume", "create");
+		cc_push2(&argv, "volume", "create");
 		cn_strv_push(&argv, cn_xasprintf("--label=%s=%s", CC_LABEL_PROJECT, c->p.name));
 		cn_strv_push(&argv, cn_xasprintf("--label=%s=%s", CC_LABEL_VOLUME, vol->key));
-		push_each(&argv, "--label", &vol->labels);
+		cc_push_each(&argv, "--label", &vol->labels);
+		cn_strv_pushdup(&argv, "--");
 		cn_strv_pushdup(&argv, vol->name);
 		if (cc_run(c, &argv, CC_QUIET, NULL) != 0)
 			return -1;
@@ -500,11 +479,11 @@ static int ensure_images(struct cc *c, const bool *sel)
 				cli_esc(s->name));
 			return -1;
 		}
-		image_digest(c, s->image, digest);
+		cc_image_digest(c, s->image, digest);
 		if (digest[0])
 			continue;
 		fprintf(stderr, " Service %s  Pulling\n", cli_esc(s->name));
-		if (simple(c, "pull", s->image, NULL, CC_QUIET) != 0) {
+		if (simple(c, "pull", NULL, NULL, s->image, CC_QUIET) != 0) {
 			fprintf(stderr, "error: service %s: image %s could not be pulled\n", cli_esc(s->name),
 				cli_esc(s->image));
 			return -1;
@@ -516,13 +495,9 @@ static int ensure_images(struct cc *c, const bool *sel)
 int cc_up(struct cc *c, const bool *sel, bool recreate_all, bool no_build)
 {
 	_cleanup_free_ size_t *order = cn_xcalloc(c->p.nservices + 1, sizeof(*order));
-	struct cmp_graph g;
-	cn_err err;
 	int rc = 0;
-	if (cc_depends_graph(c, &g, &err) < 0)
-		return cli_fail(&err);
-	(void)cmp_graph_order(&g, true, order, &err);
-	cmp_graph_free(&g);
+	if (cc_depends_order(c, order) < 0)
+		return EXIT_FAIL;
 	if (!no_build && cc_build(c, sel, true, 0, false, false) != 0)
 		return EXIT_FAIL;
 	if (ensure_images(c, sel) < 0 || ensure_networks(c, sel) < 0 || ensure_volumes(c) < 0)
@@ -530,8 +505,16 @@ int cc_up(struct cc *c, const bool *sel, bool recreate_all, bool no_build)
 	cn_interrupt_install();
 	for (size_t k = 0; k < c->p.nservices && !rc; k++) {
 		size_t i = order[k];
-		if (sel[i] && converge(c, &c->p.services[i], recreate_all, false) < 0)
+		if (!sel[i])
+			continue;
+		/* Ctrl-C (or SIGTERM to compose alone) between two services: no
+		 * further one starts */
+		if (cn_interrupted() || converge(c, &c->p.services[i], recreate_all, false) < 0)
 			rc = EXIT_FAIL;
+	}
+	if (cn_interrupted()) {
+		fprintf(stderr, "error: interrupted\n");
+		rc = 130;
 	}
 	return rc;
 }
@@ -589,6 +572,7 @@ int cc_cmd_up(struct cc *c, int argc, char **argv)
 	};
 	_cleanup_free_ bool *sel = cn_xcalloc(c->p.nservices + 1, sizeof(*sel));
 	bool detach = false, build = false, no_build = false, recreate = false, wait = false, no_deps = false;
+	bool remove_orphans = false;
 	int ch, rc;
 	while ((ch = getopt_long(argc, argv, "+d", opts, NULL)) != -1) {
 		switch (ch) {
@@ -598,7 +582,7 @@ int cc_cmd_up(struct cc *c, int argc, char **argv)
 		case 'F': recreate = true; break;
 		case 'w': wait = detach = true; break;
 		case 'n': no_deps = true; break;
-		case 'o': break;        /* orphans are left alone; down removes them */
+		case 'o': remove_orphans = true; break;
 		default: return cli_usage_error("compose", "up: invalid option");
 		}
 	}
@@ -607,6 +591,9 @@ int cc_cmd_up(struct cc *c, int argc, char **argv)
 	if (cc_select(c, argv + optind, argc - optind, !no_deps, sel) < 0)
 		return EXIT_FAIL;
 	if (build && cc_build(c, sel, false, 0, false, false) != 0)
+		return EXIT_FAIL;
+	/* containers of services no longer in the file: a warning, or gone */
+	if (cc_orphans(c, remove_orphans, -1, false) != 0)
 		return EXIT_FAIL;
 	rc = cc_up(c, sel, recreate, no_build || build);
 	if (rc || (detach && !wait))
@@ -622,16 +609,10 @@ int cc_cmd_start(struct cc *c, int argc, char **argv)
 {
 	_cleanup_free_ size_t *order = cn_xcalloc(c->p.nservices + 1, sizeof(*order));
 	_cleanup_free_ bool *sel = cn_xcalloc(c->p.nservices + 1, sizeof(*sel));
-	struct cmp_graph g;
-	cn_err err;
 	if (argc > 1 && argv[1][0] == '-')
 		return cli_usage_error("compose", "start: invalid option '%s'", argv[1]);
-	if (cc_select(c, argv + 1, argc - 1, false, sel) < 0)
+	if (cc_select(c, argv + 1, argc - 1, false, sel) < 0 || cc_depends_order(c, order) < 0)
 		return EXIT_FAIL;
-	if (cc_depends_graph(c, &g, &err) < 0)
-		return cli_fail(&err);
-	(void)cmp_graph_order(&g, true, order, &err);
-	cmp_graph_free(&g);
 	cn_interrupt_install();
 	for (size_t k = 0; k < c->p.nservices; k++)
 		if (sel[order[k]] && converge(c, &c->p.services[order[k]], false, true) < 0)
@@ -642,8 +623,8 @@ int cc_cmd_start(struct cc *c, int argc, char **argv)
 int cc_cmd_restart(struct cc *c, int argc, char **argv)
 {
 	_cleanup_free_ bool *sel = cn_xcalloc(c->p.nservices + 1, sizeof(*sel));
+	_cleanup_free_ size_t *order = cn_xcalloc(c->p.nservices + 1, sizeof(*order));
 	long timeout = -1;
-	char *end;
 	int ch;
 	static const struct option opts[] = {
 		{ "timeout", required_argument, NULL, 't' },
@@ -652,27 +633,19 @@ int cc_cmd_restart(struct cc *c, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "+t:", opts, NULL)) != -1) {
 		if (ch != 't')
 			return cli_usage_error("compose", "restart: invalid option");
-		timeout = strtol(optarg, &end, 10);
-		if (end == optarg || *end || timeout < 0 || timeout > 86400)
-			return cli_usage_error("compose", "restart -t: '%s' is not a number of seconds", optarg);
+		if (cc_parse_timeout(optarg, &timeout))
+			return EXIT_USAGE;
 	}
 	if (cc_select(c, argv + optind, argc - optind, false, sel) < 0)
 		return EXIT_FAIL;
 	if (cc_stop(c, sel, timeout) != 0)
 		return EXIT_FAIL;
 	/* start's loop over the same services */
-	{
-		_cleanup_free_ size_t *order = cn_xcalloc(c->p.nservices + 1, sizeof(*order));
-		struct cmp_graph g;
-		cn_err err;
-		if (cc_depends_graph(c, &g, &err) < 0)
-			return cli_fail(&err);
-		(void)cmp_graph_order(&g, true, order, &err);
-		cmp_graph_free(&g);
-		for (size_t k = 0; k < c->p.nservices; k++)
-			if (sel[order[k]] && converge(c, &c->p.services[order[k]], false, true) < 0)
-				return EXIT_FAIL;
-	}
+	if (cc_depends_order(c, order) < 0)
+		return EXIT_FAIL;
+	for (size_t k = 0; k < c->p.nservices; k++)
+		if (sel[order[k]] && converge(c, &c->p.services[order[k]], false, true) < 0)
+			return EXIT_FAIL;
 	return 0;
 }
 

@@ -157,9 +157,14 @@ static int network_each(struct cli *cli, int argc, char **argv, bool remove)
 	struct store st;
 	cn_err err;
 	int rc = 0;
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+	int first = argc > 1 && !strcmp(argv[1], "--") ? 2 : 1;
+	if (first == 1 && argc > 1 && argv[1][0] == '-' && strcmp(argv[1], "--help") && strcmp(argv[1], "-h")) {
 		json_decref(all);
-		if (argc >= 2) {
+		return usage_error("network %s: unknown option '%s'", remove ? "rm" : "inspect", argv[1]);
+	}
+	if (argc < first + 1 || (first == 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))) {
+		json_decref(all);
+		if (first == 1 && argc >= 2) {
 			fputs(network_usage, stdout);
 			return 0;
 		}
@@ -169,7 +174,7 @@ static int network_each(struct cli *cli, int argc, char **argv, bool remove)
 		json_decref(all);
 		return EXIT_FAIL;
 	}
-	for (int i = 1; i < argc; i++) {
+	for (int i = first; i < argc; i++) {
 		struct net_def d;
 		int r = net_def_load(st.root, argv[i], &d, &err);
 		if (r < 0 && remove && err.kind == CN_ERR_CORRUPT) {

@@ -13,6 +13,7 @@
 #include "compose/compose.h"
 #include "compose/graph.h"
 #include "container/container.h"
+#include "util/digest.h"
 
 /* docker compose's labels (pkg/api/labels.go). */
 #define CC_LABEL_PROJECT "com.docker.compose.project"
@@ -61,6 +62,16 @@ char *cc_container_name(const struct cc *c, const struct cmp_service *svc);
 char *cc_image_name(const struct cc *c, const struct cmp_service *svc);
 /* The graph of depends_on edges (strict order) over the services. */
 int cc_depends_graph(struct cc *c, struct cmp_graph *g, cn_err *err);
+/* The services in depends_on order (dependencies first) into ORDER
+ * (nservices entries); -1 after printing a cycle. */
+int cc_depends_order(struct cc *c, size_t *order);
+/* FLAG VAL, and FLAG before each of VALS, onto V. */
+void cc_push2(cn_strv *v, const char *flag, const char *val);
+void cc_push_each(cn_strv *v, const char *flag, const cn_strv *vals);
+/* -t/--timeout's seconds: 0, or the usage error's status (printed). */
+int cc_parse_timeout(const char *arg, long *out);
+/* The manifest digest of image REF in the store, "" when it is absent. */
+void cc_image_digest(struct cc *c, const char *ref, char out[CN_DIGEST_STR_SIZE]);
 /* SEL (nservices flags): the services named in ARGS (all when none),
  * with what they depend on when CLOSURE. -1 after printing an unknown one. */
 int cc_select(struct cc *c, char **args, int nargs, bool closure, bool *sel);
@@ -90,6 +101,10 @@ int cc_cmd_rm(struct cc *c, int argc, char **argv);
 /* Stop (in reverse depends_on order) the running containers of the
  * services SEL marks (NULL: every container of the project). */
 int cc_stop(struct cc *c, const bool *sel, long timeout);
+/* Containers of the project whose service is not in the file (ONEOFF: one-off
+ * ones too): stopped and removed when REMOVE, else named in docker compose's
+ * warning. 0, or EXIT_FAIL when one could not be removed. */
+int cc_orphans(struct cc *c, bool remove, long timeout, bool oneoff);
 /* Print the logs of the containers of the services SEL marks (prefixed
  * "NAME | "); FOLLOW: until they all end, or Ctrl-C, which with UP (an
  * attached `up`) stops them and prints what they still write. */

@@ -281,6 +281,8 @@ void cli_progress_event(void *ctx, const struct bf_event *ev)
 		printf("--> CACHED (%s) %s\n", cli_esc(ev->source ? ev->source : "local"), short_id(ev->digest, id));
 		break;
 	case BF_EV_WAIT:
+		if (live)
+			set_line(p, "");
 		printf("--> waiting: %s\n", cli_esc(ev->text));
 		break;
 	case BF_EV_DONE:

@@ -111,6 +111,72 @@ check "the shared first step was built once" \
 	test "$("$CAIRN" run --rm cmpt-base cat /stamp)" = "$("$CAIRN" run --rm cmpt-solo:v1 cat /stamp)"
 check "...its output shows once" test "$(grep -c '| shared-step-ran$' "$T/build.out")" -eq 1
 
+# ---- dockerfile_inline takes part in the build graph ----
+mkdir -p "$T/inl"
+cat >"$T/inline.yaml" <<'EOF'
+services:
+  ibase:
+    build:
+      context: ./inl
+      dockerfile_inline: |
+        FROM busybox
+        RUN sleep 2 && echo ibase >/who
+    image: cmptx-ibase
+  iapp:
+    build:
+      context: ./inl
+      dockerfile_inline: |
+        FROM cmptx-ibase
+        RUN cat /who >/from
+    image: cmptx-iapp
+EOF
+"$CAIRN" rmi -f cmptx-ibase cmptx-iapp >/dev/null 2>&1
+inl_before=$(ls /tmp/cairn-compose-inline-* 2>/dev/null | wc -l)
+expect_ok "compose build: a dockerfile_inline FROM another service's image" $(cx "$T/inline.yaml" build)
+check "...built after it" test "$("$CAIRN" run --rm cmptx-iapp cat /from 2>&1)" = ibase
+check "...and its temporary Dockerfile is gone" \
+	test "$(ls /tmp/cairn-compose-inline-* 2>/dev/null | wc -l)" -eq "$inl_before"
+# With one free descriptor the inline Dockerfile is written but the pipe
+# to its build cannot be made: the file does not stay behind.
+before=$(ls /tmp/cairn-compose-inline-* 2>/dev/null | wc -l)
+args=($(cx "$T/inline.yaml" build ibase))
+(
+	exec >"$T/fd.out" 2>&1 </dev/null
+	for fd in $(ls /proc/$BASHPID/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done
+	ulimit -n 4
+	exec "$CAIRN" "${args[@]}"
+)
+check "a build that cannot start leaves no inline Dockerfile behind" \
+	sh -c "grep -q 'error: pipe' '$T/fd.out' && test \$(ls /tmp/cairn-compose-inline-* 2>/dev/null | wc -l) -eq $before"
+"$CAIRN" rmi -f cmptx-ibase cmptx-iapp >/dev/null 2>&1
+
+# ---- signals to compose build ----
+# SIGTERM to compose alone reaches its builds; kill -9 of compose does too
+# (the parent-death signal), so no build is left running.
+mkdir -p "$T/slow"
+cat >"$T/slow/Dockerfile" <<'EOF'
+FROM busybox
+RUN echo slow-step-began; sleep 60
+EOF
+printf 'services:\n  slow:\n    build: %s\n    image: cmptx-slow\n' "$T/slow" >"$T/slow.yaml"
+gone_within() { # PID SECONDS
+	local i
+	for i in $(seq $(($2 * 10))); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+	return 1
+}
+for sig in TERM KILL; do
+	"$CAIRN" $(cx "$T/slow.yaml" build --no-cache) >"$T/slow.out" 2>&1 &
+	cpid=$!
+	for i in $(seq 300); do grep -q 'slow-step-began' "$T/slow.out" && break; sleep 0.1; done
+	kid=$(pgrep -P "$cpid" | head -1)
+	kill -$sig "$cpid"
+	check "compose build on SIG$sig: its cairn build ended too" \
+		sh -c "test -n '$kid' && for i in \$(seq 150); do kill -0 $kid 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
+	[ $sig = TERM ] && check "...and compose exited" gone_within "$cpid" 10
+	kill -KILL "$kid" "$cpid" 2>/dev/null
+	wait "$cpid" 2>/dev/null
+done
+
 # ---- up: networks, volumes, depends_on ----
 "$CAIRN" "${CP[@]}" up -d >"$T/up.out" 2>&1
 status=$?
@@ -193,8 +259,88 @@ services:
   b: {image: busybox, depends_on: [a]}
 EOF
 expect_fail "a dependency cycle is named" 1 "a -> b -> a" $(cx "$T/cycle.yaml" up -d)
+# values of the file never reach cairn's children as flags
+cat >"$T/flag.yaml" <<'EOF'
+services:
+  x: {image: "--help"}
+EOF
+expect_fail "an image that reads as a flag is refused naming the service" 1 \
+	"service x: image '--help' is not a valid image reference" $(cx "$T/flag.yaml" up -d)
+cat >"$T/flagnet.yaml" <<'EOF'
+services:
+  x: {image: busybox, command: ["true"], networks: [n]}
+networks:
+  n: {name: "--help"}
+EOF
+expect_fail "a network name that reads as a flag is refused" 1 \
+	"networks.n: '--help' is not a valid network name" $(cx "$T/flagnet.yaml" up -d)
+expect_fail "...and down does not claim to remove it" 1 "not a valid network name" $(cx "$T/flagnet.yaml" down)
+cat >"$T/flagvol.yaml" <<'EOF'
+services:
+  x: {image: busybox, command: ["true"]}
+volumes:
+  v: {name: "-v"}
+EOF
+expect_fail "a volume name that reads as a flag is refused" 1 \
+	"volumes.v: '-v' is not a valid volume name" $(cx "$T/flagvol.yaml" up -d)
+expect_ok "network inspect takes -- before its names" network inspect -- cmpt_default
+expect_fail "...and refuses an unknown option" 2 "unknown option" network rm --bogus
+
+# ---- Ctrl-C between two services ----
+{
+	echo 'services:'
+	for i in 1 2 3 4 5 6 7 8; do
+		printf '  s%s: {image: busybox, command: ["sleep", "300"]}\n' $i
+	done
+} >"$T/many.yaml"
+"$CAIRN" $(cx "$T/many.yaml" up -d) >"$T/many.out" 2>&1 &
+cpid=$!
+for i in $(seq 300); do grep -q 'Started' "$T/many.out" && break; sleep 0.02; done
+kill -INT "$cpid"
+wait "$cpid"
+status=$?
+check "SIGINT during up: exit 130" test "$status" -eq 130
+check "...and not every service was started" test "$(grep -c 'Started' "$T/many.out")" -lt 8
+"$CAIRN" $(cx "$T/many.yaml" down -t 0) >/dev/null 2>&1
+
+# ---- a second Ctrl-C in attached up kills what still runs ----
+cat >"$T/stubborn.yaml" <<'EOF'
+services:
+  stubborn:
+    image: busybox
+    command: ["sh", "-c", "trap '' TERM; echo stubborn-up; while true; do sleep 1; done"]
+    stop_grace_period: 60s
+EOF
+setsid "$CAIRN" $(cx "$T/stubborn.yaml" up) >"$T/stub.out" 2>&1 &
+cpid=$!
+for i in $(seq 300); do grep -q 'stubborn-up' "$T/stub.out" && break; sleep 0.1; done
+kill -INT -- -"$cpid"
+sleep 1
+kill -INT -- -"$cpid"
+for i in $(seq 200); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
+run_cairn ps
+check "a second Ctrl-C in attached up: compose ended" sh -c "! kill -0 $cpid 2>/dev/null"
+check "...and its container does not run" sh -c "! grep -q 'cmptx-stubborn-1' '$T/out'"
+kill -KILL "$cpid" 2>/dev/null
+wait "$cpid" 2>/dev/null
+"$CAIRN" $(cx "$T/stubborn.yaml" down -t 0) >/dev/null 2>&1
+
+# ---- orphans: up warns about them, up --remove-orphans removes them ----
+printf 'services:\n  keep: {image: busybox, command: ["sleep", "300"]}\n  gone: {image: busybox, command: ["sleep", "300"]}\n' >"$T/orph.yaml"
+printf 'services:\n  keep: {image: busybox, command: ["sleep", "300"]}\n' >"$T/orph2.yaml"
+expect_ok "up -d two services" $(cx "$T/orph.yaml" up -d)
+expect_ok "up -d without one of them" $(cx "$T/orph2.yaml" up -d)
+check "...warns about the orphan as docker compose" \
+	grep -qF 'Found orphan containers ([cmptx-gone-1]) for this project' "$T/err"
+expect_ok "up -d --remove-orphans" $(cx "$T/orph2.yaml" up -d --remove-orphans)
+check "...removed it" grep -q 'cmptx-gone-1  Removed' "$T/err"
+run_cairn ps -a
+check "...it is gone, the other runs" sh -c "! grep -q cmptx-gone-1 '$T/out' && grep -q cmptx-keep-1 '$T/out'"
+"$CAIRN" $(cx "$T/orph2.yaml" down -t 0) >/dev/null 2>&1
 
 # ---- stop, start, down ----
+expect_fail "restart -t takes seconds as stop and down do" 2 "-t: 'soon' is not a number of seconds" \
+	"${CP[@]}" restart -t soon
 expect_ok "stop" "${CP[@]}" stop -t 1
 run_cairn "${CP[@]}" ps
 check "...nothing runs" test "$(grep -c '^cmpt-' "$T/out")" -eq 0
