@@ -39,6 +39,9 @@ int cli_open_store_for_tagging(struct cli *cli, struct store *st);
 void cli_human_size(unsigned long long bytes, char *out, size_t len);
 /* SECS as docker words it: "3 seconds", "About a minute", "2 hours", "3 years". */
 void cli_human_duration(long long secs, char *out, size_t len);
+/* docker's ps STATUS: "Up 5 seconds (healthy)", "Exited (0) 3 minutes ago". */
+struct ctr_state;
+void cli_container_status(const struct ctr_state *s, long long now, char *out, size_t len);
 /* Docker's table layout (cli/table.c): each column as wide as its widest
  * cell plus three spaces, the last one unpadded. Cells are copied; escape
  * outside text (cli_esc) before adding it. */

@@ -381,32 +381,6 @@ int cc_select(struct cc *c, char **args, int nargs, bool closure, bool *sel)
 	return 0;
 }
 
-void cc_status_text(const struct ctr_state *s, char *out, size_t len)
-{
-	long long now = (long long)time(NULL);
-	char d[64];
-	switch (ctr_effective_status(s)) {
-	case CTR_CREATED:
-		snprintf(out, len, "Created");
-		break;
-	case CTR_RUNNING:
-		cli_human_duration(now - s->started, d, sizeof(d));
-		if (s->health)
-			snprintf(out, len, "Up %s (%s)", d, s->health);
-		else
-			snprintf(out, len, "Up %s", d);
-		break;
-	case CTR_EXITED:
-		if (s->status != CTR_EXITED) {
-			snprintf(out, len, "Exited (unknown: supervisor gone)");
-		} else {
-			cli_human_duration(now - s->finished, d, sizeof(d));
-			snprintf(out, len, "Exited (%d) %s ago", s->exit_code, d);
-		}
-		break;
-	}
-}
-
 /* ---- config ---- */
 
 static json_t *strv_json(const cn_strv *v)

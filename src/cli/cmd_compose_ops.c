@@ -303,7 +303,7 @@ int cc_cmd_ps(struct cc *c, int argc, char **argv)
 		}
 		cli_human_duration((long long)time(NULL) - s->created, created, sizeof(created));
 		ago = cn_xasprintf("%s ago", created);
-		cc_status_text(s, status, sizeof(status));
+		cli_container_status(s, (long long)time(NULL), status, sizeof(status));
 		cli_table_add(&t, cli_esc(s->name), cli_esc(s->image), cli_esc(cmd),
 			      cli_esc(cc_label(s, CC_LABEL_SERVICE)), ago, status, cli_esc(ports));
 	}

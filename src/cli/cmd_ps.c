@@ -61,7 +61,7 @@ void cli_human_duration(long long secs, char *out, size_t len)
 		snprintf(out, len, "%lld years", secs / (365 * 86400LL));
 }
 
-static void status_text(const struct ctr_state *s, long long now, char *out, size_t len)
+void cli_container_status(const struct ctr_state *s, long long now, char *out, size_t len)
 {
 	char d[64];
 	switch (ctr_effective_status(s)) {
@@ -336,7 +336,7 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 			printf("%.*s\n", full ? CTR_ID_LEN : CTR_SHORT_ID_LEN, cli_esc(s->id));
 			continue;
 		}
-		status_text(s, now, status, sizeof(status));
+		cli_container_status(s, now, status, sizeof(status));
 		cli_human_duration(now - s->created, created, sizeof(created));
 		if (fmt.kind != CN_FMT_DEFAULT) {
 			_cleanup_free_ char *cmd = command_text(s, full), *ago = cn_xasprintf("%s ago", created);

@@ -75,8 +75,6 @@ void cc_image_digest(struct cc *c, const char *ref, char out[CN_DIGEST_STR_SIZE]
 /* SEL (nservices flags): the services named in ARGS (all when none),
  * with what they depend on when CLOSURE. -1 after printing an unknown one. */
 int cc_select(struct cc *c, char **args, int nargs, bool closure, bool *sel);
-/* STATUS of S as ps shows it, "Up 5 seconds (healthy)". */
-void cc_status_text(const struct ctr_state *s, char *out, size_t len);
 
 /* ---- the commands ---- */
 int cc_cmd_build(struct cc *c, int argc, char **argv);
