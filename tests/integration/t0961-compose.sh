@@ -167,11 +167,12 @@ gone_within() { # PID SECONDS
 for sig in TERM KILL; do
 	"$CAIRN" $(cx "$T/slow.yaml" build --no-cache) >"$T/slow.out" 2>&1 &
 	cpid=$!
-	for i in $(seq 300); do grep -q 'slow-step-began' "$T/slow.out" && break; sleep 0.1; done
+	# (a loaded machine or a sanitizer build may take long to get there)
+	for i in $(seq 1200); do grep -q 'slow-step-began' "$T/slow.out" && break; sleep 0.1; done
 	kid=$(pgrep -P "$cpid" | head -1)
 	kill -$sig "$cpid"
 	check "compose build on SIG$sig: its cairn build ended too" \
-		sh -c "test -n '$kid' && for i in \$(seq 150); do kill -0 $kid 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
+		sh -c "test -n '$kid' && for i in \$(seq 300); do kill -0 $kid 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
 	[ $sig = TERM ] && check "...and compose exited" gone_within "$cpid" 10
 	kill -KILL "$kid" "$cpid" 2>/dev/null
 	wait "$cpid" 2>/dev/null
