@@ -75,16 +75,9 @@ static int open_root(struct store *st, cn_err *err)
 /* containers/lock, held exclusively: creation and removal are serialised. */
 static int lock_root(int root_fd, cn_err *err)
 {
-	int fd = openat(root_fd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = cn_lock_at(root_fd, "lock", err);
 	if (fd < 0)
-		return cn_err_sys(err, "open containers/lock");
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			cn_err_sys(err, "lock containers/lock");
-			close(fd);
-			return -1;
-		}
-	}
+		cn_err_wrap(err, "containers");
 	return fd;
 }
 

@@ -164,7 +164,7 @@ static void sync_members(int dfd)
 static int lock_hosts(int dfd)
 {
 	cn_err ignored;
-	return net_lock_at(dfd, "hosts.lock", &ignored);
+	return cn_lock_at(dfd, "hosts.lock", &ignored);
 }
 
 /* Whether NAME can go on a hosts line (and into a lease file). */

@@ -287,29 +287,12 @@ static int need_root(const struct net_conf *c, cn_err *err)
 			   c->bridge);
 }
 
-int net_lock_at(int dfd, const char *name, cn_err *err)
-{
-	int fd = openat(dfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	int r;
-	if (fd < 0)
-		return cn_err_sys(err, "open the lock %s", name);
-	/* A signal (SIGCHLD of a supervisor, SIGWINCH) must not fail the wait. */
-	while ((r = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
-		;
-	if (r < 0) {
-		cn_err_sys(err, "lock %s", name);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 int net_setup_lock(cn_err *err)
 {
 	char dir[PATH_MAX];
 	if (run_dir(NULL, dir, sizeof(dir), err) < 0)
 		return -1;
-	return net_lock_at(AT_FDCWD, NET_RUN_DIR "/setup.lock", err);
+	return cn_lock_at(AT_FDCWD, NET_RUN_DIR "/setup.lock", err);
 }
 
 /* A created network's definition is still there (the caller holds the

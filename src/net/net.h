@@ -61,9 +61,6 @@ int net_conf_subnet(struct net_conf *c, const char *cidr, cn_err *err);
  * (a resolver fallback, a firewall that drops forwarded packets). */
 int net_prepare(const struct net_conf *c, cn_strv *notes, cn_err *err);
 
-/* NAME (relative to DFD) opened, created if need be, and flock()ed
- * exclusively, the wait resumed after a signal: an fd to close. */
-int net_lock_at(int dfd, const char *name, cn_err *err);
 /* The host-wide lock of the nft table's layout (an fd to close). */
 int net_setup_lock(cn_err *err);
 

@@ -64,7 +64,7 @@ static int open_dir(const char *root, cn_err *err)
 
 static int lock_dir(int dfd, cn_err *err)
 {
-	int fd = net_lock_at(dfd, "lock", err);
+	int fd = cn_lock_at(dfd, "lock", err);
 	return fd < 0 ? cn_err_wrap(err, "lock the networks") : fd;
 }
 

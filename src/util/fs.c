@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -352,4 +353,21 @@ int cn_mkdir_p(const char *path, mode_t mode, cn_err *err)
 		}
 	}
 	return 0;
+}
+
+int cn_lock_at(int dirfd, const char *name, cn_err *err)
+{
+	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int r;
+	if (fd < 0)
+		return cn_err_sys(err, "open the lock %s", name);
+	/* A signal (SIGCHLD of a supervisor, SIGWINCH) must not fail the wait. */
+	while ((r = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
+		;
+	if (r < 0) {
+		cn_err_sys(err, "lock %s", name);
+		close(fd);
+		return -1;
+	}
+	return fd;
 }

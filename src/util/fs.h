@@ -32,6 +32,11 @@ int cn_write_file_atomic(int dirfd, const char *name, const void *data, size_t l
 int cn_read_file_at(int dirfd, const char *name, size_t max, cn_buf *out, cn_err *err);
 /* The same for a file the caller opened (NAME for messages). */
 int cn_read_fd(int fd, const char *name, size_t max, cn_buf *out, cn_err *err);
+/* NAME (relative to DIRFD) opened, created if need be (0600, no symlink
+ * followed), and flock()ed exclusively, the wait resumed after a signal:
+ * an fd to close. */
+int cn_lock_at(int dirfd, const char *name, cn_err *err);
+
 /* Remove NAME under DIRFD recursively, by fds, never crossing into another
  * mount (a mount point found inside is an error, not a descent). Missing is ok. */
 int cn_rm_rf_at(int dirfd, const char *name, cn_err *err);
