@@ -1,35 +1,58 @@
 #!/bin/bash
-# make bench: cairn vs buildah (bud --layers), side by side, cold builds.
-#
-# For each case, BENCH_RUNS timed builds per tool (default 5), alternating
-# which tool goes first. Every timed build starts from a fresh store that
-# holds only the busybox base image, so nothing is cached:
+# make bench: issue 16's one table. cairn against the other tool, side by
+# side, every case interleaved (the tool that goes first alternates):
+#   hello manyfiles parallel  Buildfiles, cold and cached, vs buildah bud --layers
+#   layers                    a BENCH_LAYERS-step build (default 500), cold,
+#                             cached, and a run of the image
+#   context                   COPY of a generated BENCH_FILES-file context
+#                             (default 1,000,000), cold and cached, peak RSS
+#   commit                    a 1 GiB realistic layer commit, zstd and gzip, vs
+#                             tar | zstd -1 -T2 | sha256sum and tar | pigz (commit.sh)
+#   bigcommit                 peak RSS of a 10 GiB layer commit (commit.sh)
+#   registry                  push and pull vs skopeo copy, local registry (registry.sh)
+# Cold build: a fresh store holding only the busybox base image, so nothing
+# is cached:
 #   cairn:   a copy of a store where examples/busybox was built once;
 #   buildah: a fresh private storage root into which that same image is
 #            pulled from cairn's store (oci:STORE:busybox:latest) and tagged
 #            busybox:latest.
+# Cached: the same build again on the store the cold build left.
 # Buildah runs with bench-owned config files (CONTAINERS_CONF & co.) and a
 # private --root/--runroot, all under a temp dir removed on exit: the user's
-# images and /etc/containers are not touched. See bench/README.md.
+# images and /etc/containers are not touched. Every case records its rows
+# in one results file (bench/results.sh); the table, with issue 16's goals
+# met or not, is printed at the end and written to BENCH_OUT. See
+# bench/README.md.
 #
 # Environment:
 #   CAIRN                    cairn binary (default: build/cairn)
-#   BENCH_RUNS               timed runs per tool and case (default 5)
+#   COMMIT_PROBE             commit/bigcommit's probe (default: build/bench/commit)
+#   BENCH_RUNS               timed runs per tool and case (default 5; registry 3)
 #   BENCH_WARMUP             untimed warm-up builds per tool and case (default 1)
-#   BENCH_CASES              space-separated subset of: hello manyfiles parallel
+#   BENCH_CASES              space-separated subset of the cases above (default all)
+#   BENCH_LAYERS             steps of the layers case (default 500)
+#   BENCH_FILES              files of the context case (default 1000000)
+#   BENCH_OUT                where results.tsv and results.txt go (default build/bench)
 #   BENCH_TMPDIR             where the temp dir goes (default /var/tmp)
 #   BENCH_BUILDAH_ISOLATION  buildah --isolation (default oci; chroot also works)
+#   (commit.sh and registry.sh read more: BENCH_COMMIT_MIB, BENCH_BIG_GIB, BENCH_MB)
 set -euo pipefail
 shopt -s inherit_errexit
 
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/buildah-env.sh"
 . "$here/timed.sh"
+. "$here/results.sh"
 repo=$(cd "$here/.." && pwd)
 CAIRN=${CAIRN:-$repo/build/cairn}
+PROBE=${COMMIT_PROBE:-$repo/build/bench/commit}
 RUNS=${BENCH_RUNS:-5}
 WARMUP=${BENCH_WARMUP:-1}
-CASES=${BENCH_CASES:-hello manyfiles parallel}
+ALL_CASES="hello manyfiles parallel layers context commit bigcommit registry"
+CASES=${BENCH_CASES:-$ALL_CASES}
+LAYERS=${BENCH_LAYERS:-500}
+FILES=${BENCH_FILES:-1000000}
+OUT=${BENCH_OUT:-$repo/build/bench}
 ISOLATION=${BENCH_BUILDAH_ISOLATION:-oci}
 
 log() { printf '==> %s\n' "$*"; }
@@ -39,20 +62,42 @@ die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "cairn and buildah build as root here; run 'sudo make bench'"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer (got '$RUNS')"
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a non-negative integer (got '$WARMUP')"
+[[ $LAYERS =~ ^[1-9][0-9]*$ ]] || die "BENCH_LAYERS must be a positive integer (got '$LAYERS')"
+[[ $FILES =~ ^[1-9][0-9]*$ ]] || die "BENCH_FILES must be a positive integer (got '$FILES')"
 [ -x "$CAIRN" ] || die "CAIRN=$CAIRN is not executable (run 'make' first)"
 CAIRN=$(cd "$(dirname "$CAIRN")" && pwd)/$(basename "$CAIRN")
 
+# The build cases; case_buildfile and case_context name their Buildfile and
+# context (layers and context: generated under the temp dir, see below).
 case_buildfile() {
 	case $1 in
 	hello) echo "$repo/examples/hello/Buildfile" ;;
 	manyfiles) echo "$here/cases/manyfiles/Buildfile" ;;
 	parallel) echo "$here/cases/parallel/Buildfile" ;;
+	layers) echo "$work/cases/layers/Buildfile" ;;
+	context) echo "$work/cases/context.Buildfile" ;;
 	*) return 1 ;;
 	esac
 }
+case_context() {
+	case $1 in
+	context) echo "$ctx_tree" ;;
+	*) dirname "$(case_buildfile "$1")" ;;
+	esac
+}
+build_cases="" commit_cases="" reg=0
 for c in $CASES; do
-	case_buildfile "$c" >/dev/null || die "unknown case '$c' (known: hello manyfiles parallel)"
+	case $c in
+	hello | manyfiles | parallel | layers | context) build_cases+="$c " ;;
+	commit) commit_cases+="zstd gzip " ;;
+	bigcommit) commit_cases+="big " ;;
+	registry) reg=1 ;;
+	*) die "unknown case '$c' (known: $ALL_CASES)" ;;
+	esac
 done
+if [ -n "$commit_cases" ] && [ ! -x "$PROBE" ]; then
+	die "no commit probe at $PROBE ('make bench' builds it, or 'make build/bench/commit')"
+fi
 
 # ---- packages (Debian) ---------------------------------------------------
 # buildah and runc for the comparison, time for peak RSS, busybox-static
@@ -64,7 +109,7 @@ command -v runc >/dev/null || need+=(runc)
 command -v jq >/dev/null || need+=(jq)
 command -v zstd >/dev/null || need+=(zstd)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
-if [ ${#need[@]} -gt 0 ]; then
+if [ ${#need[@]} -gt 0 ] && [ -n "$build_cases" ]; then
 	log "installing: ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
@@ -94,20 +139,44 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# ---- buildah, configured by bench-owned files only -----------------------
-buildah_env
+# ---- results ---------------------------------------------------------------
+# One raw file for every case (the scripts called below append to it too).
+unset BENCH_RESULTS
+mkdir -p "$OUT"
+results_init "$work" || true
+failed=""   # the cases that could not be measured (the exit status says so)
 
+# ---- build cases: setup ----------------------------------------------------
 broot=   # current private storage (set by fresh_buildah)
-
-# ---- base image ----------------------------------------------------------
-# Built once by cairn from examples/busybox (copied, so examples/ is left as
-# is) into base-store; each run starts from a copy of it.
-base_store=$work/base-store
-log "building the busybox base with cairn (examples/busybox)"
-cp -a "$repo/examples/busybox" "$work/ctx-busybox"
-install -m 0755 /bin/busybox "$work/ctx-busybox/busybox"
-"$CAIRN" --root "$base_store" build -q -t busybox:latest "$work/ctx-busybox" >"$work/base.log" 2>&1 ||
-	{ cat "$work/base.log" >&2; die "cairn failed to build the busybox base"; }
+if [ -n "$build_cases" ]; then
+	buildah_env
+	# Base image: built once by cairn from examples/busybox (copied, so
+	# examples/ is left as is) into base-store; each run starts from a copy.
+	base_store=$work/base-store
+	log "building the busybox base with cairn (examples/busybox)"
+	cp -a "$repo/examples/busybox" "$work/ctx-busybox"
+	install -m 0755 /bin/busybox "$work/ctx-busybox/busybox"
+	"$CAIRN" --root "$base_store" build -q -t busybox:latest "$work/ctx-busybox" >"$work/base.log" 2>&1 ||
+		{ cat "$work/base.log" >&2; die "cairn failed to build the busybox base"; }
+fi
+# layers: one RUN per layer, each writing a file of its own.
+if [[ " $build_cases " == *" layers "* ]]; then
+	mkdir -p "$work/cases/layers"
+	{ echo "FROM busybox:latest"; for ((i = 1; i <= LAYERS; i++)); do echo "RUN echo $i >/l$i"; done; } \
+		>"$work/cases/layers/Buildfile"
+fi
+# context: COPY of a generated tree, made once per size and kept (like
+# commit.sh's tree): making a million files takes minutes.
+ctx_tree=$tmp_parent/cairn-bench-context-$FILES
+if [[ " $build_cases " == *" context "* ]]; then
+	mkdir -p "$work/cases"
+	printf 'FROM busybox:latest\nCOPY . /ctx\n' >"$work/cases/context.Buildfile"
+	if [ ! -d "$ctx_tree" ]; then
+		log "making $ctx_tree ($FILES files, once)"
+		rm -rf "$ctx_tree.part"
+		python3 "$here/ctxgen.py" "$ctx_tree.part" "$FILES" && mv "$ctx_tree.part" "$ctx_tree"
+	fi
+fi
 
 fresh_cairn() {   # -> $cstore: a store holding only busybox:latest
 	cstore=$work/cairn-store
@@ -128,38 +197,25 @@ fresh_buildah() { # -> $broot: private storage holding only busybox:latest
 	bah rmi localhost/base-store:latest >/dev/null
 }
 
-
-build_cairn() {   # CASE
+# build_TOOL CASE [cached]: a cold build on a fresh store; "cached": the
+# same build again on the store the cold build left (nothing changed, so
+# every step should come from the tool's cache).
+build_cairn() {
 	local bf; bf=$(case_buildfile "$1")
-	fresh_cairn
-	timed "cairn-$1" "$CAIRN" --root "$cstore" build -t "bench-$1:latest" -f "$bf" "$(dirname "$bf")"
+	[ -n "${2:-}" ] || fresh_cairn
+	timed "cairn-$1${2:+-$2}" "$CAIRN" --root "$cstore" build -t "bench-$1:latest" -f "$bf" "$(case_context "$1")"
 }
 
-build_buildah() { # CASE
+build_buildah() {
 	local bf; bf=$(case_buildfile "$1")
-	fresh_buildah
-	timed "buildah-$1" buildah --root "$broot/root" --runroot "$broot/runroot" \
+	[ -n "${2:-}" ] || fresh_buildah
+	timed "buildah-$1${2:+-$2}" buildah --root "$broot/root" --runroot "$broot/runroot" \
 		--storage-driver overlay bud --layers --pull=never --network host \
 		--isolation "$ISOLATION" --signature-policy "$work/policy.json" \
-		-t "bench-$1:latest" -f "$bf" "$(dirname "$bf")"
+		-t "bench-$1:latest" -f "$bf" "$(case_context "$1")"
 }
 
-# The same build again on the store the cold build left: nothing changed,
-# so every step should come from the tool's cache.
-rebuild_cairn() {   # CASE
-	local bf; bf=$(case_buildfile "$1")
-	timed "cairn-$1-cached" "$CAIRN" --root "$cstore" build -t "bench-$1:latest" -f "$bf" "$(dirname "$bf")"
-}
-
-rebuild_buildah() { # CASE
-	local bf; bf=$(case_buildfile "$1")
-	timed "buildah-$1-cached" buildah --root "$broot/root" --runroot "$broot/runroot" \
-		--storage-driver overlay bud --layers --pull=never --network host \
-		--isolation "$ISOLATION" --signature-policy "$work/policy.json" \
-		-t "bench-$1:latest" -f "$bf" "$(dirname "$bf")"
-}
-
-# ---- layer sizes ---------------------------------------------------------
+# ---- layer sizes -----------------------------------------------------------
 # layer_sizes OCI-DIR REF -> "COUNT TAR-BYTES BLOB-BYTES COMPRESSION":
 # compressed blob sizes from the manifest, tar bytes by decompressing.
 layer_sizes() {
@@ -189,49 +245,116 @@ sizes_buildah() { # CASE (after a buildah build): pushed as buildah would ship i
 	layer_sizes "$work/buildah-push" img
 }
 
-# ---- stats ---------------------------------------------------------------
-median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END {
-	if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-minv() { tr ' ' '\n' | grep . | sort -g | head -1; }
-maxv() { tr ' ' '\n' | grep . | sort -g | tail -1; }
+# sizes_note "COUNT TAR BLOB COMP" -> the table's note for a cold build
+sizes_note() {
+	local n tar blob comp
+	read -r n tar blob comp <<<"$1"
+	awk -v n="$n" -v t="$tar" -v b="$blob" -v c="$comp" 'BEGIN {
+		if (t == "?") { print "image not found"; exit }
+		printf "%d layers, %.1f MB tar, %.1f MB blobs (%s)", n, t / 1e6, b / 1e6, c }'
+}
 
-# ---- run -----------------------------------------------------------------
-log "cairn:   $CAIRN"
-log "buildah: $(buildah --version) (isolation $ISOLATION, network host, overlay, runc, cgroupfs)"
-log "runc:    $(runc --version | head -1)"
-log "host:    $(uname -r), $(nproc) CPUs, temp dir $work ($(stat -f -c %T "$work"))"
-log "runs:    $RUNS timed + $WARMUP warm-up per tool and case; cases: $CASES"
-log "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; anything else running skews the times)"
+# A buildah failure (buildah stops at 127 layers) is recorded, not fatal:
+# why_failed NAME -> its last STEP and error line.
+why_failed() {
+	local step err
+	step=$(grep -o 'STEP [0-9]*/[0-9]*' "$work/$1.log" | tail -1 || true)
+	err=$(grep -i 'error' "$work/$1.log" | tail -1 | cut -c1-100 || true)
+	echo "failed${step:+ at $step}: ${err:-see the log above}"
+}
 
-declare -A T C R L W
-for c in $CASES; do
+# ---- one build case ----------------------------------------------------------
+declare -A T C R W WR WC L F
+bench_build_case() {
+	local c=$1 i tool order
+	for tool in cairn buildah run; do
+		T[$tool]="" C[$tool]="" R[$tool]="" W[$tool]="" WR[$tool]="" WC[$tool]="" L[$tool]="" F[$tool]=""
+	done
 	for ((i = 1; i <= WARMUP; i++)); do
 		log "$c: warm-up $i/$WARMUP (untimed)"
-		build_cairn "$c"
-		build_buildah "$c"
+		build_cairn "$c" || die "cairn failed to build $c"
+		if [ -z "${F[buildah]}" ] && ! build_buildah "$c"; then
+			F[buildah]=$(why_failed "buildah-$c")
+			log "$c: buildah $(tr -d '\n' <<<"${F[buildah]}"); measuring cairn only"
+		fi
 	done
-	T[cairn.$c]="" T[buildah.$c]="" C[cairn.$c]="" C[buildah.$c]=""
-	R[cairn.$c]="" R[buildah.$c]=""
-	W[cairn.$c]="" W[buildah.$c]=""
 	for ((i = 1; i <= RUNS; i++)); do
 		if ((i % 2)); then order="cairn buildah"; else order="buildah cairn"; fi
 		for tool in $order; do
-			"build_$tool" "$c"
-			T[$tool.$c]+="$wall "
-			R[$tool.$c]+="$rss "
-			C[$tool.$c]+="$cpu "
+			[ -z "${F[$tool]}" ] || continue
+			if ! "build_$tool" "$c"; then
+				[ "$tool" = buildah ] || die "cairn failed to build $c"
+				F[buildah]=$(why_failed "buildah-$c")
+				log "$c: buildah $(tr -d '\n' <<<"${F[buildah]}"); measuring cairn only"
+				continue
+			fi
+			T[$tool]+="$wall " R[$tool]+="$rss " C[$tool]+="$cpu "
 			printf '    %-9s run %d/%d: %7.3f s wall %7.2f s cpu %8d KiB peak RSS\n' \
 				"$tool" "$i" "$RUNS" "$wall" "$cpu" "$rss"
 			if [ "$i" -eq 1 ]; then
-				L[$tool.$c]=$("sizes_$tool" "$c")
+				L[$tool]=$(sizes_note "$("sizes_$tool" "$c")")
 			fi
-			"rebuild_$tool" "$c"
-			W[$tool.$c]+="$wall "
-			printf '    %-9s run %d/%d: %7.3f s wall (cached rebuild)\n' "$tool" "$i" "$RUNS" "$wall"
+			"build_$tool" "$c" cached || die "$tool failed to rebuild $c"
+			W[$tool]+="$wall " WR[$tool]+="$rss " WC[$tool]+="$cpu "
+			printf '    %-9s run %d/%d: %7.3f s wall %7.2f s cpu %8d KiB peak RSS (cached rebuild)\n' \
+				"$tool" "$i" "$RUNS" "$wall" "$cpu" "$rss"
+			if [ "$c" = layers ] && [ "$tool" = cairn ]; then
+				# ...and the image runs: its last layer's file is there.
+				timed "cairn-layers-run" "$CAIRN" --root "$cstore" run --rm --network none "bench-layers:latest" cat "/l$LAYERS" ||
+					die "cairn could not run the $LAYERS-layer image"
+				[ "$(tail -1 "$work/cairn-layers-run.log")" = "$LAYERS" ] ||
+					die "the $LAYERS-layer image's /l$LAYERS is not '$LAYERS'"
+				T[run]+="$wall " R[run]+="$rss " C[run]+="$cpu "
+			fi
 		done
 	done
+	local what
+	case $c in
+	layers) what="$LAYERS RUN steps" ;;
+	context) what="$FILES files" ;;
+	*) what="" ;;
+	esac
+	result "$c" cold cairn buildah "${T[cairn]}" "${R[cairn]}" "${C[cairn]}" "${what:+$what, }${L[cairn]}"
+	result "$c" cold buildah - "${T[buildah]}" "${R[buildah]}" "${C[buildah]}" "${F[buildah]:-${L[buildah]}}"
+	result "$c" cached cairn buildah "${W[cairn]}" "${WR[cairn]}" "${WC[cairn]}" "$what"
+	result "$c" cached buildah - "${W[buildah]}" "${WR[buildah]}" "${WC[buildah]}" "${F[buildah]:-}"
+	if [ "$c" = layers ]; then
+		result layers run cairn - "${T[run]}" "${R[run]}" "${C[run]}" "cairn run --rm --network none IMAGE cat /l$LAYERS"
+	fi
 	drop_buildah
 	rm -rf "$work/cairn-store" "$work/buildah-push"
+}
+
+# ---- run -------------------------------------------------------------------
+log "cairn:   $CAIRN"
+if [ -n "$build_cases" ]; then
+	log "buildah: $(buildah --version) (isolation $ISOLATION, network host, overlay, runc, cgroupfs)"
+	log "runc:    $(runc --version | head -1)"
+fi
+log "host:    $(uname -r), $(nproc) CPUs, temp dir $work ($(stat -f -c %T "$work"))"
+log "runs:    $RUNS timed + $WARMUP warm-up per tool and case; cases: $CASES"
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+log "load:    $load_start (1/5/15 min; anything else running skews the times)"
+
+commit_done=0
+for c in $CASES; do
+	case $c in
+	commit | bigcommit)
+		[ "$commit_done" = 0 ] || continue
+		commit_done=1
+		log "commit: bench/commit.sh ($commit_cases)"
+		COMMIT_PROBE=$PROBE BENCH_COMMIT_CASES="$commit_cases" "$here/commit.sh" ||
+			{ echo "bench: commit.sh failed" >&2; failed+="commit "; }
+		;;
+	registry)
+		log "registry: bench/registry.sh"
+		CAIRN=$CAIRN "$here/registry.sh" || { echo "bench: registry.sh failed" >&2; failed+="registry "; }
+		;;
+	*)
+		log "$c: cold and cached builds"
+		bench_build_case "$c"
+		;;
+	esac
 done
 
 # Anything still mounted under the temp dir is a leak of one of the tools.
@@ -240,46 +363,21 @@ if awk -v w="$work/" 'index($5, w) == 1 { found = 1 } END { exit !found }' /proc
 	awk -v w="$work/" 'index($5, w) == 1 { print "  " $5 }' /proc/self/mountinfo >&2
 fi
 
-# ---- report --------------------------------------------------------------
-log "load:    $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+# ---- report ------------------------------------------------------------------
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+log "load:    $load_end at the end"
+{
+	echo
+	echo "$("$CAIRN" --version 2>/dev/null | head -1 || true) ($CAIRN, tree $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?')), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs," \
+		"load $load_start at the start, $load_end at the end"
+	echo "median/min/max_s: wall seconds over the runs; cpu_s, peak_MiB: medians (GNU time: user+sys of the"
+	echo "process tree; largest single process). ratio: median / the vs tool's median (lower: cairn faster)."
+	echo "goal: issue 16's, 'met' yes/NO (n/a: the other tool failed). Reading it: bench/README.md."
+	echo
+	results_table "$BENCH_RESULTS" "$OUT/results.tsv"
+} | tee "$OUT/results.txt"
 echo
-echo "Cold builds (fresh store holding only busybox:latest), $RUNS runs each; wall time in seconds."
-echo "cpu_s: user + system CPU seconds of the build's process tree (RUN steps included), median."
-echo "peak RSS: largest process of the build's process tree (GNU time %M), median over runs."
-echo "layers: whole image (base included); tar = uncompressed bytes, blob = compressed as stored"
-echo "(cairn: its store) or shipped (buildah: 'buildah push' to an OCI layout)."
-echo
-fmt='%-10s %-8s %9s %8s %8s %14s %7s %9s %7s %10s  %s\n'
-# shellcheck disable=SC2059
-printf "$fmt" case tool median_s min_s max_s cairn/buildah cpu_s peak_MiB layers tar_bytes blob_bytes
-for c in $CASES; do
-	mc=$(median <<<"${T[cairn.$c]}")
-	mb=$(median <<<"${T[buildah.$c]}")
-	ratio=$(awk -v a="$mc" -v b="$mb" 'BEGIN { printf "%.2f", a / b }')
-	for tool in cairn buildah; do
-		read -r n tar blob comp <<<"${L[$tool.$c]}"
-		rss_mib=$(awk -v k="$(median <<<"${R[$tool.$c]}")" 'BEGIN { printf "%.1f", k / 1024 }')
-		# shellcheck disable=SC2059
-		printf "$fmt" "$c" "$tool" "$(median <<<"${T[$tool.$c]}")" \
-			"$(minv <<<"${T[$tool.$c]}")" "$(maxv <<<"${T[$tool.$c]}")" \
-			"$([ "$tool" = cairn ] && echo "$ratio" || echo -)" \
-			"$(median <<<"${C[$tool.$c]}")" "$rss_mib" \
-			"$n" "$tar" "$blob ($comp)"
-	done
-done
-
-echo
-echo "Cached rebuilds (the same build again, nothing changed), $RUNS runs each; wall time in seconds."
-fmt2='%-10s %-8s %9s %8s %8s %14s\n'
-# shellcheck disable=SC2059
-printf "$fmt2" case tool median_s min_s max_s cairn/buildah
-for c in $CASES; do
-	mc=$(median <<<"${W[cairn.$c]}")
-	mb=$(median <<<"${W[buildah.$c]}")
-	ratio=$(awk -v a="$mc" -v b="$mb" 'BEGIN { printf "%.2f", a / b }')
-	for tool in cairn buildah; do
-		# shellcheck disable=SC2059
-		printf "$fmt2" "$c" "$tool" "$(median <<<"${W[$tool.$c]}")" "$(minv <<<"${W[$tool.$c]}")" \
-			"$(maxv <<<"${W[$tool.$c]}")" "$([ "$tool" = cairn ] && echo "$ratio" || echo -)"
-	done
-done
+echo "bench: the table is in $OUT/results.txt, tab-separated in $OUT/results.tsv"
+if [ -n "$failed" ]; then
+	die "not measured: $failed"
+fi
