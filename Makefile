@@ -5,7 +5,8 @@
 #   make check SANITIZE=address,undefined
 #   make demo        build the example images and run hello with cairn run
 #                    (store: build/demo-store unless CAIRN_ROOT is set)
-#   make bench       cairn vs buildah, side by side
+#   make bench       issue 16's table: builds vs buildah, commit vs tar | zstd / pigz,
+#                    push/pull vs skopeo; BENCH_CASES, BENCH_RUNS (bench/README.md)
 #   make bench-commit    a 1 GiB layer commit vs tar | zstd -T2 and tar | pigz
 #   make bench-registry  push/pull vs skopeo copy, against a local registry
 #   make bench-cache build cache shared through a local registry, cairn vs buildah
@@ -213,8 +214,9 @@ check: deps lint
 demo: deps all
 	CAIRN=$(abspath $(BUILD)/cairn) CAIRN_ROOT="$${CAIRN_ROOT:-$(abspath $(BUILD))/demo-store}" examples/demo.sh
 
-bench: deps all
-	CAIRN=$(abspath $(BUILD)/cairn) bench/run.sh
+bench: deps all $(BUILD)/bench/commit
+	CAIRN=$(abspath $(BUILD)/cairn) COMMIT_PROBE=$(abspath $(BUILD)/bench/commit) \
+		BENCH_OUT="$${BENCH_OUT:-$(abspath $(BUILD))/bench}" bench/run.sh
 
 # A layer commit of a 1 GiB tree: cairn's writer vs tar | zstd -T2 / pigz.
 bench-commit: $(BUILD)/bench/commit

@@ -37,6 +37,7 @@ shopt -s inherit_errexit
 
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/buildah-env.sh"
+. "$here/timed.sh"
 repo=$(cd "$here/.." && pwd)
 CAIRN=${CAIRN:-$repo/build/cairn}
 RUNS=${BENCH_RUNS:-3}
@@ -343,8 +344,6 @@ runner_b() {
 }
 
 # ---- stats ---------------------------------------------------------------
-median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END {
-	if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 human() { awk -v b="$1" 'BEGIN { split("B kB MB GB", u); i = 1
 	while (b >= 1000 && i < 4) { b /= 1000; i++ }
 	printf (i == 1 ? "%d %s" : "%.1f %s"), b, u[i] }'; }

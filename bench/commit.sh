@@ -132,5 +132,5 @@ done
 echo "==> load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ "$own" = 1 ]; then
 	echo
-	results_table
+	results_table "$BENCH_RESULTS"
 fi

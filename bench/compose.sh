@@ -195,8 +195,6 @@ drop_buildah
 rm -rf "$work/cairn-store" "$work/project"
 
 # ---- report --------------------------------------------------------------
-median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END {
-	if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 minmax() { tr ' ' '\n' | grep . | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s %s\n", lo, hi }'; }
 log "load:     $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo

@@ -107,5 +107,5 @@ done
 echo "==> registry: load after $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ "$own" = 1 ]; then
 	echo
-	results_table
+	results_table "$BENCH_RESULTS"
 fi

@@ -4,13 +4,8 @@
 # BENCH_RESULTS names the raw file (tab-separated, one row per case, mode
 # and tool). run.sh sets it and exports it, so the scripts it calls append
 # to the same file; a script run on its own (make bench-commit) makes its
-# own with results_init and prints the table of its rows.
-
-# median / minv / maxv: of the numbers on stdin (spaces or newlines).
-median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END {
-	if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-minv() { tr ' ' '\n' | grep . | sort -g | head -1; }
-maxv() { tr ' ' '\n' | grep . | sort -g | tail -1; }
+# own with results_init and prints the table of its rows. Needs timed.sh
+# (median, minv, maxv) sourced first.
 
 # results_init DIR: BENCH_RESULTS = DIR/results.raw.tsv unless already set
 # (by a calling run.sh). Returns 0 when this script owns the file (and so

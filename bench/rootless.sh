@@ -159,10 +159,6 @@ if ! build_buildah hello 2>"$work/buildah-check.err"; then
 	tools="root rootless"
 fi
 
-median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END {
-	if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-minv() { tr ' ' '\n' | grep . | sort -g | head -1; }
-maxv() { tr ' ' '\n' | grep . | sort -g | tail -1; }
 
 log "cairn:   $CAIRN"
 log "runc:    $(runc --version | head -1)"

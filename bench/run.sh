@@ -85,13 +85,13 @@ case_context() {
 	*) dirname "$(case_buildfile "$1")" ;;
 	esac
 }
-build_cases="" commit_cases="" reg=0
+build_cases="" commit_cases=""
 for c in $CASES; do
 	case $c in
 	hello | manyfiles | parallel | layers | context) build_cases+="$c " ;;
 	commit) commit_cases+="zstd gzip " ;;
 	bigcommit) commit_cases+="big " ;;
-	registry) reg=1 ;;
+	registry) ;;
 	*) die "unknown case '$c' (known: $ALL_CASES)" ;;
 	esac
 done

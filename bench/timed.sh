@@ -1,4 +1,5 @@
-# Sourced by the bench scripts (run.sh, rootless.sh): one timed command.
+# Sourced by the bench scripts: one timed command, and the statistics of
+# the times.
 
 # timed NAME CMD...: runs CMD with /usr/bin/time, output to $work/NAME.log;
 # sets wall (seconds), cpu (user + system seconds of the whole process tree,
@@ -17,3 +18,9 @@ timed() {
 	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
 	read -r rss cpu < <(tail -1 "$work/$name.time" | awk '{ printf "%d %.2f\n", $1, $2 + $3 }')
 }
+
+# median / minv / maxv: of the numbers on stdin (spaces or newlines).
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END {
+	if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+minv() { tr ' ' '\n' | grep . | sort -g | head -1; }
+maxv() { tr ' ' '\n' | grep . | sort -g | tail -1; }
