@@ -140,10 +140,12 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---- results ---------------------------------------------------------------
-# One raw file for every case (the scripts called below append to it too).
+# One raw file for every case (the scripts called below append to it too),
+# in BENCH_OUT: what was measured stays there if the bench stops half-way.
 unset BENCH_RESULTS
 mkdir -p "$OUT"
-results_init "$work" || true
+rm -f "$OUT/results.txt" "$OUT/results.tsv"
+results_init "$OUT" || true
 failed=""   # the cases that could not be measured (the exit status says so)
 
 # ---- build cases: setup ----------------------------------------------------
@@ -259,7 +261,8 @@ sizes_note() {
 why_failed() {
 	local step err
 	step=$(grep -o 'STEP [0-9]*/[0-9]*' "$work/$1.log" | tail -1 || true)
-	err=$(grep -i 'error' "$work/$1.log" | tail -1 | cut -c1-100 || true)
+	err=$(grep -i 'error' "$work/$1.log" | tail -1 || true)
+	[ "${#err}" -le 90 ] || err="...${err: -87}"   # the cause is at the end
 	echo "failed${step:+ at $step}: ${err:-see the log above}"
 }
 
