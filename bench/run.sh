@@ -256,7 +256,7 @@ sizes_note() {
 		printf "%d layers, %.1f MB tar, %.1f MB blobs (%s)", n, t / 1e6, b / 1e6, c }'
 }
 
-# A buildah failure (buildah stops at 127 layers) is recorded, not fatal:
+# A buildah failure (buildah stops at 128 layers) is recorded, not fatal:
 # why_failed NAME -> its last STEP and error line.
 why_failed() {
 	local step err
