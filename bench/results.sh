@@ -24,7 +24,7 @@ results_init() {
 # One row: medians, min and max of the wall times; median peak RSS (MiB)
 # and CPU seconds. VS names the tool (same case and mode) that TOOL's
 # median is divided by, "-" for none. WALL empty: the tool failed (NOTE says
-# why). Also printed as it is recorded.
+# why).
 result() {
 	local c=$1 m=$2 t=$3 vs=$4 w=$5 r=$6 cpu=$7 note=${8:-} n med mn mx rmib cmed
 	n=$(wc -w <<<"$w")
@@ -49,7 +49,7 @@ result() {
 # "ratio<=X" (median / the VS tool's median) and "rss<=MiB". A commit goal
 # of "at least 0.8 of the reference's throughput" is a time ratio <= 1.25.
 goals_awk='
-function goals(c, m, t) {
+function goals(c, m, t,    g) {
 	if (m == "cached" && t == "cairn") g = "ratio<=0.05"; else g = ""
 	if (c == "manyfiles" && m == "cold" && t == "cairn") g = "ratio<=0.50"
 	if (c == "commit" && (t == "cairn-zstd3" || t == "cairn-gzip")) g = "ratio<=1.25"
