@@ -28,6 +28,7 @@
 #   CAIRN                    cairn binary (default: build/cairn)
 #   COMMIT_PROBE             commit/bigcommit's probe (default: build/bench/commit)
 #   BENCH_RUNS               timed runs per tool and case (default 5; registry 3)
+#   BENCH_RUNS_<case>        the same for one build case (e.g. BENCH_RUNS_context=2)
 #   BENCH_WARMUP             untimed warm-up builds per tool and case (default 1)
 #   BENCH_CASES              space-separated subset of the cases above (default all)
 #   BENCH_LAYERS             steps of the layers case (default 500)
@@ -269,7 +270,9 @@ why_failed() {
 # ---- one build case ----------------------------------------------------------
 declare -A T C R W WR WC L F
 bench_build_case() {
-	local c=$1 i tool order
+	local c=$1 i tool order runs_var=BENCH_RUNS_$1 runs
+	runs=${!runs_var:-$RUNS}
+	[[ $runs =~ ^[1-9][0-9]*$ ]] || die "$runs_var must be a positive integer (got '$runs')"
 	for tool in cairn buildah run; do
 		T[$tool]="" C[$tool]="" R[$tool]="" W[$tool]="" WR[$tool]="" WC[$tool]="" L[$tool]="" F[$tool]=""
 	done
@@ -281,7 +284,7 @@ bench_build_case() {
 			log "$c: buildah $(tr -d '\n' <<<"${F[buildah]}"); measuring cairn only"
 		fi
 	done
-	for ((i = 1; i <= RUNS; i++)); do
+	for ((i = 1; i <= runs; i++)); do
 		if ((i % 2)); then order="cairn buildah"; else order="buildah cairn"; fi
 		for tool in $order; do
 			[ -z "${F[$tool]}" ] || continue
@@ -293,14 +296,14 @@ bench_build_case() {
 			fi
 			T[$tool]+="$wall " R[$tool]+="$rss " C[$tool]+="$cpu "
 			printf '    %-9s run %d/%d: %7.3f s wall %7.2f s cpu %8d KiB peak RSS\n' \
-				"$tool" "$i" "$RUNS" "$wall" "$cpu" "$rss"
+				"$tool" "$i" "$runs" "$wall" "$cpu" "$rss"
 			if [ "$i" -eq 1 ]; then
 				L[$tool]=$(sizes_note "$("sizes_$tool" "$c")")
 			fi
 			"build_$tool" "$c" cached || die "$tool failed to rebuild $c"
 			W[$tool]+="$wall " WR[$tool]+="$rss " WC[$tool]+="$cpu "
 			printf '    %-9s run %d/%d: %7.3f s wall %7.2f s cpu %8d KiB peak RSS (cached rebuild)\n' \
-				"$tool" "$i" "$RUNS" "$wall" "$cpu" "$rss"
+				"$tool" "$i" "$runs" "$wall" "$cpu" "$rss"
 			if [ "$c" = layers ] && [ "$tool" = cairn ]; then
 				# ...and the image runs: its last layer's file is there.
 				timed "cairn-layers-run" "$CAIRN" --root "$cstore" run --rm --network none "bench-layers:latest" cat "/l$LAYERS" ||
