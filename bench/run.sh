@@ -96,6 +96,10 @@ for c in $CASES; do
 	*) die "unknown case '$c' (known: $ALL_CASES)" ;;
 	esac
 done
+for c in $build_cases; do
+	v=BENCH_RUNS_$c
+	[[ ${!v:-$RUNS} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
+done
 if [ -n "$commit_cases" ] && [ ! -x "$PROBE" ]; then
 	die "no commit probe at $PROBE ('make bench' builds it, or 'make build/bench/commit')"
 fi
@@ -271,8 +275,7 @@ why_failed() {
 declare -A T C R W WR WC L F
 bench_build_case() {
 	local c=$1 i tool order runs_var=BENCH_RUNS_$1 runs
-	runs=${!runs_var:-$RUNS}
-	[[ $runs =~ ^[1-9][0-9]*$ ]] || die "$runs_var must be a positive integer (got '$runs')"
+	runs=${!runs_var:-$RUNS}   # checked above
 	for tool in cairn buildah run; do
 		T[$tool]="" C[$tool]="" R[$tool]="" W[$tool]="" WR[$tool]="" WC[$tool]="" L[$tool]="" F[$tool]=""
 	done
