@@ -377,7 +377,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 log "load:    $load_end at the end"
 {
 	echo
-	echo "$("$CAIRN" --version 2>/dev/null | head -1 || true) ($CAIRN, tree $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?')), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs," \
+	echo "$("$CAIRN" --version 2>/dev/null | head -1 || true) ($CAIRN; bench scripts at $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?')), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs," \
 		"load $load_start at the start, $load_end at the end"
 	echo "median/min/max_s: wall seconds over the runs; cpu_s, peak_MiB: medians (GNU time: user+sys of the"
 	echo "process tree; largest single process). ratio: median / the vs tool's median (lower: cairn faster)."
