@@ -37,7 +37,7 @@ shopt -s inherit_errexit
 
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/buildah-env.sh"
-. "$here/timed.sh"
+. "$here/timed.sh"   # median; its timed() is replaced below (registry marks)
 repo=$(cd "$here/.." && pwd)
 CAIRN=${CAIRN:-$repo/build/cairn}
 RUNS=${BENCH_RUNS:-3}
