@@ -17,11 +17,12 @@
  * integers little-endian, keys strictly increasing in path order (bytes,
  * '/' before any other: the order in which the COPY walk, names sorted per
  * directory, visits them, so its lookups read each block once). A block is
- * cut after SC_BLOCK bytes of entries. Anything that does not check out
+ * cut after SCF_BLOCK bytes of entries. Anything that does not check out
  * loads as an empty cache: the whole file is checked at the load, a
  * block again whenever it is read.
  */
 #include "builder/statcache.h"
+#include "builder/statcache_file.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
@@ -44,15 +45,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SC_MAGIC "cairnsc"     /* 8 bytes with its NUL */
-#define SC_VERSION 2
-#define SC_HEADER 24
-#define SC_BLOCK_HEAD 8
-#define SC_ENTRY_FIXED 88
-#define SC_MD 32
-#define SC_BLOCK ((size_t)64 << 10)
-/* The longest block: one cut just after SC_BLOCK bytes by the longest entry. */
-#define SC_BLOCK_MAX (SC_BLOCK + SC_ENTRY_FIXED + BF_STATCACHE_MAX_KEY)
 #define SC_CHUNK ((size_t)64 << 10)
 /* A hit refreshes an entry's "used" time on disk only when it is older than
  * this, so that a build whose files all hit does not rewrite the cache. */
@@ -62,17 +54,6 @@
 #define SC_AGE_BUCKETS (24 * 366 * 2)
 #define NONE SIZE_MAX
 
-/* What is recorded for a key. */
-struct sc_rec {
-	uint64_t size;
-	uint64_t mtime_ns;      /* see ts_ns() */
-	uint64_t ctime_ns;
-	uint64_t ino;
-	uint64_t dev;
-	uint64_t used;          /* unix seconds of the last use (persisted) */
-	unsigned char md[32];
-};
-
 /* An entry of the session's table: recorded, refreshed or dropped since
  * the cache file was read. */
 struct sc_entry {
@@ -81,31 +62,17 @@ struct sc_entry {
 	bool dead;              /* dropped (stale): the file's entry goes too */
 	bool in_file;           /* the cache file has a live entry for the key */
 	uint64_t hash;
-	struct sc_rec r;
-};
-
-/* One block of a cache file, read and checked. */
-struct sc_blk {
-	unsigned char *buf;     /* head, entries, digest */
-	uint32_t n;
-	uint32_t *offs;         /* each entry's offset in BUF */
-	size_t offs_cap;
-};
-
-struct sc_index {
-	uint64_t off;
-	char *first;            /* the block's first key */
-	uint32_t first_len;
+	struct scf_rec r;
 };
 
 struct bf_statcache {
 	/* The cache file lookups read (fd -1: none), its blocks' index, the
 	 * block last read. */
 	int fd;
-	struct sc_index *idx;
+	struct scf_index *idx;
 	size_t nidx, idx_cap;
 	size_t cur;
-	struct sc_blk blk;
+	struct scf_blk blk;
 	/* Where it is saved to when the table fills up (dirfd -1: nowhere,
 	 * what does not fit is not recorded). */
 	int dirfd;
@@ -125,22 +92,6 @@ struct bf_statcache {
 	char *chunk;
 };
 
-/* ---- little-endian fields ---- */
-
-static uint64_t get_le(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = n - 1; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static void put_le(unsigned char *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
 /* ---- the table's hash: keyed SipHash-2-4, OpenSSL's ---- */
 
 /* The 64-bit SipHash-2-4 of DATA under the cache's random key. The MAC
@@ -153,22 +104,10 @@ static uint64_t sc_hash(const struct bf_statcache *sc, const void *data, size_t 
 	if (!EVP_MAC_init(sc->mac, NULL, 0, NULL) || !EVP_MAC_update(sc->mac, data, len) ||
 	    !EVP_MAC_final(sc->mac, out, &outlen, sizeof(out)) || outlen != sizeof(out))
 		abort();        /* the context was set up in bf_statcache_new */
-	return get_le(out, 8);
+	return scf_get_le(out, 8);
 }
 
 /* ---- digests ---- */
-
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* "sha256:<hex>" (as cn_sha256_final writes it) to 32 bytes. */
-static void digest_to_raw(const char *s, unsigned char md[32])
-{
-	for (int i = 0; i < 32; i++)
-		md[i] = (unsigned char)(hexval(s[7 + 2 * i]) << 4 | hexval(s[8 + 2 * i]));
-}
 
 static void raw_to_digest(const unsigned char md[32], char out[CN_DIGEST_STR_SIZE])
 {
@@ -179,124 +118,6 @@ static void raw_to_digest(const unsigned char md[32], char out[CN_DIGEST_STR_SIZ
 		out[8 + 2 * i] = hex[md[i] & 15];
 	}
 	out[7 + 64] = '\0';
-}
-
-static void sha_raw(const void *data, size_t len, unsigned char md[32])
-{
-	char s[CN_DIGEST_STR_SIZE];
-	cn_sha256_oneshot(data, len, s);
-	digest_to_raw(s, md);
-}
-
-/* ---- keys in path order ---- */
-
-/* Bytewise, but '/' sorts before any other byte: components compare one by
- * one, as the walk visits them. */
-static int key_cmp(const char *a, size_t al, const char *b, size_t bl)
-{
-	size_t n = al < bl ? al : bl;
-	for (size_t i = 0; i < n; i++) {
-		int x = a[i] == '/' ? 0 : (unsigned char)a[i] + 1;
-		int y = b[i] == '/' ? 0 : (unsigned char)b[i] + 1;
-		if (x != y)
-			return x - y;
-	}
-	return al < bl ? -1 : al > bl ? 1 : 0;
-}
-
-/* ---- entries in a block ---- */
-
-static void rec_get(const unsigned char *p, struct sc_rec *r)
-{
-	r->size = get_le(p + 8, 8);
-	r->mtime_ns = get_le(p + 16, 8);
-	r->ctime_ns = get_le(p + 24, 8);
-	r->ino = get_le(p + 32, 8);
-	r->dev = get_le(p + 40, 8);
-	r->used = get_le(p + 48, 8);
-	memcpy(r->md, p + 56, 32);
-}
-
-static void rec_put(unsigned char *p, size_t len, const struct sc_rec *r)
-{
-	put_le(p, len, 4);
-	put_le(p + 4, 0, 4);
-	put_le(p + 8, r->size, 8);
-	put_le(p + 16, r->mtime_ns, 8);
-	put_le(p + 24, r->ctime_ns, 8);
-	put_le(p + 32, r->ino, 8);
-	put_le(p + 40, r->dev, 8);
-	put_le(p + 48, r->used, 8);
-	memcpy(p + 56, r->md, 32);
-}
-
-static const char *blk_key(const struct sc_blk *b, uint32_t i, size_t *len)
-{
-	const unsigned char *p = b->buf + b->offs[i];
-	*len = get_le(p, 4);
-	return (const char *)p + SC_ENTRY_FIXED;
-}
-
-static void blk_free(struct sc_blk *b)
-{
-	free(b->buf);
-	free(b->offs);
-	memset(b, 0, sizeof(*b));
-}
-
-/* Read the block at OFF of FD (SIZE bytes long) into B and check it: its
- * digest, every entry's form, keys strictly increasing. *NEXT: where the
- * next block starts. False on any damage (and at the end marker, with
- * B->n 0 and *NEXT the end of the file). */
-static bool blk_read(int fd, uint64_t off, uint64_t size, struct sc_blk *b, uint64_t *next)
-{
-	unsigned char head[SC_BLOCK_HEAD], md[32];
-	uint64_t nbytes, n, pos = SC_BLOCK_HEAD;
-	b->n = 0;
-	if (off > size || size - off < SC_BLOCK_HEAD || pread(fd, head, sizeof(head), (off_t)off) != SC_BLOCK_HEAD)
-		return false;
-	nbytes = get_le(head, 4);
-	n = get_le(head + 4, 4);
-	if (nbytes == 0 && n == 0) {
-		*next = off + SC_BLOCK_HEAD;
-		return false;
-	}
-	if (nbytes > SC_BLOCK_MAX || n == 0 || n > nbytes / (SC_ENTRY_FIXED + 1) ||
-	    size - off - SC_BLOCK_HEAD < nbytes + SC_MD)
-		return false;
-	if (!b->buf)
-		b->buf = cn_xmalloc(SC_BLOCK_HEAD + SC_BLOCK_MAX + SC_MD);
-	if (pread(fd, b->buf, SC_BLOCK_HEAD + nbytes + SC_MD, (off_t)off) != (ssize_t)(SC_BLOCK_HEAD + nbytes + SC_MD))
-		return false;
-	sha_raw(b->buf, SC_BLOCK_HEAD + nbytes, md);
-	if (memcmp(md, b->buf + SC_BLOCK_HEAD + nbytes, 32) != 0 ||
-	    memcmp(b->buf, head, SC_BLOCK_HEAD) != 0)
-		return false;
-	cn_xgrow((void **)&b->offs, &b->offs_cap, n, sizeof(*b->offs));
-	for (uint64_t i = 0; i < n; i++) {
-		const unsigned char *p = b->buf + pos;
-		uint64_t len;
-		if (SC_BLOCK_HEAD + nbytes - pos < SC_ENTRY_FIXED)
-			return false;
-		len = get_le(p, 4);
-		if (len == 0 || len > BF_STATCACHE_MAX_KEY || get_le(p + 4, 4) != 0 ||
-		    SC_BLOCK_HEAD + nbytes - pos - SC_ENTRY_FIXED < len ||
-		    memchr(p + SC_ENTRY_FIXED, '\0', len))
-			return false;
-		b->offs[i] = (uint32_t)pos;
-		if (i > 0) {
-			size_t plen;
-			const char *prev = blk_key(b, (uint32_t)(i - 1), &plen);
-			if (key_cmp(prev, plen, (const char *)p + SC_ENTRY_FIXED, len) >= 0)
-				return false;
-		}
-		pos += SC_ENTRY_FIXED + len;
-	}
-	if (pos != SC_BLOCK_HEAD + nbytes)
-		return false;
-	b->n = (uint32_t)n;
-	*next = off + SC_BLOCK_HEAD + nbytes + SC_MD;
-	return true;
 }
 
 /* ---- the session's table ---- */
@@ -415,21 +236,13 @@ static void file_close(struct bf_statcache *sc)
 	sc->blk.n = 0;
 }
 
-static void idx_add(struct sc_index **idx, size_t *n, size_t *cap, uint64_t off, const char *first,
-		    size_t len)
-{
-	cn_xgrow((void **)idx, cap, *n + 1, sizeof(**idx));
-	(*idx)[(*n)++] = (struct sc_index){ .off = off, .first = cn_xstrndup(first, len),
-					    .first_len = (uint32_t)len };
-}
-
 void bf_statcache_free(struct bf_statcache *sc)
 {
 	if (!sc)
 		return;
 	table_clear(sc);
 	file_close(sc);
-	blk_free(&sc->blk);
+	scf_blk_free(&sc->blk);
 	if (sc->dirfd >= 0)
 		close(sc->dirfd);
 	free(sc->name);
@@ -454,15 +267,15 @@ size_t bf_statcache_count(const struct bf_statcache *sc)
  * if anything in it does not check out. */
 static bool file_scan(struct bf_statcache *sc, int fd, uint64_t size)
 {
-	unsigned char hdr[SC_HEADER];
+	unsigned char hdr[SCF_HEADER];
 	_cleanup_free_ char *last = NULL;
 	size_t last_len = 0;
-	uint64_t count, seen = 0, off = SC_HEADER;
+	uint64_t count, seen = 0, off = SCF_HEADER;
 
-	if (size < SC_HEADER + SC_BLOCK_HEAD || pread(fd, hdr, sizeof(hdr), 0) != SC_HEADER ||
-	    memcmp(hdr, SC_MAGIC, 8) != 0 || get_le(hdr + 8, 4) != SC_VERSION || get_le(hdr + 12, 4) != 0)
+	if (size < SCF_HEADER + SCF_BLOCK_HEAD || pread(fd, hdr, sizeof(hdr), 0) != SCF_HEADER ||
+	    memcmp(hdr, SCF_MAGIC, 8) != 0 || scf_get_le(hdr + 8, 4) != SCF_VERSION || scf_get_le(hdr + 12, 4) != 0)
 		return false;
-	count = get_le(hdr + 16, 8);
+	count = scf_get_le(hdr + 16, 8);
 	if (count > BF_STATCACHE_MAX_ENTRIES)
 		return false;
 	last = cn_xmalloc(BF_STATCACHE_MAX_KEY);
@@ -470,19 +283,19 @@ static bool file_scan(struct bf_statcache *sc, int fd, uint64_t size)
 		uint64_t next = 0;
 		size_t flen, llen;
 		const char *first, *lk;
-		if (!blk_read(fd, off, size, &sc->blk, &next)) {
+		if (!scf_blk_read(fd, off, size, &sc->blk, &next)) {
 			/* Damage, or the end marker: which must end the file. */
 			sc->cur = NONE;
 			return sc->blk.n == 0 && next == size && seen == count;
 		}
-		first = blk_key(&sc->blk, 0, &flen);
-		if (seen > 0 && key_cmp(last, last_len, first, flen) >= 0)
+		first = scf_blk_key(&sc->blk, 0, &flen);
+		if (seen > 0 && scf_key_cmp(last, last_len, first, flen) >= 0)
 			return false;
 		seen += sc->blk.n;
 		if (seen > count)
 			return false;
-		idx_add(&sc->idx, &sc->nidx, &sc->idx_cap, off, first, flen);
-		lk = blk_key(&sc->blk, sc->blk.n - 1, &llen);
+		scf_idx_add(&sc->idx, &sc->nidx, &sc->idx_cap, off, first, flen);
+		lk = scf_blk_key(&sc->blk, sc->blk.n - 1, &llen);
 		memcpy(last, lk, llen);
 		last_len = llen;
 		off = next;
@@ -526,16 +339,16 @@ int bf_statcache_load(int dirfd, const char *name, struct bf_statcache **out, cn
 	}
 	sc->fd = fd;
 	{
-		unsigned char hdr[SC_HEADER];
-		if (pread(fd, hdr, sizeof(hdr), 0) == SC_HEADER)
-			sc->live = (size_t)get_le(hdr + 16, 8);
+		unsigned char hdr[SCF_HEADER];
+		if (pread(fd, hdr, sizeof(hdr), 0) == SCF_HEADER)
+			sc->live = (size_t)scf_get_le(hdr + 16, 8);
 	}
 	*out = sc;
 	return 0;
 }
 
 /* KEY's record in the cache file, if it has one. */
-static bool file_find(struct bf_statcache *sc, const char *key, size_t len, struct sc_rec *r)
+static bool file_find(struct bf_statcache *sc, const char *key, size_t len, struct scf_rec *r)
 {
 	size_t lo = 0, hi = sc->nidx, b;
 	struct stat st;
@@ -545,7 +358,7 @@ static bool file_find(struct bf_statcache *sc, const char *key, size_t len, stru
 	/* The last block whose first key is <= KEY. */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (key_cmp(sc->idx[mid].first, sc->idx[mid].first_len, key, len) <= 0)
+		if (scf_key_cmp(sc->idx[mid].first, sc->idx[mid].first_len, key, len) <= 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -556,7 +369,7 @@ static bool file_find(struct bf_statcache *sc, const char *key, size_t len, stru
 	if (sc->cur != b) {
 		uint64_t next;
 		sc->cur = NONE;
-		if (fstat(sc->fd, &st) < 0 || !blk_read(sc->fd, sc->idx[b].off, (uint64_t)st.st_size, &sc->blk, &next))
+		if (fstat(sc->fd, &st) < 0 || !scf_blk_read(sc->fd, sc->idx[b].off, (uint64_t)st.st_size, &sc->blk, &next))
 			return false;   /* damaged since the load: a miss */
 		sc->cur = b;
 	}
@@ -565,10 +378,10 @@ static bool file_find(struct bf_statcache *sc, const char *key, size_t len, stru
 	while (l < h) {
 		uint32_t mid = l + (h - l) / 2;
 		size_t klen;
-		const char *k = blk_key(&sc->blk, mid, &klen);
-		int c = key_cmp(k, klen, key, len);
+		const char *k = scf_blk_key(&sc->blk, mid, &klen);
+		int c = scf_key_cmp(k, klen, key, len);
 		if (c == 0) {
-			rec_get(sc->blk.buf + sc->blk.offs[mid], r);
+			scf_rec_get(sc->blk.buf + sc->blk.offs[mid], r);
 			return true;
 		}
 		if (c < 0)
@@ -588,14 +401,14 @@ static uint64_t ts_ns(const struct timespec *ts)
 	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
 }
 
-static bool stat_matches(const struct sc_rec *e, const struct stat *st)
+static bool stat_matches(const struct scf_rec *e, const struct stat *st)
 {
 	return e->size == (uint64_t)st->st_size && e->mtime_ns == ts_ns(&st->st_mtim) &&
 	       e->ctime_ns == ts_ns(&st->st_ctim) && e->ino == (uint64_t)st->st_ino &&
 	       e->dev == (uint64_t)st->st_dev;
 }
 
-static bool same_rec_stat(const struct sc_rec *a, const struct sc_rec *b)
+static bool same_rec_stat(const struct scf_rec *a, const struct scf_rec *b)
 {
 	return a->size == b->size && a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns &&
 	       a->ino == b->ino && a->dev == b->dev;
@@ -656,7 +469,7 @@ static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, cn_err
  * there is none. NULL when the table is full and cannot be saved to make
  * room: then nothing is recorded. */
 static struct sc_entry *entry_for(struct bf_statcache *sc, const char *key, size_t len, uint64_t h,
-				  bool *in_file, struct sc_rec *frec)
+				  bool *in_file, struct scf_rec *frec)
 {
 	size_t idx = sc_find(sc, key, len, h);
 	struct sc_entry *e;
@@ -686,7 +499,7 @@ int bf_statcache_file_digest(struct bf_statcache *sc, int fd, const char *key_pa
 	bool keyed = len > 0 && len <= BF_STATCACHE_MAX_KEY, in_file = false, was_live;
 	struct stat st, after;
 	struct sc_entry *e;
-	struct sc_rec frec, *cur = NULL;
+	struct scf_rec frec, *cur = NULL;
 	struct timespec now;
 	uint64_t h = 0;
 
@@ -750,7 +563,7 @@ int bf_statcache_file_digest(struct bf_statcache *sc, int fd, const char *key_pa
 	e->r.ino = (uint64_t)st.st_ino;
 	e->r.dev = (uint64_t)st.st_dev;
 	e->r.used = (uint64_t)now.tv_sec;
-	digest_to_raw(out, e->r.md);
+	scf_digest_to_raw(out, e->r.md);
 	sc->dirty = true;
 	return 0;
 }
@@ -799,124 +612,12 @@ static int create_named(int dirfd, const char *name, char **tmp)
 
 /* ---- saving: the table merged with the file as it is by then ---- */
 
-/* A new cache file being written, block by block, with its index. */
-struct writer {
-	int fd;
-	uint64_t off;
-	unsigned char *blk;     /* head, entries, room for the digest */
-	size_t blen;            /* bytes in BLK, head included */
-	uint32_t bn;
-	uint64_t count, bytes;
-	struct sc_index *idx;
-	size_t nidx, idx_cap;
-	int failed;             /* errno of a failed write, 0 */
-};
-
-static void w_block(struct writer *w)
-{
-	put_le(w->blk, w->blen - SC_BLOCK_HEAD, 4);
-	put_le(w->blk + 4, w->bn, 4);
-	sha_raw(w->blk, w->blen, w->blk + w->blen);
-	if (!w->failed && cn_write_all(w->fd, w->blk, w->blen + SC_MD) < 0)
-		w->failed = errno ? errno : EIO;
-	w->off += w->blen + SC_MD;
-	w->bn = 0;
-}
-
-static void w_entry(struct writer *w, const char *key, size_t len, const struct sc_rec *r)
-{
-	if (w->bn && w->blen - SC_BLOCK_HEAD >= SC_BLOCK)
-		w_block(w);
-	if (!w->bn) {
-		idx_add(&w->idx, &w->nidx, &w->idx_cap, w->off, key, len);
-		w->blen = SC_BLOCK_HEAD;
-	}
-	rec_put(w->blk + w->blen, len, r);
-	memcpy(w->blk + w->blen + SC_ENTRY_FIXED, key, len);
-	w->blen += SC_ENTRY_FIXED + len;
-	w->bn++;
-	w->count++;
-	w->bytes += SC_ENTRY_FIXED + len;
-}
-
-static int w_finish(struct writer *w)
-{
-	unsigned char end[SC_BLOCK_HEAD] = { 0 }, hdr[SC_HEADER];
-	if (w->bn)
-		w_block(w);
-	memcpy(hdr, SC_MAGIC, 8);
-	put_le(hdr + 8, SC_VERSION, 4);
-	put_le(hdr + 12, 0, 4);
-	put_le(hdr + 16, w->count, 8);
-	if (w->failed) {
-		errno = w->failed;
-		return -1;
-	}
-	if (cn_write_all(w->fd, end, sizeof(end)) < 0)
-		return -1;
-	if (pwrite(w->fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
-		if (errno == 0)
-			errno = EIO;
-		return -1;
-	}
-	return 0;
-}
-
-/* The cache file as another saver may have left it, entry by entry; it
- * ends at the first thing that does not check out. */
-struct reader {
-	int fd;
-	uint64_t size, off, count;
-	struct sc_blk b;
-	uint32_t i;
-	bool eof;
-	char *last;             /* the key last returned, for the order check */
-	size_t last_len;
-};
-
-static void rd_rewind(struct reader *rd)
-{
-	unsigned char hdr[SC_HEADER];
-	rd->off = SC_HEADER;
-	rd->i = 0;
-	rd->b.n = 0;
-	rd->last_len = 0;
-	rd->eof = rd->fd < 0 || rd->size < SC_HEADER || pread(rd->fd, hdr, sizeof(hdr), 0) != SC_HEADER ||
-		  memcmp(hdr, SC_MAGIC, 8) != 0 || get_le(hdr + 8, 4) != SC_VERSION || get_le(hdr + 12, 4) != 0;
-	rd->count = rd->eof ? 0 : get_le(hdr + 16, 8);
-}
-
-static bool rd_next(struct reader *rd, const char **key, size_t *len, struct sc_rec *r)
-{
-	while (!rd->eof && rd->i >= rd->b.n) {
-		uint64_t next;
-		if (!blk_read(rd->fd, rd->off, rd->size, &rd->b, &next)) {
-			rd->eof = true;
-			break;
-		}
-		rd->off = next;
-		rd->i = 0;
-	}
-	if (rd->eof)
-		return false;
-	*key = blk_key(&rd->b, rd->i, len);
-	if (rd->last_len && key_cmp(rd->last, rd->last_len, *key, *len) >= 0) {
-		rd->eof = true;
-		return false;
-	}
-	rec_get(rd->b.buf + rd->b.offs[rd->i], r);
-	memcpy(rd->last, *key, *len);
-	rd->last_len = *len;
-	rd->i++;
-	return true;
-}
-
 /* Entries by the hour of their last use, for eviction. */
 struct ages {
 	uint64_t *count, *bytes;
 };
 
-static size_t age_of(const struct sc_rec *r, uint64_t now_s)
+static size_t age_of(const struct scf_rec *r, uint64_t now_s)
 {
 	uint64_t a = now_s > r->used ? (now_s - r->used) / 3600 : 0;
 	return a < SC_AGE_BUCKETS ? (size_t)a : SC_AGE_BUCKETS - 1;
@@ -929,13 +630,13 @@ struct keep {
 	uint64_t left_n, left_bytes;
 	uint64_t now_s;
 	struct ages *ages;      /* counting only (the first pass) */
-	struct writer *w;
+	struct scf_writer *w;
 };
 
-static void emit(struct keep *k, const char *key, size_t len, const struct sc_rec *r)
+static void emit(struct keep *k, const char *key, size_t len, const struct scf_rec *r)
 {
 	size_t age = age_of(r, k->now_s);
-	uint64_t sz = SC_ENTRY_FIXED + len;
+	uint64_t sz = SCF_ENTRY_FIXED + len;
 	if (k->ages) {
 		k->ages->count[age]++;
 		k->ages->bytes[age] += sz;
@@ -949,38 +650,38 @@ static void emit(struct keep *k, const char *key, size_t len, const struct sc_re
 		k->left_n--;
 		k->left_bytes -= sz;
 	}
-	w_entry(k->w, key, len, r);
+	scf_w_entry(k->w, key, len, r);
 }
 
 /* The file read by RD merged with the table's entries in ORDER (sorted by
  * key): the table's view of a key wins (it saw the file last, or found
  * it stale), but for the later use of one both saw in the same state. */
-static void merge(struct bf_statcache *sc, struct reader *rd, const size_t *order, size_t n,
+static void merge(struct bf_statcache *sc, struct scf_reader *rd, const size_t *order, size_t n,
 		  struct keep *k)
 {
 	const char *dkey = NULL;
 	size_t dlen = 0, j = 0;
-	struct sc_rec drec;
+	struct scf_rec drec;
 	bool have;
 
-	rd_rewind(rd);
-	have = rd_next(rd, &dkey, &dlen, &drec);
+	scf_rd_rewind(rd);
+	have = scf_rd_next(rd, &dkey, &dlen, &drec);
 	while (have || j < n) {
 		const struct sc_entry *e = j < n ? &sc->ents[order[j]] : NULL;
-		int c = !have ? 1 : !e ? -1 : key_cmp(dkey, dlen, e->key, e->len);
+		int c = !have ? 1 : !e ? -1 : scf_key_cmp(dkey, dlen, e->key, e->len);
 		if (c < 0 || !e) {
 			emit(k, dkey, dlen, &drec);
-			have = rd_next(rd, &dkey, &dlen, &drec);
+			have = scf_rd_next(rd, &dkey, &dlen, &drec);
 			continue;
 		}
 		if (!e->dead) {
-			struct sc_rec r = e->r;
+			struct scf_rec r = e->r;
 			if (c == 0 && same_rec_stat(&r, &drec) && drec.used > r.used)
 				r.used = drec.used;
 			emit(k, e->key, e->len, &r);
 		}
 		if (c == 0)
-			have = rd_next(rd, &dkey, &dlen, &drec);
+			have = scf_rd_next(rd, &dkey, &dlen, &drec);
 		j++;
 	}
 }
@@ -990,13 +691,13 @@ static int cmp_key(const void *a, const void *b, void *arg)
 	const struct bf_statcache *sc = arg;
 	const struct sc_entry *x = &sc->ents[*(const size_t *)a];
 	const struct sc_entry *y = &sc->ents[*(const size_t *)b];
-	return key_cmp(x->key, x->len, y->key, y->len);
+	return scf_key_cmp(x->key, x->len, y->key, y->len);
 }
 
-/* The file's entries (reader RD over what the file holds now) merged with
+/* The file's entries (scf_reader RD over what the file holds now) merged with
  * the table's into W, keeping at most SC->max_saved entries and
  * BF_STATCACHE_MAX_FILE bytes, the most recently used. */
-static void write_merged(struct bf_statcache *sc, struct reader *rd, struct writer *w)
+static void write_merged(struct bf_statcache *sc, struct scf_reader *rd, struct scf_writer *w)
 {
 	_cleanup_free_ size_t *order = cn_xmalloc((sc->n ? sc->n : 1) * sizeof(size_t));
 	const uint64_t max_bytes = BF_STATCACHE_MAX_FILE - BF_STATCACHE_MAX_FILE / 64;
@@ -1011,10 +712,10 @@ static void write_merged(struct bf_statcache *sc, struct reader *rd, struct writ
 			order[n++] = i;
 	if (n)
 		qsort_r(order, n, sizeof(*order), cmp_key, sc);
-	rd_rewind(rd);
+	scf_rd_rewind(rd);
 	/* Over a bound, a first pass finds the hour of use from which on
 	 * entries go (the file's count and size tell whether it may be). */
-	if (rd->count + n > sc->max_saved || rd->size + sc->key_bytes + n * SC_ENTRY_FIXED > max_bytes) {
+	if (rd->count + n > sc->max_saved || rd->size + sc->key_bytes + n * SCF_ENTRY_FIXED > max_bytes) {
 		struct ages ages = { cn_xcalloc(SC_AGE_BUCKETS, sizeof(uint64_t)),
 				     cn_xcalloc(SC_AGE_BUCKETS, sizeof(uint64_t)) };
 		struct keep count = { .now_s = k.now_s, .ages = &ages };
@@ -1044,9 +745,9 @@ static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, cn_err
 	_cleanup_free_ char *dir = slash ? cn_xstrndup(name, (size_t)(slash - name)) : cn_xstrdup(".");
 	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int fd = -1, lock = -1, disk = -1;
-	unsigned char zero[SC_HEADER] = { 0 };
-	struct writer w = { .off = SC_HEADER };
-	struct reader rd = { .fd = -1 };
+	unsigned char zero[SCF_HEADER] = { 0 };
+	struct scf_writer w = { .off = SCF_HEADER };
+	struct scf_reader rd = { .fd = -1 };
 	struct stat st;
 	int r = -1;
 
@@ -1074,14 +775,14 @@ static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, cn_err
 			return cn_err_sys(err, "stat cache: create a temp file for '%s'", name);
 	}
 	w.fd = fd;
-	w.blk = cn_xmalloc(SC_BLOCK_HEAD + SC_BLOCK_MAX + SC_MD);
+	w.blk = cn_xmalloc(SCF_BLOCK_HEAD + SCF_BLOCK_MAX + SCF_MD);
 	rd.last = cn_xmalloc(BF_STATCACHE_MAX_KEY);
 	if (cn_write_all(fd, zero, sizeof(zero)) < 0) {
 		cn_err_sys(err, "stat cache: write '%s'", name);
 		goto out;
 	}
 	write_merged(sc, &rd, &w);
-	if (w_finish(&w) < 0) {
+	if (scf_w_finish(&w) < 0) {
 		cn_err_sys(err, "stat cache: write '%s'", name);
 		goto out;
 	}
@@ -1120,7 +821,7 @@ out:
 	free(w.idx);
 	free(w.blk);
 	free(rd.last);
-	blk_free(&rd.b);
+	scf_blk_free(&rd.b);
 	return r;
 }
 
