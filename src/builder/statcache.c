@@ -495,16 +495,23 @@ static struct sc_entry *entry_for(struct bf_statcache *sc, const char *key, size
 int bf_statcache_file_digest(struct bf_statcache *sc, int fd, const char *key_path,
 			     char out[CN_DIGEST_STR_SIZE], cn_err *err)
 {
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return cn_err_sys(err, "stat '%s'", key_path);
+	return bf_statcache_file_digest_st(sc, fd, &st, key_path, out, err);
+}
+
+int bf_statcache_file_digest_st(struct bf_statcache *sc, int fd, const struct stat *stp,
+				const char *key_path, char out[CN_DIGEST_STR_SIZE], cn_err *err)
+{
 	size_t len = strlen(key_path), idx = NONE;
 	bool keyed = len > 0 && len <= BF_STATCACHE_MAX_KEY, in_file = false, was_live;
-	struct stat st, after;
+	struct stat st = *stp, after;
 	struct sc_entry *e;
 	struct scf_rec frec, *cur = NULL;
 	struct timespec now;
 	uint64_t h = 0;
 
-	if (fstat(fd, &st) < 0)
-		return cn_err_sys(err, "stat '%s'", key_path);
 	if (!S_ISREG(st.st_mode))
 		return cn_err_fail(err, CN_ERR_INVALID, "'%s' is not a regular file", key_path);
 	if (keyed) {

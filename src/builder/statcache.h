@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "util/digest.h"
 #include "util/err.h"
@@ -57,6 +58,9 @@ int bf_statcache_load(int dirfd, const char *name, struct bf_statcache **out, cn
  * is not used) and the result recorded unless the file is racy. */
 int bf_statcache_file_digest(struct bf_statcache *sc, int fd, const char *key_path,
 			     char out[CN_DIGEST_STR_SIZE], cn_err *err);
+/* The same with ST, the fstat of FD the caller already made. */
+int bf_statcache_file_digest_st(struct bf_statcache *sc, int fd, const struct stat *st,
+				const char *key_path, char out[CN_DIGEST_STR_SIZE], cn_err *err);
 
 /* Write the cache to NAME under DIRFD if anything changed since the load
  * or the last save (temp file and rename; no fsync), under an flock of
