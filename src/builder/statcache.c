@@ -47,8 +47,10 @@
 
 #define SC_CHUNK ((size_t)64 << 10)
 /* A hit refreshes an entry's "used" time on disk only when it is older than
- * this, so that a build whose files all hit does not rewrite the cache. */
-#define SC_TOUCH_SECS 3600
+ * this, so that a build whose files all hit does not rewrite the cache
+ * (a day: eviction only needs to tell the files of last month from those
+ * of this week). */
+#define SC_TOUCH_SECS 86400
 /* Eviction keeps the most recently used entries by the hour of their last
  * use; older than this counts as this old. */
 #define SC_AGE_BUCKETS (24 * 366 * 2)
