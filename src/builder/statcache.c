@@ -71,6 +71,7 @@ struct bf_statcache {
 	/* The cache file lookups read (fd -1: none), its blocks' index, the
 	 * block last read. */
 	int fd;
+	uint64_t size;
 	struct scf_index *idx;
 	size_t nidx, idx_cap;
 	size_t cur;
@@ -340,6 +341,7 @@ int bf_statcache_load(int dirfd, const char *name, struct bf_statcache **out, cn
 		return 0;
 	}
 	sc->fd = fd;
+	sc->size = (uint64_t)st.st_size;
 	{
 		unsigned char hdr[SCF_HEADER];
 		if (pread(fd, hdr, sizeof(hdr), 0) == SCF_HEADER)
@@ -353,7 +355,6 @@ int bf_statcache_load(int dirfd, const char *name, struct bf_statcache **out, cn
 static bool file_find(struct bf_statcache *sc, const char *key, size_t len, struct scf_rec *r)
 {
 	size_t lo = 0, hi = sc->nidx, b;
-	struct stat st;
 	uint32_t l, h;
 	if (sc->fd < 0 || sc->nidx == 0)
 		return false;
@@ -371,7 +372,7 @@ static bool file_find(struct bf_statcache *sc, const char *key, size_t len, stru
 	if (sc->cur != b) {
 		uint64_t next;
 		sc->cur = NONE;
-		if (fstat(sc->fd, &st) < 0 || !scf_blk_read(sc->fd, sc->idx[b].off, (uint64_t)st.st_size, &sc->blk, &next))
+		if (!scf_blk_read(sc->fd, sc->idx[b].off, sc->size, &sc->blk, &next))
 			return false;   /* damaged since the load: a miss */
 		sc->cur = b;
 	}
@@ -807,6 +808,7 @@ static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, cn_err
 	file_close(sc);
 	table_clear(sc);
 	sc->fd = fd;
+	sc->size = w.off + SCF_BLOCK_HEAD;
 	fd = -1;
 	sc->idx = w.idx;
 	sc->nidx = w.nidx;
