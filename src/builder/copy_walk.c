@@ -531,15 +531,35 @@ static int expand_sources(struct copier *c, cn_strv *paths, cn_strv *reals, cn_s
 }
 /* ---- shared with the sinks ---- */
 
+/* The hard links table is searched by (device, inode): a hash table
+ * (linear probing, at most half full) of indexes into c->links, so that a
+ * context made of hard links (pnpm's node_modules) is not quadratic. */
+static size_t link_slot(const struct copier *c, dev_t dev, ino_t ino)
+{
+	uint64_t h = ((uint64_t)ino ^ ((uint64_t)dev << 32 | (uint64_t)dev >> 32)) * 0x9e3779b97f4a7c15ULL;
+	return (size_t)(h >> 16) & (c->link_slots_n - 1);
+}
+
 /* An earlier copied file with the same source inode as ST, or NULL. */
 const struct hardlink *copy_hardlink_find(const struct copier *c, const struct stat *st)
 {
-	if (st->st_nlink < 2)
+	if (st->st_nlink < 2 || !c->link_slots_n)
 		return NULL;
-	for (size_t i = 0; i < c->nlinks; i++)
-		if (c->links[i].sdev == st->st_dev && c->links[i].sino == st->st_ino)
-			return &c->links[i];
+	for (size_t i = link_slot(c, st->st_dev, st->st_ino); c->link_slots[i];
+	     i = (i + 1) & (c->link_slots_n - 1)) {
+		const struct hardlink *h = &c->links[c->link_slots[i] - 1];
+		if (h->sdev == st->st_dev && h->sino == st->st_ino)
+			return h;
+	}
 	return NULL;
+}
+
+static void link_place(struct copier *c, size_t idx)
+{
+	size_t i = link_slot(c, c->links[idx].sdev, c->links[idx].sino);
+	while (c->link_slots[i])
+		i = (i + 1) & (c->link_slots_n - 1);
+	c->link_slots[i] = idx + 1;
 }
 
 void copy_hardlink_add(struct copier *c, const struct stat *st, const char *rel, const struct stat *dst)
@@ -553,6 +573,15 @@ void copy_hardlink_add(struct copier *c, const struct stat *st, const char *rel,
 	c->links[c->nlinks++] = (struct hardlink){ .sdev = st->st_dev, .sino = st->st_ino,
 						   .ddev = dst ? dst->st_dev : 0, .dino = dst ? dst->st_ino : 0,
 						   .rel = cn_xstrdup(rel) };
+	if (2 * c->nlinks > c->link_slots_n) {
+		free(c->link_slots);
+		c->link_slots_n = c->link_slots_n ? 2 * c->link_slots_n : 64;
+		c->link_slots = cn_xcalloc(c->link_slots_n, sizeof(*c->link_slots));
+		for (size_t i = 0; i < c->nlinks; i++)
+			link_place(c, i);
+	} else {
+		link_place(c, c->nlinks - 1);
+	}
 }
 
 void copy_copier_free(struct copier *c)
@@ -560,6 +589,7 @@ void copy_copier_free(struct copier *c)
 	for (size_t i = 0; i < c->nlinks; i++)
 		free(c->links[i].rel);
 	free(c->links);
+	free(c->link_slots);
 	cn_strv_free(&c->places);
 	free(c->chunk);
 	free(c->xlist);
