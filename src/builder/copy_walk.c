@@ -3,9 +3,12 @@
  * hold symlinks out of it, fifos, devices and may change while we read it.
  * Named sources are resolved with openat2(RESOLVE_BENEATH), everything
  * below them is walked by fd with O_NOFOLLOW, each open is checked against
- * the lstat that chose it, and special files are handed to the sink, never
- * opened. The ignore file filters this walk, so both sinks leave out the
- * same entries. */
+ * the lstat that chose it (an entry the directory lists as a regular file
+ * is opened without one, O_NONBLOCK, and used only if its fstat says
+ * regular file), and special files are handed to the sink, never opened.
+ * What the sinks see of a file is the fstat of its open fd. Memory is what
+ * one directory's names take, per level of depth. The ignore file filters
+ * this walk, so both sinks leave out the same entries. */
 #include "builder/copy_internal.h"
 #include "builder/glob.h"
 #include "builder/ignore.h"
