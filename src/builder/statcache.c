@@ -17,9 +17,10 @@
  * integers little-endian, keys strictly increasing in path order (bytes,
  * '/' before any other: the order in which the COPY walk, names sorted per
  * directory, visits them, so its lookups read each block once). A block is
- * cut after SCF_BLOCK bytes of entries. Anything that does not check out
- * loads as an empty cache: the whole file is checked at the load, a
- * block again whenever it is read.
+ * cut after SCF_BLOCK bytes of entries. A file whose structure (header,
+ * block heads, first keys, end) does not check out loads as an empty
+ * cache; a block whose digest or entries do not is a miss for its keys
+ * (checked when it is read: a load reads the block heads only).
  */
 #include "builder/statcache.h"
 #include "builder/statcache_file.h"
@@ -266,12 +267,14 @@ size_t bf_statcache_count(const struct bf_statcache *sc)
 
 /* ---- the cache file ---- */
 
-/* Check the whole file FD (SIZE bytes) and index its blocks into SC; false
- * if anything in it does not check out. */
+/* Index the blocks of the file FD (SIZE bytes) into SC from their heads
+ * and first keys; false if its structure does not check out. A block's
+ * entries and digest are checked when it is read (a damaged block is a
+ * miss), so that a load costs a read per block, not of the whole file. */
 static bool file_scan(struct bf_statcache *sc, int fd, uint64_t size)
 {
-	unsigned char hdr[SCF_HEADER];
-	_cleanup_free_ char *last = NULL;
+	unsigned char hdr[SCF_HEADER], head[SCF_BLOCK_HEAD + SCF_ENTRY_FIXED];
+	_cleanup_free_ char *key = NULL, *last = NULL;
 	size_t last_len = 0;
 	uint64_t count, seen = 0, off = SCF_HEADER;
 
@@ -281,27 +284,37 @@ static bool file_scan(struct bf_statcache *sc, int fd, uint64_t size)
 	count = scf_get_le(hdr + 16, 8);
 	if (count > BF_STATCACHE_MAX_ENTRIES)
 		return false;
+	key = cn_xmalloc(BF_STATCACHE_MAX_KEY);
 	last = cn_xmalloc(BF_STATCACHE_MAX_KEY);
 	for (;;) {
-		uint64_t next = 0;
-		size_t flen, llen;
-		const char *first, *lk;
-		if (!scf_blk_read(fd, off, size, &sc->blk, &next)) {
-			/* Damage, or the end marker: which must end the file. */
-			sc->cur = NONE;
-			return sc->blk.n == 0 && next == size && seen == count;
-		}
-		first = scf_blk_key(&sc->blk, 0, &flen);
-		if (seen > 0 && scf_key_cmp(last, last_len, first, flen) >= 0)
+		uint64_t nbytes, n, klen;
+		ssize_t got;
+		if (size - off < SCF_BLOCK_HEAD)
 			return false;
-		seen += sc->blk.n;
+		got = pread(fd, head, sizeof(head), (off_t)off);
+		if (got < SCF_BLOCK_HEAD)
+			return false;
+		nbytes = scf_get_le(head, 4);
+		n = scf_get_le(head + 4, 4);
+		if (nbytes == 0 && n == 0)      /* the end marker, which ends the file */
+			return off + SCF_BLOCK_HEAD == size && seen == count;
+		if (nbytes > SCF_BLOCK_MAX || n == 0 || n > nbytes / (SCF_ENTRY_FIXED + 1) ||
+		    size - off - SCF_BLOCK_HEAD < nbytes + SCF_MD || got != (ssize_t)sizeof(head))
+			return false;
+		klen = scf_get_le(head + SCF_BLOCK_HEAD, 4);
+		if (klen == 0 || klen > BF_STATCACHE_MAX_KEY || SCF_ENTRY_FIXED + klen > nbytes ||
+		    pread(fd, key, klen, (off_t)(off + SCF_BLOCK_HEAD + SCF_ENTRY_FIXED)) != (ssize_t)klen ||
+		    memchr(key, '\0', klen))
+			return false;
+		if (seen > 0 && scf_key_cmp(last, last_len, key, klen) >= 0)
+			return false;
+		seen += n;
 		if (seen > count)
 			return false;
-		scf_idx_add(&sc->idx, &sc->nidx, &sc->idx_cap, off, first, flen);
-		lk = scf_blk_key(&sc->blk, sc->blk.n - 1, &llen);
-		memcpy(last, lk, llen);
-		last_len = llen;
-		off = next;
+		scf_idx_add(&sc->idx, &sc->nidx, &sc->idx_cap, off, key, klen);
+		memcpy(last, key, klen);
+		last_len = klen;
+		off += SCF_BLOCK_HEAD + nbytes + SCF_MD;
 	}
 }
 
@@ -372,8 +385,16 @@ static bool file_find(struct bf_statcache *sc, const char *key, size_t len, stru
 	if (sc->cur != b) {
 		uint64_t next;
 		sc->cur = NONE;
+		size_t flen, llen;
+		const char *first, *lastk;
 		if (!scf_blk_read(sc->fd, sc->idx[b].off, sc->size, &sc->blk, &next))
-			return false;   /* damaged since the load: a miss */
+			return false;   /* damaged: a miss */
+		/* In its place in the file's order, else damaged too. */
+		first = scf_blk_key(&sc->blk, 0, &flen);
+		lastk = scf_blk_key(&sc->blk, sc->blk.n - 1, &llen);
+		if (scf_key_cmp(first, flen, sc->idx[b].first, sc->idx[b].first_len) != 0 ||
+		    (b + 1 < sc->nidx && scf_key_cmp(lastk, llen, sc->idx[b + 1].first, sc->idx[b + 1].first_len) >= 0))
+			return false;
 		sc->cur = b;
 	}
 	l = 0;

@@ -223,44 +223,63 @@ static void craft(uint64_t count, const struct craft_entry *e, size_t n)
 	cn_buf_free(&blk);
 }
 
+static struct stat one_st;      /* of "one": crafted entries that can hit */
+
 static void test_crafted(void)
 {
-	static const struct craft_entry two[] = { { "/a", 0, 0, NULL, 0 }, { "/b", 0, 0, NULL, 0 } };
-	static const struct craft_entry dup[] = { { "/a", 0, 0, NULL, 0 }, { "/a", 0, 0, NULL, 0 } };
-	static const struct craft_entry unsorted[] = { { "/b", 0, 0, NULL, 0 }, { "/a", 0, 0, NULL, 0 } };
+#define E(k) { k, 0, 0, &one_st, 0 }
+	static const struct craft_entry two[] = { E("/a"), E("/b") };
+	static const struct craft_entry dup[] = { E("/a"), E("/a") };
+	static const struct craft_entry unsorted[] = { E("/b"), E("/a") };
 	/* Path order: '/' before any other byte. */
-	static const struct craft_entry paths[] = { { "/a/b", 0, 0, NULL, 0 }, { "/a-c", 0, 0, NULL, 0 } };
-	static const struct craft_entry bytewise[] = { { "/a-c", 0, 0, NULL, 0 }, { "/a/b", 0, 0, NULL, 0 } };
-	static const struct craft_entry nul[] = { { "/a\0b", 4, 0, NULL, 0 } };
-	static const struct craft_entry flags[] = { { "/a", 0, 1, NULL, 0 } };
-	static const struct craft_entry empty_key[] = { { "", 0, 0, NULL, 0 } };
+	static const struct craft_entry paths[] = { E("/a/b"), E("/a-c") };
+	static const struct craft_entry bytewise[] = { E("/a-c"), E("/a/b") };
+	static const struct craft_entry nul[] = { { "/a\0b", 4, 0, &one_st, 0 } };
+	static const struct craft_entry flags[] = { { "/a", 0, 1, &one_st, 0 } };
+	static const struct craft_entry empty_key[] = { { "", 0, 0, &one_st, 0 } };
+#undef E
+	/* What a file whose structure is wrong loads as (WANT entries), and
+	 * whether a key of it is used (a block's entries are checked when
+	 * the block is read). */
 	static const struct {
 		uint64_t count;
 		const struct craft_entry *e;
 		size_t n;
 		size_t want;
+		const char *probe;
+		bool hit;
 		const char *what;
 	} cases[] = {
-		{ 2, two, 2, 2, "well-formed file with 2 entries loads them" },
-		{ 0, NULL, 0, 0, "well-formed empty cache" },
-		{ 1, two, 2, 0, "count smaller than the entries: empty" },
-		{ 3, two, 2, 0, "count larger than the entries: empty" },
-		{ 2, dup, 2, 0, "a key twice: empty" },
-		{ 2, unsorted, 2, 0, "keys out of order: empty" },
-		{ 2, paths, 2, 2, "keys in path order load" },
-		{ 2, bytewise, 2, 0, "keys in plain byte order: empty" },
-		{ 1, nul, 1, 0, "a NUL in a key: empty" },
-		{ 1, flags, 1, 0, "unknown flags: empty" },
-		{ 1, empty_key, 1, 0, "an empty key: empty" },
+		{ 2, two, 2, 2, "/b", true, "well-formed file with 2 entries loads them" },
+		{ 0, NULL, 0, 0, NULL, false, "well-formed empty cache" },
+		{ 1, two, 2, 0, "/a", false, "count smaller than the entries: empty" },
+		{ 3, two, 2, 0, "/a", false, "count larger than the entries: empty" },
+		{ 2, dup, 2, 2, "/a", false, "a key twice: not used" },
+		{ 2, unsorted, 2, 2, "/a", false, "keys out of order: not used" },
+		{ 2, paths, 2, 2, "/a-c", true, "keys in path order are used" },
+		{ 2, bytewise, 2, 2, "/a/b", false, "keys in plain byte order: not used" },
+		{ 1, nul, 1, 0, "/a", false, "a NUL in the first key: empty" },
+		{ 1, flags, 1, 1, "/a", false, "unknown flags: not used" },
+		{ 1, empty_key, 1, 0, NULL, false, "an empty first key: empty" },
 	};
+	int fd = open_ro("one");
 	for (size_t i = 0; i < CN_ARRAY_SIZE(cases); i++) {
 		struct bf_statcache *sc;
+		char d[CN_DIGEST_STR_SIZE];
 		craft(cases[i].count, cases[i].e, cases[i].n);
 		sc = load();
 		UNIT_CHECK(bf_statcache_count(sc) == cases[i].want, "crafted: %s (%zu)", cases[i].what,
 			   bf_statcache_count(sc));
+		if (cases[i].probe) {
+			uint64_t before = bf_statcache_bytes_hashed(sc);
+			bool hit = bf_statcache_file_digest(sc, fd, cases[i].probe, d, &err) == 0 &&
+				   bf_statcache_bytes_hashed(sc) == before;
+			UNIT_CHECK(hit == cases[i].hit, "crafted: %s: %s %s", cases[i].what, cases[i].probe,
+				   hit ? "hits" : "is hashed");
+		}
 		bf_statcache_free(sc);
 	}
+	close(fd);
 	unlinkat(cache_fd, "stat", 0);
 }
 
@@ -400,7 +419,9 @@ static void test_racy(void)
 	bf_statcache_free(sc);
 }
 
-static void check_damaged(void (*edit)(cn_buf *b), const char *what)
+/* A damaged file: no entry of it is used (WHOLE: it loads as empty; else
+ * the damage is inside a block, found when the block is read). */
+static void check_damaged_as(void (*edit)(cn_buf *b), const char *what, bool whole)
 {
 	struct bf_statcache *sc = NULL;
 	char d[CN_DIGEST_STR_SIZE];
@@ -411,12 +432,20 @@ static void check_damaged(void (*edit)(cn_buf *b), const char *what)
 	mangle(edit);
 	cn_err_clear(&err);
 	r = bf_statcache_load(cache_fd, "stat", &sc, &err);
-	UNIT_CHECK(r == 0 && sc && bf_statcache_count(sc) == 0, "%s: loads as an empty cache (%s)", what,
-		   err.msg);
+	if (whole)
+		UNIT_CHECK(r == 0 && sc && bf_statcache_count(sc) == 0, "%s: loads as an empty cache (%s)",
+			   what, err.msg);
+	else
+		UNIT_CHECK(r == 0 && sc, "%s: loads (%s)", what, err.msg);
 	if (!sc)
 		return;
 	UNIT_CHECK(digest(sc, "big", d, &n) == 0 && n == BIG, "%s: files are hashed again", what);
 	bf_statcache_free(sc);
+}
+
+static void check_damaged(void (*edit)(cn_buf *b), const char *what)
+{
+	check_damaged_as(edit, what, true);
 }
 
 static void test_damaged(void)
@@ -437,8 +466,8 @@ static void test_damaged(void)
 	check_damaged(edit_truncate_half, "truncated to half");
 	check_damaged(edit_truncate_one, "one byte short");
 	check_damaged(edit_append, "trailing bytes");
-	check_damaged(edit_flip_middle, "one bit flipped");
-	check_damaged(edit_flip_key, "a key changed");
+	check_damaged_as(edit_flip_middle, "one bit flipped in a block", false);
+	check_damaged_as(edit_flip_key, "a block's first key changed", false);
 	check_damaged(edit_magic, "bad magic");
 	check_damaged(edit_version, "unknown version");
 	check_damaged(edit_count, "entry count off by one");
@@ -587,6 +616,8 @@ int main(void)
 	if (linkat(base_fd, "small", base_fd, "small-link", 0) < 0)
 		unit_fixture_fail("link");
 	settle();
+	if (fstatat(base_fd, "one", &one_st, 0) < 0)
+		unit_fixture_fail("stat one");
 
 	test_basic();
 	test_hits();
