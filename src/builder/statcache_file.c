@@ -37,7 +37,6 @@ void scf_digest_to_raw(const char *s, unsigned char md[32])
 		md[i] = (unsigned char)(hexval(s[7 + 2 * i]) << 4 | hexval(s[8 + 2 * i]));
 }
 
-
 void scf_sha_raw(const void *data, size_t len, unsigned char md[32])
 {
 	char s[CN_DIGEST_STR_SIZE];
@@ -156,7 +155,6 @@ bool scf_blk_read(int fd, uint64_t off, uint64_t size, struct scf_blk *b, uint64
 	return true;
 }
 
-
 void scf_idx_add(struct scf_index **idx, size_t *n, size_t *cap, uint64_t off, const char *first,
 		    size_t len)
 {
@@ -164,8 +162,6 @@ void scf_idx_add(struct scf_index **idx, size_t *n, size_t *cap, uint64_t off, c
 	(*idx)[(*n)++] = (struct scf_index){ .off = off, .first = cn_xstrndup(first, len),
 					    .first_len = (uint32_t)len };
 }
-
-
 
 static void scf_w_block(struct scf_writer *w)
 {
@@ -191,7 +187,6 @@ void scf_w_entry(struct scf_writer *w, const char *key, size_t len, const struct
 	w->blen += SCF_ENTRY_FIXED + len;
 	w->bn++;
 	w->count++;
-	w->bytes += SCF_ENTRY_FIXED + len;
 }
 
 int scf_w_finish(struct scf_writer *w)
@@ -216,7 +211,6 @@ int scf_w_finish(struct scf_writer *w)
 	}
 	return 0;
 }
-
 
 void scf_rd_rewind(struct scf_reader *rd)
 {

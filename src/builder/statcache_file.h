@@ -23,7 +23,7 @@
 /* What is recorded for a key. */
 struct scf_rec {
 	uint64_t size;
-	uint64_t mtime_ns;      /* see ts_ns() */
+	uint64_t mtime_ns;      /* nanoseconds, wrapping (statcache.c ts_ns) */
 	uint64_t ctime_ns;
 	uint64_t ino;
 	uint64_t dev;
@@ -45,7 +45,6 @@ struct scf_index {
 	uint32_t first_len;
 };
 
-
 /* A new cache file being written, block by block, with its index. */
 struct scf_writer {
 	int fd;
@@ -53,7 +52,7 @@ struct scf_writer {
 	unsigned char *blk;     /* head, entries, room for the digest */
 	size_t blen;            /* bytes in BLK, head included */
 	uint32_t bn;
-	uint64_t count, bytes;
+	uint64_t count;
 	struct scf_index *idx;
 	size_t nidx, idx_cap;
 	int failed;             /* errno of a failed write, 0 */
