@@ -8,7 +8,8 @@
  * but not recorded (git's "racy" rule: a modification in the same clock tick
  * would leave every field unchanged), nor is one that changed while it was
  * read. The file on disk is only a cache: a missing, truncated or corrupt
- * one loads as an empty cache. Savers take turns (an flock of NAME's
+ * one loads as an empty cache (a damaged block inside: its entries are not
+ * used). Savers take turns (an flock of NAME's
  * directory), each merging what the file holds by then, so that concurrent
  * builds and a build's parallel stage workers add up.
  *
@@ -33,7 +34,8 @@
 #define BF_STATCACHE_MAX_ENTRIES 4000000
 #define BF_STATCACHE_MAX_FILE ((size_t)1 << 30)
 /* What a session holds in memory before it saves (entries, key bytes);
- * a cache not loaded from a file stops recording there. */
+ * a cache never loaded nor saved (no file to save to) stops recording
+ * there. */
 #define BF_STATCACHE_MAX_TABLE 131072
 #define BF_STATCACHE_MAX_TABLE_KEYS ((size_t)8 << 20)
 /* Longest key recorded; longer keys are hashed every time. */
