@@ -145,7 +145,7 @@ static int digest_file(struct copier *c, int sfd, const struct stat *st, const s
 		return 0;
 	}
 	copy_hardlink_add(c, st, rel, NULL);
-	if (bf_statcache_file_digest(c->sc, sfd, key, md, c->err) < 0)
+	if (bf_statcache_file_digest_st(c->sc, sfd, st, key, md, c->err) < 0)
 		return cn_err_wrap(c->err, "'%s'", show);
 	h_entry(c, 'f', rel, st);
 	h_u64(c, (uint64_t)st->st_size);

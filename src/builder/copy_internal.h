@@ -88,6 +88,8 @@ struct copier {
 		char *rel;
 	} *links;
 	size_t nlinks, links_cap;
+	size_t *link_slots;     /* hash of (sdev, sino): index + 1, 0 empty */
+	size_t link_slots_n;
 	char *chunk;
 	char *xlist;
 	char *xval;

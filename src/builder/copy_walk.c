@@ -3,9 +3,12 @@
  * hold symlinks out of it, fifos, devices and may change while we read it.
  * Named sources are resolved with openat2(RESOLVE_BENEATH), everything
  * below them is walked by fd with O_NOFOLLOW, each open is checked against
- * the lstat that chose it, and special files are handed to the sink, never
- * opened. The ignore file filters this walk, so both sinks leave out the
- * same entries. */
+ * the lstat that chose it (an entry the directory lists as a regular file
+ * is opened without one, O_NONBLOCK, and used only if its fstat says
+ * regular file), and special files are handed to the sink, never opened.
+ * What the sinks see of a file is the fstat of its open fd. Memory is what
+ * one directory's names take, per level of depth. The ignore file filters
+ * this walk, so both sinks leave out the same entries. */
 #include "builder/copy_internal.h"
 #include "builder/glob.h"
 #include "builder/ignore.h"
@@ -77,9 +80,9 @@ static int ctx_error(struct copier *c, int e, const char *show)
 
 /* Open PATH (context-relative, final symlink followed as docker does) with
  * FLAGS; the fd is checked to be the object a prior O_PATH lookup saw, so a
- * swap between the two opens is caught. */
+ * swap between the two opens is caught. *GOT (may be NULL): its fstat. */
 static int ctx_open(struct copier *c, const char *path, uint64_t flags, const struct stat *want,
-		    const char *show)
+		    const char *show, struct stat *got)
 {
 	struct stat st;
 	int fd = cn_openat2(c->o->ctx_fd, *path ? path : ".", flags, src_resolve(c));
@@ -90,12 +93,14 @@ static int ctx_open(struct copier *c, const char *path, uint64_t flags, const st
 		close(fd);
 		return cn_err_fail(c->err, CN_ERR_BUSY, "'%s': changed while being copied", show);
 	}
+	if (want && got)
+		*got = st;
 	return fd;
 }
 
 int copy_ctx_stat(struct copier *c, const char *path, struct stat *st, const char *show)
 {
-	_cleanup_close_ int fd = ctx_open(c, path, O_PATH, NULL, show);
+	_cleanup_close_ int fd = ctx_open(c, path, O_PATH, NULL, show, NULL);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, st) < 0)
@@ -130,6 +135,55 @@ static int read_names(int fd, cn_strv *names, const char *show, cn_err *err)
 		return cn_err_sys(err, "'%s': read directory", show);
 	if (names->n)
 		qsort(names->v, names->n, sizeof(char *), cmp_names);
+	return 0;
+}
+
+/* A directory entry and its d_type (DT_UNKNOWN where the file system
+ * does not say). */
+struct dent {
+	char *name;
+	unsigned char type;
+};
+
+static int cmp_dents(const void *a, const void *b)
+{
+	return strcmp(((const struct dent *)a)->name, ((const struct dent *)b)->name);
+}
+
+static void dents_free(struct dent *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+/* read_names with the types: *V (N entries) sorted by name. */
+static int read_dents(int fd, struct dent **v, size_t *n, const char *show, cn_err *err)
+{
+	int dfd = dup(fd);
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	size_t cap = 0;
+	*v = NULL;
+	*n = 0;
+	if (dfd < 0)
+		return cn_err_sys(err, "'%s': dup", show);
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return cn_err_sys(err, "'%s': open directory", show);
+	}
+	rewinddir(d);
+	while ((errno = 0, de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		cn_xgrow((void **)v, &cap, *n + 1, sizeof(**v));
+		(*v)[(*n)++] = (struct dent){ .name = cn_xstrdup(de->d_name), .type = de->d_type };
+	}
+	if (errno)
+		return cn_err_sys(err, "'%s': read directory", show);
+	if (*n)
+		qsort(*v, *n, sizeof(**v), cmp_dents);
 	return 0;
 }
 
@@ -480,15 +534,35 @@ static int expand_sources(struct copier *c, cn_strv *paths, cn_strv *reals, cn_s
 }
 /* ---- shared with the sinks ---- */
 
+/* The hard links table is searched by (device, inode): a hash table
+ * (linear probing, at most half full) of indexes into c->links, so that a
+ * context made of hard links (pnpm's node_modules) is not quadratic. */
+static size_t link_slot(const struct copier *c, dev_t dev, ino_t ino)
+{
+	uint64_t h = ((uint64_t)ino ^ ((uint64_t)dev << 32 | (uint64_t)dev >> 32)) * 0x9e3779b97f4a7c15ULL;
+	return (size_t)(h >> 16) & (c->link_slots_n - 1);
+}
+
 /* An earlier copied file with the same source inode as ST, or NULL. */
 const struct hardlink *copy_hardlink_find(const struct copier *c, const struct stat *st)
 {
-	if (st->st_nlink < 2)
+	if (st->st_nlink < 2 || !c->link_slots_n)
 		return NULL;
-	for (size_t i = 0; i < c->nlinks; i++)
-		if (c->links[i].sdev == st->st_dev && c->links[i].sino == st->st_ino)
-			return &c->links[i];
+	for (size_t i = link_slot(c, st->st_dev, st->st_ino); c->link_slots[i];
+	     i = (i + 1) & (c->link_slots_n - 1)) {
+		const struct hardlink *h = &c->links[c->link_slots[i] - 1];
+		if (h->sdev == st->st_dev && h->sino == st->st_ino)
+			return h;
+	}
 	return NULL;
+}
+
+static void link_place(struct copier *c, size_t idx)
+{
+	size_t i = link_slot(c, c->links[idx].sdev, c->links[idx].sino);
+	while (c->link_slots[i])
+		i = (i + 1) & (c->link_slots_n - 1);
+	c->link_slots[i] = idx + 1;
 }
 
 void copy_hardlink_add(struct copier *c, const struct stat *st, const char *rel, const struct stat *dst)
@@ -502,6 +576,15 @@ void copy_hardlink_add(struct copier *c, const struct stat *st, const char *rel,
 	c->links[c->nlinks++] = (struct hardlink){ .sdev = st->st_dev, .sino = st->st_ino,
 						   .ddev = dst ? dst->st_dev : 0, .dino = dst ? dst->st_ino : 0,
 						   .rel = cn_xstrdup(rel) };
+	if (2 * c->nlinks > c->link_slots_n) {
+		free(c->link_slots);
+		c->link_slots_n = c->link_slots_n ? 2 * c->link_slots_n : 64;
+		c->link_slots = cn_xcalloc(c->link_slots_n, sizeof(*c->link_slots));
+		for (size_t i = 0; i < c->nlinks; i++)
+			link_place(c, i);
+	} else {
+		link_place(c, c->nlinks - 1);
+	}
 }
 
 void copy_copier_free(struct copier *c)
@@ -509,6 +592,7 @@ void copy_copier_free(struct copier *c)
 	for (size_t i = 0; i < c->nlinks; i++)
 		free(c->links[i].rel);
 	free(c->links);
+	free(c->link_slots);
 	cn_strv_free(&c->places);
 	free(c->chunk);
 	free(c->xlist);
@@ -552,31 +636,43 @@ static int walk_dir(struct copier *c, int sfd, const struct stat *st, const stru
 }
 
 /* Open NAME under the context directory SDIRFD without following it, and
- * check it is still what lstat saw. */
+ * check it is still what lstat saw; *GOT: its fstat. */
 static int open_child(struct copier *c, int sdirfd, const char *name, int flags,
-		      const struct stat *want, const char *show)
+		      const struct stat *want, const char *show, struct stat *got)
 {
-	struct stat st;
 	int fd = openat(sdirfd, name, flags | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR || errno == ENOENT))
 		return cn_err_fail(c->err, CN_ERR_BUSY, "'%s': changed while being copied", show);
 	if (fd < 0)
 		return cn_err_sys(c->err, "'%s': open", show);
-	if (fstat(fd, &st) < 0 || st.st_dev != want->st_dev || st.st_ino != want->st_ino ||
-	    (st.st_mode & S_IFMT) != (want->st_mode & S_IFMT)) {
+	if (fstat(fd, got) < 0 || got->st_dev != want->st_dev || got->st_ino != want->st_ino ||
+	    (got->st_mode & S_IFMT) != (want->st_mode & S_IFMT)) {
 		close(fd);
 		return cn_err_fail(c->err, CN_ERR_BUSY, "'%s': changed while being copied", show);
 	}
 	return fd;
 }
 
-/* One entry NAME of a copied directory (ignore state STATE); nothing here
- * follows a symlink. */
-static int walk_child(struct copier *c, int sdirfd, const char *name, const char *cpath,
-		      const struct dest *d, const char *rel, int depth, const unsigned char *state)
+/* One entry NAME of a copied directory (ignore state STATE, TYPE its
+ * d_type); nothing here follows a symlink. */
+static int walk_child(struct copier *c, int sdirfd, const char *name, unsigned char type,
+		      const char *cpath, const struct dest *d, const char *rel, int depth,
+		      const unsigned char *state)
 {
 	_cleanup_close_ int fd = -1;
-	struct stat st;
+	struct stat st, fst;
+	/* Most entries are regular files: opened straight away (no lstat
+	 * first), which is safe as the lstat-then-open below is: O_NOFOLLOW,
+	 * O_NONBLOCK (a fifo put there cannot hang the open), and anything
+	 * but a regular file on the fd goes the long way. */
+	if (type == DT_REG) {
+		fd = openat(sdirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0 && fstat(fd, &fst) == 0 && S_ISREG(fst.st_mode))
+			return c->sink->file(c, fd, &fst, d, name, rel, cpath, cpath);
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
 	if (fstatat(sdirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
 			return 0;       /* removed since readdir */
@@ -584,16 +680,16 @@ static int walk_child(struct copier *c, int sdirfd, const char *name, const char
 	}
 	switch (st.st_mode & S_IFMT) {
 	case S_IFDIR:
-		fd = open_child(c, sdirfd, name, O_RDONLY | O_DIRECTORY, &st, cpath);
+		fd = open_child(c, sdirfd, name, O_RDONLY | O_DIRECTORY, &st, cpath, &fst);
 		if (fd < 0)
 			return -1;
 		return walk_dir(c, fd, &st, d, name, rel, cpath, depth + 1, state);
 	case S_IFREG:
 		/* O_NONBLOCK: should it have become a fifo, the open cannot hang. */
-		fd = open_child(c, sdirfd, name, O_RDONLY | O_NONBLOCK, &st, cpath);
+		fd = open_child(c, sdirfd, name, O_RDONLY | O_NONBLOCK, &st, cpath, &fst);
 		if (fd < 0)
 			return -1;
-		return c->sink->file(c, fd, &st, d, name, rel, cpath, cpath);
+		return c->sink->file(c, fd, &fst, d, name, rel, cpath, cpath);
 	case S_IFLNK:
 		return c->sink->symlink(c, sdirfd, name, &st, d, rel, cpath);
 	case S_IFIFO:
@@ -628,24 +724,31 @@ static bool excluded_entry(struct copier *c, int sdirfd, const char *name, const
 static int walk_contents(struct copier *c, int sfd, const char *cpath, const struct dest *d,
 			 int depth, const unsigned char *state)
 {
-	_cleanup_strv_ cn_strv names = { 0 };
 	_cleanup_free_ unsigned char *cstate = c->ig ? cn_xmalloc(c->nign) : NULL;
-	if (read_names(sfd, &names, cpath, c->err) < 0)
+	struct dent *v;
+	size_t n;
+	int r = 0;
+	if (read_dents(sfd, &v, &n, cpath, c->err) < 0) {
+		dents_free(v, n);
 		return -1;
-	for (size_t k = 0; k < names.n; k++) {
-		_cleanup_free_ char *cchild = cn_path_join(cpath, names.v[k]);
-		_cleanup_free_ char *rel = NULL;
-		int vis = c->ig ? child_visible(c, sfd, names.v[k], cchild, state, cstate) : 1;
-		if (vis < 0)
-			return -1;
-		if (vis == 0 || (c->ex && excluded_entry(c, sfd, names.v[k], cchild)))
-			continue;
-		rel = cn_path_join(d->rel, names.v[k]);
-		if (copy_check_wh(c, names.v[k], cchild) < 0 ||
-		    walk_child(c, sfd, names.v[k], cchild, d, rel, depth, cstate) < 0)
-			return -1;
 	}
-	return 0;
+	for (size_t k = 0; r == 0 && k < n; k++) {
+		_cleanup_free_ char *cchild = cn_path_join(cpath, v[k].name);
+		_cleanup_free_ char *rel = NULL;
+		int vis = c->ig ? child_visible(c, sfd, v[k].name, cchild, state, cstate) : 1;
+		if (vis < 0) {
+			r = -1;
+			break;
+		}
+		if (vis == 0 || (c->ex && excluded_entry(c, sfd, v[k].name, cchild)))
+			continue;
+		rel = cn_path_join(d->rel, v[k].name);
+		if (copy_check_wh(c, v[k].name, cchild) < 0 ||
+		    walk_child(c, sfd, v[k].name, v[k].type, cchild, d, rel, depth, cstate) < 0)
+			r = -1;
+	}
+	dents_free(v, n);
+	return r;
 }
 
 /* One expanded source: see copy_internal.h. */
@@ -655,13 +758,13 @@ int copy_walk_source(struct copier *c, const char *path, const char *real, const
 	_cleanup_free_ unsigned char *state = NULL;
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *rel = NULL;
-	struct stat st;
+	struct stat st, fst;
 
 	if (copy_ctx_stat(c, real, &st, show) < 0)
 		return -1;
 	c->src_base = real;
 	if (S_ISDIR(st.st_mode)) {
-		fd = ctx_open(c, real, O_RDONLY | O_DIRECTORY, &st, show);
+		fd = ctx_open(c, real, O_RDONLY | O_DIRECTORY, &st, show, NULL);
 		if (fd < 0)
 			return -1;
 		if (c->ig) {
@@ -685,10 +788,10 @@ int copy_walk_source(struct copier *c, const char *path, const char *real, const
 	rel = cn_path_join(d->rel, dname);
 	switch (st.st_mode & S_IFMT) {
 	case S_IFREG:
-		fd = ctx_open(c, real, O_RDONLY | O_NONBLOCK, &st, show);
+		fd = ctx_open(c, real, O_RDONLY | O_NONBLOCK, &st, show, &fst);
 		if (fd < 0)
 			return -1;
-		return c->sink->file(c, fd, &st, d, dname, rel, real, show);
+		return c->sink->file(c, fd, &fst, d, dname, rel, real, show);
 	case S_IFIFO:
 	case S_IFCHR:
 	case S_IFBLK:

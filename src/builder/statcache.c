@@ -1,18 +1,29 @@
-/* The stat cache: an open-addressing hash table (linear probing, keyed
- * SipHash-2-4 through OpenSSL's EVP_MAC, so that file names from a build
- * context cannot be chosen to collide) over an array of entries, saved as a
- * small binary file:
+/* The stat cache, at a memory bound whatever the number of files: the
+ * cache file is sorted by path and read block by block (an in-memory index
+ * holds each block's offset and first key), and what a session records
+ * goes into a bounded in-memory table (open addressing, linear probing,
+ * keyed SipHash-2-4 through OpenSSL's EVP_MAC, so that file names from a
+ * build context cannot be chosen to collide) that is merged into a new
+ * file when it fills up and at the save. The file:
  *
- *   header   "cairnsc\0"  u32 version (1)  u32 count
- *   count x  u32 key_len  u32 flags (0)  u64 size  u64 mtime_ns  u64 ctime_ns
+ *   header   "cairnsc\0"  u32 version (2)  u32 flags (0)  u64 count
+ *   blocks   u32 nbytes  u32 nentries  nbytes of entries  32 bytes sha256
+ *            of the block's 8-byte head and its entries
+ *   end      u32 0  u32 0, then the end of the file
+ *   entry    u32 key_len  u32 flags (0)  u64 size  u64 mtime_ns  u64 ctime_ns
  *            u64 ino  u64 dev  u64 used (unix seconds)  32 bytes sha256
  *            key_len bytes of key (no NUL)
- *   trailer  32 bytes: sha256 of everything before it
  *
- * integers little-endian, entries most recently used first. Anything that
- * does not check out loads as an empty cache.
+ * integers little-endian, keys strictly increasing in path order (bytes,
+ * '/' before any other: the order in which the COPY walk, names sorted per
+ * directory, visits them, so its lookups read each block once). A block is
+ * cut after SCF_BLOCK bytes of entries. A file whose structure (header,
+ * block heads, first keys, end) does not check out loads as an empty
+ * cache; a block whose digest or entries do not is a miss for its keys
+ * (checked when it is read: a load reads the block heads only).
  */
 #include "builder/statcache.h"
+#include "builder/statcache_file.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
@@ -35,60 +46,55 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SC_MAGIC "cairnsc"     /* 8 bytes with its NUL */
-#define SC_VERSION 1
-#define SC_HEADER 16
-#define SC_ENTRY_FIXED 88
-#define SC_TRAILER 32
 #define SC_CHUNK ((size_t)64 << 10)
 /* A hit refreshes an entry's "used" time on disk only when it is older than
- * this, so that a build whose files all hit does not rewrite the cache. */
-#define SC_TOUCH_SECS 3600
+ * this, so that a build whose files all hit does not rewrite the cache
+ * (a day: eviction only needs to tell the files of last month from those
+ * of this week). */
+#define SC_TOUCH_SECS 86400
+/* Eviction keeps the most recently used entries by the hour of their last
+ * use; older than this counts as this old. */
+#define SC_AGE_BUCKETS (24 * 366 * 2)
 #define NONE SIZE_MAX
 
+/* An entry of the session's table: recorded, refreshed or dropped since
+ * the cache file was read. */
 struct sc_entry {
 	char *key;
 	uint32_t len;
-	bool dead;              /* stale and not re-recorded: neither used nor saved */
+	bool dead;              /* dropped (stale): the file's entry goes too */
+	bool in_file;           /* the cache file has a live entry for the key */
 	uint64_t hash;
-	uint64_t size;
-	uint64_t mtime_ns;      /* see ts_ns() */
-	uint64_t ctime_ns;
-	uint64_t ino;
-	uint64_t dev;
-	uint64_t used;          /* unix seconds of the last use (persisted) */
-	uint64_t seq;           /* order of use, for ties within one second */
-	unsigned char md[32];
+	struct scf_rec r;
 };
 
 struct bf_statcache {
+	/* The cache file lookups read (fd -1: none), its blocks' index, the
+	 * block last read. */
+	int fd;
+	uint64_t size;
+	struct scf_index *idx;
+	size_t nidx, idx_cap;
+	size_t cur;
+	struct scf_blk blk;
+	/* Where it is saved to when the table fills up (dirfd -1: nowhere,
+	 * what does not fit is not recorded). */
+	int dirfd;
+	char *name;
+	/* The session's table. */
 	struct sc_entry *ents;
 	size_t n, cap;
+	size_t key_bytes;
 	uint32_t *slots;        /* 0 = empty, else index + 1 */
 	size_t nslots;          /* power of two, at most half full */
 	EVP_MAC_CTX *mac;       /* SipHash-2-4 with a random key (see sc_hash) */
-	uint64_t seq;
+	size_t max_saved;
 	uint64_t bytes_hashed;
 	size_t live;
 	bool dirty;
+	bool full;              /* the table is full and cannot be saved */
 	char *chunk;
 };
-
-/* ---- little-endian fields ---- */
-
-static uint64_t get_le(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = n - 1; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static void put_le(unsigned char *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++, v >>= 8)
-		p[i] = (unsigned char)v;
-}
 
 /* ---- the table's hash: keyed SipHash-2-4, OpenSSL's ---- */
 
@@ -102,22 +108,10 @@ static uint64_t sc_hash(const struct bf_statcache *sc, const void *data, size_t 
 	if (!EVP_MAC_init(sc->mac, NULL, 0, NULL) || !EVP_MAC_update(sc->mac, data, len) ||
 	    !EVP_MAC_final(sc->mac, out, &outlen, sizeof(out)) || outlen != sizeof(out))
 		abort();        /* the context was set up in bf_statcache_new */
-	return get_le(out, 8);
+	return scf_get_le(out, 8);
 }
 
 /* ---- digests ---- */
-
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* "sha256:<hex>" (as cn_sha256_final writes it) to 32 bytes. */
-static void digest_to_raw(const char *s, unsigned char md[32])
-{
-	for (int i = 0; i < 32; i++)
-		md[i] = (unsigned char)(hexval(s[7 + 2 * i]) << 4 | hexval(s[8 + 2 * i]));
-}
 
 static void raw_to_digest(const unsigned char md[32], char out[CN_DIGEST_STR_SIZE])
 {
@@ -130,7 +124,7 @@ static void raw_to_digest(const unsigned char md[32], char out[CN_DIGEST_STR_SIZ
 	out[7 + 64] = '\0';
 }
 
-/* ---- the table ---- */
+/* ---- the session's table ---- */
 
 struct bf_statcache *bf_statcache_new(void)
 {
@@ -139,6 +133,10 @@ struct bf_statcache *bf_statcache_new(void)
 	size_t size = 8;
 	OSSL_PARAM params[] = { OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size), OSSL_PARAM_construct_end() };
 	EVP_MAC *mac;
+	sc->fd = -1;
+	sc->dirfd = -1;
+	sc->cur = NONE;
+	sc->max_saved = BF_STATCACHE_MAX_SAVED;
 	/* A random key: file names in a build context cannot be chosen to
 	 * collide (hash flooding); the key never leaves the process. */
 	if (getrandom(key, sizeof(key), GRND_NONBLOCK) != (ssize_t)sizeof(key)) {
@@ -156,6 +154,11 @@ struct bf_statcache *bf_statcache_new(void)
 		cn_fatal("OpenSSL's SIPHASH MAC is not available");
 	OPENSSL_cleanse(key, sizeof(key));
 	return sc;
+}
+
+void bf_statcache_set_max_saved(struct bf_statcache *sc, size_t max)
+{
+	sc->max_saved = max;
 }
 
 static size_t sc_find(const struct bf_statcache *sc, const char *key, size_t len, uint64_t h)
@@ -202,11 +205,17 @@ static struct sc_entry *sc_add(struct bf_statcache *sc, const char *key, size_t 
 	e->len = (uint32_t)len;
 	e->hash = h;
 	e->dead = true;         /* until filled in */
+	sc->key_bytes += len;
 	sc_place(sc, sc->n++);
 	return e;
 }
 
-static void sc_clear(struct bf_statcache *sc)
+static bool table_full(const struct bf_statcache *sc)
+{
+	return sc->n >= BF_STATCACHE_MAX_TABLE || sc->key_bytes >= BF_STATCACHE_MAX_TABLE_KEYS;
+}
+
+static void table_clear(struct bf_statcache *sc)
 {
 	for (size_t i = 0; i < sc->n; i++)
 		free(sc->ents[i].key);
@@ -214,15 +223,33 @@ static void sc_clear(struct bf_statcache *sc)
 	free(sc->slots);
 	sc->ents = NULL;
 	sc->slots = NULL;
-	sc->n = sc->cap = sc->nslots = sc->live = 0;
-	sc->seq = 0;
+	sc->n = sc->cap = sc->nslots = sc->key_bytes = 0;
+}
+
+static void file_close(struct bf_statcache *sc)
+{
+	for (size_t i = 0; i < sc->nidx; i++)
+		free(sc->idx[i].first);
+	free(sc->idx);
+	sc->idx = NULL;
+	sc->nidx = sc->idx_cap = 0;
+	if (sc->fd >= 0)
+		close(sc->fd);
+	sc->fd = -1;
+	sc->cur = NONE;
+	sc->blk.n = 0;
 }
 
 void bf_statcache_free(struct bf_statcache *sc)
 {
 	if (!sc)
 		return;
-	sc_clear(sc);
+	table_clear(sc);
+	file_close(sc);
+	scf_blk_free(&sc->blk);
+	if (sc->dirfd >= 0)
+		close(sc->dirfd);
+	free(sc->name);
 	EVP_MAC_CTX_free(sc->mac);
 	free(sc->chunk);
 	free(sc);
@@ -238,73 +265,73 @@ size_t bf_statcache_count(const struct bf_statcache *sc)
 	return sc ? sc->live : 0;
 }
 
-/* ---- loading ---- */
+/* ---- the cache file ---- */
 
-/* Parse a whole cache file into SC (empty on entry); false if anything in
- * it does not check out. */
-static bool sc_parse(struct bf_statcache *sc, const unsigned char *data, size_t size)
+/* Index the blocks of the file FD (SIZE bytes) into SC from their heads
+ * and first keys; false if its structure does not check out. A block's
+ * entries and digest are checked when it is read (a damaged block is a
+ * miss), so that a load costs a read per block, not of the whole file. */
+static bool file_scan(struct bf_statcache *sc, int fd, uint64_t size)
 {
-	const unsigned char *p = data, *end;
-	char want[CN_DIGEST_STR_SIZE];
-	unsigned char md[32];
-	uint64_t count;
+	unsigned char hdr[SCF_HEADER], head[SCF_BLOCK_HEAD + SCF_ENTRY_FIXED];
+	_cleanup_free_ char *key = NULL, *last = NULL;
+	size_t last_len = 0;
+	uint64_t count, seen = 0, off = SCF_HEADER;
 
-	if (size < SC_HEADER + SC_TRAILER || memcmp(p, SC_MAGIC, 8) != 0 ||
-	    get_le(p + 8, 4) != SC_VERSION)
+	if (size < SCF_HEADER + SCF_BLOCK_HEAD || pread(fd, hdr, sizeof(hdr), 0) != SCF_HEADER ||
+	    memcmp(hdr, SCF_MAGIC, 8) != 0 || scf_get_le(hdr + 8, 4) != SCF_VERSION || scf_get_le(hdr + 12, 4) != 0)
 		return false;
-	count = get_le(p + 12, 4);
-	if (count > BF_STATCACHE_MAX_ENTRIES ||
-	    count > (size - SC_HEADER - SC_TRAILER) / (SC_ENTRY_FIXED + 1))
+	count = scf_get_le(hdr + 16, 8);
+	if (count > BF_STATCACHE_MAX_ENTRIES)
 		return false;
-	end = data + size - SC_TRAILER;
-	cn_sha256_oneshot(data, size - SC_TRAILER, want);
-	digest_to_raw(want, md);
-	if (memcmp(md, end, 32) != 0)
-		return false;
-
-	p += SC_HEADER;
-	for (uint64_t i = 0; i < count; i++) {
-		struct sc_entry *e;
-		uint64_t len, h;
-		const char *key;
-		if ((size_t)(end - p) < SC_ENTRY_FIXED)
+	key = cn_xmalloc(BF_STATCACHE_MAX_KEY);
+	last = cn_xmalloc(BF_STATCACHE_MAX_KEY);
+	for (;;) {
+		uint64_t nbytes, n, klen;
+		ssize_t got;
+		if (size - off < SCF_BLOCK_HEAD)
 			return false;
-		len = get_le(p, 4);
-		if (len == 0 || len > BF_STATCACHE_MAX_KEY || get_le(p + 4, 4) != 0 ||
-		    (size_t)(end - p) - SC_ENTRY_FIXED < len)
+		got = pread(fd, head, sizeof(head), (off_t)off);
+		if (got < SCF_BLOCK_HEAD)
 			return false;
-		key = (const char *)p + SC_ENTRY_FIXED;
-		if (memchr(key, '\0', len))
+		nbytes = scf_get_le(head, 4);
+		n = scf_get_le(head + 4, 4);
+		if (nbytes == 0 && n == 0)      /* the end marker, which ends the file */
+			return off + SCF_BLOCK_HEAD == size && seen == count;
+		if (nbytes > SCF_BLOCK_MAX || n == 0 || n > nbytes / (SCF_ENTRY_FIXED + 1) ||
+		    size - off - SCF_BLOCK_HEAD < nbytes + SCF_MD || got != (ssize_t)sizeof(head))
 			return false;
-		h = sc_hash(sc, key, len);
-		if (sc_find(sc, key, len, h) != NONE)
-			return false;   /* the writer never repeats a key */
-		e = sc_add(sc, key, len, h);
-		e->size = get_le(p + 8, 8);
-		e->mtime_ns = get_le(p + 16, 8);
-		e->ctime_ns = get_le(p + 24, 8);
-		e->ino = get_le(p + 32, 8);
-		e->dev = get_le(p + 40, 8);
-		e->used = get_le(p + 48, 8);
-		memcpy(e->md, p + 56, 32);
-		e->seq = count - i;     /* file order is recency order */
-		e->dead = false;
-		sc->live++;
-		p += SC_ENTRY_FIXED + len;
+		klen = scf_get_le(head + SCF_BLOCK_HEAD, 4);
+		if (klen == 0 || klen > BF_STATCACHE_MAX_KEY || SCF_ENTRY_FIXED + klen > nbytes ||
+		    pread(fd, key, klen, (off_t)(off + SCF_BLOCK_HEAD + SCF_ENTRY_FIXED)) != (ssize_t)klen ||
+		    memchr(key, '\0', klen))
+			return false;
+		if (seen > 0 && scf_key_cmp(last, last_len, key, klen) >= 0)
+			return false;
+		seen += n;
+		if (seen > count)
+			return false;
+		scf_idx_add(&sc->idx, &sc->nidx, &sc->idx_cap, off, key, klen);
+		memcpy(last, key, klen);
+		last_len = klen;
+		off += SCF_BLOCK_HEAD + nbytes + SCF_MD;
 	}
-	sc->seq = count;
-	return p == end;
 }
 
 int bf_statcache_load(int dirfd, const char *name, struct bf_statcache **out, cn_err *err)
 {
 	struct bf_statcache *sc = bf_statcache_new();
-	_cleanup_close_ int fd = -1;
-	_cleanup_free_ unsigned char *data = NULL;
+	int fd;
 	struct stat st;
-	size_t size, got = 0;
 
 	*out = NULL;
+	sc->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+	if (sc->dirfd < 0) {
+		cn_err_sys(err, "stat cache: dup");
+		bf_statcache_free(sc);
+		return -1;
+	}
+	sc->name = cn_xstrdup(name);
 	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0 && (errno == ENOENT || errno == ELOOP)) {
 		sc->dirty = errno == ELOOP;     /* a symlink there: replace it */
@@ -313,36 +340,80 @@ int bf_statcache_load(int dirfd, const char *name, struct bf_statcache **out, cn
 	}
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		cn_err_sys(err, "stat cache: open '%s'", name);
+		if (fd >= 0)
+			close(fd);
 		bf_statcache_free(sc);
 		return -1;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size < SC_HEADER + SC_TRAILER ||
-	    (uint64_t)st.st_size > BF_STATCACHE_MAX_FILE) {
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > BF_STATCACHE_MAX_FILE ||
+	    !file_scan(sc, fd, (uint64_t)st.st_size)) {
+		close(fd);
+		file_close(sc);
 		sc->dirty = true;
 		*out = sc;
 		return 0;
 	}
-	size = (size_t)st.st_size;
-	data = cn_xmalloc(size);
-	while (got < size) {
-		ssize_t n = read(fd, data + got, size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			cn_err_sys(err, "stat cache: read '%s'", name);
-			bf_statcache_free(sc);
-			return -1;
-		}
-		if (n == 0)
-			break;          /* shrunk under us: the parse fails */
-		got += (size_t)n;
-	}
-	if (!sc_parse(sc, data, got)) {
-		sc_clear(sc);
-		sc->dirty = true;
+	sc->fd = fd;
+	sc->size = (uint64_t)st.st_size;
+	{
+		unsigned char hdr[SCF_HEADER];
+		if (pread(fd, hdr, sizeof(hdr), 0) == SCF_HEADER)
+			sc->live = (size_t)scf_get_le(hdr + 16, 8);
 	}
 	*out = sc;
 	return 0;
+}
+
+/* KEY's record in the cache file, if it has one. */
+static bool file_find(struct bf_statcache *sc, const char *key, size_t len, struct scf_rec *r)
+{
+	size_t lo = 0, hi = sc->nidx, b;
+	uint32_t l, h;
+	if (sc->fd < 0 || sc->nidx == 0)
+		return false;
+	/* The last block whose first key is <= KEY. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (scf_key_cmp(sc->idx[mid].first, sc->idx[mid].first_len, key, len) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return false;
+	b = lo - 1;
+	if (sc->cur != b) {
+		uint64_t next;
+		sc->cur = NONE;
+		size_t flen, llen;
+		const char *first, *lastk;
+		if (!scf_blk_read(sc->fd, sc->idx[b].off, sc->size, &sc->blk, &next))
+			return false;   /* damaged: a miss */
+		/* In its place in the file's order, else damaged too. */
+		first = scf_blk_key(&sc->blk, 0, &flen);
+		lastk = scf_blk_key(&sc->blk, sc->blk.n - 1, &llen);
+		if (scf_key_cmp(first, flen, sc->idx[b].first, sc->idx[b].first_len) != 0 ||
+		    (b + 1 < sc->nidx && scf_key_cmp(lastk, llen, sc->idx[b + 1].first, sc->idx[b + 1].first_len) >= 0))
+			return false;
+		sc->cur = b;
+	}
+	l = 0;
+	h = sc->blk.n;
+	while (l < h) {
+		uint32_t mid = l + (h - l) / 2;
+		size_t klen;
+		const char *k = scf_blk_key(&sc->blk, mid, &klen);
+		int c = scf_key_cmp(k, klen, key, len);
+		if (c == 0) {
+			scf_rec_get(sc->blk.buf + sc->blk.offs[mid], r);
+			return true;
+		}
+		if (c < 0)
+			l = mid + 1;
+		else
+			h = mid;
+	}
+	return false;
 }
 
 /* ---- lookups ---- */
@@ -354,11 +425,17 @@ static uint64_t ts_ns(const struct timespec *ts)
 	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
 }
 
-static bool stat_matches(const struct sc_entry *e, const struct stat *st)
+static bool stat_matches(const struct scf_rec *e, const struct stat *st)
 {
 	return e->size == (uint64_t)st->st_size && e->mtime_ns == ts_ns(&st->st_mtim) &&
 	       e->ctime_ns == ts_ns(&st->st_ctim) && e->ino == (uint64_t)st->st_ino &&
 	       e->dev == (uint64_t)st->st_dev;
+}
+
+static bool same_rec_stat(const struct scf_rec *a, const struct scf_rec *b)
+{
+	return a->size == b->size && a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns &&
+	       a->ino == b->ino && a->dev == b->dev;
 }
 
 static bool same_stat(const struct stat *a, const struct stat *b)
@@ -375,14 +452,6 @@ static bool near(const struct timespec *t, const struct timespec *now)
 		return false;
 	d = (int64_t)(t->tv_sec - now->tv_sec) * 1000000000LL + (t->tv_nsec - now->tv_nsec);
 	return d > -BF_STATCACHE_RACY_NS && d < BF_STATCACHE_RACY_NS;
-}
-
-static void touch(struct bf_statcache *sc, struct sc_entry *e, uint64_t now_s)
-{
-	if (now_s > e->used + SC_TOUCH_SECS || now_s < e->used)
-		sc->dirty = true;
-	e->used = now_s;
-	e->seq = ++sc->seq;
 }
 
 static int hash_fd(struct bf_statcache *sc, int fd, const char *key_path,
@@ -418,28 +487,81 @@ static int hash_fd(struct bf_statcache *sc, int fd, const char *key_path,
 	return 0;
 }
 
+static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, cn_err *err);
+
+/* KEY's entry in the table, made (from what the file holds, IN_FILE) if
+ * there is none. NULL when the table is full and cannot be saved to make
+ * room: then nothing is recorded. */
+static struct sc_entry *entry_for(struct bf_statcache *sc, const char *key, size_t len, uint64_t h,
+				  bool *in_file, struct scf_rec *frec)
+{
+	size_t idx = sc_find(sc, key, len, h);
+	struct sc_entry *e;
+	if (idx != NONE)
+		return &sc->ents[idx];
+	if (table_full(sc)) {
+		cn_err ignored;
+		if (sc->full || sc->dirfd < 0 || sc_write(sc, sc->dirfd, sc->name, &ignored) < 0) {
+			sc->full = true;
+			return NULL;
+		}
+		/* The table went into a new cache file: look KEY up there. */
+		*in_file = file_find(sc, key, len, frec);
+	}
+	e = sc_add(sc, key, len, h);
+	e->in_file = *in_file;
+	e->dead = !*in_file;
+	if (*in_file)
+		e->r = *frec;
+	return e;
+}
+
 int bf_statcache_file_digest(struct bf_statcache *sc, int fd, const char *key_path,
 			     char out[CN_DIGEST_STR_SIZE], cn_err *err)
 {
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return cn_err_sys(err, "stat '%s'", key_path);
+	return bf_statcache_file_digest_st(sc, fd, &st, key_path, out, err);
+}
+
+int bf_statcache_file_digest_st(struct bf_statcache *sc, int fd, const struct stat *stp,
+				const char *key_path, char out[CN_DIGEST_STR_SIZE], cn_err *err)
+{
 	size_t len = strlen(key_path), idx = NONE;
-	bool keyed = len > 0 && len <= BF_STATCACHE_MAX_KEY;
-	struct stat st, after;
+	bool keyed = len > 0 && len <= BF_STATCACHE_MAX_KEY, in_file = false, was_live;
+	struct stat st = *stp, after;
 	struct sc_entry *e;
+	struct scf_rec frec, *cur = NULL;
 	struct timespec now;
 	uint64_t h = 0;
 
-	if (fstat(fd, &st) < 0)
-		return cn_err_sys(err, "stat '%s'", key_path);
 	if (!S_ISREG(st.st_mode))
 		return cn_err_fail(err, CN_ERR_INVALID, "'%s' is not a regular file", key_path);
 	if (keyed) {
 		h = sc_hash(sc, key_path, len);
 		idx = sc_find(sc, key_path, len, h);
+		if (idx != NONE) {
+			if (!sc->ents[idx].dead)
+				cur = &sc->ents[idx].r;
+		} else if ((in_file = file_find(sc, key_path, len, &frec))) {
+			cur = &frec;
+		}
 	}
-	if (idx != NONE && !sc->ents[idx].dead && stat_matches(&sc->ents[idx], &st)) {
+	was_live = cur != NULL;
+	if (cur && stat_matches(cur, &st)) {
+		uint64_t now_s;
 		clock_gettime(CLOCK_REALTIME, &now);
-		touch(sc, &sc->ents[idx], (uint64_t)now.tv_sec);
-		raw_to_digest(sc->ents[idx].md, out);
+		now_s = (uint64_t)now.tv_sec;
+		raw_to_digest(cur->md, out);
+		if (now_s > cur->used + SC_TOUCH_SECS || now_s < cur->used) {
+			/* The use is worth saving (eviction goes by it). */
+			e = entry_for(sc, key_path, len, h, &in_file, &frec);
+			if (e && !e->dead) {
+				e->r.used = now_s;
+				sc->dirty = true;
+			}
+		}
 		return 0;
 	}
 
@@ -453,125 +575,28 @@ int bf_statcache_file_digest(struct bf_statcache *sc, int fd, const char *key_pa
 	 * times are not racy; a stale entry for it is dropped. */
 	if (!keyed || !same_stat(&st, &after) || near(&st.st_mtim, &now) ||
 	    near(&st.st_ctim, &now)) {
-		if (idx != NONE && !sc->ents[idx].dead) {
-			sc->ents[idx].dead = true;
+		if (was_live && (e = entry_for(sc, key_path, len, h, &in_file, &frec)) && !e->dead) {
+			e->dead = true;
 			sc->live--;
 			sc->dirty = true;
 		}
 		return 0;
 	}
-	if (idx != NONE) {
-		e = &sc->ents[idx];
-	} else {
-		if (sc->n >= BF_STATCACHE_MAX_ENTRIES)
-			return 0;       /* a session's memory is bounded too */
-		e = sc_add(sc, key_path, len, h);
-	}
+	e = entry_for(sc, key_path, len, h, &in_file, &frec);
+	if (!e)
+		return 0;       /* memory is bounded: not recorded */
 	if (e->dead)
 		sc->live++;
 	e->dead = false;
-	e->size = (uint64_t)st.st_size;
-	e->mtime_ns = ts_ns(&st.st_mtim);
-	e->ctime_ns = ts_ns(&st.st_ctim);
-	e->ino = (uint64_t)st.st_ino;
-	e->dev = (uint64_t)st.st_dev;
-	digest_to_raw(out, e->md);
-	touch(sc, e, (uint64_t)now.tv_sec);
+	e->r.size = (uint64_t)st.st_size;
+	e->r.mtime_ns = ts_ns(&st.st_mtim);
+	e->r.ctime_ns = ts_ns(&st.st_ctim);
+	e->r.ino = (uint64_t)st.st_ino;
+	e->r.dev = (uint64_t)st.st_dev;
+	e->r.used = (uint64_t)now.tv_sec;
+	scf_digest_to_raw(out, e->r.md);
 	sc->dirty = true;
 	return 0;
-}
-
-/* ---- saving ---- */
-
-struct writer {
-	int fd;
-	cn_sha256 h;
-	unsigned char *buf;
-	size_t len;
-};
-
-static int w_flush(struct writer *w)
-{
-	if (cn_write_all(w->fd, w->buf, w->len) < 0)
-		return -1;
-	w->len = 0;
-	return 0;
-}
-
-/* Buffered write; the bytes go into the running checksum when SUM. */
-static int w_put(struct writer *w, const void *data, size_t len, bool sum)
-{
-	const unsigned char *p = data;
-	if (sum)
-		cn_sha256_update(&w->h, data, len);
-	while (len > 0) {
-		size_t n = SC_CHUNK - w->len < len ? SC_CHUNK - w->len : len;
-		memcpy(w->buf + w->len, p, n);
-		w->len += n;
-		p += n;
-		len -= n;
-		if (w->len == SC_CHUNK && w_flush(w) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* Most recently used first. */
-static int cmp_recency(const void *a, const void *b, void *arg)
-{
-	const struct bf_statcache *sc = arg;
-	const struct sc_entry *x = &sc->ents[*(const size_t *)a];
-	const struct sc_entry *y = &sc->ents[*(const size_t *)b];
-	if (x->used != y->used)
-		return x->used > y->used ? -1 : 1;
-	return x->seq > y->seq ? -1 : x->seq < y->seq ? 1 : 0;
-}
-
-static int write_entries(struct bf_statcache *sc, int fd)
-{
-	_cleanup_free_ size_t *order = cn_xmalloc((sc->n ? sc->n : 1) * sizeof(size_t));
-	struct writer w = { .fd = fd, .buf = cn_xmalloc(SC_CHUNK) };
-	unsigned char hdr[SC_HEADER], fixed[SC_ENTRY_FIXED], md[32];
-	char sum[CN_DIGEST_STR_SIZE];
-	size_t count = 0;
-	int r = -1;
-
-	for (size_t i = 0; i < sc->n; i++)
-		if (!sc->ents[i].dead)
-			order[count++] = i;
-	if (count)
-		qsort_r(order, count, sizeof(*order), cmp_recency, sc);
-	if (count > BF_STATCACHE_MAX_SAVED)
-		count = BF_STATCACHE_MAX_SAVED;
-
-	cn_sha256_init(&w.h);
-	memcpy(hdr, SC_MAGIC, 8);
-	put_le(hdr + 8, SC_VERSION, 4);
-	put_le(hdr + 12, count, 4);
-	if (w_put(&w, hdr, sizeof(hdr), true) < 0)
-		goto out;
-	for (size_t k = 0; k < count; k++) {
-		const struct sc_entry *e = &sc->ents[order[k]];
-		put_le(fixed, e->len, 4);
-		put_le(fixed + 4, 0, 4);
-		put_le(fixed + 8, e->size, 8);
-		put_le(fixed + 16, e->mtime_ns, 8);
-		put_le(fixed + 24, e->ctime_ns, 8);
-		put_le(fixed + 32, e->ino, 8);
-		put_le(fixed + 40, e->dev, 8);
-		put_le(fixed + 48, e->used, 8);
-		memcpy(fixed + 56, e->md, 32);
-		if (w_put(&w, fixed, sizeof(fixed), true) < 0 || w_put(&w, e->key, e->len, true) < 0)
-			goto out;
-	}
-	cn_sha256_final(&w.h, sum);
-	digest_to_raw(sum, md);
-	if (w_put(&w, md, sizeof(md), false) == 0)
-		r = w_flush(&w);
-out:
-	cn_sha256_free(&w.h);
-	free(w.buf);
-	return r;
 }
 
 /* A name for the temp file next to NAME, unique enough that O_EXCL or
@@ -606,7 +631,7 @@ static int create_named(int dirfd, const char *name, char **tmp)
 	for (unsigned i = 0; i < 8; i++) {
 		int fd;
 		*tmp = tmp_name(name, i);
-		fd = openat(dirfd, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = openat(dirfd, *tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0 || errno != EEXIST)
 			return fd;
 		free(*tmp);
@@ -615,56 +640,148 @@ static int create_named(int dirfd, const char *name, char **tmp)
 	return -1;
 }
 
-/* Take in what another saver (a parallel stage's worker, another build)
- * recorded since SC was loaded: entries SC does not know are added, and
- * for one both know with the same file state the later use is kept. SC's
- * own view wins otherwise (it saw the file last, or found it stale). */
-static void sc_merge(struct bf_statcache *sc, const struct bf_statcache *disk)
+
+/* ---- saving: the table merged with the file as it is by then ---- */
+
+/* Entries by the hour of their last use, for eviction. */
+struct ages {
+	uint64_t *count, *bytes;
+};
+
+static size_t age_of(const struct scf_rec *r, uint64_t now_s)
 {
-	for (size_t i = 0; i < disk->n; i++) {
-		const struct sc_entry *d = &disk->ents[i];
-		uint64_t h;
-		size_t idx;
-		struct sc_entry *e;
-		if (d->dead)
-			continue;
-		h = sc_hash(sc, d->key, d->len);
-		idx = sc_find(sc, d->key, d->len, h);
-		if (idx != NONE) {
-			e = &sc->ents[idx];
-			if (!e->dead && e->size == d->size && e->mtime_ns == d->mtime_ns &&
-			    e->ctime_ns == d->ctime_ns && e->ino == d->ino && e->dev == d->dev &&
-			    d->used > e->used)
-				e->used = d->used;
+	uint64_t a = now_s > r->used ? (now_s - r->used) / 3600 : 0;
+	return a < SC_AGE_BUCKETS ? (size_t)a : SC_AGE_BUCKETS - 1;
+}
+
+/* What goes into the new file: entries younger than CUTOFF hours, and of
+ * those exactly CUTOFF old as many as LEFT_N, LEFT_BYTES allow. */
+struct keep {
+	size_t cutoff;
+	uint64_t left_n, left_bytes;
+	uint64_t now_s;
+	struct ages *ages;      /* counting only (the first pass) */
+	struct scf_writer *w;
+};
+
+static void emit(struct keep *k, const char *key, size_t len, const struct scf_rec *r)
+{
+	size_t age = age_of(r, k->now_s);
+	uint64_t sz = SCF_ENTRY_FIXED + len;
+	if (k->ages) {
+		k->ages->count[age]++;
+		k->ages->bytes[age] += sz;
+		return;
+	}
+	if (age > k->cutoff)
+		return;
+	if (age == k->cutoff) {
+		if (k->left_n == 0 || k->left_bytes < sz)
+			return;
+		k->left_n--;
+		k->left_bytes -= sz;
+	}
+	scf_w_entry(k->w, key, len, r);
+}
+
+/* The file read by RD merged with the table's entries in ORDER (sorted by
+ * key): the table's view of a key wins (it saw the file last, or found
+ * it stale), but for the later use of one both saw in the same state. */
+static void merge(struct bf_statcache *sc, struct scf_reader *rd, const size_t *order, size_t n,
+		  struct keep *k)
+{
+	const char *dkey = NULL;
+	size_t dlen = 0, j = 0;
+	struct scf_rec drec;
+	bool have;
+
+	scf_rd_rewind(rd);
+	have = scf_rd_next(rd, &dkey, &dlen, &drec);
+	while (have || j < n) {
+		const struct sc_entry *e = j < n ? &sc->ents[order[j]] : NULL;
+		int c = !have ? 1 : !e ? -1 : scf_key_cmp(dkey, dlen, e->key, e->len);
+		if (c < 0 || !e) {
+			emit(k, dkey, dlen, &drec);
+			have = scf_rd_next(rd, &dkey, &dlen, &drec);
 			continue;
 		}
-		if (sc->n >= BF_STATCACHE_MAX_ENTRIES)
-			break;
-		e = sc_add(sc, d->key, d->len, h);
-		e->size = d->size;
-		e->mtime_ns = d->mtime_ns;
-		e->ctime_ns = d->ctime_ns;
-		e->ino = d->ino;
-		e->dev = d->dev;
-		e->used = d->used;
-		memcpy(e->md, d->md, sizeof(e->md));
-		e->seq = 0;     /* older than anything this session used */
-		e->dead = false;
-		sc->live++;
+		if (!e->dead) {
+			struct scf_rec r = e->r;
+			if (c == 0 && same_rec_stat(&r, &drec) && drec.used > r.used)
+				r.used = drec.used;
+			emit(k, e->key, e->len, &r);
+		}
+		if (c == 0)
+			have = scf_rd_next(rd, &dkey, &dlen, &drec);
+		j++;
 	}
 }
 
-int bf_statcache_save(struct bf_statcache *sc, int dirfd, const char *name, cn_err *err)
+static int cmp_key(const void *a, const void *b, void *arg)
+{
+	const struct bf_statcache *sc = arg;
+	const struct sc_entry *x = &sc->ents[*(const size_t *)a];
+	const struct sc_entry *y = &sc->ents[*(const size_t *)b];
+	return scf_key_cmp(x->key, x->len, y->key, y->len);
+}
+
+/* The file's entries (scf_reader RD over what the file holds now) merged with
+ * the table's into W, keeping at most SC->max_saved entries and
+ * BF_STATCACHE_MAX_FILE bytes, the most recently used. */
+static void write_merged(struct bf_statcache *sc, struct scf_reader *rd, struct scf_writer *w)
+{
+	_cleanup_free_ size_t *order = cn_xmalloc((sc->n ? sc->n : 1) * sizeof(size_t));
+	const uint64_t max_bytes = BF_STATCACHE_MAX_FILE - BF_STATCACHE_MAX_FILE / 64;
+	struct timespec now;
+	struct keep k = { .cutoff = SC_AGE_BUCKETS, .left_n = sc->max_saved, .left_bytes = max_bytes, .w = w };
+	size_t n = 0;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	k.now_s = (uint64_t)now.tv_sec;
+	for (size_t i = 0; i < sc->n; i++)
+		if (!sc->ents[i].dead || sc->ents[i].in_file)
+			order[n++] = i;
+	if (n)
+		qsort_r(order, n, sizeof(*order), cmp_key, sc);
+	scf_rd_rewind(rd);
+	/* Over a bound, a first pass finds the hour of use from which on
+	 * entries go (the file's count and size tell whether it may be). */
+	if (rd->count + n > sc->max_saved || rd->size + sc->key_bytes + n * SCF_ENTRY_FIXED > max_bytes) {
+		struct ages ages = { cn_xcalloc(SC_AGE_BUCKETS, sizeof(uint64_t)),
+				     cn_xcalloc(SC_AGE_BUCKETS, sizeof(uint64_t)) };
+		struct keep count = { .now_s = k.now_s, .ages = &ages };
+		uint64_t cn = 0, cb = 0;
+		merge(sc, rd, order, n, &count);
+		for (size_t a = 0; a < SC_AGE_BUCKETS; a++) {
+			if (cn + ages.count[a] > sc->max_saved || cb + ages.bytes[a] > max_bytes) {
+				k.cutoff = a;
+				break;
+			}
+			cn += ages.count[a];
+			cb += ages.bytes[a];
+		}
+		k.left_n = sc->max_saved - cn;
+		k.left_bytes = max_bytes - cb;
+		free(ages.count);
+		free(ages.bytes);
+	}
+	merge(sc, rd, order, n, &k);
+}
+
+/* Merge the table into the file NAME under DIRFD (see bf_statcache_save)
+ * and go on with the new file: the table is empty after. */
+static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, cn_err *err)
 {
 	const char *slash = strrchr(name, '/');
 	_cleanup_free_ char *dir = slash ? cn_xstrndup(name, (size_t)(slash - name)) : cn_xstrdup(".");
 	_cleanup_free_ char *tmp = NULL;
-	_cleanup_close_ int fd = -1, lock = -1;
-	struct bf_statcache *disk = NULL;
-	cn_err ignored;
+	_cleanup_close_ int fd = -1, lock = -1, disk = -1;
+	unsigned char zero[SCF_HEADER] = { 0 };
+	struct scf_writer w = { .off = SCF_HEADER };
+	struct scf_reader rd = { .fd = -1 };
+	struct stat st;
+	int r = -1;
 
-	if (!sc->dirty)
-		return 0;
 	/* Savers take turns (an flock of the directory holding NAME), each
 	 * merging what the file holds by now, so that concurrent savers add
 	 * up instead of the last one winning. */
@@ -674,32 +791,75 @@ int bf_statcache_save(struct bf_statcache *sc, int dirfd, const char *name, cn_e
 	while (flock(lock, LOCK_EX) < 0)
 		if (errno != EINTR)
 			return cn_err_sys(err, "stat cache: lock the directory of '%s'", name);
-	if (bf_statcache_load(dirfd, name, &disk, &ignored) == 0) {
-		sc_merge(sc, disk);
-		bf_statcache_free(disk);
+	disk = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (disk >= 0 && fstat(disk, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size <= BF_STATCACHE_MAX_FILE) {
+		rd.fd = disk;
+		rd.size = (uint64_t)st.st_size;
 	}
 	/* An unnamed file first, so that a process killed while writing leaves
 	 * nothing behind; a named temp where O_TMPFILE is not supported. */
-	fd = openat(dirfd, *dir ? dir : "/", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	fd = openat(dirfd, *dir ? dir : "/", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		fd = create_named(dirfd, name, &tmp);
 		if (fd < 0)
 			return cn_err_sys(err, "stat cache: create a temp file for '%s'", name);
 	}
-	if (write_entries(sc, fd) < 0) {
+	w.fd = fd;
+	w.blk = cn_xmalloc(SCF_BLOCK_HEAD + SCF_BLOCK_MAX + SCF_MD);
+	rd.last = cn_xmalloc(BF_STATCACHE_MAX_KEY);
+	if (cn_write_all(fd, zero, sizeof(zero)) < 0) {
 		cn_err_sys(err, "stat cache: write '%s'", name);
-		goto fail;
+		goto out;
 	}
-	if (!tmp && !(tmp = link_tmpfile(fd, dirfd, name)))
-		return cn_err_sys(err, "stat cache: link a temp file for '%s'", name);
+	write_merged(sc, &rd, &w);
+	if (scf_w_finish(&w) < 0) {
+		cn_err_sys(err, "stat cache: write '%s'", name);
+		goto out;
+	}
+	if (!tmp && !(tmp = link_tmpfile(fd, dirfd, name))) {
+		cn_err_sys(err, "stat cache: link a temp file for '%s'", name);
+		goto out;
+	}
 	if (renameat(dirfd, tmp, dirfd, name) < 0) {
 		cn_err_sys(err, "stat cache: rename '%s' to '%s'", tmp, name);
-		goto fail;
+		goto out;
 	}
+	/* Lookups go on in the new file. */
+	file_close(sc);
+	table_clear(sc);
+	sc->fd = fd;
+	sc->size = w.off + SCF_BLOCK_HEAD;
+	fd = -1;
+	sc->idx = w.idx;
+	sc->nidx = w.nidx;
+	sc->idx_cap = w.idx_cap;
+	w.idx = NULL;
+	w.nidx = 0;
+	sc->live = (size_t)w.count;
 	sc->dirty = false;
-	return 0;
-fail:
-	if (tmp)
+	sc->full = false;
+	if (sc->dirfd < 0) {
+		sc->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+		free(sc->name);
+		sc->name = sc->dirfd >= 0 ? cn_xstrdup(name) : NULL;
+	}
+	r = 0;
+out:
+	if (r < 0 && tmp && fd >= 0)
 		unlinkat(dirfd, tmp, 0);
-	return -1;
+	for (size_t i = 0; i < w.nidx; i++)
+		free(w.idx[i].first);
+	free(w.idx);
+	free(w.blk);
+	free(rd.last);
+	scf_blk_free(&rd.b);
+	return r;
+}
+
+int bf_statcache_save(struct bf_statcache *sc, int dirfd, const char *name, cn_err *err)
+{
+	if (!sc->dirty)
+		return 0;
+	return sc_write(sc, dirfd, name, err);
 }

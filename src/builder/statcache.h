@@ -8,24 +8,36 @@
  * but not recorded (git's "racy" rule: a modification in the same clock tick
  * would leave every field unchanged), nor is one that changed while it was
  * read. The file on disk is only a cache: a missing, truncated or corrupt
- * one loads as an empty cache. Savers take turns (an flock of NAME's
+ * one loads as an empty cache (a damaged block inside: its entries are not
+ * used). Savers take turns (an flock of NAME's
  * directory), each merging what the file holds by then, so that concurrent
- * builds and a build's parallel stage workers add up. */
+ * builds and a build's parallel stage workers add up.
+ *
+ * Memory stays bounded whatever the number of files: the file is sorted
+ * and read a block at a time, and what a session records is held in a
+ * table of at most BF_STATCACHE_MAX_TABLE entries, saved (merged into the
+ * file) whenever it fills up. */
 #ifndef BF_STATCACHE_H
 #define BF_STATCACHE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "util/digest.h"
 #include "util/err.h"
 
-/* At most this many entries (the most recently used) are written. */
-#define BF_STATCACHE_MAX_SAVED 200000
-/* Bounds on what is read back (a larger file is treated as corrupt) and on
- * what a session records in memory. */
-#define BF_STATCACHE_MAX_ENTRIES 1000000
-#define BF_STATCACHE_MAX_FILE ((size_t)256 << 20)
+/* At most this many entries (the most recently used, by the hour of their
+ * last use) are written. */
+#define BF_STATCACHE_MAX_SAVED 2000000
+/* Bounds on what is read back (a larger file is treated as corrupt). */
+#define BF_STATCACHE_MAX_ENTRIES 4000000
+#define BF_STATCACHE_MAX_FILE ((size_t)1 << 30)
+/* What a session holds in memory before it saves (entries, key bytes);
+ * a cache never loaded nor saved (no file to save to) stops recording
+ * there. */
+#define BF_STATCACHE_MAX_TABLE 131072
+#define BF_STATCACHE_MAX_TABLE_KEYS ((size_t)8 << 20)
 /* Longest key recorded; longer keys are hashed every time. */
 #define BF_STATCACHE_MAX_KEY 65535
 #define BF_STATCACHE_RACY_NS 2000000000LL
@@ -35,7 +47,8 @@ struct bf_statcache;
 /* An empty cache not tied to any file. */
 struct bf_statcache *bf_statcache_new(void);
 
-/* Load the cache from NAME under DIRFD. A missing file, or one that is not a
+/* Load the cache from NAME under DIRFD (where it is also saved to when its
+ * table fills up). A missing file, or one that is not a
  * regular file, too big, truncated or corrupt, gives an empty cache (which a
  * later save replaces). Only an error reading it (EIO, EACCES, ...) fails. */
 int bf_statcache_load(int dirfd, const char *name, struct bf_statcache **out, cn_err *err);
@@ -47,14 +60,21 @@ int bf_statcache_load(int dirfd, const char *name, struct bf_statcache **out, cn
  * is not used) and the result recorded unless the file is racy. */
 int bf_statcache_file_digest(struct bf_statcache *sc, int fd, const char *key_path,
 			     char out[CN_DIGEST_STR_SIZE], cn_err *err);
+/* The same with ST, the fstat of FD the caller already made. */
+int bf_statcache_file_digest_st(struct bf_statcache *sc, int fd, const struct stat *st,
+				const char *key_path, char out[CN_DIGEST_STR_SIZE], cn_err *err);
 
 /* Write the cache to NAME under DIRFD if anything changed since the load
- * (temp file and rename; no fsync), under an flock of NAME's directory, merged
- * with the entries the file holds by then that SC lacks. Keeps the
- * BF_STATCACHE_MAX_SAVED most recently used entries. */
+ * or the last save (temp file and rename; no fsync), under an flock of
+ * NAME's directory, merged with the entries the file holds by then: SC's
+ * view of a file wins. Keeps the BF_STATCACHE_MAX_SAVED most recently used
+ * entries. SC goes on with the file written. */
 int bf_statcache_save(struct bf_statcache *sc, int dirfd, const char *name, cn_err *err);
 
 void bf_statcache_free(struct bf_statcache *sc);
+
+/* For tests: save at most MAX entries instead of BF_STATCACHE_MAX_SAVED. */
+void bf_statcache_set_max_saved(struct bf_statcache *sc, size_t max);
 
 /* For tests and statistics: content bytes hashed so far by this cache, and
  * the number of live entries. */

@@ -4,9 +4,9 @@
 # that df counts, prune removes and fsck accepts.
 . "$(dirname "$0")/lib.sh"
 
-# The number of entries the stat cache file holds (u32 LE at offset 12).
+# The number of entries the stat cache file holds (u64 LE at offset 16).
 statcache_count() {
-	od -An -t u4 -j 12 -N 4 "$CAIRN_ROOT/cache/stat" 2>/dev/null | tr -d ' '
+	od -An -t u8 -j 16 -N 8 "$CAIRN_ROOT/cache/stat" 2>/dev/null | tr -d ' '
 }
 
 build_busybox || finish

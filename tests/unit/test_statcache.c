@@ -131,10 +131,11 @@ static void edit_truncate_one(cn_buf *b) { b->len -= 1; }
 static void edit_header_only(cn_buf *b) { b->len = 16; }
 static void edit_empty(cn_buf *b) { b->len = 0; }
 static void edit_flip_middle(cn_buf *b) { b->data[b->len / 2] ^= 0x01; }
-static void edit_flip_key(cn_buf *b) { b->data[16 + 88] ^= 0x20; }   /* first key byte */
+static void edit_flip_key(cn_buf *b) { b->data[24 + 8 + 88] ^= 0x20; }   /* first key byte */
 static void edit_magic(cn_buf *b) { b->data[0] = 'X'; }
-static void edit_version(cn_buf *b) { b->data[8] = 2; }
-static void edit_count(cn_buf *b) { b->data[12] = (char)0xff; b->data[13] = (char)0xff; b->data[14] = 0x0f; }
+static void edit_version(cn_buf *b) { b->data[8] = 3; }
+static void edit_count(cn_buf *b) { b->data[16] ^= 0x01; }
+static void edit_flags(cn_buf *b) { b->data[12] = 1; }
 static void edit_append(cn_buf *b) { cn_buf_adds(b, "trailing garbage"); }
 static void edit_garbage(cn_buf *b)
 {
@@ -143,11 +144,13 @@ static void edit_garbage(cn_buf *b)
 }
 
 /* A cache file written here, field by field, to check that the loader
- * validates more than the checksum. */
+ * validates more than the checksums: one block holding the entries. */
 struct craft_entry {
 	const char *key;
 	uint32_t key_len;       /* 0: strlen(key) */
 	uint32_t flags;
+	const struct stat *st;  /* NULL: made-up fields */
+	uint64_t used;
 };
 
 static void le(cn_buf *b, uint64_t v, int n)
@@ -156,69 +159,127 @@ static void le(cn_buf *b, uint64_t v, int n)
 		cn_buf_addc(b, (char)(v & 0xff));
 }
 
-static void craft(uint32_t count, const struct craft_entry *e, size_t n)
+static void add_raw_digest(cn_buf *b, const void *data, size_t len)
 {
 	char sum[CN_DIGEST_STR_SIZE];
-	cn_buf b;
-	int fd;
-	cn_buf_init(&b, 0);
-	cn_buf_add(&b, "cairnsc", 8);
-	le(&b, 1, 4);
-	le(&b, count, 4);
-	for (size_t i = 0; i < n; i++) {
-		size_t len = e[i].key_len ? e[i].key_len : strlen(e[i].key);
-		le(&b, len, 4);
-		le(&b, e[i].flags, 4);
-		for (int k = 0; k < 6; k++)
-			le(&b, 1000 + (uint64_t)k, 8);
-		for (int k = 0; k < 32; k++)
-			cn_buf_addc(&b, (char)k);
-		cn_buf_add(&b, e[i].key, len);
-	}
-	cn_sha256_oneshot(b.data, b.len, sum);
+	cn_sha256_oneshot(data, len, sum);
 	for (int i = 0; i < 32; i++) {
 		unsigned v;
 		sscanf(sum + 7 + 2 * i, "%2x", &v);
-		cn_buf_addc(&b, (char)v);
+		cn_buf_addc(b, (char)v);
 	}
+}
+
+static uint64_t ns(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+}
+
+static void craft(uint64_t count, const struct craft_entry *e, size_t n)
+{
+	cn_buf b, blk;
+	int fd;
+	cn_buf_init(&b, 0);
+	cn_buf_init(&blk, 0);
+	cn_buf_add(&b, "cairnsc", 8);
+	le(&b, 2, 4);
+	le(&b, 0, 4);
+	le(&b, count, 8);
+	le(&blk, 0, 8);         /* the head, filled in below */
+	for (size_t i = 0; i < n; i++) {
+		size_t len = e[i].key_len ? e[i].key_len : strlen(e[i].key);
+		le(&blk, len, 4);
+		le(&blk, e[i].flags, 4);
+		if (e[i].st) {
+			le(&blk, (uint64_t)e[i].st->st_size, 8);
+			le(&blk, ns(&e[i].st->st_mtim), 8);
+			le(&blk, ns(&e[i].st->st_ctim), 8);
+			le(&blk, e[i].st->st_ino, 8);
+			le(&blk, e[i].st->st_dev, 8);
+			le(&blk, e[i].used, 8);
+			add_raw_digest(&blk, "1", 1);   /* the content of "one" */
+		} else {
+			for (int k = 0; k < 6; k++)
+				le(&blk, 1000 + (uint64_t)k, 8);
+			for (int k = 0; k < 32; k++)
+				cn_buf_addc(&blk, (char)k);
+		}
+		cn_buf_add(&blk, e[i].key, len);
+	}
+	if (n) {
+		for (int k = 0; k < 4; k++) {
+			blk.data[k] = (char)(((blk.len - 8) >> (8 * k)) & 0xff);
+			blk.data[4 + k] = (char)((n >> (8 * k)) & 0xff);
+		}
+		add_raw_digest(&blk, blk.data, blk.len);
+		cn_buf_add(&b, blk.data, blk.len);
+	}
+	le(&b, 0, 8);           /* the end */
 	fd = openat(cache_fd, "stat", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || cn_write_all(fd, b.data, b.len) < 0)
 		unit_fixture_fail("craft");
 	close(fd);
 	cn_buf_free(&b);
+	cn_buf_free(&blk);
 }
+
+static struct stat one_st;      /* of "one": crafted entries that can hit */
 
 static void test_crafted(void)
 {
-	static const struct craft_entry two[] = { { "/a", 0, 0 }, { "/b", 0, 0 } };
-	static const struct craft_entry dup[] = { { "/a", 0, 0 }, { "/a", 0, 0 } };
-	static const struct craft_entry nul[] = { { "/a\0b", 4, 0 } };
-	static const struct craft_entry flags[] = { { "/a", 0, 1 } };
-	static const struct craft_entry empty_key[] = { { "", 0, 0 } };
+#define E(k) { k, 0, 0, &one_st, 0 }
+	static const struct craft_entry two[] = { E("/a"), E("/b") };
+	static const struct craft_entry dup[] = { E("/a"), E("/a") };
+	static const struct craft_entry unsorted[] = { E("/b"), E("/a") };
+	/* Path order: '/' before any other byte. */
+	static const struct craft_entry paths[] = { E("/a/b"), E("/a-c") };
+	static const struct craft_entry bytewise[] = { E("/a-c"), E("/a/b") };
+	static const struct craft_entry nul[] = { { "/a\0b", 4, 0, &one_st, 0 } };
+	static const struct craft_entry flags[] = { { "/a", 0, 1, &one_st, 0 } };
+	static const struct craft_entry empty_key[] = { { "", 0, 0, &one_st, 0 } };
+#undef E
+	/* What a file whose structure is wrong loads as (WANT entries), and
+	 * whether a key of it is used (a block's entries are checked when
+	 * the block is read). */
 	static const struct {
-		uint32_t count;
+		uint64_t count;
 		const struct craft_entry *e;
 		size_t n;
 		size_t want;
+		const char *probe;
+		bool hit;
 		const char *what;
 	} cases[] = {
-		{ 2, two, 2, 2, "well-formed file with 2 entries loads them" },
-		{ 0, NULL, 0, 0, "well-formed empty cache" },
-		{ 1, two, 2, 0, "count smaller than the entries: empty" },
-		{ 3, two, 2, 0, "count larger than the entries: empty" },
-		{ 2, dup, 2, 0, "a key twice: empty" },
-		{ 1, nul, 1, 0, "a NUL in a key: empty" },
-		{ 1, flags, 1, 0, "unknown flags: empty" },
-		{ 1, empty_key, 1, 0, "an empty key: empty" },
+		{ 2, two, 2, 2, "/b", true, "well-formed file with 2 entries loads them" },
+		{ 0, NULL, 0, 0, NULL, false, "well-formed empty cache" },
+		{ 1, two, 2, 0, "/a", false, "count smaller than the entries: empty" },
+		{ 3, two, 2, 0, "/a", false, "count larger than the entries: empty" },
+		{ 2, dup, 2, 2, "/a", false, "a key twice: not used" },
+		{ 2, unsorted, 2, 2, "/a", false, "keys out of order: not used" },
+		{ 2, paths, 2, 2, "/a-c", true, "keys in path order are used" },
+		{ 2, bytewise, 2, 2, "/a/b", false, "keys in plain byte order: not used" },
+		{ 1, nul, 1, 0, "/a", false, "a NUL in the first key: empty" },
+		{ 1, flags, 1, 1, "/a", false, "unknown flags: not used" },
+		{ 1, empty_key, 1, 0, NULL, false, "an empty first key: empty" },
 	};
+	int fd = open_ro("one");
 	for (size_t i = 0; i < CN_ARRAY_SIZE(cases); i++) {
 		struct bf_statcache *sc;
+		char d[CN_DIGEST_STR_SIZE];
 		craft(cases[i].count, cases[i].e, cases[i].n);
 		sc = load();
 		UNIT_CHECK(bf_statcache_count(sc) == cases[i].want, "crafted: %s (%zu)", cases[i].what,
 			   bf_statcache_count(sc));
+		if (cases[i].probe) {
+			uint64_t before = bf_statcache_bytes_hashed(sc);
+			bool hit = bf_statcache_file_digest(sc, fd, cases[i].probe, d, &err) == 0 &&
+				   bf_statcache_bytes_hashed(sc) == before;
+			UNIT_CHECK(hit == cases[i].hit, "crafted: %s: %s %s", cases[i].what, cases[i].probe,
+				   hit ? "hits" : "is hashed");
+		}
 		bf_statcache_free(sc);
 	}
+	close(fd);
 	unlinkat(cache_fd, "stat", 0);
 }
 
@@ -358,7 +419,9 @@ static void test_racy(void)
 	bf_statcache_free(sc);
 }
 
-static void check_damaged(void (*edit)(cn_buf *b), const char *what)
+/* A damaged file: no entry of it is used (WHOLE: it loads as empty; else
+ * the damage is inside a block, found when the block is read). */
+static void check_damaged_as(void (*edit)(cn_buf *b), const char *what, bool whole)
 {
 	struct bf_statcache *sc = NULL;
 	char d[CN_DIGEST_STR_SIZE];
@@ -369,12 +432,20 @@ static void check_damaged(void (*edit)(cn_buf *b), const char *what)
 	mangle(edit);
 	cn_err_clear(&err);
 	r = bf_statcache_load(cache_fd, "stat", &sc, &err);
-	UNIT_CHECK(r == 0 && sc && bf_statcache_count(sc) == 0, "%s: loads as an empty cache (%s)", what,
-		   err.msg);
+	if (whole)
+		UNIT_CHECK(r == 0 && sc && bf_statcache_count(sc) == 0, "%s: loads as an empty cache (%s)",
+			   what, err.msg);
+	else
+		UNIT_CHECK(r == 0 && sc, "%s: loads (%s)", what, err.msg);
 	if (!sc)
 		return;
 	UNIT_CHECK(digest(sc, "big", d, &n) == 0 && n == BIG, "%s: files are hashed again", what);
 	bf_statcache_free(sc);
+}
+
+static void check_damaged(void (*edit)(cn_buf *b), const char *what)
+{
+	check_damaged_as(edit, what, true);
 }
 
 static void test_damaged(void)
@@ -395,11 +466,12 @@ static void test_damaged(void)
 	check_damaged(edit_truncate_half, "truncated to half");
 	check_damaged(edit_truncate_one, "one byte short");
 	check_damaged(edit_append, "trailing bytes");
-	check_damaged(edit_flip_middle, "one bit flipped");
-	check_damaged(edit_flip_key, "a key changed");
+	check_damaged_as(edit_flip_middle, "one bit flipped in a block", false);
+	check_damaged_as(edit_flip_key, "a block's first key changed", false);
 	check_damaged(edit_magic, "bad magic");
 	check_damaged(edit_version, "unknown version");
-	check_damaged(edit_count, "entry count too large");
+	check_damaged(edit_count, "entry count off by one");
+	check_damaged(edit_flags, "unknown header flags");
 	check_damaged(edit_garbage, "garbage");
 
 	/* A damaged file is replaced by the next save. */
@@ -450,36 +522,74 @@ static void test_damaged(void)
 	cn_buf_free(&saved);
 }
 
-/* At most BF_STATCACHE_MAX_SAVED entries are saved: the most recently used. */
-static void test_cap(void)
+/* A session's table is bounded: when it fills up it is saved, and the
+ * entries in the file still hit. */
+static void test_table_bound(void)
 {
-	const size_t total = BF_STATCACHE_MAX_SAVED + 5;
-	struct bf_statcache *sc = bf_statcache_new();
+	const size_t total = BF_STATCACHE_MAX_TABLE + 5;
+	struct bf_statcache *sc = load();
 	char d[CN_DIGEST_STR_SIZE];
 	int fd = open_ro("one");
 	bool ok = true;
+	uint64_t before;
 
 	for (size_t i = 0; i < total && ok; i++) {
 		char key[64];
 		snprintf(key, sizeof(key), "/cap/%zu", i);
 		ok = bf_statcache_file_digest(sc, fd, key, d, &err) == 0;
 	}
-	UNIT_CHECK(ok && bf_statcache_count(sc) == total, "%zu keys recorded in memory", total);
-	{
-		uint64_t before = bf_statcache_bytes_hashed(sc);
-		bf_statcache_file_digest(sc, fd, "/cap/0", d, &err);     /* used again: now recent */
-		UNIT_CHECK(bf_statcache_bytes_hashed(sc) == before, "lookups among 200k keys hit");
+	UNIT_CHECK(ok && bf_statcache_count(sc) == total, "%zu keys recorded (%zu)", total,
+		   bf_statcache_count(sc));
+	UNIT_CHECK(inode_of(cache_fd, "stat") != 0, "the full table went to the cache file");
+	before = bf_statcache_bytes_hashed(sc);
+	for (size_t i = 0; i < total && ok; i += 997) {
+		char key[64];
+		snprintf(key, sizeof(key), "/cap/%zu", i);
+		ok = bf_statcache_file_digest(sc, fd, key, d, &err) == 0;
 	}
+	ok = ok && bf_statcache_file_digest(sc, fd, "/cap/131076", d, &err) == 0;
+	UNIT_CHECK(ok && bf_statcache_bytes_hashed(sc) == before, "saved and unsaved keys hit");
 	UNIT_CHECK(bf_statcache_save(sc, cache_fd, "stat", &err) == 0, "save: %s", err.msg);
 	bf_statcache_free(sc);
-
 	sc = load();
-	UNIT_CHECK(bf_statcache_count(sc) == BF_STATCACHE_MAX_SAVED, "saved and loaded back: %zu entries",
-		   bf_statcache_count(sc));
+	UNIT_CHECK(bf_statcache_count(sc) == total, "saved and loaded back: %zu entries", bf_statcache_count(sc));
+	bf_statcache_free(sc);
+	close(fd);
+	unlinkat(cache_fd, "stat", 0);
+}
+
+/* At most max_saved entries are saved: the most recently used. */
+static void test_cap(void)
+{
+	struct bf_statcache *sc;
+	char d[CN_DIGEST_STR_SIZE];
+	int fd = open_ro("one");
+	struct stat st;
+	uint64_t now = (uint64_t)time(NULL);
+	if (fstat(fd, &st) < 0)
+		unit_fixture_fail("stat one");
+	{
+		const struct craft_entry e[] = {
+			{ "/cap/a", 0, 0, &st, now - 3 * 86400 },
+			{ "/cap/b", 0, 0, &st, now - 2 * 3600 },
+			{ "/cap/c", 0, 0, &st, now },
+			{ "/cap/d", 0, 0, &st, now - 86400 },
+		};
+		craft(4, e, 4);
+	}
+	sc = load();
+	UNIT_CHECK(bf_statcache_count(sc) == 4, "crafted cache with 4 entries");
+	bf_statcache_set_max_saved(sc, 3);
+	UNIT_CHECK(bf_statcache_file_digest(sc, fd, "/cap/e", d, &err) == 0, "a fifth key");
+	UNIT_CHECK(bf_statcache_save(sc, cache_fd, "stat", &err) == 0, "save: %s", err.msg);
+	UNIT_CHECK(bf_statcache_count(sc) == 3, "3 entries kept (%zu)", bf_statcache_count(sc));
+	bf_statcache_free(sc);
+	sc = load();
+	UNIT_CHECK(bf_statcache_count(sc) == 3, "saved and loaded back: %zu entries", bf_statcache_count(sc));
 	{
 		static const struct { const char *key; bool hit; } probes[] = {
-			{ "/cap/0", true }, { "/cap/1", false }, { "/cap/5", false },
-			{ "/cap/6", true }, { "/cap/200004", true },
+			{ "/cap/a", false }, { "/cap/b", true }, { "/cap/c", true },
+			{ "/cap/d", false }, { "/cap/e", true },
 		};
 		for (size_t i = 0; i < CN_ARRAY_SIZE(probes); i++) {
 			uint64_t before = bf_statcache_bytes_hashed(sc);
@@ -506,12 +616,15 @@ int main(void)
 	if (linkat(base_fd, "small", base_fd, "small-link", 0) < 0)
 		unit_fixture_fail("link");
 	settle();
+	if (fstatat(base_fd, "one", &one_st, 0) < 0)
+		unit_fixture_fail("stat one");
 
 	test_basic();
 	test_hits();
 	test_racy();
 	test_damaged();
 	test_crafted();
+	test_table_bound();
 	test_cap();
 
 	close(cache_fd);

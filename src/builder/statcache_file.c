@@ -1,0 +1,251 @@
+/* The stat cache's file format: see statcache_file.h. */
+#include "builder/statcache_file.h"
+#include "util/digest.h"
+#include "util/fs.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- little-endian fields ---- */
+
+uint64_t scf_get_le(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = n - 1; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+void scf_put_le(unsigned char *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* "sha256:<hex>" (as cn_sha256_final writes it) to 32 bytes. */
+void scf_digest_to_raw(const char *s, unsigned char md[32])
+{
+	for (int i = 0; i < 32; i++)
+		md[i] = (unsigned char)(hexval(s[7 + 2 * i]) << 4 | hexval(s[8 + 2 * i]));
+}
+
+void scf_sha_raw(const void *data, size_t len, unsigned char md[32])
+{
+	char s[CN_DIGEST_STR_SIZE];
+	cn_sha256_oneshot(data, len, s);
+	scf_digest_to_raw(s, md);
+}
+
+/* ---- keys in path order ---- */
+
+/* Bytewise, but '/' sorts before any other byte: components compare one by
+ * one, as the walk visits them. */
+int scf_key_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+	size_t n = al < bl ? al : bl;
+	for (size_t i = 0; i < n; i++) {
+		int x = a[i] == '/' ? 0 : (unsigned char)a[i] + 1;
+		int y = b[i] == '/' ? 0 : (unsigned char)b[i] + 1;
+		if (x != y)
+			return x - y;
+	}
+	return al < bl ? -1 : al > bl ? 1 : 0;
+}
+
+/* ---- entries in a block ---- */
+
+void scf_rec_get(const unsigned char *p, struct scf_rec *r)
+{
+	r->size = scf_get_le(p + 8, 8);
+	r->mtime_ns = scf_get_le(p + 16, 8);
+	r->ctime_ns = scf_get_le(p + 24, 8);
+	r->ino = scf_get_le(p + 32, 8);
+	r->dev = scf_get_le(p + 40, 8);
+	r->used = scf_get_le(p + 48, 8);
+	memcpy(r->md, p + 56, 32);
+}
+
+void scf_rec_put(unsigned char *p, size_t len, const struct scf_rec *r)
+{
+	scf_put_le(p, len, 4);
+	scf_put_le(p + 4, 0, 4);
+	scf_put_le(p + 8, r->size, 8);
+	scf_put_le(p + 16, r->mtime_ns, 8);
+	scf_put_le(p + 24, r->ctime_ns, 8);
+	scf_put_le(p + 32, r->ino, 8);
+	scf_put_le(p + 40, r->dev, 8);
+	scf_put_le(p + 48, r->used, 8);
+	memcpy(p + 56, r->md, 32);
+}
+
+const char *scf_blk_key(const struct scf_blk *b, uint32_t i, size_t *len)
+{
+	const unsigned char *p = b->buf + b->offs[i];
+	*len = scf_get_le(p, 4);
+	return (const char *)p + SCF_ENTRY_FIXED;
+}
+
+void scf_blk_free(struct scf_blk *b)
+{
+	free(b->buf);
+	free(b->offs);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Read the block at OFF of FD (SIZE bytes long) into B and check it: its
+ * digest, every entry's form, keys strictly increasing. *NEXT: where the
+ * next block starts. False on any damage (and at the end marker, with
+ * B->n 0 and *NEXT the end of the file). */
+bool scf_blk_read(int fd, uint64_t off, uint64_t size, struct scf_blk *b, uint64_t *next)
+{
+	unsigned char head[SCF_BLOCK_HEAD], md[32];
+	uint64_t nbytes, n, pos = SCF_BLOCK_HEAD;
+	b->n = 0;
+	if (off > size || size - off < SCF_BLOCK_HEAD || pread(fd, head, sizeof(head), (off_t)off) != SCF_BLOCK_HEAD)
+		return false;
+	nbytes = scf_get_le(head, 4);
+	n = scf_get_le(head + 4, 4);
+	if (nbytes == 0 && n == 0) {
+		*next = off + SCF_BLOCK_HEAD;
+		return false;
+	}
+	if (nbytes > SCF_BLOCK_MAX || n == 0 || n > nbytes / (SCF_ENTRY_FIXED + 1) ||
+	    size - off - SCF_BLOCK_HEAD < nbytes + SCF_MD)
+		return false;
+	if (!b->buf)
+		b->buf = cn_xmalloc(SCF_BLOCK_HEAD + SCF_BLOCK_MAX + SCF_MD);
+	if (pread(fd, b->buf, SCF_BLOCK_HEAD + nbytes + SCF_MD, (off_t)off) != (ssize_t)(SCF_BLOCK_HEAD + nbytes + SCF_MD))
+		return false;
+	scf_sha_raw(b->buf, SCF_BLOCK_HEAD + nbytes, md);
+	if (memcmp(md, b->buf + SCF_BLOCK_HEAD + nbytes, 32) != 0 ||
+	    memcmp(b->buf, head, SCF_BLOCK_HEAD) != 0)
+		return false;
+	cn_xgrow((void **)&b->offs, &b->offs_cap, n, sizeof(*b->offs));
+	for (uint64_t i = 0; i < n; i++) {
+		const unsigned char *p = b->buf + pos;
+		uint64_t len;
+		if (SCF_BLOCK_HEAD + nbytes - pos < SCF_ENTRY_FIXED)
+			return false;
+		len = scf_get_le(p, 4);
+		if (len == 0 || len > BF_STATCACHE_MAX_KEY || scf_get_le(p + 4, 4) != 0 ||
+		    SCF_BLOCK_HEAD + nbytes - pos - SCF_ENTRY_FIXED < len ||
+		    memchr(p + SCF_ENTRY_FIXED, '\0', len))
+			return false;
+		b->offs[i] = (uint32_t)pos;
+		if (i > 0) {
+			size_t plen;
+			const char *prev = scf_blk_key(b, (uint32_t)(i - 1), &plen);
+			if (scf_key_cmp(prev, plen, (const char *)p + SCF_ENTRY_FIXED, len) >= 0)
+				return false;
+		}
+		pos += SCF_ENTRY_FIXED + len;
+	}
+	if (pos != SCF_BLOCK_HEAD + nbytes)
+		return false;
+	b->n = (uint32_t)n;
+	*next = off + SCF_BLOCK_HEAD + nbytes + SCF_MD;
+	return true;
+}
+
+void scf_idx_add(struct scf_index **idx, size_t *n, size_t *cap, uint64_t off, const char *first,
+		    size_t len)
+{
+	cn_xgrow((void **)idx, cap, *n + 1, sizeof(**idx));
+	(*idx)[(*n)++] = (struct scf_index){ .off = off, .first = cn_xstrndup(first, len),
+					    .first_len = (uint32_t)len };
+}
+
+static void scf_w_block(struct scf_writer *w)
+{
+	scf_put_le(w->blk, w->blen - SCF_BLOCK_HEAD, 4);
+	scf_put_le(w->blk + 4, w->bn, 4);
+	scf_sha_raw(w->blk, w->blen, w->blk + w->blen);
+	if (!w->failed && cn_write_all(w->fd, w->blk, w->blen + SCF_MD) < 0)
+		w->failed = errno ? errno : EIO;
+	w->off += w->blen + SCF_MD;
+	w->bn = 0;
+}
+
+void scf_w_entry(struct scf_writer *w, const char *key, size_t len, const struct scf_rec *r)
+{
+	if (w->bn && w->blen - SCF_BLOCK_HEAD >= SCF_BLOCK)
+		scf_w_block(w);
+	if (!w->bn) {
+		scf_idx_add(&w->idx, &w->nidx, &w->idx_cap, w->off, key, len);
+		w->blen = SCF_BLOCK_HEAD;
+	}
+	scf_rec_put(w->blk + w->blen, len, r);
+	memcpy(w->blk + w->blen + SCF_ENTRY_FIXED, key, len);
+	w->blen += SCF_ENTRY_FIXED + len;
+	w->bn++;
+	w->count++;
+}
+
+int scf_w_finish(struct scf_writer *w)
+{
+	unsigned char end[SCF_BLOCK_HEAD] = { 0 }, hdr[SCF_HEADER];
+	if (w->bn)
+		scf_w_block(w);
+	memcpy(hdr, SCF_MAGIC, 8);
+	scf_put_le(hdr + 8, SCF_VERSION, 4);
+	scf_put_le(hdr + 12, 0, 4);
+	scf_put_le(hdr + 16, w->count, 8);
+	if (w->failed) {
+		errno = w->failed;
+		return -1;
+	}
+	if (cn_write_all(w->fd, end, sizeof(end)) < 0)
+		return -1;
+	if (pwrite(w->fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
+		if (errno == 0)
+			errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+void scf_rd_rewind(struct scf_reader *rd)
+{
+	unsigned char hdr[SCF_HEADER];
+	rd->off = SCF_HEADER;
+	rd->i = 0;
+	rd->b.n = 0;
+	rd->last_len = 0;
+	rd->eof = rd->fd < 0 || rd->size < SCF_HEADER || pread(rd->fd, hdr, sizeof(hdr), 0) != SCF_HEADER ||
+		  memcmp(hdr, SCF_MAGIC, 8) != 0 || scf_get_le(hdr + 8, 4) != SCF_VERSION || scf_get_le(hdr + 12, 4) != 0;
+	rd->count = rd->eof ? 0 : scf_get_le(hdr + 16, 8);
+}
+
+bool scf_rd_next(struct scf_reader *rd, const char **key, size_t *len, struct scf_rec *r)
+{
+	while (!rd->eof && rd->i >= rd->b.n) {
+		uint64_t next;
+		if (!scf_blk_read(rd->fd, rd->off, rd->size, &rd->b, &next)) {
+			rd->eof = true;
+			break;
+		}
+		rd->off = next;
+		rd->i = 0;
+	}
+	if (rd->eof)
+		return false;
+	*key = scf_blk_key(&rd->b, rd->i, len);
+	if (rd->last_len && scf_key_cmp(rd->last, rd->last_len, *key, *len) >= 0) {
+		rd->eof = true;
+		return false;
+	}
+	scf_rec_get(rd->b.buf + rd->b.offs[rd->i], r);
+	memcpy(rd->last, *key, *len);
+	rd->last_len = *len;
+	rd->i++;
+	return true;
+}
+

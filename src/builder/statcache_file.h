@@ -1,0 +1,104 @@
+/* The stat cache's file format (see statcache.c for the layout): blocks
+ * of entries sorted in path order, each checked by its sha256, written and
+ * read one block at a time. */
+#ifndef BF_STATCACHE_FILE_H
+#define BF_STATCACHE_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "builder/statcache.h"
+
+#define SCF_MAGIC "cairnsc"     /* 8 bytes with its NUL */
+#define SCF_VERSION 2
+#define SCF_HEADER 24
+#define SCF_BLOCK_HEAD 8
+#define SCF_ENTRY_FIXED 88
+#define SCF_MD 32
+#define SCF_BLOCK ((size_t)64 << 10)
+/* The longest block: one cut just after SCF_BLOCK bytes by the longest entry. */
+#define SCF_BLOCK_MAX (SCF_BLOCK + SCF_ENTRY_FIXED + BF_STATCACHE_MAX_KEY)
+
+/* What is recorded for a key. */
+struct scf_rec {
+	uint64_t size;
+	uint64_t mtime_ns;      /* nanoseconds, wrapping (statcache.c ts_ns) */
+	uint64_t ctime_ns;
+	uint64_t ino;
+	uint64_t dev;
+	uint64_t used;          /* unix seconds of the last use (persisted) */
+	unsigned char md[32];
+};
+
+/* One block of a cache file, read and checked. */
+struct scf_blk {
+	unsigned char *buf;     /* head, entries, digest */
+	uint32_t n;
+	uint32_t *offs;         /* each entry's offset in BUF */
+	size_t offs_cap;
+};
+
+struct scf_index {
+	uint64_t off;
+	char *first;            /* the block's first key */
+	uint32_t first_len;
+};
+
+/* A new cache file being written, block by block, with its index. */
+struct scf_writer {
+	int fd;
+	uint64_t off;
+	unsigned char *blk;     /* head, entries, room for the digest */
+	size_t blen;            /* bytes in BLK, head included */
+	uint32_t bn;
+	uint64_t count;
+	struct scf_index *idx;
+	size_t nidx, idx_cap;
+	int failed;             /* errno of a failed write, 0 */
+};
+
+/* The cache file as another saver may have left it, entry by entry; it
+ * ends at the first thing that does not check out. */
+struct scf_reader {
+	int fd;
+	uint64_t size, off, count;
+	struct scf_blk b;
+	uint32_t i;
+	bool eof;
+	char *last;             /* the key last returned, for the order check */
+	size_t last_len;
+};
+
+uint64_t scf_get_le(const unsigned char *p, int n);
+void scf_put_le(unsigned char *p, uint64_t v, int n);
+/* "sha256:<hex>" (as cn_sha256_final writes it) to 32 bytes. */
+void scf_digest_to_raw(const char *s, unsigned char md[32]);
+void scf_sha_raw(const void *data, size_t len, unsigned char md[32]);
+/* Bytewise, but '/' sorts before any other byte: components compare one by
+ * one, as the walk visits them. */
+int scf_key_cmp(const char *a, size_t al, const char *b, size_t bl);
+/* The fixed part of an entry at P, from and to a record. */
+void scf_rec_get(const unsigned char *p, struct scf_rec *r);
+void scf_rec_put(unsigned char *p, size_t len, const struct scf_rec *r);
+/* The key of B's entry I. */
+const char *scf_blk_key(const struct scf_blk *b, uint32_t i, size_t *len);
+void scf_blk_free(struct scf_blk *b);
+/* Read the block at OFF of FD (SIZE bytes long) into B and check it: its
+ * digest, every entry's form, keys strictly increasing. *NEXT: where the
+ * next block starts. False on any damage (and at the end marker, with
+ * B->n 0 and *NEXT the end of the file). */
+bool scf_blk_read(int fd, uint64_t off, uint64_t size, struct scf_blk *b, uint64_t *next);
+/* Append a block (at OFF, first key FIRST) to an index. */
+void scf_idx_add(struct scf_index **idx, size_t *n, size_t *cap, uint64_t off, const char *first,
+		 size_t len);
+/* Add an entry (keys in increasing order) to W's file; the header goes in
+ * last (the file starts with SCF_HEADER bytes of room for it). */
+void scf_w_entry(struct scf_writer *w, const char *key, size_t len, const struct scf_rec *r);
+int scf_w_finish(struct scf_writer *w);
+/* Start reading RD->fd (RD->size bytes) from its first entry; the next
+ * entry (KEY valid until the next call), false at the end. */
+void scf_rd_rewind(struct scf_reader *rd);
+bool scf_rd_next(struct scf_reader *rd, const char **key, size_t *len, struct scf_rec *r);
+
+#endif
