@@ -8,10 +8,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,6 +39,23 @@ static int ensure_file(int dirfd, const char *name, const char *content, cn_err 
 	if (errno != ENOENT)
 		return cn_err_sys(err, "stat '%s'", name);
 	return cn_write_file_atomic(dirfd, name, content, strlen(content), 0644, err);
+}
+
+/* Every step, container and context scratch dir is made in tmp/. ext4
+ * places a new directory in its parent's block group unless the parent is a
+ * "top directory" (Orlov allocator), so all scratch dirs shared one group
+ * and each new file there stepped over the inodes recently freed by the
+ * scratch dirs before it: 20,000 new files took 3-20 s instead of 0.5 s.
+ * With the top-directory flag on tmp/ its children spread over the groups.
+ * Best effort: other file systems have no such flag (EOPNOTSUPP, ENOTTY) or
+ * spread directories on their own (xfs), and a refusal changes nothing else. */
+static void spread_subdirs(int dir_fd)
+{
+	int flags;      /* the ioctl takes an int, whatever its name says */
+	if (ioctl(dir_fd, FS_IOC_GETFLAGS, &flags) < 0 || (flags & FS_TOPDIR_FL))
+		return;
+	flags |= FS_TOPDIR_FL;
+	(void)ioctl(dir_fd, FS_IOC_SETFLAGS, &flags);
 }
 
 #define SWEEP_MAX 64
@@ -122,6 +141,7 @@ int store_open(const char *root, struct store *st, cn_err *err)
 	    open_subdir(st->root_fd, "cache", &st->cache_fd, err) < 0 ||
 	    open_subdir(st->root_fd, "tags", &st->tags_fd, err) < 0)
 		goto fail_wrap;
+	spread_subdirs(st->tmp_fd);
 	if (store_lock(st, err) < 0)
 		goto fail_wrap;
 	if (ensure_file(st->root_fd, "oci-layout", OCI_LAYOUT, err) < 0 ||
