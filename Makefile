@@ -96,7 +96,11 @@ endif
 CFLAGS += -std=gnu11 $(WARN) $(HARDEN_CFLAGS) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Isrc \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LDFLAGS += $(HARDEN_LDFLAGS)
-LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread
+# libcurl and libnftables are loaded when first used (src/util/lazylib.c), so
+# the commands that need neither do not map them and the ~30 libraries they
+# pull in at start-up: they are not linked, only their headers are used.
+LAZY_LIBS := -lcurl -lnftables
+LDLIBS += $(filter-out $(LAZY_LIBS),$(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)) -ldl -lpthread
 ifneq ($(SANITIZE),)
 CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
