@@ -165,6 +165,10 @@ fail:
 
 void store_close(struct store *st)
 {
+	cn_err ignored;
+	/* Best effort: a name lost in a crash is a blob to fetch or build again. */
+	if (st->blobs_fd >= 0 && __atomic_load_n(&st->blobs_unsynced, __ATOMIC_RELAXED))
+		store_blobs_sync(st, &ignored);
 	int *fds[] = { &st->root_fd, &st->blobs_fd, &st->snap_fd, &st->tmp_fd, &st->cache_fd,
 		       &st->tags_fd, &st->lock_fd, &st->gc_fd };
 	for (size_t i = 0; i < CN_ARRAY_SIZE(fds); i++) {
@@ -344,13 +348,28 @@ int store_ingest_commit(struct store_ingest *in, const char *digest, cn_err *err
 		}
 		store_ingest_abort(in);     /* same bytes are already there */
 		/* ... but maybe not yet durable, if another process just put them. */
-		return cn_fsync_dir_at(st->blobs_fd, ".", err);
+		__atomic_store_n(&st->blobs_unsynced, 1, __ATOMIC_RELAXED);
+		return 0;
 	}
 	free(in->name);
 	in->name = NULL;
 	close(in->fd);
 	in->fd = -1;
-	return cn_fsync_dir_at(st->blobs_fd, ".", err);
+	/* The directory's fsync waits for a reference that must survive a
+	 * crash (store_blobs_sync): a build step publishes three blobs, and
+	 * each fsync of the directory was a journal commit of its own. */
+	__atomic_store_n(&st->blobs_unsynced, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int store_blobs_sync(struct store *st, cn_err *err)
+{
+	__atomic_store_n(&st->blobs_unsynced, 0, __ATOMIC_RELAXED);
+	if (cn_fsync_dir_at(st->blobs_fd, ".", err) < 0) {
+		__atomic_store_n(&st->blobs_unsynced, 1, __ATOMIC_RELAXED);
+		return -1;
+	}
+	return 0;
 }
 
 void store_ingest_abort(struct store_ingest *in)
