@@ -500,6 +500,10 @@ int store_cache_put(struct store *st, const char *key, const char *manifest, cn_
 	_cleanup_close_ int fd = -1;
 	if (!cn_digest_valid(key) || !cn_digest_valid(manifest))
 		return cn_err_fail(err, CN_ERR_INVALID, "invalid cache entry");
+	/* The manifest's name (and its config's and layers') survives a crash
+	 * before the entry can: one fsync of blobs/ for a step's three blobs. */
+	if (__atomic_load_n(&st->blobs_unsynced, __ATOMIC_RELAXED) && store_blobs_sync(st, err) < 0)
+		return -1;
 	/* No fsync: a cache entry lost in a crash is a miss, and a torn one
 	 * fails validation. The rename keeps readers from seeing half of it. */
 	tmp = cn_xasprintf(".%s.tmp-%d", cn_digest_hex(key), (int)getpid());
