@@ -188,7 +188,9 @@ static int taglog_append(struct store *st, const char *ref, const char *digest, 
 	snprintf(ev.cause, sizeof(ev.cause), "%s", cause);
 	cn_buf_init(&line, 0);
 	event_line(&ev, &line);
-	if (store_blobs_sync(st, err) < 0)
+	/* index.json's writer synced them already, unless this process put
+	 * more blobs since. */
+	if (__atomic_load_n(&st->blobs_unsynced, __ATOMIC_RELAXED) && store_blobs_sync(st, err) < 0)
 		return -1;
 	fd = openat(st->tags_fd, name, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
