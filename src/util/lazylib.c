@@ -94,7 +94,7 @@ static void curl_load(void)
 		memset(lib, 0, sizeof(*lib));
 }
 
-/* The loaded library, or NULL when it cannot be loaded. */
+/* Whether the library is loaded (the first call loads it). */
 static bool curl_ok(void)
 {
 	pthread_once(&curl_once, curl_load);
