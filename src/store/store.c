@@ -166,9 +166,10 @@ fail:
 void store_close(struct store *st)
 {
 	cn_err ignored;
-	/* Best effort: a name lost in a crash is a blob to fetch or build again. */
-	if (st->blobs_fd >= 0 && __atomic_load_n(&st->blobs_unsynced, __ATOMIC_RELAXED))
-		store_blobs_sync(st, &ignored);
+	/* Best effort: a name lost in a crash is a blob to fetch or a layer to
+	 * build again. */
+	if (st->blobs_fd >= 0 && st->snap_fd >= 0)
+		store_names_sync_own(st, &ignored);
 	int *fds[] = { &st->root_fd, &st->blobs_fd, &st->snap_fd, &st->tmp_fd, &st->cache_fd,
 		       &st->tags_fd, &st->lock_fd, &st->gc_fd };
 	for (size_t i = 0; i < CN_ARRAY_SIZE(fds); i++) {
@@ -348,7 +349,7 @@ int store_ingest_commit(struct store_ingest *in, const char *digest, cn_err *err
 		}
 		store_ingest_abort(in);     /* same bytes are already there */
 		/* ... but maybe not yet durable, if another process just put them. */
-		__atomic_store_n(&st->blobs_unsynced, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&st->names_unsynced, 1, __ATOMIC_RELAXED);
 		return 0;
 	}
 	free(in->name);
@@ -356,20 +357,28 @@ int store_ingest_commit(struct store_ingest *in, const char *digest, cn_err *err
 	close(in->fd);
 	in->fd = -1;
 	/* The directory's fsync waits for a reference that must survive a
-	 * crash (store_blobs_sync): a build step publishes three blobs, and
-	 * each fsync of the directory was a journal commit of its own. */
-	__atomic_store_n(&st->blobs_unsynced, 1, __ATOMIC_RELAXED);
+	 * crash (store_names_sync): a build step publishes a snapshot and three
+	 * blobs, and each fsync of a directory was a journal commit of its own. */
+	__atomic_store_n(&st->names_unsynced, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
-int store_blobs_sync(struct store *st, cn_err *err)
+int store_names_sync(struct store *st, cn_err *err)
 {
-	__atomic_store_n(&st->blobs_unsynced, 0, __ATOMIC_RELAXED);
-	if (cn_fsync_dir_at(st->blobs_fd, ".", err) < 0) {
-		__atomic_store_n(&st->blobs_unsynced, 1, __ATOMIC_RELAXED);
+	int was = __atomic_exchange_n(&st->names_unsynced, 0, __ATOMIC_RELAXED);
+	/* Snapshots first: a config naming a snapshot does not outlive it. */
+	if (cn_fsync_dir_at(st->snap_fd, ".", err) < 0 || cn_fsync_dir_at(st->blobs_fd, ".", err) < 0) {
+		__atomic_fetch_or(&st->names_unsynced, was, __ATOMIC_RELAXED);
 		return -1;
 	}
 	return 0;
+}
+
+int store_names_sync_own(struct store *st, cn_err *err)
+{
+	if (!__atomic_load_n(&st->names_unsynced, __ATOMIC_RELAXED))
+		return 0;
+	return store_names_sync(st, err);
 }
 
 void store_ingest_abort(struct store_ingest *in)
@@ -469,7 +478,9 @@ int store_snapshot_commit(struct store *st, int dirfd_parent, const char *name,
 	if (renameat2(dirfd_parent, name, st->snap_fd, cn_digest_hex(diff_id), RENAME_NOREPLACE) < 0 &&
 	    errno != EEXIST)
 		return cn_err_sys(err, "publish snapshot %s", diff_id);
-	return cn_fsync_dir_at(st->snap_fd, ".", err);
+	/* Durable with the blobs that name it (store_names_sync). */
+	__atomic_store_n(&st->names_unsynced, 1, __ATOMIC_RELAXED);
+	return 0;
 }
 
 /* ---- build cache ---- */
@@ -500,9 +511,10 @@ int store_cache_put(struct store *st, const char *key, const char *manifest, cn_
 	_cleanup_close_ int fd = -1;
 	if (!cn_digest_valid(key) || !cn_digest_valid(manifest))
 		return cn_err_fail(err, CN_ERR_INVALID, "invalid cache entry");
-	/* The manifest's name (and its config's and layers') survives a crash
-	 * before the entry can: one fsync of blobs/ for a step's three blobs. */
-	if (__atomic_load_n(&st->blobs_unsynced, __ATOMIC_RELAXED) && store_blobs_sync(st, err) < 0)
+	/* The manifest's name (and its config's, layers' and snapshots')
+	 * survives a crash before the entry can: for a step, one fsync of
+	 * snapshots/ and one of blobs/ instead of one per name. */
+	if (store_names_sync_own(st, err) < 0)
 		return -1;
 	/* No fsync: a cache entry lost in a crash is a miss, and a torn one
 	 * fails validation. The rename keeps readers from seeing half of it. */

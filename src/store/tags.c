@@ -84,7 +84,7 @@ static int index_save(struct store *st, json_t *idx, cn_err *err)
 	if (store_json_fits("index.json", strlen(text), STORE_MAX_JSON, err) < 0)
 		return cn_err_wrap(err, "too many tags ('cairn rmi' some)");
 	/* The blobs a tag points at are durable before the tag is. */
-	if (store_blobs_sync(st, err) < 0)
+	if (store_names_sync(st, err) < 0)
 		return -1;
 	return cn_write_file_atomic(st->root_fd, "index.json", text, strlen(text), 0644, err);
 }
@@ -190,7 +190,7 @@ static int taglog_append(struct store *st, const char *ref, const char *digest, 
 	event_line(&ev, &line);
 	/* index.json's writer synced them already, unless this process put
 	 * more blobs since. */
-	if (__atomic_load_n(&st->blobs_unsynced, __ATOMIC_RELAXED) && store_blobs_sync(st, err) < 0)
+	if (store_names_sync_own(st, err) < 0)
 		return -1;
 	fd = openat(st->tags_fd, name, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
