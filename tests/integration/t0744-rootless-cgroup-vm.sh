@@ -63,7 +63,8 @@ fi
 # and of the two it loads when first used (src/util/lazylib.h).
 libs=$({ ldd "$CAIRN" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'
 	for so in libcurl.so.4 libnftables.so.1; do
-		ldconfig -p | awk -v s="$so" '$1 == s && $NF ~ /^\// {print $NF; exit}'
+		ldconfig -p | awk -v s="$so" '$1 == s && $NF ~ /^\// {print $NF; f = 1; exit}
+			END {if (!f) print "not-found-" s}'
 	done; } | while read -r l; do
 	dpkg -S "$l" 2>/dev/null || dpkg -S "$(realpath "$l")" 2>/dev/null || echo "unknown:$l"
 done | cut -d: -f1 | sort -u | tr '\n' ' ')
