@@ -34,7 +34,7 @@ static void note_error(const char *why, const char *what)
 }
 
 /* dlopen(SONAME), or NULL with the reason kept for cn_lazylib_error(). */
-static void *open_lib(const char *soname)
+void *cn_lazylib_open(const char *soname)
 {
 	void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
 	if (!h)
@@ -44,7 +44,7 @@ static void *open_lib(const char *soname)
 
 /* One symbol into a typed pointer (POSIX lets dlsym's result become a
  * function pointer); false when missing. */
-static bool sym(void *h, const char *name, void *fnp, size_t size)
+bool cn_lazylib_sym(void *h, const char *name, void *fnp, size_t size)
 {
 	void *p = dlsym(h, name);
 	if (!p) {
@@ -81,7 +81,7 @@ static bool sym(void *h, const char *name, void *fnp, size_t size)
 	X(curl_version_info_data *, curl_version_info, (CURLversion v))
 
 #define FIELD(ret, name, params) ret (*name) params;
-#define LOAD(ret, name, params) &&sym(h, #name, &lib->name, sizeof(lib->name))
+#define LOAD(ret, name, params) &&cn_lazylib_sym(h, #name, &lib->name, sizeof(lib->name))
 static struct { CURL_FNS(FIELD) } curl_lib;
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
@@ -89,7 +89,7 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_load(void)
 {
 	__typeof__(curl_lib) *lib = &curl_lib;
-	void *h = open_lib(CURL_SONAME);
+	void *h = cn_lazylib_open(CURL_SONAME);
 	if (!(h CURL_FNS(LOAD)))
 		memset(lib, 0, sizeof(*lib));
 }
@@ -260,7 +260,7 @@ static pthread_once_t nft_once = PTHREAD_ONCE_INIT;
 static void nft_load(void)
 {
 	__typeof__(nft_lib) *lib = &nft_lib;
-	void *h = open_lib(NFT_SONAME);
+	void *h = cn_lazylib_open(NFT_SONAME);
 	if (!(h NFT_FNS(LOAD)))
 		memset(lib, 0, sizeof(*lib));
 }

@@ -1,4 +1,5 @@
-/* libcurl and libnftables, loaded when first used rather than at start-up.
+/* libcurl and libnftables (and libarchive, lazyarchive.c), loaded when first
+ * used rather than at start-up.
  *
  * Linked normally, the two (and the ~30 libraries they pull in: GnuTLS,
  * Kerberos, LDAP, nghttp2, libnftnl, GMP...) were mapped and relocated by
@@ -15,7 +16,16 @@
 #ifndef CAIRN_UTIL_LAZYLIB_H
 #define CAIRN_UTIL_LAZYLIB_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 /* Why the last library failed to load ("" when none failed). */
 const char *cn_lazylib_error(void);
+
+/* For lazylib.c and lazyarchive.c: dlopen(SONAME) (NULL, the reason kept
+ * for cn_lazylib_error), and one symbol of it into the function pointer at
+ * FNP (false when missing). */
+void *cn_lazylib_open(const char *soname);
+bool cn_lazylib_sym(void *h, const char *name, void *fnp, size_t size);
 
 #endif
