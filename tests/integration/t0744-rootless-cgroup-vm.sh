@@ -60,9 +60,9 @@ else
 	finish
 fi
 # The Debian packages of the libraries cairn links, as the VM installs them,
-# and of the two it loads when first used (src/util/lazylib.h).
+# and of the three it loads when first used (src/util/lazylib.h).
 libs=$({ ldd "$CAIRN" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'
-	for so in libcurl.so.4 libnftables.so.1; do
+	for so in libcurl.so.4 libnftables.so.1 libarchive.so.13; do
 		ldconfig -p | awk -v s="$so" '$1 == s && $NF ~ /^\// {print $NF; f = 1; exit}
 			END {if (!f) print "not-found-" s}'
 	done; } | while read -r l; do
