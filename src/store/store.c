@@ -43,10 +43,12 @@ static int ensure_file(int dirfd, const char *name, const char *content, cn_err 
 
 /* Every step, container and context scratch dir is made in tmp/. ext4
  * places a new directory in its parent's block group unless the parent is a
- * "top directory" (Orlov allocator), so all scratch dirs shared one group
- * and each new file there stepped over the inodes recently freed by the
- * scratch dirs before it: 20,000 new files took 3-20 s instead of 0.5 s.
- * With the top-directory flag on tmp/ its children spread over the groups.
+ * "top directory" (Orlov allocator), so all scratch dirs shared one group;
+ * without a journal, ext4 does not reuse an inode freed in the last 1-6
+ * minutes, and each new file stepped over all those the scratch dirs before
+ * it had freed (20,000 files: 2-20 s instead of 0.5 s). With the
+ * top-directory flag on tmp/ its children go to the groups with the fewest
+ * directories: usually not one just freed, but that is not guaranteed.
  * Best effort: other file systems have no such flag (EOPNOTSUPP, ENOTTY) or
  * spread directories on their own (xfs), and a refusal changes nothing else. */
 static void spread_subdirs(int dir_fd)
