@@ -97,7 +97,14 @@ endif
 CFLAGS += -std=gnu11 $(WARN) $(HARDEN_CFLAGS) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Isrc \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LDFLAGS += $(HARDEN_LDFLAGS)
-LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread
+# libcurl, libnftables and libarchive are loaded when first used
+# (src/util/lazylib.c, lazyarchive.c), so the commands that need none of them
+# do not map them and the ~40 libraries they pull in at start-up: they are not
+# linked, only their headers are used. Unit tests and fuzzers call more of
+# libarchive than cairn does: they link it too (LAZY_TEST_LIBS).
+LAZY_LIBS := -lcurl -lnftables -larchive
+LAZY_TEST_LIBS := -larchive
+LDLIBS += $(filter-out $(LAZY_LIBS),$(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)) -ldl -lpthread
 ifneq ($(SANITIZE),)
 CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
@@ -146,7 +153,7 @@ $(BUILD)/cairn: $(CLI_OBJS) $(BUILD)/libcairn.a
 
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB) $(BUILD)/libcairn.a
 	@mkdir -p $(dir $@)
-	$(CC) $(UNIT_CFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_LIB) $(BUILD)/libcairn.a $(LDLIBS)
+	$(CC) $(UNIT_CFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_LIB) $(BUILD)/libcairn.a $(LDLIBS) $(LAZY_TEST_LIBS)
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_LIB:.o=.d) $(UNIT_BINS:=.d)
 
@@ -202,7 +209,7 @@ fuzz-build: $(FUZZ_BINS)
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libcairn.a
 	$(CC) $(CFLAGS) -Itests/fuzz $(DEPFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< \
-		$(FUZZ_BUILD)/libcairn.a $(LDLIBS)
+		$(FUZZ_BUILD)/libcairn.a $(LDLIBS) $(LAZY_TEST_LIBS)
 
 -include $(FUZZ_BINS:=.d)
 

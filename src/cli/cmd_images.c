@@ -264,8 +264,6 @@ int cmd_images(struct cli *cli, int argc, char **argv)
 	for (size_t i = 0; i < l.n; i++) {
 		const struct store_image_entry *e = &l.v[i];
 		struct row *r = &rows[nrows];
-		struct store_image img;
-		cn_err ignored;
 		if (fl.dangling == 1 && e->ref)
 			continue;
 		if (fl.dangling == 0 && !e->ref)
@@ -276,17 +274,14 @@ int cmd_images(struct cli *cli, int argc, char **argv)
 		memset(r, 0, sizeof(*r));
 		r->e = e;
 		r->order = i;
-		if (!e->unreadable && store_image_entry_load(&st, e->manifest, &img, &ignored) == 1) {
+		if (!e->unreadable) {
 			if (fl.labels.n && !labels_match(&fl.labels,
-							 json_object_get(json_object_get(img.config, "config"), "Labels"))) {
-				store_image_free(&img);
+							 json_object_get(json_object_get(e->img.config, "config"), "Labels")))
 				continue;
-			}
 			if (!quiet) {
-				r->size = image_size(&st, &img, memo);
+				r->size = image_size(&st, &e->img, memo);
 				r->sized = true;
 			}
-			store_image_free(&img);
 		} else if (fl.labels.n) {
 			continue;
 		}

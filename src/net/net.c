@@ -6,6 +6,7 @@
 #include "util/cleanup.h"
 #include "util/digest.h"
 #include "util/fs.h"
+#include "util/lazylib.h"
 #include "util/mem.h"
 
 #include <arpa/inet.h>
@@ -100,7 +101,8 @@ int net_nft_run(const char *cmd, bool handles, char **out, cn_err *err)
 	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
 	int r;
 	if (!ctx)
-		return cn_err_fail(err, CN_ERR_SYSTEM, "nftables: cannot create a context");
+		return cn_err_fail(err, CN_ERR_SYSTEM, "nftables: cannot create a context%s%s",
+				   *cn_lazylib_error() ? ": " : "", cn_lazylib_error());
 	if (handles)
 		nft_ctx_output_set_flags(ctx, nft_ctx_output_get_flags(ctx) | NFT_CTX_OUTPUT_HANDLE);
 	nft_ctx_buffer_output(ctx);

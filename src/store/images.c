@@ -26,7 +26,6 @@ static void entry_add(struct store_image_list *l, size_t *cap, struct store *st,
 		      const char *ref, enum store_image_kind kind)
 {
 	struct store_image_entry *e;
-	struct store_image img;
 	cn_err ignored;
 	cn_xgrow((void **)&l->v, cap, l->n + 1, sizeof(*l->v));
 	e = &l->v[l->n++];
@@ -37,13 +36,13 @@ static void entry_add(struct store_image_list *l, size_t *cap, struct store *st,
 	if (ref && !(e->ref = store_ref_normalize(ref, &ignored)))
 		e->ref = cn_xstrdup(ref);
 	e->kind = kind;
-	if (store_image_entry_load(st, manifest, &img, &ignored) != 1) {
+	if (store_image_entry_load(st, manifest, &e->img, &ignored) != 1) {
+		store_image_free(&e->img);
 		e->unreadable = true;
 		return;
 	}
-	memcpy(e->id, img.config_digest, CN_DIGEST_STR_SIZE);
-	e->created = store_parse_created(json_string_value(json_object_get(img.config, "created")));
-	store_image_free(&img);
+	memcpy(e->id, e->img.config_digest, CN_DIGEST_STR_SIZE);
+	e->created = store_parse_created(json_string_value(json_object_get(e->img.config, "created")));
 }
 
 /* Earlier values of every tag that no tag holds now and whose manifest is
@@ -79,13 +78,12 @@ static void add_intermediates(struct store *st, struct store_image_list *l, size
 	size_t top = l->n;
 	for (size_t i = 0; i < top; i++) {
 		_cleanup_free_ char (*states)[CN_DIGEST_STR_SIZE] = NULL;
-		struct store_image img;
 		size_t rows = 0;
 		cn_err ignored;
-		if (l->v[i].unreadable || store_image_entry_load(st, l->v[i].manifest, &img, &ignored) != 1)
+		if (l->v[i].unreadable)
 			continue;
-		store_image_row_states(st, &img, &states, &rows, &ignored);
-		store_image_free(&img);
+		/* Before entry_add, which may move l->v. */
+		store_image_row_states(st, &l->v[i].img, &states, &rows, &ignored);
 		for (size_t r = rows; r-- > 0;) {
 			if (!states || !states[r][0] || json_object_get(seen, states[r]))
 				continue;
@@ -127,8 +125,10 @@ out:
 
 void store_images_list_free(struct store_image_list *l)
 {
-	for (size_t i = 0; i < l->n; i++)
+	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i].ref);
+		store_image_free(&l->v[i].img);
+	}
 	free(l->v);
 	memset(l, 0, sizeof(*l));
 }

@@ -31,6 +31,8 @@ struct store_image_entry {
 	enum store_image_kind kind;
 	long long created;                  /* unix seconds; 0 when unknown */
 	bool unreadable;                    /* manifest or config could not be read */
+	struct store_image img;             /* the image as loaded (when readable), so
+					     * callers need not read it again */
 };
 
 struct store_image_list {

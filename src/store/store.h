@@ -39,6 +39,8 @@ struct store {
 	int tags_fd;        /* tags: one log per tag */
 	int lock_fd;        /* the "lock" file, flock()ed */
 	int gc_fd;          /* "gc.lock": builds hold it shared, prune exclusive */
+	int names_unsynced; /* a blob or snapshot was published since
+			     * store_names_sync (atomic: ingest threads set it) */
 };
 
 /* Open (creating if needed) the store at ROOT. Stale temp dirs left by a
@@ -87,8 +89,18 @@ struct store_ingest {
 /* A fresh private file under tmp/ to stream a blob into. */
 int store_ingest_begin(struct store *st, struct store_ingest *in, cn_err *err);
 /* fsync, then publish under DIGEST (which the writer computed while
- * writing). An existing blob with that digest is success. */
+ * writing). An existing blob with that digest is success. The name itself
+ * becomes durable at the next store_names_sync (before a tag or a cache
+ * entry is written, and when the store is closed): a crash before that may
+ * lose the name, never leave a name without its bytes. */
 int store_ingest_commit(struct store_ingest *in, const char *digest, cn_err *err);
+/* fsync snapshots/ and blobs/sha256, so every snapshot and blob name
+ * published so far (by any process) survives a crash. Called before
+ * anything durable points at them (index.json). */
+int store_names_sync(struct store *st, cn_err *err);
+/* The same, when this process published any since the last sync (a cache
+ * entry, a tag log line, store_close). */
+int store_names_sync_own(struct store *st, cn_err *err);
 void store_ingest_abort(struct store_ingest *in);
 
 /* Write a small blob (JSON documents, at most STORE_MAX_JSON bytes: what

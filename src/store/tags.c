@@ -83,6 +83,9 @@ static int index_save(struct store *st, json_t *idx, cn_err *err)
 		return cn_err_errno(err, ENOMEM, "encode index.json");
 	if (store_json_fits("index.json", strlen(text), STORE_MAX_JSON, err) < 0)
 		return cn_err_wrap(err, "too many tags ('cairn rmi' some)");
+	/* The blobs a tag points at are durable before the tag is. */
+	if (store_names_sync(st, err) < 0)
+		return -1;
 	return cn_write_file_atomic(st->root_fd, "index.json", text, strlen(text), 0644, err);
 }
 
@@ -185,6 +188,10 @@ static int taglog_append(struct store *st, const char *ref, const char *digest, 
 	snprintf(ev.cause, sizeof(ev.cause), "%s", cause);
 	cn_buf_init(&line, 0);
 	event_line(&ev, &line);
+	/* index.json's writer synced them already, unless this process put
+	 * more blobs since. */
+	if (store_names_sync_own(st, err) < 0)
+		return -1;
 	fd = openat(st->tags_fd, name, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return cn_err_sys(err, "tag log of '%s'", ref);
