@@ -715,8 +715,8 @@ static int extract_all(struct ex *x)
 	return apply_dir_times(x);
 }
 
-int layer_extract(int in_fd, int target_fd, const struct layer_extract_opts *opts,
-		  struct layer_extract_result *res, cn_err *err)
+static int extract_src(int in_fd, const struct layer_reader *rd, int target_fd,
+		       const struct layer_extract_opts *opts, struct layer_extract_result *res, cn_err *err)
 {
 	locale_t pinned, old = layer_pin_utf8_locale(&pinned);
 	struct ex x;
@@ -748,7 +748,8 @@ int layer_extract(int in_fd, int target_fd, const struct layer_extract_opts *opt
 	}
 	x.root_dev = st.st_dev;
 	x.root_ino = st.st_ino;
-	if (ex_src_open(&x.src, in_fd, x.max_bytes, opts && opts->bzip2_xz) < 0) {
+	if ((rd ? ex_src_open_reader(&x.src, rd, x.max_bytes, opts && opts->bzip2_xz)
+	     : ex_src_open(&x.src, in_fd, x.max_bytes, opts && opts->bzip2_xz)) < 0) {
 		cn_err_cause(err, &x.src.err, "layer");
 		goto out;
 	}
@@ -780,4 +781,16 @@ out:
 		close(x.cached_fd);
 	layer_unpin_locale(old, pinned);
 	return rc;
+}
+
+int layer_extract(int in_fd, int target_fd, const struct layer_extract_opts *opts,
+		  struct layer_extract_result *res, cn_err *err)
+{
+	return extract_src(in_fd, NULL, target_fd, opts, res, err);
+}
+
+int layer_extract_from(const struct layer_reader *rd, int target_fd, const struct layer_extract_opts *opts,
+		       struct layer_extract_result *res, cn_err *err)
+{
+	return extract_src(-1, rd, target_fd, opts, res, err);
 }

@@ -58,7 +58,7 @@ static ssize_t raw_read(struct ex_src *s, unsigned char *buf, size_t cap)
 		ssize_t n;
 		if (cn_interrupted())
 			return src_fail(s, EINTR, "interrupted");
-		n = read(s->fd, buf, cap);
+		n = s->rd ? s->rd->read(s->rd->ctx, buf, cap) : read(s->fd, buf, cap);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -318,10 +318,11 @@ la_ssize_t ex_src_archive_cb(struct archive *ar, void *ud, const void **buf)
 }
 
 /* Read the first bytes and pick the decoder. */
-int ex_src_open(struct ex_src *s, int fd, uint64_t max_plain, bool filters)
+static int src_open(struct ex_src *s, int fd, const struct layer_reader *rd, uint64_t max_plain, bool filters)
 {
 	memset(s, 0, sizeof(*s));
 	s->fd = fd;
+	s->rd = rd;
 	s->max_plain = max_plain;
 	s->may_end_at = UINT64_MAX;
 	s->in = cn_xmalloc(EX_BUF);
@@ -365,6 +366,16 @@ int ex_src_open(struct ex_src *s, int fd, uint64_t max_plain, bool filters)
 	}
 	s->out = cn_xmalloc(EX_BUF);
 	return 0;
+}
+
+int ex_src_open(struct ex_src *s, int fd, uint64_t max_plain, bool filters)
+{
+	return src_open(s, fd, NULL, max_plain, filters);
+}
+
+int ex_src_open_reader(struct ex_src *s, const struct layer_reader *rd, uint64_t max_plain, bool filters)
+{
+	return src_open(s, -1, rd, max_plain, filters);
 }
 
 void ex_src_free(struct ex_src *s)

@@ -41,6 +41,7 @@
 
 struct ex_src {
 	int fd;
+	const struct layer_reader *rd;  /* read through this instead of FD when set */
 	const struct layer_codec *codec;        /* from the first bytes */
 	unsigned char *in;      /* raw bytes: in[in_pos, in_len) not yet used */
 	unsigned char *out;     /* decompressor output */
@@ -71,6 +72,8 @@ struct ex_src {
 /* Read the first bytes of FD and pick the decoder; FILTERS allows bzip2
  * and xz. At most MAX_PLAIN bytes of tar. */
 int ex_src_open(struct ex_src *s, int fd, uint64_t max_plain, bool filters);
+/* The same, reading through RD (which must outlive S). */
+int ex_src_open_reader(struct ex_src *s, const struct layer_reader *rd, uint64_t max_plain, bool filters);
 /* The next bytes of tar: counted, capped, hashed. 0 at its end, -1 with
  * S->err set. */
 ssize_t ex_src_read(struct ex_src *s, const void **buf);

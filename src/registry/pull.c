@@ -1,6 +1,7 @@
 #include "registry/internal.h"
 
 #include "store/image.h"
+#include "layers/codec.h"
 #include "store/imgindex.h"
 #include "transfer/import.h"
 #include "util/cleanup.h"
@@ -127,6 +128,12 @@ struct download {
 	cn_sha256 h;
 	uint64_t n, reported;
 	cn_err err;
+	/* Unpacking while downloading (when asked): the layer, and its unpacker
+	 * once the first bytes are in (restarted with the download). */
+	struct store *st;
+	const struct store_layer *layer;
+	struct xfer_stream *xs;
+	bool tried, unpack_failed;
 };
 
 static int download_sink(void *ctx, const void *data, size_t len)
@@ -135,10 +142,22 @@ static int download_sink(void *ctx, const void *data, size_t len)
 	if (d->n + len > d->job->size)
 		return cn_err_fail(&d->err, CN_ERR_CORRUPT, "blob %s: the registry sent more than the %llu bytes "
 				  "the manifest declares", d->job->digest, (unsigned long long)d->job->size);
-	if (cn_write_all(d->fd, data, len) < 0)
+	/* Once the layer failed to unpack, the blob will not be kept; the
+	 * rest is only hashed, for the digest's verdict to come first (a
+	 * blob corrupt in transit is not a hostile layer). */
+	if (!d->unpack_failed && cn_write_all(d->fd, data, len) < 0)
 		return cn_err_sys(&d->err, "write blob %s", d->job->digest);
 	cn_sha256_update(&d->h, data, len);
 	d->n += len;
+	/* The unpacker starts when it can tell the compression (the first
+	 * bytes, or all there are) and follows the file from there. */
+	if (d->layer && !d->tried && (d->n >= LAYER_CODEC_MAGIC_MAX || d->n == d->job->size)) {
+		d->tried = true;
+		if (xfer_stream_begin(d->st, d->layer, d->fd, &d->xs, &d->err) < 0)
+			return -1;
+	}
+	if (d->xs && !d->unpack_failed && xfer_stream_grow(d->xs, d->n) < 0)
+		d->unpack_failed = true;
 	if (d->n - d->reported >= (1u << 20) || d->n == d->job->size) {
 		d->reported = d->n;
 		reg_report(d->c, REG_BLOB_BYTES, d->job->digest, d->n, d->job->size);
@@ -151,6 +170,10 @@ static int download_reset(void *ctx)
 	struct download *d = ctx;
 	if (d->n == 0)
 		return 0;
+	/* What was unpacked came from the bytes thrown away here. */
+	xfer_stream_free(d->xs);
+	d->xs = NULL;
+	d->tried = d->unpack_failed = false;
 	if (ftruncate(d->fd, 0) < 0 || lseek(d->fd, 0, SEEK_SET) < 0)
 		return -1;
 	cn_sha256_free(&d->h);
@@ -160,9 +183,10 @@ static int download_reset(void *ctx)
 }
 
 int reg_fetch_blob(struct reg_conn *k, struct store *st, const char *name, const struct blob_job *job,
-		      cn_err *err)
+		   bool *unpacked, cn_err *err)
 {
 	_cleanup_free_ char *url = cn_xasprintf("/v2/%s/blobs/%s", name, job->digest);
+	struct store_layer l = { .size = job->size };
 	struct download d = { .c = k->c, .job = job };
 	struct reg_req rq = { .method = "GET", .url = url, .sink = download_sink, .sink_reset = download_reset,
 			      .sink_ctx = &d, .follow = true, .retry = true };
@@ -171,6 +195,14 @@ int reg_fetch_blob(struct reg_conn *k, struct store *st, const char *name, const
 	char got[CN_DIGEST_STR_SIZE];
 	int r = -1;
 
+	if (unpacked) {
+		*unpacked = false;
+		memcpy(l.digest, job->digest, sizeof(l.digest));
+		memcpy(l.diff_id, job->diff_id, sizeof(l.diff_id));
+		memcpy(l.media_type, job->media_type, sizeof(l.media_type));
+		d.st = st;
+		d.layer = &l;
+	}
 	if (store_ingest_begin(st, &in, err) < 0)
 		return -1;
 	d.fd = in.fd;
@@ -196,10 +228,18 @@ int reg_fetch_blob(struct reg_conn *k, struct store *st, const char *name, const
 			   (unsigned long long)d.n, (unsigned long long)job->size);
 		goto out;
 	}
+	/* The snapshot before the blob: a blob that does not unpack never
+	 * enters the store. */
+	if (d.xs && xfer_stream_finish(d.xs, err) < 0)
+		goto out;
 	r = store_ingest_commit(&in, job->digest, err);
 	in.fd = -1;
 	in.name = NULL;
+	if (r == 0 && unpacked)
+		*unpacked = d.xs != NULL;
 out:
+	/* Before the file it reads goes. */
+	xfer_stream_free(d.xs);
 	cn_sha256_free(&d.h);
 	if (r < 0)
 		store_ingest_abort(&in);
@@ -252,18 +292,19 @@ static int pull_layer(struct reg_conn *k, size_t i, void *arg, cn_err *err)
 	memcpy(l.digest, job->digest, sizeof(l.digest));
 	memcpy(l.diff_id, job->diff_id, sizeof(l.diff_id));
 	memcpy(l.media_type, job->media_type, sizeof(l.media_type));
+	bool unpacked = false;
 	if (store_blob_exists(p->st, job->digest) && store_blob_size(p->st, job->digest) == job->size) {
 		reg_report(k->c, REG_BLOB_EXISTS, job->digest, job->size, job->size);
 	} else {
-		if (reg_fetch_blob(k, p->st, p->name, job, err) < 0)
+		/* Unpacked while it downloads (other layers download meanwhile). */
+		if (reg_fetch_blob(k, p->st, p->name, job, &unpacked, err) < 0)
 			return -1;
 		fetched = true;
 		__atomic_add_fetch(&p->fetched, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&p->bytes, job->size, __ATOMIC_RELAXED);
 	}
-	/* Unpacked as it arrives, while other layers still download. A blob
-	 * this pull brought that does not unpack is of no use to anyone. */
-	if (xfer_snapshot_layer(p->st, &l, err) < 0) {
+	/* A blob this pull brought that does not unpack is of no use to anyone. */
+	if (!unpacked && xfer_snapshot_layer(p->st, &l, err) < 0) {
 		if (fetched && !cn_err_is(err, CN_ERR_INTERRUPTED))
 			xfer_forget_blob(p->st, job->digest);
 		return -1;

@@ -18,6 +18,30 @@ int xfer_snapshot_layer(struct store *st, const struct store_layer *layer, cn_er
  * names the layer its own way, e.g. by an archive entry). */
 int xfer_snapshot_layer_unnamed(struct store *st, const struct store_layer *layer, cn_err *err);
 
+/* A layer unpacked while its blob is being written (pull): a thread reads
+ * the blob's file as far as the writer says it got (xfer_stream_grow),
+ * hashing and unpacking as xfer_snapshot_layer does (the same extractor and
+ * caps; only hashed when a snapshot exists already) into a private temp
+ * dir. xfer_stream_finish, once the file is complete and the writer has
+ * verified its digest and size, waits for the thread, checks digest and
+ * diff_id and publishes the snapshot; xfer_stream_free stops the thread
+ * and removes whatever was unpacked (a failed or restarted download). */
+struct xfer_stream;
+
+/* Start on LAYER, whose blob is being written to BLOB_FD (an fd of its
+ * own, read with pread; it must hold the first bytes already, to detect
+ * the compression). *OUT NULL with 0: the blob does not match its media
+ * type; unpack it after the download with xfer_snapshot_layer, which says so. */
+int xfer_stream_begin(struct store *st, const struct store_layer *layer, int blob_fd, struct xfer_stream **out,
+		      cn_err *err);
+/* The file holds WRITTEN bytes now. -1 once the unpacker failed (no
+ * need to write the rest; xfer_stream_finish returns the error). */
+int xfer_stream_grow(struct xfer_stream *x, uint64_t written);
+/* The file is complete and verified: the rest is unpacked, checked and
+ * published (errors name the layer). Then xfer_stream_free. */
+int xfer_stream_finish(struct xfer_stream *x, cn_err *err);
+void xfer_stream_free(struct xfer_stream *x);
+
 /* Remove the blob DIGEST that this command brought into the store and that
  * failed to become what the image says (a layer that would not unpack or
  * verify): nothing may reference it, and it would stay until prune. Only
