@@ -68,7 +68,8 @@ static ssize_t raw_read(struct ex_src *s, unsigned char *buf, size_t cap)
 			s->in_eof = true;
 			return 0;
 		}
-		cn_sha256_update(&s->digest, buf, (size_t)n);
+		if (!s->skip_digest)
+			cn_sha256_update(&s->digest, buf, (size_t)n);
 		s->raw += (uint64_t)n;
 		return n;
 	}
@@ -337,6 +338,8 @@ static int src_open(struct ex_src *s, int fd, const struct layer_reader *rd, uin
 	s->codec = layer_codec_detect(s->in, s->in_len);
 	if (s->in_len == 0)
 		return src_fail(s, 0, "empty blob: not a layer");
+	/* The first bytes went into the digest; it is not used then. */
+	s->skip_digest = rd && rd->hashed && s->codec->id != LAYER_CODEC_PLAIN;
 	switch (s->codec->id) {
 	case LAYER_CODEC_GZIP: {
 		int r = inflateInit2(&s->zs, LAYER_GZIP_WINDOW_BITS);
@@ -398,6 +401,8 @@ void ex_src_free(struct ex_src *s)
 void ex_src_final(struct ex_src *s, char digest[CN_DIGEST_STR_SIZE], char diff_id[CN_DIGEST_STR_SIZE])
 {
 	cn_sha256_final(&s->digest, digest);
+	if (s->skip_digest)
+		digest[0] = '\0';
 	if (s->codec->id == LAYER_CODEC_PLAIN)
 		memcpy(diff_id, digest, CN_DIGEST_STR_SIZE);
 	else

@@ -29,6 +29,10 @@
 
 #define EX_BUF ((size_t)256 * 1024)     /* input and decompressor output buffers */
 #define EX_SHOWN_MAX 160                /* bytes of a name quoted in an error */
+/* writeback: a file's data is sent to disk every CHUNK bytes, and at its
+ * end when it has MIN bytes. */
+#define EX_WRITEBACK_CHUNK ((la_int64_t)8 << 20)
+#define EX_WRITEBACK_MIN ((la_int64_t)256 << 10)
 
 #define WH_PREFIX ".wh."
 #define WH_PREFIX_LEN 4
@@ -54,7 +58,8 @@ struct ex_src {
 	bool zs_live;
 	ZSTD_DCtx *zd;
 	struct archive *flt;    /* bzip2/xz: libarchive's decoder, raw format */
-	cn_sha256 digest;       /* raw bytes */
+	cn_sha256 digest;       /* raw bytes (unless skip_digest) */
+	bool skip_digest;       /* the reader's caller hashes them (layer_reader.hashed) */
 	cn_sha256 diff_id;      /* tar bytes (compressed input only; else = digest) */
 	uint64_t raw, plain;    /* bytes read, bytes of tar produced */
 	uint64_t zero_tail;     /* how many bytes at the end of the tar so far are zero */
@@ -114,6 +119,7 @@ struct ex {
 	dev_t root_dev;
 	ino_t root_ino;
 	bool overlay;           /* snapshot form */
+	bool writeback;         /* layer_extract_opts.writeback */
 	uint64_t max_bytes, max_entries;
 	uint64_t entries;
 	uint64_t file_bytes;    /* sum of regular files' sizes */

@@ -82,6 +82,9 @@ struct layer_extract_opts {
 	 * covers what the decoder read; bytes after the compressed stream are
 	 * not checked. Layers never set this. */
 	bool bzip2_xz;
+	/* The caller syncs the result (a snapshot): start writing big files'
+	 * data to disk while extracting, so that the sync has less to wait for. */
+	bool writeback;
 };
 
 struct layer_extract_result {
@@ -140,6 +143,10 @@ int layer_extract(int in_fd, int target_fd, const struct layer_extract_opts *opt
 struct layer_reader {
 	ssize_t (*read)(void *ctx, void *buf, size_t len);
 	void *ctx;
+	/* The caller hashes the blob itself (a download): a compressed blob's
+	 * digest is not computed again and RES->digest is "" (a plain tar's
+	 * still is: it is also its diff_id). */
+	bool hashed;
 };
 
 /* layer_extract reading the blob through RD. */

@@ -10,6 +10,7 @@
 #include "util/platform.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@
 #define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+
+#define WRITEBACK_CHUNK ((uint64_t)8 << 20)
 
 static const char *const accept_manifests[] = {
 	"Accept: " MT_OCI_MANIFEST,
@@ -126,7 +129,7 @@ struct download {
 	const struct blob_job *job;
 	int fd;
 	cn_sha256 h;
-	uint64_t n, reported;
+	uint64_t n, reported, kicked;
 	cn_err err;
 	/* Unpacking while downloading (when asked): the layer, and its unpacker
 	 * once the first bytes are in (restarted with the download). */
@@ -149,6 +152,12 @@ static int download_sink(void *ctx, const void *data, size_t len)
 		return cn_err_sys(&d->err, "write blob %s", d->job->digest);
 	cn_sha256_update(&d->h, data, len);
 	d->n += len;
+	/* The blob is fsynced at the end: send it to disk as it comes, so
+	 * that the fsync does not wait for all of it (a hint). */
+	if (!d->unpack_failed && d->n - d->kicked >= WRITEBACK_CHUNK) {
+		(void)sync_file_range(d->fd, (off_t)d->kicked, (off_t)(d->n - d->kicked), SYNC_FILE_RANGE_WRITE);
+		d->kicked = d->n;
+	}
 	/* The unpacker starts when it can tell the compression (the first
 	 * bytes, or all there are) and follows the file from there. */
 	if (d->layer && !d->tried && (d->n >= LAYER_CODEC_MAGIC_MAX || d->n == d->job->size)) {
@@ -178,7 +187,7 @@ static int download_reset(void *ctx)
 		return -1;
 	cn_sha256_free(&d->h);
 	cn_sha256_init(&d->h);
-	d->n = d->reported = 0;
+	d->n = d->reported = d->kicked = 0;
 	return 0;
 }
 
@@ -465,7 +474,8 @@ static int pull(struct store *st, const char *remote, const struct reg_opts *o, 
 	    store_blob_put(st, body.data, body.len, stored, err) < 0)
 		goto out;
 	reg_report(&c, REG_MANIFEST, digest, body.len, body.len);
-	if (xfer_import(st, digest, ref.local, "pull", err) < 0)
+	/* Every layer was verified (and unpacked) by pull_layer. */
+	if (xfer_import(st, digest, ref.local, "pull", true, err) < 0)
 		goto out;
 	memcpy(res->manifest_digest, digest, sizeof(res->manifest_digest));
 	res->local = ref.local ? cn_xstrdup(ref.local) : NULL;

@@ -88,7 +88,8 @@ static void note_cap(cn_err *err, const struct xfer_cap *cap)
 static int check_hashes(const struct layer_extract_result *res, const struct store_layer *layer,
 			cn_err *err)
 {
-	if (strcmp(res->digest, layer->digest) != 0)
+	/* "": the caller verified it (layer_reader.hashed). */
+	if (res->digest[0] && strcmp(res->digest, layer->digest) != 0)
 		return cn_err_fail(err, CN_ERR_CORRUPT, "blob content hashes to %s", res->digest);
 	if (strcmp(res->diff_id, layer->diff_id) != 0)
 		return cn_err_fail(err, CN_ERR_CORRUPT, "uncompressed content hashes to %s, but the image "
@@ -100,7 +101,7 @@ int xfer_snapshot_layer_unnamed(struct store *st, const struct store_layer *laye
 {
 	struct store_tmpdir td;
 	struct layer_extract_result res;
-	struct layer_extract_opts xo = { .overlay_whiteouts = true };
+	struct layer_extract_opts xo = { .overlay_whiteouts = true, .writeback = true };
 	struct xfer_cap cap;
 	_cleanup_close_ int blob_fd = -1, root_fd = -1;
 	bool have;
@@ -212,8 +213,10 @@ static ssize_t stream_read(void *ctx, void *buf, size_t len)
 static void *stream_main(void *arg)
 {
 	struct xfer_stream *x = arg;
-	struct layer_reader rd = { .read = stream_read, .ctx = x };
-	struct layer_extract_opts xo = { .overlay_whiteouts = true, .max_bytes = x->cap.bytes };
+	/* The download hashes the blob and verifies its digest. */
+	struct layer_reader rd = { .read = stream_read, .ctx = x, .hashed = true };
+	struct layer_extract_opts xo = { .overlay_whiteouts = true, .max_bytes = x->cap.bytes,
+					 .writeback = true };
 	int r = x->have ? layer_hash_from(&rd, xo.max_bytes, &x->res, &x->err)
 		: layer_extract_from(&rd, x->root_fd, &xo, &x->res, &x->err);
 	if (r < 0) {
@@ -331,7 +334,7 @@ void xfer_forget_blob(struct store *st, const char *digest)
 }
 
 int xfer_import(struct store *st, const char *manifest_digest, const char *ref, const char *cause,
-		cn_err *err)
+		bool verified, cn_err *err)
 {
 	struct store_image img;
 	int r = store_image_load(st, manifest_digest, &img, err);
@@ -352,7 +355,12 @@ int xfer_import(struct store *st, const char *manifest_digest, const char *ref, 
 				   l->digest, (unsigned long long)have, (unsigned long long)l->size);
 			goto out;
 		}
-		if (xfer_snapshot_layer(st, l, err) < 0)
+		if (verified && !store_snapshot_exists(st, l->diff_id)) {
+			cn_err_fail(err, CN_ERR_NOT_FOUND, "layer %zu (%s): its snapshot is missing", i + 1,
+				   l->digest);
+			goto out;
+		}
+		if (!verified && xfer_snapshot_layer(st, l, err) < 0)
 			goto out;
 	}
 	r = ref ? store_tag_set(st, ref, manifest_digest, store_blob_size(st, manifest_digest),

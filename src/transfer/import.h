@@ -6,6 +6,8 @@
 #ifndef XFER_IMPORT_H
 #define XFER_IMPORT_H
 
+#include <stdbool.h>
+
 #include "store/image.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -60,8 +62,11 @@ void xfer_set_max_layer_size(uint64_t bytes);
  * config and layer blobs (OCI or Docker schema2 media types): verify them
  * (every layer's digest and diff_id), unpack every layer lacking a
  * snapshot, then, when REF is not NULL, tag REF (with CAUSE: "pull",
- * "load"). On error nothing is tagged. */
+ * "load"). VERIFIED: this command has just done that for each of its
+ * layers (xfer_snapshot_layer or xfer_stream), so only their blobs' sizes
+ * and their snapshots' presence are checked: a pull does not read its
+ * blobs a second time. On error nothing is tagged. */
 int xfer_import(struct store *st, const char *manifest_digest, const char *ref, const char *cause,
-		cn_err *err);
+		bool verified, cn_err *err);
 
 #endif
