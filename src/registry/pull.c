@@ -1,7 +1,7 @@
 #include "registry/internal.h"
 
-#include "store/image.h"
 #include "layers/codec.h"
+#include "store/image.h"
 #include "store/imgindex.h"
 #include "transfer/import.h"
 #include "util/cleanup.h"
@@ -297,11 +297,10 @@ static int pull_layer(struct reg_conn *k, size_t i, void *arg, cn_err *err)
 	struct pull_ctx *p = arg;
 	const struct blob_job *job = &p->jobs[i];
 	struct store_layer l = { .size = job->size };
-	bool fetched = false;
+	bool fetched = false, unpacked = false;
 	memcpy(l.digest, job->digest, sizeof(l.digest));
 	memcpy(l.diff_id, job->diff_id, sizeof(l.diff_id));
 	memcpy(l.media_type, job->media_type, sizeof(l.media_type));
-	bool unpacked = false;
 	if (store_blob_exists(p->st, job->digest) && store_blob_size(p->st, job->digest) == job->size) {
 		reg_report(k->c, REG_BLOB_EXISTS, job->digest, job->size, job->size);
 	} else {

@@ -298,7 +298,7 @@ static void stream_stop(struct xfer_stream *x, bool cancel)
 int xfer_stream_finish(struct xfer_stream *x, cn_err *err)
 {
 	stream_stop(x, false);
-	if (x->failed) {
+	if (__atomic_load_n(&x->failed, __ATOMIC_ACQUIRE)) {
 		*err = x->err;
 		return -1;
 	}
