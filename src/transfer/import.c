@@ -171,6 +171,8 @@ struct xfer_stream {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	uint64_t written;           /* bytes in the file (MU) */
+	uint64_t want;              /* the unpacker waits for this much (MU) */
+	bool waiting;               /* ... and is waiting (MU) */
 	bool ended, cancelled;      /* no more bytes will come; stop reading (MU) */
 	bool failed;                /* the unpacker stopped with ERR (atomic) */
 	uint64_t off;               /* the unpacker's position */
@@ -179,7 +181,9 @@ struct xfer_stream {
 };
 
 /* The unpacker's reader: the file as far as the download has written it,
- * waiting for more until the download ends or is given up. */
+ * waiting for more until the download ends or is given up. It waits for a
+ * full buffer (LEN bytes), not for each of the download's small writes:
+ * fewer wake-ups, reads and writes of the unpacked files. */
 static ssize_t stream_read(void *ctx, void *buf, size_t len)
 {
 	struct xfer_stream *x = ctx;
@@ -187,8 +191,12 @@ static ssize_t stream_read(void *ctx, void *buf, size_t len)
 	bool cancelled;
 	ssize_t n;
 	pthread_mutex_lock(&x->mu);
-	while (!x->cancelled && !x->ended && x->written == x->off)
+	x->want = x->off + len;
+	while (!x->cancelled && !x->ended && x->written < x->want) {
+		x->waiting = true;
 		pthread_cond_wait(&x->cv, &x->mu);
+	}
+	x->waiting = false;
 	cancelled = x->cancelled;
 	avail = x->written - x->off;
 	pthread_mutex_unlock(&x->mu);
@@ -276,7 +284,8 @@ int xfer_stream_grow(struct xfer_stream *x, uint64_t written)
 		return -1;
 	pthread_mutex_lock(&x->mu);
 	x->written = written;
-	pthread_cond_signal(&x->cv);
+	if (x->waiting && written >= x->want)
+		pthread_cond_signal(&x->cv);
 	pthread_mutex_unlock(&x->mu);
 	return 0;
 }
