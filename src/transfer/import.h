@@ -21,18 +21,20 @@ int xfer_snapshot_layer(struct store *st, const struct store_layer *layer, cn_er
 int xfer_snapshot_layer_unnamed(struct store *st, const struct store_layer *layer, cn_err *err);
 
 /* A layer unpacked while its blob is being written (pull): a thread reads
- * the blob's file as far as the writer says it got (xfer_stream_grow),
- * hashing and unpacking as xfer_snapshot_layer does (the same extractor and
- * caps; only hashed when a snapshot exists already) into a private temp
- * dir. xfer_stream_finish, once the file is complete and the writer has
- * verified its digest and size, waits for the thread, checks digest and
- * diff_id and publishes the snapshot; xfer_stream_free stops the thread
- * and removes whatever was unpacked (a failed or restarted download). */
+ * the blob's file as far as the writer says it got (xfer_stream_grow) and
+ * unpacks it as xfer_snapshot_layer does (the same extractor and caps;
+ * only decoded and hashed when a snapshot exists already) into a private
+ * temp dir. The writer hashes the blob: the thread computes the diff_id
+ * (and the digest of a plain tar, which is also its diff_id).
+ * xfer_stream_finish, once the file is complete and the writer has
+ * verified its digest and size, waits for the thread, checks the diff_id
+ * and publishes the snapshot; xfer_stream_free stops the thread and
+ * removes whatever was unpacked (a failed or restarted download). */
 struct xfer_stream;
 
-/* Start on LAYER, whose blob is being written to BLOB_FD (an fd of its
- * own, read with pread; it must hold the first bytes already, to detect
- * the compression). *OUT NULL with 0: the blob does not match its media
+/* Start on LAYER, whose blob is being written to BLOB_FD (the writer's
+ * own fd will do: it is only read with pread; the file must hold the first
+ * bytes already, to detect the compression). *OUT NULL with 0: the blob does not match its media
  * type; unpack it after the download with xfer_snapshot_layer, which says so. */
 int xfer_stream_begin(struct store *st, const struct store_layer *layer, int blob_fd, struct xfer_stream **out,
 		      cn_err *err);
