@@ -806,7 +806,7 @@ int arc_load(struct store *st, int in_fd, const char *name, const char *cause,
 	/* Everything verified and unpacked before the first tag moves. */
 	for (size_t i = 0; i < imgs.n; i++)
 		if (unpack_layers(&l, imgs.v[i].manifest) < 0 ||
-		    xfer_import(st, imgs.v[i].manifest, NULL, cause, err) < 0) {
+		    xfer_import(st, imgs.v[i].manifest, NULL, cause, false, err) < 0) {
 			cn_err_wrap(err, "archive '%s'", name);
 			goto out;
 		}

@@ -386,9 +386,18 @@ static int do_dir(struct ex *x, struct archive_entry *e, int dirfd, const char *
 	return record_dir_time(x, e);
 }
 
+/* Start writing [*FROM, TO) of FD to disk (layer_extract_opts.writeback);
+ * a hint: the caller's sync reports errors. */
+static void kick_writeback(int fd, la_int64_t *from, la_int64_t to)
+{
+	if (to > *from)
+		(void)sync_file_range(fd, (off_t)*from, (off_t)(to - *from), SYNC_FILE_RANGE_WRITE);
+	*from = to;
+}
+
 static int write_data(struct ex *x, int fd, la_int64_t size)
 {
-	la_int64_t end = 0;
+	la_int64_t end = 0, kicked = 0;
 	for (;;) {
 		const void *buf;
 		size_t len;
@@ -415,9 +424,14 @@ static int write_data(struct ex *x, int fd, la_int64_t size)
 		}
 		if (off > end)
 			end = off;
+		if (x->writeback && end - kicked >= EX_WRITEBACK_CHUNK)
+			kick_writeback(fd, &kicked, end);
 	}
 	if (end < size && ftruncate(fd, (off_t)size) < 0)     /* a sparse file's last hole */
 		return ex_sys(x, "truncate");
+	/* Small files are left to the sync, which batches them. */
+	if (x->writeback && end >= EX_WRITEBACK_MIN)
+		kick_writeback(fd, &kicked, end);
 	return 0;
 }
 
@@ -715,8 +729,8 @@ static int extract_all(struct ex *x)
 	return apply_dir_times(x);
 }
 
-int layer_extract(int in_fd, int target_fd, const struct layer_extract_opts *opts,
-		  struct layer_extract_result *res, cn_err *err)
+static int extract_src(int in_fd, const struct layer_reader *rd, int target_fd,
+		       const struct layer_extract_opts *opts, struct layer_extract_result *res, cn_err *err)
 {
 	locale_t pinned, old = layer_pin_utf8_locale(&pinned);
 	struct ex x;
@@ -729,6 +743,7 @@ int layer_extract(int in_fd, int target_fd, const struct layer_extract_opts *opt
 	x.err = err;
 	x.root = target_fd;
 	x.overlay = opts ? opts->overlay_whiteouts : true;
+	x.writeback = opts && opts->writeback;
 	x.max_bytes = opts && opts->max_bytes ? opts->max_bytes : LAYER_EXTRACT_MAX_BYTES;
 	x.max_entries = opts && opts->max_entries ? opts->max_entries : LAYER_EXTRACT_MAX_ENTRIES;
 	cn_buf_init(&x.path, 0);
@@ -748,18 +763,15 @@ int layer_extract(int in_fd, int target_fd, const struct layer_extract_opts *opt
 	}
 	x.root_dev = st.st_dev;
 	x.root_ino = st.st_ino;
-	if (ex_src_open(&x.src, in_fd, x.max_bytes, opts && opts->bzip2_xz) < 0) {
+	if ((rd ? ex_src_open_reader(&x.src, rd, x.max_bytes, opts && opts->bzip2_xz)
+	     : ex_src_open(&x.src, in_fd, x.max_bytes, opts && opts->bzip2_xz)) < 0) {
 		cn_err_cause(err, &x.src.err, "layer");
 		goto out;
 	}
 	if (extract_all(&x) < 0)
 		goto out;
 	if (res) {
-		cn_sha256_final(&x.src.digest, res->digest);
-		if (x.src.codec->id == LAYER_CODEC_PLAIN)
-			memcpy(res->diff_id, res->digest, sizeof(res->diff_id));
-		else
-			cn_sha256_final(&x.src.diff_id, res->diff_id);
+		ex_src_final(&x.src, res->digest, res->diff_id);
 		res->size = x.src.raw;
 		res->uncompressed = x.src.plain;
 		res->entries = x.entries;
@@ -780,4 +792,16 @@ out:
 		close(x.cached_fd);
 	layer_unpin_locale(old, pinned);
 	return rc;
+}
+
+int layer_extract(int in_fd, int target_fd, const struct layer_extract_opts *opts,
+		  struct layer_extract_result *res, cn_err *err)
+{
+	return extract_src(in_fd, NULL, target_fd, opts, res, err);
+}
+
+int layer_extract_from(const struct layer_reader *rd, int target_fd, const struct layer_extract_opts *opts,
+		       struct layer_extract_result *res, cn_err *err)
+{
+	return extract_src(-1, rd, target_fd, opts, res, err);
 }

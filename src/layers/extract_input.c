@@ -58,7 +58,7 @@ static ssize_t raw_read(struct ex_src *s, unsigned char *buf, size_t cap)
 		ssize_t n;
 		if (cn_interrupted())
 			return src_fail(s, EINTR, "interrupted");
-		n = read(s->fd, buf, cap);
+		n = s->rd ? s->rd->read(s->rd->ctx, buf, cap) : read(s->fd, buf, cap);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -68,7 +68,8 @@ static ssize_t raw_read(struct ex_src *s, unsigned char *buf, size_t cap)
 			s->in_eof = true;
 			return 0;
 		}
-		cn_sha256_update(&s->digest, buf, (size_t)n);
+		if (!s->skip_digest)
+			cn_sha256_update(&s->digest, buf, (size_t)n);
 		s->raw += (uint64_t)n;
 		return n;
 	}
@@ -318,10 +319,11 @@ la_ssize_t ex_src_archive_cb(struct archive *ar, void *ud, const void **buf)
 }
 
 /* Read the first bytes and pick the decoder. */
-int ex_src_open(struct ex_src *s, int fd, uint64_t max_plain, bool filters)
+static int src_open(struct ex_src *s, int fd, const struct layer_reader *rd, uint64_t max_plain, bool filters)
 {
 	memset(s, 0, sizeof(*s));
 	s->fd = fd;
+	s->rd = rd;
 	s->max_plain = max_plain;
 	s->may_end_at = UINT64_MAX;
 	s->in = cn_xmalloc(EX_BUF);
@@ -336,6 +338,8 @@ int ex_src_open(struct ex_src *s, int fd, uint64_t max_plain, bool filters)
 	s->codec = layer_codec_detect(s->in, s->in_len);
 	if (s->in_len == 0)
 		return src_fail(s, 0, "empty blob: not a layer");
+	/* The first bytes went into the digest; it is not used then. */
+	s->skip_digest = rd && rd->hashed && s->codec->id != LAYER_CODEC_PLAIN;
 	switch (s->codec->id) {
 	case LAYER_CODEC_GZIP: {
 		int r = inflateInit2(&s->zs, LAYER_GZIP_WINDOW_BITS);
@@ -367,6 +371,16 @@ int ex_src_open(struct ex_src *s, int fd, uint64_t max_plain, bool filters)
 	return 0;
 }
 
+int ex_src_open(struct ex_src *s, int fd, uint64_t max_plain, bool filters)
+{
+	return src_open(s, fd, NULL, max_plain, filters);
+}
+
+int ex_src_open_reader(struct ex_src *s, const struct layer_reader *rd, uint64_t max_plain, bool filters)
+{
+	return src_open(s, -1, rd, max_plain, filters);
+}
+
 void ex_src_free(struct ex_src *s)
 {
 	if (s->zs_live)
@@ -387,6 +401,8 @@ void ex_src_free(struct ex_src *s)
 void ex_src_final(struct ex_src *s, char digest[CN_DIGEST_STR_SIZE], char diff_id[CN_DIGEST_STR_SIZE])
 {
 	cn_sha256_final(&s->digest, digest);
+	if (s->skip_digest)
+		digest[0] = '\0';
 	if (s->codec->id == LAYER_CODEC_PLAIN)
 		memcpy(diff_id, digest, CN_DIGEST_STR_SIZE);
 	else

@@ -29,6 +29,10 @@
 
 #define EX_BUF ((size_t)256 * 1024)     /* input and decompressor output buffers */
 #define EX_SHOWN_MAX 160                /* bytes of a name quoted in an error */
+/* writeback: a file's data is sent to disk every CHUNK bytes, and at its
+ * end when it has MIN bytes. */
+#define EX_WRITEBACK_CHUNK ((la_int64_t)8 << 20)
+#define EX_WRITEBACK_MIN ((la_int64_t)256 << 10)
 
 #define WH_PREFIX ".wh."
 #define WH_PREFIX_LEN 4
@@ -41,6 +45,7 @@
 
 struct ex_src {
 	int fd;
+	const struct layer_reader *rd;  /* read through this instead of FD when set */
 	const struct layer_codec *codec;        /* from the first bytes */
 	unsigned char *in;      /* raw bytes: in[in_pos, in_len) not yet used */
 	unsigned char *out;     /* decompressor output */
@@ -53,7 +58,8 @@ struct ex_src {
 	bool zs_live;
 	ZSTD_DCtx *zd;
 	struct archive *flt;    /* bzip2/xz: libarchive's decoder, raw format */
-	cn_sha256 digest;       /* raw bytes */
+	cn_sha256 digest;       /* raw bytes (unless skip_digest) */
+	bool skip_digest;       /* the reader's caller hashes them (layer_reader.hashed) */
 	cn_sha256 diff_id;      /* tar bytes (compressed input only; else = digest) */
 	uint64_t raw, plain;    /* bytes read, bytes of tar produced */
 	uint64_t zero_tail;     /* how many bytes at the end of the tar so far are zero */
@@ -71,6 +77,8 @@ struct ex_src {
 /* Read the first bytes of FD and pick the decoder; FILTERS allows bzip2
  * and xz. At most MAX_PLAIN bytes of tar. */
 int ex_src_open(struct ex_src *s, int fd, uint64_t max_plain, bool filters);
+/* The same, reading through RD (which must outlive S). */
+int ex_src_open_reader(struct ex_src *s, const struct layer_reader *rd, uint64_t max_plain, bool filters);
 /* The next bytes of tar: counted, capped, hashed. 0 at its end, -1 with
  * S->err set. */
 ssize_t ex_src_read(struct ex_src *s, const void **buf);
@@ -111,6 +119,7 @@ struct ex {
 	dev_t root_dev;
 	ino_t root_ino;
 	bool overlay;           /* snapshot form */
+	bool writeback;         /* layer_extract_opts.writeback */
 	uint64_t max_bytes, max_entries;
 	uint64_t entries;
 	uint64_t file_bytes;    /* sum of regular files' sizes */

@@ -8,7 +8,8 @@
 
 #include <string.h>
 
-int layer_hash(int in_fd, uint64_t max_bytes, struct layer_extract_result *res, cn_err *err)
+static int hash_src(int in_fd, const struct layer_reader *rd, uint64_t max_bytes,
+		    struct layer_extract_result *res, cn_err *err)
 {
 	struct ex_src src;
 	const void *buf;
@@ -16,7 +17,9 @@ int layer_hash(int in_fd, uint64_t max_bytes, struct layer_extract_result *res, 
 	int rc = -1;
 
 	memset(res, 0, sizeof(*res));
-	if (ex_src_open(&src, in_fd, max_bytes ? max_bytes : LAYER_EXTRACT_MAX_BYTES, false) < 0) {
+	if (max_bytes == 0)
+		max_bytes = LAYER_EXTRACT_MAX_BYTES;
+	if ((rd ? ex_src_open_reader(&src, rd, max_bytes, false) : ex_src_open(&src, in_fd, max_bytes, false)) < 0) {
 		cn_err_cause(err, &src.err, "layer");
 		goto out;
 	}
@@ -33,4 +36,15 @@ int layer_hash(int in_fd, uint64_t max_bytes, struct layer_extract_result *res, 
 out:
 	ex_src_free(&src);
 	return rc;
+}
+
+int layer_hash(int in_fd, uint64_t max_bytes, struct layer_extract_result *res, cn_err *err)
+{
+	return hash_src(in_fd, NULL, max_bytes, res, err);
+}
+
+int layer_hash_from(const struct layer_reader *rd, uint64_t max_bytes, struct layer_extract_result *res,
+		    cn_err *err)
+{
+	return hash_src(-1, rd, max_bytes, res, err);
 }

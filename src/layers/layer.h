@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util/digest.h"
 #include "util/err.h"
@@ -81,6 +82,9 @@ struct layer_extract_opts {
 	 * covers what the decoder read; bytes after the compressed stream are
 	 * not checked. Layers never set this. */
 	bool bzip2_xz;
+	/* The caller syncs the result (a snapshot): start writing big files'
+	 * data to disk while extracting, so that the sync has less to wait for. */
+	bool writeback;
 };
 
 struct layer_extract_result {
@@ -132,12 +136,32 @@ struct layer_extract_result {
 int layer_extract(int in_fd, int target_fd, const struct layer_extract_opts *opts,
 		  struct layer_extract_result *res, cn_err *err);
 
+/* A layer blob read through a function rather than from an fd (pull: a
+ * download still being written). READ fills BUF with up to LEN bytes and
+ * returns how many, 0 at the end of the blob, or -1 with errno set; it may
+ * block until bytes arrive. */
+struct layer_reader {
+	ssize_t (*read)(void *ctx, void *buf, size_t len);
+	void *ctx;
+	/* The caller hashes the blob itself (a download): a compressed blob's
+	 * digest is not computed again and RES->digest is "" (a plain tar's
+	 * still is: it is also its diff_id). */
+	bool hashed;
+};
+
+/* layer_extract reading the blob through RD. */
+int layer_extract_from(const struct layer_reader *rd, int target_fd, const struct layer_extract_opts *opts,
+		       struct layer_extract_result *res, cn_err *err);
+
 /* Read a layer blob from IN_FD to its end as layer_extract does (same
  * detection, decompression, caps and trailing-bytes rules) but create
  * nothing: only RES's digest, diff_id, size and uncompressed are filled.
  * For a blob whose snapshot already exists: its content must still be
  * checked against the diff_id it claims. MAX_BYTES 0: the default cap. */
 int layer_hash(int in_fd, uint64_t max_bytes, struct layer_extract_result *res, cn_err *err);
+/* layer_hash reading the blob through RD. */
+int layer_hash_from(const struct layer_reader *rd, uint64_t max_bytes, struct layer_extract_result *res,
+		    cn_err *err);
 
 struct layer_convert_result {
 	struct layer_info out;                  /* the new blob (entries: 0, not counted) */

@@ -185,7 +185,7 @@ int reg_cache_fetch_layer(struct reg_cache *rc, struct store *st, const struct s
 	memcpy(job.media_type, layer->media_type, sizeof(job.media_type));
 	if (conn_take(rc, &k, err) < 0)
 		return -1;
-	r = reg_fetch_blob(&k, st, rc->ref.path, &job, err);
+	r = reg_fetch_blob(&k, st, rc->ref.path, &job, NULL, err);
 	conn_give(rc, &k);
 	if (r < 0)
 		return -1;

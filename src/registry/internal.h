@@ -129,9 +129,13 @@ int reg_plan_layers(json_t *manifest, json_t *config, const char *what, struct b
  * (heap) the manifest's type. A 404 fails with CN_ERR_NOT_FOUND. */
 int reg_get_manifest(struct reg_conn *k, const char *name, const char *reference, const char *want,
 		     cn_buf *body, char **media_type, char digest[CN_DIGEST_STR_SIZE], cn_err *err);
-/* pull.c: JOB's blob streamed into the store, digest and size verified (not unpacked). */
+/* pull.c: JOB's blob streamed into the store, digest and size verified.
+ * UNPACKED not NULL: also unpacked while it downloads (transfer/import.h's
+ * xfer_stream: the snapshot is published, after the blob verified, before
+ * the blob is); *UNPACKED false when that could not be (a blob whose
+ * content is not its media type's): the caller's xfer_snapshot_layer says why. */
 int reg_fetch_blob(struct reg_conn *k, struct store *st, const char *name, const struct blob_job *job,
-		   cn_err *err);
+		   bool *unpacked, cn_err *err);
 /* pull.c: a small blob into OUT (bounded by OUT's max), verified. */
 int reg_fetch_small_blob(struct reg_conn *k, const char *name, const char *digest, cn_buf *out,
 			 cn_err *err);

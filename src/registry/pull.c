@@ -1,5 +1,6 @@
 #include "registry/internal.h"
 
+#include "layers/codec.h"
 #include "store/image.h"
 #include "store/imgindex.h"
 #include "transfer/import.h"
@@ -9,6 +10,7 @@
 #include "util/platform.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,8 @@
 #define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+
+#define WRITEBACK_CHUNK ((uint64_t)8 << 20)
 
 static const char *const accept_manifests[] = {
 	"Accept: " MT_OCI_MANIFEST,
@@ -125,8 +129,14 @@ struct download {
 	const struct blob_job *job;
 	int fd;
 	cn_sha256 h;
-	uint64_t n, reported;
+	uint64_t n, reported, kicked;
 	cn_err err;
+	/* Unpacking while downloading (when asked): the layer, and its unpacker
+	 * once the first bytes are in (restarted with the download). */
+	struct store *st;
+	const struct store_layer *layer;
+	struct xfer_stream *xs;
+	bool tried, unpack_failed;
 };
 
 static int download_sink(void *ctx, const void *data, size_t len)
@@ -135,10 +145,28 @@ static int download_sink(void *ctx, const void *data, size_t len)
 	if (d->n + len > d->job->size)
 		return cn_err_fail(&d->err, CN_ERR_CORRUPT, "blob %s: the registry sent more than the %llu bytes "
 				  "the manifest declares", d->job->digest, (unsigned long long)d->job->size);
-	if (cn_write_all(d->fd, data, len) < 0)
+	/* Once the layer failed to unpack, the blob will not be kept; the
+	 * rest is only hashed, for the digest's verdict to come first (a
+	 * blob corrupt in transit is not a hostile layer). */
+	if (!d->unpack_failed && cn_write_all(d->fd, data, len) < 0)
 		return cn_err_sys(&d->err, "write blob %s", d->job->digest);
 	cn_sha256_update(&d->h, data, len);
 	d->n += len;
+	/* The blob is fsynced at the end: send it to disk as it comes, so
+	 * that the fsync does not wait for all of it (a hint). */
+	if (!d->unpack_failed && d->n - d->kicked >= WRITEBACK_CHUNK) {
+		(void)sync_file_range(d->fd, (off_t)d->kicked, (off_t)(d->n - d->kicked), SYNC_FILE_RANGE_WRITE);
+		d->kicked = d->n;
+	}
+	/* The unpacker starts when it can tell the compression (the first
+	 * bytes, or all there are) and follows the file from there. */
+	if (d->layer && !d->tried && (d->n >= LAYER_CODEC_MAGIC_MAX || d->n == d->job->size)) {
+		d->tried = true;
+		if (xfer_stream_begin(d->st, d->layer, d->fd, &d->xs, &d->err) < 0)
+			return -1;
+	}
+	if (d->xs && !d->unpack_failed && xfer_stream_grow(d->xs, d->n) < 0)
+		d->unpack_failed = true;
 	if (d->n - d->reported >= (1u << 20) || d->n == d->job->size) {
 		d->reported = d->n;
 		reg_report(d->c, REG_BLOB_BYTES, d->job->digest, d->n, d->job->size);
@@ -151,18 +179,23 @@ static int download_reset(void *ctx)
 	struct download *d = ctx;
 	if (d->n == 0)
 		return 0;
+	/* What was unpacked came from the bytes thrown away here. */
+	xfer_stream_free(d->xs);
+	d->xs = NULL;
+	d->tried = d->unpack_failed = false;
 	if (ftruncate(d->fd, 0) < 0 || lseek(d->fd, 0, SEEK_SET) < 0)
 		return -1;
 	cn_sha256_free(&d->h);
 	cn_sha256_init(&d->h);
-	d->n = d->reported = 0;
+	d->n = d->reported = d->kicked = 0;
 	return 0;
 }
 
 int reg_fetch_blob(struct reg_conn *k, struct store *st, const char *name, const struct blob_job *job,
-		      cn_err *err)
+		   bool *unpacked, cn_err *err)
 {
 	_cleanup_free_ char *url = cn_xasprintf("/v2/%s/blobs/%s", name, job->digest);
+	struct store_layer l = { .size = job->size };
 	struct download d = { .c = k->c, .job = job };
 	struct reg_req rq = { .method = "GET", .url = url, .sink = download_sink, .sink_reset = download_reset,
 			      .sink_ctx = &d, .follow = true, .retry = true };
@@ -171,6 +204,14 @@ int reg_fetch_blob(struct reg_conn *k, struct store *st, const char *name, const
 	char got[CN_DIGEST_STR_SIZE];
 	int r = -1;
 
+	if (unpacked) {
+		*unpacked = false;
+		memcpy(l.digest, job->digest, sizeof(l.digest));
+		memcpy(l.diff_id, job->diff_id, sizeof(l.diff_id));
+		memcpy(l.media_type, job->media_type, sizeof(l.media_type));
+		d.st = st;
+		d.layer = &l;
+	}
 	if (store_ingest_begin(st, &in, err) < 0)
 		return -1;
 	d.fd = in.fd;
@@ -196,10 +237,18 @@ int reg_fetch_blob(struct reg_conn *k, struct store *st, const char *name, const
 			   (unsigned long long)d.n, (unsigned long long)job->size);
 		goto out;
 	}
+	/* The snapshot before the blob: a blob that does not unpack never
+	 * enters the store. */
+	if (d.xs && xfer_stream_finish(d.xs, err) < 0)
+		goto out;
 	r = store_ingest_commit(&in, job->digest, err);
 	in.fd = -1;
 	in.name = NULL;
+	if (r == 0 && unpacked)
+		*unpacked = d.xs != NULL;
 out:
+	/* Before the file it reads goes. */
+	xfer_stream_free(d.xs);
 	cn_sha256_free(&d.h);
 	if (r < 0)
 		store_ingest_abort(&in);
@@ -248,22 +297,22 @@ static int pull_layer(struct reg_conn *k, size_t i, void *arg, cn_err *err)
 	struct pull_ctx *p = arg;
 	const struct blob_job *job = &p->jobs[i];
 	struct store_layer l = { .size = job->size };
-	bool fetched = false;
+	bool fetched = false, unpacked = false;
 	memcpy(l.digest, job->digest, sizeof(l.digest));
 	memcpy(l.diff_id, job->diff_id, sizeof(l.diff_id));
 	memcpy(l.media_type, job->media_type, sizeof(l.media_type));
 	if (store_blob_exists(p->st, job->digest) && store_blob_size(p->st, job->digest) == job->size) {
 		reg_report(k->c, REG_BLOB_EXISTS, job->digest, job->size, job->size);
 	} else {
-		if (reg_fetch_blob(k, p->st, p->name, job, err) < 0)
+		/* Unpacked while it downloads (other layers download meanwhile). */
+		if (reg_fetch_blob(k, p->st, p->name, job, &unpacked, err) < 0)
 			return -1;
 		fetched = true;
 		__atomic_add_fetch(&p->fetched, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&p->bytes, job->size, __ATOMIC_RELAXED);
 	}
-	/* Unpacked as it arrives, while other layers still download. A blob
-	 * this pull brought that does not unpack is of no use to anyone. */
-	if (xfer_snapshot_layer(p->st, &l, err) < 0) {
+	/* A blob this pull brought that does not unpack is of no use to anyone. */
+	if (!unpacked && xfer_snapshot_layer(p->st, &l, err) < 0) {
 		if (fetched && !cn_err_is(err, CN_ERR_INTERRUPTED))
 			xfer_forget_blob(p->st, job->digest);
 		return -1;
@@ -424,7 +473,8 @@ static int pull(struct store *st, const char *remote, const struct reg_opts *o, 
 	    store_blob_put(st, body.data, body.len, stored, err) < 0)
 		goto out;
 	reg_report(&c, REG_MANIFEST, digest, body.len, body.len);
-	if (xfer_import(st, digest, ref.local, "pull", err) < 0)
+	/* Every layer was verified (and unpacked) by pull_layer. */
+	if (xfer_import(st, digest, ref.local, "pull", true, err) < 0)
 		goto out;
 	memcpy(res->manifest_digest, digest, sizeof(res->manifest_digest));
 	res->local = ref.local ? cn_xstrdup(ref.local) : NULL;

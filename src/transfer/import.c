@@ -3,9 +3,12 @@
 #include "layers/codec.h"
 #include "layers/layer.h"
 #include "util/cleanup.h"
+#include "util/mem.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -85,7 +88,8 @@ static void note_cap(cn_err *err, const struct xfer_cap *cap)
 static int check_hashes(const struct layer_extract_result *res, const struct store_layer *layer,
 			cn_err *err)
 {
-	if (strcmp(res->digest, layer->digest) != 0)
+	/* "": the caller verified it (layer_reader.hashed). */
+	if (res->digest[0] && strcmp(res->digest, layer->digest) != 0)
 		return cn_err_fail(err, CN_ERR_CORRUPT, "blob content hashes to %s", res->digest);
 	if (strcmp(res->diff_id, layer->diff_id) != 0)
 		return cn_err_fail(err, CN_ERR_CORRUPT, "uncompressed content hashes to %s, but the image "
@@ -97,7 +101,7 @@ int xfer_snapshot_layer_unnamed(struct store *st, const struct store_layer *laye
 {
 	struct store_tmpdir td;
 	struct layer_extract_result res;
-	struct layer_extract_opts xo = { .overlay_whiteouts = true };
+	struct layer_extract_opts xo = { .overlay_whiteouts = true, .writeback = true };
 	struct xfer_cap cap;
 	_cleanup_close_ int blob_fd = -1, root_fd = -1;
 	bool have;
@@ -152,6 +156,186 @@ int xfer_snapshot_layer(struct store *st, const struct store_layer *layer, cn_er
 	return xfer_snapshot_layer_unnamed(st, layer, err) < 0 ? cn_err_wrap(err, "layer %s", layer->digest) : 0;
 }
 
+/* ---- a layer unpacked while its blob downloads ---- */
+
+struct xfer_stream {
+	struct store *st;
+	struct store_layer layer;
+	int blob_fd;                /* the download's file, read with pread */
+	bool have;                  /* a snapshot exists: only hash */
+	struct xfer_cap cap;
+	struct store_tmpdir td;
+	int root_fd;
+	pthread_t tid;
+	bool running;               /* TID to be joined */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t written;           /* bytes in the file (MU) */
+	uint64_t want;              /* the unpacker waits for this much (MU) */
+	bool waiting;               /* ... and is waiting (MU) */
+	bool ended, cancelled;      /* no more bytes will come; stop reading (MU) */
+	bool failed;                /* the unpacker stopped with ERR (atomic) */
+	uint64_t off;               /* the unpacker's position */
+	struct layer_extract_result res;
+	cn_err err;
+};
+
+/* The unpacker's reader: the file as far as the download has written it,
+ * waiting for more until the download ends or is given up. It waits for a
+ * full buffer (LEN bytes), not for each of the download's small writes:
+ * fewer wake-ups, reads and writes of the unpacked files. */
+static ssize_t stream_read(void *ctx, void *buf, size_t len)
+{
+	struct xfer_stream *x = ctx;
+	uint64_t avail;
+	bool cancelled;
+	ssize_t n;
+	pthread_mutex_lock(&x->mu);
+	x->want = x->off + len;
+	while (!x->cancelled && !x->ended && x->written < x->want) {
+		x->waiting = true;
+		pthread_cond_wait(&x->cv, &x->mu);
+	}
+	x->waiting = false;
+	cancelled = x->cancelled;
+	avail = x->written - x->off;
+	pthread_mutex_unlock(&x->mu);
+	if (cancelled) {
+		errno = ECANCELED;
+		return -1;
+	}
+	if (avail == 0)
+		return 0;
+	if (len > avail)
+		len = (size_t)avail;
+	n = pread(x->blob_fd, buf, len, (off_t)x->off);
+	if (n == 0) {           /* shorter than written: never the blob's end */
+		errno = EIO;
+		return -1;
+	}
+	if (n > 0)
+		x->off += (uint64_t)n;
+	return n;
+}
+
+static void *stream_main(void *arg)
+{
+	struct xfer_stream *x = arg;
+	/* The download hashes the blob and verifies its digest. */
+	struct layer_reader rd = { .read = stream_read, .ctx = x, .hashed = true };
+	struct layer_extract_opts xo = { .overlay_whiteouts = true, .max_bytes = x->cap.bytes,
+					 .writeback = true };
+	int r = x->have ? layer_hash_from(&rd, xo.max_bytes, &x->res, &x->err)
+		: layer_extract_from(&rd, x->root_fd, &xo, &x->res, &x->err);
+	if (r < 0) {
+		note_cap(&x->err, &x->cap);
+		cn_err_wrap(&x->err, "layer %s", x->layer.digest);
+		__atomic_store_n(&x->failed, true, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+int xfer_stream_begin(struct store *st, const struct store_layer *layer, int blob_fd, struct xfer_stream **out,
+		      cn_err *err)
+{
+	struct xfer_stream *x;
+	cn_err ignored;
+	int rc;
+	*out = NULL;
+	/* A blob that is not what its media type says fails later, after its
+	 * digest was checked, on the unstreamed path (xfer_snapshot_layer). */
+	if (layer_check_media_type(blob_fd, layer->media_type, layer->digest, &ignored) < 0)
+		return 0;
+	x = cn_xcalloc(1, sizeof(*x));
+	x->st = st;
+	x->layer = *layer;
+	x->blob_fd = blob_fd;
+	x->root_fd = -1;
+	x->td.fd = -1;
+	x->have = store_snapshot_exists(st, layer->diff_id);
+	expansion_cap(st, blob_fd, layer->size, !x->have, &x->cap);
+	pthread_mutex_init(&x->mu, NULL);
+	pthread_cond_init(&x->cv, NULL);
+	if (!x->have) {
+		if (store_tmpdir_create(st, "unpack", &x->td, err) < 0)
+			goto fail;
+		if (mkdirat(x->td.fd, "root", 0755) < 0 ||
+		    (x->root_fd = openat(x->td.fd, "root", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			cn_err_sys(err, "create '%s/root'", x->td.path);
+			goto fail;
+		}
+	}
+	rc = pthread_create(&x->tid, NULL, stream_main, x);
+	if (rc != 0) {
+		cn_err_errno(err, rc, "start a thread to unpack it");
+		goto fail;
+	}
+	x->running = true;
+	*out = x;
+	return 0;
+fail:
+	xfer_stream_free(x);
+	return cn_err_wrap(err, "layer %s", layer->digest);
+}
+
+int xfer_stream_grow(struct xfer_stream *x, uint64_t written)
+{
+	if (__atomic_load_n(&x->failed, __ATOMIC_ACQUIRE))
+		return -1;
+	pthread_mutex_lock(&x->mu);
+	x->written = written;
+	if (x->waiting && written >= x->want)
+		pthread_cond_signal(&x->cv);
+	pthread_mutex_unlock(&x->mu);
+	return 0;
+}
+
+static void stream_stop(struct xfer_stream *x, bool cancel)
+{
+	if (!x->running)
+		return;
+	pthread_mutex_lock(&x->mu);
+	if (cancel)
+		x->cancelled = true;
+	x->ended = true;
+	pthread_cond_signal(&x->cv);
+	pthread_mutex_unlock(&x->mu);
+	pthread_join(x->tid, NULL);
+	x->running = false;
+}
+
+int xfer_stream_finish(struct xfer_stream *x, cn_err *err)
+{
+	stream_stop(x, false);
+	if (__atomic_load_n(&x->failed, __ATOMIC_ACQUIRE)) {
+		*err = x->err;
+		return -1;
+	}
+	if (check_hashes(&x->res, &x->layer, err) < 0)
+		return cn_err_wrap(err, "layer %s", x->layer.digest);
+	if (x->have)
+		return 0;
+	/* On disk before anything points at it. */
+	if (syncfs(x->root_fd) < 0)
+		return cn_err_sys(err, "sync '%s'", x->td.path);
+	if (store_snapshot_commit(x->st, x->td.fd, "root", x->layer.diff_id, err) < 0)
+		return cn_err_wrap(err, "layer %s", x->layer.digest);
+	return 0;
+}
+
+void xfer_stream_free(struct xfer_stream *x)
+{
+	if (!x)
+		return;
+	stream_stop(x, true);
+	if (x->root_fd >= 0)
+		close(x->root_fd);
+	store_tmpdir_remove(x->st, &x->td);
+	pthread_cond_destroy(&x->cv);
+	pthread_mutex_destroy(&x->mu);
+	free(x);
+}
+
 void xfer_forget_blob(struct store *st, const char *digest)
 {
 	if (cn_digest_valid(digest) && store_gc_try_exclusive(st))
@@ -159,7 +343,7 @@ void xfer_forget_blob(struct store *st, const char *digest)
 }
 
 int xfer_import(struct store *st, const char *manifest_digest, const char *ref, const char *cause,
-		cn_err *err)
+		bool verified, cn_err *err)
 {
 	struct store_image img;
 	int r = store_image_load(st, manifest_digest, &img, err);
@@ -180,7 +364,12 @@ int xfer_import(struct store *st, const char *manifest_digest, const char *ref, 
 				   l->digest, (unsigned long long)have, (unsigned long long)l->size);
 			goto out;
 		}
-		if (xfer_snapshot_layer(st, l, err) < 0)
+		if (verified && !store_snapshot_exists(st, l->diff_id)) {
+			cn_err_fail(err, CN_ERR_NOT_FOUND, "layer %zu (%s): its snapshot is missing", i + 1,
+				   l->digest);
+			goto out;
+		}
+		if (!verified && xfer_snapshot_layer(st, l, err) < 0)
 			goto out;
 	}
 	r = ref ? store_tag_set(st, ref, manifest_digest, store_blob_size(st, manifest_digest),

@@ -6,6 +6,8 @@
 #ifndef XFER_IMPORT_H
 #define XFER_IMPORT_H
 
+#include <stdbool.h>
+
 #include "store/image.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -17,6 +19,32 @@ int xfer_snapshot_layer(struct store *st, const struct store_layer *layer, cn_er
 /* The same, its errors not prefixed with the layer's digest (the caller
  * names the layer its own way, e.g. by an archive entry). */
 int xfer_snapshot_layer_unnamed(struct store *st, const struct store_layer *layer, cn_err *err);
+
+/* A layer unpacked while its blob is being written (pull): a thread reads
+ * the blob's file as far as the writer says it got (xfer_stream_grow) and
+ * unpacks it as xfer_snapshot_layer does (the same extractor and caps;
+ * only decoded and hashed when a snapshot exists already) into a private
+ * temp dir. The writer hashes the blob: the thread computes the diff_id
+ * (and the digest of a plain tar, which is also its diff_id).
+ * xfer_stream_finish, once the file is complete and the writer has
+ * verified its digest and size, waits for the thread, checks the diff_id
+ * and publishes the snapshot; xfer_stream_free stops the thread and
+ * removes whatever was unpacked (a failed or restarted download). */
+struct xfer_stream;
+
+/* Start on LAYER, whose blob is being written to BLOB_FD (the writer's
+ * own fd will do: it is only read with pread; the file must hold the first
+ * bytes already, to detect the compression). *OUT NULL with 0: the blob does not match its media
+ * type; unpack it after the download with xfer_snapshot_layer, which says so. */
+int xfer_stream_begin(struct store *st, const struct store_layer *layer, int blob_fd, struct xfer_stream **out,
+		      cn_err *err);
+/* The file holds WRITTEN bytes now. -1 once the unpacker failed (no
+ * need to write the rest; xfer_stream_finish returns the error). */
+int xfer_stream_grow(struct xfer_stream *x, uint64_t written);
+/* The file is complete and verified: the rest is unpacked, checked and
+ * published (errors name the layer). Then xfer_stream_free. */
+int xfer_stream_finish(struct xfer_stream *x, cn_err *err);
+void xfer_stream_free(struct xfer_stream *x);
 
 /* Remove the blob DIGEST that this command brought into the store and that
  * failed to become what the image says (a layer that would not unpack or
@@ -36,8 +64,11 @@ void xfer_set_max_layer_size(uint64_t bytes);
  * config and layer blobs (OCI or Docker schema2 media types): verify them
  * (every layer's digest and diff_id), unpack every layer lacking a
  * snapshot, then, when REF is not NULL, tag REF (with CAUSE: "pull",
- * "load"). On error nothing is tagged. */
+ * "load"). VERIFIED: this command has just done that for each of its
+ * layers (xfer_snapshot_layer or xfer_stream), so only their blobs' sizes
+ * and their snapshots' presence are checked: a pull does not read its
+ * blobs a second time. On error nothing is tagged. */
 int xfer_import(struct store *st, const char *manifest_digest, const char *ref, const char *cause,
-		cn_err *err);
+		bool verified, cn_err *err);
 
 #endif

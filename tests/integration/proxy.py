@@ -14,7 +14,11 @@ the client (USER:PASS), and, by MODE, for blob GETs:
              ("UUID?..." for an upload under /v2/NAME/blobs/uploads/);
   longtype   (manifest GETs) lengthens the layers' media types past 96 bytes;
   error500   (all requests, once authenticated) answers 500: a registry
-             that is up but broken.
+             that is up but broken;
+  halfcut    the first GET of each blob sends the first half of the real
+             blob (with its full Content-Length) and cuts the connection;
+             then forwards: a client that unpacks while it downloads must
+             start over cleanly.
 
 Every request is logged: "METHOD PATH auth=yes|no status".
 usage: proxy.py PORT MODE UPSTREAM USER PASS LOG [CERT KEY]
@@ -116,6 +120,19 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", "1000000")
                 self.end_headers()
                 self.wfile.write(b"x" * 100)
+                self.wfile.flush()
+                self.close_connection = True
+                return
+        if is_blob_get and mode == "halfcut":
+            with lock:
+                n = counts[path] = counts.get(path, 0) + 1
+            if n == 1:
+                data = urllib.request.urlopen(upstream + path).read()
+                log("GET %s halfcut" % path)
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[:len(data) // 2])
                 self.wfile.flush()
                 self.close_connection = True
                 return

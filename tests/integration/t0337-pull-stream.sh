@@ -1,0 +1,121 @@
+#!/bin/bash
+# pull unpacks each layer while it downloads (transfer/import.h, xfer_stream):
+# a multi-layer image (deletions, an opaque directory, hard links, symlinks,
+# a file big enough to be written back early; gzip and zstd) pulled into an
+# empty store has the snapshots that unpacking its saved archive gives, runs,
+# and fsck passes; a download cut half-way starts over cleanly; a blob cut
+# short or corrupted in the registry's storage leaves no blob, no snapshot
+# and no temp dir behind, and tags nothing.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/registry.sh"
+trap 'stop_proxy; stop_registry; cleanup_test_dir' EXIT
+
+build_busybox || finish
+REG_TLS=0 start_registry none || { fail "start the registry"; finish; }
+buildfile "$T/multi" <<'BF'
+FROM busybox:latest
+RUN mkdir -p /data/keep /data/gone /data/opq && echo a >/data/keep/a && echo b >/data/gone/b && echo c >/data/opq/c
+RUN dd if=/dev/urandom of=/data/big bs=1M count=12 2>/dev/null && ln /data/keep/a /data/keep/a-link && ln -s ../keep/a /data/keep/sym
+RUN rm -rf /data/gone /data/opq && mkdir /data/opq && echo new >/data/opq/new
+BF
+BUILT=$CAIRN_ROOT
+expect_ok "build a multi-layer image (gzip)" build -q -t multi:gz "$T/multi"
+expect_ok "build it with zstd layers" build -q --compression zstd -t multi:zst "$T/multi"
+expect_ok "push the gzip one" push -q multi:gz "$REG/team/multi:gz"
+expect_ok "push the zstd one" push -q multi:zst "$REG/team/multi:zst"
+expect_ok "save both" save -o "$T/multi.tar" multi:gz multi:zst
+for c in gz zst; do
+	printf -v "big_$c" '%s' "$("$CAIRN" run --rm multi:$c sha256sum /data/big 2>/dev/null | cut -d' ' -f1)"
+done
+
+# The reference: the same images loaded from an archive (unpacked from the
+# stored blobs, not while downloading).
+export CAIRN_ROOT=$T/loaded
+expect_ok "load the saved images into another store" load -q -i "$T/multi.tar"
+
+# snapshots_of TAG: "DIFFID listing" of every layer of TAG in $CAIRN_ROOT:
+# each entry's type, mode, owner, size, link count, mtime, symlink target,
+# content digest and overlay xattrs.
+xattrs_py='
+import os
+for top, dirs, files in os.walk("."):
+    for n in sorted(dirs + files):
+        p = os.path.join(top, n)
+        for a in sorted(os.listxattr(p, follow_symlinks=False)):
+            if a.startswith("trusted.overlay."):
+                print(p, a, os.getxattr(p, a, follow_symlinks=False))'
+snapshots_of() {
+	local d
+	for d in $(image_config "$1" | jq -r '.rootfs.diff_ids[]'); do
+		echo "== $d"
+		(cd "$CAIRN_ROOT/snapshots/${d#sha256:}" && find . -mindepth 1 -printf '%p %y %m %U:%G %s %n %T@ %l\n' | sort &&
+			find . -type f -exec sha256sum {} + | sort &&
+			python3 -c "$xattrs_py")
+	done
+}
+snapshots_of multi:gz >"$T/ref.gz"
+snapshots_of multi:zst >"$T/ref.zst"
+check "the reference snapshots hold the opaque directory" grep -q "opq trusted.overlay.opaque b'y'" "$T/ref.gz"
+
+for c in gz zst; do
+	export CAIRN_ROOT=$T/pulled-$c
+	expect_ok "pull the $c image into an empty store" pull -q "$REG/team/multi:$c"
+	check "... same manifest digest" test "$(tag_digest "$REG/team/multi:$c")" = "$(CAIRN_ROOT=$BUILT tag_digest multi:$c)"
+	snapshots_of "$REG/team/multi:$c" >"$T/got.$c"
+	if cmp -s "$T/ref.$c" "$T/got.$c"; then
+		pass "... its snapshots are the ones unpacking the saved archive gives"
+	else
+		fail "... its snapshots are the ones unpacking the saved archive gives"
+		diff "$T/ref.$c" "$T/got.$c" | head -20 | sed 's/^/#   /'
+	fi
+	want_sum=big_$c
+	run_cairn run --rm "$REG/team/multi:$c" sh -c 'cat /data/opq/new /data/keep/a-link /data/keep/sym; ls /data; ls /data/opq; sha256sum /data/big'
+	check "... it runs and shows the last layer's view" test "$status" -eq 0 -a \
+		"$(head -6 "$T/out" | tr '\n' ' ')" = "new a a big keep opq " -a "$(sed -n 7p "$T/out")" = new -a \
+		"$(sed -n 8p "$T/out" | cut -d' ' -f1)" = "${!want_sum}"
+	expect_ok "... fsck passes" fsck
+	check "... no temp dirs left" no_tmp_left
+done
+
+# Every blob's first download is cut half-way (after the unpacker started).
+start_proxy halfcut || { fail "start the proxy"; finish; }
+export CAIRN_ROOT=$T/halfcut
+CAIRN_TEST_FAST_RETRY=1 run_cairn pull -q --creds "$REG_USER:$REG_PASS" "$PROXY/team/multi:gz"
+check "a pull whose downloads are cut half-way starts them over and succeeds" test "$status" -eq 0
+check "... every layer was cut once" test "$(grep -c ' halfcut$' "$PROXY_LOG")" -ge 4
+snapshots_of "$PROXY/team/multi:gz" >"$T/got.halfcut"
+check "... and its snapshots are the reference's" cmp -s "$T/ref.gz" "$T/got.halfcut"
+expect_ok "... fsck passes" fsck
+check "... no temp dirs left" no_tmp_left
+stop_proxy
+
+# The big layer's blob in the registry's storage: cut short, then corrupted.
+m=$(CAIRN_ROOT=$BUILT tag_digest multi:gz)
+big_layer=$(jq -r '.layers[-2].digest' "$BUILT/blobs/sha256/${m#sha256:}")
+big_diff=$(CAIRN_ROOT=$BUILT image_config multi:gz | jq -r '.rootfs.diff_ids[-2]')
+data=$REG_DIR/data/docker/registry/v2/blobs/sha256/$(echo "${big_layer#sha256:}" | cut -c1-2)/${big_layer#sha256:}/data
+cp "$data" "$T/big.blob"
+truncate -s $(($(stat -c %s "$data") / 2)) "$data"
+export CAIRN_ROOT=$T/truncated
+run_cairn pull -q "$REG/team/multi:gz"
+check "a pull of a blob cut short in the registry fails, naming it" \
+	test "$status" -eq 1 -a -n "$(grep -F "$big_layer" "$T/err" | grep -E 'content hashes to|the manifest declares')"
+sed 's/^/#   /' "$T/err"
+check "... nothing is tagged" expect_no_tag "$REG/team/multi:gz"
+check "... the blob is not in the store" test ! -e "$CAIRN_ROOT/blobs/sha256/${big_layer#sha256:}"
+check "... nor a snapshot of it" test ! -e "$CAIRN_ROOT/snapshots/${big_diff#sha256:}"
+check "... no temp dirs left" no_tmp_left
+expect_ok "... fsck passes" fsck
+
+cp "$T/big.blob" "$data"
+printf 'XXXX' | dd of="$data" bs=1 seek=$(($(stat -c %s "$data") / 2)) conv=notrunc 2>/dev/null
+export CAIRN_ROOT=$T/corrupted
+expect_fail "a pull of a blob corrupted in the registry fails on its digest" 1 "content hashes to" \
+	pull -q "$REG/team/multi:gz"
+check "... nothing is tagged" expect_no_tag "$REG/team/multi:gz"
+check "... the blob is not in the store" test ! -e "$CAIRN_ROOT/blobs/sha256/${big_layer#sha256:}"
+check "... nor a snapshot of it" test ! -e "$CAIRN_ROOT/snapshots/${big_diff#sha256:}"
+check "... no temp dirs left" no_tmp_left
+expect_ok "... fsck passes" fsck
+stop_registry
+finish
