@@ -13,9 +13,10 @@
 
 #include <stddef.h>
 
+#include "layers/layer.h"
 #include "util/err.h"
 
-#define PGZ_BLOCK ((size_t)128 * 1024)
+#define PGZ_BLOCK LAYER_GZIP_BLOCK
 #define PGZ_DICT ((size_t)32 * 1024)
 #define PGZ_SLOTS_PER_WORKER 2
 
