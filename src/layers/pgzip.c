@@ -217,8 +217,9 @@ int pgz_open(struct pgz **out, int level, int workers, pgz_emit_fn emit, void *c
 	pthread_mutex_init(&z->mu, NULL);
 	pthread_cond_init(&z->work_cv, NULL);
 	pthread_cond_init(&z->done_cv, NULL);
-	/* Two blocks per worker in flight keep them busy while the caller
-	 * fills the next one and emits the oldest. */
+	/* A few blocks per worker in flight keep them busy while the caller
+	 * fills the next one and waits for the oldest (when a worker is
+	 * preempted, the others go on with later blocks). */
 	z->nslots = z->workers == 1 ? 2 : (size_t)z->workers * PGZ_SLOTS_PER_WORKER + 1;
 	z->slots = cn_xcalloc(z->nslots, sizeof(*z->slots));
 	for (size_t i = 0; i < z->nslots; i++) {

@@ -18,7 +18,7 @@
 
 #define PGZ_BLOCK LAYER_GZIP_BLOCK
 #define PGZ_DICT ((size_t)32 * 1024)
-#define PGZ_SLOTS_PER_WORKER 2
+#define PGZ_SLOTS_PER_WORKER 4
 
 /* Receives the compressed bytes in order, on the thread that calls
  * pgz_open, pgz_write and pgz_finish. Returns 0 or -1 with ERR set. */
