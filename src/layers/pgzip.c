@@ -188,7 +188,9 @@ static int submit(struct pgz *z, int flush, cn_err *err)
 		more = z->next - z->job > z->idle;
 		pthread_cond_signal(&z->work_cv);
 		pthread_mutex_unlock(&z->mu);
-		if (more && z->nthreads < (size_t)z->workers && start_worker(z, err) < 0)
+		/* Without any worker nothing would take the block; with some,
+		 * one fewer only costs time. */
+		if (more && z->nthreads < (size_t)z->workers && start_worker(z, err) < 0 && z->nthreads == 0)
 			return -1;
 	}
 	if (flush == Z_FINISH)
