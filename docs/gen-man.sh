@@ -71,6 +71,10 @@ the default of \fBcairn build \-\-timestamp\fR (reproducible builds)
 .B CAIRN_ZSTD_WORKERS
 threads compressing zstd layers (1\-64; default: the CPUs, at most 4); the
 layers are the same bytes whatever the number
+.TP
+.B CAIRN_GZIP_WORKERS
+threads compressing gzip layers, the same way (1 compresses on cairn's own
+thread); the layers are the same bytes whatever the number
 .SH FILES
 .TP
 .I /var/lib/cairn

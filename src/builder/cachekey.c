@@ -48,12 +48,16 @@ void bd_root_key(struct build *b, const char *base)
 	bd_hash_field(&h, base);
 	bd_hash_field(&h, esc);    /* how every instruction's text is read */
 	bd_hash_field(&h, layer_media_type(b->o->compression));
-	/* Keys stay what they were for gzip at its default level; zstd layers
-	 * are multithreaded-format blobs since, and a level changes the bytes. */
-	if (b->o->compression == LAYER_ZSTD) {
-		char zs[32];
-		snprintf(zs, sizeof(zs), "zstd jobs %zu", (size_t)LAYER_ZSTD_JOB_SIZE);
-		bd_hash_field(&h, zs);
+	/* zstd layers are multithreaded-format blobs of a job size, gzip ones
+	 * blocks deflated apart (pgzip.c): each names its unit, so entries
+	 * made before either change are not reused; a level changes the bytes. */
+	if (b->o->compression == LAYER_ZSTD || b->o->compression == LAYER_GZIP) {
+		char unit[32];
+		if (b->o->compression == LAYER_ZSTD)
+			snprintf(unit, sizeof(unit), "zstd jobs %zu", (size_t)LAYER_ZSTD_JOB_SIZE);
+		else
+			snprintf(unit, sizeof(unit), "gzip blocks %zu", (size_t)LAYER_GZIP_BLOCK);
+		bd_hash_field(&h, unit);
 	}
 	if (b->o->compression_level) {
 		char lv[32];

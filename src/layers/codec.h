@@ -10,8 +10,8 @@
 
 #include "layers/layer.h"
 
-/* zlib's windowBits for a gzip wrapper and nothing else (15 + 16), when
- * compressing and when decompressing. */
+/* zlib's windowBits for a gzip wrapper and nothing else (15 + 16), for the
+ * reader (the writer, pgzip.c, deflates raw and wraps it itself). */
 #define LAYER_GZIP_WINDOW_BITS (15 + 16)
 
 enum layer_codec_id {

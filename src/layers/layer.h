@@ -25,6 +25,10 @@ enum layer_compression {
  * here, the same input gives the same blob on any machine with the same
  * libzstd version. Changing it changes every zstd layer's digest. */
 #define LAYER_ZSTD_JOB_SIZE ((size_t)4 << 20)
+/* gzip's block size (layers/pgzip.c): each block is deflated on its own,
+ * so the blob depends on it (and the level), not on the worker count.
+ * Changing it changes every gzip layer's digest. */
+#define LAYER_GZIP_BLOCK ((size_t)128 << 10)
 /* Compression levels: zstd's default, and the highest each format takes
  * (0 in the options: the format's default; zlib's is 6). */
 #define LAYER_ZSTD_LEVEL 3

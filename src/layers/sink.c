@@ -1,5 +1,6 @@
 #include "layers/sink.h"
 #include "layers/codec.h"
+#include "layers/pgzip.h"
 #include "util/fs.h"
 #include "util/mem.h"
 
@@ -26,9 +27,11 @@ static int out_flush(struct layer_sink *s, cn_err *err)
 	return e ? cn_err_errno(err, e, "layer: write") : 0;
 }
 
-int layer_zstd_workers(void)
+/* NAME (1-64) if set, else the CPUs this process may run on (a
+ * container's or taskset's), at most 4. */
+static int workers_from(const char *name)
 {
-	const char *v = getenv("CAIRN_ZSTD_WORKERS");
+	const char *v = getenv(name);
 	cpu_set_t cpus;
 	long n;
 	if (v && *v) {
@@ -37,9 +40,18 @@ int layer_zstd_workers(void)
 		if (!*end && n >= 1 && n <= 64)
 			return (int)n;
 	}
-	/* The CPUs this process may run on (a container's or taskset's). */
 	n = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : sysconf(_SC_NPROCESSORS_ONLN);
 	return n < 1 ? 1 : n > 4 ? 4 : (int)n;
+}
+
+int layer_zstd_workers(void)
+{
+	return workers_from("CAIRN_ZSTD_WORKERS");
+}
+
+int layer_gzip_workers(void)
+{
+	return workers_from("CAIRN_GZIP_WORKERS");
 }
 
 /* From level 17 zstd's jobs grow to its window (up to 128 MiB at 22) and
@@ -105,36 +117,23 @@ static int zstd_run(struct layer_sink *s, ZSTD_inBuffer *in, ZSTD_EndDirective m
 	}
 }
 
-static int gzip_open(struct layer_sink *s, int level, cn_err *err)
+/* pgzip.c's output callback: into the output buffer, on to the hashing
+ * thread when full. */
+static int gzip_emit(void *ctx, const unsigned char *p, size_t len, cn_err *err)
 {
-	/* A gzip wrapper (as the reader expects, layers/codec.h). Without
-	 * deflateSetHeader, zlib writes a fixed header: no name, mtime 0. */
-	int r = deflateInit2(&s->zs, level ? level : Z_DEFAULT_COMPRESSION, Z_DEFLATED,
-			     LAYER_GZIP_WINDOW_BITS, 8, Z_DEFAULT_STRATEGY);
-	if (r != Z_OK)
-		return r == Z_MEM_ERROR ? cn_err_errno(err, ENOMEM, "layer: deflateInit2")
-			: cn_err_fail(err, CN_ERR_SYSTEM, "layer: deflateInit2 failed (%d)", r);
-	s->zs_live = true;
-	return 0;
-}
-
-/* Run deflate over whatever is in zs.next_in; FLUSH is Z_NO_FLUSH or Z_FINISH. */
-static int gzip_run(struct layer_sink *s, int flush, cn_err *err)
-{
-	for (;;) {
-		int r;
-		s->zs.next_out = s->out + s->out_len;
-		s->zs.avail_out = (uInt)(HP_BUF - s->out_len);
-		r = deflate(&s->zs, flush);
-		if (r == Z_STREAM_ERROR)
-			return cn_err_fail(err, CN_ERR_SYSTEM, "layer: deflate failed");
-		s->out_len = HP_BUF - s->zs.avail_out;
+	struct layer_sink *s = ctx;
+	while (len > 0) {
+		size_t n = HP_BUF - s->out_len;
+		if (n > len)
+			n = len;
+		memcpy(s->out + s->out_len, p, n);
+		s->out_len += n;
+		p += n;
+		len -= n;
 		if (s->out_len == HP_BUF && out_flush(s, err) < 0)
 			return -1;
-		if (flush == Z_FINISH ? r == Z_STREAM_END
-				      : s->zs.avail_in == 0 && s->zs.avail_out != 0)
-			return 0;
 	}
+	return 0;
 }
 
 int layer_sink_open(struct layer_sink *s, enum layer_compression comp, int level, int out_fd,
@@ -153,7 +152,9 @@ int layer_sink_open(struct layer_sink *s, enum layer_compression comp, int level
 	case LAYER_ZSTD:
 		return zstd_open(s, level, err);
 	case LAYER_GZIP:
-		return gzip_open(s, level, err);
+		/* A gzip member whose bytes depend on the input and level alone
+		 * (fixed blocks, header and trailer written by pgzip.c). */
+		return pgz_open(&s->gz, level, layer_gzip_workers(), gzip_emit, s, err);
 	case LAYER_NONE:
 		return 0;
 	}
@@ -178,9 +179,7 @@ static int raw_flush(struct layer_sink *s, cn_err *err)
 		if (zstd_run(s, &in, ZSTD_e_continue, err) < 0)
 			return -1;
 	} else if (s->comp == LAYER_GZIP) {
-		s->zs.next_in = s->raw;
-		s->zs.avail_in = (uInt)s->raw_len;
-		if (gzip_run(s, Z_NO_FLUSH, err) < 0)
+		if (pgz_write(s->gz, s->raw, s->raw_len, err) < 0)
 			return -1;
 	}
 	e = hp_put(&s->hp, s->raw, s->raw_len, s->comp == LAYER_NONE ? HP_RAW | HP_OUT : HP_RAW);
@@ -215,9 +214,7 @@ int layer_sink_finish(struct layer_sink *s, struct layer_info *info, cn_err *err
 		if (zstd_run(s, &in, ZSTD_e_end, err) < 0)
 			return -1;
 	} else if (s->comp == LAYER_GZIP) {
-		s->zs.next_in = NULL;
-		s->zs.avail_in = 0;
-		if (gzip_run(s, Z_FINISH, err) < 0)
+		if (pgz_finish(s->gz, err) < 0)
 			return -1;
 	}
 	if (out_flush(s, err) < 0)
@@ -229,9 +226,8 @@ void layer_sink_free(struct layer_sink *s)
 {
 	ZSTD_freeCCtx(s->zc);   /* accepts NULL; joins zstd's workers */
 	s->zc = NULL;
-	if (s->zs_live)
-		deflateEnd(&s->zs);
-	s->zs_live = false;
+	pgz_free(s->gz);        /* joins its workers */
+	s->gz = NULL;
 	hp_free(&s->hp);        /* frees raw and out: they are its buffers */
 	s->raw = s->out = NULL;
 }

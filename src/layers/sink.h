@@ -2,7 +2,8 @@
  * bytes go in; it hashes them (diff_id), compresses them (zstd or gzip, with
  * fixed parameters so the same input always gives the same blob), hashes and
  * counts the compressed bytes (digest, size) and writes them to an fd.
- * zstd compresses on worker threads (libzstd's own), the hashing and the
+ * zstd compresses on worker threads (libzstd's own), gzip on pgzip.c's
+ * (fixed 128 KiB blocks, as pigz), the hashing and the
  * writes run on one more (hashpipe.c); the caller's thread copies. */
 #ifndef LAYER_SINK_H
 #define LAYER_SINK_H
@@ -11,9 +12,6 @@
 #include <stddef.h>
 #include <locale.h>
 #include <stdint.h>
-/* next_in as const: the tar bytes we feed are read-only. */
-#define ZLIB_CONST
-#include <zlib.h>
 #include <zstd.h>
 
 #include "layers/hashpipe.h"
@@ -29,8 +27,7 @@
 struct layer_sink {
 	enum layer_compression comp;
 	ZSTD_CCtx *zc;
-	z_stream zs;
-	bool zs_live;           /* deflateInit2 succeeded: deflateEnd owed */
+	struct pgz *gz;         /* gzip: pgzip.c's writer */
 	struct hashpipe hp;     /* diff_id, digest, size, writes */
 	unsigned char *raw;     /* HP_BUF: uncompressed bytes gathered */
 	size_t raw_len;
@@ -42,9 +39,13 @@ struct layer_sink {
  * LAYER_ZSTD_LEVEL_MAX / LAYER_GZIP_LEVEL_MAX. */
 int layer_sink_open(struct layer_sink *s, enum layer_compression comp, int level, int out_fd,
 		    cn_err *err);
-/* zstd worker threads: CAIRN_ZSTD_WORKERS (1-64) if set, else the online
- * CPUs, at most 4 (memory: about 3 jobs per worker). */
+/* zstd worker threads: CAIRN_ZSTD_WORKERS (1-64) if set, else the CPUs of
+ * the affinity mask, at most 4 (memory: about 3 jobs per worker). */
 int layer_zstd_workers(void);
+/* gzip worker threads, the same way from CAIRN_GZIP_WORKERS (memory: about
+ * 1.5 MiB per worker: four blocks in flight and a deflate state). 1: deflate
+ * on the caller's thread. */
+int layer_gzip_workers(void);
 /* Feed uncompressed bytes. */
 int layer_sink_write(struct layer_sink *s, const void *data, size_t len, cn_err *err);
 /* Flush the compressor's end of stream and fill diff_id, digest and size. */

@@ -9,14 +9,16 @@
 #include <unistd.h>
 
 /* The cache key of "BLOB as COMP". Versioned apart from the build's keys.
- * gzip's default level keeps the key it had before levels could be chosen;
  * zstd's names its job size, since zstd blobs are multithreaded-format ones
- * of that job size (an older single-threaded blob is not reused). */
+ * of that job size, and gzip's its block size, since gzip blobs are blocks
+ * deflated apart (layers/pgzip.c): a blob converted by an older cairn, in
+ * one stream, is not reused. */
 static void conversion_key(const char *blob, enum layer_compression comp, int level, char key[CN_DIGEST_STR_SIZE])
 {
 	_cleanup_free_ char *lvl = level ? cn_xasprintf("\nlevel %d", level) : cn_xstrdup("");
 	_cleanup_free_ char *jobs = comp == LAYER_ZSTD ? cn_xasprintf("\nzstd jobs %zu", LAYER_ZSTD_JOB_SIZE)
-						       : cn_xstrdup("");
+				    : comp == LAYER_GZIP ? cn_xasprintf("\ngzip blocks %zu", LAYER_GZIP_BLOCK)
+							 : cn_xstrdup("");
 	_cleanup_free_ char *s = cn_xasprintf("cairn layer conversion v1\n%s\n%s%s%s", blob,
 					      layer_compression_name(comp), lvl, jobs);
 	cn_sha256_oneshot(s, strlen(s), key);

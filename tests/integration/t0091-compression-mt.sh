@@ -1,8 +1,9 @@
 #!/bin/bash
-# zstd layers compressed on worker threads are the same bytes whatever the
-# number of workers (CAIRN_ZSTD_WORKERS 1, 2, 8): the same manifest digest
-# from clean stores with SOURCE_DATE_EPOCH / --timestamp, on layers larger
-# than several zstd jobs. --compression-level changes the blobs, not the
+# zstd and gzip layers compressed on worker threads are the same bytes
+# whatever the number of workers (CAIRN_ZSTD_WORKERS / CAIRN_GZIP_WORKERS 1,
+# 2, 8): the same manifest digest from clean stores with SOURCE_DATE_EPOCH /
+# --timestamp, on layers larger than several zstd jobs (and many gzip
+# blocks); gzip -t, tar and cairn itself read the gzip layers back. --compression-level changes the blobs, not the
 # content (diff_ids), keys the cache, and is range-checked.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/registry.sh"
@@ -27,17 +28,17 @@ RUN cat /big /big > /big2 && echo done > /done
 EOF2
 
 install -m 0755 /bin/busybox "$REPO_DIR/examples/busybox/busybox"
-build_in() {   # STORE WORKERS [extra args]
-	local store=$1 w=$2; shift 2
-	CAIRN_ROOT=$store CAIRN_ZSTD_WORKERS=$w SOURCE_DATE_EPOCH=$epoch "$CAIRN" build -q --compression zstd \
+build_in() {   # STORE COMPRESSION WORKERS [extra args]
+	local store=$1 c=$2 w=$3; shift 3
+	export CAIRN_ROOT=$store CAIRN_ZSTD_WORKERS=$w CAIRN_GZIP_WORKERS=$w
+	SOURCE_DATE_EPOCH=$epoch "$CAIRN" build -q --compression "$c" \
 		-t busybox:latest "$REPO_DIR/examples/busybox" >"$T/bb.out" 2>&1 &&
-		CAIRN_ROOT=$store CAIRN_ZSTD_WORKERS=$w "$CAIRN" build -q --compression zstd --timestamp $epoch "$@" \
-			-t mt:1 "$ctx" >"$T/mt.out" 2>&1 &&
-		CAIRN_ROOT=$store tag_digest mt:1
+		"$CAIRN" build -q --compression "$c" --timestamp $epoch "$@" -t mt:1 "$ctx" >"$T/mt.out" 2>&1 &&
+		tag_digest mt:1
 }
-d1=$(build_in "$T/s1" 1)
-d2=$(build_in "$T/s2" 2)
-d8=$(build_in "$T/s8" 8)
+d1=$(build_in "$T/s1" zstd 1)
+d2=$(build_in "$T/s2" zstd 2)
+d8=$(build_in "$T/s8" zstd 8)
 check "a zstd build with 1 worker" test -n "$d1"
 check "2 workers: the same manifest digest as 1" test -n "$d2" -a "$d2" = "$d1"
 check "8 workers: the same manifest digest as 1" test -n "$d8" -a "$d8" = "$d1"
@@ -46,6 +47,26 @@ big=$(jq -r '.layers[-1].digest' "$m")
 check "the RUN layer is bigger than 3 zstd jobs of tar" \
 	test "$(zstd -dc "$T/s1/blobs/sha256/${big#sha256:}" | wc -c)" -gt $((12 << 20))
 check "zstd -t reads every layer" sh -c "for l in \$(jq -r '.layers[].digest' '$m' | cut -d: -f2); do zstd -tq '$T/s1/blobs/sha256/'\$l || exit 1; done"
+
+# gzip: blocks deflated on workers, the same bytes for any count.
+g1=$(build_in "$T/g1" gzip 1)
+g2=$(build_in "$T/g2" gzip 2)
+g8=$(build_in "$T/g8" gzip 8)
+check "a gzip build with 1 worker" test -n "$g1"
+check "gzip, 2 workers: the same manifest digest as 1" test -n "$g2" -a "$g2" = "$g1"
+check "gzip, 8 workers: the same manifest digest as 1" test -n "$g8" -a "$g8" = "$g1"
+gm=$T/g1/blobs/sha256/${g1#sha256:}
+check "the gzip layers have gzip's media type" \
+	test "$(jq -r '[.layers[].mediaType] | unique | join(",")' "$gm")" = "application/vnd.oci.image.layer.v1.tar+gzip"
+check "gzip -t reads every layer" sh -c "for l in \$(jq -r '.layers[].digest' '$gm' | cut -d: -f2); do gzip -tq '$T/g1/blobs/sha256/'\$l || exit 1; done"
+gbig=$T/g1/blobs/sha256/$(jq -r '.layers[-1].digest' "$gm" | cut -d: -f2)
+check "tar lists the gzip RUN layer" sh -c "tar tzf '$gbig' | grep -qx big2"
+check "the gzip and zstd builds hold the same tars (diff_ids)" test \
+	"$(CAIRN_ROOT=$T/g1 image_config mt:1 | jq -c .rootfs.diff_ids)" = \
+	"$(CAIRN_ROOT=$T/s1 image_config mt:1 | jq -c .rootfs.diff_ids)"
+CAIRN_ROOT=$T/g1 expect_ok "cairn exports the gzip image's root" export mt:1 "$T/groot"
+check "its /big2 is /big twice" test "$(cat "$ctx/big" "$ctx/big" | sha256sum)" = "$(sha256sum <"$T/groot/big2")"
+unset CAIRN_ZSTD_WORKERS CAIRN_GZIP_WORKERS
 
 # Levels: other blobs, the same content, their own cache entries.
 export CAIRN_ROOT=$T/s1

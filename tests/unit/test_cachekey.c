@@ -42,8 +42,13 @@ int main(void)
 		   "the root key of scratch is stable (cache v5): the same on every machine");
 	o.compression = LAYER_GZIP;
 	bd_root_key(&b, "scratch");
-	UNIT_STREQ(st.key, "sha256:20baa4187781ad2ffa92a3c677d92ae68929bc47ae5c629ce28ec8eca29e1fcf",
-		   "gzip's root key is what it was before zstd went multithreaded");
+	/* Changed on purpose when gzip layers became blocks deflated apart
+	 * (layers/pgzip.c): an entry of the single-stream writer, whose
+	 * blobs differ, is never reused. */
+	UNIT_CHECK(strcmp(st.key, "sha256:20baa4187781ad2ffa92a3c677d92ae68929bc47ae5c629ce28ec8eca29e1fcf") != 0,
+		   "gzip's root key is not the single-stream writer's");
+	UNIT_STREQ(st.key, "sha256:79bf4409366bcf9948a0c4d80ce109142ee08a9340c2a656084cc778bbd9ff82",
+		   "gzip's root key is stable (blocks of 128 KiB): the same on every machine");
 	o.compression = LAYER_ZSTD;
 	o.compression_level = 19;
 	bd_root_key(&b, "scratch");

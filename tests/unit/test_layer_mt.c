@@ -1,6 +1,7 @@
 /* layers/: the multithreaded writer. The same tree gives the same blob with
- * 1, 2 and 8 zstd workers (CAIRN_ZSTD_WORKERS), with the mtime clamp too;
- * the blob reads back (layers/ reader and the zstd CLI) to the same tar;
+ * 1, 2 and 8 zstd workers (CAIRN_ZSTD_WORKERS) and gzip workers
+ * (CAIRN_GZIP_WORKERS), with the mtime clamp too; the blob reads back
+ * (layers/ reader, the zstd CLI, gzip -t, tar tzf) to the same tar;
  * compression levels change the blob, not the tar, and are range-checked. */
 #include "layers/layer.h"
 #include "util/cleanup.h"
@@ -15,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FILE_SIZE ((size_t)3 << 20)     /* 5 files: more than 3 zstd jobs */
+#define FILE_SIZE ((size_t)3 << 20)     /* 5 files: more than 3 zstd jobs, 120 gzip blocks */
 #define CLAMP ((int64_t)1700000000)
 
 static char base[] = "/tmp/cairn-test-layer-mt-XXXXXX";
@@ -42,30 +43,32 @@ static int write_layer(enum layer_compression comp, int level, const char *worke
 	_cleanup_close_ int out = openat(base_fd, out_name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	cn_err err;
 	int r;
+	const char *knob = comp == LAYER_GZIP ? "CAIRN_GZIP_WORKERS" : "CAIRN_ZSTD_WORKERS";
 	if (workers)
-		setenv("CAIRN_ZSTD_WORKERS", workers, 1);
+		setenv(knob, workers, 1);
 	else
-		unsetenv("CAIRN_ZSTD_WORKERS");
+		unsetenv(knob);
 	r = layer_write_dir(dir, out, &o, info, &err);
 	if (r < 0)
 		printf("# %s\n", err.msg);
 	return r;
 }
 
-static void test_workers(int64_t clamp)
+static void test_workers(enum layer_compression comp, int64_t clamp)
 {
 	static const char *const counts[] = { "1", "2", "8" };
+	const char *name = layer_compression_name(comp);
 	struct layer_info ref, got;
-	UNIT_CHECK(write_layer(LAYER_ZSTD, 0, counts[0], clamp, &ref, "w1.zst") == 0, "zstd layer with 1 worker (clamp %lld)", (long long)clamp);
+	UNIT_CHECK(write_layer(comp, 0, counts[0], clamp, &ref, "w1") == 0, "%s layer with 1 worker (clamp %lld)", name, (long long)clamp);
 	for (size_t i = 1; i < sizeof(counts) / sizeof(counts[0]); i++) {
-		UNIT_CHECK(write_layer(LAYER_ZSTD, 0, counts[i], clamp, &got, "wn.zst") == 0, "zstd layer with %s workers", counts[i]);
-		UNIT_STREQ(got.digest, ref.digest, "%s workers: the same digest as 1", counts[i]);
-		UNIT_STREQ(got.diff_id, ref.diff_id, "%s workers: the same diff_id as 1", counts[i]);
-		UNIT_CHECK(got.size == ref.size, "%s workers: the same size as 1", counts[i]);
+		UNIT_CHECK(write_layer(comp, 0, counts[i], clamp, &got, "wn") == 0, "%s layer with %s workers", name, counts[i]);
+		UNIT_STREQ(got.digest, ref.digest, "%s, %s workers: the same digest as 1", name, counts[i]);
+		UNIT_STREQ(got.diff_id, ref.diff_id, "%s, %s workers: the same diff_id as 1", name, counts[i]);
+		UNIT_CHECK(got.size == ref.size, "%s, %s workers: the same size as 1", name, counts[i]);
 	}
 	/* Twice the same: nothing depends on timing. */
-	UNIT_CHECK(write_layer(LAYER_ZSTD, 0, "2", clamp, &got, "wn.zst") == 0, "2 workers again");
-	UNIT_STREQ(got.digest, ref.digest, "2 workers again: the same digest");
+	UNIT_CHECK(write_layer(comp, 0, "2", clamp, &got, "wn") == 0, "%s, 2 workers again", name);
+	UNIT_STREQ(got.digest, ref.digest, "%s, 2 workers again: the same digest", name);
 }
 
 /* The blob is a zstd stream whose content hashes to its diff_id, for the
@@ -96,6 +99,66 @@ static void test_reads_back(void)
 	if (f)
 		pclose(f);
 	UNIT_CHECK(strncmp(line, info.diff_id + 7, 64) == 0, "the zstd CLI decompresses it to the diff_id's tar");
+}
+
+/* Run CMD (a shell line) and give its first output line. */
+static bool first_line(const char *cmd, char *line, size_t size)
+{
+	FILE *f = popen(cmd, "r");
+	bool ok = f && fgets(line, (int)size, f);
+	if (f && pclose(f) != 0)
+		ok = false;
+	return ok;
+}
+
+/* The gzip blob is one member whose content hashes to its diff_id, for the
+ * cairn reader, gzip -t and GNU tar. */
+static void test_gzip_reads_back(void)
+{
+	struct layer_info info;
+	struct layer_extract_result res;
+	_cleanup_free_ char *cmd = NULL, *list = NULL;
+	cn_err err;
+	char line[128] = "";
+	UNIT_CHECK(write_layer(LAYER_GZIP, 0, "2", -1, &info, "rb.gz") == 0, "gzip layer written");
+	{
+		_cleanup_close_ int fd = openat(base_fd, "rb.gz", O_RDONLY | O_CLOEXEC);
+		UNIT_CHECK(layer_hash(fd, 0, &res, &err) == 0, "cairn reads the gzip blob back");
+	}
+	UNIT_STREQ(res.digest, info.digest, "gzip read back: digest");
+	UNIT_STREQ(res.diff_id, info.diff_id, "gzip read back: diff_id");
+	UNIT_CHECK(res.size == info.size, "gzip read back: size");
+	cmd = cn_xasprintf("gzip -t '%s/rb.gz' && gzip -dc '%s/rb.gz' | sha256sum", base, base);
+	UNIT_CHECK(first_line(cmd, line, sizeof(line)) && strncmp(line, info.diff_id + 7, 64) == 0,
+		   "gzip -t passes and gzip -dc gives the diff_id's tar");
+	list = cn_xasprintf("tar tzf '%s/rb.gz' | sort | tr '\\n' ' '", base);
+	UNIT_CHECK(first_line(list, line, sizeof(line)) && strcmp(line, "a b d/ d/c d/e f ") == 0,
+		   "tar tzf lists the tree: %s", line);
+}
+
+/* A layer of one block compresses on the caller's thread: the same bytes
+ * as with any number of workers, readable. */
+static void test_gzip_tiny(void)
+{
+	struct layer_write_opts o = { .compression = LAYER_GZIP, .clamp_mtime = -1 };
+	struct layer_info one, many;
+	cn_err err;
+	unit_mkdir(base_fd, "tiny", 0755);
+	unit_put_bytes(base_fd, "tiny/hello", "hello\n", 6, 0644);
+	for (int i = 0; i < 2; i++) {
+		_cleanup_close_ int dir = openat(base_fd, "tiny", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		_cleanup_close_ int out = openat(base_fd, "tiny.gz", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		setenv("CAIRN_GZIP_WORKERS", i ? "8" : "1", 1);
+		UNIT_CHECK(layer_write_dir(dir, out, &o, i ? &many : &one, &err) == 0, "a tiny gzip layer, %s worker(s)", i ? "8" : "1");
+	}
+	unsetenv("CAIRN_GZIP_WORKERS");
+	UNIT_STREQ(many.digest, one.digest, "tiny gzip layer: the same digest with 1 and 8 workers");
+	{
+		_cleanup_free_ char *cmd = cn_xasprintf("gzip -dc '%s/tiny.gz' | sha256sum", base);
+		char line[128] = "";
+		UNIT_CHECK(first_line(cmd, line, sizeof(line)) && strncmp(line, one.diff_id + 7, 64) == 0,
+			   "tiny gzip layer: gzip -dc gives the diff_id's tar");
+	}
 }
 
 static void test_levels(void)
@@ -146,9 +209,13 @@ int main(void)
 	put_file("t/d/e", 1);   /* same as t/a: a match across jobs */
 	put_file("t/f", 4);
 
-	test_workers(-1);
-	test_workers(CLAMP);
+	test_workers(LAYER_ZSTD, -1);
+	test_workers(LAYER_ZSTD, CLAMP);
+	test_workers(LAYER_GZIP, -1);
+	test_workers(LAYER_GZIP, CLAMP);
 	test_reads_back();
+	test_gzip_reads_back();
+	test_gzip_tiny();
 	test_levels();
 	test_write_error();
 
