@@ -10,15 +10,18 @@ lib_path() {    # SONAME: the file the loader would map
 	ldconfig -p | awk -v s="$1" '$1 == s && $NF ~ /^\// {print $NF; exit}' | xargs -r readlink -f
 }
 
-# hide SONAME: $CAIRN runs with that library unloadable, until unhide.
+# hide SONAME...: $CAIRN runs with those libraries unloadable, until unhide.
 real_cairn=$CAIRN
 hide() {
-	local lib
-	lib=$(lib_path "$1")
-	[ -n "$lib" ] || return 1
+	local so lib mounts=""
+	for so; do
+		lib=$(lib_path "$so")
+		[ -n "$lib" ] || return 1
+		mounts="$mounts mount --bind /dev/null '$lib' &&"
+	done
 	cat >"$T/hidden-cairn" <<SH
 #!/bin/sh
-exec unshare -m sh -c 'mount --bind /dev/null "\$0" && exec "\$@"' "$lib" "$real_cairn" "\$@"
+exec unshare -m sh -c "$mounts"' exec "\$@"' sh "$real_cairn" "\$@"
 SH
 	chmod +x "$T/hidden-cairn"
 	CAIRN=$T/hidden-cairn
@@ -27,7 +30,21 @@ unhide() { CAIRN=$real_cairn; }
 
 if ! command -v unshare >/dev/null; then
 	skip "library load failures" "no unshare"
-	finish
+	# One reason per library: with libcurl and libnftables both missing, the
+# network's error names libnftables, never libcurl's failure.
+if ! build_busybox; then
+	:
+elif hide libcurl.so.4 libnftables.so.1; then
+	run_cairn run --rm --network bridge busybox true
+	check "run --network bridge without libnftables: an error naming it" \
+		sh -c "[ $status -ne 0 ] && grep -q 'nftables: cannot create a context: .*libnftables' '$T/err'"
+	check "... not libcurl" sh -c "! grep -q libcurl '$T/err'"
+	unhide
+else
+	skip "run without libnftables" "libnftables.so.1 not found by ldconfig"
+fi
+
+finish
 fi
 
 ctx=$T/url
@@ -62,5 +79,19 @@ else
 	skip "ADD of an archive without libarchive" "libarchive.so.13 not found by ldconfig"
 fi
 expect_ok "with libarchive, the archive is added" build -t arch:1 "$ctx"
+
+# One reason per library: with libcurl and libnftables both missing, the
+# network's error names libnftables, never libcurl's failure.
+if ! build_busybox; then
+	:
+elif hide libcurl.so.4 libnftables.so.1; then
+	run_cairn run --rm --network bridge busybox true
+	check "run --network bridge without libnftables: an error naming it" \
+		sh -c "[ $status -ne 0 ] && grep -q 'nftables: cannot create a context: .*libnftables' '$T/err'"
+	check "... not libcurl" sh -c "! grep -q libcurl '$T/err'"
+	unhide
+else
+	skip "run without libnftables" "libnftables.so.1 not found by ldconfig"
+fi
 
 finish
