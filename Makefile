@@ -101,9 +101,12 @@ LDFLAGS += $(HARDEN_LDFLAGS)
 # (src/util/lazylib.c, lazyarchive.c), so the commands that need none of them
 # do not map them and the ~40 libraries they pull in at start-up: they are not
 # linked, only their headers are used. Unit tests and fuzzers call more of
-# libarchive than cairn does: they link it too (LAZY_TEST_LIBS).
+# libarchive than cairn does: they link it (LAZY_TEST_LIBS) and not
+# lazyarchive.o (kept out of libcairn.a), whose forwarders would otherwise be
+# exported by them and bound to by libarchive's own calls.
 LAZY_LIBS := -lcurl -lnftables -larchive
 LAZY_TEST_LIBS := -larchive
+LAZY_ARCHIVE_OBJ = $(BUILD)/src/util/lazyarchive.o
 LDLIBS += $(filter-out $(LAZY_LIBS),$(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)) -ldl -lpthread
 ifneq ($(SANITIZE),)
 CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -143,12 +146,12 @@ $(UNIT_LIB): tests/unit/unit.c | pkg-config-check
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(BUILD)/libcairn.a: $(LIB_OBJS)
+$(BUILD)/libcairn.a: $(filter-out $(LAZY_ARCHIVE_OBJ),$(LIB_OBJS))
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/cairn: $(CLI_OBJS) $(BUILD)/libcairn.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libcairn.a $(LDLIBS)
+$(BUILD)/cairn: $(CLI_OBJS) $(LAZY_ARCHIVE_OBJ) $(BUILD)/libcairn.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(LAZY_ARCHIVE_OBJ) $(BUILD)/libcairn.a $(LDLIBS)
 	ln -sf $(notdir $@) $(BUILD)/cairn-bin 2>/dev/null || true
 
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB) $(BUILD)/libcairn.a
@@ -229,9 +232,9 @@ bench: deps all $(BUILD)/bench/commit
 bench-commit: $(BUILD)/bench/commit
 	COMMIT_PROBE=$(abspath $(BUILD)/bench/commit) bench/commit.sh
 
-$(BUILD)/bench/commit: bench/tools/commit.c $(BUILD)/libcairn.a
+$(BUILD)/bench/commit: bench/tools/commit.c $(LAZY_ARCHIVE_OBJ) $(BUILD)/libcairn.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcairn.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LAZY_ARCHIVE_OBJ) $(BUILD)/libcairn.a $(LDLIBS)
 
 bench-registry: deps all
 	CAIRN=$(abspath $(BUILD)/cairn) bench/registry.sh

@@ -4,6 +4,7 @@
 #include "builder/glob.h"
 #include "builder/namedctx.h"
 #include "builder/rootdir.h"
+#include "util/lazylib.h"
 #include "util/path.h"
 
 #include <ctype.h>
@@ -285,7 +286,8 @@ int bd_fetch_urls(struct build *b, const struct bf_instr *in, const cn_strv *src
 		struct bf_fetch_result res;
 		if (!bf_is_url(srcs->v[i]) || *b->fetched.v[i])
 			continue;
-		name = bf_url_file_name(srcs->v[i]);
+		if (bf_url_file_name(srcs->v[i], &name, err) < 0)
+			return cn_err_wrap(err, "'%s'", srcs->v[i]);
 		sub = cn_xasprintf("%zu", i);
 		if (mkdirat(b->fetch_td.fd, sub, 0755) < 0 ||
 		    (dir = openat(b->fetch_td.fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
@@ -412,12 +414,20 @@ int bd_do_copy(struct build *b, const struct bf_instr *in, cn_err *err)
 	job.opts.ignore = in->from ? nd.ignore : b->ignore;  /* filters the build context only */
 	job.add = in->kind == BF_ADD;
 	for (size_t i = 0; job.add && i < srcs.n; i++) {
-		_cleanup_free_ char *name = bf_is_url(srcs.v[i]) ? bf_url_file_name(srcs.v[i]) : NULL;
-		if (bf_is_url(srcs.v[i]) && !name && (!*dest || dest[strlen(dest) - 1] == '/'))
+		_cleanup_free_ char *name = NULL;
+		if (!bf_is_url(srcs.v[i]))
+			continue;
+		if (bf_url_file_name(srcs.v[i], &name, err) < 0)
+			return cn_err_wrap(err, "'%s'", srcs.v[i]);
+		if (!name && (!*dest || dest[strlen(dest) - 1] == '/'))
 			return cn_err_fail(err, CN_ERR_INVALID, "'%s': the URL names no file (expected DEST to be "
 					  "a file name, not a directory)", srcs.v[i]);
 	}
 	if (job.add && bd_fetch_urls(b, in, &srcs, err) < 0)
+		return -1;
+	/* ADD may unpack an archive in the sandbox's child: libarchive is
+	 * loaded here, so that child never runs the dynamic loader. */
+	if (job.add && cn_lazyarchive_load && cn_lazyarchive_load(err) < 0)
 		return -1;
 	if (b->fetched.n) {
 		job.fetched = b->fetched.v;

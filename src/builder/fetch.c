@@ -6,6 +6,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
+#include "util/lazylib.h"
 #include "util/mem.h"
 
 #include <curl/curl.h>
@@ -16,20 +17,32 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* libcurl is loaded on first use (util/lazylib.h): when it cannot be,
+ * say so rather than blame memory. */
+static int curl_unavailable(cn_err *err)
+{
+	const char *why = cn_lazylib_error(CN_LAZY_CURL);
+	if (!*why)
+		return cn_err_errno(err, ENOMEM, "libcurl");
+	return cn_err_fail(err, CN_ERR_SYSTEM, "libcurl cannot be loaded: %s", why);
+}
+
 bool bf_is_url(const char *src)
 {
 	return !strncmp(src, "http://", 7) || !strncmp(src, "https://", 8);
 }
 
-char *bf_url_file_name(const char *url)
+int bf_url_file_name(const char *url, char **name, cn_err *err)
 {
 	CURLU *u = curl_url();
 	char *path = NULL, *dec = NULL, *out = NULL;
 	const char *base;
 	int n = 0;
 
+	*name = NULL;
+	/* NULL: libcurl could not be loaded (lazylib.c), or no memory. */
 	if (!u)
-		abort();
+		return curl_unavailable(err);
 	/* libcurl's parser splits off the host, query and fragment, as the
 	 * transfer itself will read the URL; the path stays encoded, so an
 	 * encoded '/' is still seen below. */
@@ -50,7 +63,8 @@ out:
 	curl_free(dec);
 	curl_free(path);
 	curl_url_cleanup(u);
-	return out;
+	*name = out;
+	return 0;
 }
 
 struct sink {
@@ -114,7 +128,7 @@ static int transfer(const char *url, struct sink *s, struct bf_fetch_result *res
 	struct scheme scheme;
 	int r = 0;
 	if (!c)
-		return cn_err_errno(err, ENOMEM, "libcurl");
+		return curl_unavailable(err);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -170,8 +184,11 @@ int bf_fetch(const char *url, int dir_fd, const char *name, const char *checksum
 	if (s.fd < 0)
 		return cn_err_sys(err, "'%s': create the download file", url);
 	cn_sha256_init(&s.h);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-		r = cn_err_errno(err, ENOMEM, "libcurl initialisation");
+	CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (rc != CURLE_OK && *cn_lazylib_error(CN_LAZY_CURL)) {
+		r = curl_unavailable(err);
+	} else if (rc != CURLE_OK) {
+		r = cn_err_fail(err, CN_ERR_SYSTEM, "libcurl initialisation: %s", curl_easy_strerror(rc));
 	} else {
 		r = transfer(url, &s, res, err);
 		curl_global_cleanup();

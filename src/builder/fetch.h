@@ -24,10 +24,11 @@ struct bf_fetch_result {
 /* True for the sources ADD fetches: http:// and https:// URLs. */
 bool bf_is_url(const char *src);
 
-/* The file name a URL's path ends with, percent-decoded; NULL when it
- * names none ("http://host/", ".", "..") or the name could not be a file
- * name (a '/' or NUL once decoded). */
-char *bf_url_file_name(const char *url);
+/* The file name a URL's path ends with, percent-decoded, into *NAME; NULL
+ * when it names none ("http://host/", ".", "..") or the name could not be
+ * a file name (a '/' or NUL once decoded). -1 when libcurl, which parses
+ * the URL, cannot be loaded. */
+int bf_url_file_name(const char *url, char **name, cn_err *err);
 
 /* GET URL into NAME under DIR_FD (created with mode 0600; must not exist),
  * its mtime set from Last-Modified when there is one. With CHECKSUM

@@ -204,6 +204,13 @@ static int start_worker(struct build *b, size_t k, struct worker *w, cn_err *err
 			cn_err ignored;
 			bf_statcache_save(b->sc, b->st->cache_fd, "stat", &ignored);
 		}
+		/* The names this worker put are durable before the parent writes
+		 * the cache entries that refer to them (_exit skips store_close). */
+		cn_err serr = { 0 };
+		if (store_names_sync_own(b->st, &serr) < 0 && r.ok) {
+			r.ok = false;
+			r.err = serr;
+		}
 		fflush(stdout);
 		fflush(stderr);
 		if (write(res[1], &r, sizeof(r)) != (ssize_t)sizeof(r))

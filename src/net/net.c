@@ -100,9 +100,11 @@ int net_nft_run(const char *cmd, bool handles, char **out, cn_err *err)
 {
 	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
 	int r;
-	if (!ctx)
+	if (!ctx) {
+		const char *why = cn_lazylib_error(CN_LAZY_NFT);
 		return cn_err_fail(err, CN_ERR_SYSTEM, "nftables: cannot create a context%s%s",
-				   *cn_lazylib_error() ? ": " : "", cn_lazylib_error());
+				   *why ? ": " : "", why);
+	}
 	if (handles)
 		nft_ctx_output_set_flags(ctx, nft_ctx_output_get_flags(ctx) | NFT_CTX_OUTPUT_HANDLE);
 	nft_ctx_buffer_output(ctx);

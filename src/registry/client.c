@@ -3,6 +3,7 @@
 
 #include "util/cleanup.h"
 #include "util/interrupt.h"
+#include "util/lazylib.h"
 #include "util/mem.h"
 
 #include <dirent.h>
@@ -28,6 +29,9 @@
 int reg_global_init(cn_err *err)
 {
 	CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	const char *why = cn_lazylib_error(CN_LAZY_CURL);
+	if (rc != CURLE_OK && *why)
+		return cn_err_fail(err, CN_ERR_SYSTEM, "libcurl cannot be loaded: %s", why);
 	if (rc != CURLE_OK)
 		return cn_err_fail(err, CN_ERR_SYSTEM, "libcurl: %s", curl_easy_strerror(rc));
 	return 0;

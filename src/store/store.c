@@ -515,8 +515,10 @@ int store_cache_put(struct store *st, const char *key, const char *manifest, cn_
 		return cn_err_fail(err, CN_ERR_INVALID, "invalid cache entry");
 	/* The manifest's name (and its config's, layers' and snapshots')
 	 * survives a crash before the entry can: for a step, one fsync of
-	 * snapshots/ and one of blobs/ instead of one per name. */
-	if (store_names_sync_own(st, err) < 0)
+	 * snapshots/ and one of blobs/ instead of one per name. Always, not
+	 * just for names this process put: a stage worker or another build
+	 * may have put them (an fsync of a clean directory is cheap). */
+	if (store_names_sync(st, err) < 0)
 		return -1;
 	/* No fsync: a cache entry lost in a crash is a miss, and a torn one
 	 * fails validation. The rename keeps readers from seeing half of it. */

@@ -96,10 +96,10 @@ int store_ingest_begin(struct store *st, struct store_ingest *in, cn_err *err);
 int store_ingest_commit(struct store_ingest *in, const char *digest, cn_err *err);
 /* fsync snapshots/ and blobs/sha256, so every snapshot and blob name
  * published so far (by any process) survives a crash. Called before
- * anything durable points at them (index.json). */
+ * anything durable points at them (index.json, a cache entry). */
 int store_names_sync(struct store *st, cn_err *err);
-/* The same, when this process published any since the last sync (a cache
- * entry, a tag log line, store_close). */
+/* The same, when this process published any since the last sync (a tag
+ * log line after index.json, store_close, a stage worker's exit). */
 int store_names_sync_own(struct store *st, cn_err *err);
 void store_ingest_abort(struct store_ingest *in);
 

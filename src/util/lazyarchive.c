@@ -114,24 +114,37 @@
 	X(int, archive_write_set_format_pax_restricted, (struct archive *))
 
 #define FIELD(ret, name, params) ret (*name) params;
-#define LOAD(ret, name, params) &&cn_lazylib_sym(h, #name, &lib->name, sizeof(lib->name))
+#define LOAD(ret, name, params) &&cn_lazylib_sym(LIB, h, #name, &lib->name, sizeof(lib->name))
 static struct { ARCHIVE_FNS(FIELD) } lib_archive;
 static pthread_once_t archive_once = PTHREAD_ONCE_INIT;
+static bool archive_loaded;
 
 static void archive_load(void)
 {
+	enum cn_lazy_lib LIB = CN_LAZY_ARCHIVE;
 	__typeof__(lib_archive) *lib = &lib_archive;
-	void *h = cn_lazylib_open(ARCHIVE_SONAME);
-	if (!(h ARCHIVE_FNS(LOAD))) {
-		/* What ld.so prints for a missing library, and its status. */
-		dprintf(STDERR_FILENO, "cairn: error while loading shared libraries: %s\n", cn_lazylib_error());
-		_exit(127);
-	}
+	void *h = cn_lazylib_open(LIB, ARCHIVE_SONAME);
+	archive_loaded = h ARCHIVE_FNS(LOAD);
+}
+
+int cn_lazyarchive_load(cn_err *err)
+{
+	pthread_once(&archive_once, archive_load);
+	if (!archive_loaded)
+		return cn_err_fail(err, CN_ERR_SYSTEM, "libarchive cannot be loaded: %s",
+				   cn_lazylib_error_raw(CN_LAZY_ARCHIVE));
+	return 0;
 }
 
 static __typeof__(lib_archive) *arch(void)
 {
 	pthread_once(&archive_once, archive_load);
+	if (!archive_loaded) {
+		/* What ld.so prints for a missing library, and its status. */
+		dprintf(STDERR_FILENO, "cairn: error while loading shared libraries: %s\n",
+			cn_lazylib_error_raw(CN_LAZY_ARCHIVE));
+		_exit(127);
+	}
 	return &lib_archive;
 }
 

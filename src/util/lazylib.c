@@ -18,37 +18,50 @@
 #define CURL_SONAME "libcurl.so.4"
 #define NFT_SONAME "libnftables.so.1"
 
-static char load_error[256];
+/* One reason per library: a libcurl failure is no reason for nftables'. */
+static char load_error[CN_LAZY_N][256];
 static pthread_mutex_t error_lock = PTHREAD_MUTEX_INITIALIZER;
 
-const char *cn_lazylib_error(void)
+const char *cn_lazylib_error(enum cn_lazy_lib lib)
 {
-	return load_error;
+	static _Thread_local char copy[sizeof(load_error[0])];
+	pthread_mutex_lock(&error_lock);
+	memcpy(copy, load_error[lib], sizeof(copy));
+	pthread_mutex_unlock(&error_lock);
+	return copy;
 }
 
-static void note_error(const char *why, const char *what)
+/* Written only inside LIB's pthread_once, so stable once that returned. */
+const char *cn_lazylib_error_raw(enum cn_lazy_lib lib)
+{
+	return load_error[lib];
+}
+
+/* The first reason is kept: it is the cause, later ones follow from it. */
+static void note_error(enum cn_lazy_lib lib, const char *why, const char *what)
 {
 	pthread_mutex_lock(&error_lock);
-	snprintf(load_error, sizeof(load_error), "%s", why ? why : what);
+	if (!load_error[lib][0])
+		snprintf(load_error[lib], sizeof(load_error[lib]), "%s", why ? why : what);
 	pthread_mutex_unlock(&error_lock);
 }
 
 /* dlopen(SONAME), or NULL with the reason kept for cn_lazylib_error(). */
-void *cn_lazylib_open(const char *soname)
+void *cn_lazylib_open(enum cn_lazy_lib lib, const char *soname)
 {
 	void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
 	if (!h)
-		note_error(dlerror(), soname);
+		note_error(lib, dlerror(), soname);
 	return h;       /* kept open for the life of the process */
 }
 
 /* One symbol into a typed pointer (POSIX lets dlsym's result become a
  * function pointer); false when missing. */
-bool cn_lazylib_sym(void *h, const char *name, void *fnp, size_t size)
+bool cn_lazylib_sym(enum cn_lazy_lib lib, void *h, const char *name, void *fnp, size_t size)
 {
 	void *p = dlsym(h, name);
 	if (!p) {
-		note_error(dlerror(), name);
+		note_error(lib, dlerror(), name);
 		return false;
 	}
 	memcpy(fnp, &p, size);
@@ -81,15 +94,16 @@ bool cn_lazylib_sym(void *h, const char *name, void *fnp, size_t size)
 	X(curl_version_info_data *, curl_version_info, (CURLversion v))
 
 #define FIELD(ret, name, params) ret (*name) params;
-#define LOAD(ret, name, params) &&cn_lazylib_sym(h, #name, &lib->name, sizeof(lib->name))
+#define LOAD(ret, name, params) &&cn_lazylib_sym(LIB, h, #name, &lib->name, sizeof(lib->name))
 static struct { CURL_FNS(FIELD) } curl_lib;
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
 /* All or nothing: a missing symbol leaves every pointer NULL. */
 static void curl_load(void)
 {
+	enum cn_lazy_lib LIB = CN_LAZY_CURL;
 	__typeof__(curl_lib) *lib = &curl_lib;
-	void *h = cn_lazylib_open(CURL_SONAME);
+	void *h = cn_lazylib_open(LIB, CURL_SONAME);
 	if (!(h CURL_FNS(LOAD)))
 		memset(lib, 0, sizeof(*lib));
 }
@@ -183,7 +197,7 @@ const char *curl_easy_strerror(CURLcode code)
 {
 	if (curl_ok())
 		return curl_lib.curl_easy_strerror(code);
-	return load_error;
+	return cn_lazylib_error_raw(CN_LAZY_CURL);
 }
 
 char *curl_easy_escape(CURL *handle, const char *string, int length)
@@ -259,8 +273,9 @@ static pthread_once_t nft_once = PTHREAD_ONCE_INIT;
 
 static void nft_load(void)
 {
+	enum cn_lazy_lib LIB = CN_LAZY_NFT;
 	__typeof__(nft_lib) *lib = &nft_lib;
-	void *h = cn_lazylib_open(NFT_SONAME);
+	void *h = cn_lazylib_open(LIB, NFT_SONAME);
 	if (!(h NFT_FNS(LOAD)))
 		memset(lib, 0, sizeof(*lib));
 }

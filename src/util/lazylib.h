@@ -19,13 +19,26 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Why the last library failed to load ("" when none failed). */
-const char *cn_lazylib_error(void);
+#include "util/err.h"
+
+enum cn_lazy_lib { CN_LAZY_CURL, CN_LAZY_NFT, CN_LAZY_ARCHIVE, CN_LAZY_N };
+
+/* Why LIB failed to load ("" when it loaded or was not tried). A copy
+ * taken under the lock, valid in the calling thread until its next call. */
+const char *cn_lazylib_error(enum cn_lazy_lib lib);
+
+/* Load libarchive now (lazyarchive.c), -1 with why when it cannot be: for
+ * code about to clone a child that must not run the dynamic loader (a raw
+ * clone's child shares no lock state it could trust). Weak, so binaries
+ * that link libarchive directly (unit tests, fuzzers) need no stub. */
+int cn_lazyarchive_load(cn_err *err) __attribute__((weak));
 
 /* For lazylib.c and lazyarchive.c: dlopen(SONAME) (NULL, the reason kept
- * for cn_lazylib_error), and one symbol of it into the function pointer at
- * FNP (false when missing). */
-void *cn_lazylib_open(const char *soname);
-bool cn_lazylib_sym(void *h, const char *name, void *fnp, size_t size);
+ * for cn_lazylib_error(LIB)), and one symbol of it into the function
+ * pointer at FNP (false when missing). */
+void *cn_lazylib_open(enum cn_lazy_lib lib, const char *soname);
+bool cn_lazylib_sym(enum cn_lazy_lib lib, void *h, const char *name, void *fnp, size_t size);
+/* The error of LIB itself, for its own loader's code once loading ended. */
+const char *cn_lazylib_error_raw(enum cn_lazy_lib lib);
 
 #endif

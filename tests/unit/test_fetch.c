@@ -7,7 +7,9 @@
 
 static void name_is(const char *url, const char *want)
 {
-	char *got = bf_url_file_name(url);
+	char *got = NULL;
+	cn_err err = { 0 };
+	UNIT_CHECK(bf_url_file_name(url, &got, &err) == 0, "parse %s: %s", url, err.msg);
 	if (want)
 		UNIT_STREQ(got, want, "file name of %s", url);
 	else
