@@ -174,8 +174,9 @@ static int submit(struct pgz *z, int flush, cn_err *err)
 	struct pgz_slot *b = &z->slots[z->next % z->nslots], *nb;
 	b->flush = flush;
 	b->has_dict = z->next > 0;
-	if (z->workers == 1 || (z->nthreads == 0 && flush == Z_FINISH)) {
-		/* One worker, or a layer of one block: no thread. */
+	if (z->nthreads == 0 && (z->workers == 1 || flush == Z_FINISH)) {
+		/* One worker, or a layer of one block: no thread. Once a thread
+		 * runs, every block goes through the queue it takes from. */
 		compress_block(&z->zs, b);
 		b->done = true;
 		z->next++;
@@ -188,10 +189,19 @@ static int submit(struct pgz *z, int flush, cn_err *err)
 		more = z->next - z->job > z->idle;
 		pthread_cond_signal(&z->work_cv);
 		pthread_mutex_unlock(&z->mu);
-		/* Without any worker nothing would take the block; with some,
-		 * one fewer only costs time. */
-		if (more && z->nthreads < (size_t)z->workers && start_worker(z, err) < 0 && z->nthreads == 0)
-			return -1;
+		if (more && z->nthreads < (size_t)z->workers) {
+			cn_err ignored;
+			if (start_worker(z, &ignored) < 0) {
+				/* No more threads (EAGAIN under a pids limit, say): go on
+				 * with those running and stop trying; with none, the
+				 * caller's thread compresses, as with one worker. */
+				z->workers = z->nthreads ? (int)z->nthreads : 1;
+				if (z->nthreads == 0) {
+					compress_block(&z->zs, b);
+					b->done = true;
+				}
+			}
+		}
 	}
 	if (flush == Z_FINISH)
 		return drain(z, z->next, err);

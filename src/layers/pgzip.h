@@ -27,7 +27,9 @@ typedef int (*pgz_emit_fn)(void *ctx, const unsigned char *p, size_t len, cn_err
 struct pgz;
 
 /* LEVEL 1-9 (0: zlib's default, 6); WORKERS 1-64 (1: compress on the
- * caller's thread). Emits the gzip header. */
+ * caller's thread). Emits the gzip header. *OUT is set even when it fails:
+ * pgz_free it either way. Workers that cannot be started only mean fewer
+ * threads (none: the caller's thread compresses); the bytes are the same. */
 int pgz_open(struct pgz **out, int level, int workers, pgz_emit_fn emit, void *ctx, cn_err *err);
 int pgz_write(struct pgz *z, const void *data, size_t len, cn_err *err);
 /* Compress what is left, emit everything and the trailer. */

@@ -7,10 +7,32 @@
 #include "util/mem.h"
 #include "unit.h"
 
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+
+/* Threads this process may still start (-1: no limit), as under a
+ * container's pids.max: this definition takes the place of libpthread's
+ * for pgzip.c, linked into this binary. */
+static int threads_left = -1;
+
+int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	static int (*real)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+	if (threads_left == 0)
+		return EAGAIN;
+	if (threads_left > 0)
+		threads_left--;
+	if (!real) {
+		void *sym = dlsym(RTLD_NEXT, "pthread_create");
+		memcpy(&real, &sym, sizeof(real));
+	}
+	return real(t, attr, fn, arg);
+}
 
 struct out {
 	unsigned char *p;
@@ -152,6 +174,24 @@ static void test_emit_failure(const unsigned char *in, size_t len)
 	}
 }
 
+/* Workers that cannot be started: fewer threads (none: the caller's
+ * thread), the same bytes, no failure. */
+static void test_no_threads(const unsigned char *in, size_t len)
+{
+	struct out ref = { 0 };
+	UNIT_CHECK(pgz_run(in, len, 0, 1, len, &ref) == 0, "reference with 1 worker");
+	for (int left = 0; left <= 2; left++) {
+		struct out got = { 0 };
+		threads_left = left;
+		UNIT_CHECK(pgz_run(in, len, 0, 4, 4093, &got) == 0 && got.len == ref.len &&
+			   memcmp(got.p, ref.p, ref.len) == 0,
+			   "4 workers asked, %d threads startable: the same bytes", left);
+		threads_left = -1;
+		free(got.p);
+	}
+	free(ref.p);
+}
+
 int main(void)
 {
 	size_t len = 5 * PGZ_BLOCK + 7;
@@ -161,6 +201,7 @@ int main(void)
 	test_levels(in, len);
 	test_dictionary();
 	test_emit_failure(in, len);
+	test_no_threads(in, len);
 	free(in);
 	return UNIT_DONE();
 }
