@@ -175,6 +175,7 @@ struct xfer_stream {
 	bool waiting;               /* ... and is waiting (MU) */
 	bool ended, cancelled;      /* no more bytes will come; stop reading (MU) */
 	bool failed;                /* the unpacker stopped with ERR (atomic) */
+	bool stop;                  /* give up now, within one block (atomic) */
 	uint64_t off;               /* the unpacker's position */
 	struct layer_extract_result res;
 	cn_err err;
@@ -222,7 +223,7 @@ static void *stream_main(void *arg)
 {
 	struct xfer_stream *x = arg;
 	/* The download hashes the blob and verifies its digest. */
-	struct layer_reader rd = { .read = stream_read, .ctx = x, .hashed = true };
+	struct layer_reader rd = { .read = stream_read, .ctx = x, .hashed = true, .stop = &x->stop };
 	struct layer_extract_opts xo = { .overlay_whiteouts = true, .max_bytes = x->cap.bytes,
 					 .writeback = true };
 	int r = x->have ? layer_hash_from(&rd, xo.max_bytes, &x->res, &x->err)
@@ -294,6 +295,10 @@ static void stream_stop(struct xfer_stream *x, bool cancel)
 {
 	if (!x->running)
 		return;
+	/* The unpacker may be writing a file that a small blob expands to
+	 * without reading again: it checks this once per block. */
+	if (cancel)
+		__atomic_store_n(&x->stop, true, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&x->mu);
 	if (cancel)
 		x->cancelled = true;
