@@ -117,5 +117,46 @@ check "... the blob is not in the store" test ! -e "$CAIRN_ROOT/blobs/sha256/${b
 check "... nor a snapshot of it" test ! -e "$CAIRN_ROOT/snapshots/${big_diff#sha256:}"
 check "... no temp dirs left" no_tmp_left
 expect_ok "... fsck passes" fsck
+cp "$T/big.blob" "$data"
+
+# blob_data DIGEST: its file in the registry's storage.
+blob_data() {
+	echo "$REG_DIR/data/docker/registry/v2/blobs/sha256/$(echo "${1#sha256:}" | cut -c1-2)/${1#sha256:}/data"
+}
+
+# A compressed bomb in place of the zstd image's first layer: a 1 GiB file
+# of zeros (some KiB of zstd), padded past the size the manifest declares.
+# The download fails on the size; the unpacker, writing that file, must
+# stop within a block, not finish it: the store's tmp/ stays small.
+m=$(CAIRN_ROOT=$BUILT tag_digest multi:zst)
+bomb_layer=$(jq -r '.layers[0].digest' "$BUILT/blobs/sha256/${m#sha256:}")
+bomb_diff=$(CAIRN_ROOT=$BUILT image_config multi:zst | jq -r '.rootfs.diff_ids[0]')
+bomb_size=$(jq -r '.layers[0].size' "$BUILT/blobs/sha256/${m#sha256:}")
+data=$(blob_data "$bomb_layer")
+cp "$data" "$T/first.blob"
+mkdir -p "$T/bomb" && truncate -s 1G "$T/bomb/zeros"
+(tar cf - -C "$T/bomb" zeros | zstd -1 -q -T1 && head -c $((bomb_size + (1 << 20))) /dev/zero) >"$data"
+rm -rf "$T/bomb"
+check "the bomb is a zstd blob longer than the declared $bomb_size bytes" \
+	test "$(head -c4 "$data" | od -An -tx1 | tr -d ' ')" = 28b52ffd -a "$(stat -c %s "$data")" -gt "$bomb_size"
+export CAIRN_ROOT=$T/bomb-store
+mkdir -p "$CAIRN_ROOT/tmp"
+# du of tmp/ sampled while the pull runs: the most it ever held (KiB).
+(while :; do du -sk "$CAIRN_ROOT/tmp" 2>/dev/null | cut -f1; sleep 0.02; done) >"$T/tmp-du" &
+du_pid=$!
+run_cairn pull -q "$REG/team/multi:zst"
+kill "$du_pid"; wait "$du_pid" 2>/dev/null
+peak=$(sort -n "$T/tmp-du" | tail -1)
+check "a pull of a compressed bomb longer than its declared size fails on the size" \
+	test "$status" -eq 1 -a -n "$(grep -F "$bomb_layer" "$T/err" | grep 'more than the')"
+sed 's/^/#   /' "$T/err"
+check "... the store's tmp/ never held 64 MiB (peak ${peak:-?} KiB in $(wc -l <"$T/tmp-du") samples)" \
+	test -n "$peak" -a "${peak:-0}" -lt 65536
+check "... nothing is tagged" expect_no_tag "$REG/team/multi:zst"
+check "... the blob is not in the store" test ! -e "$CAIRN_ROOT/blobs/sha256/${bomb_layer#sha256:}"
+check "... nor a snapshot of it" test ! -e "$CAIRN_ROOT/snapshots/${bomb_diff#sha256:}"
+check "... no temp dirs left" no_tmp_left
+expect_ok "... fsck passes" fsck
+cp "$T/first.blob" "$data"
 stop_registry
 finish
