@@ -238,9 +238,18 @@ int reg_fetch_blob(struct reg_conn *k, struct store *st, const char *name, const
 		goto out;
 	}
 	/* The snapshot before the blob: a blob that does not unpack never
-	 * enters the store. */
-	if (d.xs && xfer_stream_finish(d.xs, err) < 0)
+	 * enters the store. One that verified is kept when unpacking failed
+	 * for another reason (Ctrl-C, out of space): the next pull unpacks it
+	 * without downloading it again. The error is still this pull's. */
+	if (d.xs && xfer_stream_finish(d.xs, err) < 0) {
+		cn_err ignored;
+		if (!d.unpack_failed && xfer_blob_still_good(err) &&
+		    store_ingest_commit(&in, job->digest, &ignored) == 0) {
+			in.fd = -1;
+			in.name = NULL;
+		}
 		goto out;
+	}
 	r = store_ingest_commit(&in, job->digest, err);
 	in.fd = -1;
 	in.name = NULL;

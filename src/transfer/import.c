@@ -279,10 +279,17 @@ fail:
 	return cn_err_wrap(err, "layer %s", layer->digest);
 }
 
+bool xfer_blob_still_good(const cn_err *err)
+{
+	return cn_err_is(err, CN_ERR_INTERRUPTED) ||
+	       (err->kind == CN_ERR_SYSTEM && (err->errnum == ENOSPC || err->errnum == EDQUOT));
+}
+
 int xfer_stream_grow(struct xfer_stream *x, uint64_t written)
 {
+	/* X->err was written before FAILED (release). */
 	if (__atomic_load_n(&x->failed, __ATOMIC_ACQUIRE))
-		return -1;
+		return xfer_blob_still_good(&x->err) ? 0 : -1;
 	pthread_mutex_lock(&x->mu);
 	x->written = written;
 	if (x->waiting && written >= x->want)
