@@ -253,6 +253,8 @@ int ex_src_check_stop(struct ex_src *s)
 {
 	if (s->failed)
 		return -1;
+	if (cn_interrupted())
+		return src_fail(s, EINTR, "interrupted");
 	if (s->rd && s->rd->stop && __atomic_load_n(s->rd->stop, __ATOMIC_ACQUIRE))
 		return src_fail(s, EINTR, "stopped");
 	return 0;
