@@ -84,11 +84,15 @@ static void note_cap(cn_err *err, const struct xfer_cap *cap)
 		 cap->why);
 }
 
-/* What the blob hashed to (RES) against what the image names (LAYER). */
+/* What the blob hashed to (RES) against what the image names (LAYER).
+ * DIGEST_VERIFIED: the writer of a streamed blob compared its digest
+ * already (layer_reader.hashed: RES->digest is "" unless a plain tar's);
+ * otherwise a digest must be there. */
 static int check_hashes(const struct layer_extract_result *res, const struct store_layer *layer,
-			cn_err *err)
+			bool digest_verified, cn_err *err)
 {
-	/* "": the caller verified it (layer_reader.hashed). */
+	if (!digest_verified && !res->digest[0])
+		return cn_err_fail(err, CN_ERR_CORRUPT, "the blob's digest was not computed");
 	if (res->digest[0] && strcmp(res->digest, layer->digest) != 0)
 		return cn_err_fail(err, CN_ERR_CORRUPT, "blob content hashes to %s", res->digest);
 	if (strcmp(res->diff_id, layer->diff_id) != 0)
@@ -125,7 +129,7 @@ int xfer_snapshot_layer_unnamed(struct store *st, const struct store_layer *laye
 			note_cap(err, &cap);
 			return -1;
 		}
-		return check_hashes(&res, layer, err);
+		return check_hashes(&res, layer, false, err);
 	}
 	if (store_tmpdir_create(st, "unpack", &td, err) < 0)
 		return -1;
@@ -138,7 +142,7 @@ int xfer_snapshot_layer_unnamed(struct store *st, const struct store_layer *laye
 		note_cap(err, &cap);
 		goto out;
 	}
-	if (check_hashes(&res, layer, err) < 0)
+	if (check_hashes(&res, layer, false, err) < 0)
 		goto out;
 	/* On disk before anything points at it. */
 	if (syncfs(root_fd) < 0) {
@@ -323,7 +327,7 @@ int xfer_stream_finish(struct xfer_stream *x, cn_err *err)
 		*err = x->err;
 		return -1;
 	}
-	if (check_hashes(&x->res, &x->layer, err) < 0)
+	if (check_hashes(&x->res, &x->layer, true, err) < 0)
 		return cn_err_wrap(err, "layer %s", x->layer.digest);
 	if (x->have)
 		return 0;
