@@ -145,7 +145,8 @@ static int download_sink(void *ctx, const void *data, size_t len)
 	if (d->n + len > d->job->size)
 		return cn_err_fail(&d->err, CN_ERR_CORRUPT, "blob %s: the registry sent more than the %llu bytes "
 				  "the manifest declares", d->job->digest, (unsigned long long)d->job->size);
-	/* Once the layer failed to unpack, the blob will not be kept; the
+	/* Once the layer failed to unpack (for a reason about the blob:
+	 * xfer_stream_grow), the blob will not be kept; the
 	 * rest is only hashed, for the digest's verdict to come first (a
 	 * blob corrupt in transit is not a hostile layer). */
 	if (!d->unpack_failed && cn_write_all(d->fd, data, len) < 0)
