@@ -410,6 +410,9 @@ static int write_data(struct ex *x, int fd, la_int64_t size)
 			return ar_entry_fail(x);
 		if (off < 0 || (la_int64_t)len > size || off > size - (la_int64_t)len)
 			return ex_fail(x, 0, "data beyond the entry's size");
+		/* Checked per block: libarchive may hand out blocks it has. */
+		if (ex_src_check_stop(&x->src) < 0)
+			return ar_entry_fail(x);
 		p = buf;
 		while (len > 0) {
 			ssize_t n = pwrite(fd, p, len, (off_t)off);

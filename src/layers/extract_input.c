@@ -249,6 +249,17 @@ static ssize_t plain_produce(struct ex_src *s, const unsigned char **outp)
 	return n;
 }
 
+int ex_src_check_stop(struct ex_src *s)
+{
+	if (s->failed)
+		return -1;
+	if (cn_interrupted())
+		return src_fail(s, EINTR, "interrupted");
+	if (s->rd && s->rd->stop && __atomic_load_n(s->rd->stop, __ATOMIC_ACQUIRE))
+		return src_fail(s, EINTR, "stopped");
+	return 0;
+}
+
 /* The next bytes of tar: counted, capped, hashed. 0 at its end. */
 ssize_t ex_src_read(struct ex_src *s, const void **buf)
 {
@@ -256,7 +267,9 @@ ssize_t ex_src_read(struct ex_src *s, const void **buf)
 	ssize_t n;
 	size_t i;
 
-	if (s->failed)
+	/* Once per block of output: a small blob may expand a lot between
+	 * two reads of raw bytes. */
+	if (ex_src_check_stop(s) < 0)
 		return -1;
 	if (s->done)
 		return 0;

@@ -82,6 +82,9 @@ int ex_src_open_reader(struct ex_src *s, const struct layer_reader *rd, uint64_t
 /* The next bytes of tar: counted, capped, hashed. 0 at its end, -1 with
  * S->err set. */
 ssize_t ex_src_read(struct ex_src *s, const void **buf);
+/* Ctrl-C, or the reader was told to stop (layer_reader.stop): S->err
+ * set (CN_ERR_INTERRUPTED), -1. */
+int ex_src_check_stop(struct ex_src *s);
 /* ex_src_read as libarchive's read callback (UD is the ex_src). */
 la_ssize_t ex_src_archive_cb(struct archive *ar, void *ud, const void **buf);
 void ex_src_free(struct ex_src *s);

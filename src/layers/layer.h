@@ -151,6 +151,10 @@ struct layer_reader {
 	 * digest is not computed again and RES->digest is "" (a plain tar's
 	 * still is: it is also its diff_id). */
 	bool hashed;
+	/* When set and true (read atomically): stop within one block of
+	 * output, with CN_ERR_INTERRUPTED; the bytes are given up (a download
+	 * that failed its checks: nothing more of it is to be written). */
+	const bool *stop;
 };
 
 /* layer_extract reading the blob through RD. */

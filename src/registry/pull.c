@@ -145,7 +145,8 @@ static int download_sink(void *ctx, const void *data, size_t len)
 	if (d->n + len > d->job->size)
 		return cn_err_fail(&d->err, CN_ERR_CORRUPT, "blob %s: the registry sent more than the %llu bytes "
 				  "the manifest declares", d->job->digest, (unsigned long long)d->job->size);
-	/* Once the layer failed to unpack, the blob will not be kept; the
+	/* Once the layer failed to unpack (for a reason about the blob:
+	 * xfer_stream_grow), the blob will not be kept; the
 	 * rest is only hashed, for the digest's verdict to come first (a
 	 * blob corrupt in transit is not a hostile layer). */
 	if (!d->unpack_failed && cn_write_all(d->fd, data, len) < 0)
@@ -238,9 +239,18 @@ int reg_fetch_blob(struct reg_conn *k, struct store *st, const char *name, const
 		goto out;
 	}
 	/* The snapshot before the blob: a blob that does not unpack never
-	 * enters the store. */
-	if (d.xs && xfer_stream_finish(d.xs, err) < 0)
+	 * enters the store. One that verified is kept when unpacking failed
+	 * for another reason (Ctrl-C, out of space): the next pull unpacks it
+	 * without downloading it again. The error is still this pull's. */
+	if (d.xs && xfer_stream_finish(d.xs, err) < 0) {
+		cn_err ignored;
+		if (!d.unpack_failed && xfer_blob_still_good(err) &&
+		    store_ingest_commit(&in, job->digest, &ignored) == 0) {
+			in.fd = -1;
+			in.name = NULL;
+		}
 		goto out;
+	}
 	r = store_ingest_commit(&in, job->digest, err);
 	in.fd = -1;
 	in.name = NULL;

@@ -84,11 +84,15 @@ static void note_cap(cn_err *err, const struct xfer_cap *cap)
 		 cap->why);
 }
 
-/* What the blob hashed to (RES) against what the image names (LAYER). */
+/* What the blob hashed to (RES) against what the image names (LAYER).
+ * DIGEST_VERIFIED: the writer of a streamed blob compared its digest
+ * already (layer_reader.hashed: RES->digest is "" unless a plain tar's);
+ * otherwise a digest must be there. */
 static int check_hashes(const struct layer_extract_result *res, const struct store_layer *layer,
-			cn_err *err)
+			bool digest_verified, cn_err *err)
 {
-	/* "": the caller verified it (layer_reader.hashed). */
+	if (!digest_verified && !res->digest[0])
+		return cn_err_fail(err, CN_ERR_CORRUPT, "the blob's digest was not computed");
 	if (res->digest[0] && strcmp(res->digest, layer->digest) != 0)
 		return cn_err_fail(err, CN_ERR_CORRUPT, "blob content hashes to %s", res->digest);
 	if (strcmp(res->diff_id, layer->diff_id) != 0)
@@ -125,7 +129,7 @@ int xfer_snapshot_layer_unnamed(struct store *st, const struct store_layer *laye
 			note_cap(err, &cap);
 			return -1;
 		}
-		return check_hashes(&res, layer, err);
+		return check_hashes(&res, layer, false, err);
 	}
 	if (store_tmpdir_create(st, "unpack", &td, err) < 0)
 		return -1;
@@ -138,7 +142,7 @@ int xfer_snapshot_layer_unnamed(struct store *st, const struct store_layer *laye
 		note_cap(err, &cap);
 		goto out;
 	}
-	if (check_hashes(&res, layer, err) < 0)
+	if (check_hashes(&res, layer, false, err) < 0)
 		goto out;
 	/* On disk before anything points at it. */
 	if (syncfs(root_fd) < 0) {
@@ -175,6 +179,7 @@ struct xfer_stream {
 	bool waiting;               /* ... and is waiting (MU) */
 	bool ended, cancelled;      /* no more bytes will come; stop reading (MU) */
 	bool failed;                /* the unpacker stopped with ERR (atomic) */
+	bool stop;                  /* give up now, within one block (atomic) */
 	uint64_t off;               /* the unpacker's position */
 	struct layer_extract_result res;
 	cn_err err;
@@ -222,7 +227,7 @@ static void *stream_main(void *arg)
 {
 	struct xfer_stream *x = arg;
 	/* The download hashes the blob and verifies its digest. */
-	struct layer_reader rd = { .read = stream_read, .ctx = x, .hashed = true };
+	struct layer_reader rd = { .read = stream_read, .ctx = x, .hashed = true, .stop = &x->stop };
 	struct layer_extract_opts xo = { .overlay_whiteouts = true, .max_bytes = x->cap.bytes,
 					 .writeback = true };
 	int r = x->have ? layer_hash_from(&rd, xo.max_bytes, &x->res, &x->err)
@@ -278,10 +283,17 @@ fail:
 	return cn_err_wrap(err, "layer %s", layer->digest);
 }
 
+bool xfer_blob_still_good(const cn_err *err)
+{
+	return cn_err_is(err, CN_ERR_INTERRUPTED) ||
+	       (err->kind == CN_ERR_SYSTEM && (err->errnum == ENOSPC || err->errnum == EDQUOT));
+}
+
 int xfer_stream_grow(struct xfer_stream *x, uint64_t written)
 {
+	/* X->err was written before FAILED (release). */
 	if (__atomic_load_n(&x->failed, __ATOMIC_ACQUIRE))
-		return -1;
+		return xfer_blob_still_good(&x->err) ? 0 : -1;
 	pthread_mutex_lock(&x->mu);
 	x->written = written;
 	if (x->waiting && written >= x->want)
@@ -294,6 +306,10 @@ static void stream_stop(struct xfer_stream *x, bool cancel)
 {
 	if (!x->running)
 		return;
+	/* The unpacker may be writing a file that a small blob expands to
+	 * without reading again: it checks this once per block. */
+	if (cancel)
+		__atomic_store_n(&x->stop, true, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&x->mu);
 	if (cancel)
 		x->cancelled = true;
@@ -311,7 +327,7 @@ int xfer_stream_finish(struct xfer_stream *x, cn_err *err)
 		*err = x->err;
 		return -1;
 	}
-	if (check_hashes(&x->res, &x->layer, err) < 0)
+	if (check_hashes(&x->res, &x->layer, true, err) < 0)
 		return cn_err_wrap(err, "layer %s", x->layer.digest);
 	if (x->have)
 		return 0;

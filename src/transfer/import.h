@@ -38,13 +38,18 @@ struct xfer_stream;
  * type; unpack it after the download with xfer_snapshot_layer, which says so. */
 int xfer_stream_begin(struct store *st, const struct store_layer *layer, int blob_fd, struct xfer_stream **out,
 		      cn_err *err);
-/* The file holds WRITTEN bytes now. -1 once the unpacker failed (no
- * need to write the rest; xfer_stream_finish returns the error). */
+/* The file holds WRITTEN bytes now. -1 once the unpacker failed for a
+ * reason about the blob (no need to write the rest; xfer_stream_finish
+ * returns the error); one that is not (xfer_blob_still_good) keeps 0. */
 int xfer_stream_grow(struct xfer_stream *x, uint64_t written);
 /* The file is complete and verified: the rest is unpacked, checked and
  * published (errors name the layer). Then xfer_stream_free. */
 int xfer_stream_finish(struct xfer_stream *x, cn_err *err);
 void xfer_stream_free(struct xfer_stream *x);
+/* ERR, an unpacking failure, says nothing about the blob (Ctrl-C, the
+ * store out of space): a blob that verified is worth keeping for the next
+ * attempt, as before the layer was unpacked while downloading. */
+bool xfer_blob_still_good(const cn_err *err);
 
 /* Remove the blob DIGEST that this command brought into the store and that
  * failed to become what the image says (a layer that would not unpack or

@@ -5,7 +5,9 @@
 # empty store has the snapshots that unpacking its saved archive gives, runs,
 # and fsck passes; a download cut half-way starts over cleanly; a blob cut
 # short or corrupted in the registry's storage leaves no blob, no snapshot
-# and no temp dir behind, and tags nothing.
+# and no temp dir behind, and tags nothing. The same for plain tar layers;
+# a compressed bomb past its declared size stops its unpacker at once;
+# Ctrl-C while a verified layer unpacks keeps its blob for the next pull.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/registry.sh"
 trap 'stop_proxy; stop_registry; cleanup_test_dir' EXIT
@@ -117,5 +119,118 @@ check "... the blob is not in the store" test ! -e "$CAIRN_ROOT/blobs/sha256/${b
 check "... nor a snapshot of it" test ! -e "$CAIRN_ROOT/snapshots/${big_diff#sha256:}"
 check "... no temp dirs left" no_tmp_left
 expect_ok "... fsck passes" fsck
+cp "$T/big.blob" "$data"
+
+# blob_data DIGEST: its file in the registry's storage.
+blob_data() {
+	echo "$REG_DIR/data/docker/registry/v2/blobs/sha256/$(echo "${1#sha256:}" | cut -c1-2)/${1#sha256:}/data"
+}
+
+# A compressed bomb in place of the zstd image's first layer: a 1 GiB file
+# of zeros (some KiB of zstd), padded past the size the manifest declares.
+# The download fails on the size; the unpacker, writing that file, must
+# stop within a block, not finish it: the store's tmp/ stays small.
+m=$(CAIRN_ROOT=$BUILT tag_digest multi:zst)
+bomb_layer=$(jq -r '.layers[0].digest' "$BUILT/blobs/sha256/${m#sha256:}")
+bomb_diff=$(CAIRN_ROOT=$BUILT image_config multi:zst | jq -r '.rootfs.diff_ids[0]')
+bomb_size=$(jq -r '.layers[0].size' "$BUILT/blobs/sha256/${m#sha256:}")
+data=$(blob_data "$bomb_layer")
+cp "$data" "$T/first.blob"
+mkdir -p "$T/bomb" && truncate -s 1G "$T/bomb/zeros"
+(tar cf - -C "$T/bomb" zeros | zstd -1 -q -T1 && head -c $((bomb_size + (1 << 20))) /dev/zero) >"$data"
+rm -rf "$T/bomb"
+check "the bomb is a zstd blob longer than the declared $bomb_size bytes" \
+	test "$(head -c4 "$data" | od -An -tx1 | tr -d ' ')" = 28b52ffd -a "$(stat -c %s "$data")" -gt "$bomb_size"
+export CAIRN_ROOT=$T/bomb-store
+mkdir -p "$CAIRN_ROOT/tmp"
+# du of tmp/ sampled while the pull runs: the most it ever held (KiB).
+(while :; do du -sk "$CAIRN_ROOT/tmp" 2>/dev/null | cut -f1; sleep 0.02; done) >"$T/tmp-du" &
+du_pid=$!
+run_cairn pull -q "$REG/team/multi:zst"
+kill "$du_pid"; wait "$du_pid" 2>/dev/null
+peak=$(sort -n "$T/tmp-du" | tail -1)
+check "a pull of a compressed bomb longer than its declared size fails on the size" \
+	test "$status" -eq 1 -a -n "$(grep -F "$bomb_layer" "$T/err" | grep 'more than the')"
+sed 's/^/#   /' "$T/err"
+check "... the store's tmp/ never held 64 MiB (peak ${peak:-?} KiB in $(wc -l <"$T/tmp-du") samples)" \
+	test -n "$peak" -a "${peak:-0}" -lt 65536
+check "... nothing is tagged" expect_no_tag "$REG/team/multi:zst"
+check "... the blob is not in the store" test ! -e "$CAIRN_ROOT/blobs/sha256/${bomb_layer#sha256:}"
+check "... nor a snapshot of it" test ! -e "$CAIRN_ROOT/snapshots/${bomb_diff#sha256:}"
+check "... no temp dirs left" no_tmp_left
+expect_ok "... fsck passes" fsck
+cp "$T/first.blob" "$data"
+
+# Plain tar layers (push --compression-format none) stream too: pulled
+# whole, and a corrupted one fails on its digest and leaves nothing.
+export CAIRN_ROOT=$BUILT
+expect_ok "push the image with uncompressed layers" push -q --compression-format none multi:gz "$REG/team/multi:tar"
+export CAIRN_ROOT=$T/pulled-tar
+expect_ok "pull the uncompressed image into an empty store" pull -q "$REG/team/multi:tar"
+m=$(tag_digest "$REG/team/multi:tar")
+check "... its layers are plain tars" test "$(jq -r '.layers[].mediaType' "$CAIRN_ROOT/blobs/sha256/${m#sha256:}" |
+	sort -u)" = application/vnd.oci.image.layer.v1.tar
+tar_layer=$(jq -r '.layers[-2].digest' "$CAIRN_ROOT/blobs/sha256/${m#sha256:}")
+tar_diff=$(image_config "$REG/team/multi:tar" | jq -r '.rootfs.diff_ids[-2]')
+check "... whose digests are their diff_ids" test "$tar_layer" = "$tar_diff"
+snapshots_of "$REG/team/multi:tar" >"$T/got.tar"
+check "... its snapshots are the gzip reference's (same tars)" cmp -s "$T/ref.gz" "$T/got.tar"
+run_cairn run --rm "$REG/team/multi:tar" sha256sum /data/big
+check "... it runs" test "$status" -eq 0 -a "$(cut -d' ' -f1 "$T/out")" = "$big_gz"
+expect_ok "... fsck passes" fsck
+check "... no temp dirs left" no_tmp_left
+case $tar_layer in sha256:*) ;; *) fail "the uncompressed image has no layer digest"; finish ;; esac
+data=$(blob_data "$tar_layer")
+cp "$data" "$T/tar.blob"
+printf 'XXXX' | dd of="$data" bs=1 seek=$(($(stat -c %s "$data") / 2)) conv=notrunc 2>/dev/null
+export CAIRN_ROOT=$T/corrupted-tar
+expect_fail "a pull of an uncompressed blob corrupted in the registry fails on its digest" 1 "content hashes to" \
+	pull -q "$REG/team/multi:tar"
+check "... nothing is tagged" expect_no_tag "$REG/team/multi:tar"
+check "... the blob is not in the store" test ! -e "$CAIRN_ROOT/blobs/sha256/${tar_layer#sha256:}"
+check "... nor a snapshot of it" test ! -e "$CAIRN_ROOT/snapshots/${tar_diff#sha256:}"
+check "... no temp dirs left" no_tmp_left
+expect_ok "... fsck passes" fsck
+cp "$T/tar.blob" "$data"
+
+# Ctrl-C while a layer unpacks after its download verified: the blob is
+# kept (as when layers were unpacked after downloading), the next pull
+# unpacks it without downloading it again. A 2 GiB file of zeros: its blob
+# is smaller than the unpacker's first read, so the unpacker starts only
+# once the download has verified, and writing it takes a while.
+export CAIRN_ROOT=$BUILT
+printf 'FROM busybox:latest\nRUN dd if=/dev/zero of=/zeros bs=1M count=2048 2>/dev/null\n' | buildfile "$T/zeros"
+expect_ok "build an image with a 2 GiB file of zeros" build -q --compression zstd -t zeros:1 "$T/zeros"
+expect_ok "push it" push -q zeros:1 "$REG/team/zeros:1"
+m=$(tag_digest zeros:1)
+z_layer=$(jq -r '.layers[-1].digest' "$BUILT/blobs/sha256/${m#sha256:}")
+z_diff=$(image_config zeros:1 | jq -r '.rootfs.diff_ids[-1]')
+check "... its blob is under 256 KiB" test "$(jq -r '.layers[-1].size' "$BUILT/blobs/sha256/${m#sha256:}")" -lt 262144
+export CAIRN_ROOT=$T/interrupted
+mkdir -p "$CAIRN_ROOT/tmp"
+"$CAIRN" pull -q "$REG/team/zeros:1" >/dev/null 2>"$T/err" &
+pid=$!
+# Until the unpacker wrote 32 MiB (or the pull ended: then it fails below).
+for _ in $(seq 3000); do
+	kill -0 "$pid" 2>/dev/null || break
+	[ "$(du -sk "$CAIRN_ROOT/tmp" 2>/dev/null | cut -f1)" -ge 32768 ] && break
+	sleep 0.01
+done
+kill -INT "$pid" 2>/dev/null
+wait "$pid"
+st=$?
+check "Ctrl-C while a verified layer unpacks stops the pull (status $st)" test "$st" -eq 130
+sed 's/^/#   /' "$T/err"
+check "... nothing is tagged" expect_no_tag "$REG/team/zeros:1"
+check "... the verified blob is kept" test -e "$CAIRN_ROOT/blobs/sha256/${z_layer#sha256:}"
+check "... not its snapshot" test ! -e "$CAIRN_ROOT/snapshots/${z_diff#sha256:}"
+check "... no temp dirs left" no_tmp_left
+expect_ok "... fsck passes" fsck
+start_proxy fwd || { fail "start the proxy"; finish; }
+expect_ok "the pull again (through a proxy that logs requests)" pull -q --creds "$REG_USER:$REG_PASS" "$PROXY/team/zeros:1"
+check "... does not download the kept blob again" test "$(grep -c "GET .*/blobs/$z_layer" "$PROXY_LOG")" -eq 0
+check "... and has its snapshot" test -e "$CAIRN_ROOT/snapshots/${z_diff#sha256:}"
+check "... no temp dirs left" no_tmp_left
+stop_proxy
 stop_registry
 finish

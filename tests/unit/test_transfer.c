@@ -8,6 +8,7 @@
 #include "store/image.h"
 #include "store/store.h"
 #include "transfer/import.h"
+#include "util/interrupt.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
 #include "unit.h"
@@ -15,6 +16,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -416,6 +418,62 @@ static void test_stream_refused(struct store *st)
 		   "an image whose layer has no snapshot is not tagged, even as verified: %s", err.msg);
 }
 
+/* Ctrl-C while a layer unpacks as it is written: the unpacker fails with
+ * CN_ERR_INTERRUPTED, which says nothing about the blob, so the writer is
+ * never told to stop writing it (pull then keeps the verified blob for the
+ * next pull). Last: the interrupt flag stays set. */
+static void test_stream_interrupted(struct store *st)
+{
+	_cleanup_free_ char *path = cn_xasprintf("%s/blob-file", base);
+	_cleanup_free_ unsigned char *blob = NULL;
+	struct store_layer l;
+	struct xfer_stream *x = NULL;
+	bool grow_failed = false;
+	size_t len, n = 0, chunk = 4096;
+	cn_err e;
+	int fd, r;
+
+	cn_err_clear(&e);
+	cn_err_fail(&e, CN_ERR_INTERRUPTED, "interrupted");
+	UNIT_CHECK(xfer_blob_still_good(&e), "an interrupted unpacking keeps the blob");
+	cn_err_errno(&e, ENOSPC, "write");
+	UNIT_CHECK(xfer_blob_still_good(&e), "... so does a store out of space");
+	cn_err_errno(&e, EIO, "write");
+	UNIT_CHECK(!xfer_blob_still_good(&e), "... not another system error");
+	cn_err_fail(&e, CN_ERR_INVALID, "layer: entry \"x\": bad");
+	UNIT_CHECK(!xfer_blob_still_good(&e), "... nor a layer that does not unpack");
+	cn_err_fail(&e, CN_ERR_CORRUPT, "uncompressed content hashes to ...");
+	UNIT_CHECK(!xfer_blob_still_good(&e), "... nor a diff_id mismatch");
+
+	blob = gzip_layer("interrupted\n", NULL, &len, &l);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		unit_fixture_fail("blob file");
+	cn_err_clear(&err);
+	cn_interrupt_install();
+	while (n < len) {
+		size_t k = len - n < chunk ? len - n : chunk;
+		if (write(fd, blob + n, k) != (ssize_t)k)
+			unit_fixture_fail("write blob file");
+		n += k;
+		if (!x && xfer_stream_begin(st, &l, fd, &x, &err) < 0)
+			unit_fixture_fail("xfer_stream_begin");
+		if (n >= len / 2 && !cn_interrupted())
+			raise(SIGINT);
+		if (xfer_stream_grow(x, n) < 0)
+			grow_failed = true;
+	}
+	r = xfer_stream_finish(x, &err);
+	xfer_stream_free(x);
+	close(fd);
+	unlink(path);
+	UNIT_CHECK(!grow_failed, "Ctrl-C while streaming: the writer is never told to stop writing the blob");
+	UNIT_CHECK(r < 0 && cn_err_is(&err, CN_ERR_INTERRUPTED) && xfer_blob_still_good(&err),
+		   "... the unpacking ends interrupted: %s", err.msg);
+	UNIT_CHECK(!store_snapshot_exists(st, l.diff_id) && unit_count_entries(st->tmp_fd, ".") == 0,
+		   "... no snapshot, nothing in tmp/");
+}
+
 int main(void)
 {
 	struct store st;
@@ -432,6 +490,7 @@ int main(void)
 	test_existing_snapshot_claimed(&st);
 	test_stream_good(&st);
 	test_stream_refused(&st);
+	test_stream_interrupted(&st);
 	store_close(&st);
 	unit_rmtree(base);
 	return UNIT_DONE();
