@@ -80,5 +80,7 @@ void bf_statcache_set_max_saved(struct bf_statcache *sc, size_t max);
  * the number of live entries. */
 uint64_t bf_statcache_bytes_hashed(const struct bf_statcache *sc);
 size_t bf_statcache_count(const struct bf_statcache *sc);
+/* For tests: blocks of the cache file lookups read (and checked). */
+uint64_t bf_statcache_blocks_read(const struct bf_statcache *sc);
 
 #endif
