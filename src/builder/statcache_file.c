@@ -218,10 +218,13 @@ int scf_w_finish(struct scf_writer *w)
 	}
 	if (cn_write_all(w->fd, end, sizeof(end)) < 0)
 		return -1;
-	if (pwrite(w->fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
-		if (errno == 0)
-			errno = EIO;
-		return -1;
+	{
+		ssize_t n = pwrite(w->fd, hdr, sizeof(hdr), 0);
+		if (n != (ssize_t)sizeof(hdr)) {
+			if (n >= 0)
+				errno = EIO;    /* short: errno is stale */
+			return -1;
+		}
 	}
 	return 0;
 }
