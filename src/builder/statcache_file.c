@@ -183,7 +183,10 @@ static void scf_w_block(struct scf_writer *w)
 void scf_w_entry(struct scf_writer *w, const char *key, size_t len, const struct scf_rec *r)
 {
 	bool cut = w->bn && w->blen - SCF_BLOCK_HEAD >= SCF_BLOCK;
-	uint64_t end = w->off + (cut || !w->bn ? 0 : w->blen) + SCF_BLOCK_HEAD + SCF_ENTRY_FIXED + len + SCF_MD;
+	/* Where the file would end with the entry: after the current block
+	 * (if any), the entry joining it or starting a block of its own. */
+	uint64_t end = w->off + (w->bn ? w->blen + SCF_MD : 0) + SCF_ENTRY_FIXED + len +
+		       (cut || !w->bn ? SCF_BLOCK_HEAD + SCF_MD : 0);
 	/* Hard bounds, whatever the input (the file read back may lie about
 	 * its count): entries, bytes (end marker included), first keys. */
 	if (w->count >= w->max_count || end + SCF_BLOCK_HEAD > w->max_bytes ||
