@@ -6,9 +6,16 @@
  * the lstat that chose it (an entry the directory lists as a regular file
  * is opened without one, O_NONBLOCK, and used only if its fstat says
  * regular file), and special files are handed to the sink, never opened.
- * What the sinks see of a file is the fstat of its open fd. Memory is what
- * one directory's names take, per level of depth. The ignore file filters
- * this walk, so both sinks leave out the same entries. */
+ * What the sinks see of a file is the fstat of its open fd. An entry the
+ * listing calls a regular file is opened by name straight away, so a
+ * device node swapped in between would be opened (its driver's open runs;
+ * the fstat then sends it the long way, it is never read; making one
+ * needs CAP_MKNOD). Memory is
+ * what one directory's names take, per level of depth, plus an entry per
+ * file with st_nlink >= 2 (copy_hardlink_add, to link its other names):
+ * a context of hard-linked files (pnpm's store) costs memory per file.
+ * The ignore file filters this walk, so both sinks leave out the same
+ * entries. */
 #include "builder/copy_internal.h"
 #include "builder/glob.h"
 #include "builder/ignore.h"
@@ -88,12 +95,17 @@ static int ctx_open(struct copier *c, const char *path, uint64_t flags, const st
 	int fd = cn_openat2(c->o->ctx_fd, *path ? path : ".", flags, src_resolve(c));
 	if (fd < 0)
 		return ctx_error(c, errno, show);
-	if (want && (fstat(fd, &st) < 0 || st.st_dev != want->st_dev || st.st_ino != want->st_ino ||
+	if ((want || got) && fstat(fd, &st) < 0) {
+		cn_err_sys(c->err, "'%s': stat", show);
+		close(fd);
+		return -1;
+	}
+	if (want && (st.st_dev != want->st_dev || st.st_ino != want->st_ino ||
 		     (st.st_mode & S_IFMT) != (want->st_mode & S_IFMT))) {
 		close(fd);
 		return cn_err_fail(c->err, CN_ERR_BUSY, "'%s': changed while being copied", show);
 	}
-	if (want && got)
+	if (got)
 		*got = st;
 	return fd;
 }

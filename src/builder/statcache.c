@@ -76,6 +76,7 @@ struct bf_statcache {
 	struct scf_index *idx;
 	size_t nidx, idx_cap;
 	size_t cur;
+	size_t bad;             /* the damaged block last found, not read again */
 	struct scf_blk blk;
 	/* Where it is saved to when the table fills up (dirfd -1: nowhere,
 	 * what does not fit is not recorded). */
@@ -90,6 +91,7 @@ struct bf_statcache {
 	EVP_MAC_CTX *mac;       /* SipHash-2-4 with a random key (see sc_hash) */
 	size_t max_saved;
 	uint64_t bytes_hashed;
+	uint64_t blocks_read;   /* blocks of the file read by lookups */
 	size_t live;
 	bool dirty;
 	bool full;              /* the table is full and cannot be saved */
@@ -136,6 +138,7 @@ struct bf_statcache *bf_statcache_new(void)
 	sc->fd = -1;
 	sc->dirfd = -1;
 	sc->cur = NONE;
+	sc->bad = NONE;
 	sc->max_saved = BF_STATCACHE_MAX_SAVED;
 	/* A random key: file names in a build context cannot be chosen to
 	 * collide (hash flooding); the key never leaves the process. */
@@ -237,6 +240,7 @@ static void file_close(struct bf_statcache *sc)
 		close(sc->fd);
 	sc->fd = -1;
 	sc->cur = NONE;
+	sc->bad = NONE;
 	sc->blk.n = 0;
 }
 
@@ -260,6 +264,11 @@ uint64_t bf_statcache_bytes_hashed(const struct bf_statcache *sc)
 	return sc ? sc->bytes_hashed : 0;
 }
 
+uint64_t bf_statcache_blocks_read(const struct bf_statcache *sc)
+{
+	return sc ? sc->blocks_read : 0;
+}
+
 size_t bf_statcache_count(const struct bf_statcache *sc)
 {
 	return sc ? sc->live : 0;
@@ -276,7 +285,7 @@ static bool file_scan(struct bf_statcache *sc, int fd, uint64_t size)
 	unsigned char hdr[SCF_HEADER], head[SCF_BLOCK_HEAD + SCF_ENTRY_FIXED];
 	_cleanup_free_ char *key = NULL, *last = NULL;
 	size_t last_len = 0;
-	uint64_t count, seen = 0, off = SCF_HEADER;
+	uint64_t count, seen = 0, off = SCF_HEADER, key_bytes = 0;
 
 	if (size < SCF_HEADER + SCF_BLOCK_HEAD || pread(fd, hdr, sizeof(hdr), 0) != SCF_HEADER ||
 	    memcmp(hdr, SCF_MAGIC, 8) != 0 || scf_get_le(hdr + 8, 4) != SCF_VERSION || scf_get_le(hdr + 12, 4) != 0)
@@ -298,11 +307,16 @@ static bool file_scan(struct bf_statcache *sc, int fd, uint64_t size)
 		n = scf_get_le(head + 4, 4);
 		if (nbytes == 0 && n == 0)      /* the end marker, which ends the file */
 			return off + SCF_BLOCK_HEAD == size && seen == count;
-		if (nbytes > SCF_BLOCK_MAX || n == 0 || n > nbytes / (SCF_ENTRY_FIXED + 1) ||
-		    size - off - SCF_BLOCK_HEAD < nbytes + SCF_MD || got != (ssize_t)sizeof(head))
+		/* Blocks as the writer cuts them (which bounds their number by
+		 * the file's size) and first keys that add up to a bounded
+		 * index, else corrupt. */
+		if (!scf_head_usable(off, size, nbytes) || n == 0 || n > nbytes / (SCF_ENTRY_FIXED + 1) ||
+		    got != (ssize_t)sizeof(head))
 			return false;
 		klen = scf_get_le(head + SCF_BLOCK_HEAD, 4);
+		key_bytes += klen;
 		if (klen == 0 || klen > BF_STATCACHE_MAX_KEY || SCF_ENTRY_FIXED + klen > nbytes ||
+		    key_bytes > SCF_IDX_KEYS_MAX ||
 		    pread(fd, key, klen, (off_t)(off + SCF_BLOCK_HEAD + SCF_ENTRY_FIXED)) != (ssize_t)klen ||
 		    memchr(key, '\0', klen))
 			return false;
@@ -382,19 +396,25 @@ static bool file_find(struct bf_statcache *sc, const char *key, size_t len, stru
 	if (lo == 0)
 		return false;
 	b = lo - 1;
+	if (b == sc->bad)
+		return false;   /* damaged, found so before */
 	if (sc->cur != b) {
 		uint64_t next;
-		sc->cur = NONE;
 		size_t flen, llen;
 		const char *first, *lastk;
-		if (!scf_blk_read(sc->fd, sc->idx[b].off, sc->size, &sc->blk, &next))
-			return false;   /* damaged: a miss */
-		/* In its place in the file's order, else damaged too. */
+		sc->cur = NONE;
+		sc->blocks_read++;
+		/* Damaged, or not in its place in the file's order: a miss for
+		 * its keys, and not read again by the next lookup in it. */
+		sc->bad = b;
+		if (scf_blk_read(sc->fd, sc->idx[b].off, sc->size, &sc->blk, &next) != SCF_OK)
+			return false;
 		first = scf_blk_key(&sc->blk, 0, &flen);
 		lastk = scf_blk_key(&sc->blk, sc->blk.n - 1, &llen);
 		if (scf_key_cmp(first, flen, sc->idx[b].first, sc->idx[b].first_len) != 0 ||
 		    (b + 1 < sc->nidx && scf_key_cmp(lastk, llen, sc->idx[b + 1].first, sc->idx[b + 1].first_len) >= 0))
 			return false;
+		sc->bad = NONE;
 		sc->cur = b;
 	}
 	l = 0;
@@ -738,6 +758,10 @@ static void write_merged(struct bf_statcache *sc, struct scf_reader *rd, struct 
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	k.now_s = (uint64_t)now.tv_sec;
+	/* Whatever the first pass makes of the file read (its header's count
+	 * is not checked), the writer stops at the bounds. */
+	w->max_count = sc->max_saved;
+	w->max_bytes = max_bytes;
 	for (size_t i = 0; i < sc->n; i++)
 		if (!sc->ents[i].dead || sc->ents[i].in_file)
 			order[n++] = i;

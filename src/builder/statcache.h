@@ -68,7 +68,9 @@ int bf_statcache_file_digest_st(struct bf_statcache *sc, int fd, const struct st
  * or the last save (temp file and rename; no fsync), under an flock of
  * NAME's directory, merged with the entries the file holds by then: SC's
  * view of a file wins. Keeps the BF_STATCACHE_MAX_SAVED most recently used
- * entries. SC goes on with the file written. */
+ * entries and at most BF_STATCACHE_MAX_FILE (1 GiB) bytes (less 1/64 of it
+ * for room); whatever the file read claims, the writer stops at both.
+ * SC goes on with the file written. */
 int bf_statcache_save(struct bf_statcache *sc, int dirfd, const char *name, cn_err *err);
 
 void bf_statcache_free(struct bf_statcache *sc);
@@ -80,5 +82,7 @@ void bf_statcache_set_max_saved(struct bf_statcache *sc, size_t max);
  * the number of live entries. */
 uint64_t bf_statcache_bytes_hashed(const struct bf_statcache *sc);
 size_t bf_statcache_count(const struct bf_statcache *sc);
+/* For tests: blocks of the cache file lookups read (and checked). */
+uint64_t bf_statcache_blocks_read(const struct bf_statcache *sc);
 
 #endif

@@ -100,59 +100,65 @@ void scf_blk_free(struct scf_blk *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* Read the block at OFF of FD (SIZE bytes long) into B and check it: its
- * digest, every entry's form, keys strictly increasing. *NEXT: where the
- * next block starts. False on any damage (and at the end marker, with
- * B->n 0 and *NEXT the end of the file). */
-bool scf_blk_read(int fd, uint64_t off, uint64_t size, struct scf_blk *b, uint64_t *next)
+/* Is a block of NBYTES at OFF of a file of SIZE bytes where one may be?
+ * It fits, and it is at least what the writer cuts unless it is the last
+ * (followed by the end marker): so a file holds at most a block per
+ * SCF_BLOCK bytes, whatever it is made of. */
+bool scf_head_usable(uint64_t off, uint64_t size, uint64_t nbytes)
+{
+	if (nbytes > SCF_BLOCK_MAX || off > size || size - off < SCF_BLOCK_HEAD ||
+	    size - off - SCF_BLOCK_HEAD < nbytes + SCF_MD)
+		return false;
+	return nbytes >= SCF_BLOCK || size - off - SCF_BLOCK_HEAD - nbytes - SCF_MD == SCF_BLOCK_HEAD;
+}
+
+enum scf_got scf_blk_read(int fd, uint64_t off, uint64_t size, struct scf_blk *b, uint64_t *next)
 {
 	unsigned char head[SCF_BLOCK_HEAD], md[32];
 	uint64_t nbytes, n, pos = SCF_BLOCK_HEAD;
 	b->n = 0;
 	if (off > size || size - off < SCF_BLOCK_HEAD || pread(fd, head, sizeof(head), (off_t)off) != SCF_BLOCK_HEAD)
-		return false;
+		return SCF_END;
 	nbytes = scf_get_le(head, 4);
 	n = scf_get_le(head + 4, 4);
-	if (nbytes == 0 && n == 0) {
-		*next = off + SCF_BLOCK_HEAD;
-		return false;
-	}
-	if (nbytes > SCF_BLOCK_MAX || n == 0 || n > nbytes / (SCF_ENTRY_FIXED + 1) ||
-	    size - off - SCF_BLOCK_HEAD < nbytes + SCF_MD)
-		return false;
+	if ((nbytes == 0 && n == 0) || !scf_head_usable(off, size, nbytes))
+		return SCF_END;
+	/* From here on a damaged block is skipped, not the end. */
+	*next = off + SCF_BLOCK_HEAD + nbytes + SCF_MD;
+	if (n == 0 || n > nbytes / (SCF_ENTRY_FIXED + 1))
+		return SCF_BAD;
 	if (!b->buf)
 		b->buf = cn_xmalloc(SCF_BLOCK_HEAD + SCF_BLOCK_MAX + SCF_MD);
 	if (pread(fd, b->buf, SCF_BLOCK_HEAD + nbytes + SCF_MD, (off_t)off) != (ssize_t)(SCF_BLOCK_HEAD + nbytes + SCF_MD))
-		return false;
+		return SCF_BAD;
 	scf_sha_raw(b->buf, SCF_BLOCK_HEAD + nbytes, md);
 	if (memcmp(md, b->buf + SCF_BLOCK_HEAD + nbytes, 32) != 0 ||
 	    memcmp(b->buf, head, SCF_BLOCK_HEAD) != 0)
-		return false;
+		return SCF_BAD;
 	cn_xgrow((void **)&b->offs, &b->offs_cap, n, sizeof(*b->offs));
 	for (uint64_t i = 0; i < n; i++) {
 		const unsigned char *p = b->buf + pos;
 		uint64_t len;
 		if (SCF_BLOCK_HEAD + nbytes - pos < SCF_ENTRY_FIXED)
-			return false;
+			return SCF_BAD;
 		len = scf_get_le(p, 4);
 		if (len == 0 || len > BF_STATCACHE_MAX_KEY || scf_get_le(p + 4, 4) != 0 ||
 		    SCF_BLOCK_HEAD + nbytes - pos - SCF_ENTRY_FIXED < len ||
 		    memchr(p + SCF_ENTRY_FIXED, '\0', len))
-			return false;
+			return SCF_BAD;
 		b->offs[i] = (uint32_t)pos;
 		if (i > 0) {
 			size_t plen;
 			const char *prev = scf_blk_key(b, (uint32_t)(i - 1), &plen);
 			if (scf_key_cmp(prev, plen, (const char *)p + SCF_ENTRY_FIXED, len) >= 0)
-				return false;
+				return SCF_BAD;
 		}
 		pos += SCF_ENTRY_FIXED + len;
 	}
 	if (pos != SCF_BLOCK_HEAD + nbytes)
-		return false;
+		return SCF_BAD;
 	b->n = (uint32_t)n;
-	*next = off + SCF_BLOCK_HEAD + nbytes + SCF_MD;
-	return true;
+	return SCF_OK;
 }
 
 void scf_idx_add(struct scf_index **idx, size_t *n, size_t *cap, uint64_t off, const char *first,
@@ -176,10 +182,21 @@ static void scf_w_block(struct scf_writer *w)
 
 void scf_w_entry(struct scf_writer *w, const char *key, size_t len, const struct scf_rec *r)
 {
-	if (w->bn && w->blen - SCF_BLOCK_HEAD >= SCF_BLOCK)
+	bool cut = w->bn && w->blen - SCF_BLOCK_HEAD >= SCF_BLOCK;
+	/* Where the file would end with the entry: after the current block
+	 * (if any), the entry joining it or starting a block of its own. */
+	uint64_t end = w->off + (w->bn ? w->blen + SCF_MD : 0) + SCF_ENTRY_FIXED + len +
+		       (cut || !w->bn ? SCF_BLOCK_HEAD + SCF_MD : 0);
+	/* Hard bounds, whatever the input (the file read back may lie about
+	 * its count): entries, bytes (end marker included), first keys. */
+	if (w->count >= w->max_count || end + SCF_BLOCK_HEAD > w->max_bytes ||
+	    ((cut || !w->bn) && w->idx_bytes + len > SCF_IDX_KEYS_MAX))
+		return;
+	if (cut)
 		scf_w_block(w);
 	if (!w->bn) {
 		scf_idx_add(&w->idx, &w->nidx, &w->idx_cap, w->off, key, len);
+		w->idx_bytes += len;
 		w->blen = SCF_BLOCK_HEAD;
 	}
 	scf_rec_put(w->blk + w->blen, len, r);
@@ -204,10 +221,13 @@ int scf_w_finish(struct scf_writer *w)
 	}
 	if (cn_write_all(w->fd, end, sizeof(end)) < 0)
 		return -1;
-	if (pwrite(w->fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
-		if (errno == 0)
-			errno = EIO;
-		return -1;
+	{
+		ssize_t n = pwrite(w->fd, hdr, sizeof(hdr), 0);
+		if (n != (ssize_t)sizeof(hdr)) {
+			if (n >= 0)
+				errno = EIO;    /* short: errno is stale */
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -227,11 +247,13 @@ void scf_rd_rewind(struct scf_reader *rd)
 bool scf_rd_next(struct scf_reader *rd, const char **key, size_t *len, struct scf_rec *r)
 {
 	while (!rd->eof && rd->i >= rd->b.n) {
-		uint64_t next;
-		if (!scf_blk_read(rd->fd, rd->off, rd->size, &rd->b, &next)) {
+		uint64_t next = 0;
+		enum scf_got got = scf_blk_read(rd->fd, rd->off, rd->size, &rd->b, &next);
+		if (got == SCF_END) {
 			rd->eof = true;
 			break;
 		}
+		/* A damaged block loses its own entries only. */
 		rd->off = next;
 		rd->i = 0;
 	}

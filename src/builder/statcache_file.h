@@ -20,6 +20,10 @@
 /* The longest block: one cut just after SCF_BLOCK bytes by the longest entry. */
 #define SCF_BLOCK_MAX (SCF_BLOCK + SCF_ENTRY_FIXED + BF_STATCACHE_MAX_KEY)
 
+/* At most this many bytes of first keys in a block index (more: the file
+ * is corrupt, the writer stops adding blocks). */
+#define SCF_IDX_KEYS_MAX ((size_t)16 << 20)
+
 /* What is recorded for a key. */
 struct scf_rec {
 	uint64_t size;
@@ -53,13 +57,15 @@ struct scf_writer {
 	size_t blen;            /* bytes in BLK, head included */
 	uint32_t bn;
 	uint64_t count;
+	uint64_t max_count, max_bytes;  /* entries beyond are dropped */
 	struct scf_index *idx;
-	size_t nidx, idx_cap;
+	size_t nidx, idx_cap, idx_bytes;
 	int failed;             /* errno of a failed write, 0 */
 };
 
-/* The cache file as another saver may have left it, entry by entry; it
- * ends at the first thing that does not check out. */
+/* The cache file as another saver may have left it, entry by entry; a
+ * damaged block is skipped, it ends at the first block head or key order
+ * that does not check out. */
 struct scf_reader {
 	int fd;
 	uint64_t size, off, count;
@@ -84,16 +90,24 @@ void scf_rec_put(unsigned char *p, size_t len, const struct scf_rec *r);
 /* The key of B's entry I. */
 const char *scf_blk_key(const struct scf_blk *b, uint32_t i, size_t *len);
 void scf_blk_free(struct scf_blk *b);
+/* Is a block of NBYTES at OFF of a file of SIZE bytes where one may be?
+ * It fits, and but for the last it is at least SCF_BLOCK long. */
+bool scf_head_usable(uint64_t off, uint64_t size, uint64_t nbytes);
+enum scf_got {
+	SCF_END,        /* the end marker, or a head that is not usable */
+	SCF_BAD,        /* a damaged block, *NEXT set: skip it */
+	SCF_OK,
+};
 /* Read the block at OFF of FD (SIZE bytes long) into B and check it: its
  * digest, every entry's form, keys strictly increasing. *NEXT: where the
- * next block starts. False on any damage (and at the end marker, with
- * B->n 0 and *NEXT the end of the file). */
-bool scf_blk_read(int fd, uint64_t off, uint64_t size, struct scf_blk *b, uint64_t *next);
+ * next block starts (set for SCF_OK and SCF_BAD). */
+enum scf_got scf_blk_read(int fd, uint64_t off, uint64_t size, struct scf_blk *b, uint64_t *next);
 /* Append a block (at OFF, first key FIRST) to an index. */
 void scf_idx_add(struct scf_index **idx, size_t *n, size_t *cap, uint64_t off, const char *first,
 		 size_t len);
 /* Add an entry (keys in increasing order) to W's file; the header goes in
- * last (the file starts with SCF_HEADER bytes of room for it). */
+ * last (the file starts with SCF_HEADER bytes of room for it). An entry
+ * past W's max_count, max_bytes or SCF_IDX_KEYS_MAX is dropped. */
 void scf_w_entry(struct scf_writer *w, const char *key, size_t len, const struct scf_rec *r);
 int scf_w_finish(struct scf_writer *w);
 /* Start reading RD->fd (RD->size bytes) from its first entry; the next
