@@ -120,36 +120,6 @@ int copy_ctx_stat(struct copier *c, const char *path, struct stat *st, const cha
 	return 0;
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted names of the directory open at FD (which stays open). */
-static int read_names(int fd, cn_strv *names, const char *show, cn_err *err)
-{
-	int dfd = dup(fd);
-	_cleanup_closedir_ DIR *d = NULL;
-	struct dirent *de;
-	if (dfd < 0)
-		return cn_err_sys(err, "'%s': dup", show);
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return cn_err_sys(err, "'%s': open directory", show);
-	}
-	rewinddir(d);
-	while ((errno = 0, de = readdir(d))) {
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			cn_strv_pushdup(names, de->d_name);
-	}
-	if (errno)
-		return cn_err_sys(err, "'%s': read directory", show);
-	if (names->n)
-		qsort(names->v, names->n, sizeof(char *), cmp_names);
-	return 0;
-}
-
 /* A directory entry and its d_type (DT_UNKNOWN where the file system
  * does not say). */
 struct dent {
@@ -169,7 +139,8 @@ static void dents_free(struct dent *v, size_t n)
 	free(v);
 }
 
-/* read_names with the types: *V (N entries) sorted by name. */
+/* The entries of the directory open at FD (which stays open), with their
+ * types: *V (N entries, freed with dents_free even on failure) sorted by name. */
 static int read_dents(int fd, struct dent **v, size_t *n, const char *show, cn_err *err)
 {
 	int dfd = dup(fd);
@@ -197,6 +168,20 @@ static int read_dents(int fd, struct dent **v, size_t *n, const char *show, cn_e
 	if (*n)
 		qsort(*v, *n, sizeof(**v), cmp_dents);
 	return 0;
+}
+
+/* Sorted names of the directory open at FD (which stays open). */
+static int read_names(int fd, cn_strv *names, const char *show, cn_err *err)
+{
+	struct dent *v;
+	size_t n;
+	int r = read_dents(fd, &v, &n, show, err);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		cn_strv_push(names, v[i].name);     /* the name moves to NAMES */
+		v[i].name = NULL;
+	}
+	dents_free(v, n);
+	return r;
 }
 
 /* ---- the ignore file ---- */
