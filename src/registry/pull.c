@@ -192,11 +192,20 @@ static int download_reset(void *ctx)
 	return 0;
 }
 
+/* The layer JOB's blob holds, as the unpacker takes it. */
+static void job_layer(const struct blob_job *job, struct store_layer *l)
+{
+	*l = (struct store_layer){ .size = job->size };
+	memcpy(l->digest, job->digest, sizeof(l->digest));
+	memcpy(l->diff_id, job->diff_id, sizeof(l->diff_id));
+	memcpy(l->media_type, job->media_type, sizeof(l->media_type));
+}
+
 int reg_fetch_blob(struct reg_conn *k, struct store *st, const char *name, const struct blob_job *job,
 		   bool *unpacked, cn_err *err)
 {
 	_cleanup_free_ char *url = cn_xasprintf("/v2/%s/blobs/%s", name, job->digest);
-	struct store_layer l = { .size = job->size };
+	struct store_layer l;
 	struct download d = { .c = k->c, .job = job };
 	struct reg_req rq = { .method = "GET", .url = url, .sink = download_sink, .sink_reset = download_reset,
 			      .sink_ctx = &d, .follow = true, .retry = true };
@@ -207,9 +216,7 @@ int reg_fetch_blob(struct reg_conn *k, struct store *st, const char *name, const
 
 	if (unpacked) {
 		*unpacked = false;
-		memcpy(l.digest, job->digest, sizeof(l.digest));
-		memcpy(l.diff_id, job->diff_id, sizeof(l.diff_id));
-		memcpy(l.media_type, job->media_type, sizeof(l.media_type));
+		job_layer(job, &l);
 		d.st = st;
 		d.layer = &l;
 	}
@@ -306,11 +313,9 @@ static int pull_layer(struct reg_conn *k, size_t i, void *arg, cn_err *err)
 {
 	struct pull_ctx *p = arg;
 	const struct blob_job *job = &p->jobs[i];
-	struct store_layer l = { .size = job->size };
+	struct store_layer l;
 	bool fetched = false, unpacked = false;
-	memcpy(l.digest, job->digest, sizeof(l.digest));
-	memcpy(l.diff_id, job->diff_id, sizeof(l.diff_id));
-	memcpy(l.media_type, job->media_type, sizeof(l.media_type));
+	job_layer(job, &l);
 	if (store_blob_exists(p->st, job->digest) && store_blob_size(p->st, job->digest) == job->size) {
 		reg_report(k->c, REG_BLOB_EXISTS, job->digest, job->size, job->size);
 	} else {
