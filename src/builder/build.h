@@ -138,6 +138,13 @@ struct bf_build_opts {
 	int (*inline_cache)(void *ctx, struct store *st, const struct bf_cache_records *recs, json_t *config,
 			    cn_err *err);
 	void *inline_ctx;
+	/* Set up the default network (bridge, NAT rules) before the first RUN
+	 * step that runs on it; a build whose steps all come from the cache
+	 * never calls it (setting it up costs tens of ms of nftables commits).
+	 * Called again by each stage worker: it must be idempotent. NULL:
+	 * nothing to set up. */
+	int (*network_prepare)(void *ctx, cn_err *err);
+	void *network_ctx;
 };
 
 struct bf_build_result {

@@ -441,6 +441,9 @@ int bd_do_run(struct build *b, const struct bf_instr *in, cn_err *err)
 
 	if (in->network == BF_NET_HOST && b->o->network != SB_NET_HOST)
 		return cn_err_fail(err, CN_ERR_DENIED, "--network=host needs 'cairn build --network host'");
+	if (bd_step_network(b, in) == SB_NET_DEFAULT && b->o->network_prepare &&
+	    b->o->network_prepare(b->o->network_ctx, err) < 0)
+		return -1;
 	/* With its own hosts file: the step's hostname resolves, the host's
 	 * names do not leak in. */
 	if (bd_step_rootfs(b, RUN_HOSTNAME, &s, err) < 0)

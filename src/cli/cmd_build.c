@@ -171,6 +171,19 @@ static int pull_base_platform(void *ctx, struct store *st, const char *image, co
 	return r;
 }
 
+/* The default network, set up when the first RUN step that uses it runs
+ * (once per process: a stage worker forked before that does it again, and
+ * net_prepare is idempotent under its lock). */
+static int network_ready(void *ctx, cn_err *err)
+{
+	static bool ready;
+	enum sb_network *network = ctx;
+	if (!ready && cli_network_prepare(*network, err) < 0)
+		return -1;
+	ready = true;
+	return 0;
+}
+
 static void puller_free(struct puller *p)
 {
 	cli_registry_free(&p->reg);
@@ -595,6 +608,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	o.pull_platform = pull_base_platform;
 	o.resolve = resolve_base;
 	o.pull_ctx = &puller;
+	o.network_prepare = network_ready;
+	o.network_ctx = &o.network;
 	if (cli_open_store(cli, &st) < 0) {
 		cli_progress_stop(&progress);
 		if (o.out_fd > STDERR_FILENO)
@@ -623,10 +638,6 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	if (special) {
 		o.context = bctx.dir;
 		o.buildfile = file;
-	}
-	if (cli_network_prepare(o.network, &err) < 0) {
-		rc = cli_fail(&err);
-		goto out;
 	}
 	/* Held until the tags are set: prune must not take what this build makes. */
 	if (store_gc_lock(&st, false, &err) < 0) {
