@@ -1,8 +1,10 @@
 /* The image list (tagged, dangling, intermediate), short ids, sizes. */
 #include "store/images.h"
 #include "store/imgindex.h"
+#include "store/imgsum.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
+#include "util/platform.h"
 
 #include <ftw.h>
 #include <stdio.h>
@@ -22,11 +24,33 @@ int store_image_entry_load(struct store *st, const char *manifest, struct store_
 	return store_image_load_manifest(st, kids.v[0], img, err);
 }
 
-static void entry_add(struct store_image_list *l, size_t *cap, struct store *st, const char *manifest,
-		      const char *ref, enum store_image_kind kind)
+/* The summary's facts for MANIFEST, used when its blobs are still there
+ * (as loading would find them). */
+static bool entry_from_summary(struct store_image_list *l, struct store_image_entry *e)
+{
+	const struct store_imgsum_image *f = store_imgsum_get(l->sum, e->manifest);
+	if (!f || !store_blob_exists(l->st, e->manifest) ||
+	    (strcmp(f->manifest, e->manifest) != 0 && !store_blob_exists(l->st, f->manifest)) ||
+	    !store_blob_exists(l->st, f->id))
+		return false;
+	memcpy(e->id, f->id, CN_DIGEST_STR_SIZE);
+	e->created = f->created;
+	e->nlayers = f->nlayers;
+	if (f->nlayers) {
+		e->diff_ids = cn_xcalloc(f->nlayers, sizeof(*e->diff_ids));
+		memcpy(e->diff_ids, f->diff_ids, f->nlayers * sizeof(*e->diff_ids));
+	}
+	return true;
+}
+
+static void entry_add(struct store_image_list *l, size_t *cap, const char *manifest, const char *ref,
+		      enum store_image_kind kind)
 {
 	struct store_image_entry *e;
+	struct store_image img;
+	struct store_imgsum_image f = { 0 };
 	cn_err ignored;
+	int r;
 	cn_xgrow((void **)&l->v, cap, l->n + 1, sizeof(*l->v));
 	e = &l->v[l->n++];
 	memset(e, 0, sizeof(*e));
@@ -36,13 +60,34 @@ static void entry_add(struct store_image_list *l, size_t *cap, struct store *st,
 	if (ref && !(e->ref = store_ref_normalize(ref, &ignored)))
 		e->ref = cn_xstrdup(ref);
 	e->kind = kind;
-	if (store_image_entry_load(st, manifest, &e->img, &ignored) != 1) {
-		store_image_free(&e->img);
-		e->unreadable = true;
+	if (entry_from_summary(l, e))
 		return;
+	/* What the summary may keep: only what the manifest alone decides (an
+	 * index's first-platform fallback depends on which blobs are here). */
+	r = store_image_load_manifest(l->st, manifest, &img, &ignored);
+	if (r != 1) {
+		store_image_free(&img);
+		if (store_image_entry_load(l->st, manifest, &img, &ignored) != 1) {
+			store_image_free(&img);
+			e->unreadable = true;
+			return;
+		}
 	}
-	memcpy(e->id, e->img.config_digest, CN_DIGEST_STR_SIZE);
-	e->created = store_parse_created(json_string_value(json_object_get(e->img.config, "created")));
+	memcpy(e->id, img.config_digest, CN_DIGEST_STR_SIZE);
+	e->created = store_parse_created(json_string_value(json_object_get(img.config, "created")));
+	e->nlayers = img.nlayers;
+	e->diff_ids = img.nlayers ? cn_xcalloc(img.nlayers, sizeof(*e->diff_ids)) : NULL;
+	for (size_t i = 0; i < img.nlayers; i++)
+		memcpy(e->diff_ids[i], img.layers[i].diff_id, CN_DIGEST_STR_SIZE);
+	if (r == 1) {
+		memcpy(f.manifest, img.manifest_digest, CN_DIGEST_STR_SIZE);
+		memcpy(f.id, img.config_digest, CN_DIGEST_STR_SIZE);
+		f.created = e->created;
+		f.nlayers = e->nlayers;
+		f.diff_ids = e->diff_ids;
+		store_imgsum_put(l->sum, manifest, &f);
+	}
+	store_image_free(&img);
 }
 
 /* Earlier values of every tag that no tag holds now and whose manifest is
@@ -64,7 +109,7 @@ static int add_dangling(struct store *st, struct store_image_list *l, size_t *ca
 			if (!cn_digest_valid(d) || json_object_get(seen, d) || !store_blob_exists(st, d))
 				continue;
 			json_object_set_new(seen, d, json_true());
-			entry_add(l, cap, st, d, NULL, STORE_IMAGE_DANGLING);
+			entry_add(l, cap, d, NULL, STORE_IMAGE_DANGLING);
 		}
 	}
 	r = 0;
@@ -78,17 +123,23 @@ static void add_intermediates(struct store *st, struct store_image_list *l, size
 	size_t top = l->n;
 	for (size_t i = 0; i < top; i++) {
 		_cleanup_free_ char (*states)[CN_DIGEST_STR_SIZE] = NULL;
+		char manifest[CN_DIGEST_STR_SIZE];
+		struct store_image img;
 		size_t rows = 0;
 		cn_err ignored;
 		if (l->v[i].unreadable)
 			continue;
-		/* Before entry_add, which may move l->v. */
-		store_image_row_states(st, &l->v[i].img, &states, &rows, &ignored);
+		/* The chain follows parents that prune may have cut: read, not
+		 * summarized. Copied first: entry_add may move l->v. */
+		memcpy(manifest, l->v[i].manifest, sizeof(manifest));
+		if (store_image_entry_load(st, manifest, &img, &ignored) == 1)
+			store_image_row_states(st, &img, &states, &rows, &ignored);
+		store_image_free(&img);
 		for (size_t r = rows; r-- > 0;) {
 			if (!states || !states[r][0] || json_object_get(seen, states[r]))
 				continue;
 			json_object_set_new(seen, states[r], json_true());
-			entry_add(l, cap, st, states[r], NULL, STORE_IMAGE_INTERMEDIATE);
+			entry_add(l, cap, states[r], NULL, STORE_IMAGE_INTERMEDIATE);
 		}
 	}
 }
@@ -96,9 +147,15 @@ static void add_intermediates(struct store *st, struct store_image_list *l, size
 int store_images_list(struct store *st, bool all, struct store_image_list *out, cn_err *err)
 {
 	json_t *idx = NULL, *seen = json_object(), *e;
+	struct cn_platform host;
+	char platform[CN_PLATFORM_STR];
 	size_t cap = 0, i;
 	int r = -1;
 	memset(out, 0, sizeof(*out));
+	cn_platform_host_get(&host);
+	cn_platform_format(&host, platform);
+	out->st = st;
+	out->sum = store_imgsum_load(st->cache_fd, STORE_IMGSUM_FILE, platform);
 	if (store_index_load(st, &idx, err) < 0)
 		goto out;
 	json_array_foreach(json_object_get(idx, "manifests"), i, e) {
@@ -108,7 +165,7 @@ int store_images_list(struct store *st, bool all, struct store_image_list *out, 
 		if (!ref || !cn_digest_valid(d))
 			continue;
 		json_object_set_new(seen, d, json_true());
-		entry_add(out, &cap, st, d, ref, STORE_IMAGE_TAGGED);
+		entry_add(out, &cap, d, ref, STORE_IMAGE_TAGGED);
 	}
 	if (add_dangling(st, out, &cap, seen, err) < 0)
 		goto out;
@@ -123,14 +180,43 @@ out:
 	return r;
 }
 
+/* A save keeps what the store still has: prune's leftovers drop out. */
+static bool still_stored(const char *digest, bool is_image, void *ctx)
+{
+	struct store *st = ctx;
+	return is_image ? store_blob_exists(st, digest) : store_snapshot_exists(st, digest);
+}
+
 void store_images_list_free(struct store_image_list *l)
 {
+	cn_err ignored;
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i].ref);
-		store_image_free(&l->v[i].img);
+		free(l->v[i].diff_ids);
 	}
+	if (l->sum && l->st)
+		store_imgsum_save(l->sum, l->st->cache_fd, STORE_IMGSUM_FILE, still_stored, l->st, &ignored);
+	store_imgsum_free(l->sum);
 	free(l->v);
 	memset(l, 0, sizeof(*l));
+}
+
+uint64_t store_images_entry_size(struct store_image_list *l, const struct store_image_entry *e)
+{
+	uint64_t total = 0;
+	for (size_t i = 0; i < e->nlayers; i++) {
+		const char *d = e->diff_ids[i];
+		uint64_t n = 0;
+		/* A missing snapshot counts 0 (store_snapshot_content_size). */
+		if (!store_snapshot_exists(l->st, d))
+			continue;
+		if (!store_imgsum_size(l->sum, d, &n)) {
+			n = store_snapshot_content_size(l->st, d);
+			store_imgsum_put_size(l->sum, d, n);
+		}
+		total += n;
+	}
+	return total;
 }
 
 bool store_short_id(const char *s)
