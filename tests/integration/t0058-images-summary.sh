@@ -1,0 +1,68 @@
+#!/bin/bash
+# `cairn images` keeps what it derives from each manifest in a summary
+# (cache/images): the listing is the same with and without it, with a
+# damaged one (ignored and rebuilt), when a blob it names is gone (the
+# image is unreadable, as without it), and prune's leftovers drop out of it.
+. "$(dirname "$0")/lib.sh"
+
+build_busybox || finish
+for i in 1 2 3; do
+	printf 'FROM busybox\nLABEL n=%d\nRUN echo %d > /f\n' "$i" "$i" | buildfile "$T/c$i"
+	expect_ok "build img$i" build -q -t "img$i" "$T/c$i"
+done
+printf 'FROM busybox\nRUN echo again > /f\n' | buildfile "$T/c4"
+expect_ok "build img1 again (its first value is untagged now)" build -q -t img1 "$T/c4"
+sum=$CAIRN_ROOT/cache/images
+
+# Every listing whose text does not move with the clock.
+listings() {
+	local f
+	for f in "" "-a" "--digests" "--no-trunc" "--filter label=n=2" "--filter dangling=true"; do
+		# shellcheck disable=SC2086
+		"$CAIRN" images $f --format '{{.Repository}} {{.Tag}} {{.ID}} {{.Digest}} {{.CreatedAt}} {{.Size}}'
+		# shellcheck disable=SC2086
+		"$CAIRN" images -q $f
+	done
+	"$CAIRN" images --format json | sed 's/"CreatedSince":"[^"]*"//'
+	"$CAIRN" images --filter since=img2 --format '{{.Repository}}'
+}
+
+rm -f "$sum"
+listings >"$T/without" 2>&1
+check "a listing writes the summary" test -s "$sum"
+cp "$sum" "$T/good"
+listings >"$T/with" 2>&1
+check "the listings are the same read from the summary" cmp "$T/without" "$T/with"
+check "with 4 images, 5 tags and a <none>" test "$(grep -c '^<none> <none> ' "$T/without")" -ge 1
+
+for damage in flip torn garbage foreign; do
+	case $damage in
+	flip) python3 -c 'import sys; b=bytearray(open(sys.argv[1],"rb").read()); b[200]^=1; open(sys.argv[1],"wb").write(b)' "$sum" ;;
+	torn) head -c 1000 "$T/good" >"$sum" ;;
+	garbage) head -c 4096 /dev/urandom >"$sum" ;;
+	foreign) sed '1s|.*|cairn-images 1 plan9/mips|' "$T/good" >"$sum" ;;
+	esac
+	listings >"$T/out.$damage" 2>&1
+	check "a $damage summary: the same listings" cmp "$T/without" "$T/out.$damage"
+	check "a $damage summary is rebuilt as it was" cmp "$T/good" "$sum"
+done
+
+# img3's config gone: unreadable, with the summary as without it.
+cfg=$("$CAIRN" images --no-trunc --format '{{.ID}}' img3)
+mv "$CAIRN_ROOT/blobs/sha256/${cfg#sha256:}" "$T/cfg"
+"$CAIRN" images --format '{{.Repository}} {{.ID}} {{.Size}}' >"$T/gone.with" 2>&1
+rm -f "$sum"
+"$CAIRN" images --format '{{.Repository}} {{.ID}} {{.Size}}' >"$T/gone.without" 2>&1
+check "a missing config: unreadable with the summary too" grep -q '^img3 <unreadable> (unreadable)' "$T/gone.with"
+check "... the same listing as without it" cmp "$T/gone.without" "$T/gone.with"
+mv "$T/cfg" "$CAIRN_ROOT/blobs/sha256/${cfg#sha256:}"
+
+# prune --all removes the untagged image: its entry leaves the summary.
+old=$("$CAIRN" images --digests --filter dangling=true --format '{{.Digest}}' | head -1)
+check "the untagged image is summarized" grep -q "^m ${old#sha256:} " "$sum"
+expect_ok "prune --all" prune --all
+expect_ok "images after prune" images
+check "... and its entry is gone from the summary" sh -c "! grep -q '^m ${old#sha256:} ' '$sum'"
+check "no temp file left" sh -c "! ls -a '$CAIRN_ROOT/cache' | grep -q '^\.images\.tmp'"
+expect_ok "fsck is content with the summary" fsck
+finish
