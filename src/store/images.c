@@ -156,6 +156,7 @@ int store_images_list(struct store *st, bool all, struct store_image_list *out, 
 	cn_platform_format(&host, platform);
 	out->st = st;
 	out->sum = store_imgsum_load(st->cache_fd, STORE_IMGSUM_FILE, platform);
+	out->present = json_object();
 	if (store_index_load(st, &idx, err) < 0)
 		goto out;
 	json_array_foreach(json_object_get(idx, "manifests"), i, e) {
@@ -197,6 +198,7 @@ void store_images_list_free(struct store_image_list *l)
 	if (l->sum && l->st)
 		store_imgsum_save(l->sum, l->st->cache_fd, STORE_IMGSUM_FILE, still_stored, l->st, &ignored);
 	store_imgsum_free(l->sum);
+	json_decref(l->present);
 	free(l->v);
 	memset(l, 0, sizeof(*l));
 }
@@ -207,8 +209,14 @@ uint64_t store_images_entry_size(struct store_image_list *l, const struct store_
 	for (size_t i = 0; i < e->nlayers; i++) {
 		const char *d = e->diff_ids[i];
 		uint64_t n = 0;
-		/* A missing snapshot counts 0 (store_snapshot_content_size). */
-		if (!store_snapshot_exists(l->st, d))
+		json_t *memo = json_object_get(l->present, d);
+		/* A missing snapshot counts 0 (store_snapshot_content_size);
+		 * whether it is there is asked once per listing. */
+		if (!memo) {
+			memo = json_boolean(store_snapshot_exists(l->st, d));
+			json_object_set_new(l->present, d, memo);
+		}
+		if (!json_is_true(memo))
 			continue;
 		if (!store_imgsum_size(l->sum, d, &n)) {
 			n = store_snapshot_content_size(l->st, d);

@@ -45,6 +45,7 @@ struct store_image_list {
 	size_t n;
 	struct store *st;
 	struct store_imgsum *sum;
+	json_t *present;                    /* diff_id -> its snapshot is there */
 };
 
 /* Every image: the tagged ones in index.json order (one entry per tag),
