@@ -220,7 +220,11 @@ uint64_t store_images_entry_size(struct store_image_list *l, const struct store_
 			continue;
 		if (!store_imgsum_size(l->sum, d, &n)) {
 			n = store_snapshot_content_size(l->st, d);
-			store_imgsum_put_size(l->sum, d, n);
+			/* Kept only when a prune did not remove it meanwhile (a
+			 * walk cut short): a snapshot is never changed in place,
+			 * and one put back under its name is the same content. */
+			if (store_snapshot_exists(l->st, d))
+				store_imgsum_put_size(l->sum, d, n);
 		}
 		total += n;
 	}

@@ -14,7 +14,6 @@
 #include "util/mem.h"
 #include "util/platform.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
