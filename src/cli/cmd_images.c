@@ -24,8 +24,6 @@ struct row {
 	const struct store_image_entry *e;
 	size_t order;
 	uint64_t size;
-	json_t *labels;         /* borrowed from CONFIG */
-	json_t *config;
 	bool sized;
 };
 
