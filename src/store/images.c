@@ -6,6 +6,7 @@
 #include "util/mem.h"
 #include "util/platform.h"
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,14 +25,42 @@ int store_image_entry_load(struct store *st, const char *manifest, struct store_
 	return store_image_load_manifest(st, kids.v[0], img, err);
 }
 
+/* Blob DIGEST's file as the summary records it (one fstatat). */
+static bool blob_stat(struct store *st, const char *digest, struct store_imgsum_stat *out)
+{
+	struct stat sb;
+	if (!cn_digest_valid(digest) || fstatat(st->blobs_fd, cn_digest_hex(digest), &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	out->size = (uint64_t)sb.st_size;
+	out->ino = (uint64_t)sb.st_ino;
+	out->mtime_ns = (uint64_t)sb.st_mtim.tv_sec * 1000000000u + (uint64_t)sb.st_mtim.tv_nsec;
+	return true;
+}
+
+/* True when blob DIGEST is there as the summary saw it: not gone, not
+ * damaged or replaced in place since. */
+static bool blob_unchanged(struct store_image_list *l, const char *digest)
+{
+	struct store_imgsum_stat now, then;
+	return blob_stat(l->st, digest, &now) && store_imgsum_blob(l->sum, digest, &then) &&
+	       now.size == then.size && now.ino == then.ino && now.mtime_ns == then.mtime_ns;
+}
+
+static void blob_remember(struct store_image_list *l, const char *digest)
+{
+	struct store_imgsum_stat now;
+	if (blob_stat(l->st, digest, &now))
+		store_imgsum_put_blob(l->sum, digest, &now);
+}
+
 /* The summary's facts for MANIFEST, used when its blobs are still there
- * (as loading would find them). */
+ * and unchanged (else loading decides, as without a summary). */
 static bool entry_from_summary(struct store_image_list *l, struct store_image_entry *e)
 {
 	const struct store_imgsum_image *f = store_imgsum_get(l->sum, e->manifest);
-	if (!f || !store_blob_exists(l->st, e->manifest) ||
-	    (strcmp(f->manifest, e->manifest) != 0 && !store_blob_exists(l->st, f->manifest)) ||
-	    !store_blob_exists(l->st, f->id))
+	if (!f || !blob_unchanged(l, e->manifest) ||
+	    (strcmp(f->manifest, e->manifest) != 0 && !blob_unchanged(l, f->manifest)) ||
+	    !blob_unchanged(l, f->id))
 		return false;
 	memcpy(e->id, f->id, CN_DIGEST_STR_SIZE);
 	e->created = f->created;
@@ -49,6 +78,8 @@ static void entry_add(struct store_image_list *l, size_t *cap, const char *manif
 	struct store_image_entry *e;
 	struct store_image img;
 	struct store_imgsum_image f = { 0 };
+	struct store_imgsum_stat before;
+	bool had;
 	cn_err ignored;
 	int r;
 	cn_xgrow((void **)&l->v, cap, l->n + 1, sizeof(*l->v));
@@ -64,6 +95,7 @@ static void entry_add(struct store_image_list *l, size_t *cap, const char *manif
 		return;
 	/* What the summary may keep: only what the manifest alone decides (an
 	 * index's first-platform fallback depends on which blobs are here). */
+	had = blob_stat(l->st, manifest, &before);
 	r = store_image_load_manifest(l->st, manifest, &img, &ignored);
 	if (r != 1) {
 		store_image_free(&img);
@@ -86,6 +118,14 @@ static void entry_add(struct store_image_list *l, size_t *cap, const char *manif
 		f.nlayers = e->nlayers;
 		f.diff_ids = e->diff_ids;
 		store_imgsum_put(l->sum, manifest, &f);
+		/* The blobs as they were read: the manifest's stat from before
+		 * its reading; the child's and config's from just after (a
+		 * change in between is only caught by fsck). */
+		if (had)
+			store_imgsum_put_blob(l->sum, manifest, &before);
+		if (strcmp(img.manifest_digest, manifest) != 0)
+			blob_remember(l, img.manifest_digest);
+		blob_remember(l, img.config_digest);
 	}
 	store_image_free(&img);
 }
@@ -182,10 +222,10 @@ out:
 }
 
 /* A save keeps what the store still has: prune's leftovers drop out. */
-static bool still_stored(const char *digest, bool is_image, void *ctx)
+static bool still_stored(const char *digest, bool is_blob, void *ctx)
 {
 	struct store *st = ctx;
-	return is_image ? store_blob_exists(st, digest) : store_snapshot_exists(st, digest);
+	return is_blob ? store_blob_exists(st, digest) : store_snapshot_exists(st, digest);
 }
 
 void store_images_list_free(struct store_image_list *l)

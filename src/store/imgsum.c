@@ -1,7 +1,8 @@
 /* The image summary file (imgsum.h). Text, one record a line:
  *
- *     cairn-images 1 PLATFORM
+ *     cairn-images 2 PLATFORM
  *     m KEY MANIFEST CONFIG CREATED N DIFF_ID...   (hex digests, no "sha256:")
+ *     b DIGEST SIZE INODE MTIME_NS                 (a blob as it was summarised)
  *     s DIFF_ID BYTES
  *     end SHA256                                   (of every byte before this line)
  *
@@ -21,12 +22,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAGIC "cairn-images 1 "
+#define MAGIC "cairn-images 2 "
 #define MAX_ENTRIES ((size_t)1 << 20)
 
 struct size_entry {
 	char diff_id[CN_DIGEST_STR_SIZE];
 	uint64_t bytes;
+};
+
+struct blob_entry {
+	char digest[CN_DIGEST_STR_SIZE];
+	struct store_imgsum_stat st;
 };
 
 struct store_imgsum {
@@ -36,7 +42,9 @@ struct store_imgsum {
 	size_t nimg, capimg, capkeys;
 	struct size_entry *sizes;
 	size_t nsizes, capsizes;
-	json_t *img_at, *size_at;       /* digest -> index */
+	struct blob_entry *blobs;
+	size_t nblobs, capblobs;
+	json_t *img_at, *size_at, *blob_at;     /* digest -> index */
 	bool dirty;
 };
 
@@ -56,14 +64,14 @@ static bool take_hex(const char **p, const char *end, char sep, char out[CN_DIGE
 	return true;
 }
 
-/* Decimal digits (1 to 18: no overflow, no leading zero) ending at a ' '
- * or '\n', which *SEP gets. */
-static bool take_num(const char **p, const char *end, uint64_t *out, char *sep)
+/* Decimal digits (1 to MAX, at most 19: no overflow; no leading zero)
+ * ending at a ' ' or '\n', which *SEP gets. */
+static bool take_num_max(const char **p, const char *end, size_t max, uint64_t *out, char *sep)
 {
 	const char *s = *p;
 	uint64_t v = 0;
 	size_t n = 0;
-	while (s + n < end && s[n] >= '0' && s[n] <= '9' && n < 18)
+	while (s + n < end && s[n] >= '0' && s[n] <= '9' && n < max)
 		v = v * 10 + (uint64_t)(s[n++] - '0');
 	if (n == 0 || s + n >= end || (s[n] != ' ' && s[n] != '\n') || (n > 1 && s[0] == '0'))
 		return false;
@@ -71,6 +79,12 @@ static bool take_num(const char **p, const char *end, uint64_t *out, char *sep)
 	*sep = s[n];
 	*p = s + n + 1;
 	return true;
+}
+
+/* 1 to 18 digits: what fits a long long (created, counts, sizes). */
+static bool take_num(const char **p, const char *end, uint64_t *out, char *sep)
+{
+	return take_num_max(p, end, 18, out, sep);
 }
 
 static void add_image(struct store_imgsum *s, const char *key, const struct store_imgsum_image *img)
@@ -97,6 +111,15 @@ static void add_size(struct store_imgsum *s, const char *diff_id, uint64_t bytes
 	s->sizes[s->nsizes].bytes = bytes;
 	json_object_set_new(s->size_at, diff_id, json_integer((json_int_t)s->nsizes));
 	s->nsizes++;
+}
+
+static void add_blob(struct store_imgsum *s, const char *digest, const struct store_imgsum_stat *st)
+{
+	cn_xgrow((void **)&s->blobs, &s->capblobs, s->nblobs + 1, sizeof(*s->blobs));
+	memcpy(s->blobs[s->nblobs].digest, digest, CN_DIGEST_STR_SIZE);
+	s->blobs[s->nblobs].st = *st;
+	json_object_set_new(s->blob_at, digest, json_integer((json_int_t)s->nblobs));
+	s->nblobs++;
 }
 
 /* "KEY MANIFEST CONFIG CREATED N[ DIFF_ID]...\n" at P; the end of the line
@@ -135,13 +158,28 @@ static bool parse_size(struct store_imgsum *s, const char **p, const char *end)
 	return true;
 }
 
+/* "DIGEST SIZE INODE MTIME_NS\n" at P. */
+static bool parse_blob(struct store_imgsum *s, const char **p, const char *end)
+{
+	char digest[CN_DIGEST_STR_SIZE], sep1, sep2, sep3;
+	struct store_imgsum_stat st;
+	if (!take_hex(p, end, ' ', digest) || !take_num_max(p, end, 19, &st.size, &sep1) || sep1 != ' ' ||
+	    !take_num_max(p, end, 19, &st.ino, &sep2) || sep2 != ' ' ||
+	    !take_num_max(p, end, 19, &st.mtime_ns, &sep3) ||
+	    sep3 != '\n' || json_object_get(s->blob_at, digest))
+		return false;
+	add_blob(s, digest, &st);
+	return true;
+}
+
 static struct store_imgsum *imgsum_new(const char *platform)
 {
 	struct store_imgsum *s = cn_xcalloc(1, sizeof(*s));
 	snprintf(s->platform, sizeof(s->platform), "%s", platform);
 	s->img_at = json_object();
 	s->size_at = json_object();
-	if (!s->img_at || !s->size_at)
+	s->blob_at = json_object();
+	if (!s->img_at || !s->size_at || !s->blob_at)
 		abort();        /* out of memory, as cn_x* */
 	return s;
 }
@@ -150,9 +188,10 @@ static void imgsum_clear(struct store_imgsum *s)
 {
 	for (size_t i = 0; i < s->nimg; i++)
 		free(s->img[i].diff_ids);
-	s->nimg = s->nsizes = 0;
+	s->nimg = s->nsizes = s->nblobs = 0;
 	json_object_clear(s->img_at);
 	json_object_clear(s->size_at);
+	json_object_clear(s->blob_at);
 }
 
 /* TEXT's records into S: false (S partly filled) when anything is wrong. */
@@ -178,13 +217,15 @@ static bool parse(struct store_imgsum *s, const char *text, size_t len)
 	while (p < trailer) {
 		char tag = *p;
 		bool ok;
-		if (trailer - p < 2 || p[1] != ' ' || s->nimg + s->nsizes >= MAX_ENTRIES)
+		if (trailer - p < 2 || p[1] != ' ' || s->nimg + s->nsizes + s->nblobs >= MAX_ENTRIES)
 			return false;
 		p += 2;
 		if (tag == 'm')
 			ok = parse_image(s, &p, trailer);
 		else if (tag == 's')
 			ok = parse_size(s, &p, trailer);
+		else if (tag == 'b')
+			ok = parse_blob(s, &p, trailer);
 		else
 			ok = false;
 		if (!ok)
@@ -217,7 +258,7 @@ void store_imgsum_put(struct store_imgsum *s, const char *key, const struct stor
 	if (!cn_digest_valid(key) || !cn_digest_valid(img->manifest) || !cn_digest_valid(img->id) ||
 	    img->nlayers > STORE_IMGSUM_MAX_LAYERS || img->created < 0 ||
 	    img->created >= 1000000000000000000LL || json_object_get(s->img_at, key) ||
-	    s->nimg + s->nsizes >= MAX_ENTRIES)
+	    s->nimg + s->nsizes + s->nblobs >= MAX_ENTRIES)
 		return;
 	for (size_t i = 0; i < img->nlayers; i++)
 		if (!cn_digest_valid(img->diff_ids[i]))
@@ -238,15 +279,44 @@ bool store_imgsum_size(const struct store_imgsum *s, const char *diff_id, uint64
 void store_imgsum_put_size(struct store_imgsum *s, const char *diff_id, uint64_t bytes)
 {
 	if (!cn_digest_valid(diff_id) || bytes >= 1000000000000000000ULL || json_object_get(s->size_at, diff_id) ||
-	    s->nimg + s->nsizes >= MAX_ENTRIES)
+	    s->nimg + s->nsizes + s->nblobs >= MAX_ENTRIES)
 		return;
 	add_size(s, diff_id, bytes);
 	s->dirty = true;
 }
 
+bool store_imgsum_blob(const struct store_imgsum *s, const char *digest, struct store_imgsum_stat *st)
+{
+	json_t *at = json_object_get(s->blob_at, digest);
+	if (!at)
+		return false;
+	*st = s->blobs[json_integer_value(at)].st;
+	return true;
+}
+
+void store_imgsum_put_blob(struct store_imgsum *s, const char *digest, const struct store_imgsum_stat *st)
+{
+	const uint64_t cap = 10000000000000000000ULL;   /* 19 digits: what parse_blob reads back */
+	json_t *at = json_object_get(s->blob_at, digest);
+	if (!cn_digest_valid(digest) || st->size >= cap || st->ino >= cap || st->mtime_ns >= cap)
+		return;
+	if (at) {
+		struct store_imgsum_stat *old = &s->blobs[json_integer_value(at)].st;
+		if (memcmp(old, st, sizeof(*st)) != 0) {
+			*old = *st;
+			s->dirty = true;
+		}
+		return;
+	}
+	if (s->nimg + s->nsizes + s->nblobs >= MAX_ENTRIES)
+		return;
+	add_blob(s, digest, st);
+	s->dirty = true;
+}
+
 size_t store_imgsum_count(const struct store_imgsum *s)
 {
-	return s->nimg + s->nsizes;
+	return s->nimg + s->nsizes + s->nblobs;
 }
 
 /* The file's bytes into B: false when over B's cap. */
@@ -264,6 +334,13 @@ static bool format(const struct store_imgsum *s, store_imgsum_keep_fn keep, void
 			r = cn_buf_addf(b, " %s", cn_digest_hex(m->diff_ids[j]));
 		if (r == 0)
 			r = cn_buf_addc(b, '\n');
+	}
+	for (size_t i = 0; i < s->nblobs && r == 0; i++) {
+		const struct blob_entry *e = &s->blobs[i];
+		if (!keep || keep(e->digest, true, ctx))
+			r = cn_buf_addf(b, "b %s %llu %llu %llu\n", cn_digest_hex(e->digest),
+					(unsigned long long)e->st.size, (unsigned long long)e->st.ino,
+					(unsigned long long)e->st.mtime_ns);
 	}
 	for (size_t i = 0; i < s->nsizes && r == 0; i++)
 		if (!keep || keep(s->sizes[i].diff_id, false, ctx))
@@ -306,6 +383,8 @@ void store_imgsum_free(struct store_imgsum *s)
 	free(s->img);
 	free(s->keys);
 	free(s->sizes);
+	free(s->blobs);
+	json_decref(s->blob_at);
 	json_decref(s->img_at);
 	json_decref(s->size_at);
 	free(s);

@@ -6,7 +6,7 @@
  * Every fact is keyed by a digest whose content never changes (a manifest,
  * a snapshot of a diff_id), so no entry is ever stale and nothing
  * invalidates one; callers still check that the blobs and snapshots are
- * there. The file is a cache and never needed: missing, damaged (its
+ * there and unchanged (each blob's size, inode and mtime). The file is a cache and never needed: missing, damaged (its
  * sha256 trailer), foreign (another version or host platform) or over
  * its caps, it is ignored and rebuilt. It is outside input: parsed
  * strictly (tests/fuzz/fuzz_imgsum.c). */
@@ -32,6 +32,12 @@ struct store_imgsum_image {
 	char (*diff_ids)[CN_DIGEST_STR_SIZE];
 };
 
+/* What a blob's file was when it was summarised: a blob damaged or
+ * replaced in place since then differs in one of these. */
+struct store_imgsum_stat {
+	uint64_t size, ino, mtime_ns;
+};
+
 struct store_imgsum;
 
 /* The summary in DIRFD/NAME for host PLATFORM ("os/arch[/variant]"): never
@@ -44,10 +50,15 @@ void store_imgsum_put(struct store_imgsum *s, const char *key, const struct stor
 /* The content size of snapshot DIFF_ID: true when known. */
 bool store_imgsum_size(const struct store_imgsum *s, const char *diff_id, uint64_t *bytes);
 void store_imgsum_put_size(struct store_imgsum *s, const char *diff_id, uint64_t bytes);
-/* Number of images and sizes it holds. */
+/* The recorded stat of blob DIGEST: true when known. */
+bool store_imgsum_blob(const struct store_imgsum *s, const char *digest, struct store_imgsum_stat *st);
+/* Record (or replace) blob DIGEST's stat. */
+void store_imgsum_put_blob(struct store_imgsum *s, const char *digest, const struct store_imgsum_stat *st);
+/* Number of images, blob stats and sizes it holds. */
 size_t store_imgsum_count(const struct store_imgsum *s);
-/* KEEP decides, per manifest key (IS_IMAGE) or diff_id, what a save keeps. */
-typedef bool (*store_imgsum_keep_fn)(const char *digest, bool is_image, void *ctx);
+/* KEEP decides, per blob (IS_BLOB: a manifest key or a blob stat) or
+ * diff_id, what a save keeps. */
+typedef bool (*store_imgsum_keep_fn)(const char *digest, bool is_blob, void *ctx);
 /* Write the summary to DIRFD/NAME (temp ".NAME.tmp-PID", then rename; no
  * fsync: a torn file fails its checksum) when something was put since the
  * load; entries KEEP (may be NULL) refuses are left out. */

@@ -40,7 +40,7 @@ for damage in flip torn garbage foreign; do
 	flip) python3 -c 'import sys; b=bytearray(open(sys.argv[1],"rb").read()); b[200]^=1; open(sys.argv[1],"wb").write(b)' "$sum" ;;
 	torn) head -c 1000 "$T/good" >"$sum" ;;
 	garbage) head -c 4096 /dev/urandom >"$sum" ;;
-	foreign) sed '1s|.*|cairn-images 1 plan9/mips|' "$T/good" >"$sum" ;;
+	foreign) sed '1s|.*|cairn-images 2 plan9/mips|' "$T/good" >"$sum" ;;
 	esac
 	listings >"$T/out.$damage" 2>&1
 	check "a $damage summary: the same listings" cmp "$T/without" "$T/out.$damage"
@@ -56,6 +56,26 @@ rm -f "$sum"
 check "a missing config: unreadable with the summary too" grep -q '^img3 <unreadable> (unreadable)' "$T/gone.with"
 check "... the same listing as without it" cmp "$T/gone.without" "$T/gone.with"
 mv "$T/cfg" "$CAIRN_ROOT/blobs/sha256/${cfg#sha256:}"
+
+# img3's config damaged in place after a listing (same name): the summary
+# sees its file changed and reads it, so img3 is unreadable as without it.
+blob=$CAIRN_ROOT/blobs/sha256/${cfg#sha256:}
+cp "$blob" "$T/cfg"
+for damage in truncate replace; do
+	"$CAIRN" images >/dev/null 2>&1
+	check "before the $damage: the config is summarised" grep -q "^b ${cfg#sha256:} " "$sum"
+	case $damage in
+	truncate) truncate -s 10 "$blob" ;;
+	replace) tr '{' '[' <"$T/cfg" >"$T/cfg.bad" && cat "$T/cfg.bad" >"$blob" ;;
+	esac
+	"$CAIRN" images --format '{{.Repository}} {{.ID}} {{.Size}}' >"$T/$damage.with" 2>&1
+	rm -f "$sum"
+	"$CAIRN" images --format '{{.Repository}} {{.ID}} {{.Size}}' >"$T/$damage.without" 2>&1
+	check "a config damaged in place ($damage): unreadable with the summary too" \
+		grep -q '^img3 <unreadable> (unreadable)' "$T/$damage.with"
+	check "... the same listing as without it" cmp "$T/$damage.without" "$T/$damage.with"
+	cat "$T/cfg" >"$blob"
+done
 
 # prune --all removes the untagged image: its entry leaves the summary.
 old=$("$CAIRN" images --digests --filter dangling=true --format '{{.Digest}}' | head -1)

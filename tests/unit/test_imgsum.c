@@ -105,7 +105,7 @@ static void test_damaged(void)
 	UNIT_CHECK(count_after(good.data, good.len - 1) == 0, "a torn file is a miss");
 	UNIT_CHECK(count_after(good.data, 40) == 0, "a file cut short is a miss");
 	memcpy(copy, good.data, good.len);
-	copy[13] = '2';         /* "cairn-images 2": another version */
+	copy[13] = '3';         /* "cairn-images 3": another version */
 	UNIT_CHECK(count_after(copy, good.len) == 0, "another version is a miss");
 	UNIT_CHECK(count_after("", 0) == 0, "an empty file is a miss");
 	free(copy);
