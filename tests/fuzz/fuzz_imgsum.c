@@ -1,6 +1,8 @@
 /* The image summary (src/store/imgsum.c), which lives in the store and may
- * be damaged or crafted: any bytes as the file, loaded, looked up, added to
- * and saved. Whatever the input, what a save writes loads back with every
+ * be damaged or crafted: the input with a correct "end SHA256" trailer
+ * appended (as a file saved by a careless or hostile writer would have; a
+ * mutated trailer would only ever test the checksum) as the file, loaded,
+ * looked up, added to and saved. Whatever the input, what a save writes loads back with every
  * entry it holds, and the facts read back are the facts put. */
 #include "fuzz.h"
 
@@ -31,9 +33,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct store_imgsum_image *got;
 	uint64_t bytes;
 	size_t count;
+	struct store_imgsum_stat st = { 4096, 77, 1765000000123456789ULL }, st_got;
+	char sum[CN_DIGEST_STR_SIZE], trailer[4 + CN_DIGEST_HEX_LEN + 2];
 	cn_err err;
 	int fd = openat(dir_fd, "images", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || cn_write_all(fd, data, size) < 0)
+	cn_sha256_oneshot(data, size, sum);
+	snprintf(trailer, sizeof(trailer), "end %s\n", cn_digest_hex(sum));
+	if (fd < 0 || cn_write_all(fd, data, size) < 0 || cn_write_all(fd, trailer, strlen(trailer)) < 0)
 		abort();
 	close(fd);
 	s = store_imgsum_load(dir_fd, "images", "linux/amd64");
@@ -43,9 +49,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    got->nlayers > STORE_IMGSUM_MAX_LAYERS))
 			abort();
 		(void)store_imgsum_size(s, keys[i], &bytes);
+		(void)store_imgsum_blob(s, keys[i], &st_got);
 	}
 	store_imgsum_put(s, D("9"), &put);
 	store_imgsum_put_size(s, D("8"), 12345);
+	store_imgsum_put_blob(s, D("7"), &st);
 	if (store_imgsum_save(s, dir_fd, "images", NULL, NULL, &err) < 0) {
 		store_imgsum_free(s);
 		return 0;       /* only over the size cap */
@@ -56,7 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	got = store_imgsum_get(s, D("9"));
 	if (store_imgsum_count(s) != count || !got || strcmp(got->id, put.id) != 0 || got->nlayers != 2 ||
 	    strcmp(got->diff_ids[1], diff[1]) != 0 || got->created != put.created ||
-	    !store_imgsum_size(s, D("8"), &bytes) || bytes != 12345)
+	    !store_imgsum_size(s, D("8"), &bytes) || bytes != 12345 || !store_imgsum_blob(s, D("7"), &st_got) ||
+	    memcmp(&st, &st_got, sizeof(st)) != 0)
 		abort();
 	store_imgsum_free(s);
 	return 0;

@@ -3,6 +3,7 @@
  * wrong fact; a save keeps only what KEEP accepts; nothing is written
  * when nothing was learned. */
 #include "store/imgsum.h"
+#include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"
@@ -111,6 +112,81 @@ static void test_damaged(void)
 	free(copy);
 }
 
+/* BODY with a correct "end SHA256" trailer: how many entries load. */
+static size_t count_signed(const char *body)
+{
+	char sum[CN_DIGEST_STR_SIZE];
+	_cleanup_free_ char *text = NULL;
+	cn_sha256_oneshot(body, strlen(body), sum);
+	text = cn_xasprintf("%send %s\n", body, cn_digest_hex(sum));
+	return count_after(text, strlen(text));
+}
+
+#define H(c) c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
+	c c c c c c c c c c c c c c c c
+#define HEAD "cairn-images 2 linux/amd64\n"
+#define M_A "m " H("a") " " H("1") " " H("2") " "
+#define S_3 "s " H("3") " "
+#define B_2 "b " H("2") " "
+
+/* An image line with N layers (all H("4")). */
+static char *image_with(size_t n)
+{
+	cn_buf b;
+	cn_buf_init(&b, 0);
+	if (cn_buf_addf(&b, HEAD M_A "1700000000 %zu", n) < 0)
+		unit_fixture_fail("buf");
+	for (size_t i = 0; i < n; i++)
+		if (cn_buf_addf(&b, " %s", H("4")) < 0)
+			unit_fixture_fail("buf");
+	if (cn_buf_addc(&b, '\n') < 0 || cn_buf_addc(&b, '\0') < 0)
+		unit_fixture_fail("buf");
+	return b.data;
+}
+
+/* Files whose checksum is right but whose records are not: each is a miss
+ * as a whole (the record parser, not only the checksum, guards the facts). */
+static void test_bad_records(void)
+{
+	static const struct {
+		const char *what, *body;
+	} bad[] = {
+		{ "a duplicate image line", HEAD M_A "0 0\n" M_A "0 0\n" },
+		{ "a duplicate size line", HEAD S_3 "1\n" S_3 "2\n" },
+		{ "a duplicate blob line", HEAD B_2 "1 2 3\n" B_2 "1 2 3\n" },
+		{ "a created with a leading zero", HEAD M_A "01700000000 0\n" },
+		{ "a layer count with a leading zero", HEAD M_A "0 01 " H("4") "\n" },
+		{ "a size with a leading zero", HEAD S_3 "0099\n" },
+		{ "a created of 19 digits", HEAD M_A "1000000000000000000 0\n" },
+		{ "a size of 19 digits", HEAD S_3 "1000000000000000000\n" },
+		{ "a blob mtime of 20 digits", HEAD B_2 "1 2 10000000000000000000\n" },
+		{ "an upper-case hex key", HEAD "m " H("A") " " H("1") " " H("2") " 0 0\n" },
+		{ "an upper-case hex diff_id", HEAD M_A "0 1 " H("B") "\n" },
+		{ "an upper-case hex size digest", HEAD "s " H("C") " 1\n" },
+		{ "fewer layers than counted", HEAD M_A "0 2 " H("4") "\n" },
+		{ "more layers than counted", HEAD M_A "0 1 " H("4") " " H("5") "\n" },
+		{ "layers with a count of 0", HEAD M_A "0 0 " H("4") "\n" },
+		{ "a last record without its newline", HEAD S_3 "1" },
+		{ "a header without its newline", "cairn-images 2 linux/amd64" },
+		{ "CRLF line ends", "cairn-images 2 linux/amd64\r\n" S_3 "1\r\n" },
+		{ "a CR before a size's newline", HEAD S_3 "1\r\n" },
+		{ "an unknown record", HEAD "x " H("3") " 1\n" },
+		{ "an empty line", HEAD "\n" S_3 "1\n" },
+		{ "two spaces", HEAD "s  " H("3") " 1\n" },
+		{ "a blob line short of a field", HEAD B_2 "1 2\n" },
+	};
+	_cleanup_free_ char *ok500 = image_with(STORE_IMGSUM_MAX_LAYERS);
+	_cleanup_free_ char *bad501 = image_with(STORE_IMGSUM_MAX_LAYERS + 1);
+	UNIT_CHECK(count_signed(HEAD M_A "0 1 " H("4") "\n" S_3 "1\n" B_2 "1 2 19999999999999999\n") == 3,
+		   "a well-formed signed file loads (the cases below differ in one thing)");
+	UNIT_CHECK(count_signed(HEAD) == 0 && count_signed(HEAD B_2 "9999999999999999999 0 0\n") == 1,
+		   "a header alone and a 19-digit blob field load");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		UNIT_CHECK(count_signed(bad[i].body) == 0, "%s is a miss though its checksum is right", bad[i].what);
+	UNIT_CHECK(count_signed(ok500) == 1, "an image of 500 layers loads");
+	UNIT_CHECK(count_signed(bad501) == 0, "an image of 501 layers is a miss");
+}
+
 static bool keep_a(const char *digest, bool is_image, void *ctx)
 {
 	(void)ctx;
@@ -145,6 +221,7 @@ int main(void)
 	dir_fd = unit_tmpdir(base);
 	test_roundtrip();
 	test_damaged();
+	test_bad_records();
 	test_keep_and_clean();
 	close(dir_fd);
 	cn_rm_rf_at(AT_FDCWD, base, NULL);
