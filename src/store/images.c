@@ -259,11 +259,13 @@ uint64_t store_images_entry_size(struct store_image_list *l, const struct store_
 		if (!json_is_true(memo))
 			continue;
 		if (!store_imgsum_size(l->sum, d, &n)) {
-			n = store_snapshot_content_size(l->st, d);
-			/* Kept only when a prune did not remove it meanwhile (a
-			 * walk cut short): a snapshot is never changed in place,
-			 * and one put back under its name is the same content. */
-			if (store_snapshot_exists(l->st, d))
+			bool complete;
+			n = store_snapshot_content_size_full(l->st, d, &complete);
+			/* Kept only from a whole walk of one directory: not one a
+			 * user could not read all of (a rootless listing of a
+			 * store with root's files), nor one prune removed while
+			 * it was walked. A snapshot is never changed in place. */
+			if (complete)
 				store_imgsum_put_size(l->sum, d, n);
 		}
 		total += n;
@@ -352,12 +354,15 @@ static _Thread_local struct {
 	uint64_t bytes;
 	struct linked *linked;
 	size_t nlinked, cap;
+	bool partial;           /* a directory not read or an entry not statted */
 } walk;
 
 static int count_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
 	(void)path;
 	(void)ftw;
+	if (type == FTW_DNR || type == FTW_NS)
+		walk.partial = true;
 	if (type != FTW_F && type != FTW_SL)
 		return 0;
 	if (S_ISREG(sb->st_mode) && sb->st_nlink > 1) {
@@ -377,24 +382,42 @@ static int linked_cmp(const void *a, const void *b)
 	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
-uint64_t store_snapshot_content_size(struct store *st, const char *diff_id)
+/* The snapshot directory's identity, to see that a walk saw one directory
+ * from its start to its end (not one prune removed and a pull put back). */
+static bool snapshot_id(struct store *st, const char *diff_id, struct stat *sb)
+{
+	return fstatat(st->snap_fd, cn_digest_hex(diff_id), sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb->st_mode);
+}
+
+uint64_t store_snapshot_content_size_full(struct store *st, const char *diff_id, bool *complete)
 {
 	_cleanup_free_ char *path = NULL;
+	struct stat before, after;
 	uint64_t bytes;
-	if (!cn_digest_valid(diff_id) || !store_snapshot_exists(st, diff_id))
+	int r;
+	*complete = false;
+	if (!cn_digest_valid(diff_id) || !snapshot_id(st, diff_id, &before))
 		return 0;
 	path = store_snapshot_path(st, diff_id);
 	memset(&walk, 0, sizeof(walk));
-	nftw(path, count_entry, 16, FTW_PHYS | FTW_MOUNT);
+	r = nftw(path, count_entry, 16, FTW_PHYS | FTW_MOUNT);
 	bytes = walk.bytes;
 	if (walk.nlinked > 1)
 		qsort(walk.linked, walk.nlinked, sizeof(*walk.linked), linked_cmp);
 	for (size_t i = 1; i < walk.nlinked; i++)
 		if (!linked_cmp(&walk.linked[i - 1], &walk.linked[i]))
 			bytes -= walk.linked[i].size;
+	*complete = r == 0 && !walk.partial && snapshot_id(st, diff_id, &after) && after.st_dev == before.st_dev &&
+		    after.st_ino == before.st_ino;
 	free(walk.linked);
 	memset(&walk, 0, sizeof(walk));
 	return bytes;
+}
+
+uint64_t store_snapshot_content_size(struct store *st, const char *diff_id)
+{
+	bool complete;
+	return store_snapshot_content_size_full(st, diff_id, &complete);
 }
 
 uint64_t store_image_size(struct store *st, const struct store_image *img)

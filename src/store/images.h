@@ -80,6 +80,9 @@ long long store_parse_created(const char *s);
  * bytes of its regular files (each inode once) and symlink targets. Walks
  * the unpacked snapshot, never a blob. 0 when missing. */
 uint64_t store_snapshot_content_size(struct store *st, const char *diff_id);
+/* The same; *COMPLETE tells whether every entry was read and counted in
+ * one directory that stayed in place (a size worth remembering). */
+uint64_t store_snapshot_content_size_full(struct store *st, const char *diff_id, bool *complete);
 /* The image's uncompressed size: its layers' content sizes summed (a layer
  * the image has twice counts twice, as docker's does). */
 uint64_t store_image_size(struct store *st, const struct store_image *img);

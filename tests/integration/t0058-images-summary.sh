@@ -77,6 +77,30 @@ for damage in truncate replace; do
 	cat "$T/cfg" >"$blob"
 done
 
+# A listing that cannot read all of a snapshot (here root without its
+# capabilities, the snapshot another user's, as a rootless user listing a
+# store of root's would be) gets a short size: it is not remembered for
+# the next listing.
+img2snap=$("$CAIRN" inspect --format '{{json .RootFS.Layers}}' img2 | jq -r '.[-1]')
+snapdir=$CAIRN_ROOT/snapshots/${img2snap#sha256:}
+rm -f "$sum"
+"$CAIRN" images --format '{{.Repository}} {{.Size}}' >"$T/sizes.root" 2>&1
+rm -f "$sum"
+mode=$(stat -c %a "$snapdir")
+chown nobody "$snapdir"
+chmod 0700 "$snapdir"
+nocaps_out=$(setpriv --inh-caps=-all --bounding-set=-all -- "$CAIRN" images --format '{{.Repository}} {{.Size}}' 2>&1)
+chown root "$snapdir"
+chmod "$mode" "$snapdir"
+if [ -s "$sum" ]; then
+	check "the summary of a listing that could not read a snapshot has no size for it" \
+		sh -c "! grep -q '^s ${img2snap#sha256:} ' '$sum'"
+	"$CAIRN" images --format '{{.Repository}} {{.Size}}' >"$T/sizes.after" 2>&1
+	check "the next listing shows the sizes it shows without a summary" cmp "$T/sizes.root" "$T/sizes.after"
+else
+	skip "a listing without capabilities" "it wrote no summary: $nocaps_out"
+fi
+
 # prune --all removes the untagged image: its entry leaves the summary.
 old=$("$CAIRN" images --digests --filter dangling=true --format '{{.Digest}}' | head -1)
 check "the untagged image is summarized" grep -q "^m ${old#sha256:} " "$sum"
