@@ -228,6 +228,22 @@ static bool still_stored(const char *digest, bool is_blob, void *ctx)
 	return is_blob ? store_blob_exists(st, digest) : store_snapshot_exists(st, digest);
 }
 
+void store_images_summary_trim(struct store *st)
+{
+	struct cn_platform host;
+	char platform[CN_PLATFORM_STR];
+	struct store_imgsum *sum;
+	cn_err ignored;
+	cn_platform_host_get(&host);
+	cn_platform_format(&host, platform);
+	sum = store_imgsum_load(st->cache_fd, STORE_IMGSUM_FILE, platform);
+	if (store_imgsum_count(sum)) {
+		store_imgsum_touch(sum);
+		store_imgsum_save(sum, st->cache_fd, STORE_IMGSUM_FILE, still_stored, st, &ignored);
+	}
+	store_imgsum_free(sum);
+}
+
 void store_images_list_free(struct store_image_list *l)
 {
 	cn_err ignored;

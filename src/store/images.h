@@ -55,6 +55,9 @@ int store_images_list(struct store *st, bool all, struct store_image_list *out, 
 /* Also writes the summary back when the listing learned something (best
  * effort: a store this user cannot write is listed all the same). */
 void store_images_list_free(struct store_image_list *l);
+/* Rewrite the summary without the blobs and snapshots the store no longer
+ * has (prune's; best effort, as a listing's save). */
+void store_images_summary_trim(struct store *st);
 /* The unpacked size of E (store_image_size), each snapshot's size from
  * the summary when known. */
 uint64_t store_images_entry_size(struct store_image_list *l, const struct store_image_entry *e);

@@ -375,6 +375,11 @@ int store_imgsum_save(struct store_imgsum *s, int dirfd, const char *name, store
 	return 0;
 }
 
+void store_imgsum_touch(struct store_imgsum *s)
+{
+	s->dirty = true;
+}
+
 void store_imgsum_free(struct store_imgsum *s)
 {
 	if (!s)

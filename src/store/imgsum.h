@@ -64,6 +64,9 @@ typedef bool (*store_imgsum_keep_fn)(const char *digest, bool is_blob, void *ctx
  * load; entries KEEP (may be NULL) refuses are left out. */
 int store_imgsum_save(struct store_imgsum *s, int dirfd, const char *name, store_imgsum_keep_fn keep,
 		      void *ctx, cn_err *err);
+/* Make the next save write the file even when nothing was put (to drop
+ * what KEEP refuses). */
+void store_imgsum_touch(struct store_imgsum *s);
 void store_imgsum_free(struct store_imgsum *s);
 
 #endif

@@ -101,12 +101,30 @@ else
 	skip "a listing without capabilities" "it wrote no summary: $nocaps_out"
 fi
 
-# prune --all removes the untagged image: its entry leaves the summary.
+# prune --all removes the untagged image: its entry leaves the summary at
+# prune, from a full summary (one no listing would rewrite).
+"$CAIRN" images -a >/dev/null 2>&1
+cp "$sum" "$T/full"
+"$CAIRN" images -a >/dev/null 2>&1
+check "the summary is full (a listing leaves it as it is)" cmp "$T/full" "$sum"
 old=$("$CAIRN" images --digests --filter dangling=true --format '{{.Digest}}' | head -1)
 check "the untagged image is summarized" grep -q "^m ${old#sha256:} " "$sum"
 expect_ok "prune --all" prune --all
-expect_ok "images after prune" images
-check "... and its entry is gone from the summary" sh -c "! grep -q '^m ${old#sha256:} ' '$sum'"
+check "... and its entry is gone from the summary after prune" sh -c "! grep -q '^m ${old#sha256:} ' '$sum'"
+check "... with the blobs and sizes of what prune removed" python3 -c '
+import os, sys
+root = sys.argv[1]
+for line in open(sys.argv[2]):
+    f = line.split()
+    if f[0] in ("m", "b") and not os.path.exists(root + "/blobs/sha256/" + f[1]):
+        sys.exit("blob " + f[1] + " is gone, its line stays")
+    if f[0] == "s" and not os.path.isdir(root + "/snapshots/" + f[1]):
+        sys.exit("snapshot " + f[1] + " is gone, its size stays")
+' "$CAIRN_ROOT" "$sum"
+"$CAIRN" images -a --format '{{.Repository}} {{.ID}} {{.Size}}' >"$T/pruned.with" 2>&1
+rm -f "$sum"
+"$CAIRN" images -a --format '{{.Repository}} {{.ID}} {{.Size}}' >"$T/pruned.without" 2>&1
+check "after prune: the same listing with and without the summary" cmp "$T/pruned.without" "$T/pruned.with"
 check "no temp file left" sh -c "! ls -a '$CAIRN_ROOT/cache' | grep -q '^\.images\.tmp'"
 expect_ok "fsck is content with the summary" fsck
 finish
