@@ -4,6 +4,7 @@
 # damaged one (ignored and rebuilt), when a blob it names is gone (the
 # image is unreadable, as without it), and prune's leftovers drop out of it.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/platform.sh"
 
 build_busybox || finish
 for i in 1 2 3; do
@@ -76,6 +77,33 @@ for damage in truncate replace; do
 	check "... the same listing as without it" cmp "$T/$damage.without" "$T/$damage.with"
 	cat "$T/cfg" >"$blob"
 done
+
+# Multi-platform images: an index is summarised under its host child; one
+# without the host's platform (listed by its first platform's image) is
+# not summarised. The listings are the same with and without the summary,
+# also when the host child's blob goes.
+printf 'FROM scratch\nARG TARGETARCH\nCOPY f /f\nLABEL arch=$TARGETARCH\n' | buildfile "$T/cm"
+echo hello >"$T/cm/f"
+expect_ok "a two-platform build" build -q -t multi:1 --platform "linux/$host_arch,linux/$other" "$T/cm"
+expect_ok "a build for two foreign platforms" build -q -t foreign:1 --platform linux/ppc64le,linux/s390x "$T/cm"
+di=$(tag_digest multi:1)
+mh=$(jq -r --arg a "$host_arch" '.manifests[] | select(.platform.architecture == $a) | .digest' \
+	"$CAIRN_ROOT/blobs/sha256/${di#sha256:}")
+fi=$(tag_digest foreign:1)
+rm -f "$sum"
+listings >"$T/multi.without" 2>&1
+check "the index is summarised under its host child" grep -q "^m ${di#sha256:} ${mh#sha256:} " "$sum"
+check "the index without the host's platform is not summarised" sh -c "! grep -q '^m ${fi#sha256:} ' '$sum'"
+listings >"$T/multi.with" 2>&1
+check "multi-platform: the listings are the same read from the summary" cmp "$T/multi.without" "$T/multi.with"
+check "... the foreign index listed by its first platform's image" \
+	sh -c "grep -qE '^foreign 1 [0-9a-f]{12} ' '$T/multi.with' && ! grep -q '^foreign.*unreadable' '$T/multi.with'"
+mv "$CAIRN_ROOT/blobs/sha256/${mh#sha256:}" "$T/child"
+listings >"$T/nochild.with" 2>&1
+rm -f "$sum"
+listings >"$T/nochild.without" 2>&1
+check "the host child gone: the same listings with the summary as without" cmp "$T/nochild.without" "$T/nochild.with"
+mv "$T/child" "$CAIRN_ROOT/blobs/sha256/${mh#sha256:}"
 
 # A listing that cannot read all of a snapshot (here root without its
 # capabilities, the snapshot another user's, as a rootless user listing a
