@@ -24,8 +24,6 @@ struct row {
 	const struct store_image_entry *e;
 	size_t order;
 	uint64_t size;
-	json_t *labels;         /* borrowed from CONFIG */
-	json_t *config;
 	bool sized;
 };
 
@@ -148,19 +146,15 @@ static int row_cmp(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* The unpacked size, each snapshot walked once per listing. */
-static uint64_t image_size(struct store *st, const struct store_image *img, json_t *memo)
+/* Whether E's config has the labels asked for: read only then. */
+static bool entry_labels_match(struct store *st, const cn_strv *want, const struct store_image_entry *e)
 {
-	uint64_t total = 0;
-	for (size_t i = 0; i < img->nlayers; i++) {
-		const char *d = img->layers[i].diff_id;
-		json_t *v = json_object_get(memo, d);
-		uint64_t n = v ? (uint64_t)json_integer_value(v) : store_snapshot_content_size(st, d);
-		if (!v)
-			json_object_set_new(memo, d, json_integer((json_int_t)n));
-		total += n;
-	}
-	return total;
+	struct store_image img;
+	cn_err ignored;
+	bool r = store_image_entry_load(st, e->manifest, &img, &ignored) == 1 &&
+		 labels_match(want, json_object_get(json_object_get(img.config, "config"), "Labels"));
+	store_image_free(&img);
+	return r;
 }
 
 static void usage(void)
@@ -203,7 +197,7 @@ int cmd_images(struct cli *cli, int argc, char **argv)
 	_cleanup_free_ struct row *rows = NULL;
 	cn_strv filter_args = { 0 };
 	struct cli_table t;
-	json_t *memo = json_object(), *printed = json_object();
+	json_t *printed = json_object();
 	size_t nrows = 0;
 	long long now = (long long)time(NULL);
 	struct store st;
@@ -275,11 +269,10 @@ int cmd_images(struct cli *cli, int argc, char **argv)
 		r->e = e;
 		r->order = i;
 		if (!e->unreadable) {
-			if (fl.labels.n && !labels_match(&fl.labels,
-							 json_object_get(json_object_get(e->img.config, "config"), "Labels")))
+			if (fl.labels.n && !entry_labels_match(&st, &fl.labels, e))
 				continue;
 			if (!quiet) {
-				r->size = image_size(&st, &e->img, memo);
+				r->size = store_images_entry_size(&l, e);
 				r->sized = true;
 			}
 		} else if (fl.labels.n) {
@@ -362,7 +355,6 @@ out_args:
 	cn_strv_free(&filter_args);
 	cn_strv_free(&fl.refs);
 	cn_strv_free(&fl.labels);
-	json_decref(memo);
 	json_decref(printed);
 	return rc;
 }

@@ -3,6 +3,7 @@
  * garbage. Marks are jansson objects used as sets of hex digests. */
 #include "store/gc.h"
 #include "store/image.h"
+#include "store/images.h"
 #include "store/imgindex.h"
 #include "store/mounts.h"
 #include "util/cleanup.h"
@@ -305,6 +306,10 @@ int store_prune(struct store *st, const struct store_prune_opts *o, struct store
 	    (!out->unreadable && each_entry(st->snap_fd, "snapshots", st, sweep_snapshot, &s, err) < 0))
 		goto out;
 	store_remove_dot_temps(st->cache_fd);     /* no build runs during prune */
+	/* The image summary drops what was removed now, not only at the next
+	 * listing that learns something. */
+	if (out->blobs || out->snapshots)
+		store_images_summary_trim(st);
 	{
 		/* Cache mounts are only caches: all go, as docker's builder prune. */
 		uint64_t bytes = 0;

@@ -31,20 +31,36 @@ struct store_image_entry {
 	enum store_image_kind kind;
 	long long created;                  /* unix seconds; 0 when unknown */
 	bool unreadable;                    /* manifest or config could not be read */
-	struct store_image img;             /* the image as loaded (when readable), so
-					     * callers need not read it again */
+	size_t nlayers;                     /* the layers' diff_ids (when readable) */
+	char (*diff_ids)[CN_DIGEST_STR_SIZE];
 };
 
+struct store_imgsum;
+
+/* The facts come from the image summary (store/imgsum.h) where it has
+ * them; only the manifests it lacks are read, and none is kept: a caller
+ * that needs an image's config loads it (store_image_entry_load). */
 struct store_image_list {
 	struct store_image_entry *v;
 	size_t n;
+	struct store *st;
+	struct store_imgsum *sum;
+	json_t *present;                    /* diff_id -> its snapshot is there */
 };
 
 /* Every image: the tagged ones in index.json order (one entry per tag),
  * then the dangling ones, then with ALL the intermediate ones (each
  * manifest once). An image that cannot be read is listed, marked. */
 int store_images_list(struct store *st, bool all, struct store_image_list *out, cn_err *err);
+/* Also writes the summary back when the listing learned something (best
+ * effort: a store this user cannot write is listed all the same). */
 void store_images_list_free(struct store_image_list *l);
+/* Rewrite the summary without the blobs and snapshots the store no longer
+ * has (prune's; best effort, as a listing's save). */
+void store_images_summary_trim(struct store *st);
+/* The unpacked size of E (store_image_size), each snapshot's size from
+ * the summary when known. */
+uint64_t store_images_entry_size(struct store_image_list *l, const struct store_image_entry *e);
 
 /* True when S looks like a short or full image id: [sha256:]HEX with 4 to
  * 64 lower-case hex digits. */
@@ -67,6 +83,9 @@ long long store_parse_created(const char *s);
  * bytes of its regular files (each inode once) and symlink targets. Walks
  * the unpacked snapshot, never a blob. 0 when missing. */
 uint64_t store_snapshot_content_size(struct store *st, const char *diff_id);
+/* The same; *COMPLETE tells whether every entry was read and counted in
+ * one directory that stayed in place (a size worth remembering). */
+uint64_t store_snapshot_content_size_full(struct store *st, const char *diff_id, bool *complete);
 /* The image's uncompressed size: its layers' content sizes summed (a layer
  * the image has twice counts twice, as docker's does). */
 uint64_t store_image_size(struct store *st, const struct store_image *img);
