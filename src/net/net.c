@@ -524,7 +524,8 @@ int net_lease_acquire(const struct net_conf *c, struct net_lease *l, cn_err *err
 			close(setup);
 			setup = -1;
 		}
-		if (net_nl_link_del(l->host_if, err) < 0 || net_ports_remove(l, err) < 0) {
+		if (net_ports_adopt(c, err) < 0 || net_nl_link_del(l->host_if, err) < 0 ||
+		    net_ports_remove(l, err) < 0) {
 			net_lease_release(l);
 			return -1;
 		}
@@ -556,8 +557,11 @@ void net_lease_release(struct net_lease *l)
 	cn_err ignored;
 	if (l->lock_fd < 0)
 		return;
-	/* Before the unlock: the next holder must find the name free. */
+	/* Before the unlock: the next holder must find the name free, and
+	 * no DNAT of ours may forward to it (a failure here is swept by the
+	 * next holder, as after a kill -9: the marker stays). */
 	net_nl_link_del(l->host_if, &ignored);
+	net_ports_remove(l, &ignored);
 	close(l->lock_fd);
 	l->lock_fd = -1;
 	l->attached = false;

@@ -267,6 +267,104 @@ static void chain_name(const struct net_lease *l, char *out, size_t len)
 	snprintf(out, len, "p-%s-%08x", l->conf.bridge, l->addr);
 }
 
+/* The ports marker of an address: NET_RUN_DIR/BRIDGE/IP.ports exists from
+ * before its port chain is made until after the chain is gone, so an
+ * address without one provably has no chain, and its lease is taken and
+ * released without nftables (a RUN step never publishes ports, and each
+ * nft context costs milliseconds). Only the lease's holder makes or
+ * removes it; /run is a tmpfs, as the rules it stands for are not kept
+ * across a reboot either. */
+static void marker_path(const struct net_conf *c, uint32_t addr, char *out, size_t len)
+{
+	char ip[INET_ADDRSTRLEN];
+	net_ip_str(addr, ip);
+	snprintf(out, len, "%s/%s/%s.ports", NET_RUN_DIR, c->bridge, ip);
+}
+
+static bool marked(const struct net_lease *l)
+{
+	char path[PATH_MAX];
+	marker_path(&l->conf, l->addr, path, sizeof(path));
+	/* Anything but "no such file" counts as marked: the slow way is safe. */
+	return access(path, F_OK) == 0 || errno != ENOENT;
+}
+
+static int mark(const struct net_conf *c, uint32_t addr, cn_err *err)
+{
+	char path[PATH_MAX];
+	int fd;
+	marker_path(c, addr, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return cn_err_sys(err, "create %s", path);
+	close(fd);
+	return 0;
+}
+
+static int unmark(const struct net_lease *l, cn_err *err)
+{
+	char path[PATH_MAX];
+	marker_path(&l->conf, l->addr, path, sizeof(path));
+	if (unlink(path) < 0 && errno != ENOENT)
+		return cn_err_sys(err, "remove %s", path);
+	return 0;
+}
+
+/* Chains made before markers existed (a cairn of an older version): each
+ * p-BRIDGE-ADDRHEX chain of C gets its marker, once per lease directory
+ * (the stamp says it was done). */
+#define ADOPT_STAMP "ports-marked"
+
+struct adopt_ctx {
+	const struct net_conf *c;
+	cn_err *err;
+};
+
+static int adopt_chain(const char *chain, void *ctx)
+{
+	struct adopt_ctx *a = ctx;
+	size_t bl = strlen(a->c->bridge);
+	const char *hex;
+	char *end;
+	unsigned long addr;
+	if (strncmp(chain, "p-", 2) || strncmp(chain + 2, a->c->bridge, bl) || chain[2 + bl] != '-')
+		return 0;
+	hex = chain + 3 + bl;
+	addr = strtoul(hex, &end, 16);
+	if (end == hex || *end || addr > 0xffffffffu)
+		return 0;
+	return mark(a->c, (uint32_t)addr, a->err);
+}
+
+static int adopt_rule(const char *chain, const char *line, void *ctx)
+{
+	(void)chain;
+	(void)line;
+	(void)ctx;
+	return 0;
+}
+
+int net_ports_adopt(const struct net_conf *c, cn_err *err)
+{
+	char stamp[PATH_MAX];
+	struct adopt_ctx a = { .c = c, .err = err };
+	_cleanup_close_ int lock = -1;
+	int fd;
+	snprintf(stamp, sizeof(stamp), "%s/%s/" ADOPT_STAMP, NET_RUN_DIR, c->bridge);
+	if (access(stamp, F_OK) == 0)
+		return 0;
+	/* Under the setup lock: no chain is made meanwhile. */
+	if ((lock = net_setup_lock(err)) < 0)
+		return -1;
+	if (walk_table(false, adopt_chain, adopt_rule, &a) < 0)
+		return -1;
+	fd = open(stamp, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return cn_err_sys(err, "create %s", stamp);
+	close(fd);
+	return 0;
+}
+
 int net_ports_unused(const char *listed, cn_err *err)
 {
 	if (strstr(listed, "chain p-") || !strstr(listed, "chain hostports"))
@@ -285,7 +383,7 @@ static int remove_locked(const struct net_lease *l, bool sweep, cn_err *err)
 	_cleanup_free_ char *listed = NULL;
 	cn_err ignored;
 	chain_name(l, chain, sizeof(chain));
-	if (net_nft_drop_chains(chain, false, err) < 0)
+	if (net_nft_drop_chains(chain, false, err) < 0 || unmark(l, err) < 0)
 		return -1;
 	if (!sweep || net_nft_run("list table " NET_NFT_TABLE "\n", false, &listed, &ignored) < 0)
 		return 0;
@@ -294,8 +392,10 @@ static int remove_locked(const struct net_lease *l, bool sweep, cn_err *err)
 
 int net_ports_remove(const struct net_lease *l, cn_err *err)
 {
-	_cleanup_close_ int lock = net_setup_lock(err);
-	if (lock < 0)
+	_cleanup_close_ int lock = -1;
+	if (!marked(l))
+		return 0;
+	if ((lock = net_setup_lock(err)) < 0)
 		return -1;
 	return remove_locked(l, true, err);
 }
@@ -390,16 +490,21 @@ int net_ports_add(const struct net_lease *l, const struct net_port *p, size_t n,
 	char chain[64], cip[INET_ADDRSTRLEN], hip[INET_ADDRSTRLEN];
 	_cleanup_buf_ cn_buf b = { 0 };
 	const char *hp = "fib daddr type local jump hostports";
-	_cleanup_close_ int lock = net_setup_lock(err);
-	if (lock < 0)
+	_cleanup_close_ int lock = -1;
+	/* Nothing to publish: only a killed run's chain to sweep, if marked. */
+	if (!n)
+		return net_ports_remove(l, err);
+	if ((lock = net_setup_lock(err)) < 0)
 		return -1;
 	chain_name(l, chain, sizeof(chain));
 	/* A killed run's chain for this address goes first. */
-	if (remove_locked(l, !n, err) < 0)
+	if (marked(l) && remove_locked(l, false, err) < 0)
 		return -1;
-	if (!n)
-		return 0;
 	if (check_taken(chain, p, n, err) < 0)
+		return -1;
+	/* The marker before the chain: a kill -9 between them leaves a marker
+	 * without a chain, which costs the next holder one sweep. */
+	if (mark(&l->conf, l->addr, err) < 0)
 		return -1;
 	net_ip_str(l->addr, cip);
 	cn_buf_init(&b, 0);
