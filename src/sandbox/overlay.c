@@ -85,12 +85,23 @@ static int mount_legacy(const struct sb_rootfs *r, bool userns, cn_err *err)
 		for (size_t i = 0; r->upper && i < CN_ARRAY_SIZE(overlay_flags); i++)
 			cn_buf_addf(&opts, ",%s=%s", overlay_flags[i][0], overlay_flags[i][1]);
 	}
-	if (opts.len >= 4096)
+	if (opts.len + sizeof(",volatile") > 4096)
 		return cn_err_fail(err, CN_ERR_TOO_BIG, "mount overlay: %zu layers do not fit in the mount "
 				  "options of this kernel (6.8 or later lifts the limit)", r->nlowers);
 	/* Only this helper process's cwd changes. */
 	if (plen && chdir(parent) < 0)
 		return cn_err_sys(err, "chdir '%s'", parent);
+	/* volatile: 5.10 and later; before, the mount is made without it. */
+	if (r->upper && r->scratch) {
+		size_t len = opts.len;
+		cn_buf_adds(&opts, ",volatile");
+		if (mount("overlay", r->merged, "overlay", MS_NODEV, opts.data) == 0)
+			return 0;
+		if (errno != EINVAL)
+			return cn_err_sys(err, "mount overlay on '%s'", r->merged);
+		opts.len = len;
+		opts.data[len] = '\0';
+	}
 	if (mount("overlay", r->merged, "overlay", MS_NODEV | (r->upper ? 0 : MS_RDONLY), opts.data) < 0)
 		return cn_err_sys(err, "mount overlay on '%s'", r->merged);
 	return 0;
@@ -128,6 +139,10 @@ int sb_overlay_mount(const struct sb_rootfs *r, cn_err *err)
 		if (fsconfig(fsfd, FSCONFIG_SET_STRING, f[0], f[1], 0) < 0)
 			return fs_error(fsfd, err, f[0]);
 	}
+	/* Unknown before 5.10 (EINVAL): then the mount is made without it. */
+	if (r->upper && r->scratch && fsconfig(fsfd, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0 &&
+	    errno != EINVAL)
+		return fs_error(fsfd, err, "volatile");
 	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
 		/* Before 6.5 overlayfs parsed options the legacy way: every key is
 		 * accepted by fsconfig and "lowerdir+" only fails here. */
