@@ -135,5 +135,39 @@ int main(void)
 		   "with CAP_SYS_ADMIN unshare passes the filter, reboot still does not (failed step %d)",
 		   WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
 	sb_seccomp_free(filter);
+
+	/* Prepared once in the parent (as sb_run does before its clone): a
+	 * child forked after builds it from the cache, and it refuses the same
+	 * calls; the CAP_SYS_ADMIN program is another entry, not a reuse. */
+	sb_seccomp_prepare(sb_default_caps_mask());
+	sb_seccomp_prepare(sb_default_caps_mask() | (1ULL << 21));
+	sb_seccomp_prepare(sb_default_caps_mask());
+	pid = fork();
+	if (pid == 0) {
+		void *f = NULL;
+		if (sb_seccomp_build(&f, sb_default_caps_mask(), &err) < 0)
+			_exit(100);
+		_exit(child_checks(f));
+	}
+	waitpid(pid, &ws, 0);
+	UNIT_CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0,
+		   "the prepared filter refuses the same calls in a forked child (failed step %d)",
+		   WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+	pid = fork();
+	if (pid == 0) {
+		void *f = NULL;
+		if (sb_seccomp_build(&f, sb_default_caps_mask() | (1ULL << 21), &err) < 0 ||
+		    sb_seccomp_load(f, true, &err) < 0)
+			_exit(1);
+		if (unshare(CLONE_NEWUTS) < 0 && errno == EPERM && geteuid() == 0)
+			_exit(2);
+		if (syscall(SYS_reboot, 0, 0, 0, NULL) >= 0 || errno != EPERM)
+			_exit(3);
+		_exit(0);
+	}
+	waitpid(pid, &ws, 0);
+	UNIT_CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0,
+		   "the prepared CAP_SYS_ADMIN filter is its own (failed step %d)",
+		   WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
 	return UNIT_DONE();
 }
