@@ -62,6 +62,21 @@ static const char *short_lower(const char *lower, const char *parent, size_t ple
 	return lower;
 }
 
+/* The kernel refuses a work dir that a volatile mount has used (its
+ * incompat/volatile marker: the upper dir may be incomplete after a
+ * crash). A scratch stack is mounted again in one process and boot (a
+ * RUN --mount's or a heredoc's copy-in, then the step), and a crash would
+ * have thrown the directory away: the marker of the earlier, unmounted
+ * stack goes. */
+static int clear_volatile(const struct sb_rootfs *r, cn_err *err)
+{
+	_cleanup_free_ char *dir = cn_xasprintf("%s/work/incompat/volatile", r->work);
+	_cleanup_free_ char *dirty = cn_xasprintf("%s/dirty", dir);
+	if ((unlink(dirty) < 0 && errno != ENOENT) || (rmdir(dir) < 0 && errno != ENOENT))
+		return cn_err_sys(err, "mount overlay: remove '%s'", dir);
+	return 0;
+}
+
 static int mount_legacy(const struct sb_rootfs *r, bool userns, cn_err *err)
 {
 	_cleanup_buf_ cn_buf opts;
@@ -112,6 +127,8 @@ int sb_overlay_mount(const struct sb_rootfs *r, cn_err *err)
 	_cleanup_close_ int fsfd = -1;
 	_cleanup_close_ int mfd = -1;
 	bool userns = cn_userns_nested();
+	if (r->upper && r->scratch && clear_volatile(r, err) < 0)
+		return -1;
 	/* The tests exercise the path older kernels take. */
 	if (getenv("CAIRN_TEST_OVERLAY_LEGACY"))
 		return mount_legacy(r, userns, err);
