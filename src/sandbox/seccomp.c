@@ -5,7 +5,6 @@
  * the filter can read. */
 #include "sandbox/seccomp.h"
 #include "util/cleanup.h"
-
 #include "util/mem.h"
 
 #include <errno.h>
