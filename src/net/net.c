@@ -98,8 +98,16 @@ static int run_dir(const struct net_conf *c, char *path, size_t len, cn_err *err
 
 int net_nft_run(const char *cmd, bool handles, char **out, cn_err *err)
 {
-	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	static bool failed;
+	struct nft_ctx *ctx;
 	int r;
+	/* Tests: the first listing with rule handles (the one a chain is
+	 * dropped after) fails, as a transient netlink error would. */
+	if (handles && !failed && getenv("CAIRN_TEST_NFT_LIST_FAIL")) {
+		failed = true;
+		return cn_err_fail(err, CN_ERR_SYSTEM, "nftables: listing refused (CAIRN_TEST_NFT_LIST_FAIL)");
+	}
+	ctx = nft_ctx_new(NFT_CTX_DEFAULT);
 	if (!ctx) {
 		const char *why = cn_lazylib_error(CN_LAZY_NFT);
 		return cn_err_fail(err, CN_ERR_SYSTEM, "nftables: cannot create a context%s%s",

@@ -74,6 +74,48 @@ check "...sweeps the stale DNAT" sh -c "! nft list ruleset | grep -q 'dport $P2 
 check "...and the marker" test ! -e "$dir/$IP.ports"
 "$CAIRN" rm -f "$C2" >/dev/null 2>&1
 
+# The holder's listing of the table fails while it drops its chain (a
+# transient netlink error): the chain is not proven gone, so the marker
+# stays and the next holder of the address sweeps it.
+P4=$((P1 + 1)) P5=$((P2 + 1)) P6=$((P3 + 1)) P7=$((P1 + 2))
+export CAIRN_TEST_NFT_LIST_FAIL=1
+expect_ok "a container publishing a port, its table listing failing at the end" \
+	run --rm --network "$N" -p 127.0.0.1:$P4:80 busybox true
+unset CAIRN_TEST_NFT_LIST_FAIL
+check "...leaves its port rule" sh -c "nft list ruleset | grep -q 'dport $P4 '"
+check "...and keeps the marker" test -e "$dir/$IP.ports"
+expect_ok "the next container on that address" run --rm --network "$N" busybox true
+check "...sweeps the stale DNAT" sh -c "! nft list ruleset | grep -q 'dport $P4 '"
+check "...and the marker" test ! -e "$dir/$IP.ports"
+
+# A chain an older cairn makes after this boot's adoption (no marker):
+# the walk of the next run -p marks it, so the next holder of its address
+# sweeps it, and a run -p on the address itself drops it first.
+expect_ok "a container holding the address" run -d --name "$C1" --network "$N" busybox sleep 300
+held=$(cat "$T/out")
+nft add chain inet cairn "$chain"
+nft add rule inet cairn "$chain" meta nfproto ipv4 tcp dport $P5 dnat ip to $IP:80
+check "an older cairn's chain on a held address, unmarked" test ! -e "$dir/$IP.ports"
+expect_ok "a container publishing a port on another address" \
+	run --rm --network "$N" -p 127.0.0.1:$P6:80 busybox true
+check "...marks the older cairn's chain" test -e "$dir/$IP.ports"
+check "...whose holder still has it" sh -c "nft list ruleset | grep -q 'dport $P5 '"
+sup=$(supervisor_of "$held")
+kill -9 "$sup"
+wait_gone "$sup"
+expect_ok "after a kill -9, the next container on that address" run --rm --network "$N" busybox true
+check "...sweeps it" sh -c "! nft list ruleset | grep -q 'dport $P5 '"
+check "...and the marker" test ! -e "$dir/$IP.ports"
+"$CAIRN" rm -f "$C1" >/dev/null 2>&1
+nft add chain inet cairn "$chain"
+nft add rule inet cairn "$chain" meta nfproto ipv4 tcp dport $P5 dnat ip to $IP:80
+expect_ok "a container publishing a port on the address of an unmarked chain" \
+	run -d --name "$C1" --network "$N" -p 127.0.0.1:$P7:80 busybox sleep 300
+check "...publishes its own port" sh -c "nft list ruleset | grep -q 'dport $P7 '"
+check "...and not the older cairn's" sh -c "! nft list ruleset | grep -q 'dport $P5 '"
+expect_ok "rm -f the container" rm -f "$C1"
+check "...removes its port chain" sh -c "! nft list ruleset | grep -q 'dport $P7 '"
+
 # A chain an older cairn left (no marker): adopted once per lease
 # directory, then swept by the next lease of its address.
 nft add chain inet cairn "$chain"
