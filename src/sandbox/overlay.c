@@ -100,14 +100,15 @@ static int mount_legacy(const struct sb_rootfs *r, bool userns, cn_err *err)
 		for (size_t i = 0; r->upper && i < CN_ARRAY_SIZE(overlay_flags); i++)
 			cn_buf_addf(&opts, ",%s=%s", overlay_flags[i][0], overlay_flags[i][1]);
 	}
-	if (opts.len + sizeof(",volatile") > 4096)
+	if (opts.len + 1 > 4096)
 		return cn_err_fail(err, CN_ERR_TOO_BIG, "mount overlay: %zu layers do not fit in the mount "
 				  "options of this kernel (6.8 or later lifts the limit)", r->nlowers);
 	/* Only this helper process's cwd changes. */
 	if (plen && chdir(parent) < 0)
 		return cn_err_sys(err, "chdir '%s'", parent);
-	/* volatile: 5.10 and later; before, the mount is made without it. */
-	if (r->upper && r->scratch) {
+	/* volatile: 5.10 and later; before, the mount is made without it, as
+	 * when it would not fit in the options (it only saves syncs). */
+	if (r->upper && r->scratch && opts.len + sizeof(",volatile") <= 4096) {
 		size_t len = opts.len;
 		cn_buf_adds(&opts, ",volatile");
 		if (mount("overlay", r->merged, "overlay", MS_NODEV, opts.data) == 0)
