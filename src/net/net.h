@@ -164,7 +164,8 @@ int net_ports_remove(const struct net_lease *l, cn_err *err);
  * lease directory: a stamp file says it was done). */
 int net_ports_adopt(const struct net_conf *c, cn_err *err);
 /* nft: delete the chain NAME (every chain named NAME* when PREFIX) and
- * every jump to it, in one transaction; no table or no chain: nothing. */
+ * every jump to it, in one transaction; no table or no chain: nothing.
+ * A listing of the table that fails otherwise is an error (-1). */
 int net_nft_drop_chains(const char *name, bool prefix, cn_err *err);
 /* Drop the chains published ports hang from (hostports, and the nat
  * prerouting and output hooks) when LISTED (the table, as nft lists it)

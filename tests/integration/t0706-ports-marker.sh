@@ -7,7 +7,9 @@
 # kill -9 the next holder of the address (a container or a RUN step). A
 # chain made before markers existed (an older cairn) is adopted and swept
 # too: a stale DNAT would forward the host's port to whoever gets the
-# address next.
+# address next. A holder whose table listing fails keeps its marker (the
+# next holder sweeps), and an older cairn's chain made after the adoption
+# is marked by the next run -p's walk of the table.
 . "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" != 0 ] || ! command -v nft >/dev/null; then
