@@ -330,6 +330,9 @@ static int mark_chain(const char *chain, const char *bridge, cn_err *err)
 	if (strncmp(chain, "p-", 2) || !dash || dash - chain < 3 || (size_t)(dash - chain - 2) >= sizeof(br))
 		return 0;
 	snprintf(br, sizeof(br), "%.*s", (int)(dash - chain - 2), chain + 2);
+	/* A name, never a path (the chain names come from the nft table). */
+	if (br[0] == '.' || strchr(br, '/'))
+		return 0;
 	hex = dash + 1;
 	errno = 0;
 	addr = strtoul(hex, &end, 16);
