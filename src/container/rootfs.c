@@ -116,6 +116,9 @@ int ctr_rootfs_create(struct store *st, const struct ctr_rootfs_opts *o, struct 
 	r->sb = (struct sb_rootfs){
 		.lowers = (const char *const *)r->lowers.v, .nlowers = r->lowers.n,
 		.upper = r->upper, .work = r->work, .merged = r->merged, .empty = r->empty,
+		/* The directory goes with the run or step (or with a crash);
+		 * only a step's commit keeps the upper, and syncs it first. */
+		.scratch = true,
 	};
 	return 0;
 fail:

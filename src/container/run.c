@@ -130,14 +130,12 @@ static int net_join(const struct ctr_run *r, struct run_net *n, const char *host
 	return hosts ? net_member_join(&n->lease, hosts, &names, err) : 0;
 }
 
-static void net_stop(const struct ctr_run *r, struct run_net *n)
+static void net_stop(struct run_net *n)
 {
-	cn_err ignored;
 	if (!n->on)
 		return;
 	net_member_leave(&n->lease);
-	if (r->nports)
-		net_ports_remove(&n->lease, &ignored);
+	/* The port chain goes with the lease (net_lease_release). */
 	net_lease_release(&n->lease);
 	n->on = false;
 }
@@ -201,7 +199,7 @@ int ctr_run_attached(struct store *st, const struct ctr_run *r, struct sb_exit *
 	if (rootfs_create(st, r, hostname, &fs, err) < 0)
 		return -1;
 	if (net_start(r, &net, err) < 0 || net_join(r, &net, fs.hosts, r->name ? r->name : id, hostname, err) < 0) {
-		net_stop(r, &net);
+		net_stop(&net);
 		ctr_rootfs_free(st, &fs);
 		return -1;
 	}
@@ -213,7 +211,7 @@ int ctr_run_attached(struct store *st, const struct ctr_run *r, struct sb_exit *
 	if (r->mute_stdout || r->mute_stderr) {
 		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		if (null_fd < 0) {
-			net_stop(r, &net);
+			net_stop(&net);
 			ctr_rootfs_free(st, &fs);
 			return cn_err_sys(err, "open /dev/null");
 		}
@@ -227,7 +225,7 @@ int ctr_run_attached(struct store *st, const struct ctr_run *r, struct sb_exit *
 	signal(SIGPIPE, SIG_IGN);
 	cn_interrupt_install();
 	ret = sb_run(&fs.sb, &proc, ex, err);
-	net_stop(r, &net);
+	net_stop(&net);
 	ctr_rootfs_free(st, &fs);
 	return ret;
 }
@@ -386,7 +384,7 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 			break;
 	}
 	ctr_health_monitor_stop(monitor);
-	net_stop(r, &net);
+	net_stop(&net);
 	cs->status = CTR_EXITED;
 	cs->finished = (long long)time(NULL);
 	cs->exit_code = ret < 0 ? CTR_EXIT_FAIL : ex.status;
@@ -402,7 +400,7 @@ static void __attribute__((noreturn)) supervise(struct store *st, const struct c
 	_exit(0);
 failed:
 	ctr_health_monitor_stop(monitor);
-	net_stop(r, &net);
+	net_stop(&net);
 	ctr_rootfs_free(st, &fs);
 	ctr_report_start(sup.report_fd, &err);
 	ctr_remove(st, cs, &err);

@@ -98,8 +98,16 @@ static int run_dir(const struct net_conf *c, char *path, size_t len, cn_err *err
 
 int net_nft_run(const char *cmd, bool handles, char **out, cn_err *err)
 {
-	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	static bool failed;
+	struct nft_ctx *ctx;
 	int r;
+	/* Tests: the first listing with rule handles (the one a chain is
+	 * dropped after) fails, as a transient netlink error would. */
+	if (handles && !failed && getenv("CAIRN_TEST_NFT_LIST_FAIL")) {
+		failed = true;
+		return cn_err_fail(err, CN_ERR_SYSTEM, "nftables: listing refused (CAIRN_TEST_NFT_LIST_FAIL)");
+	}
+	ctx = nft_ctx_new(NFT_CTX_DEFAULT);
 	if (!ctx) {
 		const char *why = cn_lazylib_error(CN_LAZY_NFT);
 		return cn_err_fail(err, CN_ERR_SYSTEM, "nftables: cannot create a context%s%s",
@@ -524,7 +532,8 @@ int net_lease_acquire(const struct net_conf *c, struct net_lease *l, cn_err *err
 			close(setup);
 			setup = -1;
 		}
-		if (net_nl_link_del(l->host_if, err) < 0 || net_ports_remove(l, err) < 0) {
+		if (net_ports_adopt(c, err) < 0 || net_nl_link_del(l->host_if, err) < 0 ||
+		    net_ports_remove(l, err) < 0) {
 			net_lease_release(l);
 			return -1;
 		}
@@ -556,8 +565,11 @@ void net_lease_release(struct net_lease *l)
 	cn_err ignored;
 	if (l->lock_fd < 0)
 		return;
-	/* Before the unlock: the next holder must find the name free. */
+	/* Before the unlock: the next holder must find the name free, and
+	 * no DNAT of ours may forward to it (a failure here is swept by the
+	 * next holder, as after a kill -9: the marker stays). */
 	net_nl_link_del(l->host_if, &ignored);
+	net_ports_remove(l, &ignored);
 	close(l->lock_fd);
 	l->lock_fd = -1;
 	l->attached = false;

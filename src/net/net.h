@@ -90,8 +90,9 @@ struct net_lease {
 };
 
 /* Take a free address (the lowest whose lease file nobody locks) and
- * remove the veth and the port chain (ports.c) a killed run may have
- * left under its name. The default
+ * remove the veth and the port chain (ports.c; only when the address's
+ * ports marker says it may have one) a killed run may have left under
+ * its name. The default
  * network's bridge is set up again when someone removed it; a created
  * network's is not (CN_ERR_NOT_FOUND: the network was removed). */
 int net_lease_acquire(const struct net_conf *c, struct net_lease *l, cn_err *err);
@@ -101,7 +102,8 @@ int net_lease_attach(struct net_lease *l, pid_t pid, cn_err *err);
 /* Inside the sandbox's network namespace (its own process): loopback up,
  * NET_IFNAME with the leased address and up, default route via the gateway. */
 int net_lease_configure(const struct net_lease *l, cn_err *err);
-/* Remove the host end (if the namespace's death has not) and drop the lease. */
+/* Remove the host end (if the namespace's death has not) and the port
+ * chain (if the address is marked as having one), and drop the lease. */
 void net_lease_release(struct net_lease *l);
 
 /* Whether A/PA and B/PB share addresses. */
@@ -155,10 +157,15 @@ char *net_port_str(const struct net_port *p);
 /* DNAT P (N of them) to L's address: a chain of its own named after the
  * bridge and the address (a killed run's is replaced by the next lease). */
 int net_ports_add(const struct net_lease *l, const struct net_port *p, size_t n, cn_err *err);
-/* Remove L's port chain (nothing when it has none). */
+/* Remove L's port chain (nothing when it has none). An address whose
+ * ports marker (ports.c) is absent has none: no nftables at all. */
 int net_ports_remove(const struct net_lease *l, cn_err *err);
+/* Give the port chains of C that predate the markers theirs (once per
+ * lease directory: a stamp file says it was done). */
+int net_ports_adopt(const struct net_conf *c, cn_err *err);
 /* nft: delete the chain NAME (every chain named NAME* when PREFIX) and
- * every jump to it, in one transaction; no table or no chain: nothing. */
+ * every jump to it, in one transaction; no table or no chain: nothing.
+ * A listing of the table that fails otherwise is an error (-1). */
 int net_nft_drop_chains(const char *name, bool prefix, cn_err *err);
 /* Drop the chains published ports hang from (hostports, and the nat
  * prerouting and output hooks) when LISTED (the table, as nft lists it)

@@ -198,19 +198,26 @@ static bool name_matches(const char *s, size_t len, const char *name, bool prefi
 /* Walk the table as nft lists it (with rule handles when HANDLES): ON_CHAIN
  * for each chain's header, ON_RULE for each other line of it (indent
  * stripped), until one returns nonzero (that value is returned). No
- * table: 0, nothing walked. */
+ * table: 0, nothing walked. A listing that fails otherwise (ENOBUFS,
+ * ENOMEM, an interrupted netlink dump...) is -1 with ERR: "no chain" must
+ * never be concluded from a listing that did not happen. */
 typedef int (*chain_fn)(const char *chain, void *ctx);
 typedef int (*rule_fn)(const char *chain, const char *line, void *ctx);
 
-static int walk_table(bool handles, chain_fn on_chain, rule_fn on_rule, void *ctx)
+static int walk_table(bool handles, chain_fn on_chain, rule_fn on_rule, void *ctx, cn_err *err)
 {
-	_cleanup_free_ char *listed = NULL;
+	_cleanup_free_ char *listed = NULL, *tables = NULL;
 	char chain[256] = "", *save = NULL;
 	cn_err ignored;
 	int r = 0;
-	/* No table: the error is nft's "No such file". */
-	if (net_nft_run("list table " NET_NFT_TABLE "\n", handles, &listed, &ignored) < 0)
-		return 0;
+	if (net_nft_run("list table " NET_NFT_TABLE "\n", handles, &listed, err) < 0) {
+		/* Told apart by a listing of the tables, not by nft's wording:
+		 * only when that works and names no table of ours is there none. */
+		if (net_nft_run("list tables\n", false, &tables, &ignored) == 0 &&
+		    !strstr(tables, "table " NET_NFT_TABLE "\n"))
+			return 0;
+		return cn_err_wrap(err, "list the nftables table " NET_NFT_TABLE);
+	}
 	for (char *line = strtok_r(listed, "\n", &save); line && r == 0; line = strtok_r(NULL, "\n", &save)) {
 		line += strspn(line, " \t");
 		if (sscanf(line, "chain %255s", chain) == 1)
@@ -252,8 +259,8 @@ int net_nft_drop_chains(const char *name, bool prefix, cn_err *err)
 	int r = 0;
 	cn_buf_init(&d.rules, 0);
 	cn_buf_init(&d.chains, 0);
-	walk_table(true, drop_chain, drop_jump, &d);
-	if (d.rules.len || d.chains.len) {
+	r = walk_table(true, drop_chain, drop_jump, &d, err);
+	if (r == 0 && (d.rules.len || d.chains.len)) {
 		cn_buf_adds(&d.rules, d.chains.data);
 		r = net_nft_run(d.rules.data, false, NULL, err);
 	}
@@ -267,6 +274,130 @@ static void chain_name(const struct net_lease *l, char *out, size_t len)
 	snprintf(out, len, "p-%s-%08x", l->conf.bridge, l->addr);
 }
 
+/* The ports marker of an address: NET_RUN_DIR/BRIDGE/IP.ports exists from
+ * before its port chain is made until after the chain is gone, so an
+ * address without one provably has no chain, and its lease is taken and
+ * released without nftables (a RUN step never publishes ports, and each
+ * nft context costs milliseconds). Only the lease's holder makes or
+ * removes it; /run is a tmpfs, as the rules it stands for are not kept
+ * across a reboot either. */
+static void marker_path(const char *bridge, uint32_t addr, char *out, size_t len)
+{
+	char ip[INET_ADDRSTRLEN];
+	net_ip_str(addr, ip);
+	snprintf(out, len, "%s/%s/%s.ports", NET_RUN_DIR, bridge, ip);
+}
+
+static bool marked(const struct net_lease *l)
+{
+	char path[PATH_MAX];
+	marker_path(l->conf.bridge, l->addr, path, sizeof(path));
+	/* Anything but "no such file" counts as marked: the slow way is safe. */
+	return access(path, F_OK) == 0 || errno != ENOENT;
+}
+
+static int mark(const char *bridge, uint32_t addr, cn_err *err)
+{
+	char path[PATH_MAX];
+	int fd;
+	marker_path(bridge, addr, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return cn_err_sys(err, "create %s", path);
+	close(fd);
+	return 0;
+}
+
+static int unmark(const struct net_lease *l, cn_err *err)
+{
+	char path[PATH_MAX];
+	marker_path(l->conf.bridge, l->addr, path, sizeof(path));
+	if (unlink(path) < 0 && errno != ENOENT)
+		return cn_err_sys(err, "remove %s", path);
+	return 0;
+}
+
+/* A port chain's marker, made if missing (the chain of an older cairn):
+ * CHAIN "p-BRIDGE-ADDRHEX" (any bridge when BRIDGE is NULL; another
+ * name: nothing). A bridge without a lease directory has no stamp either:
+ * its first lease adopts the chain. */
+static int mark_chain(const char *chain, const char *bridge, cn_err *err)
+{
+	const char *dash = strrchr(chain, '-'), *hex;
+	char br[64], path[PATH_MAX];
+	char *end;
+	unsigned long addr;
+	if (strncmp(chain, "p-", 2) || !dash || dash - chain < 3 || (size_t)(dash - chain - 2) >= sizeof(br))
+		return 0;
+	snprintf(br, sizeof(br), "%.*s", (int)(dash - chain - 2), chain + 2);
+	/* A name, never a path (the chain names come from the nft table). */
+	if (br[0] == '.' || strchr(br, '/'))
+		return 0;
+	hex = dash + 1;
+	errno = 0;
+	addr = strtoul(hex, &end, 16);
+	if (end == hex || *end || errno || addr > 0xffffffffu || (bridge && strcmp(br, bridge)))
+		return 0;
+	marker_path(br, (uint32_t)addr, path, sizeof(path));
+	if (access(path, F_OK) == 0)
+		return 0;
+	if (mark(br, (uint32_t)addr, err) == 0)
+		return 0;
+	if (!bridge && errno == ENOENT)
+		return 0;
+	return -1;
+}
+
+/* Chains made before markers existed (a cairn of an older version): each
+ * p-BRIDGE-ADDRHEX chain of C gets its marker, once per lease directory
+ * (the stamp says it was done). An older cairn run later in the same
+ * boot is caught by check_taken's walk, which marks any chain it meets. */
+#define ADOPT_STAMP "ports-marked"
+
+struct adopt_ctx {
+	const struct net_conf *c;
+	cn_err *err;
+};
+
+static int adopt_chain(const char *chain, void *ctx)
+{
+	struct adopt_ctx *a = ctx;
+	return mark_chain(chain, a->c->bridge, a->err);
+}
+
+static int adopt_rule(const char *chain, const char *line, void *ctx)
+{
+	(void)chain;
+	(void)line;
+	(void)ctx;
+	return 0;
+}
+
+int net_ports_adopt(const struct net_conf *c, cn_err *err)
+{
+	char stamp[PATH_MAX];
+	struct adopt_ctx a = { .c = c, .err = err };
+	_cleanup_close_ int lock = -1;
+	int fd;
+	snprintf(stamp, sizeof(stamp), "%s/%s/" ADOPT_STAMP, NET_RUN_DIR, c->bridge);
+	if (access(stamp, F_OK) == 0)
+		return 0;
+	/* Under the setup lock: no chain is made meanwhile. */
+	if ((lock = net_setup_lock(err)) < 0)
+		return -1;
+	/* Another process may have adopted them while this one waited. */
+	if (access(stamp, F_OK) == 0)
+		return 0;
+	/* No stamp unless every chain was seen and marked. */
+	if (walk_table(false, adopt_chain, adopt_rule, &a, err) < 0)
+		return -1;
+	fd = open(stamp, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return cn_err_sys(err, "create %s", stamp);
+	close(fd);
+	return 0;
+}
+
 int net_ports_unused(const char *listed, cn_err *err)
 {
 	if (strstr(listed, "chain p-") || !strstr(listed, "chain hostports"))
@@ -278,14 +409,15 @@ int net_ports_unused(const char *listed, cn_err *err)
 }
 
 /* Drop L's chain (when SWEEP_ALL, the hooks with the last one); the
- * caller holds the setup lock. */
+ * caller holds the setup lock. The marker goes only once the chain is
+ * provably gone: after a failure, the next holder sweeps again. */
 static int remove_locked(const struct net_lease *l, bool sweep, cn_err *err)
 {
 	char chain[64];
 	_cleanup_free_ char *listed = NULL;
 	cn_err ignored;
 	chain_name(l, chain, sizeof(chain));
-	if (net_nft_drop_chains(chain, false, err) < 0)
+	if (net_nft_drop_chains(chain, false, err) < 0 || unmark(l, err) < 0)
 		return -1;
 	if (!sweep || net_nft_run("list table " NET_NFT_TABLE "\n", false, &listed, &ignored) < 0)
 		return 0;
@@ -294,8 +426,10 @@ static int remove_locked(const struct net_lease *l, bool sweep, cn_err *err)
 
 int net_ports_remove(const struct net_lease *l, cn_err *err)
 {
-	_cleanup_close_ int lock = net_setup_lock(err);
-	if (lock < 0)
+	_cleanup_close_ int lock = -1;
+	if (!marked(l))
+		return 0;
+	if ((lock = net_setup_lock(err)) < 0)
 		return -1;
 	return remove_locked(l, true, err);
 }
@@ -341,6 +475,7 @@ struct taken_ctx {
 	const struct net_port *p;
 	size_t n;
 	bool other;             /* the current chain is another live container's */
+	bool mine_seen;         /* MINE exists while unmarked: an older cairn's */
 	char chain[256];
 	cn_strv dead;
 	cn_err *err;
@@ -350,6 +485,12 @@ static int taken_chain(const char *chain, void *ctx)
 {
 	struct taken_ctx *t = ctx;
 	snprintf(t->chain, sizeof(t->chain), "%s", chain);
+	/* An unmarked chain (an older cairn made it after this boot's
+	 * adoption) gets its marker: its address's next holder sweeps it. */
+	if (mark_chain(chain, NULL, t->err) < 0)
+		return -1;
+	if (!strcmp(chain, t->mine))
+		t->mine_seen = true;
 	t->other = !strncmp(chain, "p-", 2) && strcmp(chain, t->mine);
 	if (t->other && !chain_owner_alive(chain)) {
 		cn_strv_pushdup(&t->dead, chain);
@@ -372,16 +513,20 @@ static int taken_rule(const char *chain, const char *line, void *ctx)
 }
 
 /* docker's "port is already allocated": P against the live containers'
- * chains; the chains of dead ones (a kill -9) are swept on the way. The
- * caller holds the setup lock. */
+ * chains; the chains of dead ones (a kill -9) are swept on the way, and
+ * MINE if it is there (the caller swept a marked one: this is an older
+ * cairn's, whose rules would join the new ones). The caller holds the
+ * setup lock. */
 static int check_taken(const char *mine, const struct net_port *p, size_t n, cn_err *err)
 {
 	struct taken_ctx t = { .mine = mine, .p = p, .n = n, .err = err };
 	cn_err ignored;
-	int r = walk_table(false, taken_chain, taken_rule, &t);
+	int r = walk_table(false, taken_chain, taken_rule, &t, err);
 	for (size_t i = 0; i < t.dead.n; i++)
 		net_nft_drop_chains(t.dead.v[i], false, &ignored);
 	cn_strv_free(&t.dead);
+	if (r == 0 && t.mine_seen)
+		r = net_nft_drop_chains(mine, false, err);
 	return r;
 }
 
@@ -390,16 +535,21 @@ int net_ports_add(const struct net_lease *l, const struct net_port *p, size_t n,
 	char chain[64], cip[INET_ADDRSTRLEN], hip[INET_ADDRSTRLEN];
 	_cleanup_buf_ cn_buf b = { 0 };
 	const char *hp = "fib daddr type local jump hostports";
-	_cleanup_close_ int lock = net_setup_lock(err);
-	if (lock < 0)
+	_cleanup_close_ int lock = -1;
+	/* Nothing to publish: only a killed run's chain to sweep, if marked. */
+	if (!n)
+		return net_ports_remove(l, err);
+	if ((lock = net_setup_lock(err)) < 0)
 		return -1;
 	chain_name(l, chain, sizeof(chain));
 	/* A killed run's chain for this address goes first. */
-	if (remove_locked(l, !n, err) < 0)
+	if (marked(l) && remove_locked(l, false, err) < 0)
 		return -1;
-	if (!n)
-		return 0;
 	if (check_taken(chain, p, n, err) < 0)
+		return -1;
+	/* The marker before the chain: a kill -9 between them leaves a marker
+	 * without a chain, which costs the next holder one sweep. */
+	if (mark(l->conf.bridge, l->addr, err) < 0)
 		return -1;
 	net_ip_str(l->addr, cip);
 	cn_buf_init(&b, 0);

@@ -62,6 +62,21 @@ static const char *short_lower(const char *lower, const char *parent, size_t ple
 	return lower;
 }
 
+/* The kernel refuses a work dir that a volatile mount has used (its
+ * incompat/volatile marker: the upper dir may be incomplete after a
+ * crash). A scratch stack is mounted again in one process and boot (a
+ * RUN --mount's or a heredoc's copy-in, then the step), and a crash would
+ * have thrown the directory away: the marker of the earlier, unmounted
+ * stack goes. */
+static int clear_volatile(const struct sb_rootfs *r, cn_err *err)
+{
+	_cleanup_free_ char *dir = cn_xasprintf("%s/work/incompat/volatile", r->work);
+	_cleanup_free_ char *dirty = cn_xasprintf("%s/dirty", dir);
+	if ((unlink(dirty) < 0 && errno != ENOENT) || (rmdir(dir) < 0 && errno != ENOENT))
+		return cn_err_sys(err, "mount overlay: remove '%s'", dir);
+	return 0;
+}
+
 static int mount_legacy(const struct sb_rootfs *r, bool userns, cn_err *err)
 {
 	_cleanup_buf_ cn_buf opts;
@@ -85,12 +100,24 @@ static int mount_legacy(const struct sb_rootfs *r, bool userns, cn_err *err)
 		for (size_t i = 0; r->upper && i < CN_ARRAY_SIZE(overlay_flags); i++)
 			cn_buf_addf(&opts, ",%s=%s", overlay_flags[i][0], overlay_flags[i][1]);
 	}
-	if (opts.len >= 4096)
+	if (opts.len + 1 > 4096)
 		return cn_err_fail(err, CN_ERR_TOO_BIG, "mount overlay: %zu layers do not fit in the mount "
 				  "options of this kernel (6.8 or later lifts the limit)", r->nlowers);
 	/* Only this helper process's cwd changes. */
 	if (plen && chdir(parent) < 0)
 		return cn_err_sys(err, "chdir '%s'", parent);
+	/* volatile: 5.10 and later; before, the mount is made without it, as
+	 * when it would not fit in the options (it only saves syncs). */
+	if (r->upper && r->scratch && opts.len + sizeof(",volatile") <= 4096) {
+		size_t len = opts.len;
+		cn_buf_adds(&opts, ",volatile");
+		if (mount("overlay", r->merged, "overlay", MS_NODEV, opts.data) == 0)
+			return 0;
+		if (errno != EINVAL)
+			return cn_err_sys(err, "mount overlay on '%s'", r->merged);
+		opts.len = len;
+		opts.data[len] = '\0';
+	}
 	if (mount("overlay", r->merged, "overlay", MS_NODEV | (r->upper ? 0 : MS_RDONLY), opts.data) < 0)
 		return cn_err_sys(err, "mount overlay on '%s'", r->merged);
 	return 0;
@@ -101,6 +128,8 @@ int sb_overlay_mount(const struct sb_rootfs *r, cn_err *err)
 	_cleanup_close_ int fsfd = -1;
 	_cleanup_close_ int mfd = -1;
 	bool userns = cn_userns_nested();
+	if (r->upper && r->scratch && clear_volatile(r, err) < 0)
+		return -1;
 	/* The tests exercise the path older kernels take. */
 	if (getenv("CAIRN_TEST_OVERLAY_LEGACY"))
 		return mount_legacy(r, userns, err);
@@ -128,6 +157,10 @@ int sb_overlay_mount(const struct sb_rootfs *r, cn_err *err)
 		if (fsconfig(fsfd, FSCONFIG_SET_STRING, f[0], f[1], 0) < 0)
 			return fs_error(fsfd, err, f[0]);
 	}
+	/* Unknown before 5.10 (EINVAL): then the mount is made without it. */
+	if (r->upper && r->scratch && fsconfig(fsfd, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0 &&
+	    errno != EINVAL)
+		return fs_error(fsfd, err, "volatile");
 	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
 		/* Before 6.5 overlayfs parsed options the legacy way: every key is
 		 * accepted by fsconfig and "lowerdir+" only fails here. */

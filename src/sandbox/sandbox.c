@@ -1,6 +1,7 @@
 /* Creating sandboxes and waiting for them: the parent's side. */
 #include "sandbox/internal.h"
 #include "sandbox/overlay.h"
+#include "sandbox/seccomp.h"
 #include "sandbox/userns.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -614,6 +615,10 @@ int sb_run(const struct sb_rootfs *rootfs, const struct sb_process *proc, struct
 		if (userns_fd < 0)
 			goto out;
 	}
+	/* Generated once per cairn process, not once per sandbox (a build's
+	 * steps all have the same), and inherited by the clone below. */
+	if (!proc->security || !proc->security->unconfined)
+		sb_seccomp_prepare(sb_process_caps(proc));
 	cf.userns = userns_fd;
 	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
 	    pipe2(out, O_CLOEXEC) < 0 || pipe2(errout, O_CLOEXEC) < 0 ||

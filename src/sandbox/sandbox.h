@@ -25,6 +25,10 @@ struct sb_rootfs {
 	const char *work;
 	const char *merged;
 	const char *empty;      /* an empty dir used as the lower when nlowers == 0 */
+	bool scratch;           /* the upper dir is thrown away unless its maker
+				 * syncs it (a step's commit): mounted volatile
+				 * where the kernel can, so the unmount at the
+				 * sandbox's end does not sync the whole file system */
 };
 
 enum sb_network {

@@ -5,14 +5,25 @@
  * the filter can read. */
 #include "sandbox/seccomp.h"
 #include "util/cleanup.h"
+#include "util/mem.h"
 
 #include <errno.h>
 #include <linux/capability.h>
-#include <stdbool.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* Refused unless the process holds CAP (or CAP2), as docker's profile
  * grants these calls to a container given that capability (--cap-add,
@@ -185,7 +196,8 @@ static scmp_filter_ctx new_ctx(void)
 	return ctx;
 }
 
-int sb_seccomp_build(void **out, uint64_t caps, cn_err *err)
+/* The rules of CAPS as libseccomp's filter context. */
+static int build_ctx(scmp_filter_ctx *out, uint64_t caps, cn_err *err)
 {
 	__attribute__((cleanup(release_ctx))) scmp_filter_ctx ctx = new_ctx();
 	int r;
@@ -212,19 +224,119 @@ int sb_seccomp_build(void **out, uint64_t caps, cn_err *err)
 	return 0;
 }
 
+/* The BPF program itself, as seccomp_load would generate and load it:
+ * generated once and loaded as often as needed (libseccomp generates it
+ * again on every load, which was most of a sandbox's setup CPU). */
+struct sb_filter {
+	unsigned short len;
+	struct sock_filter insns[];
+};
+
+static struct sb_filter *compile(uint64_t caps, cn_err *err)
+{
+	__attribute__((cleanup(release_ctx))) scmp_filter_ctx ctx = NULL;
+	_cleanup_close_ int fd = -1;
+	struct sb_filter *f;
+	struct stat st;
+	int r;
+	if (build_ctx(&ctx, caps, err) < 0)
+		return NULL;
+	fd = memfd_create("cairn-seccomp", MFD_CLOEXEC);
+	if (fd < 0) {
+		cn_err_sys(err, "seccomp: memfd_create");
+		return NULL;
+	}
+	if ((r = seccomp_export_bpf(ctx, fd)) < 0) {
+		cn_err_errno(err, -r, "seccomp: generate the filter");
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0) {
+		cn_err_sys(err, "seccomp: stat the filter");
+		return NULL;
+	}
+	if (st.st_size <= 0 || st.st_size % (off_t)sizeof(struct sock_filter) ||
+	    st.st_size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS) {
+		cn_err_fail(err, CN_ERR_SYSTEM, "seccomp: the generated filter has %lld bytes", (long long)st.st_size);
+		return NULL;
+	}
+	f = cn_xmalloc(sizeof(*f) + (size_t)st.st_size);
+	f->len = (unsigned short)(st.st_size / (off_t)sizeof(struct sock_filter));
+	if (pread(fd, f->insns, (size_t)st.st_size, 0) != (ssize_t)st.st_size) {
+		cn_err_sys(err, "seccomp: read the filter");
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+static struct sb_filter *copy_filter(const struct sb_filter *f)
+{
+	size_t size = sizeof(*f) + f->len * sizeof(f->insns[0]);
+	struct sb_filter *c = cn_xmalloc(size);
+	memcpy(c, f, size);
+	return c;
+}
+
+/* Programs compiled by sb_seccomp_prepare, for this process and its
+ * children (a sandbox's processes are forked after it): filled under the
+ * mutex, read without it (a child may be forked while another thread
+ * holds it), a slot's READY set last. */
+#define CACHE_SLOTS 8
+static struct {
+	_Atomic bool ready;
+	uint64_t caps;
+	struct sb_filter *f;
+} cache[CACHE_SLOTS];
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const struct sb_filter *cached(uint64_t caps)
+{
+	for (size_t i = 0; i < CACHE_SLOTS; i++) {
+		if (!atomic_load_explicit(&cache[i].ready, memory_order_acquire))
+			return NULL;    /* filled in order */
+		if (cache[i].caps == caps)
+			return cache[i].f;
+	}
+	return NULL;
+}
+
+void sb_seccomp_prepare(uint64_t caps)
+{
+	cn_err ignored;
+	size_t i;
+	pthread_mutex_lock(&cache_lock);
+	for (i = 0; i < CACHE_SLOTS && atomic_load_explicit(&cache[i].ready, memory_order_acquire); i++)
+		if (cache[i].caps == caps)
+			break;
+	/* A failure here is left to sb_seccomp_build to report. */
+	if (i < CACHE_SLOTS && !atomic_load_explicit(&cache[i].ready, memory_order_acquire) &&
+	    (cache[i].f = compile(caps, &ignored))) {
+		cache[i].caps = caps;
+		atomic_store_explicit(&cache[i].ready, true, memory_order_release);
+	}
+	pthread_mutex_unlock(&cache_lock);
+}
+
+int sb_seccomp_build(void **out, uint64_t caps, cn_err *err)
+{
+	const struct sb_filter *c = cached(caps);
+	*out = c ? copy_filter(c) : compile(caps, err);
+	return *out ? 0 : -1;
+}
+
 void sb_seccomp_free(void *filter)
 {
-	if (filter)
-		seccomp_release(filter);
+	free(filter);
 }
 
 int sb_seccomp_load(void *filter, bool no_new_privs, cn_err *err)
 {
-	/* libseccomp sets no_new_privs itself unless told not to. */
-	int r = seccomp_attr_set(filter, SCMP_FLTATR_CTL_NNP, no_new_privs ? 1 : 0);
-	if (r == 0)
-		r = seccomp_load(filter);
-	if (r < 0)
-		return cn_err_errno(err, -r, "load the seccomp filter");
+	struct sb_filter *f = filter;
+	struct sock_fprog prog = { .len = f->len, .filter = f->insns };
+	/* What seccomp_load does with no flags attribute set. */
+	if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return cn_err_sys(err, "set no_new_privs");
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		return cn_err_sys(err, "load the seccomp filter");
 	return 0;
 }

@@ -10,10 +10,14 @@
 
 #include "util/err.h"
 
-/* Build the filter (an opaque libseccomp context) to load later, for a
+/* Build the filter (an opaque BPF program) to load later, for a
  * process holding CAPS (docker's profile lets a capability's calls through:
  * CAP_SYS_ADMIN mount, unshare, ...). */
 int sb_seccomp_build(void **filter, uint64_t caps, cn_err *err);
+/* Compile the filter for CAPS once in this process (before forking the
+ * sandbox): sb_seccomp_build, here and in children forked after, copies
+ * it instead of generating it again. Errors are left to the build. */
+void sb_seccomp_prepare(uint64_t caps);
 /* Load it into the calling thread; it is inherited across fork and exec.
  * NO_NEW_PRIVS false: the caller holds CAP_SYS_ADMIN and wants setuid
  * files to keep working. */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -94,6 +95,24 @@ static int child_checks(void *filter)
 	return 0;
 }
 
+static struct rlimit saved_nofile;
+
+/* No new descriptor can be opened (EMFILE) until fds_back. */
+static int no_new_fds(void)
+{
+	struct rlimit none;
+	if (getrlimit(RLIMIT_NOFILE, &saved_nofile) < 0)
+		return -1;
+	none = saved_nofile;
+	none.rlim_cur = 0;
+	return setrlimit(RLIMIT_NOFILE, &none);
+}
+
+static int fds_back(void)
+{
+	return setrlimit(RLIMIT_NOFILE, &saved_nofile);
+}
+
 int main(void)
 {
 	void *filter = NULL;
@@ -135,5 +154,58 @@ int main(void)
 		   "with CAP_SYS_ADMIN unshare passes the filter, reboot still does not (failed step %d)",
 		   WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
 	sb_seccomp_free(filter);
+
+	/* Prepared once in the parent (as sb_run does before its clone): a
+	 * child forked after builds it from the cache, and it refuses the same
+	 * calls; the CAP_SYS_ADMIN program is another entry, not a reuse. */
+	sb_seccomp_prepare(sb_default_caps_mask());
+	sb_seccomp_prepare(sb_default_caps_mask() | (1ULL << 21));
+	sb_seccomp_prepare(sb_default_caps_mask());
+	/* Compiling needs a new descriptor (the program is exported through a
+	 * memfd): with none left, only a cached program can be built. */
+	pid = fork();
+	if (pid == 0) {
+		void *f = NULL;
+		if (no_new_fds() < 0)
+			_exit(99);
+		if (sb_seccomp_build(&f, sb_default_caps_mask() | (1ULL << 22), &err) == 0)
+			_exit(100);
+		_exit(0);
+	}
+	waitpid(pid, &ws, 0);
+	UNIT_CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0,
+		   "without free descriptors a program not prepared cannot be built (status %d)",
+		   WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+	pid = fork();
+	if (pid == 0) {
+		void *f = NULL;
+		if (no_new_fds() < 0)
+			_exit(99);
+		if (sb_seccomp_build(&f, sb_default_caps_mask(), &err) < 0)
+			_exit(100);
+		if (fds_back() < 0)
+			_exit(98);
+		_exit(child_checks(f));
+	}
+	waitpid(pid, &ws, 0);
+	UNIT_CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0,
+		   "the prepared filter refuses the same calls in a forked child (failed step %d)",
+		   WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+	pid = fork();
+	if (pid == 0) {
+		void *f = NULL;
+		if (no_new_fds() < 0 || sb_seccomp_build(&f, sb_default_caps_mask() | (1ULL << 21), &err) < 0 ||
+		    fds_back() < 0 || sb_seccomp_load(f, true, &err) < 0)
+			_exit(1);
+		if (unshare(CLONE_NEWUTS) < 0 && errno == EPERM && geteuid() == 0)
+			_exit(2);
+		if (syscall(SYS_reboot, 0, 0, 0, NULL) >= 0 || errno != EPERM)
+			_exit(3);
+		_exit(0);
+	}
+	waitpid(pid, &ws, 0);
+	UNIT_CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0,
+		   "the prepared CAP_SYS_ADMIN filter is its own (failed step %d)",
+		   WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
 	return UNIT_DONE();
 }
