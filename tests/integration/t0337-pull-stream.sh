@@ -1,7 +1,8 @@
 #!/bin/bash
 # pull unpacks each layer while it downloads (transfer/import.h, xfer_stream):
 # a multi-layer image (deletions, an opaque directory, hard links, symlinks,
-# a file big enough to be written back early; gzip and zstd) pulled into an
+# a file big enough to be written back early; layers synced file by file
+# and by syncfs; gzip and zstd) pulled into an
 # empty store has the snapshots that unpacking its saved archive gives, runs,
 # and fsck passes; a download cut half-way starts over cleanly; a blob cut
 # short or corrupted in the registry's storage leaves no blob, no snapshot
