@@ -139,7 +139,7 @@ struct download {
 	size_t buf_len;
 	cn_err err;
 	/* Unpacking while downloading (when asked): the layer, and its unpacker
-	 * once the first bytes are in (restarted with the download). */
+	 * once the first piece is written (restarted with the download). */
 	struct store *st;
 	const struct store_layer *layer;
 	struct xfer_stream *xs;

@@ -117,59 +117,55 @@ struct sync_set {
 	size_t n;
 };
 
-/* Open every entry under DFD into SET (DFD itself not included). 1: all of
- * them; 0: too many, too deep, or one fsync cannot reach (a symlink, a
- * device node, an overlay whiteout: its inode is written by syncfs only);
- * -1 with errno. */
-static int sync_collect(int dfd, struct sync_set *set, unsigned depth)
+/* Open every entry under DFD into SET (DFD itself not included). False:
+ * syncfs instead, for too many entries, too deep a tree, one fsync cannot
+ * reach (a symlink, a device node, an overlay whiteout: only syncfs
+ * writes its inode), or anything that failed on the way (syncfs does not
+ * depend on it). */
+static bool sync_collect(int dfd, struct sync_set *set, unsigned depth)
 {
-	int dup_fd, r = 1;
+	int dup_fd;
+	bool ok = true;
 	DIR *d;
-	struct dirent *e;
+	struct dirent *e = NULL;
 	if (depth > SYNC_EACH_DEPTH)
-		return 0;
+		return false;
 	dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
 	if (dup_fd < 0)
-		return -1;
+		return false;
 	d = fdopendir(dup_fd);
 	if (!d) {
 		close(dup_fd);
-		return -1;
+		return false;
 	}
 	errno = 0;
-	while (r == 1 && (e = readdir(d))) {
+	while (ok && (e = readdir(d))) {
 		unsigned char type = e->d_type;
 		struct stat sb;
 		int fd;
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		if (type == DT_UNKNOWN) {
-			if (fstatat(dfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
-				r = -1;
+			if (fstatat(dfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 				break;
-			}
 			type = S_ISREG(sb.st_mode) ? DT_REG : S_ISDIR(sb.st_mode) ? DT_DIR : DT_UNKNOWN;
 		}
-		if ((type != DT_REG && type != DT_DIR) || set->n == SYNC_EACH_MAX) {
-			r = 0;
+		if ((type != DT_REG && type != DT_DIR) || set->n == SYNC_EACH_MAX)
 			break;
-		}
-		/* A file no one may read (mode 000 in a rootless store): syncfs. */
+		/* A file no one may read (mode 000 in a rootless store) fails. */
 		fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC |
 			    (type == DT_DIR ? O_DIRECTORY : 0));
-		if (fd < 0) {
-			r = 0;
+		if (fd < 0)
 			break;
-		}
 		set->fds[set->n++] = fd;
 		if (type == DT_DIR)
-			r = sync_collect(fd, set, depth + 1);
+			ok = sync_collect(fd, set, depth + 1);
 		errno = 0;
 	}
-	if (r == 1 && errno != 0)
-		r = -1;
+	/* Left early (E still set), or readdir failed (errno). */
+	ok = ok && !e && errno == 0;
 	closedir(d);
-	return r;
+	return ok;
 }
 
 /* Everything under ROOT_FD (PATH, for messages), and ROOT_FD itself, on
@@ -177,19 +173,20 @@ static int sync_collect(int dfd, struct sync_set *set, unsigned depth)
 static int sync_snapshot(int root_fd, const char *path, cn_err *err)
 {
 	struct sync_set set = { .n = 0 };
-	int r = sync_collect(root_fd, &set, 0);
-	if (r == 1) {
-		for (size_t i = 0; i < set.n && r == 1; i++)
-			if (fsync(set.fds[i]) < 0)
-				r = -1;
-		if (r == 1 && fsync(root_fd) < 0)
-			r = -1;
+	int r = 0;
+	if (sync_collect(root_fd, &set, 0)) {
+		for (size_t i = 0; i < set.n && r == 0; i++)
+			r = fsync(set.fds[i]);
+		if (r == 0)
+			r = fsync(root_fd);
+	} else {
+		r = syncfs(root_fd);
 	}
+	if (r < 0)
+		cn_err_sys(err, "sync '%s'", path);
 	for (size_t i = 0; i < set.n; i++)
 		close(set.fds[i]);
-	if (r == 0)
-		r = syncfs(root_fd) < 0 ? -1 : 1;
-	return r < 0 ? cn_err_sys(err, "sync '%s'", path) : 0;
+	return r < 0 ? -1 : 0;
 }
 
 int xfer_snapshot_layer_unnamed(struct store *st, const struct store_layer *layer, cn_err *err)
