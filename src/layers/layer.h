@@ -147,10 +147,9 @@ int layer_extract(int in_fd, int target_fd, const struct layer_extract_opts *opt
 struct layer_reader {
 	ssize_t (*read)(void *ctx, void *buf, size_t len);
 	void *ctx;
-	/* The caller hashes the blob itself (a download) and compares
-	 * RES->diff_id: a compressed blob's digest is not computed again and
-	 * RES->digest is "" (a plain tar's still is: it is also its diff_id),
-	 * and gzip's CRC-32s are not checked (the two digests cover them). */
+	/* The caller hashes the blob itself (a download): a compressed blob's
+	 * digest is not computed again and RES->digest is "" (a plain tar's
+	 * still is: it is also its diff_id). */
 	bool hashed;
 	/* When set and true (read atomically): stop within one block of
 	 * output, with CN_ERR_INTERRUPTED; the bytes are given up (a download
