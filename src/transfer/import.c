@@ -130,7 +130,9 @@ static bool sync_collect(int dfd, struct sync_set *set, unsigned depth)
 	struct dirent *e = NULL;
 	if (depth > SYNC_EACH_DEPTH)
 		return false;
-	dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+	/* A fresh open, not a dup: a dup shares DFD's offset, and a
+	 * directory read before would list nothing here. */
+	dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dup_fd < 0)
 		return false;
 	d = fdopendir(dup_fd);

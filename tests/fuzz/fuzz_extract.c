@@ -5,7 +5,7 @@
  * markers have something to remove. Bit 1: fix the checksum of every
  * 512-byte block that has the ustar magic, so that mutated headers get
  * past the checksum and reach the extractor. Bit 2: ADD's bzip2 and xz.
- * Bit 3: read as a download does (layer_reader.hashed: no gzip CRCs).
+ * Bit 3: read as a download does (layer_reader.hashed: no blob digest).
  * The rest is the blob (tar, gzip or zstd). Each run
  * gets a fresh target inside the harness's private temp directory, removed
  * afterwards; the extractor is what keeps entries inside it. */
@@ -63,8 +63,8 @@ static void fix_checksums(uint8_t *p, size_t n)
 	}
 }
 
-/* The download's reader (pull): the caller hashes the blob, so gzip
- * CRCs go unchecked on this path. */
+/* The download's reader (pull): the caller hashes the blob, so the
+ * unpacker computes the diff_id only. */
 static ssize_t fd_read(void *ctx, void *buf, size_t len)
 {
 	return read(*(int *)ctx, buf, len);
