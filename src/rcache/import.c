@@ -209,13 +209,14 @@ static void note_failure(struct rc_import *im, const cn_err *err)
 }
 
 /* LAYER as a state from a cache names it: the blob fetched when the store
- * lacks it, else its size checked; then hashed against LAYER's diff_id
- * (and unpacked when no snapshot exists), as a pull checks what it pulls.
+ * lacks it (from a registry unpacked while it downloads, as pull does),
+ * else its size checked; then hashed against LAYER's diff_id (and
+ * unpacked when no snapshot exists), as a pull checks what it pulls.
  * Once per layer and process. */
 static int hook_fetch_layer(void *ctx, struct store *st, const struct store_layer *layer, cn_err *err)
 {
 	struct rc_import *im = ctx;
-	bool had = store_blob_exists(st, layer->digest);
+	bool had = store_blob_exists(st, layer->digest), unpacked = false;
 	_cleanup_free_ char *pair = cn_xasprintf("%s %s %llu", layer->digest, layer->diff_id,
 						 (unsigned long long)layer->size);
 	if (strv_has(&im->verified, pair))
@@ -230,7 +231,7 @@ static int hook_fetch_layer(void *ctx, struct store *st, const struct store_laye
 		struct rc_source *s = &im->src[i];
 		if (!s->used || !rc_doc_layer(&s->doc, layer->digest) || strv_has(&s->missing, layer->digest))
 			continue;
-		if (transport_here(s, err) < 0 || rc_transport_fetch_layer(&s->t, st, layer, err) < 0) {
+		if (transport_here(s, err) < 0 || rc_transport_fetch_layer(&s->t, st, layer, &unpacked, err) < 0) {
 			note_failure(im, err);
 			return cn_err_wrap(err, "--cache-from %s", s->spec->name);
 		}
@@ -244,8 +245,9 @@ static int hook_fetch_layer(void *ctx, struct store *st, const struct store_laye
 		return -1;
 	}
 	/* A layer from outside is hostile: unpacked with every check a pulled
-	 * one gets, or, when a snapshot exists, hashed against its diff_id. */
-	if (xfer_snapshot_layer(st, layer, err) < 0) {
+	 * one gets, or, when a snapshot exists, hashed against its diff_id
+	 * (UNPACKED: done while it downloaded). */
+	if (!unpacked && xfer_snapshot_layer(st, layer, err) < 0) {
 		if (!had && !cn_err_is(err, CN_ERR_INTERRUPTED))
 			xfer_forget_blob(st, layer->digest);
 		note_failure(im, err);

@@ -38,9 +38,11 @@ int rc_transport_get_blob(struct rc_transport *t, const char *digest, size_t max
 			: reg_cache_get_blob(t->reg, digest, max, out, err);
 }
 
-int rc_transport_fetch_layer(struct rc_transport *t, struct store *st, const struct store_layer *l, cn_err *err)
+int rc_transport_fetch_layer(struct rc_transport *t, struct store *st, const struct store_layer *l, bool *unpacked,
+			     cn_err *err)
 {
-	return t->local ? rc_local_fetch_layer(t->local, st, l, err) : reg_cache_fetch_layer(t->reg, st, l, err);
+	*unpacked = false;
+	return t->local ? rc_local_fetch_layer(t->local, st, l, err) : reg_cache_fetch_layer(t->reg, st, l, unpacked, err);
 }
 
 int rc_transport_has_blob(struct rc_transport *t, const char *digest, cn_err *err)

@@ -24,7 +24,11 @@ int rc_transport_open(struct rc_transport *t, const struct rc_spec *spec, const 
 void rc_transport_close(struct rc_transport *t);
 int rc_transport_get_manifest(struct rc_transport *t, cn_buf *body, char digest[CN_DIGEST_STR_SIZE], cn_err *err);
 int rc_transport_get_blob(struct rc_transport *t, const char *digest, size_t max, cn_buf *out, cn_err *err);
-int rc_transport_fetch_layer(struct rc_transport *t, struct store *st, const struct store_layer *l, cn_err *err);
+/* L's blob into the store; *UNPACKED: its snapshot was made (and its
+ * diff_id verified) on the way (a registry's, as pull does), else the
+ * caller unpacks it. */
+int rc_transport_fetch_layer(struct rc_transport *t, struct store *st, const struct store_layer *l, bool *unpacked,
+			     cn_err *err);
 int rc_transport_has_blob(struct rc_transport *t, const char *digest, cn_err *err);
 int rc_transport_push_layers(struct rc_transport *t, struct store *st, const struct store_layer *l, size_t n,
 			     cn_err *err);

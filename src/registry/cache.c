@@ -168,12 +168,15 @@ int reg_cache_get_blob(struct reg_cache *rc, const char *digest, size_t max, cn_
 	return 0;
 }
 
-int reg_cache_fetch_layer(struct reg_cache *rc, struct store *st, const struct store_layer *layer, cn_err *err)
+int reg_cache_fetch_layer(struct reg_cache *rc, struct store *st, const struct store_layer *layer, bool *unpacked,
+			  cn_err *err)
 {
 	struct blob_job job = { .size = layer->size };
 	struct reg_conn k;
 	int r;
 
+	if (unpacked)
+		*unpacked = false;
 	if (!cn_digest_valid(layer->digest))
 		return cn_err_fail(err, CN_ERR_INVALID, "layer '%s': not a sha256 digest", layer->digest);
 	if (store_blob_exists(st, layer->digest) && store_blob_size(st, layer->digest) == layer->size) {
@@ -185,7 +188,7 @@ int reg_cache_fetch_layer(struct reg_cache *rc, struct store *st, const struct s
 	memcpy(job.media_type, layer->media_type, sizeof(job.media_type));
 	if (conn_take(rc, &k, err) < 0)
 		return -1;
-	r = reg_fetch_blob(&k, st, rc->ref.path, &job, NULL, err);
+	r = reg_fetch_blob(&k, st, rc->ref.path, &job, unpacked, err);
 	conn_give(rc, &k);
 	if (r < 0)
 		return -1;

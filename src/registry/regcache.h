@@ -32,8 +32,14 @@ void reg_cache_close(struct reg_cache *rc);
 int reg_cache_get_manifest(struct reg_cache *rc, cn_buf *body, char digest[CN_DIGEST_STR_SIZE], cn_err *err);
 /* A small blob into OUT (at most MAX bytes), verified. */
 int reg_cache_get_blob(struct reg_cache *rc, const char *digest, size_t max, cn_buf *out, cn_err *err);
-/* LAYER's blob into the store (streamed, digest and size verified); not unpacked. */
-int reg_cache_fetch_layer(struct reg_cache *rc, struct store *st, const struct store_layer *layer, cn_err *err);
+/* LAYER's blob into the store (streamed, digest and size verified). With
+ * UNPACKED, the layer is also unpacked while it downloads, as pull does
+ * (transfer/import.h, xfer_stream): *UNPACKED true when it was, its
+ * snapshot published and its diff_id verified; false when the store had
+ * the blob already or it could not be streamed (the caller unpacks it).
+ * NULL: not unpacked. */
+int reg_cache_fetch_layer(struct reg_cache *rc, struct store *st, const struct store_layer *layer, bool *unpacked,
+			  cn_err *err);
 /* 1 the repository has the blob, 0 not, -1 error. */
 int reg_cache_has_blob(struct reg_cache *rc, const char *digest, cn_err *err);
 /* LAYERS' blobs from the store to the repository: each one the registry

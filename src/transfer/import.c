@@ -5,6 +5,7 @@
 #include "util/cleanup.h"
 #include "util/mem.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -101,6 +102,95 @@ static int check_hashes(const struct layer_extract_result *res, const struct sto
 	return 0;
 }
 
+/* ---- a snapshot on disk before it is named ---- */
+
+/* A layer of a few files (an image's big data layers) is synced file by
+ * file: syncfs would wait for every dirty page of the filesystem, the
+ * other layers still being written and other processes' files included.
+ * Past this many entries an fsync each costs more than one syncfs (each
+ * is a device cache flush). */
+#define SYNC_EACH_MAX 32
+#define SYNC_EACH_DEPTH 16
+
+struct sync_set {
+	int fds[SYNC_EACH_MAX];
+	size_t n;
+};
+
+/* Open every entry under DFD into SET (DFD itself not included). False:
+ * syncfs instead, for too many entries, too deep a tree, one fsync cannot
+ * reach (a symlink, a device node, an overlay whiteout: only syncfs
+ * writes its inode), or anything that failed on the way (syncfs does not
+ * depend on it). */
+static bool sync_collect(int dfd, struct sync_set *set, unsigned depth)
+{
+	int dup_fd;
+	bool ok = true;
+	DIR *d;
+	struct dirent *e = NULL;
+	if (depth > SYNC_EACH_DEPTH)
+		return false;
+	/* A fresh open, not a dup: a dup shares DFD's offset, and a
+	 * directory read before would list nothing here. */
+	dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dup_fd < 0)
+		return false;
+	d = fdopendir(dup_fd);
+	if (!d) {
+		close(dup_fd);
+		return false;
+	}
+	errno = 0;
+	while (ok && (e = readdir(d))) {
+		unsigned char type = e->d_type;
+		struct stat sb;
+		int fd;
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (type == DT_UNKNOWN) {
+			if (fstatat(dfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+				break;
+			type = S_ISREG(sb.st_mode) ? DT_REG : S_ISDIR(sb.st_mode) ? DT_DIR : DT_UNKNOWN;
+		}
+		if ((type != DT_REG && type != DT_DIR) || set->n == SYNC_EACH_MAX)
+			break;
+		/* A file no one may read (mode 000 in a rootless store) fails. */
+		fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC |
+			    (type == DT_DIR ? O_DIRECTORY : 0));
+		if (fd < 0)
+			break;
+		set->fds[set->n++] = fd;
+		if (type == DT_DIR)
+			ok = sync_collect(fd, set, depth + 1);
+		errno = 0;
+	}
+	/* Left early (E still set), or readdir failed (errno). */
+	ok = ok && !e && errno == 0;
+	closedir(d);
+	return ok;
+}
+
+/* Everything under ROOT_FD (PATH, for messages), and ROOT_FD itself, on
+ * disk: the snapshot it becomes is named only after this. */
+static int sync_snapshot(int root_fd, const char *path, cn_err *err)
+{
+	struct sync_set set = { .n = 0 };
+	int r = 0;
+	if (sync_collect(root_fd, &set, 0)) {
+		for (size_t i = 0; i < set.n && r == 0; i++)
+			r = fsync(set.fds[i]);
+		if (r == 0)
+			r = fsync(root_fd);
+	} else {
+		r = syncfs(root_fd);
+	}
+	if (r < 0)
+		cn_err_sys(err, "sync '%s'", path);
+	for (size_t i = 0; i < set.n; i++)
+		close(set.fds[i]);
+	return r < 0 ? -1 : 0;
+}
+
 int xfer_snapshot_layer_unnamed(struct store *st, const struct store_layer *layer, cn_err *err)
 {
 	struct store_tmpdir td;
@@ -145,10 +235,8 @@ int xfer_snapshot_layer_unnamed(struct store *st, const struct store_layer *laye
 	if (check_hashes(&res, layer, false, err) < 0)
 		goto out;
 	/* On disk before anything points at it. */
-	if (syncfs(root_fd) < 0) {
-		cn_err_sys(err, "sync '%s'", td.path);
+	if (sync_snapshot(root_fd, td.path, err) < 0)
 		goto out;
-	}
 	r = store_snapshot_commit(st, td.fd, "root", layer->diff_id, err);
 out:
 	store_tmpdir_remove(st, &td);
@@ -332,8 +420,8 @@ int xfer_stream_finish(struct xfer_stream *x, cn_err *err)
 	if (x->have)
 		return 0;
 	/* On disk before anything points at it. */
-	if (syncfs(x->root_fd) < 0)
-		return cn_err_sys(err, "sync '%s'", x->td.path);
+	if (sync_snapshot(x->root_fd, x->td.path, err) < 0)
+		return -1;
 	if (store_snapshot_commit(x->st, x->td.fd, "root", x->layer.diff_id, err) < 0)
 		return cn_err_wrap(err, "layer %s", x->layer.digest);
 	return 0;

@@ -5,6 +5,7 @@
  * markers have something to remove. Bit 1: fix the checksum of every
  * 512-byte block that has the ustar magic, so that mutated headers get
  * past the checksum and reach the extractor. Bit 2: ADD's bzip2 and xz.
+ * Bit 3: read as a download does (layer_reader.hashed: no blob digest).
  * The rest is the blob (tar, gzip or zstd). Each run
  * gets a fresh target inside the harness's private temp directory, removed
  * afterwards; the extractor is what keeps entries inside it. */
@@ -62,6 +63,13 @@ static void fix_checksums(uint8_t *p, size_t n)
 	}
 }
 
+/* The download's reader (pull): the caller hashes the blob, so the
+ * unpacker computes the diff_id only. */
+static ssize_t fd_read(void *ctx, void *buf, size_t len)
+{
+	return read(*(int *)ctx, buf, len);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct layer_extract_opts opts = { .max_bytes = 8u << 20, .max_entries = 4096 };
@@ -89,7 +97,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (!opts.overlay_whiteouts)
 		populate(target);
-	fuzz_debug("layer_extract", layer_extract(in, target, &opts, &res, &err), &err);
+	if (data[0] & 8) {
+		struct layer_reader rd = { .read = fd_read, .ctx = &in, .hashed = true };
+		fuzz_debug("layer_extract_from", layer_extract_from(&rd, target, &opts, &res, &err), &err);
+	} else {
+		fuzz_debug("layer_extract", layer_extract(in, target, &opts, &res, &err), &err);
+	}
 	close(target);
 	close(in);
 	if (cn_rm_rf_at(root_fd, "t", &err) < 0)

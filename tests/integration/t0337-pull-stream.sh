@@ -1,7 +1,8 @@
 #!/bin/bash
 # pull unpacks each layer while it downloads (transfer/import.h, xfer_stream):
 # a multi-layer image (deletions, an opaque directory, hard links, symlinks,
-# a file big enough to be written back early; gzip and zstd) pulled into an
+# a file big enough to be written back early; layers synced file by file
+# and by syncfs; gzip and zstd) pulled into an
 # empty store has the snapshots that unpacking its saved archive gives, runs,
 # and fsck passes; a download cut half-way starts over cleanly; a blob cut
 # short or corrupted in the registry's storage leaves no blob, no snapshot
@@ -232,5 +233,45 @@ check "... does not download the kept blob again" test "$(grep -c "GET .*/blobs/
 check "... and has its snapshot" test -e "$CAIRN_ROOT/snapshots/${z_diff#sha256:}"
 check "... no temp dirs left" no_tmp_left
 stop_proxy
+
+# A gzip layer whose CRC-32 is wrong, though its blob digest and diff_id
+# match the bytes served: pull refuses it as fsck, load and docker do, so
+# the store never holds a layer its own checks call corrupt.
+push_blob() {   # FILE -> its digest, uploaded to team/badcrc
+	local dg loc
+	dg=sha256:$(sha256sum "$1" | cut -d' ' -f1)
+	loc=$(curl -s -D - -o /dev/null -X POST "http://$REG/v2/team/badcrc/blobs/uploads/" | tr -d '\r' |
+		sed -n 's/^[Ll]ocation: //p')
+	case $loc in http*) ;; *) loc=http://$REG$loc ;; esac
+	curl -s -f -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' --data-binary @"$1" \
+		"$loc&digest=$dg" && echo "$dg"
+}
+mkdir -p "$T/crc/tree" && echo "checked" >"$T/crc/tree/f"
+tar -C "$T/crc/tree" -cf "$T/crc/layer.tar" f
+gzip -n -c "$T/crc/layer.tar" >"$T/crc/layer.tgz"
+size=$(stat -c %s "$T/crc/layer.tgz")
+crc=$(od -An -tu1 -j $((size - 8)) -N1 "$T/crc/layer.tgz" | tr -d ' ')
+printf "$(printf '\\%03o' $(((crc + 1) % 256)))" | dd of="$T/crc/layer.tgz" bs=1 seek=$((size - 8)) conv=notrunc 2>/dev/null
+layer=$(push_blob "$T/crc/layer.tgz")
+printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"config":{}}' \
+	"$(sha256sum "$T/crc/layer.tar" | cut -d' ' -f1)" >"$T/crc/config.json"
+config=$(push_blob "$T/crc/config.json")
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":%s}]}' \
+	"$config" "$(stat -c %s "$T/crc/config.json")" "$layer" "$size" >"$T/crc/manifest.json"
+if [ -n "$layer" ] && [ -n "$config" ] && ! gzip -t "$T/crc/layer.tgz" 2>/dev/null &&
+	curl -s -f -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+		--data-binary @"$T/crc/manifest.json" "http://$REG/v2/team/badcrc/manifests/1"; then
+	export CAIRN_ROOT=$T/badcrc
+	expect_fail "a gzip layer with a wrong CRC-32 (digests matching) is refused, naming it" 1 "$layer" \
+		pull -q "$REG/team/badcrc:1"
+	sed 's/^/#   /' "$T/err"
+	check "... as a gzip error" grep -q "gzip" "$T/err"
+	check "... nothing is tagged" expect_no_tag "$REG/team/badcrc:1"
+	check "... no snapshot of it" test -z "$(ls "$CAIRN_ROOT/snapshots" 2>/dev/null)"
+	check "... no temp dirs left" no_tmp_left
+	expect_ok "... fsck passes" fsck
+else
+	fail "push an image whose gzip layer has a wrong CRC-32"
+fi
 stop_registry
 finish

@@ -222,21 +222,21 @@ static void test_roundtrip(struct store *st, struct store *st2)
 	r = reg_cache_put_blob(ro, doc, strlen(doc), doc_digest, &err);
 	UNIT_CHECK(r < 0 && cn_err_is(&err, CN_ERR_INVALID), "a reader does not write: %s",
 		   r < 0 ? err.msg : "accepted");
-	r = reg_cache_fetch_layer(ro, st2, &ls[0], &err);
+	r = reg_cache_fetch_layer(ro, st2, &ls[0], NULL, &err);
 	UNIT_CHECK(r == 0, "fetch_layer brings a layer into another store: %s", r < 0 ? err.msg : "ok");
 	UNIT_CHECK(store_blob_exists(st2, ls[0].digest) && store_blob_size(st2, ls[0].digest) == ls[0].size,
 		   "... the blob is there with its size");
 	UNIT_CHECK(!store_snapshot_exists(st2, ls[0].diff_id), "... and is not unpacked");
 	UNIT_CHECK(reg_cache_bytes_in(ro) == body.len + ls[0].size, "... bytes in: manifest and layer (%llu)",
 		   (unsigned long long)reg_cache_bytes_in(ro));
-	r = reg_cache_fetch_layer(ro, st2, &ls[0], &err);
+	r = reg_cache_fetch_layer(ro, st2, &ls[0], NULL, &err);
 	UNIT_CHECK(r == 0 && seen.exists == 1 && reg_cache_bytes_in(ro) == body.len + ls[0].size,
 		   "a second fetch_layer finds it in the store and moves nothing: %s", r < 0 ? err.msg : "ok");
 
 	/* A digest the registry lacks: refused, nothing left behind. */
 	missing = ls[0];
 	cn_sha256_oneshot("not a layer", 11, missing.digest);
-	r = reg_cache_fetch_layer(ro, st2, &missing, &err);
+	r = reg_cache_fetch_layer(ro, st2, &missing, NULL, &err);
 	UNIT_CHECK(r < 0 && cn_err_is(&err, CN_ERR_NOT_FOUND), "fetch_layer of a blob the registry lacks fails: %s",
 		   r < 0 ? err.msg : "accepted");
 	UNIT_CHECK(r < 0 && strstr(err.msg, missing.digest), "... naming the digest");
@@ -245,9 +245,28 @@ static void test_roundtrip(struct store *st, struct store *st2)
 	/* The right digest with the wrong size: the registry's blob is refused. */
 	missing = ls[1];
 	missing.size = ls[1].size - 1;
-	r = reg_cache_fetch_layer(ro, st2, &missing, &err);
+	r = reg_cache_fetch_layer(ro, st2, &missing, NULL, &err);
 	UNIT_CHECK(r < 0 && cn_err_is(&err, CN_ERR_CORRUPT) && !store_blob_exists(st2, ls[1].digest),
 		   "a layer longer than its declared size is refused: %s", r < 0 ? err.msg : "accepted");
+	/* Asked to, fetch_layer unpacks while it downloads, as pull does: a
+	 * layer that is not its diff_id leaves neither blob nor snapshot. */
+	{
+		bool unpacked = true;
+		missing = ls[1];
+		memcpy(missing.diff_id, ls[0].diff_id, sizeof(missing.diff_id));
+		r = reg_cache_fetch_layer(ro, st2, &missing, &unpacked, &err);
+		UNIT_CHECK(r < 0 && cn_err_is(&err, CN_ERR_CORRUPT) && !unpacked && !store_blob_exists(st2, ls[1].digest) &&
+			   !store_snapshot_exists(st2, ls[0].diff_id) && unit_count_entries(st2->tmp_fd, ".") == 0,
+			   "fetch_layer refuses a layer whose content is not its diff_id, keeping nothing: %s",
+			   r < 0 ? err.msg : "accepted");
+		r = reg_cache_fetch_layer(ro, st2, &ls[1], &unpacked, &err);
+		UNIT_CHECK(r == 0 && unpacked && store_blob_exists(st2, ls[1].digest) &&
+			   store_snapshot_exists(st2, ls[1].diff_id), "fetch_layer with UNPACKED unpacks it on the way: %s",
+			   r < 0 ? err.msg : "ok");
+		r = reg_cache_fetch_layer(ro, st2, &ls[1], &unpacked, &err);
+		UNIT_CHECK(r == 0 && !unpacked, "... and says it did not when the store has the blob already: %s",
+			   r < 0 ? err.msg : "ok");
+	}
 	r = reg_cache_get_blob(ro, missing.digest, 1 << 20, &blob, &err);
 	UNIT_CHECK(r == 0, "get_blob of a layer digest works too (verified): %s", r < 0 ? err.msg : "ok");
 	cn_sha256_oneshot("nothing", 7, missing.digest);
