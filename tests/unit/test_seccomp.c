@@ -97,6 +97,22 @@ static int child_checks(void *filter)
 
 static struct rlimit saved_nofile;
 
+/* In a child with FILTER (built for CAP_SYS_ADMIN) loaded: unshare passes
+ * the filter, reboot still does not. 0, or the step that failed. */
+static int sysadmin_checks(void *filter)
+{
+	cn_err err;
+	if (sb_seccomp_load(filter, true, &err) < 0)
+		return 1;
+	/* As root here the kernel allows it; only the filter could refuse. */
+	if (unshare(CLONE_NEWUTS) < 0 && errno == EPERM && geteuid() == 0)
+		return 2;
+	/* bad magic: without the filter EINVAL, never a reboot */
+	if (syscall(SYS_reboot, 0, 0, 0, NULL) >= 0 || errno != EPERM)
+		return 3;
+	return 0;
+}
+
 /* No new descriptor can be opened (EMFILE) until fds_back. */
 static int no_new_fds(void)
 {
@@ -138,17 +154,8 @@ int main(void)
 	if (!filter)
 		return UNIT_DONE();
 	pid = fork();
-	if (pid == 0) {
-		if (sb_seccomp_load(filter, true, &err) < 0)
-			_exit(1);
-		/* As root here the kernel allows it; only the filter could refuse. */
-		if (unshare(CLONE_NEWUTS) < 0 && errno == EPERM && geteuid() == 0)
-			_exit(2);
-		/* bad magic: without the filter EINVAL, never a reboot */
-		if (syscall(SYS_reboot, 0, 0, 0, NULL) >= 0 || errno != EPERM)
-			_exit(3);
-		_exit(0);
-	}
+	if (pid == 0)
+		_exit(sysadmin_checks(filter));
 	waitpid(pid, &ws, 0);
 	UNIT_CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0,
 		   "with CAP_SYS_ADMIN unshare passes the filter, reboot still does not (failed step %d)",
@@ -195,13 +202,9 @@ int main(void)
 	if (pid == 0) {
 		void *f = NULL;
 		if (no_new_fds() < 0 || sb_seccomp_build(&f, sb_default_caps_mask() | (1ULL << 21), &err) < 0 ||
-		    fds_back() < 0 || sb_seccomp_load(f, true, &err) < 0)
+		    fds_back() < 0)
 			_exit(1);
-		if (unshare(CLONE_NEWUTS) < 0 && errno == EPERM && geteuid() == 0)
-			_exit(2);
-		if (syscall(SYS_reboot, 0, 0, 0, NULL) >= 0 || errno != EPERM)
-			_exit(3);
-		_exit(0);
+		_exit(sysadmin_checks(f));
 	}
 	waitpid(pid, &ws, 0);
 	UNIT_CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0,
