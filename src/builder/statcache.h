@@ -78,6 +78,14 @@ void bf_statcache_free(struct bf_statcache *sc);
 /* For tests: save at most MAX entries instead of BF_STATCACHE_MAX_SAVED. */
 void bf_statcache_set_max_saved(struct bf_statcache *sc, size_t max);
 
+/* For tests: use a recent level from a main file of BYTES on (default
+ * 4 MiB). */
+void bf_statcache_set_recent_min(struct bf_statcache *sc, uint64_t bytes);
+
+/* For tests and statistics: bytes this cache wrote to its files (runs,
+ * recent level, main file). */
+uint64_t bf_statcache_bytes_written(const struct bf_statcache *sc);
+
 /* For tests and statistics: content bytes hashed so far by this cache, and
  * the number of live entries. */
 uint64_t bf_statcache_bytes_hashed(const struct bf_statcache *sc);

@@ -71,12 +71,13 @@ void scf_rec_get(const unsigned char *p, struct scf_rec *r)
 	r->dev = scf_get_le(p + 40, 8);
 	r->used = scf_get_le(p + 48, 8);
 	memcpy(r->md, p + 56, 32);
+	r->dead = scf_get_le(p + 4, 4) & SCF_F_DEAD;
 }
 
 void scf_rec_put(unsigned char *p, size_t len, const struct scf_rec *r)
 {
 	scf_put_le(p, len, 4);
-	scf_put_le(p + 4, 0, 4);
+	scf_put_le(p + 4, r->dead ? SCF_F_DEAD : 0, 4);
 	scf_put_le(p + 8, r->size, 8);
 	scf_put_le(p + 16, r->mtime_ns, 8);
 	scf_put_le(p + 24, r->ctime_ns, 8);
@@ -142,7 +143,7 @@ enum scf_got scf_blk_read(int fd, uint64_t off, uint64_t size, struct scf_blk *b
 		if (SCF_BLOCK_HEAD + nbytes - pos < SCF_ENTRY_FIXED)
 			return SCF_BAD;
 		len = scf_get_le(p, 4);
-		if (len == 0 || len > BF_STATCACHE_MAX_KEY || scf_get_le(p + 4, 4) != 0 ||
+		if (len == 0 || len > BF_STATCACHE_MAX_KEY || (scf_get_le(p + 4, 4) & ~(uint64_t)SCF_F_DEAD) != 0 ||
 		    SCF_BLOCK_HEAD + nbytes - pos - SCF_ENTRY_FIXED < len ||
 		    memchr(p + SCF_ENTRY_FIXED, '\0', len))
 			return SCF_BAD;
