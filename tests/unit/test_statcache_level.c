@@ -1,0 +1,248 @@
+/* The stat cache's recent level (cache/stat.recent): a save that adds a
+ * little to a big cache writes the little, not the whole file; what it
+ * says (new entries, dropped ones) wins over the main file; a damaged one
+ * costs misses, never a wrong digest; a save with much that is new folds
+ * it into the main file and removes it. */
+#include "builder/statcache.h"
+#include "util/cleanup.h"
+#include "util/digest.h"
+#include "util/fs.h"
+#include "util/mem.h"
+#include "unit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define N 3000
+
+static char base[] = "/tmp/cairn-sclevel-XXXXXX";
+static int base_fd = -1, cache_fd = -1, one_fd = -1;
+static cn_err err;
+static char one_digest[CN_DIGEST_STR_SIZE];
+
+static struct bf_statcache *load(void)
+{
+	struct bf_statcache *sc = NULL;
+	cn_err_clear(&err);
+	if (bf_statcache_load(cache_fd, "stat", &sc, &err) < 0 || !sc)
+		unit_fixture_fail("load");
+	return sc;
+}
+
+static void save(struct bf_statcache *sc)
+{
+	if (bf_statcache_save(sc, cache_fd, "stat", &err) < 0)
+		unit_fixture_fail("save");
+}
+
+/* Does KEY (the file FD) hit in SC? Its digest must be right either way. */
+static bool hits_fd(struct bf_statcache *sc, int fd, const char *key, const char *want)
+{
+	char d[CN_DIGEST_STR_SIZE];
+	uint64_t before = bf_statcache_bytes_hashed(sc);
+	if (bf_statcache_file_digest(sc, fd, key, d, &err) < 0)
+		unit_fixture_fail(key);
+	if (strcmp(d, want) != 0)
+		unit_fixture_fail("a wrong digest");
+	return bf_statcache_bytes_hashed(sc) == before;
+}
+
+static bool hits(struct bf_statcache *sc, const char *key)
+{
+	return hits_fd(sc, one_fd, key, one_digest);
+}
+
+static struct stat stat_of(const char *name)
+{
+	struct stat st = { 0 };
+	if (fstatat(cache_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		st.st_ino = 0;
+	return st;
+}
+
+/* A saved cache of N keys /k/000000... (about 300 KB), no recent level. */
+static void make_cache(void)
+{
+	struct bf_statcache *sc;
+	unlinkat(cache_fd, "stat", 0);
+	unlinkat(cache_fd, "stat.recent", 0);
+	sc = load();
+	for (size_t i = 0; i < N; i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "/k/%06zu", i);
+		hits(sc, key);
+	}
+	save(sc);
+	bf_statcache_free(sc);
+}
+
+static bool all_hit(struct bf_statcache *sc)
+{
+	for (size_t i = 0; i < N; i += 7) {
+		char key[32];
+		snprintf(key, sizeof(key), "/k/%06zu", i);
+		if (!hits(sc, key))
+			return false;
+	}
+	return true;
+}
+
+static void test_recent(void)
+{
+	struct bf_statcache *sc;
+	struct stat main0, st;
+	int fresh;
+
+	make_cache();
+	main0 = stat_of("stat");
+	sc = load();
+	bf_statcache_set_recent_min(sc, 0);
+	UNIT_CHECK(!hits(sc, "/new/1"), "a new key is hashed");
+	save(sc);
+	st = stat_of("stat");
+	UNIT_CHECK(st.st_ino == main0.st_ino && st.st_size == main0.st_size,
+		   "one new entry leaves the main file as it was");
+	UNIT_CHECK(stat_of("stat.recent").st_ino != 0, "…and goes to stat.recent");
+	UNIT_CHECK(bf_statcache_bytes_written(sc) * 8 < (uint64_t)main0.st_size,
+		   "…writing %llu bytes next to a %lld-byte cache",
+		   (unsigned long long)bf_statcache_bytes_written(sc), (long long)main0.st_size);
+	UNIT_CHECK(hits(sc, "/new/1") && all_hit(sc), "the saving session still hits both");
+	bf_statcache_free(sc);
+
+	sc = load();
+	UNIT_CHECK(hits(sc, "/new/1") && all_hit(sc), "loaded: the recent and the main file's keys hit");
+	bf_statcache_free(sc);
+
+	/* A key found stale (another, racy file under its name) is dropped by
+	 * the recent level: the main file's entry for it is not used. */
+	unit_put_bytes(base_fd, "fresh", "2", 1, 0644);
+	fresh = openat(base_fd, "fresh", O_RDONLY | O_CLOEXEC);
+	if (fresh < 0)
+		unit_fixture_fail("open fresh");
+	sc = load();
+	bf_statcache_set_recent_min(sc, 0);
+	{
+		char d2[CN_DIGEST_STR_SIZE];
+		cn_sha256 h;
+		cn_sha256_init(&h);
+		cn_sha256_update(&h, "2", 1);
+		cn_sha256_final(&h, d2);
+		UNIT_CHECK(!hits_fd(sc, fresh, "/k/000007", d2), "another file under a known key is hashed");
+	}
+	save(sc);
+	bf_statcache_free(sc);
+	close(fresh);
+	UNIT_CHECK(stat_of("stat").st_ino == main0.st_ino, "the drop went to the recent level");
+	sc = load();
+	UNIT_CHECK(!hits(sc, "/k/000007"), "the dropped key misses although the main file holds it");
+	UNIT_CHECK(hits(sc, "/k/000014") && hits(sc, "/new/1"), "other keys still hit");
+	/* A save with much that is new (no recent_min override: the 4 MiB
+	 * default is above this file) goes into the main file. */
+	for (int i = 0; i < 50; i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "/new/%d", 100 + i);
+		hits(sc, key);
+	}
+	save(sc);
+	bf_statcache_free(sc);
+	st = stat_of("stat");
+	UNIT_CHECK(st.st_ino != main0.st_ino, "a big save writes a new main file");
+	UNIT_CHECK(stat_of("stat.recent").st_ino == 0 && errno == ENOENT, "…and removes the recent level");
+	sc = load();
+	UNIT_CHECK(bf_statcache_count(sc) == N + 1 + 50, "all entries are in it (%zu)", bf_statcache_count(sc));
+	UNIT_CHECK(all_hit(sc) && hits(sc, "/new/1") && hits(sc, "/new/149") && hits(sc, "/k/000007"),
+		   "…and hit");
+	bf_statcache_free(sc);
+}
+
+/* A flipped byte in the recent level: its keys are misses (hashed, the
+ * right digest), the main file's keys still hit, and the next save into
+ * the main file loses only the damaged block's entries. */
+static void test_damaged_recent(void)
+{
+	struct bf_statcache *sc;
+	cn_buf b;
+	size_t hit = 0;
+
+	make_cache();
+	sc = load();
+	bf_statcache_set_recent_min(sc, 0);
+	for (int i = 0; i < 20; i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "/new/%d", i);
+		hits(sc, key);
+	}
+	save(sc);
+	bf_statcache_free(sc);
+	UNIT_CHECK(stat_of("stat.recent").st_ino != 0, "20 new entries went to stat.recent");
+
+	cn_buf_init(&b, 0);
+	if (cn_read_file_at(cache_fd, "stat.recent", (size_t)1 << 20, &b, NULL) < 0 || b.len < 200)
+		unit_fixture_fail("read stat.recent");
+	b.data[24 + 8 + 88 + 20] ^= 1;       /* inside block 0's entries */
+	unit_put_bytes(cache_fd, "stat.recent", b.data, b.len, 0600);
+	cn_buf_free(&b);
+
+	sc = load();
+	for (int i = 0; i < 20; i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "/new/%d", i);
+		hit += hits(sc, key);
+	}
+	UNIT_CHECK(hit == 0, "the damaged level's keys miss (%zu hits), with the right digest", hit);
+	UNIT_CHECK(all_hit(sc), "the main file's keys hit");
+	bf_statcache_free(sc);
+}
+
+/* A recent level that is not a regular file is not read, and a save
+ * replaces it. */
+static void test_recent_symlink(void)
+{
+	struct bf_statcache *sc;
+	make_cache();
+	if (symlinkat("/etc/passwd", cache_fd, "stat.recent") < 0)
+		unit_fixture_fail("symlink");
+	sc = load();
+	UNIT_CHECK(all_hit(sc), "a symlinked recent level is ignored");
+	hits(sc, "/new/x");
+	save(sc);
+	bf_statcache_free(sc);
+	UNIT_CHECK(!S_ISLNK(stat_of("stat.recent").st_mode), "…and replaced by the save");
+	sc = load();
+	UNIT_CHECK(hits(sc, "/new/x") && all_hit(sc), "…whose entries load");
+	bf_statcache_free(sc);
+}
+
+int main(void)
+{
+	struct timespec nap = { .tv_sec = BF_STATCACHE_RACY_NS / 1000000000LL, .tv_nsec = 300000000 };
+	cn_sha256 h;
+	base_fd = unit_tmpdir(base);
+	unit_mkdir(base_fd, "cache", 0700);
+	cache_fd = openat(base_fd, "cache", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	unit_put_bytes(base_fd, "one", "1", 1, 0644);
+	nanosleep(&nap, NULL);  /* out of the racy window */
+	one_fd = openat(base_fd, "one", O_RDONLY | O_CLOEXEC);
+	if (one_fd < 0)
+		unit_fixture_fail("open one");
+	cn_sha256_init(&h);
+	cn_sha256_update(&h, "1", 1);
+	cn_sha256_final(&h, one_digest);
+
+	test_recent();
+	test_damaged_recent();
+	test_recent_symlink();
+
+	close(one_fd);
+	close(cache_fd);
+	close(base_fd);
+	cn_rm_rf_at(AT_FDCWD, base, NULL);
+	return UNIT_DONE();
+}
