@@ -720,11 +720,12 @@ static size_t *table_order(struct bf_statcache *sc, size_t *n)
 	return order;
 }
 
-/* The inputs SRC merged into W, keeping at most SC->max_saved entries and
- * BF_STATCACHE_MAX_FILE bytes, the most recently used (for the main file,
- * BOTTOM; a recent level is only written while that bound cannot be met). */
+/* The inputs SRC merged into W, keeping at most MAX_COUNT entries and
+ * BF_STATCACHE_MAX_FILE bytes: for the main file (BOTTOM) the most
+ * recently used; a recent level is only written where the headers say the
+ * bound is not reached (the writer stops at it whatever the files hold). */
 static void write_merged(struct bf_statcache *sc, struct src *src, size_t ns, bool bottom,
-			 struct scf_writer *w)
+			 uint64_t max_count, struct scf_writer *w)
 {
 	const uint64_t max_bytes = BF_STATCACHE_MAX_FILE - BF_STATCACHE_MAX_FILE / 64;
 	struct timespec now;
@@ -735,7 +736,7 @@ static void write_merged(struct bf_statcache *sc, struct src *src, size_t ns, bo
 	k.now_s = (uint64_t)now.tv_sec;
 	/* Whatever the first pass makes of the files read (their headers'
 	 * counts are not checked), the writer stops at the bounds. */
-	w->max_count = sc->max_saved;
+	w->max_count = max_count;
 	w->max_bytes = max_bytes;
 	for (size_t i = 0; i < ns; i++) {
 		if (src[i].table) {
@@ -923,10 +924,11 @@ static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, bool m
 	mcount = src[ns].rd.count;
 	ninit = ns + 1;
 	new_bytes = rsize + sc->runs_bytes + sc->key_bytes + n * SCF_ENTRY_FIXED;
-	/* Only a main file that checks out (its header, at least) and bounds
-	 * that a merge into it cannot exceed. */
-	recent = may_recent && !src[ns].rd.eof && msize >= sc->recent_min && new_bytes <= msize / 8 &&
-		 mcount + rcount + sc->runs_count + n <= sc->max_saved;
+	/* Only over the main file this session read (which checked out: a
+	 * damaged or another saver's new one is replaced) and within bounds
+	 * that a merge into it could not exceed. */
+	recent = may_recent && sc->main.fd >= 0 && sc->main.ino == mino && msize >= sc->recent_min &&
+		 new_bytes <= msize / 8 && mcount + rcount + sc->runs_count + n <= sc->max_saved;
 	if (!recent)
 		ns++;   /* the main file is an input too */
 
@@ -939,7 +941,8 @@ static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, bool m
 		cn_err_sys(err, "stat cache: write '%s'", name);
 		goto out;
 	}
-	write_merged(sc, src, ns, !recent, &w);
+	/* A recent level: with the main file's entries within the bound. */
+	write_merged(sc, src, ns, !recent, recent ? sc->max_saved - mcount : sc->max_saved, &w);
 	if (scf_w_finish(&w) < 0) {
 		cn_err_sys(err, "stat cache: write '%s'", name);
 		goto out;
@@ -966,12 +969,6 @@ static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, bool m
 	scf_level_close(&sc->recent);
 	if (recent) {
 		scf_level_from_writer(&sc->recent, &w);
-		if (sc->main.fd < 0 || sc->main.ino != mino) {
-			/* Another saver's main file: read it from now on. */
-			scf_level_close(&sc->main);
-			if (scf_level_scan(&sc->main, disk, msize))
-				disk = -1;
-		}
 		sc->live = (size_t)(sc->main.count + sc->recent.count);
 	} else {
 		scf_level_close(&sc->main);
