@@ -1,26 +1,40 @@
 /* The stat cache, at a memory bound whatever the number of files: the
- * cache file is sorted by path and read block by block (an in-memory index
- * holds each block's offset and first key), and what a session records
- * goes into a bounded in-memory table (open addressing, linear probing,
- * keyed SipHash-2-4 through OpenSSL's EVP_MAC, so that file names from a
- * build context cannot be chosen to collide) that is merged into a new
- * file when it fills up and at the save. The file:
+ * cache files are sorted by path and read block by block (an in-memory
+ * index holds each block's offset and first key), and what a session
+ * records goes into a bounded in-memory table (open addressing, linear
+ * probing, keyed SipHash-2-4 through OpenSSL's EVP_MAC, so that file names
+ * from a build context cannot be chosen to collide).
+ *
+ * Writes are bounded too. A full table is written, sorted, to a run (an
+ * unnamed file of the session's, at most SC_MAX_RUNS of them); the save
+ * merges the table, the runs and the files on disk in one k-way pass. A
+ * save whose new entries are small next to the main file NAME (an eighth
+ * of it, from SC_RECENT_MIN on) rewrites only the recent level
+ * NAME.recent (the earlier recent level merged with what is new), else
+ * everything goes into a new main file and the recent level is removed.
+ * Lookups read the table, the runs (newest first), the recent level, the
+ * main file: the first that holds a key decides. Each file:
  *
  *   header   "cairnsc\0"  u32 version (2)  u32 flags (0)  u64 count
  *   blocks   u32 nbytes  u32 nentries  nbytes of entries  32 bytes sha256
  *            of the block's 8-byte head and its entries
  *   end      u32 0  u32 0, then the end of the file
- *   entry    u32 key_len  u32 flags (0)  u64 size  u64 mtime_ns  u64 ctime_ns
+ *   entry    u32 key_len  u32 flags  u64 size  u64 mtime_ns  u64 ctime_ns
  *            u64 ino  u64 dev  u64 used (unix seconds)  32 bytes sha256
  *            key_len bytes of key (no NUL)
  *
  * integers little-endian, keys strictly increasing in path order (bytes,
  * '/' before any other: the order in which the COPY walk, names sorted per
- * directory, visits them, so its lookups read each block once). A block is
- * cut after SCF_BLOCK bytes of entries. A file whose structure (header,
- * block heads, first keys, end) does not check out loads as an empty
- * cache; a block whose digest or entries do not is a miss for its keys
- * (checked when it is read: a load reads the block heads only).
+ * directory, visits them, so its lookups read each block once). Entry
+ * flags: 0, or SCF_F_DEAD (1) in a run or recent level: the key was
+ * dropped, the levels below are not asked (the main file holds none). A
+ * block is cut after SCF_BLOCK bytes of entries. A file whose structure
+ * (header, block heads, first keys, end) does not check out loads as an
+ * empty level; a block whose digest or entries do not is a miss for its
+ * keys in that level (checked when it is read: a load reads the block
+ * heads only). Every entry is a fact about a file as it was (used only
+ * when all five stat fields still match), so a damaged level above an
+ * older one costs misses or an older fact, never a wrong digest.
  */
 #include "builder/statcache.h"
 #include "builder/statcache_file.h"
@@ -544,48 +558,6 @@ int bf_statcache_file_digest_st(struct bf_statcache *sc, int fd, const struct st
 	return 0;
 }
 
-/* A name for the temp file next to NAME, unique enough that O_EXCL or
- * linkat seldom meets an existing one (then the caller tries another). */
-static char *tmp_name(const char *name, unsigned attempt)
-{
-	const char *slash = strrchr(name, '/');
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return cn_xasprintf("%.*s.%s.tmp-%d-%lx-%u", slash ? (int)(slash - name + 1) : 0, name,
-			    slash ? slash + 1 : name, (int)getpid(), (unsigned long)ts.tv_nsec, attempt);
-}
-
-/* Give the unnamed file FD a temp name in DIRFD. */
-static char *link_tmpfile(int fd, int dirfd, const char *name)
-{
-	_cleanup_free_ char *proc = cn_xasprintf("/proc/self/fd/%d", fd);
-	for (unsigned i = 0; i < 8; i++) {
-		char *tmp = tmp_name(name, i);
-		if (linkat(fd, "", dirfd, tmp, AT_EMPTY_PATH) == 0 ||
-		    (errno != EEXIST && linkat(AT_FDCWD, proc, dirfd, tmp, AT_SYMLINK_FOLLOW) == 0))
-			return tmp;
-		free(tmp);
-		if (errno != EEXIST)
-			return NULL;
-	}
-	return NULL;
-}
-
-static int create_named(int dirfd, const char *name, char **tmp)
-{
-	for (unsigned i = 0; i < 8; i++) {
-		int fd;
-		*tmp = tmp_name(name, i);
-		fd = openat(dirfd, *tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd >= 0 || errno != EEXIST)
-			return fd;
-		free(*tmp);
-		*tmp = NULL;
-	}
-	return -1;
-}
-
-
 /* ---- saving: the table merged with the file as it is by then ---- */
 
 /* Entries by the hour of their last use, for eviction. */
@@ -772,19 +744,6 @@ static void write_merged(struct bf_statcache *sc, struct src *src, size_t ns, bo
 	merge(sc, src, ns, bottom, &k);
 }
 
-/* A new file in NAME's directory under DIRFD: unnamed first, so that a
- * process killed while writing leaves nothing behind; a named temp (*TMP)
- * where O_TMPFILE is not supported. */
-static int open_new(int dirfd, const char *name, char **tmp)
-{
-	const char *slash = strrchr(name, '/');
-	_cleanup_free_ char *dir = slash ? cn_xstrndup(name, (size_t)(slash - name)) : cn_xstrdup(".");
-	int fd = openat(dirfd, *dir ? dir : "/", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0)
-		fd = create_named(dirfd, name, tmp);
-	return fd;
-}
-
 /* Start W on FD: room for the header. */
 static int writer_start(struct scf_writer *w, int fd)
 {
@@ -819,7 +778,7 @@ static int spill(struct bf_statcache *sc)
 	_cleanup_free_ size_t *order = NULL;
 	struct scf_writer w;
 	size_t n;
-	int fd = open_new(sc->dirfd, sc->name, &tmp);
+	int fd = scf_open_new(sc->dirfd, sc->name, &tmp);
 	if (fd < 0)
 		return -1;
 	if (tmp)
@@ -932,7 +891,7 @@ static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, bool m
 	if (!recent)
 		ns++;   /* the main file is an input too */
 
-	fd = open_new(dirfd, recent ? rname : name, &tmp);
+	fd = scf_open_new(dirfd, recent ? rname : name, &tmp);
 	if (fd < 0) {
 		cn_err_sys(err, "stat cache: create a temp file for '%s'", name);
 		goto out;
@@ -948,7 +907,7 @@ static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, bool m
 		goto out;
 	}
 	sc->bytes_written += w.off + SCF_BLOCK_HEAD;
-	if (!tmp && !(tmp = link_tmpfile(fd, dirfd, recent ? rname : name))) {
+	if (!tmp && !(tmp = scf_link_tmpfile(fd, dirfd, recent ? rname : name))) {
 		cn_err_sys(err, "stat cache: link a temp file for '%s'", name);
 		goto out;
 	}

@@ -15,8 +15,10 @@
  *
  * Memory stays bounded whatever the number of files: the file is sorted
  * and read a block at a time, and what a session records is held in a
- * table of at most BF_STATCACHE_MAX_TABLE entries, saved (merged into the
- * file) whenever it fills up. */
+ * table of at most BF_STATCACHE_MAX_TABLE entries, written to a sorted run
+ * (an unnamed file next to NAME) whenever it fills up. Writes stay bounded:
+ * the save merges the runs once, and a save that adds little to a big
+ * cache writes NAME.recent (a small level over NAME), not all of NAME. */
 #ifndef BF_STATCACHE_H
 #define BF_STATCACHE_H
 
@@ -47,8 +49,8 @@ struct bf_statcache;
 /* An empty cache not tied to any file. */
 struct bf_statcache *bf_statcache_new(void);
 
-/* Load the cache from NAME under DIRFD (where it is also saved to when its
- * table fills up). A missing file, or one that is not a
+/* Load the cache from NAME and NAME.recent under DIRFD (next to which it
+ * writes runs when its table fills up). A missing file, or one that is not a
  * regular file, too big, truncated or corrupt, gives an empty cache (which a
  * later save replaces). Only an error reading it (EIO, EACCES, ...) fails. */
 int bf_statcache_load(int dirfd, const char *name, struct bf_statcache **out, cn_err *err);
@@ -66,8 +68,10 @@ int bf_statcache_file_digest_st(struct bf_statcache *sc, int fd, const struct st
 
 /* Write the cache to NAME under DIRFD if anything changed since the load
  * or the last save (temp file and rename; no fsync), under an flock of
- * NAME's directory, merged with the entries the file holds by then: SC's
- * view of a file wins. Keeps the BF_STATCACHE_MAX_SAVED most recently used
+ * NAME's directory, merged with the entries the files hold by then: SC's
+ * view of a file wins. What is new goes to NAME.recent while it and that
+ * level stay under an eighth of NAME (NAME of 4 MiB or more), else all
+ * into a new NAME (NAME.recent removed). Keeps the BF_STATCACHE_MAX_SAVED most recently used
  * entries and at most BF_STATCACHE_MAX_FILE (1 GiB) bytes (less 1/64 of it
  * for room); whatever the file read claims, the writer stops at both.
  * SC goes on with the file written. */
@@ -87,7 +91,8 @@ void bf_statcache_set_recent_min(struct bf_statcache *sc, uint64_t bytes);
 uint64_t bf_statcache_bytes_written(const struct bf_statcache *sc);
 
 /* For tests and statistics: content bytes hashed so far by this cache, and
- * the number of live entries. */
+ * the number of live entries (counted once per level: an estimate where a
+ * recent level or run holds a key of the main file). */
 uint64_t bf_statcache_bytes_hashed(const struct bf_statcache *sc);
 size_t bf_statcache_count(const struct bf_statcache *sc);
 /* For tests: blocks of the cache file lookups read (and checked). */

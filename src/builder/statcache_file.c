@@ -4,7 +4,12 @@
 #include "util/fs.h"
 #include "util/mem.h"
 
+#include "util/cleanup.h"
+
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -272,3 +277,58 @@ bool scf_rd_next(struct scf_reader *rd, const char **key, size_t *len, struct sc
 	return true;
 }
 
+/* ---- new files ---- */
+
+/* A name for the temp file next to NAME, unique enough that O_EXCL or
+ * linkat seldom meets an existing one (then the caller tries another). */
+static char *tmp_name(const char *name, unsigned attempt)
+{
+	const char *slash = strrchr(name, '/');
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return cn_xasprintf("%.*s.%s.tmp-%d-%lx-%u", slash ? (int)(slash - name + 1) : 0, name,
+			    slash ? slash + 1 : name, (int)getpid(), (unsigned long)ts.tv_nsec, attempt);
+}
+
+/* Give the unnamed file FD a temp name in DIRFD. */
+char *scf_link_tmpfile(int fd, int dirfd, const char *name)
+{
+	_cleanup_free_ char *proc = cn_xasprintf("/proc/self/fd/%d", fd);
+	for (unsigned i = 0; i < 8; i++) {
+		char *tmp = tmp_name(name, i);
+		if (linkat(fd, "", dirfd, tmp, AT_EMPTY_PATH) == 0 ||
+		    (errno != EEXIST && linkat(AT_FDCWD, proc, dirfd, tmp, AT_SYMLINK_FOLLOW) == 0))
+			return tmp;
+		free(tmp);
+		if (errno != EEXIST)
+			return NULL;
+	}
+	return NULL;
+}
+
+static int create_named(int dirfd, const char *name, char **tmp)
+{
+	for (unsigned i = 0; i < 8; i++) {
+		int fd;
+		*tmp = tmp_name(name, i);
+		fd = openat(dirfd, *tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+		free(*tmp);
+		*tmp = NULL;
+	}
+	return -1;
+}
+
+/* A new file in NAME's directory under DIRFD: unnamed first, so that a
+ * process killed while writing leaves nothing behind; a named temp (*TMP)
+ * where O_TMPFILE is not supported. */
+int scf_open_new(int dirfd, const char *name, char **tmp)
+{
+	const char *slash = strrchr(name, '/');
+	_cleanup_free_ char *dir = slash ? cn_xstrndup(name, (size_t)(slash - name)) : cn_xstrdup(".");
+	int fd = openat(dirfd, *dir ? dir : "/", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		fd = create_named(dirfd, name, tmp);
+	return fd;
+}

@@ -147,4 +147,11 @@ bool scf_level_find(struct scf_level *l, const char *key, size_t len, struct scf
 void scf_level_from_writer(struct scf_level *l, struct scf_writer *w);
 void scf_level_close(struct scf_level *l);
 
+/* A new file in NAME's directory under DIRFD: unnamed (O_TMPFILE) where
+ * supported, else a named temp (*TMP, NULL for an unnamed one). */
+int scf_open_new(int dirfd, const char *name, char **tmp);
+/* Give the unnamed file FD a temp name next to NAME in DIRFD (NULL: failed,
+ * errno set). */
+char *scf_link_tmpfile(int fd, int dirfd, const char *name);
+
 #endif
