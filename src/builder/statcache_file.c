@@ -3,15 +3,14 @@
 #include "util/digest.h"
 #include "util/fs.h"
 #include "util/mem.h"
-
 #include "util/cleanup.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- little-endian fields ---- */
