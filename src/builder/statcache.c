@@ -109,6 +109,8 @@ struct bf_statcache {
 	size_t nslots;          /* power of two, at most half full */
 	EVP_MAC_CTX *mac;       /* SipHash-2-4 with a random key (see sc_hash) */
 	size_t max_saved;
+	size_t table_max;       /* entries (BF_STATCACHE_MAX_TABLE; tests less) */
+	size_t max_runs;        /* SC_MAX_RUNS; tests fewer */
 	uint64_t bytes_hashed;
 	uint64_t blocks_read;   /* blocks of the file read by lookups */
 	size_t live;
@@ -158,6 +160,8 @@ struct bf_statcache *bf_statcache_new(void)
 	scf_level_init(&sc->recent);
 	sc->dirfd = -1;
 	sc->max_saved = BF_STATCACHE_MAX_SAVED;
+	sc->table_max = BF_STATCACHE_MAX_TABLE;
+	sc->max_runs = SC_MAX_RUNS;
 	sc->recent_min = SC_RECENT_MIN;
 	/* A random key: file names in a build context cannot be chosen to
 	 * collide (hash flooding); the key never leaves the process. */
@@ -181,6 +185,16 @@ struct bf_statcache *bf_statcache_new(void)
 void bf_statcache_set_max_saved(struct bf_statcache *sc, size_t max)
 {
 	sc->max_saved = max;
+}
+
+void bf_statcache_set_max_table(struct bf_statcache *sc, size_t entries)
+{
+	sc->table_max = entries && entries < BF_STATCACHE_MAX_TABLE ? entries : BF_STATCACHE_MAX_TABLE;
+}
+
+void bf_statcache_set_max_runs(struct bf_statcache *sc, size_t runs)
+{
+	sc->max_runs = runs < SC_MAX_RUNS ? runs : SC_MAX_RUNS;  /* sc_write's inputs are sized for SC_MAX_RUNS */
 }
 
 void bf_statcache_set_recent_min(struct bf_statcache *sc, uint64_t bytes)
@@ -239,7 +253,7 @@ static struct sc_entry *sc_add(struct bf_statcache *sc, const char *key, size_t 
 
 static bool table_full(const struct bf_statcache *sc)
 {
-	return sc->n >= BF_STATCACHE_MAX_TABLE || sc->key_bytes >= BF_STATCACHE_MAX_TABLE_KEYS;
+	return sc->n >= sc->table_max || sc->key_bytes >= BF_STATCACHE_MAX_TABLE_KEYS;
 }
 
 static void runs_close(struct bf_statcache *sc)
@@ -461,7 +475,7 @@ static struct sc_entry *entry_for(struct bf_statcache *sc, const char *key, size
 		/* The table goes to a run of its own (written once, merged at
 		 * the save), or with too many runs all into the cache file. */
 		if (sc->full || sc->dirfd < 0 ||
-		    (sc->nruns < SC_MAX_RUNS ? spill(sc) : sc_write(sc, sc->dirfd, sc->name, false, &ignored)) < 0) {
+		    (sc->nruns < sc->max_runs ? spill(sc) : sc_write(sc, sc->dirfd, sc->name, false, &ignored)) < 0) {
 			sc->full = true;
 			return NULL;
 		}

@@ -82,6 +82,12 @@ void bf_statcache_free(struct bf_statcache *sc);
 /* For tests: save at most MAX entries instead of BF_STATCACHE_MAX_SAVED. */
 void bf_statcache_set_max_saved(struct bf_statcache *sc, size_t max);
 
+/* For tests: a table of at most ENTRIES entries (at most and by default
+ * BF_STATCACHE_MAX_TABLE), and at most RUNS runs (at most and by default
+ * 16) before a full table is merged into NAME. */
+void bf_statcache_set_max_table(struct bf_statcache *sc, size_t entries);
+void bf_statcache_set_max_runs(struct bf_statcache *sc, size_t runs);
+
 /* For tests: use a recent level from a main file of BYTES on (default
  * 4 MiB). */
 void bf_statcache_set_recent_min(struct bf_statcache *sc, uint64_t bytes);

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,9 +25,9 @@
 #define N 3000
 
 static char base[] = "/tmp/cairn-sclevel-XXXXXX";
-static int base_fd = -1, cache_fd = -1, one_fd = -1;
+static int base_fd = -1, cache_fd = -1, one_fd = -1, two_fd = -1;
 static cn_err err;
-static char one_digest[CN_DIGEST_STR_SIZE];
+static char one_digest[CN_DIGEST_STR_SIZE], two_digest[CN_DIGEST_STR_SIZE];
 
 static struct bf_statcache *load(void)
 {
@@ -220,6 +222,110 @@ static void test_recent_symlink(void)
 	bf_statcache_free(sc);
 }
 
+/* Record KEYS new keys /PFX/i (hashed), enough to fill the table. */
+static void fill(struct bf_statcache *sc, const char *pfx, int keys)
+{
+	for (int i = 0; i < keys; i++) {
+		char key[64];
+		snprintf(key, sizeof(key), "/%s/%d", pfx, i);
+		hits(sc, key);
+	}
+}
+
+/* A dropped (dead) record of KEY: another, racy file under its name. */
+static void drop(struct bf_statcache *sc, const char *key)
+{
+	char d[CN_DIGEST_STR_SIZE];
+	int fd;
+	unit_put_bytes(base_fd, "fresh", "3", 1, 0644);
+	fd = openat(base_fd, "fresh", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || bf_statcache_file_digest(sc, fd, key, d, &err) < 0)
+		unit_fixture_fail("drop");
+	close(fd);
+}
+
+/* The session's runs (a table of 4 entries here): a newer run wins over
+ * an older one and the main file, a dropped key in a run misses and hides
+ * the older levels' entries, recorded again it hits; past the run bound
+ * everything goes into the main file and hits. */
+static void test_runs(void)
+{
+	const char *K = "/k/000001";
+	struct bf_statcache *sc;
+	struct stat main0;
+
+	make_cache();
+	main0 = stat_of("stat");
+	sc = load();
+	bf_statcache_set_max_table(sc, 4);
+	bf_statcache_set_max_runs(sc, 5);
+	/* A new key with the table full spills it (4 entries) to a run. */
+	UNIT_CHECK(!hits_fd(sc, two_fd, K, two_digest), "another file under a main file's key is hashed");
+	fill(sc, "a", 4);               /* run 1: K -> two */
+	UNIT_CHECK(hits_fd(sc, two_fd, K, two_digest), "run 1's entry wins over the main file's");
+	UNIT_CHECK(!hits(sc, K), "the main file's entry for K is not used");
+	fill(sc, "b", 4);               /* run 2: K -> one */
+	UNIT_CHECK(hits(sc, K), "run 2's entry wins over run 1's");
+	UNIT_CHECK(!hits_fd(sc, two_fd, K, two_digest), "run 1's entry for K is not used");
+	fill(sc, "c", 4);               /* run 3: K -> two */
+	UNIT_CHECK(hits_fd(sc, two_fd, K, two_digest) && hits(sc, "/a/1") && hits(sc, "/b/2") && hits(sc, "/c/3"),
+		   "each run's keys hit");
+	drop(sc, K);
+	fill(sc, "d", 4);               /* run 4: K dropped */
+	UNIT_CHECK(stat_of("stat").st_ino == main0.st_ino, "4 runs: the main file is as it was");
+	UNIT_CHECK(!hits_fd(sc, two_fd, K, two_digest), "a key dropped in run 4 misses (run 3 holds it)");
+	/* That miss recorded K -> two again: run 5. */
+	UNIT_CHECK(stat_of("stat").st_ino == main0.st_ino, "5 runs: the main file is as it was");
+	UNIT_CHECK(hits_fd(sc, two_fd, K, two_digest), "the key recorded again in run 5 after its drop hits");
+	/* The next full table is past the run bound: all goes into a new
+	 * main file. */
+	fill(sc, "e", 4);
+	UNIT_CHECK(stat_of("stat").st_ino != main0.st_ino, "past the run bound the runs go into the main file");
+	UNIT_CHECK(hits_fd(sc, two_fd, K, two_digest), "K's last entry is in it");
+	UNIT_CHECK(all_hit(sc) && hits(sc, "/a/0") && hits(sc, "/b/3") && hits(sc, "/c/0") && hits(sc, "/d/2") &&
+		   hits(sc, "/e/1"), "all the runs' keys and the main file's hit");
+	save(sc);
+	bf_statcache_free(sc);
+	sc = load();
+	UNIT_CHECK(hits_fd(sc, two_fd, K, two_digest) && all_hit(sc) && hits(sc, "/a/0") && hits(sc, "/e/3"),
+		   "loaded again: the same");
+	UNIT_CHECK(bf_statcache_count(sc) == N + 20, "%zu entries", bf_statcache_count(sc));
+	bf_statcache_free(sc);
+}
+
+/* A spill that fails (writes fail: EFBIG past RLIMIT_FSIZE) leaves the
+ * table full: what it holds still hits, new keys are hashed and not
+ * recorded, and the save (writes working again) keeps the table. */
+static void test_failed_spill(void)
+{
+	struct bf_statcache *sc;
+	struct rlimit old, lim;
+	void (*oldsig)(int);
+
+	make_cache();
+	sc = load();
+	bf_statcache_set_max_table(sc, 4);
+	fill(sc, "a", 4);
+	if (getrlimit(RLIMIT_FSIZE, &old) < 0)
+		unit_fixture_fail("getrlimit");
+	lim = old;
+	lim.rlim_cur = 1;
+	oldsig = signal(SIGXFSZ, SIG_IGN);
+	if (setrlimit(RLIMIT_FSIZE, &lim) < 0)
+		unit_fixture_fail("setrlimit");
+	UNIT_CHECK(!hits(sc, "/x/1"), "a new key with a full table is hashed");
+	UNIT_CHECK(!hits(sc, "/x/1"), "…and not recorded: hashed again");
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, oldsig);
+	UNIT_CHECK(bf_statcache_bytes_written(sc) == 0, "nothing was written");
+	UNIT_CHECK(hits(sc, "/a/0") && hits(sc, "/a/3") && all_hit(sc), "the table's and the main file's keys hit");
+	save(sc);
+	bf_statcache_free(sc);
+	sc = load();
+	UNIT_CHECK(hits(sc, "/a/0") && hits(sc, "/a/3") && !hits(sc, "/x/1"), "saved: the table's keys, not the others");
+	bf_statcache_free(sc);
+}
+
 int main(void)
 {
 	struct timespec nap = { .tv_sec = BF_STATCACHE_RACY_NS / 1000000000LL, .tv_nsec = 300000000 };
@@ -228,6 +334,7 @@ int main(void)
 	unit_mkdir(base_fd, "cache", 0700);
 	cache_fd = openat(base_fd, "cache", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	unit_put_bytes(base_fd, "one", "1", 1, 0644);
+	unit_put_bytes(base_fd, "two", "22", 2, 0644);
 	nanosleep(&nap, NULL);  /* out of the racy window */
 	one_fd = openat(base_fd, "one", O_RDONLY | O_CLOEXEC);
 	if (one_fd < 0)
@@ -235,12 +342,21 @@ int main(void)
 	cn_sha256_init(&h);
 	cn_sha256_update(&h, "1", 1);
 	cn_sha256_final(&h, one_digest);
+	two_fd = openat(base_fd, "two", O_RDONLY | O_CLOEXEC);
+	if (two_fd < 0)
+		unit_fixture_fail("open two");
+	cn_sha256_init(&h);
+	cn_sha256_update(&h, "22", 2);
+	cn_sha256_final(&h, two_digest);
 
 	test_recent();
 	test_damaged_recent();
 	test_recent_symlink();
+	test_runs();
+	test_failed_spill();
 
 	close(one_fd);
+	close(two_fd);
 	close(cache_fd);
 	close(base_fd);
 	cn_rm_rf_at(AT_FDCWD, base, NULL);
