@@ -1,6 +1,7 @@
 /* The stat cache files (src/builder/statcache*.c), which live in the store
- * and may be damaged or crafted: any bytes as the main file and, by the
- * input's first byte, as its recent level too, loaded, looked up and saved
+ * and may be damaged or crafted: after a mode byte, a 2-byte (little
+ * endian) length and that many bytes as the main file, and by the mode
+ * byte the rest as its recent level, loaded, looked up and saved
  * over (the save merges what the files hold, into the main file or the
  * recent level). Whatever the input, what a save writes loads back with
  * every entry it says it holds, within the bound on saved entries. */
@@ -42,18 +43,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cn_err err;
 	size_t saved;
 	unsigned mode = size ? data[0] : 0;
+	size_t msize;
 	struct stat before, after, rbefore, rafter;
 
 	if (size) {
 		data++;
 		size--;
 	}
-	/* The input is the main file; mode bit 0: the recent level too, else
-	 * bit 1: an empty recent level, else none; bit 2: a save may write a
-	 * recent level whatever the main file's size. */
-	put("stat", data, size);
+	msize = size >= 2 ? (size_t)data[0] | (size_t)data[1] << 8 : 0;
+	if (size >= 2) {
+		data += 2;
+		size -= 2;
+	}
+	if (msize > size)
+		msize = size;
+	/* The main file, then by mode bit 0 the rest as the recent level,
+	 * else bit 1: an empty recent level, else none; bit 2: a save may
+	 * write a recent level whatever the main file's size. */
+	put("stat", data, msize);
 	if (mode & 1)
-		put("stat.recent", data, size);
+		put("stat.recent", data + msize, size - msize);
 	else if (mode & 2)
 		put("stat.recent", data, 0);
 	else
