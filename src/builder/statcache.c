@@ -915,7 +915,7 @@ static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, bool m
 		goto out;
 	}
 	/* A recent level: with the main file's entries within the bound. */
-	write_merged(sc, src, ns, !recent, recent ? sc->max_saved - mcount : sc->max_saved, &w);
+	write_merged(sc, src, ns, !recent, recent && sc->max_saved > mcount ? sc->max_saved - mcount : recent ? 0 : sc->max_saved, &w);
 	if (scf_w_finish(&w) < 0) {
 		cn_err_sys(err, "stat cache: write '%s'", name);
 		goto out;

@@ -247,6 +247,10 @@ void scf_rd_rewind(struct scf_reader *rd)
 	rd->eof = rd->fd < 0 || rd->size < SCF_HEADER || pread(rd->fd, hdr, sizeof(hdr), 0) != SCF_HEADER ||
 		  memcmp(hdr, SCF_MAGIC, 8) != 0 || scf_get_le(hdr + 8, 4) != SCF_VERSION || scf_get_le(hdr + 12, 4) != 0;
 	rd->count = rd->eof ? 0 : scf_get_le(hdr + 16, 8);
+	/* A claim, not checked until the end: capped, so that sums of
+	 * counts cannot wrap (a file claiming more is read as it is). */
+	if (rd->count > BF_STATCACHE_MAX_ENTRIES)
+		rd->count = BF_STATCACHE_MAX_ENTRIES;
 }
 
 bool scf_rd_next(struct scf_reader *rd, const char **key, size_t *len, struct scf_rec *r)

@@ -326,6 +326,34 @@ static void test_failed_spill(void)
 	bf_statcache_free(sc);
 }
 
+/* A main file that claims (in its header, rewritten in place after the
+ * load) more entries than any file may hold: the save's sums of counts do
+ * not wrap into a small recent level over it; it writes a new main file. */
+static void test_huge_count(void)
+{
+	static const unsigned char huge[8] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	struct bf_statcache *sc;
+	struct stat main0;
+	int fd;
+
+	make_cache();
+	main0 = stat_of("stat");
+	sc = load();
+	bf_statcache_set_recent_min(sc, 0);
+	UNIT_CHECK(!hits(sc, "/new/1"), "a new key is hashed");
+	fd = openat(cache_fd, "stat", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || pwrite(fd, huge, sizeof(huge), 16) != (ssize_t)sizeof(huge))
+		unit_fixture_fail("patch the header");
+	close(fd);
+	save(sc);
+	bf_statcache_free(sc);
+	UNIT_CHECK(stat_of("stat").st_ino != main0.st_ino, "a new main file is written");
+	UNIT_CHECK(stat_of("stat.recent").st_ino == 0, "…and no recent level");
+	sc = load();
+	UNIT_CHECK(hits(sc, "/new/1"), "the new key hits");
+	bf_statcache_free(sc);
+}
+
 int main(void)
 {
 	struct timespec nap = { .tv_sec = BF_STATCACHE_RACY_NS / 1000000000LL, .tv_nsec = 300000000 };
@@ -354,6 +382,7 @@ int main(void)
 	test_recent_symlink();
 	test_runs();
 	test_failed_spill();
+	test_huge_count();
 
 	close(one_fd);
 	close(two_fd);
