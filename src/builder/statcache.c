@@ -850,6 +850,15 @@ static int open_disk(int dirfd, const char *name, uint64_t *size, uint64_t *ino)
 	return fd;
 }
 
+/* Remove an empty directory at NAME (a file cannot be renamed over it);
+ * true when a directory is still there (it is never read as a level). */
+static bool dir_in_way(int dirfd, const char *name)
+{
+	struct stat st;
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+	       unlinkat(dirfd, name, AT_REMOVEDIR) < 0;
+}
+
 /* Save: the table and runs merged, under an flock of NAME's directory,
  * with the files as they are by then (savers take turns, each merging what
  * the files hold by now, so that concurrent savers add up instead of the
@@ -869,7 +878,7 @@ static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, bool m
 	struct scf_writer w = { .fd = -1 };
 	uint64_t msize, mino, rsize, rino, rcount = 0, mcount = 0, new_bytes;
 	size_t ns = 0, ninit, n;
-	bool recent;
+	bool recent, rdir;
 	int r = -1;
 
 	lock = openat(dirfd, *dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -878,6 +887,8 @@ static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, bool m
 	while (flock(lock, LOCK_EX) < 0)
 		if (errno != EINTR)
 			return cn_err_sys(err, "stat cache: lock the directory of '%s'", name);
+	rdir = dir_in_way(dirfd, rname);
+	dir_in_way(dirfd, name);        /* a directory left there: the rename says so */
 	disk = open_disk(dirfd, name, &msize, &mino);
 	rdisk = open_disk(dirfd, rname, &rsize, &rino);
 	order = table_order(sc, &n);
@@ -900,7 +911,7 @@ static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, bool m
 	/* Only over the main file this session read (which checked out: a
 	 * damaged or another saver's new one is replaced) and within bounds
 	 * that a merge into it could not exceed. */
-	recent = may_recent && sc->main.fd >= 0 && sc->main.ino == mino && msize >= sc->recent_min &&
+	recent = may_recent && !rdir && sc->main.fd >= 0 && sc->main.ino == mino && msize >= sc->recent_min &&
 		 new_bytes <= msize / 8 && mcount + rcount + sc->runs_count + n <= sc->max_saved;
 	if (!recent)
 		ns++;   /* the main file is an input too */
@@ -928,7 +939,7 @@ static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, bool m
 	/* A new main file holds the recent level's entries: the level goes
 	 * first, so that a crash in between loses entries (misses) rather
 	 * than leaving an older view above the new file. */
-	if (!recent && unlinkat(dirfd, rname, 0) < 0 && errno != ENOENT) {
+	if (!recent && !rdir && unlinkat(dirfd, rname, 0) < 0 && errno != ENOENT) {
 		cn_err_sys(err, "stat cache: remove '%s'", rname);
 		goto out;
 	}

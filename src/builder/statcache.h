@@ -52,7 +52,9 @@ struct bf_statcache *bf_statcache_new(void);
 /* Load the cache from NAME and NAME.recent under DIRFD (next to which it
  * writes runs when its table fills up). A missing file, or one that is not a
  * regular file, too big, truncated or corrupt, gives an empty cache (which a
- * later save replaces). Only an error reading it (EIO, EACCES, ...) fails. */
+ * later save replaces; of directories only empty ones, a directory left at
+ * NAME.recent is not read and stops saves writing a recent level). Only an
+ * error reading it (EIO, EACCES, ...) fails. */
 int bf_statcache_load(int dirfd, const char *name, struct bf_statcache **out, cn_err *err);
 
 /* Digest ("sha256:<hex>") of the content of FD, an open regular file, known

@@ -354,6 +354,56 @@ static void test_huge_count(void)
 	bf_statcache_free(sc);
 }
 
+/* A directory at stat.recent or stat (not a regular file: not read) does
+ * not make saves fail: an empty one is replaced, a non-empty stat.recent
+ * is left and the save writes the main file. */
+static void test_dir_levels(void)
+{
+	struct bf_statcache *sc;
+	int fd;
+
+	make_cache();
+	unit_mkdir(cache_fd, "stat.recent", 0700);
+	sc = load();
+	bf_statcache_set_recent_min(sc, 0);
+	UNIT_CHECK(all_hit(sc), "an empty directory at stat.recent: the main file's keys hit");
+	hits(sc, "/new/d1");
+	UNIT_CHECK(bf_statcache_save(sc, cache_fd, "stat", &err) == 0, "…the save works");
+	bf_statcache_free(sc);
+	UNIT_CHECK(S_ISREG(stat_of("stat.recent").st_mode), "…and writes a recent level in its place");
+	sc = load();
+	UNIT_CHECK(hits(sc, "/new/d1") && all_hit(sc), "…whose entries load");
+	bf_statcache_free(sc);
+
+	unlinkat(cache_fd, "stat.recent", 0);
+	unit_mkdir(cache_fd, "stat.recent", 0700);
+	fd = openat(cache_fd, "stat.recent/x", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		unit_fixture_fail("stat.recent/x");
+	close(fd);
+	sc = load();
+	bf_statcache_set_recent_min(sc, 0);
+	hits(sc, "/new/d2");
+	UNIT_CHECK(bf_statcache_save(sc, cache_fd, "stat", &err) == 0, "a non-empty directory at stat.recent: the save works");
+	bf_statcache_free(sc);
+	sc = load();
+	UNIT_CHECK(hits(sc, "/new/d2") && all_hit(sc), "…into the main file");
+	bf_statcache_free(sc);
+	unlinkat(cache_fd, "stat.recent/x", 0);
+	unlinkat(cache_fd, "stat.recent", AT_REMOVEDIR);
+
+	unlinkat(cache_fd, "stat", 0);
+	unit_mkdir(cache_fd, "stat", 0700);
+	sc = load();
+	hits(sc, "/new/d3");
+	UNIT_CHECK(bf_statcache_save(sc, cache_fd, "stat", &err) == 0, "an empty directory at stat: the save works");
+	bf_statcache_free(sc);
+	UNIT_CHECK(S_ISREG(stat_of("stat").st_mode), "…and writes the main file in its place");
+	sc = load();
+	UNIT_CHECK(hits(sc, "/new/d3"), "…whose entries load");
+	bf_statcache_free(sc);
+}
+
 int main(void)
 {
 	struct timespec nap = { .tv_sec = BF_STATCACHE_RACY_NS / 1000000000LL, .tv_nsec = 300000000 };
@@ -383,6 +433,7 @@ int main(void)
 	test_runs();
 	test_failed_spill();
 	test_huge_count();
+	test_dir_levels();
 
 	close(one_fd);
 	close(two_fd);
