@@ -324,12 +324,19 @@ static char *recent_name(const char *name)
 /* Open NAME under DIRFD as level L: missing, not a regular file, too big
  * or corrupt leaves L empty (and *DIRTY set where a save should replace
  * it); only an error reading it fails. */
-static int level_open(int dirfd, const char *name, struct scf_level *l, bool *dirty, cn_err *err)
+static int level_open(int dirfd, const char *name, struct scf_level *l, bool must, bool *dirty, cn_err *err)
 {
 	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 && (errno == ENOENT || errno == ELOOP)) {
 		*dirty |= errno == ELOOP;       /* a symlink there: replace it */
+		return 0;
+	}
+	if (fd < 0 && !must) {
+		/* The recent level is an optimisation over the main file: one
+		 * that cannot be read (EACCES, EMFILE, a socket...) is empty,
+		 * replaced by the save, not a reason to lose the whole cache. */
+		*dirty = true;
 		return 0;
 	}
 	if (fd < 0 || fstat(fd, &st) < 0) {
@@ -359,8 +366,8 @@ int bf_statcache_load(int dirfd, const char *name, struct bf_statcache **out, cn
 		return -1;
 	}
 	sc->name = cn_xstrdup(name);
-	if (level_open(dirfd, name, &sc->main, &sc->dirty, err) < 0 ||
-	    level_open(dirfd, rname, &sc->recent, &sc->dirty, err) < 0) {
+	if (level_open(dirfd, name, &sc->main, true, &sc->dirty, err) < 0 ||
+	    level_open(dirfd, rname, &sc->recent, false, &sc->dirty, err) < 0) {
 		bf_statcache_free(sc);
 		return -1;
 	}

@@ -54,7 +54,8 @@ struct bf_statcache *bf_statcache_new(void);
  * regular file, too big, truncated or corrupt, gives an empty cache (which a
  * later save replaces; of directories only empty ones, a directory left at
  * NAME.recent is not read and stops saves writing a recent level). Only an
- * error reading it (EIO, EACCES, ...) fails. */
+ * error reading NAME (EIO, EACCES, ...) fails; NAME.recent that cannot be
+ * opened is an empty level (replaced by the save). */
 int bf_statcache_load(int dirfd, const char *name, struct bf_statcache **out, cn_err *err);
 
 /* Digest ("sha256:<hex>") of the content of FD, an open regular file, known

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -404,6 +406,36 @@ static void test_dir_levels(void)
 	bf_statcache_free(sc);
 }
 
+/* A recent level that cannot be opened (a socket there: ENXIO) is an
+ * empty level, not a failed load: the main file's keys hit and the save
+ * replaces it. */
+static void test_unreadable_recent(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct bf_statcache *sc = NULL;
+	int s;
+
+	make_cache();
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/cache/stat.recent", base);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		unit_fixture_fail("bind stat.recent");
+	close(s);
+	cn_err_clear(&err);
+	UNIT_CHECK(bf_statcache_load(cache_fd, "stat", &sc, &err) == 0 && sc, "a socket at stat.recent: the load works");
+	if (!sc)
+		return;
+	bf_statcache_set_recent_min(sc, 0);
+	UNIT_CHECK(all_hit(sc), "…the main file's keys hit");
+	hits(sc, "/new/s1");
+	save(sc);
+	bf_statcache_free(sc);
+	UNIT_CHECK(S_ISREG(stat_of("stat.recent").st_mode), "…and the save replaces it");
+	sc = load();
+	UNIT_CHECK(hits(sc, "/new/s1") && all_hit(sc), "…with entries that load");
+	bf_statcache_free(sc);
+}
+
 int main(void)
 {
 	struct timespec nap = { .tv_sec = BF_STATCACHE_RACY_NS / 1000000000LL, .tv_nsec = 300000000 };
@@ -434,6 +466,7 @@ int main(void)
 	test_failed_spill();
 	test_huge_count();
 	test_dir_levels();
+	test_unreadable_recent();
 
 	close(one_fd);
 	close(two_fd);
