@@ -1,26 +1,40 @@
 /* The stat cache, at a memory bound whatever the number of files: the
- * cache file is sorted by path and read block by block (an in-memory index
- * holds each block's offset and first key), and what a session records
- * goes into a bounded in-memory table (open addressing, linear probing,
- * keyed SipHash-2-4 through OpenSSL's EVP_MAC, so that file names from a
- * build context cannot be chosen to collide) that is merged into a new
- * file when it fills up and at the save. The file:
+ * cache files are sorted by path and read block by block (an in-memory
+ * index holds each block's offset and first key), and what a session
+ * records goes into a bounded in-memory table (open addressing, linear
+ * probing, keyed SipHash-2-4 through OpenSSL's EVP_MAC, so that file names
+ * from a build context cannot be chosen to collide).
+ *
+ * Writes are bounded too. A full table is written, sorted, to a run (an
+ * unnamed file of the session's, at most SC_MAX_RUNS of them); the save
+ * merges the table, the runs and the files on disk in one k-way pass. A
+ * save whose new entries are small next to the main file NAME (an eighth
+ * of it, from SC_RECENT_MIN on) rewrites only the recent level
+ * NAME.recent (the earlier recent level merged with what is new), else
+ * everything goes into a new main file and the recent level is removed.
+ * Lookups read the table, the runs (newest first), the recent level, the
+ * main file: the first that holds a key decides. Each file:
  *
  *   header   "cairnsc\0"  u32 version (2)  u32 flags (0)  u64 count
  *   blocks   u32 nbytes  u32 nentries  nbytes of entries  32 bytes sha256
  *            of the block's 8-byte head and its entries
  *   end      u32 0  u32 0, then the end of the file
- *   entry    u32 key_len  u32 flags (0)  u64 size  u64 mtime_ns  u64 ctime_ns
+ *   entry    u32 key_len  u32 flags  u64 size  u64 mtime_ns  u64 ctime_ns
  *            u64 ino  u64 dev  u64 used (unix seconds)  32 bytes sha256
  *            key_len bytes of key (no NUL)
  *
  * integers little-endian, keys strictly increasing in path order (bytes,
  * '/' before any other: the order in which the COPY walk, names sorted per
- * directory, visits them, so its lookups read each block once). A block is
- * cut after SCF_BLOCK bytes of entries. A file whose structure (header,
- * block heads, first keys, end) does not check out loads as an empty
- * cache; a block whose digest or entries do not is a miss for its keys
- * (checked when it is read: a load reads the block heads only).
+ * directory, visits them, so its lookups read each block once). Entry
+ * flags: 0, or SCF_F_DEAD (1) in a run or recent level: the key was
+ * dropped, the levels below are not asked (the main file holds none). A
+ * block is cut after SCF_BLOCK bytes of entries. A file whose structure
+ * (header, block heads, first keys, end) does not check out loads as an
+ * empty level; a block whose digest or entries do not is a miss for its
+ * keys in that level (checked when it is read: a load reads the block
+ * heads only). Every entry is a fact about a file as it was (used only
+ * when all five stat fields still match), so a damaged level above an
+ * older one costs misses or an older fact, never a wrong digest.
  */
 #include "builder/statcache.h"
 #include "builder/statcache_file.h"
@@ -56,6 +70,12 @@
  * use; older than this counts as this old. */
 #define SC_AGE_BUCKETS (24 * 366 * 2)
 #define NONE SIZE_MAX
+/* Runs a session spills before it merges them into the cache file (each
+ * holds a full table: 16 are 2M entries, BF_STATCACHE_MAX_SAVED). */
+#define SC_MAX_RUNS 16
+/* The main file size from which a save may write a recent level instead
+ * (below it a whole rewrite is cheap). */
+#define SC_RECENT_MIN ((uint64_t)4 << 20)
 
 /* An entry of the session's table: recorded, refreshed or dropped since
  * the cache file was read. */
@@ -69,19 +89,18 @@ struct sc_entry {
 };
 
 struct bf_statcache {
-	/* The cache file lookups read (fd -1: none), its blocks' index, the
-	 * block last read. */
-	int fd;
-	uint64_t size;
-	struct scf_index *idx;
-	size_t nidx, idx_cap;
-	size_t cur;
-	size_t bad;             /* the damaged block last found, not read again */
-	struct scf_blk blk;
-	/* Where it is saved to when the table fills up (dirfd -1: nowhere,
-	 * what does not fit is not recorded). */
+	/* The levels under the table, the first holding a key decides:
+	 * the session's runs (newest first), the recent level, the main file. */
+	struct scf_level main, recent;
+	struct scf_level *runs;
+	size_t nruns, runs_cap;
+	uint64_t runs_bytes, runs_count;
+	/* Where it is saved to (dirfd -1: nowhere; when the table fills up,
+	 * what does not fit is not recorded) and where runs go. */
 	int dirfd;
 	char *name;
+	uint64_t recent_min;    /* main file size from which a recent level is used */
+	uint64_t bytes_written; /* to runs and cache files */
 	/* The session's table. */
 	struct sc_entry *ents;
 	size_t n, cap;
@@ -90,6 +109,8 @@ struct bf_statcache {
 	size_t nslots;          /* power of two, at most half full */
 	EVP_MAC_CTX *mac;       /* SipHash-2-4 with a random key (see sc_hash) */
 	size_t max_saved;
+	size_t table_max;       /* entries (BF_STATCACHE_MAX_TABLE; tests less) */
+	size_t max_runs;        /* SC_MAX_RUNS; tests fewer */
 	uint64_t bytes_hashed;
 	uint64_t blocks_read;   /* blocks of the file read by lookups */
 	size_t live;
@@ -135,11 +156,13 @@ struct bf_statcache *bf_statcache_new(void)
 	size_t size = 8;
 	OSSL_PARAM params[] = { OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size), OSSL_PARAM_construct_end() };
 	EVP_MAC *mac;
-	sc->fd = -1;
+	scf_level_init(&sc->main);
+	scf_level_init(&sc->recent);
 	sc->dirfd = -1;
-	sc->cur = NONE;
-	sc->bad = NONE;
 	sc->max_saved = BF_STATCACHE_MAX_SAVED;
+	sc->table_max = BF_STATCACHE_MAX_TABLE;
+	sc->max_runs = SC_MAX_RUNS;
+	sc->recent_min = SC_RECENT_MIN;
 	/* A random key: file names in a build context cannot be chosen to
 	 * collide (hash flooding); the key never leaves the process. */
 	if (getrandom(key, sizeof(key), GRND_NONBLOCK) != (ssize_t)sizeof(key)) {
@@ -162,6 +185,21 @@ struct bf_statcache *bf_statcache_new(void)
 void bf_statcache_set_max_saved(struct bf_statcache *sc, size_t max)
 {
 	sc->max_saved = max;
+}
+
+void bf_statcache_set_max_table(struct bf_statcache *sc, size_t entries)
+{
+	sc->table_max = entries && entries < BF_STATCACHE_MAX_TABLE ? entries : BF_STATCACHE_MAX_TABLE;
+}
+
+void bf_statcache_set_max_runs(struct bf_statcache *sc, size_t runs)
+{
+	sc->max_runs = runs < SC_MAX_RUNS ? runs : SC_MAX_RUNS;  /* sc_write's inputs are sized for SC_MAX_RUNS */
+}
+
+void bf_statcache_set_recent_min(struct bf_statcache *sc, uint64_t bytes)
+{
+	sc->recent_min = bytes;
 }
 
 static size_t sc_find(const struct bf_statcache *sc, const char *key, size_t len, uint64_t h)
@@ -215,7 +253,17 @@ static struct sc_entry *sc_add(struct bf_statcache *sc, const char *key, size_t 
 
 static bool table_full(const struct bf_statcache *sc)
 {
-	return sc->n >= BF_STATCACHE_MAX_TABLE || sc->key_bytes >= BF_STATCACHE_MAX_TABLE_KEYS;
+	return sc->n >= sc->table_max || sc->key_bytes >= BF_STATCACHE_MAX_TABLE_KEYS;
+}
+
+static void runs_close(struct bf_statcache *sc)
+{
+	for (size_t i = 0; i < sc->nruns; i++)
+		scf_level_close(&sc->runs[i]);
+	free(sc->runs);
+	sc->runs = NULL;
+	sc->nruns = sc->runs_cap = 0;
+	sc->runs_bytes = sc->runs_count = 0;
 }
 
 static void table_clear(struct bf_statcache *sc)
@@ -229,28 +277,14 @@ static void table_clear(struct bf_statcache *sc)
 	sc->n = sc->cap = sc->nslots = sc->key_bytes = 0;
 }
 
-static void file_close(struct bf_statcache *sc)
-{
-	for (size_t i = 0; i < sc->nidx; i++)
-		free(sc->idx[i].first);
-	free(sc->idx);
-	sc->idx = NULL;
-	sc->nidx = sc->idx_cap = 0;
-	if (sc->fd >= 0)
-		close(sc->fd);
-	sc->fd = -1;
-	sc->cur = NONE;
-	sc->bad = NONE;
-	sc->blk.n = 0;
-}
-
 void bf_statcache_free(struct bf_statcache *sc)
 {
 	if (!sc)
 		return;
 	table_clear(sc);
-	file_close(sc);
-	scf_blk_free(&sc->blk);
+	runs_close(sc);
+	scf_level_close(&sc->main);
+	scf_level_close(&sc->recent);
 	if (sc->dirfd >= 0)
 		close(sc->dirfd);
 	free(sc->name);
@@ -274,69 +308,55 @@ size_t bf_statcache_count(const struct bf_statcache *sc)
 	return sc ? sc->live : 0;
 }
 
-/* ---- the cache file ---- */
-
-/* Index the blocks of the file FD (SIZE bytes) into SC from their heads
- * and first keys; false if its structure does not check out. A block's
- * entries and digest are checked when it is read (a damaged block is a
- * miss), so that a load costs a read per block, not of the whole file. */
-static bool file_scan(struct bf_statcache *sc, int fd, uint64_t size)
+uint64_t bf_statcache_bytes_written(const struct bf_statcache *sc)
 {
-	unsigned char hdr[SCF_HEADER], head[SCF_BLOCK_HEAD + SCF_ENTRY_FIXED];
-	_cleanup_free_ char *key = NULL, *last = NULL;
-	size_t last_len = 0;
-	uint64_t count, seen = 0, off = SCF_HEADER, key_bytes = 0;
+	return sc ? sc->bytes_written : 0;
+}
 
-	if (size < SCF_HEADER + SCF_BLOCK_HEAD || pread(fd, hdr, sizeof(hdr), 0) != SCF_HEADER ||
-	    memcmp(hdr, SCF_MAGIC, 8) != 0 || scf_get_le(hdr + 8, 4) != SCF_VERSION || scf_get_le(hdr + 12, 4) != 0)
-		return false;
-	count = scf_get_le(hdr + 16, 8);
-	if (count > BF_STATCACHE_MAX_ENTRIES)
-		return false;
-	key = cn_xmalloc(BF_STATCACHE_MAX_KEY);
-	last = cn_xmalloc(BF_STATCACHE_MAX_KEY);
-	for (;;) {
-		uint64_t nbytes, n, klen;
-		ssize_t got;
-		if (size - off < SCF_BLOCK_HEAD)
-			return false;
-		got = pread(fd, head, sizeof(head), (off_t)off);
-		if (got < SCF_BLOCK_HEAD)
-			return false;
-		nbytes = scf_get_le(head, 4);
-		n = scf_get_le(head + 4, 4);
-		if (nbytes == 0 && n == 0)      /* the end marker, which ends the file */
-			return off + SCF_BLOCK_HEAD == size && seen == count;
-		/* Blocks as the writer cuts them (which bounds their number by
-		 * the file's size) and first keys that add up to a bounded
-		 * index, else corrupt. */
-		if (!scf_head_usable(off, size, nbytes) || n == 0 || n > nbytes / (SCF_ENTRY_FIXED + 1) ||
-		    got != (ssize_t)sizeof(head))
-			return false;
-		klen = scf_get_le(head + SCF_BLOCK_HEAD, 4);
-		key_bytes += klen;
-		if (klen == 0 || klen > BF_STATCACHE_MAX_KEY || SCF_ENTRY_FIXED + klen > nbytes ||
-		    key_bytes > SCF_IDX_KEYS_MAX ||
-		    pread(fd, key, klen, (off_t)(off + SCF_BLOCK_HEAD + SCF_ENTRY_FIXED)) != (ssize_t)klen ||
-		    memchr(key, '\0', klen))
-			return false;
-		if (seen > 0 && scf_key_cmp(last, last_len, key, klen) >= 0)
-			return false;
-		seen += n;
-		if (seen > count)
-			return false;
-		scf_idx_add(&sc->idx, &sc->nidx, &sc->idx_cap, off, key, klen);
-		memcpy(last, key, klen);
-		last_len = klen;
-		off += SCF_BLOCK_HEAD + nbytes + SCF_MD;
+/* ---- the cache files ---- */
+
+/* NAME's recent level: "NAME.recent". */
+static char *recent_name(const char *name)
+{
+	return cn_xasprintf("%s.recent", name);
+}
+
+/* Open NAME under DIRFD as level L: missing, not a regular file, too big
+ * or corrupt leaves L empty (and *DIRTY set where a save should replace
+ * it); only an error reading it fails. */
+static int level_open(int dirfd, const char *name, struct scf_level *l, bool must, bool *dirty, cn_err *err)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 && (errno == ENOENT || errno == ELOOP)) {
+		*dirty |= errno == ELOOP;       /* a symlink there: replace it */
+		return 0;
 	}
+	if (fd < 0 && !must) {
+		/* The recent level is an optimisation over the main file: one
+		 * that cannot be read (EACCES, EMFILE, a socket...) is empty,
+		 * replaced by the save, not a reason to lose the whole cache. */
+		*dirty = true;
+		return 0;
+	}
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		cn_err_sys(err, "stat cache: open '%s'", name);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > BF_STATCACHE_MAX_FILE ||
+	    !scf_level_scan(l, fd, (uint64_t)st.st_size)) {
+		close(fd);
+		*dirty = true;
+	}
+	return 0;
 }
 
 int bf_statcache_load(int dirfd, const char *name, struct bf_statcache **out, cn_err *err)
 {
 	struct bf_statcache *sc = bf_statcache_new();
-	int fd;
-	struct stat st;
+	_cleanup_free_ char *rname = recent_name(name);
 
 	*out = NULL;
 	sc->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
@@ -346,94 +366,31 @@ int bf_statcache_load(int dirfd, const char *name, struct bf_statcache **out, cn
 		return -1;
 	}
 	sc->name = cn_xstrdup(name);
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0 && (errno == ENOENT || errno == ELOOP)) {
-		sc->dirty = errno == ELOOP;     /* a symlink there: replace it */
-		*out = sc;
-		return 0;
-	}
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		cn_err_sys(err, "stat cache: open '%s'", name);
-		if (fd >= 0)
-			close(fd);
+	if (level_open(dirfd, name, &sc->main, true, &sc->dirty, err) < 0 ||
+	    level_open(dirfd, rname, &sc->recent, false, &sc->dirty, err) < 0) {
 		bf_statcache_free(sc);
 		return -1;
 	}
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > BF_STATCACHE_MAX_FILE ||
-	    !file_scan(sc, fd, (uint64_t)st.st_size)) {
-		close(fd);
-		file_close(sc);
-		sc->dirty = true;
-		*out = sc;
-		return 0;
-	}
-	sc->fd = fd;
-	sc->size = (uint64_t)st.st_size;
-	{
-		unsigned char hdr[SCF_HEADER];
-		if (pread(fd, hdr, sizeof(hdr), 0) == SCF_HEADER)
-			sc->live = (size_t)scf_get_le(hdr + 16, 8);
-	}
+	/* Counted twice where the recent level holds a key of the main file
+	 * (an estimate then; exact after a save into the main file). */
+	sc->live = (size_t)(sc->main.count + sc->recent.count);
 	*out = sc;
 	return 0;
 }
 
-/* KEY's record in the cache file, if it has one. */
-static bool file_find(struct bf_statcache *sc, const char *key, size_t len, struct scf_rec *r)
+/* KEY's live record in the levels under the table: the first level that
+ * holds the key decides (a dropped entry hides those below it). A damaged
+ * block in a level is a miss for its keys there; what the levels below
+ * then say is a fact about the file as it was (every stat field must still
+ * match to be used), only older. */
+static bool levels_find(struct bf_statcache *sc, const char *key, size_t len, struct scf_rec *r)
 {
-	size_t lo = 0, hi = sc->nidx, b;
-	uint32_t l, h;
-	if (sc->fd < 0 || sc->nidx == 0)
-		return false;
-	/* The last block whose first key is <= KEY. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (scf_key_cmp(sc->idx[mid].first, sc->idx[mid].first_len, key, len) <= 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == 0)
-		return false;
-	b = lo - 1;
-	if (b == sc->bad)
-		return false;   /* damaged, found so before */
-	if (sc->cur != b) {
-		uint64_t next;
-		size_t flen, llen;
-		const char *first, *lastk;
-		sc->cur = NONE;
-		sc->blocks_read++;
-		/* Damaged, or not in its place in the file's order: a miss for
-		 * its keys, and not read again by the next lookup in it. */
-		sc->bad = b;
-		if (scf_blk_read(sc->fd, sc->idx[b].off, sc->size, &sc->blk, &next) != SCF_OK)
-			return false;
-		first = scf_blk_key(&sc->blk, 0, &flen);
-		lastk = scf_blk_key(&sc->blk, sc->blk.n - 1, &llen);
-		if (scf_key_cmp(first, flen, sc->idx[b].first, sc->idx[b].first_len) != 0 ||
-		    (b + 1 < sc->nidx && scf_key_cmp(lastk, llen, sc->idx[b + 1].first, sc->idx[b + 1].first_len) >= 0))
-			return false;
-		sc->bad = NONE;
-		sc->cur = b;
-	}
-	l = 0;
-	h = sc->blk.n;
-	while (l < h) {
-		uint32_t mid = l + (h - l) / 2;
-		size_t klen;
-		const char *k = scf_blk_key(&sc->blk, mid, &klen);
-		int c = scf_key_cmp(k, klen, key, len);
-		if (c == 0) {
-			scf_rec_get(sc->blk.buf + sc->blk.offs[mid], r);
-			return true;
-		}
-		if (c < 0)
-			l = mid + 1;
-		else
-			h = mid;
-	}
-	return false;
+	for (size_t i = sc->nruns; i-- > 0;)
+		if (scf_level_find(&sc->runs[i], key, len, r, &sc->blocks_read))
+			return !r->dead;
+	if (scf_level_find(&sc->recent, key, len, r, &sc->blocks_read))
+		return !r->dead;
+	return scf_level_find(&sc->main, key, len, r, &sc->blocks_read) && !r->dead;
 }
 
 /* ---- lookups ---- */
@@ -507,7 +464,8 @@ static int hash_fd(struct bf_statcache *sc, int fd, const char *key_path,
 	return 0;
 }
 
-static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, cn_err *err);
+static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, bool may_recent, cn_err *err);
+static int spill(struct bf_statcache *sc);
 
 /* KEY's entry in the table, made (from what the file holds, IN_FILE) if
  * there is none. NULL when the table is full and cannot be saved to make
@@ -521,12 +479,14 @@ static struct sc_entry *entry_for(struct bf_statcache *sc, const char *key, size
 		return &sc->ents[idx];
 	if (table_full(sc)) {
 		cn_err ignored;
-		if (sc->full || sc->dirfd < 0 || sc_write(sc, sc->dirfd, sc->name, &ignored) < 0) {
+		/* The table goes to a run of its own (written once, merged at
+		 * the save), or with too many runs all into the cache file. */
+		if (sc->full || sc->dirfd < 0 ||
+		    (sc->nruns < sc->max_runs ? spill(sc) : sc_write(sc, sc->dirfd, sc->name, false, &ignored)) < 0) {
 			sc->full = true;
 			return NULL;
 		}
-		/* The table went into a new cache file: look KEY up there. */
-		*in_file = file_find(sc, key, len, frec);
+		*in_file = levels_find(sc, key, len, frec);
 	}
 	e = sc_add(sc, key, len, h);
 	e->in_file = *in_file;
@@ -564,7 +524,7 @@ int bf_statcache_file_digest_st(struct bf_statcache *sc, int fd, const struct st
 		if (idx != NONE) {
 			if (!sc->ents[idx].dead)
 				cur = &sc->ents[idx].r;
-		} else if ((in_file = file_find(sc, key_path, len, &frec))) {
+		} else if ((in_file = levels_find(sc, key_path, len, &frec))) {
 			cur = &frec;
 		}
 	}
@@ -619,48 +579,6 @@ int bf_statcache_file_digest_st(struct bf_statcache *sc, int fd, const struct st
 	return 0;
 }
 
-/* A name for the temp file next to NAME, unique enough that O_EXCL or
- * linkat seldom meets an existing one (then the caller tries another). */
-static char *tmp_name(const char *name, unsigned attempt)
-{
-	const char *slash = strrchr(name, '/');
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return cn_xasprintf("%.*s.%s.tmp-%d-%lx-%u", slash ? (int)(slash - name + 1) : 0, name,
-			    slash ? slash + 1 : name, (int)getpid(), (unsigned long)ts.tv_nsec, attempt);
-}
-
-/* Give the unnamed file FD a temp name in DIRFD. */
-static char *link_tmpfile(int fd, int dirfd, const char *name)
-{
-	_cleanup_free_ char *proc = cn_xasprintf("/proc/self/fd/%d", fd);
-	for (unsigned i = 0; i < 8; i++) {
-		char *tmp = tmp_name(name, i);
-		if (linkat(fd, "", dirfd, tmp, AT_EMPTY_PATH) == 0 ||
-		    (errno != EEXIST && linkat(AT_FDCWD, proc, dirfd, tmp, AT_SYMLINK_FOLLOW) == 0))
-			return tmp;
-		free(tmp);
-		if (errno != EEXIST)
-			return NULL;
-	}
-	return NULL;
-}
-
-static int create_named(int dirfd, const char *name, char **tmp)
-{
-	for (unsigned i = 0; i < 8; i++) {
-		int fd;
-		*tmp = tmp_name(name, i);
-		fd = openat(dirfd, *tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd >= 0 || errno != EEXIST)
-			return fd;
-		free(*tmp);
-		*tmp = NULL;
-	}
-	return -1;
-}
-
-
 /* ---- saving: the table merged with the file as it is by then ---- */
 
 /* Entries by the hour of their last use, for eviction. */
@@ -704,36 +622,72 @@ static void emit(struct keep *k, const char *key, size_t len, const struct scf_r
 	scf_w_entry(k->w, key, len, r);
 }
 
-/* The file read by RD merged with the table's entries in ORDER (sorted by
- * key): the table's view of a key wins (it saw the file last, or found
- * it stale), but for the later use of one both saw in the same state. */
-static void merge(struct bf_statcache *sc, struct scf_reader *rd, const size_t *order, size_t n,
-		  struct keep *k)
-{
-	const char *dkey = NULL;
-	size_t dlen = 0, j = 0;
-	struct scf_rec drec;
+/* One input of a merge: the table's entries in sorted order, or a file
+ * read entry by entry. */
+struct src {
+	struct scf_reader rd;
+	bool table;
+	const size_t *order;    /* the table's, N of them */
+	size_t n, j;
 	bool have;
+	const char *key;
+	size_t len;
+	struct scf_rec r;
+};
 
-	scf_rd_rewind(rd);
-	have = scf_rd_next(rd, &dkey, &dlen, &drec);
-	while (have || j < n) {
-		const struct sc_entry *e = j < n ? &sc->ents[order[j]] : NULL;
-		int c = !have ? 1 : !e ? -1 : scf_key_cmp(dkey, dlen, e->key, e->len);
-		if (c < 0 || !e) {
-			emit(k, dkey, dlen, &drec);
-			have = scf_rd_next(rd, &dkey, &dlen, &drec);
-			continue;
+static void src_next(const struct bf_statcache *sc, struct src *s)
+{
+	if (!s->table) {
+		s->have = scf_rd_next(&s->rd, &s->key, &s->len, &s->r);
+		return;
+	}
+	s->have = s->j < s->n;
+	if (s->have) {
+		const struct sc_entry *e = &sc->ents[s->order[s->j++]];
+		s->key = e->key;
+		s->len = e->len;
+		s->r = e->r;
+		s->r.dead = e->dead;
+	}
+}
+
+static void src_rewind(const struct bf_statcache *sc, struct src *s)
+{
+	s->j = 0;
+	if (!s->table)
+		scf_rd_rewind(&s->rd);
+	src_next(sc, s);
+}
+
+/* The inputs SRC (the first holding a key decides, the table first)
+ * merged into K's writer: a k-way merge reading each input once, in
+ * order. A dropped key is left out of the main file (BOTTOM) and kept as
+ * dropped in a level above it; the later use of an entry two inputs saw
+ * in the same state is kept. */
+static void merge(struct bf_statcache *sc, struct src *src, size_t ns, bool bottom, struct keep *k)
+{
+	for (size_t i = 0; i < ns; i++)
+		src_rewind(sc, &src[i]);
+	for (;;) {
+		size_t w = NONE;
+		struct scf_rec r;
+		/* Few inputs (SC_MAX_RUNS + 3 at most): a scan, not a heap. */
+		for (size_t i = 0; i < ns; i++)
+			if (src[i].have && (w == NONE || scf_key_cmp(src[i].key, src[i].len, src[w].key, src[w].len) < 0))
+				w = i;
+		if (w == NONE)
+			break;
+		r = src[w].r;
+		for (size_t i = w + 1; i < ns; i++) {
+			if (!src[i].have || scf_key_cmp(src[i].key, src[i].len, src[w].key, src[w].len) != 0)
+				continue;
+			if (!r.dead && !src[i].r.dead && same_rec_stat(&r, &src[i].r) && src[i].r.used > r.used)
+				r.used = src[i].r.used;
+			src_next(sc, &src[i]);
 		}
-		if (!e->dead) {
-			struct scf_rec r = e->r;
-			if (c == 0 && same_rec_stat(&r, &drec) && drec.used > r.used)
-				r.used = drec.used;
-			emit(k, e->key, e->len, &r);
-		}
-		if (c == 0)
-			have = scf_rd_next(rd, &dkey, &dlen, &drec);
-		j++;
+		if (!r.dead || !bottom)
+			emit(k, src[w].key, src[w].len, &r);
+		src_next(sc, &src[w]);
 	}
 }
 
@@ -745,37 +699,56 @@ static int cmp_key(const void *a, const void *b, void *arg)
 	return scf_key_cmp(x->key, x->len, y->key, y->len);
 }
 
-/* The file's entries (scf_reader RD over what the file holds now) merged with
- * the table's into W, keeping at most SC->max_saved entries and
- * BF_STATCACHE_MAX_FILE bytes, the most recently used. */
-static void write_merged(struct bf_statcache *sc, struct scf_reader *rd, struct scf_writer *w)
+/* The table's entries a level gets, sorted: the live ones, and the dropped
+ * ones a level below holds live. Sets *N. */
+static size_t *table_order(struct bf_statcache *sc, size_t *n)
 {
-	_cleanup_free_ size_t *order = cn_xmalloc((sc->n ? sc->n : 1) * sizeof(size_t));
+	size_t *order = cn_xmalloc((sc->n ? sc->n : 1) * sizeof(size_t));
+	*n = 0;
+	for (size_t i = 0; i < sc->n; i++)
+		if (!sc->ents[i].dead || sc->ents[i].in_file)
+			order[(*n)++] = i;
+	if (*n)
+		qsort_r(order, *n, sizeof(*order), cmp_key, sc);
+	return order;
+}
+
+/* The inputs SRC merged into W, keeping at most MAX_COUNT entries and
+ * BF_STATCACHE_MAX_FILE bytes: for the main file (BOTTOM) the most
+ * recently used; a recent level is only written where the headers say the
+ * bound is not reached (the writer stops at it whatever the files hold). */
+static void write_merged(struct bf_statcache *sc, struct src *src, size_t ns, bool bottom,
+			 uint64_t max_count, struct scf_writer *w)
+{
 	const uint64_t max_bytes = BF_STATCACHE_MAX_FILE - BF_STATCACHE_MAX_FILE / 64;
 	struct timespec now;
 	struct keep k = { .cutoff = SC_AGE_BUCKETS, .left_n = sc->max_saved, .left_bytes = max_bytes, .w = w };
-	size_t n = 0;
+	uint64_t count = 0, bytes = 0;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	k.now_s = (uint64_t)now.tv_sec;
-	/* Whatever the first pass makes of the file read (its header's count
-	 * is not checked), the writer stops at the bounds. */
-	w->max_count = sc->max_saved;
+	/* Whatever the first pass makes of the files read (their headers'
+	 * counts are not checked), the writer stops at the bounds. */
+	w->max_count = max_count;
 	w->max_bytes = max_bytes;
-	for (size_t i = 0; i < sc->n; i++)
-		if (!sc->ents[i].dead || sc->ents[i].in_file)
-			order[n++] = i;
-	if (n)
-		qsort_r(order, n, sizeof(*order), cmp_key, sc);
-	scf_rd_rewind(rd);
+	for (size_t i = 0; i < ns; i++) {
+		if (src[i].table) {
+			count += src[i].n;
+			bytes += sc->key_bytes + src[i].n * SCF_ENTRY_FIXED;
+		} else {
+			scf_rd_rewind(&src[i].rd);
+			count += src[i].rd.count;
+			bytes += src[i].rd.size;
+		}
+	}
 	/* Over a bound, a first pass finds the hour of use from which on
-	 * entries go (the file's count and size tell whether it may be). */
-	if (rd->count + n > sc->max_saved || rd->size + sc->key_bytes + n * SCF_ENTRY_FIXED > max_bytes) {
+	 * entries go. */
+	if (bottom && (count > sc->max_saved || bytes > max_bytes)) {
 		struct ages ages = { cn_xcalloc(SC_AGE_BUCKETS, sizeof(uint64_t)),
 				     cn_xcalloc(SC_AGE_BUCKETS, sizeof(uint64_t)) };
-		struct keep count = { .now_s = k.now_s, .ages = &ages };
+		struct keep counting = { .now_s = k.now_s, .ages = &ages };
 		uint64_t cn = 0, cb = 0;
-		merge(sc, rd, order, n, &count);
+		merge(sc, src, ns, bottom, &counting);
 		for (size_t a = 0; a < SC_AGE_BUCKETS; a++) {
 			if (cn + ages.count[a] > sc->max_saved || cb + ages.bytes[a] > max_bytes) {
 				k.cutoff = a;
@@ -789,78 +762,211 @@ static void write_merged(struct bf_statcache *sc, struct scf_reader *rd, struct 
 		free(ages.count);
 		free(ages.bytes);
 	}
-	merge(sc, rd, order, n, &k);
+	merge(sc, src, ns, bottom, &k);
 }
 
-/* Merge the table into the file NAME under DIRFD (see bf_statcache_save)
- * and go on with the new file: the table is empty after. */
-static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, cn_err *err)
+/* Start W on FD: room for the header. */
+static int writer_start(struct scf_writer *w, int fd)
+{
+	unsigned char zero[SCF_HEADER] = { 0 };
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	w->off = SCF_HEADER;
+	w->max_count = UINT64_MAX;
+	w->max_bytes = UINT64_MAX;
+	w->blk = cn_xmalloc(SCF_BLOCK_HEAD + SCF_BLOCK_MAX + SCF_MD);
+	return cn_write_all(fd, zero, sizeof(zero));
+}
+
+static void writer_free(struct scf_writer *w)
+{
+	for (size_t i = 0; i < w->nidx; i++)
+		free(w->idx[i].first);
+	free(w->idx);
+	free(w->blk);
+	w->idx = NULL;
+	w->blk = NULL;
+	w->nidx = 0;
+}
+
+/* The table, sorted, into a run of its own: an unnamed file next to the
+ * cache file that lookups read from then on and the save merges (each
+ * entry is written once here and once by the save, instead of once per
+ * table full by a merge into the whole file). The table is empty after. */
+static int spill(struct bf_statcache *sc)
+{
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_free_ size_t *order = NULL;
+	struct scf_writer w;
+	size_t n;
+	int fd = scf_open_new(sc->dirfd, sc->name, &tmp);
+	if (fd < 0)
+		return -1;
+	if (tmp)
+		unlinkat(sc->dirfd, tmp, 0);    /* private to the session */
+	order = table_order(sc, &n);
+	if (writer_start(&w, fd) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			const struct sc_entry *e = &sc->ents[order[i]];
+			struct scf_rec r = e->r;
+			r.dead = e->dead;
+			scf_w_entry(&w, e->key, e->len, &r);
+		}
+		if (scf_w_finish(&w) == 0) {
+			cn_xgrow((void **)&sc->runs, &sc->runs_cap, sc->nruns + 1, sizeof(*sc->runs));
+			scf_level_init(&sc->runs[sc->nruns]);
+			scf_level_from_writer(&sc->runs[sc->nruns], &w);
+			sc->runs_bytes += sc->runs[sc->nruns].size;
+			sc->runs_count += sc->runs[sc->nruns].count;
+			sc->bytes_written += sc->runs[sc->nruns].size;
+			sc->nruns++;
+			writer_free(&w);
+			table_clear(sc);
+			return 0;
+		}
+	}
+	writer_free(&w);
+	close(fd);
+	return -1;
+}
+
+/* An input reading FD (SIZE bytes). */
+static void src_file(struct src *s, int fd, uint64_t size)
+{
+	memset(s, 0, sizeof(*s));
+	s->rd.fd = fd;
+	s->rd.size = size;
+	s->rd.last = cn_xmalloc(BF_STATCACHE_MAX_KEY);
+}
+
+/* Open NAME under DIRFD for a merge: -1 where it is not a regular file
+ * within the size bound (then it is not read). */
+static int open_disk(int dirfd, const char *name, uint64_t *size, uint64_t *ino)
+{
+	struct stat st;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	*size = *ino = 0;
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > BF_STATCACHE_MAX_FILE)) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd >= 0) {
+		*size = (uint64_t)st.st_size;
+		*ino = (uint64_t)st.st_ino;
+	}
+	return fd;
+}
+
+/* Remove an empty directory at NAME (a file cannot be renamed over it);
+ * true when a directory is still there (it is never read as a level). */
+static bool dir_in_way(int dirfd, const char *name)
+{
+	struct stat st;
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+	       unlinkat(dirfd, name, AT_REMOVEDIR) < 0;
+}
+
+/* Save: the table and runs merged, under an flock of NAME's directory,
+ * with the files as they are by then (savers take turns, each merging what
+ * the files hold by now, so that concurrent savers add up instead of the
+ * last one winning). While what is new and the recent level are small next
+ * to the main file (MAY_RECENT) only the recent level NAME.recent is
+ * rewritten, else everything goes into a new main file: a save writes at
+ * most about an eighth of the main file, or the whole once in a while. The
+ * session goes on with the files written, the table and runs empty. */
+static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, bool may_recent, cn_err *err)
 {
 	const char *slash = strrchr(name, '/');
 	_cleanup_free_ char *dir = slash ? cn_xstrndup(name, (size_t)(slash - name)) : cn_xstrdup(".");
-	_cleanup_free_ char *tmp = NULL;
-	_cleanup_close_ int fd = -1, lock = -1, disk = -1;
-	unsigned char zero[SCF_HEADER] = { 0 };
-	struct scf_writer w = { .off = SCF_HEADER };
-	struct scf_reader rd = { .fd = -1 };
-	struct stat st;
+	_cleanup_free_ char *rname = recent_name(name), *tmp = NULL;
+	_cleanup_free_ size_t *order = NULL;
+	_cleanup_close_ int fd = -1, lock = -1, disk = -1, rdisk = -1;
+	struct src src[SC_MAX_RUNS + 3];
+	struct scf_writer w = { .fd = -1 };
+	uint64_t msize, mino, rsize, rino, rcount = 0, mcount = 0, new_bytes;
+	size_t ns = 0, ninit, n;
+	bool recent, rdir;
 	int r = -1;
 
-	/* Savers take turns (an flock of the directory holding NAME), each
-	 * merging what the file holds by now, so that concurrent savers add
-	 * up instead of the last one winning. */
 	lock = openat(dirfd, *dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (lock < 0)
 		return cn_err_sys(err, "stat cache: open the directory of '%s'", name);
 	while (flock(lock, LOCK_EX) < 0)
 		if (errno != EINTR)
 			return cn_err_sys(err, "stat cache: lock the directory of '%s'", name);
-	disk = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (disk >= 0 && fstat(disk, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (uint64_t)st.st_size <= BF_STATCACHE_MAX_FILE) {
-		rd.fd = disk;
-		rd.size = (uint64_t)st.st_size;
+	rdir = dir_in_way(dirfd, rname);
+	dir_in_way(dirfd, name);        /* a directory left there: the rename says so */
+	disk = open_disk(dirfd, name, &msize, &mino);
+	rdisk = open_disk(dirfd, rname, &rsize, &rino);
+	order = table_order(sc, &n);
+	src[ns] = (struct src){ .table = true, .order = order, .n = n };
+	src[ns].rd.fd = -1;
+	ns++;
+	for (size_t i = sc->nruns; i-- > 0;) {
+		src_file(&src[ns], sc->runs[i].fd, sc->runs[i].size);
+		ns++;
 	}
-	/* An unnamed file first, so that a process killed while writing leaves
-	 * nothing behind; a named temp where O_TMPFILE is not supported. */
-	fd = openat(dirfd, *dir ? dir : "/", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	src_file(&src[ns], rdisk, rsize);
+	scf_rd_rewind(&src[ns].rd);
+	rcount = src[ns].rd.count;
+	ns++;
+	src_file(&src[ns], disk, msize);
+	scf_rd_rewind(&src[ns].rd);
+	mcount = src[ns].rd.count;
+	ninit = ns + 1;
+	new_bytes = rsize + sc->runs_bytes + sc->key_bytes + n * SCF_ENTRY_FIXED;
+	/* Only over the main file this session read (which checked out: a
+	 * damaged or another saver's new one is replaced) and within bounds
+	 * that a merge into it could not exceed. */
+	recent = may_recent && !rdir && sc->main.fd >= 0 && sc->main.ino == mino && msize >= sc->recent_min &&
+		 new_bytes <= msize / 8 && mcount + rcount + sc->runs_count + n <= sc->max_saved;
+	if (!recent)
+		ns++;   /* the main file is an input too */
+
+	fd = scf_open_new(dirfd, recent ? rname : name, &tmp);
 	if (fd < 0) {
-		fd = create_named(dirfd, name, &tmp);
-		if (fd < 0)
-			return cn_err_sys(err, "stat cache: create a temp file for '%s'", name);
+		cn_err_sys(err, "stat cache: create a temp file for '%s'", name);
+		goto out;
 	}
-	w.fd = fd;
-	w.blk = cn_xmalloc(SCF_BLOCK_HEAD + SCF_BLOCK_MAX + SCF_MD);
-	rd.last = cn_xmalloc(BF_STATCACHE_MAX_KEY);
-	if (cn_write_all(fd, zero, sizeof(zero)) < 0) {
+	if (writer_start(&w, fd) < 0) {
 		cn_err_sys(err, "stat cache: write '%s'", name);
 		goto out;
 	}
-	write_merged(sc, &rd, &w);
+	/* A recent level: with the main file's entries within the bound. */
+	write_merged(sc, src, ns, !recent, recent && sc->max_saved > mcount ? sc->max_saved - mcount : recent ? 0 : sc->max_saved, &w);
 	if (scf_w_finish(&w) < 0) {
 		cn_err_sys(err, "stat cache: write '%s'", name);
 		goto out;
 	}
-	if (!tmp && !(tmp = link_tmpfile(fd, dirfd, name))) {
+	sc->bytes_written += w.off + SCF_BLOCK_HEAD;
+	if (!tmp && !(tmp = scf_link_tmpfile(fd, dirfd, recent ? rname : name))) {
 		cn_err_sys(err, "stat cache: link a temp file for '%s'", name);
 		goto out;
 	}
-	if (renameat(dirfd, tmp, dirfd, name) < 0) {
-		cn_err_sys(err, "stat cache: rename '%s' to '%s'", tmp, name);
+	/* A new main file holds the recent level's entries: the level goes
+	 * first, so that a crash in between loses entries (misses) rather
+	 * than leaving an older view above the new file. */
+	if (!recent && !rdir && unlinkat(dirfd, rname, 0) < 0 && errno != ENOENT) {
+		cn_err_sys(err, "stat cache: remove '%s'", rname);
 		goto out;
 	}
-	/* Lookups go on in the new file. */
-	file_close(sc);
+	if (renameat(dirfd, tmp, dirfd, recent ? rname : name) < 0) {
+		cn_err_sys(err, "stat cache: rename '%s' to '%s'", tmp, recent ? rname : name);
+		goto out;
+	}
+	/* Lookups go on in the files written. */
+	runs_close(sc);
 	table_clear(sc);
-	sc->fd = fd;
-	sc->size = w.off + SCF_BLOCK_HEAD;
+	scf_level_close(&sc->recent);
+	if (recent) {
+		scf_level_from_writer(&sc->recent, &w);
+		sc->live = (size_t)(sc->main.count + sc->recent.count);
+	} else {
+		scf_level_close(&sc->main);
+		scf_level_from_writer(&sc->main, &w);
+		sc->live = (size_t)sc->main.count;
+	}
 	fd = -1;
-	sc->idx = w.idx;
-	sc->nidx = w.nidx;
-	sc->idx_cap = w.idx_cap;
-	w.idx = NULL;
-	w.nidx = 0;
-	sc->live = (size_t)w.count;
 	sc->dirty = false;
 	sc->full = false;
 	if (sc->dirfd < 0) {
@@ -872,12 +978,11 @@ static int sc_write(struct bf_statcache *sc, int dirfd, const char *name, cn_err
 out:
 	if (r < 0 && tmp && fd >= 0)
 		unlinkat(dirfd, tmp, 0);
-	for (size_t i = 0; i < w.nidx; i++)
-		free(w.idx[i].first);
-	free(w.idx);
-	free(w.blk);
-	free(rd.last);
-	scf_blk_free(&rd.b);
+	writer_free(&w);
+	for (size_t i = 0; i < ninit; i++) {
+		free(src[i].rd.last);
+		scf_blk_free(&src[i].rd.b);
+	}
 	return r;
 }
 
@@ -885,5 +990,5 @@ int bf_statcache_save(struct bf_statcache *sc, int dirfd, const char *name, cn_e
 {
 	if (!sc->dirty)
 		return 0;
-	return sc_write(sc, dirfd, name, err);
+	return sc_write(sc, dirfd, name, true, err);
 }

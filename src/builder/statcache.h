@@ -15,8 +15,10 @@
  *
  * Memory stays bounded whatever the number of files: the file is sorted
  * and read a block at a time, and what a session records is held in a
- * table of at most BF_STATCACHE_MAX_TABLE entries, saved (merged into the
- * file) whenever it fills up. */
+ * table of at most BF_STATCACHE_MAX_TABLE entries, written to a sorted run
+ * (an unnamed file next to NAME) whenever it fills up. Writes stay bounded:
+ * the save merges the runs once, and a save that adds little to a big
+ * cache writes NAME.recent (a small level over NAME), not all of NAME. */
 #ifndef BF_STATCACHE_H
 #define BF_STATCACHE_H
 
@@ -47,10 +49,13 @@ struct bf_statcache;
 /* An empty cache not tied to any file. */
 struct bf_statcache *bf_statcache_new(void);
 
-/* Load the cache from NAME under DIRFD (where it is also saved to when its
- * table fills up). A missing file, or one that is not a
+/* Load the cache from NAME and NAME.recent under DIRFD (next to which it
+ * writes runs when its table fills up). A missing file, or one that is not a
  * regular file, too big, truncated or corrupt, gives an empty cache (which a
- * later save replaces). Only an error reading it (EIO, EACCES, ...) fails. */
+ * later save replaces; of directories only empty ones, a directory left at
+ * NAME.recent is not read and stops saves writing a recent level). Only an
+ * error reading NAME (EIO, EACCES, ...) fails; NAME.recent that cannot be
+ * opened is an empty level (replaced by the save). */
 int bf_statcache_load(int dirfd, const char *name, struct bf_statcache **out, cn_err *err);
 
 /* Digest ("sha256:<hex>") of the content of FD, an open regular file, known
@@ -66,8 +71,10 @@ int bf_statcache_file_digest_st(struct bf_statcache *sc, int fd, const struct st
 
 /* Write the cache to NAME under DIRFD if anything changed since the load
  * or the last save (temp file and rename; no fsync), under an flock of
- * NAME's directory, merged with the entries the file holds by then: SC's
- * view of a file wins. Keeps the BF_STATCACHE_MAX_SAVED most recently used
+ * NAME's directory, merged with the entries the files hold by then: SC's
+ * view of a file wins. What is new goes to NAME.recent while it and that
+ * level stay under an eighth of NAME (NAME of 4 MiB or more), else all
+ * into a new NAME (NAME.recent removed). Keeps the BF_STATCACHE_MAX_SAVED most recently used
  * entries and at most BF_STATCACHE_MAX_FILE (1 GiB) bytes (less 1/64 of it
  * for room); whatever the file read claims, the writer stops at both.
  * SC goes on with the file written. */
@@ -78,8 +85,23 @@ void bf_statcache_free(struct bf_statcache *sc);
 /* For tests: save at most MAX entries instead of BF_STATCACHE_MAX_SAVED. */
 void bf_statcache_set_max_saved(struct bf_statcache *sc, size_t max);
 
+/* For tests: a table of at most ENTRIES entries (at most and by default
+ * BF_STATCACHE_MAX_TABLE), and at most RUNS runs (at most and by default
+ * 16) before a full table is merged into NAME. */
+void bf_statcache_set_max_table(struct bf_statcache *sc, size_t entries);
+void bf_statcache_set_max_runs(struct bf_statcache *sc, size_t runs);
+
+/* For tests: use a recent level from a main file of BYTES on (default
+ * 4 MiB). */
+void bf_statcache_set_recent_min(struct bf_statcache *sc, uint64_t bytes);
+
+/* For tests and statistics: bytes this cache wrote to its files (runs,
+ * recent level, main file). */
+uint64_t bf_statcache_bytes_written(const struct bf_statcache *sc);
+
 /* For tests and statistics: content bytes hashed so far by this cache, and
- * the number of live entries. */
+ * the number of live entries (counted once per level: an estimate where a
+ * recent level or run holds a key of the main file). */
 uint64_t bf_statcache_bytes_hashed(const struct bf_statcache *sc);
 size_t bf_statcache_count(const struct bf_statcache *sc);
 /* For tests: blocks of the cache file lookups read (and checked). */

@@ -3,10 +3,14 @@
 #include "util/digest.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/cleanup.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- little-endian fields ---- */
@@ -71,12 +75,13 @@ void scf_rec_get(const unsigned char *p, struct scf_rec *r)
 	r->dev = scf_get_le(p + 40, 8);
 	r->used = scf_get_le(p + 48, 8);
 	memcpy(r->md, p + 56, 32);
+	r->dead = scf_get_le(p + 4, 4) & SCF_F_DEAD;
 }
 
 void scf_rec_put(unsigned char *p, size_t len, const struct scf_rec *r)
 {
 	scf_put_le(p, len, 4);
-	scf_put_le(p + 4, 0, 4);
+	scf_put_le(p + 4, r->dead ? SCF_F_DEAD : 0, 4);
 	scf_put_le(p + 8, r->size, 8);
 	scf_put_le(p + 16, r->mtime_ns, 8);
 	scf_put_le(p + 24, r->ctime_ns, 8);
@@ -142,7 +147,7 @@ enum scf_got scf_blk_read(int fd, uint64_t off, uint64_t size, struct scf_blk *b
 		if (SCF_BLOCK_HEAD + nbytes - pos < SCF_ENTRY_FIXED)
 			return SCF_BAD;
 		len = scf_get_le(p, 4);
-		if (len == 0 || len > BF_STATCACHE_MAX_KEY || scf_get_le(p + 4, 4) != 0 ||
+		if (len == 0 || len > BF_STATCACHE_MAX_KEY || (scf_get_le(p + 4, 4) & ~(uint64_t)SCF_F_DEAD) != 0 ||
 		    SCF_BLOCK_HEAD + nbytes - pos - SCF_ENTRY_FIXED < len ||
 		    memchr(p + SCF_ENTRY_FIXED, '\0', len))
 			return SCF_BAD;
@@ -242,6 +247,10 @@ void scf_rd_rewind(struct scf_reader *rd)
 	rd->eof = rd->fd < 0 || rd->size < SCF_HEADER || pread(rd->fd, hdr, sizeof(hdr), 0) != SCF_HEADER ||
 		  memcmp(hdr, SCF_MAGIC, 8) != 0 || scf_get_le(hdr + 8, 4) != SCF_VERSION || scf_get_le(hdr + 12, 4) != 0;
 	rd->count = rd->eof ? 0 : scf_get_le(hdr + 16, 8);
+	/* A claim, not checked until the end: capped, so that sums of
+	 * counts cannot wrap (a file claiming more is read as it is). */
+	if (rd->count > BF_STATCACHE_MAX_ENTRIES)
+		rd->count = BF_STATCACHE_MAX_ENTRIES;
 }
 
 bool scf_rd_next(struct scf_reader *rd, const char **key, size_t *len, struct scf_rec *r)
@@ -271,3 +280,58 @@ bool scf_rd_next(struct scf_reader *rd, const char **key, size_t *len, struct sc
 	return true;
 }
 
+/* ---- new files ---- */
+
+/* A name for the temp file next to NAME, unique enough that O_EXCL or
+ * linkat seldom meets an existing one (then the caller tries another). */
+static char *tmp_name(const char *name, unsigned attempt)
+{
+	const char *slash = strrchr(name, '/');
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return cn_xasprintf("%.*s.%s.tmp-%d-%lx-%u", slash ? (int)(slash - name + 1) : 0, name,
+			    slash ? slash + 1 : name, (int)getpid(), (unsigned long)ts.tv_nsec, attempt);
+}
+
+/* Give the unnamed file FD a temp name in DIRFD. */
+char *scf_link_tmpfile(int fd, int dirfd, const char *name)
+{
+	_cleanup_free_ char *proc = cn_xasprintf("/proc/self/fd/%d", fd);
+	for (unsigned i = 0; i < 8; i++) {
+		char *tmp = tmp_name(name, i);
+		if (linkat(fd, "", dirfd, tmp, AT_EMPTY_PATH) == 0 ||
+		    (errno != EEXIST && linkat(AT_FDCWD, proc, dirfd, tmp, AT_SYMLINK_FOLLOW) == 0))
+			return tmp;
+		free(tmp);
+		if (errno != EEXIST)
+			return NULL;
+	}
+	return NULL;
+}
+
+static int create_named(int dirfd, const char *name, char **tmp)
+{
+	for (unsigned i = 0; i < 8; i++) {
+		int fd;
+		*tmp = tmp_name(name, i);
+		fd = openat(dirfd, *tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+		free(*tmp);
+		*tmp = NULL;
+	}
+	return -1;
+}
+
+/* A new file in NAME's directory under DIRFD: unnamed first, so that a
+ * process killed while writing leaves nothing behind; a named temp (*TMP)
+ * where O_TMPFILE is not supported. */
+int scf_open_new(int dirfd, const char *name, char **tmp)
+{
+	const char *slash = strrchr(name, '/');
+	_cleanup_free_ char *dir = slash ? cn_xstrndup(name, (size_t)(slash - name)) : cn_xstrdup(".");
+	int fd = openat(dirfd, *dir ? dir : "/", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		fd = create_named(dirfd, name, tmp);
+	return fd;
+}

@@ -16,6 +16,9 @@
 #define SCF_BLOCK_HEAD 8
 #define SCF_ENTRY_FIXED 88
 #define SCF_MD 32
+/* Entry flags: the key was dropped (a level above the main file says so,
+ * hiding the key's entries in the levels below it). */
+#define SCF_F_DEAD 1u
 #define SCF_BLOCK ((size_t)64 << 10)
 /* The longest block: one cut just after SCF_BLOCK bytes by the longest entry. */
 #define SCF_BLOCK_MAX (SCF_BLOCK + SCF_ENTRY_FIXED + BF_STATCACHE_MAX_KEY)
@@ -33,6 +36,7 @@ struct scf_rec {
 	uint64_t dev;
 	uint64_t used;          /* unix seconds of the last use (persisted) */
 	unsigned char md[32];
+	bool dead;              /* SCF_F_DEAD */
 };
 
 /* One block of a cache file, read and checked. */
@@ -47,6 +51,20 @@ struct scf_index {
 	uint64_t off;
 	char *first;            /* the block's first key */
 	uint32_t first_len;
+};
+
+/* A sorted file of entries looked up through an index of its blocks'
+ * first keys (the main cache file, its recent level, a session's runs). */
+struct scf_level {
+	int fd;                 /* -1: none */
+	uint64_t size;
+	uint64_t count;         /* entries, dropped ones included */
+	uint64_t ino, dev;
+	struct scf_index *idx;
+	size_t nidx, idx_cap;
+	size_t cur;             /* the block in BLK, SIZE_MAX: none */
+	size_t bad;             /* the damaged block last found, not read again */
+	struct scf_blk blk;
 };
 
 /* A new cache file being written, block by block, with its index. */
@@ -114,5 +132,26 @@ int scf_w_finish(struct scf_writer *w);
  * entry (KEY valid until the next call), false at the end. */
 void scf_rd_rewind(struct scf_reader *rd);
 bool scf_rd_next(struct scf_reader *rd, const char **key, size_t *len, struct scf_rec *r);
+
+/* An empty level (no file). */
+void scf_level_init(struct scf_level *l);
+/* Index the blocks of FD (SIZE bytes) into L (empty) from their heads and
+ * first keys; false if its structure does not check out (L stays empty;
+ * FD is the caller's). On success L owns FD. */
+bool scf_level_scan(struct scf_level *l, int fd, uint64_t size);
+/* KEY's record in L, if it has one (a dropped one too: R->dead); a block
+ * read adds one to *BLOCKS_READ. A damaged block is a miss for its keys. */
+bool scf_level_find(struct scf_level *l, const char *key, size_t len, struct scf_rec *r,
+		    uint64_t *blocks_read);
+/* Take over the file W wrote (FD, its index) as L (empty). */
+void scf_level_from_writer(struct scf_level *l, struct scf_writer *w);
+void scf_level_close(struct scf_level *l);
+
+/* A new file in NAME's directory under DIRFD: unnamed (O_TMPFILE) where
+ * supported, else a named temp (*TMP, NULL for an unnamed one). */
+int scf_open_new(int dirfd, const char *name, char **tmp);
+/* Give the unnamed file FD a temp name next to NAME in DIRFD (NULL: failed,
+ * errno set). */
+char *scf_link_tmpfile(int fd, int dirfd, const char *name);
 
 #endif

@@ -540,7 +540,9 @@ static void test_table_bound(void)
 	}
 	UNIT_CHECK(ok && bf_statcache_count(sc) == total, "%zu keys recorded (%zu)", total,
 		   bf_statcache_count(sc));
-	UNIT_CHECK(inode_of(cache_fd, "stat") != 0, "the full table went to the cache file");
+	/* The full table went to a run of the session's (written once,
+	 * merged into the file at the save), not into the whole file. */
+	UNIT_CHECK(bf_statcache_bytes_written(sc) > 0, "the full table was written out");
 	before = bf_statcache_bytes_hashed(sc);
 	for (size_t i = 0; i < total && ok; i += 997) {
 		char key[64];
