@@ -72,4 +72,13 @@ static inline const char *fuzz_tmpdir(void)
 	return fuzz_tmp_path;
 }
 
+/* The private temp dir, opened as a directory (aborts on failure). */
+static inline int fuzz_tmpdir_fd(void)
+{
+	int fd = open(fuzz_tmpdir(), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		abort();
+	return fd;
+}
+
 #endif

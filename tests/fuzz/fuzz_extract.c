@@ -22,9 +22,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	root_fd = open(fuzz_tmpdir(), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	if (root_fd < 0)
-		abort();
+	root_fd = fuzz_tmpdir_fd();
 	return 0;
 }
 

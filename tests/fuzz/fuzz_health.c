@@ -39,9 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 
-	root = open(fuzz_tmpdir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (root < 0)
-		abort();
+	root = fuzz_tmpdir_fd();
 	mkdirat(root, ID, 0700);
 	{
 		int fd = openat(root, ID "/health.json", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -14,9 +14,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	dir_fd = open(fuzz_tmpdir(), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	if (dir_fd < 0)
-		abort();
+	dir_fd = fuzz_tmpdir_fd();
 	return 0;
 }
 

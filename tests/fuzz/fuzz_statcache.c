@@ -17,9 +17,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	dir_fd = open(fuzz_tmpdir(), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	if (dir_fd < 0)
-		abort();
+	dir_fd = fuzz_tmpdir_fd();
 	file_fd = openat(dir_fd, "one", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (file_fd < 0 || cn_write_all(file_fd, "1", 1) < 0)
 		abort();
